@@ -1,0 +1,1 @@
+"""gigstack_async."""
