@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
         diff = check(args.spec, args.out)
         if diff:
             sys.stdout.write(diff)
-            sys.stdout.write("\nGenerated code is stale or was edited by hand: run `make codegen`.\n")
+            sys.stdout.write(
+                "\nGenerated code is stale or was edited by hand: run `make codegen`.\n"
+            )
             return 1
         print(f"{args.out} is up to date with {args.spec}")
         return 0

@@ -12,7 +12,7 @@ _ALONE = re.compile(r"\n\nfrom dataclasses import [^\n]+\n\n", re.MULTILINE)
 _LINE = re.compile(r"^from dataclasses import [^\n]+\n", re.MULTILINE)
 
 
-class CodeFormatter(CustomCodeFormatter):  # type: ignore[misc]
+class CodeFormatter(CustomCodeFormatter):
     def apply(self, code: str) -> str:
         code = _ALONE.sub("\n\n", code)
         return _LINE.sub("", code)

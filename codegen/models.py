@@ -49,7 +49,7 @@ def generate_models(spec: Path, output: Path) -> None:
         f"--custom-file-header={HEADER.format(spec=spec.name)}",
         *FLAGS,
     ]
-    # cwd=ROOT: the generator imports codegen.formatter from there and reads [tool.ruff] line-length.
+    # cwd=ROOT: the generator imports codegen.formatter from there.
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"datamodel-code-generator failed:\n{result.stderr}")
@@ -58,7 +58,14 @@ def generate_models(spec: Path, output: Path) -> None:
 
 def format_python(path: Path) -> None:
     """Format with the project's pinned ruff, so generated code passes `ruff format --check`."""
-    command = [sys.executable, "-m", "ruff", "format", "--quiet", f"--config={ROOT / 'pyproject.toml'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "ruff",
+        "format",
+        "--quiet",
+        f"--config={ROOT / 'pyproject.toml'}",
+    ]
     result = subprocess.run([*command, str(path)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"ruff format failed on {path}:\n{result.stderr}")

@@ -1,1 +1,81 @@
-"""gigstack_async."""
+"""gigstack_async: the asyncio SDK for the gigstack API v2 and SAT Descarga Masiva.
+
+```python
+from gigstack_async import GigstackClient
+
+async with GigstackClient() as client:
+    async for invoice in client.sat_invoices.list(direction="received"):
+        print(invoice.uuid, invoice.total)
+```
+"""
+
+from gigstack_async._config import RetryPolicy, Timeout
+from gigstack_async._convert import is_known
+from gigstack_async._generated.models import (
+    ActivationState,
+    ApiErrorCode,
+    Direction,
+    DownloadRequest,
+    DownloadRequestState,
+    InvoiceType,
+    RequestType,
+    RfcType,
+    SatInvoice,
+    SatInvoiceStatus,
+)
+from gigstack_async._version import __version__
+from gigstack_async.client import GigstackClient
+from gigstack_async.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    GigstackError,
+    InternalServerError,
+    InvalidParameterError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from gigstack_async.pagination import AsyncPager
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ActivationState",
+    "ApiErrorCode",
+    "AsyncPager",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "Direction",
+    "DownloadRequest",
+    "DownloadRequestState",
+    "GigstackClient",
+    "GigstackError",
+    "InternalServerError",
+    "InvalidParameterError",
+    "InvoiceType",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestType",
+    "RetryPolicy",
+    "RfcType",
+    "SatInvoice",
+    "SatInvoiceStatus",
+    "Timeout",
+    "UnprocessableEntityError",
+    "__version__",
+    "is_known",
+]

@@ -1,0 +1,230 @@
+"""The cattrs converter between gigstack JSON and the generated attrs models.
+
+What it guarantees (each one is tested in tests/test_convert.py):
+- JSON keys are read and written as on the wire (`invoiceCount`, `from`) while Python attributes
+  stay snake_case: generated fields carry the wire name in `metadata["json_name"]`.
+- Forward compatible: unknown JSON keys are ignored; an enum value this SDK does not know yet is
+  kept as a pseudo-member (`.value` holds the raw string, `is_known()` says False) instead of
+  failing the whole response.
+- Strict primitives: `None` never becomes `"None"`, `"12"` never becomes `12`, `1.9` never `1`.
+- `date` / `datetime` from ISO strings, `UUID` from strings.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import types
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+
+_UNKNOWN = "UNKNOWN"
+
+
+def is_known(member: enum.Enum) -> bool:
+    """False for a value the API sent that this SDK version does not know.
+
+    >>> from gigstack_async._generated.models import SatInvoiceStatus
+    >>> is_known(structure("Suspendido", SatInvoiceStatus))
+    False
+    """
+    return member._name_ != _UNKNOWN or member._value_ in type(member)._value2member_map_
+
+
+@functools.cache
+def _pseudo_member(cls: type[E], raw: Any) -> E:
+    # An instance of the enum that is not registered in it: isinstance() holds, `.value` keeps the
+    # raw value and it unstructures back to it, but `cls(raw)` in user code still raises.
+    if issubclass(cls, str):
+        member = str.__new__(cls, raw)
+    elif issubclass(cls, int):
+        member = int.__new__(cls, raw)
+    else:
+        member = object.__new__(cls)
+    member._name_ = _UNKNOWN
+    member._value_ = raw
+    return member
+
+
+def open_enum(value: Any, cls: type[E]) -> E:
+    """`cls(value)`, or a pseudo-member carrying `value` when the API sent something new."""
+    known = cls._value2member_map_.get(value)
+    if known is not None:
+        return typing.cast(E, known)  # the enum's own member
+    if issubclass(cls, str) and not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a string value for {cls.__name__}")
+    if issubclass(cls, int) and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ValueError(f"{value!r} is not an integer value for {cls.__name__}")
+    pseudo: E = _pseudo_member(cls, value)
+    return pseudo
+
+
+def _enum_value(member: enum.Enum) -> Any:
+    return member._value_
+
+
+def _strict(expected: type, name: str) -> Callable[[Any, type], Any]:
+    def hook(value: Any, cl: type) -> Any:
+        # bool is an int subclass: a JSON true must not pass as the number 1.
+        if type(value) is expected or (isinstance(value, expected) and not isinstance(value, bool)):
+            return value
+        raise ValueError(f"expected {name}, got {type(value).__name__} {value!r}")
+
+    return hook
+
+
+def _structure_str(value: Any, cl: type) -> Any:
+    if isinstance(value, str):
+        return value if cl is str else cl(value)
+    raise ValueError(f"expected string, got {type(value).__name__} {value!r}")
+
+
+def _structure_float(value: Any, cl: type) -> float:
+    # JSON has one number type: 100 is a valid float, true is not.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"expected number, got {type(value).__name__} {value!r}")
+
+
+def _structure_bool(value: Any, cl: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected boolean, got {type(value).__name__} {value!r}")
+
+
+def _structure_date(value: Any, cl: type) -> date:
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise ValueError(f"expected an ISO date string, got {value!r}")
+
+
+def _structure_datetime(value: Any, cl: type) -> datetime:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    raise ValueError(f"expected an ISO datetime string, got {value!r}")
+
+
+def _structure_uuid(value: Any, cl: type) -> UUID:
+    if isinstance(value, str):
+        return UUID(value)
+    raise ValueError(f"expected a UUID string, got {value!r}")
+
+
+_PRIMITIVES = (str, int, float, bool)
+
+
+def _union_members(tp: Any) -> tuple[Any, ...] | None:
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return typing.get_args(tp)
+    return None
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False, omit_if_default=True)
+
+    # Order matters: cattrs consults class hooks before predicate hooks, and StrEnum has str in
+    # its MRO, so the enum hooks must be registered on the enum bases themselves.
+    conv.register_structure_hook(enum.StrEnum, open_enum)
+    conv.register_structure_hook(enum.IntEnum, open_enum)
+    conv.register_structure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), open_enum
+    )
+    for base in (enum.StrEnum, enum.IntEnum):
+        conv.register_unstructure_hook(base, _enum_value)
+    conv.register_unstructure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum_value
+    )
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _strict(int, "integer"))
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(date, _structure_date)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_structure_hook(UUID, _structure_uuid)
+    conv.register_unstructure_hook(date, date.isoformat)
+    conv.register_unstructure_hook(datetime, datetime.isoformat)
+    conv.register_unstructure_hook(UUID, str)
+    conv.register_unstructure_hook(bytes, lambda b: b)
+
+    def union_factory(tp: Any) -> Callable[[Any, Any], Any]:
+        members = _union_members(tp) or ()
+        optional = type(None) in members
+        rest = tuple(m for m in members if m is not type(None))
+        if len(rest) == 1:
+            # `X | None`: look the inner hook up once, not on every value.
+            inner = conv.get_structure_hook(rest[0])
+            inner_type = rest[0]
+
+            def structure_optional(value: Any, _: Any) -> Any:
+                return None if value is None else inner(value, inner_type)
+
+            return structure_optional
+        # `int | str`, `str | ErrorDetail`, `str | list[str]`: pick by the JSON value's own type.
+        by_json_type: list[tuple[tuple[type, ...], Any, Callable[[Any, Any], Any]]] = []
+        for member in rest:
+            origin = typing.get_origin(member) or member
+            if member in _PRIMITIVES:
+                accepts: tuple[type, ...] = (member,)
+            elif origin in (list, tuple):
+                accepts = (list,)
+            elif attrs.has(origin) or origin is dict:
+                accepts = (dict,)
+            else:
+                accepts = (object,)
+            by_json_type.append((accepts, member, conv.get_structure_hook(member)))
+
+        def structure_union(value: Any, _: Any) -> Any:
+            if value is None and optional:
+                return None
+            for accepts, member, hook in by_json_type:
+                if isinstance(value, accepts) and not (
+                    isinstance(value, bool) and bool not in accepts and accepts != (object,)
+                ):
+                    return hook(value, member)
+            raise ValueError(f"{value!r} matches none of {tp}")
+
+        return structure_union
+
+    conv.register_structure_hook_factory(lambda t: _union_members(t) is not None, union_factory)
+
+    def renames(cl: type) -> dict[str, Any]:
+        origin = typing.get_origin(cl) or cl
+        return {
+            a.name: override(rename=a.metadata["json_name"])
+            for a in attrs.fields(origin)
+            if "json_name" in a.metadata
+        }
+
+    conv.register_structure_hook_factory(
+        attrs.has, lambda cl: make_dict_structure_fn(cl, conv, **renames(cl))
+    )
+    conv.register_unstructure_hook_factory(
+        attrs.has,
+        lambda cl: make_dict_unstructure_fn(
+            cl, conv, _cattrs_omit_if_default=conv.omit_if_default, **renames(cl)
+        ),
+    )
+    return conv
+
+
+converter = _make_converter()
+
+
+def structure(data: Any, cl: type[T]) -> T:
+    """JSON-shaped data → model; raises cattrs' ClassValidationError with a path on bad data."""
+    return converter.structure(data, cl)
+
+
+def unstructure(obj: Any) -> Any:
+    """Model → JSON-shaped data with wire key names; unset optional fields are omitted."""
+    return converter.unstructure(obj)

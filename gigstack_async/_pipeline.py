@@ -1,0 +1,333 @@
+"""The one request path: operation + arguments → HTTP request → retries → typed result or error.
+
+Resources call `Pipeline.call(...)`; they never see HTTP. Whether an operation may be retried
+comes from the generated operations table (`x-gigstack-billed` in the spec), not from ifs here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import attrs
+import cattrs
+
+from gigstack_async._config import RetryPolicy, Timeout
+from gigstack_async._convert import structure
+from gigstack_async._operation import Operation
+from gigstack_async._version import __version__
+from gigstack_async.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    OutcomeUnknownError,
+    RateLimitError,
+    excerpt,
+    status_error,
+)
+from gigstack_async.transports.base import (
+    AsyncTransport,
+    MultipartField,
+    Request,
+    Response,
+    TransportError,
+)
+
+logger = logging.getLogger("gigstack_async")
+
+T = TypeVar("T")
+
+MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+
+
+def encode_query_value(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def parse_retry_after(response: Response, *, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    millis = response.header("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = response.header("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+@attrs.frozen
+class CallResult:
+    """A decoded response plus what it took to get it."""
+
+    response: Response
+    body: Any
+    attempts: int
+
+
+class Pipeline:
+    """Builds, sends, retries and decodes requests for one client configuration."""
+
+    def __init__(
+        self,
+        *,
+        transport: AsyncTransport,
+        api_key: str,
+        base_url: str,
+        team: str | None,
+        timeout: Timeout,
+        retry: RetryPolicy,
+        semaphore: asyncio.Semaphore,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.transport = transport
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.team = team
+        self.timeout = timeout
+        self.retry = retry
+        self.semaphore = semaphore
+        self.max_response_bytes = max_response_bytes
+
+    def __repr__(self) -> str:
+        return f"Pipeline(base_url={self.base_url!r}, team={self.team!r})"
+
+    def replace(self, **changes: Any) -> Pipeline:
+        settings: dict[str, Any] = {
+            "transport": self.transport,
+            "api_key": self._api_key,
+            "base_url": self.base_url,
+            "team": self.team,
+            "timeout": self.timeout,
+            "retry": self.retry,
+            "semaphore": self.semaphore,
+            "max_response_bytes": self.max_response_bytes,
+        }
+        settings.update(changes)
+        return Pipeline(**settings)
+
+    # ------------------------------------------------------------------ building
+
+    def build_request(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        multipart: tuple[MultipartField, ...] | None = None,
+    ) -> Request:
+        path = op.path
+        for name in op.path_params:
+            value = (path_params or {})[name]
+            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+        params: list[tuple[str, str]] = []
+        for name, value in (query or {}).items():
+            if value is not None:
+                params.append((name, encode_query_value(value)))
+        if self.team is not None and "team" in op.query_params:
+            params.append(("team", self.team))
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"gigstack-async/{__version__}",
+        }
+        return Request(
+            method=op.method,
+            url=self.base_url + path,
+            headers=headers,
+            params=tuple(params),
+            json=json_body,
+            multipart=multipart,
+            connect_timeout=self.timeout.connect,
+            read_timeout=self.timeout.read,
+            max_response_bytes=self.max_response_bytes,
+        )
+
+    # ------------------------------------------------------------------ sending
+
+    async def call(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        multipart: tuple[MultipartField, ...] | None = None,
+    ) -> Any:
+        """Send `op` and return its response decoded into `op.response_model`."""
+        request = self.build_request(
+            op, path_params=path_params, query=query, json_body=json_body, multipart=multipart
+        )
+        result = await self.send(op, request)
+        return self.decode(op, result)
+
+    async def send(self, op: Operation, request: Request) -> CallResult:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout.total
+        log_path = op.path
+        attempt = 0
+        while True:
+            attempt += 1
+            started = loop.time()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    async with self.semaphore:
+                        response = await self.transport.send(request)
+            except TimeoutError as exc:
+                # The per-call deadline, which covers every attempt.
+                self._log_attempt(op, log_path, "deadline", attempt, loop.time() - started)
+                message = (
+                    f"{op.method} {log_path}: no result within the {self.timeout.total} s deadline "
+                    f"({attempt} attempt{'s' if attempt > 1 else ''})"
+                )
+                if op.billed:
+                    raise OutcomeUnknownError(
+                        message + "; the request may have reached the server and was not retried",
+                        method=op.method,
+                        path=log_path,
+                    ) from exc
+                raise APITimeoutError(message, method=op.method, path=log_path) from exc
+            except TransportError as exc:
+                elapsed = loop.time() - started
+                self._log_attempt(op, log_path, type(exc).__name__, attempt, elapsed)
+                if op.billed and exc.request_sent:
+                    raise OutcomeUnknownError(
+                        f"{op.method} {log_path}: {exc}; this call may charge money and may have "
+                        "reached the server, so it was not retried. Check whether it took effect "
+                        "before trying again.",
+                        method=op.method,
+                        path=log_path,
+                    ) from exc
+                delay = self._backoff(attempt)
+                if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
+                    logger.info(
+                        "retrying %s %s in %.2f s after %s (attempt %d)",
+                        op.method, log_path, delay, type(exc).__name__, attempt + 1,
+                    )  # fmt: skip
+                    await asyncio.sleep(delay)
+                    continue
+                error_class = (
+                    APITimeoutError if "Timeout" in type(exc).__name__ else APIConnectionError
+                )
+                attempts = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                raise error_class(
+                    f"{op.method} {log_path}: {exc} (after {attempts})",
+                    method=op.method,
+                    path=log_path,
+                ) from exc
+
+            elapsed = loop.time() - started
+            self._log_attempt(op, log_path, response.status, attempt, elapsed)
+            if response.status < 400 or response.status not in self.retry.retry_statuses:
+                return CallResult(response=response, body=None, attempts=attempt)
+            retry_after = parse_retry_after(response)
+            if op.billed or attempt > self.retry.max_retries:
+                raise self._status_error(response, retry_after)
+            if retry_after is not None and retry_after > self.retry.retry_after_cap:
+                raise self._status_error(response, retry_after)
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            if loop.time() + delay >= deadline:
+                raise self._status_error(response, retry_after)
+            logger.info(
+                "retrying %s %s in %.2f s after HTTP %d (attempt %d)",
+                op.method, log_path, delay, response.status, attempt + 1,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.retry.backoff_base * 2.0 ** (attempt - 1), self.retry.backoff_cap)
+        return base * (1 - 0.25 * random.random())
+
+    def _log_attempt(
+        self, op: Operation, path: str, outcome: object, attempt: int, elapsed: float
+    ) -> None:
+        # Metadata only: never headers (the key) and never bodies (fiscal data).
+        logger.debug(
+            "%s %s -> %s (attempt %d, %.1f ms)", op.method, path, outcome, attempt, elapsed * 1000
+        )
+
+    def _status_error(self, response: Response, retry_after: float | None) -> APIStatusError:
+        body = _json_or_none(response.body)
+        error = status_error(response.status, response.body, body, request_id=_request_id(response))
+        if isinstance(error, RateLimitError):
+            error.retry_after = retry_after
+        return error
+
+    # ------------------------------------------------------------------ decoding
+
+    def decode(self, op: Operation, result: CallResult) -> Any:
+        response = result.response
+        if response.status >= 400:
+            raise self._status_error(response, parse_retry_after(response))
+        try:
+            body = json.loads(response.body)
+        except ValueError as exc:
+            content_type = response.header("content-type") or "no content type"
+            shown = excerpt(response.body) if response.body else "empty body"
+            raise APIResponseValidationError(
+                f"{op.method} {op.path}: expected JSON, got {content_type}: {shown}",
+                status=response.status,
+                body=response.body,
+            ) from exc
+        if isinstance(body, dict) and body.get("success") is False:
+            raise status_error(
+                response.status, response.body, body, request_id=_request_id(response)
+            )
+        return decode_body(op, response.status, response.body, body, op.response_model)
+
+
+def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T]) -> T:
+    try:
+        return structure(body, model)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        reasons = (
+            "; ".join(cattrs.transform_error(exc))
+            if isinstance(exc, cattrs.BaseValidationError)
+            else str(exc)
+        )
+        raise APIResponseValidationError(
+            f"{op.method} {op.path}: response does not match {model.__name__}: {reasons}",
+            status=status,
+            body=raw,
+        ) from exc
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _request_id(response: Response) -> str | None:
+    return response.header("x-request-id") or response.header("request-id")

@@ -1,0 +1,218 @@
+"""Every exception the SDK raises on purpose.
+
+```
+GigstackError
+├── InvalidParameterError (also a ValueError)  bad input, raised before any request is sent
+├── APIConnectionError                         no usable HTTP response
+│   ├── APITimeoutError                        a timeout or the per-call deadline
+│   └── OutcomeUnknownError                    a billed call may have reached the server
+├── APIResponseValidationError                 a 2xx body we cannot read
+└── APIStatusError                             the server said no (status ≥ 400, or success: false)
+    ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
+    ├── NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
+    └── RateLimitError 429, InternalServerError ≥ 500
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gigstack_async._generated.models import ApiErrorCode
+
+_EXCERPT = 200
+
+
+class GigstackError(Exception):
+    """Base class of every error raised by gigstack_async."""
+
+
+class InvalidParameterError(GigstackError, ValueError):
+    """An argument breaks a documented rule; nothing was sent.
+
+    `field` names the argument, `rule` says what it must satisfy.
+    """
+
+    def __init__(self, field: str, rule: str, value: object = None) -> None:
+        self.field = field
+        self.rule = rule
+        self.value = value
+        super().__init__(f"{field}: {rule}")
+
+
+class APIConnectionError(GigstackError):
+    """The request did not produce a usable HTTP response (DNS, refused, reset, TLS…)."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        self.method = method
+        self.path = path
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect/read timeout, or the per-call deadline ran out (retries included)."""
+
+
+class OutcomeUnknownError(APIConnectionError):
+    """A billed call failed after it may have reached the server.
+
+    It was NOT retried, because a retry could charge twice. Check whether it took effect (for a
+    download request: `client.downloads.history()`) before trying again.
+    """
+
+
+class APIResponseValidationError(GigstackError):
+    """A successful response whose body is not what the spec describes."""
+
+    def __init__(self, message: str, *, status: int, body: bytes = b"") -> None:
+        self.status = status
+        self.body = body
+        super().__init__(message)
+
+
+class APIStatusError(GigstackError):
+    """The API answered with an error: HTTP status ≥ 400, or a 2xx with `success: false`.
+
+    Attributes: `status` (HTTP), `code` (an `ApiErrorCode`, unknown codes kept as-is), `message`,
+    `details` (strings), `body` (the decoded JSON, or None), `raw` (the bytes), `request_id`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: ApiErrorCode | str | None = None,
+        details: Sequence[str] = (),
+        body: Any = None,
+        raw: bytes = b"",
+        request_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = tuple(details)
+        self.body = body
+        self.raw = raw
+        self.request_id = request_id
+        shown = f" [{code}]" if code else ""
+        super().__init__(f"HTTP {status}{shown}: {message}")
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was rejected (for example `validation_failed`)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not do this (or may not act on that `team`)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource."""
+
+
+class ConflictError(APIStatusError):
+    """409: conflicts with the current state (for example `cost_mismatch`)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: understood but refused (for example the PAC rejected a retry)."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests. `retry_after` holds the server's hint in seconds, if any."""
+
+    retry_after: float | None = None
+
+
+class InternalServerError(APIStatusError):
+    """≥ 500: gigstack or an upstream service (SAT, PAC) failed."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class_for(status: int) -> type[APIStatusError]:
+    if status >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status, APIStatusError)
+
+
+def _code(raw: object) -> ApiErrorCode | str | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return ApiErrorCode(raw)
+    except ValueError:
+        return raw  # a code this SDK version does not know yet: keep it, never fail
+
+
+def excerpt(raw: bytes) -> str:
+    text = raw[:_EXCERPT].decode("utf-8", errors="replace").strip()
+    return text + ("…" if len(raw) > _EXCERPT else "")
+
+
+def status_error(
+    status: int, raw: bytes, body: Any, *, request_id: str | None = None
+) -> APIStatusError:
+    """Build the typed error for an error response, following gigstack's official client.
+
+    `error` may be an object `{code, message, details}` or a string code; the message falls back
+    to `error.message`, then `message`, then a generic text. A body that is not JSON gives the
+    status and a short excerpt.
+    """
+    cls = error_class_for(status)
+    if not isinstance(body, Mapping):
+        shown = excerpt(raw) if raw else "empty body"
+        return cls(
+            f"non-JSON error response: {shown}",
+            status=status,
+            body=body,
+            raw=raw,
+            request_id=request_id,
+        )
+    error = body.get("error")
+    code: ApiErrorCode | str | None = None
+    message: str | None = None
+    details: list[str] = []
+    if isinstance(error, Mapping):
+        code = _code(error.get("code"))
+        if isinstance(error.get("message"), str):
+            message = error["message"]
+        raw_details = error.get("details")
+        if isinstance(raw_details, str):
+            details = [raw_details]
+        elif isinstance(raw_details, list):
+            details = [str(item) for item in raw_details]
+    elif isinstance(error, str):
+        code = _code(error)
+    if message is None and isinstance(body.get("message"), str):
+        message = body["message"]
+    if message is None:
+        message = f"API error {status}"
+    return cls(
+        message,
+        status=status,
+        code=code,
+        details=details,
+        body=body,
+        raw=raw,
+        request_id=request_id,
+    )
+
+
+class PaginationError(GigstackError):
+    """The server's cursors would make iteration loop forever or cannot continue."""

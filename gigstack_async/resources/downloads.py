@@ -1,0 +1,256 @@
+"""`client.downloads`: Descarga Masiva SAT — setup, download requests and their packages."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from gigstack_async import _validation as check
+from gigstack_async._convert import unstructure
+from gigstack_async._generated import operations as ops
+from gigstack_async._generated.models import (
+    ActivateEnvelope,
+    ActivationStatus,
+    ActivationStatusEnvelope,
+    DownloadRequest,
+    DownloadRequestCreated,
+    DownloadRequestCreatedEnvelope,
+    DownloadRequestInput,
+    DownloadRequestStatus,
+    DownloadRequestStatusEnvelope,
+    Fiel,
+    FielEnvelope,
+    HistoryEnvelope,
+    MessageEnvelope,
+    ObjectEnvelope,
+    Package,
+    PackageEnvelope,
+    RegisterInput,
+    RequestType,
+    RfcType,
+    Schedule,
+    ScheduleEnvelope,
+    ScheduleInput,
+)
+from gigstack_async._pipeline import Pipeline
+from gigstack_async.errors import InvalidParameterError
+from gigstack_async.transports.base import MultipartField
+
+# A FIEL .cer or .key is 1–2 KB; anything near this is not a FIEL file.
+MAX_FIEL_FILE_BYTES = 64 * 1024
+
+FileInput = bytes | str | os.PathLike[str]
+
+
+def _read_fiel_file(field: str, value: FileInput) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+    elif isinstance(value, str | os.PathLike):
+        path = Path(value)
+        try:
+            size = path.stat().st_size
+            if size > MAX_FIEL_FILE_BYTES:
+                raise InvalidParameterError(
+                    field, f"{path} is {size} bytes; a FIEL file is at most a few KB", str(path)
+                )
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidParameterError(
+                field, f"cannot read {path}: {exc.strerror or exc}", str(path)
+            ) from exc
+    else:
+        raise TypeError(f"{field}: expected bytes or a file path, got {type(value).__name__}")
+    if not data:
+        raise InvalidParameterError(field, "the file is empty")
+    if len(data) > MAX_FIEL_FILE_BYTES:
+        raise InvalidParameterError(field, f"{len(data)} bytes; a FIEL file is at most a few KB")
+    if data.lstrip().startswith(b"-----BEGIN"):
+        raise InvalidParameterError(field, "PEM text given; SAT's FIEL files are binary DER")
+    if data[0] != 0x30:  # every DER certificate and PKCS#8 key is an ASN.1 SEQUENCE
+        raise InvalidParameterError(field, "not a DER file (SAT .cer/.key)")
+    return data
+
+
+class Downloads:
+    """Descarga Masiva SAT: activate, upload the FIEL, request SAT downloads and fetch packages."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    # ------------------------------------------------------------------ setup
+
+    async def activation_status(self) -> ActivationStatus:
+        """Whether Descarga Masiva is active for the team, and its pricing."""
+        envelope: ActivationStatusEnvelope = await self._pipeline.call(
+            ops.GET_DOWNLOAD_ACTIVATION_STATUS
+        )
+        return envelope.data
+
+    async def activate(self) -> ActivateEnvelope:
+        """Activate Descarga Masiva (no extra charge when the status is `needs_activation`)."""
+        response: ActivateEnvelope = await self._pipeline.call(ops.ACTIVATE_DOWNLOADS)
+        return response
+
+    async def deactivate(self) -> MessageEnvelope:
+        """Stop scheduled downloads. Succeeds also when already inactive."""
+        response: MessageEnvelope = await self._pipeline.call(ops.DEACTIVATE_DOWNLOADS)
+        return response
+
+    async def upload_fiel(
+        self,
+        *,
+        cert: FileInput,
+        key: FileInput,
+        password: str,
+        sync_start_date: date | str | None = None,
+        phone: str | None = None,
+    ) -> Fiel:
+        """Upload the FIEL (e.firma) `.cer` and `.key` (bytes or file paths) and its password.
+
+        With both `sync_start_date` (up to 71 months back) and `phone`, gigstack also registers
+        the business with SAT. The password is sent to gigstack and nowhere else; it is never
+        logged.
+        """
+        cert_bytes = _read_fiel_file("cert", cert)
+        key_bytes = _read_fiel_file("key", key)
+        check.non_empty_str("password", password)
+        start = None
+        if sync_start_date is not None:
+            start = check.sync_start_date("sync_start_date", sync_start_date)
+        binary = "application/octet-stream"
+        parts = [
+            MultipartField("cert", cert_bytes, filename="fiel.cer", content_type=binary),
+            MultipartField("key", key_bytes, filename="fiel.key", content_type=binary),
+            MultipartField("password", password),
+        ]
+        if start is not None:
+            parts.append(MultipartField("sync_start_date", start.isoformat()))
+        if phone is not None:
+            parts.append(MultipartField("phone", check.phone("phone", phone)))
+        envelope: FielEnvelope = await self._pipeline.call(ops.UPLOAD_FIEL, multipart=tuple(parts))
+        return envelope.data
+
+    async def register(
+        self,
+        *,
+        phone: str,
+        sync_start_date: date | str,
+        legal_name: str | None = None,
+        max_monthly_invoices: int | None = None,
+    ) -> dict[str, Any]:
+        """Register the business with SAT by hand (only when the automatic one failed)."""
+        start = check.sync_start_date("sync_start_date", sync_start_date)
+        body = RegisterInput(
+            phone=check.phone("phone", phone),
+            sync_start_date=start,
+            legal_name=None
+            if legal_name is None
+            else check.non_empty_str("legal_name", legal_name),
+            max_monthly_invoices=None
+            if max_monthly_invoices is None
+            else check.limit("max_monthly_invoices", max_monthly_invoices, 1, 10_000_000),
+        )
+        envelope: ObjectEnvelope = await self._pipeline.call(
+            ops.REGISTER_DOWNLOADS, json_body=unstructure(body)
+        )
+        return envelope.data or {}
+
+    async def schedule(self) -> Schedule:
+        """The setup state (FIEL, registration) and the daily download schedule."""
+        envelope: ScheduleEnvelope = await self._pipeline.call(ops.GET_DOWNLOAD_SCHEDULE)
+        return envelope.data
+
+    async def save_schedule(
+        self,
+        *,
+        enabled: bool,
+        time: str | None = None,
+        download_types: list[RfcType | str] | None = None,
+        days_back: int | None = None,
+    ) -> dict[str, Any]:
+        """Run downloads daily at `time` (HH:mm, Mexico City) over the last `days_back` days."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled: expected bool, got {type(enabled).__name__}")
+        types: list[RfcType] | None = None
+        if download_types is not None:
+            types = [check.enum_value("download_types", t, RfcType) for t in download_types]
+            if not types:
+                raise InvalidParameterError("download_types", "must not be empty when given")
+        body = ScheduleInput(
+            enabled=enabled,
+            time=None if time is None else check.schedule_time("time", time),
+            download_types=types,
+            days_back=None if days_back is None else check.days_back("days_back", days_back),
+        )
+        envelope: ObjectEnvelope = await self._pipeline.call(
+            ops.SAVE_DOWNLOAD_SCHEDULE, json_body=unstructure(body)
+        )
+        return envelope.data or {}
+
+    async def enable_sync(self) -> dict[str, Any]:
+        """The lower-level sync toggle; prefer `save_schedule(enabled=True, ...)`."""
+        envelope: ObjectEnvelope = await self._pipeline.call(ops.ENABLE_DOWNLOAD_SYNC, json_body={})
+        return envelope.data or {}
+
+    async def debug(self) -> dict[str, Any]:
+        """gigstack's diagnostics: FIEL, registration, schedule and SAT connectivity."""
+        envelope: ObjectEnvelope = await self._pipeline.call(ops.DEBUG_DOWNLOADS)
+        return envelope.data or {}
+
+    # ------------------------------------------------------------------ requests
+
+    async def create_request(
+        self,
+        *,
+        start_date: date | str,
+        end_date: date | str,
+        rfc_type: RfcType | str,
+        request_type: RequestType | str = RequestType.CFDI,
+    ) -> DownloadRequestCreated:
+        """Ask SAT (through gigstack) for the CFDIs of one period of at most one month.
+
+        May charge money, so it is never retried automatically; a failure after sending raises
+        OutcomeUnknownError — look in `history()` before submitting again. `duplicate` is True
+        when an identical request already exists (its id is returned; nothing new was created).
+        """
+        valid = check.download_request(start_date, end_date, rfc_type, request_type)
+        body = DownloadRequestInput(
+            start_date=valid.start_date,
+            end_date=valid.end_date,
+            rfc_type=valid.rfc_type,
+            request_type=valid.request_type,
+        )
+        envelope: DownloadRequestCreatedEnvelope = await self._pipeline.call(
+            ops.CREATE_DOWNLOAD_REQUEST, json_body=unstructure(body)
+        )
+        return envelope.data
+
+    async def history(self) -> list[DownloadRequest]:
+        """The most recent 20 download requests, newest first."""
+        envelope: HistoryEnvelope = await self._pipeline.call(ops.GET_DOWNLOAD_HISTORY)
+        return list(envelope.data.history or [])
+
+    async def status(self, request_id: str) -> DownloadRequestStatus:
+        """SAT's status of one download request."""
+        envelope: DownloadRequestStatusEnvelope = await self._pipeline.call(
+            ops.GET_DOWNLOAD_REQUEST_STATUS,
+            path_params={"requestId": check.non_empty_str("request_id", request_id)},
+        )
+        return envelope.data
+
+    async def package(self, package_id: str) -> Package:
+        """A package of a completed request, as sent (`content` is the base64 ZIP)."""
+        envelope: PackageEnvelope = await self._pipeline.call(
+            ops.DOWNLOAD_PACKAGE,
+            path_params={"packageId": check.non_empty_str("package_id", package_id)},
+        )
+        return envelope.data
+
+    async def invoice_from_sat(self, uuid: str) -> dict[str, Any]:
+        """One CFDI fetched from SAT by UUID. May charge a credit: never retried automatically."""
+        envelope: ObjectEnvelope = await self._pipeline.call(
+            ops.GET_SAT_INVOICE_FROM_SAT, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+        )
+        return envelope.data or {}

@@ -1,0 +1,98 @@
+"""The real transport, over aiohttp. The only module of the SDK that uses aiohttp's client API."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from gigstack_async.transports.base import (
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    Request,
+    Response,
+    ResponseTooLarge,
+    TransportError,
+)
+
+_CHUNK = 64 * 1024
+
+
+class AiohttpTransport:
+    """Send requests through an `aiohttp.ClientSession`.
+
+    Without `session`, one is created on first use, inside the running event loop, and closed by
+    `aclose()`. A session passed in belongs to the caller: it is used, never closed.
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession | None = None, *, pool_size: int = 100
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._pool_size = pool_size
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or (self._owns_session and self._session.closed):
+            connector = aiohttp.TCPConnector(limit=self._pool_size)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def send(self, request: Request) -> Response:
+        session = self._get_session()
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=request.connect_timeout, sock_read=request.read_timeout
+        )
+        data: aiohttp.FormData | None = None
+        if request.multipart is not None:
+            data = aiohttp.FormData()
+            for part in request.multipart:
+                data.add_field(
+                    part.name,
+                    part.value,
+                    filename=part.filename,
+                    content_type=part.content_type,
+                )
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                params=list(request.params),
+                headers=dict(request.headers),
+                json=request.json if data is None else None,
+                data=data,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as response:
+                body = await _read_capped(response, request.max_response_bytes)
+                return Response(status=response.status, headers=dict(response.headers), body=body)
+        except TransportError:
+            raise
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise ConnectTimeout(f"connect timeout after {request.connect_timeout} s") from exc
+        except aiohttp.SocketTimeoutError as exc:
+            raise ReadTimeout(f"no response within {request.read_timeout} s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(f"cannot connect: {exc.os_error or exc}") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise ReadError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
+    if limit is None:
+        return await response.read()
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise ResponseTooLarge(f"response declares {declared} bytes, over the {limit} limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(f"response exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)

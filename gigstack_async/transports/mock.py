@@ -1,0 +1,31 @@
+"""A transport that calls a function instead of the network (for tests and examples)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+
+from gigstack_async.transports.base import Request, Response
+
+Handler = Callable[[Request], Response | Awaitable[Response]]
+
+
+class MockTransport:
+    """Answer every request with `handler(request)` (sync or async); it may raise TransportError.
+
+    `requests` records every request received, in order.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.requests: list[Request] = []
+
+    async def send(self, request: Request) -> Response:
+        self.requests.append(request)
+        result = self._handler(request)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    async def aclose(self) -> None:
+        return None
