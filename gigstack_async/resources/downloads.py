@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,13 @@ from gigstack_async._generated.models import (
     ScheduleInput,
 )
 from gigstack_async._pipeline import Pipeline
+from gigstack_async.bulk import watch as _watch
+from gigstack_async.bulk.engine import BulkOptions
+from gigstack_async.bulk.plan import DownloadPlan, plan_months
+from gigstack_async.bulk.run import BulkDownload
+from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import InvalidParameterError
+from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits
 from gigstack_async.transports.base import MultipartField
 
 # A FIEL .cer or .key is 1–2 KB; anything near this is not a FIEL file.
@@ -247,6 +254,100 @@ class Downloads:
             path_params={"packageId": check.non_empty_str("package_id", package_id)},
         )
         return envelope.data
+
+    # ------------------------------------------------------------------ polling
+
+    def watch(
+        self,
+        request_id: str,
+        *,
+        poll: PollSchedule | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[DownloadRequest]:
+        """Yield the request's record now and on each state change, until completed, failed or
+        expired. Past `timeout` seconds, DownloadWatchTimeout carries the last known state.
+
+        ```python
+        async for update in client.downloads.watch(created.request_id):
+            print(update.status, update.invoice_count)
+        ```
+        """
+        check.non_empty_str("request_id", request_id)
+        if timeout is not None and (isinstance(timeout, bool) or timeout <= 0):
+            raise InvalidParameterError("timeout", "must be a positive number of seconds", timeout)
+        return _watch.watch(self, request_id, poll=poll, timeout=timeout)
+
+    async def wait(
+        self,
+        request_id: str,
+        *,
+        poll: PollSchedule | None = None,
+        timeout: float | None = None,
+    ) -> DownloadRequest:
+        """Poll until the request is completed, failed or expired; return its final record."""
+        final: DownloadRequest | None = None
+        async for update in self.watch(request_id, poll=poll, timeout=timeout):
+            final = update
+        assert final is not None  # watch() yields at least once before returning
+        return final
+
+    # ------------------------------------------------------------------ bulk
+
+    def plan(
+        self,
+        start: date | str,
+        end: date | str,
+        *,
+        rfc_type: RfcType | str,
+        request_type: RequestType | str = RequestType.CFDI,
+    ) -> DownloadPlan:
+        """Split a period into the calendar-month requests SAT accepts (Mexico City dates).
+
+        `"2024-01"` as `start` means Jan 1; as `end`, Jan 31. Validated now: a period that no
+        request could cover raises InvalidParameterError before anything is sent.
+
+        ```python
+        print(client.downloads.plan("2024-01", "2024-03", rfc_type="received"))
+        ```
+        """
+        return plan_months(start, end, rfc_type=rfc_type, request_type=request_type)
+
+    def bulk(
+        self,
+        start: date | str,
+        end: date | str,
+        *,
+        rfc_type: RfcType | str,
+        request_type: RequestType | str = RequestType.CFDI,
+        concurrency: int = 4,
+        journal: str | os.PathLike[str] | None = None,
+        download_to: str | os.PathLike[str] | None = None,
+        poll: PollSchedule | None = None,
+        timeout: float | None = None,
+        package_limits: PackageLimits | None = None,
+    ) -> BulkDownload:
+        """Download a long period as concurrent monthly requests; see `BulkDownload`.
+
+        - `concurrency`: create requests and package downloads in flight at once.
+        - `journal`: a file that makes the run resumable and money-safe across crashes.
+        - `download_to`: extract each completed month's packages into `<download_to>/<YYYY-MM>/`.
+        - `poll`: how often to poll (one history call per tick for all months).
+        - `timeout`: stop watching after this many seconds (the journal keeps the state).
+        """
+        plan = self.plan(start, end, rfc_type=rfc_type, request_type=request_type)
+        check.limit("concurrency", concurrency, 1, 64)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise InvalidParameterError("timeout", "must be a positive number of seconds", timeout)
+        options = BulkOptions(
+            concurrency=concurrency,
+            poll=poll or PollSchedule(),
+            timeout=timeout,
+            download_to=None if download_to is None else Path(download_to),
+            package_limits=package_limits or DEFAULT_LIMITS,
+        )
+        return BulkDownload(self, plan, journal=journal, options=options)
 
     async def invoice_from_sat(self, uuid: str) -> dict[str, Any]:
         """One CFDI fetched from SAT by UUID. May charge a credit: never retried automatically."""

@@ -1,0 +1,70 @@
+"""What a bulk download reports while it runs: progress events and one result per month."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+
+@attrs.frozen
+class BulkEvent:
+    """Base class: every event names its month (`"2024-01"`)."""
+
+    key: str
+
+
+@attrs.frozen
+class Submitted(BulkEvent):
+    """A month has a download request. `duplicate`: gigstack matched an identical earlier one
+    (nothing new was created). `resumed`: found in the journal or history, not sent now."""
+
+    request_id: str
+    duplicate: bool = False
+    resumed: bool = False
+
+
+@attrs.frozen
+class StateChanged(BulkEvent):
+    """SAT moved the month's request to another state (`pending`, `processing`, ...)."""
+
+    request_id: str
+    state: str
+    invoice_count: int | None = None
+
+
+@attrs.frozen
+class PackageDownloaded(BulkEvent):
+    """A package was fetched, verified and written (`files` are new or already identical)."""
+
+    package_id: str
+    files: tuple[Path, ...]
+    size: int
+
+
+@attrs.frozen
+class MonthFailed(BulkEvent):
+    """Something went wrong for this month; the others carry on. A MonthResult follows."""
+
+    error: str
+
+
+@attrs.frozen
+class MonthResult(BulkEvent):
+    """The month is finished for this run: one per month, as each finishes.
+
+    `state` is SAT's final state (`completed`, `failed`, `expired`) or None when the month could
+    not be driven that far (`error` says why; re-running with the same journal continues it).
+    """
+
+    request_id: str | None
+    state: str | None
+    invoice_count: int | None = None
+    files: tuple[Path, ...] = ()
+    error: str | None = None
+    duplicate: bool = False
+    resumed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.state == "completed"

@@ -1,0 +1,80 @@
+"""`client.downloads.bulk(...)`: the handle a caller iterates, inspects and closes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from gigstack_async.bulk.engine import BulkOptions, run_bulk
+from gigstack_async.bulk.events import BulkEvent
+from gigstack_async.bulk.journal import Journal
+from gigstack_async.bulk.plan import DownloadPlan
+
+if TYPE_CHECKING:
+    from gigstack_async.resources.downloads import Downloads
+
+
+class BulkDownload:
+    """A planned bulk download. Nothing is sent until you iterate it.
+
+    ```python
+    run = client.downloads.bulk("2024-01", "2024-12", rfc_type="received", download_to="cfdi")
+    print(run.plan)                      # one line per month, before anything is submitted
+    async with run:                      # breaking out of the loop cancels cleanly
+        async for event in run:
+            print(event)
+    ```
+
+    Events: `Submitted`, `StateChanged`, `PackageDownloaded`, `MonthFailed` and, once per month,
+    `MonthResult`. With `journal=` a crashed or interrupted run continues where it stopped when
+    started again with the same arguments, and never submits a month twice.
+    """
+
+    def __init__(
+        self,
+        downloads: Downloads,
+        plan: DownloadPlan,
+        *,
+        journal: str | os.PathLike[str] | None,
+        options: BulkOptions,
+    ) -> None:
+        self._downloads = downloads
+        self.plan = plan
+        self.journal_path = None if journal is None else Path(journal)
+        self._options = options
+        self._iterator: AsyncGenerator[BulkEvent, None] | None = None
+
+    def __aiter__(self) -> AsyncIterator[BulkEvent]:
+        if self._iterator is not None:
+            raise RuntimeError("a BulkDownload can be iterated once")
+        self._iterator = self._events()
+        return self._iterator
+
+    async def _events(self) -> AsyncGenerator[BulkEvent, None]:
+        with tempfile.TemporaryDirectory(prefix="gigstack-bulk-") as scratch:
+            # Without a journal file the run still keeps one, in a scratch folder, so that both
+            # paths share one well-tested implementation.
+            path = self.journal_path or Path(scratch) / "journal.json"
+            with Journal.open(path, self.plan) as journal:
+                async for event in run_bulk(self._downloads, journal, self._options):
+                    yield event
+
+    async def aclose(self) -> None:
+        """Stop the run: cancel in-flight work, release the journal. Safe to call twice."""
+        if self._iterator is not None:
+            await self._iterator.aclose()
+
+    async def __aenter__(self) -> BulkDownload:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,104 @@
+"""The spec → code step: in sync, deterministic, and it follows spec changes."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import attrs
+import pytest
+import yaml
+
+from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, FILES, check, generate
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generated")
+    generate(DEFAULT_SPEC, out)
+    return out
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_code_matches_a_fresh_generation(fresh: Path) -> None:
+    for name in FILES:
+        assert (DEFAULT_OUT / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+def test_two_runs_give_identical_bytes(fresh: Path, tmp_path: Path) -> None:
+    generate(DEFAULT_SPEC, tmp_path)
+    for name in FILES:
+        assert (tmp_path / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+def test_editing_a_generated_file_is_detected(fresh: Path, tmp_path: Path) -> None:
+    edited = tmp_path / "_generated"
+    shutil.copytree(fresh, edited)
+    models = edited / "models.py"
+    models.write_text(models.read_text().replace("has_xml: bool", "has_xml: int"))
+    diff = check(DEFAULT_SPEC, edited)
+    assert "-    has_xml: int" in diff
+    assert "+    has_xml: bool" in diff
+    assert check(DEFAULT_SPEC, fresh) == ""
+
+
+def test_generated_files_say_do_not_edit(fresh: Path) -> None:
+    for name in FILES:
+        assert "do not edit" in (fresh / name).read_text().splitlines()[0]
+
+
+def test_a_changed_spec_regenerates_changed_models(tmp_path: Path) -> None:
+    """Docs changed → edit openapi/ → `make codegen`: a field added and one renamed."""
+    spec = yaml.safe_load(DEFAULT_SPEC.read_text())
+    invoice = spec["components"]["schemas"]["SatInvoice"]["properties"]
+    invoice["paymentMethod"] = {"type": "string", "nullable": True}
+    invoice["issued_on"] = invoice.pop("issue_date")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(spec, sort_keys=False))
+    out = tmp_path / "out"
+    generate(changed, out)
+
+    models = _load(out / "models.py", "changed_models")
+    fields = {f.name: f for f in attrs.fields(models.SatInvoice)}
+    assert "issue_date" not in fields
+    assert "issued_on" in fields
+    assert fields["payment_method"].metadata == {"json_name": "paymentMethod"}
+
+    from gigstack_async._convert import structure
+
+    invoice_obj = structure(
+        {"uuid": "U", "paymentMethod": "PUE", "issued_on": "2024-01-02"}, models.SatInvoice
+    )
+    assert invoice_obj.payment_method == "PUE"
+    assert invoice_obj.issued_on == "2024-01-02"
+    assert check(changed, DEFAULT_OUT) != ""  # and the committed code is now stale
+
+
+def test_operations_table_carries_the_vendor_extensions() -> None:
+    from gigstack_async._generated import operations as ops
+
+    billed = {op.operation_id for op in ops.OPERATIONS.values() if op.billed}
+    assert billed == {"createDownloadRequest", "retrySatInvoiceXml", "getSatInvoiceFromSat"}
+    assert ops.LIST_SAT_INVOICES.pagination is not None
+    assert ops.LIST_SAT_INVOICES.pagination.cursor_param == "starting_after"
+    assert ops.UPLOAD_FIEL.body == "multipart"
+    assert ops.GET_DOWNLOAD_REQUEST_STATUS.path_params == ("requestId",)
+    spec = yaml.safe_load(DEFAULT_SPEC.read_text())
+    spec_ids = {
+        op["operationId"] for item in spec["paths"].values() for op in item.values()
+    }
+    assert spec_ids == set(ops.OPERATIONS)
+    assert all("team" in op.query_params for op in ops.OPERATIONS.values())
