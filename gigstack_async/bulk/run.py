@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -60,8 +61,11 @@ class BulkDownload:
             # paths share one well-tested implementation.
             path = self.journal_path or Path(scratch) / "journal.json"
             with Journal.open(path, self.plan) as journal:
-                async for event in run_bulk(self._downloads, journal, self._options):
-                    yield event
+                # aclosing: the engine must finish cancelling before the journal is closed.
+                events = run_bulk(self._downloads, journal, self._options)
+                async with contextlib.aclosing(events):
+                    async for event in events:
+                        yield event
 
     async def aclose(self) -> None:
         """Stop the run: cancel in-flight work, release the journal. Safe to call twice."""
