@@ -41,5 +41,8 @@ pytest: $(STAMP)
 
 test: lint typecheck codegen-check pytest
 
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

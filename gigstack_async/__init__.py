@@ -24,6 +24,17 @@ from gigstack_async._generated.models import (
     SatInvoiceStatus,
 )
 from gigstack_async._version import __version__
+from gigstack_async.bulk.events import (
+    BulkEvent,
+    MonthFailed,
+    MonthResult,
+    PackageDownloaded,
+    StateChanged,
+    Submitted,
+)
+from gigstack_async.bulk.plan import DownloadPlan
+from gigstack_async.bulk.run import BulkDownload
+from gigstack_async.bulk.watch import DownloadWatchTimeout, PollSchedule
 from gigstack_async.client import GigstackClient
 from gigstack_async.errors import (
     APIConnectionError,
@@ -55,25 +66,35 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BulkDownload",
+    "BulkEvent",
     "ConflictError",
     "Direction",
+    "DownloadPlan",
     "DownloadRequest",
     "DownloadRequestState",
+    "DownloadWatchTimeout",
     "GigstackClient",
     "GigstackError",
     "InternalServerError",
     "InvalidParameterError",
     "InvoiceType",
+    "MonthFailed",
+    "MonthResult",
     "NotFoundError",
     "OutcomeUnknownError",
+    "PackageDownloaded",
     "PaginationError",
     "PermissionDeniedError",
+    "PollSchedule",
     "RateLimitError",
     "RequestType",
     "RetryPolicy",
     "RfcType",
     "SatInvoice",
     "SatInvoiceStatus",
+    "StateChanged",
+    "Submitted",
     "Timeout",
     "UnprocessableEntityError",
     "__version__",
