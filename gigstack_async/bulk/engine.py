@@ -323,6 +323,8 @@ class _Run:
             self.finish(entry)
         except GigstackError as error:
             self.finish(self.journal.entry(key), error=str(error))
+        except OSError as error:  # disk full, permissions: this month fails, the others go on
+            self.finish(self.journal.entry(key), error=f"cannot write the files: {error}")
 
     # ---------------------------------------------------------------- the whole run
 

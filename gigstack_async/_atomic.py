@@ -1,0 +1,87 @@
+"""Write a file so that readers see the old content or the new, never a mix.
+
+The new bytes go to a temporary file in the same directory (so the rename cannot cross
+filesystems), are flushed to disk, and `os.replace` swaps them in: a crash leaves either the old
+file or the complete new one, plus at worst a hidden `.<name>.<random>.tmp` that no reader opens.
+
+Example::
+
+    from gigstack_async._atomic import write_atomic
+
+    write_atomic("journal.json", b'{"months": []}')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+# Filesystems that cannot fsync a directory say so with one of these; the rename is then as
+# durable as that filesystem can make it, which is not a reason to fail the write.
+_DIR_FSYNC_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EBADF})
+
+
+def write_atomic(
+    path: str | os.PathLike[str],
+    data: bytes | Iterable[bytes],
+    *,
+    sync_dir: bool = True,
+) -> None:
+    """Replace `path` with `data` atomically and durably.
+
+    `data` is bytes, or an iterable of byte chunks (written as they come, so a large file need
+    not be held in memory). If anything fails, including the iterable raising, the temporary
+    file is removed and `path` is left as it was. The new file's permissions follow the umask,
+    as with `open(path, "wb")`.
+
+    `sync_dir=False` skips the fsync of the parent directory; a caller writing many files to
+    one directory passes it and calls `fsync_dir` once at the end.
+
+    Example::
+
+        write_atomic(folder / "a.txt", [b"hello ", b"world"])
+    """
+    target = Path(path)
+    # The name is capped so that a long target name cannot make the temp name too long.
+    tmp = target.with_name(f".{target.name[:64]}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with open(fd, "wb") as fh:
+            if isinstance(data, bytes | bytearray | memoryview):
+                fh.write(data)
+            else:
+                for chunk in data:
+                    fh.write(chunk)
+            fh.flush()
+            # Without this, a crash soon after the rename can leave an empty file (ext4, xfs).
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    if sync_dir:
+        fsync_dir(target.parent)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make new names and renames in directory `path` durable, where the OS supports it.
+
+    On POSIX a rename is only on disk once its directory is fsynced. Windows cannot open a
+    directory for this (and NTFS journals renames), so there it does nothing.
+    """
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _DIR_FSYNC_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)

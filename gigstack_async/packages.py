@@ -1,0 +1,664 @@
+"""Turn a downloaded SAT package (base64 ZIP) into verified bytes or files; refuse anything unsafe.
+
+gigstack's package endpoint answers ``{"data": {"encoding": "base64", "content": "<ZIP>"}}``::
+
+    zip_bytes = decode_package(data["content"], encoding=data["encoding"])
+    result = extract_package(zip_bytes, "cfdi/2024-01")
+    print(len(result.files), "files, package sha256", result.package_sha256)
+
+Checks, in this order, all before anything is written:
+
+1. strict base64 of something that starts like a ZIP and still has its end record (not cut off);
+2. the member count from that end record, before the central directory is parsed;
+3. every entry: a safe relative name, a regular file (no symlink or device), stored or deflate,
+   not encrypted, a name no other entry shares (ignoring case), declared sizes within the caps;
+4. every member inflated in bounded chunks, the caps applied to the bytes actually produced
+   (headers can lie), then its exact size and CRC-32.
+
+Every refusal is a `PackageError` whose message names the member and the rule it broke.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import stat
+import struct
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from gigstack_async._atomic import fsync_dir, write_atomic
+from gigstack_async.errors import GigstackError
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "CorruptPackageError",
+    "ExtractConflictError",
+    "ExtractResult",
+    "ExtractedFile",
+    "PackageDecodeError",
+    "PackageError",
+    "PackageLimits",
+    "PackageManifest",
+    "PackageMember",
+    "PackageTooLargeError",
+    "UnsafePackageError",
+    "decode_package",
+    "extract_package",
+    "iter_package",
+    "verify_package",
+]
+
+_MIB = 1024 * 1024
+_CHUNK = 64 * 1024  # the most one read or inflate step produces: bounds memory per step
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class PackageError(GigstackError):
+    """A package was refused; `member` names the entry at fault, when there is one."""
+
+    def __init__(self, message: str, *, member: str | None = None) -> None:
+        self.member = member
+        super().__init__(message)
+
+
+class PackageDecodeError(PackageError):
+    """Not strict base64, not a ZIP, or a ZIP feature this reader refuses (encryption, bzip2…)."""
+
+
+class UnsafePackageError(PackageError):
+    """An entry could write outside the destination or is not a plain file.
+
+    Absolute paths, ``..``, drive letters, backslashes, control characters, symlinks and other
+    non-regular entries, names that collide (also ignoring case), reserved Windows names.
+    """
+
+
+class PackageTooLargeError(PackageError):
+    """A `PackageLimits` cap was exceeded, by declared sizes or by the bytes actually inflated."""
+
+
+class CorruptPackageError(PackageError):
+    """The ZIP is damaged: cut off, CRC-32 mismatch, size mismatch, bad deflate data."""
+
+
+class ExtractConflictError(PackageError):
+    """The destination already holds something else where a member goes.
+
+    A regular file with other content (pass ``overwrite=True`` to replace it), or a folder,
+    symlink or other non-file, which is never replaced.
+    """
+
+
+# --- limits and results -------------------------------------------------------------------------
+
+_positive_int = [attrs.validators.instance_of(int), attrs.validators.gt(0)]
+
+
+@attrs.frozen(kw_only=True)
+class PackageLimits:
+    """Caps that stop zip bombs and runaway packages; every one is checked on declared sizes
+    first and again on the bytes actually inflated.
+
+    The defaults fit SAT: a request yields at most 200,000 XMLs, CFDI XMLs are a few KB to a
+    few MB, a metadata TXT of a million rows is about 250 MB, and XML or TXT compresses about
+    5-20:1, far below deflate's 1032:1 worst case.
+
+    ``max_ratio`` (inflated ÷ compressed, per member and for the whole package) is only enforced
+    above ``ratio_floor_bytes``: a small output cannot hurt, whatever its ratio.
+
+    Example::
+
+        PackageLimits(max_total_bytes=2 * 1024**3)  # a very large metadata package
+    """
+
+    max_members: int = attrs.field(default=200_000, validator=_positive_int)
+    max_member_bytes: int = attrs.field(default=256 * _MIB, validator=_positive_int)
+    max_total_bytes: int = attrs.field(default=512 * _MIB, validator=_positive_int)
+    max_ratio: float = attrs.field(
+        default=100.0,
+        validator=[attrs.validators.instance_of((int, float)), attrs.validators.ge(1)],
+    )
+    ratio_floor_bytes: int = attrs.field(
+        default=_MIB, validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)]
+    )
+
+
+DEFAULT_LIMITS = PackageLimits()
+
+
+@attrs.frozen
+class PackageMember:
+    """One verified file of a package: its name inside the ZIP, size and sha256 (hex)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@attrs.frozen
+class PackageManifest:
+    """What a verified package holds, in ZIP order; `sha256` is that of the ZIP bytes."""
+
+    members: tuple[PackageMember, ...]
+    total_size: int
+    sha256: str
+
+
+@attrs.frozen
+class ExtractedFile:
+    """A member on disk. `written` is False when an identical file was already there."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+    written: bool
+
+
+@attrs.frozen
+class ExtractResult:
+    """What `extract_package` left in `dest_dir` (resolved), one entry per member."""
+
+    dest_dir: Path
+    package_sha256: str
+    files: tuple[ExtractedFile, ...]
+
+
+# --- public API ---------------------------------------------------------------------------------
+
+
+def decode_package(content: str | bytes, *, encoding: str = "base64") -> bytes:
+    """Decode the ``content`` of a package response into ZIP bytes.
+
+    Only ``base64`` is accepted. Surrounding whitespace is ignored; any other character outside
+    the base64 alphabet is refused (no silent skipping). The result must start like a ZIP and
+    keep its end record, so a download cut short is caught here.
+
+    Raises `PackageDecodeError`, or `CorruptPackageError` for a truncated ZIP.
+
+    Example::
+
+        zip_bytes = decode_package("UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==")  # an empty ZIP
+    """
+    if encoding.lower() != "base64":
+        raise PackageDecodeError(f"unsupported package encoding {encoding!r}; expected 'base64'")
+    try:
+        data = base64.b64decode(content.strip(), validate=True)
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
+        raise PackageDecodeError(f"package content is not valid base64: {exc}") from exc
+    _declared_member_count(data)
+    return data
+
+
+def verify_package(data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> PackageManifest:
+    """Check every rule on a ZIP held in memory and describe its members. Writes nothing.
+
+    Example::
+
+        manifest = verify_package(zip_bytes)
+        print(manifest.sha256, [m.name for m in manifest.members])
+    """
+    return _manifest(data, _entries(data, limits), limits)
+
+
+def iter_package(
+    data: bytes, limits: PackageLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(name, content)`` for each member, in memory, each checked before it is yielded.
+
+    Names, types and declared sizes of all entries are checked before the first item; a member
+    damaged further in raises when the iteration reaches it. For all-or-nothing, call
+    `verify_package` first.
+
+    Example::
+
+        for name, xml in iter_package(zip_bytes):
+            print(name, len(xml))
+    """
+    for entry, chunks in _streams(data, _entries(data, limits), limits):
+        yield entry.name, b"".join(chunks)
+
+
+def extract_package(
+    data: bytes,
+    dest_dir: str | os.PathLike[str],
+    limits: PackageLimits = DEFAULT_LIMITS,
+    *,
+    overwrite: bool = False,
+) -> ExtractResult:
+    """Verify the whole package, then write its members under `dest_dir` atomically.
+
+    Nothing is written, not even `dest_dir`, if the package breaks a rule. Each file is written
+    to a hidden temp name, fsynced and renamed into place, so no partial file is ever visible;
+    a failure while writing (disk full) removes the temp file and leaves only complete members.
+
+    Re-extracting is idempotent: a file that already holds the same bytes is left untouched
+    (``written=False``). A file with other content raises `ExtractConflictError`, before
+    anything is written, unless ``overwrite=True``.
+
+    Example::
+
+        result = extract_package(zip_bytes, "cfdi/2024-01")
+        new = [f.path for f in result.files if f.written]
+    """
+    entries = _entries(data, limits)
+    manifest = _manifest(data, entries, limits)
+    root = Path(dest_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    root = root.resolve()
+    targets = {m.name: _target(root, m, overwrite=overwrite) for m in manifest.members}
+
+    folders: set[Path] = set()
+    # A second pass inflates again rather than holding a verified package (up to the caps) in
+    # memory; only members that need writing are inflated.
+    for entry, chunks in _streams(data, entries, limits):
+        path, needs_write = targets[entry.name]
+        if needs_write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, chunks, sync_dir=False)
+            folders.add(path.parent)
+    for folder in sorted(folders):  # once per folder, not once per file: thousands of files
+        fsync_dir(folder)
+
+    files = tuple(
+        ExtractedFile(m.name, targets[m.name][0], m.size, m.sha256, targets[m.name][1])
+        for m in manifest.members
+    )
+    return ExtractResult(root, manifest.sha256, files)
+
+
+# --- the ZIP container --------------------------------------------------------------------------
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # PK\3\4 … name length, extra length
+_END = struct.Struct("<4s4H2LH")  # PK\5\6 … entries on disk, entries total, cd size, offset
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # PK\6\7, disk, offset of the zip64 end record
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")  # PK\6\6 … entries on disk, entries total, …
+_UTF8_NAME = 0x800
+_ENCRYPTED = 0x1
+# SAT packages are deflate; the bounded reader below handles only these two, so bzip2, lzma
+# and the rest are refused rather than inflated without an output bound.
+_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+
+
+@attrs.frozen
+class _Entry:
+    name: str
+    info: zipfile.ZipInfo
+    data_offset: int  # where the member's compressed bytes start in the package
+
+
+def _entries(data: bytes, limits: PackageLimits) -> list[_Entry]:
+    """Every check that needs no inflating, on all entries, before any member is read."""
+    count = _declared_member_count(data)
+    if count > limits.max_members:
+        raise PackageTooLargeError(
+            f"package declares {count} members, over max_members={limits.max_members}"
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
+        raise CorruptPackageError(f"unreadable ZIP central directory: {exc}") from exc
+    # zipfile reads entries until the directory's byte size is used up, whatever the count said.
+    if len(infos) > limits.max_members:
+        raise PackageTooLargeError(
+            f"package holds {len(infos)} members, over max_members={limits.max_members}"
+        )
+    return _check_entries(data, infos, limits)
+
+
+def _streams(
+    data: bytes, entries: list[_Entry], limits: PackageLimits
+) -> Iterator[tuple[_Entry, Iterator[bytes]]]:
+    """Each member with a checked stream of its bytes, inflated only if consumed.
+
+    Consume (or skip) each stream before taking the next: they share the package-wide budget.
+    """
+    budget = _Budget(limits, len(data))
+    view = memoryview(data)
+    for entry in entries:
+        yield entry, _member_bytes(view, entry, limits, budget)
+
+
+def _manifest(data: bytes, entries: list[_Entry], limits: PackageLimits) -> PackageManifest:
+    members = []
+    for entry, chunks in _streams(data, entries, limits):
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+        members.append(PackageMember(entry.name, size, digest.hexdigest()))
+    return PackageManifest(
+        tuple(members), sum(m.size for m in members), hashlib.sha256(data).hexdigest()
+    )
+
+
+def _declared_member_count(data: bytes) -> int:
+    """Check the ZIP signature and end record; return the entry count the end record declares."""
+    if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise PackageDecodeError(f"not a ZIP file (it starts with {data[:8]!r})")
+    # The end record is the last 22 bytes, followed by a comment of at most 65535 bytes.
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - _END.size - 0xFFFF))
+    if at < 0 or at + _END.size > len(data):
+        raise CorruptPackageError(
+            "ZIP is truncated: its end-of-central-directory record is missing"
+        )
+    count: int = _END.unpack_from(data, at)[4]
+    if count != 0xFFFF:
+        return count
+    # 0xFFFF means "see the zip64 end record" when a zip64 locator sits just before.
+    locator = at - _ZIP64_LOCATOR.size
+    if locator < 0 or data[locator : locator + 4] != b"PK\x06\x07":
+        return count
+    offset: int = _ZIP64_LOCATOR.unpack_from(data, locator)[2]
+    if offset + _ZIP64_END.size > len(data) or data[offset : offset + 4] != b"PK\x06\x06":
+        raise CorruptPackageError("ZIP is damaged: its zip64 end-of-central-directory is missing")
+    zip64_count: int = _ZIP64_END.unpack_from(data, offset)[7]
+    return zip64_count
+
+
+def _check_entries(
+    data: bytes, infos: list[zipfile.ZipInfo], limits: PackageLimits
+) -> list[_Entry]:
+    """Apply every rule that needs no inflating, to all entries, before any is read."""
+    entries: list[_Entry] = []
+    files: dict[str, str] = {}  # folded name -> name, to catch duplicates
+    folders: dict[str, str] = {}  # folded folder path -> a name that implies it
+    declared_total = 0
+    for info in infos:
+        name = info.orig_filename  # before zipfile cuts at a NUL byte
+        _check_name(name)
+        _check_type(info)
+        folded = _fold(name.rstrip("/"))
+        parts = folded.split("/")
+        for depth in range(1, len(parts)):
+            folders.setdefault("/".join(parts[:depth]), name)
+        if info.is_dir():
+            folders.setdefault(folded, name)
+            continue
+        if folded in files:
+            other = files[folded]
+            raise UnsafePackageError(
+                f"member {name!r} appears twice"
+                if other == name
+                else f"member {name!r} and {other!r} collide: names must differ by more than "
+                "case or Unicode form",
+                member=name,
+            )
+        files[folded] = name
+        if info.flag_bits & _ENCRYPTED:
+            raise PackageDecodeError(f"member {name!r} is encrypted", member=name)
+        if info.compress_type not in _METHODS:
+            raise PackageDecodeError(
+                f"member {name!r} uses compression method {info.compress_type}; "
+                "only stored and deflate are accepted",
+                member=name,
+            )
+        _check_member_size(name, info.file_size, info.compress_size, limits, "declares")
+        declared_total += info.file_size
+        _check_total(declared_total, len(data), limits, "declares")
+        entries.append(_Entry(name, info, _data_offset(data, info)))
+    clashes = files.keys() & folders.keys()
+    if clashes:
+        file = files[min(clashes)]
+        raise UnsafePackageError(
+            f"member {file!r} is a file but {folders[min(clashes)]!r} uses it as a folder",
+            member=file,
+        )
+    return entries
+
+
+def _data_offset(data: bytes, info: zipfile.ZipInfo) -> int:
+    """Find a member's data after its local header, which must agree with the central one."""
+    name, at = info.orig_filename, info.header_offset
+    if at + _LOCAL_HEADER.size > len(data) or data[at : at + 4] != b"PK\x03\x04":
+        raise CorruptPackageError(f"member {name!r} has no local header at {at}", member=name)
+    fields = _LOCAL_HEADER.unpack_from(data, at)
+    name_length: int = fields[10]
+    extra_length: int = fields[11]
+    start = at + _LOCAL_HEADER.size
+    encoding = "utf-8" if info.flag_bits & _UTF8_NAME else "cp437"
+    local_name = data[start : start + name_length].decode(encoding, errors="replace")
+    if local_name != name:
+        # A classic trick: listing tools show one name, naive extractors use the other.
+        raise CorruptPackageError(
+            f"member {name!r} is called {local_name!r} in its local header", member=name
+        )
+    start += name_length + extra_length
+    if start + info.compress_size > len(data):
+        raise CorruptPackageError(
+            f"member {name!r} is truncated: its data runs past the end of the package",
+            member=name,
+        )
+    return start
+
+
+# --- entry rules --------------------------------------------------------------------------------
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
+)
+
+
+def _check_name(name: str) -> None:
+    """Refuse any name that is not a plain relative path on every OS we may extract on."""
+    problem = _name_problem(name.removesuffix("/"))
+    if problem:
+        raise UnsafePackageError(f"member {name!r} {problem}", member=name)
+
+
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "has an empty name"
+    if _CONTROL.search(name):
+        return "contains a NUL or control character"
+    if "\\" in name:
+        return "contains a backslash, a path separator on Windows"
+    if name.startswith("/"):
+        return "is an absolute path"
+    if ":" in name:
+        return "contains ':', a drive letter or an NTFS stream on Windows"
+    for part in name.split("/"):
+        if part == "..":
+            return "contains '..', which would leave the destination folder"
+        if part in ("", "."):
+            return "contains an empty or '.' path component"
+        if part[-1] in ". ":
+            return "has a component ending in '.' or ' ', which Windows drops"
+        if part.split(".")[0].upper() in _WINDOWS_DEVICES:
+            return "uses a reserved Windows device name"
+    return None
+
+
+def _check_type(info: zipfile.ZipInfo) -> None:
+    """Only regular files and folders: a symlink entry could redirect later writes."""
+    name = info.orig_filename
+    kind = stat.S_IFMT(info.external_attr >> 16)  # the Unix mode, when the writer set one
+    if info.is_dir():
+        if kind not in (0, stat.S_IFDIR):
+            raise UnsafePackageError(
+                f"member {name!r} is a folder with mode {kind:#o}", member=name
+            )
+        if info.file_size:
+            raise CorruptPackageError(f"folder {name!r} declares content", member=name)
+        return
+    if kind == stat.S_IFLNK:
+        raise UnsafePackageError(f"member {name!r} is a symbolic link", member=name)
+    if kind not in (0, stat.S_IFREG) or info.external_attr & 0x10:  # 0x10: MS-DOS folder bit
+        raise UnsafePackageError(
+            f"member {name!r} is not a regular file (mode {kind:#o})", member=name
+        )
+
+
+def _fold(name: str) -> str:
+    # Windows and macOS compare names ignoring case, and macOS also ignoring Unicode form.
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+# --- caps ---------------------------------------------------------------------------------------
+
+
+def _check_member_size(
+    name: str, size: int, compressed: int, limits: PackageLimits, how: str
+) -> None:
+    if size > limits.max_member_bytes:
+        raise PackageTooLargeError(
+            f"member {name!r} {how} {size} bytes, over max_member_bytes={limits.max_member_bytes}",
+            member=name,
+        )
+    if size > limits.ratio_floor_bytes and size > limits.max_ratio * max(compressed, 1):
+        raise PackageTooLargeError(
+            f"member {name!r} {how} {size} bytes from {compressed} compressed, "
+            f"over max_ratio={limits.max_ratio:g}",
+            member=name,
+        )
+
+
+def _check_total(total: int, package_size: int, limits: PackageLimits, how: str) -> None:
+    if total > limits.max_total_bytes:
+        raise PackageTooLargeError(
+            f"package {how} {total} bytes in total, over max_total_bytes={limits.max_total_bytes}"
+        )
+    if total > limits.ratio_floor_bytes and total > limits.max_ratio * package_size:
+        raise PackageTooLargeError(
+            f"package {how} {total} bytes from {package_size} bytes of ZIP, "
+            f"over max_ratio={limits.max_ratio:g}"
+        )
+
+
+@attrs.define
+class _Budget:
+    """Bytes actually inflated so far, across the package."""
+
+    limits: PackageLimits
+    package_size: int
+    total: int = 0
+
+    def charge(self, size: int) -> None:
+        self.total += size
+        _check_total(self.total, self.package_size, self.limits, "expands to at least")
+
+
+# --- reading members ----------------------------------------------------------------------------
+
+
+def _member_bytes(
+    view: memoryview, entry: _Entry, limits: PackageLimits, budget: _Budget
+) -> Iterator[bytes]:
+    """Yield a member's bytes in chunks, enforcing the caps as they come, then size and CRC.
+
+    Inflating is done here rather than by `zipfile`, which stops at the declared size: a header
+    that understates a bomb must be caught by the caps, not silently cut.
+    """
+    info, name = entry.info, entry.name
+    raw = view[entry.data_offset : entry.data_offset + info.compress_size]
+    chunks = _inflate(raw, name) if info.compress_type == zipfile.ZIP_DEFLATED else _slices(raw)
+    size = crc = 0
+    for chunk in chunks:
+        size += len(chunk)
+        _check_member_size(name, size, info.compress_size, limits, "expands to at least")
+        budget.charge(len(chunk))
+        crc = zlib.crc32(chunk, crc)
+        yield chunk
+    if size != info.file_size:
+        raise CorruptPackageError(
+            f"member {name!r} is {size} bytes but its header declares {info.file_size}",
+            member=name,
+        )
+    if crc != info.CRC:
+        raise CorruptPackageError(
+            f"member {name!r} fails its CRC-32 check (stored {info.CRC:08x}, got {crc:08x})",
+            member=name,
+        )
+
+
+def _slices(raw: memoryview) -> Iterator[bytes]:
+    for at in range(0, len(raw), _CHUNK):
+        yield bytes(raw[at : at + _CHUNK])
+
+
+def _inflate(raw: memoryview, name: str) -> Iterator[bytes]:
+    """Inflate raw deflate data, never producing more than `_CHUNK` bytes per step."""
+    if not raw:
+        return  # some writers store an empty file as zero bytes of "deflate" data
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    at = 0
+    try:
+        while not inflater.eof:
+            if inflater.unconsumed_tail:
+                chunk = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+            elif at < len(raw):
+                chunk = inflater.decompress(raw[at : at + _CHUNK], _CHUNK)
+                at += _CHUNK
+            else:
+                # Input used up: drain what zlib still holds (a long match cut by the bound).
+                chunk = inflater.decompress(b"", _CHUNK)
+                if not chunk and not inflater.eof:
+                    raise CorruptPackageError(
+                        f"member {name!r} is truncated: its deflate data ends early", member=name
+                    )
+            if chunk:
+                yield chunk
+    except zlib.error as exc:
+        raise CorruptPackageError(
+            f"member {name!r} has bad deflate data: {exc}", member=name
+        ) from exc
+    if inflater.unused_data or at < len(raw):
+        raise CorruptPackageError(
+            f"member {name!r} has bytes after the end of its deflate data", member=name
+        )
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _target(root: Path, member: PackageMember, *, overwrite: bool) -> tuple[Path, bool]:
+    """Where a member goes under `root`, and whether it must be written."""
+    name = member.name
+    lexical = root.joinpath(*name.split("/"))
+    # resolve() follows symlinks already in the destination: a linked folder must not lead out.
+    folder = lexical.parent.resolve()
+    if not folder.is_relative_to(root):
+        raise UnsafePackageError(
+            f"member {name!r} would be written to {folder}, outside {root}", member=name
+        )
+    path = folder / lexical.name
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return path, True
+    except NotADirectoryError:
+        raise ExtractConflictError(
+            f"a file in {root} is in the way of member {name!r}'s folder", member=name
+        ) from None
+    if not stat.S_ISREG(found.st_mode):
+        raise ExtractConflictError(f"{path} exists and is not a regular file", member=name)
+    if found.st_size == member.size and _sha256_file(path) == member.sha256:
+        return path, False
+    if overwrite:
+        return path, True
+    raise ExtractConflictError(
+        f"{path} already exists with other content; pass overwrite=True to replace it",
+        member=name,
+    )
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
