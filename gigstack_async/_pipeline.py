@@ -171,6 +171,7 @@ class Pipeline:
             connect_timeout=self.timeout.connect,
             read_timeout=self.timeout.read,
             max_response_bytes=self.max_response_bytes,
+            resend_safe=not op.billed,
         )
 
     # ------------------------------------------------------------------ sending

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -381,7 +381,7 @@ class _Run:
 
 async def run_bulk(
     downloads: Downloads, journal: Journal, options: BulkOptions
-) -> AsyncIterator[BulkEvent]:
+) -> AsyncGenerator[BulkEvent, None]:
     """Drive every month of the journal's plan; yield events as they happen."""
     run = _Run(downloads, journal, options)
     driver = asyncio.create_task(run.drive())

@@ -31,15 +31,34 @@ class AiohttpTransport:
         self._session = session
         self._owns_session = session is None
         self._pool_size = pool_size
+        self._no_resend_session: aiohttp.ClientSession | None = None
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    def _get_session(self, request: Request) -> aiohttp.ClientSession:
+        if not request.resend_safe:
+            return self._get_no_resend_session()
         if self._session is None or (self._owns_session and self._session.closed):
             connector = aiohttp.TCPConnector(limit=self._pool_size)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
+    def _get_no_resend_session(self) -> aiohttp.ClientSession:
+        # aiohttp resends an idempotent-method request once when the connection drops, and has no
+        # public switch for it (aio-libs/aiohttp#10790). A billed GET must never be sent twice, so
+        # such requests use a session of ours with that resend turned off. tests/test_billed_*
+        # fails if an aiohttp upgrade brings the resend back.
+        if self._no_resend_session is None or self._no_resend_session.closed:
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._pool_size))
+            if not hasattr(session, "_retry_connection"):
+                raise RuntimeError(
+                    f"aiohttp {aiohttp.__version__} changed how it resends requests; "
+                    "gigstack_async cannot guarantee that a billed call is sent once"
+                )
+            session._retry_connection = False
+            self._no_resend_session = session
+        return self._no_resend_session
+
     async def send(self, request: Request) -> Response:
-        session = self._get_session()
+        session = self._get_session(request)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=request.connect_timeout, sock_read=request.read_timeout
         )
@@ -80,6 +99,8 @@ class AiohttpTransport:
     async def aclose(self) -> None:
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
+        if self._no_resend_session is not None and not self._no_resend_session.closed:
+            await self._no_resend_session.close()
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int | None) -> bytes:

@@ -32,6 +32,9 @@ class Request:
     connect_timeout: float | None = None
     read_timeout: float | None = None
     max_response_bytes: int | None = None
+    resend_safe: bool = True
+    """False for calls that may charge money: the transport must never send it a second time on
+    its own (aiohttp, for one, silently resends a GET once when the connection drops)."""
 
 
 @attrs.frozen

@@ -1,0 +1,163 @@
+"""Descarga Masiva requests: create, history, status, packages, and single CFDIs from SAT."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from aiohttp import web
+
+from gigstack_async.sandbox import validation
+from gigstack_async.sandbox.cfdi import build_package, render_cfdi
+from gigstack_async.sandbox.clock import MEXICO_CITY
+from gigstack_async.sandbox.envelopes import ApiError, JsonObject, not_found, success
+from gigstack_async.sandbox.lifecycle import DownloadRequest
+from gigstack_async.sandbox.routing import OWNER, Route, state_of, team_of
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def history_item(request: DownloadRequest, now_ms: int) -> JsonObject:
+    """The spec's DownloadRequest (camelCase): counts and issue dates appear once completed."""
+    delivered = request.delivered(now_ms)
+    count = len(request.invoices) if delivered else 0
+    dates = [invoice.issued_at for invoice in request.invoices] if delivered else []
+    return {
+        "id": request.request_id,
+        "rfcType": request.criteria.rfc_type,
+        "requestType": request.criteria.request_type,
+        "startDate": request.criteria.start_date.isoformat(),
+        "endDate": request.criteria.end_date.isoformat(),
+        "status": request.status(now_ms),
+        "invoiceCount": count,
+        "processedCount": count,
+        "statusMessage": request.status_message(now_ms),
+        "source": "manual",
+        "owner": request.owner,
+        "latestIssueDate": _iso(max(dates)) if dates else None,
+        "earliestIssueDate": _iso(min(dates)) if dates else None,
+        "createdAt": request.timeline.created_ms,
+        "completedAt": request.ended_at(now_ms),
+        "packageIds": request.package_ids(now_ms) if delivered else None,
+    }
+
+
+async def create_request(request: web.Request) -> web.StreamResponse:
+    """Submit a request (billed). Identical active criteria answer `duplicate: true` instead."""
+    state, team = state_of(request), team_of(request)
+    team.require_ready()
+    body = await validation.json_object(request)
+    criteria = validation.criteria(body, state.clock.today_mx(), state.config.sync_window_months)
+    created, duplicate = state.create_download_request(team, criteria, request[OWNER])
+    now = state.clock.now_ms()
+    message = (
+        "Identical criteria are already being processed (SAT 5005): returning that request"
+        if duplicate
+        else "Download request submitted; poll the history for its status"
+    )
+    data = {
+        "request_id": created.request_id,
+        "duplicate": duplicate,
+        "status": created.status(now),
+    }
+    return success(data, message=message)
+
+
+async def history(request: web.Request) -> web.StreamResponse:
+    """The most recent requests (20 by default), newest first."""
+    state, team = state_of(request), team_of(request)
+    now = state.clock.now_ms()
+    items = [history_item(r, now) for r in team.history(state.config.history_limit)]
+    return success({"history": items})
+
+
+def _find(request: web.Request) -> DownloadRequest:
+    request_id = request.match_info["requestId"]
+    found = team_of(request).find_request(request_id)
+    if found is None:
+        raise not_found("Download request", request_id)
+    return found
+
+
+async def request_status(request: web.Request) -> web.StreamResponse:
+    """SAT's view of one request; `package_ids` once completed."""
+    now = state_of(request).clock.now_ms()
+    found = _find(request)
+    return success(
+        {
+            "request_id": found.request_id,
+            "status": found.status(now),
+            "invoice_count": len(found.invoices) if found.delivered(now) else 0,
+            "package_ids": found.package_ids(now),
+            "status_message": found.status_message(now),
+        }
+    )
+
+
+async def download_package(request: web.Request) -> web.StreamResponse:
+    """One package as base64 ZIP; gone after expiry (SAT 5007), capped downloads (SAT 5008)."""
+    state, team = state_of(request), team_of(request)
+    package_id = request.match_info["packageId"]
+    found = team.find_package(package_id)
+    now = state.clock.now_ms()
+    if found is None or not found[0].delivered(now):
+        raise not_found("Package", package_id)
+    download, invoices = found
+    package_id = package_id.upper()
+    if download.status(now) == "expired":
+        raise ApiError(
+            404,
+            "resource_not_found",
+            f"SAT 5007: package {package_id!r} no longer exists (packages expire "
+            f"{state.config.lifecycle.package_lifetime_hours:g} h after they are generated)",
+        )
+    cap = state.config.max_package_downloads
+    if cap is not None and team.package_downloads[package_id] >= cap:
+        raise ApiError(
+            400,
+            "business_rule_violation",
+            f"SAT 5008: package {package_id!r} was already downloaded {cap} times (the maximum)",
+        )
+    team.package_downloads[package_id] += 1
+    generated = datetime.fromtimestamp(download.timeline.finished_ms / 1000, MEXICO_CITY)
+    archive = build_package(
+        package_id, download.criteria.request_type, invoices, generated.replace(tzinfo=None)
+    )
+    return success(
+        {
+            "package_id": package_id,
+            "encoding": "base64",
+            "content": base64.b64encode(archive).decode("ascii"),
+        }
+    )
+
+
+async def invoice_from_sat(request: web.Request) -> web.StreamResponse:
+    """One CFDI XML straight from SAT by UUID (billed; needs Descarga Masiva ready)."""
+    state, team = state_of(request), team_of(request)
+    team.require_ready()
+    invoice_uuid = request.match_info["uuid"]
+    invoice = state.invoices.find(team.team_id, invoice_uuid)
+    if invoice is None:
+        raise not_found("CFDI", invoice_uuid)
+    if invoice.direction == "received" and invoice.status == "Cancelado":
+        raise ApiError(
+            400,
+            "business_rule_violation",
+            "SAT 5012: the XML of a cancelled received CFDI cannot be downloaded",
+        )
+    state.charge(team, "getSatInvoiceFromSat", invoice.uuid)
+    return success({"uuid": invoice.uuid, "xml": render_cfdi(invoice)})
+
+
+ROUTES = (
+    Route("POST", "/invoices/download/request", "createDownloadRequest", create_request),
+    Route("GET", "/invoices/download/schedule/history", "getDownloadHistory", history),
+    Route(
+        "GET", "/invoices/download/status/{requestId}", "getDownloadRequestStatus", request_status
+    ),
+    Route("GET", "/invoices/download/package/{packageId}", "downloadPackage", download_package),
+    Route("GET", "/invoices/download/invoice/{uuid}", "getSatInvoiceFromSat", invoice_from_sat),
+)

@@ -1,0 +1,375 @@
+"""Everything the sandbox remembers: per-team Descarga Masiva state, and the bookkeeping tests
+read (every call, every created request with its ground truth, charges, injected faults).
+
+All mutation happens on the event loop thread between awaits, so no locking is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from collections import Counter, deque
+from datetime import date
+
+import attrs
+
+from gigstack_async.sandbox.clock import SimClock, add_months
+from gigstack_async.sandbox.config import SandboxConfig, TeamConfig
+from gigstack_async.sandbox.envelopes import ApiError
+from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
+from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
+
+FAULT_KINDS = frozenset(
+    {"500", "502", "503", "429", "drop", "after_drop", "after_truncate", "after_502"}
+)
+"""Fault kinds; the `after_*` ones let the handler run first (its side effect happens)."""
+
+_FIEL_LIFETIME_MS = 4 * 365 * 24 * 3_600_000  # a FIEL is valid for four years
+_READY_PHONE = "+5215512345678"
+
+
+@attrs.frozen
+class CallRecord:
+    """One HTTP request the sandbox received, and what became of it.
+
+    `route` is the spec path template (`/invoices/download/status/{requestId}`), or the raw path
+    when no route matched. `team` is the team acted on (the `team` query value, or the key's home
+    team). `status` is None when the client got no response (connection dropped).
+    """
+
+    method: str
+    route: str
+    operation_id: str | None
+    team: str | None
+    status: int | None
+    fault: str | None = None
+
+
+@attrs.frozen
+class Charge:
+    """A call that cost money: a created download request (`subject` = request id), a
+    `retry-xml` that downloaded the XML, or a single-invoice SAT download (`subject` = UUID)."""
+
+    team_id: str
+    operation_id: str
+    subject: str
+    at_ms: int
+
+
+@attrs.frozen
+class InjectedFault:
+    """A fault the middleware injected; `phase` is `before` or `after` the handler ran."""
+
+    operation_id: str
+    kind: str
+    phase: str
+    at_ms: int
+
+
+@attrs.define
+class Fiel:
+    """The team's uploaded e.firma."""
+
+    rfc: str
+    serial_number: str
+    expires_ms: int
+    uploaded_ms: int
+    sync_start_date: date | None = None
+    phone: str | None = None
+
+
+@attrs.define
+class Registration:
+    """The team's registration with SAT (through the upstream PAC)."""
+
+    phone: str
+    sync_start_date: date
+    registered_ms: int
+    legal_name: str | None = None
+    max_monthly_invoices: int | None = None
+
+
+@attrs.define
+class ScheduleSettings:
+    """The daily automatic download settings (stored and echoed; the sandbox does not run them)."""
+
+    enabled: bool = False
+    time: str = "06:00"
+    download_types: tuple[str, ...] = ("issued", "received")
+    days_back: int = 3
+
+    def wire(self) -> dict[str, object]:
+        """The camelCase shape of the spec's ScheduleSettings."""
+        return {
+            "enabled": self.enabled,
+            "time": self.time,
+            "downloadTypes": list(self.download_types),
+            "daysBack": self.days_back,
+            "lastRunAt": None,
+            "lastRunStatus": None,
+        }
+
+
+@attrs.define
+class SatRecord:
+    """A CFDI in the team's SAT invoice list, added when a cfdi request completed."""
+
+    invoice: Invoice
+    download_request_id: str
+    created_ms: int
+    updated_ms: int
+    resource_status: str
+
+
+class TeamState:
+    """One team's Descarga Masiva setup, requests and synced invoices."""
+
+    def __init__(
+        self, config: TeamConfig, ready: bool, now_ms: int, today: date, window: int
+    ) -> None:
+        self.config = config
+        self.activation = "active" if ready else _blank_activation(config)
+        self.fiel: Fiel | None = None
+        self.registration: Registration | None = None
+        self.sync_enabled = ready
+        self.schedule = ScheduleSettings()
+        self.requests: list[DownloadRequest] = []
+        self.criteria_counts: Counter[Criteria] = Counter()
+        self.sat_invoices: dict[str, SatRecord] = {}
+        self.package_downloads: Counter[str] = Counter()
+        if ready:
+            start = add_months(today, -window)
+            serial = _serial(config.rfc.encode())
+            expires = now_ms + _FIEL_LIFETIME_MS
+            self.fiel = Fiel(config.rfc, serial, expires, now_ms, start, _READY_PHONE)
+            self.registration = Registration(_READY_PHONE, start, now_ms, config.legal_name)
+
+    @property
+    def team_id(self) -> str:
+        """The team's id."""
+        return self.config.team_id
+
+    def activate(self) -> str:
+        """Activate Descarga Masiva; returns how it is paid (`included` or `addon`)."""
+        if self.config.plan == "free":
+            raise ApiError(
+                403,
+                "insufficient_permissions",
+                "The team's plan does not include Descarga Masiva (needs_upgrade): upgrade first",
+            )
+        self.activation = "active"
+        return self.config.plan
+
+    def deactivate(self) -> None:
+        """Stop Descarga Masiva (idempotent); downloaded invoices stay readable."""
+        self.activation = _blank_activation(self.config)
+        self.sync_enabled = False
+        self.schedule.enabled = False
+
+    def require_ready(self) -> None:
+        """Raise the first unmet Descarga Masiva prerequisite (activation, FIEL, registration)."""
+        if self.activation != "active":
+            raise ApiError(
+                400,
+                "business_rule_violation",
+                f"Descarga Masiva is not active for this team (status {self.activation}): "
+                "POST /invoices/download/activate first",
+                details=("activation",),
+            )
+        self.require_registered()
+
+    def require_registered(self) -> None:
+        """Raise unless a FIEL is uploaded and the business is registered with SAT."""
+        self.require_fiel()
+        if self.registration is None:
+            raise ApiError(
+                400,
+                "business_rule_violation",
+                "The business is not registered with SAT: POST /invoices/download/register "
+                "(or upload the FIEL with sync_start_date and phone)",
+                details=("registered",),
+            )
+
+    def upload_fiel(
+        self, cert: bytes, now_ms: int, sync_start_date: date | None, phone: str | None
+    ) -> Fiel:
+        """Store a FIEL (replacing any previous one); an existing registration is kept."""
+        expires = now_ms + _FIEL_LIFETIME_MS
+        self.fiel = Fiel(self.config.rfc, _serial(cert), expires, now_ms, sync_start_date, phone)
+        return self.fiel
+
+    def register(self, registration: Registration) -> None:
+        """Record the SAT registration and turn sync on, as gigstack's auto-registration does."""
+        self.require_fiel()
+        self.registration = registration
+        self.sync_enabled = True
+
+    def require_fiel(self) -> None:
+        """Raise unless a FIEL is uploaded."""
+        if self.fiel is None:
+            raise ApiError(
+                400,
+                "business_rule_violation",
+                "No FIEL uploaded for this team: POST /invoices/download/fiel first",
+                details=("fiel_uploaded",),
+            )
+
+    def history(self, limit: int) -> list[DownloadRequest]:
+        """The most recent `limit` requests, newest first."""
+        return self.requests[-limit:][::-1]
+
+    def find_request(self, request_id: str) -> DownloadRequest | None:
+        """A request of this team by id (case-insensitive)."""
+        wanted = request_id.upper()
+        return next((r for r in self.requests if r.request_id == wanted), None)
+
+    def find_package(self, package_id: str) -> tuple[DownloadRequest, tuple[Invoice, ...]] | None:
+        """The request and invoices of a package id `<request_id>_NN`, if it exists at all."""
+        request_id, _, _ = package_id.upper().rpartition("_")
+        request = self.find_request(request_id) if request_id else None
+        if request is None:
+            return None
+        for candidate, invoices in request.packages():
+            if candidate == package_id.upper():
+                return request, invoices
+        return None
+
+
+def _blank_activation(config: TeamConfig) -> str:
+    return {"included": "needs_activation", "addon": "needs_addon", "free": "needs_upgrade"}[
+        config.plan
+    ]
+
+
+def _serial(material: bytes) -> str:
+    # FIEL serial numbers are 20 decimal digits; derive one from the certificate bytes.
+    return str(int(hashlib.sha256(material).hexdigest(), 16))[:20].rjust(20, "0")
+
+
+class SandboxState:
+    """The sandbox's memory. Tests read the bookkeeping attributes directly:
+
+    - `calls`: every `CallRecord`, in arrival order (auth failures and faults included).
+    - `download_requests`: every created `DownloadRequest` (all teams, creation order; duplicates
+      are not new requests). `.criteria`, `.team_id`, `.request_id`, `.uuids` on each.
+    - `ground_truth`: request id → the UUIDs its packages hold once completed.
+    - `charges`: every `Charge`. `injected_faults`: every `InjectedFault`.
+    - `teams`: team id → `TeamState`.
+    """
+
+    def __init__(self, config: SandboxConfig, clock: SimClock) -> None:
+        self.config = config
+        self.clock = clock
+        self.invoices = InvoiceGenerator(config.seed, config.invoices_per_month)
+        now_ms, today = clock.now_ms(), clock.today_mx()
+        self.teams: dict[str, TeamState] = {
+            team.team_id: TeamState(
+                team,
+                config.ready if team.ready is None else team.ready,
+                now_ms,
+                today,
+                config.sync_window_months,
+            )
+            for team in config.teams
+        }
+        self.calls: list[CallRecord] = []
+        self.download_requests: list[DownloadRequest] = []
+        self.charges: list[Charge] = []
+        self.injected_faults: list[InjectedFault] = []
+        self.forced_faults: dict[str, deque[str]] = {}
+        self._request_ids = random.Random(f"{config.seed}|request-ids")
+
+    @property
+    def ground_truth(self) -> dict[str, frozenset[str]]:
+        """Request id → the invoice UUIDs its packages contain (what a completed request yields)."""
+        return {request.request_id: request.uuids for request in self.download_requests}
+
+    def calls_to(self, operation_id: str) -> list[CallRecord]:
+        """The recorded calls of one operation."""
+        return [call for call in self.calls if call.operation_id == operation_id]
+
+    def fault_counts(self) -> Counter[str]:
+        """Injected faults by kind."""
+        return Counter(fault.kind for fault in self.injected_faults)
+
+    def force_fault(self, operation_id: str, kind: str, times: int = 1) -> None:
+        """Make the next `times` calls of `operation_id` fail with `kind`, regardless of rates.
+
+        Kinds: "500", "502", "503", "429", "drop" (before the handler), "after_drop",
+        "after_truncate", "after_502" (after it: the side effect happens, the answer is lost).
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        self.forced_faults.setdefault(operation_id, deque()).extend([kind] * times)
+
+    def team(self, team_id: str) -> TeamState:
+        """A team's state (KeyError if the team is not configured)."""
+        return self.teams[team_id]
+
+    def charge(self, team: TeamState, operation_id: str, subject: str) -> None:
+        """Record a billed event."""
+        self.charges.append(Charge(team.team_id, operation_id, subject, self.clock.now_ms()))
+
+    def create_download_request(
+        self, team: TeamState, criteria: Criteria, owner: str
+    ) -> tuple[DownloadRequest, bool]:
+        """Submit a request as SAT would: `(request, duplicate)`.
+
+        An identical request that is still active is returned as a duplicate (SAT 5005) instead
+        of creating one; a new one beyond `identical_request_budget` is refused (SAT 5002).
+        """
+        now = self.clock.now_ms()
+        for existing in reversed(team.requests):
+            if existing.criteria == criteria and not existing.is_terminal(now):
+                return existing, True
+        budget = self.config.identical_request_budget
+        if budget is not None and team.criteria_counts[criteria] >= budget:
+            raise ApiError(
+                400,
+                "business_rule_violation",
+                f"SAT 5002: lifetime limit reached, {budget} requests with identical criteria "
+                f"({criteria.describe()}) were already made; change the criteria",
+                details=("start_date", "end_date"),
+            )
+        request_id = str(uuid.UUID(int=self._request_ids.getrandbits(128), version=4)).upper()
+        rng = random.Random(f"{self.config.seed}|{request_id}|timeline")
+        invoices = self.invoices.between(
+            team.config, criteria.start_date, criteria.end_date, criteria.rfc_type
+        )
+        if criteria.request_type == "cfdi" and criteria.rfc_type == "received":
+            # SAT v1.5: the XML of cancelled received CFDIs cannot be downloaded (metadata only).
+            invoices = [invoice for invoice in invoices if invoice.status == "Vigente"]
+        request = DownloadRequest(
+            request_id=request_id,
+            team_id=team.team_id,
+            owner=owner,
+            criteria=criteria,
+            timeline=Timeline.plan(now, self.config.lifecycle, rng),
+            invoices=tuple(invoices),
+            package_size=self.config.package_size,
+        )
+        team.requests.append(request)
+        team.criteria_counts[criteria] += 1
+        self.download_requests.append(request)
+        self.charge(team, "createDownloadRequest", request_id)
+        return request, False
+
+    def sync_invoices(self, team: TeamState) -> None:
+        """Add the CFDIs of newly completed cfdi requests to the team's SAT invoice list.
+
+        Called before any read, since completion happens lazily with the simulated clock.
+        """
+        now = self.clock.now_ms()
+        for request in team.requests:
+            if request.synced or request.criteria.request_type != "cfdi":
+                continue
+            if not request.delivered(now):
+                continue
+            finished = request.timeline.finished_ms
+            for invoice in request.invoices:
+                if invoice.uuid not in team.sat_invoices:
+                    team.sat_invoices[invoice.uuid] = SatRecord(
+                        invoice, request.request_id, finished, finished, invoice.xml_state
+                    )
+            request.synced = True
