@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
 DEFAULT_BASE_URL = "https://api.gigstack.io/v2"
@@ -26,8 +28,13 @@ class Timeout:
     def __attrs_post_init__(self) -> None:
         for name in ("connect", "read", "total"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"Timeout.{name} must be a positive number of seconds")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ValueError(f"Timeout.{name} must be a finite positive number of seconds")
 
 
 @attrs.frozen

@@ -40,6 +40,7 @@ from gigstack_async.transports.base import (
     MultipartField,
     Request,
     Response,
+    ResponseTooLarge,
     TransportError,
 )
 
@@ -218,6 +219,11 @@ class Pipeline:
                         path=log_path,
                     ) from exc
                 raise APITimeoutError(message, method=op.method, path=log_path) from exc
+            except ResponseTooLarge as exc:
+                # The same body would come again: retrying only downloads it again.
+                raise APIResponseValidationError(
+                    f"{op.method} {log_path}: {exc}", status=0
+                ) from exc
             except TransportError as exc:
                 elapsed = loop.time() - started
                 self._log_attempt(op, log_path, type(exc).__name__, attempt, elapsed)

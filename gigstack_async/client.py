@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -24,19 +25,19 @@ BASE_URL_ENV = "GIGSTACK_BASE_URL"
 def _check_api_key(api_key: str | None) -> str:
     if api_key is None:
         api_key = os.environ.get(API_KEY_ENV)
+    if api_key is not None and not isinstance(api_key, str):
+        raise TypeError(f"api_key: expected str, got {type(api_key).__name__}")
     if api_key is None or not api_key.strip():
         raise InvalidParameterError(
             "api_key", f"missing: pass api_key=... or set the {API_KEY_ENV} environment variable"
         )
-    if not isinstance(api_key, str):
-        raise TypeError(f"api_key: expected str, got {type(api_key).__name__}")
     if any(ch.isspace() or ord(ch) < 32 for ch in api_key.strip()):
         raise InvalidParameterError("api_key", "contains whitespace or control characters")
     return api_key.strip()
 
 
 def _check_base_url(base_url: str | None) -> str:
-    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not isinstance(url, str):
         raise TypeError(f"base_url: expected str, got {type(url).__name__}")
     parts = urlsplit(url)
@@ -54,8 +55,15 @@ def _check_timeout(timeout: Timeout | float | None) -> Timeout:
         return Timeout()
     if isinstance(timeout, Timeout):
         return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise InvalidParameterError("timeout", "must be a positive number of seconds or a Timeout")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise InvalidParameterError(
+            "timeout", "must be a finite positive number of seconds or a Timeout", timeout
+        )
     # A bare number is the per-call deadline; connect/read never exceed it.
     total = float(timeout)
     defaults = Timeout()

@@ -197,8 +197,9 @@ def status_error(
             details = [raw_details]
         elif isinstance(raw_details, list):
             details = [str(item) for item in raw_details]
-    elif isinstance(error, str):
+    elif isinstance(error, str) and error:
         code = _code(error)
+        message = error
     if message is None and isinstance(body.get("message"), str):
         message = body["message"]
     if message is None:

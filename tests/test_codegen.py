@@ -26,7 +26,8 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _load(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -97,8 +98,6 @@ def test_operations_table_carries_the_vendor_extensions() -> None:
     assert ops.UPLOAD_FIEL.body == "multipart"
     assert ops.GET_DOWNLOAD_REQUEST_STATUS.path_params == ("requestId",)
     spec = yaml.safe_load(DEFAULT_SPEC.read_text())
-    spec_ids = {
-        op["operationId"] for item in spec["paths"].values() for op in item.values()
-    }
+    spec_ids = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
     assert spec_ids == set(ops.OPERATIONS)
     assert all("team" in op.query_params for op in ops.OPERATIONS.values())

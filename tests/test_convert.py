@@ -40,7 +40,8 @@ def test_seed_sat_invoice_list_decodes_and_round_trips(sat_list_example: dict) -
     assert invoice.direction is m.Direction.ISSUED
     assert invoice.invoice_type is m.InvoiceType.INGRESO
     assert invoice.status is m.SatInvoiceStatus.VIGENTE
-    assert invoice.issuer is not None and invoice.issuer.rfc == "string"
+    assert invoice.issuer is not None
+    assert invoice.issuer.rfc == "string"
     assert (page.has_more, page.next, page.count) == (True, "string", 0)
     assert json.loads(json.dumps(unstructure(page))) == sat_list_example
 
@@ -90,7 +91,8 @@ def test_keywords_and_hyphens_as_json_keys() -> None:
     }
     obj = structure(raw, _Awkward)
     assert obj.from_ == date(2024, 1, 1)
-    assert obj.when is not None and obj.when.utcoffset() is not None
+    assert obj.when is not None
+    assert obj.when.utcoffset() is not None
     assert obj.ident == UUID("6741A863-04BE-49FE-BB76-E1657AB6B7EA")
     assert unstructure(obj)["from"] == "2024-01-01"
     assert unstructure(obj)["x-client-tag"] == "cli"

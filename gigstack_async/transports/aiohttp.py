@@ -72,6 +72,7 @@ class AiohttpTransport:
                     filename=part.filename,
                     content_type=part.content_type,
                 )
+        failure: TransportError
         try:
             async with session.request(
                 request.method,
@@ -87,20 +88,30 @@ class AiohttpTransport:
                 return Response(status=response.status, headers=dict(response.headers), body=body)
         except TransportError:
             raise
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectTimeout(f"connect timeout after {request.connect_timeout} s") from exc
-        except aiohttp.SocketTimeoutError as exc:
-            raise ReadTimeout(f"no response within {request.read_timeout} s") from exc
+        except aiohttp.ConnectionTimeoutError:
+            failure = ConnectTimeout(f"connect timeout after {request.connect_timeout} s")
+        except aiohttp.SocketTimeoutError:
+            failure = ReadTimeout(f"no response within {request.read_timeout} s")
         except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"cannot connect: {exc.os_error or exc}") from exc
+            failure = ConnectError(f"cannot connect: {exc.os_error or exc}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise ReadError(f"{type(exc).__name__}: {exc}") from exc
+            failure = ReadError(f"{type(exc).__name__}: {_describe(exc)}")
+        # Raised outside the except blocks on purpose: aiohttp's exceptions carry the request
+        # headers (the API key) in their repr, so none may stay reachable as __cause__ or
+        # __context__ of what we raise.
+        raise failure
 
     async def aclose(self) -> None:
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
         if self._no_resend_session is not None and not self._no_resend_session.closed:
             await self._no_resend_session.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{exc.status} {exc.message}"  # not str(exc): keep request details out
+    return str(exc)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
