@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import date
@@ -42,7 +43,14 @@ from gigstack_async.bulk.plan import DownloadPlan, plan_months
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import InvalidParameterError
-from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits
+from gigstack_async.packages import (
+    DEFAULT_LIMITS,
+    ExtractResult,
+    PackageLimits,
+    decode_package,
+    extract_package,
+    verify_package,
+)
 from gigstack_async.transports.base import MultipartField
 
 # A FIEL .cer or .key is 1–2 KB; anything near this is not a FIEL file.
@@ -254,6 +262,31 @@ class Downloads:
             path_params={"packageId": check.non_empty_str("package_id", package_id)},
         )
         return envelope.data
+
+    async def fetch_package(self, package_id: str, *, limits: PackageLimits | None = None) -> bytes:
+        """A package's ZIP, decoded and verified (names, links, sizes, ratio, every CRC).
+
+        Iterate it in memory with `gigstack_async.packages.iter_package(data)`, or use
+        `extract_package` to write it to a folder. Raises a PackageError subclass on a bad one.
+        """
+        package = await self.package(package_id)
+        data = decode_package(package.content, encoding=package.encoding)
+        await asyncio.to_thread(verify_package, data, limits or DEFAULT_LIMITS)
+        return data
+
+    async def extract_package(
+        self,
+        package_id: str,
+        dest_dir: str | os.PathLike[str],
+        *,
+        limits: PackageLimits | None = None,
+    ) -> ExtractResult:
+        """Download, verify and extract a package into `dest_dir`: nothing outside it, no partial
+        file (each is written to a temp name and renamed), nothing at all if the package is bad.
+        """
+        package = await self.package(package_id)
+        data = decode_package(package.content, encoding=package.encoding)
+        return await asyncio.to_thread(extract_package, data, dest_dir, limits or DEFAULT_LIMITS)
 
     # ------------------------------------------------------------------ polling
 
