@@ -53,6 +53,8 @@ from gigstack_async.packages import (
 )
 from gigstack_async.transports.base import MultipartField
 
+DEFAULT_JOURNAL = ".gigstack-journal.json"
+
 # A FIEL .cer or .key is 1–2 KB; anything near this is not a FIEL file.
 MAX_FIEL_FILE_BYTES = 64 * 1024
 
@@ -353,7 +355,7 @@ class Downloads:
         rfc_type: RfcType | str,
         request_type: RequestType | str = RequestType.CFDI,
         concurrency: int = 4,
-        journal: str | os.PathLike[str] | None = None,
+        journal: str | os.PathLike[str] | bool | None = None,
         download_to: str | os.PathLike[str] | None = None,
         poll: PollSchedule | None = None,
         timeout: float | None = None,
@@ -362,8 +364,11 @@ class Downloads:
         """Download a long period as concurrent monthly requests; see `BulkDownload`.
 
         - `concurrency`: create requests and package downloads in flight at once.
-        - `journal`: a file that makes the run resumable and money-safe across crashes.
         - `download_to`: extract each completed month's packages into `<download_to>/<YYYY-MM>/`.
+        - `journal`: the file that makes the run resumable and money-safe across crashes. By
+          default `<download_to>/.gigstack-journal.json` (so running the same call again
+          resumes); a path to put it elsewhere; False (or no `download_to`) keeps it only for
+          this run.
         - `poll`: how often to poll (one history call per tick for all months).
         - `timeout`: stop watching after this many seconds (the journal keeps the state).
         """
@@ -380,7 +385,15 @@ class Downloads:
             download_to=None if download_to is None else Path(download_to),
             package_limits=package_limits or DEFAULT_LIMITS,
         )
-        return BulkDownload(self, plan, journal=journal, options=options)
+        if journal is None and download_to is not None:
+            journal_path: str | os.PathLike[str] | None = Path(download_to) / DEFAULT_JOURNAL
+        elif isinstance(journal, bool):
+            if journal:
+                raise InvalidParameterError("journal", "True is not a path; give a file path")
+            journal_path = None
+        else:
+            journal_path = journal
+        return BulkDownload(self, plan, journal=journal_path, options=options)
 
     async def invoice_from_sat(self, uuid: str) -> dict[str, Any]:
         """One CFDI fetched from SAT by UUID. May charge a credit: never retried automatically."""
