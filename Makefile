@@ -41,6 +41,9 @@ pytest: $(STAMP)
 
 test: lint typecheck codegen-check pytest
 
+demo: $(STAMP)
+	$(PY) -m gigstack_async demo
+
 bench: $(STAMP)
 	$(PY) -m benchmarks
 

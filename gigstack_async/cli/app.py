@@ -1,0 +1,73 @@
+"""`main()`: parse, run the command, turn any failure into one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+from gigstack_async.cli import exitcodes
+from gigstack_async.cli.commands import demo, downloads, sandbox, sat_download, sat_invoices
+from gigstack_async.cli.context import Context
+from gigstack_async.cli.exitcodes import UsageError, classify
+from gigstack_async.cli.parser import PROG, CliParser, group_parser, root_parser
+from gigstack_async.cli.redact import Redactor, enable_debug_logging
+from gigstack_async.cli.ui import Ui
+
+SAT_EPILOG = f"""\
+examples:
+  {PROG} sat download --from 2024-01 --to 2024-12 --rfc-type received --out ./cfdi
+  {PROG} sat invoices list --direction received --format jsonl"""
+
+
+def build_parser() -> CliParser:
+    root, commands = root_parser()
+    sat = group_parser(
+        commands, "sat", help="SAT: bulk CFDI downloads and SAT invoices", epilog=SAT_EPILOG
+    )
+    sat_download.register(sat)
+    sat_invoices.register(sat)
+    downloads.register(commands)
+    sandbox.register(commands)
+    demo.register(commands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (see `gigstack-async --help`)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    redactor = Redactor.from_invocation(arguments)
+    ui = Ui(redactor)
+    try:
+        args = build_parser().parse_args(arguments)
+    except UsageError as error:
+        ui.error(str(error))
+        return exitcodes.USAGE
+    if args.debug:
+        enable_debug_logging(redactor)
+    ctx = Context(ui, redactor)
+    try:
+        code: int = args.func(args, ctx)
+    except KeyboardInterrupt:
+        hint = f": {ctx.interrupt_hint}" if ctx.interrupt_hint else ""
+        ui.err(f"interrupted{hint}")
+        return exitcodes.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`... | head`): nothing more to say to it, and not an error.
+        _silence_stdout()
+        return exitcodes.OK
+    except Exception as error:
+        if args.debug:
+            ui.err("".join(traceback.format_exception(error)).rstrip())
+        code, message = classify(error, ctx.base_url)
+        ui.error(message)
+        return code
+    return code
+
+
+def _silence_stdout() -> None:
+    # Python would otherwise report the broken pipe again when it flushes stdout at exit.
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

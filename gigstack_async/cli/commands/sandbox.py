@@ -1,0 +1,122 @@
+"""`gigstack-async sandbox`: serve the local gigstack simulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from typing import TYPE_CHECKING, Any
+
+from gigstack_async.cli import exitcodes
+from gigstack_async.cli.argtypes import non_negative_float, port
+from gigstack_async.cli.context import Context
+from gigstack_async.cli.exitcodes import UsageError
+from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.cli.ui import Ui
+
+if TYPE_CHECKING:
+    from gigstack_async.sandbox import SandboxConfig
+
+DEFAULT_SPEED = 60.0
+
+EPILOG = f"""\
+examples:
+  {PROG} sandbox                             # http://127.0.0.1:8765/v2, SAT x60 faster
+  {PROG} sandbox --port 0 --speed 600        # any free port; requests finish in < 1 s
+  {PROG} sandbox --failure-rate 0.2          # some download requests end failed
+
+Then, in another terminal, point the CLI (or your code) at it with the printed key:
+  export GIGSTACK_BASE_URL=http://127.0.0.1:8765/v2 GIGSTACK_API_KEY=<printed test key>
+  {PROG} sat download --from 2025-01 --to 2025-03 --rfc-type received --out ./cfdi \\
+      --poll-interval 0.5
+
+Stops on Ctrl-C (exit 0). Exit 2 for an invalid option, 4 when the port cannot be used."""
+
+
+def register(commands: Any) -> None:
+    parser = command_parser(
+        commands,
+        "sandbox",
+        help="serve a local simulator of the gigstack API (no account needed)",
+        description="Serve a stateful simulator of the gigstack API v2 and SAT's Descarga "
+        "Masiva on 127.0.0.1: seeded invoices, real ZIP packages, requests that move "
+        "pending → accepted → processing → completed as simulated time passes. It prints its "
+        "base URL and its test key (a public key that only opens this simulator).",
+        epilog=EPILOG,
+        client=False,
+    )
+    parser.add_argument(
+        "--port", type=port, default=8765, help="port on 127.0.0.1; 0 = any free port (8765)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for invoices, timing and faults (default: 0)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=non_negative_float,
+        default=DEFAULT_SPEED,
+        metavar="X",
+        help="simulated seconds per real second; SAT takes ~2.5 simulated minutes per request "
+        f"(default: {DEFAULT_SPEED:g}; 0 freezes time)",
+    )
+    parser.add_argument(
+        "--failure-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="share of download requests that end failed, 0-1 (default: 0)",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="share of calls failing before the server acts (500/502/503/429/drop)",
+    )
+    parser.add_argument(
+        "--after-fault-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="share of calls whose answer is lost after the server acted",
+    )
+    parser.add_argument(
+        "--blank",
+        action="store_true",
+        help="teams start without activation, FIEL or SAT registration",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    # Imported here: the simulator (aiohttp.web and its data generators) is only needed now.
+    from gigstack_async.sandbox.__main__ import config_from_args
+
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return asyncio.run(_serve(config, args.port, ctx.ui))
+
+
+async def _serve(config: SandboxConfig, port: int, ui: Ui) -> int:
+    from gigstack_async.sandbox import Sandbox
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Ctrl-C is how a server is stopped: a clean exit 0, not "interrupted". (Windows has no
+        # add_signal_handler: Ctrl-C then ends it as an interruption.)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with Sandbox(config, port=port) as sandbox:
+        ui.out(f"gigstack sandbox (local simulator, no account needed) at {sandbox.base_url}")
+        ui.out(f"Test key: {sandbox.api_key} (it only opens this sandbox)")
+        ui.out(f"Seed {config.seed}, simulated time x{config.speed:g}. Ctrl-C to stop.")
+        ui.out()
+        ui.out(f"  export GIGSTACK_BASE_URL={sandbox.base_url}")
+        ui.out(f"  export GIGSTACK_API_KEY={sandbox.api_key}")
+        await stop.wait()
+    ui.out("sandbox stopped")
+    return exitcodes.OK

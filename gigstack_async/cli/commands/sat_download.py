@@ -1,0 +1,164 @@
+"""`gigstack-async sat download`: a long period of CFDIs as concurrent monthly requests."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from gigstack_async.bulk.run import BulkDownload
+from gigstack_async.cli import exitcodes
+from gigstack_async.cli.argtypes import positive_float
+from gigstack_async.cli.confirm import confirmed
+from gigstack_async.cli.context import Context
+from gigstack_async.cli.download import (
+    JOURNAL_NAME,
+    DownloadJob,
+    default_journal,
+    execute,
+    plan_run,
+    show_plan,
+)
+from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.client import GigstackClient
+
+DESCRIPTION = """\
+Download every CFDI of a period from SAT through gigstack's Descarga Masiva.
+
+The period is split into one request per calendar month (SAT's limit), shown before anything is
+sent. The months are submitted and polled concurrently; each completed month's packages are
+verified and extracted to OUT/YYYY-MM/<UUID>.xml. A live table shows each month's state:
+planned → submitted → pending/accepted/processing → completed → downloaded (or failed).
+Without rich, or when output is not a terminal, one line is printed per event instead.
+
+Resuming: progress is journaled (default OUT/.gigstack-journal.json). Run the same command again
+after a crash, Ctrl-C or --timeout and it continues where it stopped: months already submitted
+are watched and downloaded, never requested (and billed) again."""
+
+EPILOG = f"""\
+examples:
+  {PROG} sat download --from 2024-01 --to 2024-12 --rfc-type received --out ./cfdi
+  {PROG} sat download --from 2024-03-15 --to 2024-04-10 --rfc-type issued \\
+      --type metadata --out ./meta --yes
+  # re-run the same command to resume; --timeout stops watching (resume later):
+  {PROG} sat download --from 2024-01 --to 2024-12 --rfc-type received --out ./cfdi \\
+      --timeout 600 --yes
+
+Before submitting it asks for confirmation (answering no exits 0, nothing sent); without a
+terminal, --yes is required.
+
+exit codes: 0 every month downloaded; 1 some month failed or did not finish (see the
+summary; re-run to resume); 2 invalid input (nothing sent); 3 key refused; 4 API error;
+5 API unreachable; 130 interrupted (the journal keeps the progress)."""
+
+
+def register(subparsers: Any) -> None:
+    parser = command_parser(
+        subparsers,
+        "download",
+        help="bulk-download a period of CFDIs from SAT, month by month, resumably",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+    )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="YYYY-MM[-DD]",
+        help="first day; YYYY-MM means the 1st of that month",
+    )
+    parser.add_argument(
+        "--to",
+        dest="end",
+        required=True,
+        metavar="YYYY-MM[-DD]",
+        help="last day, inclusive; YYYY-MM means the month's last day (a future end stops today)",
+    )
+    parser.add_argument(
+        "--rfc-type",
+        required=True,
+        choices=("received", "issued"),
+        help="CFDIs the company received or issued",
+    )
+    parser.add_argument(
+        "--type",
+        dest="request_type",
+        choices=("cfdi", "metadata"),
+        default="cfdi",
+        help="cfdi: the XML documents; metadata: SAT's metadata rows (default: cfdi)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="folder for the files: DIR/YYYY-MM/<UUID>.xml (created if missing)",
+    )
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help=f"progress journal that makes a re-run resume (default: DIR/{JOURNAL_NAME})",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="create requests and package downloads in flight at once, 1-64 (default: 4)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=positive_float,
+        metavar="SECONDS",
+        help="poll every SECONDS (default: from 5 s, backing off to 60 s while nothing changes)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="stop watching after SECONDS; unfinished months are reported and resume later",
+    )
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask for confirmation (required when stdin is not a terminal)",
+    )
+    parser.set_defaults(func=run)
+
+
+def job_from_args(args: argparse.Namespace) -> DownloadJob:
+    return DownloadJob(
+        start=args.start,
+        end=args.end,
+        rfc_type=args.rfc_type,
+        request_type=args.request_type,
+        out=args.out,
+        journal=args.journal or default_journal(args.out),
+        concurrency=args.concurrency,
+        poll_interval=args.poll_interval,
+        timeout=args.timeout,
+    )
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    job = job_from_args(args)
+    client = ctx.client(args)
+    bulk = plan_run(client, job)  # validates every argument; nothing is sent
+    show_plan(ctx.ui, bulk, job)
+    if not confirmed(bulk, yes=args.yes):
+        ctx.ui.out("Nothing was sent.")
+        return exitcodes.OK
+    ctx.interrupt_hint = (
+        f"progress is saved in {job.journal}; run the same command again to resume "
+        "(months already submitted are not requested again)"
+    )
+    ctx.ui.suggest_rich()
+    return asyncio.run(_run(client, bulk, job, ctx))
+
+
+async def _run(client: GigstackClient, bulk: BulkDownload, job: DownloadJob, ctx: Context) -> int:
+    async with client:
+        return await execute(client, bulk, job, ctx.ui)

@@ -1,0 +1,32 @@
+"""What every command gets besides its arguments: the output channel, and the client factory
+that reads the global options."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from gigstack_async.cli.redact import Redactor
+from gigstack_async.cli.ui import Ui
+from gigstack_async.client import GigstackClient
+
+
+@dataclass
+class Context:
+    ui: Ui
+    redactor: Redactor
+    # Told to the user on Ctrl-C (a command sets it once it has something worth resuming).
+    interrupt_hint: str | None = None
+    # For connection errors: where we were trying to go.
+    base_url: str | None = None
+
+    def client(self, args: argparse.Namespace) -> GigstackClient:
+        """A client from --api-key/--base-url/--team (each falling back to the environment).
+
+        No connection is opened until the first call, so this is safe outside an event loop.
+        """
+        if args.api_key is not None:
+            self.redactor.add(args.api_key)
+        client = GigstackClient(args.api_key, base_url=args.base_url, team=args.team)
+        self.base_url = client.base_url
+        return client

@@ -1,0 +1,103 @@
+"""The CLI's exit codes, and the one-line message and code for each kind of failure."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gigstack_async.bulk.journal import JournalError
+from gigstack_async.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    GigstackError,
+    InvalidParameterError,
+    PermissionDeniedError,
+)
+
+OK = 0
+MONTHS_FAILED = 1
+USAGE = 2
+AUTH = 3
+API_ERROR = 4
+CONNECTION = 5
+INTERRUPTED = 130
+
+EPILOG = f"""\
+exit codes:
+  {OK:<4} success
+  {MONTHS_FAILED:<4} sat download / demo: at least one month did not finish (failed, expired,
+       timed out or unknown); re-run the same command to resume
+  {USAGE:<4} usage error or invalid input (nothing was sent), a --journal that belongs to
+       another run or is in use, or a billed run started without a terminal and without --yes
+  {AUTH:<4} authentication or permission refused (HTTP 401/403): check --api-key and --team
+  {API_ERROR:<4} any other API error (HTTP 4xx/5xx, unreadable response) or a local error
+  {CONNECTION:<4} cannot reach the API: connection error or timeout (check --base-url)
+  {INTERRUPTED:<4} interrupted (Ctrl-C)"""
+
+
+class UsageError(Exception):
+    """Bad command-line input, detected by the CLI itself (argparse or a cross-option rule)."""
+
+
+# The SDK names its parameters; the user typed options. Only the CLI's own options appear here.
+_FLAGS = {
+    "start": "--from",
+    "end": "--to",
+    "from_": "--from",
+    "to": "--to",
+    "rfc_type": "--rfc-type",
+    "request_type": "--type",
+    "concurrency": "--concurrency",
+    "timeout": "--timeout",
+    "direction": "--direction",
+    "status": "--status",
+    "invoice_type": "--invoice-type",
+    "issuer_rfc": "--issuer-rfc",
+    "receiver_rfc": "--receiver-rfc",
+    "limit": "--limit",
+    "max_items": "--max-items",
+    "request_id": "REQUEST_ID",
+    "api_key": "--api-key (or GIGSTACK_API_KEY)",
+    "base_url": "--base-url (or GIGSTACK_BASE_URL)",
+    "team": "--team",
+}
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, date):
+        return repr(value.isoformat())  # '2015-01-01', not datetime.date(2015, 1, 1)
+    return repr(value)
+
+
+def _invalid_parameter(error: InvalidParameterError) -> str:
+    if error.field == "api_key" and error.rule.startswith("missing"):
+        return "no API key: pass --api-key or set GIGSTACK_API_KEY"
+    flag = _FLAGS.get(error.field, error.field)
+    shown = ""
+    # Never echo the key, not even a wrong one.
+    if error.value is not None and error.field != "api_key":
+        shown = f" (got {_shown(error.value)})"
+    return f"{flag}: {error.rule}{shown}"
+
+
+def classify(error: BaseException, base_url: str | None = None) -> tuple[int, str]:
+    """(exit code, message without the `error: ` prefix) for an error that ends a command."""
+    if isinstance(error, UsageError):
+        return USAGE, str(error)
+    if isinstance(error, InvalidParameterError):
+        return USAGE, _invalid_parameter(error)
+    if isinstance(error, JournalError):
+        return USAGE, str(error)
+    if isinstance(error, AuthenticationError | PermissionDeniedError):
+        return AUTH, f"{error} (check --api-key / GIGSTACK_API_KEY and --team)"
+    if isinstance(error, APIConnectionError):
+        where = f" at {base_url}" if base_url else ""
+        what = "timed out talking to" if isinstance(error, APITimeoutError) else "cannot reach"
+        return CONNECTION, f"{what} the API{where}: {error}"
+    if isinstance(error, GigstackError):
+        return API_ERROR, str(error)
+    if isinstance(error, OSError):
+        return API_ERROR, f"{error.strerror or error}" + (
+            f": {error.filename}" if error.filename else ""
+        )
+    return API_ERROR, f"unexpected {type(error).__name__}: {error} (run with --debug for details)"

@@ -1,0 +1,70 @@
+"""Progress as one plain line per event: for pipes, logs, CI and terminals without rich."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from gigstack_async.bulk.events import (
+    BulkEvent,
+    MonthFailed,
+    MonthResult,
+    PackageDownloaded,
+    StateChanged,
+    Submitted,
+)
+from gigstack_async.cli.progress import Board, MonthRow, format_seconds
+from gigstack_async.cli.ui import Ui
+
+
+def describe(event: BulkEvent, row: MonthRow) -> str:
+    """What happened, after the month and state columns."""
+    if isinstance(event, Submitted):
+        how = (
+            ", resumed from the journal"
+            if event.resumed
+            else ", an identical earlier request (nothing new created)"
+            if event.duplicate
+            else ""
+        )
+        return f"request {event.request_id}{how}"
+    if isinstance(event, StateChanged):
+        count = "" if row.invoices is None else f", {row.invoices} invoices"
+        return f"request {row.short_id}{count}"
+    if isinstance(event, PackageDownloaded):
+        return f"{event.package_id}: {len(event.files)} files, {event.size:,} bytes"
+    if isinstance(event, MonthFailed):
+        return event.error
+    if isinstance(event, MonthResult):
+        invoices = "?" if row.invoices is None else str(row.invoices)
+        return f"{invoices} invoices, {row.files} files"
+    return ""
+
+
+class PlainProgress:
+    def __init__(self, ui: Ui, board: Board) -> None:
+        self._ui = ui
+        self._board = board
+
+    async def __aenter__(self) -> PlainProgress:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def show(self, event: BulkEvent) -> None:
+        row = self._board.apply(event)
+        # MonthFailed and MonthResult both name the month's outcome; label the failure itself.
+        state = (
+            "error"
+            if isinstance(event, MonthFailed)
+            else "package"
+            if isinstance(event, PackageDownloaded)
+            else row.state
+        )
+        stamp = format_seconds(self._board.total_elapsed())
+        self._ui.out(f"[{stamp:>6}] {event.key}  {state:<11} {describe(event, row)}".rstrip())

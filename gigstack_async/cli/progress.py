@@ -1,0 +1,162 @@
+"""What the user sees of a bulk download: one row per month, updated from the run's events.
+
+States shown: planned → submitted → pending / accepted / processing → completed → downloading →
+downloaded; or failed / expired; or unfinished (left for a re-run). The model is pure (no
+output) so the live table, the plain lines and the summary all read the same rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from gigstack_async.bulk.events import (
+    BulkEvent,
+    MonthFailed,
+    MonthResult,
+    PackageDownloaded,
+    StateChanged,
+    Submitted,
+)
+
+
+@dataclass
+class MonthRow:
+    key: str
+    state: str = "planned"
+    request_id: str | None = None
+    invoices: int | None = None
+    files: int = 0
+    error: str | None = None
+    note: str = ""
+    started: float | None = None
+    finished: float | None = None
+    done: bool = False
+    ok: bool = False
+
+    @property
+    def short_id(self) -> str:
+        return (self.request_id or "")[:8]
+
+
+class Board:
+    """The months of one run, in plan order (a journal may add months the plan does not name)."""
+
+    def __init__(self, keys: Iterable[str], clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.started = clock()
+        self.rows: dict[str, MonthRow] = {key: MonthRow(key) for key in keys}
+
+    def row(self, key: str) -> MonthRow:
+        if key not in self.rows:
+            self.rows[key] = MonthRow(key)
+        return self.rows[key]
+
+    def apply(self, event: BulkEvent) -> MonthRow:
+        row = self.row(event.key)
+        if row.started is None:
+            row.started = self._clock()
+        if isinstance(event, Submitted):
+            row.request_id = event.request_id
+            row.state = "submitted"
+            row.note = "resumed" if event.resumed else "duplicate" if event.duplicate else ""
+        elif isinstance(event, StateChanged):
+            row.request_id = event.request_id or row.request_id
+            row.state = event.state
+            # Before SAT finishes, a count of 0 means "not known yet", not "no invoices".
+            if event.invoice_count or event.state == "completed":
+                row.invoices = event.invoice_count
+        elif isinstance(event, PackageDownloaded):
+            row.state = "downloading"
+            row.files += len(event.files)
+        elif isinstance(event, MonthFailed):
+            row.state = "failed"
+            row.error = event.error
+        elif isinstance(event, MonthResult):
+            self._finish(row, event)
+        return row
+
+    def _finish(self, row: MonthRow, result: MonthResult) -> None:
+        row.done = True
+        row.ok = result.ok
+        row.finished = self._clock()
+        row.request_id = result.request_id or row.request_id
+        if result.invoice_count or result.ok:
+            row.invoices = result.invoice_count
+        # The result lists every file of the month, including those of an earlier run.
+        row.files = max(row.files, len(result.files))
+        row.error = result.error
+        if result.ok:
+            row.state = "downloaded"
+        elif result.state in ("failed", "expired"):
+            row.state = result.state
+        elif result.state == "completed":
+            row.state = "failed"  # SAT finished, but the packages could not be downloaded
+        else:
+            # Not finished in this run (--timeout, or an unknown create outcome): a re-run
+            # with the same journal picks it up.
+            row.state = "unfinished"
+        if result.resumed and not row.note:
+            row.note = "resumed"
+
+    def elapsed(self, row: MonthRow) -> float | None:
+        if row.started is None:
+            return None
+        return (row.finished if row.finished is not None else self._clock()) - row.started
+
+    def total_elapsed(self) -> float:
+        return self._clock() - self.started
+
+    @property
+    def all_ok(self) -> bool:
+        return bool(self.rows) and all(row.ok for row in self.rows.values())
+
+    @property
+    def finished_count(self) -> int:
+        return sum(row.done for row in self.rows.values())
+
+    @property
+    def failed_count(self) -> int:
+        return sum(row.done and not row.ok for row in self.rows.values())
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """(months ok, months not ok, invoices, files)."""
+        rows = list(self.rows.values())
+        ok = sum(row.ok for row in rows)
+        return (
+            ok,
+            len(rows) - ok,
+            sum(row.invoices or 0 for row in rows),
+            sum(row.files for row in rows),
+        )
+
+
+class ProgressView(Protocol):
+    """How a run's progress is shown: entered around the run, told about every event."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def show(self, event: BulkEvent) -> None: ...
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"

@@ -1,0 +1,56 @@
+"""`gigstack-async demo` and `gigstack-async sandbox`: the simulator run by the CLI itself."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+from pathlib import Path
+
+import aiohttp
+
+from gigstack_async.sandbox import DEFAULT_API_KEY
+
+
+async def test_demo_downloads_a_year_of_received_cfdis(raw_cli, tmp_path: Path) -> None:
+    # Faster than the default (x20) so the suite stays quick; the code path is the same.
+    result = await raw_cli("demo", "--out", "year", "--speed", "300", cwd=tmp_path)
+
+    assert result.code == 0, result.stderr
+    assert "no account or API key needed" in result.stdout
+    base_url = re.search(r"http://127\.0\.0\.1:\d+/v2", result.stdout)
+    assert base_url is not None
+    assert "12 monthly requests, received cfdi" in result.stdout
+    folders = sorted(p for p in (tmp_path / "year").iterdir() if p.is_dir())
+    assert len(folders) == 12
+    year = folders[0].name[:4]
+    assert [f.name for f in folders] == [f"{year}-{m:02d}" for m in range(1, 13)]
+    files = list((tmp_path / "year").glob("*/*.xml"))
+    assert all(any(f.parent.iterdir()) for f in folders)
+    assert f"Total: 12 months, 12 ok, 0 not ok; {len(files)} invoices; {len(files)} files" in (
+        result.stdout
+    )
+    assert f"Output folder: {(tmp_path / 'year').resolve()}" in result.stdout
+
+
+async def test_sandbox_serves_until_ctrl_c(spawn_cli) -> None:
+    process = await spawn_cli("sandbox", "--port", "0", "--speed", "0")
+    try:
+        first = (await process.stdout.readline()).decode()
+        base_url = first.rsplit(" at ", 1)[1].strip()
+        key_line = (await process.stdout.readline()).decode()
+        assert DEFAULT_API_KEY in key_line  # the sandbox's own public test key
+        headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.get(f"{base_url}/invoices/download/schedule/history") as response,
+        ):
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, stderr
+        assert "sandbox stopped" in stdout.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

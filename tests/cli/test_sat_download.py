@@ -1,0 +1,211 @@
+"""`gigstack-async sat download` end to end: the console script against the in-process sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+from gigstack_async.sandbox import LifecycleConfig, Sandbox
+
+MONTHS = ("2025-01", "2025-03")
+KEYS = ["2025-01", "2025-02", "2025-03"]
+
+
+def download_args(out: Path, *extra: str) -> list[str]:
+    return [
+        "sat",
+        "download",
+        "--from",
+        MONTHS[0],
+        "--to",
+        MONTHS[1],
+        "--rfc-type",
+        "received",
+        "--type",
+        "cfdi",
+        "--out",
+        str(out),
+        "--poll-interval",
+        "0.02",
+        "--yes",
+        *extra,
+    ]
+
+
+def expected_files(sandbox: Sandbox) -> dict[str, set[str]]:
+    """Month → the UUIDs the sandbox put in that month's packages."""
+    return {
+        f"{r.criteria.start_date:%Y-%m}": {uuid.upper() for uuid in r.uuids}
+        for r in sandbox.state.download_requests
+    }
+
+
+def files_on_disk(out: Path) -> dict[str, set[str]]:
+    return {
+        folder.name: {path.stem.upper() for path in folder.glob("*.xml")}
+        for folder in sorted(out.iterdir())
+        if folder.is_dir()
+    }
+
+
+def creations(sandbox: Sandbox) -> Counter[str]:
+    return Counter(f"{r.criteria.start_date:%Y-%m}" for r in sandbox.state.download_requests)
+
+
+async def test_download_writes_every_month_and_a_rerun_resumes(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "cfdi"
+    result = await cli(*download_args(out))
+
+    assert result.code == 0, result.stderr
+    assert "3 monthly requests, received cfdi, 2025-01-01 to 2025-03-31" in result.stdout
+    assert sorted(creations(sandbox)) == KEYS
+    assert files_on_disk(out) == expected_files(sandbox)
+    assert all(expected_files(sandbox).values())  # the seed gives every month some CFDIs
+    total = sum(len(uuids) for uuids in expected_files(sandbox).values())
+    assert "Summary" in result.stdout
+    assert f"Total: 3 months, 3 ok, 0 not ok; {total} invoices; {total} files" in result.stdout
+    assert f"Output folder: {out.resolve()}" in result.stdout
+    for request in sandbox.state.download_requests:
+        assert request.request_id in result.stdout  # the summary names every request
+    assert (out / ".gigstack-journal.json").exists()
+    creates = len(sandbox.state.calls_to("createDownloadRequest"))
+
+    again = await cli(*download_args(out))
+
+    assert again.code == 0, again.stderr
+    assert "resuming" in again.stdout
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == creates
+    assert f"Total: 3 months, 3 ok, 0 not ok; {total} invoices; {total} files" in again.stdout
+    assert files_on_disk(out) == expected_files(sandbox)
+
+
+INVALID = [
+    ({"--from": "2024-13"}, "--from"),
+    ({"--rfc-type": "sent"}, "--rfc-type"),
+    ({"--from": "2025-05", "--to": "2025-02"}, "--to"),
+]  # more invalid values are checked in-process in test_help.py
+
+
+def changed(args: list[str], change: dict[str, str | None]) -> list[str]:
+    args = list(args)
+    for flag, value in change.items():
+        if flag not in args:
+            args += [flag, value or ""]
+        elif value is None:
+            args.remove(flag)
+        else:
+            args[args.index(flag) + 1] = value
+    return args
+
+
+async def test_invalid_input_exits_2_with_one_line_and_sends_nothing(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    args = download_args(tmp_path / "cfdi")
+    results = await asyncio.gather(*(cli(*changed(args, change)) for change, _ in INVALID))
+
+    for (change, mentions), result in zip(INVALID, results, strict=True):
+        assert result.code == 2, change
+        assert len(result.err_lines) == 1, result.stderr
+        assert result.err_lines[0].startswith("error: ")
+        assert mentions in result.err_lines[0]
+        assert "Traceback" not in result.stderr
+    assert sandbox.state.calls == []
+
+
+async def test_wrong_key_exits_3_before_anything_is_submitted(
+    sandbox: Sandbox, cli, tmp_path: Path, wrong_key: str
+) -> None:
+    result = await cli(*download_args(tmp_path / "cfdi"), "--api-key", wrong_key)
+
+    assert result.code == 3
+    assert result.err_lines[-1].startswith("error: HTTP 401")
+    assert sandbox.state.calls_to("createDownloadRequest") == []
+
+
+async def test_failed_months_are_summarised_and_exit_1(
+    make_sandbox, raw_cli, secret_key: str, tmp_path: Path
+) -> None:
+    failing = await make_sandbox(lifecycle=LifecycleConfig(failure_rate=1.0))
+    env = {"GIGSTACK_API_KEY": secret_key, "GIGSTACK_BASE_URL": failing.base_url}
+
+    result = await raw_cli(*download_args(tmp_path / "cfdi"), env=env, cwd=tmp_path)
+
+    assert result.code == 1
+    assert "Total: 3 months, 0 ok, 3 not ok" in result.stdout
+    summary = result.stdout.split("Summary", 1)[1]
+    assert summary.count("failed") >= 3
+    assert "SAT request failed" in summary
+
+
+async def test_timeout_reports_unfinished_months_and_exit_1(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    sandbox.clock.speed = 0  # SAT never finishes
+    result = await cli(*download_args(tmp_path / "cfdi", "--timeout", "0.2"))
+
+    assert result.code == 1
+    summary = result.stdout.split("Summary", 1)[1]
+    assert summary.count("unfinished") == 3
+    assert "re-run with the same journal to keep watching" in summary
+    assert "Total: 3 months, 0 ok, 3 not ok" in summary
+
+
+async def test_ctrl_c_cancels_exits_130_and_a_rerun_resumes(
+    sandbox: Sandbox, spawn_cli, cli, tmp_path: Path
+) -> None:
+    sandbox.clock.speed = 0  # every month stays pending until we let time run
+    out = tmp_path / "cfdi"
+    process = await spawn_cli(*download_args(out))
+    submitted = 0
+    while submitted < len(KEYS):
+        line = (await process.stdout.readline()).decode()
+        assert line, "the CLI ended before submitting every month"
+        submitted += " submitted " in line
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = await process.communicate()
+
+    assert process.returncode == 130
+    assert "interrupted" in stderr.decode()
+    assert "run the same command again to resume" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert "Summary" not in stdout.decode()
+
+    sandbox.clock.speed = 3000
+    again = await cli(*download_args(out))
+
+    assert again.code == 0, again.stderr
+    assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))  # nothing submitted twice
+    assert files_on_disk(out) == expected_files(sandbox)
+
+
+async def test_live_display_with_rich_on_a_terminal(sandbox: Sandbox, cli, tmp_path: Path) -> None:
+    # rich honours these: the pipe is treated as an interactive terminal.
+    terminal = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "120"}
+    result = await cli(*download_args(tmp_path / "cfdi"), env=terminal)
+
+    assert result.code == 0, result.stderr
+    assert "\x1b[" in result.stdout  # drawn with terminal control sequences
+    assert "Summary" in result.stdout
+    assert files_on_disk(tmp_path / "cfdi") == expected_files(sandbox)
+
+
+async def test_without_rich_output_is_plain_and_suggests_installing_it(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    hide_rich = "import sys; sys.modules['rich'] = None; from gigstack_async.cli import main; "
+    command = [sys.executable, "-c", hide_rich + "sys.exit(main())"]
+    terminal = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}
+    result = await cli(*download_args(tmp_path / "cfdi"), env=terminal, command=command)
+
+    assert result.code == 0, result.stderr
+    assert 'pip install "gigstack-async[cli]"' in result.stderr
+    assert "\x1b[" not in result.stdout
+    assert " submitted " in result.stdout
+    assert " downloaded " in result.stdout
+    assert files_on_disk(tmp_path / "cfdi") == expected_files(sandbox)
