@@ -129,7 +129,134 @@ def _union_members(tp: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _make_converter() -> cattrs.Converter:
+def _fused_optional(inner_type: Any) -> Callable[[Any, Any], Any] | None:
+    """`X | None` for a JSON primitive or an enum as ONE call: the common case (the exact JSON
+    type, or null) is a type check; anything else goes to the strict hook, which raises."""
+    if inner_type is str:
+
+        def optional_str(value: Any, _: Any) -> Any:
+            if value is None or type(value) is str:
+                return value
+            return _structure_str(value, str)
+
+        return optional_str
+    if inner_type is int:
+        strict_int = _strict(int, "integer")
+
+        def optional_int(value: Any, _: Any) -> Any:
+            if value is None or type(value) is int:
+                return value
+            return strict_int(value, int)
+
+        return optional_int
+    if inner_type is float:
+
+        def optional_float(value: Any, _: Any) -> Any:
+            if value is None or type(value) is float:
+                return value
+            return _structure_float(value, float)
+
+        return optional_float
+    if inner_type is bool:
+
+        def optional_bool(value: Any, _: Any) -> Any:
+            if value is None or type(value) is bool:
+                return value
+            return _structure_bool(value, bool)
+
+        return optional_bool
+    if isinstance(inner_type, type) and issubclass(inner_type, enum.Enum):
+        members = inner_type._value2member_map_
+
+        def optional_enum(value: Any, _: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                member = members.get(value)
+            except TypeError:  # unhashable: let open_enum say why
+                member = None
+            return member if member is not None else open_enum(value, inner_type)
+
+        return optional_enum
+    return None
+
+
+class _Refused(Exception):
+    """The fast path met something it does not handle inline: use the detailed hook."""
+
+
+def _fast_structure_fn(
+    cl: type, conv: cattrs.Converter, detailed: Callable[[Any, Any], Any]
+) -> Callable[[Any, Any], Any]:
+    """A structure function for the JSON that actually arrives: exact primitive types checked
+    inline, enums by dict lookup, nested models and lists through their own (fast) hooks.
+
+    Anything unusual (a wrong type, a missing key, an unknown enum value, a str subclass...) makes
+    it hand the SAME input to `detailed`, cattrs' generated hook, so results and error messages
+    are exactly those of the detailed hook; only the common case is faster.
+    """
+    if typing.get_origin(cl) is not None or len(getattr(cl, "__parameters__", ())) > 0:
+        return detailed  # generics: keep cattrs' own handling
+    fields = attrs.fields(attrs.resolve_types(cl))
+    globs: dict[str, Any] = {"__cl": cl, "__detailed": detailed, "__Refused": _Refused}
+    body: list[str] = []
+    kwargs: list[str] = []
+    for i, a in enumerate(fields):
+        if not a.init:
+            return detailed
+        key = a.metadata.get("json_name", a.name)
+        var = f"v{i}"
+        tp = a.type
+        members = _union_members(tp)
+        optional = members is not None and type(None) in members
+        inner = tp
+        if members is not None:
+            rest = tuple(m for m in members if m is not type(None))
+            inner = rest[0] if len(rest) == 1 else None
+        has_default = a.default is not attrs.NOTHING
+        if isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+            return detailed  # a fresh default per instance: leave it to cattrs
+        if has_default:
+            globs[f"__d{i}"] = a.default
+            body.append(f"  {var} = o.get({key!r}, __d{i})")
+        else:
+            body.append(f"  {var} = o[{key!r}]")
+        none_ok = "" if not optional else f"{var} is not None and "
+        if inner in (str, int, bool):
+            body.append(f"  if {none_ok}type({var}) is not {inner.__name__}: raise __Refused")
+        elif inner is float:
+            body.append(f"  if {none_ok}type({var}) is not float:")
+            body.append(f"    if type({var}) is int: {var} = float({var})")
+            body.append("    else: raise __Refused")
+        elif isinstance(inner, type) and issubclass(inner, enum.Enum):
+            globs[f"__m{i}"] = inner._value2member_map_
+            prefix = f"if {var} is not None: " if optional else ""
+            body.append(f"  {prefix}{var} = __m{i}[{var}]")
+        else:
+            hook = conv.get_structure_hook(tp)
+            globs[f"__h{i}"] = hook
+            globs[f"__t{i}"] = tp
+            body.append(f"  {var} = __h{i}({var}, __t{i})")
+        kwargs.append(f"{a.alias}={var}")
+    name = f"fast_structure_{cl.__name__}"
+    source = "\n".join(
+        [
+            f"def {name}(o, _=None):",
+            "  try:",
+            *("  " + line for line in body),
+            f"    return __cl({', '.join(kwargs)})",
+            "  except Exception:",
+            "    return __detailed(o, __cl)",
+        ]
+    )
+    filename = f"<gigstack_async fast structure {cl.__module__}.{cl.__qualname__}>"
+    exec(compile(source, filename, "exec"), globs)
+    fn: Callable[[Any, Any], Any] = globs[name]
+    return fn
+
+
+def _make_converter(*, fast: bool = True) -> cattrs.Converter:
+    """The converter; `fast=False` leaves out the fast paths (the reference, for tests)."""
     conv = cattrs.Converter(forbid_extra_keys=False, omit_if_default=True)
 
     # Order matters: cattrs consults class hooks before predicate hooks, and StrEnum has str in
@@ -164,6 +291,9 @@ def _make_converter() -> cattrs.Converter:
             # `X | None`: look the inner hook up once, not on every value.
             inner = conv.get_structure_hook(rest[0])
             inner_type = rest[0]
+            fused = _fused_optional(inner_type) if fast else None
+            if fused is not None:
+                return fused
 
             def structure_optional(value: Any, _: Any) -> Any:
                 return None if value is None else inner(value, inner_type)
@@ -205,9 +335,12 @@ def _make_converter() -> cattrs.Converter:
             if "json_name" in a.metadata
         }
 
-    conv.register_structure_hook_factory(
-        attrs.has, lambda cl: make_dict_structure_fn(cl, conv, **renames(cl))
-    )
+    def attrs_structure_factory(cl: type) -> Callable[[Any, Any], Any]:
+        # cattrs' detailed hook stays the reference: it runs whenever the fast path refuses.
+        detailed: Callable[[Any, Any], Any] = make_dict_structure_fn(cl, conv, **renames(cl))
+        return _fast_structure_fn(cl, conv, detailed) if fast else detailed
+
+    conv.register_structure_hook_factory(attrs.has, attrs_structure_factory)
     conv.register_unstructure_hook_factory(
         attrs.has,
         lambda cl: make_dict_unstructure_fn(

@@ -1,0 +1,54 @@
+"""`make bench` in miniature: the same entry point with tiny sizes. No timing is asserted; only
+that every scenario ran and reported every peer, its figures and its targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks import concurrency, decode, fanout, pagination, per_request
+from benchmarks.__main__ import SCENARIOS, main
+from benchmarks.clients import GIGSTACK, OPC, RAW
+
+EXPECTED_PEERS = {
+    per_request.KEY: {RAW, GIGSTACK, OPC},
+    pagination.KEY: {RAW, GIGSTACK, OPC},
+    decode.KEY: set(decode.DECODERS),
+    concurrency.KEY: {RAW, GIGSTACK, OPC},
+    fanout.KEY: {f"{fanout.PEER}, {months} months" for months in (12, 3)},
+}
+
+
+def test_quick_bench_produces_every_scenario_peer_and_target(tmp_path: Path) -> None:
+    output = tmp_path / "BENCHMARKS.md"
+    records = tmp_path / "results.json"
+
+    assert main(["--quick", f"--output={output}", f"--json={records}"]) == 0
+
+    document = json.loads(records.read_text(encoding="utf-8"))
+    scenarios = {scenario["key"]: scenario for scenario in document["scenarios"]}
+    assert set(scenarios) == set(SCENARIOS) == set(EXPECTED_PEERS)
+    for key, peers in EXPECTED_PEERS.items():
+        scenario = scenarios[key]
+        assert set(scenario["peers"]) == peers, key
+        # Every peer has at least one figure, every figure has values, every target a verdict.
+        assert peers <= {figure["peer"] for figure in scenario["figures"]}, key
+        assert all(figure["values"] for figure in scenario["figures"]), key
+        assert scenario["targets"], key
+        assert all(isinstance(target["met"], bool) for target in scenario["targets"]), key
+    for figure in scenarios[pagination.KEY]["figures"]:
+        if figure["metric"] == "peak RSS growth":
+            assert figure["values"][0] >= 0
+    environment = document["environment"]
+    assert environment["quick"] is True
+    assert set(environment["packages"]) >= {"aiohttp", "attrs", "cattrs", "httpx", "pydantic"}
+
+    text = output.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks")
+    for scenario in scenarios.values():
+        assert f"## {scenario['title']}" in text
+        for peer in scenario["peers"]:
+            assert peer in text
+    assert "MET" in text
+    assert "logical CPUs" in text
+    assert "openapi-python-client" in text
