@@ -1,0 +1,205 @@
+"""Group 1 — a chaos year: twelve months downloaded while the sandbox fails a third of all calls.
+
+Fault decisions are seeded per (seed, operation, n-th call of that operation), so the fate of the
+k-th create request or the k-th package download is fixed by the seed whatever the interleaving:
+the counts recorded for those two operations are reproducible. How many history polls happen
+(and so how many of them fail) depends on timing; they are survived but not written down.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gigstack_async import GigstackClient, MonthResult, PollSchedule
+from gigstack_async.bulk.events import BulkEvent, Submitted
+from gigstack_async.bulk.journal import Journal
+from gigstack_async.cfdi import parse_cfdi
+from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
+
+GROUP = 1
+YEAR = ("2024-01", "2024-12")
+MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
+FAST_POLL = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+SEEDS = (3, 11, 29)
+MAX_RUNS = 4  # a run may give up on a month (see the xfail below); the journal resumes it
+
+# The issue's mix, decided before the handler runs (the server did nothing): 20 % 5xx, 5 % 429
+# with Retry-After, 5 % dropped connections; plus, of the calls that do reach the handler, 10 %
+# whose answer is lost afterwards (the server acted: the billed "did it go through?" case); and
+# 0-50 ms of real latency on 30 % of calls.
+CHAOS = {
+    "error_500_rate": 0.07,
+    "error_502_rate": 0.06,
+    "error_503_rate": 0.07,
+    "rate_limit_rate": 0.05,
+    "retry_after_seconds": 1,
+    "drop_rate": 0.05,
+    "after_drop_rate": 0.04,
+    "after_truncate_rate": 0.03,
+    "after_502_rate": 0.03,
+    "latency_rate": 0.3,
+    "latency_seconds": (0.0, 0.05),
+}
+CREATE = "createDownloadRequest"
+PACKAGE = "downloadPackage"
+
+
+def chaos_sandbox(seed: int) -> Sandbox:
+    # package_size=10: several packages per month, so the package path takes many faults too.
+    faults = FaultConfig(seed=seed, **CHAOS)  # type: ignore[arg-type]
+    return Sandbox(SandboxConfig(seed=seed, speed=3000, package_size=10, faults=faults))
+
+
+async def run_once(
+    client: GigstackClient, out: Path, journal: Path, **kwargs: object
+) -> list[BulkEvent]:
+    run = client.downloads.bulk(
+        *YEAR,
+        rfc_type="received",
+        download_to=out,
+        journal=journal,
+        poll=FAST_POLL,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    async with run:
+        return [event async for event in run]
+
+
+def handler_ran(sandbox: Sandbox, operation: str) -> int:
+    """Calls of `operation` whose handler ran (no fault, or a fault after the handler)."""
+    return sum(
+        1
+        for call in sandbox.state.calls_to(operation)
+        if call.fault is None or call.fault.startswith("after_")
+    )
+
+
+def faults_on(sandbox: Sandbox, operation: str) -> Counter[str]:
+    return Counter(f.kind for f in sandbox.state.injected_faults if f.operation_id == operation)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_chaos_year(
+    seed: int,
+    tmp_path: Path,
+    make_client: Callable[..., GigstackClient],
+    find_leftovers: Callable[[Path], list[Path]],
+    figures,
+) -> None:
+    out, journal = tmp_path / "cfdi", tmp_path / "journal.json"
+    async with chaos_sandbox(seed) as sandbox:
+        client = make_client(sandbox, max_retries=8)
+        results: dict[str, MonthResult] = {}
+        events: list[BulkEvent] = []
+        for _ in range(MAX_RUNS):
+            run_events = await run_once(client, out, journal)
+            events += run_events
+            results.update({e.key: e for e in run_events if isinstance(e, MonthResult)})
+            if all(r.ok for r in results.values()) and len(results) == 12:
+                break
+
+        # Every month completes.
+        assert sorted(results) == MONTHS
+        assert all(r.ok for r in results.values()), {k: r.error for k, r in results.items()}
+
+        # Each month was created exactly once, and no create request that the server handled
+        # was ever sent again (a blind retry would show up here even when the server answers
+        # it as a duplicate).
+        state = sandbox.state
+        created = Counter(
+            (str(r.criteria.start_date), str(r.criteria.end_date)) for r in state.download_requests
+        )
+        assert len(created) == 12
+        assert set(created.values()) == {1}
+        assert handler_ran(sandbox, CREATE) == 12
+        assert [c.subject for c in state.charges] == [r.request_id for r in state.download_requests]
+        assert not [e for e in events if isinstance(e, Submitted) and e.duplicate]
+
+        # The UUIDs written are exactly the ground truth, each once, each where it belongs.
+        expected = {
+            f"{r.criteria.start_date:%Y-%m}/{uuid}.xml"
+            for r in state.download_requests
+            for uuid in r.uuids
+        }
+        written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        assert len(written) == len(set(written))
+        assert set(written) == expected
+        stems = [Path(name).stem for name in written]
+        assert len(stems) == len(set(stems))  # no UUID in two months
+        for name in written:
+            assert parse_cfdi((out / name).read_bytes()).uuid == Path(name).stem
+        assert sum(r.invoice_count or 0 for r in results.values()) == len(expected)
+
+        # Nothing partial: no temp, hidden or empty file; the journal says every month is done.
+        assert find_leftovers(out) == []
+        assert not list(tmp_path.glob(".*.tmp"))
+        with Journal.open(journal) as reopened:
+            assert reopened.finished
+            assert {e.phase.value for e in reopened.entries()} == {"downloaded"}
+
+        # The faults really happened, on the money path and the package path.
+        create_faults, package_faults = faults_on(sandbox, CREATE), faults_on(sandbox, PACKAGE)
+        assert sum(create_faults.values()) >= 2
+        assert sum(package_faults.values()) >= 5
+        assert len(state.fault_counts()) >= 4  # several kinds, not one
+
+        create_calls = len(state.calls_to(CREATE))
+        package_calls = len(state.calls_to(PACKAGE))
+        deterministic_faults = sum(create_faults.values()) + sum(package_faults.values())
+        figures.row(
+            GROUP,
+            "Per seed (create and package figures are fixed by the seed)",
+            f"seed {seed:02d}",
+            **{
+                "months completed": f"{sum(r.ok for r in results.values())}/12",
+                "requests created (server)": len(state.download_requests),
+                "create calls": create_calls,
+                "create faults": _kinds(create_faults),
+                "package calls": package_calls,
+                "package faults": _kinds(package_faults),
+                "UUIDs verified": len(expected),
+            },
+        )
+        figures.add(GROUP, "Faults injected", deterministic_faults)
+        figures.add(GROUP, "Faulted requests survived", deterministic_faults)
+        figures.add(GROUP, "Files verified", len(expected))
+        figures.add(GROUP, "Months completed", len(results))
+        figures.add(GROUP, "Create requests sent", create_calls)
+        figures.add(GROUP, "Create requests handled by the server", handler_ran(sandbox, CREATE))
+
+
+def _kinds(counts: Counter[str]) -> str:
+    return ", ".join(f"{kind}×{n}" for kind, n in sorted(counts.items())) or "none"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: bulk gives up on a month after 3 create attempts in one run "
+    "(engine.MAX_SUBMISSIONS_PER_RUN) even though each failure was a 5xx proven by the "
+    "history not to have created anything; under the issue's 20 % 5xx mix about one run in "
+    "three leaves a month unfinished",
+)
+async def test_transient_create_refusals_do_not_fail_a_month_in_one_run(
+    tmp_path: Path, make_client: Callable[..., GigstackClient]
+) -> None:
+    async with Sandbox(SandboxConfig(seed=5, speed=3000)) as sandbox:
+        # Three 503s in a row before the handler: nothing is created, and the history proves it.
+        sandbox.state.force_fault(CREATE, "503", times=3)
+        client = make_client(sandbox)
+        run = client.downloads.bulk(
+            "2024-01",
+            "2024-01",
+            rfc_type="received",
+            download_to=tmp_path / "cfdi",
+            journal=tmp_path / "journal.json",
+            poll=FAST_POLL,
+            concurrency=1,
+        )
+        async with run:
+            results = [e async for e in run if isinstance(e, MonthResult)]
+        assert len(sandbox.state.download_requests) <= 1  # never double-billed either way
+        assert [r.ok for r in results] == [True], [r.error for r in results]

@@ -1,0 +1,260 @@
+"""Group 8 — fuzzing from the spec: schemathesis drives the sandbox from openapi/gigstack.yaml.
+
+For every operation, schemathesis generates requests from the spec — valid data, then invalid
+data — with a bounded, derandomized number of examples (so a rerun sends exactly the same
+requests). A third pass fixes the path parameters to resources that exist (a completed request,
+its package, a synced invoice) so the success responses are exercised too. Every answer must be
+below 500, carry the documented content type and match the spec exactly: schemathesis' own
+response-schema check plus the repository's stricter validator (closed objects; an undocumented
+error status must still be the error envelope) from tests/contract/conftest.py.
+
+schemathesis sends with `requests` (blocking), so the sandbox runs in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import requests
+import schemathesis
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+)
+
+from gigstack_async.sandbox import LifecycleConfig, Sandbox, SandboxConfig
+
+GROUP = 8
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "openapi" / "gigstack.yaml"
+START = datetime(2025, 6, 15, 18, 0, tzinfo=UTC)
+EXAMPLES = {"positive": 25, "negative": 15, "existing resources": 6}
+CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
+
+SCHEMA = schemathesis.openapi.from_path(str(SPEC))
+OPERATIONS = {op.ok().label: op.ok() for op in SCHEMA.get_all_operations()}
+
+
+def _load_contract_validator() -> Any:
+    path = REPO / "tests" / "contract" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_survival_contract_validator", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SchemaValidator(yaml.safe_load(SPEC.read_text(encoding="utf-8")))
+
+
+VALIDATOR = _load_contract_validator()
+
+
+class ThreadedSandbox:
+    """A sandbox served from its own event loop in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sandbox: Sandbox | None = None
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
+
+    def start(self) -> Sandbox:
+        config = SandboxConfig(seed=8, speed=0, start=START, lifecycle=LifecycleConfig(jitter=0))
+        self.sandbox = self.run(Sandbox(config).start())
+        return self.sandbox
+
+    def stop(self) -> None:
+        if self.sandbox is not None:
+            self.run(self.sandbox.stop())
+            self.sandbox = None
+
+    def close(self) -> None:
+        self.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ThreadedSandbox]:
+    threaded = ThreadedSandbox()
+    try:
+        yield threaded
+    finally:
+        threaded.close()
+
+
+@pytest.fixture
+def sandbox(server: ThreadedSandbox) -> Iterator[Sandbox]:
+    """A fresh sandbox per operation and mode, so no run depends on another's leftovers."""
+    sandbox = server.start()
+    try:
+        yield sandbox
+    finally:
+        server.stop()
+
+
+def _existing(server: ThreadedSandbox, sandbox: Sandbox) -> dict[str, str]:
+    """A completed request, its first package and one of its (synced) invoices."""
+
+    async def make() -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {sandbox.api_key}"}
+        async with aiohttp.ClientSession(sandbox.base_url + "/", headers=headers) as http:
+            body = {"start_date": "2025-01-01", "end_date": "2025-01-31", "rfc_type": "received"}
+            async with http.post("invoices/download/request", json=body) as response:
+                request_id = (await response.json())["data"]["request_id"]
+            sandbox.clock.advance(3600)
+            async with http.get(f"invoices/download/status/{request_id}") as response:
+                package_id = (await response.json())["data"]["package_ids"][0]
+            async with http.get("invoices/sat", params={"limit": "1"}) as response:
+                uuid = (await response.json())["data"][0]["uuid"]
+        return {"requestId": request_id, "packageId": package_id, "uuid": uuid}
+
+    ids: dict[str, str] = server.run(make())
+    return ids
+
+
+def _bad_header_text(value: object) -> bool:
+    return isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
+def _run(operation: Any, mode: str, sandbox: Sandbox, path_parameters: dict[str, str] | None,
+         statuses: Counter[int]) -> int:  # fmt: skip
+    kwargs: dict[str, Any] = {}
+    if path_parameters is not None:
+        wanted = {p.name for p in operation.path_parameters}
+        kwargs["path_parameters"] = {k: v for k, v in path_parameters.items() if k in wanted}
+    generation = GenerationMode.NEGATIVE if mode == "negative" else GenerationMode.POSITIVE
+    strategy = operation.as_strategy(generation_mode=generation, **kwargs)
+    session = requests.Session()
+    sent = 0
+    multipart = operation.definition.raw.get("operationId") == "uploadFiel"
+
+    @settings(
+        max_examples=EXAMPLES[mode],
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy, keep_team=st.integers(0, 3))
+    def fuzz(case: Any, keep_team: int) -> None:
+        nonlocal sent
+        if multipart:
+            # Known sandbox bug (see the xfail below): a multipart body aiohttp cannot parse
+            # (a control character in a part's headers) is answered 500 instead of 400.
+            assume(isinstance(case.body, dict))
+            assume(not any(_bad_header_text(name) for name in case.body))
+        if keep_team and isinstance(case.query, dict):
+            case.query.pop("team", None)  # mostly our own team: reach the handlers
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {sandbox.api_key}"}
+        response = case.call(base_url=sandbox.base_url, session=session)
+        sent += 1
+        statuses[response.status_code] += 1
+        case.validate_response(response, checks=CHECKS)
+        schema = VALIDATOR.response_schema(operation.path, operation.method, response.status_code)
+        problems = VALIDATOR.errors(response.json(), schema)
+        assert not problems, f"{operation.label} -> {response.status_code}: {problems}"
+
+    try:
+        fuzz()
+    finally:
+        session.close()
+    return sent
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_fuzzed_requests_get_conforming_answers(
+    label: str, mode: str, server: ThreadedSandbox, sandbox: Sandbox, figures
+) -> None:
+    statuses: Counter[int] = Counter()
+    sent = _run(OPERATIONS[label], mode, sandbox, None, statuses)
+    assert sent > 0
+    assert all(status < 500 for status in statuses)
+    figures.add(GROUP, "Fuzz requests", sent)
+    figures.add(GROUP, f"Requests ({mode} data)", sent)
+    figures.row(GROUP, "Answers by operation (all passes)", label, **_merge(label, statuses))
+
+
+WITH_IDS = sorted(label for label, op in OPERATIONS.items() if op.path_parameters)
+
+
+@pytest.mark.parametrize("label", WITH_IDS)
+def test_fuzzed_requests_on_existing_resources(
+    label: str, server: ThreadedSandbox, sandbox: Sandbox, figures
+) -> None:
+    ids = _existing(server, sandbox)
+    statuses: Counter[int] = Counter()
+    sent = _run(OPERATIONS[label], "existing resources", sandbox, ids, statuses)
+    assert sent > 0
+    assert any(200 <= status < 300 for status in statuses), statuses  # the success path ran
+    figures.add(GROUP, "Fuzz requests", sent)
+    figures.add(GROUP, "Requests (existing resources)", sent)
+    figures.row(GROUP, "Answers by operation (all passes)", label, **_merge(label, statuses))
+
+
+_SEEN: dict[str, Counter[int]] = {}
+
+
+def _merge(label: str, statuses: Counter[int]) -> dict[str, object]:
+    """Statuses of every pass on one operation so far, for its row in the report."""
+    merged = _SEEN.setdefault(label, Counter())
+    merged.update(statuses)
+    shown = ", ".join(f"{code}×{n}" for code, n in sorted(merged.items()))
+    return {"requests": sum(merged.values()), "statuses": shown}
+
+
+def test_every_operation_of_the_spec_is_fuzzed() -> None:
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    documented = {
+        f"{method.upper()} {path}" for path, item in spec["paths"].items() for method in item
+    }
+    assert set(OPERATIONS) == documented
+    assert len(OPERATIONS) >= 18
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (sandbox): a multipart body aiohttp cannot parse (a control character in a "
+    "part's headers) makes request.post() raise InvalidHeader in POST /invoices/download/fiel; "
+    "error_middleware maps it to 500 instead of 400 invalid_request_body (found by the fuzzer)",
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        'Content-Disposition: form-data; name="pass\x04word"\r\n\r\nx\r\n',
+        "\x18",
+    ],
+    ids=["control character in a field name", "garbage between boundaries"],
+)
+async def test_malformed_multipart_is_a_400_not_a_500(body: str) -> None:
+    boundary = "fuzzboundary"
+    raw = f"--{boundary}\r\n{body}--{boundary}--\r\n".encode()
+    async with Sandbox(SandboxConfig(seed=8, speed=0, start=START)) as sandbox:
+        headers = {
+            "Authorization": f"Bearer {sandbox.api_key}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        }
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(sandbox.base_url + "/invoices/download/fiel", data=raw, headers=headers) as r,
+        ):
+            status = r.status
+    assert status == 400
