@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -85,3 +86,24 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
             raise
     finally:
         os.close(fd)
+
+
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files a killed `write_atomic` left in `folder`; return what was removed.
+
+    Only names of `write_atomic`'s own pattern (`.<name>.<16 hex>.tmp`) are touched. Call it
+    when no writer is running in the folder (for example before resuming a download).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    removed = []
+    for entry in root.iterdir():
+        if _TEMP_NAME.match(entry.name) and entry.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                removed.append(entry)
+    return removed

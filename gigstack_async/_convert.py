@@ -23,6 +23,7 @@ from uuid import UUID
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 T = TypeVar("T")
@@ -255,6 +256,11 @@ def _fast_structure_fn(
     return fn
 
 
+def _is_list_type(tp: Any) -> bool:
+    origin: Any = typing.get_origin(tp) or tp
+    return origin is list
+
+
 def _make_converter(*, fast: bool = True) -> cattrs.Converter:
     """The converter; `fast=False` leaves out the fast paths (the reference, for tests)."""
     conv = cattrs.Converter(forbid_extra_keys=False, omit_if_default=True)
@@ -337,8 +343,32 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
 
     def attrs_structure_factory(cl: type) -> Callable[[Any, Any], Any]:
         # cattrs' detailed hook stays the reference: it runs whenever the fast path refuses.
-        detailed: Callable[[Any, Any], Any] = make_dict_structure_fn(cl, conv, **renames(cl))
+        generated: Callable[[Any, Any], Any] = make_dict_structure_fn(cl, conv, **renames(cl))
+
+        def detailed(value: Any, target: Any) -> Any:
+            # A model comes from a JSON object only: cattrs alone would read a string as an
+            # object whose keys are missing (`"rfc" in "EKU…"` is a substring test), turning
+            # `data: "maintenance"` into an empty, valid-looking history.
+            if not isinstance(value, dict):
+                raise ValueError(
+                    f"expected a JSON object, got {type(value).__name__} {value!r:.60}"
+                )
+            return generated(value, target)
+
         return _fast_structure_fn(cl, conv, detailed) if fast else detailed
+
+    def list_factory(tp: Any) -> Callable[[Any, Any], Any]:
+        generated = list_structure_factory(tp, conv)
+
+        def structure_list(value: Any, target: Any) -> Any:
+            # Only a JSON array is a list: cattrs alone would split "REQ-1_01" into characters.
+            if not isinstance(value, list):
+                raise ValueError(f"expected a JSON array, got {type(value).__name__} {value!r:.60}")
+            return generated(value, target)
+
+        return structure_list
+
+    conv.register_structure_hook_factory(_is_list_type, list_factory)
 
     conv.register_structure_hook_factory(attrs.has, attrs_structure_factory)
     conv.register_unstructure_hook_factory(

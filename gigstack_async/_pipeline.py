@@ -298,7 +298,7 @@ class Pipeline:
             raise self._status_error(response, parse_retry_after(response))
         try:
             body = json.loads(response.body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             content_type = response.header("content-type") or "no content type"
             shown = excerpt(response.body) if response.body else "empty body"
             raise APIResponseValidationError(
@@ -313,17 +313,22 @@ class Pipeline:
         return decode_body(op, response.status, response.body, body, op.response_model)
 
 
+MAX_REASONS = 5
+
+
 def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T]) -> T:
     try:
         return structure(body, model)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        reasons = (
-            "; ".join(cattrs.transform_error(exc))
-            if isinstance(exc, cattrs.BaseValidationError)
-            else str(exc)
-        )
+        if isinstance(exc, cattrs.BaseValidationError):
+            reasons = cattrs.transform_error(exc)
+        else:
+            reasons = [str(exc)]
+        shown = "; ".join(reasons[:MAX_REASONS])
+        if len(reasons) > MAX_REASONS:  # a huge bad list must not make a megabyte message
+            shown += f"; and {len(reasons) - MAX_REASONS} more"
         raise APIResponseValidationError(
-            f"{op.method} {op.path}: response does not match {model.__name__}: {reasons}",
+            f"{op.method} {op.path}: response does not match {model.__name__}: {shown}",
             status=status,
             body=raw,
         ) from exc
@@ -332,7 +337,7 @@ def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T
 def _json_or_none(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

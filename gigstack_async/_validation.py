@@ -15,6 +15,7 @@ gigstack_async.errors.InvalidParameterError: limit: must be between 1 and 100
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
@@ -42,6 +43,7 @@ __all__ = [
     "limit",
     "non_empty_str",
     "phone",
+    "positive_seconds",
     "rfc",
     "schedule_time",
     "sync_start_date",
@@ -366,3 +368,12 @@ with start_date 2024-01-15 the end_date can be at most 2024-02-14
     return ValidatedDownloadRequest(
         start_date=start, end_date=end, rfc_type=kind, request_type=what
     )
+
+
+def positive_seconds(field: str, value: object) -> float:
+    """A finite, positive number of seconds (int or float; bool, NaN and infinity refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{field}: expected a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidParameterError(field, "must be a finite, positive number of seconds", value)
+    return float(value)

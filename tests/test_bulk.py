@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from gigstack_async import GigstackClient, InvalidParameterError
+from gigstack_async import (
+    GigstackClient,
+    InternalServerError,
+    InvalidParameterError,
+    RateLimitError,
+)
+from gigstack_async.bulk.engine import RESUBMIT_BACKOFF_CAP, resubmit_delay
 from gigstack_async.bulk.events import (
     MonthFailed,
     MonthResult,
@@ -309,3 +315,27 @@ async def test_duplicate_requests_are_reported_not_raised(
     assert second.duplicate is True
     assert second.request_id == first.request_id
     assert len(sandbox.state.download_requests) == 1
+
+
+async def test_a_rate_limited_create_waits_then_goes_through_once(
+    sandbox: Sandbox, client: GigstackClient, tmp_path: Path
+) -> None:
+    sandbox.state.force_fault("createDownloadRequest", "429")
+    events = await _run(client, tmp_path)
+
+    assert all(r.ok for r in events if isinstance(r, MonthResult))
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 13
+    assert set(_creations(sandbox).values()) == {1}
+
+
+def test_resubmission_waits_for_retry_after_else_backs_off() -> None:
+    limited = RateLimitError("slow down", status=429)
+    limited.retry_after = 7.0
+    assert resubmit_delay(0, limited) == 7.0
+    limited.retry_after = 3600.0
+    assert resubmit_delay(0, limited) == RESUBMIT_BACKOFF_CAP
+    refused = InternalServerError("boom", status=503)
+    delays = [resubmit_delay(n, refused) for n in range(8)]
+    assert 0.375 <= delays[0] <= 0.5
+    assert all(d <= RESUBMIT_BACKOFF_CAP for d in delays)
+    assert delays[4] > delays[0]

@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+import random
+from collections.abc import AsyncGenerator, Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
+from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestState
 from gigstack_async.bulk.events import (
     BulkEvent,
@@ -34,16 +36,36 @@ from gigstack_async.bulk.events import (
 from gigstack_async.bulk.journal import Journal, MonthEntry, Phase
 from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.watch import PollSchedule, snapshot
-from gigstack_async.errors import APIStatusError, GigstackError
-from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, decode_package, extract_package
+from gigstack_async.errors import APIStatusError, GigstackError, RateLimitError
+from gigstack_async.packages import (
+    DEFAULT_LIMITS,
+    ExtractResult,
+    PackageLimits,
+    decode_package,
+    extract_package,
+)
 
 if TYPE_CHECKING:
     from gigstack_async.resources.downloads import Downloads
 
 logger = logging.getLogger("gigstack_async")
 
+T = TypeVar("T")
+
 HISTORY_WINDOW = 20  # the history lists only the most recent 20 requests (gigstack docs)
-MAX_SUBMISSIONS_PER_RUN = 3  # attempts for one month in one run when reconciliation proves absence
+# Attempts for one month in one run, each only after the history proved the previous one absent.
+MAX_SUBMISSIONS_PER_RUN = 8
+RESUBMIT_BACKOFF_CAP = 30.0
+
+
+def resubmit_delay(attempt: int, error: GigstackError) -> float:
+    """Seconds to wait before sending a create request the history proved never arrived.
+
+    The server's Retry-After wins (a 429 means: not now); else capped, jittered exponential.
+    """
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        return min(error.retry_after, RESUBMIT_BACKOFF_CAP)
+    return min(0.5 * 2.0**attempt, RESUBMIT_BACKOFF_CAP) * (1 - 0.25 * random.random())
 
 
 @attrs.frozen
@@ -164,7 +186,7 @@ class _Run:
 
     async def submit(self, key: str) -> None:
         try:
-            for _ in range(MAX_SUBMISSIONS_PER_RUN):
+            for attempt in range(MAX_SUBMISSIONS_PER_RUN):
                 async with self.limit:
                     entry = self.journal.record_intent(key)
                     try:
@@ -176,9 +198,8 @@ class _Run:
                         )
                     except GigstackError as error:
                         if definitely_not_created(error):
-                            self.finish(
-                                self.journal.record_failed(key, str(error)), error=str(error)
-                            )
+                            failed = self.journal.record_failed(key, str(error))
+                            self.finish(failed, error=str(error))
                             return
                         logger.info("create request for %s: outcome unknown (%s)", key, error)
                         outcome = await self._reconcile_one(key)
@@ -189,15 +210,18 @@ class _Run:
                                 "re-run with the same journal to reconcile it with the history",
                             )
                             return
-                        if outcome:
-                            continue  # provably not created: safe to send again
-                        return  # adopted from history: the watcher takes it from here
-                self.journal.record_submitted(key, created.request_id, created.duplicate)
-                self.emit(Submitted(key, created.request_id, duplicate=created.duplicate))
-                return
+                        if not outcome:
+                            return  # adopted from history: the watcher takes it from here
+                        delay = resubmit_delay(attempt, error)  # provably not created
+                    else:
+                        self.journal.record_submitted(key, created.request_id, created.duplicate)
+                        self.emit(Submitted(key, created.request_id, duplicate=created.duplicate))
+                        return
+                await asyncio.sleep(delay)  # outside the limit: others may submit meanwhile
             self.finish(
                 self.journal.entry(key),
-                error=f"not created after {MAX_SUBMISSIONS_PER_RUN} attempts",
+                error=f"not created after {MAX_SUBMISSIONS_PER_RUN} attempts; "
+                "re-run with the same journal to try again",
             )
         finally:
             self.pending_submissions -= 1
@@ -311,8 +335,8 @@ class _Run:
                 for package_id in entry.missing_packages:
                     package = await self.downloads.package(package_id)
                     data = decode_package(package.content, encoding=package.encoding)
-                    result = await asyncio.to_thread(
-                        extract_package, data, folder, self.options.package_limits
+                    result = await _finish_even_if_cancelled(
+                        asyncio.to_thread(_extract, data, folder, self.options.package_limits)
                     )
                     names = [f.name for f in result.files]
                     self.journal.record_package(key, package_id, result.package_sha256, names)
@@ -377,6 +401,26 @@ class _Run:
                 if entry.key not in self.reported:
                     self.start_download(entry, tasks)
             tasks.create_task(self.watch_all(tasks))
+
+
+def _extract(data: bytes, folder: Path, limits: PackageLimits) -> ExtractResult:
+    # A run killed mid-write leaves hidden temp files; resuming clears them before writing.
+    remove_stale_temp_files(folder)
+    return extract_package(data, folder, limits)
+
+
+async def _finish_even_if_cancelled(work: Awaitable[T]) -> T:
+    """Await `work`; if cancelled meanwhile, let it finish before re-raising the cancellation.
+
+    A thread writing files cannot be interrupted: returning early would leave files appearing
+    after the caller believes the run has stopped.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
 
 
 async def run_bulk(

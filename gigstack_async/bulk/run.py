@@ -49,6 +49,13 @@ class BulkDownload:
         self._options = options
         self._iterator: AsyncGenerator[BulkEvent, None] | None = None
 
+    def check_journal(self) -> None:
+        """Open the journal now and release it: a corrupt file, another run's journal or one in
+        use by another process raises its JournalError here, before anything is sent."""
+        if self.journal_path is not None and self.journal_path.exists():
+            with Journal.open(self.journal_path, self.plan):
+                pass
+
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
         if self._iterator is not None:
             raise RuntimeError("a BulkDownload can be iterated once")

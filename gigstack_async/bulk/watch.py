@@ -24,7 +24,8 @@ from gigstack_async._generated.models import (
     DownloadRequestState,
     DownloadRequestStatus,
 )
-from gigstack_async.errors import GigstackError
+from gigstack_async._validation import positive_seconds
+from gigstack_async.errors import GigstackError, InvalidParameterError
 
 if TYPE_CHECKING:
     from gigstack_async.resources.downloads import Downloads
@@ -50,6 +51,20 @@ class PollSchedule:
     factor: float = 1.5
     maximum: float = 60.0
     jitter: float = 0.1
+
+    def __attrs_post_init__(self) -> None:
+        # A zero, negative or NaN delay would turn polling into a tight loop against the API.
+        for name in ("initial", "factor", "maximum"):
+            positive_seconds(f"PollSchedule.{name}", getattr(self, name))
+        if self.factor < 1:
+            raise InvalidParameterError("PollSchedule.factor", "must be ≥ 1", self.factor)
+        if self.maximum < self.initial:
+            raise InvalidParameterError(
+                "PollSchedule.maximum", "must be ≥ PollSchedule.initial", self.maximum
+            )
+        jitter = self.jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
+            raise InvalidParameterError("PollSchedule.jitter", "must be in [0, 1)", jitter)
 
     def delays(self) -> Iterator[float]:
         delay = self.initial

@@ -86,6 +86,8 @@ def _progress(ui: Ui, board: Board) -> ProgressView:
 async def execute(client: GigstackClient, run: BulkDownload, job: DownloadJob, ui: Ui) -> int:
     """Drive the run to the end; print the summary; the exit code says whether every month
     finished."""
+    # A journal that cannot be used must cost nothing: check it before any request.
+    run.check_journal()
     # Pre-flight: the cheapest authenticated call. A bad key or base URL raises here, cleanly.
     await client.downloads.history()
     ui.out()

@@ -308,8 +308,8 @@ class Downloads:
         ```
         """
         check.non_empty_str("request_id", request_id)
-        if timeout is not None and (isinstance(timeout, bool) or timeout <= 0):
-            raise InvalidParameterError("timeout", "must be a positive number of seconds", timeout)
+        if timeout is not None:
+            timeout = check.positive_seconds("timeout", timeout)
         return _watch.watch(self, request_id, poll=poll, timeout=timeout)
 
     async def wait(
@@ -374,10 +374,8 @@ class Downloads:
         """
         plan = self.plan(start, end, rfc_type=rfc_type, request_type=request_type)
         check.limit("concurrency", concurrency, 1, 64)
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-        ):
-            raise InvalidParameterError("timeout", "must be a positive number of seconds", timeout)
+        if timeout is not None:
+            timeout = check.positive_seconds("timeout", timeout)
         options = BulkOptions(
             concurrency=concurrency,
             poll=poll or PollSchedule(),

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import FileField
 
 from gigstack_async.sandbox import validation
@@ -102,7 +103,10 @@ async def upload_fiel(request: web.Request) -> web.StreamResponse:
     state, team = state_of(request), team_of(request)
     if not request.content_type.startswith("multipart/"):
         raise invalid("cert", "send multipart/form-data with the cert, key and password parts")
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, HttpProcessingError) as exc:  # a malformed multipart body is the client's
+        raise invalid("cert", f"the multipart body cannot be parsed: {exc}") from exc
     cert = _form_bytes(form, "cert")
     _form_bytes(form, "key")
     if not _form_text(form, "password"):

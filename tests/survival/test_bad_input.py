@@ -217,7 +217,7 @@ API: dict[str, tuple[Call, type[Exception], str | None, str]] = {
     ),
 }  # fmt: skip
 
-# Bad input the SDK does not refuse yet: each row is a known bug, pinned by a strict xfail.
+# Bad input the SDK once let through: each row was a bug, now fixed and kept as a regression test.
 API_BUGS: dict[str, tuple[Call, type[Exception], str | None, str, str]] = {
     "watch: timeout '5' (a str)": (
         lambda c, _t: c.downloads.watch("X", timeout="5"),
@@ -326,10 +326,7 @@ async def test_missing_key_is_refused_before_sending(
 
 @pytest.mark.parametrize(
     "row",
-    [
-        pytest.param(r, marks=pytest.mark.xfail(strict=True, reason=API_BUGS[r][4]))
-        for r in API_BUGS
-    ],
+    [pytest.param(r) for r in API_BUGS],
 )
 async def test_bad_api_input_known_bugs(row: str, sandbox: Sandbox, tmp_path: Path) -> None:
     call, _error, field, pattern, _reason = API_BUGS[row]
@@ -481,12 +478,6 @@ JOURNALS = {
     [
         pytest.param(
             r,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: `sat download` sends its pre-flight GET history before it opens "
-                "--journal, so a corrupt or foreign journal costs a request (exit 2 and the "
-                "message are right)",
-            ),
         )
         for r in JOURNALS
     ],

@@ -195,7 +195,7 @@ GENERATORS: dict[str, Case] = {
     ),
     "async for downloads.bulk (a history poll)": Case(bulk, "getDownloadHistory", nth=3),
     # One download at a time: no other package is being extracted while this one is held
-    # (cancelling DURING an extraction is a known bug, see the xfail at the end).
+    # (cancelling DURING an extraction has a test of its own, at the end).
     "async for downloads.bulk (a package download)": Case(
         bulk, "downloadPackage", nth=2, speed=3000
     ),
@@ -364,13 +364,6 @@ async def test_cancelled_during_retry_backoff(figures) -> None:
     figures.add(GROUP, "Cancelled while backing off", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cancelling a bulk run while a package is being extracted returns at once, but "
-    "the asyncio.to_thread(extract_package) worker keeps writing files into the output folder "
-    "after the run (and its journal) closed; the engine should wait for (or stop) the "
-    "extraction before re-raising CancelledError",
-)
 async def test_cancelling_during_extraction_waits_for_the_files(
     world: tuple[World, Gate], monkeypatch: pytest.MonkeyPatch
 ) -> None:

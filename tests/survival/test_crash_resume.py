@@ -202,12 +202,6 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a resumed run never removes the `.<name>.<hex>.tmp` files a killed run left in "
-    "the month folders it owns (write_atomic's temp names), so the output folder keeps "
-    "partial files forever",
-)
 async def test_resume_sweeps_temp_files_left_by_a_killed_run(
     tmp_path: Path,
     make_client: Callable[..., GigstackClient],

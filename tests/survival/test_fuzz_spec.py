@@ -157,7 +157,7 @@ def _run(operation: Any, mode: str, sandbox: Sandbox, path_parameters: dict[str,
     def fuzz(case: Any, keep_team: int) -> None:
         nonlocal sent
         if multipart:
-            # Known sandbox bug (see the xfail below): a multipart body aiohttp cannot parse
+            # Was a sandbox bug (regression test below): a multipart body aiohttp cannot parse
             # (a control character in a part's headers) is answered 500 instead of 400.
             assume(isinstance(case.body, dict))
             assume(not any(_bad_header_text(name) for name in case.body))
@@ -230,12 +230,6 @@ def test_every_operation_of_the_spec_is_fuzzed() -> None:
     assert len(OPERATIONS) >= 18
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (sandbox): a multipart body aiohttp cannot parse (a control character in a "
-    "part's headers) makes request.post() raise InvalidHeader in POST /invoices/download/fiel; "
-    "error_middleware maps it to 500 instead of 400 invalid_request_body (found by the fuzzer)",
-)
 @pytest.mark.parametrize(
     "body",
     [

@@ -306,7 +306,7 @@ CASES: dict[str, Case] = {
     ),
 }
 
-# Hostile data the SDK lets through or fails on badly today: strict xfail, one per bug.
+# Hostile data the SDK once let through or failed on badly: fixed; kept as regression tests.
 BUGS: dict[str, tuple[Case, str]] = {
     "deeply nested JSON": (
         Case(_raw(_deep(100_000), content_type="application/json"), APIResponseValidationError,
@@ -452,8 +452,7 @@ def test_every_hostile_case_is_exercised() -> None:
 @pytest.mark.parametrize(
     ("case", "call"),
     [
-        pytest.param(case, call, id=f"{case} / {call}",
-                     marks=pytest.mark.xfail(strict=True, reason=BUGS[case][1]))
+        pytest.param(case, call, id=f"{case} / {call}")
         for case in BUGS
         for call in BUGS[case][0].calls
     ],
