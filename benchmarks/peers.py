@@ -26,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
+from codegen.models import FLAGS as CODEGEN_FLAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "gigstack.yaml"
 DEFAULT_CACHE = ROOT / ".bench"
@@ -33,22 +35,18 @@ DEFAULT_CACHE = ROOT / ".bench"
 OPC_PACKAGE = "gigstack_opc"
 PYDANTIC_MODULE = "gigstack_pydantic"
 
-# codegen/models.py's naming flags; minus what only serves the attrs template (template dir,
-# custom formatter, extra imports, header).
+# codegen/models.py's own flags, so both model sets name things alike; minus what only serves
+# the attrs template (template dir, custom formatter, extra imports, file header).
+_ATTRS_ONLY = (
+    "--output-model-type=",
+    "--custom-template-dir=",
+    "--custom-formatters=",
+    "--additional-imports=",
+    "--custom-file-header",
+)
 PYDANTIC_FLAGS = (
-    "--input-file-type=openapi",
     "--output-model-type=pydantic_v2.BaseModel",
-    "--formatters=builtin",
-    "--target-python-version=3.11",
-    "--snake-case-field",
-    "--capitalise-enum-members",
-    "--strict-nullable",
-    "--output-datetime-class=datetime",
-    "--use-standard-primitive-types",
-    "--use-schema-description",
-    "--use-field-description",
-    "--use-double-quotes",
-    "--disable-timestamp",
+    *(flag for flag in CODEGEN_FLAGS if not flag.startswith(_ATTRS_ONLY)),
 )
 OPC_CONFIG = "post_hooks: []\n"
 
