@@ -59,6 +59,21 @@ class Sizes:
         )
 
 
+def stop_child(process: subprocess.Popen[str] | None) -> None:
+    """Stop a benchmark child that serves until its stdin closes; kill it if it lingers."""
+    if process is None:
+        return
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 class CannedServer:
     """`python -m benchmarks.server` in its own process; stopped by closing its stdin."""
 
@@ -100,17 +115,7 @@ class CannedServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        stop_child(process)
 
     def __enter__(self) -> CannedServer:
         return self.start() if self.process is None else self

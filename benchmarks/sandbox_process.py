@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from benchmarks.harness import stop_child
 from benchmarks.peers import ROOT
 from gigstack_async.sandbox import LifecycleConfig, Sandbox, SandboxConfig
 
@@ -116,17 +117,7 @@ class SandboxProcess:
         tb: TracebackType | None,
     ) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        stop_child(process)
 
 
 if __name__ == "__main__":

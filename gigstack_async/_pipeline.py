@@ -88,10 +88,9 @@ def parse_retry_after(response: Response, *, now: float | None = None) -> float 
 
 @attrs.frozen
 class CallResult:
-    """A decoded response plus what it took to get it."""
+    """The final response of a call and how many attempts it took."""
 
     response: Response
-    body: Any
     attempts: int
 
 
@@ -256,7 +255,7 @@ class Pipeline:
             elapsed = loop.time() - started
             self._log_attempt(op, log_path, response.status, attempt, elapsed)
             if response.status < 400 or response.status not in self.retry.retry_statuses:
-                return CallResult(response=response, body=None, attempts=attempt)
+                return CallResult(response=response, attempts=attempt)
             retry_after = parse_retry_after(response)
             if op.billed or attempt > self.retry.max_retries:
                 raise self._status_error(response, retry_after)

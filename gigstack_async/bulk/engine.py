@@ -34,7 +34,6 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.journal import Journal, MonthEntry, Phase
-from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.watch import PollSchedule, snapshot
 from gigstack_async.errors import APIStatusError, GigstackError, RateLimitError
 from gigstack_async.packages import (
@@ -438,7 +437,3 @@ async def run_bulk(
             driver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await driver
-
-
-def expected_keys(plan: DownloadPlan) -> list[str]:
-    return [slot.key for slot in plan]
