@@ -54,6 +54,7 @@ from gigstack_async.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from gigstack_async.money import InvalidAmountError
 from gigstack_async.pagination import AsyncPager
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "GigstackClient",
     "GigstackError",
     "InternalServerError",
+    "InvalidAmountError",
     "InvalidParameterError",
     "InvoiceType",
     "MonthFailed",

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -21,8 +22,9 @@ from urllib.parse import quote
 import attrs
 import cattrs
 
+from gigstack_async import _json
 from gigstack_async._config import RetryPolicy, Timeout
-from gigstack_async._convert import structure
+from gigstack_async._convert import needs_exact, structure
 from gigstack_async._operation import Operation
 from gigstack_async._version import __version__
 from gigstack_async.errors import (
@@ -35,6 +37,7 @@ from gigstack_async.errors import (
     excerpt,
     status_error,
 )
+from gigstack_async.money import format_decimal
 from gigstack_async.transports.base import (
     AsyncTransport,
     MultipartField,
@@ -52,6 +55,8 @@ MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 
 
 def encode_query_value(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format_decimal(value)  # never "1E+2"
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, bool):
@@ -296,7 +301,8 @@ class Pipeline:
         if response.status >= 400:
             raise self._status_error(response, parse_retry_after(response))
         try:
-            body = json.loads(response.body)
+            # Money-bearing models get every fractional number as Decimal, digit for digit.
+            body = _json.loads(response.body, exact=needs_exact(op.response_model))
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             content_type = response.header("content-type") or "no content type"
             shown = excerpt(response.body) if response.body else "empty body"

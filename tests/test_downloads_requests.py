@@ -3,6 +3,7 @@ transport, the values returned, and arguments refused before any request."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
@@ -53,10 +54,22 @@ def mocked() -> Iterator[aioresponses]:
 
 def sent(mocked: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
     return [
-        (method, str(url), call.kwargs)
+        (method, str(url), _as_sent(call.kwargs))
         for (method, url), calls in mocked.requests.items()
         for call in calls
     ]
+
+
+def _as_sent(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # The transport encodes JSON bodies itself (exact Decimal digits) and sends them as `data`:
+    # show them as the JSON they are, so assertions read `json` as before.
+    shown = dict(kwargs)
+    data = shown.get("data")
+    if isinstance(data, bytes) and shown["headers"].get("Content-Type") == "application/json":
+        shown["json"], shown["data"] = json.loads(data), None
+    else:
+        shown.setdefault("json", None)
+    return shown
 
 
 def url(path: str) -> re.Pattern[str]:

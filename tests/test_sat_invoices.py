@@ -4,6 +4,7 @@ aioresponses), the values returned, and arguments refused before any request."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -74,10 +75,22 @@ async def client(api_key: str) -> Any:
 def sent(mocked: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
     """Every request aioresponses saw: (method, URL with query, kwargs), in order."""
     return [
-        (method, str(url), call.kwargs)
+        (method, str(url), _as_sent(call.kwargs))
         for (method, url), calls in mocked.requests.items()
         for call in calls
     ]
+
+
+def _as_sent(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # The transport encodes JSON bodies itself (exact Decimal digits) and sends them as `data`:
+    # show them as the JSON they are, so assertions read `json` as before.
+    shown = dict(kwargs)
+    data = shown.get("data")
+    if isinstance(data, bytes) and shown["headers"].get("Content-Type") == "application/json":
+        shown["json"], shown["data"] = json.loads(data), None
+    else:
+        shown.setdefault("json", None)
+    return shown
 
 
 def only_request(mocked: aioresponses) -> tuple[str, str, dict[str, Any]]:

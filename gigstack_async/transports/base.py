@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import attrs
+
+from gigstack_async import _json
 
 
 @attrs.frozen
@@ -36,6 +37,10 @@ class Request:
     """False for calls that may charge money: the transport must never send it a second time on
     its own (aiohttp, for one, silently resends a GET once when the connection drops)."""
 
+    def json_bytes(self) -> bytes:
+        """`json` encoded exactly: `Decimal` amounts keep their digits (no float, no exponent)."""
+        return _json.dumps(self.json)
+
 
 @attrs.frozen
 class Response:
@@ -46,7 +51,8 @@ class Response:
     body: bytes = attrs.field(default=b"", repr=False)
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body as JSON; fractional numbers come back as exact `Decimal`."""
+        return _json.loads(self.body)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
