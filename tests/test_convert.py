@@ -158,9 +158,17 @@ def test_request_bodies_use_wire_names_and_omit_unset_fields() -> None:
         "end_date": "2024-01-31",
         "rfc_type": "received",
     }
-    schedule = m.ScheduleInput(enabled=True, download_types=[m.RfcType.ISSUED], days_back=5)
-    assert json.loads(json.dumps(unstructure(schedule))) == {
+    optional = m.RegisterInput(phone="+525512345678", sync_start_date=date(2024, 1, 1))
+    assert json.loads(json.dumps(unstructure(optional))) == {
+        "phone": "+525512345678",
+        "sync_start_date": "2024-01-01",
+    }
+    schedule = m.ScheduleInput(
+        enabled=True, time="06:00", download_types=[m.RfcType.ISSUED], days_back=5
+    )
+    assert json.loads(json.dumps(unstructure(schedule))) == {  # all four, as gigstack sends
         "enabled": True,
+        "time": "06:00",
         "download_types": ["issued"],
         "days_back": 5,
     }
