@@ -31,6 +31,7 @@ from gigstack_async.errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    BilledResponseValidationError,
     InvalidParameterError,
     OutcomeUnknownError,
     RateLimitError,
@@ -337,16 +338,41 @@ class Pipeline:
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             content_type = response.header("content-type") or "no content type"
             shown = excerpt(response.body) if response.body else "empty body"
-            raise APIResponseValidationError(
-                f"{op.method} {op.path}: expected JSON, got {content_type}: {shown}",
-                status=response.status,
-                body=response.body,
+            raise _invalid_body(
+                op, response, f"expected JSON, got {content_type}: {shown}", None
             ) from exc
         if isinstance(body, dict) and body.get("success") is False:
             raise status_error(
                 response.status, response.body, body, request_id=_request_id(response)
             )
-        return decode_body(op, response.status, response.body, body, op.response_model)
+        try:
+            return decode_body(op, response.status, response.body, body, op.response_model)
+        except APIResponseValidationError as exc:
+            raise _invalid_body(op, response, str(exc).partition(": ")[2], body) from exc
+
+
+def _invalid_body(
+    op: Operation, response: Response, reason: str, body: Any
+) -> APIResponseValidationError:
+    """The error for a 2xx body we cannot read; on a billed call it says the call went through."""
+    request_id = _request_id(response)
+    if op.billed:
+        return BilledResponseValidationError(
+            f"{op.method} {op.path}: HTTP {response.status}: the call WENT THROUGH (it may have "
+            f"charged) but its response cannot be read: {reason}. Do not send it again; "
+            "check its effect first (e.g. the download history)"
+            + (f" [request id {request_id}]" if request_id else ""),
+            status=response.status,
+            body=response.body,
+            request_id=request_id,
+            json_body=body,
+        )
+    return APIResponseValidationError(
+        f"{op.method} {op.path}: {reason}",
+        status=response.status,
+        body=response.body,
+        request_id=request_id,
+    )
 
 
 def _bodyless_write(op: Operation, json_body: Any, multipart: object) -> bool:
