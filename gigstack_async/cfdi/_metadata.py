@@ -279,16 +279,19 @@ def _align(fields: list[str | None], values: list[str]) -> list[str] | str:
     """`values` re-aligned to one per column, or the reason they cannot be.
 
     Fewer values than columns: padded with "". More: the surplus goes to the name columns, in
-    the only way that leaves every fixed-shape column well-formed; surplus that is only empty
-    trailing fields, or that no name can absorb, stays at the end for `extra`.
+    the way that leaves every fixed-shape column well-formed. Empty pieces of a name (``~~``)
+    could also sit in a fixed column (empty is allowed there), so of the fitting ways the one
+    leaving the fewest fixed columns empty wins; a tie is ambiguous and refused. Surplus that
+    is only empty trailing fields, or that no name can absorb, stays at the end for `extra`.
     """
     width, surplus = len(fields), len(values) - len(fields)
     if surplus <= 0:
         return values + [""] * -surplus
-    if not any(v.strip() for v in values[width:]):
+    if not any(v.strip() for v in values[width:]) and _fits(fields, values[:width]):
         return values  # trailing separators: nothing to re-align
     names = [i for i, field in enumerate(fields) if field in _NAMES]
-    fits: list[list[str]] = []
+    best: list[list[str]] = []
+    best_empty = width + 1
     for shares in itertools.islice(_splits(surplus, len(names)), _MAX_ALIGNMENTS):
         taken = dict(zip(names, shares, strict=True))
         aligned: list[str] = []
@@ -297,14 +300,25 @@ def _align(fields: list[str | None], values: list[str]) -> list[str] | str:
             size = 1 + taken.get(index, 0)
             aligned.append("~".join(values[at : at + size]))
             at += size
-        if all(_shape_ok(field, value) for field, value in zip(fields, aligned, strict=True)):
-            fits.append(aligned)
-            if len(fits) > 1:
-                return (
-                    f"{surplus} field(s) more than the header, and a `~` inside a name could "
-                    "belong to more than one name column"
-                )
-    return fits[0] if fits else values
+        if not _fits(fields, aligned):
+            continue
+        empty = sum(
+            1 for f, v in zip(fields, aligned, strict=True) if f not in _NAMES and not v.strip()
+        )
+        if empty < best_empty:
+            best, best_empty = [aligned], empty
+        elif empty == best_empty:
+            best.append(aligned)
+    if len(best) > 1:
+        return (
+            f"{surplus} field(s) more than the header, and a `~` inside a name could belong "
+            "to more than one name column"
+        )
+    return best[0] if best else values
+
+
+def _fits(fields: list[str | None], values: list[str]) -> bool:
+    return all(_shape_ok(field, value) for field, value in zip(fields, values, strict=True))
 
 
 def _splits(total: int, parts: int) -> Iterator[tuple[int, ...]]:
