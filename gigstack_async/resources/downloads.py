@@ -272,7 +272,12 @@ class Downloads:
         return list(envelope.data.history or [])
 
     async def status(self, request_id: str) -> DownloadRequestStatus:
-        """SAT's status of one download request."""
+        """SAT's status of one download request.
+
+        gigstack does not document the format of request ids (NOT FOUND), so only an empty id,
+        ``.`` or ``..`` is refused before sending; anything else goes to the server as one
+        percent-encoded path segment.
+        """
         envelope: DownloadRequestStatusEnvelope = await self._pipeline.call(
             ops.GET_DOWNLOAD_REQUEST_STATUS,
             path_params={"requestId": check.non_empty_str("request_id", request_id)},
@@ -280,7 +285,11 @@ class Downloads:
         return envelope.data
 
     async def package(self, package_id: str) -> Package:
-        """A package of a completed request, as sent (`content` is the base64 ZIP)."""
+        """A package of a completed request, as sent (`content` is the base64 ZIP).
+
+        The package id format is NOT FOUND in gigstack's docs (SAT's own is
+        ``<IdSolicitud>_<NN>``), so only an empty id, ``.`` or ``..`` is refused before sending.
+        """
         envelope: PackageEnvelope = await self._pipeline.call(
             ops.DOWNLOAD_PACKAGE,
             path_params={"packageId": check.non_empty_str("package_id", package_id)},
