@@ -23,7 +23,67 @@ from gigstack_async.cfdi import (
     summarize_package,
 )
 from gigstack_async.packages import iter_package
-from tests.test_cfdi import CFDI_33, CFDI_40, EXPECTED_1, HEADER, ROW_1, ROW_2, UUID_2, UUID_33
+
+# The fixtures of tests/test_cfdi.py (copied: test files do not import each other).
+UUID_40 = "6f1c1a8e-2b2c-4b6e-9d3a-1f2e3d4c5b6a"  # lower case on purpose: SAT's case varies
+UUID_33 = "E7215E3B-2DC5-4A40-AB10-C902FF9258DF"
+UUID_2 = "129C4D12-1415-4ACE-BE12-34E71C4EAB4E"
+
+CFDI_40 = f"""<?xml version="1.0" encoding="UTF-8"?>
+<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/4"
+    xmlns:tfd="http://www.sat.gob.mx/TimbreFiscalDigital"
+    Version="4.0" Serie="A" Folio="1024" Fecha="2024-01-31T23:59:59" SubTotal="1000.00"
+    Moneda="MXN" Total="1160.00" TipoDeComprobante="I" Exportacion="01" LugarExpedicion="42501">
+  <cfdi:Emisor Rfc="EKU9003173C9" Nombre="ESCUELA KEMPER URGATE" RegimenFiscal="601"/>
+  <cfdi:Receptor Rfc="CDB6306080U5" Nombre="CONSTRUCTORA DEL BAJÍO" UsoCFDI="G03"
+      DomicilioFiscalReceptor="42501" RegimenFiscalReceptor="601"/>
+  <cfdi:Conceptos><cfdi:Concepto ClaveProdServ="84111506" Importe="1000.00"/></cfdi:Conceptos>
+  <cfdi:Complemento>
+    <tfd:TimbreFiscalDigital Version="1.1" UUID="{UUID_40}" FechaTimbrado="2024-02-01T00:02:10"
+        RfcProvCertif="SAT970701NN3" NoCertificadoSAT="00001000000505211329"/>
+  </cfdi:Complemento>
+</cfdi:Comprobante>
+""".encode()
+
+CFDI_33 = f"""<?xml version="1.0" encoding="UTF-8"?>
+<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/3" Version="3.3"
+    Fecha="2018-01-11T07:10:23" SubTotal="969.06" Moneda="MXN" Total="1124.11"
+    TipoDeComprobante="I">
+  <cfdi:Emisor Rfc="XAXX010101000" Nombre="RAZON SOCIAL 1"/>
+  <cfdi:Receptor Rfc="XAXX010101001" UsoCFDI="G03"/>
+  <cfdi:Complemento>
+    <tfd:TimbreFiscalDigital xmlns:tfd="http://www.sat.gob.mx/TimbreFiscalDigital"
+        Version="1.1" UUID="{UUID_33}" FechaTimbrado="2018-01-11T07:10:51"/>
+  </cfdi:Complemento>
+</cfdi:Comprobante>
+""".encode()
+
+HEADER = (
+    "Uuid~RfcEmisor~NombreEmisor~RfcReceptor~NombreReceptor~RfcPac~FechaEmision~"
+    "FechaCertificacionSat~Monto~EfectoComprobante~Estatus~FechaCancelacion"
+)
+ROW_1 = (
+    f"{UUID_33}~XAXX010101000~RAZON SOCIAL 1~XAXX010101001~RAZON SOCIAL 1 SA DE CV~"
+    "XAXX010101003~2018-01-11 07:10:23~2018-01-11 07:10:51~1124.11~I~1~"
+)
+ROW_2 = (
+    f"{UUID_2.lower()}~XAXX010101000~RAZON SOCIAL 2~XAXX010101002~RAZON SOCIAL 2 SA DE CV~"
+    "XAXX010101004~2018-01-11 10:36:24~2018-01-11 10:36:52~1485.17~E~0~2018-02-01 09:00:00"
+)
+EXPECTED_1 = MetadataRow(
+    uuid=UUID_33,
+    rfc_emisor="XAXX010101000",
+    nombre_emisor="RAZON SOCIAL 1",
+    rfc_receptor="XAXX010101001",
+    nombre_receptor="RAZON SOCIAL 1 SA DE CV",
+    rfc_pac="XAXX010101003",
+    fecha_emision=datetime(2018, 1, 11, 7, 10, 23),
+    fecha_certificacion_sat=datetime(2018, 1, 11, 7, 10, 51),
+    monto=Decimal("1124.11"),
+    efecto_comprobante="I",
+    estatus=Estatus.VIGENTE,
+    fecha_cancelacion=None,
+)
 
 UUID_3 = "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D"
 TERCERO_HEADER = "Uuid~RfcACuentaTerceros~NombreACuentaTerceros"
