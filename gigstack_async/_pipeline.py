@@ -356,7 +356,7 @@ def _invalid_body(
 ) -> APIResponseValidationError:
     """The error for a 2xx body we cannot read; on a billed call it says the call went through."""
     request_id = _request_id(response)
-    if op.billed:
+    if op.billed and 200 <= response.status < 300:
         return BilledResponseValidationError(
             f"{op.method} {op.path}: HTTP {response.status}: the call WENT THROUGH (it may have "
             f"charged) but its response cannot be read: {reason}. Do not send it again; "
