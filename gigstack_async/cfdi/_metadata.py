@@ -330,11 +330,15 @@ def _splits(total: int, parts: int) -> Iterator[tuple[int, ...]]:
         yield tuple(edges[i + 1] - edges[i] - 1 for i in range(parts))
 
 
+def _fields(header: list[str]) -> list[str | None]:
+    """The MetadataRow field of each header column (None: unknown, kept in `extra`)."""
+    return [_COLUMNS.get(name.strip().lower()) for name in header]
+
+
 def _named(
-    header: list[str], values: list[str]
+    header: list[str], fields: list[str | None], values: list[str]
 ) -> tuple[dict[str, str], list[tuple[str, str]]] | str:
     """Pair values with known columns (after re-aligning); everything else goes to `extra`."""
-    fields = [_COLUMNS.get(name.strip().lower()) for name in header]
     aligned = _align(fields, values)
     if isinstance(aligned, str):
         return aligned
@@ -362,14 +366,15 @@ def _rows(
     skipped: list[SkippedItem],
 ) -> Iterator[MetadataRow]:
     header, lines = _header(text)
-    if "rfcemisor" not in {name.strip().lower() for name in header}:
+    fields = _fields(header)
+    if "rfc_emisor" not in fields:
         raise MetadataParseError("line 1: a third-party (_tercero) file, not a metadata file")
     for number, values in _records(lines, len(header)):
         uuid = _uuid_of(values)
         if uuid is None:
             skipped.append(SkippedItem(source, number, _bad_uuid(values[0])))
             continue
-        named = _named(header, values)
+        named = _named(header, fields, values)
         if isinstance(named, str):
             skipped.append(SkippedItem(source, number, f"{uuid}: {named}"))
             continue
@@ -394,9 +399,10 @@ def _row(
     extra: list[tuple[str, str]],
     third: list[tuple[str, str]],
 ) -> MetadataRow:
-    own = {f: known.get(f, "").strip() for f in _TERCERO_COLUMNS}
-    own["nombre_a_cuenta_terceros"] = known.get("nombre_a_cuenta_terceros", "")
-    chosen = dict(own)
+    chosen = {
+        "rfc_a_cuenta_terceros": known.get("rfc_a_cuenta_terceros", "").strip(),
+        "nombre_a_cuenta_terceros": known.get("nombre_a_cuenta_terceros", ""),
+    }
     for rfc, nombre in third:
         for field, value in (("rfc_a_cuenta_terceros", rfc), ("nombre_a_cuenta_terceros", nombre)):
             if not chosen[field]:
@@ -440,12 +446,13 @@ def _third_parties(
                 raise
             skipped.append(SkippedItem(source, None, str(exc)))
             continue
+        fields = _fields(header)
         for number, values in _records(lines, len(header)):
             uuid = _uuid_of(values)
             if uuid is None:
                 skipped.append(SkippedItem(source, number, _bad_uuid(values[0])))
                 continue
-            named = _named(header, values)
+            named = _named(header, fields, values)
             if isinstance(named, str):
                 skipped.append(SkippedItem(source, number, f"{uuid}: {named}"))
                 continue
