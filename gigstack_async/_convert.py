@@ -223,7 +223,8 @@ def _fast_structure_fn(
         if has_default:
             globs[f"__d{i}"] = a.default
             body.append(f"  {var} = o.get({key!r}, __d{i})")
-            body.append(f"  if {var} is None: {var} = __d{i}")  # null means the default
+            if a.default is not None:  # null means the default (a no-op when that is None)
+                body.append(f"  if {var} is None: {var} = __d{i}")
         else:
             body.append(f"  {var} = o[{key!r}]")
         none_ok = "" if not optional else f"{var} is not None and "
