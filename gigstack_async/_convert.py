@@ -11,6 +11,9 @@ What it guarantees (each one is tested in tests/test_convert.py):
 - Money is exact: a `Decimal` field takes the JSON number digit for digit (the pipeline parses
   JSON numbers as `Decimal`, see `needs_exact`) or an integer; never a string, a bool, NaN or
   infinity. A `float` field also accepts those `Decimal` numbers.
+- JSON `null` in a field that has a default means that default, in every model: the spec's
+  `default:` says what an absent value means, and servers write "absent" both ways (a `null`
+  `duplicate` on a successful billed create must not read as a failure).
 """
 
 from __future__ import annotations
@@ -256,6 +259,8 @@ def _fast_structure_fn(
         if has_default:
             globs[f"__d{i}"] = a.default
             body.append(f"  {var} = o.get({key!r}, __d{i})")
+            if a.default is not None:  # null means the default (a no-op when that is None)
+                body.append(f"  if {var} is None: {var} = __d{i}")
         else:
             body.append(f"  {var} = o[{key!r}]")
         none_ok = "" if not optional else f"{var} is not None and "
@@ -296,6 +301,16 @@ def _fast_structure_fn(
     exec(compile(source, filename, "exec"), globs)
     fn: Callable[[Any, Any], Any] = globs[name]
     return fn
+
+
+def _keys_with_defaults(cl: type) -> frozenset[str]:
+    """The JSON keys of `cl`'s fields that have a default (a value or a factory)."""
+    origin: Any = typing.get_origin(cl) or cl
+    return frozenset(
+        a.metadata.get("json_name", a.name)
+        for a in attrs.fields(origin)
+        if a.default is not attrs.NOTHING
+    )
 
 
 def _is_list_type(tp: Any) -> bool:
@@ -388,6 +403,7 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
     def attrs_structure_factory(cl: type) -> Callable[[Any, Any], Any]:
         # cattrs' detailed hook stays the reference: it runs whenever the fast path refuses.
         generated: Callable[[Any, Any], Any] = make_dict_structure_fn(cl, conv, **renames(cl))
+        defaulted = _keys_with_defaults(cl)
 
         def detailed(value: Any, target: Any) -> Any:
             # A model comes from a JSON object only: cattrs alone would read a string as an
@@ -397,6 +413,9 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
                 raise ValueError(
                     f"expected a JSON object, got {type(value).__name__} {value!r:.60}"
                 )
+            if any(value.get(key, 0) is None for key in defaulted):
+                # null means the default: leave the key out and let attrs fill it in.
+                value = {k: v for k, v in value.items() if v is not None or k not in defaulted}
             return generated(value, target)
 
         return _fast_structure_fn(cl, conv, detailed) if fast else detailed

@@ -124,3 +124,14 @@ def _compare_invoice(invoice: dict[str, Any]) -> None:
 def test_history_entries_decode_identically(entry: dict[str, Any]) -> None:
     data = {"history": [entry]}
     assert _outcome(FAST, data, m.History) == _outcome(REFERENCE, data, m.History)
+
+
+@pytest.mark.parametrize("has_more", [None, True, False, "yes", 0])
+@pytest.mark.parametrize("duplicate", [None, True, 1])
+def test_null_defaults_decode_identically(has_more: Any, duplicate: Any) -> None:
+    page = {"data": [VALID_INVOICE], "has_more": has_more, "next": None}
+    assert _outcome(FAST, page, m.SatInvoiceList) == _outcome(REFERENCE, page, m.SatInvoiceList)
+    created = {"request_id": "REQ-1", "duplicate": duplicate}
+    assert _outcome(FAST, created, m.DownloadRequestCreated) == _outcome(
+        REFERENCE, created, m.DownloadRequestCreated
+    )

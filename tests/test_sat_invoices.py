@@ -181,13 +181,13 @@ async def test_await_list_returns_the_page_model(mocked, client) -> None:
 
 async def test_get(mocked, client, api_key: str) -> None:
     data = {**SEED_INVOICE, "direction": "received", "resource_status": "ready"}
-    mocked.get(url(f"/invoices/sat/{UUID}"), payload={"success": True, "data": data})
-    invoice = await client.sat_invoices.get(UUID.lower())  # normalised to SAT's upper case
+    mocked.get(url(f"/invoices/sat/{UUID.lower()}"), payload={"success": True, "data": data})
+    invoice = await client.sat_invoices.get(UUID.lower())  # sent as given, like gigstack's client
     assert isinstance(invoice, SatInvoice)
     assert invoice.direction is Direction.RECEIVED
     assert invoice.resource_status is ResourceStatus.READY
     method, sent_url, kwargs = only_request(mocked)
-    assert (method, sent_url) == ("GET", f"{BASE}/invoices/sat/{UUID}")
+    assert (method, sent_url) == ("GET", f"{BASE}/invoices/sat/{UUID.lower()}")
     assert kwargs["headers"]["Authorization"] == f"Bearer {api_key}"
 
 

@@ -377,12 +377,12 @@ class ScheduleEnvelope:
 
 @attrs.define(kw_only=True)
 class ScheduleInput:
-    """FACT-CLI: daily run at `time` (HH:mm, America/Mexico_City) over `days_back` days."""
+    """FACT-CLI: daily run at `time` (HH:mm, America/Mexico_City) over `days_back` days. gigstack's client always sends all four fields; whether the server accepts fewer is NOT FOUND, so all four are required here."""
 
     enabled: bool
-    time: str | None = None
-    download_types: list[RfcType] | None = None
-    days_back: int | None = None
+    time: str
+    download_types: list[RfcType]
+    days_back: int
 
 
 @attrs.define(kw_only=True)
