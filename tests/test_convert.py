@@ -11,8 +11,7 @@ import attrs
 import cattrs
 import pytest
 
-from gigstack_async import is_known
-from gigstack_async import _json
+from gigstack_async import _json, is_known
 from gigstack_async._convert import structure, unstructure
 from gigstack_async._generated import models as m
 
