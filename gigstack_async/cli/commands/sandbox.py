@@ -20,11 +20,29 @@ if TYPE_CHECKING:
 
 DEFAULT_SPEED = 60.0
 
+PROFILE_NAMES = (
+    "agree",
+    "cfdi-only-history",
+    "clock-ahead",
+    "clock-behind",
+    "created-at-iso",
+    "created-at-naive-mx",
+    "created-at-seconds",
+    "documented-fields",
+    "ids-restart",
+    "no-counts",
+    "no-package-ids",
+    "refused-create",
+)
+"""`gigstack_async.sandbox.profiles.PROFILES` (a test keeps the two equal)."""
+
 EPILOG = f"""\
 examples:
   {PROG} sandbox                             # http://127.0.0.1:8765/v2, SAT x60 faster
   {PROG} sandbox --port 0 --speed 600        # any free port; requests finish in < 1 s
   {PROG} sandbox --failure-rate 0.2          # some download requests end failed
+  {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
+                                             # a server that disagrees with the SDK's guesses
 
 Then, in another terminal, point the CLI (or your code) at it with the printed key:
   export GIGSTACK_BASE_URL=http://127.0.0.1:8765/v2 GIGSTACK_API_KEY=<printed test key>
@@ -85,6 +103,36 @@ def register(commands: Any) -> None:
         "--blank",
         action="store_true",
         help="teams start without activation, FIEL or SAT registration",
+    )
+    # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="make the server disagree with the SDK's guesses; repeat to combine: "
+        + ", ".join(PROFILE_NAMES),
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the server's clock runs this many seconds ahead (negative: behind)",
+    )
+    parser.add_argument(
+        "--history-limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="entries in the download history (default: 20, as documented)",
+    )
+    parser.add_argument(
+        "--sat-code",
+        action="append",
+        default=[],
+        metavar="YYYY-MM:CODE",
+        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month",
     )
     parser.set_defaults(func=run)
 
