@@ -50,6 +50,7 @@ __all__ = [
     "PackageManifest",
     "PackageMember",
     "PackageTooLargeError",
+    "StagedPackage",
     "UnsafePackageError",
     "decode_package",
     "extract_package",
@@ -229,6 +230,16 @@ class ExtractedFile:
     size: int
     sha256: str
     written: bool
+
+
+@attrs.frozen
+class StagedPackage:
+    """A package ZIP durably on disk and verified (`fetch_package_to`): where it is, its size in
+    bytes and its sha256 (hex). Extract it with `extract_staged`."""
+
+    path: Path
+    size: int
+    sha256: str
 
 
 @attrs.frozen
