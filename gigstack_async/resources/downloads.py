@@ -326,7 +326,11 @@ class Downloads:
         return envelope.data
 
     async def package(self, package_id: str) -> Package:
-        """A package of a completed request, as sent (`content` is the base64 ZIP)."""
+        """A package of a completed request, as sent (`content` is the base64 ZIP).
+
+        Never retried automatically (SAT serves a package at most twice); a body that breaks off
+        raises `DownloadInterruptedError`. For large packages prefer `fetch_package_to`.
+        """
         envelope: PackageEnvelope = await self._pipeline.call(
             ops.DOWNLOAD_PACKAGE,
             path_params={"packageId": check.non_empty_str("package_id", package_id)},
@@ -338,6 +342,8 @@ class Downloads:
 
         Iterate it in memory with `gigstack_async.packages.iter_package(data)`, or use
         `extract_package` to write it to a folder. Raises a PackageError subclass on a bad one.
+        Holds about 4x the ZIP's size in memory at its peak; `fetch_package_to` streams instead.
+        Never retried automatically (see `package`).
         """
         package = await self.package(package_id)
         data = decode_package(package.content, encoding=package.encoding)

@@ -145,10 +145,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         config = config_from_args(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return asyncio.run(_serve(config, args.port, ctx.ui))
+    return asyncio.run(_serve(config, args.port, ctx.ui, _profile_label(args)))
 
 
-async def _serve(config: SandboxConfig, port: int, ui: Ui) -> int:
+def _profile_label(args: argparse.Namespace) -> str:
+    parts = list(args.profile)
+    if args.clock_offset is not None:
+        parts.append(f"clock offset {args.clock_offset:+g} s")
+    parts += [
+        f"SAT {code.rpartition(':')[2]} on {code.rpartition(':')[0]}" for code in args.sat_code
+    ]
+    if args.history_limit != 20:
+        parts.append(f"history of {args.history_limit}")
+    return ", ".join(parts)
+
+
+async def _serve(config: SandboxConfig, port: int, ui: Ui, profile: str = "") -> int:
     from gigstack_async.sandbox import Sandbox
 
     stop = asyncio.Event()
@@ -162,6 +174,8 @@ async def _serve(config: SandboxConfig, port: int, ui: Ui) -> int:
         ui.out(f"gigstack sandbox (local simulator, no account needed) at {sandbox.base_url}")
         ui.out(f"Test key: {sandbox.api_key} (it only opens this sandbox)")
         ui.out(f"Seed {config.seed}, simulated time x{config.speed:g}. Ctrl-C to stop.")
+        if profile:
+            ui.out(f"Server profile: {profile}")
         ui.out()
         ui.out(f"  export GIGSTACK_BASE_URL={sandbox.base_url}")
         ui.out(f"  export GIGSTACK_API_KEY={sandbox.api_key}")
