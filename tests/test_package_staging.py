@@ -122,6 +122,21 @@ async def test_a_broken_package_download_is_not_retried_and_leaves_nothing(
     assert os.listdir(tmp_path) == []  # no temp file either
 
 
+async def test_the_bytes_api_does_not_retry_a_truncated_package_either(completed) -> None:
+    # Regression: a truncated 200 used to be retried twice, spending SAT's whole budget (5008).
+    sandbox, client, package_id = completed
+    sandbox.state.force_fault("downloadPackage", "after_truncate")
+
+    with pytest.raises(DownloadInterruptedError):
+        await client.downloads.fetch_package(package_id)
+
+    assert len(sandbox.state.calls_to("downloadPackage")) == 1
+    data = await client.downloads.fetch_package(package_id)  # the one download left
+    assert data.startswith(b"PK")
+    with pytest.raises(BadRequestError, match="5008"):
+        await client.downloads.fetch_package(package_id)
+
+
 async def test_a_truncated_200_keeps_the_old_staged_copy(completed, tmp_path: Path) -> None:
     sandbox, client, package_id = completed
     dest = tmp_path / "p.zip"
