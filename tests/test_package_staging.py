@@ -402,3 +402,25 @@ def test_staged_and_in_memory_verification_agree(tmp_path: Path) -> None:
     staged = _staged(tmp_path, MEMBERS)
 
     assert verify_staged(staged) == verify_package(staged.read_bytes())
+
+
+async def test_the_aiohttp_transport_hands_out_bounded_chunks(completed) -> None:
+    from gigstack_async.transports import AiohttpTransport, StreamingTransport
+    from gigstack_async.transports.base import STREAM_CHUNK
+
+    sandbox, _, package_id = completed
+    transport = AiohttpTransport()
+    assert isinstance(transport, StreamingTransport)
+    request = Request(
+        "GET",
+        f"{sandbox.base_url}/invoices/download/package/{package_id}",
+        headers={"Authorization": f"Bearer {sandbox.api_key}"},
+    )
+    try:
+        async with transport.stream(request) as response:
+            sizes = [len(chunk) async for chunk in response.chunks()]
+    finally:
+        await transport.aclose()
+    assert response.status == 200
+    assert sum(sizes) == int(response.headers["Content-Length"])
+    assert max(sizes) <= STREAM_CHUNK
