@@ -43,6 +43,7 @@ from gigstack_async.errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BilledResponseValidationError,
     ConflictError,
     DownloadInterruptedError,
     GigstackError,
@@ -55,6 +56,7 @@ from gigstack_async.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from gigstack_async.money import InvalidAmountError
 from gigstack_async.pagination import AsyncPager
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BilledResponseValidationError",
     "BulkDownload",
     "BulkEvent",
     "ConflictError",
@@ -79,6 +82,7 @@ __all__ = [
     "GigstackClient",
     "GigstackError",
     "InternalServerError",
+    "InvalidAmountError",
     "InvalidParameterError",
     "InvoiceType",
     "MonthFailed",
