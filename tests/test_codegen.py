@@ -14,7 +14,7 @@ import yaml
 
 from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, FILES, check, generate
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 
 
 @pytest.fixture(scope="module")

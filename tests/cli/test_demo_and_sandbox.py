@@ -53,4 +53,4 @@ async def test_sandbox_serves_until_ctrl_c(spawn_cli) -> None:
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await asyncio.wait_for(process.wait(), 30)
