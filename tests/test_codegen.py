@@ -15,8 +15,6 @@ import yaml
 from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, FILES, check, generate
 
 
-
-
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("generated")
