@@ -53,7 +53,7 @@ async def test_sandbox_serves_until_ctrl_c(spawn_cli) -> None:
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await asyncio.wait_for(process.wait(), 30)
 
 
 async def test_sandbox_plays_the_chosen_server_profile(spawn_cli) -> None:
@@ -85,7 +85,7 @@ async def test_sandbox_plays_the_chosen_server_profile(spawn_cli) -> None:
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await asyncio.wait_for(process.wait(), 30)
 
 
 async def test_sandbox_refuses_an_unknown_profile(raw_cli) -> None:

@@ -106,7 +106,7 @@ async def run_cli(
         killer.pid = None  # never signal a pid that may be reused
         if process.returncode is None:  # pragma: no cover - only after the hang guard
             process.kill()
-            await process.wait()
+            await asyncio.wait_for(process.wait(), 30)
     assert process.returncode is not None
     return process.returncode, (out + err).decode(errors="replace")
 
