@@ -173,8 +173,8 @@ def _render_operation(bundle: Mapping[str, Any], path: str, method: str, op: dic
         unknown = set(paging) - set(PAGINATION_KEYS)
         if unknown:
             raise BundleError(f"{operation_id}: unknown x-gigstack-pagination keys {unknown}")
-        if paging.get("style", "cursor") not in ("cursor", "page"):
-            raise BundleError(f"{operation_id}: pagination style must be cursor or page")
+        if paging.get("style", "cursor") not in ("cursor", "page", "single"):
+            raise BundleError(f"{operation_id}: pagination style must be cursor, page or single")
         args = ", ".join(f"{key}={paging[key]!r}" for key in PAGINATION_KEYS if key in paging)
         fields.append(f"pagination=Pagination({args})")
     upload = op.get("x-gigstack-upload")

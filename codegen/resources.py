@@ -67,6 +67,10 @@ IDEMPOTENT_DOC = (
     "later), or one is generated per call; retries of the call reuse it, so they are safe."
 )
 
+# Builtins a generated method may shadow inside its class body (`def list(...)`): signatures
+# spell them `builtins.list` so the annotations of later methods still mean the type.
+SHADOWED = ("list", "dict", "set", "type")
+
 # Names a generated method argument must not take (they would shadow the method's own).
 RESERVED = {"self", "max_items", "idempotency_key", "body"}
 WIDTH = 96
@@ -135,6 +139,10 @@ class _Types:
         class Rewrite(ast.NodeTransformer):
             def visit_Name(self, node: ast.Name) -> ast.AST:
                 name = node.id
+                if name in SHADOWED:
+                    return ast.Attribute(
+                        value=ast.Name(id="builtins", ctx=ast.Load()), attr=name, ctx=ast.Load()
+                    )
                 if types.is_model(name):
                     qualified: ast.expr = ast.Attribute(
                         value=ast.Name(id="models", ctx=ast.Load()), attr=name, ctx=ast.Load()
@@ -144,6 +152,11 @@ class _Types:
                             left=qualified, op=ast.BitOr(), right=ast.Name(id="str", ctx=ast.Load())
                         )
                     return qualified
+                if name.endswith("_aliased") and name.removesuffix("_aliased") in types.STDLIB:
+                    # datamodel-code-generator aliases `date` when a field is named `date`.
+                    name = name.removesuffix("_aliased")
+                    types.imports.add(types.STDLIB[name])
+                    return ast.Name(id=name, ctx=ast.Load())
                 if name in types.STDLIB:
                     types.imports.add(types.STDLIB[name])
                 elif not hasattr(builtins, name) and name != "None":
@@ -308,7 +321,7 @@ def _value_arg(
             limits.append(f"pattern={resolved['pattern']!r}")
         check = f"_p.string({', '.join([field, python, *limits])})"
     elif kind == "array":
-        annotation = "list[Any]"
+        annotation = "builtins.list[Any]"
         types.imports.add(("typing", "Any"))
         check = python
     else:
@@ -458,9 +471,9 @@ def render_method(
         elif model is not None and types.is_model(model) and properties:
             fields = attrs.fields(getattr(types.models, model))
             field_names = {f.name for f in fields}
-            idempotency_field = (op.get("x-gigstack-idempotency") or {}).get("field")
-            reserved = RESERVED - {snake(idempotency_field)} if idempotency_field else RESERVED
-            if field_names & taken or field_names & reserved:
+            # Only path/query names can clash: the extra `idempotency_key` argument is added
+            # only when the body has no such field, and a body operation is never paginated.
+            if field_names & taken or "self" in field_names:
                 # A body field clashes with a path/query argument: take the model whole.
                 body_args.append(
                     Arg("body", f"models.{model}", True, "body", f"the {model} to send.", "")
@@ -491,7 +504,9 @@ def render_method(
                 body_expr = f"_p.json_body(models.{model}, {{{values}}})"
         else:
             types.imports.add(("typing", "Any"))
-            annotation = f"models.{model}" if model and types.is_model(model) else "dict[str, Any]"
+            annotation = (
+                f"models.{model}" if model and types.is_model(model) else "builtins.dict[str, Any]"
+            )
             body_args.append(Arg("body", annotation, True, "body", "the JSON body to send.", ""))
             body_expr = "unstructure(body)" if annotation.startswith("models.") else "body"
 
@@ -534,7 +549,7 @@ def render_method(
         returns = "None"
     elif response_model is None:
         types.imports.add(("typing", "Any"))
-        returns = "dict[str, Any]"
+        returns = "builtins.dict[str, Any]"
     elif unwrap is not None:
         unwrap_attrs, annotation = _unwrap_path(types, response_model, unwrap)
         returns = types.qualify(annotation)
@@ -669,6 +684,8 @@ def _module(
         f'"""`client.{top}` and its sub-resources, one coroutine per operation."""\n\n',
     ]
     lines.append("from __future__ import annotations\n\n")
+    if "builtins." in needs:
+        lines.append("import builtins\n")
     if stdlib:
         lines.append(stdlib + "\n")
     lines.append("from gigstack_async import _params as _p\n")

@@ -20,7 +20,7 @@ SIDE_EFFECTS: tuple[SideEffect, ...] = (
     "limited-download",
 )
 
-PagingStyle = Literal["cursor", "page"]
+PagingStyle = Literal["cursor", "page", "single"]
 
 
 @attrs.frozen

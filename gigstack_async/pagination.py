@@ -13,6 +13,7 @@ Two styles, both declared per operation in the spec (`x-gigstack-pagination`):
 - cursor (core lists, SAT invoices): the loop is driven by `has_more` and the `next` cursor,
   never by "the page was not empty": an empty page with `has_more: true` is followed. A cursor
   that repeats raises PaginationError instead of looping forever.
+- single: a list the API returns whole; one request, same interface.
 - page numbers (search `page`/`per_page`, the CFDI errors catalog `page`/`limit`): pages 1, 2, …
   until `has_more` is false (when the response carries it), else until `total` items were seen,
   else until a short or empty page. A page that repeats the previous one, or empty pages while
@@ -68,7 +69,12 @@ class AsyncPager(Generic[ItemT, PageT]):
         """Every page, in order."""
         if self._pagination.style == "page":
             return self._numbered_pages()
+        if self._pagination.style == "single":
+            return self._single_page()
         return self._cursor_pages()
+
+    async def _single_page(self) -> AsyncIterator[PageT]:
+        yield await self._fetch(None)
 
     async def _cursor_pages(self) -> AsyncIterator[PageT]:
         pagination = self._pagination

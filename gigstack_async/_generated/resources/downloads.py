@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import date
 from typing import Any
 
@@ -143,7 +144,7 @@ class Downloads:
         sync_start_date: date,
         legal_name: str | None = None,
         max_monthly_invoices: int | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> builtins.dict[str, Any] | None:
         """Register business with SAT (manual).
 
         FACT-docs: only when auto-registration failed. Body FACT-CLI. Response NOT FOUND.
@@ -157,7 +158,7 @@ class Downloads:
             max_monthly_invoices: integer; 1 to ….
 
         Returns:
-            the `data` of the response (dict[str, Any] | None).
+            the `data` of the response (builtins.dict[str, Any] | None).
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
@@ -205,9 +206,9 @@ class Downloads:
         *,
         enabled: bool,
         time: str | None = None,
-        download_types: list[models.RfcType | str] | None = None,
+        download_types: builtins.list[models.RfcType | str] | None = None,
         days_back: int | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> builtins.dict[str, Any] | None:
         """Save schedule configuration.
 
         FACT-docs: runs daily at `time` (America/Mexico_City) over the last `days_back` days;
@@ -222,7 +223,7 @@ class Downloads:
             days_back: integer; 1 to 90.
 
         Returns:
-            the `data` of the response (dict[str, Any] | None).
+            the `data` of the response (builtins.dict[str, Any] | None).
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
@@ -246,7 +247,7 @@ class Downloads:
         )
         return response.data
 
-    async def history(self) -> list[models.DownloadRequest] | None:
+    async def history(self) -> builtins.list[models.DownloadRequest] | None:
         """Get download request history.
 
         FACT-docs: the most recent 20 requests, newest first; pending ones are re-checked with
@@ -255,7 +256,7 @@ class Downloads:
         `GET /invoices/download/schedule/history`
 
         Returns:
-            the `data.history` of the response (list[models.DownloadRequest] | None).
+            the `data.history` of the response (builtins.list[models.DownloadRequest] | None).
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
@@ -381,7 +382,7 @@ class Downloads:
         )
         return response.data
 
-    async def invoice_from_sat(self, uuid: str) -> dict[str, Any] | None:
+    async def invoice_from_sat(self, uuid: str) -> builtins.dict[str, Any] | None:
         """Get single invoice from SAT.
 
         FACT-docs: one CFDI XML from SAT by UUID. FACT-CLI: this GET may download and charge a
@@ -394,7 +395,7 @@ class Downloads:
             uuid: string (uuid). The CFDI folio fiscal (UUID).
 
         Returns:
-            the `data` of the response (dict[str, Any] | None).
+            the `data` of the response (builtins.dict[str, Any] | None).
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
@@ -413,7 +414,7 @@ class Downloads:
         )
         return response.data
 
-    async def debug(self) -> dict[str, Any] | None:
+    async def debug(self) -> builtins.dict[str, Any] | None:
         """Debug registration status.
 
         FACT-docs: FIEL, registration, schedule and SAT connectivity. Response NOT FOUND.
@@ -421,7 +422,7 @@ class Downloads:
         `GET /invoices/download/debug`
 
         Returns:
-            the `data` of the response (dict[str, Any] | None).
+            the `data` of the response (builtins.dict[str, Any] | None).
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
@@ -433,7 +434,7 @@ class Downloads:
         response: models.ObjectEnvelope = await self._pipeline.call(ops.DEBUG_DOWNLOADS)
         return response.data
 
-    async def enable_sync(self) -> dict[str, Any] | None:
+    async def enable_sync(self) -> builtins.dict[str, Any] | None:
         """Enable SAT sync.
 
         FACT-docs: lower-level toggle, prefer PUT /schedule; body `{}`. Response NOT FOUND.
@@ -441,7 +442,7 @@ class Downloads:
         `POST /invoices/download/enable-sync`
 
         Returns:
-            the `data` of the response (dict[str, Any] | None).
+            the `data` of the response (builtins.dict[str, Any] | None).
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
