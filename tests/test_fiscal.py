@@ -195,6 +195,10 @@ def test_cfdi_use_honours_a_regime_relation_when_the_catalog_gives_one(
     monkeypatch.setattr(
         fiscal, "_rows_from_yaml", lambda name: rows if name == "CfdiUse" else real(name)
     )
+    real_module = fiscal._rows_from_module  # the generated catalogs are read first
+    monkeypatch.setattr(
+        fiscal, "_rows_from_module", lambda name: None if name == "CfdiUse" else real_module(name)
+    )
     assert fiscal.cfdi_use("use", "G03", tax_regime="601") == "G03"
     with pytest.raises(InvalidParameterError) as excinfo:
         fiscal.cfdi_use("use", "G03", tax_regime="626")
