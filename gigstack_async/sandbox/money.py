@@ -130,7 +130,9 @@ def _mark(value: Any) -> Any:
     if isinstance(value, Decimal):
         return _MARK + format(value, "f")
     if isinstance(value, dict):
-        return {key: _mark(item) for key, item in value.items()}
+        # An unset field is left out rather than sent as null: the spec's fields are optional,
+        # not nullable (and the real API's examples omit what a resource lacks).
+        return {key: _mark(item) for key, item in value.items() if item is not None}
     if isinstance(value, (list, tuple)):
         return [_mark(item) for item in value]
     return value
@@ -140,7 +142,8 @@ _MARKED = re.compile(r'"\\u0000dec:(-?\d+(?:\.\d+)?)"')
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
-    """JSON text where every Decimal is written as its exact number literal."""
+    """JSON text where every Decimal is written as its exact number literal and None-valued
+    object fields are omitted."""
     text = json.dumps(_mark(value), ensure_ascii=False, sort_keys=sort_keys)
     return _MARKED.sub(r"\1", text)
 

@@ -232,7 +232,7 @@ async def upload_csf(request: web.Request) -> web.Response:
         _apply(request, client, fields)
         return respond(client, "Client updated from CSF")
     fields.setdefault("name", fields["tax_id"])
-    return respond(new_client(request, fields), "Client created from CSF", status=201)
+    return respond(new_client(request, fields), "Client created from CSF")
 
 
 def _client(core: CoreTeam, client_id: str) -> Record:

@@ -551,7 +551,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/invoices/draft/{id}/stamp", "stampDraftInvoice", stamp_draft),
     Route("POST", "/invoices/draft/{id}/preview", "previewDraftInvoice", preview_draft),
     Route("GET", "/invoices/{id}/files", "getInvoiceFiles", invoice_files),
-    Route("POST", "/invoices/{id}/send", "sendInvoice", send_invoice),
+    Route("POST", "/invoices/{id}/send", "resendInvoiceEmail", send_invoice),
     Route("DELETE", "/invoices/{id}", "cancelInvoice", cancel_invoice),
     Route(
         "POST",

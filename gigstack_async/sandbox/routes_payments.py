@@ -401,7 +401,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/payments/{id}", "getPayment", get_payment),
     Route("PUT", "/payments/{id}", "updatePayment", update_payment),
     Route("DELETE", "/payments/{id}", "cancelPayment", cancel_payment),
-    Route("POST", "/payments/{id}/paid", "markPaymentAsPaid", mark_paid),
+    Route("POST", "/payments/{id}/paid", "markPaymentPaid", mark_paid),
     Route("POST", "/payments/{id}/refund", "refundPayment", refund_payment),
     Route(
         "POST",
