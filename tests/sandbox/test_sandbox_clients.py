@@ -116,7 +116,8 @@ async def test_search_finds_what_was_created_and_pages(api) -> None:
     assert [c["tax_id"] for c in by_rfc.data] == ["PEGJ800101ABC"]
     page = await api.get("clients/search", params={"q": "ferretería", "per_page": "2", "page": "3"})
     assert (page.body["found"], page.body["page"], page.body["per_page"]) == (5, 3, 2)
-    assert len(page.data) == 1 and page.body["has_more"] is False
+    assert len(page.data) == 1
+    assert page.body["has_more"] is False
     assert (await api.get("clients/search", params={"q": "nadie"})).body["found"] == 0
     missing_q = await api.get("clients/search")
     assert (missing_q.status, missing_q.error_code) == (400, "validation_failed")
@@ -167,7 +168,7 @@ async def test_services_crud_keeps_prices_exact(api, sandbox: Sandbox) -> None:
     async with api.session.post("services", json=body) as response:
         raw = await response.text()
     assert '"unit_price": 1500.1' in raw  # an exact decimal literal, never 1500.0999…
-    service_id = [e.data for e in sandbox.state.event_hook.of_type("service.created")][0]["id"]
+    service_id = next(e.data for e in sandbox.state.event_hook.of_type("service.created"))["id"]
     assert sandbox.state.event_hook.emitted[-1].data["unit_price"] == Decimal("1500.1")
 
     missing = await api.post("services", json={"description": "x"})
