@@ -84,10 +84,10 @@ def _replay(core: CoreTeam, body: Record) -> Record | None:
 
 
 def _new_payment(request: web.Request, body: Record, status: str) -> Record:
-    client = resolve_client(request, body.get("client"))
     automation = _automation(body)
     fields = document_fields(request, body, invoice_type="payment")
     payment_form = check_code(body, "payment_form", PAYMENT_FORMS)
+    client = resolve_client(request, body.get("client"))  # last: it may create the client
     if automation in PUE_AUTOMATIONS | PPD_AUTOMATIONS:
         require_receiver(client)  # refuse before anything happens, not half-way
     invoice_config = body.get("invoice_config")

@@ -62,11 +62,11 @@ async def list_receipts(request: web.Request) -> web.Response:
 
 async def create_receipt(request: web.Request) -> web.Response:
     body = await json_body(request)
-    client = resolve_client(request, body.get("client"), required=False)
     fields = document_fields(request, body, invoice_type="R")
     periodicity = body.get("periodicity", "month")
     if periodicity not in PERIODICITY_SECONDS:
         raise invalid("periodicity", f"must be one of {', '.join(PERIODICITY_SECONDS)}")
+    client = resolve_client(request, body.get("client"), required=False)  # may create it
     receipt = new_receipt(request, fields, client, periodicity)
     return respond(receipt, "Receipt created successfully", status=201)
 
