@@ -319,7 +319,7 @@ def stamp_invoice(
         "id": invoice_id,
         "uuid": invoice_id,
         "invoice_type": invoice_type,
-        "status": "valid",
+        "status": state.variants.stamped_status,
         "client": client_summary(client),
         **fields,
         "series": series,

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -25,6 +25,35 @@ Record = dict[str, Any]
 DEFAULT_SERIES = {"I": "A", "E": "E", "P": "P", "T": "T", "RET": "RET"}
 """The series each document type uses when the body names none (GUESS: gigstack's defaults are
 team settings; `A` for income is what the docs examples show)."""
+
+
+@attrs.frozen
+class CoreVariants:
+    """Where the sources disagree, which side the sandbox plays (default: the docs' side).
+
+    Set `sandbox.state.core.variants = CoreVariants(...)` to make the core API answer like the
+    other plausible server, so SDK code is proven against both:
+
+    - `payment_canceled`: a canceled payment's (and retention's) status, `canceled` (n8n and the
+      docs' `payment.canceled` event) or `cancelled` (CLI, update-payment docs prose).
+    - `invoice_cancelled`: a cancelled invoice's status, `cancelled` (CLI) or `canceled`.
+    - `stamped_status`: a freshly stamped invoice's status, `valid` (docs list example) or
+      `stamped` (docs create example).
+    - `next_on_last_page`: on a core list's last page `next` is left out, or sent as `null`
+      (the docs examples omit it; GUESS either way).
+    - `created_status`: HTTP status of a successful create, 201 or 200 (NOT FOUND for most).
+    """
+
+    payment_canceled: Literal["canceled", "cancelled"] = "canceled"
+    invoice_cancelled: Literal["cancelled", "canceled"] = "cancelled"
+    stamped_status: Literal["valid", "stamped"] = "valid"
+    next_on_last_page: Literal["omit", "null"] = "omit"
+    created_status: Literal[200, 201] = 201
+
+
+ALTERNATIVE_VARIANTS = CoreVariants("cancelled", "canceled", "stamped", "null", 200)
+"""Every knob on its non-default side."""
+CANCELED_SPELLINGS = frozenset({"canceled", "cancelled"})
 
 
 class Store:
@@ -176,6 +205,7 @@ class CoreState:
         self.cancellations: Counter[str] = Counter()
         self.money_moves: list[MoneyMove] = []
         self.deleted_teams: dict[str, Record] = {}
+        self.variants = CoreVariants()
         owner = {"id": "user_sandbox", "email": "owner@sandbox.gigstack.test"}
         self.users.add(
             {

@@ -126,7 +126,19 @@ def line_totals(items: Sequence[Mapping[str, Any]], currency: str) -> Totals:
     )
 
 
+class _JsonNull:
+    """An explicit JSON `null` that survives `dumps` (plain None fields are left out)."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+NULL: Any = _JsonNull()
+
+
 def _mark(value: Any) -> Any:
+    if value is NULL:
+        return None
     if isinstance(value, Decimal):
         return _MARK + format(value, "f")
     if isinstance(value, dict):

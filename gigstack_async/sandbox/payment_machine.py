@@ -19,6 +19,8 @@ REQUIRES_PAYMENT_METHOD = "requires_payment_method"
 SUCCEEDED = "succeeded"
 CANCELED = "canceled"
 REFUNDED = "refunded"
+CANCELED_SPELLINGS = frozenset({CANCELED, "cancelled"})
+"""A server may spell it either way (see `core.CoreVariants`); both mean canceled."""
 
 
 class Refused(Exception):
@@ -41,7 +43,7 @@ def mark_paid(status: str) -> str:
 
 def cancel(status: str) -> str:
     """Cancel a payment that has not been paid."""
-    if status == CANCELED:
+    if status in CANCELED_SPELLINGS:
         raise Refused("The payment is already canceled", 409)
     if status != REQUIRES_PAYMENT_METHOD:
         raise Refused(f"A {status} payment cannot be canceled: refund it instead")

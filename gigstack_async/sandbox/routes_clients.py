@@ -20,6 +20,7 @@ from gigstack_async.sandbox.envelopes import ApiError, invalid
 from gigstack_async.sandbox.routes_common import (
     check_rfc,
     core_of,
+    created_status,
     cursor_list,
     emit,
     equals,
@@ -71,7 +72,7 @@ async def create_client(request: web.Request) -> web.Response:
                 return respond(client, "Client updated successfully")
             return respond(client, "Client found successfully")
     client = new_client(request, client_fields(body))
-    return respond(client, "Client created successfully", status=201)
+    return respond(client, "Client created successfully", status=created_status(request))
 
 
 def _apply(request: web.Request, client: Record, fields: dict[str, Any]) -> None:
@@ -286,7 +287,7 @@ async def create_service(request: web.Request) -> web.Response:
     }
     core.services.add(service)
     emit(request, "service.created", service)
-    return respond(service, "Service created successfully", status=201)
+    return respond(service, "Service created successfully", status=created_status(request))
 
 
 async def get_service(request: web.Request) -> web.Response:

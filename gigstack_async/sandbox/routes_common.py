@@ -180,6 +180,11 @@ def respond(data: Any, message: str, *, status: int = 200) -> web.Response:
     return money.json_response({"message": message, "data": data}, status=status)
 
 
+def created_status(request: web.Request) -> int:
+    """The status of a successful create (201, or 200 under `CoreVariants.created_status`)."""
+    return core_of(request).variants.created_status
+
+
 def respond_standardized(request: web.Request, data: Any, message: str) -> web.Response:
     """`{success, data, message, timestamp (ISO)}`: support documents and the CFDI catalog."""
     return money.json_response(
@@ -297,6 +302,8 @@ def cursor_list(
     }
     if body["has_more"]:
         body["next"] = _encode_cursor(str(page[-1]["id"]))
+    elif core_of(request).variants.next_on_last_page == "null":
+        body["next"] = money.NULL
     return money.json_response(body)
 
 

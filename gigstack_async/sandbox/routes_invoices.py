@@ -28,13 +28,14 @@ from gigstack_async.sandbox.billing import (
     resolve_client,
     stamp_invoice,
 )
-from gigstack_async.sandbox.core import CoreTeam, Record
+from gigstack_async.sandbox.core import CANCELED_SPELLINGS, CoreTeam, Record
 from gigstack_async.sandbox.envelopes import ApiError, invalid
 from gigstack_async.sandbox.pdf import render_pdf
 from gigstack_async.sandbox.routes_common import (
     UUID,
     check_emails,
     core_of,
+    created_status,
     cursor_list,
     emit,
     equals,
@@ -122,7 +123,7 @@ def _create(invoice_type: str) -> Handler:
                 "automation_type": body.get("automation_type"),
             },
         )
-        return respond(invoice, "Invoice created successfully", status=201)
+        return respond(invoice, "Invoice created successfully", status=created_status(request))
 
     return handler
 
@@ -183,13 +184,13 @@ async def cancel_invoice(request: web.Request) -> web.Response:
             raise invalid("substitution_uuid", "cannot be the UUID of the invoice being cancelled")
     elif substitution is not None:
         raise invalid("substitution_uuid", f"is only allowed with motive 01, not {motive}")
-    if invoice["status"] == "cancelled":
+    if invoice["status"] in CANCELED_SPELLINGS:
         raise ApiError(
             409,
             "resource_conflict",
             f"Invoice {invoice['id']} is already cancelled",
         )
-    invoice["status"] = "cancelled"
+    invoice["status"] = core_of(request).variants.invoice_cancelled
     invoice["cancellation"] = {
         "motive": motive,
         "substitution_uuid": substitution,
@@ -360,7 +361,7 @@ async def create_draft(request: web.Request) -> web.Response:
     }
     draft["_input"] = stored_input
     team_core(request).drafts.add(draft)
-    return respond(_public(draft), "Draft created", status=201)
+    return respond(_public(draft), "Draft created", status=created_status(request))
 
 
 def _public(draft: Record) -> Record:

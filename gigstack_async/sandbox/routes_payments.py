@@ -297,7 +297,8 @@ async def refund_payment(request: web.Request) -> web.Response:
 async def cancel_payment(request: web.Request) -> web.Response:
     core = team_core(request)
     payment = core.payments.get(request.match_info["id"])
-    payment["status"] = _transition(payment, payment_machine.cancel)
+    _transition(payment, payment_machine.cancel)
+    payment["status"] = core_of(request).variants.payment_canceled
     payment["canceled_at"] = now_s(request)
     core_of(request).record_move(core.team_id, payment["id"], "cancel", Decimal(0))
     emit(request, "payment.canceled", payment)
@@ -313,7 +314,7 @@ async def update_payment(request: web.Request) -> web.Response:
     body = await json_body(request)
     if not any(key in body for key in ("items", "automation_type", "client")):
         raise invalid("items", "send at least one of items, automation_type, client")
-    if payment["status"] not in (payment_machine.SUCCEEDED, payment_machine.CANCELED):
+    if payment["status"] not in {payment_machine.SUCCEEDED} | payment_machine.CANCELED_SPELLINGS:
         raise ApiError(
             400,
             "business_rule_violation",

@@ -20,6 +20,7 @@ from gigstack_async.sandbox.envelopes import ApiError, invalid
 from gigstack_async.sandbox.routes_common import (
     PUBLIC_RFC,
     core_of,
+    created_status,
     cursor_list,
     emit,
     equals,
@@ -68,7 +69,7 @@ async def create_receipt(request: web.Request) -> web.Response:
         raise invalid("periodicity", f"must be one of {', '.join(PERIODICITY_SECONDS)}")
     client = resolve_client(request, body.get("client"), required=False)  # may create it
     receipt = new_receipt(request, fields, client, periodicity)
-    return respond(receipt, "Receipt created successfully", status=201)
+    return respond(receipt, "Receipt created successfully", status=created_status(request))
 
 
 def new_receipt(

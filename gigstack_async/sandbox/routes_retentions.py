@@ -18,6 +18,7 @@ from gigstack_async.sandbox.envelopes import ApiError, invalid, not_found
 from gigstack_async.sandbox.routes_common import (
     UUID,
     core_of,
+    created_status,
     cursor_list,
     emit,
     equals,
@@ -118,7 +119,7 @@ async def create_retention(request: web.Request) -> web.Response:
     state.stamps.append(
         Stamp(team_of(request).team_id, "RET", sat_uuid, sat_uuid, sat_uuid, "RET", folio, moment)
     )
-    return respond(retention, "Retention created successfully", status=201)
+    return respond(retention, "Retention created successfully", status=created_status(request))
 
 
 def _iso(moment_ms: int) -> str:
@@ -167,7 +168,7 @@ async def cancel_retention(request: web.Request) -> web.Response:
         raise ApiError(
             409, "resource_conflict", f"Retention {retention['id']} is already cancelled"
         )
-    retention["status"] = "canceled"
+    retention["status"] = core_of(request).variants.payment_canceled
     retention["cancellation"] = {
         "motive": motive,
         "substitution_uuid": substitution,

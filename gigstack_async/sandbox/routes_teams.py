@@ -24,6 +24,7 @@ from gigstack_async.sandbox.routes_common import (
     check_code,
     check_rfc,
     core_of,
+    created_status,
     cursor_list,
     emit,
     json_body,
@@ -130,7 +131,7 @@ async def create_team(request: web.Request) -> web.Response:
         core.members[str(member.get("id"))] = member["role"]
     state.teams[team_id] = core
     emit(request, "teams.created", _wire(core))
-    return respond(_wire(core), "Team created successfully", status=201)
+    return respond(_wire(core), "Team created successfully", status=created_status(request))
 
 
 async def update_team(request: web.Request) -> web.Response:
@@ -198,7 +199,7 @@ async def create_series(request: web.Request) -> web.Response:
         "live": _counter(body, "live") or 0,
         "test": _counter(body, "test") or 0,
     }
-    return respond(core.series[name], "Series created successfully", status=201)
+    return respond(core.series[name], "Series created successfully", status=created_status(request))
 
 
 async def update_series(request: web.Request) -> web.Response:
@@ -358,7 +359,7 @@ async def create_user(request: web.Request) -> web.Response:
     state.users.add(user)
     if body.get("auto_join"):
         team_core(request).members[user["id"]] = role
-    return respond(user, "User created successfully", status=201)
+    return respond(user, "User created successfully", status=created_status(request))
 
 
 async def update_user(request: web.Request) -> web.Response:

@@ -198,3 +198,26 @@ async def test_search_and_filters(api, client_id: str) -> None:
     by_client = await api.get("payments", params={"client_id": client_id, "limit": "1"})
     assert (by_client.body["total_results"], by_client.body["has_more"]) == (2, True)
     assert (await api.get("payments", params={"metadata.order": "A-1"})).body["total_results"] == 1
+
+
+async def test_the_other_side_of_each_disagreement(api, client_id: str, sandbox: Sandbox) -> None:
+    from gigstack_async.sandbox.core import ALTERNATIVE_VARIANTS
+
+    sandbox.state.core.variants = ALTERNATIVE_VARIANTS
+    body = {"client": {"id": client_id}, "items": [ITEM]}
+    requested = await api.post("payments/request", json=body)
+    assert requested.status == 200  # creates answer 200 instead of 201
+    canceled = await api.call("DELETE", f"payments/{requested.data['id']}")
+    assert canceled.data["status"] == "cancelled"
+    again = await api.call("DELETE", f"payments/{requested.data['id']}")
+    assert again.status == 409  # either spelling means canceled
+    invoice = (await api.post("invoices/income", json=body)).data
+    assert invoice["status"] == "stamped"
+    cancelled = await api.call("DELETE", f"invoices/{invoice['id']}", json={"motive": "02"})
+    assert cancelled.data["status"] == "canceled"
+    assert (
+        await api.call("DELETE", f"invoices/{invoice['id']}", json={"motive": "02"})
+    ).status == 409
+    last_page = await api.get("payments")
+    assert last_page.body["has_more"] is False
+    assert last_page.body["next"] is None  # sent as an explicit null
