@@ -199,7 +199,7 @@ async def create_series(request: web.Request) -> web.Response:
         "live": _counter(body, "live") or 0,
         "test": _counter(body, "test") or 0,
     }
-    return respond(core.series[name], "Series created successfully", status=created_status(request))
+    return respond(core.series[name], "Series created successfully")  # the spec lists 200 only
 
 
 async def update_series(request: web.Request) -> web.Response:
@@ -374,7 +374,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 
 async def reset_password(request: web.Request) -> web.Response:
-    """Docs body `{email}`; the older CLI path `/users/reset-password/{id}` is served too."""
+    """Docs body `{email}` (the older CLI's `/users/reset-password/{id}` is not served)."""
     state = core_of(request)
     body = await json_body(request, empty_ok=True)
     user_id = request.match_info.get("id")
@@ -419,7 +419,6 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/teams/{id}/manifest/sign", "signTeamManifest", sign_manifest),
     Route("POST", "/users/login-link", "generateUserLoginLink", login_link),
     Route("POST", "/users/reset-password", "resetUserPassword", reset_password),
-    Route("POST", "/users/reset-password/{id}", "resetUserPasswordById", reset_password),
     Route("GET", "/users", "listUsers", list_users),
     Route("POST", "/users", "createUser", create_user),
     Route("GET", "/users/{id}", "getUser", get_user),

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 import yaml
 
-from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox import ROUTES, Sandbox, SandboxConfig
 from gigstack_async.sandbox.core import ALTERNATIVE_VARIANTS
 
 from .conftest import REPO
@@ -191,7 +191,13 @@ async def test_every_core_operation_matches_the_spec(driver: Driver) -> None:
     await d.call("DELETE", "/clients/{id}", path={"id": throwaway["id"]})
     await _teams_users_retentions(d, client["id"])
 
-    missing = {op for op in d.operations.values() if not d.seen[op] & {200, 201}}
+    served = {(route.method, route.path) for route in ROUTES}
+    unserved = {key for key in d.operations if key not in served}
+    # Webhook CRUD is served by the webhooks work (issue 12); everything else must be here.
+    assert {path for _, path in unserved} <= {"/webhooks", "/webhooks/{id}"}, unserved
+    missing = {
+        op for key, op in d.operations.items() if key in served and not d.seen[op] & {200, 201}
+    }
     assert not missing, f"core operations never exercised successfully: {sorted(missing)}"
 
 
