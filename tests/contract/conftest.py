@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("gigstack_async") is None:  # not installed (no editable install)
     sys.path.insert(0, str(REPO))
+if importlib.util.find_spec("codegen") is None:
+    sys.path.insert(0, str(REPO))
+
+from codegen.spec import load_bundle  # noqa: E402
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -128,9 +131,8 @@ class SchemaValidator:
 
 @pytest.fixture(scope="session")
 def spec() -> dict[str, Any]:
-    """openapi/gigstack.yaml, parsed."""
-    loaded: dict[str, Any] = yaml.safe_load((REPO / "openapi" / "gigstack.yaml").read_text())
-    return loaded
+    """Every openapi/*.yaml, merged into one document (codegen.spec.load_bundle)."""
+    return load_bundle(REPO / "openapi")
 
 
 @pytest.fixture(scope="session")
