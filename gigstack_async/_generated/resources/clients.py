@@ -43,11 +43,11 @@ class ClientsSupportDocuments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -102,13 +102,13 @@ class ClientsSupportDocuments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -187,11 +187,11 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -268,14 +268,14 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (FACT-docs: several clients match the search criteria.).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (FACT-docs: several clients match the search criteria.).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -330,11 +330,11 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -375,13 +375,13 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -417,13 +417,13 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -456,13 +456,13 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -493,11 +493,11 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -531,13 +531,13 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -569,13 +569,13 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -609,13 +609,13 @@ class Clients:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.

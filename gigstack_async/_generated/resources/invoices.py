@@ -56,11 +56,11 @@ class InvoicesCfdiErrors:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -123,11 +123,11 @@ class InvoicesDrafts:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -193,15 +193,15 @@ class InvoicesDrafts:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -248,11 +248,11 @@ class InvoicesDrafts:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -319,15 +319,15 @@ class InvoicesDrafts:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -375,15 +375,15 @@ class InvoicesDrafts:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -417,15 +417,15 @@ class InvoicesDrafts:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -463,15 +463,15 @@ class InvoicesDrafts:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -543,11 +543,11 @@ class InvoicesEgress:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -636,15 +636,15 @@ class InvoicesEgress:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -699,11 +699,11 @@ class InvoicesEgress:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -776,11 +776,11 @@ class InvoicesIncome:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -894,15 +894,15 @@ class InvoicesIncome:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -963,11 +963,11 @@ class InvoicesIncome:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1028,11 +1028,11 @@ class InvoicesPaymentComplements:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1072,11 +1072,11 @@ class InvoicesPaymentComplements:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1119,11 +1119,11 @@ class InvoicesSupportDocuments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1178,15 +1178,15 @@ class InvoicesSupportDocuments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1247,11 +1247,11 @@ class Invoices:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1302,15 +1302,15 @@ class Invoices:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -1354,11 +1354,11 @@ class Invoices:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1397,15 +1397,15 @@ class Invoices:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

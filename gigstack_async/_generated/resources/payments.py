@@ -42,11 +42,11 @@ class PaymentsSupportDocuments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -99,15 +99,15 @@ class PaymentsSupportDocuments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -192,11 +192,11 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -252,11 +252,11 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -331,15 +331,15 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -431,15 +431,15 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -488,11 +488,11 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -552,16 +552,16 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (FACT-docs: the payment already has automations (code not
-              given), or no updatable field was sent.).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (FACT-docs: the payment already has automations (code
+              not given), or no updatable field was sent.).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -603,15 +603,15 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -652,15 +652,15 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -711,15 +711,15 @@ class Payments:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.

@@ -66,11 +66,11 @@ class Retentions:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -136,15 +136,15 @@ class Retentions:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -192,11 +192,11 @@ class Retentions:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -241,15 +241,15 @@ class Retentions:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
-            - HTTP 502: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 502: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -291,11 +291,11 @@ class Retentions:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

@@ -41,14 +41,14 @@ class TeamsMembers:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -84,14 +84,14 @@ class TeamsMembers:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -134,11 +134,11 @@ class TeamsSeries:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -181,14 +181,14 @@ class TeamsSeries:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -226,14 +226,14 @@ class TeamsSeries:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -292,11 +292,11 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -355,14 +355,14 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
@@ -404,11 +404,11 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -435,11 +435,11 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -490,14 +490,14 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -543,15 +543,15 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (FACT-docs: `business_rule_violation`.).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (FACT-docs: `resource_conflict`, already scheduled for
+            - HTTP 400: BadRequestError (FACT-docs: `business_rule_violation`.).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (FACT-docs: `resource_conflict`, already scheduled for
               deletion.).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -586,11 +586,11 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -716,14 +716,14 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -817,14 +817,14 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -866,14 +866,14 @@ class Teams:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
-            - HTTP 400: APIStatusError (Error envelope).
-            - HTTP 401: APIStatusError (Error envelope).
-            - HTTP 403: APIStatusError (Error envelope).
-            - HTTP 404: APIStatusError (Error envelope).
-            - HTTP 409: APIStatusError (Error envelope).
-            - HTTP 422: APIStatusError (Error envelope).
-            - HTTP 429: APIStatusError (Error envelope).
-            - HTTP 500: APIStatusError (Error envelope).
+            - HTTP 400: BadRequestError (Error envelope).
+            - HTTP 401: AuthenticationError (Error envelope).
+            - HTTP 403: PermissionDeniedError (Error envelope).
+            - HTTP 404: NotFoundError (Error envelope).
+            - HTTP 409: ConflictError (Error envelope).
+            - HTTP 422: UnprocessableEntityError (Error envelope).
+            - HTTP 429: RateLimitError (Error envelope).
+            - HTTP 500: InternalServerError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
