@@ -242,11 +242,11 @@ class Clients:
         Args:
             id: string. FACT-docs (invoice/payment bodies): reference an existing client instead
                 of inline data.
-            name: string.
+            name: string. FACT-docs: display name.
             legal_name: string. FACT-docs: razón social as registered with SAT.
             company: string.
-            email: string.
-            phone: string.
+            email: string. FACT-docs: email address.
+            phone: string. FACT-docs: phone number, e.g. `+52 55 1234 5678`.
             bcc: array. FACT-docs: extra email recipients.
             tax_id: string. FACT-docs: RFC (12 chars persona moral, 13 persona física).
             tax_system: string. FACT-docs: régimen fiscal code (catalog TaxRegime), e.g. `601`.
@@ -410,7 +410,7 @@ class Clients:
 
         Args:
             id: string.
-            email: string.
+            email: string. FACT-docs: email address.
 
         Returns:
             the `data` of the response (models.PortalToken | None).

@@ -118,9 +118,11 @@ class Receipts:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            currency: string.
-            exchange_rate: number (decimal).
-            items: array.
+            currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
+            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
+                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
             payment_form: string. GUESS: SAT forma de pago (catalog PaymentForm).
             periodicity: string. GUESS: validity period, e.g. `month` (guide: "day, week, month,
                 etc."; enum NOT FOUND).

@@ -126,8 +126,8 @@ class Retentions:
             period_start: integer; 1 to 12. Start month.
             period_end: integer; 1 to 12. End month.
             period_year: integer. Fiscal year.
-            total_operation: number (decimal).
-            taxes: array.
+            total_operation: number (decimal). FACT-docs: total amount of the operation.
+            taxes: array. FACT-docs: the retained taxes `[{tax, base, amount}]`.
             total_exempt: number (decimal). FACT-docs (requiredness cut off).
             platform_services: object. FACT-docs: `{periodicity, services}`.
 
