@@ -14,4 +14,1379 @@ codes still convert (`.is_known` is False). See gigstack_async._catalog.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from gigstack_async._catalog import CatalogEnum, CatalogInfo, CatalogRow, register
+
+__all__: list[str] = [
+    "CancellationMotive",
+    "CfdiUse",
+    "Export",
+    "GlobalPeriodicity",
+    "InvoiceRelationship",
+    "MonthBimester",
+    "PaymentForm",
+    "PaymentMethod",
+    "TaxObject",
+    "TaxRegime",
+]
+
+
+class TaxRegime(CatalogEnum):
+    """Régimen fiscal (SAT c_RegimenFiscal), sent as `tax_system`. 19 rows come from gigstack's
+    page (FACT-docs; its 4th group was cut off in the stored copy), 609, 610, 611 and 616 from
+    SAT's list (FACT-3p). `group` is gigstack's grouping on the page (it does not match SAT's
+    Física/Moral columns: gigstack lists 621 and 629 under legal entities). `persona_fisica` /
+    `persona_moral` are GUESS (SAT columns, not in the stored references). Public-general and
+    foreign receivers (XAXX010101000 / XEXX010101000) use 616 (FACT-3p). 609 is obsolete in CFDI
+    4.0 (GUESS: kept, not rejected).
+
+    Source: FACT-docs.
+
+    Docs: https://docs.gigstack.io/tax-regimes-catalog-r%C3%A9gimen-fiscal-1392912m0
+    """
+
+    C601 = "601"
+    """General Law for Legal Entities"""
+
+    C603 = "603"
+    """Non-Profit Legal Entities"""
+
+    C605 = "605"
+    """Salaries and Salary-Similar Income"""
+
+    C606 = "606"
+    """Rental Income"""
+
+    C607 = "607"
+    """Acquisition or Sale of Goods"""
+
+    C608 = "608"
+    """Other Income"""
+
+    C609 = "609"
+    """Consolidación"""
+
+    C610 = "610"
+    """Residentes en el Extranjero sin Establecimiento Permanente en México"""
+
+    C611 = "611"
+    """Ingresos por Dividendos (socios y accionistas)"""
+
+    C612 = "612"
+    """Individuals with Business and Professional Activities"""
+
+    C614 = "614"
+    """Interest Income"""
+
+    C615 = "615"
+    """Prize Income Regime"""
+
+    C616 = "616"
+    """Sin obligaciones fiscales"""
+
+    C620 = "620"
+    """Production Cooperatives (income deferral option)"""
+
+    C621 = "621"
+    """Fiscal Incorporation"""
+
+    C622 = "622"
+    """Agricultural, Livestock, Forestry and Fishing"""
+
+    C623 = "623"
+    """Optional for Corporate Groups"""
+
+    C624 = "624"
+    """Coordinated Entities"""
+
+    C625 = "625"
+    """Business Activities through Technological Platforms"""
+
+    C626 = "626"
+    """Simplified Confidence Regime"""
+
+    C628 = "628"
+    """Hydrocarbons"""
+
+    C629 = "629"
+    """Preferential Tax Regimes and Multinationals"""
+
+    C630 = "630"
+    """Stock Exchange Share Sales"""
+
+
+register(
+    TaxRegime,
+    CatalogInfo(
+        name="TaxRegime",
+        docs="https://docs.gigstack.io/tax-regimes-catalog-r%C3%A9gimen-fiscal-1392912m0",
+        source="FACT-docs",
+        note="Régimen fiscal (SAT c_RegimenFiscal), sent as `tax_system`. 19 rows come from gigstack's page (FACT-docs; its 4th group was cut off in the stored copy), 609, 610, 611 and 616 from SAT's list (FACT-3p). `group` is gigstack's grouping on the page (it does not match SAT's Física/Moral columns: gigstack lists 621 and 629 under legal entities). `persona_fisica` / `persona_moral` are GUESS (SAT columns, not in the stored references). Public-general and foreign receivers (XAXX010101000 / XEXX010101000) use 616 (FACT-3p). 609 is obsolete in CFDI 4.0 (GUESS: kept, not rejected).",
+    ),
+    (
+        CatalogRow(
+            code="601",
+            description="General Law for Legal Entities",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": False,
+                "persona_moral": True,
+                "sat_name": "General de Ley Personas Morales",
+            },
+        ),
+        CatalogRow(
+            code="603",
+            description="Non-Profit Legal Entities",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": False,
+                "persona_moral": True,
+                "sat_name": "Personas Morales con Fines no Lucrativos",
+            },
+        ),
+        CatalogRow(
+            code="605",
+            description="Salaries and Salary-Similar Income",
+            source="FACT-docs",
+            attributes={
+                "group": "individuals",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Sueldos y Salarios e Ingresos Asimilados a Salarios",
+            },
+        ),
+        CatalogRow(
+            code="606",
+            description="Rental Income",
+            source="FACT-docs",
+            attributes={
+                "group": "special_activity",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Arrendamiento",
+            },
+        ),
+        CatalogRow(
+            code="607",
+            description="Acquisition or Sale of Goods",
+            source="FACT-docs",
+            attributes={
+                "group": "special_activity",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Régimen de Enajenación o Adquisición de Bienes",
+            },
+        ),
+        CatalogRow(
+            code="608",
+            description="Other Income",
+            source="FACT-docs",
+            attributes={
+                "group": "individuals",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Demás ingresos",
+            },
+        ),
+        CatalogRow(
+            code="609",
+            description="Consolidación",
+            source="FACT-3p",
+            attributes={
+                "group": None,
+                "obsolete_cfdi40": True,
+                "persona_fisica": False,
+                "persona_moral": True,
+                "sat_name": "Consolidación",
+            },
+        ),
+        CatalogRow(
+            code="610",
+            description="Residentes en el Extranjero sin Establecimiento Permanente en México",
+            source="FACT-3p",
+            attributes={
+                "group": None,
+                "persona_fisica": True,
+                "persona_moral": True,
+                "sat_name": "Residentes en el Extranjero sin Establecimiento Permanente en México",
+            },
+        ),
+        CatalogRow(
+            code="611",
+            description="Ingresos por Dividendos (socios y accionistas)",
+            source="FACT-3p",
+            attributes={
+                "group": None,
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Ingresos por Dividendos (socios y accionistas)",
+            },
+        ),
+        CatalogRow(
+            code="612",
+            description="Individuals with Business and Professional Activities",
+            source="FACT-docs",
+            attributes={
+                "group": "individuals",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Personas Físicas con Actividades Empresariales y Profesionales",
+            },
+        ),
+        CatalogRow(
+            code="614",
+            description="Interest Income",
+            source="FACT-docs",
+            attributes={
+                "group": "individuals",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Ingresos por intereses",
+            },
+        ),
+        CatalogRow(
+            code="615",
+            description="Prize Income Regime",
+            source="FACT-docs",
+            attributes={
+                "group": "individuals",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Régimen de los ingresos por obtención de premios",
+            },
+        ),
+        CatalogRow(
+            code="616",
+            description="Sin obligaciones fiscales",
+            source="FACT-3p",
+            attributes={
+                "group": None,
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Sin obligaciones fiscales",
+            },
+        ),
+        CatalogRow(
+            code="620",
+            description="Production Cooperatives (income deferral option)",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": False,
+                "persona_moral": True,
+                "sat_name": "Sociedades Cooperativas de Producción que optan por diferir sus ingresos",
+            },
+        ),
+        CatalogRow(
+            code="621",
+            description="Fiscal Incorporation",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Incorporación Fiscal",
+            },
+        ),
+        CatalogRow(
+            code="622",
+            description="Agricultural, Livestock, Forestry and Fishing",
+            source="FACT-docs",
+            attributes={
+                "group": "special_activity",
+                "persona_fisica": True,
+                "persona_moral": True,
+                "sat_name": "Actividades Agrícolas, Ganaderas, Silvícolas y Pesqueras",
+            },
+        ),
+        CatalogRow(
+            code="623",
+            description="Optional for Corporate Groups",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": False,
+                "persona_moral": True,
+                "sat_name": "Opcional para Grupos de Sociedades",
+            },
+        ),
+        CatalogRow(
+            code="624",
+            description="Coordinated Entities",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": False,
+                "persona_moral": True,
+                "sat_name": "Coordinados",
+            },
+        ),
+        CatalogRow(
+            code="625",
+            description="Business Activities through Technological Platforms",
+            source="FACT-docs",
+            attributes={
+                "group": "individuals",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Régimen de las Actividades Empresariales con ingresos a través de Plataformas Tecnológicas",
+            },
+        ),
+        CatalogRow(
+            code="626",
+            description="Simplified Confidence Regime",
+            source="FACT-docs",
+            attributes={
+                "group": "individuals",
+                "persona_fisica": True,
+                "persona_moral": True,
+                "sat_name": "Régimen Simplificado de Confianza",
+            },
+        ),
+        CatalogRow(
+            code="628",
+            description="Hydrocarbons",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": False,
+                "persona_moral": True,
+                "sat_name": "Hidrocarburos",
+            },
+        ),
+        CatalogRow(
+            code="629",
+            description="Preferential Tax Regimes and Multinationals",
+            source="FACT-docs",
+            attributes={
+                "group": "legal_entities",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "De los Regímenes Fiscales Preferentes y de las Empresas Multinacionales",
+            },
+        ),
+        CatalogRow(
+            code="630",
+            description="Stock Exchange Share Sales",
+            source="FACT-docs",
+            attributes={
+                "group": "special_activity",
+                "persona_fisica": True,
+                "persona_moral": False,
+                "sat_name": "Enajenación de acciones en bolsa de valores",
+            },
+        ),
+    ),
+)
+
+
+class PaymentForm(CatalogEnum):
+    """Forma de pago (SAT c_FormaPago), sent as `payment_form`. Complete on gigstack's page (FACT-
+    docs). SAT rule (FACT-3p): payment method PPD requires form 99.
+
+    Source: FACT-docs.
+
+    Docs: https://docs.gigstack.io/payment-forms-formas-de-pago-1392913m0
+    """
+
+    C01 = "01"
+    """Cash"""
+
+    C02 = "02"
+    """Nominative check"""
+
+    C03 = "03"
+    """Electronic funds transfer"""
+
+    C04 = "04"
+    """Credit card"""
+
+    C05 = "05"
+    """Electronic wallet"""
+
+    C06 = "06"
+    """Electronic money"""
+
+    C08 = "08"
+    """Food vouchers"""
+
+    C12 = "12"
+    """Payment in kind"""
+
+    C13 = "13"
+    """Subrogation payment"""
+
+    C14 = "14"
+    """Consignment payment"""
+
+    C15 = "15"
+    """Debt forgiveness"""
+
+    C17 = "17"
+    """Compensation"""
+
+    C23 = "23"
+    """Novation"""
+
+    C24 = "24"
+    """Confusion"""
+
+    C25 = "25"
+    """Debt remission"""
+
+    C26 = "26"
+    """Statute of limitations"""
+
+    C27 = "27"
+    """Creditor satisfaction"""
+
+    C28 = "28"
+    """Debit card"""
+
+    C29 = "29"
+    """Service card"""
+
+    C30 = "30"
+    """Advance application"""
+
+    C31 = "31"
+    """Payment intermediary"""
+
+    C99 = "99"
+    """To be defined"""
+
+
+register(
+    PaymentForm,
+    CatalogInfo(
+        name="PaymentForm",
+        docs="https://docs.gigstack.io/payment-forms-formas-de-pago-1392913m0",
+        source="FACT-docs",
+        note="Forma de pago (SAT c_FormaPago), sent as `payment_form`. Complete on gigstack's page (FACT-docs). SAT rule (FACT-3p): payment method PPD requires form 99.",
+    ),
+    (
+        CatalogRow(
+            code="01", description="Cash", source="FACT-docs", attributes={"sat_name": "Efectivo"}
+        ),
+        CatalogRow(
+            code="02",
+            description="Nominative check",
+            source="FACT-docs",
+            attributes={"sat_name": "Cheque nominativo"},
+        ),
+        CatalogRow(
+            code="03",
+            description="Electronic funds transfer",
+            source="FACT-docs",
+            attributes={"sat_name": "Transferencia electrónica de fondos"},
+        ),
+        CatalogRow(
+            code="04",
+            description="Credit card",
+            source="FACT-docs",
+            attributes={"sat_name": "Tarjeta de crédito"},
+        ),
+        CatalogRow(
+            code="05",
+            description="Electronic wallet",
+            source="FACT-docs",
+            attributes={"sat_name": "Monedero electrónico"},
+        ),
+        CatalogRow(
+            code="06",
+            description="Electronic money",
+            source="FACT-docs",
+            attributes={"sat_name": "Dinero electrónico"},
+        ),
+        CatalogRow(
+            code="08",
+            description="Food vouchers",
+            source="FACT-docs",
+            attributes={"sat_name": "Vales de despensa"},
+        ),
+        CatalogRow(
+            code="12",
+            description="Payment in kind",
+            source="FACT-docs",
+            attributes={"sat_name": "Dación en pago"},
+        ),
+        CatalogRow(
+            code="13",
+            description="Subrogation payment",
+            source="FACT-docs",
+            attributes={"sat_name": "Pago por subrogación"},
+        ),
+        CatalogRow(
+            code="14",
+            description="Consignment payment",
+            source="FACT-docs",
+            attributes={"sat_name": "Pago por consignación"},
+        ),
+        CatalogRow(
+            code="15",
+            description="Debt forgiveness",
+            source="FACT-docs",
+            attributes={"sat_name": "Condonación"},
+        ),
+        CatalogRow(
+            code="17",
+            description="Compensation",
+            source="FACT-docs",
+            attributes={"sat_name": "Compensación"},
+        ),
+        CatalogRow(
+            code="23",
+            description="Novation",
+            source="FACT-docs",
+            attributes={"sat_name": "Novación"},
+        ),
+        CatalogRow(
+            code="24",
+            description="Confusion",
+            source="FACT-docs",
+            attributes={"sat_name": "Confusión"},
+        ),
+        CatalogRow(
+            code="25",
+            description="Debt remission",
+            source="FACT-docs",
+            attributes={"sat_name": "Remisión de deuda"},
+        ),
+        CatalogRow(
+            code="26",
+            description="Statute of limitations",
+            source="FACT-docs",
+            attributes={"sat_name": "Prescripción o caducidad"},
+        ),
+        CatalogRow(
+            code="27",
+            description="Creditor satisfaction",
+            source="FACT-docs",
+            attributes={"sat_name": "A satisfacción del acreedor"},
+        ),
+        CatalogRow(
+            code="28",
+            description="Debit card",
+            source="FACT-docs",
+            attributes={"sat_name": "Tarjeta de débito"},
+        ),
+        CatalogRow(
+            code="29",
+            description="Service card",
+            source="FACT-docs",
+            attributes={"sat_name": "Tarjeta de servicios"},
+        ),
+        CatalogRow(
+            code="30",
+            description="Advance application",
+            source="FACT-docs",
+            attributes={"sat_name": "Aplicación de anticipos"},
+        ),
+        CatalogRow(
+            code="31",
+            description="Payment intermediary",
+            source="FACT-docs",
+            attributes={"sat_name": "Intermediario pagos"},
+        ),
+        CatalogRow(
+            code="99",
+            description="To be defined",
+            source="FACT-docs",
+            attributes={"sat_name": "Por definir"},
+        ),
+    ),
+)
+
+
+class CfdiUse(CatalogEnum):
+    """Uso CFDI (SAT c_UsoCFDI 4.0), sent as `use`. gigstack's table is NOT FOUND (page body not
+    stored): the rows are SAT's list (FACT-3p), plus P01, which gigstack's docs examples send (a
+    CFDI 3.3 code, not in the 4.0 list: `cfdi40: false`, kept so documented examples pass).
+    `persona_fisica` / `persona_moral` are GUESS (SAT columns, not in the stored references):
+    the deductions D01–D10 and payroll CN01 are for personas físicas only.
+
+    Source: FACT-3p.
+
+    Docs: https://docs.gigstack.io/cfdi-usage-catalog-uso-cfdi-1392975m0
+    """
+
+    G01 = "G01"
+    """Adquisición de mercancías"""
+
+    G02 = "G02"
+    """Devoluciones, descuentos o bonificaciones"""
+
+    G03 = "G03"
+    """Gastos en general"""
+
+    I01 = "I01"
+    """Construcciones"""
+
+    I02 = "I02"
+    """Mobiliario y equipo de oficina por inversiones"""
+
+    I03 = "I03"
+    """Equipo de transporte"""
+
+    I04 = "I04"
+    """Equipo de cómputo y accesorios"""
+
+    I05 = "I05"
+    """Dados, troqueles, moldes, matrices y herramental"""
+
+    I06 = "I06"
+    """Comunicaciones telefónicas"""
+
+    I07 = "I07"
+    """Comunicaciones satelitales"""
+
+    I08 = "I08"
+    """Otra maquinaria y equipo"""
+
+    D01 = "D01"
+    """Honorarios médicos, dentales y gastos hospitalarios"""
+
+    D02 = "D02"
+    """Gastos médicos por incapacidad o discapacidad"""
+
+    D03 = "D03"
+    """Gastos funerales"""
+
+    D04 = "D04"
+    """Donativos"""
+
+    D05 = "D05"
+    """Intereses reales efectivamente pagados por créditos hipotecarios (casa habitación)"""
+
+    D06 = "D06"
+    """Aportaciones voluntarias al SAR"""
+
+    D07 = "D07"
+    """Primas por seguros de gastos médicos"""
+
+    D08 = "D08"
+    """Gastos de transportación escolar obligatoria"""
+
+    D09 = "D09"
+    """Depósitos en cuentas para el ahorro, primas que tengan como base planes de pensiones"""
+
+    D10 = "D10"
+    """Pagos por servicios educativos (colegiaturas)"""
+
+    S01 = "S01"
+    """Sin efectos fiscales"""
+
+    CP01 = "CP01"
+    """Pagos"""
+
+    CN01 = "CN01"
+    """Nómina"""
+
+    P01 = "P01"
+    """Por definir (CFDI 3.3; used in gigstack's docs examples)"""
+
+
+register(
+    CfdiUse,
+    CatalogInfo(
+        name="CfdiUse",
+        docs="https://docs.gigstack.io/cfdi-usage-catalog-uso-cfdi-1392975m0",
+        source="FACT-3p",
+        note="Uso CFDI (SAT c_UsoCFDI 4.0), sent as `use`. gigstack's table is NOT FOUND (page body not stored): the rows are SAT's list (FACT-3p), plus P01, which gigstack's docs examples send (a CFDI 3.3 code, not in the 4.0 list: `cfdi40: false`, kept so documented examples pass). `persona_fisica` / `persona_moral` are GUESS (SAT columns, not in the stored references): the deductions D01–D10 and payroll CN01 are for personas físicas only.",
+    ),
+    (
+        CatalogRow(
+            code="G01",
+            description="Adquisición de mercancías",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="G02",
+            description="Devoluciones, descuentos o bonificaciones",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="G03",
+            description="Gastos en general",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I01",
+            description="Construcciones",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I02",
+            description="Mobiliario y equipo de oficina por inversiones",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I03",
+            description="Equipo de transporte",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I04",
+            description="Equipo de cómputo y accesorios",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I05",
+            description="Dados, troqueles, moldes, matrices y herramental",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I06",
+            description="Comunicaciones telefónicas",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I07",
+            description="Comunicaciones satelitales",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="I08",
+            description="Otra maquinaria y equipo",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="D01",
+            description="Honorarios médicos, dentales y gastos hospitalarios",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D02",
+            description="Gastos médicos por incapacidad o discapacidad",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D03",
+            description="Gastos funerales",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D04",
+            description="Donativos",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D05",
+            description="Intereses reales efectivamente pagados por créditos hipotecarios (casa habitación)",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D06",
+            description="Aportaciones voluntarias al SAR",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D07",
+            description="Primas por seguros de gastos médicos",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D08",
+            description="Gastos de transportación escolar obligatoria",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D09",
+            description="Depósitos en cuentas para el ahorro, primas que tengan como base planes de pensiones",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="D10",
+            description="Pagos por servicios educativos (colegiaturas)",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="S01",
+            description="Sin efectos fiscales",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="CP01",
+            description="Pagos",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": True},
+        ),
+        CatalogRow(
+            code="CN01",
+            description="Nómina",
+            source="FACT-3p",
+            attributes={"cfdi40": True, "persona_fisica": True, "persona_moral": False},
+        ),
+        CatalogRow(
+            code="P01",
+            description="Por definir (CFDI 3.3; used in gigstack's docs examples)",
+            source="FACT-docs",
+            attributes={"cfdi40": False, "persona_fisica": True, "persona_moral": True},
+        ),
+    ),
+)
+
+
+class PaymentMethod(CatalogEnum):
+    """Método de pago (SAT c_MetodoPago), sent as `payment_method`. gigstack's table NOT FOUND;
+    SAT's two values (FACT-3p; the CLI's labels are identical, FACT-CLI). A PPD invoice is paid
+    later through payment complements (type P).
+
+    Source: FACT-3p.
+
+    Docs: https://docs.gigstack.io/payment-methods-catalog-m%C3%A9todo-de-pago-1393061m0
+    """
+
+    PUE = "PUE"
+    """Pago en una sola exhibición"""
+
+    PPD = "PPD"
+    """Pago en parcialidades o diferido"""
+
+
+register(
+    PaymentMethod,
+    CatalogInfo(
+        name="PaymentMethod",
+        docs="https://docs.gigstack.io/payment-methods-catalog-m%C3%A9todo-de-pago-1393061m0",
+        source="FACT-3p",
+        note="Método de pago (SAT c_MetodoPago), sent as `payment_method`. gigstack's table NOT FOUND; SAT's two values (FACT-3p; the CLI's labels are identical, FACT-CLI). A PPD invoice is paid later through payment complements (type P).",
+    ),
+    (
+        CatalogRow(
+            code="PUE", description="Pago en una sola exhibición", source="FACT-3p", attributes={}
+        ),
+        CatalogRow(
+            code="PPD",
+            description="Pago en parcialidades o diferido",
+            source="FACT-3p",
+            attributes={},
+        ),
+    ),
+)
+
+
+class MonthBimester(CatalogEnum):
+    """Meses y bimestres (SAT c_Meses), sent as `global.months` of a global invoice. Complete on
+    gigstack's page. 13–18 (bimesters) go only with periodicity 05 (FACT-3p).
+
+    Source: FACT-docs.
+
+    Docs: https://docs.gigstack.io/-months-and-bimesters-catalog-meses-y-bimestres-1393256m0
+    """
+
+    C01 = "01"
+    """January"""
+
+    C02 = "02"
+    """February"""
+
+    C03 = "03"
+    """March"""
+
+    C04 = "04"
+    """April"""
+
+    C05 = "05"
+    """May"""
+
+    C06 = "06"
+    """June"""
+
+    C07 = "07"
+    """July"""
+
+    C08 = "08"
+    """August"""
+
+    C09 = "09"
+    """September"""
+
+    C10 = "10"
+    """October"""
+
+    C11 = "11"
+    """November"""
+
+    C12 = "12"
+    """December"""
+
+    C13 = "13"
+    """January-February"""
+
+    C14 = "14"
+    """March-April"""
+
+    C15 = "15"
+    """May-June"""
+
+    C16 = "16"
+    """July-August"""
+
+    C17 = "17"
+    """September-October"""
+
+    C18 = "18"
+    """November-December"""
+
+
+register(
+    MonthBimester,
+    CatalogInfo(
+        name="MonthBimester",
+        docs="https://docs.gigstack.io/-months-and-bimesters-catalog-meses-y-bimestres-1393256m0",
+        source="FACT-docs",
+        note="Meses y bimestres (SAT c_Meses), sent as `global.months` of a global invoice. Complete on gigstack's page. 13–18 (bimesters) go only with periodicity 05 (FACT-3p).",
+    ),
+    (
+        CatalogRow(
+            code="01",
+            description="January",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Enero"},
+        ),
+        CatalogRow(
+            code="02",
+            description="February",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Febrero"},
+        ),
+        CatalogRow(
+            code="03",
+            description="March",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Marzo"},
+        ),
+        CatalogRow(
+            code="04",
+            description="April",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Abril"},
+        ),
+        CatalogRow(
+            code="05",
+            description="May",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Mayo"},
+        ),
+        CatalogRow(
+            code="06",
+            description="June",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Junio"},
+        ),
+        CatalogRow(
+            code="07",
+            description="July",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Julio"},
+        ),
+        CatalogRow(
+            code="08",
+            description="August",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Agosto"},
+        ),
+        CatalogRow(
+            code="09",
+            description="September",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Septiembre"},
+        ),
+        CatalogRow(
+            code="10",
+            description="October",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Octubre"},
+        ),
+        CatalogRow(
+            code="11",
+            description="November",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Noviembre"},
+        ),
+        CatalogRow(
+            code="12",
+            description="December",
+            source="FACT-docs",
+            attributes={"bimester": False, "sat_name": "Diciembre"},
+        ),
+        CatalogRow(
+            code="13",
+            description="January-February",
+            source="FACT-docs",
+            attributes={"bimester": True, "sat_name": "Enero-Febrero"},
+        ),
+        CatalogRow(
+            code="14",
+            description="March-April",
+            source="FACT-docs",
+            attributes={"bimester": True, "sat_name": "Marzo-Abril"},
+        ),
+        CatalogRow(
+            code="15",
+            description="May-June",
+            source="FACT-docs",
+            attributes={"bimester": True, "sat_name": "Mayo-Junio"},
+        ),
+        CatalogRow(
+            code="16",
+            description="July-August",
+            source="FACT-docs",
+            attributes={"bimester": True, "sat_name": "Julio-Agosto"},
+        ),
+        CatalogRow(
+            code="17",
+            description="September-October",
+            source="FACT-docs",
+            attributes={"bimester": True, "sat_name": "Septiembre-Octubre"},
+        ),
+        CatalogRow(
+            code="18",
+            description="November-December",
+            source="FACT-docs",
+            attributes={"bimester": True, "sat_name": "Noviembre-Diciembre"},
+        ),
+    ),
+)
+
+
+class GlobalPeriodicity(CatalogEnum):
+    """Periodicidad of a global invoice (SAT c_Periodicidad), sent as `global.periodicity` (OLD-
+    docs example `04`) and retention `platform_services.periodicity`. gigstack's own table was
+    not retrieved; SAT's values (FACT-3p).
+
+    Source: FACT-3p.
+
+    Docs: https://docs.gigstack.io/-months-and-bimesters-catalog-meses-y-bimestres-1393256m0
+    """
+
+    C01 = "01"
+    """Diario"""
+
+    C02 = "02"
+    """Semanal"""
+
+    C03 = "03"
+    """Quincenal"""
+
+    C04 = "04"
+    """Mensual"""
+
+    C05 = "05"
+    """Bimestral"""
+
+
+register(
+    GlobalPeriodicity,
+    CatalogInfo(
+        name="GlobalPeriodicity",
+        docs="https://docs.gigstack.io/-months-and-bimesters-catalog-meses-y-bimestres-1393256m0",
+        source="FACT-3p",
+        note="Periodicidad of a global invoice (SAT c_Periodicidad), sent as `global.periodicity` (OLD-docs example `04`) and retention `platform_services.periodicity`. gigstack's own table was not retrieved; SAT's values (FACT-3p).",
+    ),
+    (
+        CatalogRow(code="01", description="Diario", source="FACT-3p", attributes={}),
+        CatalogRow(code="02", description="Semanal", source="FACT-3p", attributes={}),
+        CatalogRow(code="03", description="Quincenal", source="FACT-3p", attributes={}),
+        CatalogRow(code="04", description="Mensual", source="FACT-3p", attributes={}),
+        CatalogRow(code="05", description="Bimestral", source="FACT-3p", attributes={}),
+    ),
+)
+
+
+class InvoiceRelationship(CatalogEnum):
+    """Relación entre CFDI (SAT c_TipoRelacion), sent as `related_documents[].relationship`.
+    gigstack's page lists 01–09 (FACT-docs); SAT CFDI 4.0 has only 01–07 (FACT-3p), so 08 and 09
+    are CFDI 3.3 leftovers (`cfdi40: false`; GUESS: a PAC rejects them). Docs win: all nine are
+    accepted.
+
+    Source: FACT-docs.
+
+    Docs: https://docs.gigstack.io/invoice-relationships-catalog-relaci%C3%B3n-entre-
+    facturas-1393284m0
+    """
+
+    C01 = "01"
+    """Credit note for related documents"""
+
+    C02 = "02"
+    """Debit note for related documents"""
+
+    C03 = "03"
+    """Merchandise return on previous invoices or transfers"""
+
+    C04 = "04"
+    """Substitution of previous CFDI"""
+
+    C05 = "05"
+    """Transfer of previously invoiced merchandise"""
+
+    C06 = "06"
+    """Invoice generated from previous transfers"""
+
+    C07 = "07"
+    """CFDI for advance application"""
+
+    C08 = "08"
+    """Invoice generated from installment payments"""
+
+    C09 = "09"
+    """Invoice generated from deferred payments"""
+
+
+register(
+    InvoiceRelationship,
+    CatalogInfo(
+        name="InvoiceRelationship",
+        docs="https://docs.gigstack.io/invoice-relationships-catalog-relaci%C3%B3n-entre-facturas-1393284m0",
+        source="FACT-docs",
+        note="Relación entre CFDI (SAT c_TipoRelacion), sent as `related_documents[].relationship`. gigstack's page lists 01–09 (FACT-docs); SAT CFDI 4.0 has only 01–07 (FACT-3p), so 08 and 09 are CFDI 3.3 leftovers (`cfdi40: false`; GUESS: a PAC rejects them). Docs win: all nine are accepted.",
+    ),
+    (
+        CatalogRow(
+            code="01",
+            description="Credit note for related documents",
+            source="FACT-docs",
+            attributes={
+                "cfdi40": True,
+                "sat_name": "Nota de crédito de los documentos relacionados",
+            },
+        ),
+        CatalogRow(
+            code="02",
+            description="Debit note for related documents",
+            source="FACT-docs",
+            attributes={
+                "cfdi40": True,
+                "sat_name": "Nota de débito de los documentos relacionados",
+            },
+        ),
+        CatalogRow(
+            code="03",
+            description="Merchandise return on previous invoices or transfers",
+            source="FACT-docs",
+            attributes={
+                "cfdi40": True,
+                "sat_name": "Devolución de mercancía sobre facturas o traslados previos",
+            },
+        ),
+        CatalogRow(
+            code="04",
+            description="Substitution of previous CFDI",
+            source="FACT-docs",
+            attributes={"cfdi40": True, "sat_name": "Sustitución de los CFDI previos"},
+        ),
+        CatalogRow(
+            code="05",
+            description="Transfer of previously invoiced merchandise",
+            source="FACT-docs",
+            attributes={
+                "cfdi40": True,
+                "sat_name": "Traslados de mercancias facturados previamente",
+            },
+        ),
+        CatalogRow(
+            code="06",
+            description="Invoice generated from previous transfers",
+            source="FACT-docs",
+            attributes={"cfdi40": True, "sat_name": "Factura generada por los traslados previos"},
+        ),
+        CatalogRow(
+            code="07",
+            description="CFDI for advance application",
+            source="FACT-docs",
+            attributes={"cfdi40": True, "sat_name": "CFDI por aplicación de anticipo"},
+        ),
+        CatalogRow(
+            code="08",
+            description="Invoice generated from installment payments",
+            source="FACT-docs",
+            attributes={"cfdi40": False, "sat_name": "Factura generada por pagos en parcialidades"},
+        ),
+        CatalogRow(
+            code="09",
+            description="Invoice generated from deferred payments",
+            source="FACT-docs",
+            attributes={"cfdi40": False, "sat_name": "Factura generada por pagos diferidos"},
+        ),
+    ),
+)
+
+
+class CancellationMotive(CatalogEnum):
+    """Motivo de cancelación (SAT c_MotivoCancelacion), sent as `motive` when cancelling an invoice
+    (invoices guide, FACT-docs). Motive 01 requires `substitution_uuid`.
+
+    Source: FACT-docs.
+
+    Docs: https://docs.gigstack.io/invoices-api-guide-1385929m0
+    """
+
+    C01 = "01"
+    """Comprobante emitido con errores con relación"""
+
+    C02 = "02"
+    """Comprobante emitido con errores sin relación"""
+
+    C03 = "03"
+    """No se llevó a cabo la operación"""
+
+    C04 = "04"
+    """Operación nominativa relacionada en una factura global"""
+
+
+register(
+    CancellationMotive,
+    CatalogInfo(
+        name="CancellationMotive",
+        docs="https://docs.gigstack.io/invoices-api-guide-1385929m0",
+        source="FACT-docs",
+        note="Motivo de cancelación (SAT c_MotivoCancelacion), sent as `motive` when cancelling an invoice (invoices guide, FACT-docs). Motive 01 requires `substitution_uuid`.",
+    ),
+    (
+        CatalogRow(
+            code="01",
+            description="Comprobante emitido con errores con relación",
+            source="FACT-docs",
+            attributes={"requires_substitution": True},
+        ),
+        CatalogRow(
+            code="02",
+            description="Comprobante emitido con errores sin relación",
+            source="FACT-docs",
+            attributes={"requires_substitution": False},
+        ),
+        CatalogRow(
+            code="03",
+            description="No se llevó a cabo la operación",
+            source="FACT-docs",
+            attributes={"requires_substitution": False},
+        ),
+        CatalogRow(
+            code="04",
+            description="Operación nominativa relacionada en una factura global",
+            source="FACT-docs",
+            attributes={"requires_substitution": False},
+        ),
+    ),
+)
+
+
+class Export(CatalogEnum):
+    """Exportación (SAT c_Exportacion), sent as `exports` (OLD-docs example `01`). No gigstack
+    catalog page; SAT's values (FACT-3p).
+
+    Source: FACT-3p.
+
+    Docs: https://docs.gigstack.io/invoices-api-guide-1385929m0
+    """
+
+    C01 = "01"
+    """No aplica"""
+
+    C02 = "02"
+    """Definitiva con clave A1"""
+
+    C03 = "03"
+    """Temporal"""
+
+    C04 = "04"
+    """Definitiva con clave distinta a A1 o cuando no existe enajenación en términos del CFF"""
+
+
+register(
+    Export,
+    CatalogInfo(
+        name="Export",
+        docs="https://docs.gigstack.io/invoices-api-guide-1385929m0",
+        source="FACT-3p",
+        note="Exportación (SAT c_Exportacion), sent as `exports` (OLD-docs example `01`). No gigstack catalog page; SAT's values (FACT-3p).",
+    ),
+    (
+        CatalogRow(code="01", description="No aplica", source="FACT-3p", attributes={}),
+        CatalogRow(
+            code="02", description="Definitiva con clave A1", source="FACT-3p", attributes={}
+        ),
+        CatalogRow(code="03", description="Temporal", source="FACT-3p", attributes={}),
+        CatalogRow(
+            code="04",
+            description="Definitiva con clave distinta a A1 o cuando no existe enajenación en términos del CFF",
+            source="FACT-3p",
+            attributes={},
+        ),
+    ),
+)
+
+
+class TaxObject(CatalogEnum):
+    """Objeto de impuesto (SAT c_ObjetoImp), sent as `items[].taxability` (FACT-docs example `02`).
+    No gigstack catalog page; SAT's values 01–04 (FACT-3p); later SAT revisions add 05+ (keep
+    the enum open).
+
+    Source: FACT-3p.
+
+    Docs: https://docs.gigstack.io/create-income-invoice-20352674e0
+    """
+
+    C01 = "01"
+    """No objeto de impuesto"""
+
+    C02 = "02"
+    """Sí objeto de impuesto"""
+
+    C03 = "03"
+    """Sí objeto del impuesto y no obligado al desglose"""
+
+    C04 = "04"
+    """Sí objeto del impuesto y no causa impuesto"""
+
+
+register(
+    TaxObject,
+    CatalogInfo(
+        name="TaxObject",
+        docs="https://docs.gigstack.io/create-income-invoice-20352674e0",
+        source="FACT-3p",
+        note="Objeto de impuesto (SAT c_ObjetoImp), sent as `items[].taxability` (FACT-docs example `02`). No gigstack catalog page; SAT's values 01–04 (FACT-3p); later SAT revisions add 05+ (keep the enum open).",
+    ),
+    (
+        CatalogRow(code="01", description="No objeto de impuesto", source="FACT-3p", attributes={}),
+        CatalogRow(code="02", description="Sí objeto de impuesto", source="FACT-3p", attributes={}),
+        CatalogRow(
+            code="03",
+            description="Sí objeto del impuesto y no obligado al desglose",
+            source="FACT-3p",
+            attributes={},
+        ),
+        CatalogRow(
+            code="04",
+            description="Sí objeto del impuesto y no causa impuesto",
+            source="FACT-3p",
+            attributes={},
+        ),
+    ),
+)

@@ -191,10 +191,11 @@ def test_cfdi_use_honours_a_regime_relation_when_the_catalog_gives_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rows = {"G03": {"persona_fisica": True, "persona_moral": True, "regimes": ["601", "612"]}}
-    real = fiscal._rows_from_yaml
-    monkeypatch.setattr(
-        fiscal, "_rows_from_yaml", lambda name: rows if name == "CfdiUse" else real(name)
-    )
+    for source in ("_rows_from_module", "_rows_from_yaml"):
+        real = getattr(fiscal, source)
+        monkeypatch.setattr(
+            fiscal, source, lambda name, real=real: rows if name == "CfdiUse" else real(name)
+        )
     assert fiscal.cfdi_use("use", "G03", tax_regime="601") == "G03"
     with pytest.raises(InvalidParameterError) as excinfo:
         fiscal.cfdi_use("use", "G03", tax_regime="626")
@@ -418,3 +419,9 @@ def test_every_catalog_row_has_a_source_tag() -> None:
     for name, entry in _catalog_yaml().items():
         for row in entry["values"]:  # type: ignore[attr-defined]
             assert row["source"] in {"FACT-docs", "FACT-3p", "OLD-docs", "FACT-CLI", "GUESS"}, name
+
+
+def test_the_generated_catalogs_agree_with_the_data_file() -> None:
+    pytest.importorskip("gigstack_async.catalogs")
+    for name in _catalog_yaml():
+        assert fiscal._rows_from_module(name) == fiscal._rows_from_yaml(name), name
