@@ -23,9 +23,10 @@ Sources: the docs catalogs (FACT-docs), SAT's lists as copied by third parties (
 - Currency: ISO 4217 code; MXN takes no exchange rate or 1, any other currency needs one > 0.
 - Cancellation motive 01 requires the substitution UUID (FACT-docs).
 
-`invoice(body)`, `payment(body)` and `cancel(body)` apply every rule to a whole request body (a
-generated input model or a mapping) and name the broken field by its path, e.g.
-`client.tax_system`; a resource method calls one of them before sending.
+`invoice(body)`, `payment(body)`, `cancel(body)` and `client(body)` apply every rule to a whole
+request body (a generated input model or a mapping) and name the broken field by its path, e.g.
+`client.tax_system`. The generated resource methods call them before sending where the spec
+says `x-gigstack-fiscal-check: <name>`.
 
 >>> rfc_kind(rfc("tax_id", "eku9003173c9"))
 'moral'
@@ -59,6 +60,7 @@ __all__ = [
     "cancellation",
     "catalog",
     "cfdi_use",
+    "client",
     "currency",
     "global_period",
     "invoice",
@@ -457,28 +459,39 @@ def _get(obj: object, name: str) -> Any:
     return getattr(obj, f"{name}_", None) if value is None else value
 
 
+def _path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
 def receiver(client: object, *, use: object | None = None, prefix: str = "client") -> None:
     """Check the fiscal fields of an inline client (ClientInput) that are present.
 
     A client given only by `id` has nothing to check here (the server holds its data). `use`
-    is the invoice's uso CFDI when it overrides the client's default.
+    is the invoice's uso CFDI when it overrides the client's default. Errors name the field as
+    `<prefix>.<field>` (just `<field>` with an empty prefix).
     """
     tax_id = _get(client, "tax_id")
-    normalized_rfc = None if tax_id is None else rfc(f"{prefix}.tax_id", tax_id)
+    normalized_rfc = None if tax_id is None else rfc(_path(prefix, "tax_id"), tax_id)
     regime_value = _get(client, "tax_system")
     regime = (
         None
         if regime_value is None
-        else tax_regime(f"{prefix}.tax_system", regime_value, rfc=normalized_rfc)
+        else tax_regime(_path(prefix, "tax_system"), regime_value, rfc=normalized_rfc)
     )
-    use_value, use_field = (
-        (use, "use") if use is not None else (_get(client, "use"), f"{prefix}.use")
-    )
+    if use is not None:
+        use_value, use_field = use, "use"
+    else:
+        use_value, use_field = _get(client, "use"), _path(prefix, "use")
     if use_value is not None:
         cfdi_use(use_field, use_value, rfc=normalized_rfc, tax_regime=regime)
     zip_value = _get(_get(client, "address"), "zip")
     if zip_value is not None:
-        zip_code(f"{prefix}.address.zip", zip_value)
+        zip_code(_path(prefix, "address.zip"), zip_value)
+
+
+def client(body: object) -> None:
+    """Check a client body (create/update client) before it is sent."""
+    receiver(body, prefix="")
 
 
 def invoice(body: object) -> None:

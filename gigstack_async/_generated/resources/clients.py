@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
@@ -302,6 +303,7 @@ class Clients:
                 "search": search,
             },
         )
+        _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.CREATE_CLIENT, json_body=body_
         )
@@ -547,6 +549,7 @@ class Clients:
         """
         path_params = {"id": _p.path_value("id", id)}
         body_ = unstructure(body)
+        _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.UPDATE_CLIENT, path_params=path_params, json_body=body_
         )

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -230,6 +231,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
+        _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_DRAFT_INVOICE, json_body=body_
         )
@@ -362,6 +364,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
+        _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.UPDATE_DRAFT_INVOICE, path_params=path_params, json_body=body_
         )
@@ -692,6 +695,7 @@ class InvoicesEgress:
                 "invoice_pdf_notes": invoice_pdf_notes,
             },
         )
+        _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_EGRESS_INVOICE, json_body=body_
         )
@@ -957,6 +961,7 @@ class InvoicesIncome:
                 "idempotency_key": idempotency_key,
             },
         )
+        _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_INCOME_INVOICE, json_body=body_
         )
@@ -1342,6 +1347,7 @@ class Invoices:
         body_ = _p.json_body(
             models.CancelInvoiceInput, {"motive": motive, "substitution_uuid": substitution_uuid}
         )
+        _fiscal.cancel(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.CANCEL_INVOICE, path_params=path_params, json_body=body_
         )

@@ -8,6 +8,7 @@ import builtins
 from decimal import Decimal
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -367,6 +368,7 @@ class Payments:
                 "metadata": metadata,
             },
         )
+        _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REQUEST_PAYMENT, json_body=body_
         )
@@ -470,6 +472,7 @@ class Payments:
                 "invoice_config": invoice_config,
             },
         )
+        _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REGISTER_PAYMENT, json_body=body_
         )
@@ -581,6 +584,7 @@ class Payments:
             models.UpdatePaymentInput,
             {"items": items, "automation_type": automation_type, "client": client},
         )
+        _fiscal.payment(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.UPDATE_PAYMENT, path_params=path_params, json_body=body_
         )
@@ -678,6 +682,7 @@ class Payments:
         body_ = _p.json_body(
             models.MarkPaymentPaidInput, {"payment_form": payment_form, "date": date}
         )
+        _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.MARK_PAYMENT_PAID, path_params=path_params, json_body=body_
         )

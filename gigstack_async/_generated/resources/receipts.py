@@ -8,6 +8,7 @@ import builtins
 from decimal import Decimal
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -160,6 +161,7 @@ class Receipts:
                 "metadata": metadata,
             },
         )
+        _fiscal.invoice(body_)
         response: models.ReceiptEnvelope = await self._pipeline.call(
             ops.CREATE_RECEIPT, json_body=body_
         )

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -170,6 +171,7 @@ class Retentions:
                 "platform_services": platform_services,
             },
         )
+        _fiscal.invoice(body_)
         response: models.RetentionEnvelope = await self._pipeline.call(
             ops.CREATE_RETENTION, json_body=body_
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
@@ -387,6 +388,7 @@ class Teams:
                 "add_master_team_members": add_master_team_members,
             },
         )
+        _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(ops.CREATE_TEAM, json_body=body_)
         return response.data
 
@@ -517,6 +519,7 @@ class Teams:
                 "address": address,
             },
         )
+        _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(
             ops.UPDATE_TEAM, path_params=path_params, json_body=body_
         )
