@@ -2,7 +2,8 @@
 
 Resources call `Pipeline.call(...)` (or `Pipeline.stream(...)` for a large body); they never see
 HTTP. Whether an operation may be retried comes from the generated operations table
-(`x-gigstack-billed` and `x-gigstack-limited` in the spec), not from ifs here.
+(`x-gigstack-side-effect` and `x-gigstack-idempotency` in the spec, folded into
+`Operation.no_resend`), not from ifs here.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import logging
 import math
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import attrs
 import cattrs
@@ -61,6 +63,32 @@ T = TypeVar("T")
 
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 1024 * 1024  # an error envelope of a streamed call: read whole, capped
+
+MAX_REDIRECTS = 5
+
+DOWNLOAD_FILE = Operation(
+    operation_id="downloadFile",
+    method="GET",
+    path="<file URL>",  # what logs and errors show: the real URL may carry a signature
+    resource="files",
+    response_model=bytes,
+)
+"""A file URL handed out by the API: a plain read, retried on transient errors."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+_SIDE_EFFECT_TEXT = {
+    "none": "this call",
+    "charges": "this call may charge money",
+    "fiscal-document": "this call creates, stamps or cancels a fiscal document (CFDI)",
+    "moves-money": "this call moves money",
+    "limited-download": "this download counts against SAT's limit of downloads per package",
+}
 
 
 def encode_query_value(value: Any) -> str:
@@ -192,6 +220,7 @@ class Pipeline:
         query: Mapping[str, Any] | None = None,
         json_body: Any = None,
         multipart: tuple[MultipartField, ...] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Request:
         path = op.path
         for name in op.path_params:
@@ -203,17 +232,19 @@ class Pipeline:
                 params.append((name, encode_query_value(value)))
         if self.team is not None and "team" in op.query_params:
             params.append(("team", self.team))
-        headers = {
+        all_headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Accept": "application/json",
             "User-Agent": f"gigstack-async/{__version__}",
         }
         if _bodyless_write(op, json_body, multipart):
-            headers["Content-Type"] = "application/json"
+            all_headers["Content-Type"] = "application/json"
+        if headers:
+            all_headers.update(headers)
         return Request(
             method=op.method,
             url=self.base_url + path,
-            headers=headers,
+            headers=all_headers,
             params=tuple(params),
             json=json_body,
             multipart=multipart,
@@ -233,10 +264,23 @@ class Pipeline:
         query: Mapping[str, Any] | None = None,
         json_body: Any = None,
         multipart: tuple[MultipartField, ...] | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
-        """Send `op` and return its response decoded into `op.response_model`."""
+        """Send `op` and return its response decoded into `op.response_model`.
+
+        For an operation with an idempotency key (`op.idempotency`), `idempotency_key` is sent
+        as given, or one is generated for this call; either way every retry carries the same key.
+        """
+        headers: Mapping[str, str] | None = None
+        if op.idempotency is not None:
+            json_body, headers = with_idempotency_key(op, json_body, idempotency_key)
         request = self.build_request(
-            op, path_params=path_params, query=query, json_body=json_body, multipart=multipart
+            op,
+            path_params=path_params,
+            query=query,
+            json_body=json_body,
+            multipart=multipart,
+            headers=headers,
         )
         result = await self.send(op, request)
         return self.decode(op, result)
@@ -310,11 +354,11 @@ class Pipeline:
             await asyncio.sleep(delay)
 
     def _unsafe_failure(self, op: Operation, message: str) -> APIConnectionError:
-        """The error for a billed or limited call that failed after it may have been served."""
-        if op.billed:
+        """The error for a call with a side effect that failed after it may have been served."""
+        if not op.limited:
             return OutcomeUnknownError(
-                f"{message}; this call may charge money and may have reached the server, so it "
-                "was not retried. Check whether it took effect before trying again.",
+                f"{message}; {_SIDE_EFFECT_TEXT[op.side_effect]} and may have reached the server, "
+                "so it was not retried. Check whether it took effect before trying again.",
                 method=op.method,
                 path=op.path,
             )
@@ -439,6 +483,47 @@ class Pipeline:
             error.retry_after = retry_after
         return error
 
+    # ------------------------------------------------------------------ files
+
+    async def download(self, url: str, *, stream_to: str | None = None) -> bytes:
+        """GET a file URL the API handed out (invoice PDF/XML). Returns the body, or b"" when
+        it was streamed into `stream_to` (which then holds it).
+
+        The API key goes only to URLs under `base_url`: storage URLs get no Authorization
+        header. Redirects are followed (at most 5), dropping the key when the origin changes.
+        Retried like any read; the URL is never logged (it may be signed).
+        """
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise APIResponseValidationError(
+                    "the API gave a file location that is not an http(s) URL", status=0
+                )
+            headers = {"User-Agent": f"gigstack-async/{__version__}"}
+            if _origin(current) == _origin(self.base_url) and parts.path.startswith(
+                urlsplit(self.base_url).path.rstrip("/") + "/"
+            ):
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            request = Request(
+                method="GET",
+                url=current,
+                headers=headers,
+                connect_timeout=self.timeout.connect,
+                read_timeout=self.timeout.read,
+                max_response_bytes=self.max_response_bytes,
+                stream_to=stream_to,
+            )
+            response = (await self.send(DOWNLOAD_FILE, request)).response
+            location = response.header("location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                current = urljoin(current, location)
+                continue
+            if response.status >= 400:
+                raise self._status_error(response, parse_retry_after(response))
+            return response.body
+        raise APIResponseValidationError(f"more than {MAX_REDIRECTS} redirects", status=0)
+
     # ------------------------------------------------------------------ decoding
 
     def decode(self, op: Operation, result: CallResult) -> Any:
@@ -495,6 +580,31 @@ def _bodyless_write(op: Operation, json_body: Any, multipart: object) -> bool:
 
 
 MAX_REASONS = 5
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one call: random, so two separate calls never collide."""
+    return f"gsa_{uuid.uuid4().hex}"
+
+
+def with_idempotency_key(
+    op: Operation, json_body: Any, key: str | None
+) -> tuple[Any, dict[str, str] | None]:
+    """Put the call's idempotency key where `op.idempotency` says (a body field or a header).
+
+    A key already in the body, or given as `key`, is kept unchanged; otherwise one is generated.
+    Done once per call, before the first attempt, so every retry resends the same key.
+    """
+    spec = op.idempotency
+    assert spec is not None
+    if spec.location == "header":
+        return json_body, {spec.field: key or new_idempotency_key()}
+    body = dict(json_body) if isinstance(json_body, Mapping) else {}
+    if key is not None:
+        body[spec.field] = key
+    elif not body.get(spec.field):
+        body[spec.field] = new_idempotency_key()
+    return body, None
 
 
 def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T]) -> T:

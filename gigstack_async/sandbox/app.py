@@ -13,7 +13,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from gigstack_async.sandbox import routes_downloads, routes_sat, routes_setup
+from gigstack_async.sandbox import (
+    routes_core,  # the core API of issue 11 (clients … retentions)
+    routes_downloads,
+    routes_sat,
+    routes_setup,
+)
 from gigstack_async.sandbox.clock import SimClock
 from gigstack_async.sandbox.config import ApiKeyConfig, SandboxConfig
 from gigstack_async.sandbox.envelopes import ApiError
@@ -34,8 +39,10 @@ from gigstack_async.sandbox.state import CallRecord, SandboxState, TeamState
 
 logger = logging.getLogger("gigstack_async.sandbox")
 
-ROUTES: tuple[Route, ...] = routes_sat.ROUTES + routes_setup.ROUTES + routes_downloads.ROUTES
-"""Every operation of openapi/gigstack.yaml."""
+ROUTES: tuple[Route, ...] = (
+    routes_sat.ROUTES + routes_setup.ROUTES + routes_downloads.ROUTES + routes_core.ROUTES
+)
+"""Every operation of openapi/gigstack.yaml, then the core API (openapi/<tag>.yaml)."""
 
 
 @web.middleware
@@ -90,6 +97,8 @@ def _auth_middleware(keys: dict[str, ApiKeyConfig]) -> Middleware:
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Check `Authorization: Bearer <key>` and resolve the `team` query parameter."""
+        if request.path.startswith(routes_core.PUBLIC_PREFIX):  # signed file links: no key
+            return await handler(request)
         header = request.headers.get("Authorization", "").strip()
         scheme, _, token = header.partition(" ")
         if not header:
@@ -139,6 +148,7 @@ def create_app(
     table: dict[AbstractRoute, Route] = {}
     for route in ROUTES:
         table[app.router.add_route(route.method, PREFIX + route.path, route.handler)] = route
+    routes_core.add_public_routes(app)
     app[ROUTES_KEY] = table
     return app
 

@@ -11,12 +11,15 @@ import random
 import uuid
 from collections import Counter, deque
 from datetime import date, datetime
+from typing import Any
 
 import attrs
 
 from gigstack_async.sandbox.clock import MEXICO_CITY, SimClock, add_months
 from gigstack_async.sandbox.config import SandboxConfig, TeamConfig
+from gigstack_async.sandbox.core import CoreState
 from gigstack_async.sandbox.envelopes import ApiError
+from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
@@ -289,6 +292,9 @@ class SandboxState:
       served per package id (what its 2-download limit counts).
     - `creates_per_month()` / `downloads_per_package()`: the billing view tests assert on.
     - `profile`: the `ServerProfile` in force (starts as `config.profile`; assignable).
+    - `core`: the core API's state (clients … retentions) and its bookkeeping: `stamps`,
+      `cancellations`, `money_moves` (see `core.CoreState`).
+    - `event_hook`: resource events; `emit_event(type, data, team_id=...)` announces one.
     """
 
     def __init__(self, config: SandboxConfig, clock: SimClock) -> None:
@@ -318,6 +324,8 @@ class SandboxState:
         self._request_ids = random.Random(f"{config.seed}|request-ids")
         self._sequence = 0
         self._refusals = 0
+        self.core = CoreState(config, clock)
+        self.event_hook = EventHook(clock)
 
     # ---------------------------------------------------------------- the server's own view
 
@@ -435,6 +443,12 @@ class SandboxState:
                 )
             )
             raise ApiError(refuse.status, refuse.code, refuse.message, details=("activation",))
+
+    def emit_event(
+        self, type: str, data: dict[str, Any], *, team_id: str | None = None
+    ) -> SandboxEvent:
+        """Announce a committed change (see `events.py`); a no-op unless someone subscribed."""
+        return self.event_hook.emit(type, data, team_id=team_id)
 
     @property
     def ground_truth(self) -> dict[str, frozenset[str]]:
