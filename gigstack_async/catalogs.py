@@ -35,9 +35,9 @@ class TaxRegime(CatalogEnum):
     page (FACT-docs; its 4th group was cut off in the stored copy), 609, 610, 611 and 616 from
     SAT's list (FACT-3p). `group` is gigstack's grouping on the page (it does not match SAT's
     Física/Moral columns: gigstack lists 621 and 629 under legal entities). `persona_fisica` /
-    `persona_moral` are GUESS (SAT columns, not in the stored references). Public-general and
-    foreign receivers (XAXX010101000 / XEXX010101000) use 616 (FACT-3p). 609 is obsolete in CFDI
-    4.0 (GUESS: kept, not rejected).
+    `persona_moral` are FACT-3p (two copies of SAT's columns; they disagree on 607 and 622,
+    which therefore allow both). Public-general and foreign receivers (XAXX010101000 /
+    XEXX010101000) use 616 (FACT-3p). 609 is obsolete in CFDI 4.0 (GUESS: kept, not rejected).
 
     Source: FACT-docs.
 
@@ -120,7 +120,7 @@ register(
         name="TaxRegime",
         docs="https://docs.gigstack.io/tax-regimes-catalog-r%C3%A9gimen-fiscal-1392912m0",
         source="FACT-docs",
-        note="Régimen fiscal (SAT c_RegimenFiscal), sent as `tax_system`. 19 rows come from gigstack's page (FACT-docs; its 4th group was cut off in the stored copy), 609, 610, 611 and 616 from SAT's list (FACT-3p). `group` is gigstack's grouping on the page (it does not match SAT's Física/Moral columns: gigstack lists 621 and 629 under legal entities). `persona_fisica` / `persona_moral` are GUESS (SAT columns, not in the stored references). Public-general and foreign receivers (XAXX010101000 / XEXX010101000) use 616 (FACT-3p). 609 is obsolete in CFDI 4.0 (GUESS: kept, not rejected).",
+        note="Régimen fiscal (SAT c_RegimenFiscal), sent as `tax_system`. 19 rows come from gigstack's page (FACT-docs; its 4th group was cut off in the stored copy), 609, 610, 611 and 616 from SAT's list (FACT-3p). `group` is gigstack's grouping on the page (it does not match SAT's Física/Moral columns: gigstack lists 621 and 629 under legal entities). `persona_fisica` / `persona_moral` are FACT-3p (two copies of SAT's columns; they disagree on 607 and 622, which therefore allow both). Public-general and foreign receivers (XAXX010101000 / XEXX010101000) use 616 (FACT-3p). 609 is obsolete in CFDI 4.0 (GUESS: kept, not rejected).",
     ),
     (
         CatalogRow(
@@ -174,7 +174,7 @@ register(
             attributes={
                 "group": "special_activity",
                 "persona_fisica": True,
-                "persona_moral": False,
+                "persona_moral": True,
                 "sat_name": "Régimen de Enajenación o Adquisición de Bienes",
             },
         ),
@@ -603,8 +603,9 @@ class CfdiUse(CatalogEnum):
     """Uso CFDI (SAT c_UsoCFDI 4.0), sent as `use`. gigstack's table is NOT FOUND (page body not
     stored): the rows are SAT's list (FACT-3p), plus P01, which gigstack's docs examples send (a
     CFDI 3.3 code, not in the 4.0 list: `cfdi40: false`, kept so documented examples pass).
-    `persona_fisica` / `persona_moral` are GUESS (SAT columns, not in the stored references):
-    the deductions D01–D10 and payroll CN01 are for personas físicas only.
+    `persona_fisica` / `persona_moral` are FACT-3p (SAT's columns as copied by
+    `srprioto/project_lc_rmt`): the deductions D01–D10 and payroll CN01 are for personas físicas
+    only.
 
     Source: FACT-3p.
 
@@ -693,7 +694,7 @@ register(
         name="CfdiUse",
         docs="https://docs.gigstack.io/cfdi-usage-catalog-uso-cfdi-1392975m0",
         source="FACT-3p",
-        note="Uso CFDI (SAT c_UsoCFDI 4.0), sent as `use`. gigstack's table is NOT FOUND (page body not stored): the rows are SAT's list (FACT-3p), plus P01, which gigstack's docs examples send (a CFDI 3.3 code, not in the 4.0 list: `cfdi40: false`, kept so documented examples pass). `persona_fisica` / `persona_moral` are GUESS (SAT columns, not in the stored references): the deductions D01–D10 and payroll CN01 are for personas físicas only.",
+        note="Uso CFDI (SAT c_UsoCFDI 4.0), sent as `use`. gigstack's table is NOT FOUND (page body not stored): the rows are SAT's list (FACT-3p), plus P01, which gigstack's docs examples send (a CFDI 3.3 code, not in the 4.0 list: `cfdi40: false`, kept so documented examples pass). `persona_fisica` / `persona_moral` are FACT-3p (SAT's columns as copied by `srprioto/project_lc_rmt`): the deductions D01–D10 and payroll CN01 are for personas físicas only.",
     ),
     (
         CatalogRow(

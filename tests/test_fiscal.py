@@ -130,6 +130,13 @@ def test_tax_regime_that_does_not_fit_the_rfc_is_rejected(
     assert words in _broken(excinfo, "tax_system")
 
 
+@pytest.mark.parametrize("regime", ["607", "622"])
+@pytest.mark.parametrize("rfc", [MORAL, FISICA])
+def test_regimes_whose_sources_disagree_allow_both_persona_types(regime: str, rfc: str) -> None:
+    # The third-party copies of SAT's catalog disagree on 607 and 622: the SDK does not guess.
+    assert fiscal.tax_regime("tax_system", regime, rfc=rfc) == regime
+
+
 def test_unknown_tax_regime_is_rejected_with_the_catalog() -> None:
     with pytest.raises(InvalidParameterError) as excinfo:
         fiscal.tax_regime("tax_system", "699")
