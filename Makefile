@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 help:
 	@echo "make demo       download a year of CFDIs from the local sandbox, with live progress"
 	@echo "make test       lint, type-check, codegen drift check and the whole test suite"
-	@echo "make codegen    regenerate gigstack_async/_generated/ from openapi/"
+	@echo "make codegen    regenerate _generated/, catalogs.py and docs/coverage.md from openapi/"
 	@echo "make bench      benchmarks against raw aiohttp and other clients (writes BENCHMARKS.md)"
 
 $(PY):

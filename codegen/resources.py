@@ -67,6 +67,18 @@ IDEMPOTENT_DOC = (
     "later), or one is generated per call; retries of the call reuse it, so they are safe."
 )
 
+# gigstack_async.errors.error_class_for, spelled out: codegen must not import the runtime package
+# (which imports the models it is about to regenerate).
+ERRORS = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    409: "ConflictError",
+    422: "UnprocessableEntityError",
+    429: "RateLimitError",
+}
+
 # Builtins a generated method may shadow inside its class body (`def list(...)`): signatures
 # spell them `builtins.list` so the annotations of later methods still mean the type.
 SHADOWED = ("list", "dict", "set", "type")
@@ -379,7 +391,11 @@ def _errors_doc(bundle: Mapping[str, Any], op: Mapping[str, Any], effect: str) -
             continue
         response = resolve(bundle, op["responses"][code])
         text = " ".join(str(response.get("description", "")).split())
-        lines.append(f"- HTTP {code}: APIStatusError{f' ({text})' if text else ''}.")
+        error = "APIStatusError"
+        if str(code).isdigit():
+            status = int(code)
+            error = "InternalServerError" if status >= 500 else ERRORS.get(status, error)
+        lines.append(f"- HTTP {code}: {error}{f' ({text})' if text else ''}.")
     if effect != "none" and "x-gigstack-idempotency" not in op:
         lines.append(
             "- OutcomeUnknownError: the request may have reached the server but no answer came; "

@@ -126,3 +126,12 @@ def test_operations_table_carries_the_vendor_extensions() -> None:
     }
     assert spec_ids == set(ops.OPERATIONS)
     assert all("team" in op.query_params for op in ops.OPERATIONS.values())
+
+
+def test_the_docstrings_error_names_match_the_runtime_mapping() -> None:
+    from codegen.resources import ERRORS
+    from gigstack_async.errors import error_class_for
+
+    for status, name in ERRORS.items():
+        assert error_class_for(status).__name__ == name
+    assert error_class_for(502).__name__ == "InternalServerError"
