@@ -208,7 +208,7 @@ def parse_items(request: web.Request, raw: object, currency: str) -> list[Record
         if not isinstance(description, str) or not description:
             raise invalid(f"{where}.description", "is required")
         taxes = [
-            _tax(tax, f"{where}.taxes[{n}]") for n, tax in enumerate(merged.get("taxes") or [])
+            parse_tax(tax, f"{where}.taxes[{n}]") for n, tax in enumerate(merged.get("taxes") or [])
         ]
         items.append(
             {
@@ -228,7 +228,8 @@ def parse_items(request: web.Request, raw: object, currency: str) -> list[Record
     return items
 
 
-def _tax(raw: object, where: str) -> Record:
+def parse_tax(raw: object, where: str) -> Record:
+    """One `taxes[]` entry: type IVA/ISR/IEPS, factor, rate as a Decimal fraction."""
     if not isinstance(raw, dict):
         raise invalid(where, "must be an object")
     kind = str(raw.get("type", "")).upper()

@@ -204,7 +204,6 @@ class CoreState:
         self.stamps: list[Stamp] = []
         self.cancellations: Counter[str] = Counter()
         self.money_moves: list[MoneyMove] = []
-        self.deleted_teams: dict[str, Record] = {}
         self.variants = CoreVariants()
         owner = {"id": "user_sandbox", "email": "owner@sandbox.gigstack.test"}
         self.users.add(

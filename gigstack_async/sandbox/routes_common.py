@@ -12,7 +12,6 @@ import base64
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -437,7 +436,3 @@ def check_emails(body: Mapping[str, Any], field: str = "emails") -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
         raise invalid(field, "must be a list of email addresses")
     return list(value)
-
-
-def decimal_or_none(value: object) -> Decimal | None:
-    return value if isinstance(value, Decimal) else None

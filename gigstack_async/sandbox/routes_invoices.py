@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gigstack_async.sandbox import documents
+from gigstack_async.sandbox import documents, money
 from gigstack_async.sandbox.billing import (
     client_summary,
     document_fields,
@@ -512,7 +512,7 @@ async def list_cfdi_errors(request: web.Request) -> web.Response:
         )
     ]
     start = (page - 1) * limit
-    return documents_json(
+    return money.json_response(
         {
             "success": True,
             "data": rows[start : start + limit],
@@ -523,10 +523,6 @@ async def list_cfdi_errors(request: web.Request) -> web.Response:
             "timestamp": iso_now(request),
         }
     )
-
-
-def documents_json(body: Record) -> web.Response:
-    return web.json_response(body)
 
 
 def _invoice(core: CoreTeam, invoice_id: str) -> Record:

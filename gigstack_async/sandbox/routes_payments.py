@@ -41,6 +41,7 @@ from gigstack_async.sandbox.routes_common import (
     search_list,
     team_core,
 )
+from gigstack_async.sandbox.routes_receipts import new_receipt
 from gigstack_async.sandbox.routing import Route
 
 PUE_AUTOMATIONS = frozenset({"pue_invoice", "payment", "stamp_invoice"})
@@ -131,8 +132,6 @@ def _new_payment(request: web.Request, body: Record, status: str) -> Record:
 def _run_automation(request: web.Request, payment: Record) -> None:
     """What `automation_type` does once the money arrived: stamp a PUE invoice, or a PPD invoice
     plus its payment complement, or create a receipt."""
-    from gigstack_async.sandbox.routes_receipts import new_receipt
-
     automation = payment.get("automation_type")
     if automation in (None, "none") or payment["automations"]:
         return
