@@ -28,6 +28,7 @@ from gigstack_async.sandbox.routes_common import (
     json_body,
     now_s,
     optional_str,
+    resource_time,
     respond,
     search_list,
     team_core,
@@ -281,7 +282,7 @@ async def create_service(request: web.Request) -> web.Response:
         "unit_price": fields["unit_price"],
         "taxes": fields.get("taxes", []),
         "team": core.team_id,
-        "created_at": now_s(request),
+        "created_at": resource_time(request),
     }
     core.services.add(service)
     emit(request, "service.created", service)

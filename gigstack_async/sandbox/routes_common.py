@@ -145,6 +145,13 @@ def now_s(request: web.Request) -> int:
     return state_of(request).clock.now_ms() // 1000
 
 
+def resource_time(request: web.Request) -> int:
+    """Now in the unit of core resource timestamps (`CoreVariants.resource_time_unit`)."""
+    if core_of(request).variants.resource_time_unit == "ms":
+        return now_ms(request)
+    return now_s(request)
+
+
 def now_ms(request: web.Request) -> int:
     """Simulated now, in unix ms (drafts, support documents, retentions, webhooks)."""
     return state_of(request).clock.now_ms()

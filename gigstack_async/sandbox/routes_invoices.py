@@ -44,6 +44,7 @@ from gigstack_async.sandbox.routes_common import (
     json_body,
     now_ms,
     now_s,
+    resource_time,
     respond,
     search_list,
     team_core,
@@ -194,7 +195,7 @@ async def cancel_invoice(request: web.Request) -> web.Response:
     invoice["cancellation"] = {
         "motive": motive,
         "substitution_uuid": substitution,
-        "cancelled_at": now_s(request),
+        "cancelled_at": resource_time(request),
     }
     core_of(request).cancellations[invoice["id"]] += 1
     emit(request, "invoice.canceled", invoice)
