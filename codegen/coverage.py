@@ -49,6 +49,14 @@ def _response_text(bundle: Mapping[str, Any], op: Mapping[str, Any]) -> str | No
     schema = response_schema(bundle, op)
     if schema is None:
         return "no body"
+    # A success response that states its own provenance wins: a FACT schema reused for an answer
+    # whose shape is only guessed (e.g. "stamp draft returns an Invoice") must read as GUESS.
+    for code in sorted(op.get("responses") or {}):
+        if str(code).startswith("2"):
+            own = str(resolve(bundle, op["responses"][code]).get("description") or "")
+            if own.startswith(TAGS):
+                return own
+            break
     resolved = resolve(bundle, schema)
     unwrap = unwrap_field(bundle, op)
     if unwrap is not None:

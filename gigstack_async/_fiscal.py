@@ -23,6 +23,11 @@ Sources: the docs catalogs (FACT-docs), SAT's lists as copied by third parties (
 - Currency: ISO 4217 code; MXN takes no exchange rate or 1, any other currency needs one > 0.
 - Cancellation motive 01 requires the substitution UUID (FACT-docs).
 
+`invoice(body)`, `payment(body)`, `cancel(body)` and `client(body)` apply every rule to a whole
+request body (a generated input model or a mapping) and name the broken field by its path, e.g.
+`client.tax_system`. The generated resource methods call them before sending where the spec
+says `x-gigstack-fiscal-check: <name>`.
+
 >>> rfc_kind(rfc("tax_id", "eku9003173c9"))
 'moral'
 >>> currency("currency", "usd", "17.25")
@@ -51,15 +56,20 @@ __all__ = [
     "GENERIC_TAX_REGIME",
     "CatalogUnavailableError",
     "RfcKind",
+    "cancel",
     "cancellation",
     "catalog",
     "cfdi_use",
+    "client",
     "currency",
     "global_period",
+    "invoice",
     "is_generic_rfc",
+    "payment",
     "payment_form",
     "payment_method",
     "payment_terms",
+    "receiver",
     "relationship",
     "rfc",
     "rfc_kind",
@@ -433,3 +443,97 @@ def global_period(periodicity: object, months: object, year: object) -> tuple[st
             "months", f"bimester {month} goes only with periodicity 05 (bimestral)", months
         )
     return period, month, year
+
+
+# ---------------------------------------------------------------------------------- whole bodies
+
+
+def _get(obj: object, name: str) -> Any:
+    # Bodies arrive as generated attrs models or plain mappings; both are read the same way.
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    # Generated models rename Python keywords (`global` → `global_`).
+    return getattr(obj, f"{name}_", None) if value is None else value
+
+
+def _path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def receiver(client: object, *, use: object | None = None, prefix: str = "client") -> None:
+    """Check the fiscal fields of an inline client (ClientInput) that are present.
+
+    A client given only by `id` has nothing to check here (the server holds its data). `use`
+    is the invoice's uso CFDI when it overrides the client's default. Errors name the field as
+    `<prefix>.<field>` (just `<field>` with an empty prefix).
+    """
+    tax_id = _get(client, "tax_id")
+    normalized_rfc = None if tax_id is None else rfc(_path(prefix, "tax_id"), tax_id)
+    regime_value = _get(client, "tax_system")
+    regime = (
+        None
+        if regime_value is None
+        else tax_regime(_path(prefix, "tax_system"), regime_value, rfc=normalized_rfc)
+    )
+    if use is not None:
+        use_value, use_field = use, "use"
+    else:
+        use_value, use_field = _get(client, "use"), _path(prefix, "use")
+    if use_value is not None:
+        cfdi_use(use_field, use_value, rfc=normalized_rfc, tax_regime=regime)
+    zip_value = _get(_get(client, "address"), "zip")
+    if zip_value is not None:
+        zip_code(_path(prefix, "address.zip"), zip_value)
+
+
+def client(body: object) -> None:
+    """Check a client body (create/update client) before it is sent."""
+    receiver(body, prefix="")
+
+
+def invoice(body: object) -> None:
+    """Check an invoice body (income, egress, draft, receipt) before it is sent.
+
+    Only fields that are present are checked; see the module docstring for the rules.
+    """
+    receiver(_get(body, "client"), use=_get(body, "use"))
+    method, form = _get(body, "payment_method"), _get(body, "payment_form")
+    if method is not None or form is not None:
+        payment_terms(payment_method=method, payment_form=form)
+    code, rate = _get(body, "currency"), _get(body, "exchange_rate")
+    if code is not None:
+        currency("currency", code, rate)
+    elif rate is not None:
+        # gigstack's default currency is MXN (FACT-CLI default): a rate other than 1 needs a
+        # currency to go with it.
+        currency("currency", _MXN, rate)
+    for index, related in enumerate(_get(body, "related_documents") or ()):
+        code_value = _get(related, "relationship")
+        if code_value is not None:
+            relationship(f"related_documents[{index}].relationship", code_value)
+    global_info = _get(body, "global")
+    if global_info is not None:
+        parts = [_get(global_info, key) for key in ("periodicity", "months", "year")]
+        if all(part is not None for part in parts):
+            global_period(*parts)
+
+
+def payment(body: object) -> None:
+    """Check a payment body (request, register, mark paid) before it is sent."""
+    receiver(_get(body, "client"))
+    form = _get(body, "payment_form")
+    if form is not None:
+        payment_form("payment_form", form)
+    code, rate = _get(body, "currency"), _get(body, "exchange_rate")
+    if code is not None:
+        currency("currency", code, rate)
+    elif rate is not None:
+        currency("currency", _MXN, rate)
+
+
+def cancel(body: object) -> None:
+    """Check a cancellation body `{motive, substitution_uuid}` before it is sent."""
+    cancellation(_get(body, "motive"), _get(body, "substitution_uuid"))

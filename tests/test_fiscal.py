@@ -191,14 +191,11 @@ def test_cfdi_use_honours_a_regime_relation_when_the_catalog_gives_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rows = {"G03": {"persona_fisica": True, "persona_moral": True, "regimes": ["601", "612"]}}
-    real = fiscal._rows_from_yaml
-    monkeypatch.setattr(
-        fiscal, "_rows_from_yaml", lambda name: rows if name == "CfdiUse" else real(name)
-    )
-    real_module = fiscal._rows_from_module  # the generated catalogs are read first
-    monkeypatch.setattr(
-        fiscal, "_rows_from_module", lambda name: None if name == "CfdiUse" else real_module(name)
-    )
+    for source in ("_rows_from_module", "_rows_from_yaml"):
+        real = getattr(fiscal, source)
+        monkeypatch.setattr(
+            fiscal, source, lambda name, real=real: rows if name == "CfdiUse" else real(name)
+        )
     assert fiscal.cfdi_use("use", "G03", tax_regime="601") == "G03"
     with pytest.raises(InvalidParameterError) as excinfo:
         fiscal.cfdi_use("use", "G03", tax_regime="626")
@@ -422,3 +419,90 @@ def test_every_catalog_row_has_a_source_tag() -> None:
     for name, entry in _catalog_yaml().items():
         for row in entry["values"]:  # type: ignore[attr-defined]
             assert row["source"] in {"FACT-docs", "FACT-3p", "OLD-docs", "FACT-CLI", "GUESS"}, name
+
+
+def test_the_generated_catalogs_agree_with_the_data_file() -> None:
+    pytest.importorskip("gigstack_async.catalogs")
+    for name in _catalog_yaml():
+        assert fiscal._rows_from_module(name) == fiscal._rows_from_yaml(name), name
+
+
+# ---------------------------------------------------------------------------------- whole bodies
+
+
+def test_invoice_body_from_the_docs_example_passes() -> None:
+    # FACT-docs create-income-invoice example (P01 included), as a plain mapping.
+    fiscal.invoice(
+        {
+            "automation_type": "pue_invoice",
+            "currency": "MXN",
+            "use": "P01",
+            "payment_form": "03",
+            "payment_method": "PUE",
+            "client": {"id": "client_1234567890"},
+            "items": [{"quantity": 1, "unit_price": 1500}],
+        }
+    )
+
+
+def test_invoice_body_as_generated_models() -> None:
+    from gigstack_async._generated import models
+
+    body = models.InvoiceIncomeInput(
+        client=models.ClientInput(
+            tax_id=MORAL,
+            tax_system="612",  # personas físicas only, but the RFC is a persona moral
+            address=models.ClientAddress(zip="03100"),
+        ),
+        currency="USD",
+        exchange_rate=Decimal("17.1"),
+    )
+    with pytest.raises(InvalidParameterError) as excinfo:
+        fiscal.invoice(body)
+    assert "persona moral" in _broken(excinfo, "client.tax_system")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"client": {"tax_id": "EKU9013173C9"}}, "client.tax_id"),
+        ({"client": {"tax_id": MORAL, "use": "D01"}}, "client.use"),
+        ({"client": {"tax_id": MORAL}, "use": "D01"}, "use"),
+        ({"client": {"address": {"zip": "3100"}}}, "client.address.zip"),
+        ({"client": {"tax_id": "XAXX010101000", "tax_system": "601"}}, "client.tax_system"),
+        ({"payment_method": "PPD", "payment_form": "03"}, "payment_form"),
+        ({"currency": "USD"}, "exchange_rate"),
+        ({"exchange_rate": "17.5"}, "exchange_rate"),
+        (
+            {"related_documents": [{"relationship": "10", "documents": []}]},
+            "related_documents[0].relationship",
+        ),
+        ({"global": {"periodicity": "04", "months": "13", "year": 2024}}, "months"),
+    ],
+)
+def test_invoice_body_names_the_broken_field(body: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidParameterError) as excinfo:
+        fiscal.invoice(body)
+    _broken(excinfo, field)
+
+
+def test_generated_global_field_is_read() -> None:
+    from gigstack_async._generated import models
+
+    body = models.InvoiceIncomeInput(
+        global_=models.GlobalInvoiceInfo(periodicity="04", months="14", year=2024)
+    )
+    with pytest.raises(InvalidParameterError) as excinfo:
+        fiscal.invoice(body)
+    _broken(excinfo, "months")
+
+
+def test_payment_and_cancel_bodies() -> None:
+    fiscal.payment({"client": {"id": "client_1"}, "payment_form": "03", "currency": "MXN"})
+    with pytest.raises(InvalidParameterError) as excinfo:
+        fiscal.payment({"payment_form": "07"})
+    _broken(excinfo, "payment_form")
+    fiscal.cancel({"motive": "02"})
+    with pytest.raises(InvalidParameterError) as excinfo:
+        fiscal.cancel({"motive": "01"})
+    _broken(excinfo, "substitution_uuid")
