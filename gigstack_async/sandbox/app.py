@@ -13,7 +13,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from gigstack_async.sandbox import routes_downloads, routes_sat, routes_setup
+from gigstack_async.sandbox import (
+    routes_downloads,
+    routes_sat,
+    routes_setup,
+    routes_webhooks,
+    webhook_delivery,
+)
 from gigstack_async.sandbox.clock import SimClock
 from gigstack_async.sandbox.config import ApiKeyConfig, SandboxConfig
 from gigstack_async.sandbox.envelopes import ApiError
@@ -34,8 +40,10 @@ from gigstack_async.sandbox.state import CallRecord, SandboxState, TeamState
 
 logger = logging.getLogger("gigstack_async.sandbox")
 
-ROUTES: tuple[Route, ...] = routes_sat.ROUTES + routes_setup.ROUTES + routes_downloads.ROUTES
-"""Every operation of openapi/gigstack.yaml."""
+ROUTES: tuple[Route, ...] = (
+    routes_sat.ROUTES + routes_setup.ROUTES + routes_downloads.ROUTES + routes_webhooks.ROUTES
+)
+"""Every operation of openapi/ (and the sandbox-only `/sandbox/...` controls)."""
 
 
 @web.middleware
@@ -140,6 +148,7 @@ def create_app(
     for route in ROUTES:
         table[app.router.add_route(route.method, PREFIX + route.path, route.handler)] = route
     app[ROUTES_KEY] = table
+    webhook_delivery.install(app, state)
     return app
 
 

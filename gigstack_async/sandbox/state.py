@@ -17,8 +17,10 @@ import attrs
 from gigstack_async.sandbox.clock import SimClock, add_months
 from gigstack_async.sandbox.config import SandboxConfig, TeamConfig
 from gigstack_async.sandbox.envelopes import ApiError
+from gigstack_async.sandbox.events import EventBus
 from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
+from gigstack_async.sandbox.webhook_registry import WebhookRegistry
 
 FAULT_KINDS = frozenset(
     {"500", "502", "503", "429", "drop", "after_drop", "after_truncate", "after_502"}
@@ -279,6 +281,8 @@ class SandboxState:
         self.injected_faults: list[InjectedFault] = []
         self.forced_faults: dict[str, deque[str]] = {}
         self._request_ids = random.Random(f"{config.seed}|request-ids")
+        self.events = EventBus(clock, config.seed)  # the event hook: `events.emit(type, data, ...)`
+        self.webhooks = WebhookRegistry(config.webhooks, config.seed)
 
     @property
     def ground_truth(self) -> dict[str, frozenset[str]]:
