@@ -64,10 +64,10 @@ def decode_secret(secret: str | bytes) -> bytes:
         key = secret
     elif isinstance(secret, str):
         text = secret.strip()
-        text = text.removeprefix(SECRET_PREFIX)
+        text = text.removeprefix(SECRET_PREFIX).rstrip("=")
         try:
-            # Secrets are often stored without padding; extra padding is ignored.
-            key = base64.b64decode(text + "==", validate=True)
+            # Secrets are often stored without their base64 padding: restore it.
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
         except (binascii.Error, ValueError):
             raise InvalidParameterError(
                 "secret", "must be 'whsec_' followed by base64 (as the dashboard shows it)"
