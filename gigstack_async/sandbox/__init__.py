@@ -46,6 +46,7 @@ from gigstack_async.sandbox.config import (
 )
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest
 from gigstack_async.sandbox.server import Sandbox
+from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 from gigstack_async.sandbox.state import (
     FAULT_KINDS,
     CallRecord,
@@ -74,6 +75,7 @@ __all__ = [
     "SimClock",
     "TeamConfig",
     "TeamState",
+    "WebhookSandboxConfig",
     "add_months",
     "create_app",
     "get_state",
