@@ -46,7 +46,6 @@ from gigstack_async.sandbox.config import (
 )
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest
 from gigstack_async.sandbox.server import Sandbox
-from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 from gigstack_async.sandbox.state import (
     FAULT_KINDS,
     CallRecord,
@@ -55,6 +54,7 @@ from gigstack_async.sandbox.state import (
     SandboxState,
     TeamState,
 )
+from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 
 __all__ = [
     "DEFAULT_API_KEY",
