@@ -1,7 +1,9 @@
-"""`python -m codegen [--check] [--spec PATH] [--out DIR]`.
+"""`python -m codegen [--check] [--spec DIR] [--out DIR]`.
 
-Regenerates gigstack_async/_generated/ from the spec. With --check, generates into a temporary
-directory and exits 1 with a diff when the committed files differ (the drift gate in `make test`).
+Regenerates gigstack_async/_generated/ (models, operations table, resources),
+gigstack_async/catalogs.py and docs/coverage.md from openapi/. With --check, generates into a
+temporary directory and exits 1 with a diff when the committed files differ (the drift gate in
+`make test`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, check, generate
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the OpenAPI fragment")
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the openapi/ directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the generated package")
     parser.add_argument("--check", action="store_true", help="fail if --out is not up to date")
     args = parser.parse_args(argv)

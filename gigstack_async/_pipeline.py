@@ -1,7 +1,8 @@
 """The one request path: operation + arguments → HTTP request → retries → typed result or error.
 
 Resources call `Pipeline.call(...)`; they never see HTTP. Whether an operation may be retried
-comes from the generated operations table (`x-gigstack-billed` in the spec), not from ifs here.
+comes from the generated operations table (`x-gigstack-side-effect` and `x-gigstack-idempotency`
+in the spec, folded into `Operation.no_resend`), not from ifs here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -49,6 +51,14 @@ logger = logging.getLogger("gigstack_async")
 T = TypeVar("T")
 
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+
+_SIDE_EFFECT_TEXT = {
+    "none": "this call",
+    "charges": "this call may charge money",
+    "fiscal-document": "this call creates, stamps or cancels a fiscal document (CFDI)",
+    "moves-money": "this call moves money",
+    "limited-download": "this download counts against SAT's limit of downloads per package",
+}
 
 
 def encode_query_value(value: Any) -> str:
@@ -145,6 +155,7 @@ class Pipeline:
         query: Mapping[str, Any] | None = None,
         json_body: Any = None,
         multipart: tuple[MultipartField, ...] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Request:
         path = op.path
         for name in op.path_params:
@@ -156,22 +167,24 @@ class Pipeline:
                 params.append((name, encode_query_value(value)))
         if self.team is not None and "team" in op.query_params:
             params.append(("team", self.team))
-        headers = {
+        all_headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Accept": "application/json",
             "User-Agent": f"gigstack-async/{__version__}",
         }
+        if headers:
+            all_headers.update(headers)
         return Request(
             method=op.method,
             url=self.base_url + path,
-            headers=headers,
+            headers=all_headers,
             params=tuple(params),
             json=json_body,
             multipart=multipart,
             connect_timeout=self.timeout.connect,
             read_timeout=self.timeout.read,
             max_response_bytes=self.max_response_bytes,
-            resend_safe=not op.billed,
+            resend_safe=not op.no_resend,
         )
 
     # ------------------------------------------------------------------ sending
@@ -184,10 +197,23 @@ class Pipeline:
         query: Mapping[str, Any] | None = None,
         json_body: Any = None,
         multipart: tuple[MultipartField, ...] | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
-        """Send `op` and return its response decoded into `op.response_model`."""
+        """Send `op` and return its response decoded into `op.response_model`.
+
+        For an operation with an idempotency key (`op.idempotency`), `idempotency_key` is sent
+        as given, or one is generated for this call; either way every retry carries the same key.
+        """
+        headers: Mapping[str, str] | None = None
+        if op.idempotency is not None:
+            json_body, headers = with_idempotency_key(op, json_body, idempotency_key)
         request = self.build_request(
-            op, path_params=path_params, query=query, json_body=json_body, multipart=multipart
+            op,
+            path_params=path_params,
+            query=query,
+            json_body=json_body,
+            multipart=multipart,
+            headers=headers,
         )
         result = await self.send(op, request)
         return self.decode(op, result)
@@ -211,7 +237,7 @@ class Pipeline:
                     f"{op.method} {log_path}: no result within the {self.timeout.total} s deadline "
                     f"({attempt} attempt{'s' if attempt > 1 else ''})"
                 )
-                if op.billed:
+                if op.no_resend:
                     raise OutcomeUnknownError(
                         message + "; the request may have reached the server and was not retried",
                         method=op.method,
@@ -226,11 +252,11 @@ class Pipeline:
             except TransportError as exc:
                 elapsed = loop.time() - started
                 self._log_attempt(op, log_path, type(exc).__name__, attempt, elapsed)
-                if op.billed and exc.request_sent:
+                if op.no_resend and exc.request_sent:
                     raise OutcomeUnknownError(
-                        f"{op.method} {log_path}: {exc}; this call may charge money and may have "
-                        "reached the server, so it was not retried. Check whether it took effect "
-                        "before trying again.",
+                        f"{op.method} {log_path}: {exc}; {_SIDE_EFFECT_TEXT[op.side_effect]} and "
+                        "may have reached the server, so it was not retried. Check whether it "
+                        "took effect before trying again.",
                         method=op.method,
                         path=log_path,
                     ) from exc
@@ -257,7 +283,7 @@ class Pipeline:
             if response.status < 400 or response.status not in self.retry.retry_statuses:
                 return CallResult(response=response, attempts=attempt)
             retry_after = parse_retry_after(response)
-            if op.billed or attempt > self.retry.max_retries:
+            if op.no_resend or attempt > self.retry.max_retries:
                 raise self._status_error(response, retry_after)
             if retry_after is not None and retry_after > self.retry.retry_after_cap:
                 raise self._status_error(response, retry_after)
@@ -313,6 +339,31 @@ class Pipeline:
 
 
 MAX_REASONS = 5
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one call: random, so two separate calls never collide."""
+    return f"gsa_{uuid.uuid4().hex}"
+
+
+def with_idempotency_key(
+    op: Operation, json_body: Any, key: str | None
+) -> tuple[Any, dict[str, str] | None]:
+    """Put the call's idempotency key where `op.idempotency` says (a body field or a header).
+
+    A key already in the body, or given as `key`, is kept unchanged; otherwise one is generated.
+    Done once per call, before the first attempt, so every retry resends the same key.
+    """
+    spec = op.idempotency
+    assert spec is not None
+    if spec.location == "header":
+        return json_body, {spec.field: key or new_idempotency_key()}
+    body = dict(json_body) if isinstance(json_body, Mapping) else {}
+    if key is not None:
+        body[spec.field] = key
+    elif not body.get(spec.field):
+        body[spec.field] = new_idempotency_key()
+    return body, None
 
 
 def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T]) -> T:

@@ -1,4 +1,8 @@
-"""`client.sat_invoices`: CFDIs that Descarga Masiva brought in from SAT."""
+"""`client.sat_invoices`: CFDIs that Descarga Masiva brought in from SAT.
+
+The generated class (`_generated/resources/sat_invoices.py`) has one coroutine per operation;
+this subclass adds what the spec cannot say: RFC/UUID/date-range checks and the decoded PDF.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +24,10 @@ from gigstack_async._generated.models import (
     SatInvoicePdfResponse,
     SatInvoiceStatus,
 )
+from gigstack_async._generated.resources.sat_invoices import SatInvoices as GeneratedSatInvoices
 from gigstack_async._pipeline import Pipeline
 from gigstack_async.errors import APIResponseValidationError
-from gigstack_async.pagination import AsyncPager
+from gigstack_async.pagination import AsyncPager, paged
 
 T = TypeVar("T")
 
@@ -31,11 +36,11 @@ def _optional(validate: Callable[..., T], field: str, value: object, *args: Any)
     return None if value is None else validate(field, value, *args)
 
 
-class SatInvoices:
+class SatInvoices(GeneratedSatInvoices):
     """List, read, re-download and render the SAT invoices gigstack holds for the team."""
 
     def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
+        super().__init__(pipeline)
 
     def list(
         self,
@@ -75,17 +80,7 @@ class SatInvoices:
             check.date_range("from_", query["from"], "to", query["to"])
         if max_items is not None:
             check.limit("max_items", max_items, 1, 2**62)
-        pagination = ops.LIST_SAT_INVOICES.pagination
-        assert pagination is not None  # the spec declares it; codegen carries it over
-
-        async def fetch(cursor: str | None) -> SatInvoiceList:
-            page_query = {**query, pagination.cursor_param: cursor}
-            page: SatInvoiceList = await self._pipeline.call(
-                ops.LIST_SAT_INVOICES, query=page_query
-            )
-            return page
-
-        return AsyncPager(fetch, pagination, max_items=max_items)
+        return paged(self._pipeline, ops.LIST_SAT_INVOICES, query=query, max_items=max_items)
 
     async def get(self, uuid: str) -> SatInvoice:
         """One SAT invoice by its folio fiscal (UUID)."""

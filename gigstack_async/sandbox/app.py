@@ -14,10 +14,11 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from gigstack_async.sandbox import (
+    routes_core,  # the core API of issue 11 (clients … retentions)
     routes_downloads,
     routes_sat,
     routes_setup,
-    routes_webhooks,
+    routes_webhooks,  # issue 12: /webhooks CRUD and the sandbox-only webhook controls
     webhook_delivery,
 )
 from gigstack_async.sandbox.clock import SimClock
@@ -41,9 +42,14 @@ from gigstack_async.sandbox.state import CallRecord, SandboxState, TeamState
 logger = logging.getLogger("gigstack_async.sandbox")
 
 ROUTES: tuple[Route, ...] = (
-    routes_sat.ROUTES + routes_setup.ROUTES + routes_downloads.ROUTES + routes_webhooks.ROUTES
+    routes_sat.ROUTES
+    + routes_setup.ROUTES
+    + routes_downloads.ROUTES
+    + routes_core.ROUTES
+    + routes_webhooks.ROUTES
 )
-"""Every operation of openapi/ (and the sandbox-only `/sandbox/...` controls)."""
+"""Every operation of openapi/gigstack.yaml, then the core API (openapi/<tag>.yaml), then the
+webhooks (openapi/webhooks.yaml and the sandbox-only `/sandbox/...` controls)."""
 
 
 @web.middleware
@@ -98,6 +104,8 @@ def _auth_middleware(keys: dict[str, ApiKeyConfig]) -> Middleware:
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Check `Authorization: Bearer <key>` and resolve the `team` query parameter."""
+        if request.path.startswith(routes_core.PUBLIC_PREFIX):  # signed file links: no key
+            return await handler(request)
         header = request.headers.get("Authorization", "").strip()
         scheme, _, token = header.partition(" ")
         if not header:
@@ -147,6 +155,7 @@ def create_app(
     table: dict[AbstractRoute, Route] = {}
     for route in ROUTES:
         table[app.router.add_route(route.method, PREFIX + route.path, route.handler)] = route
+    routes_core.add_public_routes(app)
     app[ROUTES_KEY] = table
     webhook_delivery.install(app, state)
     return app

@@ -1,76 +1,91 @@
-"""The sandbox's event hook: routes call `state.events.emit(type, data, team_id=...)` when
-something webhook-worthy happens; subscribers (webhook delivery) are told synchronously.
+"""The sandbox's event hook: resource changes announced to whoever subscribes.
 
-Emitting never fails the route that emits: a subscriber error is logged and swallowed.
+The core routes call `SandboxState.emit_event(type, data, team_id=...)` after a change is
+committed (a payment registered, refunded or cancelled, an invoice stamped or cancelled, a
+receipt created or stamped, a client or service created/updated/deleted, a team created). By
+default nothing listens (the hook only records what it emitted in `EventHook.emitted`); the
+webhooks delivery (issue 12) subscribes with `state.event_hook.subscribe(callback)`.
+
+Event names follow the docs' webhook list (FACT-3p asyncapi built from the docs page), with the
+docs' one-"l" spelling: `payment.created`, `payment.updated`, `payment.succeeded`,
+`payment.canceled`, `invoice.created`, `invoice.canceled`, `receipt.created`, `receipt.updated`,
+`receipt.completed`, `customer.created|updated|deleted`, `service.created|updated|deleted`,
+`teams.created`. A refund has no documented event: it is announced as `payment.updated`
+(GUESS; n8n's `payment.refunded` is not in the docs list).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from gigstack_async.sandbox.clock import SimClock
 
-logger = logging.getLogger("gigstack_async.sandbox")
-
 
 @attrs.frozen
 class SandboxEvent:
-    """One event: `id` (`evt_…`), `type` (e.g. `payment.succeeded`), the team it belongs to,
-    `created_ms` (simulated epoch ms), `livemode` (always False: sandbox keys are test keys) and
-    `data` (the resource, JSON-shaped)."""
+    """One emitted event.
+
+    `data` is a deep copy of the resource as the API returns it (what `data.object` carries in
+    the docs' envelope); amounts in it are `Decimal` (serialise with
+    `gigstack_async.sandbox.money.dumps`). `created_ms` is simulated time in ms; `livemode` is
+    always False in the sandbox.
+    """
 
     id: str
     type: str
-    team_id: str
+    team_id: str | None
+    data: dict[str, Any]
     created_ms: int
-    data: Mapping[str, Any]
     livemode: bool = False
 
 
-Subscriber = Callable[[SandboxEvent], None]
+EventCallback = Callable[[SandboxEvent], None]
+"""Called synchronously on the event loop, right after the change; must not block. A callback
+that needs I/O schedules it (e.g. `asyncio.get_running_loop().create_task(...)`)."""
 
 
-class EventBus:
-    """Emit events, remember them all (`events`), and tell subscribers."""
+class EventHook:
+    """Fan-out of `SandboxEvent`s to subscribers; a failing subscriber never fails the request."""
 
-    def __init__(self, clock: SimClock, seed: int = 0) -> None:
+    def __init__(self, clock: SimClock) -> None:
         self.clock = clock
-        self.events: list[SandboxEvent] = []
-        self._subscribers: list[Subscriber] = []
-        self._ids = random.Random(f"{seed}|event-ids")
+        self.emitted: list[SandboxEvent] = []
+        self._subscribers: list[EventCallback] = []
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call `subscriber(event)` for every future event; returns the unsubscribe function."""
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        """Call `callback` for every future event; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
 
-    def emit(self, type: str, data: Mapping[str, Any], *, team_id: str) -> SandboxEvent:
-        """Record and publish an event now (simulated time)."""
-        event = self.record(type, data, team_id=team_id)
-        for subscriber in list(self._subscribers):
-            try:
-                subscriber(event)
-            except Exception:
-                logger.exception("event subscriber failed for %s %s", event.type, event.id)
-        return event
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
 
-    def record(self, type: str, data: Mapping[str, Any], *, team_id: str) -> SandboxEvent:
-        """Record an event without publishing it (for a delivery to one chosen endpoint)."""
+        return unsubscribe
+
+    def emit(self, type: str, data: dict[str, Any], *, team_id: str | None) -> SandboxEvent:
+        """Record the event and hand it to every subscriber."""
         event = SandboxEvent(
-            id=f"evt_{self._ids.getrandbits(96):024x}",
+            id=f"evt_{len(self.emitted) + 1:012d}",
             type=type,
             team_id=team_id,
+            data=copy.deepcopy(data),
             created_ms=self.clock.now_ms(),
-            data=dict(data),
         )
-        self.events.append(event)
+        self.emitted.append(event)
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # the change is committed; a listener's bug must not undo it
+                logging.getLogger("gigstack_async.sandbox").exception(
+                    "event subscriber failed on %s", type
+                )
         return event
 
     def of_type(self, type: str) -> list[SandboxEvent]:
-        """The emitted events of one type, oldest first."""
-        return [event for event in self.events if event.type == type]
+        """The emitted events of one type, in order."""
+        return [event for event in self.emitted if event.type == type]

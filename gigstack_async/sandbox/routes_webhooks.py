@@ -23,6 +23,7 @@ from aiohttp import web
 
 from gigstack_async.sandbox import validation
 from gigstack_async.sandbox.envelopes import JsonObject, invalid, not_found, ok
+from gigstack_async.sandbox.events import SandboxEvent
 from gigstack_async.sandbox.routing import OWNER, Route, state_of, team_of
 from gigstack_async.sandbox.webhook_registry import DOCUMENTED_EVENTS, Webhook, new_secret
 
@@ -89,7 +90,21 @@ async def list_webhooks(request: web.Request) -> web.StreamResponse:
         for hook in state.webhooks.of_team(team.team_id)
         if status is None or hook.status == status
     ]
-    return _envelope(request, hooks[:limit], "Webhooks retrieved successfully")
+    # The newer backend's `cursor` → `next_cursor` (FACT-CLI); here the cursor is an offset.
+    raw_cursor = request.query.get("cursor", "").strip()
+    start = 0 if not raw_cursor else validation.integer(_int(raw_cursor), "cursor", 0)
+    page = hooks[start : start + limit]
+    more = start + limit < len(hooks)
+    body: JsonObject = {
+        "success": True,
+        "message": "Webhooks retrieved successfully",
+        "data": page,
+        "timestamp": state.clock.now_ms(),
+        "has_more": more,
+    }
+    if more:
+        body["next_cursor"] = str(start + limit)
+    return ok(body)
 
 
 def _int(raw: str) -> object:
@@ -155,7 +170,8 @@ async def delete_webhook(request: web.Request) -> web.StreamResponse:
     """Remove an endpoint (response shape NOT FOUND; the CLI fixture has `deleted: true`)."""
     hook = _hook(request)
     del state_of(request).webhooks.webhooks[hook.id]
-    return _envelope(request, {"id": hook.id, "deleted": True}, "Webhook deleted successfully")
+    data = {"id": hook.id, "deleted": True}
+    return ok({"success": True, "message": "Webhook deleted successfully", "data": data})
 
 
 # -- sandbox-only controls ------------------------------------------------------------------
@@ -175,13 +191,19 @@ async def emit_event(request: web.Request) -> web.StreamResponse:
         raise invalid("data", "must be an object")
     target = body.get("webhook_id")
     if target is None:
-        event = state.events.emit(kind, data, team_id=team.team_id)
+        event = state.emit_event(kind, data, team_id=team.team_id)
     else:
         hook = state.webhooks.webhooks.get(str(target))
         if hook is None or hook.team_id != team.team_id:
             raise not_found("Webhook", str(target))
-        # Recorded as an event, but delivered to this endpoint only.
-        event = state.events.record(kind, data, team_id=team.team_id)
+        # Delivered to this endpoint only, not announced to the other subscribers.
+        event = SandboxEvent(
+            id=state.webhooks.new_id("evt_", 24),
+            type=kind,
+            team_id=team.team_id,
+            data=data,
+            created_ms=state.clock.now_ms(),
+        )
         request.app[DELIVERER_KEY].deliver(hook, event)
     return _envelope(request, {"id": event.id, "type": event.type}, "Event emitted")
 

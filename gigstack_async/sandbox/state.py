@@ -11,13 +11,15 @@ import random
 import uuid
 from collections import Counter, deque
 from datetime import date
+from typing import Any
 
 import attrs
 
 from gigstack_async.sandbox.clock import SimClock, add_months
 from gigstack_async.sandbox.config import SandboxConfig, TeamConfig
+from gigstack_async.sandbox.core import CoreState
 from gigstack_async.sandbox.envelopes import ApiError
-from gigstack_async.sandbox.events import EventBus
+from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
 from gigstack_async.sandbox.webhook_registry import WebhookRegistry
@@ -258,6 +260,9 @@ class SandboxState:
     - `ground_truth`: request id → the UUIDs its packages hold once completed.
     - `charges`: every `Charge`. `injected_faults`: every `InjectedFault`.
     - `teams`: team id → `TeamState`.
+    - `core`: the core API's state (clients … retentions) and its bookkeeping: `stamps`,
+      `cancellations`, `money_moves` (see `core.CoreState`).
+    - `event_hook`: resource events; `emit_event(type, data, team_id=...)` announces one.
     """
 
     def __init__(self, config: SandboxConfig, clock: SimClock) -> None:
@@ -281,8 +286,15 @@ class SandboxState:
         self.injected_faults: list[InjectedFault] = []
         self.forced_faults: dict[str, deque[str]] = {}
         self._request_ids = random.Random(f"{config.seed}|request-ids")
-        self.events = EventBus(clock, config.seed)  # the event hook: `events.emit(type, data, ...)`
+        self.core = CoreState(config, clock)
+        self.event_hook = EventHook(clock)
         self.webhooks = WebhookRegistry(config.webhooks, config.seed)
+
+    def emit_event(
+        self, type: str, data: dict[str, Any], *, team_id: str | None = None
+    ) -> SandboxEvent:
+        """Announce a committed change (see `events.py`); a no-op unless someone subscribed."""
+        return self.event_hook.emit(type, data, team_id=team_id)
 
     @property
     def ground_truth(self) -> dict[str, frozenset[str]]:

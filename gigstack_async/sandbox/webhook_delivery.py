@@ -1,7 +1,8 @@
 """Deliver sandbox events to registered webhooks: real, signed HTTP POSTs, retried with backoff.
 
-`install(app, state)` (called by `create_app`) subscribes to `state.events` and, while the app
-runs, turns every event into one delivery per endpoint that wants it. Each delivery is a task:
+`install(app, state)` (called by `create_app`) subscribes to `state.event_hook` (which
+`state.emit_event` feeds) and, while the app runs, turns every event into one delivery per
+endpoint that wants it. Each delivery is a task:
 POST the rendered envelope, signed per attempt with the same Standard Webhooks scheme the SDK
 verifies (`gigstack_async.webhooks`), wait up to `timeout_seconds`, and retry on anything but a
 2xx after `retry_delays`. Every attempt lands in `state.webhooks.attempts`.
@@ -16,29 +17,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from gigstack_async.sandbox import money
 from gigstack_async.sandbox.events import SandboxEvent
 from gigstack_async.sandbox.state import SandboxState, TeamState
 from gigstack_async.sandbox.webhook_registry import DeliveryAttempt, Webhook
 from gigstack_async.webhooks._signing import signature_headers
 
 logger = logging.getLogger("gigstack_async.sandbox")
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return float(value)  # a JSON number; the SDK decodes it as Decimal again
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class WebhookDeliverer:
@@ -50,7 +44,7 @@ class WebhookDeliverer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._backlog: list[SandboxEvent] = []
         self._watcher: asyncio.Task[None] | None = None
-        state.events.subscribe(self._on_event)
+        state.event_hook.subscribe(self._on_event)
 
     @property
     def config(self) -> Any:
@@ -92,7 +86,7 @@ class WebhookDeliverer:
             return
         registry = self.state.webhooks
         for hook in list(registry.webhooks.values()):
-            if hook.wants(event.team_id, event.type):
+            if event.team_id is not None and hook.wants(event.team_id, event.type):
                 self.deliver(hook, event)
 
     def deliver(self, hook: Webhook, event: SandboxEvent) -> None:
@@ -122,7 +116,7 @@ class WebhookDeliverer:
                 "livemode": event.livemode,
                 "data": {"object": dict(event.data)},
             }
-        return json.dumps(envelope, default=_json_default, separators=(",", ":")).encode()
+        return money.dumps(envelope).encode()  # Decimal amounts as exact number literals
 
     def _headers(self, hook: Webhook, message_id: str, body: bytes) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": "gigstack-sandbox-webhooks"}
@@ -250,10 +244,10 @@ class WebhookDeliverer:
             for invoice in request.invoices
             if invoice.uuid in team.sat_invoices
         ]
-        events = self.state.events
+        emit = self.state.emit_event
         if self.config.sat_synced_payload == "per_invoice":
             for record in records:
-                events.emit("sat.invoice.synced", sat_invoice(record), team_id=team.team_id)
+                emit("sat.invoice.synced", sat_invoice(record), team_id=team.team_id)
             return
         criteria = request.criteria
         summary = {
@@ -268,7 +262,7 @@ class WebhookDeliverer:
             "uuids": [record.invoice.uuid for record in records],
             "completed_at": request.timeline.finished_ms,
         }
-        events.emit("sat.invoice.synced", summary, team_id=team.team_id)
+        emit("sat.invoice.synced", summary, team_id=team.team_id)
 
 
 DELIVERER_KEY = web.AppKey("gigstack_sandbox_webhook_deliverer", WebhookDeliverer)

@@ -345,7 +345,7 @@ async def test_every_envelope_variant_parses_to_the_same_event(
     assert event.type.value == "payment.succeeded"
     assert event.object is not None
     assert event.object.id == "pay_9"
-    emitted = sandbox.state.events.events[0]
+    emitted = sandbox.state.event_hook.emitted[0]
     assert event.created is not None
     assert abs(event.created.timestamp() * 1000 - emitted.created_ms) < 1000
     if variant.get("signing") == "none":
@@ -393,7 +393,7 @@ async def test_events_emitted_before_the_app_serves_are_delivered_once_it_does(
     sandbox.state.webhooks.webhooks["wh_pre"] = Webhook(
         "wh_pre", "team_sandbox", url, ("payment.created",), "active", None, "u", 0, ["whsec_AAAA"]
     )
-    sandbox.state.events.emit("payment.created", {}, team_id="team_sandbox")
+    sandbox.state.emit_event("payment.created", {}, team_id="team_sandbox")
     async with sandbox:
         from gigstack_async.sandbox.webhook_delivery import DELIVERER_KEY
 

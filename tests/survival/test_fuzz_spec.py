@@ -1,4 +1,4 @@
-"""Group 8 — fuzzing from the spec: schemathesis drives the sandbox from openapi/gigstack.yaml.
+"""Group 8 — fuzzing from the spec: schemathesis drives the sandbox from openapi/ (bundled).
 
 For every operation, schemathesis generates requests from the spec — valid data, then invalid
 data — with a bounded, derandomized number of examples (so a rerun sends exactly the same
@@ -14,6 +14,7 @@ schemathesis sends with `requests` (blocking), so the sandbox runs in a thread o
 from __future__ import annotations
 
 import asyncio
+import copy
 import importlib.util
 import threading
 from collections import Counter
@@ -26,7 +27,6 @@ import aiohttp
 import pytest
 import requests
 import schemathesis
-import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -36,16 +36,17 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
+from codegen.spec import load_bundle
 from gigstack_async.sandbox import LifecycleConfig, Sandbox, SandboxConfig
 
 GROUP = 8
 REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO / "openapi" / "gigstack.yaml"
+BUNDLE = load_bundle(REPO / "openapi")  # every openapi/*.yaml, merged
 START = datetime(2025, 6, 15, 18, 0, tzinfo=UTC)
 EXAMPLES = {"positive": 25, "negative": 15, "existing resources": 6}
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 
-SCHEMA = schemathesis.openapi.from_path(str(SPEC))
+SCHEMA = schemathesis.openapi.from_dict(copy.deepcopy(BUNDLE))
 OPERATIONS = {op.ok().label: op.ok() for op in SCHEMA.get_all_operations()}
 
 
@@ -56,7 +57,7 @@ def _load_contract_validator() -> Any:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.SchemaValidator(yaml.safe_load(SPEC.read_text(encoding="utf-8")))
+    return module.SchemaValidator(BUNDLE)
 
 
 VALIDATOR = _load_contract_validator()
@@ -222,7 +223,7 @@ def _merge(label: str, statuses: Counter[int]) -> dict[str, object]:
 
 
 def test_every_operation_of_the_spec_is_fuzzed() -> None:
-    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    spec = BUNDLE
     documented = {
         f"{method.upper()} {path}" for path, item in spec["paths"].items() for method in item
     }
