@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from enum import StrEnum
+from datetime import date as date_aliased
+from decimal import Decimal
+from enum import IntEnum, StrEnum
 from typing import Any
+from uuid import UUID
 
 import attrs
 
@@ -293,7 +295,7 @@ class FielUpload:
     key: bytes
     """The FIEL .key file (DER)."""
     password: str
-    sync_start_date: date | None = None
+    sync_start_date: date_aliased | None = None
     """Up to 71 months back. With `phone` it also registers with SAT."""
     phone: str | None = None
     """E.164, for example +5215512345678."""
@@ -324,7 +326,7 @@ class RegisterInput:
     """FACT-CLI."""
 
     phone: str
-    sync_start_date: date
+    sync_start_date: date_aliased
     legal_name: str | None = None
     max_monthly_invoices: int | None = None
 
@@ -383,8 +385,8 @@ class ScheduleInput:
 
 @attrs.define(kw_only=True)
 class DownloadRequestInput:
-    start_date: date
-    end_date: date
+    start_date: date_aliased
+    end_date: date_aliased
     rfc_type: RfcType
     request_type: RequestType | None = None
 
@@ -480,3 +482,1921 @@ class Package:
 class PackageEnvelope:
     data: Package
     success: bool | None = None
+
+
+class ListSort(StrEnum):
+    """
+    FACT-docs (invoices guide; schema page OrderDirection, body NOT FOUND).
+    """
+
+    ASC = "asc"
+    DESC = "desc"
+
+
+@attrs.define(kw_only=True)
+class ClientAddress:
+    """FACT-docs (create-client example; schema page clientaddress-8789497d0, body NOT FOUND). `country` is sent as a name ("Mexico") and returned as ISO-3 ("MEX") (FACT-docs). `zip` is a string (leading zeros); SAT needs only the zip (DomicilioFiscalReceptor, GUESS)."""
+
+    country: str | None = None
+    street: str | None = None
+    exterior: str | None = None
+    interior: str | None = None
+    neighborhood: str | None = None
+    municipality: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    """FACT-docs: 5-digit código postal."""
+
+
+@attrs.define(kw_only=True)
+class FindOrCreate:
+    """FACT-docs (clients guide) `{on_key, on_value, update}` on POST /clients; OLD-docs `{on_key, on_value, auto_create}` inline in invoices and payments. Schema page ApiPublicSearch (apipublicsearch-8817979d0) body NOT FOUND (GUESS that it is this)."""
+
+    on_key: str
+    """FACT-docs: field to match, e.g. `tax_id`, `email`, `name` (items: `sku`)."""
+    on_value: str
+    """FACT-docs: the value to match."""
+    update: bool | None = None
+    """FACT-docs: update the matched client with the body (default false)."""
+    auto_create: bool | None = None
+    """OLD-docs: create when nothing matches (invoices, payments)."""
+
+
+@attrs.define(kw_only=True)
+class ClientDefaults:
+    """FACT-docs (create-client example)."""
+
+    keep_full_legal_name: bool | None = None
+    issue_automatic_invoices: bool | None = None
+    issue_invoiceable_receipts: bool | None = None
+
+
+@attrs.define(kw_only=True)
+class ClientInput:
+    """FACT-docs (create-client-20352661e0 example; schema page clientinput-8789487d0 body NOT FOUND, so no field is marked required: FACT-CLI refuses to create without `name` and `tax_id`, a client-side rule). CFDI 4.0 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts and payments, where `id` references an existing client."""
+
+    id: str | None = None
+    """FACT-docs (invoice/payment bodies): reference an existing client instead of inline data."""
+    name: str | None = None
+    legal_name: str | None = None
+    """FACT-docs: razón social as registered with SAT."""
+    company: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    bcc: list[str] | None = None
+    """FACT-docs: extra email recipients."""
+    tax_id: str | None = None
+    """FACT-docs: RFC (12 chars persona moral, 13 persona física)."""
+    tax_system: str | None = None
+    """FACT-docs: régimen fiscal code (catalog TaxRegime), e.g. `601`."""
+    use: str | None = None
+    """FACT-docs: default uso CFDI (catalog CfdiUse). Docs examples use `P01` (a CFDI 3.3 code); FACT-CLI defaults to `G03`."""
+    address: ClientAddress | None = None
+    metadata: dict[str, Any] | None = None
+    """FACT-docs: free-form key/values."""
+    defaults: ClientDefaults | None = None
+    search: FindOrCreate | None = None
+
+
+@attrs.define(kw_only=True)
+class ClientEfos:
+    """FACT-docs: SAT art. 69-B (EFOS) check. The migration guide shows flat `efos_status`/`efos_checked_at` instead (older)."""
+
+    is_valid: bool | None = None
+
+
+@attrs.define(kw_only=True)
+class Client:
+    """FACT-docs (create-client/list examples; schema pages client-8789485d0 and apipublicclient-8817973d0, bodies NOT FOUND). All fields optional, unknown fields kept."""
+
+    id: str | None = None
+    """FACT-docs: `client_…` (FACT-CLI: also `cus_…`)."""
+    name: str | None = None
+    legal_name: str | None = None
+    company: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    bcc: list[str] | None = None
+    tax_id: str | None = None
+    """RFC"""
+    tax_system: str | None = None
+    """Régimen fiscal code"""
+    use: str | None = None
+    """Default uso CFDI"""
+    address: ClientAddress | None = None
+    metadata: dict[str, Any] | None = None
+    defaults: ClientDefaults | None = None
+    is_valid: bool | None = None
+    """FACT-docs: fiscal data validity."""
+    efos: ClientEfos | None = None
+    livemode: bool | None = None
+    created_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    team: str | None = None
+    owner: str | None = None
+    from_: str | None = attrs.field(default=None, metadata={"json_name": "from"})
+    """FACT-docs: origin, e.g. `api` (other values NOT FOUND)."""
+
+
+@attrs.define(kw_only=True)
+class ClientEnvelope:
+    """FACT-docs core envelope `{message, data}`."""
+
+    message: str | None = None
+    data: Client | None = None
+
+
+@attrs.define(kw_only=True)
+class ClientList:
+    """FACT-docs core list envelope. `next` is absent from every client list example (present in the migration guide's envelope): GUESS omitted or null when `has_more` is false."""
+
+    message: str | None = None
+    data: list[Client] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+@attrs.define(kw_only=True)
+class ClientSearchResult:
+    """FACT-CLI (README + synthetic fixture): `{success, data, has_more, next, found, page, per_page}`."""
+
+    success: bool | None = None
+    data: list[Client] | None = None
+    has_more: bool | None = None
+    next: str | None = None
+    found: int | None = None
+    """Total matches."""
+    page: int | None = None
+    per_page: int | None = None
+
+
+@attrs.define(kw_only=True)
+class CsfUpload:
+    """FACT-CLI: one part `file`, a PDF (filename `*.pdf`, `application/pdf`) starting with `%PDF-`."""
+
+    file: bytes
+
+
+@attrs.define(kw_only=True)
+class PortalTokenInput:
+    """FACT-CLI: `{id}` or `{email}` of the client (one of them)."""
+
+    id: str | None = None
+    email: str | None = None
+
+
+@attrs.define(kw_only=True)
+class PortalToken:
+    """FACT-CLI: `url` (the portal link, a secret) and `expires_at` (s or ms: the CLI treats > 1e12 as ms; ~5 days)."""
+
+    url: str | None = None
+    expires_at: int | None = None
+    """GUESS unit: seconds or milliseconds (both seen by the CLI)."""
+
+
+@attrs.define(kw_only=True)
+class PortalTokenEnvelope:
+    message: str | None = None
+    data: PortalToken | None = None
+
+
+@attrs.define(kw_only=True)
+class PendingReceiptResult:
+    id: str | None = None
+    status: str | None = None
+    """FACT-CLI fixture `failed`; other values NOT FOUND."""
+
+
+@attrs.define(kw_only=True)
+class PendingReceiptsSummary:
+    """FACT-CLI (`clients.ts`, test fixture). Docs schema PendingReceiptsSummary body NOT FOUND."""
+
+    stamped: int | None = None
+    """Receipts stamped in this call."""
+    failed: int | None = None
+    """Receipts that failed (partial result when > 0)."""
+    remaining: int | None = None
+    """Receipts still pending: call again while > 0."""
+    results: list[PendingReceiptResult] | None = None
+
+
+@attrs.define(kw_only=True)
+class PendingReceiptsSummaryEnvelope:
+    success: bool | None = None
+    message: str | None = None
+    data: PendingReceiptsSummary | None = None
+
+
+class SupportDocumentType(StrEnum):
+    """
+    FACT-docs (upload-support-document-28014935e0).
+    """
+
+    CONTRACT = "contract"
+    DELIVERY_PROOF = "delivery_proof"
+    PAYMENT_PROOF = "payment_proof"
+    COMMUNICATION = "communication"
+    PAYMENT_CONFIRMATION = "payment_confirmation"
+    SUBSCRIPTION_INFO = "subscription_info"
+
+
+@attrs.define(kw_only=True)
+class SupportDocumentUpload:
+    """FACT-docs (upload-support-document-28014935e0; schema UploadSupportDocumentInput): multipart form; note the camelCase form key `documentType`. The older `analyzeWithAI` flag is ignored (FACT-CLI) and not modelled."""
+
+    file: bytes
+    document_type: SupportDocumentType = attrs.field(metadata={"json_name": "documentType"})
+    name: str | None = None
+    """Optional; the CLI defaults it to the file name."""
+    description: str | None = None
+
+
+@attrs.define(kw_only=True)
+class SupportDocumentExtraction:
+    """FACT-docs (upload response `ai_extraction`)."""
+
+    extracted_at: int | None = None
+    """GUESS: epoch ms, like the document timestamps."""
+    extracted_by: str | None = None
+    model: str | None = None
+    confidence: Decimal | None = None
+    extracted_data: dict[str, Any] | None = None
+    warnings: list[str] | None = None
+
+
+@attrs.define(kw_only=True)
+class SupportDocumentAudit:
+    context_type: str | None = None
+    context_id: str | None = None
+    audited_at: int | None = None
+    """GUESS: epoch ms."""
+    result: str | None = None
+    summary: str | None = None
+    details: dict[str, Any] | None = None
+
+
+@attrs.define(kw_only=True)
+class SupportDocumentLink:
+    entity_type: str | None = None
+    """FACT-docs: invoice, payment, receipt or client."""
+    entity_id: str | None = None
+    linked_at: int | None = None
+    """GUESS: epoch ms."""
+
+
+class ComplianceStatus(StrEnum):
+    """
+    FACT-docs `pending_review`; FACT-CLI also valid, requires_update, expired, rejected.
+    """
+
+    PENDING_REVIEW = "pending_review"
+    VALID = "valid"
+    REQUIRES_UPDATE = "requires_update"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+@attrs.define(kw_only=True)
+class SupportDocument:
+    """FACT-docs (upload-support-document-28014935e0 response; schema page SATDocument, GUESS that it is this object). snake_case keys."""
+
+    id: str | None = None
+    """FACT-docs: `doc_…`."""
+    document_type: SupportDocumentType | None = None
+    name: str | None = None
+    description: str | None = None
+    file_url: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    """FACT-docs: bytes."""
+    mime_type: str | None = None
+    compliance_status: ComplianceStatus | None = None
+    """FACT-docs `pending_review`; FACT-CLI also valid, requires_update, expired, rejected."""
+    compliance_notes: str | None = None
+    valid_from: int | None = None
+    """GUESS: epoch ms (0 in the example)."""
+    valid_until: int | None = None
+    """GUESS: epoch ms (0 in the example)."""
+    ai_extraction: SupportDocumentExtraction | None = None
+    audits: list[SupportDocumentAudit] | None = None
+    created_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    created_by: str | None = None
+    updated_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    linked_entities: list[SupportDocumentLink] | None = None
+
+
+@attrs.define(kw_only=True)
+class SupportDocumentEnvelope:
+    """FACT-docs: `{success, data, message, timestamp}`, `timestamp` an ISO-8601 string."""
+
+    success: bool | None = None
+    message: str | None = None
+    timestamp: str | None = None
+    data: SupportDocument | None = None
+
+
+@attrs.define(kw_only=True)
+class SupportDocumentList:
+    """GUESS (by analogy with the upload response); FACT-CLI: not paginated."""
+
+    success: bool | None = None
+    message: str | None = None
+    timestamp: str | None = None
+    data: list[SupportDocument] | None = None
+
+
+class AutomationType(StrEnum):
+    """
+    What gigstack does automatically (schema page automationtypeenum-8840513d0, body NOT FOUND). Two vocabularies coexist in the docs: `pue_invoice`, `ppd_invoice_and_complement`, `none` (FACT-docs: create-income and register-payment examples, payments guide, update-payment) and `payment` (PUE invoice immediately), `payment_and_complement` (PPD invoice + complement), `none` (FACT-docs: invoices guide, register-payment prose, egress example). `receipt` and legacy `stamp_invoice` (= `pue_invoice`) are FACT-CLI. Open enum.
+    """
+
+    PUE_INVOICE = "pue_invoice"
+    PPD_INVOICE_AND_COMPLEMENT = "ppd_invoice_and_complement"
+    NONE = "none"
+    PAYMENT = "payment"
+    PAYMENT_AND_COMPLEMENT = "payment_and_complement"
+    RECEIPT = "receipt"
+    STAMP_INVOICE = "stamp_invoice"
+
+
+class InvoiceFileType(StrEnum):
+    """
+    FACT-docs (invoices guide).
+    """
+
+    PDF = "pdf"
+    XML = "xml"
+
+
+class CancellationMotive(StrEnum):
+    """
+    FACT-docs (invoices guide; SAT c_MotivoCancelacion): 01 issued with errors, with a relation (needs the substituting CFDI's UUID); 02 issued with errors, without a relation; 03 the operation did not take place; 04 nominative operation included in a global invoice.
+    """
+
+    FIELD_01 = "01"
+    FIELD_02 = "02"
+    FIELD_03 = "03"
+    FIELD_04 = "04"
+
+
+@attrs.define(kw_only=True)
+class CancelInvoiceInput:
+    """FACT-docs (invoices guide) `{motive, substitution_uuid}`. FACT-CLI sends `replacement` instead of `substitution_uuid` (conflict; docs win). `substitution_uuid` is required when `motive` is `01` (checked before sending by gigstack_async._fiscal)."""
+
+    motive: CancellationMotive
+    substitution_uuid: UUID | None = None
+    """FACT-docs: the SAT UUID (folio fiscal) of the CFDI that replaces this one; motive 01 only."""
+
+
+@attrs.define(kw_only=True)
+class RelatedDocuments:
+    """OLD-docs (income example) `{relationship, documents}`; relationship codes from the docs catalog (InvoiceRelationship, FACT-docs 01–09; SAT CFDI 4.0 has only 01–07, FACT-3p)."""
+
+    relationship: str
+    """Catalog InvoiceRelationship code, e.g. `01` credit note, `04` substitution."""
+    documents: list[str]
+    """SAT UUIDs of the related CFDIs."""
+
+
+@attrs.define(kw_only=True)
+class GlobalInvoiceInfo:
+    """OLD-docs (income example) `{periodicity, months, year}` for a global invoice (factura global to público en general): periodicity SAT c_Periodicidad (FACT-3p), months from the docs catalog Months and Bimesters (FACT-docs; 13–18 only with periodicity 05)."""
+
+    periodicity: str | None = None
+    """SAT c_Periodicidad: 01 daily … 05 bimonthly (catalog GlobalPeriodicity)."""
+    months: str | None = None
+    """Catalog MonthBimester code, `01`–`18`."""
+    year: int | None = None
+    """Fiscal year, e.g. 2024."""
+
+
+@attrs.define(kw_only=True)
+class InvoiceComplement:
+    """OLD-docs: `{type, data}`, e.g. `{type: custom, data: <xml>}`."""
+
+    type: str | None = None
+    data: str | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceConfig:
+    """NOT FOUND (schema page apipublicinvoiceconfig-8817981d0). Only hints: FACT-CLI fixture `invoice_config: {serie: A}`, FACT-n8n `{serie, folio}`. Open object."""
+
+    serie: str | None = None
+    folio: int | str | None = None
+    """FACT-n8n number; the docs Payment example shows a string."""
+
+
+@attrs.define(kw_only=True)
+class InvoiceClient:
+    """FACT-docs (list/create examples): the client as embedded in an invoice."""
+
+    id: str | None = None
+    name: str | None = None
+    legal_name: str | None = None
+    email: str | None = None
+    tax_id: str | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceStamp:
+    """FACT-docs (list example)."""
+
+    stamp_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    sello: str | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceFiles:
+    """FACT-docs: download URLs (not content)."""
+
+    pdf: str | None = None
+    """URL of the PDF."""
+    xml: str | None = None
+    """URL of the XML."""
+
+
+@attrs.define(kw_only=True)
+class InvoiceFilesEnvelope:
+    message: str | None = None
+    data: InvoiceFiles | None = None
+
+
+@attrs.define(kw_only=True)
+class ResendInvoiceInput:
+    """FACT-CLI: `{}` or `{emails: [...]}` (additional recipients)."""
+
+    emails: list[str] | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceEmailSent:
+    """FACT-CLI."""
+
+    recipients: list[str] | None = None
+    attachments: list[str] | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceEmailSentEnvelope:
+    message: str | None = None
+    data: InvoiceEmailSent | None = None
+
+
+class CfdiErrorType(StrEnum):
+    """
+    FACT-docs (list-cfdi-errors).
+    """
+
+    INVOICE = "invoice"
+    RECEIVER = "receiver"
+    SENDER = "sender"
+    UNKNOWN = "unknown"
+
+
+@attrs.define(kw_only=True)
+class CfdiError:
+    """FACT-docs (list-cfdi-errors example; schema page cfdierror-11777902d0 body NOT FOUND)."""
+
+    code: str | None = None
+    """e.g. `CFDI140223`."""
+    description: str | None = None
+    """SAT text (Spanish)."""
+    explanation: str | None = None
+    """English."""
+    solution: str | None = None
+    """English."""
+    type: CfdiErrorType | None = None
+
+
+@attrs.define(kw_only=True)
+class CfdiErrorList:
+    """FACT-docs: page-number envelope; `timestamp` is an ISO-8601 string."""
+
+    success: bool | None = None
+    data: list[CfdiError] | None = None
+    total: int | None = None
+    page: int | None = None
+    limit: int | None = None
+    message: str | None = None
+    timestamp: str | None = None
+
+
+class AllowedPaymentMethod(StrEnum):
+    """
+    FACT-docs (payments guide): `card` (Stripe), `spei` (bank transfer), `oxxo` (Stripe), `stripe-spei` (Stripe customer balance); `card`, `oxxo`, `stripe-spei` need Stripe connected. `bank` appears in the guide example and the CLI default. Open enum.
+    """
+
+    CARD = "card"
+    SPEI = "spei"
+    OXXO = "oxxo"
+    STRIPE_SPEI = "stripe-spei"
+    BANK = "bank"
+
+
+@attrs.define(kw_only=True)
+class MarkPaymentPaidInput:
+    """FACT-CLI README / FACT-n8n (schema page markpaymentaspaidinput-8842845d0 body NOT FOUND)."""
+
+    payment_form: str
+    """SAT forma de pago (catalog PaymentForm)."""
+    date: int | None = None
+    """FACT-n8n only: when the money was received, epoch seconds (s); defaults to now."""
+
+
+@attrs.define(kw_only=True)
+class RefundPaymentInput:
+    """FACT-CLI (newer: `reason` and `amount` required) / FACT-n8n (schema page refundpaymentinput-8842844d0 body NOT FOUND). Partial refunds implied; limits NOT FOUND."""
+
+    reason: str
+    """FACT-CLI example `duplicate`; enum NOT FOUND."""
+    amount: Decimal
+    """Currency units (major units, 2 decimals)."""
+    external_processor_refund: bool | None = None
+    """FACT-n8n (default true there): also refund through the processor (e.g. Stripe)."""
+
+
+@attrs.define(kw_only=True)
+class UpdatePaymentItem:
+    """FACT-docs: items are matched by `id`; only `description` may change."""
+
+    id: str
+    description: str | None = None
+
+
+@attrs.define(kw_only=True)
+class UpdatePaymentInput:
+    """FACT-docs (update-payment-34569173e0, schema updatepaymentinput-14659134d0): at least one of `items`, `automation_type`, `client`."""
+
+    items: list[UpdatePaymentItem] | None = None
+    automation_type: AutomationType | None = None
+    client: ClientInput | None = None
+
+
+@attrs.define(kw_only=True)
+class PaymentAllowedMethodObject:
+    """FACT-docs (Payment example): on output allowed methods are objects `{id}`."""
+
+    id: str | None = None
+
+
+@attrs.define(kw_only=True)
+class PaymentRefund:
+    """FACT-docs: only `id` (`refund_…`) is known (example cut); other fields GUESS (schema page apipublicrefund-8817982d0 body NOT FOUND)."""
+
+    id: str | None = None
+    amount: Decimal | None = None
+    """GUESS."""
+    reason: str | None = None
+    """GUESS."""
+
+
+class ReceiptStatus(StrEnum):
+    """
+    FACT-CLI (help/context): pending (waiting for self-invoice, money collected), open (= pending), invoiced (CFDI generated), completed (= invoiced), expired (window closed; goes to the global invoice), cancelled. The docs example shows `pending`. Open enum.
+    """
+
+    PENDING = "pending"
+    OPEN = "open"
+    INVOICED = "invoiced"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+@attrs.define(kw_only=True)
+class ReceiptClient:
+    id: str | None = None
+    name: str | None = None
+    tax_id: str | None = None
+
+
+class RetentionStatus(StrEnum):
+    """
+    FACT-docs (retentions guide). Open enum.
+    """
+
+    VALID = "valid"
+    CANCELED = "canceled"
+
+
+@attrs.define(kw_only=True)
+class RetentionTaxInput:
+    """FACT-docs: tax names map to SAT codes ISR → 001, IVA → 002, IEPS → 003."""
+
+    tax: str
+    """`ISR`, `IVA` or `IEPS`."""
+    base: Decimal
+    amount: Decimal
+    """The amount retained."""
+
+
+@attrs.define(kw_only=True)
+class PlatformService:
+    """FACT-docs (create-retention example, complement for digital platforms, key 26)."""
+
+    payment_form: str | None = None
+    service_type: str | None = None
+    service_date: date_aliased | None = None
+    price_without_tax: Decimal | None = None
+    tax_rate: Decimal | None = None
+    commission: Decimal | None = None
+
+
+@attrs.define(kw_only=True)
+class PlatformServices:
+    """FACT-docs: `{periodicity, services}`."""
+
+    periodicity: str | None = None
+    """SAT c_Periodicidad, e.g. `04`."""
+    services: list[PlatformService] | None = None
+
+
+@attrs.define(kw_only=True)
+class RetentionInput:
+    """FACT-docs (retentions guide field table, cut after `total_exempt`; create example). Required per the table: retention_key, client, period_start, period_end, period_year, total_operation, taxes. Other fields NOT FOUND (unknown fields are passed through)."""
+
+    retention_key: str
+    """FACT-docs: SAT retention type code, 01–26."""
+    client: ClientInput
+    period_start: int
+    """Start month."""
+    period_end: int
+    """End month."""
+    period_year: int
+    """Fiscal year."""
+    total_operation: Decimal
+    taxes: list[RetentionTaxInput]
+    total_exempt: Decimal | None = None
+    """FACT-docs (requiredness cut off)."""
+    platform_services: PlatformServices | None = None
+
+
+@attrs.define(kw_only=True)
+class CancelRetentionInput:
+    """GUESS (by analogy with invoice cancellation): NOT FOUND in any source."""
+
+    motive: CancellationMotive | None = None
+    substitution_uuid: UUID | None = None
+
+
+@attrs.define(kw_only=True)
+class RetentionParty:
+    legal_name: str | None = None
+    tax_id: str | None = None
+    tax_system: str | None = None
+    nationality: str | None = None
+    """FACT-docs `Nacional`."""
+
+
+@attrs.define(kw_only=True)
+class RetentionPeriod:
+    start: int | None = None
+    end: int | None = None
+    year: int | None = None
+
+
+@attrs.define(kw_only=True)
+class RetainedTax:
+    """FACT-docs: `tax` is `ISR` in the list example but the SAT code `001` in the create response."""
+
+    tax: str | None = None
+    base: Decimal | None = None
+    amount: Decimal | None = None
+    payment_type: str | None = None
+
+
+@attrs.define(kw_only=True)
+class RetentionTotals:
+    total_operation: Decimal | None = None
+    total_taxable: Decimal | None = None
+    total_exempt: Decimal | None = None
+    total_retained: Decimal | None = None
+    tax_retained: list[RetainedTax] | None = None
+
+
+@attrs.define(kw_only=True)
+class RetentionStamp:
+    uuid: str | None = None
+    stamped_at: str | None = None
+    """FACT-docs: an ISO-8601 string, time zone sometimes missing."""
+    provider: str | None = None
+    """FACT-docs `prodigia`."""
+
+
+@attrs.define(kw_only=True)
+class Retention:
+    """FACT-docs (retentions guide list example, create response — cut after `livemode`)."""
+
+    id: str | None = None
+    """`ret_…` (list example) or the CFDI UUID (create example)."""
+    uuid: str | None = None
+    status: RetentionStatus | None = None
+    document_type: str | None = None
+    retention_key: str | None = None
+    folio_number: str | None = None
+    """FACT-docs: a string here (`"1"`)."""
+    series: str | None = None
+    issuer: RetentionParty | None = None
+    receiver: RetentionParty | None = None
+    period: RetentionPeriod | None = None
+    totals: RetentionTotals | None = None
+    stamp: RetentionStamp | None = None
+    verification_url: str | None = None
+    livemode: bool | None = None
+    created_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+
+
+@attrs.define(kw_only=True)
+class RetentionEnvelope:
+    message: str | None = None
+    data: Retention | None = None
+
+
+@attrs.define(kw_only=True)
+class RetentionList:
+    """FACT-docs core list envelope."""
+
+    message: str | None = None
+    data: list[Retention] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+class TaxType(StrEnum):
+    """
+    FACT-docs (services guide): IVA, ISR, IEPS. OLD-docs used lower case (`iva`); GUESS the server is case-insensitive.
+    """
+
+    IVA = "IVA"
+    ISR = "ISR"
+    IEPS = "IEPS"
+
+
+class TaxFactor(StrEnum):
+    """
+    FACT-docs `Tasa`, `Exento`; SAT c_TipoFactor also `Cuota` (FACT-3p).
+    """
+
+    TASA = "Tasa"
+    CUOTA = "Cuota"
+    EXENTO = "Exento"
+
+
+@attrs.define(kw_only=True)
+class TaxElement:
+    """FACT-docs (services guide, invoice examples; schema pages taxelement-8817984d0 and taxschema-8789498d0, bodies NOT FOUND). One tax of a line item."""
+
+    type: TaxType | None = None
+    rate: Decimal | None = None
+    """FACT-docs: a fraction, 0.16 = 16 %."""
+    factor: TaxFactor | None = None
+    withholding: bool | None = None
+    """FACT-docs: true = retención (withheld tax)."""
+    inclusive: bool | None = None
+    """FACT-docs: true = the tax is included in the unit price."""
+    base: str | None = None
+    """FACT-docs example `"01"` ("tax base code"); meaning NOT FOUND."""
+
+
+@attrs.define(kw_only=True)
+class ThirdParty:
+    """OLD-docs (item example; schema page apipublicthirdparty-8817980d0 body NOT FOUND): CFDI ACuentaTerceros."""
+
+    tax_system: str | None = None
+    legal_name: str | None = None
+    zip: str | None = None
+    tax_id: str | None = None
+
+
+@attrs.define(kw_only=True)
+class Item:
+    """FACT-docs (invoice/receipt/payment examples; schema page itemschema-8840514d0 body NOT FOUND). A line item: either a reference to a service (`id`, OLD-docs/FACT-docs payments) or inline data. Prices are in currency units (not cents). Required fields NOT FOUND."""
+
+    id: str | None = None
+    """FACT-docs (payments): an existing service id (`service_…`) instead of inline data."""
+    search: FindOrCreate | None = None
+    quantity: Decimal | None = None
+    description: str | None = None
+    sku: str | None = None
+    product_key: str | None = None
+    """FACT-docs: SAT ClaveProdServ, 8 digits, e.g. `80141503`."""
+    unit_key: str | None = None
+    """FACT-docs: SAT ClaveUnidad, e.g. `E48`, `ACT`, `H87`."""
+    unit_name: str | None = None
+    unit_price: Decimal | None = None
+    """FACT-docs: price per unit in currency units."""
+    discount: Decimal | None = None
+    """GUESS: per-item discount in currency units (invoice totals carry `discount`)."""
+    taxability: str | None = None
+    """FACT-docs: SAT ObjetoImp (catalog TaxObject), e.g. `02`."""
+    taxes: list[TaxElement] | None = None
+    third_party: ThirdParty | None = None
+
+
+@attrs.define(kw_only=True)
+class ServiceInput:
+    """FACT-docs (services guide field table; schema page serviceinput-8789488d0 body NOT FOUND). FACT-CLI requires description, unit_price, product_key and unit_key (client side); GUESS the server requires them too, so they are required here."""
+
+    description: str
+    product_key: str
+    """FACT-docs: SAT product key (8 digits)."""
+    unit_key: str
+    """FACT-docs: SAT unit key, e.g. `E48`."""
+    unit_price: Decimal
+    """FACT-docs: price per unit, currency units."""
+    sku: str | None = None
+    """FACT-docs: stock keeping unit, e.g. `CONS-001`."""
+    unit_name: str | None = None
+    taxes: list[TaxElement] | None = None
+
+
+@attrs.define(kw_only=True)
+class ServiceUpdateInput:
+    """GUESS (FACT-CLI sends only changed fields): ServiceInput with every field optional."""
+
+    description: str | None = None
+    sku: str | None = None
+    product_key: str | None = None
+    unit_key: str | None = None
+    unit_name: str | None = None
+    unit_price: Decimal | None = None
+    taxes: list[TaxElement] | None = None
+
+
+@attrs.define(kw_only=True)
+class Service:
+    """FACT-docs (services guide list example; schema pages service-8789486d0, apipublicservice-8817974d0, bodies NOT FOUND). A currency field is NOT FOUND."""
+
+    id: str | None = None
+    """FACT-docs: `service_…`."""
+    description: str | None = None
+    sku: str | None = None
+    product_key: str | None = None
+    unit_key: str | None = None
+    unit_name: str | None = None
+    unit_price: Decimal | None = None
+    taxes: list[TaxElement] | None = None
+    team: str | None = None
+    created_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+
+
+@attrs.define(kw_only=True)
+class ServiceEnvelope:
+    message: str | None = None
+    data: Service | None = None
+
+
+@attrs.define(kw_only=True)
+class ServiceList:
+    """FACT-docs core list envelope."""
+
+    message: str | None = None
+    data: list[Service] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+class TeamRole(StrEnum):
+    """
+    FACT-docs (create-team example, users guide): member roles on input. Open enum.
+    """
+
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+@attrs.define(kw_only=True)
+class TeamBrand:
+    """FACT-docs (teams guide): `alias` is required inside `brand`."""
+
+    alias: str | None = None
+    primary_color: str | None = None
+    secondary_color: str | None = None
+    logo: str | None = None
+    """URL."""
+
+
+@attrs.define(kw_only=True)
+class TeamMemberRef:
+    id: str
+    """User id."""
+    role: TeamRole | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamInput:
+    """FACT-docs (create-team-20352686e0 + guide table; schema page teaminput-8789494d0). All optional per the guide (FACT-n8n requires `tax_id`). `address.country` is required inside `address` (FACT-docs), sent as a name ("Mexico"), returned as ISO-3 ("MEX")."""
+
+    brand: TeamBrand | None = None
+    tax_id: str | None = None
+    """RFC"""
+    tax_system: str | None = None
+    """Régimen fiscal code, e.g. `601`."""
+    support_email: str | None = None
+    support_phone: str | None = None
+    generate_onboarding_url: bool | None = None
+    """FACT-docs: include an onboarding URL in the response."""
+    address: ClientAddress | None = None
+    add_members: list[TeamMemberRef] | None = None
+    add_master_team_members: bool | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamUpdateInput:
+    """FACT-n8n/FACT-CLI: TeamInput fields, partial."""
+
+    brand: TeamBrand | None = None
+    tax_id: str | None = None
+    tax_system: str | None = None
+    support_email: str | None = None
+    support_phone: str | None = None
+    address: ClientAddress | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamSat:
+    """FACT-docs (teams guide crawl B)."""
+
+    completed: bool | None = None
+    connected_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    csd_expires_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+
+
+@attrs.define(kw_only=True)
+class TeamMember:
+    id: str | None = None
+    email: str | None = None
+    role: str | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamScheduledDeletion:
+    """FACT-docs (delete-team)."""
+
+    date: int | None = None
+    """FACT-docs: hard-deletion time, epoch milliseconds (ms)."""
+    flagged_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    flagged_by: str | None = None
+
+
+@attrs.define(kw_only=True)
+class Team:
+    """FACT-docs (teams guide crawls A and B, create-team; schema pages team-8789493d0 and apipublicteam-8840505d0, bodies NOT FOUND). Units vary per field (see each). `settings.periodicity` is an object `{label, value}` on output (FACT-docs) while input takes a string."""
+
+    id: str | None = None
+    """`team_…`"""
+    name: str | None = None
+    """FACT-docs (crawl A)."""
+    legal_name: str | None = None
+    tax_id: str | None = None
+    tax_system: str | None = None
+    support_email: str | None = None
+    support_phone: str | None = None
+    owner: str | None = None
+    address: ClientAddress | None = None
+    brand: TeamBrand | None = None
+    settings: dict[str, Any] | None = None
+    """FACT-docs: TeamSettings (output form; see TeamSettingsInput for the fields)."""
+    created_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    credit_limit: Decimal | None = None
+    used_credits: Decimal | None = None
+    credit_period_start: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    sat: TeamSat | None = None
+    members: list[TeamMember] | None = None
+    integrations: dict[str, Any] | None = None
+    """FACT-docs (cut): per provider status."""
+    onboarding_url: str | None = None
+    """GUESS: present when created with `generate_onboarding_url` (OLD-docs `onboardingUrl`)."""
+    status: str | None = None
+    """FACT-docs (delete-team): `pending_deletion`; other values NOT FOUND."""
+    scheduled_deletion: TeamScheduledDeletion | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamEnvelope:
+    success: bool | None = None
+    message: str | None = None
+    data: Team | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamList:
+    """FACT-docs crawl A `{message, data, has_more, total_results}` or crawl B `{success, message, timestamp (ms), data}` (message copy-pasted as "Clients retrieved successfully")."""
+
+    success: bool | None = None
+    message: str | None = None
+    timestamp: int | None = None
+    """FACT-docs crawl B: epoch milliseconds (ms)."""
+    data: list[Team] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamDeletion:
+    id: str | None = None
+    status: str | None = None
+    scheduled_deletion: TeamScheduledDeletion | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamDeletionEnvelope:
+    message: str | None = None
+    data: TeamDeletion | None = None
+
+
+@attrs.define(kw_only=True)
+class SeriesInput:
+    """FACT-CLI/FACT-n8n (schema page seriesinput-8840508d0 body NOT FOUND)."""
+
+    series: str
+    """Series name, e.g. `A`."""
+    live: int | None = None
+    """Next folio number in live mode."""
+    test: int | None = None
+    """Next folio number in test mode."""
+
+
+@attrs.define(kw_only=True)
+class SeriesUpdateInput:
+    """FACT-CLI/FACT-n8n: the live/test folio counters."""
+
+    live: int | None = None
+    test: int | None = None
+
+
+@attrs.define(kw_only=True)
+class Series:
+    """NOT FOUND (schema page series-8840509d0): GUESS `{series, live, test}`."""
+
+    series: str | None = None
+    live: int | None = None
+    test: int | None = None
+
+
+@attrs.define(kw_only=True)
+class SeriesList:
+    """NOT FOUND: GUESS `{message, data: [Series]}`."""
+
+    message: str | None = None
+    data: list[Series] | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamMemberInput:
+    """FACT-n8n/FACT-CLI."""
+
+    id: str
+    """An existing user of the same billing account."""
+    role: TeamRole | None = None
+
+
+@attrs.define(kw_only=True)
+class TeamMemberRemoveInput:
+    """FACT-n8n."""
+
+    id: str
+    """The user id to remove."""
+
+
+@attrs.define(kw_only=True)
+class CsdUpload:
+    """FACT-CLI (`test/account-parity`: "CSD upload uses real multipart field names")."""
+
+    cert: bytes
+    """The CSD .cer file (DER)."""
+    key: bytes
+    """The CSD .key file (DER, encrypted)."""
+    key_pass: str = attrs.field(metadata={"json_name": "keyPass"})
+    """The .key password (the CLI keeps whitespace, strips only a final newline)."""
+
+
+@attrs.define(kw_only=True)
+class ManifestSignInput:
+    """FACT-CLI README: base64 FIEL files and password."""
+
+    key: str
+    """The FIEL .key file, base64."""
+    cert: str
+    """The FIEL .cer file, base64."""
+    password: str
+
+
+@attrs.define(kw_only=True)
+class TeamTaxDefault:
+    """NOT FOUND (schema page teamtaxdefault-16119638d0): GUESS a TaxElement-like default."""
+
+    type: str | None = None
+    rate: Decimal | None = None
+    factor: str | None = None
+    withholding: bool | None = None
+    inclusive: bool | None = None
+
+
+class TeamPeriodicity(StrEnum):
+    """
+    FACT-CLI schema (input form).
+    """
+
+    DAY = "day"
+    WEEK = "week"
+    TWO_WEEKS = "two_weeks"
+    MONTH = "month"
+    TWO_MONTHS = "two_months"
+
+
+@attrs.define(kw_only=True)
+class TeamSettingsEmails:
+    """FACT-CLI schema (`emails` group); FACT-docs examples show a subset."""
+
+    invoices_bcc: list[str] | None = None
+    payments_bcc: list[str] | None = None
+    receipts_bcc: list[str] | None = None
+    avoid_invoice_emails: bool | None = None
+    avoid_test_invoice_emails: bool | None = None
+    avoid_receipts_emails: bool | None = None
+    avoid_foreign_receipts_emails: bool | None = None
+    invoice_subject: str | None = None
+    invoice_body: str | None = None
+    complement_subject: str | None = None
+    complement_body: str | None = None
+    credit_note_subject: str | None = None
+    credit_note_body: str | None = None
+    payment_subject: str | None = None
+    payment_body: str | None = None
+    receipt_subject: str | None = None
+    receipt_body: str | None = None
+    receipt_reminder_subject: str | None = None
+    receipt_reminder_body: str | None = None
+
+
+@attrs.define(kw_only=True)
+class AllowedProductCode:
+    key: str
+    description: str
+
+
+class PdfLanguage(StrEnum):
+    EN = "en"
+    ES = "es"
+
+
+class GlobalInvoicingMonthlyCuts(IntEnum):
+    INTEGER_2 = 2
+    INTEGER_3 = 3
+    INTEGER_4 = 4
+    INTEGER_5 = 5
+
+
+@attrs.define(kw_only=True)
+class TeamSettingsInput:
+    """FACT-CLI `src/schemas/team-settings.json` (the CLI's schema has additionalProperties false; here unknown keys are allowed because the server contract is NOT FOUND). Every field is nullable: `null` clears it. FACT-n8n also sends `keep_full_legal_name` (not in the CLI schema; GUESS it belongs to client `defaults`)."""
+
+    avoid_legal_name_replacer: bool | None = None
+    enforce_client_country_taxes: bool | None = None
+    global_invoice_disabled: bool | None = None
+    automate_complement_for_ppd_invoices: bool | None = None
+    automate_partial_payment_complements: bool | None = None
+    use_foreign_public_in_usd: bool | None = None
+    avoid_receipts: bool | None = None
+    cancel_receipts_on_refunds: bool | None = None
+    invoice_per_receipt: bool | None = None
+    allow_notes_on_self_invoice: bool | None = None
+    allow_product_code_on_self_invoice: bool | None = None
+    send_invoice_english_pdf: bool | None = None
+    default_description: str | None = None
+    override_item_description: str | None = None
+    invoice_pdf_notes: str | None = None
+    product_key: str | None = None
+    unit_key: str | None = None
+    unit_name: str | None = None
+    use: str | None = None
+    """Default uso CFDI."""
+    sku: str | None = None
+    addenda: str | None = None
+    custom_payment_description: str | None = None
+    customer_portal_id: str | None = None
+    force_series: str | None = None
+    avoid_automations_on_currencies: list[str] | None = None
+    uses_on_self_invoice_portal: list[str] | None = None
+    concepts_catalog: list[str] | None = None
+    taxes: list[TeamTaxDefault] | None = None
+    taxes_usd: list[TeamTaxDefault] | None = None
+    withholding_taxes: list[TeamTaxDefault] | None = None
+    local_taxes: list[dict[str, Any]] | None = None
+    complements: list[InvoiceComplement] | None = None
+    allowed_product_codes: list[AllowedProductCode] | None = None
+    periodicity: TeamPeriodicity | None = None
+    pdf_language: PdfLanguage | None = None
+    global_invoicing_monthly_cuts: GlobalInvoicingMonthlyCuts | None = None
+    eom_ppd_threshold_days: int | None = None
+    limit_days_to_pay: int | None = None
+    payment_reminders: dict[str, Any] | None = None
+    """`{days, enabled, before_body, before_subject, after_body, after_subject}`."""
+    reinvoice: dict[str, Any] | None = None
+    """`{window_days, handler: credit_note|cancel_resources}`."""
+    refunds: dict[str, Any] | None = None
+    """`{automatic_refunds, current_month_handler: credit_note|cancel_resources}`."""
+    emails: TeamSettingsEmails | None = None
+    email_templates: dict[str, Any] | None = None
+    """Per document kind and language `{es|en: {body, subject}}`."""
+    default_series: dict[str, Any] | None = None
+    """`{income|complements|credit_note: {serie}}`."""
+
+
+class UserRole(StrEnum):
+    """
+    FACT-docs: inputs take `admin`, `editor`, `viewer` (default `viewer`); responses also show `member`. Open enum.
+    """
+
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+    MEMBER = "member"
+
+
+@attrs.define(kw_only=True)
+class UserAddress:
+    """FACT-docs (users guide): `municipality` is stored but not returned."""
+
+    country: str | None = None
+    street: str | None = None
+    exterior: str | None = None
+    neighborhood: str | None = None
+    municipality: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+
+
+@attrs.define(kw_only=True)
+class UserInput:
+    """FACT-docs (users guide crawl B; schema page userinput-8789496d0). `email` optional per the docs, required per FACT-n8n (not marked required here: docs win)."""
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company_role: str | None = None
+    address: UserAddress | None = None
+    auto_join: bool | None = None
+    """FACT-docs: add the user to the API key's team (default false)."""
+    role: UserRole | None = None
+
+
+@attrs.define(kw_only=True)
+class UserUpdateInput:
+    """FACT-docs (users guide; crawl A camelCase, crawl B/CLI snake_case — snake_case modelled)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company_role: str | None = None
+    address: UserAddress | None = None
+
+
+@attrs.define(kw_only=True)
+class UserTeam:
+    team_id: str | None = None
+    team_name: str | None = None
+    role: str | None = None
+
+
+@attrs.define(kw_only=True)
+class User:
+    """FACT-docs (users guide; schema pages user-8789495d0, apipublicuser-8840506d0). Older responses may carry `firstName`/`lastName` (kept as unknown fields)."""
+
+    id: str | None = None
+    """`user_…`"""
+    email: str | None = None
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company_role: str | None = None
+    role: UserRole | None = None
+    address: UserAddress | None = None
+    created_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    last_login: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    teams: list[UserTeam] | None = None
+    invitation_sent: bool | None = None
+    """FACT-docs (create response)."""
+
+
+@attrs.define(kw_only=True)
+class UserEnvelope:
+    message: str | None = None
+    data: User | None = None
+
+
+@attrs.define(kw_only=True)
+class UserList:
+    """FACT-docs core list envelope."""
+
+    message: str | None = None
+    data: list[User] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+@attrs.define(kw_only=True)
+class ResetPasswordInput:
+    """FACT-docs (users guide)."""
+
+    email: str
+
+
+@attrs.define(kw_only=True)
+class LoginLinkInput:
+    """FACT-n8n / FACT-CLI (older)."""
+
+    user_id: str
+
+
+class WebhookStatus(StrEnum):
+    """
+    FACT-docs.
+    """
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class WebhookSubscriptionEvent(StrEnum):
+    """
+    Event names an endpoint subscribes to. FACT-3p asyncapi (built from the docs, 19 names) plus the FACT-CLI backend schema's 7 (`invoice_batch.completed`, `sat.invoice.synced`, `teams.*` — master team only). Conflicting spellings (`*.cancelled`, `invoice.stamped`, `payment.failed`, … from n8n/blogs) are not listed: the docs spell `canceled`. Open enum.
+    """
+
+    PAYMENT_CREATED = "payment.created"
+    PAYMENT_UPDATED = "payment.updated"
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_CANCELED = "payment.canceled"
+    PAYMENT_DELETED = "payment.deleted"
+    PAYMENT_UPCOMING_DUE_DATE = "payment.upcoming_due_date"
+    INVOICE_CREATED = "invoice.created"
+    INVOICE_CANCELED = "invoice.canceled"
+    INVOICE_FAILED = "invoice.failed"
+    INVOICE_BATCH_COMPLETED = "invoice_batch.completed"
+    RECEIPT_CREATED = "receipt.created"
+    RECEIPT_UPDATED = "receipt.updated"
+    RECEIPT_COMPLETED = "receipt.completed"
+    RECEIPT_DELETED = "receipt.deleted"
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_UPDATED = "customer.updated"
+    CUSTOMER_DELETED = "customer.deleted"
+    SERVICE_CREATED = "service.created"
+    SERVICE_UPDATED = "service.updated"
+    SERVICE_DELETED = "service.deleted"
+    SAT_INVOICE_SYNCED = "sat.invoice.synced"
+    TEAMS_CREATED = "teams.created"
+    TEAMS_SAT_COMPLETED = "teams.sat.completed"
+    TEAMS_STRIPE_COMPLETED = "teams.stripe.completed"
+    TEAMS_OPENPAY_COMPLETED = "teams.openpay.completed"
+    TEAMS_SAT_MANIFEST_SIGNED = "teams.sat.manifest.signed"
+
+
+class Version(StrEnum):
+    """
+    FACT-CLI (newer backend): payload version; semantics NOT FOUND.
+    """
+
+    V1 = "v1"
+    V2 = "v2"
+
+
+@attrs.define(kw_only=True)
+class WebhookInput:
+    """FACT-docs (webhooks guide; schema page webhookinput-11635151d0). An active webhook needs at least one event; `[]` only when inactive (FACT-CLI newer rule; the old "no events = all events" is legacy)."""
+
+    url: str
+    """FACT-docs: the HTTPS endpoint URL."""
+    events: list[WebhookSubscriptionEvent]
+    description: str | None = None
+    status: WebhookStatus | None = None
+    version: Version | None = None
+    """FACT-CLI (newer backend): payload version; semantics NOT FOUND."""
+    operation_id: UUID | None = None
+    """FACT-CLI (newer backend): dedupes the configuration operation."""
+
+
+class Version1(StrEnum):
+    V1 = "v1"
+    V2 = "v2"
+
+
+@attrs.define(kw_only=True)
+class WebhookUpdateInput:
+    """FACT-docs: every field optional (schema page webhookupdateinput-11635152d0)."""
+
+    url: str | None = None
+    events: list[WebhookSubscriptionEvent] | None = None
+    description: str | None = None
+    status: WebhookStatus | None = None
+    version: Version1 | None = None
+    operation_id: UUID | None = None
+    """FACT-CLI (newer backend)."""
+    expected_revision: str | None = None
+    """FACT-CLI (newer backend): the `revision` read last."""
+
+
+@attrs.define(kw_only=True)
+class WebhookDeleteInput:
+    """FACT-CLI (newer backend)."""
+
+    expected_revision: str | None = None
+
+
+@attrs.define(kw_only=True)
+class Webhook:
+    """FACT-docs (webhooks guide; schema page apipublicwebhook-11635150d0). `revision`, `version`, `type`, `effect_scope`, `security`, `signing` are FACT-CLI (newer backend)."""
+
+    id: str | None = None
+    """`wh_…`"""
+    url: str | None = None
+    events: list[WebhookSubscriptionEvent] | None = None
+    status: WebhookStatus | None = None
+    description: str | None = None
+    owner: str | None = None
+    """The creating user's uid."""
+    created_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    version: str | None = None
+    type: str | None = None
+    """FACT-CLI: `gigstack_connect` or null."""
+    revision: str | None = None
+    effect_scope: str | None = None
+    security: dict[str, Any] | None = None
+    signing: dict[str, Any] | None = None
+
+
+@attrs.define(kw_only=True)
+class WebhookEnvelope:
+    """FACT-docs `{success, message, data, timestamp (ms)}` (the create example has no `timestamp`)."""
+
+    success: bool | None = None
+    message: str | None = None
+    timestamp: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    data: Webhook | None = None
+
+
+@attrs.define(kw_only=True)
+class WebhookList:
+    """FACT-docs `{success, message, data, timestamp}`; FACT-CLI newer backend adds `has_more`, `next_cursor`."""
+
+    success: bool | None = None
+    message: str | None = None
+    timestamp: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    data: list[Webhook] | None = None
+    has_more: bool | None = None
+    next_cursor: str | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceIncomeInput:
+    """FACT-docs (create-income-invoice-20352674e0 example, invoices guide); fields marked OLD-docs come from the superseded docs' example of the same operation. Schema page invoiceincomeinput-8789490d0 body NOT FOUND: no field is marked required."""
+
+    automation_type: AutomationType | None = None
+    client: ClientInput | None = None
+    items: list[Item] | None = None
+    currency: str | None = None
+    """FACT-docs: ISO 4217, e.g. `MXN`; with another currency SAT needs `exchange_rate` (FACT-3p)."""
+    exchange_rate: Decimal | None = None
+    """FACT-docs (guide): MXN per unit of `currency`; 1 for MXN."""
+    use: str | None = None
+    """FACT-docs: uso CFDI (catalog CfdiUse). Docs example `P01` is a CFDI 3.3 code; FACT-CLI default `G03`."""
+    payment_form: str | None = None
+    """FACT-docs: SAT forma de pago (catalog PaymentForm); `99` with PPD."""
+    payment_method: str | None = None
+    """FACT-docs: `PUE` or `PPD` (catalog PaymentMethod)."""
+    series: str | None = None
+    """FACT-docs (guide): invoice series, e.g. `A`."""
+    folio_number: int | None = None
+    """FACT-docs (guide): folio within the series."""
+    send_email: bool | None = None
+    """FACT-docs: email the invoice to the client."""
+    emails: list[str] | None = None
+    """FACT-docs: extra recipients."""
+    metadata: dict[str, Any] | None = None
+    related_documents: list[RelatedDocuments] | None = None
+    """OLD-docs."""
+    global_: GlobalInvoiceInfo | None = attrs.field(default=None, metadata={"json_name": "global"})
+    exports: str | None = None
+    """OLD-docs: SAT c_Exportacion (catalog Export), e.g. `01`."""
+    complements: list[InvoiceComplement] | None = None
+    """OLD-docs."""
+    invoice_pdf_notes: str | None = None
+    """OLD-docs."""
+    addenda: str | None = None
+    """OLD-docs: addenda XML."""
+    return_files_urls: bool | None = None
+    """OLD-docs: include file URLs in the response (their field names NOT FOUND)."""
+    invoice_config: InvoiceConfig | None = None
+    idempotency_key: str | None = None
+    """OLD-docs only (not in the current docs): NOT CONFIRMED for single invoice creation. Sent when you pass one, never generated by the SDK, and it does NOT make the call retryable."""
+
+
+@attrs.define(kw_only=True)
+class InvoiceEgressInput:
+    """FACT-docs (create-egress-invoice-20793824e0 example); the rest by analogy with income (schema page invoiceegressinput-9001346d0 body NOT FOUND). `related_documents` with relationship `01` is what SAT expects for a credit note (FACT-3p) — GUESS accepted."""
+
+    automation_type: AutomationType | None = None
+    client: ClientInput | None = None
+    items: list[Item] | None = None
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    use: str | None = None
+    payment_form: str | None = None
+    payment_method: str | None = None
+    series: str | None = None
+    folio_number: int | None = None
+    send_email: bool | None = None
+    emails: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    related_documents: list[RelatedDocuments] | None = None
+    exports: str | None = None
+    invoice_pdf_notes: str | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceItem:
+    """FACT-docs (create response items)."""
+
+    id: str | None = None
+    """`item_…`"""
+    description: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    product_key: str | None = None
+    unit_key: str | None = None
+    unit_name: str | None = None
+    taxes: list[TaxElement] | None = None
+
+
+@attrs.define(kw_only=True)
+class Invoice:
+    """FACT-docs (list and create examples; schema pages invoice-8789489d0, apipublicincomeinvoice-8840504d0, bodies NOT FOUND). The gigstack id is in `uuid` (`invoice_…`), not a SAT folio fiscal; the field holding the SAT UUID is NOT FOUND. Note `taxes` is the total tax (a number) here, while input items carry a tax list."""
+
+    uuid: str | None = None
+    """FACT-docs: the gigstack invoice id (`invoice_…`)."""
+    id: str | None = None
+    """FACT-CLI: read when `uuid` is absent."""
+    client: InvoiceClient | None = None
+    status: str | None = None
+    """FACT-docs `valid`, `stamped`; FACT-CLI `cancelled`, `pending`, `draft`. Open string."""
+    invoice_type: InvoiceType | None = None
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    total: Decimal | None = None
+    subtotal: Decimal | None = None
+    discount: Decimal | None = None
+    taxes: Decimal | None = None
+    """FACT-docs: total tax amount."""
+    series: str | None = None
+    folio_number: int | None = None
+    payment_method: str | None = None
+    payment_form: str | None = None
+    use: str | None = None
+    items: list[InvoiceItem] | None = None
+    stamp: InvoiceStamp | None = None
+    last_balance: Decimal | None = None
+    """FACT-CLI: outstanding balance of a PPD invoice."""
+    payment_complements: int | None = None
+    """FACT-CLI: number of payment complements."""
+    created_at: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    livemode: bool | None = None
+    owner: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceEnvelope:
+    message: str | None = None
+    data: Invoice | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceList:
+    """FACT-docs core list envelope."""
+
+    message: str | None = None
+    data: list[Invoice] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+@attrs.define(kw_only=True)
+class InvoiceSearchResult:
+    """FACT-CLI (README + synthetic fixture)."""
+
+    success: bool | None = None
+    data: list[Invoice] | None = None
+    has_more: bool | None = None
+    next: str | None = None
+    found: int | None = None
+    page: int | None = None
+    per_page: int | None = None
+
+
+@attrs.define(kw_only=True)
+class DraftInvoiceInput:
+    """FACT-docs (create-draft-invoice-pre-factura-30478226e0): `invoice_type` required, all else optional. Allowed `invoice_type` values NOT FOUND (example `I`; GUESS I, E, maybe P)."""
+
+    invoice_type: InvoiceType
+    client: ClientInput | None = None
+    items: list[Item] | None = None
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    use: str | None = None
+    payment_form: str | None = None
+    payment_method: str | None = None
+    series: str | None = None
+    metadata: dict[str, Any] | None = None
+    related_documents: list[RelatedDocuments] | None = None
+
+
+@attrs.define(kw_only=True)
+class DraftInvoiceUpdateInput:
+    """FACT-docs (update-draft-invoice-30478228e0): partial update. GUESS (FACT-CLI): `items` replaces the whole list when sent."""
+
+    invoice_type: InvoiceType | None = None
+    client: ClientInput | None = None
+    items: list[Item] | None = None
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    use: str | None = None
+    payment_form: str | None = None
+    payment_method: str | None = None
+    series: str | None = None
+    metadata: dict[str, Any] | None = None
+    related_documents: list[RelatedDocuments] | None = None
+
+
+@attrs.define(kw_only=True)
+class DraftInvoice:
+    """FACT-docs (create-draft response, cut after `status`; schema page draftinvoiceoutput-13433896d0 body NOT FOUND). Draft timestamps are MILLISECONDS while the embedded client's `created_at` is seconds. `folio_number` is 0 until stamped (GUESS)."""
+
+    id: str | None = None
+    draft: bool | None = None
+    invoice_type: InvoiceType | None = None
+    client: Client | None = None
+    created_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    updated_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    total: Decimal | None = None
+    subtotal: Decimal | None = None
+    discount: Decimal | None = None
+    series: str | None = None
+    folio_number: int | None = None
+    use: str | None = None
+    payment_form: str | None = None
+    payment_method: str | None = None
+    date: int | None = None
+    """FACT-docs (0 in the example); unit NOT FOUND (GUESS ms like the draft's other timestamps)."""
+    livemode: bool | None = None
+    owner: str | None = None
+    from_: str | None = attrs.field(default=None, metadata={"json_name": "from"})
+    status: str | None = None
+    """Value cut off in the stored example: NOT FOUND. Open string."""
+    items: list[InvoiceItem] | None = None
+    """GUESS."""
+    metadata: dict[str, Any] | None = None
+
+
+@attrs.define(kw_only=True)
+class DraftInvoiceEnvelope:
+    message: str | None = None
+    data: DraftInvoice | None = None
+
+
+@attrs.define(kw_only=True)
+class DraftInvoiceList:
+    """GUESS: the core list envelope."""
+
+    message: str | None = None
+    data: list[DraftInvoice] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+@attrs.define(kw_only=True)
+class RequestPaymentInput:
+    """FACT-docs (payments guide example, cut) + FACT-n8n/FACT-CLI for requiredness (schema page requestpaymentinput-8820424d0 body NOT FOUND)."""
+
+    client: ClientInput
+    items: list[Item]
+    currency: str | None = None
+    """FACT-n8n `MXN`, `USD`; CLI default MXN."""
+    exchange_rate: Decimal | None = None
+    """FACT-n8n."""
+    automation_type: AutomationType | None = None
+    allowed_payment_methods: list[AllowedPaymentMethod] | None = None
+    send_email: bool | None = None
+    emails: list[str] | None = None
+    idempotency_key: str | None = None
+    """FACT-docs: dedupes retries of this request; the SDK fills it in when omitted."""
+    metadata: dict[str, Any] | None = None
+
+
+@attrs.define(kw_only=True)
+class RegisterPaymentInput:
+    """FACT-docs (register-payment-20352682e0 example); `payment_form` required per FACT-n8n and FACT-CLI; `invoice_config` FACT-n8n. `ignore_emails`/`ppd_invoice_id` appear only in a synthetic CLI fixture (GUESS; kept as unknown fields)."""
+
+    client: ClientInput
+    items: list[Item]
+    payment_form: str
+    """FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`."""
+    automation_type: AutomationType | None = None
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    idempotency_key: str | None = None
+    """FACT-docs/FACT-CLI: dedupes retries; the SDK fills it in when omitted."""
+    send_email: bool | None = None
+    """FACT-CLI."""
+    emails: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    invoice_config: InvoiceConfig | None = None
+
+
+@attrs.define(kw_only=True)
+class PaymentItem:
+    """FACT-docs (register response items; Payment example)."""
+
+    id: str | None = None
+    description: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    product_key: str | None = None
+    unit_key: str | None = None
+    unit_name: str | None = None
+    sku: str | None = None
+    taxes: list[TaxElement] | None = None
+
+
+@attrs.define(kw_only=True)
+class Payment:
+    """FACT-docs (payment-8789491d0 example, truncated; guide and register examples). `status` is an open string: FACT-docs `succeeded`, `requires_payment_method`; FACT-n8n `canceled`; FACT-CLI `cancelled`, `pending`, `processing`, `failed`, `refunded`; the transient `succeeded_` (update-payment docs). `total` can be absent (FACT-CLI). Timestamps are 10-digit placeholders in every docs example, hence seconds — but the unit is uncertain (newer resources use ms): GUESS seconds."""
+
+    id: str | None = None
+    """`payment_…`"""
+    client: Client | None = None
+    status: str | None = None
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    payment_form: str | None = None
+    total: Decimal | None = None
+    subtotal: Decimal | None = None
+    taxes: Decimal | None = None
+    """FACT-docs: total tax amount."""
+    discount: Decimal | None = None
+    items: list[PaymentItem] | None = None
+    allowed_payment_methods: list[PaymentAllowedMethodObject] | None = None
+    emails: list[str] | None = None
+    invoices: list[str] | None = None
+    """Ids of the invoices issued for this payment."""
+    receipts: list[str] | None = None
+    refunds: list[PaymentRefund] | None = None
+    payments: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+    invoice_config: InvoiceConfig | None = None
+    idempotency_key: str | None = None
+    created_at: int | None = None
+    """FACT-docs: epoch seconds (s), GUESS unit (placeholder value)."""
+    succeeded_at: int | None = None
+    """FACT-docs: epoch seconds (s), GUESS unit (placeholder value)."""
+    payment_processor: str | None = None
+    """FACT-docs `stripe`, `api`; FACT-CLI also paypal, mercadopago, openpay, conekta, clip, …"""
+    short_url: str | None = None
+    """FACT-docs: the payable link."""
+    livemode: bool | None = None
+    team: str | None = None
+    owner: str | None = None
+    from_: str | None = attrs.field(default=None, metadata={"json_name": "from"})
+
+
+@attrs.define(kw_only=True)
+class PaymentEnvelope:
+    message: str | None = None
+    data: Payment | None = None
+
+
+@attrs.define(kw_only=True)
+class PaymentList:
+    """FACT-docs core list envelope."""
+
+    message: str | None = None
+    data: list[Payment] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+@attrs.define(kw_only=True)
+class PaymentSearchResult:
+    """FACT-CLI synthetic fixture `{success, data, has_more, next, found, page, per_page}`."""
+
+    success: bool | None = None
+    data: list[Payment] | None = None
+    has_more: bool | None = None
+    next: str | None = None
+    found: int | None = None
+    page: int | None = None
+    per_page: int | None = None
+
+
+@attrs.define(kw_only=True)
+class ReceiptInput:
+    """FACT-docs (receipts guide body, cut after `items`): `client`, `currency`, `exchange_rate`, `items`. `payment_form`, `periodicity` and `metadata` are GUESS (seen in the output / guide prose). Schema page receiptinput-8840510d0 body NOT FOUND."""
+
+    client: ClientInput | None = None
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    items: list[Item] | None = None
+    payment_form: str | None = None
+    """GUESS: SAT forma de pago (catalog PaymentForm)."""
+    periodicity: str | None = None
+    """GUESS: validity period, e.g. `month` (guide: "day, week, month, etc."; enum NOT FOUND)."""
+    metadata: dict[str, Any] | None = None
+    """GUESS."""
+
+
+@attrs.define(kw_only=True)
+class Receipt:
+    """FACT-docs (receipts guide list example). Note `created` (not `created_at`) and camelCase `validUntil`, both epoch SECONDS (`validUntil − created` = 30 days for `month`); `url` is the self-invoice portal link."""
+
+    id: str | None = None
+    """`receipt_…`"""
+    client: ReceiptClient | None = None
+    status: ReceiptStatus | None = None
+    total: Decimal | None = None
+    subtotal: Decimal | None = None
+    taxes: Decimal | None = None
+    """FACT-docs: total tax amount."""
+    currency: str | None = None
+    periodicity: str | None = None
+    payment_form: str | None = None
+    created: int | None = None
+    """FACT-docs: epoch seconds (s)."""
+    valid_until: int | None = attrs.field(default=None, metadata={"json_name": "validUntil"})
+    """FACT-docs: epoch seconds (s)."""
+    url: str | None = None
+    items: list[InvoiceItem] | None = None
+    """GUESS."""
+    metadata: dict[str, Any] | None = None
+
+
+@attrs.define(kw_only=True)
+class ReceiptEnvelope:
+    message: str | None = None
+    data: Receipt | None = None
+
+
+@attrs.define(kw_only=True)
+class ReceiptList:
+    """FACT-docs core list envelope; FACT-CLI: entries of `data` may be null."""
+
+    message: str | None = None
+    data: list[Receipt] | None = None
+    next: str | None = None
+    has_more: bool | None = None
+    total_results: int | None = None
+
+
+@attrs.define(kw_only=True)
+class ReceiptSearchResult:
+    """FACT-CLI (README + synthetic fixture)."""
+
+    success: bool | None = None
+    data: list[Receipt] | None = None
+    has_more: bool | None = None
+    next: str | None = None
+    found: int | None = None
+    page: int | None = None
+    per_page: int | None = None

@@ -3,7 +3,7 @@
 """Every operation of the spec as data: path, parameters, models, side effect, paging."""
 
 from gigstack_async._generated import models
-from gigstack_async._operation import Operation, Pagination
+from gigstack_async._operation import Idempotency, Operation, Pagination, Upload
 
 LIST_SAT_INVOICES = Operation(
     operation_id="listSatInvoices",
@@ -217,6 +217,1276 @@ ENABLE_DOWNLOAD_SYNC = Operation(
     unwrap="data",
 )
 
+LIST_CLIENTS = Operation(
+    operation_id="listClients",
+    method="GET",
+    path="/clients",
+    resource="clients",
+    response_model=models.ClientList,
+    query_params=(
+        "team",
+        "limit",
+        "next",
+        "order_by",
+        "sort",
+        "created_gte",
+        "created_lte",
+        "page",
+    ),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_CLIENT = Operation(
+    operation_id="createClient",
+    method="POST",
+    path="/clients",
+    resource="clients",
+    response_model=models.ClientEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.ClientInput,
+    unwrap="data",
+)
+
+SEARCH_CLIENTS = Operation(
+    operation_id="searchClients",
+    method="GET",
+    path="/clients/search",
+    resource="clients",
+    response_model=models.ClientSearchResult,
+    query_params=("team", "q", "page", "per_page"),
+    pagination=Pagination(
+        items_field="data",
+        style="page",
+        total_field="found",
+        page_param="page",
+        per_page_param="per_page",
+        query_param="q",
+    ),
+)
+
+UPLOAD_CLIENT_CSF = Operation(
+    operation_id="uploadClientCsf",
+    method="POST",
+    path="/clients/csf",
+    resource="clients",
+    response_model=models.ClientEnvelope,
+    query_params=("team", "client_id"),
+    body="multipart",
+    request_model=models.CsfUpload,
+    upload=Upload(max_bytes=5242880, content_types=("application/pdf",)),
+    unwrap="data",
+)
+
+GET_CLIENT_PORTAL_TOKEN = Operation(
+    operation_id="getClientPortalToken",
+    method="POST",
+    path="/clients/customerportal",
+    resource="clients",
+    response_model=models.PortalTokenEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.PortalTokenInput,
+    unwrap="data",
+)
+
+VALIDATE_CLIENT = Operation(
+    operation_id="validateClient",
+    method="POST",
+    path="/clients/validate/{id}",
+    resource="clients",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+GET_CLIENT = Operation(
+    operation_id="getClient",
+    method="GET",
+    path="/clients/{id}",
+    resource="clients",
+    response_model=models.ClientEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_CLIENT = Operation(
+    operation_id="updateClient",
+    method="PUT",
+    path="/clients/{id}",
+    resource="clients",
+    response_model=models.ClientEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.ClientInput,
+    unwrap="data",
+)
+
+DELETE_CLIENT = Operation(
+    operation_id="deleteClient",
+    method="DELETE",
+    path="/clients/{id}",
+    resource="clients",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+STAMP_CLIENT_PENDING_RECEIPTS = Operation(
+    operation_id="stampClientPendingReceipts",
+    method="POST",
+    path="/clients/{id}/stamp-pending-receipts",
+    resource="clients",
+    response_model=models.PendingReceiptsSummaryEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+LIST_CLIENT_SUPPORT_DOCUMENTS = Operation(
+    operation_id="listClientSupportDocuments",
+    method="GET",
+    path="/clients/{id}/support-documents",
+    resource="clients.support_documents",
+    response_model=models.SupportDocumentList,
+    path_params=("id",),
+    query_params=("team",),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+    ),
+)
+
+UPLOAD_CLIENT_SUPPORT_DOCUMENT = Operation(
+    operation_id="uploadClientSupportDocument",
+    method="POST",
+    path="/clients/{id}/support-documents",
+    resource="clients.support_documents",
+    response_model=models.SupportDocumentEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="multipart",
+    request_model=models.SupportDocumentUpload,
+    upload=Upload(
+        max_bytes=10485760,
+        content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
+    ),
+    unwrap="data",
+)
+
+LIST_INCOME_INVOICES = Operation(
+    operation_id="listIncomeInvoices",
+    method="GET",
+    path="/invoices/income",
+    resource="invoices.income",
+    response_model=models.InvoiceList,
+    query_params=(
+        "team",
+        "limit",
+        "next",
+        "order_by",
+        "sort",
+        "created_gte",
+        "created_lte",
+        "page",
+        "status",
+        "client_id",
+        "series",
+    ),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_INCOME_INVOICE = Operation(
+    operation_id="createIncomeInvoice",
+    method="POST",
+    path="/invoices/income",
+    resource="invoices.income",
+    response_model=models.InvoiceEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.InvoiceIncomeInput,
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+GET_INCOME_INVOICE = Operation(
+    operation_id="getIncomeInvoice",
+    method="GET",
+    path="/invoices/income/{id}",
+    resource="invoices.income",
+    response_model=models.InvoiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+LIST_EGRESS_INVOICES = Operation(
+    operation_id="listEgressInvoices",
+    method="GET",
+    path="/invoices/egress",
+    resource="invoices.egress",
+    response_model=models.InvoiceList,
+    query_params=(
+        "team",
+        "limit",
+        "next",
+        "order_by",
+        "sort",
+        "created_gte",
+        "created_lte",
+        "page",
+        "status",
+        "client_id",
+        "series",
+    ),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_EGRESS_INVOICE = Operation(
+    operation_id="createEgressInvoice",
+    method="POST",
+    path="/invoices/egress",
+    resource="invoices.egress",
+    response_model=models.InvoiceEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.InvoiceEgressInput,
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+GET_EGRESS_INVOICE = Operation(
+    operation_id="getEgressInvoice",
+    method="GET",
+    path="/invoices/egress/{id}",
+    resource="invoices.egress",
+    response_model=models.InvoiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+LIST_DRAFT_INVOICES = Operation(
+    operation_id="listDraftInvoices",
+    method="GET",
+    path="/invoices/draft",
+    resource="invoices.drafts",
+    response_model=models.DraftInvoiceList,
+    query_params=("team", "limit", "next", "order_by", "sort", "created_gte", "created_lte"),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_DRAFT_INVOICE = Operation(
+    operation_id="createDraftInvoice",
+    method="POST",
+    path="/invoices/draft",
+    resource="invoices.drafts",
+    response_model=models.DraftInvoiceEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.DraftInvoiceInput,
+    unwrap="data",
+)
+
+GET_DRAFT_INVOICE = Operation(
+    operation_id="getDraftInvoice",
+    method="GET",
+    path="/invoices/draft/{id}",
+    resource="invoices.drafts",
+    response_model=models.DraftInvoiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_DRAFT_INVOICE = Operation(
+    operation_id="updateDraftInvoice",
+    method="PUT",
+    path="/invoices/draft/{id}",
+    resource="invoices.drafts",
+    response_model=models.DraftInvoiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.DraftInvoiceUpdateInput,
+    unwrap="data",
+)
+
+DELETE_DRAFT_INVOICE = Operation(
+    operation_id="deleteDraftInvoice",
+    method="DELETE",
+    path="/invoices/draft/{id}",
+    resource="invoices.drafts",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+STAMP_DRAFT_INVOICE = Operation(
+    operation_id="stampDraftInvoice",
+    method="POST",
+    path="/invoices/draft/{id}/stamp",
+    resource="invoices.drafts",
+    response_model=models.InvoiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+PREVIEW_DRAFT_INVOICE = Operation(
+    operation_id="previewDraftInvoice",
+    method="POST",
+    path="/invoices/draft/{id}/preview",
+    resource="invoices.drafts",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+LIST_CFDI_ERRORS = Operation(
+    operation_id="listCfdiErrors",
+    method="GET",
+    path="/invoices/errors",
+    resource="invoices.cfdi_errors",
+    response_model=models.CfdiErrorList,
+    query_params=("team", "code", "q", "type", "limit", "page"),
+    pagination=Pagination(
+        items_field="data",
+        style="page",
+        total_field="total",
+        limit_param="limit",
+        page_param="page",
+    ),
+)
+
+LIST_PAYMENT_COMPLEMENT_INVOICES = Operation(
+    operation_id="listPaymentComplementInvoices",
+    method="GET",
+    path="/invoices/payment",
+    resource="invoices.payment_complements",
+    response_model=models.InvoiceList,
+    query_params=(
+        "team",
+        "limit",
+        "next",
+        "order_by",
+        "sort",
+        "created_gte",
+        "created_lte",
+        "invoice_id",
+    ),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+GET_PAYMENT_COMPLEMENT_INVOICE = Operation(
+    operation_id="getPaymentComplementInvoice",
+    method="GET",
+    path="/invoices/payment/{id}",
+    resource="invoices.payment_complements",
+    response_model=models.InvoiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+SEARCH_INVOICES = Operation(
+    operation_id="searchInvoices",
+    method="GET",
+    path="/invoices/search",
+    resource="invoices",
+    response_model=models.InvoiceSearchResult,
+    query_params=("team", "q", "page", "per_page"),
+    pagination=Pagination(
+        items_field="data",
+        style="page",
+        total_field="found",
+        page_param="page",
+        per_page_param="per_page",
+        query_param="q",
+    ),
+)
+
+CANCEL_INVOICE = Operation(
+    operation_id="cancelInvoice",
+    method="DELETE",
+    path="/invoices/{id}",
+    resource="invoices",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.CancelInvoiceInput,
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+GET_INVOICE_FILES = Operation(
+    operation_id="getInvoiceFiles",
+    method="GET",
+    path="/invoices/{id}/files",
+    resource="invoices",
+    response_model=models.InvoiceFilesEnvelope,
+    path_params=("id",),
+    query_params=("team", "file_type"),
+    unwrap="data",
+)
+
+RESEND_INVOICE_EMAIL = Operation(
+    operation_id="resendInvoiceEmail",
+    method="POST",
+    path="/invoices/{id}/send",
+    resource="invoices",
+    response_model=models.InvoiceEmailSentEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.ResendInvoiceInput,
+    unwrap="data",
+)
+
+LIST_INVOICE_SUPPORT_DOCUMENTS = Operation(
+    operation_id="listInvoiceSupportDocuments",
+    method="GET",
+    path="/invoices/{id}/support-documents",
+    resource="invoices.support_documents",
+    response_model=models.SupportDocumentList,
+    path_params=("id",),
+    query_params=("team",),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+    ),
+)
+
+UPLOAD_INVOICE_SUPPORT_DOCUMENT = Operation(
+    operation_id="uploadInvoiceSupportDocument",
+    method="POST",
+    path="/invoices/{id}/support-documents",
+    resource="invoices.support_documents",
+    response_model=models.SupportDocumentEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="multipart",
+    request_model=models.SupportDocumentUpload,
+    upload=Upload(
+        max_bytes=10485760,
+        content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
+    ),
+    unwrap="data",
+)
+
+LIST_PAYMENTS = Operation(
+    operation_id="listPayments",
+    method="GET",
+    path="/payments",
+    resource="payments",
+    response_model=models.PaymentList,
+    query_params=(
+        "team",
+        "limit",
+        "next",
+        "order_by",
+        "sort",
+        "created_gte",
+        "created_lte",
+        "status",
+        "client_id",
+        "email",
+        "currency",
+        "tax_id",
+    ),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+SEARCH_PAYMENTS = Operation(
+    operation_id="searchPayments",
+    method="GET",
+    path="/payments/search",
+    resource="payments",
+    response_model=models.PaymentSearchResult,
+    query_params=("team", "q", "page", "per_page", "client_id", "status"),
+    pagination=Pagination(
+        items_field="data",
+        style="page",
+        total_field="found",
+        page_param="page",
+        per_page_param="per_page",
+        query_param="q",
+    ),
+)
+
+REQUEST_PAYMENT = Operation(
+    operation_id="requestPayment",
+    method="POST",
+    path="/payments/request",
+    resource="payments",
+    response_model=models.PaymentEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.RequestPaymentInput,
+    side_effect="moves-money",
+    idempotency=Idempotency(field="idempotency_key", location="body"),
+    unwrap="data",
+)
+
+REGISTER_PAYMENT = Operation(
+    operation_id="registerPayment",
+    method="POST",
+    path="/payments/register",
+    resource="payments",
+    response_model=models.PaymentEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.RegisterPaymentInput,
+    side_effect="moves-money",
+    idempotency=Idempotency(field="idempotency_key", location="body"),
+    unwrap="data",
+)
+
+GET_PAYMENT = Operation(
+    operation_id="getPayment",
+    method="GET",
+    path="/payments/{id}",
+    resource="payments",
+    response_model=models.PaymentEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_PAYMENT = Operation(
+    operation_id="updatePayment",
+    method="PUT",
+    path="/payments/{id}",
+    resource="payments",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.UpdatePaymentInput,
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+CANCEL_PAYMENT = Operation(
+    operation_id="cancelPayment",
+    method="DELETE",
+    path="/payments/{id}",
+    resource="payments",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    side_effect="moves-money",
+    unwrap="data",
+)
+
+MARK_PAYMENT_PAID = Operation(
+    operation_id="markPaymentPaid",
+    method="POST",
+    path="/payments/{id}/paid",
+    resource="payments",
+    response_model=models.PaymentEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.MarkPaymentPaidInput,
+    side_effect="moves-money",
+    unwrap="data",
+)
+
+REFUND_PAYMENT = Operation(
+    operation_id="refundPayment",
+    method="POST",
+    path="/payments/{id}/refund",
+    resource="payments",
+    response_model=models.PaymentEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.RefundPaymentInput,
+    side_effect="moves-money",
+    unwrap="data",
+)
+
+LIST_PAYMENT_SUPPORT_DOCUMENTS = Operation(
+    operation_id="listPaymentSupportDocuments",
+    method="GET",
+    path="/payments/{id}/support-documents",
+    resource="payments.support_documents",
+    response_model=models.SupportDocumentList,
+    path_params=("id",),
+    query_params=("team",),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+    ),
+)
+
+UPLOAD_PAYMENT_SUPPORT_DOCUMENT = Operation(
+    operation_id="uploadPaymentSupportDocument",
+    method="POST",
+    path="/payments/{id}/support-documents",
+    resource="payments.support_documents",
+    response_model=models.SupportDocumentEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="multipart",
+    request_model=models.SupportDocumentUpload,
+    upload=Upload(
+        max_bytes=10485760,
+        content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
+    ),
+    unwrap="data",
+)
+
+LIST_RECEIPTS = Operation(
+    operation_id="listReceipts",
+    method="GET",
+    path="/receipts",
+    resource="receipts",
+    response_model=models.ReceiptList,
+    query_params=(
+        "team",
+        "limit",
+        "next",
+        "order_by",
+        "sort",
+        "created_gte",
+        "created_lte",
+        "status",
+        "client_id",
+    ),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_RECEIPT = Operation(
+    operation_id="createReceipt",
+    method="POST",
+    path="/receipts",
+    resource="receipts",
+    response_model=models.ReceiptEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.ReceiptInput,
+    unwrap="data",
+)
+
+SEARCH_RECEIPTS = Operation(
+    operation_id="searchReceipts",
+    method="GET",
+    path="/receipts/search",
+    resource="receipts",
+    response_model=models.ReceiptSearchResult,
+    query_params=("team", "q", "page", "per_page", "fields"),
+    pagination=Pagination(
+        items_field="data",
+        style="page",
+        total_field="found",
+        page_param="page",
+        per_page_param="per_page",
+        query_param="q",
+    ),
+)
+
+GET_RECEIPT = Operation(
+    operation_id="getReceipt",
+    method="GET",
+    path="/receipts/{id}",
+    resource="receipts",
+    response_model=models.ReceiptEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+CANCEL_RECEIPT = Operation(
+    operation_id="cancelReceipt",
+    method="DELETE",
+    path="/receipts/{id}",
+    resource="receipts",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+STAMP_RECEIPT = Operation(
+    operation_id="stampReceipt",
+    method="POST",
+    path="/receipts/{id}/stamp",
+    resource="receipts",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+LIST_RETENTIONS = Operation(
+    operation_id="listRetentions",
+    method="GET",
+    path="/retentions",
+    resource="retentions",
+    response_model=models.RetentionList,
+    query_params=(
+        "team",
+        "limit",
+        "next",
+        "order_by",
+        "sort",
+        "created_gte",
+        "created_lte",
+        "status",
+        "retention_key",
+        "client_id",
+    ),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_RETENTION = Operation(
+    operation_id="createRetention",
+    method="POST",
+    path="/retentions",
+    resource="retentions",
+    response_model=models.RetentionEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.RetentionInput,
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+GET_RETENTION = Operation(
+    operation_id="getRetention",
+    method="GET",
+    path="/retentions/{id}",
+    resource="retentions",
+    response_model=models.RetentionEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+CANCEL_RETENTION = Operation(
+    operation_id="cancelRetention",
+    method="DELETE",
+    path="/retentions/{id}",
+    resource="retentions",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.CancelRetentionInput,
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+GET_RETENTION_FILES = Operation(
+    operation_id="getRetentionFiles",
+    method="GET",
+    path="/retentions/{id}/files",
+    resource="retentions",
+    response_model=models.InvoiceFilesEnvelope,
+    path_params=("id",),
+    query_params=("team", "file_type"),
+    unwrap="data",
+)
+
+LIST_SERVICES = Operation(
+    operation_id="listServices",
+    method="GET",
+    path="/services",
+    resource="services",
+    response_model=models.ServiceList,
+    query_params=("team", "limit", "next", "order_by", "sort", "created_gte", "created_lte"),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_SERVICE = Operation(
+    operation_id="createService",
+    method="POST",
+    path="/services",
+    resource="services",
+    response_model=models.ServiceEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.ServiceInput,
+    unwrap="data",
+)
+
+GET_SERVICE = Operation(
+    operation_id="getService",
+    method="GET",
+    path="/services/{id}",
+    resource="services",
+    response_model=models.ServiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_SERVICE = Operation(
+    operation_id="updateService",
+    method="PUT",
+    path="/services/{id}",
+    resource="services",
+    response_model=models.ServiceEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.ServiceUpdateInput,
+    unwrap="data",
+)
+
+DELETE_SERVICE = Operation(
+    operation_id="deleteService",
+    method="DELETE",
+    path="/services/{id}",
+    resource="services",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+LIST_TEAMS = Operation(
+    operation_id="listTeams",
+    method="GET",
+    path="/teams",
+    resource="teams",
+    response_model=models.TeamList,
+    query_params=("team", "limit", "next", "order_by", "sort"),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_TEAM = Operation(
+    operation_id="createTeam",
+    method="POST",
+    path="/teams",
+    resource="teams",
+    response_model=models.TeamEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.TeamInput,
+    side_effect="charges",
+    unwrap="data",
+)
+
+GET_TEAM_INTEGRATIONS = Operation(
+    operation_id="getTeamIntegrations",
+    method="GET",
+    path="/teams/integrations",
+    resource="teams",
+    response_model=models.ObjectEnvelope,
+    query_params=("team",),
+    unwrap="data",
+)
+
+GET_TEAM = Operation(
+    operation_id="getTeam",
+    method="GET",
+    path="/teams/{id}",
+    resource="teams",
+    response_model=models.TeamEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_TEAM = Operation(
+    operation_id="updateTeam",
+    method="PUT",
+    path="/teams/{id}",
+    resource="teams",
+    response_model=models.TeamEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.TeamUpdateInput,
+    unwrap="data",
+)
+
+DELETE_TEAM = Operation(
+    operation_id="deleteTeam",
+    method="DELETE",
+    path="/teams/{id}",
+    resource="teams",
+    response_model=models.TeamDeletionEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+GET_TEAM_ONBOARDING_URL = Operation(
+    operation_id="getTeamOnboardingUrl",
+    method="GET",
+    path="/teams/{id}/onboarding-url",
+    resource="teams",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_TEAM_SETTINGS = Operation(
+    operation_id="updateTeamSettings",
+    method="PUT",
+    path="/teams/{id}/settings",
+    resource="teams",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.TeamSettingsInput,
+    unwrap="data",
+)
+
+GET_TEAM_SERIES = Operation(
+    operation_id="getTeamSeries",
+    method="GET",
+    path="/teams/{id}/series",
+    resource="teams.series",
+    response_model=models.SeriesList,
+    path_params=("id",),
+    query_params=("team",),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+    ),
+)
+
+CREATE_TEAM_SERIES = Operation(
+    operation_id="createTeamSeries",
+    method="POST",
+    path="/teams/{id}/series",
+    resource="teams.series",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.SeriesInput,
+    unwrap="data",
+)
+
+UPDATE_TEAM_SERIES = Operation(
+    operation_id="updateTeamSeries",
+    method="PUT",
+    path="/teams/{id}/series/{seriesId}",
+    resource="teams.series",
+    response_model=models.ObjectEnvelope,
+    path_params=("id", "seriesId"),
+    query_params=("team",),
+    body="json",
+    request_model=models.SeriesUpdateInput,
+    unwrap="data",
+)
+
+ADD_TEAM_MEMBER = Operation(
+    operation_id="addTeamMember",
+    method="POST",
+    path="/teams/{id}/add-member",
+    resource="teams.members",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.TeamMemberInput,
+    unwrap="data",
+)
+
+REMOVE_TEAM_MEMBER = Operation(
+    operation_id="removeTeamMember",
+    method="POST",
+    path="/teams/{id}/remove-member",
+    resource="teams.members",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.TeamMemberRemoveInput,
+    unwrap="data",
+)
+
+UPLOAD_TEAM_CSD = Operation(
+    operation_id="uploadTeamCsd",
+    method="POST",
+    path="/teams/{id}/sat-connection",
+    resource="teams",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="multipart",
+    request_model=models.CsdUpload,
+    upload=Upload(
+        max_bytes=1048576,
+        content_types=(
+            "application/octet-stream",
+            "application/pkix-cert",
+            "application/x-x509-ca-cert",
+            "application/pkcs8",
+        ),
+    ),
+    unwrap="data",
+)
+
+SIGN_TEAM_MANIFEST = Operation(
+    operation_id="signTeamManifest",
+    method="POST",
+    path="/teams/{id}/manifest/sign",
+    resource="teams",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.ManifestSignInput,
+    side_effect="fiscal-document",
+    unwrap="data",
+)
+
+LIST_USERS = Operation(
+    operation_id="listUsers",
+    method="GET",
+    path="/users",
+    resource="users",
+    response_model=models.UserList,
+    query_params=("team", "limit", "next"),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="next",
+        next_field="next",
+        has_more_field="has_more",
+        total_field="total_results",
+        limit_param="limit",
+    ),
+)
+
+CREATE_USER = Operation(
+    operation_id="createUser",
+    method="POST",
+    path="/users",
+    resource="users",
+    response_model=models.UserEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.UserInput,
+    unwrap="data",
+)
+
+RESET_USER_PASSWORD = Operation(
+    operation_id="resetUserPassword",
+    method="POST",
+    path="/users/reset-password",
+    resource="users",
+    response_model=models.ObjectEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.ResetPasswordInput,
+    unwrap="data",
+)
+
+GENERATE_USER_LOGIN_LINK = Operation(
+    operation_id="generateUserLoginLink",
+    method="POST",
+    path="/users/login-link",
+    resource="users",
+    response_model=models.ObjectEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.LoginLinkInput,
+    unwrap="data",
+)
+
+GET_USER = Operation(
+    operation_id="getUser",
+    method="GET",
+    path="/users/{id}",
+    resource="users",
+    response_model=models.UserEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_USER = Operation(
+    operation_id="updateUser",
+    method="PUT",
+    path="/users/{id}",
+    resource="users",
+    response_model=models.UserEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.UserUpdateInput,
+    unwrap="data",
+)
+
+LIST_WEBHOOKS = Operation(
+    operation_id="listWebhooks",
+    method="GET",
+    path="/webhooks",
+    resource="webhooks",
+    response_model=models.WebhookList,
+    query_params=("team", "limit", "status", "cursor"),
+    pagination=Pagination(
+        items_field="data",
+        style="cursor",
+        cursor_param="cursor",
+        next_field="next_cursor",
+        has_more_field="has_more",
+        limit_param="limit",
+    ),
+)
+
+CREATE_WEBHOOK = Operation(
+    operation_id="createWebhook",
+    method="POST",
+    path="/webhooks",
+    resource="webhooks",
+    response_model=models.WebhookEnvelope,
+    query_params=("team",),
+    body="json",
+    request_model=models.WebhookInput,
+    unwrap="data",
+)
+
+GET_WEBHOOK = Operation(
+    operation_id="getWebhook",
+    method="GET",
+    path="/webhooks/{id}",
+    resource="webhooks",
+    response_model=models.WebhookEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    unwrap="data",
+)
+
+UPDATE_WEBHOOK = Operation(
+    operation_id="updateWebhook",
+    method="PUT",
+    path="/webhooks/{id}",
+    resource="webhooks",
+    response_model=models.WebhookEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.WebhookUpdateInput,
+    unwrap="data",
+)
+
+DELETE_WEBHOOK = Operation(
+    operation_id="deleteWebhook",
+    method="DELETE",
+    path="/webhooks/{id}",
+    resource="webhooks",
+    response_model=models.ObjectEnvelope,
+    path_params=("id",),
+    query_params=("team",),
+    body="json",
+    request_model=models.WebhookDeleteInput,
+    unwrap="data",
+)
+
 OPERATIONS: dict[str, Operation] = {
     LIST_SAT_INVOICES.operation_id: LIST_SAT_INVOICES,
     GET_SAT_INVOICE.operation_id: GET_SAT_INVOICE,
@@ -236,4 +1506,91 @@ OPERATIONS: dict[str, Operation] = {
     GET_SAT_INVOICE_FROM_SAT.operation_id: GET_SAT_INVOICE_FROM_SAT,
     DEBUG_DOWNLOADS.operation_id: DEBUG_DOWNLOADS,
     ENABLE_DOWNLOAD_SYNC.operation_id: ENABLE_DOWNLOAD_SYNC,
+    LIST_CLIENTS.operation_id: LIST_CLIENTS,
+    CREATE_CLIENT.operation_id: CREATE_CLIENT,
+    SEARCH_CLIENTS.operation_id: SEARCH_CLIENTS,
+    UPLOAD_CLIENT_CSF.operation_id: UPLOAD_CLIENT_CSF,
+    GET_CLIENT_PORTAL_TOKEN.operation_id: GET_CLIENT_PORTAL_TOKEN,
+    VALIDATE_CLIENT.operation_id: VALIDATE_CLIENT,
+    GET_CLIENT.operation_id: GET_CLIENT,
+    UPDATE_CLIENT.operation_id: UPDATE_CLIENT,
+    DELETE_CLIENT.operation_id: DELETE_CLIENT,
+    STAMP_CLIENT_PENDING_RECEIPTS.operation_id: STAMP_CLIENT_PENDING_RECEIPTS,
+    LIST_CLIENT_SUPPORT_DOCUMENTS.operation_id: LIST_CLIENT_SUPPORT_DOCUMENTS,
+    UPLOAD_CLIENT_SUPPORT_DOCUMENT.operation_id: UPLOAD_CLIENT_SUPPORT_DOCUMENT,
+    LIST_INCOME_INVOICES.operation_id: LIST_INCOME_INVOICES,
+    CREATE_INCOME_INVOICE.operation_id: CREATE_INCOME_INVOICE,
+    GET_INCOME_INVOICE.operation_id: GET_INCOME_INVOICE,
+    LIST_EGRESS_INVOICES.operation_id: LIST_EGRESS_INVOICES,
+    CREATE_EGRESS_INVOICE.operation_id: CREATE_EGRESS_INVOICE,
+    GET_EGRESS_INVOICE.operation_id: GET_EGRESS_INVOICE,
+    LIST_DRAFT_INVOICES.operation_id: LIST_DRAFT_INVOICES,
+    CREATE_DRAFT_INVOICE.operation_id: CREATE_DRAFT_INVOICE,
+    GET_DRAFT_INVOICE.operation_id: GET_DRAFT_INVOICE,
+    UPDATE_DRAFT_INVOICE.operation_id: UPDATE_DRAFT_INVOICE,
+    DELETE_DRAFT_INVOICE.operation_id: DELETE_DRAFT_INVOICE,
+    STAMP_DRAFT_INVOICE.operation_id: STAMP_DRAFT_INVOICE,
+    PREVIEW_DRAFT_INVOICE.operation_id: PREVIEW_DRAFT_INVOICE,
+    LIST_CFDI_ERRORS.operation_id: LIST_CFDI_ERRORS,
+    LIST_PAYMENT_COMPLEMENT_INVOICES.operation_id: LIST_PAYMENT_COMPLEMENT_INVOICES,
+    GET_PAYMENT_COMPLEMENT_INVOICE.operation_id: GET_PAYMENT_COMPLEMENT_INVOICE,
+    SEARCH_INVOICES.operation_id: SEARCH_INVOICES,
+    CANCEL_INVOICE.operation_id: CANCEL_INVOICE,
+    GET_INVOICE_FILES.operation_id: GET_INVOICE_FILES,
+    RESEND_INVOICE_EMAIL.operation_id: RESEND_INVOICE_EMAIL,
+    LIST_INVOICE_SUPPORT_DOCUMENTS.operation_id: LIST_INVOICE_SUPPORT_DOCUMENTS,
+    UPLOAD_INVOICE_SUPPORT_DOCUMENT.operation_id: UPLOAD_INVOICE_SUPPORT_DOCUMENT,
+    LIST_PAYMENTS.operation_id: LIST_PAYMENTS,
+    SEARCH_PAYMENTS.operation_id: SEARCH_PAYMENTS,
+    REQUEST_PAYMENT.operation_id: REQUEST_PAYMENT,
+    REGISTER_PAYMENT.operation_id: REGISTER_PAYMENT,
+    GET_PAYMENT.operation_id: GET_PAYMENT,
+    UPDATE_PAYMENT.operation_id: UPDATE_PAYMENT,
+    CANCEL_PAYMENT.operation_id: CANCEL_PAYMENT,
+    MARK_PAYMENT_PAID.operation_id: MARK_PAYMENT_PAID,
+    REFUND_PAYMENT.operation_id: REFUND_PAYMENT,
+    LIST_PAYMENT_SUPPORT_DOCUMENTS.operation_id: LIST_PAYMENT_SUPPORT_DOCUMENTS,
+    UPLOAD_PAYMENT_SUPPORT_DOCUMENT.operation_id: UPLOAD_PAYMENT_SUPPORT_DOCUMENT,
+    LIST_RECEIPTS.operation_id: LIST_RECEIPTS,
+    CREATE_RECEIPT.operation_id: CREATE_RECEIPT,
+    SEARCH_RECEIPTS.operation_id: SEARCH_RECEIPTS,
+    GET_RECEIPT.operation_id: GET_RECEIPT,
+    CANCEL_RECEIPT.operation_id: CANCEL_RECEIPT,
+    STAMP_RECEIPT.operation_id: STAMP_RECEIPT,
+    LIST_RETENTIONS.operation_id: LIST_RETENTIONS,
+    CREATE_RETENTION.operation_id: CREATE_RETENTION,
+    GET_RETENTION.operation_id: GET_RETENTION,
+    CANCEL_RETENTION.operation_id: CANCEL_RETENTION,
+    GET_RETENTION_FILES.operation_id: GET_RETENTION_FILES,
+    LIST_SERVICES.operation_id: LIST_SERVICES,
+    CREATE_SERVICE.operation_id: CREATE_SERVICE,
+    GET_SERVICE.operation_id: GET_SERVICE,
+    UPDATE_SERVICE.operation_id: UPDATE_SERVICE,
+    DELETE_SERVICE.operation_id: DELETE_SERVICE,
+    LIST_TEAMS.operation_id: LIST_TEAMS,
+    CREATE_TEAM.operation_id: CREATE_TEAM,
+    GET_TEAM_INTEGRATIONS.operation_id: GET_TEAM_INTEGRATIONS,
+    GET_TEAM.operation_id: GET_TEAM,
+    UPDATE_TEAM.operation_id: UPDATE_TEAM,
+    DELETE_TEAM.operation_id: DELETE_TEAM,
+    GET_TEAM_ONBOARDING_URL.operation_id: GET_TEAM_ONBOARDING_URL,
+    UPDATE_TEAM_SETTINGS.operation_id: UPDATE_TEAM_SETTINGS,
+    GET_TEAM_SERIES.operation_id: GET_TEAM_SERIES,
+    CREATE_TEAM_SERIES.operation_id: CREATE_TEAM_SERIES,
+    UPDATE_TEAM_SERIES.operation_id: UPDATE_TEAM_SERIES,
+    ADD_TEAM_MEMBER.operation_id: ADD_TEAM_MEMBER,
+    REMOVE_TEAM_MEMBER.operation_id: REMOVE_TEAM_MEMBER,
+    UPLOAD_TEAM_CSD.operation_id: UPLOAD_TEAM_CSD,
+    SIGN_TEAM_MANIFEST.operation_id: SIGN_TEAM_MANIFEST,
+    LIST_USERS.operation_id: LIST_USERS,
+    CREATE_USER.operation_id: CREATE_USER,
+    RESET_USER_PASSWORD.operation_id: RESET_USER_PASSWORD,
+    GENERATE_USER_LOGIN_LINK.operation_id: GENERATE_USER_LOGIN_LINK,
+    GET_USER.operation_id: GET_USER,
+    UPDATE_USER.operation_id: UPDATE_USER,
+    LIST_WEBHOOKS.operation_id: LIST_WEBHOOKS,
+    CREATE_WEBHOOK.operation_id: CREATE_WEBHOOK,
+    GET_WEBHOOK.operation_id: GET_WEBHOOK,
+    UPDATE_WEBHOOK.operation_id: UPDATE_WEBHOOK,
+    DELETE_WEBHOOK.operation_id: DELETE_WEBHOOK,
 }

@@ -1,6 +1,9 @@
 """A stateful, in-memory gigstack API v2 simulator that knows SAT's bulk-download flow.
 
-It serves every operation of `openapi/gigstack.yaml` under `/v2` on 127.0.0.1, with seeded
+It serves every operation of `openapi/*.yaml` (webhook CRUD aside) under `/v2` on 127.0.0.1:
+the SAT flows below, and the core API (clients, services, invoices, receipts, payments, teams,
+users, retentions) with stamping, folios, cancellation and payment rules, and an event hook
+(`state.event_hook`, see `events.py`). For Descarga Masiva it has seeded
 invoices, real ZIP packages, a controllable clock and reproducible fault injection. Requests move
 pending → accepted → processing → completed (or failed, later expired) as simulated time passes.
 
@@ -44,6 +47,8 @@ from gigstack_async.sandbox.config import (
     SandboxConfig,
     TeamConfig,
 )
+from gigstack_async.sandbox.core import ALTERNATIVE_VARIANTS, CoreVariants
+from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest
 from gigstack_async.sandbox.server import Sandbox
 from gigstack_async.sandbox.state import (
@@ -57,6 +62,7 @@ from gigstack_async.sandbox.state import (
 from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 
 __all__ = [
+    "ALTERNATIVE_VARIANTS",
     "DEFAULT_API_KEY",
     "FAULT_KINDS",
     "MEXICO_CITY",
@@ -64,13 +70,16 @@ __all__ = [
     "ApiKeyConfig",
     "CallRecord",
     "Charge",
+    "CoreVariants",
     "Criteria",
     "DownloadRequest",
+    "EventHook",
     "FaultConfig",
     "InjectedFault",
     "LifecycleConfig",
     "Sandbox",
     "SandboxConfig",
+    "SandboxEvent",
     "SandboxState",
     "SimClock",
     "TeamConfig",

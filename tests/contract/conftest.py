@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("gigstack_async") is None:  # not installed (no editable install)
@@ -25,6 +26,10 @@ if importlib.util.find_spec("codegen") is None:
     sys.path.insert(0, str(REPO))
 
 from codegen.spec import load_bundle  # noqa: E402
+
+SAT_PATHS = frozenset(yaml.safe_load((REPO / "openapi" / "gigstack.yaml").read_text())["paths"])
+"""The SAT invoices + Descarga Masiva paths (test_sandbox_contract.py); the core tags are walked
+by test_core_contract.py."""
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -140,27 +145,7 @@ def validator(spec: dict[str, Any]) -> SchemaValidator:
     return SchemaValidator(spec)
 
 
-def _merged_bundle() -> dict[str, Any]:
-    """Every openapi/*.yaml merged into one document, as SPEC-CONVENTIONS.md describes
-    (`codegen.spec.load_bundle()` once it exists; the same merge by hand until then)."""
-    try:
-        from codegen.spec import load_bundle  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        bundle: dict[str, Any] = {"paths": {}, "components": {}}
-        for path in sorted((REPO / "openapi").glob("*.yaml")):
-            document = yaml.safe_load(path.read_text()) or {}
-            if "paths" not in document:
-                continue  # catalog data, not an API surface
-            for key, item in document["paths"].items():
-                bundle["paths"].setdefault(key, {}).update(item)
-            for section, entries in (document.get("components") or {}).items():
-                bundle["components"].setdefault(section, {}).update(entries)
-        return bundle
-    loaded: dict[str, Any] = load_bundle()
-    return loaded
-
-
 @pytest.fixture(scope="session")
-def bundle_validator() -> SchemaValidator:
-    """A validator over the whole bundled spec (SAT + every core tag)."""
-    return SchemaValidator(_merged_bundle())
+def bundle_validator(validator: SchemaValidator) -> SchemaValidator:
+    """The validator over the whole bundle (kept as a name for the core contract test)."""
+    return validator

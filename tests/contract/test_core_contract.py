@@ -14,16 +14,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 
 from gigstack_async.sandbox import ROUTES, Sandbox, SandboxConfig
 from gigstack_async.sandbox.core import ALTERNATIVE_VARIANTS
 
-from .conftest import REPO
+from .conftest import SAT_PATHS
 
 START = datetime(2025, 6, 15, 18, 0, tzinfo=UTC)
 PDF = b"%PDF-1.4\n% test document\n"
-SAT_PATHS = frozenset((yaml.safe_load((REPO / "openapi" / "gigstack.yaml").read_text()))["paths"])
 
 
 class Driver:

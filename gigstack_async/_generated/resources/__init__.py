@@ -4,25 +4,75 @@
 
 from __future__ import annotations
 
+from gigstack_async._generated.resources.clients import Clients
 from gigstack_async._generated.resources.downloads import Downloads
+from gigstack_async._generated.resources.invoices import Invoices
+from gigstack_async._generated.resources.payments import Payments
+from gigstack_async._generated.resources.receipts import Receipts
+from gigstack_async._generated.resources.retentions import Retentions
 from gigstack_async._generated.resources.sat_invoices import SatInvoices
+from gigstack_async._generated.resources.services import Services
+from gigstack_async._generated.resources.teams import Teams
+from gigstack_async._generated.resources.users import Users
+from gigstack_async._generated.resources.webhooks import Webhooks
 from gigstack_async._pipeline import Pipeline
 
 NAMESPACES: tuple[str, ...] = (
+    "clients",
     "downloads",
+    "invoices",
+    "payments",
+    "receipts",
+    "retentions",
     "sat_invoices",
+    "services",
+    "teams",
+    "users",
+    "webhooks",
 )
 
 
 class Namespaces:
     """Every generated top-level namespace, as attributes of the client."""
 
+    clients: Clients
     downloads: Downloads
+    invoices: Invoices
+    payments: Payments
+    receipts: Receipts
+    retentions: Retentions
     sat_invoices: SatInvoices
+    services: Services
+    teams: Teams
+    users: Users
+    webhooks: Webhooks
 
     def _bind_generated(self, pipeline: Pipeline) -> None:
+        self.clients = Clients(pipeline)
         self.downloads = Downloads(pipeline)
+        self.invoices = Invoices(pipeline)
+        self.payments = Payments(pipeline)
+        self.receipts = Receipts(pipeline)
+        self.retentions = Retentions(pipeline)
         self.sat_invoices = SatInvoices(pipeline)
+        self.services = Services(pipeline)
+        self.teams = Teams(pipeline)
+        self.users = Users(pipeline)
+        self.webhooks = Webhooks(pipeline)
 
 
-__all__ = ["Downloads", "SatInvoices", "NAMESPACES", "Namespaces"]
+__all__ = [
+    "Clients",
+    "Downloads",
+    "Invoices",
+    "Payments",
+    "Receipts",
+    "Retentions",
+    "SatInvoices",
+    "Services",
+    "Teams",
+    "Users",
+    "Webhooks",
+    "NAMESPACES",
+    "Namespaces",
+]
