@@ -25,6 +25,7 @@ from gigstack_async.sandbox import validation
 from gigstack_async.sandbox.envelopes import JsonObject, invalid, not_found, ok
 from gigstack_async.sandbox.events import SandboxEvent
 from gigstack_async.sandbox.routing import OWNER, Route, state_of, team_of
+from gigstack_async.sandbox.webhook_delivery import DELIVERER_KEY
 from gigstack_async.sandbox.webhook_registry import DOCUMENTED_EVENTS, Webhook, new_secret
 
 STATUSES = ("active", "inactive")
@@ -179,8 +180,6 @@ async def delete_webhook(request: web.Request) -> web.StreamResponse:
 
 async def emit_event(request: web.Request) -> web.StreamResponse:
     """Emit any event for the key's team (a test's trigger for events no route fires yet)."""
-    from gigstack_async.sandbox.webhook_delivery import DELIVERER_KEY
-
     state, team = state_of(request), team_of(request)
     body = await validation.json_object(request)
     kind = validation.required(body, "type")
@@ -242,8 +241,6 @@ async def rotate_secret(request: web.Request) -> web.StreamResponse:
 
 async def flush(request: web.Request) -> web.StreamResponse:
     """Scan for completed downloads and wait (up to 30 s) for every running delivery."""
-    from gigstack_async.sandbox.webhook_delivery import DELIVERER_KEY
-
     await request.app[DELIVERER_KEY].flush()
     return _envelope(request, {"flushed": True}, "Deliveries flushed")
 

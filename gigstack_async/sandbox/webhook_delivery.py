@@ -28,8 +28,9 @@ from aiohttp import web
 
 from gigstack_async.sandbox import money
 from gigstack_async.sandbox.events import SandboxEvent
+from gigstack_async.sandbox.routes_sat import sat_invoice
 from gigstack_async.sandbox.state import SandboxState, TeamState
-from gigstack_async.sandbox.webhook_registry import DeliveryAttempt, Webhook
+from gigstack_async.sandbox.webhook_registry import DeliveryAttempt, Webhook, WebhookSandboxConfig
 from gigstack_async.webhooks._signing import signature_headers
 
 logger = logging.getLogger("gigstack_async.sandbox")
@@ -47,7 +48,7 @@ class WebhookDeliverer:
         state.event_hook.subscribe(self._on_event)
 
     @property
-    def config(self) -> Any:
+    def config(self) -> WebhookSandboxConfig:
         """`SandboxConfig.webhooks`."""
         return self.state.webhooks.config
 
@@ -235,8 +236,6 @@ class WebhookDeliverer:
                 self._announce(team, request.request_id)
 
     def _announce(self, team: TeamState, request_id: str) -> None:
-        from gigstack_async.sandbox.routes_sat import sat_invoice  # routes import state: late
-
         request = team.find_request(request_id)
         assert request is not None
         records = [

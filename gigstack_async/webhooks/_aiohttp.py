@@ -18,8 +18,15 @@ def aiohttp_handler(receiver: WebhookReceiver) -> WebHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > receiver.max_body:
             return web.json_response({"error": "body_too_large"}, status=413)
-        body = await request.content.read(receiver.max_body + 1)
-        answer = await receiver.receive(body, request.headers)
+        # read(n) returns what has arrived so far (at most n): keep reading to the end.
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.read(64 * 1024):
+            size += len(chunk)
+            if size > receiver.max_body:
+                return web.json_response({"error": "body_too_large"}, status=413)
+            chunks.append(chunk)
+        answer = await receiver.receive(b"".join(chunks), request.headers)
         return web.json_response(answer.body, status=answer.status)
 
     return handle

@@ -201,6 +201,15 @@ async def test_an_oversized_body_is_413_and_a_get_is_refused(serve_receiver: Any
             assert response.status == 405
 
 
+async def test_a_large_body_arriving_in_many_chunks_is_read_whole(serve_receiver: Any) -> None:
+    # Regression: the aiohttp handler once read one chunk only, so big bodies failed to verify.
+    recorder = Recorder()
+    async with serve_receiver(WebhookReceiver(recorder, secret=SECRET)) as url:
+        body, headers = delivery(padding="x" * 600_000)
+        assert (await post(url, body, headers))[0] == 200
+    assert recorder.events[0].data["padding"] == "x" * 600_000
+
+
 def test_verification_is_an_explicit_choice() -> None:
     with pytest.raises(InvalidParameterError, match="verify=False"):
         WebhookReceiver(Recorder())
