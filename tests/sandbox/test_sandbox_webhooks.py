@@ -399,3 +399,19 @@ async def test_events_emitted_before_the_app_serves_are_delivered_once_it_does(
 
         await sandbox.app[DELIVERER_KEY].flush()
     assert len(sink.received) == 1
+
+
+async def test_configured_duplicates_resend_every_successful_delivery(
+    start_sandbox: StartSandbox, serve: Serve
+) -> None:
+    from .conftest import START
+
+    config = SandboxConfig(seed=6, speed=0, start=START, webhooks=attrs.evolve(FAST, duplicates=2))
+    sandbox, api = await start_sandbox(config)
+    sink = Sink()
+    await register(api, await sink_url(serve, sink), ["payment.created"])
+    await api.post("sandbox/events", json={"type": "payment.created", "data": {}})
+    await flush(api)
+    assert len(sink.received) == 3
+    assert len({headers["webhook-id"] for headers, _ in sink.received}) == 1
+    assert [a.duplicate for a in sandbox.state.webhooks.attempts] == [False, True, True]
