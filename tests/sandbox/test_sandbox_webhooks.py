@@ -415,3 +415,38 @@ async def test_configured_duplicates_resend_every_successful_delivery(
     assert len(sink.received) == 3
     assert len({headers["webhook-id"] for headers, _ in sink.received}) == 1
     assert [a.duplicate for a in sandbox.state.webhooks.attempts] == [False, True, True]
+
+
+async def test_the_generated_client_manages_sandbox_webhooks(sandbox: Any) -> None:
+    from gigstack_async import GigstackClient
+
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+        created = await client.webhooks.create(
+            url="https://example.com/hook", events=["sat.invoice.synced"], description="SAT"
+        )
+        assert created is not None
+        assert created.id is not None
+        assert created.id.startswith("wh_")
+        fetched = await client.webhooks.get(created.id)
+        assert fetched is not None
+        assert fetched.url == "https://example.com/hook"
+        updated = await client.webhooks.update(created.id, status="inactive")
+        assert updated is not None
+        assert str(updated.status.value if updated.status else "") == "inactive"
+        listed = [hook.id async for hook in client.webhooks.list()]
+        assert listed == [created.id]
+        await client.webhooks.delete(created.id)
+        assert [hook async for hook in client.webhooks.list()] == []
+
+
+async def test_the_list_pages_with_next_cursor(sandbox: Any, api: Api) -> None:
+    from gigstack_async import GigstackClient
+
+    made = [
+        (await register(api, f"https://example.com/{n}", ["payment.created"]))["id"]
+        for n in range(12)
+    ]
+    first = await api.get("webhooks", params={"limit": "5"})
+    assert (len(first.data), first.body["has_more"], first.body["next_cursor"]) == (5, True, "5")
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+        assert [hook.id async for hook in client.webhooks.list(limit=5)] == made
