@@ -96,9 +96,9 @@ async def test_a_cancelled_handler_releases_its_claim(make_store: StoreFactory) 
 
 async def test_an_abandoned_claim_is_taken_over_after_its_lease(make_store: StoreFactory) -> None:
     store = make_store()
-    assert await store.claim("evt_1", lease=0.05) == "claimed"  # then the process "dies"
-    assert await store.claim("evt_1", lease=0.05) == "in_progress"
-    await asyncio.sleep(0.1)
+    assert await store.claim("evt_1", lease=1.0) == "claimed"  # then the process "dies"
+    assert await store.claim("evt_1", lease=1.0) == "in_progress"
+    await asyncio.sleep(1.1)
     assert await store.claim("evt_1") == "claimed"
 
 
