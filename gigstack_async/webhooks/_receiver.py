@@ -162,6 +162,15 @@ class WebhookReceiver:
         if not task.cancelled():
             task.exception()  # retrieved: already logged in _run
 
+    async def join(self, timeout: float | None = None) -> bool:
+        """Wait until the handlers running now have finished (the receiver stays open);
+        returns False if some still run after `timeout` seconds."""
+        tasks = set(self._tasks)
+        if not tasks:
+            return True
+        _, still = await asyncio.wait(tasks, timeout=timeout)
+        return not still
+
     async def aclose(self, timeout: float | None = 30.0) -> None:
         """Stop accepting deliveries (503) and wait up to `timeout` s for running handlers;
         whatever still runs then is cancelled (its claim released, so a retry runs it again)."""

@@ -171,8 +171,8 @@ async def test_concurrent_duplicates_over_http_run_the_handler_once(serve_receiv
         # Still being processed: 409, so the sender retries later instead of forgetting it.
         assert {status for status, _ in duplicates} == {409}
         release.set()
-        while receiver.pending:  # the first delivery's handler finishes in the background
-            await asyncio.sleep(0.01)
+        assert await receiver.join(timeout=10)  # the first delivery's handler, in the background
+        assert receiver.pending == 0
         status, answer = await post(url, *delivery())
         assert (status, answer["status"]) == (200, "duplicate")
     assert runs == ["evt_1"]
