@@ -184,12 +184,15 @@ async def test_the_sqlite_store_dedupes_across_two_receivers(
     # Two workers (separate receivers, separate servers) behind one load balancer.
     recorder = Recorder()
     db = tmp_path / "seen.sqlite3"
-    one = WebhookReceiver(recorder, secret=SECRET, store=SqliteSeenEventStore(db))
-    two = WebhookReceiver(recorder, secret=SECRET, store=SqliteSeenEventStore(db))
+    stores = [SqliteSeenEventStore(db), SqliteSeenEventStore(db)]
+    one = WebhookReceiver(recorder, secret=SECRET, store=stores[0])
+    two = WebhookReceiver(recorder, secret=SECRET, store=stores[1])
     async with serve_receiver(one) as url_one, serve_receiver(two) as url_two:
         assert (await post(url_one, *delivery()))[1]["status"] == "processed"
         assert (await post(url_two, *delivery()))[1]["status"] == "duplicate"
     assert recorder.ids == ["evt_1"]
+    for store in stores:
+        store.close()
 
 
 async def test_an_oversized_body_is_413_and_a_get_is_refused(serve_receiver: Any) -> None:

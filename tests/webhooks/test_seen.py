@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +22,21 @@ StoreFactory = Callable[[], SeenEventStore]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Each call: the same in-memory store, or a new SQLite store (a new worker) on one file."""
     if request.param == "memory":
         shared = InMemorySeenEventStore()
-        return lambda: shared
-    return lambda: SqliteSeenEventStore(tmp_path / "seen.sqlite3")
+        yield lambda: shared
+        return
+    opened: list[SqliteSeenEventStore] = []
+
+    def open_store() -> SeenEventStore:
+        opened.append(SqliteSeenEventStore(tmp_path / "seen.sqlite3"))
+        return opened[-1]
+
+    yield open_store
+    for store in opened:
+        store.close()
 
 
 async def test_a_handler_runs_once_per_event_id(make_store: StoreFactory) -> None:
@@ -111,9 +121,23 @@ async def test_sqlite_uses_wal_and_survives_a_restart(tmp_path: Path) -> None:
     import sqlite3
 
     path = tmp_path / "seen.sqlite3"
-    await SqliteSeenEventStore(path).complete("evt_1")
-    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert await SqliteSeenEventStore(path).claim("evt_1") == "done"
+    first = SqliteSeenEventStore(path)
+    await first.complete("evt_1")
+    first.close()
+    first.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        await first.claim("evt_2")
+    probe = sqlite3.connect(path)
+    assert probe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    probe.close()
+    again = SqliteSeenEventStore(path, synchronous="NORMAL")
+    assert await again.claim("evt_1") == "done"
+    again.close()
+
+
+def test_sqlite_synchronous_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        SqliteSeenEventStore(tmp_path / "s.db", synchronous="OFF")  # type: ignore[arg-type]
 
 
 async def test_sqlite_ttl_purges_old_completed_ids(tmp_path: Path) -> None:
@@ -125,6 +149,7 @@ async def test_sqlite_ttl_purges_old_completed_ids(tmp_path: Path) -> None:
     assert await store.purge() == 1
     assert await store.claim("old") == "claimed"
     assert await store.claim("new") == "done"
+    store.close()
 
 
 WORKER = textwrap.dedent(
@@ -144,6 +169,7 @@ WORKER = textwrap.dedent(
         for i in range(40):
             event_id = f"evt_{i}"
             await run_once(store, event_id, lambda: handler(event_id))
+        store.close()
 
     asyncio.run(main())
     """
@@ -152,7 +178,7 @@ WORKER = textwrap.dedent(
 
 async def test_sqlite_is_exactly_once_across_processes(tmp_path: Path) -> None:
     db, log = tmp_path / "seen.sqlite3", tmp_path / "ran.log"
-    SqliteSeenEventStore(db)
+    SqliteSeenEventStore(db).close()  # the schema exists before the workers race
     processes = [
         await asyncio.create_subprocess_exec(sys.executable, "-c", WORKER, str(db), str(log))
         for _ in range(3)
