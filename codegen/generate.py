@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from codegen.catalogs import load_catalogs, render_catalogs
+from codegen.coverage import render_coverage
 from codegen.models import ROOT, generate_models
 from codegen.operations import generate_operations
 from codegen.resources import load_module, render_resources
@@ -54,6 +56,36 @@ def format_python(paths: list[Path]) -> None:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"ruff failed on generated code:\n{result.stdout}{result.stderr}")
+
+
+def render_extras(spec: Source) -> dict[str, str]:
+    """The generated files outside the package: {"catalogs": catalogs.py, "coverage": .md}."""
+    bundle = load(spec)
+    spec_dir = spec if isinstance(spec, Path) and spec.is_dir() else None
+    catalogs = load_catalogs(spec_dir) if spec_dir is not None else None
+    return {"catalogs": render_catalogs(catalogs), "coverage": render_coverage(bundle)}
+
+
+def generate_extras(spec: Source, *, catalogs: Path, coverage: Path) -> list[Path]:
+    """Write gigstack_async/catalogs.py and docs/coverage.md (or the paths given)."""
+    rendered = render_extras(spec)
+    catalogs.write_text(rendered["catalogs"], encoding="utf-8")
+    format_python([catalogs])
+    coverage.write_text(rendered["coverage"], encoding="utf-8")
+    return [catalogs, coverage]
+
+
+def check_extras(spec: Source, *, catalogs: Path, coverage: Path) -> str:
+    """A diff between the committed catalogs.py / coverage.md and fresh ones ("" when equal)."""
+    label = spec.name if isinstance(spec, Path) else "the given spec"
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh_catalogs = Path(tmp) / "catalogs.py"
+        fresh_coverage = Path(tmp) / "coverage.md"
+        generate_extras(spec, catalogs=fresh_catalogs, coverage=fresh_coverage)
+        return "".join(
+            _diff(catalogs, fresh_catalogs.read_text(encoding="utf-8"), label)
+            + _diff(coverage, fresh_coverage.read_text(encoding="utf-8"), label)
+        )
 
 
 def generate(spec: Source, out: Path) -> list[Path]:

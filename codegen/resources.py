@@ -216,6 +216,10 @@ def _unwrap_path(types: _Types, model: str, unwrap: str) -> tuple[list[str], str
     return names, annotation
 
 
+# `x-gigstack-fiscal-check`: the gigstack_async._fiscal function that checks the JSON body.
+FISCAL_CHECKS = ("invoice", "payment", "cancel", "client")
+
+
 # ---------------------------------------------------------------------------------- params
 
 
@@ -623,6 +627,14 @@ def render_method(
         if body_expr is not None:
             keyword_ = "multipart" if body_kind == "multipart" else "json_body"
             lines.append(f"        body_ = {body_expr}\n")
+            fiscal_check = op.get("x-gigstack-fiscal-check")
+            if fiscal_check is not None:
+                # Fiscal rules that need logic (gigstack_async._fiscal), run before sending.
+                if fiscal_check not in FISCAL_CHECKS:
+                    raise BundleError(
+                        f"{operation_id}: x-gigstack-fiscal-check must be one of {FISCAL_CHECKS}"
+                    )
+                lines.append(f"        _fiscal.{fiscal_check}(body_)\n")
             call_args.append(f"{keyword_}=body_")
         if any(a.python == "idempotency_key" for a in extra):
             call_args.append("idempotency_key=idempotency_key")
@@ -688,6 +700,8 @@ def _module(
         lines.append("import builtins\n")
     if stdlib:
         lines.append(stdlib + "\n")
+    if "_fiscal." in needs:
+        lines.append("from gigstack_async import _fiscal\n")
     lines.append("from gigstack_async import _params as _p\n")
     if "unstructure(" in needs:
         lines.append("from gigstack_async._convert import unstructure\n")

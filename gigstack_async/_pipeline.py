@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import attrs
 import cattrs
@@ -51,6 +51,24 @@ logger = logging.getLogger("gigstack_async")
 T = TypeVar("T")
 
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+
+MAX_REDIRECTS = 5
+
+DOWNLOAD_FILE = Operation(
+    operation_id="downloadFile",
+    method="GET",
+    path="<file URL>",  # what logs and errors show: the real URL may carry a signature
+    resource="files",
+    response_model=bytes,
+)
+"""A file URL handed out by the API: a plain read, retried on transient errors."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
 
 _SIDE_EFFECT_TEXT = {
     "none": "this call",
@@ -314,6 +332,47 @@ class Pipeline:
         if isinstance(error, RateLimitError):
             error.retry_after = retry_after
         return error
+
+    # ------------------------------------------------------------------ files
+
+    async def download(self, url: str, *, stream_to: str | None = None) -> bytes:
+        """GET a file URL the API handed out (invoice PDF/XML). Returns the body, or b"" when
+        it was streamed into `stream_to` (which then holds it).
+
+        The API key goes only to URLs under `base_url`: storage URLs get no Authorization
+        header. Redirects are followed (at most 5), dropping the key when the origin changes.
+        Retried like any read; the URL is never logged (it may be signed).
+        """
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise APIResponseValidationError(
+                    "the API gave a file location that is not an http(s) URL", status=0
+                )
+            headers = {"User-Agent": f"gigstack-async/{__version__}"}
+            if _origin(current) == _origin(self.base_url) and parts.path.startswith(
+                urlsplit(self.base_url).path.rstrip("/") + "/"
+            ):
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            request = Request(
+                method="GET",
+                url=current,
+                headers=headers,
+                connect_timeout=self.timeout.connect,
+                read_timeout=self.timeout.read,
+                max_response_bytes=self.max_response_bytes,
+                stream_to=stream_to,
+            )
+            response = (await self.send(DOWNLOAD_FILE, request)).response
+            location = response.header("location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                current = urljoin(current, location)
+                continue
+            if response.status >= 400:
+                raise self._status_error(response, parse_retry_after(response))
+            return response.body
+        raise APIResponseValidationError(f"more than {MAX_REDIRECTS} redirects", status=0)
 
     # ------------------------------------------------------------------ decoding
 

@@ -48,7 +48,7 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _content_type(field: str, data: bytes, allowed: tuple[str, ...]) -> str:
+def _content_type(field: str, data: bytes, allowed: tuple[str, ...], name: str | None) -> str:
     found = sniff(data)
     if not allowed:
         return found or "application/octet-stream"
@@ -58,7 +58,11 @@ def _content_type(field: str, data: bytes, allowed: tuple[str, ...]) -> str:
         # No signature: a DER certificate/key (an ASN.1 SEQUENCE) or opaque bytes.
         der = [t for t in allowed if t in _DER]
         if der and data[:1] == b"\x30":
-            return der[0]
+            # A CSD/FIEL private key (.key, PKCS#8) and its certificate (.cer) are both DER.
+            hint = (name or field).lower()
+            is_key = hint.endswith(".key") or (not hint.endswith(".cer") and "key" in hint)
+            preferred = [t for t in der if (t == "application/pkcs8") == is_key]
+            return (preferred or der)[0]
         if "application/octet-stream" in allowed:
             return "application/octet-stream"
     shown = ", ".join(allowed)
@@ -96,6 +100,7 @@ def read_file(field: str, value: FileInput, max_bytes: int | None) -> tuple[byte
 def file_part(field: str, value: FileInput, upload: Upload | None) -> MultipartField:
     """One checked file part of a multipart body."""
     data, name = read_file(field, value, None if upload is None else upload.max_bytes)
-    content_type = _content_type(field, data, () if upload is None else upload.content_types)
+    allowed = () if upload is None else upload.content_types
+    content_type = _content_type(field, data, allowed, name)
     filename = name or f"{field}{_EXTENSIONS.get(content_type, '.bin')}"
     return MultipartField(field, data, filename=filename, content_type=content_type)

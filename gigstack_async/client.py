@@ -15,6 +15,8 @@ from gigstack_async._generated.resources import Namespaces
 from gigstack_async._pipeline import MAX_RESPONSE_BYTES, Pipeline
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.resources.downloads import Downloads
+from gigstack_async.resources.invoices import Invoices
+from gigstack_async.resources.retentions import Retentions
 from gigstack_async.resources.sat_invoices import SatInvoices
 from gigstack_async.transports.aiohttp import AiohttpTransport
 from gigstack_async.transports.base import AsyncTransport
@@ -138,12 +140,16 @@ class GigstackClient(Namespaces):
     # Hand-written subclasses of generated namespaces (checks that need logic, bulk, packages).
     sat_invoices: SatInvoices
     downloads: Downloads
+    invoices: Invoices
+    retentions: Retentions
 
     def _bind_resources(self) -> None:
         # Every namespace of the spec (client.clients, client.invoices.drafts, ...), generated.
         self._bind_generated(self._pipeline)
         self.sat_invoices = SatInvoices(self._pipeline)
         self.downloads = Downloads(self._pipeline)
+        self.invoices = Invoices(self._pipeline)
+        self.retentions = Retentions(self._pipeline)
 
     @property
     def base_url(self) -> str:

@@ -366,3 +366,46 @@ async def test_mock_transport_requests_are_recorded(mock_client) -> None:
     (request,) = transport.requests
     assert isinstance(request, Request)
     assert request.method == "GET"
+
+
+# ------------------------------------------------------------------ generated namespaces
+
+
+def test_every_namespace_of_the_spec_is_a_client_attribute(api_key: str) -> None:
+    from codegen.spec import load_bundle, operations
+    from gigstack_async.resources import Downloads, Invoices, Retentions, SatInvoices
+
+    client = GigstackClient(api_key=api_key)
+    for _path, _method, op in operations(load_bundle()):
+        target: object = client
+        for part in op["x-gigstack-resource"].split("."):
+            target = getattr(target, part)
+        assert callable(getattr(target, op["x-gigstack-method"])), op["operationId"]
+    for name, cls in {
+        "sat_invoices": SatInvoices,
+        "downloads": Downloads,
+        "invoices": Invoices,
+        "retentions": Retentions,
+    }.items():
+        assert type(getattr(client, name)) is cls  # the hand-written subclass, not the base
+    for name in ("clients", "services", "payments", "receipts", "teams", "users", "webhooks"):
+        assert hasattr(client, name)
+    for sub in ("income", "egress", "drafts", "payment_complements"):
+        assert hasattr(client.invoices, sub)
+
+
+async def test_with_options_rebinds_the_generated_namespaces(mock_client) -> None:
+    import json as _json
+
+    from gigstack_async.transports.base import Response
+
+    answer = Response(200, {}, _json.dumps({"data": [], "has_more": False}).encode())
+    client, transport = mock_client(lambda request: answer)
+    other = client.with_options(team="team_other")
+    assert other.clients is not client.clients
+    await other.clients.list(limit=5)
+    await client.clients.list(limit=5)
+    params = [dict(request.params) for request in transport.requests]
+    assert params[0]["team"] == "team_other"
+    assert "team" not in params[1]
+    assert params[0]["limit"] == "5"

@@ -271,3 +271,29 @@ async def test_a_user_given_idempotency_key_is_sent_unchanged(widgets: ModuleTyp
     pipeline, transport = _pipeline(lambda r: answers.pop(0))
     await widgets.Widgets(pipeline).create(color="red", idempotency_key="order-42")
     assert [r.json["idempotency_key"] for r in transport.requests] == ["order-42", "order-42"]
+
+
+def test_der_certificates_and_keys_get_their_own_content_types(tmp_path: Path) -> None:
+    from gigstack_async._operation import Upload
+    from gigstack_async._upload import file_part
+
+    csd = Upload(
+        max_bytes=4096,
+        content_types=("application/octet-stream", "application/pkix-cert", "application/pkcs8"),
+    )
+    der = b"\x30\x82\x01\x0a" + b"\x00" * 64
+    assert file_part("cer", der, csd).content_type == "application/pkix-cert"
+    assert file_part("key", der, csd).content_type == "application/pkcs8"
+    key_file = tmp_path / "CSD_team.key"
+    key_file.write_bytes(der)
+    part = file_part("file", key_file, csd)
+    assert (part.content_type, part.filename) == ("application/pkcs8", "CSD_team.key")
+    pdf_only = Upload(max_bytes=4096, content_types=("application/pdf",))
+    with pytest.raises(InvalidParameterError, match="application/pdf"):
+        file_part("file", der, pdf_only)
+    with pytest.raises(InvalidParameterError, match="empty"):
+        file_part("file", b"", pdf_only)
+    with pytest.raises(InvalidParameterError, match="cannot read"):
+        file_part("file", tmp_path / "missing.pdf", pdf_only)
+    with pytest.raises(TypeError, match="file"):
+        file_part("file", 42, pdf_only)  # type: ignore[arg-type]

@@ -539,11 +539,14 @@ class ClientInput:
     id: str | None = None
     """FACT-docs (invoice/payment bodies): reference an existing client instead of inline data."""
     name: str | None = None
+    """FACT-docs: display name."""
     legal_name: str | None = None
     """FACT-docs: razón social as registered with SAT."""
     company: str | None = None
     email: str | None = None
+    """FACT-docs: email address."""
     phone: str | None = None
+    """FACT-docs: phone number, e.g. `+52 55 1234 5678`."""
     bcc: list[str] | None = None
     """FACT-docs: extra email recipients."""
     tax_id: str | None = None
@@ -645,6 +648,7 @@ class PortalTokenInput:
 
     id: str | None = None
     email: str | None = None
+    """FACT-docs: email address."""
 
 
 @attrs.define(kw_only=True)
@@ -932,6 +936,7 @@ class ResendInvoiceInput:
     """FACT-CLI: `{}` or `{emails: [...]}` (additional recipients)."""
 
     emails: list[str] | None = None
+    """FACT-docs: extra email recipients."""
 
 
 @attrs.define(kw_only=True)
@@ -1034,6 +1039,7 @@ class UpdatePaymentInput:
     """FACT-docs (update-payment-34569173e0, schema updatepaymentinput-14659134d0): at least one of `items`, `automation_type`, `client`."""
 
     items: list[UpdatePaymentItem] | None = None
+    """FACT-docs: items matched by `id`; only `description` may change."""
     automation_type: AutomationType | None = None
     client: ClientInput | None = None
 
@@ -1131,7 +1137,9 @@ class RetentionInput:
     period_year: int
     """Fiscal year."""
     total_operation: Decimal
+    """FACT-docs: total amount of the operation."""
     taxes: list[RetentionTaxInput]
+    """FACT-docs: the retained taxes `[{tax, base, amount}]`."""
     total_exempt: Decimal | None = None
     """FACT-docs (requiredness cut off)."""
     platform_services: PlatformServices | None = None
@@ -1315,7 +1323,9 @@ class ServiceInput:
     sku: str | None = None
     """FACT-docs: stock keeping unit, e.g. `CONS-001`."""
     unit_name: str | None = None
+    """FACT-docs: unit display name, e.g. `Servicio`."""
     taxes: list[TaxElement] | None = None
+    """FACT-docs: the default taxes of the service (IVA, ISR, IEPS)."""
 
 
 @attrs.define(kw_only=True)
@@ -1324,11 +1334,17 @@ class ServiceUpdateInput:
 
     description: str | None = None
     sku: str | None = None
+    """FACT-docs: stock keeping unit."""
     product_key: str | None = None
+    """FACT-docs: SAT ClaveProdServ (8 digits), e.g. `80141503`."""
     unit_key: str | None = None
+    """FACT-docs: SAT ClaveUnidad, e.g. `E48`."""
     unit_name: str | None = None
+    """FACT-docs: unit display name, e.g. `Servicio`."""
     unit_price: Decimal | None = None
+    """FACT-docs: price per unit in currency units."""
     taxes: list[TaxElement] | None = None
+    """FACT-docs: the default taxes of the service (IVA, ISR, IEPS)."""
 
 
 @attrs.define(kw_only=True)
@@ -1404,7 +1420,9 @@ class TeamInput:
     tax_system: str | None = None
     """Régimen fiscal code, e.g. `601`."""
     support_email: str | None = None
+    """FACT-docs: support email shown to the team's clients."""
     support_phone: str | None = None
+    """FACT-docs: support phone shown to the team's clients."""
     generate_onboarding_url: bool | None = None
     """FACT-docs: include an onboarding URL in the response."""
     address: ClientAddress | None = None
@@ -1418,9 +1436,13 @@ class TeamUpdateInput:
 
     brand: TeamBrand | None = None
     tax_id: str | None = None
+    """FACT-docs: RFC."""
     tax_system: str | None = None
+    """FACT-docs: régimen fiscal code (catalog TaxRegime), e.g. `601`."""
     support_email: str | None = None
+    """FACT-docs: support email shown to the team's clients."""
     support_phone: str | None = None
+    """FACT-docs: support phone shown to the team's clients."""
     address: ClientAddress | None = None
 
 
@@ -1684,12 +1706,17 @@ class TeamSettingsInput:
     default_description: str | None = None
     override_item_description: str | None = None
     invoice_pdf_notes: str | None = None
+    """FACT-CLI (settings schema): notes printed on the PDF."""
     product_key: str | None = None
+    """FACT-CLI (settings schema): SAT ClaveProdServ (8 digits), e.g. `80141503`."""
     unit_key: str | None = None
+    """FACT-CLI (settings schema): SAT ClaveUnidad, e.g. `E48`."""
     unit_name: str | None = None
+    """FACT-CLI (settings schema): unit display name, e.g. `Servicio`."""
     use: str | None = None
     """Default uso CFDI."""
     sku: str | None = None
+    """FACT-CLI (settings schema): stock keeping unit."""
     addenda: str | None = None
     custom_payment_description: str | None = None
     customer_portal_id: str | None = None
@@ -1698,6 +1725,7 @@ class TeamSettingsInput:
     uses_on_self_invoice_portal: list[str] | None = None
     concepts_catalog: list[str] | None = None
     taxes: list[TeamTaxDefault] | None = None
+    """FACT-CLI (settings schema): default taxes of new items (MXN)."""
     taxes_usd: list[TeamTaxDefault] | None = None
     withholding_taxes: list[TeamTaxDefault] | None = None
     local_taxes: list[dict[str, Any]] | None = None
@@ -1751,10 +1779,15 @@ class UserInput:
     """FACT-docs (users guide crawl B; schema page userinput-8789496d0). `email` optional per the docs, required per FACT-n8n (not marked required here: docs win)."""
 
     email: str | None = None
+    """FACT-docs: email address."""
     first_name: str | None = None
+    """FACT-docs (crawl B, FACT-CLI): first name."""
     last_name: str | None = None
+    """FACT-docs (crawl B, FACT-CLI): last name."""
     phone: str | None = None
+    """FACT-docs: phone number, e.g. `+52 55 1234 5678`."""
     company_role: str | None = None
+    """FACT-docs: job title, e.g. `Manager`."""
     address: UserAddress | None = None
     auto_join: bool | None = None
     """FACT-docs: add the user to the API key's team (default false)."""
@@ -1766,9 +1799,13 @@ class UserUpdateInput:
     """FACT-docs (users guide; crawl A camelCase, crawl B/CLI snake_case — snake_case modelled)."""
 
     first_name: str | None = None
+    """FACT-docs (crawl B, FACT-CLI): first name."""
     last_name: str | None = None
+    """FACT-docs (crawl B, FACT-CLI): last name."""
     phone: str | None = None
+    """FACT-docs: phone number, e.g. `+52 55 1234 5678`."""
     company_role: str | None = None
+    """FACT-docs: job title, e.g. `Manager`."""
     address: UserAddress | None = None
 
 
@@ -1824,6 +1861,7 @@ class ResetPasswordInput:
     """FACT-docs (users guide)."""
 
     email: str
+    """FACT-docs: email address."""
 
 
 @attrs.define(kw_only=True)
@@ -1891,6 +1929,7 @@ class WebhookInput:
     url: str
     """FACT-docs: the HTTPS endpoint URL."""
     events: list[WebhookSubscriptionEvent]
+    """FACT-docs: event names to deliver (catalog in WebhookSubscriptionEvent)."""
     description: str | None = None
     status: WebhookStatus | None = None
     version: Version | None = None
@@ -1910,6 +1949,7 @@ class WebhookUpdateInput:
 
     url: str | None = None
     events: list[WebhookSubscriptionEvent] | None = None
+    """FACT-docs: event names to deliver (catalog in WebhookSubscriptionEvent)."""
     description: str | None = None
     status: WebhookStatus | None = None
     version: Version1 | None = None
@@ -1980,6 +2020,7 @@ class InvoiceIncomeInput:
     automation_type: AutomationType | None = None
     client: ClientInput | None = None
     items: list[Item] | None = None
+    """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     currency: str | None = None
     """FACT-docs: ISO 4217, e.g. `MXN`; with another currency SAT needs `exchange_rate` (FACT-3p)."""
     exchange_rate: Decimal | None = None
@@ -1999,6 +2040,7 @@ class InvoiceIncomeInput:
     emails: list[str] | None = None
     """FACT-docs: extra recipients."""
     metadata: dict[str, Any] | None = None
+    """FACT-docs: free-form key/values kept with the record."""
     related_documents: list[RelatedDocuments] | None = None
     """OLD-docs."""
     global_: GlobalInvoiceInfo | None = attrs.field(default=None, metadata={"json_name": "global"})
@@ -2024,19 +2066,33 @@ class InvoiceEgressInput:
     automation_type: AutomationType | None = None
     client: ClientInput | None = None
     items: list[Item] | None = None
+    """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     currency: str | None = None
+    """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
+    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     use: str | None = None
+    """FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`."""
     payment_form: str | None = None
+    """FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`; `99` with PPD."""
     payment_method: str | None = None
+    """FACT-docs: `PUE` (paid in one go) or `PPD` (paid later; requires `payment_form` 99)."""
     series: str | None = None
+    """FACT-docs: the invoice series, e.g. `A`."""
     folio_number: int | None = None
+    """FACT-docs (guide): folio within the series."""
     send_email: bool | None = None
+    """FACT-docs: email the document to the client."""
     emails: list[str] | None = None
+    """FACT-docs: extra email recipients."""
     metadata: dict[str, Any] | None = None
+    """FACT-docs: free-form key/values kept with the record."""
     related_documents: list[RelatedDocuments] | None = None
+    """OLD-docs: CFDIs this one relates to (catalog InvoiceRelationship), e.g. `01` for a credit note."""
     exports: str | None = None
+    """OLD-docs: SAT c_Exportacion (catalog Export), e.g. `01`."""
     invoice_pdf_notes: str | None = None
+    """OLD-docs: notes printed on the PDF."""
 
 
 @attrs.define(kw_only=True)
@@ -2128,14 +2184,23 @@ class DraftInvoiceInput:
     invoice_type: InvoiceType
     client: ClientInput | None = None
     items: list[Item] | None = None
+    """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     currency: str | None = None
+    """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
+    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     use: str | None = None
+    """FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`."""
     payment_form: str | None = None
+    """FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`; `99` with PPD."""
     payment_method: str | None = None
+    """FACT-docs: `PUE` (paid in one go) or `PPD` (paid later; requires `payment_form` 99)."""
     series: str | None = None
+    """FACT-docs: the invoice series, e.g. `A`."""
     metadata: dict[str, Any] | None = None
+    """FACT-docs: free-form key/values kept with the record."""
     related_documents: list[RelatedDocuments] | None = None
+    """OLD-docs: CFDIs this one relates to (catalog InvoiceRelationship), e.g. `01` for a credit note."""
 
 
 @attrs.define(kw_only=True)
@@ -2145,14 +2210,23 @@ class DraftInvoiceUpdateInput:
     invoice_type: InvoiceType | None = None
     client: ClientInput | None = None
     items: list[Item] | None = None
+    """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     currency: str | None = None
+    """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
+    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     use: str | None = None
+    """FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`."""
     payment_form: str | None = None
+    """FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`; `99` with PPD."""
     payment_method: str | None = None
+    """FACT-docs: `PUE` (paid in one go) or `PPD` (paid later; requires `payment_form` 99)."""
     series: str | None = None
+    """FACT-docs: the invoice series, e.g. `A`."""
     metadata: dict[str, Any] | None = None
+    """FACT-docs: free-form key/values kept with the record."""
     related_documents: list[RelatedDocuments] | None = None
+    """OLD-docs: CFDIs this one relates to (catalog InvoiceRelationship), e.g. `01` for a credit note."""
 
 
 @attrs.define(kw_only=True)
@@ -2212,6 +2286,7 @@ class RequestPaymentInput:
 
     client: ClientInput
     items: list[Item]
+    """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     currency: str | None = None
     """FACT-n8n `MXN`, `USD`; CLI default MXN."""
     exchange_rate: Decimal | None = None
@@ -2219,10 +2294,13 @@ class RequestPaymentInput:
     automation_type: AutomationType | None = None
     allowed_payment_methods: list[AllowedPaymentMethod] | None = None
     send_email: bool | None = None
+    """FACT-docs: email the document to the client."""
     emails: list[str] | None = None
+    """FACT-docs: extra email recipients."""
     idempotency_key: str | None = None
     """FACT-docs: dedupes retries of this request; the SDK fills it in when omitted."""
     metadata: dict[str, Any] | None = None
+    """FACT-docs: free-form key/values kept with the record."""
 
 
 @attrs.define(kw_only=True)
@@ -2231,17 +2309,22 @@ class RegisterPaymentInput:
 
     client: ClientInput
     items: list[Item]
+    """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     payment_form: str
     """FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`."""
     automation_type: AutomationType | None = None
     currency: str | None = None
+    """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
+    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     idempotency_key: str | None = None
     """FACT-docs/FACT-CLI: dedupes retries; the SDK fills it in when omitted."""
     send_email: bool | None = None
     """FACT-CLI."""
     emails: list[str] | None = None
+    """FACT-docs: extra email recipients."""
     metadata: dict[str, Any] | None = None
+    """FACT-docs: free-form key/values kept with the record."""
     invoice_config: InvoiceConfig | None = None
 
 
@@ -2337,8 +2420,11 @@ class ReceiptInput:
 
     client: ClientInput | None = None
     currency: str | None = None
+    """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
+    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     items: list[Item] | None = None
+    """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     payment_form: str | None = None
     """GUESS: SAT forma de pago (catalog PaymentForm)."""
     periodicity: str | None = None

@@ -364,13 +364,7 @@ LIST_CLIENT_SUPPORT_DOCUMENTS = Operation(
     response_model=models.SupportDocumentList,
     path_params=("id",),
     query_params=("team",),
-    pagination=Pagination(
-        items_field="data",
-        style="cursor",
-        cursor_param="next",
-        next_field="next",
-        has_more_field="has_more",
-    ),
+    pagination=Pagination(items_field="data", style="single"),
 )
 
 UPLOAD_CLIENT_SUPPORT_DOCUMENT = Operation(
@@ -703,13 +697,7 @@ LIST_INVOICE_SUPPORT_DOCUMENTS = Operation(
     response_model=models.SupportDocumentList,
     path_params=("id",),
     query_params=("team",),
-    pagination=Pagination(
-        items_field="data",
-        style="cursor",
-        cursor_param="next",
-        next_field="next",
-        has_more_field="has_more",
-    ),
+    pagination=Pagination(items_field="data", style="single"),
 )
 
 UPLOAD_INVOICE_SUPPORT_DOCUMENT = Operation(
@@ -878,13 +866,7 @@ LIST_PAYMENT_SUPPORT_DOCUMENTS = Operation(
     response_model=models.SupportDocumentList,
     path_params=("id",),
     query_params=("team",),
-    pagination=Pagination(
-        items_field="data",
-        style="cursor",
-        cursor_param="next",
-        next_field="next",
-        has_more_field="has_more",
-    ),
+    pagination=Pagination(items_field="data", style="single"),
 )
 
 UPLOAD_PAYMENT_SUPPORT_DOCUMENT = Operation(
@@ -1246,13 +1228,7 @@ GET_TEAM_SERIES = Operation(
     response_model=models.SeriesList,
     path_params=("id",),
     query_params=("team",),
-    pagination=Pagination(
-        items_field="data",
-        style="cursor",
-        cursor_param="next",
-        next_field="next",
-        has_more_field="has_more",
-    ),
+    pagination=Pagination(items_field="data", style="single"),
 )
 
 CREATE_TEAM_SERIES = Operation(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
@@ -242,11 +243,11 @@ class Clients:
         Args:
             id: string. FACT-docs (invoice/payment bodies): reference an existing client instead
                 of inline data.
-            name: string.
+            name: string. FACT-docs: display name.
             legal_name: string. FACT-docs: razón social as registered with SAT.
             company: string.
-            email: string.
-            phone: string.
+            email: string. FACT-docs: email address.
+            phone: string. FACT-docs: phone number, e.g. `+52 55 1234 5678`.
             bcc: array. FACT-docs: extra email recipients.
             tax_id: string. FACT-docs: RFC (12 chars persona moral, 13 persona física).
             tax_system: string. FACT-docs: régimen fiscal code (catalog TaxRegime), e.g. `601`.
@@ -302,6 +303,7 @@ class Clients:
                 "search": search,
             },
         )
+        _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.CREATE_CLIENT, json_body=body_
         )
@@ -410,7 +412,7 @@ class Clients:
 
         Args:
             id: string.
-            email: string.
+            email: string. FACT-docs: email address.
 
         Returns:
             the `data` of the response (models.PortalToken | None).
@@ -547,6 +549,7 @@ class Clients:
         """
         path_params = {"id": _p.path_value("id", id)}
         body_ = unstructure(body)
+        _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.UPDATE_CLIENT, path_params=path_params, json_body=body_
         )

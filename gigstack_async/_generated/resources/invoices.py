@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -178,15 +179,20 @@ class InvoicesDrafts:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            items: array.
-            currency: string.
-            exchange_rate: number (decimal).
-            use: string.
-            payment_form: string.
-            payment_method: string.
-            series: string.
-            metadata: object.
-            related_documents: array.
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
+            currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
+            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
+                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            use: string. FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`.
+            payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`;
+                `99` with PPD.
+            payment_method: string. FACT-docs: `PUE` (paid in one go) or `PPD` (paid later;
+                requires `payment_form` 99).
+            series: string. FACT-docs: the invoice series, e.g. `A`.
+            metadata: object. FACT-docs: free-form key/values kept with the record.
+            related_documents: array. OLD-docs: CFDIs this one relates to (catalog
+                InvoiceRelationship), e.g. `01` for a credit note.
 
         Returns:
             the `data` of the response (models.DraftInvoice | None).
@@ -225,6 +231,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
+        _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_DRAFT_INVOICE, json_body=body_
         )
@@ -304,15 +311,20 @@ class InvoicesDrafts:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            items: array.
-            currency: string.
-            exchange_rate: number (decimal).
-            use: string.
-            payment_form: string.
-            payment_method: string.
-            series: string.
-            metadata: object.
-            related_documents: array.
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
+            currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
+            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
+                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            use: string. FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`.
+            payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`;
+                `99` with PPD.
+            payment_method: string. FACT-docs: `PUE` (paid in one go) or `PPD` (paid later;
+                requires `payment_form` 99).
+            series: string. FACT-docs: the invoice series, e.g. `A`.
+            metadata: object. FACT-docs: free-form key/values kept with the record.
+            related_documents: array. OLD-docs: CFDIs this one relates to (catalog
+                InvoiceRelationship), e.g. `01` for a credit note.
 
         Returns:
             the `data` of the response (models.DraftInvoice | None).
@@ -352,6 +364,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
+        _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.UPDATE_DRAFT_INVOICE, path_params=path_params, json_body=body_
         )
@@ -616,20 +629,25 @@ class InvoicesEgress:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            items: array.
-            currency: string.
-            exchange_rate: number (decimal).
-            use: string.
-            payment_form: string.
-            payment_method: string.
-            series: string.
-            folio_number: integer.
-            send_email: boolean.
-            emails: array.
-            metadata: object.
-            related_documents: array.
-            exports: string.
-            invoice_pdf_notes: string.
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
+            currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
+            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
+                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            use: string. FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`.
+            payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`;
+                `99` with PPD.
+            payment_method: string. FACT-docs: `PUE` (paid in one go) or `PPD` (paid later;
+                requires `payment_form` 99).
+            series: string. FACT-docs: the invoice series, e.g. `A`.
+            folio_number: integer. FACT-docs (guide): folio within the series.
+            send_email: boolean. FACT-docs: email the document to the client.
+            emails: array. FACT-docs: extra email recipients.
+            metadata: object. FACT-docs: free-form key/values kept with the record.
+            related_documents: array. OLD-docs: CFDIs this one relates to (catalog
+                InvoiceRelationship), e.g. `01` for a credit note.
+            exports: string. OLD-docs: SAT c_Exportacion (catalog Export), e.g. `01`.
+            invoice_pdf_notes: string. OLD-docs: notes printed on the PDF.
 
         Returns:
             the `data` of the response (models.Invoice | None).
@@ -677,6 +695,7 @@ class InvoicesEgress:
                 "invoice_pdf_notes": invoice_pdf_notes,
             },
         )
+        _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_EGRESS_INVOICE, json_body=body_
         )
@@ -856,7 +875,8 @@ class InvoicesIncome:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            items: array.
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
             currency: string. FACT-docs: ISO 4217, e.g. `MXN`; with another currency SAT needs
                 `exchange_rate` (FACT-3p).
             exchange_rate: number (decimal). FACT-docs (guide): MXN per unit of `currency`; 1
@@ -870,7 +890,7 @@ class InvoicesIncome:
             folio_number: integer. FACT-docs (guide): folio within the series.
             send_email: boolean. FACT-docs: email the invoice to the client.
             emails: array. FACT-docs: extra recipients.
-            metadata: object.
+            metadata: object. FACT-docs: free-form key/values kept with the record.
             related_documents: array. OLD-docs.
             global_: object. OLD-docs (income example) `{periodicity, months, year}` for a
                 global invoice (factura global to público en general): periodicity SAT
@@ -941,6 +961,7 @@ class InvoicesIncome:
                 "idempotency_key": idempotency_key,
             },
         )
+        _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_INCOME_INVOICE, json_body=body_
         )
@@ -1326,6 +1347,7 @@ class Invoices:
         body_ = _p.json_body(
             models.CancelInvoiceInput, {"motive": motive, "substitution_uuid": substitution_uuid}
         )
+        _fiscal.cancel(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.CANCEL_INVOICE, path_params=path_params, json_body=body_
         )
@@ -1390,7 +1412,7 @@ class Invoices:
             id: string; length 1 to …. FACT-CLI: the gigstack invoice id, i.e. the value of the
                 invoice's `uuid` field (`invoice_…`; drafts use `id`). Whether the SAT folio
                 fiscal is accepted too is NOT FOUND.
-            emails: array.
+            emails: array. FACT-docs: extra email recipients.
 
         Returns:
             the `data` of the response (models.InvoiceEmailSent | None).

@@ -8,6 +8,7 @@ import builtins
 from decimal import Decimal
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -307,7 +308,8 @@ class Payments:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            items: array.
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
             currency: string. FACT-n8n `MXN`, `USD`; CLI default MXN.
             exchange_rate: number (decimal). FACT-n8n.
             automation_type: string; one of 'pue_invoice', 'ppd_invoice_and_complement', 'none',
@@ -320,11 +322,11 @@ class Payments:
                 `none` (FACT-docs: invoices guide, register-payment prose, egress example).
                 `receipt` and legacy `stamp_invoice` (= `pue_invoice`) are FACT-CLI. Open enum.
             allowed_payment_methods: array.
-            send_email: boolean.
-            emails: array.
+            send_email: boolean. FACT-docs: email the document to the client.
+            emails: array. FACT-docs: extra email recipients.
             idempotency_key: string. FACT-docs: dedupes retries of this request; the SDK fills
                 it in when omitted.
-            metadata: object.
+            metadata: object. FACT-docs: free-form key/values kept with the record.
 
         Returns:
             the `data` of the response (models.Payment | None).
@@ -366,6 +368,7 @@ class Payments:
                 "metadata": metadata,
             },
         )
+        _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REQUEST_PAYMENT, json_body=body_
         )
@@ -404,7 +407,8 @@ class Payments:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            items: array.
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
             payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`.
             automation_type: string; one of 'pue_invoice', 'ppd_invoice_and_complement', 'none',
                 'payment', 'payment_and_complement', 'receipt', 'stamp_invoice'. What gigstack
@@ -415,13 +419,14 @@ class Payments:
                 invoice immediately), `payment_and_complement` (PPD invoice + complement),
                 `none` (FACT-docs: invoices guide, register-payment prose, egress example).
                 `receipt` and legacy `stamp_invoice` (= `pue_invoice`) are FACT-CLI. Open enum.
-            currency: string.
-            exchange_rate: number (decimal).
+            currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
+            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
+                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
             idempotency_key: string. FACT-docs/FACT-CLI: dedupes retries; the SDK fills it in
                 when omitted.
             send_email: boolean. FACT-CLI.
-            emails: array.
-            metadata: object.
+            emails: array. FACT-docs: extra email recipients.
+            metadata: object. FACT-docs: free-form key/values kept with the record.
             invoice_config: object. NOT FOUND (schema page apipublicinvoiceconfig-8817981d0).
                 Only hints: FACT-CLI fixture `invoice_config: {serie: A}`, FACT-n8n `{serie,
                 folio}`. Open object.
@@ -467,6 +472,7 @@ class Payments:
                 "invoice_config": invoice_config,
             },
         )
+        _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REGISTER_PAYMENT, json_body=body_
         )
@@ -530,7 +536,7 @@ class Payments:
         Args:
             id: string; length 1 to …. FACT-docs: the resource id (e.g. `client_…`, `service_…`,
                 `payment_…`).
-            items: array.
+            items: array. FACT-docs: items matched by `id`; only `description` may change.
             automation_type: string; one of 'pue_invoice', 'ppd_invoice_and_complement', 'none',
                 'payment', 'payment_and_complement', 'receipt', 'stamp_invoice'. What gigstack
                 does automatically (schema page automationtypeenum-8840513d0, body NOT FOUND).
@@ -578,6 +584,7 @@ class Payments:
             models.UpdatePaymentInput,
             {"items": items, "automation_type": automation_type, "client": client},
         )
+        _fiscal.payment(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.UPDATE_PAYMENT, path_params=path_params, json_body=body_
         )
@@ -675,6 +682,7 @@ class Payments:
         body_ = _p.json_body(
             models.MarkPaymentPaidInput, {"payment_form": payment_form, "date": date}
         )
+        _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.MARK_PAYMENT_PAID, path_params=path_params, json_body=body_
         )

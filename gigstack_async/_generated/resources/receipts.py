@@ -8,6 +8,7 @@ import builtins
 from decimal import Decimal
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -118,9 +119,11 @@ class Receipts:
                 needs `tax_id`, `legal_name`, `tax_system` and `address.zip` before stamping for
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
-            currency: string.
-            exchange_rate: number (decimal).
-            items: array.
+            currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
+            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
+                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
+                inline data); prices in currency units.
             payment_form: string. GUESS: SAT forma de pago (catalog PaymentForm).
             periodicity: string. GUESS: validity period, e.g. `month` (guide: "day, week, month,
                 etc."; enum NOT FOUND).
@@ -158,6 +161,7 @@ class Receipts:
                 "metadata": metadata,
             },
         )
+        _fiscal.invoice(body_)
         response: models.ReceiptEnvelope = await self._pipeline.call(
             ops.CREATE_RECEIPT, json_body=body_
         )

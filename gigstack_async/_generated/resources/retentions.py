@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
@@ -126,8 +127,8 @@ class Retentions:
             period_start: integer; 1 to 12. Start month.
             period_end: integer; 1 to 12. End month.
             period_year: integer. Fiscal year.
-            total_operation: number (decimal).
-            taxes: array.
+            total_operation: number (decimal). FACT-docs: total amount of the operation.
+            taxes: array. FACT-docs: the retained taxes `[{tax, base, amount}]`.
             total_exempt: number (decimal). FACT-docs (requiredness cut off).
             platform_services: object. FACT-docs: `{periodicity, services}`.
 
@@ -170,6 +171,7 @@ class Retentions:
                 "platform_services": platform_services,
             },
         )
+        _fiscal.invoice(body_)
         response: models.RetentionEnvelope = await self._pipeline.call(
             ops.CREATE_RETENTION, json_body=body_
         )

@@ -108,8 +108,8 @@ class Services:
             unit_key: string. FACT-docs: SAT unit key, e.g. `E48`.
             unit_price: number (decimal). FACT-docs: price per unit, currency units.
             sku: string. FACT-docs: stock keeping unit, e.g. `CONS-001`.
-            unit_name: string.
-            taxes: array.
+            unit_name: string. FACT-docs: unit display name, e.g. `Servicio`.
+            taxes: array. FACT-docs: the default taxes of the service (IVA, ISR, IEPS).
 
         Returns:
             the `data` of the response (models.Service | None).
@@ -204,12 +204,12 @@ class Services:
             id: string; length 1 to …. FACT-docs: the resource id (e.g. `client_…`, `service_…`,
                 `payment_…`).
             description: string.
-            sku: string.
-            product_key: string.
-            unit_key: string.
-            unit_name: string.
-            unit_price: number (decimal).
-            taxes: array.
+            sku: string. FACT-docs: stock keeping unit.
+            product_key: string. FACT-docs: SAT ClaveProdServ (8 digits), e.g. `80141503`.
+            unit_key: string. FACT-docs: SAT ClaveUnidad, e.g. `E48`.
+            unit_name: string. FACT-docs: unit display name, e.g. `Servicio`.
+            unit_price: number (decimal). FACT-docs: price per unit in currency units.
+            taxes: array. FACT-docs: the default taxes of the service (IVA, ISR, IEPS).
 
         Returns:
             the `data` of the response (models.Service | None).

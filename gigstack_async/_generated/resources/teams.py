@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from gigstack_async import _fiscal
 from gigstack_async import _params as _p
 from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
@@ -339,8 +340,8 @@ class Teams:
             brand: object. FACT-docs (teams guide): `alias` is required inside `brand`.
             tax_id: string. RFC
             tax_system: string. Régimen fiscal code, e.g. `601`.
-            support_email: string.
-            support_phone: string.
+            support_email: string. FACT-docs: support email shown to the team's clients.
+            support_phone: string. FACT-docs: support phone shown to the team's clients.
             generate_onboarding_url: boolean. FACT-docs: include an onboarding URL in the
                 response.
             address: object. FACT-docs (create-client example; schema page
@@ -387,6 +388,7 @@ class Teams:
                 "add_master_team_members": add_master_team_members,
             },
         )
+        _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(ops.CREATE_TEAM, json_body=body_)
         return response.data
 
@@ -476,10 +478,10 @@ class Teams:
             id: string; length 1 to …. FACT-docs: the resource id (e.g. `client_…`, `service_…`,
                 `payment_…`).
             brand: object. FACT-docs (teams guide): `alias` is required inside `brand`.
-            tax_id: string.
-            tax_system: string.
-            support_email: string.
-            support_phone: string.
+            tax_id: string. FACT-docs: RFC.
+            tax_system: string. FACT-docs: régimen fiscal code (catalog TaxRegime), e.g. `601`.
+            support_email: string. FACT-docs: support email shown to the team's clients.
+            support_phone: string. FACT-docs: support phone shown to the team's clients.
             address: object. FACT-docs (create-client example; schema page
                 clientaddress-8789497d0, body NOT FOUND). `country` is sent as a name ("Mexico")
                 and returned as ISO-3 ("MEX") (FACT-docs). `zip` is a string (leading zeros);
@@ -517,6 +519,7 @@ class Teams:
                 "address": address,
             },
         )
+        _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(
             ops.UPDATE_TEAM, path_params=path_params, json_body=body_
         )
@@ -678,12 +681,13 @@ class Teams:
             send_invoice_english_pdf: boolean.
             default_description: string.
             override_item_description: string.
-            invoice_pdf_notes: string.
-            product_key: string.
-            unit_key: string.
-            unit_name: string.
+            invoice_pdf_notes: string. FACT-CLI (settings schema): notes printed on the PDF.
+            product_key: string. FACT-CLI (settings schema): SAT ClaveProdServ (8 digits), e.g.
+                `80141503`.
+            unit_key: string. FACT-CLI (settings schema): SAT ClaveUnidad, e.g. `E48`.
+            unit_name: string. FACT-CLI (settings schema): unit display name, e.g. `Servicio`.
             use: string. Default uso CFDI.
-            sku: string.
+            sku: string. FACT-CLI (settings schema): stock keeping unit.
             addenda: string.
             custom_payment_description: string.
             customer_portal_id: string.
@@ -691,7 +695,7 @@ class Teams:
             avoid_automations_on_currencies: array.
             uses_on_self_invoice_portal: array.
             concepts_catalog: array.
-            taxes: array.
+            taxes: array. FACT-CLI (settings schema): default taxes of new items (MXN).
             taxes_usd: array.
             withholding_taxes: array.
             local_taxes: array.

@@ -79,11 +79,11 @@ class Users:
         `POST /users`
 
         Args:
-            email: string.
-            first_name: string.
-            last_name: string.
-            phone: string.
-            company_role: string.
+            email: string. FACT-docs: email address.
+            first_name: string. FACT-docs (crawl B, FACT-CLI): first name.
+            last_name: string. FACT-docs (crawl B, FACT-CLI): last name.
+            phone: string. FACT-docs: phone number, e.g. `+52 55 1234 5678`.
+            company_role: string. FACT-docs: job title, e.g. `Manager`.
             address: object. FACT-docs (users guide): `municipality` is stored but not returned.
             auto_join: boolean. FACT-docs: add the user to the API key's team (default false).
             role: string; one of 'admin', 'editor', 'viewer', 'member'. FACT-docs: inputs take
@@ -139,7 +139,7 @@ class Users:
         `POST /users/reset-password`
 
         Args:
-            email: string.
+            email: string. FACT-docs: email address.
 
         Returns:
             the `data` of the response (builtins.dict[str, Any] | None).
@@ -261,10 +261,10 @@ class Users:
         Args:
             id: string; length 1 to …. FACT-docs: the resource id (e.g. `client_…`, `service_…`,
                 `payment_…`).
-            first_name: string.
-            last_name: string.
-            phone: string.
-            company_role: string.
+            first_name: string. FACT-docs (crawl B, FACT-CLI): first name.
+            last_name: string. FACT-docs (crawl B, FACT-CLI): last name.
+            phone: string. FACT-docs: phone number, e.g. `+52 55 1234 5678`.
+            company_role: string. FACT-docs: job title, e.g. `Manager`.
             address: object. FACT-docs (users guide): `municipality` is stored but not returned.
 
         Returns:

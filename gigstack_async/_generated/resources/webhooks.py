@@ -92,7 +92,8 @@ class Webhooks:
 
         Args:
             url: string; length 0 to 4096. FACT-docs: the HTTPS endpoint URL.
-            events: array.
+            events: array. FACT-docs: event names to deliver (catalog in
+                WebhookSubscriptionEvent).
             description: string; length 0 to 1000.
             status: string; one of 'active', 'inactive'. FACT-docs.
             version: string; one of 'v1', 'v2'. FACT-CLI (newer backend): payload version;
@@ -194,7 +195,8 @@ class Webhooks:
             id: string; pattern ^[A-Za-z0-9_-]{1,128}$. FACT-docs `wh_…`; FACT-CLI id pattern
                 `^[A-Za-z0-9_-]{1,128}$`.
             url: string; length 0 to 4096.
-            events: array.
+            events: array. FACT-docs: event names to deliver (catalog in
+                WebhookSubscriptionEvent).
             description: string; length 0 to 1000.
             status: string; one of 'active', 'inactive'. FACT-docs.
             version: string; one of 'v1', 'v2'.
