@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,10 +66,15 @@ def test_every_python_block_of_the_readme_is_tested() -> None:
         "one-request",
         "pytest-plugin",
         "money",
+        "webhook-aiohttp",
+        "webhook-asgi",
+        "webhook-sat-synced",
     }
     fenced = README.read_text(encoding="utf-8").count("```python")
-    unmarked_logging_example = 1
-    assert fenced == len(blocks) + unmarked_logging_example
+    # Not run: the logging one-liner, and the FastAPI mount (FastAPI is not a test dependency;
+    # the same WebhookASGIApp runs for real under uvicorn in `webhook-asgi`).
+    unmarked = 2
+    assert fenced == len(blocks) + unmarked
 
 
 async def test_quickstart(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -136,3 +142,145 @@ async def test_money_example_sums_exactly(sandbox: Sandbox, tmp_path: Path) -> N
     )
     assert expected > 0
     assert out == f"received MXN invoices: {expected}\n"
+
+
+# -- webhooks: each example runs as a server; the sandbox delivers to it for real -------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _register_webhook(sandbox: Sandbox, url: str, events: list[str]) -> str:
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {sandbox.api_key}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.post(sandbox.base_url + "/webhooks", json={"url": url, "events": events}) as response,
+    ):
+        assert response.status == 200
+        return str((await response.json())["data"]["signing_secret"])
+
+
+async def serve_example(
+    block: str, sandbox: Sandbox, cwd: Path, events: list[str], register_secret: Any
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Start a README webhook server as a user would, with a webhook registered for it."""
+    port = _free_port()
+    secret = await _register_webhook(sandbox, f"http://127.0.0.1:{port}/webhooks/gigstack", events)
+    register_secret(secret)
+    env = {
+        **os.environ,
+        "GIGSTACK_API_KEY": sandbox.api_key,
+        "GIGSTACK_BASE_URL": sandbox.base_url,
+        "GIGSTACK_WEBHOOK_SECRET": secret,
+        "PORT": str(port),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        block,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    for _ in range(500):  # until it listens
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return process, secret
+    process.kill()
+    raise AssertionError("the example never started listening")
+
+
+async def read_lines(process: asyncio.subprocess.Process, count: int) -> list[str]:
+    assert process.stdout is not None
+    lines: list[str] = []
+    while len(lines) < count:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line, "the example exited early"
+        text = line.decode().strip()
+        # aiohttp's run_app banner ("======== Running on ... ========", "(Press CTRL+C ...)").
+        if not text.startswith(("========", "(Press CTRL+C")):
+            lines.append(text)
+    return lines
+
+
+async def stop(process: asyncio.subprocess.Process) -> str:
+    import signal
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    return stderr.decode()
+
+
+async def emit(sandbox: Sandbox, kind: str, data: dict[str, Any]) -> str:
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {sandbox.api_key}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.post(
+            sandbox.base_url + "/sandbox/events", json={"type": kind, "data": data}
+        ) as response,
+    ):
+        assert response.status == 200
+        return str((await response.json())["data"]["id"])
+
+
+@pytest.mark.parametrize("name", ["webhook-aiohttp", "webhook-asgi"])
+async def test_webhook_receiver_examples(
+    name: str, sandbox: Sandbox, tmp_path: Path, register_secret: Any
+) -> None:
+    process, _ = await serve_example(
+        readme_blocks()[name], sandbox, tmp_path, ["payment.succeeded"], register_secret
+    )
+    try:
+        event_id = await emit(sandbox, "payment.succeeded", {"id": "payment_1", "total": 1160})
+        assert await read_lines(process, 1) == [f"payment.succeeded {event_id} PaymentObject"]
+    finally:
+        await stop(process)
+
+
+async def test_react_to_new_sat_invoices_example(
+    sandbox: Sandbox, tmp_path: Path, register_secret: Any
+) -> None:
+    process, _ = await serve_example(
+        readme_blocks()["webhook-sat-synced"],
+        sandbox,
+        tmp_path,
+        ["sat.invoice.synced"],
+        register_secret,
+    )
+    try:
+        async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+            await client.downloads.create_request(
+                start_date="2025-04-01", end_date="2025-04-30", rfc_type="received"
+            )
+        team = sandbox.state.teams["team_sandbox"]
+        request = team.requests[-1]
+        for _ in range(500):  # the sandbox runs at 3000x: the request completes within ~0.1 s
+            if request.announced:
+                break
+            await asyncio.sleep(0.02)
+        received = {
+            uuid
+            for uuid, record in team.sat_invoices.items()
+            if record.invoice.direction == "received"
+        }
+        assert request.uuids <= received
+        lines = await read_lines(process, len(received))
+        assert {line.split()[1] for line in lines} == received
+        assert all(line.startswith("new ") for line in lines)
+    finally:
+        await stop(process)

@@ -1,9 +1,10 @@
 """A stateful, in-memory gigstack API v2 simulator that knows SAT's bulk-download flow.
 
-It serves every operation of `openapi/*.yaml` (webhook CRUD aside) under `/v2` on 127.0.0.1:
+It serves every operation of `openapi/*.yaml` under `/v2` on 127.0.0.1:
 the SAT flows below, and the core API (clients, services, invoices, receipts, payments, teams,
 users, retentions) with stamping, folios, cancellation and payment rules, and an event hook
-(`state.event_hook`, see `events.py`). For Descarga Masiva it has seeded
+(`state.event_hook`, see `events.py`) that webhooks registered with `POST /v2/webhooks` are
+delivered from (signed POSTs, retried; see `webhook_delivery.py`). For Descarga Masiva it has seeded
 invoices, real ZIP packages, a controllable clock and reproducible fault injection. Requests move
 pending → accepted → processing → completed (or failed, later expired) as simulated time passes.
 
@@ -68,6 +69,7 @@ from gigstack_async.sandbox.state import (
     SandboxState,
     TeamState,
 )
+from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 
 __all__ = [
     "ALTERNATIVE_VARIANTS",
@@ -97,6 +99,7 @@ __all__ = [
     "SimClock",
     "TeamConfig",
     "TeamState",
+    "WebhookSandboxConfig",
     "add_months",
     "create_app",
     "get_state",

@@ -19,7 +19,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m gigstack_async.sandbox",
         description=(
             "Serve a stateful gigstack API v2 simulator (clients, invoices, payments, receipts,"
-            " teams, users, retentions, SAT invoices and Descarga Masiva) on 127.0.0.1."
+            " teams, users, retentions, SAT invoices and Descarga Masiva) on 127.0.0.1. Webhooks"
+            " registered with POST /v2/webhooks receive signed deliveries of their events."
         ),
     )
     parser.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")

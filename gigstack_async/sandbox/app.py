@@ -18,6 +18,8 @@ from gigstack_async.sandbox import (
     routes_downloads,
     routes_sat,
     routes_setup,
+    routes_webhooks,  # issue 12: /webhooks CRUD and the sandbox-only webhook controls
+    webhook_delivery,
 )
 from gigstack_async.sandbox.clock import SimClock
 from gigstack_async.sandbox.config import ApiKeyConfig, SandboxConfig
@@ -40,9 +42,14 @@ from gigstack_async.sandbox.state import CallRecord, SandboxState, TeamState
 logger = logging.getLogger("gigstack_async.sandbox")
 
 ROUTES: tuple[Route, ...] = (
-    routes_sat.ROUTES + routes_setup.ROUTES + routes_downloads.ROUTES + routes_core.ROUTES
+    routes_sat.ROUTES
+    + routes_setup.ROUTES
+    + routes_downloads.ROUTES
+    + routes_core.ROUTES
+    + routes_webhooks.ROUTES
 )
-"""Every operation of openapi/gigstack.yaml, then the core API (openapi/<tag>.yaml)."""
+"""Every operation of openapi/gigstack.yaml, then the core API (openapi/<tag>.yaml), then the
+webhooks (openapi/webhooks.yaml and the sandbox-only `/sandbox/...` controls)."""
 
 
 @web.middleware
@@ -150,6 +157,7 @@ def create_app(
         table[app.router.add_route(route.method, PREFIX + route.path, route.handler)] = route
     routes_core.add_public_routes(app)
     app[ROUTES_KEY] = table
+    webhook_delivery.install(app, state)
     return app
 
 

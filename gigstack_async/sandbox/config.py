@@ -13,6 +13,7 @@ from typing import Literal
 import attrs
 
 from gigstack_async.sandbox.profiles import ServerProfile
+from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 
 Plan = Literal["included", "addon", "free"]
 """What the team's gigstack plan says about Descarga Masiva (drives `activate/status`)."""
@@ -220,6 +221,8 @@ class SandboxConfig:
     sync_window_months: int = 71
     faults: FaultConfig = FaultConfig()
     profile: ServerProfile = attrs.field(factory=ServerProfile)
+    webhooks: WebhookSandboxConfig = attrs.field(factory=WebhookSandboxConfig)
+    """Webhook delivery: retries, envelope, signing, duplicates (sandbox/webhook_registry.py)."""
 
     def __attrs_post_init__(self) -> None:
         if self.start is not None and self.start.utcoffset() is None:

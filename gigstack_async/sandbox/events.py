@@ -2,9 +2,10 @@
 
 The core routes call `SandboxState.emit_event(type, data, team_id=...)` after a change is
 committed (a payment registered, refunded or cancelled, an invoice stamped or cancelled, a
-receipt created or stamped, a client or service created/updated/deleted, a team created). By
-default nothing listens (the hook only records what it emitted in `EventHook.emitted`); the
-webhooks delivery (issue 12) subscribes with `state.event_hook.subscribe(callback)`.
+receipt created or stamped, a client or service created/updated/deleted, a team created). The
+hook records what it emitted in `EventHook.emitted`; the webhook delivery of every sandbox app
+(`webhook_delivery.py`, issue 12) subscribes with `state.event_hook.subscribe(callback)` and
+POSTs each event to the registered endpoints that want it (none registered: nothing is sent).
 
 Event names follow the docs' webhook list (FACT-3p asyncapi built from the docs page), with the
 docs' one-"l" spelling: `payment.created`, `payment.updated`, `payment.succeeded`,

@@ -23,6 +23,7 @@ from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+from gigstack_async.sandbox.webhook_registry import WebhookRegistry
 
 FAULT_KINDS = frozenset(
     {"500", "502", "503", "429", "drop", "after_drop", "after_truncate", "after_502"}
@@ -326,6 +327,7 @@ class SandboxState:
         self._refusals = 0
         self.core = CoreState(config, clock)
         self.event_hook = EventHook(clock)
+        self.webhooks = WebhookRegistry(config.webhooks, config.seed)
 
     # ---------------------------------------------------------------- the server's own view
 
