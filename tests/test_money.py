@@ -355,7 +355,7 @@ async def test_an_exponent_out_of_range_is_a_validation_error(api_key: str) -> N
         raw = b'{"success":true,"data":[{"uuid":"U","total":' + amount + b'}],"has_more":false}'
         transport = MockTransport(lambda request, raw=raw: Response(200, body=raw))
         async with GigstackClient(api_key, transport=transport) as client:
-            with pytest.raises(APIResponseValidationError, match="number .*(out of range|read)"):
+            with pytest.raises(APIResponseValidationError, match=r"number .*(out of range|read)"):
                 await client.sat_invoices.list()
 
 
