@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.v import format_exception
 
 from gigstack_async import _validation as check
-from gigstack_async._convert import structure, unstructure
+from gigstack_async._convert import structure_input, unstructure
 from gigstack_async._operation import Operation
 from gigstack_async._upload import FileInput, file_part
 from gigstack_async.errors import InvalidParameterError
@@ -150,6 +151,14 @@ def datetime_param(field: str, value: object) -> datetime | str | None:
     raise TypeError(f"{field}: expected a datetime or an ISO 8601 str, got {type(value).__name__}")
 
 
+def _describe(error: BaseException, target: type | None) -> str:
+    # Our own argument errors already say what is wrong ("NaN is not an amount"); cattrs'
+    # generic wording ("invalid value for type") would hide it.
+    if isinstance(error, InvalidParameterError):
+        return error.rule
+    return format_exception(error, target)
+
+
 def json_body(model: type, values: Mapping[str, Any]) -> Any:
     """The JSON body for `model` from keyword arguments (Python names; None = not given).
 
@@ -162,9 +171,11 @@ def json_body(model: type, values: Mapping[str, Any]) -> Any:
     }
     data = {names[name]: unstructure(value) for name, value in values.items() if value is not None}
     try:
-        instance: Any = structure(data, model)
+        instance: Any = structure_input(data, model)
     except cattrs.BaseValidationError as exc:
-        reasons = "; ".join(cattrs.transform_error(exc, path=model.__name__)[:5])
+        reasons = "; ".join(
+            cattrs.transform_error(exc, path=model.__name__, format_exception=_describe)[:5]
+        )
         raise InvalidParameterError(model.__name__, reasons) from None
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidParameterError(model.__name__, str(exc)) from None

@@ -65,6 +65,7 @@ MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 1024 * 1024  # an error envelope of a streamed call: read whole, capped
 
 MAX_REDIRECTS = 5
+_REFUSED_NUMBER = "number"  # _json.loads says "… number …" when it refuses one
 
 DOWNLOAD_FILE = Operation(
     operation_id="downloadFile",
@@ -536,9 +537,10 @@ class Pipeline:
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             content_type = response.header("content-type") or "no content type"
             shown = excerpt(response.body) if response.body else "empty body"
-            raise _invalid_body(
-                op, response, f"expected JSON, got {content_type}: {shown}", None
-            ) from exc
+            # Valid JSON syntax whose number we refuse (NaN, 1e400) says so; anything else is
+            # simply not JSON.
+            what = str(exc) if _REFUSED_NUMBER in str(exc) else "expected JSON"
+            raise _invalid_body(op, response, f"{what}, got {content_type}: {shown}", None) from exc
         if isinstance(body, dict) and body.get("success") is False:
             raise status_error(
                 response.status, response.body, body, request_id=_request_id(response)
