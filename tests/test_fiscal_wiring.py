@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from decimal import Decimal
 
 import pytest
 
@@ -14,25 +13,6 @@ from gigstack_async._generated import models
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.transports.base import Request, Response
 from gigstack_async.transports.mock import MockTransport
-
-
-def _decimal_ready() -> bool:
-    from gigstack_async import _convert
-
-    try:
-        _convert.converter.get_structure_hook(Decimal)
-    except Exception:
-        return False
-    return True
-
-
-# Invoice bodies carry Decimal amounts; the converter gets its Decimal hook in issue 14. Strict:
-# once it lands these must pass, and the marker must go.
-needs_decimal = pytest.mark.xfail(
-    not _decimal_ready(),
-    reason="gigstack_async._convert has no Decimal structure hook yet (issue 14)",
-    strict=True,
-)
 
 
 def _ok(request: Request) -> Response:
@@ -71,7 +51,6 @@ async def test_cancel_motive_01_with_substitution_is_sent(
     assert uuid.UUID(request.json["substitution_uuid"]) == replacement
 
 
-@needs_decimal
 async def test_income_invoice_with_ppd_and_a_real_payment_form_is_refused(
     client: GigstackClient, transport: MockTransport
 ) -> None:
@@ -83,7 +62,6 @@ async def test_income_invoice_with_ppd_and_a_real_payment_form_is_refused(
     assert transport.requests == []
 
 
-@needs_decimal
 async def test_foreign_currency_without_rate_is_refused(
     client: GigstackClient, transport: MockTransport
 ) -> None:

@@ -15,24 +15,6 @@ from gigstack_async.sandbox import Sandbox
 models = pytest.importorskip("gigstack_async._generated.models")
 
 
-def _decimal_ready() -> bool:
-    from gigstack_async import _convert
-
-    try:
-        _convert.converter.get_structure_hook(Decimal)
-    except Exception:
-        return False
-    return True
-
-
-# The generated models carry Decimal amounts, but the converter has no Decimal hook yet
-# (issue 14 adds it). Strict: once it lands these must pass, and the marker must go.
-needs_decimal = pytest.mark.xfail(
-    not _decimal_ready(),
-    reason="gigstack_async._convert has no Decimal structure hook yet (issue 14)",
-    strict=True,
-)
-
 CLIENT = {
     "name": "Juan",
     "legal_name": "JUAN PEREZ GARCIA",
@@ -59,7 +41,6 @@ async def _client(sdk: GigstackClient) -> str:
     return str(created.id)
 
 
-@needs_decimal
 async def test_a_payment_retried_after_a_lost_answer_moves_money_once(
     sandbox: Sandbox,
 ) -> None:
@@ -82,7 +63,6 @@ async def test_a_payment_retried_after_a_lost_answer_moves_money_once(
     assert payment.total == Decimal("1160.00")
 
 
-@needs_decimal
 async def test_a_stamp_whose_answer_is_lost_is_not_sent_again(sandbox: Sandbox) -> None:
     async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
         client_id = await _client(sdk)
@@ -95,7 +75,6 @@ async def test_a_stamp_whose_answer_is_lost_is_not_sent_again(sandbox: Sandbox) 
     assert len(sandbox.state.core.stamps) == 1  # stamped once; the caller must look it up
 
 
-@needs_decimal
 async def test_cancel_and_files_through_the_client(sandbox: Sandbox) -> None:
     async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
         client_id = await _client(sdk)
