@@ -167,7 +167,9 @@ def _union_members(tp: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _fused_optional(inner_type: Any) -> Callable[[Any, Any], Any] | None:
+def _fused_optional(
+    inner_type: Any, decimal_hook: Callable[[Any, Any], Decimal] | None = None
+) -> Callable[[Any, Any], Any] | None:
     """`X | None` for a JSON primitive or an enum as ONE call: the common case (the exact JSON
     type, or null) is a type check; anything else goes to the strict hook, which raises."""
     if inner_type is str:
@@ -202,7 +204,7 @@ def _fused_optional(inner_type: Any) -> Callable[[Any, Any], Any] | None:
                 return None
             if type(value) is Decimal and in_range(value):
                 return value
-            return _structure_decimal(value, Decimal)
+            return (decimal_hook or _structure_decimal)(value, Decimal)
 
         return optional_decimal
     if inner_type is bool:
@@ -339,10 +341,16 @@ def _is_list_type(tp: Any) -> bool:
     return origin is list
 
 
-def _make_converter(*, fast: bool = True, inputs: bool = False) -> cattrs.Converter:
+def _make_converter(
+    *,
+    fast: bool = True,
+    inputs: bool = False,
+    decimal_hook: Callable[[Any, Any], Decimal] | None = None,
+) -> cattrs.Converter:
     """The converter; `fast=False` leaves out the fast paths (the reference, for tests).
     `inputs=True`: the converter for what callers pass in (money as `money.to_decimal` takes it:
-    strings and noise-free floats too, at most 6 decimals)."""
+    strings and noise-free floats too, at most 6 decimals). `decimal_hook`: another rule for
+    money fields (the webhook parser's, which also reads numeric strings)."""
     conv = cattrs.Converter(forbid_extra_keys=False, omit_if_default=True)
 
     # Order matters: cattrs consults class hooks before predicate hooks, and StrEnum has str in
@@ -361,7 +369,8 @@ def _make_converter(*, fast: bool = True, inputs: bool = False) -> cattrs.Conver
     conv.register_structure_hook(int, _strict(int, "integer"))
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(Decimal, _input_decimal if inputs else _structure_decimal)
+    money = decimal_hook or (_input_decimal if inputs else _structure_decimal)
+    conv.register_structure_hook(Decimal, money)
     conv.register_unstructure_hook(Decimal, lambda d: d)  # the JSON encoder keeps its digits
     conv.register_structure_hook(date, _structure_date)
     conv.register_structure_hook(datetime, _structure_datetime)
@@ -379,7 +388,7 @@ def _make_converter(*, fast: bool = True, inputs: bool = False) -> cattrs.Conver
             # `X | None`: look the inner hook up once, not on every value.
             inner = conv.get_structure_hook(rest[0])
             inner_type = rest[0]
-            fused = _fused_optional(inner_type) if fast else None
+            fused = _fused_optional(inner_type, money) if fast else None
             if fused is not None:
                 return fused
 

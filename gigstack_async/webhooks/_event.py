@@ -16,16 +16,18 @@ in `event.object_errors`. JSON numbers are decoded as `decimal.Decimal`, so amou
 from __future__ import annotations
 
 import hashlib
-import json
 import typing
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
 
+from gigstack_async import _json
 from gigstack_async._convert import _make_converter
+from gigstack_async.errors import InvalidParameterError
+from gigstack_async.money import to_decimal
 from gigstack_async.webhooks._errors import WebhookPayloadError
 from gigstack_async.webhooks._objects import OBJECT_BY_PREFIX, EventObject
 from gigstack_async.webhooks._signing import HEADER_ID
@@ -36,25 +38,14 @@ Envelope = Literal["object", "flat"]
 
 
 def _structure_decimal(value: Any, _: type) -> Decimal:
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))  # someone parsed with floats: keep the shortest repr
-    if isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            pass
-        else:
-            if number.is_finite():
-                return number
-    raise ValueError(f"expected a decimal number, got {type(value).__name__} {value!r:.40}")
+    # A webhook payload is whatever the sender wrote: a numeric string is still an amount.
+    try:
+        return to_decimal(value, name="amount", max_decimals=None)
+    except InvalidParameterError as exc:
+        raise ValueError(exc.rule) from None
 
 
-_converter = _make_converter()
-_converter.register_structure_hook(Decimal, _structure_decimal)
+_converter = _make_converter(decimal_hook=_structure_decimal)
 
 
 @attrs.frozen
@@ -89,7 +80,7 @@ class Event:
 def loads(body: bytes | str) -> Any:
     """JSON with exact numbers: every non-integer number becomes a `decimal.Decimal`."""
     try:
-        return json.loads(body, parse_float=Decimal)
+        return _json.loads(body, exact=True)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookPayloadError(
             f"the webhook body is not JSON: {exc.__class__.__name__}"
