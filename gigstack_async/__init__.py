@@ -43,7 +43,9 @@ from gigstack_async.errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BilledResponseValidationError,
     ConflictError,
+    DownloadInterruptedError,
     GigstackError,
     InternalServerError,
     InvalidParameterError,
@@ -54,6 +56,7 @@ from gigstack_async.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from gigstack_async.money import InvalidAmountError
 from gigstack_async.pagination import AsyncPager
 
 __all__ = [
@@ -66,10 +69,12 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BilledResponseValidationError",
     "BulkDownload",
     "BulkEvent",
     "ConflictError",
     "Direction",
+    "DownloadInterruptedError",
     "DownloadPlan",
     "DownloadRequest",
     "DownloadRequestState",
@@ -77,6 +82,7 @@ __all__ = [
     "GigstackClient",
     "GigstackError",
     "InternalServerError",
+    "InvalidAmountError",
     "InvalidParameterError",
     "InvoiceType",
     "MonthFailed",

@@ -15,8 +15,6 @@ import yaml
 from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, FILES, check, generate, generated_files
 from codegen.spec import load_bundle
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -27,7 +27,7 @@ from gigstack_async._generated.models import (
 from gigstack_async._generated.resources.sat_invoices import SatInvoices as GeneratedSatInvoices
 from gigstack_async._pipeline import Pipeline
 from gigstack_async.errors import APIResponseValidationError
-from gigstack_async.pagination import AsyncPager, paged
+from gigstack_async.pagination import AsyncPager
 
 T = TypeVar("T")
 
@@ -54,12 +54,14 @@ class SatInvoices(GeneratedSatInvoices):
         to: date | str | None = None,
         limit: int | None = None,
         max_items: int | None = None,
+        starting_after: str | None = None,
     ) -> AsyncPager[SatInvoice, SatInvoiceList]:
         """Every SAT invoice matching the filters, across pages.
 
         Arguments are checked now, before any request: a bad one raises InvalidParameterError
         (a ValueError) or TypeError. `from_`/`to` bound the issue date (inclusive); `limit` is the
-        page size (1–100); `max_items` stops early.
+        page size (1–100); `max_items` stops early. `starting_after` resumes after a saved
+        cursor (a page's `next`): the first page requested is the one after it.
 
         ```python
         async for invoice in client.sat_invoices.list(direction="received", from_="2024-01-01"):
@@ -80,12 +82,25 @@ class SatInvoices(GeneratedSatInvoices):
             check.date_range("from_", query["from"], "to", query["to"])
         if max_items is not None:
             check.limit("max_items", max_items, 1, 2**62)
-        return paged(self._pipeline, ops.LIST_SAT_INVOICES, query=query, max_items=max_items)
+        first_cursor = _optional(check.non_empty_str, "starting_after", starting_after)
+        pagination = ops.LIST_SAT_INVOICES.pagination
+        assert pagination is not None  # the spec declares it; codegen carries it over
+        cursor_param = pagination.cursor_param
+        assert cursor_param is not None
+
+        async def fetch(cursor: str | None) -> SatInvoiceList:
+            page_query = {**query, cursor_param: cursor or first_cursor}
+            page: SatInvoiceList = await self._pipeline.call(
+                ops.LIST_SAT_INVOICES, query=page_query
+            )
+            return page
+
+        return AsyncPager(fetch, pagination, max_items=max_items)
 
     async def get(self, uuid: str) -> SatInvoice:
         """One SAT invoice by its folio fiscal (UUID)."""
         envelope: SatInvoiceEnvelope = await self._pipeline.call(
-            ops.GET_SAT_INVOICE, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+            ops.GET_SAT_INVOICE, path_params={"uuid": check.cfdi_uuid_as_given("uuid", uuid)}
         )
         return envelope.data
 
@@ -96,14 +111,15 @@ class SatInvoices(GeneratedSatInvoices):
         a failure after sending raises OutcomeUnknownError.
         """
         response: RetryXmlResponse = await self._pipeline.call(
-            ops.RETRY_SAT_INVOICE_XML, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+            ops.RETRY_SAT_INVOICE_XML, path_params={"uuid": check.cfdi_uuid_as_given("uuid", uuid)}
         )
         return response
 
     async def pdf(self, uuid: str) -> bytes:
         """The PDF of a received SAT invoice, decoded from the response's base64 `pdf` field."""
         response: SatInvoicePdfResponse = await self._pipeline.call(
-            ops.GENERATE_SAT_INVOICE_PDF, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+            ops.GENERATE_SAT_INVOICE_PDF,
+            path_params={"uuid": check.cfdi_uuid_as_given("uuid", uuid)},
         )
         try:
             return base64.b64decode(response.pdf, validate=True)

@@ -50,12 +50,21 @@ from gigstack_async.sandbox.config import (
 from gigstack_async.sandbox.core import ALTERNATIVE_VARIANTS, CoreVariants
 from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest
+from gigstack_async.sandbox.profiles import (
+    PROFILES,
+    RefuseCreates,
+    SatCodeRule,
+    ServerProfile,
+    profile,
+    random_profile,
+)
 from gigstack_async.sandbox.server import Sandbox
 from gigstack_async.sandbox.state import (
     FAULT_KINDS,
     CallRecord,
     Charge,
     InjectedFault,
+    RefusedCreate,
     SandboxState,
     TeamState,
 )
@@ -65,6 +74,7 @@ __all__ = [
     "DEFAULT_API_KEY",
     "FAULT_KINDS",
     "MEXICO_CITY",
+    "PROFILES",
     "ROUTES",
     "ApiKeyConfig",
     "CallRecord",
@@ -76,14 +86,20 @@ __all__ = [
     "FaultConfig",
     "InjectedFault",
     "LifecycleConfig",
+    "RefuseCreates",
+    "RefusedCreate",
     "Sandbox",
     "SandboxConfig",
     "SandboxEvent",
     "SandboxState",
+    "SatCodeRule",
+    "ServerProfile",
     "SimClock",
     "TeamConfig",
     "TeamState",
     "add_months",
     "create_app",
     "get_state",
+    "profile",
+    "random_profile",
 ]

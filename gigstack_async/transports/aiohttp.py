@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 
 from gigstack_async.transports.base import (
+    STREAM_CHUNK,
     ConnectError,
     ConnectTimeout,
     ReadError,
@@ -14,10 +16,11 @@ from gigstack_async.transports.base import (
     Request,
     Response,
     ResponseTooLarge,
+    StreamedResponse,
     TransportError,
 )
 
-_CHUNK = 64 * 1024
+_CHUNK = STREAM_CHUNK
 
 
 class AiohttpTransport:
@@ -59,12 +62,56 @@ class AiohttpTransport:
             self._no_resend_session = session
         return self._no_resend_session
 
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[StreamedResponse]:
+        """Send `request` and hand out its body in chunks as they arrive (never all of it)."""
+        response = await self._open(request)
+        try:
+            yield _AiohttpStream(response)
+        finally:
+            # A body not read to its end leaves the connection unusable: close it, don't pool it.
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
+
+    async def _open(self, request: Request) -> aiohttp.ClientResponse:
+        session = self._get_session(request)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=request.connect_timeout, sock_read=request.read_timeout
+        )
+        failure: TransportError
+        try:
+            return await session.request(
+                request.method,
+                request.url,
+                params=list(request.params),
+                headers=dict(request.headers),
+                json=request.json,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except aiohttp.ConnectionTimeoutError:
+            failure = ConnectTimeout(f"connect timeout after {request.connect_timeout} s")
+        except aiohttp.SocketTimeoutError:
+            failure = ReadTimeout(f"no response within {request.read_timeout} s")
+        except aiohttp.ClientConnectorError as exc:
+            failure = ConnectError(f"cannot connect: {exc.os_error or exc}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            failure = ReadError(f"{type(exc).__name__}: {_describe(exc)}")
+        raise failure  # outside the except blocks: see send()
+
     async def send(self, request: Request) -> Response:
         session = self._get_session(request)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=request.connect_timeout, sock_read=request.read_timeout
         )
-        data: aiohttp.FormData | None = None
+        data: aiohttp.FormData | bytes | None = None
+        headers = dict(request.headers)
+        if request.json is not None and request.multipart is None:
+            # Our own encoder, not aiohttp's json.dumps: Decimal amounts must keep their digits.
+            data = request.json_bytes()
+            headers["Content-Type"] = "application/json"
         if request.multipart is not None:
             data = aiohttp.FormData()
             for part in request.multipart:
@@ -80,15 +127,11 @@ class AiohttpTransport:
                 request.method,
                 request.url,
                 params=list(request.params),
-                headers=dict(request.headers),
-                json=request.json if data is None else None,
+                headers=headers,
                 data=data,
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                if request.stream_to is not None and response.status < 400:
-                    await _stream_capped(response, request.max_response_bytes, request.stream_to)
-                    return Response(status=response.status, headers=dict(response.headers))
                 body = await _read_capped(response, request.max_response_bytes)
                 return Response(status=response.status, headers=dict(response.headers), body=body)
         except TransportError:
@@ -113,27 +156,37 @@ class AiohttpTransport:
             await self._no_resend_session.close()
 
 
+class _AiohttpStream:
+    """An open aiohttp response as a `StreamedResponse`."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = dict(response.headers)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        declared = self._response.content_length
+        received = 0
+        failure: TransportError
+        try:
+            async for chunk in self._response.content.iter_chunked(STREAM_CHUNK):
+                received += len(chunk)
+                yield chunk
+        except aiohttp.SocketTimeoutError:
+            failure = ReadTimeout(f"the body stalled after {received} bytes")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            failure = ReadError(f"{type(exc).__name__} after {received} bytes: {_describe(exc)}")
+        else:
+            if declared is None or received >= declared:
+                return
+            failure = ReadError(f"the body ended after {received} of {declared} bytes")
+        raise failure  # outside the except blocks: aiohttp's exceptions carry the headers
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"{exc.status} {exc.message}"  # not str(exc): keep request details out
     return str(exc)
-
-
-async def _stream_capped(response: aiohttp.ClientResponse, limit: int | None, path: str) -> None:
-    """Write the body to `path` chunk by chunk (truncating it first: a retry starts over)."""
-    declared = response.content_length
-    if limit is not None and declared is not None and declared > limit:
-        raise ResponseTooLarge(f"response declares {declared} bytes, over the {limit} limit")
-    handle = await asyncio.to_thread(open, path, "wb")
-    try:
-        size = 0
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise ResponseTooLarge(f"response exceeds the {limit}-byte limit")
-            await asyncio.to_thread(handle.write, chunk)
-    finally:
-        await asyncio.to_thread(handle.close)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int | None) -> bytes:

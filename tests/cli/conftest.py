@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -158,6 +159,14 @@ def cli(api_env: dict[str, str], tmp_path: Path) -> RunCli:
     return run
 
 
+def default_sigint() -> None:
+    """Run in the child before exec: Ctrl-C means KeyboardInterrupt, whatever the parent had.
+
+    A suite started in the background (`make test &`) has SIGINT ignored, and an ignored signal
+    stays ignored across exec: the CLI would then never see the Ctrl-C a test sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 async def spawn_cli(
     api_env: dict[str, str], tmp_path: Path
@@ -175,6 +184,7 @@ async def spawn_cli(
             stderr=asyncio.subprocess.PIPE,
             env=base_env(api_env),
             cwd=tmp_path,
+            preexec_fn=default_sigint,
         )
         processes.append(process)
         return process
@@ -183,4 +193,4 @@ async def spawn_cli(
     for process in processes:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await asyncio.wait_for(process.wait(), HANG_GUARD_SECONDS)

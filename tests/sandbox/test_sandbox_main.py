@@ -56,8 +56,7 @@ async def test_module_serves_and_prints_url_and_key() -> None:
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
-        await process.communicate()
+        await asyncio.wait_for(process.communicate(), 30)
 
 
 def test_the_package_docstring_example_runs(capsys: pytest.CaptureFixture[str]) -> None:

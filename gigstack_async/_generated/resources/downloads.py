@@ -205,9 +205,9 @@ class Downloads:
         self,
         *,
         enabled: bool,
-        time: str | None = None,
-        download_types: builtins.list[models.RfcType | str] | None = None,
-        days_back: int | None = None,
+        time: str,
+        download_types: builtins.list[models.RfcType | str],
+        days_back: int,
     ) -> builtins.dict[str, Any] | None:
         """Save schedule configuration.
 
@@ -355,7 +355,10 @@ class Downloads:
 
         FACT-docs: the ZIP of a completed request. FACT-CLI: JSON with `data.encoding ==
         "base64"` and the ZIP in `data.content`. Where `packageId` comes from is NOT FOUND
-        (GUESS: the status response lists `package_ids`).
+        (GUESS: the status response lists `package_ids`). SAT serves a package at most twice
+        (5008 after that) and for 72 h (5007); whether gigstack passes every GET through to SAT
+        is NOT FOUND, so each GET is treated as spending one of the two downloads: never retried
+        automatically.
 
         `GET /invoices/download/package/{packageId}`
 
@@ -367,6 +370,8 @@ class Downloads:
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
+            - HTTP 400: BadRequestError (GUESS: SAT 5008, the package was already downloaded
+              twice).
             - HTTP 404: NotFoundError (Error envelope).
             - OutcomeUnknownError: the request may have reached the server but no answer came;
               it was not retried.
