@@ -306,3 +306,12 @@ def test_a_model_built_with_enum_strings_still_serialises() -> None:
     built = TaxElement(type="IVA", factor=TaxFactor.TASA)  # type: ignore[arg-type]
     assert unstructure(built)["type"] == "IVA"
     assert unstructure(built)["factor"] == "Tasa"
+
+
+async def test_a_body_argument_of_the_wrong_type_is_refused_before_sending(
+    widgets: ModuleType,
+) -> None:
+    pipeline, transport = _pipeline(lambda r: _ok({"data": WIDGET}))
+    with pytest.raises(InvalidParameterError, match="price"):
+        await widgets.Widgets(pipeline).create(color="red", price="cheap")
+    assert transport.requests == []
