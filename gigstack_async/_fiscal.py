@@ -17,7 +17,7 @@ Sources: the docs catalogs (FACT-docs), SAT's lists as copied by third parties (
 - Régimen fiscal must exist and fit the RFC's persona type; a generic RFC takes régimen 616
   (FACT-3p).
 - Uso CFDI must exist and fit the receiver's persona type (deductions D01–D10 and CN01 are for
-  personas físicas).
+  personas físicas) and régimen (SAT's RegimenFiscalReceptor column, FACT-3p).
 - Payment method PUE/PPD; payment form from the catalog; PPD requires form 99 (FACT-3p).
 - Zip code: five digits (DomicilioFiscalReceptor).
 - Currency: ISO 4217 code; MXN takes no exchange rate or 1, any other currency needs one > 0.
@@ -248,8 +248,9 @@ def cfdi_use(
 
     With the receiver's RFC, the use must apply to its persona type (D01–D10 and CN01 are for
     personas físicas). With only the régimen, the use must apply to a persona type the régimen
-    allows. Where the catalog row lists the régimenes a use accepts (`regimes`), the régimen
-    must be one of them; the stored catalogs carry no such list today.
+    allows. Where the catalog row lists the régimenes a use accepts (`regimes`, SAT's
+    RegimenFiscalReceptor column), the régimen must be one of them: G03 is not for a salaried
+    receiver (605), a receiver in 616 (público en general) takes S01 or CP01.
 
     >>> cfdi_use("use", "g03", rfc="EKU9003173C9")
     'G03'

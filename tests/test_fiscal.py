@@ -130,6 +130,13 @@ def test_tax_regime_that_does_not_fit_the_rfc_is_rejected(
     assert words in _broken(excinfo, "tax_system")
 
 
+@pytest.mark.parametrize("regime", ["607", "622"])
+@pytest.mark.parametrize("rfc", [MORAL, FISICA])
+def test_regimes_whose_sources_disagree_allow_both_persona_types(regime: str, rfc: str) -> None:
+    # The third-party copies of SAT's catalog disagree on 607 and 622: the SDK does not guess.
+    assert fiscal.tax_regime("tax_system", regime, rfc=rfc) == regime
+
+
 def test_unknown_tax_regime_is_rejected_with_the_catalog() -> None:
     with pytest.raises(InvalidParameterError) as excinfo:
         fiscal.tax_regime("tax_system", "699")
@@ -172,8 +179,45 @@ def test_cfdi_use_against_the_regime_alone() -> None:
     # 601 is for personas morales only, so a deduction cannot fit it …
     with pytest.raises(InvalidParameterError):
         fiscal.cfdi_use("use", "D01", tax_regime="601")
-    # … while 626 (RESICO) is open to personas físicas too.
-    assert fiscal.cfdi_use("use", "D01", tax_regime="626") == "D01"
+    # … while 612 (personas físicas with business activity) can.
+    assert fiscal.cfdi_use("use", "D01", tax_regime="612") == "D01"
+
+
+@pytest.mark.parametrize(
+    ("use", "regime"),
+    [
+        ("G03", "601"),
+        ("G03", "626"),
+        ("D01", "612"),
+        ("D10", "605"),
+        ("S01", "616"),
+        ("CP01", "616"),
+    ],
+)
+def test_cfdi_use_that_the_regime_accepts(use: str, regime: str) -> None:
+    assert fiscal.cfdi_use("use", use, tax_regime=regime) == use
+
+
+@pytest.mark.parametrize(
+    ("use", "regime"),
+    [
+        ("G03", "605"),  # salaries: no general expenses
+        ("G03", "616"),  # público en general takes S01/CP01
+        ("D01", "626"),  # RESICO receivers cannot deduct medical fees
+        ("CN01", "612"),  # payroll only for 605
+    ],
+)
+def test_cfdi_use_that_the_regime_does_not_accept(use: str, regime: str) -> None:
+    with pytest.raises(InvalidParameterError) as excinfo:
+        fiscal.cfdi_use("use", use, tax_regime=regime)
+    assert regime in _broken(excinfo, "use")
+
+
+def test_public_general_receiver_with_g03_is_refused_in_a_body() -> None:
+    body = {"client": {"tax_id": "XAXX010101000", "tax_system": "616", "use": "G03"}}
+    with pytest.raises(InvalidParameterError) as excinfo:
+        fiscal.invoice(body)
+    assert "616" in _broken(excinfo, "client.use")
 
 
 def test_p01_from_the_docs_examples_is_accepted() -> None:

@@ -2475,7 +2475,7 @@ class ReceiptList:
     """FACT-docs core list envelope; FACT-CLI: entries of `data` may be null."""
 
     message: str | None = None
-    data: list[Receipt] | None = None
+    data: list[Receipt | None] | None = None
     next: str | None = None
     has_more: bool | None = None
     total_results: int | None = None

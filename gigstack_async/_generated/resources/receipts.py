@@ -33,7 +33,7 @@ class Receipts:
         status: models.ReceiptStatus | str | None = None,
         client_id: str | None = None,
         max_items: int | None = None,
-    ) -> AsyncPager[models.Receipt, models.ReceiptList]:
+    ) -> AsyncPager[models.Receipt | None, models.ReceiptList]:
         """List receipts.
 
         FACT-docs (receipts-api-guide-1404286m0): `limit`, `next`, `team`; `status` and
