@@ -17,7 +17,10 @@ from gigstack_async.sandbox.server import Sandbox
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gigstack_async.sandbox",
-        description="Serve a stateful gigstack API v2 simulator (Descarga Masiva) on 127.0.0.1.",
+        description=(
+            "Serve a stateful gigstack API v2 simulator (clients, invoices, payments, receipts,"
+            " teams, users, retentions, SAT invoices and Descarga Masiva) on 127.0.0.1."
+        ),
     )
     parser.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
     parser.add_argument("--seed", type=int, default=0, help="seed for data, timing and faults")

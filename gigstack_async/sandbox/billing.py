@@ -32,9 +32,9 @@ from gigstack_async.sandbox.routes_common import (
     check_zip,
     core_of,
     emit,
-    now_s,
     optional_str,
     owner_of,
+    resource_time,
     team_core,
 )
 from gigstack_async.sandbox.routing import team_of
@@ -105,7 +105,7 @@ def new_client(request: web.Request, fields: Mapping[str, Any]) -> Record:
             "issue_invoiceable_receipts": True,
         },
         "livemode": False,
-        "created_at": now_s(request),
+        "created_at": resource_time(request),
         "team": core.team_id,
         "owner": owner_of(request),
         "from": "api",
@@ -208,7 +208,7 @@ def parse_items(request: web.Request, raw: object, currency: str) -> list[Record
         if not isinstance(description, str) or not description:
             raise invalid(f"{where}.description", "is required")
         taxes = [
-            _tax(tax, f"{where}.taxes[{n}]") for n, tax in enumerate(merged.get("taxes") or [])
+            parse_tax(tax, f"{where}.taxes[{n}]") for n, tax in enumerate(merged.get("taxes") or [])
         ]
         items.append(
             {
@@ -228,7 +228,8 @@ def parse_items(request: web.Request, raw: object, currency: str) -> list[Record
     return items
 
 
-def _tax(raw: object, where: str) -> Record:
+def parse_tax(raw: object, where: str) -> Record:
+    """One `taxes[]` entry: type IVA/ISR/IEPS, factor, rate as a Decimal fraction."""
     if not isinstance(raw, dict):
         raise invalid(where, "must be an object")
     kind = str(raw.get("type", "")).upper()
@@ -313,7 +314,7 @@ def stamp_invoice(
     folio_number = core.next_folio(series, folio)
     invoice_id = state.new_id("invoice")
     sat_uuid = state.new_uuid()
-    stamped_at = now_s(request)
+    stamped_at = resource_time(request)
     seal = hashlib.sha256(f"{sat_uuid}|{fields.get('total')}".encode()).hexdigest()
     invoice: Record = {
         "id": invoice_id,

@@ -42,6 +42,10 @@ class CoreVariants:
     - `next_on_last_page`: on a core list's last page `next` is left out, or sent as `null`
       (the docs examples omit it; GUESS either way).
     - `created_status`: HTTP status of a successful create, 201 or 200 (NOT FOUND for most).
+    - `resource_time_unit`: the unit of `created_at`/`stamp_at`/`succeeded_at`/… on clients,
+      services, invoices and payments: `s` (the docs' 10-digit examples, one placeholder
+      number everywhere) or `ms` (what the newer resources use); list `created_gte`/`lte`
+      filters follow it.
     """
 
     payment_canceled: Literal["canceled", "cancelled"] = "canceled"
@@ -49,9 +53,10 @@ class CoreVariants:
     stamped_status: Literal["valid", "stamped"] = "valid"
     next_on_last_page: Literal["omit", "null"] = "omit"
     created_status: Literal[200, 201] = 201
+    resource_time_unit: Literal["s", "ms"] = "s"
 
 
-ALTERNATIVE_VARIANTS = CoreVariants("cancelled", "canceled", "stamped", "null", 200)
+ALTERNATIVE_VARIANTS = CoreVariants("cancelled", "canceled", "stamped", "null", 200, "ms")
 """Every knob on its non-default side."""
 CANCELED_SPELLINGS = frozenset({"canceled", "cancelled"})
 
@@ -204,7 +209,6 @@ class CoreState:
         self.stamps: list[Stamp] = []
         self.cancellations: Counter[str] = Counter()
         self.money_moves: list[MoneyMove] = []
-        self.deleted_teams: dict[str, Record] = {}
         self.variants = CoreVariants()
         owner = {"id": "user_sandbox", "email": "owner@sandbox.gigstack.test"}
         self.users.add(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from gigstack_async.sandbox.core import CoreTeam, Record
@@ -43,11 +44,16 @@ async def read_form(request: web.Request) -> dict[str, tuple[str | None, bytes]]
     """Every multipart part: name → (filename, bytes); 400 when the body is not multipart."""
     if not request.content_type.startswith("multipart/"):
         raise ApiError(400, "invalid_request_body", "Send multipart/form-data")
-    reader = await request.multipart()
     parts: dict[str, tuple[str | None, bytes]] = {}
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name:
-            parts[part.name] = (part.filename, bytes(await part.read()))
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name:
+                parts[part.name] = (part.filename, bytes(await part.read()))
+    except (ValueError, HttpProcessingError) as exc:  # a malformed body is the client's fault
+        raise ApiError(
+            400, "invalid_request_body", f"The multipart body cannot be parsed: {exc}"
+        ) from exc
     return parts
 
 

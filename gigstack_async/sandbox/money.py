@@ -21,6 +21,10 @@ from gigstack_async.sandbox.envelopes import invalid
 CURRENCY_DECIMALS: Mapping[str, int] = {"JPY": 0, "KRW": 0, "CLP": 0, "CLF": 4, "BHD": 3}
 """Currencies whose minor unit is not 2 decimals (ISO 4217); every other code has 2."""
 
+MAX_AMOUNT = Decimal(10) ** 12
+"""Amounts, prices and quantities stay below this, so every product and rounding fits Decimal's
+28 digits (SAT's own importe limit is far above any real invoice; GUESS for the API's)."""
+
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MARK = "\x00dec:"
 
@@ -47,6 +51,8 @@ def parse_amount(value: object, field: str, *, positive: bool = False) -> Decima
         raise invalid(field, f"must be a finite number, got {value!r}")
     if amount < 0 or (positive and amount == 0):
         raise invalid(field, f"must be {'> 0' if positive else '>= 0'}, got {value!r}")
+    if amount >= MAX_AMOUNT:
+        raise invalid(field, f"must be below {MAX_AMOUNT:,}, got {value!r}")
     return amount
 
 

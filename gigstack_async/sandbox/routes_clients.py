@@ -13,6 +13,7 @@ from gigstack_async.sandbox.billing import (
     client_fields,
     find_client,
     new_client,
+    parse_tax,
     refresh_validity,
 )
 from gigstack_async.sandbox.core import CoreTeam, Record
@@ -27,10 +28,12 @@ from gigstack_async.sandbox.routes_common import (
     json_body,
     now_s,
     optional_str,
+    resource_time,
     respond,
     search_list,
     team_core,
 )
+from gigstack_async.sandbox.routes_receipts import stamp_receipt_record
 from gigstack_async.sandbox.routing import Route
 
 MAX_CSF_BYTES = 5 * 1024 * 1024
@@ -163,8 +166,6 @@ async def customer_portal(request: web.Request) -> web.Response:
 
 async def stamp_pending_receipts(request: web.Request) -> web.Response:
     """Stamp up to 100 pending receipts of the client (each is a CFDI)."""
-    from gigstack_async.sandbox.routes_receipts import stamp_receipt_record
-
     core = team_core(request)
     client = core.clients.get(request.match_info["id"])
     pending = [
@@ -247,8 +248,6 @@ _PRODUCT_KEY = re.compile(r"\d{8}")
 
 
 def _service_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    from gigstack_async.sandbox.billing import _tax
-
     fields: dict[str, Any] = {}
     for name in SERVICE_TEXT:
         if name in body:
@@ -265,7 +264,7 @@ def _service_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         raw = body["taxes"] or []
         if not isinstance(raw, list):
             raise invalid("taxes", "must be a list")
-        fields["taxes"] = [_tax(tax, f"taxes[{n}]") for n, tax in enumerate(raw)]
+        fields["taxes"] = [parse_tax(tax, f"taxes[{n}]") for n, tax in enumerate(raw)]
     return fields
 
 
@@ -283,7 +282,7 @@ async def create_service(request: web.Request) -> web.Response:
         "unit_price": fields["unit_price"],
         "taxes": fields.get("taxes", []),
         "team": core.team_id,
-        "created_at": now_s(request),
+        "created_at": resource_time(request),
     }
     core.services.add(service)
     emit(request, "service.created", service)

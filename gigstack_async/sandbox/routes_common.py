@@ -12,7 +12,6 @@ import base64
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -144,6 +143,13 @@ def owner_of(request: web.Request) -> str:
 def now_s(request: web.Request) -> int:
     """Simulated now, in unix seconds (the unit of `created_at` on clients, invoices, …)."""
     return state_of(request).clock.now_ms() // 1000
+
+
+def resource_time(request: web.Request) -> int:
+    """Now in the unit of core resource timestamps (`CoreVariants.resource_time_unit`)."""
+    if core_of(request).variants.resource_time_unit == "ms":
+        return now_ms(request)
+    return now_s(request)
 
 
 def now_ms(request: web.Request) -> int:
@@ -437,7 +443,3 @@ def check_emails(body: Mapping[str, Any], field: str = "emails") -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
         raise invalid(field, "must be a list of email addresses")
     return list(value)
-
-
-def decimal_or_none(value: object) -> Decimal | None:
-    return value if isinstance(value, Decimal) else None

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gigstack_async.sandbox import documents
+from gigstack_async.sandbox import documents, money
 from gigstack_async.sandbox.billing import (
     client_summary,
     document_fields,
@@ -44,6 +44,7 @@ from gigstack_async.sandbox.routes_common import (
     json_body,
     now_ms,
     now_s,
+    resource_time,
     respond,
     search_list,
     team_core,
@@ -194,7 +195,7 @@ async def cancel_invoice(request: web.Request) -> web.Response:
     invoice["cancellation"] = {
         "motive": motive,
         "substitution_uuid": substitution,
-        "cancelled_at": now_s(request),
+        "cancelled_at": resource_time(request),
     }
     core_of(request).cancellations[invoice["id"]] += 1
     emit(request, "invoice.canceled", invoice)
@@ -512,7 +513,7 @@ async def list_cfdi_errors(request: web.Request) -> web.Response:
         )
     ]
     start = (page - 1) * limit
-    return documents_json(
+    return money.json_response(
         {
             "success": True,
             "data": rows[start : start + limit],
@@ -523,10 +524,6 @@ async def list_cfdi_errors(request: web.Request) -> web.Response:
             "timestamp": iso_now(request),
         }
     )
-
-
-def documents_json(body: Record) -> web.Response:
-    return web.json_response(body)
 
 
 def _invoice(core: CoreTeam, invoice_id: str) -> Record:

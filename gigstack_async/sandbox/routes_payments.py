@@ -35,12 +35,13 @@ from gigstack_async.sandbox.routes_common import (
     emit,
     equals,
     json_body,
-    now_s,
     owner_of,
+    resource_time,
     respond,
     search_list,
     team_core,
 )
+from gigstack_async.sandbox.routes_receipts import new_receipt
 from gigstack_async.sandbox.routing import Route
 
 PUE_AUTOMATIONS = frozenset({"pue_invoice", "payment", "stamp_invoice"})
@@ -116,7 +117,7 @@ def _new_payment(request: web.Request, body: Record, status: str) -> Record:
         "metadata": fields["metadata"],
         "emails": fields["emails"],
         "idempotency_key": body.get("idempotency_key"),
-        "created_at": now_s(request),
+        "created_at": resource_time(request),
         "succeeded_at": None,
         "canceled_at": None,
         "payment_processor": "api",
@@ -131,8 +132,6 @@ def _new_payment(request: web.Request, body: Record, status: str) -> Record:
 def _run_automation(request: web.Request, payment: Record) -> None:
     """What `automation_type` does once the money arrived: stamp a PUE invoice, or a PPD invoice
     plus its payment complement, or create a receipt."""
-    from gigstack_async.sandbox.routes_receipts import new_receipt
-
     automation = payment.get("automation_type")
     if automation in (None, "none") or payment["automations"]:
         return
@@ -253,7 +252,10 @@ async def mark_paid(request: web.Request) -> web.Response:
     paid_at = body.get("date")
     if paid_at is not None and (isinstance(paid_at, bool) or not isinstance(paid_at, int)):
         raise invalid("date", "must be a unix timestamp in seconds")
-    payment.update(status=status, payment_form=payment_form, succeeded_at=paid_at or now_s(request))
+    if paid_at is not None and core_of(request).variants.resource_time_unit == "ms":
+        paid_at *= 1000  # `date` is documented in seconds (FACT-n8n)
+    succeeded_at = paid_at or resource_time(request)
+    payment.update(status=status, payment_form=payment_form, succeeded_at=succeeded_at)
     core_of(request).record_move(core.team_id, payment["id"], "paid", payment["total"])
     _run_automation(request, payment)
     emit(request, "payment.succeeded", payment)
@@ -284,7 +286,7 @@ async def refund_payment(request: web.Request) -> web.Response:
         "amount": amount,
         "reason": reason,
         "external_processor_refund": external,
-        "created_at": now_s(request),
+        "created_at": resource_time(request),
     }
     payment["refunds"].append(refund)
     payment["amount_refunded"] += amount
@@ -299,7 +301,7 @@ async def cancel_payment(request: web.Request) -> web.Response:
     payment = core.payments.get(request.match_info["id"])
     _transition(payment, payment_machine.cancel)
     payment["status"] = core_of(request).variants.payment_canceled
-    payment["canceled_at"] = now_s(request)
+    payment["canceled_at"] = resource_time(request)
     core_of(request).record_move(core.team_id, payment["id"], "cancel", Decimal(0))
     emit(request, "payment.canceled", payment)
     return respond(payment, "Payment canceled successfully")

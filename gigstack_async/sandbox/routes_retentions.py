@@ -7,6 +7,7 @@ analogy with invoices. Ids follow the create example: `id` = the CFDI UUID.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from aiohttp import web
@@ -123,8 +124,6 @@ async def create_retention(request: web.Request) -> web.Response:
 
 
 def _iso(moment_ms: int) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(moment_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

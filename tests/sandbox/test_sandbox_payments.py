@@ -221,3 +221,17 @@ async def test_the_other_side_of_each_disagreement(api, client_id: str, sandbox:
     last_page = await api.get("payments")
     assert last_page.body["has_more"] is False
     assert last_page.body["next"] is None  # sent as an explicit null
+
+
+async def test_timestamps_in_ms_when_the_server_says_so(
+    api, client_id: str, sandbox: Sandbox
+) -> None:
+    from gigstack_async.sandbox.core import CoreVariants
+
+    before = (await api.post("payments/register", json=register(client_id))).data
+    sandbox.state.core.variants = CoreVariants(resource_time_unit="ms")
+    after = (await api.post("payments/register", json=register(client_id))).data
+    assert before["created_at"] < 10**11 < after["created_at"]
+    assert after["created_at"] // 1000 == before["created_at"]  # same (frozen) instant
+    recent = await api.get("payments", params={"created_gte": str(after["created_at"])})
+    assert [p["id"] for p in recent.data] == [after["id"]]

@@ -37,7 +37,7 @@ from schemathesis.checks import (
 )
 
 from codegen.spec import load_bundle
-from gigstack_async.sandbox import LifecycleConfig, Sandbox, SandboxConfig
+from gigstack_async.sandbox import ROUTES, LifecycleConfig, Sandbox, SandboxConfig
 
 GROUP = 8
 REPO = Path(__file__).resolve().parents[2]
@@ -112,7 +112,8 @@ def sandbox(server: ThreadedSandbox) -> Iterator[Sandbox]:
 
 
 def _existing(server: ThreadedSandbox, sandbox: Sandbox) -> dict[str, str]:
-    """A completed request, its first package and one of its (synced) invoices."""
+    """A completed request, its first package and one of its (synced) invoices, plus one of
+    each core resource (keyed `core:<what>`, picked per operation by `_path_ids`)."""
 
     async def make() -> dict[str, str]:
         headers = {"Authorization": f"Bearer {sandbox.api_key}"}
@@ -125,10 +126,108 @@ def _existing(server: ThreadedSandbox, sandbox: Sandbox) -> dict[str, str]:
                 package_id = (await response.json())["data"]["package_ids"][0]
             async with http.get("invoices/sat", params={"limit": "1"}) as response:
                 uuid = (await response.json())["data"][0]["uuid"]
-        return {"requestId": request_id, "packageId": package_id, "uuid": uuid}
+            core = await _core_resources(http)
+        return {"requestId": request_id, "packageId": package_id, "uuid": uuid, **core}
 
     ids: dict[str, str] = server.run(make())
     return ids
+
+
+async def _core_resources(http: aiohttp.ClientSession) -> dict[str, str]:
+    """One of each core resource, in a state where its operations can succeed."""
+
+    async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with http.post(path, json=body) as response:
+            assert response.status < 300, await response.text()
+            data: dict[str, Any] = (await response.json())["data"]
+            return data
+
+    client = await post(
+        "clients",
+        {
+            "name": "Fuzz",
+            "legal_name": "FUZZ SA",
+            "tax_id": "FUZ800101AB1",
+            "tax_system": "601",
+            "email": "fuzz@example.com",
+            "address": {"zip": "01000"},
+        },
+    )
+    item = {"description": "x", "unit_price": 1000, "taxes": [{"type": "IVA", "rate": 0.16}]}
+    doc = {"client": {"id": client["id"]}, "items": [item], "payment_form": "03"}
+    income = await post("invoices/income", doc)
+    egress = await post("invoices/egress", doc)
+    draft = await post("invoices/draft", {**doc, "invoice_type": "I"})
+    succeeded = await post(
+        "payments/register", {**doc, "automation_type": "ppd_invoice_and_complement"}
+    )
+    requested = await post("payments/request", {"client": {"id": client["id"]}, "items": [item]})
+    receipt = await post("receipts", doc)
+    retention = await post(
+        "retentions",
+        {
+            "retention_key": "14",
+            "client": {"id": client["id"]},
+            "period_start": 1,
+            "period_end": 12,
+            "period_year": 2025,
+            "total_operation": 1000,
+            "taxes": [{"tax": "ISR", "base": 1000, "amount": 100}],
+        },
+    )
+    service = await post(
+        "services",
+        {"description": "s", "unit_price": 1, "product_key": "80141503", "unit_key": "E48"},
+    )
+    team = await post("teams", {"brand": {"alias": "Fuzz"}})
+    user = await post("users", {"email": "member@example.com", "auto_join": True})
+    return {
+        "core:client": client["id"],
+        "core:income": income["id"],
+        "core:egress": egress["id"],
+        "core:draft": draft["id"],
+        "core:complement": succeeded["invoices"][1],
+        "core:succeeded": succeeded["id"],
+        "core:requested": requested["id"],
+        "core:receipt": receipt["id"],
+        "core:retention": retention["id"],
+        "core:service": service["id"],
+        "core:empty_team": team["id"],
+        "core:user": user["id"],
+    }
+
+
+_CORE_IDS = (
+    ("/clients", "core:client"),
+    ("/invoices/income", "core:income"),
+    ("/invoices/egress", "core:egress"),
+    ("/invoices/draft", "core:draft"),
+    ("/invoices/payment", "core:complement"),
+    ("/invoices", "core:income"),
+    ("/receipts", "core:receipt"),
+    ("/retentions", "core:retention"),
+    ("/services", "core:service"),
+    ("/users", "core:user"),
+)
+
+
+def _path_ids(label: str, ids: dict[str, str]) -> dict[str, str]:
+    """The path parameters of one operation: SAT ids by name, `{id}` by resource."""
+    method, path = label.split(" ", 1)
+    chosen = {k: v for k, v in ids.items() if not k.startswith("core:")}
+    if path.startswith("/payments"):
+        pending = path.endswith("/paid") or (method == "DELETE" and path == "/payments/{id}")
+        chosen["id"] = ids["core:requested" if pending else "core:succeeded"]
+    elif path.startswith("/teams"):
+        deleting = method == "DELETE" and path == "/teams/{id}"
+        chosen["id"] = ids["core:empty_team"] if deleting else "team_sandbox"
+        chosen["seriesId"] = "A"
+    else:
+        for prefix, key in _CORE_IDS:
+            if path.startswith(prefix):
+                chosen["id"] = ids[key]
+                break
+    return chosen
 
 
 def _bad_header_text(value: object) -> bool:
@@ -195,17 +294,33 @@ def test_fuzzed_requests_get_conforming_answers(
 
 
 WITH_IDS = sorted(label for label, op in OPERATIONS.items() if op.path_parameters)
+NEEDS_DOMAIN_DATA = frozenset(
+    {
+        "POST /payments/{id}/paid",  # payment_form must be a SAT c_FormaPago code
+        "POST /payments/{id}/refund",  # amount within what was paid, a non-empty reason
+        "PUT /payments/{id}",  # item ids of this payment, description-only changes
+        "POST /teams/{id}/add-member",  # the id of an existing user
+        "POST /teams/{id}/remove-member",  # the id of a member
+    }
+)
+"""Operations whose success needs values the schema cannot express (catalog codes, ids of
+other resources, amounts within a balance): fuzzed for conformance and no 5xx only; their
+success paths are walked by tests/contract/test_core_contract.py."""
 
 
 @pytest.mark.parametrize("label", WITH_IDS)
 def test_fuzzed_requests_on_existing_resources(
     label: str, server: ThreadedSandbox, sandbox: Sandbox, figures
 ) -> None:
-    ids = _existing(server, sandbox)
+    method, path = label.split(" ", 1)
+    if (method, path) not in {(route.method, route.path) for route in ROUTES}:
+        pytest.skip("not served yet: webhook CRUD comes with the webhooks sandbox (issue 12)")
+    ids = _path_ids(label, _existing(server, sandbox))
     statuses: Counter[int] = Counter()
     sent = _run(OPERATIONS[label], "existing resources", sandbox, ids, statuses)
     assert sent > 0
-    assert any(200 <= status < 300 for status in statuses), statuses  # the success path ran
+    if label not in NEEDS_DOMAIN_DATA:
+        assert any(200 <= status < 300 for status in statuses), statuses  # the success path ran
     figures.add(GROUP, "Fuzz requests", sent)
     figures.add(GROUP, "Requests (existing resources)", sent)
     figures.row(GROUP, "Answers by operation (all passes)", label, **_merge(label, statuses))
