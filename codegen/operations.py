@@ -56,15 +56,19 @@ def schema_name(node: Mapping[str, Any]) -> str | None:
 
 
 def side_effect(op: Mapping[str, Any]) -> str:
-    """`x-gigstack-side-effect`, with the older `x-gigstack-billed: true` read as `charges`."""
+    """`x-gigstack-side-effect`; the older `x-gigstack-billed: true` reads as `charges` and
+    `x-gigstack-limited: true` as `limited-download`."""
     value = op.get("x-gigstack-side-effect")
     billed = op.get("x-gigstack-billed", False)
-    if value is None and op.get("x-gigstack-limited", False):
-        value = "limited-download"  # the older spelling of a package download's policy
+    limited = op.get("x-gigstack-limited", False)
+    if billed and limited:
+        raise BundleError(f"{op['operationId']}: both x-gigstack-billed and x-gigstack-limited")
     if value is None:
-        value = "charges" if billed else "none"
-    elif billed and value == "none":
-        raise BundleError(f"{op['operationId']}: x-gigstack-billed contradicts side effect none")
+        value = "charges" if billed else "limited-download" if limited else "none"
+    elif (billed and value != "charges") or (limited and value != "limited-download"):
+        raise BundleError(
+            f"{op['operationId']}: x-gigstack-billed/-limited contradict side effect {value}"
+        )
     if value not in SIDE_EFFECTS:
         raise BundleError(
             f"{op['operationId']}: x-gigstack-side-effect {value!r} is not one of {SIDE_EFFECTS}"

@@ -81,8 +81,10 @@ def open_enum(value: Any, cls: type[E]) -> E:
     return pseudo
 
 
-def _enum_value(member: enum.Enum) -> Any:
-    return member._value_
+def _enum_value(member: enum.Enum | str | int) -> Any:
+    # attrs does not convert on construction: `TaxElement(type="IVA")` holds the plain string,
+    # which is already the wire value.
+    return member._value_ if isinstance(member, enum.Enum) else member
 
 
 def _strict(expected: type, name: str) -> Callable[[Any, type], Any]:

@@ -95,10 +95,10 @@ class Operation:
 
     @property
     def limited(self) -> bool:
-        """Spends a limited resource (a package's 2 SAT downloads: `limited-download`)."""
+        """Spends one of a package's 2 SAT downloads (`limited-download`; `x-gigstack-limited`)."""
         return self.side_effect == "limited-download"
 
     @property
     def retry_unsafe(self) -> bool:
-        """A second attempt could cost money, a stamp, a money movement or a download."""
+        """The older name of `no_resend` (billed or limited, now any side effect without a key)."""
         return self.no_resend

@@ -62,10 +62,10 @@ logger = logging.getLogger("gigstack_async")
 T = TypeVar("T")
 
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
-MAX_ERROR_BODY_BYTES = 1024 * 1024  # an error envelope of a streamed call: read whole, capped
 
 MAX_REDIRECTS = 5
 _REFUSED_NUMBER = "number"  # _json.loads says "… number …" when it refuses one
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 DOWNLOAD_FILE = Operation(
     operation_id="downloadFile",
@@ -74,14 +74,7 @@ DOWNLOAD_FILE = Operation(
     resource="files",
     response_model=bytes,
 )
-"""A file URL handed out by the API: a plain read, retried on transient errors."""
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
+"""A file URL handed out by the API (invoice PDF/XML): a plain read, retried on transient errors."""
 
 _SIDE_EFFECT_TEXT = {
     "none": "this call",
@@ -90,6 +83,15 @@ _SIDE_EFFECT_TEXT = {
     "moves-money": "this call moves money",
     "limited-download": "this download counts against SAT's limit of downloads per package",
 }
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+MAX_ERROR_BODY_BYTES = 1024 * 1024  # an error envelope of a streamed call: read whole, capped
 
 
 def encode_query_value(value: Any) -> str:
@@ -252,7 +254,7 @@ class Pipeline:
             connect_timeout=self.timeout.connect,
             read_timeout=self.timeout.read,
             max_response_bytes=self.max_response_bytes,
-            resend_safe=not op.retry_unsafe,
+            resend_safe=not op.no_resend,
         )
 
     # ------------------------------------------------------------------ sending
@@ -305,7 +307,7 @@ class Pipeline:
                     f"{op.method} {log_path}: no result within the {self.timeout.total} s deadline "
                     f"({attempt} attempt{'s' if attempt > 1 else ''})"
                 )
-                if op.retry_unsafe:
+                if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
                 raise APITimeoutError(message, method=op.method, path=log_path) from exc
             except ResponseTooLarge as exc:
@@ -316,7 +318,7 @@ class Pipeline:
             except TransportError as exc:
                 elapsed = loop.time() - started
                 self._log_attempt(op, log_path, type(exc).__name__, attempt, elapsed)
-                if op.retry_unsafe and exc.request_sent:
+                if op.no_resend and exc.request_sent:
                     raise self._unsafe_failure(op, f"{op.method} {log_path}: {exc}") from exc
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
@@ -341,7 +343,7 @@ class Pipeline:
             if response.status < 400 or response.status not in self.retry.retry_statuses:
                 return CallResult(response=response, attempts=attempt)
             retry_after = parse_retry_after(response)
-            if op.retry_unsafe or attempt > self.retry.max_retries:
+            if op.no_resend or attempt > self.retry.max_retries:
                 raise self._status_error(response, retry_after)
             if retry_after is not None and retry_after > self.retry.retry_after_cap:
                 raise self._status_error(response, retry_after)
@@ -356,10 +358,10 @@ class Pipeline:
 
     def _unsafe_failure(self, op: Operation, message: str) -> APIConnectionError:
         """The error for a call with a side effect that failed after it may have been served."""
-        if not op.limited:
+        if op.side_effect != "limited-download":
             return OutcomeUnknownError(
-                f"{message}; {_SIDE_EFFECT_TEXT[op.side_effect]} and may have reached the server, "
-                "so it was not retried. Check whether it took effect before trying again.",
+                f"{message}; {_SIDE_EFFECT_TEXT[op.side_effect]} and may have reached the "
+                "server, so it was not retried. Check whether it took effect before trying again.",
                 method=op.method,
                 path=op.path,
             )
@@ -401,9 +403,63 @@ class Pipeline:
                 if loop.time() < deadline:
                     raise  # not our deadline: the consumer's own timeout
                 message = f"{op.method} {op.path}: the body did not arrive within the deadline"
-                if op.retry_unsafe:
+                if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
                 raise APITimeoutError(message, method=op.method, path=op.path) from exc
+
+    @contextlib.asynccontextmanager
+    async def download(self, url: str) -> AsyncIterator[_GuardedStream]:
+        """Open a file URL the API handed out (invoice PDF/XML) and yield its body (`chunks()`).
+
+        The API key goes only to URLs under `base_url`: storage URLs get no Authorization
+        header. Redirects are followed (at most 5), dropping the key when the URL leaves
+        `base_url`. Retried like any read; the URL is never logged (it may be signed). The
+        per-call deadline covers the body too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout.total
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise APIResponseValidationError(
+                    "the API gave a file location that is not an http(s) URL", status=0
+                )
+            headers = {"User-Agent": f"gigstack-async/{__version__}"}
+            if _origin(current) == _origin(self.base_url) and parts.path.startswith(
+                urlsplit(self.base_url).path.rstrip("/") + "/"
+            ):
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            request = Request(
+                method="GET",
+                url=current,
+                headers=headers,
+                connect_timeout=self.timeout.connect,
+                read_timeout=self.timeout.read,
+                max_response_bytes=self.max_response_bytes,
+            )
+            async with contextlib.AsyncExitStack() as stack:
+                response = await self._open_stream(DOWNLOAD_FILE, request, deadline, stack)
+                location = next(
+                    (v for k, v in response.headers.items() if k.lower() == "location"), None
+                )
+                if response.status in _REDIRECTS and location:
+                    current = urljoin(current, location)
+                    continue
+                body = _GuardedStream(self, DOWNLOAD_FILE, response)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        yield body
+                except TimeoutError as exc:
+                    if loop.time() < deadline:
+                        raise  # not our deadline: the consumer's own timeout
+                    raise APITimeoutError(
+                        "the file did not arrive within the deadline",
+                        method="GET",
+                        path=DOWNLOAD_FILE.path,
+                    ) from exc
+                return
+        raise APIResponseValidationError(f"more than {MAX_REDIRECTS} redirects", status=0)
 
     async def _open_stream(
         self,
@@ -427,13 +483,13 @@ class Pipeline:
             except TimeoutError as exc:
                 await attempt_stack.aclose()
                 message = f"{op.method} {op.path}: no response within the {self.timeout.total} s"
-                if op.retry_unsafe:
+                if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
                 raise APITimeoutError(message, method=op.method, path=op.path) from exc
             except TransportError as exc:
                 await attempt_stack.aclose()
                 self._log_attempt(op, op.path, type(exc).__name__, attempt, loop.time() - started)
-                if op.retry_unsafe and exc.request_sent:
+                if op.no_resend and exc.request_sent:
                     raise self._unsafe_failure(op, f"{op.method} {op.path}: {exc}") from exc
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
@@ -458,7 +514,7 @@ class Pipeline:
             whole = Response(response.status, response.headers, body)
             retry_after = parse_retry_after(whole)
             retryable = response.status in self.retry.retry_statuses
-            if not retryable or op.retry_unsafe or attempt > self.retry.max_retries:
+            if not retryable or op.no_resend or attempt > self.retry.max_retries:
                 raise self._status_error(whole, retry_after)
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             if delay > self.retry.retry_after_cap or loop.time() + delay >= deadline:
@@ -483,47 +539,6 @@ class Pipeline:
         if isinstance(error, RateLimitError):
             error.retry_after = retry_after
         return error
-
-    # ------------------------------------------------------------------ files
-
-    async def download(self, url: str, *, stream_to: str | None = None) -> bytes:
-        """GET a file URL the API handed out (invoice PDF/XML). Returns the body, or b"" when
-        it was streamed into `stream_to` (which then holds it).
-
-        The API key goes only to URLs under `base_url`: storage URLs get no Authorization
-        header. Redirects are followed (at most 5), dropping the key when the origin changes.
-        Retried like any read; the URL is never logged (it may be signed).
-        """
-        current = url
-        for _hop in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(current)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise APIResponseValidationError(
-                    "the API gave a file location that is not an http(s) URL", status=0
-                )
-            headers = {"User-Agent": f"gigstack-async/{__version__}"}
-            if _origin(current) == _origin(self.base_url) and parts.path.startswith(
-                urlsplit(self.base_url).path.rstrip("/") + "/"
-            ):
-                headers["Authorization"] = f"Bearer {self._api_key}"
-            request = Request(
-                method="GET",
-                url=current,
-                headers=headers,
-                connect_timeout=self.timeout.connect,
-                read_timeout=self.timeout.read,
-                max_response_bytes=self.max_response_bytes,
-                stream_to=stream_to,
-            )
-            response = (await self.send(DOWNLOAD_FILE, request)).response
-            location = response.header("location")
-            if response.status in (301, 302, 303, 307, 308) and location:
-                current = urljoin(current, location)
-                continue
-            if response.status >= 400:
-                raise self._status_error(response, parse_retry_after(response))
-            return response.body
-        raise APIResponseValidationError(f"more than {MAX_REDIRECTS} redirects", status=0)
 
     # ------------------------------------------------------------------ decoding
 
@@ -556,10 +571,11 @@ def _invalid_body(
 ) -> APIResponseValidationError:
     """The error for a 2xx body we cannot read; on a billed call it says the call went through."""
     request_id = _request_id(response)
-    if op.billed and 200 <= response.status < 300:
+    if op.side_effect != "none" and 200 <= response.status < 300:
         return BilledResponseValidationError(
-            f"{op.method} {op.path}: HTTP {response.status}: the call WENT THROUGH (it may have "
-            f"charged) but its response cannot be read: {reason}. Do not send it again; "
+            f"{op.method} {op.path}: HTTP {response.status}: the call WENT THROUGH ("
+            f"{_SIDE_EFFECT_TEXT[op.side_effect].removeprefix('this call ')}) but its response "
+            f"cannot be read: {reason}. Do not send it again; "
             "check its effect first (e.g. the download history)"
             + (f" [request id {request_id}]" if request_id else ""),
             status=response.status,
@@ -670,7 +686,7 @@ class _GuardedStream:
             message = (
                 f"{op.method} {op.path}: {exc} (the body broke off after {self.received} bytes)"
             )
-            if op.retry_unsafe:
+            if op.no_resend:
                 failure = self._pipeline._unsafe_failure(op, message)
             else:
                 failure = APIConnectionError(message, method=op.method, path=op.path)

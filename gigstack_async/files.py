@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import BinaryIO
 
 from gigstack_async._atomic import fsync_dir, write_atomic
 from gigstack_async._pipeline import Pipeline
@@ -44,15 +45,34 @@ async def fetch_file(
         raise APIResponseValidationError(f"the response has no {what}", status=200)
     is_url = value.startswith(("https://", "http://"))
     if to is None:
-        return await pipeline.download(value) if is_url else _inline(value, what)
+        if not is_url:
+            return _inline(value, what)
+        body = bytearray()
+        async with pipeline.download(value) as stream:
+            async for chunk in stream.chunks():
+                body += chunk
+                if len(body) > pipeline.max_response_bytes:
+                    raise APIResponseValidationError(
+                        f"the {what} exceeds {pipeline.max_response_bytes} bytes; pass to= to "
+                        "stream it to a file",
+                        status=stream.status,
+                    )
+        return bytes(body)
     target = Path(to)
     if not is_url:
         await asyncio.to_thread(write_atomic, target, _inline(value, what))
         return target
     tmp = target.with_name(f".{target.name[:64]}.{secrets.token_hex(8)}.tmp")
+    handle = await asyncio.to_thread(open, tmp, "xb")
     try:
-        body = await pipeline.download(value, stream_to=str(tmp))
-        await asyncio.to_thread(_finish, tmp, target, body)
+        try:
+            async with pipeline.download(value) as stream:
+                async for chunk in stream.chunks():
+                    await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(_sync, handle)
+        finally:
+            await asyncio.to_thread(handle.close)
+        await asyncio.to_thread(_promote, tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -60,14 +80,11 @@ async def fetch_file(
     return target
 
 
-def _finish(tmp: Path, target: Path, body: bytes) -> None:
-    # A transport that streamed left the file at `tmp` and returned b""; one that did not
-    # returned the body, written here.
-    mode = "ab" if tmp.exists() else "wb"
-    with open(tmp, mode) as handle:
-        if body:
-            handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _sync(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _promote(tmp: Path, target: Path) -> None:
     os.replace(tmp, target)
     fsync_dir(target.parent)

@@ -297,3 +297,21 @@ def test_der_certificates_and_keys_get_their_own_content_types(tmp_path: Path) -
         file_part("file", tmp_path / "missing.pdf", pdf_only)
     with pytest.raises(TypeError, match="file"):
         file_part("file", 42, pdf_only)  # type: ignore[arg-type]
+
+
+def test_a_model_built_with_enum_strings_still_serialises() -> None:
+    from gigstack_async._convert import unstructure
+    from gigstack_async.models import TaxElement, TaxFactor
+
+    built = TaxElement(type="IVA", factor=TaxFactor.TASA)  # type: ignore[arg-type]
+    assert unstructure(built)["type"] == "IVA"
+    assert unstructure(built)["factor"] == "Tasa"
+
+
+async def test_a_body_argument_of_the_wrong_type_is_refused_before_sending(
+    widgets: ModuleType,
+) -> None:
+    pipeline, transport = _pipeline(lambda r: _ok({"data": WIDGET}))
+    with pytest.raises(InvalidParameterError, match="price"):
+        await widgets.Widgets(pipeline).create(color="red", price="cheap")
+    assert transport.requests == []

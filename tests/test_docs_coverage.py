@@ -125,3 +125,20 @@ def test_coverage_md_lists_every_operation() -> None:
     for _path, _method, op in operations(bundle):
         assert f"`client.{op['x-gigstack-resource']}.{op['x-gigstack-method']}()`" in text
     assert (REPO / "docs" / "coverage.md").read_text(encoding="utf-8") == text
+
+
+def test_a_missing_seed_skips_locally_and_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "REPO", tmp_path / "clone")
+    monkeypatch.delenv("GIGSTACK_SHARED_DIR", raising=False)
+    assert _seed() is None
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        test_every_documented_operation_has_an_sdk_method()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI: the docs seed"):
+        test_every_documented_operation_has_an_sdk_method()

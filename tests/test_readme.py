@@ -69,6 +69,9 @@ def test_every_python_block_of_the_readme_is_tested() -> None:
         "webhook-aiohttp",
         "webhook-asgi",
         "webhook-sat-synced",
+        "core-invoice",
+        "core-payment",
+        "core-lists",
     }
     fenced = README.read_text(encoding="utf-8").count("```python")
     # Not run: the logging one-liner, and the FastAPI mount (FastAPI is not a test dependency;
@@ -284,3 +287,31 @@ async def test_react_to_new_sat_invoices_example(
         assert all(line.startswith("new ") for line in lines)
     finally:
         await stop(process)
+
+
+async def test_core_invoice_example_stamps_once_and_fetches_the_files(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    code, out, err = await run_python(["-c", readme_blocks()["core-invoice"]], sandbox, tmp_path)
+    assert code == 0, err
+    assert out == "A 1 1160.00 b'%PDF-'\n"
+    assert (tmp_path / "factura.xml").read_bytes().lstrip().startswith(b"<")
+    assert len(sandbox.state.core.stamps) == 1
+
+
+async def test_core_payment_example_sends_the_given_key(sandbox: Sandbox, tmp_path: Path) -> None:
+    code, out, err = await run_python(["-c", readme_blocks()["core-payment"]], sandbox, tmp_path)
+    assert code == 0, err
+    assert out == "succeeded 500.00\n"
+    assert len(sandbox.state.calls_to("registerPayment")) == 1
+
+
+async def test_core_lists_example_pages_and_scopes_by_team(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    code, out, err = await run_python(["-c", readme_blocks()["core-lists"]], sandbox, tmp_path)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert sorted(lines[:3]) == ["Ana", "Luis", "Sofía"]
+    assert lines[3] == "['Sucursal Norte']"
+    assert len(sandbox.state.calls_to("listClients")) >= 3  # 2 + 1 (+ the connected team's)

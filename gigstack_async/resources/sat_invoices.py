@@ -86,10 +86,10 @@ class SatInvoices(GeneratedSatInvoices):
         pagination = ops.LIST_SAT_INVOICES.pagination
         assert pagination is not None  # the spec declares it; codegen carries it over
         cursor_param = pagination.cursor_param
-        assert cursor_param is not None  # a cursor-paged list
+        assert cursor_param is not None
 
         async def fetch(cursor: str | None) -> SatInvoiceList:
-            page_query: dict[str, Any] = {**query, cursor_param: cursor or first_cursor}
+            page_query = {**query, cursor_param: cursor or first_cursor}
             page: SatInvoiceList = await self._pipeline.call(
                 ops.LIST_SAT_INVOICES, query=page_query
             )

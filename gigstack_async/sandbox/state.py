@@ -288,14 +288,14 @@ class SandboxState:
       are not new requests). `.criteria`, `.team_id`, `.request_id`, `.uuids` on each.
     - `ground_truth`: request id → the UUIDs its packages hold once completed.
     - `charges`: every `Charge`. `injected_faults`: every `InjectedFault`.
+    - `core`: the core API's state (clients … retentions) and its bookkeeping: `stamps`,
+      `cancellations`, `money_moves` (see `core.CoreState`).
+    - `event_hook`: resource events; `emit_event(type, data, team_id=...)` announces one.
     - `refused_creates`: every `RefusedCreate` (4xx before billing).
     - `teams`: team id → `TeamState`; `TeamState.package_downloads` counts the downloads SAT
       served per package id (what its 2-download limit counts).
     - `creates_per_month()` / `downloads_per_package()`: the billing view tests assert on.
     - `profile`: the `ServerProfile` in force (starts as `config.profile`; assignable).
-    - `core`: the core API's state (clients … retentions) and its bookkeeping: `stamps`,
-      `cancellations`, `money_moves` (see `core.CoreState`).
-    - `event_hook`: resource events; `emit_event(type, data, team_id=...)` announces one.
     """
 
     def __init__(self, config: SandboxConfig, clock: SimClock) -> None:
@@ -328,6 +328,12 @@ class SandboxState:
         self.core = CoreState(config, clock)
         self.event_hook = EventHook(clock)
         self.webhooks = WebhookRegistry(config.webhooks, config.seed)
+
+    def emit_event(
+        self, type: str, data: dict[str, Any], *, team_id: str | None = None
+    ) -> SandboxEvent:
+        """Announce a committed change (see `events.py`); a no-op unless someone subscribed."""
+        return self.event_hook.emit(type, data, team_id=team_id)
 
     # ---------------------------------------------------------------- the server's own view
 
@@ -445,12 +451,6 @@ class SandboxState:
                 )
             )
             raise ApiError(refuse.status, refuse.code, refuse.message, details=("activation",))
-
-    def emit_event(
-        self, type: str, data: dict[str, Any], *, team_id: str | None = None
-    ) -> SandboxEvent:
-        """Announce a committed change (see `events.py`); a no-op unless someone subscribed."""
-        return self.event_hook.emit(type, data, team_id=team_id)
 
     @property
     def ground_truth(self) -> dict[str, frozenset[str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
@@ -133,9 +132,6 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                if request.stream_to is not None and response.status < 400:
-                    await _stream_capped(response, request.max_response_bytes, request.stream_to)
-                    return Response(status=response.status, headers=dict(response.headers))
                 body = await _read_capped(response, request.max_response_bytes)
                 return Response(status=response.status, headers=dict(response.headers), body=body)
         except TransportError:
@@ -191,23 +187,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"{exc.status} {exc.message}"  # not str(exc): keep request details out
     return str(exc)
-
-
-async def _stream_capped(response: aiohttp.ClientResponse, limit: int | None, path: str) -> None:
-    """Write the body to `path` chunk by chunk (truncating it first: a retry starts over)."""
-    declared = response.content_length
-    if limit is not None and declared is not None and declared > limit:
-        raise ResponseTooLarge(f"response declares {declared} bytes, over the {limit} limit")
-    handle = await asyncio.to_thread(open, path, "wb")
-    try:
-        size = 0
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise ResponseTooLarge(f"response exceeds the {limit}-byte limit")
-            await asyncio.to_thread(handle.write, chunk)
-    finally:
-        await asyncio.to_thread(handle.close)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int | None) -> bytes:

@@ -34,9 +34,6 @@ class Request:
     connect_timeout: float | None = None
     read_timeout: float | None = None
     max_response_bytes: int | None = None
-    stream_to: str | None = None
-    """Write a successful (< 400) response body to this file instead of memory (downloads). A
-    transport that cannot stream may ignore it and return the body: the caller writes it."""
     resend_safe: bool = True
     """False for calls that may charge money: the transport must never send it a second time on
     its own (aiohttp, for one, silently resends a GET once when the connection drops)."""
