@@ -198,6 +198,9 @@ class SandboxConfig:
       unlimited). `identical_request_budget`: SAT's lifetime cap per identical criteria (`None` =
       unlimited). `history_limit`: entries in the history response. `sync_window_months`: how
       far back a request may start.
+    - `preloaded_months`: active teams start with completed cfdi requests (received and issued)
+      for each of their last N full months, so the SAT invoice list is not empty (0 = none; the
+      command line's sandbox uses 3).
     """
 
     seed: int = 0
@@ -214,6 +217,7 @@ class SandboxConfig:
     history_limit: int = 20
     sync_window_months: int = 71
     faults: FaultConfig = FaultConfig()
+    preloaded_months: int = attrs.field(default=0, validator=_non_negative_int)
 
     def __attrs_post_init__(self) -> None:
         if self.start is not None and self.start.utcoffset() is None:

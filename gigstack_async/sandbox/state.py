@@ -10,7 +10,8 @@ import hashlib
 import random
 import uuid
 from collections import Counter, deque
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 
 import attrs
 
@@ -44,6 +45,8 @@ class CallRecord:
     team: str | None
     status: int | None
     fault: str | None = None
+    # The path and query as sent (no header: never the key).
+    path: str | None = None
 
 
 @attrs.frozen
@@ -274,11 +277,15 @@ class SandboxState:
             for team in config.teams
         }
         self.calls: list[CallRecord] = []
+        # Called with each CallRecord as it is recorded (the sandbox's --log-requests).
+        self.call_listeners: list[Callable[[CallRecord], None]] = []
         self.download_requests: list[DownloadRequest] = []
         self.charges: list[Charge] = []
         self.injected_faults: list[InjectedFault] = []
         self.forced_faults: dict[str, deque[str]] = {}
         self._request_ids = random.Random(f"{config.seed}|request-ids")
+        if config.preloaded_months:
+            self.preload(config.preloaded_months)
 
     @property
     def ground_truth(self) -> dict[str, frozenset[str]]:
@@ -332,6 +339,14 @@ class SandboxState:
                 f"({criteria.describe()}) were already made; change the criteria",
                 details=("start_date", "end_date"),
             )
+        request = self._new_request(team, criteria, owner, now)
+        team.criteria_counts[criteria] += 1
+        self.charge(team, "createDownloadRequest", request.request_id)
+        return request, False
+
+    def _new_request(
+        self, team: TeamState, criteria: Criteria, owner: str, created_ms: int
+    ) -> DownloadRequest:
         request_id = str(uuid.UUID(int=self._request_ids.getrandbits(128), version=4)).upper()
         rng = random.Random(f"{self.config.seed}|{request_id}|timeline")
         invoices = self.invoices.between(
@@ -345,15 +360,36 @@ class SandboxState:
             team_id=team.team_id,
             owner=owner,
             criteria=criteria,
-            timeline=Timeline.plan(now, self.config.lifecycle, rng),
+            timeline=Timeline.plan(created_ms, self.config.lifecycle, rng),
             invoices=tuple(invoices),
             package_size=self.config.package_size,
         )
         team.requests.append(request)
-        team.criteria_counts[criteria] += 1
         self.download_requests.append(request)
-        self.charge(team, "createDownloadRequest", request_id)
-        return request, False
+        return request
+
+    def preload(self, months: int) -> None:
+        """Give every active team the CFDIs of its last `months` full calendar months.
+
+        They arrive as cfdi requests (received, then issued, per month) created an hour of
+        simulated time ago, so they are completed, in the history, downloadable, and their CFDIs
+        fill the SAT invoice list, exactly as if the team had downloaded them. They are not
+        charged and do not count against `identical_request_budget`.
+        """
+        created = self.clock.now_ms() - 3_600_000
+        this_month = self.clock.today_mx().replace(day=1)
+        for team in self.teams.values():
+            if team.activation != "active":
+                continue
+            owner = next(
+                (key.owner for key in self.config.api_keys if key.home_team == team.team_id),
+                "user_sandbox",
+            )
+            for back in range(months, 0, -1):
+                start = add_months(this_month, -back)
+                end = add_months(start, 1) - timedelta(days=1)
+                for rfc_type in ("received", "issued"):
+                    self._new_request(team, Criteria(start, end, rfc_type, "cfdi"), owner, created)
 
     def sync_invoices(self, team: TeamState) -> None:
         """Add the CFDIs of newly completed cfdi requests to the team's SAT invoice list.
