@@ -17,6 +17,7 @@ from gigstack_async.sandbox import Sandbox
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"<!-- readme-test: (?P<name>[\w-]+) -->\s*```python\n(?P<code>.*?)```", re.S)
+PYTEST_CONFIG = re.compile(r"<!-- readme-test: pytest-config -->\s*```toml\n(?P<toml>.*?)```", re.S)
 
 
 def readme_blocks() -> dict[str, str]:
@@ -106,13 +107,19 @@ async def test_one_request_example(sandbox: Sandbox, tmp_path: Path) -> None:
     assert any(line.startswith("completed") for line in lines)
 
 
-async def test_pytest_plugin_example(sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_pytest_plugin_example_with_the_readme_config(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    config = PYTEST_CONFIG.search(README.read_text(encoding="utf-8"))
+    assert config is not None
+    (tmp_path / "pyproject.toml").write_text(config["toml"])
     (tmp_path / "test_example.py").write_text(readme_blocks()["pytest-plugin"])
     code, out, err = await run_python(
-        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "test_example.py"],
         sandbox,
         tmp_path,
         timeout=120,
     )
     assert code == 0, out + err
     assert "1 passed" in out
+    assert "warning" not in (out + err).lower()  # no loop-scope (or any other) warning
