@@ -47,8 +47,10 @@ def register(commands: Any) -> None:
         help="serve a local simulator of the gigstack API (no account needed)",
         description="Serve a stateful simulator of the gigstack API v2 and SAT's Descarga "
         "Masiva on 127.0.0.1: seeded invoices, real ZIP packages, requests that move "
-        "pending → accepted → processing → completed as simulated time passes. It prints its "
-        "base URL and its test key (a public key that only opens this simulator).",
+        "pending → accepted → processing → completed as simulated time passes. Each team "
+        "starts with its last months of CFDIs already downloaded, so the SAT invoice list has "
+        "data. It prints its base URL and its test key (a public key that only opens this "
+        "simulator). `python -m gigstack_async.sandbox` is the same command.",
         epilog=EPILOG,
         client=False,
     )
