@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -158,6 +159,10 @@ def cli(api_env: dict[str, str], tmp_path: Path) -> RunCli:
     return run
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 async def spawn_cli(
     api_env: dict[str, str], tmp_path: Path
@@ -175,6 +180,9 @@ async def spawn_cli(
             stderr=asyncio.subprocess.PIPE,
             env=base_env(api_env),
             cwd=tmp_path,
+            # A suite started in the background (`make test &`) inherits SIGINT as ignored, and
+            # Python keeps it ignored: the Ctrl-C tests would then wait forever.
+            preexec_fn=_default_sigint,
         )
         processes.append(process)
         return process
