@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: help install test test-floor lint typecheck codegen codegen-check pytest demo bench clean
+.PHONY: help install test test-floor lint typecheck codegen codegen-check pytest mutate mutate-sample demo bench clean
 
 help:
 	@echo "make demo       download a year of CFDIs from the local sandbox, with live progress"
@@ -12,6 +12,7 @@ help:
 	@echo "                (newest aiohttp/attrs/cattrs, then the declared floors: test-floor)"
 	@echo "make codegen    regenerate gigstack_async/_generated/ from openapi/"
 	@echo "make bench      benchmarks against raw aiohttp and other clients (writes BENCHMARKS.md)"
+	@echo "make mutate     mutation testing of the safety core (writes docs/mutation.md; slow)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,15 @@ codegen-check: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
+# A bounded, random sample of mutants, so the mutation habit cannot rot (make mutate runs all).
+MUTATION_SAMPLE ?= 40
+
+mutate: $(STAMP)
+	$(PY) -m mutation
+
+mutate-sample: $(STAMP)
+	$(PY) -m mutation --sample $(MUTATION_SAMPLE)
+
 test: lint typecheck codegen-check pytest test-floor
 
 # The oldest versions pyproject.toml allows (">=X" read as "==X"), in a second venv: the suite
@@ -67,4 +77,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(FLOOR_VENV) .mypy_cache .ruff_cache .pytest_cache mutants

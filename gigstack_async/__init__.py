@@ -44,7 +44,9 @@ from gigstack_async.errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BilledResponseValidationError,
     ConflictError,
+    DownloadInterruptedError,
     GigstackError,
     InternalServerError,
     InvalidParameterError,
@@ -55,6 +57,7 @@ from gigstack_async.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from gigstack_async.money import InvalidAmountError
 from gigstack_async.pagination import AsyncPager
 
 __all__ = [
@@ -67,10 +70,12 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BilledResponseValidationError",
     "BulkDownload",
     "BulkEvent",
     "ConflictError",
     "Direction",
+    "DownloadInterruptedError",
     "DownloadPlan",
     "DownloadRequest",
     "DownloadRequestState",
@@ -78,6 +83,7 @@ __all__ = [
     "GigstackClient",
     "GigstackError",
     "InternalServerError",
+    "InvalidAmountError",
     "InvalidParameterError",
     "InvoiceType",
     "MonthFailed",

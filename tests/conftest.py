@@ -279,16 +279,40 @@ class SecretGuard:
         while current is not None and not any(current is s for s in seen):
             seen.append(current)
             texts = [str(current), repr(current), repr(current.args)]
-            with contextlib.suppress(Exception):
-                texts.append(repr(vars(current)))
+            texts.append(self._attributes(f"{where} ({type(current).__name__})", current))
             texts.extend(getattr(current, "__notes__", ()))
             self.scan(f"{where} ({type(current).__name__})", texts)
             current = current.__cause__ or current.__context__
 
+    def _attributes(self, where: str, error: BaseException) -> str:
+        """Every attribute of `error` as text: `vars()` when it has a __dict__, else its slots.
+        An attribute whose repr raises is reported, never skipped quietly."""
+        names: list[str] = list(getattr(error, "__dict__", {}))
+        for klass in type(error).__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            names.extend([slots] if isinstance(slots, str) else slots)
+        parts = []
+        for name in dict.fromkeys(names):
+            try:
+                parts.append(f"{name}={getattr(error, name)!r}")
+            except AttributeError:
+                continue  # an unset slot holds nothing
+            except Exception as exc:
+                self.leaks.append(
+                    f"{where}: attribute {name!r} could not be rendered to check for the key "
+                    f"({type(exc).__name__})"
+                )
+        return ", ".join(parts)
+
     def scan_record(self, record: logging.LogRecord) -> None:
         texts = [str(record.msg), repr(record.args)]
-        with contextlib.suppress(Exception):
+        try:
             texts.append(record.getMessage())
+        except Exception as exc:  # a record that cannot be rendered cannot be checked: say so
+            self.leaks.append(
+                f"log record {record.name}: message could not be rendered to check for the key "
+                f"({type(exc).__name__})"
+            )
         if record.exc_info and record.exc_info[1] is not None:
             texts.append("".join(traceback.format_exception(record.exc_info[1])))
         if record.exc_text:

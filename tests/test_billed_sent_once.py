@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gigstack_async import GigstackClient, OutcomeUnknownError, PollSchedule
+from gigstack_async import GigstackClient, InternalServerError, OutcomeUnknownError, PollSchedule
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 
 
@@ -67,10 +67,14 @@ async def test_a_billed_call_refused_before_the_handler_is_not_retried_either(
     sandbox: Sandbox, client: GigstackClient
 ) -> None:
     sandbox.state.force_fault("createDownloadRequest", "503")
-    with pytest.raises(Exception, match="503"):
+    with pytest.raises(InternalServerError) as caught:
         await client.downloads.create_request(
             start_date="2025-02-01", end_date="2025-02-28", rfc_type="received"
         )
+    # The server answered (nothing was created), so this is a plain status error, not an
+    # unknown outcome: the user may resend, and the SDK did not do it for them.
+    assert type(caught.value) is InternalServerError
+    assert caught.value.status == 503
     assert len(sandbox.state.calls_to("createDownloadRequest")) == 1
     assert sandbox.state.download_requests == []
 

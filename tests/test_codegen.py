@@ -14,8 +14,6 @@ import yaml
 
 from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, FILES, check, generate
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from uuid import UUID
@@ -11,7 +13,7 @@ import attrs
 import cattrs
 import pytest
 
-from gigstack_async import is_known
+from gigstack_async import _json, is_known
 from gigstack_async._convert import structure, unstructure
 from gigstack_async._generated import models as m
 
@@ -26,10 +28,17 @@ def _seed_example(name: str) -> dict[str, object]:
     return result
 
 
+def _require_seeds() -> None:
+    # In CI, shared/ sits beside the clone: a missing seed there is a broken setup, not a skip.
+    if not SEEDS.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SEEDS} is missing in CI")
+        pytest.skip("../shared/seeds is not beside this checkout")
+
+
 @pytest.fixture
 def sat_list_example() -> dict[str, object]:
-    if not SEEDS.exists():
-        pytest.skip("../shared/seeds is not beside this checkout")
+    _require_seeds()
     return _seed_example("000_37a933562e250273.txt")
 
 
@@ -43,12 +52,11 @@ def test_seed_sat_invoice_list_decodes_and_round_trips(sat_list_example: dict) -
     assert invoice.issuer is not None
     assert invoice.issuer.rfc == "string"
     assert (page.has_more, page.next, page.count) == (True, "string", 0)
-    assert json.loads(json.dumps(unstructure(page))) == sat_list_example
+    assert json.loads(_json.dumps(unstructure(page))) == sat_list_example
 
 
 def test_seed_create_request_response_decodes() -> None:
-    if not SEEDS.exists():
-        pytest.skip("../shared/seeds is not beside this checkout")
+    _require_seeds()
     envelope = structure(
         _seed_example("001_4f63265d4e1f4864.txt"), m.DownloadRequestCreatedEnvelope
     )
@@ -158,9 +166,29 @@ def test_request_bodies_use_wire_names_and_omit_unset_fields() -> None:
         "end_date": "2024-01-31",
         "rfc_type": "received",
     }
-    schedule = m.ScheduleInput(enabled=True, download_types=[m.RfcType.ISSUED], days_back=5)
-    assert json.loads(json.dumps(unstructure(schedule))) == {
+    optional = m.RegisterInput(phone="+525512345678", sync_start_date=date(2024, 1, 1))
+    assert json.loads(json.dumps(unstructure(optional))) == {
+        "phone": "+525512345678",
+        "sync_start_date": "2024-01-01",
+    }
+    schedule = m.ScheduleInput(
+        enabled=True, time="06:00", download_types=[m.RfcType.ISSUED], days_back=5
+    )
+    assert json.loads(json.dumps(unstructure(schedule))) == {  # all four, as gigstack sends
         "enabled": True,
+        "time": "06:00",
         "download_types": ["issued"],
         "days_back": 5,
     }
+
+
+def test_a_missing_seed_fails_in_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "SEEDS", tmp_path / "absent")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="missing in CI"):
+        _require_seeds()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _require_seeds()

@@ -18,7 +18,7 @@ WIRE_INVOICE: dict[str, Any] = {
     "direction": "received",
     "issuer": {"rfc": "EKU9003173C9", "name": "ESCUELA KEMPER URGATE"},
     "invoice_type": "I",
-    "total": 1160.0,
+    "total": Decimal("1160.10"),
     "status": "Suspendido",  # a status this SDK does not know yet: kept as sent
     "has_xml": True,
     "created_at": 1705335811000,
@@ -28,8 +28,15 @@ WIRE_INVOICE: dict[str, Any] = {
 def test_a_model_round_trips_to_the_wire_shape() -> None:
     invoice = structure(WIRE_INVOICE, SatInvoice)
     data = to_dict(invoice)
-    assert data == WIRE_INVOICE  # unset optional fields are left out, unknown enum kept
-    assert json.loads(to_json(invoice)) == WIRE_INVOICE
+    # Unset optional fields are left out, the unknown enum value kept, money as exact text.
+    assert data == {**WIRE_INVOICE, "total": "1160.10"}
+    assert json.dumps(data)  # plain data the standard library can write
+    # to_json writes the money as a JSON number with exactly the digits received.
+    assert '"total":1160.10,' in to_json(invoice)
+    assert json.loads(to_json(invoice), parse_float=Decimal) == {
+        **WIRE_INVOICE,
+        "total": Decimal("1160.10"),
+    }
 
 
 def test_keys_are_the_wire_names_not_the_python_names() -> None:
@@ -52,7 +59,7 @@ class _Money:
 def test_decimal_keeps_every_digit_as_text_and_bytes_become_base64() -> None:
     data = to_dict(_Money(Decimal("1160.10"), b"%PDF"))
     assert data == {"amount": "1160.10", "raw": "JVBERg=="}
-    assert json.loads(to_json(_Money(Decimal("0.1"), b""))) == {"amount": "0.1", "raw": ""}
+    assert to_json(_Money(Decimal("0.10"), b"")) == '{"amount":0.10,"raw":""}'
 
 
 def test_something_that_is_not_json_is_refused_by_name() -> None:

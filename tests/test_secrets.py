@@ -12,7 +12,20 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gigstack_async import GigstackClient, GigstackError, InvalidParameterError, Timeout
+from gigstack_async import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    GigstackClient,
+    GigstackError,
+    InternalServerError,
+    InvalidParameterError,
+    OutcomeUnknownError,
+    RateLimitError,
+    Timeout,
+)
 from gigstack_async.transports import ConnectError, ReadError, ReadTimeout, Request, Response
 
 UUID = "6741A863-04BE-49FE-BB76-E1657AB6B7EA"
@@ -85,18 +98,42 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+# How each scenario must end (None: success).
+OUTCOMES: dict[str, type[GigstackError] | None] = {
+    "success": None,
+    "retried then success": None,
+    "401": AuthenticationError,
+    "429 over the cap": RateLimitError,
+    "read timeouts": APITimeoutError,
+    "connection errors": APIConnectionError,
+    "billed read error": OutcomeUnknownError,
+    "billed 500": InternalServerError,
+    "html 200": APIResponseValidationError,
+    "success false": APIStatusError,
+}
+
+
+def test_every_scenario_has_an_expected_outcome() -> None:
+    assert set(OUTCOMES) == set(SCENARIOS)
+
+
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_key_never_in_logs_or_errors(
     mock_client, sleeps, logs: pytest.LogCaptureFixture, api_key: str, name: str
 ) -> None:
     script, call, kwargs = SCENARIOS[name]
     client, transport = mock_client(script, **kwargs)
+    outcome: GigstackError | None = None
     try:
         await call(client)
     except GigstackError as error:
+        outcome = error
         for link in exception_chain(error):
             assert_not_in_exception(link, api_key)
-    assert transport.requests  # the scenario really ran
+    # Each scenario ends the way it is meant to: a leak check on a path that never ran is none.
+    expected = OUTCOMES[name]
+    assert (outcome is None) if expected is None else (type(outcome) is expected), repr(outcome)
+    assert len(transport.requests) == len(script)  # every scripted reply was consumed
     assert_not_in_logs(logs, api_key)
     assert [r for r in logs.records if r.name.startswith("gigstack_async")]  # logging was on
 

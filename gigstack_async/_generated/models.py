@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -168,10 +169,13 @@ class SatInvoice:
     invoice_type: InvoiceType | None = None
     series: str | None = None
     folio: str | None = None
-    subtotal: float | None = None
-    total: float | None = None
+    subtotal: Decimal | None = None
+    """CFDI SubTotal in `currency`, exact (Decimal). FACT-docs (seed 000): a JSON number in the example."""
+    total: Decimal | None = None
+    """CFDI Total in `currency`, exact (Decimal). FACT-docs (seed 000): a JSON number in the example."""
     currency: str | None = None
-    exchange_rate: float | None = None
+    exchange_rate: Decimal | None = None
+    """CFDI TipoCambio (MXN per unit of `currency`), exact (Decimal). FACT-docs (seed 000): a JSON number in the example (0 there); GUESS: 1, 0 or null for MXN."""
     issue_date: str | None = None
     """Format NOT FOUND (the example says `string`): kept as sent."""
     stamp_date: str | None = None
@@ -373,12 +377,12 @@ class ScheduleEnvelope:
 
 @attrs.define(kw_only=True)
 class ScheduleInput:
-    """FACT-CLI: daily run at `time` (HH:mm, America/Mexico_City) over `days_back` days."""
+    """FACT-CLI: daily run at `time` (HH:mm, America/Mexico_City) over `days_back` days. gigstack's client always sends all four fields; whether the server accepts fewer is NOT FOUND, so all four are required here."""
 
     enabled: bool
-    time: str | None = None
-    download_types: list[RfcType] | None = None
-    days_back: int | None = None
+    time: str
+    download_types: list[RfcType]
+    days_back: int
 
 
 @attrs.define(kw_only=True)
@@ -405,13 +409,14 @@ class DownloadRequestCreatedEnvelope:
 
 @attrs.define(kw_only=True)
 class DownloadRequest:
-    """One history entry (FACT-docs, camelCase on the wire). `requestType` and `packageIds` are GUESS (not in the docs); the SDK works without them."""
+    """One history entry (FACT-docs, camelCase on the wire). `requestType` and `packageIds` are GUESS (not in the docs); the SDK works without them. Every field but `id` is optional: the sandbox's `documented-fields` and `no-counts` profiles leave GUESS fields (and counts) out."""
 
     id: str
     rfc_type: RfcType | None = attrs.field(default=None, metadata={"json_name": "rfcType"})
     request_type: RequestType | None = attrs.field(
         default=None, metadata={"json_name": "requestType"}
     )
+    """GUESS: not in the docs; may be absent."""
     start_date: str | None = attrs.field(default=None, metadata={"json_name": "startDate"})
     """GUESS: YYYY-MM-DD."""
     end_date: str | None = attrs.field(default=None, metadata={"json_name": "endDate"})
@@ -432,11 +437,13 @@ class DownloadRequest:
         default=None, metadata={"json_name": "earliestIssueDate"}
     )
     created_at: int | str | None = attrs.field(default=None, metadata={"json_name": "createdAt"})
-    """GUESS: epoch ms; an ISO string is kept as sent."""
+    """GUESS: the unit is undocumented: epoch ms, epoch s, or an ISO string with or without an offset (Mexico City wall time). Kept as sent; never compared with the client's clock."""
     completed_at: int | str | None = attrs.field(
         default=None, metadata={"json_name": "completedAt"}
     )
+    """GUESS: same unit as createdAt."""
     package_ids: list[str] | None = attrs.field(default=None, metadata={"json_name": "packageIds"})
+    """GUESS: not in the docs; may be absent."""
 
 
 @attrs.define(kw_only=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any, Protocol
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
+
+from gigstack_async import _json
 
 
 @attrs.frozen
@@ -36,6 +38,10 @@ class Request:
     """False for calls that may charge money: the transport must never send it a second time on
     its own (aiohttp, for one, silently resends a GET once when the connection drops)."""
 
+    def json_bytes(self) -> bytes:
+        """`json` encoded exactly: `Decimal` amounts keep their digits (no float, no exponent)."""
+        return _json.dumps(self.json)
+
 
 @attrs.frozen
 class Response:
@@ -46,7 +52,8 @@ class Response:
     body: bytes = attrs.field(default=b"", repr=False)
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body as JSON; fractional numbers come back as exact `Decimal`."""
+        return _json.loads(self.body)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
@@ -95,3 +102,53 @@ class AsyncTransport(Protocol):
     async def send(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
+
+
+STREAM_CHUNK = 64 * 1024
+"""The most one streamed chunk holds: what bounds memory while a large body is consumed."""
+
+
+class StreamedResponse(Protocol):
+    """A response whose body is read piece by piece (`chunks()`, once), for large downloads."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body in pieces of at most `STREAM_CHUNK` bytes; raises TransportError (ReadError
+        for a connection that broke off or a body shorter than its Content-Length)."""
+        ...
+
+
+@runtime_checkable
+class StreamingTransport(AsyncTransport, Protocol):
+    """A transport that can also stream a response body (optional: without it the SDK falls
+    back to `send` and holds the body in memory)."""
+
+    def stream(
+        self, request: Request
+    ) -> contextlib.AbstractAsyncContextManager[StreamedResponse]: ...
+
+
+@attrs.frozen
+class BufferedStream:
+    """A whole `Response` presented as a `StreamedResponse` (MockTransport, and transports
+    without `stream`)."""
+
+    response: Response
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.response.headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        body = self.response.body
+        for at in range(0, len(body), STREAM_CHUNK):
+            yield body[at : at + STREAM_CHUNK]

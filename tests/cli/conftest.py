@@ -159,7 +159,11 @@ def cli(api_env: dict[str, str], tmp_path: Path) -> RunCli:
     return run
 
 
-def _default_sigint() -> None:
+def default_sigint() -> None:
+    """Run in the child before exec: Ctrl-C means KeyboardInterrupt, whatever the parent had.
+
+    A suite started in the background (`make test &`) has SIGINT ignored, and an ignored signal
+    stays ignored across exec: the CLI would then never see the Ctrl-C a test sends it."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
@@ -180,9 +184,7 @@ async def spawn_cli(
             stderr=asyncio.subprocess.PIPE,
             env=base_env(api_env),
             cwd=tmp_path,
-            # A suite started in the background (`make test &`) inherits SIGINT as ignored, and
-            # Python keeps it ignored: the Ctrl-C tests would then wait forever.
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,
         )
         processes.append(process)
         return process
@@ -191,4 +193,4 @@ async def spawn_cli(
     for process in processes:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await asyncio.wait_for(process.wait(), HANG_GUARD_SECONDS)

@@ -6,7 +6,10 @@ import asyncio
 import signal
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from gigstack_async.sandbox import LifecycleConfig, Sandbox
 
@@ -156,6 +159,21 @@ async def test_timeout_reports_unfinished_months_and_exit_1(
     assert "Total: 3 months, 0 ok, 3 not ok" in summary
 
 
+@pytest.fixture(params=["SIGINT default", "SIGINT ignored"])
+def parent_sigint(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The suite may run with SIGINT ignored (started in the background): the child must still
+    get its Ctrl-C."""
+    if request.param == "SIGINT default":
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("parent_sigint")
 async def test_ctrl_c_cancels_exits_130_and_a_rerun_resumes(
     sandbox: Sandbox, spawn_cli, cli, tmp_path: Path
 ) -> None:
@@ -168,7 +186,7 @@ async def test_ctrl_c_cancels_exits_130_and_a_rerun_resumes(
         assert line, "the CLI ended before submitting every month"
         submitted += " submitted " in line
     process.send_signal(signal.SIGINT)
-    stdout, stderr = await process.communicate()
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
 
     assert process.returncode == 130
     assert "interrupted" in stderr.decode()

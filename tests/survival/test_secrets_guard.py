@@ -141,7 +141,7 @@ async def test_a_key_in_cli_output_is_caught(secret_guard: Any, figures) -> None
             stdout=asyncio.subprocess.PIPE,
             env={"GIGSTACK_API_KEY": key, "PATH": ""},
         )
-        out, _ = await process.communicate()
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
     assert key.encode() in out
     _proved(figures, found, "an asyncio subprocess's output (key from its environment)")
 
@@ -152,6 +152,7 @@ def test_a_key_in_blocking_subprocess_output_is_caught(secret_guard: Any, figure
             [sys.executable, "-c", f"print({DEFAULT_API_KEY!r})"],
             capture_output=True,
             check=True,
+            timeout=60,
         )
     assert completed.stdout
     _proved(figures, found, "a subprocess.run output")
@@ -168,7 +169,7 @@ async def test_a_sandbox_printing_its_own_key_is_not_a_leak(secret_guard: Any) -
             "sandbox",
             stdout=asyncio.subprocess.PIPE,
         )
-        await process.communicate()
+        await asyncio.wait_for(process.communicate(), 60)
     assert found == []
 
 
@@ -189,3 +190,39 @@ def test_reprs_of_clients_are_checked_at_the_end_of_each_test(
         secret_guard.track_object(client)
         secret_guard.track_object(client._pipeline)
     assert found == []  # and the real ones are clean
+
+
+def test_an_attribute_that_cannot_be_rendered_is_reported_not_skipped(
+    api_key: str, secret_guard: Any
+) -> None:
+    class Slotted(Exception):
+        __slots__ = ("detail", "hidden")
+
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    error = Slotted("failed")
+    error.detail = f"Bearer {api_key}"  # a slot, so vars() would not see it
+    secret_guard.scan_exception("planted", error)
+    assert any("API key" in leak for leak in secret_guard.leaks)
+    secret_guard.leaks.clear()
+
+    error.detail = Unprintable()
+    secret_guard.scan_exception("planted", error)
+    assert secret_guard.leaks == [
+        "planted (Slotted): attribute 'detail' could not be rendered to check for the key "
+        "(RuntimeError)"
+    ]
+    secret_guard.leaks.clear()
+
+
+def test_a_log_record_that_cannot_be_rendered_is_reported(secret_guard: Any) -> None:
+    record = logging.LogRecord(
+        "gigstack_async", logging.DEBUG, __file__, 1, "%d items", ("x",), None
+    )
+    secret_guard.scan_record(record)
+    assert secret_guard.leaks == [
+        "log record gigstack_async: message could not be rendered to check for the key (TypeError)"
+    ]
+    secret_guard.leaks.clear()

@@ -17,12 +17,29 @@ from gigstack_async.cli.ui import Ui
 
 if TYPE_CHECKING:
     from gigstack_async.sandbox import SandboxConfig
+    from gigstack_async.sandbox.profiles import ServerProfile
     from gigstack_async.sandbox.state import CallRecord
 
 # SAT takes ~155 simulated seconds per request: at x60 that is ~3 s, so the README's bulk
 # example (polling from 5 s) prints its first month within seconds, and states still visibly move.
 DEFAULT_SPEED = 60.0
 DEFAULT_PRELOADED_MONTHS = 3
+
+PROFILE_NAMES = (
+    "agree",
+    "cfdi-only-history",
+    "clock-ahead",
+    "clock-behind",
+    "created-at-iso",
+    "created-at-naive-mx",
+    "created-at-seconds",
+    "documented-fields",
+    "ids-restart",
+    "no-counts",
+    "no-package-ids",
+    "refused-create",
+)
+"""`gigstack_async.sandbox.profiles.PROFILES` (a test keeps the two equal)."""
 
 EPILOG = f"""\
 examples:
@@ -31,6 +48,8 @@ examples:
   {PROG} sandbox --failure-rate 0.2          # some download requests end failed
   {PROG} sandbox --log-requests              # print each request: method, path, status
   python -m gigstack_async.sandbox             # the same command
+  {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
+                                             # a server that disagrees with the SDK's guesses
 
 Then, in another terminal, point the CLI (or your code) at it with the printed key:
   export GIGSTACK_BASE_URL=http://127.0.0.1:8765/v2 GIGSTACK_API_KEY=<printed test key>
@@ -107,11 +126,57 @@ def register(commands: Any) -> None:
         action="store_true",
         help="print every request received: method, path with query, status (never the key)",
     )
+    # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="make the server disagree with the SDK's guesses; repeat to combine: "
+        + ", ".join(PROFILE_NAMES),
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the server's clock runs this many seconds ahead (negative: behind)",
+    )
+    parser.add_argument(
+        "--history-limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="entries in the download history (default: 20, as documented)",
+    )
+    parser.add_argument(
+        "--sat-code",
+        action="append",
+        default=[],
+        metavar="YYYY-MM:CODE",
+        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month",
+    )
     parser.set_defaults(func=run)
 
 
+def profile_from_args(args: argparse.Namespace) -> ServerProfile:
+    """The ServerProfile of `--profile`, `--clock-offset` and `--sat-code` (ValueError if bad)."""
+    from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile, profile
+
+    chosen = profile(*args.profile)
+    if args.clock_offset is not None:
+        chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
+    rules = []
+    for spec in args.sat_code:
+        month, _, code = spec.rpartition(":")
+        if not month or not code.isdigit():
+            raise ValueError(f"--sat-code expects YYYY-MM:CODE, got {spec!r}")
+        rules.append(SatCodeRule(int(code), month))
+    return chosen.combine(ServerProfile(sat_codes=tuple(rules)))
+
+
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
-    """The SandboxConfig the command line describes (ValueError for impossible rates)."""
+    """The SandboxConfig the command line describes (ValueError for impossible values)."""
     from gigstack_async.sandbox import FaultConfig, LifecycleConfig, SandboxConfig
 
     before, after = args.fault_rate / 5, args.after_fault_rate / 3
@@ -131,6 +196,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         ready=not args.blank,
         lifecycle=LifecycleConfig(failure_rate=args.failure_rate),
         faults=faults,
+        history_limit=args.history_limit,
+        profile=profile_from_args(args),
         preloaded_months=0 if args.blank else args.preload_months,
     )
 
@@ -140,7 +207,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         config = config_from_args(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return asyncio.run(_serve(config, args.port, ctx.ui, log_requests=args.log_requests))
+    return asyncio.run(
+        _serve(config, args.port, ctx.ui, _profile_label(args), log_requests=args.log_requests)
+    )
+
+
+def _profile_label(args: argparse.Namespace) -> str:
+    parts = list(args.profile)
+    if args.clock_offset is not None:
+        parts.append(f"clock offset {args.clock_offset:+g} s")
+    parts += [
+        f"SAT {code.rpartition(':')[2]} on {code.rpartition(':')[0]}" for code in args.sat_code
+    ]
+    if args.history_limit != 20:
+        parts.append(f"history of {args.history_limit}")
+    return ", ".join(parts)
 
 
 def _request_line(record: CallRecord) -> str:
@@ -150,7 +231,9 @@ def _request_line(record: CallRecord) -> str:
     return f"{record.method} {record.path or record.route} -> {status}{fault}"
 
 
-async def _serve(config: SandboxConfig, port: int, ui: Ui, *, log_requests: bool = False) -> int:
+async def _serve(
+    config: SandboxConfig, port: int, ui: Ui, profile: str = "", *, log_requests: bool = False
+) -> int:
     from gigstack_async.sandbox import Sandbox
 
     stop = asyncio.Event()
@@ -161,7 +244,9 @@ async def _serve(config: SandboxConfig, port: int, ui: Ui, *, log_requests: bool
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     async with Sandbox(config, port=port) as sandbox:
-        for line in banner(sandbox.base_url, sandbox.api_key, config, log_requests=log_requests):
+        for line in banner(
+            sandbox.base_url, sandbox.api_key, config, profile=profile, log_requests=log_requests
+        ):
             ui.out(line)
         if log_requests:
             sandbox.state.call_listeners.append(lambda record: ui.out(_request_line(record)))
@@ -171,7 +256,9 @@ async def _serve(config: SandboxConfig, port: int, ui: Ui, *, log_requests: bool
     return exitcodes.OK
 
 
-def banner(base_url: str, api_key: str, config: SandboxConfig, *, log_requests: bool) -> list[str]:
+def banner(
+    base_url: str, api_key: str, config: SandboxConfig, *, profile: str = "", log_requests: bool
+) -> list[str]:
     """What the sandbox prints on start: where it is, its key, and how to point code at it."""
     preloaded = (
         f"{config.preloaded_months} months of SAT invoices preloaded"
@@ -182,6 +269,7 @@ def banner(base_url: str, api_key: str, config: SandboxConfig, *, log_requests: 
         f"gigstack sandbox (local simulator, no account needed) at {base_url}",
         f"API key: {api_key} (a test key: it only opens this sandbox)",
         f"Seed {config.seed}, simulated time x{config.speed:g}, {preloaded}. Ctrl-C to stop.",
+        *([f"Server profile: {profile}"] if profile else []),
         "Requests are logged below (method, path, status)."
         if log_requests
         else "Add --log-requests to see each request it receives.",
