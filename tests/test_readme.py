@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 
-from gigstack_async import GigstackClient, MonthResult, PollSchedule
-from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async import GigstackClient
+from gigstack_async.cli.app import build_parser
+from gigstack_async.cli.commands.sandbox import config_from_args
+from gigstack_async.sandbox import Sandbox
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"<!-- readme-test: (?P<name>[\w-]+) -->\s*```python\n(?P<code>.*?)```", re.S)
+PYTEST_CONFIG = re.compile(r"<!-- readme-test: pytest-config -->\s*```toml\n(?P<toml>.*?)```", re.S)
 
 
 def readme_blocks() -> dict[str, str]:
@@ -26,13 +29,11 @@ def readme_blocks() -> dict[str, str]:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(speed=3000, seed=3)) as running:
-        async with GigstackClient(running.api_key, base_url=running.base_url) as client:
-            # Give the SAT invoice list something to show: one completed quarter.
-            run = client.downloads.bulk(
-                "2025-01", "2025-03", rfc_type="received", poll=PollSchedule(initial=0.02)
-            )
-            assert all([e.ok async for e in run if isinstance(e, MonthResult)])
+    # Exactly what the README's `python -m gigstack_async.sandbox` serves (its default speed and
+    # preloaded invoices, nothing prepared by the test): a newcomer's examples must print real
+    # output against it, within seconds.
+    args = build_parser().parse_args(["sandbox", "--port", "0", "--seed", "3"])
+    async with Sandbox(config_from_args(args)) as running:
         yield running
 
 
@@ -84,8 +85,13 @@ async def test_quickstart(sandbox: Sandbox, tmp_path: Path) -> None:
     code, out, err = await run_python(["-c", readme_blocks()["quickstart"]], sandbox, tmp_path)
     assert code == 0, err
     listed = {line.split()[0] for line in out.splitlines()}
-    sat_invoices = {uuid for team in sandbox.state.teams.values() for uuid in team.sat_invoices}
-    assert listed == sat_invoices
+    received = {
+        uuid
+        for team in sandbox.state.teams.values()
+        for uuid, record in team.sat_invoices.items()
+        if record.invoice.direction == "received"
+    }
+    assert listed == received
     assert len(listed) > 10
 
 
@@ -119,16 +125,22 @@ async def test_one_request_example(sandbox: Sandbox, tmp_path: Path) -> None:
     assert any(line.startswith("completed") for line in lines)
 
 
-async def test_pytest_plugin_example(sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_pytest_plugin_example_with_the_readme_config(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    config = PYTEST_CONFIG.search(README.read_text(encoding="utf-8"))
+    assert config is not None
+    (tmp_path / "pyproject.toml").write_text(config["toml"])
     (tmp_path / "test_example.py").write_text(readme_blocks()["pytest-plugin"])
     code, out, err = await run_python(
-        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "test_example.py"],
         sandbox,
         tmp_path,
         timeout=120,
     )
     assert code == 0, out + err
     assert "1 passed" in out
+    assert "warning" not in (out + err).lower()  # no loop-scope (or any other) warning
 
 
 async def test_money_example_sums_exactly(sandbox: Sandbox, tmp_path: Path) -> None:

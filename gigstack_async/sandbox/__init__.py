@@ -21,13 +21,13 @@ Example (runs as is)::
     async def main() -> None:
         config = SandboxConfig(seed=7, speed=0, start=datetime(2025, 3, 1, 18, tzinfo=UTC))
         async with Sandbox(config) as sandbox:
-            headers = {"Authorization": f"Bearer {sandbox.api_key}"}
-            async with aiohttp.ClientSession(sandbox.base_url + "/", headers=headers) as http:
+            api, headers = sandbox.base_url, {"Authorization": f"Bearer {sandbox.api_key}"}
+            async with aiohttp.ClientSession(headers=headers) as http:
                 body = {"start_date": "2024-01-01", "end_date": "2024-01-31", "rfc_type": "issued"}
-                async with http.post("invoices/download/request", json=body) as response:
+                async with http.post(f"{api}/invoices/download/request", json=body) as response:
                     request_id = (await response.json())["data"]["request_id"]
                 sandbox.clock.advance(3600)  # simulated: SAT finishes in a few minutes
-                async with http.get(f"invoices/download/status/{request_id}") as response:
+                async with http.get(f"{api}/invoices/download/status/{request_id}") as response:
                     status = (await response.json())["data"]
                 print(status["status"], status["invoice_count"], status["package_ids"])
                 print(len(sandbox.state.ground_truth[request_id]), "CFDIs expected")
@@ -35,7 +35,7 @@ Example (runs as is)::
 
     asyncio.run(main())
 
-From a shell: `python -m gigstack_async.sandbox --port 8765 --speed 60`.
+From a shell: `python -m gigstack_async.sandbox --port 8765` (the same as `gigstack-async sandbox`).
 """
 
 from gigstack_async.sandbox.app import ROUTES, create_app, get_state

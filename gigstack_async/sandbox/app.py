@@ -63,16 +63,19 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
     finally:
         route = route_of(request)
         team = request.get(TEAM)
-        state_of(request).calls.append(
-            CallRecord(
-                method=request.method,
-                route=route.path if route else request.path,
-                operation_id=route.operation_id if route else None,
-                team=team.team_id if isinstance(team, TeamState) else request.query.get("team"),
-                status=None if request.get(DROPPED) else status,
-                fault=request.get(FAULT),
-            )
+        state = state_of(request)
+        record = CallRecord(
+            method=request.method,
+            route=route.path if route else request.path,
+            operation_id=route.operation_id if route else None,
+            team=team.team_id if isinstance(team, TeamState) else request.query.get("team"),
+            status=None if request.get(DROPPED) else status,
+            fault=request.get(FAULT),
+            path=request.path_qs,
         )
+        state.calls.append(record)
+        for listener in state.call_listeners:
+            listener(record)
 
 
 @web.middleware
