@@ -217,7 +217,10 @@ def test_round_amount_refuses_an_unknown_currency() -> None:
 
 # ---------------------------------------------------------------- no float money anywhere
 
-MONEY_WORDS = ("amount", "total", "price", "rate", "quantity", "tax", "discount", "subtotal")
+MONEY_WORDS = (
+    "amount", "total", "price", "rate", "quantity", "tax", "discount", "subtotal", "fee", "cost",
+    "balance", "paid", "refund", "importe", "monto", "precio", "cantidad", "descuento",
+)  # fmt: skip
 
 
 def _float_money_fields(module: Any) -> list[str]:

@@ -87,6 +87,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error.response()
     except web.HTTPException as exc:
         return _from_http_exception(request, exc).response()
+    except ConnectionResetError:
+        # The client went away mid-request (a cancelled call): nobody is left to answer.
+        logger.debug("client disconnected: %s %s", request.method, request.path)
+        raise
     except Exception:
         logger.exception("sandbox handler failed: %s %s", request.method, request.path)
         return ApiError(500, "internal_server_error", "Unexpected sandbox error").response()

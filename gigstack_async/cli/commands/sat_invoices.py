@@ -56,6 +56,7 @@ CSV_FIELDS: Sequence[tuple[str, Any]] = (
     ("subtotal", lambda i: i.subtotal),
     ("total", lambda i: i.total),
     ("currency", lambda i: i.currency),
+    ("exchange_rate", lambda i: i.exchange_rate),
     ("status", lambda i: i.status),
     ("has_xml", lambda i: i.has_xml),
     ("download_request_id", lambda i: i.download_request_id),
