@@ -71,6 +71,9 @@ def client_fields(body: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any
             if address.get("zip") is not None:
                 check_zip(address["zip"], prefix + "address.zip")
             clean = {k: address[k] for k in ADDRESS_FIELDS if address.get(k) is not None}
+            for key, value in clean.items():
+                if not isinstance(value, str):  # the spec's ClientAddress fields are strings
+                    raise invalid(f"{prefix}address.{key}", "must be a string")
             if str(clean.get("country", "")).lower() in ("mexico", "méxico", "mx"):
                 clean["country"] = "MEX"  # the API answers ISO-3 (FACT-docs example)
             fields["address"] = clean
