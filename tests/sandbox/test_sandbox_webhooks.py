@@ -516,3 +516,40 @@ async def test_flush_with_an_endpoint_down_answers_with_the_pending_deliveries(
     )
     bad = await api.post("sandbox/webhooks/flush", json={"timeout_seconds": -1})
     assert (bad.status, bad.error_code) == (400, "validation_failed")
+
+
+async def test_the_readme_flow_through_the_sdk_create_gives_the_secret_the_receiver_needs(
+    sandbox: Any, serve: Serve, register_secret: Callable[[str], None]
+) -> None:
+    from gigstack_async import GigstackClient
+    from gigstack_async.webhooks import Event, WebhookReceiver, aiohttp_handler
+
+    received: list[Event] = []
+
+    async def on_event(event: Event) -> None:
+        received.append(event)
+
+    receivers: list[WebhookReceiver] = []  # made once create has told us the secret
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        return await aiohttp_handler(receivers[0])(request)
+
+    app = web.Application()
+    app.router.add_post("/webhooks/gigstack", endpoint)
+    url = await serve(app) + "/webhooks/gigstack"
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+        hook = await client.webhooks.create(url=url, events=["customer.created"])
+        assert hook is not None
+        assert hook.signing_secret is not None
+        register_secret(hook.signing_secret)
+        assert hook.signing_secret.startswith("whsec_")
+        assert hook.signing_secret not in repr(await client.webhooks.get(hook.id or ""))
+        receivers.append(WebhookReceiver(on_event, secret=hook.signing_secret))
+        emitted = sandbox.state.emit_event("customer.created", {"id": "c1"}, team_id="team_sandbox")
+        from gigstack_async.sandbox.webhook_delivery import DELIVERER_KEY
+
+        assert await sandbox.app[DELIVERER_KEY].flush(10) == []
+    assert [event.id for event in received] == [emitted.id]  # verified with that secret
+    log = sandbox.state.webhooks.attempts
+    assert [(a.outcome, a.status) for a in log] == [("succeeded", 200)]
+    await receivers[0].aclose()
