@@ -41,8 +41,11 @@ class WebhookASGIApp:
             await _send(send, ReceiverResponse(413, {"error": "body_too_large"}))
             return
         # A multidict keeps a header sent twice, so the receiver can refuse it as ambiguous.
+        # Values decoded as aiohttp does (UTF-8, undecodable bytes kept as surrogates): both
+        # receivers see the same `webhook-id` and sign over the same bytes.
         headers = CIMultiDict(
-            (key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]
+            (key.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+            for key, value in scope["headers"]
         )
         await _send(send, await self.receiver.receive(body, headers))
 

@@ -401,3 +401,18 @@ def test_an_empty_name_is_refused() -> None:
 
     with pytest.raises(InvalidParameterError):
         WebhookReceiver(handler, secret=SECRET, name=" ")
+
+
+@pytest.mark.parametrize("serve", [aiohttp_server, uvicorn_server], ids=["aiohttp", "asgi"])
+async def test_a_utf8_webhook_id_verifies_the_same_under_both_receivers(serve: Any) -> None:
+    ran: list[str] = []
+
+    async def handler(event: Event) -> None:
+        ran.append(event.id)
+
+    body = b'{"type":"payment.succeeded"}'  # no envelope id: the webhook-id is the event id
+    headers = signature_headers(SECRET, "msg_ñ", int(time.time()), body)
+    lines = b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
+    async with serve(WebhookReceiver(handler, secret=SECRET)) as url:
+        assert await _raw_post(url, lines, body) == 200
+    assert ran == ["msg_ñ"]
