@@ -1996,6 +1996,42 @@ class Webhook:
 
 
 @attrs.define(kw_only=True)
+class CreatedWebhook:
+    """The webhook as create answers it: every `Webhook` field, plus `signing_secret`."""
+
+    id: str | None = None
+    """`wh_…`"""
+    url: str | None = None
+    events: list[WebhookSubscriptionEvent] | None = None
+    status: WebhookStatus | None = None
+    description: str | None = None
+    owner: str | None = None
+    """The creating user's uid."""
+    created_at: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    version: str | None = None
+    type: str | None = None
+    """FACT-CLI: `gigstack_connect` or null."""
+    revision: str | None = None
+    effect_scope: str | None = None
+    security: dict[str, Any] | None = None
+    signing: dict[str, Any] | None = None
+    signing_secret: str | None = None
+    """GUESS: the endpoint's `whsec_…` signing secret, returned once, by create only (documented source: the reference says the CLI's create fixture includes a `signing_secret` key, which the CLI never prints, so the server may return the secret once; the docs' create example has no such field). None when the answer has none: then copy the secret from gigstack's dashboard. Pass it to `gigstack_async.webhooks.WebhookReceiver(secret=...)`."""
+
+
+@attrs.define(kw_only=True)
+class CreatedWebhookEnvelope:
+    """FACT-docs `{success, message, data}` of create; `data.signing_secret` is a GUESS."""
+
+    success: bool | None = None
+    message: str | None = None
+    timestamp: int | None = None
+    """FACT-docs: epoch milliseconds (ms)."""
+    data: CreatedWebhook | None = None
+
+
+@attrs.define(kw_only=True)
 class WebhookEnvelope:
     """FACT-docs `{success, message, data, timestamp (ms)}` (the create example has no `timestamp`)."""
 

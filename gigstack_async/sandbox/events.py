@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -51,12 +52,25 @@ that needs I/O schedules it (e.g. `asyncio.get_running_loop().create_task(...)`)
 
 
 class EventHook:
-    """Fan-out of `SandboxEvent`s to subscribers; a failing subscriber never fails the request."""
+    """Fan-out of `SandboxEvent`s to subscribers; a failing subscriber never fails the request.
 
-    def __init__(self, clock: SimClock) -> None:
+    Event ids are `evt_<run>_<counter>`: the counter is deterministic (1, 2, … in emission
+    order) and `run` is random per sandbox run (8 hex digits, or `run_id` if given), so a
+    receiver's persistent store of seen ids (`SqliteSeenEventStore`) never mistakes a restarted
+    sandbox's new events for duplicates of the previous run's.
+    """
+
+    def __init__(self, clock: SimClock, *, run_id: str | None = None) -> None:
         self.clock = clock
+        self.run_id = run_id if run_id is not None else secrets.token_hex(4)
         self.emitted: list[SandboxEvent] = []
         self._subscribers: list[EventCallback] = []
+        self._counter = 0
+
+    def next_id(self) -> str:
+        """A new event id, unique within this run and across runs (see the class)."""
+        self._counter += 1
+        return f"evt_{self.run_id}_{self._counter:012d}"
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         """Call `callback` for every future event; returns a function that unsubscribes."""
@@ -71,7 +85,7 @@ class EventHook:
     def emit(self, type: str, data: dict[str, Any], *, team_id: str | None) -> SandboxEvent:
         """Record the event and hand it to every subscriber."""
         event = SandboxEvent(
-            id=f"evt_{len(self.emitted) + 1:012d}",
+            id=self.next_id(),
             type=type,
             team_id=team_id,
             data=copy.deepcopy(data),

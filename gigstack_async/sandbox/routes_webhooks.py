@@ -11,11 +11,13 @@ Sandbox-only (not gigstack's API; under `/v2/sandbox/`):
 - `POST /sandbox/webhooks/faults` `{fail_next?, duplicate_next?}`: count the next N 2xx answers
   as failures (forcing retries), send the next N successful deliveries twice.
 - `POST /sandbox/webhooks/{id}/rotate-secret`: a new secret; the old one keeps signing too.
-- `POST /sandbox/webhooks/flush`: scan for completed downloads and wait for running deliveries.
+- `POST /sandbox/webhooks/flush`: scan for completed downloads and wait for running deliveries
+  (`{timeout_seconds}`, default 30); answers `{flushed, pending: [deliveries still running]}`.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -197,7 +199,7 @@ async def emit_event(request: web.Request) -> web.StreamResponse:
             raise not_found("Webhook", str(target))
         # Delivered to this endpoint only, not announced to the other subscribers.
         event = SandboxEvent(
-            id=state.webhooks.new_id("evt_", 24),
+            id=state.event_hook.next_id(),  # unique across sandbox runs, like emitted ones
             type=kind,
             team_id=team.team_id,
             data=data,
@@ -240,9 +242,20 @@ async def rotate_secret(request: web.Request) -> web.StreamResponse:
 
 
 async def flush(request: web.Request) -> web.StreamResponse:
-    """Scan for completed downloads and wait (up to 30 s) for every running delivery."""
-    await request.app[DELIVERER_KEY].flush()
-    return _envelope(request, {"flushed": True}, "Deliveries flushed")
+    """Scan for completed downloads and wait (up to `timeout_seconds`, default 30) for every
+    running delivery. Always 200: `flushed` is False and `pending` lists the deliveries still
+    running (an endpoint down, retries backing off) when the wait ran out."""
+    body = await validation.json_object(request) if request.can_read_body else {}
+    raw = body.get("timeout_seconds", 30)
+    # JSON numbers arrive as Decimal in the sandbox.
+    number = isinstance(raw, int | float | Decimal) and not isinstance(raw, bool)
+    timeout = float(raw) if number else -1.0
+    if not 0 <= timeout <= 60:
+        raise invalid("timeout_seconds", "must be a number of seconds in [0, 60]")
+    pending = await request.app[DELIVERER_KEY].flush(timeout)
+    data = {"flushed": not pending, "pending": pending}
+    message = "Deliveries flushed" if not pending else "Deliveries still pending"
+    return _envelope(request, data, message)
 
 
 ROUTES = (

@@ -42,7 +42,7 @@ class WebhookDeliverer:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], dict[str, str]] = {}  # task -> what it delivers
         self._backlog: list[SandboxEvent] = []
         self._watcher: asyncio.Task[None] | None = None
         state.event_hook.subscribe(self._on_event)
@@ -69,15 +69,26 @@ class WebhookDeliverer:
             await self._session.close()
             self._session = None
 
-    async def flush(self, timeout: float = 30.0) -> None:
-        """Scan for completed download requests now, then wait until no delivery is running."""
+    async def flush(self, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Scan for completed download requests now, then wait up to `timeout` s until no
+        delivery is running. Returns the deliveries still running then (empty: all done), each
+        `{delivery_id, webhook_id, event_id, event_type, attempts}` (attempts made so far)."""
         self.scan_downloads()
         deadline = time.monotonic() + timeout
         while self._tasks:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError("webhook deliveries still running")
+                break
             await asyncio.wait(set(self._tasks), timeout=remaining)
+        attempts = self.state.webhooks.attempts
+        return [
+            {
+                **described,
+                "attempts": sum(1 for a in attempts if a.delivery_id == described["delivery_id"]),
+            }
+            for task, described in list(self._tasks.items())
+            if not task.done()
+        ]
 
     # -- events -> deliveries --------------------------------------------------------------
 
@@ -95,8 +106,16 @@ class WebhookDeliverer:
         body = self.render(event)
         delivery_id = self.state.webhooks.new_id("whd_", 12)
         task = asyncio.create_task(self._deliver(delivery_id, hook, event, body))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = {
+            "delivery_id": delivery_id,
+            "webhook_id": hook.id,
+            "event_id": event.id,
+            "event_type": event.type,
+        }
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
 
     def render(self, event: SandboxEvent) -> bytes:
         """The delivery body in the configured envelope."""

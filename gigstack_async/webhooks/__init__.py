@@ -12,6 +12,9 @@ is refused unless you opt in to a GUESSED variant. See docs/webhooks.md.
     asgi_app = WebhookASGIApp(receiver)        # FastAPI/Starlette: app.mount("/hooks", asgi_app)
     handler = aiohttp_handler(receiver)        # aiohttp: app.router.add_post("/hooks", handler)
 
+A handler that fails after the receiver answered 202 is not re-delivered by gigstack: it is kept
+in `receiver.failed()` (re-run with `await receiver.retry_failed()`; `on_failure=` to persist).
+
 Lower level: `WebhookVerifier(secret).verify(body, headers)`, `parse(body, headers)`,
 `run_once(store, event.id, handler)`.
 """
@@ -41,6 +44,7 @@ from gigstack_async.webhooks._objects import (
 )
 from gigstack_async.webhooks._receiver import (
     DELIVERY_BUDGET,
+    FailedEvent,
     ReceiverResponse,
     WebhookReceiver,
 )
@@ -70,6 +74,7 @@ __all__ = [
     "Event",
     "EventObject",
     "EventType",
+    "FailedEvent",
     "InMemorySeenEventStore",
     "InvalidSignatureError",
     "InvoiceBatchObject",

@@ -6,6 +6,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from multidict import CIMultiDict
+
 from gigstack_async.webhooks._receiver import ReceiverResponse, WebhookReceiver
 
 Scope = MutableMapping[str, Any]
@@ -38,9 +40,13 @@ class WebhookASGIApp:
         if body is None:
             await _send(send, ReceiverResponse(413, {"error": "body_too_large"}))
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
+        # A multidict keeps a header sent twice, so the receiver can refuse it as ambiguous.
+        # Values decoded as aiohttp does (UTF-8, undecodable bytes kept as surrogates): both
+        # receivers see the same `webhook-id` and sign over the same bytes.
+        headers = CIMultiDict(
+            (key.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+            for key, value in scope["headers"]
+        )
         await _send(send, await self.receiver.receive(body, headers))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

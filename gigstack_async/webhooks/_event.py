@@ -30,7 +30,7 @@ from gigstack_async.errors import InvalidParameterError
 from gigstack_async.money import to_decimal
 from gigstack_async.webhooks._errors import WebhookPayloadError
 from gigstack_async.webhooks._objects import OBJECT_BY_PREFIX, EventObject
-from gigstack_async.webhooks._signing import HEADER_ID
+from gigstack_async.webhooks._signing import HEADER_ID, header_values
 from gigstack_async.webhooks._types import EventType, decode_timestamp, event_type
 
 IdSource = Literal["envelope", "webhook-id", "body-sha256"]
@@ -81,7 +81,7 @@ def loads(body: bytes | str) -> Any:
     """JSON with exact numbers: every non-integer number becomes a `decimal.Decimal`."""
     try:
         return _json.loads(body, exact=True)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WebhookPayloadError(
             f"the webhook body is not JSON: {exc.__class__.__name__}"
         ) from None
@@ -91,8 +91,20 @@ def parse(body: bytes | str, headers: Mapping[str, str] | None = None) -> Event:
     """Decode a delivery into an `Event`. Does NOT verify it: use `WebhookVerifier` first.
 
     Raises `WebhookPayloadError` (a ValueError) when the body is not JSON, not an object, or
-    names no event type. Nothing else raises.
+    names no event type, or is hostile (nested too deep, numbers too large to read). Nothing
+    else raises; the error's message never quotes the body.
     """
+    try:
+        return _parse(body, headers)
+    except WebhookPayloadError:
+        raise
+    except (RecursionError, OverflowError, ValueError, TypeError, MemoryError) as exc:
+        raise WebhookPayloadError(
+            f"the webhook body cannot be read: {exc.__class__.__name__}"
+        ) from None
+
+
+def _parse(body: bytes | str, headers: Mapping[str, str] | None) -> Event:
     raw = loads(body)
     if not isinstance(raw, dict):
         raise WebhookPayloadError(f"the webhook body is a JSON {type(raw).__name__}, not an object")
@@ -142,9 +154,11 @@ def _event_id(
     envelope_id = _first_str(raw, "id", "event_id")
     if envelope_id is not None:
         return envelope_id, "envelope"
-    for key, value in (headers or {}).items():
-        if key.lower() == HEADER_ID and value.strip():
-            return value.strip(), "webhook-id"
+    ids = header_values(headers or {}, HEADER_ID)
+    if len(ids) > 1:
+        raise WebhookPayloadError("the webhook-id header is sent more than once (ambiguous)")
+    if ids:
+        return ids[0], "webhook-id"
     data = body.encode() if isinstance(body, str) else body
     return "sha256:" + hashlib.sha256(data).hexdigest(), "body-sha256"
 

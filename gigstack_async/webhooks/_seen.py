@@ -12,7 +12,10 @@ claim → run → complete, and a failed run releases its claim so the next deli
     release(id)  the handler failed: forget the claim
 
 A claim older than `lease` seconds is considered abandoned (its process died) and can be taken
-over, so a crash never blocks an event forever.
+over, so a crash never blocks an event forever. Every claim carries its owner's `token` (a
+random string `run_once` makes per run): `complete` and `release` act only on the caller's own
+claim, so a stale worker whose lease expired can never drop the live claim of the worker that
+took over (which would let a third delivery run the handler concurrently).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import math
+import secrets
 import sqlite3
 import threading
 import time
@@ -36,20 +41,31 @@ DEFAULT_LEASE = 300.0
 """Seconds a claim is honoured before another worker may take it over."""
 
 
+def check_lease(lease: float) -> float:
+    """`lease` as a float; `InvalidParameterError` unless it is a finite number > 0 (a lease of
+    0 or less would let every duplicate delivery take the claim over at once)."""
+    if isinstance(lease, bool) or not isinstance(lease, int | float):
+        raise InvalidParameterError("lease", "must be a number of seconds")
+    if not (math.isfinite(lease) and lease > 0):
+        raise InvalidParameterError("lease", "must be a finite number of seconds > 0")
+    return float(lease)
+
+
 @runtime_checkable
 class SeenEventStore(Protocol):
     """Where processed event ids are remembered (implement it over Redis, Postgres, …)."""
 
-    async def claim(self, event_id: str, *, lease: float = DEFAULT_LEASE) -> Claim:
-        """Atomically claim `event_id` for processing (see the module for the answers)."""
+    async def claim(self, event_id: str, *, lease: float = DEFAULT_LEASE, token: str = "") -> Claim:
+        """Atomically claim `event_id` for processing, owned by `token` (see the module)."""
         ...
 
-    async def complete(self, event_id: str) -> None:
-        """Mark a claimed id as processed."""
+    async def complete(self, event_id: str, *, token: str = "") -> None:
+        """Mark `event_id` processed, unless another owner's live claim holds it now."""
         ...
 
-    async def release(self, event_id: str) -> None:
-        """Drop a claim whose processing failed, so a later delivery runs it again."""
+    async def release(self, event_id: str, *, token: str = "") -> None:
+        """Drop the claim owned by `token` (a failed run), so a later delivery runs it again;
+        a claim owned by anyone else is left alone."""
         ...
 
 
@@ -61,32 +77,38 @@ class InMemorySeenEventStore:
 
     def __init__(self, *, max_done: int = 100_000, clock: Callable[[], float] = time.monotonic):
         self._lock = threading.Lock()
-        self._claims: dict[str, float] = {}  # id -> lease deadline
+        self._claims: dict[str, tuple[float, str]] = {}  # id -> (lease deadline, owner token)
         self._done: dict[str, None] = {}  # insertion-ordered set
         self._max_done = max_done
         self._clock = clock
 
-    async def claim(self, event_id: str, *, lease: float = DEFAULT_LEASE) -> Claim:
+    async def claim(self, event_id: str, *, lease: float = DEFAULT_LEASE, token: str = "") -> Claim:
+        lease = check_lease(lease)
         with self._lock:
             if event_id in self._done:
                 return "done"
             now = self._clock()
-            deadline = self._claims.get(event_id)
-            if deadline is not None and deadline > now:
+            held = self._claims.get(event_id)
+            if held is not None and held[0] > now:
                 return "in_progress"
-            self._claims[event_id] = now + lease
+            self._claims[event_id] = (now + lease, token)
             return "claimed"
 
-    async def complete(self, event_id: str) -> None:
+    async def complete(self, event_id: str, *, token: str = "") -> None:
         with self._lock:
+            held = self._claims.get(event_id)
+            if held is not None and held[1] != token and held[0] > self._clock():
+                return  # another worker's live claim: it completes (or releases) its own
             self._claims.pop(event_id, None)
             self._done[event_id] = None
             while len(self._done) > self._max_done:
                 del self._done[next(iter(self._done))]
 
-    async def release(self, event_id: str) -> None:
+    async def release(self, event_id: str, *, token: str = "") -> None:
         with self._lock:
-            self._claims.pop(event_id, None)
+            held = self._claims.get(event_id)
+            if held is not None and held[1] == token:
+                del self._claims[event_id]
 
     def is_done(self, event_id: str) -> bool:
         """Whether `event_id` was processed."""
@@ -99,7 +121,8 @@ CREATE TABLE IF NOT EXISTS gigstack_seen_events (
     event_id     TEXT PRIMARY KEY,
     state        TEXT NOT NULL CHECK (state IN ('processing', 'done')),
     lease_until  REAL NOT NULL,
-    updated_at   REAL NOT NULL
+    updated_at   REAL NOT NULL,
+    owner        TEXT NOT NULL DEFAULT ''
 )
 """
 
@@ -143,6 +166,13 @@ class SqliteSeenEventStore:
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute(f"PRAGMA synchronous={synchronous}")
         self._connection.execute(_SCHEMA)
+        columns = {
+            row[1] for row in self._connection.execute("PRAGMA table_info(gigstack_seen_events)")
+        }
+        if "owner" not in columns:  # a file made before claims had owners
+            self._connection.execute(
+                "ALTER TABLE gigstack_seen_events ADD COLUMN owner TEXT NOT NULL DEFAULT ''"
+            )
 
     def __repr__(self) -> str:
         return f"SqliteSeenEventStore({str(self.path)!r})"
@@ -161,7 +191,7 @@ class SqliteSeenEventStore:
         if connection is not None:
             connection.close()
 
-    def _claim(self, event_id: str, lease: float) -> Claim:
+    def _claim(self, event_id: str, lease: float, token: str) -> Claim:
         with self._connect() as connection:
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -176,10 +206,13 @@ class SqliteSeenEventStore:
                     answer = "in_progress"
                 else:
                     connection.execute(
-                        "INSERT INTO gigstack_seen_events VALUES (?, 'processing', ?, ?) "
+                        "INSERT INTO gigstack_seen_events "
+                        "(event_id, state, lease_until, updated_at, owner) "
+                        "VALUES (?, 'processing', ?, ?, ?) "
                         "ON CONFLICT(event_id) DO UPDATE SET state = 'processing', "
-                        "lease_until = excluded.lease_until, updated_at = excluded.updated_at",
-                        (event_id, now + lease, now),
+                        "lease_until = excluded.lease_until, updated_at = excluded.updated_at, "
+                        "owner = excluded.owner",
+                        (event_id, now + lease, now, token),
                     )
                     answer = "claimed"
                 connection.execute("COMMIT")
@@ -188,30 +221,35 @@ class SqliteSeenEventStore:
                 raise
             return answer
 
-    def _complete(self, event_id: str) -> None:
+    def _complete(self, event_id: str, token: str) -> None:
+        now = self._clock()
         with self._connect() as connection:
+            # Not over another owner's live claim (its lease has not run out).
             connection.execute(
-                "INSERT INTO gigstack_seen_events VALUES (?, 'done', 0, ?) "
+                "INSERT INTO gigstack_seen_events "
+                "(event_id, state, lease_until, updated_at, owner) VALUES (?, 'done', 0, ?, ?) "
                 "ON CONFLICT(event_id) DO UPDATE SET state = 'done', "
-                "updated_at = excluded.updated_at",
-                (event_id, self._clock()),
+                "updated_at = excluded.updated_at, owner = excluded.owner "
+                "WHERE state = 'processing' AND (owner = excluded.owner OR lease_until <= ?)",
+                (event_id, now, token, now),
             )
 
-    def _release(self, event_id: str) -> None:
+    def _release(self, event_id: str, token: str) -> None:
         with self._connect() as connection:
             connection.execute(
-                "DELETE FROM gigstack_seen_events WHERE event_id = ? AND state = 'processing'",
-                (event_id,),
+                "DELETE FROM gigstack_seen_events "
+                "WHERE event_id = ? AND state = 'processing' AND owner = ?",
+                (event_id, token),
             )
 
-    async def claim(self, event_id: str, *, lease: float = DEFAULT_LEASE) -> Claim:
-        return await asyncio.to_thread(self._claim, event_id, lease)
+    async def claim(self, event_id: str, *, lease: float = DEFAULT_LEASE, token: str = "") -> Claim:
+        return await asyncio.to_thread(self._claim, event_id, check_lease(lease), token)
 
-    async def complete(self, event_id: str) -> None:
-        await asyncio.to_thread(self._complete, event_id)
+    async def complete(self, event_id: str, *, token: str = "") -> None:
+        await asyncio.to_thread(self._complete, event_id, token)
 
-    async def release(self, event_id: str) -> None:
-        await asyncio.to_thread(self._release, event_id)
+    async def release(self, event_id: str, *, token: str = "") -> None:
+        await asyncio.to_thread(self._release, event_id, token)
 
     async def purge(self) -> int:
         """Forget completed ids older than `ttl`; returns how many (0 when `ttl` is None)."""
@@ -250,11 +288,15 @@ async def run_once(
 ) -> Outcome:
     """Run `handler()` unless `event_id` was (or is being) processed; exactly once per id.
 
-    The id is claimed first; on success it is marked done; if the handler raises (or is
-    cancelled) the claim is released and the exception propagates, so a retried delivery runs
-    the handler again. Set `lease` longer than the handler can take.
+    The id is claimed first, under a fresh owner token; on success it is marked done; if the
+    handler raises (or is cancelled) this run's claim is released and the exception propagates,
+    so a retried delivery runs the handler again. Set `lease` (seconds, > 0) longer than the
+    handler can take: a run outliving its lease may overlap with a retry that took it over.
+    Raises `InvalidParameterError` for a bad `lease`.
     """
-    claim = await store.claim(event_id, lease=lease)
+    lease = check_lease(lease)
+    token = secrets.token_hex(16)
+    claim = await store.claim(event_id, lease=lease, token=token)
     if claim == "done":
         return Outcome.DUPLICATE
     if claim == "in_progress":
@@ -263,7 +305,7 @@ async def run_once(
         await handler()
     except BaseException:
         # Shielded: a cancelled handler must still give its claim back.
-        await asyncio.shield(store.release(event_id))
+        await asyncio.shield(store.release(event_id, token=token))
         raise
-    await asyncio.shield(store.complete(event_id))
+    await asyncio.shield(store.complete(event_id, token=token))
     return Outcome.PROCESSED

@@ -103,13 +103,26 @@ def _mac(key: bytes, message_id: str, timestamp: int, body: bytes) -> bytes:
     return hmac.new(key, signed, hashlib.sha256).digest()
 
 
+def header_values(headers: Mapping[str, str], name: str) -> list[str]:
+    """Every value of header `name`, matched case-insensitively, stripped, empty ones dropped.
+
+    One lookup for verification and dedupe alike: a plain dict with both `webhook-id` and
+    `Webhook-Id`, or a multidict with the header twice, yields two values (the callers refuse
+    that as ambiguous rather than pick one).
+    """
+    lowered = name.lower()
+    found: list[str] = []
+    for key, value in headers.items():
+        if key.lower() == lowered and value.strip():
+            found.append(value.strip())
+    return found
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    value = None if value is None else value.strip()
-    return value or None
+    values = header_values(headers, name)
+    if len(values) > 1:
+        raise InvalidSignatureError(f"the {name} header is sent more than once (ambiguous)")
+    return values[0] if values else None
 
 
 @attrs.frozen
@@ -179,6 +192,10 @@ class StandardWebhooksVerifier:
         if not raw_timestamp.isascii() or not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
             raise InvalidSignatureError("webhook-timestamp is not an integer number of seconds")
         timestamp = int(raw_timestamp)
+        try:
+            message_id.encode()
+        except UnicodeEncodeError:  # aiohttp keeps undecodable header bytes as surrogates
+            raise InvalidSignatureError("webhook-id is not valid UTF-8") from None
         candidates = _v1_signatures(raw_signature)
         expected = [_mac(key, message_id, timestamp, body) for key in self._keys]
         matched = False
@@ -295,6 +312,7 @@ __all__ = [
     "WebhookVerificationError",
     "WebhookVerifier",
     "decode_secret",
+    "header_values",
     "sign",
     "signature_headers",
 ]

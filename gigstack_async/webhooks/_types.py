@@ -71,21 +71,18 @@ def decode_timestamp(value: Any) -> datetime | None:
     """
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float) or _is_decimal(value):
-        number = float(value)
-        seconds = number if abs(number) < _SECONDS_LIMIT else number / 1000
-        try:
+    try:
+        if isinstance(value, int | float) or _is_decimal(value):
+            number = float(value)  # OverflowError for a 400-digit integer: unreadable
+            seconds = number if abs(number) < _SECONDS_LIMIT else number / 1000
             return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return decode_timestamp(int(text))
-        try:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.isascii() and text.isdigit():  # "²".isdigit() is True, int("²") is not
+                return decode_timestamp(int(text)) if len(text) <= 20 else None
             return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            return None
+    except (OverflowError, OSError, ValueError):
+        return None
     return None
 
 

@@ -450,3 +450,106 @@ async def test_the_list_pages_with_next_cursor(sandbox: Any, api: Api) -> None:
     assert (len(first.data), first.body["has_more"], first.body["next_cursor"]) == (5, True, "5")
     async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client:
         assert [hook.id async for hook in client.webhooks.list(limit=5)] == made
+
+
+# -- review of issue 12: ids across runs, a flush that cannot finish ------------------------
+
+
+async def test_event_ids_never_repeat_across_sandbox_runs(start_sandbox: StartSandbox) -> None:
+    from .conftest import START
+
+    ids: list[list[str]] = []
+    for _ in range(2):  # the same seed and config: a restarted `gigstack-async sandbox`
+        sandbox, api = await start_sandbox(SandboxConfig(seed=7, speed=0, start=START))
+        first = await api.post("sandbox/events", json={"type": "payment.created", "data": {}})
+        second = sandbox.state.emit_event("payment.created", {}, team_id="team_sandbox")
+        ids.append([first.data["id"], second.id])
+    assert not set(ids[0]) & set(ids[1])  # a persistent seen-ids store would drop repeats
+    for run in ids:
+        assert len(set(run)) == 2
+        assert all(event_id.startswith("evt_") for event_id in run)
+        # within a run the counter part stays deterministic: 1, 2, …
+        assert [event_id.rsplit("_", 1)[1] for event_id in run] == [f"{n:012d}" for n in (1, 2)]
+
+
+async def test_a_restarted_sandbox_is_not_deduplicated_by_a_persistent_store(
+    start_sandbox: StartSandbox, tmp_path: Any
+) -> None:
+    from gigstack_async.webhooks import SqliteSeenEventStore, run_once
+
+    from .conftest import START
+
+    store = SqliteSeenEventStore(tmp_path / "seen.sqlite3")
+    ran: list[str] = []
+    try:
+        for _ in range(2):
+            sandbox, _ = await start_sandbox(SandboxConfig(seed=7, speed=0, start=START))
+            event = sandbox.state.emit_event("customer.created", {}, team_id="team_sandbox")
+
+            async def handle(event_id: str = event.id) -> None:
+                ran.append(event_id)
+
+            assert await run_once(store, event.id, handle) == "processed"
+    finally:
+        store.close()
+    assert len(ran) == 2
+
+
+async def test_flush_with_an_endpoint_down_answers_with_the_pending_deliveries(
+    start_sandbox: StartSandbox, serve: Serve
+) -> None:
+    from .conftest import START
+
+    slow_retries = attrs.evolve(FAST, retry_delays=(30.0,))
+    _, api = await start_sandbox(SandboxConfig(seed=8, speed=0, start=START, webhooks=slow_retries))
+    sink = Sink(statuses=[503])  # down for the first attempt; the retry waits 30 s
+    hook = await register(api, await sink_url(serve, sink), ["payment.created"])
+    emitted = await api.post("sandbox/events", json={"type": "payment.created", "data": {}})
+    reply = await api.post("sandbox/webhooks/flush", json={"timeout_seconds": 0.3})
+    assert reply.status == 200
+    assert reply.data["flushed"] is False
+    [pending] = reply.data["pending"]
+    assert (pending["webhook_id"], pending["event_id"], pending["attempts"]) == (
+        hook["id"],
+        emitted.data["id"],
+        1,
+    )
+    bad = await api.post("sandbox/webhooks/flush", json={"timeout_seconds": -1})
+    assert (bad.status, bad.error_code) == (400, "validation_failed")
+
+
+async def test_the_readme_flow_through_the_sdk_create_gives_the_secret_the_receiver_needs(
+    sandbox: Any, serve: Serve, register_secret: Callable[[str], None]
+) -> None:
+    from gigstack_async import GigstackClient
+    from gigstack_async.webhooks import Event, WebhookReceiver, aiohttp_handler
+
+    received: list[Event] = []
+
+    async def on_event(event: Event) -> None:
+        received.append(event)
+
+    receivers: list[WebhookReceiver] = []  # made once create has told us the secret
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        return await aiohttp_handler(receivers[0])(request)
+
+    app = web.Application()
+    app.router.add_post("/webhooks/gigstack", endpoint)
+    url = await serve(app) + "/webhooks/gigstack"
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+        hook = await client.webhooks.create(url=url, events=["customer.created"])
+        assert hook is not None
+        assert hook.signing_secret is not None
+        register_secret(hook.signing_secret)
+        assert hook.signing_secret.startswith("whsec_")
+        assert hook.signing_secret not in repr(await client.webhooks.get(hook.id or ""))
+        receivers.append(WebhookReceiver(on_event, secret=hook.signing_secret))
+        emitted = sandbox.state.emit_event("customer.created", {"id": "c1"}, team_id="team_sandbox")
+        from gigstack_async.sandbox.webhook_delivery import DELIVERER_KEY
+
+        assert await sandbox.app[DELIVERER_KEY].flush(10) == []
+    assert [event.id for event in received] == [emitted.id]  # verified with that secret
+    log = sandbox.state.webhooks.attempts
+    assert [(a.outcome, a.status) for a in log] == [("succeeded", 200)]
+    await receivers[0].aclose()

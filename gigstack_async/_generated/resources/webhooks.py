@@ -78,7 +78,7 @@ class Webhooks:
         status: models.WebhookStatus | str | None = None,
         version: models.Version | str | None = None,
         operation_id: UUID | None = None,
-    ) -> models.Webhook | None:
+    ) -> models.CreatedWebhook | None:
         """Create webhook.
 
         FACT-docs (webhooks guide): register an endpoint for events; `url` and `events` required
@@ -102,7 +102,7 @@ class Webhooks:
                 operation.
 
         Returns:
-            the `data` of the response (models.Webhook | None).
+            the `data` of the response (models.CreatedWebhook | None).
 
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
@@ -132,7 +132,7 @@ class Webhooks:
                 "operation_id": operation_id,
             },
         )
-        response: models.WebhookEnvelope = await self._pipeline.call(
+        response: models.CreatedWebhookEnvelope = await self._pipeline.call(
             ops.CREATE_WEBHOOK, json_body=body_
         )
         return response.data
