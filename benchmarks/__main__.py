@@ -9,7 +9,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from benchmarks import concurrency, decode, fanout, pagination, per_request, report
+from benchmarks import (
+    concurrency,
+    decode,
+    fanout,
+    package_memory,
+    pagination,
+    per_request,
+    report,
+)
 from benchmarks.harness import CannedServer, Context, Sizes
 from benchmarks.peers import DEFAULT_CACHE, ROOT, ensure_peers
 from benchmarks.stats import ScenarioResult
@@ -22,6 +30,7 @@ SCENARIOS: dict[str, Scenario] = {
     decode.KEY: decode.run,
     concurrency.KEY: concurrency.run,
     fanout.KEY: fanout.run,
+    package_memory.KEY: package_memory.run,
 }
 
 

@@ -36,6 +36,7 @@ class Sizes:
     fanout_rounds: int = 3
     fanout_months: tuple[int, ...] = (12, 3)
     profile_pages: int = 50
+    package_mb: int = 32
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -56,6 +57,7 @@ class Sizes:
             fanout_rounds=1,
             fanout_months=(12, 3),
             profile_pages=2,
+            package_mb=1,
         )
 
 

@@ -70,6 +70,8 @@ def _render_operation(spec: dict[str, Any], path: str, method: str, op: dict[str
         fields.append(f"request_model=models.{_schema_name(media['schema'])}")
     if op.get("x-gigstack-billed", False):
         fields.append("billed=True")
+    if op.get("x-gigstack-limited", False):
+        fields.append("limited=True")
     paging = op.get("x-gigstack-pagination")
     if paging is not None:
         keys = ("cursor_param", "items_field", "next_field", "has_more_field")

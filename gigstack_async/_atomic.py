@@ -31,6 +31,7 @@ def write_atomic(
     data: bytes | Iterable[bytes],
     *,
     sync_dir: bool = True,
+    durable: bool = True,
 ) -> None:
     """Replace `path` with `data` atomically and durably.
 
@@ -40,7 +41,9 @@ def write_atomic(
     as with `open(path, "wb")`.
 
     `sync_dir=False` skips the fsync of the parent directory; a caller writing many files to
-    one directory passes it and calls `fsync_dir` once at the end.
+    one directory passes it and calls `fsync_dir` once at the end. `durable=False` skips the
+    file's fsync too: readers still never see a partial file, but a crash may lose it, so only a
+    caller that keeps a durable source to write it again from (a staged package) passes it.
 
     Example::
 
@@ -60,7 +63,8 @@ def write_atomic(
                     fh.write(chunk)
             fh.flush()
             # Without this, a crash soon after the rename can leave an empty file (ext4, xfs).
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -34,4 +34,12 @@ class Operation:
     request_model: type | None = None
     billed: bool = False
     """May charge money: never retried once the request may have reached the server."""
+    limited: bool = False
+    """Spends a limited resource (a package's 2 SAT downloads): never retried once the request
+    may have reached the server, either."""
     pagination: Pagination | None = None
+
+    @property
+    def retry_unsafe(self) -> bool:
+        """Billed or limited: a second attempt could cost money or a download."""
+        return self.billed or self.limited

@@ -1,18 +1,20 @@
 """The one request path: operation + arguments → HTTP request → retries → typed result or error.
 
-Resources call `Pipeline.call(...)`; they never see HTTP. Whether an operation may be retried
-comes from the generated operations table (`x-gigstack-billed` in the spec), not from ifs here.
+Resources call `Pipeline.call(...)` (or `Pipeline.stream(...)` for a large body); they never see
+HTTP. Whether an operation may be retried comes from the generated operations table
+(`x-gigstack-billed` and `x-gigstack-limited` in the spec), not from ifs here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -30,6 +32,7 @@ from gigstack_async.errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    DownloadInterruptedError,
     OutcomeUnknownError,
     RateLimitError,
     excerpt,
@@ -37,10 +40,12 @@ from gigstack_async.errors import (
 )
 from gigstack_async.transports.base import (
     AsyncTransport,
+    BufferedStream,
     MultipartField,
     Request,
     Response,
     ResponseTooLarge,
+    StreamedResponse,
     TransportError,
 )
 
@@ -49,6 +54,7 @@ logger = logging.getLogger("gigstack_async")
 T = TypeVar("T")
 
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+MAX_ERROR_BODY_BYTES = 1024 * 1024  # an error envelope of a streamed call: read whole, capped
 
 
 def encode_query_value(value: Any) -> str:
@@ -171,7 +177,7 @@ class Pipeline:
             connect_timeout=self.timeout.connect,
             read_timeout=self.timeout.read,
             max_response_bytes=self.max_response_bytes,
-            resend_safe=not op.billed,
+            resend_safe=not op.retry_unsafe,
         )
 
     # ------------------------------------------------------------------ sending
@@ -211,12 +217,8 @@ class Pipeline:
                     f"{op.method} {log_path}: no result within the {self.timeout.total} s deadline "
                     f"({attempt} attempt{'s' if attempt > 1 else ''})"
                 )
-                if op.billed:
-                    raise OutcomeUnknownError(
-                        message + "; the request may have reached the server and was not retried",
-                        method=op.method,
-                        path=log_path,
-                    ) from exc
+                if op.retry_unsafe:
+                    raise self._unsafe_failure(op, message) from exc
                 raise APITimeoutError(message, method=op.method, path=log_path) from exc
             except ResponseTooLarge as exc:
                 # The same body would come again: retrying only downloads it again.
@@ -226,14 +228,8 @@ class Pipeline:
             except TransportError as exc:
                 elapsed = loop.time() - started
                 self._log_attempt(op, log_path, type(exc).__name__, attempt, elapsed)
-                if op.billed and exc.request_sent:
-                    raise OutcomeUnknownError(
-                        f"{op.method} {log_path}: {exc}; this call may charge money and may have "
-                        "reached the server, so it was not retried. Check whether it took effect "
-                        "before trying again.",
-                        method=op.method,
-                        path=log_path,
-                    ) from exc
+                if op.retry_unsafe and exc.request_sent:
+                    raise self._unsafe_failure(op, f"{op.method} {log_path}: {exc}") from exc
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
                     logger.info(
@@ -257,7 +253,7 @@ class Pipeline:
             if response.status < 400 or response.status not in self.retry.retry_statuses:
                 return CallResult(response=response, attempts=attempt)
             retry_after = parse_retry_after(response)
-            if op.billed or attempt > self.retry.max_retries:
+            if op.retry_unsafe or attempt > self.retry.max_retries:
                 raise self._status_error(response, retry_after)
             if retry_after is not None and retry_after > self.retry.retry_after_cap:
                 raise self._status_error(response, retry_after)
@@ -268,6 +264,117 @@ class Pipeline:
                 "retrying %s %s in %.2f s after HTTP %d (attempt %d)",
                 op.method, log_path, delay, response.status, attempt + 1,
             )  # fmt: skip
+            await asyncio.sleep(delay)
+
+    def _unsafe_failure(self, op: Operation, message: str) -> APIConnectionError:
+        """The error for a billed or limited call that failed after it may have been served."""
+        if op.billed:
+            return OutcomeUnknownError(
+                f"{message}; this call may charge money and may have reached the server, so it "
+                "was not retried. Check whether it took effect before trying again.",
+                method=op.method,
+                path=op.path,
+            )
+        return DownloadInterruptedError(
+            f"{message}; the download may already count against SAT's limit of 2 downloads per "
+            "package, so it was not retried",
+            method=op.method,
+            path=op.path,
+        )
+
+    # ------------------------------------------------------------------ streaming
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        """Send `op` and yield its 2xx response with the body still unread (`chunks()`).
+
+        The same policy as `call`: retries only where the operation allows them, and only before
+        a response arrived; an error status raises its `APIStatusError` (the error body is read,
+        up to 1 MiB). The per-call deadline (`Timeout.total`) covers the body too. A body that
+        breaks off raises `DownloadInterruptedError` (billed or limited calls, never retried) or
+        `APIConnectionError`. Transports without `stream` fall back to `send` (body in memory).
+        """
+        request = self.build_request(op, path_params=path_params, query=query)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout.total
+        async with contextlib.AsyncExitStack() as stack:
+            response = await self._open_stream(op, request, deadline, stack)
+            body = _GuardedStream(self, op, response)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    yield body
+            except TimeoutError as exc:
+                if loop.time() < deadline:
+                    raise  # not our deadline: the consumer's own timeout
+                message = f"{op.method} {op.path}: the body did not arrive within the deadline"
+                if op.retry_unsafe:
+                    raise self._unsafe_failure(op, message) from exc
+                raise APITimeoutError(message, method=op.method, path=op.path) from exc
+
+    async def _open_stream(
+        self,
+        op: Operation,
+        request: Request,
+        deadline: float,
+        stack: contextlib.AsyncExitStack,
+    ) -> StreamedResponse:
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            attempt += 1
+            started = loop.time()
+            attempt_stack = contextlib.AsyncExitStack()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await attempt_stack.enter_async_context(self.semaphore)
+                    response = await attempt_stack.enter_async_context(
+                        _open(self.transport, request)
+                    )
+            except TimeoutError as exc:
+                await attempt_stack.aclose()
+                message = f"{op.method} {op.path}: no response within the {self.timeout.total} s"
+                if op.retry_unsafe:
+                    raise self._unsafe_failure(op, message) from exc
+                raise APITimeoutError(message, method=op.method, path=op.path) from exc
+            except TransportError as exc:
+                await attempt_stack.aclose()
+                self._log_attempt(op, op.path, type(exc).__name__, attempt, loop.time() - started)
+                if op.retry_unsafe and exc.request_sent:
+                    raise self._unsafe_failure(op, f"{op.method} {op.path}: {exc}") from exc
+                delay = self._backoff(attempt)
+                if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
+                    await asyncio.sleep(delay)
+                    continue
+                raise APIConnectionError(
+                    f"{op.method} {op.path}: {exc} (after {attempt} attempts)",
+                    method=op.method,
+                    path=op.path,
+                ) from exc
+            except BaseException:
+                await attempt_stack.aclose()
+                raise
+            self._log_attempt(op, op.path, response.status, attempt, loop.time() - started)
+            if response.status < 400:
+                stack.push_async_exit(attempt_stack)
+                return response
+            try:
+                body = await _read_capped(response, MAX_ERROR_BODY_BYTES)
+            finally:
+                await attempt_stack.aclose()
+            whole = Response(response.status, response.headers, body)
+            retry_after = parse_retry_after(whole)
+            retryable = response.status in self.retry.retry_statuses
+            if not retryable or op.retry_unsafe or attempt > self.retry.max_retries:
+                raise self._status_error(whole, retry_after)
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            if delay > self.retry.retry_after_cap or loop.time() + delay >= deadline:
+                raise self._status_error(whole, retry_after)
             await asyncio.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
@@ -331,6 +438,56 @@ def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T
             status=status,
             body=raw,
         ) from exc
+
+
+@contextlib.asynccontextmanager
+async def _open(transport: AsyncTransport, request: Request) -> AsyncIterator[StreamedResponse]:
+    opener = getattr(transport, "stream", None)
+    if opener is None:  # a transport without streaming: the body comes whole
+        yield BufferedStream(await transport.send(request))
+        return
+    async with opener(request) as response:
+        yield response
+
+
+async def _read_capped(response: StreamedResponse, limit: int) -> bytes:
+    body = bytearray()
+    with contextlib.suppress(TransportError):  # an error body cut short is still an error
+        async for chunk in response.chunks():
+            body += chunk[: limit - len(body)]
+            if len(body) >= limit:
+                break
+    return bytes(body)
+
+
+class _GuardedStream:
+    """The body of a streamed call, with transport failures turned into the SDK's errors."""
+
+    def __init__(self, pipeline: Pipeline, op: Operation, response: StreamedResponse) -> None:
+        self._pipeline = pipeline
+        self._op = op
+        self._response = response
+        self.status = response.status
+        self.headers = response.headers
+        self.received = 0
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        op = self._op
+        failure: APIConnectionError
+        try:
+            async for chunk in self._response.chunks():
+                self.received += len(chunk)
+                yield chunk
+            return
+        except TransportError as exc:
+            message = (
+                f"{op.method} {op.path}: {exc} (the body broke off after {self.received} bytes)"
+            )
+            if op.retry_unsafe:
+                failure = self._pipeline._unsafe_failure(op, message)
+            else:
+                failure = APIConnectionError(message, method=op.method, path=op.path)
+        raise failure
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -5,7 +5,8 @@ GigstackError
 ├── InvalidParameterError (also a ValueError)  bad input, raised before any request is sent
 ├── APIConnectionError                         no usable HTTP response
 │   ├── APITimeoutError                        a timeout or the per-call deadline
-│   └── OutcomeUnknownError                    a billed call may have reached the server
+│   ├── OutcomeUnknownError                    a billed call may have reached the server
+│   └── DownloadInterruptedError               a package download broke off (not retried)
 ├── APIResponseValidationError                 a 2xx body we cannot read
 └── APIStatusError                             the server said no (status ≥ 400, or success: false)
     ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
@@ -59,6 +60,15 @@ class OutcomeUnknownError(APIConnectionError):
 
     It was NOT retried, because a retry could charge twice. Check whether it took effect (for a
     download request: `client.downloads.history()`) before trying again.
+    """
+
+
+class DownloadInterruptedError(APIConnectionError):
+    """A package download failed after it may have reached SAT (dropped, truncated, timed out).
+
+    It was NOT retried: SAT serves each package at most twice (SAT 5008 after that), and the
+    failed attempt may have spent one of them. Nothing was left at the destination. Retry
+    deliberately, knowing that at most one download of this package may remain.
     """
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import attrs
 
-from gigstack_async._atomic import fsync_dir, write_atomic
+from gigstack_async._atomic import fsync_dir, remove_stale_temp_files, write_atomic
 from gigstack_async.errors import GigstackError
 
 __all__ = [
@@ -50,15 +50,81 @@ __all__ = [
     "PackageManifest",
     "PackageMember",
     "PackageTooLargeError",
+    "StagedPackage",
     "UnsafePackageError",
     "decode_package",
     "extract_package",
+    "extract_staged",
     "iter_package",
     "verify_package",
+    "verify_staged",
 ]
 
 _MIB = 1024 * 1024
 _CHUNK = 64 * 1024  # the most one read or inflate step produces: bounds memory per step
+
+
+class _Blob:
+    """The ZIP's bytes, in memory or in a staged file: read by offset, never all at once.
+
+    A file-backed blob keeps memory bounded by `_CHUNK` whatever the package's size, which is
+    what lets a package be verified and extracted straight from its staged copy.
+    """
+
+    def __init__(self, data: bytes | None = None, path: Path | None = None) -> None:
+        self._bytes = data
+        self._data = memoryview(data) if data is not None else None
+        self._file = None if path is None else path.open("rb")
+        if self._file is not None:
+            self.size = os.fstat(self._file.fileno()).st_size
+        else:
+            self.size = len(data or b"")
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to `size` bytes from `offset` (fewer at the end)."""
+        if offset >= self.size or size <= 0:
+            return b""
+        if self._data is not None:
+            return bytes(self._data[offset : offset + size])
+        assert self._file is not None
+        self._file.seek(offset)
+        return self._file.read(size)
+
+    def chunks(self, offset: int, size: int) -> Iterator[bytes]:
+        """`size` bytes from `offset`, in pieces of at most `_CHUNK`."""
+        end = min(offset + size, self.size)
+        while offset < end:
+            piece = self.read(offset, min(_CHUNK, end - offset))
+            if not piece:
+                return
+            offset += len(piece)
+            yield piece
+
+    def sha256(self) -> str:
+        """The sha256 of all the bytes."""
+        if self._data is not None:
+            return hashlib.sha256(self._data).hexdigest()
+        digest = hashlib.sha256()
+        for piece in self.chunks(0, self.size):
+            digest.update(piece)
+        return digest.hexdigest()
+
+    def zipfile(self) -> zipfile.ZipFile:
+        """A `zipfile.ZipFile` over the bytes (for the central directory only)."""
+        if self._bytes is not None:
+            return zipfile.ZipFile(io.BytesIO(self._bytes))  # shares the bytes, no copy
+        assert self._file is not None
+        return zipfile.ZipFile(self._file)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> _Blob:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -167,6 +233,16 @@ class ExtractedFile:
 
 
 @attrs.frozen
+class StagedPackage:
+    """A package ZIP durably on disk and verified (`fetch_package_to`): where it is, its size in
+    bytes and its sha256 (hex). Extract it with `extract_staged`."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+@attrs.frozen
 class ExtractResult:
     """What `extract_package` left in `dest_dir` (resolved), one entry per member."""
 
@@ -209,7 +285,19 @@ def verify_package(data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> Packa
         manifest = verify_package(zip_bytes)
         print(manifest.sha256, [m.name for m in manifest.members])
     """
-    return _manifest(data, _entries(data, limits), limits)
+    with _Blob(data) as blob:
+        return _manifest(blob, _entries(blob, limits), limits)
+
+
+def verify_staged(
+    path: str | os.PathLike[str], limits: PackageLimits = DEFAULT_LIMITS
+) -> PackageManifest:
+    """`verify_package` for a ZIP on disk (a staged package), reading it in 64 KiB pieces.
+
+    Memory stays bounded whatever the package's size. Raises the same `PackageError`s.
+    """
+    with _Blob(path=Path(path)) as blob:
+        return _manifest(blob, _entries(blob, limits), limits)
 
 
 def iter_package(
@@ -226,8 +314,9 @@ def iter_package(
         for name, xml in iter_package(zip_bytes):
             print(name, len(xml))
     """
-    for entry, chunks in _streams(data, _entries(data, limits), limits):
-        yield entry.name, b"".join(chunks)
+    with _Blob(data) as blob:
+        for entry, chunks in _streams(blob, _entries(blob, limits), limits):
+            yield entry.name, b"".join(chunks)
 
 
 def extract_package(
@@ -252,24 +341,72 @@ def extract_package(
         result = extract_package(zip_bytes, "cfdi/2024-01")
         new = [f.path for f in result.files if f.written]
     """
-    entries = _entries(data, limits)
-    manifest = _manifest(data, entries, limits)
-    root = Path(dest_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    root = root.resolve()
+    with _Blob(data) as blob:
+        return _extract(blob, Path(dest_dir), limits, overwrite=overwrite, durable=True)
+
+
+def extract_staged(
+    path: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    limits: PackageLimits = DEFAULT_LIMITS,
+    overwrite: bool = True,
+) -> ExtractResult:
+    """Verify a staged ZIP (`DownloadsResource.fetch_package_to`) and extract it into `folder`.
+
+    The same checks as `extract_package`, all before anything is written, reading the ZIP from
+    disk in 64 KiB pieces (memory does not grow with the package). Each member is written to a
+    hidden temp name and renamed, so no partial file is ever visible under its real name.
+
+    Durability comes from the staged ZIP, not from the extracted files: they are **not**
+    fsynced one by one (thousands of fsyncs would dominate the run). A crash can therefore
+    leave a member empty or torn after its rename. So the caller must keep the staged ZIP until
+    it has durably recorded that the extraction finished (e.g. a journal transition), and after
+    a crash simply call `extract_staged` again: it is idempotent. Members already holding the
+    right bytes are left alone (`written=False`), members with other bytes (torn by a crash)
+    are rewritten — pass `overwrite=False` to raise `ExtractConflictError` instead — and the
+    temp files a killed run left in the folders it writes to are removed first.
+
+    Raises `PackageError` subclasses (nothing written), `FileNotFoundError` if `path` is gone,
+    `OSError` from the filesystem (disk full: complete members stay, the rest is not there).
+
+    Example::
+
+        staged = await client.downloads.fetch_package_to(package_id, Path("stage/01.zip"))
+        result = extract_staged(staged.path, Path("cfdi/2024-01"))
+        # ... record the extraction durably, then:
+        staged.path.unlink()
+    """
+    with _Blob(path=Path(path)) as blob:
+        return _extract(blob, Path(folder), limits, overwrite=overwrite, durable=False)
+
+
+def _extract(
+    blob: _Blob, dest_dir: Path, limits: PackageLimits, *, overwrite: bool, durable: bool
+) -> ExtractResult:
+    entries = _entries(blob, limits)
+    manifest = _manifest(blob, entries, limits)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    root = dest_dir.resolve()
+    if not durable:
+        # A killed earlier run may have left write_atomic temp files; they are ours to clear.
+        parents = {root.joinpath(*m.name.split("/")).parent for m in manifest.members}
+        for parent in parents:
+            remove_stale_temp_files(parent)
     targets = {m.name: _target(root, m, overwrite=overwrite) for m in manifest.members}
 
     folders: set[Path] = set()
     # A second pass inflates again rather than holding a verified package (up to the caps) in
     # memory; only members that need writing are inflated.
-    for entry, chunks in _streams(data, entries, limits):
+    for entry, chunks in _streams(blob, entries, limits):
         path, needs_write = targets[entry.name]
         if needs_write:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, chunks, sync_dir=False)
+            write_atomic(path, chunks, sync_dir=False, durable=durable)
             folders.add(path.parent)
-    for folder in sorted(folders):  # once per folder, not once per file: thousands of files
-        fsync_dir(folder)
+    if durable:
+        for folder in sorted(folders):  # once per folder, not once per file: thousands of files
+            fsync_dir(folder)
 
     files = tuple(
         ExtractedFile(m.name, targets[m.name][0], m.size, m.sha256, targets[m.name][1])
@@ -298,15 +435,15 @@ class _Entry:
     data_offset: int  # where the member's compressed bytes start in the package
 
 
-def _entries(data: bytes, limits: PackageLimits) -> list[_Entry]:
+def _entries(blob: _Blob, limits: PackageLimits) -> list[_Entry]:
     """Every check that needs no inflating, on all entries, before any member is read."""
-    count = _declared_member_count(data)
+    count = _declared_member_count(blob)
     if count > limits.max_members:
         raise PackageTooLargeError(
             f"package declares {count} members, over max_members={limits.max_members}"
         )
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with blob.zipfile() as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
         raise CorruptPackageError(f"unreadable ZIP central directory: {exc}") from exc
@@ -315,62 +452,65 @@ def _entries(data: bytes, limits: PackageLimits) -> list[_Entry]:
         raise PackageTooLargeError(
             f"package holds {len(infos)} members, over max_members={limits.max_members}"
         )
-    return _check_entries(data, infos, limits)
+    return _check_entries(blob, infos, limits)
 
 
 def _streams(
-    data: bytes, entries: list[_Entry], limits: PackageLimits
+    blob: _Blob, entries: list[_Entry], limits: PackageLimits
 ) -> Iterator[tuple[_Entry, Iterator[bytes]]]:
     """Each member with a checked stream of its bytes, inflated only if consumed.
 
     Consume (or skip) each stream before taking the next: they share the package-wide budget.
     """
-    budget = _Budget(limits, len(data))
-    view = memoryview(data)
+    budget = _Budget(limits, blob.size)
     for entry in entries:
-        yield entry, _member_bytes(view, entry, limits, budget)
+        yield entry, _member_bytes(blob, entry, limits, budget)
 
 
-def _manifest(data: bytes, entries: list[_Entry], limits: PackageLimits) -> PackageManifest:
+def _manifest(blob: _Blob, entries: list[_Entry], limits: PackageLimits) -> PackageManifest:
     members = []
-    for entry, chunks in _streams(data, entries, limits):
+    for entry, chunks in _streams(blob, entries, limits):
         digest = hashlib.sha256()
         size = 0
         for chunk in chunks:
             digest.update(chunk)
             size += len(chunk)
         members.append(PackageMember(entry.name, size, digest.hexdigest()))
-    return PackageManifest(
-        tuple(members), sum(m.size for m in members), hashlib.sha256(data).hexdigest()
-    )
+    return PackageManifest(tuple(members), sum(m.size for m in members), blob.sha256())
 
 
-def _declared_member_count(data: bytes) -> int:
+def _declared_member_count(source: bytes | _Blob) -> int:
     """Check the ZIP signature and end record; return the entry count the end record declares."""
-    if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        raise PackageDecodeError(f"not a ZIP file (it starts with {data[:8]!r})")
+    blob = source if isinstance(source, _Blob) else _Blob(source)
+    head = blob.read(0, 8)
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise PackageDecodeError(f"not a ZIP file (it starts with {head!r})")
     # The end record is the last 22 bytes, followed by a comment of at most 65535 bytes.
-    at = data.rfind(b"PK\x05\x06", max(0, len(data) - _END.size - 0xFFFF))
-    if at < 0 or at + _END.size > len(data):
+    tail_start = max(0, blob.size - _END.size - 0xFFFF)
+    tail = blob.read(tail_start, blob.size - tail_start)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _END.size > len(tail):
         raise CorruptPackageError(
             "ZIP is truncated: its end-of-central-directory record is missing"
         )
-    count: int = _END.unpack_from(data, at)[4]
+    count: int = _END.unpack_from(tail, at)[4]
     if count != 0xFFFF:
         return count
     # 0xFFFF means "see the zip64 end record" when a zip64 locator sits just before.
-    locator = at - _ZIP64_LOCATOR.size
-    if locator < 0 or data[locator : locator + 4] != b"PK\x06\x07":
+    locator = tail_start + at - _ZIP64_LOCATOR.size
+    found = blob.read(locator, _ZIP64_LOCATOR.size) if locator >= 0 else b""
+    if len(found) < _ZIP64_LOCATOR.size or found[:4] != b"PK\x06\x07":
         return count
-    offset: int = _ZIP64_LOCATOR.unpack_from(data, locator)[2]
-    if offset + _ZIP64_END.size > len(data) or data[offset : offset + 4] != b"PK\x06\x06":
+    offset: int = _ZIP64_LOCATOR.unpack(found)[2]
+    record = blob.read(offset, _ZIP64_END.size)
+    if len(record) < _ZIP64_END.size or record[:4] != b"PK\x06\x06":
         raise CorruptPackageError("ZIP is damaged: its zip64 end-of-central-directory is missing")
-    zip64_count: int = _ZIP64_END.unpack_from(data, offset)[7]
+    zip64_count: int = _ZIP64_END.unpack(record)[7]
     return zip64_count
 
 
 def _check_entries(
-    data: bytes, infos: list[zipfile.ZipInfo], limits: PackageLimits
+    blob: _Blob, infos: list[zipfile.ZipInfo], limits: PackageLimits
 ) -> list[_Entry]:
     """Apply every rule that needs no inflating, to all entries, before any is read."""
     entries: list[_Entry] = []
@@ -408,8 +548,8 @@ def _check_entries(
             )
         _check_member_size(name, info.file_size, info.compress_size, limits, "declares")
         declared_total += info.file_size
-        _check_total(declared_total, len(data), limits, "declares")
-        entries.append(_Entry(name, info, _data_offset(data, info)))
+        _check_total(declared_total, blob.size, limits, "declares")
+        entries.append(_Entry(name, info, _data_offset(blob, info)))
     clashes = files.keys() & folders.keys()
     if clashes:
         file = files[min(clashes)]
@@ -420,24 +560,25 @@ def _check_entries(
     return entries
 
 
-def _data_offset(data: bytes, info: zipfile.ZipInfo) -> int:
+def _data_offset(blob: _Blob, info: zipfile.ZipInfo) -> int:
     """Find a member's data after its local header, which must agree with the central one."""
     name, at = info.orig_filename, info.header_offset
-    if at + _LOCAL_HEADER.size > len(data) or data[at : at + 4] != b"PK\x03\x04":
+    header = blob.read(at, _LOCAL_HEADER.size)
+    if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise CorruptPackageError(f"member {name!r} has no local header at {at}", member=name)
-    fields = _LOCAL_HEADER.unpack_from(data, at)
+    fields = _LOCAL_HEADER.unpack(header)
     name_length: int = fields[10]
     extra_length: int = fields[11]
     start = at + _LOCAL_HEADER.size
     encoding = "utf-8" if info.flag_bits & _UTF8_NAME else "cp437"
-    local_name = data[start : start + name_length].decode(encoding, errors="replace")
+    local_name = blob.read(start, name_length).decode(encoding, errors="replace")
     if local_name != name:
         # A classic trick: listing tools show one name, naive extractors use the other.
         raise CorruptPackageError(
             f"member {name!r} is called {local_name!r} in its local header", member=name
         )
     start += name_length + extra_length
-    if start + info.compress_size > len(data):
+    if start + info.compress_size > blob.size:
         raise CorruptPackageError(
             f"member {name!r} is truncated: its data runs past the end of the package",
             member=name,
@@ -556,7 +697,7 @@ class _Budget:
 
 
 def _member_bytes(
-    view: memoryview, entry: _Entry, limits: PackageLimits, budget: _Budget
+    blob: _Blob, entry: _Entry, limits: PackageLimits, budget: _Budget
 ) -> Iterator[bytes]:
     """Yield a member's bytes in chunks, enforcing the caps as they come, then size and CRC.
 
@@ -564,8 +705,8 @@ def _member_bytes(
     that understates a bomb must be caught by the caps, not silently cut.
     """
     info, name = entry.info, entry.name
-    raw = view[entry.data_offset : entry.data_offset + info.compress_size]
-    chunks = _inflate(raw, name) if info.compress_type == zipfile.ZIP_DEFLATED else _slices(raw)
+    raw = blob.chunks(entry.data_offset, info.compress_size)
+    chunks = _inflate(raw, name) if info.compress_type == zipfile.ZIP_DEFLATED else raw
     size = crc = 0
     for chunk in chunks:
         size += len(chunk)
@@ -585,24 +726,19 @@ def _member_bytes(
         )
 
 
-def _slices(raw: memoryview) -> Iterator[bytes]:
-    for at in range(0, len(raw), _CHUNK):
-        yield bytes(raw[at : at + _CHUNK])
-
-
-def _inflate(raw: memoryview, name: str) -> Iterator[bytes]:
+def _inflate(raw: Iterator[bytes], name: str) -> Iterator[bytes]:
     """Inflate raw deflate data, never producing more than `_CHUNK` bytes per step."""
-    if not raw:
+    piece = next(raw, None)
+    if piece is None:
         return  # some writers store an empty file as zero bytes of "deflate" data
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    at = 0
     try:
         while not inflater.eof:
             if inflater.unconsumed_tail:
                 chunk = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
-            elif at < len(raw):
-                chunk = inflater.decompress(raw[at : at + _CHUNK], _CHUNK)
-                at += _CHUNK
+            elif piece is not None:
+                chunk = inflater.decompress(piece, _CHUNK)
+                piece = next(raw, None)
             else:
                 # Input used up: drain what zlib still holds (a long match cut by the bound).
                 chunk = inflater.decompress(b"", _CHUNK)
@@ -616,7 +752,7 @@ def _inflate(raw: memoryview, name: str) -> Iterator[bytes]:
         raise CorruptPackageError(
             f"member {name!r} has bad deflate data: {exc}", member=name
         ) from exc
-    if inflater.unused_data or at < len(raw):
+    if inflater.unused_data or piece is not None:
         raise CorruptPackageError(
             f"member {name!r} has bytes after the end of its deflate data", member=name
         )

@@ -10,6 +10,9 @@ async def test_my_report(gigstack_client, gigstack_sandbox):
 ```
 
 - `gigstack_sandbox_config`: override it to change the sandbox (seed, speed, faults, blank teams).
+  Mark a test `@pytest.mark.gigstack_profile("documented-fields", "clock-behind")` to run it
+  against a server that disagrees with the SDK's guesses (names: `sandbox.PROFILES`; a
+  `ServerProfile` instance works too).
 - `gigstack_sandbox`: a `Sandbox` serving on 127.0.0.1 for the test; `.state` records every call.
 - `gigstack_client`: a `GigstackClient` bound to it, with a poll schedule fit for tests.
 
@@ -25,15 +28,33 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gigstack_async.client import GigstackClient
-from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox import Sandbox, SandboxConfig, ServerProfile, profile
 
 HAVE_PYTEST_ASYNCIO = importlib.util.find_spec("pytest_asyncio") is not None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gigstack_profile(*names): run the gigstack sandbox with these server profiles combined",
+    )
+
+
+def profile_of(request: pytest.FixtureRequest) -> ServerProfile:
+    """The server profile the test's `gigstack_profile` markers ask for (default: agree)."""
+    chosen = ServerProfile()
+    for marker in reversed(list(request.node.iter_markers("gigstack_profile"))):
+        for item in marker.args:
+            part = item if isinstance(item, ServerProfile) else profile(item)
+            chosen = chosen.combine(part)
+    return chosen
+
+
 @pytest.fixture
-def gigstack_sandbox_config() -> SandboxConfig:
-    """A fast sandbox: SAT's minutes become milliseconds. Override in your conftest.py."""
-    return SandboxConfig(speed=3000)
+def gigstack_sandbox_config(request: pytest.FixtureRequest) -> SandboxConfig:
+    """A fast sandbox: SAT's minutes become milliseconds, with the test's `gigstack_profile`
+    markers applied. Override in your conftest.py."""
+    return SandboxConfig(speed=3000, profile=profile_of(request))
 
 
 if HAVE_PYTEST_ASYNCIO:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks import concurrency, decode, fanout, pagination, per_request
+from benchmarks import concurrency, decode, fanout, package_memory, pagination, per_request
 from benchmarks.__main__ import SCENARIOS, main
 from benchmarks.clients import GIGSTACK, OPC, RAW
 
@@ -16,6 +16,7 @@ EXPECTED_PEERS = {
     decode.KEY: set(decode.DECODERS),
     concurrency.KEY: {RAW, GIGSTACK, OPC},
     fanout.KEY: {f"{fanout.PEER}, {months} months" for months in (12, 3)},
+    package_memory.KEY: {package_memory.STAGED, package_memory.BYTES},
 }
 
 

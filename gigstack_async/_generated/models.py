@@ -405,13 +405,14 @@ class DownloadRequestCreatedEnvelope:
 
 @attrs.define(kw_only=True)
 class DownloadRequest:
-    """One history entry (FACT-docs, camelCase on the wire). `requestType` and `packageIds` are GUESS (not in the docs); the SDK works without them."""
+    """One history entry (FACT-docs, camelCase on the wire). `requestType` and `packageIds` are GUESS (not in the docs); the SDK works without them. Every field but `id` is optional: the sandbox's `documented-fields` and `no-counts` profiles leave GUESS fields (and counts) out."""
 
     id: str
     rfc_type: RfcType | None = attrs.field(default=None, metadata={"json_name": "rfcType"})
     request_type: RequestType | None = attrs.field(
         default=None, metadata={"json_name": "requestType"}
     )
+    """GUESS: not in the docs; may be absent."""
     start_date: str | None = attrs.field(default=None, metadata={"json_name": "startDate"})
     """GUESS: YYYY-MM-DD."""
     end_date: str | None = attrs.field(default=None, metadata={"json_name": "endDate"})
@@ -432,11 +433,13 @@ class DownloadRequest:
         default=None, metadata={"json_name": "earliestIssueDate"}
     )
     created_at: int | str | None = attrs.field(default=None, metadata={"json_name": "createdAt"})
-    """GUESS: epoch ms; an ISO string is kept as sent."""
+    """GUESS: the unit is undocumented: epoch ms, epoch s, or an ISO string with or without an offset (Mexico City wall time). Kept as sent; never compared with the client's clock."""
     completed_at: int | str | None = attrs.field(
         default=None, metadata={"json_name": "completedAt"}
     )
+    """GUESS: same unit as createdAt."""
     package_ids: list[str] | None = attrs.field(default=None, metadata={"json_name": "packageIds"})
+    """GUESS: not in the docs; may be absent."""
 
 
 @attrs.define(kw_only=True)

@@ -170,6 +170,7 @@ DOWNLOAD_PACKAGE = Operation(
     response_model=models.PackageEnvelope,
     path_params=("packageId",),
     query_params=("team",),
+    limited=True,
 )
 
 GET_SAT_INVOICE_FROM_SAT = Operation(

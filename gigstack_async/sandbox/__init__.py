@@ -45,12 +45,21 @@ from gigstack_async.sandbox.config import (
     TeamConfig,
 )
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest
+from gigstack_async.sandbox.profiles import (
+    PROFILES,
+    RefuseCreates,
+    SatCodeRule,
+    ServerProfile,
+    profile,
+    random_profile,
+)
 from gigstack_async.sandbox.server import Sandbox
 from gigstack_async.sandbox.state import (
     FAULT_KINDS,
     CallRecord,
     Charge,
     InjectedFault,
+    RefusedCreate,
     SandboxState,
     TeamState,
 )
@@ -59,6 +68,7 @@ __all__ = [
     "DEFAULT_API_KEY",
     "FAULT_KINDS",
     "MEXICO_CITY",
+    "PROFILES",
     "ROUTES",
     "ApiKeyConfig",
     "CallRecord",
@@ -68,13 +78,19 @@ __all__ = [
     "FaultConfig",
     "InjectedFault",
     "LifecycleConfig",
+    "RefuseCreates",
+    "RefusedCreate",
     "Sandbox",
     "SandboxConfig",
     "SandboxState",
+    "SatCodeRule",
+    "ServerProfile",
     "SimClock",
     "TeamConfig",
     "TeamState",
     "add_months",
     "create_app",
     "get_state",
+    "profile",
+    "random_profile",
 ]

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from gigstack_async.sandbox.config import FaultConfig, LifecycleConfig, SandboxConfig
+from gigstack_async.sandbox.profiles import PROFILES, SatCodeRule, ServerProfile, profile
 from gigstack_async.sandbox.server import Sandbox
 
 
@@ -41,7 +42,56 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--blank", action="store_true", help="teams start without activation, FIEL or registration"
     )
+    add_profile_arguments(parser)
     return parser
+
+
+def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--profile`, `--clock-offset`, `--history-limit` and `--sat-code` (shared with the CLI)."""
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        choices=sorted(PROFILES),
+        metavar="NAME",
+        help="make the server disagree with the SDK's guesses; repeat to combine "
+        f"({', '.join(sorted(PROFILES))})",
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the server's clock runs this many seconds ahead (negative: behind)",
+    )
+    parser.add_argument(
+        "--history-limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="entries in the download history (default: 20, as documented)",
+    )
+    parser.add_argument(
+        "--sat-code",
+        action="append",
+        default=[],
+        metavar="YYYY-MM:CODE",
+        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month",
+    )
+
+
+def profile_from_args(args: argparse.Namespace) -> ServerProfile:
+    """The ServerProfile of `--profile`, `--clock-offset` and `--sat-code` (ValueError if bad)."""
+    chosen = profile(*args.profile)
+    if args.clock_offset is not None:
+        chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
+    rules = []
+    for spec in args.sat_code:
+        month, _, code = spec.rpartition(":")
+        if not month or not code.isdigit():
+            raise ValueError(f"--sat-code expects YYYY-MM:CODE, got {spec!r}")
+        rules.append(SatCodeRule(int(code), month))
+    return chosen.combine(ServerProfile(sat_codes=tuple(rules)))
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -63,6 +113,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         ready=not args.blank,
         lifecycle=LifecycleConfig(failure_rate=args.failure_rate),
         faults=faults,
+        history_limit=args.history_limit,
+        profile=profile_from_args(args),
     )
 
 

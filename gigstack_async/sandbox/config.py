@@ -12,6 +12,8 @@ from typing import Literal
 
 import attrs
 
+from gigstack_async.sandbox.profiles import ServerProfile
+
 Plan = Literal["included", "addon", "free"]
 """What the team's gigstack plan says about Descarga Masiva (drives `activate/status`)."""
 
@@ -194,10 +196,13 @@ class SandboxConfig:
     - `ready`: teams start with Descarga Masiva active, FIEL uploaded and registered; with
       `False` they start blank and must walk activate → FIEL → register.
     - `invoices_per_month`: inclusive range of CFDIs per (team, month, direction).
-    - `package_size`: most invoices per package. `max_package_downloads`: SAT allows 2 (`None` =
-      unlimited). `identical_request_budget`: SAT's lifetime cap per identical criteria (`None` =
+    - `package_size`: most invoices per package. `max_package_downloads`: SAT allows 2, the
+      default (`None` = unlimited); the third download of a package answers SAT 5008.
+      `identical_request_budget`: SAT's lifetime cap per identical criteria (`None` =
       unlimited). `history_limit`: entries in the history response. `sync_window_months`: how
       far back a request may start.
+    - `profile`: how the server disagrees with the SDK's guesses (`ServerProfile`, see
+      `gigstack_async.sandbox.profiles`; `profile("documented-fields", "clock-behind")` by name).
     """
 
     seed: int = 0
@@ -209,11 +214,12 @@ class SandboxConfig:
     lifecycle: LifecycleConfig = LifecycleConfig()
     invoices_per_month: tuple[int, int] = (5, 80)
     package_size: int = 100
-    max_package_downloads: int | None = None
+    max_package_downloads: int | None = 2
     identical_request_budget: int | None = 2
     history_limit: int = 20
     sync_window_months: int = 71
     faults: FaultConfig = FaultConfig()
+    profile: ServerProfile = attrs.field(factory=ServerProfile)
 
     def __attrs_post_init__(self) -> None:
         if self.start is not None and self.start.utcoffset() is None:

@@ -13,18 +13,28 @@ from gigstack_async.sandbox.clock import MEXICO_CITY
 from gigstack_async.sandbox.envelopes import ApiError, JsonObject, not_found, success
 from gigstack_async.sandbox.lifecycle import DownloadRequest
 from gigstack_async.sandbox.routing import OWNER, Route, state_of, team_of
+from gigstack_async.sandbox.state import SandboxState
 
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def history_item(request: DownloadRequest, now_ms: int) -> JsonObject:
-    """The spec's DownloadRequest (camelCase): counts and issue dates appear once completed."""
+def _without(body: JsonObject, omit: frozenset[str], scope: str) -> JsonObject:
+    prefix = scope + "."
+    gone = {name[len(prefix) :] for name in omit if name.startswith(prefix)}
+    return {key: value for key, value in body.items() if key not in gone} if gone else body
+
+
+def history_item(request: DownloadRequest, now_ms: int, state: SandboxState) -> JsonObject:
+    """The spec's DownloadRequest (camelCase): counts and issue dates appear once completed.
+
+    Instants and omitted fields follow the server profile (`state.profile`).
+    """
     delivered = request.delivered(now_ms)
     count = len(request.invoices) if delivered else 0
     dates = [invoice.issued_at for invoice in request.invoices] if delivered else []
-    return {
+    item: JsonObject = {
         "id": request.request_id,
         "rfcType": request.criteria.rfc_type,
         "requestType": request.criteria.request_type,
@@ -38,10 +48,11 @@ def history_item(request: DownloadRequest, now_ms: int) -> JsonObject:
         "owner": request.owner,
         "latestIssueDate": _iso(max(dates)) if dates else None,
         "earliestIssueDate": _iso(min(dates)) if dates else None,
-        "createdAt": request.timeline.created_ms,
-        "completedAt": request.ended_at(now_ms),
+        "createdAt": state.render_instant(request.timeline.created_ms),
+        "completedAt": state.render_instant(request.ended_at(now_ms)),
         "packageIds": request.package_ids(now_ms) if delivered else None,
     }
+    return _without(item, state.profile.omit_fields, "history")
 
 
 async def create_request(request: web.Request) -> web.StreamResponse:
@@ -49,7 +60,7 @@ async def create_request(request: web.Request) -> web.StreamResponse:
     state, team = state_of(request), team_of(request)
     team.require_ready()
     body = await validation.json_object(request)
-    criteria = validation.criteria(body, state.clock.today_mx(), state.config.sync_window_months)
+    criteria = validation.criteria(body, state.server_today(), state.config.sync_window_months)
     created, duplicate = state.create_download_request(team, criteria, request[OWNER])
     now = state.clock.now_ms()
     message = (
@@ -66,10 +77,14 @@ async def create_request(request: web.Request) -> web.StreamResponse:
 
 
 async def history(request: web.Request) -> web.StreamResponse:
-    """The most recent requests (20 by default), newest first."""
+    """The most recent requests (20 by default), newest first; the profile may filter them."""
     state, team = state_of(request), team_of(request)
     now = state.clock.now_ms()
-    items = [history_item(r, now) for r in team.history(state.config.history_limit)]
+    profile = state.profile
+    listed = team.history(
+        state.config.history_limit, profile.history_request_types, profile.history_rfc_types
+    )
+    items = [history_item(r, now, state) for r in listed]
     return success({"history": items})
 
 
@@ -83,17 +98,17 @@ def _find(request: web.Request) -> DownloadRequest:
 
 async def request_status(request: web.Request) -> web.StreamResponse:
     """SAT's view of one request; `package_ids` once completed."""
-    now = state_of(request).clock.now_ms()
+    state = state_of(request)
+    now = state.clock.now_ms()
     found = _find(request)
-    return success(
-        {
-            "request_id": found.request_id,
-            "status": found.status(now),
-            "invoice_count": len(found.invoices) if found.delivered(now) else 0,
-            "package_ids": found.package_ids(now),
-            "status_message": found.status_message(now),
-        }
-    )
+    body = {
+        "request_id": found.request_id,
+        "status": found.status(now),
+        "invoice_count": len(found.invoices) if found.delivered(now) else 0,
+        "package_ids": found.package_ids(now),
+        "status_message": found.status_message(now),
+    }
+    return success(_without(body, state.profile.omit_fields, "status"))
 
 
 async def download_package(request: web.Request) -> web.StreamResponse:
@@ -106,7 +121,14 @@ async def download_package(request: web.Request) -> web.StreamResponse:
         raise not_found("Package", package_id)
     download, invoices = found
     package_id = package_id.upper()
-    if download.status(now) == "expired":
+    rule = state.sat_code("download", download.criteria)
+    if rule is not None and rule.code == 5008:
+        raise ApiError(
+            400,
+            "business_rule_violation",
+            f"SAT 5008: package {package_id!r} reached the maximum number of downloads",
+        )
+    if download.status(now) == "expired" or rule is not None:
         raise ApiError(
             404,
             "resource_not_found",

@@ -111,7 +111,7 @@ async def upload_fiel(request: web.Request) -> web.StreamResponse:
     _form_bytes(form, "key")
     if not _form_text(form, "password"):
         raise invalid("password", "is required")
-    today, window = state.clock.today_mx(), state.config.sync_window_months
+    today, window = state.server_today(), state.config.sync_window_months
     raw_start, raw_phone = _form_text(form, "sync_start_date"), _form_text(form, "phone")
     start = (
         None
@@ -132,7 +132,7 @@ async def register(request: web.Request) -> web.StreamResponse:
     """Register the business with SAT manually (needs the FIEL first)."""
     state, team = state_of(request), team_of(request)
     body = await validation.json_object(request)
-    today, window = state.clock.today_mx(), state.config.sync_window_months
+    today, window = state.server_today(), state.config.sync_window_months
     number = validation.phone(validation.required(body, "phone"))
     start = validation.sync_start(
         validation.required(body, "sync_start_date"), "sync_start_date", today, window

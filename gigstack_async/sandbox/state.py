@@ -10,20 +10,27 @@ import hashlib
 import random
 import uuid
 from collections import Counter, deque
-from datetime import date
+from datetime import date, datetime
 
 import attrs
 
-from gigstack_async.sandbox.clock import SimClock, add_months
+from gigstack_async.sandbox.clock import MEXICO_CITY, SimClock, add_months
 from gigstack_async.sandbox.config import SandboxConfig, TeamConfig
 from gigstack_async.sandbox.envelopes import ApiError
 from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
+from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 
 FAULT_KINDS = frozenset(
     {"500", "502", "503", "429", "drop", "after_drop", "after_truncate", "after_502"}
 )
 """Fault kinds; the `after_*` ones let the handler run first (its side effect happens)."""
+
+_VERIFY = {
+    5003: "SAT 5003: Tope máximo de resultados excedido; divide el periodo en solicitudes menores",
+    5004: "SAT 5004: No se encontró la información (no hay CFDI en el periodo)",
+    5011: "SAT 5011: Límite de descargas por folio por día; intenta de nuevo mañana",
+}
 
 _FIEL_LIFETIME_MS = 4 * 365 * 24 * 3_600_000  # a FIEL is valid for four years
 _READY_PHONE = "+5215512345678"
@@ -54,6 +61,17 @@ class Charge:
     team_id: str
     operation_id: str
     subject: str
+    at_ms: int
+
+
+@attrs.frozen
+class RefusedCreate:
+    """A create the server refused before billing (a `refuse_creates` or create-phase SAT code)."""
+
+    team_id: str
+    criteria: Criteria
+    status: int
+    reason: str
     at_ms: int
 
 
@@ -215,9 +233,20 @@ class TeamState:
                 details=("fiel_uploaded",),
             )
 
-    def history(self, limit: int) -> list[DownloadRequest]:
-        """The most recent `limit` requests, newest first."""
-        return self.requests[-limit:][::-1]
+    def history(
+        self,
+        limit: int,
+        request_types: frozenset[str] | None = None,
+        rfc_types: frozenset[str] | None = None,
+    ) -> list[DownloadRequest]:
+        """The most recent `limit` requests, newest first, of the given types (None = all)."""
+        listed = [
+            request
+            for request in self.requests
+            if (request_types is None or request.criteria.request_type in request_types)
+            and (rfc_types is None or request.criteria.rfc_type in rfc_types)
+        ]
+        return listed[-limit:][::-1]
 
     def find_request(self, request_id: str) -> DownloadRequest | None:
         """A request of this team by id (case-insensitive)."""
@@ -255,7 +284,11 @@ class SandboxState:
       are not new requests). `.criteria`, `.team_id`, `.request_id`, `.uuids` on each.
     - `ground_truth`: request id → the UUIDs its packages hold once completed.
     - `charges`: every `Charge`. `injected_faults`: every `InjectedFault`.
-    - `teams`: team id → `TeamState`.
+    - `refused_creates`: every `RefusedCreate` (4xx before billing).
+    - `teams`: team id → `TeamState`; `TeamState.package_downloads` counts the downloads SAT
+      served per package id (what its 2-download limit counts).
+    - `creates_per_month()` / `downloads_per_package()`: the billing view tests assert on.
+    - `profile`: the `ServerProfile` in force (starts as `config.profile`; assignable).
     """
 
     def __init__(self, config: SandboxConfig, clock: SimClock) -> None:
@@ -278,7 +311,130 @@ class SandboxState:
         self.charges: list[Charge] = []
         self.injected_faults: list[InjectedFault] = []
         self.forced_faults: dict[str, deque[str]] = {}
+        self.refused_creates: list[RefusedCreate] = []
+        self.profile: ServerProfile = config.profile
+        """The server profile in force; a test may assign another mid-run (the server "changes")."""
+        self.sat_code_fired: Counter[SatCodeRule] = Counter()
         self._request_ids = random.Random(f"{config.seed}|request-ids")
+        self._sequence = 0
+        self._refusals = 0
+
+    # ---------------------------------------------------------------- the server's own view
+
+    def server_ms(self, sim_ms: int) -> int:
+        """A simulated instant as the server's (possibly offset) clock reports it."""
+        return sim_ms + self.profile.clock_offset_ms
+
+    def server_today(self) -> date:
+        """The calendar date in Mexico City by the server's clock (what it validates against)."""
+        moment = datetime.fromtimestamp(self.server_ms(self.clock.now_ms()) / 1000, MEXICO_CITY)
+        return moment.date()
+
+    def render_instant(self, sim_ms: int | None) -> int | str | None:
+        """`createdAt` / `completedAt` on the wire, in the profile's format and clock."""
+        if sim_ms is None:
+            return None
+        server = self.server_ms(sim_ms)
+        style = self.profile.created_at_format
+        if style == "ms":
+            return server
+        if style == "s":
+            return server // 1000
+        moment = datetime.fromtimestamp(server / 1000, MEXICO_CITY)
+        if style == "iso_offset":
+            return moment.isoformat(timespec="milliseconds")
+        return moment.replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+    def _next_request_id(self) -> str:
+        if self.profile.request_ids == "sequential":
+            self._sequence += 1
+            return f"DM-{self._sequence:06d}"
+        return str(uuid.UUID(int=self._request_ids.getrandbits(128), version=4)).upper()
+
+    def restart_request_ids(self) -> None:
+        """Play a server that lost its requests and restarts its ids: every team's history and
+        packages are gone and the next request reuses the first id ever handed out.
+
+        Bookkeeping (`download_requests`, `charges`, `calls`) keeps everything; `ground_truth`
+        then maps a reused id to its newest request.
+        """
+        for team in self.teams.values():
+            team.requests.clear()
+            team.package_downloads.clear()
+        self._request_ids = random.Random(f"{self.config.seed}|request-ids")
+        self._sequence = 0
+
+    # ---------------------------------------------------------------- billing view
+
+    def creates_per_month(self) -> Counter[tuple[str, str, str, str]]:
+        """Billed creates per `(team id, "YYYY-MM", rfc_type, request_type)`."""
+        by_id = {request.request_id: request for request in self.download_requests}
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        for charge in self.charges:
+            if charge.operation_id != "createDownloadRequest":
+                continue
+            criteria = by_id[charge.subject].criteria
+            month = criteria.start_date.strftime("%Y-%m")
+            counts[charge.team_id, month, criteria.rfc_type, criteria.request_type] += 1
+        return counts
+
+    def billed_creates(
+        self,
+        month: str,
+        rfc_type: str | None = None,
+        request_type: str | None = None,
+        team_id: str | None = None,
+    ) -> int:
+        """How many creates were billed for `month` (`YYYY-MM`), optionally narrowed."""
+        return sum(
+            count
+            for (team, when, rfc, kind), count in self.creates_per_month().items()
+            if when == month
+            and (rfc_type is None or rfc == rfc_type)
+            and (request_type is None or kind == request_type)
+            and (team_id is None or team == team_id)
+        )
+
+    def downloads_per_package(self) -> Counter[str]:
+        """Downloads SAT served per package id, all teams (the 2-per-package budget spent)."""
+        total: Counter[str] = Counter()
+        for team in self.teams.values():
+            total.update(team.package_downloads)
+        return total
+
+    def sat_code(self, phase: str, criteria: Criteria) -> SatCodeRule | None:
+        """The first profile rule of `phase` that applies to `criteria` and still fires (it is
+        counted as fired)."""
+        for rule in self.profile.sat_rules(phase):
+            if not rule.matches(criteria.start_date, criteria.rfc_type, criteria.request_type):
+                continue
+            if rule.times is not None and self.sat_code_fired[rule] >= rule.times:
+                continue
+            self.sat_code_fired[rule] += 1
+            return rule
+        return None
+
+    def _refuse(self, team: TeamState, criteria: Criteria, status: int, reason: str) -> ApiError:
+        self.refused_creates.append(
+            RefusedCreate(team.team_id, criteria, status, reason, self.clock.now_ms())
+        )
+        return ApiError(status, "business_rule_violation", reason)
+
+    def _check_refusal(self, team: TeamState, criteria: Criteria) -> None:
+        refuse = self.profile.refuse_creates
+        if refuse is None:
+            return
+        month = criteria.start_date.strftime("%Y-%m")
+        if refuse.months is not None and month not in refuse.months:
+            return
+        if self._refusals < refuse.times:
+            self._refusals += 1
+            self.refused_creates.append(
+                RefusedCreate(
+                    team.team_id, criteria, refuse.status, refuse.message, self.clock.now_ms()
+                )
+            )
+            raise ApiError(refuse.status, refuse.code, refuse.message, details=("activation",))
 
     @property
     def ground_truth(self) -> dict[str, frozenset[str]]:
@@ -320,9 +476,26 @@ class SandboxState:
         of creating one; a new one beyond `identical_request_budget` is refused (SAT 5002).
         """
         now = self.clock.now_ms()
+        self._check_refusal(team, criteria)
         for existing in reversed(team.requests):
             if existing.criteria == criteria and not existing.is_terminal(now):
                 return existing, True
+        rule = self.sat_code("create", criteria)
+        if rule is not None and rule.code == 5005:
+            earlier = next((r for r in reversed(team.requests) if r.criteria == criteria), None)
+            if earlier is not None:
+                return earlier, True
+            raise self._refuse(
+                team, criteria, 400, f"SAT 5005: Solicitud duplicada ({criteria.describe()})"
+            )
+        if rule is not None:
+            raise self._refuse(
+                team,
+                criteria,
+                400,
+                f"SAT 5002: Se han agotado las solicitudes de por vida ({criteria.describe()}); "
+                "change the criteria",
+            )
         budget = self.config.identical_request_budget
         if budget is not None and team.criteria_counts[criteria] >= budget:
             raise ApiError(
@@ -332,7 +505,7 @@ class SandboxState:
                 f"({criteria.describe()}) were already made; change the criteria",
                 details=("start_date", "end_date"),
             )
-        request_id = str(uuid.UUID(int=self._request_ids.getrandbits(128), version=4)).upper()
+        request_id = self._next_request_id()
         rng = random.Random(f"{self.config.seed}|{request_id}|timeline")
         invoices = self.invoices.between(
             team.config, criteria.start_date, criteria.end_date, criteria.rfc_type
@@ -340,12 +513,21 @@ class SandboxState:
         if criteria.request_type == "cfdi" and criteria.rfc_type == "received":
             # SAT v1.5: the XML of cancelled received CFDIs cannot be downloaded (metadata only).
             invoices = [invoice for invoice in invoices if invoice.status == "Vigente"]
+        timeline = Timeline.plan(now, self.config.lifecycle, rng)
+        verdict = self.sat_code("verify", criteria)
+        if verdict is not None:
+            # SAT answers the verification with an error code: the request ends failed.
+            timeline = attrs.evolve(
+                timeline, failed_ms=timeline.finished_ms, failure_message=_VERIFY[verdict.code]
+            )
+            if verdict.code == 5004:
+                invoices = []  # "no se encontró la información": the period really is empty
         request = DownloadRequest(
             request_id=request_id,
             team_id=team.team_id,
             owner=owner,
             criteria=criteria,
-            timeline=Timeline.plan(now, self.config.lifecycle, rng),
+            timeline=timeline,
             invoices=tuple(invoices),
             package_size=self.config.package_size,
         )

@@ -12,11 +12,16 @@ def handler(request):
 
 client = GigstackClient("sk_test_x", transport=MockTransport(handler))
 ```
+
+A transport may also offer `stream(request)` (`StreamingTransport`): an async context manager
+yielding a `StreamedResponse` whose `chunks()` hand the body out as it arrives. Package downloads
+use it to stay within bounded memory; a transport without it still works (`BufferedStream`).
 """
 
 from gigstack_async.transports.aiohttp import AiohttpTransport
 from gigstack_async.transports.base import (
     AsyncTransport,
+    BufferedStream,
     ConnectError,
     ConnectTimeout,
     MultipartField,
@@ -25,6 +30,8 @@ from gigstack_async.transports.base import (
     Request,
     Response,
     ResponseTooLarge,
+    StreamedResponse,
+    StreamingTransport,
     TransportError,
 )
 from gigstack_async.transports.mock import MockTransport
@@ -32,6 +39,7 @@ from gigstack_async.transports.mock import MockTransport
 __all__ = [
     "AiohttpTransport",
     "AsyncTransport",
+    "BufferedStream",
     "ConnectError",
     "ConnectTimeout",
     "MockTransport",
@@ -41,5 +49,7 @@ __all__ = [
     "Request",
     "Response",
     "ResponseTooLarge",
+    "StreamedResponse",
+    "StreamingTransport",
     "TransportError",
 ]

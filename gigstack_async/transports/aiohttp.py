@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
 import aiohttp
 
 from gigstack_async.transports.base import (
+    STREAM_CHUNK,
     ConnectError,
     ConnectTimeout,
     ReadError,
@@ -12,10 +16,11 @@ from gigstack_async.transports.base import (
     Request,
     Response,
     ResponseTooLarge,
+    StreamedResponse,
     TransportError,
 )
 
-_CHUNK = 64 * 1024
+_CHUNK = STREAM_CHUNK
 
 
 class AiohttpTransport:
@@ -56,6 +61,45 @@ class AiohttpTransport:
             session._retry_connection = False
             self._no_resend_session = session
         return self._no_resend_session
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[StreamedResponse]:
+        """Send `request` and hand out its body in chunks as they arrive (never all of it)."""
+        response = await self._open(request)
+        try:
+            yield _AiohttpStream(response)
+        finally:
+            # A body not read to its end leaves the connection unusable: close it, don't pool it.
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
+
+    async def _open(self, request: Request) -> aiohttp.ClientResponse:
+        session = self._get_session(request)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=request.connect_timeout, sock_read=request.read_timeout
+        )
+        failure: TransportError
+        try:
+            return await session.request(
+                request.method,
+                request.url,
+                params=list(request.params),
+                headers=dict(request.headers),
+                json=request.json,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except aiohttp.ConnectionTimeoutError:
+            failure = ConnectTimeout(f"connect timeout after {request.connect_timeout} s")
+        except aiohttp.SocketTimeoutError:
+            failure = ReadTimeout(f"no response within {request.read_timeout} s")
+        except aiohttp.ClientConnectorError as exc:
+            failure = ConnectError(f"cannot connect: {exc.os_error or exc}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            failure = ReadError(f"{type(exc).__name__}: {_describe(exc)}")
+        raise failure  # outside the except blocks: see send()
 
     async def send(self, request: Request) -> Response:
         session = self._get_session(request)
@@ -106,6 +150,33 @@ class AiohttpTransport:
             await self._session.close()
         if self._no_resend_session is not None and not self._no_resend_session.closed:
             await self._no_resend_session.close()
+
+
+class _AiohttpStream:
+    """An open aiohttp response as a `StreamedResponse`."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = dict(response.headers)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        declared = self._response.content_length
+        received = 0
+        failure: TransportError
+        try:
+            async for chunk in self._response.content.iter_chunked(STREAM_CHUNK):
+                received += len(chunk)
+                yield chunk
+        except aiohttp.SocketTimeoutError:
+            failure = ReadTimeout(f"the body stalled after {received} bytes")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            failure = ReadError(f"{type(exc).__name__} after {received} bytes: {_describe(exc)}")
+        else:
+            if declared is None or received >= declared:
+                return
+            failure = ReadError(f"the body ended after {received} of {declared} bytes")
+        raise failure  # outside the except blocks: aiohttp's exceptions carry the headers
 
 
 def _describe(exc: BaseException) -> str:

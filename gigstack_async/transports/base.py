@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -95,3 +96,53 @@ class AsyncTransport(Protocol):
     async def send(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
+
+
+STREAM_CHUNK = 64 * 1024
+"""The most one streamed chunk holds: what bounds memory while a large body is consumed."""
+
+
+class StreamedResponse(Protocol):
+    """A response whose body is read piece by piece (`chunks()`, once), for large downloads."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body in pieces of at most `STREAM_CHUNK` bytes; raises TransportError (ReadError
+        for a connection that broke off or a body shorter than its Content-Length)."""
+        ...
+
+
+@runtime_checkable
+class StreamingTransport(AsyncTransport, Protocol):
+    """A transport that can also stream a response body (optional: without it the SDK falls
+    back to `send` and holds the body in memory)."""
+
+    def stream(
+        self, request: Request
+    ) -> contextlib.AbstractAsyncContextManager[StreamedResponse]: ...
+
+
+@attrs.frozen
+class BufferedStream:
+    """A whole `Response` presented as a `StreamedResponse` (MockTransport, and transports
+    without `stream`)."""
+
+    response: Response
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.response.headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        body = self.response.body
+        for at in range(0, len(body), STREAM_CHUNK):
+            yield body[at : at + STREAM_CHUNK]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from gigstack_async.transports.base import Request, Response
+from gigstack_async.transports.base import BufferedStream, Request, Response, StreamedResponse
 
 Handler = Callable[[Request], Response | Awaitable[Response]]
 
@@ -26,6 +27,11 @@ class MockTransport:
         if inspect.isawaitable(result):
             return await result
         return result
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[StreamedResponse]:
+        """`send`, with the answer's body handed out in chunks."""
+        yield BufferedStream(await self.send(request))
 
     async def aclose(self) -> None:
         return None

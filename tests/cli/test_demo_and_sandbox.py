@@ -54,3 +54,42 @@ async def test_sandbox_serves_until_ctrl_c(spawn_cli) -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_sandbox_plays_the_chosen_server_profile(spawn_cli) -> None:
+    process = await spawn_cli(
+        "sandbox",
+        "--port", "0",
+        "--speed", "0",
+        "--profile", "created-at-seconds",
+        "--profile", "ids-restart",
+        "--clock-offset", "-2",
+    )  # fmt: skip
+    try:
+        base_url = (await process.stdout.readline()).decode().rsplit(" at ", 1)[1].strip()
+        lines = [(await process.stdout.readline()).decode() for _ in range(3)]
+        assert "Server profile: created-at-seconds, ids-restart, clock offset -2 s" in lines[2]
+        headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+        body = {"start_date": "2024-01-01", "end_date": "2024-01-31", "rfc_type": "issued"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.post(f"{base_url}/invoices/download/request", json=body) as response:
+                created = (await response.json())["data"]
+            async with http.get(f"{base_url}/invoices/download/schedule/history") as response:
+                (item,) = (await response.json())["data"]["history"]
+        assert created["request_id"] == "DM-000001"
+        assert isinstance(item["createdAt"], int)
+        assert item["createdAt"] < 10**11  # seconds, not milliseconds
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, stderr
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_sandbox_refuses_an_unknown_profile(raw_cli) -> None:
+    result = await raw_cli("sandbox", "--profile", "nope")
+
+    assert result.code == 2
+    assert "unknown sandbox profile 'nope'" in result.stderr

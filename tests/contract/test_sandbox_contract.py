@@ -14,7 +14,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gigstack_async.sandbox import FAULT_KINDS, Sandbox, SandboxConfig
+from gigstack_async.sandbox import (
+    FAULT_KINDS,
+    PROFILES,
+    Sandbox,
+    SandboxConfig,
+    SatCodeRule,
+    ServerProfile,
+    profile,
+)
 
 START = datetime(2025, 6, 15, 18, 0, tzinfo=UTC)
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
@@ -231,3 +239,65 @@ def test_validator_handles_integers_oneof_and_open_objects(validator) -> None:
     assert not validator.errors({"error": {"code": "forbidden", "details": ["a"]}}, error)
     assert validator.errors({"error": {"code": "no_such_code"}}, error)
     assert not validator.errors({"data": {"anything": [1, {"goes": None}]}}, anything)
+
+
+PROFILE_CASES = [
+    *sorted(PROFILES),
+    "everything",
+]
+
+
+@pytest.mark.parametrize("name", PROFILE_CASES)
+async def test_every_server_profile_stays_inside_the_spec(validator, name: str) -> None:
+    """A profile may only leave out optional (GUESS) fields or change a value's documented form:
+    whatever server the sandbox plays, it still matches openapi/gigstack.yaml."""
+    if name == "everything":
+        codes = (5002, 5003, 5004, 5005, 5007, 5008, 5011)
+        rules = tuple(
+            SatCodeRule(code, f"2025-0{month}")
+            for month, code in zip(range(1, 8), codes, strict=True)
+        )
+        chosen = profile(*PROFILES).combine(ServerProfile(sat_codes=rules))
+    else:
+        chosen = profile(name)
+    config = SandboxConfig(seed=7, speed=0, start=START, history_limit=5, profile=chosen)
+    async with Sandbox(config) as sandbox:
+        headers = {"Authorization": f"Bearer {sandbox.api_key}"}
+        async with aiohttp.ClientSession(sandbox.base_url + "/", headers=headers) as session:
+            d = Driver(sandbox, session, validator)
+            ids = []
+            for month in range(1, 8):
+                for request_type in ("cfdi", "metadata"):
+                    body = {
+                        "start_date": f"2025-0{month}-01",
+                        "end_date": f"2025-0{month}-28",
+                        "rfc_type": "issued",
+                        "request_type": request_type,
+                    }
+                    async with session.post("invoices/download/request", json=body) as response:
+                        reply = await response.json()
+                        status = response.status
+                    schema = validator.response_schema("/invoices/download/request", "POST", status)
+                    assert not validator.errors(reply, schema), reply
+                    if status == 200:
+                        ids.append(reply["data"]["request_id"])
+            assert ids, "every create was refused: the scenario tests nothing"
+            for seconds in (0, 200, 72 * 3600):  # pending, completed (or failed), expired
+                sandbox.clock.advance(seconds)
+                await d.call("GET", "/invoices/download/schedule/history")
+                for request_id in ids:
+                    path = {"requestId": request_id}
+                    status_reply = await d.call(
+                        "GET", "/invoices/download/status/{requestId}", path=path
+                    )
+                    for package_id in status_reply["data"].get("package_ids") or []:
+                        for _ in range(3):  # the third one is SAT 5008
+                            async with session.get(
+                                f"invoices/download/package/{package_id}"
+                            ) as response:
+                                body = await response.json()
+                                code = response.status
+                            schema = validator.response_schema(
+                                "/invoices/download/package/{packageId}", "GET", code
+                            )
+                            assert not validator.errors(body, schema), body

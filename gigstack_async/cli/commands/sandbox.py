@@ -20,11 +20,29 @@ if TYPE_CHECKING:
 
 DEFAULT_SPEED = 60.0
 
+PROFILE_NAMES = (
+    "agree",
+    "cfdi-only-history",
+    "clock-ahead",
+    "clock-behind",
+    "created-at-iso",
+    "created-at-naive-mx",
+    "created-at-seconds",
+    "documented-fields",
+    "ids-restart",
+    "no-counts",
+    "no-package-ids",
+    "refused-create",
+)
+"""`gigstack_async.sandbox.profiles.PROFILES` (a test keeps the two equal)."""
+
 EPILOG = f"""\
 examples:
   {PROG} sandbox                             # http://127.0.0.1:8765/v2, SAT x60 faster
   {PROG} sandbox --port 0 --speed 600        # any free port; requests finish in < 1 s
   {PROG} sandbox --failure-rate 0.2          # some download requests end failed
+  {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
+                                             # a server that disagrees with the SDK's guesses
 
 Then, in another terminal, point the CLI (or your code) at it with the printed key:
   export GIGSTACK_BASE_URL=http://127.0.0.1:8765/v2 GIGSTACK_API_KEY=<printed test key>
@@ -86,6 +104,36 @@ def register(commands: Any) -> None:
         action="store_true",
         help="teams start without activation, FIEL or SAT registration",
     )
+    # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="make the server disagree with the SDK's guesses; repeat to combine: "
+        + ", ".join(PROFILE_NAMES),
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the server's clock runs this many seconds ahead (negative: behind)",
+    )
+    parser.add_argument(
+        "--history-limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="entries in the download history (default: 20, as documented)",
+    )
+    parser.add_argument(
+        "--sat-code",
+        action="append",
+        default=[],
+        metavar="YYYY-MM:CODE",
+        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month",
+    )
     parser.set_defaults(func=run)
 
 
@@ -97,10 +145,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         config = config_from_args(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return asyncio.run(_serve(config, args.port, ctx.ui))
+    return asyncio.run(_serve(config, args.port, ctx.ui, _profile_label(args)))
 
 
-async def _serve(config: SandboxConfig, port: int, ui: Ui) -> int:
+def _profile_label(args: argparse.Namespace) -> str:
+    parts = list(args.profile)
+    if args.clock_offset is not None:
+        parts.append(f"clock offset {args.clock_offset:+g} s")
+    parts += [
+        f"SAT {code.rpartition(':')[2]} on {code.rpartition(':')[0]}" for code in args.sat_code
+    ]
+    if args.history_limit != 20:
+        parts.append(f"history of {args.history_limit}")
+    return ", ".join(parts)
+
+
+async def _serve(config: SandboxConfig, port: int, ui: Ui, profile: str = "") -> int:
     from gigstack_async.sandbox import Sandbox
 
     stop = asyncio.Event()
@@ -114,6 +174,8 @@ async def _serve(config: SandboxConfig, port: int, ui: Ui) -> int:
         ui.out(f"gigstack sandbox (local simulator, no account needed) at {sandbox.base_url}")
         ui.out(f"Test key: {sandbox.api_key} (it only opens this sandbox)")
         ui.out(f"Seed {config.seed}, simulated time x{config.speed:g}. Ctrl-C to stop.")
+        if profile:
+            ui.out(f"Server profile: {profile}")
         ui.out()
         ui.out(f"  export GIGSTACK_BASE_URL={sandbox.base_url}")
         ui.out(f"  export GIGSTACK_API_KEY={sandbox.api_key}")
