@@ -273,6 +273,9 @@ class HistorySeen:
     entries: tuple[Seen, ...]
     generation: int = 1
     window: int = HISTORY_WINDOW
+    expected: tuple[str, ...] = ()
+    """Request ids known to exist and recent (created in this run): a history that does not
+    list them all is short or filtered, and proves no absence."""
 
 
 @attrs.frozen
@@ -616,14 +619,16 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         return _observe_request(adopted, found, asked=False)
     listed = {s.id for s in obs.entries}
     # Proof of absence: the history is not full, still lists every request it listed before the
-    # create (nothing was filtered or pushed out), and shows nothing new that could be ours.
-    # With an empty "before" a filtered or short history could hide ours behind newer ones, so
-    # then only a history with nothing new at all counts.
+    # create and every request created in this run (nothing was filtered or pushed out), and
+    # shows nothing new that could be ours. With no such anchor at all a filtered or short
+    # history could hide ours behind newer ones, so then only a history with nothing new counts.
+    expected = set(obs.expected)
     complete = (
         len(obs.entries) < obs.window
         and state.history_before is not None
         and before <= listed
-        and (bool(before) or not new)
+        and expected <= listed
+        and (bool(before) or bool(expected) or not new)
     )
     if not matches and not maybe and complete:
         return _evolve(

@@ -17,7 +17,6 @@ Read it with `gigstack journal show <folder>`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
@@ -44,7 +43,6 @@ __all__ = [
     "JournalStore",
     "LogLine",
     "StoreIdentity",
-    "key_fingerprint",
 ]
 
 FORMAT_VERSION = 2
@@ -69,11 +67,6 @@ class JournalLockedError(JournalError):
 
 class JournalStateError(JournalError):
     """The change does not fit the month's state (for example adopting into a finished month)."""
-
-
-def key_fingerprint(api_key: str) -> str:
-    """A short SHA-256 fingerprint of an API key: tells keys apart, reveals nothing."""
-    return hashlib.sha256(b"gigstack-async journal\0" + api_key.encode()).hexdigest()[:16]
 
 
 @attrs.frozen
@@ -233,6 +226,28 @@ class JournalStore:
             lock.release()
             raise
 
+    @classmethod
+    def open_existing(cls, path: str | os.PathLike[str]) -> JournalStore:
+        """Open an existing journal under the identity it records (to inspect or repair it).
+
+        Raises JournalError when there is no journal at `path`, and as `open` otherwise.
+        """
+        target = Path(path)
+        if not target.is_file():
+            raise JournalError(f"no journal at {target}")
+        _refuse_foreign_file(target)
+        try:
+            conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                stored = _read_identity(target, conn)
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise JournalCorruptError(f"{target} cannot be read as a bulk journal: {exc}") from None
+        if stored is None:
+            raise JournalCorruptError(f"{target} has no identity: not a bulk journal")
+        return cls.open(target, stored)
+
     def _load(self) -> None:
         rows = self._conn.execute("SELECT key, state FROM months ORDER BY key").fetchall()
         try:
@@ -391,8 +406,8 @@ def _refuse_foreign_file(path: Path) -> None:
         return
     if head.lstrip().startswith(b"{"):
         raise JournalCorruptError(
-            f"{path} is a JSON journal of an older gigstack-async. It cannot be resumed by this "
-            "version; keep it (it lists the request ids already billed, see its "
+            f"{path} cannot be read as a bulk journal: it looks like the JSON journal of an "
+            "older gigstack-async, which this version cannot resume. Keep it (it lists the request ids already billed, see its "
             '"request_id" fields), move it aside, and use `gigstack journal adopt` to attach '
             "those requests to the new journal instead of creating them again."
         )

@@ -159,6 +159,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.staged_data: dict[str, frozenset[str]] = {}
         self.tmp = Path(__import__("tempfile").mkdtemp(prefix="machine-model-"))
         self.store: JournalStore | None = None
+        self.created: set[str] = set()
 
     @initialize(
         documented_only=st.booleans(),
@@ -179,7 +180,7 @@ class MonthMachineModel(RuleBasedStateMachine):
             key: frozenset(f"{key}-{i}" for i in range(n))
             for key, n in zip(MONTHS, sizes, strict=True)
         }
-        profile = {
+        profile: dict[str, object] = {
             "documented_only": documented_only,
             "short_history": short_history,
             "dedupe": dedupe,
@@ -250,6 +251,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         key, _command = item
         if outcome == "ok":
             request_id, duplicate = self.server.create(key)
+            if not duplicate:
+                self.created.add(request_id)
             self.feed(key, m.Created(request_id, duplicate))
         elif outcome == "lost_after":
             self.server.create(key)
@@ -273,8 +276,10 @@ class MonthMachineModel(RuleBasedStateMachine):
                 self.server.advance(req)
         self.generation += 1
         entries = self.server.history()
+        # What a run knows it created: every id the months recorded from a create answer.
+        expected = tuple({i for k in MONTHS for i in self.state(k).known_ids} & self.created)
         for key in MONTHS:
-            self.feed(key, m.HistorySeen(entries, self.generation))
+            self.feed(key, m.HistorySeen(entries, self.generation, expected=expected))
 
     @rule(index=st.integers(0, 5), fail=st.booleans())
     def perform_status(self, index: int, fail: bool) -> None:

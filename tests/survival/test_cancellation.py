@@ -28,7 +28,7 @@ import pytest
 from aiohttp import web
 
 from gigstack_async import GigstackClient, PollSchedule, Timeout
-from gigstack_async.bulk.journal import Journal
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.routing import route_of
 
@@ -310,7 +310,7 @@ async def test_cancelled_mid_request_leaves_nothing_behind(
                 await asyncio.wait_for(w.client.downloads.invoice_from_sat(w.uuid), GUARD)
             journal = w.extra.get("journal")
             if journal is not None:
-                with Journal.open(journal):  # the lock was released
+                with JournalStore.open_existing(journal):  # the lock was released
                     pass
                 out = w.tmp / "cfdi"
                 assert not out.exists() or find_leftovers(out) == []

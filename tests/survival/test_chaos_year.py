@@ -16,7 +16,7 @@ import pytest
 
 from gigstack_async import GigstackClient, MonthResult, PollSchedule
 from gigstack_async.bulk.events import BulkEvent, Submitted
-from gigstack_async.bulk.journal import Journal
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cfdi import parse_cfdi
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 
@@ -144,9 +144,9 @@ async def test_chaos_year(
         # Nothing partial: no temp, hidden or empty file; the journal says every month is done.
         assert find_leftovers(out) == []
         assert not list(tmp_path.glob(".*.tmp"))
-        with Journal.open(journal) as reopened:
-            assert reopened.finished
-            assert {e.phase.value for e in reopened.entries()} == {"downloaded"}
+        with JournalStore.open_existing(journal) as reopened:
+            assert {s.stage.value for s in reopened.states()} <= {"done", "empty"}
+            assert not any(s.staged for s in reopened.states())
 
         # The faults really happened, on the money path and the package path.
         create_faults, package_faults = faults_on(sandbox, CREATE), faults_on(sandbox, PACKAGE)

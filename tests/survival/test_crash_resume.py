@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import random
 import signal
@@ -27,7 +26,7 @@ import pytest
 from aiohttp import web
 
 from gigstack_async import GigstackClient, PollSchedule
-from gigstack_async.bulk.journal import Journal
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import ApiKeyConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.cfdi import render_cfdi
 from gigstack_async.sandbox.routing import route_of
@@ -131,10 +130,10 @@ def visible_files(out: Path) -> dict[str, str]:
 
 
 def assert_journal_readable(journal: Path) -> None:
-    document = json.loads(journal.read_text(encoding="utf-8"))  # complete JSON, never torn
-    assert document["format"] == "gigstack-async/bulk-journal"
-    with Journal.open(journal) as reopened:  # the lock died with the process
-        assert len(reopened.entries()) == 12
+    # SQLite (WAL) after a kill: the last committed transition, never a torn one; the lock died
+    # with the process.
+    with JournalStore.open_existing(journal) as reopened:
+        assert len(reopened.states()) == 12
 
 
 # The sandbox now enforces SAT's 2 downloads per package (5008) and the pipeline never retries a
