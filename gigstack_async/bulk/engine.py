@@ -206,6 +206,7 @@ class _Run:
         self.stopping = False
         self.cancelled = False
         self.created_ids: set[str] = set()
+        self.package_failures: dict[str, int] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
         self.staging = None if options.download_to is None else options.download_to / STAGING_DIR
@@ -336,6 +337,9 @@ class _Run:
     async def fetch(self, key: str, package_id: str) -> None:
         assert self.staging is not None
         dest = self.staging / f"{key}-{_safe(package_id)}.zip"
+        failures = self.package_failures.get(package_id, 0)
+        if failures:
+            await asyncio.sleep(resubmit_delay(failures - 1, None))
         async with self.limit:
             if self.stopping:
                 # Counted by the machine but never sent: give the download back.
@@ -368,7 +372,16 @@ class _Run:
             return
         error = task.exception()
         if isinstance(error, GigstackError):
-            self.feed(key, m.PackageFailed(package_id, str(error), error_sat_code(error)))
+            # A complete error answer (not a dropped or truncated body) delivered no package.
+            spent = not (isinstance(error, APIStatusError) and error.status >= 500) and not (
+                isinstance(error, RateLimitError)
+            )
+            if not spent:
+                self.package_failures[package_id] = self.package_failures.get(package_id, 0) + 1
+            self.feed(
+                key,
+                m.PackageFailed(package_id, str(error), error_sat_code(error), sent=spent),
+            )
         elif isinstance(error, OSError):  # disk full while staging: the download was spent
             self.feed(key, m.PackageFailed(package_id, f"cannot stage the package: {error}"))
         elif error is not None:

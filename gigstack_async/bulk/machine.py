@@ -79,6 +79,8 @@ HISTORY_WINDOW = 20
 DOWNLOAD_BUDGET = 2
 """SAT serves each package at most twice (FACT: SAT 5008 after that)."""
 POLL_WARN_AFTER = 3
+FREE_RETRIES_PER_RUN = 6
+"""Package downloads per run that may fail without spending SAT's budget before giving up."""
 """Consecutive polling failures of one month before a warning is raised."""
 
 _SAT_CODE = re.compile(r"\b(50(?:0[0-9]|1[0-9]))\b")
@@ -179,6 +181,8 @@ class MonthState:
     failed_this_run: tuple[str, ...] = ()
     """Packages whose download failed in this run: never retried before the next `Start`."""
     poll_failures: int = 0
+    free_failures: int = 0
+    """Package downloads that failed without spending SAT's budget, in this run."""
     reason: str | None = None
     """Why the month is in its stage (shown by `gigstack journal show`)."""
     hint: str | None = None
@@ -300,7 +304,9 @@ class PackageFailed:
     message: str
     code: int | None = None
     sent: bool = True
-    """False when the request certainly never left (it did not count against SAT's budget)."""
+    """False when no package was delivered and SAT's budget was not spent: the request never
+    left, or gigstack answered with a complete error response (GUESS: an error answer means
+    gigstack did not fetch the package from SAT; a truncated or dropped body counts as spent)."""
 
 
 @attrs.frozen
@@ -459,7 +465,9 @@ def _attention(
 
 
 def _start(state: MonthState, obs: Start) -> Result:
-    state = _evolve(state, want_files=obs.want_files, failed_this_run=(), poll_failures=0)
+    state = _evolve(
+        state, want_files=obs.want_files, failed_this_run=(), poll_failures=0, free_failures=0
+    )
     stage = state.stage
     if stage is Stage.SUBMITTING:
         # A create may have been sent by a run that died: only a later history can tell.
@@ -776,20 +784,24 @@ def _staged(state: MonthState, obs: PackageStaged) -> Result:
 
 
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:
-    return tuple(ExtractPackage(s.package_id, s.path) for s in state.staged)
+    # One at a time: extractions into the same folder clear each other's temp files.
+    return tuple(ExtractPackage(s.package_id, s.path) for s in state.staged[:1])
 
 
 def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if state.stage is not Stage.COMPLETED:
         return state, ()
-    if not obs.sent:
-        # The GET certainly never left: give the budget back.
+    if not obs.sent and obs.code not in (5007, 5008):
+        # No package was delivered and SAT's budget was not spent (see PackageFailed.sent):
+        # give the download back and try again, a few times per run.
         state = _evolve(
             state,
             downloads=tuple(
                 (pid, max(0, n - 1) if pid == obs.package_id else n) for pid, n in state.downloads
             ),
         )
+        if state.free_failures < FREE_RETRIES_PER_RUN:
+            return _next_package(_evolve(state, free_failures=state.free_failures + 1))
     if obs.code == 5007:
         return _expired(state, f"SAT 5007: package {obs.package_id} no longer exists")
     if obs.code == 5008:
@@ -828,7 +840,9 @@ def _extracted(state: MonthState, obs: Extracted) -> Result:
     rest = tuple(s for s in state.staged if s.package_id != obs.package_id)
     state = _evolve(state, extracted=extracted, staged=rest)
     commands: tuple[Command, ...] = (DeleteStaged(staged[0].path),)
-    if not rest:
+    if rest:
+        commands += _extract_commands(state)
+    else:
         state = _evolve(state, stage=Stage.DONE, reason="every package extracted", hint=None)
     return state, commands
 

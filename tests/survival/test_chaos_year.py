@@ -82,13 +82,6 @@ def faults_on(sandbox: Sandbox, operation: str) -> Counter[str]:
     return Counter(f.kind for f in sandbox.state.injected_faults if f.operation_id == operation)
 
 
-# The sandbox now enforces SAT's 2 downloads per package (5008) and the pipeline never retries a
-# package download (issue 9 #4). Today's engine re-downloads a package lost to a fault or a kill
-# and so can burn the budget (issue 9 #4/#5); the bulk state machine (branch i9-machine) stages
-# packages and counts downloads, and must drop this marker.
-@pytest.mark.xfail(
-    reason="issue 9 #4/#5: package budget needs the bulk state machine", strict=False
-)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_chaos_year(
     seed: int,
@@ -109,9 +102,21 @@ async def test_chaos_year(
             if all(r.ok for r in results.values()) and len(results) == 12:
                 break
 
-        # Every month completes.
+        # Every month completes, except where SAT's budget of 2 downloads per package was
+        # really spent on deliveries the faults destroyed (the server's counter proves it): such
+        # a month needs attention, with a way forward, and no third download was ever sent.
         assert sorted(results) == MONTHS
-        assert all(r.ok for r in results.values()), {k: r.error for k, r in results.items()}
+        served = sandbox.state.downloads_per_package()
+        assert max(served.values(), default=0) <= 2
+        exhausted = {k for k, r in results.items() if not r.ok}
+        for key in exhausted:
+            result = results[key]
+            assert result.stage == "needs-attention", (key, result.error)
+            assert result.error is not None
+            assert "no SAT download left" in result.error
+            assert "gigstack journal resend" in (result.hint or "")
+        assert len(exhausted) <= 3, {k: results[k].error for k in exhausted}
+        assert 2 in served.values() or not exhausted
 
         # Each month was created exactly once, and no create request that the server handled
         # was ever sent again (a blind retry would show up here even when the server answers
@@ -130,23 +135,32 @@ async def test_chaos_year(
         expected = {
             f"{r.criteria.start_date:%Y-%m}/{uuid}.xml"
             for r in state.download_requests
+            if f"{r.criteria.start_date:%Y-%m}" not in exhausted
             for uuid in r.uuids
         }
-        written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        written = sorted(
+            p.relative_to(out).as_posix()
+            for p in out.rglob("*")
+            if p.is_file() and p.relative_to(out).parts[0] not in {*exhausted, ".gigstack-staging"}
+        )
         assert len(written) == len(set(written))
         assert set(written) == expected
         stems = [Path(name).stem for name in written]
         assert len(stems) == len(set(stems))  # no UUID in two months
         for name in written:
             assert parse_cfdi((out / name).read_bytes()).uuid == Path(name).stem
-        assert sum(r.invoice_count or 0 for r in results.values()) == len(expected)
+        assert sum(r.invoice_count or 0 for k, r in results.items() if k not in exhausted) == len(
+            expected
+        )
 
         # Nothing partial: no temp, hidden or empty file; the journal says every month is done.
-        assert find_leftovers(out) == []
+        # (an exhausted month keeps its staged packages: the durable copies of spent downloads)
+        assert [p for p in find_leftovers(out) if ".gigstack-staging" not in p.parts] == []
         assert not list(tmp_path.glob(".*.tmp"))
         with JournalStore.open_existing(journal) as reopened:
-            assert {s.stage.value for s in reopened.states()} <= {"done", "empty"}
-            assert not any(s.staged for s in reopened.states())
+            stages = {s.key: s.stage.value for s in reopened.states()}
+            assert {v for k, v in stages.items() if k not in exhausted} <= {"done", "empty"}
+            assert not any(s.staged for s in reopened.states() if s.key not in exhausted)
 
         # The faults really happened, on the money path and the package path.
         create_faults, package_faults = faults_on(sandbox, CREATE), faults_on(sandbox, PACKAGE)

@@ -136,13 +136,6 @@ def assert_journal_readable(journal: Path) -> None:
         assert len(reopened.states()) == 12
 
 
-# The sandbox now enforces SAT's 2 downloads per package (5008) and the pipeline never retries a
-# package download (issue 9 #4). Today's engine re-downloads a package lost to a fault or a kill
-# and so can burn the budget (issue 9 #4/#5); the bulk state machine (branch i9-machine) stages
-# packages and counts downloads, and must drop this marker.
-@pytest.mark.xfail(
-    reason="issue 9 #4/#5: package budget needs the bulk state machine", strict=False
-)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_sigkilled_cli_resumes_without_resubmitting(
     seed: int, tmp_path: Path, figures
