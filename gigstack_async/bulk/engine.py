@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
+from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import machine as m
@@ -48,6 +49,7 @@ from gigstack_async.packages import (
     PackageLimits,
     StagedPackage,
     extract_staged,
+    verify_staged,
 )
 
 if TYPE_CHECKING:
@@ -337,6 +339,20 @@ class _Run:
     async def fetch(self, key: str, package_id: str) -> None:
         assert self.staging is not None
         dest = self.staging / f"{key}-{_safe(package_id)}.zip"
+        if await asyncio.to_thread(dest.is_file):
+            # A run killed after the package was staged but before the journal said so: the
+            # staged file is complete and verified (it is renamed into place only then).
+            try:
+                manifest = await asyncio.to_thread(
+                    verify_staged, dest, self.options.package_limits
+                )
+                size = (await asyncio.to_thread(dest.stat)).st_size
+            except (GigstackError, OSError):
+                pass  # not usable: download it (counted) as if it were not there
+            else:
+                staged = m.StagedFile(package_id, str(dest), manifest.sha256, size)
+                self.feed(key, m.PackageStaged(staged))
+                return
         failures = self.package_failures.get(package_id, 0)
         if failures:
             await asyncio.sleep(resubmit_delay(failures - 1, None))
@@ -348,6 +364,10 @@ class _Run:
                     m.PackageFailed(package_id, "not sent: the run's timeout passed", sent=False),
                 )
                 return
+            before = self.store.get(key).downloads_of(package_id)
+            self.feed(key, m.PackageSending(package_id))  # counted before the GET leaves
+            if self.store.get(key).downloads_of(package_id) <= before:
+                return  # the machine refused it (SAT's budget, or the month moved on)
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
                     package_id, dest, limits=self.options.package_limits
@@ -439,7 +459,10 @@ class _Run:
             return
         self.history_ids = tuple(entry.id for entry in history)
         entries = tuple(seen_from_history(entry) for entry in history)
-        expected = tuple(sorted(self.created_ids))
+        # Every request this journal knows for the plan's months: a history that omits one of
+        # them is short or filtered and proves no absence.
+        known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
+        expected = tuple(sorted(known))
         for key in watched:
             self.feed(key, m.HistorySeen(entries, generation, expected=expected))
 
@@ -492,6 +515,13 @@ class _Run:
         async with asyncio.TaskGroup() as tasks:
             self.tasks = tasks
             want_files = self.options.download_to is not None
+            if self.options.download_to is not None:
+                # We hold the journal's lock, so no writer is running: temp files a killed run
+                # left behind are ours to clear.
+                for key in self.keys:
+                    remove_stale_temp_files(self.options.download_to / key)
+                if self.staging is not None:
+                    remove_stale_temp_files(self.staging)
             for key in self.keys:
                 before = self.store.get(key)
                 if before.request_id and before.stage is not m.Stage.PLANNED:

@@ -61,6 +61,7 @@ __all__ = [
     "MonthState",
     "Observation",
     "PackageFailed",
+    "PackageSending",
     "PackageStaged",
     "PollFailed",
     "Seen",
@@ -294,6 +295,13 @@ class PollFailed:
 
 
 @attrs.frozen
+class PackageSending:
+    """The engine is about to send the package GET: counted (durably) before it leaves."""
+
+    package_id: str
+
+
+@attrs.frozen
 class PackageStaged:
     file: StagedFile
 
@@ -342,6 +350,7 @@ Observation = (
     | HistorySeen
     | StatusSeen
     | PollFailed
+    | PackageSending
     | PackageStaged
     | PackageFailed
     | Extracted
@@ -429,6 +438,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return state, ()
         case PollFailed():
             return _poll_failed(state, obs)
+        case PackageSending():
+            return _sending(state, obs)
         case PackageStaged():
             return _staged(state, obs)
         case PackageFailed():
@@ -767,10 +778,19 @@ def _next_package(state: MonthState) -> Result:
             f"request the month again with `gigstack journal resend {state.key}` "
             "(a new request may be billed)",
         ), ()
-    downloads = tuple((pid, n + 1 if pid == package_id else n) for pid, n in state.downloads) + (
-        ((package_id, 1),) if used == 0 else ()
-    )
-    return _evolve(state, downloads=downloads), (FetchPackage(package_id, used + 1),)
+    # Counted only by `PackageSending`, right before the GET leaves: a run killed while the
+    # download waits for a free slot has not spent anything.
+    return state, (FetchPackage(package_id, used + 1),)
+
+
+def _sending(state: MonthState, obs: PackageSending) -> Result:
+    used = state.downloads_of(obs.package_id)
+    if state.stage is not Stage.COMPLETED or used >= DOWNLOAD_BUDGET:
+        return state, ()  # the engine sees no new count and does not send
+    downloads = tuple(
+        (pid, n + 1 if pid == obs.package_id else n) for pid, n in state.downloads
+    ) + (((obs.package_id, 1),) if used == 0 else ())
+    return _evolve(state, downloads=downloads), ()
 
 
 def _staged(state: MonthState, obs: PackageStaged) -> Result:

@@ -276,8 +276,8 @@ class MonthMachineModel(RuleBasedStateMachine):
                 self.server.advance(req)
         self.generation += 1
         entries = self.server.history()
-        # What a run knows it created: every id the months recorded from a create answer.
-        expected = tuple({i for k in MONTHS for i in self.state(k).known_ids} & self.created)
+        # Every request id the journal knows (as the engine passes it).
+        expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
         for key in MONTHS:
             self.feed(key, m.HistorySeen(entries, self.generation, expected=expected))
 
@@ -302,8 +302,11 @@ class MonthMachineModel(RuleBasedStateMachine):
         key, command = item
         assert isinstance(command, m.FetchPackage)
         if outcome == "unsent":
-            self.feed(key, m.PackageFailed(command.package_id, "DNS failure", sent=False))
-            return
+            return  # killed while the download waited for a slot: nothing counted, nothing sent
+        before = self.state(key).downloads_of(command.package_id)
+        self.feed(key, m.PackageSending(command.package_id))
+        if self.state(key).downloads_of(command.package_id) <= before:
+            return  # refused before sending
         got = self.server.fetch(command.package_id)
         if isinstance(got, int):
             self.feed(key, m.PackageFailed(command.package_id, f"SAT {got}", code=got))

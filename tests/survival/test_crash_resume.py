@@ -125,7 +125,8 @@ def visible_files(out: Path) -> dict[str, str]:
     return {
         path.relative_to(out).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(out.rglob("*"))
-        if path.is_file() and not path.name.startswith(".")
+        # Hidden names are the SDK's own: temp files and the staged packages' folder.
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(out).parts)
     }
 
 
