@@ -595,9 +595,9 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
         return _reconcile(state, obs)
     if state.stage not in _WAITING or state.request_id is None:
         return state, ()
-    state = _evolve(state, poll_failures=0) if state.poll_failures else state
     for seen in obs.entries:
         if seen.id == state.request_id:
+            state = _evolve(state, poll_failures=0) if state.poll_failures else state
             if _fits(state, seen) is False:
                 return _attention(
                     state,
