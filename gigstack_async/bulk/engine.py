@@ -343,9 +343,7 @@ class _Run:
             # A run killed after the package was staged but before the journal said so: the
             # staged file is complete and verified (it is renamed into place only then).
             try:
-                manifest = await asyncio.to_thread(
-                    verify_staged, dest, self.options.package_limits
-                )
+                manifest = await asyncio.to_thread(verify_staged, dest, self.options.package_limits)
                 size = (await asyncio.to_thread(dest.stat)).st_size
             except (GigstackError, OSError):
                 pass  # not usable: download it (counted) as if it were not there
