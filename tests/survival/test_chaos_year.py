@@ -19,12 +19,20 @@ from gigstack_async.bulk.events import BulkEvent, Submitted
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cfdi import parse_cfdi
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import profile
 
 GROUP = 1
 YEAR = ("2024-01", "2024-12")
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 FAST_POLL = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 SEEDS = (3, 11, 29)
+# Each seed also runs against a server that disagrees with the SDK's guesses (issue 9): its
+# clock, the unit of `createdAt`, restarting ids, a filtered history, only documented fields.
+PROFILES = {
+    3: ("clock-ahead", "created-at-seconds"),
+    11: ("clock-behind", "created-at-naive-mx", "ids-restart", "cfdi-only-history"),
+    29: ("documented-fields", "created-at-iso"),
+}
 MAX_RUNS = 4  # margin for polling faults; test_transient_create_refusals_... asserts one run
 
 # The issue's mix, decided before the handler runs (the server did nothing): 20 % 5xx, 5 % 429
@@ -51,7 +59,10 @@ PACKAGE = "downloadPackage"
 def chaos_sandbox(seed: int) -> Sandbox:
     # package_size=10: several packages per month, so the package path takes many faults too.
     faults = FaultConfig(seed=seed, **CHAOS)  # type: ignore[arg-type]
-    return Sandbox(SandboxConfig(seed=seed, speed=3000, package_size=10, faults=faults))
+    disagreeing = profile(*PROFILES[seed])
+    return Sandbox(
+        SandboxConfig(seed=seed, speed=3000, package_size=10, faults=faults, profile=disagreeing)
+    )
 
 
 async def run_once(
@@ -109,14 +120,22 @@ async def test_chaos_year(
         served = sandbox.state.downloads_per_package()
         assert max(served.values(), default=0) <= 2
         exhausted = {k for k, r in results.items() if not r.ok}
+        # Without `requestType` in the history (documented fields only) a lost create answer
+        # cannot be told from a metadata request for the same dates: the month waits for the
+        # user (`journal adopt`) instead of being billed twice.
+        ambiguous_allowed = "documented-fields" in PROFILES[seed]
         for key in exhausted:
             result = results[key]
             assert result.stage == "needs-attention", (key, result.error)
             assert result.error is not None
+            if ambiguous_allowed and "history cannot tell" in result.error:
+                assert "journal adopt" in (result.hint or "")
+                continue
             assert "no SAT download left" in result.error
             assert "gigstack journal resend" in (result.hint or "")
         assert len(exhausted) <= 3, {k: results[k].error for k in exhausted}
-        assert 2 in served.values() or not exhausted
+        spent = {k for k in exhausted if "no SAT download left" in (results[k].error or "")}
+        assert 2 in served.values() or not spent
 
         # Each month was created exactly once, and no create request that the server handled
         # was ever sent again (a blind retry would show up here even when the server answers
