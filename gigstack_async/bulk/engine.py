@@ -557,8 +557,8 @@ class _Run:
                 shown = state.sat_state or state.stage.value
                 self.finish(
                     state,
-                    error=f"still {shown} after {timeout} s; run the same command again to "
-                    "keep watching (nothing is sent twice)",
+                    error=f"still {shown} after {timeout} s; re-run with the same journal to "
+                    "keep watching (run the same command again: nothing is sent twice)",
                 )
 
     async def _wait_change(self, delay: float | None) -> None:

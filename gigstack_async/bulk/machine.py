@@ -729,7 +729,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         state,
         stage=Stage.SAT_FAILED,
         sat_code=code,
-        reason=f"SAT failed the request: {text}",
+        reason=f"SAT request failed: {text}",
         hint=hint,
     )
 

@@ -29,10 +29,17 @@ from gigstack_async import GigstackClient, PollSchedule
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import ApiKeyConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.cfdi import render_cfdi
+from gigstack_async.sandbox.profiles import profile
 from gigstack_async.sandbox.routing import route_of
 
 GROUP = 2
 SEEDS = (1, 2, 3)
+# Each seed also runs against a server that disagrees with the SDK's guesses (issue 9).
+PROFILES = {
+    1: ("clock-ahead", "created-at-seconds"),
+    2: ("ids-restart", "cfdi-only-history", "created-at-naive-mx"),
+    3: ("clock-behind", "created-at-iso"),
+}
 KILLS_PER_SEED = 3
 CLI_KEY = "sk_test_CrashResumeKey7Qm2Zt9"
 WORK = frozenset({"createDownloadRequest", "downloadPackage"})
@@ -143,7 +150,9 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
 ) -> None:
     rng = random.Random(f"crash-resume|{seed}")
     key = ApiKeyConfig(CLI_KEY, "team_sandbox")
-    config = SandboxConfig(seed=seed, speed=3000, package_size=10, api_keys=(key,))
+    config = SandboxConfig(
+        seed=seed, speed=3000, package_size=10, api_keys=(key,), profile=profile(*PROFILES[seed])
+    )
     sandbox = Sandbox(config)
     killer = Killer()
     sandbox.app.on_response_prepare.append(killer.on_response_prepare)
