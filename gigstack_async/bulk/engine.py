@@ -172,8 +172,8 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
         else:
             notes[slot.key] = (
                 f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
-                f"{slot.start_date}..{slot.end_date}: `gigstack journal resend {slot.key}` asks "
-                "for the new dates, possibly billed)"
+                f"{slot.start_date}..{slot.end_date}: `gigstack-async journal resend "
+                f"{slot.key}` asks for the new dates, possibly billed)"
             )
     store.ensure(fresh)
     return notes

@@ -75,7 +75,7 @@ class MonthResult(BulkEvent):
     """The month's state in the journal: `done`, `empty`, `completed` (no `download_to`),
     `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress."""
     hint: str | None = None
-    """What to do next when the month needs you (also in `gigstack journal show`)."""
+    """What to do next when the month needs you (also in `gigstack-async journal show`)."""
 
     @property
     def ok(self) -> bool:

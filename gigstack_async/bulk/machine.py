@@ -185,7 +185,7 @@ class MonthState:
     free_failures: int = 0
     """Package downloads that failed without spending SAT's budget, in this run."""
     reason: str | None = None
-    """Why the month is in its stage (shown by `gigstack journal show`)."""
+    """Why the month is in its stage (shown by `gigstack-async journal show`)."""
     hint: str | None = None
     """The way forward, for stages that need the user."""
     resume_to: Stage | None = None
@@ -331,14 +331,14 @@ class ExtractFailed:
 
 @attrs.frozen
 class Adopt:
-    """The user says this request id is the month's request (`gigstack journal adopt`)."""
+    """The user says this request id is the month's request (`gigstack-async journal adopt`)."""
 
     request_id: str
 
 
 @attrs.frozen
 class AllowResend:
-    """The user accepts that a new create may be billed (`gigstack journal resend`)."""
+    """The user accepts that a new create may be billed (`gigstack-async journal resend`)."""
 
 
 Observation = (
@@ -523,8 +523,8 @@ def _created(state: MonthState, obs: Created) -> Result:
             state,
             f"the server answered with request {obs.request_id}, which this month already had "
             "and left",
-            f"check it with `gigstack journal show`; adopt it explicitly with `gigstack journal "
-            f"adopt {state.key} {obs.request_id}` if it is right",
+            "check it with `gigstack-async journal show`; adopt it explicitly with "
+            f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
         ), ()
     return _evolve(
         state,
@@ -604,9 +604,9 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     f"the server's request {seen.id} is for {seen.rfc_type} "
                     f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
                     "(request ids may have been reused)",
-                    f"nothing was downloaded; find the right request with `gigstack journal "
-                    f"show`, then `gigstack journal adopt {state.key} <id>` or `gigstack journal "
-                    f"resend {state.key}`",
+                    "nothing was downloaded; find the right request with `gigstack-async "
+                    f"journal show`, then `gigstack-async journal adopt {state.key} <id>` or "
+                    f"`gigstack-async journal resend {state.key}`",
                 ), ()
             return _observe_request(state, seen, asked=False)
     if state.stage is Stage.COMPLETED:
@@ -665,8 +665,9 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             state,
             "a create request may have been billed but the history cannot tell which request "
             f"it is (candidates: {candidates})",
-            f"look at `gigstack journal show {state.key}` and the history; then `gigstack journal "
-            f"adopt {state.key} <request id>` if you find it, or `gigstack journal resend "
+            f"look at `gigstack-async journal show {state.key}` and the history; then "
+            f"`gigstack-async journal adopt {state.key} <request id>` if you find it, or "
+            "`gigstack-async journal resend "
             f"{state.key}` if you are sure it was never created (a resend may be billed)",
         ),
         unknown=True,
@@ -718,13 +719,13 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
             reason=f"SAT 5004: no CFDIs in the period ({text})",
             hint=None,
         )
-    hint = "SAT refused the request; see the reason. `gigstack journal resend` sends it again"
+    hint = "SAT refused the request; see the reason. `gigstack-async journal resend` sends it again"
     if code == 5003:
         hint = f"split the period: run {state.start}..{state.end} as shorter ranges"
     elif code == 5002:
         hint = "SAT's limit of requests for these dates is exhausted; it is not retried"
     elif code == 5011:
-        hint = "SAT's daily download limit was reached: `gigstack journal resend` tomorrow"
+        hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
     return _evolve(
         state,
         stage=Stage.SAT_FAILED,
@@ -739,8 +740,8 @@ def _expired(state: MonthState, reason: str) -> Result:
         state,
         stage=Stage.EXPIRED,
         reason=reason,
-        hint=f"SAT keeps packages 72 h; request the month again with `gigstack journal resend "
-        f"{state.key}` (a new request may be billed)",
+        hint="SAT keeps packages 72 h; request the month again with `gigstack-async journal "
+        f"resend {state.key}` (a new request may be billed)",
     ), ()
 
 
@@ -775,7 +776,7 @@ def _next_package(state: MonthState) -> Result:
             state,
             f"package {package_id} was already downloaded {used} times; SAT serves a package at "
             "most twice, so a third download was not sent",
-            f"request the month again with `gigstack journal resend {state.key}` "
+            f"request the month again with `gigstack-async journal resend {state.key}` "
             "(a new request may be billed)",
         ), ()
     # Counted only by `PackageSending`, right before the GET leaves: a run killed while the
@@ -828,7 +829,7 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         return _attention(
             state,
             f"SAT 5008: package {obs.package_id} was already downloaded the maximum times",
-            f"request the month again with `gigstack journal resend {state.key}` "
+            f"request the month again with `gigstack-async journal resend {state.key}` "
             "(a new request may be billed)",
         ), ()
     left = DOWNLOAD_BUDGET - state.downloads_of(obs.package_id)
@@ -836,8 +837,8 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         f"run the same command again to download it once more ({left} of {DOWNLOAD_BUDGET} "
         "SAT downloads left)"
         if left > 0
-        else f"no SAT download left: `gigstack journal resend {state.key}` requests the month "
-        "again (a new request may be billed)"
+        else f"no SAT download left: `gigstack-async journal resend {state.key}` requests the "
+        "month again (a new request may be billed)"
     )
     return _attention(
         _evolve(state, failed_this_run=_add(state.failed_this_run, obs.package_id)),

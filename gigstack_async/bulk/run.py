@@ -76,7 +76,7 @@ class BulkDownload:
             raise JournalCorruptError(
                 f"{legacy} is the JSON journal of an older gigstack-async; this version keeps "
                 f"its journal in {self.journal_path.name}. Move the old file aside and attach "
-                "the requests it lists with `gigstack journal adopt` (or start over, knowing "
+                "the requests it lists with `gigstack-async journal adopt` (or start over, knowing "
                 "that months it recorded as submitted may be requested, and billed, again)."
             )
         if self.journal_path.exists():

@@ -11,7 +11,7 @@
 - Schema-free state: a month is stored as the cattrs-unstructured `MonthState` (JSON text);
   the converter, not hand-written code, checks it on the way back.
 
-Read it with `gigstack journal show <folder>`.
+Read it with `gigstack-async journal show <folder>`.
 """
 
 from __future__ import annotations
@@ -409,7 +409,7 @@ def _refuse_foreign_file(path: Path) -> None:
             f"{path} cannot be read as a bulk journal: it looks like the JSON journal of "
             "an older gigstack-async, which this version cannot resume. Keep it (its "
             '"request_id" fields list the requests already billed), move it aside, and use '
-            "`gigstack journal adopt` to attach those requests to the new journal instead of "
+            "`gigstack-async journal adopt` to attach those requests to the new journal instead of "
             "creating them again."
         )
     raise JournalCorruptError(f"{path} cannot be read as a bulk journal (not SQLite)")

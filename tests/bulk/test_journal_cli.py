@@ -30,7 +30,7 @@ def out(tmp_path: Path) -> Path:
             unknown=True,
             creates=1,
             reason="a create request may have been billed but the history cannot tell",
-            hint="gigstack journal adopt 2024-01 <request id>",
+            hint="gigstack-async journal adopt 2024-01 <request id>",
         )
         store.ensure([unknown, attrs.evolve(FEB, stage=m.Stage.DONE, reason="every package")])
     return folder

@@ -363,7 +363,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         return [self.state(k) for k in MONTHS] if self.store is not None else []
 
     def resolve(self, key: str) -> None:
-        """What a careful user does with `gigstack journal show`, `adopt` and `resend`."""
+        """What a careful user does with `gigstack-async journal show`, `adopt` and `resend`."""
         state = self.state(key)
         if state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is not None:
             return  # "run the same command again" — a restart does it

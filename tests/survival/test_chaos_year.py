@@ -132,7 +132,7 @@ async def test_chaos_year(
                 assert "journal adopt" in (result.hint or "")
                 continue
             assert "no SAT download left" in result.error
-            assert "gigstack journal resend" in (result.hint or "")
+            assert "gigstack-async journal resend" in (result.hint or "")
         assert len(exhausted) <= 3, {k: results[k].error for k in exhausted}
         spent = {k for k in exhausted if "no SAT download left" in (results[k].error or "")}
         assert 2 in served.values() or not spent
