@@ -473,3 +473,36 @@ async def test_17_sat_codes_5004_5003_5002(
 def test_identity_never_holds_the_key() -> None:
     identity = StoreIdentity(None, "http://x", "abcd", None, "received", "cfdi")
     assert "sk_" not in repr(identity)
+
+
+async def test_05_cancelling_during_extraction_costs_no_second_download(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from gigstack_async.bulk import engine
+
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    real = engine.extract_staged
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_extract(*args: object, **kwargs: object) -> object:
+        entered.set()
+        release.wait(5)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "extract_staged", slow_extract)
+    task = asyncio.ensure_future(run(client, out, "2024-01", "2024-01"))
+    await asyncio.to_thread(entered.wait, 5)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    downloads = len(sandbox.state.calls_to(PACKAGE))
+    assert downloads >= 1
+    monkeypatch.setattr(engine, "extract_staged", real)
+    again = results(await run(client, out, "2024-01", "2024-01"))["2024-01"]
+    assert again.ok
+    assert len(sandbox.state.calls_to(PACKAGE)) == downloads  # from the staged copy
+    assert len(list((out / "2024-01").glob("*.xml"))) == again.invoice_count
