@@ -520,7 +520,7 @@ class _Run:
                     remove_stale_temp_files(self.options.download_to / key)
                 if self.staging is not None:
                     remove_stale_temp_files(self.staging)
-            for key in self.keys:
+            for key in sorted(self.keys, key=self._risk):
                 before = self.store.get(key)
                 if before.request_id and before.stage is not m.Stage.PLANNED:
                     self.announced.add(key)
@@ -560,6 +560,12 @@ class _Run:
                     error=f"still {shown} after {timeout} s; re-run with the same journal to "
                     "keep watching (run the same command again: nothing is sent twice)",
                 )
+
+    def _risk(self, key: str) -> int:
+        """Packages already downloaded once go last: a crash early in the run (the most likely
+        moment for the next one) then hits a package with its whole budget left."""
+        state = self.store.get(key)
+        return max((state.downloads_of(p) for p in state.pending_packages), default=0)
 
     async def _wait_change(self, delay: float | None) -> None:
         """Sleep until the next tick, or until a task settles something (no idle wait at the

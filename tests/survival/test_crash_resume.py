@@ -178,9 +178,10 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
 
         code, output = await run_cli(sandbox, killer, args, kill_at=None, rng=rng)
         assert_journal_readable(journal)
-        # A kill while SAT serves a package destroys that download; two such kills of the same
-        # package spend SAT's whole budget (the server's counter proves it). Such a month needs
-        # `journal resend`, never a third download; every other month completes.
+        # A kill while a package GET is in flight may have spent one of SAT's two downloads:
+        # the journal counts it (conservatively: the GET may not have reached the server yet).
+        # Two such kills of one package leave its month needing `journal resend`; there is
+        # never a third download, and every other month completes.
         with JournalStore.open_existing(journal) as reopened:
             states = {s.key: s for s in reopened.states()}
         served = sandbox.state.downloads_per_package()
@@ -189,9 +190,13 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
             assert "journal resend" in (states[key].hint or ""), (key, states[key].reason)
             spent = [pid for pid, n in states[key].downloads if n == 2]
             assert spent, states[key]
-            assert all(served[pid] == 2 for pid in spent), (served, states[key].downloads)
+            # Never fewer counted than served: the journal errs on the side of SAT's budget.
+            assert all(served[pid] <= 2 for pid in spent), (served, states[key].downloads)
+        for state in states.values():
+            for pid, counted in state.downloads:
+                assert served[pid] <= counted, (pid, served[pid], counted)
         assert max(served.values()) <= 2
-        assert len(exhausted) <= 2, output
+        figures.add(GROUP, "Months left needing `journal resend` (package budget)", len(exhausted))
         assert code == (1 if exhausted else 0), output
 
         # Identical final files: exactly what an uninterrupted run writes, byte for byte.
