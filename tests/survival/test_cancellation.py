@@ -373,7 +373,7 @@ async def test_cancelling_during_extraction_waits_for_the_files(
 
     w, _ = world
     started, release, finished = threading.Event(), threading.Event(), threading.Event()
-    real_extract = engine.extract_package
+    real_extract = engine.extract_staged
 
     def slow_extract(*args: Any, **kwargs: Any) -> Any:  # a slow disk, in the worker thread
         started.set()
@@ -383,7 +383,7 @@ async def test_cancelling_during_extraction_waits_for_the_files(
         finally:
             finished.set()
 
-    monkeypatch.setattr(engine, "extract_package", slow_extract)
+    monkeypatch.setattr(engine, "extract_staged", slow_extract)
     w.sandbox.clock.speed = 3000
     task = asyncio.create_task(bulk(w))
     try:
@@ -400,7 +400,7 @@ async def test_cancelling_during_extraction_waits_for_the_files(
         with pytest.raises(asyncio.CancelledError):
             await task
         # Had the run returned, nothing of it could still be writing into the output folder.
-        assert not returned_while_writing, "the run returned while extract_package still ran"
+        assert not returned_while_writing, "the run returned while extract_staged still ran"
         assert finished.is_set()
     finally:
         release.set()
