@@ -219,7 +219,13 @@ class _Run:
         """Transition the month, persist it, then perform its commands."""
         old = self.store.get(key)
         new, commands = m.transition(old, obs)
-        self.store.put(new)  # durable before anything the commands send
+        # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
+        # staged package; the rest survives a killed process, and recovery after a power cut
+        # goes through the history and the staging folder.
+        guarded = isinstance(obs, m.Send | m.PackageSending) or any(
+            isinstance(c, m.SendCreate | m.FetchPackage | m.DeleteStaged) for c in commands
+        )
+        self.store.put(new, fsync=guarded)
         self.announce(old, new)
         for command in commands:
             self.perform(key, command)

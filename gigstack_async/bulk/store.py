@@ -2,6 +2,8 @@
 
 - One transaction per transition: `put` writes the month's new state and a line of its log
   together, so the file always holds the state before or after a transition, never half.
+  Transitions that guard money or packages are fsynced (`synchronous=FULL`); the rest survive
+  a killed process and are made durable by the next fsynced one (see `put`).
 - Locked across processes: an exclusive lock on `<path>.lock` (`fcntl.flock` on Linux and
   macOS, `msvcrt.locking` on Windows) held while the store is open; the OS drops it when the
   process dies, so a killed run never leaves a stale lock.
@@ -177,6 +179,7 @@ class JournalStore:
         self._lock = lock
         self.identity = identity
         self._cache: dict[str, MonthState] = {}
+        self._fsync = True
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], identity: StoreIdentity) -> JournalStore:
@@ -313,11 +316,22 @@ class JournalStore:
                 self._write(state)
         self._cache.update({s.key: s for s in new})
 
-    def put(self, state: MonthState) -> None:
-        """Record a month's new state: one transaction, durable when this returns."""
+    def put(self, state: MonthState, *, fsync: bool = True) -> None:
+        """Record a month's new state in one transaction.
+
+        With `fsync` (the default) it is on disk, power loss included, when this returns: use it
+        before anything that may bill or spend (a create, a package GET) or destroy (deleting
+        a staged package). Without it the commit survives the process being killed (WAL) but
+        a power cut may lose it; the SQLite WAL is sequential, so the next fsynced commit makes
+        every earlier one durable too. Skipping the fsync keeps the event loop responsive for
+        the many small transitions of polling.
+        """
         old = self._cache.get(state.key)
         if old == state:
             return
+        if fsync != self._fsync:
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            self._fsync = fsync
         with _transaction(self._conn):
             self._write(state, old)
         self._cache[state.key] = state
