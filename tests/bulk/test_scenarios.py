@@ -506,3 +506,23 @@ async def test_05_cancelling_during_extraction_costs_no_second_download(
     assert again.ok
     assert len(sandbox.state.calls_to(PACKAGE)) == downloads  # from the staged copy
     assert len(list((out / "2024-01").glob("*.xml"))) == again.invoice_count
+
+
+async def test_16_a_month_recovered_from_submitting_is_announced_once(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    # A run died after sending January's create: the request exists, the journal says
+    # "submitting" with the history it saw before sending (empty).
+    created = await client.downloads.create_request(
+        start_date="2024-01-01", end_date="2024-01-31", rfc_type="received"
+    )
+    bulk = client.downloads.bulk("2024-01", "2024-01", rfc_type="received", download_to=out)
+    with JournalStore.open(out / ".gigstack-journal.sqlite3", bulk.identity) as store:
+        store.ensure([attrs.evolve(JAN, stage=m.Stage.SUBMITTING, creates=1, history_before=())])
+    events = await run(client, out, "2024-01", "2024-01")
+    submitted = [e for e in events if isinstance(e, Submitted)]
+    assert [(e.request_id, e.resumed) for e in submitted] == [(created.request_id, True)]
+    assert results(events)["2024-01"].ok
+    assert creations(sandbox)["2024-01:cfdi"] == 1
