@@ -206,6 +206,7 @@ class _Run:
         self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.last_error: dict[str, GigstackError] = {}
         self.stopping = False
+        self.stop = asyncio.Event()
         self.cancelled = False
         self.created_ids: set[str] = set()
         self.package_failures: dict[str, int] = {}
@@ -359,15 +360,10 @@ class _Run:
                 return
         failures = self.package_failures.get(package_id, 0)
         if failures:
-            await asyncio.sleep(resubmit_delay(failures - 1, None))
+            await self._pause(resubmit_delay(failures - 1, None))
         async with self.limit:
             if self.stopping:
-                # Counted by the machine but never sent: give the download back.
-                self.feed(
-                    key,
-                    m.PackageFailed(package_id, "not sent: the run's timeout passed", sent=False),
-                )
-                return
+                return  # past the deadline: not sent, not counted; the next run fetches it
             before = self.store.get(key).downloads_of(package_id)
             self.feed(key, m.PackageSending(package_id))  # counted before the GET leaves
             if self.store.get(key).downloads_of(package_id) <= before:
@@ -498,7 +494,7 @@ class _Run:
         attempt = self.sent_this_run[key]
         if attempt:
             # The history proved the previous create absent: wait before sending again.
-            await asyncio.sleep(resubmit_delay(attempt - 1, self.last_error.get(key)))
+            await self._pause(resubmit_delay(attempt - 1, self.last_error.get(key)))
         async with self.limit:
             if self.stopping or self.history_ids is None:
                 return  # past the deadline: nothing new is sent
@@ -538,6 +534,7 @@ class _Run:
             while True:
                 if deadline is not None and loop.time() >= deadline:
                     self.stopping = True
+                    self.stop.set()
                 if not self.stopping:
                     await self.tick()
                     await self.send_planned()
@@ -566,6 +563,11 @@ class _Run:
                     error=f"still {shown} after {timeout} s; re-run with the same journal to "
                     "keep watching (run the same command again: nothing is sent twice)",
                 )
+
+    async def _pause(self, seconds: float) -> None:
+        """A backoff that ends early at the run's deadline (nothing is sent after it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
 
     def _risk(self, key: str) -> int:
         """Packages already downloaded once go last: a crash early in the run (the most likely

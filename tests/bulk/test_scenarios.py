@@ -526,3 +526,27 @@ async def test_16_a_month_recovered_from_submitting_is_announced_once(
     assert [(e.request_id, e.resumed) for e in submitted] == [(created.request_id, True)]
     assert results(events)["2024-01"].ok
     assert creations(sandbox)["2024-01:cfdi"] == 1
+
+
+async def test_03_a_package_not_sent_before_the_deadline_spends_nothing(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    fetch = client.downloads.fetch_package_to
+
+    async def slow_fetch(*args: object, **kwargs: object) -> object:
+        await asyncio.sleep(0.6)
+        return await fetch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client.downloads, "fetch_package_to", slow_fetch)
+    first = results(await run(client, out, "2024-01", "2024-02", timeout=0.5, concurrency=1))
+    assert not all(r.ok for r in first.values())
+    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+        counted = {pid: n for s in store.states() for pid, n in s.downloads}
+    served = sandbox.state.downloads_per_package()
+    assert all(counted.get(pid, 0) >= n for pid, n in served.items())
+    assert sum(counted.values()) <= 1  # only the one in flight at the deadline
+    monkeypatch.undo()
+    again = results(await run(client, out, "2024-01", "2024-02"))
+    assert all(r.ok for r in again.values())
