@@ -44,6 +44,7 @@ from gigstack_async.errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BilledResponseValidationError,
     ConflictError,
     DownloadInterruptedError,
     GigstackError,
@@ -56,6 +57,7 @@ from gigstack_async.errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from gigstack_async.money import InvalidAmountError
 from gigstack_async.pagination import AsyncPager
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BilledResponseValidationError",
     "BulkDownload",
     "BulkEvent",
     "ConflictError",
@@ -80,6 +83,7 @@ __all__ = [
     "GigstackClient",
     "GigstackError",
     "InternalServerError",
+    "InvalidAmountError",
     "InvalidParameterError",
     "InvoiceType",
     "MonthFailed",

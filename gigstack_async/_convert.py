@@ -8,6 +8,12 @@ What it guarantees (each one is tested in tests/test_convert.py):
   failing the whole response.
 - Strict primitives: `None` never becomes `"None"`, `"12"` never becomes `12`, `1.9` never `1`.
 - `date` / `datetime` from ISO strings, `UUID` from strings.
+- Money is exact: a `Decimal` field takes the JSON number digit for digit (the pipeline parses
+  JSON numbers as `Decimal`, see `needs_exact`) or an integer; never a string, a bool, NaN or
+  infinity. A `float` field also accepts those `Decimal` numbers.
+- JSON `null` in a field that has a default means that default, in every model: the spec's
+  `default:` says what an absent value means, and servers write "absent" both ways (a `null`
+  `duplicate` on a successful billed create must not read as a failure).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -91,10 +98,27 @@ def _structure_str(value: Any, cl: type) -> Any:
 
 
 def _structure_float(value: Any, cl: type) -> float:
-    # JSON has one number type: 100 is a valid float, true is not.
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    # JSON has one number type: 100 is a valid float, true is not. An exact parse gives Decimal.
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return float(value)
     raise ValueError(f"expected number, got {type(value).__name__} {value!r}")
+
+
+def _structure_decimal(value: Any, cl: type) -> Decimal:
+    # The exact JSON parse already gives Decimal; an integer is exact too. A float (data parsed
+    # by someone else's json.loads) is read through its shortest repr. A string is refused like
+    # for any other number: the spec says the wire carries JSON numbers.
+    if type(value) is Decimal:
+        result = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    elif type(value) is float:
+        result = Decimal(repr(value))
+    else:
+        raise ValueError(f"expected a decimal number, got {type(value).__name__} {value!r:.60}")
+    if not result.is_finite():
+        raise ValueError(f"expected a finite amount, got {value!r}")
+    return result
 
 
 def _structure_bool(value: Any, cl: type) -> bool:
@@ -158,6 +182,16 @@ def _fused_optional(inner_type: Any) -> Callable[[Any, Any], Any] | None:
             return _structure_float(value, float)
 
         return optional_float
+    if inner_type is Decimal:
+
+        def optional_decimal(value: Any, _: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is Decimal and value.is_finite():
+                return value
+            return _structure_decimal(value, Decimal)
+
+        return optional_decimal
     if inner_type is bool:
 
         def optional_bool(value: Any, _: Any) -> Any:
@@ -199,7 +233,12 @@ def _fast_structure_fn(
     if typing.get_origin(cl) is not None or len(getattr(cl, "__parameters__", ())) > 0:
         return detailed  # generics: keep cattrs' own handling
     fields = attrs.fields(attrs.resolve_types(cl))
-    globs: dict[str, Any] = {"__cl": cl, "__detailed": detailed, "__Refused": _Refused}
+    globs: dict[str, Any] = {
+        "__cl": cl,
+        "__detailed": detailed,
+        "__Refused": _Refused,
+        "__Decimal": Decimal,
+    }
     body: list[str] = []
     kwargs: list[str] = []
     for i, a in enumerate(fields):
@@ -220,6 +259,8 @@ def _fast_structure_fn(
         if has_default:
             globs[f"__d{i}"] = a.default
             body.append(f"  {var} = o.get({key!r}, __d{i})")
+            if a.default is not None:  # null means the default (a no-op when that is None)
+                body.append(f"  if {var} is None: {var} = __d{i}")
         else:
             body.append(f"  {var} = o[{key!r}]")
         none_ok = "" if not optional else f"{var} is not None and "
@@ -229,6 +270,12 @@ def _fast_structure_fn(
             body.append(f"  if {none_ok}type({var}) is not float:")
             body.append(f"    if type({var}) is int: {var} = float({var})")
             body.append("    else: raise __Refused")
+        elif inner is Decimal:
+            # Finite Decimals from the exact parse pass inline; ints, strings, NaN: detailed hook.
+            body.append(
+                f"  if {none_ok}(type({var}) is not __Decimal or not {var}.is_finite()):"
+                " raise __Refused"
+            )
         elif isinstance(inner, type) and issubclass(inner, enum.Enum):
             globs[f"__m{i}"] = inner._value2member_map_
             prefix = f"if {var} is not None: " if optional else ""
@@ -256,6 +303,16 @@ def _fast_structure_fn(
     return fn
 
 
+def _keys_with_defaults(cl: type) -> frozenset[str]:
+    """The JSON keys of `cl`'s fields that have a default (a value or a factory)."""
+    origin: Any = typing.get_origin(cl) or cl
+    return frozenset(
+        a.metadata.get("json_name", a.name)
+        for a in attrs.fields(origin)
+        if a.default is not attrs.NOTHING
+    )
+
+
 def _is_list_type(tp: Any) -> bool:
     origin: Any = typing.get_origin(tp) or tp
     return origin is list
@@ -281,6 +338,8 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
     conv.register_structure_hook(int, _strict(int, "integer"))
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_unstructure_hook(Decimal, lambda d: d)  # the JSON encoder keeps its digits
     conv.register_structure_hook(date, _structure_date)
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_structure_hook(UUID, _structure_uuid)
@@ -344,6 +403,7 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
     def attrs_structure_factory(cl: type) -> Callable[[Any, Any], Any]:
         # cattrs' detailed hook stays the reference: it runs whenever the fast path refuses.
         generated: Callable[[Any, Any], Any] = make_dict_structure_fn(cl, conv, **renames(cl))
+        defaulted = _keys_with_defaults(cl)
 
         def detailed(value: Any, target: Any) -> Any:
             # A model comes from a JSON object only: cattrs alone would read a string as an
@@ -353,6 +413,9 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
                 raise ValueError(
                     f"expected a JSON object, got {type(value).__name__} {value!r:.60}"
                 )
+            if any(value.get(key, 0) is None for key in defaulted):
+                # null means the default: leave the key out and let attrs fill it in.
+                value = {k: v for k, v in value.items() if v is not None or k not in defaulted}
             return generated(value, target)
 
         return _fast_structure_fn(cl, conv, detailed) if fast else detailed
@@ -381,6 +444,28 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
 
 
 converter = _make_converter()
+
+
+@functools.cache
+def needs_exact(tp: Any) -> bool:
+    """True when `tp` (a model, list or union) holds a `Decimal` anywhere: its JSON must then be
+    parsed with numbers as `Decimal` (`gigstack_async._json.loads(raw, exact=True)`), so the
+    digits the server sent survive. Models without money skip that cost."""
+    return _holds_decimal(tp, set())
+
+
+def _holds_decimal(tp: Any, seen: set[Any]) -> bool:
+    if tp is Decimal:
+        return True
+    if tp in seen:
+        return False
+    seen.add(tp)
+    args = typing.get_args(tp)
+    if args:
+        return any(_holds_decimal(arg, seen) for arg in args)
+    if isinstance(tp, type) and attrs.has(tp):
+        return any(_holds_decimal(a.type, seen) for a in attrs.fields(attrs.resolve_types(tp)))
+    return False
 
 
 def structure(data: Any, cl: type[T]) -> T:

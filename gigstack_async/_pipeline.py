@@ -13,10 +13,12 @@ import enum
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -24,8 +26,9 @@ from urllib.parse import quote
 import attrs
 import cattrs
 
+from gigstack_async import _json
 from gigstack_async._config import RetryPolicy, Timeout
-from gigstack_async._convert import structure
+from gigstack_async._convert import needs_exact, structure
 from gigstack_async._operation import Operation
 from gigstack_async._version import __version__
 from gigstack_async.errors import (
@@ -33,12 +36,15 @@ from gigstack_async.errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    BilledResponseValidationError,
     DownloadInterruptedError,
+    InvalidParameterError,
     OutcomeUnknownError,
     RateLimitError,
     excerpt,
     status_error,
 )
+from gigstack_async.money import format_decimal
 from gigstack_async.transports.base import (
     AsyncTransport,
     BufferedStream,
@@ -59,6 +65,8 @@ MAX_ERROR_BODY_BYTES = 1024 * 1024  # an error envelope of a streamed call: read
 
 
 def encode_query_value(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format_decimal(value)  # never "1E+2"
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, bool):
@@ -68,21 +76,54 @@ def encode_query_value(value: Any) -> str:
     return str(value)
 
 
+_DOT_SEGMENTS = frozenset({"", ".", ".."})
+
+
+def _python_name(param: str) -> str:
+    """`requestId` -> `request_id`: errors name the argument the caller passed."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in param).lstrip("_")
+
+
+def encode_path_param(name: str, value: object) -> str:
+    """One path parameter as exactly one URL segment, or `InvalidParameterError` before sending.
+
+    Empty, ``.`` and ``..`` are refused: URL libraries (yarl, browsers, proxies) resolve dot
+    segments, so ``/status/..`` would reach another endpoint. Everything else is percent-encoded
+    with no safe characters (``/``, ``?``, ``#``, ``%`` included) and otherwise sent as given:
+    no case change, so the server sees what the caller wrote.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{_python_name(name)}: expected a str, got {type(value).__name__}")
+    if value.strip() in _DOT_SEGMENTS:
+        raise InvalidParameterError(
+            _python_name(name), "must not be empty, '.' or '..' (a URL path segment)", value
+        )
+    return quote(value, safe="")
+
+
+def _seconds(text: str, scale: float) -> float | None:
+    """A finite, non-negative number of seconds, or None for anything else (nan, inf, -1, "")."""
+    try:
+        value = float(text) / scale
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def parse_retry_after(response: Response, *, now: float | None = None) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date.
+
+    An invalid value in one header (``nan``, ``inf``, negative, text) is ignored, so a valid
+    header beside it still counts; None when neither holds a usable value.
+    """
     millis = response.header("retry-after-ms")
-    if millis is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
+    if millis is not None and (seconds := _seconds(millis, 1000)) is not None:
+        return seconds
     value = response.header("retry-after")
     if value is None:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if (seconds := _seconds(value, 1)) is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -160,7 +201,7 @@ class Pipeline:
         path = op.path
         for name in op.path_params:
             value = (path_params or {})[name]
-            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+            path = path.replace("{" + name + "}", encode_path_param(name, value))
         params: list[tuple[str, str]] = []
         for name, value in (query or {}).items():
             if value is not None:
@@ -172,6 +213,8 @@ class Pipeline:
             "Accept": "application/json",
             "User-Agent": f"gigstack-async/{__version__}",
         }
+        if _bodyless_write(op, json_body, multipart):
+            headers["Content-Type"] = "application/json"
         return Request(
             method=op.method,
             url=self.base_url + path,
@@ -408,20 +451,52 @@ class Pipeline:
         if response.status >= 400:
             raise self._status_error(response, parse_retry_after(response))
         try:
-            body = json.loads(response.body)
+            # Money-bearing models get every fractional number as Decimal, digit for digit.
+            body = _json.loads(response.body, exact=needs_exact(op.response_model))
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             content_type = response.header("content-type") or "no content type"
             shown = excerpt(response.body) if response.body else "empty body"
-            raise APIResponseValidationError(
-                f"{op.method} {op.path}: expected JSON, got {content_type}: {shown}",
-                status=response.status,
-                body=response.body,
+            raise _invalid_body(
+                op, response, f"expected JSON, got {content_type}: {shown}", None
             ) from exc
         if isinstance(body, dict) and body.get("success") is False:
             raise status_error(
                 response.status, response.body, body, request_id=_request_id(response)
             )
-        return decode_body(op, response.status, response.body, body, op.response_model)
+        try:
+            return decode_body(op, response.status, response.body, body, op.response_model)
+        except APIResponseValidationError as exc:
+            raise _invalid_body(op, response, str(exc).partition(": ")[2], body) from exc
+
+
+def _invalid_body(
+    op: Operation, response: Response, reason: str, body: Any
+) -> APIResponseValidationError:
+    """The error for a 2xx body we cannot read; on a billed call it says the call went through."""
+    request_id = _request_id(response)
+    if op.billed and 200 <= response.status < 300:
+        return BilledResponseValidationError(
+            f"{op.method} {op.path}: HTTP {response.status}: the call WENT THROUGH (it may have "
+            f"charged) but its response cannot be read: {reason}. Do not send it again; "
+            "check its effect first (e.g. the download history)"
+            + (f" [request id {request_id}]" if request_id else ""),
+            status=response.status,
+            body=response.body,
+            request_id=request_id,
+            json_body=body,
+        )
+    return APIResponseValidationError(
+        f"{op.method} {op.path}: {reason}",
+        status=response.status,
+        body=response.body,
+        request_id=request_id,
+    )
+
+
+def _bodyless_write(op: Operation, json_body: Any, multipart: object) -> bool:
+    """A POST/PUT/PATCH with no body: gigstack's own client sends it as `application/json` with
+    an empty body; aiohttp alone would label it `application/octet-stream`."""
+    return op.method in ("POST", "PUT", "PATCH") and json_body is None and multipart is None
 
 
 MAX_REASONS = 5

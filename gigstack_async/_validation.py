@@ -32,6 +32,7 @@ __all__ = [
     "SYNC_WINDOW_MONTHS",
     "ValidatedDownloadRequest",
     "cfdi_uuid",
+    "cfdi_uuid_as_given",
     "check_not_future",
     "check_sync_window",
     "date_range",
@@ -126,6 +127,22 @@ def cfdi_uuid(field: str, value: object) -> str:
             field, "must be a CFDI UUID like 5FB2822E-396D-4725-8521-CDC4BDD20CCF", value
         )
     return text
+
+
+def cfdi_uuid_as_given(field: str, value: object) -> str:
+    """A CFDI UUID for a URL path: checked like `cfdi_uuid`, but sent in the caller's own case.
+
+    gigstack's client sends the UUID as the user wrote it, so this SDK does too; our own
+    comparisons (the sandbox, journals) fold case instead. Surrounding blanks are dropped; a
+    `uuid.UUID` is sent in its standard (lower-case) form.
+
+    >>> cfdi_uuid_as_given("uuid", " 5fb2822e-396d-4725-8521-CDC4BDD20CCF ")
+    '5fb2822e-396d-4725-8521-CDC4BDD20CCF'
+    """
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    cfdi_uuid(field, value)
+    return _require_str(field, value).strip()
 
 
 def enum_value(field: str, value: object, enum_cls: type[E]) -> E:

@@ -8,6 +8,7 @@ GigstackError
 │   ├── OutcomeUnknownError                    a billed call may have reached the server
 │   └── DownloadInterruptedError               a package download broke off (not retried)
 ├── APIResponseValidationError                 a 2xx body we cannot read
+│   └── BilledResponseValidationError          ... of a billed call: it went through
 └── APIStatusError                             the server said no (status ≥ 400, or success: false)
     ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
     ├── NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
@@ -73,12 +74,43 @@ class DownloadInterruptedError(APIConnectionError):
 
 
 class APIResponseValidationError(GigstackError):
-    """A successful response whose body is not what the spec describes."""
+    """A successful response whose body is not what the spec describes.
 
-    def __init__(self, message: str, *, status: int, body: bytes = b"") -> None:
+    `status` (HTTP), `body` (the raw bytes), `request_id` (``x-request-id``, when sent).
+    """
+
+    def __init__(
+        self, message: str, *, status: int, body: bytes = b"", request_id: str | None = None
+    ) -> None:
         self.status = status
         self.body = body
+        self.request_id = request_id
         super().__init__(message)
+
+
+class BilledResponseValidationError(APIResponseValidationError):
+    """A call that may charge money answered 2xx, so it WENT THROUGH, but its body is unreadable.
+
+    Do not send it again: the server accepted it (and may have charged). Everything that could
+    be read is kept: `json_body` (the decoded JSON, or None if it was not JSON), `data` (its
+    ``data`` object when that is a JSON object, e.g. ``data["request_id"]`` of a created
+    download request), `request_id` (``x-request-id``), `status` and `body`. A subclass of
+    APIResponseValidationError, so existing handlers still catch it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: bytes = b"",
+        request_id: str | None = None,
+        json_body: Any = None,
+    ) -> None:
+        super().__init__(message, status=status, body=body, request_id=request_id)
+        self.json_body = json_body
+        data = json_body.get("data") if isinstance(json_body, dict) else None
+        self.data: dict[str, Any] | None = data if isinstance(data, dict) else None
 
 
 class APIStatusError(GigstackError):

@@ -271,17 +271,37 @@ def test_read_metadata_finds_the_files_by_their_header() -> None:
     ("text", "message"),
     [
         (metadata("Folio~Rfc", "1~X"), "line 1: not a SAT metadata header"),
-        (metadata(HEADER, "garbage before any record", ROW_1), "line 2: expected a record"),
-        (metadata(HEADER, ROW_1, ROW_2.replace("1485.17", "1,485.17")), "line 3 .* monto"),
-        (metadata(HEADER, ROW_1.replace("~1~", "~V~")), "estatus 'V'"),
-        (metadata(HEADER, ROW_1.replace("2018-01-11 07:10:23", "11/01/2018")), "fecha_emision"),
         (TERCEROS, "third-party"),
     ],
     ids=str,
 )
-def test_unreadable_metadata_says_where(text: bytes, message: str) -> None:
+def test_a_file_that_is_not_metadata_raises(text: bytes, message: str) -> None:
     with pytest.raises(MetadataParseError, match=message):
         list(parse_metadata(text))
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "reason"),
+    [
+        (("garbage before any record", ROW_1), 2, "'garbage before any record' is not"),
+        ((ROW_1, ROW_2.replace("1485.17", "1,485.17")), 3, "monto '1,485.17'"),
+        ((ROW_1.replace("~1~", "~V~"), ROW_2), 2, "estatus 'V'"),
+        ((ROW_1.replace("2018-01-11 07:10:23", "11/01/2018"), ROW_2), 2, "fecha_emision"),
+        ((ROW_2, "~" + ROW_1.partition("~")[2]), 3, "blank Uuid"),
+    ],
+    ids=["stray line", "monto", "estatus", "fecha", "blank uuid"],
+)
+def test_a_bad_record_is_skipped_and_reported_and_the_rest_kept(
+    lines: tuple[str, ...], line: int, reason: str
+) -> None:
+    rows = parse_metadata(metadata(HEADER, *lines), name="ABC_01.txt")
+
+    good = list(rows)
+
+    assert len(good) == 1  # the other record, whichever side of the bad one it is
+    ((source, at, why),) = [(i.source, i.line, i.reason) for i in rows.skipped]
+    assert (source, at) == ("ABC_01.txt", line)
+    assert reason in why
 
 
 # --- whole packages -----------------------------------------------------------------------------
@@ -308,7 +328,11 @@ def test_summarize_a_cfdi_package() -> None:
     assert summary.kind == "cfdi"
     assert summary.uuids == {UUID_40.upper(), UUID_33}
     assert summary.invoice_count == 2
-    assert summary.ignored == ("readme.pdf",)
+    assert summary.ignored == ("copy.XML", "readme.pdf")
+    assert [str(item) for item in summary.skipped] == [
+        f"copy.XML: the same CFDI ({UUID_33}) as {UUID_33}.xml",
+        "readme.pdf: neither a CFDI XML nor a metadata TXT",
+    ]
 
 
 def test_summarize_a_metadata_package() -> None:
@@ -323,11 +347,43 @@ def test_summarize_a_metadata_package() -> None:
     assert summary.ignored == ()
 
 
-def test_summarize_names_the_file_it_cannot_read() -> None:
-    with pytest.raises(CfdiParseError, match=r"broken\.xml: malformed XML"):
-        summarize_package([("ok.xml", CFDI_40), ("broken.xml", b"<cfdi:Comp")])
-    with pytest.raises(MetadataParseError, match=r"bad\.txt: line 2"):
-        summarize_package([("bad.txt", metadata(HEADER, ROW_1.replace("1124.11", "x")))])
+def test_summarize_lists_what_it_cannot_read_and_keeps_the_rest() -> None:
+    summary = summarize_package(
+        [
+            ("ok.xml", CFDI_40),
+            ("broken.xml", b"<cfdi:Comp"),
+            ("empty.xml", b""),
+            ("padding.xml", b"\x00\x00\r\n"),
+            ("nomina.xml", b"<?xml version='1.0'?><Nomina/>"),
+            ("duplicate.xml", b"\r\n" + CFDI_40 + b"\x00"),  # another name, same CFDI
+        ]
+    )
+
+    assert summary.kind == "cfdi"
+    assert summary.uuids == {UUID_40.upper()}
+    assert summary.ignored == (
+        "broken.xml",
+        "empty.xml",
+        "padding.xml",
+        "nomina.xml",
+        "duplicate.xml",
+    )
+    reasons = {item.source: item.reason for item in summary.skipped}
+    assert reasons["broken.xml"].startswith("not a readable CFDI: malformed XML")
+    assert reasons["empty.xml"] == reasons["padding.xml"] == "empty"
+    assert "root element is Nomina" in reasons["nomina.xml"]
+    assert reasons["duplicate.xml"] == f"the same CFDI ({UUID_40.upper()}) as ok.xml"
+
+
+def test_summarize_reports_bad_metadata_records() -> None:
+    bad = ROW_1.replace("1124.11", "x")
+    summary = summarize_package([("bad.txt", metadata(HEADER, bad, ROW_2))])
+
+    assert summary.uuids == {UUID_2}
+    assert summary.ignored == ()  # the file was read; one record was not
+    ((item,),) = [summary.skipped]
+    assert (item.source, item.line) == ("bad.txt", 2)
+    assert "monto 'x'" in item.reason
 
 
 def test_summarize_refuses_a_mixed_package_and_reports_an_empty_one() -> None:

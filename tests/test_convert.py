@@ -11,7 +11,7 @@ import attrs
 import cattrs
 import pytest
 
-from gigstack_async import is_known
+from gigstack_async import _json, is_known
 from gigstack_async._convert import structure, unstructure
 from gigstack_async._generated import models as m
 
@@ -43,7 +43,7 @@ def test_seed_sat_invoice_list_decodes_and_round_trips(sat_list_example: dict) -
     assert invoice.issuer is not None
     assert invoice.issuer.rfc == "string"
     assert (page.has_more, page.next, page.count) == (True, "string", 0)
-    assert json.loads(json.dumps(unstructure(page))) == sat_list_example
+    assert json.loads(_json.dumps(unstructure(page))) == sat_list_example
 
 
 def test_seed_create_request_response_decodes() -> None:
@@ -158,9 +158,17 @@ def test_request_bodies_use_wire_names_and_omit_unset_fields() -> None:
         "end_date": "2024-01-31",
         "rfc_type": "received",
     }
-    schedule = m.ScheduleInput(enabled=True, download_types=[m.RfcType.ISSUED], days_back=5)
-    assert json.loads(json.dumps(unstructure(schedule))) == {
+    optional = m.RegisterInput(phone="+525512345678", sync_start_date=date(2024, 1, 1))
+    assert json.loads(json.dumps(unstructure(optional))) == {
+        "phone": "+525512345678",
+        "sync_start_date": "2024-01-01",
+    }
+    schedule = m.ScheduleInput(
+        enabled=True, time="06:00", download_types=[m.RfcType.ISSUED], days_back=5
+    )
+    assert json.loads(json.dumps(unstructure(schedule))) == {  # all four, as gigstack sends
         "enabled": True,
+        "time": "06:00",
         "download_types": ["issued"],
         "days_back": 5,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import cattrs
@@ -21,6 +22,8 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(-(2**40), 2**40)
     | st.floats(allow_nan=False, allow_infinity=False)
+    # The exact JSON parse yields Decimal, finite or not (a hostile body can't, but a user's can).
+    | st.decimals(allow_nan=True, allow_infinity=True)
     | st.sampled_from(["", "Vigente", "Suspendido", "issued", "I", "X", "2024-01-01", "MXN"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
     max_leaves=6,
@@ -77,6 +80,11 @@ def _outcome(converter: cattrs.Converter, data: Any, cl: type) -> tuple[str, Any
 
 
 TRICKY = [  # the type confusions a fast path gets wrong first, always tried
+    {"total": Decimal("NaN")},
+    {"total": Decimal("Infinity")},
+    {"total": Decimal("1160.10")},
+    {"total": True},
+    {"total": "116.0"},
     {"created_at": True},
     {"created_at": 1.0},
     {"created_at": "1"},
@@ -116,3 +124,14 @@ def _compare_invoice(invoice: dict[str, Any]) -> None:
 def test_history_entries_decode_identically(entry: dict[str, Any]) -> None:
     data = {"history": [entry]}
     assert _outcome(FAST, data, m.History) == _outcome(REFERENCE, data, m.History)
+
+
+@pytest.mark.parametrize("has_more", [None, True, False, "yes", 0])
+@pytest.mark.parametrize("duplicate", [None, True, 1])
+def test_null_defaults_decode_identically(has_more: Any, duplicate: Any) -> None:
+    page = {"data": [VALID_INVOICE], "has_more": has_more, "next": None}
+    assert _outcome(FAST, page, m.SatInvoiceList) == _outcome(REFERENCE, page, m.SatInvoiceList)
+    created = {"request_id": "REQ-1", "duplicate": duplicate}
+    assert _outcome(FAST, created, m.DownloadRequestCreated) == _outcome(
+        REFERENCE, created, m.DownloadRequestCreated
+    )

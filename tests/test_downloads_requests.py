@@ -3,6 +3,7 @@ transport, the values returned, and arguments refused before any request."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
@@ -53,10 +54,22 @@ def mocked() -> Iterator[aioresponses]:
 
 def sent(mocked: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
     return [
-        (method, str(url), call.kwargs)
+        (method, str(url), _as_sent(call.kwargs))
         for (method, url), calls in mocked.requests.items()
         for call in calls
     ]
+
+
+def _as_sent(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # The transport encodes JSON bodies itself (exact Decimal digits) and sends them as `data`:
+    # show them as the JSON they are, so assertions read `json` as before.
+    shown = dict(kwargs)
+    data = shown.get("data")
+    if isinstance(data, bytes) and shown["headers"].get("Content-Type") == "application/json":
+        shown["json"], shown["data"] = json.loads(data), None
+    else:
+        shown.setdefault("json", None)
+    return shown
 
 
 def url(path: str) -> re.Pattern[str]:
@@ -220,7 +233,7 @@ OPERATIONS: dict[str, tuple[Call, str, str, dict[str, Any], Any]] = {
     "invoice_from_sat": (
         lambda c: c.downloads.invoice_from_sat(UUID.lower()),
         "GET",
-        f"/invoices/download/invoice/{UUID}",
+        f"/invoices/download/invoice/{UUID.lower()}",  # the caller's case, as gigstack sends it
         {"success": True, "data": {"uuid": UUID, "xml": "<cfdi:Comprobante Version='4.0'/>"}},
         None,
     ),
@@ -360,17 +373,68 @@ async def test_dict_returning_operations(mocked, api_key: str) -> None:
     assert await _result(mocked, api_key, "enable_sync") == {"sync": "enabled"}
 
 
-async def test_register_and_schedule_omit_unset_optionals(mocked, api_key: str) -> None:
+async def test_register_omits_unset_optionals(mocked, api_key: str) -> None:
     mocked.post(url("/invoices/download/register"), payload={"success": True})
-    mocked.put(url("/invoices/download/schedule"), payload={"success": True})
     async with GigstackClient(api_key) as client:
         assert await client.downloads.register(phone="+525512345678", sync_start_date=RECENT) == {}
-        assert await client.downloads.save_schedule(enabled=False) == {}
-    bodies = [kwargs["json"] for _, _, kwargs in sent(mocked)]
-    assert bodies == [
-        {"phone": "+525512345678", "sync_start_date": RECENT.isoformat()},
-        {"enabled": False},
-    ]
+    ((_, _, kwargs),) = sent(mocked)
+    assert kwargs["json"] == {"phone": "+525512345678", "sync_start_date": RECENT.isoformat()}
+
+
+SAVED_SCHEDULE = {
+    "success": True,
+    "data": {
+        "schedule": {
+            "enabled": True,
+            "time": "05:15",
+            "downloadTypes": ["received"],
+            "daysBack": 7,
+        }
+    },
+}
+
+
+async def test_save_schedule_fills_left_out_fields_from_the_saved_schedule(
+    mocked, api_key: str
+) -> None:
+    # gigstack's client always sends all four documented fields; a partial PUT could reset the
+    # rest on the server. Left-out fields keep their saved values.
+    mocked.get(url("/invoices/download/schedule"), payload=SAVED_SCHEDULE)
+    mocked.put(url("/invoices/download/schedule"), payload={"success": True})
+    async with GigstackClient(api_key) as client:
+        assert await client.downloads.save_schedule(enabled=False, days_back=30) == {}
+    calls = sent(mocked)
+    assert [method for method, _, _ in calls] == ["GET", "PUT"]
+    assert calls[1][2]["json"] == {
+        "enabled": False,
+        "time": "05:15",
+        "download_types": ["received"],
+        "days_back": 30,
+    }
+
+
+async def test_save_schedule_with_every_field_reads_nothing_first(mocked, api_key: str) -> None:
+    mocked.put(url("/invoices/download/schedule"), payload={"success": True})
+    async with GigstackClient(api_key) as client:
+        await client.downloads.save_schedule(
+            enabled=True, time="07:30", download_types=["issued"], days_back=3
+        )
+    assert [method for method, _, _ in sent(mocked)] == ["PUT"]
+
+
+@pytest.mark.parametrize("missing", ["time", "downloadTypes", "daysBack"])
+async def test_save_schedule_refuses_to_guess_a_field_the_server_does_not_hold(
+    mocked, api_key: str, missing: str
+) -> None:
+    saved = dict(SAVED_SCHEDULE["data"]["schedule"])  # type: ignore[index]
+    saved[missing] = None
+    mocked.get(url("/invoices/download/schedule"), payload={"data": {"schedule": saved}})
+    async with GigstackClient(api_key) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await client.downloads.save_schedule(enabled=True)
+    field = {"time": "time", "downloadTypes": "download_types", "daysBack": "days_back"}[missing]
+    assert info.value.field == field
+    assert [method for method, _, _ in sent(mocked)] == ["GET"]  # no partial PUT was sent
 
 
 async def test_path_parameters_are_escaped(mocked, api_key: str) -> None:

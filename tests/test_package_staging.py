@@ -424,3 +424,51 @@ async def test_the_aiohttp_transport_hands_out_bounded_chunks(completed) -> None
     assert response.status == 200
     assert sum(sizes) == int(response.headers["Content-Length"])
     assert max(sizes) <= STREAM_CHUNK
+
+
+async def test_cancelling_a_package_download_leaves_nothing(tmp_path: Path) -> None:
+    import asyncio
+
+    started = asyncio.Event()
+
+    async def handler(request: Request) -> Response:
+        started.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async with _client(handler) as client:
+        task = asyncio.create_task(client.downloads.fetch_package_to("P_01", tmp_path / "p.zip"))
+        await started.wait()
+        assert _temps(tmp_path)  # the staging file exists while the download runs
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert os.listdir(tmp_path) == []
+
+
+def test_disk_full_mid_extraction_then_a_rerun_completes(tmp_path: Path, monkeypatch) -> None:
+    from gigstack_async import packages
+
+    staged = _staged(tmp_path, MEMBERS)
+    out = tmp_path / "out"
+    real = packages.write_atomic
+    writes = []
+
+    def failing(path, data, **kwargs):  # type: ignore[no-untyped-def]
+        writes.append(path)
+        if len(writes) == 4:
+            for _ in data:  # consume, as a real write would, then fail
+                pass
+            raise OSError(28, "No space left on device")
+        real(path, data, **kwargs)
+
+    monkeypatch.setattr(packages, "write_atomic", failing)
+    with pytest.raises(OSError, match="No space"):
+        extract_staged(staged, out)
+    assert sorted(p.name for p in out.iterdir()) == ["0.xml", "1.xml", "2.xml"]  # complete ones
+    monkeypatch.setattr(packages, "write_atomic", real)
+
+    result = extract_staged(staged, out)
+
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == MEMBERS
+    assert sum(f.written for f in result.files) == len(MEMBERS) - 3

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,14 @@ async def run_python(
 
 def test_every_python_block_of_the_readme_is_tested() -> None:
     blocks = readme_blocks()
-    assert set(blocks) == {"quickstart", "one-invoice", "bulk", "one-request", "pytest-plugin"}
+    assert set(blocks) == {
+        "quickstart",
+        "one-invoice",
+        "bulk",
+        "one-request",
+        "pytest-plugin",
+        "money",
+    }
     fenced = README.read_text(encoding="utf-8").count("```python")
     unmarked_logging_example = 1
     assert fenced == len(blocks) + unmarked_logging_example
@@ -112,3 +120,19 @@ async def test_pytest_plugin_example(sandbox: Sandbox, tmp_path: Path) -> None:
     )
     assert code == 0, out + err
     assert "1 passed" in out
+
+
+async def test_money_example_sums_exactly(sandbox: Sandbox, tmp_path: Path) -> None:
+    code, out, err = await run_python(["-c", readme_blocks()["money"]], sandbox, tmp_path)
+    assert code == 0, err
+    expected = sum(
+        (
+            record.invoice.total
+            for team in sandbox.state.teams.values()
+            for record in team.sat_invoices.values()
+            if record.invoice.direction == "received" and record.invoice.currency == "MXN"
+        ),
+        Decimal(0),
+    )
+    assert expected > 0
+    assert out == f"received MXN invoices: {expected}\n"

@@ -80,6 +80,17 @@ def test_cfdi_uuid_normalizes_to_upper_case() -> None:
     assert v.cfdi_uuid("uuid", parsed) == "5FB2822E-396D-4725-8521-CDC4BDD20CCF"
 
 
+def test_cfdi_uuid_as_given_keeps_the_callers_case() -> None:
+    raw = " 5fb2822e-396d-4725-8521-CDC4BDD20CCF "
+    assert v.cfdi_uuid_as_given("uuid", raw) == "5fb2822e-396d-4725-8521-CDC4BDD20CCF"
+    parsed = uuid.UUID("5FB2822E-396D-4725-8521-CDC4BDD20CCF")
+    assert v.cfdi_uuid_as_given("uuid", parsed) == "5fb2822e-396d-4725-8521-cdc4bdd20ccf"
+    with pytest.raises(InvalidParameterError, match=r"^uuid: must be a CFDI UUID"):
+        v.cfdi_uuid_as_given("uuid", "5fb2822e396d47258521cdc4bdd20ccf")
+    with pytest.raises(TypeError, match="uuid"):
+        v.cfdi_uuid_as_given("uuid", 5)
+
+
 @pytest.mark.parametrize(
     "raw",
     [

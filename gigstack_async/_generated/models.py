@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -168,10 +169,13 @@ class SatInvoice:
     invoice_type: InvoiceType | None = None
     series: str | None = None
     folio: str | None = None
-    subtotal: float | None = None
-    total: float | None = None
+    subtotal: Decimal | None = None
+    """CFDI SubTotal in `currency`, exact (Decimal). FACT-docs (seed 000): a JSON number in the example."""
+    total: Decimal | None = None
+    """CFDI Total in `currency`, exact (Decimal). FACT-docs (seed 000): a JSON number in the example."""
     currency: str | None = None
-    exchange_rate: float | None = None
+    exchange_rate: Decimal | None = None
+    """CFDI TipoCambio (MXN per unit of `currency`), exact (Decimal). FACT-docs (seed 000): a JSON number in the example (0 there); GUESS: 1, 0 or null for MXN."""
     issue_date: str | None = None
     """Format NOT FOUND (the example says `string`): kept as sent."""
     stamp_date: str | None = None
@@ -373,12 +377,12 @@ class ScheduleEnvelope:
 
 @attrs.define(kw_only=True)
 class ScheduleInput:
-    """FACT-CLI: daily run at `time` (HH:mm, America/Mexico_City) over `days_back` days."""
+    """FACT-CLI: daily run at `time` (HH:mm, America/Mexico_City) over `days_back` days. gigstack's client always sends all four fields; whether the server accepts fewer is NOT FOUND, so all four are required here."""
 
     enabled: bool
-    time: str | None = None
-    download_types: list[RfcType] | None = None
-    days_back: int | None = None
+    time: str
+    download_types: list[RfcType]
+    days_back: int
 
 
 @attrs.define(kw_only=True)

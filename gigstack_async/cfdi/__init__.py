@@ -9,7 +9,8 @@ Pure functions over bytes, usually fed by `gigstack_async.packages.iter_package`
     if summary.kind == "cfdi":
         invoices = [parse_cfdi(xml) for name, xml in iter_package(zip_bytes)]
     else:
-        rows = list(read_metadata(iter_package(zip_bytes)))
+        rows = read_metadata(iter_package(zip_bytes))
+        table = list(rows)  # rows.skipped: what could not be read, and why
 """
 
 from gigstack_async.cfdi._comprobante import CFDI_33_NS, CFDI_40_NS, TFD_NS, CfdiSummary, parse_cfdi
@@ -17,10 +18,12 @@ from gigstack_async.cfdi._errors import CfdiError, CfdiParseError, MetadataParse
 from gigstack_async.cfdi._metadata import (
     Estatus,
     MetadataRow,
+    MetadataRows,
     metadata_kind,
     parse_metadata,
     read_metadata,
 )
+from gigstack_async.cfdi._skipped import SkippedItem
 from gigstack_async.cfdi._summary import PackageKind, PackageSummary, summarize_package
 
 __all__ = [
@@ -33,8 +36,10 @@ __all__ = [
     "Estatus",
     "MetadataParseError",
     "MetadataRow",
+    "MetadataRows",
     "PackageKind",
     "PackageSummary",
+    "SkippedItem",
     "metadata_kind",
     "parse_cfdi",
     "parse_metadata",

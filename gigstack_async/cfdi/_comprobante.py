@@ -44,8 +44,10 @@ class CfdiSummary:
 def parse_cfdi(xml: bytes) -> CfdiSummary:
     """Read a CFDI 4.0 (``http://www.sat.gob.mx/cfd/4``) or 3.3 (``…/cfd/3``) document.
 
-    Raises `CfdiParseError` if the XML is malformed, has a DOCTYPE, is not a Comprobante of
-    those versions, lacks a required attribute, or has no TimbreFiscalDigital UUID (unstamped).
+    Bytes before the first ``<`` (a CRLF or BOM before the declaration) and after the last ``>``
+    (NUL or whitespace padding) are dropped first. Raises `CfdiParseError` if the XML is
+    malformed, has a DOCTYPE, is not a Comprobante of those versions, lacks a required
+    attribute, or has no TimbreFiscalDigital UUID (unstamped).
 
     Example::
 
@@ -91,8 +93,27 @@ class _RefuseDoctype(ET.TreeBuilder):
         )
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _trim(xml: bytes) -> bytes:
+    """Only what lies from the first `<` to the last `>`.
+
+    Real packages carry bytes outside the document (a CRLF or a BOM before the declaration, NUL
+    or whitespace padding after the root); none of it can be part of a well-formed document.
+    UTF-16 (by its BOM) is left alone: there `<` is two bytes.
+    """
+    if xml.startswith(_UTF16_BOMS):
+        return xml
+    first, last = xml.find(b"<"), xml.rfind(b">")
+    if first < 0 or last < first:
+        return xml  # no element at all: let the parser say so
+    return xml[first : last + 1]
+
+
 def _parse(xml: bytes) -> ET.Element:
     parser = ET.XMLParser(target=_RefuseDoctype())
+    xml = _trim(xml)
     try:
         parser.feed(xml)
         root: ET.Element = parser.close()

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
+from gigstack_async import _json
 from gigstack_async._convert import unstructure
+from gigstack_async.money import format_decimal
 
 
 def json_line(obj: Any) -> str:
-    """One model as a compact JSON object, keys as on the wire."""
-    return json.dumps(unstructure(obj), ensure_ascii=False, separators=(",", ":"), default=str)
+    """One model as a compact JSON object, keys as on the wire, amounts with their exact digits."""
+    return _json.dumps(unstructure(obj)).decode("utf-8")
 
 
 def write_jsonl(objs: Iterable[Any]) -> None:
@@ -47,5 +49,7 @@ def _cell(value: object) -> object:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format_decimal(value)  # the digits the API sent: "1160.10", never "1E+2"
     # Enums (StrEnum) print as their value; an unknown one still carries the raw string.
     return getattr(value, "value", value)

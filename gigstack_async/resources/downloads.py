@@ -10,7 +10,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from gigstack_async import _validation as check
 from gigstack_async._atomic import fsync_dir
@@ -39,6 +39,7 @@ from gigstack_async._generated.models import (
     Schedule,
     ScheduleEnvelope,
     ScheduleInput,
+    ScheduleSettings,
 )
 from gigstack_async._package_stream import EnvelopeError, EnvelopeScanner
 from gigstack_async._pipeline import MAX_RESPONSE_BYTES, Pipeline
@@ -101,6 +102,18 @@ def _read_fiel_file(field: str, value: FileInput) -> bytes:
     if data[0] != 0x30:  # every DER certificate and PKCS#8 key is an ASN.1 SEQUENCE
         raise InvalidParameterError(field, "not a DER file (SAT .cer/.key)")
     return data
+
+
+T = TypeVar("T")
+
+
+def _current(field: str, value: T | None) -> T:
+    """The value to send for a schedule field: the caller's, else the saved one, else an error."""
+    if value is None:
+        raise InvalidParameterError(
+            field, "the current schedule has no value for it, so it must be given"
+        )
+    return value
 
 
 def _prepare_staging(target: Path) -> Path:
@@ -255,7 +268,14 @@ class Downloads:
         download_types: list[RfcType | str] | None = None,
         days_back: int | None = None,
     ) -> dict[str, Any]:
-        """Run downloads daily at `time` (HH:mm, Mexico City) over the last `days_back` days."""
+        """Run downloads daily at `time` (HH:mm, Mexico City) over the last `days_back` days.
+
+        ``PUT /invoices/download/schedule`` always carries all four documented fields, as
+        gigstack's own client sends them. A field left as None keeps its current value: the
+        current schedule is read first (one GET, only when something is missing), and if it
+        has no value for that field either, InvalidParameterError asks for it — nothing is
+        guessed. Every argument given is checked before anything is sent.
+        """
         if not isinstance(enabled, bool):
             raise TypeError(f"enabled: expected bool, got {type(enabled).__name__}")
         types: list[RfcType] | None = None
@@ -263,12 +283,14 @@ class Downloads:
             types = [check.enum_value("download_types", t, RfcType) for t in download_types]
             if not types:
                 raise InvalidParameterError("download_types", "must not be empty when given")
-        body = ScheduleInput(
-            enabled=enabled,
-            time=None if time is None else check.schedule_time("time", time),
-            download_types=types,
-            days_back=None if days_back is None else check.days_back("days_back", days_back),
-        )
+        when = None if time is None else check.schedule_time("time", time)
+        days = None if days_back is None else check.days_back("days_back", days_back)
+        if when is None or types is None or days is None:
+            saved = (await self.schedule()).schedule or ScheduleSettings()
+            when = _current("time", when if when is not None else saved.time)
+            types = _current("download_types", types or saved.download_types or None)
+            days = _current("days_back", days if days is not None else saved.days_back)
+        body = ScheduleInput(enabled=enabled, time=when, download_types=types, days_back=days)
         envelope: ObjectEnvelope = await self._pipeline.call(
             ops.SAVE_DOWNLOAD_SCHEDULE, json_body=unstructure(body)
         )
@@ -318,7 +340,12 @@ class Downloads:
         return list(envelope.data.history or [])
 
     async def status(self, request_id: str) -> DownloadRequestStatus:
-        """SAT's status of one download request."""
+        """SAT's status of one download request.
+
+        gigstack does not document the format of request ids (NOT FOUND), so only an empty id,
+        ``.`` or ``..`` is refused before sending; anything else goes to the server as one
+        percent-encoded path segment.
+        """
         envelope: DownloadRequestStatusEnvelope = await self._pipeline.call(
             ops.GET_DOWNLOAD_REQUEST_STATUS,
             path_params={"requestId": check.non_empty_str("request_id", request_id)},
@@ -328,6 +355,8 @@ class Downloads:
     async def package(self, package_id: str) -> Package:
         """A package of a completed request, as sent (`content` is the base64 ZIP).
 
+        The package id format is NOT FOUND in gigstack's docs (SAT's own is
+        ``<IdSolicitud>_<NN>``), so only an empty id, ``.`` or ``..`` is refused before sending.
         Never retried automatically (SAT serves a package at most twice); a body that breaks off
         raises `DownloadInterruptedError`. For large packages prefer `fetch_package_to`.
         """
@@ -538,6 +567,7 @@ class Downloads:
     async def invoice_from_sat(self, uuid: str) -> dict[str, Any]:
         """One CFDI fetched from SAT by UUID. May charge a credit: never retried automatically."""
         envelope: ObjectEnvelope = await self._pipeline.call(
-            ops.GET_SAT_INVOICE_FROM_SAT, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+            ops.GET_SAT_INVOICE_FROM_SAT,
+            path_params={"uuid": check.cfdi_uuid_as_given("uuid", uuid)},
         )
         return envelope.data or {}

@@ -49,12 +49,14 @@ class SatInvoices:
         to: date | str | None = None,
         limit: int | None = None,
         max_items: int | None = None,
+        starting_after: str | None = None,
     ) -> AsyncPager[SatInvoice, SatInvoiceList]:
         """Every SAT invoice matching the filters, across pages.
 
         Arguments are checked now, before any request: a bad one raises InvalidParameterError
         (a ValueError) or TypeError. `from_`/`to` bound the issue date (inclusive); `limit` is the
-        page size (1–100); `max_items` stops early.
+        page size (1–100); `max_items` stops early. `starting_after` resumes after a saved
+        cursor (a page's `next`): the first page requested is the one after it.
 
         ```python
         async for invoice in client.sat_invoices.list(direction="received", from_="2024-01-01"):
@@ -75,11 +77,12 @@ class SatInvoices:
             check.date_range("from_", query["from"], "to", query["to"])
         if max_items is not None:
             check.limit("max_items", max_items, 1, 2**62)
+        first_cursor = _optional(check.non_empty_str, "starting_after", starting_after)
         pagination = ops.LIST_SAT_INVOICES.pagination
         assert pagination is not None  # the spec declares it; codegen carries it over
 
         async def fetch(cursor: str | None) -> SatInvoiceList:
-            page_query = {**query, pagination.cursor_param: cursor}
+            page_query = {**query, pagination.cursor_param: cursor or first_cursor}
             page: SatInvoiceList = await self._pipeline.call(
                 ops.LIST_SAT_INVOICES, query=page_query
             )
@@ -90,7 +93,7 @@ class SatInvoices:
     async def get(self, uuid: str) -> SatInvoice:
         """One SAT invoice by its folio fiscal (UUID)."""
         envelope: SatInvoiceEnvelope = await self._pipeline.call(
-            ops.GET_SAT_INVOICE, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+            ops.GET_SAT_INVOICE, path_params={"uuid": check.cfdi_uuid_as_given("uuid", uuid)}
         )
         return envelope.data
 
@@ -101,14 +104,15 @@ class SatInvoices:
         a failure after sending raises OutcomeUnknownError.
         """
         response: RetryXmlResponse = await self._pipeline.call(
-            ops.RETRY_SAT_INVOICE_XML, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+            ops.RETRY_SAT_INVOICE_XML, path_params={"uuid": check.cfdi_uuid_as_given("uuid", uuid)}
         )
         return response
 
     async def pdf(self, uuid: str) -> bytes:
         """The PDF of a received SAT invoice, decoded from the response's base64 `pdf` field."""
         response: SatInvoicePdfResponse = await self._pipeline.call(
-            ops.GENERATE_SAT_INVOICE_PDF, path_params={"uuid": check.cfdi_uuid("uuid", uuid)}
+            ops.GENERATE_SAT_INVOICE_PDF,
+            path_params={"uuid": check.cfdi_uuid_as_given("uuid", uuid)},
         )
         try:
             return base64.b64decode(response.pdf, validate=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from xml.sax.saxutils import quoteattr
 
+from gigstack_async.money import format_decimal
 from gigstack_async.sandbox.invoices import Invoice
 
 CFDI_NS = "http://www.sat.gob.mx/cfd/4"
@@ -43,7 +44,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _money(amount: Decimal) -> str:
-    return f"{amount:.2f}"
+    return format_decimal(amount)  # the exact digits the API listing also sends
 
 
 def _attrs(pairs: Sequence[tuple[str, str | None]]) -> str:

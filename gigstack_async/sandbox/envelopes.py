@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gigstack_async import _json
+
 JsonObject = dict[str, Any]
 
 
@@ -42,7 +44,7 @@ class ApiError(Exception):
 
     def response(self) -> web.Response:
         """The error as an aiohttp response."""
-        return web.json_response(self.body(), status=self.status, headers=self.headers)
+        return json_response(self.body(), status=self.status, headers=self.headers)
 
 
 def invalid(field: str, message: str) -> ApiError:
@@ -55,9 +57,18 @@ def not_found(what: str, identifier: str) -> ApiError:
     return ApiError(404, "resource_not_found", f"{what} {identifier!r} not found")
 
 
+def json_response(
+    body: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """JSON with exact numbers: `Decimal` amounts go out with their digits (no float rounding)."""
+    return web.Response(
+        body=_json.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
+
+
 def ok(body: JsonObject) -> web.Response:
     """A 200 JSON response (the body already carries `success: true` where the spec has it)."""
-    return web.json_response(body)
+    return json_response(body)
 
 
 def success(data: Any = None, *, message: str | None = None) -> web.Response:
@@ -66,4 +77,4 @@ def success(data: Any = None, *, message: str | None = None) -> web.Response:
     if message is not None:
         body["message"] = message
     body["data"] = data
-    return web.json_response(body)
+    return json_response(body)

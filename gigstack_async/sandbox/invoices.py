@@ -13,10 +13,11 @@ import string
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
+from gigstack_async.money import round_amount
 from gigstack_async.sandbox.config import TeamConfig
 
 CENT = Decimal("0.01")
@@ -218,15 +219,15 @@ def _amounts(rng: random.Random, kind: str) -> tuple[Decimal, Decimal, str, Deci
     if kind in ("P", "T"):
         return Decimal("0"), Decimal("0"), "XXX", None
     low, high = {"I": (150, 85_000), "E": (50, 5_000), "N": (4_000, 40_000)}[kind]
-    subtotal = Decimal(str(rng.uniform(low, high))).quantize(CENT)
+    subtotal = round_amount(Decimal(str(rng.uniform(low, high))), "MXN")
     factor = NOMINA_NET if kind == "N" else IVA
-    total = (subtotal * factor).quantize(CENT)
+    total = round_amount(subtotal * factor, "MXN")  # SAT's rule: to the cent, half up
     if kind == "I" and rng.random() < 0.08:
         return (
             subtotal,
             total,
             "USD",
-            Decimal(str(rng.uniform(16.5, 20.5))).quantize(Decimal("0.0001")),
+            Decimal(str(rng.uniform(16.5, 20.5))).quantize(Decimal("0.0001"), ROUND_HALF_UP),
         )
     return subtotal, total, "MXN", None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Mapping
 from datetime import date, timedelta
@@ -10,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gigstack_async import _json
 from gigstack_async.sandbox.clock import add_months
 from gigstack_async.sandbox.envelopes import ApiError, invalid
 from gigstack_async.sandbox.lifecycle import Criteria
@@ -30,8 +30,8 @@ async def json_object(request: web.Request, *, empty_ok: bool = False) -> dict[s
             return {}
         raise ApiError(400, "invalid_request_body", "A JSON object body is required")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = _json.loads(raw)  # amounts as exact Decimal, like the SDK reads them
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "invalid_request_body", f"The body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request_body", "The body must be a JSON object")

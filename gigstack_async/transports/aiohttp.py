@@ -106,7 +106,12 @@ class AiohttpTransport:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=request.connect_timeout, sock_read=request.read_timeout
         )
-        data: aiohttp.FormData | None = None
+        data: aiohttp.FormData | bytes | None = None
+        headers = dict(request.headers)
+        if request.json is not None and request.multipart is None:
+            # Our own encoder, not aiohttp's json.dumps: Decimal amounts must keep their digits.
+            data = request.json_bytes()
+            headers["Content-Type"] = "application/json"
         if request.multipart is not None:
             data = aiohttp.FormData()
             for part in request.multipart:
@@ -122,8 +127,7 @@ class AiohttpTransport:
                 request.method,
                 request.url,
                 params=list(request.params),
-                headers=dict(request.headers),
-                json=request.json if data is None else None,
+                headers=headers,
                 data=data,
                 timeout=timeout,
                 allow_redirects=False,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
+
+from gigstack_async import _json
 
 
 @attrs.frozen
@@ -37,6 +38,10 @@ class Request:
     """False for calls that may charge money: the transport must never send it a second time on
     its own (aiohttp, for one, silently resends a GET once when the connection drops)."""
 
+    def json_bytes(self) -> bytes:
+        """`json` encoded exactly: `Decimal` amounts keep their digits (no float, no exponent)."""
+        return _json.dumps(self.json)
+
 
 @attrs.frozen
 class Response:
@@ -47,7 +52,8 @@ class Response:
     body: bytes = attrs.field(default=b"", repr=False)
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body as JSON; fractional numbers come back as exact `Decimal`."""
+        return _json.loads(self.body)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""

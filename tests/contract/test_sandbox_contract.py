@@ -22,6 +22,7 @@ from gigstack_async.sandbox import (
     SatCodeRule,
     ServerProfile,
     profile,
+    random_profile,
 )
 
 START = datetime(2025, 6, 15, 18, 0, tzinfo=UTC)
@@ -244,6 +245,7 @@ def test_validator_handles_integers_oneof_and_open_objects(validator) -> None:
 PROFILE_CASES = [
     *sorted(PROFILES),
     "everything",
+    *(f"random-{seed}" for seed in (1, 2, 3, 4)),
 ]
 
 
@@ -258,6 +260,8 @@ async def test_every_server_profile_stays_inside_the_spec(validator, name: str) 
             for month, code in zip(range(1, 8), codes, strict=True)
         )
         chosen = profile(*PROFILES).combine(ServerProfile(sat_codes=rules))
+    elif name.startswith("random-"):
+        chosen = random_profile(int(name.removeprefix("random-")))
     else:
         chosen = profile(name)
     config = SandboxConfig(seed=7, speed=0, start=START, history_limit=5, profile=chosen)

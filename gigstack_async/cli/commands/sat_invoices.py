@@ -132,7 +132,8 @@ class _JsonlSink:
 
 
 def _row(invoice: SatInvoice) -> list[str]:
-    total = "" if invoice.total is None else f"{invoice.total:,.2f}"
+    # Exact digits, thousands separated: a 6-decimal amount is shown, not rounded.
+    total = "" if invoice.total is None else f"{invoice.total:,f}"
     return [
         invoice.uuid,
         (invoice.issue_date or "")[:10],

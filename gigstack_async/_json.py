@@ -1,0 +1,85 @@
+"""JSON in and out with exact numbers.
+
+`loads(raw, exact=True)` reads every JSON number with a fraction or exponent as `Decimal`, so the
+digits the server sent are the digits the user gets (`1160.10` stays `Decimal("1160.10")`).
+`dumps(obj)` writes `Decimal` as a JSON number in positional notation with its digits unchanged
+(no float conversion, no exponent). The standard library cannot do the second part: its encoder
+writes floats with `float.__repr__` and refuses `Decimal`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from gigstack_async.money import format_decimal
+
+_encode_string = json.encoder.encode_basestring  # C-accelerated when available
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN / Infinity are not JSON (RFC 8259); Python accepts them by default.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads(raw: bytes | str, *, exact: bool = True) -> Any:
+    """Parse JSON; with `exact`, numbers with a fraction or exponent become `Decimal`.
+
+    `NaN`, `Infinity` and `-Infinity` are refused with ValueError in both modes.
+    """
+    if exact:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+    return json.loads(raw, parse_constant=_refuse_constant)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON; `Decimal` → a JSON number with the same digits, never an exponent.
+
+    Raises ValueError for NaN/infinite numbers and TypeError for values JSON cannot hold.
+    """
+    parts: list[str] = []
+    _encode(obj, parts.append)
+    return "".join(parts).encode("utf-8")
+
+
+def _encode(obj: Any, emit: Any) -> None:
+    if obj is None:
+        emit("null")
+    elif obj is True:
+        emit("true")
+    elif obj is False:
+        emit("false")
+    elif isinstance(obj, str):
+        emit(_encode_string(obj))
+    elif isinstance(obj, Decimal):
+        emit(format_decimal(obj))
+    elif isinstance(obj, int):
+        emit(int.__repr__(obj))
+    elif isinstance(obj, float):
+        if obj != obj or obj in (float("inf"), float("-inf")):
+            raise ValueError(f"{obj!r} is not a JSON number")
+        emit(float.__repr__(obj))
+    elif isinstance(obj, Mapping):
+        emit("{")
+        first = True
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
+            if not first:
+                emit(",")
+            first = False
+            emit(_encode_string(key))
+            emit(":")
+            _encode(value, emit)
+        emit("}")
+    elif isinstance(obj, list | tuple):
+        emit("[")
+        for index, value in enumerate(obj):
+            if index:
+                emit(",")
+            _encode(value, emit)
+        emit("]")
+    else:
+        raise TypeError(f"{type(obj).__name__} is not JSON serializable")
