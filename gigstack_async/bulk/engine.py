@@ -43,7 +43,13 @@ from gigstack_async.bulk.events import (
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.bulk.watch import PollSchedule
-from gigstack_async.errors import APIStatusError, GigstackError, NotFoundError, RateLimitError
+from gigstack_async.errors import (
+    APIStatusError,
+    BilledResponseValidationError,
+    GigstackError,
+    NotFoundError,
+    RateLimitError,
+)
 from gigstack_async.packages import (
     DEFAULT_LIMITS,
     PackageLimits,
@@ -331,6 +337,17 @@ class _Run:
                 rfc_type=state.rfc_type,
                 request_type=state.request_type,
             )
+        except BilledResponseValidationError as error:
+            # A 2xx: it went through. Its id, when readable, is as good as a clean answer.
+            request_id = (error.data or {}).get("request_id")
+            if isinstance(request_id, str) and request_id.strip():
+                duplicate = (error.data or {}).get("duplicate") is True
+                if not duplicate:
+                    self.created_ids.add(request_id)
+                self.feed(key, m.Created(request_id, duplicate))
+            else:
+                self.feed(key, m.CreateUnknown(str(error), self.generation))
+            return
         except GigstackError as error:
             self.last_error[key] = error
             if definitely_not_created(error):

@@ -550,3 +550,23 @@ async def test_03_a_package_not_sent_before_the_deadline_spends_nothing(
     monkeypatch.undo()
     again = results(await run(client, out, "2024-01", "2024-02"))
     assert all(r.ok for r in again.values())
+
+
+async def test_01_a_2xx_create_with_an_unreadable_body_keeps_its_request_id(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gigstack_async.errors import BilledResponseValidationError
+
+    sandbox, client = world
+    create = client.downloads.create_request
+
+    async def garbled(**kwargs: object) -> object:
+        created = await create(**kwargs)  # type: ignore[arg-type]
+        body = {"data": {"request_id": created.request_id, "status": 7}}
+        raise BilledResponseValidationError("bad body", status=200, json_body=body)
+
+    monkeypatch.setattr(client.downloads, "create_request", garbled)
+    events = await run(client, tmp_path / "cfdi", "2024-01", "2024-01")
+    assert results(events)["2024-01"].ok
+    assert creations(sandbox)["2024-01:cfdi"] == 1
+    assert len(sandbox.state.calls_to(CREATE)) == 1
