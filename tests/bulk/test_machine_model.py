@@ -160,6 +160,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.tmp = Path(__import__("tempfile").mkdtemp(prefix="machine-model-"))
         self.store: JournalStore | None = None
         self.created: set[str] = set()
+        self.stale: tuple[tuple[m.Seen, ...], int] | None = None
 
     @initialize(
         documented_only=st.booleans(),
@@ -210,7 +211,9 @@ class MonthMachineModel(RuleBasedStateMachine):
     def feed(self, key: str, obs: m.Observation) -> None:
         assert self.store is not None
         new, commands = m.transition(self.state(key), obs)
-        self.store.put(new)  # persisted before any command runs
+        # Persisted before any command runs. No fsync: the model's crash is a close and reopen
+        # (what a killed process leaves: the WAL), and it keeps hundreds of examples fast.
+        self.store.put(new, fsync=False)
         self.queue.extend((key, c) for c in commands)
 
     def restart(self) -> None:
@@ -237,8 +240,29 @@ class MonthMachineModel(RuleBasedStateMachine):
     @rule(key=st.sampled_from(list(MONTHS)))
     def send(self, key: str) -> None:
         if self.state(key).stage is m.Stage.PLANNED:
-            ids = self.history_ids()
+            # The history call that gave "before" may answer late: keep it for `late_history`.
+            self.generation += 1
+            self.stale = (self.server.history(), self.generation)
+            ids = tuple(s.id for s in self.stale[0])
             self.feed(key, m.Send(ids, self.generation))
+
+    @rule()
+    def late_history(self) -> None:
+        """A history answer that was taken before the latest create arrives only now."""
+        if self.stale is None:
+            return
+        entries, generation = self.stale
+        expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
+        for key in MONTHS:
+            self.feed(key, m.HistorySeen(entries, generation, expected=expected))
+
+    @rule(key=st.sampled_from(list(MONTHS)))
+    def noise_burst(self, key: str) -> None:
+        """Other tools create several requests at once (pushing older ones out of a short
+        history)."""
+        for other in MONTHS:
+            self.server.create(other, ours=False, request_type="metadata")
+        self.server.create(key, ours=False, request_type="metadata")
 
     @rule(
         index=st.integers(0, 5),
@@ -280,6 +304,13 @@ class MonthMachineModel(RuleBasedStateMachine):
         expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
         for key in MONTHS:
             self.feed(key, m.HistorySeen(entries, self.generation, expected=expected))
+
+    @rule()
+    def sat_finishes_everything(self) -> None:
+        """SAT finishes every request, then a polling round sees it (reaches packages fast)."""
+        self.tick(3)
+        for _ in range(3):  # answer the status calls that round asked for
+            self.perform_status(0, fail=False)
 
     @rule(index=st.integers(0, 5), fail=st.booleans())
     def perform_status(self, index: int, fail: bool) -> None:
@@ -459,7 +490,7 @@ class MonthMachineModel(RuleBasedStateMachine):
 
 
 MonthMachineModel.TestCase.settings = settings(
-    max_examples=80,
+    max_examples=300,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
