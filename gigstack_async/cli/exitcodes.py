@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from gigstack_async.bulk.journal import JournalError
+from gigstack_async.bulk.store import JournalError
 from gigstack_async.errors import (
     APIConnectionError,
     APITimeoutError,
