@@ -33,7 +33,7 @@ KEY = "fanout"
 TITLE = "5. Fan-out: a year of Descarga Masiva against the sandbox"
 PEER = "gigstack_async `downloads.bulk`"
 SPEED = 100.0
-WALL_LIMIT = 1.3
+WALL_LIMIT = 1.15  # issue 9: a year of concurrent months within 15 % of one month
 POLL = PollSchedule(initial=0.05, factor=1.5, maximum=0.1, jitter=0.0)
 POLLING_OPERATIONS = ("getDownloadHistory", "getDownloadRequestStatus")
 
@@ -177,6 +177,10 @@ async def one_run(sandbox: SandboxProcess, year: int, months: int) -> dict[str, 
         if ticks.polling_calls
         else float("nan"),
         "max_months_per_tick": max(ticks.watched, default=0),
+        # Engine-independent: however the engine counts its own rounds, the server sees at
+        # most one polling call per poll interval (POLL.initial is the shortest) while polling.
+        "server_polling_budget": last_completed / POLL.initial + 2,
+        "server_polling_calls": polling,
         "history_calls": calls["getDownloadHistory"],
         "status_calls": calls["getDownloadRequestStatus"],
         "create_calls": calls["createDownloadRequest"],
@@ -306,6 +310,17 @@ async def run(ctx: Context) -> ScenarioResult:
         row["server_polling_calls_per_tick"] for rows in runs.values() for row in rows
     )
     complete = all(row["months_ok"] == row["months"] for rows in runs.values() for row in rows)
+    over_budget = [
+        (row["server_polling_calls"], row["server_polling_budget"])
+        for rows in runs.values()
+        for row in rows
+        if row["server_polling_calls"] > row["server_polling_budget"]
+    ]
+    most = max(
+        row["server_polling_calls"] / row["server_polling_budget"]
+        for rows in runs.values()
+        for row in rows
+    )
     result.targets += [
         Target(
             f"{main} months: wall ≤ {WALL_LIMIT} × L (L = {latency:g} s)",
@@ -318,6 +333,13 @@ async def run(ctx: Context) -> ScenarioResult:
             f"max {worst_tick} per tick (sandbox log: {server_ratio:.2f} per tick) over "
             + ", ".join(f"{m} months" for m in sizes.fanout_months),
             worst_tick == 1 and abs(server_ratio - 1.0) < 1e-9,
+        ),
+        Target(
+            "at the server, at most one polling call per poll interval while polling "
+            "(counted in the sandbox's log, not by the engine's own idea of a tick)",
+            f"highest use of that budget: {most:.0%}"
+            + (f"; over budget: {over_budget}" if over_budget else ""),
+            not over_budget,
         ),
         Target("every month completed and downloaded", "yes" if complete else "no", complete),
     ]
@@ -342,16 +364,16 @@ def explain(rows: list[dict[str, Any]], latency: float, months: int) -> str:
             f"- Then {tail:.2f} s of package work, all of it after the last completion because "
             "every request completes at the same instant here (jitter 0): "
             f"{months} package requests ({median('package_seconds'):.2f} s summed, "
-            f"{int(median('files'))} CFDIs), and `extract_package` in worker threads "
-            f"({median('extract_seconds'):.2f} s summed over up to 4 threads), of which "
-            f"{median('fsync_seconds'):.2f} s is {fsync_calls:,.0f} `os.fsync` calls: every "
-            "extracted file is written to a temp file, fsynced and renamed, so a crash never "
-            "leaves a partial CFDI.",
+            f"{int(median('files'))} CFDIs, streamed to staged ZIPs), and `extract_staged` in "
+            f"worker threads ({median('extract_seconds'):.2f} s summed), of which "
+            f"{median('fsync_seconds'):.2f} s is {fsync_calls:,.0f} `os.fsync` calls "
+            "(the staged ZIP is the durable copy, so extracted files are not fsynced one by one).",
             (
-                "- Measured to the last completion, the run is within 1.3 × L; the whole run "
-                "misses it by the download tail, which does not grow with L."
+                f"- Measured to the last completion, the run is within {WALL_LIMIT} × L "
+                f"({median('last_completed') / latency:.2f} × L); the whole run misses it by the "
+                f"download tail ({tail:.2f} s)."
                 if median("last_completed") / latency <= WALL_LIMIT
-                else "- Even polling alone (to the last completion) takes over 1.3 × L."
+                else f"- Even polling alone (to the last completion) takes over {WALL_LIMIT} × L."
             ),
         ]
     )
