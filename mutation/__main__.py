@@ -20,6 +20,7 @@ every edit.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import subprocess
@@ -108,6 +109,25 @@ def load_known() -> dict[str, dict[str, str]]:
     }
 
 
+def write_known(known: dict[str, dict[str, str]]) -> None:
+    """Rewrite mutation/known.toml (keys and values as TOML basic strings, sorted)."""
+
+    def quoted(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+    lines = [
+        "# Survivors of `make mutate` that are known. [equivalent]: no observable change, with",
+        "# the reason. [todo]: a test still has to kill it. Keys: `module.function: -old / +new`.",
+        "",
+        "[equivalent]",
+        *(f"{quoted(k)} = {quoted(v)}" for k, v in sorted(known["equivalent"].items())),
+        "",
+        "[todo]",
+        *(f"{quoted(k)} = {quoted(v)}" for k, v in sorted(known["todo"].items())),
+    ]
+    KNOWN.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def generate() -> list[Mutant]:
     """Make the mutants without running any (mutmut refuses a filter that matches nothing,
     after generating them)."""
@@ -179,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the sample (default: random)"
     )
+    parser.add_argument(
+        "--record-todo",
+        action="store_true",
+        help="(full run) list every unexplained survivor as todo in mutation/known.toml and drop "
+        "todos that are killed now: the baseline the CI sample then holds the code to",
+    )
     args = parser.parse_args(argv)
 
     known = load_known()
@@ -205,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         for m in survivors
         if keys[m.name] not in known["equivalent"] and keys[m.name] not in known["todo"]
     ]
+    if args.record_todo and not args.sample:
+        surviving = set(keys.values())
+        known["todo"] = {k: v for k, v in known["todo"].items() if k in surviving}
+        known["todo"].update(dict.fromkeys(unexplained, "not killed yet"))
+        write_known(known)
+        print(f"recorded {len(unexplained)} new todo(s) in {KNOWN.relative_to(ROOT)}")
+        unexplained = []
     failed = False
     if unexplained:
         failed = True
