@@ -28,6 +28,7 @@ from gigstack_async._pipeline import (
     CallResult,
     Pipeline,
     _read_capped,
+    decode_body,
     encode_path_param,
     encode_query_value,
     parse_retry_after,
@@ -727,6 +728,7 @@ def test_a_body_that_is_not_json(response: Response, reason: str) -> None:
     assert type(info.value) is APIResponseValidationError
     assert str(info.value) == reason
     assert info.value.status == 200
+    assert info.value.body == response.body
 
 
 def test_too_deeply_nested_json_is_an_invalid_body() -> None:
@@ -766,6 +768,8 @@ def test_a_body_that_does_not_match_its_model() -> None:
     assert str(info.value).startswith("GET /things/{thingId}: response does not match Thing: ")
     assert "count" in str(info.value)
     assert info.value.request_id == "rq_3"
+    assert info.value.body == b'{"name": "a"}'
+    assert info.value.status == 200
 
 
 def test_a_bad_list_names_five_reasons_and_counts_the_rest() -> None:
@@ -776,6 +780,8 @@ def test_a_bad_list_names_five_reasons_and_counts_the_rest() -> None:
     message = str(info.value)
     assert message.count("; ") == 5  # five reasons, then the count of the rest
     assert message.endswith("; and 3 more")
+    assert "expected int @ $[0].count; invalid value" in message
+    assert "$[5]" not in message
 
 
 def test_exactly_five_reasons_have_no_tail() -> None:
@@ -793,8 +799,28 @@ def test_a_model_raising_value_error_is_an_invalid_body() -> None:
         name: str = attrs.field(validator=attrs.validators.in_(["ok"]))
 
     pipeline, _ = make([])
-    with pytest.raises(APIResponseValidationError, match="response does not match Picky"):
+    with pytest.raises(APIResponseValidationError, match="response does not match Picky") as info:
         pipeline.decode(op(model=Picky), CallResult(ok({"name": "no"}), 1))
+    assert str(info.value).endswith("Picky: invalid value @ $")
+
+
+def test_a_plain_value_error_is_quoted_as_the_reason() -> None:
+    pipeline, _ = make([])
+    with pytest.raises(APIResponseValidationError) as info:
+        pipeline.decode(op(model=int), CallResult(ok("abc"), 1))
+    assert str(info.value) == (
+        "GET /things/{thingId}: response does not match int: expected integer, got str 'abc'"
+    )
+
+
+def test_decode_body_keeps_status_body_and_cause() -> None:
+    raw = b'{"name": "a"}'
+    with pytest.raises(APIResponseValidationError) as info:
+        decode_body(GET, 203, raw, {"name": "a"}, Thing)
+    assert info.value.status == 203
+    assert info.value.body == raw
+    assert info.value.__cause__ is not None
+    assert str(info.value).startswith("GET /things/{thingId}: response does not match Thing: ")
 
 
 def test_money_models_read_fractions_exactly() -> None:
@@ -1045,6 +1071,8 @@ async def test_a_body_that_breaks_off_is_reported_with_bytes_received(
         f"{operation.method} /things/{{thingId}}: reset by peer (the body broke off after 3 bytes)"
     )
     assert str(info.value).startswith(prefix + tail)
+    assert info.value.method == operation.method
+    assert info.value.path == "/things/{thingId}"
     assert transport.closed == 1
 
 
@@ -1098,6 +1126,7 @@ async def test_read_capped_stops_at_the_limit_and_keeps_a_cut_short_error_body()
 
     assert await _read_capped(Counting(), 4) == b"xxxx"
     assert Counting.pulled == 2  # stops reading at the limit
+    assert await _read_capped(Counting(), 3) == b"xxx"  # the last chunk is cut to fit
 
 
 async def test_stream_body_deadline() -> None:
@@ -1134,3 +1163,169 @@ async def test_the_consumers_own_timeout_is_not_the_sdks() -> None:
         async with asyncio.timeout(0.05):
             await read_all(pipeline)
     assert type(info.value) is TimeoutError
+
+
+# ---------------------------------------------------------------------------- more pinned details
+
+
+def test_a_zoneless_http_date_is_utc_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/Mexico_City")
+    time.tzset()
+    try:
+        now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
+        naive = headers(retry_after="Wed, 01 Jan 2025 12:00:10 -0000")
+        assert parse_retry_after(naive, now=now) == pytest.approx(10.0)
+        zoned = headers(retry_after="Wed, 01 Jan 2025 06:00:10 -0600")
+        assert parse_retry_after(zoned, now=now) == pytest.approx(10.0)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+async def test_call_sends_the_multipart_body(sleeps: list[float]) -> None:
+    pipeline, transport = make([ok()])
+    part = (MultipartField("file", b"<xml/>", filename="a.xml", content_type="text/xml"),)
+    assert await call(pipeline, op(method="POST"), multipart=part) == Thing("a", 1)
+    assert transport.requests[0].multipart == part
+    assert "Content-Type" not in transport.requests[0].headers
+
+
+async def test_call_sends_query_and_json(sleeps: list[float]) -> None:
+    pipeline, transport = make([ok()], team="t")
+    await call(pipeline, op(method="POST"), query={"limit": 3}, json_body={"a": 1})
+    (request,) = transport.requests
+    assert request.params == (("limit", "3"), ("team", "t"))
+    assert request.json == {"a": 1}
+
+
+def _elapsed_ms(message: str) -> float:
+    return float(message.rsplit(", ", 1)[1].removesuffix(" ms)"))
+
+
+async def test_logged_durations_are_elapsed_times(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(monkeypatch)
+    pipeline, _ = make([fail(503, {"Retry-After": "2"}), ConnectError("x"), ok()])
+    with caplog.at_level(logging.DEBUG, logger="gigstack_async"):
+        await call(pipeline)
+        async with pipeline.replace(transport=MockTransport(lambda r: ok())).stream(
+            GET, path_params=PARAMS
+        ) as body:
+            assert body.status == 200
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(debug) == 4
+    assert [_elapsed_ms(m) for m in debug] == [0.0, 0.0, 0.0, 0.0]
+    assert clock.sleeps[0] == 2.0
+
+
+async def test_stream_attempts_are_logged(
+    caplog: pytest.LogCaptureFixture, sleeps: list[float]
+) -> None:
+    pipeline, _ = make([ConnectError("x"), fail(503), ok()])
+    with caplog.at_level(logging.DEBUG, logger="gigstack_async"):
+        await read_all(pipeline)
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert [m.split(" (attempt")[0] for m in debug] == [
+        "GET /things/{thingId} -> ConnectError",
+        "GET /things/{thingId} -> 503",
+        "GET /things/{thingId} -> 200",
+    ]
+    assert all(0 <= _elapsed_ms(m) < 10_000 for m in debug)
+
+
+async def test_a_deadline_log_shows_a_real_duration(caplog: pytest.LogCaptureFixture) -> None:
+    never = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    pipeline, _ = make(hang, timeout=Timeout(total=0.05))
+    with caplog.at_level(logging.DEBUG, logger="gigstack_async"), pytest.raises(APITimeoutError):
+        await call(pipeline)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert 0 <= _elapsed_ms(message) < 10_000
+
+
+async def test_stream_errors_name_method_and_path() -> None:
+    never = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    pipeline, _ = make(hang, timeout=Timeout(total=0.05))
+    with pytest.raises(APITimeoutError) as info:
+        await read_all(pipeline)
+    assert (info.value.method, info.value.path) == ("GET", "/things/{thingId}")
+
+
+async def test_stream_connection_error_names_method_and_path(sleeps: list[float]) -> None:
+    pipeline, _ = make([ConnectError("r")], retry=RetryPolicy(max_retries=0))
+    with pytest.raises(APIConnectionError) as info:
+        await read_all(pipeline)
+    assert (info.value.method, info.value.path) == ("GET", "/things/{thingId}")
+    assert str(info.value).startswith("GET /things/{thingId}: r (after 1 attempt")
+
+
+async def test_stream_backoff_to_the_deadline_is_not_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline_module.random, "random", lambda: 0.0)
+    clock = Clock(monkeypatch)
+    pipeline, transport = make(
+        [ConnectError("a"), ConnectError("b")],
+        timeout=Timeout(total=1.5),
+        retry=RetryPolicy(max_retries=5),
+    )
+    with pytest.raises(APIConnectionError, match=r"b \(after 2 attempts\)"):
+        await read_all(pipeline)
+    assert clock.sleeps == [0.5]  # the next, 1.0 s, would end exactly at the deadline
+    assert len(transport.requests) == 2
+
+
+async def test_stream_rate_limit_keeps_retry_after_when_retries_run_out(
+    sleeps: list[float],
+) -> None:
+    for operation in (GET, BILLED):
+        pipeline, _ = make([fail(429, {"Retry-After": "4"})], retry=RetryPolicy(max_retries=0))
+        with pytest.raises(RateLimitError) as info:
+            await read_all(pipeline, operation)
+        assert info.value.retry_after == 4.0
+
+
+def test_plain_models_read_fractions_as_float() -> None:
+    @attrs.frozen
+    class Measured:
+        ratio: float
+
+    pipeline, _ = make([])
+    result = pipeline.decode(
+        op(model=Measured), CallResult(Response(200, {}, b'{"ratio": 0.5}'), 1)
+    )
+    assert type(result.ratio) is float
+
+
+def test_a_success_false_error_keeps_the_raw_body() -> None:
+    pipeline, _ = make([])
+    response = ok({"success": False, "error": {"code": "bad", "message": "nope"}})
+    with pytest.raises(APIStatusError) as info:
+        pipeline.decode(GET, CallResult(response, 1))
+    assert info.value.raw == response.body
+    assert info.value.message == "nope"
+
+
+def test_a_model_mismatch_is_caused_by_the_decode_error_with_status_and_body() -> None:
+    pipeline, _ = make([])
+    response = ok({"name": "a"}, status=201)
+    with pytest.raises(APIResponseValidationError) as info:
+        pipeline.decode(GET, CallResult(response, 1))
+    cause = info.value.__cause__
+    assert isinstance(cause, APIResponseValidationError)
+    assert cause.status == 201
+    assert cause.body == response.body
