@@ -850,6 +850,7 @@ def test_a_billed_2xx_that_cannot_be_read_says_it_went_through(status: int) -> N
     assert info.value.status == status
     assert info.value.request_id == "rq_5"
     assert info.value.json_body == {"name": 1}
+    assert info.value.body == b'{"name": 1}'  # the raw answer is kept to inspect
 
 
 def test_a_billed_unreadable_body_without_request_id_has_no_suffix() -> None:
@@ -858,6 +859,7 @@ def test_a_billed_unreadable_body_without_request_id_has_no_suffix() -> None:
         pipeline.decode(BILLED, CallResult(Response(200, {}, b"nope"), 1))
     assert str(info.value).endswith("(e.g. the download history)")
     assert info.value.json_body is None
+    assert info.value.body == b"nope"
 
 
 @pytest.mark.parametrize("status", [199, 300, 399])
@@ -1329,3 +1331,58 @@ def test_a_model_mismatch_is_caused_by_the_decode_error_with_status_and_body() -
     assert isinstance(cause, APIResponseValidationError)
     assert cause.status == 201
     assert cause.body == response.body
+
+
+def test_a_base_url_ending_in_x_keeps_it() -> None:
+    pipeline, _ = make([], base_url="http://127.0.0.1:9/X//")
+    assert pipeline.build_request(GET, path_params=PARAMS).url == "http://127.0.0.1:9/X/things/t1"
+
+
+def test_a_bad_path_param_is_named_by_build_request() -> None:
+    pipeline, transport = make([])
+    with pytest.raises(InvalidParameterError) as info:
+        pipeline.build_request(GET, path_params={"thingId": ".."})
+    assert info.value.field == "thing_id"
+    assert transport.requests == []
+
+
+async def test_a_rate_limit_past_the_deadline_keeps_its_retry_after(sleeps: list[float]) -> None:
+    pipeline, _ = make([fail(429, {"Retry-After": "20"})], timeout=Timeout(total=5))
+    with pytest.raises(RateLimitError) as info:
+        await call(pipeline)
+    assert info.value.retry_after == 20.0
+    assert sleeps == []
+
+
+async def test_logged_durations_are_in_milliseconds(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(monkeypatch)
+
+    def slow(request: Request) -> Response:
+        clock.now += 0.25
+        return ok()
+
+    pipeline, _ = make(slow)
+    with caplog.at_level(logging.DEBUG, logger="gigstack_async"):
+        await call(pipeline)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message == "GET /things/{thingId} -> 200 (attempt 1, 250.0 ms)"
+
+
+def test_untyped_json_keeps_floats_for_models_without_money() -> None:
+    pipeline, _ = make([])
+    result = pipeline.decode(
+        op(model=dict[str, Any]), CallResult(Response(200, {}, b'{"a": 0.5, "b": [1.25]}'), 1)
+    )
+    assert result == {"a": 0.5, "b": [1.25]}
+    assert type(result["a"]) is float
+    assert type(result["b"][0]) is float
+
+
+@pytest.mark.parametrize(("name", "shown"), [("Rfc", "rfc"), ("PackageId", "package_id")])
+def test_an_argument_name_starting_upper_case_has_no_leading_underscore(
+    name: str, shown: str
+) -> None:
+    with pytest.raises(TypeError, match=rf"^{shown}: expected a str"):
+        encode_path_param(name, 5)
