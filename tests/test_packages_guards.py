@@ -603,3 +603,42 @@ def test_extracted_files_report_path_size_hash_and_written(tmp_path: Path) -> No
     (file,) = result.files
     assert file.path == (tmp_path / "out").resolve() / "d" / "a.xml"
     assert (file.name, file.size, file.sha256, file.written) == ("d/a.xml", len(XML), SHA, True)
+
+
+# --- bounded inflating --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bound", [7, 1000, 64 * 1024])
+def test_inflating_never_produces_more_than_one_chunk_per_step(
+    monkeypatch: pytest.MonkeyPatch, bound: int
+) -> None:
+    # With a tiny bound, long matches are cut mid-copy: the input is used up while zlib still
+    # holds output, which must be drained in bounded steps, not taken for a truncated stream.
+    monkeypatch.setattr(packages_module, "_CHUNK", bound)
+    content = bytes(300_000) + os.urandom(3000) + b"ab" * 50_000
+    data = make_zip(("a.xml", content))
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo("a.xml")
+    start = data.find(b"PK\x03\x04") + 30 + len("a.xml")
+    raw = data[start : start + info.compress_size]
+    pieces = [raw[at : at + bound] for at in range(0, len(raw), bound)]
+    chunks = list(packages_module._inflate(iter(pieces), "a.xml"))
+    assert b"".join(chunks) == content
+    assert max(len(c) for c in chunks) <= bound
+    assert dict(iter_package(data)) == {"a.xml": content}
+
+
+def test_bytes_after_the_deflate_data_name_the_member() -> None:
+    data = lie(make_zip(("a.xml", XML), ("b.xml", XML * 5)), "a.xml", compress_size=60)
+    error = refusal(data)
+    assert str(error) == "member 'a.xml' has bytes after the end of its deflate data"
+    assert error.member == "a.xml"
+
+
+def test_extract_creates_missing_parent_folders(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "b" / "c"
+    result = extract_package(stored(("x.xml", XML)), out)
+    assert (out / "x.xml").read_bytes() == XML
+    assert result.dest_dir == out.resolve()
+    zip_path = tmp_path / "p.zip"
+    zip_path.write_bytes(stored(("x.xml", XML)))
+    assert extract_staged(zip_path, tmp_path / "d" / "e").files[0].written
