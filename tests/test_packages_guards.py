@@ -642,3 +642,106 @@ def test_extract_creates_missing_parent_folders(tmp_path: Path) -> None:
     zip_path = tmp_path / "p.zip"
     zip_path.write_bytes(stored(("x.xml", XML)))
     assert extract_staged(zip_path, tmp_path / "d" / "e").files[0].written
+
+
+# --- the container, byte by byte ----------------------------------------------------------------
+
+
+def test_blob_reads_nothing_past_the_end_or_for_no_size(tmp_path: Path) -> None:
+    path = tmp_path / "b"
+    path.write_bytes(b"abc")
+    with packages_module._Blob(b"abc") as memory, packages_module._Blob(path=path) as file:
+        for blob in (memory, file):
+            assert blob.read(0, 2) == b"ab"
+            assert blob.read(1, 10) == b"bc"
+            assert blob.read(3, 5) == b""
+            assert blob.read(1, 0) == b""
+            assert blob.read(1, -1) == b""
+
+
+def test_an_end_record_one_byte_beyond_the_comment_limit_is_truncated() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.xml", XML)
+        archive.comment = b"c" * 0xFFFF
+    error = refusal(buffer.getvalue() + b"x")
+    assert str(error) == "ZIP is truncated: its end-of-central-directory record is missing"
+
+
+def test_the_last_end_signature_is_the_end_record() -> None:
+    # A member's bytes may contain the end signature; the real record is the last one.
+    fake = b"PK\x05\x06" + struct.pack("<4H2LH", 0, 0, 9999, 9999, 0, 0, 0)
+    data = stored(("a.bin", fake))
+    manifest = verify_package(data, PackageLimits(max_members=5))
+    assert [m.name for m in manifest.members] == ["a.bin"]
+
+
+def test_a_staged_end_record_claiming_zip64_without_a_locator(tmp_path: Path) -> None:
+    path = tmp_path / "p.zip"
+    path.write_bytes(b"PK\x05\x06" + struct.pack("<4H2LH", 0, 0, 0xFFFF, 0xFFFF, 0, 0, 0))
+    assert verify_staged(path).members == ()
+    error = refusal(path.read_bytes(), PackageLimits(max_members=10))
+    assert str(error) == "package declares 65535 members, over max_members=10"
+
+
+def test_a_file_used_as_a_folder_names_the_member_that_uses_it() -> None:
+    cases = [
+        ([("a", XML), ("a/b.xml", XML)], "member 'a' is a file but 'a/b.xml' uses it as a folder"),
+        ([("x/", b""), ("X", XML)], "member 'X' is a file but 'x/' uses it as a folder"),
+        (
+            [("a/b", XML), ("a/b/c.xml", XML)],
+            "member 'a/b' is a file but 'a/b/c.xml' uses it as a folder",
+        ),
+    ]
+    for entries, message in cases:
+        assert str(refusal(stored(*entries))) == message
+
+
+def test_a_cp437_name_is_matched_against_its_local_header() -> None:
+    # Without the UTF-8 flag, names are cp437: byte 0x82 is 'é'.
+    data = packages_module_rename(stored(("e.xml", XML)), b"e.xml", b"\x82.xml")
+    assert dict(iter_package(data)) == {"é.xml": XML}
+
+
+def test_an_undecodable_local_name_is_a_mismatch_not_a_crash() -> None:
+    data = bytearray(make_zip(("ñ.xml", XML)))  # non-ASCII: written with the UTF-8 flag
+    local = data.find(b"PK\x03\x04") + 30
+    data[local : local + 2] = b"\xff\xfe"  # 'ñ' in the local header: invalid UTF-8
+    error = refusal(bytes(data))
+    assert type(error) is CorruptPackageError
+    assert str(error) == "member 'ñ.xml' is called '\ufffd\ufffd.xml' in its local header"
+
+
+def test_a_local_extra_field_is_skipped() -> None:
+    info = zipfile.ZipInfo("a.xml")
+    info.extra = struct.pack("<2H", 0x9999, 4) + b"abcd"
+    data = stored((info, XML))
+    assert dict(iter_package(data)) == {"a.xml": XML}
+
+
+def test_a_bare_slash_entry_has_an_empty_name() -> None:
+    data = packages_module_rename(stored(("d/", b"")), b"d/", b"//")
+    error = refusal(data)
+    assert str(error) == "member '//' is an absolute path"
+    only = packages_module_rename(stored(("d", XML)), b"d", b"/")
+    assert str(refusal(only)) == "member '/' has an empty name"
+
+
+def test_a_read_only_msdos_file_is_a_regular_file() -> None:
+    info = zipfile.ZipInfo("a.xml")
+    info.external_attr = 0x01  # MS-DOS read-only
+    assert verify_package(stored((info, XML))).members[0].size == len(XML)
+    archived = zipfile.ZipInfo("b.xml")
+    archived.external_attr = 0x20  # MS-DOS archive bit
+    assert verify_package(stored((archived, XML))).members[0].size == len(XML)
+
+
+def packages_module_rename(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Rename a member in both headers (same length), keeping its flags."""
+    assert len(old) == len(new)
+    patched = bytearray(data)
+    for signature, name_at in ((b"PK\x03\x04", 30), (b"PK\x01\x02", 46)):
+        at = patched.find(signature)
+        assert patched[at + name_at : at + name_at + len(old)] == old
+        patched[at + name_at : at + name_at + len(new)] = new
+    return bytes(patched)
