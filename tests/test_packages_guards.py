@@ -745,3 +745,34 @@ def packages_module_rename(data: bytes, old: bytes, new: bytes) -> bytes:
         assert patched[at + name_at : at + name_at + len(old)] == old
         patched[at + name_at : at + name_at + len(new)] = new
     return bytes(patched)
+
+
+def test_names_with_spaces_land_in_their_own_folders(tmp_path: Path) -> None:
+    data = stored(("a b/c d.xml", XML))
+    result = extract_package(data, tmp_path / "out")
+    assert result.files[0].path == (tmp_path / "out").resolve() / "a b" / "c d.xml"
+    assert (tmp_path / "out" / "a b" / "c d.xml").read_bytes() == XML
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a b"]
+
+
+def test_extract_staged_clears_stale_temp_files_in_folders_with_spaces(tmp_path: Path) -> None:
+    zip_path = tmp_path / "p.zip"
+    zip_path.write_bytes(stored(("a b/c d.xml", XML)))
+    out = tmp_path / "out"
+    (out / "a b").mkdir(parents=True)
+    stale = out / "a b" / ".c d.xml.0123456789abcdef.tmp"
+    stale.write_bytes(b"half")
+    extract_staged(zip_path, out)
+    assert sorted(p.name for p in (out / "a b").iterdir()) == ["c d.xml"]
+
+
+def test_data_reaching_exactly_the_end_of_the_package_is_not_truncated() -> None:
+    # The header claims the data runs up to the package's last byte: not truncated (it fits),
+    # but then the bytes read are the wrong size.
+    data = stored(("a.xml", XML))
+    start = 30 + len("a.xml")
+    error = refusal(lie(data, "a.xml", compress_size=len(data) - start))
+    assert type(error) is CorruptPackageError
+    assert str(error) == f"member 'a.xml' is {len(data) - start} bytes but its header declares 190"
+    error = refusal(lie(data, "a.xml", compress_size=len(data) - start + 1))
+    assert str(error) == "member 'a.xml' is truncated: its data runs past the end of the package"
