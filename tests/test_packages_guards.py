@@ -17,6 +17,7 @@ import struct
 import unicodedata
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -776,3 +777,35 @@ def test_data_reaching_exactly_the_end_of_the_package_is_not_truncated() -> None
     assert str(error) == f"member 'a.xml' is {len(data) - start} bytes but its header declares 190"
     error = refusal(lie(data, "a.xml", compress_size=len(data) - start + 1))
     assert str(error) == "member 'a.xml' is truncated: its data runs past the end of the package"
+
+
+def test_an_existing_file_is_hashed_in_bounded_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = os.urandom(200_000)
+    data = make_zip(("a.xml", content))
+    extract_package(data, tmp_path)
+    sizes: list[object] = []
+    real_open = Path.open
+
+    class Reader:
+        def __init__(self, fh: Any) -> None:
+            self._fh = fh
+
+        def read(self, size: Any = -1) -> bytes:
+            sizes.append(size)
+            return self._fh.read(size)  # type: ignore[no-any-return]
+
+        def __enter__(self) -> Reader:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._fh.close()
+
+    def spy(self: Path, *args: Any, **kwargs: Any) -> Any:
+        return Reader(real_open(self, *args, **kwargs))
+
+    monkeypatch.setattr(Path, "open", spy)
+    assert [f.written for f in extract_package(data, tmp_path).files] == [False]
+    assert sizes
+    assert all(isinstance(n, int) and 0 < n <= 64 * 1024 for n in sizes)
