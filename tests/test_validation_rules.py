@@ -303,6 +303,7 @@ def test_download_request_messages_and_fields() -> None:
 def test_positive_seconds_refusals(value: float) -> None:
     error = refused(v.positive_seconds, "timeout", value)
     assert error.field == "timeout"
+    assert error.value is value
     assert str(error) == "timeout: must be a finite, positive number of seconds"
 
 
@@ -316,3 +317,14 @@ def test_positive_seconds_accepts_and_returns_float() -> None:
     assert v.positive_seconds("t", 5) == 5.0
     assert type(v.positive_seconds("t", 5)) is float
     assert v.positive_seconds("t", 1e-9) == 1e-9
+
+
+@pytest.mark.parametrize("raw", ["ABC020229XY9", "ABC030229XY9", "ABC010229XY9", "ABC990229XY9"])
+def test_feb_29_needs_a_leap_year_in_one_of_the_two_centuries(raw: str) -> None:
+    # 02, 03, 01, 99: neither 19yy nor 20yy is a leap year.
+    assert refused(v.rfc, "rfc", raw).rule == RFC_RULE
+
+
+def test_sync_start_date_names_its_field_on_a_bad_string() -> None:
+    error = refused(v.sync_start_date, "sync_start_date", "2024-13-01", today=TODAY)
+    assert (error.field, error.value) == ("sync_start_date", "2024-13-01")
