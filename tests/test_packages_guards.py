@@ -16,6 +16,7 @@ import stat
 import struct
 import unicodedata
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -809,3 +810,19 @@ def test_an_existing_file_is_hashed_in_bounded_reads(
     assert [f.written for f in extract_package(data, tmp_path).files] == [False]
     assert sizes
     assert all(isinstance(n, int) and 0 < n <= 64 * 1024 for n in sizes)
+
+
+@pytest.mark.parametrize("bound", [1, 7, 64])
+def test_output_zlib_still_holds_after_the_last_input_is_drained_in_bounded_steps(
+    monkeypatch: pytest.MonkeyPatch, bound: int
+) -> None:
+    # A long run of one byte ends in a long match whose copy is cut by the bound after the
+    # last input byte was read: zlib still holds output. It must be drained, in bounded steps,
+    # and must not be taken for a stream that ends early.
+    monkeypatch.setattr(packages_module, "_CHUNK", bound)
+    content = b"abc" + b"x" * 5000
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    raw = deflate.compress(content) + deflate.flush()
+    chunks = list(packages_module._inflate(iter([raw]), "a.xml"))
+    assert b"".join(chunks) == content
+    assert max(len(c) for c in chunks) <= bound
