@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,82 @@ def test_a_file_path_is_not_a_folder_to_clean(tmp_path: Path) -> None:
     file.write_bytes(b"")
     assert remove_stale_temp_files(file) == []
     assert file.exists()
+
+
+def test_a_new_file_is_0666_before_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        write_atomic(tmp_path / "f", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o666
+
+
+def test_the_original_error_survives_a_temp_file_already_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def vanish_then_fail(src: Any, dst: Any) -> None:
+        os.unlink(src)
+        raise OSError(errno.EIO, "disk gone")
+
+    monkeypatch.setattr(_atomic.os, "replace", vanish_then_fail)
+    with pytest.raises(OSError, match="disk gone") as info:
+        write_atomic(tmp_path / "f", b"x")
+    assert info.value.errno == errno.EIO
+
+
+def test_a_temp_file_removed_meanwhile_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / ".a.0123456789abcdef.tmp"
+    kept = tmp_path / ".b.0123456789abcdef.tmp"
+    gone.write_bytes(b"")
+    kept.write_bytes(b"")
+    real_unlink = Path.unlink
+
+    def racing_unlink(self: Path, missing_ok: bool = False) -> None:
+        if self.name == gone.name:
+            real_unlink(self)  # another cleaner got there first
+            raise FileNotFoundError(str(self))
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", racing_unlink)
+    assert remove_stale_temp_files(tmp_path) == [kept]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_o_binary_is_used_where_the_os_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows' O_BINARY keeps the bytes as written (no newline translation). Stand in for it
+    # with a flag that is harmless here, and check that the temp file is opened with it.
+    flags: list[int] = []
+    real_open = os.open
+
+    def spy_open(path: Any, flag: int, *args: Any) -> int:
+        flags.append(flag)
+        return real_open(path, flag, *args)
+
+    monkeypatch.setattr(_atomic.os, "O_BINARY", os.O_CLOEXEC, raising=False)
+    monkeypatch.setattr(_atomic.os, "open", spy_open)
+    write_atomic(tmp_path / "f", b"a\r\nb", sync_dir=False)
+    assert flags
+    assert flags[0] & os.O_CLOEXEC
+    assert flags[0] & os.O_EXCL
+    assert (tmp_path / "f").read_bytes() == b"a\r\nb"
+
+
+def test_fsync_dir_works_where_the_os_has_no_o_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[int] = []
+    real_open = os.open
+
+    def spy_open(path: Any, flag: int, *args: Any) -> int:
+        opened.append(flag)
+        return real_open(path, flag, *args)
+
+    monkeypatch.delattr(_atomic.os, "O_DIRECTORY")
+    monkeypatch.setattr(_atomic.os, "open", spy_open)
+    fsync_dir(tmp_path)
+    assert opened == [os.O_RDONLY]
