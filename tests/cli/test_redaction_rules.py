@@ -61,3 +61,9 @@ def test_debug_logging_format_and_level(capsys: pytest.CaptureFixture[str]) -> N
     line = capsys.readouterr().err.strip()
     assert line.endswith(" DEBUG gigstack_async: GET /x -> 200 key=***")
     assert line[:4].isdigit()  # the timestamp comes first
+
+
+def test_the_longer_secret_wins_whatever_the_alphabet_says() -> None:
+    # "secret" sorts after "key_secret_123"; masked first it would leave "key_***_123".
+    redactor = Redactor(["secret", "key_secret_123"])
+    assert redactor.scrub("x key_secret_123 y secret") == "x *** y ***"
