@@ -344,13 +344,7 @@ def test_replace_keeps_every_other_setting() -> None:
 # ---------------------------------------------------------------------------- which answers retry
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    from tests.conftest import _RecordingAsyncio
-
-    delays: list[float] = []
-    monkeypatch.setattr(pipeline_module, "asyncio", _RecordingAsyncio(delays))
-    return delays
+# `sleeps` (tests/conftest.py): the delays the pipeline asked for; nothing really sleeps.
 
 
 async def test_the_last_attempt_is_the_one_after_max_retries(sleeps: list[float]) -> None:
