@@ -4,12 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: help install test lint typecheck codegen codegen-check pytest mutate mutate-sample demo bench clean
+.PHONY: help install test test-floor lint typecheck codegen codegen-check pytest mutate mutate-sample demo bench clean
 
 help:
 	@echo "make demo       download a year of CFDIs from the local sandbox, with live progress"
 	@echo "make test       lint, type-check, codegen drift check and the whole test suite"
-	@echo "make codegen    regenerate gigstack_async/_generated/ from openapi/"
+	@echo "                (newest aiohttp/attrs/cattrs, then the declared floors: test-floor)"
+	@echo "make codegen    regenerate _generated/, catalogs.py and docs/coverage.md from openapi/"
 	@echo "make bench      benchmarks against raw aiohttp and other clients (writes BENCHMARKS.md)"
 	@echo "make mutate     mutation testing of the safety core (writes docs/mutation.md; slow)"
 
@@ -19,7 +20,7 @@ $(PY):
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --upgrade -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -49,7 +50,26 @@ mutate: $(STAMP)
 mutate-sample: $(STAMP)
 	$(PY) -m mutation --sample $(MUTATION_SAMPLE)
 
-test: lint typecheck codegen-check pytest
+test: lint typecheck codegen-check pytest test-floor
+
+# The oldest versions pyproject.toml allows (">=X" read as "==X"), in a second venv: the suite
+# minus spec fuzzing, survival, codegen and bench runs there, so the floors stay true.
+FLOOR_VENV := .venv-floor
+FLOOR_PY := $(FLOOR_VENV)/bin/python
+FLOOR_STAMP := $(FLOOR_VENV)/.installed-floor
+FLOOR_PINS = $(shell $(PYTHON) -c 'import re, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print(" ".join(re.sub(">=", "==", d) for d in deps))')
+
+$(FLOOR_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_PY) -m pip install --quiet --upgrade pip
+	$(FLOOR_PY) -m pip install --quiet -e '.[cli]' pytest pytest-asyncio pyyaml hypothesis uvicorn standardwebhooks $(FLOOR_PINS)
+	@touch $(FLOOR_STAMP)
+
+test-floor: $(FLOOR_STAMP)
+	$(FLOOR_PY) -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(aiohttp|attrs|cattrs) '
+	$(FLOOR_PY) -m pytest tests --ignore=tests/contract --ignore=tests/survival \
+		--ignore-glob='tests/test_codegen*.py' --ignore=tests/test_bench_smoke.py \
+		--ignore=tests/test_packaging.py
 
 demo: $(STAMP)
 	$(PY) -m gigstack_async demo
@@ -58,4 +78,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache mutants
+	rm -rf $(VENV) $(FLOOR_VENV) .mypy_cache .ruff_cache .pytest_cache mutants

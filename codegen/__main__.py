@@ -1,7 +1,9 @@
-"""`python -m codegen [--check] [--spec PATH] [--out DIR]`.
+"""`python -m codegen [--check] [--spec DIR] [--out DIR]`.
 
-Regenerates gigstack_async/_generated/ from the spec. With --check, generates into a temporary
-directory and exits 1 with a diff when the committed files differ (the drift gate in `make test`).
+Regenerates gigstack_async/_generated/ (models, operations table, resources),
+gigstack_async/catalogs.py and docs/coverage.md from openapi/. With --check, generates into a
+temporary directory and exits 1 with a diff when the committed files differ (the drift gate in
+`make test`).
 """
 
 from __future__ import annotations
@@ -10,17 +12,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, check, generate
+from codegen.generate import (
+    DEFAULT_CATALOGS,
+    DEFAULT_COVERAGE,
+    DEFAULT_OUT,
+    DEFAULT_SPEC,
+    check,
+    check_extras,
+    generate,
+    generate_extras,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the OpenAPI fragment")
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the openapi/ directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the generated package")
+    parser.add_argument("--catalogs", type=Path, default=DEFAULT_CATALOGS, help="catalogs.py")
+    parser.add_argument("--coverage", type=Path, default=DEFAULT_COVERAGE, help="coverage.md")
     parser.add_argument("--check", action="store_true", help="fail if --out is not up to date")
     args = parser.parse_args(argv)
+    extras = {"catalogs": args.catalogs, "coverage": args.coverage}
     if args.check:
-        diff = check(args.spec, args.out)
+        diff = check(args.spec, args.out) + check_extras(args.spec, **extras)
         if diff:
             sys.stdout.write(diff)
             sys.stdout.write(
@@ -29,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.out} is up to date with {args.spec}")
         return 0
-    for path in generate(args.spec, args.out):
+    for path in [*generate(args.spec, args.out), *generate_extras(args.spec, **extras)]:
         print(f"wrote {path}")
     return 0
 

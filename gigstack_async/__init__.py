@@ -23,6 +23,7 @@ from gigstack_async._generated.models import (
     SatInvoice,
     SatInvoiceStatus,
 )
+from gigstack_async._jsonable import to_dict, to_json
 from gigstack_async._version import __version__
 from gigstack_async.bulk.events import (
     BulkEvent,
@@ -105,4 +106,6 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "is_known",
+    "to_dict",
+    "to_json",
 ]

@@ -33,6 +33,10 @@ import cattrs
 from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from gigstack_async.money import MAX_MAGNITUDE, in_range, to_decimal
+
+_BIG_INT = 10**MAX_MAGNITUDE
+
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.Enum)
 
@@ -77,8 +81,10 @@ def open_enum(value: Any, cls: type[E]) -> E:
     return pseudo
 
 
-def _enum_value(member: enum.Enum) -> Any:
-    return member._value_
+def _enum_value(member: enum.Enum | str | int) -> Any:
+    # attrs does not convert on construction: `TaxElement(type="IVA")` holds the plain string,
+    # which is already the wire value.
+    return member._value_ if isinstance(member, enum.Enum) else member
 
 
 def _strict(expected: type, name: str) -> Callable[[Any, type], Any]:
@@ -107,18 +113,27 @@ def _structure_float(value: Any, cl: type) -> float:
 def _structure_decimal(value: Any, cl: type) -> Decimal:
     # The exact JSON parse already gives Decimal; an integer is exact too. A float (data parsed
     # by someone else's json.loads) is read through its shortest repr. A string is refused like
-    # for any other number: the spec says the wire carries JSON numbers.
+    # for any other number: the spec says the wire carries JSON numbers. Magnitudes beyond
+    # money.MAX_MAGNITUDE are refused: `1e999999999` must not become a gigabyte of digits.
     if type(value) is Decimal:
         result = value
-    elif isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
+    elif type(value) is int:
+        if -_BIG_INT < value < _BIG_INT:
+            return Decimal(value)
+        raise ValueError(f"expected an amount, got an integer of {len(str(abs(value)))} digits")
     elif type(value) is float:
-        result = Decimal(repr(value))
+        result = Decimal(float.__repr__(value))
     else:
         raise ValueError(f"expected a decimal number, got {type(value).__name__} {value!r:.60}")
-    if not result.is_finite():
-        raise ValueError(f"expected a finite amount, got {value!r}")
+    if not in_range(result):
+        raise ValueError(f"expected a finite amount within 1e±{MAX_MAGNITUDE}, got {result:.6E}")
     return result
+
+
+def _input_decimal(value: Any, cl: type) -> Decimal:
+    """What a caller may pass for money (see money.to_decimal): Decimal, int, str, or a float
+    without binary noise; at most CFDI's 6 decimals; checked before anything is sent."""
+    return to_decimal(value, name="amount")
 
 
 def _structure_bool(value: Any, cl: type) -> bool:
@@ -154,7 +169,9 @@ def _union_members(tp: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _fused_optional(inner_type: Any) -> Callable[[Any, Any], Any] | None:
+def _fused_optional(
+    inner_type: Any, decimal_hook: Callable[[Any, Any], Decimal] | None = None
+) -> Callable[[Any, Any], Any] | None:
     """`X | None` for a JSON primitive or an enum as ONE call: the common case (the exact JSON
     type, or null) is a type check; anything else goes to the strict hook, which raises."""
     if inner_type is str:
@@ -187,9 +204,9 @@ def _fused_optional(inner_type: Any) -> Callable[[Any, Any], Any] | None:
         def optional_decimal(value: Any, _: Any) -> Any:
             if value is None:
                 return None
-            if type(value) is Decimal and value.is_finite():
+            if type(value) is Decimal and in_range(value):
                 return value
-            return _structure_decimal(value, Decimal)
+            return (decimal_hook or _structure_decimal)(value, Decimal)
 
         return optional_decimal
     if inner_type is bool:
@@ -238,6 +255,8 @@ def _fast_structure_fn(
         "__detailed": detailed,
         "__Refused": _Refused,
         "__Decimal": Decimal,
+        "__in_range": in_range,
+        "__BIG": _BIG_INT,
     }
     body: list[str] = []
     kwargs: list[str] = []
@@ -271,11 +290,17 @@ def _fast_structure_fn(
             body.append(f"    if type({var}) is int: {var} = float({var})")
             body.append("    else: raise __Refused")
         elif inner is Decimal:
-            # Finite Decimals from the exact parse pass inline; ints, strings, NaN: detailed hook.
-            body.append(
-                f"  if {none_ok}(type({var}) is not __Decimal or not {var}.is_finite()):"
-                " raise __Refused"
-            )
+            # In-range Decimals from the exact parse and plain ints (a server writing `0` or
+            # `1160`) pass inline; anything else goes to the detailed hook.
+            indent = "  "
+            if optional:
+                body.append(f"  if {var} is not None:")
+                indent = "    "
+            body.append(f"{indent}if type({var}) is __Decimal:")
+            body.append(f"{indent}  if not __in_range({var}): raise __Refused")
+            body.append(f"{indent}elif type({var}) is int and -__BIG < {var} < __BIG:")
+            body.append(f"{indent}  {var} = __Decimal({var})")
+            body.append(f"{indent}else: raise __Refused")
         elif isinstance(inner, type) and issubclass(inner, enum.Enum):
             globs[f"__m{i}"] = inner._value2member_map_
             prefix = f"if {var} is not None: " if optional else ""
@@ -318,8 +343,16 @@ def _is_list_type(tp: Any) -> bool:
     return origin is list
 
 
-def _make_converter(*, fast: bool = True) -> cattrs.Converter:
-    """The converter; `fast=False` leaves out the fast paths (the reference, for tests)."""
+def _make_converter(
+    *,
+    fast: bool = True,
+    inputs: bool = False,
+    decimal_hook: Callable[[Any, Any], Decimal] | None = None,
+) -> cattrs.Converter:
+    """The converter; `fast=False` leaves out the fast paths (the reference, for tests).
+    `inputs=True`: the converter for what callers pass in (money as `money.to_decimal` takes it:
+    strings and noise-free floats too, at most 6 decimals). `decimal_hook`: another rule for
+    money fields (the webhook parser's, which also reads numeric strings)."""
     conv = cattrs.Converter(forbid_extra_keys=False, omit_if_default=True)
 
     # Order matters: cattrs consults class hooks before predicate hooks, and StrEnum has str in
@@ -338,7 +371,8 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
     conv.register_structure_hook(int, _strict(int, "integer"))
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(Decimal, _structure_decimal)
+    money = decimal_hook or (_input_decimal if inputs else _structure_decimal)
+    conv.register_structure_hook(Decimal, money)
     conv.register_unstructure_hook(Decimal, lambda d: d)  # the JSON encoder keeps its digits
     conv.register_structure_hook(date, _structure_date)
     conv.register_structure_hook(datetime, _structure_datetime)
@@ -356,7 +390,7 @@ def _make_converter(*, fast: bool = True) -> cattrs.Converter:
             # `X | None`: look the inner hook up once, not on every value.
             inner = conv.get_structure_hook(rest[0])
             inner_type = rest[0]
-            fused = _fused_optional(inner_type) if fast else None
+            fused = _fused_optional(inner_type, money) if fast else None
             if fused is not None:
                 return fused
 
@@ -455,7 +489,8 @@ def needs_exact(tp: Any) -> bool:
 
 
 def _holds_decimal(tp: Any, seen: set[Any]) -> bool:
-    if tp is Decimal:
+    # `Any` (a NOT FOUND shape kept as a dict) may hold amounts too: parse it exactly.
+    if tp is Decimal or tp is Any:
         return True
     if tp in seen:
         return False
@@ -466,6 +501,16 @@ def _holds_decimal(tp: Any, seen: set[Any]) -> bool:
     if isinstance(tp, type) and attrs.has(tp):
         return any(_holds_decimal(a.type, seen) for a in attrs.fields(attrs.resolve_types(tp)))
     return False
+
+
+_input_converter = _make_converter(fast=False, inputs=True)
+
+
+def structure_input(data: Any, cl: type[T]) -> T:
+    """Like `structure`, for arguments a caller passes in: money fields take `Decimal`, `int`,
+    decimal strings and noise-free floats, and refuse NaN, infinities and more than 6 decimals
+    (`money.to_decimal`), so bad amounts fail before anything is sent."""
+    return _input_converter.structure(data, cl)
 
 
 def structure(data: Any, cl: type[T]) -> T:

@@ -14,9 +14,19 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from gigstack_async.money import format_decimal
+from gigstack_async.money import format_decimal, in_range
 
 _encode_string = json.encoder.encode_basestring  # C-accelerated when available
+_encode_string_ascii = json.encoder.encode_basestring_ascii
+
+
+def _exact_number(token: str) -> Decimal:
+    """A JSON number with a fraction or exponent, as the Decimal it spells; refused beyond
+    money.MAX_MAGNITUDE (`1e999999999` would otherwise expand to a gigabyte of digits)."""
+    value = Decimal(token)
+    if not in_range(value):
+        raise ValueError(f"number {token[:40]!r} is out of range")
+    return value
 
 
 def _refuse_constant(name: str) -> Any:
@@ -29,9 +39,12 @@ def loads(raw: bytes | str, *, exact: bool = True) -> Any:
 
     `NaN`, `Infinity` and `-Infinity` are refused with ValueError in both modes.
     """
-    if exact:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
-    return json.loads(raw, parse_constant=_refuse_constant)
+    try:
+        if exact:
+            return json.loads(raw, parse_float=_exact_number, parse_constant=_refuse_constant)
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except ArithmeticError as exc:  # decimal.InvalidOperation and friends: not a usable number
+        raise ValueError(f"a number in the JSON cannot be read: {type(exc).__name__}") from None
 
 
 def dumps(obj: Any) -> bytes:
@@ -40,11 +53,19 @@ def dumps(obj: Any) -> bytes:
     Raises ValueError for NaN/infinite numbers and TypeError for values JSON cannot hold.
     """
     parts: list[str] = []
-    _encode(obj, parts.append)
-    return "".join(parts).encode("utf-8")
+    _encode(obj, parts.append, _encode_string)
+    text = "".join(parts)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (from a decoded filename, say) has no UTF-8 form: escape every
+        # string as \uXXXX, which JSON allows and every reader understands.
+        parts.clear()
+        _encode(obj, parts.append, _encode_string_ascii)
+        return "".join(parts).encode("ascii")
 
 
-def _encode(obj: Any, emit: Any) -> None:
+def _encode(obj: Any, emit: Any, string: Any) -> None:
     if obj is None:
         emit("null")
     elif obj is True:
@@ -52,7 +73,7 @@ def _encode(obj: Any, emit: Any) -> None:
     elif obj is False:
         emit("false")
     elif isinstance(obj, str):
-        emit(_encode_string(obj))
+        emit(string(obj))
     elif isinstance(obj, Decimal):
         emit(format_decimal(obj))
     elif isinstance(obj, int):
@@ -70,16 +91,16 @@ def _encode(obj: Any, emit: Any) -> None:
             if not first:
                 emit(",")
             first = False
-            emit(_encode_string(key))
+            emit(string(key))
             emit(":")
-            _encode(value, emit)
+            _encode(value, emit, string)
         emit("}")
     elif isinstance(obj, list | tuple):
         emit("[")
         for index, value in enumerate(obj):
             if index:
                 emit(",")
-            _encode(value, emit)
+            _encode(value, emit, string)
         emit("]")
     else:
         raise TypeError(f"{type(obj).__name__} is not JSON serializable")

@@ -8,20 +8,66 @@ import attrs
 
 BodyKind = Literal["json", "multipart"]
 
+SideEffect = Literal["none", "charges", "fiscal-document", "moves-money", "limited-download"]
+"""`x-gigstack-side-effect`: what a call does beyond reading. Anything but `none` is never sent
+twice once it may have reached the server, unless the operation takes an idempotency key."""
+
+SIDE_EFFECTS: tuple[SideEffect, ...] = (
+    "none",
+    "charges",
+    "fiscal-document",
+    "moves-money",
+    "limited-download",
+)
+
+PagingStyle = Literal["cursor", "page", "single"]
+
 
 @attrs.frozen
 class Pagination:
-    """How a list operation pages: the cursor parameter and the response fields to read."""
+    """How a list operation pages (`x-gigstack-pagination`).
 
-    cursor_param: str
+    - `cursor`: the request's `cursor_param` takes the response's `next_field`; the loop follows
+      `has_more_field`.
+    - `page`: the request's `page_param` counts 1, 2, …; the loop stops on `has_more_field` when
+      the response has it, else when `total_field` items were seen, else on a short/empty page.
+    """
+
     items_field: str
-    next_field: str
-    has_more_field: str
+    style: PagingStyle = "cursor"
+    cursor_param: str | None = None
+    next_field: str | None = None
+    has_more_field: str | None = None
+    total_field: str | None = None
+    limit_param: str | None = None
+    page_param: str | None = None
+    per_page_param: str | None = None
+    query_param: str | None = None
+
+
+@attrs.frozen
+class Idempotency:
+    """`x-gigstack-idempotency`: where the API reads an idempotency key (`body` field or header)."""
+
+    field: str
+    location: Literal["body", "header"] = "body"
+
+
+@attrs.frozen
+class Upload:
+    """`x-gigstack-upload`: what a multipart file part may be, checked before sending."""
+
+    max_bytes: int
+    content_types: tuple[str, ...] = ()
+
+
+def _no_resend(op: Operation) -> bool:
+    return op.side_effect != "none" and op.idempotency is None
 
 
 @attrs.frozen
 class Operation:
-    """One operation of openapi/, as data: the transport's retry policy reads `billed` from here."""
+    """One operation of openapi/, as data: the retry policy reads `no_resend` from here."""
 
     operation_id: str
     method: str
@@ -32,14 +78,27 @@ class Operation:
     query_params: tuple[str, ...] = ()
     body: BodyKind | None = None
     request_model: type | None = None
-    billed: bool = False
-    """May charge money: never retried once the request may have reached the server."""
-    limited: bool = False
-    """Spends a limited resource (a package's 2 SAT downloads): never retried once the request
-    may have reached the server, either."""
+    side_effect: SideEffect = "none"
+    idempotency: Idempotency | None = None
     pagination: Pagination | None = None
+    upload: Upload | None = None
+    unwrap: str | None = None
+    """The response field holding the data (`x-gigstack-unwrap`), as a Python attribute name."""
+    no_resend: bool = attrs.field(init=False, default=attrs.Factory(_no_resend, takes_self=True))
+    """Never sent twice once it may have reached the server: a side effect and no idempotency
+    key. Computed once here so the request path reads one attribute."""
+
+    @property
+    def billed(self) -> bool:
+        """May charge money (`side_effect == "charges"`; `x-gigstack-billed: true` in the spec)."""
+        return self.side_effect == "charges"
+
+    @property
+    def limited(self) -> bool:
+        """Spends one of a package's 2 SAT downloads (`limited-download`; `x-gigstack-limited`)."""
+        return self.side_effect == "limited-download"
 
     @property
     def retry_unsafe(self) -> bool:
-        """Billed or limited: a second attempt could cost money or a download."""
-        return self.billed or self.limited
+        """The older name of `no_resend` (billed or limited, now any side effect without a key)."""
+        return self.no_resend

@@ -2,7 +2,8 @@
 
 Resources call `Pipeline.call(...)` (or `Pipeline.stream(...)` for a large body); they never see
 HTTP. Whether an operation may be retried comes from the generated operations table
-(`x-gigstack-billed` and `x-gigstack-limited` in the spec), not from ifs here.
+(`x-gigstack-side-effect` and `x-gigstack-idempotency` in the spec, folded into
+`Operation.no_resend`), not from ifs here.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import logging
 import math
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import attrs
 import cattrs
@@ -60,6 +62,35 @@ logger = logging.getLogger("gigstack_async")
 T = TypeVar("T")
 
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+
+MAX_REDIRECTS = 5
+_REFUSED_NUMBER = "number"  # _json.loads says "… number …" when it refuses one
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+DOWNLOAD_FILE = Operation(
+    operation_id="downloadFile",
+    method="GET",
+    path="<file URL>",  # what logs and errors show: the real URL may carry a signature
+    resource="files",
+    response_model=bytes,
+)
+"""A file URL handed out by the API (invoice PDF/XML): a plain read, retried on transient errors."""
+
+_SIDE_EFFECT_TEXT = {
+    "none": "this call",
+    "charges": "this call may charge money",
+    "fiscal-document": "this call creates, stamps or cancels a fiscal document (CFDI)",
+    "moves-money": "this call moves money",
+    "limited-download": "this download counts against SAT's limit of downloads per package",
+}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
 MAX_ERROR_BODY_BYTES = 1024 * 1024  # an error envelope of a streamed call: read whole, capped
 
 
@@ -192,6 +223,7 @@ class Pipeline:
         query: Mapping[str, Any] | None = None,
         json_body: Any = None,
         multipart: tuple[MultipartField, ...] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Request:
         path = op.path
         for name in op.path_params:
@@ -203,24 +235,26 @@ class Pipeline:
                 params.append((name, encode_query_value(value)))
         if self.team is not None and "team" in op.query_params:
             params.append(("team", self.team))
-        headers = {
+        all_headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Accept": "application/json",
             "User-Agent": f"gigstack-async/{__version__}",
         }
         if _bodyless_write(op, json_body, multipart):
-            headers["Content-Type"] = "application/json"
+            all_headers["Content-Type"] = "application/json"
+        if headers:
+            all_headers.update(headers)
         return Request(
             method=op.method,
             url=self.base_url + path,
-            headers=headers,
+            headers=all_headers,
             params=tuple(params),
             json=json_body,
             multipart=multipart,
             connect_timeout=self.timeout.connect,
             read_timeout=self.timeout.read,
             max_response_bytes=self.max_response_bytes,
-            resend_safe=not op.retry_unsafe,
+            resend_safe=not op.no_resend,
         )
 
     # ------------------------------------------------------------------ sending
@@ -233,10 +267,23 @@ class Pipeline:
         query: Mapping[str, Any] | None = None,
         json_body: Any = None,
         multipart: tuple[MultipartField, ...] | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
-        """Send `op` and return its response decoded into `op.response_model`."""
+        """Send `op` and return its response decoded into `op.response_model`.
+
+        For an operation with an idempotency key (`op.idempotency`), `idempotency_key` is sent
+        as given, or one is generated for this call; either way every retry carries the same key.
+        """
+        headers: Mapping[str, str] | None = None
+        if op.idempotency is not None:
+            json_body, headers = with_idempotency_key(op, json_body, idempotency_key)
         request = self.build_request(
-            op, path_params=path_params, query=query, json_body=json_body, multipart=multipart
+            op,
+            path_params=path_params,
+            query=query,
+            json_body=json_body,
+            multipart=multipart,
+            headers=headers,
         )
         result = await self.send(op, request)
         return self.decode(op, result)
@@ -260,7 +307,7 @@ class Pipeline:
                     f"{op.method} {log_path}: no result within the {self.timeout.total} s deadline "
                     f"({attempt} attempt{'s' if attempt > 1 else ''})"
                 )
-                if op.retry_unsafe:
+                if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
                 raise APITimeoutError(message, method=op.method, path=log_path) from exc
             except ResponseTooLarge as exc:
@@ -271,7 +318,7 @@ class Pipeline:
             except TransportError as exc:
                 elapsed = loop.time() - started
                 self._log_attempt(op, log_path, type(exc).__name__, attempt, elapsed)
-                if op.retry_unsafe and exc.request_sent:
+                if op.no_resend and exc.request_sent:
                     raise self._unsafe_failure(op, f"{op.method} {log_path}: {exc}") from exc
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
@@ -296,7 +343,7 @@ class Pipeline:
             if response.status < 400 or response.status not in self.retry.retry_statuses:
                 return CallResult(response=response, attempts=attempt)
             retry_after = parse_retry_after(response)
-            if op.retry_unsafe or attempt > self.retry.max_retries:
+            if op.no_resend or attempt > self.retry.max_retries:
                 raise self._status_error(response, retry_after)
             if retry_after is not None and retry_after > self.retry.retry_after_cap:
                 raise self._status_error(response, retry_after)
@@ -310,11 +357,11 @@ class Pipeline:
             await asyncio.sleep(delay)
 
     def _unsafe_failure(self, op: Operation, message: str) -> APIConnectionError:
-        """The error for a billed or limited call that failed after it may have been served."""
-        if op.billed:
+        """The error for a call with a side effect that failed after it may have been served."""
+        if op.side_effect != "limited-download":
             return OutcomeUnknownError(
-                f"{message}; this call may charge money and may have reached the server, so it "
-                "was not retried. Check whether it took effect before trying again.",
+                f"{message}; {_SIDE_EFFECT_TEXT[op.side_effect]} and may have reached the "
+                "server, so it was not retried. Check whether it took effect before trying again.",
                 method=op.method,
                 path=op.path,
             )
@@ -356,9 +403,63 @@ class Pipeline:
                 if loop.time() < deadline:
                     raise  # not our deadline: the consumer's own timeout
                 message = f"{op.method} {op.path}: the body did not arrive within the deadline"
-                if op.retry_unsafe:
+                if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
                 raise APITimeoutError(message, method=op.method, path=op.path) from exc
+
+    @contextlib.asynccontextmanager
+    async def download(self, url: str) -> AsyncIterator[_GuardedStream]:
+        """Open a file URL the API handed out (invoice PDF/XML) and yield its body (`chunks()`).
+
+        The API key goes only to URLs under `base_url`: storage URLs get no Authorization
+        header. Redirects are followed (at most 5), dropping the key when the URL leaves
+        `base_url`. Retried like any read; the URL is never logged (it may be signed). The
+        per-call deadline covers the body too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout.total
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise APIResponseValidationError(
+                    "the API gave a file location that is not an http(s) URL", status=0
+                )
+            headers = {"User-Agent": f"gigstack-async/{__version__}"}
+            if _origin(current) == _origin(self.base_url) and parts.path.startswith(
+                urlsplit(self.base_url).path.rstrip("/") + "/"
+            ):
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            request = Request(
+                method="GET",
+                url=current,
+                headers=headers,
+                connect_timeout=self.timeout.connect,
+                read_timeout=self.timeout.read,
+                max_response_bytes=self.max_response_bytes,
+            )
+            async with contextlib.AsyncExitStack() as stack:
+                response = await self._open_stream(DOWNLOAD_FILE, request, deadline, stack)
+                location = next(
+                    (v for k, v in response.headers.items() if k.lower() == "location"), None
+                )
+                if response.status in _REDIRECTS and location:
+                    current = urljoin(current, location)
+                    continue
+                body = _GuardedStream(self, DOWNLOAD_FILE, response)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        yield body
+                except TimeoutError as exc:
+                    if loop.time() < deadline:
+                        raise  # not our deadline: the consumer's own timeout
+                    raise APITimeoutError(
+                        "the file did not arrive within the deadline",
+                        method="GET",
+                        path=DOWNLOAD_FILE.path,
+                    ) from exc
+                return
+        raise APIResponseValidationError(f"more than {MAX_REDIRECTS} redirects", status=0)
 
     async def _open_stream(
         self,
@@ -382,13 +483,13 @@ class Pipeline:
             except TimeoutError as exc:
                 await attempt_stack.aclose()
                 message = f"{op.method} {op.path}: no response within the {self.timeout.total} s"
-                if op.retry_unsafe:
+                if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
                 raise APITimeoutError(message, method=op.method, path=op.path) from exc
             except TransportError as exc:
                 await attempt_stack.aclose()
                 self._log_attempt(op, op.path, type(exc).__name__, attempt, loop.time() - started)
-                if op.retry_unsafe and exc.request_sent:
+                if op.no_resend and exc.request_sent:
                     raise self._unsafe_failure(op, f"{op.method} {op.path}: {exc}") from exc
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
@@ -413,7 +514,7 @@ class Pipeline:
             whole = Response(response.status, response.headers, body)
             retry_after = parse_retry_after(whole)
             retryable = response.status in self.retry.retry_statuses
-            if not retryable or op.retry_unsafe or attempt > self.retry.max_retries:
+            if not retryable or op.no_resend or attempt > self.retry.max_retries:
                 raise self._status_error(whole, retry_after)
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             if delay > self.retry.retry_after_cap or loop.time() + delay >= deadline:
@@ -451,9 +552,10 @@ class Pipeline:
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             content_type = response.header("content-type") or "no content type"
             shown = excerpt(response.body) if response.body else "empty body"
-            raise _invalid_body(
-                op, response, f"expected JSON, got {content_type}: {shown}", None
-            ) from exc
+            # Valid JSON syntax whose number we refuse (NaN, 1e400) says so; anything else is
+            # simply not JSON.
+            what = str(exc) if _REFUSED_NUMBER in str(exc) else "expected JSON"
+            raise _invalid_body(op, response, f"{what}, got {content_type}: {shown}", None) from exc
         if isinstance(body, dict) and body.get("success") is False:
             raise status_error(
                 response.status, response.body, body, request_id=_request_id(response)
@@ -469,10 +571,11 @@ def _invalid_body(
 ) -> APIResponseValidationError:
     """The error for a 2xx body we cannot read; on a billed call it says the call went through."""
     request_id = _request_id(response)
-    if op.billed and 200 <= response.status < 300:
+    if op.side_effect != "none" and 200 <= response.status < 300:
         return BilledResponseValidationError(
-            f"{op.method} {op.path}: HTTP {response.status}: the call WENT THROUGH (it may have "
-            f"charged) but its response cannot be read: {reason}. Do not send it again; "
+            f"{op.method} {op.path}: HTTP {response.status}: the call WENT THROUGH ("
+            f"{_SIDE_EFFECT_TEXT[op.side_effect].removeprefix('this call ')}) but its response "
+            f"cannot be read: {reason}. Do not send it again; "
             "check its effect first (e.g. the download history)"
             + (f" [request id {request_id}]" if request_id else ""),
             status=response.status,
@@ -495,6 +598,31 @@ def _bodyless_write(op: Operation, json_body: Any, multipart: object) -> bool:
 
 
 MAX_REASONS = 5
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one call: random, so two separate calls never collide."""
+    return f"gsa_{uuid.uuid4().hex}"
+
+
+def with_idempotency_key(
+    op: Operation, json_body: Any, key: str | None
+) -> tuple[Any, dict[str, str] | None]:
+    """Put the call's idempotency key where `op.idempotency` says (a body field or a header).
+
+    A key already in the body, or given as `key`, is kept unchanged; otherwise one is generated.
+    Done once per call, before the first attempt, so every retry resends the same key.
+    """
+    spec = op.idempotency
+    assert spec is not None
+    if spec.location == "header":
+        return json_body, {spec.field: key or new_idempotency_key()}
+    body = dict(json_body) if isinstance(json_body, Mapping) else {}
+    if key is not None:
+        body[spec.field] = key
+    elif not body.get(spec.field):
+        body[spec.field] = new_idempotency_key()
+    return body, None
 
 
 def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T]) -> T:
@@ -558,7 +686,7 @@ class _GuardedStream:
             message = (
                 f"{op.method} {op.path}: {exc} (the body broke off after {self.received} bytes)"
             )
-            if op.retry_unsafe:
+            if op.no_resend:
                 failure = self._pipeline._unsafe_failure(op, message)
             else:
                 failure = APIConnectionError(message, method=op.method, path=op.path)

@@ -11,9 +11,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from gigstack_async._config import DEFAULT_BASE_URL, RetryPolicy, Timeout
+from gigstack_async._generated.resources import Namespaces
 from gigstack_async._pipeline import MAX_RESPONSE_BYTES, Pipeline
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.resources.downloads import Downloads
+from gigstack_async.resources.invoices import Invoices
+from gigstack_async.resources.retentions import Retentions
 from gigstack_async.resources.sat_invoices import SatInvoices
 from gigstack_async.transports.aiohttp import AiohttpTransport
 from gigstack_async.transports.base import AsyncTransport
@@ -80,7 +83,7 @@ def _check_count(field: str, value: int, minimum: int) -> int:
     return value
 
 
-class GigstackClient:
+class GigstackClient(Namespaces):
     """The asyncio client for the gigstack API v2.
 
     ```python
@@ -134,9 +137,19 @@ class GigstackClient:
         )
         self._bind_resources()
 
+    # Hand-written subclasses of generated namespaces (checks that need logic, bulk, packages).
+    sat_invoices: SatInvoices
+    downloads: Downloads
+    invoices: Invoices
+    retentions: Retentions
+
     def _bind_resources(self) -> None:
+        # Every namespace of the spec (client.clients, client.invoices.drafts, ...), generated.
+        self._bind_generated(self._pipeline)
         self.sat_invoices = SatInvoices(self._pipeline)
         self.downloads = Downloads(self._pipeline)
+        self.invoices = Invoices(self._pipeline)
+        self.retentions = Retentions(self._pipeline)
 
     @property
     def base_url(self) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Final
 
 from gigstack_async.errors import InvalidParameterError
@@ -35,10 +35,12 @@ from gigstack_async.errors import InvalidParameterError
 __all__ = [
     "CFDI_MAX_DECIMALS",
     "CURRENCY_DECIMALS",
+    "MAX_MAGNITUDE",
     "InvalidAmountError",
     "MoneyInput",
     "currency_decimals",
     "format_decimal",
+    "in_range",
     "round_amount",
     "to_decimal",
 ]
@@ -79,36 +81,57 @@ class InvalidAmountError(InvalidParameterError):
     decimals than the field allows. Raised before any request is sent; `field` names it."""
 
 
-def to_decimal(value: object, *, name: str, max_decimals: int | None = None) -> Decimal:
+MAX_MAGNITUDE: Final = 28
+"""An amount's most significant digit is at most 10**27 and at least 10**-28 (Decimal's
+`adjusted()` in -28..27): far beyond any real amount (CFDI allows 18 integer digits and 6
+decimals), and it keeps a 10-byte `1e999999999` from becoming a gigabyte of digits."""
+
+
+def in_range(value: Decimal) -> bool:
+    """Finite, and within `MAX_MAGNITUDE` (zero always is)."""
+    return value.is_finite() and (not value or -MAX_MAGNITUDE <= value.adjusted() < MAX_MAGNITUDE)
+
+
+def to_decimal(
+    value: object, *, name: str, max_decimals: int | None = CFDI_MAX_DECIMALS
+) -> Decimal:
     """`value` as an exact `Decimal`, or `InvalidAmountError` naming `name`.
 
-    Accepts `Decimal`, `int` and decimal strings (`"1160.10"`, surrounding spaces ignored).
-    A `float` is accepted and read through its shortest repr (`0.1` → `Decimal("0.1")`,
-    `1160.1` → `Decimal("1160.1")`): that is the decimal the float was written as in source or
-    parsed from, so no binary noise (`0.1000000000000000055…`) reaches SAT. `bool`, NaN and
-    infinities are refused, and so is an amount with more than `max_decimals` decimals (checked
-    before sending; nothing is rounded silently).
+    Accepts `Decimal`, `int` and decimal strings (`"1160.10"`, `".5"`, `"+1"`; surrounding
+    spaces ignored). A `float` (numpy's included) is read through its shortest repr (`0.1` →
+    `Decimal("0.1")`): that is the decimal the float was written as. A float whose shortest repr
+    still carries binary noise (`0.1 + 0.2` → `0.30000000000000004`) is refused: pass a
+    `Decimal` or a string. `bool`, NaN, infinities, amounts beyond `MAX_MAGNITUDE` and amounts
+    with more than `max_decimals` decimals (CFDI's 6 by default; `None`: no limit) are refused
+    before anything is sent; nothing is rounded silently. `-0` becomes `0`.
     """
     if isinstance(value, bool):
         raise InvalidAmountError(name, f"{value!r} is a bool, not an amount", value)
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
+        if abs(value) >= 10**MAX_MAGNITUDE:
+            raise InvalidAmountError(name, "the integer is too large to be an amount", value)
         result = Decimal(value)
     elif isinstance(value, float):
         if math.isnan(value):
             raise InvalidAmountError(name, "NaN is not an amount", value)
         if math.isinf(value):
-            raise InvalidAmountError(name, f"{value} is not an amount", value)
-        result = Decimal(repr(value))
+            raise InvalidAmountError(name, f"{float.__repr__(value)} is not an amount", value)
+        result = Decimal(float.__repr__(value))  # numpy's repr is "np.float64(…)"
+        noisy = decimals_of(result) > CFDI_MAX_DECIMALS  # more than any amount can carry
+        if max_decimals is not None and noisy and in_range(result):
+            raise InvalidAmountError(
+                name,
+                f"the float {float.__repr__(value)} carries binary rounding noise; pass a "
+                "Decimal or a string with the digits you mean",
+                value,
+            )
     elif isinstance(value, str):
         text = value.strip()
-        if not _DECIMAL_LITERAL.fullmatch(text):
-            raise InvalidAmountError(name, f"{value!r} is not a decimal number", value)
-        try:
-            result = Decimal(text)
-        except InvalidOperation as exc:  # pragma: no cover - the regex already refused it
-            raise InvalidAmountError(name, f"{value!r} is not a decimal number", value) from exc
+        if len(text) > 80 or not _DECIMAL_LITERAL.fullmatch(text):
+            raise InvalidAmountError(name, f"{value!r:.60} is not a decimal number", value)
+        result = Decimal(text)
     else:
         raise InvalidAmountError(
             name, f"expected Decimal, int or a decimal string, got {type(value).__name__}", value
@@ -117,6 +140,10 @@ def to_decimal(value: object, *, name: str, max_decimals: int | None = None) -> 
         raise InvalidAmountError(name, "NaN is not an amount", value)
     if result.is_infinite():
         raise InvalidAmountError(name, f"{result} is not an amount", value)
+    if not in_range(result):
+        raise InvalidAmountError(
+            name, f"{result:.6E} is out of range for an amount (|exponent| ≤ 28)", value
+        )
     if max_decimals is not None and decimals_of(result) > max_decimals:
         raise InvalidAmountError(
             name,
@@ -124,7 +151,7 @@ def to_decimal(value: object, *, name: str, max_decimals: int | None = None) -> 
             f"at most {max_decimals} are allowed (round it first, e.g. with round_amount)",
             value,
         )
-    return result
+    return result.copy_abs() if result.is_zero() else result
 
 
 def decimals_of(value: Decimal) -> int:
@@ -135,9 +162,10 @@ def decimals_of(value: Decimal) -> int:
 
 def format_decimal(value: Decimal) -> str:
     """Positional notation, digits unchanged: `1160.10` → `"1160.10"`, `1E+2` → `"100"`,
-    `1E-7` → `"0.0000001"`. Never an exponent (SAT and JSON readers differ on those)."""
-    if not value.is_finite():
-        raise InvalidAmountError("amount", f"{value} is not an amount", value)
+    `1E-7` → `"0.0000001"`. Never an exponent (SAT and JSON readers differ on those).
+    Refuses NaN, infinities and values beyond `MAX_MAGNITUDE` (they would print as megabytes)."""
+    if not in_range(value) or decimals_of(value) > 2 * MAX_MAGNITUDE:
+        raise InvalidAmountError("amount", f"{value:.6E} cannot be written as an amount", value)
     return format(value, "f")
 
 
@@ -151,7 +179,13 @@ def currency_decimals(currency: str) -> int:
         ) from None
 
 
-def round_amount(value: Decimal, currency: str = "MXN") -> Decimal:
-    """`value` rounded to the currency's decimals, half up (0.005 → 0.01), as CFDI amounts are."""
+def round_amount(value: MoneyInput, currency: str = "MXN") -> Decimal:
+    """`value` rounded to the currency's decimals, half up (0.005 → 0.01), as CFDI amounts are.
+
+    Accepts what `to_decimal` accepts (without its decimals limit); never returns `-0`."""
+    amount = to_decimal(value, name="amount", max_decimals=None)
     quantum = Decimal(1).scaleb(-currency_decimals(currency))
-    return value.quantize(quantum, rounding=ROUND_HALF_UP)
+    # Enough precision for any in-range amount, whatever the caller's decimal context says.
+    with localcontext(Context(prec=2 * MAX_MAGNITUDE + 2)):
+        rounded = amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded

@@ -9,6 +9,8 @@ async def test_my_report(gigstack_client, gigstack_sandbox):
     assert gigstack_sandbox.state.download_requests  # what your code asked SAT for
 ```
 
+- `gigstack_sandbox_config`: returns the `SandboxConfig` the sandbox is built from (default
+  `SandboxConfig(speed=3000)`); override it to change seed, speed, faults, blank teams, ...
 - `gigstack_sandbox_config`: override it to change the sandbox (seed, speed, faults, blank teams).
   Mark a test `@pytest.mark.gigstack_profile("documented-fields", "clock-behind")` to run it
   against a server that disagrees with the SDK's guesses (names: `sandbox.PROFILES`; a
@@ -17,7 +19,9 @@ async def test_my_report(gigstack_client, gigstack_sandbox):
 - `gigstack_client`: a `GigstackClient` bound to it, with a poll schedule fit for tests.
 
 The async fixtures need pytest-asyncio; without it this plugin registers nothing (and never
-breaks your test run).
+breaks your test run). Configure it with `asyncio_mode = "auto"` and
+`asyncio_default_fixture_loop_scope = "function"` (README: Testing your application) so async
+tests need no marker and no loop-scope warning appears.
 """
 
 from __future__ import annotations

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 import subprocess
 import traceback
 import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from gigstack_async import GigstackClient
 from gigstack_async import _pipeline as pipeline_module
@@ -114,6 +119,101 @@ async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
     yield start
     for server in servers:
         await server.close()
+
+
+class _CannedResponse:
+    """The part of an aiohttp response that AiohttpTransport reads: status, headers, body."""
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status = status
+        self.headers = headers
+        self.content_length = len(body)
+        self.content = self
+        self._body = body
+
+    async def iter_chunked(self, size: int) -> AsyncIterator[bytes]:
+        for start in range(0, len(self._body), size):
+            yield self._body[start : start + size]
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def __aenter__(self) -> _CannedResponse:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class FakeHttp:
+    """Canned answers for `aiohttp.ClientSession.request`, with aioresponses' API subset
+    (`get`/`post`/`add`, `.requests[(METHOD, URL)] -> [call.kwargs]`).
+
+    It replaces aioresponses, whose 0.7.9 cannot build a response on aiohttp >= 3.14
+    (pnuckowski/aioresponses#289): it patches only the one call the SDK's transport makes, and
+    builds no aiohttp object, so it works on every aiohttp the SDK supports. Each reply answers
+    one request; an unmatched request fails like a refused connection.
+    """
+
+    def __init__(self) -> None:
+        self._replies: list[tuple[str, str | re.Pattern[str], _CannedResponse]] = []
+        self.requests: dict[tuple[str, URL], list[SimpleNamespace]] = {}
+
+    def add(
+        self,
+        url: str | re.Pattern[str],
+        method: str = "GET",
+        *,
+        status: int = 200,
+        payload: Any = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        reply_headers = dict(headers or {})
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            reply_headers.setdefault("Content-Type", "application/json")
+        self._replies.append((method.upper(), url, _CannedResponse(status, body, reply_headers)))
+
+    def get(self, url: str | re.Pattern[str], **kwargs: Any) -> None:
+        self.add(url, "GET", **kwargs)
+
+    def post(self, url: str | re.Pattern[str], **kwargs: Any) -> None:
+        self.add(url, "POST", **kwargs)
+
+    def put(self, url: str | re.Pattern[str], **kwargs: Any) -> None:
+        self.add(url, "PUT", **kwargs)
+
+    def delete(self, url: str | re.Pattern[str], **kwargs: Any) -> None:
+        self.add(url, "DELETE", **kwargs)
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> _CannedResponse:
+        full = URL(str(url))
+        if kwargs.get("params"):
+            full = full.update_query(kwargs["params"])
+        self.requests.setdefault((method.upper(), full), []).append(SimpleNamespace(kwargs=kwargs))
+        for index, (reply_method, pattern, response) in enumerate(self._replies):
+            matches = (
+                pattern.match(str(full)) is not None
+                if isinstance(pattern, re.Pattern)
+                else URL(pattern) == full
+            )
+            if reply_method == method.upper() and matches:
+                del self._replies[index]
+                return response
+        raise aiohttp.ClientConnectionError(f"Connection refused: {method} {full}")
+
+
+@pytest.fixture
+def fake_http(monkeypatch: pytest.MonkeyPatch) -> FakeHttp:
+    """Answers every `aiohttp.ClientSession.request` of the test from canned replies."""
+    fake = FakeHttp()
+
+    def request(_session: aiohttp.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
+        return fake.request(method, url, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "request", request)
+    return fake
 
 
 # ============================================================================ the secrets guard

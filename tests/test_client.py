@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aioresponses import aioresponses
 
 from gigstack_async import GigstackClient, InvalidParameterError, Timeout
 from gigstack_async.transports import Request, Response
@@ -186,12 +185,11 @@ def test_timeout_parts_must_be_positive(field: str) -> None:
         Timeout(**{field: 0})
 
 
-async def test_requests_carry_finite_socket_timeouts(api_key: str) -> None:
-    with aioresponses() as mocked:
-        mocked.get(DEFAULT_BASE + "/invoices/download/activate/status", payload=ACTIVATION_BODY)
-        async with GigstackClient(api_key) as client:
-            await client.downloads.activation_status()
-        ((call,),) = mocked.requests.values()
+async def test_requests_carry_finite_socket_timeouts(api_key: str, fake_http: Any) -> None:
+    fake_http.get(DEFAULT_BASE + "/invoices/download/activate/status", payload=ACTIVATION_BODY)
+    async with GigstackClient(api_key) as client:
+        await client.downloads.activation_status()
+    ((call,),) = fake_http.requests.values()
     timeout: aiohttp.ClientTimeout = call.kwargs["timeout"]
     for value in (timeout.sock_connect, timeout.sock_read):
         assert value is not None
@@ -262,24 +260,23 @@ async def test_with_options_validates(mock_client) -> None:
         client.with_options(max_retries=-1)
 
 
-async def test_closing_a_clone_keeps_the_original_usable(api_key: str) -> None:
-    with aioresponses() as mocked:
-        url = DEFAULT_BASE + "/invoices/download/activate/status"
-        mocked.get(url, payload=ACTIVATION_BODY)
-        mocked.get(url, payload=ACTIVATION_BODY)
-        async with GigstackClient(api_key) as client:
-            await client.downloads.activation_status()
-            clone = client.with_options(max_retries=0)
-            await clone.aclose()
-            status = await client.downloads.activation_status()
-        assert status.is_activated is True
+async def test_closing_a_clone_keeps_the_original_usable(api_key: str, fake_http: Any) -> None:
+    url = DEFAULT_BASE + "/invoices/download/activate/status"
+    fake_http.get(url, payload=ACTIVATION_BODY)
+    fake_http.get(url, payload=ACTIVATION_BODY)
+    async with GigstackClient(api_key) as client:
+        await client.downloads.activation_status()
+        clone = client.with_options(max_retries=0)
+        await clone.aclose()
+        status = await client.downloads.activation_status()
+    assert status.is_activated is True
 
 
 # ---------------------------------------------------------------------------- lifecycle
 
 
 async def test_async_with_closes_the_session_it_created(
-    monkeypatch: pytest.MonkeyPatch, api_key: str
+    monkeypatch: pytest.MonkeyPatch, api_key: str, fake_http: Any
 ) -> None:
     created: list[aiohttp.ClientSession] = []
     real_session = aiohttp.ClientSession
@@ -290,12 +287,11 @@ async def test_async_with_closes_the_session_it_created(
         return session
 
     monkeypatch.setattr(aiohttp, "ClientSession", recording_session)
-    with aioresponses() as mocked:
-        mocked.get(DEFAULT_BASE + "/invoices/download/activate/status", payload=ACTIVATION_BODY)
-        async with GigstackClient(api_key) as client:
-            await client.downloads.activation_status()
-            (session,) = created
-            assert not session.closed
+    fake_http.get(DEFAULT_BASE + "/invoices/download/activate/status", payload=ACTIVATION_BODY)
+    async with GigstackClient(api_key) as client:
+        await client.downloads.activation_status()
+        (session,) = created
+        assert not session.closed
     assert session.closed
 
 
@@ -339,17 +335,16 @@ async def test_user_session_is_used_and_never_closed(serve, api_key: str) -> Non
 
 
 async def test_no_unclosed_session_is_left_behind(
-    api_key: str, caplog: pytest.LogCaptureFixture
+    api_key: str, caplog: pytest.LogCaptureFixture, fake_http: Any
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with aioresponses() as mocked:
-            url = DEFAULT_BASE + "/invoices/download/activate/status"
-            mocked.get(url, payload=ACTIVATION_BODY)
-            async with GigstackClient(api_key) as client:
-                await client.downloads.activation_status()
-            del client
+        url = DEFAULT_BASE + "/invoices/download/activate/status"
+        fake_http.get(url, payload=ACTIVATION_BODY)
+        async with GigstackClient(api_key) as client:
+            await client.downloads.activation_status()
+        del client
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert "Unclosed" not in caplog.text
@@ -366,3 +361,46 @@ async def test_mock_transport_requests_are_recorded(mock_client) -> None:
     (request,) = transport.requests
     assert isinstance(request, Request)
     assert request.method == "GET"
+
+
+# ------------------------------------------------------------------ generated namespaces
+
+
+def test_every_namespace_of_the_spec_is_a_client_attribute(api_key: str) -> None:
+    from codegen.spec import load_bundle, operations
+    from gigstack_async.resources import Downloads, Invoices, Retentions, SatInvoices
+
+    client = GigstackClient(api_key=api_key)
+    for _path, _method, op in operations(load_bundle()):
+        target: object = client
+        for part in op["x-gigstack-resource"].split("."):
+            target = getattr(target, part)
+        assert callable(getattr(target, op["x-gigstack-method"])), op["operationId"]
+    for name, cls in {
+        "sat_invoices": SatInvoices,
+        "downloads": Downloads,
+        "invoices": Invoices,
+        "retentions": Retentions,
+    }.items():
+        assert type(getattr(client, name)) is cls  # the hand-written subclass, not the base
+    for name in ("clients", "services", "payments", "receipts", "teams", "users", "webhooks"):
+        assert hasattr(client, name)
+    for sub in ("income", "egress", "drafts", "payment_complements"):
+        assert hasattr(client.invoices, sub)
+
+
+async def test_with_options_rebinds_the_generated_namespaces(mock_client) -> None:
+    import json as _json
+
+    from gigstack_async.transports.base import Response
+
+    answer = Response(200, {}, _json.dumps({"data": [], "has_more": False}).encode())
+    client, transport = mock_client(lambda request: answer)
+    other = client.with_options(team="team_other")
+    assert other.clients is not client.clients
+    await other.clients.list(limit=5)
+    await client.clients.list(limit=5)
+    params = [dict(request.params) for request in transport.requests]
+    assert params[0]["team"] == "team_other"
+    assert "team" not in params[1]
+    assert params[0]["limit"] == "5"

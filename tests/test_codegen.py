@@ -12,7 +12,8 @@ import attrs
 import pytest
 import yaml
 
-from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, FILES, check, generate
+from codegen.generate import DEFAULT_OUT, DEFAULT_SPEC, FILES, check, generate, generated_files
+from codegen.spec import load_bundle
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +34,18 @@ def _load(path: Path, name: str) -> ModuleType:
 
 
 def test_committed_code_matches_a_fresh_generation(fresh: Path) -> None:
-    for name in FILES:
+    names = generated_files(fresh)
+    assert set(FILES) <= set(names)
+    assert "resources/__init__.py" in names
+    assert names == generated_files(DEFAULT_OUT)
+    for name in names:
         assert (DEFAULT_OUT / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
 def test_two_runs_give_identical_bytes(fresh: Path, tmp_path: Path) -> None:
     generate(DEFAULT_SPEC, tmp_path)
-    for name in FILES:
+    assert generated_files(tmp_path) == generated_files(fresh)
+    for name in generated_files(fresh):
         assert (tmp_path / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
@@ -54,14 +60,25 @@ def test_editing_a_generated_file_is_detected(fresh: Path, tmp_path: Path) -> No
     assert check(DEFAULT_SPEC, fresh) == ""
 
 
+def test_editing_a_generated_resource_is_detected(fresh: Path, tmp_path: Path) -> None:
+    edited = tmp_path / "_generated"
+    shutil.copytree(fresh, edited)
+    module = edited / "resources" / "sat_invoices.py"
+    module.write_text(module.read_text().replace("async def retry_xml", "async def retry"))
+    (edited / "resources" / "stray.py").write_text("# left over\n")
+    diff = check(DEFAULT_SPEC, edited)
+    assert "+    async def retry_xml" in diff
+    assert "stray.py" in diff
+
+
 def test_generated_files_say_do_not_edit(fresh: Path) -> None:
-    for name in FILES:
+    for name in generated_files(fresh):
         assert "do not edit" in (fresh / name).read_text().splitlines()[0]
 
 
 def test_a_changed_spec_regenerates_changed_models(tmp_path: Path) -> None:
     """Docs changed → edit openapi/ → `make codegen`: a field added and one renamed."""
-    spec = yaml.safe_load(DEFAULT_SPEC.read_text())
+    spec = load_bundle()
     invoice = spec["components"]["schemas"]["SatInvoice"]["properties"]
     invoice["paymentMethod"] = {"type": "string", "nullable": True}
     invoice["issued_on"] = invoice.pop("issue_date")
@@ -90,12 +107,29 @@ def test_operations_table_carries_the_vendor_extensions() -> None:
     from gigstack_async._generated import operations as ops
 
     billed = {op.operation_id for op in ops.OPERATIONS.values() if op.billed}
-    assert billed == {"createDownloadRequest", "retrySatInvoiceXml", "getSatInvoiceFromSat"}
+    assert {"createDownloadRequest", "retrySatInvoiceXml", "getSatInvoiceFromSat"} <= billed
+    assert ops.DOWNLOAD_PACKAGE.side_effect == "limited-download"
+    assert ops.DOWNLOAD_PACKAGE.no_resend
+    assert not ops.GET_SAT_INVOICE.no_resend
     assert ops.LIST_SAT_INVOICES.pagination is not None
     assert ops.LIST_SAT_INVOICES.pagination.cursor_param == "starting_after"
     assert ops.UPLOAD_FIEL.body == "multipart"
     assert ops.GET_DOWNLOAD_REQUEST_STATUS.path_params == ("requestId",)
-    spec = yaml.safe_load(DEFAULT_SPEC.read_text())
-    spec_ids = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
+    spec = load_bundle()
+    spec_ids = {
+        op["operationId"]
+        for item in spec["paths"].values()
+        for key, op in item.items()
+        if key in ("get", "put", "post", "patch", "delete")
+    }
     assert spec_ids == set(ops.OPERATIONS)
     assert all("team" in op.query_params for op in ops.OPERATIONS.values())
+
+
+def test_the_docstrings_error_names_match_the_runtime_mapping() -> None:
+    from codegen.resources import ERRORS
+    from gigstack_async.errors import error_class_for
+
+    for status, name in ERRORS.items():
+        assert error_class_for(status).__name__ == name
+    assert error_class_for(502).__name__ == "InternalServerError"

@@ -7,6 +7,7 @@ import enum
 import types
 import typing
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -49,6 +50,8 @@ def _sample(tp: Any) -> Any:
         return 1
     if tp is float:
         return 1.5
+    if tp is Decimal:
+        return Decimal("1.50")  # what the exact JSON parse gives for money
     if tp is str:
         return "x"
     if tp is bytes:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aioresponses import aioresponses
 
 from gigstack_async import (
     ActivationState,
@@ -47,12 +46,11 @@ PEM = b"-----BEGIN CERTIFICATE-----\nMIIE0jCCA7qgAwIBAgIU\n-----END CERTIFICATE-
 
 
 @pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
+def mocked(fake_http: Any) -> Any:
+    return fake_http
 
 
-def sent(mocked: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
+def sent(mocked: Any) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (method, str(url), _as_sent(call.kwargs))
         for (method, url), calls in mocked.requests.items()
@@ -270,7 +268,7 @@ async def test_request_on_the_wire(mocked, api_key: str, name: str, team: str | 
     assert kwargs["data"] is None
 
 
-async def _result(mocked: aioresponses, api_key: str, name: str) -> Any:
+async def _result(mocked: Any, api_key: str, name: str) -> Any:
     call, method, path, body, _ = OPERATIONS[name]
     mocked.add(url(path), method=method, payload=body)
     async with GigstackClient(api_key) as client:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 import attrs
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gigstack_async import GigstackClient, _json
-from gigstack_async._convert import needs_exact, structure, unstructure
+from gigstack_async._convert import _make_converter, needs_exact, structure, unstructure
 from gigstack_async._generated import models
 from gigstack_async.errors import APIResponseValidationError, InvalidParameterError
 from gigstack_async.money import (
@@ -126,7 +126,7 @@ async def test_a_nan_amount_from_the_server_is_a_validation_error(api_key: str) 
     raw = b'{"success":true,"data":[{"uuid":"U","total":NaN}],"has_more":false}'
     transport = MockTransport(lambda request: Response(200, body=raw))
     async with GigstackClient(api_key, transport=transport) as client:
-        with pytest.raises(APIResponseValidationError, match="expected JSON"):
+        with pytest.raises(APIResponseValidationError, match="NaN is not a JSON number"):
             await client.sat_invoices.list()
 
 
@@ -217,7 +217,10 @@ def test_round_amount_refuses_an_unknown_currency() -> None:
 
 # ---------------------------------------------------------------- no float money anywhere
 
-MONEY_WORDS = ("amount", "total", "price", "rate", "quantity", "tax", "discount", "subtotal")
+MONEY_WORDS = (
+    "amount", "total", "price", "rate", "quantity", "tax", "discount", "subtotal", "fee", "cost",
+    "balance", "paid", "refund", "importe", "monto", "precio", "cantidad", "descuento",
+)  # fmt: skip
 
 
 def _float_money_fields(module: Any) -> list[str]:
@@ -321,3 +324,106 @@ async def test_cfdi_xml_metadata_api_model_and_cli_csv_agree_on_every_total(
         assert format_decimal(metadata[invoice.uuid]) == expected
         assert format_decimal(models_by_uuid[invoice.uuid].total) == expected
         assert csv_totals[invoice.uuid] == expected
+
+
+# ---------------------------------------------------------------- the hostile review's findings
+
+
+def test_integer_amounts_stay_on_the_fast_path() -> None:
+    # A server writing `0` or `1160` (the spec's own example has exchange_rate 0) must not
+    # send every invoice through cattrs' slow hook: the fast path takes ints inline.
+    from gigstack_async._convert import _fast_structure_fn
+
+    fast = _make_converter(fast=True)
+    calls: list[Any] = []
+    hook = fast.get_structure_hook(models.SatInvoice)
+    detailed = hook.__globals__["__detailed"] if hasattr(hook, "__globals__") else None
+    assert detailed is not None
+    spy_globals = dict(hook.__globals__)
+
+    def spying_detailed(value: Any, target: Any) -> Any:
+        calls.append(value)
+        return detailed(value, target)
+
+    spied = _fast_structure_fn(models.SatInvoice, fast, spying_detailed)
+    for raw in ({"uuid": "U", "total": 1160, "exchange_rate": 0}, {"uuid": "U", "total": 0}):
+        invoice = spied(raw, models.SatInvoice)
+        assert isinstance(invoice.total, Decimal)
+    assert calls == []  # never fell back
+    assert spy_globals  # the hook really was a generated fast path
+
+
+async def test_an_exponent_out_of_range_is_a_validation_error(api_key: str) -> None:
+    for amount in (b"1e9999999999999999999", b"1e400", b"1e-400"):
+        raw = b'{"success":true,"data":[{"uuid":"U","total":' + amount + b'}],"has_more":false}'
+        transport = MockTransport(lambda request, raw=raw: Response(200, body=raw))
+        async with GigstackClient(api_key, transport=transport) as client:
+            with pytest.raises(APIResponseValidationError, match=r"number .*(out of range|read)"):
+                await client.sat_invoices.list()
+
+
+def test_exponents_cannot_amplify_a_small_input() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        _json.loads(b'{"total":1e10000000}')
+    with pytest.raises(InvalidAmountError) as caught:
+        to_decimal("1e-10000000", name="x", max_decimals=6)
+    assert len(str(caught.value)) < 200
+    with pytest.raises(InvalidAmountError):
+        format_decimal(Decimal("1e999999999"))
+    assert format_decimal(Decimal("9e27")) == "9" + "0" * 27  # the largest magnitude allowed
+
+
+def test_a_float_subclass_with_its_own_repr_is_read_by_value() -> None:
+    class NumpyLike(float):  # numpy 2: repr(np.float64(1160.1)) == "np.float64(1160.1)"
+        def __repr__(self) -> str:
+            return f"np.float64({float.__repr__(self)})"
+
+    assert to_decimal(NumpyLike(1160.1), name="price") == Decimal("1160.1")
+
+
+def test_a_lone_surrogate_is_escaped_not_fatal() -> None:
+    body = Request("POST", "http://127.0.0.1/x", json={"legal_name": "A\ud800B ñ"}).json_bytes()
+    assert body == b'{"legal_name":"A\\ud800B \\u00f1"}'
+    assert json.loads(body) == {"legal_name": "A\ud800B ñ"}
+    # Without a surrogate, text stays readable UTF-8.
+    assert _json.dumps({"n": "ñ"}) == '{"n":"ñ"}'.encode()
+
+
+def test_round_amount_edges() -> None:
+    assert format_decimal(round_amount(Decimal("-0.001"))) == "0.00"  # never "-0.00"
+    assert format_decimal(to_decimal(-0.0, name="x")) == "0.0"
+    with pytest.raises(InvalidAmountError, match="NaN"):
+        round_amount(Decimal("NaN"))
+    assert round_amount(Decimal("1e26")) == Decimal("1e26")
+    assert round_amount("1234.565") == Decimal("1234.57")  # what to_decimal accepts
+    assert round_amount(7) == Decimal("7.00")
+    with localcontext(Context(prec=6)):  # a caller's low precision does not leak in
+        assert round_amount(Decimal("12345.678")) == Decimal("12345.68")
+
+
+def test_float_noise_is_refused_by_default() -> None:
+    with pytest.raises(InvalidAmountError, match="binary rounding noise"):
+        to_decimal(0.1 + 0.2, name="price")
+    assert to_decimal(0.1 + 0.2, name="price", max_decimals=None) == Decimal("0.30000000000000004")
+
+
+def test_generated_methods_take_money_as_decimal_int_or_str_and_refuse_the_rest() -> None:
+    from gigstack_async._params import json_body
+
+    body = json_body(models.RefundPaymentInput, {"reason": "duplicate", "amount": "1160.10"})
+    assert body["amount"] == Decimal("1160.10")
+    assert json_body(models.RefundPaymentInput, {"reason": "x", "amount": 5})["amount"] == 5
+    for bad, why in [
+        (float("nan"), "NaN is not an amount"),
+        ("1.1234567", "has 7 decimals; at most 6"),
+        (0.1 + 0.2, "binary rounding noise"),
+        (True, "is a bool"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=why):
+            json_body(models.RefundPaymentInput, {"reason": "x", "amount": bad})
+
+
+def test_unknown_shapes_keep_their_numbers_exact(api_key: str) -> None:
+    from gigstack_async._generated import models as m
+
+    assert needs_exact(m.ObjectEnvelope)  # `data: dict[str, Any]` may hold amounts

@@ -196,3 +196,67 @@ async def test_each_iteration_starts_over(mock_client) -> None:
     assert len([i async for i in pager]) == 2
     assert len([i async for i in pager]) == 2
     assert [cursor_of(r) for r in transport.requests] == [None, None]
+
+
+# ---------------------------------------------------------------- page numbers and single lists
+
+
+def _page_pager(pages: dict[int, dict[str, object]], **fields: str):  # type: ignore[no-untyped-def]
+    import types as _types
+
+    from gigstack_async._operation import Pagination
+    from gigstack_async.pagination import AsyncPager
+
+    asked: list[object] = []
+
+    async def fetch(position: object) -> object:
+        asked.append(position)
+        return _types.SimpleNamespace(**pages[position])  # type: ignore[index]
+
+    style = fields.pop("style", "page")
+    pagination = Pagination(items_field="data", style=style, page_param="page", **fields)  # type: ignore[arg-type]
+    return AsyncPager(fetch, pagination), asked
+
+
+async def test_page_numbers_follow_has_more_over_total() -> None:
+    pages = {
+        1: {"data": [1, 2], "has_more": True, "total": 2},  # total is stale; has_more wins
+        2: {"data": [3], "has_more": False, "total": 3},
+    }
+    pager, asked = _page_pager(pages, has_more_field="has_more", total_field="total")
+    assert [i async for i in pager] == [1, 2, 3]
+    assert asked == [1, 2]
+
+
+async def test_page_numbers_without_counts_stop_at_a_short_page() -> None:
+    pages = {1: {"data": [1, 2]}, 2: {"data": [3, 4]}, 3: {"data": [5]}}
+    pager, asked = _page_pager(pages)
+    assert [i async for i in pager] == [1, 2, 3, 4, 5]
+    assert asked == [1, 2, 3]
+
+
+async def test_a_server_that_ignores_the_page_number_is_caught() -> None:
+    from gigstack_async.errors import PaginationError
+
+    pages = {n: {"data": [1, 2], "total": 100} for n in range(1, 5)}
+    pager, asked = _page_pager(pages, total_field="total")
+    with pytest.raises(PaginationError, match="repeats page 1"):
+        [i async for i in pager]
+    assert asked == [1, 2]
+
+
+async def test_endless_empty_pages_that_announce_more_are_caught() -> None:
+    from gigstack_async.errors import PaginationError
+
+    pages = {n: {"data": [], "has_more": True} for n in range(1, 10)}
+    pager, asked = _page_pager(pages, has_more_field="has_more")
+    with pytest.raises(PaginationError, match="empty pages in a row"):
+        [i async for i in pager]
+    assert len(asked) == 3
+
+
+async def test_a_single_page_list_is_one_request() -> None:
+    pager, asked = _page_pager({None: {"data": [1, 2]}}, style="single")  # type: ignore[dict-item]
+    assert [i async for i in pager] == [1, 2]
+    assert (await pager).data == [1, 2]
+    assert asked == [None, None]

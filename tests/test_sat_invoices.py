@@ -1,17 +1,15 @@
 """`client.sat_invoices`: the exact requests sent (through the real aiohttp transport, with
-aioresponses), the values returned, and arguments refused before any request."""
+conftest's `fake_http`), the values returned, and arguments refused before any request."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
 import pytest
-from aioresponses import aioresponses
 
 from gigstack_async import (
     APIResponseValidationError,
@@ -61,9 +59,8 @@ SEED_INVOICE = {
 
 
 @pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
+def mocked(fake_http: Any) -> Any:
+    return fake_http
 
 
 @pytest.fixture
@@ -72,8 +69,8 @@ async def client(api_key: str) -> Any:
         yield c
 
 
-def sent(mocked: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every request aioresponses saw: (method, URL with query, kwargs), in order."""
+def sent(mocked: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every request the fake HTTP layer saw: (method, URL with query, kwargs), in order."""
     return [
         (method, str(url), _as_sent(call.kwargs))
         for (method, url), calls in mocked.requests.items()
@@ -93,7 +90,7 @@ def _as_sent(kwargs: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def only_request(mocked: aioresponses) -> tuple[str, str, dict[str, Any]]:
+def only_request(mocked: Any) -> tuple[str, str, dict[str, Any]]:
     (request,) = sent(mocked)
     return request
 

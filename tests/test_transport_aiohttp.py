@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -329,3 +330,29 @@ async def test_max_in_flight_over_real_connections(serve, api_key: str) -> None:
         results = await asyncio.gather(*(client.sat_invoices.get(UUID) for _ in range(20)))
     assert len(results) == 20
     assert peak == 4
+
+
+@pytest.mark.parametrize("version", ["3.9.5", "3.10.11", "2.3.10"])
+def test_an_aiohttp_older_than_the_floor_is_refused_by_name(version: str) -> None:
+    from gigstack_async.transports.aiohttp import check_aiohttp_version
+
+    with pytest.raises(ImportError, match=rf"needs aiohttp>=3\.11, found {re.escape(version)}"):
+        check_aiohttp_version(version)
+
+
+@pytest.mark.parametrize("version", ["3.11.0", "3.14.5", "4.0.0a1", "3.12.0.dev0"])
+def test_the_floor_and_newer_aiohttp_are_accepted(version: str) -> None:
+    from gigstack_async.transports.aiohttp import check_aiohttp_version
+
+    check_aiohttp_version(version)
+
+
+def test_the_floor_matches_pyproject() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from gigstack_async.transports.aiohttp import OLDEST_AIOHTTP
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    assert f"aiohttp>={'.'.join(map(str, OLDEST_AIOHTTP))}" in dependencies

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from gigstack_async.cli.exitcodes import missing_version
 from gigstack_async.cli.redact import Redactor
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
@@ -21,12 +22,22 @@ class Context:
     base_url: str | None = None
 
     def client(self, args: argparse.Namespace) -> GigstackClient:
-        """A client from --api-key/--base-url/--team (each falling back to the environment).
+        """A client from --api-key/--base-url/--team/--request-timeout (the first two falling back
+        to the environment). A base URL without `/v2` gets a warning that suggests it.
 
         No connection is opened until the first call, so this is safe outside an event loop.
         """
         if args.api_key is not None:
             self.redactor.add(args.api_key)
-        client = GigstackClient(args.api_key, base_url=args.base_url, team=args.team)
+        timeout = getattr(args, "request_timeout", None)
+        client = GigstackClient(
+            args.api_key,
+            base_url=args.base_url,
+            team=args.team,
+            **({} if timeout is None else {"timeout": timeout}),
+        )
         self.base_url = client.base_url
+        hint = missing_version(client.base_url)
+        if hint is not None:
+            self.ui.err(f"warning: {hint}")
         return client

@@ -14,6 +14,7 @@ from pathlib import Path
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import exitcodes
+from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.plain_progress import PlainProgress
 from gigstack_async.cli.progress import Board, ProgressView
 from gigstack_async.cli.summary import print_summary
@@ -44,6 +45,15 @@ class DownloadJob:
             return None
         return PollSchedule(
             initial=self.poll_interval, factor=1.0, maximum=self.poll_interval, jitter=0.0
+        )
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an --out that names an existing file, before anything is planned or sent."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"--out: {out} is a file, not a folder; give a folder (created if missing): "
+            "files are written to DIR/YYYY-MM/<UUID>.xml"
         )
 
 

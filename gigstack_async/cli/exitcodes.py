@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from gigstack_async.bulk.journal import JournalError
@@ -11,6 +12,7 @@ from gigstack_async.errors import (
     AuthenticationError,
     GigstackError,
     InvalidParameterError,
+    NotFoundError,
     PermissionDeniedError,
 )
 
@@ -33,6 +35,14 @@ exit codes:
   {API_ERROR:<4} any other API error (HTTP 4xx/5xx, unreadable response) or a local error
   {CONNECTION:<4} cannot reach the API: connection error or timeout (check --base-url)
   {INTERRUPTED:<4} interrupted (Ctrl-C)"""
+
+
+def missing_version(base_url: str) -> str | None:
+    """A hint when the base URL lacks the API's `/v2` path (every route lives under it)."""
+    trimmed = base_url.rstrip("/")
+    if trimmed.endswith("/v2"):
+        return None
+    return f"the base URL has no /v2: did you mean {trimmed}/v2 ?"
 
 
 class UsageError(Exception):
@@ -63,6 +73,9 @@ _FLAGS = {
 }
 
 
+_OTHER_PARAMETER = re.compile(r"(on or after |on or before |not be after |not be before )(\w+)")
+
+
 def _shown(value: object) -> str:
     if isinstance(value, date):
         return repr(value.isoformat())  # '2015-01-01', not datetime.date(2015, 1, 1)
@@ -73,11 +86,13 @@ def _invalid_parameter(error: InvalidParameterError) -> str:
     if error.field == "api_key" and error.rule.startswith("missing"):
         return "no API key: pass --api-key or set GIGSTACK_API_KEY"
     flag = _FLAGS.get(error.field, error.field)
+    # A rule that names another parameter ("must be on or after start") names its option.
+    rule = _OTHER_PARAMETER.sub(lambda m: m[1] + _FLAGS.get(m[2], m[2]), error.rule)
     shown = ""
     # Never echo the key, not even a wrong one.
     if error.value is not None and error.field != "api_key":
         shown = f" (got {_shown(error.value)})"
-    return f"{flag}: {error.rule}{shown}"
+    return f"{flag}: {rule}{shown}"
 
 
 def classify(error: BaseException, base_url: str | None = None) -> tuple[int, str]:
@@ -92,8 +107,14 @@ def classify(error: BaseException, base_url: str | None = None) -> tuple[int, st
         return AUTH, f"{error} (check --api-key / GIGSTACK_API_KEY and --team)"
     if isinstance(error, APIConnectionError):
         where = f" at {base_url}" if base_url else ""
-        what = "timed out talking to" if isinstance(error, APITimeoutError) else "cannot reach"
-        return CONNECTION, f"{what} the API{where}: {error}"
+        if isinstance(error, APITimeoutError):
+            return CONNECTION, (
+                f"timed out talking to the API{where}: {error} "
+                "(--request-timeout SECONDS sets how long to wait)"
+            )
+        return CONNECTION, f"cannot reach the API{where}: {error}"
+    if isinstance(error, NotFoundError) and base_url and (hint := missing_version(base_url)):
+        return API_ERROR, f"{error} ({hint})"
     if isinstance(error, GigstackError):
         return API_ERROR, str(error)
     if isinstance(error, OSError):

@@ -8,6 +8,7 @@ import textwrap
 from typing import Any, NoReturn
 
 from gigstack_async._version import __version__
+from gigstack_async.cli.argtypes import positive_float
 from gigstack_async.cli.exitcodes import EPILOG, UsageError
 
 PROG = "gigstack-async"
@@ -127,6 +128,14 @@ def _client_options(group: Any, suppress: Any) -> None:
         metavar="TEAM_ID",
         help="act on another team's data (gigstack Connect)",
     )
+    group.add_argument(
+        "--request-timeout",
+        type=positive_float,
+        default=suppress,
+        metavar="SECONDS",
+        help="give up on one API call after SECONDS, retries included (default: 300; a "
+        "silent server is retried, so without it a call may wait minutes)",
+    )
 
 
 def command_parser(
@@ -173,7 +182,7 @@ def root_parser() -> tuple[CliParser, Any]:
         formatter_class=_Formatter,
         parents=[common_options()],
     )
-    root.set_defaults(api_key=None, base_url=None, team=None, debug=False)
+    root.set_defaults(api_key=None, base_url=None, team=None, request_timeout=None, debug=False)
     root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = root.add_subparsers(
         title="commands", dest="command", metavar="COMMAND", required=True

@@ -41,6 +41,7 @@ from gigstack_async._generated.models import (
     ScheduleInput,
     ScheduleSettings,
 )
+from gigstack_async._generated.resources.downloads import Downloads as GeneratedDownloads
 from gigstack_async._package_stream import EnvelopeError, EnvelopeScanner
 from gigstack_async._pipeline import MAX_RESPONSE_BYTES, Pipeline
 from gigstack_async.bulk import watch as _watch
@@ -72,7 +73,7 @@ DEFAULT_JOURNAL = ".gigstack-journal.json"
 # A FIEL .cer or .key is 1–2 KB; anything near this is not a FIEL file.
 MAX_FIEL_FILE_BYTES = 64 * 1024
 
-FileInput = bytes | str | os.PathLike[str]
+FileInput = bytes | bytearray | str | os.PathLike[str]
 
 
 def _read_fiel_file(field: str, value: FileInput) -> bytes:
@@ -171,11 +172,15 @@ def _check_envelope(envelope: Any, scanner: EnvelopeScanner, path: str, status: 
         raise PackageDecodeError(f"unsupported package encoding {encoding!r}; expected 'base64'")
 
 
-class Downloads:
-    """Descarga Masiva SAT: activate, upload the FIEL, request SAT downloads and fetch packages."""
+class Downloads(GeneratedDownloads):
+    """Descarga Masiva SAT: activate, upload the FIEL, request SAT downloads and fetch packages.
+
+    Subclasses the generated class: the checks that need logic (DER files, the 71-month window,
+    one calendar month per request), polling, bulk runs and package extraction live here.
+    """
 
     def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
+        super().__init__(pipeline)
 
     # ------------------------------------------------------------------ setup
 
@@ -314,7 +319,7 @@ class Downloads:
         start_date: date | str,
         end_date: date | str,
         rfc_type: RfcType | str,
-        request_type: RequestType | str = RequestType.CFDI,
+        request_type: RequestType | str | None = RequestType.CFDI,
     ) -> DownloadRequestCreated:
         """Ask SAT (through gigstack) for the CFDIs of one period of at most one month.
 
@@ -322,6 +327,8 @@ class Downloads:
         OutcomeUnknownError — look in `history()` before submitting again. `duplicate` is True
         when an identical request already exists (its id is returned; nothing new was created).
         """
+        if request_type is None:  # the generated signature's "not given": SAT's default, CFDI
+            request_type = RequestType.CFDI
         valid = check.download_request(start_date, end_date, rfc_type, request_type)
         body = DownloadRequestInput(
             start_date=valid.start_date,

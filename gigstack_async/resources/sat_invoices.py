@@ -1,4 +1,8 @@
-"""`client.sat_invoices`: CFDIs that Descarga Masiva brought in from SAT."""
+"""`client.sat_invoices`: CFDIs that Descarga Masiva brought in from SAT.
+
+The generated class (`_generated/resources/sat_invoices.py`) has one coroutine per operation;
+this subclass adds what the spec cannot say: RFC/UUID/date-range checks and the decoded PDF.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from gigstack_async._generated.models import (
     SatInvoicePdfResponse,
     SatInvoiceStatus,
 )
+from gigstack_async._generated.resources.sat_invoices import SatInvoices as GeneratedSatInvoices
 from gigstack_async._pipeline import Pipeline
 from gigstack_async.errors import APIResponseValidationError
 from gigstack_async.pagination import AsyncPager
@@ -31,11 +36,11 @@ def _optional(validate: Callable[..., T], field: str, value: object, *args: Any)
     return None if value is None else validate(field, value, *args)
 
 
-class SatInvoices:
+class SatInvoices(GeneratedSatInvoices):
     """List, read, re-download and render the SAT invoices gigstack holds for the team."""
 
     def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
+        super().__init__(pipeline)
 
     def list(
         self,
@@ -80,9 +85,11 @@ class SatInvoices:
         first_cursor = _optional(check.non_empty_str, "starting_after", starting_after)
         pagination = ops.LIST_SAT_INVOICES.pagination
         assert pagination is not None  # the spec declares it; codegen carries it over
+        cursor_param = pagination.cursor_param
+        assert cursor_param is not None
 
         async def fetch(cursor: str | None) -> SatInvoiceList:
-            page_query = {**query, pagination.cursor_param: cursor or first_cursor}
+            page_query = {**query, cursor_param: cursor or first_cursor}
             page: SatInvoiceList = await self._pipeline.call(
                 ops.LIST_SAT_INVOICES, query=page_query
             )

@@ -1,6 +1,10 @@
 """A stateful, in-memory gigstack API v2 simulator that knows SAT's bulk-download flow.
 
-It serves every operation of `openapi/gigstack.yaml` under `/v2` on 127.0.0.1, with seeded
+It serves every operation of `openapi/*.yaml` under `/v2` on 127.0.0.1:
+the SAT flows below, and the core API (clients, services, invoices, receipts, payments, teams,
+users, retentions) with stamping, folios, cancellation and payment rules, and an event hook
+(`state.event_hook`, see `events.py`) that webhooks registered with `POST /v2/webhooks` are
+delivered from (signed POSTs, retried; see `webhook_delivery.py`). For Descarga Masiva it has seeded
 invoices, real ZIP packages, a controllable clock and reproducible fault injection. Requests move
 pending → accepted → processing → completed (or failed, later expired) as simulated time passes.
 
@@ -17,13 +21,13 @@ Example (runs as is)::
     async def main() -> None:
         config = SandboxConfig(seed=7, speed=0, start=datetime(2025, 3, 1, 18, tzinfo=UTC))
         async with Sandbox(config) as sandbox:
-            headers = {"Authorization": f"Bearer {sandbox.api_key}"}
-            async with aiohttp.ClientSession(sandbox.base_url + "/", headers=headers) as http:
+            api, headers = sandbox.base_url, {"Authorization": f"Bearer {sandbox.api_key}"}
+            async with aiohttp.ClientSession(headers=headers) as http:
                 body = {"start_date": "2024-01-01", "end_date": "2024-01-31", "rfc_type": "issued"}
-                async with http.post("invoices/download/request", json=body) as response:
+                async with http.post(f"{api}/invoices/download/request", json=body) as response:
                     request_id = (await response.json())["data"]["request_id"]
                 sandbox.clock.advance(3600)  # simulated: SAT finishes in a few minutes
-                async with http.get(f"invoices/download/status/{request_id}") as response:
+                async with http.get(f"{api}/invoices/download/status/{request_id}") as response:
                     status = (await response.json())["data"]
                 print(status["status"], status["invoice_count"], status["package_ids"])
                 print(len(sandbox.state.ground_truth[request_id]), "CFDIs expected")
@@ -31,7 +35,7 @@ Example (runs as is)::
 
     asyncio.run(main())
 
-From a shell: `python -m gigstack_async.sandbox --port 8765 --speed 60`.
+From a shell: `python -m gigstack_async.sandbox --port 8765` (the same as `gigstack-async sandbox`).
 """
 
 from gigstack_async.sandbox.app import ROUTES, create_app, get_state
@@ -44,6 +48,8 @@ from gigstack_async.sandbox.config import (
     SandboxConfig,
     TeamConfig,
 )
+from gigstack_async.sandbox.core import ALTERNATIVE_VARIANTS, CoreVariants
+from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest
 from gigstack_async.sandbox.profiles import (
     PROFILES,
@@ -63,8 +69,10 @@ from gigstack_async.sandbox.state import (
     SandboxState,
     TeamState,
 )
+from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 
 __all__ = [
+    "ALTERNATIVE_VARIANTS",
     "DEFAULT_API_KEY",
     "FAULT_KINDS",
     "MEXICO_CITY",
@@ -73,8 +81,10 @@ __all__ = [
     "ApiKeyConfig",
     "CallRecord",
     "Charge",
+    "CoreVariants",
     "Criteria",
     "DownloadRequest",
+    "EventHook",
     "FaultConfig",
     "InjectedFault",
     "LifecycleConfig",
@@ -82,12 +92,14 @@ __all__ = [
     "RefusedCreate",
     "Sandbox",
     "SandboxConfig",
+    "SandboxEvent",
     "SandboxState",
     "SatCodeRule",
     "ServerProfile",
     "SimClock",
     "TeamConfig",
     "TeamState",
+    "WebhookSandboxConfig",
     "add_months",
     "create_app",
     "get_state",

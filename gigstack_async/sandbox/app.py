@@ -13,7 +13,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from gigstack_async.sandbox import routes_downloads, routes_sat, routes_setup
+from gigstack_async.sandbox import (
+    routes_core,  # the core API of issue 11 (clients … retentions)
+    routes_downloads,
+    routes_sat,
+    routes_setup,
+    routes_webhooks,  # issue 12: /webhooks CRUD and the sandbox-only webhook controls
+    webhook_delivery,
+)
 from gigstack_async.sandbox.clock import SimClock
 from gigstack_async.sandbox.config import ApiKeyConfig, SandboxConfig
 from gigstack_async.sandbox.envelopes import ApiError
@@ -34,8 +41,15 @@ from gigstack_async.sandbox.state import CallRecord, SandboxState, TeamState
 
 logger = logging.getLogger("gigstack_async.sandbox")
 
-ROUTES: tuple[Route, ...] = routes_sat.ROUTES + routes_setup.ROUTES + routes_downloads.ROUTES
-"""Every operation of openapi/gigstack.yaml."""
+ROUTES: tuple[Route, ...] = (
+    routes_sat.ROUTES
+    + routes_setup.ROUTES
+    + routes_downloads.ROUTES
+    + routes_core.ROUTES
+    + routes_webhooks.ROUTES
+)
+"""Every operation of openapi/gigstack.yaml, then the core API (openapi/<tag>.yaml), then the
+webhooks (openapi/webhooks.yaml and the sandbox-only `/sandbox/...` controls)."""
 
 
 @web.middleware
@@ -49,16 +63,19 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
     finally:
         route = route_of(request)
         team = request.get(TEAM)
-        state_of(request).calls.append(
-            CallRecord(
-                method=request.method,
-                route=route.path if route else request.path,
-                operation_id=route.operation_id if route else None,
-                team=team.team_id if isinstance(team, TeamState) else request.query.get("team"),
-                status=None if request.get(DROPPED) else status,
-                fault=request.get(FAULT),
-            )
+        state = state_of(request)
+        record = CallRecord(
+            method=request.method,
+            route=route.path if route else request.path,
+            operation_id=route.operation_id if route else None,
+            team=team.team_id if isinstance(team, TeamState) else request.query.get("team"),
+            status=None if request.get(DROPPED) else status,
+            fault=request.get(FAULT),
+            path=request.path_qs,
         )
+        state.calls.append(record)
+        for listener in state.call_listeners:
+            listener(record)
 
 
 @web.middleware
@@ -70,6 +87,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error.response()
     except web.HTTPException as exc:
         return _from_http_exception(request, exc).response()
+    except ConnectionResetError:
+        # The client went away mid-request (a cancelled call): nobody is left to answer.
+        logger.debug("client disconnected: %s %s", request.method, request.path)
+        raise
     except Exception:
         logger.exception("sandbox handler failed: %s %s", request.method, request.path)
         return ApiError(500, "internal_server_error", "Unexpected sandbox error").response()
@@ -90,6 +111,8 @@ def _auth_middleware(keys: dict[str, ApiKeyConfig]) -> Middleware:
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Check `Authorization: Bearer <key>` and resolve the `team` query parameter."""
+        if request.path.startswith(routes_core.PUBLIC_PREFIX):  # signed file links: no key
+            return await handler(request)
         header = request.headers.get("Authorization", "").strip()
         scheme, _, token = header.partition(" ")
         if not header:
@@ -139,7 +162,9 @@ def create_app(
     table: dict[AbstractRoute, Route] = {}
     for route in ROUTES:
         table[app.router.add_route(route.method, PREFIX + route.path, route.handler)] = route
+    routes_core.add_public_routes(app)
     app[ROUTES_KEY] = table
+    webhook_delivery.install(app, state)
     return app
 
 

@@ -76,7 +76,10 @@ def render_cfdi(invoice: Invoice) -> str:
             ("NoCertificado", invoice.certificate_number),
             ("SubTotal", _money(invoice.subtotal) if invoice.currency != "XXX" else "0"),
             ("Moneda", invoice.currency),
-            ("TipoCambio", None if invoice.exchange_rate is None else str(invoice.exchange_rate)),
+            (
+                "TipoCambio",
+                None if invoice.exchange_rate is None else _money(invoice.exchange_rate),
+            ),
             ("Total", _money(invoice.total) if invoice.currency != "XXX" else "0"),
             ("TipoDeComprobante", invoice.invoice_type),
             ("Exportacion", "01"),

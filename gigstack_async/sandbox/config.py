@@ -13,6 +13,7 @@ from typing import Literal
 import attrs
 
 from gigstack_async.sandbox.profiles import ServerProfile
+from gigstack_async.sandbox.webhook_registry import WebhookSandboxConfig
 
 Plan = Literal["included", "addon", "free"]
 """What the team's gigstack plan says about Descarga Masiva (drives `activate/status`)."""
@@ -201,6 +202,9 @@ class SandboxConfig:
       `identical_request_budget`: SAT's lifetime cap per identical criteria (`None` =
       unlimited). `history_limit`: entries in the history response. `sync_window_months`: how
       far back a request may start.
+    - `preloaded_months`: active teams start with completed cfdi requests (received and issued)
+      for each of their last N full months, so the SAT invoice list is not empty (0 = none; the
+      command line's sandbox uses 3).
     - `profile`: how the server disagrees with the SDK's guesses (`ServerProfile`, see
       `gigstack_async.sandbox.profiles`; `profile("documented-fields", "clock-behind")` by name).
     """
@@ -219,7 +223,10 @@ class SandboxConfig:
     history_limit: int = 20
     sync_window_months: int = 71
     faults: FaultConfig = FaultConfig()
+    preloaded_months: int = attrs.field(default=0, validator=_non_negative_int)
     profile: ServerProfile = attrs.field(factory=ServerProfile)
+    webhooks: WebhookSandboxConfig = attrs.field(factory=WebhookSandboxConfig)
+    """Webhook delivery: retries, envelope, signing, duplicates (sandbox/webhook_registry.py)."""
 
     def __attrs_post_init__(self) -> None:
         if self.start is not None and self.start.utcoffset() is None:

@@ -92,6 +92,8 @@ class DownloadRequest:
     package_size: int
     synced: bool = False
     """Whether its CFDIs were already added to the team's SAT invoice list."""
+    announced: bool = False
+    """Whether `sat.invoice.synced` was emitted for it (sandbox/webhook_delivery.py)."""
 
     @property
     def uuids(self) -> frozenset[str]:

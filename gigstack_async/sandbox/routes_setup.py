@@ -73,13 +73,15 @@ async def deactivate(request: web.Request) -> web.StreamResponse:
     return ok({"success": True, "message": "Descarga Masiva deactivated"})
 
 
-Form = Mapping[str, str | bytes | FileField]
+# aiohttp 3.14 added bytearray to what request.post() may hold.
+Form = Mapping[str, str | bytes | bytearray | FileField]
 
 
 def _form_bytes(form: Form, field: str) -> bytes:
     value = form.get(field)
     if value is None:
         raise invalid(field, "is required")
+    data: bytes | bytearray
     if isinstance(value, FileField):
         data = value.file.read()
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -25,11 +27,19 @@ class Route:
 STATE_KEY = web.AppKey("gigstack_sandbox_state", SandboxState)
 ROUTES_KEY = web.AppKey("gigstack_sandbox_routes", dict[AbstractRoute, Route])
 
-# Request-scoped values (aiohttp 3.13 has no typed request keys).
-TEAM = "gigstack_sandbox.team"
-OWNER = "gigstack_sandbox.owner"
-FAULT = "gigstack_sandbox.fault"
-DROPPED = "gigstack_sandbox.dropped"
+
+def _request_key(name: str, kind: type[object]) -> Any:
+    # aiohttp 3.14 added typed request keys and warns (NotAppKeyWarning) on plain strings; the
+    # declared floor (see pyproject.toml) has none, so a string stays the key there.
+    factory = getattr(web, "RequestKey", None)
+    return name if factory is None else factory(name, kind)
+
+
+# Request-scoped values.
+TEAM = _request_key("gigstack_sandbox.team", TeamState)
+OWNER = _request_key("gigstack_sandbox.owner", str)
+FAULT = _request_key("gigstack_sandbox.fault", str)
+DROPPED = _request_key("gigstack_sandbox.dropped", bool)
 
 
 def route_of(request: web.Request) -> Route | None:

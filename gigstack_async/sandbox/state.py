@@ -10,16 +10,21 @@ import hashlib
 import random
 import uuid
 from collections import Counter, deque
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import attrs
 
 from gigstack_async.sandbox.clock import MEXICO_CITY, SimClock, add_months
 from gigstack_async.sandbox.config import SandboxConfig, TeamConfig
+from gigstack_async.sandbox.core import CoreState
 from gigstack_async.sandbox.envelopes import ApiError
+from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+from gigstack_async.sandbox.webhook_registry import WebhookRegistry
 
 FAULT_KINDS = frozenset(
     {"500", "502", "503", "429", "drop", "after_drop", "after_truncate", "after_502"}
@@ -51,6 +56,8 @@ class CallRecord:
     team: str | None
     status: int | None
     fault: str | None = None
+    # The path and query as sent (no header: never the key).
+    path: str | None = None
 
 
 @attrs.frozen
@@ -284,6 +291,9 @@ class SandboxState:
       are not new requests). `.criteria`, `.team_id`, `.request_id`, `.uuids` on each.
     - `ground_truth`: request id → the UUIDs its packages hold once completed.
     - `charges`: every `Charge`. `injected_faults`: every `InjectedFault`.
+    - `core`: the core API's state (clients … retentions) and its bookkeeping: `stamps`,
+      `cancellations`, `money_moves` (see `core.CoreState`).
+    - `event_hook`: resource events; `emit_event(type, data, team_id=...)` announces one.
     - `refused_creates`: every `RefusedCreate` (4xx before billing).
     - `teams`: team id → `TeamState`; `TeamState.package_downloads` counts the downloads SAT
       served per package id (what its 2-download limit counts).
@@ -307,6 +317,8 @@ class SandboxState:
             for team in config.teams
         }
         self.calls: list[CallRecord] = []
+        # Called with each CallRecord as it is recorded (the sandbox's --log-requests).
+        self.call_listeners: list[Callable[[CallRecord], None]] = []
         self.download_requests: list[DownloadRequest] = []
         self.charges: list[Charge] = []
         self.injected_faults: list[InjectedFault] = []
@@ -318,6 +330,18 @@ class SandboxState:
         self._request_ids = random.Random(f"{config.seed}|request-ids")
         self._sequence = 0
         self._refusals = 0
+        self.core = CoreState(config, clock)
+        self.event_hook = EventHook(clock)
+        self.webhooks = WebhookRegistry(config.webhooks, config.seed)
+
+        if config.preloaded_months:
+            self.preload(config.preloaded_months)
+
+    def emit_event(
+        self, type: str, data: dict[str, Any], *, team_id: str | None = None
+    ) -> SandboxEvent:
+        """Announce a committed change (see `events.py`); a no-op unless someone subscribed."""
+        return self.event_hook.emit(type, data, team_id=team_id)
 
     # ---------------------------------------------------------------- the server's own view
 
@@ -536,6 +560,53 @@ class SandboxState:
         self.download_requests.append(request)
         self.charge(team, "createDownloadRequest", request_id)
         return request, False
+
+    def preload(self, months: int) -> None:
+        """Give every active team the CFDIs of its last `months` full calendar months.
+
+        They arrive as cfdi requests (received, then issued, per month) created an hour of
+        simulated time ago, so they are completed, in the history, downloadable, and their CFDIs
+        fill the SAT invoice list, exactly as if the team had downloaded them. They are not
+        charged and do not count against `identical_request_budget`.
+        """
+        created = self.clock.now_ms() - 3_600_000
+        this_month = self.clock.today_mx().replace(day=1)
+        for team in self.teams.values():
+            if team.activation != "active":
+                continue
+            owner = next(
+                (key.owner for key in self.config.api_keys if key.home_team == team.team_id),
+                "user_sandbox",
+            )
+            for back in range(months, 0, -1):
+                start = add_months(this_month, -back)
+                end = add_months(start, 1) - timedelta(days=1)
+                for rfc_type in ("received", "issued"):
+                    criteria = Criteria(start, end, rfc_type, "cfdi")
+                    self._preloaded_request(team, criteria, owner, created)
+
+    def _preloaded_request(
+        self, team: TeamState, criteria: Criteria, owner: str, created_ms: int
+    ) -> None:
+        request_id = self._next_request_id()
+        rng = random.Random(f"{self.config.seed}|{request_id}|timeline")
+        invoices = self.invoices.between(
+            team.config, criteria.start_date, criteria.end_date, criteria.rfc_type
+        )
+        if criteria.rfc_type == "received":
+            # SAT v1.5: the XML of cancelled received CFDIs cannot be downloaded (metadata only).
+            invoices = [invoice for invoice in invoices if invoice.status == "Vigente"]
+        request = DownloadRequest(
+            request_id=request_id,
+            team_id=team.team_id,
+            owner=owner,
+            criteria=criteria,
+            timeline=Timeline.plan(created_ms, self.config.lifecycle, rng),
+            invoices=tuple(invoices),
+            package_size=self.config.package_size,
+        )
+        team.requests.append(request)
+        self.download_requests.append(request)
 
     def sync_invoices(self, team: TeamState) -> None:
         """Add the CFDIs of newly completed cfdi requests to the team's SAT invoice list.

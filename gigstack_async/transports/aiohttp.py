@@ -21,6 +21,30 @@ from gigstack_async.transports.base import (
 )
 
 _CHUNK = STREAM_CHUNK
+OLDEST_AIOHTTP = (3, 11)
+"""pyproject.toml's floor: 3.11 added the switch that stops aiohttp resending a request (billed
+calls need it); 3.10 added ConnectionTimeoutError and SocketTimeoutError."""
+
+
+def check_aiohttp_version(version: str) -> None:
+    """Raise ImportError, naming both versions, when `version` is older than the floor.
+
+    pip enforces the floor; this catches installs that bypass it (--no-deps, a vendored copy),
+    which would otherwise fail later with an AttributeError or refuse every billed call.
+    """
+    try:
+        found = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return  # a development build with an odd version string: trust it
+    if found < OLDEST_AIOHTTP:
+        wanted = ".".join(map(str, OLDEST_AIOHTTP))
+        raise ImportError(
+            f"gigstack_async needs aiohttp>={wanted}, found {version}: "
+            f'pip install "aiohttp>={wanted}"'
+        )
+
+
+check_aiohttp_version(aiohttp.__version__)
 
 
 class AiohttpTransport:

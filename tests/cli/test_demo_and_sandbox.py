@@ -64,6 +64,7 @@ async def test_sandbox_plays_the_chosen_server_profile(spawn_cli) -> None:
         "--profile", "created-at-seconds",
         "--profile", "ids-restart",
         "--clock-offset", "-2",
+        "--preload-months", "0",  # an empty history, ids from DM-000001
     )  # fmt: skip
     try:
         base_url = (await process.stdout.readline()).decode().rsplit(" at ", 1)[1].strip()

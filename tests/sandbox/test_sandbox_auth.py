@@ -80,7 +80,9 @@ async def test_a_second_key_sees_its_own_home_team(start_sandbox, config: Sandbo
 
 
 async def test_unknown_route_gets_the_error_envelope(api) -> None:
-    reply = await api.get("invoices/nope")
+    reply = await api.get(
+        "invoices/nope/nothing/here"
+    )  # /invoices/{id} exists (DELETE) since issue 11
 
     assert reply.status == 404
     assert reply.error_code == "resource_not_found"

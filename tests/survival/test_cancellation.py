@@ -251,6 +251,8 @@ def _foreign_tasks() -> list[asyncio.Task[Any]]:
         name = getattr(coro, "__qualname__", "")
         if name.startswith(("RequestHandler.", "BaseProtocol.")):
             continue  # aiohttp's server side, which the gate is holding on purpose
+        if task.get_name().startswith("sandbox-"):
+            continue  # the sandbox's own background work (webhook delivery), not the SDK's
         found.append(task)
     return found
 

@@ -13,9 +13,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from gigstack_async.cli import exitcodes
 from gigstack_async.cli.argtypes import positive_float
 from gigstack_async.cli.context import Context
-from gigstack_async.cli.download import DownloadJob, execute, plan_run, show_plan
+from gigstack_async.cli.download import (
+    DownloadJob,
+    check_out_folder,
+    execute,
+    plan_run,
+    show_plan,
+)
 from gigstack_async.cli.parser import PROG, command_parser
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
@@ -34,7 +41,11 @@ It runs exactly what this command would run against the real API:
   {PROG} sat download --from YYYY-01 --to YYYY-12 --rfc-type received --type cfdi --out DIR
 for the previous calendar year, with the live progress table and the summary.
 
-exit codes: 0 every month downloaded; 1 some month failed; 4 local error (e.g. DIR not writable)."""
+Run it again and it says the data is already downloaded; delete DIR (or pick another --out)
+to start over.
+
+exit codes: 0 every month downloaded; 1 some month failed; 2 DIR is a file; 4 local error (e.g.
+DIR not writable)."""
 
 
 def register(commands: Any) -> None:
@@ -69,6 +80,17 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    check_out_folder(args.out)
+    earlier = sum(1 for _ in args.out.glob("????-??/*.xml"))
+    if earlier:
+        # A fresh simulator would only hand out the same CFDIs again: say so instead of
+        # silently downloading nothing new.
+        ctx.ui.out(
+            f"{args.out} already holds {earlier} CFDIs from an earlier demo: the data is "
+            "already downloaded."
+        )
+        ctx.ui.out(f"To start over: rm -rf {args.out}   (or: {PROG} demo --out ANOTHER_FOLDER)")
+        return exitcodes.OK
     ctx.ui.suggest_rich()
     return asyncio.run(_demo(args.out, args.speed, args.seed, ctx.ui))
 

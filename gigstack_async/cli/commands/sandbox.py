@@ -9,7 +9,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from gigstack_async.cli import exitcodes
-from gigstack_async.cli.argtypes import non_negative_float, port
+from gigstack_async.cli.argtypes import non_negative_float, non_negative_int, port
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser
@@ -17,8 +17,13 @@ from gigstack_async.cli.ui import Ui
 
 if TYPE_CHECKING:
     from gigstack_async.sandbox import SandboxConfig
+    from gigstack_async.sandbox.profiles import ServerProfile
+    from gigstack_async.sandbox.state import CallRecord
 
+# SAT takes ~155 simulated seconds per request: at x60 that is ~3 s, so the README's bulk
+# example (polling from 5 s) prints its first month within seconds, and states still visibly move.
 DEFAULT_SPEED = 60.0
+DEFAULT_PRELOADED_MONTHS = 3
 
 PROFILE_NAMES = (
     "agree",
@@ -41,6 +46,8 @@ examples:
   {PROG} sandbox                             # http://127.0.0.1:8765/v2, SAT x60 faster
   {PROG} sandbox --port 0 --speed 600        # any free port; requests finish in < 1 s
   {PROG} sandbox --failure-rate 0.2          # some download requests end failed
+  {PROG} sandbox --log-requests              # print each request: method, path, status
+  python -m gigstack_async.sandbox             # the same command
   {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
                                              # a server that disagrees with the SDK's guesses
 
@@ -59,8 +66,10 @@ def register(commands: Any) -> None:
         help="serve a local simulator of the gigstack API (no account needed)",
         description="Serve a stateful simulator of the gigstack API v2 and SAT's Descarga "
         "Masiva on 127.0.0.1: seeded invoices, real ZIP packages, requests that move "
-        "pending → accepted → processing → completed as simulated time passes. It prints its "
-        "base URL and its test key (a public key that only opens this simulator).",
+        "pending → accepted → processing → completed as simulated time passes. Each team "
+        "starts with its last months of CFDIs already downloaded, so the SAT invoice list has "
+        "data. It prints its base URL and its test key (a public key that only opens this "
+        "simulator). `python -m gigstack_async.sandbox` is the same command.",
         epilog=EPILOG,
         client=False,
     )
@@ -102,7 +111,20 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--blank",
         action="store_true",
-        help="teams start without activation, FIEL or SAT registration",
+        help="teams start without activation, FIEL, SAT registration or preloaded invoices",
+    )
+    parser.add_argument(
+        "--preload-months",
+        type=non_negative_int,
+        default=DEFAULT_PRELOADED_MONTHS,
+        metavar="N",
+        help="start with completed CFDI downloads (received and issued) for the last N full "
+        f"months, so the SAT invoice list has data (default: {DEFAULT_PRELOADED_MONTHS}; 0 = none)",
+    )
+    parser.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print every request received: method, path with query, status (never the key)",
     )
     # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
     parser.add_argument(
@@ -137,15 +159,57 @@ def register(commands: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    # Imported here: the simulator (aiohttp.web and its data generators) is only needed now.
-    from gigstack_async.sandbox.__main__ import config_from_args
+def profile_from_args(args: argparse.Namespace) -> ServerProfile:
+    """The ServerProfile of `--profile`, `--clock-offset` and `--sat-code` (ValueError if bad)."""
+    from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile, profile
 
+    chosen = profile(*args.profile)
+    if args.clock_offset is not None:
+        chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
+    rules = []
+    for spec in args.sat_code:
+        month, _, code = spec.rpartition(":")
+        if not month or not code.isdigit():
+            raise ValueError(f"--sat-code expects YYYY-MM:CODE, got {spec!r}")
+        rules.append(SatCodeRule(int(code), month))
+    return chosen.combine(ServerProfile(sat_codes=tuple(rules)))
+
+
+def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    """The SandboxConfig the command line describes (ValueError for impossible values)."""
+    from gigstack_async.sandbox import FaultConfig, LifecycleConfig, SandboxConfig
+
+    before, after = args.fault_rate / 5, args.after_fault_rate / 3
+    faults = FaultConfig(
+        error_500_rate=before,
+        error_502_rate=before,
+        error_503_rate=before,
+        rate_limit_rate=before,
+        drop_rate=before,
+        after_drop_rate=after,
+        after_truncate_rate=after,
+        after_502_rate=after,
+    )
+    return SandboxConfig(
+        seed=args.seed,
+        speed=args.speed,
+        ready=not args.blank,
+        lifecycle=LifecycleConfig(failure_rate=args.failure_rate),
+        faults=faults,
+        history_limit=args.history_limit,
+        profile=profile_from_args(args),
+        preloaded_months=0 if args.blank else args.preload_months,
+    )
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         config = config_from_args(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return asyncio.run(_serve(config, args.port, ctx.ui, _profile_label(args)))
+    return asyncio.run(
+        _serve(config, args.port, ctx.ui, _profile_label(args), log_requests=args.log_requests)
+    )
 
 
 def _profile_label(args: argparse.Namespace) -> str:
@@ -160,7 +224,16 @@ def _profile_label(args: argparse.Namespace) -> str:
     return ", ".join(parts)
 
 
-async def _serve(config: SandboxConfig, port: int, ui: Ui, profile: str = "") -> int:
+def _request_line(record: CallRecord) -> str:
+    # Method, path and status only: the Authorization header (the key) is never shown.
+    status = "no answer (dropped)" if record.status is None else str(record.status)
+    fault = f"  [injected {record.fault}]" if record.fault else ""
+    return f"{record.method} {record.path or record.route} -> {status}{fault}"
+
+
+async def _serve(
+    config: SandboxConfig, port: int, ui: Ui, profile: str = "", *, log_requests: bool = False
+) -> int:
     from gigstack_async.sandbox import Sandbox
 
     stop = asyncio.Event()
@@ -171,14 +244,36 @@ async def _serve(config: SandboxConfig, port: int, ui: Ui, profile: str = "") ->
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     async with Sandbox(config, port=port) as sandbox:
-        ui.out(f"gigstack sandbox (local simulator, no account needed) at {sandbox.base_url}")
-        ui.out(f"Test key: {sandbox.api_key} (it only opens this sandbox)")
-        ui.out(f"Seed {config.seed}, simulated time x{config.speed:g}. Ctrl-C to stop.")
-        if profile:
-            ui.out(f"Server profile: {profile}")
-        ui.out()
-        ui.out(f"  export GIGSTACK_BASE_URL={sandbox.base_url}")
-        ui.out(f"  export GIGSTACK_API_KEY={sandbox.api_key}")
+        for line in banner(
+            sandbox.base_url, sandbox.api_key, config, profile=profile, log_requests=log_requests
+        ):
+            ui.out(line)
+        if log_requests:
+            sandbox.state.call_listeners.append(lambda record: ui.out(_request_line(record)))
         await stop.wait()
-    ui.out("sandbox stopped")
+        calls = len(sandbox.state.calls)
+    ui.out(f"sandbox stopped after {calls} request{'' if calls == 1 else 's'}")
     return exitcodes.OK
+
+
+def banner(
+    base_url: str, api_key: str, config: SandboxConfig, *, profile: str = "", log_requests: bool
+) -> list[str]:
+    """What the sandbox prints on start: where it is, its key, and how to point code at it."""
+    preloaded = (
+        f"{config.preloaded_months} months of SAT invoices preloaded"
+        if config.preloaded_months
+        else "no SAT invoices yet"
+    )
+    return [
+        f"gigstack sandbox (local simulator, no account needed) at {base_url}",
+        f"API key: {api_key} (a test key: it only opens this sandbox)",
+        f"Seed {config.seed}, simulated time x{config.speed:g}, {preloaded}. Ctrl-C to stop.",
+        *([f"Server profile: {profile}"] if profile else []),
+        "Requests are logged below (method, path, status)."
+        if log_requests
+        else "Add --log-requests to see each request it receives.",
+        "",
+        f"  export GIGSTACK_BASE_URL={base_url}",
+        f"  export GIGSTACK_API_KEY={api_key}",
+    ]

@@ -15,6 +15,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.download import (
     JOURNAL_NAME,
     DownloadJob,
+    check_out_folder,
     default_journal,
     execute,
     plan_run,
@@ -144,6 +145,7 @@ def job_from_args(args: argparse.Namespace) -> DownloadJob:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    check_out_folder(args.out)
     job = job_from_args(args)
     client = ctx.client(args)
     bulk = plan_run(client, job)  # validates every argument; nothing is sent

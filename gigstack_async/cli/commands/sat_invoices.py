@@ -56,6 +56,7 @@ CSV_FIELDS: Sequence[tuple[str, Any]] = (
     ("subtotal", lambda i: i.subtotal),
     ("total", lambda i: i.total),
     ("currency", lambda i: i.currency),
+    ("exchange_rate", lambda i: i.exchange_rate),
     ("status", lambda i: i.status),
     ("has_xml", lambda i: i.has_xml),
     ("download_request_id", lambda i: i.download_request_id),
@@ -77,19 +78,33 @@ def register(sat_commands: Any) -> None:
         "downloads), newest first, across every page.",
         epilog=EPILOG,
     )
-    parser.add_argument("--direction", choices=[d.value for d in Direction])
-    parser.add_argument("--status", choices=[s.value for s in SatInvoiceStatus])
+    parser.add_argument(
+        "--direction",
+        choices=[d.value for d in Direction],
+        help="received: CFDIs issued to the team; issued: CFDIs the team issued (default: both)",
+    )
+    parser.add_argument(
+        "--status",
+        choices=[s.value for s in SatInvoiceStatus],
+        help="SAT's status: Vigente (valid) or Cancelado (cancelled) (default: both)",
+    )
     parser.add_argument(
         "--invoice-type",
         choices=[t.value for t in InvoiceType],
         help="I ingreso, E egreso, T traslado, N nómina, P pago",
     )
-    parser.add_argument("--issuer-rfc", metavar="RFC")
-    parser.add_argument("--receiver-rfc", metavar="RFC")
+    parser.add_argument(
+        "--issuer-rfc", metavar="RFC", help="only CFDIs issued by this RFC (12 or 13 characters)"
+    )
+    parser.add_argument(
+        "--receiver-rfc", metavar="RFC", help="only CFDIs issued to this RFC (12 or 13 characters)"
+    )
     parser.add_argument(
         "--from", dest="start", metavar="YYYY-MM-DD", help="issued on or after this day"
     )
-    parser.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="issued on or before")
+    parser.add_argument(
+        "--to", dest="end", metavar="YYYY-MM-DD", help="issued on or before this day (inclusive)"
+    )
     parser.add_argument(
         "--limit", type=int, metavar="N", help="page size, 1-100 (default: the server's)"
     )

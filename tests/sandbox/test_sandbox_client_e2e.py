@@ -1,0 +1,107 @@
+"""End to end through the generated client: the SDK's retry policy meets the sandbox's
+bookkeeping. A payment retried after a lost answer moves money once (same idempotency key); a
+stamp whose answer is lost is never sent twice; `async for` walks every page; `team` scopes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from gigstack_async.client import GigstackClient
+from gigstack_async.errors import APIStatusError, OutcomeUnknownError
+from gigstack_async.sandbox import Sandbox
+
+models = pytest.importorskip("gigstack_async._generated.models")
+
+
+CLIENT = {
+    "name": "Juan",
+    "legal_name": "JUAN PEREZ GARCIA",
+    "tax_id": "PEGJ800101ABC",
+    "tax_system": "612",
+}
+
+
+def _item() -> object:
+    tax = models.TaxElement(
+        type=models.TaxType.IVA,
+        rate=Decimal("0.16"),
+        factor=models.TaxFactor.TASA,
+        withholding=False,
+    )
+    return models.Item(
+        description="Consultoría", quantity=Decimal(1), unit_price=Decimal("1000"), taxes=[tax]
+    )
+
+
+async def _client(sdk: GigstackClient) -> str:
+    created = await sdk.clients.create(**CLIENT, address=models.ClientAddress(zip="03100"))
+    assert created is not None
+    return str(created.id)
+
+
+async def test_a_payment_retried_after_a_lost_answer_moves_money_once(
+    sandbox: Sandbox,
+) -> None:
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        # The server registers the payment (and stamps its invoice), then the answer is lost.
+        sandbox.state.force_fault("registerPayment", "after_502")
+        payment = await sdk.payments.register(
+            client=models.ClientInput(id=client_id),
+            items=[_item()],
+            payment_form="03",
+            automation_type="pue_invoice",
+        )
+    assert payment is not None
+    calls = sandbox.state.calls_to("registerPayment")
+    assert [call.status for call in calls] == [502, 200]  # retried once, same key
+    core = sandbox.state.core
+    assert [move.kind for move in core.moves_of(str(payment.id))] == ["register"]
+    assert core.stamp_count(str(payment.id)) == 1
+    assert payment.total == Decimal("1160.00")
+
+
+async def test_a_stamp_whose_answer_is_lost_is_not_sent_again(sandbox: Sandbox) -> None:
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        sandbox.state.force_fault("createIncomeInvoice", "after_502")
+        with pytest.raises((OutcomeUnknownError, APIStatusError)):
+            await sdk.invoices.income.create(
+                client=models.ClientInput(id=client_id), items=[_item()], payment_form="03"
+            )
+    assert len(sandbox.state.calls_to("createIncomeInvoice")) == 1
+    assert len(sandbox.state.core.stamps) == 1  # stamped once; the caller must look it up
+
+
+async def test_cancel_and_files_through_the_client(sandbox: Sandbox) -> None:
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        invoice = await sdk.invoices.income.create(
+            client=models.ClientInput(id=client_id), items=[_item()], payment_form="03"
+        )
+        assert invoice is not None
+        assert (invoice.series, invoice.folio_number) == ("A", 1)
+        await sdk.invoices.cancel(str(invoice.id), motive="02")
+        fetched = await sdk.invoices.income.get(str(invoice.id))
+    assert fetched is not None
+    assert fetched.status == "cancelled"
+    assert sandbox.state.core.cancellations[str(invoice.id)] == 1
+
+
+async def test_async_for_walks_every_page_and_team_scopes(sandbox: Sandbox) -> None:
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        for n in range(23):
+            await sdk.clients.create(name=f"Cliente {n:02d}")
+        names = [client.name async for client in sdk.clients.list(limit=10)]
+    assert len(names) == 23
+    assert len(set(names)) == 23
+    assert len(sandbox.state.calls_to("listClients")) == 3  # 10 + 10 + 3
+    async with GigstackClient(
+        sandbox.api_key, base_url=sandbox.base_url, team="team_connected"
+    ) as connected:
+        assert [c async for c in connected.clients.list()] == []
+        await connected.clients.create(name="Sucursal")
+    teams = {call.team for call in sandbox.state.calls_to("createClient")}
+    assert teams == {"team_sandbox", "team_connected"}
