@@ -85,8 +85,7 @@ def op(
         response_model=model,
         path_params=path_params,
         query_params=query_params,
-        billed=billed,
-        limited=limited,
+        side_effect="charges" if billed else "limited-download" if limited else "none",
     )
 
 
@@ -836,7 +835,7 @@ def test_a_billed_2xx_that_cannot_be_read_says_it_went_through(status: int) -> N
         pipeline.decode(BILLED, CallResult(response, 1))
     message = str(info.value)
     assert message.startswith(
-        f"POST /things/{{thingId}}: HTTP {status}: the call WENT THROUGH (it may have charged) "
+        f"POST /things/{{thingId}}: HTTP {status}: the call WENT THROUGH (may charge money) "
         "but its response cannot be read: "
     )
     assert "Do not send it again; check its effect first (e.g. the download history)" in message
@@ -864,11 +863,15 @@ def test_a_billed_non_2xx_unreadable_body_is_a_plain_validation_error(status: in
     assert type(info.value) is APIResponseValidationError
 
 
-def test_a_limited_unreadable_body_is_a_plain_validation_error() -> None:
+def test_a_limited_2xx_that_cannot_be_read_says_the_download_counted() -> None:
     pipeline, _ = make([])
-    with pytest.raises(APIResponseValidationError) as info:
+    with pytest.raises(BilledResponseValidationError) as info:
         pipeline.decode(LIMITED, CallResult(Response(200, {}, b"nope"), 1))
-    assert type(info.value) is APIResponseValidationError
+    assert str(info.value).startswith(
+        "GET /things/{thingId}: HTTP 200: the call WENT THROUGH (this download counts against "
+        "SAT's limit of downloads per package) but its response cannot be read: "
+    )
+    assert info.value.body == b"nope"
 
 
 # ---------------------------------------------------------------------------- streaming
@@ -1364,14 +1367,14 @@ async def test_logged_durations_are_in_milliseconds(
     assert message == "GET /things/{thingId} -> 200 (attempt 1, 250.0 ms)"
 
 
-def test_untyped_json_keeps_floats_for_models_without_money() -> None:
+def test_untyped_json_keeps_exact_numbers_but_float_fields_get_floats() -> None:
+    # Untyped JSON may hold money: its fractions stay exact. A float field still gets a float.
     pipeline, _ = make([])
     result = pipeline.decode(
-        op(model=dict[str, Any]), CallResult(Response(200, {}, b'{"a": 0.5, "b": [1.25]}'), 1)
+        op(model=dict[str, Any]), CallResult(Response(200, {}, b'{"a": 0.10, "b": [1.25]}'), 1)
     )
-    assert result == {"a": 0.5, "b": [1.25]}
-    assert type(result["a"]) is float
-    assert type(result["b"][0]) is float
+    assert result == {"a": Decimal("0.10"), "b": [Decimal("1.25")]}
+    assert str(result["a"]) == "0.10"
 
 
 @pytest.mark.parametrize(("name", "shown"), [("Rfc", "rfc"), ("PackageId", "package_id")])
