@@ -125,3 +125,176 @@ async def test_has_more_false_ends_even_with_a_repeated_cursor() -> None:
     pages = [Page([1], more=True, cursor="c1"), Page([], more=False, cursor="c1")]
     walker, _ = pager(pages, max_pages=5)
     assert [p.rows async for p in walker.pages()] == [[1], []]
+
+
+# --- page-number and single styles --------------------------------------------------------------
+
+
+@attrs.frozen
+class Numbered:
+    data: list[int] | None
+    more: bool | None = None
+    total: Any = None
+
+
+def numbered(pages: list[Numbered], **fields: Any) -> tuple[AsyncPager[int, Numbered], list[Any]]:
+    asked: list[Any] = []
+
+    async def fetch(number: Any) -> Numbered:
+        asked.append(number)
+        return pages[len(asked) - 1]
+
+    style = {"items_field": "data", "style": "page", "page_param": "page", **fields}
+    return AsyncPager(fetch, Pagination(**style)), asked
+
+
+async def test_page_style_awaits_page_one() -> None:
+    walker, asked = numbered([Numbered([1])])
+    assert await walker == Numbered([1])
+    assert asked == [1]
+
+
+async def test_page_style_follows_has_more() -> None:
+    pages = [Numbered([1, 2], more=True), Numbered([3], more=True), Numbered([4], more=False)]
+    walker, asked = numbered(pages, has_more_field="more")
+    assert [i async for i in walker] == [1, 2, 3, 4]
+    assert asked == [1, 2, 3]
+
+
+async def test_page_style_stops_when_total_is_reached() -> None:
+    pages = [Numbered([1, 2], total=3), Numbered([3], total=3)]
+    walker, asked = numbered(pages, total_field="total")
+    assert [i async for i in walker] == [1, 2, 3]
+    assert asked == [1, 2]
+    pages = [Numbered([1, 2], total=4), Numbered([3, 4], total=4)]
+    walker, asked = numbered(pages, total_field="total")
+    assert [i async for i in walker] == [1, 2, 3, 4]
+    assert asked == [1, 2]
+
+
+async def test_page_style_has_more_wins_over_total_and_bools_are_not_totals() -> None:
+    pages = [Numbered([1], more=False, total=10)]
+    walker, asked = numbered(pages, has_more_field="more", total_field="total")
+    assert [i async for i in walker] == [1]
+    pages = [Numbered([1, 2], total=True), Numbered([3])]
+    walker, asked = numbered(pages, total_field="total")
+    assert [i async for i in walker] == [1, 2, 3]  # a short page ends it, not "True items"
+    assert asked == [1, 2]
+    pages = [Numbered([1, 2], more=None, total=2)]
+    walker, _ = numbered(pages, has_more_field="more", total_field="total")
+    assert [i async for i in walker] == [1, 2]
+
+
+async def test_page_style_without_announcements_stops_on_a_short_or_empty_page() -> None:
+    walker, asked = numbered([Numbered([1, 2]), Numbered([3, 4]), Numbered([5])])
+    assert [i async for i in walker] == [1, 2, 3, 4, 5]
+    assert asked == [1, 2, 3]
+    walker, asked = numbered([Numbered([1, 2]), Numbered([])])
+    assert [i async for i in walker] == [1, 2]
+    assert asked == [1, 2]
+    walker, asked = numbered([Numbered(None)])
+    assert [i async for i in walker] == []
+    assert asked == [1]
+
+
+async def test_a_repeated_page_raises_naming_the_parameter() -> None:
+    walker, _ = numbered(
+        [Numbered([1, 2], more=True), Numbered([1, 2], more=True)], has_more_field="more"
+    )
+    with pytest.raises(PaginationError) as info:
+        _ = [i async for i in walker]
+    assert str(info.value) == (
+        "page 2 repeats page 1: the server ignores `page`; stopping instead of looping forever"
+    )
+
+
+async def test_empty_pages_repeating_is_not_a_repeat_but_three_in_a_row_stall() -> None:
+    pages = [Numbered([], more=True), Numbered([], more=True), Numbered([7], more=True)]
+    pages += [Numbered([], more=True)] * 3
+    walker, asked = numbered(pages, has_more_field="more")
+    got: list[int] = []
+
+    async def walk() -> None:
+        async for item in walker:
+            got.append(item)
+
+    with pytest.raises(PaginationError) as info:
+        await walk()
+    assert got == [7]
+    assert asked == [1, 2, 3, 4, 5, 6]
+    assert str(info.value) == (
+        "3 empty pages in a row (up to page 6) while the server says there are more items; "
+        "stopping instead of looping forever"
+    )
+
+
+async def test_page_style_max_pages() -> None:
+    pages = [Numbered([1], more=True), Numbered([2], more=True), Numbered([3], more=True)]
+    walker, asked = numbered(pages, has_more_field="more")
+    walker._max_pages = 2
+    assert [p.data async for p in walker.pages()] == [[1], [2]]
+    assert asked == [1, 2]
+
+
+async def test_single_style_is_one_request() -> None:
+    asked: list[Any] = []
+
+    async def fetch(position: Any) -> Numbered:
+        asked.append(position)
+        return Numbered([1, 2], more=True)
+
+    walker: AsyncPager[int, Numbered] = AsyncPager(
+        fetch, Pagination(items_field="data", style="single")
+    )
+    assert [i async for i in walker] == [1, 2]
+    assert asked == [None]
+    assert await walker == Numbered([1, 2], more=True)
+    assert asked == [None, None]
+
+
+async def test_cursor_style_defaults_to_has_more_and_next() -> None:
+    @attrs.frozen
+    class Plain:
+        data: list[int]
+        has_more: bool
+        next: str | None
+
+    pages = [Plain([1], True, "c"), Plain([2], False, None)]
+    asked: list[Any] = []
+
+    async def fetch(cursor: Any) -> Plain:
+        asked.append(cursor)
+        return pages[len(asked) - 1]
+
+    walker: AsyncPager[int, Plain] = AsyncPager(fetch, Pagination(items_field="data"))
+    assert [i async for i in walker] == [1, 2]
+    assert asked == [None, "c"]
+
+
+async def test_paged_sends_the_position_in_its_parameter_with_the_other_query() -> None:
+    from gigstack_async._operation import Operation
+    from gigstack_async.pagination import paged
+
+    calls: list[dict[str, Any]] = []
+
+    class FakePipeline:
+        async def call(self, op: Any, **kwargs: Any) -> Numbered:
+            calls.append(kwargs)
+            return Numbered([1], more=False)
+
+    for style, expected in (
+        (Pagination(items_field="data", style="page", page_param="pg"), {"q": "x", "pg": 1}),
+        (Pagination(items_field="data", cursor_param="after"), {"q": "x", "after": None}),
+    ):
+        calls.clear()
+        op = Operation(
+            operation_id="o",
+            method="GET",
+            path="/p/{id}",
+            resource="r",
+            response_model=Numbered,
+            pagination=style,
+        )
+        pager = paged(FakePipeline(), op, query={"q": "x"}, path_params={"id": "1"}, max_items=5)  # type: ignore[arg-type]
+        assert await pager == Numbered([1], more=False)
+        assert calls == [{"path_params": {"id": "1"}, "query": expected}]
