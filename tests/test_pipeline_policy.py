@@ -1383,3 +1383,147 @@ def test_an_argument_name_starting_upper_case_has_no_leading_underscore(
 ) -> None:
     with pytest.raises(TypeError, match=rf"^{shown}: expected a str"):
         encode_path_param(name, 5)
+
+
+# ---------------------------------------------------------------------------- idempotency keys
+
+
+def _keyed(location: str) -> Operation:
+    from gigstack_async._operation import Idempotency
+
+    return Operation(
+        operation_id="create",
+        method="POST",
+        path="/things",
+        resource="things",
+        response_model=Thing,
+        side_effect="charges",
+        idempotency=Idempotency("idempotency_key", location),  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("location", ["body", "header"])
+async def test_every_retry_resends_the_same_generated_key(
+    sleeps: list[float], location: str
+) -> None:
+    operation = _keyed(location)
+    assert operation.no_resend is False  # a key makes a side effect safe to resend
+    pipeline, transport = make([ReadError("reset"), fail(503), ok()])
+    assert await pipeline.call(operation, json_body={"a": 1}) == Thing("a", 1)
+    assert len(transport.requests) == 3
+    if location == "body":
+        keys = {r.json["idempotency_key"] for r in transport.requests}
+        assert all(r.json["a"] == 1 for r in transport.requests)
+    else:
+        keys = {r.headers["idempotency_key"] for r in transport.requests}
+    (key,) = keys
+    assert key.startswith("gsa_")
+    assert len(key) == len("gsa_") + 32
+
+
+@pytest.mark.parametrize("location", ["body", "header"])
+async def test_a_given_key_is_sent_unchanged_and_two_calls_differ(
+    sleeps: list[float], location: str
+) -> None:
+    operation = _keyed(location)
+    pipeline, transport = make([ok(), ok(), ok()])
+    await pipeline.call(operation, json_body={"a": 1}, idempotency_key="mine-1")
+    await pipeline.call(operation, json_body={"a": 1})
+    await pipeline.call(operation, json_body={"a": 1})
+    if location == "body":
+        sent = [r.json["idempotency_key"] for r in transport.requests]
+    else:
+        sent = [r.headers["idempotency_key"] for r in transport.requests]
+    assert sent[0] == "mine-1"
+    assert sent[1] != sent[2]
+
+
+def test_a_key_already_in_the_body_is_kept() -> None:
+    from gigstack_async._pipeline import with_idempotency_key
+
+    body, headers = with_idempotency_key(_keyed("body"), {"idempotency_key": "k1"}, None)
+    assert (body, headers) == ({"idempotency_key": "k1"}, None)
+    body, _ = with_idempotency_key(_keyed("body"), {"idempotency_key": ""}, None)
+    assert body["idempotency_key"].startswith("gsa_")
+    body, _ = with_idempotency_key(_keyed("body"), None, "k2")
+    assert body == {"idempotency_key": "k2"}
+
+
+# ---------------------------------------------------------------------------- file downloads
+
+
+async def _download(pipeline: Pipeline, url: str) -> bytes:
+    async with pipeline.download(url) as body:
+        return b"".join([chunk async for chunk in body.chunks()])
+
+
+async def test_the_key_goes_only_to_urls_under_base_url(sleeps: list[float]) -> None:
+    pipeline, transport = make(lambda r: Response(200, {}, b"pdf"))
+    base = "http://127.0.0.1:9/v2"
+    assert await _download(pipeline, base + "/files/a.pdf") == b"pdf"
+    for url in (
+        "http://127.0.0.1:9/v2x/a.pdf",  # not under /v2/
+        "http://127.0.0.1:10/v2/a.pdf",  # another port
+        "https://127.0.0.1:9/v2/a.pdf",  # another scheme
+        "http://storage.invalid/v2/a.pdf",  # another host
+    ):
+        await _download(pipeline, url)
+    auth = [r.headers.get("Authorization") for r in transport.requests]
+    assert auth == [f"Bearer {KEY}", None, None, None, None]
+    assert all(r.method == "GET" for r in transport.requests)
+
+
+async def test_a_redirect_off_the_api_drops_the_key(sleeps: list[float]) -> None:
+    def handler(request: Request) -> Response:
+        if request.url.endswith("/v2/files/a.pdf"):
+            return Response(302, {"Location": "http://storage.invalid/signed?sig=1"}, b"")
+        if request.url.endswith("/back"):
+            return Response(200, {}, b"ok")
+        return Response(307, {"location": "http://127.0.0.1:9/v2/back"}, b"")
+
+    pipeline, transport = make(handler)
+    assert await _download(pipeline, "http://127.0.0.1:9/v2/files/a.pdf") == b"ok"
+    assert [r.url for r in transport.requests] == [
+        "http://127.0.0.1:9/v2/files/a.pdf",
+        "http://storage.invalid/signed?sig=1",
+        "http://127.0.0.1:9/v2/back",
+    ]
+    assert [r.headers.get("Authorization") for r in transport.requests] == [
+        f"Bearer {KEY}",
+        None,
+        f"Bearer {KEY}",
+    ]
+
+
+@pytest.mark.parametrize(("hops", "ok_"), [(5, True), (6, False)])
+async def test_at_most_five_redirects(sleeps: list[float], hops: int, ok_: bool) -> None:
+    def handler(request: Request) -> Response:
+        n = int(request.url.rsplit("/", 1)[1])
+        if n < hops:
+            return Response(301, {"Location": str(n + 1)}, b"")
+        return Response(200, {}, b"end")
+
+    pipeline, transport = make(handler)
+    if ok_:
+        assert await _download(pipeline, "http://127.0.0.1:9/v2/f/0") == b"end"
+        assert len(transport.requests) == 6
+    else:
+        with pytest.raises(APIResponseValidationError) as info:
+            await _download(pipeline, "http://127.0.0.1:9/v2/f/0")
+        assert str(info.value) == "more than 5 redirects"
+        assert len(transport.requests) == 6
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/a.pdf", "file:///etc/passwd", "http:///a"])
+async def test_a_file_location_that_is_not_http_is_refused(url: str) -> None:
+    pipeline, transport = make([])
+    with pytest.raises(APIResponseValidationError) as info:
+        await _download(pipeline, url)
+    assert str(info.value) == "the API gave a file location that is not an http(s) URL"
+    assert transport.requests == []
+
+
+async def test_a_redirect_without_location_is_the_answer(sleeps: list[float]) -> None:
+    pipeline, transport = make([Response(302, {}, b"moved")])
+    assert await _download(pipeline, "http://127.0.0.1:9/v2/a") == b"moved"
+    assert len(transport.requests) == 1
