@@ -1527,3 +1527,33 @@ async def test_a_redirect_without_location_is_the_answer(sleeps: list[float]) ->
     pipeline, transport = make([Response(302, {}, b"moved")])
     assert await _download(pipeline, "http://127.0.0.1:9/v2/a") == b"moved"
     assert len(transport.requests) == 1
+
+
+def test_a_refused_number_is_named_not_called_non_json() -> None:
+    pipeline, _ = make([])
+    response = Response(200, {"Content-Type": "application/json"}, b'{"name": "a", "count": NaN}')
+    with pytest.raises(APIResponseValidationError) as info:
+        pipeline.decode(GET, CallResult(response, 1))
+    assert str(info.value).startswith(
+        "GET /things/{thingId}: NaN is not a JSON number, got application/json: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "sent"),
+    [
+        ("http://api.invalid/v2", "http://api.invalid:80/v2/a", True),
+        ("http://api.invalid/v2", "http://api.invalid:81/v2/a", False),
+        ("https://api.invalid/v2", "https://api.invalid:443/v2/a", True),
+        ("https://api.invalid/v2", "https://api.invalid:80/v2/a", False),
+        ("https://api.invalid:80/v2", "https://api.invalid/v2/a", False),
+        ("http://api.invalid/v2", "http://API.Invalid/v2/a", True),
+        ("http://api.invalid/v2", "http://other.invalid/v2/a", False),
+    ],
+)
+async def test_the_api_origin_uses_default_ports_and_ignores_host_case(
+    sleeps: list[float], base: str, url: str, sent: bool
+) -> None:
+    pipeline, transport = make(lambda r: Response(200, {}, b"x"), base_url=base)
+    await _download(pipeline, url)
+    assert ("Authorization" in transport.requests[0].headers) is sent
