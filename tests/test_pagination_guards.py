@@ -298,3 +298,49 @@ async def test_paged_sends_the_position_in_its_parameter_with_the_other_query() 
         pager = paged(FakePipeline(), op, query={"q": "x"}, path_params={"id": "1"}, max_items=5)  # type: ignore[arg-type]
         assert await pager == Numbered([1], more=False)
         assert calls == [{"path_params": {"id": "1"}, "query": expected}]
+
+
+async def test_a_page_without_the_announced_fields_announces_nothing() -> None:
+    @attrs.frozen
+    class Bare:
+        data: list[int]
+
+    pages = [Bare([1, 2]), Bare([3])]
+    asked: list[Any] = []
+
+    async def fetch(number: Any) -> Bare:
+        asked.append(number)
+        return pages[len(asked) - 1]
+
+    style = Pagination(
+        items_field="data",
+        style="page",
+        page_param="page",
+        has_more_field="more",
+        total_field="total",
+    )
+    walker: AsyncPager[int, Bare] = AsyncPager(fetch, style)
+    assert [i async for i in walker] == [1, 2, 3]  # the short page ended it
+    assert asked == [1, 2]
+
+
+async def test_paged_honours_max_items() -> None:
+    from gigstack_async._operation import Operation
+    from gigstack_async.pagination import paged
+
+    class FakePipeline:
+        async def call(self, op: Any, **kwargs: Any) -> Numbered:
+            return Numbered([1, 2, 3], more=True)
+
+    op = Operation(
+        operation_id="o",
+        method="GET",
+        path="/p",
+        resource="r",
+        response_model=Numbered,
+        pagination=Pagination(
+            items_field="data", style="page", page_param="pg", has_more_field="more"
+        ),
+    )
+    pager = paged(FakePipeline(), op, query={}, max_items=2)  # type: ignore[arg-type]
+    assert [i async for i in pager] == [1, 2]
