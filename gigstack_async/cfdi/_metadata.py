@@ -84,6 +84,8 @@ _OPTIONAL = frozenset({"fecha_cancelacion", "rfc_a_cuenta_terceros", "nombre_a_c
 # Re-aligning costs O(names x surplus^2) shape checks; past this many surplus fields, skip.
 _MAX_SURPLUS = 128
 _BLANK = " \t\r\n\x00\ufeff"
+# One step of the re-alignment table: (empty fixed columns, ways capped at 2, values taken).
+_Cell = tuple[int, int, int] | None
 
 
 class Estatus(enum.Enum):
@@ -400,15 +402,14 @@ def _best_alignment(fields: list[str | None], values: list[str]) -> list[str] | 
         )
     # best[c][p - c]: (empty fixed columns, ways (capped at 2), values taken) for fields[c:]
     # aligned with values[p:]; None where nothing fits.
-    Cell = tuple[int, int, int] | None
-    best: list[list[Cell]] = [[None] * (surplus + 1) for _ in range(width + 1)]
+    best: list[list[_Cell]] = [[None] * (surplus + 1) for _ in range(width + 1)]
     best[width][surplus] = (0, 1, 0)
     for col in range(width - 1, -1, -1):
         field = fields[col]
         for shift in range(surplus + 1):
             pos = col + shift
             if field in _NAMES:
-                cell: Cell = None
+                cell: _Cell = None
                 for take in range(1, surplus - shift + 2):
                     sub = best[col + 1][shift + take - 1]
                     if sub is None:
