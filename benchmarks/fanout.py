@@ -6,9 +6,9 @@ it is created. `client.downloads.bulk(...)` with a fast
 `PollSchedule` must finish in about L (the months run concurrently), not 12 × L, and poll with
 ONE history call per tick however many months are open.
 
-Ticks are counted by wrapping `gigstack_async.bulk.engine.snapshot` (the engine's one poll per
-tick) in this process; HTTP calls are what the sandbox recorded (`sandbox.state.calls`, read from
-its process at the end of each run).
+Ticks are counted by wrapping `gigstack_async.bulk.engine._Run.tick` (the engine's one poll
+per tick) in this process; HTTP calls are what the sandbox recorded (`sandbox.state.calls`,
+read from its process at the end of each run).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +39,15 @@ POLLING_OPERATIONS = ("getDownloadHistory", "getDownloadRequestStatus")
 
 
 class TickCounter:
-    """Wraps the engine's `snapshot` (one call = one polling tick) and the client's `history` and
-    `status` methods, to count the polling calls each tick makes."""
+    """Wraps the engine's polling round (`_Run.tick`: one per tick) and the client's `history`
+    and `status` methods, to count the polling calls each tick makes."""
 
     def __init__(self, client: GigstackClient) -> None:
         self.downloads = client.downloads
         self.polling_calls: list[int] = []
         self.watched: list[int] = []
         self._in_tick = 0
-        self._original: Callable[..., Awaitable[Any]] = getattr(engine, "snapshot")  # noqa: B009
+        self._original: Callable[..., Awaitable[Any]] = engine._Run.tick
 
     def _counted(self, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -56,31 +56,38 @@ class TickCounter:
 
         return wrapper
 
-    async def _snapshot(self, downloads: Any, request_ids: Collection[str]) -> Any:
-        self._in_tick = 0
-        try:
-            return await self._original(downloads, request_ids)
-        finally:
-            self.polling_calls.append(self._in_tick)
-            self.watched.append(len(request_ids))
+    def _tick(self) -> Callable[..., Awaitable[Any]]:
+        counter = self
+
+        async def tick(run: Any) -> Any:
+            watched = len([k for k in run.keys if k not in run.reported and run._watched(k)])
+            counter._in_tick = 0
+            try:
+                return await counter._original(run)
+            finally:
+                if counter._in_tick:  # a round with nothing to watch sends nothing
+                    counter.polling_calls.append(counter._in_tick)
+                    counter.watched.append(watched)
+
+        return tick
 
     def __enter__(self) -> TickCounter:
-        setattr(engine, "snapshot", self._snapshot)  # noqa: B010
+        setattr(engine._Run, "tick", self._tick())  # noqa: B010
         # Instance attributes shadow the methods for this client only.
         for name in ("history", "status"):
             setattr(self.downloads, name, self._counted(getattr(self.downloads, name)))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        setattr(engine, "snapshot", self._original)  # noqa: B010
+        setattr(engine._Run, "tick", self._original)  # noqa: B010
         for name in ("history", "status"):
             delattr(self.downloads, name)
 
 
 class TailProbe:
     """Where the time after polling goes: package requests, extraction (in threads) and the
-    fsyncs inside it. Wraps `engine.extract_package`, `os.fsync` and `downloads.package` in this
-    process for the duration of one run; the durations are summed over concurrent work."""
+    fsyncs inside it. Wraps `engine.extract_staged`, `os.fsync` and `downloads.fetch_package_to`
+    in this process for the duration of one run; the durations are summed over concurrent work."""
 
     def __init__(self, client: GigstackClient) -> None:
         self.downloads = client.downloads
@@ -89,7 +96,7 @@ class TailProbe:
         self.extract_seconds = 0.0
         self.fsync_seconds = 0.0
         self.fsync_calls = 0
-        self._extract: Callable[..., Any] = getattr(engine, "extract_package")  # noqa: B009
+        self._extract: Callable[..., Any] = getattr(engine, "extract_staged")  # noqa: B009
         self._fsync = os.fsync
 
     def _timed_extract(self, *args: Any, **kwargs: Any) -> Any:
@@ -122,15 +129,16 @@ class TailProbe:
         return wrapper
 
     def __enter__(self) -> TailProbe:
-        setattr(engine, "extract_package", self._timed_extract)  # noqa: B010
+        setattr(engine, "extract_staged", self._timed_extract)  # noqa: B010
         os.fsync = self._timed_fsync
-        setattr(self.downloads, "package", self._timed_package(self.downloads.package))  # noqa: B010
+        fetch = self._timed_package(self.downloads.fetch_package_to)
+        setattr(self.downloads, "fetch_package_to", fetch)  # noqa: B010
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        setattr(engine, "extract_package", self._extract)  # noqa: B010
+        setattr(engine, "extract_staged", self._extract)  # noqa: B010
         os.fsync = self._fsync
-        delattr(self.downloads, "package")
+        delattr(self.downloads, "fetch_package_to")
 
 
 async def one_run(sandbox: SandboxProcess, year: int, months: int) -> dict[str, Any]:

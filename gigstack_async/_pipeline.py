@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import json
 import logging
 import math
@@ -198,6 +199,10 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(base_url={self.base_url!r}, team={self.team!r})"
+
+    def key_fingerprint(self) -> str:
+        """A short SHA-256 fingerprint of the API key (bulk journals record it, never the key)."""
+        return hashlib.sha256(b"gigstack-async journal\0" + self._api_key.encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> Pipeline:
         settings: dict[str, Any] = {

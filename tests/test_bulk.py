@@ -206,22 +206,35 @@ async def test_a_definite_refusal_fails_every_month_and_creates_nothing(
 async def test_one_failing_month_does_not_stop_the_others(
     sandbox: Sandbox, client: GigstackClient, tmp_path: Path
 ) -> None:
-    # A package download is never retried (it may spend one of SAT's 2 downloads), so one 503
-    # fails the month it hits.
-    sandbox.state.force_fault("downloadPackage", "503", times=1)
+    # A package body cut short may have spent one of SAT's 2 downloads: it is never retried in
+    # the run, so it fails the month it hits (with a way forward) and no other.
+    sandbox.state.force_fault("downloadPackage", "after_truncate", times=1)
     events = await _run(client, tmp_path, concurrency=1)
 
     results = {e.key: e for e in events if isinstance(e, MonthResult)}
     failed = [r for r in results.values() if not r.ok]
     assert len(results) == 12
     assert len(failed) == 1
-    assert "503" in (failed[0].error or "")
+    assert failed[0].stage == "needs-attention"
+    assert "1 of 2 SAT downloads left" in (failed[0].error or "")
     assert len([r for r in results.values() if r.ok]) == 11
 
     # Re-running finishes the failed month without creating anything new.
     again = await _run(client, tmp_path)
     assert all(r.ok for r in again if isinstance(r, MonthResult))
     assert set(_creations(sandbox).values()) == {1}
+    assert _uuids_on_disk(tmp_path / "cfdi") == _ground_truth(sandbox)
+
+
+async def test_a_package_error_answer_is_retried_in_the_run_without_spending_the_budget(
+    sandbox: Sandbox, client: GigstackClient, tmp_path: Path
+) -> None:
+    # A complete 503 answer delivered no package (GUESS: gigstack did not fetch it from SAT).
+    sandbox.state.force_fault("downloadPackage", "503", times=2)
+    events = await _run(client, tmp_path, concurrency=1)
+
+    assert all(r.ok for r in events if isinstance(r, MonthResult))
+    assert max(sandbox.state.downloads_per_package().values()) == 1
     assert _uuids_on_disk(tmp_path / "cfdi") == _ground_truth(sandbox)
 
 

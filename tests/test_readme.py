@@ -119,7 +119,7 @@ async def test_download_a_year_example_is_short_and_works(sandbox: Sandbox, tmp_
     expected = {u for uuids in sandbox.state.ground_truth.values() for u in uuids}
     assert written <= expected
     assert len(written) == sum(int(line.split()[2]) for line in out.splitlines())
-    assert (tmp_path / "cfdi" / ".gigstack-journal.json").exists()
+    assert (tmp_path / "cfdi" / ".gigstack-journal.sqlite3").exists()
 
 
 async def test_one_request_example(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -258,3 +258,22 @@ async def test_malformed_response_exception_chain_does_not_leak(
             await client.downloads.debug()
     for link in exception_chain(info.value):
         assert_not_in_exception(link, api_key)
+
+
+def test_no_generated_model_shows_a_secret_in_its_repr() -> None:
+    import attrs as _attrs
+
+    from gigstack_async._generated import models
+
+    secret_fields = [
+        (name, field.name)
+        for name, cls in vars(models).items()
+        if isinstance(cls, type) and _attrs.has(cls)
+        for field in _attrs.fields(cls)
+        if "secret" in field.name
+    ]
+    assert secret_fields  # the webhook create answer carries its signing secret
+    created = models.CreatedWebhook(signing_secret="whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=")
+    assert "whsec_" not in repr(created)
+    for name, field_name in secret_fields:
+        assert not _attrs.fields_dict(getattr(models, name))[field_name].repr, (name, field_name)

@@ -2016,7 +2016,7 @@ class CreatedWebhook:
     effect_scope: str | None = None
     security: dict[str, Any] | None = None
     signing: dict[str, Any] | None = None
-    signing_secret: str | None = None
+    signing_secret: str | None = attrs.field(default=None, repr=False)
     """GUESS: the endpoint's `whsec_…` signing secret, returned once, by create only (documented source: the reference says the CLI's create fixture includes a `signing_secret` key, which the CLI never prints, so the server may return the secret once; the docs' create example has no such field). None when the answer has none: then copy the secret from gigstack's dashboard. Pass it to `gigstack_async.webhooks.WebhookReceiver(secret=...)`."""
 
 

@@ -1,35 +1,35 @@
-"""Bulk SAT downloads: plan a long period as monthly requests and journal them for resume.
+"""Bulk SAT downloads: plan a long period as monthly requests, drive each month's state machine.
 
-`plan_months` splits a period into validated calendar-month requests; `Journal` records each
-month's progress on disk, atomically, so a crashed or cancelled run resumes without submitting
-(and paying for) the same month twice.
+`plan_months` splits a period into validated calendar-month requests; `machine` is each month's
+life as pure transitions; `JournalStore` records every month's state on disk (SQLite, one
+transaction per transition), so a crashed or cancelled run resumes without submitting (and
+paying for) the same month twice.
 """
 
-from gigstack_async.bulk.journal import (
-    Journal,
+from gigstack_async.bulk.machine import MonthState, Stage
+from gigstack_async.bulk.plan import DownloadPlan, MonthSlot, PlanCriteria, plan_months
+from gigstack_async.bulk.store import (
     JournalCorruptError,
     JournalError,
     JournalLockedError,
     JournalMismatchError,
     JournalStateError,
-    MonthEntry,
-    PackageRecord,
-    Phase,
+    JournalStore,
+    StoreIdentity,
 )
-from gigstack_async.bulk.plan import DownloadPlan, MonthSlot, PlanCriteria, plan_months
 
 __all__ = [
     "DownloadPlan",
-    "Journal",
     "JournalCorruptError",
     "JournalError",
     "JournalLockedError",
     "JournalMismatchError",
     "JournalStateError",
-    "MonthEntry",
+    "JournalStore",
     "MonthSlot",
-    "PackageRecord",
-    "Phase",
+    "MonthState",
     "PlanCriteria",
+    "Stage",
+    "StoreIdentity",
     "plan_months",
 ]

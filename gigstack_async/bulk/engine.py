@@ -1,13 +1,18 @@
-"""The monthly fan-out: submit, watch, download — concurrently, resumably, never paying twice.
+"""The monthly fan-out: performs what the month state machine (`bulk.machine`) decides.
 
-Money rules, in order of precedence:
-1. The journal records the intent to submit a month BEFORE the create request is sent.
-2. A create request is never retried blindly. Only a definite refusal (a 4xx other than 408 and
-   429) means "not created". Any other failure is an unknown outcome, reconciled against the
-   request history: found → adopted; provably absent (the history reaches back past the intent)
-   → the month may be submitted again; otherwise the month is left for the next run.
-3. Months already submitted (journal) are watched, never resubmitted; failed and expired months
-   are reported, never resubmitted automatically (a new request may cost money again).
+The engine holds no rules of its own about money or packages. For each month it feeds an
+observation to `machine.transition`, writes the new state to the journal (one transaction),
+and only then performs the returned commands: a create request, a status call, a package
+download to the staging folder, an extraction, a staged file's removal, a warning.
+
+What the engine owns is scheduling:
+- only the months of the plan the user saw are driven (other months in the journal are left
+  alone);
+- one history call per polling tick for every watched month; a status call only for a request
+  missing from it; one month's polling failure never stops the others;
+- past `timeout` nothing new is sent (no create, no package download), in-flight calls finish,
+  and every month gets its `MonthResult`;
+- the run ends as soon as every month is settled, without waiting for another poll interval.
 """
 
 from __future__ import annotations
@@ -17,31 +22,40 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncGenerator, Awaitable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from gigstack_async._atomic import remove_stale_temp_files
-from gigstack_async._generated.models import DownloadRequest, DownloadRequestState
+from gigstack_async._dates import parse_date
+from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
     MonthResult,
+    MonthWarning,
     PackageDownloaded,
     StateChanged,
     Submitted,
 )
-from gigstack_async.bulk.journal import Journal, MonthEntry, Phase
-from gigstack_async.bulk.watch import PollSchedule, snapshot
-from gigstack_async.errors import APIStatusError, GigstackError, RateLimitError
+from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
+from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.errors import (
+    APIStatusError,
+    BilledResponseValidationError,
+    GigstackError,
+    NotFoundError,
+    RateLimitError,
+)
 from gigstack_async.packages import (
     DEFAULT_LIMITS,
-    ExtractResult,
     PackageLimits,
-    decode_package,
-    extract_package,
+    StagedPackage,
+    extract_staged,
+    verify_staged,
 )
 
 if TYPE_CHECKING:
@@ -51,13 +65,14 @@ logger = logging.getLogger("gigstack_async")
 
 T = TypeVar("T")
 
-HISTORY_WINDOW = 20  # the history lists only the most recent 20 requests (gigstack docs)
-# Attempts for one month in one run, each only after the history proved the previous one absent.
+HISTORY_WINDOW = m.HISTORY_WINDOW
+# Creates for one month in one run, each only after the history proved the previous one absent.
 MAX_SUBMISSIONS_PER_RUN = 8
 RESUBMIT_BACKOFF_CAP = 30.0
+STAGING_DIR = ".gigstack-staging"
 
 
-def resubmit_delay(attempt: int, error: GigstackError) -> float:
+def resubmit_delay(attempt: int, error: GigstackError | None) -> float:
     """Seconds to wait before sending a create request the history proved never arrived.
 
     The server's Retry-After wins (a 429 means: not now); else capped, jittered exponential.
@@ -81,338 +96,541 @@ def definitely_not_created(error: GigstackError) -> bool:
     return (
         isinstance(error, APIStatusError)
         and 400 <= error.status < 500
-        and error.status
-        not in (
-            408,
-            429,
-        )
+        and (error.status not in (408, 429))
     )
 
 
-def _created_ms(entry: DownloadRequest) -> float | None:
-    value = entry.created_at
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, str):
+def error_sat_code(error: GigstackError) -> int | None:
+    if isinstance(error, APIStatusError):
+        return m.sat_code(error.code, error.message, *error.details)
+    return m.sat_code(str(error))
+
+
+# ------------------------------------------------------------------ server records -> Seen
+
+
+def _day(text: str | None) -> object:
+    # History dates are GUESS YYYY-MM-DD; a full ISO datetime is read by its date part. An
+    # unreadable one is "not reported" (None), which never counts as a match.
+    if not text:
+        return None
+    try:
+        return parse_date(text.strip()[:10])
+    except ValueError:
+        return None
+
+
+def seen_from_history(entry: DownloadRequest) -> m.Seen:
+    start, end = _day(entry.start_date), _day(entry.end_date)
+    return m.Seen(
+        id=entry.id,
+        status=None if entry.status is None else entry.status.value,
+        rfc_type=None if entry.rfc_type is None else entry.rfc_type.value,
+        request_type=None if entry.request_type is None else entry.request_type.value,
+        start=start,  # type: ignore[arg-type]
+        end=end,  # type: ignore[arg-type]
+        invoice_count=entry.invoice_count,
+        package_ids=None if entry.package_ids is None else tuple(entry.package_ids),
+        message=entry.status_message,
+    )
+
+
+def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
+    # The status answer names no dates or types: it is only ever matched by request id.
+    return m.Seen(
+        id=request_id,
+        status=None if status.status is None else status.status.value,
+        invoice_count=status.invoice_count,
+        package_ids=None if status.package_ids is None else tuple(status.package_ids),
+        message=status.status_message,
+    )
+
+
+def initial_state(slot: MonthSlot) -> m.MonthState:
+    return m.MonthState(
+        key=slot.key,
+        start=slot.start_date,
+        end=slot.end_date,
+        rfc_type=slot.rfc_type.value,
+        request_type=slot.request_type.value,
+    )
+
+
+def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
+    """Add the plan's new months; returns notes for months whose recorded dates are kept.
+
+    A month not sent yet takes the plan's dates. A month already sent keeps the dates it was
+    requested with (the request exists and may have been billed): "run the same command again"
+    resumes it even when its end was clipped to an earlier "today".
+    """
+    notes: dict[str, str] = {}
+    fresh = []
+    for slot in plan.slots:
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp() * 1000
-    return None
+            state = store.get(slot.key)
+        except KeyError:
+            fresh.append(initial_state(slot))
+            continue
+        if (state.start, state.end) == (slot.start_date, slot.end_date):
+            continue
+        if state.stage is m.Stage.PLANNED and not state.known_ids:
+            store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
+        else:
+            notes[slot.key] = (
+                f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
+                f"{slot.start_date}..{slot.end_date}: `gigstack-async journal resend "
+                f"{slot.key}` asks for the new dates, possibly billed)"
+            )
+    store.ensure(fresh)
+    return notes
+
+
+# ------------------------------------------------------------------ one run
 
 
 class _Run:
-    """One execution of a bulk download; owns nothing but its queue and counters."""
-
-    def __init__(self, downloads: Downloads, journal: Journal, options: BulkOptions) -> None:
+    def __init__(
+        self,
+        downloads: Downloads,
+        store: JournalStore,
+        plan: DownloadPlan,
+        options: BulkOptions,
+    ) -> None:
         self.downloads = downloads
-        self.journal = journal
+        self.store = store
         self.options = options
+        self.keys = [slot.key for slot in plan.slots]
         self.events: asyncio.Queue[BulkEvent | None] = asyncio.Queue()
         self.limit = asyncio.Semaphore(options.concurrency)
+        self.changed = asyncio.Event()
         self.reported: set[str] = set()
-        self.pending_submissions = 0
-        self.downloading: set[str] = set()
-        self.month_files: dict[str, list[Path]] = {}
+        self.announced: set[str] = set()
+        self.resumed: set[str] = set()
+        self.generation = 0
+        self.history_ids: tuple[str, ...] | None = None
+        self.busy: dict[str, int] = dict.fromkeys(self.keys, 0)
+        self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
+        self.last_error: dict[str, GigstackError] = {}
+        self.stopping = False
+        self.stop = asyncio.Event()
+        self.cancelled = False
+        self.created_ids: set[str] = set()
+        self.package_failures: dict[str, int] = {}
+        self.notes: dict[str, str] = {}
+        self.tasks: asyncio.TaskGroup | None = None
+        self.staging = None if options.download_to is None else options.download_to / STAGING_DIR
 
-    # ---------------------------------------------------------------- reporting
+    # ---------------------------------------------------------------- the machine
+
+    def feed(self, key: str, obs: m.Observation) -> None:
+        """Transition the month, persist it, then perform its commands."""
+        old = self.store.get(key)
+        new, commands = m.transition(old, obs)
+        # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
+        # staged package; the rest survives a killed process, and recovery after a power cut
+        # goes through the history and the staging folder.
+        guarded = isinstance(obs, m.Send | m.PackageSending) or any(
+            isinstance(c, m.SendCreate | m.FetchPackage | m.DeleteStaged) for c in commands
+        )
+        self.store.put(new, fsync=guarded)
+        self.announce(old, new)
+        for command in commands:
+            self.perform(key, command)
+        self.changed.set()
+
+    def perform(self, key: str, command: m.Command) -> None:
+        match command:
+            case m.SendCreate():
+                self.spawn(key, self.create(key))
+            case m.FetchStatus(request_id=request_id):
+                self.spawn(key, self.status(key, request_id))
+            case m.FetchPackage(package_id=package_id):
+                self.spawn(key, self.fetch(key, package_id))
+            case m.ExtractPackage(package_id=package_id, path=path):
+                self.spawn(key, self.extract(key, package_id, Path(path)))
+            case m.DeleteStaged(path=path):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(path).unlink()
+            case m.Warn(message=message):
+                logger.warning("%s", message)
+                self.emit(MonthWarning(key, message))
+
+    def spawn(self, key: str, work: Awaitable[None]) -> None:
+        if self.tasks is None or self.cancelled:
+            # Shutting down: the next run's Start derives this command again from the journal.
+            if asyncio.iscoroutine(work):
+                work.close()
+            return
+        self.busy[key] += 1
+
+        async def tracked() -> None:
+            try:
+                await work
+            finally:
+                self.busy[key] -= 1
+                self.changed.set()
+
+        self.tasks.create_task(tracked())
+
+    # ---------------------------------------------------------------- events
 
     def emit(self, event: BulkEvent) -> None:
         self.events.put_nowait(event)
 
-    def finish(self, entry: MonthEntry, *, error: str | None = None, resumed: bool = False) -> None:
-        if entry.key in self.reported:
+    def announce(self, old: m.MonthState, new: m.MonthState) -> None:
+        if new.request_id and new.request_id != old.request_id and new.key not in self.announced:
+            self.announced.add(new.key)
+            resumed = old.stage is m.Stage.SUBMITTING and old.unknown
+            self.emit(Submitted(new.key, new.request_id, new.duplicate, resumed=resumed))
+        if new.sat_state != old.sat_state and new.sat_state and new.request_id:
+            self.emit(StateChanged(new.key, new.request_id, new.sat_state, new.invoice_count))
+
+    def finish(self, state: m.MonthState, *, error: str | None = None) -> None:
+        if state.key in self.reported:
             return
-        self.reported.add(entry.key)
+        self.reported.add(state.key)
+        if error is None and not state.ok:
+            error = _explain(state)
+        note = self.notes.get(state.key)
         if error is not None:
-            self.emit(MonthFailed(entry.key, error))
-        files = tuple(self.month_files.get(entry.key, ()))
-        if not files and self.options.download_to is not None:
-            folder = self.options.download_to / entry.key
-            files = tuple(folder / name for p in entry.packages for name in p.files)
-        state = entry.sat_state if entry.phase not in (Phase.PLANNED, Phase.SUBMITTING) else None
-        if entry.phase is Phase.DOWNLOADED:
-            state = DownloadRequestState.COMPLETED.value
+            if note:
+                error = f"{error} ({note})"
+            self.emit(MonthFailed(state.key, error))
+        folder = None if self.options.download_to is None else self.options.download_to / state.key
+        files = tuple(folder / name for name in state.files) if folder is not None else ()
+        sat_state = state.sat_state
+        if state.ok:
+            sat_state = "completed"
+        elif state.stage is m.Stage.SAT_FAILED:
+            sat_state = "failed"
+        elif state.stage is m.Stage.EXPIRED:
+            sat_state = "expired"
         self.emit(
             MonthResult(
-                entry.key,
-                request_id=entry.request_id,
-                state=state,
-                invoice_count=entry.invoice_count,
+                state.key,
+                request_id=state.request_id,
+                state=sat_state,
+                invoice_count=state.invoice_count,
                 files=files,
                 error=error,
-                duplicate=bool(entry.duplicate),
-                resumed=resumed,
+                duplicate=state.duplicate,
+                resumed=state.key in self.resumed,
+                stage=state.stage.value,
+                hint=state.hint,
             )
         )
 
-    # ---------------------------------------------------------------- reconciliation
+    def report_settled(self) -> None:
+        for key in self.keys:
+            state = self.store.get(key)
+            if state.settled and self.busy[key] == 0 and key not in self.reported:
+                self.finish(state)
 
-    async def reconcile(self, keys: list[str]) -> dict[str, bool]:
-        """For months in `submitting`: adopt their request from history, or prove it absent.
+    # ---------------------------------------------------------------- commands
 
-        Returns key → True when the month may be submitted (provably not created).
-        """
-        history = await self.downloads.history()
-        oldest = min((ms for e in history if (ms := _created_ms(e)) is not None), default=None)
-        complete = len(history) < HISTORY_WINDOW
-        may_submit: dict[str, bool] = {}
-        for key in keys:
-            entry = self.journal.entry(key)
-            matches = [h for h in history if entry.slot.matches(h)]
-            intent_ms = entry.intent_at.timestamp() * 1000 if entry.intent_at else None
-            recent = [
-                h
-                for h in matches
-                if intent_ms is None or (ms := _created_ms(h)) is None or ms >= intent_ms - 60_000
-            ]
-            chosen = (recent or matches)[:1]
-            if chosen:
-                self.journal.resolve(key, chosen[0].id)
-                self.emit(Submitted(key, chosen[0].id, resumed=True))
-                may_submit[key] = False
-            elif complete or (oldest is not None and intent_ms is not None and oldest <= intent_ms):
-                self.journal.resolve(key, None)  # provably never created: back to planned
-                may_submit[key] = True
+    async def create(self, key: str) -> None:
+        state = self.store.get(key)
+        try:
+            created = await self.downloads.create_request(
+                start_date=state.start,
+                end_date=state.end,
+                rfc_type=state.rfc_type,
+                request_type=state.request_type,
+            )
+        except BilledResponseValidationError as error:
+            # A 2xx: it went through. Its id, when readable, is as good as a clean answer.
+            request_id = (error.data or {}).get("request_id")
+            if isinstance(request_id, str) and request_id.strip():
+                duplicate = (error.data or {}).get("duplicate") is True
+                if not duplicate:
+                    self.created_ids.add(request_id)
+                self.feed(key, m.Created(request_id, duplicate))
             else:
-                may_submit[key] = False
-        return may_submit
-
-    # ---------------------------------------------------------------- submitting
-
-    async def submit(self, key: str) -> None:
-        try:
-            for attempt in range(MAX_SUBMISSIONS_PER_RUN):
-                async with self.limit:
-                    entry = self.journal.record_intent(key)
-                    try:
-                        created = await self.downloads.create_request(
-                            start_date=entry.slot.start_date,
-                            end_date=entry.slot.end_date,
-                            rfc_type=entry.slot.rfc_type,
-                            request_type=entry.slot.request_type,
-                        )
-                    except GigstackError as error:
-                        if definitely_not_created(error):
-                            failed = self.journal.record_failed(key, str(error))
-                            self.finish(failed, error=str(error))
-                            return
-                        logger.info("create request for %s: outcome unknown (%s)", key, error)
-                        outcome = await self._reconcile_one(key)
-                        if outcome is None:
-                            self.finish(
-                                self.journal.entry(key),
-                                error=f"outcome of the create request is unknown ({error}); "
-                                "re-run with the same journal to reconcile it with the history",
-                            )
-                            return
-                        if not outcome:
-                            return  # adopted from history: the watcher takes it from here
-                        delay = resubmit_delay(attempt, error)  # provably not created
-                    else:
-                        self.journal.record_submitted(key, created.request_id, created.duplicate)
-                        self.emit(Submitted(key, created.request_id, duplicate=created.duplicate))
-                        return
-                await asyncio.sleep(delay)  # outside the limit: others may submit meanwhile
-            self.finish(
-                self.journal.entry(key),
-                error=f"not created after {MAX_SUBMISSIONS_PER_RUN} attempts; "
-                "re-run with the same journal to try again",
-            )
-        finally:
-            self.pending_submissions -= 1
-
-    async def _reconcile_one(self, key: str) -> bool | None:
-        """True: resubmit; False: adopted; None: cannot tell (leave it for the next run)."""
-        try:
-            verdict = await self.reconcile([key])
+                self.feed(key, m.CreateUnknown(str(error), self.generation))
+            return
         except GigstackError as error:
-            logger.info("cannot reconcile %s now: %s", key, error)
-            return None
-        if verdict[key]:
-            return True
-        return False if self.journal.entry(key).request_id else None
+            self.last_error[key] = error
+            if definitely_not_created(error):
+                self.feed(key, m.CreateRefused(str(error), error_sat_code(error)))
+            else:
+                logger.info("create request for %s: outcome unknown (%s)", key, error)
+                self.feed(key, m.CreateUnknown(str(error), self.generation))
+            return
+        if not created.duplicate:
+            self.created_ids.add(created.request_id)
+        self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
-    # ---------------------------------------------------------------- watching
-
-    async def watch_all(self, tasks: asyncio.TaskGroup) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = None if self.options.timeout is None else loop.time() + self.options.timeout
-        delays = self.options.poll.delays()
-        while True:
-            open_entries = [e for e in self.journal.open_requests() if e.key not in self.reported]
-            if not open_entries and self.pending_submissions == 0:
+    async def fetch(self, key: str, package_id: str) -> None:
+        assert self.staging is not None
+        dest = self.staging / f"{key}-{_safe(package_id)}.zip"
+        if await asyncio.to_thread(dest.is_file):
+            # A run killed after the package was staged but before the journal said so: the
+            # staged file is complete and verified (it is renamed into place only then).
+            try:
+                manifest = await asyncio.to_thread(verify_staged, dest, self.options.package_limits)
+                size = (await asyncio.to_thread(dest.stat)).st_size
+            except (GigstackError, OSError):
+                pass  # not usable: download it (counted) as if it were not there
+            else:
+                staged = m.StagedFile(package_id, str(dest), manifest.sha256, size)
+                self.feed(key, m.PackageStaged(staged))
                 return
-            if open_entries:
-                try:
-                    records = await snapshot(
-                        self.downloads, [e.request_id or "" for e in open_entries]
-                    )
-                except GigstackError as error:
-                    logger.info("polling failed, will retry: %s", error)
-                    records = {}
-                changed = False
-                for entry in open_entries:
-                    record = records.get(entry.request_id or "")
-                    if record is not None and self.observe(entry, record, tasks):
-                        changed = True
-                if changed:
-                    delays = self.options.poll.delays()
-            delay = next(delays)
-            if deadline is not None and loop.time() + delay > deadline:
-                for entry in self.journal.open_requests():
-                    self.finish(
-                        entry,
-                        error=f"still {entry.sat_state or 'pending'} after "
-                        f"{self.options.timeout} s; re-run with the same journal to keep watching",
-                    )
-                return
-            await asyncio.sleep(delay)
-
-    def observe(self, entry: MonthEntry, record: DownloadRequest, tasks: asyncio.TaskGroup) -> bool:
-        """Record a polled state; start the download or report the month when it is final."""
-        if record.status is None:
-            return False
-        updated = self.journal.record_state(
-            entry.key,
-            record.status,
-            invoice_count=record.invoice_count,
-            package_ids=record.package_ids,
-            message=record.status_message,
-        )
-        changed = updated.sat_state != entry.sat_state
-        if changed:
-            self.emit(
-                StateChanged(
-                    entry.key,
-                    updated.request_id or "",
-                    updated.sat_state or "",
-                    updated.invoice_count,
+        failures = self.package_failures.get(package_id, 0)
+        if failures:
+            await self._pause(resubmit_delay(failures - 1, None))
+        async with self.limit:
+            if self.stopping:
+                return  # past the deadline: not sent, not counted; the next run fetches it
+            before = self.store.get(key).downloads_of(package_id)
+            self.feed(key, m.PackageSending(package_id))  # counted before the GET leaves
+            if self.store.get(key).downloads_of(package_id) <= before:
+                return  # the machine refused it (SAT's budget, or the month moved on)
+            task = asyncio.ensure_future(
+                self.downloads.fetch_package_to(
+                    package_id, dest, limits=self.options.package_limits
                 )
             )
-        if updated.phase is Phase.COMPLETED:
-            self.start_download(updated, tasks)
-        elif updated.phase in (Phase.FAILED, Phase.EXPIRED):
-            self.finish(
-                updated,
-                error=f"SAT request {updated.sat_state}: {updated.message or 'no reason given'}",
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                # A download in flight may already have been served: wait for it and record
+                # it, or the next run would spend SAT's budget again.
+                self.cancelled = True
+                await asyncio.wait([task])
+                self._record_fetch(key, package_id, task)
+                raise
+            except (GigstackError, OSError):
+                pass
+            self._record_fetch(key, package_id, task)
+
+    def _record_fetch(self, key: str, package_id: str, task: asyncio.Future[StagedPackage]) -> None:
+        if task.cancelled():
+            self.feed(key, m.PackageFailed(package_id, "cancelled while downloading"))
+            return
+        error = task.exception()
+        if isinstance(error, GigstackError):
+            # A complete error answer (not a dropped or truncated body) delivered no package.
+            spent = not (isinstance(error, APIStatusError) and error.status >= 500) and not (
+                isinstance(error, RateLimitError)
             )
-        return changed
+            if not spent:
+                self.package_failures[package_id] = self.package_failures.get(package_id, 0) + 1
+            self.feed(
+                key,
+                m.PackageFailed(package_id, str(error), error_sat_code(error), sent=spent),
+            )
+        elif isinstance(error, OSError):  # disk full while staging: the download was spent
+            self.feed(key, m.PackageFailed(package_id, f"cannot stage the package: {error}"))
+        elif error is not None:
+            raise error
+        else:
+            staged = task.result()
+            self.feed(
+                key,
+                m.PackageStaged(
+                    m.StagedFile(package_id, str(staged.path), staged.sha256, staged.size)
+                ),
+            )
 
-    # ---------------------------------------------------------------- downloading
-
-    def start_download(self, entry: MonthEntry, tasks: asyncio.TaskGroup) -> None:
-        if entry.key in self.downloading or entry.key in self.reported:
-            return
-        if self.options.download_to is None:
-            self.finish(entry)
-            return
-        self.downloading.add(entry.key)
-        tasks.create_task(self.download(entry.key))
-
-    async def download(self, key: str) -> None:
+    async def extract(self, key: str, package_id: str, path: Path) -> None:
+        assert self.options.download_to is not None
+        folder = self.options.download_to / key
         try:
-            async with self.limit:
-                entry = self.journal.entry(key)
-                if not entry.package_ids and (entry.invoice_count or 0) > 0:
-                    # History may not list packages (GUESS field); the status call might.
-                    status = await self.downloads.status(entry.request_id or "")
-                    if status.package_ids:
-                        entry = self.journal.record_state(
-                            key, entry.sat_state or "completed", package_ids=status.package_ids
-                        )
-                    else:
-                        raise GigstackError(
-                            f"request {entry.request_id} is completed with "
-                            f"{entry.invoice_count} invoices but no package ids were given"
-                        )
-                assert self.options.download_to is not None
-                folder = self.options.download_to / key
-                for package_id in entry.missing_packages:
-                    package = await self.downloads.package(package_id)
-                    data = decode_package(package.content, encoding=package.encoding)
-                    result = await _finish_even_if_cancelled(
-                        asyncio.to_thread(_extract, data, folder, self.options.package_limits)
-                    )
-                    names = [f.name for f in result.files]
-                    self.journal.record_package(key, package_id, result.package_sha256, names)
-                    paths = tuple(f.path for f in result.files)
-                    self.month_files.setdefault(key, []).extend(paths)
-                    self.emit(PackageDownloaded(key, package_id, paths, len(data)))
-                entry = self.journal.record_downloaded(key)
-            self.finish(entry)
-        except GigstackError as error:
-            self.finish(self.journal.entry(key), error=str(error))
-        except OSError as error:  # disk full, permissions: this month fails, the others go on
-            self.finish(self.journal.entry(key), error=f"cannot write the files: {error}")
+            result = await _finish_even_if_cancelled(
+                asyncio.to_thread(extract_staged, path, folder, limits=self.options.package_limits)
+            )
+        except (GigstackError, OSError) as error:
+            self.feed(key, m.ExtractFailed(package_id, str(error)))
+            return
+        names = tuple(f.name for f in result.files)
+        staged = [f for f in self.store.get(key).staged if f.package_id == package_id]
+        size = staged[0].size if staged else 0
+        self.feed(key, m.Extracted(package_id, names))
+        self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
 
-    # ---------------------------------------------------------------- the whole run
+    async def status(self, key: str, request_id: str) -> None:
+        if self.stopping:
+            return
+        try:
+            answer = await self.downloads.status(request_id)
+        except GigstackError as error:
+            self.feed(key, m.PollFailed(str(error), not_found=isinstance(error, NotFoundError)))
+            return
+        self.feed(key, m.StatusSeen(seen_from_status(request_id, answer)))
+
+    # ---------------------------------------------------------------- the loop
+
+    async def tick(self) -> None:
+        """One history call for every month still watched (or reconciling)."""
+        watched = [k for k in self.keys if k not in self.reported and self._watched(k)]
+        if not watched and self.history_ids is not None:
+            return
+        self.generation += 1
+        generation = self.generation
+        try:
+            history = await self.downloads.history()
+        except GigstackError as error:
+            logger.info("polling the history failed, will retry: %s", error)
+            for key in watched:
+                self.feed(key, m.PollFailed(f"history: {error}"))
+            return
+        self.history_ids = tuple(entry.id for entry in history)
+        entries = tuple(seen_from_history(entry) for entry in history)
+        # Every request this journal knows for the plan's months: a history that omits one of
+        # them is short or filtered and proves no absence.
+        known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
+        expected = tuple(sorted(known))
+        for key in watched:
+            self.feed(key, m.HistorySeen(entries, generation, expected=expected))
+
+    def _watched(self, key: str) -> bool:
+        state = self.store.get(key)
+        if state.stage in (m.Stage.SUBMITTED, m.Stage.PROCESSING):
+            return self.busy[key] == 0  # a status call in flight answers for it
+        return state.stage is m.Stage.SUBMITTING and state.unknown
+
+    async def send_planned(self) -> None:
+        if self.stopping or self.history_ids is None:
+            return
+        for key in self.keys:
+            state = self.store.get(key)
+            if key in self.reported or self.busy[key] or state.stage is not m.Stage.PLANNED:
+                continue
+            if not state.resend_allowed:
+                continue
+            if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:
+                self.finish(
+                    state,
+                    error=f"not created after {MAX_SUBMISSIONS_PER_RUN} attempts; run the same "
+                    "command again to try again",
+                )
+                continue
+            self.spawn(key, self._send(key))
+
+    async def _send(self, key: str) -> None:
+        attempt = self.sent_this_run[key]
+        if attempt:
+            # The history proved the previous create absent: wait before sending again.
+            await self._pause(resubmit_delay(attempt - 1, self.last_error.get(key)))
+        async with self.limit:
+            if self.stopping or self.history_ids is None:
+                return  # past the deadline: nothing new is sent
+            state = self.store.get(key)
+            if state.stage is not m.Stage.PLANNED:
+                return
+            self.sent_this_run[key] += 1
+            new, commands = m.transition(state, m.Send(self.history_ids, self.generation))
+            self.store.put(new)  # the intent is durable before the create is sent
+            self.announce(state, new)
+            if any(isinstance(c, m.SendCreate) for c in commands):
+                await self.create(key)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.options.timeout
+        deadline = None if timeout is None else loop.time() + timeout
+        async with asyncio.TaskGroup() as tasks:
+            self.tasks = tasks
+            want_files = self.options.download_to is not None
+            if self.options.download_to is not None:
+                # We hold the journal's lock, so no writer is running: temp files a killed run
+                # left behind are ours to clear.
+                for key in self.keys:
+                    remove_stale_temp_files(self.options.download_to / key)
+                if self.staging is not None:
+                    remove_stale_temp_files(self.staging)
+            for key in sorted(self.keys, key=self._risk):
+                before = self.store.get(key)
+                if before.request_id and before.stage is not m.Stage.PLANNED:
+                    self.announced.add(key)
+                    self.emit(Submitted(key, before.request_id, before.duplicate, resumed=True))
+                self.feed(key, m.Start(want_files=want_files))
+                if before.settled and self.store.get(key).settled:
+                    self.resumed.add(key)
+            delays = self.options.poll.delays()
+            while True:
+                if deadline is not None and loop.time() >= deadline:
+                    self.stopping = True
+                    self.stop.set()
+                if not self.stopping:
+                    await self.tick()
+                    await self.send_planned()
+                self.report_settled()
+                if all(k in self.reported for k in self.keys):
+                    break
+                if self.stopping:
+                    if not any(self.busy.values()):
+                        break
+                    await self._wait_change(None)  # let in-flight calls finish
+                    continue
+                delay = next(delays)
+                if deadline is not None:
+                    delay = max(0.0, min(delay, deadline - loop.time()))
+                await self._wait_change(delay)
+        self.tasks = None
+        if self.staging is not None:
+            with contextlib.suppress(OSError):
+                self.staging.rmdir()  # only when empty: staged packages wait for the next run
+        for key in self.keys:
+            state = self.store.get(key)
+            if key not in self.reported:
+                shown = state.sat_state or state.stage.value
+                self.finish(
+                    state,
+                    error=f"still {shown} after {timeout} s; re-run with the same journal to "
+                    "keep watching (run the same command again: nothing is sent twice)",
+                )
+
+    async def _pause(self, seconds: float) -> None:
+        """A backoff that ends early at the run's deadline (nothing is sent after it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
+
+    def _risk(self, key: str) -> int:
+        """Packages already downloaded once go last: a crash early in the run (the most likely
+        moment for the next one) then hits a package with its whole budget left."""
+        state = self.store.get(key)
+        return max((state.downloads_of(p) for p in state.pending_packages), default=0)
+
+    async def _wait_change(self, delay: float | None) -> None:
+        """Sleep until the next tick, or until a task settles something (no idle wait at the
+        end of a run)."""
+        self.changed.clear()
+        if any(
+            self.store.get(k).settled and k not in self.reported and not self.busy[k]
+            for k in self.keys
+        ):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), delay)
 
     async def drive(self) -> None:
         try:
-            await self._drive()
+            await self.run()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
         finally:
             self.events.put_nowait(None)
 
-    async def _drive(self) -> None:
-        unknown = [e.key for e in self.journal.unknown_outcomes()]
-        if unknown:
-            try:
-                verdict = await self.reconcile(unknown)
-            except GigstackError as error:
-                verdict = {}
-                logger.info("cannot reconcile unknown outcomes now: %s", error)
-            for key in unknown:
-                if key not in verdict or (
-                    not verdict[key] and not self.journal.entry(key).request_id
-                ):
-                    self.finish(
-                        self.journal.entry(key),
-                        error="a create request of an earlier run has an unknown outcome and "
-                        "the history cannot confirm it; check `downloads.history()`",
-                    )
-        for entry in self.journal.entries():
-            if entry.key in self.reported:
-                continue
-            if entry.phase is Phase.DOWNLOADED:
-                self.finish(entry, resumed=True)
-            elif entry.phase in (Phase.FAILED, Phase.EXPIRED):
-                self.finish(
-                    entry,
-                    error=entry.error
-                    or f"SAT request {entry.sat_state}: {entry.message or 'no reason given'}",
-                    resumed=True,
-                )
-            elif entry.request_id is not None and entry.phase is not Phase.PLANNED:
-                self.emit(
-                    Submitted(entry.key, entry.request_id, bool(entry.duplicate), resumed=True)
-                )
-        async with asyncio.TaskGroup() as tasks:
-            for entry in self.journal.needs_submission():
-                if entry.key in self.reported:
-                    continue
-                self.pending_submissions += 1
-                tasks.create_task(self.submit(entry.key))
-            for entry in self.journal.entries(Phase.COMPLETED):
-                if entry.key not in self.reported:
-                    self.start_download(entry, tasks)
-            tasks.create_task(self.watch_all(tasks))
+
+def _explain(state: m.MonthState) -> str:
+    reason = state.reason or state.stage.value
+    if state.hint:
+        return f"{reason}. Next: {state.hint}"
+    return reason
 
 
-def _extract(data: bytes, folder: Path, limits: PackageLimits) -> ExtractResult:
-    # A run killed mid-write leaves hidden temp files; resuming clears them before writing.
-    remove_stale_temp_files(folder)
-    return extract_package(data, folder, limits)
+def _safe(package_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in package_id)[:120]
 
 
 async def _finish_even_if_cancelled(work: Awaitable[T]) -> T:
     """Await `work`; if cancelled meanwhile, let it finish before re-raising the cancellation.
 
-    A thread writing files cannot be interrupted: returning early would leave files appearing
-    after the caller believes the run has stopped.
+    A download or an extraction cannot be interrupted without losing what it cost: returning
+    early would leave a spent download unrecorded, or files appearing after the caller believes
+    the run has stopped.
     """
     task = asyncio.ensure_future(work)
     try:
@@ -423,10 +641,11 @@ async def _finish_even_if_cancelled(work: Awaitable[T]) -> T:
 
 
 async def run_bulk(
-    downloads: Downloads, journal: Journal, options: BulkOptions
+    downloads: Downloads, store: JournalStore, plan: DownloadPlan, options: BulkOptions
 ) -> AsyncGenerator[BulkEvent, None]:
-    """Drive every month of the journal's plan; yield events as they happen."""
-    run = _Run(downloads, journal, options)
+    """Drive every month of `plan` (and only those); yield events as they happen."""
+    run = _Run(downloads, store, plan, options)
+    run.notes = merge_plan(store, plan)
     driver = asyncio.create_task(run.drive())
     try:
         while (event := await run.events.get()) is not None:

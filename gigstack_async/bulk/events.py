@@ -50,6 +50,13 @@ class MonthFailed(BulkEvent):
 
 
 @attrs.frozen
+class MonthWarning(BulkEvent):
+    """Something about this month needs watching (e.g. its polling keeps failing); it goes on."""
+
+    message: str
+
+
+@attrs.frozen
 class MonthResult(BulkEvent):
     """The month is finished for this run: one per month, as each finishes.
 
@@ -64,6 +71,11 @@ class MonthResult(BulkEvent):
     error: str | None = None
     duplicate: bool = False
     resumed: bool = False
+    stage: str | None = None
+    """The month's state in the journal: `done`, `empty`, `completed` (no `download_to`),
+    `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress."""
+    hint: str | None = None
+    """What to do next when the month needs you (also in `gigstack-async journal show`)."""
 
     @property
     def ok(self) -> bool:

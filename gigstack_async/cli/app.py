@@ -7,7 +7,14 @@ import traceback
 from collections.abc import Sequence
 
 from gigstack_async.cli import exitcodes
-from gigstack_async.cli.commands import demo, downloads, sandbox, sat_download, sat_invoices
+from gigstack_async.cli.commands import (
+    demo,
+    downloads,
+    journal,
+    sandbox,
+    sat_download,
+    sat_invoices,
+)
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError, classify
 from gigstack_async.cli.parser import PROG, CliParser, group_parser, root_parser
@@ -28,6 +35,7 @@ def build_parser() -> CliParser:
     sat_download.register(sat)
     sat_invoices.register(sat)
     downloads.register(commands)
+    journal.register(commands)
     sandbox.register(commands)
     demo.register(commands)
     return root

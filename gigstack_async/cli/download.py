@@ -21,7 +21,7 @@ from gigstack_async.cli.summary import print_summary
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
 
-JOURNAL_NAME = ".gigstack-journal.json"
+JOURNAL_NAME = ".gigstack-journal.sqlite3"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from gigstack_async._config import missing_version
-from gigstack_async.bulk.journal import JournalError
+from gigstack_async.bulk.store import JournalError
 from gigstack_async.errors import (
     APIConnectionError,
     APITimeoutError,

@@ -8,6 +8,7 @@ from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
     MonthResult,
+    MonthWarning,
     PackageDownloaded,
     StateChanged,
     Submitted,
@@ -32,8 +33,8 @@ def describe(event: BulkEvent, row: MonthRow) -> str:
         return f"request {row.short_id}{count}"
     if isinstance(event, PackageDownloaded):
         return f"{event.package_id}: {len(event.files)} files, {event.size:,} bytes"
-    if isinstance(event, MonthFailed):
-        return event.error
+    if isinstance(event, MonthFailed | MonthWarning):
+        return event.message if isinstance(event, MonthWarning) else event.error
     if isinstance(event, MonthResult):
         invoices = "?" if row.invoices is None else str(row.invoices)
         return f"{invoices} invoices, {row.files} files"
@@ -60,7 +61,9 @@ class PlainProgress:
         row = self._board.apply(event)
         # MonthFailed and MonthResult both name the month's outcome; label the failure itself.
         state = (
-            "error"
+            "warning"
+            if isinstance(event, MonthWarning)
+            else "error"
             if isinstance(event, MonthFailed)
             else "package"
             if isinstance(event, PackageDownloaded)

@@ -1,8 +1,9 @@
 """What the user sees of a bulk download: one row per month, updated from the run's events.
 
 States shown: planned → submitted → pending / accepted / processing → completed → downloading →
-downloaded; or failed / expired; or unfinished (left for a re-run). The model is pure (no
-output) so the live table, the plain lines and the summary all read the same rows.
+downloaded (or empty); or failed / expired / refused / needs-attention; or unfinished (left for
+a re-run). A month whose polling keeps failing gets the note "polling failing". The model is
+pure (no output) so the live table, the plain lines and the summary all read the same rows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
     MonthResult,
+    MonthWarning,
     PackageDownloaded,
     StateChanged,
     Submitted,
@@ -72,6 +74,9 @@ class Board:
         elif isinstance(event, PackageDownloaded):
             row.state = "downloading"
             row.files += len(event.files)
+        elif isinstance(event, MonthWarning):
+            # Polling keeps failing for this month: a note in the table, the run goes on.
+            row.note = "polling failing"
         elif isinstance(event, MonthFailed):
             row.state = "failed"
             row.error = event.error
@@ -90,7 +95,9 @@ class Board:
         row.files = max(row.files, len(result.files))
         row.error = result.error
         if result.ok:
-            row.state = "downloaded"
+            row.state = "empty" if result.stage == "empty" else "downloaded"
+        elif result.stage in ("needs-attention", "refused"):
+            row.state = result.stage  # `gigstack-async journal show` says what to do
         elif result.state in ("failed", "expired"):
             row.state = result.state
         elif result.state == "completed":

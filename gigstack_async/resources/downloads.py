@@ -68,7 +68,7 @@ from gigstack_async.packages import (
 )
 from gigstack_async.transports.base import MultipartField
 
-DEFAULT_JOURNAL = ".gigstack-journal.json"
+DEFAULT_JOURNAL = ".gigstack-journal.sqlite3"
 
 # A FIEL .cer or .key is 1–2 KB; anything near this is not a FIEL file.
 MAX_FIEL_FILE_BYTES = 64 * 1024
@@ -544,7 +544,7 @@ class Downloads(GeneratedDownloads):
         - `concurrency`: create requests and package downloads in flight at once.
         - `download_to`: extract each completed month's packages into `<download_to>/<YYYY-MM>/`.
         - `journal`: the file that makes the run resumable and money-safe across crashes. By
-          default `<download_to>/.gigstack-journal.json` (so running the same call again
+          default `<download_to>/.gigstack-journal.sqlite3` (so running the same call again
           resumes); a path to put it elsewhere; False (or no `download_to`) keeps it only for
           this run.
         - `poll`: how often to poll (one history call per tick for all months).

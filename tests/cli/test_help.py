@@ -26,6 +26,10 @@ COMMANDS = [
     ["downloads"],
     ["downloads", "status"],
     ["downloads", "history"],
+    ["journal"],
+    ["journal", "show"],
+    ["journal", "adopt"],
+    ["journal", "resend"],
     ["sandbox"],
     ["demo"],
 ]

@@ -75,7 +75,7 @@ async def test_download_writes_every_month_and_a_rerun_resumes(
     assert f"Output folder: {out.resolve()}" in result.stdout
     for request in sandbox.state.download_requests:
         assert request.request_id in result.stdout  # the summary names every request
-    assert (out / ".gigstack-journal.json").exists()
+    assert (out / ".gigstack-journal.sqlite3").exists()
     creates = len(sandbox.state.calls_to("createDownloadRequest"))
 
     again = await cli(*download_args(out))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import math
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 
 from gigstack_async import GigstackClient, InvalidParameterError, PollSchedule
-from gigstack_async.bulk.journal import Journal
-from gigstack_async.bulk.plan import plan_months
+from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.sandbox import ApiKeyConfig, Sandbox, SandboxConfig
 
 GROUP = 4
@@ -444,20 +443,27 @@ def _corrupt_journal(path: Path) -> None:
 
 
 def _other_runs_journal(path: Path) -> None:
-    plan = plan_months("2024-01", "2024-12", rfc_type="issued", request_type="cfdi")
-    Journal.open(path, plan).close()
+    identity = StoreIdentity(
+        team=None,
+        base_url="http://127.0.0.1:1/v2",
+        key_fingerprint="0" * 16,
+        rfc=None,
+        rfc_type="issued",
+        request_type="cfdi",
+    )
+    JournalStore.open(path, identity).close()
 
 
 def _future_version_journal(path: Path) -> None:
     _other_runs_journal(path)
-    document = json.loads(path.read_text(encoding="utf-8"))
-    document["version"] = 99
-    path.write_text(json.dumps(document), encoding="utf-8")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE name = 'version'")
+    conn.close()
 
 
 JOURNALS = {
     "corrupt JSON": (_corrupt_journal, "cannot be read as a bulk journal"),
-    "another run's journal": (_other_runs_journal, "journals issued cfdi requests"),
+    "another run's journal": (_other_runs_journal, "belongs to another run"),
     "a newer format": (_future_version_journal, "unsupported journal version"),
 }
 

@@ -28,7 +28,7 @@ import pytest
 from aiohttp import web
 
 from gigstack_async import GigstackClient, PollSchedule, Timeout
-from gigstack_async.bulk.journal import Journal
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.routing import route_of
 
@@ -312,7 +312,7 @@ async def test_cancelled_mid_request_leaves_nothing_behind(
                 await asyncio.wait_for(w.client.downloads.invoice_from_sat(w.uuid), GUARD)
             journal = w.extra.get("journal")
             if journal is not None:
-                with Journal.open(journal):  # the lock was released
+                with JournalStore.open_existing(journal):  # the lock was released
                     pass
                 out = w.tmp / "cfdi"
                 assert not out.exists() or find_leftovers(out) == []
@@ -375,7 +375,7 @@ async def test_cancelling_during_extraction_waits_for_the_files(
 
     w, _ = world
     started, release, finished = threading.Event(), threading.Event(), threading.Event()
-    real_extract = engine.extract_package
+    real_extract = engine.extract_staged
 
     def slow_extract(*args: Any, **kwargs: Any) -> Any:  # a slow disk, in the worker thread
         started.set()
@@ -385,7 +385,7 @@ async def test_cancelling_during_extraction_waits_for_the_files(
         finally:
             finished.set()
 
-    monkeypatch.setattr(engine, "extract_package", slow_extract)
+    monkeypatch.setattr(engine, "extract_staged", slow_extract)
     w.sandbox.clock.speed = 3000
     task = asyncio.create_task(bulk(w))
     try:
@@ -402,7 +402,7 @@ async def test_cancelling_during_extraction_waits_for_the_files(
         with pytest.raises(asyncio.CancelledError):
             await task
         # Had the run returned, nothing of it could still be writing into the output folder.
-        assert not returned_while_writing, "the run returned while extract_package still ran"
+        assert not returned_while_writing, "the run returned while extract_staged still ran"
         assert finished.is_set()
     finally:
         release.set()

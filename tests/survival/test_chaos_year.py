@@ -16,15 +16,23 @@ import pytest
 
 from gigstack_async import GigstackClient, MonthResult, PollSchedule
 from gigstack_async.bulk.events import BulkEvent, Submitted
-from gigstack_async.bulk.journal import Journal
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cfdi import parse_cfdi
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import profile
 
 GROUP = 1
 YEAR = ("2024-01", "2024-12")
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 FAST_POLL = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 SEEDS = (3, 11, 29)
+# Each seed also runs against a server that disagrees with the SDK's guesses (issue 9): its
+# clock, the unit of `createdAt`, restarting ids, a filtered history, only documented fields.
+PROFILES = {
+    3: ("clock-ahead", "created-at-seconds"),
+    11: ("clock-behind", "created-at-naive-mx", "ids-restart", "cfdi-only-history"),
+    29: ("documented-fields", "created-at-iso"),
+}
 MAX_RUNS = 4  # margin for polling faults; test_transient_create_refusals_... asserts one run
 
 # The issue's mix, decided before the handler runs (the server did nothing): 20 % 5xx, 5 % 429
@@ -51,7 +59,10 @@ PACKAGE = "downloadPackage"
 def chaos_sandbox(seed: int) -> Sandbox:
     # package_size=10: several packages per month, so the package path takes many faults too.
     faults = FaultConfig(seed=seed, **CHAOS)  # type: ignore[arg-type]
-    return Sandbox(SandboxConfig(seed=seed, speed=3000, package_size=10, faults=faults))
+    disagreeing = profile(*PROFILES[seed])
+    return Sandbox(
+        SandboxConfig(seed=seed, speed=3000, package_size=10, faults=faults, profile=disagreeing)
+    )
 
 
 async def run_once(
@@ -82,13 +93,6 @@ def faults_on(sandbox: Sandbox, operation: str) -> Counter[str]:
     return Counter(f.kind for f in sandbox.state.injected_faults if f.operation_id == operation)
 
 
-# The sandbox now enforces SAT's 2 downloads per package (5008) and the pipeline never retries a
-# package download (issue 9 #4). Today's engine re-downloads a package lost to a fault or a kill
-# and so can burn the budget (issue 9 #4/#5); the bulk state machine (branch i9-machine) stages
-# packages and counts downloads, and must drop this marker.
-@pytest.mark.xfail(
-    reason="issue 9 #4/#5: package budget needs the bulk state machine", strict=False
-)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_chaos_year(
     seed: int,
@@ -109,9 +113,29 @@ async def test_chaos_year(
             if all(r.ok for r in results.values()) and len(results) == 12:
                 break
 
-        # Every month completes.
+        # Every month completes, except where SAT's budget of 2 downloads per package was
+        # really spent on deliveries the faults destroyed (the server's counter proves it): such
+        # a month needs attention, with a way forward, and no third download was ever sent.
         assert sorted(results) == MONTHS
-        assert all(r.ok for r in results.values()), {k: r.error for k, r in results.items()}
+        served = sandbox.state.downloads_per_package()
+        assert max(served.values(), default=0) <= 2
+        exhausted = {k for k, r in results.items() if not r.ok}
+        # Without `requestType` in the history (documented fields only) a lost create answer
+        # cannot be told from a metadata request for the same dates: the month waits for the
+        # user (`journal adopt`) instead of being billed twice.
+        ambiguous_allowed = "documented-fields" in PROFILES[seed]
+        for key in exhausted:
+            result = results[key]
+            assert result.stage == "needs-attention", (key, result.error)
+            assert result.error is not None
+            if ambiguous_allowed and "history cannot tell" in result.error:
+                assert "journal adopt" in (result.hint or "")
+                continue
+            assert "no SAT download left" in result.error
+            assert "gigstack-async journal resend" in (result.hint or "")
+        assert len(exhausted) <= 3, {k: results[k].error for k in exhausted}
+        spent = {k for k in exhausted if "no SAT download left" in (results[k].error or "")}
+        assert 2 in served.values() or not spent
 
         # Each month was created exactly once, and no create request that the server handled
         # was ever sent again (a blind retry would show up here even when the server answers
@@ -130,23 +154,32 @@ async def test_chaos_year(
         expected = {
             f"{r.criteria.start_date:%Y-%m}/{uuid}.xml"
             for r in state.download_requests
+            if f"{r.criteria.start_date:%Y-%m}" not in exhausted
             for uuid in r.uuids
         }
-        written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        written = sorted(
+            p.relative_to(out).as_posix()
+            for p in out.rglob("*")
+            if p.is_file() and p.relative_to(out).parts[0] not in {*exhausted, ".gigstack-staging"}
+        )
         assert len(written) == len(set(written))
         assert set(written) == expected
         stems = [Path(name).stem for name in written]
         assert len(stems) == len(set(stems))  # no UUID in two months
         for name in written:
             assert parse_cfdi((out / name).read_bytes()).uuid == Path(name).stem
-        assert sum(r.invoice_count or 0 for r in results.values()) == len(expected)
+        assert sum(r.invoice_count or 0 for k, r in results.items() if k not in exhausted) == len(
+            expected
+        )
 
         # Nothing partial: no temp, hidden or empty file; the journal says every month is done.
-        assert find_leftovers(out) == []
+        # (an exhausted month keeps its staged packages: the durable copies of spent downloads)
+        assert [p for p in find_leftovers(out) if ".gigstack-staging" not in p.parts] == []
         assert not list(tmp_path.glob(".*.tmp"))
-        with Journal.open(journal) as reopened:
-            assert reopened.finished
-            assert {e.phase.value for e in reopened.entries()} == {"downloaded"}
+        with JournalStore.open_existing(journal) as reopened:
+            stages = {s.key: s.stage.value for s in reopened.states()}
+            assert {v for k, v in stages.items() if k not in exhausted} <= {"done", "empty"}
+            assert not any(s.staged for s in reopened.states() if s.key not in exhausted)
 
         # The faults really happened, on the money path and the package path.
         create_faults, package_faults = faults_on(sandbox, CREATE), faults_on(sandbox, PACKAGE)

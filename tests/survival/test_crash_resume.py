@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import random
 import signal
@@ -27,13 +26,20 @@ import pytest
 from aiohttp import web
 
 from gigstack_async import GigstackClient, PollSchedule
-from gigstack_async.bulk.journal import Journal
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import ApiKeyConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.cfdi import render_cfdi
+from gigstack_async.sandbox.profiles import profile
 from gigstack_async.sandbox.routing import route_of
 
 GROUP = 2
 SEEDS = (1, 2, 3)
+# Each seed also runs against a server that disagrees with the SDK's guesses (issue 9).
+PROFILES = {
+    1: ("clock-ahead", "created-at-seconds"),
+    2: ("ids-restart", "cfdi-only-history", "created-at-naive-mx"),
+    3: ("clock-behind", "created-at-iso"),
+}
 KILLS_PER_SEED = 3
 CLI_KEY = "sk_test_CrashResumeKey7Qm2Zt9"
 WORK = frozenset({"createDownloadRequest", "downloadPackage"})
@@ -126,31 +132,27 @@ def visible_files(out: Path) -> dict[str, str]:
     return {
         path.relative_to(out).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(out.rglob("*"))
-        if path.is_file() and not path.name.startswith(".")
+        # Hidden names are the SDK's own: temp files and the staged packages' folder.
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(out).parts)
     }
 
 
 def assert_journal_readable(journal: Path) -> None:
-    document = json.loads(journal.read_text(encoding="utf-8"))  # complete JSON, never torn
-    assert document["format"] == "gigstack-async/bulk-journal"
-    with Journal.open(journal) as reopened:  # the lock died with the process
-        assert len(reopened.entries()) == 12
+    # SQLite (WAL) after a kill: the last committed transition, never a torn one; the lock died
+    # with the process.
+    with JournalStore.open_existing(journal) as reopened:
+        assert len(reopened.states()) == 12
 
 
-# The sandbox now enforces SAT's 2 downloads per package (5008) and the pipeline never retries a
-# package download (issue 9 #4). Today's engine re-downloads a package lost to a fault or a kill
-# and so can burn the budget (issue 9 #4/#5); the bulk state machine (branch i9-machine) stages
-# packages and counts downloads, and must drop this marker.
-@pytest.mark.xfail(
-    reason="issue 9 #4/#5: package budget needs the bulk state machine", strict=False
-)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_sigkilled_cli_resumes_without_resubmitting(
     seed: int, tmp_path: Path, figures
 ) -> None:
     rng = random.Random(f"crash-resume|{seed}")
     key = ApiKeyConfig(CLI_KEY, "team_sandbox")
-    config = SandboxConfig(seed=seed, speed=3000, package_size=10, api_keys=(key,))
+    config = SandboxConfig(
+        seed=seed, speed=3000, package_size=10, api_keys=(key,), profile=profile(*PROFILES[seed])
+    )
     sandbox = Sandbox(config)
     killer = Killer()
     sandbox.app.on_response_prepare.append(killer.on_response_prepare)
@@ -175,12 +177,37 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
                 assert expected.get(name) == digest, f"{name} is partial or unexpected"
 
         code, output = await run_cli(sandbox, killer, args, kill_at=None, rng=rng)
-        assert code == 0, output
         assert_journal_readable(journal)
+        # A kill while a package GET is in flight may have spent one of SAT's two downloads:
+        # the journal counts it (conservatively: the GET may not have reached the server yet).
+        # Two such kills of one package leave its month needing `journal resend`; there is
+        # never a third download, and every other month completes.
+        with JournalStore.open_existing(journal) as reopened:
+            states = {s.key: s for s in reopened.states()}
+        served = sandbox.state.downloads_per_package()
+        exhausted = {k for k, s in states.items() if s.stage.value != "done"}
+        for key in exhausted:
+            assert "journal resend" in (states[key].hint or ""), (key, states[key].reason)
+            spent = [pid for pid, n in states[key].downloads if n == 2]
+            assert spent, states[key]
+            # Never fewer counted than served: the journal errs on the side of SAT's budget.
+            assert all(served[pid] <= 2 for pid in spent), (served, states[key].downloads)
+        for state in states.values():
+            for pid, counted in state.downloads:
+                assert served[pid] <= counted, (pid, served[pid], counted)
+        assert max(served.values()) <= 2
+        figures.add(GROUP, "Months left needing `journal resend` (package budget)", len(exhausted))
+        assert code == (1 if exhausted else 0), output
 
         # Identical final files: exactly what an uninterrupted run writes, byte for byte.
-        expected = expected_files(sandbox)
-        assert visible_files(out) == expected
+        expected = {
+            name: digest
+            for name, digest in expected_files(sandbox).items()
+            if name[:7] not in exhausted
+        }
+        assert {
+            name: digest for name, digest in visible_files(out).items() if name[:7] not in exhausted
+        } == expected
         # Zero resubmissions: twelve requests, each month once, and no create request the
         # server had handled was ever sent again (not even answered as a duplicate).
         state = sandbox.state

@@ -34,9 +34,11 @@ verified and extracted to OUT/YYYY-MM/<UUID>.xml. A live table shows each month'
 planned → submitted → pending/accepted/processing → completed → downloaded (or failed).
 Without rich, or when output is not a terminal, one line is printed per event instead.
 
-Resuming: progress is journaled (default OUT/.gigstack-journal.json). Run the same command again
-after a crash, Ctrl-C or --timeout and it continues where it stopped: months already submitted
-are watched and downloaded, never requested (and billed) again."""
+Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
+again after a crash, Ctrl-C or --timeout and it continues where it stopped: months already
+submitted are watched and downloaded, never requested (and billed) again. A month that needs
+you (expired, refused, an unknown outcome) says what to do; `journal show OUT` lists them and
+`journal adopt` / `journal resend` act on them."""
 
 EPILOG = f"""\
 examples:

@@ -1,0 +1,945 @@
+"""One month of a bulk download as an explicit state machine: pure, no I/O, no clock.
+
+`transition(state, observation)` returns the month's next `MonthState` and the `Command`s the
+engine must perform. The engine persists the new state (one store transaction) BEFORE it
+performs the commands, so a crash at any point resumes from a state that already accounts for
+every request that may have been sent: the intent to create is recorded before the create, and
+each package download is counted before the GET.
+
+```
+                 Send                Created
+   planned ───────────▶ submitting ─────────▶ submitted ──▶ processing ──▶ completed
+     ▲  ▲                 │   │ CreateUnknown                                  │ FetchPackage
+     │  │ Start           │   └──▶ (outcome unknown: reconcile with history)   ▼
+     │  └──── refused ◀───┘ 4xx      adopt ─▶ submitted · absent ─▶ planned   staged
+     │                                  · ambiguous ─▶ needs-attention          │ Extracted
+     │                                                                          ▼
+     └── AllowResend (user) ── expired · sat-failed · needs-attention          done
+                                                     empty (SAT 5004, or a count of 0)
+```
+
+Rules the machine enforces (tests/bulk/test_machine_model.py checks them on random runs):
+
+- A month is created at most once, unless the server proved the first create absent (a full,
+  consistent history with no candidate) or the user explicitly allowed a resend.
+- Reconciling an unknown outcome never compares our clock with the server's: only request ids
+  seen before the create, dates, `rfcType` and `requestType` count, and a missing field never
+  counts as a match. Request ids the month already knew are never adopted again.
+- A package is downloaded at most twice (SAT's limit); the third attempt is refused before it is
+  sent. A package download is never repeated within a run.
+- "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
+  still unknown the month needs attention.
+- Every month ends a run `done`, `empty`, failed with a reason, or needing attention with a
+  way forward (`hint`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+from enum import StrEnum
+
+import attrs
+
+__all__ = [
+    "DOWNLOAD_BUDGET",
+    "HISTORY_WINDOW",
+    "Adopt",
+    "AllowResend",
+    "Command",
+    "CreateRefused",
+    "CreateUnknown",
+    "Created",
+    "DeleteStaged",
+    "ExtractFailed",
+    "ExtractPackage",
+    "Extracted",
+    "FetchPackage",
+    "FetchStatus",
+    "HistorySeen",
+    "MonthState",
+    "Observation",
+    "PackageFailed",
+    "PackageSending",
+    "PackageStaged",
+    "PollFailed",
+    "Seen",
+    "Send",
+    "SendCreate",
+    "Stage",
+    "Start",
+    "StatusSeen",
+    "Warn",
+    "sat_code",
+    "transition",
+]
+
+HISTORY_WINDOW = 20
+"""The history lists only the most recent 20 requests (FACT-docs)."""
+DOWNLOAD_BUDGET = 2
+"""SAT serves each package at most twice (FACT: SAT 5008 after that)."""
+POLL_WARN_AFTER = 3
+FREE_RETRIES_PER_RUN = 6
+"""Package downloads per run that may fail without spending SAT's budget before giving up."""
+"""Consecutive polling failures of one month before a warning is raised."""
+
+_SAT_CODE = re.compile(r"\b(50(?:0[0-9]|1[0-9]))\b")
+
+
+def sat_code(*texts: str | int | None) -> int | None:
+    """The first SAT code (5000–5019) found in error codes or messages, else None."""
+    for text in texts:
+        if text is None:
+            continue
+        found = _SAT_CODE.search(str(text))
+        if found:
+            return int(found.group(1))
+    return None
+
+
+class Stage(StrEnum):
+    PLANNED = "planned"
+    SUBMITTING = "submitting"
+    """Intent recorded; the create request is in flight, or its outcome is unknown."""
+    REFUSED = "refused"
+    """The server refused the create (4xx): nothing billed, resent by the next run."""
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    STAGED = "staged"
+    """Every package is on disk (the staged ZIP is the durable copy); extraction pending."""
+    DONE = "done"
+    EMPTY = "empty"
+    SAT_FAILED = "sat-failed"
+    EXPIRED = "expired"
+    NEEDS_ATTENTION = "needs-attention"
+
+
+SETTLED = frozenset(
+    {
+        Stage.DONE,
+        Stage.EMPTY,
+        Stage.SAT_FAILED,
+        Stage.EXPIRED,
+        Stage.NEEDS_ATTENTION,
+        Stage.REFUSED,
+    }
+)
+"""Stages in which a month has nothing left to do in this run."""
+
+RESENDABLE = frozenset({Stage.EXPIRED, Stage.SAT_FAILED, Stage.NEEDS_ATTENTION, Stage.REFUSED})
+
+
+@attrs.frozen
+class StagedFile:
+    package_id: str
+    path: str
+    sha256: str
+    size: int
+
+
+@attrs.frozen
+class ExtractedPackage:
+    package_id: str
+    files: tuple[str, ...]
+
+
+@attrs.frozen
+class MonthState:
+    """Everything the journal knows about one month. Never mutated: transitions return anew."""
+
+    key: str
+    start: date
+    end: date
+    rfc_type: str
+    request_type: str
+    stage: Stage = Stage.PLANNED
+    request_id: str | None = None
+    duplicate: bool = False
+    known_ids: tuple[str, ...] = ()
+    """Every request id this month ever had; none is adopted again automatically."""
+    creates: int = 0
+    """Create requests sent (or about to be) for this month, over all runs."""
+    resend_allowed: bool = True
+    """A create may be sent from `planned`; False only until absence is proven or allowed."""
+    history_before: tuple[str, ...] | None = None
+    """Request ids the history listed before the last create was sent."""
+    unknown: bool = False
+    """The last create's outcome is unknown and must be reconciled with a later history."""
+    need_generation: int = 0
+    """Reconcile only with a history whose call started after this generation."""
+    sat_state: str | None = None
+    invoice_count: int | None = None
+    package_ids: tuple[str, ...] | None = None
+    """None: unknown (the server did not say). `()` is an explicit empty list."""
+    status_asked: bool = False
+    downloads: tuple[tuple[str, int], ...] = ()
+    """(package id, downloads sent) — at most DOWNLOAD_BUDGET each, ever."""
+    staged: tuple[StagedFile, ...] = ()
+    extracted: tuple[ExtractedPackage, ...] = ()
+    want_files: bool = True
+    failed_this_run: tuple[str, ...] = ()
+    """Packages whose download failed in this run: never retried before the next `Start`."""
+    poll_failures: int = 0
+    free_failures: int = 0
+    """Package downloads that failed without spending SAT's budget, in this run."""
+    reason: str | None = None
+    """Why the month is in its stage (shown by `gigstack-async journal show`)."""
+    hint: str | None = None
+    """The way forward, for stages that need the user."""
+    resume_to: Stage | None = None
+    """For needs-attention that the next run can continue by itself."""
+    sat_code: int | None = None
+
+    @property
+    def settled(self) -> bool:
+        if self.stage is Stage.COMPLETED and not self.want_files:
+            return True
+        return self.stage in SETTLED
+
+    @property
+    def ok(self) -> bool:
+        return self.stage in (Stage.DONE, Stage.EMPTY) or (
+            self.stage is Stage.COMPLETED and not self.want_files
+        )
+
+    def downloads_of(self, package_id: str) -> int:
+        return dict(self.downloads).get(package_id, 0)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(name for p in self.extracted for name in p.files)
+
+    @property
+    def pending_packages(self) -> tuple[str, ...]:
+        done = {p.package_id for p in self.extracted} | {s.package_id for s in self.staged}
+        return tuple(p for p in self.package_ids or () if p not in done)
+
+
+# ------------------------------------------------------------------ observations
+
+
+@attrs.frozen
+class Seen:
+    """A request as the server reported it (history entry or status). None: not reported."""
+
+    id: str
+    status: str | None = None
+    rfc_type: str | None = None
+    request_type: str | None = None
+    start: date | None = None
+    end: date | None = None
+    invoice_count: int | None = None
+    package_ids: tuple[str, ...] | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class Start:
+    """A run begins for this month (it is in the plan the user saw)."""
+
+    want_files: bool = True
+
+
+@attrs.frozen
+class Send:
+    """The engine may send the create now; `history_ids` is its latest history snapshot."""
+
+    history_ids: tuple[str, ...] | None
+    generation: int = 0
+
+
+@attrs.frozen
+class Created:
+    request_id: str
+    duplicate: bool = False
+
+
+@attrs.frozen
+class CreateRefused:
+    """A 4xx other than 408/429: the server created nothing."""
+
+    message: str
+    code: int | None = None
+
+
+@attrs.frozen
+class CreateUnknown:
+    """The create may or may not have reached the server (5xx, timeout, lost connection)."""
+
+    message: str
+    generation: int = 0
+    """The newest history generation started when the failure was seen."""
+
+
+@attrs.frozen
+class HistorySeen:
+    entries: tuple[Seen, ...]
+    generation: int = 1
+    window: int = HISTORY_WINDOW
+    expected: tuple[str, ...] = ()
+    """Request ids known to exist and recent (created in this run): a history that does not
+    list them all is short or filtered, and proves no absence."""
+
+
+@attrs.frozen
+class StatusSeen:
+    seen: Seen
+
+
+@attrs.frozen
+class PollFailed:
+    message: str
+    not_found: bool = False
+
+
+@attrs.frozen
+class PackageSending:
+    """The engine is about to send the package GET: counted (durably) before it leaves."""
+
+    package_id: str
+
+
+@attrs.frozen
+class PackageStaged:
+    file: StagedFile
+
+
+@attrs.frozen
+class PackageFailed:
+    package_id: str
+    message: str
+    code: int | None = None
+    sent: bool = True
+    """False when no package was delivered and SAT's budget was not spent: the request never
+    left, or gigstack answered with a complete error response (GUESS: an error answer means
+    gigstack did not fetch the package from SAT; a truncated or dropped body counts as spent)."""
+
+
+@attrs.frozen
+class Extracted:
+    package_id: str
+    files: tuple[str, ...]
+
+
+@attrs.frozen
+class ExtractFailed:
+    package_id: str
+    message: str
+
+
+@attrs.frozen
+class Adopt:
+    """The user says this request id is the month's request (`gigstack-async journal adopt`)."""
+
+    request_id: str
+
+
+@attrs.frozen
+class AllowResend:
+    """The user accepts that a new create may be billed (`gigstack-async journal resend`)."""
+
+
+Observation = (
+    Start
+    | Send
+    | Created
+    | CreateRefused
+    | CreateUnknown
+    | HistorySeen
+    | StatusSeen
+    | PollFailed
+    | PackageSending
+    | PackageStaged
+    | PackageFailed
+    | Extracted
+    | ExtractFailed
+    | Adopt
+    | AllowResend
+)
+
+# ------------------------------------------------------------------ commands
+
+
+@attrs.frozen
+class SendCreate:
+    key: str
+
+
+@attrs.frozen
+class FetchStatus:
+    request_id: str
+
+
+@attrs.frozen
+class FetchPackage:
+    package_id: str
+    attempt: int
+    """1 or 2: which of SAT's two downloads this one spends."""
+
+
+@attrs.frozen
+class ExtractPackage:
+    package_id: str
+    path: str
+
+
+@attrs.frozen
+class DeleteStaged:
+    path: str
+
+
+@attrs.frozen
+class Warn:
+    message: str
+
+
+Command = SendCreate | FetchStatus | FetchPackage | ExtractPackage | DeleteStaged | Warn
+
+Result = tuple[MonthState, tuple[Command, ...]]
+
+_ACTIVE = frozenset({Stage.SUBMITTED, Stage.PROCESSING})
+_WAITING = frozenset({Stage.SUBMITTED, Stage.PROCESSING, Stage.COMPLETED})
+
+
+class TransitionError(ValueError):
+    """A user action that does not fit the month's state (the message says why)."""
+
+
+# ------------------------------------------------------------------ transitions
+
+
+def transition(state: MonthState, obs: Observation) -> Result:
+    """The month's next state and the commands to perform. Pure: no I/O, no clock."""
+    match obs:
+        case Start():
+            return _start(state, obs)
+        case Send():
+            return _send(state, obs)
+        case Created():
+            return _created(state, obs)
+        case CreateRefused():
+            return _refused(state, obs)
+        case CreateUnknown():
+            if state.stage is not Stage.SUBMITTING:
+                return state, ()
+            return _evolve(
+                state,
+                unknown=True,
+                need_generation=obs.generation,
+                reason=f"outcome of the create request is unknown ({obs.message})",
+            ), ()
+        case HistorySeen():
+            return _history(state, obs)
+        case StatusSeen():
+            if state.stage in _WAITING and obs.seen.id == state.request_id:
+                return _observe_request(_evolve(state, poll_failures=0), obs.seen, asked=True)
+            return state, ()
+        case PollFailed():
+            return _poll_failed(state, obs)
+        case PackageSending():
+            return _sending(state, obs)
+        case PackageStaged():
+            return _staged(state, obs)
+        case PackageFailed():
+            return _package_failed(state, obs)
+        case Extracted():
+            return _extracted(state, obs)
+        case ExtractFailed():
+            if state.stage is not Stage.STAGED:
+                return state, ()
+            return _attention(
+                state,
+                f"cannot extract package {obs.package_id}: {obs.message}",
+                "free space or fix the folder, then run the same command again: the package is "
+                "staged on disk and is extracted again without downloading it",
+                resume_to=Stage.STAGED,
+            ), ()
+        case Adopt():
+            return _adopt(state, obs)
+        case AllowResend():
+            return _allow_resend(state)
+    raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
+
+
+def _evolve(state: MonthState, **changes: object) -> MonthState:
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+def _attention(
+    state: MonthState, reason: str, hint: str, *, resume_to: Stage | None = None
+) -> MonthState:
+    return _evolve(
+        state, stage=Stage.NEEDS_ATTENTION, reason=reason, hint=hint, resume_to=resume_to
+    )
+
+
+def _start(state: MonthState, obs: Start) -> Result:
+    state = _evolve(
+        state, want_files=obs.want_files, failed_this_run=(), poll_failures=0, free_failures=0
+    )
+    stage = state.stage
+    if stage is Stage.SUBMITTING:
+        # A create may have been sent by a run that died: only a later history can tell.
+        return _evolve(state, unknown=True, need_generation=0), ()
+    if stage is Stage.REFUSED:
+        return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
+    if stage is Stage.NEEDS_ATTENTION and state.resume_to is not None:
+        state = _evolve(state, stage=state.resume_to, resume_to=None, hint=None)
+        stage = state.stage
+    if stage is Stage.COMPLETED:
+        return _next_package(state)
+    if stage is Stage.STAGED:
+        return state, _extract_commands(state)
+    return state, ()
+
+
+def _send(state: MonthState, obs: Send) -> Result:
+    if state.stage is not Stage.PLANNED or not state.resend_allowed:
+        return state, ()
+    if obs.history_ids is None:
+        return state, ()  # without a "before" snapshot an unknown outcome could not be settled
+    return _evolve(
+        state,
+        stage=Stage.SUBMITTING,
+        creates=state.creates + 1,
+        resend_allowed=False,
+        history_before=obs.history_ids,
+        unknown=False,
+        need_generation=obs.generation,
+        reason=None,
+        hint=None,
+    ), (SendCreate(state.key),)
+
+
+def _created(state: MonthState, obs: Created) -> Result:
+    if state.stage is not Stage.SUBMITTING:
+        return state, ()
+    known = state.known_ids
+    if obs.request_id in known and obs.request_id != state.request_id:
+        # gigstack says "duplicate" of a request this month already gave up on: never adopt it.
+        return _attention(
+            state,
+            f"the server answered with request {obs.request_id}, which this month already had "
+            "and left",
+            "check it with `gigstack-async journal show`; adopt it explicitly with "
+            f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
+        ), ()
+    return _evolve(
+        state,
+        stage=Stage.SUBMITTED,
+        request_id=obs.request_id,
+        duplicate=obs.duplicate,
+        known_ids=_add(known, obs.request_id),
+        unknown=False,
+        reason="created" if not obs.duplicate else "gigstack matched an identical request",
+        hint=None,
+    ), ()
+
+
+def _refused(state: MonthState, obs: CreateRefused) -> Result:
+    if state.stage is not Stage.SUBMITTING:
+        return state, ()
+    if obs.code == 5002:
+        return _evolve(
+            state,
+            stage=Stage.SAT_FAILED,
+            sat_code=5002,
+            unknown=False,
+            reason=f"SAT 5002: the limit of requests for these dates is exhausted ({obs.message})",
+            hint="SAT will not accept this request again; it is not retried",
+        ), ()
+    if obs.code == 5003:
+        return _evolve(
+            state,
+            stage=Stage.SAT_FAILED,
+            sat_code=5003,
+            unknown=False,
+            reason=f"SAT 5003: too many CFDIs for one request ({obs.message})",
+            hint=f"split the period: run {state.start}..{state.end} as shorter ranges",
+        ), ()
+    return _evolve(
+        state,
+        stage=Stage.REFUSED,
+        unknown=False,
+        resend_allowed=True,
+        reason=f"the server refused the create, nothing was billed: {obs.message}",
+        hint="fix the cause (for example activate Descarga Masiva) and run the same command "
+        "again: refused months are sent again",
+    ), ()
+
+
+# ------------------------------------------------------------------ reconciliation
+
+
+def _fits(state: MonthState, seen: Seen) -> bool | None:
+    """True: every field present and equal. False: a present field differs. None: missing."""
+    pairs = (
+        (seen.rfc_type, state.rfc_type),
+        (seen.request_type, state.request_type),
+        (seen.start, state.start),
+        (seen.end, state.end),
+    )
+    if any(theirs is not None and theirs != ours for theirs, ours in pairs):
+        return False
+    if any(theirs is None for theirs, _ in pairs):
+        return None
+    return True
+
+
+def _history(state: MonthState, obs: HistorySeen) -> Result:
+    if state.unknown and state.stage in (Stage.SUBMITTING, Stage.NEEDS_ATTENTION):
+        if obs.generation <= state.need_generation:
+            return state, ()  # this history may predate the create: wait for a later one
+        return _reconcile(state, obs)
+    if state.stage not in _WAITING or state.request_id is None:
+        return state, ()
+    for seen in obs.entries:
+        if seen.id == state.request_id:
+            state = _evolve(state, poll_failures=0) if state.poll_failures else state
+            if _fits(state, seen) is False:
+                return _attention(
+                    state,
+                    f"the server's request {seen.id} is for {seen.rfc_type} "
+                    f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
+                    "(request ids may have been reused)",
+                    "nothing was downloaded; find the right request with `gigstack-async "
+                    f"journal show`, then `gigstack-async journal adopt {state.key} <id>` or "
+                    f"`gigstack-async journal resend {state.key}`",
+                ), ()
+            return _observe_request(state, seen, asked=False)
+    if state.stage is Stage.COMPLETED:
+        return state, ()
+    request_id = state.request_id
+    assert request_id is not None
+    return state, (FetchStatus(request_id),)  # fell out of the 20-entry window
+
+
+def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
+    excluded = set(state.known_ids)
+    before = set(state.history_before or ())
+    new = [s for s in obs.entries if s.id not in excluded and s.id not in before]
+    verdicts = [(s, _fits(state, s)) for s in new]
+    matches = [s for s, fit in verdicts if fit is True]
+    maybe = [s for s, fit in verdicts if fit is None]
+    if len(matches) == 1 and not maybe:
+        found = matches[0]
+        adopted = _evolve(
+            state,
+            stage=Stage.SUBMITTED,
+            request_id=found.id,
+            known_ids=_add(state.known_ids, found.id),
+            unknown=False,
+            reason="adopted from the history after an unknown outcome",
+            hint=None,
+            resume_to=None,
+        )
+        return _observe_request(adopted, found, asked=False)
+    listed = {s.id for s in obs.entries}
+    # Proof of absence: the history is not full, still lists every request it listed before the
+    # create and every request created in this run (nothing was filtered or pushed out), and
+    # shows nothing new that could be ours. With no such anchor at all a filtered or short
+    # history could hide ours behind newer ones, so then only a history with nothing new counts.
+    expected = set(obs.expected)
+    complete = (
+        len(obs.entries) < obs.window
+        and state.history_before is not None
+        and before <= listed
+        and expected <= listed
+        and (bool(before) or bool(expected) or not new)
+    )
+    if not matches and not maybe and complete:
+        return _evolve(
+            state,
+            stage=Stage.PLANNED,
+            unknown=False,
+            resend_allowed=True,
+            resume_to=None,
+            reason="the history proved the last create never arrived",
+            hint=None,
+        ), ()
+    candidates = ", ".join(s.id for s in [*matches, *maybe]) or "none listed"
+    return _evolve(
+        _attention(
+            state,
+            "a create request may have been billed but the history cannot tell which request "
+            f"it is (candidates: {candidates})",
+            f"look at `gigstack-async journal show {state.key}` and the history; then "
+            f"`gigstack-async journal adopt {state.key} <request id>` if you find it, or "
+            "`gigstack-async journal resend "
+            f"{state.key}` if you are sure it was never created (a resend may be billed)",
+        ),
+        unknown=True,
+    ), ()
+
+
+# ------------------------------------------------------------------ watching
+
+
+def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
+    changes: dict[str, object] = {"status_asked": state.status_asked or asked}
+    if seen.invoice_count is not None:
+        changes["invoice_count"] = seen.invoice_count
+    if seen.package_ids is not None and (seen.package_ids or state.package_ids is None):
+        changes["package_ids"] = seen.package_ids
+    if seen.status is not None:
+        changes["sat_state"] = seen.status
+    state = _evolve(state, **changes)
+    status = seen.status
+    if state.stage is Stage.COMPLETED:
+        # Package commands come only from entering `completed` or from the status answer we
+        # asked for: a routine poll must never start a second download of the same package.
+        return _next_package(state) if asked and status in (None, "completed") else (state, ())
+    if status in ("pending", "accepted"):
+        return _evolve(state, stage=Stage.SUBMITTED), ()
+    if status == "processing":
+        return _evolve(state, stage=Stage.PROCESSING), ()
+    if status == "completed":
+        state = _evolve(state, stage=Stage.COMPLETED, reason="SAT completed the request")
+        return _next_package(state)
+    if status == "failed":
+        return _sat_failed(state, seen.message), ()
+    if status == "expired":
+        return _expired(state, f"SAT reports the request expired ({seen.message or 'no reason'})")
+    if status is None:
+        return state, ()
+    return state, ()  # a state this SDK does not know yet: keep watching
+
+
+def _sat_failed(state: MonthState, message: str | None) -> MonthState:
+    code = sat_code(message)
+    text = message or "no reason given"
+    if code == 5004:
+        return _evolve(
+            state,
+            stage=Stage.EMPTY,
+            sat_code=code,
+            invoice_count=0,
+            reason=f"SAT 5004: no CFDIs in the period ({text})",
+            hint=None,
+        )
+    hint = "SAT refused the request; see the reason. `gigstack-async journal resend` sends it again"
+    if code == 5003:
+        hint = f"split the period: run {state.start}..{state.end} as shorter ranges"
+    elif code == 5002:
+        hint = "SAT's limit of requests for these dates is exhausted; it is not retried"
+    elif code == 5011:
+        hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
+    return _evolve(
+        state,
+        stage=Stage.SAT_FAILED,
+        sat_code=code,
+        reason=f"SAT request failed: {text}",
+        hint=hint,
+    )
+
+
+def _expired(state: MonthState, reason: str) -> Result:
+    return _evolve(
+        state,
+        stage=Stage.EXPIRED,
+        reason=reason,
+        hint="SAT keeps packages 72 h; request the month again with `gigstack-async journal "
+        f"resend {state.key}` (a new request may be billed)",
+    ), ()
+
+
+def _next_package(state: MonthState) -> Result:
+    if state.stage is not Stage.COMPLETED or not state.want_files:
+        return state, ()
+    ids = state.package_ids
+    if not ids:
+        if state.invoice_count == 0:
+            return _evolve(state, stage=Stage.EMPTY, reason="SAT found no CFDIs"), ()
+        if not state.status_asked and state.request_id is not None:
+            return _evolve(state, status_asked=True), (FetchStatus(state.request_id),)
+        count = "an unknown number of" if state.invoice_count is None else state.invoice_count
+        return _attention(
+            state,
+            f"SAT completed the request with {count} CFDIs but the server gave no package ids",
+            "run the same command again later; if it persists, contact gigstack support with "
+            f"request {state.request_id}",
+            resume_to=Stage.COMPLETED,
+        ), ()
+    pending = state.pending_packages
+    if not pending:
+        if state.staged:
+            return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
+        return _evolve(state, stage=Stage.DONE, reason="every package extracted"), ()
+    package_id = pending[0]
+    if package_id in state.failed_this_run:
+        return state, ()
+    used = state.downloads_of(package_id)
+    if used >= DOWNLOAD_BUDGET:
+        return _attention(
+            state,
+            f"package {package_id} was already downloaded {used} times; SAT serves a package at "
+            "most twice, so a third download was not sent",
+            f"request the month again with `gigstack-async journal resend {state.key}` "
+            "(a new request may be billed)",
+        ), ()
+    # Counted only by `PackageSending`, right before the GET leaves: a run killed while the
+    # download waits for a free slot has not spent anything.
+    return state, (FetchPackage(package_id, used + 1),)
+
+
+def _sending(state: MonthState, obs: PackageSending) -> Result:
+    used = state.downloads_of(obs.package_id)
+    if state.stage is not Stage.COMPLETED or used >= DOWNLOAD_BUDGET:
+        return state, ()  # the engine sees no new count and does not send
+    downloads = tuple(
+        (pid, n + 1 if pid == obs.package_id else n) for pid, n in state.downloads
+    ) + (((obs.package_id, 1),) if used == 0 else ())
+    return _evolve(state, downloads=downloads), ()
+
+
+def _staged(state: MonthState, obs: PackageStaged) -> Result:
+    if state.stage is not Stage.COMPLETED:
+        return state, ()
+    staged = (*[s for s in state.staged if s.package_id != obs.file.package_id], obs.file)
+    state = _evolve(state, staged=staged)
+    if state.pending_packages:
+        return _next_package(state)
+    return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
+
+
+def _extract_commands(state: MonthState) -> tuple[Command, ...]:
+    # One at a time: extractions into the same folder clear each other's temp files.
+    return tuple(ExtractPackage(s.package_id, s.path) for s in state.staged[:1])
+
+
+def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
+    if state.stage is not Stage.COMPLETED:
+        return state, ()
+    if not obs.sent and obs.code not in (5007, 5008):
+        # No package was delivered and SAT's budget was not spent (see PackageFailed.sent):
+        # give the download back and try again, a few times per run.
+        state = _evolve(
+            state,
+            downloads=tuple(
+                (pid, max(0, n - 1) if pid == obs.package_id else n) for pid, n in state.downloads
+            ),
+        )
+        if state.free_failures < FREE_RETRIES_PER_RUN:
+            return _next_package(_evolve(state, free_failures=state.free_failures + 1))
+    if obs.code == 5007:
+        return _expired(state, f"SAT 5007: package {obs.package_id} no longer exists")
+    if obs.code == 5008:
+        return _attention(
+            state,
+            f"SAT 5008: package {obs.package_id} was already downloaded the maximum times",
+            f"request the month again with `gigstack-async journal resend {state.key}` "
+            "(a new request may be billed)",
+        ), ()
+    left = DOWNLOAD_BUDGET - state.downloads_of(obs.package_id)
+    hint = (
+        f"run the same command again to download it once more ({left} of {DOWNLOAD_BUDGET} "
+        "SAT downloads left)"
+        if left > 0
+        else f"no SAT download left: `gigstack-async journal resend {state.key}` requests the "
+        "month again (a new request may be billed)"
+    )
+    return _attention(
+        _evolve(state, failed_this_run=_add(state.failed_this_run, obs.package_id)),
+        f"downloading package {obs.package_id} failed: {obs.message}",
+        hint,
+        resume_to=Stage.COMPLETED if left > 0 else None,
+    ), ()
+
+
+def _extracted(state: MonthState, obs: Extracted) -> Result:
+    if state.stage is not Stage.STAGED:
+        return state, ()
+    staged = [s for s in state.staged if s.package_id == obs.package_id]
+    if not staged:
+        return state, ()
+    extracted = (
+        *[e for e in state.extracted if e.package_id != obs.package_id],
+        ExtractedPackage(obs.package_id, obs.files),
+    )
+    rest = tuple(s for s in state.staged if s.package_id != obs.package_id)
+    state = _evolve(state, extracted=extracted, staged=rest)
+    commands: tuple[Command, ...] = (DeleteStaged(staged[0].path),)
+    if rest:
+        commands += _extract_commands(state)
+    else:
+        state = _evolve(state, stage=Stage.DONE, reason="every package extracted", hint=None)
+    return state, commands
+
+
+def _poll_failed(state: MonthState, obs: PollFailed) -> Result:
+    if state.stage not in _WAITING:
+        return state, ()
+    failures = state.poll_failures + 1
+    state = _evolve(state, poll_failures=failures)
+    if failures == POLL_WARN_AFTER:
+        return state, (
+            Warn(
+                f"{state.key}: polling request {state.request_id} failed {failures} times in a "
+                f"row ({obs.message}); the other months go on"
+            ),
+        )
+    return state, ()
+
+
+# ------------------------------------------------------------------ user actions
+
+
+def _adopt(state: MonthState, obs: Adopt) -> Result:
+    if state.stage in (Stage.DONE, Stage.EMPTY, Stage.STAGED):
+        raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
+    if state.stage is Stage.SUBMITTING and not state.unknown:
+        raise TransitionError(f"{state.key} has a create request in flight")
+    return _evolve(
+        state,
+        stage=Stage.SUBMITTED,
+        request_id=obs.request_id,
+        known_ids=_add(state.known_ids, obs.request_id),
+        unknown=False,
+        resume_to=None,
+        sat_state=None,
+        invoice_count=None,
+        package_ids=None,
+        status_asked=False,
+        staged=(),
+        extracted=(),
+        reason=f"request {obs.request_id} adopted by the user",
+        hint=None,
+    ), ()
+
+
+def _allow_resend(state: MonthState) -> Result:
+    resendable = state.stage in RESENDABLE or (state.stage is Stage.SUBMITTING and state.unknown)
+    if not resendable:
+        raise TransitionError(
+            f"{state.key} is {state.stage.value}: only expired, failed, refused or "
+            "needs-attention months can be sent again"
+        )
+    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002:
+        raise TransitionError(
+            f"{state.key}: SAT 5002 says the limit of requests for these dates is exhausted"
+        )
+    return _evolve(
+        state,
+        stage=Stage.PLANNED,
+        request_id=None,
+        duplicate=False,
+        resend_allowed=True,
+        unknown=False,
+        resume_to=None,
+        sat_state=None,
+        invoice_count=None,
+        package_ids=None,
+        status_asked=False,
+        staged=(),
+        extracted=(),
+        sat_code=None,
+        reason="the user allowed a new create request",
+        hint=None,
+    ), ()
+
+
+def _add(items: Iterable[str], item: str) -> tuple[str, ...]:
+    items = tuple(items)
+    return items if item in items else (*items, item)

@@ -1,0 +1,429 @@
+"""The bulk journal: every month's `MonthState` in one SQLite file (stdlib `sqlite3`, WAL).
+
+- One transaction per transition: `put` writes the month's new state and a line of its log
+  together, so the file always holds the state before or after a transition, never half.
+  Transitions that guard money or packages are fsynced (`synchronous=FULL`); the rest survive
+  a killed process and are made durable by the next fsynced one (see `put`).
+- Locked across processes: an exclusive lock on `<path>.lock` (`fcntl.flock` on Linux and
+  macOS, `msvcrt.locking` on Windows) held while the store is open; the OS drops it when the
+  process dies, so a killed run never leaves a stale lock.
+- Bound to its identity: team, base URL, a fingerprint of the API key (a SHA-256 prefix, never
+  the key), the RFC when known, `rfc_type` and `request_type`. Opening it under another
+  identity raises `JournalMismatchError` before anything is sent.
+- Schema-free state: a month is stored as the cattrs-unstructured `MonthState` (JSON text);
+  the converter, not hand-written code, checks it on the way back.
+
+Read it with `gigstack-async journal show <folder>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+import attrs
+import cattrs
+
+from gigstack_async.bulk.machine import MonthState, Stage
+from gigstack_async.errors import GigstackError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMismatchError",
+    "JournalStateError",
+    "JournalStore",
+    "LogLine",
+    "StoreIdentity",
+]
+
+FORMAT_VERSION = 2
+"""Version 1 was the JSON journal of gigstack-async ≤ 0.x; it is refused, not migrated."""
+
+
+class JournalError(GigstackError):
+    """A journal cannot be opened or cannot take the requested change."""
+
+
+class JournalCorruptError(JournalError):
+    """The file is not a journal this version can read."""
+
+
+class JournalMismatchError(JournalError):
+    """The journal belongs to another team, key, base URL, RFC or kind of request."""
+
+
+class JournalLockedError(JournalError):
+    """Another process holds the journal's lock."""
+
+
+class JournalStateError(JournalError):
+    """The change does not fit the month's state (for example adopting into a finished month)."""
+
+
+@attrs.frozen
+class StoreIdentity:
+    """Who a journal belongs to. `rfc` is None until the server told us."""
+
+    team: str | None
+    base_url: str
+    key_fingerprint: str
+    rfc: str | None
+    rfc_type: str
+    request_type: str
+
+    def differences(self, other: StoreIdentity) -> list[str]:
+        fields = ("team", "base_url", "key_fingerprint", "rfc", "rfc_type", "request_type")
+        out = []
+        for name in fields:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if name == "rfc" and (mine is None or theirs is None):
+                continue  # unknown on one side is not a mismatch; learnt later
+            if mine != theirs:
+                shown = (
+                    "a different API key"
+                    if name == "key_fingerprint"
+                    else f"{name} {mine!r}, this run has {theirs!r}"
+                )
+                out.append(shown)
+        return out
+
+
+@attrs.frozen
+class LogLine:
+    """One transition of one month, as recorded: why it moved."""
+
+    seq: int
+    key: str
+    stage: Stage
+    reason: str | None
+
+
+_converter = cattrs.Converter()
+_converter.register_unstructure_hook(date, lambda d: d.isoformat())
+_converter.register_structure_hook(date, lambda v, _t: date.fromisoformat(v))
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS months (key TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT
+);
+"""
+
+
+def encode_state(state: MonthState) -> str:
+    return json.dumps(_converter.unstructure(state), sort_keys=True)
+
+
+def decode_state(text: str) -> MonthState:
+    return _converter.structure(json.loads(text), MonthState)
+
+
+class _FileLock:
+    """An exclusive, non-blocking lock on a file, on POSIX and Windows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: IO[bytes] | None = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a+b")  # noqa: SIM115 — held open for the store's lifetime
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise JournalLockedError(
+                f"{self.path} is locked: another process is driving this journal. Wait for it "
+                "to finish, or stop it; the lock is released when that process exits."
+            ) from None
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing drops flock / msvcrt locks
+            self.handle = None
+
+
+class JournalStore:
+    """The journal of one bulk download folder. Open it with `JournalStore.open`.
+
+    Not thread-safe: drive it from the event loop's thread. Every write commits before it
+    returns; if it raises, nothing changed and the step it guards must not go ahead.
+    """
+
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, lock: _FileLock, identity: StoreIdentity
+    ) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = lock
+        self.identity = identity
+        self._cache: dict[str, MonthState] = {}
+        self._fsync = True
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], identity: StoreIdentity) -> JournalStore:
+        """Open (or create) the journal at `path` for `identity`.
+
+        Raises JournalLockedError (in use by another process), JournalCorruptError (not a
+        journal, or the old JSON journal format), JournalMismatchError (another identity).
+        """
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_foreign_file(target)
+        lock = _FileLock(target.with_name(target.name + ".lock"))
+        lock.acquire()
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(target, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            with _transaction(conn):
+                _create_schema(conn)
+                stored = _read_identity(target, conn)
+                if stored is None:
+                    _write_meta(conn, identity)
+                    effective = identity
+                else:
+                    problems = stored.differences(identity)
+                    if problems:
+                        raise JournalMismatchError(
+                            f"{target} belongs to another run: {'; '.join(problems)}. Use "
+                            "another folder (or --journal file) for this one; this journal was "
+                            "left untouched."
+                        )
+                    effective = attrs.evolve(stored, rfc=stored.rfc or identity.rfc)
+                    if effective != stored:
+                        _write_meta(conn, effective)
+            store = cls(target, conn, lock, effective)
+            store._load()
+            return store
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            lock.release()
+            raise JournalCorruptError(f"{target} cannot be read as a bulk journal: {exc}") from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            lock.release()
+            raise
+
+    @classmethod
+    def open_existing(cls, path: str | os.PathLike[str]) -> JournalStore:
+        """Open an existing journal under the identity it records (to inspect or repair it).
+
+        Raises JournalError when there is no journal at `path`, and as `open` otherwise.
+        """
+        target = Path(path)
+        if not target.is_file():
+            raise JournalError(f"no journal at {target}")
+        _refuse_foreign_file(target)
+        try:
+            conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                stored = _read_identity(target, conn)
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise JournalCorruptError(f"{target} cannot be read as a bulk journal: {exc}") from None
+        if stored is None:
+            raise JournalCorruptError(f"{target} has no identity: not a bulk journal")
+        return cls.open(target, stored)
+
+    def _load(self) -> None:
+        rows = self._conn.execute("SELECT key, state FROM months ORDER BY key").fetchall()
+        try:
+            self._cache = {key: decode_state(text) for key, text in rows}
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+            raise JournalCorruptError(
+                f"{self.path}: a month's record cannot be read ({exc})"
+            ) from None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._lock.release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<JournalStore {str(self.path)!r} {len(self._cache)} months>"
+
+    # ------------------------------------------------------------ reads
+
+    def keys(self) -> list[str]:
+        return sorted(self._cache)
+
+    def get(self, key: str) -> MonthState:
+        """The month's state; KeyError when the journal has no such month."""
+        return self._cache[key]
+
+    def states(self) -> list[MonthState]:
+        return [self._cache[k] for k in sorted(self._cache)]
+
+    def log(self, key: str | None = None) -> list[LogLine]:
+        """The recorded transitions, oldest first (of one month, or of all)."""
+        sql = "SELECT seq, key, stage, reason FROM log"
+        rows = (
+            self._conn.execute(sql + " WHERE key = ? ORDER BY seq", (key,))
+            if key is not None
+            else self._conn.execute(sql + " ORDER BY seq")
+        ).fetchall()
+        return [LogLine(seq, k, Stage(stage), reason) for seq, k, stage, reason in rows]
+
+    # ------------------------------------------------------------ writes
+
+    def ensure(self, months: Iterable[MonthState]) -> None:
+        """Add months the journal does not have yet (as given); existing ones are kept."""
+        new = [s for s in months if s.key not in self._cache]
+        if not new:
+            return
+        with _transaction(self._conn):
+            for state in new:
+                self._write(state)
+        self._cache.update({s.key: s for s in new})
+
+    def put(self, state: MonthState, *, fsync: bool = True) -> None:
+        """Record a month's new state in one transaction.
+
+        With `fsync` (the default) it is on disk, power loss included, when this returns: use it
+        before anything that may bill or spend (a create, a package GET) or destroy (deleting
+        a staged package). Without it the commit survives the process being killed (WAL) but
+        a power cut may lose it; the SQLite WAL is sequential, so the next fsynced commit makes
+        every earlier one durable too. Skipping the fsync keeps the event loop responsive for
+        the many small transitions of polling.
+        """
+        old = self._cache.get(state.key)
+        if old == state:
+            return
+        if fsync != self._fsync:
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            self._fsync = fsync
+        with _transaction(self._conn):
+            self._write(state, old)
+        self._cache[state.key] = state
+
+    def learn_rfc(self, rfc: str) -> None:
+        """Record the RFC once the server told us; a different one is a mismatch."""
+        if self.identity.rfc == rfc:
+            return
+        if self.identity.rfc is not None:
+            raise JournalMismatchError(
+                f"{self.path} belongs to RFC {self.identity.rfc}, the server says {rfc}"
+            )
+        identity = attrs.evolve(self.identity, rfc=rfc)
+        with _transaction(self._conn):
+            _write_meta(self._conn, identity)
+        self.identity = identity
+
+    def _write(self, state: MonthState, old: MonthState | None = None) -> None:
+        self._conn.execute(
+            "INSERT INTO months (key, state) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET state = excluded.state",
+            (state.key, encode_state(state)),
+        )
+        if old is None or old.stage is not state.stage or old.reason != state.reason:
+            self._conn.execute(
+                "INSERT INTO log (key, stage, reason) VALUES (?, ?, ?)",
+                (state.key, state.stage.value, state.reason),
+            )
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _write_meta(conn: sqlite3.Connection, identity: StoreIdentity) -> None:
+    values: dict[str, Any] = {
+        "format": "gigstack-async/bulk-journal",
+        "version": FORMAT_VERSION,
+        "identity": _converter.unstructure(identity),
+    }
+    for name, value in values.items():
+        conn.execute(
+            "INSERT INTO meta (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, json.dumps(value)),
+        )
+
+
+def _read_identity(path: Path, conn: sqlite3.Connection) -> StoreIdentity | None:
+    meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+    if not meta:
+        if conn.execute("SELECT count(*) FROM months").fetchone()[0]:
+            raise JournalCorruptError(f"{path}: months without an identity")
+        return None
+    try:
+        version = json.loads(meta["version"])
+        if version != FORMAT_VERSION:
+            newer = " (written by a newer gigstack-async: upgrade)" if version > 2 else ""
+            raise JournalCorruptError(f"{path}: unsupported journal version {version}{newer}")
+        return _converter.structure(json.loads(meta["identity"]), StoreIdentity)
+    except (KeyError, ValueError, TypeError, cattrs.BaseValidationError) as exc:
+        raise JournalCorruptError(f"{path}: unreadable journal identity ({exc})") from None
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """Refuse the old JSON journal, and anything else that is not SQLite, before touching it."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except FileNotFoundError:
+        return
+    if not head or head.startswith(b"SQLite format 3\0"):
+        return
+    if head.lstrip().startswith(b"{"):
+        raise JournalCorruptError(
+            f"{path} cannot be read as a bulk journal: it looks like the JSON journal of "
+            "an older gigstack-async, which this version cannot resume. Keep it (its "
+            '"request_id" fields list the requests already billed), move it aside, and use '
+            "`gigstack-async journal adopt` to attach those requests to the new journal instead of "
+            "creating them again."
+        )
+    raise JournalCorruptError(f"{path} cannot be read as a bulk journal (not SQLite)")

@@ -1,0 +1,498 @@
+"""Model-based test of the month state machine against a fake server that disagrees with us.
+
+Hypothesis drives `transition` and a small in-memory gigstack/SAT through random interleavings:
+creates that are lost before or after the server acted, refused creates, history calls that
+lag, crashes that drop everything in flight and restart from the persisted state (at any
+transition), truncated package downloads, a full disk, SAT 5004/5003/5002/5007/5008, noise
+requests from other tools, and server profiles (documented fields only, a short history,
+duplicate detection on or off). Invariants, checked after every step:
+
+- the server created each month at most once, plus once per resend the user explicitly allowed;
+- no package was ever requested a third time;
+- a finished month's files equal the server's ground truth;
+and at the end every month is done, empty, failed with a reason, or needs attention with a
+way forward.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import attrs
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.store import JournalStore, StoreIdentity
+
+MONTHS = {
+    "2024-01": (date(2024, 1, 1), date(2024, 1, 31)),
+    "2024-02": (date(2024, 2, 1), date(2024, 2, 29)),
+    "2024-03": (date(2024, 3, 1), date(2024, 3, 31)),
+}
+IDENTITY = StoreIdentity(
+    team="team_model",
+    base_url="https://fake.invalid/v2",
+    key_fingerprint="0" * 16,
+    rfc=None,
+    rfc_type="received",
+    request_type="cfdi",
+)
+
+
+@attrs.define
+class Req:
+    id: str
+    rfc_type: str
+    request_type: str
+    start: date
+    end: date
+    ours: bool
+    status: str = "pending"
+    packages: dict[str, frozenset[str]] = attrs.field(factory=dict)
+    message: str | None = None
+
+
+class FakeServer:
+    """gigstack + SAT, reduced to what the month machine can observe."""
+
+    def __init__(self, profile: dict[str, object], truth: dict[str, frozenset[str]]) -> None:
+        self.profile = profile
+        self.truth = truth  # month key -> CFDI uuids in that month
+        self.requests: list[Req] = []  # oldest first
+        self.ids = itertools.count(100)
+        self.downloads: Counter[str] = Counter()
+        self.third_downloads: list[str] = []
+        self.expired: set[str] = set()
+
+    def history(self) -> tuple[m.Seen, ...]:
+        window = 3 if self.profile["short_history"] else m.HISTORY_WINDOW
+        newest = list(reversed(self.requests))[:window]
+        return tuple(self.seen(r, history=True) for r in newest)
+
+    def seen(self, req: Req, *, history: bool) -> m.Seen:
+        documented = bool(self.profile["documented_only"])
+        count = sum(len(u) for u in req.packages.values()) if req.status == "completed" else None
+        return m.Seen(
+            id=req.id,
+            status=req.status,
+            rfc_type=req.rfc_type if history else None,
+            request_type=None if documented or not history else req.request_type,
+            start=req.start if history else None,
+            end=req.end if history else None,
+            invoice_count=None if (documented and history) else count,
+            package_ids=None
+            if (documented and history) or req.status != "completed"
+            else tuple(req.packages),
+            message=req.message,
+        )
+
+    def create(
+        self, key: str, *, ours: bool = True, request_type: str = "cfdi"
+    ) -> tuple[str, bool]:
+        start, end = MONTHS[key]
+        if self.profile["dedupe"]:
+            for req in self.requests:
+                same = (req.start, req.end, req.request_type) == (start, end, request_type)
+                if same and req.status not in ("failed", "expired"):
+                    return req.id, True
+        req = Req(str(next(self.ids)), "received", request_type, start, end, ours)
+        self.requests.append(req)
+        return req.id, False
+
+    def advance(self, req: Req) -> None:
+        if req.status == "pending":
+            req.status = "processing"
+        elif req.status == "processing":
+            uuids = self.truth[self.month_of(req)] if req.request_type == "cfdi" else frozenset()
+            if not uuids and self.profile["sat_5004"]:
+                req.status, req.message = "failed", "SAT 5004: no se encontró información"
+            else:
+                req.status = "completed"
+                ordered = sorted(uuids)
+                half = len(ordered) // 2
+                parts = [ordered[:half], ordered[half:]] if half else [ordered] if ordered else []
+                req.packages = {f"P{req.id}-{i}": frozenset(p) for i, p in enumerate(parts)}
+
+    def month_of(self, req: Req) -> str:
+        return next(k for k, (s, e) in MONTHS.items() if (s, e) == (req.start, req.end))
+
+    def fetch(self, package_id: str) -> frozenset[str] | int:
+        """The package's uuids, or a SAT error code."""
+        if self.downloads[package_id] >= m.DOWNLOAD_BUDGET:
+            self.third_downloads.append(package_id)
+            return 5008
+        self.downloads[package_id] += 1
+        if package_id in self.expired:
+            return 5007
+        for req in self.requests:
+            if package_id in req.packages:
+                return req.packages[package_id]
+        raise AssertionError(f"unknown package {package_id}")
+
+    def ours_for(self, key: str) -> list[Req]:
+        start, end = MONTHS[key]
+        return [
+            r
+            for r in self.requests
+            if r.ours and (r.start, r.end) == (start, end) and r.request_type == "cfdi"
+        ]
+
+
+class MonthMachineModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: list[tuple[str, m.Command]] = []
+        self.generation = 0
+        self.allowed: Counter[str] = Counter()
+        self.disk: dict[str, set[str]] = {k: set() for k in MONTHS}
+        self.staged_data: dict[str, frozenset[str]] = {}
+        self.tmp = Path(__import__("tempfile").mkdtemp(prefix="machine-model-"))
+        self.store: JournalStore | None = None
+        self.created: set[str] = set()
+        self.stale: tuple[tuple[m.Seen, ...], int] | None = None
+
+    @initialize(
+        documented_only=st.booleans(),
+        short_history=st.booleans(),
+        dedupe=st.booleans(),
+        sat_5004=st.booleans(),
+        sizes=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    )
+    def setup(
+        self,
+        documented_only: bool,
+        short_history: bool,
+        dedupe: bool,
+        sat_5004: bool,
+        sizes: list[int],
+    ) -> None:
+        truth = {
+            key: frozenset(f"{key}-{i}" for i in range(n))
+            for key, n in zip(MONTHS, sizes, strict=True)
+        }
+        profile: dict[str, object] = {
+            "documented_only": documented_only,
+            "short_history": short_history,
+            "dedupe": dedupe,
+            "sat_5004": sat_5004,
+        }
+        self.server = FakeServer(profile, truth)
+        self.store = JournalStore.open(self.tmp / "journal.sqlite3", IDENTITY)
+        self.store.ensure(
+            [m.MonthState(key, s, e, "received", "cfdi") for key, (s, e) in MONTHS.items()]
+        )
+        self.restart()
+
+    def teardown(self) -> None:
+        if self.store is not None:
+            try:
+                self.finish()
+            finally:
+                self.store.close()
+                __import__("shutil").rmtree(self.tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------ plumbing
+
+    def state(self, key: str) -> m.MonthState:
+        assert self.store is not None
+        return self.store.get(key)
+
+    def feed(self, key: str, obs: m.Observation) -> None:
+        assert self.store is not None
+        new, commands = m.transition(self.state(key), obs)
+        # Persisted before any command runs. No fsync: the model's crash is a close and reopen
+        # (what a killed process leaves: the WAL), and it keeps hundreds of examples fast.
+        self.store.put(new, fsync=False)
+        self.queue.extend((key, c) for c in commands)
+
+    def restart(self) -> None:
+        """A crash: everything in flight is lost; the next run starts from the store."""
+        assert self.store is not None
+        self.store.close()
+        self.store = JournalStore.open(self.tmp / "journal.sqlite3", IDENTITY)
+        self.queue.clear()
+        for key in MONTHS:
+            self.feed(key, m.Start())
+
+    def history_ids(self) -> tuple[str, ...]:
+        self.generation += 1
+        return tuple(s.id for s in self.server.history())
+
+    def pop(self, index: int, kind: type) -> tuple[str, m.Command] | None:
+        matching = [i for i, (_k, c) in enumerate(self.queue) if isinstance(c, kind)]
+        if not matching:
+            return None
+        return self.queue.pop(matching[index % len(matching)])
+
+    # ------------------------------------------------------------ rules
+
+    @rule(key=st.sampled_from(list(MONTHS)))
+    def send(self, key: str) -> None:
+        if self.state(key).stage is m.Stage.PLANNED:
+            # The history call that gave "before" may answer late: keep it for `late_history`.
+            self.generation += 1
+            self.stale = (self.server.history(), self.generation)
+            ids = tuple(s.id for s in self.stale[0])
+            self.feed(key, m.Send(ids, self.generation))
+
+    @rule()
+    def late_history(self) -> None:
+        """A history answer that was taken before the latest create arrives only now."""
+        if self.stale is None:
+            return
+        entries, generation = self.stale
+        expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
+        for key in MONTHS:
+            self.feed(key, m.HistorySeen(entries, generation, expected=expected))
+
+    @rule(key=st.sampled_from(list(MONTHS)))
+    def noise_burst(self, key: str) -> None:
+        """Other tools create several requests at once (pushing older ones out of a short
+        history)."""
+        for other in MONTHS:
+            self.server.create(other, ours=False, request_type="metadata")
+        self.server.create(key, ours=False, request_type="metadata")
+
+    @rule(
+        index=st.integers(0, 5),
+        outcome=st.sampled_from(["ok", "ok", "lost_after", "lost_before", "refused", "5003"]),
+    )
+    def perform_create(self, index: int, outcome: str) -> None:
+        item = self.pop(index, m.SendCreate)
+        if item is None:
+            return
+        key, _command = item
+        if outcome == "ok":
+            request_id, duplicate = self.server.create(key)
+            if not duplicate:
+                self.created.add(request_id)
+            self.feed(key, m.Created(request_id, duplicate))
+        elif outcome == "lost_after":
+            self.server.create(key)
+            self.feed(key, m.CreateUnknown("502 Bad Gateway", self.generation))
+        elif outcome == "lost_before":
+            self.feed(key, m.CreateUnknown("connection reset", self.generation))
+        elif outcome == "refused":
+            self.feed(key, m.CreateRefused("HTTP 403: Descarga Masiva is not active"))
+        else:
+            self.feed(key, m.CreateRefused("SAT 5003: demasiados CFDI", 5003))
+
+    @rule(key=st.sampled_from(list(MONTHS)))
+    def noise(self, key: str) -> None:
+        """Another tool of the same team asks for the same dates' metadata."""
+        self.server.create(key, ours=False, request_type="metadata")
+
+    @rule(steps=st.integers(0, 3))
+    def tick(self, steps: int) -> None:
+        for req in self.server.requests:
+            for _ in range(steps):
+                self.server.advance(req)
+        self.generation += 1
+        entries = self.server.history()
+        # Every request id the journal knows (as the engine passes it).
+        expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
+        for key in MONTHS:
+            self.feed(key, m.HistorySeen(entries, self.generation, expected=expected))
+
+    @rule()
+    def sat_finishes_everything(self) -> None:
+        """SAT finishes every request, then a polling round sees it (reaches packages fast)."""
+        self.tick(3)
+        for _ in range(3):  # answer the status calls that round asked for
+            self.perform_status(0, fail=False)
+
+    @rule(index=st.integers(0, 5), fail=st.booleans())
+    def perform_status(self, index: int, fail: bool) -> None:
+        item = self.pop(index, m.FetchStatus)
+        if item is None:
+            return
+        key, command = item
+        assert isinstance(command, m.FetchStatus)
+        req = next((r for r in self.server.requests if r.id == command.request_id), None)
+        if fail or req is None:
+            self.feed(key, m.PollFailed("HTTP 404", not_found=req is None))
+        else:
+            self.feed(key, m.StatusSeen(self.server.seen(req, history=False)))
+
+    @rule(index=st.integers(0, 5), outcome=st.sampled_from(["ok", "ok", "truncated", "unsent"]))
+    def perform_fetch(self, index: int, outcome: str) -> None:
+        item = self.pop(index, m.FetchPackage)
+        if item is None:
+            return
+        key, command = item
+        assert isinstance(command, m.FetchPackage)
+        if outcome == "unsent":
+            return  # killed while the download waited for a slot: nothing counted, nothing sent
+        before = self.state(key).downloads_of(command.package_id)
+        self.feed(key, m.PackageSending(command.package_id))
+        if self.state(key).downloads_of(command.package_id) <= before:
+            return  # refused before sending
+        got = self.server.fetch(command.package_id)
+        if isinstance(got, int):
+            self.feed(key, m.PackageFailed(command.package_id, f"SAT {got}", code=got))
+        elif outcome == "truncated":
+            self.feed(key, m.PackageFailed(command.package_id, "truncated ZIP"))
+        else:
+            path = f"{key}/{command.package_id}.zip"
+            self.staged_data[path] = got
+            staged = m.StagedFile(command.package_id, path, "a" * 64, len(got))
+            self.feed(key, m.PackageStaged(staged))
+
+    @rule(index=st.integers(0, 5))
+    def download_fails_then_crash(self, index: int) -> None:
+        """A truncated package followed by a restart: the pattern that used to spend SAT's
+        download budget (scenario 4)."""
+        self.perform_fetch(index, "truncated")
+        self.restart()
+
+    @rule(index=st.integers(0, 5), disk_full=st.booleans())
+    def perform_extract(self, index: int, disk_full: bool) -> None:
+        item = self.pop(index, m.ExtractPackage)
+        if item is None:
+            return
+        key, command = item
+        assert isinstance(command, m.ExtractPackage)
+        uuids = self.staged_data[command.path]  # the staged copy survives crashes
+        if disk_full:
+            self.disk[key] |= set(sorted(uuids)[:1])  # a partial extraction
+            self.feed(key, m.ExtractFailed(command.package_id, "No space left on device"))
+        else:
+            self.disk[key] |= uuids
+            self.feed(key, m.Extracted(command.package_id, tuple(sorted(uuids))))
+
+    @rule(index=st.integers(0, 5))
+    def perform_housekeeping(self, index: int) -> None:
+        for kind in (m.DeleteStaged, m.Warn):
+            self.pop(index, kind)
+
+    @rule(key=st.sampled_from(list(MONTHS)))
+    def expire_packages(self, key: str) -> None:
+        for req in self.server.ours_for(key):
+            self.server.expired |= set(req.packages)
+
+    @rule()
+    def crash(self) -> None:
+        self.restart()
+
+    @precondition(lambda self: any(s.stage is m.Stage.NEEDS_ATTENTION for s in self._states()))
+    @rule(key=st.sampled_from(list(MONTHS)))
+    def user_follows_hint(self, key: str) -> None:
+        self.resolve(key)
+
+    def _states(self) -> list[m.MonthState]:
+        return [self.state(k) for k in MONTHS] if self.store is not None else []
+
+    def resolve(self, key: str) -> None:
+        """What a careful user does with `gigstack-async journal show`, `adopt` and `resend`."""
+        state = self.state(key)
+        if state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is not None:
+            return  # "run the same command again" — a restart does it
+        if state.stage not in (m.Stage.NEEDS_ATTENTION, m.Stage.EXPIRED):
+            return
+        unknown_to_month = [r for r in self.server.ours_for(key) if r.id not in state.known_ids]
+        if state.unknown and unknown_to_month:
+            self.feed(key, m.Adopt(unknown_to_month[-1].id))
+        elif state.unknown and state.stage is m.Stage.NEEDS_ATTENTION and self._in_flight(key):
+            return
+        else:
+            self.allowed[key] += 1
+            self.feed(key, m.AllowResend())
+
+    def _in_flight(self, key: str) -> bool:
+        return any(k == key and isinstance(c, m.SendCreate) for k, c in self.queue)
+
+    # ------------------------------------------------------------ invariants
+
+    @invariant()
+    def never_billed_twice(self) -> None:
+        if self.store is None:
+            return
+        for key in MONTHS:
+            created = len(self.server.ours_for(key))
+            assert created <= 1 + self.allowed[key], (key, created, self.allowed[key])
+
+    @invariant()
+    def never_a_third_download(self) -> None:
+        if self.store is None:
+            return
+        assert not self.server.third_downloads
+        assert all(n <= m.DOWNLOAD_BUDGET for n in self.server.downloads.values())
+
+    @invariant()
+    def finished_months_hold_the_truth(self) -> None:
+        if self.store is None:
+            return
+        for key in MONTHS:
+            state = self.state(key)
+            if state.stage is m.Stage.DONE:
+                assert set(state.files) == self.server.truth[key]
+                assert self.disk[key] >= self.server.truth[key]
+            if state.stage is m.Stage.EMPTY:
+                assert not self.server.truth[key]
+
+    # ------------------------------------------------------------ the end
+
+    def finish(self) -> None:
+        """Let the server finish and the user run the command again until nothing is left."""
+        for _ in range(60):
+            states = self._states()
+            if all(s.settled and s.stage is not m.Stage.NEEDS_ATTENTION for s in states) and all(
+                s.stage is not m.Stage.EXPIRED for s in states
+            ):
+                break
+            for req in self.server.requests:
+                for _ in range(3):
+                    self.server.advance(req)
+            self.restart()
+            for key in MONTHS:
+                self.resolve(key)
+                self.send(key)
+            for _ in range(12):
+                if not self.queue:
+                    self.tick(0)
+                    if not self.queue:
+                        break
+                key, command = self.queue[0]
+                if isinstance(command, m.SendCreate):
+                    self.perform_create(0, "ok")
+                elif isinstance(command, m.FetchStatus):
+                    self.perform_status(0, fail=False)
+                elif isinstance(command, m.FetchPackage):
+                    self.perform_fetch(0, "ok")
+                elif isinstance(command, m.ExtractPackage):
+                    self.perform_extract(0, disk_full=False)
+                else:
+                    self.queue.pop(0)
+            self.never_billed_twice()
+            self.never_a_third_download()
+            self.finished_months_hold_the_truth()
+        for state in self._states():
+            assert state.settled, state
+            if state.stage is m.Stage.SAT_FAILED:
+                assert state.reason, state
+                assert state.hint, state
+            if state.stage is m.Stage.NEEDS_ATTENTION:
+                assert state.hint, state
+            if state.stage is m.Stage.DONE:
+                assert set(state.files) == self.server.truth[state.key]
+                assert not state.staged
+
+
+MonthMachineModel.TestCase.settings = settings(
+    max_examples=300,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestMonthMachine = MonthMachineModel.TestCase
