@@ -9,6 +9,14 @@ import attrs
 DEFAULT_BASE_URL = "https://api.gigstack.io/v2"
 
 
+def missing_version(base_url: str) -> str | None:
+    """A hint when the base URL lacks the API's `/v2` path (every route lives under it)."""
+    trimmed = base_url.rstrip("/")
+    if trimmed.endswith("/v2"):
+        return None
+    return f"the base URL has no /v2: did you mean {trimmed}/v2 ?"
+
+
 @attrs.frozen
 class Timeout:
     """Time limits in seconds. None of them is unlimited by default.

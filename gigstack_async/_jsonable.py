@@ -12,6 +12,7 @@ from uuid import UUID
 
 from gigstack_async import _json
 from gigstack_async._convert import unstructure
+from gigstack_async.money import format_decimal
 
 __all__ = ["to_dict", "to_json"]
 
@@ -22,8 +23,10 @@ def to_dict(obj: Any) -> Any:
     Keys are the API's wire names (`from`, not `from_`); unset optional fields are left out;
     enums become their values (an unknown value this SDK kept is given back as sent); dates and
     datetimes become ISO 8601 strings; bytes become base64 text. `Decimal` amounts (money)
-    become strings with every digit kept (`"1160.10"`): `json.dumps` cannot write a Decimal and a
-    float would round it; `to_json` writes them as exact JSON numbers instead. Everything else
+    become strings with every digit kept and never an exponent (`"1160.10"`, `1E+2` → `"100"`),
+    the same digits `to_json` writes as exact JSON numbers (both use `money.format_decimal`):
+    `json.dumps` cannot write a Decimal and a float would round it. A NaN, infinite or
+    out-of-range amount raises `InvalidAmountError`, as in `to_json`. Everything else
     that is already JSON (str, int, float, bool, None) is returned as is.
     """
     return _plain(unstructure(obj), exact=False)
@@ -43,7 +46,7 @@ def _plain(value: Any, *, exact: bool) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(item, exact=exact) for item in value]
     if isinstance(value, Decimal):
-        return value if exact else str(value)
+        return value if exact else format_decimal(value)
     if isinstance(value, enum.Enum):
         return _plain(value.value, exact=exact)
     if isinstance(value, datetime | date):

@@ -29,7 +29,7 @@ import attrs
 import cattrs
 
 from gigstack_async import _json
-from gigstack_async._config import RetryPolicy, Timeout
+from gigstack_async._config import RetryPolicy, Timeout, missing_version
 from gigstack_async._convert import needs_exact, structure
 from gigstack_async._operation import Operation
 from gigstack_async._version import __version__
@@ -540,7 +540,11 @@ class Pipeline:
 
     def _status_error(self, response: Response, retry_after: float | None) -> APIStatusError:
         body = _json_or_none(response.body)
-        error = status_error(response.status, response.body, body, request_id=_request_id(response))
+        # Every route lives under /v2: a 404 from a base URL without it says so.
+        hint = missing_version(self.base_url) if response.status == 404 else None
+        error = status_error(
+            response.status, response.body, body, request_id=_request_id(response), hint=hint
+        )
         if isinstance(error, RateLimitError):
             error.retry_after = retry_after
         return error

@@ -208,19 +208,20 @@ def excerpt(raw: bytes) -> str:
 
 
 def status_error(
-    status: int, raw: bytes, body: Any, *, request_id: str | None = None
+    status: int, raw: bytes, body: Any, *, request_id: str | None = None, hint: str | None = None
 ) -> APIStatusError:
     """Build the typed error for an error response, following gigstack's official client.
 
     `error` may be an object `{code, message, details}` or a string code; the message falls back
     to `error.message`, then `message`, then a generic text. A body that is not JSON gives the
-    status and a short excerpt.
+    status and a short excerpt. `hint` (what the user may have got wrong) ends the message.
     """
     cls = error_class_for(status)
+    after = f" ({hint})" if hint else ""
     if not isinstance(body, Mapping):
         shown = excerpt(raw) if raw else "empty body"
         return cls(
-            f"non-JSON error response: {shown}",
+            f"non-JSON error response: {shown}{after}",
             status=status,
             body=body,
             raw=raw,
@@ -247,7 +248,7 @@ def status_error(
     if message is None:
         message = f"API error {status}"
     return cls(
-        message,
+        message + after,
         status=status,
         code=code,
         details=details,

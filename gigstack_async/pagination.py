@@ -25,7 +25,7 @@ Only one page is held in memory at a time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from gigstack_async._operation import Operation, Pagination
 from gigstack_async.errors import PaginationError
@@ -60,6 +60,14 @@ class AsyncPager(Generic[ItemT, PageT]):
         self._pagination = pagination
         self._max_items = max_items
         self._max_pages = max_pages
+
+    def __iter__(self) -> NoReturn:
+        # Without this, `for x in client.clients.list()` fails with a bare "'AsyncPager' object
+        # is not iterable", which does not say what to write instead.
+        raise TypeError(
+            "a list() result is walked with `async for item in client....list()` (inside an "
+            "async function), not `for`; `page = await client....list()` gives the first page"
+        )
 
     def __await__(self) -> Generator[Any, None, PageT]:
         first = 1 if self._pagination.style == "page" else None

@@ -11,7 +11,6 @@ import attrs
 import pytest
 
 from gigstack_async.cfdi import (
-    CfdiError,
     CfdiParseError,
     CfdiSummary,
     Estatus,
@@ -203,18 +202,27 @@ def test_empty_fields_are_empty_text_or_none() -> None:
     )
 
 
-def test_short_and_long_rows_are_kept() -> None:
+def test_a_short_row_is_reported_and_a_long_row_kept() -> None:
     short = f"{UUID_33}~XAXX010101000~RAZON SOCIAL 1"
     long = f"{ROW_1}~surplus~more"
 
-    first, second = parse_metadata(metadata(HEADER, short, long))
+    rows = parse_metadata(metadata(HEADER, short, long))
 
-    assert first == MetadataRow(
-        uuid=UUID_33, rfc_emisor="XAXX010101000", nombre_emisor="RAZON SOCIAL 1"
-    )
-    assert second == attrs.evolve(
-        EXPECTED_1, extra=(("#extra-01", "surplus"), ("#extra-02", "more"))
-    )
+    # Padding the short row would invent empty amounts and dates: it is reported instead.
+    assert list(rows) == [
+        attrs.evolve(EXPECTED_1, extra=(("#extra-01", "surplus"), ("#extra-02", "more")))
+    ]
+    ((item,),) = [rows.skipped]
+    assert item.line == 2
+    assert "cut short: 3 of 12 fields, no RfcReceptor" in item.reason
+
+
+def test_a_row_missing_only_optional_trailing_columns_is_read() -> None:
+    without_cancelacion = ROW_1.removesuffix("~")
+
+    (parsed,) = parse_metadata(metadata(HEADER, without_cancelacion))
+
+    assert parsed == EXPECTED_1
 
 
 def test_stray_quotes_are_kept_verbatim() -> None:
@@ -386,9 +394,9 @@ def test_summarize_reports_bad_metadata_records() -> None:
     assert "monto 'x'" in item.reason
 
 
-def test_summarize_refuses_a_mixed_package_and_reports_an_empty_one() -> None:
-    with pytest.raises(CfdiError, match="mixes"):
-        summarize_package([("a.xml", CFDI_40), ("b.txt", metadata(HEADER, ROW_1))])
+def test_summarize_ignores_metadata_in_a_cfdi_package_and_reports_an_empty_one() -> None:
+    mixed = summarize_package([("a.xml", CFDI_40), ("b.txt", metadata(HEADER, ROW_1))])
+    assert (mixed.kind, mixed.uuids, mixed.ignored) == ("cfdi", {UUID_40.upper()}, ("b.txt",))
 
     assert summarize_package([]).kind == "empty"
     assert summarize_package([]).invoice_count == 0

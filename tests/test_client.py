@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gigstack_async import GigstackClient, InvalidParameterError, Timeout
+from gigstack_async import GigstackClient, InvalidParameterError, NotFoundError, Timeout
 from gigstack_async.transports import Request, Response
 
 DEFAULT_BASE = "https://api.gigstack.io/v2"
@@ -404,3 +404,34 @@ async def test_with_options_rebinds_the_generated_namespaces(mock_client) -> Non
     assert params[0]["team"] == "team_other"
     assert "team" not in params[1]
     assert params[0]["limit"] == "5"
+
+
+# ---------------------------------------------------------------------------- base URL hint
+
+
+def _no_route(request: Request) -> Response:
+    body = {"success": False, "error": f"No route for {request.url.split('/', 3)[3]}"}
+    return Response(404, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
+
+async def test_a_404_from_a_base_url_without_v2_suggests_it(mock_client) -> None:
+    client, _ = mock_client(_no_route, base_url="http://127.0.0.1:8765")
+
+    with pytest.raises(NotFoundError) as caught:
+        await client.downloads.history()
+
+    # Before: "No route for invoices/download/schedule/history" and nothing else.
+    assert str(caught.value).endswith(
+        "(the base URL has no /v2: did you mean http://127.0.0.1:8765/v2 ?)"
+    )
+    assert caught.value.status == 404
+
+
+async def test_a_404_from_a_v2_base_url_has_no_hint(mock_client) -> None:
+    client, _ = mock_client(_no_route, base_url="http://127.0.0.1:8765/v2/")
+
+    with pytest.raises(NotFoundError) as caught:
+        await client.downloads.history()
+
+    assert "/v2" not in str(caught.value).partition("No route for")[0]
+    assert "did you mean" not in str(caught.value)

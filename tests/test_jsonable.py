@@ -62,6 +62,20 @@ def test_decimal_keeps_every_digit_as_text_and_bytes_become_base64() -> None:
     assert to_json(_Money(Decimal("0.10"), b"")) == '{"amount":0.10,"raw":""}'
 
 
+@pytest.mark.parametrize(
+    ("amount", "digits"),
+    [("1E+2", "100"), ("1E-7", "0.0000001"), ("1160.10", "1160.10"), ("-0.50", "-0.50")],
+)
+def test_to_dict_and_to_json_write_the_same_digits_never_an_exponent(
+    amount: str, digits: str
+) -> None:
+    value = _Money(Decimal(amount), b"")
+
+    # Before: to_dict used str(), which gives "1E+2" while to_json wrote 100.
+    assert to_dict(value)["amount"] == digits
+    assert to_json(value) == f'{{"amount":{digits},"raw":""}}'
+
+
 def test_something_that_is_not_json_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match="complex"):
         to_dict({"x": 1j})

@@ -260,3 +260,15 @@ async def test_a_single_page_list_is_one_request() -> None:
     assert [i async for i in pager] == [1, 2]
     assert (await pager).data == [1, 2]
     assert asked == [None, None]
+
+
+async def test_a_plain_for_loop_says_to_use_async_for_and_sends_nothing(mock_client) -> None:
+    client, transport = mock_client([])
+
+    # Before: "'AsyncPager' object is not iterable", with no word on what to write.
+    with pytest.raises(TypeError, match="async for item in"):
+        for _ in client.clients.list():  # the mistake under test
+            pass
+    with pytest.raises(TypeError, match="not `for`"):
+        list(client.sat_invoices.list())
+    assert transport.requests == []

@@ -3,35 +3,44 @@
 Defects handled (see sat-domain.md §8 and issue 10):
 
 - header names vary in case (``Uuid``, ``UUID``): matched case-insensitively;
-- a line break inside a name splits a record: a physical line that does not begin with
-  ``<uuid>~`` continues the previous record, joined with a space (as XML attribute
-  normalisation reads the same name from the CFDI);
+- a line break inside a name splits a record: a physical line continues the previous record,
+  joined with a space (as XML attribute normalisation reads the same name from the CFDI),
+  unless it begins with ``<uuid>~`` or its fixed-shape columns (RFCs, dates, amount, effect,
+  status) line up as a record of its own; the field count alone never starts a record;
 - a ``~`` inside a name (Anexo 20 forbids only ``|``, so ``Ventas ~Norte~ SA`` is legal): a row
   with more fields than the header is re-aligned. RFCs, dates, amounts, the effect and the status
   have fixed shapes, so the free-text name columns (NombreEmisor, NombreReceptor,
   NombreACuentaTerceros) absorb the surplus, rejoined with ``~``; in a ``_tercero.txt`` that is
-  its last column. Only one alignment may fit: an ambiguous row is skipped and reported;
+  its last column. Only one alignment may fit: an ambiguous row is skipped and reported, and so
+  is a row with more than 128 surplus fields ("too many `~` to re-align"), which bounds the cost
+  of re-aligning one row;
 - empty ``~~`` fields: empty text, or None for dates, amounts and status;
-- rows with fewer fields than the header (the rest are empty), or more that no name can absorb
-  (kept in `extra` as ``#extra-NN``, never dropped);
+- rows with fewer fields than the header: read only if what is missing is optional
+  (FechaCancelacion, the third-party columns, unknown columns); a record cut short before that
+  (say, inside Monto) is skipped and reported, never padded into a wrong amount;
+- rows with more fields that no name can absorb (kept in `extra` as ``#extra-NN``, never
+  dropped);
 - stray ``"``: there is no quoting in this format, so quotes are kept verbatim;
-- CRLF or LF line ends, UTF-8 with or without BOM (Latin-1 if not UTF-8);
+- CRLF or LF line ends, UTF-8 with or without BOM, blank lines before the header;
+- encodings decided line by line: UTF-8 first, then cp1252, then Latin-1 for that line alone,
+  so one Latin-1 byte does not garble the UTF-8 rows around it; every line that needed the
+  fallback is listed in `MetadataRows.recoded`;
 - UUIDs upper-cased, whatever case the file uses;
 - a bad record (a blank or malformed Uuid, a value that cannot be read), a file that is not
   metadata, or an unreadable ``_tercero.txt`` row is skipped and reported in
   `MetadataRows.skipped`; every other row is still read.
 
 Third-party columns (``RfcACuentaTerceros``, ``NombreACuentaTerceros``) may come from the row's
-own columns (newer main files carry them) or from the package's ``_tercero.txt``. Precedence:
-the row's own non-empty value wins, ``_tercero.txt`` fills what the row leaves empty, and a
-``_tercero.txt`` value that differs from the one used (a second third party for the same UUID,
-or a conflict with the row) is kept in `extra` as ``("_tercero.txt:<Column>", value)``.
+own columns (newer main files carry them) or from the package's ``_tercero.txt``. They are
+filled as a pair, so an RFC is never paired with another party's name. Precedence: the row's
+own pair wins if either of its two values is non-empty; else the first ``_tercero.txt`` pair
+for the UUID. Every other ``_tercero.txt`` pair (a second third party for the same UUID, or
+one that conflicts with the row) is kept in `extra` as ``("_tercero.txt:<Column>", value)``.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -70,8 +79,13 @@ _TERCERO_COLUMNS = {
     "rfc_a_cuenta_terceros": "RfcACuentaTerceros",
     "nombre_a_cuenta_terceros": "NombreACuentaTerceros",
 }
-# Re-aligning tries every way to share the surplus among the names; past this, give up (skip).
-_MAX_ALIGNMENTS = 4096
+# Columns a record may end before (a short row is padded only when these are all that is missing).
+_OPTIONAL = frozenset({"fecha_cancelacion", "rfc_a_cuenta_terceros", "nombre_a_cuenta_terceros"})
+# Re-aligning costs O(names x surplus^2) shape checks; past this many surplus fields, skip.
+_MAX_SURPLUS = 128
+_BLANK = " \t\r\n\x00\ufeff"
+# One step of the re-alignment table: (empty fixed columns, ways capped at 2, values taken).
+_Cell = tuple[int, int, int] | None
 
 
 class Estatus(enum.Enum):
@@ -110,11 +124,24 @@ class MetadataRow:
     extra: tuple[tuple[str, str], ...] = ()
 
 
+@attrs.frozen
+class RecodedLine:
+    """A physical line that was not UTF-8 and was read with `encoding` (cp1252 or latin-1)."""
+
+    source: str
+    line: int
+    encoding: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: not UTF-8, read as {self.encoding}"
+
+
 class MetadataRows(Iterator[MetadataRow]):
     """The rows of one or more metadata files, read lazily; `skipped` fills in as you iterate.
 
     After the loop, `skipped` lists every record, file or ``_tercero.txt`` row that was left out,
-    with the reason (`SkippedItem`)::
+    with the reason (`SkippedItem`), and `recoded` every line that was not UTF-8 and was read
+    as cp1252 or Latin-1 instead (`RecodedLine`; check its names)::
 
         rows = read_metadata(iter_package(zip_bytes))
         good = list(rows)
@@ -122,9 +149,12 @@ class MetadataRows(Iterator[MetadataRow]):
             print("skipped", item)
     """
 
-    def __init__(self, produce: Callable[[list[SkippedItem]], Iterator[MetadataRow]]) -> None:
+    def __init__(
+        self, produce: Callable[[list[SkippedItem], list[RecodedLine]], Iterator[MetadataRow]]
+    ) -> None:
         self.skipped: list[SkippedItem] = []
-        self._rows = produce(self.skipped)
+        self.recoded: list[RecodedLine] = []
+        self._rows = produce(self.skipped, self.recoded)
 
     def __iter__(self) -> MetadataRows:
         return self
@@ -151,11 +181,14 @@ def parse_metadata(
         print(len(rows.skipped), "records skipped")
     """
 
-    def produce(skipped: list[SkippedItem]) -> Iterator[MetadataRow]:
+    def produce(skipped: list[SkippedItem], recoded: list[RecodedLine]) -> Iterator[MetadataRow]:
         third = _third_parties(
-            [] if terceros is None else [("_tercero.txt", terceros)], skipped, strict=True
+            [] if terceros is None else [("_tercero.txt", terceros)],
+            skipped,
+            recoded,
+            strict=True,
         )
-        yield from _rows(name, _decode(text), third, skipped)
+        yield from _rows(name, _lines(name, text, recoded), third, skipped)
 
     return MetadataRows(produce)
 
@@ -185,21 +218,28 @@ def read_metadata(files: Iterable[tuple[str, bytes]]) -> MetadataRows:
         else:
             others.append(file_name)
 
-    def produce(skipped: list[SkippedItem]) -> Iterator[MetadataRow]:
+    def produce(skipped: list[SkippedItem], recoded: list[RecodedLine]) -> Iterator[MetadataRow]:
         skipped.extend(
             SkippedItem(other, None, "not a metadata TXT or _tercero.txt (header)")
             for other in others
         )
-        joined = _third_parties(third, skipped, strict=False)
+        joined = _third_parties(third, skipped, recoded, strict=False)
         for file_name, content in main:
-            yield from _rows(file_name, _decode(content), joined, skipped)
+            yield from _rows(file_name, _lines(file_name, content, recoded), joined, skipped)
 
     return MetadataRows(produce)
 
 
 def metadata_kind(content: bytes | str) -> Literal["metadata", "terceros"] | None:
-    """Whether `content` is a metadata TXT, a ``_tercero.txt``, or neither, from its header."""
-    first_line = _decode(content[:300]).partition("\n")[0]
+    """Whether `content` is a metadata TXT, a ``_tercero.txt``, or neither, from its header.
+
+    Blank lines (and a BOM) before the header are skipped.
+    """
+    if isinstance(content, bytes):
+        head = content.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x00")[:300]
+        first_line = _decode_line(head.partition(b"\n")[0])[0]
+    else:
+        first_line = content.lstrip(_BLANK).partition("\n")[0]
     columns = [name.strip().lower() for name in first_line.split("~")]
     if columns[:2] == ["uuid", "rfcemisor"]:
         return "metadata"
@@ -208,44 +248,69 @@ def metadata_kind(content: bytes | str) -> Literal["metadata", "terceros"] | Non
     return None
 
 
-def _decode(text: bytes | str) -> str:
-    if isinstance(text, str):
-        return text.removeprefix("\ufeff")
+def _decode_line(raw: bytes) -> tuple[str, str | None]:
+    """One line's text, and the fallback encoding it needed (None: it was UTF-8)."""
     try:
-        return text.decode("utf-8-sig")
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError:
-        # Not UTF-8: read as Latin-1, which maps every byte and keeps ñ and accents right.
-        return text.decode("latin-1")
+        pass
+    try:
+        # Windows tools write cp1252 (Latin-1 plus ’ “ ” € …); its 5 undefined bytes fall through.
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"  # maps every byte: never fails
+
+
+def _lines(source: str, text: bytes | str, recoded: list[RecodedLine]) -> list[tuple[int, str]]:
+    """(physical line number, text) of every line, each decoded on its own, line ends removed.
+
+    Splitting bytes on LF is safe for UTF-8, cp1252 and Latin-1 alike (no multi-byte sequence
+    contains 0x0A), so a line in another encoding cannot garble its neighbours.
+    """
+    if isinstance(text, str):
+        decoded = [line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n")]
+        return list(enumerate(decoded, 1))
+    lines: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
+        line, fallback = _decode_line(raw.removesuffix(b"\r"))
+        if fallback is not None:
+            recoded.append(RecodedLine(source, number, fallback))
+        lines.append((number, line))
+    return lines
 
 
 # --- records ------------------------------------------------------------------------------------
 
 
-def _header(text: str) -> tuple[list[str], list[str]]:
-    """The header's column names and the lines after it."""
-    lines = text.split("\n")
-    header = lines[0].removesuffix("\r").split("~")
+def _header(lines: list[tuple[int, str]]) -> tuple[list[str], list[tuple[int, str]]]:
+    """The header's column names and the lines after it (blank lines before it skipped)."""
+    at = 0
+    while at < len(lines) and not lines[at][1].strip(_BLANK):
+        at += 1
+    number, first = lines[at] if at < len(lines) else (1, "")
+    header = first.lstrip(_BLANK).split("~")
     if header[0].strip().lower() != "uuid":
-        raise MetadataParseError(f"line 1: not a SAT metadata header: {lines[0][:60]!r}")
-    return header, lines[1:]
+        raise MetadataParseError(f"line {number}: not a SAT metadata header: {first[:60]!r}")
+    return header, lines[at + 1 :]
 
 
-def _records(lines: list[str], width: int) -> Iterator[tuple[int, list[str]]]:
+def _records(
+    lines: list[tuple[int, str]], fields: list[str | None]
+) -> Iterator[tuple[int, list[str]]]:
     """Each record's first line number and fields, physical lines joined back together.
 
     A line that starts with ``<uuid>~`` starts a record. Any other line continues the previous
-    record (a name broken by a line break), unless it alone already has a whole record's
-    fields: then it is a record of its own (with a blank or broken Uuid, skipped later), so
-    it cannot corrupt the record before it.
+    record (a name broken by a line break), unless its fixed-shape columns line up as a whole
+    record (a record whose Uuid is blank or broken, skipped later): then it is a record of its
+    own, so it cannot corrupt the record before it. A field count alone proves nothing: the
+    rest of a broken name followed by a name with a `~` has as many fields as a record.
     """
     current: str | None = None
     start = 0
-    for number, raw in enumerate(lines, 2):
-        line = raw.removesuffix("\r")
+    for number, line in lines:
         if not line.strip():
             continue
-        own_record = line.count("~") + 1 >= width
-        if _RECORD_START.match(line) or own_record or current is None:
+        if _RECORD_START.match(line) or current is None or _is_record(fields, line.split("~")):
             if current is not None:
                 yield start, current.split("~")
             current, start = line, number
@@ -253,6 +318,21 @@ def _records(lines: list[str], width: int) -> Iterator[tuple[int, list[str]]]:
             current += " " + line  # the rest of a name that contained a line break
     if current is not None:
         yield start, current.split("~")
+
+
+def _is_record(fields: list[str | None], values: list[str]) -> bool:
+    """Whether a line that does not start with a UUID still has a record's fixed shapes."""
+    if len(values) < len(fields):
+        return False
+    loose = [None, *fields[1:]]  # the Uuid is judged later (blank or broken: reported)
+    found = _best_alignment(loose, values)
+    if found is None or isinstance(found, str):
+        return False
+    # At least one RFC must be present: an all-empty tail shapes like anything.
+    return any(
+        field is not None and field.startswith("rfc_") and value.strip()
+        for field, value in zip(fields, found, strict=True)
+    )
 
 
 def _shape_ok(field: str | None, value: str) -> bool:
@@ -275,59 +355,96 @@ def _shape_ok(field: str | None, value: str) -> bool:
     return True
 
 
-def _align(fields: list[str | None], values: list[str]) -> list[str] | str:
-    """`values` re-aligned to one per column, or the reason they cannot be.
+def _align(header: list[str], fields: list[str | None], values: list[str]) -> list[str] | str:
+    """`values` re-aligned to one per column, or the reason they cannot be read.
 
-    Fewer values than columns: padded with "". More: the surplus goes to the name columns, in
-    the way that leaves every fixed-shape column well-formed. Empty pieces of a name (``~~``)
-    could also sit in a fixed column (empty is allowed there), so of the fitting ways the one
-    leaving the fewest fixed columns empty wins; a tie is ambiguous and refused. Surplus that
-    is only empty trailing fields, or that no name can absorb, stays at the end for `extra`.
+    Fewer values than columns: padded with "" if only optional trailing columns are missing,
+    else refused (a record cut short). More: the surplus goes to the name columns, in the way
+    that leaves every fixed-shape column well-formed (`_best_alignment`). Surplus that is only
+    empty trailing fields, or that no name can absorb, stays at the end for `extra`.
     """
     width, surplus = len(fields), len(values) - len(fields)
-    if surplus <= 0:
+    if surplus < 0:
+        missing = [
+            header[i].strip()
+            for i in range(len(values), width)
+            if fields[i] is not None and fields[i] not in _OPTIONAL
+        ]
+        if missing:
+            return (
+                f"cut short: {len(values)} of {width} fields, no {', '.join(missing)} "
+                "(the last value may be cut too)"
+            )
         return values + [""] * -surplus
+    if surplus == 0:
+        return values
     if not any(v.strip() for v in values[width:]) and _fits(fields, values[:width]):
         return values  # trailing separators: nothing to re-align
-    names = [i for i, field in enumerate(fields) if field in _NAMES]
-    best: list[list[str]] = []
-    best_empty = width + 1
-    for shares in itertools.islice(_splits(surplus, len(names)), _MAX_ALIGNMENTS):
-        taken = dict(zip(names, shares, strict=True))
-        aligned: list[str] = []
-        at = 0
-        for index in range(width):
-            size = 1 + taken.get(index, 0)
-            aligned.append("~".join(values[at : at + size]))
-            at += size
-        if not _fits(fields, aligned):
-            continue
-        empty = sum(
-            1 for f, v in zip(fields, aligned, strict=True) if f not in _NAMES and not v.strip()
+    found = _best_alignment(fields, values)
+    return values if found is None else found
+
+
+def _best_alignment(fields: list[str | None], values: list[str]) -> list[str] | str | None:
+    """The one way to share `values` among `fields` with every fixed shape well-formed.
+
+    Each name column takes one or more values (rejoined with ``~``), every other column one.
+    Empty pieces of a name (``~~``) could also sit in a fixed column (empty is allowed there),
+    so of the fitting ways the one leaving the fewest fixed columns empty wins; a tie is
+    ambiguous and refused (a reason). None: no way fits. Dynamic programming over (column,
+    position), so the cost is O(names x surplus^2), bounded by `_MAX_SURPLUS`.
+    """
+    width, count = len(fields), len(values)
+    surplus = count - width
+    if surplus > _MAX_SURPLUS:
+        return (
+            f"too many `~` to re-align: {surplus} field(s) more than the header "
+            f"(at most {_MAX_SURPLUS})"
         )
-        if empty < best_empty:
-            best, best_empty = [aligned], empty
-        elif empty == best_empty:
-            best.append(aligned)
-    if len(best) > 1:
+    # best[c][p - c]: (empty fixed columns, ways (capped at 2), values taken) for fields[c:]
+    # aligned with values[p:]; None where nothing fits.
+    best: list[list[_Cell]] = [[None] * (surplus + 1) for _ in range(width + 1)]
+    best[width][surplus] = (0, 1, 0)
+    for col in range(width - 1, -1, -1):
+        field = fields[col]
+        for shift in range(surplus + 1):
+            pos = col + shift
+            if field in _NAMES:
+                cell: _Cell = None
+                for take in range(1, surplus - shift + 2):
+                    sub = best[col + 1][shift + take - 1]
+                    if sub is None:
+                        continue
+                    if cell is None or sub[0] < cell[0]:
+                        cell = (sub[0], sub[1], take)
+                    elif sub[0] == cell[0]:
+                        cell = (cell[0], min(2, cell[1] + sub[1]), cell[2])
+                best[col][shift] = cell
+            else:
+                sub = best[col + 1][shift]
+                if sub is None or not _shape_ok(field, values[pos]):
+                    continue
+                best[col][shift] = (sub[0] + (not values[pos].strip()), sub[1], 1)
+    top = best[0][0]
+    if top is None:
+        return None
+    if top[1] > 1:
         return (
             f"{surplus} field(s) more than the header, and a `~` inside a name could belong "
             "to more than one name column"
         )
-    return best[0] if best else values
+    aligned: list[str] = []
+    shift = 0
+    for col in range(width):
+        cell = best[col][shift]
+        assert cell is not None  # on the chosen path every cell fits
+        pos = col + shift
+        aligned.append("~".join(values[pos : pos + cell[2]]))
+        shift += cell[2] - 1
+    return aligned
 
 
 def _fits(fields: list[str | None], values: list[str]) -> bool:
     return all(_shape_ok(field, value) for field, value in zip(fields, values, strict=True))
-
-
-def _splits(total: int, parts: int) -> Iterator[tuple[int, ...]]:
-    """Every way to write `total` as an ordered sum of `parts` non-negative integers."""
-    if parts == 0:
-        return
-    for bars in itertools.combinations(range(total + parts - 1), parts - 1):
-        edges = (-1, *bars, total + parts - 1)
-        yield tuple(edges[i + 1] - edges[i] - 1 for i in range(parts))
 
 
 def _fields(header: list[str]) -> list[str | None]:
@@ -339,7 +456,7 @@ def _named(
     header: list[str], fields: list[str | None], values: list[str]
 ) -> tuple[dict[str, str], list[tuple[str, str]]] | str:
     """Pair values with known columns (after re-aligning); everything else goes to `extra`."""
-    aligned = _align(fields, values)
+    aligned = _align(header, fields, values)
     if isinstance(aligned, str):
         return aligned
     known: dict[str, str] = {}
@@ -361,15 +478,15 @@ def _uuid_of(values: list[str]) -> str | None:
 
 def _rows(
     source: str,
-    text: str,
+    lines: list[tuple[int, str]],
     third: Mapping[str, list[tuple[str, str]]],
     skipped: list[SkippedItem],
 ) -> Iterator[MetadataRow]:
-    header, lines = _header(text)
+    header, body = _header(lines)
     fields = _fields(header)
     if "rfc_emisor" not in fields:
         raise MetadataParseError("line 1: a third-party (_tercero) file, not a metadata file")
-    for number, values in _records(lines, len(header)):
+    for number, values in _records(body, fields):
         uuid = _uuid_of(values)
         if uuid is None:
             skipped.append(SkippedItem(source, number, _bad_uuid(values[0])))
@@ -399,16 +516,18 @@ def _row(
     extra: list[tuple[str, str]],
     third: list[tuple[str, str]],
 ) -> MetadataRow:
-    chosen = {
-        "rfc_a_cuenta_terceros": known.get("rfc_a_cuenta_terceros", "").strip(),
-        "nombre_a_cuenta_terceros": known.get("nombre_a_cuenta_terceros", ""),
-    }
-    for rfc, nombre in third:
+    own = (
+        known.get("rfc_a_cuenta_terceros", "").strip(),
+        known.get("nombre_a_cuenta_terceros", ""),
+    )
+    # The RFC and the name are one party: filled together, never one from each source.
+    chosen = own if any(v.strip() for v in own) else (third[0] if third else ("", ""))
+    for pair in third:
+        if pair == chosen:
+            continue
+        rfc, nombre = pair
         for field, value in (("rfc_a_cuenta_terceros", rfc), ("nombre_a_cuenta_terceros", nombre)):
-            if not chosen[field]:
-                chosen[field] = value
-            elif value and value != chosen[field]:
-                extra.append((f"_tercero.txt:{_TERCERO_COLUMNS[field]}", value))
+            extra.append((f"_tercero.txt:{_TERCERO_COLUMNS[field]}", value))
     return MetadataRow(
         uuid=uuid,
         rfc_emisor=known.get("rfc_emisor", "").strip(),
@@ -422,14 +541,18 @@ def _row(
         efecto_comprobante=known.get("efecto_comprobante", "").strip(),
         estatus=_estatus(known),
         fecha_cancelacion=_datetime(known, "fecha_cancelacion"),
-        rfc_a_cuenta_terceros=chosen["rfc_a_cuenta_terceros"],
-        nombre_a_cuenta_terceros=chosen["nombre_a_cuenta_terceros"],
+        rfc_a_cuenta_terceros=chosen[0],
+        nombre_a_cuenta_terceros=chosen[1],
         extra=tuple(extra),
     )
 
 
 def _third_parties(
-    files: Iterable[tuple[str, bytes | str]], skipped: list[SkippedItem], *, strict: bool
+    files: Iterable[tuple[str, bytes | str]],
+    skipped: list[SkippedItem],
+    recoded: list[RecodedLine],
+    *,
+    strict: bool,
 ) -> dict[str, list[tuple[str, str]]]:
     """UUID -> every (RfcACuentaTerceros, NombreACuentaTerceros) for it, in file order.
 
@@ -440,14 +563,14 @@ def _third_parties(
     joined: dict[str, list[tuple[str, str]]] = {}
     for source, text in files:
         try:
-            header, lines = _header(_decode(text))
+            header, lines = _header(_lines(source, text, recoded))
         except MetadataParseError as exc:
             if strict:
                 raise
             skipped.append(SkippedItem(source, None, str(exc)))
             continue
         fields = _fields(header)
-        for number, values in _records(lines, len(header)):
+        for number, values in _records(lines, fields):
             uuid = _uuid_of(values)
             if uuid is None:
                 skipped.append(SkippedItem(source, number, _bad_uuid(values[0])))

@@ -9,8 +9,9 @@ import attrs
 class SkippedItem:
     """One record, file or package member that was not read, and why.
 
-    `source` is the file or member name; `line` the physical line a record starts on (1 is the
-    header), or None when the whole file or member was skipped.
+    `source` is the file or member name; `line` the physical line a record starts on (counted
+    from 1, blank lines before the header included), or None when the whole file or member
+    was skipped.
     """
 
     source: str

@@ -8,7 +8,7 @@ from typing import Literal
 import attrs
 
 from gigstack_async.cfdi._comprobante import parse_cfdi
-from gigstack_async.cfdi._errors import CfdiError, CfdiParseError
+from gigstack_async.cfdi._errors import CfdiParseError
 from gigstack_async.cfdi._metadata import metadata_kind, parse_metadata
 from gigstack_async.cfdi._skipped import SkippedItem
 
@@ -41,8 +41,9 @@ def summarize_package(files: Iterable[tuple[str, bytes]]) -> PackageSummary:
 
     ``_tercero.txt`` files add no UUIDs of their own. A member that is not a CFDI or metadata
     file, is empty, cannot be read, or repeats a CFDI under another name is listed in
-    ``ignored`` (with the reason in ``skipped``), never raised. Raises `CfdiError` only if a
-    package mixes XML documents and metadata, which no SAT package does.
+    ``ignored`` (with the reason in ``skipped``), never raised. No SAT package mixes XML
+    documents and metadata: in a package with any CFDI, a metadata-looking TXT is a stray
+    file, listed in ``ignored`` and its UUIDs not counted.
 
     Example::
 
@@ -51,8 +52,10 @@ def summarize_package(files: Iterable[tuple[str, bytes]]) -> PackageSummary:
         for item in summary.skipped:
             print("skipped", item)
     """
-    kinds: set[PackageKind] = set()
-    first_seen: dict[str, str] = {}  # UUID -> the member it was first read from
+    first_seen: dict[str, str] = {}  # UUID -> the CFDI member it was first read from
+    metadata_seen: dict[str, str] = {}  # UUID -> the metadata member it was first read from
+    metadata_members: list[str] = []
+    metadata_skipped: list[SkippedItem] = []
     skipped: list[SkippedItem] = []
 
     def ignore(name: str, reason: str) -> None:
@@ -71,20 +74,26 @@ def summarize_package(files: Iterable[tuple[str, bytes]]) -> PackageSummary:
                 ignore(name, f"the same CFDI ({uuid}) as {first_seen[uuid]}")
                 continue
             first_seen[uuid] = name
-            kinds.add("cfdi")
-        elif kind := metadata_kind(content):
-            if kind == "metadata":
+        elif (member_kind := metadata_kind(content)) is not None:
+            metadata_members.append(name)
+            if member_kind == "metadata":
                 rows = parse_metadata(content, name=name)
                 for row in rows:
-                    first_seen.setdefault(row.uuid, name)
-                skipped.extend(rows.skipped)
-            kinds.add("metadata")
+                    metadata_seen.setdefault(row.uuid, name)
+                metadata_skipped.extend(rows.skipped)
         else:
             ignore(name, "neither a CFDI XML nor a metadata TXT")
-    if len(kinds) > 1:
-        raise CfdiError("package mixes CFDI XML documents and metadata files")
+    kind: PackageKind = "empty"
+    if first_seen:
+        kind = "cfdi"
+        for name in metadata_members:
+            ignore(name, "a metadata TXT in a package of CFDI XML documents (not counted)")
+    elif metadata_members:
+        kind = "metadata"
+        first_seen = metadata_seen
+        skipped.extend(metadata_skipped)
     return PackageSummary(
-        kinds.pop() if kinds else "empty",
+        kind,
         frozenset(first_seen),
         tuple(item.source for item in skipped if item.line is None),
         tuple(skipped),

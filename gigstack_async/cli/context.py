@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from gigstack_async.cli.exitcodes import missing_version
+from gigstack_async._config import missing_version
 from gigstack_async.cli.redact import Redactor
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from gigstack_async._config import missing_version
 from gigstack_async.bulk.store import JournalError
 from gigstack_async.errors import (
     APIConnectionError,
@@ -35,14 +36,6 @@ exit codes:
   {API_ERROR:<4} any other API error (HTTP 4xx/5xx, unreadable response) or a local error
   {CONNECTION:<4} cannot reach the API: connection error or timeout (check --base-url)
   {INTERRUPTED:<4} interrupted (Ctrl-C)"""
-
-
-def missing_version(base_url: str) -> str | None:
-    """A hint when the base URL lacks the API's `/v2` path (every route lives under it)."""
-    trimmed = base_url.rstrip("/")
-    if trimmed.endswith("/v2"):
-        return None
-    return f"the base URL has no /v2: did you mean {trimmed}/v2 ?"
 
 
 class UsageError(Exception):
@@ -113,7 +106,12 @@ def classify(error: BaseException, base_url: str | None = None) -> tuple[int, st
                 "(--request-timeout SECONDS sets how long to wait)"
             )
         return CONNECTION, f"cannot reach the API{where}: {error}"
-    if isinstance(error, NotFoundError) and base_url and (hint := missing_version(base_url)):
+    if (
+        isinstance(error, NotFoundError)
+        and base_url
+        and (hint := missing_version(base_url))
+        and hint not in str(error)  # the SDK already adds it to a 404 it answered itself
+    ):
         return API_ERROR, f"{error} ({hint})"
     if isinstance(error, GigstackError):
         return API_ERROR, str(error)

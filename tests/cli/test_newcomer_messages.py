@@ -33,6 +33,38 @@ async def test_out_pointing_at_a_file_is_refused_before_anything_is_sent(
     assert existing.read_text() == "not a folder"
 
 
+async def test_out_under_a_file_is_refused_before_anything_is_planned(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    existing = tmp_path / "afile"
+    existing.write_text("not a folder")
+    under = existing / "sub"
+    download, demo, journal = await asyncio.gather(
+        cli(*DOWNLOAD, "--from", "2025-01", "--to", "2025-02", "--out", str(under)),
+        cli("demo", "--out", str(under)),
+        cli(
+            *DOWNLOAD,
+            "--from", "2025-01", "--to", "2025-02",
+            "--out", str(tmp_path / "ok"), "--journal", str(under / "j.json"),
+        ),
+    )  # fmt: skip
+    for result in (download, demo):
+        assert result.code == 2
+        # Before: the plan was printed and the run failed later, inside the download.
+        assert result.stdout == ""
+        assert result.err_lines == [
+            f"error: --out: {under} cannot be created: {existing} is a file, not a folder; "
+            "give a path whose folders are folders"
+        ]
+    assert journal.code == 2
+    assert journal.err_lines == [
+        f"error: --journal: {under / 'j.json'} cannot be created: {existing} is a file, not a "
+        "folder; give a path whose folders are folders"
+    ]
+    assert sandbox.state.calls == []
+    assert not (tmp_path / "ok").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -107,6 +107,25 @@ async def test_both_entry_points_have_one_default_and_one_banner() -> None:
     assert "simulated time x60, 3 months of SAT invoices preloaded" in module[2]
 
 
+async def test_a_port_in_use_suggests_port_0_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            *ENTRY_POINTS["module"], "--port", str(port), cwd=REPO, env=_env(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    # Before: exit 4 with "error while attempting to bind on address ...: address already in use".
+    assert process.returncode == 2
+    assert out == b""
+    assert err.decode().strip() == (
+        f"error: --port {port}: the port is already in use (another sandbox?); stop it, pick "
+        "another port, or pass --port 0 for any free one"
+    )
+
+
 async def test_log_requests_prints_method_path_and_status_never_the_key() -> None:
     process, banner = await _start(ENTRY_POINTS["module"], "--port", "0", "--log-requests")
     base_url, _, key = _url_and_key(banner)

@@ -23,6 +23,7 @@ from gigstack_async.cli.download import (
     plan_run,
     show_plan,
 )
+from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
@@ -80,6 +81,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    check_creatable("--out", args.out, folder=True)
     check_out_folder(args.out)
     earlier = sum(1 for _ in args.out.glob("????-??/*.xml"))
     if earlier:

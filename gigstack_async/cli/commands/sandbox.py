@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import signal
 from typing import TYPE_CHECKING, Any
 
@@ -243,7 +244,17 @@ async def _serve(
         # add_signal_handler: Ctrl-C then ends it as an interruption.)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    async with Sandbox(config, port=port) as sandbox:
+    sandbox = Sandbox(config, port=port)
+    try:
+        await sandbox.start()  # cleans up after itself when the bind fails
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise UsageError(
+            f"--port {port}: the port is already in use (another sandbox?); "
+            "stop it, pick another port, or pass --port 0 for any free one"
+        ) from None
+    try:
         for line in banner(
             sandbox.base_url, sandbox.api_key, config, profile=profile, log_requests=log_requests
         ):
@@ -252,6 +263,8 @@ async def _serve(
             sandbox.state.call_listeners.append(lambda record: ui.out(_request_line(record)))
         await stop.wait()
         calls = len(sandbox.state.calls)
+    finally:
+        await sandbox.stop()
     ui.out(f"sandbox stopped after {calls} request{'' if calls == 1 else 's'}")
     return exitcodes.OK
 

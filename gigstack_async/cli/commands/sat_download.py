@@ -21,6 +21,7 @@ from gigstack_async.cli.download import (
     plan_run,
     show_plan,
 )
+from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
 from gigstack_async.client import GigstackClient
 
@@ -147,7 +148,10 @@ def job_from_args(args: argparse.Namespace) -> DownloadJob:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    check_creatable("--out", args.out, folder=True)
     check_out_folder(args.out)
+    if args.journal is not None:
+        check_creatable("--journal", args.journal, folder=False)
     job = job_from_args(args)
     client = ctx.client(args)
     bulk = plan_run(client, job)  # validates every argument; nothing is sent
