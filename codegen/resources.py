@@ -63,8 +63,11 @@ SIDE_EFFECT_DOC = {
     ),
 }
 IDEMPOTENT_DOC = (
-    " This operation takes an idempotency key: pass `idempotency_key` (keep it to retry "
-    "later), or one is generated per call; retries of the call reuse it, so they are safe."
+    "This operation takes an idempotency key: pass `idempotency_key` (keep it to retry "
+    "later), or one is generated per call. Transient failures are retried with the same key, "
+    "which the server honours, so they act once; when the retries run out after the request "
+    "may have reached the server, OutcomeUnknownError carries the key in "
+    "`error.idempotency_key`: retry WITH it, never without."
 )
 
 # gigstack_async.errors.error_class_for, spelled out: codegen must not import the runtime package
@@ -395,10 +398,24 @@ def _errors_doc(bundle: Mapping[str, Any], op: Mapping[str, Any], effect: str) -
         if str(code).isdigit():
             status = int(code)
             error = "InternalServerError" if status >= 500 else ERRORS.get(status, error)
+        if str(code).startswith("5") and effect not in ("none", "limited-download"):
+            # gigstack_async._pipeline._may_have_acted: a 5xx may come after the server acted.
+            error = "OutcomeUnknownError (the server may have acted before failing)"
         lines.append(f"- HTTP {code}: {error}{f' ({text})' if text else ''}.")
-    if effect != "none" and "x-gigstack-idempotency" not in op:
+    if "x-gigstack-idempotency" in op:
         lines.append(
-            "- OutcomeUnknownError: the request may have reached the server but no answer came; "
+            "- OutcomeUnknownError: the retries (same idempotency key) ran out after the request "
+            "may have reached the server, or a 5xx came back; `error.idempotency_key` is the key "
+            "to retry with."
+        )
+    elif effect not in ("none", "limited-download"):
+        lines.append(
+            "- OutcomeUnknownError: the request may have reached the server but no answer came, "
+            "or a 5xx came back (the server may have acted); it was not retried."
+        )
+    elif effect == "limited-download":
+        lines.append(
+            "- DownloadInterruptedError: the download broke off after it may have reached SAT; "
             "it was not retried."
         )
     lines.append("- APIConnectionError / APITimeoutError: no usable answer after the retries.")
@@ -614,9 +631,12 @@ def render_method(
     else:
         doc_lines.append(f"    {returns}.")
     doc_lines += ["", "Raises:", *(f"    {line}" for line in _errors_doc(bundle, op, effect))]
-    doc_lines += ["", "Side effect:", f"    {SIDE_EFFECT_DOC[effect]}"]
     if idempotent is not None:
-        doc_lines[-1] += IDEMPOTENT_DOC
+        # The no-resend sentence of SIDE_EFFECT_DOC is not true here: the key makes it safe.
+        what = SIDE_EFFECT_DOC[effect].split(". ")[0]
+        doc_lines += ["", "Side effect:", f"    {what}. {IDEMPOTENT_DOC}"]
+    else:
+        doc_lines += ["", "Side effect:", f"    {SIDE_EFFECT_DOC[effect]}"]
     if op.get("x-gigstack-docs"):
         doc_lines += ["", f"Docs: {op['x-gigstack-docs']}"]
 

@@ -191,3 +191,42 @@ async def test_every_generated_list_method_walks_through_the_sdk(sandbox: Sandbo
         "payments.list",
     ):
         assert seen[name] >= 1, (name, seen)
+
+
+async def test_register_whose_answers_are_all_lost_hands_back_its_key(sandbox: Sandbox) -> None:
+    """Review 11 #2: after the retries run out the error carries the key; retrying WITH it
+    moves money once."""
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        sandbox.state.force_fault("registerPayment", "after_drop", times=10)
+        kwargs: dict[str, Any] = {
+            "client": models.ClientInput(id=client_id),
+            "items": [_item()],
+            "payment_form": "03",
+            "automation_type": "none",
+        }
+        with pytest.raises(OutcomeUnknownError) as info:
+            await sdk.payments.register(**kwargs)
+        key = info.value.idempotency_key
+        assert key is not None
+        assert key in str(info.value)
+        sandbox.state.forced_faults.pop("registerPayment", None)  # the network is back
+        payment = await sdk.payments.register(**kwargs, idempotency_key=key)
+    assert payment is not None
+    assert len(sandbox.state.core.money_moves) == 1
+
+
+async def test_a_stamp_answered_by_a_502_is_an_unknown_outcome(sandbox: Sandbox) -> None:
+    """Review 11 #3: the CFDI was stamped, then a 502 came back; reading it as a refusal
+    (InternalServerError) invites a second stamp."""
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        sandbox.state.force_fault("createIncomeInvoice", "after_502")
+        with pytest.raises(OutcomeUnknownError) as info:
+            await sdk.invoices.income.create(
+                client=models.ClientInput(id=client_id), items=[_item()]
+            )
+    assert not isinstance(info.value, APIStatusError)
+    assert info.value.status == 502
+    assert len(sandbox.state.calls_to("createIncomeInvoice")) == 1
+    assert len(sandbox.state.core.stamps) == 1

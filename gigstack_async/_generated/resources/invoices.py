@@ -437,10 +437,12 @@ class InvoicesDrafts:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -661,10 +663,12 @@ class InvoicesEgress:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -921,10 +925,12 @@ class InvoicesIncome:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1330,10 +1336,12 @@ class Invoices:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

@@ -340,16 +340,22 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the retries (same idempotency key) ran out after the request
+              may have reached the server, or a 5xx came back; `error.idempotency_key` is the
+              key to retry with.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            moves-money: records, refunds or cancels money. Never retried once the request may
-                have reached the server; a lost answer raises OutcomeUnknownError. This
-                operation takes an idempotency key: pass `idempotency_key` (keep it to retry
-                later), or one is generated per call; retries of the call reuse it, so they are
-                safe.
+            moves-money: records, refunds or cancels money. This operation takes an idempotency
+                key: pass `idempotency_key` (keep it to retry later), or one is generated per
+                call. Transient failures are retried with the same key, which the server
+                honours, so they act once; when the retries run out after the request may have
+                reached the server, OutcomeUnknownError carries the key in
+                `error.idempotency_key`: retry WITH it, never without.
 
         Docs: https://docs.gigstack.io/request-payment-20352681e0
         """
@@ -443,16 +449,22 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the retries (same idempotency key) ran out after the request
+              may have reached the server, or a 5xx came back; `error.idempotency_key` is the
+              key to retry with.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            moves-money: records, refunds or cancels money. Never retried once the request may
-                have reached the server; a lost answer raises OutcomeUnknownError. This
-                operation takes an idempotency key: pass `idempotency_key` (keep it to retry
-                later), or one is generated per call; retries of the call reuse it, so they are
-                safe.
+            moves-money: records, refunds or cancels money. This operation takes an idempotency
+                key: pass `idempotency_key` (keep it to retry later), or one is generated per
+                call. Transient failures are retried with the same key, which the server
+                honours, so they act once; when the retries run out after the request may have
+                reached the server, OutcomeUnknownError carries the key in
+                `error.idempotency_key`: retry WITH it, never without.
 
         Docs: https://docs.gigstack.io/register-payment-20352682e0
         """
@@ -566,10 +578,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -617,10 +631,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -666,10 +682,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -726,10 +744,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

@@ -315,9 +315,10 @@ class Receipts:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
