@@ -18,7 +18,17 @@ from gigstack_async._generated import models
 from gigstack_async._operation import {names}
 """
 
-SIDE_EFFECTS = ("none", "charges", "fiscal-document", "moves-money", "limited-download")
+SIDE_EFFECTS = (
+    "none",
+    "creates",
+    "charges",
+    "fiscal-document",
+    "moves-money",
+    "limited-download",
+)
+WRITE_METHODS_RESENT_TWICE = ("post", "patch")
+"""Methods that are not idempotent in HTTP (RFC 9110 §9.2.2): with no declared side effect they
+default to `creates` (never resent once they may have reached the server), not `none`."""
 PAGINATION_KEYS = (
     "items_field",
     "style",
@@ -55,10 +65,16 @@ def schema_name(node: Mapping[str, Any]) -> str | None:
     return str(ref.rsplit("/", 1)[1])
 
 
-def side_effect(op: Mapping[str, Any]) -> str:
+def side_effect(op: Mapping[str, Any], method: str | None = None) -> str:
     """`x-gigstack-side-effect`; the older `x-gigstack-billed: true` reads as `charges` and
-    `x-gigstack-limited: true` as `limited-download`."""
+    `x-gigstack-limited: true` as `limited-download`. Undeclared on a POST/PATCH (`method`) it is
+    `creates`, the safe default (review 11 #14): a retry of a plain create duplicates it."""
     value = op.get("x-gigstack-side-effect")
+    undeclared = (
+        value is None and not op.get("x-gigstack-billed") and not op.get("x-gigstack-limited")
+    )
+    if undeclared and method is not None and method.lower() in WRITE_METHODS_RESENT_TWICE:
+        return "creates"
     billed = op.get("x-gigstack-billed", False)
     limited = op.get("x-gigstack-limited", False)
     if billed and limited:
@@ -163,7 +179,7 @@ def _render_operation(bundle: Mapping[str, Any], path: str, method: str, op: dic
         body_model = schema_name(body_schema)
         if body_model is not None:
             fields.append(f"request_model=models.{body_model}")
-    effect = side_effect(op)
+    effect = side_effect(op, method)
     if effect != "none":
         fields.append(f"side_effect={effect!r}")
     idempotency = op.get("x-gigstack-idempotency")

@@ -44,6 +44,11 @@ INIT_DOC = '"""The generated resource classes, one module per top-level namespac
 
 SIDE_EFFECT_DOC = {
     "none": "none: reads or changes nothing irreversible; retried on transient errors.",
+    "creates": (
+        "creates: creates a record or sends a message; a resend would make a second one. "
+        "Never retried once the request may have reached the server; a lost answer or a 5xx "
+        "raises OutcomeUnknownError (look for it, e.g. with list/search, before calling again)."
+    ),
     "charges": (
         "charges: may charge money. Never retried once the request may have reached the "
         "server; a lost answer raises OutcomeUnknownError (check before calling again)."
@@ -432,7 +437,7 @@ def render_method(
     if not name.isidentifier() or keyword.iskeyword(name):
         raise BundleError(f"{operation_id}: x-gigstack-method {name!r} is not a Python name")
     const = f"ops.{constant_name(operation_id)}"
-    effect = side_effect(op)
+    effect = side_effect(op, http_method)
     paging = op.get("x-gigstack-pagination")
     driven = set()
     if paging is not None:

@@ -8,12 +8,15 @@ import attrs
 
 BodyKind = Literal["json", "multipart"]
 
-SideEffect = Literal["none", "charges", "fiscal-document", "moves-money", "limited-download"]
+SideEffect = Literal[
+    "none", "creates", "charges", "fiscal-document", "moves-money", "limited-download"
+]
 """`x-gigstack-side-effect`: what a call does beyond reading. Anything but `none` is never sent
 twice once it may have reached the server, unless the operation takes an idempotency key."""
 
 SIDE_EFFECTS: tuple[SideEffect, ...] = (
     "none",
+    "creates",
     "charges",
     "fiscal-document",
     "moves-money",

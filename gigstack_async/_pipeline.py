@@ -78,6 +78,7 @@ DOWNLOAD_FILE = Operation(
 
 _SIDE_EFFECT_TEXT = {
     "none": "this call",
+    "creates": "this call creates a record or sends a message (a resend would make a second one)",
     "charges": "this call may charge money",
     "fiscal-document": "this call creates, stamps or cancels a fiscal document (CFDI)",
     "moves-money": "this call moves money",

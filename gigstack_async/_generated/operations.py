@@ -253,6 +253,7 @@ CREATE_CLIENT = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ClientInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -282,6 +283,7 @@ UPLOAD_CLIENT_CSF = Operation(
     query_params=("team", "client_id"),
     body="multipart",
     request_model=models.CsfUpload,
+    side_effect="creates",
     upload=Upload(max_bytes=5242880, content_types=("application/pdf",)),
     unwrap="data",
 )
@@ -377,6 +379,7 @@ UPLOAD_CLIENT_SUPPORT_DOCUMENT = Operation(
     query_params=("team",),
     body="multipart",
     request_model=models.SupportDocumentUpload,
+    side_effect="creates",
     upload=Upload(
         max_bytes=10485760,
         content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
@@ -519,6 +522,7 @@ CREATE_DRAFT_INVOICE = Operation(
     query_params=("team",),
     body="json",
     request_model=models.DraftInvoiceInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -686,6 +690,7 @@ RESEND_INVOICE_EMAIL = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ResendInvoiceInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -710,6 +715,7 @@ UPLOAD_INVOICE_SUPPORT_DOCUMENT = Operation(
     query_params=("team",),
     body="multipart",
     request_model=models.SupportDocumentUpload,
+    side_effect="creates",
     upload=Upload(
         max_bytes=10485760,
         content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
@@ -879,6 +885,7 @@ UPLOAD_PAYMENT_SUPPORT_DOCUMENT = Operation(
     query_params=("team",),
     body="multipart",
     request_model=models.SupportDocumentUpload,
+    side_effect="creates",
     upload=Upload(
         max_bytes=10485760,
         content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
@@ -923,6 +930,7 @@ CREATE_RECEIPT = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ReceiptInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1082,6 +1090,7 @@ CREATE_SERVICE = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ServiceInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1241,6 +1250,7 @@ CREATE_TEAM_SERIES = Operation(
     query_params=("team",),
     body="json",
     request_model=models.SeriesInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1267,6 +1277,7 @@ ADD_TEAM_MEMBER = Operation(
     query_params=("team",),
     body="json",
     request_model=models.TeamMemberInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1346,6 +1357,7 @@ CREATE_USER = Operation(
     query_params=("team",),
     body="json",
     request_model=models.UserInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1358,6 +1370,7 @@ RESET_USER_PASSWORD = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ResetPasswordInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1423,6 +1436,7 @@ CREATE_WEBHOOK = Operation(
     query_params=("team",),
     body="json",
     request_model=models.WebhookInput,
+    side_effect="creates",
     unwrap="data",
 )
 

@@ -230,3 +230,21 @@ async def test_a_stamp_answered_by_a_502_is_an_unknown_outcome(sandbox: Sandbox)
     assert info.value.status == 502
     assert len(sandbox.state.calls_to("createIncomeInvoice")) == 1
     assert len(sandbox.state.core.stamps) == 1
+
+
+@pytest.mark.parametrize("fault", ["after_502", "after_drop"])
+async def test_a_plain_create_whose_answer_is_lost_is_not_made_twice(
+    sandbox: Sandbox, fault: str
+) -> None:
+    """Review 11 #4: clients.create / webhooks.create were retried after the server acted."""
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        sandbox.state.force_fault("createWebhook", fault)
+        with pytest.raises(OutcomeUnknownError):
+            await sdk.webhooks.create(url="https://example.com/hook", events=["invoice.created"])
+        assert len([hook async for hook in sdk.webhooks.list()]) == 1
+        sandbox.state.force_fault("createClient", fault)
+        with pytest.raises(OutcomeUnknownError):
+            await sdk.clients.create(**CLIENT, address=models.ClientAddress(zip="03100"))
+        assert len([client async for client in sdk.clients.list()]) == 1
+    assert len(sandbox.state.calls_to("createWebhook")) == 1
+    assert len(sandbox.state.calls_to("createClient")) == 1
