@@ -520,7 +520,7 @@ def render_method(
                 body_args.append(
                     Arg("body", f"models.{model}", True, "body", f"the {model} to send.", "")
                 )
-                body_expr = "unstructure(body)"
+                body_expr = "_p.model_body(body)"
             else:
                 descriptions = {
                     python_name(wire): prop.get("description")
@@ -550,7 +550,7 @@ def render_method(
                 f"models.{model}" if model and types.is_model(model) else "builtins.dict[str, Any]"
             )
             body_args.append(Arg("body", annotation, True, "body", "the JSON body to send.", ""))
-            body_expr = "unstructure(body)" if annotation.startswith("models.") else "body"
+            body_expr = "_p.model_body(body)" if annotation.startswith("models.") else "body"
 
     idempotent = op.get("x-gigstack-idempotency")
     extra: list[Arg] = []

@@ -57,6 +57,25 @@ class Idempotency:
 
 
 @attrs.frozen
+class FieldLimits:
+    """A body field's limits from the spec (minimum, maxItems, pattern, …), checked before
+    sending by `_params.json_body`; `model` / `items_model` name the component a nested object
+    (or each array item) is checked against. Generated into `_generated.operations.LIMITS`."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    min_items: int | None = None
+    max_items: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    model: str | None = None
+    items_model: str | None = None
+
+
+@attrs.frozen
 class Upload:
     """`x-gigstack-upload`: what a multipart file part may be, checked before sending."""
 

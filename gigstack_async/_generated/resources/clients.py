@@ -9,7 +9,6 @@ from typing import Any
 
 from gigstack_async import _fiscal
 from gigstack_async import _params as _p
-from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
 from gigstack_async._pipeline import Pipeline
@@ -566,7 +565,7 @@ class Clients:
         Docs: https://docs.gigstack.io/update-client-20352663e0
         """
         path_params = {"id": _p.path_value("id", id)}
-        body_ = unstructure(body)
+        body_ = _p.model_body(body)
         _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.UPDATE_CLIENT, path_params=path_params, json_body=body_

@@ -641,15 +641,17 @@ class InvoicesEgress:
             items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
                 inline data); prices in currency units.
             currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
-            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
-                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (>
+                0) otherwise (SAT TipoCambio, FACT-3p).
             use: string. FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`.
             payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`;
                 `99` with PPD.
             payment_method: string. FACT-docs: `PUE` (paid in one go) or `PPD` (paid later;
                 requires `payment_form` 99).
             series: string. FACT-docs: the invoice series, e.g. `A`.
-            folio_number: integer. FACT-docs (guide): folio within the series.
+            folio_number: integer; 0 to …. GUESS limit: never negative (0 = assigned by
+                gigstack, as drafts show). FACT-docs (guide): folio within the series.
             send_email: boolean. FACT-docs: email the document to the client.
             emails: array. FACT-docs: extra email recipients.
             metadata: object. FACT-docs: free-form key/values kept with the record.
@@ -890,15 +892,16 @@ class InvoicesIncome:
                 inline data); prices in currency units.
             currency: string. FACT-docs: ISO 4217, e.g. `MXN`; with another currency SAT needs
                 `exchange_rate` (FACT-3p).
-            exchange_rate: number (decimal). FACT-docs (guide): MXN per unit of `currency`; 1
-                for MXN.
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs (guide): MXN per unit of `currency`; 1 for MXN.
             use: string. FACT-docs: uso CFDI (catalog CfdiUse). Docs example `P01` is a CFDI 3.3
                 code; FACT-CLI default `G03`.
             payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm); `99` with
                 PPD.
             payment_method: string. FACT-docs: `PUE` or `PPD` (catalog PaymentMethod).
             series: string. FACT-docs (guide): invoice series, e.g. `A`.
-            folio_number: integer. FACT-docs (guide): folio within the series.
+            folio_number: integer; 0 to …. GUESS limit: never negative (0 = assigned by
+                gigstack, as drafts show). FACT-docs (guide): folio within the series.
             send_email: boolean. FACT-docs: email the invoice to the client.
             emails: array. FACT-docs: extra recipients.
             metadata: object. FACT-docs: free-form key/values kept with the record.

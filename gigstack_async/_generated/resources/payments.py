@@ -433,8 +433,9 @@ class Payments:
                 `none` (FACT-docs: invoices guide, register-payment prose, egress example).
                 `receipt` and legacy `stamp_invoice` (= `pue_invoice`) are FACT-CLI. Open enum.
             currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
-            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
-                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (>
+                0) otherwise (SAT TipoCambio, FACT-3p).
             idempotency_key: string. FACT-docs/FACT-CLI: dedupes retries; the SDK fills it in
                 when omitted.
             send_email: boolean. FACT-CLI.

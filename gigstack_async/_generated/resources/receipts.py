@@ -120,8 +120,9 @@ class Receipts:
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
             currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
-            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
-                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (>
+                0) otherwise (SAT TipoCambio, FACT-3p).
             items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
                 inline data); prices in currency units.
             payment_form: string. GUESS: SAT forma de pago (catalog PaymentForm).

@@ -127,7 +127,8 @@ class Retentions:
             period_start: integer; 1 to 12. Start month.
             period_end: integer; 1 to 12. End month.
             period_year: integer. Fiscal year.
-            total_operation: number (decimal). FACT-docs: total amount of the operation.
+            total_operation: number (decimal); 0 to …. MontoTotOperacion ≥ 0 (SAT Retenciones
+                2.0, FACT-3p). FACT-docs: total amount of the operation.
             taxes: array. FACT-docs: the retained taxes `[{tax, base, amount}]`.
             total_exempt: number (decimal). FACT-docs (requiredness cut off).
             platform_services: object. FACT-docs: `{periodicity, services}`.

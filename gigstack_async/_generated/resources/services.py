@@ -106,7 +106,8 @@ class Services:
             description: string.
             product_key: string. FACT-docs: SAT product key (8 digits).
             unit_key: string. FACT-docs: SAT unit key, e.g. `E48`.
-            unit_price: number (decimal). FACT-docs: price per unit, currency units.
+            unit_price: number (decimal); 0 to …. ValorUnitario ≥ 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: price per unit, currency units.
             sku: string. FACT-docs: stock keeping unit, e.g. `CONS-001`.
             unit_name: string. FACT-docs: unit display name, e.g. `Servicio`.
             taxes: array. FACT-docs: the default taxes of the service (IVA, ISR, IEPS).
@@ -214,7 +215,8 @@ class Services:
             product_key: string. FACT-docs: SAT ClaveProdServ (8 digits), e.g. `80141503`.
             unit_key: string. FACT-docs: SAT ClaveUnidad, e.g. `E48`.
             unit_name: string. FACT-docs: unit display name, e.g. `Servicio`.
-            unit_price: number (decimal). FACT-docs: price per unit in currency units.
+            unit_price: number (decimal); 0 to …. ValorUnitario ≥ 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: price per unit in currency units.
             taxes: array. FACT-docs: the default taxes of the service (IVA, ISR, IEPS).
 
         Returns:

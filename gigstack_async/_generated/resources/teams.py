@@ -9,7 +9,6 @@ from typing import Any
 
 from gigstack_async import _fiscal
 from gigstack_async import _params as _p
-from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
 from gigstack_async._pipeline import Pipeline
@@ -64,7 +63,7 @@ class TeamsMembers:
         Docs: https://docs.gigstack.io/add-team-member-20352690e0
         """
         path_params = {"id": _p.path_value("id", id)}
-        body_ = unstructure(body)
+        body_ = _p.model_body(body)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.ADD_TEAM_MEMBER, path_params=path_params, json_body=body_
         )
@@ -107,7 +106,7 @@ class TeamsMembers:
         Docs: https://docs.gigstack.io/remove-team-member-20352691e0
         """
         path_params = {"id": _p.path_value("id", id)}
-        body_ = unstructure(body)
+        body_ = _p.model_body(body)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.REMOVE_TEAM_MEMBER, path_params=path_params, json_body=body_
         )
