@@ -675,7 +675,9 @@ def render_method(
                     raise BundleError(
                         f"{operation_id}: x-gigstack-fiscal-check must be one of {FISCAL_CHECKS}"
                     )
-                lines.append(f"        _fiscal.{fiscal_check}(body_)\n")
+                # ... and return the body with the checked values normalised: what was checked
+                # is what is sent.
+                lines.append(f"        body_ = _fiscal.{fiscal_check}(body_)\n")
             call_args.append(f"{keyword_}=body_")
         if any(a.python == "idempotency_key" for a in extra):
             call_args.append("idempotency_key=idempotency_key")

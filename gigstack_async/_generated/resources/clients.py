@@ -314,7 +314,7 @@ class Clients:
                 "search": search,
             },
         )
-        _fiscal.client(body_)
+        body_ = _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.CREATE_CLIENT, json_body=body_
         )
@@ -566,7 +566,7 @@ class Clients:
         """
         path_params = {"id": _p.path_value("id", id)}
         body_ = _p.model_body(body)
-        _fiscal.client(body_)
+        body_ = _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.UPDATE_CLIENT, path_params=path_params, json_body=body_
         )

@@ -238,7 +238,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_DRAFT_INVOICE, json_body=body_
         )
@@ -371,7 +371,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.UPDATE_DRAFT_INVOICE, path_params=path_params, json_body=body_
         )
@@ -708,7 +708,7 @@ class InvoicesEgress:
                 "invoice_pdf_notes": invoice_pdf_notes,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_EGRESS_INVOICE, json_body=body_
         )
@@ -977,7 +977,7 @@ class InvoicesIncome:
                 "idempotency_key": idempotency_key,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_INCOME_INVOICE, json_body=body_
         )
@@ -1372,7 +1372,7 @@ class Invoices:
         body_ = _p.json_body(
             models.CancelInvoiceInput, {"motive": motive, "substitution_uuid": substitution_uuid}
         )
-        _fiscal.cancel(body_)
+        body_ = _fiscal.cancel(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.CANCEL_INVOICE, path_params=path_params, json_body=body_
         )

@@ -381,7 +381,7 @@ class Payments:
                 "metadata": metadata,
             },
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REQUEST_PAYMENT, json_body=body_
         )
@@ -492,7 +492,7 @@ class Payments:
                 "invoice_config": invoice_config,
             },
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REGISTER_PAYMENT, json_body=body_
         )
@@ -606,7 +606,7 @@ class Payments:
             models.UpdatePaymentInput,
             {"items": items, "automation_type": automation_type, "client": client},
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.UPDATE_PAYMENT, path_params=path_params, json_body=body_
         )
@@ -708,7 +708,7 @@ class Payments:
         body_ = _p.json_body(
             models.MarkPaymentPaidInput, {"payment_form": payment_form, "date": date}
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.MARK_PAYMENT_PAID, path_params=path_params, json_body=body_
         )

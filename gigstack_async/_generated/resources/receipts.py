@@ -168,7 +168,7 @@ class Receipts:
                 "metadata": metadata,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.ReceiptEnvelope = await self._pipeline.call(
             ops.CREATE_RECEIPT, json_body=body_
         )

@@ -174,7 +174,7 @@ class Retentions:
                 "platform_services": platform_services,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.RetentionEnvelope = await self._pipeline.call(
             ops.CREATE_RETENTION, json_body=body_
         )
@@ -272,6 +272,7 @@ class Retentions:
         body_ = _p.json_body(
             models.CancelRetentionInput, {"motive": motive, "substitution_uuid": substitution_uuid}
         )
+        body_ = _fiscal.cancel(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.CANCEL_RETENTION, path_params=path_params, json_body=body_
         )

@@ -400,7 +400,7 @@ class Teams:
                 "add_master_team_members": add_master_team_members,
             },
         )
-        _fiscal.client(body_)
+        body_ = _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(ops.CREATE_TEAM, json_body=body_)
         return response.data
 
@@ -531,7 +531,7 @@ class Teams:
                 "address": address,
             },
         )
-        _fiscal.client(body_)
+        body_ = _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(
             ops.UPDATE_TEAM, path_params=path_params, json_body=body_
         )
