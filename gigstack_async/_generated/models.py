@@ -919,6 +919,30 @@ class InvoiceStamp:
     stamp_at: int | None = None
     """FACT-docs: epoch seconds (s)."""
     sello: str | None = None
+    uuid: str | None = None
+    """GUESS (sandbox; the docs name no field for it): the SAT folio fiscal (TimbreFiscalDigital UUID, 36 characters) — what `cancel(motive='01', substitution_uuid=...)` of another invoice takes. Optional: absent when the API does not send it."""
+
+
+@attrs.define(kw_only=True)
+class PaymentComplementData:
+    """GUESS (sandbox shape; api-surface-core.md §5.9: complement shape NOT FOUND, "Invoice with invoice_type P plus payment-complement data"). The payment a type-P CFDI records, after SAT Pagos 2.0 (Pago / DoctoRelacionado: FormaDePagoP, Monto, IdDocumento, ImpSaldoAnt, ImpSaldoInsoluto, FACT-3p). Every field optional; unknown fields pass through."""
+
+    payment_id: str | None = None
+    """GUESS: the gigstack payment (`payment_…`)."""
+    payment_form: str | None = None
+    """GUESS: SAT FormaDePagoP (never 99)."""
+    amount: Decimal | None = None
+    """GUESS: Monto, currency units."""
+    currency: str | None = None
+    """GUESS: MonedaP."""
+    related_invoice: str | None = None
+    """GUESS: the PPD invoice's gigstack id."""
+    related_uuid: str | None = None
+    """GUESS: the PPD invoice's SAT UUID (IdDocumento)."""
+    previous_balance: Decimal | None = None
+    """GUESS: ImpSaldoAnt."""
+    outstanding_balance: Decimal | None = None
+    """GUESS: ImpSaldoInsoluto."""
 
 
 @attrs.define(kw_only=True)
@@ -2183,6 +2207,7 @@ class Invoice:
     """FACT-CLI: outstanding balance of a PPD invoice."""
     payment_complements: int | None = None
     """FACT-CLI: number of payment complements."""
+    payment: PaymentComplementData | None = None
     created_at: int | None = None
     """FACT-docs: epoch seconds (s)."""
     livemode: bool | None = None

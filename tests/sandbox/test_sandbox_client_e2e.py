@@ -248,3 +248,31 @@ async def test_a_plain_create_whose_answer_is_lost_is_not_made_twice(
         assert len([client async for client in sdk.clients.list()]) == 1
     assert len(sandbox.state.calls_to("createWebhook")) == 1
     assert len(sandbox.state.calls_to("createClient")) == 1
+
+
+async def test_the_sat_uuid_reaches_the_sdk_and_cancel_motive_01_works_with_it(
+    sandbox: Sandbox,
+) -> None:
+    """Review 11 #8: the server sends `stamp.uuid` (and a complement's `payment` block) but the
+    models dropped them, so motive 01 had no UUID to name."""
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        customer = models.ClientInput(id=client_id)
+        wrong = await sdk.invoices.income.create(client=customer, items=[_item()])
+        right = await sdk.invoices.income.create(client=customer, items=[_item()])
+        fetched = await sdk.invoices.income.get(right.id)
+        assert fetched.stamp is not None
+        assert fetched.stamp.uuid is not None
+        assert len(fetched.stamp.uuid) == 36
+        await sdk.invoices.cancel(wrong.id, motive="01", substitution_uuid=fetched.stamp.uuid)
+        await sdk.payments.register(
+            client=customer,
+            items=[_item()],
+            payment_form="03",
+            automation_type="ppd_invoice_and_complement",
+        )
+        (complement,) = [c async for c in sdk.invoices.payment_complements.list()]
+    assert complement.payment is not None
+    assert complement.payment.payment_form == "03"
+    assert complement.payment.related_uuid is not None
+    assert complement.payment.amount == Decimal("1160.00")
