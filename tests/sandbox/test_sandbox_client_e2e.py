@@ -276,3 +276,61 @@ async def test_the_sat_uuid_reaches_the_sdk_and_cancel_motive_01_works_with_it(
     assert complement.payment.payment_form == "03"
     assert complement.payment.related_uuid is not None
     assert complement.payment.amount == Decimal("1160.00")
+
+
+async def test_a_register_whose_automation_fails_leaves_nothing_behind(sandbox: Sandbox) -> None:
+    """Review 11 #9: an unknown `invoice_config.serie` answered 400 yet left a succeeded
+    payment, its money move and a spent idempotency key."""
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        kwargs: dict[str, Any] = {
+            "client": models.ClientInput(id=client_id),
+            "items": [_item()],
+            "payment_form": "03",
+            "automation_type": "pue_invoice",
+            "idempotency_key": "order-7",
+        }
+        with pytest.raises(APIStatusError) as info:
+            await sdk.payments.register(**kwargs, invoice_config=models.InvoiceConfig(serie="NOPE"))
+        assert info.value.status == 400
+        assert sandbox.state.core.money_moves == []
+        assert [p async for p in sdk.payments.list()] == []
+        # The key is free again: the corrected request goes through under it.
+        payment = await sdk.payments.register(**kwargs)
+    assert payment is not None
+    assert len(sandbox.state.core.money_moves) == 1
+
+
+async def test_deleting_while_listing_walks_every_record(sandbox: Sandbox) -> None:
+    """Review 11 #9: a cursor naming a record deleted meanwhile was a 400; the common
+    delete-while-listing loop now goes on after the deleted record's position."""
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        for n in range(5):
+            await sdk.clients.create(legal_name=f"CLIENTE {n}", name=f"c{n}")
+        deleted = []
+        async for client in sdk.clients.list(limit=2):
+            await sdk.clients.delete(client.id)
+            deleted.append(client.id)
+        assert len(deleted) == len(set(deleted)) == 5
+        assert [c async for c in sdk.clients.list()] == []
+
+
+async def test_retention_files_are_downloadable_from_the_sandbox(sandbox: Sandbox) -> None:
+    """Review 11 #9: the file URLs named storage.sandbox.gigstack.test, which nothing serves."""
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as sdk:
+        client_id = await _client(sdk)
+        retention = await sdk.retentions.create(
+            retention_key="14",
+            client=models.ClientInput(id=client_id),
+            period_start=1,
+            period_end=1,
+            period_year=2025,
+            total_operation=Decimal(1000),
+            taxes=[models.RetentionTaxInput(tax="ISR", base=Decimal(1000), amount=Decimal(100))],
+        )
+        files = await sdk.retentions.get_files(retention.id)
+        pdf = await sdk.retentions.download(retention.id)
+        xml = await sdk.retentions.download(retention.id, "xml")
+    assert "127.0.0.1" in str(files)
+    assert pdf[:4] == b"%PDF"
+    assert retention.id.encode() in xml
