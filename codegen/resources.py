@@ -443,6 +443,10 @@ def render_method(
     if paging is not None:
         style = paging.get("style", "cursor")
         driven.add(paging.get("page_param") if style == "page" else paging.get("cursor_param"))
+        if style == "cursor":
+            # The pager drives the cursor; a page number (FACT-docs: "used instead of `next`")
+            # would fight it, so it is not offered (review 11 #10).
+            driven.add(paging.get("page_param") or "page")
 
     taken: set[str] = set()
     path_args: list[Arg] = []

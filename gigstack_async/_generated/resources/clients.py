@@ -156,7 +156,6 @@ class Clients:
         sort: models.ListSort | str | None = None,
         created_gte: int | None = None,
         created_lte: int | None = None,
-        page: int | None = None,
         max_items: int | None = None,
     ) -> AsyncPager[models.Client, models.ClientList]:
         """List clients.
@@ -181,10 +180,6 @@ class Clients:
                 FACT-CLI/FACT-n8n send `created[gte]` in seconds; docs win.
             created_lte: integer (int64). FACT-docs: creation time upper bound; unit as
                 `created_gte` (GUESS seconds).
-            page: integer; 1 to …. FACT-docs (invoices guide): page number (default 1), used
-                instead of `next` only with metadata filters. The `metadata.{key}` /
-                `metadata_{key}` filters themselves are FACT-docs but have free-form names,
-                which OpenAPI 3.0 cannot model: NOT modelled here.
             max_items: stop after this many items (all of them when None).
 
         Returns:
@@ -211,7 +206,6 @@ class Clients:
             "sort": _p.enum_param("sort", sort, models.ListSort),
             "created_gte": _p.integer("created_gte", created_gte, None, None),
             "created_lte": _p.integer("created_lte", created_lte, None, None),
-            "page": _p.integer("page", page, 1, None),
         }
         if max_items is not None:
             _p.integer("max_items", max_items, 1)

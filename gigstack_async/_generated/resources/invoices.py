@@ -522,7 +522,6 @@ class InvoicesEgress:
         sort: models.ListSort | str | None = None,
         created_gte: int | None = None,
         created_lte: int | None = None,
-        page: int | None = None,
         status: str | None = None,
         client_id: str | None = None,
         series: str | None = None,
@@ -548,10 +547,6 @@ class InvoicesEgress:
                 FACT-CLI/FACT-n8n send `created[gte]` in seconds; docs win.
             created_lte: integer (int64). FACT-docs: creation time upper bound; unit as
                 `created_gte` (GUESS seconds).
-            page: integer; 1 to …. FACT-docs (invoices guide): page number (default 1), used
-                instead of `next` only with metadata filters. The `metadata.{key}` /
-                `metadata_{key}` filters themselves are FACT-docs but have free-form names,
-                which OpenAPI 3.0 cannot model: NOT modelled here.
             status: string. FACT-CLI: `valid`, `cancelled` (context also `pending`). Server
                 acceptance NOT FOUND.
             client_id: string. FACT-CLI (FACT-docs for retentions): only this client's
@@ -583,7 +578,6 @@ class InvoicesEgress:
             "sort": _p.enum_param("sort", sort, models.ListSort),
             "created_gte": _p.integer("created_gte", created_gte, None, None),
             "created_lte": _p.integer("created_lte", created_lte, None, None),
-            "page": _p.integer("page", page, 1, None),
             "status": _p.string("status", status),
             "client_id": _p.string("client_id", client_id),
             "series": _p.string("series", series),
@@ -764,7 +758,6 @@ class InvoicesIncome:
         sort: models.ListSort | str | None = None,
         created_gte: int | None = None,
         created_lte: int | None = None,
-        page: int | None = None,
         status: str | None = None,
         client_id: str | None = None,
         series: str | None = None,
@@ -791,10 +784,6 @@ class InvoicesIncome:
                 FACT-CLI/FACT-n8n send `created[gte]` in seconds; docs win.
             created_lte: integer (int64). FACT-docs: creation time upper bound; unit as
                 `created_gte` (GUESS seconds).
-            page: integer; 1 to …. FACT-docs (invoices guide): page number (default 1), used
-                instead of `next` only with metadata filters. The `metadata.{key}` /
-                `metadata_{key}` filters themselves are FACT-docs but have free-form names,
-                which OpenAPI 3.0 cannot model: NOT modelled here.
             status: string. FACT-CLI: `valid`, `cancelled` (context also `pending`). Server
                 acceptance NOT FOUND.
             client_id: string. FACT-CLI (FACT-docs for retentions): only this client's
@@ -826,7 +815,6 @@ class InvoicesIncome:
             "sort": _p.enum_param("sort", sort, models.ListSort),
             "created_gte": _p.integer("created_gte", created_gte, None, None),
             "created_lte": _p.integer("created_lte", created_lte, None, None),
-            "page": _p.integer("page", page, 1, None),
             "status": _p.string("status", status),
             "client_id": _p.string("client_id", client_id),
             "series": _p.string("series", series),
