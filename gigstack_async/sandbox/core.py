@@ -78,8 +78,11 @@ class Store:
 
     def add(self, record: Record, key: str | None = None) -> Record:
         record_key = key or str(record["id"])
+        if record_key not in self.items:
+            # New here (a replaced record keeps its place). Overwritten, not kept: seeded
+            # sandboxes in one process hand out the same ids again.
+            Store._positions[str(record.get("id", record_key))] = next(Store._sequence)
         self.items[record_key] = record
-        Store._positions.setdefault(str(record.get("id", record_key)), next(Store._sequence))
         return record
 
     @staticmethod
