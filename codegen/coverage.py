@@ -77,7 +77,7 @@ def render_coverage(bundle: Mapping[str, Any]) -> str:
         title = str(op.get("x-gigstack-docs-title") or f"(not in the docs nav) {op['summary']}")
         page = f"[{title}]({op['x-gigstack-docs']})" if op.get("x-gigstack-docs") else title
         sdk = f"`client.{op['x-gigstack-resource']}.{op.get('x-gigstack-method', '?')}()`"
-        effect = side_effect(op)
+        effect = side_effect(op, method)
         if op.get("x-gigstack-idempotency"):
             effect += " (idempotency key)"
         body = request_body(bundle, op)

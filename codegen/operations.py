@@ -18,7 +18,17 @@ from gigstack_async._generated import models
 from gigstack_async._operation import {names}
 """
 
-SIDE_EFFECTS = ("none", "charges", "fiscal-document", "moves-money", "limited-download")
+SIDE_EFFECTS = (
+    "none",
+    "creates",
+    "charges",
+    "fiscal-document",
+    "moves-money",
+    "limited-download",
+)
+WRITE_METHODS_RESENT_TWICE = ("post", "patch")
+"""Methods that are not idempotent in HTTP (RFC 9110 §9.2.2): with no declared side effect they
+default to `creates` (never resent once they may have reached the server), not `none`."""
 PAGINATION_KEYS = (
     "items_field",
     "style",
@@ -55,10 +65,16 @@ def schema_name(node: Mapping[str, Any]) -> str | None:
     return str(ref.rsplit("/", 1)[1])
 
 
-def side_effect(op: Mapping[str, Any]) -> str:
+def side_effect(op: Mapping[str, Any], method: str | None = None) -> str:
     """`x-gigstack-side-effect`; the older `x-gigstack-billed: true` reads as `charges` and
-    `x-gigstack-limited: true` as `limited-download`."""
+    `x-gigstack-limited: true` as `limited-download`. Undeclared on a POST/PATCH (`method`) it is
+    `creates`, the safe default (review 11 #14): a retry of a plain create duplicates it."""
     value = op.get("x-gigstack-side-effect")
+    undeclared = (
+        value is None and not op.get("x-gigstack-billed") and not op.get("x-gigstack-limited")
+    )
+    if undeclared and method is not None and method.lower() in WRITE_METHODS_RESENT_TWICE:
+        return "creates"
     billed = op.get("x-gigstack-billed", False)
     limited = op.get("x-gigstack-limited", False)
     if billed and limited:
@@ -163,7 +179,7 @@ def _render_operation(bundle: Mapping[str, Any], path: str, method: str, op: dic
         body_model = schema_name(body_schema)
         if body_model is not None:
             fields.append(f"request_model=models.{body_model}")
-    effect = side_effect(op)
+    effect = side_effect(op, method)
     if effect != "none":
         fields.append(f"side_effect={effect!r}")
     idempotency = op.get("x-gigstack-idempotency")
@@ -211,7 +227,9 @@ def render_operations(bundle: Mapping[str, Any]) -> str:
         names.append(constant_name(operation_id))
     table = "".join(f"    {name}.operation_id: {name},\n" for name in names)
     text = "".join(blocks)
-    used = ["Operation"] + [n for n in ("Idempotency", "Pagination", "Upload") if f"{n}(" in text]
+    used = ["FieldLimits", "Operation"] + [
+        n for n in ("Idempotency", "Pagination", "Upload") if f"{n}(" in text
+    ]
     return (
         HEADER.format(names=", ".join(sorted(used)))
         + "\n"
@@ -219,9 +237,99 @@ def render_operations(bundle: Mapping[str, Any]) -> str:
         + "\nOPERATIONS: dict[str, Operation] = {\n"
         + table
         + "}\n"
+        + render_limits(bundle)
     )
 
 
 def generate_operations(bundle: Mapping[str, Any], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_operations(bundle), encoding="utf-8")
+
+
+LIMIT_KEYS = (
+    ("minimum", "minimum"),
+    ("maximum", "maximum"),
+    ("exclusiveMinimum", "exclusive_minimum"),
+    ("exclusiveMaximum", "exclusive_maximum"),
+    ("minItems", "min_items"),
+    ("maxItems", "max_items"),
+    ("minLength", "min_length"),
+    ("maxLength", "max_length"),
+    ("pattern", "pattern"),
+)
+
+
+def _ref_of(node: Mapping[str, Any]) -> str | None:
+    """The component a property points at (directly or through a one-element allOf)."""
+    name = schema_name(node)
+    if name is None and len(node.get("allOf") or ()) == 1:
+        name = schema_name(node["allOf"][0])
+    return name
+
+
+def field_limits(bundle: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{component: {json field: {limit args}}} for every object schema whose fields (or whose
+    nested components' fields) carry a spec limit: what `_params.json_body` enforces."""
+    schemas: Mapping[str, Any] = bundle.get("components", {}).get("schemas", {})
+    raw: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, node in schemas.items():
+        props = resolve(bundle, node).get("properties") or {}
+        fields: dict[str, dict[str, Any]] = {}
+        for wire, prop in props.items():
+            if not isinstance(prop, Mapping):
+                continue
+            entry = {arg: prop[key] for key, arg in LIMIT_KEYS if key in prop}
+            ref = _ref_of(prop)
+            if ref is not None:
+                entry["model"] = ref
+            items = prop.get("items")
+            if isinstance(items, Mapping) and _ref_of(items) is not None:
+                entry["items_model"] = _ref_of(items)
+            if entry:
+                fields[wire] = entry
+        raw[name] = fields
+    # Keep only components with a limit somewhere below them (fixpoint over the references).
+    limited = {
+        n for n, f in raw.items() if any(set(e) - {"model", "items_model"} for e in f.values())
+    }
+    changed = True
+    while changed:
+        changed = False
+        for name, fields in raw.items():
+            if name in limited:
+                continue
+            if any(
+                e.get("model") in limited or e.get("items_model") in limited
+                for e in fields.values()
+            ):
+                limited.add(name)
+                changed = True
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in sorted(limited):
+        kept: dict[str, dict[str, Any]] = {}
+        for wire, entry in raw[name].items():
+            entry = dict(entry)
+            for key in ("model", "items_model"):
+                if entry.get(key) not in limited:
+                    entry.pop(key, None)
+            if entry:
+                kept[wire] = entry
+        table[name] = kept
+    return table
+
+
+def render_limits(bundle: Mapping[str, Any]) -> str:
+    rows: list[str] = []
+    for name, fields in field_limits(bundle).items():
+        inner = "".join(
+            f"        {wire!r}: FieldLimits("
+            + ", ".join(f"{k}={v!r}" for k, v in entry.items())
+            + "),\n"
+            for wire, entry in fields.items()
+        )
+        rows.append(f"    {name!r}: {{\n{inner}    }},\n")
+    return (
+        "\nLIMITS: dict[str, dict[str, FieldLimits]] = {\n" + "".join(rows) + "}\n"
+        '"""Body field limits per component (minimum, maxItems, pattern, …): `_params.json_body`\n'
+        'checks them before sending."""\n'
+    )

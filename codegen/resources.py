@@ -44,6 +44,11 @@ INIT_DOC = '"""The generated resource classes, one module per top-level namespac
 
 SIDE_EFFECT_DOC = {
     "none": "none: reads or changes nothing irreversible; retried on transient errors.",
+    "creates": (
+        "creates: creates a record or sends a message; a resend would make a second one. "
+        "Never retried once the request may have reached the server; a lost answer or a 5xx "
+        "raises OutcomeUnknownError (look for it, e.g. with list/search, before calling again)."
+    ),
     "charges": (
         "charges: may charge money. Never retried once the request may have reached the "
         "server; a lost answer raises OutcomeUnknownError (check before calling again)."
@@ -63,8 +68,11 @@ SIDE_EFFECT_DOC = {
     ),
 }
 IDEMPOTENT_DOC = (
-    " This operation takes an idempotency key: pass `idempotency_key` (keep it to retry "
-    "later), or one is generated per call; retries of the call reuse it, so they are safe."
+    "This operation takes an idempotency key: pass `idempotency_key` (keep it to retry "
+    "later), or one is generated per call. Transient failures are retried with the same key, "
+    "which the server honours, so they act once; when the retries run out after the request "
+    "may have reached the server, OutcomeUnknownError carries the key in "
+    "`error.idempotency_key`: retry WITH it, never without."
 )
 
 # gigstack_async.errors.error_class_for, spelled out: codegen must not import the runtime package
@@ -395,10 +403,24 @@ def _errors_doc(bundle: Mapping[str, Any], op: Mapping[str, Any], effect: str) -
         if str(code).isdigit():
             status = int(code)
             error = "InternalServerError" if status >= 500 else ERRORS.get(status, error)
+        if str(code).startswith("5") and effect not in ("none", "limited-download"):
+            # gigstack_async._pipeline._may_have_acted: a 5xx may come after the server acted.
+            error = "OutcomeUnknownError (the server may have acted before failing)"
         lines.append(f"- HTTP {code}: {error}{f' ({text})' if text else ''}.")
-    if effect != "none" and "x-gigstack-idempotency" not in op:
+    if "x-gigstack-idempotency" in op:
         lines.append(
-            "- OutcomeUnknownError: the request may have reached the server but no answer came; "
+            "- OutcomeUnknownError: the retries (same idempotency key) ran out after the request "
+            "may have reached the server, or a 5xx came back; `error.idempotency_key` is the key "
+            "to retry with."
+        )
+    elif effect not in ("none", "limited-download"):
+        lines.append(
+            "- OutcomeUnknownError: the request may have reached the server but no answer came, "
+            "or a 5xx came back (the server may have acted); it was not retried."
+        )
+    elif effect == "limited-download":
+        lines.append(
+            "- DownloadInterruptedError: the download broke off after it may have reached SAT; "
             "it was not retried."
         )
     lines.append("- APIConnectionError / APITimeoutError: no usable answer after the retries.")
@@ -415,12 +437,16 @@ def render_method(
     if not name.isidentifier() or keyword.iskeyword(name):
         raise BundleError(f"{operation_id}: x-gigstack-method {name!r} is not a Python name")
     const = f"ops.{constant_name(operation_id)}"
-    effect = side_effect(op)
+    effect = side_effect(op, http_method)
     paging = op.get("x-gigstack-pagination")
     driven = set()
     if paging is not None:
         style = paging.get("style", "cursor")
         driven.add(paging.get("page_param") if style == "page" else paging.get("cursor_param"))
+        if style == "cursor":
+            # The pager drives the cursor; a page number (FACT-docs: "used instead of `next`")
+            # would fight it, so it is not offered (review 11 #10).
+            driven.add(paging.get("page_param") or "page")
 
     taken: set[str] = set()
     path_args: list[Arg] = []
@@ -498,7 +524,7 @@ def render_method(
                 body_args.append(
                     Arg("body", f"models.{model}", True, "body", f"the {model} to send.", "")
                 )
-                body_expr = "unstructure(body)"
+                body_expr = "_p.model_body(body)"
             else:
                 descriptions = {
                     python_name(wire): prop.get("description")
@@ -528,7 +554,7 @@ def render_method(
                 f"models.{model}" if model and types.is_model(model) else "builtins.dict[str, Any]"
             )
             body_args.append(Arg("body", annotation, True, "body", "the JSON body to send.", ""))
-            body_expr = "unstructure(body)" if annotation.startswith("models.") else "body"
+            body_expr = "_p.model_body(body)" if annotation.startswith("models.") else "body"
 
     idempotent = op.get("x-gigstack-idempotency")
     extra: list[Arg] = []
@@ -614,9 +640,12 @@ def render_method(
     else:
         doc_lines.append(f"    {returns}.")
     doc_lines += ["", "Raises:", *(f"    {line}" for line in _errors_doc(bundle, op, effect))]
-    doc_lines += ["", "Side effect:", f"    {SIDE_EFFECT_DOC[effect]}"]
     if idempotent is not None:
-        doc_lines[-1] += IDEMPOTENT_DOC
+        # The no-resend sentence of SIDE_EFFECT_DOC is not true here: the key makes it safe.
+        what = SIDE_EFFECT_DOC[effect].split(". ")[0]
+        doc_lines += ["", "Side effect:", f"    {what}. {IDEMPOTENT_DOC}"]
+    else:
+        doc_lines += ["", "Side effect:", f"    {SIDE_EFFECT_DOC[effect]}"]
     if op.get("x-gigstack-docs"):
         doc_lines += ["", f"Docs: {op['x-gigstack-docs']}"]
 
@@ -650,7 +679,9 @@ def render_method(
                     raise BundleError(
                         f"{operation_id}: x-gigstack-fiscal-check must be one of {FISCAL_CHECKS}"
                     )
-                lines.append(f"        _fiscal.{fiscal_check}(body_)\n")
+                # ... and return the body with the checked values normalised: what was checked
+                # is what is sent.
+                lines.append(f"        body_ = _fiscal.{fiscal_check}(body_)\n")
             call_args.append(f"{keyword_}=body_")
         if any(a.python == "idempotency_key" for a in extra):
             call_args.append("idempotency_key=idempotency_key")

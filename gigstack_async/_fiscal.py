@@ -88,6 +88,10 @@ GENERIC_TAX_REGIME = "616"
 
 _PPD_FORM = "99"
 _MXN = "MXN"
+_UNDEFINED_CURRENCY = "XXX"
+"""SAT c_Moneda XXX: no currency involved; only for CFDI without amounts (pagos, traslado)."""
+_NO_ZIP = "00000"
+"""Not a código postal: SAT's c_CodigoPostal starts at 01000 (FACT-3p)."""
 _ZIP_RE = re.compile(r"[0-9]{5}")
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
 _BIMESTER_PERIODICITY = "05"
@@ -340,6 +344,10 @@ def zip_code(field: str, value: object) -> str:
     text = value.strip()
     if not _ZIP_RE.fullmatch(text):
         raise InvalidParameterError(field, "must be a five-digit código postal, e.g. 03100", value)
+    if text == _NO_ZIP:
+        raise InvalidParameterError(
+            field, "00000 is not a código postal (SAT c_CodigoPostal starts at 01000)", value
+        )
     return text
 
 
@@ -410,6 +418,12 @@ def cancellation(motive: object, substitution_uuid: object | None = None) -> tup
                 None,
             )
         return code, None
+    if not needs:
+        raise InvalidParameterError(
+            "substitution_uuid",
+            f"goes only with motive 01 (a CFDI replaced by another); motive {code} takes none",
+            substitution_uuid,
+        )
     return code, cfdi_uuid("substitution_uuid", substitution_uuid)
 
 
@@ -464,49 +478,115 @@ def _path(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def receiver(client: object, *, use: object | None = None, prefix: str = "client") -> None:
+def _put(body: Any, path: tuple[str | int, ...], value: Any) -> None:
+    """Write `value` at `path` in a (copied) JSON body where that field is present; models
+    are left as they are (they are only checked)."""
+    target = body
+    for key in path[:-1]:
+        if isinstance(target, dict):
+            target = target.get(key)
+        elif isinstance(target, list) and isinstance(key, int) and key < len(target):
+            target = target[key]
+        else:
+            return
+    if isinstance(target, dict) and path[-1] in target:
+        target[path[-1]] = value
+
+
+def _copy(body: Any) -> Any:
+    """A deep copy of a JSON-shaped body (dicts and lists), so normalising never touches the
+    caller's objects; anything else is returned as is."""
+    if isinstance(body, Mapping):
+        return {key: _copy(value) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_copy(value) for value in body]
+    return body
+
+
+def receiver(
+    client: object, *, use: object | None = None, prefix: str = "client"
+) -> dict[str, str]:
     """Check the fiscal fields of an inline client (ClientInput) that are present.
 
     A client given only by `id` has nothing to check here (the server holds its data). `use`
     is the invoice's uso CFDI when it overrides the client's default. Errors name the field as
-    `<prefix>.<field>` (just `<field>` with an empty prefix).
+    `<prefix>.<field>` (just `<field>` with an empty prefix). Returns the normalised values of
+    the fields it checked (`tax_id`, `tax_system`, `use`, `zip`): these are what is sent.
     """
+    out: dict[str, str] = {}
     tax_id = _get(client, "tax_id")
     normalized_rfc = None if tax_id is None else rfc(_path(prefix, "tax_id"), tax_id)
+    if normalized_rfc is not None:
+        out["tax_id"] = normalized_rfc
     regime_value = _get(client, "tax_system")
     regime = (
         None
         if regime_value is None
         else tax_regime(_path(prefix, "tax_system"), regime_value, rfc=normalized_rfc)
     )
+    if regime is not None:
+        out["tax_system"] = regime
     if use is not None:
         use_value, use_field = use, "use"
     else:
         use_value, use_field = _get(client, "use"), _path(prefix, "use")
     if use_value is not None:
-        cfdi_use(use_field, use_value, rfc=normalized_rfc, tax_regime=regime)
+        out["use"] = cfdi_use(use_field, use_value, rfc=normalized_rfc, tax_regime=regime)
     zip_value = _get(_get(client, "address"), "zip")
     if zip_value is not None:
-        zip_code(_path(prefix, "address.zip"), zip_value)
+        out["zip"] = zip_code(_path(prefix, "address.zip"), zip_value)
+    return out
 
 
-def client(body: object) -> None:
-    """Check a client body (create/update client) before it is sent."""
-    receiver(body, prefix="")
+def _put_receiver(body: Any, prefix: tuple[str, ...], values: Mapping[str, str]) -> None:
+    for key in ("tax_id", "tax_system"):
+        if key in values:
+            _put(body, (*prefix, key), values[key])
+    if "zip" in values:
+        _put(body, (*prefix, "address", "zip"), values["zip"])
 
 
-def invoice(body: object) -> None:
-    """Check an invoice body (income, egress, draft, receipt) before it is sent.
+def client(body: object) -> Any:
+    """Check a client body (create/update client) before it is sent; returns the body with
+    the checked values normalised (RFC upper-cased and stripped, codes upper-cased)."""
+    out = _copy(body)
+    values = receiver(body, prefix="")
+    _put_receiver(out, (), values)
+    if "use" in values:
+        _put(out, ("use",), values["use"])
+    return out
 
-    Only fields that are present are checked; see the module docstring for the rules.
+
+def invoice(body: object) -> Any:
+    """Check an invoice body (income, egress, draft, receipt, retention) before it is sent.
+
+    Only fields that are present are checked; see the module docstring for the rules. Returns
+    a copy of a mapping body with every checked value normalised, so what was checked is what
+    is sent (review 11 #6: " pegj800101abc ", "g03", "ppd", "usd" went out raw).
     """
-    receiver(_get(body, "client"), use=_get(body, "use"))
+    out = _copy(body)
+    values = receiver(_get(body, "client"), use=_get(body, "use"))
+    _put_receiver(out, ("client",), values)
+    if "use" in values:
+        if _get(body, "use") is not None:
+            _put(out, ("use",), values["use"])
+        else:
+            _put(out, ("client", "use"), values["use"])
     method, form = _get(body, "payment_method"), _get(body, "payment_form")
     if method is not None or form is not None:
-        payment_terms(payment_method=method, payment_form=form)
+        method, form = payment_terms(payment_method=method, payment_form=form)
+        _put(out, ("payment_method",), method)
+        _put(out, ("payment_form",), form)
     code, rate = _get(body, "currency"), _get(body, "exchange_rate")
     if code is not None:
-        currency("currency", code, rate)
+        if _code("currency", code) == _UNDEFINED_CURRENCY:
+            # SAT c_Moneda XXX ("los códigos asignados para las transacciones en que intervenga
+            # ninguna moneda") is for payment-only CFDI (tipo P / T), never an income/egress
+            # invoice, which has an amount (Anexo 20 CFDI 4.0 Moneda, FACT-3p).
+            raise InvalidParameterError(
+                "currency", "XXX (no currency) is not allowed on an invoice with amounts", code
+            )
+        _put(out, ("currency",), currency("currency", code, rate)[0])
     elif rate is not None:
         # gigstack's default currency is MXN (FACT-CLI default): a rate other than 1 needs a
         # currency to go with it.
@@ -514,27 +594,82 @@ def invoice(body: object) -> None:
     for index, related in enumerate(_get(body, "related_documents") or ()):
         code_value = _get(related, "relationship")
         if code_value is not None:
-            relationship(f"related_documents[{index}].relationship", code_value)
+            _put(
+                out,
+                ("related_documents", index, "relationship"),
+                relationship(f"related_documents[{index}].relationship", code_value),
+            )
     global_info = _get(body, "global")
     if global_info is not None:
+        _global_receiver(body)
         parts = [_get(global_info, key) for key in ("periodicity", "months", "year")]
         if all(part is not None for part in parts):
-            global_period(*parts)
+            period, month, _ = global_period(*parts)
+            _put(out, ("global", "periodicity"), period)
+            _put(out, ("global", "months"), month)
+    return out
 
 
-def payment(body: object) -> None:
-    """Check a payment body (request, register, mark paid) before it is sent."""
-    receiver(_get(body, "client"))
+def _global_receiver(body: object) -> None:
+    """A global invoice (`global` info) goes to público en general: receiver RFC XAXX010101000
+    (SAT Anexo 20 CFDI 4.0, InformacionGlobal: "cuando el RFC del receptor sea el genérico
+    XAXX010101000", FACT-3p; api-surface-core.md: the EOM global invoice is to XAXX010101000)."""
+    tax_id = _get(_get(body, "client"), "tax_id")
+    if tax_id is not None and rfc("client.tax_id", tax_id) != GENERIC_RFC_NATIONAL:
+        raise InvalidParameterError(
+            "client.tax_id",
+            f"must be {GENERIC_RFC_NATIONAL} (público en general) on a global invoice",
+            tax_id,
+        )
+
+
+def payment(body: object) -> Any:
+    """Check a payment body (request, register, mark paid, update) before it is sent; returns
+    a copy of a mapping body with the checked values normalised."""
+    out = _copy(body)
+    values = receiver(_get(body, "client"))
+    _put_receiver(out, ("client",), values)
+    if "use" in values:
+        _put(out, ("client", "use"), values["use"])
     form = _get(body, "payment_form")
     if form is not None:
-        payment_form("payment_form", form)
+        code_ = payment_form("payment_form", form)
+        _put(out, ("payment_form",), code_)
+        automation = _get(body, "automation_type")
+        if isinstance(automation, Enum):
+            automation = automation.value
+        if code_ == _PPD_FORM and isinstance(automation, str) and "complement" in automation:
+            # A payment complement records money received, so its FormaDePagoP cannot be 99
+            # "por definir" (SAT Complemento para recepción de pagos 2.0, guía de llenado:
+            # FormaDePagoP "no debe contener el valor 99", FACT-3p).
+            raise InvalidParameterError(
+                "payment_form",
+                f"must not be 99 (por definir) with automation {automation}: the payment "
+                "complement it issues needs the real forma de pago",
+                form,
+            )
     code, rate = _get(body, "currency"), _get(body, "exchange_rate")
     if code is not None:
-        currency("currency", code, rate)
+        _put(out, ("currency",), currency("currency", code, rate)[0])
     elif rate is not None:
         currency("currency", _MXN, rate)
+    return out
 
 
-def cancel(body: object) -> None:
-    """Check a cancellation body `{motive, substitution_uuid}` before it is sent."""
-    cancellation(_get(body, "motive"), _get(body, "substitution_uuid"))
+def cancel(body: object) -> Any:
+    """Check a cancellation body `{motive, substitution_uuid}` before it is sent (invoices and
+    retentions); returns a copy with both normalised. Motive 01 needs the substitution UUID;
+    any other motive must not carry one (SAT: FolioSustitucion only with motive 01, FACT-3p;
+    api-surface-core.md: "required only for motive 01")."""
+    out = _copy(body)
+    motive, substitution = _get(body, "motive"), _get(body, "substitution_uuid")
+    if motive is None:
+        if substitution is not None:
+            raise InvalidParameterError(
+                "substitution_uuid", "goes only with motive 01, and no motive was given", None
+            )
+        return out
+    code, uuid = cancellation(motive, substitution)
+    _put(out, ("motive",), code)
+    _put(out, ("substitution_uuid",), uuid)
+    return out

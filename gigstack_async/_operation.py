@@ -8,12 +8,15 @@ import attrs
 
 BodyKind = Literal["json", "multipart"]
 
-SideEffect = Literal["none", "charges", "fiscal-document", "moves-money", "limited-download"]
+SideEffect = Literal[
+    "none", "creates", "charges", "fiscal-document", "moves-money", "limited-download"
+]
 """`x-gigstack-side-effect`: what a call does beyond reading. Anything but `none` is never sent
 twice once it may have reached the server, unless the operation takes an idempotency key."""
 
 SIDE_EFFECTS: tuple[SideEffect, ...] = (
     "none",
+    "creates",
     "charges",
     "fiscal-document",
     "moves-money",
@@ -51,6 +54,25 @@ class Idempotency:
 
     field: str
     location: Literal["body", "header"] = "body"
+
+
+@attrs.frozen
+class FieldLimits:
+    """A body field's limits from the spec (minimum, maxItems, pattern, …), checked before
+    sending by `_params.json_body`; `model` / `items_model` name the component a nested object
+    (or each array item) is checked against. Generated into `_generated.operations.LIMITS`."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    min_items: int | None = None
+    max_items: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    model: str | None = None
+    items_model: str | None = None
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from cattrs.v import format_exception
 
 from gigstack_async import _validation as check
 from gigstack_async._convert import structure_input, unstructure
-from gigstack_async._operation import Operation
+from gigstack_async._operation import FieldLimits, Operation
 from gigstack_async._upload import FileInput, file_part
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.transports.base import MultipartField
@@ -35,12 +35,14 @@ __all__ = [
     "EMPTY_BODY",
     "FileInput",
     "boolean",
+    "check_limits",
     "choice",
     "date_param",
     "datetime_param",
     "enum_param",
     "integer",
     "json_body",
+    "model_body",
     "multipart",
     "number",
     "path_value",
@@ -179,7 +181,69 @@ def json_body(model: type, values: Mapping[str, Any]) -> Any:
         raise InvalidParameterError(model.__name__, reasons) from None
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidParameterError(model.__name__, str(exc)) from None
-    return unstructure(instance)
+    body = unstructure(instance)
+    check_limits(model.__name__, body)
+    return body
+
+
+def model_body(body: object) -> Any:
+    """The JSON of a whole model given as the body, checked against the spec's field limits."""
+    data = unstructure(body)
+    check_limits(type(body).__name__, data)
+    return data
+
+
+def check_limits(model: str, data: Any, path: str = "") -> None:
+    """Enforce the spec's limits on the JSON body of `model` (minimum, exclusiveMinimum,
+    maxItems, minLength, pattern, …; `_generated.operations.LIMITS`), nested models and array
+    items included. Raises InvalidParameterError naming the field path (`items[0].quantity`)."""
+    from gigstack_async._generated.operations import LIMITS  # the table imports the models
+
+    fields = LIMITS.get(model)
+    if not fields or not isinstance(data, Mapping):
+        return
+    for wire, limit in fields.items():
+        value = data.get(wire)
+        if value is None:
+            continue
+        where = f"{path}.{wire}" if path else wire
+        _check_value(where, value, limit)
+        if limit.model is not None:
+            check_limits(limit.model, value, where)
+        if limit.items_model is not None and isinstance(value, list):
+            for index, item in enumerate(value):
+                check_limits(limit.items_model, item, f"{where}[{index}]")
+
+
+def _check_value(where: str, value: Any, limit: FieldLimits) -> None:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        number_ = Decimal(str(value))
+        if limit.minimum is not None:
+            low = Decimal(str(limit.minimum))
+            if number_ < low or (limit.exclusive_minimum and number_ == low):
+                sign = ">" if limit.exclusive_minimum else "≥"
+                raise InvalidParameterError(where, f"must be {sign} {limit.minimum}", value)
+        if limit.maximum is not None:
+            high = Decimal(str(limit.maximum))
+            if number_ > high or (limit.exclusive_maximum and number_ == high):
+                sign = "<" if limit.exclusive_maximum else "≤"
+                raise InvalidParameterError(where, f"must be {sign} {limit.maximum}", value)
+    if isinstance(value, list):
+        if limit.min_items is not None and len(value) < limit.min_items:
+            raise InvalidParameterError(where, f"needs at least {limit.min_items} item(s)", value)
+        if limit.max_items is not None and len(value) > limit.max_items:
+            raise InvalidParameterError(where, f"takes at most {limit.max_items} items", value)
+    if isinstance(value, str):
+        if limit.min_length is not None and len(value) < limit.min_length:
+            raise InvalidParameterError(
+                where, f"must be at least {limit.min_length} characters", value
+            )
+        if limit.max_length is not None and len(value) > limit.max_length:
+            raise InvalidParameterError(
+                where, f"must be at most {limit.max_length} characters", value
+            )
+        if limit.pattern is not None and re.search(limit.pattern, value) is None:
+            raise InvalidParameterError(where, f"must match {limit.pattern}", value)
 
 
 def multipart(

@@ -79,6 +79,7 @@ DOWNLOAD_FILE = Operation(
 
 _SIDE_EFFECT_TEXT = {
     "none": "this call",
+    "creates": "this call creates a record or sends a message (a resend would make a second one)",
     "charges": "this call may charge money",
     "fiscal-document": "this call creates, stamps or cancels a fiscal document (CFDI)",
     "moves-money": "this call moves money",
@@ -280,8 +281,14 @@ class Pipeline:
         as given, or one is generated for this call; either way every retry carries the same key.
         """
         headers: Mapping[str, str] | None = None
+        key: str | None = None
         if op.idempotency is not None:
             json_body, headers = with_idempotency_key(op, json_body, idempotency_key)
+            key = (
+                headers[op.idempotency.field]
+                if headers is not None
+                else str(json_body[op.idempotency.field])
+            )
         request = self.build_request(
             op,
             path_params=path_params,
@@ -290,14 +297,19 @@ class Pipeline:
             multipart=multipart,
             headers=headers,
         )
-        result = await self.send(op, request)
+        result = await self.send(op, request, idempotency_key=key)
         return self.decode(op, result)
 
-    async def send(self, op: Operation, request: Request) -> CallResult:
+    async def send(
+        self, op: Operation, request: Request, *, idempotency_key: str | None = None
+    ) -> CallResult:
+        """Send with the retry policy. `idempotency_key` is the key `request` carries (for an
+        operation with `op.idempotency`): a failure after it may have been served names it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout.total
         log_path = op.path
         attempt = 0
+        maybe_served = False  # some attempt may have reached the server (idempotent calls)
         while True:
             attempt += 1
             started = loop.time()
@@ -314,6 +326,8 @@ class Pipeline:
                 )
                 if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
+                if op.idempotency is not None:
+                    raise self._keyed_failure(op, message, idempotency_key) from exc
                 raise APITimeoutError(message, method=op.method, path=log_path) from exc
             except ResponseTooLarge as exc:
                 # The same body would come again: retrying only downloads it again.
@@ -325,6 +339,7 @@ class Pipeline:
                 self._log_attempt(op, log_path, type(exc).__name__, attempt, elapsed)
                 if op.no_resend and exc.request_sent:
                     raise self._unsafe_failure(op, f"{op.method} {log_path}: {exc}") from exc
+                maybe_served = maybe_served or exc.request_sent
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
                     logger.info(
@@ -337,6 +352,10 @@ class Pipeline:
                     APITimeoutError if "Timeout" in type(exc).__name__ else APIConnectionError
                 )
                 attempts = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                if op.idempotency is not None and maybe_served:
+                    raise self._keyed_failure(
+                        op, f"{op.method} {log_path}: {exc} (after {attempts})", idempotency_key
+                    ) from exc
                 raise error_class(
                     f"{op.method} {log_path}: {exc} (after {attempts})",
                     method=op.method,
@@ -345,21 +364,68 @@ class Pipeline:
 
             elapsed = loop.time() - started
             self._log_attempt(op, log_path, response.status, attempt, elapsed)
+            acted = _may_have_acted(op, response.status)
             if response.status < 400 or response.status not in self.retry.retry_statuses:
+                if acted:
+                    raise self._acted_failure(op, response, idempotency_key)
                 return CallResult(response=response, attempts=attempt)
+            maybe_served = maybe_served or acted
             retry_after = parse_retry_after(response)
-            if op.no_resend or attempt > self.retry.max_retries:
-                raise self._status_error(response, retry_after)
-            if retry_after is not None and retry_after > self.retry.retry_after_cap:
-                raise self._status_error(response, retry_after)
             delay = retry_after if retry_after is not None else self._backoff(attempt)
-            if loop.time() + delay >= deadline:
+            if (
+                op.no_resend
+                or attempt > self.retry.max_retries
+                or (retry_after is not None and retry_after > self.retry.retry_after_cap)
+                or loop.time() + delay >= deadline
+            ):
+                if acted or (op.idempotency is not None and maybe_served):
+                    raise self._acted_failure(op, response, idempotency_key)
                 raise self._status_error(response, retry_after)
             logger.info(
                 "retrying %s %s in %.2f s after HTTP %d (attempt %d)",
                 op.method, log_path, delay, response.status, attempt + 1,
             )  # fmt: skip
             await asyncio.sleep(delay)
+
+    def _acted_failure(
+        self, op: Operation, response: Response, key: str | None
+    ) -> OutcomeUnknownError:
+        """A 5xx to a call with a side effect: the server may have acted before failing (a 503
+        from a proxy before the handler cannot be told apart), so it is not a refusal."""
+        message = (
+            f"{op.method} {op.path}: HTTP {response.status}: {excerpt(response.body)}"
+            if response.body
+            else f"{op.method} {op.path}: HTTP {response.status}"
+        )
+        if op.idempotency is not None:
+            return self._keyed_failure(op, message, key, response)
+        request_id = _request_id(response)
+        return OutcomeUnknownError(
+            f"{message}; {_SIDE_EFFECT_TEXT[op.side_effect]} and the server may have acted "
+            "before failing, so it was not retried. Check whether it took effect before "
+            "trying again." + (f" [request id {request_id}]" if request_id else ""),
+            method=op.method,
+            path=op.path,
+            status=response.status,
+            request_id=request_id,
+            body=response.body,
+        )
+
+    def _keyed_failure(
+        self, op: Operation, message: str, key: str | None, response: Response | None = None
+    ) -> OutcomeUnknownError:
+        """An idempotent call whose retries ran out after some attempt may have been served."""
+        return OutcomeUnknownError(
+            f"{message}; {_SIDE_EFFECT_TEXT[op.side_effect]} and may have taken effect. Retry "
+            f"WITH idempotency_key={key!r} (error.idempotency_key): the server recognises the "
+            "key and does not act twice; a retry without it may act twice.",
+            method=op.method,
+            path=op.path,
+            idempotency_key=key,
+            status=None if response is None else response.status,
+            request_id=None if response is None else _request_id(response),
+            body=b"" if response is None else response.body,
+        )
 
     def _unsafe_failure(self, op: Operation, message: str) -> APIConnectionError:
         """The error for a call with a side effect that failed after it may have been served."""
@@ -573,6 +639,14 @@ class Pipeline:
             return decode_body(op, response.status, response.body, body, op.response_model)
         except APIResponseValidationError as exc:
             raise _invalid_body(op, response, str(exc).partition(": ")[2], body) from exc
+
+
+def _may_have_acted(op: Operation, status: int) -> bool:
+    """A 5xx to a call with a side effect: the server may have acted before failing. Every 5xx
+    counts (a 503 from a proxy before the handler looks the same as one after it); a package
+    download (`limited-download`) streams no side effect of its own beyond the count SAT keeps,
+    and keeps its own DownloadInterruptedError path."""
+    return status >= 500 and op.side_effect not in ("none", "limited-download")
 
 
 def _invalid_body(

@@ -5,7 +5,7 @@ GigstackError
 ├── InvalidParameterError (also a ValueError)  bad input, raised before any request is sent
 ├── APIConnectionError                         no usable HTTP response
 │   ├── APITimeoutError                        a timeout or the per-call deadline
-│   ├── OutcomeUnknownError                    a billed call may have reached the server
+│   ├── OutcomeUnknownError                    a side effect may have happened (lost answer, 5xx)
 │   └── DownloadInterruptedError               a package download broke off (not retried)
 ├── APIResponseValidationError                 a 2xx body we cannot read
 │   └── BilledResponseValidationError          ... of a billed call: it went through
@@ -57,11 +57,36 @@ class APITimeoutError(APIConnectionError):
 
 
 class OutcomeUnknownError(APIConnectionError):
-    """A billed call failed after it may have reached the server.
+    """A call with a side effect (charges, stamps/cancels a CFDI, moves money, creates) failed
+    after it may have reached the server: the answer was lost, or it was a 5xx (a server may
+    fail after it acted, and a 503 from a proxy before the handler looks the same).
 
-    It was NOT retried, because a retry could charge twice. Check whether it took effect (for a
-    download request: `client.downloads.history()`) before trying again.
+    Without an idempotency key it was NOT retried, because a retry could act twice: check
+    whether it took effect (for a download request: `client.downloads.history()`) before trying
+    again. With one (`idempotency_key` is set: payments.register / payments.request) the SDK
+    retried with that key until its retries ran out: retry WITH the same key, never without it.
+
+    Attributes: `idempotency_key` (the key every attempt carried, or None), `status` (the HTTP
+    status of a 5xx answer, or None when no answer came), `request_id`, `body` (the raw bytes of
+    a 5xx answer). Not an APIStatusError on purpose: a 5xx here is not a refusal.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        idempotency_key: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        body: bytes = b"",
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.idempotency_key = idempotency_key
+        self.status = status
+        self.request_id = request_id
+        self.body = body
 
 
 class DownloadInterruptedError(APIConnectionError):

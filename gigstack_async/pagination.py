@@ -187,8 +187,18 @@ def paged(
     or the page number; every other query argument is sent unchanged on every page."""
     pagination = op.pagination
     assert pagination is not None  # codegen only emits paged() for paginated operations
+    if pagination.style == "single":
+        # The API returns the whole list in one answer: nothing to drive, one request.
+        async def fetch_whole(_position: Any) -> Any:
+            return await pipeline.call(op, path_params=path_params, query=dict(query))
+
+        return AsyncPager(fetch_whole, pagination, max_items=max_items)
     param = pagination.page_param if pagination.style == "page" else pagination.cursor_param
-    assert param is not None
+    if param is None:
+        raise TypeError(
+            f"{op.operation_id}: x-gigstack-pagination style {pagination.style!r} names no "
+            "cursor/page parameter"
+        )
 
     async def fetch(position: Any) -> Any:
         return await pipeline.call(op, path_params=path_params, query={**query, param: position})

@@ -133,3 +133,44 @@ def test_the_docstrings_error_names_match_the_runtime_mapping() -> None:
     for status, name in ERRORS.items():
         assert error_class_for(status).__name__ == name
     assert error_class_for(502).__name__ == "InternalServerError"
+
+
+def test_an_undeclared_post_defaults_to_creates_and_is_never_resent() -> None:
+    """Review 11 #14: an operation with no `x-gigstack-side-effect` on a write method used to be
+    `none` (retried after the server acted)."""
+    from codegen.operations import side_effect
+
+    op = {"operationId": "makeThing"}
+    assert side_effect(op, "post") == "creates"
+    assert side_effect(op, "patch") == "creates"
+    assert side_effect(op, "get") == "none"
+    assert side_effect(op, "put") == "none"  # idempotent in HTTP
+    assert side_effect({**op, "x-gigstack-side-effect": "none"}, "post") == "none"
+
+
+def test_every_plain_post_is_a_reviewed_none() -> None:
+    """Review 11 #4: plain creates classified `none` were retried after the server acted (two
+    clients, two webhook endpoints, two emails). A POST stays `none` only when a resend is
+    harmless; a new one must be looked at and added here deliberately."""
+    from gigstack_async._generated.operations import OPERATIONS
+
+    harmless = {
+        "generateSatInvoicePdf",  # renders a PDF
+        "activateDownloads",  # switches
+        "deactivateDownloads",
+        "enableDownloadSync",
+        "uploadFiel",  # replaces the stored FIEL
+        "registerDownloads",
+        "getClientPortalToken",  # a token
+        "validateClient",  # a check
+        "previewDraftInvoice",  # a preview
+        "removeTeamMember",  # removing twice leaves it removed
+        "uploadTeamCsd",  # replaces the stored CSD
+        "generateUserLoginLink",  # a link
+    }
+    posts = {op.operation_id for op in OPERATIONS.values() if op.method == "POST"}
+    plain = {op for op in posts if OPERATIONS[op].side_effect == "none"}
+    assert plain == harmless
+    for name in ("createClient", "createWebhook", "resendInvoiceEmail", "createUser"):
+        assert OPERATIONS[name].side_effect == "creates"
+        assert OPERATIONS[name].no_resend

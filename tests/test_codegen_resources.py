@@ -315,3 +315,26 @@ async def test_a_body_argument_of_the_wrong_type_is_refused_before_sending(
     with pytest.raises(InvalidParameterError, match="price"):
         await widgets.Widgets(pipeline).create(color="red", price="cheap")
     assert transport.requests == []
+
+
+def test_cursor_lists_offer_no_page_keyword() -> None:
+    """Review 11 #10: cursor lists exposed `page`, which the cursor pager never drives."""
+    import inspect
+
+    from gigstack_async import GigstackClient
+    from gigstack_async._generated.operations import OPERATIONS
+
+    client = GigstackClient(api_key="sk_test_x")
+    checked = 0
+    for op in OPERATIONS.values():
+        if op.pagination is None or op.pagination.style != "cursor":
+            continue
+        method = client
+        for part in [*op.resource.split("."), "list"]:
+            method = getattr(method, part)
+        if op.operation_id.startswith("list"):
+            assert "page" not in inspect.signature(method).parameters, op.operation_id
+            checked += 1
+    assert checked >= 5
+    # Page-style lists keep driving their page number themselves.
+    assert "page" not in inspect.signature(client.clients.search).parameters

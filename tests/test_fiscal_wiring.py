@@ -124,3 +124,129 @@ def test_every_declared_fiscal_check_is_in_the_generated_method() -> None:
         assert f"_fiscal.{check}(body_)" in source, op["operationId"]
     # income, egress, drafts, receipts, retentions, cancel, payments, clients, teams
     assert declared >= 15
+
+
+# ------------------------------------------------------------------ review 11 #6: normalised
+
+
+async def test_the_checked_value_is_the_sent_value(
+    client: GigstackClient, transport: MockTransport
+) -> None:
+    """Review 11 #6: the checks accepted " pegj800101abc ", "g03", "ppd", "usd" by normalising
+    them, then sent the raw values (the sandbox refused "usd" with a 400)."""
+    await client.invoices.income.create(
+        client=models.ClientInput(
+            tax_id=" pegj800101abc ",
+            legal_name="JUAN PEREZ GARCIA",
+            tax_system="612",
+            address=models.ClientAddress(zip="03100"),  # spaces: refused by the pattern
+        ),
+        items=[models.Item(description="X", quantity=1, unit_price=100)],
+        use="g03",
+        payment_method="ppd",
+        payment_form="99",
+        currency="usd",
+        exchange_rate=17,
+    )
+    (request,) = transport.requests
+    body = request.json
+    assert body["client"]["tax_id"] == "PEGJ800101ABC"
+    assert body["client"]["address"]["zip"] == "03100"
+    assert (body["use"], body["payment_method"], body["currency"]) == ("G03", "PPD", "USD")
+
+
+async def test_payment_and_client_bodies_are_sent_normalised(
+    client: GigstackClient, transport: MockTransport
+) -> None:
+    await client.clients.create(legal_name="JUAN PEREZ GARCIA", tax_id="pegj800101abc ")
+    await client.payments.register(
+        client=models.ClientInput(id="client_1"),
+        items=[models.Item(id="service_1")],
+        payment_form=" 03",
+        currency="usd",
+        exchange_rate=17,
+    )
+    created, registered = (r.json for r in transport.requests)
+    assert created["tax_id"] == "PEGJ800101ABC"
+    assert (registered["payment_form"], registered["currency"]) == ("03", "USD")
+
+
+async def test_the_caller_s_model_is_not_changed_by_normalising(
+    client: GigstackClient, transport: MockTransport
+) -> None:
+    customer = models.ClientInput(tax_id="pegj800101abc", legal_name="JUAN")
+    await client.invoices.income.create(client=customer, items=[models.Item(id="service_1")])
+    assert customer.tax_id == "pegj800101abc"
+
+
+# ------------------------------------------------------------------ review 11 #7: fiscal gaps
+
+
+async def test_retention_cancel_motive_01_needs_the_substitution_uuid(
+    client: GigstackClient, transport: MockTransport
+) -> None:
+    with pytest.raises(InvalidParameterError) as excinfo:
+        await client.retentions.cancel("ret_1", motive="01")
+    assert excinfo.value.field == "substitution_uuid"
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize("cancel", ["invoices", "retentions"])
+async def test_a_substitution_uuid_with_another_motive_is_refused(
+    client: GigstackClient, transport: MockTransport, cancel: str
+) -> None:
+    resource = getattr(client, cancel)
+    with pytest.raises(InvalidParameterError) as excinfo:
+        await resource.cancel("x_1", motive="02", substitution_uuid=uuid.uuid4())
+    assert excinfo.value.field == "substitution_uuid"
+    assert transport.requests == []
+
+
+async def test_a_complement_automation_with_payment_form_99_is_refused(
+    client: GigstackClient, transport: MockTransport
+) -> None:
+    with pytest.raises(InvalidParameterError) as excinfo:
+        await client.payments.register(
+            client=models.ClientInput(id="client_1"),
+            items=[models.Item(id="service_1")],
+            payment_form="99",
+            automation_type="ppd_invoice_and_complement",
+        )
+    assert excinfo.value.field == "payment_form"
+    assert transport.requests == []
+
+
+async def test_a_global_invoice_goes_to_the_generic_rfc(
+    client: GigstackClient, transport: MockTransport
+) -> None:
+    glob = {"global_": models.GlobalInvoiceInfo(periodicity="04", months="01", year=2025)}
+    with pytest.raises(InvalidParameterError) as excinfo:
+        await client.invoices.income.create(
+            client=models.ClientInput(tax_id="PEGJ800101ABC", tax_system="612"),
+            items=[models.Item(id="service_1")],
+            **glob,
+        )
+    assert excinfo.value.field == "client.tax_id"
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"currency": "XXX"}, "currency"),
+        ({"currency": "US"}, "currency"),
+        ({"client": models.ClientInput(address=models.ClientAddress(zip="00000"))}, None),
+    ],
+)
+async def test_currency_xxx_short_codes_and_zip_00000_are_refused(
+    client: GigstackClient, transport: MockTransport, changes: dict[str, object], field: str | None
+) -> None:
+    values: dict[str, object] = {
+        "client": models.ClientInput(id="client_1"),
+        "items": [models.Item(id="service_1")],
+        **changes,
+    }
+    with pytest.raises(InvalidParameterError) as excinfo:
+        await client.invoices.income.create(**values)  # type: ignore[arg-type]
+    assert excinfo.value.field in (field, "client.address.zip", "address.zip")
+    assert transport.requests == []

@@ -919,6 +919,30 @@ class InvoiceStamp:
     stamp_at: int | None = None
     """FACT-docs: epoch seconds (s)."""
     sello: str | None = None
+    uuid: str | None = None
+    """GUESS (sandbox; the docs name no field for it): the SAT folio fiscal (TimbreFiscalDigital UUID, 36 characters) — what `cancel(motive='01', substitution_uuid=...)` of another invoice takes. Optional: absent when the API does not send it."""
+
+
+@attrs.define(kw_only=True)
+class PaymentComplementData:
+    """GUESS (sandbox shape; api-surface-core.md §5.9: complement shape NOT FOUND, "Invoice with invoice_type P plus payment-complement data"). The payment a type-P CFDI records, after SAT Pagos 2.0 (Pago / DoctoRelacionado: FormaDePagoP, Monto, IdDocumento, ImpSaldoAnt, ImpSaldoInsoluto, FACT-3p). Every field optional; unknown fields pass through."""
+
+    payment_id: str | None = None
+    """GUESS: the gigstack payment (`payment_…`)."""
+    payment_form: str | None = None
+    """GUESS: SAT FormaDePagoP (never 99)."""
+    amount: Decimal | None = None
+    """GUESS: Monto, currency units."""
+    currency: str | None = None
+    """GUESS: MonedaP."""
+    related_invoice: str | None = None
+    """GUESS: the PPD invoice's gigstack id."""
+    related_uuid: str | None = None
+    """GUESS: the PPD invoice's SAT UUID (IdDocumento)."""
+    previous_balance: Decimal | None = None
+    """GUESS: ImpSaldoAnt."""
+    outstanding_balance: Decimal | None = None
+    """GUESS: ImpSaldoInsoluto."""
 
 
 @attrs.define(kw_only=True)
@@ -1104,8 +1128,9 @@ class RetentionTaxInput:
     tax: str
     """`ISR`, `IVA` or `IEPS`."""
     base: Decimal
+    """BaseRet ≥ 0 (SAT Retenciones 2.0 Anexo, FACT-3p)."""
     amount: Decimal
-    """The amount retained."""
+    """The amount retained; MontoRet ≥ 0 (SAT Retenciones 2.0, FACT-3p)."""
 
 
 @attrs.define(kw_only=True)
@@ -1143,7 +1168,7 @@ class RetentionInput:
     period_year: int
     """Fiscal year."""
     total_operation: Decimal
-    """FACT-docs: total amount of the operation."""
+    """MontoTotOperacion ≥ 0 (SAT Retenciones 2.0, FACT-3p). FACT-docs: total amount of the operation."""
     taxes: list[RetentionTaxInput]
     """FACT-docs: the retained taxes `[{tax, base, amount}]`."""
     total_exempt: Decimal | None = None
@@ -1306,9 +1331,9 @@ class Item:
     """FACT-docs: SAT ClaveUnidad, e.g. `E48`, `ACT`, `H87`."""
     unit_name: str | None = None
     unit_price: Decimal | None = None
-    """FACT-docs: price per unit in currency units."""
+    """ValorUnitario ≥ 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). FACT-docs: price per unit in currency units."""
     discount: Decimal | None = None
-    """GUESS: per-item discount in currency units (invoice totals carry `discount`)."""
+    """Descuento ≥ 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). GUESS: per-item discount in currency units (invoice totals carry `discount`)."""
     taxability: str | None = None
     """FACT-docs: SAT ObjetoImp (catalog TaxObject), e.g. `02`."""
     taxes: list[TaxElement] | None = None
@@ -1325,7 +1350,7 @@ class ServiceInput:
     unit_key: str
     """FACT-docs: SAT unit key, e.g. `E48`."""
     unit_price: Decimal
-    """FACT-docs: price per unit, currency units."""
+    """ValorUnitario ≥ 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). FACT-docs: price per unit, currency units."""
     sku: str | None = None
     """FACT-docs: stock keeping unit, e.g. `CONS-001`."""
     unit_name: str | None = None
@@ -1348,7 +1373,7 @@ class ServiceUpdateInput:
     unit_name: str | None = None
     """FACT-docs: unit display name, e.g. `Servicio`."""
     unit_price: Decimal | None = None
-    """FACT-docs: price per unit in currency units."""
+    """ValorUnitario ≥ 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). FACT-docs: price per unit in currency units."""
     taxes: list[TaxElement] | None = None
     """FACT-docs: the default taxes of the service (IVA, ISR, IEPS)."""
 
@@ -2066,7 +2091,7 @@ class InvoiceIncomeInput:
     currency: str | None = None
     """FACT-docs: ISO 4217, e.g. `MXN`; with another currency SAT needs `exchange_rate` (FACT-3p)."""
     exchange_rate: Decimal | None = None
-    """FACT-docs (guide): MXN per unit of `currency`; 1 for MXN."""
+    """TipoCambio > 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). FACT-docs (guide): MXN per unit of `currency`; 1 for MXN."""
     use: str | None = None
     """FACT-docs: uso CFDI (catalog CfdiUse). Docs example `P01` is a CFDI 3.3 code; FACT-CLI default `G03`."""
     payment_form: str | None = None
@@ -2076,7 +2101,7 @@ class InvoiceIncomeInput:
     series: str | None = None
     """FACT-docs (guide): invoice series, e.g. `A`."""
     folio_number: int | None = None
-    """FACT-docs (guide): folio within the series."""
+    """GUESS limit: never negative (0 = assigned by gigstack, as drafts show). FACT-docs (guide): folio within the series."""
     send_email: bool | None = None
     """FACT-docs: email the invoice to the client."""
     emails: list[str] | None = None
@@ -2112,7 +2137,7 @@ class InvoiceEgressInput:
     currency: str | None = None
     """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
-    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
+    """TipoCambio > 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     use: str | None = None
     """FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`."""
     payment_form: str | None = None
@@ -2122,7 +2147,7 @@ class InvoiceEgressInput:
     series: str | None = None
     """FACT-docs: the invoice series, e.g. `A`."""
     folio_number: int | None = None
-    """FACT-docs (guide): folio within the series."""
+    """GUESS limit: never negative (0 = assigned by gigstack, as drafts show). FACT-docs (guide): folio within the series."""
     send_email: bool | None = None
     """FACT-docs: email the document to the client."""
     emails: list[str] | None = None
@@ -2182,6 +2207,7 @@ class Invoice:
     """FACT-CLI: outstanding balance of a PPD invoice."""
     payment_complements: int | None = None
     """FACT-CLI: number of payment complements."""
+    payment: PaymentComplementData | None = None
     created_at: int | None = None
     """FACT-docs: epoch seconds (s)."""
     livemode: bool | None = None
@@ -2358,7 +2384,7 @@ class RegisterPaymentInput:
     currency: str | None = None
     """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
-    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
+    """TipoCambio > 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     idempotency_key: str | None = None
     """FACT-docs/FACT-CLI: dedupes retries; the SDK fills it in when omitted."""
     send_email: bool | None = None
@@ -2464,7 +2490,7 @@ class ReceiptInput:
     currency: str | None = None
     """FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`."""
     exchange_rate: Decimal | None = None
-    """FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
+    """TipoCambio > 0 (SAT Anexo 20 CFDI 4.0, FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p)."""
     items: list[Item] | None = None
     """FACT-docs: the line items (a service reference `{id, quantity}` or inline data); prices in currency units."""
     payment_form: str | None = None

@@ -3,7 +3,7 @@
 """Every operation of the spec as data: path, parameters, models, side effect, paging."""
 
 from gigstack_async._generated import models
-from gigstack_async._operation import Idempotency, Operation, Pagination, Upload
+from gigstack_async._operation import FieldLimits, Idempotency, Operation, Pagination, Upload
 
 LIST_SAT_INVOICES = Operation(
     operation_id="listSatInvoices",
@@ -253,6 +253,7 @@ CREATE_CLIENT = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ClientInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -282,6 +283,7 @@ UPLOAD_CLIENT_CSF = Operation(
     query_params=("team", "client_id"),
     body="multipart",
     request_model=models.CsfUpload,
+    side_effect="creates",
     upload=Upload(max_bytes=5242880, content_types=("application/pdf",)),
     unwrap="data",
 )
@@ -377,6 +379,7 @@ UPLOAD_CLIENT_SUPPORT_DOCUMENT = Operation(
     query_params=("team",),
     body="multipart",
     request_model=models.SupportDocumentUpload,
+    side_effect="creates",
     upload=Upload(
         max_bytes=10485760,
         content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
@@ -519,6 +522,7 @@ CREATE_DRAFT_INVOICE = Operation(
     query_params=("team",),
     body="json",
     request_model=models.DraftInvoiceInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -686,6 +690,7 @@ RESEND_INVOICE_EMAIL = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ResendInvoiceInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -710,6 +715,7 @@ UPLOAD_INVOICE_SUPPORT_DOCUMENT = Operation(
     query_params=("team",),
     body="multipart",
     request_model=models.SupportDocumentUpload,
+    side_effect="creates",
     upload=Upload(
         max_bytes=10485760,
         content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
@@ -879,6 +885,7 @@ UPLOAD_PAYMENT_SUPPORT_DOCUMENT = Operation(
     query_params=("team",),
     body="multipart",
     request_model=models.SupportDocumentUpload,
+    side_effect="creates",
     upload=Upload(
         max_bytes=10485760,
         content_types=("application/pdf", "image/png", "image/jpeg", "image/webp"),
@@ -923,6 +930,7 @@ CREATE_RECEIPT = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ReceiptInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1082,6 +1090,7 @@ CREATE_SERVICE = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ServiceInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1241,6 +1250,7 @@ CREATE_TEAM_SERIES = Operation(
     query_params=("team",),
     body="json",
     request_model=models.SeriesInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1267,6 +1277,7 @@ ADD_TEAM_MEMBER = Operation(
     query_params=("team",),
     body="json",
     request_model=models.TeamMemberInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1346,6 +1357,7 @@ CREATE_USER = Operation(
     query_params=("team",),
     body="json",
     request_model=models.UserInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1358,6 +1370,7 @@ RESET_USER_PASSWORD = Operation(
     query_params=("team",),
     body="json",
     request_model=models.ResetPasswordInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1423,6 +1436,7 @@ CREATE_WEBHOOK = Operation(
     query_params=("team",),
     body="json",
     request_model=models.WebhookInput,
+    side_effect="creates",
     unwrap="data",
 )
 
@@ -1570,3 +1584,158 @@ OPERATIONS: dict[str, Operation] = {
     UPDATE_WEBHOOK.operation_id: UPDATE_WEBHOOK,
     DELETE_WEBHOOK.operation_id: DELETE_WEBHOOK,
 }
+
+LIMITS: dict[str, dict[str, FieldLimits]] = {
+    "Client": {
+        "address": FieldLimits(model="ClientAddress"),
+    },
+    "ClientAddress": {
+        "zip": FieldLimits(pattern="^[0-9]{5}$"),
+    },
+    "ClientEnvelope": {
+        "data": FieldLimits(model="Client"),
+    },
+    "ClientInput": {
+        "address": FieldLimits(model="ClientAddress"),
+    },
+    "ClientList": {
+        "data": FieldLimits(items_model="Client"),
+    },
+    "ClientSearchResult": {
+        "data": FieldLimits(items_model="Client"),
+    },
+    "DraftInvoice": {
+        "client": FieldLimits(model="Client"),
+    },
+    "DraftInvoiceEnvelope": {
+        "data": FieldLimits(model="DraftInvoice"),
+    },
+    "DraftInvoiceInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "items": FieldLimits(items_model="Item"),
+    },
+    "DraftInvoiceList": {
+        "data": FieldLimits(items_model="DraftInvoice"),
+    },
+    "DraftInvoiceUpdateInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "items": FieldLimits(items_model="Item"),
+    },
+    "InvoiceEgressInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "items": FieldLimits(items_model="Item"),
+        "exchange_rate": FieldLimits(minimum=0, exclusive_minimum=True),
+        "folio_number": FieldLimits(minimum=0),
+    },
+    "InvoiceIncomeInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "items": FieldLimits(items_model="Item"),
+        "exchange_rate": FieldLimits(minimum=0, exclusive_minimum=True),
+        "folio_number": FieldLimits(minimum=0),
+    },
+    "Item": {
+        "quantity": FieldLimits(minimum=0, exclusive_minimum=True),
+        "unit_price": FieldLimits(minimum=0),
+        "discount": FieldLimits(minimum=0),
+    },
+    "Payment": {
+        "client": FieldLimits(model="Client"),
+    },
+    "PaymentEnvelope": {
+        "data": FieldLimits(model="Payment"),
+    },
+    "PaymentList": {
+        "data": FieldLimits(items_model="Payment"),
+    },
+    "PaymentSearchResult": {
+        "data": FieldLimits(items_model="Payment"),
+    },
+    "ReceiptInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "exchange_rate": FieldLimits(minimum=0, exclusive_minimum=True),
+        "items": FieldLimits(items_model="Item"),
+    },
+    "RefundPaymentInput": {
+        "amount": FieldLimits(minimum=0, exclusive_minimum=True),
+    },
+    "RegisterInput": {
+        "max_monthly_invoices": FieldLimits(minimum=1),
+    },
+    "RegisterPaymentInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "items": FieldLimits(min_items=1, items_model="Item"),
+        "exchange_rate": FieldLimits(minimum=0, exclusive_minimum=True),
+    },
+    "RequestPaymentInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "items": FieldLimits(min_items=1, items_model="Item"),
+    },
+    "RetentionInput": {
+        "client": FieldLimits(model="ClientInput"),
+        "period_start": FieldLimits(minimum=1, maximum=12),
+        "period_end": FieldLimits(minimum=1, maximum=12),
+        "total_operation": FieldLimits(minimum=0),
+        "taxes": FieldLimits(min_items=1, items_model="RetentionTaxInput"),
+    },
+    "RetentionTaxInput": {
+        "base": FieldLimits(minimum=0),
+        "amount": FieldLimits(minimum=0),
+    },
+    "ScheduleInput": {
+        "time": FieldLimits(pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$"),
+        "days_back": FieldLimits(minimum=1, maximum=90),
+    },
+    "SeriesInput": {
+        "series": FieldLimits(min_length=1),
+        "live": FieldLimits(minimum=0),
+        "test": FieldLimits(minimum=0),
+    },
+    "SeriesUpdateInput": {
+        "live": FieldLimits(minimum=0),
+        "test": FieldLimits(minimum=0),
+    },
+    "ServiceInput": {
+        "unit_price": FieldLimits(minimum=0),
+    },
+    "ServiceUpdateInput": {
+        "unit_price": FieldLimits(minimum=0),
+    },
+    "Team": {
+        "address": FieldLimits(model="ClientAddress"),
+    },
+    "TeamEnvelope": {
+        "data": FieldLimits(model="Team"),
+    },
+    "TeamInput": {
+        "address": FieldLimits(model="ClientAddress"),
+    },
+    "TeamList": {
+        "data": FieldLimits(items_model="Team"),
+    },
+    "TeamSettingsInput": {
+        "eom_ppd_threshold_days": FieldLimits(minimum=0, maximum=31),
+        "limit_days_to_pay": FieldLimits(minimum=0),
+    },
+    "TeamUpdateInput": {
+        "address": FieldLimits(model="ClientAddress"),
+    },
+    "UpdatePaymentInput": {
+        "client": FieldLimits(model="ClientInput"),
+    },
+    "WebhookDeleteInput": {
+        "expected_revision": FieldLimits(pattern="^[0-9a-f]{64}$"),
+    },
+    "WebhookInput": {
+        "url": FieldLimits(max_length=4096),
+        "events": FieldLimits(max_items=26),
+        "description": FieldLimits(max_length=1000),
+    },
+    "WebhookUpdateInput": {
+        "url": FieldLimits(max_length=4096),
+        "events": FieldLimits(max_items=26),
+        "description": FieldLimits(max_length=1000),
+        "expected_revision": FieldLimits(pattern="^[0-9a-f]{64}$"),
+    },
+}
+"""Body field limits per component (minimum, maxItems, pattern, …): `_params.json_body`
+checks them before sending."""

@@ -7,12 +7,13 @@ All mutation happens on the event loop between awaits, so no locking is needed.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -62,15 +63,32 @@ CANCELED_SPELLINGS = frozenset({"canceled", "cancelled"})
 
 
 class Store:
-    """Records of one kind, by id, in creation order."""
+    """Records of one kind, by id, in creation order.
+
+    Every id ever added keeps its place in one process-wide creation sequence (`position`),
+    deleted ones included, so a list cursor naming a deleted record still says where to go on.
+    """
+
+    _sequence = itertools.count(1)
+    _positions: ClassVar[dict[str, int]] = {}
 
     def __init__(self, noun: str) -> None:
         self.noun = noun
         self.items: dict[str, Record] = {}
 
     def add(self, record: Record, key: str | None = None) -> Record:
-        self.items[key or str(record["id"])] = record
+        record_key = key or str(record["id"])
+        if record_key not in self.items:
+            # New here (a replaced record keeps its place). Overwritten, not kept: seeded
+            # sandboxes in one process hand out the same ids again.
+            Store._positions[str(record.get("id", record_key))] = next(Store._sequence)
+        self.items[record_key] = record
         return record
+
+    @staticmethod
+    def position(record_id: str) -> int | None:
+        """The creation position of a record ever stored (None for one never stored here)."""
+        return Store._positions.get(record_id)
 
     def get(self, record_id: str) -> Record:
         """The record, or 404 `resource_not_found`."""
@@ -161,6 +179,17 @@ class CoreTeam:
         real API may auto-create). An explicit folio is honoured once per series and moves the
         counter past it.
         """
+        counter = self.check_folio(series, explicit)
+        if explicit is None:
+            counter["test"] += 1
+            return int(counter["test"])
+        counter["test"] = max(int(counter["test"]), explicit)
+        return explicit
+
+    def check_folio(self, series: str, explicit: int | None) -> Record:
+        """What `next_folio` would refuse, without taking a folio (a pure check callers run
+        before any side effect): an unknown series (400), an explicit folio already used (409).
+        Returns the series counter."""
         counter = self.series.get(series)
         if counter is None:
             raise ApiError(
@@ -171,8 +200,7 @@ class CoreTeam:
                 details=("series",),
             )
         if explicit is None:
-            counter["test"] += 1
-            return int(counter["test"])
+            return counter
         used = {
             int(record.get("folio_number") or 0)
             for store in (self.invoices, self.retentions)
@@ -186,8 +214,7 @@ class CoreTeam:
                 f"folio_number: {explicit} is already used in series {series!r}",
                 details=("folio_number",),
             )
-        counter["test"] = max(int(counter["test"]), explicit)
-        return explicit
+        return counter
 
 
 class CoreState:

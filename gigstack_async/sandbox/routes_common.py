@@ -18,7 +18,7 @@ from aiohttp import web
 
 from gigstack_async.sandbox import money
 from gigstack_async.sandbox.config import ApiKeyConfig
-from gigstack_async.sandbox.core import CoreState, CoreTeam, Record
+from gigstack_async.sandbox.core import CoreState, CoreTeam, Record, Store
 from gigstack_async.sandbox.envelopes import ApiError, invalid
 from gigstack_async.sandbox.routing import OWNER, state_of, team_of
 
@@ -264,7 +264,8 @@ def cursor_list(
     """A core list page: `{message, data, has_more, total_results[, next]}`.
 
     Default order is newest first (`sort=asc` reverses). `next` is an opaque cursor naming the
-    last record returned; an unknown cursor is a 400. `total_results` counts every match, not
+    last record returned (and its creation position: a deleted anchor goes on after it); an
+    unknown cursor is a 400. `total_results` counts every match, not
     just the page. Query filters: `created_gte`/`created_lte` (or `created[gte]`/`[lte]`, in the
     unit of `created_field`), `metadata.<key>` / `metadata_<key>`, and `filters` (query name →
     predicate), applied only when the parameter is present.
@@ -294,11 +295,7 @@ def cursor_list(
     start = 0
     cursor = request.query.get("next")
     if cursor:
-        anchor = _decode_cursor(cursor)
-        ids = [str(record.get("id")) for record in matches]
-        if anchor not in ids:
-            raise invalid("next", "unknown or expired cursor: start again without `next`")
-        start = ids.index(anchor) + 1
+        start = _cursor_start(cursor, matches, descending=sort == "desc")
     page = matches[start : start + limit]
     body: dict[str, Any] = {
         "message": message,
@@ -307,21 +304,42 @@ def cursor_list(
         "total_results": len(matches),
     }
     if body["has_more"]:
-        body["next"] = _encode_cursor(str(page[-1]["id"]))
+        last = str(page[-1]["id"])
+        body["next"] = _encode_cursor(last, Store.position(last))
     elif core_of(request).variants.next_on_last_page == "null":
         body["next"] = money.NULL
     return money.json_response(body)
 
 
-def _encode_cursor(record_id: str) -> str:
-    return base64.urlsafe_b64encode(record_id.encode()).decode().rstrip("=")
+def _cursor_start(cursor: str, matches: list[Record], *, descending: bool) -> int:
+    """Where the page after `cursor` starts. The cursor names the last record returned and its
+    creation position; when that record was deleted meanwhile (the common delete-while-listing
+    loop), the page goes on after its position instead of failing (review 11 #9)."""
+    anchor, position = _decode_cursor(cursor)
+    ids = [str(record.get("id")) for record in matches]
+    if anchor in ids:
+        return ids.index(anchor) + 1
+    if position is None:
+        raise invalid("next", "unknown or expired cursor: start again without `next`")
+    for index, record_id in enumerate(ids):
+        here = Store.position(record_id)
+        if here is not None and (here < position if descending else here > position):
+            return index
+    return len(ids)
 
 
-def _decode_cursor(cursor: str) -> str:
+def _encode_cursor(record_id: str, position: int | None = None) -> str:
+    text = record_id if position is None else f"{record_id}|{position}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int | None]:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
-        return ""
+        return "", None
+    record_id, _, position = text.partition("|")
+    return record_id, int(position) if position.isdigit() else None
 
 
 def _flatten(value: Any) -> Iterable[str]:

@@ -28,7 +28,12 @@ ROUTES: tuple[Route, ...] = (
 
 
 def add_public_routes(app: web.Application) -> None:
-    """Invoice PDF/XML downloads at `/files/invoices/{id}.{pdf|xml}?token=…` (outside `/v2`)."""
+    """Invoice and retention PDF/XML downloads at `/files/{invoices|retentions}/{id}.{pdf|xml}
+    ?token=…` (outside `/v2`)."""
     app.router.add_get(
         PUBLIC_PREFIX + r"/invoices/{id}.{kind:pdf|xml}", routes_invoices.download_file
+    )
+    app.router.add_get(
+        PUBLIC_PREFIX + r"/retentions/{id}.{kind:pdf|xml}",
+        routes_retentions.download_retention_file,
     )

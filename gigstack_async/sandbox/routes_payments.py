@@ -25,10 +25,11 @@ from gigstack_async.sandbox.billing import (
     stamp_invoice,
     stamp_payment_complement,
 )
-from gigstack_async.sandbox.core import CoreTeam, Record
+from gigstack_async.sandbox.core import DEFAULT_SERIES, CoreTeam, Record
 from gigstack_async.sandbox.envelopes import ApiError, invalid
 from gigstack_async.sandbox.routes_common import (
     PAYMENT_FORMS,
+    PUBLIC_RFC,
     check_code,
     core_of,
     cursor_list,
@@ -135,8 +136,7 @@ def _run_automation(request: web.Request, payment: Record) -> None:
     automation = payment.get("automation_type")
     if automation in (None, "none") or payment["automations"]:
         return
-    core = team_core(request)
-    client = core.clients.get(payment["client"]["id"]) if payment.get("client") else None
+    client, series, folio_number = _automation_target(request, payment)
     fields = {
         key: payment[key]
         for key in (
@@ -152,10 +152,6 @@ def _run_automation(request: web.Request, payment: Record) -> None:
         )
     }
     fields["use"] = (client or {}).get("use") or "G03"
-    config = payment.get("invoice_config") or {}
-    series = config.get("serie")
-    folio = config.get("folio")
-    folio_number = int(folio) if isinstance(folio, (int, str)) and str(folio).isdigit() else None
     if automation == "receipt":
         receipt = new_receipt(request, payment, client)
         payment["receipts"].append(receipt["id"])
@@ -185,6 +181,34 @@ def _run_automation(request: web.Request, payment: Record) -> None:
     payment["automations"].append(done)
 
 
+def _automation_target(
+    request: web.Request, payment: Record
+) -> tuple[Record | None, str | None, int | None]:
+    """The client, series and explicit folio the automation stamps with."""
+    core = team_core(request)
+    client = core.clients.get(payment["client"]["id"]) if payment.get("client") else None
+    config = payment.get("invoice_config") or {}
+    series = config.get("serie")
+    folio = config.get("folio")
+    folio_number = int(folio) if isinstance(folio, (int, str)) and str(folio).isdigit() else None
+    return client, series, folio_number
+
+
+def _preflight_automation(request: web.Request, payment: Record) -> None:
+    """Everything the automation would refuse, checked before the payment exists, so a register
+    is all-or-nothing (review 11 #9: an unknown `invoice_config.serie` used to leave a
+    succeeded payment, its money move and a spent idempotency key behind a 400)."""
+    automation = payment.get("automation_type")
+    if automation not in PUE_AUTOMATIONS | PPD_AUTOMATIONS:
+        return
+    client, series, folio_number = _automation_target(request, payment)
+    require_receiver(client)
+    use = (client or {}).get("use") or "G03"
+    if client is not None and client.get("tax_id") == PUBLIC_RFC and use != "S01":
+        raise invalid("use", "must be S01 for público en general (XAXX010101000)")
+    team_core(request).check_folio(series or DEFAULT_SERIES["I"], folio_number)
+
+
 def _remember(core: CoreTeam, body: Record, payment: Record) -> None:
     key = body.get("idempotency_key")
     if isinstance(key, str) and key:
@@ -202,10 +226,20 @@ async def register_payment(request: web.Request) -> web.Response:
         raise invalid("payment_form", "is required to register a payment (SAT c_FormaPago)")
     payment = _new_payment(request, body, payment_machine.SUCCEEDED)
     payment["succeeded_at"] = payment["created_at"]
+    _preflight_automation(request, payment)
+    state = core_of(request)
+    moves = len(state.money_moves)
     core.payments.add(payment)
     _remember(core, body, payment)
-    core_of(request).record_move(core.team_id, payment["id"], "register", payment["total"])
-    _run_automation(request, payment)
+    state.record_move(core.team_id, payment["id"], "register", payment["total"])
+    try:
+        _run_automation(request, payment)
+    except ApiError:
+        # Safety net behind the preflight: no payment, no move, the key free again.
+        core.payments.delete(payment["id"])
+        core.idempotency.pop(str(body.get("idempotency_key")), None)
+        del state.money_moves[moves:]
+        raise
     emit(request, "payment.created", payment)
     emit(request, "payment.succeeded", payment)
     return respond(payment, "Payment registered successfully")
@@ -255,6 +289,7 @@ async def mark_paid(request: web.Request) -> web.Response:
     if paid_at is not None and core_of(request).variants.resource_time_unit == "ms":
         paid_at *= 1000  # `date` is documented in seconds (FACT-n8n)
     succeeded_at = paid_at or resource_time(request)
+    _preflight_automation(request, payment)  # refuse before the payment changes
     payment.update(status=status, payment_form=payment_form, succeeded_at=succeeded_at)
     core_of(request).record_move(core.team_id, payment["id"], "paid", payment["total"])
     _run_automation(request, payment)

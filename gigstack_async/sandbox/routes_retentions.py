@@ -7,6 +7,7 @@ analogy with invoices. Ids follow the create example: `id` = the CFDI UUID.
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from gigstack_async.sandbox import money
 from gigstack_async.sandbox.billing import require_receiver, resolve_client
 from gigstack_async.sandbox.core import Record, Stamp
 from gigstack_async.sandbox.envelopes import ApiError, invalid, not_found
+from gigstack_async.sandbox.pdf import render_pdf
 from gigstack_async.sandbox.routes_common import (
     UUID,
     core_of,
@@ -28,8 +30,8 @@ from gigstack_async.sandbox.routes_common import (
     respond,
     team_core,
 )
-from gigstack_async.sandbox.routes_invoices import MOTIVES
-from gigstack_async.sandbox.routing import Route, team_of
+from gigstack_async.sandbox.routes_invoices import FILES_PREFIX, MOTIVES, file_token
+from gigstack_async.sandbox.routing import Route, state_of, team_of
 
 TAX_CODES = {"ISR": "001", "IVA": "002", "IEPS": "003"}
 
@@ -183,9 +185,57 @@ async def retention_files(request: web.Request) -> web.Response:
     file_type = request.query.get("file_type")
     if file_type not in (None, "pdf", "xml"):
         raise invalid("file_type", "must be pdf or xml")
-    base = f"https://storage.sandbox.gigstack.test/retentions/{retention['id']}"
-    data = {kind: f"{base}.{kind}" for kind in ("pdf", "xml") if file_type in (None, kind)}
+    # Signed links on the sandbox itself (review 11 #9: a made-up storage host could not be
+    # downloaded from, so `retentions.download` failed against the sandbox).
+    secret = str(state_of(request).config.seed)
+    base = f"{request.scheme}://{request.host}{FILES_PREFIX}/retentions/{retention['id']}"
+    data = {
+        kind: f"{base}.{kind}?token={file_token(secret, 'ret:' + retention['id'], kind)}"
+        for kind in ("pdf", "xml")
+        if file_type in (None, kind)
+    }
     return respond(data, "Retention files retrieved successfully")
+
+
+async def download_retention_file(request: web.Request) -> web.Response:
+    """GET /files/retentions/{id}.{kind}?token=…: the file itself (not under /v2, no API key)."""
+    retention_id, kind = request.match_info["id"], request.match_info["kind"]
+    secret = str(state_of(request).config.seed)
+    token = request.query.get("token", "")
+    if not hmac.compare_digest(token, file_token(secret, "ret:" + retention_id, kind)):
+        raise ApiError(403, "forbidden", "Invalid or missing file token")
+    for team in state_of(request).core.teams.values():
+        retention = team.retentions.find(retention_id)
+        if retention is not None:
+            break
+    else:
+        raise ApiError(404, "file_not_found", f"No file for retention {retention_id!r}")
+    receiver = retention.get("receiver") or {}
+    totals = retention.get("totals") or {}
+    if kind == "pdf":
+        lines = [
+            f"CFDI de retenciones {retention['series']}-{retention['folio_number']}",
+            f"UUID {retention['stamp']['uuid']}",
+            f"Receptor {receiver.get('legal_name')} {receiver.get('tax_id')}",
+            f"Total operacion {totals.get('total_operation')}",
+            f"Total retenido {totals.get('total_retained')}",
+            f"Estado {retention['status']}",
+        ]
+        return web.Response(body=render_pdf(lines), content_type="application/pdf")
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        "<retenciones:Retenciones "
+        'xmlns:retenciones="http://www.sat.gob.mx/esquemas/retencionpago/2" '
+        'xmlns:tfd="http://www.sat.gob.mx/TimbreFiscalDigital" Version="2.0" '
+        f'FolioInt="{retention["folio_number"]}" CveRetenc="{retention["retention_key"]}">'
+        f'<retenciones:Receptor><retenciones:Nacional RfcR="{receiver.get("tax_id")}"/>'
+        "</retenciones:Receptor>"
+        f'<retenciones:Totales MontoTotOperacion="{totals.get("total_operation")}" '
+        f'MontoTotRet="{totals.get("total_retained")}"/>'
+        f'<retenciones:Complemento><tfd:TimbreFiscalDigital UUID="{retention["stamp"]["uuid"]}"/>'
+        "</retenciones:Complemento></retenciones:Retenciones>"
+    )
+    return web.Response(text=xml, content_type="application/xml")
 
 
 ROUTES: tuple[Route, ...] = (

@@ -9,7 +9,6 @@ from typing import Any
 
 from gigstack_async import _fiscal
 from gigstack_async import _params as _p
-from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
 from gigstack_async._pipeline import Pipeline
@@ -109,11 +108,17 @@ class ClientsSupportDocuments:
             - HTTP 404: NotFoundError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/upload-support-document-28014931e0
         """
@@ -151,7 +156,6 @@ class Clients:
         sort: models.ListSort | str | None = None,
         created_gte: int | None = None,
         created_lte: int | None = None,
-        page: int | None = None,
         max_items: int | None = None,
     ) -> AsyncPager[models.Client, models.ClientList]:
         """List clients.
@@ -176,10 +180,6 @@ class Clients:
                 FACT-CLI/FACT-n8n send `created[gte]` in seconds; docs win.
             created_lte: integer (int64). FACT-docs: creation time upper bound; unit as
                 `created_gte` (GUESS seconds).
-            page: integer; 1 to …. FACT-docs (invoices guide): page number (default 1), used
-                instead of `next` only with metadata filters. The `metadata.{key}` /
-                `metadata_{key}` filters themselves are FACT-docs but have free-form names,
-                which OpenAPI 3.0 cannot model: NOT modelled here.
             max_items: stop after this many items (all of them when None).
 
         Returns:
@@ -206,7 +206,6 @@ class Clients:
             "sort": _p.enum_param("sort", sort, models.ListSort),
             "created_gte": _p.integer("created_gte", created_gte, None, None),
             "created_lte": _p.integer("created_lte", created_lte, None, None),
-            "page": _p.integer("page", page, 1, None),
         }
         if max_items is not None:
             _p.integer("max_items", max_items, 1)
@@ -276,11 +275,17 @@ class Clients:
             - HTTP 409: ConflictError (FACT-docs: several clients match the search criteria.).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/create-client-20352661e0
         """
@@ -303,7 +308,7 @@ class Clients:
                 "search": search,
             },
         )
-        _fiscal.client(body_)
+        body_ = _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.CREATE_CLIENT, json_body=body_
         )
@@ -383,11 +388,17 @@ class Clients:
             - HTTP 404: NotFoundError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/upload-csf-pdf-to-create-or-update-client-24485403e0
         """
@@ -548,8 +559,8 @@ class Clients:
         Docs: https://docs.gigstack.io/update-client-20352663e0
         """
         path_params = {"id": _p.path_value("id", id)}
-        body_ = unstructure(body)
-        _fiscal.client(body_)
+        body_ = _p.model_body(body)
+        body_ = _fiscal.client(body_)
         response: models.ClientEnvelope = await self._pipeline.call(
             ops.UPDATE_CLIENT, path_params=path_params, json_body=body_
         )
@@ -618,9 +629,10 @@ class Clients:
             - HTTP 404: NotFoundError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

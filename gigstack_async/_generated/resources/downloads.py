@@ -300,9 +300,10 @@ class Downloads:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
             - HTTP 400: BadRequestError (Error envelope).
             - HTTP 401: AuthenticationError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -373,8 +374,8 @@ class Downloads:
             - HTTP 400: BadRequestError (GUESS: SAT 5008, the package was already downloaded
               twice).
             - HTTP 404: NotFoundError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - DownloadInterruptedError: the download broke off after it may have reached SAT; it
+              was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -405,8 +406,8 @@ class Downloads:
         Raises:
             - InvalidParameterError / TypeError: a bad argument; nothing was sent.
             - HTTP 404: NotFoundError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

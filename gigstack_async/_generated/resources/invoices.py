@@ -206,12 +206,19 @@ class InvoicesDrafts:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/create-draft-invoice-pre-factura-30478226e0
         """
@@ -231,7 +238,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_DRAFT_INVOICE, json_body=body_
         )
@@ -364,7 +371,7 @@ class InvoicesDrafts:
                 "related_documents": related_documents,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.DraftInvoiceEnvelope = await self._pipeline.call(
             ops.UPDATE_DRAFT_INVOICE, path_params=path_params, json_body=body_
         )
@@ -437,10 +444,12 @@ class InvoicesDrafts:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -513,7 +522,6 @@ class InvoicesEgress:
         sort: models.ListSort | str | None = None,
         created_gte: int | None = None,
         created_lte: int | None = None,
-        page: int | None = None,
         status: str | None = None,
         client_id: str | None = None,
         series: str | None = None,
@@ -539,10 +547,6 @@ class InvoicesEgress:
                 FACT-CLI/FACT-n8n send `created[gte]` in seconds; docs win.
             created_lte: integer (int64). FACT-docs: creation time upper bound; unit as
                 `created_gte` (GUESS seconds).
-            page: integer; 1 to …. FACT-docs (invoices guide): page number (default 1), used
-                instead of `next` only with metadata filters. The `metadata.{key}` /
-                `metadata_{key}` filters themselves are FACT-docs but have free-form names,
-                which OpenAPI 3.0 cannot model: NOT modelled here.
             status: string. FACT-CLI: `valid`, `cancelled` (context also `pending`). Server
                 acceptance NOT FOUND.
             client_id: string. FACT-CLI (FACT-docs for retentions): only this client's
@@ -574,7 +578,6 @@ class InvoicesEgress:
             "sort": _p.enum_param("sort", sort, models.ListSort),
             "created_gte": _p.integer("created_gte", created_gte, None, None),
             "created_lte": _p.integer("created_lte", created_lte, None, None),
-            "page": _p.integer("page", page, 1, None),
             "status": _p.string("status", status),
             "client_id": _p.string("client_id", client_id),
             "series": _p.string("series", series),
@@ -632,15 +635,17 @@ class InvoicesEgress:
             items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
                 inline data); prices in currency units.
             currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
-            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
-                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (>
+                0) otherwise (SAT TipoCambio, FACT-3p).
             use: string. FACT-docs: uso CFDI of the receiver (catalog CfdiUse), e.g. `G03`.
             payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm), e.g. `03`;
                 `99` with PPD.
             payment_method: string. FACT-docs: `PUE` (paid in one go) or `PPD` (paid later;
                 requires `payment_form` 99).
             series: string. FACT-docs: the invoice series, e.g. `A`.
-            folio_number: integer. FACT-docs (guide): folio within the series.
+            folio_number: integer; 0 to …. GUESS limit: never negative (0 = assigned by
+                gigstack, as drafts show). FACT-docs (guide): folio within the series.
             send_email: boolean. FACT-docs: email the document to the client.
             emails: array. FACT-docs: extra email recipients.
             metadata: object. FACT-docs: free-form key/values kept with the record.
@@ -661,10 +666,12 @@ class InvoicesEgress:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -695,7 +702,7 @@ class InvoicesEgress:
                 "invoice_pdf_notes": invoice_pdf_notes,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_EGRESS_INVOICE, json_body=body_
         )
@@ -751,7 +758,6 @@ class InvoicesIncome:
         sort: models.ListSort | str | None = None,
         created_gte: int | None = None,
         created_lte: int | None = None,
-        page: int | None = None,
         status: str | None = None,
         client_id: str | None = None,
         series: str | None = None,
@@ -778,10 +784,6 @@ class InvoicesIncome:
                 FACT-CLI/FACT-n8n send `created[gte]` in seconds; docs win.
             created_lte: integer (int64). FACT-docs: creation time upper bound; unit as
                 `created_gte` (GUESS seconds).
-            page: integer; 1 to …. FACT-docs (invoices guide): page number (default 1), used
-                instead of `next` only with metadata filters. The `metadata.{key}` /
-                `metadata_{key}` filters themselves are FACT-docs but have free-form names,
-                which OpenAPI 3.0 cannot model: NOT modelled here.
             status: string. FACT-CLI: `valid`, `cancelled` (context also `pending`). Server
                 acceptance NOT FOUND.
             client_id: string. FACT-CLI (FACT-docs for retentions): only this client's
@@ -813,7 +815,6 @@ class InvoicesIncome:
             "sort": _p.enum_param("sort", sort, models.ListSort),
             "created_gte": _p.integer("created_gte", created_gte, None, None),
             "created_lte": _p.integer("created_lte", created_lte, None, None),
-            "page": _p.integer("page", page, 1, None),
             "status": _p.string("status", status),
             "client_id": _p.string("client_id", client_id),
             "series": _p.string("series", series),
@@ -879,15 +880,16 @@ class InvoicesIncome:
                 inline data); prices in currency units.
             currency: string. FACT-docs: ISO 4217, e.g. `MXN`; with another currency SAT needs
                 `exchange_rate` (FACT-3p).
-            exchange_rate: number (decimal). FACT-docs (guide): MXN per unit of `currency`; 1
-                for MXN.
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs (guide): MXN per unit of `currency`; 1 for MXN.
             use: string. FACT-docs: uso CFDI (catalog CfdiUse). Docs example `P01` is a CFDI 3.3
                 code; FACT-CLI default `G03`.
             payment_form: string. FACT-docs: SAT forma de pago (catalog PaymentForm); `99` with
                 PPD.
             payment_method: string. FACT-docs: `PUE` or `PPD` (catalog PaymentMethod).
             series: string. FACT-docs (guide): invoice series, e.g. `A`.
-            folio_number: integer. FACT-docs (guide): folio within the series.
+            folio_number: integer; 0 to …. GUESS limit: never negative (0 = assigned by
+                gigstack, as drafts show). FACT-docs (guide): folio within the series.
             send_email: boolean. FACT-docs: email the invoice to the client.
             emails: array. FACT-docs: extra recipients.
             metadata: object. FACT-docs: free-form key/values kept with the record.
@@ -921,10 +923,12 @@ class InvoicesIncome:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -961,7 +965,7 @@ class InvoicesIncome:
                 "idempotency_key": idempotency_key,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.InvoiceEnvelope = await self._pipeline.call(
             ops.CREATE_INCOME_INVOICE, json_body=body_
         )
@@ -1206,12 +1210,19 @@ class InvoicesSupportDocuments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/upload-support-document-28014933e0
         """
@@ -1330,10 +1341,12 @@ class Invoices:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -1347,7 +1360,7 @@ class Invoices:
         body_ = _p.json_body(
             models.CancelInvoiceInput, {"motive": motive, "substitution_uuid": substitution_uuid}
         )
-        _fiscal.cancel(body_)
+        body_ = _fiscal.cancel(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.CANCEL_INVOICE, path_params=path_params, json_body=body_
         )
@@ -1426,12 +1439,19 @@ class Invoices:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/resend-invoice-email-33958086e0
         """

@@ -107,12 +107,19 @@ class PaymentsSupportDocuments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/upload-support-document-28014935e0
         """
@@ -340,16 +347,22 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the retries (same idempotency key) ran out after the request
+              may have reached the server, or a 5xx came back; `error.idempotency_key` is the
+              key to retry with.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            moves-money: records, refunds or cancels money. Never retried once the request may
-                have reached the server; a lost answer raises OutcomeUnknownError. This
-                operation takes an idempotency key: pass `idempotency_key` (keep it to retry
-                later), or one is generated per call; retries of the call reuse it, so they are
-                safe.
+            moves-money: records, refunds or cancels money. This operation takes an idempotency
+                key: pass `idempotency_key` (keep it to retry later), or one is generated per
+                call. Transient failures are retried with the same key, which the server
+                honours, so they act once; when the retries run out after the request may have
+                reached the server, OutcomeUnknownError carries the key in
+                `error.idempotency_key`: retry WITH it, never without.
 
         Docs: https://docs.gigstack.io/request-payment-20352681e0
         """
@@ -368,7 +381,7 @@ class Payments:
                 "metadata": metadata,
             },
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REQUEST_PAYMENT, json_body=body_
         )
@@ -420,8 +433,9 @@ class Payments:
                 `none` (FACT-docs: invoices guide, register-payment prose, egress example).
                 `receipt` and legacy `stamp_invoice` (= `pue_invoice`) are FACT-CLI. Open enum.
             currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
-            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
-                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (>
+                0) otherwise (SAT TipoCambio, FACT-3p).
             idempotency_key: string. FACT-docs/FACT-CLI: dedupes retries; the SDK fills it in
                 when omitted.
             send_email: boolean. FACT-CLI.
@@ -443,16 +457,22 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the retries (same idempotency key) ran out after the request
+              may have reached the server, or a 5xx came back; `error.idempotency_key` is the
+              key to retry with.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            moves-money: records, refunds or cancels money. Never retried once the request may
-                have reached the server; a lost answer raises OutcomeUnknownError. This
-                operation takes an idempotency key: pass `idempotency_key` (keep it to retry
-                later), or one is generated per call; retries of the call reuse it, so they are
-                safe.
+            moves-money: records, refunds or cancels money. This operation takes an idempotency
+                key: pass `idempotency_key` (keep it to retry later), or one is generated per
+                call. Transient failures are retried with the same key, which the server
+                honours, so they act once; when the retries run out after the request may have
+                reached the server, OutcomeUnknownError carries the key in
+                `error.idempotency_key`: retry WITH it, never without.
 
         Docs: https://docs.gigstack.io/register-payment-20352682e0
         """
@@ -472,7 +492,7 @@ class Payments:
                 "invoice_config": invoice_config,
             },
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.REGISTER_PAYMENT, json_body=body_
         )
@@ -566,10 +586,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -584,7 +606,7 @@ class Payments:
             models.UpdatePaymentInput,
             {"items": items, "automation_type": automation_type, "client": client},
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.UPDATE_PAYMENT, path_params=path_params, json_body=body_
         )
@@ -617,10 +639,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -666,10 +690,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -682,7 +708,7 @@ class Payments:
         body_ = _p.json_body(
             models.MarkPaymentPaidInput, {"payment_form": payment_form, "date": date}
         )
-        _fiscal.payment(body_)
+        body_ = _fiscal.payment(body_)
         response: models.PaymentEnvelope = await self._pipeline.call(
             ops.MARK_PAYMENT_PAID, path_params=path_params, json_body=body_
         )
@@ -726,10 +752,12 @@ class Payments:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

@@ -120,8 +120,9 @@ class Receipts:
                 this client (FACT-3p SAT rules). Also the inline `client` of invoices, receipts
                 and payments, where `id` references an existing client.
             currency: string. FACT-docs: ISO 4217 code, e.g. `MXN`, `USD`.
-            exchange_rate: number (decimal). FACT-docs: MXN per unit of `currency`; omit or 1
-                for MXN, required (> 0) otherwise (SAT TipoCambio, FACT-3p).
+            exchange_rate: number (decimal); 0 to …. TipoCambio > 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: MXN per unit of `currency`; omit or 1 for MXN, required (>
+                0) otherwise (SAT TipoCambio, FACT-3p).
             items: array. FACT-docs: the line items (a service reference `{id, quantity}` or
                 inline data); prices in currency units.
             payment_form: string. GUESS: SAT forma de pago (catalog PaymentForm).
@@ -141,11 +142,17 @@ class Receipts:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/create-receipt-20504787e0
         """
@@ -161,7 +168,7 @@ class Receipts:
                 "metadata": metadata,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.ReceiptEnvelope = await self._pipeline.call(
             ops.CREATE_RECEIPT, json_body=body_
         )
@@ -315,9 +322,10 @@ class Receipts:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

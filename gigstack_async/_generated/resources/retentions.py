@@ -127,7 +127,8 @@ class Retentions:
             period_start: integer; 1 to 12. Start month.
             period_end: integer; 1 to 12. End month.
             period_year: integer. Fiscal year.
-            total_operation: number (decimal). FACT-docs: total amount of the operation.
+            total_operation: number (decimal); 0 to …. MontoTotOperacion ≥ 0 (SAT Retenciones
+                2.0, FACT-3p). FACT-docs: total amount of the operation.
             taxes: array. FACT-docs: the retained taxes `[{tax, base, amount}]`.
             total_exempt: number (decimal). FACT-docs (requiredness cut off).
             platform_services: object. FACT-docs: `{periodicity, services}`.
@@ -144,10 +145,12 @@ class Retentions:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -171,7 +174,7 @@ class Retentions:
                 "platform_services": platform_services,
             },
         )
-        _fiscal.invoice(body_)
+        body_ = _fiscal.invoice(body_)
         response: models.RetentionEnvelope = await self._pipeline.call(
             ops.CREATE_RETENTION, json_body=body_
         )
@@ -250,10 +253,12 @@ class Retentions:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - HTTP 502: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - HTTP 502: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -267,6 +272,7 @@ class Retentions:
         body_ = _p.json_body(
             models.CancelRetentionInput, {"motive": motive, "substitution_uuid": substitution_uuid}
         )
+        body_ = _fiscal.cancel(body_)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.CANCEL_RETENTION, path_params=path_params, json_body=body_
         )

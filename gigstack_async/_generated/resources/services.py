@@ -106,7 +106,8 @@ class Services:
             description: string.
             product_key: string. FACT-docs: SAT product key (8 digits).
             unit_key: string. FACT-docs: SAT unit key, e.g. `E48`.
-            unit_price: number (decimal). FACT-docs: price per unit, currency units.
+            unit_price: number (decimal); 0 to …. ValorUnitario ≥ 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: price per unit, currency units.
             sku: string. FACT-docs: stock keeping unit, e.g. `CONS-001`.
             unit_name: string. FACT-docs: unit display name, e.g. `Servicio`.
             taxes: array. FACT-docs: the default taxes of the service (IVA, ISR, IEPS).
@@ -122,11 +123,17 @@ class Services:
             - HTTP 404: NotFoundError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/create-service-20352669e0
         """
@@ -208,7 +215,8 @@ class Services:
             product_key: string. FACT-docs: SAT ClaveProdServ (8 digits), e.g. `80141503`.
             unit_key: string. FACT-docs: SAT ClaveUnidad, e.g. `E48`.
             unit_name: string. FACT-docs: unit display name, e.g. `Servicio`.
-            unit_price: number (decimal). FACT-docs: price per unit in currency units.
+            unit_price: number (decimal); 0 to …. ValorUnitario ≥ 0 (SAT Anexo 20 CFDI 4.0,
+                FACT-3p). FACT-docs: price per unit in currency units.
             taxes: array. FACT-docs: the default taxes of the service (IVA, ISR, IEPS).
 
         Returns:

@@ -9,7 +9,6 @@ from typing import Any
 
 from gigstack_async import _fiscal
 from gigstack_async import _params as _p
-from gigstack_async._convert import unstructure
 from gigstack_async._generated import models
 from gigstack_async._generated import operations as ops
 from gigstack_async._pipeline import Pipeline
@@ -49,16 +48,22 @@ class TeamsMembers:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/add-team-member-20352690e0
         """
         path_params = {"id": _p.path_value("id", id)}
-        body_ = unstructure(body)
+        body_ = _p.model_body(body)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.ADD_TEAM_MEMBER, path_params=path_params, json_body=body_
         )
@@ -101,7 +106,7 @@ class TeamsMembers:
         Docs: https://docs.gigstack.io/remove-team-member-20352691e0
         """
         path_params = {"id": _p.path_value("id", id)}
-        body_ = unstructure(body)
+        body_ = _p.model_body(body)
         response: models.ObjectEnvelope = await self._pipeline.call(
             ops.REMOVE_TEAM_MEMBER, path_params=path_params, json_body=body_
         )
@@ -189,11 +194,17 @@ class TeamsSeries:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/create-team-series-20352693e0
         """
@@ -363,9 +374,10 @@ class Teams:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
@@ -388,7 +400,7 @@ class Teams:
                 "add_master_team_members": add_master_team_members,
             },
         )
-        _fiscal.client(body_)
+        body_ = _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(ops.CREATE_TEAM, json_body=body_)
         return response.data
 
@@ -519,7 +531,7 @@ class Teams:
                 "address": address,
             },
         )
-        _fiscal.client(body_)
+        body_ = _fiscal.client(body_)
         response: models.TeamEnvelope = await self._pipeline.call(
             ops.UPDATE_TEAM, path_params=path_params, json_body=body_
         )
@@ -877,9 +889,10 @@ class Teams:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
-            - OutcomeUnknownError: the request may have reached the server but no answer came;
-              it was not retried.
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:

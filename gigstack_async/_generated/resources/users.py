@@ -102,11 +102,17 @@ class Users:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/create-user-20352697e0
         """
@@ -153,11 +159,17 @@ class Users:
             - HTTP 409: ConflictError (Error envelope).
             - HTTP 422: UnprocessableEntityError (Error envelope).
             - HTTP 429: RateLimitError (Error envelope).
-            - HTTP 500: InternalServerError (Error envelope).
+            - HTTP 500: OutcomeUnknownError (the server may have acted before failing) (Error
+              envelope).
+            - OutcomeUnknownError: the request may have reached the server but no answer came,
+              or a 5xx came back (the server may have acted); it was not retried.
             - APIConnectionError / APITimeoutError: no usable answer after the retries.
 
         Side effect:
-            none: reads or changes nothing irreversible; retried on transient errors.
+            creates: creates a record or sends a message; a resend would make a second one.
+                Never retried once the request may have reached the server; a lost answer or a
+                5xx raises OutcomeUnknownError (look for it, e.g. with list/search, before
+                calling again).
 
         Docs: https://docs.gigstack.io/reset-user-password-20352700e0
         """
