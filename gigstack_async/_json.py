@@ -47,11 +47,14 @@ def loads(raw: bytes | str, *, exact: bool = True) -> Any:
         raise ValueError(f"a number in the JSON cannot be read: {type(exc).__name__}") from None
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
     """Compact UTF-8 JSON; `Decimal` → a JSON number with the same digits, never an exponent.
 
     Raises ValueError for NaN/infinite numbers and TypeError for values JSON cannot hold.
+    `sort_keys` orders every object's keys (a canonical form, e.g. to hash a body).
     """
+    if sort_keys:
+        obj = _sorted(obj)
     parts: list[str] = []
     _encode(obj, parts.append, _encode_string)
     text = "".join(parts)
@@ -63,6 +66,14 @@ def dumps(obj: Any) -> bytes:
         parts.clear()
         _encode(obj, parts.append, _encode_string_ascii)
         return "".join(parts).encode("ascii")
+
+
+def _sorted(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {key: _sorted(obj[key]) for key in sorted(obj)}
+    if isinstance(obj, list | tuple):
+        return [_sorted(item) for item in obj]
+    return obj
 
 
 def _encode(obj: Any, emit: Any, string: Any) -> None:

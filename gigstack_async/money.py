@@ -70,6 +70,8 @@ CURRENCY_DECIMALS: Final[dict[str, int]] = {
     "JPY": 0,
     "CLP": 0,
     "KRW": 0,
+    "CLF": 4,
+    "BHD": 3,
     "XXX": 0,  # "no currency": payment (P) and transfer (T) CFDIs
 }
 

@@ -7,7 +7,6 @@ JSON number literal it is (`1160.00`), so a client decoding with Decimal gets it
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -16,6 +15,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from gigstack_async import _json
 from gigstack_async.sandbox.envelopes import invalid
 
 CURRENCY_DECIMALS: Mapping[str, int] = {"JPY": 0, "KRW": 0, "CLP": 0, "CLF": 4, "BHD": 3}
@@ -26,7 +26,6 @@ MAX_AMOUNT = Decimal(10) ** 12
 28 digits (SAT's own importe limit is far above any real invoice; GUESS for the API's)."""
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_MARK = "\x00dec:"
 
 
 def decimals_of(currency: str) -> int:
@@ -142,33 +141,27 @@ class _JsonNull:
 NULL: Any = _JsonNull()
 
 
-def _mark(value: Any) -> Any:
+def _strip(value: Any) -> Any:
     if value is NULL:
         return None
-    if isinstance(value, Decimal):
-        return _MARK + format(value, "f")
     if isinstance(value, dict):
         # An unset field is left out rather than sent as null: the spec's fields are optional,
         # not nullable (and the real API's examples omit what a resource lacks).
-        return {key: _mark(item) for key, item in value.items() if item is not None}
+        return {key: _strip(item) for key, item in value.items() if item is not None}
     if isinstance(value, (list, tuple)):
-        return [_mark(item) for item in value]
+        return [_strip(item) for item in value]
     return value
-
-
-_MARKED = re.compile(r'"\\u0000dec:(-?\d+(?:\.\d+)?)"')
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
     """JSON text where every Decimal is written as its exact number literal and None-valued
-    object fields are omitted."""
-    text = json.dumps(_mark(value), ensure_ascii=False, sort_keys=sort_keys)
-    return _MARKED.sub(r"\1", text)
+    object fields are omitted (the SDK's own exact encoder, `gigstack_async._json`)."""
+    return _json.dumps(_strip(value), sort_keys=sort_keys).decode("utf-8")
 
 
 def loads(raw: str | bytes) -> Any:
-    """JSON with every non-integer number as a Decimal."""
-    return json.loads(raw, parse_float=Decimal)
+    """JSON with every non-integer number as a Decimal (bounded, like the SDK reads it)."""
+    return _json.loads(raw, exact=True)
 
 
 def json_response(body: Any, *, status: int = 200) -> web.Response:

@@ -167,7 +167,7 @@ async def test_services_crud_keeps_prices_exact(api, sandbox: Sandbox) -> None:
     }
     async with api.session.post("services", json=body) as response:
         raw = await response.text()
-    assert '"unit_price": 1500.1' in raw  # an exact decimal literal, never 1500.0999…
+    assert '"unit_price":1500.1' in raw  # an exact decimal literal, never 1500.0999…
     service_id = next(e.data for e in sandbox.state.event_hook.of_type("service.created"))["id"]
     assert sandbox.state.event_hook.emitted[-1].data["unit_price"] == Decimal("1500.1")
 

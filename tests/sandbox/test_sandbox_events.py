@@ -69,7 +69,7 @@ async def test_failed_requests_emit_nothing(api, sandbox: Sandbox) -> None:
 
 def test_dumps_writes_exact_decimals_and_omits_unset_fields() -> None:
     text = dumps({"total": Decimal("1160.00"), "rate": Decimal("0.160000"), "next": None, "n": 3})
-    assert text == '{"total": 1160.00, "rate": 0.160000, "n": 3}'
+    assert text == '{"total":1160.00,"rate":0.160000,"n":3}'
     assert json.loads(text, parse_float=Decimal)["total"] == Decimal("1160.00")
 
 
