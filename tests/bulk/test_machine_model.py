@@ -17,6 +17,7 @@ way forward.
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -489,9 +490,13 @@ class MonthMachineModel(RuleBasedStateMachine):
                 assert not state.staged
 
 
+# Under `make mutate` (mutmut sets MUTANT_UNDER_TEST) each mutant of machine.py runs this test:
+# a lighter, still derandomized search keeps the run to minutes; `make test` runs the full one.
+_UNDER_MUTATION = bool(os.environ.get("MUTANT_UNDER_TEST"))
 MonthMachineModel.TestCase.settings = settings(
-    max_examples=300,
-    stateful_step_count=50,
+    max_examples=40 if _UNDER_MUTATION else 300,
+    stateful_step_count=25 if _UNDER_MUTATION else 50,
+    derandomize=_UNDER_MUTATION,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
