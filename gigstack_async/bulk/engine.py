@@ -449,6 +449,10 @@ class _Run:
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
 
     async def status(self, key: str, request_id: str) -> None:
+        failures = self.store.get(key).poll_failures
+        if failures:
+            # A retried status call backs off (capped, jittered): never a tight loop.
+            await self._pause(resubmit_delay(failures - 1, None))
         if self.stopping:
             return
         try:
@@ -487,6 +491,8 @@ class _Run:
         state = self.store.get(key)
         if state.stage in (m.Stage.SUBMITTED, m.Stage.PROCESSING):
             return self.busy[key] == 0  # a status call in flight answers for it
+        if state.stage is m.Stage.COMPLETED and not state.checked and state.want_files:
+            return self.busy[key] == 0  # its request must be checked before any download
         return state.stage is m.Stage.SUBMITTING and state.unknown
 
     async def send_planned(self) -> None:
@@ -548,12 +554,17 @@ class _Run:
                 if before.settled and self.store.get(key).settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()
+            next_tick = loop.time()
             while True:
                 if deadline is not None and loop.time() >= deadline:
                     self.stopping = True
                     self.stop.set()
                 if not self.stopping:
-                    await self.tick()
+                    # Ticks follow the poll schedule only: a task that wakes the loop (a
+                    # status answer, a settled month) never buys an early history call.
+                    if loop.time() >= next_tick:
+                        await self.tick()
+                        next_tick = loop.time() + next(delays)
                     await self.send_planned()
                 self.report_settled()
                 if all(k in self.reported for k in self.keys):
@@ -563,7 +574,7 @@ class _Run:
                         break
                     await self._wait_change(None)  # let in-flight calls finish
                     continue
-                delay = next(delays)
+                delay = max(0.0, next_tick - loop.time())
                 if deadline is not None:
                     delay = max(0.0, min(delay, deadline - loop.time()))
                 await self._wait_change(delay)

@@ -80,9 +80,15 @@ HISTORY_WINDOW = 20
 DOWNLOAD_BUDGET = 2
 """SAT serves each package at most twice (FACT: SAT 5008 after that)."""
 POLL_WARN_AFTER = 3
+"""Consecutive polling failures of one month before a warning is raised."""
 FREE_RETRIES_PER_RUN = 6
 """Package downloads per run that may fail without spending SAT's budget before giving up."""
-"""Consecutive polling failures of one month before a warning is raised."""
+CHECK_MISSES = 3
+"""Histories that may omit a journaled (unchecked) request before the month needs attention."""
+POLL_GIVE_UP = 5
+"""Consecutive 'not found' answers for a month's request before it needs attention."""
+STATUS_TRIES = 3
+"""Status calls per run for a completed month without package ids before it needs attention."""
 
 _SAT_CODE = re.compile(r"\b(50(?:0[0-9]|1[0-9]))\b")
 
@@ -174,6 +180,16 @@ class MonthState:
     package_ids: tuple[str, ...] | None = None
     """None: unknown (the server did not say). `()` is an explicit empty list."""
     status_asked: bool = False
+    """The status was asked in this run (reset by `Start`: a failed or lost call is retried)."""
+    checked: bool = False
+    """This run saw `request_id`'s dates and type match the month (a history entry, our own
+    create answer, or the user's `journal adopt`). Reset by `Start`: request ids may restart
+    between runs, and a status answer carries no dates or type, so it never proves fit. No
+    package is fetched and no status answer adopted while False."""
+    confirmed_id: str | None = None
+    """The request id the user confirmed with `journal adopt` (checked at every `Start`)."""
+    misses: int = 0
+    """Histories in this run that did not list the unchecked `request_id`."""
     downloads: tuple[tuple[str, int], ...] = ()
     """(package id, downloads sent) — at most DOWNLOAD_BUDGET each, ever."""
     staged: tuple[StagedFile, ...] = ()
@@ -433,7 +449,7 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case HistorySeen():
             return _history(state, obs)
         case StatusSeen():
-            if state.stage in _WAITING and obs.seen.id == state.request_id:
+            if state.stage in _WAITING and obs.seen.id == state.request_id and state.checked:
                 return _observe_request(_evolve(state, poll_failures=0), obs.seen, asked=True)
             return state, ()
         case PollFailed():
@@ -477,7 +493,14 @@ def _attention(
 
 def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
-        state, want_files=obs.want_files, failed_this_run=(), poll_failures=0, free_failures=0
+        state,
+        want_files=obs.want_files,
+        failed_this_run=(),
+        poll_failures=0,
+        free_failures=0,
+        status_asked=False,
+        misses=0,
+        checked=state.request_id is not None and state.request_id == state.confirmed_id,
     )
     stage = state.stage
     if stage is Stage.SUBMITTING:
@@ -533,6 +556,8 @@ def _created(state: MonthState, obs: Created) -> Result:
         duplicate=obs.duplicate,
         known_ids=_add(known, obs.request_id),
         unknown=False,
+        checked=True,
+        misses=0,
         reason="created" if not obs.duplicate else "gigstack matched an identical request",
         hint=None,
     ), ()
@@ -608,12 +633,58 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     f"journal show`, then `gigstack-async journal adopt {state.key} <id>` or "
                     f"`gigstack-async journal resend {state.key}`",
                 ), ()
+            if not state.checked:
+                if not _checks(state, seen):
+                    return _unchecked(
+                        state,
+                        f"the history lists request {seen.id} without the dates and types "
+                        "needed to check it against this month",
+                    )
+                state = _evolve(state, checked=True, misses=0)
+                if state.stage is Stage.COMPLETED:
+                    state, _ = _observe_request(state, seen, asked=False)
+                    return _next_package(state)
             return _observe_request(state, seen, asked=False)
+    if not state.checked:
+        # A journaled id the history does not list: it may be out of the window, or the
+        # server's ids may have restarted. Its status would carry no dates: never trust it.
+        misses = state.misses + 1
+        if misses < CHECK_MISSES:
+            return _evolve(state, misses=misses), ()
+        return _unchecked(
+            _evolve(state, misses=misses),
+            f"request {state.request_id} is not in the server's history, so its dates and "
+            "type cannot be checked against this month (request ids may have restarted)",
+        )
     if state.stage is Stage.COMPLETED:
         return state, ()
     request_id = state.request_id
     assert request_id is not None
     return state, (FetchStatus(request_id),)  # fell out of the 20-entry window
+
+
+def _checks(state: MonthState, seen: Seen) -> bool:
+    """A journaled request fits the month: dates and rfcType present and equal, requestType
+    equal or not reported (documented histories omit it: GUESS that it is our type then)."""
+    return (
+        seen.start == state.start
+        and seen.end == state.end
+        and seen.rfc_type == state.rfc_type
+        and seen.request_type in (None, state.request_type)
+    )
+
+
+def _unchecked(state: MonthState, reason: str) -> Result:
+    attention = _attention(
+        state,
+        f"{reason}; nothing was downloaded",
+        f"open the request {state.request_id} in gigstack's dashboard: if it is for "
+        f"{state.rfc_type} {state.request_type} {state.start}..{state.end}, confirm it with "
+        f"`gigstack-async journal adopt {state.key} {state.request_id}` and run the same command "
+        f"again; if not, `gigstack-async journal resend {state.key}` (a new request may be billed)",
+        resume_to=state.stage,
+    )
+    return attention, (Warn(f"{state.key}: {reason}"),)
 
 
 def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
@@ -631,6 +702,8 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             request_id=found.id,
             known_ids=_add(state.known_ids, found.id),
             unknown=False,
+            checked=True,
+            misses=0,
             reason="adopted from the history after an unknown outcome",
             hint=None,
             resume_to=None,
@@ -746,8 +819,8 @@ def _expired(state: MonthState, reason: str) -> Result:
 
 
 def _next_package(state: MonthState) -> Result:
-    if state.stage is not Stage.COMPLETED or not state.want_files:
-        return state, ()
+    if state.stage is not Stage.COMPLETED or not state.want_files or not state.checked:
+        return state, ()  # an unchecked request's packages may be another request's CFDIs
     ids = state.package_ids
     if not ids:
         if state.invoice_count == 0:
@@ -873,6 +946,29 @@ def _poll_failed(state: MonthState, obs: PollFailed) -> Result:
         return state, ()
     failures = state.poll_failures + 1
     state = _evolve(state, poll_failures=failures)
+    if state.stage is Stage.COMPLETED and state.status_asked and state.request_id is not None:
+        # The status call a completed month without package ids depends on failed: ask again
+        # (the engine backs off by `poll_failures`), a few times per run.
+        if failures < STATUS_TRIES:
+            return state, (FetchStatus(state.request_id),)
+        return _attention(
+            state,
+            f"SAT completed the request but asking its status failed {failures} times "
+            f"({obs.message})",
+            "run the same command again later: the status is asked again",
+            resume_to=Stage.COMPLETED,
+        ), ()
+    if obs.not_found and failures >= POLL_GIVE_UP:
+        # The server keeps saying the request does not exist (a journal from another server,
+        # or ids that restarted): waiting longer cannot help.
+        return _attention(
+            state,
+            f"the server answered 'not found' for request {state.request_id} {failures} times "
+            f"in a row ({obs.message})",
+            f"if you find the month's request in gigstack's dashboard, `gigstack-async journal "
+            f"adopt {state.key} <request id>`; else `gigstack-async journal resend {state.key}` "
+            "(a new request may be billed)",
+        ), (Warn(f"{state.key}: request {state.request_id} not found; the month needs attention"),)
     if failures == POLL_WARN_AFTER:
         return state, (
             Warn(
@@ -891,9 +987,26 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
     if state.stage is Stage.SUBMITTING and not state.unknown:
         raise TransitionError(f"{state.key} has a create request in flight")
+    confirm = state.stage in _WAITING or (
+        state.stage is Stage.NEEDS_ATTENTION and state.resume_to is not None
+    )
+    if obs.request_id == state.request_id and confirm:
+        # The user confirms the month's own request (checked in gigstack's dashboard).
+        resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
+        return _evolve(
+            state,
+            stage=resumed or state.stage,
+            resume_to=None,
+            confirmed_id=obs.request_id,
+            checked=True,
+            reason=f"request {obs.request_id} confirmed by the user",
+            hint=None,
+        ), ()
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
+        confirmed_id=obs.request_id,
+        checked=True,
         request_id=obs.request_id,
         known_ids=_add(state.known_ids, obs.request_id),
         unknown=False,

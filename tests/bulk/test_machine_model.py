@@ -214,6 +214,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         # Persisted before any command runs. No fsync: the model's crash is a close and reopen
         # (what a killed process leaves: the WAL), and it keeps hundreds of examples fast.
         self.store.put(new, fsync=False)
+        # Invariant (review #11): a package is fetched only for a request checked in this run.
+        assert new.checked or not any(isinstance(c, m.FetchPackage) for c in commands), new
         self.queue.extend((key, c) for c in commands)
 
     def restart(self) -> None:
@@ -222,6 +224,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store.close()
         self.store = JournalStore.open(self.tmp / "journal.sqlite3", IDENTITY)
         self.queue.clear()
+        self.stale = None  # a history call in flight dies with the process
         for key in MONTHS:
             self.feed(key, m.Start())
 
@@ -338,6 +341,9 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.feed(key, m.PackageSending(command.package_id))
         if self.state(key).downloads_of(command.package_id) <= before:
             return  # refused before sending
+        owner = next(r for r in self.server.requests if command.package_id in r.packages)
+        assert self.server.month_of(owner) == key, (key, owner)
+        assert owner.request_type == "cfdi", (key, owner)
         got = self.server.fetch(command.package_id)
         if isinstance(got, int):
             self.feed(key, m.PackageFailed(command.package_id, f"SAT {got}", code=got))
@@ -396,6 +402,17 @@ class MonthMachineModel(RuleBasedStateMachine):
     def resolve(self, key: str) -> None:
         """What a careful user does with `gigstack-async journal show`, `adopt` and `resend`."""
         state = self.state(key)
+        if (
+            state.stage is m.Stage.NEEDS_ATTENTION
+            and state.resume_to is not None
+            and not state.checked
+            and state.request_id is not None
+            and any(r.id == state.request_id for r in self.server.ours_for(key))
+        ):
+            # The journaled request fell out of the history: the user checks it in the
+            # dashboard and confirms it.
+            self.feed(key, m.Adopt(state.request_id))
+            return
         if state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is not None:
             return  # "run the same command again" — a restart does it
         if state.stage not in (m.Stage.NEEDS_ATTENTION, m.Stage.EXPIRED):
@@ -459,10 +476,11 @@ class MonthMachineModel(RuleBasedStateMachine):
                 self.resolve(key)
                 self.send(key)
             for _ in range(12):
-                if not self.queue:
-                    self.tick(0)
+                for _ in range(m.CHECK_MISSES):  # as many polls as a run makes
                     if not self.queue:
-                        break
+                        self.tick(0)
+                if not self.queue:
+                    break
                 key, command = self.queue[0]
                 if isinstance(command, m.SendCreate):
                     self.perform_create(0, "ok")

@@ -365,7 +365,8 @@ async def test_12_a_request_that_always_404s_is_isolated_and_warned_about(
     assert done["2024-03"].ok
     assert not done["2024-01"].ok
     assert any(isinstance(e, MonthWarning) and e.key == "2024-01" for e in events)
-    assert any("failed 3 times in a row" in r.getMessage() for r in caplog.records)
+    assert any("not in the server's history" in r.getMessage() for r in caplog.records)
+    assert done["2024-01"].stage == "needs-attention"
 
 
 async def test_12_one_history_call_per_polling_round_whatever_the_number_of_months(
