@@ -664,6 +664,9 @@ async def run_bulk(
         await driver  # re-raise what ended the run, if anything
     finally:
         if not driver.done():
+            # Nothing new may start while the cancellation unwinds (no create, no download).
+            run.stopping = run.cancelled = True
+            run.stop.set()
             driver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await driver

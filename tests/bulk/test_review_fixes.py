@@ -239,3 +239,41 @@ async def test_a_failed_status_call_is_retried_in_this_run_and_the_next(tmp_path
         second = results(await run(client, out, timeout=20))["2024-01"]
         assert second.ok, second.error
         assert xml_names(out / "2024-01")
+
+
+# 4 ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("leave", ["break", "raise"])
+async def test_leaving_the_loop_without_async_with_stops_billing_and_releases_the_journal(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, leave: str
+) -> None:
+    import asyncio
+
+    from gigstack_async.bulk.events import Submitted
+
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    bulk = client.downloads.bulk(
+        "2024-01", "2024-12", rfc_type="received", download_to=out, poll=FAST, concurrency=1
+    )
+    with pytest.raises(RuntimeError) if leave == "raise" else _nothing():
+        async for event in bulk:
+            if isinstance(event, Submitted):
+                if leave == "break":
+                    break
+                raise RuntimeError("the consumer's own code failed")
+    at_exit = len(sandbox.state.download_requests)
+    await asyncio.sleep(1.0)
+    # At most the create already in flight when the consumer left (concurrency=1).
+    assert len(sandbox.state.download_requests) <= at_exit + 1
+    # The same folder right away: no bogus JournalLockedError, nothing billed twice.
+    done = results(await run(client, out, "2024-01", "2024-12", timeout=20))
+    assert all(r.ok for r in done.values())
+    assert set(sandbox.state.creates_per_month().values()) == {1}
+
+
+def _nothing() -> object:
+    import contextlib
+
+    return contextlib.nullcontext()
