@@ -44,10 +44,13 @@ from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
+    APIConnectionError,
     APIStatusError,
     BilledResponseValidationError,
+    DownloadInterruptedError,
     GigstackError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitError,
 )
 from gigstack_async.packages import (
@@ -215,6 +218,8 @@ class _Run:
         self.stop = asyncio.Event()
         self.cancelled = False
         self.created_ids: set[str] = set()
+        self.created_seq: dict[str, int] = {}
+        self.create_seq = 0
         self.package_failures: dict[str, int] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
@@ -330,6 +335,7 @@ class _Run:
 
     async def create(self, key: str) -> None:
         state = self.store.get(key)
+        seq = state.attempt_seq
         try:
             created = await self.downloads.create_request(
                 start_date=state.start,
@@ -344,9 +350,12 @@ class _Run:
                 duplicate = (error.data or {}).get("duplicate") is True
                 if not duplicate:
                     self.created_ids.add(request_id)
+                    self.created_seq[request_id] = seq
                 self.feed(key, m.Created(request_id, duplicate))
             else:
-                self.feed(key, m.CreateUnknown(str(error), self.generation))
+                # A 2xx without a readable id: the request exists. Never resent; adopted only
+                # by an exact history match, else the month needs attention.
+                self.feed(key, m.CreateUnknown(str(error), self.generation, exists=True))
             return
         except GigstackError as error:
             self.last_error[key] = error
@@ -358,6 +367,7 @@ class _Run:
             return
         if not created.duplicate:
             self.created_ids.add(created.request_id)
+            self.created_seq[created.request_id] = seq
         self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
     async def fetch(self, key: str, package_id: str) -> None:
@@ -409,10 +419,13 @@ class _Run:
             return
         error = task.exception()
         if isinstance(error, GigstackError):
-            # A complete error answer (not a dropped or truncated body) delivered no package.
-            spent = not (isinstance(error, APIStatusError) and error.status >= 500) and not (
-                isinstance(error, RateLimitError)
+            # Free only when the GET never left (a connect failure the pipeline retried to
+            # exhaustion), or gigstack's rate limiter refused it (429: not processed). A 5xx may
+            # come from a gateway after SAT served the package: spent (review finding 6).
+            never_sent = isinstance(error, APIConnectionError) and not isinstance(
+                error, DownloadInterruptedError | OutcomeUnknownError
             )
+            spent = not (never_sent or isinstance(error, RateLimitError))
             if not spent:
                 self.package_failures[package_id] = self.package_failures.get(package_id, 0) + 1
             self.feed(
@@ -485,7 +498,12 @@ class _Run:
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
         expected = tuple(sorted(known))
         for key in watched:
-            self.feed(key, m.HistorySeen(entries, generation, expected=expected))
+            self.feed(
+                key,
+                m.HistorySeen(
+                    entries, generation, expected=expected, later=tuple(self.created_seq.items())
+                ),
+            )
 
     def _watched(self, key: str) -> bool:
         state = self.store.get(key)
@@ -493,7 +511,9 @@ class _Run:
             return self.busy[key] == 0  # a status call in flight answers for it
         if state.stage is m.Stage.COMPLETED and not state.checked and state.want_files:
             return self.busy[key] == 0  # its request must be checked before any download
-        return state.stage is m.Stage.SUBMITTING and state.unknown
+        # An unknown outcome is reconciled by every history; one that already needs attention
+        # once per run (before it is reported): a history that lagged may show it now.
+        return state.stage in (m.Stage.SUBMITTING, m.Stage.NEEDS_ATTENTION) and state.unknown
 
     async def send_planned(self) -> None:
         if self.stopping or self.history_ids is None:
@@ -525,7 +545,9 @@ class _Run:
             if state.stage is not m.Stage.PLANNED:
                 return
             self.sent_this_run[key] += 1
-            new, commands = m.transition(state, m.Send(self.history_ids, self.generation))
+            self.create_seq += 1
+            send = m.Send(self.history_ids, self.generation, seq=self.create_seq)
+            new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent
             self.announce(state, new)
             if any(isinstance(c, m.SendCreate) for c in commands):

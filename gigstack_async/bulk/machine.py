@@ -169,6 +169,10 @@ class MonthState:
     """Create requests sent (or about to be) for this month, over all runs."""
     resend_allowed: bool = True
     """A create may be sent from `planned`; False only until absence is proven or allowed."""
+    attempt_seq: int = -1
+    """`Send.seq` of the last create in this run; -1 when it was sent by an earlier run."""
+    exists: bool = False
+    """The last create surely reached the server (a 2xx whose body was unreadable)."""
     history_before: tuple[str, ...] | None = None
     """Request ids the history listed before the last create was sent."""
     unknown: bool = False
@@ -221,7 +225,7 @@ class MonthState:
         )
 
     def downloads_of(self, package_id: str) -> int:
-        return dict(self.downloads).get(package_id, 0)
+        return max((n for pid, n in self.downloads if pid == package_id), default=0)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -264,6 +268,8 @@ class Send:
 
     history_ids: tuple[str, ...] | None
     generation: int = 0
+    seq: int = 0
+    """This create's place among the creates of the run (see `HistorySeen.later`)."""
 
 
 @attrs.frozen
@@ -287,6 +293,8 @@ class CreateUnknown:
     message: str
     generation: int = 0
     """The newest history generation started when the failure was seen."""
+    exists: bool = False
+    """A 2xx answered (its body unreadable): the request surely exists; never resent."""
 
 
 @attrs.frozen
@@ -297,6 +305,10 @@ class HistorySeen:
     expected: tuple[str, ...] = ()
     """Request ids known to exist and recent (created in this run): a history that does not
     list them all is short or filtered, and proves no absence."""
+    later: tuple[tuple[str, int], ...] = ()
+    """(request id, `Send.seq`) of the requests this run created. Absence is proven only by a
+    history that lists one created after the unknown attempt: a lagging history, or one that
+    filters request types, shows nothing newer and proves nothing."""
 
 
 @attrs.frozen
@@ -328,9 +340,9 @@ class PackageFailed:
     message: str
     code: int | None = None
     sent: bool = True
-    """False when no package was delivered and SAT's budget was not spent: the request never
-    left, or gigstack answered with a complete error response (GUESS: an error answer means
-    gigstack did not fetch the package from SAT; a truncated or dropped body counts as spent)."""
+    """False only when the GET never left (a connect failure) or gigstack's rate limiter
+    refused it (429). Any other answer, a 5xx included, may come after SAT served the package
+    (a gateway error in front of a served download): it is spent."""
 
 
 @attrs.frozen
@@ -443,8 +455,12 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _evolve(
                 state,
                 unknown=True,
+                exists=obs.exists,
                 need_generation=obs.generation,
-                reason=f"outcome of the create request is unknown ({obs.message})",
+                reason=f"outcome of the create request is unknown ({obs.message})"
+                if not obs.exists
+                else f"the create request was accepted but its answer is unreadable "
+                f"({obs.message})",
             ), ()
         case HistorySeen():
             return _history(state, obs)
@@ -505,7 +521,7 @@ def _start(state: MonthState, obs: Start) -> Result:
     stage = state.stage
     if stage is Stage.SUBMITTING:
         # A create may have been sent by a run that died: only a later history can tell.
-        return _evolve(state, unknown=True, need_generation=0), ()
+        return _evolve(state, unknown=True, need_generation=0, attempt_seq=-1), ()
     if stage is Stage.REFUSED:
         return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
     if stage is Stage.NEEDS_ATTENTION and state.resume_to is not None:
@@ -529,6 +545,8 @@ def _send(state: MonthState, obs: Send) -> Result:
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
+        attempt_seq=obs.seq,
+        exists=False,
         unknown=False,
         need_generation=obs.generation,
         reason=None,
@@ -712,11 +730,15 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     listed = {s.id for s in obs.entries}
     # Proof of absence: the history is not full, still lists every request it listed before the
     # create and every request created in this run (nothing was filtered or pushed out), and
-    # shows nothing new that could be ours. With no such anchor at all a filtered or short
-    # history could hide ours behind newer ones, so then only a history with nothing new counts.
+    # shows nothing new that could be ours, and lists a request this run created after the
+    # attempt (a lagging or type-filtered history shows nothing that recent). A create answered
+    # 2xx exists, whatever the history says.
     expected = set(obs.expected)
+    anchored = any(i in listed and seq > state.attempt_seq for i, seq in obs.later)
     complete = (
-        len(obs.entries) < obs.window
+        not state.exists
+        and anchored
+        and len(obs.entries) < obs.window
         and state.history_before is not None
         and before <= listed
         and expected <= listed
@@ -739,8 +761,10 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             "a create request may have been billed but the history cannot tell which request "
             f"it is (candidates: {candidates})",
             f"look at `gigstack-async journal show {state.key}` and the history; then "
-            f"`gigstack-async journal adopt {state.key} <request id>` if you find it, or "
-            "`gigstack-async journal resend "
+            f"`gigstack-async journal adopt {state.key} <request id>` if you find it (the "
+            "history lists only the 20 newest requests: older ones are in gigstack's dashboard, "
+            f"Descarga Masiva, by dates {state.start}..{state.end} and type "
+            f"{state.rfc_type} {state.request_type}), or `gigstack-async journal resend "
             f"{state.key}` if you are sure it was never created (a resend may be billed)",
         ),
         unknown=True,
@@ -861,10 +885,18 @@ def _sending(state: MonthState, obs: PackageSending) -> Result:
     used = state.downloads_of(obs.package_id)
     if state.stage is not Stage.COMPLETED or used >= DOWNLOAD_BUDGET:
         return state, ()  # the engine sees no new count and does not send
-    downloads = tuple(
-        (pid, n + 1 if pid == obs.package_id else n) for pid, n in state.downloads
-    ) + (((obs.package_id, 1),) if used == 0 else ())
-    return _evolve(state, downloads=downloads), ()
+    return _evolve(state, downloads=_count(state.downloads, obs.package_id, +1)), ()
+
+
+def _count(
+    downloads: tuple[tuple[str, int], ...], package_id: str, delta: int
+) -> tuple[tuple[str, int], ...]:
+    """`downloads` with `package_id`'s count moved by `delta`: one entry per package."""
+    counts: dict[str, int] = {}
+    for pid, n in downloads:
+        counts[pid] = max(counts.get(pid, 0), n)  # older journals may hold duplicate entries
+    counts[package_id] = max(0, counts.get(package_id, 0) + delta)
+    return tuple(counts.items())
 
 
 def _staged(state: MonthState, obs: PackageStaged) -> Result:
@@ -888,12 +920,7 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if not obs.sent and obs.code not in (5007, 5008):
         # No package was delivered and SAT's budget was not spent (see PackageFailed.sent):
         # give the download back and try again, a few times per run.
-        state = _evolve(
-            state,
-            downloads=tuple(
-                (pid, max(0, n - 1) if pid == obs.package_id else n) for pid, n in state.downloads
-            ),
-        )
+        state = _evolve(state, downloads=_count(state.downloads, obs.package_id, -1))
         if state.free_failures < FREE_RETRIES_PER_RUN:
             return _next_package(_evolve(state, free_failures=state.free_failures + 1))
     if obs.code == 5007:

@@ -161,6 +161,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store: JournalStore | None = None
         self.created: set[str] = set()
         self.stale: tuple[tuple[m.Seen, ...], int] | None = None
+        self.seq = 0
+        self.later: dict[str, int] = {}
 
     @initialize(
         documented_only=st.booleans(),
@@ -225,6 +227,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store = JournalStore.open(self.tmp / "journal.sqlite3", IDENTITY)
         self.queue.clear()
         self.stale = None  # a history call in flight dies with the process
+        self.seq = 0  # as the engine, which numbers the creates of each run
+        self.later = {}
         for key in MONTHS:
             self.feed(key, m.Start())
 
@@ -247,7 +251,8 @@ class MonthMachineModel(RuleBasedStateMachine):
             self.generation += 1
             self.stale = (self.server.history(), self.generation)
             ids = tuple(s.id for s in self.stale[0])
-            self.feed(key, m.Send(ids, self.generation))
+            self.seq += 1
+            self.feed(key, m.Send(ids, self.generation, seq=self.seq))
 
     @rule()
     def late_history(self) -> None:
@@ -255,9 +260,10 @@ class MonthMachineModel(RuleBasedStateMachine):
         if self.stale is None:
             return
         entries, generation = self.stale
+        later = tuple(self.later.items())
         expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
         for key in MONTHS:
-            self.feed(key, m.HistorySeen(entries, generation, expected=expected))
+            self.feed(key, m.HistorySeen(entries, generation, expected=expected, later=later))
 
     @rule(key=st.sampled_from(list(MONTHS)))
     def noise_burst(self, key: str) -> None:
@@ -269,7 +275,9 @@ class MonthMachineModel(RuleBasedStateMachine):
 
     @rule(
         index=st.integers(0, 5),
-        outcome=st.sampled_from(["ok", "ok", "lost_after", "lost_before", "refused", "5003"]),
+        outcome=st.sampled_from(
+            ["ok", "ok", "lost_after", "lost_before", "unreadable", "refused", "5003"]
+        ),
     )
     def perform_create(self, index: int, outcome: str) -> None:
         item = self.pop(index, m.SendCreate)
@@ -280,10 +288,14 @@ class MonthMachineModel(RuleBasedStateMachine):
             request_id, duplicate = self.server.create(key)
             if not duplicate:
                 self.created.add(request_id)
+                self.later[request_id] = self.state(key).attempt_seq
             self.feed(key, m.Created(request_id, duplicate))
         elif outcome == "lost_after":
             self.server.create(key)
             self.feed(key, m.CreateUnknown("502 Bad Gateway", self.generation))
+        elif outcome == "unreadable":  # a 2xx whose body cannot be read: it exists
+            self.server.create(key)
+            self.feed(key, m.CreateUnknown("2xx, body unreadable", self.generation, exists=True))
         elif outcome == "lost_before":
             self.feed(key, m.CreateUnknown("connection reset", self.generation))
         elif outcome == "refused":
@@ -306,7 +318,12 @@ class MonthMachineModel(RuleBasedStateMachine):
         # Every request id the journal knows (as the engine passes it).
         expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
         for key in MONTHS:
-            self.feed(key, m.HistorySeen(entries, self.generation, expected=expected))
+            self.feed(
+                key,
+                m.HistorySeen(
+                    entries, self.generation, expected=expected, later=tuple(self.later.items())
+                ),
+            )
 
     @rule()
     def sat_finishes_everything(self) -> None:

@@ -277,3 +277,100 @@ def _nothing() -> object:
     import contextlib
 
     return contextlib.nullcontext()
+
+
+# 6 (#4) -------------------------------------------------------------------------------------
+
+
+async def test_a_package_get_answered_5xx_is_spent_and_no_third_download_is_sent(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    sandbox.state.force_fault(PACKAGE, "after_502", times=2)  # SAT served, gateway said 502
+    first = results(await run(client, out, concurrency=1, timeout=20))["2024-01"]
+    assert first.stage == "needs-attention"
+    assert "1 of 2 SAT downloads left" in (first.hint or "")
+    assert len(sandbox.state.calls_to(PACKAGE)) == 1  # not retried within the run
+    second = results(await run(client, out, concurrency=1, timeout=20))["2024-01"]
+    assert "no SAT download left" in (second.error or "")
+    assert "journal resend 2024-01" in (second.hint or "")
+    assert len(sandbox.state.calls_to(PACKAGE)) == 2  # the third GET was never sent
+    assert max(sandbox.state.downloads_per_package().values()) == 2
+
+
+def test_download_counts_hold_one_entry_per_package() -> None:
+    state = m.MonthState(
+        "2024-01", *_month(1), "received", "cfdi", stage=m.Stage.COMPLETED, request_id="R",
+        checked=True, package_ids=("P",), downloads=(("P", 0), ("P", 1)),
+    )  # fmt: skip
+    state, _ = m.transition(state, m.PackageSending("P"))
+    assert state.downloads == (("P", 2),)
+    state, _ = m.transition(state, m.PackageSending("P"))
+    assert state.downloads == (("P", 2),)  # refused: SAT's budget is spent
+
+
+# 5 (#1/(b)) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server_profile", ["agree", "documented-fields", "cfdi-only-history"])
+async def test_a_2xx_create_with_an_unreadable_body_is_never_sent_again(
+    tmp_path: Path, server_profile: str
+) -> None:
+    from gigstack_async.errors import BilledResponseValidationError
+
+    out = tmp_path / "cfdi"
+    config = SandboxConfig(speed=3000, seed=11, profile=profile(server_profile))
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        create, history = client.downloads.create_request, client.downloads.history
+        snapshots: list[object] = []
+
+        async def garbled(**kw: object) -> object:
+            await create(**kw)  # type: ignore[arg-type]
+            raise BilledResponseValidationError(
+                "200 body unreadable", status=200, body=b"<html>ok</html>", json_body=None
+            )
+
+        async def lagging(*a: object, **kw: object) -> object:  # one call behind
+            snapshots.append(await history(*a, **kw))  # type: ignore[arg-type]
+            return snapshots[max(0, len(snapshots) - 2)]
+
+        client.downloads.create_request = garbled  # type: ignore[assignment,method-assign]
+        client.downloads.history = lagging  # type: ignore[assignment,method-assign]
+        for _ in range(2):
+            await run(client, out, timeout=3)
+        assert len(sandbox.state.download_requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("server_profile", "start"), [("agree", "2024-01"), ("cfdi-only-history", "2024-01")]
+)
+async def test_a_lagging_or_filtered_history_proves_no_absence(
+    tmp_path: Path, server_profile: str, start: str
+) -> None:
+    out = tmp_path / "cfdi"
+    config = SandboxConfig(speed=3000, seed=11, profile=profile(server_profile))
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        history = client.downloads.history
+        snapshots: list[object] = []
+
+        async def lagging(*a: object, **kw: object) -> object:
+            snapshots.append(await history(*a, **kw))  # type: ignore[arg-type]
+            return snapshots[max(0, len(snapshots) - 3)]
+
+        client.downloads.history = lagging  # type: ignore[assignment,method-assign]
+        sandbox.state.force_fault("createDownloadRequest", "after_502", times=1)
+        bulk = client.downloads.bulk(
+            start, start, rfc_type="received", request_type="metadata", download_to=out, poll=FAST,
+            timeout=3,
+        )  # fmt: skip
+        async with bulk:
+            done = results([e async for e in bulk])[start]
+        assert len(sandbox.state.download_requests) == 1  # created once, whatever the history
+        assert done.stage in ("needs-attention", "submitted", "processing", "completed", "done")

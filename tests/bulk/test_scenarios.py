@@ -311,10 +311,19 @@ def test_09_a_month_sent_again_never_readopts_its_old_request() -> None:
         JAN, stage=m.Stage.SAT_FAILED, request_id="old", known_ids=("old",), creates=1
     )
     state, _ = m.transition(failed, m.AllowResend())
-    state = sent_unknown(state)
-    state, _ = m.transition(state, m.HistorySeen((seen("old", status="failed"),), generation=2))
+    state, _ = m.transition(state, m.Send((), generation=1, seq=1))
+    state, _ = m.transition(state, m.CreateUnknown("502", generation=1))
+    newer = seen("feb", start=date(2024, 2, 1), end=date(2024, 2, 29))  # created after ours
+    history = (newer, seen("old", status="failed"))
+    lagging, _ = m.transition(state, m.HistorySeen(history[1:], generation=2))
+    # Nothing newer than our attempt is listed: the history may lag, so it proves nothing.
+    assert lagging.stage is m.Stage.NEEDS_ATTENTION
+    state, _ = m.transition(
+        state, m.HistorySeen(history, generation=2, expected=("feb",), later=(("feb", 2),))
+    )
     assert state.request_id != "old"
-    # The old one is known, nothing else is listed: the new create provably never arrived.
+    # The old one is known, a request newer than ours is listed, nothing could be ours: the new
+    # create provably never arrived.
     assert state.stage is m.Stage.PLANNED
 
 
