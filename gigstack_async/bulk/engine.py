@@ -162,9 +162,13 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
 def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
     """Add the plan's new months; returns notes for months whose recorded dates are kept.
 
-    A month not sent yet takes the plan's dates. A month already sent keeps the dates it was
-    requested with (the request exists and may have been billed): "run the same command again"
-    resumes it even when its end was clipped to an earlier "today".
+    A month with no request (never sent, proven absent, or allowed a resend) takes the plan's
+    dates: a resend asks for what the plan shows. A month SAT refused with 5003 ("split the
+    period") takes the plan's new, different dates: the plan the user saw is the new request.
+    A month already sent keeps the dates it was requested with (the request exists and may
+    have been billed): "run the same command again" resumes it even when its end was clipped
+    to an earlier "today". When those dates miss days of the plan's, the note says so and the
+    month's result is not ok (`gigstack-async journal resend` asks for the plan's dates).
     """
     notes: dict[str, str] = {}
     fresh = []
@@ -176,8 +180,19 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             continue
         if (state.start, state.end) == (slot.start_date, slot.end_date):
             continue
-        if state.stage is m.Stage.PLANNED and not state.known_ids:
+        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003:
+            state, _ = m.transition(state, m.AllowResend())
+        if state.stage is m.Stage.PLANNED:
             store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
+            continue
+        missing = slot.start_date < state.start or slot.end_date > state.end
+        if missing:
+            notes[slot.key] = (
+                f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
+                f"says {slot.start_date}..{slot.end_date}, and the other days' CFDIs were not "
+                f"requested. `gigstack-async journal resend {slot.key}` asks for the plan's "
+                "dates (a new request, possibly billed)"
+            )
         else:
             notes[slot.key] = (
                 f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
@@ -294,9 +309,12 @@ class _Run:
         if state.key in self.reported:
             return
         self.reported.add(state.key)
+        note = self.notes.get(state.key)
+        if error is None and state.ok and note and note.startswith("MISSING DAYS"):
+            error = note  # never "ok" with days of the plan missing
+            note = None
         if error is None and not state.ok:
             error = _explain(state)
-        note = self.notes.get(state.key)
         if error is not None:
             if note:
                 error = f"{error} ({note})"

@@ -1050,7 +1050,13 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
 
 
 def _allow_resend(state: MonthState) -> Result:
-    resendable = state.stage in RESENDABLE or (state.stage is Stage.SUBMITTING and state.unknown)
+    # done/empty too: a month requested for fewer days than the plan's (a clipped "today")
+    # is asked again for the plan's dates only on the user's explicit word.
+    resendable = (
+        state.stage in RESENDABLE
+        or state.stage in (Stage.DONE, Stage.EMPTY)
+        or (state.stage is Stage.SUBMITTING and state.unknown)
+    )
     if not resendable:
         raise TransitionError(
             f"{state.key} is {state.stage.value}: only expired, failed, refused or "

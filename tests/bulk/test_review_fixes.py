@@ -374,3 +374,72 @@ async def test_a_lagging_or_filtered_history_proves_no_absence(
             done = results([e async for e in bulk])[start]
         assert len(sandbox.state.download_requests) == 1  # created once, whatever the history
         assert done.stage in ("needs-attention", "submitted", "processing", "completed", "done")
+
+
+# 8 (#13) ------------------------------------------------------------------------------------
+
+
+async def test_next_day_resume_never_reports_a_clipped_month_ok(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, date, datetime
+
+    import gigstack_async._validation as validation
+    import gigstack_async.bulk.plan as plan
+
+    def today(day: date) -> None:
+        monkeypatch.setattr(plan, "today_mx", lambda now=None: day)
+        monkeypatch.setattr(validation, "today_mx", lambda now=None: day)
+
+    out = tmp_path / "cfdi"
+    config = SandboxConfig(speed=3000, seed=5, start=datetime(2025, 6, 20, 18, tzinfo=UTC))
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        today(date(2025, 6, 10))
+        assert results(await run(client, out, "2025-05", "2025-12"))["2025-06"].ok
+        today(date(2025, 6, 20))
+        again = results(await run(client, out, "2025-05", "2025-12"))
+        assert again["2025-05"].ok
+        june = again["2025-06"]
+        assert not june.ok  # 06-11..06-20 were never requested
+        assert "2025-06-01..2025-06-10" in (june.error or "")
+        assert "journal resend 2025-06" in (june.error or "")
+        # Following the advice requests the plan's dates.
+        with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+            store.put(m.transition(store.get("2025-06"), m.AllowResend())[0])
+        third = results(await run(client, out, "2025-05", "2025-12"))["2025-06"]
+        assert third.ok, third.error
+        last = sandbox.state.download_requests[-1]
+        assert (str(last.criteria.start_date), str(last.criteria.end_date)) == (
+            "2025-06-01",
+            "2025-06-20",
+        )
+
+
+# 9 (#17) ------------------------------------------------------------------------------------
+
+
+async def test_sat_5003_can_be_followed_by_splitting_the_period_in_the_same_folder(
+    tmp_path: Path,
+) -> None:
+    from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+
+    out = tmp_path / "cfdi"
+    rule = SatCodeRule(5003, month="2024-03", times=1)
+    config = SandboxConfig(speed=3000, seed=3, profile=ServerProfile(sat_codes=(rule,)))
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        full = results(await run(client, out, "2024-03", "2024-03"))["2024-03"]
+        assert full.stage == "sat-failed"
+        assert "split the period" in (full.hint or "")
+        half = results(await run(client, out, "2024-03-01", "2024-03-15"))["2024-03"]
+        assert half.ok, half.error
+        dates = [
+            (str(r.criteria.start_date), str(r.criteria.end_date))
+            for r in sandbox.state.download_requests
+        ]
+        assert dates[-1] == ("2024-03-01", "2024-03-15")  # the plan's dates, not the old ones

@@ -416,9 +416,12 @@ async def test_13_the_same_command_resumes_the_next_day(
         with JournalStore.open(tmp_path / "journal.sqlite3", identity) as store:
             events = [e async for e in run_bulk(client.downloads, store, plan, options)]
         assert set(results(events)) == {"2024-02", "2024-03"}
-    assert creations(sandbox)["2024-03:cfdi"] == 1
+    assert creations(sandbox)["2024-03:cfdi"] == 1  # resumed, not requested again silently
     march = results(events)["2024-03"]
-    assert march.ok
+    # ...but never "ok" with 2024-03-10 missing: the result says so and how to ask for it.
+    assert not march.ok
+    assert "MISSING DAYS" in (march.error or "")
+    assert "journal resend 2024-03" in (march.error or "")
     assert march.resumed
 
 
