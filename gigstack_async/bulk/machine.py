@@ -524,6 +524,10 @@ def _start(state: MonthState, obs: Start) -> Result:
         return _evolve(state, unknown=True, need_generation=0, attempt_seq=-1), ()
     if stage is Stage.REFUSED:
         return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
+    if stage is Stage.NEEDS_ATTENTION and state.unknown:
+        # Generations and create numbers restart with each run: any history of this run
+        # started after that create, and any create of this run came after it.
+        return _evolve(state, need_generation=0, attempt_seq=-1), ()
     if stage is Stage.NEEDS_ATTENTION and state.resume_to is not None:
         state = _evolve(state, stage=state.resume_to, resume_to=None, hint=None)
         stage = state.stage

@@ -443,3 +443,15 @@ async def test_sat_5003_can_be_followed_by_splitting_the_period_in_the_same_fold
             for r in sandbox.state.download_requests
         ]
         assert dates[-1] == ("2024-03-01", "2024-03-15")  # the plan's dates, not the old ones
+
+
+def test_an_unknown_month_that_needs_attention_is_reconciled_by_the_next_run() -> None:
+    state = m.MonthState("2024-01", *_month(1), "received", "cfdi")
+    state, _ = m.transition(state, m.Send((), generation=7, seq=1))
+    state, _ = m.transition(state, m.CreateUnknown("502", generation=7))
+    state, _ = m.transition(state, m.HistorySeen((), generation=8))  # lagging: nothing listed
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    state, _ = m.transition(state, m.Start())  # the next run numbers its histories from 1
+    ours = m.Seen("R9", "pending", "received", "cfdi", *_month(1))  # type: ignore[arg-type]
+    state, _ = m.transition(state, m.HistorySeen((ours,), generation=1))
+    assert (state.stage, state.request_id) == (m.Stage.SUBMITTED, "R9")
