@@ -44,10 +44,13 @@ from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
+    APIConnectionError,
     APIStatusError,
     BilledResponseValidationError,
+    DownloadInterruptedError,
     GigstackError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitError,
 )
 from gigstack_async.packages import (
@@ -159,9 +162,13 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
 def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
     """Add the plan's new months; returns notes for months whose recorded dates are kept.
 
-    A month not sent yet takes the plan's dates. A month already sent keeps the dates it was
-    requested with (the request exists and may have been billed): "run the same command again"
-    resumes it even when its end was clipped to an earlier "today".
+    A month with no request (never sent, proven absent, or allowed a resend) takes the plan's
+    dates: a resend asks for what the plan shows. A month SAT refused with 5003 ("split the
+    period") takes the plan's new, different dates: the plan the user saw is the new request.
+    A month already sent keeps the dates it was requested with (the request exists and may
+    have been billed): "run the same command again" resumes it even when its end was clipped
+    to an earlier "today". When those dates miss days of the plan's, the note says so and the
+    month's result is not ok (`gigstack-async journal resend` asks for the plan's dates).
     """
     notes: dict[str, str] = {}
     fresh = []
@@ -173,8 +180,19 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             continue
         if (state.start, state.end) == (slot.start_date, slot.end_date):
             continue
-        if state.stage is m.Stage.PLANNED and not state.known_ids:
+        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003:
+            state, _ = m.transition(state, m.AllowResend())
+        if state.stage is m.Stage.PLANNED:
             store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
+            continue
+        missing = slot.start_date < state.start or slot.end_date > state.end
+        if missing:
+            notes[slot.key] = (
+                f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
+                f"says {slot.start_date}..{slot.end_date}, and the other days' CFDIs were not "
+                f"requested. `gigstack-async journal resend {slot.key}` asks for the plan's "
+                "dates (a new request, possibly billed)"
+            )
         else:
             notes[slot.key] = (
                 f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
@@ -215,6 +233,8 @@ class _Run:
         self.stop = asyncio.Event()
         self.cancelled = False
         self.created_ids: set[str] = set()
+        self.created_seq: dict[str, int] = {}
+        self.create_seq = 0
         self.package_failures: dict[str, int] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
@@ -289,9 +309,12 @@ class _Run:
         if state.key in self.reported:
             return
         self.reported.add(state.key)
+        note = self.notes.get(state.key)
+        if error is None and state.ok and note and note.startswith("MISSING DAYS"):
+            error = note  # never "ok" with days of the plan missing
+            note = None
         if error is None and not state.ok:
             error = _explain(state)
-        note = self.notes.get(state.key)
         if error is not None:
             if note:
                 error = f"{error} ({note})"
@@ -330,6 +353,7 @@ class _Run:
 
     async def create(self, key: str) -> None:
         state = self.store.get(key)
+        seq = state.attempt_seq
         try:
             created = await self.downloads.create_request(
                 start_date=state.start,
@@ -344,9 +368,12 @@ class _Run:
                 duplicate = (error.data or {}).get("duplicate") is True
                 if not duplicate:
                     self.created_ids.add(request_id)
+                    self.created_seq[request_id] = seq
                 self.feed(key, m.Created(request_id, duplicate))
             else:
-                self.feed(key, m.CreateUnknown(str(error), self.generation))
+                # A 2xx without a readable id: the request exists. Never resent; adopted only
+                # by an exact history match, else the month needs attention.
+                self.feed(key, m.CreateUnknown(str(error), self.generation, exists=True))
             return
         except GigstackError as error:
             self.last_error[key] = error
@@ -358,6 +385,7 @@ class _Run:
             return
         if not created.duplicate:
             self.created_ids.add(created.request_id)
+            self.created_seq[created.request_id] = seq
         self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
     async def fetch(self, key: str, package_id: str) -> None:
@@ -409,10 +437,13 @@ class _Run:
             return
         error = task.exception()
         if isinstance(error, GigstackError):
-            # A complete error answer (not a dropped or truncated body) delivered no package.
-            spent = not (isinstance(error, APIStatusError) and error.status >= 500) and not (
-                isinstance(error, RateLimitError)
+            # Free only when the GET never left (a connect failure the pipeline retried to
+            # exhaustion), or gigstack's rate limiter refused it (429: not processed). A 5xx may
+            # come from a gateway after SAT served the package: spent (review finding 6).
+            never_sent = isinstance(error, APIConnectionError) and not isinstance(
+                error, DownloadInterruptedError | OutcomeUnknownError
             )
+            spent = not (never_sent or isinstance(error, RateLimitError))
             if not spent:
                 self.package_failures[package_id] = self.package_failures.get(package_id, 0) + 1
             self.feed(
@@ -449,6 +480,10 @@ class _Run:
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
 
     async def status(self, key: str, request_id: str) -> None:
+        failures = self.store.get(key).poll_failures
+        if failures:
+            # A retried status call backs off (capped, jittered): never a tight loop.
+            await self._pause(resubmit_delay(failures - 1, None))
         if self.stopping:
             return
         try:
@@ -481,13 +516,22 @@ class _Run:
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
         expected = tuple(sorted(known))
         for key in watched:
-            self.feed(key, m.HistorySeen(entries, generation, expected=expected))
+            self.feed(
+                key,
+                m.HistorySeen(
+                    entries, generation, expected=expected, later=tuple(self.created_seq.items())
+                ),
+            )
 
     def _watched(self, key: str) -> bool:
         state = self.store.get(key)
         if state.stage in (m.Stage.SUBMITTED, m.Stage.PROCESSING):
             return self.busy[key] == 0  # a status call in flight answers for it
-        return state.stage is m.Stage.SUBMITTING and state.unknown
+        if state.stage is m.Stage.COMPLETED and not state.checked and state.want_files:
+            return self.busy[key] == 0  # its request must be checked before any download
+        # An unknown outcome is reconciled by every history; one that already needs attention
+        # once per run (before it is reported): a history that lagged may show it now.
+        return state.stage in (m.Stage.SUBMITTING, m.Stage.NEEDS_ATTENTION) and state.unknown
 
     async def send_planned(self) -> None:
         if self.stopping or self.history_ids is None:
@@ -519,7 +563,9 @@ class _Run:
             if state.stage is not m.Stage.PLANNED:
                 return
             self.sent_this_run[key] += 1
-            new, commands = m.transition(state, m.Send(self.history_ids, self.generation))
+            self.create_seq += 1
+            send = m.Send(self.history_ids, self.generation, seq=self.create_seq)
+            new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent
             self.announce(state, new)
             if any(isinstance(c, m.SendCreate) for c in commands):
@@ -548,12 +594,17 @@ class _Run:
                 if before.settled and self.store.get(key).settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()
+            next_tick = loop.time()
             while True:
                 if deadline is not None and loop.time() >= deadline:
                     self.stopping = True
                     self.stop.set()
                 if not self.stopping:
-                    await self.tick()
+                    # Ticks follow the poll schedule only: a task that wakes the loop (a
+                    # status answer, a settled month) never buys an early history call.
+                    if loop.time() >= next_tick:
+                        await self.tick()
+                        next_tick = loop.time() + next(delays)
                     await self.send_planned()
                 self.report_settled()
                 if all(k in self.reported for k in self.keys):
@@ -563,7 +614,7 @@ class _Run:
                         break
                     await self._wait_change(None)  # let in-flight calls finish
                     continue
-                delay = next(delays)
+                delay = max(0.0, next_tick - loop.time())
                 if deadline is not None:
                     delay = max(0.0, min(delay, deadline - loop.time()))
                 await self._wait_change(delay)
@@ -653,6 +704,9 @@ async def run_bulk(
         await driver  # re-raise what ended the run, if anything
     finally:
         if not driver.done():
+            # Nothing new may start while the cancellation unwinds (no create, no download).
+            run.stopping = run.cancelled = True
+            run.stop.set()
             driver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await driver

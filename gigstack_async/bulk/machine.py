@@ -80,9 +80,15 @@ HISTORY_WINDOW = 20
 DOWNLOAD_BUDGET = 2
 """SAT serves each package at most twice (FACT: SAT 5008 after that)."""
 POLL_WARN_AFTER = 3
+"""Consecutive polling failures of one month before a warning is raised."""
 FREE_RETRIES_PER_RUN = 6
 """Package downloads per run that may fail without spending SAT's budget before giving up."""
-"""Consecutive polling failures of one month before a warning is raised."""
+CHECK_MISSES = 3
+"""Histories that may omit a journaled (unchecked) request before the month needs attention."""
+POLL_GIVE_UP = 5
+"""Consecutive 'not found' answers for a month's request before it needs attention."""
+STATUS_TRIES = 3
+"""Status calls per run for a completed month without package ids before it needs attention."""
 
 _SAT_CODE = re.compile(r"\b(50(?:0[0-9]|1[0-9]))\b")
 
@@ -163,6 +169,10 @@ class MonthState:
     """Create requests sent (or about to be) for this month, over all runs."""
     resend_allowed: bool = True
     """A create may be sent from `planned`; False only until absence is proven or allowed."""
+    attempt_seq: int = -1
+    """`Send.seq` of the last create in this run; -1 when it was sent by an earlier run."""
+    exists: bool = False
+    """The last create surely reached the server (a 2xx whose body was unreadable)."""
     history_before: tuple[str, ...] | None = None
     """Request ids the history listed before the last create was sent."""
     unknown: bool = False
@@ -174,6 +184,16 @@ class MonthState:
     package_ids: tuple[str, ...] | None = None
     """None: unknown (the server did not say). `()` is an explicit empty list."""
     status_asked: bool = False
+    """The status was asked in this run (reset by `Start`: a failed or lost call is retried)."""
+    checked: bool = False
+    """This run saw `request_id`'s dates and type match the month (a history entry, our own
+    create answer, or the user's `journal adopt`). Reset by `Start`: request ids may restart
+    between runs, and a status answer carries no dates or type, so it never proves fit. No
+    package is fetched and no status answer adopted while False."""
+    confirmed_id: str | None = None
+    """The request id the user confirmed with `journal adopt` (checked at every `Start`)."""
+    misses: int = 0
+    """Histories in this run that did not list the unchecked `request_id`."""
     downloads: tuple[tuple[str, int], ...] = ()
     """(package id, downloads sent) — at most DOWNLOAD_BUDGET each, ever."""
     staged: tuple[StagedFile, ...] = ()
@@ -205,7 +225,7 @@ class MonthState:
         )
 
     def downloads_of(self, package_id: str) -> int:
-        return dict(self.downloads).get(package_id, 0)
+        return max((n for pid, n in self.downloads if pid == package_id), default=0)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -248,6 +268,8 @@ class Send:
 
     history_ids: tuple[str, ...] | None
     generation: int = 0
+    seq: int = 0
+    """This create's place among the creates of the run (see `HistorySeen.later`)."""
 
 
 @attrs.frozen
@@ -271,6 +293,8 @@ class CreateUnknown:
     message: str
     generation: int = 0
     """The newest history generation started when the failure was seen."""
+    exists: bool = False
+    """A 2xx answered (its body unreadable): the request surely exists; never resent."""
 
 
 @attrs.frozen
@@ -281,6 +305,10 @@ class HistorySeen:
     expected: tuple[str, ...] = ()
     """Request ids known to exist and recent (created in this run): a history that does not
     list them all is short or filtered, and proves no absence."""
+    later: tuple[tuple[str, int], ...] = ()
+    """(request id, `Send.seq`) of the requests this run created. Absence is proven only by a
+    history that lists one created after the unknown attempt: a lagging history, or one that
+    filters request types, shows nothing newer and proves nothing."""
 
 
 @attrs.frozen
@@ -312,9 +340,9 @@ class PackageFailed:
     message: str
     code: int | None = None
     sent: bool = True
-    """False when no package was delivered and SAT's budget was not spent: the request never
-    left, or gigstack answered with a complete error response (GUESS: an error answer means
-    gigstack did not fetch the package from SAT; a truncated or dropped body counts as spent)."""
+    """False only when the GET never left (a connect failure) or gigstack's rate limiter
+    refused it (429). Any other answer, a 5xx included, may come after SAT served the package
+    (a gateway error in front of a served download): it is spent."""
 
 
 @attrs.frozen
@@ -427,13 +455,17 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _evolve(
                 state,
                 unknown=True,
+                exists=obs.exists,
                 need_generation=obs.generation,
-                reason=f"outcome of the create request is unknown ({obs.message})",
+                reason=f"outcome of the create request is unknown ({obs.message})"
+                if not obs.exists
+                else f"the create request was accepted but its answer is unreadable "
+                f"({obs.message})",
             ), ()
         case HistorySeen():
             return _history(state, obs)
         case StatusSeen():
-            if state.stage in _WAITING and obs.seen.id == state.request_id:
+            if state.stage in _WAITING and obs.seen.id == state.request_id and state.checked:
                 return _observe_request(_evolve(state, poll_failures=0), obs.seen, asked=True)
             return state, ()
         case PollFailed():
@@ -477,14 +509,25 @@ def _attention(
 
 def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
-        state, want_files=obs.want_files, failed_this_run=(), poll_failures=0, free_failures=0
+        state,
+        want_files=obs.want_files,
+        failed_this_run=(),
+        poll_failures=0,
+        free_failures=0,
+        status_asked=False,
+        misses=0,
+        checked=state.request_id is not None and state.request_id == state.confirmed_id,
     )
     stage = state.stage
     if stage is Stage.SUBMITTING:
         # A create may have been sent by a run that died: only a later history can tell.
-        return _evolve(state, unknown=True, need_generation=0), ()
+        return _evolve(state, unknown=True, need_generation=0, attempt_seq=-1), ()
     if stage is Stage.REFUSED:
         return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
+    if stage is Stage.NEEDS_ATTENTION and state.unknown:
+        # Generations and create numbers restart with each run: any history of this run
+        # started after that create, and any create of this run came after it.
+        return _evolve(state, need_generation=0, attempt_seq=-1), ()
     if stage is Stage.NEEDS_ATTENTION and state.resume_to is not None:
         state = _evolve(state, stage=state.resume_to, resume_to=None, hint=None)
         stage = state.stage
@@ -506,6 +549,8 @@ def _send(state: MonthState, obs: Send) -> Result:
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
+        attempt_seq=obs.seq,
+        exists=False,
         unknown=False,
         need_generation=obs.generation,
         reason=None,
@@ -533,6 +578,8 @@ def _created(state: MonthState, obs: Created) -> Result:
         duplicate=obs.duplicate,
         known_ids=_add(known, obs.request_id),
         unknown=False,
+        checked=True,
+        misses=0,
         reason="created" if not obs.duplicate else "gigstack matched an identical request",
         hint=None,
     ), ()
@@ -608,12 +655,58 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     f"journal show`, then `gigstack-async journal adopt {state.key} <id>` or "
                     f"`gigstack-async journal resend {state.key}`",
                 ), ()
+            if not state.checked:
+                if not _checks(state, seen):
+                    return _unchecked(
+                        state,
+                        f"the history lists request {seen.id} without the dates and types "
+                        "needed to check it against this month",
+                    )
+                state = _evolve(state, checked=True, misses=0)
+                if state.stage is Stage.COMPLETED:
+                    state, _ = _observe_request(state, seen, asked=False)
+                    return _next_package(state)
             return _observe_request(state, seen, asked=False)
+    if not state.checked:
+        # A journaled id the history does not list: it may be out of the window, or the
+        # server's ids may have restarted. Its status would carry no dates: never trust it.
+        misses = state.misses + 1
+        if misses < CHECK_MISSES:
+            return _evolve(state, misses=misses), ()
+        return _unchecked(
+            _evolve(state, misses=misses),
+            f"request {state.request_id} is not in the server's history, so its dates and "
+            "type cannot be checked against this month (request ids may have restarted)",
+        )
     if state.stage is Stage.COMPLETED:
         return state, ()
     request_id = state.request_id
     assert request_id is not None
     return state, (FetchStatus(request_id),)  # fell out of the 20-entry window
+
+
+def _checks(state: MonthState, seen: Seen) -> bool:
+    """A journaled request fits the month: dates and rfcType present and equal, requestType
+    equal or not reported (documented histories omit it: GUESS that it is our type then)."""
+    return (
+        seen.start == state.start
+        and seen.end == state.end
+        and seen.rfc_type == state.rfc_type
+        and seen.request_type in (None, state.request_type)
+    )
+
+
+def _unchecked(state: MonthState, reason: str) -> Result:
+    attention = _attention(
+        state,
+        f"{reason}; nothing was downloaded",
+        f"open the request {state.request_id} in gigstack's dashboard: if it is for "
+        f"{state.rfc_type} {state.request_type} {state.start}..{state.end}, confirm it with "
+        f"`gigstack-async journal adopt {state.key} {state.request_id}` and run the same command "
+        f"again; if not, `gigstack-async journal resend {state.key}` (a new request may be billed)",
+        resume_to=state.stage,
+    )
+    return attention, (Warn(f"{state.key}: {reason}"),)
 
 
 def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
@@ -631,6 +724,8 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             request_id=found.id,
             known_ids=_add(state.known_ids, found.id),
             unknown=False,
+            checked=True,
+            misses=0,
             reason="adopted from the history after an unknown outcome",
             hint=None,
             resume_to=None,
@@ -639,11 +734,15 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     listed = {s.id for s in obs.entries}
     # Proof of absence: the history is not full, still lists every request it listed before the
     # create and every request created in this run (nothing was filtered or pushed out), and
-    # shows nothing new that could be ours. With no such anchor at all a filtered or short
-    # history could hide ours behind newer ones, so then only a history with nothing new counts.
+    # shows nothing new that could be ours, and lists a request this run created after the
+    # attempt (a lagging or type-filtered history shows nothing that recent). A create answered
+    # 2xx exists, whatever the history says.
     expected = set(obs.expected)
+    anchored = any(i in listed and seq > state.attempt_seq for i, seq in obs.later)
     complete = (
-        len(obs.entries) < obs.window
+        not state.exists
+        and anchored
+        and len(obs.entries) < obs.window
         and state.history_before is not None
         and before <= listed
         and expected <= listed
@@ -666,8 +765,10 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             "a create request may have been billed but the history cannot tell which request "
             f"it is (candidates: {candidates})",
             f"look at `gigstack-async journal show {state.key}` and the history; then "
-            f"`gigstack-async journal adopt {state.key} <request id>` if you find it, or "
-            "`gigstack-async journal resend "
+            f"`gigstack-async journal adopt {state.key} <request id>` if you find it (the "
+            "history lists only the 20 newest requests: older ones are in gigstack's dashboard, "
+            f"Descarga Masiva, by dates {state.start}..{state.end} and type "
+            f"{state.rfc_type} {state.request_type}), or `gigstack-async journal resend "
             f"{state.key}` if you are sure it was never created (a resend may be billed)",
         ),
         unknown=True,
@@ -746,8 +847,8 @@ def _expired(state: MonthState, reason: str) -> Result:
 
 
 def _next_package(state: MonthState) -> Result:
-    if state.stage is not Stage.COMPLETED or not state.want_files:
-        return state, ()
+    if state.stage is not Stage.COMPLETED or not state.want_files or not state.checked:
+        return state, ()  # an unchecked request's packages may be another request's CFDIs
     ids = state.package_ids
     if not ids:
         if state.invoice_count == 0:
@@ -788,10 +889,18 @@ def _sending(state: MonthState, obs: PackageSending) -> Result:
     used = state.downloads_of(obs.package_id)
     if state.stage is not Stage.COMPLETED or used >= DOWNLOAD_BUDGET:
         return state, ()  # the engine sees no new count and does not send
-    downloads = tuple(
-        (pid, n + 1 if pid == obs.package_id else n) for pid, n in state.downloads
-    ) + (((obs.package_id, 1),) if used == 0 else ())
-    return _evolve(state, downloads=downloads), ()
+    return _evolve(state, downloads=_count(state.downloads, obs.package_id, +1)), ()
+
+
+def _count(
+    downloads: tuple[tuple[str, int], ...], package_id: str, delta: int
+) -> tuple[tuple[str, int], ...]:
+    """`downloads` with `package_id`'s count moved by `delta`: one entry per package."""
+    counts: dict[str, int] = {}
+    for pid, n in downloads:
+        counts[pid] = max(counts.get(pid, 0), n)  # older journals may hold duplicate entries
+    counts[package_id] = max(0, counts.get(package_id, 0) + delta)
+    return tuple(counts.items())
 
 
 def _staged(state: MonthState, obs: PackageStaged) -> Result:
@@ -815,12 +924,7 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if not obs.sent and obs.code not in (5007, 5008):
         # No package was delivered and SAT's budget was not spent (see PackageFailed.sent):
         # give the download back and try again, a few times per run.
-        state = _evolve(
-            state,
-            downloads=tuple(
-                (pid, max(0, n - 1) if pid == obs.package_id else n) for pid, n in state.downloads
-            ),
-        )
+        state = _evolve(state, downloads=_count(state.downloads, obs.package_id, -1))
         if state.free_failures < FREE_RETRIES_PER_RUN:
             return _next_package(_evolve(state, free_failures=state.free_failures + 1))
     if obs.code == 5007:
@@ -873,6 +977,29 @@ def _poll_failed(state: MonthState, obs: PollFailed) -> Result:
         return state, ()
     failures = state.poll_failures + 1
     state = _evolve(state, poll_failures=failures)
+    if state.stage is Stage.COMPLETED and state.status_asked and state.request_id is not None:
+        # The status call a completed month without package ids depends on failed: ask again
+        # (the engine backs off by `poll_failures`), a few times per run.
+        if failures < STATUS_TRIES:
+            return state, (FetchStatus(state.request_id),)
+        return _attention(
+            state,
+            f"SAT completed the request but asking its status failed {failures} times "
+            f"({obs.message})",
+            "run the same command again later: the status is asked again",
+            resume_to=Stage.COMPLETED,
+        ), ()
+    if obs.not_found and failures >= POLL_GIVE_UP:
+        # The server keeps saying the request does not exist (a journal from another server,
+        # or ids that restarted): waiting longer cannot help.
+        return _attention(
+            state,
+            f"the server answered 'not found' for request {state.request_id} {failures} times "
+            f"in a row ({obs.message})",
+            f"if you find the month's request in gigstack's dashboard, `gigstack-async journal "
+            f"adopt {state.key} <request id>`; else `gigstack-async journal resend {state.key}` "
+            "(a new request may be billed)",
+        ), (Warn(f"{state.key}: request {state.request_id} not found; the month needs attention"),)
     if failures == POLL_WARN_AFTER:
         return state, (
             Warn(
@@ -891,9 +1018,26 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
     if state.stage is Stage.SUBMITTING and not state.unknown:
         raise TransitionError(f"{state.key} has a create request in flight")
+    confirm = state.stage in _WAITING or (
+        state.stage is Stage.NEEDS_ATTENTION and state.resume_to is not None
+    )
+    if obs.request_id == state.request_id and confirm:
+        # The user confirms the month's own request (checked in gigstack's dashboard).
+        resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
+        return _evolve(
+            state,
+            stage=resumed or state.stage,
+            resume_to=None,
+            confirmed_id=obs.request_id,
+            checked=True,
+            reason=f"request {obs.request_id} confirmed by the user",
+            hint=None,
+        ), ()
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
+        confirmed_id=obs.request_id,
+        checked=True,
         request_id=obs.request_id,
         known_ids=_add(state.known_ids, obs.request_id),
         unknown=False,
@@ -910,7 +1054,13 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
 
 
 def _allow_resend(state: MonthState) -> Result:
-    resendable = state.stage in RESENDABLE or (state.stage is Stage.SUBMITTING and state.unknown)
+    # done/empty too: a month requested for fewer days than the plan's (a clipped "today")
+    # is asked again for the plan's dates only on the user's explicit word.
+    resendable = (
+        state.stage in RESENDABLE
+        or state.stage in (Stage.DONE, Stage.EMPTY)
+        or (state.stage is Stage.SUBMITTING and state.unknown)
+    )
     if not resendable:
         raise TransitionError(
             f"{state.key} is {state.stage.value}: only expired, failed, refused or "

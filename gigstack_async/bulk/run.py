@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from types import TracebackType
@@ -51,7 +53,9 @@ class BulkDownload:
         self.plan = plan
         self.journal_path = None if journal is None else Path(journal)
         self._options = options
-        self._iterator: AsyncGenerator[BulkEvent, None] | None = None
+        self._iterated = False
+        self._iterator: weakref.ref[_Events] | None = None
+        self._held: _Held | None = None
 
     @property
     def identity(self) -> StoreIdentity:
@@ -84,28 +88,52 @@ class BulkDownload:
                 pass
 
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
-        if self._iterator is not None:
+        if self._iterated:
             raise RuntimeError("a BulkDownload can be iterated once")
-        self._iterator = self._events()
-        return self._iterator
+        self._iterated = True
+        held = None if self.journal_path is None else _Held(str(self.journal_path.resolve()))
+        self._held = held
+        iterator = _Events(self._events(held), held)
+        # Only a weak reference: when the consumer leaves `async for` (break, exception) the
+        # iterator is dropped at once and stops the run (see `_Events.__del__`).
+        self._iterator = weakref.ref(iterator)
+        return iterator
 
-    async def _events(self) -> AsyncGenerator[BulkEvent, None]:
+    async def _events(self, held: _Held | None) -> AsyncGenerator[BulkEvent, None]:
+        if held is not None:
+            previous = _HELD.get(held.path)
+            if previous is not None and previous.abandoned:
+                # A run of this process whose consumer left is still stopping: wait for it to
+                # release the journal instead of reporting the journal as locked.
+                await previous.released.wait()
         self.check_journal()
         with tempfile.TemporaryDirectory(prefix="gigstack-bulk-") as scratch:
             # Without a journal file the run still keeps one, in a scratch folder, so that both
             # paths share one well-tested implementation.
             path = self.journal_path or Path(scratch) / DEFAULT_JOURNAL
             with JournalStore.open(path, self.identity) as store:
-                # aclosing: the engine must finish cancelling before the journal is closed.
-                events = run_bulk(self._downloads, store, self.plan, self._options)
-                async with contextlib.aclosing(events):
-                    async for event in events:
-                        yield event
+                if held is not None:
+                    _HELD[held.path] = held
+                try:
+                    # aclosing: the engine must finish cancelling before the journal closes.
+                    events = run_bulk(self._downloads, store, self.plan, self._options)
+                    async with contextlib.aclosing(events):
+                        async for event in events:
+                            yield event
+                finally:
+                    if held is not None:
+                        store.close()
+                        held.released.set()
+                        if _HELD.get(held.path) is held:
+                            del _HELD[held.path]
 
     async def aclose(self) -> None:
         """Stop the run: cancel in-flight work, release the journal. Safe to call twice."""
-        if self._iterator is not None:
-            await self._iterator.aclose()
+        iterator = None if self._iterator is None else self._iterator()
+        if iterator is not None:
+            await iterator.aclose()
+        elif self._held is not None and self._held.path in _HELD:
+            await self._held.released.wait()  # stopping after its consumer left
 
     async def __aenter__(self) -> BulkDownload:
         return self
@@ -117,3 +145,55 @@ class BulkDownload:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class _Held:
+    """A journal this process holds for a run (see `BulkDownload._events`)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.released = asyncio.Event()
+        self.abandoned = False
+
+
+_HELD: dict[str, _Held] = {}
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+class _Events:
+    """The iterator `async for event in bulk` uses. When the consumer leaves the loop without
+    `async with` (break, an exception) it is dropped, and `__del__` stops the run: the engine
+    is cancelled (nothing new is sent or billed) and the journal released."""
+
+    def __init__(self, events: AsyncGenerator[BulkEvent, None], held: _Held | None) -> None:
+        self._events = events
+        self._held = held
+        self._closed = False
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> BulkEvent:
+        try:
+            return await self._events.__anext__()
+        except StopAsyncIteration:
+            self._closed = True
+            raise
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._events.aclose()
+
+    def __del__(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._held is not None:
+            self._held.abandoned = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the generator's own finalizer (asyncio's asyncgen hooks) closes it
+        task = loop.create_task(self._events.aclose())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from collections.abc import Sequence
@@ -53,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exitcodes.USAGE
     if args.debug:
         enable_debug_logging(redactor)
+    elif not logging.getLogger("gigstack_async").handlers:
+        # The CLI shows the SDK's warnings as events (MonthWarning lines, table notes); without
+        # a handler Python's last-resort handler would print each one a second time.
+        logging.getLogger("gigstack_async").addHandler(logging.NullHandler())
     ctx = Context(ui, redactor)
     try:
         code: int = args.func(args, ctx)

@@ -162,6 +162,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store: JournalStore | None = None
         self.created: set[str] = set()
         self.stale: tuple[tuple[m.Seen, ...], int] | None = None
+        self.seq = 0
+        self.later: dict[str, int] = {}
 
     @initialize(
         documented_only=st.booleans(),
@@ -215,6 +217,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         # Persisted before any command runs. No fsync: the model's crash is a close and reopen
         # (what a killed process leaves: the WAL), and it keeps hundreds of examples fast.
         self.store.put(new, fsync=False)
+        # Invariant (review #11): a package is fetched only for a request checked in this run.
+        assert new.checked or not any(isinstance(c, m.FetchPackage) for c in commands), new
         self.queue.extend((key, c) for c in commands)
 
     def restart(self) -> None:
@@ -223,6 +227,9 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store.close()
         self.store = JournalStore.open(self.tmp / "journal.sqlite3", IDENTITY)
         self.queue.clear()
+        self.stale = None  # a history call in flight dies with the process
+        self.seq = 0  # as the engine, which numbers the creates of each run
+        self.later = {}
         for key in MONTHS:
             self.feed(key, m.Start())
 
@@ -245,7 +252,8 @@ class MonthMachineModel(RuleBasedStateMachine):
             self.generation += 1
             self.stale = (self.server.history(), self.generation)
             ids = tuple(s.id for s in self.stale[0])
-            self.feed(key, m.Send(ids, self.generation))
+            self.seq += 1
+            self.feed(key, m.Send(ids, self.generation, seq=self.seq))
 
     @rule()
     def late_history(self) -> None:
@@ -253,9 +261,10 @@ class MonthMachineModel(RuleBasedStateMachine):
         if self.stale is None:
             return
         entries, generation = self.stale
+        later = tuple(self.later.items())
         expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
         for key in MONTHS:
-            self.feed(key, m.HistorySeen(entries, generation, expected=expected))
+            self.feed(key, m.HistorySeen(entries, generation, expected=expected, later=later))
 
     @rule(key=st.sampled_from(list(MONTHS)))
     def noise_burst(self, key: str) -> None:
@@ -267,7 +276,9 @@ class MonthMachineModel(RuleBasedStateMachine):
 
     @rule(
         index=st.integers(0, 5),
-        outcome=st.sampled_from(["ok", "ok", "lost_after", "lost_before", "refused", "5003"]),
+        outcome=st.sampled_from(
+            ["ok", "ok", "lost_after", "lost_before", "unreadable", "refused", "5003"]
+        ),
     )
     def perform_create(self, index: int, outcome: str) -> None:
         item = self.pop(index, m.SendCreate)
@@ -278,10 +289,14 @@ class MonthMachineModel(RuleBasedStateMachine):
             request_id, duplicate = self.server.create(key)
             if not duplicate:
                 self.created.add(request_id)
+                self.later[request_id] = self.state(key).attempt_seq
             self.feed(key, m.Created(request_id, duplicate))
         elif outcome == "lost_after":
             self.server.create(key)
             self.feed(key, m.CreateUnknown("502 Bad Gateway", self.generation))
+        elif outcome == "unreadable":  # a 2xx whose body cannot be read: it exists
+            self.server.create(key)
+            self.feed(key, m.CreateUnknown("2xx, body unreadable", self.generation, exists=True))
         elif outcome == "lost_before":
             self.feed(key, m.CreateUnknown("connection reset", self.generation))
         elif outcome == "refused":
@@ -304,7 +319,12 @@ class MonthMachineModel(RuleBasedStateMachine):
         # Every request id the journal knows (as the engine passes it).
         expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
         for key in MONTHS:
-            self.feed(key, m.HistorySeen(entries, self.generation, expected=expected))
+            self.feed(
+                key,
+                m.HistorySeen(
+                    entries, self.generation, expected=expected, later=tuple(self.later.items())
+                ),
+            )
 
     @rule()
     def sat_finishes_everything(self) -> None:
@@ -339,6 +359,9 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.feed(key, m.PackageSending(command.package_id))
         if self.state(key).downloads_of(command.package_id) <= before:
             return  # refused before sending
+        owner = next(r for r in self.server.requests if command.package_id in r.packages)
+        assert self.server.month_of(owner) == key, (key, owner)
+        assert owner.request_type == "cfdi", (key, owner)
         got = self.server.fetch(command.package_id)
         if isinstance(got, int):
             self.feed(key, m.PackageFailed(command.package_id, f"SAT {got}", code=got))
@@ -397,6 +420,17 @@ class MonthMachineModel(RuleBasedStateMachine):
     def resolve(self, key: str) -> None:
         """What a careful user does with `gigstack-async journal show`, `adopt` and `resend`."""
         state = self.state(key)
+        if (
+            state.stage is m.Stage.NEEDS_ATTENTION
+            and state.resume_to is not None
+            and not state.checked
+            and state.request_id is not None
+            and any(r.id == state.request_id for r in self.server.ours_for(key))
+        ):
+            # The journaled request fell out of the history: the user checks it in the
+            # dashboard and confirms it.
+            self.feed(key, m.Adopt(state.request_id))
+            return
         if state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is not None:
             return  # "run the same command again" — a restart does it
         if state.stage not in (m.Stage.NEEDS_ATTENTION, m.Stage.EXPIRED):
@@ -460,10 +494,11 @@ class MonthMachineModel(RuleBasedStateMachine):
                 self.resolve(key)
                 self.send(key)
             for _ in range(12):
-                if not self.queue:
-                    self.tick(0)
+                for _ in range(m.CHECK_MISSES):  # as many polls as a run makes
                     if not self.queue:
-                        break
+                        self.tick(0)
+                if not self.queue:
+                    break
                 key, command = self.queue[0]
                 if isinstance(command, m.SendCreate):
                     self.perform_create(0, "ok")

@@ -227,3 +227,25 @@ async def test_without_rich_output_is_plain_and_suggests_installing_it(
     assert " submitted " in result.stdout
     assert " downloaded " in result.stdout
     assert files_on_disk(tmp_path / "cfdi") == expected_files(sandbox)
+
+
+async def test_a_warning_is_printed_once(sandbox: Sandbox, cli, tmp_path: Path) -> None:
+    # Review finding 11: each warning used to appear as an event line and again as a raw log
+    # line from Python's last-resort handler.
+    import attrs
+
+    from gigstack_async.bulk import machine as m
+    from gigstack_async.bulk.store import JournalStore
+
+    out = tmp_path / "cfdi"
+    assert (await cli(*download_args(out))).code == 0
+    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+        stale = attrs.evolve(
+            store.get("2025-01"), stage=m.Stage.SUBMITTED, request_id="gone-404",
+            known_ids=("gone-404",), extracted=(), confirmed_id=None,
+        )  # fmt: skip
+        store.put(stale)
+    result = await cli(*download_args(out))
+    both = result.stdout + result.stderr
+    assert result.code != 0
+    assert both.count("2025-01: request gone-404 is not in the server's history") == 1, both

@@ -8,6 +8,7 @@ the counts recorded for those two operations are reproducible. How many history 
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,9 @@ PROFILES = {
     11: ("clock-behind", "created-at-naive-mx", "ids-restart", "cfdi-only-history"),
     29: ("documented-fields", "created-at-iso"),
 }
-MAX_RUNS = 4  # margin for polling faults; test_transient_create_refusals_... asserts one run
+# A package download that failed after it may have been served is never retried in the run
+# (review finding 6): each such failure costs a run of "run the same command again".
+MAX_RUNS = 10
 
 # The issue's mix, decided before the handler runs (the server did nothing): 20 % 5xx, 5 % 429
 # with Retry-After, 5 % dropped connections; plus, of the calls that do reach the handler, 10 %
@@ -112,6 +115,7 @@ async def test_chaos_year(
             results.update({e.key: e for e in run_events if isinstance(e, MonthResult)})
             if all(r.ok for r in results.values()) and len(results) == 12:
                 break
+            _user_follows_the_hint(sandbox, journal)
 
         # Every month completes, except where SAT's budget of 2 downloads per package was
         # really spent on deliveries the faults destroyed (the server's counter proves it): such
@@ -123,7 +127,7 @@ async def test_chaos_year(
         # Without `requestType` in the history (documented fields only) a lost create answer
         # cannot be told from a metadata request for the same dates: the month waits for the
         # user (`journal adopt`) instead of being billed twice.
-        ambiguous_allowed = "documented-fields" in PROFILES[seed]
+        ambiguous_allowed = True  # the user is asked (see _user_follows_the_hint)
         for key in exhausted:
             result = results[key]
             assert result.stage == "needs-attention", (key, result.error)
@@ -133,9 +137,22 @@ async def test_chaos_year(
                 continue
             assert "no SAT download left" in result.error
             assert "gigstack-async journal resend" in (result.hint or "")
-        assert len(exhausted) <= 3, {k: results[k].error for k in exhausted}
-        spent = {k for k in exhausted if "no SAT download left" in (results[k].error or "")}
-        assert 2 in served.values() or not spent
+        # A package GET answered 5xx or cut off may have been served by SAT: the journal counts
+        # it (review finding 6), so months may run out of downloads the server did not record.
+        # Each exhausted month has a package whose two downloads really left the client, and
+        # no package was ever sent a third time.
+        counts = _journal_downloads(journal)
+        assert all(n <= 2 for per_month in counts.values() for n in per_month.values())
+        for key in exhausted:
+            if "no SAT download left" in (results[key].error or ""):
+                assert 2 in counts[key].values(), (key, counts[key])
+        package_gets = sandbox.state.calls_to(PACKAGE)
+        refunded = sum(1 for c in package_gets if c.status == 429)
+        assert sum(n for per in counts.values() for n in per.values()) >= len(package_gets) - (
+            refunded
+        )
+        # (The server's own counter may show fewer: its 5xx came before the handler, which a
+        # client cannot tell from a gateway error after SAT served the package.)
 
         # Each month was created exactly once, and no create request that the server handled
         # was ever sent again (a blind retry would show up here even when the server answers
@@ -216,7 +233,7 @@ def _kinds(counts: Counter[str]) -> str:
     return ", ".join(f"{kind}×{n}" for kind, n in sorted(counts.items())) or "none"
 
 
-async def test_transient_create_refusals_do_not_fail_a_month_in_one_run(
+async def test_transient_create_refusals_never_bill_twice(
     tmp_path: Path, make_client: Callable[..., GigstackClient]
 ) -> None:
     async with Sandbox(SandboxConfig(seed=5, speed=3000)) as sandbox:
@@ -234,5 +251,51 @@ async def test_transient_create_refusals_do_not_fail_a_month_in_one_run(
         )
         async with run:
             results = [e async for e in run if isinstance(e, MonthResult)]
-        assert len(sandbox.state.download_requests) <= 1  # never double-billed either way
+        # Nothing newer than the attempt shows in the history, so it cannot prove the create
+        # absent (it may lag): the month waits for the user, who finds nothing and resends.
+        assert len(sandbox.state.download_requests) == 0
+        assert [r.stage for r in results] == ["needs-attention"], [r.error for r in results]
+        assert "journal resend 2024-01" in (results[0].hint or "")
+        for _ in range(3):  # each of the three 503s costs the user one look at the dashboard
+            _user_follows_the_hint(sandbox, tmp_path / "journal.json")
+            again = client.downloads.bulk(
+                "2024-01", "2024-01", rfc_type="received", download_to=tmp_path / "cfdi",
+                journal=tmp_path / "journal.json", poll=FAST_POLL, concurrency=1,
+            )  # fmt: skip
+            async with again:
+                results = [e async for e in again if isinstance(e, MonthResult)]
+            if results[0].ok:
+                break
+        assert len(sandbox.state.download_requests) == 1  # never double-billed
         assert [r.ok for r in results] == [True], [r.error for r in results]
+
+
+def _user_follows_the_hint(sandbox: Sandbox, journal: Path) -> None:
+    """What `journal show` asks of the user when the history cannot tell: look the month up in
+    gigstack's dashboard (here: the sandbox's own records), then `journal adopt` or `resend`."""
+    from gigstack_async.bulk import machine as m
+
+    with JournalStore.open_existing(journal) as store:
+        for state in store.states():
+            if state.stage is not m.Stage.NEEDS_ATTENTION or not state.unknown:
+                continue
+            mine = [
+                r.request_id
+                for r in sandbox.state.download_requests
+                if (r.criteria.start_date, r.criteria.end_date) == (state.start, state.end)
+                and r.criteria.request_type == state.request_type
+                and r.request_id not in state.known_ids
+            ]
+            obs: m.Observation = m.Adopt(mine[-1]) if mine else m.AllowResend()
+            store.put(m.transition(state, obs)[0])
+
+
+def _journal_downloads(journal: Path) -> dict[str, dict[str, int]]:
+    """Package downloads the journal counted, per month and package."""
+    import json
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        rows = db.execute("select state from months").fetchall()
+    states = [json.loads(text) for (text,) in rows]
+    return {s["key"]: dict(s["downloads"]) for s in states}

@@ -176,7 +176,14 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
             for name, digest in visible_files(out).items():
                 assert expected.get(name) == digest, f"{name} is partial or unexpected"
 
+        # A kill while a create was in flight leaves its outcome unknown; a history that shows
+        # nothing newer cannot prove it absent, so the month asks the user (review finding 5):
+        # follow its hint as a user with gigstack's dashboard would.
+        _user_follows_the_hint(sandbox, journal)
         code, output = await run_cli(sandbox, killer, args, kill_at=None, rng=rng)
+        if code != 0:
+            _user_follows_the_hint(sandbox, journal)
+            code, output = await run_cli(sandbox, killer, args, kill_at=None, rng=rng)
         assert_journal_readable(journal)
         # A kill while a package GET is in flight may have spent one of SAT's two downloads:
         # the journal counts it (conservatively: the GET may not have reached the server yet).
@@ -261,3 +268,23 @@ async def test_resume_sweeps_temp_files_left_by_a_killed_run(
             results = [e async for e in run]
         assert results
         assert find_leftovers(out) == []
+
+
+def _user_follows_the_hint(sandbox: Sandbox, journal: Path) -> None:
+    """`journal adopt` the month's request if the dashboard (the sandbox) lists one, else
+    `journal resend`, for months whose create outcome the history could not settle."""
+    from gigstack_async.bulk import machine as m
+
+    with JournalStore.open_existing(journal) as store:
+        for state in store.states():
+            if state.stage is not m.Stage.NEEDS_ATTENTION or not state.unknown:
+                continue
+            mine = [
+                r.request_id
+                for r in sandbox.state.download_requests
+                if (r.criteria.start_date, r.criteria.end_date) == (state.start, state.end)
+                and r.criteria.request_type == state.request_type
+                and r.request_id not in state.known_ids
+            ]
+            obs: m.Observation = m.Adopt(mine[-1]) if mine else m.AllowResend()
+            store.put(m.transition(state, obs)[0])

@@ -32,11 +32,12 @@ exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does
 month's state, or a resend not confirmed)."""
 
 RESEND_RISK = (
-    "A new download request for {key} ({start} to {end}) will be sent by the next "
-    "`sat download`. It may be billed again, and SAT accepts only 2 requests with the same "
-    "dates ever. Do this only if the earlier request was never created, expired (SAT keeps "
-    "packages 72 h) or failed; if you can find it in `{prog} downloads history`, adopt it "
-    "instead."
+    "A new download request for {key} will be sent by the next `sat download`, with that "
+    "command's dates for the month (recorded so far: {start} to {end}). It may be billed "
+    "again, and SAT accepts only 2 requests with the same dates ever. Do this only if the "
+    "earlier request was never created, expired (SAT keeps packages 72 h), failed or covered "
+    "fewer days than you need; if you can find it in `{prog} downloads history` or gigstack's "
+    "dashboard, adopt it instead."
 )
 
 COLUMNS = (
