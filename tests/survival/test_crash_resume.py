@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from gigstack_async import GigstackClient, PollSchedule
+from gigstack_async import GigstackClient, MonthResult, PollSchedule
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import ApiKeyConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.cfdi import render_cfdi
@@ -268,8 +268,12 @@ async def test_resume_sweeps_temp_files_left_by_a_killed_run(
         run = client.downloads.bulk("2024-01", "2024-02", rfc_type="received", download_to=out,
                                     journal=journal, poll=poll)  # fmt: skip
         async with run:
-            results = [e async for e in run]
-        assert results
+            results = [e async for e in run if isinstance(e, MonthResult)]
+        # Both months finished, their files are whole, and the stale temp file is gone.
+        assert sorted(r.key for r in results) == ["2024-01", "2024-02"]
+        assert all(r.ok for r in results), [(r.key, r.error) for r in results]
+        assert not stale.exists()
+        assert sum(len(r.files) for r in results) == len(list(out.glob("2024-0[12]/*.xml")))
         assert find_leftovers(out) == []
 
 
