@@ -175,6 +175,22 @@ class FakeHttp:
             reply_headers.setdefault("Content-Type", "application/json")
         self._replies.append((method.upper(), url, _CannedResponse(status, body, reply_headers)))
 
+    def sent(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every request seen: (method, URL with query, kwargs), in order. A JSON body (which
+        the transport encodes itself, exact Decimal digits) shows as `json`, decoded."""
+        seen = []
+        for (method, url), calls in self.requests.items():
+            for call in calls:
+                shown = dict(call.kwargs)
+                data = shown.get("data")
+                headers = shown.get("headers") or {}
+                if isinstance(data, bytes) and headers.get("Content-Type") == "application/json":
+                    shown["json"], shown["data"] = json.loads(data), None
+                else:
+                    shown.setdefault("json", None)
+                seen.append((method, str(url), shown))
+        return seen
+
     def get(self, url: str | re.Pattern[str], **kwargs: Any) -> None:
         self.add(url, "GET", **kwargs)
 

@@ -3,7 +3,6 @@ transport, the values returned, and arguments refused before any request."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -51,23 +50,8 @@ def mocked(fake_http: Any) -> Any:
 
 
 def sent(mocked: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
-        (method, str(url), _as_sent(call.kwargs))
-        for (method, url), calls in mocked.requests.items()
-        for call in calls
-    ]
-
-
-def _as_sent(kwargs: dict[str, Any]) -> dict[str, Any]:
-    # The transport encodes JSON bodies itself (exact Decimal digits) and sends them as `data`:
-    # show them as the JSON they are, so assertions read `json` as before.
-    shown = dict(kwargs)
-    data = shown.get("data")
-    if isinstance(data, bytes) and shown["headers"].get("Content-Type") == "application/json":
-        shown["json"], shown["data"] = json.loads(data), None
-    else:
-        shown.setdefault("json", None)
-    return shown
+    """Every request the fake HTTP layer saw: (method, URL with query, kwargs), in order."""
+    return list(mocked.sent())
 
 
 def url(path: str) -> re.Pattern[str]:
