@@ -50,7 +50,7 @@ mutate: $(STAMP)
 mutate-sample: $(STAMP)
 	$(PY) -m mutation --sample $(MUTATION_SAMPLE)
 
-test: lint typecheck codegen-check pytest test-floor
+test: lint typecheck codegen-check pytest test-floor mutate-sample
 
 # The oldest versions pyproject.toml allows (">=X" read as "==X"), in a second venv: the suite
 # minus spec fuzzing, survival, codegen and bench runs there, so the floors stay true.
