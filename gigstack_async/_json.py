@@ -14,19 +14,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from gigstack_async.money import format_decimal, in_range
+from gigstack_async.money import format_decimal
 
 _encode_string = json.encoder.encode_basestring  # C-accelerated when available
 _encode_string_ascii = json.encoder.encode_basestring_ascii
-
-
-def _exact_number(token: str) -> Decimal:
-    """A JSON number with a fraction or exponent, as the Decimal it spells; refused beyond
-    money.MAX_MAGNITUDE (`1e999999999` would otherwise expand to a gigabyte of digits)."""
-    value = Decimal(token)
-    if not in_range(value):
-        raise ValueError(f"number {token[:40]!r} is out of range")
-    return value
 
 
 def _refuse_constant(name: str) -> Any:
@@ -34,15 +25,24 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# Built once: `json.loads(raw, parse_float=...)` would build a new decoder on every call, which
+# costs more per request than the whole exact parse of a small body.
+# `Decimal` itself parses the token (a C call; a Python wrapper per number cost more than the
+# rest of a page's decoding). Magnitudes are bounded where values are used: the converter
+# refuses amounts beyond money.MAX_MAGNITUDE and `format_decimal` never expands one.
+_EXACT = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+_PLAIN = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def loads(raw: bytes | str, *, exact: bool = True) -> Any:
     """Parse JSON; with `exact`, numbers with a fraction or exponent become `Decimal`.
 
-    `NaN`, `Infinity` and `-Infinity` are refused with ValueError in both modes.
+    `NaN`, `Infinity` and `-Infinity` are refused with ValueError in both modes. Bytes are
+    decoded as `json.loads` does (UTF-8, or UTF-16/32 by their first bytes).
     """
+    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
     try:
-        if exact:
-            return json.loads(raw, parse_float=_exact_number, parse_constant=_refuse_constant)
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return (_EXACT if exact else _PLAIN).decode(text)
     except ArithmeticError as exc:  # decimal.InvalidOperation and friends: not a usable number
         raise ValueError(f"a number in the JSON cannot be read: {type(exc).__name__}") from None
 

@@ -197,6 +197,12 @@ class Pipeline:
         self.retry = retry
         self.semaphore = semaphore
         self.max_response_bytes = max_response_bytes
+        # The same three headers on every request: built once (repr=False: it holds the key).
+        self._base_headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"gigstack-async/{__version__}",
+        }
 
     def __repr__(self) -> str:
         return f"Pipeline(base_url={self.base_url!r}, team={self.team!r})"
@@ -241,11 +247,7 @@ class Pipeline:
                 params.append((name, encode_query_value(value)))
         if self.team is not None and "team" in op.query_params:
             params.append(("team", self.team))
-        all_headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Accept": "application/json",
-            "User-Agent": f"gigstack-async/{__version__}",
-        }
+        all_headers = dict(self._base_headers)
         if _bodyless_write(op, json_body, multipart):
             all_headers["Content-Type"] = "application/json"
         if headers:

@@ -358,13 +358,13 @@ async def test_an_exponent_out_of_range_is_a_validation_error(api_key: str) -> N
         raw = b'{"success":true,"data":[{"uuid":"U","total":' + amount + b'}],"has_more":false}'
         transport = MockTransport(lambda request, raw=raw: Response(200, body=raw))
         async with GigstackClient(api_key, transport=transport) as client:
-            with pytest.raises(APIResponseValidationError, match=r"number .*(out of range|read)"):
+            with pytest.raises(APIResponseValidationError, match=r"(total|number in)"):
                 await client.sat_invoices.list()
 
 
 def test_exponents_cannot_amplify_a_small_input() -> None:
-    with pytest.raises(ValueError, match="out of range"):
-        _json.loads(b'{"total":1e10000000}')
+    with pytest.raises(cattrs.ClassValidationError):  # parsed, then refused as an amount
+        structure(_json.loads(b'{"uuid":"U","total":1e10000000}'), models.SatInvoice)
     with pytest.raises(InvalidAmountError) as caught:
         to_decimal("1e-10000000", name="x", max_decimals=6)
     assert len(str(caught.value)) < 200
