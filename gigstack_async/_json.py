@@ -14,10 +14,18 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from gigstack_async.money import format_decimal
+from gigstack_async.money import format_decimal, in_range
 
 _encode_string = json.encoder.encode_basestring  # C-accelerated when available
 _encode_string_ascii = json.encoder.encode_basestring_ascii
+
+
+def _bounded_number(token: str) -> Decimal:
+    """A JSON number with a fraction or exponent, refused beyond money.MAX_MAGNITUDE."""
+    value = Decimal(token)
+    if not in_range(value):
+        raise ValueError(f"number {token[:40]!r} is out of range")
+    return value
 
 
 def _refuse_constant(name: str) -> Any:
@@ -32,17 +40,20 @@ def _refuse_constant(name: str) -> Any:
 # refuses amounts beyond money.MAX_MAGNITUDE and `format_decimal` never expands one.
 _EXACT = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
 _PLAIN = json.JSONDecoder(parse_constant=_refuse_constant)
+# For bodies kept and echoed whole (the sandbox's requests): no magnitude may pass at all.
+_BOUNDED = json.JSONDecoder(parse_float=_bounded_number, parse_constant=_refuse_constant)
 
 
-def loads(raw: bytes | str, *, exact: bool = True) -> Any:
+def loads(raw: bytes | str, *, exact: bool = True, bounded: bool = False) -> Any:
     """Parse JSON; with `exact`, numbers with a fraction or exponent become `Decimal`.
 
     `NaN`, `Infinity` and `-Infinity` are refused with ValueError in both modes. Bytes are
-    decoded as `json.loads` does (UTF-8, or UTF-16/32 by their first bytes).
+    decoded as `json.loads` does (UTF-8, or UTF-16/32 by their first bytes). `bounded` also
+    refuses fractional numbers beyond money.MAX_MAGNITUDE at parse time (ValueError).
     """
     text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
     try:
-        return (_EXACT if exact else _PLAIN).decode(text)
+        return (_BOUNDED if bounded else _EXACT if exact else _PLAIN).decode(text)
     except ArithmeticError as exc:  # decimal.InvalidOperation and friends: not a usable number
         raise ValueError(f"a number in the JSON cannot be read: {type(exc).__name__}") from None
 

@@ -161,7 +161,7 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
 
 def loads(raw: str | bytes) -> Any:
     """JSON with every non-integer number as a Decimal (bounded, like the SDK reads it)."""
-    return _json.loads(raw, exact=True)
+    return _json.loads(raw, bounded=True)
 
 
 def json_response(body: Any, *, status: int = 200) -> web.Response:

@@ -30,7 +30,7 @@ async def json_object(request: web.Request, *, empty_ok: bool = False) -> dict[s
             return {}
         raise ApiError(400, "invalid_request_body", "A JSON object body is required")
     try:
-        body = _json.loads(raw)  # amounts as exact Decimal, like the SDK reads them
+        body = _json.loads(raw, bounded=True)  # exact Decimal amounts, magnitudes bounded
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "invalid_request_body", f"The body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
