@@ -134,6 +134,9 @@ def test_a_missing_seed_skips_locally_and_fails_in_ci(
 
     module = sys.modules[__name__]
     monkeypatch.setattr(module, "REPO", tmp_path / "clone")
+    # A seed name found nowhere: a real shared/ above tmp_path (a CI folder laid out as
+    # <dir>/clone + <dir>/shared) must not make this seed "present".
+    monkeypatch.setattr(module, "SEED", Path("seeds") / f"absent-{tmp_path.name}.txt")
     monkeypatch.delenv("GIGSTACK_SHARED_DIR", raising=False)
     assert _seed() is None
     monkeypatch.delenv("CI", raising=False)
