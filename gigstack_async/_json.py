@@ -20,17 +20,21 @@ _encode_string = json.encoder.encode_basestring  # C-accelerated when available
 _encode_string_ascii = json.encoder.encode_basestring_ascii
 
 
+class NumberRefused(ValueError):
+    """Valid JSON syntax whose number is refused: NaN/Infinity, out of range, unreadable."""
+
+
 def _bounded_number(token: str) -> Decimal:
     """A JSON number with a fraction or exponent, refused beyond money.MAX_MAGNITUDE."""
     value = Decimal(token)
     if not in_range(value):
-        raise ValueError(f"number {token[:40]!r} is out of range")
+        raise NumberRefused(f"number {token[:40]!r} is out of range")
     return value
 
 
 def _refuse_constant(name: str) -> Any:
     # NaN / Infinity are not JSON (RFC 8259); Python accepts them by default.
-    raise ValueError(f"{name} is not a JSON number")
+    raise NumberRefused(f"{name} is not a JSON number")
 
 
 # Built once: `json.loads(raw, parse_float=...)` would build a new decoder on every call, which
@@ -55,7 +59,7 @@ def loads(raw: bytes | str, *, exact: bool = True, bounded: bool = False) -> Any
     try:
         return (_BOUNDED if bounded else _EXACT if exact else _PLAIN).decode(text)
     except ArithmeticError as exc:  # decimal.InvalidOperation and friends: not a usable number
-        raise ValueError(f"a number in the JSON cannot be read: {type(exc).__name__}") from None
+        raise NumberRefused(f"a number in the JSON cannot be read: {type(exc).__name__}") from None
 
 
 def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:

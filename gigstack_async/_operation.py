@@ -114,13 +114,3 @@ class Operation:
     def billed(self) -> bool:
         """May charge money (`side_effect == "charges"`; `x-gigstack-billed: true` in the spec)."""
         return self.side_effect == "charges"
-
-    @property
-    def limited(self) -> bool:
-        """Spends one of a package's 2 SAT downloads (`limited-download`; `x-gigstack-limited`)."""
-        return self.side_effect == "limited-download"
-
-    @property
-    def retry_unsafe(self) -> bool:
-        """The older name of `no_resend` (billed or limited, now any side effect without a key)."""
-        return self.no_resend

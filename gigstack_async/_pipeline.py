@@ -65,7 +65,6 @@ T = TypeVar("T")
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 
 MAX_REDIRECTS = 5
-_REFUSED_NUMBER = "number"  # _json.loads says "… number …" when it refuses one
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 DOWNLOAD_FILE = Operation(
@@ -631,7 +630,7 @@ class Pipeline:
             shown = excerpt(response.body) if response.body else "empty body"
             # Valid JSON syntax whose number we refuse (NaN, 1e400) says so; anything else is
             # simply not JSON.
-            what = str(exc) if _REFUSED_NUMBER in str(exc) else "expected JSON"
+            what = str(exc) if isinstance(exc, _json.NumberRefused) else "expected JSON"
             raise _invalid_body(op, response, f"{what}, got {content_type}: {shown}", None) from exc
         if isinstance(body, dict) and body.get("success") is False:
             raise status_error(
