@@ -236,6 +236,7 @@ class _Run:
         self.created_seq: dict[str, int] = {}
         self.create_seq = 0
         self.package_failures: dict[str, int] = {}
+        self.package_errors: dict[str, GigstackError] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
         self.staging = None if options.download_to is None else options.download_to / STAGING_DIR
@@ -405,7 +406,8 @@ class _Run:
                 return
         failures = self.package_failures.get(package_id, 0)
         if failures:
-            await self._pause(resubmit_delay(failures - 1, None))
+            # A 429's Retry-After wins: sending again sooner would only be refused again.
+            await self._pause(resubmit_delay(failures - 1, self.package_errors.get(package_id)))
         async with self.limit:
             if self.stopping:
                 return  # past the deadline: not sent, not counted; the next run fetches it
@@ -446,6 +448,7 @@ class _Run:
             spent = not (never_sent or isinstance(error, RateLimitError))
             if not spent:
                 self.package_failures[package_id] = self.package_failures.get(package_id, 0) + 1
+                self.package_errors[package_id] = error
             self.feed(
                 key,
                 m.PackageFailed(package_id, str(error), error_sat_code(error), sent=spent),

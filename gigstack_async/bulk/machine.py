@@ -342,7 +342,9 @@ class PackageFailed:
     sent: bool = True
     """False only when the GET never left (a connect failure) or gigstack's rate limiter
     refused it (429). Any other answer, a 5xx included, may come after SAT served the package
-    (a gateway error in front of a served download): it is spent."""
+    (a gateway error in front of a served download): it is spent. That a 429 spent nothing is
+    a GUESS; if it is wrong, SAT answers the extra GET with 5008 (free), which ends the month
+    where counting the 429 would have: needs attention, `journal resend`."""
 
 
 @attrs.frozen

@@ -108,7 +108,7 @@ def fault_middleware(injector: FaultInjector) -> Middleware:
         response = await handler(request)
         if decision.after is not None:
             _record(request, route.operation_id, decision.after, "after")
-            return await _after(request, response, decision.after)
+            return await _after(request, response, decision.after, injector.retry_after_seconds)
         return response
 
     return middleware
@@ -129,31 +129,38 @@ def _drop(request: web.Request) -> web.Response:
     return web.Response(status=500)
 
 
+def _rate_limited(retry_after_seconds: int) -> web.Response:
+    retry_after = str(retry_after_seconds)
+    return ApiError(
+        429,
+        "rate_limit_exceeded",
+        f"Simulated rate limit (sandbox): retry after {retry_after} s",
+        headers={"Retry-After": retry_after},
+    ).response()
+
+
 def _before(request: web.Request, kind: str, retry_after_seconds: int) -> web.Response:
     if kind == "drop":
         return _drop(request)
-    retry_after = str(retry_after_seconds)
+    if kind == "429":
+        return _rate_limited(retry_after_seconds)
     errors = {
         "500": ApiError(500, "internal_server_error", "Simulated internal error (sandbox)"),
         "502": ApiError(502, "external_service_error", "Simulated bad gateway (sandbox)"),
         "503": ApiError(503, "service_unavailable", "Simulated service unavailable (sandbox)"),
-        "429": ApiError(
-            429,
-            "rate_limit_exceeded",
-            f"Simulated rate limit (sandbox): retry after {retry_after} s",
-            headers={"Retry-After": retry_after},
-        ),
     }
     return errors[kind].response()
 
 
 async def _after(
-    request: web.Request, response: web.StreamResponse, kind: str
+    request: web.Request, response: web.StreamResponse, kind: str, retry_after_seconds: int
 ) -> web.StreamResponse:
     if kind == "after_502":
         return ApiError(
             502, "external_service_error", "Simulated gateway timeout after processing (sandbox)"
         ).response()
+    if kind == "after_429":  # the call went through; a limit behind it answered 429
+        return _rate_limited(retry_after_seconds)
     body = response.body if isinstance(response, web.Response) else None
     if kind == "after_drop" or not isinstance(body, bytes) or len(body) < 2:
         return _drop(request)

@@ -27,7 +27,7 @@ from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 from gigstack_async.sandbox.webhook_registry import WebhookRegistry
 
 FAULT_KINDS = frozenset(
-    {"500", "502", "503", "429", "drop", "after_drop", "after_truncate", "after_502"}
+    {"500", "502", "503", "429", "drop", "after_drop", "after_truncate", "after_502", "after_429"}
 )
 """Fault kinds; the `after_*` ones let the handler run first (its side effect happens)."""
 
@@ -477,7 +477,10 @@ class SandboxState:
         """Make the next `times` calls of `operation_id` fail with `kind`, regardless of rates.
 
         Kinds: "500", "502", "503", "429", "drop" (before the handler), "after_drop",
-        "after_truncate", "after_502" (after it: the side effect happens, the answer is lost).
+        "after_truncate", "after_502", "after_429" (after it: the side effect happens, the answer
+        is lost). "429" plays a rate limiter in front of the API; "after_429" one behind it (a
+        limit answered after the call went through, e.g. to SAT): whether gigstack's 429 can
+        come after a package was served is not documented (GUESS), so both are playable.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")

@@ -190,10 +190,11 @@ async def test_error_responses_match_the_spec(driver: Driver) -> None:
     issued = (await d.call("GET", "/invoices/sat"))["data"][0]["uuid"]
     await d.call("POST", "/invoices/sat/{uuid}/retry-xml", expect=422, path={"uuid": issued})
     # Injected faults: every error kind uses the error envelope.
-    kinds = sorted(kind for kind in FAULT_KINDS if kind.isdigit() or kind == "after_502")
+    answered = {"after_502": 502, "after_429": 429}
+    kinds = sorted(kind for kind in FAULT_KINDS if kind.isdigit() or kind in answered)
     for kind in kinds:
         d.sandbox.state.force_fault("getDownloadHistory", kind)
-        status = 502 if kind == "after_502" else int(kind)
+        status = answered.get(kind) or int(kind)
         await d.call("GET", "/invoices/download/schedule/history", expect=status)
 
 

@@ -359,7 +359,9 @@ class Downloads:
         (GUESS: the status response lists `package_ids`). SAT serves a package at most twice
         (5008 after that) and for 72 h (5007); whether gigstack passes every GET through to SAT
         is NOT FOUND, so each GET is treated as spending one of the two downloads: never retried
-        automatically.
+        automatically. A 429 is treated as not spent (GUESS: a rate limiter answers before SAT);
+        `bulk()` sends again only after its Retry-After, and if SAT had served it after all,
+        SAT's own 5008 stops the third GET at no cost.
 
         `GET /invoices/download/package/{packageId}`
 
