@@ -38,6 +38,7 @@ FLAGS = (
     "--use-field-description",
     "--use-double-quotes",
     "--disable-timestamp",
+    "--field-extra-keys=x-gigstack-secret",
     "--custom-file-header-mode=replace",
 )
 

@@ -276,3 +276,17 @@ def test_no_generated_model_shows_a_secret_in_its_repr() -> None:
     assert "whsec_" not in repr(created)
     for name, field_name in secret_fields:
         assert not _attrs.fields_dict(getattr(models, name))[field_name].repr, (name, field_name)
+
+
+def test_a_field_the_spec_marks_secret_stays_out_of_reprs_but_not_out_of_the_data() -> None:
+    """`x-gigstack-secret: true` in openapi/ (the customer-portal link): whoever holds the link
+    enters the client's portal, so it must not leak through a log line of the model."""
+    from gigstack_async import to_dict
+    from gigstack_async._generated import models
+
+    link = "https://portal.gigstack.example/p/9f3c2b7e-secret-token"
+    token = models.PortalToken(url=link, expires_at=1_767_225_600)
+    assert link not in repr(token)
+    assert "1767225600" in repr(token)  # the rest still shows
+    assert link not in repr(models.PortalTokenEnvelope(data=token))
+    assert to_dict(token)["url"] == link  # the user still gets the link

@@ -661,7 +661,8 @@ class PortalTokenInput:
 class PortalToken:
     """FACT-CLI: `url` (the portal link, a secret) and `expires_at` (s or ms: the CLI treats > 1e12 as ms; ~5 days)."""
 
-    url: str | None = None
+    url: str | None = attrs.field(default=None, repr=False)
+    """The portal link: whoever holds it enters the client's portal, so it never shows in a repr."""
     expires_at: int | None = None
     """GUESS unit: seconds or milliseconds (both seen by the CLI)."""
 
