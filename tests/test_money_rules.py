@@ -153,3 +153,5 @@ def test_round_amount_takes_decimals_without_limit_and_rounds_half_up() -> None:
     assert round_amount(huge) == Decimal("9" * 27 + "8.56")
     assert round_amount(huge, "jpy") == Decimal("9" * 28)
     assert round_amount("0.00005", "CLF") == Decimal("0.0001")  # 4 decimals (UF)
+    # The most digits a rounded amount can have (28 + 1 carried + 4 decimals) still fit.
+    assert round_amount("9" * 28 + ".99995", "CLF") == Decimal("1" + "0" * 28 + ".0000")
