@@ -55,7 +55,9 @@ def refused(call: Any, *args: Any, **kwargs: Any) -> InvalidAmountError:
             "pass a Decimal or a string with the digits you mean",
         ),
         ("12,50", 6, "'12,50' is not a decimal number"),
-        (LONG, 6, "'" + "0" * 59 + " is not a decimal number"),  # the repr, cut at 60
+        # A valid decimal, too long: said so, not "is not a decimal number" (as it was).
+        (LONG, 6, "a decimal string has at most 80 characters, got 81"),
+        ("x" * 10**6, 6, "a decimal string has at most 80 characters, got 1000000"),
         (b"12.50", 6, "expected Decimal, int or a decimal string, got bytes"),
         (Decimal("NaN"), 6, "NaN is not an amount"),
         (Decimal("Infinity"), 6, "Infinity is not an amount"),
