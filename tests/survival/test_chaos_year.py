@@ -219,6 +219,7 @@ async def test_chaos_year(
             "Per seed (create and package figures are fixed by the seed)",
             f"seed {seed:02d}",
             **{
+                "server disagreeing": sandbox.config.profile.describe(),
                 "months completed": f"{sum(r.ok for r in results.values())}/12",
                 "runs": runs,
                 "requests created (server)": len(state.download_requests),
