@@ -104,18 +104,17 @@ def test_packages_already_staged_or_extracted_are_not_downloaded_again() -> None
 
 
 @pytest.mark.parametrize(
-    ("changes", "why"),
+    ("confirmed_id", "want_files", "why"),
     [
-        ({"confirmed_id": None}, "an unchecked request's packages may be another request's"),
-        ({"confirmed_id": "R1", "want_files": False}, "status only (no download_to)"),
+        (None, True, "an unchecked request's packages may be another request's CFDIs"),
+        ("R1", False, "status only (no download_to)"),
     ],
 )
 def test_no_package_is_fetched_without_a_check_or_without_wanting_files(
-    changes: dict[str, object], why: str
+    confirmed_id: str | None, want_files: bool, why: str
 ) -> None:
-    want = bool(changes.pop("want_files", True))
-    state = evolve(COMPLETED, **changes)
-    after, commands = transition(state, Start(want_files=want))
+    state = evolve(COMPLETED, confirmed_id=confirmed_id)
+    after, commands = transition(state, Start(want_files=want_files))
     assert commands == (), why
     assert after.stage is Stage.COMPLETED
     assert after.downloads == ()
@@ -408,6 +407,12 @@ def test_unsent_package_download_429_rule_gives_the_download_back() -> None:
     assert after == evolve(state, downloads=(("P2", 1), ("P1", 0)), free_failures=1)
     assert commands == (FetchPackage("P1", 1),)  # still SAT's first download
 
+    # SAT's second download given back is still the second, never counted as the first.
+    second = evolve(state, downloads=(("P1", 2),))
+    after, commands = transition(second, PackageFailed("P1", "429", sent=False))
+    assert after == evolve(second, downloads=(("P1", 1),), free_failures=1)
+    assert commands == (FetchPackage("P1", 2),)
+
     # The last free retry of the run.
     last = evolve(state, free_failures=m.FREE_RETRIES_PER_RUN - 1)
     after, commands = transition(last, PackageFailed("P1", "429", sent=False))
@@ -581,6 +586,12 @@ UNKNOWN_OUTCOME = evolve(
             ("R1",),
         ),
         (evolve(COMPLETED, stage=Stage.EXPIRED, hint="resend"), "R1", ("R1",)),
+        # a failed download the next run would resume: the user follows another request
+        (
+            evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.COMPLETED),
+            "R2",
+            ("R1", "R2"),
+        ),
         (
             evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5002, status_asked=True),
             "R3",
