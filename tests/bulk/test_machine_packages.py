@@ -286,7 +286,6 @@ def test_extracting_the_last_package_is_done_with_every_file() -> None:
         stage=Stage.STAGED,
         staged=(F2,),
         extracted=(ExtractedPackage("P1", ("A.xml",)),),
-        hint="left over from an older journal",
     )
     after, commands = transition(state, Extracted("P2", ("C.xml",)))
     assert after == evolve(
@@ -574,8 +573,17 @@ UNKNOWN_OUTCOME = evolve(
         # an id it knew already (the user found the old request after all): listed once
         (UNKNOWN_OUTCOME, "R0", ("R0",)),
         # another request than the one the month follows: its packages are not this one's
+        (evolve(COMPLETED, downloads=(("P1", 1),)), "R2", ("R1", "R2")),
+        # extraction failed (disk full), the user follows another request: nothing of the
+        # old request's packages is extracted or kept staged for the new one
         (
-            evolve(COMPLETED, staged=(F1,), extracted=(ExtractedPackage("P2", ("B.xml",)),)),
+            evolve(
+                COMPLETED,
+                stage=Stage.NEEDS_ATTENTION,
+                resume_to=Stage.STAGED,
+                staged=(F2,),
+                extracted=(ExtractedPackage("P1", ("A.xml",)),),
+            ),
             "R2",
             ("R1", "R2"),
         ),
