@@ -532,7 +532,11 @@ def test_adopt_refuses_a_month_whose_create_is_in_flight() -> None:
 
 def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> MonthState:
     """What `journal adopt` makes of a month: the request starts over from submitted, with
-    nothing of the old request's packages, and the user's word counts as the check."""
+    nothing of the old request's packages, and the user's word counts as the check.
+
+    Asserted as the whole journal record. `checked`, `status_asked` and `resume_to` written
+    here are recomputed or ignored by the next run's `Start` today, so the record, not a
+    behaviour, is what pins them."""
     return evolve(
         state,
         stage=Stage.SUBMITTED,
