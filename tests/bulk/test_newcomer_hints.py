@@ -1,0 +1,130 @@
+"""Newcomer findings on issue 9: every hint of a finished month runs as printed.
+
+The machine's texts name no folder (it is pure); `BulkDownload` renders the journal's folder,
+or its file when `journal=` put it elsewhere, into every `gigstack-async journal ...` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
+from gigstack_async.bulk.hints import with_journal
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.cli import main
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+
+FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+COMMAND = re.compile(r"`(gigstack-async journal [^`]+)`")
+
+
+@pytest.fixture
+async def world(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    server_profile: ServerProfile = getattr(request, "param", ServerProfile())
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11, profile=server_profile)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        yield sandbox, client
+
+
+async def run(client: GigstackClient, out: Path, **kw: object) -> list[BulkEvent]:
+    bulk = client.downloads.bulk(
+        "2024-01",
+        "2024-01",
+        rfc_type="received",
+        download_to=out,
+        poll=FAST,
+        **kw,  # type: ignore[arg-type]
+    )
+    async with bulk:
+        return [event async for event in bulk]
+
+
+def result(events: list[BulkEvent]) -> MonthResult:
+    return next(e for e in events if isinstance(e, MonthResult))
+
+
+@pytest.mark.parametrize(
+    "world",
+    [ServerProfile(sat_codes=(SatCodeRule(5007, month="2024-01", times=1),))],
+    indirect=True,
+)
+async def test_an_expired_months_hint_runs_as_printed(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Finding 1: "`gigstack-async journal resend 2024-01`" failed: "no journal at 2024-01".
+    _sandbox, client = world
+    out = tmp_path / "my cfdi"
+    events = await run(client, out)
+    month = result(events)
+    assert month.stage == "expired"
+    rendered = f"gigstack-async journal resend {shlex.quote(str(out))} 2024-01"
+    assert rendered in (month.hint or "")
+    assert rendered in (month.error or "")
+    failed = next(e for e in events if isinstance(e, MonthFailed))
+    assert rendered in failed.error
+    argv = shlex.split(COMMAND.search(month.hint or "").group(1))[1:]  # type: ignore[union-attr]
+    assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
+
+
+@pytest.mark.parametrize(
+    "world",
+    [ServerProfile(sat_codes=(SatCodeRule(5007, month="2024-01", times=1),))],
+    indirect=True,
+)
+async def test_a_custom_journal_path_is_what_the_hint_names(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    _sandbox, client = world
+    journal = tmp_path / "elsewhere" / "j.sqlite3"
+    journal.parent.mkdir()
+    month = result(await run(client, tmp_path / "cfdi", journal=journal))
+    assert f"gigstack-async journal resend {journal} 2024-01" in (month.hint or "")
+
+
+@pytest.mark.parametrize(
+    "world", [ServerProfile(sat_codes=(SatCodeRule(5011, month="2024-01"),))], indirect=True
+)
+async def test_the_5011_hint_names_the_folder_and_the_month(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Finding 1: "`gigstack-async journal resend` tomorrow" named neither.
+    _sandbox, client = world
+    out = tmp_path / "cfdi"
+    month = result(await run(client, out))
+    assert month.stage == "sat-failed"
+    assert f"`gigstack-async journal resend {out} 2024-01` tomorrow" in (month.hint or "")
+
+
+@pytest.mark.parametrize(
+    "world", [ServerProfile(sat_codes=(SatCodeRule(5003, month="2024-01"),))], indirect=True
+)
+async def test_the_5003_hint_says_each_part_goes_to_its_own_folder(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Finding 6: splitting into the same folder ends in MISSING DAYS.
+    _sandbox, client = world
+    month = result(await run(client, tmp_path / "cfdi"))
+    assert "each into its own --out folder" in (month.hint or "")
+
+
+def test_rendering_keeps_ids_and_adds_a_missing_month() -> None:
+    text = (
+        "`gigstack-async journal adopt 2024-03 REQ-1` or `gigstack-async journal resend` or "
+        "`gigstack-async journal show`"
+    )
+    assert with_journal(text, "2024-03", "./na1") == (
+        "`gigstack-async journal adopt ./na1 2024-03 REQ-1` or "
+        "`gigstack-async journal resend ./na1 2024-03` or "
+        "`gigstack-async journal show ./na1 2024-03`"
+    )
+    assert with_journal(text, "2024-03", None) == text
