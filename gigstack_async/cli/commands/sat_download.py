@@ -155,6 +155,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     job = job_from_args(args)
     client = ctx.client(args)
     bulk = plan_run(client, job)  # validates every argument; nothing is sent
+    # Another run's journal is refused before the plan says "resuming where it stopped".
+    bulk.check_journal()
     show_plan(ctx.ui, bulk, job)
     if not confirmed(bulk, yes=args.yes):
         ctx.ui.out("Nothing was sent.")
