@@ -10,11 +10,14 @@ import asyncio
 import re
 import shlex
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.watch import PollSchedule
@@ -128,3 +131,45 @@ def test_rendering_keeps_ids_and_adds_a_missing_month() -> None:
         "`gigstack-async journal show ./na1 2024-03`"
     )
     assert with_journal(text, "2024-03", None) == text
+
+
+# Pure machine texts (findings 2 and 3) ------------------------------------------------------
+
+
+_JAN = m.MonthState("2025-01", date(2025, 1, 1), date(2025, 1, 31), "received", "cfdi")
+
+
+def test_a_reused_request_id_points_to_the_servers_requests_not_the_journal() -> None:
+    # Finding 2: the hint said "find the right request with `journal show`", which reads only
+    # the local journal; the server's requests are in `downloads history`.
+    state = attrs.evolve(
+        _JAN, stage=m.Stage.SUBMITTED, request_id="DM-19", known_ids=("DM-19",), checked=True
+    )
+    other = m.Seen("DM-19", "completed", "issued", "cfdi", date(2025, 3, 1), date(2025, 3, 31))
+    new, _ = m.transition(state, m.HistorySeen((other,)))
+    assert new.stage is m.Stage.NEEDS_ATTENTION
+    hint = with_journal(new.hint, new.key, "./na1") or ""
+    assert "`gigstack-async downloads history`" in hint
+    assert "journal show" not in hint
+    assert "`gigstack-async journal adopt ./na1 2025-01 <id>`" in hint
+
+
+def test_a_request_that_left_the_history_says_why_and_the_exact_adopt_command() -> None:
+    # Finding 3: "run the same command again" after a failed package led, on the re-run, to
+    # needs-attention whose reason only guessed "request ids may have restarted".
+    state = attrs.evolve(
+        _JAN,
+        stage=m.Stage.COMPLETED,
+        request_id="D9EE",
+        known_ids=("D9EE",),
+        package_ids=("D9EE_01",),
+    )
+    state, commands = m.transition(state, m.Start())
+    assert commands == ()  # never downloaded unchecked
+    others = tuple(m.Seen(f"X{i}") for i in range(2))
+    for _ in range(m.CHECK_MISSES):
+        state, _ = m.transition(state, m.HistorySeen(others, window=2))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert "lists only the newest requests: an older one has left it" in (state.reason or "")
+    hint = with_journal(state.hint, state.key, "./na1") or ""
+    assert "`gigstack-async journal adopt ./na1 2025-01 D9EE`" in hint
