@@ -6,6 +6,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from gigstack_async.sandbox import Sandbox
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 
@@ -72,3 +74,48 @@ async def test_downloads_activate_turns_descarga_masiva_on(
     assert "status: active" in again.stdout
     assert "nothing was sent" in again.stdout
     assert len(sandbox.state.calls_to("activateDownloads")) == 1
+
+
+async def test_log_requests_shows_the_id_a_create_made_even_when_its_answer_was_lost(
+    sandbox: Sandbox,
+) -> None:
+    # Finding 5: the log said `POST ... -> 502 [injected after_502]` but not the id created,
+    # which `journal adopt` needs; the sandbox has no dashboard.
+    import aiohttp
+
+    from gigstack_async.cli.commands.sandbox import _request_line
+
+    sandbox.state.force_fault("createDownloadRequest", "after_502")
+    body = {
+        "start_date": "2025-01-01",
+        "end_date": "2025-01-31",
+        "rfc_type": "received",
+        "request_type": "cfdi",
+    }
+    headers = {"Authorization": f"Bearer {SECRET_KEY}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.post(f"{sandbox.base_url}/invoices/download/request", json=body) as reply,
+    ):
+        assert reply.status == 502
+    created = sandbox.state.download_requests[-1].request_id
+    line = _request_line(sandbox.state.calls_to("createDownloadRequest")[0])
+    assert f"request id {created}" in line
+    assert "[injected after_502]" in line
+
+
+def test_sat_code_takes_times(tmp_path: Path) -> None:
+    # Finding 12: `--sat-code` fired forever, so a resend or a split could never succeed.
+    from gigstack_async.cli.app import build_parser
+    from gigstack_async.cli.commands.sandbox import profile_from_args
+
+    args = build_parser().parse_args(
+        ["sandbox", "--sat-code", "2025-03:5007:1", "--sat-code", "2025-04:5003"]
+    )
+    assert profile_from_args(args).sat_codes == (
+        SatCodeRule(5007, "2025-03", times=1),
+        SatCodeRule(5003, "2025-04"),
+    )
+    for bad in ("2025-03:5007:0", "2025-03:5007:x", "2025-03"):
+        with pytest.raises(ValueError, match=r"times|YYYY-MM:CODE"):
+            profile_from_args(build_parser().parse_args(["sandbox", "--sat-code", bad]))
