@@ -173,3 +173,44 @@ def test_a_request_that_left_the_history_says_why_and_the_exact_adopt_command() 
     assert "lists only the newest requests: an older one has left it" in (state.reason or "")
     hint = with_journal(state.hint, state.key, "./na1") or ""
     assert "`gigstack-async journal adopt ./na1 2025-01 D9EE`" in hint
+
+
+async def test_a_failed_package_whose_request_left_the_history_is_adopted_as_printed(
+    tmp_path: Path,
+) -> None:
+    # Finding 3, end to end: "run the same command again" after a failed package; the re-run
+    # cannot check the request (a 2-entry history no longer lists it) and prints the exact
+    # `journal adopt FOLDER MONTH ID`; following it downloads the month.
+    config = SandboxConfig(speed=3000, seed=11, history_limit=2)
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        out = tmp_path / "na1"
+
+        async def months() -> dict[str, MonthResult]:
+            bulk = client.downloads.bulk(
+                "2024-01", "2024-03", rfc_type="received", download_to=out, poll=FAST,
+                concurrency=1, timeout=20,
+            )  # fmt: skip
+            async with bulk:
+                return {e.key: e async for e in bulk if isinstance(e, MonthResult)}
+
+        sandbox.state.force_fault("downloadPackage", "after_502", times=1)
+        first = await months()
+        failed = [r for r in first.values() if r.stage == "needs-attention"]
+        assert len(failed) == 1
+        key = failed[0].key
+        assert "run the same command again" in (failed[0].hint or "")
+        listed = {entry.id for entry in await client.downloads.history()}
+        if failed[0].request_id in listed:
+            pytest.skip("the failed month's request is still among the 2 newest")
+        second = (await months())[key]
+        assert second.stage == "needs-attention"
+        assert "lists only the newest requests" in (second.error or "")
+        adopt = f"gigstack-async journal adopt {out} {key} {second.request_id}"
+        assert adopt in (second.hint or "")
+        argv = shlex.split(adopt)[1:]
+        assert await asyncio.to_thread(main, [*argv, "-y"]) == 0
+        third = (await months())[key]
+        assert third.stage == "done", third.error
