@@ -190,14 +190,14 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             notes[slot.key] = (
                 f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
                 f"says {slot.start_date}..{slot.end_date}, and the other days' CFDIs were not "
-                f"requested. `gigstack-async journal resend {slot.key}` asks for the plan's "
-                "dates (a new request, possibly billed)"
+                f"requested. `gigstack-async journal resend {slot.key} --force` asks for the "
+                "plan's dates (a new request, possibly billed)"
             )
         else:
             notes[slot.key] = (
                 f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
                 f"{slot.start_date}..{slot.end_date}: `gigstack-async journal resend "
-                f"{slot.key}` asks for the new dates, possibly billed)"
+                f"{slot.key} --force` asks for the new dates, possibly billed)"
             )
     store.ensure(fresh)
     return notes

@@ -278,7 +278,7 @@ async def test_transient_create_refusals_never_bill_twice(
         # absent (it may lag): the month waits for the user, who finds nothing and resends.
         assert len(sandbox.state.download_requests) == 0
         assert [r.stage for r in results] == ["needs-attention"], [r.error for r in results]
-        assert "journal resend 2024-01" in (results[0].hint or "")
+        assert f"journal resend {tmp_path / 'journal.json'} 2024-01" in (results[0].hint or "")
         for _ in range(3):  # each of the three 503s costs the user one look at the dashboard
             _user_follows_the_hint(sandbox, tmp_path / "journal.json")
             again = client.downloads.bulk(
