@@ -1186,3 +1186,77 @@ def test_a_checked_request_out_of_the_window_is_asked_by_status() -> None:
 def test_the_history_is_ignored_by_months_not_waiting(state: m.MonthState) -> None:
     history = m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)), other("r9")))
     assert m.transition(state, history) == (state, ())
+
+
+def test_a_history_check_of_a_completed_month_without_package_ids_asks_the_status() -> None:
+    # the history poll is not the status call: the status is still asked once
+    state = waiting(stage=Stage.COMPLETED, checked=False, package_ids=None)
+    new, commands = m.transition(
+        state, m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+    )
+    assert (new.stage, new.checked) == (Stage.COMPLETED, True)
+    assert commands == (m.FetchStatus("r1"),)
+    # with package ids the download starts, and the status counts as not asked
+    new, commands = m.transition(
+        state, m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)),))
+    )
+    assert commands == (m.FetchPackage("p1", 1),)
+    assert new.status_asked is False
+
+
+def test_an_adopted_completed_request_without_package_ids_asks_the_status() -> None:
+    new, commands = m.transition(
+        unknown(), m.HistorySeen((ours("r5", status="completed", invoice_count=3),), generation=2)
+    )
+    assert (new.stage, new.request_id) == (Stage.COMPLETED, "r5")
+    assert commands == (m.FetchStatus("r5"),)
+
+
+@pytest.mark.parametrize("status", [None, "on-hold"])
+@pytest.mark.parametrize("stage", [Stage.SUBMITTING, Stage.NEEDS_ATTENTION])
+def test_an_adopted_request_without_a_known_status_is_submitted(
+    stage: Stage, status: str | None
+) -> None:
+    new, commands = m.transition(
+        unknown(stage=stage), m.HistorySeen((ours("r5", status=status),), generation=2)
+    )
+    assert (new.stage, new.request_id, commands) == (Stage.SUBMITTED, "r5", ())
+    assert new.status_asked is False
+
+
+def test_absence_when_a_request_created_later_reuses_an_id_listed_before() -> None:
+    # the server's ids restarted: February's new request got the id "h1" that the history
+    # already listed before January's create. Nothing else is listed: nothing new is ours.
+    state = unknown(history_before=("h1",))
+    new, _ = m.transition(
+        state,
+        complete_history(entries=(other("h1"),), expected=("h1",), later=(("h1", 1),)),
+    )
+    assert new.stage is Stage.PLANNED
+
+
+# ------------------------------------------------------------------ extraction failures
+
+
+def test_a_failed_extraction_keeps_the_staged_package() -> None:
+    staged_file = m.StagedFile("p1", "/staging/p1.zip", "0" * 64, 10)
+    state = month(stage=Stage.STAGED, request_id="r1", package_ids=("p1",), staged=(staged_file,))
+    new, commands = m.transition(state, m.ExtractFailed("p1", "No space left on device"))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == "cannot extract package p1: No space left on device"
+    assert new.hint == (
+        "free space or fix the folder, then run the same command again: the package is staged "
+        "on disk and is extracted again without downloading it"
+    )
+    assert new.resume_to is Stage.STAGED
+    assert new.staged == (staged_file,)
+    # the next run extracts it again
+    _, commands = m.transition(new, m.Start())
+    assert commands == (m.ExtractPackage("p1", "/staging/p1.zip"),)
+
+
+@pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.STAGED])
+def test_an_extraction_failure_outside_staged_changes_nothing(stage: Stage) -> None:
+    state = month(stage=stage, request_id="r1")
+    assert m.transition(state, m.ExtractFailed("p1", "late")) == (state, ())
