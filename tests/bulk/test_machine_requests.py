@@ -16,6 +16,7 @@ import pytest
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
+from gigstack_async.bulk.store import decode_state, encode_state
 
 KEY = "2024-01"
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
@@ -214,7 +215,6 @@ def test_create_answered_2xx_but_unreadable_exists_and_is_never_proven_absent() 
         m.HistorySeen((m.Seen("h1"), other("r9")), generation=3, later=(("r9", 5),)),
     )
     assert after.stage is Stage.NEEDS_ATTENTION
-    assert after.resend_allowed is False
 
 
 @pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.SUBMITTING])
@@ -437,12 +437,9 @@ def test_send_records_the_intent_before_the_create() -> None:
     assert commands == (m.SendCreate("2024-01"),)
     assert new.stage is Stage.SUBMITTING
     assert new.creates == 3
-    assert new.resend_allowed is False
     assert new.history_before == ("h1", "h2")
     assert new.attempt_seq == 5
-    assert new.exists is False
     assert new.unknown is False
-    assert new.need_generation == 3
     assert (new.reason, new.hint) == (None, None)
 
 
@@ -528,7 +525,6 @@ def test_created_records_the_request() -> None:
     assert new.duplicate is False
     assert new.unknown is False
     assert new.checked is True  # our own create answer fits the month
-    assert new.misses == 0
     assert (new.reason, new.hint) == ("created", None)
 
 
@@ -618,7 +614,6 @@ def test_a_refused_create(
     assert (new.stage, new.sat_code, new.reason, new.hint) == (stage, sat, reason, hint)
     assert new.unknown is False
     # only a plain refusal is sent again by the next run
-    assert new.resend_allowed is (stage is Stage.REFUSED)
 
 
 @pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.SUBMITTING])
@@ -710,7 +705,6 @@ def test_the_one_new_fitting_request_is_adopted() -> None:
     assert new.known_ids == ("r0", "r5")
     assert new.unknown is False
     assert new.checked is True
-    assert new.misses == 0
     assert new.invoice_count == 12
     assert new.reason == "adopted from the history after an unknown outcome"
     assert new.hint is None
@@ -748,7 +742,6 @@ def test_two_candidates_need_the_user() -> None:
     assert new.unknown is True  # the next history may still settle it
     assert new.resume_to is None
     assert new.request_id is None
-    assert new.resend_allowed is False  # nothing is sent again without the user
 
 
 def test_one_match_and_one_maybe_need_the_user() -> None:
@@ -843,7 +836,6 @@ def test_absence_is_not_proven(why: str, state: m.MonthState, history: m.History
     assert new.reason == candidates_reason("none listed")
     assert new.hint == ADOPT_HINT
     assert new.unknown is True
-    assert new.resend_allowed is False
 
 
 def test_absence_with_an_empty_snapshot_anchored_by_a_request_created_later() -> None:
@@ -1109,12 +1101,7 @@ def test_a_journaled_request_is_checked_against_the_month(
     state = waiting(checked=False, misses=2)
     new, commands = m.transition(state, m.HistorySeen((ours("r1", status="processing", **fields),)))
     if checks:
-        assert (new.stage, new.checked, new.misses, commands) == (
-            Stage.PROCESSING,
-            True,
-            0,
-            (),
-        )
+        assert (new.stage, new.checked, commands) == (Stage.PROCESSING, True, ())
         return
     reason = (
         "the history lists request r1 without the dates and types needed to check it against "
@@ -1132,7 +1119,7 @@ def test_a_checked_completed_month_downloads_at_once() -> None:
     # resumed from the journal as completed: once the history checks the id, download
     state = waiting(stage=Stage.COMPLETED, checked=False, package_ids=("p1",), misses=1)
     new, commands = m.transition(state, m.HistorySeen((ours("r1", status="completed"),)))
-    assert (new.stage, new.checked, new.misses) == (Stage.COMPLETED, True, 0)
+    assert (new.stage, new.checked) == (Stage.COMPLETED, True)
     assert commands == (m.FetchPackage("p1", 1),)
     # the ids it lists now are used
     new, commands = m.transition(
@@ -1260,3 +1247,150 @@ def test_a_failed_extraction_keeps_the_staged_package() -> None:
 def test_an_extraction_failure_outside_staged_changes_nothing(stage: Stage) -> None:
     state = month(stage=stage, request_id="r1")
     assert m.transition(state, m.ExtractFailed("p1", "late")) == (state, ())
+
+
+# ------------------------------------------------------------------ per-run counters
+
+
+def test_a_status_answer_restarts_the_count_of_polling_failures() -> None:
+    # the warning comes after POLL_WARN_AFTER failures in a row, not in total
+    state = run(
+        waiting(),
+        m.PollFailed("HTTP 503"),
+        m.PollFailed("HTTP 503"),
+        m.StatusSeen(ours("r1", status="processing")),
+        m.PollFailed("HTTP 503"),
+    )[0]
+    state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert commands == ()
+    _, commands = m.transition(state, m.PollFailed("HTTP 504"))
+    assert commands == (
+        m.Warn(
+            "2024-01: polling request r1 failed 3 times in a row (HTTP 504); the other months go on"
+        ),
+    )
+
+
+def test_a_listed_request_restarts_the_count_of_polling_failures() -> None:
+    state = run(
+        waiting(),
+        m.PollFailed("HTTP 503"),
+        m.PollFailed("HTTP 503"),
+        m.HistorySeen((ours("r1", status="processing"),)),
+        m.PollFailed("HTTP 503"),
+    )[0]
+    state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert commands == ()
+    _, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert len(commands) == 1
+
+
+def test_a_new_run_warns_only_after_its_own_polling_failures() -> None:
+    state = run(waiting(poll_failures=2), m.Start(), m.PollFailed("x"), m.PollFailed("x"))[0]
+    assert m.transition(state, m.PollFailed("x"))[1] != ()
+    state = run(waiting(poll_failures=2), m.Start(), m.PollFailed("x"))[0]
+    assert m.transition(state, m.PollFailed("x"))[1] == ()
+
+
+def completed(**changes: object) -> m.MonthState:
+    """A completed month whose request the user confirmed (checked at every Start)."""
+    state = waiting(stage=Stage.COMPLETED, confirmed_id="r1", package_ids=("p1",))
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+def test_a_new_run_downloads_again_a_package_that_failed_in_the_last_run() -> None:
+    state = completed(failed_this_run=("p1",), downloads=(("p1", 1),))
+    assert m.transition(state, m.Start())[1] == (m.FetchPackage("p1", 2),)
+
+
+def test_a_new_run_has_its_own_free_retries() -> None:
+    # a download that never left (a connect failure) is tried again, a few times per run
+    state = run(completed(free_failures=m.FREE_RETRIES_PER_RUN), m.Start(), m.PackageSending("p1"))[
+        0
+    ]
+    new, commands = m.transition(state, m.PackageFailed("p1", "connect refused", sent=False))
+    assert (new.stage, commands) == (Stage.COMPLETED, (m.FetchPackage("p1", 1),))
+
+
+def test_a_new_run_asks_the_status_again() -> None:
+    state = completed(package_ids=None, status_asked=True, invoice_count=3)
+    assert m.transition(state, m.Start())[1] == (m.FetchStatus("r1"),)
+
+
+def test_a_new_run_gives_an_unlisted_request_its_own_histories() -> None:
+    state = run(waiting(checked=False, misses=2), m.Start())[0]
+    new, commands = m.transition(state, m.HistorySeen((other("r9"),)))
+    assert (new.stage, commands) == (Stage.SUBMITTED, ())
+
+
+def test_our_own_create_answer_lets_the_status_start_the_download() -> None:
+    state = run(month(), m.Send(("h1",)), m.Created("r1"))[0]
+    new, commands = m.transition(
+        state, m.StatusSeen(ours("r1", status="completed", package_ids=("p1",)))
+    )
+    assert (new.stage, commands) == (Stage.COMPLETED, (m.FetchPackage("p1", 1),))
+
+
+def test_a_history_poll_does_not_forget_that_the_status_was_asked() -> None:
+    # completed without package ids: the status is asked once; a poll in between must not make
+    # the status answer ask it again for ever
+    state, commands = m.transition(
+        waiting(), m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+    )
+    assert commands == (m.FetchStatus("r1"),)
+    state = run(state, m.HistorySeen((ours("r1", status="completed", invoice_count=3),)))[0]
+    new, commands = m.transition(state, m.StatusSeen(ours("r1", status="completed")))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == "SAT completed the request with 3 CFDIs but the server gave no package ids"
+
+
+# ------------------------------------------------------------------ the journal
+
+
+def reloaded(state: m.MonthState) -> m.MonthState:
+    return decode_state(encode_state(state))
+
+
+@pytest.mark.parametrize(
+    ("state", "observations"),
+    [
+        (month(), [m.Send(("h1",), generation=2, seq=1), m.Created("r1"), m.Start()]),
+        (month(), [m.Send(("h1",)), m.CreateRefused("deactivated"), m.Start()]),
+        (month(), [m.Send(("h1",)), m.CreateRefused("SAT 5002", 5002)]),
+        (month(), [m.Send(("h1",)), m.Created("r1"), m.HistorySeen((ours("r1"),))]),
+        (
+            month(),
+            [
+                m.Send(("h1",), generation=1, seq=1),
+                m.CreateUnknown("HTTP 502", generation=1),
+                m.HistorySeen((other("h1"), ours("r5", status="processing")), generation=2),
+                m.StatusSeen(ours("r5", status="completed", package_ids=("p1",))),
+            ],
+        ),
+        (
+            month(),
+            [
+                m.Send(("h1",), generation=1, seq=1),
+                m.CreateUnknown("HTTP 502", generation=1),
+                complete_history(generation=2),
+            ],
+        ),
+        (
+            waiting(checked=False),
+            [m.HistorySeen((other("r9"),)) for _ in range(m.CHECK_MISSES)],
+        ),
+        (
+            waiting(stage=Stage.COMPLETED, checked=False, package_ids=("p1",)),
+            [m.HistorySeen((ours("r1", status="completed"),))],
+        ),
+        (waiting(poll_failures=2), [m.HistorySeen((ours("r1", status="failed", message="5003"),))]),
+    ],
+)
+def test_every_state_reloads_from_the_journal_as_it_was(
+    state: m.MonthState, observations: list[m.Observation]
+) -> None:
+    # the engine stores each new state before it acts: a crash resumes from exactly that state
+    for obs in observations:
+        state, _ = m.transition(state, obs)
+        assert reloaded(state) == state, obs
