@@ -1252,6 +1252,11 @@ def test_an_extraction_failure_outside_staged_changes_nothing(stage: Stage) -> N
 # ------------------------------------------------------------------ per-run counters
 
 
+WARN_3_FAILURES = m.Warn(
+    "2024-01: polling request r1 failed 3 times in a row (HTTP 503); the other months go on"
+)
+
+
 def test_a_status_answer_restarts_the_count_of_polling_failures() -> None:
     # the warning comes after POLL_WARN_AFTER failures in a row, not in total
     state = run(
@@ -1282,14 +1287,16 @@ def test_a_listed_request_restarts_the_count_of_polling_failures() -> None:
     state, commands = m.transition(state, m.PollFailed("HTTP 503"))
     assert commands == ()
     _, commands = m.transition(state, m.PollFailed("HTTP 503"))
-    assert len(commands) == 1
+    assert commands == (WARN_3_FAILURES,)
 
 
 def test_a_new_run_warns_only_after_its_own_polling_failures() -> None:
-    state = run(waiting(poll_failures=2), m.Start(), m.PollFailed("x"), m.PollFailed("x"))[0]
-    assert m.transition(state, m.PollFailed("x"))[1] != ()
-    state = run(waiting(poll_failures=2), m.Start(), m.PollFailed("x"))[0]
-    assert m.transition(state, m.PollFailed("x"))[1] == ()
+    state = run(
+        waiting(poll_failures=2), m.Start(), m.PollFailed("HTTP 503"), m.PollFailed("HTTP 503")
+    )[0]
+    assert m.transition(state, m.PollFailed("HTTP 503"))[1] == (WARN_3_FAILURES,)
+    state = run(waiting(poll_failures=2), m.Start(), m.PollFailed("HTTP 503"))[0]
+    assert m.transition(state, m.PollFailed("HTTP 503"))[1] == ()
 
 
 def completed(**changes: object) -> m.MonthState:
