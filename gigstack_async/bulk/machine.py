@@ -810,9 +810,7 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
         return _sat_failed(state, seen.message), ()
     if status == "expired":
         return _expired(state, f"SAT reports the request expired ({seen.message or 'no reason'})")
-    if status is None:
-        return state, ()
-    return state, ()  # a state this SDK does not know yet: keep watching
+    return state, ()  # not reported, or a state this SDK does not know yet: keep watching
 
 
 def _sat_failed(state: MonthState, message: str | None) -> MonthState:
