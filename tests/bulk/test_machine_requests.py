@@ -23,7 +23,8 @@ JAN = (date(2024, 1, 1), date(2024, 1, 31))
 FEB = (date(2024, 2, 1), date(2024, 2, 29))
 
 ADOPT_HINT_TAIL = (
-    "(the history lists only the 20 newest requests: older ones are in gigstack's dashboard, "
+    "(the history lists only the newest requests, 20 per the docs: older ones are in "
+    "gigstack's dashboard, "
     "Descarga Masiva, by dates 2024-01-01..2024-01-31 and type received cfdi), or "
     "`gigstack-async journal resend 2024-01` if you are sure it was never created (a resend "
     "may be billed)"
@@ -601,7 +602,8 @@ REFUSED_HINT = (
             Stage.SAT_FAILED,
             5003,
             "SAT 5003: too many CFDIs for one request (Descarga Masiva is not active)",
-            "split the period: run 2024-01-01..2024-01-31 as shorter ranges",
+            "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own "
+            "--out folder (a journal holds one request per month)",
         ),
     ],
 )
@@ -1000,7 +1002,8 @@ SAT_RESEND_HINT = (
             Stage.SAT_FAILED,
             5003,
             "SAT request failed: 5003: Tope máximo",
-            "split the period: run 2024-01-01..2024-01-31 as shorter ranges",
+            "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own "
+            "--out folder (a journal holds one request per month)",
         ),
         (
             "5002: se agotaron las solicitudes",
@@ -1070,9 +1073,9 @@ def test_a_reused_request_id_for_another_period_is_not_trusted(
             "(request ids may have been reused)"
         )
         assert new.hint == (
-            "nothing was downloaded; find the right request with `gigstack-async journal "
-            "show`, then `gigstack-async journal adopt 2024-01 <id>` or `gigstack-async journal "
-            "resend 2024-01`"
+            "nothing was downloaded; find the right request with `gigstack-async downloads "
+            "history` or gigstack's dashboard, then `gigstack-async journal adopt 2024-01 <id>` "
+            "or `gigstack-async journal resend 2024-01`"
         )
 
 
@@ -1137,8 +1140,9 @@ def test_an_unlisted_unchecked_request_needs_attention_after_three_histories() -
         assert (state.stage, state.misses, commands) == (Stage.SUBMITTED, misses, ())
     state, commands = m.transition(state, history)
     reason = (
-        "request r1 is not in the server's history, so its dates and type cannot be checked "
-        "against this month (request ids may have restarted)"
+        "request r1 is not in the server's history (it lists only the newest requests: an "
+        "older one has left it, or the server's ids restarted), so its dates and type cannot "
+        "be checked against this month, as every new run does before downloading"
     )
     assert state.misses == m.CHECK_MISSES
     assert state.stage is Stage.NEEDS_ATTENTION
