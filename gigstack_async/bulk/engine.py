@@ -250,7 +250,8 @@ class _Run:
         # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
         # staged package; the rest survives a killed process, and recovery after a power cut
         # goes through the history and the staging folder.
-        guarded = isinstance(obs, m.Send | m.PackageSending) or any(
+        # A staged package's record is guarded too: losing it costs one of SAT's 2 downloads.
+        guarded = isinstance(obs, m.Send | m.PackageSending | m.PackageStaged) or any(
             isinstance(c, m.SendCreate | m.FetchPackage | m.DeleteStaged) for c in commands
         )
         self.store.put(new, fsync=guarded)
@@ -267,6 +268,8 @@ class _Run:
                 self.spawn(key, self.status(key, request_id))
             case m.FetchPackage(package_id=package_id):
                 self.spawn(key, self.fetch(key, package_id))
+            case m.FindStaged(package_id=package_id):
+                self.spawn(key, self.find_staged(key, package_id))
             case m.ExtractPackage(package_id=package_id, path=path):
                 self.spawn(key, self.extract(key, package_id, Path(path)))
             case m.DeleteStaged(path=path):
@@ -389,21 +392,39 @@ class _Run:
             self.created_seq[created.request_id] = seq
         self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
-    async def fetch(self, key: str, package_id: str) -> None:
+    def _staged_path(self, key: str, package_id: str) -> Path:
         assert self.staging is not None
-        dest = self.staging / f"{key}-{_safe(package_id)}.zip"
-        if await asyncio.to_thread(dest.is_file):
-            # A run killed after the package was staged but before the journal said so: the
-            # staged file is complete and verified (it is renamed into place only then).
-            try:
-                manifest = await asyncio.to_thread(verify_staged, dest, self.options.package_limits)
-                size = (await asyncio.to_thread(dest.stat)).st_size
-            except (GigstackError, OSError):
-                pass  # not usable: download it (counted) as if it were not there
-            else:
-                staged = m.StagedFile(package_id, str(dest), manifest.sha256, size)
-                self.feed(key, m.PackageStaged(staged))
-                return
+        return self.staging / f"{key}-{_safe(package_id)}.zip"
+
+    async def _staged_on_disk(self, key: str, package_id: str) -> m.StagedFile | None:
+        """A complete, verified staged file of the package, else None.
+
+        A run killed after the package was staged but before the journal said so leaves it:
+        the staged file is renamed into place only once complete.
+        """
+        dest = self._staged_path(key, package_id)
+        if not await asyncio.to_thread(dest.is_file):
+            return None
+        try:
+            manifest = await asyncio.to_thread(verify_staged, dest, self.options.package_limits)
+            size = (await asyncio.to_thread(dest.stat)).st_size
+        except (GigstackError, OSError):
+            return None  # not usable: as if it were not there
+        return m.StagedFile(package_id, str(dest), manifest.sha256, size)
+
+    async def find_staged(self, key: str, package_id: str) -> None:
+        found = await self._staged_on_disk(key, package_id)
+        if found is None:
+            self.feed(key, m.StagedMissing(package_id))
+        else:
+            self.feed(key, m.PackageStaged(found))
+
+    async def fetch(self, key: str, package_id: str) -> None:
+        dest = self._staged_path(key, package_id)
+        found = await self._staged_on_disk(key, package_id)
+        if found is not None:
+            self.feed(key, m.PackageStaged(found))
+            return
         failures = self.package_failures.get(package_id, 0)
         if failures:
             # A 429's Retry-After wins: sending again sooner would only be refused again.

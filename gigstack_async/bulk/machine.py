@@ -57,6 +57,7 @@ __all__ = [
     "Extracted",
     "FetchPackage",
     "FetchStatus",
+    "FindStaged",
     "HistorySeen",
     "MonthState",
     "Observation",
@@ -68,6 +69,7 @@ __all__ = [
     "Send",
     "SendCreate",
     "Stage",
+    "StagedMissing",
     "Start",
     "StatusSeen",
     "Warn",
@@ -348,6 +350,13 @@ class PackageFailed:
 
 
 @attrs.frozen
+class StagedMissing:
+    """`FindStaged` found no complete, verified staged file of the package on disk."""
+
+    package_id: str
+
+
+@attrs.frozen
 class Extracted:
     package_id: str
     files: tuple[str, ...]
@@ -383,6 +392,7 @@ Observation = (
     | PackageSending
     | PackageStaged
     | PackageFailed
+    | StagedMissing
     | Extracted
     | ExtractFailed
     | Adopt
@@ -410,6 +420,14 @@ class FetchPackage:
 
 
 @attrs.frozen
+class FindStaged:
+    """Look for a complete staged file of the package (a run killed after the package was
+    staged, before the journal recorded it); answer `PackageStaged` or `StagedMissing`."""
+
+    package_id: str
+
+
+@attrs.frozen
 class ExtractPackage:
     package_id: str
     path: str
@@ -425,7 +443,9 @@ class Warn:
     message: str
 
 
-Command = SendCreate | FetchStatus | FetchPackage | ExtractPackage | DeleteStaged | Warn
+Command = (
+    SendCreate | FetchStatus | FetchPackage | FindStaged | ExtractPackage | DeleteStaged | Warn
+)
 
 Result = tuple[MonthState, tuple[Command, ...]]
 
@@ -478,6 +498,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _staged(state, obs)
         case PackageFailed():
             return _package_failed(state, obs)
+        case StagedMissing():
+            return _staged_missing(state, obs)
         case Extracted():
             return _extracted(state, obs)
         case ExtractFailed():
@@ -875,13 +897,9 @@ def _next_package(state: MonthState) -> Result:
         return state, ()
     used = state.downloads_of(package_id)
     if used >= DOWNLOAD_BUDGET:
-        return _attention(
-            state,
-            f"package {package_id} was already downloaded {used} times; SAT serves a package at "
-            "most twice, so a third download was not sent",
-            f"request the month again with `gigstack-async journal resend {state.key}` "
-            "(a new request may be billed)",
-        ), ()
+        # The last download may have been staged by a run killed before the journal heard:
+        # look on disk before refusing (the answer is `PackageStaged` or `StagedMissing`).
+        return state, (FindStaged(package_id),)
     # Counted only by `PackageSending`, right before the GET leaves: a run killed while the
     # download waits for a free slot has not spent anything.
     return state, (FetchPackage(package_id, used + 1),)
@@ -913,6 +931,19 @@ def _staged(state: MonthState, obs: PackageStaged) -> Result:
     if state.pending_packages:
         return _next_package(state)
     return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
+
+
+def _staged_missing(state: MonthState, obs: StagedMissing) -> Result:
+    used = state.downloads_of(obs.package_id)
+    if state.stage is not Stage.COMPLETED or used < DOWNLOAD_BUDGET:
+        return state, ()
+    return _attention(
+        state,
+        f"package {obs.package_id} was already downloaded {used} times and no complete copy is "
+        "staged on disk; SAT serves a package at most twice, so a third download was not sent",
+        f"request the month again with `gigstack-async journal resend {state.key}` "
+        "(a new request may be billed)",
+    ), ()
 
 
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:

@@ -1,0 +1,157 @@
+"""Regression tests for the second hostile review of issue 9 (review-9b): findings 3, 6, 7, 8
+and 10, and the staging / lock-file suspicions. Each failed on the code it reviewed.
+
+End to end against the sandbox over 127.0.0.1, like tests/bulk/test_review_fixes.py; the kill
+case runs a child process that dies with `os._exit` at the exact moment the review named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+
+FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+PACKAGE = "downloadPackage"
+JOURNAL = ".gigstack-journal.sqlite3"
+
+
+async def run(
+    client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
+) -> list[BulkEvent]:
+    kw.setdefault("poll", FAST)
+    bulk = client.downloads.bulk(
+        start,
+        end,
+        rfc_type="received",
+        download_to=out,
+        **kw,  # type: ignore[arg-type]
+    )
+    async with bulk:
+        return [event async for event in bulk]
+
+
+def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
+    return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        yield sandbox, client
+
+
+# 3 ------------------------------------------------------------------------------------------
+
+# Runs one month; with "die-after-staging" the process dies right after a package was staged
+# (complete, verified, renamed into place) and before the journal recorded it.
+CHILD = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from pathlib import Path
+    from gigstack_async import GigstackClient
+    from gigstack_async.bulk import engine
+    from gigstack_async.bulk.watch import PollSchedule
+
+    if sys.argv[3] == "die-after-staging":
+        original = engine._Run._record_fetch
+        def record(self, key, package_id, task):
+            if not task.cancelled() and task.exception() is None:
+                os._exit(9)
+            return original(self, key, package_id, task)
+        engine._Run._record_fetch = record
+
+    async def main():
+        poll = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+        async with GigstackClient(os.environ["K"], base_url=sys.argv[1]) as client:
+            bulk = client.downloads.bulk(
+                "2024-01", "2024-01", rfc_type="received", download_to=sys.argv[2], poll=poll
+            )
+            async with bulk:
+                async for event in bulk:
+                    pass
+
+    asyncio.run(main())
+    """
+)
+
+
+async def _child(tmp_path: Path, sandbox: Sandbox, out: Path, mode: str) -> int:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        sandbox.base_url,
+        str(out),
+        mode,
+        env=dict(os.environ, K=sandbox.api_key),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    if mode == "normal":
+        assert process.returncode == 0, output.decode()
+    return process.returncode
+
+
+async def test_a_package_staged_by_its_last_download_survives_a_kill(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    sandbox.state.force_fault(PACKAGE, "after_truncate", times=1)
+    await _child(tmp_path, sandbox, out, "normal")  # the 1st download is spent (truncated)
+    code = await _child(tmp_path, sandbox, out, "die-after-staging")  # the 2nd, then killed
+    assert code == 9
+    assert list((out / ".gigstack-staging").glob("*.zip"))
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        killed = store.get("2024-01")
+    assert killed.stage is m.Stage.COMPLETED
+    assert not killed.staged
+    assert all(n == m.DOWNLOAD_BUDGET for _, n in killed.downloads)
+
+    result = results(await run(client, out))["2024-01"]
+
+    assert result.ok, result.error
+    assert result.stage == "done"
+    assert result.files
+    assert all(f.exists() for f in result.files)
+    assert len(sandbox.state.calls_to(PACKAGE)) == 2  # no third GET, no new request
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 1
+    assert not list((out / ".gigstack-staging").glob("*.zip"))
+
+
+async def test_recording_a_staged_package_is_fsynced(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client = world
+    writes: list[tuple[m.MonthState, bool]] = []
+    put = JournalStore.put
+
+    def spy(self: JournalStore, state: m.MonthState, *, fsync: bool = True) -> None:
+        writes.append((state, fsync))
+        put(self, state, fsync=fsync)
+
+    monkeypatch.setattr(JournalStore, "put", spy)
+    assert results(await run(client, tmp_path / "cfdi"))["2024-01"].ok
+    staged = [fsync for state, fsync in writes if state.staged]
+    assert staged, "no write recorded a staged package"
+    assert staged[0] is True  # the first write that records it: a power cut must not lose it
