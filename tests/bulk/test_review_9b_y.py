@@ -8,6 +8,8 @@ case runs a child process that dies with `os._exit` at the exact moment the revi
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import sys
 import textwrap
@@ -19,9 +21,11 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthResult
-from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.store import JournalMismatchError, JournalStore
 from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.config import DEFAULT_API_KEY, ApiKeyConfig
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 PACKAGE = "downloadPackage"
@@ -155,3 +159,97 @@ async def test_recording_a_staged_package_is_fsynced(
     staged = [fsync for state, fsync in writes if state.staged]
     assert staged, "no write recorded a staged package"
     assert staged[0] is True  # the first write that records it: a power cut must not lose it
+
+
+# 10 -----------------------------------------------------------------------------------------
+
+
+def _jwt(team: str) -> str:
+    """A key shaped like gigstack's (a JWT whose `team` claim is its home team)."""
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256'})}.{part({'team': team, 'livemode': False})}.c2lnbmF0dXJl"
+
+
+async def test_the_same_server_written_otherwise_resumes_the_journal(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    assert results(await run(client, out))["2024-01"].ok
+    shouted = sandbox.base_url.replace("http://127.0.0.1", "HTTP://127.0.0.1")
+    async with GigstackClient(sandbox.api_key, base_url=shouted + "/") as again:
+        result = results(await run(again, out))["2024-01"]
+    assert result.ok
+    assert result.resumed
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 1
+
+
+async def test_localhost_is_refused_with_a_way_that_does_not_bill_again(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    assert results(await run(client, out))["2024-01"].ok
+    local = sandbox.base_url.replace("127.0.0.1", "localhost")
+    async with GigstackClient(sandbox.api_key, base_url=local) as other:
+        with pytest.raises(JournalMismatchError) as caught:
+            await run(other, out)
+    text = str(caught.value)
+    assert "localhost and 127.0.0.1 count as different servers" in text
+    assert f"journal rebind {out}" in text
+    assert "every month is requested, and may be billed, again" in text
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 1
+
+
+async def test_naming_the_keys_home_team_is_the_same_owner(tmp_path: Path) -> None:
+    key = _jwt("team_sandbox")
+    config = SandboxConfig(speed=3000, seed=11, api_keys=(ApiKeyConfig(key, "team_sandbox"),))
+    async with Sandbox(config) as sandbox:
+        async with GigstackClient(key, base_url=sandbox.base_url) as client:
+            assert results(await run(client, tmp_path / "cfdi"))["2024-01"].ok
+        async with GigstackClient(key, base_url=sandbox.base_url, team="team_sandbox") as named:
+            result = results(await run(named, tmp_path / "cfdi"))["2024-01"]
+        assert result.ok
+        assert result.resumed
+        assert len(sandbox.state.calls_to("createDownloadRequest")) == 1
+
+
+async def test_a_team_the_key_does_not_name_is_refused_and_says_why(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    assert results(await run(client, tmp_path / "cfdi"))["2024-01"].ok
+    async with GigstackClient(
+        sandbox.api_key, base_url=sandbox.base_url, team="team_sandbox"
+    ) as named:
+        with pytest.raises(JournalMismatchError, match="does not say which team") as caught:
+            await run(named, tmp_path / "cfdi")
+    assert "journal rebind" in str(caught.value)
+
+
+async def test_a_rotated_key_is_rebound_without_billing_again(tmp_path: Path) -> None:
+    old, new = DEFAULT_API_KEY, "sk_test_rotated_key_000000000000"
+    keys = (ApiKeyConfig(old, "team_sandbox"), ApiKeyConfig(new, "team_sandbox"))
+    out = tmp_path / "cfdi"
+    async with Sandbox(SandboxConfig(speed=3000, seed=11, api_keys=keys)) as sandbox:
+        async with GigstackClient(old, base_url=sandbox.base_url) as client:
+            assert all(r.ok for r in results(await run(client, out, "2024-01", "2024-02")).values())
+        async with GigstackClient(new, base_url=sandbox.base_url) as client:
+            with pytest.raises(JournalMismatchError, match="a different API key") as caught:
+                await run(client, out, "2024-01", "2024-02")
+            assert f"journal rebind {out}" in str(caught.value)
+
+            argv = ["journal", "rebind", str(out), "--api-key", new, "--base-url", sandbox.base_url]
+            assert await asyncio.to_thread(main, argv) == 2  # no terminal, no --yes: refused
+            with pytest.raises(JournalMismatchError):
+                await run(client, out, "2024-01", "2024-02")
+            assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
+
+            done = results(await run(client, out, "2024-01", "2024-02"))
+        assert all(r.ok and r.resumed for r in done.values())
+        assert sandbox.state.billed_creates("2024-01") == 1
+        assert sandbox.state.billed_creates("2024-02") == 1
+        assert len(sandbox.state.calls_to("createDownloadRequest")) == 2
