@@ -99,8 +99,8 @@ class BulkDownload:
                 "that months it recorded as submitted may be requested, and billed, again)."
             )
         if self.journal_path.exists():
-            with JournalStore.open(self.journal_path, self.identity):
-                pass
+            with JournalStore.open(self.journal_path, self.identity) as store:
+                store.bind_download_to(self._options.download_to, record=False)
 
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
         if self._iterated:
@@ -127,6 +127,7 @@ class BulkDownload:
             # paths share one well-tested implementation.
             path = self.journal_path or Path(scratch) / DEFAULT_JOURNAL
             with JournalStore.open(path, self.identity) as store:
+                store.bind_download_to(self._options.download_to)
                 if held is not None:
                     _HELD[held.path] = held
                 try:

@@ -331,6 +331,63 @@ class JournalStore:
             _write_meta(self._conn, new)
         self.identity = new
 
+    @property
+    def download_to(self) -> Path | None:
+        """The folder this journal's months were extracted into (None: not recorded yet).
+
+        Recorded relative to the journal when the journal is inside it (moving the whole
+        folder keeps it valid), absolute otherwise.
+        """
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'download_to'").fetchone()
+        if row is None:
+            return None
+        recorded = Path(json.loads(row[0]))
+        return recorded if recorded.is_absolute() else self.path.parent.resolve() / recorded
+
+    def bind_download_to(self, folder: Path | None, *, record: bool = True) -> None:
+        """Refuse a download folder other than the journal's, unless every file the journal
+        lists is there (the folder was moved); then, with `record`, remember it.
+
+        Not re-extracted: a package's staged ZIP is deleted once extracted, so the files in the
+        recorded folder are the only copy, and extracting again would spend SAT downloads
+        (at most 2 per package, ever). Raises JournalMismatchError.
+        """
+        if folder is None:
+            return  # nothing is downloaded by this run
+        here = folder.resolve()
+        recorded = self.download_to
+        if recorded is not None and recorded.resolve() == here:
+            return
+        missing = [
+            f"{state.key}/{name}"
+            for state in self.states()
+            for name in state.files
+            if not (here / state.key / name).is_file()
+        ]
+        if missing:
+            where = str(recorded) if recorded is not None else "the folder it was used with"
+            raise JournalMismatchError(
+                f"{self.path} records its months' files in {where}, not {here} ({len(missing)} "
+                f"of them, e.g. {missing[0]}, are not there). Run with download_to (--out) "
+                f"{where}, or move its month folders here first. They "
+                "are not extracted again: the packages are no longer staged, and SAT serves a "
+                "package at most twice. A new journal (another --journal file) starts over: "
+                "every month is requested, and may be billed, again. This journal was left "
+                "untouched."
+            )
+        if not record:
+            return
+        journal_dir = self.path.parent.resolve()
+        spelled = (
+            os.path.relpath(here, journal_dir) if journal_dir.is_relative_to(here) else str(here)
+        )
+        with _transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('download_to', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (json.dumps(spelled),),
+            )
+
     def _load(self) -> None:
         rows = self._conn.execute("SELECT key, state FROM months ORDER BY key").fetchall()
         try:

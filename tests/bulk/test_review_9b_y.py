@@ -253,3 +253,45 @@ async def test_a_rotated_key_is_rebound_without_billing_again(tmp_path: Path) ->
         assert sandbox.state.billed_creates("2024-01") == 1
         assert sandbox.state.billed_creates("2024-02") == 1
         assert len(sandbox.state.calls_to("createDownloadRequest")) == 2
+
+
+# 6 ------------------------------------------------------------------------------------------
+
+
+async def test_a_journal_refuses_another_download_folder_without_its_files(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    journal = tmp_path / "j.sqlite3"
+    first = results(await run(client, tmp_path / "A", journal=journal))["2024-01"]
+    assert first.ok
+    assert first.files
+    with pytest.raises(JournalMismatchError, match="records its months' files in") as caught:
+        await run(client, tmp_path / "B", journal=journal)
+    text = str(caught.value)
+    assert str((tmp_path / "A").resolve()) in text
+    assert "may be billed" in text
+    assert not (tmp_path / "B" / "2024-01").exists()
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 1
+
+
+async def test_a_moved_download_folder_resumes_with_its_journal(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    assert results(await run(client, tmp_path / "cfdi"))["2024-01"].ok  # journal inside
+    (tmp_path / "cfdi").rename(tmp_path / "moved")
+    again = results(await run(client, tmp_path / "moved"))["2024-01"]
+    assert again.ok
+    assert again.files
+    assert all(f.exists() and tmp_path / "moved" in f.parents for f in again.files)
+
+    journal = tmp_path / "outside.sqlite3"  # a journal outside: the files prove the move
+    assert results(await run(client, tmp_path / "A", "2024-02", "2024-02", journal=journal))[
+        "2024-02"
+    ].ok
+    (tmp_path / "A").rename(tmp_path / "B")
+    moved = results(await run(client, tmp_path / "B", "2024-02", "2024-02", journal=journal))
+    assert moved["2024-02"].ok
+    assert all(f.exists() for f in moved["2024-02"].files)
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 2
