@@ -162,9 +162,10 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
 def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
     """Add the plan's new months; returns notes for months whose recorded dates are kept.
 
-    A month with no request (never sent, proven absent, or allowed a resend) takes the plan's
-    dates: a resend asks for what the plan shows. A month SAT refused with 5003 ("split the
-    period") takes the plan's new, different dates: the plan the user saw is the new request.
+    A month with no billed request (never sent, proven absent, allowed a resend, or refused
+    by gigstack) takes the plan's dates: a resend asks for what the plan shows. A month SAT
+    refused with 5003 ("split the period") or 5002 (the limit for these criteria) takes the
+    plan's new, different dates: new criteria, and the plan the user saw is the new request.
     A month already sent keeps the dates it was requested with (the request exists and may
     have been billed): "run the same command again" resumes it even when its end was clipped
     to an earlier "today". When those dates miss days of the plan's, the note says so and the
@@ -180,27 +181,46 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             continue
         if (state.start, state.end) == (slot.start_date, slot.end_date):
             continue
-        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003:
-            state, _ = m.transition(state, m.AllowResend())
-        if state.stage is m.Stage.PLANNED:
+        if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+            # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates
+            # are new criteria, and the plan the user saw asks for them.
+            state, _ = m.transition(state, m.AllowResend(slot.start_date, slot.end_date))
+            store.put(state)
+            continue
+        if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
+            # Nothing billed for the recorded dates (never sent, proven absent, or refused):
+            # the request to come is the one the plan shows.
             store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
             continue
+        resend = (
+            f"`gigstack-async journal resend {slot.key}` asks for the plan's dates"
+            if _resend_possible(state)
+            else f"once it has finished, `gigstack-async journal resend {slot.key}` asks for "
+            "the plan's dates"
+        )
         missing = slot.start_date < state.start or slot.end_date > state.end
         if missing:
             notes[slot.key] = (
                 f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
                 f"says {slot.start_date}..{slot.end_date}, and the other days' CFDIs were not "
-                f"requested. `gigstack-async journal resend {slot.key}` asks for the plan's "
-                "dates (a new request, possibly billed)"
+                f"requested. {resend} (a new request, possibly billed)"
             )
         else:
             notes[slot.key] = (
                 f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
-                f"{slot.start_date}..{slot.end_date}: `gigstack-async journal resend "
-                f"{slot.key}` asks for the new dates, possibly billed)"
+                f"{slot.start_date}..{slot.end_date}: {resend}, possibly billed)"
             )
     store.ensure(fresh)
     return notes
+
+
+def _resend_possible(state: m.MonthState) -> bool:
+    """Whether `gigstack-async journal resend` would accept the month now (the machine says)."""
+    try:
+        m.transition(state, m.AllowResend())
+    except m.TransitionError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ one run

@@ -377,7 +377,12 @@ class Adopt:
 
 @attrs.frozen
 class AllowResend:
-    """The user accepts that a new create may be billed (`gigstack-async journal resend`)."""
+    """A new create may be sent: the user accepts it may be billed (`gigstack-async journal
+    resend`), or the plan asks a month SAT refused with 5002/5003 for other dates (`start`,
+    `end`: new criteria for SAT, taken by the month)."""
+
+    start: date | None = None
+    end: date | None = None
 
 
 Observation = (
@@ -515,7 +520,7 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case Adopt():
             return _adopt(state, obs)
         case AllowResend():
-            return _allow_resend(state)
+            return _allow_resend(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
 
 
@@ -619,7 +624,7 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             sat_code=5002,
             unknown=False,
             reason=f"SAT 5002: the limit of requests for these dates is exhausted ({obs.message})",
-            hint="SAT will not accept this request again; it is not retried",
+            hint=_LIMIT_5002,
         ), ()
     if obs.code == 5003:
         return _evolve(
@@ -848,7 +853,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     if code == 5003:
         hint = f"split the period: run {state.start}..{state.end} as shorter ranges"
     elif code == 5002:
-        hint = "SAT's limit of requests for these dates is exhausted; it is not retried"
+        hint = _LIMIT_5002
     elif code == 5011:
         hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
     return _evolve(
@@ -858,6 +863,13 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         reason=f"SAT request failed: {text}",
         hint=hint,
     )
+
+
+_LIMIT_5002 = (
+    "SAT's limit of requests for these dates is exhausted: they are never sent again. To ask "
+    "SAT anyway, run the month with other dates (a plan with different dates is a new "
+    "request, and may be billed)"
+)
 
 
 def _expired(state: MonthState, reason: str) -> Result:
@@ -1086,7 +1098,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     ), ()
 
 
-def _allow_resend(state: MonthState) -> Result:
+def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     # done/empty too: a month requested for fewer days than the plan's (a clipped "today")
     # is asked again for the plan's dates only on the user's explicit word.
     resendable = (
@@ -1099,12 +1111,19 @@ def _allow_resend(state: MonthState) -> Result:
             f"{state.key} is {state.stage.value}: only expired, failed, refused or "
             "needs-attention months can be sent again"
         )
-    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002:
+    start, end = obs.start or state.start, obs.end or state.end
+    redated = (start, end) != (state.start, state.end)
+    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated:
         raise TransitionError(
-            f"{state.key}: SAT 5002 says the limit of requests for these dates is exhausted"
+            f"{state.key}: SAT 5002 says its limit of requests for {state.start}..{state.end} "
+            "is exhausted, so a resend with these dates would be refused. Run `sat download` "
+            "for this month with other dates instead: a plan with different dates is a new "
+            "request for SAT (it may be billed)"
         )
     return _evolve(
         state,
+        start=start,
+        end=end,
         stage=Stage.PLANNED,
         request_id=None,
         duplicate=False,
@@ -1118,7 +1137,9 @@ def _allow_resend(state: MonthState) -> Result:
         staged=(),
         extracted=(),
         sat_code=None,
-        reason="the user allowed a new create request",
+        reason=f"the plan asks for new dates {start}..{end}: a new request"
+        if redated
+        else "the user allowed a new create request",
         hint=None,
     ), ()
 

@@ -20,12 +20,14 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import merge_plan
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import JournalMismatchError, JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.config import DEFAULT_API_KEY, ApiKeyConfig
+from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile, profile
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 PACKAGE = "downloadPackage"
@@ -295,3 +297,76 @@ async def test_a_moved_download_folder_resumes_with_its_journal(
     assert moved["2024-02"].ok
     assert all(f.exists() for f in moved["2024-02"].files)
     assert len(sandbox.state.calls_to("createDownloadRequest")) == 2
+
+
+def _requested(sandbox: Sandbox) -> list[tuple[str, str]]:
+    return [
+        (str(r.criteria.start_date), str(r.criteria.end_date))
+        for r in sandbox.state.download_requests
+    ]
+
+
+# 7 ------------------------------------------------------------------------------------------
+
+
+async def test_a_refused_month_is_sent_with_the_dates_of_the_plan_shown(tmp_path: Path) -> None:
+    out = tmp_path / "cfdi"
+    config = SandboxConfig(speed=3000, seed=3, profile=profile("refused-create"))
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        assert results(await run(client, out, "2024-03", "2024-03"))["2024-03"].stage == "refused"
+        assert _requested(sandbox) == []  # nothing billed
+        again = results(await run(client, out, "2024-03-01", "2024-03-15"))["2024-03"]
+        assert again.ok, again.error
+        assert again.error is None
+        assert _requested(sandbox) == [("2024-03-01", "2024-03-15")]
+
+
+# 8 ------------------------------------------------------------------------------------------
+
+
+async def test_after_sat_5002_other_dates_are_sent_and_resend_is_not_promised(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "cfdi"
+    rule = SatCodeRule(5002, month="2024-03", times=1)
+    config = SandboxConfig(speed=3000, seed=3, profile=ServerProfile(sat_codes=(rule,)))
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        limit = results(await run(client, out, "2024-03", "2024-03"))["2024-03"]
+        assert limit.stage == "sat-failed"
+        assert "journal resend" not in (limit.hint or "")
+        assert "other dates" in (limit.hint or "")
+        # `journal resend` refuses the same dates, and says what works instead.
+        argv = ["journal", "resend", str(out), "2024-03", "--yes"]
+        assert await asyncio.to_thread(main, argv) == 2
+        with JournalStore.open_existing(out / JOURNAL) as store:
+            state = store.get("2024-03")
+        with pytest.raises(m.TransitionError, match="other dates"):
+            m.transition(state, m.AllowResend())
+
+        other = results(await run(client, out, "2024-03-01", "2024-03-30"))["2024-03"]
+        assert other.ok, other.error
+        assert _requested(sandbox) == [("2024-03-01", "2024-03-30")]
+
+
+async def test_a_month_still_in_flight_is_not_promised_a_resend(tmp_path: Path) -> None:
+    async with (
+        Sandbox(SandboxConfig(speed=1, seed=3)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        out = tmp_path / "cfdi"
+        first = results(await run(client, out, "2024-03", "2024-03", timeout=0.5))["2024-03"]
+        assert first.stage in ("submitted", "processing")
+        bulk = client.downloads.bulk(
+            "2024-03-01", "2024-03-15", rfc_type="received", download_to=out
+        )
+        with JournalStore.open(out / JOURNAL, bulk.identity) as store:
+            notes = merge_plan(store, bulk.plan)
+            with pytest.raises(m.TransitionError):
+                m.transition(store.get("2024-03"), m.AllowResend())
+        assert "once it has finished, `gigstack-async journal resend 2024-03`" in notes["2024-03"]
