@@ -4,9 +4,9 @@
   together, so the file always holds the state before or after a transition, never half.
   Transitions that guard money or packages are fsynced (`synchronous=FULL`); the rest survive
   a killed process and are made durable by the next fsynced one (see `put`).
-- Locked across processes: an exclusive lock on `<path>.lock` (`fcntl.flock` on Linux and
-  macOS, `msvcrt.locking` on Windows) held while the store is open; the OS drops it when the
-  process dies, so a killed run never leaves a stale lock.
+- Locked across processes: an exclusive lock on `<path>.lock`, symlinks resolved
+  (`fcntl.flock` on Linux and macOS, `msvcrt.locking` on Windows) held while the store is
+  open; the OS drops it when the process dies, so a killed run never leaves a stale lock.
 - Bound to its identity: team, base URL, a fingerprint of the API key (a SHA-256 prefix, never
   the key), the RFC when known, `rfc_type` and `request_type`. Opening it under another
   identity raises `JournalMismatchError` before anything is sent.
@@ -248,11 +248,14 @@ class JournalStore:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         _refuse_foreign_file(target)
-        lock = _FileLock(target.with_name(target.name + ".lock"))
+        # The lock (and SQLite) go by the real file: a symlink or another spelling of the same
+        # journal must find the same lock, or two processes would drive one journal.
+        real = target.resolve()
+        lock = _FileLock(real.with_name(real.name + ".lock"))
         lock.acquire()
         conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(target, isolation_level=None)
+            conn = sqlite3.connect(real, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             with _transaction(conn):
@@ -342,7 +345,7 @@ class JournalStore:
         if row is None:
             return None
         recorded = Path(json.loads(row[0]))
-        return recorded if recorded.is_absolute() else self.path.parent.resolve() / recorded
+        return recorded if recorded.is_absolute() else self.path.resolve().parent / recorded
 
     def bind_download_to(self, folder: Path | None, *, record: bool = True) -> None:
         """Refuse a download folder other than the journal's, unless every file the journal
@@ -377,7 +380,7 @@ class JournalStore:
             )
         if not record:
             return
-        journal_dir = self.path.parent.resolve()
+        journal_dir = self.path.resolve().parent
         spelled = (
             os.path.relpath(here, journal_dir) if journal_dir.is_relative_to(here) else str(here)
         )

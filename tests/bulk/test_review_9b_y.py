@@ -22,7 +22,12 @@ from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import merge_plan
 from gigstack_async.bulk.events import BulkEvent, MonthResult
-from gigstack_async.bulk.store import JournalMismatchError, JournalStore
+from gigstack_async.bulk.store import (
+    JournalLockedError,
+    JournalMismatchError,
+    JournalStore,
+    StoreIdentity,
+)
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
@@ -370,3 +375,19 @@ async def test_a_month_still_in_flight_is_not_promised_a_resend(tmp_path: Path) 
             with pytest.raises(m.TransitionError):
                 m.transition(store.get("2024-03"), m.AllowResend())
         assert "once it has finished, `gigstack-async journal resend 2024-03`" in notes["2024-03"]
+
+
+# suspicion: a --journal symlink with another name ---------------------------------------------
+
+
+def test_a_symlink_to_the_journal_finds_the_same_lock(tmp_path: Path) -> None:
+    identity = StoreIdentity(
+        None, "http://127.0.0.1:9/v2", "1234abcd1234abcd", None, "received", "cfdi"
+    )
+    real, link = tmp_path / "j.sqlite3", tmp_path / "other-name.sqlite3"
+    with JournalStore.open(real, identity):
+        link.symlink_to(real)
+        with pytest.raises(JournalLockedError):
+            JournalStore.open(link, identity)
+    with JournalStore.open(link, identity) as store:  # released: the link opens the same journal
+        assert store.identity == identity
