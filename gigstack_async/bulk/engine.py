@@ -259,7 +259,10 @@ class _Run:
         self.package_errors: dict[str, GigstackError] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
-        self.staging = None if options.download_to is None else options.download_to / STAGING_DIR
+        # Absolute: `journal resend` (maybe run from another folder) finds what it must delete.
+        self.staging = (
+            None if options.download_to is None else options.download_to.absolute() / STAGING_DIR
+        )
 
     # ---------------------------------------------------------------- the machine
 

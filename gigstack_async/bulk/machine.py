@@ -1141,7 +1141,7 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         if redated
         else "the user allowed a new create request",
         hint=None,
-    ), ()
+    ), tuple(DeleteStaged(s.path) for s in state.staged)  # the old request's: never extracted
 
 
 def _add(items: Iterable[str], item: str) -> tuple[str, ...]:

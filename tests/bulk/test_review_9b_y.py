@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import engine
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import merge_plan
 from gigstack_async.bulk.events import BulkEvent, MonthResult
@@ -391,3 +392,31 @@ def test_a_symlink_to_the_journal_finds_the_same_lock(tmp_path: Path) -> None:
             JournalStore.open(link, identity)
     with JournalStore.open(link, identity) as store:  # released: the link opens the same journal
         assert store.identity == identity
+
+
+# suspicion: after `journal resend` drops `staged`, the staged ZIP stays forever -------------------
+
+
+async def test_journal_resend_removes_the_staged_package_it_drops(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client = world
+    out = tmp_path / "cfdi"
+
+    def disk_full(*_args: object, **_kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine, "extract_staged", disk_full)
+    stuck = results(await run(client, out))["2024-01"]
+    assert stuck.stage == "needs-attention"
+    staged = list((out / ".gigstack-staging").glob("*.zip"))
+    assert staged
+
+    elsewhere = tmp_path / "elsewhere"  # the CLI may run from any folder
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    argv = ["journal", "resend", str(out), "2024-01", "--yes"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert not any(path.exists() for path in staged)
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-01").staged == ()

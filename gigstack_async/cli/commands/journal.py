@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import STAGING_DIR
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 from gigstack_async.cli import exitcodes
@@ -226,7 +228,9 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 ctx.ui.err("Nothing changed.")
                 return exitcodes.USAGE
-        _apply(store, state, m.AllowResend())
+        removed = _apply(store, state, m.AllowResend())
+        for path in removed:
+            ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
     return exitcodes.OK
 
@@ -262,9 +266,31 @@ def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
     return exitcodes.OK
 
 
-def _apply(store: JournalStore, state: m.MonthState, obs: m.Observation) -> None:
+def _apply(store: JournalStore, state: m.MonthState, obs: m.Observation) -> list[Path]:
+    """Record the month's transition; perform what it asks of the disk (only `DeleteStaged`:
+    nothing is sent from here). Returns the staged files removed."""
     try:
-        new, _commands = m.transition(state, obs)
+        new, commands = m.transition(state, obs)
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     store.put(new)
+    removed = []
+    for command in commands:
+        if isinstance(command, m.DeleteStaged):
+            for path in _staged_paths(store, command.path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+def _staged_paths(store: JournalStore, recorded: str) -> list[Path]:
+    """Where a staged file is: in the journal's download folder's staging folder (by name, so
+    a relative path recorded by a run in another working folder is found), or as recorded when
+    absolute."""
+    paths = []
+    if store.download_to is not None:
+        paths.append(store.download_to / STAGING_DIR / Path(recorded).name)
+    if Path(recorded).is_absolute():
+        paths.append(Path(recorded))
+    return paths
