@@ -135,8 +135,10 @@ class StoreIdentity:
     def _same_team(self, other: StoreIdentity) -> bool:
         if self.team == other.team:
             return True
-        mine = self.team or self.home_team
-        theirs = other.team or other.home_team
+        same_key = self.key_fingerprint == other.key_fingerprint
+        # One key has one home team: a journal written before it was recorded learns it here.
+        mine = self.team or self.home_team or (other.home_team if same_key else None)
+        theirs = other.team or other.home_team or (self.home_team if same_key else None)
         return mine is not None and mine == theirs
 
     def _team_difference(self, other: StoreIdentity) -> str:

@@ -16,6 +16,7 @@ import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient
@@ -420,3 +421,37 @@ async def test_journal_resend_removes_the_staged_package_it_drops(
     assert not any(path.exists() for path in staged)
     with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.get("2024-01").staged == ()
+
+
+@pytest.mark.parametrize(
+    ("journal", "run_", "same"),
+    [
+        (
+            ("team_a", "https://api.gigstack.io/v2"),
+            ("team_a", "HTTPS://API.gigstack.io:443/v2/"),
+            True,
+        ),
+        ((None, "http://127.0.0.1:80/v2"), (None, "http://127.0.0.1/v2"), True),
+        ((None, "http://127.0.0.1:8080/v2"), (None, "http://127.0.0.1:8081/v2"), False),
+        ((None, "https://api.gigstack.io/v2"), (None, "https://api.gigstack.io/v3"), False),
+        ((None, "http://localhost/v2"), (None, "http://127.0.0.1/v2"), False),
+    ],
+)
+def test_the_base_url_is_compared_canonically(
+    journal: tuple[str | None, str], run_: tuple[str | None, str], same: bool
+) -> None:
+    def identity(team: str | None, url: str) -> StoreIdentity:
+        return StoreIdentity(team, url, "k", None, "received", "cfdi")
+
+    assert (not identity(*journal).differences(identity(*run_))) is same
+
+
+def test_a_team_is_the_keys_home_team_only_when_the_key_says_so() -> None:
+    written = StoreIdentity(None, "http://x/v2", "k1", None, "received", "cfdi")
+    said = attrs.evolve(written, team="T", home_team="T")
+    assert not written.differences(said)  # the same key, whose JWT names T
+    assert written.differences(attrs.evolve(said, team="U"))
+    assert written.differences(attrs.evolve(said, key_fingerprint="k2"))  # a rotated key
+    unsaid = written.differences(attrs.evolve(written, team="T"))
+    assert unsaid
+    assert "does not say which team" in unsaid[0]
