@@ -3,7 +3,8 @@
 The engine holds no rules of its own about money or packages. For each month it feeds an
 observation to `machine.transition`, writes the new state to the journal (one transaction),
 and only then performs the returned commands: a create request, a status call, a package
-download to the staging folder, an extraction, a staged file's removal, a warning.
+download to the staging folder, a look for a package already staged, an extraction, a staged
+file's removal, a warning.
 
 What the engine owns is scheduling:
 - only the months of the plan the user saw are driven (other months in the journal are left

@@ -26,7 +26,8 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
   seen before the create, dates, `rfcType` and `requestType` count, and a missing field never
   counts as a match. Request ids the month already knew are never adopted again.
 - A package is downloaded at most twice (SAT's limit); the third attempt is refused before it is
-  sent. A package download is never repeated within a run.
+  sent, once the engine found no complete staged copy on disk (`FindStaged`: a run killed
+  after staging, before the journal heard). A package download is never repeated within a run.
 - "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
   still unknown the month needs attention.
 - Every month ends a run `done`, `empty`, failed with a reason, or needing attention with a
