@@ -351,7 +351,8 @@ class JournalStore:
 
     def bind_download_to(self, folder: Path | None, *, record: bool = True) -> None:
         """Refuse a download folder other than the journal's, unless every file the journal
-        lists is there (the folder was moved); then, with `record`, remember it.
+        lists is there (the folder was moved); then, with `record`, remember it. A journal that
+        recorded no folder yet (older versions) belongs to the folder it sits in.
 
         Not re-extracted: a package's staged ZIP is deleted once extracted, so the files in the
         recorded folder are the only copy, and extracting again would spend SAT downloads
@@ -360,15 +361,23 @@ class JournalStore:
         if folder is None:
             return  # nothing is downloaded by this run
         here = folder.resolve()
+        journal_dir = self.path.resolve().parent
         recorded = self.download_to
         if recorded is not None and recorded.resolve() == here:
             return
-        missing = [
-            f"{state.key}/{name}"
-            for state in self.states()
-            for name in state.files
-            if not (here / state.key / name).is_file()
-        ]
+        # A journal from before the folder was recorded, inside this folder (the default
+        # layout): it is this folder's, even if the user moved some files away since.
+        inside = recorded is None and journal_dir.is_relative_to(here)
+        missing = (
+            []
+            if inside
+            else [
+                f"{state.key}/{name}"
+                for state in self.states()
+                for name in state.files
+                if not (here / state.key / name).is_file()
+            ]
+        )
         if missing:
             where = str(recorded) if recorded is not None else "the folder it was used with"
             raise JournalMismatchError(
@@ -382,7 +391,6 @@ class JournalStore:
             )
         if not record:
             return
-        journal_dir = self.path.resolve().parent
         spelled = (
             os.path.relpath(here, journal_dir) if journal_dir.is_relative_to(here) else str(here)
         )

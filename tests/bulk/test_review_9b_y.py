@@ -14,6 +14,7 @@ import os
 import sys
 import textwrap
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import attrs
@@ -455,3 +456,31 @@ def test_a_team_is_the_keys_home_team_only_when_the_key_says_so() -> None:
     unsaid = written.differences(attrs.evolve(written, team="T"))
     assert unsaid
     assert "does not say which team" in unsaid[0]
+
+
+def test_a_journal_without_a_recorded_folder_is_checked_by_its_files(tmp_path: Path) -> None:
+    identity = StoreIdentity(None, "http://127.0.0.1:9/v2", "k", None, "received", "cfdi")
+    done = m.MonthState(
+        "2024-01",
+        date(2024, 1, 1),
+        date(2024, 1, 31),
+        "received",
+        "cfdi",
+        stage=m.Stage.DONE,
+        extracted=(m.ExtractedPackage("P1", ("A.xml", "B.xml")),),
+    )
+    inside = tmp_path / "cfdi"
+    with JournalStore.open(inside / JOURNAL, identity) as store:  # as older versions left it
+        store.ensure([done])
+        store.bind_download_to(inside)  # its own folder, though the user moved the files away
+        assert store.download_to == inside.resolve()
+    outside = tmp_path / "j.sqlite3"
+    with JournalStore.open(outside, identity) as store:
+        store.ensure([done])
+        with pytest.raises(JournalMismatchError, match="2 of them"):
+            store.bind_download_to(tmp_path / "elsewhere")
+        (tmp_path / "moved" / "2024-01").mkdir(parents=True)
+        for name in ("A.xml", "B.xml"):
+            (tmp_path / "moved" / "2024-01" / name).write_text("<cfdi/>")
+        store.bind_download_to(tmp_path / "moved")  # every file is there: a moved folder
+        assert store.download_to == (tmp_path / "moved").resolve()
