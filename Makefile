@@ -71,7 +71,13 @@ test-floor: $(FLOOR_STAMP)
 		--ignore-glob='tests/test_codegen*.py' --ignore=tests/test_bench_smoke.py \
 		--ignore=tests/test_packaging.py
 
-demo: $(STAMP)
+# The demo needs the SDK and rich only (.[cli]), not the whole dev toolchain.
+DEMO_STAMP := $(VENV)/.installed-cli
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade -e '.[cli]'
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(PY) -m gigstack_async demo
 
 bench: $(STAMP)

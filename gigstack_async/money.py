@@ -99,13 +99,14 @@ def to_decimal(
 ) -> Decimal:
     """`value` as an exact `Decimal`, or `InvalidAmountError` naming `name`.
 
-    Accepts `Decimal`, `int` and decimal strings (`"1160.10"`, `".5"`, `"+1"`; surrounding
-    spaces ignored). A `float` (numpy's included) is read through its shortest repr (`0.1` →
-    `Decimal("0.1")`): that is the decimal the float was written as. A float whose shortest repr
-    still carries binary noise (`0.1 + 0.2` → `0.30000000000000004`) is refused: pass a
-    `Decimal` or a string. `bool`, NaN, infinities, amounts beyond `MAX_MAGNITUDE` and amounts
-    with more than `max_decimals` decimals (CFDI's 6 by default; `None`: no limit) are refused
-    before anything is sent; nothing is rounded silently. `-0` becomes `0`.
+    Accepts `Decimal`, `int` and decimal strings of at most 80 characters (`"1160.10"`, `".5"`,
+    `"+1"`; surrounding spaces ignored and not counted). A `float` (numpy's included) is read
+    through its shortest repr (`0.1` → `Decimal("0.1")`): that is the decimal the float was
+    written as. A float whose shortest repr still carries binary noise (`0.1 + 0.2` →
+    `0.30000000000000004`) is refused: pass a `Decimal` or a string. `bool`, NaN, infinities,
+    amounts beyond `MAX_MAGNITUDE` and amounts with more than `max_decimals` decimals (CFDI's 6
+    by default; `None`: no limit) are refused before anything is sent; nothing is rounded
+    silently. `-0` becomes `0`.
     """
     if isinstance(value, bool):
         raise InvalidAmountError(name, f"{value!r} is a bool, not an amount", value)
@@ -131,7 +132,11 @@ def to_decimal(
             )
     elif isinstance(value, str):
         text = value.strip()
-        if len(text) > 80 or not _DECIMAL_LITERAL.fullmatch(text):
+        if len(text) > 80:  # checked first: no regex over a megabyte of text
+            raise InvalidAmountError(
+                name, f"a decimal string has at most 80 characters, got {len(text)}", value
+            )
+        if not _DECIMAL_LITERAL.fullmatch(text):
             raise InvalidAmountError(name, f"{value!r:.60} is not a decimal number", value)
         result = Decimal(text)
     else:

@@ -114,7 +114,7 @@ async def test_download_a_year_example_is_short_and_works(sandbox: Sandbox, tmp_
     code, out, err = await run_python(["-c", block], sandbox, tmp_path)
     assert code == 0, err
     months = [line.split()[:2] for line in out.splitlines()]
-    assert sorted(months) == [[f"2025-{m:02d}", "completed"] for m in range(1, 13)]
+    assert sorted(months) == [[f"2025-{m:02d}", "done"] for m in range(1, 13)]
     written = {p.stem for p in (tmp_path / "cfdi").rglob("*.xml")}
     expected = {u for uuids in sandbox.state.ground_truth.values() for u in uuids}
     assert written <= expected
@@ -431,3 +431,36 @@ async def test_core_lists_example_pages_and_scopes_by_team(
     assert sorted(lines[:3]) == ["Ana", "Luis", "Sofía"]
     assert lines[3] == "['Sucursal Norte']"
     assert len(sandbox.state.calls_to("listClients")) >= 3  # 2 + 1 (+ the connected team's)
+
+
+async def test_core_lists_example_prints_no_none_after_the_other_examples(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Newcomer 9 finding 14: run after the other examples (whose clients have a legal name but
+    # no `name`), the example printed `None` for each of them.
+    async with GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+        await client.clients.create(legal_name="PUBLICO EN GENERAL", tax_id="XAXX010101000")
+    code, out, err = await run_python(["-c", readme_blocks()["core-lists"]], sandbox, tmp_path)
+    assert code == 0, err
+    assert "None" not in out.splitlines()
+    assert "PUBLICO EN GENERAL" in out
+
+
+def test_the_readme_names_the_real_journal_and_folder_first_journal_commands() -> None:
+    # Newcomer 9 findings 1, 7 and 10: the README named `.gigstack-journal.json`, journal
+    # commands without their folder, and a vocabulary the CLI did not print.
+    from gigstack_async.bulk import machine as m
+    from gigstack_async.bulk.run import DEFAULT_JOURNAL
+    from gigstack_async.cli.progress import FINAL_STAGES
+
+    text = README.read_text(encoding="utf-8")
+    assert f"cfdi/{DEFAULT_JOURNAL}" in text
+    assert ".gigstack-journal.json" not in text
+    for found in re.finditer(r"journal (show|adopt|resend) (\S+)", text):
+        assert not re.fullmatch(r"`?\d{4}-\d{2}`?", found.group(2)), found.group(0)
+    section = text.split("### When a month needs attention", 1)[1].split("One request at a time")[0]
+    for stage in FINAL_STAGES:
+        assert m.Stage(stage).value == stage
+        assert f"`{stage}`" in section
+    assert "`unfinished`" in section
+    assert "its own folder" in section  # the 5003 split that works

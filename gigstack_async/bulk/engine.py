@@ -193,12 +193,10 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             # the request to come is the one the plan shows.
             store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
             continue
-        resend = (
-            f"`gigstack-async journal resend {slot.key}` asks for the plan's dates"
-            if _resend_possible(state)
-            else f"once it has finished, `gigstack-async journal resend {slot.key}` asks for "
-            "the plan's dates"
-        )
+        # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
+        resend = f"`gigstack-async journal resend {slot.key} --force` asks for the plan's dates"
+        if not _resend_possible(state):
+            resend = f"once it has finished, {resend}"
         missing = slot.start_date < state.start or slot.end_date > state.end
         if missing:
             notes[slot.key] = (

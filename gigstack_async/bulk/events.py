@@ -73,9 +73,12 @@ class MonthResult(BulkEvent):
     resumed: bool = False
     stage: str | None = None
     """The month's state in the journal: `done`, `empty`, `completed` (no `download_to`),
-    `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress."""
+    `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress (the CLI
+    shows those as `unfinished`). The CLI summary and `journal show` use these names."""
     hint: str | None = None
-    """What to do next when the month needs you (also in `gigstack-async journal show`)."""
+    """What to do next when the month needs you (also in `gigstack-async journal show`). Its
+    `gigstack-async journal ...` commands name the journal's folder (or file) and the month:
+    they run as printed."""
 
     @property
     def ok(self) -> bool:

@@ -634,7 +634,8 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             sat_code=5003,
             unknown=False,
             reason=f"SAT 5003: too many CFDIs for one request ({obs.message})",
-            hint=f"split the period: run {state.start}..{state.end} as shorter ranges",
+            hint=f"split the period: run {state.start}..{state.end} as shorter ranges, each "
+            "into its own --out folder (a journal holds one request per month)",
         ), ()
     return _evolve(
         state,
@@ -682,7 +683,8 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
                     "(request ids may have been reused)",
                     "nothing was downloaded; find the right request with `gigstack-async "
-                    f"journal show`, then `gigstack-async journal adopt {state.key} <id>` or "
+                    "downloads history` or gigstack's dashboard, then `gigstack-async journal "
+                    f"adopt {state.key} <id>` or "
                     f"`gigstack-async journal resend {state.key}`",
                 ), ()
             if not state.checked:
@@ -705,8 +707,10 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
             return _evolve(state, misses=misses), ()
         return _unchecked(
             _evolve(state, misses=misses),
-            f"request {state.request_id} is not in the server's history, so its dates and "
-            "type cannot be checked against this month (request ids may have restarted)",
+            f"request {state.request_id} is not in the server's history (it lists only the "
+            "newest requests: an older one has left it, or the server's ids restarted), so its "
+            "dates and type cannot be checked against this month, as every new run does "
+            "before downloading",
         )
     if state.stage is Stage.COMPLETED:
         return state, ()
@@ -796,7 +800,8 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             f"it is (candidates: {candidates})",
             f"look at `gigstack-async journal show {state.key}` and the history; then "
             f"`gigstack-async journal adopt {state.key} <request id>` if you find it (the "
-            "history lists only the 20 newest requests: older ones are in gigstack's dashboard, "
+            "history lists only the newest requests, 20 per the docs: older ones are in "
+            "gigstack's dashboard, "
             f"Descarga Masiva, by dates {state.start}..{state.end} and type "
             f"{state.rfc_type} {state.request_type}), or `gigstack-async journal resend "
             f"{state.key}` if you are sure it was never created (a resend may be billed)",
@@ -833,9 +838,7 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
         return _sat_failed(state, seen.message), ()
     if status == "expired":
         return _expired(state, f"SAT reports the request expired ({seen.message or 'no reason'})")
-    if status is None:
-        return state, ()
-    return state, ()  # a state this SDK does not know yet: keep watching
+    return state, ()  # not reported, or a state this SDK does not know yet: keep watching
 
 
 def _sat_failed(state: MonthState, message: str | None) -> MonthState:
@@ -852,7 +855,10 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         )
     hint = "SAT refused the request; see the reason. `gigstack-async journal resend` sends it again"
     if code == 5003:
-        hint = f"split the period: run {state.start}..{state.end} as shorter ranges"
+        hint = (
+            f"split the period: run {state.start}..{state.end} as shorter ranges, each into its "
+            "own --out folder (a journal holds one request per month)"
+        )
     elif code == 5002:
         hint = _LIMIT_5002
     elif code == 5011:

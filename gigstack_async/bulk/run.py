@@ -12,8 +12,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import attrs
+
 from gigstack_async.bulk.engine import BulkOptions, run_bulk
-from gigstack_async.bulk.events import BulkEvent
+from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
+from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.store import (
     JournalCorruptError,
@@ -85,6 +88,31 @@ class BulkDownload:
             self.plan.criteria.request_type.value,
         )
 
+    @property
+    def journal_argument(self) -> str | None:
+        """What `gigstack-async journal ...` takes to open this run's journal: the download
+        folder when the journal is its default file, else the journal's path; None without a
+        journal file."""
+        if self.journal_path is None:
+            return None
+        folder = self._options.download_to
+        if folder is not None and self.journal_path == folder / DEFAULT_JOURNAL:
+            return str(folder)
+        return str(self.journal_path)
+
+    def _rendered(self, event: BulkEvent) -> BulkEvent:
+        # The machine's hints name no folder; the user types what is shown (see bulk.hints).
+        journal = self.journal_argument
+        if isinstance(event, MonthResult):
+            return attrs.evolve(
+                event,
+                error=with_journal(event.error, event.key, journal),
+                hint=with_journal(event.hint, event.key, journal),
+            )
+        if isinstance(event, MonthFailed):
+            return attrs.evolve(event, error=with_journal(event.error, event.key, journal) or "")
+        return event
+
     def check_journal(self) -> None:
         """Open the journal now and release it: a corrupt file, another run's journal or one in
         use by another process raises its JournalError here, before anything is sent."""
@@ -135,7 +163,7 @@ class BulkDownload:
                     events = run_bulk(self._downloads, store, self.plan, self._options)
                     async with contextlib.aclosing(events):
                         async for event in events:
-                            yield event
+                            yield self._rendered(event)
                 finally:
                     if held is not None:
                         store.close()

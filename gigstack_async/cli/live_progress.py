@@ -24,8 +24,11 @@ STATE_STYLES = {
     "processing": "blue",
     "completed": "magenta",
     "downloading": "magenta",
-    "downloaded": "bold green",
-    "failed": "bold red",
+    "done": "bold green",
+    "empty": "green",
+    "sat-failed": "bold red",
+    "needs-attention": "bold red",
+    "refused": "red",
     "expired": "red",
     "unfinished": "yellow",
 }
@@ -35,7 +38,7 @@ REFRESH_SECONDS = 0.25
 FIXED_COLUMNS: tuple[tuple[str, JustifyMethod, int], ...] = (
     ("Month", "left", 7),
     ("Request", "left", 8),
-    ("State", "left", 11),
+    ("State", "left", 15),
     ("Invoices", "right", 8),
     ("Files", "right", 5),
     ("Elapsed", "right", 7),

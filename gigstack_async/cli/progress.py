@@ -1,9 +1,11 @@
 """What the user sees of a bulk download: one row per month, updated from the run's events.
 
-States shown: planned → submitted → pending / accepted / processing → completed → downloading →
-downloaded (or empty); or failed / expired / refused / needs-attention; or unfinished (left for
-a re-run). A month whose polling keeps failing gets the note "polling failing". The model is
-pure (no output) so the live table, the plain lines and the summary all read the same rows.
+States shown while it runs: planned → submitted → pending / accepted / processing → completed →
+downloading. A finished month shows its `MonthResult.stage`, the names `journal show` uses:
+done, empty, sat-failed, expired, refused, needs-attention (or completed without files); a month
+this run did not finish shows unfinished (a re-run continues it). A month whose polling keeps
+failing gets the note "polling failing". The model is pure (no output) so the live table, the
+plain lines and the summary all read the same rows.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
+
+FINAL_STAGES = frozenset(
+    ("done", "empty", "completed", "sat-failed", "expired", "refused", "needs-attention")
+)
+"""`MonthResult.stage` values a run ends a month in; any other stage is shown "unfinished"."""
 
 
 @dataclass
@@ -78,8 +85,7 @@ class Board:
             # Polling keeps failing for this month: a note in the table, the run goes on.
             row.note = "polling failing"
         elif isinstance(event, MonthFailed):
-            row.state = "failed"
-            row.error = event.error
+            row.error = event.error  # the MonthResult that follows names the state
         elif isinstance(event, MonthResult):
             self._finish(row, event)
         return row
@@ -94,14 +100,8 @@ class Board:
         # The result lists every file of the month, including those of an earlier run.
         row.files = max(row.files, len(result.files))
         row.error = result.error
-        if result.ok:
-            row.state = "empty" if result.stage == "empty" else "downloaded"
-        elif result.stage in ("needs-attention", "refused"):
-            row.state = result.stage  # `gigstack-async journal show` says what to do
-        elif result.state in ("failed", "expired"):
-            row.state = result.state
-        elif result.state == "completed":
-            row.state = "failed"  # SAT finished, but the packages could not be downloaded
+        if result.stage in FINAL_STAGES:
+            row.state = result.stage  # one vocabulary with `journal show` and the README
         else:
             # Not finished in this run (--timeout, or an unknown create outcome): a re-run
             # with the same journal picks it up.

@@ -26,6 +26,7 @@ from gigstack_async.sandbox.config import ApiKeyConfig, SandboxConfig
 from gigstack_async.sandbox.envelopes import ApiError
 from gigstack_async.sandbox.faults import FaultInjector, fault_middleware
 from gigstack_async.sandbox.routing import (
+    CREATED,
     DROPPED,
     FAULT,
     OWNER,
@@ -72,6 +73,7 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
             status=None if request.get(DROPPED) else status,
             fault=request.get(FAULT),
             path=request.path_qs,
+            created=request.get(CREATED),
         )
         state.calls.append(record)
         for listener in state.call_listeners:

@@ -218,6 +218,26 @@ class ServerProfile:
             refuse_creates=cast("RefuseCreates | None", pick("refuse_creates")),
         )
 
+    def describe(self) -> str:
+        """The knobs that differ from a server agreeing with every guess, in a few words
+        (`"agrees"` when none): what docs/reliability.md says a run survived."""
+        parts = []
+        if self.clock_offset_seconds:
+            parts.append(f"clock {self.clock_offset_seconds:+g} s")
+        if self.created_at_format != "ms":
+            parts.append(f"createdAt as {self.created_at_format}")
+        parts += [f"no {field}" for field in sorted(self.omit_fields)]
+        if self.request_ids != "uuid":
+            parts.append(f"{self.request_ids} ids restarting")
+        if self.history_request_types is not None:
+            parts.append(f"history lists only {'/'.join(sorted(self.history_request_types))}")
+        if self.history_rfc_types is not None:
+            parts.append(f"history lists only {'/'.join(sorted(self.history_rfc_types))}")
+        parts += [f"SAT {rule.code} for {rule.month or 'every month'}" for rule in self.sat_codes]
+        if self.refuse_creates is not None:
+            parts.append(f"first {self.refuse_creates.times} create(s) refused")
+        return ", ".join(parts) or "agrees"
+
     def sat_rules(self, phase: str) -> tuple[SatCodeRule, ...]:
         """The SAT code rules of one phase."""
         return tuple(rule for rule in self.sat_codes if rule.phase == phase)

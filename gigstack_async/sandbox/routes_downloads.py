@@ -12,7 +12,7 @@ from gigstack_async.sandbox.cfdi import build_package, render_cfdi
 from gigstack_async.sandbox.clock import MEXICO_CITY
 from gigstack_async.sandbox.envelopes import ApiError, JsonObject, not_found, success
 from gigstack_async.sandbox.lifecycle import DownloadRequest
-from gigstack_async.sandbox.routing import OWNER, Route, state_of, team_of
+from gigstack_async.sandbox.routing import CREATED, OWNER, Route, state_of, team_of
 from gigstack_async.sandbox.state import SandboxState
 
 
@@ -62,6 +62,7 @@ async def create_request(request: web.Request) -> web.StreamResponse:
     body = await validation.json_object(request)
     criteria = validation.criteria(body, state.server_today(), state.config.sync_window_months)
     created, duplicate = state.create_download_request(team, criteria, request[OWNER])
+    request[CREATED] = created.request_id  # logged even when a fault eats the answer
     now = state.clock.now_ms()
     message = (
         "Identical criteria are already being processed (SAT 5005): returning that request"

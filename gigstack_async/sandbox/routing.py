@@ -40,6 +40,8 @@ TEAM = _request_key("gigstack_sandbox.team", TeamState)
 OWNER = _request_key("gigstack_sandbox.owner", str)
 FAULT = _request_key("gigstack_sandbox.fault", str)
 DROPPED = _request_key("gigstack_sandbox.dropped", bool)
+CREATED = _request_key("gigstack_sandbox.created", str)
+"""The id of the resource the call created (a download request), even if its answer is lost."""
 
 
 def route_of(request: web.Request) -> Route | None:

@@ -58,6 +58,9 @@ class CallRecord:
     fault: str | None = None
     # The path and query as sent (no header: never the key).
     path: str | None = None
+    # The download request id a create made (also an identical one it answered with), recorded
+    # even when an injected fault lost the answer: the sandbox's stand-in for the dashboard.
+    created: str | None = None
 
 
 @attrs.frozen

@@ -62,20 +62,22 @@ def test_show_one_month_gives_its_history(out: Path, capsys: pytest.CaptureFixtu
 def test_adopt_attaches_a_request_the_user_found(
     out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["journal", "adopt", str(out), "2024-01", "REQ-42"]) == 0
+    assert main(["journal", "adopt", str(out), "2024-01", "REQ-42", "-y"]) == 0
     adopted = state(out, "2024-01")
     assert (adopted.stage, adopted.request_id, adopted.unknown) == (
         m.Stage.SUBMITTED,
         "REQ-42",
         False,
     )
-    assert "checks the request's dates" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "your confirmation is trusted" in text
+    assert "received cfdi CFDIs, 2024-01-01 to 2024-01-31" in text
 
 
 def test_adopt_into_a_finished_month_is_refused(
     out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["journal", "adopt", str(out), "2024-02", "REQ-42"]) == 2
+    assert main(["journal", "adopt", str(out), "2024-02", "REQ-42", "--yes"]) == 2
     assert "nothing to adopt" in capsys.readouterr().err
     assert state(out, "2024-02").stage is m.Stage.DONE
 
@@ -102,3 +104,125 @@ def test_unknown_month_and_missing_journal_are_usage_errors(
     assert "not in the journal" in capsys.readouterr().err
     assert main(["journal", "show", str(tmp_path / "nowhere")]) == 2
     assert "no journal" in capsys.readouterr().err
+
+
+# Newcomer findings on issue 9 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["journal", "show", "2024-01"],
+        ["journal", "adopt", "2024-01", "REQ-42"],
+        ["journal", "resend", "2024-01", "-y"],
+    ],
+)
+def test_a_month_where_the_folder_belongs_says_the_folder_comes_first(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Finding 1: `journal show 2025-02` said only "no journal at 2025-02"; adopt and resend
+    # said "REQUEST_ID/MONTH is required".
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "comes first" in err
+    assert f"gigstack-async journal {argv[1]} ./cfdi 2024-01" in err
+    assert "usage: gigstack-async journal" in err
+    assert "JOURNAL " in err
+
+
+def test_show_renders_the_folder_into_every_next_step(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Finding 1: the next-step column said `journal adopt 2024-01 <request id>`, which fails.
+    assert main(["journal", "show", str(out)]) == 0
+    text = capsys.readouterr().out.replace("\n", " ")
+    assert f"journal adopt {out} 2024-01 <request id>" in " ".join(text.split())
+
+
+def test_show_history_has_a_header_that_says_what_the_number_is(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Finding 5: the History rows' first column had no header, unit or time.
+    assert main(["journal", "show", str(out), "2024-01"]) == 0
+    text = capsys.readouterr().out
+    assert "# is the journal's transition number" in text
+    assert "(no time is kept)" in text
+
+
+def test_a_done_month_with_fewer_days_is_not_shown_as_finished(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Finding 6: a MISSING DAYS month was shown `done ... every package extracted`, no next step.
+    folder = tmp_path / "split"
+    half = attrs.evolve(
+        m.MonthState("2024-04", date(2024, 4, 1), date(2024, 4, 15), "received", "cfdi"),
+        stage=m.Stage.DONE,
+        reason="every package extracted",
+    )
+    with JournalStore.open(folder / JOURNAL, IDENTITY) as store:
+        store.ensure([half])
+    assert main(["journal", "show", str(folder)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "covers 2024-04-01..2024-04-15 only" in text
+    assert "another --out folder" in text
+
+
+def test_resend_of_a_done_month_needs_force_and_says_what_it_holds(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Finding 8: `journal resend` on a done month was accepted with the generic risk text and
+    # the next run billed a new request for a month that already had its files.
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        store.put(attrs.evolve(store.get("2024-02"), creates=3, request_id="REQ-7"))
+    assert main(["journal", "resend", str(out), "2024-02", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "2024-02 is done" in err
+    assert "sent 3 create request(s)" in err
+    assert "--force" in err
+    assert state(out, "2024-02").stage is m.Stage.DONE
+
+    assert main(["journal", "resend", str(out), "2024-02", "--yes", "--force"]) == 0
+    assert "has sent 3 create request(s) for 2024-02" in capsys.readouterr().out
+    assert state(out, "2024-02").stage is m.Stage.PLANNED
+
+
+def test_resend_and_adopt_take_dash_y(out: Path) -> None:
+    # Finding 9: `-y` worked for `sat download` only.
+    assert main(["journal", "resend", str(out), "2024-01", "-y"]) == 0
+    assert state(out, "2024-01").stage is m.Stage.PLANNED
+    assert main(["journal", "adopt", str(out), "2024-01", "REQ-42", "-y"]) == 0
+    assert state(out, "2024-01").request_id == "REQ-42"
+
+
+def test_adopt_without_a_terminal_needs_yes(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["journal", "adopt", str(out), "2024-01", "REQ-42"]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert state(out, "2024-01").request_id is None
+
+
+def test_adopt_of_a_completed_month_says_it_downloads_unchecked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Finding 4: adopt said the next run "checks the request's dates and type" and then
+    # downloaded a request the history did not list, with no check.
+    folder = tmp_path / "na"
+    waiting = attrs.evolve(
+        JAN,
+        stage=m.Stage.NEEDS_ATTENTION,
+        request_id="REQ-9",
+        known_ids=("REQ-9",),
+        package_ids=("P1",),
+        resume_to=m.Stage.COMPLETED,
+        reason="not in the history",
+    )
+    with JournalStore.open(folder / JOURNAL, IDENTITY) as store:
+        store.ensure([waiting])
+    assert main(["journal", "adopt", str(folder), "2024-01", "REQ-9", "-y"]) == 0
+    text = capsys.readouterr().out
+    assert "checks the request's dates" not in text
+    assert "on your confirmation alone" in text
+    assert state(folder, "2024-01").stage is m.Stage.COMPLETED

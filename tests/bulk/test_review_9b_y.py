@@ -377,7 +377,10 @@ async def test_a_month_still_in_flight_is_not_promised_a_resend(tmp_path: Path) 
             notes = merge_plan(store, bulk.plan)
             with pytest.raises(m.TransitionError):
                 m.transition(store.get("2024-03"), m.AllowResend())
-        assert "once it has finished, `gigstack-async journal resend 2024-03`" in notes["2024-03"]
+        assert (
+            "once it has finished, `gigstack-async journal resend 2024-03 --force`"
+            in notes["2024-03"]
+        )
 
 
 # suspicion: a --journal symlink with another name ---------------------------------------------

@@ -131,7 +131,7 @@ async def test_after_ids_restart_a_status_answer_is_never_adopted_unchecked(
         events = await run(client, out, timeout=10)
         again = results(events)["2024-01"]
         assert again.stage == "needs-attention"
-        assert "journal adopt 2024-01" in (again.hint or "")
+        assert f"journal adopt {out} 2024-01" in (again.hint or "")
         assert not s2.state.calls_to(STATUS)
         assert not s2.state.calls_to(PACKAGE)
         assert not xml_names(out / "2024-01")
@@ -197,7 +197,7 @@ async def test_a_stale_request_id_ends_in_needs_attention_without_a_timeout(
     done = results(events)
     assert done["2024-02"].ok
     assert done["2024-01"].stage == "needs-attention"
-    assert "journal resend 2024-01" in (done["2024-01"].hint or "")
+    assert f"journal resend {out} 2024-01" in (done["2024-01"].hint or "")
     assert len(sandbox.state.calls_to(STATUS)) <= m.POLL_GIVE_UP
 
 
@@ -294,7 +294,7 @@ async def test_a_package_get_answered_5xx_is_spent_and_no_third_download_is_sent
     assert len(sandbox.state.calls_to(PACKAGE)) == 1  # not retried within the run
     second = results(await run(client, out, concurrency=1, timeout=20))["2024-01"]
     assert "no SAT download left" in (second.error or "")
-    assert "journal resend 2024-01" in (second.hint or "")
+    assert f"journal resend {out} 2024-01" in (second.hint or "")
     assert len(sandbox.state.calls_to(PACKAGE)) == 2  # the third GET was never sent
     assert max(sandbox.state.downloads_per_package().values()) == 2
 
@@ -405,7 +405,7 @@ async def test_next_day_resume_never_reports_a_clipped_month_ok(
         june = again["2025-06"]
         assert not june.ok  # 06-11..06-20 were never requested
         assert "2025-06-01..2025-06-10" in (june.error or "")
-        assert "journal resend 2025-06" in (june.error or "")
+        assert f"journal resend {out} 2025-06" in (june.error or "")
         # Following the advice requests the plan's dates.
         with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
             store.put(m.transition(store.get("2025-06"), m.AllowResend())[0])

@@ -99,7 +99,7 @@ async def test_01_an_unknown_create_outcome_is_never_billed_twice(
     final = second["2024-01"]
     if not final.ok:  # without requestType the request cannot be told apart: the user decides
         assert final.stage == "needs-attention"
-        assert "journal adopt 2024-01" in (final.hint or "")
+        assert f"journal adopt {tmp_path / 'cfdi'} 2024-01" in (final.hint or "")
     assert first["2024-01"].ok or first["2024-01"].error
 
 
@@ -201,7 +201,7 @@ async def test_04_a_truncated_package_is_not_retried_and_a_third_download_is_ref
     third = results(await run(client, out, "2024-01", "2024-01", concurrency=1))
     assert len(sandbox.state.calls_to(PACKAGE)) == calls  # refused before it was sent
     assert third["2024-01"].stage == "needs-attention"
-    assert "journal resend 2024-01" in (third["2024-01"].hint or "")
+    assert f"journal resend {out} 2024-01" in (third["2024-01"].hint or "")
     assert max(sandbox.state.downloads_per_package().values()) == 2
 
 
@@ -442,7 +442,7 @@ async def test_14_an_expired_package_has_a_way_out(
     out = tmp_path / "cfdi"
     first = results(await run(client, out, "2024-01", "2024-01"))["2024-01"]
     assert first.state == "expired"
-    assert "journal resend 2024-01" in (first.hint or "")
+    assert f"journal resend {out} 2024-01" in (first.hint or "")
     assert await asyncio.to_thread(main, ["journal", "resend", str(out), "2024-01", "--yes"]) == 0
     second = results(await run(client, out, "2024-01", "2024-01"))["2024-01"]
     assert second.ok

@@ -225,7 +225,7 @@ async def test_without_rich_output_is_plain_and_suggests_installing_it(
     assert 'pip install "gigstack-async[cli]"' in result.stderr
     assert "\x1b[" not in result.stdout
     assert " submitted " in result.stdout
-    assert " downloaded " in result.stdout
+    assert " done " in result.stdout
     assert files_on_disk(tmp_path / "cfdi") == expected_files(sandbox)
 
 

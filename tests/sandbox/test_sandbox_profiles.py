@@ -516,3 +516,16 @@ def test_gigstack_cli_sandbox_accepts_profiles() -> None:
 def test_pytest_marker_selects_profiles(gigstack_sandbox_config: SandboxConfig) -> None:
     assert gigstack_sandbox_config.profile == profile("created-at-seconds", "documented-fields")
     assert gigstack_sandbox_config.speed == 3000
+
+
+def test_a_profile_describes_how_it_disagrees_for_the_reliability_report() -> None:
+    from gigstack_async.sandbox.profiles import ServerProfile, profile
+
+    assert ServerProfile().describe() == "agrees"
+    assert profile("clock-ahead", "created-at-seconds").describe() == (
+        "clock +0.75 s, createdAt as s"
+    )
+    assert profile("ids-restart", "cfdi-only-history", "refused-create").describe() == (
+        "sequential ids restarting, history lists only cfdi, first 1 create(s) refused"
+    )
+    assert profile("no-package-ids").describe() == "no history.packageIds, no status.package_ids"

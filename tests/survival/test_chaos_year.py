@@ -219,6 +219,7 @@ async def test_chaos_year(
             "Per seed (create and package figures are fixed by the seed)",
             f"seed {seed:02d}",
             **{
+                "server disagreeing": sandbox.config.profile.describe(),
                 "months completed": f"{sum(r.ok for r in results.values())}/12",
                 "runs": runs,
                 "requests created (server)": len(state.download_requests),
@@ -277,7 +278,7 @@ async def test_transient_create_refusals_never_bill_twice(
         # absent (it may lag): the month waits for the user, who finds nothing and resends.
         assert len(sandbox.state.download_requests) == 0
         assert [r.stage for r in results] == ["needs-attention"], [r.error for r in results]
-        assert "journal resend 2024-01" in (results[0].hint or "")
+        assert f"journal resend {tmp_path / 'journal.json'} 2024-01" in (results[0].hint or "")
         for _ in range(3):  # each of the three 503s costs the user one look at the dashboard
             _user_follows_the_hint(sandbox, tmp_path / "journal.json")
             again = client.downloads.bulk(

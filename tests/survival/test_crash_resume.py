@@ -236,6 +236,7 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
         "Per seed",
         f"seed {seed:02d}",
         **{
+            "server disagreeing": config.profile.describe(),
             "kills": kills,
             "in flight / client side": f"{modes['in flight']} / {modes['client side']}",
             "runs": kills + 1,

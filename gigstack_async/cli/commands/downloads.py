@@ -1,4 +1,5 @@
-"""`gigstack-async downloads status|history`: inspect SAT download requests."""
+"""`gigstack-async downloads status|history|activate`: inspect SAT download requests, and turn
+Descarga Masiva on."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
+from gigstack_async._generated.models import (
+    ActivationState,
+    ActivationStatus,
+    DownloadRequest,
+    DownloadRequestStatus,
+)
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
+from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.formats import write_jsonl
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
 from gigstack_async.cli.tables import Col, print_table
@@ -19,6 +26,7 @@ examples:
   {PROG} downloads history
   {PROG} downloads history --format jsonl
   {PROG} downloads status 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B
+  {PROG} downloads activate
 
 exit codes: 0 ok; 2 invalid input; 3 key refused; 4 API error (e.g. 404 unknown request);
 5 unreachable."""
@@ -69,6 +77,24 @@ def register(commands: Any) -> None:
     )
     _format_option(history)
     history.set_defaults(func=run_history)
+    activate = command_parser(
+        downloads,
+        "activate",
+        help="turn Descarga Masiva on for the team (what a `refused` month may need)",
+        description="Show the team's Descarga Masiva activation status and, when it is not "
+        "active, activate it (POST /invoices/download/activate). With status needs_activation "
+        "gigstack charges nothing extra for it; any other status (e.g. needs_addon: a price "
+        "per downloaded XML) is shown with its pricing and needs --yes. A refused month is sent "
+        "again by the next `sat download` once creates are accepted.",
+        epilog=EPILOG,
+    )
+    activate.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="activate also when it may add a charge (status other than needs_activation)",
+    )
+    activate.set_defaults(func=run_activate)
 
 
 def _text(value: object) -> str:
@@ -133,3 +159,39 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
         rows = _status_rows(args.request_id, result)
         print_table(ctx.ui, (Col("field"), Col("value")), rows, header=False)
     return exitcodes.OK
+
+
+def _describe(status: ActivationStatus) -> str:
+    pricing = status.pricing
+    prices = ""
+    if pricing is not None and (pricing.per_download or pricing.addon_monthly):
+        parts = [
+            f"{pricing.per_download} per download" if pricing.per_download else "",
+            f"{pricing.addon_monthly} a month" if pricing.addon_monthly else "",
+        ]
+        prices = f" (pricing: {', '.join(p for p in parts if p)})"
+    return f"Descarga Masiva status: {_text(status.status) or 'unknown'}{prices}"
+
+
+def run_activate(args: argparse.Namespace, ctx: Context) -> int:
+    async def activate() -> int:
+        async with ctx.client(args) as client:
+            status = await client.downloads.activation_status()
+            ctx.ui.out(_describe(status))
+            if status.status is ActivationState.ACTIVE:
+                ctx.ui.out("Already active: nothing was sent.")
+                return exitcodes.OK
+            if status.status is not ActivationState.NEEDS_ACTIVATION and not args.yes:
+                raise UsageError(
+                    "activating with this status may add a charge (see the pricing above); "
+                    "pass --yes to activate anyway. Nothing was sent"
+                )
+            result = await client.downloads.activate()
+            kind = "" if result.data is None else _text(result.data.type)
+            ctx.ui.out(
+                f"Activated{f' ({kind})' if kind else ''}: {result.message or 'done'}. Run the "
+                "same `sat download` again: refused months are sent again."
+            )
+            return exitcodes.OK
+
+    return asyncio.run(activate())

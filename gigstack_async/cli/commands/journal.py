@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import contextlib
+import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR
+from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 from gigstack_async.cli import exitcodes
@@ -31,11 +35,13 @@ examples:
   {PROG} journal resend ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
 
-JOURNAL is the download folder (its {DEFAULT_JOURNAL}) or the journal file itself.
+JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
+or the journal file itself when --journal put it elsewhere.
 exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does not fit the
-month's state, or a resend or rebind not confirmed)."""
+month's state, or an adopt/resend/rebind not confirmed)."""
 
 RESEND_RISK = (
+    "This journal has sent {creates} create request(s) for {key} so far. "
     "A new download request for {key} will be sent by the next `sat download`, with that "
     "command's dates for the month (recorded so far: {start} to {end}). It may be billed "
     "again, and SAT accepts only 2 requests with the same dates ever. Do this only if the "
@@ -54,6 +60,24 @@ REBIND_RISK = (
     "need attention. The alternative, a new folder, requests every month again and each "
     "request may be billed."
 )
+
+ADOPT_TRUST = (
+    "You confirm that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
+    "{start} to {end}. The next `sat download` {action}"
+)
+# What `_adopt` and `_history` in bulk.machine really do with an adopted id: it counts as
+# checked in every run, and only a history entry with other dates or type stops the month.
+ADOPT_WAITING = (
+    "watches it: if the server's history lists it with other dates or type, the month stops "
+    "and nothing is downloaded; if the history does not list it (it shows only the newest "
+    "requests), your confirmation is trusted and its packages are downloaded unchecked."
+)
+ADOPT_COMPLETED = (
+    "downloads its remaining packages on your confirmation alone: SAT already completed it, "
+    "so it is not compared with the history again."
+)
+
+MONTH_ARG = re.compile(r"\d{4}-\d{2}")
 
 COLUMNS = (
     Col("month", no_wrap=True),
@@ -81,39 +105,53 @@ def register(commands: Any) -> None:
     )
     _journal_arg(show)
     show.add_argument("month", metavar="MONTH", nargs="?", help="one month, YYYY-MM")
-    show.set_defaults(func=run_show)
+    show.set_defaults(func=run_show, usage=show.format_usage().strip())
 
     adopt = command_parser(
         journal,
         "adopt",
         help="attach a download request you found to a month",
         description="Record REQUEST_ID as MONTH's download request (for example one you found "
-        "in `downloads history` after an unknown outcome). The next `sat download` watches and "
-        "downloads it, after checking its dates and type against the month. Nothing is sent.",
+        "in `downloads history` or gigstack's dashboard after an unknown outcome). Your word is "
+        "trusted: the next `sat download` watches and downloads it; it stops the month only if "
+        "the server's history lists the request with other dates or type. When the history no "
+        "longer lists it (it shows only the newest requests), or SAT already completed it, it is "
+        "downloaded unchecked. Asks for confirmation (--yes when not in a terminal). Nothing is "
+        "sent.",
         epilog=EPILOG,
         client=False,
     )
     _journal_arg(adopt)
     adopt.add_argument("month", metavar="MONTH", help="the month, YYYY-MM")
-    adopt.add_argument("request_id", metavar="REQUEST_ID", help="the request's id")
-    adopt.set_defaults(func=run_adopt)
+    # Optional to argparse only so that `journal adopt MONTH ID` (no folder) gets the
+    # folder-first message instead of "REQUEST_ID is required"; run_adopt requires it.
+    adopt.add_argument("request_id", metavar="REQUEST_ID", nargs="?", help="the request's id")
+    _yes_arg(adopt, "confirm without asking (for scripts)")
+    adopt.usage = f"{PROG} journal adopt [options] JOURNAL MONTH REQUEST_ID"
+    adopt.set_defaults(func=run_adopt, usage=adopt.format_usage().strip())
 
     resend = command_parser(
         journal,
         "resend",
         help="allow a month to be requested again (may be billed)",
         description="Mark MONTH safe to send again: the next `sat download` creates a new "
-        "download request for it. The risk is shown and must be confirmed (--yes when not in a "
-        "terminal).",
+        "download request for it. The risk (and how many create requests the journal already "
+        "sent for the month) is shown and must be confirmed (--yes when not in a terminal). A "
+        "month that is done or empty is refused unless --force: its files are already there "
+        "and a new request may be billed (use it when the month misses days, MISSING DAYS).",
         epilog=EPILOG,
         client=False,
     )
     _journal_arg(resend)
-    resend.add_argument("month", metavar="MONTH", help="the month, YYYY-MM")
+    resend.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    _yes_arg(resend, "confirm the risk without asking (for scripts)")
     resend.add_argument(
-        "--yes", action="store_true", help="confirm the risk without asking (for scripts)"
+        "--force",
+        action="store_true",
+        help="also for a month that is done or empty (a new request for it may be billed)",
     )
-    resend.set_defaults(func=run_resend)
+    resend.usage = f"{PROG} journal resend [options] JOURNAL MONTH"
+    resend.set_defaults(func=run_resend, usage=resend.format_usage().strip())
 
     rebind = command_parser(
         journal,
@@ -127,10 +165,8 @@ def register(commands: Any) -> None:
         epilog=EPILOG,
     )
     _journal_arg(rebind)
-    rebind.add_argument(
-        "--yes", action="store_true", help="confirm the risk without asking (for scripts)"
-    )
-    rebind.set_defaults(func=run_rebind)
+    _yes_arg(rebind, "confirm the risk without asking (for scripts)")
+    rebind.set_defaults(func=run_rebind, usage=rebind.format_usage().strip())
 
 
 def _journal_arg(parser: argparse.ArgumentParser) -> None:
@@ -139,11 +175,47 @@ def _journal_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open(path: Path) -> JournalStore:
+def _yes_arg(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help=text)
+
+
+def _folder_first(args: argparse.Namespace) -> UsageError:
+    words = " ".join(str(w) for w in (args.journal, getattr(args, "month", None)) if w)
+    return UsageError(
+        f"no journal at {args.journal}: that is a month; the journal's folder (the --out of "
+        f"`sat download`) comes first, e.g. `{PROG} journal {args.journal_command} ./cfdi "
+        f"{words}`. {args.usage.strip()}"
+    )
+
+
+def _open(args: argparse.Namespace) -> JournalStore:
+    path: Path = args.journal
     target = path / DEFAULT_JOURNAL if path.is_dir() else path
     if not target.exists():
+        if MONTH_ARG.fullmatch(str(path)):
+            raise _folder_first(args)
         raise UsageError(f"no journal at {target}")
     return JournalStore.open_existing(target)
+
+
+def _required(args: argparse.Namespace, value: str | None, name: str) -> str:
+    if value is None:
+        if MONTH_ARG.fullmatch(str(args.journal)) and not args.journal.exists():
+            raise _folder_first(args)
+        raise UsageError(f"the following arguments are required: {name}. {args.usage.strip()}")
+    return value
+
+
+def _confirm(question: str, *, yes: bool, what: str) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"{what}: pass --yes (-y) to confirm without a terminal")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _month(store: JournalStore, key: str) -> m.MonthState:
@@ -155,31 +227,49 @@ def _month(store: JournalStore, key: str) -> m.MonthState:
         ) from None
 
 
-def _row(state: m.MonthState) -> list[str]:
+def _partial(state: m.MonthState) -> bool:
+    """A finished month whose request covered fewer days than its calendar month."""
+    year, month = (int(part) for part in state.key.split("-"))
+    last = calendar.monthrange(year, month)[1]
+    return state.ok and (state.start, state.end) != (date(year, month, 1), date(year, month, last))
+
+
+def _row(state: m.MonthState, journal: str) -> list[str]:
     count = "" if state.invoice_count is None else str(state.invoice_count)
+    why = state.reason or ""
+    step = state.hint or ("run the same command again" if not state.settled else "")
+    if _partial(state):
+        # The run that planned more days said MISSING DAYS; the journal must not look finished.
+        why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
+        step = (
+            "the month's other days are not in this journal: download them with `sat download` "
+            "into another --out folder, or `gigstack-async journal resend` (--force) to request "
+            "the month again with the next run's dates (a new request, possibly billed)"
+        )
     return [
         state.key,
         state.stage.value,
         state.request_id or "",
         count,
         str(len(state.files)),
-        state.reason or "",
-        state.hint or ("run the same command again" if not state.settled else ""),
+        with_journal(why, state.key, journal) or "",
+        with_journal(step, state.key, journal) or "",
     ]
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
-    with _open(args.journal) as store:
+    journal = str(args.journal)
+    with _open(args) as store:
         identity = store.identity
         ctx.ui.out(
             f"Journal {store.path}: {identity.rfc_type} {identity.request_type}, "
             f"{identity.base_url}" + (f", team {identity.team}" if identity.team else "")
         )
         if args.month is None:
-            print_table(ctx.ui, COLUMNS, [_row(state) for state in store.states()])
+            print_table(ctx.ui, COLUMNS, [_row(state, journal) for state in store.states()])
             return exitcodes.OK
         state = _month(store, args.month)
-        print_table(ctx.ui, COLUMNS, [_row(state)])
+        print_table(ctx.ui, COLUMNS, [_row(state, journal)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
             ["create requests sent", str(state.creates)],
@@ -193,41 +283,71 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             ["staged", ", ".join(s.path for s in state.staged)],
         ]
         print_table(ctx.ui, (Col("field"), Col("value")), details, header=False)
-        ctx.ui.out("History:")
+        # The journal records no time per transition: `#` is its order (numbered across all
+        # months), not a timestamp; `downloads history` has the server's times.
+        ctx.ui.out("History: # is the journal's transition number, oldest first (no time is kept)")
+        ctx.ui.out(f"  {'#':>5}  {'state':<16} why")
         for line in store.log(state.key):
             ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {line.reason or ''}")
     return exitcodes.OK
 
 
 def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
-    request_id = args.request_id.strip()
+    request_id = _required(args, args.request_id, "REQUEST_ID").strip()
     if not request_id:
         raise UsageError("REQUEST_ID must not be empty")
-    with _open(args.journal) as store:
+    with _open(args) as store:
         state = _month(store, args.month)
-        _apply(store, state, m.Adopt(request_id))
+        try:
+            new, _commands = m.transition(state, m.Adopt(request_id))
+        except m.TransitionError as error:
+            raise JournalStateError(str(error)) from None
+        action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
         ctx.ui.out(
-            f"{state.key} now follows request {request_id}. Run the same `sat download` again: "
-            "it checks the request's dates and type against the month, then downloads it."
+            ADOPT_TRUST.format(
+                request_id=request_id,
+                key=state.key,
+                rfc_type=state.rfc_type,
+                request_type=state.request_type,
+                start=state.start,
+                end=state.end,
+                action=action,
+            )
+        )
+        if not _confirm(
+            f"Adopt {request_id} for {state.key}?", yes=args.yes, what="adopt trusts your word"
+        ):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
+        store.put(new)
+        ctx.ui.out(
+            f"{state.key} now follows request {request_id}. Run the same `sat download` again."
         )
     return exitcodes.OK
 
 
 def run_resend(args: argparse.Namespace, ctx: Context) -> int:
-    with _open(args.journal) as store:
-        state = _month(store, args.month)
-        risk = RESEND_RISK.format(key=state.key, start=state.start, end=state.end, prog=PROG)
+    key = _required(args, args.month, "MONTH")
+    with _open(args) as store:
+        state = _month(store, key)
+        if state.ok and not args.force:
+            where = f" in {args.journal / key}" if args.journal.is_dir() else ""
+            raise UsageError(
+                f"{key} is {state.stage.value}: it holds {len(state.files)} extracted file(s)"
+                f"{where} from request {state.request_id or '(none)'}, and this journal sent "
+                f"{state.creates} create request(s) for it. A resend asks SAT for the month again "
+                "and the new request may be billed; pass --force only if the month misses days "
+                "(MISSING DAYS)"
+            )
+        risk = RESEND_RISK.format(
+            key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
+        )
         ctx.ui.out(risk)
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise UsageError("resend may be billed: pass --yes to confirm without a terminal")
-            try:
-                answer = input(f"Allow a new request for {state.key}? [y/N] ")
-            except EOFError:
-                answer = ""
-            if answer.strip().lower() not in ("y", "yes"):
-                ctx.ui.err("Nothing changed.")
-                return exitcodes.USAGE
+        if not _confirm(
+            f"Allow a new request for {state.key}?", yes=args.yes, what="resend may be billed"
+        ):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
         removed = _apply(store, state, m.AllowResend())
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
@@ -236,7 +356,7 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
-    with _open(args.journal) as store:
+    with _open(args) as store:
         client = ctx.client(args)
         try:
             stored = store.identity
@@ -248,16 +368,10 @@ def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
             ctx.ui.out(f"{store.path} already belongs to this API key, team and base URL.")
             return exitcodes.OK
         ctx.ui.out(REBIND_RISK.format(path=store.path, problems="; ".join(problems)))
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise UsageError("rebind: pass --yes to confirm without a terminal")
-            try:
-                answer = input("Make this journal belong to this API key, team and URL? [y/N] ")
-            except EOFError:
-                answer = ""
-            if answer.strip().lower() not in ("y", "yes"):
-                ctx.ui.err("Nothing changed.")
-                return exitcodes.USAGE
+        question = "Make this journal belong to this API key, team and URL?"
+        if not _confirm(question, yes=args.yes, what="rebind"):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
         store.rebind(new)
         ctx.ui.out(
             f"{store.path} now belongs to this API key, team and base URL. Run the same "

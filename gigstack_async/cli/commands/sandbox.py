@@ -48,6 +48,8 @@ examples:
   {PROG} sandbox --port 0 --speed 600        # any free port; requests finish in < 1 s
   {PROG} sandbox --failure-rate 0.2          # some download requests end failed
   {PROG} sandbox --log-requests              # print each request: method, path, status
+                                             # (and the request id each create made)
+  {PROG} sandbox --sat-code 2025-03:5007:1   # SAT 5007 (package gone) for March, only once
   python -m gigstack_async.sandbox             # the same command
   {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
                                              # a server that disagrees with the SDK's guesses
@@ -125,7 +127,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--log-requests",
         action="store_true",
-        help="print every request received: method, path with query, status (never the key)",
+        help="print every request received: method, path with query, status (never the key), "
+        "and the request id each download request create made, also when a fault lost its "
+        "answer (this sandbox's stand-in for gigstack's dashboard)",
     )
     # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
     parser.add_argument(
@@ -154,8 +158,10 @@ def register(commands: Any) -> None:
         "--sat-code",
         action="append",
         default=[],
-        metavar="YYYY-MM:CODE",
-        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month",
+        metavar="YYYY-MM:CODE[:TIMES]",
+        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month; "
+        "with TIMES only that many times, then SAT behaves normally (so a resend or a split can "
+        "succeed; default: always); repeatable",
     )
     parser.set_defaults(func=run)
 
@@ -167,13 +173,20 @@ def profile_from_args(args: argparse.Namespace) -> ServerProfile:
     chosen = profile(*args.profile)
     if args.clock_offset is not None:
         chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
-    rules = []
-    for spec in args.sat_code:
-        month, _, code = spec.rpartition(":")
-        if not month or not code.isdigit():
-            raise ValueError(f"--sat-code expects YYYY-MM:CODE, got {spec!r}")
-        rules.append(SatCodeRule(int(code), month))
+    rules = [
+        SatCodeRule(code, month, times=times)
+        for month, code, times in map(_sat_code, args.sat_code)
+    ]
     return chosen.combine(ServerProfile(sat_codes=tuple(rules)))
+
+
+def _sat_code(spec: str) -> tuple[str, int, int | None]:
+    """`YYYY-MM:CODE[:TIMES]` → (month, code, times or None = always)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]) or not parts[0]:
+        raise ValueError(f"--sat-code expects YYYY-MM:CODE or YYYY-MM:CODE:TIMES, got {spec!r}")
+    times = int(parts[2]) if len(parts) == 3 else None
+    return parts[0], int(parts[1]), times
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -217,9 +230,9 @@ def _profile_label(args: argparse.Namespace) -> str:
     parts = list(args.profile)
     if args.clock_offset is not None:
         parts.append(f"clock offset {args.clock_offset:+g} s")
-    parts += [
-        f"SAT {code.rpartition(':')[2]} on {code.rpartition(':')[0]}" for code in args.sat_code
-    ]
+    for spec in args.sat_code:
+        month, code, times = _sat_code(spec)
+        parts.append(f"SAT {code} on {month}" + ("" if times is None else f" ({times}x)"))
     if args.history_limit != 20:
         parts.append(f"history of {args.history_limit}")
     return ", ".join(parts)
@@ -229,7 +242,10 @@ def _request_line(record: CallRecord) -> str:
     # Method, path and status only: the Authorization header (the key) is never shown.
     status = "no answer (dropped)" if record.status is None else str(record.status)
     fault = f"  [injected {record.fault}]" if record.fault else ""
-    return f"{record.method} {record.path or record.route} -> {status}{fault}"
+    # The id a create made, even when the client never saw the answer: what gigstack's dashboard
+    # would show, and what `journal adopt` needs.
+    created = f"  request id {record.created}" if record.created else ""
+    return f"{record.method} {record.path or record.route} -> {status}{created}{fault}"
 
 
 async def _serve(

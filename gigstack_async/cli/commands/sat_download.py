@@ -31,14 +31,17 @@ Download every CFDI of a period from SAT through gigstack's Descarga Masiva.
 The period is split into one request per calendar month (SAT's limit), shown before anything is
 sent. The months are submitted and polled concurrently; each completed month's packages are
 verified and extracted to OUT/YYYY-MM/<UUID>.xml. A live table shows each month's state:
-planned → submitted → pending/accepted/processing → completed → downloaded (or failed).
+planned → submitted → pending/accepted/processing → completed → downloading → done; or empty,
+sat-failed, expired, refused, needs-attention (the names `journal show` uses); unfinished when
+this run stopped first.
 Without rich, or when output is not a terminal, one line is printed per event instead.
 
 Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
 again after a crash, Ctrl-C or --timeout and it continues where it stopped: months already
 submitted are watched and downloaded, never requested (and billed) again. A month that needs
-you (expired, refused, an unknown outcome) says what to do; `journal show OUT` lists them and
-`journal adopt` / `journal resend` act on them."""
+you (expired, refused, an unknown outcome) says what to do, with the commands written out for
+OUT; `journal show OUT` lists them and `journal adopt OUT MONTH ID` / `journal resend OUT MONTH`
+act on them."""
 
 EPILOG = f"""\
 examples:
@@ -156,6 +159,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     job = job_from_args(args)
     client = ctx.client(args)
     bulk = plan_run(client, job)  # validates every argument; nothing is sent
+    # Another run's journal is refused before the plan says "resuming where it stopped".
+    bulk.check_journal()
     show_plan(ctx.ui, bulk, job)
     if not confirmed(bulk, yes=args.yes):
         ctx.ui.out("Nothing was sent.")

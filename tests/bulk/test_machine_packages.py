@@ -1,0 +1,768 @@
+"""The package side and the user commands of the bulk state machine, one transition at a time.
+
+Direct calls of `transition(state, observation)`: no engine, no journal, no server, so every
+mutant of `gigstack_async/bulk/machine.py` runs them in milliseconds (`make mutate`). Each test
+checks what a user reads or pays for: the stage and the reason and hint that `gigstack-async
+journal show` and a failed `MonthResult` print, the SAT downloads spent per package (SAT serves
+a package twice), the commands the engine performs (which package GET is sent and as which of
+SAT's two downloads, what is extracted or deleted, the warnings printed), and the whole journal
+record a transition writes (every field of `MonthState` feeds a later decision of the run or of
+the next one, so a transition that changes a field it should not is a bug too).
+
+The request side (creates, history reconciliation, status answers) is
+tests/bulk/test_machine_requests.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import attrs
+import pytest
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.machine import (
+    Adopt,
+    AllowResend,
+    DeleteStaged,
+    Extracted,
+    ExtractedPackage,
+    ExtractPackage,
+    FetchPackage,
+    FetchStatus,
+    MonthState,
+    PackageFailed,
+    PackageSending,
+    PackageStaged,
+    PollFailed,
+    Send,
+    Stage,
+    StagedFile,
+    Start,
+    StatusSeen,
+    TransitionError,
+    Warn,
+    transition,
+)
+
+KEY = "2024-01"
+PLANNED = MonthState(KEY, date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi")
+SUBMITTED = attrs.evolve(
+    PLANNED,
+    stage=Stage.SUBMITTED,
+    request_id="R1",
+    known_ids=("R1",),
+    creates=1,
+    resend_allowed=False,
+    checked=True,
+    sat_state="pending",
+)
+COMPLETED = attrs.evolve(
+    SUBMITTED,
+    stage=Stage.COMPLETED,
+    sat_state="completed",
+    invoice_count=5,
+    package_ids=("P1", "P2"),
+    reason="SAT completed the request",
+)
+F1 = StagedFile("P1", "/out/.staging/P1.zip", "a1" * 32, 100)
+F2 = StagedFile("P2", "/out/.staging/P2.zip", "b2" * 32, 200)
+RESEND_HINT = (
+    "request the month again with `gigstack-async journal resend 2024-01` "
+    "(a new request may be billed)"
+)
+
+
+def evolve(state: MonthState, **changes: object) -> MonthState:
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ choosing the next package
+
+
+def test_a_completed_month_downloads_its_first_pending_package_as_first_sat_download() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1")  # checked again at every Start
+    after, commands = transition(state, Start())
+    assert after == state
+    assert commands == (FetchPackage("P1", 1),)
+
+
+def test_a_package_downloaded_once_before_is_fetched_as_sats_second_download() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", downloads=(("P1", 1),))
+    assert transition(state, Start()) == (state, (FetchPackage("P1", 2),))
+
+
+def test_packages_already_staged_or_extracted_are_not_downloaded_again() -> None:
+    state = evolve(
+        COMPLETED,
+        confirmed_id="R1",
+        package_ids=("P1", "P2", "P3"),
+        extracted=(ExtractedPackage("P1", ("A.xml",)),),
+        staged=(F2,),
+    )
+    assert transition(state, Start()) == (state, (FetchPackage("P3", 1),))
+
+
+@pytest.mark.parametrize(
+    ("confirmed_id", "want_files", "why"),
+    [
+        (None, True, "an unchecked request's packages may be another request's CFDIs"),
+        ("R1", False, "status only (no download_to)"),
+    ],
+)
+def test_no_package_is_fetched_without_a_check_or_without_wanting_files(
+    confirmed_id: str | None, want_files: bool, why: str
+) -> None:
+    state = evolve(COMPLETED, confirmed_id=confirmed_id)
+    after, commands = transition(state, Start(want_files=want_files))
+    assert commands == (), why
+    assert after.stage is Stage.COMPLETED
+    assert after.downloads == ()
+
+
+def test_a_third_download_of_a_package_is_refused_before_it_is_sent() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", downloads=(("P1", 2),))
+    looked, commands = transition(state, Start())
+    # First a look on disk: the last download may be staged by a run killed before the
+    # journal heard (review 9b #3).
+    assert commands == (m.FindStaged("P1"),)
+    assert looked == evolve(state, checked=True)
+    after, commands = transition(looked, m.StagedMissing("P1"))
+    assert commands == ()
+    assert after == evolve(
+        looked,
+        stage=Stage.NEEDS_ATTENTION,
+        reason="package P1 was already downloaded 2 times and no complete copy is staged on "
+        "disk; SAT serves a package at most twice, so a third download was not sent",
+        hint=RESEND_HINT,
+        resume_to=None,
+    )
+
+
+def test_a_package_staged_by_its_last_download_is_adopted_not_refused() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", package_ids=("P1",), downloads=(("P1", 2),))
+    looked, commands = transition(state, Start())
+    assert commands == (m.FindStaged("P1"),)
+    after, commands = transition(looked, PackageStaged(F1))
+    assert after.stage is Stage.STAGED
+    assert commands == (ExtractPackage("P1", F1.path),)
+
+
+def test_a_package_that_failed_in_this_run_is_not_retried_before_the_next_run() -> None:
+    state = evolve(COMPLETED, failed_this_run=("P2",), downloads=(("P1", 1), ("P2", 1)))
+    after, commands = transition(state, PackageStaged(F1))
+    assert commands == ()  # P2 waits for the next run's Start
+    assert after == evolve(state, staged=(F1,))
+
+
+def test_every_package_staged_moves_to_staged_and_extracts_one_at_a_time() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", staged=(F1, F2))
+    after, commands = transition(state, Start())
+    assert after == evolve(state, stage=Stage.STAGED)
+    assert commands == (ExtractPackage("P1", F1.path),)
+
+
+def test_every_package_extracted_is_done() -> None:
+    state = evolve(
+        COMPLETED,
+        confirmed_id="R1",
+        extracted=(ExtractedPackage("P1", ("A.xml",)), ExtractedPackage("P2", ("B.xml",))),
+    )
+    after, commands = transition(state, Start())
+    assert commands == ()
+    assert after == evolve(state, stage=Stage.DONE, reason="every package extracted")
+    assert after.ok
+    assert after.files == ("A.xml", "B.xml")
+
+
+def test_a_count_of_zero_with_no_package_ids_is_an_empty_month() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", invoice_count=0, package_ids=())
+    after, commands = transition(state, Start())
+    assert commands == ()
+    assert after == evolve(state, stage=Stage.EMPTY, reason="SAT found no CFDIs")
+    assert after.ok
+
+
+@pytest.mark.parametrize("package_ids", [None, ()])
+def test_no_package_ids_and_a_count_asks_the_status_once(
+    package_ids: tuple[str, ...] | None,
+) -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", invoice_count=1, package_ids=package_ids)
+    after, commands = transition(state, Start())
+    assert commands == (FetchStatus("R1"),)
+    assert after == evolve(state, status_asked=True)
+
+
+@pytest.mark.parametrize(
+    ("count", "said"),
+    [(None, "an unknown number of"), (7, "7")],
+)
+def test_no_package_ids_after_the_status_answer_needs_attention_never_zero(
+    count: int | None, said: str
+) -> None:
+    # Unknown is not zero: the status was asked and still names no package.
+    state = evolve(COMPLETED, invoice_count=count, package_ids=None, status_asked=True)
+    seen = m.Seen("R1", status="completed", invoice_count=count)
+    after, commands = transition(state, StatusSeen(seen))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        reason=f"SAT completed the request with {said} CFDIs but the server gave no package ids",
+        hint="run the same command again later; if it persists, contact gigstack support "
+        "with request R1",
+        resume_to=Stage.COMPLETED,
+    )
+
+
+# ------------------------------------------------------------------ counting SAT's downloads
+
+
+@pytest.mark.parametrize(
+    ("downloads", "package_id", "counted"),
+    [
+        ((), "P1", (("P1", 1),)),
+        ((("P1", 1),), "P1", (("P1", 2),)),
+        ((("P2", 1),), "P1", (("P2", 1), ("P1", 1))),
+        # a download given back (429, connect failure) is counted 0, not dropped
+        ((("P1", 0),), "P2", (("P1", 0), ("P2", 1))),
+        # older journals may hold several entries of one package: the highest count holds
+        ((("P1", 1), ("P1", 0), ("P2", 1)), "P2", (("P1", 1), ("P2", 2))),
+    ],
+)
+def test_a_package_download_is_counted_before_the_get_leaves(
+    downloads: tuple[tuple[str, int], ...],
+    package_id: str,
+    counted: tuple[tuple[str, int], ...],
+) -> None:
+    state = evolve(COMPLETED, downloads=downloads)
+    assert transition(state, PackageSending(package_id)) == (
+        evolve(state, downloads=counted),
+        (),
+    )
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        evolve(COMPLETED, downloads=(("P1", 2),)),  # SAT's budget is spent
+        evolve(COMPLETED, downloads=(("P1", 1), ("P1", 2))),
+        evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION),  # the month moved on meanwhile
+        evolve(COMPLETED, stage=Stage.STAGED, staged=(F1,)),
+    ],
+)
+def test_a_download_that_must_not_be_sent_is_not_counted(state: MonthState) -> None:
+    # The engine sends the GET only when the count went up.
+    assert transition(state, PackageSending("P1")) == (state, ())
+
+
+# ------------------------------------------------------------------ staging and extracting
+
+
+def test_staging_one_package_fetches_the_next_and_the_last_one_extracts_the_first() -> None:
+    state = evolve(COMPLETED, downloads=(("P1", 1),))
+    after, commands = transition(state, PackageStaged(F1))
+    assert after == evolve(state, staged=(F1,))
+    assert commands == (FetchPackage("P2", 1),)
+
+    counted, _ = transition(after, PackageSending("P2"))
+    final, commands = transition(counted, PackageStaged(F2))
+    assert final == evolve(counted, stage=Stage.STAGED, staged=(F1, F2))
+    assert commands == (ExtractPackage("P1", F1.path),)  # one at a time
+
+
+def test_a_package_staged_again_replaces_its_older_copy() -> None:
+    newer = attrs.evolve(F1, sha256="c3" * 32, size=101)
+    state = evolve(COMPLETED, package_ids=("P1",), staged=(F1,))
+    after, commands = transition(state, PackageStaged(newer))
+    assert after == evolve(state, stage=Stage.STAGED, staged=(newer,))
+    assert commands == (ExtractPackage("P1", newer.path),)
+
+
+@pytest.mark.parametrize("stage", [Stage.NEEDS_ATTENTION, Stage.STAGED, Stage.EXPIRED])
+def test_a_package_staged_outside_completed_changes_nothing(stage: Stage) -> None:
+    state = evolve(COMPLETED, stage=stage)
+    assert transition(state, PackageStaged(F1)) == (state, ())
+
+
+def test_extracting_a_package_deletes_its_staged_copy_and_extracts_the_next() -> None:
+    state = evolve(COMPLETED, stage=Stage.STAGED, staged=(F1, F2))
+    after, commands = transition(state, Extracted("P1", ("A.xml", "B.xml")))
+    assert after == evolve(
+        state, staged=(F2,), extracted=(ExtractedPackage("P1", ("A.xml", "B.xml")),)
+    )
+    assert commands == (DeleteStaged(F1.path), ExtractPackage("P2", F2.path))
+
+
+def test_extracting_the_last_package_is_done_with_every_file() -> None:
+    state = evolve(
+        COMPLETED,
+        stage=Stage.STAGED,
+        staged=(F2,),
+        extracted=(ExtractedPackage("P1", ("A.xml",)),),
+    )
+    after, commands = transition(state, Extracted("P2", ("C.xml",)))
+    assert after == evolve(
+        state,
+        stage=Stage.DONE,
+        staged=(),
+        extracted=(ExtractedPackage("P1", ("A.xml",)), ExtractedPackage("P2", ("C.xml",))),
+        reason="every package extracted",
+        hint=None,
+    )
+    assert commands == (DeleteStaged(F2.path),)
+    assert after.files == ("A.xml", "C.xml")
+
+
+def test_a_package_extracted_again_replaces_its_older_file_list() -> None:
+    state = evolve(
+        COMPLETED,
+        stage=Stage.STAGED,
+        package_ids=("P1",),
+        staged=(F1,),
+        extracted=(ExtractedPackage("P1", ("OLD.xml",)),),
+    )
+    after, _ = transition(state, Extracted("P1", ("A.xml",)))
+    assert after.extracted == (ExtractedPackage("P1", ("A.xml",)),)
+    assert after.files == ("A.xml",)
+
+
+@pytest.mark.parametrize(
+    ("state", "package_id"),
+    [
+        (evolve(COMPLETED, staged=(F1,)), "P1"),  # not staged yet as a month
+        (evolve(COMPLETED, stage=Stage.STAGED, staged=(F2,)), "P1"),  # P1 is not staged
+        (evolve(COMPLETED, stage=Stage.DONE), "P1"),
+    ],
+)
+def test_an_extraction_that_does_not_fit_the_month_changes_nothing(
+    state: MonthState, package_id: str
+) -> None:
+    assert transition(state, Extracted(package_id, ("A.xml",))) == (state, ())
+
+
+# ------------------------------------------------------------------ failed package downloads
+
+
+def test_a_failed_download_waits_for_the_next_run_and_says_how_many_downloads_are_left() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", downloads=(("P1", 1),), failed_this_run=("P0",))
+    after, commands = transition(state, PackageFailed("P1", "truncated body"))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        failed_this_run=("P0", "P1"),
+        reason="downloading package P1 failed: truncated body",
+        hint="run the same command again to download it once more (1 of 2 SAT downloads left)",
+        resume_to=Stage.COMPLETED,
+    )
+    # The next run resumes the month and spends SAT's second download, not a third.
+    assert transition(after, Start())[1] == (FetchPackage("P1", 2),)
+
+
+def test_a_failed_second_download_says_only_a_resend_is_left() -> None:
+    state = evolve(COMPLETED, downloads=(("P1", 2),))
+    after, commands = transition(state, PackageFailed("P1", "503 from the gateway", code=503))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        failed_this_run=("P1",),
+        reason="downloading package P1 failed: 503 from the gateway",
+        hint="no SAT download left: `gigstack-async journal resend 2024-01` requests the month "
+        "again (a new request may be billed)",
+        resume_to=None,
+    )
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_sat_5007_means_the_package_expired(sent: bool) -> None:
+    # A SAT code proves the server answered: nothing is given back, whatever `sent` says.
+    state = evolve(COMPLETED, downloads=(("P1", 1),))
+    after, commands = transition(state, PackageFailed("P1", "gone", code=5007, sent=sent))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.EXPIRED,
+        reason="SAT 5007: package P1 no longer exists",
+        hint="SAT keeps packages 72 h; request the month again with `gigstack-async journal "
+        "resend 2024-01` (a new request may be billed)",
+    )
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_sat_5008_means_the_package_was_downloaded_the_maximum_times(sent: bool) -> None:
+    state = evolve(COMPLETED, downloads=(("P1", 1),))
+    after, commands = transition(state, PackageFailed("P1", "5008", code=5008, sent=sent))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        reason="SAT 5008: package P1 was already downloaded the maximum times",
+        hint=RESEND_HINT,
+        resume_to=None,
+    )
+
+
+@pytest.mark.parametrize("stage", [Stage.NEEDS_ATTENTION, Stage.STAGED, Stage.EXPIRED])
+def test_a_package_failure_outside_completed_changes_nothing(stage: Stage) -> None:
+    state = evolve(COMPLETED, stage=stage, downloads=(("P1", 1),))
+    assert transition(state, PackageFailed("P1", "late", sent=False)) == (state, ())
+
+
+def test_unsent_package_download_429_rule_gives_the_download_back() -> None:
+    """TODAY'S RULE for a download that never reached SAT (`PackageFailed.sent=False`: a
+    connect failure, or gigstack's 429 rate limit, the rule the lead is deciding): the
+    download is given back and tried again at once, up to FREE_RETRIES_PER_RUN times per
+    run; then the month waits for the next run with the download still unspent."""
+    state = evolve(COMPLETED, downloads=(("P2", 1), ("P1", 1)))
+    after, commands = transition(state, PackageFailed("P1", "429 Too Many Requests", sent=False))
+    assert after == evolve(state, downloads=(("P2", 1), ("P1", 0)), free_failures=1)
+    assert commands == (FetchPackage("P1", 1),)  # still SAT's first download
+
+    # SAT's second download given back is still the second, never counted as the first.
+    second = evolve(state, downloads=(("P1", 2),))
+    after, commands = transition(second, PackageFailed("P1", "429", sent=False))
+    assert after == evolve(second, downloads=(("P1", 1),), free_failures=1)
+    assert commands == (FetchPackage("P1", 2),)
+
+    # The last free retry of the run.
+    last = evolve(state, free_failures=m.FREE_RETRIES_PER_RUN - 1)
+    after, commands = transition(last, PackageFailed("P1", "429", sent=False))
+    assert after.free_failures == m.FREE_RETRIES_PER_RUN
+    assert commands == (FetchPackage("P1", 1),)
+
+    # Out of free retries: given back all the same, and the month waits for the next run.
+    spent = evolve(state, free_failures=m.FREE_RETRIES_PER_RUN)
+    after, commands = transition(spent, PackageFailed("P1", "429 Too Many Requests", sent=False))
+    assert commands == ()
+    assert after == evolve(
+        spent,
+        stage=Stage.NEEDS_ATTENTION,
+        downloads=(("P2", 1), ("P1", 0)),
+        failed_this_run=("P1",),
+        reason="downloading package P1 failed: 429 Too Many Requests",
+        hint="run the same command again to download it once more (2 of 2 SAT downloads left)",
+        resume_to=Stage.COMPLETED,
+    )
+
+
+# ------------------------------------------------------------------ polling failures
+
+
+@pytest.mark.parametrize(
+    ("state", "failures", "commands"),
+    [
+        (SUBMITTED, 1, ()),
+        (evolve(SUBMITTED, poll_failures=1), 2, ()),
+        (
+            evolve(SUBMITTED, poll_failures=2),
+            3,
+            (
+                Warn(
+                    "2024-01: polling request R1 failed 3 times in a row (timeout); the other "
+                    "months go on"
+                ),
+            ),
+        ),
+        (evolve(SUBMITTED, poll_failures=3), 4, ()),  # warned once, not at every failure
+        (evolve(SUBMITTED, poll_failures=4), 5, ()),  # not a 'not found': keep waiting
+        # a waiting month that asked the status is still polled, not asked again
+        (evolve(SUBMITTED, stage=Stage.PROCESSING, status_asked=True), 1, ()),
+        # a completed month with package ids waits on nothing: counted only
+        (evolve(COMPLETED, poll_failures=1), 2, ()),
+    ],
+)
+def test_polling_failures_are_counted_and_warned_about_once(
+    state: MonthState, failures: int, commands: tuple[m.Command, ...]
+) -> None:
+    assert transition(state, PollFailed("timeout")) == (
+        evolve(state, poll_failures=failures),
+        commands,
+    )
+
+
+@pytest.mark.parametrize("stage", [Stage.PLANNED, Stage.SUBMITTING, Stage.DONE, Stage.STAGED])
+def test_a_polling_failure_outside_waiting_stages_changes_nothing(stage: Stage) -> None:
+    state = evolve(SUBMITTED, stage=stage)
+    assert transition(state, PollFailed("timeout", not_found=True)) == (state, ())
+
+
+def test_a_request_not_found_five_times_in_a_row_needs_attention() -> None:
+    almost = evolve(SUBMITTED, poll_failures=3)
+    assert transition(almost, PollFailed("404", not_found=True)) == (
+        evolve(almost, poll_failures=4),
+        (),
+    )
+    state = evolve(SUBMITTED, poll_failures=4)
+    after, commands = transition(state, PollFailed("404 not found", not_found=True))
+    assert after == evolve(
+        state,
+        poll_failures=5,
+        stage=Stage.NEEDS_ATTENTION,
+        reason="the server answered 'not found' for request R1 5 times in a row (404 not found)",
+        hint="if you find the month's request in gigstack's dashboard, `gigstack-async journal "
+        "adopt 2024-01 <request id>`; else `gigstack-async journal resend 2024-01` (a new "
+        "request may be billed)",
+        resume_to=None,
+    )
+    assert commands == (Warn("2024-01: request R1 not found; the month needs attention"),)
+
+
+def test_a_failed_status_call_of_a_completed_month_is_asked_again_then_needs_attention() -> None:
+    state = evolve(COMPLETED, package_ids=None, status_asked=True)
+    first, commands = transition(state, PollFailed("503"))
+    assert (first, commands) == (evolve(state, poll_failures=1), (FetchStatus("R1"),))
+    second, commands = transition(first, PollFailed("503"))
+    assert (second, commands) == (evolve(state, poll_failures=2), (FetchStatus("R1"),))
+    third, commands = transition(second, PollFailed("503 again"))
+    assert commands == ()
+    assert third == evolve(
+        state,
+        poll_failures=3,
+        stage=Stage.NEEDS_ATTENTION,
+        reason="SAT completed the request but asking its status failed 3 times (503 again)",
+        hint="run the same command again later: the status is asked again",
+        resume_to=Stage.COMPLETED,
+    )
+
+
+# ------------------------------------------------------------------ journal adopt
+
+
+@pytest.mark.parametrize("stage", [Stage.DONE, Stage.EMPTY, Stage.STAGED])
+def test_adopt_refuses_a_month_that_has_its_files(stage: Stage) -> None:
+    with pytest.raises(TransitionError) as raised:
+        transition(evolve(COMPLETED, stage=stage), Adopt("R9"))
+    assert str(raised.value) == f"2024-01 is {stage.value}: nothing to adopt"
+
+
+def test_adopt_refuses_a_month_whose_create_is_in_flight() -> None:
+    in_flight = evolve(PLANNED, stage=Stage.SUBMITTING, creates=1, unknown=False)
+    with pytest.raises(TransitionError) as raised:
+        transition(in_flight, Adopt("R9"))
+    assert str(raised.value) == "2024-01 has a create request in flight"
+
+
+def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> MonthState:
+    """What `journal adopt` makes of a month: the request starts over from submitted, with
+    nothing of the old request's packages, and the user's word counts as the check.
+
+    Asserted as the whole journal record. `checked`, `status_asked` and `resume_to` written
+    here are recomputed or ignored by the next run's `Start` today, so the record, not a
+    behaviour, is what pins them."""
+    return evolve(
+        state,
+        stage=Stage.SUBMITTED,
+        confirmed_id=request_id,
+        checked=True,
+        request_id=request_id,
+        known_ids=known_ids,
+        unknown=False,
+        resume_to=None,
+        sat_state=None,
+        invoice_count=None,
+        package_ids=None,
+        status_asked=False,
+        staged=(),
+        extracted=(),
+        reason=f"request {request_id} adopted by the user",
+        hint=None,
+    )
+
+
+UNKNOWN_OUTCOME = evolve(
+    PLANNED,
+    stage=Stage.NEEDS_ATTENTION,
+    known_ids=("R0",),
+    creates=2,
+    resend_allowed=False,
+    unknown=True,
+    reason="a create request may have been billed but the history cannot tell which",
+    hint="journal adopt or journal resend",
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "request_id", "known_ids"),
+    [
+        (UNKNOWN_OUTCOME, "R5", ("R0", "R5")),
+        (evolve(UNKNOWN_OUTCOME, stage=Stage.SUBMITTING), "R5", ("R0", "R5")),
+        # an id it knew already (the user found the old request after all): listed once
+        (UNKNOWN_OUTCOME, "R0", ("R0",)),
+        # another request than the one the month follows: its packages are not this one's
+        (evolve(COMPLETED, downloads=(("P1", 1),)), "R2", ("R1", "R2")),
+        # extraction failed (disk full), the user follows another request: nothing of the
+        # old request's packages is extracted or kept staged for the new one
+        (
+            evolve(
+                COMPLETED,
+                stage=Stage.NEEDS_ATTENTION,
+                resume_to=Stage.STAGED,
+                staged=(F2,),
+                extracted=(ExtractedPackage("P1", ("A.xml",)),),
+            ),
+            "R2",
+            ("R1", "R2"),
+        ),
+        # 'not found' five times (nothing to resume): the same id starts over as submitted
+        (
+            evolve(SUBMITTED, stage=Stage.NEEDS_ATTENTION, reason="not found", hint="adopt"),
+            "R1",
+            ("R1",),
+        ),
+        (evolve(COMPLETED, stage=Stage.EXPIRED, hint="resend"), "R1", ("R1",)),
+        # a failed download the next run would resume: the user follows another request
+        (
+            evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.COMPLETED),
+            "R2",
+            ("R1", "R2"),
+        ),
+        (
+            evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5002, status_asked=True),
+            "R3",
+            ("R1", "R3"),
+        ),
+    ],
+)
+def test_adopt_follows_the_request_the_user_names(
+    state: MonthState, request_id: str, known_ids: tuple[str, ...]
+) -> None:
+    after, commands = transition(state, Adopt(request_id))
+    assert commands == ()
+    assert after == adopted(state, request_id, known_ids)
+
+
+@pytest.mark.parametrize(
+    ("state", "stage"),
+    [
+        (COMPLETED, Stage.COMPLETED),
+        (evolve(SUBMITTED, stage=Stage.PROCESSING, checked=False), Stage.PROCESSING),
+        (
+            evolve(
+                COMPLETED,
+                stage=Stage.NEEDS_ATTENTION,
+                resume_to=Stage.COMPLETED,
+                checked=False,
+                downloads=(("P1", 1),),
+                hint="confirm it with journal adopt",
+            ),
+            Stage.COMPLETED,
+        ),
+    ],
+)
+def test_adopt_of_the_months_own_request_confirms_it_and_keeps_its_progress(
+    state: MonthState, stage: Stage
+) -> None:
+    after, commands = transition(state, Adopt("R1"))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=stage,
+        resume_to=None,
+        confirmed_id="R1",
+        checked=True,
+        reason="request R1 confirmed by the user",
+        hint=None,
+    )
+    # Confirmed at every Start from now on: its packages are downloaded.
+    if stage is Stage.COMPLETED:
+        assert transition(after, Start())[1] == (FetchPackage("P1", after.downloads_of("P1") + 1),)
+
+
+# ------------------------------------------------------------------ journal resend
+
+
+def resent(state: MonthState) -> MonthState:
+    return evolve(
+        state,
+        stage=Stage.PLANNED,
+        request_id=None,
+        duplicate=False,
+        resend_allowed=True,
+        unknown=False,
+        resume_to=None,
+        sat_state=None,
+        invoice_count=None,
+        package_ids=None,
+        status_asked=False,
+        staged=(),
+        extracted=(),
+        sat_code=None,
+        reason="the user allowed a new create request",
+        hint=None,
+    )
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        evolve(
+            COMPLETED, stage=Stage.EXPIRED, duplicate=True, hint="resend", downloads=(("P1", 1),)
+        ),
+        evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5011, status_asked=True),
+        evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5003),
+        evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.COMPLETED, staged=(F1,)),
+        UNKNOWN_OUTCOME,
+        evolve(UNKNOWN_OUTCOME, stage=Stage.SUBMITTING),
+        evolve(PLANNED, stage=Stage.REFUSED, resend_allowed=False, creates=1),
+        # a month asked for fewer days than the plan's: the user may ask the plan's dates
+        evolve(COMPLETED, stage=Stage.DONE, extracted=(ExtractedPackage("P1", ("A.xml",)),)),
+        evolve(COMPLETED, stage=Stage.EMPTY, invoice_count=0, sat_code=5004),
+        # adopted after a 5002 on another request, then expired: the old code does not count
+        evolve(COMPLETED, stage=Stage.EXPIRED, sat_code=5002),
+    ],
+)
+def test_resend_plans_the_month_again_and_the_next_send_creates_it(state: MonthState) -> None:
+    after, commands = transition(state, AllowResend())
+    # A staged package of the dropped request is deleted, not left behind (review 9b).
+    assert commands == tuple(DeleteStaged(f.path) for f in state.staged)
+    assert after == resent(state)
+    assert after.known_ids == state.known_ids  # never adopted again
+    created, commands = transition(after, Send(history_ids=()))
+    assert commands == (m.SendCreate(KEY),)
+    assert created.creates == state.creates + 1
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        PLANNED,
+        evolve(PLANNED, stage=Stage.SUBMITTING, creates=1, unknown=False),
+        SUBMITTED,
+        evolve(SUBMITTED, stage=Stage.PROCESSING),
+        COMPLETED,
+        evolve(COMPLETED, stage=Stage.STAGED, staged=(F1,)),
+    ],
+)
+def test_resend_refuses_a_month_that_is_still_on_its_way(state: MonthState) -> None:
+    with pytest.raises(TransitionError) as raised:
+        transition(state, AllowResend())
+    assert str(raised.value) == (
+        f"2024-01 is {state.stage.value}: only expired, failed, refused or needs-attention "
+        "months can be sent again"
+    )
+
+
+def test_resend_refuses_a_month_whose_sat_limit_is_exhausted() -> None:
+    state = evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5002)
+    with pytest.raises(TransitionError) as raised:
+        transition(state, AllowResend())
+    assert str(raised.value) == (
+        "2024-01: SAT 5002 says its limit of requests for 2024-01-01..2024-01-31 is exhausted, "
+        "so a resend with these dates would be refused. Run `sat download` for this month with "
+        "other dates instead: a plan with different dates is a new request for SAT (it may be "
+        "billed)"
+    )
+
+
+def test_other_dates_after_sat_5002_are_new_criteria() -> None:
+    state = evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5002)
+    after, commands = transition(state, AllowResend(date(2024, 1, 1), date(2024, 1, 30)))
+    assert commands == ()
+    assert (after.stage, after.start, after.end) == (
+        Stage.PLANNED,
+        date(2024, 1, 1),
+        date(2024, 1, 30),
+    )
+    assert after.reason == "the plan asks for new dates 2024-01-01..2024-01-30: a new request"

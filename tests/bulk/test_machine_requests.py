@@ -1,0 +1,1411 @@
+"""The request side of the month state machine, one transition at a time.
+
+Direct calls of `transition(state, observation)`: the stage a month ends in, the reason and hint
+a user reads (`gigstack-async journal show`, the CLI table and the journal print them), the
+commands the engine performs (a create that may be billed, a status call, a package download)
+and the request ids the journal records. Pure and fast: `make mutate` runs this file for every
+mutant of `gigstack_async/bulk/machine.py` (the slow model and scenario tests stay out of it).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import attrs
+import pytest
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.machine import Stage
+from gigstack_async.bulk.store import decode_state, encode_state
+
+KEY = "2024-01"
+JAN = (date(2024, 1, 1), date(2024, 1, 31))
+FEB = (date(2024, 2, 1), date(2024, 2, 29))
+
+ADOPT_HINT_TAIL = (
+    "(the history lists only the newest requests, 20 per the docs: older ones are in "
+    "gigstack's dashboard, "
+    "Descarga Masiva, by dates 2024-01-01..2024-01-31 and type received cfdi), or "
+    "`gigstack-async journal resend 2024-01` if you are sure it was never created (a resend "
+    "may be billed)"
+)
+
+
+def month(**changes: object) -> m.MonthState:
+    """January 2024, received CFDIs, planned; `changes` set any journaled field."""
+    state = m.MonthState(
+        key=KEY, start=JAN[0], end=JAN[1], rfc_type="received", request_type="cfdi"
+    )
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+def ours(request_id: str, **fields: object) -> m.Seen:
+    """A history entry or status for January's request, every field reported."""
+    seen = m.Seen(
+        id=request_id,
+        status="pending",
+        rfc_type="received",
+        request_type="cfdi",
+        start=JAN[0],
+        end=JAN[1],
+    )
+    return attrs.evolve(seen, **fields)  # type: ignore[arg-type]
+
+
+def other(request_id: str) -> m.Seen:
+    """Another month's request (created by this run for February)."""
+    return m.Seen(
+        id=request_id,
+        status="pending",
+        rfc_type="received",
+        request_type="cfdi",
+        start=FEB[0],
+        end=FEB[1],
+    )
+
+
+def run(state: m.MonthState, *observations: m.Observation) -> m.Result:
+    """Feed observations in order; the last state and the commands of the last transition."""
+    commands: tuple[m.Command, ...] = ()
+    for obs in observations:
+        state, commands = m.transition(state, obs)
+    return state, commands
+
+
+# ------------------------------------------------------------------ sat_code
+
+
+@pytest.mark.parametrize(
+    ("texts", "code"),
+    [
+        (("SAT 5004: no se encontró información",), 5004),
+        ((None, "error 5002"), 5002),  # None is skipped, the next text is still read
+        (("no code here", 5011), 5011),  # an error code given as an int
+        (("5003 then 5002",), 5003),  # the first code wins
+        (("first", "5005", "5008"), 5005),
+        (("5019",), 5019),
+        (("5000",), 5000),
+        (("5020", "15004", "50041"), None),  # not SAT's codes, and not inside a number
+        ((), None),
+        ((None,), None),
+    ],
+)
+def test_sat_code_finds_the_first_sat_code(texts: tuple[str | int | None, ...], code: int) -> None:
+    assert m.sat_code(*texts) == code
+
+
+# ------------------------------------------------------------------ MonthState properties
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+@pytest.mark.parametrize("want_files", [True, False])
+def test_settled_and_ok_for_every_stage(stage: Stage, want_files: bool) -> None:
+    state = month(stage=stage, want_files=want_files)
+    metadata_done = stage is Stage.COMPLETED and not want_files
+    settled = {
+        Stage.DONE,
+        Stage.EMPTY,
+        Stage.SAT_FAILED,
+        Stage.EXPIRED,
+        Stage.NEEDS_ATTENTION,
+        Stage.REFUSED,
+    }
+    assert state.settled is (stage in settled or metadata_done)
+    assert state.ok is (stage in (Stage.DONE, Stage.EMPTY) or metadata_done)
+
+
+def test_downloads_of_counts_per_package() -> None:
+    state = month(downloads=(("p1", 1), ("p2", 2), ("p1", 2)))
+    assert state.downloads_of("p1") == 2  # an older journal's duplicate entry: the larger
+    assert state.downloads_of("p2") == 2
+    assert state.downloads_of("p3") == 0
+    assert month().downloads_of("p1") == 0
+
+
+def test_files_and_pending_packages() -> None:
+    state = month(
+        package_ids=("p1", "p2", "p3", "p4"),
+        extracted=(
+            m.ExtractedPackage("p1", ("a.xml", "b.xml")),
+            m.ExtractedPackage("p4", ("c.xml",)),
+        ),
+        staged=(m.StagedFile("p2", "/staging/p2.zip", "0" * 64, 10),),
+    )
+    assert state.files == ("a.xml", "b.xml", "c.xml")
+    assert state.pending_packages == ("p3",)
+    assert month(package_ids=("p1", "p2")).pending_packages == ("p1", "p2")
+    assert month(package_ids=None).pending_packages == ()
+    assert month().files == ()
+
+
+# ------------------------------------------------------------------ dispatch
+
+
+def test_an_unknown_observation_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"^unknown observation 'nonsense'$"):
+        m.transition(month(), "nonsense")  # type: ignore[arg-type]
+
+
+def test_every_observation_reaches_its_transition() -> None:
+    completed = month(stage=Stage.COMPLETED, request_id="r1", checked=True, package_ids=("p1",))
+    staged_file = m.StagedFile("p1", "/staging/p1.zip", "0" * 64, 10)
+    staged = attrs.evolve(completed, stage=Stage.STAGED, staged=(staged_file,))
+    submitted = month(stage=Stage.SUBMITTED, request_id="r1", checked=True)
+    cases: list[tuple[m.MonthState, m.Observation, Stage, tuple[m.Command, ...]]] = [
+        (month(stage=Stage.REFUSED), m.Start(), Stage.PLANNED, ()),
+        (month(), m.Send(("h1",)), Stage.SUBMITTING, (m.SendCreate(KEY),)),
+        (month(stage=Stage.SUBMITTING), m.Created("r1"), Stage.SUBMITTED, ()),
+        (month(stage=Stage.SUBMITTING), m.CreateRefused("no"), Stage.REFUSED, ()),
+        (submitted, m.HistorySeen((ours("r1", status="processing"),)), Stage.PROCESSING, ()),
+        (submitted, m.StatusSeen(ours("r1", status="processing")), Stage.PROCESSING, ()),
+        (completed, m.PackageSending("p1"), Stage.COMPLETED, ()),
+        (
+            completed,
+            m.PackageStaged(staged_file),
+            Stage.STAGED,
+            (m.ExtractPackage("p1", "/staging/p1.zip"),),
+        ),
+        (completed, m.PackageFailed("p1", "boom", code=5007), Stage.EXPIRED, ()),
+        (staged, m.Extracted("p1", ("a.xml",)), Stage.DONE, (m.DeleteStaged("/staging/p1.zip"),)),
+        (month(stage=Stage.EXPIRED), m.AllowResend(), Stage.PLANNED, ()),
+        (month(stage=Stage.EXPIRED), m.Adopt("r7"), Stage.SUBMITTED, ()),
+    ]
+    for state, obs, stage, commands in cases:
+        new, sent = m.transition(state, obs)
+        assert (new.stage, sent) == (stage, commands), obs
+    polled = submitted
+    for _ in range(m.POLL_WARN_AFTER):
+        polled, sent = m.transition(polled, m.PollFailed("HTTP 503"))
+    assert polled.poll_failures == m.POLL_WARN_AFTER
+    assert sent == (
+        m.Warn(
+            "2024-01: polling request r1 failed 3 times in a row (HTTP 503); the other months go on"
+        ),
+    )
+
+
+def test_create_unknown_records_the_unknown_outcome() -> None:
+    submitting = month(stage=Stage.SUBMITTING, need_generation=1, history_before=())
+    state, commands = m.transition(submitting, m.CreateUnknown("HTTP 502", generation=4))
+    assert commands == ()
+    assert state.stage is Stage.SUBMITTING
+    assert state.unknown is True
+    assert state.exists is False
+    assert state.need_generation == 4
+    assert state.reason == "outcome of the create request is unknown (HTTP 502)"
+    # only a history started after the failure may settle it
+    assert m.transition(state, m.HistorySeen((ours("r5"),), generation=4)) == (state, ())
+    adopted, _ = m.transition(state, m.HistorySeen((ours("r5"),), generation=5))
+    assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
+
+
+def test_create_answered_2xx_but_unreadable_exists_and_is_never_proven_absent() -> None:
+    state, commands = m.transition(
+        month(stage=Stage.SUBMITTING, history_before=("h1",), resend_allowed=False),
+        m.CreateUnknown("the body is not JSON", generation=2, exists=True),
+    )
+    assert commands == ()
+    assert state.unknown is True
+    assert state.exists is True
+    assert state.reason == (
+        "the create request was accepted but its answer is unreadable (the body is not JSON)"
+    )
+    # a history that would otherwise prove absence cannot: the create surely exists
+    after, _ = m.transition(
+        state,
+        m.HistorySeen((m.Seen("h1"), other("r9")), generation=3, later=(("r9", 5),)),
+    )
+    assert after.stage is Stage.NEEDS_ATTENTION
+
+
+@pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.SUBMITTING])
+def test_create_unknown_outside_submitting_changes_nothing(stage: Stage) -> None:
+    state = month(stage=stage, request_id="r1")
+    assert m.transition(state, m.CreateUnknown("late failure", generation=3)) == (state, ())
+
+
+# ------------------------------------------------------------------ status answers
+
+
+def test_a_status_answer_is_used_only_for_the_months_own_checked_request() -> None:
+    waiting = month(stage=Stage.SUBMITTED, request_id="r1", checked=True, poll_failures=2)
+    state, commands = m.transition(waiting, m.StatusSeen(ours("r1", status="processing")))
+    assert (state.stage, commands) == (Stage.PROCESSING, ())
+    assert state.poll_failures == 0  # an answer ends a run of polling failures
+    assert state.status_asked is True
+    assert state.sat_state == "processing"
+    # another request's status, an unchecked request, or a month not waiting: ignored
+    for ignored, seen in [
+        (waiting, ours("r2", status="completed", package_ids=("p1",))),
+        (attrs.evolve(waiting, checked=False), ours("r1", status="completed")),
+        (attrs.evolve(waiting, stage=Stage.PLANNED), ours("r1", status="completed")),
+        (attrs.evolve(waiting, stage=Stage.NEEDS_ATTENTION), ours("r1", status="completed")),
+    ]:
+        assert m.transition(ignored, m.StatusSeen(seen)) == (ignored, ())
+
+
+def test_an_asked_status_of_a_completed_month_fetches_its_package() -> None:
+    # asked=True (a status answer) may start the download; a history poll (asked=False) may not
+    completed = month(stage=Stage.COMPLETED, request_id="r1", checked=True, status_asked=False)
+    state, commands = m.transition(
+        completed, m.StatusSeen(ours("r1", status="completed", package_ids=("p1",)))
+    )
+    assert state.package_ids == ("p1",)
+    assert commands == (m.FetchPackage("p1", 1),)
+    polled, commands = m.transition(
+        completed, m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)),))
+    )
+    assert polled.package_ids == ("p1",)
+    assert commands == ()
+
+
+# ------------------------------------------------------------------ _start
+
+
+def test_start_resets_what_counts_per_run() -> None:
+    state = month(
+        stage=Stage.SUBMITTED,
+        request_id="r1",
+        failed_this_run=("p1",),
+        poll_failures=2,
+        free_failures=3,
+        status_asked=True,
+        misses=2,
+        checked=True,
+    )
+    new, commands = m.transition(state, m.Start(want_files=False))
+    assert commands == ()
+    assert new.stage is Stage.SUBMITTED
+    assert new.want_files is False
+    assert new.failed_this_run == ()
+    assert new.poll_failures == 0
+    assert new.free_failures == 0
+    assert new.status_asked is False
+    assert new.misses == 0
+    assert new.checked is False  # request ids may restart between runs: checked again
+    assert m.transition(month(want_files=False), m.Start())[0].want_files is True
+
+
+@pytest.mark.parametrize(
+    ("request_id", "confirmed_id", "checked"),
+    [
+        ("r1", "r1", True),  # the user confirmed this id with `journal adopt`
+        ("r1", "r2", False),
+        ("r1", None, False),
+        (None, None, False),
+    ],
+)
+def test_start_trusts_only_an_id_the_user_confirmed(
+    request_id: str | None, confirmed_id: str | None, checked: bool
+) -> None:
+    state = month(
+        stage=Stage.SUBMITTED, request_id=request_id, confirmed_id=confirmed_id, checked=True
+    )
+    assert m.transition(state, m.Start())[0].checked is checked
+
+
+def test_start_after_a_crash_in_submitting_reconciles_with_this_runs_history() -> None:
+    # The run that sent the create died: the create may or may not have arrived.
+    crashed = month(
+        stage=Stage.SUBMITTING,
+        history_before=("h1",),
+        need_generation=7,
+        attempt_seq=3,
+        creates=1,
+        resend_allowed=False,
+    )
+    state, commands = m.transition(crashed, m.Start())
+    assert (state.stage, commands) == (Stage.SUBMITTING, ())
+    assert state.unknown is True
+    # the first history of the new run (generation 1) may settle it ...
+    adopted, _ = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r5")), generation=1))
+    assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
+    # ... and a create of this run (seq 0) came after the lost one: absence can be proven
+    absent, commands = m.transition(
+        state,
+        m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),)),
+    )
+    assert (absent.stage, commands) == (Stage.PLANNED, ())
+    assert absent.resend_allowed is True
+
+
+def test_start_after_an_unknown_outcome_needing_attention_reconciles_again() -> None:
+    stuck = month(
+        stage=Stage.NEEDS_ATTENTION,
+        unknown=True,
+        history_before=("h1",),
+        need_generation=9,
+        attempt_seq=4,
+        reason="a create request may have been billed",
+        hint="adopt or resend",
+    )
+    state, commands = m.transition(stuck, m.Start())
+    assert (state.stage, commands) == (Stage.NEEDS_ATTENTION, ())
+    assert (state.reason, state.hint) == (
+        "a create request may have been billed",
+        "adopt or resend",
+    )
+    adopted, _ = m.transition(state, m.HistorySeen((ours("r5"),), generation=1))
+    assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
+    absent, _ = m.transition(
+        state, m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),))
+    )
+    assert absent.stage is Stage.PLANNED
+
+
+def test_start_sends_a_refused_month_again() -> None:
+    refused = month(stage=Stage.REFUSED, resend_allowed=False, reason="refused: deactivated")
+    state, commands = m.transition(refused, m.Start())
+    assert (state.stage, commands) == (Stage.PLANNED, ())
+    assert state.resend_allowed is True
+    state, commands = m.transition(state, m.Send(("h1",)))
+    assert commands == (m.SendCreate(KEY),)
+
+
+@pytest.mark.parametrize("resume_to", [Stage.SUBMITTED, Stage.PROCESSING])
+def test_start_resumes_a_month_that_can_continue_by_itself(resume_to: Stage) -> None:
+    state = month(
+        stage=Stage.NEEDS_ATTENTION,
+        resume_to=resume_to,
+        request_id="r1",
+        reason="polling failed",
+        hint="run the same command again later",
+    )
+    new, commands = m.transition(state, m.Start())
+    assert (new.stage, commands) == (resume_to, ())
+    assert new.resume_to is None
+    assert new.hint is None
+
+
+def test_start_resumes_a_completed_month_with_its_next_package() -> None:
+    state = month(
+        stage=Stage.NEEDS_ATTENTION,
+        resume_to=Stage.COMPLETED,
+        request_id="r1",
+        confirmed_id="r1",
+        package_ids=("p1",),
+        downloads=(("p1", 1),),
+        hint="run the same command again to download it once more",
+    )
+    new, commands = m.transition(state, m.Start())
+    assert new.stage is Stage.COMPLETED
+    assert commands == (m.FetchPackage("p1", 2),)
+    # without resume_to a month needing attention stays as it is
+    stuck = attrs.evolve(state, resume_to=None)
+    new, commands = m.transition(stuck, m.Start())
+    assert (new.stage, new.hint, commands) == (
+        Stage.NEEDS_ATTENTION,
+        "run the same command again to download it once more",
+        (),
+    )
+
+
+def test_start_extracts_a_staged_package_again() -> None:
+    staged = m.StagedFile("p1", "/staging/p1.zip", "0" * 64, 10)
+    state = month(stage=Stage.STAGED, request_id="r1", package_ids=("p1",), staged=(staged,))
+    assert m.transition(state, m.Start()) == (
+        attrs.evolve(state, status_asked=False),
+        (m.ExtractPackage("p1", "/staging/p1.zip"),),
+    )
+    attention = attrs.evolve(state, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.STAGED)
+    new, commands = m.transition(attention, m.Start())
+    assert new.stage is Stage.STAGED
+    assert commands == (m.ExtractPackage("p1", "/staging/p1.zip"),)
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [Stage.PLANNED, Stage.SUBMITTED, Stage.PROCESSING, Stage.DONE, Stage.EMPTY, Stage.EXPIRED],
+)
+def test_start_keeps_other_stages(stage: Stage) -> None:
+    state, commands = m.transition(month(stage=stage, request_id="r1"), m.Start())
+    assert (state.stage, commands) == (stage, ())
+
+
+# ------------------------------------------------------------------ _send
+
+
+def test_send_records_the_intent_before_the_create() -> None:
+    state = month(
+        creates=2,
+        reason="the history proved the last create never arrived",
+        hint="something",
+        exists=True,
+        unknown=True,
+        attempt_seq=-1,
+    )
+    new, commands = m.transition(state, m.Send(("h1", "h2"), generation=3, seq=5))
+    assert commands == (m.SendCreate("2024-01"),)
+    assert new.stage is Stage.SUBMITTING
+    assert new.creates == 3
+    assert new.history_before == ("h1", "h2")
+    assert new.attempt_seq == 5
+    assert new.unknown is False
+    assert (new.reason, new.hint) == (None, None)
+
+
+def test_send_with_an_empty_history_snapshot_still_sends() -> None:
+    new, commands = m.transition(month(), m.Send(()))
+    assert (new.stage, new.history_before, commands) == (Stage.SUBMITTING, (), (m.SendCreate(KEY),))
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        month(resend_allowed=False),  # absence not proven, no resend allowed
+        *[month(stage=s) for s in Stage if s is not Stage.PLANNED],
+    ],
+)
+def test_send_sends_nothing_unless_planned_and_allowed(state: m.MonthState) -> None:
+    assert m.transition(state, m.Send(("h1",))) == (state, ())
+
+
+def test_send_without_a_history_snapshot_waits() -> None:
+    state = month()
+    assert m.transition(state, m.Send(None)) == (state, ())
+
+
+def test_an_in_flight_create_is_not_reconciled_by_a_history() -> None:
+    # the create has not answered yet: a history listing a fitting request proves nothing
+    state, _ = m.transition(month(unknown=True), m.Send(("h1",), generation=1))
+    assert m.transition(state, m.HistorySeen((ours("r5"),), generation=5)) == (state, ())
+
+
+def test_the_history_before_the_create_is_never_adopted() -> None:
+    # "h1" fits January but was listed before our create: it is not ours
+    state = run(month(), m.Send(("h1",), generation=1), m.CreateUnknown("HTTP 502", generation=1))[
+        0
+    ]
+    new, commands = m.transition(state, m.HistorySeen((ours("h1"),), generation=2))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.request_id is None
+    assert "(candidates: none listed)" in (new.reason or "")
+
+
+def test_a_stale_exists_flag_does_not_survive_a_new_send() -> None:
+    # the previous create existed (2xx unreadable), the user allowed a resend; the new create is
+    # lost by a crash: a later history can still prove it absent
+    state = run(month(exists=True), m.Send(("h1",), seq=0), m.Start())[0]
+    absent, _ = m.transition(
+        state, m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),))
+    )
+    assert absent.stage is Stage.PLANNED
+
+
+@pytest.mark.parametrize(("later_seq", "proven"), [(2, False), (3, True)])
+def test_absence_needs_a_create_sent_after_the_lost_one(later_seq: int, proven: bool) -> None:
+    state = run(
+        month(), m.Send(("h1",), generation=1, seq=2), m.CreateUnknown("timeout", generation=1)
+    )[0]
+    after, _ = m.transition(
+        state,
+        m.HistorySeen((m.Seen("h1"), other("r9")), generation=2, later=(("r9", later_seq),)),
+    )
+    assert after.stage is (Stage.PLANNED if proven else Stage.NEEDS_ATTENTION)
+
+
+# ------------------------------------------------------------------ _created
+
+
+def test_created_records_the_request() -> None:
+    state = month(
+        stage=Stage.SUBMITTING,
+        known_ids=("r0",),
+        unknown=True,
+        checked=False,
+        misses=2,
+        reason="outcome of the create request is unknown (HTTP 502)",
+        hint="wait",
+    )
+    new, commands = m.transition(state, m.Created("r1"))
+    assert commands == ()
+    assert new.stage is Stage.SUBMITTED
+    assert new.request_id == "r1"
+    assert new.known_ids == ("r0", "r1")
+    assert new.duplicate is False
+    assert new.unknown is False
+    assert new.checked is True  # our own create answer fits the month
+    assert (new.reason, new.hint) == ("created", None)
+
+
+def test_created_as_a_duplicate_says_gigstack_matched_it() -> None:
+    new, _ = m.transition(month(stage=Stage.SUBMITTING), m.Created("r1", duplicate=True))
+    assert (new.stage, new.request_id, new.duplicate) == (Stage.SUBMITTED, "r1", True)
+    assert new.reason == "gigstack matched an identical request"
+    assert new.known_ids == ("r1",)
+
+
+def test_created_with_its_own_request_id_again_is_accepted() -> None:
+    state = month(stage=Stage.SUBMITTING, request_id="r1", known_ids=("r1",))
+    new, _ = m.transition(state, m.Created("r1", duplicate=True))
+    assert (new.stage, new.request_id, new.known_ids) == (Stage.SUBMITTED, "r1", ("r1",))
+
+
+def test_created_never_adopts_a_request_the_month_already_left() -> None:
+    state = month(stage=Stage.SUBMITTING, request_id=None, known_ids=("r0",), reason="resend")
+    new, commands = m.transition(state, m.Created("r0", duplicate=True))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.request_id is None
+    assert new.reason == (
+        "the server answered with request r0, which this month already had and left"
+    )
+    assert new.hint == (
+        "check it with `gigstack-async journal show`; adopt it explicitly with "
+        "`gigstack-async journal adopt 2024-01 r0` if it is right"
+    )
+
+
+@pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.SUBMITTING])
+def test_created_outside_submitting_changes_nothing(stage: Stage) -> None:
+    state = month(stage=stage, request_id="r0")
+    assert m.transition(state, m.Created("r1")) == (state, ())
+
+
+# ------------------------------------------------------------------ _refused
+
+
+REFUSED_HINT = (
+    "fix the cause (for example activate Descarga Masiva) and run the same command again: "
+    "refused months are sent again"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "stage", "sat", "reason", "hint"),
+    [
+        (
+            None,
+            Stage.REFUSED,
+            None,
+            "the server refused the create, nothing was billed: Descarga Masiva is not active",
+            REFUSED_HINT,
+        ),
+        (
+            403,
+            Stage.REFUSED,
+            None,
+            "the server refused the create, nothing was billed: Descarga Masiva is not active",
+            REFUSED_HINT,
+        ),
+        (
+            5002,
+            Stage.SAT_FAILED,
+            5002,
+            "SAT 5002: the limit of requests for these dates is exhausted "
+            "(Descarga Masiva is not active)",
+            "SAT's limit of requests for these dates is exhausted: they are never sent again. "
+            "To ask SAT anyway, run the month with other dates (a plan with different dates is "
+            "a new request, and may be billed)",
+        ),
+        (
+            5003,
+            Stage.SAT_FAILED,
+            5003,
+            "SAT 5003: too many CFDIs for one request (Descarga Masiva is not active)",
+            "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own "
+            "--out folder (a journal holds one request per month)",
+        ),
+    ],
+)
+def test_a_refused_create(
+    code: int | None, stage: Stage, sat: int | None, reason: str, hint: str
+) -> None:
+    state = month(stage=Stage.SUBMITTING, unknown=True, resend_allowed=False)
+    new, commands = m.transition(state, m.CreateRefused("Descarga Masiva is not active", code))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.reason, new.hint) == (stage, sat, reason, hint)
+    assert new.unknown is False
+    # only a plain refusal is sent again by the next run
+
+
+@pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.SUBMITTING])
+def test_refused_outside_submitting_changes_nothing(stage: Stage) -> None:
+    state = month(stage=stage, request_id="r1")
+    assert m.transition(state, m.CreateRefused("late", 5002)) == (state, ())
+
+
+# ------------------------------------------------------------------ reconciling an unknown outcome
+
+
+def unknown(**changes: object) -> m.MonthState:
+    """January after a create whose outcome is unknown; "h1" was listed before it."""
+    state = month(
+        stage=Stage.SUBMITTING,
+        unknown=True,
+        history_before=("h1",),
+        attempt_seq=0,
+        need_generation=1,
+        creates=1,
+        resend_allowed=False,
+    )
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+def candidates_reason(candidates: str) -> str:
+    return (
+        "a create request may have been billed but the history cannot tell which request it is "
+        f"(candidates: {candidates})"
+    )
+
+
+ADOPT_HINT = (
+    "look at `gigstack-async journal show 2024-01` and the history; then "
+    "`gigstack-async journal adopt 2024-01 <request id>` if you find it " + ADOPT_HINT_TAIL
+)
+
+
+@pytest.mark.parametrize(
+    ("fields", "verdict"),
+    [
+        ({}, "adopted"),
+        ({"request_type": "metadata"}, "absent"),  # another request: not ours
+        ({"rfc_type": "issued"}, "absent"),
+        ({"start": date(2024, 1, 2)}, "absent"),
+        ({"end": date(2024, 1, 30)}, "absent"),
+        ({"request_type": None}, "maybe"),  # a missing field never counts as a match
+        ({"rfc_type": None}, "maybe"),
+        ({"start": None}, "maybe"),
+        ({"end": None}, "maybe"),
+        ({"request_type": None, "rfc_type": "issued"}, "absent"),  # a present field differs
+    ],
+)
+def test_a_new_history_entry_is_ours_not_ours_or_maybe(
+    fields: dict[str, object], verdict: str
+) -> None:
+    history = m.HistorySeen(
+        (m.Seen("h1"), other("r9"), ours("r5", **fields)), generation=2, later=(("r9", 1),)
+    )
+    state, commands = m.transition(unknown(), history)
+    assert commands == ()
+    if verdict == "adopted":
+        assert (state.stage, state.request_id) == (Stage.SUBMITTED, "r5")
+    elif verdict == "absent":
+        assert (state.stage, state.request_id) == (Stage.PLANNED, None)
+        assert state.reason == "the history proved the last create never arrived"
+    else:
+        assert (state.stage, state.request_id) == (Stage.NEEDS_ATTENTION, None)
+        assert state.reason == candidates_reason("r5")
+
+
+def test_the_one_new_fitting_request_is_adopted() -> None:
+    state = unknown(
+        stage=Stage.NEEDS_ATTENTION,
+        known_ids=("r0",),
+        misses=2,
+        hint="adopt or resend",
+        resume_to=Stage.SUBMITTED,
+    )
+    new, commands = m.transition(
+        state,
+        m.HistorySeen(
+            (m.Seen("h1"), ours("r5", status="processing", invoice_count=12)), generation=2
+        ),
+    )
+    assert commands == ()
+    assert new.stage is Stage.PROCESSING  # the entry's own status is taken at once
+    assert new.request_id == "r5"
+    assert new.known_ids == ("r0", "r5")
+    assert new.unknown is False
+    assert new.checked is True
+    assert new.invoice_count == 12
+    assert new.reason == "adopted from the history after an unknown outcome"
+    assert new.hint is None
+    assert new.resume_to is None
+
+
+def test_an_adopted_completed_request_downloads_its_package() -> None:
+    new, commands = m.transition(
+        unknown(),
+        m.HistorySeen((ours("r5", status="completed", package_ids=("p1",)),), generation=2),
+    )
+    assert new.stage is Stage.COMPLETED
+    assert commands == (m.FetchPackage("p1", 1),)
+
+
+def test_a_known_request_id_is_never_adopted_again() -> None:
+    # r0 was this month's request before a reset: it fits, but the month left it
+    state = unknown(known_ids=("r0",))
+    new, commands = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r0")), generation=2))
+    assert commands == ()
+    assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
+    assert new.reason == candidates_reason("none listed")
+
+
+def test_two_candidates_need_the_user() -> None:
+    state = unknown(reason="outcome of the create request is unknown (HTTP 502)")
+    new, commands = m.transition(
+        state,
+        m.HistorySeen((m.Seen("h1"), ours("r5"), ours("r6", start=None), ours("r7")), generation=2),
+    )
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == candidates_reason("r5, r7, r6")  # matches first, then the maybes
+    assert new.hint == ADOPT_HINT
+    assert new.unknown is True  # the next history may still settle it
+    assert new.resume_to is None
+    assert new.request_id is None
+
+
+def test_one_match_and_one_maybe_need_the_user() -> None:
+    new, _ = m.transition(
+        unknown(), m.HistorySeen((ours("r5"), ours("r6", request_type=None)), generation=2)
+    )
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == candidates_reason("r5, r6")
+
+
+def complete_history(**changes: object) -> m.HistorySeen:
+    """A history that proves January's create absent: not full, still lists "h1" (listed before
+    the create) and February's r9 (created by this run after January's attempt)."""
+    history = m.HistorySeen(
+        (other("h1"), other("r9")), generation=2, expected=("r9",), later=(("r9", 1),)
+    )
+    return attrs.evolve(history, **changes)  # type: ignore[arg-type]
+
+
+def test_a_complete_history_proves_the_create_absent() -> None:
+    state = unknown(
+        stage=Stage.NEEDS_ATTENTION,
+        resume_to=Stage.SUBMITTED,
+        hint="adopt or resend",
+    )
+    new, commands = m.transition(state, complete_history())
+    assert commands == ()
+    assert new.stage is Stage.PLANNED
+    assert new.unknown is False
+    assert new.resend_allowed is True
+    assert new.resume_to is None
+    assert new.reason == "the history proved the last create never arrived"
+    assert new.hint is None
+    assert new.creates == 1  # counted once, sent again by the engine
+    _, commands = m.transition(new, m.Send(("h1", "r9"), generation=3, seq=2))
+    assert commands == (m.SendCreate(KEY),)
+
+
+@pytest.mark.parametrize(
+    ("why", "state", "history"),
+    [
+        ("the create surely exists", unknown(exists=True), complete_history()),
+        (
+            "a full 20-entry history may have pushed ours out",
+            unknown(),
+            complete_history(
+                entries=(
+                    other("h1"),
+                    other("r9"),
+                    *(other(f"x{i}") for i in range(m.HISTORY_WINDOW - 2)),
+                ),
+                expected=("r9", *(f"x{i}" for i in range(m.HISTORY_WINDOW - 2))),
+            ),
+        ),
+        (
+            "a short window that is full",
+            unknown(),
+            complete_history(window=2),
+        ),
+        ("no snapshot before the create", unknown(history_before=None), complete_history()),
+        (
+            "a request listed before is missing (filtered or pushed out)",
+            unknown(history_before=("h1", "h2")),
+            complete_history(),
+        ),
+        (
+            "a request created in this run is missing",
+            unknown(),
+            complete_history(expected=("r9", "r8")),
+        ),
+        (
+            "nothing created after the attempt is listed",
+            unknown(),
+            complete_history(later=(("r9", 0),)),
+        ),
+        (
+            "the later create is not listed",
+            unknown(),
+            complete_history(later=(("r8", 1),)),
+        ),
+        (
+            "nothing anchors an empty snapshot",
+            unknown(history_before=()),
+            complete_history(expected=()),
+        ),
+    ],
+)
+def test_absence_is_not_proven(why: str, state: m.MonthState, history: m.HistorySeen) -> None:
+    new, commands = m.transition(state, history)
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION, why
+    assert new.reason == candidates_reason("none listed")
+    assert new.hint == ADOPT_HINT
+    assert new.unknown is True
+
+
+def test_absence_with_an_empty_snapshot_anchored_by_a_request_created_later() -> None:
+    # the history was empty before the create; r9 (created later in this run) is listed and
+    # nothing else: our create never arrived
+    new, _ = m.transition(unknown(history_before=()), complete_history(entries=(other("r9"),)))
+    assert new.stage is Stage.PLANNED
+    # the same with an expected request but no before snapshot listed
+    new, _ = m.transition(
+        unknown(history_before=()),
+        complete_history(entries=(other("r9"),), expected=("r9",)),
+    )
+    assert new.stage is Stage.PLANNED
+
+
+def test_absence_with_nothing_new_listed() -> None:
+    # only requests the month knows and the snapshot: nothing new could be ours
+    state = unknown(history_before=(), known_ids=("r0", "r9"))
+    new, _ = m.transition(state, complete_history(entries=(m.Seen("r0"), other("r9")), expected=()))
+    assert new.stage is Stage.PLANNED
+
+
+@pytest.mark.parametrize("stage", [Stage.SUBMITTING, Stage.NEEDS_ATTENTION])
+def test_a_history_older_than_the_failure_is_waited_out(stage: Stage) -> None:
+    state = unknown(stage=stage, need_generation=3)
+    for generation in (1, 2, 3):
+        assert m.transition(state, complete_history(generation=generation)) == (state, ())
+    assert m.transition(state, complete_history(generation=4))[0].stage is Stage.PLANNED
+
+
+# ------------------------------------------------------------------ polling with the history
+
+
+def waiting(**changes: object) -> m.MonthState:
+    state = month(stage=Stage.SUBMITTED, request_id="r1", known_ids=("r1",), checked=True)
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "stage"),
+    [
+        ("pending", Stage.SUBMITTED),
+        ("accepted", Stage.SUBMITTED),
+        ("processing", Stage.PROCESSING),
+        (None, Stage.PROCESSING),  # not reported: nothing changes
+        ("on-hold", Stage.PROCESSING),  # a status this SDK does not know: keep watching
+    ],
+)
+def test_the_history_moves_a_waiting_month(status: str | None, stage: Stage) -> None:
+    state = waiting(stage=Stage.PROCESSING, sat_state="processing")
+    new, commands = m.transition(state, m.HistorySeen((other("r9"), ours("r1", status=status))))
+    assert (new.stage, commands) == (stage, ())
+    assert new.sat_state == (status or "processing")
+    assert new.status_asked is False  # a history poll is not the status call
+
+
+def test_pending_takes_a_processing_month_back_to_submitted() -> None:
+    new, _ = m.transition(waiting(stage=Stage.PROCESSING), m.HistorySeen((ours("r1"),)))
+    assert new.stage is Stage.SUBMITTED
+
+
+def test_completed_in_the_history_starts_the_download() -> None:
+    new, commands = m.transition(
+        waiting(),
+        m.HistorySeen((ours("r1", status="completed", invoice_count=3, package_ids=("p1", "p2")),)),
+    )
+    assert new.stage is Stage.COMPLETED
+    assert new.reason == "SAT completed the request"
+    assert (new.invoice_count, new.package_ids) == (3, ("p1", "p2"))
+    assert commands == (m.FetchPackage("p1", 1),)
+
+
+def test_completed_without_package_ids_asks_the_status() -> None:
+    new, commands = m.transition(
+        waiting(), m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+    )
+    assert new.stage is Stage.COMPLETED
+    assert new.status_asked is True
+    assert commands == (m.FetchStatus("r1"),)
+
+
+def test_what_the_server_did_not_say_is_kept() -> None:
+    state = waiting(stage=Stage.PROCESSING, invoice_count=4, package_ids=("p1",), sat_state="x")
+    new, _ = m.transition(
+        state, m.HistorySeen((ours("r1", status=None, invoice_count=None, package_ids=None),))
+    )
+    assert (new.invoice_count, new.package_ids, new.sat_state) == (4, ("p1",), "x")
+    # an empty list does not erase ids the server gave before ...
+    new, _ = m.transition(state, m.HistorySeen((ours("r1", status=None, package_ids=()),)))
+    assert new.package_ids == ("p1",)
+    # ... but is recorded when nothing was known (an explicit empty list is not "unknown")
+    new, _ = m.transition(
+        waiting(stage=Stage.PROCESSING), m.HistorySeen((ours("r1", status=None, package_ids=()),))
+    )
+    assert new.package_ids == ()
+    # a new list and a count of 0 are recorded
+    new, _ = m.transition(
+        state,
+        m.HistorySeen((ours("r1", status=None, invoice_count=0, package_ids=("p2",)),)),
+    )
+    assert (new.invoice_count, new.package_ids) == (0, ("p2",))
+
+
+def test_status_asked_stays_set_through_a_history_poll() -> None:
+    state = waiting(status_asked=True)
+    new, _ = m.transition(state, m.HistorySeen((ours("r1", status="processing"),)))
+    assert new.status_asked is True
+
+
+def test_a_completed_month_ignores_routine_polls() -> None:
+    # a second download of the same package must never start from a poll
+    state = waiting(stage=Stage.COMPLETED, package_ids=("p1",), downloads=(("p1", 1),))
+    for status in ("completed", None, "processing"):
+        new, commands = m.transition(state, m.HistorySeen((ours("r1", status=status),)))
+        assert (new.stage, commands) == (Stage.COMPLETED, ())
+
+
+@pytest.mark.parametrize(
+    ("status", "fetch"), [("completed", True), (None, True), ("processing", False)]
+)
+def test_a_completed_month_acts_on_the_status_it_asked(status: str | None, fetch: bool) -> None:
+    state = waiting(stage=Stage.COMPLETED, status_asked=True)
+    new, commands = m.transition(
+        state, m.StatusSeen(ours("r1", status=status, package_ids=("p1",)))
+    )
+    assert new.stage is Stage.COMPLETED
+    assert commands == ((m.FetchPackage("p1", 1),) if fetch else ())
+
+
+def test_expired_in_the_history() -> None:
+    new, commands = m.transition(
+        waiting(), m.HistorySeen((ours("r1", status="expired", message="vencida"),))
+    )
+    assert commands == ()
+    assert new.stage is Stage.EXPIRED
+    assert new.reason == "SAT reports the request expired (vencida)"
+    new, _ = m.transition(waiting(), m.HistorySeen((ours("r1", status="expired"),)))
+    assert new.reason == "SAT reports the request expired (no reason)"
+    assert new.hint == (
+        "SAT keeps packages 72 h; request the month again with `gigstack-async journal resend "
+        "2024-01` (a new request may be billed)"
+    )
+
+
+SAT_RESEND_HINT = (
+    "SAT refused the request; see the reason. `gigstack-async journal resend` sends it again"
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "stage", "code", "reason", "hint"),
+    [
+        (
+            "5004: No se encontró la información",
+            Stage.EMPTY,
+            5004,
+            "SAT 5004: no CFDIs in the period (5004: No se encontró la información)",
+            None,
+        ),
+        (
+            "5003: Tope máximo",
+            Stage.SAT_FAILED,
+            5003,
+            "SAT request failed: 5003: Tope máximo",
+            "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own "
+            "--out folder (a journal holds one request per month)",
+        ),
+        (
+            "5002: se agotaron las solicitudes",
+            Stage.SAT_FAILED,
+            5002,
+            "SAT request failed: 5002: se agotaron las solicitudes",
+            "SAT's limit of requests for these dates is exhausted: they are never sent again. "
+            "To ask SAT anyway, run the month with other dates (a plan with different dates is "
+            "a new request, and may be billed)",
+        ),
+        (
+            "5011: límite de descargas",
+            Stage.SAT_FAILED,
+            5011,
+            "SAT request failed: 5011: límite de descargas",
+            "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow",
+        ),
+        (
+            "5005: solicitud duplicada",
+            Stage.SAT_FAILED,
+            5005,
+            "SAT request failed: 5005: solicitud duplicada",
+            SAT_RESEND_HINT,
+        ),
+        (None, Stage.SAT_FAILED, None, "SAT request failed: no reason given", SAT_RESEND_HINT),
+    ],
+)
+def test_a_failed_sat_request(
+    message: str | None, stage: Stage, code: int | None, reason: str, hint: str | None
+) -> None:
+    state = waiting(stage=Stage.PROCESSING, hint="old hint", invoice_count=None)
+    new, commands = m.transition(
+        state, m.HistorySeen((ours("r1", status="failed", message=message),))
+    )
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.reason, new.hint) == (stage, code, reason, hint)
+    assert new.invoice_count == (0 if stage is Stage.EMPTY else None)
+
+
+def test_a_listed_request_ends_a_run_of_polling_failures() -> None:
+    new, _ = m.transition(waiting(poll_failures=2), m.HistorySeen((ours("r1"),)))
+    assert new.poll_failures == 0
+    new, _ = m.transition(waiting(poll_failures=0), m.HistorySeen((ours("r1"),)))
+    assert new.poll_failures == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "described"),
+    [
+        ({"rfc_type": "issued"}, "issued cfdi 2024-01-01..2024-01-31"),
+        ({"request_type": "metadata"}, "received metadata 2024-01-01..2024-01-31"),
+        (
+            {"request_type": None, "start": FEB[0], "end": FEB[1]},
+            "received  2024-02-01..2024-02-29",
+        ),
+    ],
+)
+def test_a_reused_request_id_for_another_period_is_not_trusted(
+    fields: dict[str, object], described: str
+) -> None:
+    for checked in (True, False):
+        state = waiting(checked=checked)
+        seen = ours("r1", status="completed", package_ids=("p1",), **fields)
+        new, commands = m.transition(state, m.HistorySeen((seen,)))
+        assert commands == ()
+        assert new.stage is Stage.NEEDS_ATTENTION
+        assert new.reason == (
+            f"the server's request r1 is for {described}, not this month "
+            "(request ids may have been reused)"
+        )
+        assert new.hint == (
+            "nothing was downloaded; find the right request with `gigstack-async downloads "
+            "history` or gigstack's dashboard, then `gigstack-async journal adopt 2024-01 <id>` "
+            "or `gigstack-async journal resend 2024-01`"
+        )
+
+
+def unchecked_hint(stage_request: str = "r1") -> str:
+    return (
+        f"open the request {stage_request} in gigstack's dashboard: if it is for received cfdi "
+        "2024-01-01..2024-01-31, confirm it with `gigstack-async journal adopt 2024-01 "
+        f"{stage_request}` and run the same command again; if not, `gigstack-async journal "
+        "resend 2024-01` (a new request may be billed)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "checks"),
+    [
+        ({}, True),
+        ({"request_type": None}, True),  # documented histories omit requestType (GUESS: ours)
+        ({"start": None}, False),
+        ({"end": None}, False),
+        ({"rfc_type": None}, False),
+    ],
+)
+def test_a_journaled_request_is_checked_against_the_month(
+    fields: dict[str, object], checks: bool
+) -> None:
+    state = waiting(checked=False, misses=2)
+    new, commands = m.transition(state, m.HistorySeen((ours("r1", status="processing", **fields),)))
+    if checks:
+        assert (new.stage, new.checked, commands) == (Stage.PROCESSING, True, ())
+        return
+    reason = (
+        "the history lists request r1 without the dates and types needed to check it against "
+        "this month"
+    )
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.checked is False
+    assert new.resume_to is Stage.SUBMITTED  # adopting it lets the next run go on
+    assert new.reason == f"{reason}; nothing was downloaded"
+    assert new.hint == unchecked_hint()
+    assert commands == (m.Warn(f"2024-01: {reason}"),)
+
+
+def test_a_checked_completed_month_downloads_at_once() -> None:
+    # resumed from the journal as completed: once the history checks the id, download
+    state = waiting(stage=Stage.COMPLETED, checked=False, package_ids=("p1",), misses=1)
+    new, commands = m.transition(state, m.HistorySeen((ours("r1", status="completed"),)))
+    assert (new.stage, new.checked) == (Stage.COMPLETED, True)
+    assert commands == (m.FetchPackage("p1", 1),)
+    # the ids it lists now are used
+    new, commands = m.transition(
+        attrs.evolve(state, package_ids=None),
+        m.HistorySeen((ours("r1", status="completed", package_ids=("p7",)),)),
+    )
+    assert commands == (m.FetchPackage("p7", 1),)
+
+
+def test_an_unlisted_unchecked_request_needs_attention_after_three_histories() -> None:
+    state = waiting(checked=False)
+    history = m.HistorySeen((other("r9"),))
+    for misses in range(1, m.CHECK_MISSES):
+        state, commands = m.transition(state, history)
+        assert (state.stage, state.misses, commands) == (Stage.SUBMITTED, misses, ())
+    state, commands = m.transition(state, history)
+    reason = (
+        "request r1 is not in the server's history (it lists only the newest requests: an "
+        "older one has left it, or the server's ids restarted), so its dates and type cannot "
+        "be checked against this month, as every new run does before downloading"
+    )
+    assert state.misses == m.CHECK_MISSES
+    assert state.stage is Stage.NEEDS_ATTENTION
+    assert state.resume_to is Stage.SUBMITTED
+    assert state.reason == f"{reason}; nothing was downloaded"
+    assert state.hint == unchecked_hint()
+    assert commands == (m.Warn(f"2024-01: {reason}"),)
+
+
+def test_a_checked_request_out_of_the_window_is_asked_by_status() -> None:
+    for stage in (Stage.SUBMITTED, Stage.PROCESSING):
+        state = waiting(stage=stage)
+        assert m.transition(state, m.HistorySeen((other("r9"),))) == (
+            state,
+            (m.FetchStatus("r1"),),
+        )
+    completed = waiting(stage=Stage.COMPLETED)
+    assert m.transition(completed, m.HistorySeen((other("r9"),))) == (completed, ())
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        month(stage=Stage.PLANNED, request_id="r1", checked=True),
+        month(stage=Stage.SUBMITTING, request_id="r1", checked=True),  # not unknown: in flight
+        month(stage=Stage.DONE, request_id="r1", checked=True),
+        month(stage=Stage.NEEDS_ATTENTION, request_id="r1", checked=False),  # not unknown
+        month(stage=Stage.SUBMITTED, request_id=None, checked=True),
+        month(stage=Stage.SUBMITTED, request_id=None, checked=False),
+    ],
+)
+def test_the_history_is_ignored_by_months_not_waiting(state: m.MonthState) -> None:
+    history = m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)), other("r9")))
+    assert m.transition(state, history) == (state, ())
+
+
+def test_a_history_check_of_a_completed_month_without_package_ids_asks_the_status() -> None:
+    # the history poll is not the status call: the status is still asked once
+    state = waiting(stage=Stage.COMPLETED, checked=False, package_ids=None)
+    new, commands = m.transition(
+        state, m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+    )
+    assert (new.stage, new.checked) == (Stage.COMPLETED, True)
+    assert commands == (m.FetchStatus("r1"),)
+    # with package ids the download starts, and the status counts as not asked
+    new, commands = m.transition(
+        state, m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)),))
+    )
+    assert commands == (m.FetchPackage("p1", 1),)
+    assert new.status_asked is False
+
+
+def test_an_adopted_completed_request_without_package_ids_asks_the_status() -> None:
+    new, commands = m.transition(
+        unknown(), m.HistorySeen((ours("r5", status="completed", invoice_count=3),), generation=2)
+    )
+    assert (new.stage, new.request_id) == (Stage.COMPLETED, "r5")
+    assert commands == (m.FetchStatus("r5"),)
+
+
+@pytest.mark.parametrize("status", [None, "on-hold"])
+@pytest.mark.parametrize("stage", [Stage.SUBMITTING, Stage.NEEDS_ATTENTION])
+def test_an_adopted_request_without_a_known_status_is_submitted(
+    stage: Stage, status: str | None
+) -> None:
+    new, commands = m.transition(
+        unknown(stage=stage), m.HistorySeen((ours("r5", status=status),), generation=2)
+    )
+    assert (new.stage, new.request_id, commands) == (Stage.SUBMITTED, "r5", ())
+    assert new.status_asked is False
+
+
+def test_absence_when_a_request_created_later_reuses_an_id_listed_before() -> None:
+    # the server's ids restarted: February's new request got the id "h1" that the history
+    # already listed before January's create. Nothing else is listed: nothing new is ours.
+    state = unknown(history_before=("h1",))
+    new, _ = m.transition(
+        state,
+        complete_history(entries=(other("h1"),), expected=("h1",), later=(("h1", 1),)),
+    )
+    assert new.stage is Stage.PLANNED
+
+
+# ------------------------------------------------------------------ extraction failures
+
+
+def test_a_failed_extraction_keeps_the_staged_package() -> None:
+    staged_file = m.StagedFile("p1", "/staging/p1.zip", "0" * 64, 10)
+    state = month(stage=Stage.STAGED, request_id="r1", package_ids=("p1",), staged=(staged_file,))
+    new, commands = m.transition(state, m.ExtractFailed("p1", "No space left on device"))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == "cannot extract package p1: No space left on device"
+    assert new.hint == (
+        "free space or fix the folder, then run the same command again: the package is staged "
+        "on disk and is extracted again without downloading it"
+    )
+    assert new.resume_to is Stage.STAGED
+    assert new.staged == (staged_file,)
+    # the next run extracts it again
+    _, commands = m.transition(new, m.Start())
+    assert commands == (m.ExtractPackage("p1", "/staging/p1.zip"),)
+
+
+@pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.STAGED])
+def test_an_extraction_failure_outside_staged_changes_nothing(stage: Stage) -> None:
+    state = month(stage=stage, request_id="r1")
+    assert m.transition(state, m.ExtractFailed("p1", "late")) == (state, ())
+
+
+# ------------------------------------------------------------------ per-run counters
+
+
+WARN_3_FAILURES = m.Warn(
+    "2024-01: polling request r1 failed 3 times in a row (HTTP 503); the other months go on"
+)
+
+
+def test_a_status_answer_restarts_the_count_of_polling_failures() -> None:
+    # the warning comes after POLL_WARN_AFTER failures in a row, not in total
+    state = run(
+        waiting(),
+        m.PollFailed("HTTP 503"),
+        m.PollFailed("HTTP 503"),
+        m.StatusSeen(ours("r1", status="processing")),
+        m.PollFailed("HTTP 503"),
+    )[0]
+    state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert commands == ()
+    _, commands = m.transition(state, m.PollFailed("HTTP 504"))
+    assert commands == (
+        m.Warn(
+            "2024-01: polling request r1 failed 3 times in a row (HTTP 504); the other months go on"
+        ),
+    )
+
+
+def test_a_listed_request_restarts_the_count_of_polling_failures() -> None:
+    state = run(
+        waiting(),
+        m.PollFailed("HTTP 503"),
+        m.PollFailed("HTTP 503"),
+        m.HistorySeen((ours("r1", status="processing"),)),
+        m.PollFailed("HTTP 503"),
+    )[0]
+    state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert commands == ()
+    _, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert commands == (WARN_3_FAILURES,)
+
+
+def test_a_new_run_warns_only_after_its_own_polling_failures() -> None:
+    state = run(
+        waiting(poll_failures=2), m.Start(), m.PollFailed("HTTP 503"), m.PollFailed("HTTP 503")
+    )[0]
+    assert m.transition(state, m.PollFailed("HTTP 503"))[1] == (WARN_3_FAILURES,)
+    state = run(waiting(poll_failures=2), m.Start(), m.PollFailed("HTTP 503"))[0]
+    assert m.transition(state, m.PollFailed("HTTP 503"))[1] == ()
+
+
+def completed(**changes: object) -> m.MonthState:
+    """A completed month whose request the user confirmed (checked at every Start)."""
+    state = waiting(stage=Stage.COMPLETED, confirmed_id="r1", package_ids=("p1",))
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+def test_a_new_run_downloads_again_a_package_that_failed_in_the_last_run() -> None:
+    state = completed(failed_this_run=("p1",), downloads=(("p1", 1),))
+    assert m.transition(state, m.Start())[1] == (m.FetchPackage("p1", 2),)
+
+
+def test_a_new_run_has_its_own_free_retries() -> None:
+    # a download that never left (a connect failure) is tried again, a few times per run
+    state = run(completed(free_failures=m.FREE_RETRIES_PER_RUN), m.Start(), m.PackageSending("p1"))[
+        0
+    ]
+    new, commands = m.transition(state, m.PackageFailed("p1", "connect refused", sent=False))
+    assert (new.stage, commands) == (Stage.COMPLETED, (m.FetchPackage("p1", 1),))
+
+
+def test_a_new_run_asks_the_status_again() -> None:
+    state = completed(package_ids=None, status_asked=True, invoice_count=3)
+    assert m.transition(state, m.Start())[1] == (m.FetchStatus("r1"),)
+
+
+def test_a_new_run_gives_an_unlisted_request_its_own_histories() -> None:
+    state = run(waiting(checked=False, misses=2), m.Start())[0]
+    new, commands = m.transition(state, m.HistorySeen((other("r9"),)))
+    assert (new.stage, commands) == (Stage.SUBMITTED, ())
+
+
+def test_our_own_create_answer_lets_the_status_start_the_download() -> None:
+    state = run(month(), m.Send(("h1",)), m.Created("r1"))[0]
+    new, commands = m.transition(
+        state, m.StatusSeen(ours("r1", status="completed", package_ids=("p1",)))
+    )
+    assert (new.stage, commands) == (Stage.COMPLETED, (m.FetchPackage("p1", 1),))
+
+
+def test_a_history_poll_does_not_forget_that_the_status_was_asked() -> None:
+    # completed without package ids: the status is asked once; a poll in between must not make
+    # the status answer ask it again for ever
+    state, commands = m.transition(
+        waiting(), m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+    )
+    assert commands == (m.FetchStatus("r1"),)
+    state = run(state, m.HistorySeen((ours("r1", status="completed", invoice_count=3),)))[0]
+    new, commands = m.transition(state, m.StatusSeen(ours("r1", status="completed")))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == "SAT completed the request with 3 CFDIs but the server gave no package ids"
+
+
+# ------------------------------------------------------------------ the journal
+
+
+def reloaded(state: m.MonthState) -> m.MonthState:
+    return decode_state(encode_state(state))
+
+
+@pytest.mark.parametrize(
+    ("state", "observations"),
+    [
+        (month(), [m.Send(("h1",), generation=2, seq=1), m.Created("r1"), m.Start()]),
+        (month(), [m.Send(("h1",)), m.CreateRefused("deactivated"), m.Start()]),
+        (month(), [m.Send(("h1",)), m.CreateRefused("SAT 5002", 5002)]),
+        (month(), [m.Send(("h1",)), m.Created("r1"), m.HistorySeen((ours("r1"),))]),
+        (
+            month(),
+            [
+                m.Send(("h1",), generation=1, seq=1),
+                m.CreateUnknown("HTTP 502", generation=1),
+                m.HistorySeen((other("h1"), ours("r5", status="processing")), generation=2),
+                m.StatusSeen(ours("r5", status="completed", package_ids=("p1",))),
+            ],
+        ),
+        (
+            month(),
+            [
+                m.Send(("h1",), generation=1, seq=1),
+                m.CreateUnknown("HTTP 502", generation=1),
+                complete_history(generation=2),
+            ],
+        ),
+        (
+            waiting(checked=False),
+            [m.HistorySeen((other("r9"),)) for _ in range(m.CHECK_MISSES)],
+        ),
+        (
+            waiting(stage=Stage.COMPLETED, checked=False, package_ids=("p1",)),
+            [m.HistorySeen((ours("r1", status="completed"),))],
+        ),
+        (waiting(poll_failures=2), [m.HistorySeen((ours("r1", status="failed", message="5003"),))]),
+    ],
+)
+def test_every_state_reloads_from_the_journal_as_it_was(
+    state: m.MonthState, observations: list[m.Observation]
+) -> None:
+    # the engine stores each new state before it acts: a crash resumes from exactly that state
+    for obs in observations:
+        state, _ = m.transition(state, obs)
+        assert reloaded(state) == state, obs
