@@ -9,6 +9,7 @@ HTTP. Whether an operation may be retried comes from the generated operations ta
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import enum
 import hashlib
@@ -209,6 +210,15 @@ class Pipeline:
     def key_fingerprint(self) -> str:
         """A short SHA-256 fingerprint of the API key (bulk journals record it, never the key)."""
         return hashlib.sha256(b"gigstack-async journal\0" + self._api_key.encode()).hexdigest()[:16]
+
+    def key_home_team(self) -> str | None:
+        """The key's home team when the key says so, else None (never the key itself).
+
+        FACT-CLI (gigstack's CLI, `src/config.ts`): a key is a JWT whose `team` claim is its
+        home team. Only a key of exactly that shape (three base64url parts, a JSON payload with
+        a string `team`) answers; any other key's home team is unknown, not guessed.
+        """
+        return home_team_of(self._api_key)
 
     def replace(self, **changes: Any) -> Pipeline:
         settings: dict[str, Any] = {
@@ -786,3 +796,18 @@ def _json_or_none(raw: bytes) -> Any:
 
 def _request_id(response: Response) -> str | None:
     return response.header("x-request-id") or response.header("request-id")
+
+
+def home_team_of(api_key: str) -> str | None:
+    """The `team` claim of a JWT-shaped API key (unverified: it only names, never authorizes)."""
+    parts = api_key.strip().split(".")
+    if len(parts) != 3 or not all(parts):
+        return None
+    payload = parts[1]
+    try:
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        claims = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    team = claims.get("team") if isinstance(claims, dict) else None
+    return team if isinstance(team, str) and team.strip() else None

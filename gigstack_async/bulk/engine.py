@@ -3,7 +3,8 @@
 The engine holds no rules of its own about money or packages. For each month it feeds an
 observation to `machine.transition`, writes the new state to the journal (one transaction),
 and only then performs the returned commands: a create request, a status call, a package
-download to the staging folder, an extraction, a staged file's removal, a warning.
+download to the staging folder, a look for a package already staged, an extraction, a staged
+file's removal, a warning.
 
 What the engine owns is scheduling:
 - only the months of the plan the user saw are driven (other months in the journal are left
@@ -162,9 +163,10 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
 def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
     """Add the plan's new months; returns notes for months whose recorded dates are kept.
 
-    A month with no request (never sent, proven absent, or allowed a resend) takes the plan's
-    dates: a resend asks for what the plan shows. A month SAT refused with 5003 ("split the
-    period") takes the plan's new, different dates: the plan the user saw is the new request.
+    A month with no billed request (never sent, proven absent, allowed a resend, or refused
+    by gigstack) takes the plan's dates: a resend asks for what the plan shows. A month SAT
+    refused with 5003 ("split the period") or 5002 (the limit for these criteria) takes the
+    plan's new, different dates: new criteria, and the plan the user saw is the new request.
     A month already sent keeps the dates it was requested with (the request exists and may
     have been billed): "run the same command again" resumes it even when its end was clipped
     to an earlier "today". When those dates miss days of the plan's, the note says so and the
@@ -180,27 +182,44 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             continue
         if (state.start, state.end) == (slot.start_date, slot.end_date):
             continue
-        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003:
-            state, _ = m.transition(state, m.AllowResend())
-        if state.stage is m.Stage.PLANNED:
+        if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+            # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates
+            # are new criteria, and the plan the user saw asks for them.
+            state, _ = m.transition(state, m.AllowResend(slot.start_date, slot.end_date))
+            store.put(state)
+            continue
+        if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
+            # Nothing billed for the recorded dates (never sent, proven absent, or refused):
+            # the request to come is the one the plan shows.
             store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
             continue
+        # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
+        resend = f"`gigstack-async journal resend {slot.key} --force` asks for the plan's dates"
+        if not _resend_possible(state):
+            resend = f"once it has finished, {resend}"
         missing = slot.start_date < state.start or slot.end_date > state.end
         if missing:
             notes[slot.key] = (
                 f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
                 f"says {slot.start_date}..{slot.end_date}, and the other days' CFDIs were not "
-                f"requested. `gigstack-async journal resend {slot.key} --force` asks for the "
-                "plan's dates (a new request, possibly billed)"
+                f"requested. {resend} (a new request, possibly billed)"
             )
         else:
             notes[slot.key] = (
                 f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
-                f"{slot.start_date}..{slot.end_date}: `gigstack-async journal resend "
-                f"{slot.key} --force` asks for the new dates, possibly billed)"
+                f"{slot.start_date}..{slot.end_date}: {resend}, possibly billed)"
             )
     store.ensure(fresh)
     return notes
+
+
+def _resend_possible(state: m.MonthState) -> bool:
+    """Whether `gigstack-async journal resend` would accept the month now (the machine says)."""
+    try:
+        m.transition(state, m.AllowResend())
+    except m.TransitionError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ one run
@@ -239,7 +258,10 @@ class _Run:
         self.package_errors: dict[str, GigstackError] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
-        self.staging = None if options.download_to is None else options.download_to / STAGING_DIR
+        # Absolute: `journal resend` (maybe run from another folder) finds what it must delete.
+        self.staging = (
+            None if options.download_to is None else options.download_to.absolute() / STAGING_DIR
+        )
 
     # ---------------------------------------------------------------- the machine
 
@@ -250,7 +272,8 @@ class _Run:
         # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
         # staged package; the rest survives a killed process, and recovery after a power cut
         # goes through the history and the staging folder.
-        guarded = isinstance(obs, m.Send | m.PackageSending) or any(
+        # A staged package's record is guarded too: losing it costs one of SAT's 2 downloads.
+        guarded = isinstance(obs, m.Send | m.PackageSending | m.PackageStaged) or any(
             isinstance(c, m.SendCreate | m.FetchPackage | m.DeleteStaged) for c in commands
         )
         self.store.put(new, fsync=guarded)
@@ -267,6 +290,8 @@ class _Run:
                 self.spawn(key, self.status(key, request_id))
             case m.FetchPackage(package_id=package_id):
                 self.spawn(key, self.fetch(key, package_id))
+            case m.FindStaged(package_id=package_id):
+                self.spawn(key, self.find_staged(key, package_id))
             case m.ExtractPackage(package_id=package_id, path=path):
                 self.spawn(key, self.extract(key, package_id, Path(path)))
             case m.DeleteStaged(path=path):
@@ -389,21 +414,39 @@ class _Run:
             self.created_seq[created.request_id] = seq
         self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
-    async def fetch(self, key: str, package_id: str) -> None:
+    def _staged_path(self, key: str, package_id: str) -> Path:
         assert self.staging is not None
-        dest = self.staging / f"{key}-{_safe(package_id)}.zip"
-        if await asyncio.to_thread(dest.is_file):
-            # A run killed after the package was staged but before the journal said so: the
-            # staged file is complete and verified (it is renamed into place only then).
-            try:
-                manifest = await asyncio.to_thread(verify_staged, dest, self.options.package_limits)
-                size = (await asyncio.to_thread(dest.stat)).st_size
-            except (GigstackError, OSError):
-                pass  # not usable: download it (counted) as if it were not there
-            else:
-                staged = m.StagedFile(package_id, str(dest), manifest.sha256, size)
-                self.feed(key, m.PackageStaged(staged))
-                return
+        return self.staging / f"{key}-{_safe(package_id)}.zip"
+
+    async def _staged_on_disk(self, key: str, package_id: str) -> m.StagedFile | None:
+        """A complete, verified staged file of the package, else None.
+
+        A run killed after the package was staged but before the journal said so leaves it:
+        the staged file is renamed into place only once complete.
+        """
+        dest = self._staged_path(key, package_id)
+        if not await asyncio.to_thread(dest.is_file):
+            return None
+        try:
+            manifest = await asyncio.to_thread(verify_staged, dest, self.options.package_limits)
+            size = (await asyncio.to_thread(dest.stat)).st_size
+        except (GigstackError, OSError):
+            return None  # not usable: as if it were not there
+        return m.StagedFile(package_id, str(dest), manifest.sha256, size)
+
+    async def find_staged(self, key: str, package_id: str) -> None:
+        found = await self._staged_on_disk(key, package_id)
+        if found is None:
+            self.feed(key, m.StagedMissing(package_id))
+        else:
+            self.feed(key, m.PackageStaged(found))
+
+    async def fetch(self, key: str, package_id: str) -> None:
+        dest = self._staged_path(key, package_id)
+        found = await self._staged_on_disk(key, package_id)
+        if found is not None:
+            self.feed(key, m.PackageStaged(found))
+            return
         failures = self.package_failures.get(package_id, 0)
         if failures:
             # A 429's Retry-After wins: sending again sooner would only be refused again.

@@ -26,7 +26,8 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
   seen before the create, dates, `rfcType` and `requestType` count, and a missing field never
   counts as a match. Request ids the month already knew are never adopted again.
 - A package is downloaded at most twice (SAT's limit); the third attempt is refused before it is
-  sent. A package download is never repeated within a run.
+  sent, once the engine found no complete staged copy on disk (`FindStaged`: a run killed
+  after staging, before the journal heard). A package download is never repeated within a run.
 - "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
   still unknown the month needs attention.
 - Every month ends a run `done`, `empty`, failed with a reason, or needing attention with a
@@ -57,6 +58,7 @@ __all__ = [
     "Extracted",
     "FetchPackage",
     "FetchStatus",
+    "FindStaged",
     "HistorySeen",
     "MonthState",
     "Observation",
@@ -68,6 +70,7 @@ __all__ = [
     "Send",
     "SendCreate",
     "Stage",
+    "StagedMissing",
     "Start",
     "StatusSeen",
     "Warn",
@@ -348,6 +351,13 @@ class PackageFailed:
 
 
 @attrs.frozen
+class StagedMissing:
+    """`FindStaged` found no complete, verified staged file of the package on disk."""
+
+    package_id: str
+
+
+@attrs.frozen
 class Extracted:
     package_id: str
     files: tuple[str, ...]
@@ -368,7 +378,12 @@ class Adopt:
 
 @attrs.frozen
 class AllowResend:
-    """The user accepts that a new create may be billed (`gigstack-async journal resend`)."""
+    """A new create may be sent: the user accepts it may be billed (`gigstack-async journal
+    resend`), or the plan asks a month SAT refused with 5002/5003 for other dates (`start`,
+    `end`: new criteria for SAT, taken by the month)."""
+
+    start: date | None = None
+    end: date | None = None
 
 
 Observation = (
@@ -383,6 +398,7 @@ Observation = (
     | PackageSending
     | PackageStaged
     | PackageFailed
+    | StagedMissing
     | Extracted
     | ExtractFailed
     | Adopt
@@ -410,6 +426,14 @@ class FetchPackage:
 
 
 @attrs.frozen
+class FindStaged:
+    """Look for a complete staged file of the package (a run killed after the package was
+    staged, before the journal recorded it); answer `PackageStaged` or `StagedMissing`."""
+
+    package_id: str
+
+
+@attrs.frozen
 class ExtractPackage:
     package_id: str
     path: str
@@ -425,7 +449,9 @@ class Warn:
     message: str
 
 
-Command = SendCreate | FetchStatus | FetchPackage | ExtractPackage | DeleteStaged | Warn
+Command = (
+    SendCreate | FetchStatus | FetchPackage | FindStaged | ExtractPackage | DeleteStaged | Warn
+)
 
 Result = tuple[MonthState, tuple[Command, ...]]
 
@@ -478,6 +504,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _staged(state, obs)
         case PackageFailed():
             return _package_failed(state, obs)
+        case StagedMissing():
+            return _staged_missing(state, obs)
         case Extracted():
             return _extracted(state, obs)
         case ExtractFailed():
@@ -493,7 +521,7 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case Adopt():
             return _adopt(state, obs)
         case AllowResend():
-            return _allow_resend(state)
+            return _allow_resend(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
 
 
@@ -597,7 +625,7 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             sat_code=5002,
             unknown=False,
             reason=f"SAT 5002: the limit of requests for these dates is exhausted ({obs.message})",
-            hint="SAT will not accept this request again; it is not retried",
+            hint=_LIMIT_5002,
         ), ()
     if obs.code == 5003:
         return _evolve(
@@ -832,7 +860,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
             "own --out folder (a journal holds one request per month)"
         )
     elif code == 5002:
-        hint = "SAT's limit of requests for these dates is exhausted; it is not retried"
+        hint = _LIMIT_5002
     elif code == 5011:
         hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
     return _evolve(
@@ -842,6 +870,13 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         reason=f"SAT request failed: {text}",
         hint=hint,
     )
+
+
+_LIMIT_5002 = (
+    "SAT's limit of requests for these dates is exhausted: they are never sent again. To ask "
+    "SAT anyway, run the month with other dates (a plan with different dates is a new "
+    "request, and may be billed)"
+)
 
 
 def _expired(state: MonthState, reason: str) -> Result:
@@ -881,13 +916,9 @@ def _next_package(state: MonthState) -> Result:
         return state, ()
     used = state.downloads_of(package_id)
     if used >= DOWNLOAD_BUDGET:
-        return _attention(
-            state,
-            f"package {package_id} was already downloaded {used} times; SAT serves a package at "
-            "most twice, so a third download was not sent",
-            f"request the month again with `gigstack-async journal resend {state.key}` "
-            "(a new request may be billed)",
-        ), ()
+        # The last download may have been staged by a run killed before the journal heard:
+        # look on disk before refusing (the answer is `PackageStaged` or `StagedMissing`).
+        return state, (FindStaged(package_id),)
     # Counted only by `PackageSending`, right before the GET leaves: a run killed while the
     # download waits for a free slot has not spent anything.
     return state, (FetchPackage(package_id, used + 1),)
@@ -919,6 +950,19 @@ def _staged(state: MonthState, obs: PackageStaged) -> Result:
     if state.pending_packages:
         return _next_package(state)
     return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
+
+
+def _staged_missing(state: MonthState, obs: StagedMissing) -> Result:
+    used = state.downloads_of(obs.package_id)
+    if state.stage is not Stage.COMPLETED or used < DOWNLOAD_BUDGET:
+        return state, ()
+    return _attention(
+        state,
+        f"package {obs.package_id} was already downloaded {used} times and no complete copy is "
+        "staged on disk; SAT serves a package at most twice, so a third download was not sent",
+        f"request the month again with `gigstack-async journal resend {state.key}` "
+        "(a new request may be billed)",
+    ), ()
 
 
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:
@@ -1061,7 +1105,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     ), ()
 
 
-def _allow_resend(state: MonthState) -> Result:
+def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     # done/empty too: a month requested for fewer days than the plan's (a clipped "today")
     # is asked again for the plan's dates only on the user's explicit word.
     resendable = (
@@ -1074,12 +1118,19 @@ def _allow_resend(state: MonthState) -> Result:
             f"{state.key} is {state.stage.value}: only expired, failed, refused or "
             "needs-attention months can be sent again"
         )
-    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002:
+    start, end = obs.start or state.start, obs.end or state.end
+    redated = (start, end) != (state.start, state.end)
+    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated:
         raise TransitionError(
-            f"{state.key}: SAT 5002 says the limit of requests for these dates is exhausted"
+            f"{state.key}: SAT 5002 says its limit of requests for {state.start}..{state.end} "
+            "is exhausted, so a resend with these dates would be refused. Run `sat download` "
+            "for this month with other dates instead: a plan with different dates is a new "
+            "request for SAT (it may be billed)"
         )
     return _evolve(
         state,
+        start=start,
+        end=end,
         stage=Stage.PLANNED,
         request_id=None,
         duplicate=False,
@@ -1093,9 +1144,11 @@ def _allow_resend(state: MonthState) -> Result:
         staged=(),
         extracted=(),
         sat_code=None,
-        reason="the user allowed a new create request",
+        reason=f"the plan asks for new dates {start}..{end}: a new request"
+        if redated
+        else "the user allowed a new create request",
         hint=None,
-    ), ()
+    ), tuple(DeleteStaged(s.path) for s in state.staged)  # the old request's: never extracted
 
 
 def _add(items: Iterable[str], item: str) -> tuple[str, ...]:

@@ -18,13 +18,32 @@ from gigstack_async.bulk.engine import BulkOptions, run_bulk
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.plan import DownloadPlan
-from gigstack_async.bulk.store import JournalCorruptError, JournalStore, StoreIdentity
+from gigstack_async.bulk.store import (
+    JournalCorruptError,
+    JournalStore,
+    StoreIdentity,
+    canonical_base_url,
+)
 
 DEFAULT_JOURNAL = ".gigstack-journal.sqlite3"
 LEGACY_JOURNAL = ".gigstack-journal.json"
 
 if TYPE_CHECKING:
+    from gigstack_async._pipeline import Pipeline
     from gigstack_async.resources.downloads import Downloads
+
+
+def journal_identity(pipeline: Pipeline, rfc_type: str, request_type: str) -> StoreIdentity:
+    """The identity a client's runs record in (and check against) a journal."""
+    return StoreIdentity(
+        team=pipeline.team,
+        base_url=canonical_base_url(pipeline.base_url),
+        key_fingerprint=pipeline.key_fingerprint(),
+        rfc=None,
+        rfc_type=rfc_type,
+        request_type=request_type,
+        home_team=pipeline.key_home_team(),
+    )
 
 
 class BulkDownload:
@@ -63,14 +82,10 @@ class BulkDownload:
     @property
     def identity(self) -> StoreIdentity:
         """Who the journal belongs to: team, base URL, key fingerprint (never the key), kind."""
-        pipeline = self._downloads._pipeline
-        return StoreIdentity(
-            team=pipeline.team,
-            base_url=pipeline.base_url,
-            key_fingerprint=pipeline.key_fingerprint(),
-            rfc=None,
-            rfc_type=self.plan.criteria.rfc_type.value,
-            request_type=self.plan.criteria.request_type.value,
+        return journal_identity(
+            self._downloads._pipeline,
+            self.plan.criteria.rfc_type.value,
+            self.plan.criteria.request_type.value,
         )
 
     @property
@@ -112,8 +127,8 @@ class BulkDownload:
                 "that months it recorded as submitted may be requested, and billed, again)."
             )
         if self.journal_path.exists():
-            with JournalStore.open(self.journal_path, self.identity):
-                pass
+            with JournalStore.open(self.journal_path, self.identity) as store:
+                store.bind_download_to(self._options.download_to, record=False)
 
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
         if self._iterated:
@@ -140,6 +155,7 @@ class BulkDownload:
             # paths share one well-tested implementation.
             path = self.journal_path or Path(scratch) / DEFAULT_JOURNAL
             with JournalStore.open(path, self.identity) as store:
+                store.bind_download_to(self._options.download_to)
                 if held is not None:
                     _HELD[held.path] = held
                 try:

@@ -4,9 +4,9 @@
   together, so the file always holds the state before or after a transition, never half.
   Transitions that guard money or packages are fsynced (`synchronous=FULL`); the rest survive
   a killed process and are made durable by the next fsynced one (see `put`).
-- Locked across processes: an exclusive lock on `<path>.lock` (`fcntl.flock` on Linux and
-  macOS, `msvcrt.locking` on Windows) held while the store is open; the OS drops it when the
-  process dies, so a killed run never leaves a stale lock.
+- Locked across processes: an exclusive lock on `<path>.lock`, symlinks resolved
+  (`fcntl.flock` on Linux and macOS, `msvcrt.locking` on Windows) held while the store is
+  open; the OS drops it when the process dies, so a killed run never leaves a stale lock.
 - Bound to its identity: team, base URL, a fingerprint of the API key (a SHA-256 prefix, never
   the key), the RFC when known, `rfc_type` and `request_type`. Opening it under another
   identity raises `JournalMismatchError` before anything is sent.
@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import cattrs
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 2
+_DEFAULT_NAME = ".gigstack-journal.sqlite3"  # bulk.run.DEFAULT_JOURNAL (run imports store)
 """Version 1 was the JSON journal of gigstack-async ≤ 0.x; it is refused, not migrated."""
 
 
@@ -71,9 +73,35 @@ class JournalStateError(JournalError):
     """The change does not fit the month's state (for example adopting into a finished month)."""
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_base_url(url: str) -> str:
+    """`url` as a journal compares it: scheme and host in lower case, the scheme's default port
+    dropped, no trailing slash. `localhost` and `127.0.0.1` stay different (they may be
+    different servers: a name can resolve anywhere)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.rstrip("/")
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return urlunsplit((scheme, host, parts.path.rstrip("/"), parts.query, parts.fragment))
+
+
 @attrs.frozen
 class StoreIdentity:
-    """Who a journal belongs to. `rfc` is None until the server told us."""
+    """Who a journal belongs to. `rfc` is None until the server told us.
+
+    `team` is the `team=` the run gave (None: the key's home team); `home_team` is the key's
+    home team when the key itself says so (the `team` claim of a JWT key, as gigstack's own CLI
+    reads it), else None: then the SDK cannot tell whether a named team is the home team.
+    """
 
     team: str | None
     base_url: str
@@ -81,22 +109,53 @@ class StoreIdentity:
     rfc: str | None
     rfc_type: str
     request_type: str
+    home_team: str | None = None
 
     def differences(self, other: StoreIdentity) -> list[str]:
-        fields = ("team", "base_url", "key_fingerprint", "rfc", "rfc_type", "request_type")
+        """What makes `other` (this run) a different owner than `self` (the journal's)."""
         out = []
-        for name in fields:
+        if not self._same_team(other):
+            out.append(self._team_difference(other))
+        if canonical_base_url(self.base_url) != canonical_base_url(other.base_url):
+            shown = f"base_url {self.base_url!r}, this run has {other.base_url!r}"
+            hosts = {urlsplit(u).hostname for u in (self.base_url, other.base_url)}
+            if hosts == {"localhost", "127.0.0.1"}:
+                shown += " (localhost and 127.0.0.1 count as different servers here)"
+            out.append(shown)
+        if self.key_fingerprint != other.key_fingerprint:
+            out.append("a different API key")
+        for name in ("rfc", "rfc_type", "request_type"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if name == "rfc" and (mine is None or theirs is None):
                 continue  # unknown on one side is not a mismatch; learnt later
             if mine != theirs:
-                shown = (
-                    "a different API key"
-                    if name == "key_fingerprint"
-                    else f"{name} {mine!r}, this run has {theirs!r}"
-                )
-                out.append(shown)
+                out.append(f"{name} {mine!r}, this run has {theirs!r}")
         return out
+
+    def _same_team(self, other: StoreIdentity) -> bool:
+        if self.team == other.team:
+            return True
+        same_key = self.key_fingerprint == other.key_fingerprint
+        # One key has one home team: a journal written before it was recorded learns it here.
+        mine = self.team or self.home_team or (other.home_team if same_key else None)
+        theirs = other.team or other.home_team or (self.home_team if same_key else None)
+        return mine is not None and mine == theirs
+
+    def _team_difference(self, other: StoreIdentity) -> str:
+        def spell(identity: StoreIdentity) -> str:
+            if identity.team is not None:
+                return f"team {identity.team!r}"
+            if identity.home_team is not None:
+                return f"the key's home team {identity.home_team!r}"
+            return "no team= (the key's home team)"
+
+        shown = f"{spell(self)}, this run has {spell(other)}"
+        if None in (self.team, other.team) and not (self.home_team or other.home_team):
+            shown += (
+                " (this API key does not say which team is its home team, so the SDK cannot "
+                "tell whether they are the same: if they are, give team= as the journal's run did)"
+            )
+        return shown
 
 
 @attrs.frozen
@@ -191,11 +250,14 @@ class JournalStore:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         _refuse_foreign_file(target)
-        lock = _FileLock(target.with_name(target.name + ".lock"))
+        # The lock (and SQLite) go by the real file: a symlink or another spelling of the same
+        # journal must find the same lock, or two processes would drive one journal.
+        real = target.resolve()
+        lock = _FileLock(real.with_name(real.name + ".lock"))
         lock.acquire()
         conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(target, isolation_level=None)
+            conn = sqlite3.connect(real, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             with _transaction(conn):
@@ -207,12 +269,12 @@ class JournalStore:
                 else:
                     problems = stored.differences(identity)
                     if problems:
-                        raise JournalMismatchError(
-                            f"{target} belongs to another run: {'; '.join(problems)}. Use "
-                            "another folder (or --journal file) for this one; this journal was "
-                            "left untouched."
-                        )
-                    effective = attrs.evolve(stored, rfc=stored.rfc or identity.rfc)
+                        raise JournalMismatchError(mismatch_message(target, problems))
+                    effective = attrs.evolve(
+                        stored,
+                        rfc=stored.rfc or identity.rfc,
+                        home_team=stored.home_team or identity.home_team,
+                    )
                     if effective != stored:
                         _write_meta(conn, effective)
             store = cls(target, conn, lock, effective)
@@ -250,6 +312,94 @@ class JournalStore:
         if stored is None:
             raise JournalCorruptError(f"{target} has no identity: not a bulk journal")
         return cls.open(target, stored)
+
+    def rebind(self, identity: StoreIdentity) -> None:
+        """Record `identity`'s team, base URL and key as the journal's owner (a rotated API key,
+        the same team spelled otherwise). Its kind of request and RFC never change here: those
+        are a different journal, and a different RFC stays refused."""
+        if (identity.rfc_type, identity.request_type) != (
+            self.identity.rfc_type,
+            self.identity.request_type,
+        ):
+            raise JournalMismatchError(
+                f"{self.path} holds {self.identity.rfc_type} {self.identity.request_type} "
+                "requests; a journal cannot be rebound to another kind of request"
+            )
+        new = attrs.evolve(
+            self.identity,
+            team=identity.team,
+            base_url=identity.base_url,
+            key_fingerprint=identity.key_fingerprint,
+            home_team=identity.home_team,
+        )
+        with _transaction(self._conn):
+            _write_meta(self._conn, new)
+        self.identity = new
+
+    @property
+    def download_to(self) -> Path | None:
+        """The folder this journal's months were extracted into (None: not recorded yet).
+
+        Recorded relative to the journal when the journal is inside it (moving the whole
+        folder keeps it valid), absolute otherwise.
+        """
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'download_to'").fetchone()
+        if row is None:
+            return None
+        recorded = Path(json.loads(row[0]))
+        return recorded if recorded.is_absolute() else self.path.resolve().parent / recorded
+
+    def bind_download_to(self, folder: Path | None, *, record: bool = True) -> None:
+        """Refuse a download folder other than the journal's, unless every file the journal
+        lists is there (the folder was moved); then, with `record`, remember it. A journal that
+        recorded no folder yet (older versions) belongs to the folder it sits in.
+
+        Not re-extracted: a package's staged ZIP is deleted once extracted, so the files in the
+        recorded folder are the only copy, and extracting again would spend SAT downloads
+        (at most 2 per package, ever). Raises JournalMismatchError.
+        """
+        if folder is None:
+            return  # nothing is downloaded by this run
+        here = folder.resolve()
+        journal_dir = self.path.resolve().parent
+        recorded = self.download_to
+        if recorded is not None and recorded.resolve() == here:
+            return
+        # A journal from before the folder was recorded, inside this folder (the default
+        # layout): it is this folder's, even if the user moved some files away since.
+        inside = recorded is None and journal_dir.is_relative_to(here)
+        missing = (
+            []
+            if inside
+            else [
+                f"{state.key}/{name}"
+                for state in self.states()
+                for name in state.files
+                if not (here / state.key / name).is_file()
+            ]
+        )
+        if missing:
+            where = str(recorded) if recorded is not None else "the folder it was used with"
+            raise JournalMismatchError(
+                f"{self.path} records its months' files in {where}, not {here} ({len(missing)} "
+                f"of them, e.g. {missing[0]}, are not there). Run with download_to (--out) "
+                f"{where}, or move its month folders here first. They "
+                "are not extracted again: the packages are no longer staged, and SAT serves a "
+                "package at most twice. A new journal (another --journal file) starts over: "
+                "every month is requested, and may be billed, again. This journal was left "
+                "untouched."
+            )
+        if not record:
+            return
+        spelled = (
+            os.path.relpath(here, journal_dir) if journal_dir.is_relative_to(here) else str(here)
+        )
+        with _transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('download_to', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (json.dumps(spelled),),
+            )
 
     def _load(self) -> None:
         rows = self._conn.execute("SELECT key, state FROM months ORDER BY key").fetchall()
@@ -360,6 +510,18 @@ class JournalStore:
                 "INSERT INTO log (key, stage, reason) VALUES (?, ?, ?)",
                 (state.key, state.stage.value, state.reason),
             )
+
+
+def mismatch_message(path: Path, problems: list[str]) -> str:
+    return (
+        f"{path} belongs to another run: {'; '.join(problems)}. This journal was left untouched. "
+        "If it is the same gigstack team (for example a rotated API key, or the same team or "
+        "server written differently), `gigstack-async journal rebind "
+        f"{path.parent if path.name == _DEFAULT_NAME else path}` (given this run's API key, "
+        "team and base URL) makes it yours without requesting anything again. Another folder "
+        "(or --journal file) starts over instead: every month is requested, and may be billed, "
+        "again."
+    )
 
 
 @contextlib.contextmanager

@@ -346,7 +346,10 @@ class MonthMachineModel(RuleBasedStateMachine):
         else:
             self.feed(key, m.StatusSeen(self.server.seen(req, history=False)))
 
-    @rule(index=st.integers(0, 5), outcome=st.sampled_from(["ok", "ok", "truncated", "unsent"]))
+    @rule(
+        index=st.integers(0, 5),
+        outcome=st.sampled_from(["ok", "ok", "truncated", "unsent", "staged-then-killed"]),
+    )
     def perform_fetch(self, index: int, outcome: str) -> None:
         item = self.pop(index, m.FetchPackage)
         if item is None:
@@ -370,6 +373,24 @@ class MonthMachineModel(RuleBasedStateMachine):
         else:
             path = f"{key}/{command.package_id}.zip"
             self.staged_data[path] = got
+            if outcome == "staged-then-killed":
+                self.restart()  # on disk, never recorded: the next run must find it
+                return
+            staged = m.StagedFile(command.package_id, path, "a" * 64, len(got))
+            self.feed(key, m.PackageStaged(staged))
+
+    @rule(index=st.integers(0, 5))
+    def perform_find_staged(self, index: int) -> None:
+        item = self.pop(index, m.FindStaged)
+        if item is None:
+            return
+        key, command = item
+        assert isinstance(command, m.FindStaged)
+        path = f"{key}/{command.package_id}.zip"
+        got = self.staged_data.get(path)
+        if got is None:
+            self.feed(key, m.StagedMissing(command.package_id))
+        else:
             staged = m.StagedFile(command.package_id, path, "a" * 64, len(got))
             self.feed(key, m.PackageStaged(staged))
 
@@ -508,6 +529,8 @@ class MonthMachineModel(RuleBasedStateMachine):
                     self.perform_fetch(0, "ok")
                 elif isinstance(command, m.ExtractPackage):
                     self.perform_extract(0, disk_full=False)
+                elif isinstance(command, m.FindStaged):
+                    self.perform_find_staged(0)
                 else:
                     self.queue.pop(0)
             self.never_billed_twice()

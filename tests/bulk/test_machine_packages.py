@@ -122,16 +122,30 @@ def test_no_package_is_fetched_without_a_check_or_without_wanting_files(
 
 def test_a_third_download_of_a_package_is_refused_before_it_is_sent() -> None:
     state = evolve(COMPLETED, confirmed_id="R1", downloads=(("P1", 2),))
-    after, commands = transition(state, Start())
+    looked, commands = transition(state, Start())
+    # First a look on disk: the last download may be staged by a run killed before the
+    # journal heard (review 9b #3).
+    assert commands == (m.FindStaged("P1"),)
+    assert looked == evolve(state, checked=True)
+    after, commands = transition(looked, m.StagedMissing("P1"))
     assert commands == ()
     assert after == evolve(
-        state,
+        looked,
         stage=Stage.NEEDS_ATTENTION,
-        reason="package P1 was already downloaded 2 times; SAT serves a package at most "
-        "twice, so a third download was not sent",
+        reason="package P1 was already downloaded 2 times and no complete copy is staged on "
+        "disk; SAT serves a package at most twice, so a third download was not sent",
         hint=RESEND_HINT,
         resume_to=None,
     )
+
+
+def test_a_package_staged_by_its_last_download_is_adopted_not_refused() -> None:
+    state = evolve(COMPLETED, confirmed_id="R1", package_ids=("P1",), downloads=(("P1", 2),))
+    looked, commands = transition(state, Start())
+    assert commands == (m.FindStaged("P1"),)
+    after, commands = transition(looked, PackageStaged(F1))
+    assert after.stage is Stage.STAGED
+    assert commands == (ExtractPackage("P1", F1.path),)
 
 
 def test_a_package_that_failed_in_this_run_is_not_retried_before_the_next_run() -> None:
@@ -701,7 +715,8 @@ def resent(state: MonthState) -> MonthState:
 )
 def test_resend_plans_the_month_again_and_the_next_send_creates_it(state: MonthState) -> None:
     after, commands = transition(state, AllowResend())
-    assert commands == ()
+    # A staged package of the dropped request is deleted, not left behind (review 9b).
+    assert commands == tuple(DeleteStaged(f.path) for f in state.staged)
     assert after == resent(state)
     assert after.known_ids == state.known_ids  # never adopted again
     created, commands = transition(after, Send(history_ids=()))
@@ -734,5 +749,20 @@ def test_resend_refuses_a_month_whose_sat_limit_is_exhausted() -> None:
     with pytest.raises(TransitionError) as raised:
         transition(state, AllowResend())
     assert str(raised.value) == (
-        "2024-01: SAT 5002 says the limit of requests for these dates is exhausted"
+        "2024-01: SAT 5002 says its limit of requests for 2024-01-01..2024-01-31 is exhausted, "
+        "so a resend with these dates would be refused. Run `sat download` for this month with "
+        "other dates instead: a plan with different dates is a new request for SAT (it may be "
+        "billed)"
     )
+
+
+def test_other_dates_after_sat_5002_are_new_criteria() -> None:
+    state = evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5002)
+    after, commands = transition(state, AllowResend(date(2024, 1, 1), date(2024, 1, 30)))
+    assert commands == ()
+    assert (after.stage, after.start, after.end) == (
+        Stage.PLANNED,
+        date(2024, 1, 1),
+        date(2024, 1, 30),
+    )
+    assert after.reason == "the plan asks for new dates 2024-01-01..2024-01-30: a new request"

@@ -595,7 +595,9 @@ REFUSED_HINT = (
             5002,
             "SAT 5002: the limit of requests for these dates is exhausted "
             "(Descarga Masiva is not active)",
-            "SAT will not accept this request again; it is not retried",
+            "SAT's limit of requests for these dates is exhausted: they are never sent again. "
+            "To ask SAT anyway, run the month with other dates (a plan with different dates is "
+            "a new request, and may be billed)",
         ),
         (
             5003,
@@ -1010,7 +1012,9 @@ SAT_RESEND_HINT = (
             Stage.SAT_FAILED,
             5002,
             "SAT request failed: 5002: se agotaron las solicitudes",
-            "SAT's limit of requests for these dates is exhausted; it is not retried",
+            "SAT's limit of requests for these dates is exhausted: they are never sent again. "
+            "To ask SAT anyway, run the month with other dates (a plan with different dates is "
+            "a new request, and may be billed)",
         ),
         (
             "5011: límite de descargas",

@@ -1,4 +1,4 @@
-"""`gigstack-async journal show|adopt|resend`: read and repair a bulk download's journal.
+"""`gigstack-async journal show|adopt|resend|rebind`: read and repair a bulk download's journal.
 
 These commands touch only the journal file (nothing is sent to the API). The next
 `sat download` with the same folder acts on what they record.
@@ -7,7 +7,9 @@ These commands touch only the journal file (nothing is sent to the API). The nex
 from __future__ import annotations
 
 import argparse
+import asyncio
 import calendar
+import contextlib
 import re
 import sys
 from datetime import date
@@ -15,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import STAGING_DIR
 from gigstack_async.bulk.hints import with_journal
-from gigstack_async.bulk.run import DEFAULT_JOURNAL
+from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
@@ -30,11 +33,12 @@ examples:
   {PROG} journal show ./cfdi 2024-03
   {PROG} journal adopt ./cfdi 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B
   {PROG} journal resend ./cfdi 2024-03
+  GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
 
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
 exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does not fit the
-month's state, or an adopt/resend not confirmed)."""
+month's state, or an adopt/resend/rebind not confirmed)."""
 
 RESEND_RISK = (
     "This journal has sent {creates} create request(s) for {key} so far. "
@@ -44,6 +48,17 @@ RESEND_RISK = (
     "earlier request was never created, expired (SAT keeps packages 72 h), failed or covered "
     "fewer days than you need; if you can find it in `{prog} downloads history` or gigstack's "
     "dashboard, adopt it instead."
+)
+
+REBIND_RISK = (
+    "The journal {path} was made by another run: {problems}. Rebinding records this command's "
+    "API key, team and base URL as its owner; the months it holds, their request ids and the "
+    "files already downloaded are kept, and nothing is requested again. Do this only if it is "
+    "the same gigstack team and the same taxpayer (RFC), for example after rotating the API "
+    "key. If it is another team, the next `sat download` watches the other team's request ids "
+    "under this one: months recorded as done keep the other team's files, and the rest may "
+    "need attention. The alternative, a new folder, requests every month again and each "
+    "request may be billed."
 )
 
 ADOPT_TRUST = (
@@ -137,6 +152,21 @@ def register(commands: Any) -> None:
     )
     resend.usage = f"{PROG} journal resend [options] JOURNAL MONTH"
     resend.set_defaults(func=run_resend, usage=resend.format_usage().strip())
+
+    rebind = command_parser(
+        journal,
+        "rebind",
+        help="make a journal yours after an API key rotation (nothing is requested again)",
+        description="Record this command's API key, team and base URL (--api-key/--team/"
+        "--base-url or the environment) as the journal's owner, keeping every month, request "
+        "id and file: for a rotated API key of the same team, or the same team or server "
+        "written differently. The risk is shown and must be confirmed (--yes when not in a "
+        "terminal). Nothing is sent to the API.",
+        epilog=EPILOG,
+    )
+    _journal_arg(rebind)
+    _yes_arg(rebind, "confirm the risk without asking (for scripts)")
+    rebind.set_defaults(func=run_rebind, usage=rebind.format_usage().strip())
 
 
 def _journal_arg(parser: argparse.ArgumentParser) -> None:
@@ -318,14 +348,63 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
         ):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
-        _apply(store, state, m.AllowResend())
+        removed = _apply(store, state, m.AllowResend())
+        for path in removed:
+            ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
     return exitcodes.OK
 
 
-def _apply(store: JournalStore, state: m.MonthState, obs: m.Observation) -> None:
+def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
+    with _open(args) as store:
+        client = ctx.client(args)
+        try:
+            stored = store.identity
+            new = journal_identity(client._pipeline, stored.rfc_type, stored.request_type)
+        finally:
+            asyncio.run(client.aclose())
+        problems = stored.differences(new)
+        if not problems:
+            ctx.ui.out(f"{store.path} already belongs to this API key, team and base URL.")
+            return exitcodes.OK
+        ctx.ui.out(REBIND_RISK.format(path=store.path, problems="; ".join(problems)))
+        question = "Make this journal belong to this API key, team and URL?"
+        if not _confirm(question, yes=args.yes, what="rebind"):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
+        store.rebind(new)
+        ctx.ui.out(
+            f"{store.path} now belongs to this API key, team and base URL. Run the same "
+            "`sat download` again with them: it resumes where the journal stopped."
+        )
+    return exitcodes.OK
+
+
+def _apply(store: JournalStore, state: m.MonthState, obs: m.Observation) -> list[Path]:
+    """Record the month's transition; perform what it asks of the disk (only `DeleteStaged`:
+    nothing is sent from here). Returns the staged files removed."""
     try:
-        new, _commands = m.transition(state, obs)
+        new, commands = m.transition(state, obs)
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     store.put(new)
+    removed = []
+    for command in commands:
+        if isinstance(command, m.DeleteStaged):
+            for path in _staged_paths(store, command.path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+def _staged_paths(store: JournalStore, recorded: str) -> list[Path]:
+    """Where a staged file is: in the journal's download folder's staging folder (by name, so
+    a relative path recorded by a run in another working folder is found), or as recorded when
+    absolute."""
+    paths = []
+    if store.download_to is not None:
+        paths.append(store.download_to / STAGING_DIR / Path(recorded).name)
+    if Path(recorded).is_absolute():
+        paths.append(Path(recorded))
+    return paths

@@ -106,7 +106,8 @@ def register(subparsers: Any) -> None:
         "--journal",
         type=Path,
         metavar="FILE",
-        help=f"progress journal that makes a re-run resume (default: DIR/{JOURNAL_NAME})",
+        help=f"progress journal that makes a re-run resume (default: DIR/{JOURNAL_NAME}); "
+        "it belongs to one --out folder and refuses another",
     )
     parser.add_argument(
         "--concurrency",
