@@ -85,13 +85,13 @@ async def test_a_429_after_sat_served_ends_where_counting_it_would_and_never_bey
     result = await run(client, out)
     assert result.stage == "needs-attention"
     assert "5008" in (result.error or "")
-    assert "journal resend 2024-01" in (result.hint or "")
+    assert f"journal resend {out} 2024-01" in (result.hint or "")
     assert max(sandbox.state.downloads_per_package().values()) == 2  # SAT never served a third
     # The third GET was refused by SAT (5008) at no cost; nothing more is sent on the next run.
     sent = len(sandbox.state.calls_to(PACKAGE))
     again = await run(client, out)
     assert again.stage == "needs-attention"
-    assert "journal resend 2024-01" in (again.hint or "")
+    assert f"journal resend {out} 2024-01" in (again.hint or "")
     assert len(sandbox.state.calls_to(PACKAGE)) == sent
     assert max(sandbox.state.downloads_per_package().values()) == 2
 
