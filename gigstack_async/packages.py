@@ -393,7 +393,12 @@ def _extract(
         parents = {root.joinpath(*m.name.split("/")).parent for m in manifest.members}
         for parent in parents:
             remove_stale_temp_files(parent)
-    targets = {m.name: _target(root, m, overwrite=overwrite) for m in manifest.members}
+    # One resolve per folder, not per member: SAT packages put thousands of files in one
+    # folder, and resolving walks (lstat) every component of the path each time.
+    resolved: dict[Path, Path] = {}
+    targets = {
+        m.name: _target(root, m, overwrite=overwrite, resolved=resolved) for m in manifest.members
+    }
 
     folders: set[Path] = set()
     # A second pass inflates again rather than holding a verified package (up to the caps) in
@@ -401,9 +406,10 @@ def _extract(
     for entry, chunks in _streams(blob, entries, limits):
         path, needs_write = targets[entry.name]
         if needs_write:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in folders:  # made once per folder, not once per member
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
             write_atomic(path, chunks, sync_dir=False, durable=durable)
-            folders.add(path.parent)
     if durable:
         for folder in sorted(folders):  # once per folder, not once per file: thousands of files
             fsync_dir(folder)
@@ -761,12 +767,19 @@ def _inflate(raw: Iterator[bytes], name: str) -> Iterator[bytes]:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _target(root: Path, member: PackageMember, *, overwrite: bool) -> tuple[Path, bool]:
-    """Where a member goes under `root`, and whether it must be written."""
+def _target(
+    root: Path, member: PackageMember, *, overwrite: bool, resolved: dict[Path, Path]
+) -> tuple[Path, bool]:
+    """Where a member goes under `root`, and whether it must be written.
+
+    `resolved` caches each lexical folder's resolved path for one extraction.
+    """
     name = member.name
     lexical = root.joinpath(*name.split("/"))
     # resolve() follows symlinks already in the destination: a linked folder must not lead out.
-    folder = lexical.parent.resolve()
+    folder = resolved.get(lexical.parent)
+    if folder is None:
+        folder = resolved[lexical.parent] = lexical.parent.resolve()
     if not folder.is_relative_to(root):
         raise UnsafePackageError(
             f"member {name!r} would be written to {folder}, outside {root}", member=name

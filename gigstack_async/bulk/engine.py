@@ -248,9 +248,11 @@ class _Run:
         new, commands = m.transition(old, obs)
         # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
         # staged package; the rest survives a killed process, and recovery after a power cut
-        # goes through the history and the staging folder.
+        # goes through the history and the staging folder. A `FetchPackage` spends nothing by
+        # itself: its GET leaves only after `PackageSending`, fsynced (and the WAL is
+        # sequential, so that commit makes this one durable too).
         guarded = isinstance(obs, m.Send | m.PackageSending) or any(
-            isinstance(c, m.SendCreate | m.FetchPackage | m.DeleteStaged) for c in commands
+            isinstance(c, m.SendCreate | m.DeleteStaged) for c in commands
         )
         self.store.put(new, fsync=guarded)
         self.announce(old, new)
