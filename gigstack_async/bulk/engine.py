@@ -239,6 +239,7 @@ class _Run:
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
         self.staging = None if options.download_to is None else options.download_to / STAGING_DIR
+        self.deletable: list[Path] = []
 
     # ---------------------------------------------------------------- the machine
 
@@ -251,10 +252,15 @@ class _Run:
         # goes through the history and the staging folder. A `FetchPackage` spends nothing by
         # itself: its GET leaves only after `PackageSending`, fsynced (and the WAL is
         # sequential, so that commit makes this one durable too).
+        # A staged package whose extraction is recorded is deleted only once that record is
+        # durable, but the record need not be fsynced on its own: deletions wait for the next
+        # fsynced commit (the next package GET's, or `_delete_staged` at the end of the run).
         guarded = isinstance(obs, m.Send | m.PackageSending) or any(
-            isinstance(c, m.SendCreate | m.DeleteStaged) for c in commands
+            isinstance(c, m.SendCreate) for c in commands
         )
         self.store.put(new, fsync=guarded)
+        if guarded:
+            self._delete_staged(synced=True)
         self.announce(old, new)
         for command in commands:
             self.perform(key, command)
@@ -271,8 +277,7 @@ class _Run:
             case m.ExtractPackage(package_id=package_id, path=path):
                 self.spawn(key, self.extract(key, package_id, Path(path)))
             case m.DeleteStaged(path=path):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(path).unlink()
+                self.deletable.append(Path(path))  # once the journal is synced
             case m.Warn(message=message):
                 logger.warning("%s", message)
                 self.emit(MonthWarning(key, message))
@@ -587,6 +592,8 @@ class _Run:
                     remove_stale_temp_files(self.options.download_to / key)
                 if self.staging is not None:
                     remove_stale_temp_files(self.staging)
+                self._sweep_staged()
+                self._delete_staged(synced=False)
             for key in sorted(self.keys, key=self._risk):
                 before = self.store.get(key)
                 if before.request_id and before.stage is not m.Stage.PLANNED:
@@ -621,6 +628,7 @@ class _Run:
                     delay = max(0.0, min(delay, deadline - loop.time()))
                 await self._wait_change(delay)
         self.tasks = None
+        self._delete_staged(synced=False)
         if self.staging is not None:
             with contextlib.suppress(OSError):
                 self.staging.rmdir()  # only when empty: staged packages wait for the next run
@@ -633,6 +641,30 @@ class _Run:
                     error=f"still {shown} after {timeout} s; re-run with the same journal to "
                     "keep watching (run the same command again: nothing is sent twice)",
                 )
+
+    def _delete_staged(self, *, synced: bool) -> None:
+        """Delete the staged packages whose extraction is recorded; unless the caller just
+        made a durable commit (`synced`), first make the journal durable (one fsync)."""
+        if not self.deletable:
+            return
+        if not synced:
+            self.store.sync()
+        deletable, self.deletable = self.deletable, []
+        for path in deletable:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _sweep_staged(self) -> None:
+        """Queue the staged packages a killed run left behind after recording their
+        extraction (their deletion waited for a sync that never came)."""
+        if self.staging is None or not self.staging.is_dir():
+            return
+        months = self.store.keys()  # every month of the journal, not only this plan's
+        for key in months:
+            for package in self.store.get(key).extracted:
+                path = self.staging / f"{key}-{_safe(package.package_id)}.zip"
+                if path.is_file():
+                    self.deletable.append(path)
 
     async def _pause(self, seconds: float) -> None:
         """A backoff that ends early at the run's deadline (nothing is sent after it)."""

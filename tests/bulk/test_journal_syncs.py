@@ -13,6 +13,7 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import STAGING_DIR
 from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.bulk.watch import PollSchedule
@@ -21,35 +22,36 @@ from gigstack_async.sandbox import Sandbox, SandboxConfig
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 
 
-async def test_a_month_syncs_the_journal_before_its_create_its_package_get_and_the_delete(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    synced: Counter[str] = Counter()
-    real_put = JournalStore.put
+class Recorder:
+    """What the engine did to the journal and the staging folder, in order."""
 
-    def put(self: JournalStore, state: m.MonthState, *, fsync: bool = True) -> None:
-        old = self.get(state.key) if state.key in self.keys() else None
-        if fsync and old != state:
-            synced[_why(old, state)] += 1
-        real_put(self, state, fsync=fsync)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.steps: list[tuple[str, str]] = []
+        real_put, real_sync, real_unlink = JournalStore.put, JournalStore.sync, Path.unlink
+        steps = self.steps
 
-    monkeypatch.setattr(JournalStore, "put", put)
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        bulk = client.downloads.bulk(
-            "2024-01", "2024-03", rfc_type="received", download_to=tmp_path / "cfdi", poll=FAST
-        )
-        async with bulk:
-            results = [e async for e in bulk if isinstance(e, MonthResult)]
-        packages = len(sandbox.state.downloads_per_package())
+        def put(store: JournalStore, state: m.MonthState, *, fsync: bool = True) -> None:
+            known = store.keys()
+            old = store.get(state.key) if state.key in known else None
+            real_put(store, state, fsync=fsync)
+            if old != state:
+                steps.append(("durable" if fsync else "put", _why(old, state)))
 
-    assert [r.ok for r in results] == [True] * 3
-    assert packages == 3
-    # One durable commit per create (intent), per package GET (its count) and per staged
-    # package deleted after extraction: nothing for polling, completion or staging.
-    assert synced == {"submitting": 3, "package GET counted": 3, "extracted": 3}
+        def sync(store: JournalStore) -> None:
+            real_sync(store)
+            steps.append(("durable", "sync"))
+
+        def unlink(path: Path, missing_ok: bool = False) -> None:
+            if path.parent.name == STAGING_DIR:
+                steps.append(("unlink", path.name))
+            real_unlink(path, missing_ok=missing_ok)
+
+        monkeypatch.setattr(JournalStore, "put", put)
+        monkeypatch.setattr(JournalStore, "sync", sync)
+        monkeypatch.setattr(Path, "unlink", unlink)
+
+    def durable(self) -> Counter[str]:
+        return Counter(why for kind, why in self.steps if kind == "durable")
 
 
 def _why(old: m.MonthState | None, new: m.MonthState) -> str:
@@ -58,3 +60,66 @@ def _why(old: m.MonthState | None, new: m.MonthState) -> str:
     if old is not None and len(new.extracted) > len(old.extracted):
         return "extracted"
     return new.stage.value
+
+
+async def bulk(client: GigstackClient, out: Path, end: str = "2024-03") -> list[MonthResult]:
+    run = client.downloads.bulk("2024-01", end, rfc_type="received", download_to=out, poll=FAST)
+    async with run:
+        return [e async for e in run if isinstance(e, MonthResult)]
+
+
+async def test_the_journal_is_synced_before_each_create_and_package_get_and_before_deletes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder(monkeypatch)
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        results = await bulk(client, tmp_path / "cfdi")
+        packages = len(sandbox.state.downloads_per_package())
+
+    assert [r.ok for r in results] == [True] * 3
+    assert packages == 3
+    # One durable commit per create (the intent) and per package GET (its count); the three
+    # recorded extractions share the commits that follow them: nothing for polling,
+    # completion, staging or each extraction.
+    durable = recorder.durable()
+    assert durable["submitting"] == 3
+    assert durable["package GET counted"] == 3
+    assert durable["extracted"] == 0
+    assert set(durable) <= {"submitting", "package GET counted", "sync"}
+    assert durable["sync"] <= 1
+    # Every staged ZIP is deleted, each only after a durable commit that follows the
+    # record of its extraction.
+    steps = recorder.steps
+    unlinked = [i for i, (kind, _) in enumerate(steps) if kind == "unlink"]
+    assert len(unlinked) == 3
+    for index in unlinked:
+        recorded = max(i for i, s in enumerate(steps[:index]) if s[1] == "extracted")
+        assert any(kind == "durable" for kind, _ in steps[recorded + 1 : index])
+    assert not (tmp_path / "cfdi" / STAGING_DIR).exists()
+
+
+async def test_a_staged_zip_left_after_its_extraction_was_recorded_is_deleted_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "cfdi"
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        with monkeypatch.context() as patch:
+            # A run killed between recording an extraction and the sync its delete waits for.
+            patch.setattr("gigstack_async.bulk.engine._Run._delete_staged", lambda *a, **k: None)
+            first = await bulk(client, out, end="2024-01")
+        assert [r.ok for r in first] == [True]
+        (left,) = (out / STAGING_DIR).iterdir()
+        recorder = Recorder(monkeypatch)
+
+        again = await bulk(client, out, end="2024-01")
+
+    assert [r.ok for r in again] == [True]
+    assert not left.exists()
+    assert recorder.steps[:2] == [("durable", "sync"), ("unlink", left.name)]
+    assert sandbox.state.downloads_per_package()[left.name[len("2024-01-") : -4]] == 1
