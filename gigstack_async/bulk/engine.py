@@ -413,7 +413,18 @@ class _Run:
         failures = self.package_failures.get(package_id, 0)
         if failures:
             await self._pause(resubmit_delay(failures - 1, None))
-        async with self.limit:
+        await self.limit.acquire()
+        held = True
+
+        def release() -> None:
+            # The slot bounds HTTP requests: it is freed as soon as the body has arrived, so
+            # the next GET need not wait for this one's fsyncs and verification.
+            nonlocal held
+            if held:
+                held = False
+                self.limit.release()
+
+        try:
             if self.stopping:
                 return  # past the deadline: not sent, not counted; the next run fetches it
             before = self.store.get(key).downloads_of(package_id)
@@ -422,7 +433,7 @@ class _Run:
                 return  # the machine refused it (SAT's budget, or the month moved on)
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
-                    package_id, dest, limits=self.options.package_limits
+                    package_id, dest, limits=self.options.package_limits, on_received=release
                 )
             )
             try:
@@ -437,6 +448,8 @@ class _Run:
             except (GigstackError, OSError):
                 pass
             self._record_fetch(key, package_id, task)
+        finally:
+            release()
 
     def _record_fetch(self, key: str, package_id: str, task: asyncio.Future[StagedPackage]) -> None:
         if task.cancelled():
