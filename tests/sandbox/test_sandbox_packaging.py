@@ -87,10 +87,10 @@ async def test_a_stopped_sandbox_generates_nothing_more(
     start_sandbox, config: SandboxConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built = count_builds(monkeypatch)
-    slower = attrs.evolve(SLOW_SAT, pending_seconds=200)  # processing 0.23 s after creation
+    slower = attrs.evolve(SLOW_SAT, pending_seconds=500)  # processing 0.53 s after creation
     sandbox, api = await start_sandbox(attrs.evolve(config, speed=1000.0, lifecycle=slower))
     await api.create("2025-04-01", "2025-04-30")
     await sandbox.stop()
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(1.0)
     assert built == []
     assert sandbox.state.download_requests[-1].archives == {}
