@@ -6,11 +6,14 @@ on a busy one), so the fan-out's package tail pays for every unneeded one. Count
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+import gigstack_async.bulk.engine as engine
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR
@@ -123,3 +126,34 @@ async def test_a_staged_zip_left_after_its_extraction_was_recorded_is_deleted_by
     assert not left.exists()
     assert recorder.steps[:2] == [("durable", "sync"), ("unlink", left.name)]
     assert sandbox.state.downloads_per_package()[left.name[len("2024-01-") : -4]] == 1
+
+
+async def test_at_most_two_packages_are_extracted_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = threading.Lock()
+    running = [0]
+    most = [0]
+    real = engine.extract_staged
+
+    def extract(*args: object, **kwargs: object) -> object:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2)  # a slow disk: every package is staged before one is extracted
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(engine, "extract_staged", extract)
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        results = await bulk(client, tmp_path / "cfdi", end="2024-05")
+
+    assert [r.ok for r in results] == [True] * 5
+    assert engine.EXTRACTIONS_AT_ONCE == 2
+    assert 1 <= most[0] <= 2
