@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -74,6 +75,10 @@ HISTORY_WINDOW = m.HISTORY_WINDOW
 MAX_SUBMISSIONS_PER_RUN = 8
 RESUBMIT_BACKOFF_CAP = 30.0
 STAGING_DIR = ".gigstack-staging"
+# Extractions at once (across months). Each is mostly file creation (kernel work that
+# contends on the filesystem's journal) and Python under the GIL: more at once only slow
+# each other and the event loop's downloads (measured in the fan-out scenario).
+EXTRACTIONS_AT_ONCE = 2
 
 
 def resubmit_delay(attempt: int, error: GigstackError | None) -> float:
@@ -262,6 +267,8 @@ class _Run:
         self.staging = (
             None if options.download_to is None else options.download_to.absolute() / STAGING_DIR
         )
+        self.deletable: list[Path] = []
+        self.extracting = asyncio.Semaphore(EXTRACTIONS_AT_ONCE)
 
     # ---------------------------------------------------------------- the machine
 
@@ -271,12 +278,21 @@ class _Run:
         new, commands = m.transition(old, obs)
         # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
         # staged package; the rest survives a killed process, and recovery after a power cut
-        # goes through the history and the staging folder.
-        # A staged package's record is guarded too: losing it costs one of SAT's 2 downloads.
-        guarded = isinstance(obs, m.Send | m.PackageSending | m.PackageStaged) or any(
-            isinstance(c, m.SendCreate | m.FetchPackage | m.DeleteStaged) for c in commands
+        # goes through the history and the staging folder. A `FetchPackage` spends nothing by
+        # itself: its GET leaves only after `PackageSending`, fsynced (and the WAL is
+        # sequential, so that commit makes this one durable too).
+        # A staged package whose extraction is recorded is deleted only once that record is
+        # durable, but the record need not be fsynced on its own: deletions wait for the next
+        # fsynced commit (the next package GET's, or `_delete_staged` at the end of the run).
+        # Nor need `PackageStaged`: a record lost to a power cut costs no download, because
+        # the staged file is found by name on disk first (`fetch`, and `FindStaged` when the
+        # budget is spent).
+        guarded = isinstance(obs, m.Send | m.PackageSending) or any(
+            isinstance(c, m.SendCreate) for c in commands
         )
         self.store.put(new, fsync=guarded)
+        if guarded:
+            self._delete_staged(synced=True)
         self.announce(old, new)
         for command in commands:
             self.perform(key, command)
@@ -295,8 +311,7 @@ class _Run:
             case m.ExtractPackage(package_id=package_id, path=path):
                 self.spawn(key, self.extract(key, package_id, Path(path)))
             case m.DeleteStaged(path=path):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(path).unlink()
+                self.deletable.append(Path(path))  # once the journal is synced
             case m.Warn(message=message):
                 logger.warning("%s", message)
                 self.emit(MonthWarning(key, message))
@@ -451,7 +466,18 @@ class _Run:
         if failures:
             # A 429's Retry-After wins: sending again sooner would only be refused again.
             await self._pause(resubmit_delay(failures - 1, self.package_errors.get(package_id)))
-        async with self.limit:
+        await self.limit.acquire()
+        held = True
+
+        def release() -> None:
+            # The slot bounds HTTP requests: it is freed as soon as the body has arrived, so
+            # the next GET need not wait for this one's fsyncs and verification.
+            nonlocal held
+            if held:
+                held = False
+                self.limit.release()
+
+        try:
             if self.stopping:
                 return  # past the deadline: not sent, not counted; the next run fetches it
             before = self.store.get(key).downloads_of(package_id)
@@ -460,7 +486,7 @@ class _Run:
                 return  # the machine refused it (SAT's budget, or the month moved on)
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
-                    package_id, dest, limits=self.options.package_limits
+                    package_id, dest, limits=self.options.package_limits, on_received=release
                 )
             )
             try:
@@ -475,6 +501,8 @@ class _Run:
             except (GigstackError, OSError):
                 pass
             self._record_fetch(key, package_id, task)
+        finally:
+            release()
 
     def _record_fetch(self, key: str, package_id: str, task: asyncio.Future[StagedPackage]) -> None:
         if task.cancelled():
@@ -513,9 +541,12 @@ class _Run:
         assert self.options.download_to is not None
         folder = self.options.download_to / key
         try:
-            result = await _finish_even_if_cancelled(
-                asyncio.to_thread(extract_staged, path, folder, limits=self.options.package_limits)
-            )
+            async with self.extracting:
+                result = await _finish_even_if_cancelled(
+                    asyncio.to_thread(
+                        extract_staged, path, folder, limits=self.options.package_limits
+                    )
+                )
         except (GigstackError, OSError) as error:
             self.feed(key, m.ExtractFailed(package_id, str(error)))
             return
@@ -631,6 +662,8 @@ class _Run:
                     remove_stale_temp_files(self.options.download_to / key)
                 if self.staging is not None:
                     remove_stale_temp_files(self.staging)
+                self._sweep_staged()
+                self._delete_staged(synced=False)
             for key in sorted(self.keys, key=self._risk):
                 before = self.store.get(key)
                 if before.request_id and before.stage is not m.Stage.PLANNED:
@@ -665,6 +698,12 @@ class _Run:
                     delay = max(0.0, min(delay, deadline - loop.time()))
                 await self._wait_change(delay)
         self.tasks = None
+        try:
+            self._delete_staged(synced=False)
+        except (sqlite3.Error, OSError) as error:
+            # Kept, not lost: the next run syncs and deletes them first. The months' results
+            # (below) matter more than tidying up.
+            logger.warning("staged packages kept until the next run: %s", error)
         if self.staging is not None:
             with contextlib.suppress(OSError):
                 self.staging.rmdir()  # only when empty: staged packages wait for the next run
@@ -677,6 +716,30 @@ class _Run:
                     error=f"still {shown} after {timeout} s; re-run with the same journal to "
                     "keep watching (run the same command again: nothing is sent twice)",
                 )
+
+    def _delete_staged(self, *, synced: bool) -> None:
+        """Delete the staged packages whose extraction is recorded; unless the caller just
+        made a durable commit (`synced`), first make the journal durable (one fsync)."""
+        if not self.deletable:
+            return
+        if not synced:
+            self.store.sync()
+        deletable, self.deletable = self.deletable, []
+        for path in deletable:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _sweep_staged(self) -> None:
+        """Queue the staged packages a killed run left behind after recording their
+        extraction (their deletion waited for a sync that never came)."""
+        if self.staging is None or not self.staging.is_dir():
+            return
+        months = self.store.keys()  # every month of the journal, not only this plan's
+        for key in months:
+            for package in self.store.get(key).extracted:
+                path = self.staging / f"{key}-{_safe(package.package_id)}.zip"
+                if path.is_file():
+                    self.deletable.append(path)
 
     async def _pause(self, seconds: float) -> None:
         """A backoff that ends early at the run's deadline (nothing is sent after it)."""
