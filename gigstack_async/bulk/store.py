@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
@@ -517,7 +518,8 @@ def mismatch_message(path: Path, problems: list[str]) -> str:
         f"{path} belongs to another run: {'; '.join(problems)}. This journal was left untouched. "
         "If it is the same gigstack team (for example a rotated API key, or the same team or "
         "server written differently), `gigstack-async journal rebind "
-        f"{path.parent if path.name == _DEFAULT_NAME else path}` (given this run's API key, "
+        f"{shlex.quote(str(path.parent if path.name == _DEFAULT_NAME else path))}` (given this "
+        "run's API key, "
         "team and base URL) makes it yours without requesting anything again. Another folder "
         "(or --journal file) starts over instead: every month is requested, and may be billed, "
         "again."

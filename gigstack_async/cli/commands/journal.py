@@ -50,6 +50,14 @@ RESEND_RISK = (
     "dashboard, adopt it instead."
 )
 
+RESEND_WHOLE_MONTH = (
+    " {key} is already downloaded for {start} to {end} ({files} file(s)): SAT cannot be asked "
+    "for the missing days alone in this journal (one request per month), so the new request "
+    "asks for the whole month of the next run's plan again, those days included. If gigstack "
+    "bills per downloaded XML, the CFDIs already downloaded are billed again. To pay only for "
+    "the missing days, download them with `sat download` into another --out folder instead."
+)
+
 REBIND_RISK = (
     "The journal {path} was made by another run: {problems}. Rebinding records this command's "
     "API key, team and base URL as its owner; the months it holds, their request ids and the "
@@ -243,8 +251,8 @@ def _row(state: m.MonthState, journal: str) -> list[str]:
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
         step = (
             "the month's other days are not in this journal: download them with `sat download` "
-            "into another --out folder, or `gigstack-async journal resend` (--force) to request "
-            "the month again with the next run's dates (a new request, possibly billed)"
+            "into another --out folder, or `gigstack-async journal resend --force` to request "
+            "the whole month again with the next run's dates (a new request, possibly billed)"
         )
     return [
         state.key,
@@ -342,6 +350,10 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
         risk = RESEND_RISK.format(
             key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
         )
+        if state.ok:
+            risk += RESEND_WHOLE_MONTH.format(
+                key=state.key, start=state.start, end=state.end, files=len(state.files)
+            )
         ctx.ui.out(risk)
         if not _confirm(
             f"Allow a new request for {state.key}?", yes=args.yes, what="resend may be billed"
