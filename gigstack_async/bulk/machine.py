@@ -1102,7 +1102,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         extracted=(),
         reason=f"request {obs.request_id} adopted by the user",
         hint=None,
-    ), ()
+    ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
 
 
 def _allow_resend(state: MonthState, obs: AllowResend) -> Result:

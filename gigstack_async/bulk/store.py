@@ -586,8 +586,9 @@ def _refuse_foreign_file(path: Path) -> None:
         raise JournalCorruptError(
             f"{path} cannot be read as a bulk journal: it looks like the JSON journal of "
             "an older gigstack-async, which this version cannot resume. Keep it (its "
-            '"request_id" fields list the requests already billed), move it aside, and use '
-            "`gigstack-async journal adopt` to attach those requests to the new journal instead of "
-            "creating them again."
+            '"request_id" fields list the requests already billed), move it aside, and attach '
+            "each of them without sending anything: `gigstack-async journal adopt "
+            f"{shlex.quote(str(path))} YYYY-MM REQUEST_ID --rfc-type issued|received` (the "
+            "first one creates the new journal at this path), instead of creating them again."
         )
     raise JournalCorruptError(f"{path} cannot be read as a bulk journal (not SQLite)")

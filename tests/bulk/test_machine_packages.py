@@ -629,7 +629,8 @@ def test_adopt_follows_the_request_the_user_names(
     state: MonthState, request_id: str, known_ids: tuple[str, ...]
 ) -> None:
     after, commands = transition(state, Adopt(request_id))
-    assert commands == ()
+    # The left request's staged packages are never extracted: their ZIPs go (review 9c).
+    assert commands == tuple(DeleteStaged(s.path) for s in state.staged)
     assert after == adopted(state, request_id, known_ids)
 
 

@@ -8,6 +8,7 @@ End to end against the sandbox over 127.0.0.1, like tests/bulk/test_review_9b_y.
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,10 +16,18 @@ from pathlib import Path
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import engine, repair
 from gigstack_async.bulk.events import BulkEvent, MonthResult
-from gigstack_async.bulk.store import mismatch_message
+from gigstack_async.bulk.store import (
+    JournalCorruptError,
+    JournalStateError,
+    JournalStore,
+    mismatch_message,
+)
 from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 PACKAGE = "downloadPackage"
@@ -70,4 +79,106 @@ def test_the_rebind_command_in_the_refusal_runs_as_printed(journal: str, argumen
     assert shlex.split(command) == ["journal", "rebind", argument]
 
 
-_ = asyncio  # used by the end-to-end tests below
+# 2 ------------------------------------------------------------------------------------------
+
+
+async def test_adopt_refuses_a_request_id_another_month_of_the_journal_knows(
+    tmp_path: Path,
+) -> None:
+    # 2024-01 fails SAT 5011; the user slips and adopts 2024-02's id for it. On the reviewed
+    # code it was accepted: 2024-01 downloaded 2024-02's package (3 GETs of one package).
+    out = tmp_path / "cfdi"
+    profile = ServerProfile(sat_codes=(SatCodeRule(5011, month="2024-01", times=1),))
+    config = SandboxConfig(speed=3000, seed=5, history_limit=1, profile=profile)
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        first = results(await run(client, out, "2024-01", "2024-02", concurrency=1))
+        assert first["2024-01"].stage == "sat-failed"
+        assert first["2024-02"].ok
+        with JournalStore.open_existing(out / JOURNAL) as store:
+            before = store.get("2024-01")
+            february = store.get("2024-02").request_id
+            assert february is not None
+            with pytest.raises(JournalStateError, match="2024-02's in this journal"):
+                repair.adopt(store, "2024-01", february)  # the Python path
+
+        argv = ["journal", "adopt", str(out), "2024-01", february, "--yes"]
+        assert await asyncio.to_thread(main, argv) == 2
+        with JournalStore.open_existing(out / JOURNAL) as store:
+            assert store.get("2024-01") == before
+        gets = len(sandbox.state.calls_to(PACKAGE))
+        again = results(await run(client, out, "2024-01", "2024-02", concurrency=1))
+        assert again["2024-01"].stage == "sat-failed"
+        assert not (out / "2024-01").exists()
+        assert len(sandbox.state.calls_to(PACKAGE)) == gets
+
+
+# suspicion: adopt dropped a staged package from the journal and left its ZIP forever --------
+
+
+async def test_adopting_another_request_removes_the_left_requests_staged_package(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client = world
+    out = tmp_path / "cfdi"
+
+    def disk_full(*_args: object, **_kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine, "extract_staged", disk_full)
+    stuck = results(await run(client, out))["2024-01"]
+    assert stuck.stage == "needs-attention"
+    staged = list((out / ".gigstack-staging").glob("*.zip"))
+    assert staged
+
+    argv = ["journal", "adopt", str(out), "2024-01", "SOME-OTHER-REQUEST", "--yes"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert not any(path.exists() for path in staged)
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-01").staged == ()
+        assert store.get("2024-01").request_id == "SOME-OTHER-REQUEST"
+
+
+# 4 ------------------------------------------------------------------------------------------
+
+
+async def test_the_old_json_journals_advice_runs_and_bills_nothing(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The refusal said "move it aside and attach the requests with `journal adopt`", but adopt
+    # needed a journal that only a billing `sat download` could create.
+    sandbox, client = world
+    old = await client.downloads.create_request(
+        start_date="2024-01-01", end_date="2024-01-31", rfc_type="received"
+    )  # the request the old version made (and billed)
+    out = tmp_path / "my cfdi"
+    out.mkdir()
+    legacy = out / ".gigstack-journal.json"
+    legacy.write_text(json.dumps({"months": {"2024-01": {"request_id": old.request_id}}}))
+    with pytest.raises(JournalCorruptError) as caught:
+        await run(client, out)
+    command = str(caught.value).split("`gigstack-async ", 1)[1].split("`", 1)[0]
+    argv = [
+        old.request_id if word == "REQUEST_ID" else "2024-01" if word == "YYYY-MM" else word
+        for word in shlex.split(command)
+    ]
+    legacy.rename(tmp_path / "old.json")
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
+    assert len(sandbox.state.calls_to(CREATE)) == 1  # only the old version's
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-01").request_id == old.request_id
+
+    done = results(await run(client, out))["2024-01"]
+    assert done.ok, done.error
+    assert done.files
+    assert len(sandbox.state.calls_to(CREATE)) == 1
+
+
+async def test_journal_adopt_without_a_journal_says_how_to_start_one(tmp_path: Path) -> None:
+    argv = ["journal", "adopt", str(tmp_path / "cfdi"), "2024-01", "REQ-1", "--yes"]
+    assert await asyncio.to_thread(main, argv) == 2
+    assert not (tmp_path / "cfdi" / JOURNAL).exists()
