@@ -56,6 +56,8 @@ from gigstack_async.errors import (
 )
 from gigstack_async.packages import (
     DEFAULT_LIMITS,
+    CorruptPackageError,
+    PackageDecodeError,
     PackageLimits,
     StagedPackage,
     extract_staged,
@@ -293,10 +295,10 @@ class _Run:
             case m.FindStaged(package_id=package_id):
                 self.spawn(key, self.find_staged(key, package_id))
             case m.ExtractPackage(package_id=package_id, path=path):
-                self.spawn(key, self.extract(key, package_id, Path(path)))
+                self.spawn(key, self.extract(key, package_id, self._staged_file(path)))
             case m.DeleteStaged(path=path):
                 with contextlib.suppress(FileNotFoundError):
-                    Path(path).unlink()
+                    self._staged_file(path).unlink()
             case m.Warn(message=message):
                 logger.warning("%s", message)
                 self.emit(MonthWarning(key, message))
@@ -414,6 +416,36 @@ class _Run:
             self.created_seq[created.request_id] = seq
         self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
+    def _remove_orphan_staged(self) -> None:
+        """Remove this journal's staged ZIPs that no month refers to any more: a damaged or
+        unrecorded copy left by a killed run whose month was since resent, adopted elsewhere or
+        finished. Kept: every recorded staged file, and the staging name of every package of a
+        month not extracted yet (a run killed after staging, before the journal heard, left it
+        there for `FindStaged`). Only names this journal's downloads produced are touched: the
+        staging folder may be shared with another journal's run."""
+        assert self.staging is not None
+        ours: set[str] = set()
+        wanted: set[str] = set()
+        for state in self.store.states():
+            ours.update(f"{state.key}-{_safe(pid)}.zip" for pid, _ in state.downloads)
+            wanted.update(Path(f.path).name for f in state.staged)
+            done = {p.package_id for p in state.extracted}
+            pending = [pid for pid in state.package_ids or () if pid not in done]
+            wanted.update(f"{state.key}-{_safe(pid)}.zip" for pid in pending)
+        for name in ours - wanted:
+            with contextlib.suppress(OSError):
+                (self.staging / name).unlink()
+
+    def _staged_file(self, recorded: str) -> Path:
+        """Where a recorded staged file is now: in this run's staging folder by its name (the
+        download folder, journal inside, may have been moved since it was recorded), else as
+        recorded."""
+        if self.staging is not None:
+            here = self.staging / Path(recorded).name
+            if here.is_file() or not Path(recorded).is_file():
+                return here
+        return Path(recorded)
+
     def _staged_path(self, key: str, package_id: str) -> Path:
         assert self.staging is not None
         return self.staging / f"{key}-{_safe(package_id)}.zip"
@@ -512,10 +544,22 @@ class _Run:
     async def extract(self, key: str, package_id: str, path: Path) -> None:
         assert self.options.download_to is not None
         folder = self.options.download_to / key
+        recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
         try:
             result = await _finish_even_if_cancelled(
-                asyncio.to_thread(extract_staged, path, folder, limits=self.options.package_limits)
+                asyncio.to_thread(
+                    extract_staged,
+                    path,
+                    folder,
+                    limits=self.options.package_limits,
+                    expected_sha256=recorded[0].sha256 if recorded else None,
+                )
             )
+        except (FileNotFoundError, CorruptPackageError, PackageDecodeError) as error:
+            # Not the bytes that were staged (gone, damaged, replaced): extracting it again
+            # cannot help; the machine drops it and downloads again if SAT's budget allows.
+            self.feed(key, m.StagedLost(package_id, f"{path}: {error}"))
+            return
         except (GigstackError, OSError) as error:
             self.feed(key, m.ExtractFailed(package_id, str(error)))
             return
@@ -631,6 +675,7 @@ class _Run:
                     remove_stale_temp_files(self.options.download_to / key)
                 if self.staging is not None:
                     remove_stale_temp_files(self.staging)
+                    await asyncio.to_thread(self._remove_orphan_staged)
             for key in sorted(self.keys, key=self._risk):
                 before = self.store.get(key)
                 if before.request_id and before.stage is not m.Stage.PLANNED:

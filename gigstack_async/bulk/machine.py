@@ -70,6 +70,7 @@ __all__ = [
     "Send",
     "SendCreate",
     "Stage",
+    "StagedLost",
     "StagedMissing",
     "Start",
     "StatusSeen",
@@ -358,6 +359,15 @@ class StagedMissing:
 
 
 @attrs.frozen
+class StagedLost:
+    """The staged copy cannot be extracted from: gone, damaged, or not the bytes recorded when
+    it was staged (its SHA-256). It is dropped (and removed): the package counts as not staged."""
+
+    package_id: str
+    message: str
+
+
+@attrs.frozen
 class Extracted:
     package_id: str
     files: tuple[str, ...]
@@ -399,6 +409,7 @@ Observation = (
     | PackageStaged
     | PackageFailed
     | StagedMissing
+    | StagedLost
     | Extracted
     | ExtractFailed
     | Adopt
@@ -506,6 +517,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _package_failed(state, obs)
         case StagedMissing():
             return _staged_missing(state, obs)
+        case StagedLost():
+            return _staged_lost(state, obs)
         case Extracted():
             return _extracted(state, obs)
         case ExtractFailed():
@@ -963,6 +976,22 @@ def _staged_missing(state: MonthState, obs: StagedMissing) -> Result:
         f"request the month again with `gigstack-async journal resend {state.key}` "
         "(a new request may be billed)",
     ), ()
+
+
+def _staged_lost(state: MonthState, obs: StagedLost) -> Result:
+    lost = [s for s in state.staged if s.package_id == obs.package_id]
+    if state.stage is not Stage.STAGED or not lost:
+        return state, ()
+    # Back to `completed` without it: a download left is spent on it; with none left,
+    # `FindStaged` looks once more and the month needs attention (`_staged_missing`).
+    state = _evolve(
+        state,
+        stage=Stage.COMPLETED,
+        staged=tuple(s for s in state.staged if s.package_id != obs.package_id),
+        reason=f"the staged copy of package {obs.package_id} is unusable: {obs.message}",
+    )
+    new, commands = _next_package(state)
+    return new, (DeleteStaged(lost[0].path), *commands)
 
 
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:

@@ -8,8 +8,13 @@ End to end against the sandbox over 127.0.0.1, like tests/bulk/test_review_9b_y.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
 import shlex
+import sys
+import textwrap
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -182,3 +187,136 @@ async def test_journal_adopt_without_a_journal_says_how_to_start_one(tmp_path: P
     argv = ["journal", "adopt", str(tmp_path / "cfdi"), "2024-01", "REQ-1", "--yes"]
     assert await asyncio.to_thread(main, argv) == 2
     assert not (tmp_path / "cfdi" / JOURNAL).exists()
+
+
+# 1 ------------------------------------------------------------------------------------------
+
+
+def _disk_full(*_args: object, **_kw: object) -> None:
+    raise OSError(28, "No space left on device")
+
+
+async def _staged_not_extracted(client: GigstackClient, out: Path) -> list[Path]:
+    """Run 2024-01 with extraction failing (disk full): its package stays staged, recorded."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "extract_staged", _disk_full)
+        stuck = results(await run(client, out))["2024-01"]
+    assert stuck.stage == "needs-attention"
+    staged = list((out / ".gigstack-staging").glob("*.zip"))
+    assert staged
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-01").staged
+    return staged
+
+
+async def test_a_staged_package_is_found_after_the_whole_folder_moved(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    # The staged path was recorded absolute: after the move, extraction looked in the old
+    # folder (ENOENT) and the month needed attention on every run, its good ZIP stranded.
+    sandbox, client = world
+    await _staged_not_extracted(client, tmp_path / "cfdi")
+    (tmp_path / "cfdi").rename(tmp_path / "moved")
+
+    done = results(await run(client, tmp_path / "moved"))["2024-01"]
+
+    assert done.ok, done.error
+    assert done.files
+    assert all(f.exists() and tmp_path / "moved" in f.parents for f in done.files)
+    assert len(sandbox.state.calls_to(PACKAGE)) == 1  # extracted from the staged copy
+    assert not list((tmp_path / "moved" / ".gigstack-staging").glob("*.zip"))
+
+
+# suspicion: the recorded sha256 of a staged package was never compared ----------------------
+
+
+async def test_a_staged_package_whose_bytes_changed_is_not_extracted(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    (staged,) = await _staged_not_extracted(client, out)
+    foreign = io.BytesIO()
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("FOREIGN-0000.xml", "<cfdi:Comprobante/>")
+    staged.write_bytes(foreign.getvalue())  # a valid ZIP, not the package that was staged
+
+    done = results(await run(client, out))["2024-01"]
+
+    assert done.ok, done.error
+    assert done.files
+    assert not (out / "2024-01" / "FOREIGN-0000.xml").exists()
+    assert len(sandbox.state.calls_to(PACKAGE)) == 2  # downloaded again (1 of 2 was left)
+
+
+# suspicion: a damaged, unrecorded staged ZIP stayed in .gigstack-staging forever -------------
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from gigstack_async import GigstackClient
+    from gigstack_async.bulk import engine
+    from gigstack_async.bulk.watch import PollSchedule
+
+    if sys.argv[3] == "die-after-staging":
+        original = engine._Run._record_fetch
+        def record(self, key, package_id, task):
+            if not task.cancelled() and task.exception() is None:
+                os._exit(9)
+            return original(self, key, package_id, task)
+        engine._Run._record_fetch = record
+
+    async def main():
+        poll = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+        async with GigstackClient(os.environ["K"], base_url=sys.argv[1]) as client:
+            bulk = client.downloads.bulk(
+                "2024-01", "2024-01", rfc_type="received", download_to=sys.argv[2], poll=poll
+            )
+            async with bulk:
+                async for event in bulk:
+                    pass
+
+    asyncio.run(main())
+    """
+)
+
+
+async def _child(tmp_path: Path, sandbox: Sandbox, out: Path, mode: str) -> int:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        sandbox.base_url,
+        str(out),
+        mode,
+        env=dict(os.environ, K=sandbox.api_key),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode
+
+
+async def test_a_damaged_staged_zip_nothing_refers_to_is_removed(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient]
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    sandbox.state.force_fault(PACKAGE, "after_truncate", times=1)
+    assert await _child(tmp_path, sandbox, out, "normal") == 0  # 1st download spent
+    assert await _child(tmp_path, sandbox, out, "die-after-staging") == 9  # 2nd, unrecorded
+    (damaged,) = (out / ".gigstack-staging").glob("*.zip")
+    damaged.write_bytes(damaged.read_bytes()[:5000])
+
+    stuck = results(await run(client, out))["2024-01"]
+    assert stuck.stage == "needs-attention"  # no download left, no usable copy
+    assert await asyncio.to_thread(main, ["journal", "resend", str(out), "2024-01", "--yes"]) == 0
+
+    done = results(await run(client, out))["2024-01"]  # a new request
+
+    assert done.ok, done.error
+    assert not damaged.exists()
+    assert not list((out / ".gigstack-staging").glob("*.zip"))
