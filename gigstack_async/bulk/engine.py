@@ -184,6 +184,15 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             continue
         if (state.start, state.end) == (slot.start_date, slot.end_date):
             continue
+        if (slot.start_date, slot.end_date) in state.exhausted:
+            # SAT 5002 refused these very dates before (the month was tried with others since).
+            notes[slot.key] = (
+                f"SAT 5002 refused {slot.start_date}..{slot.end_date} earlier (its limit of "
+                "requests for these dates is exhausted): they are never sent again; the month "
+                f"keeps its last request, for {state.start}..{state.end}. Run it with other "
+                "dates (a new request, possibly billed)"
+            )
+            continue
         if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
             # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates
             # are new criteria, and the plan the user saw asks for them.

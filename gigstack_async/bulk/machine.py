@@ -215,6 +215,9 @@ class MonthState:
     resume_to: Stage | None = None
     """For needs-attention that the next run can continue by itself."""
     sat_code: int | None = None
+    exhausted: tuple[tuple[date, date], ...] = ()
+    """(start, end) of every request SAT refused with 5002 (its limit of requests for those
+    criteria): never sent again, whichever dates the month was tried with since."""
 
     @property
     def settled(self) -> bool:
@@ -636,6 +639,7 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             state,
             stage=Stage.SAT_FAILED,
             sat_code=5002,
+            exhausted=_add_dates(state.exhausted, state.start, state.end),
             unknown=False,
             reason=f"SAT 5002: the limit of requests for these dates is exhausted ({obs.message})",
             hint=_LIMIT_5002,
@@ -874,6 +878,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         )
     elif code == 5002:
         hint = _LIMIT_5002
+        state = _evolve(state, exhausted=_add_dates(state.exhausted, state.start, state.end))
     elif code == 5011:
         hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
     return _evolve(
@@ -1149,9 +1154,11 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         )
     start, end = obs.start or state.start, obs.end or state.end
     redated = (start, end) != (state.start, state.end)
-    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated:
+    if (start, end) in state.exhausted or (
+        state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated
+    ):
         raise TransitionError(
-            f"{state.key}: SAT 5002 says its limit of requests for {state.start}..{state.end} "
+            f"{state.key}: SAT 5002 says its limit of requests for {start}..{end} "
             "is exhausted, so a resend with these dates would be refused. Run `sat download` "
             "for this month with other dates instead: a plan with different dates is a new "
             "request for SAT (it may be billed)"
@@ -1178,6 +1185,12 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         else "the user allowed a new create request",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the old request's: never extracted
+
+
+def _add_dates(
+    ranges: tuple[tuple[date, date], ...], start: date, end: date
+) -> tuple[tuple[date, date], ...]:
+    return ranges if (start, end) in ranges else (*ranges, (start, end))
 
 
 def _add(items: Iterable[str], item: str) -> tuple[str, ...]:

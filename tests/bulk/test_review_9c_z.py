@@ -16,6 +16,7 @@ import sys
 import textwrap
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -320,3 +321,31 @@ async def test_a_damaged_staged_zip_nothing_refers_to_is_removed(
     assert done.ok, done.error
     assert not damaged.exists()
     assert not list((out / ".gigstack-staging").glob("*.zip"))
+
+
+# 5 ------------------------------------------------------------------------------------------
+
+
+async def test_dates_sat_refused_with_5002_are_never_sent_again(tmp_path: Path) -> None:
+    # A (the whole month) got 5002, then B (other dates) got 5002 too; back to A, the reviewed
+    # code sent A again: the machine remembered only the latest refused dates.
+    out = tmp_path / "cfdi"
+    rule = SatCodeRule(5002, month="2024-03", times=2)
+    config = SandboxConfig(speed=3000, seed=3, profile=ServerProfile(sat_codes=(rule,)))
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        plans = [("2024-03", "2024-03"), ("2024-03-01", "2024-03-15"), ("2024-03", "2024-03")]
+        outcomes = [results(await run(client, out, a, b))["2024-03"] for a, b in plans]
+        assert [r.stage for r in outcomes] == ["sat-failed"] * 3
+        assert len(sandbox.state.calls_to(CREATE)) == 2  # A once, B once; A never again
+        assert "never sent again" in (outcomes[2].error or "")
+        with JournalStore.open_existing(out / JOURNAL) as store:
+            state = store.get("2024-03")
+        assert (date(2024, 3, 1), date(2024, 3, 31)) in state.exhausted
+        assert (date(2024, 3, 1), date(2024, 3, 15)) in state.exhausted
+        # journal resend refuses the month's own exhausted dates too (nothing changes)
+        argv = ["journal", "resend", str(out), "2024-03", "--yes"]
+        assert await asyncio.to_thread(main, argv) == 2
+        assert len(sandbox.state.calls_to(CREATE)) == 2
