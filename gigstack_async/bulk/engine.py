@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import zipfile
 from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -42,7 +43,8 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.store import JournalMismatchError, JournalStore
+from gigstack_async.bulk.taxpayer import package_rfc
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
@@ -554,6 +556,10 @@ class _Run:
         assert self.options.download_to is not None
         folder = self.options.download_to / key
         recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
+        refused = await self._check_taxpayer(key, package_id, path)
+        if refused is not None:
+            self.feed(key, refused)
+            return
         try:
             result = await _finish_even_if_cancelled(
                 asyncio.to_thread(
@@ -577,6 +583,31 @@ class _Run:
         size = staged[0].size if staged else 0
         self.feed(key, m.Extracted(package_id, names))
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
+
+    async def _check_taxpayer(self, key: str, package_id: str, path: Path) -> m.Observation | None:
+        """Learn the journal's RFC from the package's CFDIs (see `bulk.taxpayer`), or refuse a
+        package of another taxpayer before anything is extracted (it stays staged)."""
+        rfc_type = self.store.get(key).rfc_type
+        try:
+            rfc = await asyncio.to_thread(package_rfc, path, rfc_type)
+        except (OSError, zipfile.BadZipFile):
+            return None  # unreadable: extraction says why
+        if rfc is None:
+            return None
+        try:
+            self.store.learn_rfc(rfc)
+        except JournalMismatchError:
+            side = "received by" if rfc_type == "received" else "issued by"
+            return m.ExtractFailed(
+                package_id,
+                f"its CFDIs were {side} RFC {rfc}, but this journal's CFDIs are "
+                f"{self.store.identity.rfc}'s: this run's API key or team is another "
+                "taxpayer's. Nothing was extracted (the package stays staged)",
+                hint="if the journal was rebound to another team by mistake, `gigstack-async "
+                "journal rebind` it back with the original API key and team; a download for "
+                "another taxpayer needs its own --out folder",
+            )
+        return None
 
     async def status(self, key: str, request_id: str) -> None:
         failures = self.store.get(key).poll_failures

@@ -380,6 +380,8 @@ class Extracted:
 class ExtractFailed:
     package_id: str
     message: str
+    hint: str | None = None
+    """The way forward when it is not "free space or fix the folder" (the default)."""
 
 
 @attrs.frozen
@@ -530,8 +532,9 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _attention(
                 state,
                 f"cannot extract package {obs.package_id}: {obs.message}",
-                "free space or fix the folder, then run the same command again: the package is "
-                "staged on disk and is extracted again without downloading it",
+                obs.hint
+                or "free space or fix the folder, then run the same command again: the package "
+                "is staged on disk and is extracted again without downloading it",
                 resume_to=Stage.STAGED,
             ), ()
         case Adopt():

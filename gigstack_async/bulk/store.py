@@ -317,7 +317,14 @@ class JournalStore:
     def rebind(self, identity: StoreIdentity) -> None:
         """Record `identity`'s team, base URL and key as the journal's owner (a rotated API key,
         the same team spelled otherwise). Its kind of request and RFC never change here: those
-        are a different journal, and a different RFC stays refused."""
+        are a different journal, and a different RFC stays refused: here when `identity` names
+        one, else when the next run reads another taxpayer's RFC in a package (see
+        `bulk.taxpayer`; nothing of it is extracted)."""
+        if None not in (identity.rfc, self.identity.rfc) and identity.rfc != self.identity.rfc:
+            raise JournalMismatchError(
+                f"{self.path} holds the CFDIs of RFC {self.identity.rfc}, not {identity.rfc}: "
+                "a journal cannot be rebound to another taxpayer (use another folder)"
+            )
         if (identity.rfc_type, identity.request_type) != (
             self.identity.rfc_type,
             self.identity.request_type,
@@ -493,7 +500,7 @@ class JournalStore:
             return
         if self.identity.rfc is not None:
             raise JournalMismatchError(
-                f"{self.path} belongs to RFC {self.identity.rfc}, the server says {rfc}"
+                f"{self.path} holds the CFDIs of RFC {self.identity.rfc}, not {rfc}"
             )
         identity = attrs.evolve(self.identity, rfc=rfc)
         with _transaction(self._conn):

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient
@@ -26,10 +27,13 @@ from gigstack_async.bulk import engine, repair
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import (
     JournalCorruptError,
+    JournalMismatchError,
     JournalStateError,
     JournalStore,
+    StoreIdentity,
     mismatch_message,
 )
+from gigstack_async.bulk.taxpayer import package_rfc
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
@@ -349,3 +353,85 @@ async def test_dates_sat_refused_with_5002_are_never_sent_again(tmp_path: Path) 
         argv = ["journal", "resend", str(out), "2024-03", "--yes"]
         assert await asyncio.to_thread(main, argv) == 2
         assert len(sandbox.state.calls_to(CREATE)) == 2
+
+
+# 3 ------------------------------------------------------------------------------------------
+
+
+async def test_a_rebound_journal_refuses_another_taxpayers_cfdis(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The RFC was never recorded: after `journal rebind --team team_connected` the run put
+    # IIA040805DZ4's CFDIs into a folder of EKU9003173C9's, and exited 0.
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    assert results(await run(client, out))["2024-01"].ok
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.identity.rfc == "EKU9003173C9"  # the receptor of its received CFDIs
+    assert await asyncio.to_thread(main, ["journal", "show", str(out)]) == 0
+    assert "RFC EKU9003173C9" in capsys.readouterr().out
+
+    async with GigstackClient(
+        sandbox.api_key, base_url=sandbox.base_url, team="team_connected"
+    ) as other:
+        with pytest.raises(JournalMismatchError, match="team"):
+            await run(other, out, "2024-01", "2024-02")
+        argv = ["journal", "rebind", str(out), "--team", "team_connected", "--yes"]
+        argv += ["--api-key", sandbox.api_key, "--base-url", sandbox.base_url]
+        assert await asyncio.to_thread(main, argv) == 0
+        assert "RFC EKU9003173C9" in capsys.readouterr().out
+
+        after = results(await run(other, out, "2024-01", "2024-02"))
+
+    assert after["2024-01"].ok
+    refused = after["2024-02"]
+    assert refused.stage == "needs-attention"
+    assert "IIA040805DZ4" in (refused.error or "")
+    assert "another taxpayer" in (refused.error or "")
+    assert f"journal rebind {out}" in (refused.error or "")
+    assert not list((out / "2024-02").glob("*.xml"))
+    assert list((out / ".gigstack-staging").glob("2024-02-*.zip"))  # kept, not lost
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.identity.rfc == "EKU9003173C9"
+
+
+def test_rebind_refuses_a_known_different_rfc(tmp_path: Path) -> None:
+    identity = StoreIdentity(
+        "team_a", "http://127.0.0.1/v2", "k1", "EKU9003173C9", "received", "cfdi"
+    )
+    with JournalStore.open(tmp_path / JOURNAL, identity) as store:
+        with pytest.raises(JournalMismatchError, match="another taxpayer"):
+            store.rebind(attrs.evolve(identity, team="team_b", rfc="IIA040805DZ4"))
+        store.rebind(attrs.evolve(identity, team="team_b", rfc=None))
+        assert store.identity.rfc == "EKU9003173C9"
+
+
+def _zip(tmp_path: Path, members: dict[str, str]) -> Path:
+    path = tmp_path / "p.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return path
+
+
+def _cfdi(emisor: str, receptor: str) -> str:
+    return (
+        '<?xml version="1.0"?><cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/4">'
+        f'<cfdi:Emisor Rfc="{emisor}" Nombre="E"/><cfdi:Receptor Nombre="R" Rfc="{receptor}"/>'
+        "</cfdi:Comprobante>"
+    )
+
+
+def test_the_taxpayer_is_the_side_of_the_rfc_type_and_never_guessed(tmp_path: Path) -> None:
+    members = {
+        "a.xml": _cfdi("AAA010101AAA", "EKU9003173C9"),
+        "b.xml": _cfdi("BBB010101BBB", "EKU9003173C9"),
+    }
+    same = _zip(tmp_path, members)
+    assert package_rfc(same, "received") == "EKU9003173C9"
+    assert package_rfc(same, "issued") is None  # two emisores: not guessed
+    header = "Uuid~RfcEmisor~NombreEmisor~RfcReceptor~NombreReceptor"
+    rows = [f"U{i}~EKU9003173C9~E~XAXX010101000~R" for i in range(3)]
+    metadata = _zip(tmp_path, {"m.txt": "\n".join([header, *rows, ""])})
+    assert package_rfc(metadata, "issued") == "EKU9003173C9"
+    assert package_rfc(_zip(tmp_path, {"x.xml": "<nothing/>"}), "received") is None

@@ -286,9 +286,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
     journal = str(args.journal)
     with _open(args) as store:
         identity = store.identity
+        rfc = identity.rfc or "not known yet (read from the first package extracted)"
         ctx.ui.out(
             f"Journal {store.path}: {identity.rfc_type} {identity.request_type}, "
-            f"{identity.base_url}" + (f", team {identity.team}" if identity.team else "")
+            f"{identity.base_url}"
+            + (f", team {identity.team}" if identity.team else "")
+            + f", RFC {rfc}"
         )
         if args.month is None:
             print_table(ctx.ui, COLUMNS, [_row(state, journal) for state in store.states()])
@@ -444,6 +447,11 @@ def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
             ctx.ui.out(f"{store.path} already belongs to this API key, team and base URL.")
             return exitcodes.OK
         ctx.ui.out(REBIND_RISK.format(path=store.path, problems="; ".join(problems)))
+        if stored.rfc is not None:
+            ctx.ui.out(
+                f"It holds the CFDIs of RFC {stored.rfc}: a package of another RFC is refused "
+                "before extraction (the month then needs attention)."
+            )
         question = "Make this journal belong to this API key, team and URL?"
         if not _confirm(question, yes=args.yes, what="rebind"):
             ctx.ui.err("Nothing changed.")
