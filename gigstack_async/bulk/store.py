@@ -373,9 +373,10 @@ class JournalStore:
         recorded = self.download_to
         if recorded is not None and recorded.resolve() == here:
             return
-        # A journal from before the folder was recorded, inside this folder (the default
-        # layout): it is this folder's, even if the user moved some files away since.
-        inside = recorded is None and journal_dir.is_relative_to(here)
+        # A journal from before the folder was recorded, in this very folder (the default
+        # layout): it is this folder's, even if the user moved some files away since. Only
+        # this folder: an ancestor of it (even /) is another folder, checked by its files.
+        inside = recorded is None and journal_dir == here
         missing = (
             []
             if inside

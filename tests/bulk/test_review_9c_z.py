@@ -24,6 +24,7 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import engine, repair
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import (
     JournalCorruptError,
@@ -435,3 +436,28 @@ def test_the_taxpayer_is_the_side_of_the_rfc_type_and_never_guessed(tmp_path: Pa
     metadata = _zip(tmp_path, {"m.txt": "\n".join([header, *rows, ""])})
     assert package_rfc(metadata, "issued") == "EKU9003173C9"
     assert package_rfc(_zip(tmp_path, {"x.xml": "<nothing/>"}), "received") is None
+
+
+# suspicion: an old journal accepted any ancestor of its folder as --out ----------------------
+
+
+def test_an_old_journal_refuses_an_ancestor_of_its_folder(tmp_path: Path) -> None:
+    identity = StoreIdentity(None, "http://127.0.0.1:9/v2", "k", None, "received", "cfdi")
+    done = m.MonthState(
+        "2024-01",
+        date(2024, 1, 1),
+        date(2024, 1, 31),
+        "received",
+        "cfdi",
+        stage=m.Stage.DONE,
+        extracted=(m.ExtractedPackage("P1", ("A.xml",)),),
+    )
+    inside = tmp_path / "cfdi"
+    with JournalStore.open(inside / JOURNAL, identity) as store:  # no folder recorded yet
+        store.ensure([done])
+        for ancestor in (tmp_path, Path(tmp_path.anchor)):
+            with pytest.raises(JournalMismatchError, match="1 of them"):
+                store.bind_download_to(ancestor)
+        assert store.download_to is None
+        store.bind_download_to(inside)
+        assert store.download_to == inside.resolve()
