@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import zipfile
 from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -590,13 +589,21 @@ class _Run:
         rfc_type = self.store.get(key).rfc_type
         try:
             rfc = await asyncio.to_thread(package_rfc, path, rfc_type)
-        except (OSError, zipfile.BadZipFile):
+        except OSError:
             return None  # unreadable: extraction says why
         if rfc is None:
             return None
         try:
             self.store.learn_rfc(rfc)
         except JournalMismatchError:
+            recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
+            try:
+                manifest = await asyncio.to_thread(verify_staged, path, self.options.package_limits)
+                replaced = bool(recorded) and manifest.sha256 != recorded[0].sha256
+            except (GigstackError, OSError):
+                replaced = True
+            if replaced:  # not the package that was downloaded: another copy may be right
+                return m.StagedLost(package_id, f"{path}: not the bytes that were staged")
             side = "received by" if rfc_type == "received" else "issued by"
             return m.ExtractFailed(
                 package_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 __all__ = ["package_rfc"]
@@ -33,10 +34,19 @@ _COLUMN = {"received": "RfcReceptor", "issued": "RfcEmisor"}
 def package_rfc(path: Path, rfc_type: str) -> str | None:
     """The taxpayer's RFC in the staged package at `path` for `rfc_type` ("received" or
     "issued"), or None when its documents name none, or several. Reads at most `SAMPLE`
-    members, 64 KiB of each. Raises OSError / zipfile.BadZipFile for an unreadable file."""
+    members, 64 KiB of each. Raises OSError for an unreadable file."""
     pattern = _XML_RFC.get(rfc_type)
     if pattern is None:
         return None
+    try:
+        return _read(path, pattern, _COLUMN[rfc_type])
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as exc:
+        # Encrypted, unsupported or damaged members: unreadable here, never guessed from;
+        # extraction (which verifies the package) reports what is wrong with it.
+        raise OSError(f"cannot read {path.name}: {exc}") from exc
+
+
+def _read(path: Path, pattern: re.Pattern[bytes], column: str) -> str | None:
     found: set[str] = set()
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist()[:SAMPLE]:
@@ -49,7 +59,7 @@ def package_rfc(path: Path, rfc_type: str) -> str | None:
                 if match:
                     found.add(match.group(1).decode("utf-8", "replace").strip().upper())
             else:
-                found.update(_metadata_rfcs(head, _COLUMN[rfc_type]))
+                found.update(_metadata_rfcs(head, column))
     return found.pop() if len(found) == 1 else None
 
 

@@ -461,3 +461,15 @@ def test_an_old_journal_refuses_an_ancestor_of_its_folder(tmp_path: Path) -> Non
         assert store.download_to is None
         store.bind_download_to(inside)
         assert store.download_to == inside.resolve()
+
+
+def test_an_unreadable_package_is_not_guessed_from(tmp_path: Path) -> None:
+    path = tmp_path / "bad.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.xml", _cfdi("AAA010101AAA", "EKU9003173C9") * 50)
+    data = bytearray(path.read_bytes())
+    middle = data.index(b"a.xml") + 40  # inside the deflated member
+    data[middle : middle + 20] = b"\xff" * 20
+    path.write_bytes(bytes(data))
+    with pytest.raises(OSError, match="cannot read"):
+        package_rfc(path, "received")
