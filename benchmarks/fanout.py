@@ -210,7 +210,9 @@ async def run(ctx: Context) -> ScenarioResult:
         title=TITLE,
         setup=(
             "The sandbox (`gigstack_async.sandbox`) in its own process (it builds the ZIP "
-            "packages: that CPU must not land on the client's event loop), a fresh one per round, "
+            "packages: that CPU must not land on the client's event loop; like SAT, it generates "
+            "each request's packages once, while the request is processing, and serves that file "
+            "on every download), a fresh one per round, "
             f"simulated clock at {SPEED:g}× real time; lifecycle "
             f"pending → accepted → processing → completed in {latency * SPEED:g} simulated s "
             f"(10 % / 20 % / 70 %), jitter 0, so every request completes L = {latency:g} s "

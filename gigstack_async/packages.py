@@ -410,19 +410,23 @@ def _extract(
         parents = {root.joinpath(*m.name.split("/")).parent for m in manifest.members}
         for parent in parents:
             remove_stale_temp_files(parent)
-    targets = {m.name: _target(root, m, overwrite=overwrite) for m in manifest.members}
+    folders = _Folders()
+    targets = {
+        m.name: _target(root, m, overwrite=overwrite, folders=folders) for m in manifest.members
+    }
 
-    folders: set[Path] = set()
+    made: set[Path] = set()
     # A second pass inflates again rather than holding a verified package (up to the caps) in
     # memory; only members that need writing are inflated.
     for entry, chunks in _streams(blob, entries, limits):
         path, needs_write = targets[entry.name]
         if needs_write:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:  # made once per folder, not once per member
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             write_atomic(path, chunks, sync_dir=False, durable=durable)
-            folders.add(path.parent)
     if durable:
-        for folder in sorted(folders):  # once per folder, not once per file: thousands of files
+        for folder in sorted(made):  # once per folder, not once per file: thousands of files
             fsync_dir(folder)
 
     files = tuple(
@@ -778,17 +782,51 @@ def _inflate(raw: Iterator[bytes], name: str) -> Iterator[bytes]:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _target(root: Path, member: PackageMember, *, overwrite: bool) -> tuple[Path, bool]:
+class _Folders:
+    """What one extraction learns once per folder instead of once per member: SAT packages
+    put thousands of files in one folder, and resolving a path walks (lstat) each component.
+    """
+
+    def __init__(self) -> None:
+        self._resolved: dict[Path, Path] = {}
+        self._names: dict[Path, set[str] | None] = {}
+
+    def resolve(self, lexical: Path) -> Path:
+        folder = self._resolved.get(lexical)
+        if folder is None:
+            folder = self._resolved[lexical] = lexical.resolve()
+        return folder
+
+    def may_hold(self, folder: Path, name: str) -> bool:
+        """False only when `folder` surely has no entry `name`: no entry of its listing
+        matches it ignoring case and Unicode form (as Windows and macOS compare names)."""
+        if folder not in self._names:
+            try:
+                listing: set[str] | None = {_fold(n) for n in os.listdir(folder)}
+            except FileNotFoundError:
+                listing = set()
+            except OSError:
+                listing = None  # unknown: each member asks the filesystem itself
+            self._names[folder] = listing
+        names = self._names[folder]
+        return names is None or _fold(name) in names
+
+
+def _target(
+    root: Path, member: PackageMember, *, overwrite: bool, folders: _Folders
+) -> tuple[Path, bool]:
     """Where a member goes under `root`, and whether it must be written."""
     name = member.name
     lexical = root.joinpath(*name.split("/"))
     # resolve() follows symlinks already in the destination: a linked folder must not lead out.
-    folder = lexical.parent.resolve()
+    folder = folders.resolve(lexical.parent)
     if not folder.is_relative_to(root):
         raise UnsafePackageError(
             f"member {name!r} would be written to {folder}, outside {root}", member=name
         )
     path = folder / lexical.name
+    if not folders.may_hold(folder, lexical.name):
+        return path, True  # the common case: a new file in a new or other-file folder
     try:
         found = path.lstat()
     except FileNotFoundError:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -77,6 +78,10 @@ HISTORY_WINDOW = m.HISTORY_WINDOW
 MAX_SUBMISSIONS_PER_RUN = 8
 RESUBMIT_BACKOFF_CAP = 30.0
 STAGING_DIR = ".gigstack-staging"
+# Extractions at once (across months). Each is mostly file creation (kernel work that
+# contends on the filesystem's journal) and Python under the GIL: more at once only slow
+# each other and the event loop's downloads (measured in the fan-out scenario).
+EXTRACTIONS_AT_ONCE = 2
 
 
 def resubmit_delay(attempt: int, error: GigstackError | None) -> float:
@@ -274,6 +279,8 @@ class _Run:
         self.staging = (
             None if options.download_to is None else options.download_to.absolute() / STAGING_DIR
         )
+        self.deletable: list[Path] = []
+        self.extracting = asyncio.Semaphore(EXTRACTIONS_AT_ONCE)
 
     # ---------------------------------------------------------------- the machine
 
@@ -283,12 +290,21 @@ class _Run:
         new, commands = m.transition(old, obs)
         # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
         # staged package; the rest survives a killed process, and recovery after a power cut
-        # goes through the history and the staging folder.
-        # A staged package's record is guarded too: losing it costs one of SAT's 2 downloads.
-        guarded = isinstance(obs, m.Send | m.PackageSending | m.PackageStaged) or any(
-            isinstance(c, m.SendCreate | m.FetchPackage | m.DeleteStaged) for c in commands
+        # goes through the history and the staging folder. A `FetchPackage` spends nothing by
+        # itself: its GET leaves only after `PackageSending`, fsynced (and the WAL is
+        # sequential, so that commit makes this one durable too).
+        # A staged package whose extraction is recorded is deleted only once that record is
+        # durable, but the record need not be fsynced on its own: deletions wait for the next
+        # fsynced commit (the next package GET's, or `_delete_staged` at the end of the run).
+        # Nor need `PackageStaged`: a record lost to a power cut costs no download, because
+        # the staged file is found by name on disk first (`fetch`, and `FindStaged` when the
+        # budget is spent).
+        guarded = isinstance(obs, m.Send | m.PackageSending) or any(
+            isinstance(c, m.SendCreate) for c in commands
         )
         self.store.put(new, fsync=guarded)
+        if guarded:
+            self._delete_staged(synced=True)
         self.announce(old, new)
         for command in commands:
             self.perform(key, command)
@@ -307,8 +323,7 @@ class _Run:
             case m.ExtractPackage(package_id=package_id, path=path):
                 self.spawn(key, self.extract(key, package_id, self._staged_file(path)))
             case m.DeleteStaged(path=path):
-                with contextlib.suppress(FileNotFoundError):
-                    self._staged_file(path).unlink()
+                self.deletable.append(self._staged_file(path))  # once the journal is synced
             case m.Warn(message=message):
                 logger.warning("%s", message)
                 self.emit(MonthWarning(key, message))
@@ -426,13 +441,13 @@ class _Run:
             self.created_seq[created.request_id] = seq
         self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
-    def _remove_orphan_staged(self) -> None:
-        """Remove this journal's staged ZIPs that no month refers to any more: a damaged or
-        unrecorded copy left by a killed run whose month was since resent, adopted elsewhere or
-        finished. Kept: every recorded staged file, and the staging name of every package of a
-        month not extracted yet (a run killed after staging, before the journal heard, left it
-        there for `FindStaged`). Only names this journal's downloads produced are touched: the
-        staging folder may be shared with another journal's run."""
+    def _queue_orphan_staged(self) -> None:
+        """Queue for deletion this journal's staged ZIPs that no month refers to any more: a
+        damaged or unrecorded copy left by a killed run whose month was since resent, adopted
+        elsewhere or finished. Kept: every recorded staged file, and the staging name of every
+        package of a month not extracted yet (a run killed after staging, before the journal
+        heard, left it there for `FindStaged`). Only names this journal's downloads produced
+        are touched: the staging folder may be shared with another journal's run."""
         assert self.staging is not None
         ours: set[str] = set()
         wanted: set[str] = set()
@@ -442,9 +457,10 @@ class _Run:
             done = {p.package_id for p in state.extracted}
             pending = [pid for pid in state.package_ids or () if pid not in done]
             wanted.update(f"{state.key}-{_safe(pid)}.zip" for pid in pending)
-        for name in ours - wanted:
-            with contextlib.suppress(OSError):
-                (self.staging / name).unlink()
+        for name in sorted(ours - wanted):
+            path = self.staging / name
+            if path.is_file() and path not in self.deletable:
+                self.deletable.append(path)
 
     def _staged_file(self, recorded: str) -> Path:
         """Where a recorded staged file is now: in this run's staging folder by its name (the
@@ -493,7 +509,18 @@ class _Run:
         if failures:
             # A 429's Retry-After wins: sending again sooner would only be refused again.
             await self._pause(resubmit_delay(failures - 1, self.package_errors.get(package_id)))
-        async with self.limit:
+        await self.limit.acquire()
+        held = True
+
+        def release() -> None:
+            # The slot bounds HTTP requests: it is freed as soon as the body has arrived, so
+            # the next GET need not wait for this one's fsyncs and verification.
+            nonlocal held
+            if held:
+                held = False
+                self.limit.release()
+
+        try:
             if self.stopping:
                 return  # past the deadline: not sent, not counted; the next run fetches it
             before = self.store.get(key).downloads_of(package_id)
@@ -502,7 +529,7 @@ class _Run:
                 return  # the machine refused it (SAT's budget, or the month moved on)
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
-                    package_id, dest, limits=self.options.package_limits
+                    package_id, dest, limits=self.options.package_limits, on_received=release
                 )
             )
             try:
@@ -517,6 +544,8 @@ class _Run:
             except (GigstackError, OSError):
                 pass
             self._record_fetch(key, package_id, task)
+        finally:
+            release()
 
     def _record_fetch(self, key: str, package_id: str, task: asyncio.Future[StagedPackage]) -> None:
         if task.cancelled():
@@ -560,19 +589,20 @@ class _Run:
             self.feed(key, refused)
             return
         try:
-            result = await _finish_even_if_cancelled(
-                asyncio.to_thread(
-                    extract_staged,
-                    path,
-                    folder,
-                    limits=self.options.package_limits,
-                    expected_sha256=recorded[0].sha256 if recorded else None,
+            async with self.extracting:
+                result = await _finish_even_if_cancelled(
+                    asyncio.to_thread(
+                        extract_staged,
+                        path,
+                        folder,
+                        limits=self.options.package_limits,
+                        expected_sha256=recorded[0].sha256 if recorded else None,
+                    )
                 )
-            )
         except (FileNotFoundError, CorruptPackageError, PackageDecodeError) as error:
             # Not the bytes that were staged (gone, damaged, replaced): extracting it again
             # cannot help; the machine drops it and downloads again if SAT's budget allows.
-            self.feed(key, m.StagedLost(package_id, f"{path}: {error}"))
+            self.feed(key, _discard(path, m.StagedLost(package_id, f"{path}: {error}")))
             return
         except (GigstackError, OSError) as error:
             self.feed(key, m.ExtractFailed(package_id, str(error)))
@@ -603,7 +633,9 @@ class _Run:
             except (GigstackError, OSError):
                 replaced = True
             if replaced:  # not the package that was downloaded: another copy may be right
-                return m.StagedLost(package_id, f"{path}: not the bytes that were staged")
+                return _discard(
+                    path, m.StagedLost(package_id, f"{path}: not the bytes that were staged")
+                )
             side = "received by" if rfc_type == "received" else "issued by"
             return m.ExtractFailed(
                 package_id,
@@ -722,7 +754,9 @@ class _Run:
                     remove_stale_temp_files(self.options.download_to / key)
                 if self.staging is not None:
                     remove_stale_temp_files(self.staging)
-                    await asyncio.to_thread(self._remove_orphan_staged)
+                self._sweep_staged()
+                await asyncio.to_thread(self._queue_orphan_staged)
+                self._delete_staged(synced=False)
             for key in sorted(self.keys, key=self._risk):
                 before = self.store.get(key)
                 if before.request_id and before.stage is not m.Stage.PLANNED:
@@ -757,6 +791,12 @@ class _Run:
                     delay = max(0.0, min(delay, deadline - loop.time()))
                 await self._wait_change(delay)
         self.tasks = None
+        try:
+            self._delete_staged(synced=False)
+        except (sqlite3.Error, OSError) as error:
+            # Kept, not lost: the next run syncs and deletes them first. The months' results
+            # (below) matter more than tidying up.
+            logger.warning("staged packages kept until the next run: %s", error)
         if self.staging is not None:
             with contextlib.suppress(OSError):
                 self.staging.rmdir()  # only when empty: staged packages wait for the next run
@@ -769,6 +809,30 @@ class _Run:
                     error=f"still {shown} after {timeout} s; re-run with the same journal to "
                     "keep watching (run the same command again: nothing is sent twice)",
                 )
+
+    def _delete_staged(self, *, synced: bool) -> None:
+        """Delete the staged packages whose extraction is recorded; unless the caller just
+        made a durable commit (`synced`), first make the journal durable (one fsync)."""
+        if not self.deletable:
+            return
+        if not synced:
+            self.store.sync()
+        deletable, self.deletable = self.deletable, []
+        for path in deletable:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _sweep_staged(self) -> None:
+        """Queue the staged packages a killed run left behind after recording their
+        extraction (their deletion waited for a sync that never came)."""
+        if self.staging is None or not self.staging.is_dir():
+            return
+        months = self.store.keys()  # every month of the journal, not only this plan's
+        for key in months:
+            for package in self.store.get(key).extracted:
+                path = self.staging / f"{key}-{_safe(package.package_id)}.zip"
+                if path.is_file():
+                    self.deletable.append(path)
 
     async def _pause(self, seconds: float) -> None:
         """A backoff that ends early at the run's deadline (nothing is sent after it)."""
@@ -801,6 +865,15 @@ class _Run:
             raise
         finally:
             self.events.put_nowait(None)
+
+
+def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:
+    """Remove an unusable staged copy now, not once the journal is synced (`DeleteStaged`):
+    `fetch` would otherwise find it on disk (a valid ZIP with other bytes) and stage it again.
+    Losing the record that it was dropped is harmless: the next run finds no copy again."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return lost
 
 
 def _explain(state: m.MonthState) -> str:

@@ -495,6 +495,23 @@ class JournalStore:
             self._write(state, old)
         self._cache[state.key] = state
 
+    def sync(self) -> None:
+        """Make every commit so far durable, power loss included: one fsynced commit.
+
+        For a caller that recorded several transitions without `fsync` and must now act on
+        them (deleting staged packages whose extraction they record). The commit bumps a
+        counter in `meta`: a commit that rewrote a row unchanged would write no page, and so
+        would sync nothing.
+        """
+        if not self._fsync:
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._fsync = True
+        with _transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('syncs', '1') ON CONFLICT(name) "
+                "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+            )
+
     def learn_rfc(self, rfc: str) -> None:
         """Record the RFC once the server told us; a different one is a mismatch."""
         if self.identity.rfc == rfc:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -392,6 +392,7 @@ class Downloads(GeneratedDownloads):
         dest: str | os.PathLike[str],
         *,
         limits: PackageLimits | None = None,
+        on_received: Callable[[], object] | None = None,
     ) -> StagedPackage:
         """Stream a package's ZIP to `dest`, durably, and verify it; memory stays bounded.
 
@@ -401,6 +402,10 @@ class Downloads(GeneratedDownloads):
         links, sizes, ratio, every CRC) and only then renamed to `dest` (and the folder
         fsynced). So `dest` holds a complete, verified package or nothing new; an existing
         `dest` is replaced only by a good package. Extract it with `packages.extract_staged`.
+
+        `on_received`, if given, is called once the whole response has arrived, before the
+        fsyncs and the verification: the HTTP exchange is over then, so a caller bounding its
+        concurrent requests can let the next one start (it is not called if the body fails).
 
         SAT serves a package at most twice (5008 after that) and for 72 h (5007). Each call may
         spend one of those downloads, so it is never retried automatically: a body that breaks
@@ -421,7 +426,7 @@ class Downloads(GeneratedDownloads):
         # Checked before anything is sent: a folder we cannot use must not cost a download.
         tmp = await asyncio.to_thread(_prepare_staging, target)
         try:
-            await self._stream_package(checked_id, tmp)
+            await self._stream_package(checked_id, tmp, on_received)
             manifest = await asyncio.to_thread(verify_staged, tmp, limits or DEFAULT_LIMITS)
             size = await asyncio.to_thread(_promote, tmp, target)
         except BaseException:
@@ -430,7 +435,9 @@ class Downloads(GeneratedDownloads):
             raise
         return StagedPackage(target, size, manifest.sha256)
 
-    async def _stream_package(self, package_id: str, tmp: Path) -> None:
+    async def _stream_package(
+        self, package_id: str, tmp: Path, on_received: Callable[[], object] | None = None
+    ) -> None:
         op = ops.DOWNLOAD_PACKAGE
         fh = await asyncio.to_thread(_create_exclusive, tmp)
         with fh:
@@ -452,6 +459,8 @@ class Downloads(GeneratedDownloads):
                         decoded.clear()
                 envelope = _finish(scanner, op.path, body.status, received)
             _check_envelope(envelope, scanner, op.path, body.status)
+            if on_received is not None:
+                on_received()
             await asyncio.to_thread(_flush_and_sync, fh)
 
     async def extract_package(

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from gigstack_async.sandbox import (
+    packaging,  # SAT's packages, generated once per request while it processes
     routes_core,  # the core API of issue 11 (clients … retentions)
     routes_downloads,
     routes_sat,
@@ -167,6 +168,7 @@ def create_app(
     routes_core.add_public_routes(app)
     app[ROUTES_KEY] = table
     webhook_delivery.install(app, state)
+    packaging.install(app)
     return app
 
 

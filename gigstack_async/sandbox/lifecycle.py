@@ -94,6 +94,9 @@ class DownloadRequest:
     """Whether its CFDIs were already added to the team's SAT invoice list."""
     announced: bool = False
     """Whether `sat.invoice.synced` was emitted for it (sandbox/webhook_delivery.py)."""
+    archives: dict[str, bytes] = attrs.field(factory=dict, eq=False, repr=False)
+    """Package id → its ZIP, once generated (sandbox/packaging.py): every download of a
+    package serves the same file."""
 
     @property
     def uuids(self) -> frozenset[str]:

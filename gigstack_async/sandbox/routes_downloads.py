@@ -8,10 +8,10 @@ from datetime import datetime
 from aiohttp import web
 
 from gigstack_async.sandbox import validation
-from gigstack_async.sandbox.cfdi import build_package, render_cfdi
-from gigstack_async.sandbox.clock import MEXICO_CITY
+from gigstack_async.sandbox.cfdi import render_cfdi
 from gigstack_async.sandbox.envelopes import ApiError, JsonObject, not_found, success
 from gigstack_async.sandbox.lifecycle import DownloadRequest
+from gigstack_async.sandbox.packaging import packager_of
 from gigstack_async.sandbox.routing import CREATED, OWNER, Route, state_of, team_of
 from gigstack_async.sandbox.state import SandboxState
 
@@ -63,6 +63,8 @@ async def create_request(request: web.Request) -> web.StreamResponse:
     criteria = validation.criteria(body, state.server_today(), state.config.sync_window_months)
     created, duplicate = state.create_download_request(team, criteria, request[OWNER])
     request[CREATED] = created.request_id  # logged even when a fault eats the answer
+    if not duplicate:
+        packager_of(request).schedule(created, state.clock)  # SAT generates them meanwhile
     now = state.clock.now_ms()
     message = (
         "Identical criteria are already being processed (SAT 5005): returning that request"
@@ -117,11 +119,14 @@ async def download_package(request: web.Request) -> web.StreamResponse:
     state, team = state_of(request), team_of(request)
     package_id = request.match_info["packageId"]
     found = team.find_package(package_id)
-    now = state.clock.now_ms()
-    if found is None or not found[0].delivered(now):
+    if found is None or not found[0].delivered(state.clock.now_ms()):
         raise not_found("Package", package_id)
     download, invoices = found
     package_id = package_id.upper()
+    # Generated once, while SAT processed the request (or now, if not yet): every download
+    # serves the same file. The rules below and the count run after this wait, together.
+    archive = await packager_of(request).archive(download, package_id, invoices)
+    now = state.clock.now_ms()
     rule = state.sat_code("download", download.criteria)
     if rule is not None and rule.code == 5008:
         raise ApiError(
@@ -144,10 +149,6 @@ async def download_package(request: web.Request) -> web.StreamResponse:
             f"SAT 5008: package {package_id!r} was already downloaded {cap} times (the maximum)",
         )
     team.package_downloads[package_id] += 1
-    generated = datetime.fromtimestamp(download.timeline.finished_ms / 1000, MEXICO_CITY)
-    archive = build_package(
-        package_id, download.criteria.request_type, invoices, generated.replace(tzinfo=None)
-    )
     return success(
         {
             "package_id": package_id,

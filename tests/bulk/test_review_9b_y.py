@@ -153,22 +153,9 @@ async def test_a_package_staged_by_its_last_download_survives_a_kill(
     assert not list((out / ".gigstack-staging").glob("*.zip"))
 
 
-async def test_recording_a_staged_package_is_fsynced(
-    tmp_path: Path, world: tuple[Sandbox, GigstackClient], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, client = world
-    writes: list[tuple[m.MonthState, bool]] = []
-    put = JournalStore.put
-
-    def spy(self: JournalStore, state: m.MonthState, *, fsync: bool = True) -> None:
-        writes.append((state, fsync))
-        put(self, state, fsync=fsync)
-
-    monkeypatch.setattr(JournalStore, "put", spy)
-    assert results(await run(client, tmp_path / "cfdi"))["2024-01"].ok
-    staged = [fsync for state, fsync in writes if state.staged]
-    assert staged, "no write recorded a staged package"
-    assert staged[0] is True  # the first write that records it: a power cut must not lose it
+# The record of a staged package is not fsynced on its own (12 fsyncs in the fan-out's tail):
+# losing it to a power cut is the same as a kill right before it, which costs no download
+# because the staged file is found by name on disk (the test above).
 
 
 # 10 -----------------------------------------------------------------------------------------
