@@ -351,8 +351,12 @@ def extract_staged(
     *,
     limits: PackageLimits = DEFAULT_LIMITS,
     overwrite: bool = True,
+    expected_sha256: str | None = None,
 ) -> ExtractResult:
     """Verify a staged ZIP (`DownloadsResource.fetch_package_to`) and extract it into `folder`.
+
+    With `expected_sha256` (the hex SHA-256 recorded when the package was staged) a ZIP whose
+    bytes changed since is refused with `CorruptPackageError` before anything is written.
 
     The same checks as `extract_package`, all before anything is written, reading the ZIP from
     disk in 64 KiB pieces (memory does not grow with the package). Each member is written to a
@@ -378,14 +382,27 @@ def extract_staged(
         staged.path.unlink()
     """
     with _Blob(path=Path(path)) as blob:
-        return _extract(blob, Path(folder), limits, overwrite=overwrite, durable=False)
+        return _extract(
+            blob, Path(folder), limits, overwrite=overwrite, durable=False, sha256=expected_sha256
+        )
 
 
 def _extract(
-    blob: _Blob, dest_dir: Path, limits: PackageLimits, *, overwrite: bool, durable: bool
+    blob: _Blob,
+    dest_dir: Path,
+    limits: PackageLimits,
+    *,
+    overwrite: bool,
+    durable: bool,
+    sha256: str | None = None,
 ) -> ExtractResult:
     entries = _entries(blob, limits)
     manifest = _manifest(blob, entries, limits)
+    if sha256 is not None and manifest.sha256.lower() != sha256.lower():
+        raise CorruptPackageError(
+            f"the staged package's SHA-256 is {manifest.sha256}, not the {sha256} recorded "
+            "when it was staged: it changed on disk"
+        )
     dest_dir.mkdir(parents=True, exist_ok=True)
     root = dest_dir.resolve()
     if not durable:

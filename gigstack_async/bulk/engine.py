@@ -43,7 +43,8 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.store import JournalMismatchError, JournalStore
+from gigstack_async.bulk.taxpayer import package_rfc
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
@@ -57,6 +58,8 @@ from gigstack_async.errors import (
 )
 from gigstack_async.packages import (
     DEFAULT_LIMITS,
+    CorruptPackageError,
+    PackageDecodeError,
     PackageLimits,
     StagedPackage,
     extract_staged,
@@ -187,6 +190,15 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             continue
         if (state.start, state.end) == (slot.start_date, slot.end_date):
             continue
+        if (slot.start_date, slot.end_date) in state.exhausted:
+            # SAT 5002 refused these very dates before (the month was tried with others since).
+            notes[slot.key] = (
+                f"SAT 5002 refused {slot.start_date}..{slot.end_date} earlier (its limit of "
+                "requests for these dates is exhausted): they are never sent again; the month "
+                f"keeps its last request, for {state.start}..{state.end}. Run it with other "
+                "dates (a new request, possibly billed)"
+            )
+            continue
         if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
             # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates
             # are new criteria, and the plan the user saw asks for them.
@@ -309,9 +321,9 @@ class _Run:
             case m.FindStaged(package_id=package_id):
                 self.spawn(key, self.find_staged(key, package_id))
             case m.ExtractPackage(package_id=package_id, path=path):
-                self.spawn(key, self.extract(key, package_id, Path(path)))
+                self.spawn(key, self.extract(key, package_id, self._staged_file(path)))
             case m.DeleteStaged(path=path):
-                self.deletable.append(Path(path))  # once the journal is synced
+                self.deletable.append(self._staged_file(path))  # once the journal is synced
             case m.Warn(message=message):
                 logger.warning("%s", message)
                 self.emit(MonthWarning(key, message))
@@ -429,6 +441,37 @@ class _Run:
             self.created_seq[created.request_id] = seq
         self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
 
+    def _queue_orphan_staged(self) -> None:
+        """Queue for deletion this journal's staged ZIPs that no month refers to any more: a
+        damaged or unrecorded copy left by a killed run whose month was since resent, adopted
+        elsewhere or finished. Kept: every recorded staged file, and the staging name of every
+        package of a month not extracted yet (a run killed after staging, before the journal
+        heard, left it there for `FindStaged`). Only names this journal's downloads produced
+        are touched: the staging folder may be shared with another journal's run."""
+        assert self.staging is not None
+        ours: set[str] = set()
+        wanted: set[str] = set()
+        for state in self.store.states():
+            ours.update(f"{state.key}-{_safe(pid)}.zip" for pid, _ in state.downloads)
+            wanted.update(Path(f.path).name for f in state.staged)
+            done = {p.package_id for p in state.extracted}
+            pending = [pid for pid in state.package_ids or () if pid not in done]
+            wanted.update(f"{state.key}-{_safe(pid)}.zip" for pid in pending)
+        for name in sorted(ours - wanted):
+            path = self.staging / name
+            if path.is_file() and path not in self.deletable:
+                self.deletable.append(path)
+
+    def _staged_file(self, recorded: str) -> Path:
+        """Where a recorded staged file is now: in this run's staging folder by its name (the
+        download folder, journal inside, may have been moved since it was recorded), else as
+        recorded."""
+        if self.staging is not None:
+            here = self.staging / Path(recorded).name
+            if here.is_file() or not Path(recorded).is_file():
+                return here
+        return Path(recorded)
+
     def _staged_path(self, key: str, package_id: str) -> Path:
         assert self.staging is not None
         return self.staging / f"{key}-{_safe(package_id)}.zip"
@@ -540,13 +583,27 @@ class _Run:
     async def extract(self, key: str, package_id: str, path: Path) -> None:
         assert self.options.download_to is not None
         folder = self.options.download_to / key
+        recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
+        refused = await self._check_taxpayer(key, package_id, path)
+        if refused is not None:
+            self.feed(key, refused)
+            return
         try:
             async with self.extracting:
                 result = await _finish_even_if_cancelled(
                     asyncio.to_thread(
-                        extract_staged, path, folder, limits=self.options.package_limits
+                        extract_staged,
+                        path,
+                        folder,
+                        limits=self.options.package_limits,
+                        expected_sha256=recorded[0].sha256 if recorded else None,
                     )
                 )
+        except (FileNotFoundError, CorruptPackageError, PackageDecodeError) as error:
+            # Not the bytes that were staged (gone, damaged, replaced): extracting it again
+            # cannot help; the machine drops it and downloads again if SAT's budget allows.
+            self.feed(key, _discard(path, m.StagedLost(package_id, f"{path}: {error}")))
+            return
         except (GigstackError, OSError) as error:
             self.feed(key, m.ExtractFailed(package_id, str(error)))
             return
@@ -555,6 +612,41 @@ class _Run:
         size = staged[0].size if staged else 0
         self.feed(key, m.Extracted(package_id, names))
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
+
+    async def _check_taxpayer(self, key: str, package_id: str, path: Path) -> m.Observation | None:
+        """Learn the journal's RFC from the package's CFDIs (see `bulk.taxpayer`), or refuse a
+        package of another taxpayer before anything is extracted (it stays staged)."""
+        rfc_type = self.store.get(key).rfc_type
+        try:
+            rfc = await asyncio.to_thread(package_rfc, path, rfc_type)
+        except OSError:
+            return None  # unreadable: extraction says why
+        if rfc is None:
+            return None
+        try:
+            self.store.learn_rfc(rfc)
+        except JournalMismatchError:
+            recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
+            try:
+                manifest = await asyncio.to_thread(verify_staged, path, self.options.package_limits)
+                replaced = bool(recorded) and manifest.sha256 != recorded[0].sha256
+            except (GigstackError, OSError):
+                replaced = True
+            if replaced:  # not the package that was downloaded: another copy may be right
+                return _discard(
+                    path, m.StagedLost(package_id, f"{path}: not the bytes that were staged")
+                )
+            side = "received by" if rfc_type == "received" else "issued by"
+            return m.ExtractFailed(
+                package_id,
+                f"its CFDIs were {side} RFC {rfc}, but this journal's CFDIs are "
+                f"{self.store.identity.rfc}'s: this run's API key or team is another "
+                "taxpayer's. Nothing was extracted (the package stays staged)",
+                hint="if the journal was rebound to another team by mistake, `gigstack-async "
+                "journal rebind` it back with the original API key and team; a download for "
+                "another taxpayer needs its own --out folder",
+            )
+        return None
 
     async def status(self, key: str, request_id: str) -> None:
         failures = self.store.get(key).poll_failures
@@ -663,6 +755,7 @@ class _Run:
                 if self.staging is not None:
                     remove_stale_temp_files(self.staging)
                 self._sweep_staged()
+                await asyncio.to_thread(self._queue_orphan_staged)
                 self._delete_staged(synced=False)
             for key in sorted(self.keys, key=self._risk):
                 before = self.store.get(key)
@@ -772,6 +865,15 @@ class _Run:
             raise
         finally:
             self.events.put_nowait(None)
+
+
+def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:
+    """Remove an unusable staged copy now, not once the journal is synced (`DeleteStaged`):
+    `fetch` would otherwise find it on disk (a valid ZIP with other bytes) and stage it again.
+    Losing the record that it was dropped is harmless: the next run finds no copy again."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return lost
 
 
 def _explain(state: m.MonthState) -> str:

@@ -18,6 +18,8 @@ _COMMAND = re.compile(
     r"(?P<month> \d{4}-\d{2}(?![\w-]))?"
 )
 
+_REBIND = re.compile(r"gigstack-async journal rebind(?= |`|$)")
+
 
 def with_journal(text: str | None, month: str, journal: str | None) -> str | None:
     """`text` with `journal` (a folder or file, as the user gave it) inserted into each journal
@@ -31,4 +33,4 @@ def with_journal(text: str | None, month: str, journal: str | None) -> str | Non
         key = (found.group("month") or "").strip() or month
         return f"{found.group('command')} {folder} {key}"
 
-    return _COMMAND.sub(render, text)
+    return _REBIND.sub(f"gigstack-async journal rebind {folder}", _COMMAND.sub(render, text))

@@ -70,6 +70,7 @@ __all__ = [
     "Send",
     "SendCreate",
     "Stage",
+    "StagedLost",
     "StagedMissing",
     "Start",
     "StatusSeen",
@@ -214,6 +215,9 @@ class MonthState:
     resume_to: Stage | None = None
     """For needs-attention that the next run can continue by itself."""
     sat_code: int | None = None
+    exhausted: tuple[tuple[date, date], ...] = ()
+    """(start, end) of every request SAT refused with 5002 (its limit of requests for those
+    criteria): never sent again, whichever dates the month was tried with since."""
 
     @property
     def settled(self) -> bool:
@@ -358,6 +362,15 @@ class StagedMissing:
 
 
 @attrs.frozen
+class StagedLost:
+    """The staged copy cannot be extracted from: gone, damaged, or not the bytes recorded when
+    it was staged (its SHA-256). It is dropped (and removed): the package counts as not staged."""
+
+    package_id: str
+    message: str
+
+
+@attrs.frozen
 class Extracted:
     package_id: str
     files: tuple[str, ...]
@@ -367,6 +380,8 @@ class Extracted:
 class ExtractFailed:
     package_id: str
     message: str
+    hint: str | None = None
+    """The way forward when it is not "free space or fix the folder" (the default)."""
 
 
 @attrs.frozen
@@ -399,6 +414,7 @@ Observation = (
     | PackageStaged
     | PackageFailed
     | StagedMissing
+    | StagedLost
     | Extracted
     | ExtractFailed
     | Adopt
@@ -506,6 +522,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _package_failed(state, obs)
         case StagedMissing():
             return _staged_missing(state, obs)
+        case StagedLost():
+            return _staged_lost(state, obs)
         case Extracted():
             return _extracted(state, obs)
         case ExtractFailed():
@@ -514,8 +532,9 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _attention(
                 state,
                 f"cannot extract package {obs.package_id}: {obs.message}",
-                "free space or fix the folder, then run the same command again: the package is "
-                "staged on disk and is extracted again without downloading it",
+                obs.hint
+                or "free space or fix the folder, then run the same command again: the package "
+                "is staged on disk and is extracted again without downloading it",
                 resume_to=Stage.STAGED,
             ), ()
         case Adopt():
@@ -623,6 +642,7 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             state,
             stage=Stage.SAT_FAILED,
             sat_code=5002,
+            exhausted=_add_dates(state.exhausted, state.start, state.end),
             unknown=False,
             reason=f"SAT 5002: the limit of requests for these dates is exhausted ({obs.message})",
             hint=_LIMIT_5002,
@@ -861,6 +881,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         )
     elif code == 5002:
         hint = _LIMIT_5002
+        state = _evolve(state, exhausted=_add_dates(state.exhausted, state.start, state.end))
     elif code == 5011:
         hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
     return _evolve(
@@ -963,6 +984,22 @@ def _staged_missing(state: MonthState, obs: StagedMissing) -> Result:
         f"request the month again with `gigstack-async journal resend {state.key}` "
         "(a new request may be billed)",
     ), ()
+
+
+def _staged_lost(state: MonthState, obs: StagedLost) -> Result:
+    lost = [s for s in state.staged if s.package_id == obs.package_id]
+    if state.stage is not Stage.STAGED or not lost:
+        return state, ()
+    # Back to `completed` without it: a download left is spent on it; with none left,
+    # `FindStaged` looks once more and the month needs attention (`_staged_missing`).
+    state = _evolve(
+        state,
+        stage=Stage.COMPLETED,
+        staged=tuple(s for s in state.staged if s.package_id != obs.package_id),
+        reason=f"the staged copy of package {obs.package_id} is unusable: {obs.message}",
+    )
+    new, commands = _next_package(state)
+    return new, (DeleteStaged(lost[0].path), *commands)
 
 
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:
@@ -1102,7 +1139,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         extracted=(),
         reason=f"request {obs.request_id} adopted by the user",
         hint=None,
-    ), ()
+    ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
 
 
 def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
@@ -1120,9 +1157,11 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         )
     start, end = obs.start or state.start, obs.end or state.end
     redated = (start, end) != (state.start, state.end)
-    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated:
+    if (start, end) in state.exhausted or (
+        state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated
+    ):
         raise TransitionError(
-            f"{state.key}: SAT 5002 says its limit of requests for {state.start}..{state.end} "
+            f"{state.key}: SAT 5002 says its limit of requests for {start}..{end} "
             "is exhausted, so a resend with these dates would be refused. Run `sat download` "
             "for this month with other dates instead: a plan with different dates is a new "
             "request for SAT (it may be billed)"
@@ -1149,6 +1188,12 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         else "the user allowed a new create request",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the old request's: never extracted
+
+
+def _add_dates(
+    ranges: tuple[tuple[date, date], ...], start: date, end: date
+) -> tuple[tuple[date, date], ...]:
+    return ranges if (start, end) in ranges else (*ranges, (start, end))
 
 
 def _add(items: Iterable[str], item: str) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import tempfile
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -123,8 +124,13 @@ class BulkDownload:
             raise JournalCorruptError(
                 f"{legacy} is the JSON journal of an older gigstack-async; this version keeps "
                 f"its journal in {self.journal_path.name}. Move the old file aside and attach "
-                "the requests it lists with `gigstack-async journal adopt` (or start over, knowing "
-                "that months it recorded as submitted may be requested, and billed, again)."
+                'each request it lists (its "request_id" fields, by month) without sending '
+                "anything: `gigstack-async journal adopt "
+                f"{shlex.quote(str(self.journal_path.parent))} YYYY-MM REQUEST_ID --rfc-type "
+                f"{self.plan.criteria.rfc_type.value} --type "
+                f"{self.plan.criteria.request_type.value}` (the first one creates the new "
+                "journal); then run the same command again. Or start over, knowing that months "
+                "it recorded as submitted may be requested, and billed, again."
             )
         if self.journal_path.exists():
             with JournalStore.open(self.journal_path, self.identity) as store:

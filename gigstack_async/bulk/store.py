@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
@@ -316,7 +317,14 @@ class JournalStore:
     def rebind(self, identity: StoreIdentity) -> None:
         """Record `identity`'s team, base URL and key as the journal's owner (a rotated API key,
         the same team spelled otherwise). Its kind of request and RFC never change here: those
-        are a different journal, and a different RFC stays refused."""
+        are a different journal, and a different RFC stays refused: here when `identity` names
+        one, else when the next run reads another taxpayer's RFC in a package (see
+        `bulk.taxpayer`; nothing of it is extracted)."""
+        if None not in (identity.rfc, self.identity.rfc) and identity.rfc != self.identity.rfc:
+            raise JournalMismatchError(
+                f"{self.path} holds the CFDIs of RFC {self.identity.rfc}, not {identity.rfc}: "
+                "a journal cannot be rebound to another taxpayer (use another folder)"
+            )
         if (identity.rfc_type, identity.request_type) != (
             self.identity.rfc_type,
             self.identity.request_type,
@@ -365,9 +373,10 @@ class JournalStore:
         recorded = self.download_to
         if recorded is not None and recorded.resolve() == here:
             return
-        # A journal from before the folder was recorded, inside this folder (the default
-        # layout): it is this folder's, even if the user moved some files away since.
-        inside = recorded is None and journal_dir.is_relative_to(here)
+        # A journal from before the folder was recorded, in this very folder (the default
+        # layout): it is this folder's, even if the user moved some files away since. Only
+        # this folder: an ancestor of it (even /) is another folder, checked by its files.
+        inside = recorded is None and journal_dir == here
         missing = (
             []
             if inside
@@ -509,7 +518,7 @@ class JournalStore:
             return
         if self.identity.rfc is not None:
             raise JournalMismatchError(
-                f"{self.path} belongs to RFC {self.identity.rfc}, the server says {rfc}"
+                f"{self.path} holds the CFDIs of RFC {self.identity.rfc}, not {rfc}"
             )
         identity = attrs.evolve(self.identity, rfc=rfc)
         with _transaction(self._conn):
@@ -534,7 +543,8 @@ def mismatch_message(path: Path, problems: list[str]) -> str:
         f"{path} belongs to another run: {'; '.join(problems)}. This journal was left untouched. "
         "If it is the same gigstack team (for example a rotated API key, or the same team or "
         "server written differently), `gigstack-async journal rebind "
-        f"{path.parent if path.name == _DEFAULT_NAME else path}` (given this run's API key, "
+        f"{shlex.quote(str(path.parent if path.name == _DEFAULT_NAME else path))}` (given this "
+        "run's API key, "
         "team and base URL) makes it yours without requesting anything again. Another folder "
         "(or --journal file) starts over instead: every month is requested, and may be billed, "
         "again."
@@ -601,8 +611,9 @@ def _refuse_foreign_file(path: Path) -> None:
         raise JournalCorruptError(
             f"{path} cannot be read as a bulk journal: it looks like the JSON journal of "
             "an older gigstack-async, which this version cannot resume. Keep it (its "
-            '"request_id" fields list the requests already billed), move it aside, and use '
-            "`gigstack-async journal adopt` to attach those requests to the new journal instead of "
-            "creating them again."
+            '"request_id" fields list the requests already billed), move it aside, and attach '
+            "each of them without sending anything: `gigstack-async journal adopt "
+            f"{shlex.quote(str(path))} YYYY-MM REQUEST_ID --rfc-type issued|received` (the "
+            "first one creates the new journal at this path), instead of creating them again."
         )
     raise JournalCorruptError(f"{path} cannot be read as a bulk journal (not SQLite)")

@@ -629,7 +629,8 @@ def test_adopt_follows_the_request_the_user_names(
     state: MonthState, request_id: str, known_ids: tuple[str, ...]
 ) -> None:
     after, commands = transition(state, Adopt(request_id))
-    assert commands == ()
+    # The left request's staged packages are never extracted: their ZIPs go (review 9c).
+    assert commands == tuple(DeleteStaged(s.path) for s in state.staged)
     assert after == adopted(state, request_id, known_ids)
 
 
@@ -766,3 +767,30 @@ def test_other_dates_after_sat_5002_are_new_criteria() -> None:
         date(2024, 1, 30),
     )
     assert after.reason == "the plan asks for new dates 2024-01-01..2024-01-30: a new request"
+
+
+# ------------------------------------------------------------------ a staged copy that is unusable
+
+
+def test_an_unusable_staged_copy_is_dropped_and_downloaded_again_while_budget_is_left() -> None:
+    # Review 9c: a staged ZIP that is gone or not the recorded bytes was "extracted again"
+    # forever (needs-attention, same hint every run).
+    state = evolve(COMPLETED, stage=Stage.STAGED, staged=(F1, F2), downloads=(("P1", 1),))
+    after, commands = transition(state, m.StagedLost("P1", "sha256 differs"))
+    assert after.stage is Stage.COMPLETED
+    assert after.staged == (F2,)
+    assert "unusable" in (after.reason or "")
+    assert commands == (DeleteStaged(F1.path), FetchPackage("P1", 2))
+
+
+def test_an_unusable_last_copy_is_looked_for_then_needs_attention() -> None:
+    state = evolve(COMPLETED, stage=Stage.STAGED, staged=(F1,), downloads=(("P1", 2),))
+    after, commands = transition(state, m.StagedLost("P1", "gone"))
+    assert commands == (DeleteStaged(F1.path), m.FindStaged("P1"))
+    final, _ = transition(after, m.StagedMissing("P1"))
+    assert final.stage is Stage.NEEDS_ATTENTION
+    assert "journal resend" in (final.hint or "")
+
+
+def test_staged_lost_outside_staged_changes_nothing() -> None:
+    assert transition(COMPLETED, m.StagedLost("P1", "gone")) == (COMPLETED, ())

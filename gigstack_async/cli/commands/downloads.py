@@ -186,6 +186,14 @@ def run_activate(args: argparse.Namespace, ctx: Context) -> int:
                     "activating with this status may add a charge (see the pricing above); "
                     "pass --yes to activate anyway. Nothing was sent"
                 )
+            if status.status is ActivationState.NEEDS_ACTIVATION:
+                # The pricing shown is the add-on's; the docs say this activation adds nothing.
+                ctx.ui.out(
+                    "Activating without asking: with status needs_activation gigstack's docs "
+                    "say activation adds no charge (the plan includes Descarga Masiva). Any "
+                    "pricing shown above is what gigstack lists for downloads, not a fee for "
+                    "activating."
+                )
             result = await client.downloads.activate()
             kind = "" if result.data is None else _text(result.data.type)
             ctx.ui.out(

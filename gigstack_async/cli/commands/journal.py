@@ -1,6 +1,7 @@
 """`gigstack-async journal show|adopt|resend|rebind`: read and repair a bulk download's journal.
 
-These commands touch only the journal file (nothing is sent to the API). The next
+These commands touch only the journal file (nothing is sent to the API; `adopt` and `rebind`
+read the API key, team and base URL only to record who the journal belongs to). The next
 `sat download` with the same folder acts on what they record.
 """
 
@@ -12,15 +13,16 @@ import calendar
 import contextlib
 import re
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.engine import STAGING_DIR
+from gigstack_async.bulk import repair
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
-from gigstack_async.bulk.store import JournalStateError, JournalStore
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
@@ -32,6 +34,7 @@ examples:
   {PROG} journal show ./cfdi
   {PROG} journal show ./cfdi 2024-03
   {PROG} journal adopt ./cfdi 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B
+  {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
   {PROG} journal resend ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
 
@@ -48,6 +51,14 @@ RESEND_RISK = (
     "earlier request was never created, expired (SAT keeps packages 72 h), failed or covered "
     "fewer days than you need; if you can find it in `{prog} downloads history` or gigstack's "
     "dashboard, adopt it instead."
+)
+
+RESEND_WHOLE_MONTH = (
+    " {key} is already downloaded for {start} to {end} ({files} file(s)): SAT cannot be asked "
+    "for the missing days alone in this journal (one request per month), so the new request "
+    "asks for the whole month of the next run's plan again, those days included. If gigstack "
+    "bills per downloaded XML, the CFDIs already downloaded are billed again. To pay only for "
+    "the missing days, download them with `sat download` into another --out folder instead."
 )
 
 REBIND_RISK = (
@@ -116,10 +127,13 @@ def register(commands: Any) -> None:
         "trusted: the next `sat download` watches and downloads it; it stops the month only if "
         "the server's history lists the request with other dates or type. When the history no "
         "longer lists it (it shows only the newest requests), or SAT already completed it, it is "
-        "downloaded unchecked. Asks for confirmation (--yes when not in a terminal). Nothing is "
-        "sent.",
+        "downloaded unchecked. An id another month of the journal knows is refused. A month the "
+        "journal does not have yet is added (the dates `sat download` would plan for it); with "
+        "no journal in the folder yet, --rfc-type (and --type) start one for this API key, team "
+        "and base URL (for example to carry over the requests of an older gigstack-async's "
+        "JSON journal without creating them again). Asks for confirmation (--yes when not in a "
+        "terminal). Nothing is sent.",
         epilog=EPILOG,
-        client=False,
     )
     _journal_arg(adopt)
     adopt.add_argument("month", metavar="MONTH", help="the month, YYYY-MM")
@@ -127,6 +141,17 @@ def register(commands: Any) -> None:
     # folder-first message instead of "REQUEST_ID is required"; run_adopt requires it.
     adopt.add_argument("request_id", metavar="REQUEST_ID", nargs="?", help="the request's id")
     _yes_arg(adopt, "confirm without asking (for scripts)")
+    adopt.add_argument(
+        "--rfc-type",
+        choices=("received", "issued"),
+        help="for a new journal: CFDIs the company received or issued (as `sat download`)",
+    )
+    adopt.add_argument(
+        "--type",
+        dest="request_type",
+        choices=("cfdi", "metadata"),
+        help="for a new journal: cfdi or metadata (default: cfdi)",
+    )
     adopt.usage = f"{PROG} journal adopt [options] JOURNAL MONTH REQUEST_ID"
     adopt.set_defaults(func=run_adopt, usage=adopt.format_usage().strip())
 
@@ -243,8 +268,8 @@ def _row(state: m.MonthState, journal: str) -> list[str]:
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
         step = (
             "the month's other days are not in this journal: download them with `sat download` "
-            "into another --out folder, or `gigstack-async journal resend` (--force) to request "
-            "the month again with the next run's dates (a new request, possibly billed)"
+            "into another --out folder, or `gigstack-async journal resend --force` to request "
+            "the whole month again with the next run's dates (a new request, possibly billed)"
         )
     return [
         state.key,
@@ -261,9 +286,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
     journal = str(args.journal)
     with _open(args) as store:
         identity = store.identity
+        rfc = identity.rfc or "not known yet (read from the first package extracted)"
         ctx.ui.out(
             f"Journal {store.path}: {identity.rfc_type} {identity.request_type}, "
-            f"{identity.base_url}" + (f", team {identity.team}" if identity.team else "")
+            f"{identity.base_url}"
+            + (f", team {identity.team}" if identity.team else "")
+            + f", RFC {rfc}"
         )
         if args.month is None:
             print_table(ctx.ui, COLUMNS, [_row(state, journal) for state in store.states()])
@@ -296,12 +324,11 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
     request_id = _required(args, args.request_id, "REQUEST_ID").strip()
     if not request_id:
         raise UsageError("REQUEST_ID must not be empty")
-    with _open(args) as store:
-        state = _month(store, args.month)
-        try:
-            new, _commands = m.transition(state, m.Adopt(request_id))
-        except m.TransitionError as error:
-            raise JournalStateError(str(error)) from None
+    if not MONTH_ARG.fullmatch(args.month):
+        raise UsageError(f"MONTH must be YYYY-MM, got {args.month!r}. {args.usage.strip()}")
+    with _open_or_create(args, ctx) as store:
+        new, commands = repair.adopt(store, args.month, request_id)
+        state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
         ctx.ui.out(
             ADOPT_TRUST.format(
@@ -319,11 +346,59 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
         ):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
-        store.put(new)
+        for path in repair.record(store, new, commands):
+            ctx.ui.out(f"Removed {path}: the left request's staged package, not extracted.")
         ctx.ui.out(
             f"{state.key} now follows request {request_id}. Run the same `sat download` again."
         )
     return exitcodes.OK
+
+
+@contextlib.contextmanager
+def _open_or_create(args: argparse.Namespace, ctx: Context) -> Iterator[JournalStore]:
+    """The journal, or a new one for the folder (an upgrade from the JSON journal, or requests
+    made elsewhere): its owner is this command's API key, team and base URL, its kind of
+    request --rfc-type and --type. Nothing is sent. A month is added without a create."""
+    path: Path = args.journal
+    target = path / DEFAULT_JOURNAL if path.is_dir() or not path.suffix else path
+    if target.exists() or MONTH_ARG.fullmatch(str(path)):
+        if args.rfc_type is not None or args.request_type is not None:
+            store = _open(args)
+            kind = (store.identity.rfc_type, store.identity.request_type)
+            wanted = (args.rfc_type or kind[0], args.request_type or kind[1])
+            if wanted != kind:
+                store.close()
+                raise UsageError(
+                    f"{store.path} holds {kind[0]} {kind[1]} requests, not {wanted[0]} "
+                    f"{wanted[1]}: use another folder for those"
+                )
+            with store:
+                yield store
+            return
+        with _open(args) as store:
+            yield store
+        return
+    if args.rfc_type is None:
+        raise UsageError(
+            f"no journal at {target}. To start one without sending anything, give the "
+            "requests' kind: --rfc-type issued|received (and --type cfdi|metadata); the "
+            "journal is created for this API key, team and base URL. "
+            f"{args.usage.strip()}"
+        )
+    client = ctx.client(args)
+    try:
+        identity = journal_identity(client._pipeline, args.rfc_type, args.request_type or "cfdi")
+    finally:
+        asyncio.run(client.aclose())
+    folder = target.parent if target.name == DEFAULT_JOURNAL else None
+    with JournalStore.open(target, identity) as store:
+        store.bind_download_to(folder)
+        ctx.ui.out(
+            f"New journal {target}: {identity.rfc_type} {identity.request_type} requests"
+            + (f" downloaded into {folder}" if folder is not None else "")
+            + ". Nothing was sent."
+        )
+        yield store
 
 
 def run_resend(args: argparse.Namespace, ctx: Context) -> int:
@@ -342,13 +417,17 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
         risk = RESEND_RISK.format(
             key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
         )
+        if state.ok:
+            risk += RESEND_WHOLE_MONTH.format(
+                key=state.key, start=state.start, end=state.end, files=len(state.files)
+            )
         ctx.ui.out(risk)
         if not _confirm(
             f"Allow a new request for {state.key}?", yes=args.yes, what="resend may be billed"
         ):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
-        removed = _apply(store, state, m.AllowResend())
+        removed = repair.apply(store, state, m.AllowResend())
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
@@ -368,6 +447,11 @@ def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
             ctx.ui.out(f"{store.path} already belongs to this API key, team and base URL.")
             return exitcodes.OK
         ctx.ui.out(REBIND_RISK.format(path=store.path, problems="; ".join(problems)))
+        if stored.rfc is not None:
+            ctx.ui.out(
+                f"It holds the CFDIs of RFC {stored.rfc}: a package of another RFC is refused "
+                "before extraction (the month then needs attention)."
+            )
         question = "Make this journal belong to this API key, team and URL?"
         if not _confirm(question, yes=args.yes, what="rebind"):
             ctx.ui.err("Nothing changed.")
@@ -378,33 +462,3 @@ def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
             "`sat download` again with them: it resumes where the journal stopped."
         )
     return exitcodes.OK
-
-
-def _apply(store: JournalStore, state: m.MonthState, obs: m.Observation) -> list[Path]:
-    """Record the month's transition; perform what it asks of the disk (only `DeleteStaged`:
-    nothing is sent from here). Returns the staged files removed."""
-    try:
-        new, commands = m.transition(state, obs)
-    except m.TransitionError as error:
-        raise JournalStateError(str(error)) from None
-    store.put(new)
-    removed = []
-    for command in commands:
-        if isinstance(command, m.DeleteStaged):
-            for path in _staged_paths(store, command.path):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                    removed.append(path)
-    return removed
-
-
-def _staged_paths(store: JournalStore, recorded: str) -> list[Path]:
-    """Where a staged file is: in the journal's download folder's staging folder (by name, so
-    a relative path recorded by a run in another working folder is found), or as recorded when
-    absolute."""
-    paths = []
-    if store.download_to is not None:
-        paths.append(store.download_to / STAGING_DIR / Path(recorded).name)
-    if Path(recorded).is_absolute():
-        paths.append(Path(recorded))
-    return paths

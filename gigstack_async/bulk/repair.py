@@ -1,0 +1,104 @@
+"""Repairs of a bulk journal by the user (`gigstack-async journal adopt|resend`), in Python.
+
+Nothing here sends a request: it records the machine's transition for the user's word and
+performs what that asks of the disk (removing staged ZIPs the month no longer refers to).
+
+```python
+from gigstack_async.bulk.repair import adopt, record
+with JournalStore.open_existing("cfdi/.gigstack-journal.sqlite3") as store:
+    new, commands = adopt(store, "2024-03", "3F2A9C1B-...")  # checked, not recorded yet
+    record(store, new, commands)
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import STAGING_DIR, initial_state
+from gigstack_async.bulk.plan import plan_months
+from gigstack_async.bulk.store import JournalStateError, JournalStore
+
+__all__ = ["adopt", "apply", "new_month", "record", "staged_paths"]
+
+
+def new_month(store: JournalStore, key: str) -> m.MonthState:
+    """Month `key` (YYYY-MM) as the journal would add it, planned and unsent, with the dates
+    `sat download` would plan for it (the whole month, its end clipped to today in Mexico City)
+    and the journal's kind of request. Not recorded.
+
+    Raises InvalidParameterError for a month no request could cover (as `plan_months`).
+    """
+    identity = store.identity
+    (slot,) = plan_months(
+        key, key, rfc_type=identity.rfc_type, request_type=identity.request_type
+    ).slots
+    return initial_state(slot)
+
+
+def adopt(
+    store: JournalStore, key: str, request_id: str
+) -> tuple[m.MonthState, tuple[m.Command, ...]]:
+    """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
+    removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
+
+    A month the journal does not have yet is added (`new_month`) when recorded.
+
+    Raises JournalStateError when the month's state refuses it, or when another month of this
+    journal already knows `request_id` (it holds that month's CFDIs; adopting it would download
+    its packages a second time under another month, spending SAT's 2 downloads per package).
+    """
+    state = store.get(key) if key in store.keys() else new_month(store, key)  # noqa: SIM118
+    for other in store.states():
+        if other.key != key and request_id in other.known_ids:
+            raise JournalStateError(
+                f"request {request_id} is {other.key}'s in this journal"
+                + (" (its current request)" if other.request_id == request_id else "")
+                + f", not {key}'s: a request covers one month's dates, and adopting it here "
+                f"would download {other.key}'s CFDIs into {key} and spend its packages' SAT "
+                "downloads (at most 2 each) again. Find "
+                f"{key}'s own request in `gigstack-async downloads history` or gigstack's "
+                "dashboard (its dates are "
+                f"{state.start}..{state.end}). Nothing changed."
+            )
+    try:
+        return m.transition(state, m.Adopt(request_id))
+    except m.TransitionError as error:
+        raise JournalStateError(str(error)) from None
+
+
+def record(store: JournalStore, new: m.MonthState, commands: tuple[m.Command, ...]) -> list[Path]:
+    """Record `new` (one transaction), then remove the staged ZIPs `commands` drop. Returns the
+    files removed. Nothing is sent."""
+    store.put(new)
+    removed = []
+    for command in commands:
+        if isinstance(command, m.DeleteStaged):
+            for path in staged_paths(store, command.path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+def apply(store: JournalStore, state: m.MonthState, obs: m.Observation) -> list[Path]:
+    """Record the month's transition for `obs` and perform what it asks of the disk."""
+    try:
+        new, commands = m.transition(state, obs)
+    except m.TransitionError as error:
+        raise JournalStateError(str(error)) from None
+    return record(store, new, commands)
+
+
+def staged_paths(store: JournalStore, recorded: str) -> list[Path]:
+    """Where a staged file is: in the journal's download folder's staging folder (by name, so
+    a folder moved since, or a relative path recorded by a run in another working folder, is
+    found), or as recorded when absolute."""
+    paths = []
+    if store.download_to is not None:
+        paths.append(store.download_to / STAGING_DIR / Path(recorded).name)
+    if Path(recorded).is_absolute() and Path(recorded) not in paths:
+        paths.append(Path(recorded))
+    return paths
