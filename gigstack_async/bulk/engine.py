@@ -135,6 +135,8 @@ def seen_from_history(entry: DownloadRequest) -> m.Seen:
         invoice_count=entry.invoice_count,
         package_ids=None if entry.package_ids is None else tuple(entry.package_ids),
         message=entry.status_message,
+        # Compared as text only, to tell two requests under one id apart (its unit is a GUESS).
+        created_at=None if entry.created_at is None else str(entry.created_at),
     )
 
 
@@ -518,11 +520,17 @@ class _Run:
         # them is short or filtered and proves no absence.
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
         expected = tuple(sorted(known))
+        # What was seen of those requests: one listed with other attributes shows reused ids.
+        records = tuple(r for k in self.keys for r in self.store.get(k).records)
         for key in watched:
             self.feed(
                 key,
                 m.HistorySeen(
-                    entries, generation, expected=expected, later=tuple(self.created_seq.items())
+                    entries,
+                    generation,
+                    expected=expected,
+                    later=tuple(self.created_seq.items()),
+                    records=records,
                 ),
             )
 

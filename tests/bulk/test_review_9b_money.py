@@ -1,0 +1,277 @@
+"""Regression tests for the second hostile review of issue 9 (findings 1, 2, 4, 5 and 11).
+
+Each failed on the code it reviewed (main 44359aa). End to end against the sandbox over
+127.0.0.1 like tests/bulk/test_review_fixes.py, and at the level of the month state machine
+where the rule can be shown without a server.
+"""
+
+from __future__ import annotations
+
+import socket
+from datetime import date
+from pathlib import Path
+
+import attrs
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import SatCodeRule, profile
+
+FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+CREATE = "createDownloadRequest"
+PACKAGE = "downloadPackage"
+MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
+JAN = m.MonthState("2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run(
+    client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
+) -> list[BulkEvent]:
+    kw.setdefault("poll", FAST)
+    bulk = client.downloads.bulk(
+        start,
+        end,
+        rfc_type="received",
+        download_to=out,
+        **kw,  # type: ignore[arg-type]
+    )
+    async with bulk:
+        return [event async for event in bulk]
+
+
+def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
+    return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+def billed(sandbox: Sandbox, *months: str) -> dict[str, int]:
+    return {month: sandbox.state.billed_creates(month) for month in months}
+
+
+def xml_names(folder: Path) -> set[str]:
+    return {f.stem.upper() for f in folder.glob("*.xml")} if folder.is_dir() else set()
+
+
+def journal_of(out: Path) -> JournalStore:
+    return JournalStore.open_existing(out / ".gigstack-journal.sqlite3")
+
+
+def seen(request_id: str, **kw: object) -> m.Seen:
+    fields: dict[str, object] = {
+        "status": "pending",
+        "rfc_type": "received",
+        "request_type": "cfdi",
+        "start": date(2024, 1, 1),
+        "end": date(2024, 1, 31),
+    }
+    fields.update(kw)
+    return m.Seen(request_id, **fields)  # type: ignore[arg-type]
+
+
+FEB = {"start": date(2024, 2, 1), "end": date(2024, 2, 29)}
+DEC = {"start": date(2023, 12, 1), "end": date(2023, 12, 31)}
+
+
+def lost_create(state: m.MonthState, before: tuple[str, ...], seq: int = 1) -> m.MonthState:
+    state, commands = m.transition(state, m.Send(before, generation=1, seq=seq))
+    assert commands == (m.SendCreate(state.key),)
+    state, _ = m.transition(state, m.CreateUnknown("502 Bad Gateway", generation=1))
+    return state
+
+
+# 1: a short history never proves absence -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("history_limit", "concurrency"), [(2, 1), (3, 1), (3, 4), (5, 1)])
+async def test_a_short_history_never_bills_a_lost_create_twice(
+    tmp_path: Path, history_limit: int, concurrency: int
+) -> None:
+    config = SandboxConfig(speed=3000, seed=11, history_limit=history_limit)
+    out = tmp_path / "cfdi"
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        sandbox.state.force_fault(CREATE, "after_502", times=1)
+        done = results(await run(client, out, "2024-01", "2024-04", concurrency=concurrency))
+        assert billed(sandbox, *MONTHS) == dict.fromkeys(MONTHS, 1)
+        if history_limit >= len(MONTHS):
+            # The history still lists the lost create: found and adopted, nothing to ask.
+            assert all(r.ok for r in done.values()), {k: r.error for k, r in done.items()}
+            return
+        lost = next(k for k, r in done.items() if not r.ok)
+        assert [k for k, r in done.items() if not r.ok] == [lost]
+        attention = done[lost]
+        assert attention.stage == "needs-attention"
+        # The way out names the month, what to look for, and both commands.
+        assert f"journal adopt {lost} <request id>" in (attention.hint or "")
+        assert f"journal resend {lost}" in (attention.hint or "")
+        assert "received cfdi" in (attention.hint or "")
+        assert "cannot tell" in (attention.error or "")
+        # Running the same command again sends nothing new: nothing proves the create absent.
+        again = results(await run(client, out, "2024-01", "2024-04", concurrency=concurrency))
+        assert again[lost].stage == "needs-attention"
+        assert billed(sandbox, *MONTHS) == dict.fromkeys(MONTHS, 1)
+        # The user follows the hint: the dashboard shows the request, adopted, downloaded.
+        request = next(
+            r
+            for r in sandbox.state.download_requests
+            if str(r.criteria.start_date).startswith(lost)
+        )
+        with journal_of(out) as store:
+            state, _ = m.transition(store.get(lost), m.Adopt(request.request_id))
+            store.put(state)
+        final = results(await run(client, out, "2024-01", "2024-04"))
+        assert all(r.ok for r in final.values()), {k: r.error for k, r in final.items()}
+        assert billed(sandbox, *MONTHS) == dict.fromkeys(MONTHS, 1)
+        assert xml_names(out / lost) == sandbox.state.ground_truth[request.request_id]
+
+
+def test_absence_needs_a_listed_request_of_this_kind_older_than_the_attempt() -> None:
+    # Later creates of the run are listed, nothing older: a short history may have pushed the
+    # lost create out (review 9b #1). Needs attention, never a resend.
+    state = lost_create(JAN, before=())
+    history: tuple[m.Seen, ...] = (seen("feb", **FEB),)
+    after, commands = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    assert after.stage is m.Stage.NEEDS_ATTENTION
+    assert "short history" in (after.reason or "")
+    assert commands == ()
+    # An older request of another kind does not span the slot either (a filtered history).
+    state = lost_create(JAN, before=("meta",))
+    history = (seen("feb", **FEB), seen("meta", request_type="metadata", **DEC))
+    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    assert after.stage is m.Stage.NEEDS_ATTENTION
+    # One of this kind that existed before the attempt and one created after it: proven.
+    state = lost_create(JAN, before=("dec",))
+    history = (seen("feb", **FEB), seen("dec", **DEC))
+    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    assert after.stage is m.Stage.PLANNED
+    assert after.resend_allowed
+
+
+def test_without_request_type_only_a_request_of_this_journal_spans_the_slot() -> None:
+    # Documented fields only: an older entry without requestType may be a metadata request.
+    state = lost_create(JAN, before=("dec",))
+    history = (seen("feb", request_type=None, **FEB), seen("dec", request_type=None, **DEC))
+    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    assert after.stage is m.Stage.NEEDS_ATTENTION
+    after, _ = m.transition(
+        state, m.HistorySeen(history, 2, expected=("dec", "feb"), later=(("feb", 2),))
+    )
+    assert after.stage is m.Stage.PLANNED
+
+
+# 2: a reused id is another request, and no proof ---------------------------------------------
+
+
+async def test_after_ids_restart_a_known_id_given_to_the_resent_create_is_not_billed_again(
+    tmp_path: Path,
+) -> None:
+    port, out = free_port(), tmp_path / "cfdi"
+    first_profile = attrs.evolve(
+        profile("ids-restart"), sat_codes=(SatCodeRule(5011, month="2024-01", times=1),)
+    )
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11, profile=first_profile), port=port) as s1,
+        GigstackClient(s1.api_key, base_url=s1.base_url) as client,
+    ):
+        # Another request of this kind first, so the month's request is DM-000002.
+        await client.downloads.create_request(
+            start_date="2023-12-01", end_date="2023-12-31", rfc_type="received"
+        )
+        failed = results(await run(client, out))["2024-01"]
+        assert (failed.stage, failed.request_id) == ("sat-failed", "DM-000002")
+    with journal_of(out) as store:  # `gigstack-async journal resend 2024-01 --yes`
+        state, _ = m.transition(store.get("2024-01"), m.AllowResend())
+        store.put(state)
+    second = SandboxConfig(speed=3000, seed=12, profile=profile("ids-restart"))
+    async with (
+        Sandbox(second, port=port) as s2,
+        GigstackClient(s2.api_key, base_url=s2.base_url) as client,
+    ):
+        await client.downloads.create_request(
+            start_date="2023-12-01", end_date="2023-12-31", rfc_type="received"
+        )  # DM-000001 again: a request of this kind older than the month's attempt
+        s2.state.force_fault(CREATE, "after_502", times=1)
+        done = results(await run(client, out, "2024-01", "2024-02", concurrency=1))
+        # The resent create was given DM-000002, an id the month knew from before the restart.
+        assert [r.request_id for r in s2.state.download_requests] == [
+            "DM-000001",
+            "DM-000002",
+            "DM-000003",
+        ]
+        assert billed(s2, "2024-01", "2024-02") == {"2024-01": 1, "2024-02": 1}
+        jan = done["2024-01"]
+        assert jan.stage == "needs-attention"
+        assert "DM-000002" in (jan.error or "")
+        assert "journal adopt 2024-01" in (jan.hint or "")
+
+
+def test_a_known_id_listed_as_another_request_is_a_candidate_and_proves_nothing() -> None:
+    old = attrs.evolve(
+        JAN,
+        stage=m.Stage.SAT_FAILED,
+        request_id="DM-2",
+        known_ids=("DM-2",),
+        records=(m.KnownRequest("DM-2", JAN.start, JAN.end, "received", "cfdi", "1000", "failed"),),
+    )
+    state, _ = m.transition(old, m.AllowResend())
+    state = lost_create(state, before=("DM-1",))
+    history = (
+        seen("DM-3", created_at="3000", **FEB),
+        seen("DM-2", created_at="2000"),  # the lost create, under the old request's id
+        seen("DM-1", created_at="1500", **DEC),
+    )
+    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("DM-3", 2),)))
+    assert after.stage is m.Stage.NEEDS_ATTENTION
+    assert "DM-2" in (after.reason or "")
+    assert after.request_id is None  # a reused id is never adopted without the user
+    # The same id listed exactly as recorded is the old request: excluded, and proof holds.
+    same = (
+        seen("DM-3", **FEB),
+        seen("DM-2", created_at="1000", status="failed"),
+        seen("DM-1", **DEC),
+    )
+    after, _ = m.transition(state, m.HistorySeen(same, 2, later=(("DM-3", 2),)))
+    assert after.stage is m.Stage.PLANNED
+
+
+def test_another_months_reused_id_makes_the_history_prove_nothing() -> None:
+    state = lost_create(JAN, before=("DM-1",))
+    feb = m.KnownRequest("DM-9", FEB["start"], FEB["end"], "received", "cfdi", "500")
+    history = (
+        seen("DM-3", **FEB),
+        seen("DM-9", created_at="2500", **DEC),  # February's old id, now another request
+        seen("DM-1", **DEC),
+    )
+    proof = m.HistorySeen(history, 2, later=(("DM-3", 2),))
+    assert m.transition(state, proof)[0].stage is m.Stage.PLANNED  # without the records
+    after, _ = m.transition(state, attrs.evolve(proof, records=(feb,)))
+    assert after.stage is m.Stage.NEEDS_ATTENTION
+    assert "restarted" in (after.reason or "")
+
+
+def test_a_watched_request_listed_with_another_created_at_is_not_followed() -> None:
+    watching = attrs.evolve(
+        JAN,
+        stage=m.Stage.SUBMITTED,
+        request_id="DM-1",
+        known_ids=("DM-1",),
+        checked=True,
+        records=(m.KnownRequest("DM-1", JAN.start, JAN.end, "received", "cfdi", "1000"),),
+    )
+    reused = seen("DM-1", status="completed", created_at="9000", package_ids=("P",))
+    after, commands = m.transition(watching, m.HistorySeen((reused,), 2))
+    assert after.stage is m.Stage.NEEDS_ATTENTION
+    assert "restarted" in (after.reason or "")
+    assert not any(isinstance(c, m.FetchPackage) for c in commands)
