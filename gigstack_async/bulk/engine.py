@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import zipfile
 from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -31,6 +32,7 @@ from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.content import package_mismatch
 from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
@@ -471,6 +473,24 @@ class _Run:
     async def extract(self, key: str, package_id: str, path: Path) -> None:
         assert self.options.download_to is not None
         folder = self.options.download_to / key
+        state = self.store.get(key)
+        try:
+            # The package says what it is: another request's CFDIs (a reused or mistyped
+            # request id) are never extracted into the month (review 9b #4, #5).
+            mismatch = await _finish_even_if_cancelled(
+                asyncio.to_thread(
+                    package_mismatch,
+                    path,
+                    request_type=state.request_type,
+                    start=state.start,
+                    end=state.end,
+                )
+            )
+        except (zipfile.BadZipFile, OSError, ValueError, GigstackError):
+            mismatch = None  # unreadable: extraction below says why, nothing is written
+        if mismatch is not None:
+            self.feed(key, m.ContentRejected(package_id, mismatch))
+            return
         try:
             result = await _finish_even_if_cancelled(
                 asyncio.to_thread(extract_staged, path, folder, limits=self.options.package_limits)

@@ -105,10 +105,11 @@ async def test_a_short_history_never_bills_a_lost_create_twice(
         sandbox.state.force_fault(CREATE, "after_502", times=1)
         done = results(await run(client, out, "2024-01", "2024-04", concurrency=concurrency))
         assert billed(sandbox, *MONTHS) == dict.fromkeys(MONTHS, 1)
-        if history_limit >= len(MONTHS):
-            # The history still lists the lost create: found and adopted, nothing to ask.
-            assert all(r.ok for r in done.values()), {k: r.error for k, r in done.items()}
+        if all(r.ok for r in done.values()):
+            # A history taken before later creates pushed it out listed the lost create:
+            # found and adopted (always so when the history holds the whole run).
             return
+        assert history_limit < len(MONTHS)
         lost = next(k for k, r in done.items() if not r.ok)
         assert [k for k, r in done.items() if not r.ok] == [lost]
         attention = done[lost]
@@ -275,3 +276,146 @@ def test_a_watched_request_listed_with_another_created_at_is_not_followed() -> N
     assert after.stage is m.Stage.NEEDS_ATTENTION
     assert "restarted" in (after.reason or "")
     assert not any(isinstance(c, m.FetchPackage) for c in commands)
+
+
+# 4: a CFDI month never extracts another kind of request -------------------------------------
+
+
+async def _completed_month_then_ids_restart(
+    tmp_path: Path, *, forget_records: bool
+) -> tuple[MonthResult, Sandbox, str, Path]:
+    """Run 1 leaves 2024-01 completed with its package still to fetch; run 2 meets a server
+    whose DM-000001 is a received *metadata* request for the same dates (documented fields:
+    the history omits requestType)."""
+    port, out = free_port(), tmp_path / "cfdi"
+    prof = profile("ids-restart", "documented-fields")
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11, profile=prof), port=port) as s1,
+        GigstackClient(s1.api_key, base_url=s1.base_url) as client,
+    ):
+        s1.state.force_fault(PACKAGE, "after_truncate", times=1)
+        first = results(await run(client, out))["2024-01"]
+        assert (first.stage, first.request_id) == ("needs-attention", "DM-000001")
+    if forget_records:
+        # A journal written before requests were recorded (or a server that changed nothing
+        # the history shows): only the package can tell.
+        with journal_of(out) as store:
+            store.put(attrs.evolve(store.get("2024-01"), records=()))
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=12, profile=prof), port=port) as s2,
+        GigstackClient(s2.api_key, base_url=s2.base_url) as client,
+    ):
+        other = await client.downloads.create_request(
+            start_date="2024-01-01",
+            end_date="2024-01-31",
+            rfc_type="received",
+            request_type="metadata",
+        )
+        assert other.request_id == "DM-000001"
+        s2.clock.advance(3600)
+        again = results(await run(client, out, timeout=20))["2024-01"]
+        return again, s2, other.request_id, out
+
+
+async def test_a_cfdi_month_never_takes_a_metadata_request_under_its_old_id(
+    tmp_path: Path,
+) -> None:
+    again, sandbox, _other, out = await _completed_month_then_ids_restart(
+        tmp_path, forget_records=False
+    )
+    assert not again.ok
+    assert again.stage == "needs-attention"
+    assert "restarted" in (again.error or "")  # the history showed it: nothing downloaded
+    assert not sandbox.state.calls_to(PACKAGE)
+    assert not xml_names(out / "2024-01")
+
+
+async def test_a_metadata_package_is_never_extracted_into_a_cfdi_month(tmp_path: Path) -> None:
+    again, _sandbox, other, out = await _completed_month_then_ids_restart(
+        tmp_path, forget_records=True
+    )
+    assert not again.ok
+    assert again.stage == "needs-attention"
+    assert "does not hold this month's CFDIs" in (again.error or "")
+    assert "no CFDI XML" in (again.error or "")
+    assert other in (again.error or "")
+    assert "journal adopt 2024-01" in (again.hint or "")
+    assert "journal resend 2024-01" in (again.hint or "")
+    assert again.files == ()
+    folder = out / "2024-01"
+    assert not folder.exists() or not any(folder.iterdir())  # nothing extracted
+    staging = out / ".gigstack-staging"
+    assert not staging.exists() or not any(staging.iterdir())  # another request's: dropped
+
+
+# 5: an adopted id is checked too ------------------------------------------------------------
+
+
+async def test_an_adopted_id_out_of_the_history_is_checked_by_its_cfdis(tmp_path: Path) -> None:
+    port, out = free_port(), tmp_path / "cfdi"
+    prof = profile("ids-restart", "documented-fields")
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11, profile=prof), port=port) as s1,
+        GigstackClient(s1.api_key, base_url=s1.base_url) as client,
+    ):
+        s1.state.force_fault(CREATE, "after_502", times=1)
+        first = results(await run(client, out, timeout=5))["2024-01"]
+        assert first.stage == "needs-attention"
+    with journal_of(out) as store:  # the user adopts DM-000001, as the hint says
+        state, _ = m.transition(store.get("2024-01"), m.Adopt("DM-000001"))
+        store.put(state)
+    second = SandboxConfig(speed=3000, seed=12, profile=profile("ids-restart"))
+    async with (
+        Sandbox(second, port=port) as s2,
+        GigstackClient(s2.api_key, base_url=s2.base_url) as client,
+    ):
+        other = await client.downloads.create_request(
+            start_date="2023-05-01", end_date="2023-05-31", rfc_type="issued", request_type="cfdi"
+        )
+        for n in range(20):  # 20 newer requests push DM-000001 out of the history
+            month = f"{2022 - n // 12}-{n % 12 + 1:02d}"
+            await client.downloads.create_request(
+                start_date=f"{month}-01",
+                end_date=f"{month}-28",
+                rfc_type="issued",
+                request_type="metadata",
+            )
+        s2.clock.advance(3600)
+        again = results(await run(client, out, timeout=20))["2024-01"]
+        assert not again.ok
+        assert again.stage == "needs-attention"
+        assert "outside 2024-01-01..2024-01-31" in (again.error or "")
+        assert other.request_id in (again.error or "")
+        assert not xml_names(out / "2024-01")
+        # The month does not trust that id again: the next run downloads nothing more.
+        calls = len(s2.state.calls_to(PACKAGE))
+        later = results(await run(client, out, timeout=5))["2024-01"]
+        assert later.stage == "needs-attention"
+        assert len(s2.state.calls_to(PACKAGE)) == calls
+
+
+def test_a_rejected_package_leaves_the_month_needing_attention_and_drops_the_staged_copy() -> None:
+    staged = m.StagedFile("P1", "/stage/2024-01-P1.zip", "a" * 64, 10)
+    state = attrs.evolve(
+        JAN,
+        stage=m.Stage.STAGED,
+        request_id="DM-1",
+        confirmed_id="DM-1",
+        checked=True,
+        package_ids=("P1",),
+        staged=(staged,),
+    )
+    after, commands = m.transition(state, m.ContentRejected("P1", "no CFDI XML, only P1.txt"))
+    assert after.stage is m.Stage.NEEDS_ATTENTION
+    assert after.resume_to is None
+    assert (after.confirmed_id, after.checked, after.staged, after.extracted) == (
+        None,
+        False,
+        (),
+        (),
+    )
+    assert m.DeleteStaged(staged.path) in commands
+    assert not any(isinstance(c, m.ExtractPackage) for c in commands)
+    restarted, commands = m.transition(after, m.Start())
+    assert restarted.stage is m.Stage.NEEDS_ATTENTION
+    assert commands == ()

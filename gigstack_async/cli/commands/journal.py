@@ -74,7 +74,12 @@ def register(commands: Any) -> None:
         help="attach a download request you found to a month",
         description="Record REQUEST_ID as MONTH's download request (for example one you found "
         "in `downloads history` after an unknown outcome). The next `sat download` watches and "
-        "downloads it, after checking its dates and type against the month. Nothing is sent.",
+        "downloads it. When the history lists the request, its dates and type are checked "
+        "against the month there (other dates or type: nothing is downloaded); when it does "
+        "not (only the 20 newest requests are listed), its package is downloaded and checked "
+        "before anything is extracted: CFDI XML for a CFDI month, the metadata TXT for a "
+        "metadata month, every issue date within the month's dates (± 1 day); a package that "
+        "fails is not extracted and the month needs attention again. Nothing is sent now.",
         epilog=EPILOG,
         client=False,
     )
@@ -176,7 +181,10 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
         _apply(store, state, m.Adopt(request_id))
         ctx.ui.out(
             f"{state.key} now follows request {request_id}. Run the same `sat download` again: "
-            "it checks the request's dates and type against the month, then downloads it."
+            "if the history lists the request, its dates and type are checked against the "
+            "month there; if not, its package is downloaded and checked (the kind of file, "
+            "every issue date within the month ± 1 day) before anything is extracted. A "
+            "request that fails either check is not extracted and the month needs attention."
         )
     return exitcodes.OK
 
