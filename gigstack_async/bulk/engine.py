@@ -386,7 +386,12 @@ class _Run:
                 self.feed(key, m.CreateRefused(str(error), error_sat_code(error)))
             else:
                 logger.info("create request for %s: outcome unknown (%s)", key, error)
-                self.feed(key, m.CreateUnknown(str(error), self.generation))
+                message = str(error)
+                if isinstance(error, RateLimitError):
+                    # Not read as "refused": a wrong guess bills twice (a package GET is
+                    # different: SAT's own 5008 stops a third download at no cost).
+                    message = f"429 rate limited, but gigstack may still have processed it: {error}"
+                self.feed(key, m.CreateUnknown(message, self.generation))
             return
         if not created.duplicate:
             self.created_ids.add(created.request_id)

@@ -200,6 +200,8 @@ class MonthState:
     """The last create's outcome is unknown and must be reconciled with a later history."""
     need_generation: int = 0
     """Reconcile only with a history whose call started after this generation."""
+    unknown_cause: str | None = None
+    """Why the last create's outcome is unknown (a 5xx, a 429, a lost answer, a killed run)."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -492,15 +494,18 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case CreateUnknown():
             if state.stage is not Stage.SUBMITTING:
                 return state, ()
+            reason = (
+                f"outcome of the create request is unknown ({obs.message})"
+                if not obs.exists
+                else f"the create request was accepted but its answer is unreadable ({obs.message})"
+            )
             return _evolve(
                 state,
                 unknown=True,
                 exists=obs.exists,
                 need_generation=obs.generation,
-                reason=f"outcome of the create request is unknown ({obs.message})"
-                if not obs.exists
-                else f"the create request was accepted but its answer is unreadable "
-                f"({obs.message})",
+                reason=reason,
+                unknown_cause=reason,
             ), ()
         case HistorySeen():
             return _history(state, obs)
@@ -563,7 +568,10 @@ def _start(state: MonthState, obs: Start) -> Result:
     stage = state.stage
     if stage is Stage.SUBMITTING:
         # A create may have been sent by a run that died: only a later history can tell.
-        return _evolve(state, unknown=True, need_generation=0, attempt_seq=-1), ()
+        cause = state.unknown_cause or "a run stopped while the create request was in flight"
+        return _evolve(
+            state, unknown=True, need_generation=0, attempt_seq=-1, unknown_cause=cause
+        ), ()
     if stage is Stage.REFUSED:
         return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
     if stage is Stage.NEEDS_ATTENTION and state.unknown:
@@ -594,6 +602,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         attempt_seq=obs.seq,
         exists=False,
         unknown=False,
+        unknown_cause=None,
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -811,29 +820,30 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             hint=None,
         ), ()
     candidates = [*matches, *maybe]
-    kind = f"{state.rfc_type} {state.request_type} for {state.start}..{state.end}"
+    kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
+    cause = f"{state.unknown_cause}; " if state.unknown_cause else ""
     if candidates:
         listed = ", ".join(s.id for s in candidates)
         found = (
             f"look each of them up (`gigstack-async journal show {state.key}` lists what is "
             f"known); `gigstack-async journal adopt {state.key} <request id>` the one that is "
-            f"{kind} (it is checked against the history, or by its CFDIs before anything is "
+            f"the {kind} (it is checked against the history, or by its CFDIs before anything is "
             "extracted)"
         )
         reason = (
-            "a create request may have been billed but the history cannot tell which request "
-            f"it is (candidates: {listed}; {gap})"
+            f"{cause}a create request may have been billed but the history cannot tell which "
+            f"request it is (candidates: {listed}; {gap})"
         )
     else:
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind} request you do "
-            f"not know yet: if there is one, `gigstack-async journal adopt {state.key} <request "
-            "id>` (it is checked against the history, or by its CFDIs before anything is "
-            "extracted)"
+            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind} that this "
+            f"journal does not know yet (`gigstack-async journal show {state.key}`): if there "
+            f"is one, `gigstack-async journal adopt {state.key} <request id>` (it is checked "
+            "against the history, or by its CFDIs before anything is extracted)"
         )
         reason = (
-            "a create request may have been billed but the history cannot tell whether it "
-            f"arrived ({gap})"
+            f"{cause}a create request may have been billed but the history cannot tell "
+            f"whether it arrived ({gap})"
         )
     return _evolve(
         _attention(

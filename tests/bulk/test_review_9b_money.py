@@ -419,3 +419,67 @@ def test_a_rejected_package_leaves_the_month_needing_attention_and_drops_the_sta
     restarted, commands = m.transition(after, m.Start())
     assert restarted.stage is m.Stage.NEEDS_ATTENTION
     assert commands == ()
+
+
+# 11: a 429 to a create stays "maybe processed"; the way out is exact --------------------------
+
+
+async def test_rate_limited_creates_the_history_cannot_settle_say_exactly_what_to_do(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "cfdi"
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        sandbox.state.force_fault(CREATE, "429", times=3)
+        first = results(await run(client, out, "2024-01", "2024-03", timeout=10))
+        # Nothing reached the server, but nothing can prove it: no month is sent twice.
+        assert sandbox.state.download_requests == []
+        assert {r.stage for r in first.values()} == {"needs-attention"}
+        jan = first["2024-01"]
+        assert "429 rate limited, but gigstack may still have processed it" in (jan.error or "")
+        assert "cannot tell whether it arrived" in (jan.error or "")
+        hint = jan.hint or ""
+        assert "look for a received cfdi request for 2024-01-01..2024-01-31" in hint
+        assert "`gigstack-async journal adopt 2024-01 <request id>`" in hint
+        assert "if there is none, `gigstack-async journal resend 2024-01`" in hint
+        assert "billed again only if the dashboard missed it" in hint
+        # Running again changes nothing and sends nothing.
+        again = results(await run(client, out, "2024-01", "2024-03", timeout=10))
+        assert {r.stage for r in again.values()} == {"needs-attention"}
+        assert len(sandbox.state.calls_to(CREATE)) == 3
+        # The user follows it: the dashboard is empty, so resend; each month billed once.
+        with journal_of(out) as store:
+            for key in ("2024-01", "2024-02", "2024-03"):
+                state, _ = m.transition(store.get(key), m.AllowResend())
+                store.put(state)
+        final = results(await run(client, out, "2024-01", "2024-03", timeout=10))
+        assert all(r.ok for r in final.values()), {k: r.error for k, r in final.items()}
+        assert billed(sandbox, "2024-01", "2024-02", "2024-03") == {
+            "2024-01": 1,
+            "2024-02": 1,
+            "2024-03": 1,
+        }
+
+
+async def test_rate_limited_creates_the_history_proves_absent_are_sent_again_by_themselves(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "cfdi"
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        await client.downloads.create_request(
+            start_date="2023-12-01", end_date="2023-12-31", rfc_type="received"
+        )  # listed before the attempts, of their kind: the history spans their slot
+        sandbox.state.force_fault(CREATE, "429", times=2)
+        done = results(await run(client, out, "2024-01", "2024-03", concurrency=1, timeout=20))
+        assert all(r.ok for r in done.values()), {k: r.error for k, r in done.items()}
+        assert billed(sandbox, "2024-01", "2024-02", "2024-03") == {
+            "2024-01": 1,
+            "2024-02": 1,
+            "2024-03": 1,
+        }
+        assert len(sandbox.state.calls_to(CREATE)) == 1 + 3 + 2
