@@ -20,8 +20,12 @@ each package download is counted before the GET.
 
 Rules the machine enforces (tests/bulk/test_machine_model.py checks them on random runs):
 
-- A month is created at most once, unless the server proved the first create absent (a full,
-  consistent history with no candidate) or the user explicitly allowed a resend.
+- A month is created at most once, unless the server proved the first create absent (a
+  consistent history that spans its slot: a request of its kind older than it and one of this
+  run newer, no sign of restarted ids, no candidate) or the user explicitly allowed a resend.
+- A known request id listed with other attributes (`MonthState.records`) is another request
+  under a restarted id: never dropped as "known", never followed, and no proof of absence.
+- A staged package whose files are not the month's (kind, issue dates) is never extracted.
 - Reconciling an unknown outcome never compares our clock with the server's: only request ids
   seen before the create, dates, `rfcType` and `requestType` count, and a missing field never
   counts as a match. Request ids the month already knew are never adopted again.
@@ -215,6 +219,13 @@ class MonthState:
     package is fetched and no status answer adopted while False."""
     confirmed_id: str | None = None
     """The request id the user confirmed with `journal adopt` (checked at every `Start`)."""
+    typed: bool = False
+    """This run saw that `request_id` is the month's kind of request: our own create answer, a
+    history entry whose requestType is ours or whose `createdAt` is the one recorded for it,
+    or the user's `journal adopt` just before the run. Without it a month is never concluded
+    empty (no package to check: unknown is not zero). Reset by `Start`."""
+    vouched: bool = False
+    """`journal adopt` since the last `Start`: the next run takes the user's word (`typed`)."""
     misses: int = 0
     """Histories in this run that did not list the unchecked `request_id`."""
     downloads: tuple[tuple[str, int], ...] = ()
@@ -564,6 +575,8 @@ def _start(state: MonthState, obs: Start) -> Result:
         status_asked=False,
         misses=0,
         checked=state.request_id is not None and state.request_id == state.confirmed_id,
+        typed=state.vouched,
+        vouched=False,
     )
     stage = state.stage
     if stage is Stage.SUBMITTING:
@@ -632,6 +645,7 @@ def _created(state: MonthState, obs: Created) -> Result:
         records=_remember(state.records, ours) if not obs.duplicate else state.records,
         unknown=False,
         checked=True,
+        typed=True,
         misses=0,
         reason="created" if not obs.duplicate else "gigstack matched an identical request",
         hint=None,
@@ -711,7 +725,16 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     "billed)",
                 ), (Warn(f"{state.key}: request {seen.id} now names another request"),)
             if _fits(state, seen) is not False and (state.checked or _checks(state, seen)):
-                state = _evolve(state, records=_remember(state.records, seen))
+                same = (
+                    record is not None
+                    and record.created_at in (seen.created_at,)
+                    and bool(seen.created_at)
+                )
+                state = _evolve(
+                    state,
+                    records=_remember(state.records, seen),
+                    typed=state.typed or same or seen.request_type == state.request_type,
+                )
             if _fits(state, seen) is False:
                 return _attention(
                     state,
@@ -802,6 +825,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             records=_remember(state.records, match),
             unknown=False,
             checked=True,
+            typed=True,
             misses=0,
             reason="adopted from the history after an unknown outcome",
             hint=None,
@@ -992,6 +1016,8 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
 def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     code = sat_code(message)
     text = message or "no reason given"
+    if code == 5004 and not state.typed:
+        return _untyped_empty(state, f"SAT 5004 ({text})", Stage.SUBMITTED)
     if code == 5004:
         return _evolve(
             state,
@@ -1017,6 +1043,21 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     )
 
 
+def _untyped_empty(state: MonthState, what: str, resume_to: Stage) -> MonthState:
+    kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
+    return _attention(
+        state,
+        f"request {state.request_id} reports {what}, but this run could not confirm it is the "
+        f"month's {kind} (the history does not show its requestType, or not at all, and "
+        "request ids may restart): a month is never reported empty on a guess",
+        f"open request {state.request_id} in gigstack's dashboard: if it is the {kind}, "
+        f"`gigstack-async journal adopt {state.key} {state.request_id}` and run the same "
+        f"command again; if not, `gigstack-async journal resend {state.key}` (a new request "
+        "may be billed)",
+        resume_to=resume_to,
+    )
+
+
 def _expired(state: MonthState, reason: str) -> Result:
     return _evolve(
         state,
@@ -1033,6 +1074,8 @@ def _next_package(state: MonthState) -> Result:
     ids = state.package_ids
     if not ids:
         if state.invoice_count == 0:
+            if not state.typed:
+                return _untyped_empty(state, "no CFDIs", Stage.COMPLETED), ()
             return _evolve(state, stage=Stage.EMPTY, reason="SAT found no CFDIs"), ()
         if not state.status_asked and state.request_id is not None:
             return _evolve(state, status_asked=True), (FetchStatus(state.request_id),)
@@ -1241,6 +1284,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             resume_to=None,
             confirmed_id=obs.request_id,
             checked=True,
+            typed=True,
+            vouched=True,
             reason=f"request {obs.request_id} confirmed by the user",
             hint=None,
         ), ()
@@ -1249,6 +1294,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,
+        typed=True,
+        vouched=True,
         request_id=obs.request_id,
         known_ids=_add(state.known_ids, obs.request_id),
         unknown=False,
