@@ -483,3 +483,33 @@ async def test_rate_limited_creates_the_history_proves_absent_are_sent_again_by_
             "2024-03": 1,
         }
         assert len(sandbox.state.calls_to(CREATE)) == 1 + 3 + 2
+
+
+def test_a_month_is_never_empty_on_a_request_this_run_could_not_type() -> None:
+    # Resumed (Start resets `typed`): the history lists the journaled id for the month's dates
+    # without requestType and with another createdAt than none recorded: it may be a metadata
+    # request under a restarted id. A count of 0 is then unknown, not an empty month.
+    resumed = attrs.evolve(
+        JAN,
+        stage=m.Stage.SUBMITTED,
+        request_id="DM-1",
+        known_ids=("DM-1",),
+        records=(m.KnownRequest("DM-1", JAN.start, JAN.end, "received", "cfdi"),),
+        typed=True,
+    )
+    state, _ = m.transition(resumed, m.Start())
+    listed = seen("DM-1", status="completed", request_type=None, created_at="77",
+                  invoice_count=0, package_ids=())  # fmt: skip
+    state, _ = m.transition(state, m.HistorySeen((listed,), 2))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert "never reported empty on a guess" in (state.reason or "")
+    assert "journal adopt 2024-01 DM-1" in (state.hint or "")
+    # The user confirms it in the dashboard: the next run takes their word.
+    state, _ = m.transition(state, m.Adopt("DM-1"))
+    state, _ = m.transition(state, m.Start())
+    state, _ = m.transition(state, m.HistorySeen((listed,), 2))
+    assert state.stage is m.Stage.EMPTY
+    # With requestType listed as ours, no confirmation is needed.
+    state, _ = m.transition(resumed, m.Start())
+    state, _ = m.transition(state, m.HistorySeen((attrs.evolve(listed, request_type="cfdi"),), 2))
+    assert state.stage is m.Stage.EMPTY
