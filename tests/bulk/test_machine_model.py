@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -197,10 +198,14 @@ class MonthMachineModel(RuleBasedStateMachine):
 
     @initialize(
         documented_only=st.booleans(),
-        history_window=st.sampled_from([m.HISTORY_WINDOW, 3, 2, 1]),
+        history_window=st.sampled_from([2, m.HISTORY_WINDOW, 3, 1]),
         dedupe=st.booleans(),
         sat_5004=st.booleans(),
         sizes=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+        fan=st.booleans(),
+        outcomes=st.lists(
+            st.sampled_from(["lost_after", "ok", "ok", "lost_before"]), min_size=3, max_size=3
+        ),
     )
     def setup(
         self,
@@ -209,6 +214,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         dedupe: bool,
         sat_5004: bool,
         sizes: list[int],
+        fan: bool,
+        outcomes: list[str],
     ) -> None:
         truth = {
             key: frozenset(f"{key}-{i}" for i in range(n))
@@ -226,6 +233,8 @@ class MonthMachineModel(RuleBasedStateMachine):
             [m.MonthState(key, s, e, "received", "cfdi") for key, (s, e) in MONTHS.items()]
         )
         self.restart()
+        if fan:  # half the runs open the way the engine does: the whole fan-out first
+            self.fan_out(outcomes)
 
     def teardown(self) -> None:
         if self.store is not None:
@@ -324,6 +333,29 @@ class MonthMachineModel(RuleBasedStateMachine):
         if item is None:
             return
         key, _command = item
+        self.create(key, outcome)
+
+    @rule(
+        outcomes=st.lists(
+            st.sampled_from(["lost_after", "ok", "ok", "lost_before"]), min_size=3, max_size=3
+        )
+    )
+    def fan_out(self, outcomes: list[str]) -> None:
+        """The engine's fan-out: every planned month is sent and answered before the next
+        history call, so a short history may already have dropped an early lost create
+        behind the later ones (review 9b #1)."""
+        for key, outcome in zip(MONTHS, outcomes, strict=True):
+            if self.state(key).stage is not m.Stage.PLANNED:
+                continue
+            self.send(key)
+            queued = [
+                i for i, (k, c) in enumerate(self.queue) if k == key and isinstance(c, m.SendCreate)
+            ]
+            if queued:
+                self.queue.pop(queued[0])
+                self.create(key, outcome)
+
+    def create(self, key: str, outcome: str) -> None:
         if outcome == "ok":
             request_id, duplicate = self.server.create(key)
             if not duplicate:
@@ -597,3 +629,50 @@ MonthMachineModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestMonthMachine = MonthMachineModel.TestCase
+
+
+# Replays of the review 9b disagreements through the same model (random search finds them
+# rarely: the whole fan-out must go out before the first history call).
+
+
+@pytest.mark.parametrize("window", [1, 2, 3])
+@pytest.mark.parametrize(
+    "outcomes",
+    [["lost_after", "ok", "ok"], ["lost_before", "ok", "ok"], ["ok", "lost_after", "ok"]],
+)
+def test_replay_a_short_history_behind_the_fan_out(window: int, outcomes: list[str]) -> None:
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=False,
+        history_window=window,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[1, 1, 1],
+        fan=True,
+        outcomes=outcomes,
+    )
+    model.tick(0)
+    model.never_billed_twice()
+    model.teardown()  # runs until every month settles, checking the invariants
+
+
+@pytest.mark.parametrize("documented_only", [False, True])
+def test_replay_ids_restarting_onto_known_ids(documented_only: bool) -> None:
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=documented_only,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[2, 0, 1],
+        fan=True,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.tick(1)  # each month's createdAt is seen and recorded
+    model.server_ids_restart()  # a new run meets a server whose ids start again
+    model.noise_burst("2024-01")  # other requests now answer to the months' old ids
+    model.tick(3)
+    model.never_billed_twice()
+    for key in MONTHS:
+        assert model.state(key).stage is not m.Stage.DONE
+    model.teardown()
