@@ -908,7 +908,11 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         return "the history omits requests this journal created: it is short or filtered"
     if len(obs.entries) >= obs.window:
         return f"the history is full ({len(obs.entries)} entries)"
-    if not any(s.id in before and _same_kind(state, s, journal) for s in obs.entries):
+    # A request this run created after the attempt cannot have existed before it, whatever the
+    # snapshot says: the server may have reused an id the snapshot listed.
+    newer = {i for i, seq in obs.later if seq > state.attempt_seq}
+    older = [s for s in obs.entries if s.id in before and s.id not in newer]
+    if not any(_same_kind(state, s, journal) for s in older):
         return (
             f"the history lists no {state.rfc_type} {state.request_type} request older than the "
             f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
