@@ -23,6 +23,7 @@ import contextlib
 import logging
 import random
 import sqlite3
+import zipfile
 from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -33,6 +34,7 @@ from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.content import package_mismatch
 from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
@@ -144,6 +146,8 @@ def seen_from_history(entry: DownloadRequest) -> m.Seen:
         invoice_count=entry.invoice_count,
         package_ids=None if entry.package_ids is None else tuple(entry.package_ids),
         message=entry.status_message,
+        # Compared as text only, to tell two requests under one id apart (its unit is a GUESS).
+        created_at=None if entry.created_at is None else str(entry.created_at),
     )
 
 
@@ -434,7 +438,12 @@ class _Run:
                 self.feed(key, m.CreateRefused(str(error), error_sat_code(error)))
             else:
                 logger.info("create request for %s: outcome unknown (%s)", key, error)
-                self.feed(key, m.CreateUnknown(str(error), self.generation))
+                message = str(error)
+                if isinstance(error, RateLimitError):
+                    # Not read as "refused": a wrong guess bills twice (a package GET is
+                    # different: SAT's own 5008 stops a third download at no cost).
+                    message = f"429 rate limited, but gigstack may still have processed it: {error}"
+                self.feed(key, m.CreateUnknown(message, self.generation))
             return
         if not created.duplicate:
             self.created_ids.add(created.request_id)
@@ -583,7 +592,25 @@ class _Run:
     async def extract(self, key: str, package_id: str, path: Path) -> None:
         assert self.options.download_to is not None
         folder = self.options.download_to / key
-        recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
+        state = self.store.get(key)
+        recorded = [f for f in state.staged if f.package_id == package_id]
+        try:
+            # The package says what it is: another request's CFDIs (a reused or mistyped
+            # request id) are never extracted into the month (review 9b #4, #5).
+            mismatch = await _finish_even_if_cancelled(
+                asyncio.to_thread(
+                    package_mismatch,
+                    path,
+                    request_type=state.request_type,
+                    start=state.start,
+                    end=state.end,
+                )
+            )
+        except (zipfile.BadZipFile, OSError, ValueError, GigstackError):
+            mismatch = None  # unreadable: extraction below says why, nothing is written
+        if mismatch is not None:
+            self.feed(key, m.ContentRejected(package_id, mismatch))
+            return
         refused = await self._check_taxpayer(key, package_id, path)
         if refused is not None:
             self.feed(key, refused)
@@ -684,11 +711,17 @@ class _Run:
         # them is short or filtered and proves no absence.
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
         expected = tuple(sorted(known))
+        # What was seen of those requests: one listed with other attributes shows reused ids.
+        records = tuple(r for k in self.keys for r in self.store.get(k).records)
         for key in watched:
             self.feed(
                 key,
                 m.HistorySeen(
-                    entries, generation, expected=expected, later=tuple(self.created_seq.items())
+                    entries,
+                    generation,
+                    expected=expected,
+                    later=tuple(self.created_seq.items()),
+                    records=records,
                 ),
             )
 

@@ -20,8 +20,12 @@ each package download is counted before the GET.
 
 Rules the machine enforces (tests/bulk/test_machine_model.py checks them on random runs):
 
-- A month is created at most once, unless the server proved the first create absent (a full,
-  consistent history with no candidate) or the user explicitly allowed a resend.
+- A month is created at most once, unless the server proved the first create absent (a
+  consistent history that spans its slot: a request of its kind older than it and one of this
+  run newer, no sign of restarted ids, no candidate) or the user explicitly allowed a resend.
+- A known request id listed with other attributes (`MonthState.records`) is another request
+  under a restarted id: never dropped as "known", never followed, and no proof of absence.
+- A staged package whose files are not the month's (kind, issue dates) is never extracted.
 - Reconciling an unknown outcome never compares our clock with the server's: only request ids
   seen before the create, dates, `rfcType` and `requestType` count, and a missing field never
   counts as a match. Request ids the month already knew are never adopted again.
@@ -49,6 +53,7 @@ __all__ = [
     "Adopt",
     "AllowResend",
     "Command",
+    "ContentRejected",
     "CreateRefused",
     "CreateUnknown",
     "Created",
@@ -60,6 +65,7 @@ __all__ = [
     "FetchStatus",
     "FindStaged",
     "HistorySeen",
+    "KnownRequest",
     "MonthState",
     "Observation",
     "PackageFailed",
@@ -156,6 +162,23 @@ class ExtractedPackage:
 
 
 @attrs.frozen
+class KnownRequest:
+    """What the journal saw of one of its request ids: a request listed under that id with
+    other dates, types or `createdAt`, or back to pending after it had finished, is another
+    request (the server's ids restarted). None: not seen yet."""
+
+    id: str
+    start: date | None = None
+    end: date | None = None
+    rfc_type: str | None = None
+    request_type: str | None = None
+    created_at: str | None = None
+    """`createdAt` exactly as the server wrote it (its unit is a GUESS: compared as text)."""
+    final: str | None = None
+    """The last finished status seen (completed, failed, expired)."""
+
+
+@attrs.frozen
 class MonthState:
     """Everything the journal knows about one month. Never mutated: transitions return anew."""
 
@@ -169,6 +192,8 @@ class MonthState:
     duplicate: bool = False
     known_ids: tuple[str, ...] = ()
     """Every request id this month ever had; none is adopted again automatically."""
+    records: tuple[KnownRequest, ...] = ()
+    """What was seen of `known_ids` (to tell a request from another one under a reused id)."""
     creates: int = 0
     """Create requests sent (or about to be) for this month, over all runs."""
     resend_allowed: bool = True
@@ -183,6 +208,8 @@ class MonthState:
     """The last create's outcome is unknown and must be reconciled with a later history."""
     need_generation: int = 0
     """Reconcile only with a history whose call started after this generation."""
+    unknown_cause: str | None = None
+    """Why the last create's outcome is unknown (a 5xx, a 429, a lost answer, a killed run)."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -196,6 +223,13 @@ class MonthState:
     package is fetched and no status answer adopted while False."""
     confirmed_id: str | None = None
     """The request id the user confirmed with `journal adopt` (checked at every `Start`)."""
+    typed: bool = False
+    """This run saw that `request_id` is the month's kind of request: our own create answer, a
+    history entry whose requestType is ours or whose `createdAt` is the one recorded for it,
+    or the user's `journal adopt` just before the run. Without it a month is never concluded
+    empty (no package to check: unknown is not zero). Reset by `Start`."""
+    vouched: bool = False
+    """`journal adopt` since the last `Start`: the next run takes the user's word (`typed`)."""
     misses: int = 0
     """Histories in this run that did not list the unchecked `request_id`."""
     downloads: tuple[tuple[str, int], ...] = ()
@@ -260,6 +294,8 @@ class Seen:
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
     message: str | None = None
+    created_at: str | None = None
+    """`createdAt` as the server wrote it, as text (history entries only)."""
 
 
 @attrs.frozen
@@ -316,6 +352,10 @@ class HistorySeen:
     """(request id, `Send.seq`) of the requests this run created. Absence is proven only by a
     history that lists one created after the unknown attempt: a lagging history, or one that
     filters request types, shows nothing newer and proves nothing."""
+    records: tuple[KnownRequest, ...] = ()
+    """What the journal saw of the requests of every month of the plan: an entry listed with
+    other attributes under one of those ids shows that the server's ids restarted, and such a
+    history proves no absence."""
 
 
 @attrs.frozen
@@ -377,6 +417,16 @@ class Extracted:
 
 
 @attrs.frozen
+class ContentRejected:
+    """A staged package does not hold this month's CFDIs (checked before extraction: the kind
+    of file, and every issue date inside the month's dates ± 1 day). `found` says what it
+    holds."""
+
+    package_id: str
+    found: str
+
+
+@attrs.frozen
 class ExtractFailed:
     package_id: str
     message: str
@@ -417,6 +467,7 @@ Observation = (
     | StagedLost
     | Extracted
     | ExtractFailed
+    | ContentRejected
     | Adopt
     | AllowResend
 )
@@ -496,15 +547,18 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case CreateUnknown():
             if state.stage is not Stage.SUBMITTING:
                 return state, ()
+            reason = (
+                f"outcome of the create request is unknown ({obs.message})"
+                if not obs.exists
+                else f"the create request was accepted but its answer is unreadable ({obs.message})"
+            )
             return _evolve(
                 state,
                 unknown=True,
                 exists=obs.exists,
                 need_generation=obs.generation,
-                reason=f"outcome of the create request is unknown ({obs.message})"
-                if not obs.exists
-                else f"the create request was accepted but its answer is unreadable "
-                f"({obs.message})",
+                reason=reason,
+                unknown_cause=reason,
             ), ()
         case HistorySeen():
             return _history(state, obs)
@@ -537,6 +591,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
                 "is staged on disk and is extracted again without downloading it",
                 resume_to=Stage.STAGED,
             ), ()
+        case ContentRejected():
+            return _content_rejected(state, obs)
         case Adopt():
             return _adopt(state, obs)
         case AllowResend():
@@ -566,11 +622,16 @@ def _start(state: MonthState, obs: Start) -> Result:
         status_asked=False,
         misses=0,
         checked=state.request_id is not None and state.request_id == state.confirmed_id,
+        typed=state.vouched,
+        vouched=False,
     )
     stage = state.stage
     if stage is Stage.SUBMITTING:
         # A create may have been sent by a run that died: only a later history can tell.
-        return _evolve(state, unknown=True, need_generation=0, attempt_seq=-1), ()
+        cause = state.unknown_cause or "a run stopped while the create request was in flight"
+        return _evolve(
+            state, unknown=True, need_generation=0, attempt_seq=-1, unknown_cause=cause
+        ), ()
     if stage is Stage.REFUSED:
         return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
     if stage is Stage.NEEDS_ATTENTION and state.unknown:
@@ -601,6 +662,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         attempt_seq=obs.seq,
         exists=False,
         unknown=False,
+        unknown_cause=None,
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -620,14 +682,17 @@ def _created(state: MonthState, obs: Created) -> Result:
             "check it with `gigstack-async journal show`; adopt it explicitly with "
             f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
         ), ()
+    ours = Seen(obs.request_id, None, state.rfc_type, state.request_type, state.start, state.end)
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
         request_id=obs.request_id,
         duplicate=obs.duplicate,
         known_ids=_add(known, obs.request_id),
+        records=_remember(state.records, ours) if not obs.duplicate else state.records,
         unknown=False,
         checked=True,
+        typed=True,
         misses=0,
         reason="created" if not obs.duplicate else "gigstack matched an identical request",
         hint=None,
@@ -696,6 +761,29 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
     for seen in obs.entries:
         if seen.id == state.request_id:
             state = _evolve(state, poll_failures=0) if state.poll_failures else state
+            record = next((r for r in state.records if r.id == seen.id), None)
+            differs = None if record is None else _differs(record, seen)
+            if differs is not None:
+                return _attention(
+                    state,
+                    f"the server's request {seen.id} is listed with {differs}: it is another "
+                    "request under the same id (the server's request ids restarted)",
+                    "nothing was downloaded; find the month's request in gigstack's dashboard, "
+                    f"then `gigstack-async journal adopt {state.key} <id>`, or `gigstack-async "
+                    f"journal resend {state.key}` if it is not there (a new request may be "
+                    "billed)",
+                ), (Warn(f"{state.key}: request {seen.id} now names another request"),)
+            if _fits(state, seen) is not False and (state.checked or _checks(state, seen)):
+                same = (
+                    record is not None
+                    and record.created_at in (seen.created_at,)
+                    and bool(seen.created_at)
+                )
+                state = _evolve(
+                    state,
+                    records=_remember(state.records, seen),
+                    typed=state.typed or same or seen.request_type == state.request_type,
+                )
             if _fits(state, seen) is False:
                 return _attention(
                     state,
@@ -764,45 +852,40 @@ def _unchecked(state: MonthState, reason: str) -> Result:
 
 
 def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
-    excluded = set(state.known_ids)
+    mine = {r.id: r for r in state.records}
+    # A known id listed with other attributes is another request under a reused id: not our
+    # old request (never silently dropped as "known"), and never adopted without the user.
+    reused = [
+        s
+        for s in obs.entries
+        if s.id in state.known_ids and s.id in mine and _differs(mine[s.id], s)
+    ]
+    excluded = set(state.known_ids) - {s.id for s in reused}
     before = set(state.history_before or ())
     new = [s for s in obs.entries if s.id not in excluded and s.id not in before]
-    verdicts = [(s, _fits(state, s)) for s in new]
+    verdicts = [(s, _fits(state, s)) for s in new if s not in reused]
     matches = [s for s, fit in verdicts if fit is True]
     maybe = [s for s, fit in verdicts if fit is None]
+    maybe += [s for s in reused if _fits(state, s) is not False]
     if len(matches) == 1 and not maybe:
-        found = matches[0]
+        match = matches[0]
         adopted = _evolve(
             state,
             stage=Stage.SUBMITTED,
-            request_id=found.id,
-            known_ids=_add(state.known_ids, found.id),
+            request_id=match.id,
+            known_ids=_add(state.known_ids, match.id),
+            records=_remember(state.records, match),
             unknown=False,
             checked=True,
+            typed=True,
             misses=0,
             reason="adopted from the history after an unknown outcome",
             hint=None,
             resume_to=None,
         )
-        return _observe_request(adopted, found, asked=False)
-    listed = {s.id for s in obs.entries}
-    # Proof of absence: the history is not full, still lists every request it listed before the
-    # create and every request created in this run (nothing was filtered or pushed out), and
-    # shows nothing new that could be ours, and lists a request this run created after the
-    # attempt (a lagging or type-filtered history shows nothing that recent). A create answered
-    # 2xx exists, whatever the history says.
-    expected = set(obs.expected)
-    anchored = any(i in listed and seq > state.attempt_seq for i, seq in obs.later)
-    complete = (
-        not state.exists
-        and anchored
-        and len(obs.entries) < obs.window
-        and state.history_before is not None
-        and before <= listed
-        and expected <= listed
-        and (bool(before) or bool(expected) or not new)
-    )
-    if not matches and not maybe and complete:
+        return _observe_request(adopted, match, asked=False)
+    gap = _absence_gap(state, obs, matches or maybe)
+    if gap is None:
         return _evolve(
             state,
             stage=Stage.PLANNED,
@@ -812,22 +895,145 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             reason="the history proved the last create never arrived",
             hint=None,
         ), ()
-    candidates = ", ".join(s.id for s in [*matches, *maybe]) or "none listed"
+    candidates = [*matches, *maybe]
+    kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
+    cause = f"{state.unknown_cause}; " if state.unknown_cause else ""
+    if candidates:
+        listed = ", ".join(s.id for s in candidates)
+        found = (
+            f"look each of them up (`gigstack-async journal show {state.key}` lists what is "
+            f"known); `gigstack-async journal adopt {state.key} <request id>` the one that is "
+            f"the {kind} (it is checked against the history, or by its CFDIs before anything is "
+            "extracted)"
+        )
+        reason = (
+            f"{cause}a create request may have been billed but the history cannot tell which "
+            f"request it is (candidates: {listed}; {gap})"
+        )
+    else:
+        found = (
+            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind} that this "
+            f"journal does not know yet (`gigstack-async journal show {state.key}`): if there "
+            f"is one, `gigstack-async journal adopt {state.key} <request id>` (it is checked "
+            "against the history, or by its CFDIs before anything is extracted)"
+        )
+        reason = (
+            f"{cause}a create request may have been billed but the history cannot tell "
+            f"whether it arrived ({gap})"
+        )
     return _evolve(
         _attention(
             state,
-            "a create request may have been billed but the history cannot tell which request "
-            f"it is (candidates: {candidates})",
-            f"look at `gigstack-async journal show {state.key}` and the history; then "
-            f"`gigstack-async journal adopt {state.key} <request id>` if you find it (the "
-            "history lists only the newest requests, 20 per the docs: older ones are in "
-            "gigstack's dashboard, "
-            f"Descarga Masiva, by dates {state.start}..{state.end} and type "
-            f"{state.rfc_type} {state.request_type}), or `gigstack-async journal resend "
-            f"{state.key}` if you are sure it was never created (a resend may be billed)",
+            reason,
+            f"{found}; if there is none, `gigstack-async journal resend {state.key}` sends it "
+            "again (billed again only if the dashboard missed it). Until then nothing is sent "
+            "for this month",
         ),
         unknown=True,
     ), ()
+
+
+def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) -> str | None:
+    """Why `obs` cannot prove that the unknown create never arrived; None: it proves it.
+
+    The proof needs a history that provably spans the attempt's slot: it still lists a request
+    of this kind that existed before the attempt (so a short history has not pushed the attempt
+    out) and one this run created after it (so a lagging or filtered history is not showing an
+    older picture), lists everything it listed before and every request this journal created,
+    shows no sign of reused ids, and shows nothing that could be the attempt. Never a clock."""
+    listed = {s.id for s in obs.entries}
+    before = set(state.history_before or ())
+    restarted = _restart_evidence(state, obs)
+    journal = set(obs.expected) | set(state.known_ids) | {i for i, _ in obs.later}
+    if state.exists:
+        return "the create was answered 2xx, so it exists"
+    if candidates:
+        return "each could be the create"
+    if restarted is not None:
+        return f"the server's request ids restarted ({restarted}), so the history proves nothing"
+    if state.history_before is None or not before <= listed:
+        return (
+            "the history no longer lists every request it listed before the create: it is "
+            "short or filtered"
+        )
+    if not set(obs.expected) <= listed:
+        return "the history omits requests this journal created: it is short or filtered"
+    if len(obs.entries) >= obs.window:
+        return f"the history is full ({len(obs.entries)} entries)"
+    # A request this run created after the attempt cannot have existed before it, whatever the
+    # snapshot says: the server may have reused an id the snapshot listed.
+    newer = {i for i, seq in obs.later if seq > state.attempt_seq}
+    older = [s for s in obs.entries if s.id in before and s.id not in newer]
+    if not any(_same_kind(state, s, journal) for s in older):
+        return (
+            f"the history lists no {state.rfc_type} {state.request_type} request older than the "
+            f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
+        )
+    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
+        return "the history lists no request created after it, so it may be lagging"
+    return None
+
+
+def _same_kind(state: MonthState, seen: Seen, journal: set[str]) -> bool:
+    """`seen` is of the kinds the month's request would be listed among: its rfcType and
+    requestType say so, or (a field not reported) it is a request this journal created."""
+    if seen.rfc_type is not None and seen.request_type is not None:
+        return (seen.rfc_type, seen.request_type) == (state.rfc_type, state.request_type)
+    return (
+        seen.id in journal
+        and seen.rfc_type in (None, state.rfc_type)
+        and seen.request_type in (None, state.request_type)
+    )
+
+
+def _differs(record: KnownRequest, seen: Seen) -> str | None:
+    """How `seen` shows it is not the request `record` describes; None: nothing contradicts."""
+    pairs = (
+        ("start", record.start, seen.start),
+        ("end", record.end, seen.end),
+        ("rfcType", record.rfc_type, seen.rfc_type),
+        ("requestType", record.request_type, seen.request_type),
+        ("createdAt", record.created_at, seen.created_at),
+    )
+    for name, ours, theirs in pairs:
+        if ours is not None and theirs is not None and ours != theirs:
+            return f"{name} {theirs}, not {ours}"
+    if record.final in _FINAL and seen.status in ("pending", "accepted", "processing"):
+        return f"status {seen.status} after it was {record.final}"
+    return None
+
+
+_FINAL = frozenset({"completed", "failed", "expired"})
+
+
+def _restart_evidence(state: MonthState, obs: HistorySeen) -> str | None:
+    """A request of this journal listed with other attributes: the server reuses ids."""
+    records: dict[str, list[KnownRequest]] = {}
+    for record in (*state.records, *obs.records):
+        records.setdefault(record.id, []).append(record)
+    for seen in obs.entries:
+        for record in records.get(seen.id, ()):
+            differs = _differs(record, seen)
+            if differs is not None:
+                return f"request {seen.id} is listed with {differs}"
+    return None
+
+
+def _remember(records: tuple[KnownRequest, ...], seen: Seen) -> tuple[KnownRequest, ...]:
+    """`records` with what `seen` shows of its request (fields already known are kept)."""
+    old = next((r for r in records if r.id == seen.id), KnownRequest(seen.id))
+    new = KnownRequest(
+        seen.id,
+        start=old.start if old.start is not None else seen.start,
+        end=old.end if old.end is not None else seen.end,
+        rfc_type=old.rfc_type if old.rfc_type is not None else seen.rfc_type,
+        request_type=old.request_type if old.request_type is not None else seen.request_type,
+        created_at=old.created_at if old.created_at is not None else seen.created_at,
+        final=seen.status if seen.status in _FINAL else old.final,
+    )
+    if new == old and old in records:
+        return records
+    return (*[r for r in records if r.id != seen.id], new)
 
 
 # ------------------------------------------------------------------ watching
@@ -864,6 +1070,8 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
 def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     code = sat_code(message)
     text = message or "no reason given"
+    if code == 5004 and not state.typed:
+        return _untyped_empty(state, f"SAT 5004 ({text})", Stage.SUBMITTED)
     if code == 5004:
         return _evolve(
             state,
@@ -900,6 +1108,21 @@ _LIMIT_5002 = (
 )
 
 
+def _untyped_empty(state: MonthState, what: str, resume_to: Stage) -> MonthState:
+    kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
+    return _attention(
+        state,
+        f"request {state.request_id} reports {what}, but this run could not confirm it is the "
+        f"month's {kind} (the history does not show its requestType, or not at all, and "
+        "request ids may restart): a month is never reported empty on a guess",
+        f"open request {state.request_id} in gigstack's dashboard: if it is the {kind}, "
+        f"`gigstack-async journal adopt {state.key} {state.request_id}` and run the same "
+        f"command again; if not, `gigstack-async journal resend {state.key}` (a new request "
+        "may be billed)",
+        resume_to=resume_to,
+    )
+
+
 def _expired(state: MonthState, reason: str) -> Result:
     return _evolve(
         state,
@@ -916,6 +1139,8 @@ def _next_package(state: MonthState) -> Result:
     ids = state.package_ids
     if not ids:
         if state.invoice_count == 0:
+            if not state.typed:
+                return _untyped_empty(state, "no CFDIs", Stage.COMPLETED), ()
             return _evolve(state, stage=Stage.EMPTY, reason="SAT found no CFDIs"), ()
         if not state.status_asked and state.request_id is not None:
             return _evolve(state, status_asked=True), (FetchStatus(state.request_id),)
@@ -1061,6 +1286,36 @@ def _extracted(state: MonthState, obs: Extracted) -> Result:
     return state, commands
 
 
+def _content_rejected(state: MonthState, obs: ContentRejected) -> Result:
+    if state.stage is not Stage.STAGED or not any(
+        s.package_id == obs.package_id for s in state.staged
+    ):
+        return state, ()
+    # Every package of that request is another request's: none is extracted or kept.
+    reason = (
+        f"package {obs.package_id} of request {state.request_id} does not hold this month's "
+        f"CFDIs ({obs.found}), so request {state.request_id} is not the month's "
+        f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end} (the "
+        "server's request ids may have restarted, or another request's id was adopted); "
+        "nothing was extracted"
+    )
+    return _evolve(
+        _attention(
+            state,
+            reason,
+            "find the month's request in gigstack's dashboard (Descarga Masiva, by its dates and "
+            f"type) and `gigstack-async journal adopt {state.key} <request id>`; if it is not "
+            f"there, `gigstack-async journal resend {state.key}` (a new request may be billed)",
+        ),
+        staged=(),
+        checked=False,
+        confirmed_id=None,
+    ), (
+        *(DeleteStaged(s.path) for s in state.staged),
+        Warn(f"{state.key}: {reason}"),
+    )
+
+
 def _poll_failed(state: MonthState, obs: PollFailed) -> Result:
     if state.stage not in _WAITING:
         return state, ()
@@ -1119,6 +1374,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             resume_to=None,
             confirmed_id=obs.request_id,
             checked=True,
+            typed=True,
+            vouched=True,
             reason=f"request {obs.request_id} confirmed by the user",
             hint=None,
         ), ()
@@ -1127,6 +1384,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,
+        typed=True,
+        vouched=True,
         request_id=obs.request_id,
         known_ids=_add(state.known_ids, obs.request_id),
         unknown=False,

@@ -69,9 +69,12 @@ def test_adopt_attaches_a_request_the_user_found(
         "REQ-42",
         False,
     )
-    text = capsys.readouterr().out
-    assert "your confirmation is trusted" in text
-    assert "received cfdi CFDIs, 2024-01-01 to 2024-01-31" in text
+    said = " ".join(capsys.readouterr().out.split())
+    assert "received cfdi CFDIs, 2024-01-01 to 2024-01-31" in said
+    # What the next run really does (review 9b #5): the history when it lists the request,
+    # else the package's own CFDIs, before anything is extracted.
+    assert "if the server's history lists it with other dates or type, the month stops" in said
+    assert "its package is downloaded and checked before anything is extracted" in said
 
 
 def test_adopt_into_a_finished_month_is_refused(

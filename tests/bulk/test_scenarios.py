@@ -311,7 +311,8 @@ def test_09_a_month_sent_again_never_readopts_its_old_request() -> None:
         JAN, stage=m.Stage.SAT_FAILED, request_id="old", known_ids=("old",), creates=1
     )
     state, _ = m.transition(failed, m.AllowResend())
-    state, _ = m.transition(state, m.Send((), generation=1, seq=1))
+    # "old" was listed before the resend: a request of this kind older than the attempt.
+    state, _ = m.transition(state, m.Send(("old",), generation=1, seq=1))
     state, _ = m.transition(state, m.CreateUnknown("502", generation=1))
     newer = seen("feb", start=date(2024, 2, 1), end=date(2024, 2, 29))  # created after ours
     history = (newer, seen("old", status="failed"))

@@ -76,16 +76,18 @@ ADOPT_TRUST = (
     "You confirm that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
     "{start} to {end}. The next `sat download` {action}"
 )
-# What `_adopt` and `_history` in bulk.machine really do with an adopted id: it counts as
-# checked in every run, and only a history entry with other dates or type stops the month.
+# What bulk.machine and the engine do with an adopted id: the history checks it when it lists
+# it; otherwise its package is checked by content (bulk.content) before anything is extracted.
 ADOPT_WAITING = (
     "watches it: if the server's history lists it with other dates or type, the month stops "
     "and nothing is downloaded; if the history does not list it (it shows only the newest "
-    "requests), your confirmation is trusted and its packages are downloaded unchecked."
+    "requests), its package is downloaded and checked before anything is extracted (the kind "
+    "of file, every issue date within the month ± 1 day): one that fails is not extracted."
 )
 ADOPT_COMPLETED = (
-    "downloads its remaining packages on your confirmation alone: SAT already completed it, "
-    "so it is not compared with the history again."
+    "downloads its remaining packages: SAT already completed it, so the history is not asked "
+    "again, but each package is checked before anything is extracted (the kind of file, every "
+    "issue date within the month ± 1 day): one that fails is not extracted."
 )
 
 MONTH_ARG = re.compile(r"\d{4}-\d{2}")
@@ -123,16 +125,19 @@ def register(commands: Any) -> None:
         "adopt",
         help="attach a download request you found to a month",
         description="Record REQUEST_ID as MONTH's download request (for example one you found "
-        "in `downloads history` or gigstack's dashboard after an unknown outcome). Your word is "
-        "trusted: the next `sat download` watches and downloads it; it stops the month only if "
-        "the server's history lists the request with other dates or type. When the history no "
-        "longer lists it (it shows only the newest requests), or SAT already completed it, it is "
-        "downloaded unchecked. An id another month of the journal knows is refused. A month the "
-        "journal does not have yet is added (the dates `sat download` would plan for it); with "
-        "no journal in the folder yet, --rfc-type (and --type) start one for this API key, team "
-        "and base URL (for example to carry over the requests of an older gigstack-async's "
-        "JSON journal without creating them again). Asks for confirmation (--yes when not in a "
-        "terminal). Nothing is sent.",
+        "in `downloads history` or gigstack's dashboard after an unknown outcome). The next "
+        "`sat download` watches and downloads it. When the history lists the request, its "
+        "dates and type are checked against the month there (other dates or type: nothing is "
+        "downloaded); when it does not (it shows only the newest requests), or SAT already "
+        "completed it, its package is downloaded and checked before anything is extracted: "
+        "CFDI XML for a CFDI month, the metadata TXT for a metadata month, every issue date "
+        "within the month's dates (± 1 day); a package that fails is not extracted and the "
+        "month needs attention again. An id another month of the journal knows is refused. A "
+        "month the journal does not have yet is added (the dates `sat download` would plan for "
+        "it); with no journal in the folder yet, --rfc-type (and --type) start one for this API "
+        "key, team and base URL (for example to carry over the requests of an older "
+        "gigstack-async's JSON journal without creating them again). Asks for confirmation "
+        "(--yes when not in a terminal). Nothing is sent.",
         epilog=EPILOG,
     )
     _journal_arg(adopt)
