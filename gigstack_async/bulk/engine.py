@@ -670,8 +670,10 @@ class _Run:
                 f"{self.store.identity.rfc}'s: this run's API key or team is another "
                 "taxpayer's. Nothing was extracted (the package stays staged)",
                 hint="if the journal was rebound to another team by mistake, `gigstack-async "
-                "journal rebind` it back with the original API key and team; a download for "
-                "another taxpayer needs its own --out folder",
+                "journal rebind` it back with the original API key and team, then `gigstack-async "
+                f"journal resend {key}` (this month's request is the other team's: a new one is "
+                "sent for the journal's team, and may be billed); a download for another "
+                "taxpayer needs its own --out folder",
             )
         return None
 

@@ -419,6 +419,18 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
                 "and the new request may be billed; pass --force only if the month misses days "
                 "(MISSING DAYS)"
             )
+        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
+            raise UsageError(
+                f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
+                f"{state.start}..{state.end}: the same request would be billed and refused "
+                "again. Split the period instead, each part into its own --out folder (for "
+                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`); "
+                "pass --force only if SAT's answer has changed"
+            )
+        try:  # refused (SAT 5002 for these dates) before any warning is printed
+            new, commands = m.transition(state, m.AllowResend())
+        except m.TransitionError as error:
+            raise UsageError(str(error)) from None
         risk = RESEND_RISK.format(
             key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
         )
@@ -432,7 +444,7 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
         ):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
-        removed = repair.apply(store, state, m.AllowResend())
+        removed = repair.record(store, new, commands)
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
