@@ -22,13 +22,39 @@ KEY = "2024-01"
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 FEB = (date(2024, 2, 1), date(2024, 2, 29))
 
-ADOPT_HINT_TAIL = (
-    "(the history lists only the newest requests, 20 per the docs: older ones are in "
-    "gigstack's dashboard, "
-    "Descarga Masiva, by dates 2024-01-01..2024-01-31 and type received cfdi), or "
-    "`gigstack-async journal resend 2024-01` if you are sure it was never created (a resend "
-    "may be billed)"
+KIND = "received cfdi request for 2024-01-01..2024-01-31"
+RESEND_TAIL = (
+    "; if there is none, `gigstack-async journal resend 2024-01` sends it again (billed again "
+    "only if the dashboard missed it). Until then nothing is sent for this month"
 )
+CANDIDATES_HINT = (
+    "look each of them up (`gigstack-async journal show 2024-01` lists what is known); "
+    "`gigstack-async journal adopt 2024-01 <request id>` the one that is the " + KIND + " (it is "
+    "checked against the history, or by its CFDIs before anything is extracted)" + RESEND_TAIL
+)
+DASHBOARD_HINT = (
+    "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + " that this journal "
+    "does not know yet (`gigstack-async journal show 2024-01`): if there is one, "
+    "`gigstack-async journal adopt 2024-01 <request id>` (it is checked against the history, or "
+    "by its CFDIs before anything is extracted)" + RESEND_TAIL
+)
+NO_OLDER = (
+    "the history lists no received cfdi request older than the create (it lists {n}), so a "
+    "short history may have pushed it out"
+)
+LAGGING = "the history lists no request created after it, so it may be lagging"
+SHORT_OR_FILTERED = (
+    "the history no longer lists every request it listed before the create: it is short or filtered"
+)
+
+
+def unproven_reason(gap: str, cause: str = "") -> str:
+    """What `journal show` says of an unknown create the history could not settle."""
+    prefix = f"{cause}; " if cause else ""
+    return (
+        f"{prefix}a create request may have been billed but the history cannot tell whether it "
+        f"arrived ({gap})"
+    )
 
 
 def month(**changes: object) -> m.MonthState:
@@ -318,12 +344,12 @@ def test_start_after_a_crash_in_submitting_reconciles_with_this_runs_history() -
     assert (state.stage, commands) == (Stage.SUBMITTING, ())
     assert state.unknown is True
     # the first history of the new run (generation 1) may settle it ...
-    adopted, _ = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r5")), generation=1))
+    adopted, _ = m.transition(state, m.HistorySeen((other("h1"), ours("r5")), generation=1))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
     # ... and a create of this run (seq 0) came after the lost one: absence can be proven
     absent, commands = m.transition(
         state,
-        m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),)),
+        m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),)),
     )
     assert (absent.stage, commands) == (Stage.PLANNED, ())
     assert absent.resend_allowed is True
@@ -348,7 +374,7 @@ def test_start_after_an_unknown_outcome_needing_attention_reconciles_again() -> 
     adopted, _ = m.transition(state, m.HistorySeen((ours("r5"),), generation=1))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
     absent, _ = m.transition(
-        state, m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),))
+        state, m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
     )
     assert absent.stage is Stage.PLANNED
 
@@ -480,7 +506,10 @@ def test_the_history_before_the_create_is_never_adopted() -> None:
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.request_id is None
-    assert "(candidates: none listed)" in (new.reason or "")
+    assert new.reason == unproven_reason(
+        LAGGING, "outcome of the create request is unknown (HTTP 502)"
+    )
+    assert new.hint == DASHBOARD_HINT
 
 
 def test_a_stale_exists_flag_does_not_survive_a_new_send() -> None:
@@ -488,7 +517,7 @@ def test_a_stale_exists_flag_does_not_survive_a_new_send() -> None:
     # lost by a crash: a later history can still prove it absent
     state = run(month(exists=True), m.Send(("h1",), seq=0), m.Start())[0]
     absent, _ = m.transition(
-        state, m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),))
+        state, m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
     )
     assert absent.stage is Stage.PLANNED
 
@@ -500,9 +529,13 @@ def test_absence_needs_a_create_sent_after_the_lost_one(later_seq: int, proven: 
     )[0]
     after, _ = m.transition(
         state,
-        m.HistorySeen((m.Seen("h1"), other("r9")), generation=2, later=(("r9", later_seq),)),
+        m.HistorySeen((other("h1"), other("r9")), generation=2, later=(("r9", later_seq),)),
     )
     assert after.stage is (Stage.PLANNED if proven else Stage.NEEDS_ATTENTION)
+    if not proven:
+        assert after.reason == unproven_reason(
+            LAGGING, "outcome of the create request is unknown (timeout)"
+        )
 
 
 # ------------------------------------------------------------------ _created
@@ -643,17 +676,12 @@ def unknown(**changes: object) -> m.MonthState:
     return attrs.evolve(state, **changes)  # type: ignore[arg-type]
 
 
-def candidates_reason(candidates: str) -> str:
+def candidates_reason(candidates: str, cause: str = "") -> str:
+    prefix = f"{cause}; " if cause else ""
     return (
-        "a create request may have been billed but the history cannot tell which request it is "
-        f"(candidates: {candidates})"
+        f"{prefix}a create request may have been billed but the history cannot tell which "
+        f"request it is (candidates: {candidates}; each could be the create)"
     )
-
-
-ADOPT_HINT = (
-    "look at `gigstack-async journal show 2024-01` and the history; then "
-    "`gigstack-async journal adopt 2024-01 <request id>` if you find it " + ADOPT_HINT_TAIL
-)
 
 
 @pytest.mark.parametrize(
@@ -675,7 +703,7 @@ def test_a_new_history_entry_is_ours_not_ours_or_maybe(
     fields: dict[str, object], verdict: str
 ) -> None:
     history = m.HistorySeen(
-        (m.Seen("h1"), other("r9"), ours("r5", **fields)), generation=2, later=(("r9", 1),)
+        (other("h1"), other("r9"), ours("r5", **fields)), generation=2, later=(("r9", 1),)
     )
     state, commands = m.transition(unknown(), history)
     assert commands == ()
@@ -687,6 +715,7 @@ def test_a_new_history_entry_is_ours_not_ours_or_maybe(
     else:
         assert (state.stage, state.request_id) == (Stage.NEEDS_ATTENTION, None)
         assert state.reason == candidates_reason("r5")
+        assert state.hint == CANDIDATES_HINT
 
 
 def test_the_one_new_fitting_request_is_adopted() -> None:
@@ -730,19 +759,23 @@ def test_a_known_request_id_is_never_adopted_again() -> None:
     new, commands = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r0")), generation=2))
     assert commands == ()
     assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
-    assert new.reason == candidates_reason("none listed")
+    assert new.reason == unproven_reason(NO_OLDER.format(n=2))  # r0 is no candidate
+    assert new.hint == DASHBOARD_HINT
 
 
 def test_two_candidates_need_the_user() -> None:
-    state = unknown(reason="outcome of the create request is unknown (HTTP 502)")
+    state = unknown(unknown_cause="outcome of the create request is unknown (HTTP 502)")
     new, commands = m.transition(
         state,
         m.HistorySeen((m.Seen("h1"), ours("r5"), ours("r6", start=None), ours("r7")), generation=2),
     )
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
-    assert new.reason == candidates_reason("r5, r7, r6")  # matches first, then the maybes
-    assert new.hint == ADOPT_HINT
+    # matches first, then the maybes; the cause of the unknown outcome comes first
+    assert new.reason == candidates_reason(
+        "r5, r7, r6", "outcome of the create request is unknown (HTTP 502)"
+    )
+    assert new.hint == CANDIDATES_HINT
     assert new.unknown is True  # the next history may still settle it
     assert new.resume_to is None
     assert new.request_id is None
@@ -754,6 +787,7 @@ def test_one_match_and_one_maybe_need_the_user() -> None:
     )
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == candidates_reason("r5, r6")
+    assert new.hint == CANDIDATES_HINT
 
 
 def complete_history(**changes: object) -> m.HistorySeen:
@@ -785,11 +819,10 @@ def test_a_complete_history_proves_the_create_absent() -> None:
 
 
 @pytest.mark.parametrize(
-    ("why", "state", "history"),
+    ("state", "history", "gap"),
     [
-        ("the create surely exists", unknown(exists=True), complete_history()),
-        (
-            "a full 20-entry history may have pushed ours out",
+        (unknown(exists=True), complete_history(), "the create was answered 2xx, so it exists"),
+        pytest.param(
             unknown(),
             complete_history(
                 entries=(
@@ -799,67 +832,100 @@ def test_a_complete_history_proves_the_create_absent() -> None:
                 ),
                 expected=("r9", *(f"x{i}" for i in range(m.HISTORY_WINDOW - 2))),
             ),
+            "the history is full (20 entries)",
+            id="a full 20-entry history may have pushed ours out",
         ),
-        (
-            "a short window that is full",
+        pytest.param(
             unknown(),
             complete_history(window=2),
+            "the history is full (2 entries)",
+            id="a short window that is full",
         ),
-        ("no snapshot before the create", unknown(history_before=None), complete_history()),
-        (
-            "a request listed before is missing (filtered or pushed out)",
+        pytest.param(
+            unknown(history_before=None),
+            complete_history(),
+            SHORT_OR_FILTERED,
+            id="no snapshot before the create",
+        ),
+        pytest.param(
             unknown(history_before=("h1", "h2")),
             complete_history(),
+            SHORT_OR_FILTERED,
+            id="a request listed before is missing (filtered or pushed out)",
         ),
-        (
-            "a request created in this run is missing",
+        pytest.param(
             unknown(),
             complete_history(expected=("r9", "r8")),
+            "the history omits requests this journal created: it is short or filtered",
+            id="a request created in this run is missing",
         ),
-        (
-            "nothing created after the attempt is listed",
+        pytest.param(
             unknown(),
             complete_history(later=(("r9", 0),)),
+            LAGGING,
+            id="nothing created after the attempt is listed",
         ),
-        (
-            "the later create is not listed",
+        pytest.param(
             unknown(),
             complete_history(later=(("r8", 1),)),
+            LAGGING,
+            id="the later create is not listed",
         ),
-        (
-            "nothing anchors an empty snapshot",
+        pytest.param(
             unknown(history_before=()),
             complete_history(expected=()),
+            NO_OLDER.format(n=2),
+            id="nothing listed before the create anchors the history (review 9b #1)",
+        ),
+        pytest.param(
+            unknown(),
+            complete_history(entries=(m.Seen("h1"), other("r9"))),
+            NO_OLDER.format(n=2),
+            id="the request listed before has no reported kind (a filtered history)",
+        ),
+        pytest.param(
+            unknown(),
+            complete_history(entries=(attrs.evolve(other("h1"), rfc_type="issued"), other("r9"))),
+            NO_OLDER.format(n=2),
+            id="the request listed before is of another kind",
         ),
     ],
 )
-def test_absence_is_not_proven(why: str, state: m.MonthState, history: m.HistorySeen) -> None:
+def test_absence_is_not_proven(state: m.MonthState, history: m.HistorySeen, gap: str) -> None:
     new, commands = m.transition(state, history)
     assert commands == ()
-    assert new.stage is Stage.NEEDS_ATTENTION, why
-    assert new.reason == candidates_reason("none listed")
-    assert new.hint == ADOPT_HINT
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(gap)
+    assert new.hint == DASHBOARD_HINT
     assert new.unknown is True
+    assert new.resend_allowed is False  # nothing is sent for the month until the user says so
+    assert m.transition(new, m.Send(("h1",)))[1] == ()
 
 
-def test_absence_with_an_empty_snapshot_anchored_by_a_request_created_later() -> None:
-    # the history was empty before the create; r9 (created later in this run) is listed and
-    # nothing else: our create never arrived
+def test_an_empty_snapshot_and_a_later_create_prove_nothing() -> None:
+    # review 9b #1: the history was empty before the create; r9 (created later in this run) is
+    # the only entry. A history that keeps fewer entries than we think may have pushed the lost
+    # create out behind r9: only a request older than the attempt, still listed, spans its slot
     new, _ = m.transition(unknown(history_before=()), complete_history(entries=(other("r9"),)))
-    assert new.stage is Stage.PLANNED
-    # the same with an expected request but no before snapshot listed
-    new, _ = m.transition(
-        unknown(history_before=()),
-        complete_history(entries=(other("r9"),), expected=("r9",)),
-    )
-    assert new.stage is Stage.PLANNED
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(NO_OLDER.format(n=1))
+    assert new.hint == DASHBOARD_HINT
 
 
-def test_absence_with_nothing_new_listed() -> None:
-    # only requests the month knows and the snapshot: nothing new could be ours
+def test_a_request_the_month_knows_is_no_anchor_unless_it_existed_before_the_attempt() -> None:
+    # r0 is the month's old request, r9 a later create of this run; nothing new is listed, but
+    # the snapshot before the attempt was empty: nothing older than the attempt anchors it
     state = unknown(history_before=(), known_ids=("r0", "r9"))
-    new, _ = m.transition(state, complete_history(entries=(m.Seen("r0"), other("r9")), expected=()))
-    assert new.stage is Stage.PLANNED
+    history = complete_history(entries=(m.Seen("r0"), other("r9")), expected=())
+    new, _ = m.transition(state, history)
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(NO_OLDER.format(n=2))
+    # listed before the attempt, r0 (its kind unreported, but this journal's) is the anchor
+    new, _ = m.transition(attrs.evolve(state, history_before=("r0",)), history)
+    assert (new.stage, new.reason) == (
+        Stage.PLANNED,
+        "the history proved the last create never arrived",
+    )
 
 
 @pytest.mark.parametrize("stage", [Stage.SUBMITTING, Stage.NEEDS_ATTENTION])
@@ -1219,15 +1285,18 @@ def test_an_adopted_request_without_a_known_status_is_submitted(
     assert new.status_asked is False
 
 
-def test_absence_when_a_request_created_later_reuses_an_id_listed_before() -> None:
+def test_a_request_created_later_under_an_id_listed_before_is_no_anchor() -> None:
     # the server's ids restarted: February's new request got the id "h1" that the history
-    # already listed before January's create. Nothing else is listed: nothing new is ours.
+    # already listed before January's create. It was created after the attempt, so it cannot
+    # show that the history reaches back past the attempt's slot
     state = unknown(history_before=("h1",))
     new, _ = m.transition(
         state,
         complete_history(entries=(other("h1"),), expected=("h1",), later=(("h1", 1),)),
     )
-    assert new.stage is Stage.PLANNED
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(NO_OLDER.format(n=1))
+    assert new.hint == DASHBOARD_HINT
 
 
 # ------------------------------------------------------------------ extraction failures
