@@ -1478,3 +1478,349 @@ def test_every_state_reloads_from_the_journal_as_it_was(
     for obs in observations:
         state, _ = m.transition(state, obs)
         assert reloaded(state) == state, obs
+
+
+# ------------------------------------------------------------------ the absence proof's anchor
+
+
+def jan_record(request_id: str, **fields: object) -> m.KnownRequest:
+    """What the journal saw of a January request (as our own create answer records it)."""
+    record = m.KnownRequest(
+        request_id, start=JAN[0], end=JAN[1], rfc_type="received", request_type="cfdi"
+    )
+    return attrs.evolve(record, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "journal", "proven"),
+    [
+        ({}, "", True),  # February's received cfdi request: the month's kind
+        ({"rfc_type": "issued"}, "", False),
+        ({"request_type": "metadata"}, "", False),
+        ({"request_type": None}, "", False),  # kind not reported, and not this journal's
+        ({"rfc_type": None}, "", False),
+        ({"request_type": None}, "known", True),  # this journal created it: its kind is known
+        ({"rfc_type": None}, "known", True),
+        ({"rfc_type": None, "request_type": None}, "known", True),
+        ({"request_type": None}, "expected", True),
+        ({"request_type": None}, "earlier", True),  # created in this run before the attempt
+        ({"request_type": None, "rfc_type": "issued"}, "known", False),  # a field says other
+        ({"rfc_type": None, "request_type": "metadata"}, "known", False),
+    ],
+)
+def test_only_an_older_request_of_the_months_kind_anchors_the_proof(
+    fields: dict[str, object], journal: str, proven: bool
+) -> None:
+    # a history that filters request kinds could list h1 and leave out the lost create, unless
+    # h1 is of the kind the create would be listed among
+    anchor = attrs.evolve(other("h1"), **fields)  # type: ignore[arg-type]
+    state = unknown(attempt_seq=1, known_ids=("h1",) if journal == "known" else ())
+    history = complete_history(
+        entries=(anchor, other("r9")),
+        expected=("r9", "h1") if journal == "expected" else ("r9",),
+        later=(("r9", 2), ("h1", 1)) if journal == "earlier" else (("r9", 2),),
+    )
+    new, commands = m.transition(state, history)
+    assert commands == ()
+    if proven:
+        assert (new.stage, new.reason) == (
+            Stage.PLANNED,
+            "the history proved the last create never arrived",
+        )
+    else:
+        assert new.stage is Stage.NEEDS_ATTENTION
+        assert new.reason == unproven_reason(NO_OLDER.format(n=2))
+
+
+def test_the_anchor_must_be_listed_now_not_only_before() -> None:
+    # h2 (January's kind) was listed before the attempt; the history now lists h1 only as a
+    # metadata request, so nothing older of the month's kind is listed: h2 is not enough
+    state = unknown(history_before=("h1", "h2"))
+    history = complete_history(
+        entries=(attrs.evolve(other("h1"), request_type="metadata"), other("h2"), other("r9"))
+    )
+    assert m.transition(state, history)[0].stage is Stage.PLANNED
+    only_before = complete_history(
+        entries=(attrs.evolve(other("h1"), request_type="metadata"), other("r9"))
+    )
+    new, _ = m.transition(state, only_before)
+    assert new.reason == unproven_reason(SHORT_OR_FILTERED)
+
+
+def test_a_later_create_of_any_kind_shows_the_history_is_not_lagging() -> None:
+    later = attrs.evolve(other("r9"), rfc_type="issued", request_type="metadata")
+    new, _ = m.transition(unknown(), complete_history(entries=(other("h1"), later)))
+    assert new.stage is Stage.PLANNED
+
+
+# ------------------------------------------------------------------ restarted request ids
+
+
+@pytest.mark.parametrize(
+    ("fields", "record", "text"),
+    [
+        ({"start": date(2024, 1, 2)}, {}, "start 2024-01-02, not 2024-01-01"),
+        ({"end": date(2024, 1, 30)}, {}, "end 2024-01-30, not 2024-01-31"),
+        ({"rfc_type": "issued"}, {}, "rfcType issued, not received"),
+        ({"request_type": "metadata"}, {}, "requestType metadata, not cfdi"),
+        (
+            {"created_at": "1704153600000"},
+            {"created_at": "1704067200000"},
+            "createdAt 1704153600000, not 1704067200000",
+        ),
+        ({"status": "pending"}, {"final": "completed"}, "status pending after it was completed"),
+        ({"status": "accepted"}, {"final": "failed"}, "status accepted after it was failed"),
+        ({"status": "processing"}, {"final": "expired"}, "status processing after it was expired"),
+        # nothing contradicts: a field not reported (either side), or a finished status again
+        ({"start": None, "request_type": None, "created_at": None}, {}, None),
+        ({"created_at": "1704153600000"}, {}, None),
+        ({"created_at": None}, {"created_at": "1704067200000"}, None),
+        ({"start": date(2024, 1, 2)}, {"start": None}, None),
+        ({"status": "failed"}, {"final": "completed"}, None),
+        ({"status": "pending"}, {"final": None}, None),
+        ({"status": "pending"}, {"final": "pending"}, None),
+    ],
+)
+def test_a_known_request_listed_with_other_attributes_is_another_request(
+    fields: dict[str, object], record: dict[str, object], text: str | None
+) -> None:
+    seen = ours("r1", **{"status": None, **fields})
+    assert m._differs(jan_record("r1", **record), seen) == text
+    # the month that knows r1 says so, and downloads nothing
+    state = waiting(records=(jan_record("r1", **record),))
+    new, commands = m.transition(state, m.HistorySeen((seen,)))
+    if text is None:
+        assert "another request under the same id" not in (new.reason or "")
+        return
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == (
+        f"the server's request r1 is listed with {text}: it is another request under the same "
+        "id (the server's request ids restarted)"
+    )
+    assert new.hint == (
+        "nothing was downloaded; find the month's request in gigstack's dashboard, then "
+        "`gigstack-async journal adopt 2024-01 <id>`, or `gigstack-async journal resend "
+        "2024-01` if it is not there (a new request may be billed)"
+    )
+    assert commands == (m.Warn("2024-01: request r1 now names another request"),)
+
+
+def test_the_first_difference_is_named() -> None:
+    seen = ours("r1", start=date(2024, 1, 2), end=date(2024, 1, 30), status="pending")
+    assert m._differs(jan_record("r1", final="completed"), seen) == (
+        "start 2024-01-02, not 2024-01-01"
+    )
+
+
+@pytest.mark.parametrize("where", ["month", "plan"])
+def test_a_restarted_id_in_the_history_proves_no_absence(where: str) -> None:
+    # review 9b #2: r9 (another month's request of this plan) is listed with other dates, so
+    # the server's ids restarted and any id may name another request
+    record = m.KnownRequest("r9", start=date(2023, 5, 1), end=date(2023, 5, 31))
+    state = unknown(records=(record,) if where == "month" else ())
+    history = complete_history(records=(record,) if where == "plan" else ())
+    new, commands = m.transition(state, history)
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(
+        "the server's request ids restarted (request r9 is listed with start 2024-02-01, not "
+        "2023-05-01), so the history proves nothing"
+    )
+
+
+def test_a_record_of_a_request_not_listed_or_not_contradicted_is_no_restart() -> None:
+    records = (
+        m.KnownRequest("r7", start=date(2023, 5, 1)),  # not listed
+        m.KnownRequest("r9", start=FEB[0], rfc_type="received"),  # listed as it was
+        m.KnownRequest("h1"),  # nothing known of it
+    )
+    new, _ = m.transition(unknown(records=records[:1]), complete_history(records=records[1:]))
+    assert new.stage is Stage.PLANNED
+
+
+def test_a_known_id_reused_by_the_lost_create_is_a_candidate() -> None:
+    # review 9b #2: r0, the month's old failed request, is listed pending again with January's
+    # dates: the server's ids restarted and the lost create may be it. Never dropped as known
+    state = unknown(known_ids=("r0",), records=(jan_record("r0", final="failed"),))
+    history = complete_history(entries=(other("h1"), ours("r0", status="pending"), other("r9")))
+    new, commands = m.transition(state, history)
+    assert commands == ()
+    assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
+    assert new.reason == candidates_reason("r0")
+    assert new.hint == CANDIDATES_HINT
+    # reused for another period, it is no candidate, but the history proves nothing either
+    history = complete_history(
+        entries=(other("h1"), ours("r0", status="pending", start=FEB[0]), other("r9"))
+    )
+    new, _ = m.transition(state, history)
+    assert new.reason == unproven_reason(
+        "the server's request ids restarted (request r0 is listed with start 2024-02-01, not "
+        "2024-01-01), so the history proves nothing"
+    )
+
+
+def test_a_known_id_listed_as_it_was_is_not_adopted_again() -> None:
+    state = unknown(known_ids=("r0",), records=(jan_record("r0", final="failed"),))
+    history = complete_history(
+        entries=(other("h1"), ours("r0", status="failed"), other("r9"), ours("r5"))
+    )
+    new, _ = m.transition(state, history)
+    assert (new.stage, new.request_id, new.known_ids) == (Stage.SUBMITTED, "r5", ("r0", "r5"))
+
+
+# ------------------------------------------------------------------ what the journal remembers
+
+
+def test_remember_keeps_what_was_known_and_adds_what_is_new() -> None:
+    known = m.KnownRequest("r1", start=JAN[0], created_at="1704067200000")
+    other_record = m.KnownRequest("r2", start=FEB[0])
+    seen = ours("r1", status="completed", start=FEB[0], created_at="1706745600000")
+    records = m._remember((known, other_record), seen)
+    assert records == (
+        other_record,
+        m.KnownRequest(
+            "r1",
+            start=JAN[0],  # kept: a later listing never rewrites what the journal saw
+            end=JAN[1],
+            rfc_type="received",
+            request_type="cfdi",
+            created_at="1704067200000",
+            final="completed",
+        ),
+    )
+    # a status that is not final is not recorded as final, and keeps an earlier final one
+    again = m._remember(records, ours("r1", status="pending"))
+    assert again == records
+    # a request seen the first time
+    assert m._remember((), ours("r3", status="processing", created_at="x")) == (
+        jan_record("r3", created_at="x"),
+    )
+    for status in ("failed", "expired"):
+        assert m._remember((), m.Seen("r4", status=status)) == (m.KnownRequest("r4", final=status),)
+
+
+def test_our_create_answer_and_the_history_are_remembered() -> None:
+    state = run(month(), m.Send(("h1",)), m.Created("r1"))[0]
+    assert state.records == (jan_record("r1"),)
+    assert (state.typed, state.checked) == (True, True)
+    listed = ours("r1", status="completed", created_at="1704067200000", package_ids=("p1",))
+    state = run(state, m.HistorySeen((listed,)))[0]
+    assert state.records == (jan_record("r1", created_at="1704067200000", final="completed"),)
+    # a duplicate answer names a request created earlier: nothing is recorded of it
+    dup = run(month(), m.Send(("h1",)), m.Created("r1", duplicate=True))[0]
+    assert dup.records == ()
+
+
+def test_an_adopted_request_is_remembered() -> None:
+    new, _ = m.transition(
+        unknown(), m.HistorySeen((other("h1"), ours("r5", created_at="c5")), generation=2)
+    )
+    assert new.records == (jan_record("r5", created_at="c5"),)
+    assert new.typed is True
+
+
+def test_a_request_listed_for_another_month_is_not_remembered() -> None:
+    state = waiting(records=(jan_record("r1"),))
+    new, _ = m.transition(state, m.HistorySeen((ours("r1", status=None, rfc_type=None),)))
+    assert new.records == (jan_record("r1"),)  # already known: the same tuple
+    unchecked = waiting(checked=False)
+    new, _ = m.transition(unchecked, m.HistorySeen((ours("r1", rfc_type=None),)))
+    assert new.records == ()  # it could not be checked: not the month's request
+
+
+# ------------------------------------------------------------------ empty only when typed
+
+UNTYPED_REASON = (
+    "request r1 reports {what}, but this run could not confirm it is the month's received "
+    "cfdi request for 2024-01-01..2024-01-31 (the history does not show its requestType, or "
+    "not at all, and request ids may restart): a month is never reported empty on a guess"
+)
+UNTYPED_HINT = (
+    "open request r1 in gigstack's dashboard: if it is the received cfdi request for "
+    "2024-01-01..2024-01-31, `gigstack-async journal adopt 2024-01 r1` and run the same command "
+    "again; if not, `gigstack-async journal resend 2024-01` (a new request may be billed)"
+)
+
+
+def test_sat_5004_for_a_request_of_unconfirmed_kind_needs_the_user() -> None:
+    # review 9b #4: a documented history omits requestType; the id may name a metadata request
+    state = waiting(stage=Stage.PROCESSING, typed=False)
+    failed = ours("r1", status="failed", message="5004: sin información", request_type=None)
+    new, commands = m.transition(state, m.HistorySeen((failed,)))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == UNTYPED_REASON.format(what="SAT 5004 (5004: sin información)")
+    assert new.hint == UNTYPED_HINT
+    assert new.resume_to is Stage.SUBMITTED
+    assert (new.sat_code, new.invoice_count) == (None, None)  # unknown is not zero
+    # the same answer for a request listed with its requestType is an empty month
+    new, _ = m.transition(state, m.HistorySeen((attrs.evolve(failed, request_type="cfdi"),)))
+    assert (new.stage, new.sat_code, new.invoice_count) == (Stage.EMPTY, 5004, 0)
+
+
+def test_a_count_of_zero_for_a_request_of_unconfirmed_kind_needs_the_user() -> None:
+    state = waiting(typed=False)
+    done = ours("r1", status="completed", invoice_count=0, request_type=None)
+    new, commands = m.transition(state, m.HistorySeen((done,)))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == UNTYPED_REASON.format(what="no CFDIs")
+    assert new.hint == UNTYPED_HINT
+    assert new.resume_to is Stage.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("record", "created_at", "typed"),
+    [
+        ("c1", "c1", True),  # listed with the createdAt recorded for it: the same request
+        ("c1", "c2", None),  # another createdAt: another request (ids restarted)
+        (None, "c1", False),  # nothing recorded to compare with
+        ("", "", False),  # an empty createdAt proves nothing
+    ],
+)
+def test_the_recorded_created_at_confirms_the_kind(
+    record: str | None, created_at: str, typed: bool | None
+) -> None:
+    state = waiting(stage=Stage.PROCESSING, records=(jan_record("r1", created_at=record),))
+    seen = ours("r1", status="failed", message="5004", request_type=None, created_at=created_at)
+    new, _ = m.transition(state, m.HistorySeen((seen,)))
+    if typed is None:
+        assert "another request under the same id" in (new.reason or "")
+    else:
+        assert new.stage is (Stage.EMPTY if typed else Stage.NEEDS_ATTENTION)
+
+
+def test_only_the_users_word_survives_a_new_run_as_the_kind() -> None:
+    # typed is per run (ids may restart between runs); `journal adopt` vouches for the next run
+    failed = m.StatusSeen(ours("r1", status="failed", message="5004"))
+    state = waiting(typed=True, confirmed_id="r1")
+    new = run(state, m.Start(), failed)[0]
+    assert new.stage is Stage.NEEDS_ATTENTION
+    vouched = run(attrs.evolve(state, vouched=True), m.Start())[0]
+    assert (vouched.typed, vouched.vouched) == (True, False)
+    assert m.transition(vouched, failed)[0].stage is Stage.EMPTY
+    assert run(vouched, m.Start(), failed)[0].stage is Stage.NEEDS_ATTENTION
+
+
+# ------------------------------------------------------------------ why the outcome is unknown
+
+
+def test_the_cause_of_an_unknown_outcome_is_kept_until_the_next_create() -> None:
+    state = run(month(), m.Send(("h1",), seq=1), m.CreateUnknown("HTTP 502", generation=0))[0]
+    cause = "outcome of the create request is unknown (HTTP 502)"
+    assert (state.unknown_cause, state.reason) == (cause, cause)
+    unreadable = run(month(), m.Send(("h1",)), m.CreateUnknown("bad JSON", exists=True))[0]
+    assert unreadable.unknown_cause == (
+        "the create request was accepted but its answer is unreadable (bad JSON)"
+    )
+    # a new run keeps it and says it in the reason
+    new = run(state, m.Start(), m.HistorySeen((other("h1"),), generation=1))[0]
+    assert new.reason == unproven_reason(LAGGING, cause)
+    # a run that died in flight says so
+    crashed = month(stage=Stage.SUBMITTING, history_before=("h1",))
+    restarted = m.transition(crashed, m.Start())[0]
+    assert restarted.unknown_cause == "a run stopped while the create request was in flight"
+    # the next create starts without a cause
+    resent = run(state, m.AllowResend(), m.Send(("h1",)))[0]
+    assert resent.unknown_cause is None
+    assert (resent.exists, resent.unknown) == (False, False)
