@@ -193,12 +193,27 @@ def test_every_observation_reaches_its_transition() -> None:
         ),
         (completed, m.PackageFailed("p1", "boom", code=5007), Stage.EXPIRED, ()),
         (staged, m.Extracted("p1", ("a.xml",)), Stage.DONE, (m.DeleteStaged("/staging/p1.zip"),)),
+        (
+            attrs.evolve(completed, downloads=(("p1", 2),)),
+            m.StagedMissing("p1"),
+            Stage.NEEDS_ATTENTION,
+            (),
+        ),
+        (
+            staged,
+            m.StagedLost("p1", "gone"),
+            Stage.COMPLETED,
+            (m.DeleteStaged("/staging/p1.zip"), m.FetchPackage("p1", 1)),
+        ),
         (month(stage=Stage.EXPIRED), m.AllowResend(), Stage.PLANNED, ()),
         (month(stage=Stage.EXPIRED), m.Adopt("r7"), Stage.SUBMITTED, ()),
     ]
     for state, obs, stage, commands in cases:
         new, sent = m.transition(state, obs)
         assert (new.stage, sent) == (stage, commands), obs
+    rejected, sent = m.transition(staged, m.ContentRejected("p1", "metadata, not CFDI XML"))
+    assert rejected.stage is Stage.NEEDS_ATTENTION
+    assert sent[0] == m.DeleteStaged("/staging/p1.zip")
     polled = submitted
     for _ in range(m.POLL_WARN_AFTER):
         polled, sent = m.transition(polled, m.PollFailed("HTTP 503"))
@@ -1688,6 +1703,11 @@ def test_remember_keeps_what_was_known_and_adds_what_is_new() -> None:
             final="completed",
         ),
     )
+    # whatever a later listing says, the journal's evidence of the request stays as it was seen
+    contradicting = m.Seen(
+        "r1", "pending", "issued", "metadata", FEB[0], FEB[1], created_at="1706745600000"
+    )
+    assert m._remember(records, contradicting) == records
     # a status that is not final is not recorded as final, and keeps an earlier final one
     again = m._remember(records, ours("r1", status="pending"))
     assert again == records
@@ -1824,3 +1844,34 @@ def test_the_cause_of_an_unknown_outcome_is_kept_until_the_next_create() -> None
     resent = run(state, m.AllowResend(), m.Send(("h1",)))[0]
     assert resent.unknown_cause is None
     assert (resent.exists, resent.unknown) == (False, False)
+
+
+def test_a_request_checked_by_the_history_in_this_run_is_of_the_months_kind() -> None:
+    # resumed from the journal (not checked yet): the history lists it with its requestType,
+    # which both checks it and confirms its kind, so SAT's 5004 is an empty month
+    state = waiting(stage=Stage.PROCESSING, checked=False, typed=False)
+    failed = ours("r1", status="failed", message="5004: sin información")
+    new, _ = m.transition(state, m.HistorySeen((failed,)))
+    assert (new.stage, new.checked, new.typed) == (Stage.EMPTY, True, True)
+    assert new.records == (jan_record("r1", final="failed"),)
+
+
+def test_sat_5002_from_the_status_is_never_asked_again_with_those_dates() -> None:
+    failed = m.HistorySeen((ours("r1", status="failed", message="5002: agotadas"),))
+    state = run(waiting(stage=Stage.PROCESSING), failed)[0]
+    assert state.exhausted == (JAN,)
+    # other dates are a new request for SAT; refused later, the month may not go back to them
+    half = date(2024, 1, 15)
+    state = run(
+        state,
+        m.AllowResend(start=JAN[0], end=half),
+        m.Send(("h1",)),
+        m.CreateRefused("Descarga Masiva is not active"),
+    )[0]
+    assert (state.stage, state.end) == (Stage.REFUSED, half)
+    with pytest.raises(
+        m.TransitionError,
+        match=r"^2024-01: SAT 5002 says its limit of requests for 2024-01-01\.\.2024-01-31 is "
+        r"exhausted",
+    ):
+        m.transition(state, m.AllowResend(start=JAN[0], end=JAN[1]))
