@@ -176,11 +176,41 @@ def test_every_package_extracted_is_done() -> None:
 
 
 def test_a_count_of_zero_with_no_package_ids_is_an_empty_month() -> None:
+    # `vouched`: the user's `journal adopt` before this run; Start makes it `typed`.
+    state = evolve(COMPLETED, confirmed_id="R1", invoice_count=0, package_ids=(), vouched=True)
+    after, commands = transition(state, Start())
+    assert commands == ()
+    assert after == evolve(
+        state, stage=Stage.EMPTY, reason="SAT found no CFDIs", typed=True, vouched=False
+    )
+    assert after.ok
+
+
+def test_a_count_of_zero_for_a_request_not_confirmed_as_the_months_kind_is_never_empty() -> None:
+    # Unknown is not zero: a request id may name another request (restarted ids, a history
+    # without requestType), so "no CFDIs" is not trusted unless this run saw its kind.
     state = evolve(COMPLETED, confirmed_id="R1", invoice_count=0, package_ids=())
     after, commands = transition(state, Start())
     assert commands == ()
-    assert after == evolve(state, stage=Stage.EMPTY, reason="SAT found no CFDIs")
-    assert after.ok
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        reason="request R1 reports no CFDIs, but this run could not confirm it is the month's "
+        "received cfdi request for 2024-01-01..2024-01-31 (the history does not show its "
+        "requestType, or not at all, and request ids may restart): a month is never reported "
+        "empty on a guess",
+        hint="open request R1 in gigstack's dashboard: if it is the received cfdi request for "
+        "2024-01-01..2024-01-31, `gigstack-async journal adopt 2024-01 R1` and run the same "
+        "command again; if not, `gigstack-async journal resend 2024-01` (a new request may be "
+        "billed)",
+        resume_to=Stage.COMPLETED,
+    )
+    assert not after.ok
+    # The user's adopt is the confirmation: the next run concludes the month empty.
+    vouched, _ = transition(after, Adopt("R1"))
+    final, commands = transition(vouched, Start())
+    assert commands == ()
+    assert (final.stage, final.reason) == (Stage.EMPTY, "SAT found no CFDIs")
 
 
 @pytest.mark.parametrize("package_ids", [None, ()])
@@ -546,7 +576,8 @@ def test_adopt_refuses_a_month_whose_create_is_in_flight() -> None:
 
 def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> MonthState:
     """What `journal adopt` makes of a month: the request starts over from submitted, with
-    nothing of the old request's packages, and the user's word counts as the check.
+    nothing of the old request's packages, and the user's word counts as the check and as
+    the request's kind (`typed`; `vouched` carries it over the next run's `Start`).
 
     Asserted as the whole journal record. `checked`, `status_asked` and `resume_to` written
     here are recomputed or ignored by the next run's `Start` today, so the record, not a
@@ -556,6 +587,8 @@ def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> M
         stage=Stage.SUBMITTED,
         confirmed_id=request_id,
         checked=True,
+        typed=True,
+        vouched=True,
         request_id=request_id,
         known_ids=known_ids,
         unknown=False,
@@ -663,6 +696,8 @@ def test_adopt_of_the_months_own_request_confirms_it_and_keeps_its_progress(
         resume_to=None,
         confirmed_id="R1",
         checked=True,
+        typed=True,
+        vouched=True,
         reason="request R1 confirmed by the user",
         hint=None,
     )
