@@ -999,12 +999,6 @@ def test_resend_of_the_plans_own_dates_after_a_5002_on_other_dates_is_allowed() 
     assert after == evolve(resent(state))
 
 
-def test_resend_refuses_a_create_in_flight_whose_outcome_is_known() -> None:
-    state = evolve(PLANNED, stage=Stage.SUBMITTING, creates=1, unknown=False)
-    with pytest.raises(TransitionError, match="^2024-01 is submitting: only expired"):
-        transition(state, AllowResend())
-
-
 def test_resend_of_a_staged_month_that_needs_the_user_deletes_the_old_requests_zips() -> None:
     state = evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.STAGED, staged=(F1, F2))
     after, commands = transition(state, AllowResend(date(2024, 1, 2), date(2024, 1, 31)))
