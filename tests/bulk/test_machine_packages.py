@@ -943,27 +943,29 @@ def test_a_package_of_another_request_is_not_extracted_and_the_month_needs_the_u
 
 
 def test_a_rejected_package_names_the_files_its_request_already_put_in_the_folder() -> None:
-    # P1 passed its check and was extracted; P2 of the same request does not hold the month's
-    # CFDIs. The reason must not say "nothing was extracted" and the user learns what to check.
+    # P0 and P1 passed their check and were extracted; P2 of the same request does not hold
+    # the month's CFDIs. The reason must not say "nothing was extracted", and the user learns
+    # what to check.
     state = evolve(
         COMPLETED,
         stage=Stage.STAGED,
         staged=(F2,),
-        extracted=(ExtractedPackage("P1", ("A.xml", "B.xml")),),
-        downloads=(("P1", 1), ("P2", 1)),
+        package_ids=("P0", "P1", "P2"),
+        extracted=(ExtractedPackage("P0", ("A.xml", "B.xml")), ExtractedPackage("P1", ("C.xml",))),
+        downloads=(("P0", 1), ("P1", 1), ("P2", 1)),
     )
     after, commands = transition(state, m.ContentRejected("P2", "metadata TXT"))
     reason = (
         "package P2 of request R1 does not hold this month's CFDIs (metadata TXT), so request R1 "
         "is not the month's received cfdi request for 2024-01-01..2024-01-31 (the server's "
         "request ids may have restarted, or another request's id was adopted); nothing was "
-        "extracted from it, but the 2 files of its package(s) P1, extracted earlier, are in the "
-        "month's folder"
+        "extracted from it, but the 3 files of its package(s) P0, P1, extracted earlier, are in "
+        "the month's folder"
     )
     assert after.reason == reason
     assert after.hint == (
-        "check the files of package(s) P1 in the month's folder and remove those that are not "
-        "the month's; then find the month's request in gigstack's dashboard (Descarga Masiva, "
+        "check the files of package(s) P0, P1 in the month's folder and remove those that are "
+        "not the month's; then find the month's request in gigstack's dashboard (Descarga Masiva, "
         "by its dates and type) and `gigstack-async journal adopt 2024-01 <request id>`; if it "
         "is not there, `gigstack-async journal resend 2024-01` (a new request may be billed)"
     )
