@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import sqlite3
@@ -594,6 +595,16 @@ class _Run:
         folder = self.options.download_to / key
         state = self.store.get(key)
         recorded = [f for f in state.staged if f.package_id == package_id]
+        # First: are these the bytes that were downloaded? A copy that changed on disk says
+        # nothing about the request, so it is StagedLost (downloaded again while SAT's budget
+        # allows), never ContentRejected (which drops the request and advises a resend).
+        if recorded:
+            changed = await _finish_even_if_cancelled(
+                asyncio.to_thread(_staged_changed, path, recorded[0].sha256)
+            )
+            if changed is not None:
+                self.feed(key, _discard(path, m.StagedLost(package_id, f"{path}: {changed}")))
+                return
         try:
             # The package says what it is: another request's CFDIs (a reused or mistyped
             # request id) are never extracted into the month (review 9b #4, #5).
@@ -900,6 +911,27 @@ class _Run:
             raise
         finally:
             self.events.put_nowait(None)
+
+
+def _staged_changed(path: Path, sha256: str) -> str | None:
+    """Why the staged ZIP at `path` is not the bytes whose SHA-256 was recorded when it was
+    staged (gone, or changed on disk); None: it is, or it cannot be read (extraction says why).
+    """
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 16):
+                digest.update(chunk)
+    except FileNotFoundError as error:
+        return str(error)
+    except OSError:
+        return None
+    if digest.hexdigest() != sha256.lower():
+        return (
+            f"its SHA-256 is {digest.hexdigest()}, not the {sha256} recorded when it was "
+            "staged: it changed on disk"
+        )
+    return None
 
 
 def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:

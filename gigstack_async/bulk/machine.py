@@ -1299,14 +1299,25 @@ def _content_rejected(state: MonthState, obs: ContentRejected) -> Result:
         "server's request ids may have restarted, or another request's id was adopted); "
         "nothing was extracted"
     )
+    hint = (
+        "find the month's request in gigstack's dashboard (Descarga Masiva, by its dates and "
+        f"type) and `gigstack-async journal adopt {state.key} <request id>`; if it is not "
+        f"there, `gigstack-async journal resend {state.key}` (a new request may be billed)"
+    )
+    if state.extracted:
+        # Packages of the same request extracted before this one was checked passed their own
+        # check, but the request is in doubt now: the user must know their files are there.
+        earlier = ", ".join(p.package_id for p in state.extracted)
+        reason += (
+            f" from it, but the {len(state.files)} files of its package(s) {earlier}, "
+            "extracted earlier, are in the month's folder"
+        )
+        hint = (
+            f"check the files of package(s) {earlier} in the month's folder and remove those "
+            f"that are not the month's; then {hint}"
+        )
     return _evolve(
-        _attention(
-            state,
-            reason,
-            "find the month's request in gigstack's dashboard (Descarga Masiva, by its dates and "
-            f"type) and `gigstack-async journal adopt {state.key} <request id>`; if it is not "
-            f"there, `gigstack-async journal resend {state.key}` (a new request may be billed)",
-        ),
+        _attention(state, reason, hint),
         staged=(),
         checked=False,
         confirmed_id=None,

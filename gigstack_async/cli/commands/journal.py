@@ -90,6 +90,11 @@ ADOPT_COMPLETED = (
     "issue date within the month ± 1 day): one that fails is not extracted."
 )
 
+ADOPT_DROPS = (
+    "{key} holds packages of the request it leaves, staged but not extracted: {paths}. "
+    "Adopting removes them (each spent one of SAT's 2 downloads of its package)."
+)
+
 MONTH_ARG = re.compile(r"\d{4}-\d{2}")
 
 COLUMNS = (
@@ -346,6 +351,10 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
                 action=action,
             )
         )
+        dropped = [c.path for c in commands if isinstance(c, m.DeleteStaged)]
+        if dropped:
+            # Each staged package spent one of SAT's 2 downloads: say so before the yes.
+            ctx.ui.out(ADOPT_DROPS.format(key=state.key, paths=", ".join(dropped)))
         if not _confirm(
             f"Adopt {request_id} for {state.key}?", yes=args.yes, what="adopt trusts your word"
         ):
