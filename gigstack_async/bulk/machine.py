@@ -1365,11 +1365,15 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     confirm = state.stage in _WAITING or (
         state.stage is Stage.NEEDS_ATTENTION and state.resume_to is not None
     )
+    # The user's word beats what the journal saw of this id before (review 9d #1): after the
+    # server's ids restart, the stored record is the old request's and would flag the id forever.
+    records = tuple(r for r in state.records if r.id != obs.request_id)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
         return _evolve(
             state,
+            records=records,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -1381,6 +1385,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         ), ()
     return _evolve(
         state,
+        records=records,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,
