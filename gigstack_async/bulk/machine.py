@@ -912,10 +912,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         )
     else:
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind} that this "
-            f"journal does not know yet (`gigstack-async journal show {state.key}`): if there "
-            f"is one, `gigstack-async journal adopt {state.key} <request id>` (it is checked "
-            "against the history, or by its CFDIs before anything is extracted)"
+            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind}, by its dates "
+            "and type, not its id: after the server's request ids restarted it may carry an "
+            f"id this journal already knows (`gigstack-async journal show {state.key}`). If "
+            f"there is one, `gigstack-async journal adopt {state.key} <request id>` (add "
+            "--ids-restarted if another month had that id; it is checked against the history, "
+            "or by its CFDIs before anything is extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell "
