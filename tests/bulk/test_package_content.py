@@ -211,3 +211,22 @@ def test_metadata_rows_without_a_readable_date_are_not_evidence(tmp_path: Path) 
     path = package(tmp_path, {"m.txt": "\n".join([HEADER, *old, ""]).encode()})
     found = package_mismatch(path, request_type="metadata", **JAN)
     assert found == "1 of 2 rows issued 2023-05-15..2023-05-15, outside 2024-01-01..2024-01-31"
+
+
+def test_an_entity_bomb_is_never_expanded(tmp_path: Path) -> None:
+    # The XML parser refuses a DOCTYPE before any entity it declares is expanded.
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE c [<!ENTITY l0 "lol">{lol}]>'
+        '<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/4" Fecha="2023-05-01T00:00:00">'
+        "&l9;</cfdi:Comprobante>"
+    ).encode()
+    tracemalloc.start()
+    try:
+        assert (
+            package_mismatch(package(tmp_path, {"A.xml": bomb}), request_type="cfdi", **JAN) is None
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 1024 * 1024, peak
