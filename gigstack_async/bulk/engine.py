@@ -35,7 +35,7 @@ from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.content import package_mismatch
+from gigstack_async.bulk.content import PackageScan, scan_package
 from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
@@ -47,7 +47,6 @@ from gigstack_async.bulk.events import (
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.store import JournalMismatchError, JournalStore
-from gigstack_async.bulk.taxpayer import package_rfc
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
@@ -608,21 +607,25 @@ class _Run:
         try:
             # The package says what it is: another request's CFDIs (a reused or mistyped
             # request id) are never extracted into the month (review 9b #4, #5).
-            mismatch = await _finish_even_if_cancelled(
+            # Only positive evidence refuses (bulk.content); it streams under the same limits.
+            scan = await _finish_even_if_cancelled(
                 asyncio.to_thread(
-                    package_mismatch,
+                    scan_package,
                     path,
                     request_type=state.request_type,
                     start=state.start,
                     end=state.end,
+                    rfc_type=state.rfc_type,
+                    journal_rfc=self.store.identity.rfc,
+                    limits=self.options.package_limits,
                 )
             )
         except (zipfile.BadZipFile, OSError, ValueError, GigstackError):
-            mismatch = None  # unreadable: extraction below says why, nothing is written
-        if mismatch is not None:
-            self.feed(key, m.ContentRejected(package_id, mismatch))
+            scan = None  # unreadable: extraction below says why, nothing is written
+        if scan is not None and scan.mismatch is not None:
+            self.feed(key, m.ContentRejected(package_id, scan.mismatch))
             return
-        refused = await self._check_taxpayer(key, package_id, path)
+        refused = await self._check_taxpayer(key, package_id, path, scan)
         if refused is not None:
             self.feed(key, refused)
             return
@@ -651,14 +654,14 @@ class _Run:
         self.feed(key, m.Extracted(package_id, names))
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
 
-    async def _check_taxpayer(self, key: str, package_id: str, path: Path) -> m.Observation | None:
-        """Learn the journal's RFC from the package's CFDIs (see `bulk.taxpayer`), or refuse a
-        package of another taxpayer before anything is extracted (it stays staged)."""
+    async def _check_taxpayer(
+        self, key: str, package_id: str, path: Path, scan: PackageScan | None
+    ) -> m.Observation | None:
+        """Learn the journal's RFC from the package's documents (`bulk.content` read them all,
+        and refused a package whose documents name several taxpayers), or refuse a package of
+        another taxpayer before anything is extracted (it stays staged)."""
         rfc_type = self.store.get(key).rfc_type
-        try:
-            rfc = await asyncio.to_thread(package_rfc, path, rfc_type)
-        except OSError:
-            return None  # unreadable: extraction says why
+        rfc = None if scan is None else scan.rfc  # unreadable: never learnt from
         if rfc is None:
             return None
         try:

@@ -912,10 +912,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         )
     else:
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind} that this "
-            f"journal does not know yet (`gigstack-async journal show {state.key}`): if there "
-            f"is one, `gigstack-async journal adopt {state.key} <request id>` (it is checked "
-            "against the history, or by its CFDIs before anything is extracted)"
+            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind}, by its dates "
+            "and type, not its id: after the server's request ids restarted it may carry an "
+            f"id this journal already knows (`gigstack-async journal show {state.key}`). If "
+            f"there is one, `gigstack-async journal adopt {state.key} <request id>` (add "
+            "--ids-restarted if another month had that id; it is checked against the history, "
+            "or by its CFDIs before anything is extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell "
@@ -1376,11 +1378,15 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     confirm = state.stage in _WAITING or (
         state.stage is Stage.NEEDS_ATTENTION and state.resume_to is not None
     )
+    # The user's word beats what the journal saw of this id before (review 9d #1): after the
+    # server's ids restart, the stored record is the old request's and would flag the id forever.
+    records = tuple(r for r in state.records if r.id != obs.request_id)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
         return _evolve(
             state,
+            records=records,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -1392,6 +1398,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         ), ()
     return _evolve(
         state,
+        records=records,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,

@@ -227,10 +227,9 @@ def test_adopt_of_a_completed_month_says_it_downloads_unchecked(
     assert main(["journal", "adopt", str(folder), "2024-01", "REQ-9", "-y"]) == 0
     text = capsys.readouterr().out
     assert "checks the request's dates" not in text
-    # What happens instead, as the engine does it: no history check for a completed request,
-    # but every package is checked by its content before anything is extracted (i9-fix-x).
     assert "SAT already completed it, so the history is not asked again" in text
     assert "each package is checked before anything is extracted" in text
+    assert "you vouch for its dates" in text  # review 9d #2: a half month passes the check
     assert state(folder, "2024-01").stage is m.Stage.COMPLETED
 
 

@@ -434,7 +434,9 @@ def test_the_taxpayer_is_the_side_of_the_rfc_type_and_never_guessed(tmp_path: Pa
     assert package_rfc(same, "received") == "EKU9003173C9"
     assert package_rfc(same, "issued") is None  # two emisores: not guessed
     header = "Uuid~RfcEmisor~NombreEmisor~RfcReceptor~NombreReceptor"
-    rows = [f"U{i}~EKU9003173C9~E~XAXX010101000~R" for i in range(3)]
+    rows = [
+        f"6F0A1B2C-3D4E-5F60-7A8B-9C0D1E2F3A4{i}~EKU9003173C9~E~XAXX010101000~R" for i in range(3)
+    ]
     metadata = _zip(tmp_path, {"m.txt": "\n".join([header, *rows, ""])})
     assert package_rfc(metadata, "issued") == "EKU9003173C9"
     assert package_rfc(_zip(tmp_path, {"x.xml": "<nothing/>"}), "received") is None

@@ -82,12 +82,16 @@ ADOPT_WAITING = (
     "watches it: if the server's history lists it with other dates or type, the month stops "
     "and nothing is downloaded; if the history does not list it (it shows only the newest "
     "requests), its package is downloaded and checked before anything is extracted (the kind "
-    "of file, every issue date within the month ± 1 day): one that fails is not extracted."
+    "of file, every issue date within the month ± 1 day, one taxpayer on the request's "
+    "side): one that fails is not extracted. A request for part of the month passes that "
+    "check: when the history does not list it, you vouch for its dates."
 )
 ADOPT_COMPLETED = (
     "downloads its remaining packages: SAT already completed it, so the history is not asked "
     "again, but each package is checked before anything is extracted (the kind of file, every "
-    "issue date within the month ± 1 day): one that fails is not extracted."
+    "issue date within the month ± 1 day, one taxpayer on the request's side): one that "
+    "fails is not extracted. A request for part of the month passes that check: you vouch "
+    "for its dates."
 )
 
 ADOPT_DROPS = (
@@ -137,7 +141,12 @@ def register(commands: Any) -> None:
         "completed it, its package is downloaded and checked before anything is extracted: "
         "CFDI XML for a CFDI month, the metadata TXT for a metadata month, every issue date "
         "within the month's dates (± 1 day); a package that fails is not extracted and the "
-        "month needs attention again. An id another month of the journal knows is refused. A "
+        "month needs attention again. What the journal saw of the id before (a request "
+        "listed under it before the server's ids restarted) is replaced by your word. A "
+        "request for part of the month cannot be told by its files (its dates are inside the "
+        "month): when the history does not list it, you vouch for its dates. An id another "
+        "month of the journal knows is refused, unless --ids-restarted and that month no "
+        "longer follows it. A "
         "month the journal does not have yet is added (the dates `sat download` would plan for "
         "it); with no journal in the folder yet, --rfc-type (and --type) start one for this API "
         "key, team and base URL (for example to carry over the requests of an older "
@@ -161,6 +170,12 @@ def register(commands: Any) -> None:
         dest="request_type",
         choices=("cfdi", "metadata"),
         help="for a new journal: cfdi or metadata (default: cfdi)",
+    )
+    adopt.add_argument(
+        "--ids-restarted",
+        action="store_true",
+        help="the server's request ids restarted: adopt an id another month of the journal "
+        "had before (that month keeps its files; one still following the id is refused)",
     )
     adopt.usage = f"{PROG} journal adopt [options] JOURNAL MONTH REQUEST_ID"
     adopt.set_defaults(func=run_adopt, usage=adopt.format_usage().strip())
@@ -337,7 +352,9 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
     if not MONTH_ARG.fullmatch(args.month):
         raise UsageError(f"MONTH must be YYYY-MM, got {args.month!r}. {args.usage.strip()}")
     with _open_or_create(args, ctx) as store:
-        new, commands = repair.adopt(store, args.month, request_id)
+        new, commands = repair.adopt(
+            store, args.month, request_id, ids_restarted=args.ids_restarted
+        )
         state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
         ctx.ui.out(
