@@ -33,10 +33,12 @@ CANDIDATES_HINT = (
     "checked against the history, or by its CFDIs before anything is extracted)" + RESEND_TAIL
 )
 DASHBOARD_HINT = (
-    "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + " that this journal "
-    "does not know yet (`gigstack-async journal show 2024-01`): if there is one, "
-    "`gigstack-async journal adopt 2024-01 <request id>` (it is checked against the history, or "
-    "by its CFDIs before anything is extracted)" + RESEND_TAIL
+    "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ", by its dates "
+    "and type, not its id: after the server's request ids restarted it may carry an id this "
+    "journal already knows (`gigstack-async journal show 2024-01`). If there is one, "
+    "`gigstack-async journal adopt 2024-01 <request id>` (add --ids-restarted if another month "
+    "had that id; it is checked against the history, or by its CFDIs before anything is "
+    "extracted)" + RESEND_TAIL
 )
 NO_OLDER = (
     "the history lists no received cfdi request older than the create (it lists {n}), so a "
