@@ -472,3 +472,41 @@ def test_disk_full_mid_extraction_then_a_rerun_completes(tmp_path: Path, monkeyp
 
     assert {p.name: p.read_bytes() for p in out.iterdir()} == MEMBERS
     assert sum(f.written for f in result.files) == len(MEMBERS) - 3
+
+
+def test_a_staged_package_whose_sha256_changed_on_disk_is_refused_before_writing(
+    tmp_path: Path,
+) -> None:
+    staged = tmp_path / "p.zip"
+    staged.write_bytes(_zip({"A.xml": b"<a/>"}))
+    recorded = hashlib.sha256(staged.read_bytes()).hexdigest()
+    # The hash recorded at staging time is accepted in either case of hex digits.
+    result = extract_staged(staged, tmp_path / "ok", expected_sha256=recorded.upper())
+    assert (tmp_path / "ok" / "A.xml").read_bytes() == b"<a/>"
+    assert result.package_sha256 == recorded
+    staged.write_bytes(_zip({"B.xml": b"<b/>"}))  # replaced on disk since it was staged
+    actual = hashlib.sha256(staged.read_bytes()).hexdigest()
+    with pytest.raises(CorruptPackageError) as info:
+        extract_staged(staged, tmp_path / "changed", expected_sha256=recorded)
+    assert str(info.value) == (
+        f"the staged package's SHA-256 is {actual}, not the {recorded} recorded when it was "
+        "staged: it changed on disk"
+    )
+    assert not (tmp_path / "changed").exists()  # nothing written
+
+
+def test_a_member_whose_name_matches_another_file_only_ignoring_case_is_written(
+    tmp_path: Path,
+) -> None:
+    # The folder listing says "may hold" (names compared ignoring case); on a case-sensitive
+    # filesystem the exact file is still absent, so it must be written.
+    folder = tmp_path / "cfdi"
+    folder.mkdir()
+    (folder / "ABC.XML").write_bytes(b"<other/>")
+    if (folder / "abc.xml").exists():
+        pytest.skip("case-insensitive filesystem")
+    staged = tmp_path / "p.zip"
+    staged.write_bytes(_zip({"abc.xml": b"<mine/>"}))
+    extract_staged(staged, folder)
+    assert (folder / "abc.xml").read_bytes() == b"<mine/>"
+    assert (folder / "ABC.XML").read_bytes() == b"<other/>"

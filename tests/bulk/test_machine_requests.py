@@ -667,6 +667,9 @@ def test_a_refused_create(
     assert commands == ()
     assert (new.stage, new.sat_code, new.reason, new.hint) == (stage, sat, reason, hint)
     assert new.unknown is False
+    # SAT's 5002 dates are remembered: never sent again, not even by a later resend.
+    exhausted = ((state.start, state.end),) if code == 5002 else ()
+    assert new.exhausted == exhausted
     # only a plain refusal is sent again by the next run
 
 
