@@ -510,3 +510,32 @@ def test_a_member_whose_name_matches_another_file_only_ignoring_case_is_written(
     extract_staged(staged, folder)
     assert (folder / "abc.xml").read_bytes() == b"<mine/>"
     assert (folder / "ABC.XML").read_bytes() == b"<other/>"
+
+
+def test_stream_staged_yields_every_member_in_pieces_under_the_limits(tmp_path: Path) -> None:
+    from gigstack_async.packages import PackageLimits, PackageTooLargeError, stream_staged
+
+    big = bytes(range(256)) * 600  # 150 KiB: more than one 64 KiB piece
+    staged = tmp_path / "p.zip"
+    staged.write_bytes(_zip({"a.xml": b"<a/>", "dir/b.txt": big}))
+    seen = {name: [len(c) for c in chunks] for name, chunks in stream_staged(str(staged))}
+    assert list(seen) == ["a.xml", "dir/b.txt"]  # ZIP order
+    assert seen["a.xml"] == [4]
+    assert sum(seen["dir/b.txt"]) == len(big)
+    assert max(seen["dir/b.txt"]) <= 64 * 1024
+    assert len(seen["dir/b.txt"]) > 1
+    # The run's limits apply: a member larger than allowed is refused, not read into memory.
+    tight = PackageLimits(max_member_bytes=1024)
+
+    def read_all() -> None:
+        for _name, chunks in stream_staged(staged, tight):
+            for _ in chunks:
+                pass
+
+    with pytest.raises(PackageTooLargeError):
+        read_all()
+    # Unsafe names are refused before the first item, as extraction would.
+    unsafe = tmp_path / "u.zip"
+    unsafe.write_bytes(_zip({"../evil.xml": b"<x/>"}))
+    with pytest.raises(UnsafePackageError):
+        next(iter(stream_staged(unsafe)))

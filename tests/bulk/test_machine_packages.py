@@ -1104,3 +1104,21 @@ def test_adopt_of_the_same_id_with_nothing_to_resume_starts_it_over() -> None:
     assert after.stage is Stage.SUBMITTED
     assert after.package_ids is None
     assert after.downloads == (("P1", 1),)
+
+
+@pytest.mark.parametrize("adopted", ["R1", "R7"])  # the month's own request, or another one
+def test_adopt_replaces_what_the_journal_saw_of_that_id_and_keeps_the_rest(adopted: str) -> None:
+    # Review 9d #1: after the server's ids restart the stored record of an id is the old
+    # request's; the user's confirmation must clear it, or the id is flagged forever.
+    old = m.KnownRequest(adopted, date(2023, 5, 1), date(2023, 5, 31), "issued", "cfdi", "1")
+    other = m.KnownRequest("R9", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi", "2")
+    state = attrs.evolve(
+        SUBMITTED,
+        stage=Stage.NEEDS_ATTENTION,
+        resume_to=Stage.SUBMITTED,
+        records=(old, other),
+        reason="request now names another request",
+    )
+    new, _ = m.transition(state, m.Adopt(adopted))
+    assert new.records == (other,)
+    assert new.confirmed_id == adopted
