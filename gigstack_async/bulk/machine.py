@@ -779,11 +779,12 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     and record.created_at in (seen.created_at,)
                     and bool(seen.created_at)
                 )
-                state = _evolve(
-                    state,
-                    records=_remember(state.records, seen),
-                    typed=state.typed or same or seen.request_type == state.request_type,
-                )
+                typed = state.typed or same or seen.request_type == state.request_type
+                # A `createdAt` later vouches for the month's kind (`typed`): it is recorded
+                # only from an entry this run knows is the month's request. Untyped, the entry
+                # may be another request under a restarted id (a metadata one, its count 0).
+                kept = seen if typed else attrs.evolve(seen, created_at=None)
+                state = _evolve(state, records=_remember(state.records, kept), typed=typed)
             if _fits(state, seen) is False:
                 return _attention(
                     state,

@@ -701,3 +701,27 @@ def test_replay_ids_restarting_onto_known_ids(documented_only: bool) -> None:
     for key in MONTHS:
         assert model.state(key).stage is not m.Stage.DONE
     model.teardown()
+
+
+# Replays of what the random `server_ids_restart` rule found (shrunk by hand from its traces).
+
+
+def test_replay_ids_restart_before_any_history_never_makes_a_month_empty() -> None:
+    """The months are created, the server's ids restart before any history was seen, and other
+    tools' metadata requests take the old ids. Without `requestType` (documented fields only)
+    the metadata request under 2024-03's old id shows the month's dates; its `createdAt`,
+    first seen now, must not later vouch that it is the month's kind: it would make 2024-03
+    `empty` on a metadata request's count of 0, while SAT holds one CFDI."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[0, 0, 1],
+        fan=True,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.server_ids_restart()
+    model.noise_burst("2024-01")
+    model.teardown()  # runs until every month settles, checking the invariants
