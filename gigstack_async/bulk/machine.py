@@ -897,6 +897,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             hint=None,
         ), ()
     candidates = [*matches, *maybe]
+    # What each candidate looks like now: the user may adopt one, and if the server's ids
+    # restart before the next run, its id listed with another `createdAt` shows it.
+    records = state.records
+    for seen in candidates:
+        records = _remember(records, seen)
+    state = _evolve(state, records=records)
     kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
     cause = f"{state.unknown_cause}; " if state.unknown_cause else ""
     if candidates:
@@ -1001,10 +1007,15 @@ def _differs(record: KnownRequest, seen: Seen) -> str | None:
             return f"{name} {theirs}, not {ours}"
     if record.final in _FINAL and seen.status in ("pending", "accepted", "processing"):
         return f"status {seen.status} after it was {record.final}"
+    if seen.status in _NEVER_AFTER.get(record.final or "", ()):
+        return f"status {seen.status} after it was {record.final}"
     return None
 
 
 _FINAL = frozenset({"completed", "failed", "expired"})
+_NEVER_AFTER = {"completed": ("failed",), "failed": ("completed",), "expired": ("completed",)}
+"""Finished statuses a request never takes after another one (a completed request may
+expire; it never fails afterwards): seen under a known id, it is another request."""
 
 
 def _restart_evidence(state: MonthState, obs: HistorySeen) -> str | None:
@@ -1053,6 +1064,22 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
     if state.stage is Stage.COMPLETED:
         # Package commands come only from entering `completed` or from the status answer we
         # asked for: a routine poll must never start a second download of the same package.
+        if asked and status == "failed":
+            # A completed request never fails afterwards: the id names another request now
+            # (the server's ids restarted). Waiting would never end.
+            return _attention(
+                state,
+                f"request {seen.id} had completed, but its status now reports failed "
+                f"({seen.message or 'no reason'}): the id names another request (the server's "
+                "request ids may have restarted); nothing more was downloaded",
+                f"find the month's request in gigstack's dashboard, then `gigstack-async "
+                f"journal adopt {state.key} <id>`, or `gigstack-async journal resend "
+                f"{state.key}` if it is not there (a new request may be billed)",
+            ), ()
+        if asked and status == "expired":
+            return _expired(
+                state, f"SAT reports the request expired ({seen.message or 'no reason'})"
+            )
         return _next_package(state) if asked and status in (None, "completed") else (state, ())
     if status in ("pending", "accepted"):
         return _evolve(state, stage=Stage.SUBMITTED), ()

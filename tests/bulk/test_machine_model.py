@@ -725,3 +725,50 @@ def test_replay_ids_restart_before_any_history_never_makes_a_month_empty() -> No
     model.server_ids_restart()
     model.noise_burst("2024-01")
     model.teardown()  # runs until every month settles, checking the invariants
+
+
+def test_replay_a_completed_request_id_that_fails_after_ids_restart_never_hangs() -> None:
+    """The months are created and a run sees them finish (2024-02 completed with one CFDI,
+    the others SAT 5004); then the server's ids restart and metadata requests, which SAT
+    answers 5004, take the old ids. 2024-02's request 101 "fails" after it had completed:
+    that is another request under its id. It used to wait for packages forever
+    (`completed`, never settled); it needs the user, and a resend gets its CFDI."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=True,
+        sizes=[0, 1, 0],
+        fan=True,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.crash()  # the next run cannot vouch for its requests' kind (documented fields only)
+    model.tick(3)
+    model.server_ids_restart()
+    model.noise_burst("2024-03")
+    model.teardown()  # runs until every month settles, checking the invariants
+
+
+def test_replay_an_adopted_id_reused_before_the_next_run_never_makes_a_month_empty() -> None:
+    """2024-02's create answered 502 after the server created it (101); the user finds 101 in
+    the dashboard and adopts it; then the server's ids restart and 101 names a metadata
+    request for February. The next run took the user's word for the new 101 and reported
+    2024-02 empty on its count of 0, while SAT holds one CFDI. The candidate's `createdAt`
+    seen when the month needed the user shows the id names another request now."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[0, 1, 0],
+        fan=True,
+        outcomes=["lost_after", "lost_after", "ok"],
+    )
+    model.late_history()  # 100 and 101 are candidates for both months: the user is asked
+    model.user_follows_hint("2024-02")  # adopts 101
+    model.server_ids_restart()
+    model.noise_burst("2024-02")
+    model.tick(0)
+    model.teardown()  # runs until every month settles, checking the invariants

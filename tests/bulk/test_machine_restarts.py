@@ -76,3 +76,45 @@ def test_a_createdat_seen_while_typed_still_vouches_in_a_later_run() -> None:
         state, StatusSeen(Seen("102", "completed", invoice_count=0, package_ids=()))
     )
     assert state.stage is Stage.EMPTY, state
+
+
+COMPLETED = attrs.evolve(
+    SUBMITTED,
+    stage=Stage.COMPLETED,
+    records=(KnownRequest("102", START, END, "received", "cfdi", final="completed"),),
+    sat_state="completed",
+    checked=True,
+)
+
+
+def test_a_completed_request_listed_as_failed_is_another_request() -> None:
+    """A request never fails after it completed: its id names another request now (the
+    server's ids restarted). Before, the month waited for packages forever."""
+    state, _ = transition(COMPLETED, Start())
+    state, commands = transition(state, History((documented("failed", "1700000000009"),)))
+    assert state.stage is Stage.NEEDS_ATTENTION, state
+    assert "status failed after it was completed" in (state.reason or "")
+    assert state.hint is not None
+    assert f"journal resend {KEY}" in state.hint
+    assert commands  # a warning is printed
+
+
+def test_a_completed_month_whose_status_says_failed_needs_the_user() -> None:
+    """The status answer (no dates, no type) of a completed month's request says failed: the
+    month must not wait for packages forever."""
+    state = attrs.evolve(COMPLETED, status_asked=True)
+    failed = Seen("102", "failed", message="SAT 5004: no se encontró información")
+    state, commands = transition(state, StatusSeen(failed))
+    assert state.stage is Stage.NEEDS_ATTENTION, state
+    assert state.settled
+    assert state.hint is not None
+    assert f"journal adopt {KEY}" in state.hint
+    assert commands == ()
+
+
+def test_a_completed_month_whose_status_says_expired_is_expired() -> None:
+    state = attrs.evolve(COMPLETED, status_asked=True)
+    state, _ = transition(state, StatusSeen(Seen("102", "expired")))
+    assert state.stage is Stage.EXPIRED, state
+    assert state.hint is not None
+    assert f"journal resend {KEY}" in state.hint
