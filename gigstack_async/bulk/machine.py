@@ -204,6 +204,8 @@ class MonthState:
     """The last create surely reached the server (a 2xx whose body was unreadable)."""
     history_before: tuple[str, ...] | None = None
     """Request ids the history listed before the last create was sent."""
+    before_created: tuple[tuple[str, str], ...] = ()
+    """(id, `createdAt` as text) of the requests in `history_before` that showed one."""
     unknown: bool = False
     """The last create's outcome is unknown and must be reconciled with a later history."""
     need_generation: int = 0
@@ -313,6 +315,10 @@ class Send:
     generation: int = 0
     seq: int = 0
     """This create's place among the creates of the run (see `HistorySeen.later`)."""
+    created: tuple[tuple[str, str], ...] = ()
+    """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
+    before the attempt anchors an absence proof only if a later history lists it with the same
+    `createdAt` (after the server's ids restarted, its id may name a newer request)."""
 
 
 @attrs.frozen
@@ -659,6 +665,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
+        before_created=obs.created,
         attempt_seq=obs.seq,
         exists=False,
         unknown=False,
@@ -970,7 +977,18 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     # A request this run created after the attempt cannot have existed before it, whatever the
     # snapshot says: the server may have reused an id the snapshot listed.
     newer = {i for i, seq in obs.later if seq > state.attempt_seq}
-    older = [s for s in obs.entries if s.id in before and s.id not in newer]
+    # ... and one listed before it is that same request only if it shows the `createdAt` the
+    # snapshot showed (the server's ids may have restarted in between; missing now is no
+    # match). A snapshot entry without one cannot show a restart (a server that never reports
+    # `createdAt`: the other restart signs still apply).
+    created = dict(state.before_created)
+    older = [
+        s
+        for s in obs.entries
+        if s.id in before
+        and s.id not in newer
+        and (s.id not in created or s.created_at == created[s.id])
+    ]
     if not any(_same_kind(state, s, journal) for s in older):
         return (
             f"the history lists no {state.rfc_type} {state.request_type} request older than the "

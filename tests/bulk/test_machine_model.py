@@ -295,8 +295,9 @@ class MonthMachineModel(RuleBasedStateMachine):
             self.generation += 1
             self.stale = (self.server.history(), self.generation)
             ids = tuple(s.id for s in self.stale[0])
+            created = tuple((s.id, s.created_at) for s in self.stale[0] if s.created_at)
             self.seq += 1
-            self.feed(key, m.Send(ids, self.generation, seq=self.seq))
+            self.feed(key, m.Send(ids, self.generation, seq=self.seq, created=created))
 
     @rule()
     def late_history(self) -> None:
@@ -771,4 +772,35 @@ def test_replay_an_adopted_id_reused_before_the_next_run_never_makes_a_month_emp
     model.server_ids_restart()
     model.noise_burst("2024-02")
     model.tick(0)
+    model.teardown()  # runs until every month settles, checking the invariants
+
+
+def test_replay_an_unknown_create_is_never_proven_absent_across_an_ids_restart() -> None:
+    """2024-01 is created (100); 2024-02's create answers 502 after the server created it
+    (101). Then the server's ids restart: another tool's metadata request for January is the
+    new 100, and the next run's March create is the new 101. The history [101 March, 100
+    January] looked like a proof that 2024-02's create never arrived: 100 was listed before it
+    and one of this run's creates after it. It is not the 100 the snapshot listed (another
+    `createdAt`), so nothing is proven: 2024-02 is not sent again (it was billed)."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[1, 1, 1],
+        fan=False,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.send("2024-01")
+    model.perform_create(0, "ok")
+    model.send("2024-02")
+    model.perform_create(0, "lost_after")
+    model.server_ids_restart()
+    model.noise("2024-01")
+    model.send("2024-03")
+    model.perform_create(0, "ok")
+    model.tick(0)
+    model.never_billed_twice()
+    assert model.state("2024-02").stage is not m.Stage.PLANNED
     model.teardown()  # runs until every month settles, checking the invariants
