@@ -515,9 +515,7 @@ class MonthMachineModel(RuleBasedStateMachine):
     def crash(self) -> None:
         self.restart()
 
-    # Not a random rule yet: with restarts interleaved at random the search still finds
-    # months billed twice or reported empty across restarts (review 9b follow-up; see
-    # test_replay_ids_restarting_onto_known_ids for the case that holds).
+    @rule()
     def server_ids_restart(self) -> None:
         """The server's request ids restart: new requests reuse ids the journal knows.
 
