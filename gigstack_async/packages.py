@@ -319,6 +319,22 @@ def iter_package(
             yield entry.name, b"".join(chunks)
 
 
+def stream_staged(
+    path: str | os.PathLike[str], limits: PackageLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """Yield ``(name, chunks)`` for each member of the staged ZIP at `path`, in ZIP order.
+
+    `chunks` yields the member's inflated bytes in pieces of at most 64 KiB, each checked
+    against `limits` as it comes (a bomb raises `PackageTooLargeError` before memory grows);
+    the CRC is checked only if the stream is read to its end. Read or drop each stream before
+    taking the next: they share the package-wide budget. Names, types and declared sizes of
+    every entry are checked before the first item, as `extract_staged` does.
+    """
+    with _Blob(path=Path(path)) as blob:
+        for entry, chunks in _streams(blob, _entries(blob, limits), limits):
+            yield entry.name, chunks
+
+
 def extract_package(
     data: bytes,
     dest_dir: str | os.PathLike[str],

@@ -1,99 +1,337 @@
-"""Does a staged package hold the month's CFDIs? Checked before anything is extracted.
+"""Is a staged package another request's? Checked before anything is extracted.
 
 A request id the journal trusts may name another request: the server's ids may restart (the
 sandbox's `ids-restart` profile), a history may omit `requestType` (documented fields only),
 and a user may adopt a mistyped id. The package itself says what it is, so before a month
-extracts it the engine asks `package_mismatch`:
+extracts it the engine asks `scan_package`. A package is refused only on POSITIVE evidence
+that it belongs to another request:
 
-- a CFDI month's package holds CFDI XML, and every `cfdi:Comprobante/@Fecha` is present and
-  inside the month's dates;
-- a metadata month's package holds SAT's metadata TXT, and every row's `FechaEmision` is present
-  and inside the month's dates.
+- a readable CFDI (a well-formed `cfdi:Comprobante` start tag of CFDI 3.3 or 4.0, read with
+  the standard XML parser, DOCTYPE refused) whose `Fecha` lies outside the month's dates;
+- a metadata row whose `FechaEmision` lies outside them;
+- a CFDI month's package holding SAT metadata TXT and no readable CFDI, or the reverse;
+- documents naming more than one taxpayer on the request's side: in a "received" request every
+  CFDI's `Receptor/@Rfc` (metadata: `RfcReceptor`) is the taxpayer, in an "issued" request the
+  `Emisor/@Rfc` (`RfcEmisor`). An issued request's package (one issuer, many receivers) in a
+  received month fails this; so does one whose other side is the journal's RFC.
 
-"Inside" allows one day either side: `Fecha` is Mexico City wall time while a period may have
-been read in another zone. A missing or unreadable date never counts as a match (issue 9,
-item 8). Reads each XML's first bytes only (the root element), so memory stays flat.
+"Outside" allows one day either side: `Fecha` is Mexico City wall time while a period may have
+been read in another zone. An unreadable or missing date, a member that is neither CFDI XML
+nor metadata, an empty package and a row whose columns do not line up are NOT evidence: the
+month goes on to extraction, which verifies the package as before. What content cannot show:
+a request for part of the month (1..15 of a month) holds only dates inside the month; the
+user who adopts a request vouches for its dates when the history cannot show them.
+
+Memory stays flat: members are read in 64 KiB pieces under `PackageLimits` (a bomb raises
+`PackageTooLargeError` as extraction would), an XML only until its Emisor and Receptor, a
+metadata TXT line by line.
 """
 
 from __future__ import annotations
 
 import re
-import zipfile
-from collections.abc import Iterable
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-from gigstack_async.cfdi import read_metadata
+import attrs
 
-__all__ = ["package_mismatch"]
+from gigstack_async.cfdi import metadata_kind
+from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, stream_staged
+
+__all__ = ["PackageScan", "package_mismatch", "scan_package"]
 
 _SLACK = timedelta(days=1)
-_HEAD = 16 * 1024
-"""Bytes read first from each XML: the root element, certificate included, fits."""
-_MAX_HEAD = 256 * 1024
-_FECHA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Comprobante\b[^>]*?\sFecha\s*=\s*[\"']([^\"']*)[\"']")
-_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+_CFDI_NS = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
+_DAY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
+_UUID_START = re.compile(
+    r"^\s*[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\s*~", re.IGNORECASE
+)
+_MAX_LINE = 1024 * 1024
+"""A metadata line longer than this is not read (not evidence): bounds the line buffer."""
+_SIDE = {"received": ("receptor", "emisor"), "issued": ("emisor", "receptor")}
+_NAME_COLUMNS = ("nombreemisor", "nombrereceptor", "nombreacuentaterceros")
 
 
-def package_mismatch(path: Path, *, request_type: str, start: date, end: date) -> str | None:
-    """None when the staged ZIP at `path` holds `request_type` files issued in start..end
-    (± 1 day); else what it holds instead, in words for the month's reason.
+@attrs.frozen
+class PackageScan:
+    """What a staged package shows: `mismatch` (why it is another request's, in words) or
+    None; `rfc`, the taxpayer's RFC when every readable document names the same one."""
 
-    Raises `zipfile.BadZipFile` or `OSError` for a package that cannot be read (extraction
-    reports those).
+    mismatch: str | None
+    rfc: str | None
+
+
+def package_mismatch(
+    path: Path,
+    *,
+    request_type: str,
+    start: date,
+    end: date,
+    rfc_type: str = "received",
+    journal_rfc: str | None = None,
+    limits: PackageLimits = DEFAULT_LIMITS,
+) -> str | None:
+    """`scan_package(...).mismatch`."""
+    return scan_package(
+        path,
+        request_type=request_type,
+        start=start,
+        end=end,
+        rfc_type=rfc_type,
+        journal_rfc=journal_rfc,
+        limits=limits,
+    ).mismatch
+
+
+@attrs.define
+class _Seen:
+    """Counts, never lists that grow with the package (memory stays flat)."""
+
+    window: tuple[date, date] | None
+    dated: int = 0
+    outside: int = 0
+    earliest: date | None = None
+    latest: date | None = None
+    own: set[str] = attrs.Factory(set)  # at most 4 kept: two already prove a mismatch
+    other: set[str] = attrs.Factory(set)
+    cfdi: int = 0
+    first_cfdi: str = ""
+    metadata: list[str] = attrs.Factory(list)
+
+    def day(self, value: str | None) -> None:
+        day = _day(value)
+        if day is None:
+            return  # empty or unreadable: not evidence either way
+        self.dated += 1
+        if self.window is None or self.window[0] <= day <= self.window[1]:
+            return
+        self.outside += 1
+        self.earliest = day if self.earliest is None else min(self.earliest, day)
+        self.latest = day if self.latest is None else max(self.latest, day)
+
+    def rfc(self, side: str, value: str) -> None:
+        found = self.own if side == "own" else self.other
+        if len(found) < 4:
+            found.add(value)
+
+
+def scan_package(
+    path: Path,
+    *,
+    request_type: str,
+    start: date | None,
+    end: date | None,
+    rfc_type: str = "received",
+    journal_rfc: str | None = None,
+    limits: PackageLimits = DEFAULT_LIMITS,
+) -> PackageScan:
+    """Read the staged ZIP at `path` for a month of `request_type` ("cfdi" or "metadata") and
+    `rfc_type` ("received" or "issued") over start..end (see the module docstring; dates
+    None: not checked).
+
+    Raises `PackageError` (a `GigstackError`: a bomb, a corrupt or unsafe package) or `OSError`
+    for a package that cannot be read; extraction reports those.
     """
-    with zipfile.ZipFile(path) as package:
-        members = [info for info in package.infolist() if not info.is_dir()]
-        xml = [info for info in members if info.filename.lower().endswith(".xml")]
-        other = [info.filename for info in members if info not in xml]
-        if request_type == "metadata":
-            if xml:
-                return f"{len(xml)} CFDI XML files (e.g. {xml[0].filename}), not metadata TXT"
-            files = [(info.filename, package.read(info)) for info in members]
-            dates = [row.fecha_emision for row in read_metadata(files)]
-            if not dates:
-                return f"no metadata rows (files: {_names(other)})"
-            return _outside((None if d is None else d.date() for d in dates), start, end)
-        if not xml:
-            return f"no CFDI XML, only {_names(other)} (metadata?)"
-        if other:
-            return f"files that are not CFDI XML: {_names(other)}"
-        return _outside((_fecha(package, info) for info in xml), start, end)
+    own_side, other_side = _SIDE.get(rfc_type, (None, None))
+    window = None if start is None or end is None else (start - _SLACK, end + _SLACK)
+    seen = _Seen(window)
+    for name, chunks in stream_staged(path, limits):
+        first = next(chunks, b"")
+        kind = metadata_kind(first)
+        if kind == "metadata":
+            seen.metadata.append(name)
+            _metadata(first, chunks, seen, own_side, other_side)
+        elif kind is None:
+            _cfdi(name, first, chunks, seen, own_side, other_side)
+    unit = "rows" if request_type == "metadata" else "CFDIs"
+    if request_type == "metadata" and seen.cfdi and not seen.metadata:
+        return PackageScan(
+            f"{seen.cfdi} CFDI XML files (e.g. {seen.first_cfdi}), not metadata TXT", None
+        )
+    if request_type == "cfdi" and seen.metadata and not seen.cfdi:
+        return PackageScan(f"SAT metadata TXT ({_names(seen.metadata)}), not CFDI XML", None)
+    if seen.outside:
+        return PackageScan(
+            f"{seen.outside} of {seen.dated} {unit} issued {seen.earliest}..{seen.latest}, "
+            f"outside {start}..{end}",
+            None,
+        )
+    if len(seen.own) > 1:
+        shown = ", ".join(sorted(seen.own)[:3])
+        return PackageScan(
+            f"its {unit} name {_several(seen.own)} RFCs as {own_side} ({shown}…), while every "
+            f"{'CFDI' if unit == 'CFDIs' else 'row'} of a {rfc_type} request names the "
+            f"taxpayer there: it is another request's (the {_flip(rfc_type)} one?)",
+            None,
+        )
+    if journal_rfc is not None and seen.own != {journal_rfc} and seen.other == {journal_rfc}:
+        return PackageScan(
+            f"its {unit} name this journal's RFC {journal_rfc} as {other_side}: it is the "
+            f"{_flip(rfc_type)} request's package, not the {rfc_type} one",
+            None,
+        )
+    rfc = next(iter(seen.own)) if len(seen.own) == 1 else None
+    return PackageScan(None, rfc)
 
 
-def _fecha(package: zipfile.ZipFile, info: zipfile.ZipInfo) -> date | None:
-    with package.open(info) as member:
-        head = member.read(_HEAD)
-        found = _FECHA.search(head)
-        if found is None and len(head) == _HEAD:
-            head += member.read(_MAX_HEAD - _HEAD)
-            found = _FECHA.search(head)
-    if found is None:
-        return None
-    day = _DAY.match(found.group(1).decode("ascii", "replace").strip())
+# --- CFDI XML -----------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Enough was read (or the document is not a CFDI): stop feeding the parser."""
+
+
+class _Head:
+    """An `ET.XMLParser` target that keeps the Comprobante's Fecha and its Emisor/Receptor."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.ns: str | None = None
+        self.fecha: str | None = None
+        self.rfc: dict[str, str] = {}
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth == 1:
+            ns, _, local = tag[1:].partition("}")
+            if local != "Comprobante" or ns not in _CFDI_NS:
+                raise _Stop
+            self.ns, self.fecha = ns, attrib.get("Fecha")
+        elif self.depth == 2 and tag in (f"{{{self.ns}}}Emisor", f"{{{self.ns}}}Receptor"):
+            side = "emisor" if tag.endswith("}Emisor") else "receptor"
+            self.rfc[side] = attrib.get("Rfc", "").strip().upper()
+            if len(self.rfc) == 2:
+                raise _Stop
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+
+    def data(self, text: str) -> None:
+        pass
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        # A CFDI never has one; refused before any entity it declares can be expanded.
+        raise _Stop
+
+    def close(self) -> None:
+        pass
+
+
+def _cfdi(
+    name: str,
+    first: bytes,
+    chunks: Iterator[bytes],
+    seen: _Seen,
+    own_side: str | None,
+    other_side: str | None,
+) -> None:
+    head = _Head()
+    parser = ET.XMLParser(target=head)
+    if not first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        at = first.find(b"<")  # a CRLF or BOM before the declaration: not part of the document
+        first = first[at:] if at >= 0 else first
     try:
-        return None if day is None else date.fromisoformat(day.group(1))
+        parser.feed(first)
+        for chunk in chunks:
+            parser.feed(chunk)
+    except (_Stop, ET.ParseError, ValueError):
+        pass
+    if head.ns is None:
+        return  # not a readable CFDI (another file, damaged XML): not evidence
+    seen.cfdi += 1
+    seen.first_cfdi = seen.first_cfdi or name
+    seen.day(head.fecha)
+    if own_side is not None and head.rfc.get(own_side):
+        seen.rfc("own", head.rfc[own_side])
+    if other_side is not None and head.rfc.get(other_side):
+        seen.rfc("other", head.rfc[other_side])
+
+
+# --- metadata TXT -------------------------------------------------------------------------------
+
+
+def _metadata(
+    first: bytes,
+    chunks: Iterator[bytes],
+    seen: _Seen,
+    own_side: str | None,
+    other_side: str | None,
+) -> None:
+    lines = _lines(first, chunks)
+    header: list[str] | None = None
+    for line in lines:
+        if header is None:
+            if line.strip(" \t\r\n\x00\ufeff"):
+                header = [c.strip().lower() for c in line.lstrip("\ufeff").split("~")]
+            continue
+        if not _UUID_START.match(line):
+            continue  # a name's continuation after a line break, or a blank: not a row start
+        values = line.split("~")
+        seen.day(_cell(header, values, "fechaemision"))
+        for side, into in ((own_side, "own"), (other_side, "other")):
+            rfc = _cell(header, values, f"rfc{side}") if side else None
+            if rfc and rfc.strip():
+                seen.rfc(into, rfc.strip().upper())
+
+
+def _cell(header: list[str], values: list[str], column: str) -> str | None:
+    """The row's value in `column`, only where the row's fields surely line up with the header.
+
+    A `~` inside a name adds fields (columns after the first name shift); a line break inside
+    a name cuts the row (its last field is partial): such cells are not read.
+    """
+    if column not in header:
+        return None
+    index = header.index(column)
+    if len(values) == len(header):
+        return values[index]
+    names = [header.index(c) for c in _NAME_COLUMNS if c in header]
+    safe = len(values) - 1 if len(values) < len(header) else min(names, default=len(values))
+    return values[index] if index < safe else None
+
+
+def _lines(first: bytes, chunks: Iterator[bytes]) -> Iterator[str]:
+    """The member's lines, read piece by piece; a line over `_MAX_LINE` bytes is dropped."""
+    buffer = first.removeprefix(b"\xef\xbb\xbf")
+    dropping = False
+    for chunk in _chain(chunks):
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for raw in complete:
+            if dropping:
+                dropping = False
+                continue
+            yield raw.decode("utf-8", "replace").removesuffix("\r")
+        if len(buffer) > _MAX_LINE:
+            buffer, dropping = b"", True
+    if buffer and not dropping:
+        yield buffer.decode("utf-8", "replace").removesuffix("\r")
+
+
+def _chain(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield b""  # the first piece is already in the buffer
+    yield from chunks
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _day(value: str | None) -> date | None:
+    found = _DAY.match(value or "")
+    try:
+        return None if found is None else date.fromisoformat(found.group(1))
     except ValueError:
         return None
 
 
-def _outside(days: Iterable[date | None], start: date, end: date) -> str | None:
-    seen: list[date] = []
-    missing = 0
-    for day in days:
-        if day is None:
-            missing += 1
-        else:
-            seen.append(day)
-    if missing:
-        return f"{missing} of {missing + len(seen)} files without a readable issue date"
-    outside = [d for d in seen if not start - _SLACK <= d <= end + _SLACK]
-    if outside:
-        return (
-            f"{len(outside)} of {len(seen)} issued {min(outside)}..{max(outside)}, outside "
-            f"{start}..{end}"
-        )
-    return None
+def _several(found: set[str]) -> str:
+    return f"{len(found)}" if len(found) < 4 else "4 or more"
+
+
+def _flip(rfc_type: str) -> str:
+    return "issued" if rfc_type == "received" else "received"
 
 
 def _names(names: list[str]) -> str:

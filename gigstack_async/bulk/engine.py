@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import sqlite3
@@ -34,7 +35,7 @@ from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.content import package_mismatch
+from gigstack_async.bulk.content import PackageScan, scan_package
 from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
@@ -46,7 +47,6 @@ from gigstack_async.bulk.events import (
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.store import JournalMismatchError, JournalStore
-from gigstack_async.bulk.taxpayer import package_rfc
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
@@ -595,24 +595,38 @@ class _Run:
         folder = self.options.download_to / key
         state = self.store.get(key)
         recorded = [f for f in state.staged if f.package_id == package_id]
+        # First: are these the bytes that were downloaded? A copy that changed on disk says
+        # nothing about the request, so it is StagedLost (downloaded again while SAT's budget
+        # allows), never ContentRejected (which drops the request and advises a resend).
+        if recorded:
+            changed = await _finish_even_if_cancelled(
+                asyncio.to_thread(_staged_changed, path, recorded[0].sha256)
+            )
+            if changed is not None:
+                self.feed(key, _discard(path, m.StagedLost(package_id, f"{path}: {changed}")))
+                return
         try:
             # The package says what it is: another request's CFDIs (a reused or mistyped
             # request id) are never extracted into the month (review 9b #4, #5).
-            mismatch = await _finish_even_if_cancelled(
+            # Only positive evidence refuses (bulk.content); it streams under the same limits.
+            scan = await _finish_even_if_cancelled(
                 asyncio.to_thread(
-                    package_mismatch,
+                    scan_package,
                     path,
                     request_type=state.request_type,
                     start=state.start,
                     end=state.end,
+                    rfc_type=state.rfc_type,
+                    journal_rfc=self.store.identity.rfc,
+                    limits=self.options.package_limits,
                 )
             )
         except (zipfile.BadZipFile, OSError, ValueError, GigstackError):
-            mismatch = None  # unreadable: extraction below says why, nothing is written
-        if mismatch is not None:
-            self.feed(key, m.ContentRejected(package_id, mismatch))
+            scan = None  # unreadable: extraction below says why, nothing is written
+        if scan is not None and scan.mismatch is not None:
+            self.feed(key, m.ContentRejected(package_id, scan.mismatch))
             return
-        refused = await self._check_taxpayer(key, package_id, path)
+        refused = await self._check_taxpayer(key, package_id, path, scan)
         if refused is not None:
             self.feed(key, refused)
             return
@@ -641,14 +655,14 @@ class _Run:
         self.feed(key, m.Extracted(package_id, names))
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
 
-    async def _check_taxpayer(self, key: str, package_id: str, path: Path) -> m.Observation | None:
-        """Learn the journal's RFC from the package's CFDIs (see `bulk.taxpayer`), or refuse a
-        package of another taxpayer before anything is extracted (it stays staged)."""
+    async def _check_taxpayer(
+        self, key: str, package_id: str, path: Path, scan: PackageScan | None
+    ) -> m.Observation | None:
+        """Learn the journal's RFC from the package's documents (`bulk.content` read them all,
+        and refused a package whose documents name several taxpayers), or refuse a package of
+        another taxpayer before anything is extracted (it stays staged)."""
         rfc_type = self.store.get(key).rfc_type
-        try:
-            rfc = await asyncio.to_thread(package_rfc, path, rfc_type)
-        except OSError:
-            return None  # unreadable: extraction says why
+        rfc = None if scan is None else scan.rfc  # unreadable: never learnt from
         if rfc is None:
             return None
         try:
@@ -671,8 +685,10 @@ class _Run:
                 f"{self.store.identity.rfc}'s: this run's API key or team is another "
                 "taxpayer's. Nothing was extracted (the package stays staged)",
                 hint="if the journal was rebound to another team by mistake, `gigstack-async "
-                "journal rebind` it back with the original API key and team; a download for "
-                "another taxpayer needs its own --out folder",
+                "journal rebind` it back with the original API key and team, then `gigstack-async "
+                f"journal resend {key}` (this month's request is the other team's: a new one is "
+                "sent for the journal's team, and may be billed); a download for another "
+                "taxpayer needs its own --out folder",
             )
         return None
 
@@ -907,6 +923,27 @@ class _Run:
             raise
         finally:
             self.events.put_nowait(None)
+
+
+def _staged_changed(path: Path, sha256: str) -> str | None:
+    """Why the staged ZIP at `path` is not the bytes whose SHA-256 was recorded when it was
+    staged (gone, or changed on disk); None: it is, or it cannot be read (extraction says why).
+    """
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 16):
+                digest.update(chunk)
+    except FileNotFoundError as error:
+        return str(error)
+    except OSError:
+        return None
+    if digest.hexdigest() != sha256.lower():
+        return (
+            f"its SHA-256 is {digest.hexdigest()}, not the {sha256} recorded when it was "
+            "staged: it changed on disk"
+        )
+    return None
 
 
 def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:

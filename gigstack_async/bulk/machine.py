@@ -926,10 +926,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         )
     else:
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind} that this "
-            f"journal does not know yet (`gigstack-async journal show {state.key}`): if there "
-            f"is one, `gigstack-async journal adopt {state.key} <request id>` (it is checked "
-            "against the history, or by its CFDIs before anything is extracted)"
+            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind}, by its dates "
+            "and type, not its id: after the server's request ids restarted it may carry an "
+            f"id this journal already knows (`gigstack-async journal show {state.key}`). If "
+            f"there is one, `gigstack-async journal adopt {state.key} <request id>` (add "
+            "--ids-restarted if another month had that id; it is checked against the history, "
+            "or by its CFDIs before anything is extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell "
@@ -1025,15 +1027,10 @@ def _differs(record: KnownRequest, seen: Seen) -> str | None:
             return f"{name} {theirs}, not {ours}"
     if record.final in _FINAL and seen.status in ("pending", "accepted", "processing"):
         return f"status {seen.status} after it was {record.final}"
-    if seen.status in _NEVER_AFTER.get(record.final or "", ()):
-        return f"status {seen.status} after it was {record.final}"
     return None
 
 
 _FINAL = frozenset({"completed", "failed", "expired"})
-_NEVER_AFTER = {"completed": ("failed",), "failed": ("completed",), "expired": ("completed",)}
-"""Finished statuses a request never takes after another one (a completed request may
-expire; it never fails afterwards): seen under a known id, it is another request."""
 
 
 def _restart_evidence(state: MonthState, obs: HistorySeen) -> str | None:
@@ -1345,14 +1342,25 @@ def _content_rejected(state: MonthState, obs: ContentRejected) -> Result:
         "server's request ids may have restarted, or another request's id was adopted); "
         "nothing was extracted"
     )
+    hint = (
+        "find the month's request in gigstack's dashboard (Descarga Masiva, by its dates and "
+        f"type) and `gigstack-async journal adopt {state.key} <request id>`; if it is not "
+        f"there, `gigstack-async journal resend {state.key}` (a new request may be billed)"
+    )
+    if state.extracted:
+        # Packages of the same request extracted before this one was checked passed their own
+        # check, but the request is in doubt now: the user must know their files are there.
+        earlier = ", ".join(p.package_id for p in state.extracted)
+        reason += (
+            f" from it, but the {len(state.files)} files of its package(s) {earlier}, "
+            "extracted earlier, are in the month's folder"
+        )
+        hint = (
+            f"check the files of package(s) {earlier} in the month's folder and remove those "
+            f"that are not the month's; then {hint}"
+        )
     return _evolve(
-        _attention(
-            state,
-            reason,
-            "find the month's request in gigstack's dashboard (Descarga Masiva, by its dates and "
-            f"type) and `gigstack-async journal adopt {state.key} <request id>`; if it is not "
-            f"there, `gigstack-async journal resend {state.key}` (a new request may be billed)",
-        ),
+        _attention(state, reason, hint),
         staged=(),
         checked=False,
         confirmed_id=None,
@@ -1411,11 +1419,19 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     confirm = state.stage in _WAITING or (
         state.stage is Stage.NEEDS_ATTENTION and state.resume_to is not None
     )
+    # The user's word beats what the journal saw of this id before (review 9d #1): after the
+    # server's ids restart, the stored record is the old request's and would flag the id forever.
+    # A record of an id the month never had is a candidate's, seen when the month needed the
+    # user (`_reconcile`): kept, so an id reused before the next run is caught by its createdAt.
+    records = tuple(
+        r for r in state.records if r.id != obs.request_id or r.id not in state.known_ids
+    )
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
         return _evolve(
             state,
+            records=records,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -1427,6 +1443,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         ), ()
     return _evolve(
         state,
+        records=records,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,

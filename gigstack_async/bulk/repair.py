@@ -39,30 +39,48 @@ def new_month(store: JournalStore, key: str) -> m.MonthState:
 
 
 def adopt(
-    store: JournalStore, key: str, request_id: str
+    store: JournalStore, key: str, request_id: str, *, ids_restarted: bool = False
 ) -> tuple[m.MonthState, tuple[m.Command, ...]]:
     """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
     removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
 
-    A month the journal does not have yet is added (`new_month`) when recorded.
+    A month the journal does not have yet is added (`new_month`) when recorded. The user's word
+    replaces what the journal saw of `request_id` before (its record from before a restart).
 
     Raises JournalStateError when the month's state refuses it, or when another month of this
     journal already knows `request_id` (it holds that month's CFDIs; adopting it would download
-    its packages a second time under another month, spending SAT's 2 downloads per package).
+    its packages a second time under another month, spending SAT's 2 downloads per package),
+    unless `ids_restarted` (the user saw in gigstack's dashboard that the server's ids
+    restarted and the id now names this month's request) and that month no longer follows it
+    (done, empty, or on another request). A month still following the id is always refused.
     """
     state = store.get(key) if key in store.keys() else new_month(store, key)  # noqa: SIM118
     for other in store.states():
-        if other.key != key and request_id in other.known_ids:
-            raise JournalStateError(
-                f"request {request_id} is {other.key}'s in this journal"
-                + (" (its current request)" if other.request_id == request_id else "")
-                + f", not {key}'s: a request covers one month's dates, and adopting it here "
-                f"would download {other.key}'s CFDIs into {key} and spend its packages' SAT "
-                "downloads (at most 2 each) again. Find "
-                f"{key}'s own request in `gigstack-async downloads history` or gigstack's "
-                "dashboard (its dates are "
-                f"{state.start}..{state.end}). Nothing changed."
-            )
+        if other.key == key or request_id not in other.known_ids:
+            continue
+        following = other.request_id == request_id and other.stage not in (
+            m.Stage.DONE,
+            m.Stage.EMPTY,
+        )
+        if ids_restarted and not following:
+            continue  # that month keeps its files; this id names another request now
+        way = (
+            f"{other.key} still follows it: two months never share one request"
+            if following
+            else "if the server's request ids restarted and gigstack's dashboard lists "
+            f"{request_id} with {key}'s dates and type, run the command again with "
+            f"--ids-restarted ({other.key} keeps its files)"
+        )
+        raise JournalStateError(
+            f"request {request_id} is {other.key}'s in this journal"
+            + (" (its current request)" if other.request_id == request_id else "")
+            + f", not {key}'s: a request covers one month's dates, and adopting it here "
+            f"would download {other.key}'s CFDIs into {key} and spend its packages' SAT "
+            "downloads (at most 2 each) again. Find "
+            f"{key}'s own request in `gigstack-async downloads history` or gigstack's "
+            "dashboard (its dates are "
+            f"{state.start}..{state.end}); {way}. Nothing changed."
+        )
     try:
         return m.transition(state, m.Adopt(request_id))
     except m.TransitionError as error:

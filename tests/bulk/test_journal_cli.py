@@ -227,5 +227,41 @@ def test_adopt_of_a_completed_month_says_it_downloads_unchecked(
     assert main(["journal", "adopt", str(folder), "2024-01", "REQ-9", "-y"]) == 0
     text = capsys.readouterr().out
     assert "checks the request's dates" not in text
-    assert "on your confirmation alone" in text
+    assert "SAT already completed it, so the history is not asked again" in text
+    assert "each package is checked before anything is extracted" in text
+    assert "you vouch for its dates" in text  # review 9d #2: a half month passes the check
     assert state(folder, "2024-01").stage is m.Stage.COMPLETED
+
+
+def test_adopt_of_another_request_says_the_staged_package_goes_before_the_confirmation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # journal adopt of another id removes the left request's staged ZIP (review 9c): a package
+    # that spent SAT's downloads; the user reads it before saying yes, not after.
+    folder = tmp_path / "staged"
+    zip_path = folder / ".gigstack-staging" / "P1.zip"
+    zip_path.parent.mkdir(parents=True)
+    zip_path.write_bytes(b"PK")
+    stuck = attrs.evolve(
+        JAN,
+        stage=m.Stage.NEEDS_ATTENTION,
+        request_id="REQ-1",
+        known_ids=("REQ-1",),
+        package_ids=("P1",),
+        downloads=(("P1", 1),),
+        staged=(m.StagedFile("P1", str(zip_path), "a" * 64, 2),),
+        resume_to=m.Stage.STAGED,
+        reason="cannot extract package P1: disk full",
+    )
+    with JournalStore.open(folder / JOURNAL, IDENTITY) as store:
+        store.ensure([stuck])
+    assert main(["journal", "adopt", str(folder), "2024-01", "REQ-2"]) == 2  # no terminal
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"2024-01 holds packages of the request it leaves, staged but not extracted: {zip_path}. "
+        "Adopting removes them (each spent one of SAT's 2 downloads of its package)."
+    ) in said
+    assert zip_path.exists()  # nothing happened without the yes
+    assert main(["journal", "adopt", str(folder), "2024-01", "REQ-2", "-y"]) == 0
+    assert not zip_path.exists()
+    assert state(folder, "2024-01").request_id == "REQ-2"

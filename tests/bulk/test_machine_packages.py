@@ -176,11 +176,41 @@ def test_every_package_extracted_is_done() -> None:
 
 
 def test_a_count_of_zero_with_no_package_ids_is_an_empty_month() -> None:
+    # `vouched`: the user's `journal adopt` before this run; Start makes it `typed`.
+    state = evolve(COMPLETED, confirmed_id="R1", invoice_count=0, package_ids=(), vouched=True)
+    after, commands = transition(state, Start())
+    assert commands == ()
+    assert after == evolve(
+        state, stage=Stage.EMPTY, reason="SAT found no CFDIs", typed=True, vouched=False
+    )
+    assert after.ok
+
+
+def test_a_count_of_zero_for_a_request_not_confirmed_as_the_months_kind_is_never_empty() -> None:
+    # Unknown is not zero: a request id may name another request (restarted ids, a history
+    # without requestType), so "no CFDIs" is not trusted unless this run saw its kind.
     state = evolve(COMPLETED, confirmed_id="R1", invoice_count=0, package_ids=())
     after, commands = transition(state, Start())
     assert commands == ()
-    assert after == evolve(state, stage=Stage.EMPTY, reason="SAT found no CFDIs")
-    assert after.ok
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        reason="request R1 reports no CFDIs, but this run could not confirm it is the month's "
+        "received cfdi request for 2024-01-01..2024-01-31 (the history does not show its "
+        "requestType, or not at all, and request ids may restart): a month is never reported "
+        "empty on a guess",
+        hint="open request R1 in gigstack's dashboard: if it is the received cfdi request for "
+        "2024-01-01..2024-01-31, `gigstack-async journal adopt 2024-01 R1` and run the same "
+        "command again; if not, `gigstack-async journal resend 2024-01` (a new request may be "
+        "billed)",
+        resume_to=Stage.COMPLETED,
+    )
+    assert not after.ok
+    # The user's adopt is the confirmation: the next run concludes the month empty.
+    vouched, _ = transition(after, Adopt("R1"))
+    final, commands = transition(vouched, Start())
+    assert commands == ()
+    assert (final.stage, final.reason) == (Stage.EMPTY, "SAT found no CFDIs")
 
 
 @pytest.mark.parametrize("package_ids", [None, ()])
@@ -546,7 +576,8 @@ def test_adopt_refuses_a_month_whose_create_is_in_flight() -> None:
 
 def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> MonthState:
     """What `journal adopt` makes of a month: the request starts over from submitted, with
-    nothing of the old request's packages, and the user's word counts as the check.
+    nothing of the old request's packages, and the user's word counts as the check and as
+    the request's kind (`typed`; `vouched` carries it over the next run's `Start`).
 
     Asserted as the whole journal record. `checked`, `status_asked` and `resume_to` written
     here are recomputed or ignored by the next run's `Start` today, so the record, not a
@@ -556,6 +587,8 @@ def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> M
         stage=Stage.SUBMITTED,
         confirmed_id=request_id,
         checked=True,
+        typed=True,
+        vouched=True,
         request_id=request_id,
         known_ids=known_ids,
         unknown=False,
@@ -663,6 +696,8 @@ def test_adopt_of_the_months_own_request_confirms_it_and_keeps_its_progress(
         resume_to=None,
         confirmed_id="R1",
         checked=True,
+        typed=True,
+        vouched=True,
         reason="request R1 confirmed by the user",
         hint=None,
     )
@@ -794,3 +829,278 @@ def test_an_unusable_last_copy_is_looked_for_then_needs_attention() -> None:
 
 def test_staged_lost_outside_staged_changes_nothing() -> None:
     assert transition(COMPLETED, m.StagedLost("P1", "gone")) == (COMPLETED, ())
+
+
+def test_an_unusable_staged_copy_is_recorded_with_the_reason_and_nothing_else_changes() -> None:
+    state = evolve(
+        COMPLETED,
+        stage=Stage.STAGED,
+        staged=(F1, F2),
+        downloads=(("P1", 1), ("P2", 1)),
+        confirmed_id="R1",
+    )
+    after, commands = transition(state, m.StagedLost("P2", "/out/.staging/P2.zip: gone"))
+    assert after == evolve(
+        state,
+        stage=Stage.COMPLETED,
+        staged=(F1,),
+        reason="the staged copy of package P2 is unusable: /out/.staging/P2.zip: gone",
+    )
+    assert commands == (DeleteStaged(F2.path), FetchPackage("P2", 2))
+
+
+def test_an_unusable_copy_of_an_unchecked_request_is_not_downloaded_again_yet() -> None:
+    # After a restart only a history that lists the request (or the user's adopt) checks it:
+    # no package of an unchecked request is fetched, not even the one it had.
+    state = evolve(
+        COMPLETED, stage=Stage.STAGED, staged=(F1,), downloads=(("P1", 1),), checked=False
+    )
+    after, commands = transition(state, m.StagedLost("P1", "gone"))
+    assert (after.stage, after.staged) == (Stage.COMPLETED, ())
+    assert commands == (DeleteStaged(F1.path),)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        evolve(COMPLETED, stage=Stage.STAGED, staged=(F2,)),  # P1 is not staged
+        evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.STAGED, staged=(F1,)),
+        evolve(COMPLETED, stage=Stage.DONE, staged=(F1,)),
+    ],
+)
+def test_staged_lost_that_does_not_fit_the_month_changes_nothing(state: MonthState) -> None:
+    assert transition(state, m.StagedLost("P1", "gone")) == (state, ())
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        evolve(COMPLETED, downloads=(("P1", 1),)),  # a download is left: the GET is sent
+        evolve(COMPLETED, downloads=()),
+        evolve(COMPLETED, stage=Stage.STAGED, downloads=(("P1", 2),)),
+        evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, downloads=(("P1", 2),)),
+    ],
+)
+def test_staged_missing_needs_attention_only_for_a_spent_package_of_a_completed_month(
+    state: MonthState,
+) -> None:
+    assert transition(state, m.StagedMissing("P1")) == (state, ())
+
+
+def test_staged_missing_says_how_many_downloads_were_spent() -> None:
+    state = evolve(COMPLETED, downloads=(("P2", 3),))  # an older journal may hold more
+    after, _ = transition(state, m.StagedMissing("P2"))
+    assert after.reason == (
+        "package P2 was already downloaded 3 times and no complete copy is staged on disk; SAT "
+        "serves a package at most twice, so a third download was not sent"
+    )
+
+
+# ------------------------------------------------------------------ a package of another request
+
+CONTENT_REASON = (
+    "package P1 of request R1 does not hold this month's CFDIs (3 CFDIs issued 2023-05-02.."
+    "2023-05-30), so request R1 is not the month's received cfdi request for "
+    "2024-01-01..2024-01-31 (the server's request ids may have restarted, or another request's "
+    "id was adopted); nothing was extracted"
+)
+
+
+def test_a_package_of_another_request_is_not_extracted_and_the_month_needs_the_user() -> None:
+    # Review 9b #4/#5: a reused or mistyped request id put another request's CFDIs in the month.
+    state = evolve(
+        COMPLETED,
+        stage=Stage.STAGED,
+        staged=(F1, F2),
+        downloads=(("P1", 1), ("P2", 1)),
+        confirmed_id="R1",
+        typed=True,
+    )
+    after, commands = transition(
+        state, m.ContentRejected("P1", "3 CFDIs issued 2023-05-02..2023-05-30")
+    )
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        reason=CONTENT_REASON,
+        hint="find the month's request in gigstack's dashboard (Descarga Masiva, by its dates "
+        "and type) and `gigstack-async journal adopt 2024-01 <request id>`; if it is not there, "
+        "`gigstack-async journal resend 2024-01` (a new request may be billed)",
+        resume_to=None,
+        staged=(),
+        checked=False,
+        confirmed_id=None,
+    )
+    # Every package of that request goes, none is extracted; the user is told.
+    assert commands == (
+        DeleteStaged(F1.path),
+        DeleteStaged(F2.path),
+        Warn(f"2024-01: {CONTENT_REASON}"),
+    )
+    assert after.downloads == state.downloads  # SAT's downloads stay spent
+    # Nothing more for this month in the next run until the user acts.
+    assert transition(after, Start()) == (evolve(after, typed=False), ())
+
+
+def test_a_rejected_package_names_the_files_its_request_already_put_in_the_folder() -> None:
+    # P0 and P1 passed their check and were extracted; P2 of the same request does not hold
+    # the month's CFDIs. The reason must not say "nothing was extracted", and the user learns
+    # what to check.
+    state = evolve(
+        COMPLETED,
+        stage=Stage.STAGED,
+        staged=(F2,),
+        package_ids=("P0", "P1", "P2"),
+        extracted=(ExtractedPackage("P0", ("A.xml", "B.xml")), ExtractedPackage("P1", ("C.xml",))),
+        downloads=(("P0", 1), ("P1", 1), ("P2", 1)),
+    )
+    after, commands = transition(state, m.ContentRejected("P2", "metadata TXT"))
+    reason = (
+        "package P2 of request R1 does not hold this month's CFDIs (metadata TXT), so request R1 "
+        "is not the month's received cfdi request for 2024-01-01..2024-01-31 (the server's "
+        "request ids may have restarted, or another request's id was adopted); nothing was "
+        "extracted from it, but the 3 files of its package(s) P0, P1, extracted earlier, are in "
+        "the month's folder"
+    )
+    assert after.reason == reason
+    assert after.hint == (
+        "check the files of package(s) P0, P1 in the month's folder and remove those that are "
+        "not the month's; then find the month's request in gigstack's dashboard (Descarga Masiva, "
+        "by its dates and type) and `gigstack-async journal adopt 2024-01 <request id>`; if it "
+        "is not there, `gigstack-async journal resend 2024-01` (a new request may be billed)"
+    )
+    assert after.extracted == state.extracted  # the journal still lists them
+    assert commands == (DeleteStaged(F2.path), Warn(f"2024-01: {reason}"))
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        evolve(COMPLETED, stage=Stage.STAGED, staged=(F2,)),  # P1 is not staged
+        evolve(COMPLETED, staged=(F1,)),  # completed, still downloading
+        evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.STAGED, staged=(F1,)),
+    ],
+)
+def test_a_content_verdict_that_does_not_fit_the_month_changes_nothing(
+    state: MonthState,
+) -> None:
+    assert transition(state, m.ContentRejected("P1", "metadata")) == (state, ())
+
+
+# ------------------------------------------------------------------ 5002: dates never sent again
+
+
+def test_dates_sat_refused_with_5002_are_never_resent_whatever_the_stage() -> None:
+    # Review 9c #5: A refused, then B refused, then back to A: A was sent a third time.
+    a = (date(2024, 1, 1), date(2024, 1, 31))
+    b = (date(2024, 1, 1), date(2024, 1, 15))
+    state = evolve(
+        SUBMITTED,
+        start=b[0],
+        end=b[1],
+        stage=Stage.EXPIRED,
+        sat_code=None,
+        exhausted=(a, b),
+    )
+    for dates in (a, b):
+        with pytest.raises(TransitionError) as raised:
+            transition(state, AllowResend(*dates))
+        assert str(raised.value) == (
+            f"2024-01: SAT 5002 says its limit of requests for {dates[0]}..{dates[1]} is "
+            "exhausted, so a resend with these dates would be refused. Run `sat download` for "
+            "this month with other dates instead: a plan with different dates is a new request "
+            "for SAT (it may be billed)"
+        )
+    other = transition(state, AllowResend(date(2024, 1, 1), date(2024, 1, 20)))[0]
+    assert (other.stage, other.start, other.end, other.exhausted) == (
+        Stage.PLANNED,
+        date(2024, 1, 1),
+        date(2024, 1, 20),
+        (a, b),  # still remembered
+    )
+
+
+def test_resend_of_the_plans_own_dates_after_a_5002_on_other_dates_is_allowed() -> None:
+    # The month's dates were never refused: only the exhausted ranges are.
+    state = evolve(
+        SUBMITTED, stage=Stage.EXPIRED, exhausted=((date(2024, 1, 1), date(2024, 1, 15)),)
+    )
+    after, commands = transition(state, AllowResend())
+    assert commands == ()
+    assert after == evolve(resent(state))
+
+
+def test_resend_of_a_staged_month_that_needs_the_user_deletes_the_old_requests_zips() -> None:
+    state = evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.STAGED, staged=(F1, F2))
+    after, commands = transition(state, AllowResend(date(2024, 1, 2), date(2024, 1, 31)))
+    assert commands == (DeleteStaged(F1.path), DeleteStaged(F2.path))
+    assert after == evolve(
+        resent(state),
+        start=date(2024, 1, 2),
+        reason="the plan asks for new dates 2024-01-02..2024-01-31: a new request",
+    )
+
+
+@pytest.mark.parametrize(
+    ("exhausted", "remembered"),
+    [
+        ((), ((date(2024, 1, 1), date(2024, 1, 31)),)),
+        (
+            ((date(2024, 1, 1), date(2024, 1, 15)),),
+            ((date(2024, 1, 1), date(2024, 1, 15)), (date(2024, 1, 1), date(2024, 1, 31))),
+        ),
+        # the same range twice is remembered once
+        (((date(2024, 1, 1), date(2024, 1, 31)),), ((date(2024, 1, 1), date(2024, 1, 31)),)),
+    ],
+)
+def test_a_5002_remembers_the_months_dates_once(
+    exhausted: tuple[tuple[date, date], ...], remembered: tuple[tuple[date, date], ...]
+) -> None:
+    state = evolve(SUBMITTED, exhausted=exhausted)
+    seen = m.Seen("R1", status="failed", message="5002 límite de solicitudes agotado")
+    after, _ = transition(state, StatusSeen(seen))
+    assert after.stage is Stage.SAT_FAILED
+    assert after.exhausted == remembered
+    assert m._add_dates(remembered, date(2024, 1, 1), date(2024, 1, 31)) == remembered
+
+
+# ------------------------------------------------------------------ journal adopt (edges)
+
+
+def test_adopt_of_another_request_drops_the_left_requests_staged_zips() -> None:
+    # Review 9c suspicion: adopting a new id left the old request's ZIP staged forever.
+    state = evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.STAGED, staged=(F1, F2))
+    after, commands = transition(state, Adopt("R7"))
+    assert commands == (DeleteStaged(F1.path), DeleteStaged(F2.path))
+    assert (after.stage, after.staged, after.request_id) == (Stage.SUBMITTED, (), "R7")
+
+
+def test_adopt_of_the_months_own_request_after_a_failed_extraction_keeps_its_staged_zip() -> None:
+    state = evolve(
+        COMPLETED,
+        stage=Stage.NEEDS_ATTENTION,
+        resume_to=Stage.STAGED,
+        staged=(F1,),
+        hint="free space",
+    )
+    after, commands = transition(state, Adopt("R1"))
+    assert commands == ()
+    assert (after.stage, after.staged, after.confirmed_id) == (Stage.STAGED, (F1,), "R1")
+
+
+def test_adopt_of_the_same_id_with_nothing_to_resume_starts_it_over() -> None:
+    # needs-attention without resume_to (e.g. its package was another request's): the same id
+    # is followed from submitted again, and its spent SAT downloads stay counted.
+    state = evolve(
+        COMPLETED,
+        stage=Stage.NEEDS_ATTENTION,
+        resume_to=None,
+        downloads=(("P1", 1),),
+        checked=False,
+        confirmed_id=None,
+    )
+    after, commands = transition(state, Adopt("R1"))
+    assert commands == ()
+    assert after.stage is Stage.SUBMITTED
+    assert after.package_ids is None
+    assert after.downloads == (("P1", 1),)

@@ -22,13 +22,41 @@ KEY = "2024-01"
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 FEB = (date(2024, 2, 1), date(2024, 2, 29))
 
-ADOPT_HINT_TAIL = (
-    "(the history lists only the newest requests, 20 per the docs: older ones are in "
-    "gigstack's dashboard, "
-    "Descarga Masiva, by dates 2024-01-01..2024-01-31 and type received cfdi), or "
-    "`gigstack-async journal resend 2024-01` if you are sure it was never created (a resend "
-    "may be billed)"
+KIND = "received cfdi request for 2024-01-01..2024-01-31"
+RESEND_TAIL = (
+    "; if there is none, `gigstack-async journal resend 2024-01` sends it again (billed again "
+    "only if the dashboard missed it). Until then nothing is sent for this month"
 )
+CANDIDATES_HINT = (
+    "look each of them up (`gigstack-async journal show 2024-01` lists what is known); "
+    "`gigstack-async journal adopt 2024-01 <request id>` the one that is the " + KIND + " (it is "
+    "checked against the history, or by its CFDIs before anything is extracted)" + RESEND_TAIL
+)
+DASHBOARD_HINT = (
+    "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ", by its dates "
+    "and type, not its id: after the server's request ids restarted it may carry an id this "
+    "journal already knows (`gigstack-async journal show 2024-01`). If there is one, "
+    "`gigstack-async journal adopt 2024-01 <request id>` (add --ids-restarted if another month "
+    "had that id; it is checked against the history, or by its CFDIs before anything is "
+    "extracted)" + RESEND_TAIL
+)
+NO_OLDER = (
+    "the history lists no received cfdi request older than the create (it lists {n}), so a "
+    "short history may have pushed it out"
+)
+LAGGING = "the history lists no request created after it, so it may be lagging"
+SHORT_OR_FILTERED = (
+    "the history no longer lists every request it listed before the create: it is short or filtered"
+)
+
+
+def unproven_reason(gap: str, cause: str = "") -> str:
+    """What `journal show` says of an unknown create the history could not settle."""
+    prefix = f"{cause}; " if cause else ""
+    return (
+        f"{prefix}a create request may have been billed but the history cannot tell whether it "
+        f"arrived ({gap})"
+    )
 
 
 def month(**changes: object) -> m.MonthState:
@@ -167,12 +195,27 @@ def test_every_observation_reaches_its_transition() -> None:
         ),
         (completed, m.PackageFailed("p1", "boom", code=5007), Stage.EXPIRED, ()),
         (staged, m.Extracted("p1", ("a.xml",)), Stage.DONE, (m.DeleteStaged("/staging/p1.zip"),)),
+        (
+            attrs.evolve(completed, downloads=(("p1", 2),)),
+            m.StagedMissing("p1"),
+            Stage.NEEDS_ATTENTION,
+            (),
+        ),
+        (
+            staged,
+            m.StagedLost("p1", "gone"),
+            Stage.COMPLETED,
+            (m.DeleteStaged("/staging/p1.zip"), m.FetchPackage("p1", 1)),
+        ),
         (month(stage=Stage.EXPIRED), m.AllowResend(), Stage.PLANNED, ()),
         (month(stage=Stage.EXPIRED), m.Adopt("r7"), Stage.SUBMITTED, ()),
     ]
     for state, obs, stage, commands in cases:
         new, sent = m.transition(state, obs)
         assert (new.stage, sent) == (stage, commands), obs
+    rejected, sent = m.transition(staged, m.ContentRejected("p1", "metadata, not CFDI XML"))
+    assert rejected.stage is Stage.NEEDS_ATTENTION
+    assert sent[0] == m.DeleteStaged("/staging/p1.zip")
     polled = submitted
     for _ in range(m.POLL_WARN_AFTER):
         polled, sent = m.transition(polled, m.PollFailed("HTTP 503"))
@@ -318,12 +361,12 @@ def test_start_after_a_crash_in_submitting_reconciles_with_this_runs_history() -
     assert (state.stage, commands) == (Stage.SUBMITTING, ())
     assert state.unknown is True
     # the first history of the new run (generation 1) may settle it ...
-    adopted, _ = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r5")), generation=1))
+    adopted, _ = m.transition(state, m.HistorySeen((other("h1"), ours("r5")), generation=1))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
     # ... and a create of this run (seq 0) came after the lost one: absence can be proven
     absent, commands = m.transition(
         state,
-        m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),)),
+        m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),)),
     )
     assert (absent.stage, commands) == (Stage.PLANNED, ())
     assert absent.resend_allowed is True
@@ -348,7 +391,7 @@ def test_start_after_an_unknown_outcome_needing_attention_reconciles_again() -> 
     adopted, _ = m.transition(state, m.HistorySeen((ours("r5"),), generation=1))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
     absent, _ = m.transition(
-        state, m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),))
+        state, m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
     )
     assert absent.stage is Stage.PLANNED
 
@@ -480,7 +523,10 @@ def test_the_history_before_the_create_is_never_adopted() -> None:
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.request_id is None
-    assert "(candidates: none listed)" in (new.reason or "")
+    assert new.reason == unproven_reason(
+        LAGGING, "outcome of the create request is unknown (HTTP 502)"
+    )
+    assert new.hint == DASHBOARD_HINT
 
 
 def test_a_stale_exists_flag_does_not_survive_a_new_send() -> None:
@@ -488,7 +534,7 @@ def test_a_stale_exists_flag_does_not_survive_a_new_send() -> None:
     # lost by a crash: a later history can still prove it absent
     state = run(month(exists=True), m.Send(("h1",), seq=0), m.Start())[0]
     absent, _ = m.transition(
-        state, m.HistorySeen((m.Seen("h1"), other("r9")), generation=1, later=(("r9", 0),))
+        state, m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
     )
     assert absent.stage is Stage.PLANNED
 
@@ -500,9 +546,13 @@ def test_absence_needs_a_create_sent_after_the_lost_one(later_seq: int, proven: 
     )[0]
     after, _ = m.transition(
         state,
-        m.HistorySeen((m.Seen("h1"), other("r9")), generation=2, later=(("r9", later_seq),)),
+        m.HistorySeen((other("h1"), other("r9")), generation=2, later=(("r9", later_seq),)),
     )
     assert after.stage is (Stage.PLANNED if proven else Stage.NEEDS_ATTENTION)
+    if not proven:
+        assert after.reason == unproven_reason(
+            LAGGING, "outcome of the create request is unknown (timeout)"
+        )
 
 
 # ------------------------------------------------------------------ _created
@@ -643,17 +693,12 @@ def unknown(**changes: object) -> m.MonthState:
     return attrs.evolve(state, **changes)  # type: ignore[arg-type]
 
 
-def candidates_reason(candidates: str) -> str:
+def candidates_reason(candidates: str, cause: str = "") -> str:
+    prefix = f"{cause}; " if cause else ""
     return (
-        "a create request may have been billed but the history cannot tell which request it is "
-        f"(candidates: {candidates})"
+        f"{prefix}a create request may have been billed but the history cannot tell which "
+        f"request it is (candidates: {candidates}; each could be the create)"
     )
-
-
-ADOPT_HINT = (
-    "look at `gigstack-async journal show 2024-01` and the history; then "
-    "`gigstack-async journal adopt 2024-01 <request id>` if you find it " + ADOPT_HINT_TAIL
-)
 
 
 @pytest.mark.parametrize(
@@ -675,7 +720,7 @@ def test_a_new_history_entry_is_ours_not_ours_or_maybe(
     fields: dict[str, object], verdict: str
 ) -> None:
     history = m.HistorySeen(
-        (m.Seen("h1"), other("r9"), ours("r5", **fields)), generation=2, later=(("r9", 1),)
+        (other("h1"), other("r9"), ours("r5", **fields)), generation=2, later=(("r9", 1),)
     )
     state, commands = m.transition(unknown(), history)
     assert commands == ()
@@ -687,6 +732,7 @@ def test_a_new_history_entry_is_ours_not_ours_or_maybe(
     else:
         assert (state.stage, state.request_id) == (Stage.NEEDS_ATTENTION, None)
         assert state.reason == candidates_reason("r5")
+        assert state.hint == CANDIDATES_HINT
 
 
 def test_the_one_new_fitting_request_is_adopted() -> None:
@@ -730,19 +776,23 @@ def test_a_known_request_id_is_never_adopted_again() -> None:
     new, commands = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r0")), generation=2))
     assert commands == ()
     assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
-    assert new.reason == candidates_reason("none listed")
+    assert new.reason == unproven_reason(NO_OLDER.format(n=2))  # r0 is no candidate
+    assert new.hint == DASHBOARD_HINT
 
 
 def test_two_candidates_need_the_user() -> None:
-    state = unknown(reason="outcome of the create request is unknown (HTTP 502)")
+    state = unknown(unknown_cause="outcome of the create request is unknown (HTTP 502)")
     new, commands = m.transition(
         state,
         m.HistorySeen((m.Seen("h1"), ours("r5"), ours("r6", start=None), ours("r7")), generation=2),
     )
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
-    assert new.reason == candidates_reason("r5, r7, r6")  # matches first, then the maybes
-    assert new.hint == ADOPT_HINT
+    # matches first, then the maybes; the cause of the unknown outcome comes first
+    assert new.reason == candidates_reason(
+        "r5, r7, r6", "outcome of the create request is unknown (HTTP 502)"
+    )
+    assert new.hint == CANDIDATES_HINT
     assert new.unknown is True  # the next history may still settle it
     assert new.resume_to is None
     assert new.request_id is None
@@ -754,6 +804,7 @@ def test_one_match_and_one_maybe_need_the_user() -> None:
     )
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == candidates_reason("r5, r6")
+    assert new.hint == CANDIDATES_HINT
 
 
 def complete_history(**changes: object) -> m.HistorySeen:
@@ -785,11 +836,10 @@ def test_a_complete_history_proves_the_create_absent() -> None:
 
 
 @pytest.mark.parametrize(
-    ("why", "state", "history"),
+    ("state", "history", "gap"),
     [
-        ("the create surely exists", unknown(exists=True), complete_history()),
-        (
-            "a full 20-entry history may have pushed ours out",
+        (unknown(exists=True), complete_history(), "the create was answered 2xx, so it exists"),
+        pytest.param(
             unknown(),
             complete_history(
                 entries=(
@@ -799,67 +849,100 @@ def test_a_complete_history_proves_the_create_absent() -> None:
                 ),
                 expected=("r9", *(f"x{i}" for i in range(m.HISTORY_WINDOW - 2))),
             ),
+            "the history is full (20 entries)",
+            id="a full 20-entry history may have pushed ours out",
         ),
-        (
-            "a short window that is full",
+        pytest.param(
             unknown(),
             complete_history(window=2),
+            "the history is full (2 entries)",
+            id="a short window that is full",
         ),
-        ("no snapshot before the create", unknown(history_before=None), complete_history()),
-        (
-            "a request listed before is missing (filtered or pushed out)",
+        pytest.param(
+            unknown(history_before=None),
+            complete_history(),
+            SHORT_OR_FILTERED,
+            id="no snapshot before the create",
+        ),
+        pytest.param(
             unknown(history_before=("h1", "h2")),
             complete_history(),
+            SHORT_OR_FILTERED,
+            id="a request listed before is missing (filtered or pushed out)",
         ),
-        (
-            "a request created in this run is missing",
+        pytest.param(
             unknown(),
             complete_history(expected=("r9", "r8")),
+            "the history omits requests this journal created: it is short or filtered",
+            id="a request created in this run is missing",
         ),
-        (
-            "nothing created after the attempt is listed",
+        pytest.param(
             unknown(),
             complete_history(later=(("r9", 0),)),
+            LAGGING,
+            id="nothing created after the attempt is listed",
         ),
-        (
-            "the later create is not listed",
+        pytest.param(
             unknown(),
             complete_history(later=(("r8", 1),)),
+            LAGGING,
+            id="the later create is not listed",
         ),
-        (
-            "nothing anchors an empty snapshot",
+        pytest.param(
             unknown(history_before=()),
             complete_history(expected=()),
+            NO_OLDER.format(n=2),
+            id="nothing listed before the create anchors the history (review 9b #1)",
+        ),
+        pytest.param(
+            unknown(),
+            complete_history(entries=(m.Seen("h1"), other("r9"))),
+            NO_OLDER.format(n=2),
+            id="the request listed before has no reported kind (a filtered history)",
+        ),
+        pytest.param(
+            unknown(),
+            complete_history(entries=(attrs.evolve(other("h1"), rfc_type="issued"), other("r9"))),
+            NO_OLDER.format(n=2),
+            id="the request listed before is of another kind",
         ),
     ],
 )
-def test_absence_is_not_proven(why: str, state: m.MonthState, history: m.HistorySeen) -> None:
+def test_absence_is_not_proven(state: m.MonthState, history: m.HistorySeen, gap: str) -> None:
     new, commands = m.transition(state, history)
     assert commands == ()
-    assert new.stage is Stage.NEEDS_ATTENTION, why
-    assert new.reason == candidates_reason("none listed")
-    assert new.hint == ADOPT_HINT
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(gap)
+    assert new.hint == DASHBOARD_HINT
     assert new.unknown is True
+    assert new.resend_allowed is False  # nothing is sent for the month until the user says so
+    assert m.transition(new, m.Send(("h1",)))[1] == ()
 
 
-def test_absence_with_an_empty_snapshot_anchored_by_a_request_created_later() -> None:
-    # the history was empty before the create; r9 (created later in this run) is listed and
-    # nothing else: our create never arrived
+def test_an_empty_snapshot_and_a_later_create_prove_nothing() -> None:
+    # review 9b #1: the history was empty before the create; r9 (created later in this run) is
+    # the only entry. A history that keeps fewer entries than we think may have pushed the lost
+    # create out behind r9: only a request older than the attempt, still listed, spans its slot
     new, _ = m.transition(unknown(history_before=()), complete_history(entries=(other("r9"),)))
-    assert new.stage is Stage.PLANNED
-    # the same with an expected request but no before snapshot listed
-    new, _ = m.transition(
-        unknown(history_before=()),
-        complete_history(entries=(other("r9"),), expected=("r9",)),
-    )
-    assert new.stage is Stage.PLANNED
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(NO_OLDER.format(n=1))
+    assert new.hint == DASHBOARD_HINT
 
 
-def test_absence_with_nothing_new_listed() -> None:
-    # only requests the month knows and the snapshot: nothing new could be ours
+def test_a_request_the_month_knows_is_no_anchor_unless_it_existed_before_the_attempt() -> None:
+    # r0 is the month's old request, r9 a later create of this run; nothing new is listed, but
+    # the snapshot before the attempt was empty: nothing older than the attempt anchors it
     state = unknown(history_before=(), known_ids=("r0", "r9"))
-    new, _ = m.transition(state, complete_history(entries=(m.Seen("r0"), other("r9")), expected=()))
-    assert new.stage is Stage.PLANNED
+    history = complete_history(entries=(m.Seen("r0"), other("r9")), expected=())
+    new, _ = m.transition(state, history)
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(NO_OLDER.format(n=2))
+    # listed before the attempt, r0 (its kind unreported, but this journal's) is the anchor
+    new, _ = m.transition(attrs.evolve(state, history_before=("r0",)), history)
+    assert (new.stage, new.reason) == (
+        Stage.PLANNED,
+        "the history proved the last create never arrived",
+    )
 
 
 @pytest.mark.parametrize("stage", [Stage.SUBMITTING, Stage.NEEDS_ATTENTION])
@@ -1219,15 +1302,18 @@ def test_an_adopted_request_without_a_known_status_is_submitted(
     assert new.status_asked is False
 
 
-def test_absence_when_a_request_created_later_reuses_an_id_listed_before() -> None:
+def test_a_request_created_later_under_an_id_listed_before_is_no_anchor() -> None:
     # the server's ids restarted: February's new request got the id "h1" that the history
-    # already listed before January's create. Nothing else is listed: nothing new is ours.
+    # already listed before January's create. It was created after the attempt, so it cannot
+    # show that the history reaches back past the attempt's slot
     state = unknown(history_before=("h1",))
     new, _ = m.transition(
         state,
         complete_history(entries=(other("h1"),), expected=("h1",), later=(("h1", 1),)),
     )
-    assert new.stage is Stage.PLANNED
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(NO_OLDER.format(n=1))
+    assert new.hint == DASHBOARD_HINT
 
 
 # ------------------------------------------------------------------ extraction failures
@@ -1409,3 +1495,385 @@ def test_every_state_reloads_from_the_journal_as_it_was(
     for obs in observations:
         state, _ = m.transition(state, obs)
         assert reloaded(state) == state, obs
+
+
+# ------------------------------------------------------------------ the absence proof's anchor
+
+
+def jan_record(request_id: str, **fields: object) -> m.KnownRequest:
+    """What the journal saw of a January request (as our own create answer records it)."""
+    record = m.KnownRequest(
+        request_id, start=JAN[0], end=JAN[1], rfc_type="received", request_type="cfdi"
+    )
+    return attrs.evolve(record, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "journal", "proven"),
+    [
+        ({}, "", True),  # February's received cfdi request: the month's kind
+        ({"rfc_type": "issued"}, "", False),
+        ({"request_type": "metadata"}, "", False),
+        ({"request_type": None}, "", False),  # kind not reported, and not this journal's
+        ({"rfc_type": None}, "", False),
+        ({"request_type": None}, "known", True),  # this journal created it: its kind is known
+        ({"rfc_type": None}, "known", True),
+        ({"rfc_type": None, "request_type": None}, "known", True),
+        ({"request_type": None}, "expected", True),
+        ({"request_type": None}, "earlier", True),  # created in this run before the attempt
+        ({"request_type": None, "rfc_type": "issued"}, "known", False),  # a field says other
+        ({"rfc_type": None, "request_type": "metadata"}, "known", False),
+    ],
+)
+def test_only_an_older_request_of_the_months_kind_anchors_the_proof(
+    fields: dict[str, object], journal: str, proven: bool
+) -> None:
+    # a history that filters request kinds could list h1 and leave out the lost create, unless
+    # h1 is of the kind the create would be listed among
+    anchor = attrs.evolve(other("h1"), **fields)  # type: ignore[arg-type]
+    state = unknown(attempt_seq=1, known_ids=("h1",) if journal == "known" else ())
+    history = complete_history(
+        entries=(anchor, other("r9")),
+        expected=("r9", "h1") if journal == "expected" else ("r9",),
+        later=(("r9", 2), ("h1", 1)) if journal == "earlier" else (("r9", 2),),
+    )
+    new, commands = m.transition(state, history)
+    assert commands == ()
+    if proven:
+        assert (new.stage, new.reason) == (
+            Stage.PLANNED,
+            "the history proved the last create never arrived",
+        )
+    else:
+        assert new.stage is Stage.NEEDS_ATTENTION
+        assert new.reason == unproven_reason(NO_OLDER.format(n=2))
+
+
+def test_the_anchor_must_be_listed_now_not_only_before() -> None:
+    # h2 (January's kind) was listed before the attempt; the history now lists h1 only as a
+    # metadata request, so nothing older of the month's kind is listed: h2 is not enough
+    state = unknown(history_before=("h1", "h2"))
+    history = complete_history(
+        entries=(attrs.evolve(other("h1"), request_type="metadata"), other("h2"), other("r9"))
+    )
+    assert m.transition(state, history)[0].stage is Stage.PLANNED
+    only_before = complete_history(
+        entries=(attrs.evolve(other("h1"), request_type="metadata"), other("r9"))
+    )
+    new, _ = m.transition(state, only_before)
+    assert new.reason == unproven_reason(SHORT_OR_FILTERED)
+
+
+def test_a_later_create_of_any_kind_shows_the_history_is_not_lagging() -> None:
+    later = attrs.evolve(other("r9"), rfc_type="issued", request_type="metadata")
+    new, _ = m.transition(unknown(), complete_history(entries=(other("h1"), later)))
+    assert new.stage is Stage.PLANNED
+
+
+# ------------------------------------------------------------------ restarted request ids
+
+
+@pytest.mark.parametrize(
+    ("fields", "record", "text"),
+    [
+        ({"start": date(2024, 1, 2)}, {}, "start 2024-01-02, not 2024-01-01"),
+        ({"end": date(2024, 1, 30)}, {}, "end 2024-01-30, not 2024-01-31"),
+        ({"rfc_type": "issued"}, {}, "rfcType issued, not received"),
+        ({"request_type": "metadata"}, {}, "requestType metadata, not cfdi"),
+        (
+            {"created_at": "1704153600000"},
+            {"created_at": "1704067200000"},
+            "createdAt 1704153600000, not 1704067200000",
+        ),
+        ({"status": "pending"}, {"final": "completed"}, "status pending after it was completed"),
+        ({"status": "accepted"}, {"final": "failed"}, "status accepted after it was failed"),
+        ({"status": "processing"}, {"final": "expired"}, "status processing after it was expired"),
+        # nothing contradicts: a field not reported (either side), or a finished status again
+        ({"start": None, "request_type": None, "created_at": None}, {}, None),
+        ({"created_at": "1704153600000"}, {}, None),
+        ({"created_at": None}, {"created_at": "1704067200000"}, None),
+        ({"start": date(2024, 1, 2)}, {"start": None}, None),
+        ({"status": "failed"}, {"final": "completed"}, None),
+        ({"status": "pending"}, {"final": None}, None),
+        ({"status": "pending"}, {"final": "pending"}, None),
+    ],
+)
+def test_a_known_request_listed_with_other_attributes_is_another_request(
+    fields: dict[str, object], record: dict[str, object], text: str | None
+) -> None:
+    seen = ours("r1", **{"status": None, **fields})
+    assert m._differs(jan_record("r1", **record), seen) == text
+    # the month that knows r1 says so, and downloads nothing
+    state = waiting(records=(jan_record("r1", **record),))
+    new, commands = m.transition(state, m.HistorySeen((seen,)))
+    if text is None:
+        assert "another request under the same id" not in (new.reason or "")
+        return
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == (
+        f"the server's request r1 is listed with {text}: it is another request under the same "
+        "id (the server's request ids restarted)"
+    )
+    assert new.hint == (
+        "nothing was downloaded; find the month's request in gigstack's dashboard, then "
+        "`gigstack-async journal adopt 2024-01 <id>`, or `gigstack-async journal resend "
+        "2024-01` if it is not there (a new request may be billed)"
+    )
+    assert commands == (m.Warn("2024-01: request r1 now names another request"),)
+
+
+def test_the_first_difference_is_named() -> None:
+    seen = ours("r1", start=date(2024, 1, 2), end=date(2024, 1, 30), status="pending")
+    assert m._differs(jan_record("r1", final="completed"), seen) == (
+        "start 2024-01-02, not 2024-01-01"
+    )
+
+
+@pytest.mark.parametrize("where", ["month", "plan"])
+def test_a_restarted_id_in_the_history_proves_no_absence(where: str) -> None:
+    # review 9b #2: r9 (another month's request of this plan) is listed with other dates, so
+    # the server's ids restarted and any id may name another request
+    record = m.KnownRequest("r9", start=date(2023, 5, 1), end=date(2023, 5, 31))
+    state = unknown(records=(record,) if where == "month" else ())
+    history = complete_history(records=(record,) if where == "plan" else ())
+    new, commands = m.transition(state, history)
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == unproven_reason(
+        "the server's request ids restarted (request r9 is listed with start 2024-02-01, not "
+        "2023-05-01), so the history proves nothing"
+    )
+
+
+def test_a_record_of_a_request_not_listed_or_not_contradicted_is_no_restart() -> None:
+    records = (
+        m.KnownRequest("r7", start=date(2023, 5, 1)),  # not listed
+        m.KnownRequest("r9", start=FEB[0], rfc_type="received"),  # listed as it was
+        m.KnownRequest("h1"),  # nothing known of it
+    )
+    new, _ = m.transition(unknown(records=records[:1]), complete_history(records=records[1:]))
+    assert new.stage is Stage.PLANNED
+
+
+def test_a_known_id_reused_by_the_lost_create_is_a_candidate() -> None:
+    # review 9b #2: r0, the month's old failed request, is listed pending again with January's
+    # dates: the server's ids restarted and the lost create may be it. Never dropped as known
+    state = unknown(known_ids=("r0",), records=(jan_record("r0", final="failed"),))
+    history = complete_history(entries=(other("h1"), ours("r0", status="pending"), other("r9")))
+    new, commands = m.transition(state, history)
+    assert commands == ()
+    assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
+    assert new.reason == candidates_reason("r0")
+    assert new.hint == CANDIDATES_HINT
+    # reused for another period, it is no candidate, but the history proves nothing either
+    history = complete_history(
+        entries=(other("h1"), ours("r0", status="pending", start=FEB[0]), other("r9"))
+    )
+    new, _ = m.transition(state, history)
+    assert new.reason == unproven_reason(
+        "the server's request ids restarted (request r0 is listed with start 2024-02-01, not "
+        "2024-01-01), so the history proves nothing"
+    )
+
+
+def test_a_known_id_listed_as_it_was_is_not_adopted_again() -> None:
+    state = unknown(known_ids=("r0",), records=(jan_record("r0", final="failed"),))
+    history = complete_history(
+        entries=(other("h1"), ours("r0", status="failed"), other("r9"), ours("r5"))
+    )
+    new, _ = m.transition(state, history)
+    assert (new.stage, new.request_id, new.known_ids) == (Stage.SUBMITTED, "r5", ("r0", "r5"))
+
+
+# ------------------------------------------------------------------ what the journal remembers
+
+
+def test_remember_keeps_what_was_known_and_adds_what_is_new() -> None:
+    known = m.KnownRequest("r1", start=JAN[0], created_at="1704067200000")
+    other_record = m.KnownRequest("r2", start=FEB[0])
+    seen = ours("r1", status="completed", start=FEB[0], created_at="1706745600000")
+    records = m._remember((known, other_record), seen)
+    assert records == (
+        other_record,
+        m.KnownRequest(
+            "r1",
+            start=JAN[0],  # kept: a later listing never rewrites what the journal saw
+            end=JAN[1],
+            rfc_type="received",
+            request_type="cfdi",
+            created_at="1704067200000",
+            final="completed",
+        ),
+    )
+    # whatever a later listing says, the journal's evidence of the request stays as it was seen
+    contradicting = m.Seen(
+        "r1", "pending", "issued", "metadata", FEB[0], FEB[1], created_at="1706745600000"
+    )
+    assert m._remember(records, contradicting) == records
+    # a status that is not final is not recorded as final, and keeps an earlier final one
+    again = m._remember(records, ours("r1", status="pending"))
+    assert again == records
+    # a request seen the first time
+    assert m._remember((), ours("r3", status="processing", created_at="x")) == (
+        jan_record("r3", created_at="x"),
+    )
+    for status in ("failed", "expired"):
+        assert m._remember((), m.Seen("r4", status=status)) == (m.KnownRequest("r4", final=status),)
+
+
+def test_our_create_answer_and_the_history_are_remembered() -> None:
+    state = run(month(), m.Send(("h1",)), m.Created("r1"))[0]
+    assert state.records == (jan_record("r1"),)
+    assert (state.typed, state.checked) == (True, True)
+    listed = ours("r1", status="completed", created_at="1704067200000", package_ids=("p1",))
+    state = run(state, m.HistorySeen((listed,)))[0]
+    assert state.records == (jan_record("r1", created_at="1704067200000", final="completed"),)
+    # a duplicate answer names a request created earlier: nothing is recorded of it
+    dup = run(month(), m.Send(("h1",)), m.Created("r1", duplicate=True))[0]
+    assert dup.records == ()
+
+
+def test_an_adopted_request_is_remembered() -> None:
+    new, _ = m.transition(
+        unknown(), m.HistorySeen((other("h1"), ours("r5", created_at="c5")), generation=2)
+    )
+    assert new.records == (jan_record("r5", created_at="c5"),)
+    assert new.typed is True
+
+
+def test_a_request_listed_for_another_month_is_not_remembered() -> None:
+    state = waiting(records=(jan_record("r1"),))
+    new, _ = m.transition(state, m.HistorySeen((ours("r1", status=None, rfc_type=None),)))
+    assert new.records == (jan_record("r1"),)  # already known: the same tuple
+    unchecked = waiting(checked=False)
+    new, _ = m.transition(unchecked, m.HistorySeen((ours("r1", rfc_type=None),)))
+    assert new.records == ()  # it could not be checked: not the month's request
+
+
+# ------------------------------------------------------------------ empty only when typed
+
+UNTYPED_REASON = (
+    "request r1 reports {what}, but this run could not confirm it is the month's received "
+    "cfdi request for 2024-01-01..2024-01-31 (the history does not show its requestType, or "
+    "not at all, and request ids may restart): a month is never reported empty on a guess"
+)
+UNTYPED_HINT = (
+    "open request r1 in gigstack's dashboard: if it is the received cfdi request for "
+    "2024-01-01..2024-01-31, `gigstack-async journal adopt 2024-01 r1` and run the same command "
+    "again; if not, `gigstack-async journal resend 2024-01` (a new request may be billed)"
+)
+
+
+def test_sat_5004_for_a_request_of_unconfirmed_kind_needs_the_user() -> None:
+    # review 9b #4: a documented history omits requestType; the id may name a metadata request
+    state = waiting(stage=Stage.PROCESSING, typed=False)
+    failed = ours("r1", status="failed", message="5004: sin información", request_type=None)
+    new, commands = m.transition(state, m.HistorySeen((failed,)))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == UNTYPED_REASON.format(what="SAT 5004 (5004: sin información)")
+    assert new.hint == UNTYPED_HINT
+    assert new.resume_to is Stage.SUBMITTED
+    assert (new.sat_code, new.invoice_count) == (None, None)  # unknown is not zero
+    # the same answer for a request listed with its requestType is an empty month
+    new, _ = m.transition(state, m.HistorySeen((attrs.evolve(failed, request_type="cfdi"),)))
+    assert (new.stage, new.sat_code, new.invoice_count) == (Stage.EMPTY, 5004, 0)
+
+
+def test_a_count_of_zero_for_a_request_of_unconfirmed_kind_needs_the_user() -> None:
+    state = waiting(typed=False)
+    done = ours("r1", status="completed", invoice_count=0, request_type=None)
+    new, commands = m.transition(state, m.HistorySeen((done,)))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == UNTYPED_REASON.format(what="no CFDIs")
+    assert new.hint == UNTYPED_HINT
+    assert new.resume_to is Stage.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("record", "created_at", "typed"),
+    [
+        ("c1", "c1", True),  # listed with the createdAt recorded for it: the same request
+        ("c1", "c2", None),  # another createdAt: another request (ids restarted)
+        (None, "c1", False),  # nothing recorded to compare with
+        ("", "", False),  # an empty createdAt proves nothing
+    ],
+)
+def test_the_recorded_created_at_confirms_the_kind(
+    record: str | None, created_at: str, typed: bool | None
+) -> None:
+    state = waiting(stage=Stage.PROCESSING, records=(jan_record("r1", created_at=record),))
+    seen = ours("r1", status="failed", message="5004", request_type=None, created_at=created_at)
+    new, _ = m.transition(state, m.HistorySeen((seen,)))
+    if typed is None:
+        assert "another request under the same id" in (new.reason or "")
+    else:
+        assert new.stage is (Stage.EMPTY if typed else Stage.NEEDS_ATTENTION)
+
+
+def test_only_the_users_word_survives_a_new_run_as_the_kind() -> None:
+    # typed is per run (ids may restart between runs); `journal adopt` vouches for the next run
+    failed = m.StatusSeen(ours("r1", status="failed", message="5004"))
+    state = waiting(typed=True, confirmed_id="r1")
+    new = run(state, m.Start(), failed)[0]
+    assert new.stage is Stage.NEEDS_ATTENTION
+    vouched = run(attrs.evolve(state, vouched=True), m.Start())[0]
+    assert (vouched.typed, vouched.vouched) == (True, False)
+    assert m.transition(vouched, failed)[0].stage is Stage.EMPTY
+    assert run(vouched, m.Start(), failed)[0].stage is Stage.NEEDS_ATTENTION
+
+
+# ------------------------------------------------------------------ why the outcome is unknown
+
+
+def test_the_cause_of_an_unknown_outcome_is_kept_until_the_next_create() -> None:
+    state = run(month(), m.Send(("h1",), seq=1), m.CreateUnknown("HTTP 502", generation=0))[0]
+    cause = "outcome of the create request is unknown (HTTP 502)"
+    assert (state.unknown_cause, state.reason) == (cause, cause)
+    unreadable = run(month(), m.Send(("h1",)), m.CreateUnknown("bad JSON", exists=True))[0]
+    assert unreadable.unknown_cause == (
+        "the create request was accepted but its answer is unreadable (bad JSON)"
+    )
+    # a new run keeps it and says it in the reason
+    new = run(state, m.Start(), m.HistorySeen((other("h1"),), generation=1))[0]
+    assert new.reason == unproven_reason(LAGGING, cause)
+    # a run that died in flight says so
+    crashed = month(stage=Stage.SUBMITTING, history_before=("h1",))
+    restarted = m.transition(crashed, m.Start())[0]
+    assert restarted.unknown_cause == "a run stopped while the create request was in flight"
+    # the next create starts without a cause
+    resent = run(state, m.AllowResend(), m.Send(("h1",)))[0]
+    assert resent.unknown_cause is None
+    assert (resent.exists, resent.unknown) == (False, False)
+
+
+def test_a_request_checked_by_the_history_in_this_run_is_of_the_months_kind() -> None:
+    # resumed from the journal (not checked yet): the history lists it with its requestType,
+    # which both checks it and confirms its kind, so SAT's 5004 is an empty month
+    state = waiting(stage=Stage.PROCESSING, checked=False, typed=False)
+    failed = ours("r1", status="failed", message="5004: sin información")
+    new, _ = m.transition(state, m.HistorySeen((failed,)))
+    assert (new.stage, new.checked, new.typed) == (Stage.EMPTY, True, True)
+    assert new.records == (jan_record("r1", final="failed"),)
+
+
+def test_sat_5002_from_the_status_is_never_asked_again_with_those_dates() -> None:
+    failed = m.HistorySeen((ours("r1", status="failed", message="5002: agotadas"),))
+    state = run(waiting(stage=Stage.PROCESSING), failed)[0]
+    assert state.exhausted == (JAN,)
+    # other dates are a new request for SAT; refused later, the month may not go back to them
+    half = date(2024, 1, 15)
+    state = run(
+        state,
+        m.AllowResend(start=JAN[0], end=half),
+        m.Send(("h1",)),
+        m.CreateRefused("Descarga Masiva is not active"),
+    )[0]
+    assert (state.stage, state.end) == (Stage.REFUSED, half)
+    with pytest.raises(
+        m.TransitionError,
+        match=r"^2024-01: SAT 5002 says its limit of requests for 2024-01-01\.\.2024-01-31 is "
+        r"exhausted",
+    ):
+        m.transition(state, m.AllowResend(start=JAN[0], end=JAN[1]))

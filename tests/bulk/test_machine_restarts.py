@@ -11,8 +11,8 @@ from datetime import date
 
 import attrs
 
-from gigstack_async.bulk.machine import HistorySeen as History
 from gigstack_async.bulk.machine import (
+    FetchStatus,
     KnownRequest,
     MonthState,
     Seen,
@@ -21,6 +21,7 @@ from gigstack_async.bulk.machine import (
     StatusSeen,
     transition,
 )
+from gigstack_async.bulk.machine import HistorySeen as History
 
 KEY = "2024-03"
 START, END = date(2024, 3, 1), date(2024, 3, 31)
@@ -87,16 +88,18 @@ COMPLETED = attrs.evolve(
 )
 
 
-def test_a_completed_request_listed_as_failed_is_another_request() -> None:
-    """A request never fails after it completed: its id names another request now (the
-    server's ids restarted). Before, the month waited for packages forever."""
+def test_a_completed_request_listed_as_failed_is_asked_and_needs_the_user() -> None:
+    """A completed month's request listed as failed (its id may name another request now: the
+    server's ids restarted). Before, the month waited for packages forever; now the status is
+    asked and its "failed" answer makes the month need the user."""
     state, _ = transition(COMPLETED, Start())
     state, commands = transition(state, History((documented("failed", "1700000000009"),)))
+    assert commands == (FetchStatus("102"),)
+    failed = Seen("102", "failed", message="SAT 5004: no se encontró información")
+    state, _ = transition(state, StatusSeen(failed))
     assert state.stage is Stage.NEEDS_ATTENTION, state
-    assert "status failed after it was completed" in (state.reason or "")
     assert state.hint is not None
     assert f"journal resend {KEY}" in state.hint
-    assert commands  # a warning is printed
 
 
 def test_a_completed_month_whose_status_says_failed_needs_the_user() -> None:

@@ -347,7 +347,7 @@ async def test_a_metadata_package_is_never_extracted_into_a_cfdi_month(tmp_path:
     assert not again.ok
     assert again.stage == "needs-attention"
     assert "does not hold this month's CFDIs" in (again.error or "")
-    assert "no CFDI XML" in (again.error or "")
+    assert "SAT metadata TXT" in (again.error or "")
     assert other in (again.error or "")
     assert says(again.hint, "journal adopt 2024-01")
     assert says(again.hint, "journal resend 2024-01")

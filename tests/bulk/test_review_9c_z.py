@@ -390,6 +390,8 @@ async def test_a_rebound_journal_refuses_another_taxpayers_cfdis(
     assert "IIA040805DZ4" in (refused.error or "")
     assert "another taxpayer" in (refused.error or "")
     assert f"journal rebind {out}" in (refused.error or "")
+    # Rebinding back alone cannot help: the month's request is the other team's (newcomer 9b).
+    assert f"journal resend {out} 2024-02" in (refused.error or "")
     assert not list((out / "2024-02").glob("*.xml"))
     assert list((out / ".gigstack-staging").glob("2024-02-*.zip"))  # kept, not lost
     with JournalStore.open_existing(out / JOURNAL) as store:
@@ -432,7 +434,9 @@ def test_the_taxpayer_is_the_side_of_the_rfc_type_and_never_guessed(tmp_path: Pa
     assert package_rfc(same, "received") == "EKU9003173C9"
     assert package_rfc(same, "issued") is None  # two emisores: not guessed
     header = "Uuid~RfcEmisor~NombreEmisor~RfcReceptor~NombreReceptor"
-    rows = [f"U{i}~EKU9003173C9~E~XAXX010101000~R" for i in range(3)]
+    rows = [
+        f"6F0A1B2C-3D4E-5F60-7A8B-9C0D1E2F3A4{i}~EKU9003173C9~E~XAXX010101000~R" for i in range(3)
+    ]
     metadata = _zip(tmp_path, {"m.txt": "\n".join([header, *rows, ""])})
     assert package_rfc(metadata, "issued") == "EKU9003173C9"
     assert package_rfc(_zip(tmp_path, {"x.xml": "<nothing/>"}), "received") is None

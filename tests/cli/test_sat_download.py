@@ -249,3 +249,16 @@ async def test_a_warning_is_printed_once(sandbox: Sandbox, cli, tmp_path: Path) 
     both = result.stdout + result.stderr
     assert result.code != 0
     assert both.count("2025-01: request gone-404 is not in the server's history") == 1, both
+
+
+async def test_a_5xx_to_the_pre_flight_read_warns_and_the_run_goes_on(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # The pipeline's retries (2) are spent on the pre-flight history read; the run itself
+    # polls the history again and every month still finishes.
+    sandbox.state.force_fault("getDownloadHistory", "503", times=3)
+    result = await cli(*download_args(tmp_path / "cfdi"))
+
+    assert result.code == 0, result.err_lines
+    assert any("pre-flight read of the history failed" in line for line in result.err_lines)
+    assert files_on_disk(tmp_path / "cfdi") == expected_files(sandbox)

@@ -82,12 +82,21 @@ ADOPT_WAITING = (
     "watches it: if the server's history lists it with other dates or type, the month stops "
     "and nothing is downloaded; if the history does not list it (it shows only the newest "
     "requests), its package is downloaded and checked before anything is extracted (the kind "
-    "of file, every issue date within the month ± 1 day): one that fails is not extracted."
+    "of file, every issue date within the month ± 1 day, one taxpayer on the request's "
+    "side): one that fails is not extracted. A request for part of the month passes that "
+    "check: when the history does not list it, you vouch for its dates."
 )
 ADOPT_COMPLETED = (
     "downloads its remaining packages: SAT already completed it, so the history is not asked "
     "again, but each package is checked before anything is extracted (the kind of file, every "
-    "issue date within the month ± 1 day): one that fails is not extracted."
+    "issue date within the month ± 1 day, one taxpayer on the request's side): one that "
+    "fails is not extracted. A request for part of the month passes that check: you vouch "
+    "for its dates."
+)
+
+ADOPT_DROPS = (
+    "{key} holds packages of the request it leaves, staged but not extracted: {paths}. "
+    "Adopting removes them (each spent one of SAT's 2 downloads of its package)."
 )
 
 MONTH_ARG = re.compile(r"\d{4}-\d{2}")
@@ -132,7 +141,12 @@ def register(commands: Any) -> None:
         "completed it, its package is downloaded and checked before anything is extracted: "
         "CFDI XML for a CFDI month, the metadata TXT for a metadata month, every issue date "
         "within the month's dates (± 1 day); a package that fails is not extracted and the "
-        "month needs attention again. An id another month of the journal knows is refused. A "
+        "month needs attention again. What the journal saw of the id before (a request "
+        "listed under it before the server's ids restarted) is replaced by your word. A "
+        "request for part of the month cannot be told by its files (its dates are inside the "
+        "month): when the history does not list it, you vouch for its dates. An id another "
+        "month of the journal knows is refused, unless --ids-restarted and that month no "
+        "longer follows it. A "
         "month the journal does not have yet is added (the dates `sat download` would plan for "
         "it); with no journal in the folder yet, --rfc-type (and --type) start one for this API "
         "key, team and base URL (for example to carry over the requests of an older "
@@ -156,6 +170,12 @@ def register(commands: Any) -> None:
         dest="request_type",
         choices=("cfdi", "metadata"),
         help="for a new journal: cfdi or metadata (default: cfdi)",
+    )
+    adopt.add_argument(
+        "--ids-restarted",
+        action="store_true",
+        help="the server's request ids restarted: adopt an id another month of the journal "
+        "had before (that month keeps its files; one still following the id is refused)",
     )
     adopt.usage = f"{PROG} journal adopt [options] JOURNAL MONTH REQUEST_ID"
     adopt.set_defaults(func=run_adopt, usage=adopt.format_usage().strip())
@@ -332,7 +352,9 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
     if not MONTH_ARG.fullmatch(args.month):
         raise UsageError(f"MONTH must be YYYY-MM, got {args.month!r}. {args.usage.strip()}")
     with _open_or_create(args, ctx) as store:
-        new, commands = repair.adopt(store, args.month, request_id)
+        new, commands = repair.adopt(
+            store, args.month, request_id, ids_restarted=args.ids_restarted
+        )
         state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
         ctx.ui.out(
@@ -346,6 +368,10 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
                 action=action,
             )
         )
+        dropped = [c.path for c in commands if isinstance(c, m.DeleteStaged)]
+        if dropped:
+            # Each staged package spent one of SAT's 2 downloads: say so before the yes.
+            ctx.ui.out(ADOPT_DROPS.format(key=state.key, paths=", ".join(dropped)))
         if not _confirm(
             f"Adopt {request_id} for {state.key}?", yes=args.yes, what="adopt trusts your word"
         ):
@@ -419,6 +445,18 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
                 "and the new request may be billed; pass --force only if the month misses days "
                 "(MISSING DAYS)"
             )
+        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
+            raise UsageError(
+                f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
+                f"{state.start}..{state.end}: the same request would be billed and refused "
+                "again. Split the period instead, each part into its own --out folder (for "
+                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`); "
+                "pass --force only if SAT's answer has changed"
+            )
+        try:  # refused (SAT 5002 for these dates) before any warning is printed
+            new, commands = m.transition(state, m.AllowResend())
+        except m.TransitionError as error:
+            raise UsageError(str(error)) from None
         risk = RESEND_RISK.format(
             key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
         )
@@ -432,7 +470,7 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
         ):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
-        removed = repair.apply(store, state, m.AllowResend())
+        removed = repair.record(store, new, commands)
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
