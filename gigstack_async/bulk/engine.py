@@ -266,6 +266,7 @@ class _Run:
         self.resumed: set[str] = set()
         self.generation = 0
         self.history_ids: tuple[str, ...] | None = None
+        self.history_created: tuple[tuple[str, str], ...] = ()
         self.busy: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.last_error: dict[str, GigstackError] = {}
@@ -723,6 +724,9 @@ class _Run:
             return
         self.history_ids = tuple(entry.id for entry in history)
         entries = tuple(seen_from_history(entry) for entry in history)
+        self.history_created = tuple(
+            (seen.id, seen.created_at) for seen in entries if seen.created_at is not None
+        )
         # Every request this journal knows for the plan's months: a history that omits one of
         # them is short or filtered and proves no absence.
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
@@ -782,7 +786,12 @@ class _Run:
                 return
             self.sent_this_run[key] += 1
             self.create_seq += 1
-            send = m.Send(self.history_ids, self.generation, seq=self.create_seq)
+            send = m.Send(
+                self.history_ids,
+                self.generation,
+                seq=self.create_seq,
+                created=self.history_created,
+            )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent
             self.announce(state, new)

@@ -204,6 +204,8 @@ class MonthState:
     """The last create surely reached the server (a 2xx whose body was unreadable)."""
     history_before: tuple[str, ...] | None = None
     """Request ids the history listed before the last create was sent."""
+    before_created: tuple[tuple[str, str], ...] = ()
+    """(id, `createdAt` as text) of the requests in `history_before` that showed one."""
     unknown: bool = False
     """The last create's outcome is unknown and must be reconciled with a later history."""
     need_generation: int = 0
@@ -313,6 +315,10 @@ class Send:
     generation: int = 0
     seq: int = 0
     """This create's place among the creates of the run (see `HistorySeen.later`)."""
+    created: tuple[tuple[str, str], ...] = ()
+    """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
+    before the attempt anchors an absence proof only if a later history lists it with the same
+    `createdAt` (after the server's ids restarted, its id may name a newer request)."""
 
 
 @attrs.frozen
@@ -659,6 +665,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
+        before_created=obs.created,
         attempt_seq=obs.seq,
         exists=False,
         unknown=False,
@@ -779,11 +786,12 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     and record.created_at in (seen.created_at,)
                     and bool(seen.created_at)
                 )
-                state = _evolve(
-                    state,
-                    records=_remember(state.records, seen),
-                    typed=state.typed or same or seen.request_type == state.request_type,
-                )
+                typed = state.typed or same or seen.request_type == state.request_type
+                # A `createdAt` later vouches for the month's kind (`typed`): it is recorded
+                # only from an entry this run knows is the month's request. Untyped, the entry
+                # may be another request under a restarted id (a metadata one, its count 0).
+                kept = seen if typed else attrs.evolve(seen, created_at=None)
+                state = _evolve(state, records=_remember(state.records, kept), typed=typed)
             if _fits(state, seen) is False:
                 return _attention(
                     state,
@@ -896,6 +904,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             hint=None,
         ), ()
     candidates = [*matches, *maybe]
+    # What each candidate looks like now: the user may adopt one, and if the server's ids
+    # restart before the next run, its id listed with another `createdAt` shows it.
+    records = state.records
+    for seen in candidates:
+        records = _remember(records, seen)
+    state = _evolve(state, records=records)
     kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
     cause = f"{state.unknown_cause}; " if state.unknown_cause else ""
     if candidates:
@@ -965,7 +979,18 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     # A request this run created after the attempt cannot have existed before it, whatever the
     # snapshot says: the server may have reused an id the snapshot listed.
     newer = {i for i, seq in obs.later if seq > state.attempt_seq}
-    older = [s for s in obs.entries if s.id in before and s.id not in newer]
+    # ... and one listed before it is that same request only if it shows the `createdAt` the
+    # snapshot showed (the server's ids may have restarted in between; missing now is no
+    # match). A snapshot entry without one cannot show a restart (a server that never reports
+    # `createdAt`: the other restart signs still apply).
+    created = dict(state.before_created)
+    older = [
+        s
+        for s in obs.entries
+        if s.id in before
+        and s.id not in newer
+        and (s.id not in created or s.created_at == created[s.id])
+    ]
     if not any(_same_kind(state, s, journal) for s in older):
         return (
             f"the history lists no {state.rfc_type} {state.request_type} request older than the "
@@ -1054,6 +1079,22 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
     if state.stage is Stage.COMPLETED:
         # Package commands come only from entering `completed` or from the status answer we
         # asked for: a routine poll must never start a second download of the same package.
+        if asked and status == "failed":
+            # A completed request never fails afterwards: the id names another request now
+            # (the server's ids restarted). Waiting would never end.
+            return _attention(
+                state,
+                f"request {seen.id} had completed, but its status now reports failed "
+                f"({seen.message or 'no reason'}): the id names another request (the server's "
+                "request ids may have restarted); nothing more was downloaded",
+                f"find the month's request in gigstack's dashboard, then `gigstack-async "
+                f"journal adopt {state.key} <id>`, or `gigstack-async journal resend "
+                f"{state.key}` if it is not there (a new request may be billed)",
+            ), ()
+        if asked and status == "expired":
+            return _expired(
+                state, f"SAT reports the request expired ({seen.message or 'no reason'})"
+            )
         return _next_package(state) if asked and status in (None, "completed") else (state, ())
     if status in ("pending", "accepted"):
         return _evolve(state, stage=Stage.SUBMITTED), ()
@@ -1380,7 +1421,11 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     )
     # The user's word beats what the journal saw of this id before (review 9d #1): after the
     # server's ids restart, the stored record is the old request's and would flag the id forever.
-    records = tuple(r for r in state.records if r.id != obs.request_id)
+    # A record of an id the month never had is a candidate's, seen when the month needed the
+    # user (`_reconcile`): kept, so an id reused before the next run is caught by its createdAt.
+    records = tuple(
+        r for r in state.records if r.id != obs.request_id or r.id not in state.known_ids
+    )
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None

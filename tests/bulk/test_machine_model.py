@@ -295,8 +295,9 @@ class MonthMachineModel(RuleBasedStateMachine):
             self.generation += 1
             self.stale = (self.server.history(), self.generation)
             ids = tuple(s.id for s in self.stale[0])
+            created = tuple((s.id, s.created_at) for s in self.stale[0] if s.created_at)
             self.seq += 1
-            self.feed(key, m.Send(ids, self.generation, seq=self.seq))
+            self.feed(key, m.Send(ids, self.generation, seq=self.seq, created=created))
 
     @rule()
     def late_history(self) -> None:
@@ -514,9 +515,7 @@ class MonthMachineModel(RuleBasedStateMachine):
     def crash(self) -> None:
         self.restart()
 
-    # Not a random rule yet: with restarts interleaved at random the search still finds
-    # months billed twice or reported empty across restarts (review 9b follow-up; see
-    # test_replay_ids_restarting_onto_known_ids for the case that holds).
+    @rule()
     def server_ids_restart(self) -> None:
         """The server's request ids restart: new requests reuse ids the journal knows.
 
@@ -701,3 +700,105 @@ def test_replay_ids_restarting_onto_known_ids(documented_only: bool) -> None:
     for key in MONTHS:
         assert model.state(key).stage is not m.Stage.DONE
     model.teardown()
+
+
+# Replays of what the random `server_ids_restart` rule found (shrunk by hand from its traces).
+
+
+def test_replay_ids_restart_before_any_history_never_makes_a_month_empty() -> None:
+    """The months are created, the server's ids restart before any history was seen, and other
+    tools' metadata requests take the old ids. Without `requestType` (documented fields only)
+    the metadata request under 2024-03's old id shows the month's dates; its `createdAt`,
+    first seen now, must not later vouch that it is the month's kind: it would make 2024-03
+    `empty` on a metadata request's count of 0, while SAT holds one CFDI."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[0, 0, 1],
+        fan=True,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.server_ids_restart()
+    model.noise_burst("2024-01")
+    model.teardown()  # runs until every month settles, checking the invariants
+
+
+def test_replay_a_completed_request_id_that_fails_after_ids_restart_never_hangs() -> None:
+    """The months are created and a run sees them finish (2024-02 completed with one CFDI,
+    the others SAT 5004); then the server's ids restart and metadata requests, which SAT
+    answers 5004, take the old ids. 2024-02's request 101 "fails" after it had completed:
+    that is another request under its id. It used to wait for packages forever
+    (`completed`, never settled); it needs the user, and a resend gets its CFDI."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=True,
+        sizes=[0, 1, 0],
+        fan=True,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.crash()  # the next run cannot vouch for its requests' kind (documented fields only)
+    model.tick(3)
+    model.server_ids_restart()
+    model.noise_burst("2024-03")
+    model.teardown()  # runs until every month settles, checking the invariants
+
+
+def test_replay_an_adopted_id_reused_before_the_next_run_never_makes_a_month_empty() -> None:
+    """2024-02's create answered 502 after the server created it (101); the user finds 101 in
+    the dashboard and adopts it; then the server's ids restart and 101 names a metadata
+    request for February. The next run took the user's word for the new 101 and reported
+    2024-02 empty on its count of 0, while SAT holds one CFDI. The candidate's `createdAt`
+    seen when the month needed the user shows the id names another request now."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[0, 1, 0],
+        fan=True,
+        outcomes=["lost_after", "lost_after", "ok"],
+    )
+    model.late_history()  # 100 and 101 are candidates for both months: the user is asked
+    model.user_follows_hint("2024-02")  # adopts 101
+    model.server_ids_restart()
+    model.noise_burst("2024-02")
+    model.tick(0)
+    model.teardown()  # runs until every month settles, checking the invariants
+
+
+def test_replay_an_unknown_create_is_never_proven_absent_across_an_ids_restart() -> None:
+    """2024-01 is created (100); 2024-02's create answers 502 after the server created it
+    (101). Then the server's ids restart: another tool's metadata request for January is the
+    new 100, and the next run's March create is the new 101. The history [101 March, 100
+    January] looked like a proof that 2024-02's create never arrived: 100 was listed before it
+    and one of this run's creates after it. It is not the 100 the snapshot listed (another
+    `createdAt`), so nothing is proven: 2024-02 is not sent again (it was billed)."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[1, 1, 1],
+        fan=False,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.send("2024-01")
+    model.perform_create(0, "ok")
+    model.send("2024-02")
+    model.perform_create(0, "lost_after")
+    model.server_ids_restart()
+    model.noise("2024-01")
+    model.send("2024-03")
+    model.perform_create(0, "ok")
+    model.tick(0)
+    model.never_billed_twice()
+    assert model.state("2024-02").stage is not m.Stage.PLANNED
+    model.teardown()  # runs until every month settles, checking the invariants
