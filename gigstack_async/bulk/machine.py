@@ -875,6 +875,18 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     matches = [s for s, fit in verdicts if fit is True]
     maybe = [s for s, fit in verdicts if fit is None]
     maybe += [s for s in reused if _fits(state, s) is not False]
+    # A known id the "before" snapshot did not list, listed now, with nothing recorded that
+    # shows it is the old request (a createdAt or a finished status to compare): our old
+    # request would have been in the snapshot, so this may be the lost create under a reused
+    # id (ids restarted). It is never adopted silently, and it proves nothing absent.
+    maybe += [
+        s
+        for s in obs.entries
+        if s.id in excluded
+        and s.id not in before
+        and not (s.id in mine and (mine[s.id].created_at or mine[s.id].final))
+        and _fits(state, s) is not False
+    ]
     if len(matches) == 1 and not maybe:
         match = matches[0]
         adopted = _evolve(

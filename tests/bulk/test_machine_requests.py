@@ -773,13 +773,22 @@ def test_an_adopted_completed_request_downloads_its_package() -> None:
     assert commands == (m.FetchPackage("p1", 1),)
 
 
-def test_a_known_request_id_is_never_adopted_again() -> None:
-    # r0 was this month's request before a reset: it fits, but the month left it
+def test_a_known_request_id_is_never_adopted_silently() -> None:
+    # r0 was this month's request before a reset: it fits, but the month left it. It was not
+    # in the snapshot before the attempt and nothing recorded shows it is the old request: it
+    # may be the lost create under a reused id, so the user decides (never adopted silently).
     state = unknown(known_ids=("r0",))
     new, commands = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r0")), generation=2))
     assert commands == ()
     assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
-    assert new.reason == unproven_reason(NO_OLDER.format(n=2))  # r0 is no candidate
+    assert new.reason == candidates_reason("r0")
+    assert new.hint == CANDIDATES_HINT
+    # Listed in the snapshot before the attempt, r0 is the old request: no candidate.
+    new, _ = m.transition(
+        attrs.evolve(state, history_before=("h1", "r0")),
+        m.HistorySeen((m.Seen("h1"), ours("r0")), generation=2),
+    )
+    assert new.reason == unproven_reason(LAGGING)
     assert new.hint == DASHBOARD_HINT
 
 
@@ -939,7 +948,8 @@ def test_a_request_the_month_knows_is_no_anchor_unless_it_existed_before_the_att
     history = complete_history(entries=(m.Seen("r0"), other("r9")), expected=())
     new, _ = m.transition(state, history)
     assert new.stage is Stage.NEEDS_ATTENTION
-    assert new.reason == unproven_reason(NO_OLDER.format(n=2))
+    # r0, known but not in the (empty) snapshot, may even be the lost create under a reused id
+    assert new.reason == candidates_reason("r0")
     # listed before the attempt, r0 (its kind unreported, but this journal's) is the anchor
     new, _ = m.transition(attrs.evolve(state, history_before=("r0",)), history)
     assert (new.stage, new.reason) == (
@@ -1880,3 +1890,32 @@ def test_sat_5002_from_the_status_is_never_asked_again_with_those_dates() -> Non
         r"exhausted",
     ):
         m.transition(state, m.AllowResend(start=JAN[0], end=JAN[1]))
+
+
+def test_a_lost_resend_under_the_months_own_reused_id_is_never_proven_absent() -> None:
+    # i13-mach-a2's case: the server said "not found" for r0 five times (its ids restarted),
+    # the user resent, and the resend's answer was lost while the server gave it the id r0
+    # again. r0 is known but was not in the snapshot before the resend, and nothing recorded
+    # tells the old r0 from the new: it may be the create, so nothing is sent again.
+    s = run(month(), m.Send(("h1",), generation=1, seq=1), m.Created("r0"))[0]
+    for _ in range(m.POLL_GIVE_UP):
+        s, _ = m.transition(s, m.PollFailed("404", not_found=True))
+    s = run(
+        s,
+        m.Start(),
+        m.AllowResend(),
+        m.Send(("h1",), generation=1, seq=1),
+        m.CreateUnknown("HTTP 502", generation=1),
+    )[0]
+    listed = (
+        other("h1"),
+        ours("r0", status="pending", created_at="1732950000000"),
+        other("r9"),
+    )
+    s, commands = m.transition(
+        s, m.HistorySeen(listed, generation=2, expected=("r9",), later=(("r9", 2),))
+    )
+    assert commands == ()
+    assert s.stage is Stage.NEEDS_ATTENTION
+    assert "candidates: r0" in (s.reason or "")
+    assert s.creates == 2  # nothing more will be sent without the user
