@@ -1125,3 +1125,17 @@ def test_adopt_replaces_what_the_journal_saw_of_the_months_own_id(adopted: str) 
     else:  # a candidate's record, seen while the month needed the user: kept (i9-restart)
         assert new.records == (old, other)
     assert new.confirmed_id == adopted
+
+
+def test_adopting_an_older_known_id_of_the_month_drops_its_stored_record() -> None:
+    old = m.KnownRequest("R0", date(2023, 5, 1), date(2023, 5, 31), "issued", "cfdi", "1")
+    keep = m.KnownRequest("R1", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi", "2")
+    state = attrs.evolve(
+        SUBMITTED,
+        stage=Stage.NEEDS_ATTENTION,
+        known_ids=("R0", "R1"),
+        records=(old, keep),
+        reason="request now names another request",
+    )
+    new, _ = m.transition(state, m.Adopt("R0"))
+    assert (new.request_id, new.records) == ("R0", (keep,))

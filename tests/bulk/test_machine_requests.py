@@ -1919,3 +1919,88 @@ def test_a_lost_resend_under_the_months_own_reused_id_is_never_proven_absent() -
     assert s.stage is Stage.NEEDS_ATTENTION
     assert "candidates: r0" in (s.reason or "")
     assert s.creates == 2  # nothing more will be sent without the user
+
+
+def completed_month() -> m.MonthState:
+    return month(
+        stage=Stage.COMPLETED,
+        request_id="r1",
+        known_ids=("r1",),
+        checked=True,
+        status_asked=True,
+        package_ids=("P1",),
+        sat_state="completed",
+    )
+
+
+@pytest.mark.parametrize("message", ["SAT says no", None])
+def test_a_completed_request_whose_status_now_says_failed_needs_the_user(
+    message: str | None,
+) -> None:
+    # A completed request never fails afterwards: the id names another request now.
+    state = completed_month()
+    new, commands = m.transition(state, m.StatusSeen(ours("r1", status="failed", message=message)))
+    assert commands == ()
+    assert new.stage is Stage.NEEDS_ATTENTION
+    shown = message or "no reason"
+    assert new.reason == (
+        f"request r1 had completed, but its status now reports failed ({shown}): the id names "
+        "another request (the server's request ids may have restarted); nothing more was "
+        "downloaded"
+    )
+    assert new.hint == (
+        "find the month's request in gigstack's dashboard, then `gigstack-async journal adopt "
+        "2024-01 <id>`, or `gigstack-async journal resend 2024-01` if it is not there (a new "
+        "request may be billed)"
+    )
+    assert new.package_ids == state.package_ids
+
+
+@pytest.mark.parametrize("message", ["package gone", None])
+def test_a_completed_request_whose_status_says_expired_is_expired(message: str | None) -> None:
+    new, commands = m.transition(
+        completed_month(), m.StatusSeen(ours("r1", status="expired", message=message))
+    )
+    assert commands == ()
+    assert new.stage is Stage.EXPIRED
+    assert new.reason == f"SAT reports the request expired ({message or 'no reason'})"
+    assert new.key == "2024-01"
+
+
+def test_send_keeps_the_snapshots_created_at_for_the_absence_proof() -> None:
+    created = (("h1", "1700000000000"),)
+    new, commands = m.transition(month(), m.Send(("h1",), generation=1, seq=1, created=created))
+    assert commands == (m.SendCreate("2024-01"),)
+    assert new.before_created == created
+
+
+def test_an_older_request_listed_with_another_created_at_is_no_anchor() -> None:
+    # "h1" was listed before the attempt with one createdAt; listed now with another, its id
+    # names a newer request (ids restarted): it cannot show that the history spans the slot.
+    state = unknown(before_created=(("h1", "1700000000000"),))
+    same = attrs.evolve(other("h1"), created_at="1700000000000")
+    moved = attrs.evolve(other("h1"), created_at="1800000000000")
+    proven, _ = m.transition(state, complete_history(entries=(same, other("r9"))))
+    assert proven.stage is Stage.PLANNED
+    unproven, _ = m.transition(state, complete_history(entries=(moved, other("r9"))))
+    assert unproven.stage is Stage.NEEDS_ATTENTION
+
+
+def test_candidates_are_remembered_with_what_they_showed() -> None:
+    seen = attrs.evolve(ours("r5"), created_at="1732950000000")
+    new, _ = m.transition(unknown(), m.HistorySeen((m.Seen("h1"), seen, ours("r6")), 2))
+    assert new.stage is Stage.NEEDS_ATTENTION
+    recorded = {r.id: r.created_at for r in new.records}
+    assert recorded == {"r5": "1732950000000", "r6": None}
+
+
+def test_an_untyped_listing_records_no_created_at() -> None:
+    # A createdAt vouches for the month's kind later: kept only when this run knew the entry
+    # was the month's request; an entry without requestType is recorded without it.
+    state = month(stage=Stage.SUBMITTED, request_id="r1", known_ids=("r1",), checked=False)
+    untyped = attrs.evolve(ours("r1", request_type=None), created_at="1732950000000")
+    new, _ = m.transition(state, m.HistorySeen((untyped,), 1))
+    assert [r.created_at for r in new.records if r.id == "r1"] == [None]
+    typed = attrs.evolve(ours("r1"), created_at="1732950000000")
+    new, _ = m.transition(state, m.HistorySeen((typed,), 1))
+    assert [r.created_at for r in new.records if r.id == "r1"] == ["1732950000000"]
