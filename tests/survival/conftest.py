@@ -45,9 +45,8 @@ GROUPS: dict[int, tuple[str, str, str]] = {
         "package was downloaded a third time, and no month was created more than once plus "
         "the resends the user confirmed; "
         "the UUIDs written are exactly the sandbox's ground truth, each once, each in its "
-        "month's folder and each file a parseable CFDI carrying that UUID; the server created "
-        "each month's request exactly once and no create request reached its handler twice; "
-        "no temp or partial file remains.",
+        "month's folder and each file a parseable CFDI carrying that UUID; no temp or partial "
+        "file remains.",
     ),
     2: (
         "Crash and resume",
