@@ -462,5 +462,7 @@ def test_the_readme_names_the_real_journal_and_folder_first_journal_commands() -
     for stage in FINAL_STAGES:
         assert m.Stage(stage).value == stage
         assert f"`{stage}`" in section
-    assert "`unfinished`" in section
+    # Newcomer walk: "unfinished" in the summary vs "submitted" in `journal show`: one word.
+    assert "unfinished" not in section
+    assert "`submitted`" in section
     assert "its own folder" in section  # the 5003 split that works

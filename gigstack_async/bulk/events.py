@@ -73,8 +73,9 @@ class MonthResult(BulkEvent):
     resumed: bool = False
     stage: str | None = None
     """The month's state in the journal: `done`, `empty`, `completed` (no `download_to`),
-    `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress (the CLI
-    shows those as `unfinished`). The CLI summary and `journal show` use these names."""
+    `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress (`planned`,
+    `submitting`, `submitted`, `processing`, `completed`: a re-run continues it). The CLI
+    summary and `journal show` use these names."""
     hint: str | None = None
     """What to do next when the month needs you (also in `gigstack-async journal show`). Its
     `gigstack-async journal ...` commands name the journal's folder (or file) and the month:

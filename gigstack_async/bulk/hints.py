@@ -5,13 +5,16 @@ The state machine (`bulk.machine`) is pure and knows neither where its journal l
 the user named it, so its texts say `gigstack-async journal adopt 2024-03 <id>`. Whatever shows
 a text to the user (`MonthResult`, the CLI's summary, `journal show`) renders it with the
 folder, or the journal file when it is not the folder's default: a command copied from a hint
-then runs as printed.
+then runs as printed: an argument is quoted for the shell of the platform running it
+(`shell_quote`).
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 
 _COMMAND = re.compile(
     r"(?P<command>gigstack-async journal (?:show|adopt|resend))"
@@ -21,16 +24,31 @@ _COMMAND = re.compile(
 _REBIND = re.compile(r"gigstack-async journal rebind(?= |`|$)")
 
 
-def with_journal(text: str | None, month: str, journal: str | None) -> str | None:
+def shell_quote(argument: str, platform: str | None = None) -> str:
+    """`argument` written so that the shell of `platform` (default: this one, `sys.platform`)
+    passes it as one word: POSIX single quotes (`shlex.quote`) everywhere but Windows, whose
+    cmd.exe does not know single quotes: there double quotes, as Python itself joins a command
+    line (`subprocess.list2cmdline`; PowerShell reads the same form for a path)."""
+    if (platform or sys.platform) == "win32":
+        return subprocess.list2cmdline([argument])
+    return shlex.quote(argument)
+
+
+def with_journal(
+    text: str | None, month: str, journal: str | None, *, platform: str | None = None
+) -> str | None:
     """`text` with `journal` (a folder or file, as the user gave it) inserted into each journal
     command, and `month` where a command names none. Unchanged when `journal` is None (a run
-    without a journal file has nothing these commands could open)."""
+    without a journal file has nothing these commands could open). The folder is quoted for
+    `platform`'s shell (`shell_quote`)."""
     if text is None or journal is None:
         return text
-    folder = shlex.quote(journal)
+    folder = shell_quote(journal, platform)
 
     def render(found: re.Match[str]) -> str:
         key = (found.group("month") or "").strip() or month
         return f"{found.group('command')} {folder} {key}"
 
-    return _REBIND.sub(f"gigstack-async journal rebind {folder}", _COMMAND.sub(render, text))
+    # A function, not a template: a Windows folder's backslashes are not escapes.
+    rebind = f"gigstack-async journal rebind {folder}"
+    return _REBIND.sub(lambda _found: rebind, _COMMAND.sub(render, text))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
 import tempfile
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -17,7 +16,7 @@ import attrs
 
 from gigstack_async.bulk.engine import BulkOptions, run_bulk
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
-from gigstack_async.bulk.hints import with_journal
+from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.store import (
     JournalCorruptError,
@@ -126,7 +125,7 @@ class BulkDownload:
                 f"its journal in {self.journal_path.name}. Move the old file aside and attach "
                 'each request it lists (its "request_id" fields, by month) without sending '
                 "anything: `gigstack-async journal adopt "
-                f"{shlex.quote(str(self.journal_path.parent))} YYYY-MM REQUEST_ID --rfc-type "
+                f"{shell_quote(str(self.journal_path.parent))} YYYY-MM REQUEST_ID --rfc-type "
                 f"{self.plan.criteria.rfc_type.value} --type "
                 f"{self.plan.criteria.request_type.value}` (the first one creates the new "
                 "journal); then run the same command again. Or start over, knowing that months "

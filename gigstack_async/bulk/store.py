@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import cattrs
 
+from gigstack_async.bulk.hints import shell_quote
 from gigstack_async.bulk.machine import MonthState, Stage
 from gigstack_async.errors import GigstackError
 
@@ -543,7 +543,7 @@ def mismatch_message(path: Path, problems: list[str]) -> str:
         f"{path} belongs to another run: {'; '.join(problems)}. This journal was left untouched. "
         "If it is the same gigstack team (for example a rotated API key, or the same team or "
         "server written differently), `gigstack-async journal rebind "
-        f"{shlex.quote(str(path.parent if path.name == _DEFAULT_NAME else path))}` (given this "
+        f"{shell_quote(str(path.parent if path.name == _DEFAULT_NAME else path))}` (given this "
         "run's API key, "
         "team and base URL) makes it yours without requesting anything again. Another folder "
         "(or --journal file) starts over instead: every month is requested, and may be billed, "
@@ -613,7 +613,7 @@ def _refuse_foreign_file(path: Path) -> None:
             "an older gigstack-async, which this version cannot resume. Keep it (its "
             '"request_id" fields list the requests already billed), move it aside, and attach '
             "each of them without sending anything: `gigstack-async journal adopt "
-            f"{shlex.quote(str(path))} YYYY-MM REQUEST_ID --rfc-type issued|received` (the "
+            f"{shell_quote(str(path))} YYYY-MM REQUEST_ID --rfc-type issued|received` (the "
             "first one creates the new journal at this path), instead of creating them again."
         )
     raise JournalCorruptError(f"{path} cannot be read as a bulk journal (not SQLite)")

@@ -30,7 +30,7 @@ STATE_STYLES = {
     "needs-attention": "bold red",
     "refused": "red",
     "expired": "red",
-    "unfinished": "yellow",
+    "submitting": "yellow",
 }
 REFRESH_SECONDS = 0.25
 

@@ -1,9 +1,10 @@
 """What the user sees of a bulk download: one row per month, updated from the run's events.
 
 States shown while it runs: planned → submitted → pending / accepted / processing → completed →
-downloading. A finished month shows its `MonthResult.stage`, the names `journal show` uses:
-done, empty, sat-failed, expired, refused, needs-attention (or completed without files); a month
-this run did not finish shows unfinished (a re-run continues it). A month whose polling keeps
+downloading. When the run ends each month shows its `MonthResult.stage`, the word `journal show`
+prints for it: done, empty, sat-failed, expired, refused, needs-attention (or completed without
+files); a month this run did not finish keeps its in-progress stage (planned, submitting,
+submitted, processing, completed), which a re-run continues. A month whose polling keeps
 failing gets the note "polling failing". The model is pure (no output) so the live table, the
 plain lines and the summary all read the same rows.
 """
@@ -29,7 +30,7 @@ from gigstack_async.bulk.events import (
 FINAL_STAGES = frozenset(
     ("done", "empty", "completed", "sat-failed", "expired", "refused", "needs-attention")
 )
-"""`MonthResult.stage` values a run ends a month in; any other stage is shown "unfinished"."""
+"""`MonthResult.stage` values a run ends a month in; any other stage is one a re-run continues."""
 
 
 @dataclass
@@ -100,12 +101,10 @@ class Board:
         # The result lists every file of the month, including those of an earlier run.
         row.files = max(row.files, len(result.files))
         row.error = result.error
-        if result.stage in FINAL_STAGES:
-            row.state = result.stage  # one vocabulary with `journal show` and the README
-        else:
-            # Not finished in this run (--timeout, or an unknown create outcome): a re-run
-            # with the same journal picks it up.
-            row.state = "unfinished"
+        # One word per state, the journal's, in the summary, `journal show` and the README; a
+        # month this run did not finish (--timeout) keeps its in-progress stage, and its error
+        # says that a re-run continues it.
+        row.state = result.stage or row.state
         if result.resumed and not row.note:
             row.note = "resumed"
 

@@ -27,11 +27,10 @@ def _error_line(row: MonthRow) -> object:
 
 
 def _cells(board: Board, row: MonthRow) -> list[str]:
-    state = row.state if row.done else "unfinished"
     return [
         row.key,
         row.request_id or "-",
-        state,
+        row.state,
         "-" if row.invoices is None else str(row.invoices),
         str(row.files),
         format_seconds(board.elapsed(row)),

@@ -217,3 +217,42 @@ async def test_a_failed_package_whose_request_left_the_history_is_adopted_as_pri
         assert await asyncio.to_thread(main, [*argv, "-y"]) == 0
         third = (await months())[key]
         assert third.stage == "done", third.error
+
+
+@pytest.mark.parametrize(
+    ("platform", "journal", "quoted"),
+    [
+        ("linux", "/home/ana/my cfdi", "'/home/ana/my cfdi'"),
+        ("darwin", "/Users/ana/my cfdi", "'/Users/ana/my cfdi'"),
+        ("win32", r"C:\Users\Ana\my cfdi", r'"C:\Users\Ana\my cfdi"'),
+        ("win32", r"C:\cfdi", r"C:\cfdi"),
+    ],
+)
+def test_hints_quote_the_folder_for_the_platforms_shell(
+    platform: str, journal: str, quoted: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Newcomer walk: hints single-quoted folders, which cmd.exe and PowerShell do not undo
+    # ("'C:\Users\Ana\my cfdi'" is no folder there).
+    monkeypatch.setattr("sys.platform", platform)  # the platform running the hint's shell
+    text = with_journal("`gigstack-async journal resend 2024-01`", "2024-01", journal)
+    assert text == f"`gigstack-async journal resend {quoted} 2024-01`"
+    if platform == "win32":
+        assert "'" not in (text or "")
+    else:
+        assert shlex.split(quoted) == [journal]
+
+
+def test_a_folder_with_a_quote_survives_both_shells() -> None:
+    posix = with_journal(
+        "gigstack-async journal show", "2024-01", "/tmp/ana's cfdi", platform="linux"
+    )
+    assert shlex.split((posix or "").removeprefix("gigstack-async journal show ")) == [
+        "/tmp/ana's cfdi",
+        "2024-01",
+    ]
+    windows = with_journal(
+        "gigstack-async journal show", "2024-01", r"C:\ana's cfdi", platform="win32"
+    )
+    assert windows == 'gigstack-async journal show "C:\\ana\'s cfdi" 2024-01'
+    rebind = with_journal("`gigstack-async journal rebind`", "2024-01", r"C:\x y", platform="win32")
+    assert rebind == '`gigstack-async journal rebind "C:\\x y"`'

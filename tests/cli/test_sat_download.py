@@ -154,7 +154,13 @@ async def test_timeout_reports_unfinished_months_and_exit_1(
 
     assert result.code == 1
     summary = result.stdout.split("Summary", 1)[1]
-    assert summary.count("unfinished") == 3
+    # The journal's word for the state, as `journal show` prints it (not "unfinished").
+    assert "unfinished" not in summary
+    rows = [line.split() for line in summary.splitlines() if line.startswith("2025-")]
+    assert len(rows) == 3
+    assert all("submitted" in row for row in rows), summary
+    show = await cli("journal", "show", str(tmp_path / "cfdi"))
+    assert show.stdout.count(" submitted ") == 3, show.stdout
     assert "re-run with the same journal to keep watching" in summary
     assert "Total: 3 months, 0 ok, 3 not ok" in summary
 

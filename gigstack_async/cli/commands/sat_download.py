@@ -32,8 +32,8 @@ The period is split into one request per calendar month (SAT's limit), shown bef
 sent. The months are submitted and polled concurrently; each completed month's packages are
 verified and extracted to OUT/YYYY-MM/<UUID>.xml. A live table shows each month's state:
 planned → submitted → pending/accepted/processing → completed → downloading → done; or empty,
-sat-failed, expired, refused, needs-attention (the names `journal show` uses); unfinished when
-this run stopped first.
+sat-failed, expired, refused, needs-attention (the names `journal show` uses); a month this run
+did not finish keeps its stage (e.g. submitted, processing) and a re-run continues it.
 Without rich, or when output is not a terminal, one line is printed per event instead.
 
 Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
@@ -126,7 +126,8 @@ def register(subparsers: Any) -> None:
         "--timeout",
         type=positive_float,
         metavar="SECONDS",
-        help="stop watching after SECONDS; unfinished months are reported and resume later",
+        help="stop watching after SECONDS; months not finished by then are reported with "
+        "their stage and resume later",
     )
     parser.add_argument(
         "--yes",
