@@ -20,7 +20,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError, classify
 from gigstack_async.cli.parser import PROG, CliParser, group_parser, root_parser
 from gigstack_async.cli.redact import Redactor, enable_debug_logging
-from gigstack_async.cli.ui import Ui
+from gigstack_async.cli.ui import Ui, silence_stdout
 
 SAT_EPILOG = f"""\
 examples:
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exitcodes.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`... | head`): nothing more to say to it, and not an error.
-        _silence_stdout()
+        silence_stdout()
         return exitcodes.OK
     except Exception as error:
         if args.debug:
@@ -76,11 +76,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         ui.error(message)
         return code
     return code
-
-
-def _silence_stdout() -> None:
-    # Python would otherwise report the broken pipe again when it flushes stdout at exit.
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

@@ -8,8 +8,11 @@ otherwise every module prints plain, line-by-line text that pipes and logs can r
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from gigstack_async.cli.redact import Redactor
@@ -44,6 +47,25 @@ class Ui:
                 self._console = Console(highlight=False)
         # rich's own detection honours TTY_COMPATIBLE / TTY_INTERACTIVE and dumb terminals.
         self.fancy = self._console is not None and self._console.is_interactive
+        self.stdout_closed = False
+        """The reader of stdout went away (`... | head -1`) inside `changing_state`."""
+        self._changing = 0
+
+    @contextlib.contextmanager
+    def changing_state(self) -> Iterator[None]:
+        """Within: a command that changes state (a journal repair, an activation) keeps going
+        when stdout's reader goes away (`... -y | head -1`), dropping the rest of its output,
+        so that the change it was told to make is still made and recorded. Outside, a closed
+        stdout stops the command (`main` exits 0 quietly), as for any read-only command."""
+        self._changing += 1
+        try:
+            yield
+        finally:
+            self._changing -= 1
+
+    def _closed(self) -> None:
+        self.stdout_closed = True
+        silence_stdout()
 
     @property
     def console(self) -> Console:
@@ -53,7 +75,14 @@ class Ui:
 
     def out(self, text: str = "") -> None:
         """A line on stdout, flushed at once so that a pipe sees progress as it happens."""
-        print(text, flush=True)
+        if self.stdout_closed:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            if not self._changing:
+                raise
+            self._closed()
 
     def err(self, text: str) -> None:
         """A line on stderr, with secrets masked."""
@@ -64,9 +93,23 @@ class Ui:
 
     def render(self, renderable: Any) -> None:
         """Print a rich renderable (fancy mode only)."""
-        self.console.print(renderable)
+        if self.stdout_closed:
+            return
+        try:
+            self.console.print(renderable)
+        except BrokenPipeError:
+            if not self._changing:
+                raise
+            self._closed()
 
     def suggest_rich(self) -> None:
         """Tell the user how to get the live display when rich is missing."""
         if not self.has_rich:
             self.err(f"note: for the live progress table, install rich: {INSTALL_HINT}")
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device: Python would otherwise report the broken pipe again
+    when it flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -265,3 +269,65 @@ def test_adopt_of_another_request_says_the_staged_package_goes_before_the_confir
     assert main(["journal", "adopt", str(folder), "2024-01", "REQ-2", "-y"]) == 0
     assert not zip_path.exists()
     assert state(folder, "2024-01").request_id == "REQ-2"
+
+
+def _closed_stdout(*argv: str) -> subprocess.CompletedProcess[bytes]:
+    """Run the CLI with its stdout's reader already gone, as `... | head -1` leaves it once
+    `head` has its line: every write to stdout fails with a broken pipe."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the child starts: its first write breaks
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "gigstack_async", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(writer)
+    _out, err = child.communicate(timeout=60)
+    return subprocess.CompletedProcess(child.args, child.returncode, b"", err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "changed"),
+    [
+        (
+            ["resend", "{out}", "2024-01", "-y"],
+            lambda s: s.stage is m.Stage.PLANNED and s.resend_allowed,
+        ),
+        (
+            ["adopt", "{out}", "2024-01", "REQ-42", "-y"],
+            lambda s: (s.stage, s.request_id) == (m.Stage.SUBMITTED, "REQ-42"),
+        ),
+    ],
+    ids=["resend", "adopt"],
+)
+def test_a_repair_piped_into_head_is_still_recorded(
+    out: Path, argv: list[str], changed: Callable[[m.MonthState], bool]
+) -> None:
+    # Newcomer walk: `journal resend ... -y | head -1` printed the risk into a closed pipe,
+    # the BrokenPipeError ended the command before the journal changed, and it exited 0.
+    done = _closed_stdout("journal", *(a.format(out=out) for a in argv))
+    assert done.returncode == 0, done.stderr
+    assert changed(state(out, "2024-01"))
+    assert b"Traceback" not in done.stderr
+    assert b"BrokenPipe" not in done.stderr
+
+
+def test_a_rebind_piped_into_head_is_still_recorded(out: Path) -> None:
+    done = _closed_stdout(
+        "--api-key", "sk_test_rotated", "--base-url", IDENTITY.base_url,
+        "journal", "rebind", str(out), "-y",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.identity.key_fingerprint != IDENTITY.key_fingerprint
+
+
+def test_a_repair_whose_risk_could_not_be_shown_is_not_confirmed(out: Path) -> None:
+    # Without -y the question would follow a risk that reached no one: nothing changes.
+    done = _closed_stdout("journal", "resend", str(out), "2024-01")
+    assert done.returncode == 2
+    assert b"nothing changed" in done.stderr
+    assert state(out, "2024-01").stage is m.Stage.NEEDS_ATTENTION

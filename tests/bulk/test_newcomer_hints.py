@@ -7,8 +7,10 @@ or its file when `journal=` put it elsewhere, into every `gigstack-async journal
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shlex
+import sys
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -256,3 +258,26 @@ def test_a_folder_with_a_quote_survives_both_shells() -> None:
     assert windows == 'gigstack-async journal show "C:\\ana\'s cfdi" 2024-01'
     rebind = with_journal("`gigstack-async journal rebind`", "2024-01", r"C:\x y", platform="win32")
     assert rebind == '`gigstack-async journal rebind "C:\\x y"`'
+
+
+async def test_activate_piped_into_head_still_activates() -> None:
+    # Newcomer walk: `downloads activate | head -1` printed the status into a closed pipe and
+    # the BrokenPipeError ended the command before the activation was sent (exit 0).
+    async with Sandbox(SandboxConfig(speed=3000, seed=11, ready=False)) as sandbox:
+        team = next(iter(sandbox.state.teams.values()))
+        assert team.activation != "active"
+        # stdout is a pipe whose reader is gone, as `| head -1` leaves it: every write breaks.
+        reader, writer = os.pipe()
+        os.close(reader)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gigstack_async",
+            "--api-key", sandbox.api_key, "--base-url", sandbox.base_url,
+            "downloads", "activate",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=writer,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        os.close(writer)
+        _out, err = await child.communicate()
+        assert child.returncode == 0, err
+        assert team.activation == "active"

@@ -202,4 +202,5 @@ def run_activate(args: argparse.Namespace, ctx: Context) -> int:
             )
             return exitcodes.OK
 
-    return asyncio.run(activate())
+    with ctx.ui.changing_state():  # `activate | head -1` must not stop before activating
+        return asyncio.run(activate())

@@ -256,9 +256,14 @@ def _required(args: argparse.Namespace, value: str | None, name: str) -> str:
     return value
 
 
-def _confirm(question: str, *, yes: bool, what: str) -> bool:
+def _confirm(ctx: Context, question: str, *, yes: bool, what: str) -> bool:
     if yes:
         return True
+    if ctx.ui.stdout_closed:
+        # The risk printed above reached no one: nobody can have agreed to it.
+        raise UsageError(
+            f"{what}: stdout was closed before the risk could be shown; nothing changed"
+        )
     if not sys.stdin.isatty():
         raise UsageError(f"{what}: pass --yes (-y) to confirm without a terminal")
     try:
@@ -346,6 +351,11 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the adoption
+        return _adopt(args, ctx)
+
+
+def _adopt(args: argparse.Namespace, ctx: Context) -> int:
     request_id = _required(args, args.request_id, "REQUEST_ID").strip()
     if not request_id:
         raise UsageError("REQUEST_ID must not be empty")
@@ -373,7 +383,7 @@ def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
             # Each staged package spent one of SAT's 2 downloads: say so before the yes.
             ctx.ui.out(ADOPT_DROPS.format(key=state.key, paths=", ".join(dropped)))
         if not _confirm(
-            f"Adopt {request_id} for {state.key}?", yes=args.yes, what="adopt trusts your word"
+            ctx, f"Adopt {request_id} for {state.key}?", yes=args.yes, what="adopt trusts your word"
         ):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
@@ -433,6 +443,11 @@ def _open_or_create(args: argparse.Namespace, ctx: Context) -> Iterator[JournalS
 
 
 def run_resend(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the resend
+        return _resend(args, ctx)
+
+
+def _resend(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
@@ -466,7 +481,7 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
             )
         ctx.ui.out(risk)
         if not _confirm(
-            f"Allow a new request for {state.key}?", yes=args.yes, what="resend may be billed"
+            ctx, f"Allow a new request for {state.key}?", yes=args.yes, what="resend may be billed"
         ):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
@@ -478,6 +493,11 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the rebind
+        return _rebind(args, ctx)
+
+
+def _rebind(args: argparse.Namespace, ctx: Context) -> int:
     with _open(args) as store:
         client = ctx.client(args)
         try:
@@ -496,7 +516,7 @@ def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
                 "before extraction (the month then needs attention)."
             )
         question = "Make this journal belong to this API key, team and URL?"
-        if not _confirm(question, yes=args.yes, what="rebind"):
+        if not _confirm(ctx, question, yes=args.yes, what="rebind"):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
         store.rebind(new)
