@@ -103,6 +103,22 @@ STATUS_TRIES = 3
 _SAT_CODE = re.compile(r"\b(50(?:0[0-9]|1[0-9]))\b")
 
 
+# SAT's authentication codes (300 invalid user, 302/303 seal, 304/305 certificate revoked,
+# expired or invalid: the FIEL, or a CSD sent instead) and gigstack's own words for a FIEL or a
+# SAT registration it lacks. How gigstack words a request that failed for them is NOT FOUND:
+# any of these counts.
+_FIEL_REASON = re.compile(
+    r"\bSAT\W{0,3}30[0-5]\b|\bFIEL\b|e\.firma|\bcertificad|not registered|no registrad",
+    re.IGNORECASE,
+)
+
+
+def fiel_reason(message: str | None) -> bool:
+    """Whether SAT (or gigstack) failed a request for the taxpayer's FIEL (e.firma) or its
+    registration with SAT: something only the user can fix, at gigstack."""
+    return message is not None and _FIEL_REASON.search(message) is not None
+
+
 def sat_code(*texts: str | int | None) -> int | None:
     """The first SAT code (5000–5019) found in error codes or messages, else None."""
     for text in texts:
@@ -735,9 +751,20 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
         unknown=False,
         resend_allowed=True,
         reason=f"the server refused the create, nothing was billed: {obs.message}",
-        hint="fix the cause (for example activate Descarga Masiva) and run the same command "
-        "again: refused months are sent again",
+        hint=_REFUSED_FIEL if fiel_reason(obs.message) else _REFUSED,
     ), ()
+
+
+_REFUSED = (
+    "fix the cause (for example activate Descarga Masiva: `gigstack-async downloads activate`) "
+    "and run the same command again: refused months are sent again"
+)
+_REFUSED_FIEL = (
+    "gigstack needs the taxpayer's FIEL (e.firma) and its registration with SAT: upload a valid "
+    "FIEL and register the business in gigstack (its dashboard, or the SDK's "
+    "`client.downloads.upload_fiel()` / `register()`), then run the same command again: "
+    "refused months are sent again"
+)
 
 
 # ------------------------------------------------------------------ reconciliation
@@ -1147,6 +1174,13 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         state = _evolve(state, exhausted=_add_dates(state.exhausted, state.start, state.end))
     elif code == 5011:
         hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
+    elif code is None and fiel_reason(message):
+        hint = (
+            "SAT refused the taxpayer's FIEL (e.firma) or its registration with SAT: upload a "
+            "valid FIEL and register the business in gigstack (its dashboard, or the SDK's "
+            "`client.downloads.upload_fiel()` / `register()`); then `gigstack-async journal "
+            "resend` and run the same command again (a new request, which may be billed)"
+        )
     return _evolve(
         state,
         stage=Stage.SAT_FAILED,

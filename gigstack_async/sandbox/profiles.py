@@ -17,7 +17,7 @@ how SAT's error codes surface. A test double that agrees with every guess proves
   every new server state, whatever the seed: a fresh sandbox reuses the ids of an old one).
 - `history_request_types` / `history_rfc_types`: when set, the history lists only requests of
   those types (a filtered history); `SandboxConfig.history_limit` makes it short.
-- `sat_codes`: `SatCodeRule`s making SAT answer 5002/5003/5004/5005/5007/5008/5011 for chosen
+- `sat_codes`: `SatCodeRule`s making SAT answer 305/5002/5003/5004/5005/5007/5008/5011 for chosen
   months (see `SatCodeRule`).
 - `refuse_creates`: the first N creates (optionally only for some months) are refused with a 4xx
   before anything is billed, as when Descarga Masiva is deactivated; later ones succeed, as after
@@ -42,6 +42,7 @@ RequestIdStyle = Literal["uuid", "sequential"]
 CREATED_AT_FORMATS: tuple[CreatedAtFormat, ...] = ("ms", "s", "iso_offset", "iso_mexico_naive")
 
 SAT_CODES: dict[int, str] = {
+    305: "verify",
     5002: "create",
     5003: "verify",
     5004: "verify",
@@ -57,7 +58,9 @@ SAT_CODES: dict[int, str] = {
   is one, else refused). Nothing is billed.
 - verify: the request is created (billed) and ends `failed` with `statusMessage` carrying the
   code (5003: too many CFDIs, split the period; 5004: no CFDIs in the period; 5011: daily
-  limit). No packages.
+  limit; 305: the taxpayer's FIEL (e.firma) is invalid or expired — SAT answers it when
+  authenticating; that gigstack creates the request first and reports it as the request's
+  failure is a GUESS). No packages.
 - download: `GET /invoices/download/package/{id}` answers 404 (5007: the package no longer
   exists) or 400 (5008: download limit reached) for the month's packages.
 """

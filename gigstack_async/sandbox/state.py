@@ -35,6 +35,7 @@ _VERIFY = {
     5003: "SAT 5003: Tope máximo de resultados excedido; divide el periodo en solicitudes menores",
     5004: "SAT 5004: No se encontró la información (no hay CFDI en el periodo)",
     5011: "SAT 5011: Límite de descargas por folio por día; intenta de nuevo mañana",
+    305: "SAT 305: Certificado inválido: la e.firma (FIEL) del contribuyente no es válida o caducó",
 }
 
 _FIEL_LIFETIME_MS = 4 * 365 * 24 * 3_600_000  # a FIEL is valid for four years

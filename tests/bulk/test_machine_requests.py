@@ -617,8 +617,8 @@ def test_created_outside_submitting_changes_nothing(stage: Stage) -> None:
 
 
 REFUSED_HINT = (
-    "fix the cause (for example activate Descarga Masiva) and run the same command again: "
-    "refused months are sent again"
+    "fix the cause (for example activate Descarga Masiva: `gigstack-async downloads activate`) "
+    "and run the same command again: refused months are sent again"
 )
 
 

@@ -281,3 +281,56 @@ async def test_activate_piped_into_head_still_activates() -> None:
         _out, err = await child.communicate()
         assert child.returncode == 0, err
         assert team.activation == "active"
+
+
+@pytest.mark.parametrize(
+    "world",
+    [ServerProfile(sat_codes=(SatCodeRule(305, month="2024-01", times=1),))],
+    indirect=True,
+)
+async def test_a_fiel_refusal_names_the_command_that_continues_after_the_fix(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Newcomer walk: SAT refused the taxpayer's FIEL; the hint said what was wrong but no
+    # command to go on with once the FIEL is fixed at gigstack.
+    sandbox, client = world
+    out = tmp_path / "my cfdi"
+    month = result(await run(client, out))
+    assert month.stage == "sat-failed"
+    hint = month.hint or ""
+    assert "FIEL (e.firma)" in hint
+    assert "upload_fiel()" in hint
+    command = COMMAND.search(hint)
+    assert command is not None
+    assert command.group(1) == f"gigstack-async journal resend {shlex.quote(str(out))} 2024-01"
+    # Following it, as printed (the FIEL now fixed: SAT answered 305 once), finishes the month.
+    argv = shlex.split(command.group(1))[1:]
+    assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
+    again = result(await run(client, out))
+    assert again.stage == "done"
+    assert again.files
+    assert sandbox.state.billed_creates("2024-01") == 2  # the failed one and the resend
+
+
+def test_the_sandbox_cli_plays_a_fiel_refusal() -> None:
+    # `gigstack-async sandbox --sat-code 2024-01:305:1`: what the walk-through types.
+    from gigstack_async.cli.app import build_parser
+    from gigstack_async.cli.commands.sandbox import config_from_args
+
+    args = build_parser().parse_args(["sandbox", "--sat-code", "2024-01:305:1"])
+    (rule,) = config_from_args(args).profile.sat_codes
+    assert (rule.code, rule.month, rule.times, rule.phase) == (305, "2024-01", 1, "verify")
+
+
+def test_a_create_refused_for_the_fiel_says_what_to_fix() -> None:
+    state = attrs.evolve(
+        m.MonthState("2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi"),
+        stage=m.Stage.SUBMITTING,
+    )
+    refused, _ = m.transition(
+        state, m.CreateRefused("The business has no FIEL uploaded: POST /invoices/download/fiel")
+    )
+    assert refused.stage is m.Stage.REFUSED
+    assert refused.resend_allowed
+    assert "upload a valid FIEL" in (refused.hint or "")
+    assert "run the same command again" in (refused.hint or "")

@@ -280,7 +280,7 @@ async def test_5005_answers_the_earlier_request_as_a_duplicate(start_sandbox, co
     assert sandbox.state.billed_creates("2025-04") == 2
 
 
-@pytest.mark.parametrize("code", [5003, 5004, 5011])
+@pytest.mark.parametrize("code", [5003, 5004, 5011, 305])
 async def test_verify_phase_codes_fail_the_request(start_sandbox, config, code) -> None:
     rule = SatCodeRule(code, "2025-04")
     sandbox, api = await start_sandbox(with_profile(config, sat_codes=(rule,)))

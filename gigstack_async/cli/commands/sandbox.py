@@ -159,7 +159,8 @@ def register(commands: Any) -> None:
         action="append",
         default=[],
         metavar="YYYY-MM:CODE[:TIMES]",
-        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month; "
+        help="SAT answers CODE (305/5002/5003/5004/5005/5007/5008/5011; 305: the taxpayer's "
+        "FIEL is invalid or expired) for requests of that month; "
         "with TIMES only that many times, then SAT behaves normally (so a resend or a split can "
         "succeed; default: always); repeatable",
     )
