@@ -266,6 +266,8 @@ class _Run:
         self.resumed: set[str] = set()
         self.generation = 0
         self.history_ids: tuple[str, ...] | None = None
+        self.history_failures = 0  # history reads failed in a row before this run's first one
+        self.history_noted: set[str] = set()
         self.history_created: tuple[tuple[str, str], ...] = ()
         self.busy: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
@@ -721,7 +723,12 @@ class _Run:
             logger.info("polling the history failed, will retry: %s", error)
             for key in watched:
                 self.feed(key, m.PollFailed(f"history: {error}"))
+            if self.history_ids is None:
+                self._history_unread(error)
             return
+        for key in self.history_noted:
+            self.notes.pop(key, None)
+        self.history_noted.clear()
         self.history_ids = tuple(entry.id for entry in history)
         entries = tuple(seen_from_history(entry) for entry in history)
         self.history_created = tuple(
@@ -744,6 +751,32 @@ class _Run:
                     records=records,
                 ),
             )
+
+    def _history_unread(self, error: GigstackError) -> None:
+        """This run has read no history yet (each read already retried by the client's retry
+        policy): no create is sent without one, because the history is what proves a month was
+        not created already (a create billed by an earlier run whose answer was lost). The
+        months waiting to be sent keep waiting, and say why: in their result if the run ends
+        first, and as a warning once it keeps failing."""
+        self.history_failures += 1
+        waiting = [
+            key
+            for key in self.keys
+            if key not in self.reported and self.store.get(key).stage is m.Stage.PLANNED
+        ]
+        for key in waiting:
+            if key not in self.notes:
+                self.notes[key] = f"the download history could not be read: {error}"
+                self.history_noted.add(key)
+        if self.history_failures == m.POLL_WARN_AFTER:
+            text = (
+                f"reading the download history failed {self.history_failures} times in a row "
+                f"({error}); no download request is sent until it can be read (it is what keeps "
+                "a month from being billed twice); still trying"
+            )
+            logger.warning("%s", text)
+            for key in waiting:
+                self.emit(MonthWarning(key, text))
 
     def _watched(self, key: str) -> bool:
         state = self.store.get(key)

@@ -20,7 +20,18 @@ from gigstack_async.cli.progress import Board, ProgressView
 from gigstack_async.cli.summary import print_summary
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
-from gigstack_async.errors import InternalServerError, RateLimitError
+from gigstack_async.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    InternalServerError,
+    RateLimitError,
+)
+
+NOTHING_SENT = (
+    "nothing was requested (no download request is created before the history is read: it is "
+    "what keeps a month from being billed twice); run the same command again once the API is "
+    "reachable"
+)
 
 JOURNAL_NAME = ".gigstack-journal.sqlite3"
 
@@ -99,14 +110,19 @@ async def execute(client: GigstackClient, run: BulkDownload, job: DownloadJob, u
     finished."""
     # A journal that cannot be used must cost nothing: check it before any request.
     run.check_journal()
-    # Pre-flight: the cheapest authenticated call. A bad key or base URL raises here, cleanly;
-    # a server that answers 5xx or 429 (after the pipeline's retries) does not stop the run: its
-    # own polling retries, and one failed read never keeps the months from their results. A
-    # connection failure still stops here: most often the base URL is wrong.
+    # Pre-flight: the cheapest authenticated call, a read the client's retry policy already
+    # retries (a reset, a 5xx, a 429). A bad key or base URL raises here, cleanly; a server
+    # that still answers 5xx or 429 does not stop the run: the run itself sends no create
+    # before it has read the history, keeps reading it, and says so when it keeps failing. A
+    # connection failure (retries spent) stops here, saying nothing was requested: most often
+    # the base URL is wrong.
     try:
         await client.downloads.history()
     except (InternalServerError, RateLimitError) as error:
         ui.err(f"warning: the pre-flight read of the history failed ({error}); going on")
+    except APIConnectionError as error:
+        kind = APITimeoutError if isinstance(error, APITimeoutError) else APIConnectionError
+        raise kind(f"{error}; {NOTHING_SENT}", method=error.method, path=error.path) from error
     ui.out()
     board = Board(slot.key for slot in run.plan)
     async with run, _progress(ui, board) as progress:

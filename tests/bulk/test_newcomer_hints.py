@@ -20,11 +20,11 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
+from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult, MonthWarning
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
-from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
@@ -334,3 +334,63 @@ def test_a_create_refused_for_the_fiel_says_what_to_fix() -> None:
     assert refused.resend_allowed
     assert "upload a valid FIEL" in (refused.hint or "")
     assert "run the same command again" in (refused.hint or "")
+
+
+def _sat_download(sandbox: Sandbox, out: Path) -> int:
+    return main(
+        [
+            "--api-key", sandbox.api_key, "--base-url", sandbox.base_url,
+            "sat", "download", "--from", "2024-01", "--to", "2024-01",
+            "--rfc-type", "received", "--out", str(out), "--poll-interval", "0.05", "--yes",
+        ]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "times"), [("drop", 2), ("502", 3)])
+async def test_a_transient_failure_of_the_preflight_read_is_retried(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, kind: str, times: int
+) -> None:
+    # Newcomer walk: the pre-flight history read (before any create) and a blip of the server.
+    # A reset is retried by the client's retry policy (reads are safe to retry); a 5xx that
+    # outlasts it lets the run go on, which sends no create before it has read the history.
+    sandbox, _client = world
+    sandbox.state.force_fault("getDownloadHistory", kind, times)
+    out = tmp_path / "cfdi"
+    assert await asyncio.to_thread(_sat_download, sandbox, out) == 0
+    assert sandbox.state.billed_creates("2024-01") == 1
+    assert list((out / "2024-01").glob("*.xml"))
+
+
+async def test_an_unreachable_history_stops_the_run_before_anything_is_billed(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, _client = world
+    sandbox.state.force_fault("getDownloadHistory", "drop", 10)  # outlasts the retries
+    assert await asyncio.to_thread(_sat_download, sandbox, tmp_path / "cfdi") == 5
+    err = " ".join(capsys.readouterr().err.split())
+    assert "cannot reach the API" in err
+    assert "nothing was requested" in err
+    assert "run the same command again" in err
+    assert sandbox.state.billed_creates("2024-01") == 0
+    assert not sandbox.state.download_requests
+
+
+async def test_a_run_that_cannot_read_the_history_creates_nothing_and_says_why(
+    tmp_path: Path,
+) -> None:
+    # Below the CLI (no pre-flight): the run reads the history before any create. While it
+    # cannot, nothing is created (the history is what proves a month was not created by an
+    # earlier run), a warning says so, and the results name the cause instead of a silent wait.
+    faults = FaultConfig(operations=frozenset({"getDownloadHistory"}), drop_rate=1.0)
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11, faults=faults)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        events = await run(client, tmp_path / "cfdi", timeout=4.0)
+        assert not sandbox.state.download_requests
+    warnings = [e for e in events if isinstance(e, MonthWarning)]
+    assert warnings
+    assert "no download request is sent until it can be read" in warnings[0].message
+    month = result(events)
+    assert month.stage == "planned"
+    assert "the download history could not be read" in (month.error or "")
