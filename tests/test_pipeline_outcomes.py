@@ -317,11 +317,13 @@ NUMBERED = (
 )
 
 
-async def test_a_2xx_error_of_an_operation_without_money_reads_like_its_4xx() -> None:
+@pytest.mark.parametrize("op", [ops.GET_USER, ops.CREATE_CLIENT], ids=["plain", "money"])
+async def test_a_2xx_error_reads_like_its_4xx(op: Operation) -> None:
     """`success: false` in a 2xx is the same error as a 4xx: `error.body` and `error.details`
     are the same plain JSON values (float, as the stdlib reads them), so a handler gets one
-    shape whatever status carried the error, and `json.dumps(error.body)` can log it. Exact
-    Decimal numbers are for operations whose model holds money, which GET /users/{id} has not."""
+    shape whatever status carried the error, and `json.dumps(error.body)` can log it. That
+    holds for an operation whose model holds money (POST /clients) too: exact Decimals are for
+    decoded models, not error bodies."""
     pipeline, _ = make(
         Response(200, {"Content-Type": "application/json"}, NUMBERED),
         Response(400, {"Content-Type": "application/json"}, NUMBERED),
@@ -329,7 +331,7 @@ async def test_a_2xx_error_of_an_operation_without_money_reads_like_its_4xx() ->
     caught: list[APIStatusError] = []
     for _ in range(2):
         with pytest.raises(APIStatusError) as info:
-            await send(pipeline, ops.GET_USER)
+            await send(pipeline, op)
         caught.append(info.value)
     in_2xx, in_4xx = caught
     assert (type(in_2xx), type(in_4xx)) == (APIStatusError, BadRequestError)
@@ -343,21 +345,31 @@ async def test_a_2xx_error_of_an_operation_without_money_reads_like_its_4xx() ->
     assert json.dumps(in_2xx.body["error"]["details"]) == "[2.5, Infinity]"
 
 
-async def test_an_unreadable_billed_answer_keeps_its_body_as_plain_json() -> None:
+@pytest.mark.parametrize(
+    ("op", "model"),
+    [
+        (ops.CREATE_DOWNLOAD_REQUEST, "DownloadRequestCreatedEnvelope"),
+        (ops.CREATE_CLIENT, "ClientEnvelope"),
+    ],
+    ids=["plain", "money"],
+)
+async def test_an_unreadable_billed_answer_keeps_its_body_as_plain_json(
+    op: Operation, model: str
+) -> None:
     """A billed call that went through but cannot be read keeps what could be read, to check
-    its effect with (`error.json_body`, `error.data`). Its model has no money, so the numbers
-    are plain floats: the body can be saved with `json.dumps` as it is."""
-    body = b'{"success": true, "data": {"request_id": 2.50, "status": "pending"}, "cost": 1e400}'
+    its effect with (`error.json_body`, `error.data`). The numbers are plain floats, also for
+    an operation whose model holds money (POST /clients): the body can be saved with
+    `json.dumps` as it is."""
+    body = b'{"success": true, "data": {"id": 2.50, "request_id": 2.50}, "cost": 1e400}'
     pipeline, transport = make(Response(201, {"Content-Type": "application/json"}, body))
     with pytest.raises(BilledResponseValidationError) as info:
-        await send(pipeline, ops.CREATE_DOWNLOAD_REQUEST)
+        await send(pipeline, op)
     error = info.value
-    assert "response does not match DownloadRequestCreatedEnvelope" in str(error)
-    assert "expected str @ $.data.request_id" in str(error)
-    assert error.data == {"request_id": 2.5, "status": "pending"}
-    assert type(error.data["request_id"]) is float
+    assert f"response does not match {model}" in str(error)
+    assert error.data == {"id": 2.5, "request_id": 2.5}
+    assert [type(n) for n in error.data.values()] == [float, float]
     assert json.dumps(error.json_body) == (
-        '{"success": true, "data": {"request_id": 2.5, "status": "pending"}, "cost": Infinity}'
+        '{"success": true, "data": {"id": 2.5, "request_id": 2.5}, "cost": Infinity}'
     )
     assert len(transport.requests) == 1
 
