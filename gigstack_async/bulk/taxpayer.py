@@ -133,7 +133,7 @@ def mismatch(
     else:
         reason += (
             ": the server vouched for this month's request, so the recorded RFC may be the "
-            "wrong one, or this run's API key or team is another taxpayer's"
+            "wrong one, or this run's API key or team may be another taxpayer's"
         )
         hint = (
             f"{fix_rfc} (or `gigstack-async journal rfc --forget`: the next package of a "
