@@ -62,8 +62,8 @@ class RfcSource:
             return "set by you with `gigstack-async journal rfc --set`"
         return (
             f"learnt from {self.month}'s request {self.request_id}, which the server vouched "
-            "for as that month's (its create answer, or its history with the month's dates "
-            "and type)"
+            "for as that month's: its create answer, or its history with the month's dates "
+            "and type"
         )
 
 
