@@ -276,8 +276,9 @@ class _Run:
         self.created_ids: set[str] = set()
         self.created_seq: dict[str, int] = {}
         self.create_seq = 0
-        self.package_failures: dict[str, int] = {}
-        self.package_errors: dict[str, GigstackError] = {}
+        # A package GET that failed before it was spent (never sent, or 429): how many times
+        # in this run, and the last error (its Retry-After paces the next GET).
+        self.package_failures: dict[str, tuple[int, GigstackError]] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
         # Absolute: `journal resend` (maybe run from another folder) finds what it must delete.
@@ -515,10 +516,11 @@ class _Run:
         if found is not None:
             self.feed(key, m.PackageStaged(found))
             return
-        failures = self.package_failures.get(package_id, 0)
-        if failures:
+        failed = self.package_failures.get(package_id)
+        if failed is not None:
             # A 429's Retry-After wins: sending again sooner would only be refused again.
-            await self._pause(resubmit_delay(failures - 1, self.package_errors.get(package_id)))
+            failures, last_error = failed
+            await self._pause(resubmit_delay(failures - 1, last_error))
         await self.limit.acquire()
         held = True
 
@@ -571,8 +573,8 @@ class _Run:
             )
             spent = not (never_sent or isinstance(error, RateLimitError))
             if not spent:
-                self.package_failures[package_id] = self.package_failures.get(package_id, 0) + 1
-                self.package_errors[package_id] = error
+                failures = self.package_failures.get(package_id, (0, error))[0]
+                self.package_failures[package_id] = (failures + 1, error)
             self.feed(
                 key,
                 m.PackageFailed(package_id, str(error), error_sat_code(error), sent=spent),
