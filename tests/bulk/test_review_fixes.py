@@ -5,64 +5,19 @@ Run against the real sandbox over 127.0.0.1, like tests/bulk/test_scenarios.py.
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult, MonthWarning
+from gigstack_async.bulk.events import MonthWarning
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import profile
-
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-HISTORY = "getDownloadHistory"
-STATUS = "getDownloadRequestStatus"
-PACKAGE = "downloadPackage"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def run(
-    client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
-) -> list[BulkEvent]:
-    kw.setdefault("poll", FAST)
-    bulk = client.downloads.bulk(
-        start,
-        end,
-        rfc_type="received",
-        download_to=out,
-        **kw,  # type: ignore[arg-type]
-    )
-    async with bulk:
-        return [event async for event in bulk]
-
-
-def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
-def xml_names(folder: Path) -> set[str]:
-    return {f.stem.upper() for f in folder.glob("*.xml")} if folder.is_dir() else set()
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
-
+from tests.bulk._support import FAST, HISTORY, PACKAGE, STATUS, free_port, results, run, xml_names
 
 # 1 (#11) ------------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,11 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import engine
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.packages import DEFAULT_LIMITS
-from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox import Sandbox
+from tests.bulk._support import JOURNAL, PACKAGE, results, run
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-PACKAGE = "downloadPackage"
 TAXPAYER = "EKU9003173C9"  # the receptor of the sandbox's received CFDIs
 OTHER = "IIA040805DZ4"
 
@@ -50,28 +46,12 @@ def _foreign(path: Path) -> Path:
     return _write_zip(path, {"FOREIGN-0000.xml": _cfdi("AAA010101AAA", OTHER)})
 
 
-async def _results(client: GigstackClient, out: Path, month: str) -> dict[str, MonthResult]:
-    bulk = client.downloads.bulk(month, month, rfc_type="received", download_to=out, poll=FAST)
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
-
-
 async def test_a_copy_replaced_while_it_was_scanned_is_downloaded_again_not_refused(
     tmp_path: Path, world: tuple[Sandbox, GigstackClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox, client = world
     out = tmp_path / "cfdi"
-    assert (await _results(client, out, "2024-01"))["2024-01"].ok  # the journal learns its RFC
+    assert results(await run(client, out))["2024-01"].ok  # the journal learns its RFC
 
     scan, verify = engine.scan_package, engine.verify_staged
     verified: list[Path] = []
@@ -90,7 +70,7 @@ async def test_a_copy_replaced_while_it_was_scanned_is_downloaded_again_not_refu
     monkeypatch.setattr(engine, "verify_staged", counted_verify)
     before = len(sandbox.state.calls_to(PACKAGE))
 
-    done = (await _results(client, out, "2024-02"))["2024-02"]
+    done = results(await run(client, out, "2024-02", "2024-02"))["2024-02"]
 
     assert swapped
     assert done.ok, done.error  # a lost copy, not another taxpayer's request
@@ -98,7 +78,7 @@ async def test_a_copy_replaced_while_it_was_scanned_is_downloaded_again_not_refu
     assert not (out / "2024-02" / "FOREIGN-0000.xml").exists()
     assert len(sandbox.state.calls_to(PACKAGE)) - before == 2  # downloaded again (1 of 2 left)
     assert not verified  # told by its SHA-256: the package was not inflated a second time
-    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+    with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.identity.rfc == TAXPAYER
 
 
