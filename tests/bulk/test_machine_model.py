@@ -244,12 +244,14 @@ class MonthMachineModel(RuleBasedStateMachine):
             self.fan_out(outcomes)
 
     def teardown(self) -> None:
-        if self.store is not None:
-            try:
-                self.finish()
-            finally:
-                self.store.close()
-                __import__("shutil").rmtree(self.tmp, ignore_errors=True)
+        try:
+            if self.store is not None:
+                try:
+                    self.finish()
+                finally:
+                    self.store.close()
+        finally:  # also when setup never ran: no empty folder is left behind
+            __import__("shutil").rmtree(self.tmp, ignore_errors=True)
 
     # ------------------------------------------------------------ plumbing
 
