@@ -12,7 +12,7 @@ from gigstack_async.sandbox.cfdi import render_cfdi
 from gigstack_async.sandbox.envelopes import ApiError, JsonObject, not_found, success
 from gigstack_async.sandbox.lifecycle import DownloadRequest
 from gigstack_async.sandbox.packaging import packager_of
-from gigstack_async.sandbox.routing import CREATED, OWNER, Route, state_of, team_of
+from gigstack_async.sandbox.routing import CREATED, CRITERIA, OWNER, Route, state_of, team_of
 from gigstack_async.sandbox.state import SandboxState
 
 
@@ -61,6 +61,9 @@ async def create_request(request: web.Request) -> web.StreamResponse:
     team.require_ready()
     body = await validation.json_object(request)
     criteria = validation.criteria(body, state.server_today(), state.config.sync_window_months)
+    request[CRITERIA] = (
+        f"{criteria.rfc_type} {criteria.request_type} {criteria.start_date}..{criteria.end_date}"
+    )
     created, duplicate = state.create_download_request(team, criteria, request[OWNER])
     request[CREATED] = created.request_id  # logged even when a fault eats the answer
     if not duplicate:

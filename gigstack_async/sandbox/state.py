@@ -61,6 +61,9 @@ class CallRecord:
     # The download request id a create made (also an identical one it answered with), recorded
     # even when an injected fault lost the answer: the sandbox's stand-in for the dashboard.
     created: str | None = None
+    # What a download request create asked for (rfc type, request type, dates), also when it
+    # was refused or its answer lost: how the dashboard lets a user find a request by its dates.
+    criteria: str | None = None
 
 
 @attrs.frozen

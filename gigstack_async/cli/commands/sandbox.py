@@ -48,7 +48,8 @@ examples:
   {PROG} sandbox --port 0 --speed 600        # any free port; requests finish in < 1 s
   {PROG} sandbox --failure-rate 0.2          # some download requests end failed
   {PROG} sandbox --log-requests              # print each request: method, path, status
-                                             # (and the request id each create made)
+                                             # (and each create's request id, rfc type,
+                                             # type and dates)
   {PROG} sandbox --sat-code 2025-03:5007:1   # SAT 5007 (package gone) for March, only once
   python -m gigstack_async.sandbox             # the same command
   {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
@@ -128,8 +129,10 @@ def register(commands: Any) -> None:
         "--log-requests",
         action="store_true",
         help="print every request received: method, path with query, status (never the key), "
-        "and the request id each download request create made, also when a fault lost its "
-        "answer (this sandbox's stand-in for gigstack's dashboard)",
+        "and for each download request create the request id it made and what it asked for "
+        "(rfc type, request type, dates: `request id X for received cfdi "
+        "2024-02-01..2024-02-29`), also when a fault lost its answer (this sandbox's stand-in "
+        "for gigstack's dashboard)",
     )
     # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
     parser.add_argument(
@@ -245,7 +248,11 @@ def _request_line(record: CallRecord) -> str:
     # The id a create made, even when the client never saw the answer: what gigstack's dashboard
     # would show, and what `journal adopt` needs.
     created = f"  request id {record.created}" if record.created else ""
-    return f"{record.method} {record.path or record.route} -> {status}{created}{fault}"
+    # ... and what it asked for: a hint says to find a lost request "by its dates and type".
+    criteria = f" for {record.criteria}" if record.criteria else ""
+    if criteria and not created:
+        criteria = f"  (asked{criteria})"  # refused or lost before anything was created
+    return f"{record.method} {record.path or record.route} -> {status}{created}{criteria}{fault}"
 
 
 async def _serve(
