@@ -80,7 +80,22 @@ HISTORY_FIELDS = frozenset(
         "packageIds",
     }
 )
-STATUS_FIELDS = frozenset({"request_id", "invoice_count", "package_ids", "status_message"})
+STATUS_FIELDS = frozenset(
+    {
+        "request_id",
+        "invoice_count",
+        "package_ids",
+        "status_message",
+        "start_date",
+        "end_date",
+        "rfc_type",
+        "request_type",
+    }
+)
+STATUS_CRITERIA_FIELDS = frozenset(
+    {"status.start_date", "status.end_date", "status.rfc_type", "status.request_type"}
+)
+"""The status body's criteria (its names are a GUESS): `documented-fields` leaves them out."""
 
 
 def _omit(value: Iterable[str]) -> frozenset[str]:
@@ -254,8 +269,11 @@ PROFILES: dict[str, ServerProfile] = {
     "created-at-iso": ServerProfile(created_at_format="iso_offset"),
     "created-at-naive-mx": ServerProfile(created_at_format="iso_mexico_naive"),
     # Only what the docs list: no requestType/packageIds in the history, and of the (wholly
-    # undocumented) status body no count; package_ids stays, it is the one place they can come from.
-    "documented-fields": ServerProfile(omit_fields=GUESS_HISTORY_FIELDS | {"status.invoice_count"}),
+    # undocumented) status body no count and no criteria; package_ids stays, it is the one place
+    # they can come from.
+    "documented-fields": ServerProfile(
+        omit_fields=GUESS_HISTORY_FIELDS | STATUS_CRITERIA_FIELDS | {"status.invoice_count"}
+    ),
     # Documented counts a server may still leave out: "completed" with nothing to count by.
     "no-counts": ServerProfile(
         omit_fields={

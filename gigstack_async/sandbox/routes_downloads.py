@@ -107,8 +107,14 @@ async def request_status(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     now = state.clock.now_ms()
     found = _find(request)
+    criteria = found.criteria
     body = {
         "request_id": found.request_id,
+        # GUESS names (the create body's); a profile may leave them out (the body is NOT FOUND).
+        "start_date": criteria.start_date.isoformat(),
+        "end_date": criteria.end_date.isoformat(),
+        "rfc_type": criteria.rfc_type,
+        "request_type": criteria.request_type,
         "status": found.status(now),
         "invoice_count": len(found.invoices) if found.delivered(now) else 0,
         "package_ids": found.package_ids(now),

@@ -9,7 +9,7 @@ import aiohttp
 
 from gigstack_async.cli.commands.sandbox import _request_line
 from gigstack_async.sandbox import Sandbox
-from gigstack_async.sandbox.profiles import PROFILES
+from gigstack_async.sandbox.profiles import PROFILES, ServerProfile
 
 from .conftest import SECRET_KEY
 
@@ -50,3 +50,57 @@ async def test_the_log_line_of_a_refused_create_still_says_what_it_asked_for(
     line = _request_line(sandbox.state.calls_to("createDownloadRequest")[0])
     assert "request id" not in line
     assert "(asked for received metadata 2025-02-01..2025-02-28)" in line
+
+
+def _field(stdout: str, name: str) -> str:
+    for line in stdout.splitlines():
+        words = line.split()
+        label = name.split()
+        if words[: len(label)] == label:
+            return " ".join(words[len(label) :])
+    raise AssertionError(f"no {name!r} row in:\n{stdout}")
+
+
+async def test_downloads_status_shows_the_requests_dates_and_type(
+    make_sandbox, raw_cli, tmp_path: Path
+) -> None:
+    # Item 3: `downloads status ID` showed no dates, so a request could not be matched to a
+    # month by its dates and type.
+    sandbox: Sandbox = await make_sandbox()
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    assert await _create(sandbox, {**BODY, "request_type": "metadata"}) == 200
+    request_id = sandbox.state.download_requests[-1].request_id
+    shown = await raw_cli("downloads", "status", request_id, env=env, cwd=tmp_path)
+    assert shown.code == 0, shown.stderr
+    assert _field(shown.stdout, "rfc type") == "received"
+    assert _field(shown.stdout, "type") == "metadata"
+    assert _field(shown.stdout, "from") == "2025-02-01"
+    assert _field(shown.stdout, "to") == "2025-02-28"
+    assert "criteria" not in shown.stdout  # all from the status answer
+
+
+async def test_downloads_status_without_criteria_reads_the_history_or_says_unknown(
+    make_sandbox, raw_cli, tmp_path: Path
+) -> None:
+    # The real status body is undocumented: without its criteria the history's entry is used
+    # (documented: dates and rfcType; requestType left out here), and what neither names is
+    # "unknown", never a guess.
+    sandbox: Sandbox = await make_sandbox(profile=PROFILES["documented-fields"])
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    assert await _create(sandbox) == 200
+    request_id = sandbox.state.download_requests[-1].request_id
+    listed = await raw_cli("downloads", "status", request_id, env=env, cwd=tmp_path)
+    assert listed.code == 0, listed.stderr
+    assert _field(listed.stdout, "rfc type") == "received"
+    assert _field(listed.stdout, "type") == "unknown"
+    assert _field(listed.stdout, "from") == "2025-02-01"
+    assert _field(listed.stdout, "to") == "2025-02-28"
+    assert "partly from the history" in listed.stdout
+    # Once the request is not listed (a history of metadata requests only), nothing is known.
+    sandbox.state.profile = sandbox.state.profile.combine(
+        ServerProfile(history_request_types=frozenset({"metadata"}))
+    )
+    unlisted = await raw_cli("downloads", "status", request_id, env=env, cwd=tmp_path)
+    assert unlisted.code == 0, unlisted.stderr
+    for name in ("rfc type", "type", "from", "to"):
+        assert _field(unlisted.stdout, name) == "unknown", name
