@@ -130,7 +130,7 @@ class Board:
         return sum(row.done and not row.ok for row in self.rows.values())
 
     def totals(self) -> tuple[int, int, int, int]:
-        """(months ok, months not ok, invoices, files)."""
+        """(months ok, months not ok, invoices of the months whose count is known, files)."""
         rows = list(self.rows.values())
         ok = sum(row.ok for row in rows)
         return (
@@ -139,6 +139,11 @@ class Board:
             sum(row.invoices or 0 for row in rows),
             sum(row.files for row in rows),
         )
+
+    @property
+    def unknown_counts(self) -> int:
+        """Months whose invoice count is unknown (the server did not say): never counted as 0."""
+        return sum(row.invoices is None for row in self.rows.values())
 
 
 class ProgressView(Protocol):

@@ -39,6 +39,20 @@ def _cells(board: Board, row: MonthRow) -> list[str]:
     ]
 
 
+def _invoices(board: Board, invoices: int) -> str:
+    # A month whose count the server did not give adds nothing: say so, or the total reads as
+    # the whole run's (a reconciliation would then miss those months' CFDIs).
+    unknown = board.unknown_counts
+    if not unknown:
+        return plural(invoices, "invoice")
+    known = len(board.rows) - unknown
+    if not known:
+        return "invoice count unknown"
+    months = "month's" if unknown == 1 else "months'"
+    counted = f"{plural(invoices, 'invoice')} in {plural(known, 'month')}"
+    return f"{counted}, {unknown} {months} count unknown"
+
+
 def print_summary(ui: Ui, board: Board, out: Path) -> None:
     ui.out()
     rows = [_cells(board, row) for row in board.rows.values()]
@@ -54,7 +68,7 @@ def print_summary(ui: Ui, board: Board, out: Path) -> None:
     ok, bad, invoices, files = board.totals()
     ui.out(
         f"Total: {plural(len(board.rows), 'month')}, {ok} ok, {bad} not ok; "
-        f"{plural(invoices, 'invoice')}; {plural(files, 'file')}; "
+        f"{_invoices(board, invoices)}; {plural(files, 'file')}; "
         f"{format_seconds(board.total_elapsed())}"
     )
     ui.out(f"Output folder: {out.resolve()}")

@@ -104,3 +104,34 @@ async def test_downloads_status_without_criteria_reads_the_history_or_says_unkno
     assert unlisted.code == 0, unlisted.stderr
     for name in ("rfc type", "type", "from", "to"):
         assert _field(unlisted.stdout, name) == "unknown", name
+
+
+async def test_the_summary_total_does_not_count_unknown_invoice_counts_as_zero(
+    make_sandbox, raw_cli, tmp_path: Path
+) -> None:
+    # Item 10: under documented fields the summary said "2 ok; N invoices" although one
+    # month's count was unknown: it had added 0 for it.
+    sandbox: Sandbox = await make_sandbox(profile=PROFILES["no-counts"])
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    out = tmp_path / "cfdi"
+    run = await raw_cli(
+        "sat", "download", "--from", "2025-01", "--to", "2025-02", "--rfc-type", "received",
+        "--out", str(out), "--poll-interval", "0.02", "--yes", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    total = next(line for line in run.stdout.splitlines() if line.startswith("Total:"))
+    assert total.startswith("Total: 2 months, 2 ok, 0 not ok; invoice count unknown; "), total
+
+
+def test_the_total_names_the_months_whose_count_is_unknown() -> None:
+    from gigstack_async.bulk.events import MonthResult
+    from gigstack_async.cli.progress import Board
+    from gigstack_async.cli.summary import _invoices
+
+    board = Board(["2025-01", "2025-02", "2025-03"], clock=lambda: 0.0)
+    for key, count in (("2025-01", 120), ("2025-02", None), ("2025-03", 69)):
+        board.apply(MonthResult(key, request_id="R", state="completed", invoice_count=count))
+    assert _invoices(board, board.totals()[2]) == (
+        "189 invoices in 2 months, 1 month's count unknown"
+    )
+    board.apply(MonthResult("2025-02", request_id="R", state="completed", invoice_count=0))
+    assert _invoices(board, board.totals()[2]) == "189 invoices"
