@@ -9,6 +9,7 @@ import shlex
 import tempfile
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ import attrs
 from gigstack_async.bulk.engine import BulkOptions, run_bulk
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import with_journal
+from gigstack_async.bulk.machine import MonthState, Stage
 from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.store import (
     JournalCorruptError,
@@ -136,6 +138,25 @@ class BulkDownload:
             with JournalStore.open(self.journal_path, self.identity) as store:
                 store.bind_download_to(self._options.download_to, record=False)
 
+    def may_create(self) -> list[str]:
+        """The months of `plan` this run may send a create request for (each may be billed):
+        every month without a journal, else those the journal has sent nothing for yet,
+        refused before billing, allowed a resend, whose last create's outcome is still unknown
+        (sent again only if the history proves it absent), or that SAT refused with 5002/5003
+        and the plan now asks with other dates. Reads the journal (raises its JournalError like
+        `check_journal`); sends nothing."""
+        keys = [slot.key for slot in self.plan]
+        if self.journal_path is None or not self.journal_path.exists():
+            return keys
+        with JournalStore.open(self.journal_path, self.identity) as store:
+            known = set(store.keys())
+            return [
+                slot.key
+                for slot in self.plan
+                if slot.key not in known
+                or _may_create(store.get(slot.key), (slot.start_date, slot.end_date))
+            ]
+
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
         if self._iterated:
             raise RuntimeError("a BulkDownload can be iterated once")
@@ -195,6 +216,20 @@ class BulkDownload:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _may_create(state: MonthState, dates: tuple[date, date]) -> bool:
+    # Mirrors engine.merge_plan and machine._start/_send: the stages from which a create can go.
+    if state.stage in (Stage.PLANNED, Stage.REFUSED, Stage.SUBMITTING):
+        return True
+    if state.stage is Stage.NEEDS_ATTENTION and state.unknown:
+        return True
+    return (
+        state.stage is Stage.SAT_FAILED
+        and state.sat_code in (5002, 5003)
+        and (state.start, state.end) != dates
+        and dates not in state.exhausted
+    )
 
 
 class _Held:

@@ -135,3 +135,50 @@ def test_the_total_names_the_months_whose_count_is_unknown() -> None:
     )
     board.apply(MonthResult("2025-02", request_id="R", state="completed", invoice_count=0))
     assert _invoices(board, board.totals()[2]) == "189 invoices"
+
+
+def _download(out: Path, *extra: str, first: str = "2025-01", last: str = "2025-02") -> list[str]:
+    return [
+        "sat", "download", "--from", first, "--to", last, "--rfc-type", "received",
+        "--out", str(out), "--poll-interval", "0.02", *extra,
+    ]  # fmt: skip
+
+
+async def test_a_resumed_run_with_nothing_to_send_asks_nothing(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # Item 11a: on resume the prompt said "Submit up to 4 download requests?" when none would
+    # be sent; without a terminal it even refused to go on without --yes.
+    out = tmp_path / "cfdi"
+    assert (await cli(*_download(out, "--yes"))).code == 0
+    creates = len(sandbox.state.calls_to("createDownloadRequest"))
+    again = await cli(*_download(out))  # no --yes, stdin is not a terminal
+    assert again.code == 0, again.stderr
+    assert "No new download request to submit" in again.stdout
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == creates
+
+
+async def test_the_prompt_counts_only_the_months_that_may_be_sent(
+    sandbox: Sandbox, cli, tmp_path: Path, monkeypatch
+) -> None:
+    import sys
+
+    from gigstack_async import GigstackClient
+    from gigstack_async.cli.confirm import confirmed
+
+    out = tmp_path / "cfdi"
+    assert (await cli(*_download(out, "--yes"))).code == 0
+    asked: list[str] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "n")
+    async with GigstackClient(api_key=SECRET_KEY, base_url=sandbox.base_url) as client:
+        run = client.downloads.bulk(
+            "2025-01", "2025-04", rfc_type="received", download_to=out,
+            journal=out / ".gigstack-journal.sqlite3",
+        )  # fmt: skip
+        assert run.may_create() == ["2025-03", "2025-04"]
+        assert not confirmed(run, yes=False)
+    assert asked == [
+        "Submit up to 2 download requests (2 months already in the journal: not sent again)? "
+        "Each new one may be billed. [y/N] "
+    ]
