@@ -20,7 +20,7 @@ from gigstack_async.cli.progress import Board, ProgressView
 from gigstack_async.cli.summary import print_summary
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
-from gigstack_async.errors import InternalServerError, RateLimitError
+from gigstack_async.errors import IncompleteResponseError, InternalServerError, RateLimitError
 
 JOURNAL_NAME = ".gigstack-journal.sqlite3"
 
@@ -100,12 +100,12 @@ async def execute(client: GigstackClient, run: BulkDownload, job: DownloadJob, u
     # A journal that cannot be used must cost nothing: check it before any request.
     run.check_journal()
     # Pre-flight: the cheapest authenticated call. A bad key or base URL raises here, cleanly;
-    # a server that answers 5xx or 429 (after the pipeline's retries) does not stop the run: its
-    # own polling retries, and one failed read never keeps the months from their results. A
-    # connection failure still stops here: most often the base URL is wrong.
+    # a server that answers 5xx, 429 or a truncated body (after the pipeline's retries) does not
+    # stop the run: its own polling retries, and one failed read never keeps the months from
+    # their results. A connection failure still stops here: most often the base URL is wrong.
     try:
         await client.downloads.history()
-    except (InternalServerError, RateLimitError) as error:
+    except (InternalServerError, RateLimitError, IncompleteResponseError) as error:
         ui.err(f"warning: the pre-flight read of the history failed ({error}); going on")
     ui.out()
     board = Board(slot.key for slot in run.plan)

@@ -182,3 +182,25 @@ async def test_the_prompt_counts_only_the_months_that_may_be_sent(
         "Submit up to 2 download requests (2 months already in the journal: not sent again)? "
         "Each new one may be billed. [y/N] "
     ]
+
+
+async def test_a_truncated_reply_is_not_called_unreachable(sandbox: Sandbox, cli) -> None:
+    # Item 11b: a body cut short on every attempt ended with "cannot reach the API" (exit 5),
+    # although the API had answered each time.
+    sandbox.state.force_fault("getDownloadHistory", "after_truncate", times=10)
+    result = await cli("downloads", "history")
+    assert result.code == 4, result.stderr
+    assert "answered, but its reply broke off" in result.stderr
+    assert "cannot reach" not in result.stderr
+    assert len(sandbox.state.calls_to("getDownloadHistory")) > 1  # still retried (a read)
+
+
+async def test_a_truncated_pre_flight_read_does_not_end_the_run(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # The newcomer's run ended at the pre-flight history read; the run's own polling retries.
+    sandbox.state.force_fault("getDownloadHistory", "after_truncate", times=3)
+    result = await cli(*_download(tmp_path / "cfdi", "--yes", last="2025-01"))
+    assert result.code == 0, result.stderr
+    assert "warning: the pre-flight read of the history failed" in result.stderr
+    assert " done " in result.stdout.split("Summary", 1)[1]
