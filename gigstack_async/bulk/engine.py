@@ -54,6 +54,7 @@ from gigstack_async.errors import (
     BilledResponseValidationError,
     DownloadInterruptedError,
     GigstackError,
+    IncompleteResponseError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
@@ -567,7 +568,7 @@ class _Run:
             # exhaustion), or gigstack's rate limiter refused it (429: not processed). A 5xx may
             # come from a gateway after SAT served the package: spent (review finding 6).
             never_sent = isinstance(error, APIConnectionError) and not isinstance(
-                error, DownloadInterruptedError | OutcomeUnknownError
+                error, DownloadInterruptedError | OutcomeUnknownError | IncompleteResponseError
             )
             spent = not (never_sent or isinstance(error, RateLimitError))
             if not spent:
