@@ -204,3 +204,28 @@ async def test_a_truncated_pre_flight_read_does_not_end_the_run(
     assert result.code == 0, result.stderr
     assert "warning: the pre-flight read of the history failed" in result.stderr
     assert " done " in result.stdout.split("Summary", 1)[1]
+
+
+async def test_journal_show_of_a_half_created_journal_says_what_happened(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # Item 11c: a kill while the journal was being created left a SQLite file without tables,
+    # and `journal show` said "cannot be read as a bulk journal: no such table: meta".
+    import sqlite3
+
+    out = tmp_path / "cfdi"
+    out.mkdir()
+    journal = out / ".gigstack-journal.sqlite3"
+    conn = sqlite3.connect(journal)
+    conn.execute("PRAGMA journal_mode=WAL")  # what open() writes before its first transaction
+    conn.close()
+    for _ in range(2):  # also once emptied to 0 bytes (killed before SQLite wrote a page)
+        shown = await cli("journal", "show", str(out))
+        assert shown.code == 2, shown.stderr
+        assert "half-created by a run that stopped while creating it" in shown.stderr
+        assert "no such table" not in shown.stderr
+        journal.write_bytes(b"")
+    # What the message says works: the same command completes the journal.
+    rerun = await cli(*_download(out, "--yes", last="2025-01"))
+    assert rerun.code == 0, rerun.stderr
+    assert (await cli("journal", "show", str(out))).code == 0
