@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal, cast
 
 import attrs
@@ -141,6 +141,9 @@ class SatCodeRule:
     `rfc_type` / `request_type` narrow it further. `times` is how often the rule fires in
     total before SAT behaves normally again (None = always): e.g. 5002 with `times=1` refuses the
     month's first create only; 5007 with `times=None` makes every package of the month gone.
+    `whole_month=True` (what `--sat-code` sets) fires only for requests covering the whole
+    calendar month (its 1st to its last day): a split after 5003, or other dates after 5002,
+    then succeed as with SAT, whose answers are per request criteria.
     """
 
     code: int = attrs.field(validator=_code)
@@ -148,19 +151,31 @@ class SatCodeRule:
     rfc_type: str | None = None
     request_type: str | None = None
     times: int | None = attrs.field(default=None, validator=_times)
+    whole_month: bool = False
 
     @property
     def phase(self) -> str:
         """`create`, `verify` or `download` (see `SAT_CODES`)."""
         return SAT_CODES[self.code]
 
-    def matches(self, start: date, rfc_type: str, request_type: str) -> bool:
-        """Whether a request with this period start and these types is affected."""
+    def matches(
+        self, start: date, rfc_type: str, request_type: str, end: date | None = None
+    ) -> bool:
+        """Whether a request with this period (start, end) and these types is affected."""
+        if self.whole_month and not _whole_month(start, end):
+            return False
         return (
             (self.month is None or start.strftime("%Y-%m") == self.month)
             and (self.rfc_type is None or self.rfc_type == rfc_type)
             and (self.request_type is None or self.request_type == request_type)
         )
+
+
+def _whole_month(start: date, end: date | None) -> bool:
+    if end is None or start.day != 1:
+        return False
+    following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return end == following - timedelta(days=1)
 
 
 @attrs.frozen
@@ -248,7 +263,11 @@ class ServerProfile:
             parts.append(f"history lists only {'/'.join(sorted(self.history_request_types))}")
         if self.history_rfc_types is not None:
             parts.append(f"history lists only {'/'.join(sorted(self.history_rfc_types))}")
-        parts += [f"SAT {rule.code} for {rule.month or 'every month'}" for rule in self.sat_codes]
+        parts += [
+            f"SAT {rule.code} for {rule.month or 'every month'}"
+            + (" (whole-month requests)" if rule.whole_month else "")
+            for rule in self.sat_codes
+        ]
         if self.refuse_creates is not None:
             parts.append(f"first {self.refuse_creates.times} create(s) refused")
         return ", ".join(parts) or "agrees"

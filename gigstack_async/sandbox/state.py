@@ -436,7 +436,9 @@ class SandboxState:
         """The first profile rule of `phase` that applies to `criteria` and still fires (it is
         counted as fired)."""
         for rule in self.profile.sat_rules(phase):
-            if not rule.matches(criteria.start_date, criteria.rfc_type, criteria.request_type):
+            if not rule.matches(
+                criteria.start_date, criteria.rfc_type, criteria.request_type, criteria.end_date
+            ):
                 continue
             if rule.times is not None and self.sat_code_fired[rule] >= rule.times:
                 continue

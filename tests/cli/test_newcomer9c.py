@@ -229,3 +229,44 @@ async def test_journal_show_of_a_half_created_journal_says_what_happened(
     rerun = await cli(*_download(out, "--yes", last="2025-01"))
     assert rerun.code == 0, rerun.stderr
     assert (await cli("journal", "show", str(out))).code == 0
+
+
+def test_a_command_line_sat_code_matches_only_whole_month_requests() -> None:
+    # Item 11f: `--sat-code M:5003` fired for ANY dates in that month, so the documented
+    # recovery (split the period) could not be shown to work.
+    from datetime import date
+
+    from gigstack_async.cli.app import build_parser
+    from gigstack_async.cli.commands.sandbox import profile_from_args
+
+    args = build_parser().parse_args(["sandbox", "--sat-code", "2024-02:5003"])
+    (rule,) = profile_from_args(args).sat_codes
+    assert rule.matches(date(2024, 2, 1), "received", "cfdi", date(2024, 2, 29))
+    assert not rule.matches(date(2024, 2, 1), "received", "cfdi", date(2024, 2, 15))
+    assert not rule.matches(date(2024, 2, 16), "received", "cfdi", date(2024, 2, 29))
+    assert not rule.matches(date(2024, 3, 1), "received", "cfdi", date(2024, 3, 31))
+
+
+async def test_after_5003_the_split_halves_succeed_under_the_same_sat_code(
+    make_sandbox, raw_cli, tmp_path: Path
+) -> None:
+    from gigstack_async.cli.app import build_parser
+    from gigstack_async.cli.commands.sandbox import profile_from_args
+
+    args = build_parser().parse_args(["sandbox", "--sat-code", "2025-03:5003"])
+    sandbox: Sandbox = await make_sandbox(profile=profile_from_args(args))
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    whole = await raw_cli(
+        *_download(tmp_path / "cfdi", "--yes", first="2025-03", last="2025-03"),
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert whole.code == 1
+    assert "5003" in whole.stdout
+    for part, (first, last) in enumerate(
+        (("2025-03-01", "2025-03-15"), ("2025-03-16", "2025-03-31"))
+    ):
+        half = await raw_cli(
+            *_download(tmp_path / f"half{part}", "--yes", first=first, last=last),
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert half.code == 0, half.stdout

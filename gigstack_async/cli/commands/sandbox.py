@@ -51,6 +51,8 @@ examples:
                                              # (and each create's request id, rfc type,
                                              # type and dates)
   {PROG} sandbox --sat-code 2025-03:5007:1   # SAT 5007 (package gone) for March, only once
+  {PROG} sandbox --sat-code 2025-03:5003     # March's whole-month request: split it; each
+                                             # half (other dates) then succeeds
   python -m gigstack_async.sandbox             # the same command
   {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
                                              # a server that disagrees with the SDK's guesses
@@ -162,9 +164,11 @@ def register(commands: Any) -> None:
         action="append",
         default=[],
         metavar="YYYY-MM:CODE[:TIMES]",
-        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests of that month; "
-        "with TIMES only that many times, then SAT behaves normally (so a resend or a split can "
-        "succeed; default: always); repeatable",
+        help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests covering that "
+        "whole month (its 1st to its last day; other dates in it, such as the halves of a split "
+        "after 5003 or a retry with other dates after 5002, are answered normally); with TIMES "
+        "only that many times, then SAT behaves normally (so a resend of the same dates can "
+        "succeed after 5007/5008/5011; default: always); repeatable",
     )
     parser.set_defaults(func=run)
 
@@ -177,7 +181,7 @@ def profile_from_args(args: argparse.Namespace) -> ServerProfile:
     if args.clock_offset is not None:
         chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
     rules = [
-        SatCodeRule(code, month, times=times)
+        SatCodeRule(code, month, times=times, whole_month=True)
         for month, code, times in map(_sat_code, args.sat_code)
     ]
     return chosen.combine(ServerProfile(sat_codes=tuple(rules)))
@@ -235,7 +239,8 @@ def _profile_label(args: argparse.Namespace) -> str:
         parts.append(f"clock offset {args.clock_offset:+g} s")
     for spec in args.sat_code:
         month, code, times = _sat_code(spec)
-        parts.append(f"SAT {code} on {month}" + ("" if times is None else f" ({times}x)"))
+        often = "" if times is None else f", {times}x"
+        parts.append(f"SAT {code} on {month} (whole-month requests{often})")
     if args.history_limit != 20:
         parts.append(f"history of {args.history_limit}")
     return ", ".join(parts)
