@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import tempfile
 import weakref
@@ -81,6 +82,9 @@ class BulkDownload:
         self._iterated = False
         self._iterator: weakref.ref[_Events] | None = None
         self._held: _Held | None = None
+        self.texts_for = "python"
+        """Who reads the errors and hints: "python" (`download_to=` and "the same `bulk()`
+        call") or "cli" (the CLI sets it: `--out` and "the same command")."""
 
     @property
     def identity(self) -> StoreIdentity:
@@ -106,14 +110,15 @@ class BulkDownload:
     def _rendered(self, event: BulkEvent) -> BulkEvent:
         # The machine's hints name no folder; the user types what is shown (see bulk.hints).
         journal = self.journal_argument
+
+        def render(text: str | None) -> str | None:
+            shown = with_journal(text, event.key, journal)
+            return shown if self.texts_for == "cli" else _for_python(shown)
+
         if isinstance(event, MonthResult):
-            return attrs.evolve(
-                event,
-                error=with_journal(event.error, event.key, journal),
-                hint=with_journal(event.hint, event.key, journal),
-            )
+            return attrs.evolve(event, error=render(event.error), hint=render(event.hint))
         if isinstance(event, MonthFailed):
-            return attrs.evolve(event, error=with_journal(event.error, event.key, journal) or "")
+            return attrs.evolve(event, error=render(event.error) or "", hint=render(event.hint))
         return event
 
     def check_journal(self) -> None:
@@ -216,6 +221,17 @@ class BulkDownload:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+_SAME_COMMAND = re.compile(r"\b([Rr])un the same command again")
+
+
+def _for_python(text: str | None) -> str | None:
+    """A text of the machine or engine, which speak to the CLI user, for a Python caller."""
+    if text is None:
+        return None
+    text = text.replace("its own --out folder", "its own download_to= folder")
+    return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
 
 
 def _may_create(state: MonthState, dates: tuple[date, date]) -> bool:

@@ -64,7 +64,7 @@ def default_journal(out: str | os.PathLike[str]) -> Path:
 
 def plan_run(client: GigstackClient, job: DownloadJob) -> BulkDownload:
     """Validate everything and plan the months; nothing is sent."""
-    return client.downloads.bulk(
+    run = client.downloads.bulk(
         job.start,
         job.end,
         rfc_type=job.rfc_type,
@@ -75,6 +75,8 @@ def plan_run(client: GigstackClient, job: DownloadJob) -> BulkDownload:
         poll=job.poll,
         timeout=job.timeout,
     )
+    run.texts_for = "cli"  # hints name --out and "the same command"
+    return run
 
 
 def show_plan(ui: Ui, run: BulkDownload, job: DownloadJob) -> None:

@@ -40,6 +40,7 @@ class MonthRow:
     invoices: int | None = None
     files: int = 0
     error: str | None = None
+    hint: str | None = None
     note: str = ""
     started: float | None = None
     finished: float | None = None
@@ -49,6 +50,11 @@ class MonthRow:
     @property
     def short_id(self) -> str:
         return (self.request_id or "")[:8]
+
+    @property
+    def message(self) -> str | None:
+        """What happened, then what to do ("Next: ..."), as the summary shows it."""
+        return next_step(self.error, self.hint)
 
 
 class Board:
@@ -86,6 +92,7 @@ class Board:
             row.note = "polling failing"
         elif isinstance(event, MonthFailed):
             row.error = event.error  # the MonthResult that follows names the state
+            row.hint = event.hint
         elif isinstance(event, MonthResult):
             self._finish(row, event)
         return row
@@ -100,6 +107,7 @@ class Board:
         # The result lists every file of the month, including those of an earlier run.
         row.files = max(row.files, len(result.files))
         row.error = result.error
+        row.hint = None if result.ok else result.hint
         if result.stage in FINAL_STAGES:
             row.state = result.stage  # one vocabulary with `journal show` and the README
         else:
@@ -159,6 +167,15 @@ class ProgressView(Protocol):
     ) -> None: ...
 
     def show(self, event: BulkEvent) -> None: ...
+
+
+def next_step(error: str | None, hint: str | None) -> str | None:
+    """`error` (what happened) and `hint` (what to do) as one text: "<error>. Next: <hint>"."""
+    if not hint:
+        return error
+    if not error:
+        return f"Next: {hint}"
+    return f"{error.rstrip('.')}. Next: {hint}"
 
 
 def plural(count: int, noun: str) -> str:

@@ -23,7 +23,7 @@ COLUMNS = (
 def _error_line(row: MonthRow) -> object:
     from rich.text import Text
 
-    return Text.assemble((f"{row.key}: ", "bold"), (row.error or "", "red"))
+    return Text.assemble((f"{row.key}: ", "bold"), (row.message or "", "red"))
 
 
 def _cells(board: Board, row: MonthRow) -> list[str]:
@@ -35,7 +35,7 @@ def _cells(board: Board, row: MonthRow) -> list[str]:
         "-" if row.invoices is None else str(row.invoices),
         str(row.files),
         format_seconds(board.elapsed(row)),
-        row.error or "",
+        row.message or "",
     ]
 
 
@@ -60,7 +60,7 @@ def print_summary(ui: Ui, board: Board, out: Path) -> None:
         # A terminal is narrow: a full request id leaves no room for errors, which go below.
         print_table(ui, COLUMNS[:5], [cells[:5] for cells in rows], title="Summary")
         for row in board.rows.values():
-            if row.error:
+            if row.message:
                 ui.render(_error_line(row))
     else:
         # Plain text is for pipes and logs: one self-contained line per month.

@@ -270,3 +270,42 @@ async def test_after_5003_the_split_halves_succeed_under_the_same_sat_code(
             env=env, cwd=tmp_path,
         )  # fmt: skip
         assert half.code == 0, half.stdout
+
+
+async def test_python_gets_error_and_hint_apart_and_in_its_own_terms(
+    make_sandbox, raw_cli, tmp_path: Path
+) -> None:
+    # Item 11d: MonthResult.error ended with "Next: <hint>", so printing error and hint (as the
+    # README does) showed the hint twice; and the hint told a Python caller about --out.
+    from gigstack_async import GigstackClient, MonthFailed, MonthResult, PollSchedule
+    from gigstack_async.sandbox.profiles import SatCodeRule
+
+    rule = SatCodeRule(5003, month="2025-01")
+    sandbox: Sandbox = await make_sandbox(profile=ServerProfile(sat_codes=(rule,)))
+    async with GigstackClient(api_key=SECRET_KEY, base_url=sandbox.base_url) as client:
+        run = client.downloads.bulk(
+            "2025-01", "2025-01", rfc_type="received", download_to=tmp_path / "py",
+            poll=PollSchedule(initial=0.02, maximum=0.05),
+        )  # fmt: skip
+        async with run:
+            events = [event async for event in run]
+    (result,) = [e for e in events if isinstance(e, MonthResult)]
+    (failed,) = [e for e in events if isinstance(e, MonthFailed)]
+    assert result.stage == "sat-failed"
+    assert "SAT 5003: Tope máximo" in (result.error or "")
+    assert "Next:" not in (result.error or "")
+    assert "split the period" not in (result.error or "")
+    assert (failed.error, failed.hint) == (result.error, result.hint)
+    assert "each into its own download_to= folder" in (result.hint or "")
+    assert "--out" not in (result.hint or "")
+    # The CLI prints both, the hint once, in its own terms.
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    cli_run = await raw_cli(
+        *_download(tmp_path / "cli", "--yes", first="2025-01", last="2025-01"),
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    summary = " ".join(cli_run.stdout.split("Summary", 1)[1].split())
+    assert summary.count("split the period") == 1
+    assert "SAT 5003: Tope máximo de resultados excedido" in summary
+    assert "divide el periodo en solicitudes menores. Next: split the period" in summary
+    assert "each into its own --out folder" in summary
