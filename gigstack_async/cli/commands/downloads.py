@@ -74,8 +74,9 @@ def register(commands: Any) -> None:
         downloads,
         "history",
         help="the team's most recent download requests (the API lists the last 20)",
-        description="List the team's most recent download requests, newest first (the API "
-        "returns the last 20).",
+        description="List the team's most recent download requests, newest first. The API "
+        "returns only the last 20 and documents no paging, so older requests cannot be listed; "
+        "`downloads status REQUEST_ID` asks for one by its id.",
         epilog=EPILOG,
     )
     _format_option(history)

@@ -165,7 +165,8 @@ def register(commands: Any) -> None:
         default=[],
         metavar="YYYY-MM:CODE[:TIMES]",
         help="SAT answers CODE (5002/5003/5004/5005/5007/5008/5011) for requests covering that "
-        "whole month (its 1st to its last day; other dates in it, such as the halves of a split "
+        "whole month (its 1st to its last day, so never one clipped to today; other dates in "
+        "it, such as the halves of a split "
         "after 5003 or a retry with other dates after 5002, are answered normally); with TIMES "
         "only that many times, then SAT behaves normally (so a resend of the same dates can "
         "succeed after 5007/5008/5011; default: always); repeatable",
