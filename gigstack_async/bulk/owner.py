@@ -53,7 +53,7 @@ def team_conflict(stored: StoreIdentity, new: StoreIdentity) -> str | None:
     if mine is None or theirs is None or mine == theirs:
         return None
     how = "team=" if new.team is not None else "the API key's own team (its JWT `team` claim)"
-    return f"the journal's requests are team {mine!r}'s, and this run acts on {how} {theirs!r}"
+    return f"the journal's requests belong to team {mine!r}, and this run acts on {how} {theirs!r}"
 
 
 def known_request_ids(store: JournalStore) -> list[str]:

@@ -128,7 +128,7 @@ async def test_rebind_to_a_key_of_another_team_is_refused_without_a_request(
         assert len(sandbox.state.calls) == calls  # the key's own team said it: nothing sent
     err = " ".join(capsys.readouterr().err.split())
     assert (
-        "the journal's requests are team 'team_sandbox''s, and this run acts on the API key's "
+        "the journal's requests belong to team 'team_sandbox', and this run acts on the API key's "
         "own team (its JWT `team` claim) 'team_foreign'"
     ) in err
 
