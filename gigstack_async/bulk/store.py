@@ -551,15 +551,14 @@ def mismatch_message(
     and `run` given, their rfc_type or request_type differ) is another job: another folder,
     never `journal rebind` (which keeps the journal's kind, so it could not help)."""
     if stored is not None and run is not None and _kind(stored) != _kind(run):
-        others = [p for p in problems if not p.startswith(("rfc_type ", "request_type "))]
         return (
-            f"{path} holds {' '.join(_kind(stored))} requests, and this run asks for "
+            f"{path} belongs to another run: {'; '.join(problems)}. It holds "
+            f"{' '.join(_kind(stored))} requests, and this run asks for "
             f"{' '.join(_kind(run))}: another kind of request is another job, with its own "
             "journal. Use another --out folder (download_to) for it: that bills nothing twice, "
             "since a request of another kind is a different request for SAT, never one this "
             "journal sent. `gigstack-async journal rebind` cannot change a journal's kind. "
-            + (f"(This run also differs in: {'; '.join(others)}.) " if others else "")
-            + "This journal was left untouched."
+            "This journal was left untouched."
         )
     return (
         f"{path} belongs to another run: {'; '.join(problems)}. This journal was left untouched. "

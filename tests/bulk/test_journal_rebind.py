@@ -206,9 +206,7 @@ async def test_another_rfc_type_into_the_same_folder_says_use_another_folder_not
         with pytest.raises(JournalMismatchError) as caught:
             await run(client, out, end="2024-01", rfc_type="issued")
     text = " ".join(str(caught.value).split())
-    assert f"{out / JOURNAL} holds received cfdi requests, and this run asks for issued cfdi" in (
-        text
-    )
+    assert "It holds received cfdi requests, and this run asks for issued cfdi" in text
     assert "Use another --out folder (download_to) for it: that bills nothing twice" in text
     assert "journal rebind` cannot change a journal's kind" in text
     assert f"journal rebind {out}`" not in text  # no command sends the user there
