@@ -19,9 +19,10 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk import owner
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.run import journal_identity
-from gigstack_async.bulk.store import JournalMismatchError, JournalStore
+from gigstack_async.bulk.store import JournalMismatchError, JournalStore, StoreIdentity
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
@@ -295,3 +296,64 @@ async def test_a_swapped_adopt_is_undone_by_adopting_each_id_into_its_month(
         assert team.package_downloads[f"{mar_id}_01".upper()] == 2
         with JournalStore.open_existing(out / JOURNAL) as store:
             assert dict(store.get("2024-03").downloads) == {f"{mar_id}_01": 2}
+
+
+async def test_a_rebind_whose_check_fails_changes_nothing(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cfdi"
+    async with GigstackClient(OLD, base_url=sandbox.base_url) as client:
+        await run(client, out, end="2024-01")
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        before = store.identity
+    # A key the server does not know: 401, not "not found": nothing can be concluded.
+    assert await asyncio.to_thread(cli, out, sandbox, "sk_test_unknown_9999", "--yes") == 3
+    assert "sk_test_unknown_9999" not in capsys.readouterr().err
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.identity == before
+
+
+@pytest.mark.parametrize(
+    ("journal", "run_", "conflict"),
+    [
+        ((None, None), (None, None), None),
+        ((None, "team_a"), (None, "team_a"), None),
+        (("team_a", None), (None, "team_a"), None),  # team= naming the key's home team
+        ((None, None), ("team_b", None), None),  # the journal's team unknown: the read decides
+        ((None, "team_a"), (None, None), None),  # the new key does not say: the read decides
+        (
+            (None, "team_a"),
+            ("team_b", "team_a"),
+            "the journal's requests belong to team 'team_a', and this run acts on team= 'team_b'",
+        ),
+        (
+            ("team_a", None),
+            (None, "team_b"),
+            "the journal's requests belong to team 'team_a', and this run acts on the API "
+            "key's own team (its JWT `team` claim) 'team_b'",
+        ),
+    ],
+)
+def test_team_conflict_only_when_both_teams_are_known(
+    journal: tuple[str | None, str | None],
+    run_: tuple[str | None, str | None],
+    conflict: str | None,
+) -> None:
+    def identity(team: str | None, home: str | None) -> StoreIdentity:
+        return StoreIdentity(team, "http://127.0.0.1/v2", "k", None, "received", "cfdi", home)
+
+    assert owner.team_conflict(identity(*journal), identity(*run_)) == conflict
+
+
+def test_the_months_current_requests_are_asked_first(tmp_path: Path) -> None:
+    identity = StoreIdentity(None, "http://127.0.0.1/v2", "k", None, "received", "cfdi")
+    jan = m.MonthState("2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi")
+    feb = m.MonthState("2024-02", date(2024, 2, 1), date(2024, 2, 29), "received", "cfdi")
+    with JournalStore.open(tmp_path / JOURNAL, identity) as store:
+        store.ensure(
+            [
+                attrs.evolve(jan, request_id="J2", known_ids=("J1", "J2")),
+                attrs.evolve(feb, request_id="F1", known_ids=("F0", "F1", "J2")),
+            ]
+        )
+        assert owner.known_request_ids(store) == ["F1", "J2", "F0", "J1"]
