@@ -103,9 +103,10 @@ def _taken(
     return (
         f"request {request_id} is {other.key}'s in this journal ({held}), and nothing showed "
         f"it is not {other.key}'s. Adopting "
-        f"it for {key} would download its packages again under another month, spending their "
-        f"SAT downloads (at most 2 each) again, for CFDIs that are {other.key}'s as far as this "
-        f"journal knows (a package of other dates is not extracted into {key}). Find {key}'s "
+        f"it for {key} would have two months download its packages, both spending their SAT "
+        f"downloads (at most 2 per package, whichever month asks), for CFDIs that are "
+        f"{other.key}'s as far as this journal knows (a package of other dates is not "
+        f"extracted into {key}). Find {key}'s "
         "own request in `gigstack-async downloads history` or gigstack's dashboard (its dates "
         f"are {state.start}..{state.end}); {way}. Nothing changed."
     )
