@@ -1408,6 +1408,13 @@ def _content_rejected(state: MonthState, obs: ContentRejected) -> Result:
             f"check the files of package(s) {earlier} in the month's folder and remove those "
             f"that are not the month's; then {hint}"
         )
+    # The request is released from this month: the month whose CFDIs it holds may adopt it
+    # (no "gigstack-async" before `journal adopt`: `bulk.hints` would put this month in it).
+    hint += (
+        f". Request {state.request_id} is released from {state.key}: if its CFDIs are another "
+        "month's of this journal, adopt it there (`journal adopt` with that month and "
+        f"{state.request_id})"
+    )
     return _evolve(
         _attention(state, reason, hint),
         staged=(),

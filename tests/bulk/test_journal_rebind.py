@@ -266,6 +266,10 @@ async def test_a_swapped_adopt_is_undone_by_adopting_each_id_into_its_month(
         first = results(await run(client, out, "2024-02", "2024-02"))
         assert first["2024-02"].stage == "needs-attention"
         assert "does not hold this month's CFDIs" in (first["2024-02"].error or "")
+        assert (
+            f"Request {mar_id} is released from 2024-02: if its CFDIs are another month's of "
+            f"this journal, adopt it there (`journal adopt` with that month and {mar_id})"
+        ) in (first["2024-02"].hint or "")
         assert not list((out / "2024-02").glob("*.xml"))  # the content check caught it
         capsys.readouterr()
 

@@ -938,7 +938,9 @@ def test_a_package_of_another_request_is_not_extracted_and_the_month_needs_the_u
         reason=CONTENT_REASON,
         hint="find the month's request in gigstack's dashboard (Descarga Masiva, by its dates "
         "and type) and `gigstack-async journal adopt 2024-01 <request id>`; if it is not there, "
-        "`gigstack-async journal resend 2024-01` (a new request may be billed)",
+        "`gigstack-async journal resend 2024-01` (a new request may be billed). Request R1 is "
+        "released from 2024-01: if its CFDIs are another month's of this journal, adopt it "
+        "there (`journal adopt` with that month and R1)",
         resume_to=None,
         staged=(),
         checked=False,
@@ -982,7 +984,9 @@ def test_a_rejected_package_names_the_files_its_request_already_put_in_the_folde
         "check the files of package(s) P0, P1 in the month's folder and remove those that are "
         "not the month's; then find the month's request in gigstack's dashboard (Descarga Masiva, "
         "by its dates and type) and `gigstack-async journal adopt 2024-01 <request id>`; if it "
-        "is not there, `gigstack-async journal resend 2024-01` (a new request may be billed)"
+        "is not there, `gigstack-async journal resend 2024-01` (a new request may be billed). "
+        "Request R1 is released from 2024-01: if its CFDIs are another month's of this "
+        "journal, adopt it there (`journal adopt` with that month and R1)"
     )
     assert after.extracted == state.extracted  # the journal still lists them
     assert commands == (DeleteStaged(F2.path), Warn(f"2024-01: {reason}"))
