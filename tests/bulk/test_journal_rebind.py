@@ -272,6 +272,10 @@ async def test_a_swapped_adopt_is_undone_by_adopting_each_id_into_its_month(
         ) in (first["2024-02"].hint or "")
         assert not list((out / "2024-02").glob("*.xml"))  # the content check caught it
         capsys.readouterr()
+        assert await asyncio.to_thread(main, ["journal", "show", str(out), "2024-02"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        shown = [line.split() for line in lines if line.startswith("released")]
+        assert shown == [["released", "(not", "this", "month's)", mar_id]]
 
         # Feb's id while March still follows it: refused, and the text says the way.
         assert await asyncio.to_thread(adopt, out, sandbox, "2024-02", feb_id) == 2

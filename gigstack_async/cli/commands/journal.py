@@ -347,6 +347,8 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             ["dates", f"{state.start} to {state.end}"],
             ["create requests sent", str(state.creates)],
             ["request ids known", ", ".join(state.known_ids)],
+            # Known not to be the month's: another month may `journal adopt` them.
+            ["released (not this month's)", ", ".join(state.released_ids())],
             ["outcome unknown", "yes" if state.unknown else "no"],
             ["packages", ", ".join(state.package_ids or ()) or "unknown"],
             [
