@@ -7,8 +7,9 @@ and download its CFDIs into this folder. So before rebinding:
 
 1. `team_conflict`: the journal's team against this run's, when both are known (a `team=`
    given, or the key's JWT `team` claim: `_pipeline.home_team_of`). No request is sent.
-2. `check_requests`: the status of request ids the journal knows (a GET, never a create; not
-   billed: FACT-docs, "SAT status of one request"). A key that sees one of them is the same
+2. `check_requests`: the status of request ids the journal knows (a GET, never a create;
+   FACT-docs call it "SAT status of one request" and name no charge for it, while creates and
+   `/invoice/{uuid}` are documented as billed). A key that sees one of them is the same
    account. That the status answers 404 for another account's request is a GUESS (the docs do
    not say); the sandbox scopes it by team. A 404 for every id asked is taken as "another
    account" and refused; an id the key sees proves the account is the same.

@@ -222,9 +222,10 @@ def register(commands: Any) -> None:
         "id and file: for a rotated API key of the same team, or the same team or server "
         "written differently. First it checks that they are the journal's account: a team "
         "other than the journal's (a --team, or the key's own team when the key names it) is "
-        "refused, and the status of up to 3 of the journal's requests is read (a GET; nothing "
-        "is created or billed): a key that sees none of them is another account and is "
-        "refused (use another --out folder for that key's downloads). A journal that knows no "
+        "refused, and the status of up to 3 of the journal's requests is read (a GET: nothing "
+        "is created, and gigstack documents no charge for it): a key that sees none of them "
+        "is another account and is refused (use another --out folder for that key's "
+        "downloads). A journal that knows no "
         "request id yet cannot be checked: --unchecked is then required. The risk is shown "
         "and must be confirmed (--yes when not in a terminal).",
         epilog=EPILOG,
