@@ -753,7 +753,13 @@ class _Run:
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
         expected = tuple(sorted(known))
         # What was seen of those requests: one listed with other attributes shows reused ids.
-        records = tuple(r for k in self.keys for r in self.store.get(k).records)
+        # A month's record of an id it released (not its request) says nothing of that id now.
+        records = tuple(
+            r
+            for state in (self.store.get(k) for k in self.keys)
+            for r in state.records
+            if r.id not in state.released_ids()
+        )
         for key in watched:
             self.feed(
                 key,
@@ -763,6 +769,7 @@ class _Run:
                     expected=expected,
                     later=tuple(self.created_seq.items()),
                     records=records,
+                    lists_journal=any(seen.id in known for seen in entries),
                 ),
             )
 
