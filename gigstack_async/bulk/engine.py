@@ -234,6 +234,64 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
     return notes
 
 
+def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path | None) -> None:
+    """Record as needing the user the plan's months the journal has no record of but that may
+    have been requested, and billed, before: its log lists a create for them (their record was
+    lost: a damaged or edited journal), or their folder already holds files (a deleted or new
+    journal in a folder that was downloaded into). Never created again on a guess."""
+    held = []
+    for slot in plan.slots:
+        if slot.key in store.keys():  # noqa: SIM118 — keys() is a method, not a dict
+            continue
+        lines = store.log(slot.key)
+        sent = [line for line in lines if line.stage is not m.Stage.PLANNED]
+        ids = tuple(dict.fromkeys(line.request_id for line in lines if line.request_id))
+        creates = sum(line.stage is m.Stage.SUBMITTING for line in lines)
+        folder = None if download_to is None else download_to / slot.key
+        files = _files_in(folder)
+        if sent:
+            last = ids[-1] if ids else "<request id>"
+            shown = f"request id(s) {', '.join(ids)}" if ids else "its request id was not logged"
+            reason = (
+                f"this journal has no record of {slot.key}, but its log shows it was sent "
+                f"before ({shown}; last logged state {sent[-1].stage.value}): the record was "
+                "lost, and a new create could bill the month again"
+            )
+            hint = (
+                f"check the request in `gigstack-async downloads history` or gigstack's "
+                f"dashboard (the month's dates and type), then `gigstack-async journal adopt "
+                f"{slot.key} {last}` (nothing billed); if it is not there, `gigstack-async "
+                f"journal resend {slot.key}` (a new request, may be billed)"
+            )
+        elif files:
+            reason = (
+                f"{folder} already holds {files} file(s), but this journal has no record of "
+                f"{slot.key} (a deleted or new journal?): the month may have been requested, "
+                "and billed, already"
+            )
+            hint = (
+                "find its request in `gigstack-async downloads history` or gigstack's "
+                f"dashboard by its dates and `gigstack-async journal adopt {slot.key} "
+                f"<request id>` (nothing billed); or `gigstack-async journal resend {slot.key}` "
+                "to request it again (may be billed)"
+            )
+        else:
+            continue
+        held.append(
+            m.unrecorded(
+                initial_state(slot), known_ids=ids, creates=creates, reason=reason, hint=hint
+            )
+        )
+    store.ensure(held)
+
+
+def _files_in(folder: Path | None) -> int:
+    """Files a run extracted into a month's folder (not our hidden temp files)."""
+    if folder is None or not folder.is_dir():
+        return 0
+    return sum(1 for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+
+
 def _resend_possible(state: m.MonthState) -> bool:
     """Whether `gigstack-async journal resend` would accept the month now (the machine says)."""
     try:

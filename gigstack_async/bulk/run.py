@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gigstack_async.bulk.engine import BulkOptions, run_bulk
+from gigstack_async.bulk.engine import BulkOptions, hold_unrecorded, run_bulk
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.plan import DownloadPlan
@@ -161,6 +161,9 @@ class BulkDownload:
             path = self.journal_path or Path(scratch) / DEFAULT_JOURNAL
             with JournalStore.open(path, self.identity) as store:
                 store.bind_download_to(self._options.download_to)
+                if self.journal_path is not None:
+                    # Without a journal file (journal=False) nothing was recorded to lose.
+                    hold_unrecorded(store, self.plan, self._options.download_to)
                 if held is not None:
                     _HELD[held.path] = held
                 try:
