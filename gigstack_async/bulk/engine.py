@@ -46,7 +46,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalMismatchError, JournalStore
+from gigstack_async.bulk.store import JournalMismatchError, JournalStore, LogLine
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
@@ -243,46 +243,53 @@ def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path |
     for slot in plan.slots:
         if slot.key in store.keys():  # noqa: SIM118 — keys() is a method, not a dict
             continue
-        lines = store.log(slot.key)
-        sent = [line for line in lines if line.stage is not m.Stage.PLANNED]
-        ids = tuple(dict.fromkeys(line.request_id for line in lines if line.request_id))
-        creates = sum(line.stage is m.Stage.SUBMITTING for line in lines)
         folder = None if download_to is None else download_to / slot.key
-        files = _files_in(folder)
-        if sent:
-            last = ids[-1] if ids else "<request id>"
-            shown = f"request id(s) {', '.join(ids)}" if ids else "its request id was not logged"
-            reason = (
-                f"this journal has no record of {slot.key}, but its log shows it was sent "
-                f"before ({shown}; last logged state {sent[-1].stage.value}): the record was "
-                "lost, and a new create could bill the month again"
-            )
-            hint = (
-                f"check the request in `gigstack-async downloads history` or gigstack's "
-                f"dashboard (the month's dates and type), then `gigstack-async journal adopt "
-                f"{slot.key} {last}` (nothing billed); if it is not there, `gigstack-async "
-                f"journal resend {slot.key}` (a new request, may be billed)"
-            )
-        elif files:
-            reason = (
-                f"{folder} already holds {files} file(s), but this journal has no record of "
-                f"{slot.key} (a deleted or new journal?): the month may have been requested, "
-                "and billed, already"
-            )
-            hint = (
-                "find its request in `gigstack-async downloads history` or gigstack's "
-                f"dashboard by its dates and `gigstack-async journal adopt {slot.key} "
-                f"<request id>` (nothing billed); or `gigstack-async journal resend {slot.key}` "
-                "to request it again (may be billed)"
-            )
-        else:
-            continue
-        held.append(
-            m.unrecorded(
-                initial_state(slot), known_ids=ids, creates=creates, reason=reason, hint=hint
-            )
-        )
+        state = held_month(initial_state(slot), store.log(slot.key), folder)
+        if state is not None:
+            held.append(state)
     store.ensure(held)
+
+
+def held_month(
+    state: m.MonthState, lines: list[LogLine], folder: Path | None
+) -> m.MonthState | None:
+    """`state` (a month the journal has no record of, as the plan would add it) as needing the
+    user when `lines` (its log) list a create or `folder` (its files' folder) holds files;
+    None when nothing says it was ever requested."""
+    key = state.key
+    sent = [line for line in lines if line.stage is not m.Stage.PLANNED]
+    ids = tuple(dict.fromkeys(line.request_id for line in lines if line.request_id))
+    creates = sum(line.stage is m.Stage.SUBMITTING for line in lines)
+    files = _files_in(folder)
+    if sent:
+        last = ids[-1] if ids else "<request id>"
+        shown = f"request id(s) {', '.join(ids)}" if ids else "its request id was not logged"
+        reason = (
+            f"this journal has no record of {key}, but its log shows it was sent before "
+            f"({shown}; last logged state {sent[-1].stage.value}): the record was lost, and a "
+            "new create could bill the month again"
+        )
+        hint = (
+            "check the request in `gigstack-async downloads history` or gigstack's dashboard "
+            f"(the month's dates and type), then `gigstack-async journal adopt {key} {last}` "
+            f"(nothing billed); if it is not there, `gigstack-async journal resend {key}` (a "
+            "new request, may be billed)"
+        )
+    elif files:
+        reason = (
+            f"{folder} already holds {files} file(s), but this journal has no record of {key} "
+            "(a deleted or new journal?): the month may have been requested, and billed, "
+            "already"
+        )
+        hint = (
+            "find its request in `gigstack-async downloads history` or gigstack's dashboard by "
+            f"its dates and `gigstack-async journal adopt {key} <request id>` (nothing "
+            f"billed); or `gigstack-async journal resend {key}` to request it again (may be "
+            "billed)"
+        )
+    else:
+        return None
+    return m.unrecorded(state, known_ids=ids, creates=creates, reason=reason, hint=hint)
 
 
 def _files_in(folder: Path | None) -> int:

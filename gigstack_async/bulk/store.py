@@ -272,13 +272,22 @@ class JournalStore:
         self.identity = identity
         self._cache: dict[str, MonthState] = {}
         self._fsync = True
+        self.damaged: dict[str, str] = {}
+        """Month records that cannot be read, and why (only with `skip_damaged`)."""
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], identity: StoreIdentity) -> JournalStore:
+    def open(
+        cls, path: str | os.PathLike[str], identity: StoreIdentity, *, skip_damaged: bool = False
+    ) -> JournalStore:
         """Open (or create) the journal at `path` for `identity`.
 
+        With `skip_damaged`, month records that cannot be read are left out of the store and
+        listed in `damaged` instead of raising (for `gigstack-async journal repair` only: a
+        run must never go on without them).
+
         Raises JournalLockedError (in use by another process), JournalCorruptError (not a
-        journal, or the old JSON journal format), JournalMismatchError (another identity).
+        journal, or the old JSON journal format; JournalDamagedError: damaged),
+        JournalMismatchError (another identity).
         """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -311,7 +320,7 @@ class JournalStore:
                     if effective != stored:
                         _write_meta(conn, effective)
             store = cls(target, conn, lock, effective)
-            store._load()
+            store._load(skip_damaged=skip_damaged)
             return store
         except sqlite3.DatabaseError as exc:
             if conn is not None:
@@ -327,7 +336,9 @@ class JournalStore:
             raise
 
     @classmethod
-    def open_existing(cls, path: str | os.PathLike[str]) -> JournalStore:
+    def open_existing(
+        cls, path: str | os.PathLike[str], *, skip_damaged: bool = False
+    ) -> JournalStore:
         """Open an existing journal under the identity it records (to inspect or repair it).
 
         Raises JournalError when there is no journal at `path`, and as `open` otherwise.
@@ -348,7 +359,7 @@ class JournalStore:
             ) from None
         if stored is None:
             raise JournalCorruptError(f"{target} has no identity: not a bulk journal")
-        return cls.open(target, stored)
+        return cls.open(target, stored, skip_damaged=skip_damaged)
 
     @classmethod
     def open_readonly(cls, path: str | os.PathLike[str]) -> JournalStore:
@@ -484,7 +495,7 @@ class JournalStore:
                 (json.dumps(spelled),),
             )
 
-    def _load(self) -> None:
+    def _load(self, *, skip_damaged: bool = False) -> None:
         rows = self._conn.execute("SELECT key, state FROM months ORDER BY key").fetchall()
         cache: dict[str, MonthState] = {}
         bad: dict[str, str] = {}
@@ -498,11 +509,15 @@ class JournalStore:
                 bad[str(key)] = f"it holds the record of {state.key}"
                 continue
             cache[key] = state
-        if bad:
+        if bad and skip_damaged:
+            self.damaged = bad
+        elif bad:
             what = "; ".join(f"month {key}: {why}" for key, why in bad.items())
             records = "a month's record" if len(bad) == 1 else f"{len(bad)} months' records"
             raise JournalDamagedError(
-                damaged_message(self.path, f"{records} cannot be read ({what})", self.identity),
+                damaged_message(
+                    self.path, f"{records} cannot be read ({what})", self.identity, tuple(bad)
+                ),
                 path=self.path,
                 months=tuple(bad),
             )
@@ -677,10 +692,23 @@ def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
     return [LogLine(seq, k, Stage(stage), reason, rid) for seq, k, stage, reason, rid in rows]
 
 
-def damaged_message(path: Path, what: str, identity: StoreIdentity | None) -> str:
+def damaged_message(
+    path: Path, what: str, identity: StoreIdentity | None, months: tuple[str, ...] = ()
+) -> str:
     """What a damaged journal's error says: what is damaged, and the way on that bills nothing
-    again (a new journal adopting each month's request, read from what is left of this one)."""
+    again: only `months`' records damaged, `journal repair` rewrites them from the log; else a
+    new journal adopting each month's request, read from what is left of this one."""
     journal = shell_quote(str(path.parent if path.name == _DEFAULT_NAME else path))
+    if months:
+        return (
+            f"{path} cannot be read as a bulk journal, it is damaged: {what}. Nothing was sent. "
+            "Do not just delete it: a new journal requests, and may bill, every month again. "
+            f"To go on without billing anything: `gigstack-async journal repair {journal}` "
+            f"rewrites only {', '.join(months)} from the journal's log, keeping every other "
+            "month (a month the log lists as sent then needs you: `journal adopt` its logged "
+            "request, nothing billed); `gigstack-async journal show "
+            f"{journal}` shows what is left first. Then run the same command again"
+        )
     kind = (
         f"--rfc-type {identity.rfc_type} --type {identity.request_type}"
         if identity is not None

@@ -82,9 +82,19 @@ def test_a_damaged_month_record_names_the_month_and_the_way_that_bills_nothing(o
     text = str(error)
     assert "month 2024-02" in text
     assert f"gigstack-async journal show {out}" in text
+    assert f"gigstack-async journal repair {out}` rewrites only 2024-02" in text
+    assert "bill" in text
+
+
+def test_a_file_damage_names_the_new_journal_route(out: Path) -> None:
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    with pytest.raises(JournalDamagedError) as caught:
+        JournalStore.open(out / JOURNAL, IDENTITY).close()
+    text = str(caught.value)
+    assert f"gigstack-async journal show {out}" in text
     assert f"mv {out / JOURNAL} {out / JOURNAL}.damaged" in text
     assert f"journal adopt {out} YYYY-MM REQUEST_ID --rfc-type received --type cfdi" in text
-    assert "bill" in text
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage header"])
@@ -282,3 +292,56 @@ async def test_a_deleted_journal_does_not_bill_months_the_folder_already_holds(
         assert "already holds" in (again[key].error or "")
         assert f"journal adopt {out} {key} <request id>" in (again[key].hint or "")
     assert again["2024-03"].stage == "done"
+
+
+# ------------------------------------------------------------------ journal repair
+
+
+def test_repair_rewrites_only_the_damaged_month_from_its_log(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-02'")
+    assert main(["journal", "repair", str(out), "--yes"]) == 0
+    assert "2024-02: record unreadable" in capsys.readouterr().out
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-01").stage is m.Stage.DONE  # kept: not downloaded again
+        feb = store.get("2024-02")
+        assert feb.stage is m.Stage.NEEDS_ATTENTION
+        assert feb.known_ids == ("DM-2",)
+        assert feb.creates == 1
+        assert not feb.resend_allowed  # never sent again on its own
+        assert "journal adopt 2024-02 DM-2" in (feb.hint or "")
+        new, _ = repair.adopt(store, "2024-02", "DM-2")
+        assert new.stage is m.Stage.SUBMITTED
+
+
+def test_repair_plans_again_a_damaged_month_that_was_never_sent(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL
+    with JournalStore.open(path, IDENTITY) as store:
+        store.ensure([JAN])
+    _sql(path, "UPDATE months SET state = '[]' WHERE key = '2024-01'")
+    assert main(["journal", "repair", str(path), "--yes"]) == 0
+    with JournalStore.open_existing(path) as store:
+        assert store.get("2024-01").stage is m.Stage.PLANNED
+        assert store.get("2024-01").resend_allowed
+
+
+def test_repair_asks_first_and_leaves_a_healthy_journal_alone(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["journal", "repair", str(out)]) == 0
+    assert "nothing to repair" in capsys.readouterr().out
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-02'")
+    assert main(["journal", "repair", str(out)]) == 2  # no terminal, no --yes
+    assert "--yes" in capsys.readouterr().err
+    with pytest.raises(JournalDamagedError):
+        JournalStore.open_existing(out / JOURNAL).close()
+
+
+def test_repair_refuses_a_file_sqlite_cannot_read_with_the_way_on(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    assert main(["journal", "repair", str(out), "--yes"]) == 2
+    assert "journal show" in capsys.readouterr().err

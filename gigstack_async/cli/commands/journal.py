@@ -1,4 +1,4 @@
-"""`gigstack-async journal show|adopt|resend|rebind`: read and repair a bulk download's journal.
+"""`gigstack-async journal show|adopt|resend|rebind|repair`: read and repair a bulk journal.
 
 These commands touch only the journal file (nothing is sent to the API; `adopt` and `rebind`
 read the API key, team and base URL only to record who the journal belongs to). The next
@@ -25,6 +25,7 @@ from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.commands.journal_damaged import show_damaged
+from gigstack_async.cli.commands.journal_repair import register_repair
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
@@ -38,6 +39,7 @@ examples:
   {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
   {PROG} journal resend ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
+  {PROG} journal repair ./cfdi
 
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
@@ -223,6 +225,8 @@ def register(commands: Any) -> None:
     _journal_arg(rebind)
     _yes_arg(rebind, "confirm the risk without asking (for scripts)")
     rebind.set_defaults(func=run_rebind, usage=rebind.format_usage().strip())
+
+    register_repair(journal, EPILOG)
 
 
 def _journal_arg(parser: argparse.ArgumentParser) -> None:

@@ -79,8 +79,14 @@ def _steps(args: argparse.Namespace, found: Salvage, error: JournalDamagedError)
         else "--rfc-type <issued|received> --type <cfdi|metadata>"
     )
     aside = f"{path}.damaged"
-    lines = [
-        "",
+    lines = [""]
+    if error.months:
+        lines += [
+            "Only month records are damaged: the simplest way on, keeping every other month, is "
+            f"`{PROG} journal repair {journal}` (it rewrites {', '.join(error.months)} from the "
+            "journal's log; nothing is sent). Or carry every month over to a new journal:",
+        ]
+    lines += [
         "To go on without billing anything again (deleting the journal would request, and may "
         "bill, every month again):",
         f"  1. move it aside: mv {shell_quote(str(path))} {shell_quote(aside)}",
