@@ -568,7 +568,7 @@ class JournalStore:
         new = [s for s in months if s.key not in self._cache]
         if not new:
             return
-        with _transaction(self._conn):
+        with self._damage_is_typed(), _transaction(self._conn):
             for state in new:
                 self._write(state)
         self._cache.update({s.key: s for s in new})
@@ -589,9 +589,25 @@ class JournalStore:
         if fsync != self._fsync:
             self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
             self._fsync = fsync
-        with _transaction(self._conn):
+        with self._damage_is_typed(), _transaction(self._conn):
             self._write(state, old)
         self._cache[state.key] = state
+
+    @contextlib.contextmanager
+    def _damage_is_typed(self) -> Iterator[None]:
+        """A journal found damaged while a run writes (SQLite: malformed, not a database)
+        raises JournalDamagedError with the way on; nothing was recorded, so the step the
+        write guards does not go ahead. Disk full, I/O errors and the like keep their own
+        errors (OperationalError): the journal itself may be fine."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:
+                raise
+            raise JournalDamagedError(
+                damaged_message(self.path, f"SQLite cannot read it ({exc})", self.identity),
+                path=self.path,
+            ) from None
 
     def sync(self) -> None:
         """Make every commit so far durable, power loss included: one fsynced commit.

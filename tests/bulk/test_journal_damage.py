@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -345,3 +346,28 @@ def test_repair_refuses_a_file_sqlite_cannot_read_with_the_way_on(
         handle.write(b"GARBAGEGARBAGEGARBAGE")
     assert main(["journal", "repair", str(out), "--yes"]) == 2
     assert "journal show" in capsys.readouterr().err
+
+
+class _Malformed:
+    """A connection whose file went bad under a running store: every write fails as SQLite
+    fails on a damaged page."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql.startswith("INSERT"):
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return self.conn.execute(sql, *args)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_damage_found_while_a_run_writes_is_typed_and_records_nothing(out: Path) -> None:
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        store._conn = _Malformed(store._conn)  # type: ignore[assignment]
+        before = store.get("2024-03")
+        with pytest.raises(JournalDamagedError, match="journal show"):
+            store.put(attrs.evolve(before, stage=m.Stage.SUBMITTING, creates=1))
+        assert store.get("2024-03") == before  # the create it guards must not go ahead
