@@ -46,7 +46,9 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalMismatchError, JournalStore, LogLine
+from gigstack_async.bulk.store import JournalStore, LogLine
+from gigstack_async.bulk.taxpayer import RfcSource
+from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
@@ -726,38 +728,44 @@ class _Run:
         self, key: str, package_id: str, path: Path, scan: PackageScan | None
     ) -> m.Observation | None:
         """Learn the journal's RFC from the package's documents (`bulk.content` read them all,
-        and refused a package whose documents name several taxpayers), or refuse a package of
-        another taxpayer before anything is extracted (it stays staged)."""
-        rfc_type = self.store.get(key).rfc_type
+        and refused a package whose documents name several taxpayers) when the server vouched
+        for the month's request (`machine.teaches_rfc`), or refuse a package of another
+        taxpayer before anything is extracted (it stays staged)."""
+        state = self.store.get(key)
         rfc = None if scan is None else scan.rfc  # unreadable: never learnt from
         if rfc is None:
             return None
+        vouched = m.teaches_rfc(state)
+        recorded = self.store.identity.rfc
+        if recorded is None:
+            if vouched:
+                source = RfcSource("server", key, state.request_id)
+                self.store.learn_rfc(rfc, source)
+            # A request only the user vouched for teaches nothing (review 9e #1): an issued
+            # request with one receiver passes the content check of a received month.
+            return None
+        if recorded == rfc:
+            return None
+        staged = [f for f in state.staged if f.package_id == package_id]
         try:
-            self.store.learn_rfc(rfc)
-        except JournalMismatchError:
-            recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
-            try:
-                manifest = await asyncio.to_thread(verify_staged, path, self.options.package_limits)
-                replaced = bool(recorded) and manifest.sha256 != recorded[0].sha256
-            except (GigstackError, OSError):
-                replaced = True
-            if replaced:  # not the package that was downloaded: another copy may be right
-                return _discard(
-                    path, m.StagedLost(package_id, f"{path}: not the bytes that were staged")
-                )
-            side = "received by" if rfc_type == "received" else "issued by"
-            return m.ExtractFailed(
-                package_id,
-                f"its CFDIs were {side} RFC {rfc}, but this journal's CFDIs are "
-                f"{self.store.identity.rfc}'s: this run's API key or team is another "
-                "taxpayer's. Nothing was extracted (the package stays staged)",
-                hint="if the journal was rebound to another team by mistake, `gigstack-async "
-                "journal rebind` it back with the original API key and team, then `gigstack-async "
-                f"journal resend {key}` (this month's request is the other team's: a new one is "
-                "sent for the journal's team, and may be billed); a download for another "
-                "taxpayer needs its own --out folder",
+            manifest = await asyncio.to_thread(verify_staged, path, self.options.package_limits)
+            replaced = bool(staged) and manifest.sha256 != staged[0].sha256
+        except (GigstackError, OSError):
+            replaced = True
+        if replaced:  # not the package that was downloaded: another copy may be right
+            return _discard(
+                path, m.StagedLost(package_id, f"{path}: not the bytes that were staged")
             )
-        return None
+        reason, hint = taxpayer_mismatch(
+            key,
+            state.rfc_type,
+            rfc,
+            recorded,
+            self.store.rfc_source,
+            server_vouched=vouched,
+            request_id=state.request_id,
+        )
+        return m.ExtractFailed(package_id, reason, hint=hint)
 
     async def status(self, key: str, request_id: str) -> None:
         failures = self.store.get(key).poll_failures

@@ -2061,3 +2061,85 @@ def test_an_untyped_listing_records_no_created_at() -> None:
     typed = attrs.evolve(ours("r1"), created_at="1732950000000")
     new, _ = m.transition(state, m.HistorySeen((typed,), 1))
     assert [r.created_at for r in new.records if r.id == "r1"] == ["1732950000000"]
+
+
+# ------------------------------------------------------------------ who vouched for the request
+# Only a request the server vouched for teaches the journal its taxpayer's RFC (review 9e #1:
+# an issued request the user adopted for a received month set the receiver's RFC, and every
+# later month was refused as another taxpayer's).
+
+_ADOPTED = waiting(confirmed_id="r1", vouched=True, typed=True)  # `journal adopt r1`, unlisted
+
+
+@pytest.mark.parametrize(
+    ("state", "obs", "vouched"),
+    [
+        # Our own create's answer: the server made (or matched) the month's request.
+        (month(stage=Stage.SUBMITTING), m.Created("r1"), "r1"),
+        (month(stage=Stage.SUBMITTING), m.Created("r1", duplicate=True), "r1"),
+        (unknown(), m.Created("r1"), "r1"),  # an unknown outcome answered after all
+        # ... not one the month already left (it needs the user), nor an answer out of turn.
+        (month(stage=Stage.SUBMITTING, known_ids=("r0",)), m.Created("r0"), None),
+        (waiting(request_id="r0", known_ids=("r0",)), m.Created("r1"), None),
+        # The history lists the month's request with its dates and rfcType.
+        (waiting(), m.HistorySeen((ours("r1"),)), "r1"),
+        (waiting(), m.HistorySeen((ours("r1", request_type=None),)), "r1"),  # documented fields
+        (waiting(checked=False), m.HistorySeen((ours("r1"),)), "r1"),  # checked by that entry
+        (_ADOPTED, m.HistorySeen((ours("r1", status="processing"),)), "r1"),  # adopted, listed
+        (unknown(), m.HistorySeen((m.Seen("h1"), ours("r5")), generation=2), "r5"),  # reconciled
+        # Not vouched: the user's word alone, an entry without dates or with other ones, an
+        # entry that contradicts what was seen of the id, a month not waiting for it.
+        (_ADOPTED, m.HistorySeen((other("r9"),)), None),
+        (waiting(checked=False), m.HistorySeen((m.Seen("r1", status="pending"),)), None),
+        (waiting(), m.HistorySeen((ours("r1", start=date(2024, 1, 2)),)), None),
+        (waiting(), m.HistorySeen((ours("r1", rfc_type="issued"),)), None),
+        (waiting(), m.HistorySeen((ours("r1", rfc_type=None),)), None),
+        (waiting(), m.HistorySeen((ours("r1", request_type="metadata"),)), None),
+        (
+            waiting(records=(m.KnownRequest("r1", created_at="1"),)),
+            m.HistorySeen((ours("r1", created_at="2"),)),
+            None,
+        ),
+        (
+            month(stage=Stage.DONE, request_id="r1", checked=True),
+            m.HistorySeen((ours("r1"),)),
+            None,
+        ),
+        (
+            month(stage=Stage.PLANNED, request_id="r1", checked=True),
+            m.HistorySeen((ours("r1"),)),
+            None,
+        ),
+    ],
+)
+def test_the_server_vouches_for_a_request_only_by_its_create_answer_or_history(
+    state: m.MonthState, obs: m.Observation, vouched: str | None
+) -> None:
+    new, _ = m.transition(state, obs)
+    assert new.server_vouched == vouched
+    assert m.teaches_rfc(new) is (vouched is not None)
+
+
+@pytest.mark.parametrize(
+    ("state", "teaches"),
+    [
+        (waiting(server_vouched="r1"), True),
+        (waiting(server_vouched="r0"), False),  # another request of the month's
+        (waiting(), False),
+        (month(server_vouched="r1"), False),  # no request now
+    ],
+)
+def test_teaches_rfc_only_for_the_request_the_server_vouched_for(
+    state: m.MonthState, teaches: bool
+) -> None:
+    assert m.teaches_rfc(state) is teaches
+
+
+def test_what_the_server_vouched_for_survives_a_new_run_and_the_journal() -> None:
+    state = waiting(stage=Stage.STAGED, server_vouched="r1")
+    new, _ = m.transition(state, m.Start())
+    assert new.server_vouched == "r1"  # its packages were fetched while it was checked
+    assert decode_state(encode_state(new)) == new
+    old = encode_state(waiting()).replace(', "server_vouched": null', "")
+    assert "server_vouched" not in old  # a journal written before the field existed
+    assert decode_state(old).server_vouched is None
