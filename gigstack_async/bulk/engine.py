@@ -239,8 +239,9 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
 def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path | None) -> None:
     """Record as needing the user the plan's months the journal has no record of but that may
     have been requested, and billed, before: its log lists a create for them (their record was
-    lost: a damaged or edited journal), or their folder already holds files (a deleted or new
-    journal in a folder that was downloaded into). Never created again on a guess."""
+    lost: a damaged or edited journal), or their folder in `download_to` already holds files
+    (a deleted journal in a folder that was downloaded into; None: not checked). Never created
+    again on a guess."""
     held = []
     for slot in plan.slots:
         if slot.key in store.keys():  # noqa: SIM118 — keys() is a method, not a dict

@@ -162,8 +162,12 @@ class BulkDownload:
             with JournalStore.open(path, self.identity) as store:
                 store.bind_download_to(self._options.download_to)
                 if self.journal_path is not None:
-                    # Without a journal file (journal=False) nothing was recorded to lose.
-                    hold_unrecorded(store, self.plan, self._options.download_to)
+                    # Without a journal file (journal=False) nothing was recorded to lose. The
+                    # folder's files tell only for the folder's own journal: a journal kept
+                    # elsewhere (journal=) may share its folder with another journal's months.
+                    folder = self._options.download_to
+                    own = folder is not None and self.journal_path == folder / DEFAULT_JOURNAL
+                    hold_unrecorded(store, self.plan, folder if own else None)
                 if held is not None:
                     _HELD[held.path] = held
                 try:

@@ -371,3 +371,19 @@ def test_damage_found_while_a_run_writes_is_typed_and_records_nothing(out: Path)
         with pytest.raises(JournalDamagedError, match="journal show"):
             store.put(attrs.evolve(before, stage=m.Stage.SUBMITTING, creates=1))
         assert store.get("2024-03") == before  # the create it guards must not go ahead
+
+
+async def test_a_journal_kept_elsewhere_does_not_judge_the_folder_by_its_files(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # journal= outside the folder: the folder may hold another journal's months (e.g. the
+    # issued CFDIs of the same dates), so its files prove nothing about this journal's.
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    await _run(client, out)
+    bulk = client.downloads.bulk("2024-01", "2024-01", rfc_type="issued", download_to=out,
+                                 journal=tmp_path / "issued.sqlite3", poll=FAST)  # fmt: skip
+    async with bulk:
+        found = [e async for e in bulk if isinstance(e, MonthResult)]
+    assert [(r.key, r.stage) for r in found] == [("2024-01", "done")]
+    assert sandbox.state.billed_creates("2024-01", rfc_type="issued") == 1
