@@ -10,6 +10,7 @@ from gigstack_async.bulk.machine import MonthState, Stage
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot, PlanCriteria, plan_months
 from gigstack_async.bulk.store import (
     JournalCorruptError,
+    JournalDamagedError,
     JournalError,
     JournalLockedError,
     JournalMismatchError,
@@ -21,6 +22,7 @@ from gigstack_async.bulk.store import (
 __all__ = [
     "DownloadPlan",
     "JournalCorruptError",
+    "JournalDamagedError",
     "JournalError",
     "JournalLockedError",
     "JournalMismatchError",

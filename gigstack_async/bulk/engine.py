@@ -46,7 +46,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.store import JournalStore, LogLine
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
 from gigstack_async.bulk.watch import PollSchedule
@@ -235,6 +235,72 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             )
     store.ensure(fresh)
     return notes
+
+
+def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path | None) -> None:
+    """Record as needing the user the plan's months the journal has no record of but that may
+    have been requested, and billed, before: its log lists a create for them (their record was
+    lost: a damaged or edited journal), or their folder in `download_to` already holds files
+    (a deleted journal in a folder that was downloaded into; None: not checked). Never created
+    again on a guess."""
+    held = []
+    for slot in plan.slots:
+        if slot.key in store.keys():  # noqa: SIM118 — keys() is a method, not a dict
+            continue
+        folder = None if download_to is None else download_to / slot.key
+        state = held_month(initial_state(slot), store.log(slot.key), folder)
+        if state is not None:
+            held.append(state)
+    store.ensure(held)
+
+
+def held_month(
+    state: m.MonthState, lines: list[LogLine], folder: Path | None
+) -> m.MonthState | None:
+    """`state` (a month the journal has no record of, as the plan would add it) as needing the
+    user when `lines` (its log) list a create or `folder` (its files' folder) holds files;
+    None when nothing says it was ever requested."""
+    key = state.key
+    sent = [line for line in lines if line.stage is not m.Stage.PLANNED]
+    ids = tuple(dict.fromkeys(line.request_id for line in lines if line.request_id))
+    creates = sum(line.stage is m.Stage.SUBMITTING for line in lines)
+    files = _files_in(folder)
+    if sent:
+        last = ids[-1] if ids else "<request id>"
+        shown = f"request id(s) {', '.join(ids)}" if ids else "its request id was not logged"
+        reason = (
+            f"this journal has no record of {key}, but its log shows it was sent before "
+            f"({shown}; last logged state {sent[-1].stage.value}): the record was lost, and a "
+            "new create could bill the month again"
+        )
+        hint = (
+            "check the request in `gigstack-async downloads history` or gigstack's dashboard "
+            f"(the month's dates and type), then `gigstack-async journal adopt {key} {last}` "
+            f"(nothing billed); if it is not there, `gigstack-async journal resend {key}` (a "
+            "new request, may be billed)"
+        )
+    elif files:
+        reason = (
+            f"{folder} already holds {files} file(s), but this journal has no record of {key} "
+            "(a deleted or new journal?): the month may have been requested, and billed, "
+            "already"
+        )
+        hint = (
+            "find its request in `gigstack-async downloads history` or gigstack's dashboard by "
+            f"its dates and `gigstack-async journal adopt {key} <request id>` (nothing "
+            f"billed); or `gigstack-async journal resend {key}` to request it again (may be "
+            "billed)"
+        )
+    else:
+        return None
+    return m.unrecorded(state, known_ids=ids, creates=creates, reason=reason, hint=hint)
+
+
+def _files_in(folder: Path | None) -> int:
+    """Files a run extracted into a month's folder (not our hidden temp files)."""
+    if folder is None or not folder.is_dir():
+        return 0
+    return sum(1 for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
 
 
 def _resend_possible(state: m.MonthState) -> bool:

@@ -704,6 +704,22 @@ def _attention(
     )
 
 
+def unrecorded(
+    state: MonthState, *, known_ids: tuple[str, ...], creates: int, reason: str, hint: str
+) -> MonthState:
+    """`state` (a month as the plan would add it) for a month the journal has no record of
+    although it may have been requested before: its log lists it as sent (the record was lost
+    or deleted), or its folder already holds files (a deleted or new journal). It needs the
+    user, never an automatic create: `journal adopt` (its request, nothing billed) or
+    `journal resend` (a new request, may be billed) go on from here."""
+    return _evolve(
+        _attention(state, reason, hint),
+        known_ids=known_ids,
+        creates=creates,
+        resend_allowed=False,
+    )
+
+
 def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
         state,

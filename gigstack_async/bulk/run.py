@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gigstack_async.bulk.engine import BulkOptions, run_bulk
+from gigstack_async.bulk.engine import BulkOptions, hold_unrecorded, run_bulk
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.machine import MonthState, Stage
@@ -187,6 +187,13 @@ class BulkDownload:
             path = self.journal_path or Path(scratch) / DEFAULT_JOURNAL
             with JournalStore.open(path, self.identity) as store:
                 store.bind_download_to(self._options.download_to)
+                if self.journal_path is not None:
+                    # Without a journal file (journal=False) nothing was recorded to lose. The
+                    # folder's files tell only for the folder's own journal: a journal kept
+                    # elsewhere (journal=) may share its folder with another journal's months.
+                    folder = self._options.download_to
+                    own = folder is not None and self.journal_path == folder / DEFAULT_JOURNAL
+                    hold_unrecorded(store, self.plan, folder if own else None)
                 if held is not None:
                     _HELD[held.path] = held
                 try:

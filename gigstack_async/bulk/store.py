@@ -41,6 +41,7 @@ from gigstack_async.errors import GigstackError
 __all__ = [
     "FORMAT_VERSION",
     "JournalCorruptError",
+    "JournalDamagedError",
     "JournalError",
     "JournalLockedError",
     "JournalMismatchError",
@@ -61,6 +62,22 @@ class JournalError(GigstackError):
 
 class JournalCorruptError(JournalError):
     """The file is not a journal this version can read."""
+
+
+class JournalDamagedError(JournalCorruptError):
+    """The journal file is damaged: SQLite cannot read it (truncated, overwritten), or some of
+    its records cannot be read. Nothing was sent.
+
+    `path` is the journal; `months` the keys (YYYY-MM) of the month records that cannot be read
+    (empty when the damage is not in one month's record). The message says how to go on without
+    billing anything again (`damaged_message`): `gigstack-async journal show` lists the request
+    ids still readable in the file; moved aside, a new journal adopts them.
+    """
+
+    def __init__(self, message: str, *, path: Path, months: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
+        self.months = months
 
 
 class JournalMismatchError(JournalError):
@@ -168,6 +185,9 @@ class LogLine:
     key: str
     stage: Stage
     reason: str | None
+    request_id: str | None = None
+    """The month's request id after the transition (None: none yet, or a journal written
+    before the log recorded it)."""
 
 
 _converter = cattrs.Converter()
@@ -179,7 +199,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS months (key TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT
+    key TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT, request_id TEXT
 );
 """
 
@@ -219,6 +239,18 @@ class _FileLock:
             ) from None
         self.handle = handle
 
+    def held_elsewhere(self) -> bool:
+        """Whether another process holds the lock now. It is taken and dropped at once to tell:
+        a run starting in that very instant is refused as locked (nothing sent)."""
+        if not self.path.exists():
+            return False
+        try:
+            self.acquire()
+        except JournalLockedError:
+            return True
+        self.release()
+        return False
+
     def release(self) -> None:
         if self.handle is not None:
             self.handle.close()  # closing drops flock / msvcrt locks
@@ -241,17 +273,26 @@ class JournalStore:
         self.identity = identity
         self._cache: dict[str, MonthState] = {}
         self._fsync = True
+        self.damaged: dict[str, str] = {}
+        """Month records that cannot be read, and why (only with `skip_damaged`)."""
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], identity: StoreIdentity) -> JournalStore:
+    def open(
+        cls, path: str | os.PathLike[str], identity: StoreIdentity, *, skip_damaged: bool = False
+    ) -> JournalStore:
         """Open (or create) the journal at `path` for `identity`.
 
+        With `skip_damaged`, month records that cannot be read are left out of the store and
+        listed in `damaged` instead of raising (for `gigstack-async journal repair` only: a
+        run must never go on without them).
+
         Raises JournalLockedError (in use by another process), JournalCorruptError (not a
-        journal, or the old JSON journal format), JournalMismatchError (another identity).
+        journal, or the old JSON journal format; JournalDamagedError: damaged),
+        JournalMismatchError (another identity).
         """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _refuse_foreign_file(target)
+        _refuse_foreign_file(target, identity)
         # The lock (and SQLite) go by the real file: a symlink or another spelling of the same
         # journal must find the same lock, or two processes would drive one journal.
         real = target.resolve()
@@ -282,13 +323,15 @@ class JournalStore:
                     if effective != stored:
                         _write_meta(conn, effective)
             store = cls(target, conn, lock, effective)
-            store._load()
+            store._load(skip_damaged=skip_damaged)
             return store
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
             lock.release()
-            raise JournalCorruptError(f"{target} cannot be read as a bulk journal: {exc}") from None
+            raise JournalDamagedError(
+                damaged_message(target, f"SQLite cannot read it ({exc})", identity), path=target
+            ) from None
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -296,7 +339,9 @@ class JournalStore:
             raise
 
     @classmethod
-    def open_existing(cls, path: str | os.PathLike[str]) -> JournalStore:
+    def open_existing(
+        cls, path: str | os.PathLike[str], *, skip_damaged: bool = False
+    ) -> JournalStore:
         """Open an existing journal under the identity it records (to inspect or repair it).
 
         Raises JournalError when there is no journal at `path`, and as `open` otherwise.
@@ -314,10 +359,53 @@ class JournalStore:
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
-            raise JournalCorruptError(f"{target} cannot be read as a bulk journal: {exc}") from None
+            raise JournalDamagedError(
+                damaged_message(target, f"SQLite cannot read it ({exc})", None), path=target
+            ) from None
         if stored is None:
             raise JournalCorruptError(f"{target} has no identity: not a bulk journal")
-        return cls.open(target, stored)
+        return cls.open(target, stored, skip_damaged=skip_damaged)
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> JournalStore:
+        """Open an existing journal to read it, even while a run drives it: no lock is taken
+        and nothing is written (SQLite WAL: a reader sees the last committed state and blocks
+        no writer). `in_use` says whether a run holds the journal now. Writing raises.
+
+        Raises JournalError when there is no journal at `path`, JournalDamagedError when it is
+        damaged, JournalCorruptError when it is no journal of this version.
+        """
+        target = Path(path)
+        if not target.is_file():
+            raise JournalError(f"no journal at {target}")
+        _refuse_foreign_file(target)
+        real = target.resolve()
+        lock = _FileLock(real.with_name(real.name + ".lock"))
+        conn = sqlite3.connect(f"{real.as_uri()}?mode=ro", uri=True, isolation_level=None)
+        try:
+            if not _has_tables(conn):
+                conn.close()
+                raise JournalError(_half_created(target))
+            stored = _read_identity(target, conn)
+            if stored is None:
+                raise JournalCorruptError(f"{target} has no identity: not a bulk journal")
+            store = cls(target, conn, lock, stored)
+            store._load()
+            return store
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise JournalDamagedError(
+                damaged_message(target, f"SQLite cannot read it ({exc})", None), path=target
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+
+    @property
+    def in_use(self) -> bool:
+        """Whether another process (a running `sat download`) holds this journal's lock now.
+        Always False for a store this process opened for writing (it holds the lock)."""
+        return self._lock.handle is None and self._lock.held_elsewhere()
 
     def rebind(self, identity: StoreIdentity) -> None:
         """Record `identity`'s team, base URL and key as the journal's owner (a rotated API key,
@@ -415,14 +503,33 @@ class JournalStore:
                 (json.dumps(spelled),),
             )
 
-    def _load(self) -> None:
+    def _load(self, *, skip_damaged: bool = False) -> None:
         rows = self._conn.execute("SELECT key, state FROM months ORDER BY key").fetchall()
-        try:
-            self._cache = {key: decode_state(text) for key, text in rows}
-        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-            raise JournalCorruptError(
-                f"{self.path}: a month's record cannot be read ({exc})"
-            ) from None
+        cache: dict[str, MonthState] = {}
+        bad: dict[str, str] = {}
+        for key, text in rows:
+            try:
+                state = decode_state(text)
+            except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+                bad[str(key)] = _first_line(exc)
+                continue
+            if state.key != key:
+                bad[str(key)] = f"it holds the record of {state.key}"
+                continue
+            cache[key] = state
+        if bad and skip_damaged:
+            self.damaged = bad
+        elif bad:
+            what = "; ".join(f"month {key}: {why}" for key, why in bad.items())
+            records = "a month's record" if len(bad) == 1 else f"{len(bad)} months' records"
+            raise JournalDamagedError(
+                damaged_message(
+                    self.path, f"{records} cannot be read ({what})", self.identity, tuple(bad)
+                ),
+                path=self.path,
+                months=tuple(bad),
+            )
+        self._cache = cache
 
     # ------------------------------------------------------------ lifecycle
 
@@ -460,13 +567,7 @@ class JournalStore:
 
     def log(self, key: str | None = None) -> list[LogLine]:
         """The recorded transitions, oldest first (of one month, or of all)."""
-        sql = "SELECT seq, key, stage, reason FROM log"
-        rows = (
-            self._conn.execute(sql + " WHERE key = ? ORDER BY seq", (key,))
-            if key is not None
-            else self._conn.execute(sql + " ORDER BY seq")
-        ).fetchall()
-        return [LogLine(seq, k, Stage(stage), reason) for seq, k, stage, reason in rows]
+        return read_log(self._conn, key)
 
     # ------------------------------------------------------------ writes
 
@@ -475,7 +576,7 @@ class JournalStore:
         new = [s for s in months if s.key not in self._cache]
         if not new:
             return
-        with _transaction(self._conn):
+        with self._damage_is_typed(), _transaction(self._conn):
             for state in new:
                 self._write(state)
         self._cache.update({s.key: s for s in new})
@@ -496,9 +597,25 @@ class JournalStore:
         if fsync != self._fsync:
             self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
             self._fsync = fsync
-        with _transaction(self._conn):
+        with self._damage_is_typed(), _transaction(self._conn):
             self._write(state, old)
         self._cache[state.key] = state
+
+    @contextlib.contextmanager
+    def _damage_is_typed(self) -> Iterator[None]:
+        """A journal found damaged while a run writes (SQLite: malformed, not a database)
+        raises JournalDamagedError with the way on; nothing was recorded, so the step the
+        write guards does not go ahead. Disk full, I/O errors and the like keep their own
+        errors (OperationalError): the journal itself may be fine."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:
+                raise
+            raise JournalDamagedError(
+                damaged_message(self.path, f"SQLite cannot read it ({exc})", self.identity),
+                path=self.path,
+            ) from None
 
     def sync(self) -> None:
         """Make every commit so far durable, power loss included: one fsynced commit.
@@ -569,10 +686,17 @@ class JournalStore:
             "ON CONFLICT(key) DO UPDATE SET state = excluded.state",
             (state.key, encode_state(state)),
         )
-        if old is None or old.stage is not state.stage or old.reason != state.reason:
+        # The log keeps every request id a month followed: if the month's record is ever lost
+        # or damaged, its requests can still be adopted instead of billed again.
+        if (
+            old is None
+            or old.stage is not state.stage
+            or old.reason != state.reason
+            or old.request_id != state.request_id
+        ):
             self._conn.execute(
-                "INSERT INTO log (key, stage, reason) VALUES (?, ?, ?)",
-                (state.key, state.stage.value, state.reason),
+                "INSERT INTO log (key, stage, reason, request_id) VALUES (?, ?, ?, ?)",
+                (state.key, state.stage.value, state.reason, state.request_id),
             )
 
 
@@ -627,6 +751,66 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    if not _has_log_ids(conn):  # a journal from before the log kept request ids
+        conn.execute("ALTER TABLE log ADD COLUMN request_id TEXT")
+
+
+def _has_log_ids(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "request_id" for row in conn.execute("PRAGMA table_info(log)"))
+
+
+def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
+    """The `log` table's lines, oldest first (of one month, or of all). Works on a journal
+    opened read-only, also one whose log predates its `request_id` column."""
+    ids = "request_id" if _has_log_ids(conn) else "NULL"
+    sql = f"SELECT seq, key, stage, reason, {ids} FROM log"
+    rows = (
+        conn.execute(sql + " WHERE key = ? ORDER BY seq", (key,))
+        if key is not None
+        else conn.execute(sql + " ORDER BY seq")
+    ).fetchall()
+    return [LogLine(seq, k, Stage(stage), reason, rid) for seq, k, stage, reason, rid in rows]
+
+
+def damaged_message(
+    path: Path, what: str, identity: StoreIdentity | None, months: tuple[str, ...] = ()
+) -> str:
+    """What a damaged journal's error says: what is damaged, and the way on that bills nothing
+    again: only `months`' records damaged, `journal repair` rewrites them from the log; else a
+    new journal adopting each month's request, read from what is left of this one."""
+    journal = shell_quote(str(path.parent if path.name == _DEFAULT_NAME else path))
+    if months:
+        return (
+            f"{path} cannot be read as a bulk journal, it is damaged: {what}. Nothing was sent. "
+            "Do not just delete it: a new journal requests, and may bill, every month again. "
+            f"To go on without billing anything: `gigstack-async journal repair {journal}` "
+            f"rewrites only {', '.join(months)} from the journal's log, keeping every other "
+            "month (a month the log lists as sent then needs you: `journal adopt` its logged "
+            "request, nothing billed); `gigstack-async journal show "
+            f"{journal}` shows what is left first. Then run the same command again"
+        )
+    kind = (
+        f"--rfc-type {identity.rfc_type} --type {identity.request_type}"
+        if identity is not None
+        else "--rfc-type issued|received --type cfdi|metadata"
+    )
+    aside = shell_quote(f"{path}.damaged")
+    return (
+        f"{path} cannot be read as a bulk journal, it is damaged: {what}. Nothing was sent. "
+        "Do not just delete it: a new journal requests, and may bill, every month again. "
+        "To go on without billing anything: "
+        f"`gigstack-async journal show {journal}` lists each month's request ids still "
+        f"readable in it; move it aside (`mv {shell_quote(str(path))} {aside}`), then attach "
+        "each month's request to a new journal, sending nothing: `gigstack-async journal adopt "
+        f"{journal} YYYY-MM REQUEST_ID {kind} --yes` (a month with no id listed: find its "
+        "request by its dates in `gigstack-async downloads history` or gigstack's dashboard), "
+        "and run the same command again"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _write_meta(conn: sqlite3.Connection, identity: StoreIdentity) -> None:
@@ -647,7 +831,9 @@ def _read_identity(path: Path, conn: sqlite3.Connection) -> StoreIdentity | None
     meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
     if not meta:
         if conn.execute("SELECT count(*) FROM months").fetchone()[0]:
-            raise JournalCorruptError(f"{path}: months without an identity")
+            raise JournalDamagedError(
+                damaged_message(path, "it holds months but no identity", None), path=path
+            )
         return None
     try:
         version = json.loads(meta["version"])
@@ -656,7 +842,10 @@ def _read_identity(path: Path, conn: sqlite3.Connection) -> StoreIdentity | None
             raise JournalCorruptError(f"{path}: unsupported journal version {version}{newer}")
         return _converter.structure(json.loads(meta["identity"]), StoreIdentity)
     except (KeyError, ValueError, TypeError, cattrs.BaseValidationError) as exc:
-        raise JournalCorruptError(f"{path}: unreadable journal identity ({exc})") from None
+        raise JournalDamagedError(
+            damaged_message(path, f"its identity cannot be read ({_first_line(exc)})", None),
+            path=path,
+        ) from None
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:
@@ -674,7 +863,7 @@ def _half_created(path: Path) -> str:
     )
 
 
-def _refuse_foreign_file(path: Path) -> None:
+def _refuse_foreign_file(path: Path, identity: StoreIdentity | None = None) -> None:
     """Refuse the old JSON journal, and anything else that is not SQLite, before touching it."""
     try:
         with open(path, "rb") as handle:
@@ -692,4 +881,6 @@ def _refuse_foreign_file(path: Path) -> None:
             f"{shell_quote(str(path))} YYYY-MM REQUEST_ID --rfc-type issued|received` (the "
             "first one creates the new journal at this path), instead of creating them again."
         )
-    raise JournalCorruptError(f"{path} cannot be read as a bulk journal (not SQLite)")
+    raise JournalDamagedError(
+        damaged_message(path, "it does not start as a SQLite database", identity), path=path
+    )

@@ -1,5 +1,5 @@
-"""`gigstack-async journal show|adopt|resend|rebind|rfc`: read and repair a bulk download's
-journal.
+"""`gigstack-async journal show|adopt|resend|rebind|rfc|repair`: read and repair a bulk
+download's journal.
 
 These commands change only the journal file. Nothing is sent to the API, except by `rebind`:
 it reads the status of a few of the journal's requests (a GET, never a create) to check that
@@ -25,9 +25,11 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import owner, repair
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
-from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.store import JournalDamagedError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
 from gigstack_async.cli import exitcodes
+from gigstack_async.cli.commands.journal_damaged import show_damaged
+from gigstack_async.cli.commands.journal_repair import register_repair
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
@@ -44,11 +46,15 @@ examples:
   {PROG} journal resend ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
   {PROG} journal rfc ./cfdi --forget
+  {PROG} journal repair ./cfdi
 
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
 exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does not fit the
-month's state, an adopt/resend/rebind not confirmed, or a rebind to another account)."""
+month's state, an adopt/resend/rebind not confirmed, or a rebind to another account), or a
+damaged journal: `show` then prints what is left of it (each month's request ids) and how to go
+on without billing again. `show` reads without locking: it works while `sat download` runs on the
+folder."""
 
 RESEND_RISK = (
     "This journal has sent {creates} create request(s) for {key} so far. "
@@ -134,7 +140,10 @@ def register(commands: Any) -> None:
         "show",
         help="each month's state and why",
         description="Show each month of a bulk download: its state, request id, CFDIs, files "
-        "written, why it is in that state and what to do next. With MONTH, also its history.",
+        "written, why it is in that state and what to do next. With MONTH, also its history. "
+        "Read-only: it works while a `sat download` runs on the folder (it says so). On a "
+        "damaged journal it shows what is left (each month's request ids, from its records, "
+        "its log and the file's bytes) and the commands that go on without billing again.",
         epilog=EPILOG,
         client=False,
     )
@@ -245,6 +254,8 @@ def register(commands: Any) -> None:
     rebind.set_defaults(func=run_rebind, usage=rebind.format_usage().strip())
     _register_rfc(journal)
 
+    register_repair(journal, EPILOG)
+
 
 def _journal_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -265,13 +276,15 @@ def _folder_first(args: argparse.Namespace) -> UsageError:
     )
 
 
-def _open(args: argparse.Namespace) -> JournalStore:
+def _open(args: argparse.Namespace, *, read_only: bool = False) -> JournalStore:
     path: Path = args.journal
     target = path / DEFAULT_JOURNAL if path.is_dir() else path
     if not target.exists():
         if MONTH_ARG.fullmatch(str(path)):
             raise _folder_first(args)
         raise UsageError(f"no journal at {target}")
+    if read_only:  # no lock: readable while a `sat download` drives it
+        return JournalStore.open_readonly(target)
     return JournalStore.open_existing(target)
 
 
@@ -316,10 +329,11 @@ def _partial(state: m.MonthState) -> bool:
     return state.ok and (state.start, state.end) != (date(year, month, 1), date(year, month, last))
 
 
-def _row(state: m.MonthState, journal: str) -> list[str]:
+def _row(state: m.MonthState, journal: str, *, running: bool = False) -> list[str]:
     count = "" if state.invoice_count is None else str(state.invoice_count)
     why = state.reason or ""
-    step = state.hint or ("run the same command again" if not state.settled else "")
+    again = "the running `sat download` drives it" if running else "run the same command again"
+    step = state.hint or (again if not state.settled else "")
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
@@ -341,7 +355,17 @@ def _row(state: m.MonthState, journal: str) -> list[str]:
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
     journal = str(args.journal)
-    with _open(args) as store:
+    try:
+        opened = _open(args, read_only=True)
+    except JournalDamagedError as error:
+        return show_damaged(args, ctx, error)
+    with opened as store:
+        running = store.in_use
+        if running:
+            ctx.ui.out(
+                "Note: a `sat download` is running on this journal now; this is its state at "
+                "this moment, and it may change while you read it."
+            )
         identity = store.identity
         rfc = (
             f"{identity.rfc} ({describe_source(store.rfc_source)})"
@@ -355,10 +379,11 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             + f", RFC {rfc}"
         )
         if args.month is None:
-            print_table(ctx.ui, COLUMNS, [_row(state, journal) for state in store.states()])
+            rows = [_row(state, journal, running=running) for state in store.states()]
+            print_table(ctx.ui, COLUMNS, rows)
             return exitcodes.OK
         state = _month(store, args.month)
-        print_table(ctx.ui, COLUMNS, [_row(state, journal)])
+        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
             ["create requests sent", str(state.creates)],

@@ -1,0 +1,144 @@
+"""`gigstack-async journal repair`: rewrite a journal's unreadable month records from its log.
+
+When only some month records of a journal cannot be read (SQLite reads the file), the other
+months need not be carried over to a new journal (which would download their packages again):
+each damaged month is rewritten from what the journal's `log` says of it, and nothing is sent.
+A month the log lists as sent needs the user (`journal adopt` its logged request); one whose
+log shows no create is planned again (it was never sent). A file SQLite cannot read is not
+repaired here: `journal show` prints the way for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import re
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import held_month
+from gigstack_async.bulk.repair import new_month
+from gigstack_async.bulk.run import DEFAULT_JOURNAL
+from gigstack_async.bulk.store import JournalStore
+from gigstack_async.cli import exitcodes
+from gigstack_async.cli.context import Context
+from gigstack_async.cli.exitcodes import UsageError
+from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.errors import InvalidParameterError
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+REPAIR_RISK = (
+    "Their records cannot be read by anything, so they are replaced; every other month is kept "
+    "as it is. A month the log lists as sent needs you: the next run sends nothing for it "
+    "until you `journal adopt` its request (the logged id; nothing billed) or `journal resend` "
+    "it (may be billed). A month whose log shows no create was never sent: the next run "
+    "requests it. Nothing is sent now."
+)
+
+
+def register_repair(journal: Any, epilog: str) -> None:
+    """Add `journal repair` to the `journal` command group."""
+    parser = command_parser(
+        journal,
+        "repair",
+        help="rewrite damaged month records from the journal's log (nothing is sent)",
+        description="Rewrite the month records of JOURNAL that cannot be read (a run and "
+        "`journal show` name them) from the journal's log of transitions, keeping every other "
+        "month: a month the log lists as sent becomes needs-attention with its logged request "
+        "ids (adopt one, or resend), one never sent is planned again. Asks for confirmation "
+        "(--yes when not in a terminal). Nothing is sent. A file SQLite cannot read is not "
+        "repaired: `journal show` lists what is left of it and how to go on.",
+        epilog=epilog,
+        client=False,
+    )
+    parser.add_argument(
+        "journal", metavar="JOURNAL", type=Path, help="the download folder or the journal file"
+    )
+    parser.add_argument(
+        "--yes", "-y", action="store_true", help="confirm without asking (for scripts)"
+    )
+    parser.set_defaults(func=run_repair, usage=parser.format_usage().strip())
+
+
+def run_repair(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the repair
+        return _repair(args, ctx)
+
+
+def _repair(args: argparse.Namespace, ctx: Context) -> int:
+    path: Path = args.journal
+    target = path / DEFAULT_JOURNAL if path.is_dir() else path
+    if not target.is_file():
+        raise UsageError(f"no journal at {target}")
+    with JournalStore.open_existing(target, skip_damaged=True) as store:
+        if not store.damaged:
+            ctx.ui.out(f"{target}: every month record can be read; nothing to repair.")
+            return exitcodes.OK
+        folder = store.download_to
+        rebuilt = []
+        for key, why in store.damaged.items():
+            if not MONTH.fullmatch(key):
+                ctx.ui.out(f"{key!r}: not a month's record; left as it is ({why})")
+                continue
+            base = _fresh(store, key)
+            lines = store.log(key)
+            state = held_month(base, lines, None if folder is None else folder / key)
+            if state is None and not lines:  # nothing logged at all: never guess "unsent"
+                state = m.unrecorded(
+                    base,
+                    known_ids=(),
+                    creates=0,
+                    reason=f"its record was damaged and the journal's log lists nothing of {key}",
+                    hint=f"find its request in `{PROG} downloads history` or gigstack's "
+                    f"dashboard by its dates and `{PROG} journal adopt {key} <request id>`; if "
+                    f"there is none, `{PROG} journal resend {key}` (may be billed)",
+                )
+            state = state or base
+            rebuilt.append(state)
+            now = state.reason or "never sent: the next run requests it"
+            ctx.ui.out(f"{key}: record unreadable ({why}); becomes {state.stage.value}: {now}")
+        if not rebuilt:
+            return exitcodes.USAGE
+        ctx.ui.out(REPAIR_RISK)
+        if not _confirm(args.yes, f"Rewrite {len(rebuilt)} month record(s)?"):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
+        for state in rebuilt:
+            store.put(state)
+        ctx.ui.out(
+            f"Rewrote {', '.join(s.key for s in rebuilt)}. `{PROG} journal show {args.journal}` "
+            "says what each needs; then run the same `sat download` again."
+        )
+    return exitcodes.OK
+
+
+def _fresh(store: JournalStore, key: str) -> m.MonthState:
+    """The month as a plan would add it; the whole calendar month if no plan can cover it."""
+    try:
+        return new_month(store, key)
+    except (InvalidParameterError, ValueError):
+        year, month = (int(part) for part in key.split("-"))
+        identity = store.identity
+        return m.MonthState(
+            key,
+            date(year, month, 1),
+            date(year, month, calendar.monthrange(year, month)[1]),
+            identity.rfc_type,
+            identity.request_type,
+        )
+
+
+def _confirm(yes: bool, question: str) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError("journal repair: pass --yes (-y) to confirm without a terminal")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")

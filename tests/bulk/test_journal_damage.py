@@ -1,0 +1,389 @@
+"""A damaged, edited or deleted journal never bills a month again on its own, and says how to go
+on without billing (review 9e #2); `journal show` reads while a run holds the journal (#4).
+
+Store and CLI cases run in process; the runs go against the sandbox on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk import repair
+from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.salvage import salvage
+from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.cli import main
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+
+IDENTITY = StoreIdentity(
+    None, "http://127.0.0.1:9/v2", "1234abcd1234abcd", None, "received", "cfdi"
+)
+JOURNAL = ".gigstack-journal.sqlite3"
+FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+
+
+def _month(key: str, last: int, **changes: object) -> m.MonthState:
+    year, month = (int(p) for p in key.split("-"))
+    state = m.MonthState(key, date(year, month, 1), date(year, month, last), "received", "cfdi")
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+JAN = _month("2024-01", 31)
+FEB = _month("2024-02", 29)
+MAR = _month("2024-03", 31)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """A finished journal: 2024-01 and 2024-02 done (DM-1, DM-2), 2024-03 resent after DM-3
+    expired (it follows no request now)."""
+    folder = tmp_path / "cfdi"
+    with JournalStore.open(folder / JOURNAL, IDENTITY) as store:
+        store.ensure([JAN, FEB, MAR])
+        for state, rid in ((JAN, "DM-1"), (FEB, "DM-2"), (MAR, "DM-3")):
+            sent = attrs.evolve(state, stage=m.Stage.SUBMITTING, creates=1)
+            store.put(sent)
+            store.put(attrs.evolve(sent, stage=m.Stage.SUBMITTED, request_id=rid, known_ids=(rid,)))
+            store.put(attrs.evolve(store.get(state.key), stage=m.Stage.DONE, reason="all"))
+        resent, _ = m.transition(
+            attrs.evolve(store.get("2024-03"), stage=m.Stage.EXPIRED), m.AllowResend()
+        )
+        store.put(resent)
+    return folder
+
+
+def _sql(path: Path, statement: str) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(statement)
+    conn.close()
+
+
+# ------------------------------------------------------------------ typed errors
+
+
+def test_a_damaged_month_record_names_the_month_and_the_way_that_bills_nothing(out: Path) -> None:
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-02'")
+    with pytest.raises(JournalDamagedError) as caught:
+        JournalStore.open(out / JOURNAL, IDENTITY).close()
+    error = caught.value
+    assert error.months == ("2024-02",)
+    assert error.path == out / JOURNAL
+    text = str(error)
+    assert "month 2024-02" in text
+    assert f"gigstack-async journal show {out}" in text
+    assert f"gigstack-async journal repair {out}` rewrites only 2024-02" in text
+    assert "bill" in text
+
+
+def test_a_file_damage_names_the_new_journal_route(out: Path) -> None:
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    with pytest.raises(JournalDamagedError) as caught:
+        JournalStore.open(out / JOURNAL, IDENTITY).close()
+    text = str(caught.value)
+    assert f"gigstack-async journal show {out}" in text
+    assert f"mv {out / JOURNAL} {out / JOURNAL}.damaged" in text
+    assert f"journal adopt {out} YYYY-MM REQUEST_ID --rfc-type received --type cfdi" in text
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage header"])
+def test_a_file_sqlite_cannot_read_is_damaged_with_the_way_on(out: Path, damage: str) -> None:
+    path = out / JOURNAL
+    if damage == "truncated":
+        with open(path, "r+b") as handle:
+            handle.truncate(1000)
+    else:
+        with open(path, "r+b") as handle:
+            handle.write(b"GARBAGEGARBAGEGARBAGE")
+    with pytest.raises(JournalDamagedError) as caught:
+        JournalStore.open(path, IDENTITY).close()
+    assert caught.value.months == ()
+    assert "journal adopt" in str(caught.value)
+    assert "--rfc-type received" in str(caught.value)  # the run's own kind, ready to copy
+
+
+# ------------------------------------------------------------------ the log keeps request ids
+
+
+def test_the_log_records_each_months_request_id(out: Path) -> None:
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        ids = [line.request_id for line in store.log("2024-03")]
+    assert ids == [None, None, "DM-3", "DM-3", None]  # planned, sending, sent, done, resent
+
+
+def test_a_journal_whose_log_predates_request_ids_opens_and_gains_them(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL
+    JournalStore.open(path, IDENTITY).close()
+    _sql(path, "DROP TABLE log")
+    _sql(path, "CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
+               "stage TEXT NOT NULL, reason TEXT)")  # fmt: skip
+    _sql(path, "INSERT INTO log (key, stage, reason) VALUES ('2024-01', 'planned', NULL)")
+    with JournalStore.open_readonly(path) as store:
+        assert [line.request_id for line in store.log()] == [None]
+    with JournalStore.open(path, IDENTITY) as store:
+        store.ensure([JAN])
+        store.put(attrs.evolve(JAN, stage=m.Stage.SUBMITTED, request_id="DM-9"))
+        assert [line.request_id for line in store.log()] == [None, None, "DM-9"]
+
+
+# ------------------------------------------------------------------ salvage
+
+
+def test_salvage_reads_a_damaged_months_ids_from_the_log(out: Path) -> None:
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-02'")
+    found = {month.key: month for month in salvage(out / JOURNAL).months}
+    assert found["2024-01"].request_id == "DM-1"
+    assert found["2024-02"].request_id == "DM-2"
+    assert found["2024-02"].sources == ("log",)
+    assert found["2024-02"].stage == "done"
+    # A resent month follows no request: its old, expired id is listed but not to adopt.
+    assert found["2024-03"].request_id is None
+    assert found["2024-03"].request_ids == ("DM-3",)
+
+
+def test_salvage_reads_ids_from_the_bytes_when_sqlite_cannot(out: Path) -> None:
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    found = salvage(out / JOURNAL)
+    assert found.identity is None
+    assert found.kind == ("received", "cfdi")
+    assert {m.key: m.request_id for m in found.months} == {
+        "2024-01": "DM-1",
+        "2024-02": "DM-2",
+        "2024-03": None,
+    }
+    assert found.problems
+
+
+# ------------------------------------------------------------------ journal show
+
+
+def test_show_on_a_damaged_journal_lists_the_ids_and_the_commands(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-02'")
+    assert main(["journal", "show", str(out)]) == 2
+    text = capsys.readouterr().out
+    assert "DAMAGED" in text
+    assert "month 2024-02" in text
+    for key, rid in (("2024-01", "DM-1"), ("2024-02", "DM-2")):
+        assert f"journal adopt {out} {key} {rid} --rfc-type received --type cfdi --yes" in text
+    # 2024-03 was resent: it follows no request, so nothing is offered to adopt for it.
+    assert not any("journal adopt" in line and " 2024-03 " in line for line in text.splitlines())
+    assert f"mv {out / JOURNAL} {out / JOURNAL}.damaged" in text
+
+
+def test_the_printed_route_carries_every_request_over_without_sending(
+    out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIGSTACK_API_KEY", "sk_test_route")
+    monkeypatch.setenv("GIGSTACK_BASE_URL", "http://127.0.0.1:9/v2")
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    assert main(["journal", "show", str(out)]) == 2
+    commands = [
+        line.split()[2:] for line in capsys.readouterr().out.splitlines()
+        if line.strip().startswith("gigstack-async journal adopt")
+    ]  # fmt: skip
+    assert len(commands) == 2
+    shutil.move(out / JOURNAL, out / f"{JOURNAL}.damaged")
+    for words in commands:
+        assert main(["journal", *words]) == 0
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert {s.key: s.request_id for s in store.states()} == {
+            "2024-01": "DM-1",
+            "2024-02": "DM-2",
+        }
+        assert all(s.stage is m.Stage.SUBMITTED and s.creates == 0 for s in store.states())
+
+
+def test_show_works_while_a_run_holds_the_journal(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The lock is per open file: held here, it is held against `show` as another process's.
+    with JournalStore.open_existing(out / JOURNAL) as running:
+        running.put(attrs.evolve(running.get("2024-03"), stage=m.Stage.SUBMITTING, creates=2))
+        assert main(["journal", "show", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert "a `sat download` is running on this journal now" in text
+        assert "submitting" in text  # what the run committed last
+        assert "the running `sat download` drives it" in text
+        running.put(attrs.evolve(running.get("2024-03"), stage=m.Stage.SUBMITTED))
+    assert main(["journal", "show", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "is running" not in text
+    assert "run the same command again" in text
+
+
+# ------------------------------------------------------------------ runs against the sandbox
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=4)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        yield sandbox, client
+
+
+async def _run(client: GigstackClient, out: Path) -> dict[str, MonthResult]:
+    bulk = client.downloads.bulk("2024-01", "2024-03", rfc_type="received", download_to=out,
+                                 poll=FAST)  # fmt: skip
+    async with bulk:
+        events: list[BulkEvent] = [event async for event in bulk]
+    return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+def _creates(sandbox: Sandbox) -> dict[str, int]:
+    return {k: sandbox.state.billed_creates(k) for k in ("2024-01", "2024-02", "2024-03")}
+
+
+async def test_a_deleted_month_record_the_log_lists_is_not_billed_again(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    first = await _run(client, out)
+    assert all(r.stage == "done" for r in first.values())
+    feb_id = first["2024-02"].request_id
+    shutil.rmtree(out / "2024-02")  # not even the folder's files give it away
+    _sql(out / JOURNAL, "DELETE FROM months WHERE key = '2024-02'")
+    again = await _run(client, out)
+    assert _creates(sandbox) == {"2024-01": 1, "2024-02": 1, "2024-03": 1}
+    feb = again["2024-02"]
+    assert feb.stage == "needs-attention"
+    assert f"journal adopt {out} 2024-02 {feb_id}" in (feb.hint or "")
+    assert "sent before" in (feb.error or "")
+    # The way out the hint names: adopt the logged id; the month is downloaded, not billed.
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-02").creates == 1
+        repair.record(store, *repair.adopt(store, "2024-02", str(feb_id)))
+    sandbox.clock.advance(60)
+    last = await _run(client, out)
+    assert last["2024-02"].stage == "done", last["2024-02"].error
+    assert _creates(sandbox) == {"2024-01": 1, "2024-02": 1, "2024-03": 1}
+
+
+async def test_a_deleted_journal_does_not_bill_months_the_folder_already_holds(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    await _run(client, out)
+    shutil.rmtree(out / "2024-03")  # this one's files are gone: requested again
+    for name in (JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm"):
+        (out / name).unlink(missing_ok=True)
+    again = await _run(client, out)
+    assert _creates(sandbox) == {"2024-01": 1, "2024-02": 1, "2024-03": 2}
+    for key in ("2024-01", "2024-02"):
+        assert again[key].stage == "needs-attention"
+        assert "already holds" in (again[key].error or "")
+        assert f"journal adopt {out} {key} <request id>" in (again[key].hint or "")
+    assert again["2024-03"].stage == "done"
+
+
+# ------------------------------------------------------------------ journal repair
+
+
+def test_repair_rewrites_only_the_damaged_month_from_its_log(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-02'")
+    assert main(["journal", "repair", str(out), "--yes"]) == 0
+    assert "2024-02: record unreadable" in capsys.readouterr().out
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-01").stage is m.Stage.DONE  # kept: not downloaded again
+        feb = store.get("2024-02")
+        assert feb.stage is m.Stage.NEEDS_ATTENTION
+        assert feb.known_ids == ("DM-2",)
+        assert feb.creates == 1
+        assert not feb.resend_allowed  # never sent again on its own
+        assert "journal adopt 2024-02 DM-2" in (feb.hint or "")
+        new, _ = repair.adopt(store, "2024-02", "DM-2")
+        assert new.stage is m.Stage.SUBMITTED
+
+
+def test_repair_plans_again_a_damaged_month_that_was_never_sent(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL
+    with JournalStore.open(path, IDENTITY) as store:
+        store.ensure([JAN])
+    _sql(path, "UPDATE months SET state = '[]' WHERE key = '2024-01'")
+    assert main(["journal", "repair", str(path), "--yes"]) == 0
+    with JournalStore.open_existing(path) as store:
+        assert store.get("2024-01").stage is m.Stage.PLANNED
+        assert store.get("2024-01").resend_allowed
+
+
+def test_repair_asks_first_and_leaves_a_healthy_journal_alone(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["journal", "repair", str(out)]) == 0
+    assert "nothing to repair" in capsys.readouterr().out
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-02'")
+    assert main(["journal", "repair", str(out)]) == 2  # no terminal, no --yes
+    assert "--yes" in capsys.readouterr().err
+    with pytest.raises(JournalDamagedError):
+        JournalStore.open_existing(out / JOURNAL).close()
+
+
+def test_repair_refuses_a_file_sqlite_cannot_read_with_the_way_on(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    assert main(["journal", "repair", str(out), "--yes"]) == 2
+    assert "journal show" in capsys.readouterr().err
+
+
+class _Malformed:
+    """A connection whose file went bad under a running store: every write fails as SQLite
+    fails on a damaged page."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql.startswith("INSERT"):
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return self.conn.execute(sql, *args)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_damage_found_while_a_run_writes_is_typed_and_records_nothing(out: Path) -> None:
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        store._conn = _Malformed(store._conn)  # type: ignore[assignment]
+        before = store.get("2024-03")
+        with pytest.raises(JournalDamagedError, match="journal show"):
+            store.put(attrs.evolve(before, stage=m.Stage.SUBMITTING, creates=1))
+        assert store.get("2024-03") == before  # the create it guards must not go ahead
+
+
+async def test_a_journal_kept_elsewhere_does_not_judge_the_folder_by_its_files(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # journal= outside the folder: the folder may hold another journal's months (e.g. the
+    # issued CFDIs of the same dates), so its files prove nothing about this journal's.
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    await _run(client, out)
+    bulk = client.downloads.bulk("2024-01", "2024-01", rfc_type="issued", download_to=out,
+                                 journal=tmp_path / "issued.sqlite3", poll=FAST)  # fmt: skip
+    async with bulk:
+        found = [e async for e in bulk if isinstance(e, MonthResult)]
+    assert [(r.key, r.stage) for r in found] == [("2024-01", "done")]
+    assert sandbox.state.billed_creates("2024-01", rfc_type="issued") == 1
