@@ -740,6 +740,8 @@ class _Run:
         expected = tuple(sorted(known))
         # What was seen of those requests: one listed with other attributes shows reused ids.
         records = tuple(r for k in self.keys for r in self.store.get(k).records)
+        # Every month's ids, the plan's or not: SAT's active duplicate (5005) is never another's.
+        journal_ids = tuple((s.key, i) for s in self.store.states() for i in s.known_ids)
         for key in watched:
             self.feed(
                 key,
@@ -749,6 +751,7 @@ class _Run:
                     expected=expected,
                     later=tuple(self.created_seq.items()),
                     records=records,
+                    journal_ids=journal_ids,
                 ),
             )
 
@@ -784,6 +787,8 @@ class _Run:
             return self.busy[key] == 0  # a status call in flight answers for it
         if state.stage is m.Stage.COMPLETED and not state.checked and state.want_files:
             return self.busy[key] == 0  # its request must be checked before any download
+        if state.stage is m.Stage.DUPLICATE:
+            return True  # SAT 5005: the history shows which request is the active duplicate
         # An unknown outcome is reconciled by every history; one that already needs attention
         # once per run (before it is reported): a history that lagged may show it now.
         return state.stage in (m.Stage.SUBMITTING, m.Stage.NEEDS_ATTENTION) and state.unknown
