@@ -102,7 +102,7 @@ async def test_the_active_identical_request_is_followed_not_sent_again(
 
 
 async def test_not_found_needs_the_user_and_is_never_sent_again_by_itself(
-    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The newcomer's finding: a month answered 5005 was sent again on every run. Here the
     # active request is not in gigstack at all (made outside it with the same FIEL).
@@ -126,7 +126,11 @@ async def test_not_found_needs_the_user_and_is_never_sent_again_by_itself(
     # The user saw the other request finish and confirms a resend, as the hint says.
     resend = next(c for c in COMMAND.findall(hint) if " resend " in c)
     assert resend == f"gigstack-async journal resend {folder} 2024-01"
+    capsys.readouterr()
     assert await asyncio.to_thread(main, [*shlex.split(resend)[1:], "--yes"]) == 0
+    risk = capsys.readouterr().out
+    assert "SAT answered 5005 (Solicitud duplicada) for 2024-01" in risk
+    assert "resend only once it has finished" in risk
     done = await run(client, out)
     assert done.stage == "done"
     assert done.files
@@ -157,3 +161,17 @@ async def test_a_history_without_request_types_is_no_match_but_named(
     assert (done.stage, done.request_id) == ("done", active)
     assert lower(names(done)) == uuids(sandbox, active)
     assert creates(sandbox) == sent
+
+
+def test_the_sandbox_cli_plays_each_way_of_reporting_5005() -> None:
+    # `gigstack-async sandbox --sat-code 2024-01:5005:1 --sat-5005 failed`: what a walk types.
+    from gigstack_async.cli.app import build_parser
+    from gigstack_async.cli.commands.sandbox import config_from_args
+
+    for how, phase in (("match", "create"), ("refused", "submit"), ("failed", "submit")):
+        argv = ["sandbox", "--sat-code", "2024-01:5005:1", "--sat-code", "2024-02:5007"]
+        args = build_parser().parse_args([*argv, "--sat-5005", how])
+        duplicate, gone = config_from_args(args).profile.sat_codes
+        assert (duplicate.code, duplicate.times, duplicate.duplicate_as) == (5005, 1, how)
+        assert duplicate.phase == phase
+        assert (gone.code, gone.duplicate_as, gone.phase) == (5007, "match", "download")
