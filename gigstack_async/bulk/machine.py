@@ -82,6 +82,7 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "sat_code",
+    "says_duplicate",
     "transition",
 ]
 
@@ -573,7 +574,7 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case Created():
             return _created(state, obs)
         case CreateRefused():
-            if obs.code == 5005 and state.stage is Stage.SUBMITTING:
+            if state.stage is Stage.SUBMITTING and says_duplicate(obs.code, obs.message):
                 return _duplicate(state, obs.message, state.need_generation), ()
             return _refused(state, obs)
         case CreateUnknown():
@@ -787,6 +788,20 @@ _REFUSED_FIEL = (
 _DEAD = frozenset({"failed", "expired"})
 """Statuses of a request that cannot be SAT's active duplicate any more."""
 _LIVE = frozenset({"pending", "accepted", "processing"})
+
+
+# SAT's words for 5005, in case gigstack passes them on without the number (NOT FOUND how it
+# words it): read permissively, since the other reading (a plain refusal) is resent every run.
+_DUPLICATE_WORDS = re.compile(
+    r"solicitud(?:es)?\s+duplicada|duplicate\s+(?:download\s+)?request", re.I
+)
+
+
+def says_duplicate(code: int | None, message: str | None) -> bool:
+    """Whether SAT answered 5005 (Solicitud duplicada): its code, or its words with no code."""
+    if code is not None:
+        return code == 5005
+    return message is not None and _DUPLICATE_WORDS.search(message) is not None
 
 
 def _duplicate(state: MonthState, message: str, generation: int) -> MonthState:
@@ -1302,7 +1317,7 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
 def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     code = sat_code(message)
     text = message or "no reason given"
-    if code == 5005:
+    if says_duplicate(code, message):
         return _duplicate(state, text, 0)
     if code == 5004 and not state.typed:
         return _untyped_empty(state, f"SAT 5004 ({text})", Stage.SUBMITTED)

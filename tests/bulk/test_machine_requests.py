@@ -2310,3 +2310,33 @@ def test_the_user_adopts_the_duplicate_or_confirms_a_resend(state: m.MonthState)
 def test_a_duplicate_month_survives_the_journal() -> None:
     state = duplicate(known_ids=("r1",))
     assert decode_state(encode_state(state)) == state
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "duplicate"),
+    [
+        (5005, "anything", True),
+        (5005, None, True),
+        (5002, "SAT 5002 (solicitud duplicada de más)", False),  # the code decides
+        (None, "Solicitud duplicada", True),
+        (None, "SAT: SOLICITUDES\tDUPLICADAS", True),
+        (None, "Duplicate download request for these dates", True),
+        (None, "duplicate request", True),
+        (None, "Descarga Masiva is not active", False),
+        (None, "duplicate idempotency key", False),
+        (None, None, False),
+    ],
+)
+def test_says_duplicate(code: int | None, message: str | None, duplicate: bool) -> None:
+    assert m.says_duplicate(code, message) is duplicate
+
+
+def test_sat_5005_in_words_only_is_still_a_duplicate() -> None:
+    # gigstack may pass SAT's words on without the number (NOT FOUND how it words them).
+    state = month(stage=Stage.SUBMITTING, need_generation=2)
+    refused, _ = m.transition(state, m.CreateRefused("HTTP 409: Solicitud duplicada", None))
+    assert (refused.stage, refused.sat_code) == (Stage.DUPLICATE, 5005)
+    failed, _ = m.transition(
+        waiting(), m.HistorySeen((ours("r1", status="failed", message="Solicitud duplicada"),))
+    )
+    assert (failed.stage, failed.sat_code) == (Stage.DUPLICATE, 5005)
