@@ -865,6 +865,7 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
             invoice_count=None,
             package_ids=None,
             status_asked=False,
+            resume_to=None,
             reason=f"SAT 5005: following {match.id}, the active identical request the history "
             "lists",
             hint=None,

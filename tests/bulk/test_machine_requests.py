@@ -2075,6 +2075,7 @@ MESSAGE = "HTTP 400: SAT 5005: Solicitud duplicada"
 def test_sat_5005_looks_for_the_active_request_instead_of_resending(
     state: m.MonthState, obs: m.Observation, generation: int
 ) -> None:
+    state = attrs.evolve(state, poll_failures=2, unknown=state.stage is Stage.SUBMITTING)
     new, commands = m.transition(state, obs)
     assert commands == ()
     assert (new.stage, new.sat_code, new.reason, new.hint) == (
@@ -2083,7 +2084,7 @@ def test_sat_5005_looks_for_the_active_request_instead_of_resending(
         DUPLICATE_REASON.format(MESSAGE),
         None,
     )
-    assert new.resend_allowed is False
+    assert (new.resend_allowed, new.unknown, new.poll_failures) == (False, False, 0)
     assert new.need_generation == generation
     assert not new.settled  # the run waits for a history to find it in
     assert new.creates == state.creates  # nothing new was sent
@@ -2264,11 +2265,14 @@ def test_a_history_that_cannot_be_read_warns_then_needs_the_user() -> None:
         ),
     )
     assert state.stage is Stage.DUPLICATE
-    for _ in range(m.POLL_GIVE_UP - m.POLL_WARN_AFTER):
+    for _ in range(m.POLL_GIVE_UP - m.POLL_WARN_AFTER - 1):
         state, commands = m.transition(state, m.PollFailed("HTTP 503"))
-    assert (state.stage, state.resume_to, commands) == (
+        assert (state.stage, commands) == (Stage.DUPLICATE, ())
+    state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert (state.stage, state.resume_to, state.need_generation, commands) == (
         Stage.NEEDS_ATTENTION,
         Stage.DUPLICATE,
+        0,
         (),
     )
     assert state.reason == (
@@ -2340,3 +2344,21 @@ def test_sat_5005_in_words_only_is_still_a_duplicate() -> None:
         waiting(), m.HistorySeen((ours("r1", status="failed", message="Solicitud duplicada"),))
     )
     assert (failed.stage, failed.sat_code) == (Stage.DUPLICATE, 5005)
+
+
+def test_following_the_duplicate_starts_afresh() -> None:
+    # What the month counted for its failed request is not the followed request's.
+    state = duplicate(
+        request_id="r1",
+        known_ids=("r1",),
+        misses=2,
+        poll_failures=2,
+        status_asked=True,
+        sat_state="failed",
+        resume_to=Stage.COMPLETED,
+        hint="old hint",
+    )
+    new, _ = m.transition(state, m.HistorySeen((ours("d1", status=None),), 2))
+    assert (new.stage, new.request_id, new.known_ids) == (Stage.SUBMITTED, "d1", ("r1", "d1"))
+    assert (new.misses, new.poll_failures, new.status_asked, new.sat_state) == (0, 0, False, None)
+    assert (new.resume_to, new.hint) == (None, None)
