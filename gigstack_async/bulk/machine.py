@@ -677,7 +677,8 @@ def _start(state: MonthState, obs: Start) -> Result:
         state = _evolve(state, stage=state.resume_to, resume_to=None, hint=None)
         stage = state.stage
     if stage is Stage.DUPLICATE:
-        return _evolve(state, need_generation=0), ()  # generations restart with each run
+        # Generations restart with each run: any history of this run will do.
+        return _evolve(state, need_generation=0, reason=_LOOKING_AGAIN), ()
     if stage is Stage.COMPLETED:
         return _next_package(state)
     if stage is Stage.STAGED:
@@ -900,7 +901,13 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
             resume_to=Stage.DUPLICATE,
         ),
         need_generation=0,
-    ), (Warn(f"{state.key}: SAT 5005, the active identical request was not found: {found}"),)
+    ), ()
+
+
+_LOOKING_AGAIN = (
+    "SAT 5005 (Solicitud duplicada): an identical request is already active; looking for it in "
+    "the history again"
+)
 
 
 def _duplicate_poll_failed(state: MonthState, obs: PollFailed) -> Result:
