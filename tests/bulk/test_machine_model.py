@@ -219,6 +219,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.stale: tuple[tuple[m.Seen, ...], int] | None = None
         self.seq = 0
         self.later: dict[str, int] = {}
+        self.told_5005: set[str] = set()
 
     @initialize(
         documented_only=st.booleans(),
@@ -228,8 +229,11 @@ class MonthMachineModel(RuleBasedStateMachine):
         sizes=st.lists(st.integers(0, 3), min_size=3, max_size=3),
         fan=st.booleans(),
         outcomes=st.lists(
-            st.sampled_from(["lost_after", "ok", "ok", "lost_before"]), min_size=3, max_size=3
+            st.sampled_from(["lost_after", "ok", "ok", "lost_before", "5005", "5005-failed"]),
+            min_size=3,
+            max_size=3,
         ),
+        made_elsewhere=st.sampled_from([None, None, *MONTHS]),
     )
     def setup(
         self,
@@ -240,6 +244,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         sizes: list[int],
         fan: bool,
         outcomes: list[str],
+        made_elsewhere: str | None = None,
     ) -> None:
         truth = {
             key: frozenset(f"{key}-{i}" for i in range(n))
@@ -256,6 +261,9 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store.ensure(
             [m.MonthState(key, s, e, "received", "cfdi") for key, (s, e) in MONTHS.items()]
         )
+        if made_elsewhere is not None:
+            # That month's cfdi request was made from the dashboard: SAT may answer 5005.
+            self.server.create(made_elsewhere, ours=False)
         self.restart()
         if fan:  # half the runs open the way the engine does: the whole fan-out first
             self.fan_out(outcomes)
@@ -276,7 +284,10 @@ class MonthMachineModel(RuleBasedStateMachine):
 
     def feed(self, key: str, obs: m.Observation) -> None:
         assert self.store is not None
-        new, commands = m.transition(self.state(key), obs)
+        old = self.state(key)
+        new, commands = m.transition(old, obs)
+        if old.stage is m.Stage.DUPLICATE and new.stage is m.Stage.NEEDS_ATTENTION:
+            self.told_5005.add(key)  # the run's result tells the user (see `resolve`)
         # Persisted before any command runs. No fsync: the model's crash is a close and reopen
         # (what a killed process leaves: the WAL), and it keeps hundreds of examples fast.
         self.store.put(new, fsync=False)
@@ -583,11 +594,14 @@ class MonthMachineModel(RuleBasedStateMachine):
     def resolve(self, key: str) -> None:
         """What a careful user does with `gigstack-async journal show`, `adopt` and `resend`."""
         state = self.state(key)
-        if state.stage is m.Stage.DUPLICATE or (
+        looking = state.stage is m.Stage.DUPLICATE or (
             state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is m.Stage.DUPLICATE
-        ):
-            # SAT 5005 and the history did not show which request: the user finds the active
-            # one in the dashboard, or resends once there is none.
+        )
+        if key in self.told_5005 and looking:
+            # SAT 5005 and the history did not show which request (the last run said so; the
+            # next run's start took the month back to looking): the user finds the active one
+            # in the dashboard, or resends once there is none.
+            self.told_5005.discard(key)
             live = self.server.live_identical(key)
             if live:
                 self.feed(key, m.Adopt(live[-1].id))
