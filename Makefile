@@ -50,7 +50,10 @@ mutate: $(STAMP)
 mutate-sample: $(STAMP)
 	$(PY) -m mutation --sample $(MUTATION_SAMPLE)
 
-test: lint typecheck codegen-check pytest test-floor mutate-sample
+# Two jobs at a time (the CI machine has 2 cores): the floor venv's install and suite run beside
+# the main suite; --output-sync prints each step's output whole when it ends.
+test:
+	$(MAKE) -j2 --output-sync=target lint typecheck codegen-check pytest test-floor mutate-sample
 
 # The oldest versions pyproject.toml allows (">=X" read as "==X"), in a second venv: the suite
 # minus spec fuzzing, survival, codegen and bench runs there, so the floors stay true.

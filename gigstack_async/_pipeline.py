@@ -644,12 +644,20 @@ class Pipeline:
             raise _invalid_body(op, response, f"{what}, got {content_type}: {shown}", None) from exc
         if isinstance(body, dict) and body.get("success") is False:
             raise status_error(
-                response.status, response.body, body, request_id=_request_id(response)
+                response.status, response.body, _plain(response), request_id=_request_id(response)
             )
         try:
             return decode_body(op, response.status, response.body, body, op.response_model)
         except APIResponseValidationError as exc:
-            raise _invalid_body(op, response, str(exc).partition(": ")[2], body) from exc
+            reason = str(exc).partition(": ")[2]
+            raise _invalid_body(op, response, reason, _plain(response)) from exc
+
+
+def _plain(response: Response) -> Any:
+    """An error's body as plain JSON (floats), whatever the operation's model: an error reads
+    the same from a 2xx with `success: false` as from a 4xx, and `json.dumps(error.body)` can
+    log it. Exact Decimals are for decoded models only."""
+    return _json_or_none(response.body)
 
 
 def _may_have_acted(op: Operation, status: int) -> bool:

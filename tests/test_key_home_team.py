@@ -20,9 +20,13 @@ def jwt(claims: object) -> str:
     return f"{part({'alg': 'HS256'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
-@pytest.mark.parametrize("team", ["t", "te", "tea", "team_abc", "equipo-ñ"])
+@pytest.mark.parametrize(
+    "team", ["t", "te", "tea", "team_abc", "equipo-ñ", "team_9", "team_abcd", "team_abcde"]
+)
 def test_the_team_claim_of_a_jwt_key_is_its_home_team(team: str) -> None:
-    # Payload lengths that need 0, 1 and 2 '=' of padding once the JSON is base64url'd.
+    # Payload lengths that need 0, 1 and 2 '=' of padding once the JSON is base64url'd, among
+    # them 50, 54 and 55 characters ("team_9", "team_abcd", "team_abcde"): padded to a multiple
+    # of 5 instead of 4 they get too few '=' and would not decode at all.
     assert home_team_of(jwt({"team": team, "livemode": False})) == team
 
 

@@ -14,6 +14,7 @@ import math
 import os
 import stat
 import struct
+import tracemalloc
 import unicodedata
 import zipfile
 import zlib
@@ -477,6 +478,26 @@ def test_verify_staged_catches_a_truncated_file(tmp_path: Path) -> None:
     path.write_bytes(make_zip(("a.xml", os.urandom(100_000)))[:-30])
     with pytest.raises(CorruptPackageError, match="truncated"):
         verify_staged(path)
+
+
+def test_a_huge_staged_file_is_checked_in_bounded_memory(tmp_path: Path) -> None:
+    """verify_staged promises memory bounded whatever the package's size: looking for the end
+    record reads only the last 64 KiB + 22 bytes. A 1 GiB staged file (sparse: it costs no disk
+    or time) whose end was never written is refused as truncated, with well under 1 MiB of
+    allocations at the peak (asking the file for more bytes than that reserves them all)."""
+    path = tmp_path / "big.zip"
+    with path.open("wb") as file:
+        file.write(stored(("a.xml", XML))[:-22])  # everything but the end record
+        file.truncate(1 << 30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptPackageError) as info:
+            verify_staged(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == "ZIP is truncated: its end-of-central-directory record is missing"
+    assert peak < 1 << 20
 
 
 def test_extract_staged_overwrites_by_default_and_clears_stale_temp_files(tmp_path: Path) -> None:

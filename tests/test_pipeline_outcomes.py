@@ -29,6 +29,7 @@ from gigstack_async._pipeline import Pipeline
 from gigstack_async.errors import (
     APIStatusError,
     BadRequestError,
+    BilledResponseValidationError,
     InternalServerError,
     NotFoundError,
     OutcomeUnknownError,
@@ -305,6 +306,72 @@ async def test_the_missing_v2_hint_is_given_for_404_only(
         await send(pipeline, ops.GET_CLIENT)
     assert type(info.value) is error_class
     assert str(info.value) == f"HTTP {status} [nope]: not here{tail}"
+
+
+# ---------------------------------------------------------------------------- error bodies
+
+# An error envelope with numbers in it: `details` and extra fields are free-form on the wire.
+NUMBERED = (
+    b'{"success": false, "error": {"code": "over_limit", "message": "too much", '
+    b'"details": [2.50, 1e400]}, "limit": 1160.10}'
+)
+
+
+@pytest.mark.parametrize("op", [ops.GET_USER, ops.CREATE_CLIENT], ids=["plain", "money"])
+async def test_a_2xx_error_reads_like_its_4xx(op: Operation) -> None:
+    """`success: false` in a 2xx is the same error as a 4xx: `error.body` and `error.details`
+    are the same plain JSON values (float, as the stdlib reads them), so a handler gets one
+    shape whatever status carried the error, and `json.dumps(error.body)` can log it. That
+    holds for an operation whose model holds money (POST /clients) too: exact Decimals are for
+    decoded models, not error bodies."""
+    pipeline, _ = make(
+        Response(200, {"Content-Type": "application/json"}, NUMBERED),
+        Response(400, {"Content-Type": "application/json"}, NUMBERED),
+    )
+    caught: list[APIStatusError] = []
+    for _ in range(2):
+        with pytest.raises(APIStatusError) as info:
+            await send(pipeline, op)
+        caught.append(info.value)
+    in_2xx, in_4xx = caught
+    assert (type(in_2xx), type(in_4xx)) == (APIStatusError, BadRequestError)
+    for error in caught:
+        assert str(error).endswith("[over_limit]: too much")
+        assert error.details == ("2.5", "inf")
+        assert error.body["error"]["details"] == [2.5, float("inf")]
+        assert [type(n) for n in error.body["error"]["details"]] == [float, float]
+        assert type(error.body["limit"]) is float
+    assert json.dumps(in_2xx.body) == json.dumps(in_4xx.body)
+    assert json.dumps(in_2xx.body["error"]["details"]) == "[2.5, Infinity]"
+
+
+@pytest.mark.parametrize(
+    ("op", "model"),
+    [
+        (ops.CREATE_DOWNLOAD_REQUEST, "DownloadRequestCreatedEnvelope"),
+        (ops.CREATE_CLIENT, "ClientEnvelope"),
+    ],
+    ids=["plain", "money"],
+)
+async def test_an_unreadable_billed_answer_keeps_its_body_as_plain_json(
+    op: Operation, model: str
+) -> None:
+    """A billed call that went through but cannot be read keeps what could be read, to check
+    its effect with (`error.json_body`, `error.data`). The numbers are plain floats, also for
+    an operation whose model holds money (POST /clients): the body can be saved with
+    `json.dumps` as it is."""
+    body = b'{"success": true, "data": {"id": 2.50, "request_id": 2.50}, "cost": 1e400}'
+    pipeline, transport = make(Response(201, {"Content-Type": "application/json"}, body))
+    with pytest.raises(BilledResponseValidationError) as info:
+        await send(pipeline, op)
+    error = info.value
+    assert f"response does not match {model}" in str(error)
+    assert error.data == {"id": 2.5, "request_id": 2.5}
+    assert [type(n) for n in error.data.values()] == [float, float]
+    assert json.dumps(error.json_body) == (
+        '{"success": true, "data": {"id": 2.5, "request_id": 2.5}, "cost": Infinity}'
+    )
+    assert len(transport.requests) == 1
 
 
 # ---------------------------------------------------------------------------- journal identity

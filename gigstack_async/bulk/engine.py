@@ -46,7 +46,9 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalMismatchError, JournalStore
+from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.taxpayer import RfcSource
+from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
@@ -278,8 +280,9 @@ class _Run:
         self.created_ids: set[str] = set()
         self.created_seq: dict[str, int] = {}
         self.create_seq = 0
-        self.package_failures: dict[str, int] = {}
-        self.package_errors: dict[str, GigstackError] = {}
+        # A package GET that failed before it was spent (never sent, or 429): how many times
+        # in this run, and the last error (its Retry-After paces the next GET).
+        self.package_failures: dict[str, tuple[int, GigstackError]] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
         # Absolute: `journal resend` (maybe run from another folder) finds what it must delete.
@@ -517,10 +520,11 @@ class _Run:
         if found is not None:
             self.feed(key, m.PackageStaged(found))
             return
-        failures = self.package_failures.get(package_id, 0)
-        if failures:
+        failed = self.package_failures.get(package_id)
+        if failed is not None:
             # A 429's Retry-After wins: sending again sooner would only be refused again.
-            await self._pause(resubmit_delay(failures - 1, self.package_errors.get(package_id)))
+            failures, last_error = failed
+            await self._pause(resubmit_delay(failures - 1, last_error))
         await self.limit.acquire()
         held = True
 
@@ -573,8 +577,8 @@ class _Run:
             )
             spent = not (never_sent or isinstance(error, RateLimitError))
             if not spent:
-                self.package_failures[package_id] = self.package_failures.get(package_id, 0) + 1
-                self.package_errors[package_id] = error
+                failures = self.package_failures.get(package_id, (0, error))[0]
+                self.package_failures[package_id] = (failures + 1, error)
             self.feed(
                 key,
                 m.PackageFailed(package_id, str(error), error_sat_code(error), sent=spent),
@@ -611,6 +615,11 @@ class _Run:
             # The package says what it is: another request's CFDIs (a reused or mistyped
             # request id) are never extracted into the month (review 9b #4, #5).
             # Only positive evidence refuses (bulk.content); it streams under the same limits.
+            # The same pass yields the taxpayer's RFC. It is not folded into extraction's own
+            # verifying pass: that would save only its re-reading (about 0.5 s of a ~9 s
+            # month of 20k CFDIs), but would hold an extraction slot while scanning and let a
+            # damaged member further in (extraction verifies everything first) turn a
+            # content refusal into a lost copy.
             scan = await _finish_even_if_cancelled(
                 asyncio.to_thread(
                     scan_package,
@@ -661,38 +670,42 @@ class _Run:
         self, key: str, package_id: str, path: Path, scan: PackageScan | None
     ) -> m.Observation | None:
         """Learn the journal's RFC from the package's documents (`bulk.content` read them all,
-        and refused a package whose documents name several taxpayers), or refuse a package of
-        another taxpayer before anything is extracted (it stays staged)."""
-        rfc_type = self.store.get(key).rfc_type
+        and refused a package whose documents name several taxpayers) when the server vouched
+        for the month's request (`machine.teaches_rfc`), or refuse a package of another
+        taxpayer before anything is extracted (it stays staged)."""
+        state = self.store.get(key)
         rfc = None if scan is None else scan.rfc  # unreadable: never learnt from
         if rfc is None:
             return None
-        try:
-            self.store.learn_rfc(rfc)
-        except JournalMismatchError:
-            recorded = [f for f in self.store.get(key).staged if f.package_id == package_id]
-            try:
-                manifest = await asyncio.to_thread(verify_staged, path, self.options.package_limits)
-                replaced = bool(recorded) and manifest.sha256 != recorded[0].sha256
-            except (GigstackError, OSError):
-                replaced = True
-            if replaced:  # not the package that was downloaded: another copy may be right
-                return _discard(
-                    path, m.StagedLost(package_id, f"{path}: not the bytes that were staged")
-                )
-            side = "received by" if rfc_type == "received" else "issued by"
-            return m.ExtractFailed(
-                package_id,
-                f"its CFDIs were {side} RFC {rfc}, but this journal's CFDIs are "
-                f"{self.store.identity.rfc}'s: this run's API key or team is another "
-                "taxpayer's. Nothing was extracted (the package stays staged)",
-                hint="if the journal was rebound to another team by mistake, `gigstack-async "
-                "journal rebind` it back with the original API key and team, then `gigstack-async "
-                f"journal resend {key}` (this month's request is the other team's: a new one is "
-                "sent for the journal's team, and may be billed); a download for another "
-                "taxpayer needs its own --out folder",
+        vouched = m.teaches_rfc(state)
+        recorded = self.store.identity.rfc
+        if recorded is None:
+            if vouched:
+                source = RfcSource("server", key, state.request_id)
+                self.store.learn_rfc(rfc, source)
+            # A request only the user vouched for teaches nothing (review 9e #1): an issued
+            # request with one receiver passes the content check of a received month.
+            return None
+        if recorded == rfc:
+            return None
+        staged = [f for f in state.staged if f.package_id == package_id]
+        replaced = await asyncio.to_thread(
+            _not_staged_copy, path, staged, self.options.package_limits
+        )
+        if replaced:  # not the package that was downloaded: another copy may be right
+            return _discard(
+                path, m.StagedLost(package_id, f"{path}: not the bytes that were staged")
             )
-        return None
+        reason, hint = taxpayer_mismatch(
+            key,
+            state.rfc_type,
+            rfc,
+            recorded,
+            self.store.rfc_source,
+            server_vouched=vouched,
+            request_id=state.request_id,
+        )
+        return m.ExtractFailed(package_id, reason, hint=hint)
 
     async def status(self, key: str, request_id: str) -> None:
         failures = self.store.get(key).poll_failures
@@ -967,21 +980,48 @@ def _staged_changed(path: Path, sha256: str) -> str | None:
     """Why the staged ZIP at `path` is not the bytes whose SHA-256 was recorded when it was
     staged (gone, or changed on disk); None: it is, or it cannot be read (extraction says why).
     """
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as file:
-            while chunk := file.read(1 << 16):
-                digest.update(chunk)
+        actual = _sha256_of(path)
     except FileNotFoundError as error:
         return str(error)
     except OSError:
         return None
-    if digest.hexdigest() != sha256.lower():
+    if actual != sha256.lower():
         return (
-            f"its SHA-256 is {digest.hexdigest()}, not the {sha256} recorded when it was "
-            "staged: it changed on disk"
+            f"its SHA-256 is {actual}, not the {sha256} recorded when it was staged: it "
+            "changed on disk"
         )
     return None
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 16):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _not_staged_copy(path: Path, recorded: list[m.StagedFile], limits: PackageLimits) -> bool:
+    """Whether the package at `path` is not a usable copy of the one that was staged.
+
+    With a record, its SHA-256 alone decides: the recorded hash is of bytes `verify_staged`
+    passed when they were staged (and the content scan just read their entries under this
+    run's limits), so inflating them again would find nothing more. `extract` compared the
+    hash before the scan; this read (no inflating) catches a copy replaced while the scan read
+    it. Without a record (dropped after the extraction was ordered) there is no hash to
+    compare: only a full verification tells whether the copy is usable.
+    """
+    if recorded:
+        try:
+            return _sha256_of(path) != recorded[0].sha256
+        except OSError:
+            return True
+    try:
+        verify_staged(path, limits)
+    except (GigstackError, OSError):
+        return True
+    return False
 
 
 def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:

@@ -1,5 +1,5 @@
 """The machine's hints made typeable: the journal's folder (and month) put into every
-`gigstack-async journal show|adopt|resend` command.
+`gigstack-async journal show|adopt|resend|rebind|rfc` command.
 
 The state machine (`bulk.machine`) is pure and knows neither where its journal lives nor how
 the user named it, so its texts say `gigstack-async journal adopt 2024-03 <id>`. Whatever shows
@@ -21,7 +21,8 @@ _COMMAND = re.compile(
     r"(?P<month> \d{4}-\d{2}(?![\w-]))?"
 )
 
-_REBIND = re.compile(r"gigstack-async journal rebind(?= |`|$)")
+# Commands of the whole journal: only the folder is inserted.
+_REBIND = re.compile(r"gigstack-async journal (?P<command>rebind|rfc)(?= |`|$)")
 
 
 def shell_quote(argument: str, platform: str | None = None) -> str:
@@ -50,5 +51,7 @@ def with_journal(
         return f"{found.group('command')} {folder} {key}"
 
     # A function, not a template: a Windows folder's backslashes are not escapes.
-    rebind = f"gigstack-async journal rebind {folder}"
-    return _REBIND.sub(lambda _found: rebind, _COMMAND.sub(render, text))
+    return _REBIND.sub(
+        lambda found: f"gigstack-async journal {found.group('command')} {folder}",
+        _COMMAND.sub(render, text),
+    )

@@ -83,6 +83,7 @@ __all__ = [
     "Warn",
     "sat_code",
     "says_duplicate",
+    "teaches_rfc",
     "transition",
 ]
 
@@ -254,6 +255,13 @@ class MonthState:
     empty (no package to check: unknown is not zero). Reset by `Start`."""
     vouched: bool = False
     """`journal adopt` since the last `Start`: the next run takes the user's word (`typed`)."""
+    server_vouched: str | None = None
+    """The request id the server itself vouched for as this month's: our own create answer, or
+    a history entry listing it with the month's dates and rfcType (`_checks`). Never set by the
+    user's `journal adopt` alone (it clears it). Only a package of such a request teaches the
+    journal its taxpayer's RFC (`teaches_rfc`): a request only the user vouched for may be
+    another taxpayer's or the other direction's, and a wrong RFC would refuse every later month
+    (review 9e #1). Kept across runs: its packages were fetched while it was checked."""
     misses: int = 0
     """Histories in this run that did not list the unchecked `request_id`."""
     downloads: tuple[tuple[str, int], ...] = ()
@@ -572,7 +580,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case Send():
             return _send(state, obs)
         case Created():
-            return _created(state, obs)
+            created = state.stage is Stage.SUBMITTING
+            return _server_vouch(_created(state, obs), (Seen(obs.request_id),), created=created)
         case CreateRefused():
             if state.stage is Stage.SUBMITTING and says_duplicate(obs.code, obs.message):
                 return _duplicate(state, obs.message, state.need_generation), ()
@@ -594,7 +603,7 @@ def transition(state: MonthState, obs: Observation) -> Result:
                 unknown_cause=reason,
             ), ()
         case HistorySeen():
-            return _history(state, obs)
+            return _server_vouch(_history(state, obs), obs.entries)
         case StatusSeen():
             if state.stage in _WAITING and obs.seen.id == state.request_id and state.checked:
                 return _observe_request(_evolve(state, poll_failures=0), obs.seen, asked=True)
@@ -627,12 +636,47 @@ def transition(state: MonthState, obs: Observation) -> Result:
                 resume_to=Stage.STAGED,
             ), ()
         case ContentRejected():
-            return _content_rejected(state, obs)
+            return _unvouch(state, _content_rejected(state, obs))
         case Adopt():
-            return _adopt(state, obs)
+            return _unvouch(state, _adopt(state, obs), always=True)
         case AllowResend():
-            return _allow_resend(state, obs)
+            return _unvouch(state, _allow_resend(state, obs), always=True)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
+
+
+def teaches_rfc(state: MonthState) -> bool:
+    """Whether a package of the month's request may teach the journal its taxpayer's RFC: the
+    server vouched for the request (`MonthState.server_vouched`), not only the user."""
+    return state.request_id is not None and state.server_vouched == state.request_id
+
+
+def _server_vouch(result: Result, entries: Iterable[Seen], *, created: bool = False) -> Result:
+    """`result` with `server_vouched` set when the server vouched for the month's request in
+    this observation: our create (in flight: `created`) was answered with it, or a history
+    entry lists it
+    with the month's dates and rfcType and nothing recorded of the id contradicts it."""
+    state, commands = result
+    rid = state.request_id
+    if rid is None or not state.checked or state.server_vouched == rid:
+        return result
+    if created:  # our create's answer: the server made (or matched) the month's request
+        vouched = state.stage is Stage.SUBMITTED and any(s.id == rid for s in entries)
+    else:  # a history entry, for a month still waiting for its request (or just adopted)
+        record = next((r for r in state.records if r.id == rid), None)
+        vouched = state.stage in _WAITING and any(
+            s.id == rid and _checks(state, s) and (record is None or _differs(record, s) is None)
+            for s in entries
+        )
+    return (_evolve(state, server_vouched=rid), commands) if vouched else result
+
+
+def _unvouch(old: MonthState, result: Result, *, always: bool = False) -> Result:
+    """`result` without the server's word for a request the user replaced or confirmed (the
+    user's word is not the server's), or that its package proved is not the month's."""
+    state, commands = result
+    if state.server_vouched is None or (state == old and not always):
+        return result
+    return _evolve(state, server_vouched=None), commands
 
 
 def _evolve(state: MonthState, **changes: object) -> MonthState:

@@ -35,6 +35,7 @@ import cattrs
 
 from gigstack_async.bulk.hints import shell_quote
 from gigstack_async.bulk.machine import MonthState, Stage
+from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.errors import GigstackError
 
 __all__ = [
@@ -512,17 +513,50 @@ class JournalStore:
                 "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
             )
 
-    def learn_rfc(self, rfc: str) -> None:
-        """Record the RFC once the server told us; a different one is a mismatch."""
+    def learn_rfc(self, rfc: str, source: RfcSource | None = None) -> None:
+        """Record the RFC once the server told us (`source`: where it came from); a different
+        one is a mismatch."""
         if self.identity.rfc == rfc:
             return
         if self.identity.rfc is not None:
             raise JournalMismatchError(
                 f"{self.path} holds the CFDIs of RFC {self.identity.rfc}, not {rfc}"
             )
+        self.set_rfc(rfc, source)
+
+    @property
+    def rfc_source(self) -> RfcSource | None:
+        """Where the recorded RFC came from; None when there is none, or it was recorded before
+        its source was kept (it may be wrong: `bulk.taxpayer.describe_source`)."""
+        if self.identity.rfc is None:
+            return None
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'rfc_source'").fetchone()
+        if row is None:
+            return None
+        try:
+            return _converter.structure(json.loads(row[0]), RfcSource)
+        except (ValueError, TypeError, cattrs.BaseValidationError):
+            return None  # unreadable: said to be unknown, never trusted
+
+    def set_rfc(self, rfc: str | None, source: RfcSource | None) -> None:
+        """Record `rfc` (None: forget it, so the next package of a request the server vouched
+        for teaches it again) and where it came from, in one transaction made durable (power
+        loss included) before this returns. For `gigstack-async journal rfc`; the caller
+        validates the RFC."""
         identity = attrs.evolve(self.identity, rfc=rfc)
+        if not self._fsync:
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._fsync = True
         with _transaction(self._conn):
             _write_meta(self._conn, identity)
+            if rfc is None or source is None:
+                self._conn.execute("DELETE FROM meta WHERE name = 'rfc_source'")
+            else:
+                self._conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('rfc_source', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (json.dumps(_converter.unstructure(source)),),
+                )
         self.identity = identity
 
     def _write(self, state: MonthState, old: MonthState | None = None) -> None:

@@ -1139,3 +1139,62 @@ def test_adopting_an_older_known_id_of_the_month_drops_its_stored_record() -> No
     )
     new, _ = m.transition(state, m.Adopt("R0"))
     assert (new.request_id, new.records) == ("R0", (keep,))
+
+
+# ---------------------------------------------------------- the user's word is not the server's
+
+
+VOUCHED = evolve(COMPLETED, server_vouched="R1")
+
+
+@pytest.mark.parametrize(
+    ("state", "obs"),
+    [
+        (VOUCHED, Adopt("R2")),  # another request: the user's word only
+        (VOUCHED, Adopt("R1")),  # the same one confirmed by the user: the user's word replaces
+        (evolve(VOUCHED, stage=Stage.NEEDS_ATTENTION), AllowResend()),
+        (evolve(VOUCHED, stage=Stage.STAGED, staged=(F1,)), m.ContentRejected("P1", "issued")),
+    ],
+)
+def test_adopt_resend_and_a_rejected_package_drop_the_servers_word(
+    state: MonthState, obs: m.Observation
+) -> None:
+    new, _ = transition(state, obs)
+    assert new.server_vouched is None
+    assert not m.teaches_rfc(new)
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [
+        PackageSending("P1"),
+        PackageStaged(F1),
+        Extracted("P1", ("a.xml",)),
+        m.ExtractFailed("P1", "another RFC"),
+        m.ContentRejected("P9", "not staged"),  # no such staged package: nothing changes
+    ],
+)
+def test_the_package_side_keeps_the_servers_word(obs: m.Observation) -> None:
+    staged = evolve(VOUCHED, stage=Stage.STAGED, staged=(F1,))
+    state = staged if not isinstance(obs, PackageSending | PackageStaged) else VOUCHED
+    new, _ = transition(state, obs)
+    assert new.server_vouched == "R1"
+    assert m.teaches_rfc(new)
+
+
+def test_a_package_refused_for_its_rfc_stays_staged_and_is_extracted_by_the_next_run() -> None:
+    # What `journal rfc --forget` relies on: no download, the staged copy is extracted again.
+    staged = evolve(VOUCHED, stage=Stage.STAGED, staged=(F1,), extracted=())
+    hint = "`gigstack-async journal rfc --set EKU9003173C9`, or adopt; resend last"
+    refused, commands = transition(staged, m.ExtractFailed("P1", "another RFC", hint=hint))
+    assert commands == ()
+    assert (refused.stage, refused.resume_to, refused.staged) == (
+        Stage.NEEDS_ATTENTION,
+        Stage.STAGED,
+        (F1,),
+    )
+    assert refused.hint == hint
+    new, commands = transition(refused, Start())
+    assert new.stage is Stage.STAGED
+    assert commands == (ExtractPackage("P1", F1.path),)
+    assert new.downloads == refused.downloads  # nothing downloaded again

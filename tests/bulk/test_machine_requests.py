@@ -1603,27 +1603,16 @@ def test_a_later_create_of_any_kind_shows_the_history_is_not_lagging() -> None:
         ({"status": "pending"}, {"final": "completed"}, "status pending after it was completed"),
         ({"status": "accepted"}, {"final": "failed"}, "status accepted after it was failed"),
         ({"status": "processing"}, {"final": "expired"}, "status processing after it was expired"),
-        # nothing contradicts: a field not reported (either side), or a finished status again
-        ({"start": None, "request_type": None, "created_at": None}, {}, None),
-        ({"created_at": "1704153600000"}, {}, None),
-        ({"created_at": None}, {"created_at": "1704067200000"}, None),
-        ({"start": date(2024, 1, 2)}, {"start": None}, None),
-        ({"status": "failed"}, {"final": "completed"}, None),
-        ({"status": "pending"}, {"final": None}, None),
-        ({"status": "pending"}, {"final": "pending"}, None),
     ],
 )
 def test_a_known_request_listed_with_other_attributes_is_another_request(
-    fields: dict[str, object], record: dict[str, object], text: str | None
+    fields: dict[str, object], record: dict[str, object], text: str
 ) -> None:
     seen = ours("r1", **{"status": None, **fields})
     assert m._differs(jan_record("r1", **record), seen) == text
     # the month that knows r1 says so, and downloads nothing
     state = waiting(records=(jan_record("r1", **record),))
     new, commands = m.transition(state, m.HistorySeen((seen,)))
-    if text is None:
-        assert "another request under the same id" not in (new.reason or "")
-        return
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == (
         f"the server's request r1 is listed with {text}: it is another request under the same "
@@ -1635,6 +1624,70 @@ def test_a_known_request_listed_with_other_attributes_is_another_request(
         "2024-01` if it is not there (a new request may be billed)"
     )
     assert commands == (m.Warn("2024-01: request r1 now names another request"),)
+
+
+NOT_THIS_MONTH = (
+    "the server's request r1 is for received cfdi 2024-01-02..2024-01-31, not this month "
+    "(request ids may have been reused)"
+)
+
+
+@pytest.mark.parametrize(
+    ("fields", "record", "stage", "reason", "remembered"),
+    [
+        # nothing contradicts: a field not reported (either side), or a finished status again;
+        # what the listing adds is remembered, what it leaves out is kept
+        (
+            {"start": None, "request_type": None, "created_at": None},
+            {},
+            Stage.SUBMITTED,
+            None,
+            {},
+        ),
+        (
+            {"created_at": "1704153600000"},
+            {},
+            Stage.SUBMITTED,
+            None,
+            {"created_at": "1704153600000"},
+        ),
+        (
+            {"created_at": None},
+            {"created_at": "1704067200000"},
+            Stage.SUBMITTED,
+            None,
+            {"created_at": "1704067200000"},
+        ),
+        ({"status": "pending"}, {"final": None}, Stage.SUBMITTED, None, {}),
+        ({"status": "pending"}, {"final": "pending"}, Stage.SUBMITTED, None, {"final": "pending"}),
+        (
+            {"status": "failed"},
+            {"final": "completed"},
+            Stage.SAT_FAILED,
+            "SAT request failed: no reason given",
+            {"final": "failed"},
+        ),
+        # the record knew no start, so it proves no restart; the month's own check still sees
+        # that r1 is for other dates, and nothing is recorded of it
+        ({"start": date(2024, 1, 2)}, {"start": None}, Stage.NEEDS_ATTENTION, NOT_THIS_MONTH, None),
+    ],
+)
+def test_a_known_request_listed_with_nothing_contradicting_is_still_ours(
+    fields: dict[str, object],
+    record: dict[str, object],
+    stage: Stage,
+    reason: str | None,
+    remembered: dict[str, object] | None,
+) -> None:
+    seen = ours("r1", **{"status": None, **fields})
+    assert m._differs(jan_record("r1", **record), seen) is None
+    state = waiting(records=(jan_record("r1", **record),))
+    new, commands = m.transition(state, m.HistorySeen((seen,)))
+    assert new.stage is stage
+    assert new.reason == reason
+    assert commands == ()  # no warning of another request, and nothing to download yet
+    kept = record if remembered is None else remembered
+    assert new.records == (jan_record("r1", **kept),)
 
 
 def test_the_first_difference_is_named() -> None:
@@ -1757,9 +1810,13 @@ def test_an_adopted_request_is_remembered() -> None:
 
 
 def test_a_request_listed_for_another_month_is_not_remembered() -> None:
-    state = waiting(records=(jan_record("r1"),))
+    # r1 is known, before an older request of the month (resent after it expired)
+    state = waiting(records=(jan_record("r1"), jan_record("r0", final="expired")), typed=True)
     new, _ = m.transition(state, m.HistorySeen((ours("r1", status=None, rfc_type=None),)))
-    assert new.records == (jan_record("r1"),)  # already known: the same tuple
+    # Nothing new is learnt: the records keep their order, so the month's state is unchanged
+    # and the journal (which writes only a state that differs) has nothing to write.
+    assert new.records == (jan_record("r1"), jan_record("r0", final="expired"))
+    assert new == state
     unchecked = waiting(checked=False)
     new, _ = m.transition(unchecked, m.HistorySeen((ours("r1", rfc_type=None),)))
     assert new.records == ()  # it could not be checked: not the month's request
@@ -2364,3 +2421,85 @@ def test_following_the_duplicate_starts_afresh() -> None:
     assert (new.stage, new.request_id, new.known_ids) == (Stage.SUBMITTED, "d1", ("r1", "d1"))
     assert (new.misses, new.poll_failures, new.status_asked, new.sat_state) == (0, 0, False, None)
     assert (new.resume_to, new.hint) == (None, None)
+
+
+# ------------------------------------------------------------------ who vouched for the request
+# Only a request the server vouched for teaches the journal its taxpayer's RFC (review 9e #1:
+# an issued request the user adopted for a received month set the receiver's RFC, and every
+# later month was refused as another taxpayer's).
+
+_ADOPTED = waiting(confirmed_id="r1", vouched=True, typed=True)  # `journal adopt r1`, unlisted
+
+
+@pytest.mark.parametrize(
+    ("state", "obs", "vouched"),
+    [
+        # Our own create's answer: the server made (or matched) the month's request.
+        (month(stage=Stage.SUBMITTING), m.Created("r1"), "r1"),
+        (month(stage=Stage.SUBMITTING), m.Created("r1", duplicate=True), "r1"),
+        (unknown(), m.Created("r1"), "r1"),  # an unknown outcome answered after all
+        # ... not one the month already left (it needs the user), nor an answer out of turn.
+        (month(stage=Stage.SUBMITTING, known_ids=("r0",)), m.Created("r0"), None),
+        (waiting(request_id="r0", known_ids=("r0",)), m.Created("r1"), None),
+        # The history lists the month's request with its dates and rfcType.
+        (waiting(), m.HistorySeen((ours("r1"),)), "r1"),
+        (waiting(), m.HistorySeen((ours("r1", request_type=None),)), "r1"),  # documented fields
+        (waiting(checked=False), m.HistorySeen((ours("r1"),)), "r1"),  # checked by that entry
+        (_ADOPTED, m.HistorySeen((ours("r1", status="processing"),)), "r1"),  # adopted, listed
+        (unknown(), m.HistorySeen((m.Seen("h1"), ours("r5")), generation=2), "r5"),  # reconciled
+        # Not vouched: the user's word alone, an entry without dates or with other ones, an
+        # entry that contradicts what was seen of the id, a month not waiting for it.
+        (_ADOPTED, m.HistorySeen((other("r9"),)), None),
+        (waiting(checked=False), m.HistorySeen((m.Seen("r1", status="pending"),)), None),
+        (waiting(), m.HistorySeen((ours("r1", start=date(2024, 1, 2)),)), None),
+        (waiting(), m.HistorySeen((ours("r1", rfc_type="issued"),)), None),
+        (waiting(), m.HistorySeen((ours("r1", rfc_type=None),)), None),
+        (waiting(), m.HistorySeen((ours("r1", request_type="metadata"),)), None),
+        (
+            waiting(records=(m.KnownRequest("r1", created_at="1"),)),
+            m.HistorySeen((ours("r1", created_at="2"),)),
+            None,
+        ),
+        (
+            month(stage=Stage.DONE, request_id="r1", checked=True),
+            m.HistorySeen((ours("r1"),)),
+            None,
+        ),
+        (
+            month(stage=Stage.PLANNED, request_id="r1", checked=True),
+            m.HistorySeen((ours("r1"),)),
+            None,
+        ),
+    ],
+)
+def test_the_server_vouches_for_a_request_only_by_its_create_answer_or_history(
+    state: m.MonthState, obs: m.Observation, vouched: str | None
+) -> None:
+    new, _ = m.transition(state, obs)
+    assert new.server_vouched == vouched
+    assert m.teaches_rfc(new) is (vouched is not None)
+
+
+@pytest.mark.parametrize(
+    ("state", "teaches"),
+    [
+        (waiting(server_vouched="r1"), True),
+        (waiting(server_vouched="r0"), False),  # another request of the month's
+        (waiting(), False),
+        (month(server_vouched="r1"), False),  # no request now
+    ],
+)
+def test_teaches_rfc_only_for_the_request_the_server_vouched_for(
+    state: m.MonthState, teaches: bool
+) -> None:
+    assert m.teaches_rfc(state) is teaches
+
+
+def test_what_the_server_vouched_for_survives_a_new_run_and_the_journal() -> None:
+    state = waiting(stage=Stage.STAGED, server_vouched="r1")
+    new, _ = m.transition(state, m.Start())
+    assert new.server_vouched == "r1"  # its packages were fetched while it was checked
+    assert decode_state(encode_state(new)) == new
+    old = encode_state(waiting()).replace(', "server_vouched": null', "")
+    assert "server_vouched" not in old  # a journal written before the field existed
+    assert decode_state(old).server_vouched is None

@@ -8,7 +8,6 @@ where the rule can be shown without a server.
 from __future__ import annotations
 
 import re
-import socket
 from datetime import date
 from pathlib import Path
 
@@ -17,50 +16,18 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, profile
+from tests.bulk._support import CREATE, PACKAGE, free_port, results, run, xml_names
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-CREATE = "createDownloadRequest"
-PACKAGE = "downloadPackage"
 MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
 JAN = m.MonthState("2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def run(
-    client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
-) -> list[BulkEvent]:
-    kw.setdefault("poll", FAST)
-    bulk = client.downloads.bulk(
-        start,
-        end,
-        rfc_type="received",
-        download_to=out,
-        **kw,  # type: ignore[arg-type]
-    )
-    async with bulk:
-        return [event async for event in bulk]
-
-
-def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
 def billed(sandbox: Sandbox, *months: str) -> dict[str, int]:
     return {month: sandbox.state.billed_creates(month) for month in months}
-
-
-def xml_names(folder: Path) -> set[str]:
-    return {f.stem.upper() for f in folder.glob("*.xml")} if folder.is_dir() else set()
 
 
 def journal_of(out: Path) -> JournalStore:

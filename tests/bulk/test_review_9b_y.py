@@ -10,10 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import sys
-import textwrap
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -24,106 +20,19 @@ from gigstack_async import GigstackClient
 from gigstack_async.bulk import engine
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import merge_plan
-from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import (
     JournalLockedError,
     JournalMismatchError,
     JournalStore,
     StoreIdentity,
 )
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.config import DEFAULT_API_KEY, ApiKeyConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile, profile
-
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-PACKAGE = "downloadPackage"
-JOURNAL = ".gigstack-journal.sqlite3"
-
-
-async def run(
-    client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
-) -> list[BulkEvent]:
-    kw.setdefault("poll", FAST)
-    bulk = client.downloads.bulk(
-        start,
-        end,
-        rfc_type="received",
-        download_to=out,
-        **kw,  # type: ignore[arg-type]
-    )
-    async with bulk:
-        return [event async for event in bulk]
-
-
-def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
-
+from tests.bulk._support import JOURNAL, PACKAGE, results, run, run_child
 
 # 3 ------------------------------------------------------------------------------------------
-
-# Runs one month; with "die-after-staging" the process dies right after a package was staged
-# (complete, verified, renamed into place) and before the journal recorded it.
-CHILD = textwrap.dedent(
-    """
-    import asyncio, os, sys
-    from pathlib import Path
-    from gigstack_async import GigstackClient
-    from gigstack_async.bulk import engine
-    from gigstack_async.bulk.watch import PollSchedule
-
-    if sys.argv[3] == "die-after-staging":
-        original = engine._Run._record_fetch
-        def record(self, key, package_id, task):
-            if not task.cancelled() and task.exception() is None:
-                os._exit(9)
-            return original(self, key, package_id, task)
-        engine._Run._record_fetch = record
-
-    async def main():
-        poll = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-        async with GigstackClient(os.environ["K"], base_url=sys.argv[1]) as client:
-            bulk = client.downloads.bulk(
-                "2024-01", "2024-01", rfc_type="received", download_to=sys.argv[2], poll=poll
-            )
-            async with bulk:
-                async for event in bulk:
-                    pass
-
-    asyncio.run(main())
-    """
-)
-
-
-async def _child(tmp_path: Path, sandbox: Sandbox, out: Path, mode: str) -> int:
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(script),
-        sandbox.base_url,
-        str(out),
-        mode,
-        env=dict(os.environ, K=sandbox.api_key),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    if mode == "normal":
-        assert process.returncode == 0, output.decode()
-    return process.returncode
 
 
 async def test_a_package_staged_by_its_last_download_survives_a_kill(
@@ -132,8 +41,8 @@ async def test_a_package_staged_by_its_last_download_survives_a_kill(
     sandbox, client = world
     out = tmp_path / "cfdi"
     sandbox.state.force_fault(PACKAGE, "after_truncate", times=1)
-    await _child(tmp_path, sandbox, out, "normal")  # the 1st download is spent (truncated)
-    code = await _child(tmp_path, sandbox, out, "die-after-staging")  # the 2nd, then killed
+    await run_child(tmp_path, sandbox, out, "normal")  # the 1st download is spent (truncated)
+    code = await run_child(tmp_path, sandbox, out, "die-after-staging")  # the 2nd, then killed
     assert code == 9
     assert list((out / ".gigstack-staging").glob("*.zip"))
     with JournalStore.open_existing(out / JOURNAL) as store:

@@ -10,12 +10,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import shlex
-import sys
-import textwrap
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +21,6 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import engine, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import (
     JournalCorruptError,
     JournalMismatchError,
@@ -35,44 +30,10 @@ from gigstack_async.bulk.store import (
     mismatch_message,
 )
 from gigstack_async.bulk.taxpayer import package_rfc
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
-
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-PACKAGE = "downloadPackage"
-CREATE = "createDownloadRequest"
-JOURNAL = ".gigstack-journal.sqlite3"
-
-
-async def run(
-    client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
-) -> list[BulkEvent]:
-    kw.setdefault("poll", FAST)
-    bulk = client.downloads.bulk(
-        start,
-        end,
-        rfc_type="received",
-        download_to=out,
-        **kw,  # type: ignore[arg-type]
-    )
-    async with bulk:
-        return [event async for event in bulk]
-
-
-def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
-
+from tests.bulk._support import CREATE, JOURNAL, PACKAGE, results, run, run_child
 
 # 6 ------------------------------------------------------------------------------------------
 
@@ -257,54 +218,6 @@ async def test_a_staged_package_whose_bytes_changed_is_not_extracted(
 
 # suspicion: a damaged, unrecorded staged ZIP stayed in .gigstack-staging forever -------------
 
-CHILD = textwrap.dedent(
-    """
-    import asyncio, os, sys
-    from gigstack_async import GigstackClient
-    from gigstack_async.bulk import engine
-    from gigstack_async.bulk.watch import PollSchedule
-
-    if sys.argv[3] == "die-after-staging":
-        original = engine._Run._record_fetch
-        def record(self, key, package_id, task):
-            if not task.cancelled() and task.exception() is None:
-                os._exit(9)
-            return original(self, key, package_id, task)
-        engine._Run._record_fetch = record
-
-    async def main():
-        poll = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-        async with GigstackClient(os.environ["K"], base_url=sys.argv[1]) as client:
-            bulk = client.downloads.bulk(
-                "2024-01", "2024-01", rfc_type="received", download_to=sys.argv[2], poll=poll
-            )
-            async with bulk:
-                async for event in bulk:
-                    pass
-
-    asyncio.run(main())
-    """
-)
-
-
-async def _child(tmp_path: Path, sandbox: Sandbox, out: Path, mode: str) -> int:
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(script),
-        sandbox.base_url,
-        str(out),
-        mode,
-        env=dict(os.environ, K=sandbox.api_key),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode
-
 
 async def test_a_damaged_staged_zip_nothing_refers_to_is_removed(
     tmp_path: Path, world: tuple[Sandbox, GigstackClient]
@@ -312,8 +225,8 @@ async def test_a_damaged_staged_zip_nothing_refers_to_is_removed(
     sandbox, client = world
     out = tmp_path / "cfdi"
     sandbox.state.force_fault(PACKAGE, "after_truncate", times=1)
-    assert await _child(tmp_path, sandbox, out, "normal") == 0  # 1st download spent
-    assert await _child(tmp_path, sandbox, out, "die-after-staging") == 9  # 2nd, unrecorded
+    assert await run_child(tmp_path, sandbox, out, "normal") == 0  # 1st download spent
+    assert await run_child(tmp_path, sandbox, out, "die-after-staging") == 9  # 2nd, unrecorded
     (damaged,) = (out / ".gigstack-staging").glob("*.zip")
     damaged.write_bytes(damaged.read_bytes()[:5000])
 

@@ -5,7 +5,6 @@ end against the sandbox (127.0.0.1), the content check's findings #2 and #3."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -15,13 +14,10 @@ import gigstack_async.sandbox.cfdi as sandbox_cfdi
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
-from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import JournalStateError, JournalStore, StoreIdentity
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
-from gigstack_async.sandbox import Sandbox, SandboxConfig
-
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+from gigstack_async.sandbox import Sandbox
+from tests.bulk._support import results, run
 
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 OLD = m.KnownRequest(
@@ -120,22 +116,6 @@ def test_a_month_still_following_the_id_is_never_shared(tmp_path: Path) -> None:
 # end to end: the content check (#3, #2) ----------------------------------------------------
 
 
-async def _run(client: GigstackClient, out: Path, start: str, end: str) -> dict[str, MonthResult]:
-    bulk = client.downloads.bulk(start, end, rfc_type="received", download_to=out, poll=FAST)
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
-
-
 async def test_a_serie_with_gt_never_rejects_the_month(
     world: tuple[Sandbox, GigstackClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -155,7 +135,7 @@ async def test_a_serie_with_gt_never_rejects_the_month(
 
     monkeypatch.setattr(sandbox_cfdi, "render_cfdi", with_gt)
     sandbox, client = world
-    found = await _run(client, tmp_path / "cfdi", "2024-01", "2024-02")
+    found = results(await run(client, tmp_path / "cfdi", "2024-01", "2024-02"))
     assert changed
     for key in ("2024-01", "2024-02"):
         assert found[key].stage == "done", found[key].error
@@ -181,12 +161,12 @@ async def test_an_adopted_issued_request_is_not_a_received_month(
             request_type="metadata",
         )
     sandbox.state.force_fault("createDownloadRequest", "502", times=1)  # nothing created
-    first = (await _run(client, out, "2024-01", "2024-01"))["2024-01"]
+    first = results(await run(client, out, "2024-01", "2024-01"))["2024-01"]
     assert first.stage == "needs-attention"
     assert main(["journal", "adopt", str(out), "2024-01", issued.request_id, "--yes"]) == 0
     capsys.readouterr()
     sandbox.clock.advance(3600)
-    found = (await _run(client, out, "2024-01", "2024-01"))["2024-01"]
+    found = results(await run(client, out, "2024-01", "2024-01"))["2024-01"]
     assert found.stage == "needs-attention"
     assert not found.files
     assert "RFCs as receptor" in (found.error or "")

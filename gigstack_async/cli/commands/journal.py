@@ -1,4 +1,5 @@
-"""`gigstack-async journal show|adopt|resend|rebind`: read and repair a bulk download's journal.
+"""`gigstack-async journal show|adopt|resend|rebind|rfc`: read and repair a bulk download's
+journal.
 
 These commands touch only the journal file (nothing is sent to the API; `adopt` and `rebind`
 read the API key, team and base URL only to record who the journal belongs to). The next
@@ -18,16 +19,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gigstack_async import _validation
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.taxpayer import RfcSource, describe_source
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
 from gigstack_async.cli.tables import Col, print_table
+from gigstack_async.errors import InvalidParameterError
 
 EPILOG = f"""\
 examples:
@@ -37,6 +41,7 @@ examples:
   {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
   {PROG} journal resend ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
+  {PROG} journal rfc ./cfdi --forget
 
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
@@ -224,6 +229,7 @@ def register(commands: Any) -> None:
     _journal_arg(rebind)
     _yes_arg(rebind, "confirm the risk without asking (for scripts)")
     rebind.set_defaults(func=run_rebind, usage=rebind.format_usage().strip())
+    _register_rfc(journal)
 
 
 def _journal_arg(parser: argparse.ArgumentParser) -> None:
@@ -323,7 +329,11 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
     journal = str(args.journal)
     with _open(args) as store:
         identity = store.identity
-        rfc = identity.rfc or "not known yet (read from the first package extracted)"
+        rfc = (
+            f"{identity.rfc} ({describe_source(store.rfc_source)})"
+            if identity.rfc is not None
+            else "not known yet (read from the first package of a request the server vouched for)"
+        )
         ctx.ui.out(
             f"Journal {store.path}: {identity.rfc_type} {identity.request_type}, "
             f"{identity.base_url}"
@@ -534,3 +544,126 @@ def _rebind(args: argparse.Namespace, ctx: Context) -> int:
             "`sat download` again with them: it resumes where the journal stopped."
         )
     return exitcodes.OK
+
+
+# ------------------------------------------------------------------ journal rfc
+
+RFC_DESCRIPTION = (
+    "Show the RFC this journal records as its taxpayer's and where it came from; with --forget "
+    "or --set, change it. A run learns the RFC from the first package of a request the server "
+    "vouched for (its create answer, or its history listing it with the month's dates and "
+    "type), and refuses, before extracting anything, a package whose CFDIs name another "
+    "taxpayer on the request's side. A wrong RFC (for example one recorded by an older "
+    "gigstack-async from a request adopted by mistake) refuses every later month: forget or "
+    "correct it here. The refused months keep their package staged, so the next `sat "
+    "download` extracts it without downloading it again. Asks for confirmation (--yes when "
+    "not in a terminal). Nothing is sent to the API."
+)
+
+
+def _register_rfc(journal: Any) -> None:
+    rfc = command_parser(
+        journal,
+        "rfc",
+        help="show, forget or correct the taxpayer's RFC the journal records (nothing is sent)",
+        description=RFC_DESCRIPTION,
+        epilog=EPILOG,
+        client=False,
+    )
+    _journal_arg(rfc)
+    change = rfc.add_mutually_exclusive_group()
+    change.add_argument(
+        "--forget",
+        action="store_true",
+        help="forget the recorded RFC: the next package of a request the server vouched for "
+        "teaches it again",
+    )
+    change.add_argument(
+        "--set", dest="set_rfc", metavar="RFC", help="record RFC as the taxpayer's (validated)"
+    )
+    _yes_arg(rfc, "confirm without asking (for scripts)")
+    rfc.set_defaults(func=run_rfc, usage=rfc.format_usage().strip())
+
+
+def run_rfc(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the change
+        return _rfc(args, ctx)
+
+
+def _rfc(args: argparse.Namespace, ctx: Context) -> int:
+    new: str | None = None
+    if args.set_rfc is not None:
+        try:  # validated before the journal is even opened: nothing is written for a typo
+            new = _validation.rfc("RFC", args.set_rfc)
+        except InvalidParameterError as error:
+            raise UsageError(f"--set {args.set_rfc!r}: {error}") from None
+    with _open(args) as store:
+        recorded = store.identity.rfc
+        if recorded is None:
+            ctx.ui.out(
+                f"{store.path} records no RFC yet: the next package of a request the server "
+                "vouched for teaches it."
+            )
+        else:
+            ctx.ui.out(
+                f"{store.path} records RFC {recorded} as its taxpayer's, "
+                f"{describe_source(store.rfc_source)}."
+            )
+        if not args.forget and new is None:
+            return exitcodes.OK
+        if args.forget and recorded is None:
+            ctx.ui.out("Nothing to forget; nothing changed.")
+            return exitcodes.OK
+        staged = _staged_again(store)
+        ctx.ui.out(
+            (
+                "Forgetting it: the next `sat download` learns the RFC again from the first "
+                "package of a request the server vouched for, and until then extracts packages "
+                "without comparing their taxpayer."
+                if args.forget
+                else f"Recording {new} as the taxpayer's RFC: from the next `sat download` on, "
+                f"a package whose CFDIs name another RFC on the {store.identity.rfc_type} side "
+                "is not extracted."
+            )
+            + " "
+            + staged
+        )
+        question = "Forget the recorded RFC?" if args.forget else f"Record RFC {new}?"
+        if not _confirm(ctx, question, yes=args.yes, what="journal rfc"):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
+        store.set_rfc(new, None if new is None else RfcSource("user"))
+        ctx.ui.out(
+            f"{store.path} now records "
+            + ("no RFC" if new is None else f"RFC {new}")
+            + ". Run the same `sat download` again."
+        )
+    return exitcodes.OK
+
+
+def _staged_again(store: JournalStore) -> str:
+    """What the next run does with months that stopped at extraction (a package refused for its
+    RFC among them): their staged copies, when still on disk, are extracted without a new
+    download; a copy that is gone costs one of SAT's 2 downloads of its package, if left."""
+    waiting = [
+        s
+        for s in store.states()
+        if s.stage is m.Stage.NEEDS_ATTENTION and s.resume_to is m.Stage.STAGED
+    ]
+    if not waiting:
+        return "No month is waiting at extraction."
+    kept = [s.key for s in waiting if all(Path(f.path).is_file() for f in s.staged)]
+    gone = [s.key for s in waiting if s.key not in kept]
+    text = ""
+    if kept:
+        text += (
+            f"{', '.join(kept)}: stopped before extraction with the package staged on disk; the "
+            "next run checks it again and extracts it without downloading it again."
+        )
+    if gone:
+        text += (
+            f"{' ' if text else ''}{', '.join(gone)}: stopped before extraction, but a staged "
+            "copy is no longer on disk: the next run downloads it again while SAT allows (2 "
+            "downloads per package), else the month needs `journal resend` (may be billed)."
+        )
+    return text

@@ -1,0 +1,113 @@
+"""What the end-to-end bulk tests share: a fast poll schedule, one bulk run collected into its
+events, the months' results, a free loopback port, and a child process that runs one month and
+can be killed at the moment a review named (`run_child`).
+
+The `world` fixture (a sandbox and a client on 127.0.0.1) is in tests/bulk/conftest.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import textwrap
+from pathlib import Path
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.sandbox import Sandbox
+
+FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+CREATE = "createDownloadRequest"
+HISTORY = "getDownloadHistory"
+STATUS = "getDownloadRequestStatus"
+PACKAGE = "downloadPackage"
+JOURNAL = ".gigstack-journal.sqlite3"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run(
+    client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
+) -> list[BulkEvent]:
+    """Every event of one `downloads.bulk` run of received CFDIs into `out` (poll: `FAST`)."""
+    kw.setdefault("poll", FAST)
+    bulk = client.downloads.bulk(
+        start,
+        end,
+        rfc_type="received",
+        download_to=out,
+        **kw,  # type: ignore[arg-type]
+    )
+    async with bulk:
+        return [event async for event in bulk]
+
+
+def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
+    return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+def xml_names(folder: Path) -> set[str]:
+    return {f.stem.upper() for f in folder.glob("*.xml")} if folder.is_dir() else set()
+
+
+# Runs 2024-01 into argv[2]; with "die-after-staging" the process dies (`os._exit(9)`) right
+# after a package was staged (complete, verified, renamed into place) and before the journal
+# recorded it.
+CHILD = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from gigstack_async import GigstackClient
+    from gigstack_async.bulk import engine
+    from gigstack_async.bulk.watch import PollSchedule
+
+    if sys.argv[3] == "die-after-staging":
+        original = engine._Run._record_fetch
+        def record(self, key, package_id, task):
+            if not task.cancelled() and task.exception() is None:
+                os._exit(9)
+            return original(self, key, package_id, task)
+        engine._Run._record_fetch = record
+
+    async def main():
+        poll = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+        async with GigstackClient(os.environ["K"], base_url=sys.argv[1]) as client:
+            bulk = client.downloads.bulk(
+                "2024-01", "2024-01", rfc_type="received", download_to=sys.argv[2], poll=poll
+            )
+            async with bulk:
+                async for event in bulk:
+                    pass
+
+    asyncio.run(main())
+    """
+)
+
+
+async def run_child(tmp_path: Path, sandbox: Sandbox, out: Path, mode: str) -> int:
+    """Run `CHILD` ("normal" or "die-after-staging") against `sandbox`; its exit code. A
+    "normal" run must exit 0 (its output is the failure message)."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        sandbox.base_url,
+        str(out),
+        mode,
+        env=dict(os.environ, K=sandbox.api_key),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    if mode == "normal":
+        assert process.returncode == 0, output.decode()
+    return process.returncode
