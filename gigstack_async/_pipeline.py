@@ -41,6 +41,7 @@ from gigstack_async.errors import (
     APITimeoutError,
     BilledResponseValidationError,
     DownloadInterruptedError,
+    IncompleteResponseError,
     InvalidParameterError,
     OutcomeUnknownError,
     RateLimitError,
@@ -50,6 +51,7 @@ from gigstack_async.errors import (
 from gigstack_async.money import format_decimal
 from gigstack_async.transports.base import (
     AsyncTransport,
+    BodyReadError,
     BufferedStream,
     MultipartField,
     Request,
@@ -359,8 +361,13 @@ class Pipeline:
                     )  # fmt: skip
                     await asyncio.sleep(delay)
                     continue
-                error_class = (
-                    APITimeoutError if "Timeout" in type(exc).__name__ else APIConnectionError
+                error_class: type[APIConnectionError] = (
+                    APITimeoutError
+                    if "Timeout" in type(exc).__name__
+                    # Answered, but the body broke off: the API was reached (not a bad URL).
+                    else IncompleteResponseError
+                    if isinstance(exc, BodyReadError)
+                    else APIConnectionError
                 )
                 attempts = f"{attempt} attempt{'s' if attempt > 1 else ''}"
                 if op.idempotency is not None and maybe_served:
@@ -791,7 +798,8 @@ class _GuardedStream:
             if op.no_resend:
                 failure = self._pipeline._unsafe_failure(op, message)
             else:
-                failure = APIConnectionError(message, method=op.method, path=op.path)
+                kind = IncompleteResponseError if isinstance(exc, BodyReadError) else None
+                failure = (kind or APIConnectionError)(message, method=op.method, path=op.path)
         raise failure
 
 

@@ -89,6 +89,17 @@ class OutcomeUnknownError(APIConnectionError):
         self.body = body
 
 
+class IncompleteResponseError(APIConnectionError):
+    """The server answered, but its reply broke off before the end (a truncated body), on
+    every attempt: the API was reached, so the base URL and the network are not at fault.
+
+    Raised only for calls that are safe to repeat (reads), after the retries ran out; a call
+    that may charge money or spend a download raises OutcomeUnknownError or
+    DownloadInterruptedError instead. A subclass of APIConnectionError, so existing handlers
+    still catch it; try again later.
+    """
+
+
 class DownloadInterruptedError(APIConnectionError):
     """A package download failed after it may have reached SAT (dropped, truncated, timed out).
 

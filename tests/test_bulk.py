@@ -225,7 +225,7 @@ async def test_one_failing_month_does_not_stop_the_others(
     assert len(results) == 12
     assert len(failed) == 1
     assert failed[0].stage == "needs-attention"
-    assert "1 of 2 SAT downloads left" in (failed[0].error or "")
+    assert "1 of 2 SAT downloads left" in (failed[0].hint or "")
     assert len([r for r in results.values() if r.ok]) == 11
 
     # Re-running finishes the failed month without creating anything new.

@@ -460,9 +460,17 @@ class HistoryEnvelope:
 
 @attrs.define(kw_only=True)
 class DownloadRequestStatus:
-    """NOT FOUND: the status response is undocumented. Every field is optional; `package_ids` (GUESS, after SAT's IdsPaquetes) is where the SDK looks for package ids."""
+    """NOT FOUND: the status response is undocumented. Every field is optional; `package_ids` (GUESS, after SAT's IdsPaquetes) is where the SDK looks for package ids. The request's criteria (`start_date`, `end_date`, `rfc_type`, `request_type`: GUESS, the create body's names) are read when present and shown as unknown when absent; the SDK never matches a request to a month by them."""
 
     request_id: str | None = None
+    start_date: str | None = None
+    """GUESS: YYYY-MM-DD."""
+    end_date: str | None = None
+    """GUESS: YYYY-MM-DD."""
+    rfc_type: str | None = None
+    """GUESS: issued or received."""
+    request_type: str | None = None
+    """GUESS: cfdi or metadata."""
     status: DownloadRequestState | None = None
     invoice_count: int | None = None
     package_ids: list[str] | None = None

@@ -162,7 +162,8 @@ def scan_package(
         shown = ", ".join(sorted(seen.own)[:3])
         return PackageScan(
             f"its {unit} name {_several(seen.own)} RFCs as {own_side} ({shown}…), while every "
-            f"{'CFDI' if unit == 'CFDIs' else 'row'} of a {rfc_type} request names the "
+            f"{'CFDI' if unit == 'CFDIs' else 'row'} of "
+            f"{'an' if rfc_type == 'issued' else 'a'} {rfc_type} request names the "
             f"taxpayer there: it is another request's (the {_flip(rfc_type)} one?)",
             None,
         )

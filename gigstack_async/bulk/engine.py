@@ -56,6 +56,7 @@ from gigstack_async.errors import (
     BilledResponseValidationError,
     DownloadInterruptedError,
     GigstackError,
+    IncompleteResponseError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
@@ -381,7 +382,7 @@ class _Run:
         if error is not None:
             if note:
                 error = f"{error} ({note})"
-            self.emit(MonthFailed(state.key, error))
+            self.emit(MonthFailed(state.key, error, hint=None if state.ok else state.hint))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
         files = tuple(folder / name for name in state.files) if folder is not None else ()
         sat_state = state.sat_state
@@ -573,7 +574,7 @@ class _Run:
             # exhaustion), or gigstack's rate limiter refused it (429: not processed). A 5xx may
             # come from a gateway after SAT served the package: spent (review finding 6).
             never_sent = isinstance(error, APIConnectionError) and not isinstance(
-                error, DownloadInterruptedError | OutcomeUnknownError
+                error, DownloadInterruptedError | OutcomeUnknownError | IncompleteResponseError
             )
             spent = not (never_sent or isinstance(error, RateLimitError))
             if not spent:
@@ -1034,10 +1035,8 @@ def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:
 
 
 def _explain(state: m.MonthState) -> str:
-    reason = state.reason or state.stage.value
-    if state.hint:
-        return f"{reason}. Next: {state.hint}"
-    return reason
+    # What happened only: what to do is the result's `hint` (the CLI prints it as "Next:").
+    return state.reason or state.stage.value
 
 
 def _safe(package_id: str) -> str:

@@ -44,9 +44,13 @@ class PackageDownloaded(BulkEvent):
 
 @attrs.frozen
 class MonthFailed(BulkEvent):
-    """Something went wrong for this month; the others carry on. A MonthResult follows."""
+    """Something went wrong for this month; the others carry on. A MonthResult follows.
+
+    `error` says what happened; `hint` what to do next (None when nothing is asked of you),
+    as in `MonthResult`."""
 
     error: str
+    hint: str | None = None
 
 
 @attrs.frozen
@@ -62,6 +66,8 @@ class MonthResult(BulkEvent):
 
     `state` is SAT's final state (`completed`, `failed`, `expired`) or None when the month could
     not be driven that far (`error` says why; re-running with the same journal continues it).
+    `error` says what happened and `hint` what to do about it: print both (the hint is not
+    repeated in the error).
     """
 
     request_id: str | None

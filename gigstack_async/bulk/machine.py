@@ -1167,14 +1167,17 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         records = _remember(records, seen)
     state = _evolve(state, records=records)
     kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
+    article = "an" if state.rfc_type[:1] in "aeiou" else "a"  # "an issued", "a received"
+    # What the package check reads: a metadata month is checked by its rows, not by CFDIs.
+    contents = "CFDIs" if state.request_type == "cfdi" else "metadata"
     cause = f"{state.unknown_cause}; " if state.unknown_cause else ""
     if candidates:
         listed = ", ".join(s.id for s in candidates)
         found = (
             f"look each of them up (`gigstack-async journal show {state.key}` lists what is "
             f"known); `gigstack-async journal adopt {state.key} <request id>` the one that is "
-            f"the {kind} (it is checked against the history, or by its CFDIs before anything is "
-            "extracted)"
+            f"the {kind} (it is checked against the history, or by its {contents} before "
+            "anything is extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell which "
@@ -1182,12 +1185,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         )
     else:
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for a {kind}, by its dates "
-            "and type, not its id: after the server's request ids restarted it may carry an "
+            f"open gigstack's dashboard (Descarga Masiva) and look for {article} {kind}, by its "
+            "dates and type, not its id: after the server's request ids restarted it may carry an "
             f"id this journal already knows (`gigstack-async journal show {state.key}`). If "
             f"there is one, `gigstack-async journal adopt {state.key} <request id>` (add "
             "--ids-restarted if another month had that id; it is checked against the history, "
-            "or by its CFDIs before anything is extracted)"
+            f"or by its {contents} before anything is extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell "

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import tempfile
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ import attrs
 from gigstack_async.bulk.engine import BulkOptions, run_bulk
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
+from gigstack_async.bulk.machine import MonthState, Stage
 from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.store import (
     JournalCorruptError,
@@ -78,6 +81,9 @@ class BulkDownload:
         self._iterated = False
         self._iterator: weakref.ref[_Events] | None = None
         self._held: _Held | None = None
+        self.texts_for = "python"
+        """Who reads the errors and hints: "python" (`download_to=` and "the same `bulk()`
+        call") or "cli" (the CLI sets it: `--out` and "the same command")."""
 
     @property
     def identity(self) -> StoreIdentity:
@@ -103,14 +109,15 @@ class BulkDownload:
     def _rendered(self, event: BulkEvent) -> BulkEvent:
         # The machine's hints name no folder; the user types what is shown (see bulk.hints).
         journal = self.journal_argument
+
+        def render(text: str | None) -> str | None:
+            shown = with_journal(text, event.key, journal)
+            return shown if self.texts_for == "cli" else _for_python(shown)
+
         if isinstance(event, MonthResult):
-            return attrs.evolve(
-                event,
-                error=with_journal(event.error, event.key, journal),
-                hint=with_journal(event.hint, event.key, journal),
-            )
+            return attrs.evolve(event, error=render(event.error), hint=render(event.hint))
         if isinstance(event, MonthFailed):
-            return attrs.evolve(event, error=with_journal(event.error, event.key, journal) or "")
+            return attrs.evolve(event, error=render(event.error) or "", hint=render(event.hint))
         return event
 
     def check_journal(self) -> None:
@@ -134,6 +141,25 @@ class BulkDownload:
         if self.journal_path.exists():
             with JournalStore.open(self.journal_path, self.identity) as store:
                 store.bind_download_to(self._options.download_to, record=False)
+
+    def may_create(self) -> list[str]:
+        """The months of `plan` this run may send a create request for (each may be billed):
+        every month without a journal, else those the journal has sent nothing for yet,
+        refused before billing, allowed a resend, whose last create's outcome is still unknown
+        (sent again only if the history proves it absent), or that SAT refused with 5002/5003
+        and the plan now asks with other dates. Reads the journal (raises its JournalError like
+        `check_journal`); sends nothing."""
+        keys = [slot.key for slot in self.plan]
+        if self.journal_path is None or not self.journal_path.exists():
+            return keys
+        with JournalStore.open(self.journal_path, self.identity) as store:
+            known = set(store.keys())
+            return [
+                slot.key
+                for slot in self.plan
+                if slot.key not in known
+                or _may_create(store.get(slot.key), (slot.start_date, slot.end_date))
+            ]
 
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
         if self._iterated:
@@ -194,6 +220,31 @@ class BulkDownload:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+_SAME_COMMAND = re.compile(r"\b([Rr])un the same command again")
+
+
+def _for_python(text: str | None) -> str | None:
+    """A text of the machine or engine, which speak to the CLI user, for a Python caller."""
+    if text is None:
+        return None
+    text = text.replace("its own --out folder", "its own download_to= folder")
+    return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
+
+
+def _may_create(state: MonthState, dates: tuple[date, date]) -> bool:
+    # Mirrors engine.merge_plan and machine._start/_send: the stages from which a create can go.
+    if state.stage in (Stage.PLANNED, Stage.REFUSED, Stage.SUBMITTING):
+        return True
+    if state.stage is Stage.NEEDS_ATTENTION and state.unknown:
+        return True
+    return (
+        state.stage is Stage.SAT_FAILED
+        and state.sat_code in (5002, 5003)
+        and (state.start, state.end) != dates
+        and dates not in state.exhausted
+    )
 
 
 class _Held:

@@ -306,6 +306,8 @@ class JournalStore:
         try:
             conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
             try:
+                if not _has_tables(conn):
+                    raise JournalError(_half_created(target))
                 stored = _read_identity(target, conn)
             finally:
                 conn.close()
@@ -630,6 +632,21 @@ def _read_identity(path: Path, conn: sqlite3.Connection) -> StoreIdentity | None
         return _converter.structure(json.loads(meta["identity"]), StoreIdentity)
     except (KeyError, ValueError, TypeError, cattrs.BaseValidationError) as exc:
         raise JournalCorruptError(f"{path}: unreadable journal identity ({exc})") from None
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    """Whether the journal's tables exist. They are created, with its identity, in the first
+    transaction of `open`, before any month is recorded (and so before any request is sent)."""
+    row = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    return bool(row[0])
+
+
+def _half_created(path: Path) -> str:
+    return (
+        f"{path} was left half-created by a run that stopped while creating it: it records no "
+        "month yet, so that run sent no download request from it. Run the same `sat download` "
+        "command again: it completes the journal and starts the months"
+    )
 
 
 def _refuse_foreign_file(path: Path) -> None:

@@ -23,6 +23,7 @@ from gigstack_async.client import GigstackClient
 from gigstack_async.errors import (
     APIConnectionError,
     APITimeoutError,
+    IncompleteResponseError,
     InternalServerError,
     RateLimitError,
 )
@@ -75,7 +76,7 @@ def default_journal(out: str | os.PathLike[str]) -> Path:
 
 def plan_run(client: GigstackClient, job: DownloadJob) -> BulkDownload:
     """Validate everything and plan the months; nothing is sent."""
-    return client.downloads.bulk(
+    run = client.downloads.bulk(
         job.start,
         job.end,
         rfc_type=job.rfc_type,
@@ -86,6 +87,8 @@ def plan_run(client: GigstackClient, job: DownloadJob) -> BulkDownload:
         poll=job.poll,
         timeout=job.timeout,
     )
+    run.texts_for = "cli"  # hints name --out and "the same command"
+    return run
 
 
 def show_plan(ui: Ui, run: BulkDownload, job: DownloadJob) -> None:
@@ -112,13 +115,13 @@ async def execute(client: GigstackClient, run: BulkDownload, job: DownloadJob, u
     run.check_journal()
     # Pre-flight: the cheapest authenticated call, a read the client's retry policy already
     # retries (a reset, a 5xx, a 429). A bad key or base URL raises here, cleanly; a server
-    # that still answers 5xx or 429 does not stop the run: the run itself sends no create
-    # before it has read the history, keeps reading it, and says so when it keeps failing. A
-    # connection failure (retries spent) stops here, saying nothing was requested: most often
-    # the base URL is wrong.
+    # that still answers 5xx, 429 or a truncated body does not stop the run: the run itself
+    # sends no create before it has read the history, keeps reading it, and says so when it
+    # keeps failing. A connection failure (retries spent) stops here, saying nothing was
+    # requested: most often the base URL is wrong.
     try:
         await client.downloads.history()
-    except (InternalServerError, RateLimitError) as error:
+    except (InternalServerError, RateLimitError, IncompleteResponseError) as error:
         ui.err(f"warning: the pre-flight read of the history failed ({error}); going on")
     except APIConnectionError as error:
         kind = APITimeoutError if isinstance(error, APITimeoutError) else APIConnectionError

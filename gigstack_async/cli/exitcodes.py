@@ -12,6 +12,7 @@ from gigstack_async.errors import (
     APITimeoutError,
     AuthenticationError,
     GigstackError,
+    IncompleteResponseError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
@@ -33,7 +34,8 @@ exit codes:
   {USAGE:<4} usage error or invalid input (nothing was sent), a --journal that belongs to
        another run or is in use, or a billed run started without a terminal and without --yes
   {AUTH:<4} authentication or permission refused (HTTP 401/403): check --api-key and --team
-  {API_ERROR:<4} any other API error (HTTP 4xx/5xx, unreadable response) or a local error
+  {API_ERROR:<4} any other API error (HTTP 4xx/5xx, unreadable or truncated response) or a
+       local error
   {CONNECTION:<4} cannot reach the API: connection error or timeout (check --base-url)
   {INTERRUPTED:<4} interrupted (Ctrl-C)"""
 
@@ -98,6 +100,13 @@ def classify(error: BaseException, base_url: str | None = None) -> tuple[int, st
         return USAGE, str(error)
     if isinstance(error, AuthenticationError | PermissionDeniedError):
         return AUTH, f"{error} (check --api-key / GIGSTACK_API_KEY and --team)"
+    if isinstance(error, IncompleteResponseError):
+        # It answered: the base URL and network are fine; the reply was cut short.
+        where = f" at {base_url}" if base_url else ""
+        return API_ERROR, (
+            f"the API{where} answered, but its reply broke off before the end (a truncated "
+            f"response): {error}. Nothing is wrong with --base-url; run the command again"
+        )
     if isinstance(error, APIConnectionError):
         where = f" at {base_url}" if base_url else ""
         if isinstance(error, APITimeoutError):

@@ -13,7 +13,7 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
-from gigstack_async.cli.progress import Board, MonthRow, format_seconds
+from gigstack_async.cli.progress import Board, MonthRow, format_seconds, next_step
 from gigstack_async.cli.ui import Ui
 
 
@@ -33,8 +33,10 @@ def describe(event: BulkEvent, row: MonthRow) -> str:
         return f"request {row.short_id}{count}"
     if isinstance(event, PackageDownloaded):
         return f"{event.package_id}: {len(event.files)} files, {event.size:,} bytes"
-    if isinstance(event, MonthFailed | MonthWarning):
-        return event.message if isinstance(event, MonthWarning) else event.error
+    if isinstance(event, MonthWarning):
+        return event.message
+    if isinstance(event, MonthFailed):
+        return next_step(event.error, event.hint) or ""
     if isinstance(event, MonthResult):
         invoices = "?" if row.invoices is None else str(row.invoices)
         return f"{invoices} invoices, {row.files} files"

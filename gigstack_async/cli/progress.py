@@ -41,6 +41,7 @@ class MonthRow:
     invoices: int | None = None
     files: int = 0
     error: str | None = None
+    hint: str | None = None
     note: str = ""
     started: float | None = None
     finished: float | None = None
@@ -50,6 +51,11 @@ class MonthRow:
     @property
     def short_id(self) -> str:
         return (self.request_id or "")[:8]
+
+    @property
+    def message(self) -> str | None:
+        """What happened, then what to do ("Next: ..."), as the summary shows it."""
+        return next_step(self.error, self.hint)
 
 
 class Board:
@@ -87,6 +93,7 @@ class Board:
             row.note = "polling failing"
         elif isinstance(event, MonthFailed):
             row.error = event.error  # the MonthResult that follows names the state
+            row.hint = event.hint
         elif isinstance(event, MonthResult):
             self._finish(row, event)
         return row
@@ -101,6 +108,7 @@ class Board:
         # The result lists every file of the month, including those of an earlier run.
         row.files = max(row.files, len(result.files))
         row.error = result.error
+        row.hint = None if result.ok else result.hint
         # One word per state, the journal's, in the summary, `journal show` and the README; a
         # month this run did not finish (--timeout) keeps its in-progress stage, and its error
         # says that a re-run continues it.
@@ -129,7 +137,7 @@ class Board:
         return sum(row.done and not row.ok for row in self.rows.values())
 
     def totals(self) -> tuple[int, int, int, int]:
-        """(months ok, months not ok, invoices, files)."""
+        """(months ok, months not ok, invoices of the months whose count is known, files)."""
         rows = list(self.rows.values())
         ok = sum(row.ok for row in rows)
         return (
@@ -138,6 +146,11 @@ class Board:
             sum(row.invoices or 0 for row in rows),
             sum(row.files for row in rows),
         )
+
+    @property
+    def unknown_counts(self) -> int:
+        """Months whose invoice count is unknown (the server did not say): never counted as 0."""
+        return sum(row.invoices is None for row in self.rows.values())
 
 
 class ProgressView(Protocol):
@@ -153,6 +166,15 @@ class ProgressView(Protocol):
     ) -> None: ...
 
     def show(self, event: BulkEvent) -> None: ...
+
+
+def next_step(error: str | None, hint: str | None) -> str | None:
+    """`error` (what happened) and `hint` (what to do) as one text: "<error>. Next: <hint>"."""
+    if not hint:
+        return error
+    if not error:
+        return f"Next: {hint}"
+    return f"{error.rstrip('.')}. Next: {hint}"
 
 
 def plural(count: int, noun: str) -> str:

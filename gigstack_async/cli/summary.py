@@ -23,7 +23,7 @@ COLUMNS = (
 def _error_line(row: MonthRow) -> object:
     from rich.text import Text
 
-    return Text.assemble((f"{row.key}: ", "bold"), (row.error or "", "red"))
+    return Text.assemble((f"{row.key}: ", "bold"), (row.message or "", "red"))
 
 
 def _cells(board: Board, row: MonthRow) -> list[str]:
@@ -34,8 +34,22 @@ def _cells(board: Board, row: MonthRow) -> list[str]:
         "-" if row.invoices is None else str(row.invoices),
         str(row.files),
         format_seconds(board.elapsed(row)),
-        row.error or "",
+        row.message or "",
     ]
+
+
+def _invoices(board: Board, invoices: int) -> str:
+    # A month whose count the server did not give adds nothing: say so, or the total reads as
+    # the whole run's (a reconciliation would then miss those months' CFDIs).
+    unknown = board.unknown_counts
+    if not unknown:
+        return plural(invoices, "invoice")
+    known = len(board.rows) - unknown
+    if not known:
+        return "invoice count unknown"
+    months = "month's" if unknown == 1 else "months'"
+    counted = f"{plural(invoices, 'invoice')} in {plural(known, 'month')}"
+    return f"{counted}, {unknown} {months} count unknown"
 
 
 def print_summary(ui: Ui, board: Board, out: Path) -> None:
@@ -45,7 +59,7 @@ def print_summary(ui: Ui, board: Board, out: Path) -> None:
         # A terminal is narrow: a full request id leaves no room for errors, which go below.
         print_table(ui, COLUMNS[:5], [cells[:5] for cells in rows], title="Summary")
         for row in board.rows.values():
-            if row.error:
+            if row.message:
                 ui.render(_error_line(row))
     else:
         # Plain text is for pipes and logs: one self-contained line per month.
@@ -53,7 +67,7 @@ def print_summary(ui: Ui, board: Board, out: Path) -> None:
     ok, bad, invoices, files = board.totals()
     ui.out(
         f"Total: {plural(len(board.rows), 'month')}, {ok} ok, {bad} not ok; "
-        f"{plural(invoices, 'invoice')}; {plural(files, 'file')}; "
+        f"{_invoices(board, invoices)}; {plural(files, 'file')}; "
         f"{format_seconds(board.total_elapsed())}"
     )
     ui.out(f"Output folder: {out.resolve()}")

@@ -28,6 +28,7 @@ from gigstack_async.sandbox.envelopes import ApiError
 from gigstack_async.sandbox.faults import FaultInjector, fault_middleware
 from gigstack_async.sandbox.routing import (
     CREATED,
+    CRITERIA,
     DROPPED,
     FAULT,
     OWNER,
@@ -75,6 +76,7 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
             fault=request.get(FAULT),
             path=request.path_qs,
             created=request.get(CREATED),
+            criteria=request.get(CRITERIA),
         )
         state.calls.append(record)
         for listener in state.call_listeners:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal, cast
 
 import attrs
@@ -93,7 +93,22 @@ HISTORY_FIELDS = frozenset(
         "packageIds",
     }
 )
-STATUS_FIELDS = frozenset({"request_id", "invoice_count", "package_ids", "status_message"})
+STATUS_FIELDS = frozenset(
+    {
+        "request_id",
+        "invoice_count",
+        "package_ids",
+        "status_message",
+        "start_date",
+        "end_date",
+        "rfc_type",
+        "request_type",
+    }
+)
+STATUS_CRITERIA_FIELDS = frozenset(
+    {"status.start_date", "status.end_date", "status.rfc_type", "status.request_type"}
+)
+"""The status body's criteria (its names are a GUESS): `documented-fields` leaves them out."""
 
 
 def _omit(value: Iterable[str]) -> frozenset[str]:
@@ -139,6 +154,9 @@ class SatCodeRule:
     `rfc_type` / `request_type` narrow it further. `times` is how often the rule fires in
     total before SAT behaves normally again (None = always): e.g. 5002 with `times=1` refuses the
     month's first create only; 5007 with `times=None` makes every package of the month gone.
+    `whole_month=True` (what `--sat-code` sets) fires only for requests covering the whole
+    calendar month (its 1st to its last day): a split after 5003, or other dates after 5002,
+    then succeed as with SAT, whose answers are per request criteria.
     """
 
     code: int = attrs.field(validator=_code)
@@ -146,6 +164,7 @@ class SatCodeRule:
     rfc_type: str | None = None
     request_type: str | None = None
     times: int | None = attrs.field(default=None, validator=_times)
+    whole_month: bool = False
     duplicate_as: DuplicateAs = "match"
     """For 5005 only: how gigstack reports it (`DUPLICATE_AS`; a GUESS, so each is playable)."""
 
@@ -165,13 +184,24 @@ class SatCodeRule:
             return "submit"
         return SAT_CODES[self.code]
 
-    def matches(self, start: date, rfc_type: str, request_type: str) -> bool:
-        """Whether a request with this period start and these types is affected."""
+    def matches(
+        self, start: date, rfc_type: str, request_type: str, end: date | None = None
+    ) -> bool:
+        """Whether a request with this period (start, end) and these types is affected."""
+        if self.whole_month and not _whole_month(start, end):
+            return False
         return (
             (self.month is None or start.strftime("%Y-%m") == self.month)
             and (self.rfc_type is None or self.rfc_type == rfc_type)
             and (self.request_type is None or self.request_type == request_type)
         )
+
+
+def _whole_month(start: date, end: date | None) -> bool:
+    if end is None or start.day != 1:
+        return False
+    following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return end == following - timedelta(days=1)
 
 
 @attrs.frozen
@@ -259,7 +289,11 @@ class ServerProfile:
             parts.append(f"history lists only {'/'.join(sorted(self.history_request_types))}")
         if self.history_rfc_types is not None:
             parts.append(f"history lists only {'/'.join(sorted(self.history_rfc_types))}")
-        parts += [f"SAT {rule.code} for {rule.month or 'every month'}" for rule in self.sat_codes]
+        parts += [
+            f"SAT {rule.code} for {rule.month or 'every month'}"
+            + (" (whole-month requests)" if rule.whole_month else "")
+            for rule in self.sat_codes
+        ]
         if self.refuse_creates is not None:
             parts.append(f"first {self.refuse_creates.times} create(s) refused")
         return ", ".join(parts) or "agrees"
@@ -280,8 +314,11 @@ PROFILES: dict[str, ServerProfile] = {
     "created-at-iso": ServerProfile(created_at_format="iso_offset"),
     "created-at-naive-mx": ServerProfile(created_at_format="iso_mexico_naive"),
     # Only what the docs list: no requestType/packageIds in the history, and of the (wholly
-    # undocumented) status body no count; package_ids stays, it is the one place they can come from.
-    "documented-fields": ServerProfile(omit_fields=GUESS_HISTORY_FIELDS | {"status.invoice_count"}),
+    # undocumented) status body no count and no criteria; package_ids stays, it is the one place
+    # they can come from.
+    "documented-fields": ServerProfile(
+        omit_fields=GUESS_HISTORY_FIELDS | STATUS_CRITERIA_FIELDS | {"status.invoice_count"}
+    ),
     # Documented counts a server may still leave out: "completed" with nothing to count by.
     "no-counts": ServerProfile(
         omit_fields={

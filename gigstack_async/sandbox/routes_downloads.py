@@ -12,7 +12,7 @@ from gigstack_async.sandbox.cfdi import render_cfdi
 from gigstack_async.sandbox.envelopes import ApiError, JsonObject, not_found, success
 from gigstack_async.sandbox.lifecycle import DownloadRequest
 from gigstack_async.sandbox.packaging import packager_of
-from gigstack_async.sandbox.routing import CREATED, OWNER, Route, state_of, team_of
+from gigstack_async.sandbox.routing import CREATED, CRITERIA, OWNER, Route, state_of, team_of
 from gigstack_async.sandbox.state import SandboxState
 
 
@@ -61,6 +61,9 @@ async def create_request(request: web.Request) -> web.StreamResponse:
     team.require_ready()
     body = await validation.json_object(request)
     criteria = validation.criteria(body, state.server_today(), state.config.sync_window_months)
+    request[CRITERIA] = (
+        f"{criteria.rfc_type} {criteria.request_type} {criteria.start_date}..{criteria.end_date}"
+    )
     created, duplicate = state.create_download_request(team, criteria, request[OWNER])
     request[CREATED] = created.request_id  # logged even when a fault eats the answer
     if not duplicate:
@@ -104,8 +107,14 @@ async def request_status(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     now = state.clock.now_ms()
     found = _find(request)
+    criteria = found.criteria
     body = {
         "request_id": found.request_id,
+        # GUESS names (the create body's); a profile may leave them out (the body is NOT FOUND).
+        "start_date": criteria.start_date.isoformat(),
+        "end_date": criteria.end_date.isoformat(),
+        "rfc_type": criteria.rfc_type,
+        "request_type": criteria.request_type,
         "status": found.status(now),
         "invoice_count": len(found.invoices) if found.delivered(now) else 0,
         "package_ids": found.package_ids(now),

@@ -42,6 +42,9 @@ FAULT = _request_key("gigstack_sandbox.fault", str)
 DROPPED = _request_key("gigstack_sandbox.dropped", bool)
 CREATED = _request_key("gigstack_sandbox.created", str)
 """The id of the resource the call created (a download request), even if its answer is lost."""
+CRITERIA = _request_key("gigstack_sandbox.criteria", str)
+"""What a download request create asked for (`received cfdi 2024-02-01..2024-02-29`): logged
+with the id, as gigstack's dashboard would show it."""
 
 
 def route_of(request: web.Request) -> Route | None:

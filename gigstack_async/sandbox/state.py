@@ -63,6 +63,9 @@ class CallRecord:
     # The download request id a create made (also an identical one it answered with), recorded
     # even when an injected fault lost the answer: the sandbox's stand-in for the dashboard.
     created: str | None = None
+    # What a download request create asked for (rfc type, request type, dates), also when it
+    # was refused or its answer lost: how the dashboard lets a user find a request by its dates.
+    criteria: str | None = None
 
 
 @attrs.frozen
@@ -435,7 +438,9 @@ class SandboxState:
         """The first profile rule of `phase` that applies to `criteria` and still fires (it is
         counted as fired)."""
         for rule in self.profile.sat_rules(phase):
-            if not rule.matches(criteria.start_date, criteria.rfc_type, criteria.request_type):
+            if not rule.matches(
+                criteria.start_date, criteria.rfc_type, criteria.request_type, criteria.end_date
+            ):
                 continue
             if rule.times is not None and self.sat_code_fired[rule] >= rule.times:
                 continue

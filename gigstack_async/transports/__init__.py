@@ -21,6 +21,7 @@ use it to stay within bounded memory; a transport without it still works (`Buffe
 from gigstack_async.transports.aiohttp import AiohttpTransport
 from gigstack_async.transports.base import (
     AsyncTransport,
+    BodyReadError,
     BufferedStream,
     ConnectError,
     ConnectTimeout,
@@ -39,6 +40,7 @@ from gigstack_async.transports.mock import MockTransport
 __all__ = [
     "AiohttpTransport",
     "AsyncTransport",
+    "BodyReadError",
     "BufferedStream",
     "ConnectError",
     "ConnectTimeout",

@@ -9,6 +9,7 @@ import aiohttp
 
 from gigstack_async.transports.base import (
     STREAM_CHUNK,
+    BodyReadError,
     ConnectError,
     ConnectTimeout,
     ReadError,
@@ -146,6 +147,7 @@ class AiohttpTransport:
                     content_type=part.content_type,
                 )
         failure: TransportError
+        answered = False  # status and headers came: a failure now means the body broke off
         try:
             async with session.request(
                 request.method,
@@ -156,6 +158,7 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
+                answered = True
                 body = await _read_capped(response, request.max_response_bytes)
                 return Response(status=response.status, headers=dict(response.headers), body=body)
         except TransportError:
@@ -167,7 +170,8 @@ class AiohttpTransport:
         except aiohttp.ClientConnectorError as exc:
             failure = ConnectError(f"cannot connect: {exc.os_error or exc}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            failure = ReadError(f"{type(exc).__name__}: {_describe(exc)}")
+            kind = BodyReadError if answered else ReadError
+            failure = kind(f"{type(exc).__name__}: {_describe(exc)}")
         # Raised outside the except blocks on purpose: aiohttp's exceptions carry the request
         # headers (the API key) in their repr, so none may stay reachable as __cause__ or
         # __context__ of what we raise.
@@ -199,11 +203,13 @@ class _AiohttpStream:
         except aiohttp.SocketTimeoutError:
             failure = ReadTimeout(f"the body stalled after {received} bytes")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            failure = ReadError(f"{type(exc).__name__} after {received} bytes: {_describe(exc)}")
+            failure = BodyReadError(
+                f"{type(exc).__name__} after {received} bytes: {_describe(exc)}"
+            )
         else:
             if declared is None or received >= declared:
                 return
-            failure = ReadError(f"the body ended after {received} of {declared} bytes")
+            failure = BodyReadError(f"the body ended after {received} of {declared} bytes")
         raise failure  # outside the except blocks: aiohttp's exceptions carry the headers
 
 

@@ -88,6 +88,10 @@ class ReadError(TransportError):
     """The connection failed after the request was sent (reset, truncated body)."""
 
 
+class BodyReadError(ReadError):
+    """The server answered (status and headers came) but the body broke off: it was reached."""
+
+
 class ReadTimeout(ReadError):
     """The server did not answer within the read timeout."""
 

@@ -74,9 +74,11 @@ async def test_an_expired_months_hint_runs_as_printed(
     assert month.stage == "expired"
     rendered = f"gigstack-async journal resend {shlex.quote(str(out))} 2024-01"
     assert rendered in (month.hint or "")
-    assert rendered in (month.error or "")
+    # newcomer 9c: the error says what happened, the hint what to do: never both in one.
+    assert rendered not in (month.error or "")
     failed = next(e for e in events if isinstance(e, MonthFailed))
-    assert rendered in failed.error
+    assert rendered in (failed.hint or "")
+    assert rendered not in failed.error
     argv = shlex.split(COMMAND.search(month.hint or "").group(1))[1:]  # type: ignore[union-attr]
     assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
 
@@ -119,7 +121,8 @@ async def test_the_5003_hint_says_each_part_goes_to_its_own_folder(
     # Finding 6: splitting into the same folder ends in MISSING DAYS.
     _sandbox, client = world
     month = result(await run(client, tmp_path / "cfdi"))
-    assert "each into its own --out folder" in (month.hint or "")
+    # newcomer 9c: a Python caller is told download_to=, the CLI --out (tests/cli).
+    assert "each into its own download_to= folder" in (month.hint or "")
 
 
 def test_rendering_keeps_ids_and_adds_a_missing_month() -> None:
@@ -203,7 +206,7 @@ async def test_a_failed_package_whose_request_left_the_history_is_adopted_as_pri
         failed = [r for r in first.values() if r.stage == "needs-attention"]
         assert len(failed) == 1
         key = failed[0].key
-        assert "run the same command again" in (failed[0].hint or "")
+        assert "run the same bulk() call again" in (failed[0].hint or "")
         # Two newer requests (another script, another folder) push it out of the 2 newest.
         for month in ("2023-05", "2023-06"):
             await client.downloads.create_request(

@@ -302,9 +302,9 @@ async def test_a_rebound_journal_refuses_another_taxpayers_cfdis(
     assert refused.stage == "needs-attention"
     assert "IIA040805DZ4" in (refused.error or "")
     assert "another taxpayer" in (refused.error or "")
-    assert f"journal rebind {out}" in (refused.error or "")
+    assert f"journal rebind {out}" in (refused.hint or "")
     # Rebinding back alone cannot help: the month's request is the other team's (newcomer 9b).
-    assert f"journal resend {out} 2024-02" in (refused.error or "")
+    assert f"journal resend {out} 2024-02" in (refused.hint or "")
     assert not list((out / "2024-02").glob("*.xml"))
     assert list((out / ".gigstack-staging").glob("2024-02-*.zip"))  # kept, not lost
     with JournalStore.open_existing(out / JOURNAL) as store:

@@ -250,7 +250,7 @@ async def test_a_package_get_answered_5xx_is_spent_and_no_third_download_is_sent
     assert "1 of 2 SAT downloads left" in (first.hint or "")
     assert len(sandbox.state.calls_to(PACKAGE)) == 1  # not retried within the run
     second = results(await run(client, out, concurrency=1, timeout=20))["2024-01"]
-    assert "no SAT download left" in (second.error or "")
+    assert "no SAT download left" in (second.hint or "")
     assert f"journal resend {out} 2024-01" in (second.hint or "")
     assert len(sandbox.state.calls_to(PACKAGE)) == 2  # the third GET was never sent
     assert max(sandbox.state.downloads_per_package().values()) == 2

@@ -150,7 +150,7 @@ async def test_03_nothing_is_sent_after_the_timeout_and_every_month_gets_a_resul
     assert len(sent_at) < 12
     unsent = [r for r in results(events).values() if r.request_id is None]
     assert unsent
-    assert all("run the same command again" in (r.error or "") for r in unsent)
+    assert all("run the same bulk() call again" in (r.error or "") for r in unsent)
 
 
 async def test_16_a_timeout_shorter_than_the_poll_interval_still_polls_and_explains(
@@ -194,9 +194,9 @@ async def test_04_a_truncated_package_is_not_retried_and_a_third_download_is_ref
     sandbox.state.force_fault(PACKAGE, "after_truncate", times=2)
     first = results(await run(client, out, "2024-01", "2024-01", concurrency=1))
     assert first["2024-01"].stage == "needs-attention"
-    assert "1 of 2 SAT downloads left" in (first["2024-01"].error or "")
+    assert "1 of 2 SAT downloads left" in (first["2024-01"].hint or "")
     second = results(await run(client, out, "2024-01", "2024-01", concurrency=1))
-    assert "no SAT download left" in (second["2024-01"].error or "")
+    assert "no SAT download left" in (second["2024-01"].hint or "")
     calls = len(sandbox.state.calls_to(PACKAGE))
     third = results(await run(client, out, "2024-01", "2024-01", concurrency=1))
     assert len(sandbox.state.calls_to(PACKAGE)) == calls  # refused before it was sent

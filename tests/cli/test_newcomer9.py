@@ -113,8 +113,8 @@ def test_sat_code_takes_times(tmp_path: Path) -> None:
         ["sandbox", "--sat-code", "2025-03:5007:1", "--sat-code", "2025-04:5003"]
     )
     assert profile_from_args(args).sat_codes == (
-        SatCodeRule(5007, "2025-03", times=1),
-        SatCodeRule(5003, "2025-04"),
+        SatCodeRule(5007, "2025-03", times=1, whole_month=True),
+        SatCodeRule(5003, "2025-04", whole_month=True),
     )
     for bad in ("2025-03:5007:0", "2025-03:5007:x", "2025-03"):
         with pytest.raises(ValueError, match=r"times|YYYY-MM:CODE"):

@@ -539,7 +539,7 @@ def test_command_line_selects_profiles() -> None:
     assert config.profile.created_at_format == "iso_mexico_naive"
     assert config.profile.clock_offset_seconds == -0.4
     assert "history.requestType" in config.profile.omit_fields
-    assert config.profile.sat_codes == (SatCodeRule(5004, "2024-03"),)
+    assert config.profile.sat_codes == (SatCodeRule(5004, "2024-03", whole_month=True),)
     assert config.history_limit == 5
 
 

@@ -132,7 +132,7 @@ async def test_chaos_year(
                 elif not result.ok:
                     hint = result.hint or ""
                     assert result.stage == "needs-attention", (result.key, result.error)
-                    assert "run the same command again" in hint or any(
+                    assert "run the same bulk() call again" in hint or any(
                         f"journal {verb} {journal} {result.key}" in hint
                         for verb in ("adopt", "resend")
                     ), (result.key, hint)

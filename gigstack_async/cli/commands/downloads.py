@@ -60,8 +60,11 @@ def register(commands: Any) -> None:
         downloads,
         "status",
         help="SAT's status of one download request",
-        description="Show SAT's status of one download request: state, invoice count, "
-        "package ids and SAT's message.",
+        description="Show SAT's status of one download request: its rfc type, type and "
+        "dates, state, invoice count, package ids and SAT's message. The status answer is "
+        "undocumented: rfc type, type and dates come from it when it names them, else from "
+        "the history when the request is still among its newest 20, else they show as "
+        "unknown.",
         epilog=EPILOG,
     )
     status.add_argument("request_id", metavar="REQUEST_ID", help="the request's id")
@@ -71,8 +74,9 @@ def register(commands: Any) -> None:
         downloads,
         "history",
         help="the team's most recent download requests (the API lists the last 20)",
-        description="List the team's most recent download requests, newest first (the API "
-        "returns the last 20).",
+        description="List the team's most recent download requests, newest first. The API "
+        "returns only the last 20 and documents no paging, so older requests cannot be listed; "
+        "`downloads status REQUEST_ID` asks for one by its id.",
         epilog=EPILOG,
     )
     _format_option(history)
@@ -122,9 +126,39 @@ def _history_row(entry: DownloadRequest) -> list[str]:
     ]
 
 
-def _status_rows(request_id: str, status: DownloadRequestStatus) -> list[list[str]]:
+UNKNOWN = "unknown"
+
+
+def _criteria_rows(
+    status: DownloadRequestStatus, listed: DownloadRequest | None
+) -> list[list[str]]:
+    """rfc type, type and dates: from the status answer when it names them (its field names are
+    a GUESS), else from the request's history entry, else "unknown" (never a guess of ours)."""
+
+    def pick(own: object, entry: object) -> str:
+        return _text(own) or _text(entry) or UNKNOWN
+
+    def day(own: str | None, entry: str | None) -> str:
+        return (own or "")[:10] or (entry or "")[:10] or UNKNOWN
+
+    rows = [
+        ["rfc type", pick(status.rfc_type, listed.rfc_type if listed else None)],
+        ["type", pick(status.request_type, listed.request_type if listed else None)],
+        ["from", day(status.start_date, listed.start_date if listed else None)],
+        ["to", day(status.end_date, listed.end_date if listed else None)],
+    ]
+    own = (status.rfc_type, status.request_type, status.start_date, status.end_date)
+    if listed is not None and not all(own):
+        rows.append(["criteria", "partly from the history (the status answer lacks them)"])
+    return rows
+
+
+def _status_rows(
+    request_id: str, status: DownloadRequestStatus, listed: DownloadRequest | None = None
+) -> list[list[str]]:
     return [
         ["request id", status.request_id or request_id],
+        *_criteria_rows(status, listed),
         ["state", _text(status.status)],
         ["invoices", _text(status.invoice_count)],
         ["packages", ", ".join(status.package_ids or [])],
@@ -148,15 +182,24 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_status(args: argparse.Namespace, ctx: Context) -> int:
-    async def status() -> DownloadRequestStatus:
+    async def status() -> tuple[DownloadRequestStatus, DownloadRequest | None]:
         async with ctx.client(args) as client:
-            return await client.downloads.status(args.request_id)
+            result = await client.downloads.status(args.request_id)
+            listed = None
+            if args.format == "table" and not all(
+                (result.rfc_type, result.request_type, result.start_date, result.end_date)
+            ):
+                # The status body is undocumented and may name no dates or type; the history
+                # (the newest 20 requests) does, for a request still listed there.
+                entries = await client.downloads.history()
+                listed = next((e for e in entries if e.id == args.request_id), None)
+            return result, listed
 
-    result = asyncio.run(status())
+    result, listed = asyncio.run(status())
     if args.format == "jsonl":
         write_jsonl([result])
     else:
-        rows = _status_rows(args.request_id, result)
+        rows = _status_rows(args.request_id, result, listed)
         print_table(ctx.ui, (Col("field"), Col("value")), rows, header=False)
     return exitcodes.OK
 

@@ -48,8 +48,11 @@ examples:
   {PROG} sandbox --port 0 --speed 600        # any free port; requests finish in < 1 s
   {PROG} sandbox --failure-rate 0.2          # some download requests end failed
   {PROG} sandbox --log-requests              # print each request: method, path, status
-                                             # (and the request id each create made)
+                                             # (and each create's request id, rfc type,
+                                             # type and dates)
   {PROG} sandbox --sat-code 2025-03:5007:1   # SAT 5007 (package gone) for March, only once
+  {PROG} sandbox --sat-code 2025-03:5003     # March's whole-month request: split it; each
+                                             # half (other dates) then succeeds
   python -m gigstack_async.sandbox             # the same command
   {PROG} sandbox --profile documented-fields --profile created-at-seconds --clock-offset -0.4
                                              # a server that disagrees with the SDK's guesses
@@ -128,8 +131,10 @@ def register(commands: Any) -> None:
         "--log-requests",
         action="store_true",
         help="print every request received: method, path with query, status (never the key), "
-        "and the request id each download request create made, also when a fault lost its "
-        "answer (this sandbox's stand-in for gigstack's dashboard)",
+        "and for each download request create the request id it made and what it asked for "
+        "(rfc type, request type, dates: `request id X for received cfdi "
+        "2024-02-01..2024-02-29`), also when a fault lost its answer (this sandbox's stand-in "
+        "for gigstack's dashboard)",
     )
     # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
     parser.add_argument(
@@ -160,9 +165,12 @@ def register(commands: Any) -> None:
         default=[],
         metavar="YYYY-MM:CODE[:TIMES]",
         help="SAT answers CODE (305/5002/5003/5004/5005/5007/5008/5011; 305: the taxpayer's "
-        "FIEL is invalid or expired) for requests of that month; "
-        "with TIMES only that many times, then SAT behaves normally (so a resend or a split can "
-        "succeed; default: always); repeatable",
+        "FIEL is invalid or expired) for requests covering that "
+        "whole month (its 1st to its last day, so never one clipped to today; other dates in "
+        "it, such as the halves of a split "
+        "after 5003 or a retry with other dates after 5002, are answered normally); with TIMES "
+        "only that many times, then SAT behaves normally (so a resend of the same dates can "
+        "succeed after 305/5007/5008/5011; default: always); repeatable",
     )
     parser.add_argument(
         "--sat-5005",
@@ -185,7 +193,13 @@ def profile_from_args(args: argparse.Namespace) -> ServerProfile:
         chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
     how = cast("DuplicateAs", getattr(args, "sat_5005", "match"))
     rules = [
-        SatCodeRule(code, month, times=times, duplicate_as=how if code == 5005 else "match")
+        SatCodeRule(
+            code,
+            month,
+            times=times,
+            whole_month=True,
+            duplicate_as=how if code == 5005 else "match",
+        )
         for month, code, times in map(_sat_code, args.sat_code)
     ]
     return chosen.combine(ServerProfile(sat_codes=tuple(rules)))
@@ -243,9 +257,10 @@ def _profile_label(args: argparse.Namespace) -> str:
         parts.append(f"clock offset {args.clock_offset:+g} s")
     for spec in args.sat_code:
         month, code, times = _sat_code(spec)
-        parts.append(f"SAT {code} on {month}" + ("" if times is None else f" ({times}x)"))
+        often = "" if times is None else f", {times}x"
+        parts.append(f"SAT {code} on {month} (whole-month requests{often})")
         if code == 5005 and getattr(args, "sat_5005", "match") != "match":
-            parts[-1] += f" as {args.sat_5005}"
+            parts[-1] += f", as {args.sat_5005}"
     if args.history_limit != 20:
         parts.append(f"history of {args.history_limit}")
     return ", ".join(parts)
@@ -258,7 +273,11 @@ def _request_line(record: CallRecord) -> str:
     # The id a create made, even when the client never saw the answer: what gigstack's dashboard
     # would show, and what `journal adopt` needs.
     created = f"  request id {record.created}" if record.created else ""
-    return f"{record.method} {record.path or record.route} -> {status}{created}{fault}"
+    # ... and what it asked for: a hint says to find a lost request "by its dates and type".
+    criteria = f" for {record.criteria}" if record.criteria else ""
+    if criteria and not created:
+        criteria = f"  (asked{criteria})"  # refused or lost before anything was created
+    return f"{record.method} {record.path or record.route} -> {status}{created}{criteria}{fault}"
 
 
 async def _serve(

@@ -52,8 +52,9 @@ examples:
   {PROG} sat download --from 2024-01 --to 2024-12 --rfc-type received --out ./cfdi \\
       --timeout 600 --yes
 
-Before submitting it asks for confirmation (answering no exits 0, nothing sent); without a
-terminal, --yes is required.
+Before submitting it asks for confirmation, counting only the months it may send a request
+for (answering no exits 0, nothing sent); without a terminal, --yes is required. A resumed run
+whose journal holds every month's request sends none and asks nothing.
 
 exit codes: 0 every month downloaded; 1 some month failed or did not finish (see the
 summary; re-run to resume); 2 invalid input (nothing sent); 3 key refused; 4 API error;
@@ -133,7 +134,8 @@ def register(subparsers: Any) -> None:
         "--yes",
         "-y",
         action="store_true",
-        help="do not ask for confirmation (required when stdin is not a terminal)",
+        help="do not ask for confirmation (required when stdin is not a terminal and a "
+        "request may be sent)",
     )
     parser.set_defaults(func=run)
 
@@ -163,7 +165,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # Another run's journal is refused before the plan says "resuming where it stopped".
     bulk.check_journal()
     show_plan(ctx.ui, bulk, job)
-    if not confirmed(bulk, yes=args.yes):
+    if not confirmed(bulk, yes=args.yes, ui=ctx.ui):
         ctx.ui.out("Nothing was sent.")
         return exitcodes.OK
     ctx.interrupt_hint = (
