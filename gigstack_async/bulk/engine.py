@@ -753,9 +753,21 @@ class _Run:
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
         expected = tuple(sorted(known))
         # What was seen of those requests: one listed with other attributes shows reused ids.
-        records = tuple(r for k in self.keys for r in self.store.get(k).records)
-        # Every month's ids, the plan's or not: SAT's active duplicate (5005) is never another's.
-        journal_ids = tuple((s.key, i) for s in self.store.states() for i in s.known_ids)
+        # A month's record of an id it released (not its request) says nothing of that id now.
+        records = tuple(
+            r
+            for state in (self.store.get(k) for k in self.keys)
+            for r in state.records
+            if r.id not in state.released_ids()
+        )
+        # Every month's ids, the plan's or not: SAT's active duplicate (5005) is never another's
+        # (an id a month released is known not to be its request: not counted).
+        journal_ids = tuple(
+            (s.key, i)
+            for s in self.store.states()
+            for i in s.known_ids
+            if i not in s.released_ids()
+        )
         for key in watched:
             self.feed(
                 key,
@@ -765,6 +777,7 @@ class _Run:
                     expected=expected,
                     later=tuple(self.created_seq.items()),
                     records=records,
+                    lists_journal=any(seen.id in known for seen in entries),
                     journal_ids=journal_ids,
                 ),
             )

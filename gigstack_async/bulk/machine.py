@@ -72,6 +72,7 @@ __all__ = [
     "PackageSending",
     "PackageStaged",
     "PollFailed",
+    "ReleasedRequest",
     "Seen",
     "Send",
     "SendCreate",
@@ -202,6 +203,18 @@ class KnownRequest:
 
 
 @attrs.frozen
+class ReleasedRequest:
+    """A request id this month had and is known not to be its own: its package did not hold
+    the month's CFDIs (`ContentRejected`), or the user adopted another id for the month (one
+    request per month). Another month may adopt it (`journal adopt`) without --ids-restarted.
+    `downloads`: the SAT downloads this month spent on its packages, carried to the month that
+    adopts it (SAT counts per package, whichever month asked)."""
+
+    id: str
+    downloads: tuple[tuple[str, int], ...] = ()
+
+
+@attrs.frozen
 class MonthState:
     """Everything the journal knows about one month. Never mutated: transitions return anew."""
 
@@ -284,6 +297,12 @@ class MonthState:
     exhausted: tuple[tuple[date, date], ...] = ()
     """(start, end) of every request SAT refused with 5002 (its limit of requests for those
     criteria): never sent again, whichever dates the month was tried with since."""
+    released: tuple[ReleasedRequest, ...] = ()
+    """Request ids this month had that are known not to be its own (see `ReleasedRequest`):
+    still in `known_ids` (never adopted again by this month automatically)."""
+
+    def released_ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.released)
 
     @property
     def settled(self) -> bool:
@@ -392,6 +411,10 @@ class HistorySeen:
     """What the journal saw of the requests of every month of the plan: an entry listed with
     other attributes under one of those ids shows that the server's ids restarted, and such a
     history proves no absence."""
+    lists_journal: bool = True
+    """The history lists at least one request id the journal knows (of any month of the plan)
+    or this run created. False: none at all, so the API key, team or base URL may be another
+    account's (after a `journal rebind` to a wrong key): the hint says so before any resend."""
     journal_ids: tuple[tuple[str, str], ...] = ()
     """(month key, request id) of every request id every month of the journal knows (not only
     the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
@@ -478,6 +501,9 @@ class Adopt:
     """The user says this request id is the month's request (`gigstack-async journal adopt`)."""
 
     request_id: str
+    downloads: tuple[tuple[str, int], ...] = ()
+    """SAT downloads other months of the journal already spent on this request's packages
+    (they released it: `ReleasedRequest.downloads`); counted here too."""
 
 
 @attrs.frozen
@@ -1071,6 +1097,7 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
             "newest requests: an older one has left it, or the server's ids restarted), so its "
             "dates and type cannot be checked against this month, as every new run does "
             "before downloading",
+            stranger=not obs.lists_journal,
         )
     if state.stage is Stage.COMPLETED:
         return state, ()
@@ -1090,11 +1117,21 @@ def _checks(state: MonthState, seen: Seen) -> bool:
     )
 
 
-def _unchecked(state: MonthState, reason: str) -> Result:
+_STRANGER = (
+    "the server's history lists none of this journal's requests: if the API key, team or base "
+    "URL changed since they were made (a new key, a `gigstack-async journal rebind`), this may "
+    "be another account, and a resend would bill it and download its CFDIs here. Run with the "
+    "ones that made them (`gigstack-async journal show` names the journal's team and server) "
+    "and resend nothing until then. If they are the same, "
+)
+
+
+def _unchecked(state: MonthState, reason: str, *, stranger: bool = False) -> Result:
     attention = _attention(
         state,
         f"{reason}; nothing was downloaded",
-        f"open the request {state.request_id} in gigstack's dashboard: if it is for "
+        (_STRANGER if stranger else "")
+        + f"open the request {state.request_id} in gigstack's dashboard: if it is for "
         f"{state.rfc_type} {state.request_type} {state.start}..{state.end}, confirm it with "
         f"`gigstack-async journal adopt {state.key} {state.request_id}` and run the same command "
         f"again; if not, `gigstack-async journal resend {state.key}` (a new request may be billed)",
@@ -1627,11 +1664,19 @@ def _content_rejected(state: MonthState, obs: ContentRejected) -> Result:
             f"check the files of package(s) {earlier} in the month's folder and remove those "
             f"that are not the month's; then {hint}"
         )
+    # The request is released from this month: the month whose CFDIs it holds may adopt it
+    # (no "gigstack-async" before `journal adopt`: `bulk.hints` would put this month in it).
+    hint += (
+        f". Request {state.request_id} is released from {state.key}: if its CFDIs are another "
+        "month's of this journal, adopt it there (`journal adopt` with that month and "
+        f"{state.request_id})"
+    )
     return _evolve(
         _attention(state, reason, hint),
         staged=(),
         checked=False,
         confirmed_id=None,
+        released=_release(state),
     ), (
         *(DeleteStaged(s.path) for s in state.staged),
         Warn(f"{state.key}: {reason}"),
@@ -1694,12 +1739,24 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     records = tuple(
         r for r in state.records if r.id != obs.request_id or r.id not in state.known_ids
     )
+    # The user's word that the month's request is this one: the id it leaves is not its own
+    # (another month may adopt it), and this id is no longer released.
+    released = state.released if obs.request_id == state.request_id else _release(state)
+    released = tuple(r for r in released if r.id != obs.request_id)
+    downloads = state.downloads
+    for package_id, spent in obs.downloads:
+        # The larger count holds: SAT counts each package's downloads, whichever month asked.
+        more = max(0, spent - state.downloads_of(package_id))
+        if more:
+            downloads = _count(downloads, package_id, more)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
         return _evolve(
             state,
             records=records,
+            released=released,
+            downloads=downloads,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -1712,6 +1769,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     return _evolve(
         state,
         records=records,
+        released=released,
+        downloads=downloads,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,
@@ -1778,6 +1837,19 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         else "the user allowed a new create request",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the old request's: never extracted
+
+
+def _release(state: MonthState) -> tuple[ReleasedRequest, ...]:
+    """`state.released` with its current request added, and the SAT downloads spent on that
+    request's packages (`package_ids` are the current request's)."""
+    if state.request_id is None:
+        return state.released
+    packages = set(state.package_ids or ())
+    spent = tuple((pid, n) for pid, n in state.downloads if pid in packages and n > 0)
+    return (
+        *[r for r in state.released if r.id != state.request_id],
+        ReleasedRequest(state.request_id, spent),
+    )
 
 
 def _add_dates(

@@ -48,15 +48,25 @@ def adopt(
     replaces what the journal saw of `request_id` before (its record from before a restart).
 
     Raises JournalStateError when the month's state refuses it, or when another month of this
-    journal already knows `request_id` (it holds that month's CFDIs; adopting it would download
-    its packages a second time under another month, spending SAT's 2 downloads per package),
-    unless `ids_restarted` (the user saw in gigstack's dashboard that the server's ids
-    restarted and the id now names this month's request) and that month no longer follows it
-    (done, empty, or on another request). A month still following the id is always refused.
+    journal already knows `request_id` (it may hold that month's CFDIs; adopting it would
+    download its packages a second time under another month, spending SAT's 2 downloads per
+    package), unless that month released it (`MonthState.released`: its CFDIs proved it is not
+    that month's, or the user adopted another id for that month; the SAT downloads it spent
+    on its packages are carried over), or `ids_restarted` (the user saw in gigstack's
+    dashboard that the server's ids restarted and the id now names this month's request) and
+    that month no longer follows it (done, empty, or on another request). A month still
+    following the id it never released is always refused.
     """
     state = store.get(key) if key in store.keys() else new_month(store, key)  # noqa: SIM118
+    carried: tuple[tuple[str, int], ...] = ()
     for other in store.states():
         if other.key == key or request_id not in other.known_ids:
+            continue
+        released = [r for r in other.released if r.id == request_id]
+        if released:
+            # Known not to be that month's (its CFDIs were not, or the user adopted another id
+            # for it): free to adopt here; the SAT downloads it spent on the packages go along.
+            carried += released[0].downloads
             continue
         following = other.request_id == request_id and other.stage not in (
             m.Stage.DONE,
@@ -64,27 +74,42 @@ def adopt(
         )
         if ids_restarted and not following:
             continue  # that month keeps its files; this id names another request now
+        raise JournalStateError(_taken(request_id, key, state, other, following=following))
+    try:
+        return m.transition(state, m.Adopt(request_id, carried))
+    except m.TransitionError as error:
+        raise JournalStateError(str(error)) from None
+
+
+def _taken(
+    request_id: str, key: str, state: m.MonthState, other: m.MonthState, *, following: bool
+) -> str:
+    """Why `request_id`, which `other` knows and never released, is refused for `key`."""
+    current = other.request_id == request_id
+    if following:
+        held = f"its current request; {other.key} is {other.stage.value}"
         way = (
-            f"{other.key} still follows it: two months never share one request"
-            if following
-            else "if the server's request ids restarted and gigstack's dashboard lists "
+            f"two months never share one request. If it is {key}'s, adopt {other.key}'s own "
+            f"request for {other.key} first: a month releases the id it leaves that way, and "
+            f"one whose CFDIs proved it is not its own releases it too"
+        )
+    else:
+        held = f"{other.key} is {other.stage.value} with it" if current else f"{other.key} had it"
+        way = (
+            "if the server's request ids restarted and gigstack's dashboard lists "
             f"{request_id} with {key}'s dates and type, run the command again with "
             f"--ids-restarted ({other.key} keeps its files)"
         )
-        raise JournalStateError(
-            f"request {request_id} is {other.key}'s in this journal"
-            + (" (its current request)" if other.request_id == request_id else "")
-            + f", not {key}'s: a request covers one month's dates, and adopting it here "
-            f"would download {other.key}'s CFDIs into {key} and spend its packages' SAT "
-            "downloads (at most 2 each) again. Find "
-            f"{key}'s own request in `gigstack-async downloads history` or gigstack's "
-            "dashboard (its dates are "
-            f"{state.start}..{state.end}); {way}. Nothing changed."
-        )
-    try:
-        return m.transition(state, m.Adopt(request_id))
-    except m.TransitionError as error:
-        raise JournalStateError(str(error)) from None
+    return (
+        f"request {request_id} is {other.key}'s in this journal ({held}), and nothing showed "
+        f"it is not {other.key}'s. Adopting "
+        f"it for {key} would have two months download its packages, both spending their SAT "
+        f"downloads (at most 2 per package, whichever month asks), for CFDIs that are "
+        f"{other.key}'s as far as this journal knows (a package of other dates is not "
+        f"extracted into {key}). Find {key}'s "
+        "own request in `gigstack-async downloads history` or gigstack's dashboard (its dates "
+        f"are {state.start}..{state.end}); {way}. Nothing changed."
+    )
 
 
 def record(store: JournalStore, new: m.MonthState, commands: tuple[m.Command, ...]) -> list[Path]:

@@ -271,7 +271,9 @@ class JournalStore:
                 else:
                     problems = stored.differences(identity)
                     if problems:
-                        raise JournalMismatchError(mismatch_message(target, problems))
+                        raise JournalMismatchError(
+                            mismatch_message(target, problems, stored=stored, run=identity)
+                        )
                     effective = attrs.evolve(
                         stored,
                         rfc=stored.rfc or identity.rfc,
@@ -574,7 +576,26 @@ class JournalStore:
             )
 
 
-def mismatch_message(path: Path, problems: list[str]) -> str:
+def mismatch_message(
+    path: Path,
+    problems: list[str],
+    *,
+    stored: StoreIdentity | None = None,
+    run: StoreIdentity | None = None,
+) -> str:
+    """Why a journal refuses a run, and the way forward. Another kind of request (`stored`
+    and `run` given, their rfc_type or request_type differ) is another job: another folder,
+    never `journal rebind` (which keeps the journal's kind, so it could not help)."""
+    if stored is not None and run is not None and _kind(stored) != _kind(run):
+        return (
+            f"{path} belongs to another run: {'; '.join(problems)}. It holds "
+            f"{' '.join(_kind(stored))} requests, and this run asks for "
+            f"{' '.join(_kind(run))}: another kind of request is another job, with its own "
+            "journal. Use another --out folder (download_to) for it: that bills nothing twice, "
+            "since a request of another kind is a different request for SAT, never one this "
+            "journal sent. `gigstack-async journal rebind` cannot change a journal's kind. "
+            "This journal was left untouched."
+        )
     return (
         f"{path} belongs to another run: {'; '.join(problems)}. This journal was left untouched. "
         "If it is the same gigstack team (for example a rotated API key, or the same team or "
@@ -585,6 +606,10 @@ def mismatch_message(path: Path, problems: list[str]) -> str:
         "(or --journal file) starts over instead: every month is requested, and may be billed, "
         "again."
     )
+
+
+def _kind(identity: StoreIdentity) -> tuple[str, str]:
+    return identity.rfc_type, identity.request_type
 
 
 @contextlib.contextmanager

@@ -136,7 +136,7 @@ async def test_a_journal_poisoned_by_an_older_version_recovers_without_a_new_dow
     for key in ("2024-02", "2024-03"):
         month = first[key]
         assert month.stage == "needs-attention"
-        error = month.error or ""
+        error = f"{month.error} Next: {month.hint}"  # what happened, then what to do
         assert f"RFC {TAXPAYER}" in error
         assert f"records RFC {wrong_rfc}" in error
         assert "did not record which request it came from" in error

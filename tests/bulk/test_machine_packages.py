@@ -617,14 +617,20 @@ UNKNOWN_OUTCOME = evolve(
 
 
 @pytest.mark.parametrize(
-    ("state", "request_id", "known_ids"),
+    ("state", "request_id", "known_ids", "released"),
     [
-        (UNKNOWN_OUTCOME, "R5", ("R0", "R5")),
-        (evolve(UNKNOWN_OUTCOME, stage=Stage.SUBMITTING), "R5", ("R0", "R5")),
+        (UNKNOWN_OUTCOME, "R5", ("R0", "R5"), ()),
+        (evolve(UNKNOWN_OUTCOME, stage=Stage.SUBMITTING), "R5", ("R0", "R5"), ()),
         # an id it knew already (the user found the old request after all): listed once
-        (UNKNOWN_OUTCOME, "R0", ("R0",)),
+        (UNKNOWN_OUTCOME, "R0", ("R0",), ()),
         # another request than the one the month follows: its packages are not this one's
-        (evolve(COMPLETED, downloads=(("P1", 1),)), "R2", ("R1", "R2")),
+        # ... and the one it leaves is released, with the SAT download spent on its package
+        (
+            evolve(COMPLETED, downloads=(("P1", 1), ("P9", 2))),
+            "R2",
+            ("R1", "R2"),
+            (m.ReleasedRequest("R1", (("P1", 1),)),),
+        ),
         # extraction failed (disk full), the user follows another request: nothing of the
         # old request's packages is extracted or kept staged for the new one
         (
@@ -637,34 +643,41 @@ UNKNOWN_OUTCOME = evolve(
             ),
             "R2",
             ("R1", "R2"),
+            (m.ReleasedRequest("R1"),),
         ),
         # 'not found' five times (nothing to resume): the same id starts over as submitted
         (
             evolve(SUBMITTED, stage=Stage.NEEDS_ATTENTION, reason="not found", hint="adopt"),
             "R1",
             ("R1",),
+            (),
         ),
-        (evolve(COMPLETED, stage=Stage.EXPIRED, hint="resend"), "R1", ("R1",)),
+        (evolve(COMPLETED, stage=Stage.EXPIRED, hint="resend"), "R1", ("R1",), ()),
         # a failed download the next run would resume: the user follows another request
         (
             evolve(COMPLETED, stage=Stage.NEEDS_ATTENTION, resume_to=Stage.COMPLETED),
             "R2",
             ("R1", "R2"),
+            (m.ReleasedRequest("R1"),),
         ),
         (
             evolve(SUBMITTED, stage=Stage.SAT_FAILED, sat_code=5002, status_asked=True),
             "R3",
             ("R1", "R3"),
+            (m.ReleasedRequest("R1"),),
         ),
     ],
 )
 def test_adopt_follows_the_request_the_user_names(
-    state: MonthState, request_id: str, known_ids: tuple[str, ...]
+    state: MonthState,
+    request_id: str,
+    known_ids: tuple[str, ...],
+    released: tuple[m.ReleasedRequest, ...],
 ) -> None:
     after, commands = transition(state, Adopt(request_id))
     # The left request's staged packages are never extracted: their ZIPs go (review 9c).
     assert commands == tuple(DeleteStaged(s.path) for s in state.staged)
-    assert after == adopted(state, request_id, known_ids)
+    assert after == evolve(adopted(state, request_id, known_ids), released=released)
 
 
 @pytest.mark.parametrize(
@@ -925,11 +938,15 @@ def test_a_package_of_another_request_is_not_extracted_and_the_month_needs_the_u
         reason=CONTENT_REASON,
         hint="find the month's request in gigstack's dashboard (Descarga Masiva, by its dates "
         "and type) and `gigstack-async journal adopt 2024-01 <request id>`; if it is not there, "
-        "`gigstack-async journal resend 2024-01` (a new request may be billed)",
+        "`gigstack-async journal resend 2024-01` (a new request may be billed). Request R1 is "
+        "released from 2024-01: if its CFDIs are another month's of this journal, adopt it "
+        "there (`journal adopt` with that month and R1)",
         resume_to=None,
         staged=(),
         checked=False,
         confirmed_id=None,
+        # R1 is not the month's: another month may adopt it, with the downloads it spent.
+        released=(m.ReleasedRequest("R1", (("P1", 1), ("P2", 1))),),
     )
     # Every package of that request goes, none is extracted; the user is told.
     assert commands == (
@@ -967,7 +984,9 @@ def test_a_rejected_package_names_the_files_its_request_already_put_in_the_folde
         "check the files of package(s) P0, P1 in the month's folder and remove those that are "
         "not the month's; then find the month's request in gigstack's dashboard (Descarga Masiva, "
         "by its dates and type) and `gigstack-async journal adopt 2024-01 <request id>`; if it "
-        "is not there, `gigstack-async journal resend 2024-01` (a new request may be billed)"
+        "is not there, `gigstack-async journal resend 2024-01` (a new request may be billed). "
+        "Request R1 is released from 2024-01: if its CFDIs are another month's of this "
+        "journal, adopt it there (`journal adopt` with that month and R1)"
     )
     assert after.extracted == state.extracted  # the journal still lists them
     assert commands == (DeleteStaged(F2.path), Warn(f"2024-01: {reason}"))

@@ -2503,3 +2503,134 @@ def test_what_the_server_vouched_for_survives_a_new_run_and_the_journal() -> Non
     old = encode_state(waiting()).replace(', "server_vouched": null', "")
     assert "server_vouched" not in old  # a journal written before the field existed
     assert decode_state(old).server_vouched is None
+
+
+# ------------------------------------------------------------------ newcomer 9c: rebind, swaps
+
+UNCHECKED_REASON = (
+    "request r1 is not in the server's history (it lists only the newest requests: an older "
+    "one has left it, or the server's ids restarted), so its dates and type cannot be checked "
+    "against this month, as every new run does before downloading"
+)
+ANOTHER_ACCOUNT = (
+    "the server's history lists none of this journal's requests: if the API key, team or base "
+    "URL changed since they were made (a new key, a `gigstack-async journal rebind`), this may "
+    "be another account, and a resend would bill it and download its CFDIs here. Run with the "
+    "ones that made them (`gigstack-async journal show` names the journal's team and server) "
+    "and resend nothing until then. If they are the same, "
+)
+
+
+@pytest.mark.parametrize(
+    ("lists_journal", "prefix"),
+    [
+        (True, ""),  # the history lists another request of the journal: the window moved on
+        (False, ANOTHER_ACCOUNT),  # none of them: maybe another account (a wrong rebind)
+    ],
+)
+def test_an_unlisted_request_warns_of_another_account_before_any_resend(
+    lists_journal: bool, prefix: str
+) -> None:
+    state = waiting(checked=False, misses=m.CHECK_MISSES - 1)
+    history = m.HistorySeen((other("r9"),), lists_journal=lists_journal)
+    new, commands = m.transition(state, history)
+    assert (new.stage, new.resume_to) == (Stage.NEEDS_ATTENTION, Stage.SUBMITTED)
+    assert new.reason == f"{UNCHECKED_REASON}; nothing was downloaded"
+    assert new.hint == prefix + unchecked_hint()
+    assert commands == (m.Warn(f"2024-01: {UNCHECKED_REASON}"),)
+
+
+def test_a_history_lists_the_journal_unless_told_otherwise() -> None:
+    assert m.HistorySeen(()).lists_journal is True
+
+
+R1_GONE = m.ReleasedRequest("r1", (("p1", 1), ("p2", 2)))
+
+
+@pytest.mark.parametrize(
+    ("state", "obs", "released", "downloads"),
+    [
+        # the month leaves r1 for r2: r1 is released with what its packages cost
+        (
+            waiting(package_ids=("p1", "p2"), downloads=(("p0", 1), ("p1", 1), ("p2", 2))),
+            m.Adopt("r2"),
+            (R1_GONE,),
+            (("p0", 1), ("p1", 1), ("p2", 2)),
+        ),
+        # a package of the request never downloaded (0) is not carried
+        (
+            waiting(package_ids=("p1",), downloads=(("p1", 0),)),
+            m.Adopt("r2"),
+            (m.ReleasedRequest("r1"),),
+            (("p1", 0),),
+        ),
+        # no request followed (an unknown outcome): nothing to release
+        (
+            month(stage=Stage.NEEDS_ATTENTION, unknown=True, known_ids=("r0",)),
+            m.Adopt("r5"),
+            (),
+            (),
+        ),
+        # the user takes back the id the month released: no longer released
+        (
+            waiting(stage=Stage.NEEDS_ATTENTION, released=(R1_GONE,)),
+            m.Adopt("r1"),
+            (),
+            (),
+        ),
+        # one released id adopted back, the followed one released in its place
+        (
+            waiting(known_ids=("r0", "r1"), released=(m.ReleasedRequest("r0"),)),
+            m.Adopt("r0"),
+            (m.ReleasedRequest("r1"),),
+            (),
+        ),
+        # confirming the month's own request keeps what it released
+        (
+            waiting(released=(m.ReleasedRequest("r0"),)),
+            m.Adopt("r1"),
+            (m.ReleasedRequest("r0"),),
+            (),
+        ),
+        # downloads another month spent on the adopted request's packages are counted here
+        (
+            month(stage=Stage.EXPIRED, downloads=(("p1", 1),)),
+            m.Adopt("r2", (("q1", 1), ("q2", 2))),
+            (),
+            (("p1", 1), ("q1", 1), ("q2", 2)),
+        ),
+        # the larger count holds, never a smaller one; a 0 adds nothing
+        (
+            month(stage=Stage.EXPIRED, downloads=(("q1", 2), ("q2", 1))),
+            m.Adopt("r2", (("q1", 1), ("q2", 2), ("q3", 0))),
+            (),
+            (("q1", 2), ("q2", 2)),
+        ),
+    ],
+)
+def test_adopt_releases_the_id_it_leaves_and_counts_carried_downloads(
+    state: m.MonthState,
+    obs: m.Adopt,
+    released: tuple[m.ReleasedRequest, ...],
+    downloads: tuple[tuple[str, int], ...],
+) -> None:
+    new, _ = m.transition(state, obs)
+    assert new.request_id == obs.request_id
+    assert (new.released, new.downloads) == (released, downloads)
+    assert new.released_ids() == tuple(r.id for r in released)
+    assert obs.request_id in new.known_ids  # never adopted again automatically
+
+
+def test_a_rejected_package_releases_its_request_once() -> None:
+    staged = m.StagedFile("p1", "/s/p1.zip", "a" * 64, 10)
+    state = waiting(
+        stage=Stage.STAGED,
+        package_ids=("p1", "p2"),
+        downloads=(("p0", 3), ("p1", 1), ("p2", 2)),
+        staged=(staged,),
+        released=(m.ReleasedRequest("r1"), m.ReleasedRequest("r0")),
+    )
+    new, _ = m.transition(state, m.ContentRejected("p1", "CFDIs of March"))
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.request_id == "r1"  # what `journal show` names; released, not followed
+    assert new.released == (m.ReleasedRequest("r0"), R1_GONE)

@@ -292,8 +292,12 @@ async def test_a_rebound_journal_refuses_another_taxpayers_cfdis(
             await run(other, out, "2024-01", "2024-02")
         argv = ["journal", "rebind", str(out), "--team", "team_connected", "--yes"]
         argv += ["--api-key", sandbox.api_key, "--base-url", sandbox.base_url]
-        assert await asyncio.to_thread(main, argv) == 0
-        assert "RFC EKU9003173C9" in capsys.readouterr().out
+        # `journal rebind` now checks the account first (newcomer 9c #2): refused.
+        assert await asyncio.to_thread(main, argv) == 2
+        assert "belongs to another account" in capsys.readouterr().err
+        # A rebind that slipped through (an older version, or Python): the RFC still guards.
+        with JournalStore.open_existing(out / JOURNAL) as store:
+            store.rebind(other.downloads.bulk("2024-01", "2024-01", rfc_type="received").identity)
 
         after = results(await run(other, out, "2024-01", "2024-02"))
 

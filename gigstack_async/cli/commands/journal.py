@@ -1,9 +1,10 @@
 """`gigstack-async journal show|adopt|resend|rebind|rfc`: read and repair a bulk download's
 journal.
 
-These commands touch only the journal file (nothing is sent to the API; `adopt` and `rebind`
-read the API key, team and base URL only to record who the journal belongs to). The next
-`sat download` with the same folder acts on what they record.
+These commands change only the journal file. Nothing is sent to the API, except by `rebind`:
+it reads the status of a few of the journal's requests (a GET, never a create) to check that
+the new API key sees them; `adopt` reads the API key, team and base URL only to record who a
+new journal belongs to. The next `sat download` with the same folder acts on what they record.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from gigstack_async import _validation
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk import repair
+from gigstack_async.bulk import owner, repair
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalStore
@@ -31,6 +32,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
 from gigstack_async.cli.tables import Col, print_table
+from gigstack_async.client import GigstackClient
 from gigstack_async.errors import InvalidParameterError
 
 EPILOG = f"""\
@@ -46,7 +48,7 @@ examples:
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
 exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does not fit the
-month's state, or an adopt/resend/rebind not confirmed)."""
+month's state, an adopt/resend/rebind not confirmed, or a rebind to another account)."""
 
 RESEND_RISK = (
     "This journal has sent {creates} create request(s) for {key} so far. "
@@ -76,12 +78,18 @@ RESEND_DUPLICATE = (
 REBIND_RISK = (
     "The journal {path} was made by another run: {problems}. Rebinding records this command's "
     "API key, team and base URL as its owner; the months it holds, their request ids and the "
-    "files already downloaded are kept, and nothing is requested again. Do this only if it is "
-    "the same gigstack team and the same taxpayer (RFC), for example after rotating the API "
-    "key. If it is another team, the next `sat download` watches the other team's request ids "
-    "under this one: months recorded as done keep the other team's files, and the rest may "
-    "need attention. The alternative, a new folder, requests every month again and each "
-    "request may be billed."
+    "files already downloaded are kept, and nothing is requested again. It is for the same "
+    "gigstack team and taxpayer (RFC), for example after rotating the API key. The "
+    "alternative, a new folder, requests every month again and each request may be billed."
+)
+REBIND_CHECKED = (
+    "Checked: this API key, team and base URL see the journal's request {request_id} (its "
+    "status was read; nothing was created), so it is the same account."
+)
+REBIND_UNCHECKED = (
+    "Nothing could be checked: the journal knows no request id yet, so whether this API key "
+    "is the same account as the journal's cannot be told. Under another company's key the "
+    "next `sat download` requests (and bills) every month for that company, into this folder."
 )
 
 ADOPT_TRUST = (
@@ -157,8 +165,10 @@ def register(commands: Any) -> None:
         "listed under it before the server's ids restarted) is replaced by your word. A "
         "request for part of the month cannot be told by its files (its dates are inside the "
         "month): when the history does not list it, you vouch for its dates. An id another "
-        "month of the journal knows is refused, unless --ids-restarted and that month no "
-        "longer follows it. A "
+        "month of the journal knows is refused, unless that month released it (its package "
+        "held other dates' CFDIs, or you adopted another id for it: so a swapped adopt is "
+        "undone by adopting each id into its own month; the SAT downloads spent on its "
+        "packages go along), or --ids-restarted and that month no longer follows it. A "
         "month the journal does not have yet is added (the dates `sat download` would plan for "
         "it); with no journal in the folder yet, --rfc-type (and --type) start one for this API "
         "key, team and base URL (for example to carry over the requests of an older "
@@ -222,12 +232,23 @@ def register(commands: Any) -> None:
         description="Record this command's API key, team and base URL (--api-key/--team/"
         "--base-url or the environment) as the journal's owner, keeping every month, request "
         "id and file: for a rotated API key of the same team, or the same team or server "
-        "written differently. The risk is shown and must be confirmed (--yes when not in a "
-        "terminal). Nothing is sent to the API.",
+        "written differently. First it checks that they are the journal's account: a team "
+        "other than the journal's (a --team, or the key's own team when the key names it) is "
+        "refused, and the status of up to 3 of the journal's requests is read (a GET: nothing "
+        "is created, and gigstack documents no charge for it): a key that sees none of them "
+        "is another account and is refused (use another --out folder for that key's "
+        "downloads). A journal that knows no "
+        "request id yet cannot be checked: --unchecked is then required. The risk is shown "
+        "and must be confirmed (--yes when not in a terminal).",
         epilog=EPILOG,
     )
     _journal_arg(rebind)
     _yes_arg(rebind, "confirm the risk without asking (for scripts)")
+    rebind.add_argument(
+        "--unchecked",
+        action="store_true",
+        help="rebind a journal that knows no request id yet (nothing can be checked)",
+    )
     rebind.set_defaults(func=run_rebind, usage=rebind.format_usage().strip())
     _register_rfc(journal)
 
@@ -349,6 +370,8 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             ["dates", f"{state.start} to {state.end}"],
             ["create requests sent", str(state.creates)],
             ["request ids known", ", ".join(state.known_ids)],
+            # Known not to be the month's: another month may `journal adopt` them.
+            ["released (not this month's)", ", ".join(state.released_ids())],
             ["outcome unknown", "yes" if state.unknown else "no"],
             ["packages", ", ".join(state.package_ids or ()) or "unknown"],
             [
@@ -519,16 +542,29 @@ def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
 def _rebind(args: argparse.Namespace, ctx: Context) -> int:
     with _open(args) as store:
         client = ctx.client(args)
-        try:
-            stored = store.identity
-            new = journal_identity(client._pipeline, stored.rfc_type, stored.request_type)
-        finally:
-            asyncio.run(client.aclose())
+        stored = store.identity
+        new = journal_identity(client._pipeline, stored.rfc_type, stored.request_type)
         problems = stored.differences(new)
+        conflict = owner.team_conflict(stored, new) if problems else None
+        ids = owner.known_request_ids(store)
+        # Only a GET of request statuses, and only when a changed owner could be another account.
+        check = asyncio.run(_checked(client, ids if problems and conflict is None else None))
         if not problems:
             ctx.ui.out(f"{store.path} already belongs to this API key, team and base URL.")
             return exitcodes.OK
+        if conflict is not None or (check is not None and check.verdict == "other"):
+            raise UsageError(_another_account(store.path, conflict, check))
+        assert check is not None
         ctx.ui.out(REBIND_RISK.format(path=store.path, problems="; ".join(problems)))
+        if check.verdict == "same":
+            ctx.ui.out(REBIND_CHECKED.format(request_id=check.seen))
+        else:
+            ctx.ui.out(REBIND_UNCHECKED)
+            if not args.unchecked:
+                raise UsageError(
+                    "rebind: nothing could be checked; pass --unchecked to rebind anyway. "
+                    "Nothing changed."
+                )
         if stored.rfc is not None:
             ctx.ui.out(
                 f"It holds the CFDIs of RFC {stored.rfc}: a package of another RFC is refused "
@@ -667,3 +703,27 @@ def _staged_again(store: JournalStore) -> str:
             "downloads per package), else the month needs `journal resend` (may be billed)."
         )
     return text
+
+
+async def _checked(client: GigstackClient, ids: list[str] | None) -> owner.OwnerCheck | None:
+    async with client:
+        return None if ids is None else await owner.check_requests(client.downloads, ids)
+
+
+def _another_account(path: Path, conflict: str | None, check: owner.OwnerCheck | None) -> str:
+    if conflict is not None:
+        why = conflict
+    else:
+        assert check is not None
+        asked = ", ".join(check.missing)
+        why = (
+            f"this API key, team and base URL cannot see the journal's requests (the server "
+            f"answered 'not found' for {asked})"
+        )
+    return (
+        f"{path} belongs to another account: {why}. Rebinding would watch another company's "
+        "requests under this key, and a `journal resend` would bill this key's company and "
+        "download its CFDIs into this folder. Nothing changed. For this API key's own "
+        "downloads use another --out folder; for this journal, use the API key, team and "
+        "base URL that made its requests (`journal show` names its team and server)."
+    )
