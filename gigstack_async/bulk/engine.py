@@ -826,6 +826,14 @@ class _Run:
             for r in state.records
             if r.id not in state.released_ids()
         )
+        # Every month's ids, the plan's or not: SAT's active duplicate (5005) is never another's
+        # (an id a month released is known not to be its request: not counted).
+        journal_ids = tuple(
+            (s.key, i)
+            for s in self.store.states()
+            for i in s.known_ids
+            if i not in s.released_ids()
+        )
         for key in watched:
             self.feed(
                 key,
@@ -836,6 +844,7 @@ class _Run:
                     later=tuple(self.created_seq.items()),
                     records=records,
                     lists_journal=any(seen.id in known for seen in entries),
+                    journal_ids=journal_ids,
                 ),
             )
 
@@ -871,6 +880,8 @@ class _Run:
             return self.busy[key] == 0  # a status call in flight answers for it
         if state.stage is m.Stage.COMPLETED and not state.checked and state.want_files:
             return self.busy[key] == 0  # its request must be checked before any download
+        if state.stage is m.Stage.DUPLICATE:
+            return True  # SAT 5005: the history shows which request is the active duplicate
         # An unknown outcome is reconciled by every history; one that already needs attention
         # once per run (before it is reported): a history that lagged may show it now.
         return state.stage in (m.Stage.SUBMITTING, m.Stage.NEEDS_ATTENTION) and state.unknown

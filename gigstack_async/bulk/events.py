@@ -80,7 +80,8 @@ class MonthResult(BulkEvent):
     stage: str | None = None
     """The month's state in the journal: `done`, `empty`, `completed` (no `download_to`),
     `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress (`planned`,
-    `submitting`, `submitted`, `processing`, `completed`: a re-run continues it). The CLI
+    `submitting`, `submitted`, `duplicate` (SAT 5005: looking for the active identical
+    request), `processing`, `completed`: a re-run continues it). The CLI
     summary and `journal show` use these names."""
     hint: str | None = None
     """What to do next when the month needs you (also in `gigstack-async journal show`). Its

@@ -83,6 +83,7 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "sat_code",
+    "says_duplicate",
     "teaches_rfc",
     "transition",
 ]
@@ -139,6 +140,9 @@ class Stage(StrEnum):
     REFUSED = "refused"
     """The server refused the create (4xx): nothing billed, resent by the next run."""
     SUBMITTED = "submitted"
+    DUPLICATE = "duplicate"
+    """SAT answered 5005 (Solicitud duplicada: an identical request is active): nothing is
+    sent again by itself; the month looks for that request in the history (`_find_duplicate`)."""
     PROCESSING = "processing"
     COMPLETED = "completed"
     STAGED = "staged"
@@ -162,7 +166,9 @@ SETTLED = frozenset(
 )
 """Stages in which a month has nothing left to do in this run."""
 
-RESENDABLE = frozenset({Stage.EXPIRED, Stage.SAT_FAILED, Stage.NEEDS_ATTENTION, Stage.REFUSED})
+RESENDABLE = frozenset(
+    {Stage.EXPIRED, Stage.SAT_FAILED, Stage.NEEDS_ATTENTION, Stage.REFUSED, Stage.DUPLICATE}
+)
 
 
 @attrs.frozen
@@ -409,6 +415,9 @@ class HistorySeen:
     """The history lists at least one request id the journal knows (of any month of the plan)
     or this run created. False: none at all, so the API key, team or base URL may be another
     account's (after a `journal rebind` to a wrong key): the hint says so before any resend."""
+    journal_ids: tuple[tuple[str, str], ...] = ()
+    """(month key, request id) of every request id every month of the journal knows (not only
+    the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
 
 
 @attrs.frozen
@@ -600,6 +609,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             created = state.stage is Stage.SUBMITTING
             return _server_vouch(_created(state, obs), (Seen(obs.request_id),), created=created)
         case CreateRefused():
+            if state.stage is Stage.SUBMITTING and says_duplicate(obs.code, obs.message):
+                return _duplicate(state, obs.message, state.need_generation), ()
             return _refused(state, obs)
         case CreateUnknown():
             if state.stage is not Stage.SUBMITTING:
@@ -624,6 +635,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
                 return _observe_request(_evolve(state, poll_failures=0), obs.seen, asked=True)
             return state, ()
         case PollFailed():
+            if state.stage is Stage.DUPLICATE:
+                return _duplicate_poll_failed(state, obs)
             return _poll_failed(state, obs)
         case PackageSending():
             return _sending(state, obs)
@@ -749,6 +762,9 @@ def _start(state: MonthState, obs: Start) -> Result:
     if stage is Stage.NEEDS_ATTENTION and state.resume_to is not None:
         state = _evolve(state, stage=state.resume_to, resume_to=None, hint=None)
         stage = state.stage
+    if stage is Stage.DUPLICATE:
+        # Generations restart with each run: any history of this run will do.
+        return _evolve(state, need_generation=0, reason=_LOOKING_AGAIN), ()
     if stage is Stage.COMPLETED:
         return _next_package(state)
     if stage is Stage.STAGED:
@@ -853,6 +869,161 @@ _REFUSED_FIEL = (
 )
 
 
+# ------------------------------------------------------------------ SAT 5005
+
+
+_DEAD = frozenset({"failed", "expired"})
+"""Statuses of a request that cannot be SAT's active duplicate any more."""
+_LIVE = frozenset({"pending", "accepted", "processing"})
+
+
+# SAT's words for 5005, in case gigstack passes them on without the number (NOT FOUND how it
+# words it): read permissively, since the other reading (a plain refusal) is resent every run.
+_DUPLICATE_WORDS = re.compile(
+    r"solicitud(?:es)?\s+duplicada|duplicate\s+(?:download\s+)?request", re.I
+)
+
+
+def says_duplicate(code: int | None, message: str | None) -> bool:
+    """Whether SAT answered 5005 (Solicitud duplicada): its code, or its words with no code."""
+    if code is not None:
+        return code == 5005
+    return message is not None and _DUPLICATE_WORDS.search(message) is not None
+
+
+def _duplicate(state: MonthState, message: str, generation: int) -> MonthState:
+    """SAT 5005 (Solicitud duplicada): an identical request is active, so SAT made no new one.
+
+    How gigstack reports it is a GUESS, so both ways land here: a refused create, or a request
+    that ends `failed` with 5005 in its message. Sending again would be refused again (or
+    billed): the month looks for that active request in the next history whose call started
+    after `generation` (`_find_duplicate`), and a new create needs the user's word."""
+    return _evolve(
+        state,
+        stage=Stage.DUPLICATE,
+        sat_code=5005,
+        unknown=False,
+        resend_allowed=False,
+        need_generation=generation,
+        poll_failures=0,
+        resume_to=None,
+        reason="SAT 5005 (Solicitud duplicada): an identical request is already active, so "
+        f"SAT made no new one ({message}); looking for it in the history",
+        hint=None,
+    )
+
+
+def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
+    """Follow the active identical request SAT 5005 means, if the history shows which one.
+
+    Only an entry whose dates, rfcType and requestType are all reported and equal to the
+    month's counts (a missing field never matches), not failed or expired, and whose id no
+    month of the journal knows: this month's earlier requests were left on purpose, and another
+    month's id holds that month's CFDIs. Several such entries: the one still pending or
+    processing, if exactly one is. Anything else needs the user, with what was seen."""
+    if obs.generation <= state.need_generation:
+        return state, ()  # this history may predate the create SAT refused
+    owners = {rid: key for key, rid in obs.journal_ids if key != state.key}
+    for rid in obs.expected:
+        owners.setdefault(rid, "another month")
+    live = [s for s in obs.entries if s.status not in _DEAD]
+    exact = [s for s in live if _fits(state, s) is True]
+    mine = [s for s in exact if s.id in state.known_ids]
+    theirs = [s for s in exact if s.id in owners and s.id not in state.known_ids]
+    free = [s for s in exact if s not in mine and s not in theirs]
+    if len(free) > 1:
+        active = [s for s in free if s.status in _LIVE]
+        free = active if len(active) == 1 else free
+    if len(free) == 1:
+        match = free[0]
+        adopted = _evolve(
+            state,
+            stage=Stage.SUBMITTED,
+            request_id=match.id,
+            duplicate=True,
+            known_ids=_add(state.known_ids, match.id),
+            records=_remember(state.records, match),
+            checked=True,
+            typed=True,
+            misses=0,
+            poll_failures=0,
+            sat_code=None,
+            sat_state=None,
+            invoice_count=None,
+            package_ids=None,
+            status_asked=False,
+            resume_to=None,
+            reason=f"SAT 5005: following {match.id}, the active identical request the history "
+            "lists",
+            hint=None,
+        )
+        return _observe_request(adopted, match, asked=False)
+    maybe = [s for s in live if _fits(state, s) is None]
+    seen: list[str] = []
+    if free:
+        seen.append(f"{', '.join(s.id for s in free)} all match it")
+    seen += [f"{s.id} matches it, but this month had it before and left it" for s in mine]
+    seen += [f"{s.id} matches it, but it is {owners[s.id]}'s in this journal" for s in theirs]
+    if maybe:
+        seen.append(
+            f"{', '.join(s.id for s in maybe)} may (listed without its dates, rfcType or "
+            "requestType, which never counts as a match)"
+        )
+    found = "; ".join(seen) if seen else f"none of its {len(obs.entries)} entries matches it"
+    kind = f"{state.rfc_type} {state.request_type} request for {state.start}..{state.end}"
+    return _evolve(
+        _attention(
+            state,
+            f"SAT 5005 (Solicitud duplicada): an identical {kind} is already active, and the "
+            f"history does not show which one it is ({found}); nothing was sent again",
+            f"find the active {kind} in `gigstack-async downloads history` or gigstack's "
+            "dashboard (Descarga Masiva), by its dates and type, and `gigstack-async journal "
+            f"adopt {state.key} <request id>` (add --ids-restarted if another month had that "
+            "id): the month follows it, checked against the history or by its CFDIs before "
+            "anything is extracted. If gigstack does not list it (made outside gigstack with "
+            "the same FIEL), wait until it has finished, then `gigstack-async journal resend "
+            f"{state.key}` (a new request, may be billed). Until then nothing is sent for this "
+            "month; the next run looks for it in the history again",
+            resume_to=Stage.DUPLICATE,
+        ),
+        need_generation=0,
+    ), ()
+
+
+_LOOKING_AGAIN = (
+    "SAT 5005 (Solicitud duplicada): an identical request is already active; looking for it in "
+    "the history again"
+)
+
+
+def _duplicate_poll_failed(state: MonthState, obs: PollFailed) -> Result:
+    """The history a month looking for SAT's duplicate needs could not be read: it waits (a
+    warning after a few failures in a row), then needs the user rather than hang."""
+    failures = state.poll_failures + 1
+    state = _evolve(state, poll_failures=failures)
+    if failures >= POLL_GIVE_UP:
+        return _evolve(
+            _attention(
+                state,
+                f"SAT 5005 (Solicitud duplicada): an identical request is already active, but "
+                f"the history could not be read to find it ({failures} times: {obs.message})",
+                "run the same command again later: it looks for the request again (nothing is "
+                f"sent), or `gigstack-async journal adopt {state.key} <request id>` if you know "
+                "it",
+                resume_to=Stage.DUPLICATE,
+            ),
+            need_generation=0,
+        ), ()
+    if failures == POLL_WARN_AFTER:
+        return state, (
+            Warn(
+                f"{state.key}: reading the history to find SAT's active duplicate failed "
+                f"{failures} times in a row ({obs.message}); the other months go on"
+            ),
+        )
+    return state, ()
+
+
 # ------------------------------------------------------------------ reconciliation
 
 
@@ -872,6 +1043,8 @@ def _fits(state: MonthState, seen: Seen) -> bool | None:
 
 
 def _history(state: MonthState, obs: HistorySeen) -> Result:
+    if state.stage is Stage.DUPLICATE:
+        return _find_duplicate(state, obs)
     if state.unknown and state.stage in (Stage.SUBMITTING, Stage.NEEDS_ATTENTION):
         if obs.generation <= state.need_generation:
             return state, ()  # this history may predate the create: wait for a later one
@@ -1252,6 +1425,8 @@ def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
 def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     code = sat_code(message)
     text = message or "no reason given"
+    if says_duplicate(code, message):
+        return _duplicate(state, text, 0)
     if code == 5004 and not state.typed:
         return _untyped_empty(state, f"SAT 5004 ({text})", Stage.SUBMITTED)
     if code == 5004:

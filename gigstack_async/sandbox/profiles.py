@@ -37,6 +37,14 @@ from typing import Literal, cast
 import attrs
 
 CreatedAtFormat = Literal["ms", "s", "iso_offset", "iso_mexico_naive"]
+DuplicateAs = Literal["match", "refused", "failed"]
+DUPLICATE_AS: tuple[DuplicateAs, ...] = ("match", "refused", "failed")
+"""How SAT 5005 (an identical request is active) reaches the client: how gigstack reports it
+is a GUESS. `match`: gigstack answers the create `duplicate: true` with the earlier request of
+the same criteria (else refuses it). `refused`: gigstack refuses the create with 400 "SAT 5005",
+whether or not it lists the active request (nothing billed). `failed`: gigstack creates the
+request, which ends `failed` with "SAT 5005" in its `statusMessage` (billed, as the verify
+codes)."""
 RequestIdStyle = Literal["uuid", "sequential"]
 
 CREATED_AT_FORMATS: tuple[CreatedAtFormat, ...] = ("ms", "s", "iso_offset", "iso_mexico_naive")
@@ -63,6 +71,8 @@ SAT_CODES: dict[int, str] = {
   failure is a GUESS). No packages.
 - download: `GET /invoices/download/package/{id}` answers 404 (5007: the package no longer
   exists) or 400 (5008: download limit reached) for the month's packages.
+- submit: 5005 with `SatCodeRule.duplicate_as` `refused` or `failed` (see `DUPLICATE_AS`),
+  ahead of gigstack's own matching of identical criteria.
 """
 
 HISTORY_FIELDS = frozenset(
@@ -155,10 +165,23 @@ class SatCodeRule:
     request_type: str | None = None
     times: int | None = attrs.field(default=None, validator=_times)
     whole_month: bool = False
+    duplicate_as: DuplicateAs = "match"
+    """For 5005 only: how gigstack reports it (`DUPLICATE_AS`; a GUESS, so each is playable)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.duplicate_as not in DUPLICATE_AS:
+            raise ValueError(
+                f"duplicate_as must be one of {DUPLICATE_AS}, got {self.duplicate_as!r}"
+            )
+        if self.duplicate_as != "match" and self.code != 5005:
+            raise ValueError("duplicate_as is for SAT 5005 only")
 
     @property
     def phase(self) -> str:
-        """`create`, `verify` or `download` (see `SAT_CODES`)."""
+        """`create`, `verify`, `download` (see `SAT_CODES`), or `submit` for a 5005 gigstack
+        does not answer as a duplicate (`duplicate_as`)."""
+        if self.duplicate_as != "match":
+            return "submit"
         return SAT_CODES[self.code]
 
     def matches(

@@ -35,6 +35,7 @@ _VERIFY = {
     5003: "SAT 5003: Tope máximo de resultados excedido; divide el periodo en solicitudes menores",
     5004: "SAT 5004: No se encontró la información (no hay CFDI en el periodo)",
     5011: "SAT 5011: Límite de descargas por folio por día; intenta de nuevo mañana",
+    5005: "SAT 5005: Solicitud duplicada: ya existe una solicitud activa con los mismos criterios",
     305: "SAT 305: Certificado inválido: la e.firma (FIEL) del contribuyente no es válida o caducó",
 }
 
@@ -513,10 +514,15 @@ class SandboxState:
         """
         now = self.clock.now_ms()
         self._check_refusal(team, criteria)
+        # SAT 5005 reported as gigstack may (a GUESS: profiles.DUPLICATE_AS), ahead of its own
+        # matching of identical criteria: a refusal, or a request that ends failed.
+        submit = self.sat_code("submit", criteria)
+        if submit is not None and submit.duplicate_as == "refused":
+            raise self._refuse(team, criteria, 400, f"{_VERIFY[5005]} ({criteria.describe()})")
         for existing in reversed(team.requests):
-            if existing.criteria == criteria and not existing.is_terminal(now):
+            if submit is None and existing.criteria == criteria and not existing.is_terminal(now):
                 return existing, True
-        rule = self.sat_code("create", criteria)
+        rule = None if submit is not None else self.sat_code("create", criteria)
         if rule is not None and rule.code == 5005:
             earlier = next((r for r in reversed(team.requests) if r.criteria == criteria), None)
             if earlier is not None:
@@ -550,7 +556,7 @@ class SandboxState:
             # SAT v1.5: the XML of cancelled received CFDIs cannot be downloaded (metadata only).
             invoices = [invoice for invoice in invoices if invoice.status == "Vigente"]
         timeline = Timeline.plan(now, self.config.lifecycle, rng)
-        verdict = self.sat_code("verify", criteria)
+        verdict = submit or self.sat_code("verify", criteria)
         if verdict is not None:
             # SAT answers the verification with an error code: the request ends failed.
             timeline = attrs.evolve(

@@ -67,6 +67,8 @@ class Req:
     status: str = "pending"
     packages: dict[str, frozenset[str]] = attrs.field(factory=dict)
     message: str | None = None
+    fails_with: str | None = None
+    """SAT's answer that fails the request once it is processed (5005 reported as a failure)."""
 
 
 class FakeServer:
@@ -122,9 +124,31 @@ class FakeServer:
         self.requests.append(req)
         return req.id, False
 
+    def create_failing(self, key: str, message: str) -> str:
+        """A request of ours that SAT fails with `message` (no deduplication: gigstack passed
+        it on to SAT)."""
+        start, end = MONTHS[key]
+        req = Req(str(next(self.ids)), "received", "cfdi", start, end, True, str(next(self.clock)))
+        req.fails_with = message
+        self.requests.append(req)
+        return req.id
+
+    def live_identical(self, key: str) -> list[Req]:
+        """The month's cfdi requests, anyone's, still active for SAT (what makes it say 5005)."""
+        start, end = MONTHS[key]
+        return [
+            r
+            for r in self.requests
+            if (r.start, r.end, r.request_type) == (start, end, "cfdi")
+            and r.status not in ("failed", "expired")
+            and r.fails_with is None
+        ]
+
     def advance(self, req: Req) -> None:
         if req.status == "pending":
             req.status = "processing"
+        elif req.status == "processing" and req.fails_with is not None:
+            req.status, req.message = "failed", req.fails_with
         elif req.status == "processing":
             uuids = self.truth[self.month_of(req)] if req.request_type == "cfdi" else frozenset()
             if not uuids and self.profile["sat_5004"]:
@@ -202,6 +226,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.stale: tuple[tuple[m.Seen, ...], int] | None = None
         self.seq = 0
         self.later: dict[str, int] = {}
+        self.told_5005: set[str] = set()
 
     @initialize(
         documented_only=st.booleans(),
@@ -211,8 +236,11 @@ class MonthMachineModel(RuleBasedStateMachine):
         sizes=st.lists(st.integers(0, 3), min_size=3, max_size=3),
         fan=st.booleans(),
         outcomes=st.lists(
-            st.sampled_from(["lost_after", "ok", "ok", "lost_before"]), min_size=3, max_size=3
+            st.sampled_from(["lost_after", "ok", "ok", "lost_before", "5005", "5005-failed"]),
+            min_size=3,
+            max_size=3,
         ),
+        made_elsewhere=st.sampled_from([None, None, *MONTHS]),
     )
     def setup(
         self,
@@ -223,6 +251,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         sizes: list[int],
         fan: bool,
         outcomes: list[str],
+        made_elsewhere: str | None = None,
     ) -> None:
         truth = {
             key: frozenset(f"{key}-{i}" for i in range(n))
@@ -239,6 +268,9 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store.ensure(
             [m.MonthState(key, s, e, "received", "cfdi") for key, (s, e) in MONTHS.items()]
         )
+        if made_elsewhere is not None:
+            # That month's cfdi request was made from the dashboard: SAT may answer 5005.
+            self.server.create(made_elsewhere, ours=False)
         self.restart()
         if fan:  # half the runs open the way the engine does: the whole fan-out first
             self.fan_out(outcomes)
@@ -261,7 +293,10 @@ class MonthMachineModel(RuleBasedStateMachine):
 
     def feed(self, key: str, obs: m.Observation) -> None:
         assert self.store is not None
-        new, commands = m.transition(self.state(key), obs)
+        old = self.state(key)
+        new, commands = m.transition(old, obs)
+        if old.stage is m.Stage.DUPLICATE and new.stage is m.Stage.NEEDS_ATTENTION:
+            self.told_5005.add(key)  # the run's result tells the user (see `resolve`)
         # Persisted before any command runs. No fsync: the model's crash is a close and reopen
         # (what a killed process leaves: the WAL), and it keeps hundreds of examples fast.
         self.store.put(new, fsync=False)
@@ -335,7 +370,17 @@ class MonthMachineModel(RuleBasedStateMachine):
     @rule(
         index=st.integers(0, 5),
         outcome=st.sampled_from(
-            ["ok", "ok", "lost_after", "lost_before", "unreadable", "refused", "5003"]
+            [
+                "ok",
+                "ok",
+                "lost_after",
+                "lost_before",
+                "unreadable",
+                "refused",
+                "5003",
+                "5005",
+                "5005-failed",
+            ]
         ),
     )
     def perform_create(self, index: int, outcome: str) -> None:
@@ -380,6 +425,15 @@ class MonthMachineModel(RuleBasedStateMachine):
             self.feed(key, m.CreateUnknown("2xx, body unreadable", self.generation, exists=True))
         elif outcome == "lost_before":
             self.feed(key, m.CreateUnknown("connection reset", self.generation))
+        elif outcome.startswith("5005") and not self.server.live_identical(key):
+            self.create(key, "ok")  # SAT says 5005 only while an identical request is active
+        elif outcome == "5005":  # gigstack refuses the create with SAT's code (a GUESS)
+            self.feed(key, m.CreateRefused("HTTP 400: SAT 5005: Solicitud duplicada", 5005))
+        elif outcome == "5005-failed":  # ... or creates it, and it fails (the other GUESS)
+            request_id = self.server.create_failing(key, "SAT 5005: Solicitud duplicada")
+            self.created.add(request_id)
+            self.later[request_id] = self.state(key).attempt_seq
+            self.feed(key, m.Created(request_id))
         elif outcome == "refused":
             self.feed(key, m.CreateRefused("HTTP 403: Descarga Masiva is not active"))
         else:
@@ -389,6 +443,11 @@ class MonthMachineModel(RuleBasedStateMachine):
     def noise(self, key: str) -> None:
         """Another tool of the same team asks for the same dates' metadata."""
         self.server.create(key, ours=False, request_type="metadata")
+
+    @rule(key=st.sampled_from(list(MONTHS)))
+    def elsewhere(self, key: str) -> None:
+        """The month's own cfdi request, made from gigstack's dashboard (SAT 5005 for ours)."""
+        self.server.create(key, ours=False)
 
     @rule(steps=st.integers(0, 3))
     def tick(self, steps: int) -> None:
@@ -544,6 +603,21 @@ class MonthMachineModel(RuleBasedStateMachine):
     def resolve(self, key: str) -> None:
         """What a careful user does with `gigstack-async journal show`, `adopt` and `resend`."""
         state = self.state(key)
+        looking = state.stage is m.Stage.DUPLICATE or (
+            state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is m.Stage.DUPLICATE
+        )
+        if key in self.told_5005 and looking:
+            # SAT 5005 and the history did not show which request (the last run said so; the
+            # next run's start took the month back to looking): the user finds the active one
+            # in the dashboard, or resends once there is none.
+            self.told_5005.discard(key)
+            live = self.server.live_identical(key)
+            if live:
+                self.feed(key, m.Adopt(live[-1].id))
+            else:
+                self.allowed[key] += 1
+                self.feed(key, m.AllowResend())
+            return
         if (
             state.stage is m.Stage.NEEDS_ATTENTION
             and state.resume_to is not None
@@ -811,3 +885,38 @@ def test_replay_an_unknown_create_is_never_proven_absent_across_an_ids_restart()
     model.never_billed_twice()
     assert model.state("2024-02").stage is not m.Stage.PLANNED
     model.teardown()  # runs until every month settles, checking the invariants
+
+
+@pytest.mark.parametrize("outcome", ["5005", "5005-failed"])
+@pytest.mark.parametrize("documented_only", [False, True])
+def test_replay_sat_5005_for_a_request_made_elsewhere(outcome: str, documented_only: bool) -> None:
+    """January's cfdi request was made from gigstack's dashboard; SAT answers the month's
+    create 5005, as a refusal or as a failed request (both GUESSES). The month follows the
+    active request (or the user adopts it when the history cannot show it) and gets its CFDIs;
+    nothing is sent again without the user (`never_billed_twice`)."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=documented_only,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[2, 0, 1],
+        fan=False,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.elsewhere("2024-01")
+    active = model.server.requests[-1].id
+    model.send("2024-01")
+    key, _command = model.queue.pop()
+    assert key == "2024-01"
+    model.create(key, outcome)
+    model.tick(1)
+    model.tick(3)
+    assert model.server.billed_for("2024-01") == (1 if outcome == "5005-failed" else 0)
+    model.never_billed_twice()
+    model.teardown()  # runs until every month settles, checking the invariants
+    state = model.state("2024-01")
+    assert (state.stage, state.request_id) == (m.Stage.DONE, active)
+    assert set(state.files) == model.server.truth["2024-01"]
+    assert model.allowed["2024-01"] == 0  # never resent: the active request was followed
+    assert state.creates == 1  # the create SAT answered 5005, and no other

@@ -1120,11 +1120,13 @@ SAT_RESEND_HINT = (
             "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow",
         ),
         (
+            # Not a failure to resend: an identical request is active (see the SAT 5005 tests).
             "5005: solicitud duplicada",
-            Stage.SAT_FAILED,
+            Stage.DUPLICATE,
             5005,
-            "SAT request failed: 5005: solicitud duplicada",
-            SAT_RESEND_HINT,
+            "SAT 5005 (Solicitud duplicada): an identical request is already active, so SAT "
+            "made no new one (5005: solicitud duplicada); looking for it in the history",
+            None,
         ),
         (None, Stage.SAT_FAILED, None, "SAT request failed: no reason given", SAT_RESEND_HINT),
     ],
@@ -2061,6 +2063,364 @@ def test_an_untyped_listing_records_no_created_at() -> None:
     typed = attrs.evolve(ours("r1"), created_at="1732950000000")
     new, _ = m.transition(state, m.HistorySeen((typed,), 1))
     assert [r.created_at for r in new.records if r.id == "r1"] == ["1732950000000"]
+
+
+# ------------------------------------------------------------------ SAT 5005 (Solicitud duplicada)
+
+DUPLICATE_REASON = (
+    "SAT 5005 (Solicitud duplicada): an identical request is already active, so SAT made no "
+    "new one ({}); looking for it in the history"
+)
+NOT_FOUND_HINT = (
+    "find the active " + KIND + " in `gigstack-async downloads history` or gigstack's "
+    "dashboard (Descarga Masiva), by its dates and type, and `gigstack-async journal adopt "
+    "2024-01 <request id>` (add --ids-restarted if another month had that id): the month "
+    "follows it, checked against the history or by its CFDIs before anything is extracted. If "
+    "gigstack does not list it (made outside gigstack with the same FIEL), wait until it has "
+    "finished, then `gigstack-async journal resend 2024-01` (a new request, may be billed). "
+    "Until then nothing is sent for this month; the next run looks for it in the history again"
+)
+
+
+def not_found_reason(found: str) -> str:
+    return (
+        "SAT 5005 (Solicitud duplicada): an identical " + KIND + " is already active, and the "
+        f"history does not show which one it is ({found}); nothing was sent again"
+    )
+
+
+def duplicate(**changes: object) -> m.MonthState:
+    """January after SAT 5005 refused its create (sent at history generation 1)."""
+    state = month(
+        stage=Stage.DUPLICATE,
+        sat_code=5005,
+        creates=1,
+        resend_allowed=False,
+        need_generation=1,
+        reason=DUPLICATE_REASON.format("SAT 5005"),
+    )
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+MESSAGE = "HTTP 400: SAT 5005: Solicitud duplicada"
+
+
+@pytest.mark.parametrize(
+    ("state", "obs", "generation"),
+    [
+        # gigstack refuses the create with SAT's code (nothing was created): the history to
+        # look in must start after that create was sent.
+        (
+            month(stage=Stage.SUBMITTING, creates=1, resend_allowed=False, need_generation=4),
+            m.CreateRefused(MESSAGE, 5005),
+            4,
+        ),
+        # ... or gigstack creates the request and it ends failed with 5005 (history or status):
+        # how gigstack reports it is a GUESS, so both count.
+        (
+            waiting(stage=Stage.PROCESSING, need_generation=4),
+            m.HistorySeen((ours("r1", status="failed", message=MESSAGE),), 5),
+            0,
+        ),
+        (
+            waiting(stage=Stage.PROCESSING, need_generation=4),
+            m.StatusSeen(ours("r1", status="failed", message=MESSAGE)),
+            0,
+        ),
+    ],
+)
+def test_sat_5005_looks_for_the_active_request_instead_of_resending(
+    state: m.MonthState, obs: m.Observation, generation: int
+) -> None:
+    state = attrs.evolve(state, poll_failures=2, unknown=state.stage is Stage.SUBMITTING)
+    new, commands = m.transition(state, obs)
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.reason, new.hint) == (
+        Stage.DUPLICATE,
+        5005,
+        DUPLICATE_REASON.format(MESSAGE),
+        None,
+    )
+    assert (new.resend_allowed, new.unknown, new.poll_failures) == (False, False, 0)
+    assert new.need_generation == generation
+    assert not new.settled  # the run waits for a history to find it in
+    assert new.creates == state.creates  # nothing new was sent
+
+
+def test_a_refused_create_without_sat_5005_is_still_sent_again() -> None:
+    state = month(stage=Stage.SUBMITTING)
+    refused, _ = m.transition(state, m.CreateRefused("Descarga Masiva is not active", None))
+    assert refused.stage is Stage.REFUSED
+    assert m.transition(refused, m.Start())[0].stage is Stage.PLANNED
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        duplicate(),
+        attrs.evolve(duplicate(), stage=Stage.NEEDS_ATTENTION, resume_to=Stage.DUPLICATE),
+    ],
+)
+def test_a_duplicate_month_is_never_sent_again_by_itself(state: m.MonthState) -> None:
+    # The newcomer's finding: 5005 was a plain refusal, so every run sent the month again.
+    started, commands = m.transition(state, m.Start())
+    assert (started.stage, commands) == (Stage.DUPLICATE, ())
+    assert started.need_generation == 0  # generations restart with each run: any history
+    assert started.reason == (
+        "SAT 5005 (Solicitud duplicada): an identical request is already active; looking for "
+        "it in the history again"
+    )
+    assert m.transition(started, m.Send(("h1",), generation=1, seq=1)) == (started, ())
+
+
+def test_a_history_older_than_the_refused_create_is_waited_out() -> None:
+    state = duplicate(need_generation=3)
+    assert m.transition(state, m.HistorySeen((ours("d1"),), 3)) == (state, ())
+    assert m.transition(state, m.HistorySeen((ours("d1"),), 4))[0].stage is Stage.SUBMITTED
+
+
+def test_the_active_identical_request_is_followed() -> None:
+    new, commands = m.transition(duplicate(), m.HistorySeen((other("f1"), ours("d1")), 2))
+    assert commands == ()
+    assert (new.stage, new.request_id, new.duplicate, new.known_ids) == (
+        Stage.SUBMITTED,
+        "d1",
+        True,
+        ("d1",),
+    )
+    assert (new.checked, new.typed, new.sat_code, new.hint) == (True, True, None, None)
+    assert new.reason == "SAT 5005: following d1, the active identical request the history lists"
+    assert new.creates == 1
+    assert [r.id for r in new.records] == ["d1"]
+
+
+def test_a_completed_duplicate_is_downloaded_without_a_new_request() -> None:
+    done = ours("d1", status="completed", invoice_count=3, package_ids=("d1_01",))
+    new, commands = m.transition(duplicate(), m.HistorySeen((done,), 2))
+    assert (new.stage, new.request_id, new.invoice_count) == (Stage.COMPLETED, "d1", 3)
+    assert commands == (m.FetchPackage("d1_01", 1),)
+
+
+def test_a_failed_requests_counts_are_not_the_duplicates() -> None:
+    # The month's own request failed with 5005 and reported 0 CFDIs: the request it follows
+    # then says nothing of its count, which stays unknown (never zero: never "empty").
+    failed = waiting(stage=Stage.PROCESSING, invoice_count=0, package_ids=())
+    looking, _ = m.transition(
+        failed, m.HistorySeen((ours("r1", status="failed", message=MESSAGE),), 1)
+    )
+    new, commands = m.transition(looking, m.HistorySeen((ours("d1", status="completed"),), 2))
+    assert (new.stage, new.request_id, new.invoice_count, new.package_ids) == (
+        Stage.COMPLETED,
+        "d1",
+        None,
+        None,
+    )
+    assert commands == (m.FetchStatus("d1"),)
+    assert new.known_ids == ("r1", "d1")
+
+
+@pytest.mark.parametrize(
+    ("entries", "changes", "found"),
+    [
+        ((), {}, "none of its 0 entries matches it"),
+        ((other("f1"),), {}, "none of its 1 entries matches it"),
+        # Missing fields never count as a match (a documented history has no requestType).
+        (
+            (ours("d1", request_type=None),),
+            {},
+            "d1 may (listed without its dates, rfcType or requestType, which never counts as "
+            "a match)",
+        ),
+        (
+            (ours("d1", start=None), ours("d2", rfc_type=None)),
+            {},
+            "d1, d2 may (listed without its dates, rfcType or requestType, which never counts "
+            "as a match)",
+        ),
+        ((ours("d1", request_type="metadata"),), {}, "none of its 1 entries matches it"),
+        ((ours("d1", rfc_type="issued"),), {}, "none of its 1 entries matches it"),
+        ((ours("d1", end=date(2024, 1, 30)),), {}, "none of its 1 entries matches it"),
+        # A failed or expired request is not SAT's active one.
+        ((ours("d1", status="failed"),), {}, "none of its 1 entries matches it"),
+        ((ours("d1", status="expired"),), {}, "none of its 1 entries matches it"),
+        # Ids the journal knows are never taken by themselves.
+        (
+            (ours("d1"),),
+            {"known_ids": ("d1",)},
+            "d1 matches it, but this month had it before and left it",
+        ),
+        (
+            (ours("d1"),),
+            {"journal_ids": (("2024-02", "d1"),)},
+            "d1 matches it, but it is 2024-02's in this journal",
+        ),
+        (
+            (ours("d1"),),
+            {"expected": ("d1",)},
+            "d1 matches it, but it is another month's in this journal",
+        ),
+        # Several live ones: SAT has one active duplicate, the history cannot say which.
+        ((ours("d1"), ours("d2", status="processing")), {}, "d1, d2 all match it"),
+        (
+            (ours("d1", status="completed"), ours("d2", status=None)),
+            {},
+            "d1, d2 all match it",
+        ),
+    ],
+)
+def test_the_user_is_needed_when_the_history_does_not_show_it(
+    entries: tuple[m.Seen, ...], changes: dict[str, object], found: str
+) -> None:
+    known = changes.pop("known_ids", ())
+    state = duplicate(known_ids=known)
+    history = attrs.evolve(m.HistorySeen(entries, 2), **changes)  # type: ignore[arg-type]
+    new, commands = m.transition(state, history)
+    assert (new.stage, new.resume_to, new.request_id) == (
+        Stage.NEEDS_ATTENTION,
+        Stage.DUPLICATE,
+        None,
+    )
+    assert (new.reason, new.hint) == (not_found_reason(found), NOT_FOUND_HINT)
+    assert commands == ()  # the reason says it all (no warning repeating it)
+    assert new.need_generation == 0
+    assert new.creates == 1
+    assert new.settled
+
+
+@pytest.mark.parametrize(
+    ("entries", "others", "adopted", "stage"),
+    [
+        # The one still pending or processing among several exact matches is SAT's active one.
+        (
+            (ours("d1", status="completed"), ours("d2", status="processing")),
+            (),
+            "d2",
+            Stage.PROCESSING,
+        ),
+        ((ours("d1", status="failed"), ours("d2", status="accepted")), (), "d2", Stage.SUBMITTED),
+        # An entry missing a field is no match, and no rival of an exact one either.
+        ((ours("d1", request_type=None), ours("d2")), (), "d2", Stage.SUBMITTED),
+        # Another month's id and an exact free one: the free one.
+        ((ours("d1"), ours("d2")), (("2024-02", "d1"),), "d2", Stage.SUBMITTED),
+    ],
+)
+def test_the_one_exact_live_match_is_followed(
+    entries: tuple[m.Seen, ...], others: tuple[tuple[str, str], ...], adopted: str, stage: Stage
+) -> None:
+    new, _ = m.transition(duplicate(), m.HistorySeen(entries, 2, journal_ids=others))
+    assert (new.stage, new.request_id, new.known_ids) == (stage, adopted, (adopted,))
+
+
+def test_a_history_that_cannot_be_read_warns_then_needs_the_user() -> None:
+    state = duplicate()
+    for _ in range(m.POLL_WARN_AFTER - 1):
+        state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+        assert commands == ()
+    state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert commands == (
+        m.Warn(
+            "2024-01: reading the history to find SAT's active duplicate failed 3 times in a "
+            "row (HTTP 503); the other months go on"
+        ),
+    )
+    assert state.stage is Stage.DUPLICATE
+    for _ in range(m.POLL_GIVE_UP - m.POLL_WARN_AFTER - 1):
+        state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+        assert (state.stage, commands) == (Stage.DUPLICATE, ())
+    state, commands = m.transition(state, m.PollFailed("HTTP 503"))
+    assert (state.stage, state.resume_to, state.need_generation, commands) == (
+        Stage.NEEDS_ATTENTION,
+        Stage.DUPLICATE,
+        0,
+        (),
+    )
+    assert state.reason == (
+        "SAT 5005 (Solicitud duplicada): an identical request is already active, but the "
+        "history could not be read to find it (5 times: HTTP 503)"
+    )
+    assert state.hint == (
+        "run the same command again later: it looks for the request again (nothing is sent), "
+        "or `gigstack-async journal adopt 2024-01 <request id>` if you know it"
+    )
+    assert m.transition(state, m.Start())[0].stage is Stage.DUPLICATE
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        duplicate(),
+        attrs.evolve(duplicate(), stage=Stage.NEEDS_ATTENTION, resume_to=Stage.DUPLICATE),
+    ],
+)
+def test_the_user_adopts_the_duplicate_or_confirms_a_resend(state: m.MonthState) -> None:
+    adopted, commands = m.transition(state, m.Adopt("d9"))
+    assert (adopted.stage, adopted.request_id, adopted.checked, commands) == (
+        Stage.SUBMITTED,
+        "d9",
+        True,
+        (),
+    )
+    resent, commands = m.transition(state, m.AllowResend())
+    assert (resent.stage, resent.resend_allowed, resent.sat_code, commands) == (
+        Stage.PLANNED,
+        True,
+        None,
+        (),
+    )
+    assert m.transition(resent, m.Send(("h1",), generation=1, seq=1))[1] == (m.SendCreate(KEY),)
+
+
+def test_a_duplicate_month_survives_the_journal() -> None:
+    state = duplicate(known_ids=("r1",))
+    assert decode_state(encode_state(state)) == state
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "duplicate"),
+    [
+        (5005, "anything", True),
+        (5005, None, True),
+        (5002, "SAT 5002 (solicitud duplicada de más)", False),  # the code decides
+        (None, "Solicitud duplicada", True),
+        (None, "SAT: SOLICITUDES\tDUPLICADAS", True),
+        (None, "Duplicate download request for these dates", True),
+        (None, "duplicate request", True),
+        (None, "Descarga Masiva is not active", False),
+        (None, "duplicate idempotency key", False),
+        (None, None, False),
+    ],
+)
+def test_says_duplicate(code: int | None, message: str | None, duplicate: bool) -> None:
+    assert m.says_duplicate(code, message) is duplicate
+
+
+def test_sat_5005_in_words_only_is_still_a_duplicate() -> None:
+    # gigstack may pass SAT's words on without the number (NOT FOUND how it words them).
+    state = month(stage=Stage.SUBMITTING, need_generation=2)
+    refused, _ = m.transition(state, m.CreateRefused("HTTP 409: Solicitud duplicada", None))
+    assert (refused.stage, refused.sat_code) == (Stage.DUPLICATE, 5005)
+    failed, _ = m.transition(
+        waiting(), m.HistorySeen((ours("r1", status="failed", message="Solicitud duplicada"),))
+    )
+    assert (failed.stage, failed.sat_code) == (Stage.DUPLICATE, 5005)
+
+
+def test_following_the_duplicate_starts_afresh() -> None:
+    # What the month counted for its failed request is not the followed request's.
+    state = duplicate(
+        request_id="r1",
+        known_ids=("r1",),
+        misses=2,
+        poll_failures=2,
+        status_asked=True,
+        sat_state="failed",
+        resume_to=Stage.COMPLETED,
+        hint="old hint",
+    )
+    new, _ = m.transition(state, m.HistorySeen((ours("d1", status=None),), 2))
+    assert (new.stage, new.request_id, new.known_ids) == (Stage.SUBMITTED, "d1", ("r1", "d1"))
+    assert (new.misses, new.poll_failures, new.status_asked, new.sat_state) == (0, 0, False, None)
+    assert (new.resume_to, new.hint) == (None, None)
 
 
 # ------------------------------------------------------------------ who vouched for the request

@@ -280,6 +280,55 @@ async def test_5005_answers_the_earlier_request_as_a_duplicate(start_sandbox, co
     assert sandbox.state.billed_creates("2025-04") == 2
 
 
+async def test_5005_as_a_refusal_refuses_even_with_the_active_request_listed(
+    start_sandbox, config
+) -> None:
+    # How gigstack reports SAT 5005 is a GUESS: here it passes SAT's refusal on instead of
+    # answering the active identical request as a duplicate.
+    sandbox, api = await start_sandbox(config)
+    first = await created(api, *APRIL)  # active, in the history
+    sandbox.state.profile = ServerProfile(
+        sat_codes=(SatCodeRule(5005, "2025-04", times=1, duplicate_as="refused"),)
+    )
+
+    refused = await api.create(*APRIL)
+    later = await api.create(*APRIL)
+
+    assert refused.status == 400
+    assert "SAT 5005: Solicitud duplicada" in refused.body["message"]
+    assert later.data == {"request_id": first, "duplicate": True, "status": "pending"}
+    assert sandbox.state.billed_creates("2025-04") == 1
+    assert len(sandbox.state.refused_creates) == 1
+
+
+async def test_5005_as_a_failed_request_creates_one_that_fails(start_sandbox, config) -> None:
+    sandbox, api = await start_sandbox(config)
+    first = await created(api, *APRIL)
+    sandbox.state.profile = ServerProfile(
+        sat_codes=(SatCodeRule(5005, "2025-04", times=1, duplicate_as="failed"),)
+    )
+
+    second = await created(api, *APRIL)
+    finish(sandbox)
+
+    assert second != first
+    status = (await api.get(f"invoices/download/status/{second}")).data
+    assert status["status"] == "failed"
+    assert "SAT 5005: Solicitud duplicada" in status["status_message"]
+    assert (await api.get(f"invoices/download/status/{first}")).data["status"] == "completed"
+    assert sandbox.state.billed_creates("2025-04") == 2  # gigstack created it: billed (GUESS)
+
+
+def test_duplicate_as_is_checked() -> None:
+    with pytest.raises(ValueError, match="duplicate_as is for SAT 5005 only"):
+        SatCodeRule(5002, duplicate_as="refused")
+    with pytest.raises(ValueError, match="duplicate_as must be one of"):
+        SatCodeRule(5005, duplicate_as="ignored")  # type: ignore[arg-type]
+    assert SatCodeRule(5005).phase == "create"
+    assert SatCodeRule(5005, duplicate_as="refused").phase == "submit"
+    assert SatCodeRule(5005, duplicate_as="failed").phase == "submit"
+
+
 @pytest.mark.parametrize("code", [5003, 5004, 5011, 305])
 async def test_verify_phase_codes_fail_the_request(start_sandbox, config, code) -> None:
     rule = SatCodeRule(code, "2025-04")

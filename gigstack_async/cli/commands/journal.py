@@ -74,6 +74,13 @@ RESEND_WHOLE_MONTH = (
     "the missing days, download them with `sat download` into another --out folder instead."
 )
 
+RESEND_DUPLICATE = (
+    " SAT answered 5005 (Solicitud duplicada) for {key}: an identical request was active. "
+    "While it is, SAT refuses the new one the same way (or gigstack may bill a request that "
+    "fails with 5005), so resend only once it has finished; if you find it, `{prog} journal "
+    "adopt` it instead and nothing new is sent."
+)
+
 REBIND_RISK = (
     "The journal {path} was made by another run: {problems}. Rebinding records this command's "
     "API key, team and base URL as its owner; the months it holds, their request ids and the "
@@ -533,6 +540,8 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         risk = RESEND_RISK.format(
             key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
         )
+        if state.sat_code == 5005 and state.stage in (m.Stage.DUPLICATE, m.Stage.NEEDS_ATTENTION):
+            risk += RESEND_DUPLICATE.format(key=state.key, prog=PROG)
         if state.ok:
             risk += RESEND_WHOLE_MONTH.format(
                 key=state.key, start=state.start, end=state.end, files=len(state.files)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import errno
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.argtypes import non_negative_float, non_negative_int, port
@@ -172,18 +172,34 @@ def register(commands: Any) -> None:
         "only that many times, then SAT behaves normally (so a resend of the same dates can "
         "succeed after 305/5007/5008/5011; default: always); repeatable",
     )
+    parser.add_argument(
+        "--sat-5005",
+        choices=("match", "refused", "failed"),
+        default="match",
+        help="how gigstack reports a --sat-code 5005 (SAT: an identical request is active; "
+        "undocumented, so each is playable): match answers duplicate: true with the earlier "
+        "identical request (default), refused refuses the create with 400 SAT 5005, failed "
+        "creates a request that ends failed with SAT 5005",
+    )
     parser.set_defaults(func=run)
 
 
 def profile_from_args(args: argparse.Namespace) -> ServerProfile:
     """The ServerProfile of `--profile`, `--clock-offset` and `--sat-code` (ValueError if bad)."""
-    from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile, profile
+    from gigstack_async.sandbox.profiles import DuplicateAs, SatCodeRule, ServerProfile, profile
 
     chosen = profile(*args.profile)
     if args.clock_offset is not None:
         chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
+    how = cast("DuplicateAs", getattr(args, "sat_5005", "match"))
     rules = [
-        SatCodeRule(code, month, times=times, whole_month=True)
+        SatCodeRule(
+            code,
+            month,
+            times=times,
+            whole_month=True,
+            duplicate_as=how if code == 5005 else "match",
+        )
         for month, code, times in map(_sat_code, args.sat_code)
     ]
     return chosen.combine(ServerProfile(sat_codes=tuple(rules)))
@@ -243,6 +259,8 @@ def _profile_label(args: argparse.Namespace) -> str:
         month, code, times = _sat_code(spec)
         often = "" if times is None else f", {times}x"
         parts.append(f"SAT {code} on {month} (whole-month requests{often})")
+        if code == 5005 and getattr(args, "sat_5005", "match") != "match":
+            parts[-1] += f", as {args.sat_5005}"
     if args.history_limit != 20:
         parts.append(f"history of {args.history_limit}")
     return ", ".join(parts)
