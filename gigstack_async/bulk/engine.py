@@ -50,6 +50,7 @@ from gigstack_async.bulk.store import JournalMismatchError, JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     BilledResponseValidationError,
     DownloadInterruptedError,
@@ -62,6 +63,7 @@ from gigstack_async.packages import (
     DEFAULT_LIMITS,
     CorruptPackageError,
     PackageDecodeError,
+    PackageError,
     PackageLimits,
     StagedPackage,
     extract_staged,
@@ -575,7 +577,13 @@ class _Run:
                 self.package_errors[package_id] = error
             self.feed(
                 key,
-                m.PackageFailed(package_id, str(error), error_sat_code(error), sent=spent),
+                m.PackageFailed(
+                    package_id,
+                    str(error),
+                    error_sat_code(error),
+                    sent=spent,
+                    reached=package_served(error),
+                ),
             )
         elif isinstance(error, OSError):  # disk full while staging: the download was spent
             self.feed(key, m.PackageFailed(package_id, f"cannot stage the package: {error}"))
@@ -960,6 +968,16 @@ def _explain(state: m.MonthState) -> str:
     if state.hint:
         return f"{reason}. Next: {state.hint}"
     return reason
+
+
+def package_served(error: GigstackError) -> bool:
+    """A failed package GET surely reached SAT: bytes of its 2xx answer arrived (a body that
+    broke off, or one that is not a valid package). A 4xx/5xx without a SAT code, or no answer
+    at all, may have come before SAT acted (the sandbox's before-phase faults do exactly that):
+    counted, but unsure (`MonthState.unsure`)."""
+    if isinstance(error, DownloadInterruptedError):
+        return error.served
+    return isinstance(error, APIResponseValidationError | PackageError)
 
 
 def _safe(package_id: str) -> str:

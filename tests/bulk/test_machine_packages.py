@@ -249,25 +249,33 @@ def test_no_package_ids_after_the_status_answer_needs_attention_never_zero(
 
 
 @pytest.mark.parametrize(
-    ("downloads", "package_id", "counted"),
+    ("downloads", "unsure", "package_id", "counted", "unsure_after"),
     [
-        ((), "P1", (("P1", 1),)),
-        ((("P1", 1),), "P1", (("P1", 2),)),
-        ((("P2", 1),), "P1", (("P2", 1), ("P1", 1))),
+        ((), (), "P1", (("P1", 1),), (("P1", 1),)),
+        # an older journal lists no unsure download: its first one surely reached SAT
+        ((("P1", 1),), (), "P1", (("P1", 2),), (("P1", 1),)),
+        ((("P1", 1),), (("P1", 1),), "P1", (("P1", 2),), (("P1", 2),)),
+        ((("P2", 1),), (), "P1", (("P2", 1), ("P1", 1)), (("P1", 1),)),
         # a download given back (429, connect failure) is counted 0, not dropped
-        ((("P1", 0),), "P2", (("P1", 0), ("P2", 1))),
+        ((("P1", 0),), (("P1", 0),), "P2", (("P1", 0), ("P2", 1)), (("P1", 0), ("P2", 1))),
         # older journals may hold several entries of one package: the highest count holds
-        ((("P1", 1), ("P1", 0), ("P2", 1)), "P2", (("P1", 1), ("P2", 2))),
+        ((("P1", 1), ("P1", 0), ("P2", 1)), (), "P2", (("P1", 1), ("P2", 2)), (("P2", 1),)),
+        # never more unsure than counted (a damaged record is capped, not trusted)
+        ((("P1", 1),), (("P1", 5),), "P1", (("P1", 2),), (("P1", 2),)),
     ],
 )
-def test_a_package_download_is_counted_before_the_get_leaves(
+def test_a_package_download_is_counted_unsure_before_the_get_leaves(
     downloads: tuple[tuple[str, int], ...],
+    unsure: tuple[tuple[str, int], ...],
     package_id: str,
     counted: tuple[tuple[str, int], ...],
+    unsure_after: tuple[tuple[str, int], ...],
 ) -> None:
-    state = evolve(COMPLETED, downloads=downloads)
+    # Unsure until its outcome shows it reached SAT: a run killed while the GET is in flight
+    # leaves a count that may not have reached SAT (journal retry-download, not only resend).
+    state = evolve(COMPLETED, downloads=downloads, unsure=unsure)
     assert transition(state, PackageSending(package_id)) == (
-        evolve(state, downloads=counted),
+        evolve(state, downloads=counted, unsure=unsure_after),
         (),
     )
 
@@ -297,7 +305,8 @@ def test_staging_one_package_fetches_the_next_and_the_last_one_extracts_the_firs
 
     counted, _ = transition(after, PackageSending("P2"))
     final, commands = transition(counted, PackageStaged(F2))
-    assert final == evolve(counted, stage=Stage.STAGED, staged=(F1, F2))
+    # Staged: its bytes arrived, so that download surely reached SAT.
+    assert final == evolve(counted, stage=Stage.STAGED, staged=(F1, F2), unsure=(("P2", 0),))
     assert commands == (ExtractPackage("P1", F1.path),)  # one at a time
 
 
