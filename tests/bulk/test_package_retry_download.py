@@ -198,3 +198,52 @@ def test_an_older_journal_without_the_new_fields_reads_every_download_as_sure(
     assert (old.sure_of("P1"), old.unsure_of("P1"), old.allowed_of("P1")) == (2, 0, 2)
     with pytest.raises(m.TransitionError):
         m.transition(old, m.AllowDownload())
+
+
+@pytest.mark.parametrize(
+    ("fault", "left"),
+    [
+        ("500", "(at least 1 of 2 SAT downloads left)"),  # before the server acted
+        ("drop", "(at least 1 of 2 SAT downloads left)"),  # no answer at all
+        ("after_502", "(at least 1 of 2 SAT downloads left)"),  # served, but we cannot tell
+        ("after_truncate", "(1 of 2 SAT downloads left)"),  # a 200 broke off: surely served
+    ],
+)
+async def test_what_a_failed_get_says_about_the_downloads_left(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, fault: str, left: str
+) -> None:
+    sandbox, client = world
+    sandbox.state.force_fault(PACKAGE, fault, times=1)
+    month = (await run(client, tmp_path / "cfdi"))["2024-11"]
+    assert month.stage == "needs-attention"
+    assert (month.hint or "").endswith(left)
+    with JournalStore.open_existing(tmp_path / "cfdi" / JOURNAL) as store:
+        state = store.get("2024-11")
+    (package_id,) = state.package_ids or ()
+    surely = 1 if fault == "after_truncate" else 0
+    assert (state.sure_of(package_id), state.unsure_of(package_id)) == (surely, 1 - surely)
+
+
+def test_only_bytes_of_a_2xx_answer_prove_a_failed_get_reached_sat() -> None:
+    from gigstack_async.bulk.engine import package_served
+    from gigstack_async.errors import (
+        APIConnectionError,
+        APIResponseValidationError,
+        DownloadInterruptedError,
+        InternalServerError,
+        NotFoundError,
+        OutcomeUnknownError,
+    )
+    from gigstack_async.packages import CorruptPackageError
+
+    cases = [
+        (DownloadInterruptedError("body broke off after 10 bytes", served=True), True),
+        (DownloadInterruptedError("no response within 30 s"), False),
+        (APIResponseValidationError("no data.content", status=200), True),
+        (CorruptPackageError("bad CRC"), True),
+        (InternalServerError("HTTP 500", status=500), False),
+        (NotFoundError("HTTP 404", status=404), False),
+        (OutcomeUnknownError("HTTP 502"), False),
+        (APIConnectionError("connection refused"), False),
+    ]
+    assert [package_served(error) for error, _ in cases] == [served for _, served in cases]
