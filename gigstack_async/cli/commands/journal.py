@@ -341,6 +341,19 @@ def _row(state: m.MonthState, journal: str) -> list[str]:
     ]
 
 
+def _downloads_used(state: m.MonthState) -> list[str]:
+    """Per package: downloads counted of those the machine sends (SAT's 2, plus one per
+    `journal retry-download`), and how many of them may not have reached SAT."""
+    shown = []
+    for pid, used in state.downloads:
+        text = f"{pid}: {used} of {state.allowed_of(pid)}"
+        unsure = state.unsure_of(pid)
+        if unsure:
+            text += f" ({unsure} may not have reached SAT)"
+        shown.append(text)
+    return shown
+
+
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
     journal = str(args.journal)
     with _open(args) as store:
@@ -363,10 +376,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             ["request ids known", ", ".join(state.known_ids)],
             ["outcome unknown", "yes" if state.unknown else "no"],
             ["packages", ", ".join(state.package_ids or ()) or "unknown"],
-            [
-                "SAT downloads used",
-                ", ".join(f"{pid}: {n} of {m.DOWNLOAD_BUDGET}" for pid, n in state.downloads),
-            ],
+            ["SAT downloads used", ", ".join(_downloads_used(state))],
             ["staged", ", ".join(s.path for s in state.staged)],
         ]
         print_table(ctx.ui, (Col("field"), Col("value")), details, header=False)
