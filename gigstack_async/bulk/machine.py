@@ -1429,8 +1429,9 @@ def _blocked(state: MonthState, package_id: str, reason: str) -> MonthState:
 
 
 def _may_have_one_left(state: MonthState, package_id: str) -> bool:
-    """The package's count is full, but fewer than SAT's two surely reached SAT."""
-    return state.sure_of(package_id) < DOWNLOAD_BUDGET and state.unsure_of(package_id) > 0
+    """For a package whose count is full (at least SAT's two): fewer than two of them surely
+    reached SAT, so at least one is unsure."""
+    return state.sure_of(package_id) < DOWNLOAD_BUDGET
 
 
 def counted_downloads(state: MonthState, package_id: str) -> str:
