@@ -499,7 +499,7 @@ class AllowDownload:
     """The user allows one more GET of the package the month stopped at, whose counted
     downloads are not all sure to have reached SAT (`gigstack-async journal retry-download`).
     If SAT served it twice already, it answers 5008: nothing is billed, and the month then
-    needs a resend. `package_id` None: the first pending package whose count is full."""
+    needs a resend. `package_id`: that package, checked (None: whichever it stopped at)."""
 
     package_id: str | None = None
 
@@ -1440,7 +1440,7 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
     used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
     return (
         f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
-        "reached SAT (an error or a lost answer before any byte of the package)"
+        "reached SAT (no byte of the package arrived: an error, a lost answer or a stopped run)"
     )
 
 

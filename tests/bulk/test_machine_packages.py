@@ -495,8 +495,8 @@ def test_unsent_package_download_429_rule_gives_the_download_back() -> None:
 
 def counted(used: int, unsure: int) -> str:
     return (
-        f"{used} downloads counted, {unsure} of them may not have reached SAT (an error or a "
-        "lost answer before any byte of the package)"
+        f"{used} downloads counted, {unsure} of them may not have reached SAT (no byte of the "
+        "package arrived: an error, a lost answer or a stopped run)"
     )
 
 
@@ -799,8 +799,8 @@ def test_counts_tell_sure_from_unsure_downloads() -> None:
     ]
     assert m.counted_downloads(state, "P1") == counted(2, 1)
     assert m.counted_downloads(evolve(state, downloads=(("P1", 1),)), "P1") == (
-        "1 download counted, 1 of them may not have reached SAT (an error or a lost answer "
-        "before any byte of the package)"
+        "1 download counted, 1 of them may not have reached SAT (no byte of the package "
+        "arrived: an error, a lost answer or a stopped run)"
     )
 
 
