@@ -445,8 +445,11 @@ class Pipeline:
             body=b"" if response is None else response.body,
         )
 
-    def _unsafe_failure(self, op: Operation, message: str) -> APIConnectionError:
-        """The error for a call with a side effect that failed after it may have been served."""
+    def _unsafe_failure(
+        self, op: Operation, message: str, *, served: bool = False
+    ) -> APIConnectionError:
+        """The error for a call with a side effect that failed after it may have been served
+        (`served`: its 2xx answer had begun, see `DownloadInterruptedError.served`)."""
         if op.side_effect != "limited-download":
             return OutcomeUnknownError(
                 f"{message}; {_SIDE_EFFECT_TEXT[op.side_effect]} and may have reached the "
@@ -459,6 +462,7 @@ class Pipeline:
             "package, so it was not retried",
             method=op.method,
             path=op.path,
+            served=served,
         )
 
     # ------------------------------------------------------------------ streaming
@@ -493,7 +497,7 @@ class Pipeline:
                     raise  # not our deadline: the consumer's own timeout
                 message = f"{op.method} {op.path}: the body did not arrive within the deadline"
                 if op.no_resend:
-                    raise self._unsafe_failure(op, message) from exc
+                    raise self._unsafe_failure(op, message, served=True) from exc
                 raise APITimeoutError(message, method=op.method, path=op.path) from exc
 
     @contextlib.asynccontextmanager
@@ -796,7 +800,7 @@ class _GuardedStream:
                 f"{op.method} {op.path}: {exc} (the body broke off after {self.received} bytes)"
             )
             if op.no_resend:
-                failure = self._pipeline._unsafe_failure(op, message)
+                failure = self._pipeline._unsafe_failure(op, message, served=True)
             else:
                 kind = IncompleteResponseError if isinstance(exc, BodyReadError) else None
                 failure = (kind or APIConnectionError)(message, method=op.method, path=op.path)

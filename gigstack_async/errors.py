@@ -106,7 +106,17 @@ class DownloadInterruptedError(APIConnectionError):
     It was NOT retried: SAT serves each package at most twice (SAT 5008 after that), and the
     failed attempt may have spent one of them. Nothing was left at the destination. Retry
     deliberately, knowing that at most one download of this package may remain.
+
+    `served` is True when the answer had begun (a 2xx status line arrived, its body then broke
+    off or ran out of time): SAT served the package, so this download surely counts. False: no
+    answer came (a timeout or a lost connection before it), so it may not have reached SAT.
     """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", served: bool = False
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.served = served
 
 
 class APIResponseValidationError(GigstackError):

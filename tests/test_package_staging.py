@@ -105,16 +105,18 @@ async def test_fetch_package_to_stages_a_verified_zip(completed, tmp_path: Path)
     assert sandbox.state.downloads_per_package()[package_id] == 1
 
 
-@pytest.mark.parametrize("fault", ["after_truncate", "after_drop"])
+@pytest.mark.parametrize(("fault", "served"), [("after_truncate", True), ("after_drop", False)])
 async def test_a_broken_package_download_is_not_retried_and_leaves_nothing(
-    completed, tmp_path: Path, fault: str
+    completed, tmp_path: Path, fault: str, served: bool
 ) -> None:
     sandbox, client, package_id = completed
     sandbox.state.force_fault("downloadPackage", fault)
     dest = tmp_path / "p.zip"
 
-    with pytest.raises(DownloadInterruptedError, match="not retried"):
+    with pytest.raises(DownloadInterruptedError, match="not retried") as info:
         await client.downloads.fetch_package_to(package_id, dest)
+    # A 200 cut short was served; a connection dropped before any answer cannot tell.
+    assert info.value.served is served
 
     assert len(sandbox.state.calls_to("downloadPackage")) == 1  # one attempt, no retry
     assert sandbox.state.downloads_per_package()[package_id] == 1  # SAT counted it
@@ -251,9 +253,11 @@ async def test_a_500_is_not_retried(tmp_path: Path) -> None:
 )
 async def test_bad_package_answers_leave_nothing(tmp_path: Path, body: bytes, error) -> None:
     async with _client(lambda request: Response(200, {}, body)) as client:
-        with pytest.raises(error):
+        with pytest.raises(error) as info:
             await client.downloads.fetch_package_to("P_01", tmp_path / "p.zip")
     assert os.listdir(tmp_path) == []
+    if isinstance(info.value, DownloadInterruptedError):
+        assert info.value.served is True  # a 200 whose body ended early: SAT served it
 
 
 async def test_dest_must_be_a_file_path(tmp_path: Path) -> None:

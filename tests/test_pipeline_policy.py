@@ -580,6 +580,7 @@ async def test_a_limited_call_that_may_have_been_served_is_not_retried(
     )
     assert info.value.method == "GET"
     assert info.value.path == "/things/{thingId}"
+    assert info.value.served is False  # no answer came: it may not have reached SAT
     assert len(transport.requests) == 1
 
 
@@ -1000,6 +1001,7 @@ async def test_stream_no_response_within_the_deadline() -> None:
             await read_all(pipeline, operation)
         assert type(info.value) is error
         assert str(info.value).startswith("GET /things/{thingId}: no response within the 0.05 s")
+        assert getattr(info.value, "served", False) is False  # no answer: it may not count
 
 
 class BreakingStream:
@@ -1073,6 +1075,8 @@ async def test_a_body_that_breaks_off_is_reported_with_bytes_received(
     assert info.value.method == operation.method
     assert info.value.path == "/things/{thingId}"
     assert transport.closed == 1
+    # A 2xx answer had begun: SAT served the package (a sure download, bulk.machine).
+    assert getattr(info.value, "served", True) is True
 
 
 async def test_a_streaming_transport_is_opened_once_and_closed() -> None:
@@ -1138,7 +1142,11 @@ async def test_stream_body_deadline() -> None:
             await asyncio.sleep(10)
             yield b"b"
 
-    for operation, error in [(GET, APITimeoutError), (BILLED, OutcomeUnknownError)]:
+    for operation, error in [
+        (GET, APITimeoutError),
+        (BILLED, OutcomeUnknownError),
+        (LIMITED, DownloadInterruptedError),
+    ]:
         pipeline = streaming(StreamingOnly(Slow()), timeout=Timeout(total=0.1))
         with pytest.raises(error) as info:
             await read_all(pipeline, operation)
@@ -1146,6 +1154,8 @@ async def test_stream_body_deadline() -> None:
         assert str(info.value).startswith(
             f"{operation.method} /things/{{thingId}}: the body did not arrive within the deadline"
         )
+        # Its 2xx answer had begun: SAT served the package (a sure download, bulk.machine).
+        assert getattr(info.value, "served", True) is True
 
 
 async def test_the_consumers_own_timeout_is_not_the_sdks() -> None:

@@ -52,6 +52,7 @@ from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.errors import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     BilledResponseValidationError,
     DownloadInterruptedError,
@@ -65,6 +66,7 @@ from gigstack_async.packages import (
     DEFAULT_LIMITS,
     CorruptPackageError,
     PackageDecodeError,
+    PackageError,
     PackageLimits,
     StagedPackage,
     extract_staged,
@@ -648,7 +650,13 @@ class _Run:
                 self.package_failures[package_id] = (failures + 1, error)
             self.feed(
                 key,
-                m.PackageFailed(package_id, str(error), error_sat_code(error), sent=spent),
+                m.PackageFailed(
+                    package_id,
+                    str(error),
+                    error_sat_code(error),
+                    sent=spent,
+                    reached=package_served(error),
+                ),
             )
         elif isinstance(error, OSError):  # disk full while staging: the download was spent
             self.feed(key, m.PackageFailed(package_id, f"cannot stage the package: {error}"))
@@ -1116,6 +1124,16 @@ def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:
 def _explain(state: m.MonthState) -> str:
     # What happened only: what to do is the result's `hint` (the CLI prints it as "Next:").
     return state.reason or state.stage.value
+
+
+def package_served(error: GigstackError) -> bool:
+    """A failed package GET surely reached SAT: bytes of its 2xx answer arrived (a body that
+    broke off, or one that is not a valid package). A 4xx/5xx without a SAT code, or no answer
+    at all, may have come before SAT acted (the sandbox's before-phase faults do exactly that):
+    counted, but unsure (`MonthState.unsure`)."""
+    if isinstance(error, DownloadInterruptedError):
+        return error.served
+    return isinstance(error, APIResponseValidationError | PackageError)
 
 
 def _safe(package_id: str) -> str:

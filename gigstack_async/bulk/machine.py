@@ -32,6 +32,10 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
 - A package is downloaded at most twice (SAT's limit); the third attempt is refused before it is
   sent, once the engine found no complete staged copy on disk (`FindStaged`: a run killed
   after staging, before the journal heard). A package download is never repeated within a run.
+  Each counted download is unsure until something shows it reached SAT (package bytes, SAT's
+  5007/5008): when the two counted are not both sure, the month says so and offers the user one
+  more GET (`AllowDownload`, `journal retry-download`: SAT answers a spent package with 5008,
+  which bills nothing) before a billed resend. One extra GET per confirmation, never by itself.
 - "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
   still unknown the month needs attention.
 - Every month ends a run `done`, `empty`, failed with a reason, or needing attention with a
@@ -51,6 +55,7 @@ __all__ = [
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "Adopt",
+    "AllowDownload",
     "AllowResend",
     "Command",
     "ContentRejected",
@@ -82,6 +87,7 @@ __all__ = [
     "Start",
     "StatusSeen",
     "Warn",
+    "counted_downloads",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
@@ -304,6 +310,19 @@ class MonthState:
     def released_ids(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.released)
 
+    unsure: tuple[tuple[str, int], ...] = ()
+    """(package id, how many of its counted `downloads` may not have reached SAT): counted when
+    the GET left, their outcome unknown (a 5xx, a lost connection or a timeout before any byte,
+    a killed run). A package not listed: every counted download surely reached SAT (journals
+    written before this field read so: the conservative reading, no extra GET offered)."""
+    granted: tuple[tuple[str, int], ...] = ()
+    """(package id, GETs beyond SAT's two that the user allowed with `journal retry-download`,
+    one per confirmation): sent only while a counted download may not have reached SAT."""
+    blocked_package: str | None = None
+    """The package the month stopped at (needs-attention) because its count is full while a
+    counted download may not have reached SAT: what `journal retry-download` allows one more
+    GET of. Cleared by every other way into needs-attention, and by that allowance."""
+
     @property
     def settled(self) -> bool:
         if self.stage is Stage.COMPLETED and not self.want_files:
@@ -318,6 +337,20 @@ class MonthState:
 
     def downloads_of(self, package_id: str) -> int:
         return max((n for pid, n in self.downloads if pid == package_id), default=0)
+
+    def unsure_of(self, package_id: str) -> int:
+        """Counted downloads of the package that may not have reached SAT (at most all)."""
+        unsure = max((n for pid, n in self.unsure if pid == package_id), default=0)
+        return min(unsure, self.downloads_of(package_id))
+
+    def sure_of(self, package_id: str) -> int:
+        """Counted downloads of the package that surely reached SAT."""
+        return self.downloads_of(package_id) - self.unsure_of(package_id)
+
+    def allowed_of(self, package_id: str) -> int:
+        """GETs of the package the machine sends: SAT's two, plus one per user confirmation."""
+        granted = max((n for pid, n in self.granted if pid == package_id), default=0)
+        return DOWNLOAD_BUDGET + granted
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -454,6 +487,11 @@ class PackageFailed:
     (a gateway error in front of a served download): it is spent. That a 429 spent nothing is
     a GUESS; if it is wrong, SAT answers the extra GET with 5008 (free), which ends the month
     where counting the 429 would have: needs attention, `journal resend`."""
+    reached: bool = False
+    """The GET surely reached SAT: package bytes were served (a 2xx, even truncated or not a
+    valid package). False: its outcome is unknown (a 5xx, a connection lost or a timeout
+    before any byte): counted, but it may not have spent SAT's budget. A SAT code (5007,
+    5008) proves it reached SAT whatever this says."""
 
 
 @attrs.frozen
@@ -516,6 +554,16 @@ class AllowResend:
     end: date | None = None
 
 
+@attrs.frozen
+class AllowDownload:
+    """The user allows one more GET of the package the month stopped at, whose counted
+    downloads are not all sure to have reached SAT (`gigstack-async journal retry-download`).
+    If SAT served it twice already, it answers 5008: nothing is billed, and the month then
+    needs a resend. `package_id`: that package, checked (None: whichever it stopped at)."""
+
+    package_id: str | None = None
+
+
 Observation = (
     Start
     | Send
@@ -535,6 +583,7 @@ Observation = (
     | ContentRejected
     | Adopt
     | AllowResend
+    | AllowDownload
 )
 
 # ------------------------------------------------------------------ commands
@@ -554,7 +603,8 @@ class FetchStatus:
 class FetchPackage:
     package_id: str
     attempt: int
-    """1 or 2: which of SAT's two downloads this one spends."""
+    """1 or 2: which of SAT's two downloads this one spends (3 or more only after the user's
+    `journal retry-download`)."""
 
 
 @attrs.frozen
@@ -667,6 +717,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _unvouch(state, _adopt(state, obs), always=True)
         case AllowResend():
             return _unvouch(state, _allow_resend(state, obs), always=True)
+        case AllowDownload():
+            return _allow_download(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
 
 
@@ -713,7 +765,12 @@ def _attention(
     state: MonthState, reason: str, hint: str, *, resume_to: Stage | None = None
 ) -> MonthState:
     return _evolve(
-        state, stage=Stage.NEEDS_ATTENTION, reason=reason, hint=hint, resume_to=resume_to
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        reason=reason,
+        hint=hint,
+        resume_to=resume_to,
+        blocked_package=None,
     )
 
 
@@ -1525,7 +1582,7 @@ def _next_package(state: MonthState) -> Result:
     if package_id in state.failed_this_run:
         return state, ()
     used = state.downloads_of(package_id)
-    if used >= DOWNLOAD_BUDGET:
+    if used >= state.allowed_of(package_id):
         # The last download may have been staged by a run killed before the journal heard:
         # look on disk before refusing (the answer is `PackageStaged` or `StagedMissing`).
         return state, (FindStaged(package_id),)
@@ -1536,9 +1593,26 @@ def _next_package(state: MonthState) -> Result:
 
 def _sending(state: MonthState, obs: PackageSending) -> Result:
     used = state.downloads_of(obs.package_id)
-    if state.stage is not Stage.COMPLETED or used >= DOWNLOAD_BUDGET:
+    if state.stage is not Stage.COMPLETED or used >= state.allowed_of(obs.package_id):
         return state, ()  # the engine sees no new count and does not send
-    return _evolve(state, downloads=_count(state.downloads, obs.package_id, +1)), ()
+    # Unsure until its outcome shows it reached SAT (a run killed now never hears).
+    return _evolve(
+        state,
+        downloads=_count(state.downloads, obs.package_id, +1),
+        unsure=_count(_unsure_now(state), obs.package_id, +1),
+    ), ()
+
+
+def _unsure_now(state: MonthState) -> tuple[tuple[str, int], ...]:
+    """`state.unsure` capped at each package's count (an older journal lists none)."""
+    return tuple((pid, state.unsure_of(pid)) for pid, _ in state.unsure)
+
+
+def _surely_reached(state: MonthState, package_id: str) -> MonthState:
+    """One of the package's unsure downloads is known to have reached SAT."""
+    if not state.unsure_of(package_id):
+        return state
+    return _evolve(state, unsure=_count(_unsure_now(state), package_id, -1))
 
 
 def _count(
@@ -1556,7 +1630,7 @@ def _staged(state: MonthState, obs: PackageStaged) -> Result:
     if state.stage is not Stage.COMPLETED:
         return state, ()
     staged = (*[s for s in state.staged if s.package_id != obs.file.package_id], obs.file)
-    state = _evolve(state, staged=staged)
+    state = _evolve(_surely_reached(state, obs.file.package_id), staged=staged)
     if state.pending_packages:
         return _next_package(state)
     return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
@@ -1564,8 +1638,16 @@ def _staged(state: MonthState, obs: PackageStaged) -> Result:
 
 def _staged_missing(state: MonthState, obs: StagedMissing) -> Result:
     used = state.downloads_of(obs.package_id)
-    if state.stage is not Stage.COMPLETED or used < DOWNLOAD_BUDGET:
+    if state.stage is not Stage.COMPLETED or used < state.allowed_of(obs.package_id):
         return state, ()
+    if _may_have_one_left(state, obs.package_id):
+        return _blocked(
+            state,
+            obs.package_id,
+            f"package {obs.package_id}: {counted_downloads(state, obs.package_id)}, and no "
+            "complete copy is staged on disk; SAT serves a package at most twice, so no more "
+            "download is sent without your word",
+        ), ()
     return _attention(
         state,
         f"package {obs.package_id} was already downloaded {used} times and no complete copy is "
@@ -1602,9 +1684,20 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if not obs.sent and obs.code not in (5007, 5008):
         # No package was delivered and SAT's budget was not spent (see PackageFailed.sent):
         # give the download back and try again, a few times per run.
-        state = _evolve(state, downloads=_count(state.downloads, obs.package_id, -1))
+        state = _evolve(
+            state,
+            downloads=_count(state.downloads, obs.package_id, -1),
+            unsure=_count(_unsure_now(state), obs.package_id, -1)
+            if state.unsure_of(obs.package_id)
+            else state.unsure,
+        )
         if state.free_failures < FREE_RETRIES_PER_RUN:
             return _next_package(_evolve(state, free_failures=state.free_failures + 1))
+    elif obs.code == 5008:
+        # SAT says the package's downloads are spent: none of them is unsure any more.
+        state = _evolve(state, unsure=tuple((p, n) for p, n in state.unsure if p != obs.package_id))
+    elif obs.reached or obs.code == 5007:
+        state = _surely_reached(state, obs.package_id)
     if obs.code == 5007:
         return _expired(state, f"SAT 5007: package {obs.package_id} no longer exists")
     if obs.code == 5008:
@@ -1614,10 +1707,19 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
             f"request the month again with `gigstack-async journal resend {state.key}` "
             "(a new request may be billed)",
         ), ()
-    left = DOWNLOAD_BUDGET - state.downloads_of(obs.package_id)
+    left = state.allowed_of(obs.package_id) - state.downloads_of(obs.package_id)
+    if left <= 0 and _may_have_one_left(state, obs.package_id):
+        return _blocked(
+            _evolve(state, failed_this_run=_add(state.failed_this_run, obs.package_id)),
+            obs.package_id,
+            f"downloading package {obs.package_id} failed: {obs.message}; "
+            f"{counted_downloads(state, obs.package_id)}",
+        ), ()
+    # "At least": a download whose outcome is unknown may have left SAT's budget untouched.
+    at_least = "at least " if state.unsure_of(obs.package_id) else ""
     hint = (
-        f"run the same command again to download it once more ({left} of {DOWNLOAD_BUDGET} "
-        "SAT downloads left)"
+        f"run the same command again to download it once more ({at_least}{left} of "
+        f"{DOWNLOAD_BUDGET} SAT downloads left)"
         if left > 0
         else f"no SAT download left: `gigstack-async journal resend {state.key}` requests the "
         "month again (a new request may be billed)"
@@ -1628,6 +1730,38 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         hint,
         resume_to=Stage.COMPLETED if left > 0 else None,
     ), ()
+
+
+def _blocked(state: MonthState, package_id: str, reason: str) -> MonthState:
+    """Needs attention at `package_id`: its count is full, not surely spent (see AllowDownload)."""
+    stopped = _attention(state, reason, _retry_hint(state, package_id))
+    return _evolve(stopped, blocked_package=package_id)
+
+
+def _may_have_one_left(state: MonthState, package_id: str) -> bool:
+    """For a package whose count is full (at least SAT's two): fewer than two of them surely
+    reached SAT, so at least one is unsure."""
+    return state.sure_of(package_id) < DOWNLOAD_BUDGET
+
+
+def counted_downloads(state: MonthState, package_id: str) -> str:
+    """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
+    `journal show` and `journal retry-download` say it."""
+    used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
+    return (
+        f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
+        "reached SAT (no byte of the package arrived: an error, a lost answer or a stopped run)"
+    )
+
+
+def _retry_hint(state: MonthState, package_id: str) -> str:
+    return (
+        f"SAT may serve package {package_id} once more: first `gigstack-async journal "
+        f"retry-download {state.key}` (it allows one more download, then run the same command "
+        "again; if SAT already served it twice it answers 5008, which bills nothing); only if "
+        f"that fails, `gigstack-async journal resend {state.key}` requests the month again (a "
+        "new request may be billed)"
+    )
 
 
 def _extracted(state: MonthState, obs: Extracted) -> Result:
@@ -1866,6 +2000,42 @@ def _release(state: MonthState) -> tuple[ReleasedRequest, ...]:
         *[r for r in state.released if r.id != state.request_id],
         ReleasedRequest(state.request_id, spent),
     )
+
+
+def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
+    package_id = state.blocked_package
+    # Only a month that stopped at that package: one that needs attention for another reason
+    # (its request in doubt, its content not the month's) gets no GET.
+    if (
+        state.stage is not Stage.NEEDS_ATTENTION
+        or package_id is None
+        or package_id not in state.pending_packages
+        or state.downloads_of(package_id) < state.allowed_of(package_id)
+        or obs.package_id not in (None, package_id)
+    ):
+        raise TransitionError(
+            f"{state.key} is {state.stage.value}"
+            + (f" ({state.reason})" if state.reason else "")
+            + ": it did not stop at a package SAT may still serve, so there is no download to "
+            f"allow (see `gigstack-async journal show {state.key}`)"
+        )
+    if not _may_have_one_left(state, package_id):
+        raise TransitionError(
+            f"{state.key}: package {package_id} was downloaded {state.downloads_of(package_id)} "
+            "times and SAT surely served it twice (it sent bytes, or answered 5008), so one more "
+            "download would only be refused with SAT 5008. `gigstack-async journal resend "
+            f"{state.key}` requests the month again (a new request may be billed)"
+        )
+    return _evolve(
+        state,
+        stage=Stage.COMPLETED,
+        granted=_count(state.granted, package_id, +1),
+        blocked_package=None,
+        failed_this_run=(),
+        reason=f"the user allowed one more download of package {package_id} "
+        f"({counted_downloads(state, package_id)})",
+        hint=None,
+    ), ()
 
 
 def _add_dates(

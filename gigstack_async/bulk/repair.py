@@ -1,4 +1,5 @@
-"""Repairs of a bulk journal by the user (`gigstack-async journal adopt|resend`), in Python.
+"""Repairs of a bulk journal by the user (`gigstack-async journal adopt|resend|retry-download`),
+in Python.
 
 Nothing here sends a request: it records the machine's transition for the user's word and
 performs what that asks of the disk (removing staged ZIPs the month no longer refers to).
@@ -21,7 +22,7 @@ from gigstack_async.bulk.engine import STAGING_DIR, initial_state
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 
-__all__ = ["adopt", "apply", "new_month", "record", "staged_paths"]
+__all__ = ["adopt", "allow_download", "apply", "new_month", "record", "staged_paths"]
 
 
 def new_month(store: JournalStore, key: str) -> m.MonthState:
@@ -110,6 +111,28 @@ def _taken(
         "own request in `gigstack-async downloads history` or gigstack's dashboard (its dates "
         f"are {state.start}..{state.end}); {way}. Nothing changed."
     )
+
+
+def allow_download(
+    store: JournalStore, key: str, package_id: str | None = None
+) -> tuple[m.MonthState, tuple[m.Command, ...]]:
+    """Month `key`'s state once the user allows one more GET of the package it stopped at
+    (`gigstack-async journal retry-download`): its counted downloads are full, but not all of
+    them surely reached SAT. Not recorded: pass both to `record` (durably, before anything is
+    printed as done). The next run sends exactly that one GET; if SAT served the package twice
+    already, SAT answers 5008 (nothing billed) and the month then needs `journal resend`.
+
+    Raises JournalStateError for a month not in the journal, one that did not stop at such a
+    package, or one whose package SAT surely served twice (then only a resend helps).
+    """
+    if key not in store.keys():  # noqa: SIM118
+        raise JournalStateError(
+            f"{key} is not in the journal (it has {', '.join(store.keys()) or 'no months'})"
+        )
+    try:
+        return m.transition(store.get(key), m.AllowDownload(package_id))
+    except m.TransitionError as error:
+        raise JournalStateError(str(error)) from None
 
 
 def record(store: JournalStore, new: m.MonthState, commands: tuple[m.Command, ...]) -> list[Path]:

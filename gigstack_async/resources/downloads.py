@@ -154,6 +154,7 @@ def _finish(scanner: EnvelopeScanner, path: str, status: int, received: int) -> 
                 "per package, so it was not retried",
                 method="GET",
                 path=path,
+                served=True,
             ) from None
         raise APIResponseValidationError(f"GET {path}: {exc}", status=status) from None
 

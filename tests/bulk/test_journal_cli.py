@@ -122,6 +122,7 @@ def test_unknown_month_and_missing_journal_are_usage_errors(
         ["journal", "show", "2024-01"],
         ["journal", "adopt", "2024-01", "REQ-42"],
         ["journal", "resend", "2024-01", "-y"],
+        ["journal", "retry-download", "2024-01", "-y"],
     ],
 )
 def test_a_month_where_the_folder_belongs_says_the_folder_comes_first(
@@ -331,3 +332,95 @@ def test_a_repair_whose_risk_could_not_be_shown_is_not_confirmed(out: Path) -> N
     assert done.returncode == 2
     assert b"nothing changed" in done.stderr
     assert state(out, "2024-01").stage is m.Stage.NEEDS_ATTENTION
+
+
+# Newcomer 9c #1: a package whose counted downloads may not have reached SAT -------------------
+
+
+@pytest.fixture
+def stopped(tmp_path: Path) -> Path:
+    """2024-01 stopped at package P1: 2 downloads counted, 1 of them a 500 before any byte."""
+    folder = tmp_path / "chaos"
+    blocked = m.transition(
+        attrs.evolve(
+            JAN,
+            stage=m.Stage.COMPLETED,
+            request_id="R1",
+            known_ids=("R1",),
+            creates=1,
+            checked=True,
+            package_ids=("P1",),
+            downloads=(("P1", 2),),
+            unsure=(("P1", 1),),
+        ),
+        m.PackageFailed("P1", "HTTP 500 [internal_server_error]"),
+    )[0]
+    assert blocked.blocked_package == "P1"
+    with JournalStore.open(folder / JOURNAL, IDENTITY) as store:
+        store.ensure([blocked, attrs.evolve(FEB, stage=m.Stage.DONE, reason="every package")])
+    return folder
+
+
+def test_show_says_how_many_downloads_may_not_have_reached_sat(
+    stopped: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["journal", "show", str(stopped), "2024-01"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "P1: 2 of 2 (1 may not have reached SAT)" in text
+    assert "2 downloads counted, 1 of them may not have reached SAT" in text
+    assert f"journal retry-download {stopped} 2024-01" in text
+
+
+def test_retry_download_spells_out_the_cost_and_needs_a_confirmation(
+    stopped: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["journal", "retry-download", str(stopped), "2024-01"]) == 2
+    captured = capsys.readouterr()
+    said = " ".join(captured.out.split())
+    assert "exactly one more download of P1" in said
+    assert "It bills nothing: if SAT already served the package twice, it answers 5008" in said
+    assert "--yes" in captured.err
+    assert state(stopped, "2024-01").granted == ()
+
+    assert main(["journal", "retry-download", str(stopped), "2024-01", "--yes"]) == 0
+    allowed = state(stopped, "2024-01")
+    assert (allowed.stage, allowed.granted, allowed.blocked_package) == (
+        m.Stage.COMPLETED,
+        (("P1", 1),),
+        None,
+    )
+    assert "may download package P1 once more" in capsys.readouterr().out
+    # One GET per confirmation: a second one before the run is refused, nothing changes.
+    assert main(["journal", "retry-download", str(stopped), "2024-01", "--yes"]) == 2
+    assert "did not stop at a package SAT may still serve" in capsys.readouterr().err
+    assert state(stopped, "2024-01") == allowed
+
+
+@pytest.mark.parametrize(
+    ("month", "error"),
+    [
+        ("2024-02", "2024-02 is done (every package): it did not stop at a package"),
+        ("2023-12", "2023-12 is not in the journal"),
+    ],
+)
+def test_retry_download_is_refused_where_it_cannot_help(
+    stopped: Path, capsys: pytest.CaptureFixture[str], month: str, error: str
+) -> None:
+    assert main(["journal", "retry-download", str(stopped), month, "--yes"]) == 2
+    assert error in capsys.readouterr().err
+    assert state(stopped, "2024-02").stage is m.Stage.DONE
+
+
+def test_journal_help_lists_retry_download(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["journal", "retry-download", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Allow exactly one more GET of the package MONTH stopped at" in text
+    assert "It bills nothing" in text
+
+
+def test_a_retry_download_piped_into_head_is_still_recorded(stopped: Path) -> None:
+    done = _closed_stdout("journal", "retry-download", str(stopped), "2024-01", "-y")
+    assert done.returncode == 0, done.stderr
+    assert state(stopped, "2024-01").granted == (("P1", 1),)
+    assert b"BrokenPipe" not in done.stderr

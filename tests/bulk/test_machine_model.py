@@ -11,7 +11,10 @@ reused; a package of another request is refused by its content before extraction
 Invariants, checked after every step:
 
 - the server created each month at most once, plus once per resend the user explicitly allowed;
-- no package was ever requested a third time;
+- SAT never served a package more than twice, and no package was ever requested (GET) more than
+  twice, plus once per extra GET the user allowed (`journal retry-download`), which is offered
+  only while a counted download may not have reached SAT (a GET lost before or after the
+  server acted);
 - a finished month's files equal the server's ground truth;
 and at the end every month is done, empty, failed with a reason, or needs attention with a
 way forward.
@@ -83,6 +86,7 @@ class FakeServer:
         self.clock = itertools.count(1_700_000_000_000)
         self.epoch = 0
         self.downloads: Counter[str] = Counter()
+        self.gets: Counter[str] = Counter()  # GETs that reached gigstack, served or not
         self.third_downloads: list[str] = []
         self.expired: set[str] = set()
 
@@ -218,6 +222,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.queue: list[tuple[str, m.Command]] = []
         self.generation = 0
         self.allowed: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()  # extra GETs the user allowed, per package
         self.disk: dict[str, set[str]] = {k: set() for k in MONTHS}
         self.staged_data: dict[str, frozenset[str]] = {}
         self.tmp = Path(__import__("tempfile").mkdtemp(prefix="machine-model-", dir=_SCRATCH))
@@ -492,7 +497,9 @@ class MonthMachineModel(RuleBasedStateMachine):
 
     @rule(
         index=st.integers(0, 5),
-        outcome=st.sampled_from(["ok", "ok", "truncated", "unsent", "staged-then-killed"]),
+        outcome=st.sampled_from(
+            ["ok", "ok", "truncated", "unsent", "staged-then-killed", "lost_before", "lost_after"]
+        ),
     )
     def perform_fetch(self, index: int, outcome: str) -> None:
         item = self.pop(index, m.FetchPackage)
@@ -507,6 +514,10 @@ class MonthMachineModel(RuleBasedStateMachine):
         if self.state(key).downloads_of(command.package_id) <= before:
             return  # refused before sending
         state = self.state(key)
+        self.server.gets[command.package_id] += 1
+        if outcome == "lost_before":  # a 500 before the server acted: SAT served nothing
+            self.feed(key, m.PackageFailed(command.package_id, "HTTP 500"))
+            return
         got = self.server.fetch(command.package_id)
         owner = next((r for r in self.server.requests if command.package_id in r.packages), None)
         if owner is not None and (
@@ -517,8 +528,10 @@ class MonthMachineModel(RuleBasedStateMachine):
             assert state.confirmed_id == state.request_id, (key, owner, state)
         if isinstance(got, int):
             self.feed(key, m.PackageFailed(command.package_id, f"SAT {got}", code=got))
-        elif outcome == "truncated":
-            self.feed(key, m.PackageFailed(command.package_id, "truncated ZIP"))
+        elif outcome == "truncated":  # a 200 that broke off: SAT served it
+            self.feed(key, m.PackageFailed(command.package_id, "truncated ZIP", reached=True))
+        elif outcome == "lost_after":  # SAT served it, the answer was lost: unknown to us
+            self.feed(key, m.PackageFailed(command.package_id, "HTTP 502"))
         else:
             path = f"{key}/{command.package_id}.zip"
             self.staged_data[path] = got
@@ -631,6 +644,15 @@ class MonthMachineModel(RuleBasedStateMachine):
             return
         if state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is not None:
             return  # "run the same command again" — a restart does it
+        if state.stage is m.Stage.NEEDS_ATTENTION and state.blocked_package is not None:
+            # The hint's first, free way: one more GET (`journal retry-download`), offered only
+            # while a counted download may not have reached SAT.
+            package_id = state.blocked_package
+            assert state.unsure_of(package_id) > 0, state
+            assert state.sure_of(package_id) < m.DOWNLOAD_BUDGET, state
+            self.retries[package_id] += 1
+            self.feed(key, m.AllowDownload())
+            return
         if state.stage not in (m.Stage.NEEDS_ATTENTION, m.Stage.EXPIRED):
             return
         unknown_to_month = [r for r in self.server.ours_for(key) if r.id not in state.known_ids]
@@ -659,8 +681,13 @@ class MonthMachineModel(RuleBasedStateMachine):
     def never_a_third_download(self) -> None:
         if self.store is None:
             return
-        assert not self.server.third_downloads
+        # SAT serves twice at most; every GET beyond two is one the user allowed.
         assert all(n <= m.DOWNLOAD_BUDGET for n in self.server.downloads.values())
+        for package_id, gets in self.server.gets.items():
+            assert gets <= m.DOWNLOAD_BUDGET + self.retries[package_id], (package_id, gets)
+        for package_id in set(self.server.third_downloads):
+            refused = self.server.third_downloads.count(package_id)
+            assert refused <= self.retries[package_id], (package_id, refused)
 
     @invariant()
     def finished_months_hold_the_truth(self) -> None:
@@ -920,3 +947,49 @@ def test_replay_sat_5005_for_a_request_made_elsewhere(outcome: str, documented_o
     assert set(state.files) == model.server.truth["2024-01"]
     assert model.allowed["2024-01"] == 0  # never resent: the active request was followed
     assert state.creates == 1  # the create SAT answered 5005, and no other
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "creates"),
+    [
+        ("lost_before", "lost_before", 1),  # the newcomer's case: SAT never served it
+        ("lost_after", "lost_before", 1),
+        ("lost_after", "lost_after", 2),  # SAT served it twice: 5008, then the resend
+    ],
+)
+def test_replay_two_gets_lost_get_one_more_on_the_users_word(
+    first: str, second: str, creates: int
+) -> None:
+    """Newcomer 9c #1: both GETs of 2024-01's package fail without a byte, before or after
+    the server acted. The month stops and offers one more GET; the user allows it. If SAT
+    served the package less than twice, that GET gets it and nothing is created again;
+    otherwise SAT answers 5008 (nothing billed) and only then is the month resent."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=False,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[1, 0, 0],
+        fan=True,
+        outcomes=["ok", "ok", "ok"],
+    )
+    model.sat_finishes_everything()
+    model.perform_fetch(0, first)
+    model.restart()
+    model.tick(0)  # the next run checks the request again, then fetches
+    model.perform_fetch(0, second)
+    state = model.state("2024-01")
+    package_id = state.blocked_package
+    assert package_id is not None, state
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    model.restart()
+    model.tick(0)
+    assert not any(isinstance(c, m.FetchPackage) for _k, c in model.queue)  # not by itself
+    model.resolve("2024-01")
+    assert model.retries[package_id] == 1
+    model.teardown()  # runs until every month settles, checking the invariants
+    assert model.server.gets[package_id] == 3
+    assert model.server.billed_for("2024-01") == creates
+    assert model.allowed["2024-01"] == creates - 1  # a resend only after SAT's 5008
+    assert model.server.third_downloads == ([package_id] if creates == 2 else [])

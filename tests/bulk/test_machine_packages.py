@@ -249,25 +249,33 @@ def test_no_package_ids_after_the_status_answer_needs_attention_never_zero(
 
 
 @pytest.mark.parametrize(
-    ("downloads", "package_id", "counted"),
+    ("downloads", "unsure", "package_id", "counted", "unsure_after"),
     [
-        ((), "P1", (("P1", 1),)),
-        ((("P1", 1),), "P1", (("P1", 2),)),
-        ((("P2", 1),), "P1", (("P2", 1), ("P1", 1))),
+        ((), (), "P1", (("P1", 1),), (("P1", 1),)),
+        # an older journal lists no unsure download: its first one surely reached SAT
+        ((("P1", 1),), (), "P1", (("P1", 2),), (("P1", 1),)),
+        ((("P1", 1),), (("P1", 1),), "P1", (("P1", 2),), (("P1", 2),)),
+        ((("P2", 1),), (), "P1", (("P2", 1), ("P1", 1)), (("P1", 1),)),
         # a download given back (429, connect failure) is counted 0, not dropped
-        ((("P1", 0),), "P2", (("P1", 0), ("P2", 1))),
+        ((("P1", 0),), (("P1", 0),), "P2", (("P1", 0), ("P2", 1)), (("P1", 0), ("P2", 1))),
         # older journals may hold several entries of one package: the highest count holds
-        ((("P1", 1), ("P1", 0), ("P2", 1)), "P2", (("P1", 1), ("P2", 2))),
+        ((("P1", 1), ("P1", 0), ("P2", 1)), (), "P2", (("P1", 1), ("P2", 2)), (("P2", 1),)),
+        # never more unsure than counted (a damaged record is capped, not trusted)
+        ((("P1", 1),), (("P1", 5),), "P1", (("P1", 2),), (("P1", 2),)),
     ],
 )
-def test_a_package_download_is_counted_before_the_get_leaves(
+def test_a_package_download_is_counted_unsure_before_the_get_leaves(
     downloads: tuple[tuple[str, int], ...],
+    unsure: tuple[tuple[str, int], ...],
     package_id: str,
     counted: tuple[tuple[str, int], ...],
+    unsure_after: tuple[tuple[str, int], ...],
 ) -> None:
-    state = evolve(COMPLETED, downloads=downloads)
+    # Unsure until its outcome shows it reached SAT: a run killed while the GET is in flight
+    # leaves a count that may not have reached SAT (journal retry-download, not only resend).
+    state = evolve(COMPLETED, downloads=downloads, unsure=unsure)
     assert transition(state, PackageSending(package_id)) == (
-        evolve(state, downloads=counted),
+        evolve(state, downloads=counted, unsure=unsure_after),
         (),
     )
 
@@ -297,7 +305,8 @@ def test_staging_one_package_fetches_the_next_and_the_last_one_extracts_the_firs
 
     counted, _ = transition(after, PackageSending("P2"))
     final, commands = transition(counted, PackageStaged(F2))
-    assert final == evolve(counted, stage=Stage.STAGED, staged=(F1, F2))
+    # Staged: its bytes arrived, so that download surely reached SAT.
+    assert final == evolve(counted, stage=Stage.STAGED, staged=(F1, F2), unsure=(("P2", 0),))
     assert commands == (ExtractPackage("P1", F1.path),)  # one at a time
 
 
@@ -474,6 +483,324 @@ def test_unsent_package_download_429_rule_gives_the_download_back() -> None:
         reason="downloading package P1 failed: 429 Too Many Requests",
         hint="run the same command again to download it once more (2 of 2 SAT downloads left)",
         resume_to=Stage.COMPLETED,
+    )
+
+
+# ------------------------------------------------------------------ downloads not surely spent
+# Newcomer 9c #1: a package GET answered 500 by a fault BEFORE the server acted was counted as a
+# spent SAT download; after two, "no SAT download left" was stated as a fact and the user paid
+# for a resend while SAT still served the package. A count is unsure until something shows the
+# GET reached SAT; a full count not surely spent offers one user-confirmed GET first.
+
+
+def counted(used: int, unsure: int) -> str:
+    return (
+        f"{used} downloads counted, {unsure} of them may not have reached SAT (no byte of the "
+        "package arrived: an error, a lost answer or a stopped run)"
+    )
+
+
+RETRY_HINT = (
+    "SAT may serve package P1 once more: first `gigstack-async journal retry-download "
+    "2024-01` (it allows one more download, then run the same command again; if SAT already "
+    "served it twice it answers 5008, which bills nothing); only if that fails, "
+    "`gigstack-async journal resend 2024-01` requests the month again (a new request may be "
+    "billed)"
+)
+ONE_PACKAGE = evolve(COMPLETED, package_ids=("P1",))
+IN_FLIGHT = evolve(ONE_PACKAGE, downloads=(("P1", 1),), unsure=(("P1", 1),))
+"""SAT's first download of P1 has left; nothing is known of it yet."""
+
+
+@pytest.mark.parametrize(
+    ("obs", "after", "commands"),
+    [
+        (  # its bytes arrived: surely reached SAT
+            PackageStaged(F1),
+            evolve(IN_FLIGHT, stage=Stage.STAGED, staged=(F1,), unsure=(("P1", 0),)),
+            (ExtractPackage("P1", F1.path),),
+        ),
+        (  # a 200 that broke off: SAT served it, one download is surely spent
+            PackageFailed("P1", "truncated body", reached=True),
+            evolve(
+                IN_FLIGHT,
+                stage=Stage.NEEDS_ATTENTION,
+                unsure=(("P1", 0),),
+                failed_this_run=("P1",),
+                reason="downloading package P1 failed: truncated body",
+                hint="run the same command again to download it once more (1 of 2 SAT "
+                "downloads left)",
+                resume_to=Stage.COMPLETED,
+            ),
+            (),
+        ),
+        (  # a 500 before any byte: counted, still unsure, and the hint says "at least"
+            PackageFailed("P1", "HTTP 500"),
+            evolve(
+                IN_FLIGHT,
+                stage=Stage.NEEDS_ATTENTION,
+                failed_this_run=("P1",),
+                reason="downloading package P1 failed: HTTP 500",
+                hint="run the same command again to download it once more (at least 1 of 2 SAT "
+                "downloads left)",
+                resume_to=Stage.COMPLETED,
+            ),
+            (),
+        ),
+        (  # SAT's own word: the downloads are spent, none is unsure any more
+            PackageFailed("P1", "5008", code=5008),
+            evolve(
+                IN_FLIGHT,
+                stage=Stage.NEEDS_ATTENTION,
+                unsure=(),
+                reason="SAT 5008: package P1 was already downloaded the maximum times",
+                hint=RESEND_HINT,
+                resume_to=None,
+            ),
+            (),
+        ),
+        (
+            PackageFailed("P1", "gone", code=5007),
+            evolve(
+                IN_FLIGHT,
+                stage=Stage.EXPIRED,
+                unsure=(("P1", 0),),
+                reason="SAT 5007: package P1 no longer exists",
+                hint="SAT keeps packages 72 h; request the month again with `gigstack-async "
+                "journal resend 2024-01` (a new request may be billed)",
+            ),
+            (),
+        ),
+        (  # never sent (connect failure, 429): given back, count and unsure alike
+            PackageFailed("P1", "connect refused", sent=False),
+            evolve(IN_FLIGHT, downloads=(("P1", 0),), unsure=(("P1", 0),), free_failures=1),
+            (FetchPackage("P1", 1),),
+        ),
+    ],
+)
+def test_a_download_outcome_settles_whether_it_reached_sat(
+    obs: m.Observation, after: MonthState, commands: tuple[m.Command, ...]
+) -> None:
+    assert transition(IN_FLIGHT, obs) == (after, commands)
+
+
+SECOND_FAILED = evolve(ONE_PACKAGE, downloads=(("P1", 2),), failed_this_run=("P1",))
+
+
+@pytest.mark.parametrize(
+    ("unsure", "obs", "unsure_after", "reason"),
+    [
+        # first download truncated (sure), the second answered 500 before any byte
+        ((("P1", 1),), PackageFailed("P1", "HTTP 500"), (("P1", 1),), counted(2, 1)),
+        # both answered 5xx: neither surely reached SAT
+        ((("P1", 2),), PackageFailed("P1", "HTTP 502"), (("P1", 2),), counted(2, 2)),
+        # the first answered 500, the second broke off after SAT served it
+        (
+            (("P1", 2),),
+            PackageFailed("P1", "truncated body", reached=True),
+            (("P1", 1),),
+            counted(2, 1),
+        ),
+    ],
+)
+def test_a_full_count_not_surely_spent_says_so_and_offers_one_more_get_before_a_resend(
+    unsure: tuple[tuple[str, int], ...],
+    obs: PackageFailed,
+    unsure_after: tuple[tuple[str, int], ...],
+    reason: str,
+) -> None:
+    state = evolve(SECOND_FAILED, failed_this_run=(), unsure=unsure)
+    after, commands = transition(state, obs)
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        unsure=unsure_after,
+        failed_this_run=("P1",),
+        reason=f"downloading package P1 failed: {obs.message}; {reason}",
+        hint=RETRY_HINT,
+        resume_to=None,
+        blocked_package="P1",
+    )
+    assert "no SAT download left" not in f"{after.reason} {after.hint}"
+    # No third GET on the next run without the user's word.
+    assert transition(after, Start())[1] == ()
+
+
+def test_two_downloads_that_surely_reached_sat_keep_the_resend_hint() -> None:
+    state = evolve(ONE_PACKAGE, downloads=(("P1", 2),), unsure=(("P1", 1),))
+    after, _ = transition(state, PackageFailed("P1", "truncated body", reached=True))
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        unsure=(("P1", 0),),
+        failed_this_run=("P1",),
+        reason="downloading package P1 failed: truncated body",
+        hint="no SAT download left: `gigstack-async journal resend 2024-01` requests the month "
+        "again (a new request may be billed)",
+        resume_to=None,
+    )
+    with pytest.raises(TransitionError):
+        transition(after, m.AllowDownload())
+
+
+def test_a_full_count_without_a_staged_copy_offers_one_more_get_when_unsure() -> None:
+    # A run killed while its second GET was in flight: counted, never heard of.
+    state = evolve(ONE_PACKAGE, confirmed_id="R1", downloads=(("P1", 2),), unsure=(("P1", 1),))
+    looked, commands = transition(state, Start())
+    assert commands == (m.FindStaged("P1"),)
+    after, commands = transition(looked, m.StagedMissing("P1"))
+    assert commands == ()
+    assert after == evolve(
+        looked,
+        stage=Stage.NEEDS_ATTENTION,
+        reason=f"package P1: {counted(2, 1)}, and no complete copy is staged on disk; SAT "
+        "serves a package at most twice, so no more download is sent without your word",
+        hint=RETRY_HINT,
+        resume_to=None,
+        blocked_package="P1",
+    )
+
+
+BLOCKED = evolve(
+    SECOND_FAILED,
+    stage=Stage.NEEDS_ATTENTION,
+    unsure=(("P1", 1),),
+    reason=f"downloading package P1 failed: HTTP 500; {counted(2, 1)}",
+    hint=RETRY_HINT,
+    blocked_package="P1",
+)
+
+
+def test_the_user_allows_exactly_one_more_get_of_the_package_it_stopped_at() -> None:
+    allowed, commands = transition(BLOCKED, m.AllowDownload())
+    assert commands == ()
+    assert allowed == evolve(
+        BLOCKED,
+        stage=Stage.COMPLETED,
+        granted=(("P1", 1),),
+        blocked_package=None,
+        failed_this_run=(),
+        reason=f"the user allowed one more download of package P1 ({counted(2, 1)})",
+        hint=None,
+    )
+    assert transition(BLOCKED, m.AllowDownload("P1")) == (allowed, ())
+    # A second word before the allowed GET was sent allows nothing more.
+    with pytest.raises(TransitionError):
+        transition(allowed, m.AllowDownload())
+
+    # The next run sends it, as the package's third GET, once.
+    state = evolve(allowed, confirmed_id="R1")
+    assert transition(state, Start())[1] == (FetchPackage("P1", 3),)
+    sent, _ = transition(state, PackageSending("P1"))
+    assert (sent.downloads, sent.unsure) == ((("P1", 3),), (("P1", 2),))
+    assert transition(sent, PackageSending("P1")) == (sent, ())  # no fourth
+
+    # SAT had served it twice: 5008, nothing billed, the resend hint stated as a fact.
+    refused, _ = transition(sent, PackageFailed("P1", "5008", code=5008))
+    assert refused == evolve(
+        sent,
+        stage=Stage.NEEDS_ATTENTION,
+        unsure=(),
+        reason="SAT 5008: package P1 was already downloaded the maximum times",
+        hint=RESEND_HINT,
+        resume_to=None,
+    )
+    with pytest.raises(TransitionError, match="it did not stop at a package"):
+        transition(refused, m.AllowDownload())
+
+    # It fails before any byte again: still unsure, the user may allow one more.
+    again, _ = transition(sent, PackageFailed("P1", "HTTP 500"))
+    assert (again.stage, again.blocked_package, again.hint) == (
+        Stage.NEEDS_ATTENTION,
+        "P1",
+        RETRY_HINT,
+    )
+    assert again.reason == f"downloading package P1 failed: HTTP 500; {counted(3, 2)}"
+
+
+NOT_STOPPED = (
+    "is {stage}{why}: it did not stop at a package SAT may still serve, so there is no download "
+    "to allow (see `gigstack-async journal show 2024-01`)"
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "obs", "message"),
+    [
+        (  # still running: the machine asks for the user only once it stopped
+            evolve(BLOCKED, stage=Stage.COMPLETED, reason=None),
+            m.AllowDownload(),
+            "2024-01 " + NOT_STOPPED.format(stage="completed", why=""),
+        ),
+        (  # needs attention for another reason (its content is not the month's)
+            evolve(BLOCKED, blocked_package=None, reason="not this month's CFDIs"),
+            m.AllowDownload(),
+            "2024-01 "
+            + NOT_STOPPED.format(stage="needs-attention", why=" (not this month's CFDIs)"),
+        ),
+        (  # the package was extracted since
+            evolve(BLOCKED, extracted=(ExtractedPackage("P1", ("A.xml",)),), reason=None),
+            m.AllowDownload(),
+            "2024-01 " + NOT_STOPPED.format(stage="needs-attention", why=""),
+        ),
+        (  # the user's extra GET is still unsent
+            evolve(BLOCKED, granted=(("P1", 1),), reason=None),
+            m.AllowDownload(),
+            "2024-01 " + NOT_STOPPED.format(stage="needs-attention", why=""),
+        ),
+        (  # another package than the one it stopped at
+            evolve(BLOCKED, reason=None),
+            m.AllowDownload("P2"),
+            "2024-01 " + NOT_STOPPED.format(stage="needs-attention", why=""),
+        ),
+        (  # resent meanwhile: the old package is not the month's any more
+            transition(BLOCKED, AllowResend())[0],
+            m.AllowDownload(),
+            "2024-01 "
+            + NOT_STOPPED.format(stage="planned", why=" (the user allowed a new create request)"),
+        ),
+        (  # both downloads surely reached SAT: only a resend helps
+            evolve(BLOCKED, unsure=(("P1", 0),)),
+            m.AllowDownload(),
+            "2024-01: package P1 was downloaded 2 times and SAT surely served it twice (it sent "
+            "bytes, or answered 5008), so one more download would only be refused with SAT "
+            "5008. `gigstack-async journal resend 2024-01` requests the month again (a new "
+            "request may be billed)",
+        ),
+        (  # an older journal lists no unsure download: every counted one is sure
+            evolve(BLOCKED, unsure=()),
+            m.AllowDownload(),
+            "2024-01: package P1 was downloaded 2 times and SAT surely served it twice",
+        ),
+    ],
+)
+def test_one_more_get_is_refused_where_it_cannot_help(
+    state: MonthState, obs: m.AllowDownload, message: str
+) -> None:
+    with pytest.raises(TransitionError) as refused:
+        transition(state, obs)
+    assert str(refused.value).startswith(message)
+
+
+def test_counts_tell_sure_from_unsure_downloads() -> None:
+    state = evolve(
+        COMPLETED,
+        downloads=(("P1", 2), ("P2", 1), ("P3", 2)),
+        unsure=(("P1", 1), ("P2", 4)),  # P2's damaged record is capped at its count
+        granted=(("P3", 1),),
+    )
+    assert [
+        (state.sure_of(p), state.unsure_of(p), state.allowed_of(p)) for p in ("P1", "P2", "P3")
+    ] == [
+        (1, 1, 2),
+        (0, 1, 2),
+        (2, 0, 3),
+    ]
+    assert m.counted_downloads(state, "P1") == counted(2, 1)
+    assert m.counted_downloads(evolve(state, downloads=(("P1", 1),)), "P1") == (
+        "1 download counted, 1 of them may not have reached SAT (no byte of the package "
+        "arrived: an error, a lost answer or a stopped run)"
     )
 
 

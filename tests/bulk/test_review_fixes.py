@@ -250,10 +250,29 @@ async def test_a_package_get_answered_5xx_is_spent_and_no_third_download_is_sent
     assert "1 of 2 SAT downloads left" in (first.hint or "")
     assert len(sandbox.state.calls_to(PACKAGE)) == 1  # not retried within the run
     second = results(await run(client, out, concurrency=1, timeout=20))["2024-01"]
-    assert "no SAT download left" in (second.hint or "")
+    # A 502 cannot tell whether SAT served the package: no "no download left" as a fact.
+    assert "2 downloads counted, 2 of them may not have reached SAT" in (second.error or "")
+    assert "no SAT download left" not in (second.error or "")
+    assert f"journal retry-download {out} 2024-01" in (second.hint or "")
     assert f"journal resend {out} 2024-01" in (second.hint or "")
     assert len(sandbox.state.calls_to(PACKAGE)) == 2  # the third GET was never sent
+    third = results(await run(client, out, concurrency=1, timeout=20))["2024-01"]
+    assert third.stage == "needs-attention"
+    assert len(sandbox.state.calls_to(PACKAGE)) == 2  # nor by another run on its own
     assert max(sandbox.state.downloads_per_package().values()) == 2
+    # The user allows one more GET: SAT had served it twice and answers 5008 (billed nothing);
+    # only then is a resend the way forward, said as a fact.
+    from gigstack_async.cli import main
+
+    assert main(["journal", "retry-download", str(out), "2024-01", "--yes"]) == 0
+    fourth = results(await run(client, out, concurrency=1, timeout=20))["2024-01"]
+    assert len(sandbox.state.calls_to(PACKAGE)) == 3
+    assert "SAT 5008" in (fourth.error or "")
+    assert f"journal resend {out} 2024-01" in (fourth.hint or "")
+    assert "retry-download" not in (fourth.hint or "")
+    assert main(["journal", "retry-download", str(out), "2024-01", "--yes"]) == 2
+    assert max(sandbox.state.downloads_per_package().values()) == 2
+    assert len(sandbox.state.download_requests) == 1
 
 
 def test_download_counts_hold_one_entry_per_package() -> None:

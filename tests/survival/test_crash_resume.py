@@ -189,15 +189,17 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
             code, output = await run_cli(sandbox, killer, args, kill_at=None, rng=rng)
         assert_journal_readable(journal)
         # A kill while a package GET is in flight may have spent one of SAT's two downloads:
-        # the journal counts it (conservatively: the GET may not have reached the server yet).
-        # Two such kills of one package leave its month needing `journal resend`; there is
-        # never a third download, and every other month completes.
+        # the journal counts it, as unsure (the GET may not have reached the server yet). Two
+        # such kills of one package stop its month; it says so and offers `journal
+        # retry-download` (one more GET on the user's word, free) before `journal resend`;
+        # there is never a third download by itself, and every other month completes.
         with JournalStore.open_existing(journal) as reopened:
             states = {s.key: s for s in reopened.states()}
         served = sandbox.state.downloads_per_package()
         exhausted = {k for k, s in states.items() if s.stage.value != "done"}
         for key in exhausted:
             assert "journal resend" in (states[key].hint or ""), (key, states[key].reason)
+            assert "journal retry-download" in (states[key].hint or ""), (key, states[key].reason)
             spent = [pid for pid, n in states[key].downloads if n == 2]
             assert spent, states[key]
             # Never fewer counted than served: the journal errs on the side of SAT's budget.

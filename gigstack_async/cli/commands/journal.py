@@ -1,5 +1,5 @@
-"""`gigstack-async journal show|adopt|resend|rebind|rfc|repair`: read and repair a bulk
-download's journal.
+"""`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|repair`: read and
+repair a bulk download's journal.
 
 These commands change only the journal file. Nothing is sent to the API, except by `rebind`:
 it reads the status of a few of the journal's requests (a GET, never a create) to check that
@@ -44,6 +44,7 @@ examples:
   {PROG} journal adopt ./cfdi 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B
   {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
   {PROG} journal resend ./cfdi 2024-03
+  {PROG} journal retry-download ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
   {PROG} journal rfc ./cfdi --forget
   {PROG} journal repair ./cfdi
@@ -51,10 +52,10 @@ examples:
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
 exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does not fit the
-month's state, an adopt/resend/rebind not confirmed, or a rebind to another account), or a
-damaged journal: `show` then prints what is left of it (each month's request ids) and how to go
-on without billing again. `show` reads without locking: it works while `sat download` runs on the
-folder."""
+month's state, an adopt/resend/retry-download/rebind not confirmed, or a rebind to another
+account), or a damaged journal: `show` then prints what is left of it (each month's request ids)
+and how to go on without billing again. `show` reads without locking: it works while `sat
+download` runs on the folder."""
 
 RESEND_RISK = (
     "This journal has sent {creates} create request(s) for {key} so far. "
@@ -96,6 +97,16 @@ REBIND_UNCHECKED = (
     "Nothing could be checked: the journal knows no request id yet, so whether this API key "
     "is the same account as the journal's cannot be told. Under another company's key the "
     "next `sat download` requests (and bills) every month for that company, into this folder."
+)
+
+RETRY_RISK = (
+    "{key} stopped at package {package_id}: {counted}. SAT serves a package at most twice, "
+    "and a download that failed before any byte of it arrived may never have reached SAT, so "
+    "SAT may serve it once more. This allows exactly one more download of {package_id}, sent "
+    "by the next `sat download` with this folder; nothing else is sent again. It bills "
+    "nothing: if SAT already served the package twice, it answers 5008 and the month then "
+    "needs `{prog} journal resend` (a new request, may be billed). The risk: if this download "
+    "fails too after SAT served it, it may be the package's last one."
 )
 
 ADOPT_TRUST = (
@@ -234,6 +245,28 @@ def register(commands: Any) -> None:
     resend.usage = f"{PROG} journal resend [options] JOURNAL MONTH"
     resend.set_defaults(func=run_resend, usage=resend.format_usage().strip())
 
+    retry = command_parser(
+        journal,
+        "retry-download",
+        help="allow one more download of a package that may not have reached SAT (no cost)",
+        description="Allow exactly one more GET of the package MONTH stopped at: its counted "
+        "downloads are full (SAT serves a package at most twice) but at least one of them "
+        "failed before any byte arrived (a 5xx, a lost connection, a timeout, a killed run), "
+        "so it may never have reached SAT. The next `sat download` with this folder sends that "
+        "one GET. It bills nothing: if SAT already served the package twice it answers 5008 "
+        "and the month then needs `journal resend` (a new request, may be billed). Refused for "
+        "a month that did not stop at such a package, or whose package SAT surely served "
+        "twice. The risk is shown and must be confirmed (--yes when not in a terminal). "
+        "Nothing is sent now.",
+        epilog=EPILOG,
+        client=False,
+    )
+    _journal_arg(retry)
+    retry.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    _yes_arg(retry, "confirm without asking (for scripts)")
+    retry.usage = f"{PROG} journal retry-download [options] JOURNAL MONTH"
+    retry.set_defaults(func=run_retry_download, usage=retry.format_usage().strip())
+
     rebind = command_parser(
         journal,
         "rebind",
@@ -360,6 +393,19 @@ def _row(state: m.MonthState, journal: str, *, running: bool = False) -> list[st
     ]
 
 
+def _downloads_used(state: m.MonthState) -> list[str]:
+    """Per package: downloads counted of those the machine sends (SAT's 2, plus one per
+    `journal retry-download`), and how many of them may not have reached SAT."""
+    shown = []
+    for pid, used in state.downloads:
+        text = f"{pid}: {used} of {state.allowed_of(pid)}"
+        unsure = state.unsure_of(pid)
+        if unsure:
+            text += f" ({unsure} may not have reached SAT)"
+        shown.append(text)
+    return shown
+
+
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
     journal = str(args.journal)
     try:
@@ -399,10 +445,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             ["released (not this month's)", ", ".join(state.released_ids())],
             ["outcome unknown", "yes" if state.unknown else "no"],
             ["packages", ", ".join(state.package_ids or ()) or "unknown"],
-            [
-                "SAT downloads used",
-                ", ".join(f"{pid}: {n} of {m.DOWNLOAD_BUDGET}" for pid, n in state.downloads),
-            ],
+            ["SAT downloads used", ", ".join(_downloads_used(state))],
             ["staged", ", ".join(s.path for s in state.staged)],
         ]
         print_table(ctx.ui, (Col("field"), Col("value")), details, header=False)
@@ -556,6 +599,42 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
+    return exitcodes.OK
+
+
+def run_retry_download(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the allowance
+        return _retry_download(args, ctx)
+
+
+def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
+    key = _required(args, args.month, "MONTH")
+    with _open(args) as store:
+        state = _month(store, key)
+        # Refused (not stopped at such a package, or surely spent) before any text is shown.
+        new, commands = repair.allow_download(store, key)
+        package_id = state.blocked_package
+        assert package_id is not None  # allow_download refuses a month without one
+        ctx.ui.out(
+            RETRY_RISK.format(
+                key=key,
+                package_id=package_id,
+                counted=m.counted_downloads(state, package_id),
+                prog=PROG,
+            )
+        )
+        if not _confirm(
+            ctx,
+            f"Allow one more download of {package_id} for {key}?",
+            yes=args.yes,
+            what="retry-download uses one more SAT download",
+        ):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
+        repair.record(store, new, commands)
+        ctx.ui.out(
+            f"{key} may download package {package_id} once more: run the same `sat download` again."
+        )
     return exitcodes.OK
 
 

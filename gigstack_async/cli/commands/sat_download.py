@@ -39,12 +39,13 @@ Without rich, or when output is not a terminal, one line is printed per event in
 Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
 again after a crash, Ctrl-C or --timeout and it continues where it stopped: months already
 submitted are watched and downloaded, never requested (and billed) again. A month that needs
-you (expired, refused, an unknown outcome) says what to do, with the commands written out for
-OUT; `journal show OUT` lists them (also while this command runs) and `journal adopt OUT MONTH
-ID` / `journal resend OUT MONTH` act on them. A damaged journal stops the run before anything is
-sent (exit 2): `journal show OUT` then lists what is left of it and the commands that go on
-without billing again. A month OUT/YYYY-MM already holds files of, with no record in the
-journal (a deleted journal), is not requested again: it needs you."""
+you (expired, refused, an unknown outcome, a package whose 2 SAT downloads are counted) says
+what to do, with the commands written out for OUT; `journal show OUT` lists them (also while
+this command runs) and `journal adopt OUT MONTH ID` / `journal retry-download OUT MONTH` /
+`journal resend OUT MONTH` act on them. A damaged journal stops the run before anything is sent
+(exit 2): `journal show OUT` then lists what is left of it and the commands that go on without
+billing again. A month OUT/YYYY-MM already holds files of, with no record in the journal (a
+deleted journal), is not requested again: it needs you."""
 
 EPILOG = f"""\
 examples:
