@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gigstack_async.bulk.engine import BulkOptions, run_bulk
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.duplicates import PriorRequest, prior_requests
+from gigstack_async.bulk.engine import BulkOptions, initial_state, run_bulk, seen_from_history
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.plan import DownloadPlan
@@ -136,6 +138,35 @@ class BulkDownload:
             with JournalStore.open(self.journal_path, self.identity) as store:
                 store.bind_download_to(self._options.download_to, record=False)
 
+    async def identical_requests(self) -> dict[str, tuple[PriorRequest, ...]]:
+        """The plan's months still to be sent whose exact request (dates, `rfc_type`,
+        `request_type`, each reported) the account's history already lists under an id this
+        journal does not know: most likely another folder's download of the same period. One
+        history call (`GET /schedule/history`, free); nothing is sent or recorded.
+
+        Returns {month: requests}, only months with at least one. Unless the run was made with
+        `allow_duplicates=True`, these months are held when the run reaches them (their
+        `MonthResult.stage` is `held`). Only the requests the history lists are seen (the
+        newest 20, per the docs). Raises what `downloads.history()` raises, and the journal's
+        `JournalError`s.
+        """
+        history = await self._downloads.history()
+        entries = tuple(seen_from_history(entry) for entry in history)
+        recorded: dict[str, m.MonthState] = {}
+        if self.journal_path is not None and self.journal_path.exists():
+            with JournalStore.open(self.journal_path, self.identity) as store:
+                recorded = {state.key: state for state in store.states()}
+        known = {i for state in recorded.values() for i in state.known_ids}
+        found: dict[str, tuple[PriorRequest, ...]] = {}
+        for slot in self.plan:
+            state = recorded.get(slot.key)
+            if state is not None and not _to_send(state, slot.start_date, slot.end_date):
+                continue
+            priors = prior_requests(initial_state(slot), entries, known)
+            if priors:
+                found[slot.key] = priors
+        return found
+
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
         if self._iterated:
             raise RuntimeError("a BulkDownload can be iterated once")
@@ -195,6 +226,19 @@ class BulkDownload:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _to_send(state: m.MonthState, start: object, end: object) -> bool:
+    """Whether a run of this plan would send a create for the recorded month (see
+    `engine.merge_plan`): never sent or refused, or SAT refused it (5002/5003) and the plan
+    asks for other dates."""
+    if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
+        return state.resend_allowed or state.stage is m.Stage.REFUSED
+    return (
+        state.stage is m.Stage.SAT_FAILED
+        and state.sat_code in (5002, 5003)
+        and (state.start, state.end) != (start, end)
+    )
 
 
 class _Held:

@@ -7,10 +7,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from gigstack_async.bulk.duplicates import PriorRequest
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.argtypes import positive_float
-from gigstack_async.cli.confirm import confirmed
+from gigstack_async.cli.confirm import check_can_confirm, confirmed
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.download import (
     JOURNAL_NAME,
@@ -19,6 +20,7 @@ from gigstack_async.cli.download import (
     default_journal,
     execute,
     plan_run,
+    preflight,
     show_plan,
 )
 from gigstack_async.cli.outpath import check_creatable
@@ -129,6 +131,13 @@ def register(subparsers: Any) -> None:
         help="stop watching after SECONDS; unfinished months are reported and resume later",
     )
     parser.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="also request months whose exact request (same dates and type) the account's "
+        "history already lists but this folder's journal did not send (another folder's?); "
+        "without it they are held, and the plan says which request to adopt instead",
+    )
+    parser.add_argument(
         "--yes",
         "-y",
         action="store_true",
@@ -148,6 +157,7 @@ def job_from_args(args: argparse.Namespace) -> DownloadJob:
         concurrency=args.concurrency,
         poll_interval=args.poll_interval,
         timeout=args.timeout,
+        allow_duplicates=args.allow_duplicates,
     )
 
 
@@ -161,8 +171,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     bulk = plan_run(client, job)  # validates every argument; nothing is sent
     # Another run's journal is refused before the plan says "resuming where it stopped".
     bulk.check_journal()
-    show_plan(ctx.ui, bulk, job)
-    if not confirmed(bulk, yes=args.yes):
+    # Nobody to ask and no --yes: refused before anything (even the free pre-flight) is sent.
+    check_can_confirm(yes=args.yes)
+    # The pre-flight read comes before the plan: it names the months the account already has
+    # an identical request for (another folder's run?), before the question. Its own client
+    # and event loop: the question is asked outside any loop (Ctrl-C stops it at once).
+    identical = asyncio.run(_preflight(ctx.client(args), job, ctx))
+    show_plan(ctx.ui, bulk, job, identical)
+    held = 0 if job.allow_duplicates or not identical else len(identical)
+    if not confirmed(bulk, yes=args.yes, held=held):
         ctx.ui.out("Nothing was sent.")
         return exitcodes.OK
     ctx.interrupt_hint = (
@@ -173,6 +190,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return asyncio.run(_run(client, bulk, job, ctx))
 
 
+async def _preflight(
+    client: GigstackClient, job: DownloadJob, ctx: Context
+) -> dict[str, tuple[PriorRequest, ...]] | None:
+    async with client:
+        return await preflight(plan_run(client, job), ctx.ui)
+
+
 async def _run(client: GigstackClient, bulk: BulkDownload, job: DownloadJob, ctx: Context) -> int:
     async with client:
-        return await execute(client, bulk, job, ctx.ui)
+        return await execute(client, bulk, job, ctx.ui, checked=True)

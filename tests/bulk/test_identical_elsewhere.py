@@ -1,0 +1,250 @@
+"""Newcomer 9c #6: a second folder silently billed the whole year again.
+
+The same period run into another `download_to` folder (or from another working directory, or
+after deleting the journal) found an empty journal and created every month again: billed, and
+one of SAT's 2 requests with identical criteria spent (a third folder got 5002 for good). Now
+a month whose exact request the account's history lists under an id the journal does not know
+is held (not sent) unless `allow_duplicates=True` / `--allow-duplicates`; the plan names the
+request and the safe route (`journal adopt`, the other folder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.duplicates import PriorRequest, identical, prior_requests
+from gigstack_async.bulk.events import BulkEvent, MonthResult, Submitted
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.cli import main
+from gigstack_async.errors import InvalidParameterError
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import PROFILES, ServerProfile
+
+FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+COMMAND = re.compile(r"`(gigstack-async journal adopt [^`]+)`")
+
+MONTH = m.MonthState(
+    key="2024-01",
+    start=date(2024, 1, 1),
+    end=date(2024, 1, 31),
+    rfc_type="received",
+    request_type="cfdi",
+)
+SAME = m.Seen(
+    "X1",
+    "completed",
+    "received",
+    "cfdi",
+    date(2024, 1, 1),
+    date(2024, 1, 31),
+    created_at="1700000000000",
+)
+
+
+# ------------------------------------------------------------------ the rule, table-driven
+
+
+@pytest.mark.parametrize(
+    ("seen", "expected"),
+    [
+        (SAME, True),
+        (m.Seen("X1", None, "received", "cfdi", date(2024, 1, 1), date(2024, 1, 31)), True),
+        # missing fields never count as a match (the docs do not list requestType)
+        (m.Seen("X1", None, "received", None, date(2024, 1, 1), date(2024, 1, 31)), False),
+        (m.Seen("X1", None, None, "cfdi", date(2024, 1, 1), date(2024, 1, 31)), False),
+        (m.Seen("X1", None, "received", "cfdi", None, date(2024, 1, 31)), False),
+        (m.Seen("X1", None, "received", "cfdi", date(2024, 1, 1), None), False),
+        # other criteria: a new request for SAT
+        (m.Seen("X1", None, "issued", "cfdi", date(2024, 1, 1), date(2024, 1, 31)), False),
+        (m.Seen("X1", None, "received", "metadata", date(2024, 1, 1), date(2024, 1, 31)), False),
+        (m.Seen("X1", None, "received", "cfdi", date(2024, 1, 2), date(2024, 1, 31)), False),
+        (m.Seen("X1", None, "received", "cfdi", date(2024, 1, 1), date(2024, 1, 15)), False),
+    ],
+)
+def test_identical_needs_every_field_reported_and_equal(seen: m.Seen, expected: bool) -> None:
+    assert identical(MONTH, seen) is expected
+
+
+def test_prior_requests_skip_the_journals_own_ids() -> None:
+    other = m.Seen("X2", "expired", "received", "cfdi", date(2024, 1, 1), date(2024, 1, 31))
+    assert prior_requests(MONTH, (SAME, other), known={"X1"}) == (
+        PriorRequest("2024-01", "X2", "expired", None),
+    )
+    assert prior_requests(MONTH, (SAME, other), known={"X1", "X2"}) == ()
+    found = prior_requests(MONTH, (SAME,), known=())
+    assert found == (PriorRequest("2024-01", "X1", "completed", "1700000000000"),)
+    assert found[0].adoptable
+    assert not PriorRequest("k", "i", "failed").adoptable
+    assert found[0].describe() == "request X1 (completed, created 1700000000000)"
+
+
+# ------------------------------------------------------------------ end to end
+
+
+@pytest.fixture
+async def world(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    profile: ServerProfile = getattr(request, "param", ServerProfile())
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=5, profile=profile)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        yield sandbox, client
+
+
+async def run(client: GigstackClient, out: Path, **kw: object) -> list[BulkEvent]:
+    bulk = client.downloads.bulk(
+        "2024-01", "2024-02", rfc_type="received", download_to=out, poll=FAST, **kw
+    )  # type: ignore[arg-type]
+    async with bulk:
+        return [event async for event in bulk]
+
+
+def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
+    return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+def billed(sandbox: Sandbox) -> int:
+    return sum(sandbox.state.billed_creates(k) for k in ("2024-01", "2024-02"))
+
+
+async def test_a_second_folder_holds_the_months_the_account_already_has(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    first = results(await run(client, tmp_path / "cfdi"))
+    assert all(r.stage == "done" for r in first.values())
+    assert billed(sandbox) == 2
+
+    second = tmp_path / "cfdi-b"
+    bulk = client.downloads.bulk("2024-01", "2024-02", rfc_type="received", download_to=second)
+    found = await bulk.identical_requests()  # before anything is sent
+    assert {k: [p.request_id for p in v] for k, v in found.items()} == {
+        k: [r.request_id] for k, r in first.items()
+    }
+    held = results(await run(client, second))
+    assert billed(sandbox) == 2  # nothing new was created (was: 2 more, billed)
+    for key, result in held.items():
+        assert result.stage == "held"
+        assert not result.ok
+        assert first[key].request_id in (result.error or "")
+        assert str(second.absolute()) in (result.error or "")
+        assert "SAT accepts only 2" in (result.error or "")
+        assert "--allow-duplicates" in (result.hint or "")
+        assert f"journal adopt {shlex.quote(str(second))} {key}" in (result.hint or "")
+
+    # The safe route, as printed: adopt into this folder (nothing sent), run again.
+    for result in held.values():
+        command = COMMAND.search(result.hint or "")
+        assert command is not None
+        argv = shlex.split(command.group(1))[1:]
+        assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
+    adopted = results(await run(client, second))
+    assert all(r.stage == "done" for r in adopted.values())
+    assert {k: r.request_id for k, r in adopted.items()} == {
+        k: r.request_id for k, r in first.items()
+    }
+    assert billed(sandbox) == 2
+    assert (
+        await client.downloads.bulk(
+            "2024-01", "2024-02", rfc_type="received", download_to=second
+        ).identical_requests()
+        == {}
+    )
+
+
+async def test_allow_duplicates_requests_them_again(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    await run(client, tmp_path / "cfdi")
+    again = results(await run(client, tmp_path / "cfdi-b", allow_duplicates=True))
+    assert all(r.stage == "done" for r in again.values())
+    assert billed(sandbox) == 4  # the user asked for it
+
+
+async def test_a_run_without_a_journal_file_is_held_too(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Python asked for nothing: a journal-less run of the same months billed them again.
+    sandbox, client = world
+    await run(client, tmp_path / "cfdi")
+    bulk = client.downloads.bulk("2024-01", "2024-02", rfc_type="received", poll=FAST)
+    async with bulk:
+        events = [event async for event in bulk]
+    assert {r.stage for r in results(events).values()} == {"held"}
+    assert not [e for e in events if isinstance(e, Submitted)]
+    assert billed(sandbox) == 2
+
+
+@pytest.mark.parametrize("world", [PROFILES["documented-fields"]], indirect=True)
+async def test_without_request_type_in_the_history_nothing_counts_as_identical(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # The docs do not list requestType: a missing field never counts as a match, so a second
+    # folder is not held (the README says so).
+    sandbox, client = world
+    await run(client, tmp_path / "cfdi")
+    again = results(await run(client, tmp_path / "cfdi-b"))
+    assert "held" not in {r.stage for r in again.values()}
+    assert billed(sandbox) == 4
+
+
+async def test_allow_duplicates_must_be_a_bool(world: tuple[Sandbox, GigstackClient]) -> None:
+    _sandbox, client = world
+    with pytest.raises(InvalidParameterError, match="allow_duplicates"):
+        client.downloads.bulk("2024-01", "2024-01", rfc_type="received", allow_duplicates="no")  # type: ignore[arg-type]
+
+
+def cli(sandbox: Sandbox, *argv: str) -> list[str]:
+    return [
+        "--api-key",
+        sandbox.api_key,
+        "--base-url",
+        sandbox.base_url,
+        "sat",
+        "download",
+        "--from",
+        "2024-01",
+        "--to",
+        "2024-02",
+        "--rfc-type",
+        "received",
+        "--poll-interval",
+        "0.05",
+        "--yes",
+        *argv,
+    ]
+
+
+async def test_the_cli_names_the_requests_in_the_plan_and_holds_them(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox, _client = world
+    monkeypatch.chdir(tmp_path)
+    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi")) == 0
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b")) == 1
+    out = capsys.readouterr().out
+    assert f"Output folder: {tmp_path / 'cfdi-b'} (new folder)" in out
+    assert "The account already has an identical request for 2 months" in out
+    assert "2024-01: request " in out
+    assert "2024-02: request " in out
+    assert "journal adopt cfdi-b 2024-01 " in out
+    assert "These months are held (not sent)" in out
+    assert billed(sandbox) == 2
+    code = await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b", "--allow-duplicates"))
+    assert code == 0
+    assert "--allow-duplicates: they are requested again." in capsys.readouterr().out
+    assert billed(sandbox) == 4
