@@ -1,5 +1,5 @@
 """The machine's hints made typeable: the journal's folder (and month) put into every
-`gigstack-async journal show|adopt|resend` command.
+`gigstack-async journal show|adopt|resend|split` command.
 
 The state machine (`bulk.machine`) is pure and knows neither where its journal lives nor how
 the user named it, so its texts say `gigstack-async journal adopt 2024-03 <id>`. Whatever shows
@@ -14,7 +14,7 @@ import re
 import shlex
 
 _COMMAND = re.compile(
-    r"(?P<command>gigstack-async journal (?:show|adopt|resend))"
+    r"(?P<command>gigstack-async journal (?:show|adopt|resend|split))"
     r"(?P<month> \d{4}-\d{2}(?![\w-]))?"
 )
 

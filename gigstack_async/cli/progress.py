@@ -2,7 +2,8 @@
 
 States shown while it runs: planned → submitted → pending / accepted / processing → completed →
 downloading. A finished month shows its `MonthResult.stage`, the names `journal show` uses:
-done, empty, sat-failed, expired, refused, needs-attention (or completed without files); a month
+done, empty, split, sat-failed, expired, refused, needs-attention, held (or completed without
+files); a month
 this run did not finish shows unfinished (a re-run continues it). A month whose polling keeps
 failing gets the note "polling failing". The model is pure (no output) so the live table, the
 plain lines and the summary all read the same rows.
@@ -27,7 +28,17 @@ from gigstack_async.bulk.events import (
 )
 
 FINAL_STAGES = frozenset(
-    ("done", "empty", "completed", "sat-failed", "expired", "refused", "needs-attention")
+    (
+        "done",
+        "empty",
+        "split",
+        "completed",
+        "sat-failed",
+        "expired",
+        "refused",
+        "needs-attention",
+        "held",
+    )
 )
 """`MonthResult.stage` values a run ends a month in; any other stage is shown "unfinished"."""
 

@@ -34,8 +34,8 @@ The period is split into one request per calendar month (SAT's limit), shown bef
 sent. The months are submitted and polled concurrently; each completed month's packages are
 verified and extracted to OUT/YYYY-MM/<UUID>.xml. A live table shows each month's state:
 planned → submitted → pending/accepted/processing → completed → downloading → done; or empty,
-sat-failed, expired, refused, needs-attention (the names `journal show` uses); unfinished when
-this run stopped first.
+split, sat-failed, expired, refused, needs-attention (the names `journal show` uses); unfinished
+when this run stopped first; held when the account already has the month's exact request.
 Without rich, or when output is not a terminal, one line is printed per event instead.
 
 Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
@@ -43,7 +43,16 @@ again after a crash, Ctrl-C or --timeout and it continues where it stopped: mont
 submitted are watched and downloaded, never requested (and billed) again. A month that needs
 you (expired, refused, an unknown outcome) says what to do, with the commands written out for
 OUT; `journal show OUT` lists them and `journal adopt OUT MONTH ID` / `journal resend OUT MONTH`
-act on them."""
+act on them.
+
+Another folder: before asking, the plan reads the account's history. A month whose exact request
+(same dates, rfc type and type, each reported by the history) is listed under an id this
+folder's journal did not send (another folder's run?) is held: not sent, since a new request
+may be billed and SAT accepts only 2 with identical criteria. Adopt that request here with the
+printed `journal adopt` command, use the folder that has it, or pass --allow-duplicates.
+
+SAT 5003 (too many CFDIs for one request): download the month in shorter ranges, each into its
+own --out folder, then `journal split OUT MONTH PART...` records where its CFDIs are."""
 
 EPILOG = f"""\
 examples:
