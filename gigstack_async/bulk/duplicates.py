@@ -36,6 +36,8 @@ class PriorRequest:
     request_id: str
     status: str | None = None
     created_at: str | None = None
+    message: str | None = None
+    """The history's `statusMessage` (why a request failed, e.g. SAT 5003)."""
 
     @property
     def adoptable(self) -> bool:
@@ -68,7 +70,7 @@ def prior_requests(
     """The entries identical to the month's request whose id the journal does not know
     (`known`: every request id of every month of the journal, and those created this run)."""
     return tuple(
-        PriorRequest(state.key, seen.id, seen.status, seen.created_at)
+        PriorRequest(state.key, seen.id, seen.status, seen.created_at, seen.message)
         for seen in entries
         if seen.id not in known and identical(state, seen)
     )
@@ -98,6 +100,13 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
     folder by `bulk.hints.with_journal`)."""
     kind = f"--rfc-type {state.rfc_type} --type {state.request_type}"
     usable = [p for p in priors if p.adoptable]
+    if any(m.sat_code(p.message) == 5003 for p in priors):
+        # The same dates again would be billed and refused again.
+        return (
+            "SAT answered 5003 (too many CFDIs for one request) for these dates: do not request "
+            f"them again; split the period: run {state.start}..{state.end} as shorter ranges, "
+            "each into its own --out folder (another folder may have done so already)"
+        )
     if usable:
         first = usable[0].request_id
         safe = (

@@ -21,7 +21,13 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.duplicates import PriorRequest, identical, prior_requests
+from gigstack_async.bulk.duplicates import (
+    PriorRequest,
+    held_hint,
+    held_reason,
+    identical,
+    prior_requests,
+)
 from gigstack_async.bulk.events import BulkEvent, MonthResult, Submitted
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
@@ -248,3 +254,49 @@ async def test_the_cli_names_the_requests_in_the_plan_and_holds_them(
     assert code == 0
     assert "--allow-duplicates: they are requested again." in capsys.readouterr().out
     assert billed(sandbox) == 4
+
+
+@pytest.mark.parametrize(
+    ("prior", "says", "never"),
+    [
+        (
+            PriorRequest("2024-01", "X1", "completed"),
+            "`gigstack-async journal adopt 2024-01 X1 --rfc-type received --type cfdi`",
+            "can no longer be downloaded",
+        ),
+        (
+            PriorRequest("2024-01", "X1", None),  # status unknown: adopting may still help
+            "journal adopt 2024-01 X1",
+            "5003",
+        ),
+        (
+            PriorRequest("2024-01", "X1", "expired"),
+            "can no longer be downloaded (failed or expired)",
+            "journal adopt",
+        ),
+        (
+            PriorRequest("2024-01", "X1", "failed", message="SAT 5003: Tope máximo"),
+            "SAT answered 5003 (too many CFDIs for one request) for these dates: do not request",
+            "--allow-duplicates",
+        ),
+    ],
+)
+def test_the_held_hint_offers_the_route_that_can_work(
+    prior: PriorRequest, says: str, never: str
+) -> None:
+    hint = held_hint(MONTH, (prior,))
+    assert says in hint
+    assert never not in hint
+
+
+def test_the_held_reason_counts_against_sats_limit() -> None:
+    one = held_reason(MONTH, (PriorRequest("2024-01", "X1", "completed"),), Path("/abs/cfdi-b"))
+    assert one.startswith(
+        "not sent: the account already has request X1 (completed) for the same dates "
+        "(2024-01-01..2024-01-31) and type (received cfdi), which this journal did not send "
+        "(this run's folder: /abs/cfdi-b): another folder's download?"
+    )
+    assert one.endswith("SAT accepts only 2 requests with identical criteria, ever")
+    two = held_reason(MONTH, (PriorRequest("2024-01", "X1"), PriorRequest("2024-01", "X2")), None)
+    assert "a third is refused with SAT 5002" in two
+    assert "this run's folder" not in two

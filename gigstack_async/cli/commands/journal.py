@@ -12,6 +12,7 @@ import asyncio
 import calendar
 import contextlib
 import re
+import shlex
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -455,8 +456,10 @@ def run_resend(args: argparse.Namespace, ctx: Context) -> int:
                 f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end}: the same request would be billed and refused "
                 "again. Split the period instead, each part into its own --out folder (for "
-                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`); "
-                "pass --force only if SAT's answer has changed"
+                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`), "
+                f"then `{PROG} journal split {shlex.quote(str(args.journal))} {key} <part folder> "
+                "<part folder>` finishes the month here; pass --force only if SAT's answer has "
+                "changed"
             )
         try:  # refused (SAT 5002 for these dates) before any warning is printed
             new, commands = m.transition(state, m.AllowResend())
