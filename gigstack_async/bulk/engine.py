@@ -25,7 +25,7 @@ import logging
 import random
 import sqlite3
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -167,6 +167,12 @@ def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
         package_ids=None if status.package_ids is None else tuple(status.package_ids),
         message=status.status_message,
     )
+
+
+def journal_ids(states: Iterable[m.MonthState]) -> set[str]:
+    """Every request id a journal has seen as its own or as a candidate for one of its months
+    (shown to the user when a create's outcome was unknown): none is "another folder's"."""
+    return {i for s in states for i in (*s.known_ids, *(r.id for r in s.records))}
 
 
 def initial_state(slot: MonthSlot) -> m.MonthState:
@@ -798,7 +804,7 @@ class _Run:
         run checks again (an adopt or `allow_duplicates` lets it go)."""
         if self.options.allow_duplicates or self.sent_this_run[state.key]:
             return False  # a month this run sent already: the history now lists its own create
-        known = {i for s in self.store.states() for i in s.known_ids} | self.created_ids
+        known = journal_ids(self.store.states()) | self.created_ids
         priors = prior_requests(state, self.history_entries, known)
         if not priors:
             return False

@@ -17,7 +17,13 @@ import attrs
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.duplicates import PriorRequest, prior_requests
-from gigstack_async.bulk.engine import BulkOptions, initial_state, run_bulk, seen_from_history
+from gigstack_async.bulk.engine import (
+    BulkOptions,
+    initial_state,
+    journal_ids,
+    run_bulk,
+    seen_from_history,
+)
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.plan import DownloadPlan
@@ -156,7 +162,7 @@ class BulkDownload:
         if self.journal_path is not None and self.journal_path.exists():
             with JournalStore.open(self.journal_path, self.identity) as store:
                 recorded = {state.key: state for state in store.states()}
-        known = {i for state in recorded.values() for i in state.known_ids}
+        known = journal_ids(recorded.values())
         found: dict[str, tuple[PriorRequest, ...]] = {}
         for slot in self.plan:
             state = recorded.get(slot.key)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient
@@ -28,7 +29,11 @@ from gigstack_async.bulk.duplicates import (
     identical,
     prior_requests,
 )
+from gigstack_async.bulk.engine import initial_state, journal_ids
 from gigstack_async.bulk.events import BulkEvent, MonthResult, Submitted
+from gigstack_async.bulk.plan import plan_months
+from gigstack_async.bulk.run import journal_identity
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.errors import InvalidParameterError
@@ -300,3 +305,35 @@ def test_the_held_reason_counts_against_sats_limit() -> None:
     two = held_reason(MONTH, (PriorRequest("2024-01", "X1"), PriorRequest("2024-01", "X2")), None)
     assert "a third is refused with SAT 5002" in two
     assert "this run's folder" not in two
+
+
+async def test_a_candidate_the_user_was_shown_and_resent_past_is_not_held(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # After an unknown create outcome the machine lists candidates and the user chose `journal
+    # resend` over adopting one: that resend was confirmed with its risk, and the candidate is
+    # no other folder's request (the journal has seen it): it does not hold the month again.
+    sandbox, client = world
+    first = results(await run(client, tmp_path / "cfdi"))
+    out = tmp_path / "cfdi-b"
+    journal = out / ".gigstack-journal.sqlite3"
+    out.mkdir()
+    identity = journal_identity(client._pipeline, "received", "cfdi")
+    with JournalStore.open(journal, identity) as store:
+        store.bind_download_to(out)
+        for key, result in first.items():
+            slot = plan_months(key, key, rfc_type="received", request_type="cfdi").slots[0]
+            seen = m.KnownRequest(result.request_id or "", slot.start_date, slot.end_date)
+            state = attrs.evolve(
+                initial_state(slot),
+                stage=m.Stage.NEEDS_ATTENTION,
+                unknown=True,
+                creates=1,
+                records=(seen,),
+            )
+            store.put(m.transition(state, m.AllowResend())[0])  # `journal resend`
+    with JournalStore.open(journal, identity) as store:
+        assert journal_ids(store.states()) == {r.request_id for r in first.values()}
+    again = results(await run(client, out))
+    assert {r.stage for r in again.values()} == {"done"}
+    assert billed(sandbox) == 4
