@@ -19,7 +19,14 @@ import attrs
 
 from gigstack_async.bulk import machine as m
 
-__all__ = ["PriorRequest", "held_hint", "held_reason", "identical", "prior_requests"]
+__all__ = [
+    "PriorRequest",
+    "held_hint",
+    "held_reason",
+    "identical",
+    "prior_requests",
+    "untyped_match",
+]
 
 _DEAD = frozenset({"failed", "expired"})
 """Statuses whose request cannot be adopted usefully: no package to download."""
@@ -38,6 +45,9 @@ class PriorRequest:
     created_at: str | None = None
     message: str | None = None
     """The history's `statusMessage` (why a request failed, e.g. SAT 5003)."""
+    typed: bool = True
+    """False: the history did not report its `requestType` (the docs do not list it), so it
+    may be another kind of request for the same dates; never held for, only shown."""
 
     @property
     def adoptable(self) -> bool:
@@ -64,16 +74,39 @@ def identical(state: m.MonthState, seen: m.Seen) -> bool:
     return all(theirs is not None and theirs == ours for theirs, ours in pairs)
 
 
+def untyped_match(state: m.MonthState, seen: m.Seen) -> bool:
+    """Same start and end day and `rfcType`, each reported, but no `requestType`: it may be
+    the month's request, or another kind for the same dates. Never counted as identical."""
+    return seen.request_type is None and identical(
+        state, attrs.evolve(seen, request_type=state.request_type)
+    )
+
+
 def prior_requests(
-    state: m.MonthState, entries: Iterable[m.Seen], known: Collection[str]
+    state: m.MonthState,
+    entries: Iterable[m.Seen],
+    known: Collection[str],
+    *,
+    untyped: bool = False,
 ) -> tuple[PriorRequest, ...]:
     """The entries identical to the month's request whose id the journal does not know
-    (`known`: every request id of every month of the journal, and those created this run)."""
-    return tuple(
-        PriorRequest(state.key, seen.id, seen.status, seen.created_at, seen.message)
-        for seen in entries
-        if seen.id not in known and identical(state, seen)
-    )
+    (`known`: every request id of every month of the journal, and those created this run).
+    `untyped`: also those that would be identical but do not report `requestType`
+    (`PriorRequest.typed` False)."""
+    found = []
+    for seen in entries:
+        if seen.id in known:
+            continue
+        if identical(state, seen):
+            typed = True
+        elif untyped and untyped_match(state, seen):
+            typed = False
+        else:
+            continue
+        found.append(
+            PriorRequest(state.key, seen.id, seen.status, seen.created_at, seen.message, typed)
+        )
+    return tuple(found)
 
 
 def held_reason(state: m.MonthState, priors: tuple[PriorRequest, ...], folder: Path | None) -> str:

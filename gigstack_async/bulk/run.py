@@ -144,7 +144,9 @@ class BulkDownload:
             with JournalStore.open(self.journal_path, self.identity) as store:
                 store.bind_download_to(self._options.download_to, record=False)
 
-    async def identical_requests(self) -> dict[str, tuple[PriorRequest, ...]]:
+    async def identical_requests(
+        self, *, untyped: bool = False
+    ) -> dict[str, tuple[PriorRequest, ...]]:
         """The plan's months still to be sent whose exact request (dates, `rfc_type`,
         `request_type`, each reported) the account's history already lists under an id this
         journal does not know: most likely another folder's download of the same period. One
@@ -153,8 +155,10 @@ class BulkDownload:
         Returns {month: requests}, only months with at least one. Unless the run was made with
         `allow_duplicates=True`, these months are held when the run reaches them (their
         `MonthResult.stage` is `held`). Only the requests the history lists are seen (the
-        newest 20, per the docs). Raises what `downloads.history()` raises, and the journal's
-        `JournalError`s.
+        newest 20, per the docs). `untyped`: also list entries with the month's dates and
+        `rfc_type` that do not report their `requestType` (`PriorRequest.typed` False: perhaps
+        another kind of request; never held for). Raises what `downloads.history()` raises,
+        and the journal's `JournalError`s.
         """
         history = await self._downloads.history()
         entries = tuple(seen_from_history(entry) for entry in history)
@@ -168,7 +172,7 @@ class BulkDownload:
             state = recorded.get(slot.key)
             if state is not None and not _to_send(state, slot.start_date, slot.end_date):
                 continue
-            priors = prior_requests(initial_state(slot), entries, known)
+            priors = prior_requests(initial_state(slot), entries, known, untyped=untyped)
             if priors:
                 found[slot.key] = priors
         return found

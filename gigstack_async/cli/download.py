@@ -108,7 +108,35 @@ def show_plan(
         )
         ui.out(f"Journal: {job.journal.resolve()}{resuming}")
     if identical:
-        show_identical(ui, run, job, identical)
+        held = {k: v for k, v in identical.items() if any(p.typed for p in v)}
+        maybe = {k: v for k, v in identical.items() if k not in held}
+        if held:
+            show_identical(ui, run, job, held)
+        if maybe:
+            show_untyped(ui, job, maybe)
+
+
+def held_months(identical: dict[str, tuple[PriorRequest, ...]] | None) -> int:
+    """How many months the run will hold: an identical request with every field reported."""
+    return sum(any(p.typed for p in v) for v in (identical or {}).values())
+
+
+def show_untyped(ui: Ui, job: DownloadJob, maybe: dict[str, tuple[PriorRequest, ...]]) -> None:
+    """Months the history lists a request for with the same dates and rfc type, its type not
+    reported: maybe identical, never held (a missing field never counts as a match)."""
+    ui.out(
+        "The history lists requests for the same dates and rfc type as these months, without "
+        "saying their type (cfdi or metadata), not sent from this folder's journal:"
+    )
+    for key, priors in maybe.items():
+        ui.out(f"  {key}: " + "; ".join(p.describe() for p in priors))
+    folder = shlex.quote(str(job.journal_argument))
+    kind = f"--rfc-type {job.rfc_type} --type {job.request_type}"
+    ui.out(
+        f"They are sent (not known to be identical). If one is a {job.request_type} request, "
+        "it is this month's: answer no, and adopt it instead of paying again, e.g. "
+        f"`{PROG} journal adopt {folder} <month> <request id> {kind}`."
+    )
 
 
 def show_identical(
@@ -163,7 +191,7 @@ async def preflight(run: BulkDownload, ui: Ui) -> dict[str, tuple[PriorRequest, 
     # A journal that cannot be used must cost nothing: check it before any request.
     run.check_journal()
     try:
-        return await run.identical_requests()
+        return await run.identical_requests(untyped=True)
     except (InternalServerError, RateLimitError) as error:
         ui.err(f"warning: the pre-flight read of the history failed ({error}); going on")
         return None

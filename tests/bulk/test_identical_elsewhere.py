@@ -203,10 +203,31 @@ async def test_without_request_type_in_the_history_nothing_counts_as_identical(
     # The docs do not list requestType: a missing field never counts as a match, so a second
     # folder is not held (the README says so).
     sandbox, client = world
-    await run(client, tmp_path / "cfdi")
+    first = results(await run(client, tmp_path / "cfdi"))
+    bulk = client.downloads.bulk(
+        "2024-01", "2024-02", rfc_type="received", download_to=tmp_path / "cfdi-b"
+    )
+    assert await bulk.identical_requests() == {}
+    shown = await bulk.identical_requests(untyped=True)  # what the CLI's plan shows
+    assert {k: [(p.request_id, p.typed) for p in v] for k, v in shown.items()} == {
+        k: [(r.request_id, False)] for k, r in first.items()
+    }
     again = results(await run(client, tmp_path / "cfdi-b"))
     assert "held" not in {r.stage for r in again.values()}
     assert billed(sandbox) == 4
+
+
+def test_untyped_entries_are_listed_only_when_asked_and_never_as_identical() -> None:
+    untyped = attrs.evolve(SAME, request_type=None)
+    assert prior_requests(MONTH, (untyped,), known=()) == ()
+    (found,) = prior_requests(
+        MONTH, (untyped, attrs.evolve(SAME, id="X2")), known=("X2",), untyped=True
+    )
+    assert (found.request_id, found.typed) == ("X1", False)
+    no_rfc = attrs.evolve(untyped, rfc_type=None)
+    assert prior_requests(MONTH, (no_rfc,), known=(), untyped=True) == ()
+    other_day = attrs.evolve(untyped, start=date(2024, 1, 2))
+    assert prior_requests(MONTH, (other_day,), known=(), untyped=True) == ()
 
 
 async def test_allow_duplicates_must_be_a_bool(world: tuple[Sandbox, GigstackClient]) -> None:
@@ -336,4 +357,23 @@ async def test_a_candidate_the_user_was_shown_and_resent_past_is_not_held(
         assert journal_ids(store.states()) == {r.request_id for r in first.values()}
     again = results(await run(client, out))
     assert {r.stage for r in again.values()} == {"done"}
+    assert billed(sandbox) == 4
+
+
+@pytest.mark.parametrize("world", [PROFILES["documented-fields"]], indirect=True)
+async def test_the_cli_plan_shows_untyped_look_alikes_without_holding_them(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox, _client = world
+    monkeypatch.chdir(tmp_path)
+    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi")) == 0
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b")) == 0
+    out = capsys.readouterr().out
+    assert "without saying their type (cfdi or metadata)" in out
+    assert "If one is a cfdi request, it is this month's: answer no, and adopt it" in out
+    assert "held" not in out
     assert billed(sandbox) == 4

@@ -19,6 +19,7 @@ from gigstack_async.cli.download import (
     check_out_folder,
     default_journal,
     execute,
+    held_months,
     plan_run,
     preflight,
     show_plan,
@@ -187,7 +188,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # and event loop: the question is asked outside any loop (Ctrl-C stops it at once).
     identical = asyncio.run(_preflight(ctx.client(args), job, ctx))
     show_plan(ctx.ui, bulk, job, identical)
-    held = 0 if job.allow_duplicates or not identical else len(identical)
+    held = 0 if job.allow_duplicates else held_months(identical)
     if not confirmed(bulk, yes=args.yes, held=held):
         ctx.ui.out("Nothing was sent.")
         return exitcodes.OK
