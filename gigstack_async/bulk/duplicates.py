@@ -145,9 +145,9 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         safe = (
             f"if that request is the one you want here, `gigstack-async journal adopt "
             f"{state.key} {first} {kind}` attaches it to this folder without sending anything "
-            "(its packages are downloaded again: SAT serves each package twice, so if another "
-            "folder already downloaded it, copy that folder's files instead); or run in the "
-            "folder that already has it"
+            "(its packages are downloaded again, and SAT serves each package twice: one "
+            "another folder already downloaded twice is refused, 5008); or run in the folder "
+            "that already has it"
         )
     else:
         safe = (

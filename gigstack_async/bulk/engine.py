@@ -811,7 +811,9 @@ class _Run:
         folder = self.options.download_to
         reason = held_reason(state, priors, None if folder is None else folder.absolute())
         logger.warning("%s: %s", state.key, reason)
-        self.finish(state, error=reason, hint=held_hint(state, priors), stage=HELD)
+        hint = held_hint(state, priors)
+        # As `_explain` words a machine state's error: the way forward follows "Next:".
+        self.finish(state, error=f"{reason}. Next: {hint}", hint=hint, stage=HELD)
         return True
 
     async def _send(self, key: str) -> None:
