@@ -377,3 +377,40 @@ async def test_the_cli_plan_shows_untyped_look_alikes_without_holding_them(
     assert "If one is a cfdi request, it is this month's: answer no, and adopt it" in out
     assert "held" not in out
     assert billed(sandbox) == 4
+
+
+async def test_the_question_counts_the_held_months_and_no_terminal_sends_nothing(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox, _client = world
+    monkeypatch.chdir(tmp_path)
+    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi")) == 0
+    three = [a for a in cli(sandbox, "--out", "cfdi-b", "--to", "2024-03") if a != "--yes"]
+    history = "GET /invoices/download/schedule/history"
+
+    # No terminal and no --yes: refused before anything, even the free pre-flight, is sent.
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    reads = len(sandbox.state.calls_to(history))
+    assert await asyncio.to_thread(main, three) == 2
+    assert len(sandbox.state.calls_to(history)) == reads
+
+    asked: list[str] = []
+
+    def answer(prompt: str) -> str:
+        asked.append(prompt)
+        return "n"
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", answer)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, three) == 0
+    assert asked == [
+        "Submit up to 1 download request? Each new one may be billed; months already in the "
+        "journal are not sent again. 2 months are held (not sent): the account already has "
+        "identical requests, see above. [y/N] "
+    ]
+    assert "Nothing was sent." in capsys.readouterr().out
+    assert billed(sandbox) == 2
