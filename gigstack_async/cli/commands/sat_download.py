@@ -24,6 +24,7 @@ from gigstack_async.cli.download import (
     preflight,
     show_plan,
 )
+from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
 from gigstack_async.client import GigstackClient
@@ -181,8 +182,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     bulk = plan_run(client, job)  # validates every argument; nothing is sent
     # Another run's journal is refused before the plan says "resuming where it stopped".
     bulk.check_journal()
-    # Nobody to ask and no --yes: refused before anything (even the free pre-flight) is sent.
-    check_can_confirm(yes=args.yes)
+    # Nobody to ask and no --yes: refused before anything (even the free pre-flight) is sent,
+    # after the plan (without the account's view, which needs that read) is shown.
+    try:
+        check_can_confirm(yes=args.yes)
+    except UsageError:
+        show_plan(ctx.ui, bulk, job)
+        raise
     # The pre-flight read comes before the plan: it names the months the account already has
     # an identical request for (another folder's run?), before the question. Its own client
     # and event loop: the question is asked outside any loop (Ctrl-C stops it at once).
