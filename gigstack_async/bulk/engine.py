@@ -13,7 +13,9 @@ What the engine owns is scheduling:
   missing from it; one month's polling failure never stops the others;
 - past `timeout` nothing new is sent (no create, no package download), in-flight calls finish,
   and every month gets its `MonthResult`;
-- the run ends as soon as every month is settled, without waiting for another poll interval.
+- the run ends as soon as every month is settled, without waiting for another poll interval;
+- a planned month whose exact request the latest history lists under an id the journal never
+  saw (another folder's run) is held, not sent, unless `allow_duplicates` (`bulk.duplicates`).
 """
 
 from __future__ import annotations

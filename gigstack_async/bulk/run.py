@@ -69,7 +69,9 @@ class BulkDownload:
     Events: `Submitted`, `StateChanged`, `PackageDownloaded`, `MonthWarning`, `MonthFailed` and,
     once per month, `MonthResult`. With `journal=` a crashed or interrupted run continues where
     it stopped when started again with the same arguments, and never submits a month twice.
-    Only the months of `plan` are driven, even if the journal holds others.
+    Only the months of `plan` are driven, even if the journal holds others. A month whose
+    exact request the account already has (another folder's run: `await
+    run.identical_requests()` lists them) is held, not sent, unless `allow_duplicates=True`.
     """
 
     def __init__(
