@@ -160,13 +160,21 @@ def show_identical(
         return
     folder = shlex.quote(str(job.journal_argument))
     kind = f"--rfc-type {job.rfc_type} --type {job.request_type}"
-    key, priors = next(iter(identical.items()))
-    ui.out(
-        "These months are held (not sent). Safe routes: use the folder that already has them; "
+    # Only a request that can still give the month its CFDIs is worth adopting (not failed or
+    # expired); each month's own result says what to do with the others.
+    usable = [p for priors in identical.values() for p in priors if p.adoptable]
+    adopt = (
         "or attach a request to this folder without sending anything (its packages are "
         f"downloaded again, and SAT serves each package twice), e.g. `{PROG} journal adopt "
-        f"{folder} {key} {priors[0].request_id} {kind}`, then run this command again. To "
-        "request them again anyway, add --allow-duplicates."
+        f"{folder} {usable[0].key} {usable[0].request_id} {kind}`, then run this command "
+        "again; "
+        if usable
+        else ""
+    )
+    ui.out(
+        "These months are held (not sent). Safe routes: use the folder that already has them; "
+        f"{adopt}each month's result says what to do. To request them again anyway, add "
+        "--allow-duplicates."
     )
 
 

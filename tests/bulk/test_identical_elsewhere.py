@@ -414,3 +414,35 @@ async def test_the_question_counts_the_held_months_and_no_terminal_sends_nothing
     ]
     assert "Nothing was sent." in capsys.readouterr().out
     assert billed(sandbox) == 2
+
+
+@pytest.mark.parametrize(
+    ("priors", "adopt"),
+    [
+        ((PriorRequest("2024-01", "X1", "completed"),), "journal adopt cfdi-b 2024-01 X1 "),
+        ((PriorRequest("2024-01", "X0", "expired"), PriorRequest("2024-01", "X1")), " X1 "),
+        ((PriorRequest("2024-01", "X1", "failed", message="SAT 5003"),), None),
+    ],
+)
+def test_the_plan_offers_to_adopt_only_a_request_that_can_still_be_downloaded(
+    priors: tuple[PriorRequest, ...],
+    adopt: str | None,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gigstack_async.cli.download import DownloadJob, held_months, show_identical
+    from gigstack_async.cli.redact import Redactor
+    from gigstack_async.cli.ui import Ui
+
+    monkeypatch.chdir(tmp_path)
+    job = DownloadJob("2024-01", "2024-01", "received", "cfdi", Path("cfdi-b"), None)
+    show_identical(Ui(Redactor()), None, job, {"2024-01": priors})  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "These months are held (not sent)" in out
+    if adopt is None:
+        assert "journal adopt" not in out
+    else:
+        assert adopt in out
+    assert held_months({"2024-01": priors}) == 1
+    assert held_months({"2024-01": (attrs.evolve(priors[0], typed=False),)}) == 0
