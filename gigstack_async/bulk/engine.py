@@ -13,7 +13,9 @@ What the engine owns is scheduling:
   missing from it; one month's polling failure never stops the others;
 - past `timeout` nothing new is sent (no create, no package download), in-flight calls finish,
   and every month gets its `MonthResult`;
-- the run ends as soon as every month is settled, without waiting for another poll interval.
+- the run ends as soon as every month is settled, without waiting for another poll interval;
+- a planned month whose exact request the latest history lists under an id the journal never
+  saw (another folder's run) is held, not sent, unless `allow_duplicates` (`bulk.duplicates`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import random
 import sqlite3
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -36,6 +38,7 @@ from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.content import PackageScan, scan_package
+from gigstack_async.bulk.duplicates import held_hint, held_reason, prior_requests
 from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
@@ -85,6 +88,9 @@ HISTORY_WINDOW = m.HISTORY_WINDOW
 MAX_SUBMISSIONS_PER_RUN = 8
 RESUBMIT_BACKOFF_CAP = 30.0
 STAGING_DIR = ".gigstack-staging"
+HELD = "held"
+"""`MonthResult.stage` of a month not sent because the account already has its exact request
+(`BulkOptions.allow_duplicates`); in the journal it stays planned."""
 # Extractions at once (across months). Each is mostly file creation (kernel work that
 # contends on the filesystem's journal) and Python under the GIL: more at once only slow
 # each other and the event loop's downloads (measured in the fan-out scenario).
@@ -108,6 +114,9 @@ class BulkOptions:
     timeout: float | None = None
     download_to: Path | None = None
     package_limits: PackageLimits = DEFAULT_LIMITS
+    allow_duplicates: bool = False
+    """Send a month even when the account's history shows an identical request that this
+    journal did not send (see `bulk.duplicates`); by default such a month is held."""
 
 
 def definitely_not_created(error: GigstackError) -> bool:
@@ -165,6 +174,12 @@ def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
         package_ids=None if status.package_ids is None else tuple(status.package_ids),
         message=status.status_message,
     )
+
+
+def journal_ids(states: Iterable[m.MonthState]) -> set[str]:
+    """Every request id a journal has seen as its own or as a candidate for one of its months
+    (shown to the user when a create's outcome was unknown): none is "another folder's"."""
+    return {i for s in states for i in (*s.known_ids, *(r.id for r in s.records))}
 
 
 def initial_state(slot: MonthSlot) -> m.MonthState:
@@ -340,6 +355,7 @@ class _Run:
         self.history_failures = 0  # history reads failed in a row before this run's first one
         self.history_noted: set[str] = set()
         self.history_created: tuple[tuple[str, str], ...] = ()
+        self.history_entries: tuple[m.Seen, ...] = ()
         self.busy: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.last_error: dict[str, GigstackError] = {}
@@ -437,7 +453,14 @@ class _Run:
         if new.sat_state != old.sat_state and new.sat_state and new.request_id:
             self.emit(StateChanged(new.key, new.request_id, new.sat_state, new.invoice_count))
 
-    def finish(self, state: m.MonthState, *, error: str | None = None) -> None:
+    def finish(
+        self,
+        state: m.MonthState,
+        *,
+        error: str | None = None,
+        hint: str | None = None,
+        stage: str | None = None,
+    ) -> None:
         if state.key in self.reported:
             return
         self.reported.add(state.key)
@@ -470,8 +493,8 @@ class _Run:
                 error=error,
                 duplicate=state.duplicate,
                 resumed=state.key in self.resumed,
-                stage=state.stage.value,
-                hint=state.hint,
+                stage=stage or state.stage.value,
+                hint=hint or state.hint,
             )
         )
 
@@ -819,6 +842,7 @@ class _Run:
         self.history_noted.clear()
         self.history_ids = tuple(entry.id for entry in history)
         entries = tuple(seen_from_history(entry) for entry in history)
+        self.history_entries = entries
         self.history_created = tuple(
             (seen.id, seen.created_at) for seen in entries if seen.created_at is not None
         )
@@ -903,6 +927,8 @@ class _Run:
                 continue
             if not state.resend_allowed:
                 continue
+            if self.hold_identical(state):
+                continue
             if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:
                 self.finish(
                     state,
@@ -911,6 +937,25 @@ class _Run:
                 )
                 continue
             self.spawn(key, self._send(key))
+
+    def hold_identical(self, state: m.MonthState) -> bool:
+        """Hold (do not send) a month whose exact request the account's latest history lists
+        under an id this journal does not know: another folder's download, most likely. Its
+        result says which request and the safe ways forward; nothing is recorded, so the next
+        run checks again (an adopt or `allow_duplicates` lets it go)."""
+        if self.options.allow_duplicates or self.sent_this_run[state.key]:
+            return False  # a month this run sent already: the history now lists its own create
+        known = journal_ids(self.store.states()) | self.created_ids
+        priors = prior_requests(state, self.history_entries, known)
+        if not priors:
+            return False
+        folder = self.options.download_to
+        reason = held_reason(state, priors, None if folder is None else folder.absolute())
+        logger.warning("%s: %s", state.key, reason)
+        hint = held_hint(state, priors)
+        # As `_explain` words a machine state's error: the way forward follows "Next:".
+        self.finish(state, error=f"{reason}. Next: {hint}", hint=hint, stage=HELD)
+        return True
 
     async def _send(self, key: str) -> None:
         attempt = self.sent_this_run[key]

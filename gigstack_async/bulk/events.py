@@ -78,11 +78,14 @@ class MonthResult(BulkEvent):
     duplicate: bool = False
     resumed: bool = False
     stage: str | None = None
-    """The month's state in the journal: `done`, `empty`, `completed` (no `download_to`),
-    `sat-failed`, `expired`, `refused`, `needs-attention`, or one still in progress (`planned`,
-    `submitting`, `submitted`, `duplicate` (SAT 5005: looking for the active identical
-    request), `processing`, `completed`: a re-run continues it). The CLI
-    summary and `journal show` use these names."""
+    """The month's state in the journal: `done`, `empty`, `split` (SAT 5003, downloaded in
+    parts elsewhere: `journal split`), `completed` (no `download_to`), `sat-failed`, `expired`,
+    `refused`, `needs-attention`, or one still in progress (`planned`, `submitting`,
+    `submitted`, `duplicate` (SAT 5005: looking for the active identical request),
+    `processing`, `completed`: a re-run continues it). The CLI summary and `journal show` use
+    these names. `held`: not sent, because the account already has the month's exact request
+    and the run was not made with `allow_duplicates=True` (the journal keeps it `planned`;
+    `error` and `hint` say why and what to do)."""
     hint: str | None = None
     """What to do next when the month needs you (also in `gigstack-async journal show`). Its
     `gigstack-async journal ...` commands name the journal's folder (or file) and the month:

@@ -81,6 +81,7 @@ __all__ = [
     "Seen",
     "Send",
     "SendCreate",
+    "SplitElsewhere",
     "Stage",
     "StagedLost",
     "StagedMissing",
@@ -158,6 +159,9 @@ class Stage(StrEnum):
     SAT_FAILED = "sat-failed"
     EXPIRED = "expired"
     NEEDS_ATTENTION = "needs-attention"
+    SPLIT = "split"
+    """SAT answered 5003 (too many CFDIs for one request) and the user downloaded the month in
+    shorter parts elsewhere (`gigstack-async journal split`): finished, its CFDIs are there."""
 
 
 SETTLED = frozenset(
@@ -168,6 +172,7 @@ SETTLED = frozenset(
         Stage.EXPIRED,
         Stage.NEEDS_ATTENTION,
         Stage.REFUSED,
+        Stage.SPLIT,
     }
 )
 """Stages in which a month has nothing left to do in this run."""
@@ -331,7 +336,7 @@ class MonthState:
 
     @property
     def ok(self) -> bool:
-        return self.stage in (Stage.DONE, Stage.EMPTY) or (
+        return self.stage in (Stage.DONE, Stage.EMPTY, Stage.SPLIT) or (
             self.stage is Stage.COMPLETED and not self.want_files
         )
 
@@ -564,6 +569,15 @@ class AllowDownload:
     package_id: str | None = None
 
 
+@attrs.frozen
+class SplitElsewhere:
+    """The user downloaded a month SAT refused with 5003 in shorter parts, elsewhere, and
+    `gigstack-async journal split` checked that those parts cover its dates and are done;
+    `where` says where its CFDIs are (shown by `journal show`)."""
+
+    where: str
+
+
 Observation = (
     Start
     | Send
@@ -584,6 +598,7 @@ Observation = (
     | Adopt
     | AllowResend
     | AllowDownload
+    | SplitElsewhere
 )
 
 # ------------------------------------------------------------------ commands
@@ -719,6 +734,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _unvouch(state, _allow_resend(state, obs), always=True)
         case AllowDownload():
             return _allow_download(state, obs)
+        case SplitElsewhere():
+            return _split_elsewhere(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
 
 
@@ -901,8 +918,7 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             sat_code=5003,
             unknown=False,
             reason=f"SAT 5003: too many CFDIs for one request ({obs.message})",
-            hint=f"split the period: run {state.start}..{state.end} as shorter ranges, each "
-            "into its own --out folder (a journal holds one request per month)",
+            hint=_split_hint(state),
         ), ()
     return _evolve(
         state,
@@ -1497,10 +1513,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         )
     hint = "SAT refused the request; see the reason. `gigstack-async journal resend` sends it again"
     if code == 5003:
-        hint = (
-            f"split the period: run {state.start}..{state.end} as shorter ranges, each into its "
-            "own --out folder (a journal holds one request per month)"
-        )
+        hint = _split_hint(state)
     elif code == 5002:
         hint = _LIMIT_5002
         state = _evolve(state, exhausted=_add_dates(state.exhausted, state.start, state.end))
@@ -1519,6 +1532,35 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
         sat_code=code,
         reason=f"SAT request failed: {text}",
         hint=hint,
+    )
+
+
+def _split_hint(state: MonthState) -> str:
+    return (
+        f"split the period: run {state.start}..{state.end} as shorter ranges, each into its own "
+        "--out folder (a journal holds one request per month); once every part is done, "
+        f"`gigstack-async journal split {state.key} <part folder> <part folder>` checks that "
+        "they cover the month and records where its CFDIs are (runs of this folder then end ok)"
+    )
+
+
+def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
+    if state.stage is Stage.SPLIT:
+        return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
+    if state.stage is not Stage.SAT_FAILED or state.sat_code != 5003:
+        raise TransitionError(
+            f"{state.key} is {state.stage.value}"
+            + (f" (SAT {state.sat_code})" if state.sat_code else "")
+            + ": only a month SAT refused with 5003 (too many CFDIs for one request) is "
+            "downloaded in parts elsewhere"
+        )
+    return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+
+
+def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
+    return (
+        f"SAT 5003 (too many CFDIs for one request) for {state.start}..{state.end}: downloaded "
+        f"in parts elsewhere; its CFDIs are in {obs.where}"
     )
 
 

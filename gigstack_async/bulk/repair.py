@@ -15,14 +15,29 @@ with JournalStore.open_existing("cfdi/.gigstack-journal.sqlite3") as store:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
+
+import attrs
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR, initial_state
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 
-__all__ = ["adopt", "allow_download", "apply", "new_month", "record", "staged_paths"]
+_DEFAULT_NAME = ".gigstack-journal.sqlite3"  # bulk.run.DEFAULT_JOURNAL (run imports engine)
+
+__all__ = [
+    "SplitPart",
+    "adopt",
+    "allow_download",
+    "apply",
+    "new_month",
+    "record",
+    "split",
+    "staged_paths",
+]
 
 
 def new_month(store: JournalStore, key: str) -> m.MonthState:
@@ -168,3 +183,102 @@ def staged_paths(store: JournalStore, recorded: str) -> list[Path]:
     if Path(recorded).is_absolute() and Path(recorded) not in paths:
         paths.append(Path(recorded))
     return paths
+
+
+@attrs.frozen
+class SplitPart:
+    """One part of a month downloaded elsewhere: its journal, dates, files and where they are."""
+
+    journal: Path
+    start: date
+    end: date
+    files: int
+    folder: Path | None
+    """Where the part's CFDIs of the month are (`<download folder>/<YYYY-MM>`), None when its
+    journal downloaded nothing (no download folder)."""
+
+    def describe(self) -> str:
+        where = self.folder if self.folder is not None else f"the journal {self.journal}"
+        return f"{where} ({self.start}..{self.end}, {self.files} file(s))"
+
+
+def split(
+    store: JournalStore, key: str, parts: Sequence[str | Path]
+) -> tuple[m.MonthState, tuple[SplitPart, ...]]:
+    """Month `key`'s state once it is recorded as downloaded in `parts` (download folders or
+    journal files of `sat download` runs over shorter ranges), with what was found in each.
+    Not recorded: pass the state to `record`. Nothing is sent.
+
+    Checked first, else JournalStateError: the month is SAT 5003 (too many CFDIs for one
+    request, `sat-failed`) in this journal (or already split: the parts are named again);
+    each part is another journal of the same kind of request (rfc_type, request_type), team,
+    base URL and RFC (when both know it); its month `key` is finished there (`done`, `empty`,
+    or itself split); together they cover every day of the month's dates.
+    """
+    state = store.get(key)
+    try:  # the month's own state first: its refusal says more than any part's
+        m.transition(state, m.SplitElsewhere(""))
+    except m.TransitionError as error:
+        raise JournalStateError(str(error)) from None
+    found: list[SplitPart] = []
+    mine = store.path.resolve()
+    for part in parts:
+        target = Path(part)
+        target = target / _DEFAULT_NAME if target.is_dir() else target
+        if target.resolve() == mine:
+            raise JournalStateError(f"{part} is this journal, not a part downloaded elsewhere")
+        with JournalStore.open_existing(target) as other:
+            problems = [
+                p for p in store.identity.differences(other.identity) if p != "a different API key"
+            ]
+            if problems:
+                raise JournalStateError(
+                    f"{part} is not a part of this download: its journal has "
+                    + "; ".join(problems).replace("this run has", "this journal has")
+                )
+            try:
+                theirs = other.get(key)
+            except KeyError:
+                raise JournalStateError(
+                    f"{part} has no {key} (it has {', '.join(other.keys()) or 'no months'})"
+                ) from None
+            if not theirs.ok:
+                raise JournalStateError(
+                    f"{key} is {theirs.stage.value} in {part}, not finished: run its "
+                    "`sat download` command again until it is done, then split"
+                )
+            folder = None if other.download_to is None else other.download_to.absolute() / key
+            found.append(SplitPart(target, theirs.start, theirs.end, len(theirs.files), folder))
+    missing = _uncovered(state.start, state.end, [(p.start, p.end) for p in found])
+    if missing:
+        gaps = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in missing)
+        raise JournalStateError(
+            f"the parts do not cover {key}'s dates {state.start}..{state.end}: {gaps} "
+            "missing. Download those days too (another `sat download` with its own --out "
+            "folder), then split with every part"
+        )
+    where = ", ".join(p.describe() for p in found)
+    try:
+        new, _ = m.transition(state, m.SplitElsewhere(where))
+    except m.TransitionError as error:
+        raise JournalStateError(str(error)) from None
+    return new, tuple(found)
+
+
+def _uncovered(
+    start: date, end: date, ranges: Sequence[tuple[date, date]]
+) -> list[tuple[date, date]]:
+    """The days of `start..end` (inclusive) that no range covers, as inclusive ranges."""
+    gaps = []
+    day = start
+    for first, last in sorted(ranges):
+        if last < day:
+            continue
+        if first > day:
+            gaps.append((day, min(first - timedelta(days=1), end)))
+        day = max(day, last + timedelta(days=1))
+        if day > end:
+            break
+    if day <= end:
+        gaps.append((day, end))
+    return [(a, b) for a, b in gaps if a <= b]

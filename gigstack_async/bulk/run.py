@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gigstack_async.bulk.engine import BulkOptions, hold_unrecorded, run_bulk
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.duplicates import PriorRequest, prior_requests
+from gigstack_async.bulk.engine import (
+    BulkOptions,
+    hold_unrecorded,
+    initial_state,
+    journal_ids,
+    run_bulk,
+    seen_from_history,
+)
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.machine import MonthState, Stage
@@ -63,7 +72,9 @@ class BulkDownload:
     Events: `Submitted`, `StateChanged`, `PackageDownloaded`, `MonthWarning`, `MonthFailed` and,
     once per month, `MonthResult`. With `journal=` a crashed or interrupted run continues where
     it stopped when started again with the same arguments, and never submits a month twice.
-    Only the months of `plan` are driven, even if the journal holds others.
+    Only the months of `plan` are driven, even if the journal holds others. A month whose
+    exact request the account already has (another folder's run: `await
+    run.identical_requests()` lists them) is held, not sent, unless `allow_duplicates=True`.
     """
 
     def __init__(
@@ -161,6 +172,39 @@ class BulkDownload:
                 or _may_create(store.get(slot.key), (slot.start_date, slot.end_date))
             ]
 
+    async def identical_requests(
+        self, *, untyped: bool = False
+    ) -> dict[str, tuple[PriorRequest, ...]]:
+        """The plan's months still to be sent whose exact request (dates, `rfc_type`,
+        `request_type`, each reported) the account's history already lists under an id this
+        journal does not know: most likely another folder's download of the same period. One
+        history call (`GET /schedule/history`, free); nothing is sent or recorded.
+
+        Returns {month: requests}, only months with at least one. Unless the run was made with
+        `allow_duplicates=True`, these months are held when the run reaches them (their
+        `MonthResult.stage` is `held`). Only the requests the history lists are seen (the
+        newest 20, per the docs). `untyped`: also list entries with the month's dates and
+        `rfc_type` that do not report their `requestType` (`PriorRequest.typed` False: perhaps
+        another kind of request; never held for). Raises what `downloads.history()` raises,
+        and the journal's `JournalError`s.
+        """
+        history = await self._downloads.history()
+        entries = tuple(seen_from_history(entry) for entry in history)
+        recorded: dict[str, m.MonthState] = {}
+        if self.journal_path is not None and self.journal_path.exists():
+            with JournalStore.open(self.journal_path, self.identity) as store:
+                recorded = {state.key: state for state in store.states()}
+        known = journal_ids(recorded.values())
+        found: dict[str, tuple[PriorRequest, ...]] = {}
+        for slot in self.plan:
+            state = recorded.get(slot.key)
+            if state is not None and not _to_send(state, slot.start_date, slot.end_date):
+                continue
+            priors = prior_requests(initial_state(slot), entries, known, untyped=untyped)
+            if priors:
+                found[slot.key] = priors
+        return found
+
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
         if self._iterated:
             raise RuntimeError("a BulkDownload can be iterated once")
@@ -251,6 +295,19 @@ def _may_create(state: MonthState, dates: tuple[date, date]) -> bool:
         and state.sat_code in (5002, 5003)
         and (state.start, state.end) != dates
         and dates not in state.exhausted
+    )
+
+
+def _to_send(state: m.MonthState, start: object, end: object) -> bool:
+    """Whether a run of this plan would send a create for the recorded month (see
+    `engine.merge_plan`): never sent or refused, or SAT refused it (5002/5003) and the plan
+    asks for other dates."""
+    if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
+        return state.resend_allowed or state.stage is m.Stage.REFUSED
+    return (
+        state.stage is m.Stage.SAT_FAILED
+        and state.sat_code in (5002, 5003)
+        and (state.start, state.end) != (start, end)
     )
 
 

@@ -9,32 +9,54 @@ from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.ui import Ui
 
 
-def confirmed(run: BulkDownload, *, yes: bool, ui: Ui | None = None) -> bool:
-    """True to go ahead. Without a terminal to ask on, only --yes goes ahead: a script must not
-    spend money because nobody was there to say no. Nothing to ask when the journal says no
-    month of the plan can be sent (a resumed run only polls and downloads)."""
-    if yes:
-        return True
+def check_can_confirm(run: BulkDownload, *, yes: bool) -> None:
+    """Raise `UsageError` when nobody can be asked (no terminal), --yes was not given and the
+    journal says a month of the plan may be sent: a script must not spend money because nobody
+    was there to say no. Reads the journal only: checked before anything, even the free
+    pre-flight read, is sent."""
+    if yes or sys.stdin.isatty():
+        return
     count = len(run.may_create())
-    if count == 0:
-        if ui is not None:
-            ui.out("No new download request to submit: the journal has every month's request.")
-        return True
-    if not sys.stdin.isatty():
+    if count:
         raise UsageError(
             f"sat download may submit {count} download request{'s' if count != 1 else ''} that "
             "may be billed; pass --yes to confirm when not running in a terminal"
         )
-    resumed = len(run.plan) - count
+
+
+def confirmed(run: BulkDownload, *, yes: bool, held: int = 0, ui: Ui | None = None) -> bool:
+    """True to go ahead. Without a terminal to ask on, only --yes goes ahead. Nothing to ask
+    when the journal says no month of the plan can be sent (a resumed run only polls and
+    downloads). `held`: months the plan showed as held (the account already has their exact
+    request): not sent, so not counted."""
+    if yes:
+        return True
+    may = len(run.may_create())
+    count = max(may - held, 0)
+    if count == 0:
+        if ui is not None:
+            ui.out(
+                "No new download request to submit: the journal has every month's request"
+                + (" (the others are held, see above)." if held else ".")
+            )
+        return True
+    check_can_confirm(run, yes=yes)
+    resumed = len(run.plan) - may
     already = (
         f" ({resumed} month{'s' if resumed != 1 else ''} already in the journal: not sent again)"
         if resumed
         else ""
     )
+    also = (
+        f" {held} month{'s are' if held != 1 else ' is'} held (not sent): the account already "
+        "has identical requests, see above."
+        if held
+        else ""
+    )
     try:
         answer = input(
             f"Submit up to {count} download request{'s' if count != 1 else ''}{already}? Each "
-            "new one may be billed. [y/N] "
+            f"new one may be billed.{also} [y/N] "
         )
     except EOFError:
         return False

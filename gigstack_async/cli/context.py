@@ -20,6 +20,8 @@ class Context:
     interrupt_hint: str | None = None
     # For connection errors: where we were trying to go.
     base_url: str | None = None
+    # The missing-/v2 warning is printed once, however many clients a command makes.
+    warned_version: bool = False
 
     def client(self, args: argparse.Namespace) -> GigstackClient:
         """A client from --api-key/--base-url/--team/--request-timeout (the first two falling back
@@ -38,6 +40,7 @@ class Context:
         )
         self.base_url = client.base_url
         hint = missing_version(client.base_url)
-        if hint is not None:
+        if hint is not None and not self.warned_version:
+            self.warned_version = True
             self.ui.err(f"warning: {hint}")
         return client

@@ -8,13 +8,16 @@ billed request is attempted.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from gigstack_async.bulk.duplicates import PriorRequest
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.exitcodes import UsageError
+from gigstack_async.cli.parser import PROG
 from gigstack_async.cli.plain_progress import PlainProgress
 from gigstack_async.cli.progress import Board, ProgressView
 from gigstack_async.cli.summary import print_summary
@@ -50,6 +53,14 @@ class DownloadJob:
     concurrency: int = 4
     poll_interval: float | None = None
     timeout: float | None = None
+    allow_duplicates: bool = False
+
+    @property
+    def journal_argument(self) -> Path:
+        """What `journal` commands take for this job: the folder, or the --journal file."""
+        if self.journal is None or self.journal == default_journal(self.out):
+            return self.out
+        return self.journal
 
     @property
     def poll(self) -> PollSchedule | None:
@@ -86,17 +97,99 @@ def plan_run(client: GigstackClient, job: DownloadJob) -> BulkDownload:
         download_to=job.out,
         poll=job.poll,
         timeout=job.timeout,
+        allow_duplicates=job.allow_duplicates,
     )
     run.texts_for = "cli"  # hints name --out and "the same command"
     return run
 
 
-def show_plan(ui: Ui, run: BulkDownload, job: DownloadJob) -> None:
+def show_plan(
+    ui: Ui,
+    run: BulkDownload,
+    job: DownloadJob,
+    identical: dict[str, tuple[PriorRequest, ...]] | None = None,
+) -> None:
+    """The plan, the absolute folders, and (`identical`, from `run.identical_requests()`) the
+    months the account already has an identical request for."""
     ui.out(run.plan.describe())
-    ui.out(f"Output folder: {job.out.resolve()}")
+    fresh = "" if job.out.is_dir() else " (new folder)"
+    ui.out(f"Output folder: {job.out.resolve()}{fresh}")
     if job.journal is not None:
-        resuming = " (exists: resuming where it stopped)" if job.journal.exists() else ""
+        resuming = (
+            " (exists: resuming where it stopped)"
+            if job.journal.exists()
+            else " (new: no month of this plan was requested from this folder yet)"
+        )
         ui.out(f"Journal: {job.journal.resolve()}{resuming}")
+    if identical:
+        held = {k: v for k, v in identical.items() if any(p.typed for p in v)}
+        maybe = {k: v for k, v in identical.items() if k not in held}
+        if held:
+            show_identical(ui, run, job, held)
+        if maybe:
+            show_untyped(ui, job, maybe)
+
+
+def held_months(identical: dict[str, tuple[PriorRequest, ...]] | None) -> int:
+    """How many months the run will hold: an identical request with every field reported."""
+    return sum(any(p.typed for p in v) for v in (identical or {}).values())
+
+
+def show_untyped(ui: Ui, job: DownloadJob, maybe: dict[str, tuple[PriorRequest, ...]]) -> None:
+    """Months the history lists a request for with the same dates and rfc type, its type not
+    reported: maybe identical, never held (a missing field never counts as a match)."""
+    ui.out(
+        "The history lists requests for the same dates and rfc type as these months, without "
+        "saying their type (cfdi or metadata), not sent from this folder's journal:"
+    )
+    for key, priors in maybe.items():
+        ui.out(f"  {key}: " + "; ".join(p.describe() for p in priors))
+    folder = shlex.quote(str(job.journal_argument))
+    kind = f"--rfc-type {job.rfc_type} --type {job.request_type}"
+    ui.out(
+        f"They are sent (not known to be identical). If one is a {job.request_type} request, "
+        "it is this month's: answer no, and adopt it instead of paying again, e.g. "
+        f"`{PROG} journal adopt {folder} <month> <request id> {kind}`."
+    )
+
+
+def show_identical(
+    ui: Ui, run: BulkDownload, job: DownloadJob, identical: dict[str, tuple[PriorRequest, ...]]
+) -> None:
+    """Name each month whose exact request the account already has, and the safe routes."""
+    months = len(identical)
+    ui.out(
+        f"The account already has an identical request for {months} month"
+        f"{'s' if months != 1 else ''} of this plan, not sent from this folder's journal "
+        "(another folder?):"
+    )
+    for key, priors in identical.items():
+        ui.out(f"  {key}: " + "; ".join(p.describe() for p in priors))
+    ui.out(
+        "A new request for the same dates may be billed, and SAT accepts only 2 requests with "
+        "identical criteria (a third is refused with SAT 5002)."
+    )
+    if job.allow_duplicates:
+        ui.out("--allow-duplicates: they are requested again.")
+        return
+    folder = shlex.quote(str(job.journal_argument))
+    kind = f"--rfc-type {job.rfc_type} --type {job.request_type}"
+    # Only a request that can still give the month its CFDIs is worth adopting (not failed or
+    # expired); each month's own result says what to do with the others.
+    usable = [p for priors in identical.values() for p in priors if p.adoptable]
+    adopt = (
+        "or attach a request to this folder without sending anything (its packages are "
+        f"downloaded again, and SAT serves each package twice), e.g. `{PROG} journal adopt "
+        f"{folder} {usable[0].key} {usable[0].request_id} {kind}`, then run this command "
+        "again; "
+        if usable
+        else ""
+    )
+    ui.out(
+        "These months are held (not sent). Safe routes: use the folder that already has them; "
+        f"{adopt}each month's result says what to do. To request them again anyway, add "
+        "--allow-duplicates."
+    )
 
 
 def _progress(ui: Ui, board: Board) -> ProgressView:
@@ -108,24 +201,34 @@ def _progress(ui: Ui, board: Board) -> ProgressView:
     return PlainProgress(ui, board)
 
 
-async def execute(client: GigstackClient, run: BulkDownload, job: DownloadJob, ui: Ui) -> int:
-    """Drive the run to the end; print the summary; the exit code says whether every month
-    finished."""
+async def preflight(run: BulkDownload, ui: Ui) -> dict[str, tuple[PriorRequest, ...]] | None:
+    """The pre-flight read of the history: the cheapest authenticated call, and the months the
+    account already has an identical request for (`BulkDownload.identical_requests`).
+
+    A bad key or base URL raises here, cleanly, before anything billed is attempted; a server
+    that answers 5xx or 429 (after the pipeline's retries) does not stop the run (None: not
+    known; the run checks the history again before each create): its own polling retries, and
+    one failed read never keeps the months from their results. A connection failure still
+    stops here: most often the base URL is wrong."""
     # A journal that cannot be used must cost nothing: check it before any request.
     run.check_journal()
-    # Pre-flight: the cheapest authenticated call, a read the client's retry policy already
-    # retries (a reset, a 5xx, a 429). A bad key or base URL raises here, cleanly; a server
-    # that still answers 5xx, 429 or a truncated body does not stop the run: the run itself
-    # sends no create before it has read the history, keeps reading it, and says so when it
-    # keeps failing. A connection failure (retries spent) stops here, saying nothing was
-    # requested: most often the base URL is wrong.
     try:
-        await client.downloads.history()
+        return await run.identical_requests(untyped=True)
     except (InternalServerError, RateLimitError, IncompleteResponseError) as error:
         ui.err(f"warning: the pre-flight read of the history failed ({error}); going on")
+        return None
     except APIConnectionError as error:
         kind = APITimeoutError if isinstance(error, APITimeoutError) else APIConnectionError
         raise kind(f"{error}; {NOTHING_SENT}", method=error.method, path=error.path) from error
+
+
+async def execute(
+    client: GigstackClient, run: BulkDownload, job: DownloadJob, ui: Ui, *, checked: bool = False
+) -> int:
+    """Drive the run to the end; print the summary; the exit code says whether every month
+    finished. `checked`: the caller already ran `preflight`."""
+    if not checked:
+        await preflight(run, ui)
     ui.out()
     board = Board(slot.key for slot in run.plan)
     async with run, _progress(ui, board) as progress:

@@ -26,6 +26,8 @@ STATE_STYLES = {
     "downloading": "magenta",
     "done": "bold green",
     "empty": "green",
+    "split": "green",
+    "held": "yellow",
     "sat-failed": "bold red",
     "needs-attention": "bold red",
     "refused": "red",

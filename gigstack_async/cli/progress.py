@@ -2,9 +2,9 @@
 
 States shown while it runs: planned → submitted → pending / accepted / processing → completed →
 downloading. When the run ends each month shows its `MonthResult.stage`, the word `journal show`
-prints for it: done, empty, sat-failed, expired, refused, needs-attention (or completed without
-files); a month this run did not finish keeps its in-progress stage (planned, submitting,
-submitted, processing, completed), which a re-run continues. A month whose polling keeps
+prints for it: done, empty, split, sat-failed, expired, refused, needs-attention, held (or
+completed without files); a month this run did not finish keeps its in-progress stage (planned,
+submitting, submitted, processing, completed), which a re-run continues. A month whose polling keeps
 failing gets the note "polling failing". The model is pure (no output) so the live table, the
 plain lines and the summary all read the same rows.
 """
@@ -28,7 +28,17 @@ from gigstack_async.bulk.events import (
 )
 
 FINAL_STAGES = frozenset(
-    ("done", "empty", "completed", "sat-failed", "expired", "refused", "needs-attention")
+    (
+        "done",
+        "empty",
+        "split",
+        "completed",
+        "sat-failed",
+        "expired",
+        "refused",
+        "needs-attention",
+        "held",
+    )
 )
 """`MonthResult.stage` values a run ends a month in; any other stage is one a re-run continues."""
 

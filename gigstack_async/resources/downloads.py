@@ -548,6 +548,7 @@ class Downloads(GeneratedDownloads):
         poll: PollSchedule | None = None,
         timeout: float | None = None,
         package_limits: PackageLimits | None = None,
+        allow_duplicates: bool = False,
     ) -> BulkDownload:
         """Download a long period as concurrent monthly requests; see `BulkDownload`.
 
@@ -559,7 +560,18 @@ class Downloads(GeneratedDownloads):
           this run.
         - `poll`: how often to poll (one history call per tick for all months).
         - `timeout`: stop watching after this many seconds (the journal keeps the state).
+        - `allow_duplicates`: also send a month whose exact request (dates, `rfc_type`,
+          `request_type`) the account's history already lists under an id this journal did not
+          send (another folder's run, most likely). False (the default) holds such a month: it
+          is not sent, and its `MonthResult` (stage `held`) names the request and the ways
+          forward (`journal adopt`, the other folder). A new request may be billed, and SAT
+          accepts only 2 with identical criteria. `await run.identical_requests()` lists them
+          before anything is sent.
         """
+        if not isinstance(allow_duplicates, bool):
+            raise InvalidParameterError(
+                "allow_duplicates", "must be True or False", allow_duplicates
+            )
         plan = self.plan(start, end, rfc_type=rfc_type, request_type=request_type)
         check.limit("concurrency", concurrency, 1, 64)
         if timeout is not None:
@@ -570,6 +582,7 @@ class Downloads(GeneratedDownloads):
             timeout=timeout,
             download_to=None if download_to is None else Path(download_to),
             package_limits=package_limits or DEFAULT_LIMITS,
+            allow_duplicates=allow_duplicates,
         )
         if journal is None and download_to is not None:
             journal_path: str | os.PathLike[str] | None = Path(download_to) / DEFAULT_JOURNAL

@@ -282,17 +282,19 @@ async def test_a_deleted_journal_does_not_bill_months_the_folder_already_holds(
 ) -> None:
     sandbox, client = world
     out = tmp_path / "cfdi"
-    await _run(client, out)
-    shutil.rmtree(out / "2024-03")  # this one's files are gone: requested again
+    first = await _run(client, out)
+    shutil.rmtree(out / "2024-03")  # this one's files are gone: only the history has it
     for name in (JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm"):
         (out / name).unlink(missing_ok=True)
     again = await _run(client, out)
-    assert _creates(sandbox) == {"2024-01": 1, "2024-02": 1, "2024-03": 2}
+    assert _creates(sandbox) == {"2024-01": 1, "2024-02": 1, "2024-03": 1}
     for key in ("2024-01", "2024-02"):
         assert again[key].stage == "needs-attention"
         assert "already holds" in (again[key].error or "")
         assert f"journal adopt {out} {key} <request id>" in (again[key].hint or "")
-    assert again["2024-03"].stage == "done"
+    # Its exact request is still in the account's history: held, not billed again.
+    assert again["2024-03"].stage == "held"
+    assert str(first["2024-03"].request_id) in (again["2024-03"].hint or "")
 
 
 # ------------------------------------------------------------------ journal repair

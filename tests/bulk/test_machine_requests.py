@@ -9,6 +9,7 @@ mutant of `gigstack_async/bulk/machine.py` (the slow model and scenario tests st
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import attrs
@@ -100,6 +101,13 @@ def run(state: m.MonthState, *observations: m.Observation) -> m.Result:
     return state, commands
 
 
+SPLIT_HINT = (
+    "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own --out "
+    "folder (a journal holds one request per month); once every part is done, "
+    "`gigstack-async journal split 2024-01 <part folder> <part folder>` checks that they cover "
+    "the month and records where its CFDIs are (runs of this folder then end ok)"
+)
+
 # ------------------------------------------------------------------ sat_code
 
 
@@ -137,9 +145,10 @@ def test_settled_and_ok_for_every_stage(stage: Stage, want_files: bool) -> None:
         Stage.EXPIRED,
         Stage.NEEDS_ATTENTION,
         Stage.REFUSED,
+        Stage.SPLIT,
     }
     assert state.settled is (stage in settled or metadata_done)
-    assert state.ok is (stage in (Stage.DONE, Stage.EMPTY) or metadata_done)
+    assert state.ok is (stage in (Stage.DONE, Stage.EMPTY, Stage.SPLIT) or metadata_done)
 
 
 def test_downloads_of_counts_per_package() -> None:
@@ -654,8 +663,7 @@ REFUSED_HINT = (
             Stage.SAT_FAILED,
             5003,
             "SAT 5003: too many CFDIs for one request (Descarga Masiva is not active)",
-            "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own "
-            "--out folder (a journal holds one request per month)",
+            SPLIT_HINT,
         ),
     ],
 )
@@ -1100,8 +1108,7 @@ SAT_RESEND_HINT = (
             Stage.SAT_FAILED,
             5003,
             "SAT request failed: 5003: Tope máximo",
-            "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own "
-            "--out folder (a journal holds one request per month)",
+            SPLIT_HINT,
         ),
         (
             "5002: se agotaron las solicitudes",
@@ -2634,3 +2641,60 @@ def test_a_rejected_package_releases_its_request_once() -> None:
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.request_id == "r1"  # what `journal show` names; released, not followed
     assert new.released == (m.ReleasedRequest("r0"), R1_GONE)
+
+
+# ------------------------------------------------------------------ SAT 5003, split elsewhere
+
+SPLIT_5003 = month(stage=Stage.SAT_FAILED, sat_code=5003, request_id="r1", known_ids=("r1",))
+WHERE = "/a/2024-01 (2024-01-01..2024-01-15, 3 file(s)), /b/2024-01 (2024-01-16..2024-01-31, 2)"
+SPLIT_REASON = (
+    "SAT 5003 (too many CFDIs for one request) for 2024-01-01..2024-01-31: downloaded in parts "
+    f"elsewhere; its CFDIs are in {WHERE}"
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "refused"),
+    [
+        (SPLIT_5003, None),
+        (attrs.evolve(SPLIT_5003, stage=Stage.SPLIT, reason="old parts"), None),
+        (attrs.evolve(SPLIT_5003, sat_code=5002), "is sat-failed (SAT 5002): only a month SAT"),
+        (attrs.evolve(SPLIT_5003, sat_code=None), "is sat-failed: only a month SAT refused"),
+        (attrs.evolve(SPLIT_5003, stage=Stage.DONE), "is done (SAT 5003): only a month"),
+        (month(), "is planned: only a month SAT refused with 5003"),
+        (attrs.evolve(SPLIT_5003, stage=Stage.NEEDS_ATTENTION), "is needs-attention (SAT 5003)"),
+    ],
+)
+def test_only_a_5003_month_is_split_elsewhere(before: m.MonthState, refused: str | None) -> None:
+    if refused is not None:
+        with pytest.raises(m.TransitionError, match=re.escape(refused)):
+            m.transition(before, m.SplitElsewhere(WHERE))
+        return
+    new, commands = m.transition(before, m.SplitElsewhere(WHERE))
+    assert commands == ()
+    assert (new.stage, new.reason, new.hint) == (Stage.SPLIT, SPLIT_REASON, None)
+    assert (new.settled, new.ok) == (True, True)  # runs of the folder end ok for it
+    assert (new.request_id, new.known_ids, new.sat_code) == ("r1", ("r1",), 5003)
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [
+        m.Start(),
+        m.Send(("h1",)),
+        m.HistorySeen((ours("r1", status="failed"),), 3),
+        m.StatusSeen(ours("r1", status="completed")),
+        m.CreateRefused("no", 5003),
+    ],
+)
+def test_a_split_month_stays_split_and_sends_nothing(obs: m.Observation) -> None:
+    split, _ = m.transition(SPLIT_5003, m.SplitElsewhere(WHERE))
+    assert m.transition(split, obs) == (split, ())
+
+
+def test_a_split_month_is_never_resent() -> None:
+    # Its dates were refused with 5003 (a resend is billed and refused again): no way back
+    # by `journal resend`, even --force (it asks the machine).
+    split, _ = m.transition(SPLIT_5003, m.SplitElsewhere(WHERE))
+    with pytest.raises(m.TransitionError, match="only expired, failed, refused"):
+        m.transition(split, m.AllowResend())

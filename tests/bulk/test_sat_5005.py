@@ -46,9 +46,15 @@ def play(sandbox: Sandbox, how: str, *, times: int | None = 1, **knobs: object) 
     sandbox.state.profile = ServerProfile(sat_codes=(rule,), **knobs)  # type: ignore[arg-type]
 
 
-async def run(client: GigstackClient, out: Path) -> MonthResult:
+async def run(client: GigstackClient, out: Path, *, allow_duplicates: bool = False) -> MonthResult:
     bulk = client.downloads.bulk(
-        "2024-01", "2024-01", rfc_type="received", download_to=out, poll=FAST, timeout=30
+        "2024-01",
+        "2024-01",
+        rfc_type="received",
+        download_to=out,
+        poll=FAST,
+        timeout=30,
+        allow_duplicates=allow_duplicates,
     )
     async with bulk:
         events: list[BulkEvent] = [event async for event in bulk]
@@ -89,8 +95,13 @@ async def test_the_active_identical_request_is_followed_not_sent_again(
     active = await elsewhere(client)
     play(sandbox, how)
     out = tmp_path / "cfdi"
-
-    month = await run(client, out)
+    # The history lists the identical request: by default the month is held, nothing sent.
+    held = await run(client, out)
+    assert held.stage == "held"
+    assert active in (held.hint or "")
+    assert creates(sandbox) == 1
+    # The user sends it anyway: SAT answers 5005, and the month follows the active request.
+    month = await run(client, out, allow_duplicates=True)
 
     assert (month.stage, month.request_id, month.error) == ("done", active, None)
     assert month.files

@@ -14,6 +14,7 @@ import asyncio
 import calendar
 import contextlib
 import re
+import shlex
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -296,6 +297,11 @@ def register(commands: Any) -> None:
 
     register_repair(journal, EPILOG)
 
+    # Its own module (imports this one's helpers): a month SAT refused with 5003, finished.
+    from gigstack_async.cli.commands import journal_split
+
+    journal_split.register(journal)
+
 
 def _journal_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -573,8 +579,10 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end}: the same request would be billed and refused "
                 "again. Split the period instead, each part into its own --out folder (for "
-                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`); "
-                "pass --force only if SAT's answer has changed"
+                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`), "
+                f"then `{PROG} journal split {shlex.quote(str(args.journal))} {key} <part folder> "
+                "<part folder>` finishes the month here; pass --force only if SAT's answer has "
+                "changed"
             )
         try:  # refused (SAT 5002 for these dates) before any warning is printed
             new, commands = m.transition(state, m.AllowResend())

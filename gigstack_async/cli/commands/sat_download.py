@@ -7,10 +7,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from gigstack_async.bulk.duplicates import PriorRequest
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.argtypes import positive_float
-from gigstack_async.cli.confirm import confirmed
+from gigstack_async.cli.confirm import check_can_confirm, confirmed
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.download import (
     JOURNAL_NAME,
@@ -18,9 +19,12 @@ from gigstack_async.cli.download import (
     check_out_folder,
     default_journal,
     execute,
+    held_months,
     plan_run,
+    preflight,
     show_plan,
 )
+from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
 from gigstack_async.client import GigstackClient
@@ -32,8 +36,9 @@ The period is split into one request per calendar month (SAT's limit), shown bef
 sent. The months are submitted and polled concurrently; each completed month's packages are
 verified and extracted to OUT/YYYY-MM/<UUID>.xml. A live table shows each month's state:
 planned → submitted → pending/accepted/processing → completed → downloading → done; or empty,
-sat-failed, expired, refused, needs-attention (the names `journal show` uses); a month this run
-did not finish keeps its stage (e.g. submitted, processing) and a re-run continues it.
+split, sat-failed, expired, refused, needs-attention (the names `journal show` uses); held when
+the account already has the month's exact request; a month this run did not finish keeps its
+stage (e.g. submitted, processing) and a re-run continues it.
 Without rich, or when output is not a terminal, one line is printed per event instead.
 
 Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
@@ -45,7 +50,16 @@ this command runs) and `journal adopt OUT MONTH ID` / `journal retry-download OU
 `journal resend OUT MONTH` act on them. A damaged journal stops the run before anything is sent
 (exit 2): `journal show OUT` then lists what is left of it and the commands that go on without
 billing again. A month OUT/YYYY-MM already holds files of, with no record in the journal (a
-deleted journal), is not requested again: it needs you."""
+deleted journal), is not requested again: it needs you.
+
+Another folder: before asking, the plan reads the account's history. A month whose exact request
+(same dates, rfc type and type, each reported by the history) is listed under an id this
+folder's journal did not send (another folder's run?) is held: not sent, since a new request
+may be billed and SAT accepts only 2 with identical criteria. Adopt that request here with the
+printed `journal adopt` command, use the folder that has it, or pass --allow-duplicates.
+
+SAT 5003 (too many CFDIs for one request): download the month in shorter ranges, each into its
+own --out folder, then `journal split OUT MONTH PART...` records where its CFDIs are."""
 
 EPILOG = f"""\
 examples:
@@ -135,6 +149,13 @@ def register(subparsers: Any) -> None:
         "their stage and resume later",
     )
     parser.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="also request months whose exact request (same dates and type) the account's "
+        "history already lists but this folder's journal did not send (another folder's?); "
+        "without it they are held, and the plan says which request to adopt instead",
+    )
+    parser.add_argument(
         "--yes",
         "-y",
         action="store_true",
@@ -155,6 +176,7 @@ def job_from_args(args: argparse.Namespace) -> DownloadJob:
         concurrency=args.concurrency,
         poll_interval=args.poll_interval,
         timeout=args.timeout,
+        allow_duplicates=args.allow_duplicates,
     )
 
 
@@ -168,8 +190,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     bulk = plan_run(client, job)  # validates every argument; nothing is sent
     # Another run's journal is refused before the plan says "resuming where it stopped".
     bulk.check_journal()
-    show_plan(ctx.ui, bulk, job)
-    if not confirmed(bulk, yes=args.yes, ui=ctx.ui):
+    # Nobody to ask, no --yes and a month that may be sent: refused before anything (even the
+    # free pre-flight) is sent, after the plan (without the account's view, which needs that
+    # read) is shown.
+    try:
+        check_can_confirm(bulk, yes=args.yes)
+    except UsageError:
+        show_plan(ctx.ui, bulk, job)
+        raise
+    # The pre-flight read comes before the plan: it names the months the account already has
+    # an identical request for (another folder's run?), before the question. Its own client
+    # and event loop: the question is asked outside any loop (Ctrl-C stops it at once).
+    identical = asyncio.run(_preflight(ctx.client(args), job, ctx))
+    show_plan(ctx.ui, bulk, job, identical)
+    held = 0 if job.allow_duplicates else held_months(identical)
+    if not confirmed(bulk, yes=args.yes, held=held, ui=ctx.ui):
         ctx.ui.out("Nothing was sent.")
         return exitcodes.OK
     ctx.interrupt_hint = (
@@ -180,6 +215,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return asyncio.run(_run(client, bulk, job, ctx))
 
 
+async def _preflight(
+    client: GigstackClient, job: DownloadJob, ctx: Context
+) -> dict[str, tuple[PriorRequest, ...]] | None:
+    async with client:
+        return await preflight(plan_run(client, job), ctx.ui)
+
+
 async def _run(client: GigstackClient, bulk: BulkDownload, job: DownloadJob, ctx: Context) -> int:
     async with client:
-        return await execute(client, bulk, job, ctx.ui)
+        return await execute(client, bulk, job, ctx.ui, checked=True)

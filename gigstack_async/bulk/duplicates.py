@@ -1,0 +1,161 @@
+"""Identical requests already in the account: a month another folder (or journal) requested.
+
+A journal knows only its own requests. The same year run into a second `download_to` folder (a
+new folder, a relative path run from another working directory, a deleted journal) would send,
+and may bill, every month again, and spend one of SAT's two requests with identical criteria
+(the third is refused with 5002, for good). Before a month's create is sent, the run looks in
+the history it has just read for a request with the month's exact criteria that this journal
+did not send; by default such a month is held (not sent), with the way forward spelled out.
+
+Pure: no I/O. The engine and the CLI's plan read the same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+import attrs
+
+from gigstack_async.bulk import machine as m
+
+__all__ = [
+    "PriorRequest",
+    "held_hint",
+    "held_reason",
+    "identical",
+    "prior_requests",
+    "untyped_match",
+]
+
+_DEAD = frozenset({"failed", "expired"})
+"""Statuses whose request cannot be adopted usefully: no package to download."""
+
+
+@attrs.frozen
+class PriorRequest:
+    """A request in the account's history with a month's exact criteria, unknown to the
+    journal. `status` and `created_at` are as the history wrote them (None: not reported;
+    `created_at`'s unit is a GUESS, so it is shown, never compared)."""
+
+    key: str
+    """The month, `YYYY-MM`."""
+    request_id: str
+    status: str | None = None
+    created_at: str | None = None
+    message: str | None = None
+    """The history's `statusMessage` (why a request failed, e.g. SAT 5003)."""
+    typed: bool = True
+    """False: the history did not report its `requestType` (the docs do not list it), so it
+    may be another kind of request for the same dates; never held for, only shown."""
+
+    @property
+    def adoptable(self) -> bool:
+        """Whether adopting it may give the month its CFDIs (not failed or expired)."""
+        return self.status not in _DEAD
+
+    def describe(self) -> str:
+        details = [self.status or "status not reported"]
+        if self.created_at:
+            details.append(f"created {self.created_at}")
+        return f"request {self.request_id} ({', '.join(details)})"
+
+
+def identical(state: m.MonthState, seen: m.Seen) -> bool:
+    """Whether the history entry asks SAT for exactly the month's request: same start and end
+    day, `rfcType` and `requestType`, each reported. A missing field never counts as a match
+    (the docs do not list `requestType`: such an entry is never called identical)."""
+    pairs = (
+        (seen.rfc_type, state.rfc_type),
+        (seen.request_type, state.request_type),
+        (seen.start, state.start),
+        (seen.end, state.end),
+    )
+    return all(theirs is not None and theirs == ours for theirs, ours in pairs)
+
+
+def untyped_match(state: m.MonthState, seen: m.Seen) -> bool:
+    """Same start and end day and `rfcType`, each reported, but no `requestType`: it may be
+    the month's request, or another kind for the same dates. Never counted as identical."""
+    return seen.request_type is None and identical(
+        state, attrs.evolve(seen, request_type=state.request_type)
+    )
+
+
+def prior_requests(
+    state: m.MonthState,
+    entries: Iterable[m.Seen],
+    known: Collection[str],
+    *,
+    untyped: bool = False,
+) -> tuple[PriorRequest, ...]:
+    """The entries identical to the month's request whose id the journal does not know
+    (`known`: every request id of every month of the journal, and those created this run).
+    `untyped`: also those that would be identical but do not report `requestType`
+    (`PriorRequest.typed` False)."""
+    found = []
+    for seen in entries:
+        if seen.id in known:
+            continue
+        if identical(state, seen):
+            typed = True
+        elif untyped and untyped_match(state, seen):
+            typed = False
+        else:
+            continue
+        found.append(
+            PriorRequest(state.key, seen.id, seen.status, seen.created_at, seen.message, typed)
+        )
+    return tuple(found)
+
+
+def held_reason(state: m.MonthState, priors: tuple[PriorRequest, ...], folder: Path | None) -> str:
+    """Why the month was not sent: which request(s) the account already has, and the cost."""
+    where = "" if folder is None else f" (this run's folder: {folder})"
+    found = "; ".join(p.describe() for p in priors)
+    count = len(priors)
+    limit = (
+        "SAT accepts only 2 requests with identical criteria, and the account already has 2: a "
+        "third is refused with SAT 5002"
+        if count >= 2
+        else "SAT accepts only 2 requests with identical criteria, ever"
+    )
+    return (
+        f"not sent: the account already has {found} for the same dates "
+        f"({state.start}..{state.end}) and type ({state.rfc_type} {state.request_type}), which "
+        f"this journal did not send{where}: another folder's download? A new request may be "
+        f"billed, and {limit}"
+    )
+
+
+def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
+    """The safe ways forward for a held month (the journal commands are rendered with the
+    folder by `bulk.hints.with_journal`)."""
+    kind = f"--rfc-type {state.rfc_type} --type {state.request_type}"
+    usable = [p for p in priors if p.adoptable]
+    if any(m.sat_code(p.message) == 5003 for p in priors):
+        # The same dates again would be billed and refused again.
+        return (
+            "SAT answered 5003 (too many CFDIs for one request) for these dates: do not request "
+            f"them again; split the period: run {state.start}..{state.end} as shorter ranges, "
+            "each into its own --out folder (another folder may have done so already)"
+        )
+    if usable:
+        first = usable[0].request_id
+        safe = (
+            f"if that request is the one you want here, `gigstack-async journal adopt "
+            f"{state.key} {first} {kind}` attaches it to this folder without sending anything "
+            "(its packages are downloaded again, and SAT serves each package twice: one "
+            "another folder already downloaded twice is refused, 5008); or run in the folder "
+            "that already has it"
+        )
+    else:
+        safe = (
+            "that request can no longer be downloaded (failed or expired); run in the folder "
+            "that has its files, if any"
+        )
+    return (
+        f"{safe}. To send a new request for these dates anyway (it may be billed, and uses one "
+        "of SAT's 2), run the same command again with --allow-duplicates (Python: "
+        "allow_duplicates=True)"
+    )

@@ -1,0 +1,96 @@
+"""`gigstack-async journal split`: finish a month SAT refused with 5003 by naming the folders
+that downloaded it in parts.
+
+SAT answers 5003 when one request would hold too many CFDIs; the month is then downloaded as
+shorter ranges, each into its own --out folder (a journal holds one request per month). This
+command checks those folders' journals (same kind of request and team, the month finished in
+each, every day covered) and records the month as `split`: runs of the first folder then end
+ok, and `journal show` says where its CFDIs are. Nothing is sent; no request is billed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from gigstack_async.bulk import repair
+from gigstack_async.cli import exitcodes
+from gigstack_async.cli.commands.journal import MONTH_ARG, _journal_arg, _month, _open, _required
+from gigstack_async.cli.context import Context
+from gigstack_async.cli.exitcodes import UsageError
+from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.errors import GigstackError
+
+EPILOG = f"""\
+examples:
+  {PROG} sat download --from 2024-03-01 --to 2024-03-15 --rfc-type received \\
+      --out ./cfdi-2024-03a
+  {PROG} sat download --from 2024-03-16 --to 2024-03-31 --rfc-type received \\
+      --out ./cfdi-2024-03b
+  {PROG} journal split ./cfdi 2024-03 ./cfdi-2024-03a ./cfdi-2024-03b
+
+JOURNAL (first) is the download folder whose month SAT refused with 5003 (or its journal file);
+each PART is the download folder (or journal file) of a run over part of the month.
+exit codes: 0 recorded; 2 invalid input (no journal, a month that is not SAT 5003, a part of
+another kind or team, a part not finished, or days no part covers)."""
+
+
+def register(journal: Any) -> None:
+    split = command_parser(
+        journal,
+        "split",
+        help="finish a SAT 5003 month downloaded in parts into other folders (nothing is sent)",
+        description="Record that MONTH, which SAT refused with 5003 (too many CFDIs for one "
+        "request), was downloaded in shorter ranges into other folders (PART...). Each part's "
+        "journal is checked: the same kind of request (rfc type, type), team and base URL, "
+        "MONTH finished there (done or empty), and together the parts cover every day of "
+        "MONTH's dates. The month is then `split`: `sat download` runs of JOURNAL end ok for "
+        "it, and `journal show` says where its CFDIs are. Nothing is sent and nothing is "
+        "requested again: the parts' dates are other criteria for SAT than the refused request.",
+        epilog=EPILOG,
+        client=False,
+    )
+    _journal_arg(split)
+    split.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    split.add_argument(
+        "parts",
+        metavar="PART",
+        nargs="*",
+        help="download folder (or journal file) of a run over part of the month",
+    )
+    split.usage = f"{PROG} journal split [options] JOURNAL MONTH PART [PART ...]"
+    split.set_defaults(func=run_split, usage=split.format_usage().strip())
+
+
+def run_split(args: argparse.Namespace, ctx: Context) -> int:
+    key = _required(args, args.month, "MONTH")
+    if not MONTH_ARG.fullmatch(key):
+        raise UsageError(f"MONTH must be YYYY-MM, got {key!r}. {args.usage.strip()}")
+    if not args.parts:
+        raise UsageError(f"the following arguments are required: PART. {args.usage.strip()}")
+    with _open(args) as store:
+        _month(store, key)
+        try:
+            new, parts = repair.split(store, key, args.parts)
+        except GigstackError as error:
+            raise UsageError(f"{error}. Nothing changed.") from None
+        repair.record(store, new, ())
+        ctx.ui.out(f"{key} is now split: its CFDIs are in")
+        for part in parts:
+            ctx.ui.out(f"  {part.describe()}")
+        ctx.ui.out(
+            f"Runs of {args.journal} now end ok for {key}; `{PROG} journal show "
+            f"{shlex.quote(str(args.journal))} {key}` says where its CFDIs are."
+        )
+        folder = store.download_to
+        sources = [p.folder for p in parts if p.folder is not None]
+        if folder is not None and sources:
+            # File names are the CFDIs' UUIDs (metadata: package ids): parts never clash.
+            copy = " ".join(shlex.quote(str(s)) + "/." for s in sources)
+            ctx.ui.out(
+                "To have them in this folder too (the journal does not need it): "
+                f"mkdir -p {shlex.quote(str(folder / key))} && cp -n -R {copy} "
+                f"{shlex.quote(str(folder / key))}/"
+            )
+    return exitcodes.OK

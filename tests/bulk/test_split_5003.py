@@ -1,0 +1,154 @@
+"""Newcomer 9c #9: following the 5003 "split" advice left the month failing in the main folder.
+
+SAT 5003 (too many CFDIs for one request): the hint said to run shorter ranges, each into its
+own --out folder. Done so, the year folder still reported `2024-03 sat-failed`, every rerun
+exited 1, and nothing said how to finish or merge. `journal split FOLDER MONTH PART...` checks
+the parts' journals (same kind, the month finished in each, every day covered) and records the
+month as `split`: runs of the folder end ok, `journal show` says where its CFDIs are, nothing
+is sent, and the refused dates are never requested again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.repair import _uncovered
+from gigstack_async.bulk.store import JournalStore
+from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.cli import main
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+
+FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
+SPLIT = re.compile(r"`(gigstack-async journal split [^`]+)`")
+CREATE = "POST /invoices/download/request"
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    profile = ServerProfile(sat_codes=(SatCodeRule(5003, month="2024-03", times=1),))
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=7, profile=profile)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        yield sandbox, client
+
+
+async def run(
+    client: GigstackClient, out: Path, start: str = "2024-02", end: str = "2024-03"
+) -> dict[str, MonthResult]:
+    bulk = client.downloads.bulk(start, end, rfc_type="received", download_to=out, poll=FAST)
+    async with bulk:
+        events: list[BulkEvent] = [event async for event in bulk]
+    return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+def cli(*argv: object) -> int:
+    return main([str(a) for a in argv])
+
+
+@pytest.mark.parametrize(
+    ("ranges", "gaps"),
+    [
+        ([(1, 15), (16, 31)], []),
+        ([(16, 31), (1, 15)], []),
+        ([(1, 15)], [(16, 31)]),
+        ([(1, 10), (20, 31)], [(11, 19)]),
+        ([(2, 31)], [(1, 1)]),
+        ([(1, 20), (5, 31)], []),  # overlapping parts
+        ([], [(1, 31)]),
+    ],
+)
+def test_uncovered_days(ranges: list[tuple[int, int]], gaps: list[tuple[int, int]]) -> None:
+    def day(n: int) -> date:
+        return date(2024, 3, n)
+
+    found = _uncovered(day(1), day(31), [(day(a), day(b)) for a, b in ranges])
+    assert found == [(day(a), day(b)) for a, b in gaps]
+
+
+async def test_a_5003_month_downloaded_in_parts_finishes_the_folder(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox, client = world
+    out, part_a, part_b = tmp_path / "cfdi", tmp_path / "cfdi-03a", tmp_path / "cfdi-03b"
+    first = await run(client, out)
+    assert first["2024-03"].stage == "sat-failed"
+    hint = first["2024-03"].hint or ""
+    printed = SPLIT.search(hint)
+    assert printed is not None
+    assert printed.group(1).startswith(f"gigstack-async journal split {out} 2024-03 ")
+
+    # The advice: shorter ranges, each into its own folder (new dates: not held, not 5002).
+    a = await run(client, part_a, "2024-03-01", "2024-03-15")
+    b = await run(client, part_b, "2024-03-16", "2024-03-31")
+    assert a["2024-03"].stage == b["2024-03"].stage == "done"
+    assert len(a["2024-03"].files) + len(b["2024-03"].files) > 0
+
+    # Before: the year folder failed for good (every rerun exit 1).
+    assert not (await run(client, out))["2024-03"].ok
+
+    # One part only: refused, with the days that are missing; nothing changed.
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, "journal", "split", out, "2024-03", part_a) == 2
+    assert "2024-03-16..2024-03-31 missing" in capsys.readouterr().err
+    # A month that is not SAT 5003 is refused too.
+    assert await asyncio.to_thread(cli, "journal", "split", out, "2024-02", part_a, part_b) == 2
+    assert "only a month SAT refused with 5003" in capsys.readouterr().err
+
+    argv = shlex.split(printed.group(1).replace("<part folder> <part folder>", ""))[1:]
+    assert await asyncio.to_thread(cli, *argv, part_a, part_b) == 0
+    said = capsys.readouterr().out
+    assert "2024-03 is now split" in said
+    assert f"{part_a.absolute() / '2024-03'} (2024-03-01..2024-03-15" in said
+    assert "cp -n -R" in said
+
+    creates = len(sandbox.state.calls_to(CREATE))
+    again = await run(client, out)
+    assert again["2024-03"].stage == "split"
+    assert all(r.ok for r in again.values())  # every rerun of the year exits 0 now
+    assert len(sandbox.state.calls_to(CREATE)) == creates  # nothing sent, nothing billed
+
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, "journal", "show", out) == 0
+    shown = capsys.readouterr().out
+    assert "split" in shown
+    assert "cfdi-03b" in shown  # where its CFDIs are (the table may wrap the path)
+    # The refused dates are never requested again: resend refuses a split month, even --force.
+    code = await asyncio.to_thread(cli, "journal", "resend", out, "2024-03", "--force", "--yes")
+    assert code == 2
+    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+        assert store.get("2024-03").stage.value == "split"
+
+
+async def test_a_part_of_another_kind_or_unfinished_is_refused(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _sandbox, client = world
+    out, issued = tmp_path / "cfdi", tmp_path / "issued"
+    await run(client, out, "2024-03", "2024-03")
+    bulk = client.downloads.bulk(
+        "2024-03", "2024-03", rfc_type="issued", download_to=issued, poll=FAST
+    )
+    async with bulk:
+        [event async for event in bulk]
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, "journal", "split", out, "2024-03", issued) == 2
+    assert "rfc_type 'received', this journal has 'issued'" in capsys.readouterr().err
+    assert await asyncio.to_thread(cli, "journal", "split", out, "2024-03", out) == 2
+    assert "is this journal" in capsys.readouterr().err
+    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+        assert store.get("2024-03").stage.value == "sat-failed"
