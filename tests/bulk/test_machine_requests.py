@@ -2278,6 +2278,7 @@ def test_a_failed_requests_counts_are_not_the_duplicates() -> None:
 def test_the_user_is_needed_when_the_history_does_not_show_it(
     entries: tuple[m.Seen, ...], changes: dict[str, object], found: str
 ) -> None:
+    changes = dict(changes)  # the parameter is shared by every run in this process (mutmut)
     known = changes.pop("known_ids", ())
     state = duplicate(known_ids=known)
     history = attrs.evolve(m.HistorySeen(entries, 2), **changes)  # type: ignore[arg-type]
