@@ -210,7 +210,8 @@ def split(
     Not recorded: pass the state to `record`. Nothing is sent.
 
     Checked first, else JournalStateError: the month is SAT 5003 (too many CFDIs for one
-    request, `sat-failed`) in this journal (or already split: the parts are named again);
+    request) or 5002 (its limit of requests for those dates), `sat-failed`, in this journal
+    (or already split: the parts are named again);
     each part is another journal of the same kind of request (rfc_type, request_type), team,
     base URL and RFC (when both know it); its month `key` is finished there (`done`, `empty`,
     or itself split); together they cover every day of the month's dates.
