@@ -1057,9 +1057,12 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
             f"adopt {state.key} <request id>` (add --ids-restarted if another month had that "
             "id): the month follows it, checked against the history or by its CFDIs before "
             "anything is extracted. If gigstack does not list it (made outside gigstack with "
-            "the same FIEL), wait until it has finished, then `gigstack-async journal resend "
-            f"{state.key}` (a new request, may be billed). Until then nothing is sent for this "
-            "month; the next run looks for it in the history again",
+            "the same FIEL), it stays active until SAT has finished it (usually within hours): "
+            "run the same command again later, each run looks for it in the history again and "
+            "sends nothing; `gigstack-async downloads history` shows whether an identical "
+            "request is still pending, and `gigstack-async downloads status <request id>` "
+            "the state of one whose id you know. Once none is active, `gigstack-async journal "
+            f"resend {state.key}` (a new request, may be billed)",
             resume_to=Stage.DUPLICATE,
         ),
         need_generation=0,

@@ -2094,10 +2094,13 @@ NOT_FOUND_HINT = (
     "dashboard (Descarga Masiva), by its dates and type, and `gigstack-async journal adopt "
     "2024-01 <request id>` (add --ids-restarted if another month had that id): the month "
     "follows it, checked against the history or by its CFDIs before anything is extracted. If "
-    "gigstack does not list it (made outside gigstack with the same FIEL), wait until it has "
-    "finished, then `gigstack-async journal resend 2024-01` (a new request, may be billed). "
-    "Until then nothing is sent for this month; the next run looks for it in the history again"
-)
+    "gigstack does not list it (made outside gigstack with the same FIEL), it stays active "
+    "until SAT has finished it (usually within hours): run the same command again later, each "
+    "run looks for it in the history again and sends nothing; `gigstack-async downloads "
+    "history` shows whether an identical request is still pending, and `gigstack-async "
+    "downloads status <request id>` the state of one whose id you know. Once none is active, "
+    "`gigstack-async journal resend 2024-01` (a new request, may be billed)"
+)  # newcomer 9d, item 9: it named no way to see when "finished" is
 
 
 def not_found_reason(found: str) -> str:
