@@ -576,9 +576,15 @@ class AllowDownload:
 class SplitElsewhere:
     """The user downloaded a month SAT refused with 5003 or 5002 in shorter parts, elsewhere, and
     `gigstack-async journal split` checked that those parts cover its dates and are done;
-    `where` says where its CFDIs are (shown by `journal show`)."""
+    `where` says where its CFDIs are (shown by `journal show`).
+
+    Also a month done (or empty) for fewer days than the plan's, whose plan dates SAT refused
+    with 5002 (MISSING DAYS that no resend can fetch): `start`..`end` are then those plan dates,
+    which the month's own request and the parts cover together, and the month takes them."""
 
     where: str
+    start: date | None = None
+    end: date | None = None
 
 
 Observation = (
@@ -1553,6 +1559,34 @@ def _split_hint(state: MonthState) -> str:
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SPLIT:
         return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
+    wider = (
+        obs.start is not None
+        and obs.end is not None
+        and (obs.start, obs.end)
+        != (
+            state.start,
+            state.end,
+        )
+    )
+    if wider and obs.start is not None and obs.end is not None:
+        if (
+            state.stage not in (Stage.DONE, Stage.EMPTY)
+            or (obs.start, obs.end) not in state.exhausted
+            or not obs.start <= state.start <= state.end <= obs.end
+        ):
+            raise TransitionError(
+                f"{state.key} is {state.stage.value} for {state.start}..{state.end}: only a "
+                "month done for fewer days than dates SAT refused with 5002 "
+                f"({obs.start}..{obs.end}) is completed by parts downloaded elsewhere"
+            )
+        reason = (
+            f"requested here for {state.start}..{state.end} (SAT 5002 refused "
+            f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
+            f"{obs.where}"
+        )
+        return _evolve(
+            state, stage=Stage.SPLIT, start=obs.start, end=obs.end, reason=reason, hint=None
+        ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
@@ -1564,6 +1598,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
+    if state.sat_code not in (5002, 5003):  # a done month completed by parts (MISSING DAYS)
+        return f"{state.start}..{state.end} downloaded partly here, partly elsewhere: {obs.where}"
     why = (
         "its limit of requests for these dates"
         if state.sat_code == 5002
@@ -1607,12 +1643,24 @@ def missing_days(state: MonthState, start: date, end: date) -> str:
 
 def missing_days_way(state: MonthState, start: date, end: date) -> str:
     """The way to the days of the plan's `start..end`, which SAT refused with 5002, that the
-    month's request misses (a resend cannot ask for the plan's dates again)."""
-    gaps = missing_days(state, start, end)
+    month's request misses (a resend cannot ask for the plan's dates again): each missing range
+    into its own folder, then `journal split` completes the month."""
+    ranges = []
+    if start < state.start:
+        ranges.append((start, state.start - timedelta(days=1)))
+    if end > state.end:
+        ranges.append((state.end + timedelta(days=1), end))
+    folders = [f"<folder {'ab'[i]}>" for i in range(len(ranges))]
+    runs = " and ".join(
+        f"`gigstack-async sat download --from {a} --to {b} --out {folder}`"
+        for (a, b), folder in zip(ranges, folders, strict=True)
+    )
     return (
-        f"{gaps} are not downloaded here: download them with `gigstack-async sat download` "
-        "into another --out folder (other dates for SAT: a new request, possibly billed); this "
-        "journal holds one request per month, so the month keeps saying MISSING DAYS here"
+        f"missing here: {missing_days(state, start, end)}. Download "
+        f"{'that range' if len(ranges) == 1 else 'each range'} into its own --out folder "
+        f"({runs}, with this run's --rfc-type and --type; other dates for SAT: a new request, "
+        f"possibly billed); once done, `gigstack-async journal split {state.key} "
+        f"{' '.join(folders)}` records the month as complete (runs of this folder then end ok)"
     )
 
 

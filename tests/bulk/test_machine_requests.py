@@ -2854,3 +2854,57 @@ def test_missing_days_names_the_plans_days_the_request_misses(
 ) -> None:
     state = month(stage=Stage.DONE, start=start, end=end)
     assert m.missing_days(state, *JAN) == days
+
+
+def test_missing_days_way_names_each_range_and_the_split_that_completes_the_month() -> None:
+    state = month(stage=Stage.DONE, start=date(2024, 1, 10), end=date(2024, 1, 20))
+    assert m.missing_days_way(state, *JAN) == (
+        "missing here: 2024-01-01..2024-01-09 and 2024-01-21..2024-01-31. Download each range "
+        "into its own --out folder (`gigstack-async sat download --from 2024-01-01 --to "
+        "2024-01-09 --out <folder a>` and `gigstack-async sat download --from 2024-01-21 --to "
+        "2024-01-31 --out <folder b>`, with this run's --rfc-type and --type; other dates for "
+        "SAT: a new request, possibly billed); once done, `gigstack-async journal split 2024-01 "
+        "<folder a> <folder b>` records the month as complete (runs of this folder then end ok)"
+    )
+
+
+DONE_1_30 = month(
+    stage=Stage.DONE, start=JAN_1_30[0], end=JAN_1_30[1], exhausted=(JAN,), request_id="r1"
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "refused"),
+    [
+        (DONE_1_30, None),
+        (attrs.evolve(DONE_1_30, stage=Stage.EMPTY), None),
+        (attrs.evolve(DONE_1_30, exhausted=()), "is done for 2024-01-01..2024-01-30: only a"),
+        (attrs.evolve(DONE_1_30, stage=Stage.NEEDS_ATTENTION), "is needs-attention for 2024"),
+        (  # its own dates are not inside the month's
+            attrs.evolve(DONE_1_30, start=date(2023, 12, 31)),
+            "is done for 2023-12-31..2024-01-30: only a month done for fewer days",
+        ),
+    ],
+)
+def test_a_done_month_missing_days_sat_refused_is_completed_by_parts_elsewhere(
+    before: m.MonthState, refused: str | None
+) -> None:
+    # Newcomer 9d, item 2: 01..30 done here, 01..31 refused with 5002; 01-31 downloaded elsewhere.
+    obs = m.SplitElsewhere("/b/2024-01 (2024-01-31..2024-01-31, 1 file(s))", *JAN)
+    if refused is not None:
+        with pytest.raises(m.TransitionError, match=re.escape(refused)):
+            m.transition(before, obs)
+        return
+    new, commands = m.transition(before, obs)
+    assert commands == ()
+    assert (new.stage, new.start, new.end, new.ok, new.hint) == (Stage.SPLIT, *JAN, True, None)
+    assert new.reason == (
+        "requested here for 2024-01-01..2024-01-30 (SAT 5002 refused 2024-01-01..2024-01-31); "
+        "the other days downloaded in parts elsewhere: /b/2024-01 (2024-01-31..2024-01-31, 1 "
+        "file(s))"
+    )
+    again, _ = m.transition(new, m.SplitElsewhere("/c/2024-01", *JAN))  # parts named again
+    assert (
+        again.reason
+        == "2024-01-01..2024-01-31 downloaded partly here, partly elsewhere: /c/2024-01"
+    )

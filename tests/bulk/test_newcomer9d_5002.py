@@ -85,11 +85,15 @@ async def test_other_dates_into_the_same_folder_never_end_ok_without_the_missing
     august = again["2024-08"]
     assert august.stage == "done"
     assert not august.ok
-    assert (august.error or "").startswith(
+    assert august.error == (
         "MISSING DAYS: requested earlier for 2024-08-01..2024-08-30; SAT 5002 refused the "
         "plan's 2024-08-01..2024-08-31 earlier (its limit of requests for these dates is "
-        "exhausted): they are never sent again. 2024-08-31 are not downloaded here: download "
-        "them with `gigstack-async sat download` into another --out folder"
+        "exhausted): they are never sent again. missing here: 2024-08-31. Download that range "
+        "into its own download_to= folder (`gigstack-async sat download --from 2024-08-31 --to "
+        "2024-08-31 --out <folder a>`, with this run's --rfc-type and --type; other dates for "
+        "SAT: a new request, possibly billed); once done, `gigstack-async journal split "
+        f"{out} 2024-08 <folder a>` records the month as complete (runs of this folder then "
+        "end ok)"
     )
     assert again["2024-07"].ok
 
@@ -103,7 +107,7 @@ async def test_other_dates_into_the_same_folder_never_end_ok_without_the_missing
     # `journal show` no longer suggests a resend that can only bill the same days again ...
     assert await asyncio.to_thread(cli, sandbox, "journal", "show", out, "2024-08") == 0
     shown = capsys.readouterr().out
-    assert "2024-08-31 are not downloaded here" in shown
+    assert "missing here: 2024-08-31" in shown
     assert "journal resend --force" not in shown
     # ... and the resend is refused: the plan's whole month is exhausted (SAT 5002).
     sent = creates(sandbox)
@@ -113,9 +117,28 @@ async def test_other_dates_into_the_same_folder_never_end_ok_without_the_missing
     assert code == 2
     err = capsys.readouterr().err
     assert "SAT 5002 says its limit of requests for 2024-08-01..2024-08-31 is exhausted" in err
-    assert "2024-08-31 are not downloaded here" in err
+    assert "missing here: 2024-08-31" in err
     assert (await run(client, out))["2024-08"].error is not None
     assert creates(sandbox) == sent  # nothing sent: neither 01..31 (refused) nor 01..30 again
+
+    # The way the error names: the missing day into its own folder, then `journal split`.
+    rest = tmp_path / "d-08-31"
+    assert (await run(client, rest, "2024-08-31", "2024-08-31"))["2024-08"].ok
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", rest) == 0
+    assert "2024-08 is now split" in capsys.readouterr().out
+    sent = creates(sandbox)
+    final = await run(client, out)
+    assert (final["2024-08"].stage, final["2024-08"].ok, final["2024-08"].error) == (
+        "split",
+        True,
+        None,
+    )
+    assert creates(sandbox) == sent
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        august_state = store.get("2024-08")
+    assert (str(august_state.start), str(august_state.end)) == ("2024-08-01", "2024-08-31")
+    assert len(august_state.files) == len(part["2024-08"].files) > 0  # its own stay here
 
 
 async def test_a_resent_month_whose_plan_dates_sat_refused_sends_nothing(

@@ -49,7 +49,9 @@ def register(journal: Any) -> None:
         "MONTH finished there (done or empty), and together the parts cover every day of "
         "MONTH's dates. The month is then `split`: `sat download` runs of JOURNAL end ok for "
         "it, and `journal show` says where its CFDIs are. Nothing is sent and nothing is "
-        "requested again: the parts' dates are other criteria for SAT than the refused request.",
+        "requested again: the parts' dates are other criteria for SAT than the refused request. "
+        "Also for a month done for fewer days than its whole month, which SAT refused with "
+        "5002 (MISSING DAYS): its own dates count as a part.",
         epilog=EPILOG,
         client=False,
     )
