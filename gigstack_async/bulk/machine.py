@@ -860,6 +860,9 @@ def _send(state: MonthState, obs: Send) -> Result:
         return state, ()
     if obs.history_ids is None:
         return state, ()  # without a "before" snapshot an unknown outcome could not be settled
+    if (state.start, state.end) in state.exhausted:
+        # SAT 5002 refused these dates for good: never sent again, however the month got here.
+        return exhausted_again(state, state.start, state.end), ()
     return _evolve(
         state,
         stage=Stage.SUBMITTING,

@@ -2908,3 +2908,17 @@ def test_a_done_month_missing_days_sat_refused_is_completed_by_parts_elsewhere(
         again.reason
         == "2024-01-01..2024-01-31 downloaded partly here, partly elsewhere: /c/2024-01"
     )
+
+
+def test_dates_sat_refused_with_5002_are_never_sent_however_the_month_got_there() -> None:
+    # A planned month whose own dates are exhausted (an edited journal, an older version):
+    # Send creates nothing and says why.
+    state = month(resend_allowed=True, exhausted=(JAN,))
+    new, commands = m.transition(state, m.Send(history_ids=()))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.creates, new.hint) == (
+        Stage.SAT_FAILED,
+        5002,
+        0,
+        LIMIT_HINT,
+    )
