@@ -89,6 +89,7 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "counted_downloads",
+    "own_request",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
@@ -1416,6 +1417,22 @@ def _differs(record: KnownRequest, seen: Seen) -> str | None:
 
 
 _FINAL = frozenset({"completed", "failed", "expired"})
+
+
+def own_request(state: MonthState, seen: Seen) -> bool:
+    """Whether `seen` is one of the month's own requests: an id in its `known_ids`, or a
+    candidate it recorded (shown to the user after an unknown create outcome, who then chose
+    between adopting it and a resend), that it did not release (a mistaken adopt that was
+    replaced, a package that held other CFDIs), listed with nothing that contradicts what the
+    month recorded of it (other dates, types or `createdAt`, or pending again after it had
+    finished: another request under a reused id). Another month's id, or an id the month only
+    released, is never its own, whatever the journal knows of it."""
+    if seen.id in state.released_ids():
+        return False
+    record = next((r for r in state.records if r.id == seen.id), None)
+    if record is None:
+        return seen.id in state.known_ids
+    return _differs(record, seen) is None
 
 
 def _restart_evidence(state: MonthState, obs: HistorySeen) -> str | None:
