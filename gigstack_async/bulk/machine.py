@@ -577,6 +577,11 @@ class SplitElsewhere:
     `where` says where its CFDIs are (shown by `journal show`)."""
 
     where: str
+    refused_elsewhere: str | None = None
+    """A request with the month's exact criteria that SAT refused with 5003, which this
+    journal did not send (another folder's, seen in the history by `journal split`): a month
+    held for it (`planned`, nothing in flight) is split too. Sending it would be refused
+    again, so the parts are its only way to finish."""
 
 
 Observation = (
@@ -1564,20 +1569,37 @@ def _split_hint(state: MonthState) -> str:
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SPLIT:
         return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
+    held = state.stage is Stage.PLANNED and state.resend_allowed
+    if held and obs.refused_elsewhere is not None:
+        # Held for another folder's identical request SAT refused with 5003: never sent from
+        # here (nothing in flight), and sending it would only be refused again.
+        return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code != 5003:
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
             + (f" (SAT {state.sat_code})" if state.sat_code else "")
             + ": only a month SAT refused with 5003 (too many CFDIs for one request) is "
             "downloaded in parts elsewhere"
+            + (
+                ", or a month not sent yet whose identical request (another folder's) the "
+                "history shows refused with 5003; the history shows none for "
+                f"{state.start}..{state.end}"
+                if held
+                else ""
+            )
         )
     return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
+    whose = (
+        ""
+        if obs.refused_elsewhere is None or state.stage is Stage.SAT_FAILED
+        else f" ({obs.refused_elsewhere}, which this journal did not send)"
+    )
     return (
-        f"SAT 5003 (too many CFDIs for one request) for {state.start}..{state.end}: downloaded "
-        f"in parts elsewhere; its CFDIs are in {obs.where}"
+        f"SAT 5003 (too many CFDIs for one request) for {state.start}..{state.end}{whose}: "
+        f"downloaded in parts elsewhere; its CFDIs are in {obs.where}"
     )
 
 

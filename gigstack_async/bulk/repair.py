@@ -203,21 +203,28 @@ class SplitPart:
 
 
 def split(
-    store: JournalStore, key: str, parts: Sequence[str | Path]
+    store: JournalStore,
+    key: str,
+    parts: Sequence[str | Path],
+    *,
+    refused_elsewhere: str | None = None,
 ) -> tuple[m.MonthState, tuple[SplitPart, ...]]:
     """Month `key`'s state once it is recorded as downloaded in `parts` (download folders or
     journal files of `sat download` runs over shorter ranges), with what was found in each.
     Not recorded: pass the state to `record`. Nothing is sent.
 
     Checked first, else JournalStateError: the month is SAT 5003 (too many CFDIs for one
-    request, `sat-failed`) in this journal (or already split: the parts are named again);
-    each part is another journal of the same kind of request (rfc_type, request_type), team,
-    base URL and RFC (when both know it); its month `key` is finished there (`done`, `empty`,
-    or itself split); together they cover every day of the month's dates.
+    request, `sat-failed`) in this journal (or already split: the parts are named again), or
+    it is planned and `refused_elsewhere` names another folder's identical request SAT refused
+    with 5003 (what held it; `m.SplitElsewhere`); each part is another journal of the same
+    kind of request (rfc_type, request_type), team, base URL and RFC (when both know it); its
+    month `key` is finished there with its files extracted (`done`), `empty`, or itself split
+    (a month `completed` by a run without a download folder holds no file); together they
+    cover every day of the month's dates.
     """
     state = store.get(key)
     try:  # the month's own state first: its refusal says more than any part's
-        m.transition(state, m.SplitElsewhere(""))
+        m.transition(state, m.SplitElsewhere("", refused_elsewhere))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     found: list[SplitPart] = []
@@ -228,8 +235,9 @@ def split(
         if target.resolve() == mine:
             raise JournalStateError(f"{part} is this journal, not a part downloaded elsewhere")
         with JournalStore.open_existing(target) as other:
+            # The part's values first ("its journal has ..."), then this journal's.
             problems = [
-                p for p in store.identity.differences(other.identity) if p != "a different API key"
+                p for p in other.identity.differences(store.identity) if p != "a different API key"
             ]
             if problems:
                 raise JournalStateError(
@@ -242,7 +250,14 @@ def split(
                 raise JournalStateError(
                     f"{part} has no {key} (it has {', '.join(other.keys()) or 'no months'})"
                 ) from None
-            if not theirs.ok:
+            if theirs.stage is m.Stage.COMPLETED and not theirs.want_files:
+                raise JournalStateError(
+                    f"{key} is completed in {part} but its CFDIs were never downloaded (a run "
+                    "without a download folder): run that part's dates again with their own "
+                    "--out folder (Python: download_to=) until the month is done, then split "
+                    "with that folder"
+                )
+            if theirs.stage not in (m.Stage.DONE, m.Stage.EMPTY, m.Stage.SPLIT):
                 raise JournalStateError(
                     f"{key} is {theirs.stage.value} in {part}, not finished: run its "
                     "`sat download` command again until it is done, then split"
@@ -259,7 +274,7 @@ def split(
         )
     where = ", ".join(p.describe() for p in found)
     try:
-        new, _ = m.transition(state, m.SplitElsewhere(where))
+        new, _ = m.transition(state, m.SplitElsewhere(where, refused_elsewhere))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     return new, tuple(found)
