@@ -217,6 +217,7 @@ async def test_a_planned_month_no_5003_refused_is_not_split(
     whole_month_5003: tuple[Sandbox, GigstackClient],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The history is the evidence: a month merely planned here (nobody's 5003) is refused.
     sandbox, client = whole_month_5003
@@ -231,7 +232,12 @@ async def test_a_planned_month_no_5003_refused_is_not_split(
     with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
         if store.get("2024-02").stage.value != "planned":
             pytest.skip("the run sent the month before its deadline")
+    # No API key: the history cannot be read, and the message says why it is needed.
+    monkeypatch.delenv("GIGSTACK_API_KEY", raising=False)
     capsys.readouterr()
+    code = await asyncio.to_thread(cli, "journal", "split", out, "2024-02", part_a, part_b)
+    assert code == 2
+    assert "read from the download history, which needs an API key" in capsys.readouterr().err
     code = await asyncio.to_thread(
         keyed, sandbox, "journal", "split", out, "2024-02", part_a, part_b
     )

@@ -26,7 +26,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser
 from gigstack_async.client import GigstackClient
-from gigstack_async.errors import GigstackError
+from gigstack_async.errors import GigstackError, InvalidParameterError
 
 EPILOG = f"""\
 examples:
@@ -114,15 +114,23 @@ def _refused_elsewhere(ctx: Context, args: argparse.Namespace, state: m.MonthSta
     """For a month not sent yet (held: another folder's identical request SAT refused with
     5003): that request, as the history lists it now (one free GET). None: the history lists
     none (then the month is refused, as any other that is not SAT 5003)."""
-    client = ctx.client(args)
+    why = (
+        f"{state.key} was not sent from this journal: whether SAT refused its dates with 5003 "
+        "for another folder is read from the download history"
+    )
+    try:
+        client = ctx.client(args)
+    except InvalidParameterError as error:
+        if error.field != "api_key":
+            raise
+        raise UsageError(
+            f"{why}, which needs an API key: pass --api-key or set GIGSTACK_API_KEY (with "
+            "--team/--base-url as the journal's runs). Nothing changed."
+        ) from None
     try:
         entries = asyncio.run(_history(client))
     except GigstackError as error:
-        raise UsageError(
-            f"{state.key} was not sent from this journal: whether SAT refused its dates with 5003 "
-            f"for another folder is read from the download history, which failed ({error}). "
-            "Nothing changed."
-        ) from None
+        raise UsageError(f"{why}, which failed ({error}). Nothing changed.") from None
     refused = [
         p for p in prior_requests(state, entries) if m.sat_code(p.message) == 5003 and p.typed
     ]
