@@ -4,15 +4,17 @@ A journal knows only its own requests. The same year run into a second `download
 new folder, a relative path run from another working directory, a deleted journal) would send,
 and may bill, every month again, and spend one of SAT's two requests with identical criteria
 (the third is refused with 5002, for good). Before a month's create is sent, the run looks in
-the history it has just read for a request with the month's exact criteria that this journal
-did not send; by default such a month is held (not sent), with the way forward spelled out.
+the history it has just read for a request with the month's exact criteria that is not the
+month's own (an id the journal recorded for another month, or one the month released, counts:
+a mistaken adopt, or an id the server reused after its ids restarted); by default such a month
+is held (not sent), with the way forward spelled out.
 
 Pure: no I/O. The engine and the CLI's plan read the same function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
@@ -34,9 +36,9 @@ _DEAD = frozenset({"failed", "expired"})
 
 @attrs.frozen
 class PriorRequest:
-    """A request in the account's history with a month's exact criteria, unknown to the
-    journal. `status` and `created_at` are as the history wrote them (None: not reported;
-    `created_at`'s unit is a GUESS, so it is shown, never compared)."""
+    """A request in the account's history with a month's exact criteria that is not the
+    month's own request. `status` and `created_at` are as the history wrote them (None: not
+    reported; `created_at`'s unit is a GUESS, so it is shown, never compared)."""
 
     key: str
     """The month, `YYYY-MM`."""
@@ -85,23 +87,25 @@ def untyped_match(state: m.MonthState, seen: m.Seen) -> bool:
 def prior_requests(
     state: m.MonthState,
     entries: Iterable[m.Seen],
-    known: Collection[str],
     *,
     untyped: bool = False,
 ) -> tuple[PriorRequest, ...]:
-    """The entries identical to the month's request whose id the journal does not know
-    (`known`: every request id of every month of the journal, and those created this run).
+    """The entries identical to the month's request that are not the month's own request
+    (`machine.own_request`: an id in its `known_ids` it did not release, listed as it was
+    recorded). Any other id is counted, whatever the journal knows of it: another month's id
+    (an entry with this month's criteria is not that month's request: a mistaken adopt, or an
+    id the server reused after its ids restarted), and an id this month released.
     `untyped`: also those that would be identical but do not report `requestType`
     (`PriorRequest.typed` False)."""
     found = []
     for seen in entries:
-        if seen.id in known:
-            continue
         if identical(state, seen):
             typed = True
         elif untyped and untyped_match(state, seen):
             typed = False
         else:
+            continue
+        if m.own_request(state, seen):
             continue
         found.append(
             PriorRequest(state.key, seen.id, seen.status, seen.created_at, seen.message, typed)
@@ -138,7 +142,11 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         return (
             "SAT answered 5003 (too many CFDIs for one request) for these dates: do not request "
             f"them again; split the period: run {state.start}..{state.end} as shorter ranges, "
-            "each into its own --out folder (another folder may have done so already)"
+            "each into its own --out folder (another folder may have done so already); once "
+            f"every part is done, `gigstack-async journal split {state.key} <part folder> "
+            "<part folder>` checks that they cover the month and records where its CFDIs are "
+            "(it reads the history, which must still list that request; runs of this folder "
+            "then end ok)"
         )
     if usable:
         first = usable[0].request_id

@@ -27,7 +27,7 @@ import logging
 import random
 import sqlite3
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -174,12 +174,6 @@ def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
         package_ids=None if status.package_ids is None else tuple(status.package_ids),
         message=status.status_message,
     )
-
-
-def journal_ids(states: Iterable[m.MonthState]) -> set[str]:
-    """Every request id a journal has seen as its own or as a candidate for one of its months
-    (shown to the user when a create's outcome was unknown): none is "another folder's"."""
-    return {i for s in states for i in (*s.known_ids, *(r.id for r in s.records))}
 
 
 def initial_state(slot: MonthSlot) -> m.MonthState:
@@ -948,13 +942,14 @@ class _Run:
 
     def hold_identical(self, state: m.MonthState) -> bool:
         """Hold (do not send) a month whose exact request the account's latest history lists
-        under an id this journal does not know: another folder's download, most likely. Its
+        under an id that is not the month's own: another folder's download, most likely. Its
         result says which request and the safe ways forward; nothing is recorded, so the next
         run checks again (an adopt or `allow_duplicates` lets it go)."""
         if self.options.allow_duplicates or self.sent_this_run[state.key]:
             return False  # a month this run sent already: the history now lists its own create
-        known = journal_ids(self.store.states()) | self.created_ids
-        priors = prior_requests(state, self.history_entries, known)
+        # Only the month's own requests are exempt: an identical entry under any other id the
+        # journal knows (another month's, one this month released, a reused id) is held for.
+        priors = prior_requests(state, self.history_entries)
         if not priors:
             return False
         folder = self.options.download_to

@@ -89,6 +89,7 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "counted_downloads",
+    "own_request",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
@@ -585,6 +586,11 @@ class SplitElsewhere:
     where: str
     start: date | None = None
     end: date | None = None
+    refused_elsewhere: str | None = None
+    """A request with the month's exact criteria that SAT refused with 5003, which this
+    journal did not send (another folder's, seen in the history by `journal split`): a month
+    held for it (`planned`, nothing in flight) is split too. Sending it would be refused
+    again, so the parts are its only way to finish."""
 
 
 Observation = (
@@ -1433,6 +1439,22 @@ def _differs(record: KnownRequest, seen: Seen) -> str | None:
 _FINAL = frozenset({"completed", "failed", "expired"})
 
 
+def own_request(state: MonthState, seen: Seen) -> bool:
+    """Whether `seen` is one of the month's own requests: an id in its `known_ids`, or a
+    candidate it recorded (shown to the user after an unknown create outcome, who then chose
+    between adopting it and a resend), that it did not release (a mistaken adopt that was
+    replaced, a package that held other CFDIs), listed with nothing that contradicts what the
+    month recorded of it (other dates, types or `createdAt`, or pending again after it had
+    finished: another request under a reused id). Another month's id, or an id the month only
+    released, is never its own, whatever the journal knows of it."""
+    if seen.id in state.released_ids():
+        return False
+    record = next((r for r in state.records if r.id == seen.id), None)
+    if record is None:
+        return seen.id in state.known_ids
+    return _differs(record, seen) is None
+
+
 def _restart_evidence(state: MonthState, obs: HistorySeen) -> str | None:
     """A request of this journal listed with other attributes: the server reuses ids."""
     records: dict[str, list[KnownRequest]] = {}
@@ -1590,17 +1612,35 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         return _evolve(
             state, stage=Stage.SPLIT, start=obs.start, end=obs.end, reason=reason, hint=None
         ), ()
+    held = state.stage is Stage.PLANNED and state.resend_allowed
+    if held and obs.refused_elsewhere is not None:
+        # Held for another folder's identical request SAT refused with 5003: never sent from
+        # here (nothing in flight), and sending it would only be refused again.
+        return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
             + (f" (SAT {state.sat_code})" if state.sat_code else "")
             + ": only a month SAT refused with 5003 (too many CFDIs for one request) or 5002 "
             "(its limit of requests for these dates) is downloaded in parts elsewhere"
+            + (
+                ", or a month not sent yet whose identical request (another folder's) the "
+                "history shows refused with 5003; the history shows none for "
+                f"{state.start}..{state.end}"
+                if held
+                else ""
+            )
         )
     return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
+    if obs.refused_elsewhere is not None and state.stage is not Stage.SAT_FAILED:
+        return (
+            f"SAT 5003 (too many CFDIs for one request) for {state.start}..{state.end} "
+            f"({obs.refused_elsewhere}, which this journal did not send): downloaded in parts "
+            f"elsewhere; its CFDIs are in {obs.where}"
+        )
     if state.sat_code not in (5002, 5003):  # a done month completed by parts (MISSING DAYS)
         return f"{state.start}..{state.end} downloaded partly here, partly elsewhere: {obs.where}"
     why = (

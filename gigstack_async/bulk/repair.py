@@ -203,7 +203,11 @@ class SplitPart:
 
 
 def split(
-    store: JournalStore, key: str, parts: Sequence[str | Path]
+    store: JournalStore,
+    key: str,
+    parts: Sequence[str | Path],
+    *,
+    refused_elsewhere: str | None = None,
 ) -> tuple[m.MonthState, tuple[SplitPart, ...]]:
     """Month `key`'s state once it is recorded as downloaded in `parts` (download folders or
     journal files of `sat download` runs over shorter ranges), with what was found in each.
@@ -213,10 +217,13 @@ def split(
     request) or 5002 (its limit of requests for those dates), `sat-failed`, in this journal
     (or already split: the parts are named again), or done (or empty) for fewer days than the
     plan's whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a
-    part, and the month takes the whole month's);
-    each part is another journal of the same kind of request (rfc_type, request_type), team,
-    base URL and RFC (when both know it); its month `key` is finished there (`done`, `empty`,
-    or itself split); together they cover every day of the month's dates.
+    part, and the month takes the whole month's), or it is planned and `refused_elsewhere`
+    names another folder's identical request SAT refused with 5003 (what held it;
+    `m.SplitElsewhere`); each part is another journal of the same kind of request (rfc_type,
+    request_type), team, base URL and RFC (when both know it); its month `key` is finished
+    there with its files extracted (`done`), `empty`, or itself split (a month `completed` by a
+    run without a download folder holds no file); together they cover every day of the month's
+    dates.
     """
     state = store.get(key)
     start, end, own = state.start, state.end, []
@@ -225,7 +232,7 @@ def split(
         whole = new_month(store, key)
         start, end, own = whole.start, whole.end, [(state.start, state.end)]
     try:  # the month's own state first: its refusal says more than any part's
-        m.transition(state, m.SplitElsewhere("", start, end))
+        m.transition(state, m.SplitElsewhere("", start, end, refused_elsewhere))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     found: list[SplitPart] = []
@@ -236,8 +243,9 @@ def split(
         if target.resolve() == mine:
             raise JournalStateError(f"{part} is this journal, not a part downloaded elsewhere")
         with JournalStore.open_existing(target) as other:
+            # The part's values first ("its journal has ..."), then this journal's.
             problems = [
-                p for p in store.identity.differences(other.identity) if p != "a different API key"
+                p for p in other.identity.differences(store.identity) if p != "a different API key"
             ]
             if problems:
                 raise JournalStateError(
@@ -250,7 +258,14 @@ def split(
                 raise JournalStateError(
                     f"{part} has no {key} (it has {', '.join(other.keys()) or 'no months'})"
                 ) from None
-            if not theirs.ok:
+            if theirs.stage is m.Stage.COMPLETED and not theirs.want_files:
+                raise JournalStateError(
+                    f"{key} is completed in {part} but its CFDIs were never downloaded (a run "
+                    "without a download folder): run that part's dates again with their own "
+                    "--out folder (Python: download_to=) until the month is done, then split "
+                    "with that folder"
+                )
+            if theirs.stage not in (m.Stage.DONE, m.Stage.EMPTY, m.Stage.SPLIT):
                 raise JournalStateError(
                     f"{key} is {theirs.stage.value} in {part}, not finished: run its "
                     "`sat download` command again until it is done, then split"
@@ -267,7 +282,7 @@ def split(
         )
     where = ", ".join(p.describe() for p in found)
     try:
-        new, _ = m.transition(state, m.SplitElsewhere(where, start, end))
+        new, _ = m.transition(state, m.SplitElsewhere(where, start, end, refused_elsewhere))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     return new, tuple(found)

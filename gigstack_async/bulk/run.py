@@ -22,7 +22,6 @@ from gigstack_async.bulk.engine import (
     BulkOptions,
     hold_unrecorded,
     initial_state,
-    journal_ids,
     run_bulk,
     seen_from_history,
 )
@@ -176,8 +175,9 @@ class BulkDownload:
         self, *, untyped: bool = False
     ) -> dict[str, tuple[PriorRequest, ...]]:
         """The plan's months still to be sent whose exact request (dates, `rfc_type`,
-        `request_type`, each reported) the account's history already lists under an id this
-        journal does not know: most likely another folder's download of the same period. One
+        `request_type`, each reported) the account's history already lists under an id that
+        is not the month's own request (another month's id, one the month released, or an id
+        the server reused count): most likely another folder's download of the same period. One
         history call (`GET /schedule/history`, free); nothing is sent or recorded.
 
         Returns {month: requests}, only months with at least one. Unless the run was made with
@@ -194,13 +194,22 @@ class BulkDownload:
         if self.journal_path is not None and self.journal_path.exists():
             with JournalStore.open(self.journal_path, self.identity) as store:
                 recorded = {state.key: state for state in store.states()}
-        known = journal_ids(recorded.values())
         found: dict[str, tuple[PriorRequest, ...]] = {}
         for slot in self.plan:
             state = recorded.get(slot.key)
             if state is not None and not _to_send(state, slot.start_date, slot.end_date):
                 continue
-            priors = prior_requests(initial_state(slot), entries, known, untyped=untyped)
+            # The plan's dates (a month to send takes them), and what the journal recorded of
+            # the month's own requests: only those are not counted (`own_request`).
+            probe = initial_state(slot)
+            if state is not None:
+                probe = attrs.evolve(
+                    probe,
+                    known_ids=state.known_ids,
+                    records=state.records,
+                    released=state.released,
+                )
+            priors = prior_requests(probe, entries, untyped=untyped)
             if priors:
                 found[slot.key] = priors
         return found

@@ -77,6 +77,9 @@ class Charge:
     operation_id: str
     subject: str
     at_ms: int
+    criteria: Criteria | None = None
+    """What a billed create asked for, recorded when it was made: the billing view counts by
+    it, never by looking `subject` up again (ids are reused after `restart_request_ids`)."""
 
 
 @attrs.frozen
@@ -399,13 +402,14 @@ class SandboxState:
     # ---------------------------------------------------------------- billing view
 
     def creates_per_month(self) -> Counter[tuple[str, str, str, str]]:
-        """Billed creates per `(team id, "YYYY-MM", rfc_type, request_type)`."""
-        by_id = {request.request_id: request for request in self.download_requests}
+        """Billed creates per `(team id, "YYYY-MM", rfc_type, request_type)`, by what each
+        create asked for when it was made (a reused request id counts for its own month)."""
         counts: Counter[tuple[str, str, str, str]] = Counter()
         for charge in self.charges:
             if charge.operation_id != "createDownloadRequest":
                 continue
-            criteria = by_id[charge.subject].criteria
+            criteria = charge.criteria
+            assert criteria is not None  # `create_download_request` always records it
             month = criteria.start_date.strftime("%Y-%m")
             counts[charge.team_id, month, criteria.rfc_type, criteria.request_type] += 1
         return counts
@@ -500,9 +504,16 @@ class SandboxState:
         """A team's state (KeyError if the team is not configured)."""
         return self.teams[team_id]
 
-    def charge(self, team: TeamState, operation_id: str, subject: str) -> None:
-        """Record a billed event."""
-        self.charges.append(Charge(team.team_id, operation_id, subject, self.clock.now_ms()))
+    def charge(
+        self,
+        team: TeamState,
+        operation_id: str,
+        subject: str,
+        criteria: Criteria | None = None,
+    ) -> None:
+        """Record a billed event (`criteria`: what a billed create asked for)."""
+        now = self.clock.now_ms()
+        self.charges.append(Charge(team.team_id, operation_id, subject, now, criteria))
 
     def create_download_request(
         self, team: TeamState, criteria: Criteria, owner: str
@@ -576,7 +587,7 @@ class SandboxState:
         team.requests.append(request)
         team.criteria_counts[criteria] += 1
         self.download_requests.append(request)
-        self.charge(team, "createDownloadRequest", request_id)
+        self.charge(team, "createDownloadRequest", request_id, criteria)
         return request, False
 
     def preload(self, months: int) -> None:

@@ -29,7 +29,7 @@ from gigstack_async.bulk.duplicates import (
     identical,
     prior_requests,
 )
-from gigstack_async.bulk.engine import initial_state, journal_ids
+from gigstack_async.bulk.engine import initial_state
 from gigstack_async.bulk.events import BulkEvent, MonthResult, Submitted
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.run import journal_identity
@@ -85,17 +85,95 @@ def test_identical_needs_every_field_reported_and_equal(seen: m.Seen, expected: 
     assert identical(MONTH, seen) is expected
 
 
-def test_prior_requests_skip_the_journals_own_ids() -> None:
+def test_prior_requests_skip_only_the_months_own_ids() -> None:
     other = m.Seen("X2", "expired", "received", "cfdi", date(2024, 1, 1), date(2024, 1, 31))
-    assert prior_requests(MONTH, (SAME, other), known={"X1"}) == (
-        PriorRequest("2024-01", "X2", "expired", None),
-    )
-    assert prior_requests(MONTH, (SAME, other), known={"X1", "X2"}) == ()
-    found = prior_requests(MONTH, (SAME,), known=())
+    mine = attrs.evolve(MONTH, known_ids=("X1",))
+    assert prior_requests(mine, (SAME, other)) == (PriorRequest("2024-01", "X2", "expired", None),)
+    assert prior_requests(attrs.evolve(MONTH, known_ids=("X1", "X2")), (SAME, other)) == ()
+    found = prior_requests(MONTH, (SAME,))
     assert found == (PriorRequest("2024-01", "X1", "completed", "1700000000000"),)
     assert found[0].adoptable
     assert not PriorRequest("k", "i", "failed").adoptable
     assert found[0].describe() == "request X1 (completed, created 1700000000000)"
+
+
+RECORD = m.KnownRequest(
+    "X1",
+    date(2024, 1, 1),
+    date(2024, 1, 31),
+    "received",
+    "cfdi",
+    created_at="1700000000000",
+    final="completed",
+)
+
+
+@pytest.mark.parametrize(
+    ("month", "seen", "held"),
+    [
+        # nothing known of X1: another folder's request
+        (MONTH, SAME, True),
+        # the month's own request, listed as recorded, or with nothing recorded to compare
+        (attrs.evolve(MONTH, known_ids=("X1",), records=(RECORD,)), SAME, False),
+        (attrs.evolve(MONTH, known_ids=("X1",)), SAME, False),
+        # a candidate the month recorded (after an unknown outcome) and the user resent past
+        (attrs.evolve(MONTH, records=(RECORD,)), SAME, False),
+        # review 9f #1: an id the month released (a mistaken adopt, replaced) is not its own
+        (
+            attrs.evolve(
+                MONTH, known_ids=("X1", "X2"), released=(m.ReleasedRequest("X1"),), records=()
+            ),
+            SAME,
+            True,
+        ),
+        (
+            attrs.evolve(
+                MONTH,
+                known_ids=("X1", "X2"),
+                released=(m.ReleasedRequest("X1"),),
+                records=(RECORD,),
+            ),
+            SAME,
+            True,
+        ),
+        # review 9f #1: its id reused by another request (the server's ids restarted)
+        (
+            attrs.evolve(MONTH, known_ids=("X1",), records=(attrs.evolve(RECORD, created_at="1"),)),
+            SAME,
+            True,
+        ),
+        (
+            attrs.evolve(MONTH, known_ids=("X1",), records=(RECORD,)),
+            attrs.evolve(SAME, status="pending"),  # pending again after it had completed
+            True,
+        ),
+        (
+            attrs.evolve(
+                MONTH,
+                known_ids=("X1",),
+                records=(attrs.evolve(RECORD, start=date(2023, 5, 1), end=date(2023, 5, 31)),),
+            ),
+            SAME,
+            True,
+        ),
+    ],
+    ids=[
+        "unknown",
+        "own-recorded",
+        "own-unrecorded",
+        "candidate",
+        "released",
+        "released-recorded",
+        "reused-created-at",
+        "reused-pending-again",
+        "reused-dates",
+    ],
+)
+def test_only_the_months_own_request_as_recorded_is_exempt(
+    month: m.MonthState, seen: m.Seen, held: bool
+) -> None:
+    assert bool(prior_requests(month, (seen,))) is held
+    assert m.own_request(month, seen) is not held
 
 
 # ------------------------------------------------------------------ end to end
@@ -219,15 +297,17 @@ async def test_without_request_type_in_the_history_nothing_counts_as_identical(
 
 def test_untyped_entries_are_listed_only_when_asked_and_never_as_identical() -> None:
     untyped = attrs.evolve(SAME, request_type=None)
-    assert prior_requests(MONTH, (untyped,), known=()) == ()
+    assert prior_requests(MONTH, (untyped,)) == ()
     (found,) = prior_requests(
-        MONTH, (untyped, attrs.evolve(SAME, id="X2")), known=("X2",), untyped=True
+        attrs.evolve(MONTH, known_ids=("X2",)),
+        (untyped, attrs.evolve(SAME, id="X2")),
+        untyped=True,
     )
     assert (found.request_id, found.typed) == ("X1", False)
     no_rfc = attrs.evolve(untyped, rfc_type=None)
-    assert prior_requests(MONTH, (no_rfc,), known=(), untyped=True) == ()
+    assert prior_requests(MONTH, (no_rfc,), untyped=True) == ()
     other_day = attrs.evolve(untyped, start=date(2024, 1, 2))
-    assert prior_requests(MONTH, (other_day,), known=(), untyped=True) == ()
+    assert prior_requests(MONTH, (other_day,), untyped=True) == ()
 
 
 async def test_allow_duplicates_must_be_a_bool(world: tuple[Sandbox, GigstackClient]) -> None:
@@ -354,7 +434,9 @@ async def test_a_candidate_the_user_was_shown_and_resent_past_is_not_held(
             )
             store.put(m.transition(state, m.AllowResend())[0])  # `journal resend`
     with JournalStore.open(journal, identity) as store:
-        assert journal_ids(store.states()) == {r.request_id for r in first.values()}
+        assert {r.id for s in store.states() for r in s.records} == {
+            r.request_id for r in first.values()
+        }
     again = results(await run(client, out))
     assert {r.stage for r in again.values()} == {"done"}
     assert billed(sandbox) == 4
@@ -445,3 +527,122 @@ def test_the_plan_offers_to_adopt_only_a_request_that_can_still_be_downloaded(
         assert adopt in out
     assert held_months({"2024-01": priors}) == 1
     assert held_months({"2024-01": (attrs.evolve(priors[0], typed=False),)}) == 0
+
+
+# ------------------------------------------------------------------ review 9f #1: ids the journal
+# knows for another reason (released, another month's, reused) never exempt a month
+
+
+def journal_cli(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    return main(["journal", *argv])
+
+
+async def _adopted_by_mistake_then_corrected(
+    sandbox: Sandbox, client: GigstackClient, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, str]:
+    """The account has January and February (made elsewhere); the user adopts February's id
+    into January by mistake, then corrects it: January released February's id."""
+    jan = await client.downloads.create_request(
+        start_date="2024-01-01", end_date="2024-01-31", rfc_type="received"
+    )
+    feb = await client.downloads.create_request(
+        start_date="2024-02-01", end_date="2024-02-29", rfc_type="received"
+    )
+    mistake = (str(out), "2024-01", feb.request_id, "--rfc-type", "received", "--yes")
+    assert await asyncio.to_thread(journal_cli, sandbox, monkeypatch, "adopt", *mistake) == 0
+    fixed = (str(out), "2024-01", jan.request_id, "--yes")
+    assert await asyncio.to_thread(journal_cli, sandbox, monkeypatch, "adopt", *fixed) == 0
+    return jan.request_id, feb.request_id
+
+
+async def test_an_id_a_month_released_still_holds_the_month_it_belongs_to(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: February's id was "known" (January had it once), so February was created again.
+    sandbox, client = world
+    out = tmp_path / "A"
+    jan, feb = await _adopted_by_mistake_then_corrected(sandbox, client, out, monkeypatch)
+    assert billed(sandbox) == 2
+    bulk = client.downloads.bulk("2024-01", "2024-02", rfc_type="received", download_to=out)
+    found = await bulk.identical_requests()
+    assert {k: [p.request_id for p in v] for k, v in found.items()} == {"2024-02": [feb]}
+    got = results(await run(client, out))
+    assert got["2024-01"].stage == "done"
+    assert got["2024-01"].request_id == jan
+    assert got["2024-02"].stage == "held"
+    assert feb in (got["2024-02"].error or "")
+    assert billed(sandbox) == 2  # was 3: February billed twice
+    assert sandbox.state.billed_creates("2024-02") == 1
+
+
+async def test_the_cli_plan_names_an_id_a_month_released_and_holds_its_month(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox, client = world
+    monkeypatch.chdir(tmp_path)
+    _jan, feb = await _adopted_by_mistake_then_corrected(
+        sandbox, client, tmp_path / "A", monkeypatch
+    )
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, cli(sandbox, "--out", "A")) == 1
+    out = capsys.readouterr().out
+    assert "The account already has an identical request for 1 month" in out
+    assert f"2024-02: request {feb}" in out
+    assert f"journal adopt A 2024-02 {feb} " in out
+    assert sandbox.state.billed_creates("2024-02") == 1  # was 2
+
+
+@pytest.mark.parametrize("world", [PROFILES["ids-restart"]], indirect=True)
+async def test_another_folders_request_under_an_id_this_journal_reused_holds_the_month(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Folder A downloads January as DM-000001; the server's ids restart and folder B downloads
+    # February, which gets DM-000001 again. Was: A's January..February run skipped it as
+    # "known" and created February again.
+    sandbox, client = world
+    a, b = tmp_path / "A", tmp_path / "B"
+    first = results(await run_months(client, a, "2024-01", "2024-01"))
+    sandbox.state.restart_request_ids()
+    other = results(await run_months(client, b, "2024-02", "2024-02"))
+    assert first["2024-01"].request_id == other["2024-02"].request_id == "DM-000001"
+
+    bulk = client.downloads.bulk("2024-01", "2024-02", rfc_type="received", download_to=a)
+    found = await bulk.identical_requests()
+    assert {k: [p.request_id for p in v] for k, v in found.items()} == {"2024-02": ["DM-000001"]}
+    again = results(await run_months(client, a, "2024-01", "2024-02"))
+    assert again["2024-01"].stage == "done"
+    assert again["2024-02"].stage == "held"
+    assert sandbox.state.billed_creates("2024-01") == 1
+    assert sandbox.state.billed_creates("2024-02") == 1  # was 2
+    creates = sandbox.state.calls_to("createDownloadRequest")
+    assert [c.criteria for c in creates] == [
+        "received cfdi 2024-01-01..2024-01-31",
+        "received cfdi 2024-02-01..2024-02-29",
+    ]
+
+
+@pytest.mark.parametrize("world", [PROFILES["ids-restart"]], indirect=True)
+async def test_a_months_own_request_resent_on_purpose_is_not_held_by_its_old_id(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other side of the rule: the month's own earlier request, listed as it was recorded,
+    # never holds a resend the user asked for (`journal resend`).
+    sandbox, client = world
+    out = tmp_path / "A"
+    assert results(await run_months(client, out, "2024-01", "2024-01"))["2024-01"].ok
+    args = ("resend", str(out), "2024-01", "--force", "--yes")
+    assert await asyncio.to_thread(journal_cli, sandbox, monkeypatch, *args) == 0
+    again = results(await run_months(client, out, "2024-01", "2024-01"))
+    assert again["2024-01"].stage == "done"
+    assert sandbox.state.billed_creates("2024-01") == 2
+
+
+async def run_months(client: GigstackClient, out: Path, start: str, end: str) -> list[BulkEvent]:
+    bulk = client.downloads.bulk(start, end, rfc_type="received", download_to=out, poll=FAST)
+    async with bulk:
+        return [event async for event in bulk]

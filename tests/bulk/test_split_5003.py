@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.repair import _uncovered
 from gigstack_async.bulk.store import JournalStore
@@ -30,7 +32,7 @@ from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 SPLIT = re.compile(r"`(gigstack-async journal split [^`]+)`")
-CREATE = "POST /invoices/download/request"
+CREATE = "createDownloadRequest"  # an operation id: `calls_to` matches those
 
 
 @pytest.fixture
@@ -147,8 +149,166 @@ async def test_a_part_of_another_kind_or_unfinished_is_refused(
         [event async for event in bulk]
     capsys.readouterr()
     assert await asyncio.to_thread(cli, "journal", "split", out, "2024-03", issued) == 2
-    assert "rfc_type 'received', this journal has 'issued'" in capsys.readouterr().err
+    # Review 9f #5: the part's value first ("its journal has"), then this journal's.
+    err = capsys.readouterr().err
+    assert f"{issued} is not a part of this download" in err
+    assert "its journal has rfc_type 'issued', this journal has 'received'" in err
     assert await asyncio.to_thread(cli, "journal", "split", out, "2024-03", out) == 2
     assert "is this journal" in capsys.readouterr().err
     with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
         assert store.get("2024-03").stage.value == "sat-failed"
+
+
+@pytest.fixture
+async def whole_month_5003() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    profile = ServerProfile(sat_codes=(SatCodeRule(5003, month="2024-03", whole_month=True),))
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11, profile=profile)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        yield sandbox, client
+
+
+def keyed(sandbox: Sandbox, *argv: object) -> int:
+    return cli("--api-key", sandbox.api_key, "--base-url", sandbox.base_url, *argv)
+
+
+async def test_a_month_held_by_another_folders_5003_follows_the_split_advice_to_the_end(
+    whole_month_5003: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Review 9f #3: folder A's March ends 5003; folder B's March is held with the split advice.
+    # Was: `journal split B 2024-03 Ba Bb` refused "2024-03 is planned", and B stayed held.
+    sandbox, client = whole_month_5003
+    a, b, part_a, part_b = (tmp_path / n for n in ("A", "B", "Ba", "Bb"))
+    assert (await run(client, a, "2024-03", "2024-03"))["2024-03"].stage == "sat-failed"
+    held = (await run(client, b, "2024-03", "2024-03"))["2024-03"]
+    assert held.stage == "held"
+    printed = SPLIT.search(held.hint or "")
+    assert printed is not None, held.hint
+    assert printed.group(1).startswith(f"gigstack-async journal split {b} 2024-03 ")
+
+    assert (await run(client, part_a, "2024-03-01", "2024-03-15"))["2024-03"].stage == "done"
+    assert (await run(client, part_b, "2024-03-16", "2024-03-31"))["2024-03"].stage == "done"
+    creates = len(sandbox.state.calls_to(CREATE))
+
+    capsys.readouterr()
+    argv = shlex.split(printed.group(1).replace("<part folder> <part folder>", ""))[1:]
+    code = await asyncio.to_thread(keyed, sandbox, *argv, part_a, part_b)
+    assert code == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    assert "2024-03 is now split" in said
+    assert f"{part_b.absolute() / '2024-03'} (2024-03-16..2024-03-31" in said
+
+    again = await run(client, b, "2024-03", "2024-03")
+    assert again["2024-03"].stage == "split"
+    assert again["2024-03"].ok
+    assert len(sandbox.state.calls_to(CREATE)) == creates  # nothing sent, nothing billed
+    assert sandbox.state.billed_creates("2024-03") == 3  # A's refused one and the two parts
+    with JournalStore.open_existing(b / ".gigstack-journal.sqlite3") as store:
+        reason = store.get("2024-03").reason or ""
+    first = sandbox.state.calls_to(CREATE)[0].created
+    assert f"request {first}: SAT 5003" in reason
+    assert "which this journal did not send" in reason
+
+
+async def test_a_planned_month_no_5003_refused_is_not_split(
+    whole_month_5003: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The history is the evidence: a month merely planned here (nobody's 5003) is refused.
+    sandbox, client = whole_month_5003
+    out, part_a, part_b = tmp_path / "cfdi", tmp_path / "a", tmp_path / "b"
+    await run(client, part_a, "2024-02-01", "2024-02-15")
+    await run(client, part_b, "2024-02-16", "2024-02-29")
+    bulk = client.downloads.bulk(
+        "2024-02", "2024-02", rfc_type="received", download_to=out, poll=FAST, timeout=0.0001
+    )
+    async with bulk:
+        [event async for event in bulk]  # the month is planned in the journal
+    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+        if store.get("2024-02").stage.value != "planned":
+            pytest.skip("the run sent the month before its deadline")
+    # No API key: the history cannot be read, and the message says why it is needed.
+    monkeypatch.delenv("GIGSTACK_API_KEY", raising=False)
+    capsys.readouterr()
+    code = await asyncio.to_thread(cli, "journal", "split", out, "2024-02", part_a, part_b)
+    assert code == 2
+    assert "read from the download history, which needs an API key" in capsys.readouterr().err
+    code = await asyncio.to_thread(
+        keyed, sandbox, "journal", "split", out, "2024-02", part_a, part_b
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "2024-02 is planned" in err
+    assert "the history shows none for 2024-02-01..2024-02-29" in err
+
+
+async def test_a_part_completed_without_its_files_is_refused(
+    whole_month_5003: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Review 9f #4: the second half run with `journal=` and no download folder is `completed`
+    # with 0 files. Was: the split was recorded and 16..31's CFDIs were on no disk.
+    _sandbox, client = whole_month_5003
+    out, part_a, journal_b = tmp_path / "A", tmp_path / "Aa", tmp_path / "b.sqlite3"
+    assert (await run(client, out, "2024-03", "2024-03"))["2024-03"].stage == "sat-failed"
+    assert (await run(client, part_a, "2024-03-01", "2024-03-15"))["2024-03"].stage == "done"
+    bulk = client.downloads.bulk(
+        "2024-03-16", "2024-03-31", rfc_type="received", journal=journal_b, poll=FAST
+    )
+    async with bulk:
+        events = [event async for event in bulk]
+    (result,) = [e for e in events if isinstance(e, MonthResult)]
+    assert result.stage == "completed"
+    assert result.ok  # a metadata-only run is fine by itself...
+    capsys.readouterr()
+    code = await asyncio.to_thread(cli, "journal", "split", out, "2024-03", part_a, journal_b)
+    assert code == 2  # ...but holds none of the month's CFDIs
+    err = capsys.readouterr().err
+    assert f"2024-03 is completed in {journal_b} but its CFDIs were never downloaded" in err
+    assert "Nothing changed." in err
+    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+        assert store.get("2024-03").stage.value == "sat-failed"
+
+
+MARCH = m.MonthState(
+    key="2024-03",
+    start=date(2024, 3, 1),
+    end=date(2024, 3, 31),
+    rfc_type="received",
+    request_type="cfdi",
+)
+REFUSED = "request X1: SAT 5003: Tope máximo"
+
+
+@pytest.mark.parametrize(
+    ("state", "refused", "split"),
+    [
+        (MARCH, REFUSED, True),  # held for another folder's 5003
+        (MARCH, None, False),  # planned, nobody's 5003: not a split month
+        # a create whose outcome is not settled: a request may be in flight
+        (attrs.evolve(MARCH, resend_allowed=False), REFUSED, False),
+        (attrs.evolve(MARCH, stage=m.Stage.SUBMITTED, request_id="R"), REFUSED, False),
+        (attrs.evolve(MARCH, stage=m.Stage.SAT_FAILED, sat_code=5003), None, True),
+        # SAT 5002 for this journal: its dates are never sent again, parts finish it too
+        (attrs.evolve(MARCH, stage=m.Stage.SAT_FAILED, sat_code=5002), REFUSED, True),
+        (attrs.evolve(MARCH, stage=m.Stage.SAT_FAILED, sat_code=5005), None, False),
+    ],
+    ids=["held-5003", "planned", "unsettled", "submitted", "own-5003", "own-5002", "own-5005"],
+)
+def test_which_months_may_be_split(state: m.MonthState, refused: str | None, split: bool) -> None:
+    observation = m.SplitElsewhere("/parts", refused_elsewhere=refused)
+    if not split:
+        with pytest.raises(m.TransitionError, match="only a month SAT refused with 5003"):
+            m.transition(state, observation)
+        return
+    new, commands = m.transition(state, observation)
+    assert new.stage is m.Stage.SPLIT
+    assert commands == ()
+    assert "/parts" in (new.reason or "")
+    assert (REFUSED in (new.reason or "")) is (state.stage is m.Stage.PLANNED)

@@ -218,6 +218,28 @@ async def test_restart_reuses_an_old_id_for_a_different_request(start_sandbox, c
     assert len(sandbox.state.charges) == 2  # both were billed
 
 
+async def test_billing_view_counts_a_reused_id_for_the_month_it_was_made_for(
+    start_sandbox, config
+) -> None:
+    # Review 9f #6: the billing view looked each charge's id up again, and a reused id then
+    # counted every create made under it for its newest request's month.
+    sandbox, api = await start_sandbox(config)
+    await created(api, *APRIL)
+    sandbox.state.restart_request_ids()
+    await created(api, *MAY)
+    sandbox.state.restart_request_ids()
+    await created(api, *MAY)
+
+    counts = sandbox.state.creates_per_month()
+
+    assert counts == {
+        ("team_sandbox", "2025-04", "issued", "cfdi"): 1,
+        ("team_sandbox", "2025-05", "issued", "cfdi"): 2,
+    }
+    assert sandbox.state.billed_creates("2025-04") == 1
+    assert sandbox.state.billed_creates("2025-05") == 2
+
+
 # ---------------------------------------------------------------- filtered or short history
 
 

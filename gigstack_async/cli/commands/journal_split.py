@@ -1,5 +1,6 @@
-"""`gigstack-async journal split`: finish a month SAT refused with 5003 (or 5002) by naming the
-folders that downloaded it in parts.
+"""`gigstack-async journal split`: finish a month SAT refused with 5003 or 5002 (for this folder,
+or, 5003, for another folder's identical request, which holds it here) by naming the folders that
+downloaded it in parts.
 
 SAT answers 5003 when one request would hold too many CFDIs; the month is then downloaded as
 shorter ranges, each into its own --out folder (a journal holds one request per month). This
@@ -11,16 +12,21 @@ ok, and `journal show` says where its CFDIs are. Nothing is sent; no request is 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shlex
 from typing import Any
 
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
+from gigstack_async.bulk.duplicates import prior_requests
+from gigstack_async.bulk.engine import seen_from_history
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.commands.journal import MONTH_ARG, _journal_arg, _month, _open, _required
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser
-from gigstack_async.errors import GigstackError
+from gigstack_async.client import GigstackClient
+from gigstack_async.errors import GigstackError, InvalidParameterError
 
 EPILOG = f"""\
 examples:
@@ -33,8 +39,12 @@ examples:
 JOURNAL (first) is the download folder whose month SAT refused with 5003 or 5002 (or its journal
 file);
 each PART is the download folder (or journal file) of a run over part of the month.
+A month held (not sent) because another folder's identical request was refused with 5003 is
+split too: the download history (one free GET, with --api-key/--team/--base-url or their
+environment variables) must still list that request; a month SAT refused for this journal
+needs no API key.
 exit codes: 0 recorded; 2 invalid input (no journal, a month that is not SAT 5003/5002, a part of
-another kind or team, a part not finished, or days no part covers)."""
+another kind or team, a part not finished or without its files, or days no part covers)."""
 
 
 def register(journal: Any) -> None:
@@ -43,17 +53,18 @@ def register(journal: Any) -> None:
         "split",
         help="finish a SAT 5003/5002 month downloaded in parts in other folders (nothing sent)",
         description="Record that MONTH, which SAT refused with 5003 (too many CFDIs for one "
-        "request) or 5002 (its limit of requests for those dates), was downloaded in shorter "
+        "request) or 5002 (its limit of requests for those dates), or that is held because "
+        "another folder's identical request was refused with 5003, was downloaded in shorter "
         "ranges into other folders (PART...). Each part's "
         "journal is checked: the same kind of request (rfc type, type), team and base URL, "
-        "MONTH finished there (done or empty), and together the parts cover every day of "
+        "MONTH finished there with its files (done) or empty (a run without --out/"
+        "download_to holds no file), and together the parts cover every day of "
         "MONTH's dates. The month is then `split`: `sat download` runs of JOURNAL end ok for "
         "it, and `journal show` says where its CFDIs are. Nothing is sent and nothing is "
         "requested again: the parts' dates are other criteria for SAT than the refused request. "
         "Also for a month done for fewer days than its whole month, which SAT refused with "
         "5002 (MISSING DAYS): its own dates count as a part.",
         epilog=EPILOG,
-        client=False,
     )
     _journal_arg(split)
     split.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
@@ -74,9 +85,12 @@ def run_split(args: argparse.Namespace, ctx: Context) -> int:
     if not args.parts:
         raise UsageError(f"the following arguments are required: PART. {args.usage.strip()}")
     with _open(args) as store:
-        _month(store, key)
+        state = _month(store, key)
+        refused = None
+        if state.stage is m.Stage.PLANNED:
+            refused = _refused_elsewhere(ctx, args, state)
         try:
-            new, parts = repair.split(store, key, args.parts)
+            new, parts = repair.split(store, key, args.parts, refused_elsewhere=refused)
         except GigstackError as error:
             raise UsageError(f"{error}. Nothing changed.") from None
         repair.record(store, new, ())
@@ -98,3 +112,38 @@ def run_split(args: argparse.Namespace, ctx: Context) -> int:
                 f"{shlex.quote(str(folder / key))}/"
             )
     return exitcodes.OK
+
+
+def _refused_elsewhere(ctx: Context, args: argparse.Namespace, state: m.MonthState) -> str | None:
+    """For a month not sent yet (held: another folder's identical request SAT refused with
+    5003): that request, as the history lists it now (one free GET). None: the history lists
+    none (then the month is refused, as any other that is not SAT 5003)."""
+    why = (
+        f"{state.key} was not sent from this journal: whether SAT refused its dates with 5003 "
+        "for another folder is read from the download history"
+    )
+    try:
+        client = ctx.client(args)
+    except InvalidParameterError as error:
+        if error.field != "api_key":
+            raise
+        raise UsageError(
+            f"{why}, which needs an API key: pass --api-key or set GIGSTACK_API_KEY (with "
+            "--team/--base-url as the journal's runs). Nothing changed."
+        ) from None
+    try:
+        entries = asyncio.run(_history(client))
+    except GigstackError as error:
+        raise UsageError(f"{why}, which failed ({error}). Nothing changed.") from None
+    refused = [
+        p for p in prior_requests(state, entries) if m.sat_code(p.message) == 5003 and p.typed
+    ]
+    if not refused:
+        return None
+    first = refused[0]
+    return f"request {first.request_id}: {first.message}"
+
+
+async def _history(client: GigstackClient) -> tuple[m.Seen, ...]:
+    async with client:
+        return tuple(seen_from_history(entry) for entry in await client.downloads.history())
