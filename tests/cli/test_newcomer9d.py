@@ -1,0 +1,147 @@
+"""Newcomer walk 9d (items 1, 5, 6, 7, 8, 11): an emptied journal, the refusal without a
+terminal, the texts a Python caller reads, createdAt in the plan, held months in `journal show`
+and the list of journal commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
+from gigstack_async.sandbox import Sandbox
+
+JOURNAL = ".gigstack-journal.sqlite3"
+
+
+def _download(out: Path, *extra: str, first: str = "2025-01", last: str = "2025-02") -> list[str]:
+    return [
+        "sat", "download", "--from", first, "--to", last, "--rfc-type", "received",
+        "--out", str(out), "--poll-interval", "0.02", *extra,
+    ]  # fmt: skip
+
+
+def _creates(sandbox: Sandbox) -> int:
+    return len(sandbox.state.calls_to("createDownloadRequest"))
+
+
+# ------------------------------------------------------------ item 1: an emptied journal
+
+
+async def test_a_journal_truncated_to_zero_bytes_is_damaged_not_resumed(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # Item 1: `truncate -s 0` on a finished run's journal printed "exists: resuming where it
+    # stopped" and created (billed) every month whose folder was gone once more.
+    out = tmp_path / "cfdi"
+    first = await cli(*_download(out, "--yes"))
+    assert first.code == 0, first.stderr
+    creates = _creates(sandbox)
+    (out / JOURNAL).write_bytes(b"")
+    for month in ("2025-02",):  # submitted, not downloaded yet: nothing on disk tells
+        for file in (out / month).iterdir():
+            file.unlink()
+        (out / month).rmdir()
+    again = await cli(*_download(out, "--yes"))
+    assert again.code == 2, again.stdout + again.stderr
+    assert "it is damaged" in again.stderr
+    assert "emptied or truncated" in again.stderr
+    assert "resuming where it stopped" not in again.stdout
+    assert _creates(sandbox) == creates  # nothing billed again
+    # Its route bills nothing: `journal show` says DAMAGED and how to carry months over.
+    shown = await cli("journal", "show", str(out))
+    assert shown.code == 2, shown.stderr
+    assert "is DAMAGED" in shown.stdout
+    assert "journal adopt" in shown.stdout
+    assert _creates(sandbox) == creates
+
+
+async def test_a_journal_elsewhere_emptied_is_damaged_by_its_download_folder(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # Item 1, journal= elsewhere: the month folders are in --out, not next to the journal.
+    out = tmp_path / "cfdi"
+    journal = tmp_path / "journals" / "received.sqlite3"
+    first = await cli(*_download(out, "--yes", "--journal", str(journal)))
+    assert first.code == 0, first.stderr
+    creates = _creates(sandbox)
+    journal.write_bytes(b"")
+    again = await cli(*_download(out, "--yes", "--journal", str(journal)))
+    assert again.code == 2, again.stdout + again.stderr
+    assert "it is damaged" in again.stderr
+    assert _creates(sandbox) == creates
+
+
+async def test_a_half_created_journal_in_an_empty_folder_is_completed(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # The other side of item 1: a run killed while creating its journal left a 0-byte file and
+    # nothing else (it sent nothing): the same command completes it, and says so.
+    out = tmp_path / "cfdi"
+    out.mkdir()
+    (out / JOURNAL).write_bytes(b"")
+    (out / (JOURNAL + ".lock")).write_bytes(b"")  # the lock file that run took
+    again = await cli(*_download(out, "--yes"))
+    assert again.code == 0, again.stderr
+    assert "left half-created by a run stopped while creating it" in again.stdout
+    assert "resuming where it stopped" not in again.stdout
+    assert _creates(sandbox) == 2
+
+
+_IDENTITY = StoreIdentity(
+    team=None,
+    base_url="http://127.0.0.1:1",
+    key_fingerprint="f" * 16,
+    rfc=None,
+    rfc_type="received",
+    request_type="cfdi",
+)
+
+
+@pytest.mark.parametrize("trace", ["staging", "wal", "month folder", "month folder in download_to"])
+def test_any_trace_of_a_run_makes_a_table_less_journal_damaged(tmp_path: Path, trace: str) -> None:
+    folder = tmp_path / "cfdi"
+    folder.mkdir()
+    journal = folder / JOURNAL
+    journal.write_bytes(b"")
+    download_to = None
+    if trace == "staging":
+        (folder / ".gigstack-staging").mkdir()
+    elif trace == "wal":
+        (folder / (JOURNAL + "-wal")).write_bytes(b"\0" * 32)
+    elif trace == "month folder":
+        (folder / "2024-03").mkdir()
+        (folder / "2024-03" / "A.xml").write_text("<cfdi/>")
+    else:
+        journal = tmp_path / "journal.sqlite3"
+        journal.write_bytes(b"")
+        download_to = folder
+        (folder / "2024-03").mkdir()
+        (folder / "2024-03" / "A.xml").write_text("<cfdi/>")
+    with pytest.raises(JournalDamagedError) as caught:
+        JournalStore.open(journal, _IDENTITY, download_to=download_to)
+    assert "Nothing was sent" in str(caught.value)
+    assert "journal show" in str(caught.value)
+    assert journal.read_bytes() == b""  # left as found, for `journal show` to read
+    if trace == "wal":  # SQLite drops the -wal of an empty file: never opened by it
+        assert (folder / (JOURNAL + "-wal")).stat().st_size == 32
+    if download_to is None:  # `journal show` knows only the journal's own folder
+        with pytest.raises(JournalDamagedError):
+            JournalStore.open_readonly(journal)
+
+
+def test_what_a_killed_creation_leaves_is_not_a_trace(tmp_path: Path) -> None:
+    # The lock file, an empty -wal, the -shm, an empty month folder and unrelated files are
+    # what a run killed while creating its journal (or the user) may leave: still half-created.
+    folder = tmp_path / "cfdi"
+    folder.mkdir()
+    journal = folder / JOURNAL
+    journal.write_bytes(b"")
+    for name in (".lock", "-wal", "-shm"):
+        (folder / (JOURNAL + name)).write_bytes(b"")
+    (folder / "2024-03").mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with JournalStore.open(journal, _IDENTITY, download_to=folder) as store:
+        assert store.keys() == []
+    with JournalStore.open(journal, _IDENTITY, download_to=folder) as store:
+        assert store.identity == _IDENTITY  # completed: a journal now
