@@ -145,3 +145,24 @@ def test_what_a_killed_creation_leaves_is_not_a_trace(tmp_path: Path) -> None:
         assert store.keys() == []
     with JournalStore.open(journal, _IDENTITY, download_to=folder) as store:
         assert store.identity == _IDENTITY  # completed: a journal now
+
+
+# ------------------------------------------------------------ item 5: no terminal, no --yes
+
+
+async def test_the_refusal_without_a_terminal_does_not_state_an_unchecked_count(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # Item 5: "sat download may submit 2 download requests that may be billed" while, read
+    # against the history (in a terminal), both months are held: nothing would be sent.
+    assert (await cli(*_download(tmp_path / "cfdi", "--yes"))).code == 0
+    creates = _creates(sandbox)
+    reads = len(sandbox.state.calls_to("getDownloadHistory"))
+    refused = await cli(*_download(tmp_path / "cfdi-b"))  # stdin is not a terminal
+    assert refused.code == 2, refused.stderr
+    assert "may submit up to 2 download requests that may be billed" in refused.stderr
+    assert "some may be held, not sent, once the account's history is read" in refused.stderr
+    assert "pass --yes" in refused.stderr
+    assert "may submit 2 " not in refused.stderr
+    assert _creates(sandbox) == creates
+    assert len(sandbox.state.calls_to("getDownloadHistory")) == reads  # nothing sent to say it
