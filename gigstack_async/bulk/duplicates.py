@@ -156,6 +156,5 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         )
     return (
         f"{safe}. To send a new request for these dates anyway (it may be billed, and uses one "
-        "of SAT's 2), run the same command again with --allow-duplicates (Python: "
-        "allow_duplicates=True)"
+        "of SAT's 2), run the same command again with --allow-duplicates"
     )

@@ -473,7 +473,9 @@ class _Run:
         if error is not None:
             if note:
                 error = f"{error} ({note})"
-            self.emit(MonthFailed(state.key, error, hint=None if state.ok else state.hint))
+            # The same hint as the MonthResult's (a held month's is not the state's own).
+            shown = None if state.ok else hint or state.hint
+            self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
         files = tuple(folder / name for name in state.files) if folder is not None else ()
         sat_state = state.sat_state
@@ -952,9 +954,9 @@ class _Run:
         folder = self.options.download_to
         reason = held_reason(state, priors, None if folder is None else folder.absolute())
         logger.warning("%s: %s", state.key, reason)
-        hint = held_hint(state, priors)
-        # As `_explain` words a machine state's error: the way forward follows "Next:".
-        self.finish(state, error=f"{reason}. Next: {hint}", hint=hint, stage=HELD)
+        # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
+        # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
+        self.finish(state, error=reason, hint=held_hint(state, priors), stage=HELD)
         return True
 
     async def _send(self, key: str) -> None:

@@ -303,6 +303,7 @@ def _for_python(text: str | None) -> str | None:
     if text is None:
         return None
     text = text.replace("its own --out folder", "its own download_to= folder")
+    text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
     return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
 
 

@@ -149,7 +149,8 @@ async def test_a_second_folder_holds_the_months_the_account_already_has(
         assert first[key].request_id in (result.error or "")
         assert str(second.absolute()) in (result.error or "")
         assert "SAT accepts only 2" in (result.error or "")
-        assert "--allow-duplicates" in (result.hint or "")
+        assert "allow_duplicates=True" in (result.hint or "")  # Python: not the CLI flag
+        assert "--allow-duplicates" not in (result.hint or "")
         assert f"journal adopt {shlex.quote(str(second))} {key}" in (result.hint or "")
 
     # The safe route, as printed: adopt into this folder (nothing sent), run again.

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from gigstack_async import BulkEvent, GigstackClient, MonthFailed, MonthResult, PollSchedule
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
 from gigstack_async.sandbox import Sandbox
+from gigstack_async.sandbox.profiles import RefuseCreates, SatCodeRule, ServerProfile
+
+from .conftest import SECRET_KEY
 
 JOURNAL = ".gigstack-journal.sqlite3"
 
@@ -166,3 +170,87 @@ async def test_the_refusal_without_a_terminal_does_not_state_an_unchecked_count(
     assert "may submit 2 " not in refused.stderr
     assert _creates(sandbox) == creates
     assert len(sandbox.state.calls_to("getDownloadHistory")) == reads  # nothing sent to say it
+
+
+# ------------------------------------------------------------ item 6: Python error and hint
+
+
+def _poll() -> PollSchedule:
+    return PollSchedule(initial=0.02, maximum=0.05)
+
+
+async def _bulk(sandbox: Sandbox, folder: Path, last: str = "2025-02") -> list[BulkEvent]:
+    async with GigstackClient(api_key=SECRET_KEY, base_url=sandbox.base_url) as client:
+        run = client.downloads.bulk(
+            "2025-01", last, rfc_type="received", download_to=folder, poll=_poll()
+        )
+        async with run:
+            return [event async for event in run]
+
+
+def _texts(events: list[BulkEvent]) -> list[tuple[str, str | None, str | None]]:
+    return [(e.key, e.error, e.hint) for e in events if isinstance(e, MonthResult | MonthFailed)]
+
+
+async def test_a_held_months_python_error_and_hint_do_not_repeat_each_other(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Item 6: a held month's error ended "… Next: if that request is the one you want here …"
+    # and its hint said it again; the hint told Python to use --allow-duplicates.
+    await _bulk(sandbox, tmp_path / "cfdi")
+    creates = _creates(sandbox)
+    events = await _bulk(sandbox, tmp_path / "cfdi-b")
+    assert _creates(sandbox) == creates
+    held = [e for e in events if isinstance(e, MonthResult)]
+    assert [r.stage for r in held] == ["held", "held"]
+    for result in held:
+        assert result.error is not None
+        assert result.hint is not None
+        assert "Next:" not in result.error
+        assert "journal adopt" not in result.error  # the way forward is the hint's alone
+        assert "journal adopt" in result.hint
+        assert "run the same bulk() call again with allow_duplicates=True" in result.hint
+        assert "--allow-duplicates" not in result.hint
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        ServerProfile(sat_codes=(SatCodeRule(5003, month="2025-01"),)),
+        ServerProfile(sat_codes=(SatCodeRule(5002, month="2025-01"),)),
+        ServerProfile(sat_codes=(SatCodeRule(5007, month="2025-01"),)),
+        ServerProfile(sat_codes=(SatCodeRule(5011, month="2025-01"),)),
+        ServerProfile(refuse_creates=RefuseCreates(times=1)),
+    ],
+    ids=["5003", "5002", "5007", "5011", "refused"],
+)
+async def test_no_month_result_puts_its_hint_in_its_error(
+    make_sandbox, tmp_path: Path, profile: ServerProfile
+) -> None:
+    # Item 6, every path: what happened in `error`, what to do in `hint`, never "Next:" inside.
+    sandbox: Sandbox = await make_sandbox(profile=profile)
+    texts = _texts(await _bulk(sandbox, tmp_path / "py", last="2025-01"))
+    assert texts, "the month ended without a result"
+    assert any(error for _, error, _ in texts)
+    for key, error, hint in texts:
+        assert "Next:" not in (error or ""), (key, error)
+        assert "Next:" not in (hint or ""), (key, hint)
+        if error and hint:
+            assert hint not in error, (key, error)
+
+
+async def test_the_cli_summary_gives_a_held_months_way_forward_once(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    assert (await cli(*_download(tmp_path / "cfdi", "--yes"))).code == 0
+    held = await cli(*_download(tmp_path / "cfdi-b", "--yes"))
+    progress, summary = held.stdout.split("Summary", 1)
+    for key in ("2025-01", "2025-02"):
+        (line,) = [ln for ln in summary.splitlines() if ln.startswith(f"{key} ")]
+        assert line.count("Next:") == 1, line
+        assert line.count("journal adopt") == 1, line
+        assert "with --allow-duplicates" in line  # the CLI's own terms
+        assert "allow_duplicates=True" not in line
+        # The progress line of the month's failure shows its way forward too, once.
+        (failed,) = [ln for ln in progress.splitlines() if f"] {key}  error " in ln]
+        assert failed.count("Next:") == 1, failed
