@@ -18,6 +18,7 @@ from pathlib import Path
 import attrs
 
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.created_at import created_at_text
 
 __all__ = [
     "PriorRequest",
@@ -57,7 +58,7 @@ class PriorRequest:
     def describe(self) -> str:
         details = [self.status or "status not reported"]
         if self.created_at:
-            details.append(f"created {self.created_at}")
+            details.append(f"created {created_at_text(self.created_at)}")
         return f"request {self.request_id} ({', '.join(details)})"
 
 

@@ -95,7 +95,7 @@ def test_prior_requests_skip_the_journals_own_ids() -> None:
     assert found == (PriorRequest("2024-01", "X1", "completed", "1700000000000"),)
     assert found[0].adoptable
     assert not PriorRequest("k", "i", "failed").adoptable
-    assert found[0].describe() == "request X1 (completed, created 1700000000000)"
+    assert found[0].describe() == "request X1 (completed, created 2023-11-14 22:13:20 UTC)"
 
 
 # ------------------------------------------------------------------ end to end

@@ -4,11 +4,13 @@ and the list of journal commands."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from gigstack_async import BulkEvent, GigstackClient, MonthFailed, MonthResult, PollSchedule
+from gigstack_async.bulk.created_at import created_at_text
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
 from gigstack_async.sandbox import Sandbox
 from gigstack_async.sandbox.profiles import RefuseCreates, SatCodeRule, ServerProfile
@@ -254,3 +256,52 @@ async def test_the_cli_summary_gives_a_held_months_way_forward_once(
         # The progress line of the month's failure shows its way forward too, once.
         (failed,) = [ln for ln in progress.splitlines() if f"] {key}  error " in ln]
         assert failed.count("Next:") == 1, failed
+
+
+# ------------------------------------------------------------ item 7: createdAt for people
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (1796030128158, "2026-11-30 09:15:28 UTC"),  # epoch ms (13 digits)
+        ("1796030128158", "2026-11-30 09:15:28 UTC"),  # as the plan keeps it: text
+        (1796030128, "2026-11-30 09:15:28 UTC"),  # epoch s (10 digits)
+        ("2026-11-30T03:15:28-06:00", "2026-11-30 09:15:28 UTC"),  # ISO with an offset
+        ("2026-11-30T09:15:28Z", "2026-11-30 09:15:28 UTC"),
+        # No offset (Mexico City wall time is a GUESS): shown as sent, never converted.
+        ("2026-11-30T03:15:28", "2026-11-30T03:15:28 (time zone not stated)"),
+        # Neither s nor ms gives a plausible date: its unit cannot be told.
+        (123456, "123456 (unit unknown)"),
+        (17960301281580, "17960301281580 (unit unknown)"),
+        ("yesterday", "yesterday (unit unknown)"),
+        (None, ""),
+    ],
+)
+def test_created_at_is_shown_in_utc_only_when_its_unit_can_be_told(
+    value: int | str | None, shown: str
+) -> None:
+    assert created_at_text(value) == shown
+
+
+@pytest.mark.parametrize("created_at_format", ["ms", "s", "iso_offset", "iso_mexico_naive"])
+async def test_the_plans_held_months_show_created_at_readably(
+    make_sandbox, tmp_path: Path, created_at_format: str
+) -> None:
+    # Item 7: the plan printed `request 44B4AF11-… (completed, created 1796030128158)`.
+    sandbox: Sandbox = await make_sandbox(
+        profile=ServerProfile(created_at_format=created_at_format)  # type: ignore[arg-type]
+    )
+    await _bulk(sandbox, tmp_path / "cfdi", last="2025-01")
+    async with GigstackClient(api_key=SECRET_KEY, base_url=sandbox.base_url) as client:
+        run = client.downloads.bulk(
+            "2025-01", "2025-01", rfc_type="received", download_to=tmp_path / "b", poll=_poll()
+        )
+        (prior,) = (await run.identical_requests())["2025-01"]
+    assert prior.created_at is not None
+    described = prior.describe()
+    if created_at_format == "iso_mexico_naive":
+        assert f"created {prior.created_at} (time zone not stated)" in described
+    else:
+        assert re.search(r"created \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\)$", described)
+        assert prior.created_at not in described
