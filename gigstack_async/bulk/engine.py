@@ -49,7 +49,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalStore, LogLine
+from gigstack_async.bulk.store import Hold, JournalStore, LogLine
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
 from gigstack_async.bulk.watch import PollSchedule
@@ -943,8 +943,9 @@ class _Run:
     def hold_identical(self, state: m.MonthState) -> bool:
         """Hold (do not send) a month whose exact request the account's latest history lists
         under an id this journal does not know: another folder's download, most likely. Its
-        result says which request and the safe ways forward; nothing is recorded, so the next
-        run checks again (an adopt or `allow_duplicates` lets it go)."""
+        result says which request and the safe ways forward. The month stays `planned`, so
+        the next run checks again (an adopt or `allow_duplicates` lets it go); the hold is
+        recorded beside it for `journal show` (`JournalStore.record_hold`)."""
         if self.options.allow_duplicates or self.sent_this_run[state.key]:
             return False  # a month this run sent already: the history now lists its own create
         known = journal_ids(self.store.states()) | self.created_ids
@@ -956,7 +957,9 @@ class _Run:
         logger.warning("%s: %s", state.key, reason)
         # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
         # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
-        self.finish(state, error=reason, hint=held_hint(state, priors), stage=HELD)
+        hint = held_hint(state, priors)
+        self.store.record_hold(state.key, Hold(reason, hint))  # for `journal show`
+        self.finish(state, error=reason, hint=hint, stage=HELD)
         return True
 
     async def _send(self, key: str) -> None:

@@ -41,6 +41,7 @@ from gigstack_async.errors import GigstackError
 
 __all__ = [
     "FORMAT_VERSION",
+    "Hold",
     "JournalCorruptError",
     "JournalDamagedError",
     "JournalError",
@@ -193,6 +194,19 @@ class LogLine:
     """The month's request id after the transition (None: none yet, or a journal written
     before the log recorded it)."""
 
+
+@attrs.frozen
+class Hold:
+    """A planned month the last run held (not sent): the account's history listed its exact
+    request under an id this journal did not send. `reason` and `hint` as its `MonthResult`
+    said them (folder-free: render with `bulk.hints.with_journal`). Recorded so that `journal
+    show` says `held`; dropped once the month leaves `planned` (adopted, or sent)."""
+
+    reason: str
+    hint: str
+
+
+_HOLD = "held "  # meta name prefix: one row per held month, `held 2024-03`
 
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(date, lambda d: d.isoformat())
@@ -602,6 +616,31 @@ class JournalStore:
                 self._write(state)
         self._cache.update({s.key: s for s in new})
 
+    def holds(self) -> dict[str, Hold]:
+        """The months the last run held, still `planned` (see `Hold`); unreadable rows are
+        left out (a hold is advice, never a reason to send or not)."""
+        found: dict[str, Hold] = {}
+        rows = self._conn.execute(
+            "SELECT name, value FROM meta WHERE substr(name, 1, ?) = ?", (len(_HOLD), _HOLD)
+        ).fetchall()
+        for name, value in rows:
+            key = str(name)[len(_HOLD) :]
+            state = self._cache.get(key)
+            if state is None or state.stage is not Stage.PLANNED:
+                continue
+            with contextlib.suppress(ValueError, TypeError, cattrs.BaseValidationError):
+                found[key] = _converter.structure(json.loads(value), Hold)
+        return found
+
+    def record_hold(self, key: str, hold: Hold) -> None:
+        """Record that this run held `key` (a planned month), replacing an older hold."""
+        with self._damage_is_typed(), _transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (_HOLD + key, json.dumps(_converter.unstructure(hold))),
+            )
+
     def put(self, state: MonthState, *, fsync: bool = True) -> None:
         """Record a month's new state in one transaction.
 
@@ -707,6 +746,9 @@ class JournalStore:
             "ON CONFLICT(key) DO UPDATE SET state = excluded.state",
             (state.key, encode_state(state)),
         )
+        if state.stage is not Stage.PLANNED and (old is None or old.stage is Stage.PLANNED):
+            # Adopted or sent: a hold recorded while it was planned no longer applies.
+            self._conn.execute("DELETE FROM meta WHERE name = ?", (_HOLD + state.key,))
         # The log keeps every request id a month followed: if the month's record is ever lost
         # or damaged, its requests can still be adopted instead of billed again.
         if (

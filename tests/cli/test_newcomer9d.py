@@ -305,3 +305,53 @@ async def test_the_plans_held_months_show_created_at_readably(
     else:
         assert re.search(r"created \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\)$", described)
         assert prior.created_at not in described
+
+
+# ------------------------------------------------------------ item 8: held in `journal show`
+
+
+def _show_rows(stdout: str) -> dict[str, str]:
+    return {
+        line.split()[0]: line for line in stdout.splitlines() if re.match(r"\d{4}-\d{2} ", line)
+    }
+
+
+async def test_journal_show_names_a_held_month_held_with_its_request(
+    sandbox: Sandbox, cli, tmp_path: Path
+) -> None:
+    # Item 8: `journal show` listed held months as `planned` / "run the same command again",
+    # while the README says it uses the same stage names, `held` included.
+    first = tmp_path / "cfdi"
+    assert (await cli(*_download(first, "--yes"))).code == 0
+    with JournalStore.open_readonly(first / JOURNAL) as store:
+        theirs = {state.key: state.request_id for state in store.states()}
+    second = tmp_path / "cfdi-b"
+    assert (await cli(*_download(second, "--yes"))).code == 1  # 2 held, 0 ok
+    shown = await cli("journal", "show", str(second))
+    assert shown.code == 0, shown.stderr
+    rows = _show_rows(shown.stdout)
+    for key in ("2025-01", "2025-02"):
+        assert rows[key].split()[1] == "held", rows[key]
+        assert theirs[key] in rows[key]
+        assert "planned" not in rows[key]
+        assert "run the same command again" not in rows[key].replace(
+            "run the same command again with --allow-duplicates", ""
+        )
+    # Adopting it (nothing sent) ends the hold: the month follows that request.
+    creates = _creates(sandbox)
+    adopt = await cli(
+        "journal", "adopt", str(second), "2025-01", str(theirs["2025-01"]),
+        "--rfc-type", "received", "--type", "cfdi", "--yes",
+    )  # fmt: skip
+    assert adopt.code == 0, adopt.stderr
+    rows = _show_rows((await cli("journal", "show", str(second))).stdout)
+    assert rows["2025-01"].split()[1] != "held"
+    assert rows["2025-02"].split()[1] == "held"
+    # A run with --allow-duplicates sends the other one: no longer held either.
+    again = await cli(*_download(second, "--yes", "--allow-duplicates"))
+    assert again.code == 0, again.stdout + again.stderr
+    assert _creates(sandbox) == creates + 1  # 2025-02 only; the adopted month was not sent
+    rows = _show_rows((await cli("journal", "show", str(second))).stdout)
+    assert [rows[k].split()[1] for k in ("2025-01", "2025-02")] == ["done", "done"]
+    with JournalStore.open_readonly(second / JOURNAL) as store:
+        assert store.holds() == {}
