@@ -4,6 +4,7 @@ and the list of journal commands."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -355,3 +356,42 @@ async def test_journal_show_names_a_held_month_held_with_its_request(
     assert [rows[k].split()[1] for k in ("2025-01", "2025-02")] == ["done", "done"]
     with JournalStore.open_readonly(second / JOURNAL) as store:
         assert store.holds() == {}
+
+
+# ------------------------------------------------------------ item 11: every journal command
+
+
+def _journal_commands() -> list[str]:
+    from gigstack_async.cli.app import build_parser
+
+    root = build_parser()
+    (groups,) = [a for a in root._actions if isinstance(a, argparse._SubParsersAction)]
+    journal = groups.choices["journal"]
+    (subs,) = [a for a in journal._actions if isinstance(a, argparse._SubParsersAction)]
+    return list(subs.choices)
+
+
+def test_the_readme_and_journal_help_list_every_journal_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Item 11: the README's block of journal commands left out `journal rebind`, and the
+    # `journal --help` examples left out `journal split`.
+    from gigstack_async.cli.app import main
+
+    commands = _journal_commands()
+    assert set(commands) == {
+        "show", "adopt", "resend", "retry-download", "rebind", "rfc", "repair", "split",
+    }  # fmt: skip
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### When a month needs attention", 1)[1]
+    block = section.split("```console", 1)[1].split("```", 1)[0]
+    with pytest.raises(SystemExit):
+        main(["journal", "--help"])
+    shown = capsys.readouterr().out
+    examples = shown.split("examples:", 1)[1]
+    for command in commands:
+        assert f"gigstack-async journal {command} ./cfdi" in block, command
+        assert f"gigstack-async journal {command} " in examples, command
+        assert re.search(rf"^\s+{re.escape(command)}\s+\S", shown, re.M), command
+    # The README's one-line list names them all too.
+    assert f"`journal {'|'.join(commands)}`" in readme

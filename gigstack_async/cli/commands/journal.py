@@ -1,4 +1,4 @@
-"""`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|repair`: read and
+"""`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|repair|split`: read and
 repair a bulk download's journal.
 
 These commands change only the journal file. Nothing is sent to the API, except by `rebind`:
@@ -50,6 +50,7 @@ examples:
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
   {PROG} journal rfc ./cfdi --forget
   {PROG} journal repair ./cfdi
+  {PROG} journal split ./cfdi 2024-03 ./cfdi-2024-03a ./cfdi-2024-03b
 
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
