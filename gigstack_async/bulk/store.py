@@ -998,12 +998,21 @@ def _refuse_unfinished(path: Path) -> None:
 
 
 def _half_created(path: Path) -> str:
-    return (
+    text = (
         f"{path} was left half-created by a run that stopped while creating it: it records no "
         "month yet, so that run sent no download request from it. Run the same `sat download` "
         "command again: it completes the journal and starts the months (or, if its download "
         "folder shows that a run used this journal, refuses it as damaged, sending nothing)"
     )
+    if path.name != _DEFAULT_NAME:
+        # A journal kept elsewhere (--journal): its download folder is not known here.
+        text += (
+            ". If `sat download` called it damaged (emptied: its --out folder holds months), "
+            "nothing can be read from it: move it aside and `gigstack-async journal adopt` "
+            "each month's request, found by its dates in `gigstack-async downloads history` "
+            "or gigstack's dashboard"
+        )
+    return text
 
 
 def _refuse_foreign_file(path: Path, identity: StoreIdentity | None = None) -> None:

@@ -77,6 +77,11 @@ async def test_a_journal_elsewhere_emptied_is_damaged_by_its_download_folder(
     assert again.code == 2, again.stdout + again.stderr
     assert "it is damaged" in again.stderr
     assert _creates(sandbox) == creates
+    # `journal show` of that file cannot see --out: it says both cases, and the way on.
+    shown = await cli("journal", "show", str(journal))
+    assert shown.code == 2, shown.stderr
+    assert "If `sat download` called it damaged" in shown.stderr
+    assert "journal adopt" in shown.stderr
 
 
 async def test_a_half_created_journal_in_an_empty_folder_is_completed(
