@@ -20,6 +20,7 @@ from pathlib import Path
 import attrs
 
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.created_at import created_at_text
 
 __all__ = [
     "PriorRequest",
@@ -59,7 +60,7 @@ class PriorRequest:
     def describe(self) -> str:
         details = [self.status or "status not reported"]
         if self.created_at:
-            details.append(f"created {self.created_at}")
+            details.append(f"created {created_at_text(self.created_at)}")
         return f"request {self.request_id} ({', '.join(details)})"
 
 
@@ -164,6 +165,5 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         )
     return (
         f"{safe}. To send a new request for these dates anyway (it may be billed, and uses one "
-        "of SAT's 2), run the same command again with --allow-duplicates (Python: "
-        "allow_duplicates=True)"
+        "of SAT's 2), run the same command again with --allow-duplicates"
     )

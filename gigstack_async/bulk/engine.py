@@ -49,7 +49,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
-from gigstack_async.bulk.store import JournalStore, LogLine
+from gigstack_async.bulk.store import Hold, JournalStore, LogLine
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
 from gigstack_async.bulk.watch import PollSchedule
@@ -475,7 +475,9 @@ class _Run:
         if error is not None:
             if note:
                 error = f"{error} ({note})"
-            self.emit(MonthFailed(state.key, error, hint=None if state.ok else state.hint))
+            # The same hint as the MonthResult's (a held month's is not the state's own).
+            shown = None if state.ok else hint or state.hint
+            self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
         files = tuple(folder / name for name in state.files) if folder is not None else ()
         sat_state = state.sat_state
@@ -943,8 +945,9 @@ class _Run:
     def hold_identical(self, state: m.MonthState) -> bool:
         """Hold (do not send) a month whose exact request the account's latest history lists
         under an id that is not the month's own: another folder's download, most likely. Its
-        result says which request and the safe ways forward; nothing is recorded, so the next
-        run checks again (an adopt or `allow_duplicates` lets it go)."""
+        result says which request and the safe ways forward. The month stays `planned`, so
+        the next run checks again (an adopt or `allow_duplicates` lets it go); the hold is
+        recorded beside it for `journal show` (`JournalStore.record_hold`)."""
         if self.options.allow_duplicates or self.sent_this_run[state.key]:
             return False  # a month this run sent already: the history now lists its own create
         # Only the month's own requests are exempt: an identical entry under any other id the
@@ -955,9 +958,11 @@ class _Run:
         folder = self.options.download_to
         reason = held_reason(state, priors, None if folder is None else folder.absolute())
         logger.warning("%s: %s", state.key, reason)
+        # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
+        # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
         hint = held_hint(state, priors)
-        # As `_explain` words a machine state's error: the way forward follows "Next:".
-        self.finish(state, error=f"{reason}. Next: {hint}", hint=hint, stage=HELD)
+        self.store.record_hold(state.key, Hold(reason, hint))  # for `journal show`
+        self.finish(state, error=reason, hint=hint, stage=HELD)
         return True
 
     async def _send(self, key: str) -> None:

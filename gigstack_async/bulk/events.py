@@ -84,8 +84,9 @@ class MonthResult(BulkEvent):
     `submitted`, `duplicate` (SAT 5005: looking for the active identical request),
     `processing`, `completed`: a re-run continues it). The CLI summary and `journal show` use
     these names. `held`: not sent, because the account already has the month's exact request
-    and the run was not made with `allow_duplicates=True` (the journal keeps it `planned`;
-    `error` and `hint` say why and what to do)."""
+    and the run was not made with `allow_duplicates=True` (the journal keeps it `planned`,
+    with the hold recorded beside it until it is adopted or sent: `journal show` lists it
+    `held`; `error` and `hint` say why and what to do)."""
     hint: str | None = None
     """What to do next when the month needs you (also in `gigstack-async journal show`). Its
     `gigstack-async journal ...` commands name the journal's folder (or file) and the month:

@@ -34,6 +34,8 @@ from gigstack_async.bulk.store import (
     JournalStore,
     StoreIdentity,
     canonical_base_url,
+    holds_no_journal,
+    refuse_emptied,
 )
 
 DEFAULT_JOURNAL = ".gigstack-journal.sqlite3"
@@ -148,9 +150,23 @@ class BulkDownload:
                 "journal); then run the same command again. Or start over, knowing that months "
                 "it recorded as submitted may be requested, and billed, again."
             )
-        if self.journal_path.exists():
-            with JournalStore.open(self.journal_path, self.identity) as store:
+        if self._has_journal():
+            with JournalStore.open(
+                self.journal_path, self.identity, download_to=self._options.download_to
+            ) as store:
                 store.bind_download_to(self._options.download_to, record=False)
+
+    def _has_journal(self) -> bool:
+        """Whether `journal_path` holds a journal to read. A file left half-created by a run
+        stopped while creating it holds none yet (the run completes it; reading it here would
+        complete it before the plan can say so); one emptied after a run raises
+        JournalDamagedError (see `store.refuse_emptied`)."""
+        if self.journal_path is None or not self.journal_path.exists():
+            return False
+        if holds_no_journal(self.journal_path):
+            refuse_emptied(self.journal_path, self.identity, self._options.download_to)
+            return False
+        return True
 
     def may_create(self) -> list[str]:
         """The months of `plan` this run may send a create request for (each may be billed):
@@ -160,9 +176,11 @@ class BulkDownload:
         and the plan now asks with other dates. Reads the journal (raises its JournalError like
         `check_journal`); sends nothing."""
         keys = [slot.key for slot in self.plan]
-        if self.journal_path is None or not self.journal_path.exists():
+        if self.journal_path is None or not self._has_journal():
             return keys
-        with JournalStore.open(self.journal_path, self.identity) as store:
+        with JournalStore.open(
+            self.journal_path, self.identity, download_to=self._options.download_to
+        ) as store:
             known = set(store.keys())
             return [
                 slot.key
@@ -191,8 +209,10 @@ class BulkDownload:
         history = await self._downloads.history()
         entries = tuple(seen_from_history(entry) for entry in history)
         recorded: dict[str, m.MonthState] = {}
-        if self.journal_path is not None and self.journal_path.exists():
-            with JournalStore.open(self.journal_path, self.identity) as store:
+        if self.journal_path is not None and self._has_journal():
+            with JournalStore.open(
+                self.journal_path, self.identity, download_to=self._options.download_to
+            ) as store:
                 recorded = {state.key: state for state in store.states()}
         found: dict[str, tuple[PriorRequest, ...]] = {}
         for slot in self.plan:
@@ -238,7 +258,9 @@ class BulkDownload:
             # Without a journal file the run still keeps one, in a scratch folder, so that both
             # paths share one well-tested implementation.
             path = self.journal_path or Path(scratch) / DEFAULT_JOURNAL
-            with JournalStore.open(path, self.identity) as store:
+            with JournalStore.open(
+                path, self.identity, download_to=self._options.download_to
+            ) as store:
                 store.bind_download_to(self._options.download_to)
                 if self.journal_path is not None:
                     # Without a journal file (journal=False) nothing was recorded to lose. The
@@ -290,6 +312,7 @@ def _for_python(text: str | None) -> str | None:
     if text is None:
         return None
     text = text.replace("its own --out folder", "its own download_to= folder")
+    text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
     return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
 
 

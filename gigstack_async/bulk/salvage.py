@@ -105,6 +105,8 @@ def salvage(path: str | os.PathLike[str]) -> Salvage:
     problems: list[str] = []
     identity: StoreIdentity | None = None
     months_read = False
+    # Read before SQLite opens it: SQLite drops the `-wal` of an emptied file.
+    data = _read_bytes(target)
     try:
         conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
@@ -119,7 +121,6 @@ def salvage(path: str | os.PathLike[str]) -> Salvage:
             _read_log(conn, found, problems)
     kind = None if identity is None else (identity.rfc_type, identity.request_type)
     if not months_read or kind is None:
-        data = _read_bytes(target)
         if not months_read:
             _scan(data, found)
         if kind is None and (match := _RAW_KIND.search(data)) is not None:

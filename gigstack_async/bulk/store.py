@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
@@ -40,6 +41,7 @@ from gigstack_async.errors import GigstackError
 
 __all__ = [
     "FORMAT_VERSION",
+    "Hold",
     "JournalCorruptError",
     "JournalDamagedError",
     "JournalError",
@@ -49,6 +51,9 @@ __all__ = [
     "JournalStore",
     "LogLine",
     "StoreIdentity",
+    "holds_no_journal",
+    "refuse_emptied",
+    "run_traces",
 ]
 
 FORMAT_VERSION = 2
@@ -190,6 +195,19 @@ class LogLine:
     before the log recorded it)."""
 
 
+@attrs.frozen
+class Hold:
+    """A planned month the last run held (not sent): the account's history listed its exact
+    request under an id this journal did not send. `reason` and `hint` as its `MonthResult`
+    said them (folder-free: render with `bulk.hints.with_journal`). Recorded so that `journal
+    show` says `held`; dropped once the month leaves `planned` (adopted, or sent)."""
+
+    reason: str
+    hint: str
+
+
+_HOLD = "held "  # meta name prefix: one row per held month, `held 2024-03`
+
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(date, lambda d: d.isoformat())
 _converter.register_structure_hook(date, lambda v, _t: date.fromisoformat(v))
@@ -278,13 +296,24 @@ class JournalStore:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], identity: StoreIdentity, *, skip_damaged: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        identity: StoreIdentity,
+        *,
+        skip_damaged: bool = False,
+        download_to: Path | None = None,
     ) -> JournalStore:
         """Open (or create) the journal at `path` for `identity`.
 
         With `skip_damaged`, month records that cannot be read are left out of the store and
         listed in `damaged` instead of raising (for `gigstack-async journal repair` only: a
         run must never go on without them).
+
+        An existing file without the journal's tables (0 bytes, say) is completed only when
+        nothing else of a run is there (see `run_traces`; `download_to` is the run's download
+        folder, also checked): a run killed while creating the journal leaves exactly that.
+        Otherwise it was emptied or truncated after months were sent, and it raises
+        JournalDamagedError: completing it would request, and may bill, them again.
 
         Raises JournalLockedError (in use by another process), JournalCorruptError (not a
         journal, or the old JSON journal format; JournalDamagedError: damaged),
@@ -300,6 +329,10 @@ class JournalStore:
         lock.acquire()
         conn: sqlite3.Connection | None = None
         try:
+            # Under the lock (no other run is creating it now), before SQLite writes a byte:
+            # an emptied journal is left exactly as found, for `journal show` to read.
+            if holds_no_journal(real):
+                refuse_emptied(target, identity, download_to)
             conn = sqlite3.connect(real, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
@@ -350,6 +383,7 @@ class JournalStore:
         if not target.is_file():
             raise JournalError(f"no journal at {target}")
         _refuse_foreign_file(target)
+        _refuse_unfinished(target)
         try:
             conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
             try:
@@ -379,6 +413,7 @@ class JournalStore:
         if not target.is_file():
             raise JournalError(f"no journal at {target}")
         _refuse_foreign_file(target)
+        _refuse_unfinished(target)
         real = target.resolve()
         lock = _FileLock(real.with_name(real.name + ".lock"))
         conn = sqlite3.connect(f"{real.as_uri()}?mode=ro", uri=True, isolation_level=None)
@@ -581,6 +616,31 @@ class JournalStore:
                 self._write(state)
         self._cache.update({s.key: s for s in new})
 
+    def holds(self) -> dict[str, Hold]:
+        """The months the last run held, still `planned` (see `Hold`); unreadable rows are
+        left out (a hold is advice, never a reason to send or not)."""
+        found: dict[str, Hold] = {}
+        rows = self._conn.execute(
+            "SELECT name, value FROM meta WHERE substr(name, 1, ?) = ?", (len(_HOLD), _HOLD)
+        ).fetchall()
+        for name, value in rows:
+            key = str(name)[len(_HOLD) :]
+            state = self._cache.get(key)
+            if state is None or state.stage is not Stage.PLANNED:
+                continue
+            with contextlib.suppress(ValueError, TypeError, cattrs.BaseValidationError):
+                found[key] = _converter.structure(json.loads(value), Hold)
+        return found
+
+    def record_hold(self, key: str, hold: Hold) -> None:
+        """Record that this run held `key` (a planned month), replacing an older hold."""
+        with self._damage_is_typed(), _transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (_HOLD + key, json.dumps(_converter.unstructure(hold))),
+            )
+
     def put(self, state: MonthState, *, fsync: bool = True) -> None:
         """Record a month's new state in one transaction.
 
@@ -686,6 +746,9 @@ class JournalStore:
             "ON CONFLICT(key) DO UPDATE SET state = excluded.state",
             (state.key, encode_state(state)),
         )
+        if state.stage is not Stage.PLANNED and (old is None or old.stage is Stage.PLANNED):
+            # Adopted or sent: a hold recorded while it was planned no longer applies.
+            self._conn.execute("DELETE FROM meta WHERE name = ?", (_HOLD + state.key,))
         # The log keeps every request id a month followed: if the month's record is ever lost
         # or damaged, its requests can still be adopted instead of billed again.
         if (
@@ -855,12 +918,101 @@ def _has_tables(conn: sqlite3.Connection) -> bool:
     return bool(row[0])
 
 
+_MONTH_FOLDER = re.compile(r"\d{4}-\d{2}")
+_STAGING = ".gigstack-staging"  # bulk.engine.STAGING_DIR (engine imports store)
+
+
+def run_traces(path: Path, download_to: Path | None = None) -> list[str]:
+    """What a run leaves next to its journal, found at `path`'s folder and in `download_to`:
+    a `-wal` file holding commits, the staging folder of packages, month folders (YYYY-MM)
+    holding anything. A run killed while creating its journal leaves none of them (it sent
+    nothing yet); a journal emptied after months were sent leaves some. Only looked at, never
+    changed. Month folders of another journal sharing `download_to` count too: when in doubt
+    a journal is damaged, never new (that could bill months again)."""
+    found: list[str] = []
+    wal = path.with_name(path.name + "-wal")
+    with contextlib.suppress(OSError):
+        if wal.stat().st_size > 0:
+            found.append(f"{wal} (its log of recent commits)")
+    folders = dict.fromkeys(p.resolve() for p in (path.parent, download_to) if p is not None)
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            if (folder / _STAGING).exists():
+                found.append(str(folder / _STAGING))
+            months = sorted(
+                entry.name
+                for entry in folder.iterdir()
+                if _MONTH_FOLDER.fullmatch(entry.name)
+                and entry.is_dir()
+                and any(True for _ in entry.iterdir())
+            )
+            if months:
+                shown = ", ".join(months[:3]) + (", …" if len(months) > 3 else "")
+                found.append(f"{len(months)} month folder(s) with files in {folder} ({shown})")
+    return found
+
+
+def holds_no_journal(path: Path) -> bool:
+    """Whether the file at `path` exists but holds no journal yet (0 bytes, or SQLite without
+    the journal's tables): left half-created by a stopped run, or emptied (see `run_traces`).
+    False for a missing file, a journal, and a file SQLite cannot read (damaged)."""
+    if not path.is_file():
+        return False
+    if path.stat().st_size == 0:
+        return True
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return not _has_tables(conn)
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def refuse_emptied(path: Path, identity: StoreIdentity | None, download_to: Path | None) -> None:
+    """Raise JournalDamagedError when `path` (an existing file without the journal's tables)
+    sits among what a run leaves (`run_traces`): it was emptied or truncated, not left
+    half-created, and completing it as new would request, and may bill, months again."""
+    traces = run_traces(path, download_to)
+    if not traces:
+        return
+    size = path.stat().st_size if path.exists() else 0
+    what = (
+        f"it holds no journal ({size} bytes, no tables), yet a run has used it: "
+        f"{'; '.join(traces)}. It was emptied or truncated, not left half-created by a run "
+        "stopped while creating it"
+    )
+    raise JournalDamagedError(damaged_message(path, what, identity), path=path)
+
+
+def _refuse_unfinished(path: Path) -> None:
+    """For reading an existing journal: one that holds no journal yet is damaged (emptied
+    after a run) or half-created, said before SQLite opens it (SQLite drops the `-wal` of an
+    empty file, whose bytes `journal show` may still read request ids from)."""
+    if holds_no_journal(path):
+        refuse_emptied(path, None, None)
+        raise JournalError(_half_created(path))
+
+
 def _half_created(path: Path) -> str:
-    return (
+    text = (
         f"{path} was left half-created by a run that stopped while creating it: it records no "
         "month yet, so that run sent no download request from it. Run the same `sat download` "
-        "command again: it completes the journal and starts the months"
+        "command again: it completes the journal and starts the months (or, if its download "
+        "folder shows that a run used this journal, refuses it as damaged, sending nothing)"
     )
+    if path.name != _DEFAULT_NAME:
+        # A journal kept elsewhere (--journal): its download folder is not known here.
+        text += (
+            ". If `sat download` called it damaged (emptied: its --out folder holds months), "
+            "nothing can be read from it: move it aside and `gigstack-async journal adopt` "
+            "each month's request, found by its dates in `gigstack-async downloads history` "
+            "or gigstack's dashboard"
+        )
+    return text
 
 
 def _refuse_foreign_file(path: Path, identity: StoreIdentity | None = None) -> None:

@@ -18,9 +18,14 @@ def check_can_confirm(run: BulkDownload, *, yes: bool) -> None:
         return
     count = len(run.may_create())
     if count:
+        # Only the journal was read: the account's history (which holds months whose exact
+        # request it already has) is not, so the count is an upper bound, said as one.
         raise UsageError(
-            f"sat download may submit {count} download request{'s' if count != 1 else ''} that "
-            "may be billed; pass --yes to confirm when not running in a terminal"
+            f"sat download may submit up to {count} download "
+            f"request{'s' if count != 1 else ''} that may be billed (the months this journal "
+            "has not sent; some may be held, not sent, once the account's history is read: run "
+            "it in a terminal to see which before answering); pass --yes to confirm when not "
+            "running in a terminal"
         )
 
 

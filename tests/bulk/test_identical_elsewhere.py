@@ -94,7 +94,7 @@ def test_prior_requests_skip_only_the_months_own_ids() -> None:
     assert found == (PriorRequest("2024-01", "X1", "completed", "1700000000000"),)
     assert found[0].adoptable
     assert not PriorRequest("k", "i", "failed").adoptable
-    assert found[0].describe() == "request X1 (completed, created 1700000000000)"
+    assert found[0].describe() == "request X1 (completed, created 2023-11-14 22:13:20 UTC)"
 
 
 RECORD = m.KnownRequest(
@@ -227,7 +227,8 @@ async def test_a_second_folder_holds_the_months_the_account_already_has(
         assert first[key].request_id in (result.error or "")
         assert str(second.absolute()) in (result.error or "")
         assert "SAT accepts only 2" in (result.error or "")
-        assert "--allow-duplicates" in (result.hint or "")
+        assert "allow_duplicates=True" in (result.hint or "")  # Python: not the CLI flag
+        assert "--allow-duplicates" not in (result.hint or "")
         assert f"journal adopt {shlex.quote(str(second))} {key}" in (result.hint or "")
 
     # The safe route, as printed: adopt into this folder (nothing sent), run again.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 from gigstack_async._generated.models import (
@@ -14,6 +13,7 @@ from gigstack_async._generated.models import (
     DownloadRequest,
     DownloadRequestStatus,
 )
+from gigstack_async.bulk.created_at import created_at_text
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
@@ -108,9 +108,8 @@ def _text(value: object) -> str:
 
 
 def _created(value: int | str | None) -> str:
-    if isinstance(value, int):  # epoch milliseconds
-        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return value or ""
+    # Its unit is a GUESS (ms, s, ISO): shown in UTC when it can be told, else as sent.
+    return created_at_text(value, utc_suffix=False)
 
 
 def _history_row(entry: DownloadRequest) -> list[str]:

@@ -1,4 +1,4 @@
-"""`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|repair`: read and
+"""`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|repair|split`: read and
 repair a bulk download's journal.
 
 These commands change only the journal file. Nothing is sent to the API, except by `rebind`:
@@ -24,9 +24,10 @@ from typing import Any
 from gigstack_async import _validation
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import owner, repair
+from gigstack_async.bulk.engine import HELD
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
-from gigstack_async.bulk.store import JournalDamagedError, JournalStore
+from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.commands.journal_damaged import show_damaged
@@ -49,6 +50,7 @@ examples:
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
   {PROG} journal rfc ./cfdi --forget
   {PROG} journal repair ./cfdi
+  {PROG} journal split ./cfdi 2024-03 ./cfdi-2024-03a ./cfdi-2024-03b
 
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
@@ -383,11 +385,18 @@ def _partial(state: m.MonthState) -> bool:
     return state.ok and (state.start, state.end) != _whole_month(state)
 
 
-def _row(state: m.MonthState, journal: str, *, running: bool = False) -> list[str]:
+def _row(
+    state: m.MonthState, journal: str, *, running: bool = False, hold: Hold | None = None
+) -> list[str]:
     count = "" if state.invoice_count is None else str(state.invoice_count)
     why = state.reason or ""
     again = "the running `sat download` drives it" if running else "run the same command again"
     step = state.hint or (again if not state.settled else "")
+    stage = state.stage.value
+    if hold is not None:
+        # Still planned: the last run held it (the account already has its exact request).
+        stage, step = HELD, hold.hint
+        why = f"{hold.reason} (found by the last run; the next one checks the history again)"
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
@@ -400,7 +409,7 @@ def _row(state: m.MonthState, journal: str, *, running: bool = False) -> list[st
             step = m.missing_days_way(state, *_whole_month(state))
     return [
         state.key,
-        state.stage.value,
+        stage,
         state.request_id or "",
         count,
         str(len(state.files)),
@@ -447,12 +456,17 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             + (f", team {identity.team}" if identity.team else "")
             + f", RFC {rfc}"
         )
+        holds = store.holds()
         if args.month is None:
-            rows = [_row(state, journal, running=running) for state in store.states()]
+            rows = [
+                _row(state, journal, running=running, hold=holds.get(state.key))
+                for state in store.states()
+            ]
             print_table(ctx.ui, COLUMNS, rows)
             return exitcodes.OK
         state = _month(store, args.month)
-        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running)])
+        hold = holds.get(state.key)
+        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
             ["create requests sent", str(state.creates)],
