@@ -275,8 +275,10 @@ class MonthState:
     typed: bool = False
     """This run saw that `request_id` is the month's kind of request: our own create answer, a
     history entry whose requestType is ours or whose `createdAt` is the one recorded for it,
-    or the user's `journal adopt` just before the run. Without it a month is never concluded
-    empty (no package to check: unknown is not zero). Reset by `Start`."""
+    or the user's `journal adopt` just before the run (of a candidate the journal saw with a
+    `createdAt`: only once a history lists it with that `createdAt`, `_seen_as_candidate`).
+    Without it a month is never concluded empty (no package to check: unknown is not zero).
+    Reset by `Start`."""
     vouched: bool = False
     """`journal adopt` since the last `Start`: the next run takes the user's word (`typed`)."""
     server_vouched: str | None = None
@@ -807,6 +809,18 @@ def unrecorded(
     )
 
 
+def _seen_as_candidate(state: MonthState) -> bool:
+    """The adopted request is a candidate the journal saw in a history, with its `createdAt`
+    (`_reconcile`): the user's word is about that request. If the server's ids restart before
+    the next run, the id names another request, and a status answer carries no dates, type or
+    `createdAt` to show it: that run takes its kind (`typed`, so a 0 count reads "empty") only
+    from a history listing the id with the recorded `createdAt` (`_history`). Not listed, a 0
+    count needs the user again; a second `journal adopt` of the month's own id drops the record
+    (the user's word beats it), and the run after it takes that word."""
+    rid = state.request_id
+    return rid is not None and any(r.id == rid and r.created_at for r in state.records)
+
+
 def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
         state,
@@ -817,7 +831,7 @@ def _start(state: MonthState, obs: Start) -> Result:
         status_asked=False,
         misses=0,
         checked=state.request_id is not None and state.request_id == state.confirmed_id,
-        typed=state.vouched,
+        typed=state.vouched and not _seen_as_candidate(state),
         vouched=False,
     )
     stage = state.stage

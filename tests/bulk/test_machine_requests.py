@@ -1903,6 +1903,79 @@ def test_only_the_users_word_survives_a_new_run_as_the_kind() -> None:
     assert run(vouched, m.Start(), failed)[0].stage is Stage.NEEDS_ATTENTION
 
 
+# What `_reconcile` recorded of a candidate the user was asked about (documented fields only).
+CANDIDATE = m.KnownRequest("r1", JAN[0], JAN[1], "received", None, created_at="c1")
+ZERO = ours("r1", status="completed", invoice_count=0, package_ids=(), request_type=None)
+FAILED_5004 = ours("r1", status="failed", message="5004: sin información", request_type=None)
+
+
+@pytest.mark.parametrize(
+    ("records", "history", "answer", "stage"),
+    [
+        # The user adopted a candidate seen with its createdAt; the server's ids may restart
+        # before the run, and the status carries no createdAt: 0 is not "empty" by their word.
+        ((CANDIDATE,), None, ZERO, Stage.NEEDS_ATTENTION),
+        ((CANDIDATE,), None, FAILED_5004, Stage.NEEDS_ATTENTION),
+        # The history lists it with the recorded createdAt: the same request, empty.
+        ((CANDIDATE,), "c1", ZERO, Stage.EMPTY),
+        ((CANDIDATE,), "c1", FAILED_5004, Stage.EMPTY),
+        # Nothing recorded of it (an id outside every history, or dropped by a second adopt).
+        ((), None, ZERO, Stage.EMPTY),
+        ((attrs.evolve(CANDIDATE, created_at=None),), None, FAILED_5004, Stage.EMPTY),
+        ((attrs.evolve(CANDIDATE, created_at=""),), None, ZERO, Stage.EMPTY),  # proves nothing
+        ((attrs.evolve(CANDIDATE, id="r0"),), None, ZERO, Stage.EMPTY),  # another id's record
+    ],
+)
+def test_an_adopted_candidate_is_empty_only_if_its_created_at_is_seen_again(
+    records: tuple[m.KnownRequest, ...], history: str | None, answer: m.Seen, stage: Stage
+) -> None:
+    # review 9 model: 2024-02 adopted its candidate 101, the server's ids restarted, and 101
+    # (outside a short history) named a metadata request whose count of 0 made the month empty
+    state = waiting(records=records, confirmed_id="r1", vouched=True, typed=True)
+    state, commands = m.transition(state, m.Start())
+    assert commands == ()
+    assert (state.checked, state.typed) == (
+        True,
+        not any(r.id == "r1" and r.created_at for r in records),
+    )
+    if history is not None:
+        listed = ours("r1", status="processing", request_type=None, created_at=history)
+        state = m.transition(state, m.HistorySeen((listed,), generation=1))[0]
+        assert state.typed is True
+    new, commands = m.transition(state, m.StatusSeen(answer))
+    assert commands == ()
+    assert new.stage is stage
+    if stage is Stage.EMPTY:
+        assert (new.reason, new.hint) in (
+            ("SAT found no CFDIs", None),
+            ("SAT 5004: no CFDIs in the period (5004: sin información)", None),
+        )
+        return
+    what = "no CFDIs" if answer is ZERO else "SAT 5004 (5004: sin información)"
+    assert new.reason == UNTYPED_REASON.format(what=what)
+    assert new.hint == UNTYPED_HINT
+    assert new.resume_to is (Stage.COMPLETED if answer is ZERO else Stage.SUBMITTED)
+    assert (new.sat_code, new.invoice_count) == (None, 0 if answer is ZERO else None)
+    # The hint's way: a second `journal adopt` of r1 drops the candidate's record (the user's
+    # word beats it), and the next run takes that word.
+    adopted = m.transition(new, m.Adopt("r1"))[0]
+    assert adopted.records == ()
+    again = run(adopted, m.Start(), m.StatusSeen(answer))[0]
+    assert again.stage is Stage.EMPTY
+
+
+def test_an_adopted_candidate_listed_with_another_created_at_is_another_request() -> None:
+    state = waiting(records=(CANDIDATE,), confirmed_id="r1", vouched=True, typed=True)
+    listed = ours("r1", status="completed", request_type=None, created_at="c2", invoice_count=0)
+    new, commands = run(state, m.Start(), m.HistorySeen((listed,), generation=1))
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == (
+        "the server's request r1 is listed with createdAt c2, not c1: it is another request "
+        "under the same id (the server's request ids restarted)"
+    )
+    assert commands == (m.Warn("2024-01: request r1 now names another request"),)
+
+
 # ------------------------------------------------------------------ why the outcome is unknown
 
 
