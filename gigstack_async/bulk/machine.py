@@ -458,6 +458,13 @@ class HistorySeen:
     journal_ids: tuple[tuple[str, str], ...] = ()
     """(month key, request id) of every request id every month of the journal knows (not only
     the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
+    ahead: int | None = None
+    """The highest `Send.seq` of a create this run still has in flight or may still send (a
+    month waiting to be sent: the next seq); None: none. An unknown create with a lower seq that
+    this history cannot prove absent only because it lists no request created after it keeps
+    waiting for a later history (that create may be listed there) instead of needing the user:
+    a slow network must not make the first history read the last word (nothing is sent
+    meanwhile; the proof itself is unchanged)."""
 
 
 @attrs.frozen
@@ -1299,6 +1306,13 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             reason="the history proved the last create never arrived",
             hint=None,
         ), ()
+    if (
+        gap == _LAGGING
+        and state.stage is Stage.SUBMITTING
+        and obs.ahead is not None
+        and obs.ahead > state.attempt_seq
+    ):
+        return state, ()  # a create of this run still to come may show it never arrived
     candidates = [*matches, *maybe]
     # What each candidate looks like now: the user may adopt one, and if the server's ids
     # restart before the next run, its id listed with another `createdAt` shows it.
@@ -1396,8 +1410,11 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
             f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
         )
     if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
-        return "the history lists no request created after it, so it may be lagging"
+        return _LAGGING
     return None
+
+
+_LAGGING = "the history lists no request created after it, so it may be lagging"
 
 
 def _same_kind(state: MonthState, seen: Seen, journal: set[str]) -> bool:

@@ -463,6 +463,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         entries = self.server.history()
         # Every request id the journal knows (as the engine passes it).
         expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
+        ahead = self.ahead()
         for key in MONTHS:
             self.feed(
                 key,
@@ -472,8 +473,18 @@ class MonthMachineModel(RuleBasedStateMachine):
                     expected=expected,
                     later=tuple(self.later.items()),
                     records=self.records(),
+                    ahead=ahead,
                 ),
             )
+
+    def ahead(self) -> int | None:
+        """As the engine's `_creates_ahead`: a month waiting to be sent (the next seq), else the
+        highest seq of a create in flight."""
+        states = self._states()
+        if any(s.stage is m.Stage.PLANNED and s.resend_allowed for s in states):
+            return self.seq + 1
+        flying = [self.state(k).attempt_seq for k, c in self.queue if isinstance(c, m.SendCreate)]
+        return max(flying, default=None)
 
     @rule()
     def sat_finishes_everything(self) -> None:

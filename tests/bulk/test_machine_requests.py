@@ -564,6 +564,81 @@ def test_absence_needs_a_create_sent_after_the_lost_one(later_seq: int, proven: 
         )
 
 
+CAUSE_429 = "outcome of the create request is unknown (HTTP 429)"
+
+
+def rate_limited(**changes: object) -> m.MonthState:
+    """January's create (seq 2) answered 429 after "h1" (February's) was listed before it."""
+    state = run(
+        month(), m.Send(("h1",), generation=1, seq=2), m.CreateUnknown("HTTP 429", generation=1)
+    )[0]
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("state", "entries", "ahead", "reason"),
+    [
+        # Only a create still to come of this run (a higher seq) can list one after it: wait.
+        (rate_limited(), (other("h1"),), 3, None),
+        (rate_limited(), (other("h1"),), 9, None),
+        # A run killed in flight (seq -1): any create of this run comes after it.
+        (rate_limited(attempt_seq=-1), (other("h1"),), 1, None),
+        # Nothing ahead, or only creates sent before it: the history has said all it can.
+        (rate_limited(), (other("h1"),), None, unproven_reason(LAGGING, CAUSE_429)),
+        (rate_limited(), (other("h1"),), 2, unproven_reason(LAGGING, CAUSE_429)),
+        (rate_limited(), (other("h1"),), 1, unproven_reason(LAGGING, CAUSE_429)),
+        # Other gaps are not filled by a later create: they need the user at once.
+        (rate_limited(), (), 3, unproven_reason(SHORT_OR_FILTERED, CAUSE_429)),
+        (
+            rate_limited(exists=True),
+            (other("h1"),),
+            3,
+            unproven_reason("the create was answered 2xx, so it exists", CAUSE_429),
+        ),
+        # Already the user's (a run before said so): it stays theirs, with this history's gap.
+        (
+            rate_limited(stage=Stage.NEEDS_ATTENTION),
+            (other("h1"),),
+            3,
+            unproven_reason(LAGGING, CAUSE_429),
+        ),
+    ],
+)
+def test_a_lagging_history_waits_for_a_create_still_to_come(
+    state: m.MonthState, entries: tuple[m.Seen, ...], ahead: int | None, reason: str | None
+) -> None:
+    # review 9b money: concurrency 1 on a slow network, January's create answered 429 and a
+    # history landed before February's create; January needed the user for the whole run
+    new, commands = m.transition(state, m.HistorySeen(entries, generation=2, ahead=ahead))
+    assert commands == ()
+    if reason is None:
+        assert new == state  # still submitting, still unknown: nothing is sent meanwhile
+        assert (new.stage, new.unknown, new.resend_allowed) == (Stage.SUBMITTING, True, False)
+        return
+    assert (new.stage, new.reason, new.unknown) == (Stage.NEEDS_ATTENTION, reason, True)
+    assert new.resend_allowed is False
+
+
+def test_a_waiting_unknown_create_is_proven_absent_by_the_create_after_it() -> None:
+    waiting_state, _ = m.transition(
+        rate_limited(), m.HistorySeen((other("h1"),), generation=2, ahead=3)
+    )
+    assert waiting_state.stage is Stage.SUBMITTING
+    listed = (other("r9"), other("h1"))
+    new, commands = m.transition(
+        waiting_state, m.HistorySeen(listed, generation=3, later=(("r9", 3),))
+    )
+    assert commands == ()
+    assert (new.stage, new.resend_allowed, new.unknown) == (Stage.PLANNED, True, False)
+    assert new.reason == "the history proved the last create never arrived"
+    # ... and a later create listed as pending proves nothing if it came before it
+    new, _ = m.transition(waiting_state, m.HistorySeen(listed, generation=3, later=(("r9", 2),)))
+    assert (new.stage, new.reason) == (
+        Stage.NEEDS_ATTENTION,
+        unproven_reason(LAGGING, CAUSE_429),
+    )
+
+
 # ------------------------------------------------------------------ _created
 
 
