@@ -216,11 +216,19 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
             continue
         if (slot.start_date, slot.end_date) in state.exhausted:
             # SAT 5002 refused these very dates before (the month was tried with others since).
+            if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
+                # Nothing sent for the recorded dates yet, and the plan the user saw asks for
+                # the refused ones: neither is sent (only the plan shown may be billed).
+                store.put(m.exhausted_again(state, slot.start_date, slot.end_date))
+                continue
+            missing = slot.start_date < state.start or slot.end_date > state.end
+            way = m.missing_days_way(state, slot.start_date, slot.end_date)
             notes[slot.key] = (
-                f"SAT 5002 refused {slot.start_date}..{slot.end_date} earlier (its limit of "
-                "requests for these dates is exhausted): they are never sent again; the month "
-                f"keeps its last request, for {state.start}..{state.end}. Run it with other "
-                "dates (a new request, possibly billed)"
+                ("MISSING DAYS: " if missing else "")
+                + f"requested earlier for {state.start}..{state.end}; SAT 5002 refused "
+                f"the plan's {slot.start_date}..{slot.end_date} earlier (its limit of requests "
+                "for these dates is exhausted): they are never sent again"
+                + (f". {way}" if missing else "")
             )
             continue
         if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):

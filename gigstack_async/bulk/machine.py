@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 import attrs
@@ -160,8 +160,9 @@ class Stage(StrEnum):
     EXPIRED = "expired"
     NEEDS_ATTENTION = "needs-attention"
     SPLIT = "split"
-    """SAT answered 5003 (too many CFDIs for one request) and the user downloaded the month in
-    shorter parts elsewhere (`gigstack-async journal split`): finished, its CFDIs are there."""
+    """SAT answered 5003 (too many CFDIs for one request) or 5002 (its limit of requests for
+    those dates) and the user downloaded the month in shorter parts elsewhere
+    (`gigstack-async journal split`): finished, its CFDIs are there."""
 
 
 SETTLED = frozenset(
@@ -566,6 +567,8 @@ class AllowResend:
 
     start: date | None = None
     end: date | None = None
+    force: bool = False
+    """Resend even a month a plain re-run can still finish for free (`free_way`)."""
 
 
 @attrs.frozen
@@ -580,11 +583,17 @@ class AllowDownload:
 
 @attrs.frozen
 class SplitElsewhere:
-    """The user downloaded a month SAT refused with 5003 in shorter parts, elsewhere, and
+    """The user downloaded a month SAT refused with 5003 or 5002 in shorter parts, elsewhere, and
     `gigstack-async journal split` checked that those parts cover its dates and are done;
-    `where` says where its CFDIs are (shown by `journal show`)."""
+    `where` says where its CFDIs are (shown by `journal show`).
+
+    Also a month done (or empty) for fewer days than the plan's, whose plan dates SAT refused
+    with 5002 (MISSING DAYS that no resend can fetch): `start`..`end` are then those plan dates,
+    which the month's own request and the parts cover together, and the month takes them."""
 
     where: str
+    start: date | None = None
+    end: date | None = None
 
 
 Observation = (
@@ -872,6 +881,9 @@ def _send(state: MonthState, obs: Send) -> Result:
         return state, ()
     if obs.history_ids is None:
         return state, ()  # without a "before" snapshot an unknown outcome could not be settled
+    if (state.start, state.end) in state.exhausted:
+        # SAT 5002 refused these dates for good: never sent again, however the month got here.
+        return exhausted_again(state, state.start, state.end), ()
     return _evolve(
         state,
         stage=Stage.SUBMITTING,
@@ -930,7 +942,7 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             exhausted=_add_dates(state.exhausted, state.start, state.end),
             unknown=False,
             reason=f"SAT 5002: the limit of requests for these dates is exhausted ({obs.message})",
-            hint=_LIMIT_5002,
+            hint=limit_5002_hint(state.key, state.start, state.end),
         ), ()
     if obs.code == 5003:
         return _evolve(
@@ -1075,9 +1087,12 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
             f"adopt {state.key} <request id>` (add --ids-restarted if another month had that "
             "id): the month follows it, checked against the history or by its CFDIs before "
             "anything is extracted. If gigstack does not list it (made outside gigstack with "
-            "the same FIEL), wait until it has finished, then `gigstack-async journal resend "
-            f"{state.key}` (a new request, may be billed). Until then nothing is sent for this "
-            "month; the next run looks for it in the history again",
+            "the same FIEL), it stays active until SAT has finished it (usually within hours): "
+            "run the same command again later, each run looks for it in the history again and "
+            "sends nothing; `gigstack-async downloads history` shows whether an identical "
+            "request is still pending, and `gigstack-async downloads status <request id>` "
+            "the state of one whose id you know. Once none is active, `gigstack-async journal "
+            f"resend {state.key}` (a new request, may be billed)",
             resume_to=Stage.DUPLICATE,
         ),
         need_generation=0,
@@ -1546,7 +1561,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     if code == 5003:
         hint = _split_hint(state)
     elif code == 5002:
-        hint = _LIMIT_5002
+        hint = limit_5002_hint(state.key, state.start, state.end)
         state = _evolve(state, exhausted=_add_dates(state.exhausted, state.start, state.end))
     elif code == 5011:
         hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
@@ -1578,28 +1593,132 @@ def _split_hint(state: MonthState) -> str:
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SPLIT:
         return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
-    if state.stage is not Stage.SAT_FAILED or state.sat_code != 5003:
+    wider = (
+        obs.start is not None
+        and obs.end is not None
+        and (obs.start, obs.end)
+        != (
+            state.start,
+            state.end,
+        )
+    )
+    if wider and obs.start is not None and obs.end is not None:
+        if (
+            state.stage not in (Stage.DONE, Stage.EMPTY)
+            or (obs.start, obs.end) not in state.exhausted
+            or not obs.start <= state.start <= state.end <= obs.end
+        ):
+            raise TransitionError(
+                f"{state.key} is {state.stage.value} for {state.start}..{state.end}: only a "
+                "month done for fewer days than dates SAT refused with 5002 "
+                f"({obs.start}..{obs.end}) is completed by parts downloaded elsewhere"
+            )
+        reason = (
+            f"requested here for {state.start}..{state.end} (SAT 5002 refused "
+            f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
+            f"{obs.where}"
+        )
+        return _evolve(
+            state, stage=Stage.SPLIT, start=obs.start, end=obs.end, reason=reason, hint=None
+        ), ()
+    if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
             + (f" (SAT {state.sat_code})" if state.sat_code else "")
-            + ": only a month SAT refused with 5003 (too many CFDIs for one request) is "
-            "downloaded in parts elsewhere"
+            + ": only a month SAT refused with 5003 (too many CFDIs for one request) or 5002 "
+            "(its limit of requests for these dates) is downloaded in parts elsewhere"
         )
     return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
+    if state.sat_code not in (5002, 5003):  # a done month completed by parts (MISSING DAYS)
+        return f"{state.start}..{state.end} downloaded partly here, partly elsewhere: {obs.where}"
+    why = (
+        "its limit of requests for these dates"
+        if state.sat_code == 5002
+        else "too many CFDIs for one request"
+    )
     return (
-        f"SAT 5003 (too many CFDIs for one request) for {state.start}..{state.end}: downloaded "
+        f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: downloaded "
         f"in parts elsewhere; its CFDIs are in {obs.where}"
     )
 
 
-_LIMIT_5002 = (
-    "SAT's limit of requests for these dates is exhausted: they are never sent again. To ask "
-    "SAT anyway, run the month with other dates (a plan with different dates is a new "
-    "request, and may be billed)"
-)
+def limit_5002_hint(key: str, start: date, end: date) -> str:
+    """What to do once SAT refused month `key`'s `start..end` with 5002 (its limit of requests
+    for those dates is exhausted, for good)."""
+    middle = start + (end - start) // 2
+    return (
+        f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
+        "again. To download the month anyway, run it as shorter ranges (other dates are new "
+        "criteria for SAT: new requests, possibly billed), each into its own --out folder, "
+        f"e.g. `gigstack-async sat download --from {start} --to {middle} --out <folder a>` and "
+        f"`--from {middle + timedelta(days=1)} --to {end} --out <folder b>` (with this run's "
+        "--rfc-type and --type); once both are done, `gigstack-async journal split "
+        f"{key} <folder a> <folder b>` records where its CFDIs are (runs of this folder then end "
+        "ok). Other dates run into this folder download only those days: the month then says "
+        "MISSING DAYS"
+    )
+
+
+def missing_days(state: MonthState, start: date, end: date) -> str:
+    """The days of `start..end` that the month's request (`state.start..state.end`) misses,
+    e.g. "2024-08-31" or "2024-08-01..2024-08-09 and 2024-08-31"."""
+    days = []
+    if start < state.start:
+        last = state.start - timedelta(days=1)
+        days.append(f"{start}..{last}" if last != start else str(start))
+    if end > state.end:
+        first = state.end + timedelta(days=1)
+        days.append(f"{first}..{end}" if first != end else str(end))
+    return " and ".join(days)
+
+
+def missing_days_way(state: MonthState, start: date, end: date) -> str:
+    """The way to the days of the plan's `start..end`, which SAT refused with 5002, that the
+    month's request misses (a resend cannot ask for the plan's dates again): each missing range
+    into its own folder, then `journal split` completes the month."""
+    ranges = []
+    if start < state.start:
+        ranges.append((start, state.start - timedelta(days=1)))
+    if end > state.end:
+        ranges.append((state.end + timedelta(days=1), end))
+    folders = [f"<folder {'ab'[i]}>" for i in range(len(ranges))]
+    runs = " and ".join(
+        f"`gigstack-async sat download --from {a} --to {b} --out {folder}`"
+        for (a, b), folder in zip(ranges, folders, strict=True)
+    )
+    return (
+        f"missing here: {missing_days(state, start, end)}. Download "
+        f"{'that range' if len(ranges) == 1 else 'each range'} into its own --out folder "
+        f"({runs}, with this run's --rfc-type and --type; other dates for SAT: a new request, "
+        f"possibly billed); once done, `gigstack-async journal split {state.key} "
+        f"{' '.join(folders)}` records the month as complete (runs of this folder then end ok)"
+    )
+
+
+def exhausted_again(state: MonthState, start: date, end: date) -> MonthState:
+    """`state` (planned or refused: nothing sent for its dates) once a plan asks for `start..
+    end`, dates SAT refused with 5002 before: SAT-failed for them again, and nothing is sent
+    (the recorded dates are not the plan the user saw, and the plan's would be refused)."""
+    if state.stage not in (Stage.PLANNED, Stage.REFUSED) or (start, end) not in state.exhausted:
+        raise TransitionError(
+            f"{state.key} is {state.stage.value} for {state.start}..{state.end}: only a month "
+            "not sent yet is planned again for dates SAT refused with 5002"
+        )
+    return _evolve(
+        state,
+        start=start,
+        end=end,
+        stage=Stage.SAT_FAILED,
+        sat_code=5002,
+        resend_allowed=False,
+        unknown=False,
+        reason=f"SAT 5002 refused {start}..{end} earlier (its limit of requests for these "
+        "dates is exhausted): nothing was sent again",
+        hint=limit_5002_hint(state.key, start, end),
+    )
 
 
 def _untyped_empty(state: MonthState, what: str, resume_to: Stage) -> MonthState:
@@ -2027,6 +2146,13 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
             f"{state.key} is {state.stage.value}: only expired, failed, refused or "
             "needs-attention months can be sent again"
         )
+    way = None if obs.force else free_way(state)
+    if way is not None:
+        raise TransitionError(
+            f"{state.key} can still finish without a new request: {way}. A resend sends a "
+            "new create request (it may be billed) and gives up the one the month has; pass "
+            "--force only if that request is wrong"
+        )
     start, end = obs.start or state.start, obs.end or state.end
     redated = (start, end) != (state.start, state.end)
     if (start, end) in state.exhausted or (
@@ -2060,6 +2186,40 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         else "the user allowed a new create request",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the old request's: never extracted
+
+
+def free_way(state: MonthState) -> str | None:
+    """How a month that needs attention can still finish on its current request, sending no
+    new create (nothing billed), or None. A staged package is extracted again by a re-run; a
+    package whose SAT downloads are not spent is downloaded again by a re-run; one whose
+    counted downloads may not all have reached SAT gets one more GET by `journal retry-
+    download`."""
+    if state.stage is not Stage.NEEDS_ATTENTION:
+        return None
+    again = "run the same command again"
+    if state.resume_to is Stage.STAGED:
+        return f"{again}: its package is staged on disk and is extracted without downloading it"
+    if state.resume_to is Stage.COMPLETED:
+        pending = state.pending_packages
+        lefts = [state.allowed_of(p) - state.downloads_of(p) for p in pending]
+        if state.package_ids is None:
+            return f"{again}: the request's status is asked again for its packages"
+        if pending and all(left > 0 for left in lefts):
+            return (
+                f"{again}: it downloads the request's package again ({min(lefts)} of "
+                f"{DOWNLOAD_BUDGET} SAT downloads left)"
+            )
+    package_id = state.blocked_package
+    if (
+        package_id is not None
+        and package_id in state.pending_packages
+        and _may_have_one_left(state, package_id)
+    ):
+        return (
+            f"`gigstack-async journal retry-download {state.key}` allows one more download of "
+            f"package {package_id} (free: SAT answers 5008 if it served it twice), then {again}"
+        )
+    return None
 
 
 def _release(state: MonthState) -> tuple[ReleasedRequest, ...]:

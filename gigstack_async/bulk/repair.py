@@ -210,14 +210,22 @@ def split(
     Not recorded: pass the state to `record`. Nothing is sent.
 
     Checked first, else JournalStateError: the month is SAT 5003 (too many CFDIs for one
-    request, `sat-failed`) in this journal (or already split: the parts are named again);
+    request) or 5002 (its limit of requests for those dates), `sat-failed`, in this journal
+    (or already split: the parts are named again), or done (or empty) for fewer days than the
+    plan's whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a
+    part, and the month takes the whole month's);
     each part is another journal of the same kind of request (rfc_type, request_type), team,
     base URL and RFC (when both know it); its month `key` is finished there (`done`, `empty`,
     or itself split); together they cover every day of the month's dates.
     """
     state = store.get(key)
+    start, end, own = state.start, state.end, []
+    if state.stage in (m.Stage.DONE, m.Stage.EMPTY):
+        # MISSING DAYS after SAT 5002: the month's own request covers part of the plan's dates.
+        whole = new_month(store, key)
+        start, end, own = whole.start, whole.end, [(state.start, state.end)]
     try:  # the month's own state first: its refusal says more than any part's
-        m.transition(state, m.SplitElsewhere(""))
+        m.transition(state, m.SplitElsewhere("", start, end))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     found: list[SplitPart] = []
@@ -249,17 +257,17 @@ def split(
                 )
             folder = None if other.download_to is None else other.download_to.absolute() / key
             found.append(SplitPart(target, theirs.start, theirs.end, len(theirs.files), folder))
-    missing = _uncovered(state.start, state.end, [(p.start, p.end) for p in found])
+    missing = _uncovered(start, end, [*own, *((p.start, p.end) for p in found)])
     if missing:
         gaps = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in missing)
         raise JournalStateError(
-            f"the parts do not cover {key}'s dates {state.start}..{state.end}: {gaps} "
+            f"the parts do not cover {key}'s dates {start}..{end}: {gaps} "
             "missing. Download those days too (another `sat download` with its own --out "
             "folder), then split with every part"
         )
     where = ", ".join(p.describe() for p in found)
     try:
-        new, _ = m.transition(state, m.SplitElsewhere(where))
+        new, _ = m.transition(state, m.SplitElsewhere(where, start, end))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     return new, tuple(found)

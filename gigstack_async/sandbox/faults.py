@@ -18,7 +18,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from gigstack_async.sandbox.config import FaultConfig
 from gigstack_async.sandbox.envelopes import ApiError
-from gigstack_async.sandbox.routing import DROPPED, FAULT, route_of, state_of
+from gigstack_async.sandbox.routing import CRITERIA, DROPPED, FAULT, route_of, state_of
 from gigstack_async.sandbox.state import InjectedFault, SandboxState
 
 
@@ -104,6 +104,8 @@ def fault_middleware(injector: FaultInjector) -> Middleware:
             await asyncio.sleep(decision.latency)
         if decision.before is not None:
             _record(request, route.operation_id, decision.before, "before")
+            if route.operation_id == "createDownloadRequest":
+                await _note_criteria(request)
             return _before(request, decision.before, injector.retry_after_seconds)
         response = await handler(request)
         if decision.after is not None:
@@ -112,6 +114,18 @@ def fault_middleware(injector: FaultInjector) -> Middleware:
         return response
 
     return middleware
+
+
+async def _note_criteria(request: web.Request) -> None:
+    """What a create the fault stops before its handler asked for, as the handler would log it
+    (`received cfdi 2024-02-01..2024-02-29`): the request log names every create's dates, also
+    one that never reached the server. Unchecked; nothing when the body is unreadable."""
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        body = await request.json()
+        if isinstance(body, dict):
+            kind = body.get("request_type") or "cfdi"
+            start, end = body.get("start_date", "?"), body.get("end_date", "?")
+            request[CRITERIA] = f"{body.get('rfc_type', '?')} {kind} {start}..{end}"
 
 
 def _record(request: web.Request, operation_id: str, kind: str, phase: str) -> None:

@@ -706,6 +706,21 @@ REFUSED_HINT = (
 )
 
 
+# After SAT 5002 the hint names the way to the whole month: parts with other dates, each in
+# its own folder, then `journal split` (newcomer 9d, item 2: "other dates" into the same folder
+# lost a day silently).
+LIMIT_HINT = (
+    "SAT's limit of requests for 2024-01-01..2024-01-31 is exhausted: these dates are never "
+    "sent again. To download the month anyway, run it as shorter ranges (other dates are new "
+    "criteria for SAT: new requests, possibly billed), each into its own --out folder, e.g. "
+    "`gigstack-async sat download --from 2024-01-01 --to 2024-01-16 --out <folder a>` and "
+    "`--from 2024-01-17 --to 2024-01-31 --out <folder b>` (with this run's --rfc-type and "
+    "--type); once both are done, `gigstack-async journal split 2024-01 <folder a> <folder b>` "
+    "records where its CFDIs are (runs of this folder then end ok). Other dates run into this "
+    "folder download only those days: the month then says MISSING DAYS"
+)
+
+
 @pytest.mark.parametrize(
     ("code", "stage", "sat", "reason", "hint"),
     [
@@ -729,9 +744,7 @@ REFUSED_HINT = (
             5002,
             "SAT 5002: the limit of requests for these dates is exhausted "
             "(Descarga Masiva is not active)",
-            "SAT's limit of requests for these dates is exhausted: they are never sent again. "
-            "To ask SAT anyway, run the month with other dates (a plan with different dates is "
-            "a new request, and may be billed)",
+            LIMIT_HINT,
         ),
         (
             5003,
@@ -1190,9 +1203,7 @@ SAT_RESEND_HINT = (
             Stage.SAT_FAILED,
             5002,
             "SAT request failed: 5002: se agotaron las solicitudes",
-            "SAT's limit of requests for these dates is exhausted: they are never sent again. "
-            "To ask SAT anyway, run the month with other dates (a plan with different dates is "
-            "a new request, and may be billed)",
+            LIMIT_HINT,
         ),
         (
             "5011: límite de descargas",
@@ -2231,10 +2242,13 @@ NOT_FOUND_HINT = (
     "dashboard (Descarga Masiva), by its dates and type, and `gigstack-async journal adopt "
     "2024-01 <request id>` (add --ids-restarted if another month had that id): the month "
     "follows it, checked against the history or by its CFDIs before anything is extracted. If "
-    "gigstack does not list it (made outside gigstack with the same FIEL), wait until it has "
-    "finished, then `gigstack-async journal resend 2024-01` (a new request, may be billed). "
-    "Until then nothing is sent for this month; the next run looks for it in the history again"
-)
+    "gigstack does not list it (made outside gigstack with the same FIEL), it stays active "
+    "until SAT has finished it (usually within hours): run the same command again later, each "
+    "run looks for it in the history again and sends nothing; `gigstack-async downloads "
+    "history` shows whether an identical request is still pending, and `gigstack-async "
+    "downloads status <request id>` the state of one whose id you know. Once none is active, "
+    "`gigstack-async journal resend 2024-01` (a new request, may be billed)"
+)  # newcomer 9d, item 9: it named no way to see when "finished" is
 
 
 def not_found_reason(found: str) -> str:
@@ -2426,6 +2440,7 @@ def test_a_failed_requests_counts_are_not_the_duplicates() -> None:
 def test_the_user_is_needed_when_the_history_does_not_show_it(
     entries: tuple[m.Seen, ...], changes: dict[str, object], found: str
 ) -> None:
+    changes = dict(changes)  # the parameter is shared by every run in this process (mutmut)
     known = changes.pop("known_ids", ())
     state = duplicate(known_ids=known)
     history = attrs.evolve(m.HistorySeen(entries, 2), **changes)  # type: ignore[arg-type]
@@ -2806,14 +2821,16 @@ SPLIT_REASON = (
     [
         (SPLIT_5003, None),
         (attrs.evolve(SPLIT_5003, stage=Stage.SPLIT, reason="old parts"), None),
-        (attrs.evolve(SPLIT_5003, sat_code=5002), "is sat-failed (SAT 5002): only a month SAT"),
+        (attrs.evolve(SPLIT_5003, sat_code=5011), "is sat-failed (SAT 5011): only a month SAT"),
         (attrs.evolve(SPLIT_5003, sat_code=None), "is sat-failed: only a month SAT refused"),
         (attrs.evolve(SPLIT_5003, stage=Stage.DONE), "is done (SAT 5003): only a month"),
-        (month(), "is planned: only a month SAT refused with 5003"),
+        (month(), "is planned: only a month SAT refused with 5003 (too many CFDIs for one "),
         (attrs.evolve(SPLIT_5003, stage=Stage.NEEDS_ATTENTION), "is needs-attention (SAT 5003)"),
     ],
 )
-def test_only_a_5003_month_is_split_elsewhere(before: m.MonthState, refused: str | None) -> None:
+def test_only_a_5003_or_5002_month_is_split_elsewhere(
+    before: m.MonthState, refused: str | None
+) -> None:
     if refused is not None:
         with pytest.raises(m.TransitionError, match=re.escape(refused)):
             m.transition(before, m.SplitElsewhere(WHERE))
@@ -2846,3 +2863,211 @@ def test_a_split_month_is_never_resent() -> None:
     split, _ = m.transition(SPLIT_5003, m.SplitElsewhere(WHERE))
     with pytest.raises(m.TransitionError, match="only expired, failed, refused"):
         m.transition(split, m.AllowResend())
+
+
+def test_a_5002_month_is_split_elsewhere_and_says_why() -> None:
+    # Newcomer 9d, item 2: after SAT 5002 the month is downloaded in parts (other dates) and
+    # `journal split` finishes it, like a 5003 month.
+    before = attrs.evolve(SPLIT_5003, sat_code=5002, exhausted=(JAN,))
+    new, commands = m.transition(before, m.SplitElsewhere(WHERE))
+    assert commands == ()
+    assert (new.stage, new.hint, new.ok) == (Stage.SPLIT, None, True)
+    assert new.reason == (
+        "SAT 5002 (its limit of requests for these dates) for 2024-01-01..2024-01-31: "
+        f"downloaded in parts elsewhere; its CFDIs are in {WHERE}"
+    )
+    assert new.exhausted == (JAN,)  # still never sent again
+
+
+# ------------------------------------------------------------------ resend: the free way first
+
+ATTENTION = month(
+    stage=Stage.NEEDS_ATTENTION,
+    request_id="r1",
+    known_ids=("r1",),
+    package_ids=("p1",),
+    reason="downloading package p1 failed: HTTP 503",
+)
+AGAIN = "run the same command again"
+RESEND_REFUSED = (
+    "2024-01 can still finish without a new request: {way}. A resend sends a new create "
+    "request (it may be billed) and gives up the one the month has; pass --force only if that "
+    "request is wrong"
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "way"),
+    [
+        (  # newcomer 9d, item 3: a failed package download with SAT downloads left
+            attrs.evolve(ATTENTION, resume_to=Stage.COMPLETED, downloads=(("p1", 1),)),
+            f"{AGAIN}: it downloads the request's package again (1 of 2 SAT downloads left)",
+        ),
+        (
+            attrs.evolve(ATTENTION, resume_to=Stage.COMPLETED),
+            f"{AGAIN}: it downloads the request's package again (2 of 2 SAT downloads left)",
+        ),
+        (  # a user's extra GET counts as one left
+            attrs.evolve(
+                ATTENTION, resume_to=Stage.COMPLETED, downloads=(("p1", 2),), granted=(("p1", 1),)
+            ),
+            f"{AGAIN}: it downloads the request's package again (1 of 2 SAT downloads left)",
+        ),
+        (
+            attrs.evolve(ATTENTION, resume_to=Stage.COMPLETED, package_ids=None),
+            f"{AGAIN}: the request's status is asked again for its packages",
+        ),
+        (
+            attrs.evolve(ATTENTION, resume_to=Stage.STAGED),
+            f"{AGAIN}: its package is staged on disk and is extracted without downloading it",
+        ),
+        (  # both downloads counted, one unsure: `journal retry-download` is free
+            attrs.evolve(
+                ATTENTION, blocked_package="p1", downloads=(("p1", 2),), unsure=(("p1", 1),)
+            ),
+            "`gigstack-async journal retry-download 2024-01` allows one more download of "
+            f"package p1 (free: SAT answers 5008 if it served it twice), then {AGAIN}",
+        ),
+        # no free way: spent, surely spent, in doubt, or not needing attention
+        (attrs.evolve(ATTENTION, resume_to=Stage.COMPLETED, downloads=(("p1", 2),)), None),
+        (attrs.evolve(ATTENTION, blocked_package="p1", downloads=(("p1", 2),)), None),
+        (attrs.evolve(ATTENTION, resume_to=Stage.PROCESSING), None),
+        (attrs.evolve(ATTENTION, resume_to=None), None),
+        (attrs.evolve(ATTENTION, stage=Stage.EXPIRED, resume_to=Stage.COMPLETED), None),
+        (month(stage=Stage.SAT_FAILED, sat_code=5011), None),
+    ],
+)
+def test_resend_is_refused_without_force_while_a_rerun_finishes_the_month_for_free(
+    state: m.MonthState, way: str | None
+) -> None:
+    assert m.free_way(state) == way
+    forced, _ = m.transition(state, m.AllowResend(force=True))
+    assert (forced.stage, forced.request_id) == (Stage.PLANNED, None)
+    if way is None:
+        assert m.transition(state, m.AllowResend()) == m.transition(
+            state, m.AllowResend(force=True)
+        )
+        return
+    with pytest.raises(m.TransitionError) as refused:
+        m.transition(state, m.AllowResend())
+    assert str(refused.value) == RESEND_REFUSED.format(way=way)
+
+
+# ------------------------------------------------------------------ SAT 5002: the plan's dates
+
+JAN_1_30 = (date(2024, 1, 1), date(2024, 1, 30))
+
+
+@pytest.mark.parametrize("stage", [Stage.PLANNED, Stage.REFUSED])
+def test_a_month_not_sent_whose_plan_dates_sat_refused_is_not_sent_with_other_dates(
+    stage: Stage,
+) -> None:
+    # Newcomer 9d, item 2: a resent month recorded for 01..30 while the plan (01..31, refused
+    # with 5002) was shown sent 01..30 again (billed) and said ok.
+    state = month(stage=stage, start=JAN_1_30[0], end=JAN_1_30[1], exhausted=(JAN,))
+    new = m.exhausted_again(state, *JAN)
+    assert (new.start, new.end, new.stage, new.sat_code) == (*JAN, Stage.SAT_FAILED, 5002)
+    assert new.reason == (
+        "SAT 5002 refused 2024-01-01..2024-01-31 earlier (its limit of requests for these dates "
+        "is exhausted): nothing was sent again"
+    )
+    assert new.hint == LIMIT_HINT
+    assert m.transition(new, m.Send(history_ids=()))[1] == ()  # nothing is created
+    with pytest.raises(m.TransitionError, match="is exhausted, so a resend with these dates"):
+        m.transition(new, m.AllowResend(force=True))
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        month(stage=Stage.DONE, exhausted=(JAN,)),  # sent: it keeps its request
+        month(stage=Stage.PLANNED),  # the plan's dates were never refused
+    ],
+)
+def test_only_a_month_not_sent_is_planned_again_for_refused_dates(state: m.MonthState) -> None:
+    with pytest.raises(m.TransitionError, match="only a month not sent yet is planned again"):
+        m.exhausted_again(state, *JAN)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "days"),
+    [
+        (date(2024, 1, 1), date(2024, 1, 30), "2024-01-31"),
+        (date(2024, 1, 2), date(2024, 1, 31), "2024-01-01"),
+        (date(2024, 1, 10), date(2024, 1, 20), "2024-01-01..2024-01-09 and 2024-01-21..2024-01-31"),
+        (date(2024, 1, 1), date(2024, 1, 31), ""),
+    ],
+)
+def test_missing_days_names_the_plans_days_the_request_misses(
+    start: date, end: date, days: str
+) -> None:
+    state = month(stage=Stage.DONE, start=start, end=end)
+    assert m.missing_days(state, *JAN) == days
+
+
+def test_missing_days_way_names_each_range_and_the_split_that_completes_the_month() -> None:
+    state = month(stage=Stage.DONE, start=date(2024, 1, 10), end=date(2024, 1, 20))
+    assert m.missing_days_way(state, *JAN) == (
+        "missing here: 2024-01-01..2024-01-09 and 2024-01-21..2024-01-31. Download each range "
+        "into its own --out folder (`gigstack-async sat download --from 2024-01-01 --to "
+        "2024-01-09 --out <folder a>` and `gigstack-async sat download --from 2024-01-21 --to "
+        "2024-01-31 --out <folder b>`, with this run's --rfc-type and --type; other dates for "
+        "SAT: a new request, possibly billed); once done, `gigstack-async journal split 2024-01 "
+        "<folder a> <folder b>` records the month as complete (runs of this folder then end ok)"
+    )
+
+
+DONE_1_30 = month(
+    stage=Stage.DONE, start=JAN_1_30[0], end=JAN_1_30[1], exhausted=(JAN,), request_id="r1"
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "refused"),
+    [
+        (DONE_1_30, None),
+        (attrs.evolve(DONE_1_30, stage=Stage.EMPTY), None),
+        (attrs.evolve(DONE_1_30, exhausted=()), "is done for 2024-01-01..2024-01-30: only a"),
+        (attrs.evolve(DONE_1_30, stage=Stage.NEEDS_ATTENTION), "is needs-attention for 2024"),
+        (  # its own dates are not inside the month's
+            attrs.evolve(DONE_1_30, start=date(2023, 12, 31)),
+            "is done for 2023-12-31..2024-01-30: only a month done for fewer days",
+        ),
+    ],
+)
+def test_a_done_month_missing_days_sat_refused_is_completed_by_parts_elsewhere(
+    before: m.MonthState, refused: str | None
+) -> None:
+    # Newcomer 9d, item 2: 01..30 done here, 01..31 refused with 5002; 01-31 downloaded elsewhere.
+    obs = m.SplitElsewhere("/b/2024-01 (2024-01-31..2024-01-31, 1 file(s))", *JAN)
+    if refused is not None:
+        with pytest.raises(m.TransitionError, match=re.escape(refused)):
+            m.transition(before, obs)
+        return
+    new, commands = m.transition(before, obs)
+    assert commands == ()
+    assert (new.stage, new.start, new.end, new.ok, new.hint) == (Stage.SPLIT, *JAN, True, None)
+    assert new.reason == (
+        "requested here for 2024-01-01..2024-01-30 (SAT 5002 refused 2024-01-01..2024-01-31); "
+        "the other days downloaded in parts elsewhere: /b/2024-01 (2024-01-31..2024-01-31, 1 "
+        "file(s))"
+    )
+    again, _ = m.transition(new, m.SplitElsewhere("/c/2024-01", *JAN))  # parts named again
+    assert (
+        again.reason
+        == "2024-01-01..2024-01-31 downloaded partly here, partly elsewhere: /c/2024-01"
+    )
+
+
+def test_dates_sat_refused_with_5002_are_never_sent_however_the_month_got_there() -> None:
+    # A planned month whose own dates are exhausted (an edited journal, an older version):
+    # Send creates nothing and says why.
+    state = month(resend_allowed=True, exhausted=(JAN,))
+    new, commands = m.transition(state, m.Send(history_ids=()))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.creates, new.hint) == (
+        Stage.SAT_FAILED,
+        5002,
+        0,
+        LIMIT_HINT,
+    )

@@ -317,7 +317,10 @@ async def test_journal_resend_removes_the_staged_package_it_drops(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     argv = ["journal", "resend", str(out), "2024-01", "--yes"]
-    assert await asyncio.to_thread(main, argv) == 0
+    # A re-run would extract the staged package for free: refused without --force (9d #3).
+    assert await asyncio.to_thread(main, argv) == 2
+    assert all(path.exists() for path in staged)
+    assert await asyncio.to_thread(main, [*argv, "--force"]) == 0
     assert not any(path.exists() for path in staged)
     with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.get("2024-01").staged == ()

@@ -79,6 +79,11 @@ async def test_status_endpoint(api, sandbox: Sandbox) -> None:
         "invoice_count": 0,
         "package_ids": [],
         "status_message": before.data["status_message"],
+        # What was asked (GUESSed names; the documented-fields profile leaves them out).
+        "rfc_type": "issued",
+        "request_type": "cfdi",
+        "start_date": "2025-03-01",
+        "end_date": "2025-03-31",
     }
     assert after.data["status"] == "completed"
     assert after.data["invoice_count"] == len(sandbox.state.ground_truth[request_id])

@@ -231,7 +231,10 @@ def register(commands: Any) -> None:
         "download request for it. The risk (and how many create requests the journal already "
         "sent for the month) is shown and must be confirmed (--yes when not in a terminal). A "
         "month that is done or empty is refused unless --force: its files are already there "
-        "and a new request may be billed (use it when the month misses days, MISSING DAYS).",
+        "and a new request may be billed (use it when the month misses days, MISSING DAYS); "
+        "the next run asks for its plan's dates, and dates SAT refused with 5002 are never "
+        "asked again. So is a month a plain re-run can still finish for free (its package "
+        "staged, or SAT downloads left, or `journal retry-download` possible).",
         epilog=EPILOG,
         client=False,
     )
@@ -241,7 +244,8 @@ def register(commands: Any) -> None:
     resend.add_argument(
         "--force",
         action="store_true",
-        help="also for a month that is done or empty (a new request for it may be billed)",
+        help="also for a month that is done or empty, or that a re-run could still finish "
+        "(a new request for it may be billed)",
     )
     resend.usage = f"{PROG} journal resend [options] JOURNAL MONTH"
     resend.set_defaults(func=run_resend, usage=resend.format_usage().strip())
@@ -368,11 +372,15 @@ def _month(store: JournalStore, key: str) -> m.MonthState:
         ) from None
 
 
+def _whole_month(state: m.MonthState) -> tuple[date, date]:
+    """The first and last day of the month's calendar month."""
+    year, month = (int(part) for part in state.key.split("-"))
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
 def _partial(state: m.MonthState) -> bool:
     """A finished month whose request covered fewer days than its calendar month."""
-    year, month = (int(part) for part in state.key.split("-"))
-    last = calendar.monthrange(year, month)[1]
-    return state.ok and (state.start, state.end) != (date(year, month, 1), date(year, month, last))
+    return state.ok and (state.start, state.end) != _whole_month(state)
 
 
 def _row(state: m.MonthState, journal: str, *, running: bool = False) -> list[str]:
@@ -388,6 +396,8 @@ def _row(state: m.MonthState, journal: str, *, running: bool = False) -> list[st
             "into another --out folder, or `gigstack-async journal resend --force` to request "
             "the whole month again with the next run's dates (a new request, possibly billed)"
         )
+        if _whole_month(state) in state.exhausted:
+            step = m.missing_days_way(state, *_whole_month(state))
     return [
         state.key,
         state.stage.value,
@@ -584,8 +594,22 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 "<part folder>` finishes the month here; pass --force only if SAT's answer has "
                 "changed"
             )
+        try:
+            whole = repair.new_month(store, key)
+        except InvalidParameterError:
+            whole = state
+        if state.ok and (whole.start, whole.end) in state.exhausted:
+            # The next run would plan the whole month, which SAT refused with 5002: a resend
+            # could only ask for the recorded, already downloaded dates again (billed again).
+            raise UsageError(
+                f"{key}: SAT 5002 says its limit of requests for {whole.start}..{whole.end} is "
+                f"exhausted, so a resend cannot ask for the whole month; {key} covers "
+                f"{state.start}..{state.end}. "
+                + m.missing_days_way(state, whole.start, whole.end)
+                + ". Nothing changed"
+            )
         try:  # refused (SAT 5002 for these dates) before any warning is printed
-            new, commands = m.transition(state, m.AllowResend())
+            new, commands = m.transition(state, m.AllowResend(force=args.force))
         except m.TransitionError as error:
             raise UsageError(str(error)) from None
         risk = RESEND_RISK.format(

@@ -1,5 +1,5 @@
-"""`gigstack-async journal split`: finish a month SAT refused with 5003 by naming the folders
-that downloaded it in parts.
+"""`gigstack-async journal split`: finish a month SAT refused with 5003 (or 5002) by naming the
+folders that downloaded it in parts.
 
 SAT answers 5003 when one request would hold too many CFDIs; the month is then downloaded as
 shorter ranges, each into its own --out folder (a journal holds one request per month). This
@@ -30,9 +30,10 @@ examples:
       --out ./cfdi-2024-03b
   {PROG} journal split ./cfdi 2024-03 ./cfdi-2024-03a ./cfdi-2024-03b
 
-JOURNAL (first) is the download folder whose month SAT refused with 5003 (or its journal file);
+JOURNAL (first) is the download folder whose month SAT refused with 5003 or 5002 (or its journal
+file);
 each PART is the download folder (or journal file) of a run over part of the month.
-exit codes: 0 recorded; 2 invalid input (no journal, a month that is not SAT 5003, a part of
+exit codes: 0 recorded; 2 invalid input (no journal, a month that is not SAT 5003/5002, a part of
 another kind or team, a part not finished, or days no part covers)."""
 
 
@@ -40,14 +41,17 @@ def register(journal: Any) -> None:
     split = command_parser(
         journal,
         "split",
-        help="finish a SAT 5003 month downloaded in parts into other folders (nothing is sent)",
+        help="finish a SAT 5003/5002 month downloaded in parts in other folders (nothing sent)",
         description="Record that MONTH, which SAT refused with 5003 (too many CFDIs for one "
-        "request), was downloaded in shorter ranges into other folders (PART...). Each part's "
+        "request) or 5002 (its limit of requests for those dates), was downloaded in shorter "
+        "ranges into other folders (PART...). Each part's "
         "journal is checked: the same kind of request (rfc type, type), team and base URL, "
         "MONTH finished there (done or empty), and together the parts cover every day of "
         "MONTH's dates. The month is then `split`: `sat download` runs of JOURNAL end ok for "
         "it, and `journal show` says where its CFDIs are. Nothing is sent and nothing is "
-        "requested again: the parts' dates are other criteria for SAT than the refused request.",
+        "requested again: the parts' dates are other criteria for SAT than the refused request. "
+        "Also for a month done for fewer days than its whole month, which SAT refused with "
+        "5002 (MISSING DAYS): its own dates count as a part.",
         epilog=EPILOG,
         client=False,
     )

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 DEFAULT_SPEED = 60.0
 DEFAULT_PRELOADED_MONTHS = 3
 
+ROTATED_API_KEY = "sk_test_sandbox_rotated_9c2e51d07b3a"
+"""`--extra-keys`: a second test key of the default key's team (a rotated key), to try
+`journal rebind`. Not a secret: it only opens the sandbox."""
+OTHER_ACCOUNT_API_KEY = "sk_test_sandbox_foreign_6e0a8f4c21d9"
+"""`--extra-keys`: a test key of another account (home team `team_foreign`, another RFC):
+`journal rebind` refuses it. Not a secret: it only opens the sandbox."""
+
 PROFILE_NAMES = (
     "agree",
     "cfdi-only-history",
@@ -50,6 +57,8 @@ examples:
   {PROG} sandbox --log-requests              # print each request: method, path, status
                                              # (and each create's request id, rfc type,
                                              # type and dates)
+  {PROG} sandbox --extra-keys                # also a rotated key of the same team and one
+                                             # of another account, to try `journal rebind`
   {PROG} sandbox --sat-code 2025-03:5007:1   # SAT 5007 (package gone) for March, only once
   {PROG} sandbox --sat-code 2025-03:5003     # March's whole-month request: split it; each
                                              # half (other dates) then succeeds
@@ -136,6 +145,13 @@ def register(commands: Any) -> None:
         "2024-02-01..2024-02-29`), also when a fault lost its answer (this sandbox's stand-in "
         "for gigstack's dashboard)",
     )
+    parser.add_argument(
+        "--extra-keys",
+        action="store_true",
+        help="also accept two more test keys, printed on start: a rotated key of the same "
+        "team (to try `journal rebind` after a key rotation) and one of another account "
+        "(team_foreign, another RFC: rebind refuses it)",
+    )
     # Defined here, not imported: the simulator (aiohttp.web) loads only when the command runs.
     parser.add_argument(
         "--profile",
@@ -178,8 +194,10 @@ def register(commands: Any) -> None:
         default="match",
         help="how gigstack reports a --sat-code 5005 (SAT: an identical request is active; "
         "undocumented, so each is playable): match answers duplicate: true with the earlier "
-        "identical request (default), refused refuses the create with 400 SAT 5005, failed "
-        "creates a request that ends failed with SAT 5005",
+        "identical request, or refuses the create with 400 SAT 5005 when the sandbox has none "
+        "(the active one was made outside gigstack: nothing to match; default), refused "
+        "refuses the create with 400 SAT 5005 even when it has one, failed creates a request "
+        "that ends failed with SAT 5005 (billed)",
     )
     parser.set_defaults(func=run)
 
@@ -217,6 +235,7 @@ def _sat_code(spec: str) -> tuple[str, int, int | None]:
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     """The SandboxConfig the command line describes (ValueError for impossible values)."""
     from gigstack_async.sandbox import FaultConfig, LifecycleConfig, SandboxConfig
+    from gigstack_async.sandbox.config import DEFAULT_API_KEYS, ApiKeyConfig
 
     before, after = args.fault_rate / 5, args.after_fault_rate / 3
     faults = FaultConfig(
@@ -229,7 +248,15 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         after_truncate_rate=after,
         after_502_rate=after,
     )
+    keys = DEFAULT_API_KEYS
+    if getattr(args, "extra_keys", False):
+        keys = (
+            *DEFAULT_API_KEYS,
+            ApiKeyConfig(ROTATED_API_KEY, "team_sandbox", frozenset({"team_connected"})),
+            ApiKeyConfig(OTHER_ACCOUNT_API_KEY, "team_foreign", owner="user_foreign"),
+        )
     return SandboxConfig(
+        api_keys=keys,
         seed=args.seed,
         speed=args.speed,
         ready=not args.blank,
@@ -329,6 +356,15 @@ def banner(
     return [
         f"gigstack sandbox (local simulator, no account needed) at {base_url}",
         f"API key: {api_key} (a test key: it only opens this sandbox)",
+        *(
+            [
+                f"Rotated key of the same team (to try `{PROG} journal rebind`): {ROTATED_API_KEY}",
+                f"Key of another account (team_foreign, another RFC; rebind refuses it): "
+                f"{OTHER_ACCOUNT_API_KEY}",
+            ]
+            if any(k.key == ROTATED_API_KEY for k in config.api_keys)
+            else []
+        ),
         f"Seed {config.seed}, simulated time x{config.speed:g}, {preloaded}. Ctrl-C to stop.",
         *([f"Server profile: {profile}"] if profile else []),
         "Requests are logged below (method, path, status)."
