@@ -870,6 +870,7 @@ class _Run:
             for i in s.known_ids
             if i not in s.released_ids()
         )
+        ahead = self._creates_ahead()
         for key in watched:
             self.feed(
                 key,
@@ -881,8 +882,26 @@ class _Run:
                     records=records,
                     lists_journal=any(seen.id in known for seen in entries),
                     journal_ids=journal_ids,
+                    ahead=ahead,
                 ),
             )
+
+    def _creates_ahead(self) -> int | None:
+        """`HistorySeen.ahead`: the highest seq of a create this run has in flight (sent, not
+        answered) or may still send (a month waiting to be sent; the deadline sends nothing)."""
+        if self.stopping:
+            return None
+        ahead: int | None = None
+        for key in self.keys:
+            if key in self.reported:
+                continue
+            state = self.store.get(key)
+            if state.stage is m.Stage.PLANNED and state.resend_allowed:
+                if self.sent_this_run[key] < MAX_SUBMISSIONS_PER_RUN:
+                    return self.create_seq + 1
+            elif state.stage is m.Stage.SUBMITTING and not state.unknown and self.busy[key]:
+                ahead = max(ahead if ahead is not None else state.attempt_seq, state.attempt_seq)
+        return ahead
 
     def _history_unread(self, error: GigstackError) -> None:
         """This run has read no history yet (each read already retried by the client's retry

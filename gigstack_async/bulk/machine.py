@@ -277,8 +277,10 @@ class MonthState:
     typed: bool = False
     """This run saw that `request_id` is the month's kind of request: our own create answer, a
     history entry whose requestType is ours or whose `createdAt` is the one recorded for it,
-    or the user's `journal adopt` just before the run. Without it a month is never concluded
-    empty (no package to check: unknown is not zero). Reset by `Start`."""
+    or the user's `journal adopt` just before the run (of a candidate the journal saw with a
+    `createdAt`: only once a history lists it with that `createdAt`, `_seen_as_candidate`).
+    Without it a month is never concluded empty (no package to check: unknown is not zero).
+    Reset by `Start`."""
     vouched: bool = False
     """`journal adopt` since the last `Start`: the next run takes the user's word (`typed`)."""
     server_vouched: str | None = None
@@ -458,6 +460,13 @@ class HistorySeen:
     journal_ids: tuple[tuple[str, str], ...] = ()
     """(month key, request id) of every request id every month of the journal knows (not only
     the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
+    ahead: int | None = None
+    """The highest `Send.seq` of a create this run still has in flight or may still send (a
+    month waiting to be sent: the next seq); None: none. An unknown create with a lower seq that
+    this history cannot prove absent only because it lists no request created after it keeps
+    waiting for a later history (that create may be listed there) instead of needing the user:
+    a slow network must not make the first history read the last word (nothing is sent
+    meanwhile; the proof itself is unchanged)."""
 
 
 @attrs.frozen
@@ -822,6 +831,18 @@ def unrecorded(
     )
 
 
+def _seen_as_candidate(state: MonthState) -> bool:
+    """The adopted request is a candidate the journal saw in a history, with its `createdAt`
+    (`_reconcile`): the user's word is about that request. If the server's ids restart before
+    the next run, the id names another request, and a status answer carries no dates, type or
+    `createdAt` to show it: that run takes its kind (`typed`, so a 0 count reads "empty") only
+    from a history listing the id with the recorded `createdAt` (`_history`). Not listed, a 0
+    count needs the user again; a second `journal adopt` of the month's own id drops the record
+    (the user's word beats it), and the run after it takes that word."""
+    rid = state.request_id
+    return rid is not None and any(r.id == rid and r.created_at for r in state.records)
+
+
 def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
         state,
@@ -832,7 +853,7 @@ def _start(state: MonthState, obs: Start) -> Result:
         status_asked=False,
         misses=0,
         checked=state.request_id is not None and state.request_id == state.confirmed_id,
-        typed=state.vouched,
+        typed=state.vouched and not _seen_as_candidate(state),
         vouched=False,
     )
     stage = state.stage
@@ -1306,6 +1327,13 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             reason="the history proved the last create never arrived",
             hint=None,
         ), ()
+    if (
+        gap == _LAGGING
+        and state.stage is Stage.SUBMITTING
+        and obs.ahead is not None
+        and obs.ahead > state.attempt_seq
+    ):
+        return state, ()  # a create of this run still to come may show it never arrived
     candidates = [*matches, *maybe]
     # What each candidate looks like now: the user may adopt one, and if the server's ids
     # restart before the next run, its id listed with another `createdAt` shows it.
@@ -1403,8 +1431,11 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
             f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
         )
     if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
-        return "the history lists no request created after it, so it may be lagging"
+        return _LAGGING
     return None
+
+
+_LAGGING = "the history lists no request created after it, so it may be lagging"
 
 
 def _same_kind(state: MonthState, seen: Seen, journal: set[str]) -> bool:

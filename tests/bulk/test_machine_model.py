@@ -463,6 +463,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         entries = self.server.history()
         # Every request id the journal knows (as the engine passes it).
         expected = tuple({i for k in MONTHS for i in self.state(k).known_ids})
+        ahead = self.ahead()
         for key in MONTHS:
             self.feed(
                 key,
@@ -472,8 +473,18 @@ class MonthMachineModel(RuleBasedStateMachine):
                     expected=expected,
                     later=tuple(self.later.items()),
                     records=self.records(),
+                    ahead=ahead,
                 ),
             )
+
+    def ahead(self) -> int | None:
+        """As the engine's `_creates_ahead`: a month waiting to be sent (the next seq), else the
+        highest seq of a create in flight."""
+        states = self._states()
+        if any(s.stage is m.Stage.PLANNED and s.resend_allowed for s in states):
+            return self.seq + 1
+        flying = [self.state(k).attempt_seq for k, c in self.queue if isinstance(c, m.SendCreate)]
+        return max(flying, default=None)
 
     @rule()
     def sat_finishes_everything(self) -> None:
@@ -993,3 +1004,30 @@ def test_replay_two_gets_lost_get_one_more_on_the_users_word(
     assert model.server.billed_for("2024-01") == creates
     assert model.allowed["2024-01"] == creates - 1  # a resend only after SAT's 5008
     assert model.server.third_downloads == ([package_id] if creates == 2 else [])
+
+
+def test_replay_an_adopted_id_restarted_under_noise_never_makes_a_month_empty() -> None:
+    """Every create answers 502 after the server created it (100, 101, 102); a late history
+    read shows them all, and the user adopts 2024-02's. Then the server's ids restart and
+    other tools' metadata requests take the old ids: the new 101 is a metadata request for
+    2024-01. SAT finishes everything; the documented history gives no request type and no
+    invoice count, so the 0 of a request that is not the month's must never make 2024-02
+    `empty` while SAT holds one CFDI for it."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=True,
+        history_window=2,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[0, 1, 0],
+        fan=False,
+        outcomes=["lost_after"] * 3,
+    )
+    model.fan_out(["lost_after"] * 3)
+    model.late_history()
+    model.user_follows_hint("2024-02")
+    model.server_ids_restart()
+    model.noise_burst("2024-01")
+    model.sat_finishes_everything()
+    model.finished_months_hold_the_truth()
+    model.teardown()  # runs until every month settles, checking the invariants

@@ -564,6 +564,81 @@ def test_absence_needs_a_create_sent_after_the_lost_one(later_seq: int, proven: 
         )
 
 
+CAUSE_429 = "outcome of the create request is unknown (HTTP 429)"
+
+
+def rate_limited(**changes: object) -> m.MonthState:
+    """January's create (seq 2) answered 429 after "h1" (February's) was listed before it."""
+    state = run(
+        month(), m.Send(("h1",), generation=1, seq=2), m.CreateUnknown("HTTP 429", generation=1)
+    )[0]
+    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("state", "entries", "ahead", "reason"),
+    [
+        # Only a create still to come of this run (a higher seq) can list one after it: wait.
+        (rate_limited(), (other("h1"),), 3, None),
+        (rate_limited(), (other("h1"),), 9, None),
+        # A run killed in flight (seq -1): any create of this run comes after it.
+        (rate_limited(attempt_seq=-1), (other("h1"),), 1, None),
+        # Nothing ahead, or only creates sent before it: the history has said all it can.
+        (rate_limited(), (other("h1"),), None, unproven_reason(LAGGING, CAUSE_429)),
+        (rate_limited(), (other("h1"),), 2, unproven_reason(LAGGING, CAUSE_429)),
+        (rate_limited(), (other("h1"),), 1, unproven_reason(LAGGING, CAUSE_429)),
+        # Other gaps are not filled by a later create: they need the user at once.
+        (rate_limited(), (), 3, unproven_reason(SHORT_OR_FILTERED, CAUSE_429)),
+        (
+            rate_limited(exists=True),
+            (other("h1"),),
+            3,
+            unproven_reason("the create was answered 2xx, so it exists", CAUSE_429),
+        ),
+        # Already the user's (a run before said so): it stays theirs, with this history's gap.
+        (
+            rate_limited(stage=Stage.NEEDS_ATTENTION),
+            (other("h1"),),
+            3,
+            unproven_reason(LAGGING, CAUSE_429),
+        ),
+    ],
+)
+def test_a_lagging_history_waits_for_a_create_still_to_come(
+    state: m.MonthState, entries: tuple[m.Seen, ...], ahead: int | None, reason: str | None
+) -> None:
+    # review 9b money: concurrency 1 on a slow network, January's create answered 429 and a
+    # history landed before February's create; January needed the user for the whole run
+    new, commands = m.transition(state, m.HistorySeen(entries, generation=2, ahead=ahead))
+    assert commands == ()
+    if reason is None:
+        assert new == state  # still submitting, still unknown: nothing is sent meanwhile
+        assert (new.stage, new.unknown, new.resend_allowed) == (Stage.SUBMITTING, True, False)
+        return
+    assert (new.stage, new.reason, new.unknown) == (Stage.NEEDS_ATTENTION, reason, True)
+    assert new.resend_allowed is False
+
+
+def test_a_waiting_unknown_create_is_proven_absent_by_the_create_after_it() -> None:
+    waiting_state, _ = m.transition(
+        rate_limited(), m.HistorySeen((other("h1"),), generation=2, ahead=3)
+    )
+    assert waiting_state.stage is Stage.SUBMITTING
+    listed = (other("r9"), other("h1"))
+    new, commands = m.transition(
+        waiting_state, m.HistorySeen(listed, generation=3, later=(("r9", 3),))
+    )
+    assert commands == ()
+    assert (new.stage, new.resend_allowed, new.unknown) == (Stage.PLANNED, True, False)
+    assert new.reason == "the history proved the last create never arrived"
+    # ... and a later create listed as pending proves nothing if it came before it
+    new, _ = m.transition(waiting_state, m.HistorySeen(listed, generation=3, later=(("r9", 2),)))
+    assert (new.stage, new.reason) == (
+        Stage.NEEDS_ATTENTION,
+        unproven_reason(LAGGING, CAUSE_429),
+    )
+
+
 # ------------------------------------------------------------------ _created
 
 
@@ -1912,6 +1987,79 @@ def test_only_the_users_word_survives_a_new_run_as_the_kind() -> None:
     assert (vouched.typed, vouched.vouched) == (True, False)
     assert m.transition(vouched, failed)[0].stage is Stage.EMPTY
     assert run(vouched, m.Start(), failed)[0].stage is Stage.NEEDS_ATTENTION
+
+
+# What `_reconcile` recorded of a candidate the user was asked about (documented fields only).
+CANDIDATE = m.KnownRequest("r1", JAN[0], JAN[1], "received", None, created_at="c1")
+ZERO = ours("r1", status="completed", invoice_count=0, package_ids=(), request_type=None)
+FAILED_5004 = ours("r1", status="failed", message="5004: sin información", request_type=None)
+
+
+@pytest.mark.parametrize(
+    ("records", "history", "answer", "stage"),
+    [
+        # The user adopted a candidate seen with its createdAt; the server's ids may restart
+        # before the run, and the status carries no createdAt: 0 is not "empty" by their word.
+        ((CANDIDATE,), None, ZERO, Stage.NEEDS_ATTENTION),
+        ((CANDIDATE,), None, FAILED_5004, Stage.NEEDS_ATTENTION),
+        # The history lists it with the recorded createdAt: the same request, empty.
+        ((CANDIDATE,), "c1", ZERO, Stage.EMPTY),
+        ((CANDIDATE,), "c1", FAILED_5004, Stage.EMPTY),
+        # Nothing recorded of it (an id outside every history, or dropped by a second adopt).
+        ((), None, ZERO, Stage.EMPTY),
+        ((attrs.evolve(CANDIDATE, created_at=None),), None, FAILED_5004, Stage.EMPTY),
+        ((attrs.evolve(CANDIDATE, created_at=""),), None, ZERO, Stage.EMPTY),  # proves nothing
+        ((attrs.evolve(CANDIDATE, id="r0"),), None, ZERO, Stage.EMPTY),  # another id's record
+    ],
+)
+def test_an_adopted_candidate_is_empty_only_if_its_created_at_is_seen_again(
+    records: tuple[m.KnownRequest, ...], history: str | None, answer: m.Seen, stage: Stage
+) -> None:
+    # review 9 model: 2024-02 adopted its candidate 101, the server's ids restarted, and 101
+    # (outside a short history) named a metadata request whose count of 0 made the month empty
+    state = waiting(records=records, confirmed_id="r1", vouched=True, typed=True)
+    state, commands = m.transition(state, m.Start())
+    assert commands == ()
+    assert (state.checked, state.typed) == (
+        True,
+        not any(r.id == "r1" and r.created_at for r in records),
+    )
+    if history is not None:
+        listed = ours("r1", status="processing", request_type=None, created_at=history)
+        state = m.transition(state, m.HistorySeen((listed,), generation=1))[0]
+        assert state.typed is True
+    new, commands = m.transition(state, m.StatusSeen(answer))
+    assert commands == ()
+    assert new.stage is stage
+    if stage is Stage.EMPTY:
+        assert (new.reason, new.hint) in (
+            ("SAT found no CFDIs", None),
+            ("SAT 5004: no CFDIs in the period (5004: sin información)", None),
+        )
+        return
+    what = "no CFDIs" if answer is ZERO else "SAT 5004 (5004: sin información)"
+    assert new.reason == UNTYPED_REASON.format(what=what)
+    assert new.hint == UNTYPED_HINT
+    assert new.resume_to is (Stage.COMPLETED if answer is ZERO else Stage.SUBMITTED)
+    assert (new.sat_code, new.invoice_count) == (None, 0 if answer is ZERO else None)
+    # The hint's way: a second `journal adopt` of r1 drops the candidate's record (the user's
+    # word beats it), and the next run takes that word.
+    adopted = m.transition(new, m.Adopt("r1"))[0]
+    assert adopted.records == ()
+    again = run(adopted, m.Start(), m.StatusSeen(answer))[0]
+    assert again.stage is Stage.EMPTY
+
+
+def test_an_adopted_candidate_listed_with_another_created_at_is_another_request() -> None:
+    state = waiting(records=(CANDIDATE,), confirmed_id="r1", vouched=True, typed=True)
+    listed = ours("r1", status="completed", request_type=None, created_at="c2", invoice_count=0)
+    new, commands = run(state, m.Start(), m.HistorySeen((listed,), generation=1))
+    assert new.stage is Stage.NEEDS_ATTENTION
+    assert new.reason == (
+        "the server's request r1 is listed with createdAt c2, not c1: it is another request "
+        "under the same id (the server's request ids restarted)"
+    )
+    assert commands == (m.Warn("2024-01: request r1 now names another request"),)
 
 
 # ------------------------------------------------------------------ why the outcome is unknown
