@@ -59,6 +59,7 @@ __all__ = [
     "AllowResend",
     "Command",
     "ContentRejected",
+    "Counts",
     "CreateRefused",
     "CreateUnknown",
     "Created",
@@ -89,6 +90,8 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "counted_downloads",
+    "earlier_files",
+    "files_notice",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
@@ -323,6 +326,20 @@ class MonthState:
     granted: tuple[tuple[str, int], ...] = ()
     """(package id, GETs beyond SAT's two that the user allowed with `journal retry-download`,
     one per confirmation): sent only while a counted download may not have reached SAT."""
+    uncounted: tuple[str, ...] = ()
+    """Request ids whose package downloads this journal did not count: adopted into a month the
+    journal had no record of (a new journal after a damaged one, a deleted journal), or rebuilt
+    by `journal repair` from a log that kept no counts. Unknown is never zero: a package of such
+    a request that has no count yet counts as SAT's two downloads, both unsure
+    (`_with_unknown_counts`), so no GET is sent without `journal retry-download` (free: SAT
+    answers a spent package with 5008), and `creates` is only a lower bound."""
+    counts_lost: bool = False
+    """The month's record was lost with its counts (rebuilt by `journal repair` or held from a
+    log that kept none, or from files in its folder): any request adopted for it is
+    `uncounted`, and `creates` is a lower bound."""
+    on_disk: int = 0
+    """Files in the month's folder when this run started (`Start.on_disk`): files there that
+    the month did not extract (`files`) were extracted by an earlier record of it."""
     blocked_package: str | None = None
     """The package the month stopped at (needs-attention) because its count is full while a
     counted download may not have reached SAT: what `journal retry-download` allows one more
@@ -358,6 +375,11 @@ class MonthState:
         return DOWNLOAD_BUDGET + granted
 
     @property
+    def creates_known(self) -> bool:
+        """Whether `creates` counts every create sent for the month (False: a lower bound)."""
+        return not self.uncounted and not self.counts_lost
+
+    @property
     def files(self) -> tuple[str, ...]:
         return tuple(name for p in self.extracted for name in p.files)
 
@@ -365,6 +387,22 @@ class MonthState:
     def pending_packages(self) -> tuple[str, ...]:
         done = {p.package_id for p in self.extracted} | {s.package_id for s in self.staged}
         return tuple(p for p in self.package_ids or () if p not in done)
+
+
+@attrs.frozen
+class Counts:
+    """What a month has spent, as the journal's log keeps it with every transition (so that
+    `journal repair` can rebuild a lost record without taking unknown for zero)."""
+
+    creates: int = 0
+    downloads: tuple[tuple[str, int], ...] = ()
+    unsure: tuple[tuple[str, int], ...] = ()
+    granted: tuple[tuple[str, int], ...] = ()
+    uncounted: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, state: MonthState) -> Counts:
+        return cls(state.creates, state.downloads, state.unsure, state.granted, state.uncounted)
 
 
 # ------------------------------------------------------------------ observations
@@ -392,6 +430,8 @@ class Start:
     """A run begins for this month (it is in the plan the user saw)."""
 
     want_files: bool = True
+    on_disk: int = 0
+    """Files the month's folder holds now (0: none, or no download folder)."""
 
 
 @attrs.frozen
@@ -547,6 +587,9 @@ class Adopt:
     downloads: tuple[tuple[str, int], ...] = ()
     """SAT downloads other months of the journal already spent on this request's packages
     (they released it: `ReleasedRequest.downloads`); counted here too."""
+    uncounted: bool = False
+    """This journal did not count the downloads of the request's packages (the month was not in
+    it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
 
 
 @attrs.frozen
@@ -792,18 +835,40 @@ def _attention(
 
 
 def unrecorded(
-    state: MonthState, *, known_ids: tuple[str, ...], creates: int, reason: str, hint: str
+    state: MonthState,
+    *,
+    known_ids: tuple[str, ...],
+    creates: int,
+    reason: str,
+    hint: str,
+    counts: Counts | None = None,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
     or deleted), or its folder already holds files (a deleted or new journal). It needs the
     user, never an automatic create: `journal adopt` (its request, nothing billed) or
-    `journal resend` (a new request, may be billed) go on from here."""
+    `journal resend` (a new request, may be billed) go on from here.
+
+    `counts`: the month's counts as its log kept them; None: unknown, so every id in
+    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`)."""
+    if counts is None:
+        return _evolve(
+            _attention(state, reason, hint),
+            known_ids=known_ids,
+            creates=creates,
+            resend_allowed=False,
+            uncounted=known_ids,
+            counts_lost=True,
+        )
     return _evolve(
         _attention(state, reason, hint),
         known_ids=known_ids,
-        creates=creates,
+        creates=max(creates, counts.creates),
         resend_allowed=False,
+        downloads=counts.downloads,
+        unsure=counts.unsure,
+        granted=counts.granted,
+        uncounted=counts.uncounted,
     )
 
 
@@ -811,6 +876,7 @@ def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
         state,
         want_files=obs.want_files,
+        on_disk=obs.on_disk,
         failed_this_run=(),
         poll_failures=0,
         free_failures=0,
@@ -1596,9 +1662,26 @@ def _expired(state: MonthState, reason: str) -> Result:
     ), ()
 
 
+def _with_unknown_counts(state: MonthState) -> MonthState:
+    """`state` with each package of an `uncounted` request that has no count yet counted as
+    SAT's two downloads, both unsure: they may have been spent by a run this journal did not
+    record, so the next GET needs the user's `journal retry-download`."""
+    if state.request_id not in state.uncounted or not state.package_ids:
+        return state
+    fresh = [p for p in state.package_ids if p not in {pid for pid, _ in state.downloads}]
+    if not fresh:
+        return state
+    downloads, unsure = state.downloads, _unsure_now(state)
+    for package_id in fresh:
+        downloads = _count(downloads, package_id, DOWNLOAD_BUDGET)
+        unsure = _count(unsure, package_id, DOWNLOAD_BUDGET)
+    return _evolve(state, downloads=downloads, unsure=unsure)
+
+
 def _next_package(state: MonthState) -> Result:
     if state.stage is not Stage.COMPLETED or not state.want_files or not state.checked:
         return state, ()  # an unchecked request's packages may be another request's CFDIs
+    state = _with_unknown_counts(state)
     ids = state.package_ids
     if not ids:
         if state.invoice_count == 0:
@@ -1694,8 +1777,11 @@ def _staged_missing(state: MonthState, obs: StagedMissing) -> Result:
         state,
         f"package {obs.package_id} was already downloaded {used} times and no complete copy is "
         "staged on disk; SAT serves a package at most twice, so a third download was not sent",
-        f"request the month again with `gigstack-async journal resend {state.key}` "
-        "(a new request may be billed)",
+        _spent_hint(
+            state,
+            f"request the month again with `gigstack-async journal resend {state.key}` "
+            "(a new request may be billed)",
+        ),
     ), ()
 
 
@@ -1746,8 +1832,11 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         return _attention(
             state,
             f"SAT 5008: package {obs.package_id} was already downloaded the maximum times",
-            f"request the month again with `gigstack-async journal resend {state.key}` "
-            "(a new request may be billed)",
+            _spent_hint(
+                state,
+                f"request the month again with `gigstack-async journal resend {state.key}` "
+                "(a new request may be billed)",
+            ),
         ), ()
     left = state.allowed_of(obs.package_id) - state.downloads_of(obs.package_id)
     if left <= 0 and _may_have_one_left(state, obs.package_id):
@@ -1763,8 +1852,11 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         f"run the same command again to download it once more ({at_least}{left} of "
         f"{DOWNLOAD_BUDGET} SAT downloads left)"
         if left > 0
-        else f"no SAT download left: `gigstack-async journal resend {state.key}` requests the "
-        "month again (a new request may be billed)"
+        else _spent_hint(
+            state,
+            f"no SAT download left: `gigstack-async journal resend {state.key}` requests the "
+            "month again (a new request may be billed)",
+        )
     )
     return _attention(
         _evolve(state, failed_this_run=_add(state.failed_this_run, obs.package_id)),
@@ -1790,14 +1882,52 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
     `journal show` and `journal retry-download` say it."""
     used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
+    why = (
+        "this journal did not count the request's downloads (the month's record was lost or "
+        "rebuilt, or it was adopted into a new journal), so SAT's two are assumed spent"
+        if state.request_id in state.uncounted
+        else "no byte of the package arrived: an error, a lost answer or a stopped run"
+    )
     return (
         f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
-        "reached SAT (no byte of the package arrived: an error, a lost answer or a stopped run)"
+        f"reached SAT ({why})"
     )
 
 
-def _retry_hint(state: MonthState, package_id: str) -> str:
+def earlier_files(state: MonthState) -> int:
+    """Files in the month's folder that this record of the month did not extract (an earlier
+    record of it did, before the journal lost it): 0 when there are none."""
+    return max(0, state.on_disk - len(state.files))
+
+
+def files_notice(state: MonthState) -> str:
+    """What a hint says first when the month's folder already holds files it did not extract
+    in this record: they may be every CFDI of the month, so a billed resend may not be needed.
+    Empty when there are none."""
+    found = earlier_files(state)
+    if not found:
+        return ""
+    count = (
+        f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
+        if state.invoice_count is not None
+        else ""
+    )
     return (
+        f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
+        f"this journal lost the month's record{count}): compare them with the request in "
+        "gigstack's dashboard (Descarga Masiva); if they are all there, keep them and send "
+        "nothing: the month's CFDIs are on disk. Only if some are missing, "
+    )
+
+
+def _spent_hint(state: MonthState, resend: str) -> str:
+    """`resend` (the way to a billed resend), after the folder's files when it holds some."""
+    notice = files_notice(state)
+    return notice + resend if notice else resend
+
+
+def _retry_hint(state: MonthState, package_id: str) -> str:
+    return files_notice(state) + (
         f"SAT may serve package {package_id} once more: first `gigstack-async journal "
         f"retry-download {state.key}` (it allows one more download, then run the same command "
         "again; if SAT already served it twice it answers 5008, which bills nothing); only if "
@@ -1935,6 +2065,9 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     # (another month may adopt it), and this id is no longer released.
     released = state.released if obs.request_id == state.request_id else _release(state)
     released = tuple(r for r in released if r.id != obs.request_id)
+    uncounted = state.uncounted
+    if obs.uncounted or state.counts_lost:
+        uncounted = _add(uncounted, obs.request_id)
     downloads = state.downloads
     for package_id, spent in obs.downloads:
         # The larger count holds: SAT counts each package's downloads, whichever month asked.
@@ -1949,6 +2082,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             records=records,
             released=released,
             downloads=downloads,
+            uncounted=uncounted,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -1963,6 +2097,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         records=records,
         released=released,
         downloads=downloads,
+        uncounted=uncounted,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,

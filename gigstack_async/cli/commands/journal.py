@@ -24,6 +24,7 @@ from typing import Any
 from gigstack_async import _validation
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import owner, repair
+from gigstack_async.bulk.engine import files_in
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore
@@ -59,7 +60,7 @@ and how to go on without billing again. `show` reads without locking: it works w
 download` runs on the folder."""
 
 RESEND_RISK = (
-    "This journal has sent {creates} create request(s) for {key} so far. "
+    "{creates} "
     "A new download request for {key} will be sent by the next `sat download`, with that "
     "command's dates for the month (recorded so far: {start} to {end}). It may be billed "
     "again, and SAT accepts only 2 requests with the same dates ever. Do this only if the "
@@ -67,6 +68,39 @@ RESEND_RISK = (
     "fewer days than you need; if you can find it in `{prog} downloads history` or gigstack's "
     "dashboard, adopt it instead."
 )
+
+RESEND_FILES_THERE = (
+    " {key}'s folder {folder} already holds {files} file(s) that an earlier run extracted "
+    "(before this journal lost the month's record{count}): if they are all of the month's "
+    "CFDIs, nothing needs to be sent; keep them. Resend only if some are missing: the new "
+    "request may be billed although those files are already on disk."
+)
+
+
+def creates_sent(state: m.MonthState) -> str:
+    """How many create requests the journal sent for the month, as `journal resend` and `journal
+    show` say it: unknown (a lower bound) when the month's record was lost or rebuilt."""
+    if state.creates_known:
+        return f"This journal has sent {state.creates} create request(s) for {state.key} so far."
+    return (
+        f"How many create requests were sent for {state.key} is unknown (at least "
+        f"{_at_least(state)}): the month's record was lost or rebuilt, or its request was "
+        "adopted into this journal."
+    )
+
+
+def _at_least(state: m.MonthState) -> int:
+    """Creates surely sent for a month whose count is unknown: each request it knows was one."""
+    return max(state.creates, len(state.known_ids))
+
+
+def _earlier_files(store: JournalStore, state: m.MonthState) -> tuple[int, Path | None]:
+    """Files in the month's folder now that this record of it did not extract."""
+    if store.download_to is None:
+        return 0, None
+    folder = store.download_to / state.key
+    return max(0, files_in(folder) - len(state.files)), folder
+
 
 RESEND_WHOLE_MONTH = (
     " {key} is already downloaded for {start} to {end} ({files} file(s)): SAT cannot be asked "
@@ -445,7 +479,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
-            ["create requests sent", str(state.creates)],
+            [
+                "create requests sent",
+                str(state.creates)
+                if state.creates_known
+                else f"unknown (at least {_at_least(state)})",
+            ],
             ["request ids known", ", ".join(state.known_ids)],
             # Known not to be the month's: another month may `journal adopt` them.
             ["released (not this month's)", ", ".join(state.released_ids())],
@@ -589,8 +628,18 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         except m.TransitionError as error:
             raise UsageError(str(error)) from None
         risk = RESEND_RISK.format(
-            key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
+            key=state.key, start=state.start, end=state.end, prog=PROG, creates=creates_sent(state)
         )
+        earlier, folder = _earlier_files(store, state)
+        if earlier:
+            count = (
+                f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
+                if state.invoice_count is not None
+                else ""
+            )
+            risk += RESEND_FILES_THERE.format(
+                key=state.key, folder=folder, files=earlier, count=count
+            )
         if state.sat_code == 5005 and state.stage in (m.Stage.DUPLICATE, m.Stage.NEEDS_ATTENTION):
             risk += RESEND_DUPLICATE.format(key=state.key, prog=PROG)
         if state.ok:
