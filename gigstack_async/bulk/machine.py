@@ -54,6 +54,7 @@ import attrs
 __all__ = [
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
+    "KEPT",
     "Adopt",
     "AllowDownload",
     "AllowResend",
@@ -71,6 +72,7 @@ __all__ = [
     "FetchStatus",
     "FindStaged",
     "HistorySeen",
+    "KeepFiles",
     "KnownRequest",
     "MonthState",
     "Observation",
@@ -621,6 +623,20 @@ class SplitElsewhere:
     where: str
 
 
+@attrs.frozen
+class KeepFiles:
+    """The user checked that the files already in the month's folder, extracted by an earlier
+    run (before the journal lost the month's record), are the month's CFDIs, and keeps them
+    (`gigstack-async journal keep`): the month is done with them, nothing is downloaded or
+    sent. `files`: their names (those the month did not extract itself)."""
+
+    files: tuple[str, ...]
+
+
+KEPT = "(kept)"
+"""`ExtractedPackage.package_id` of the files `KeepFiles` recorded (no package of its own)."""
+
+
 Observation = (
     Start
     | Send
@@ -642,6 +658,7 @@ Observation = (
     | AllowResend
     | AllowDownload
     | SplitElsewhere
+    | KeepFiles
 )
 
 # ------------------------------------------------------------------ commands
@@ -779,6 +796,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _allow_download(state, obs)
         case SplitElsewhere():
             return _split_elsewhere(state, obs)
+        case KeepFiles():
+            return _keep_files(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
 
 
@@ -1610,6 +1629,34 @@ def _split_hint(state: MonthState) -> str:
     )
 
 
+def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
+    if state.stage not in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) or state.staged:
+        raise TransitionError(
+            f"{state.key} is {state.stage.value}"
+            + (" with a package staged on disk (the next run extracts it)" if state.staged else "")
+            + ": only a month that needs attention or expired, with no package staged, keeps "
+            "the files already in its folder"
+        )
+    mine = set(state.files)
+    files = tuple(name for name in obs.files if name not in mine)
+    if not files:
+        raise TransitionError(
+            f"{state.key}'s folder holds no file it did not extract itself: nothing to keep"
+        )
+    kept = ExtractedPackage(KEPT, files)
+    return _evolve(
+        state,
+        stage=Stage.DONE,
+        extracted=(*[e for e in state.extracted if e.package_id != KEPT], kept),
+        unknown=False,
+        resume_to=None,
+        blocked_package=None,
+        reason=f"the user kept the {len(files)} file(s) an earlier run extracted into its "
+        "folder as the month's CFDIs (nothing was downloaded or sent for them)",
+        hint=None,
+    ), ()
+
+
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SPLIT:
         return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
@@ -1915,8 +1962,9 @@ def files_notice(state: MonthState) -> str:
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{count}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, keep them and send "
-        "nothing: the month's CFDIs are on disk. Only if some are missing, "
+        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"keep {state.key}` records the month done with them (nothing is sent). Only if some "
+        "are missing, "
     )
 
 

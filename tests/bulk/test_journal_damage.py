@@ -481,7 +481,16 @@ async def test_repair_keeps_what_sat_served_and_the_hints_never_bill_a_month_on_
     else:
         assert "How many create requests were sent for 2024-11 is unknown (at least 1)" in text
         assert "sent 0 create" not in text
-    assert _calls(sandbox, CREATE) == 2
+    # The way the hint offers first: keep the files; the month is done and nothing more is sent.
+    assert f"journal keep {out} 2024-11" in hint
+    assert main(["journal", "keep", str(out), "2024-11", "--yes"]) == 0
+    assert f"the {files} file(s) in {out / '2024-11'}" in capsys.readouterr().out
+    last = await _run_two(client, out)
+    assert all(r.stage == "done" for r in last.values())
+    assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (
+        2,
+        4 if log == "with counts" else 5,
+    )
 
 
 async def test_the_salvage_route_counts_spent_downloads_as_unknown_never_zero(
@@ -525,4 +534,8 @@ async def test_the_salvage_route_counts_spent_downloads_as_unknown_never_zero(
     assert "How many create requests were sent for 2024-10 is unknown (at least 1)" in text
     assert "already holds" in text
     assert "sent 0 create" not in text
-    assert _calls(sandbox, CREATE) == 2
+    for key in ("2024-10", "2024-11"):
+        assert main(["journal", "keep", str(out), key, "--yes"]) == 0
+    last = await _run_two(client, out)
+    assert all(r.stage == "done" for r in last.values())
+    assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (2, 4)

@@ -1568,8 +1568,9 @@ def files_there(found: int, count: int | None) -> str:
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{said}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, keep them and send "
-        "nothing: the month's CFDIs are on disk. Only if some are missing, "
+        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        "keep 2024-01` records the month done with them (nothing is sent). Only if some are "
+        "missing, "
     )
 
 
@@ -1725,3 +1726,65 @@ def test_a_month_rebuilt_from_its_log_keeps_its_counts_or_says_they_are_unknown(
     )
     assert held.creates_known is (counts is not None)
     assert m.Counts.of(held) == (counts or m.Counts(1, uncounted=("R1", "R2")))
+
+
+SPENT = evolve(
+    ONE_PACKAGE,
+    stage=Stage.NEEDS_ATTENTION,
+    downloads=(("P1", 2),),
+    reason="SAT 5008: package P1 was already downloaded the maximum times",
+    hint=files_there(3, 5) + RESEND_HINT,
+    blocked_package="P1",
+    resume_to=Stage.COMPLETED,
+    unknown=True,
+    on_disk=3,
+)
+
+
+@pytest.mark.parametrize("stage", [Stage.NEEDS_ATTENTION, Stage.EXPIRED])
+def test_the_user_keeps_the_files_an_earlier_run_extracted_and_the_month_is_done(
+    stage: Stage,
+) -> None:
+    mine = ExtractedPackage("P0", ("a.xml",))
+    state = evolve(SPENT, stage=stage, extracted=(mine,))
+    after, commands = transition(state, m.KeepFiles(("a.xml", "b.xml", "c.xml")))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.DONE,
+        extracted=(mine, ExtractedPackage(m.KEPT, ("b.xml", "c.xml"))),
+        unknown=False,
+        resume_to=None,
+        blocked_package=None,
+        reason="the user kept the 2 file(s) an earlier run extracted into its folder as the "
+        "month's CFDIs (nothing was downloaded or sent for them)",
+        hint=None,
+    )
+    assert after.ok
+    resumed, commands = transition(after, Start(on_disk=3))
+    assert (resumed.stage, resumed.files, commands) == (Stage.DONE, after.files, ())
+
+
+@pytest.mark.parametrize(
+    ("state", "files", "message"),
+    [
+        (evolve(SPENT, stage=Stage.COMPLETED), ("a.xml",), "2024-01 is completed: only"),
+        (evolve(SPENT, stage=Stage.DONE), ("a.xml",), "2024-01 is done: only"),
+        (
+            evolve(SPENT, staged=(F1,)),
+            ("a.xml",),
+            "2024-01 is needs-attention with a package staged on disk",
+        ),
+        (SPENT, (), "nothing to keep"),
+        (
+            evolve(SPENT, extracted=(ExtractedPackage("P1", ("a.xml",)),)),
+            ("a.xml",),
+            "holds no file it did not extract itself",
+        ),
+    ],
+)
+def test_keeping_files_is_refused_where_nothing_earlier_is_there_to_keep(
+    state: MonthState, files: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(TransitionError, match=message):
+        transition(state, m.KeepFiles(files))

@@ -1,4 +1,4 @@
-"""`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|repair`: read and
+"""`gigstack-async journal show|adopt|resend|retry-download|keep|rebind|rfc|repair`: read and
 repair a bulk download's journal.
 
 These commands change only the journal file. Nothing is sent to the API, except by `rebind`:
@@ -47,6 +47,7 @@ examples:
   {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
   {PROG} journal resend ./cfdi 2024-03
   {PROG} journal retry-download ./cfdi 2024-03
+  {PROG} journal keep ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
   {PROG} journal rfc ./cfdi --forget
   {PROG} journal repair ./cfdi
@@ -54,7 +55,7 @@ examples:
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
 exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does not fit the
-month's state, an adopt/resend/retry-download/rebind not confirmed, or a rebind to another
+month's state, an adopt/resend/retry-download/keep/rebind not confirmed, or a rebind to another
 account), or a damaged journal: `show` then prints what is left of it (each month's request ids)
 and how to go on without billing again. `show` reads without locking: it works while `sat
 download` runs on the folder."""
@@ -301,6 +302,26 @@ def register(commands: Any) -> None:
     _yes_arg(retry, "confirm without asking (for scripts)")
     retry.usage = f"{PROG} journal retry-download [options] JOURNAL MONTH"
     retry.set_defaults(func=run_retry_download, usage=retry.format_usage().strip())
+
+    keep = command_parser(
+        journal,
+        "keep",
+        help="record a month done with the files already in its folder (nothing is sent)",
+        description="Record MONTH done with the files an earlier run extracted into its folder "
+        "(<download folder>/MONTH) before this journal lost the month's record (a damaged, "
+        "repaired or deleted journal): for a month that needs attention or expired because "
+        "SAT's downloads of its package are spent (or unknown) while its folder already holds "
+        "its CFDIs. Compare them with the request in gigstack's dashboard first (its number of "
+        "CFDIs); a resend would request, and may bill, the month again. The files are listed "
+        "and must be confirmed (--yes when not in a terminal). Nothing is sent or downloaded.",
+        epilog=EPILOG,
+        client=False,
+    )
+    _journal_arg(keep)
+    keep.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    _yes_arg(keep, "confirm without asking (for scripts)")
+    keep.usage = f"{PROG} journal keep [options] JOURNAL MONTH"
+    keep.set_defaults(func=run_keep, usage=keep.format_usage().strip())
 
     rebind = command_parser(
         journal,
@@ -692,6 +713,64 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
         ctx.ui.out(
             f"{key} may download package {package_id} once more: run the same `sat download` again."
         )
+    return exitcodes.OK
+
+
+KEEP_RISK = (
+    "You confirm that the {files} file(s) in {folder}, extracted by an earlier run, are every "
+    "CFDI of {key} ({start} to {end}){count}. {key} is recorded done with them: nothing is "
+    "sent or downloaded, and later runs do not download it again. If some are missing, "
+    "`{prog} journal resend {key} --force` requests the month again (may be billed)."
+)
+
+
+def run_keep(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the change
+        return _keep(args, ctx)
+
+
+def _keep(args: argparse.Namespace, ctx: Context) -> int:
+    key = _required(args, args.month, "MONTH")
+    with _open(args) as store:
+        state = _month(store, key)
+        if store.download_to is None:
+            raise UsageError(
+                f"{store.path} downloads into no folder: there are no files of {key} to keep"
+            )
+        folder = store.download_to / key
+        names = (
+            sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+            if folder.is_dir()
+            else []
+        )
+        try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
+            new, commands = m.transition(state, m.KeepFiles(tuple(names)))
+        except m.TransitionError as error:
+            raise UsageError(str(error)) from None
+        kept = new.extracted[-1].files
+        count = (
+            f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
+            if state.invoice_count is not None
+            else ""
+        )
+        ctx.ui.out(
+            KEEP_RISK.format(
+                files=len(kept),
+                folder=folder,
+                key=key,
+                start=state.start,
+                end=state.end,
+                count=count,
+                prog=PROG,
+            )
+        )
+        if not _confirm(
+            ctx, f"Record {key} done with these files?", yes=args.yes, what="journal keep"
+        ):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
+        repair.record(store, new, commands)
+        ctx.ui.out(f"{key} is done with the {len(kept)} file(s) in {folder}.")
     return exitcodes.OK
 
 
