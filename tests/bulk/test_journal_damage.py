@@ -18,8 +18,8 @@ import attrs
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import engine, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk import repair
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.salvage import salvage
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
@@ -539,3 +539,48 @@ async def test_the_salvage_route_counts_spent_downloads_as_unknown_never_zero(
     last = await _run_two(client, out)
     assert all(r.stage == "done" for r in last.values())
     assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (2, 4)
+
+
+def test_the_log_keeps_counts_with_every_change_and_show_does_not_repeat_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / JOURNAL
+    done = _month("2024-01", 31, stage=m.Stage.COMPLETED, request_id="DM-1", known_ids=("DM-1",),
+                  creates=1, reason="SAT completed the request")  # fmt: skip
+    with JournalStore.open(path, IDENTITY) as store:
+        store.ensure([done])
+        store.put(attrs.evolve(done, downloads=(("P1", 1),), unsure=(("P1", 1),)))  # GET left
+        store.put(attrs.evolve(done, downloads=(("P1", 1),), unsure=(("P1", 0),)))  # bytes came
+    with JournalStore.open_readonly(path) as store:
+        counts = [line.counts for line in store.log("2024-01")]
+    assert counts == [
+        m.Counts(1),
+        m.Counts(1, (("P1", 1),), (("P1", 1),)),
+        m.Counts(1, (("P1", 1),), (("P1", 0),)),
+    ]
+    assert main(["journal", "show", str(path), "2024-01"]) == 0
+    history = capsys.readouterr().out.split("History:", 1)[1]
+    assert history.count("SAT completed the request") == 1
+
+
+def test_a_log_from_before_counts_reads_them_as_unknown(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL
+    JournalStore.open(path, IDENTITY).close()
+    _sql(path, "DROP TABLE log")
+    _sql(path, "CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
+               "stage TEXT NOT NULL, reason TEXT, request_id TEXT)")  # fmt: skip
+    _sql(path, "INSERT INTO log (key, stage, request_id) VALUES ('2024-01', 'done', 'DM-1')")
+    with JournalStore.open_readonly(path) as store:  # read-only: the column is not there
+        assert [line.counts for line in store.log()] == [None]
+    with JournalStore.open(path, IDENTITY) as store:  # opened to write: it gains the column
+        store.ensure([JAN])
+        assert [line.counts for line in store.log()] == [None, m.Counts()]
+    # The month rebuilt from the old line: its counts are unknown, never zero.
+    held = engine.held_month(JAN, [line for line in read_lines(path) if line.seq == 1], None)
+    assert held is not None
+    assert (held.uncounted, held.counts_lost, held.creates_known) == (("DM-1",), True, False)
+
+
+def read_lines(path: Path) -> list[Any]:
+    with JournalStore.open_readonly(path) as store:
+        return list(store.log("2024-01"))

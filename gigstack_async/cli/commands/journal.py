@@ -519,7 +519,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         # months), not a timestamp; `downloads history` has the server's times.
         ctx.ui.out("History: # is the journal's transition number, oldest first (no time is kept)")
         ctx.ui.out(f"  {'#':>5}  {'state':<16} why")
+        shown: tuple[object, ...] = ()
         for line in store.log(state.key):
+            # A line written only because a count moved (a package GET) repeats the one before.
+            if (line.stage, line.reason, line.request_id) == shown:
+                continue
+            shown = (line.stage, line.reason, line.request_id)
             ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {line.reason or ''}")
     return exitcodes.OK
 
@@ -630,7 +635,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
             raise UsageError(
                 f"{key} is {state.stage.value}: it holds {len(state.files)} extracted file(s)"
                 f"{where} from request {state.request_id or '(none)'}, and this journal sent "
-                f"{state.creates} create request(s) for it. A resend asks SAT for the month again "
+                + (
+                    f"{state.creates}"
+                    if state.creates_known
+                    else f"an unknown number (at least {_at_least(state)}) of"
+                )
+                + " create request(s) for it. A resend asks SAT for the month again "
                 "and the new request may be billed; pass --force only if the month misses days "
                 "(MISSING DAYS)"
             )
