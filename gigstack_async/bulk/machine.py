@@ -91,6 +91,7 @@ __all__ = [
     "Start",
     "StatusSeen",
     "Warn",
+    "allowed_packages",
     "counted_downloads",
     "earlier_files",
     "files_notice",
@@ -2251,16 +2252,39 @@ def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
             "download would only be refused with SAT 5008. `gigstack-async journal resend "
             f"{state.key}` requests the month again (a new request may be billed)"
         )
+    granted = state.granted
+    for allowed in allowed_packages(state):
+        granted = _count(granted, allowed, +1)
     return _evolve(
         state,
         stage=Stage.COMPLETED,
-        granted=_count(state.granted, package_id, +1),
+        granted=granted,
         blocked_package=None,
         failed_this_run=(),
         reason=f"the user allowed one more download of package {package_id} "
         f"({counted_downloads(state, package_id)})",
         hint=None,
     ), ()
+
+
+def allowed_packages(state: MonthState) -> tuple[str, ...]:
+    """The packages one `AllowDownload` allows one more GET of: the one the month stopped at,
+    and, for a request whose downloads this journal never counted (`uncounted`), every other
+    pending package of it whose count is full and not surely spent (each was only assumed
+    spent: one confirmation covers them, one GET each, rather than one run per package)."""
+    blocked = state.blocked_package
+    if blocked is None:
+        return ()
+    if state.request_id not in state.uncounted:
+        return (blocked,)
+    others = tuple(
+        p
+        for p in state.pending_packages
+        if p != blocked
+        and state.downloads_of(p) >= state.allowed_of(p)
+        and _may_have_one_left(state, p)
+    )
+    return (blocked, *others)
 
 
 def _add_dates(

@@ -1788,3 +1788,37 @@ def test_keeping_files_is_refused_where_nothing_earlier_is_there_to_keep(
 ) -> None:
     with pytest.raises(TransitionError, match=message):
         transition(state, m.KeepFiles(files))
+
+
+@pytest.mark.parametrize(
+    ("uncounted", "downloads", "unsure", "allowed"),
+    [
+        # a request this journal counted: only the package it stopped at
+        ((), (("P1", 2), ("P2", 2)), (("P1", 2), ("P2", 2)), ("P1",)),
+        # never counted: every package assumed spent, one GET each, in one confirmation
+        (("R1",), (("P1", 2), ("P2", 2)), (("P1", 2), ("P2", 2)), ("P1", "P2")),
+        # ... but not one SAT surely served twice, nor one with a download left
+        (("R1",), (("P1", 2), ("P2", 2)), (("P1", 2), ("P2", 0)), ("P1",)),
+        (("R1",), (("P1", 2), ("P2", 1)), (("P1", 2), ("P2", 1)), ("P1",)),
+    ],
+)
+def test_one_retry_download_covers_every_package_assumed_spent_of_an_uncounted_request(
+    uncounted: tuple[str, ...],
+    downloads: tuple[tuple[str, int], ...],
+    unsure: tuple[tuple[str, int], ...],
+    allowed: tuple[str, ...],
+) -> None:
+    state = evolve(
+        COMPLETED,
+        stage=Stage.NEEDS_ATTENTION,
+        uncounted=uncounted,
+        downloads=downloads,
+        unsure=unsure,
+        blocked_package="P1",
+    )
+    assert m.allowed_packages(state) == allowed
+    after, commands = transition(state, m.AllowDownload())
+    assert commands == ()
+    assert after.granted == tuple((p, 1) for p in allowed)
+    assert after.stage is Stage.COMPLETED
+    assert m.allowed_packages(evolve(state, blocked_package=None)) == ()

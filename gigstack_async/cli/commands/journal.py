@@ -711,6 +711,14 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
                 prog=PROG,
             )
         )
+        others = m.allowed_packages(state)[1:]
+        if others:
+            ctx.ui.out(
+                f"This journal never counted the downloads of request {state.request_id}'s "
+                f"packages, so this also allows one more download of each of its {len(others)} "
+                f"other package(s) assumed spent ({', '.join(others)}): each bills nothing, "
+                "SAT answers 5008 if it already served that package twice."
+            )
         if not _confirm(
             ctx,
             f"Allow one more download of {package_id} for {key}?",
@@ -720,8 +728,10 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
         repair.record(store, new, commands)
+        allowed = m.allowed_packages(state)
         ctx.ui.out(
-            f"{key} may download package {package_id} once more: run the same `sat download` again."
+            f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
+            "once more: run the same `sat download` again."
         )
     return exitcodes.OK
 
