@@ -292,8 +292,10 @@ def register(commands: Any) -> None:
         "one GET. It bills nothing: if SAT already served the package twice it answers 5008 "
         "and the month then needs `journal resend` (a new request, may be billed). Refused for "
         "a month that did not stop at such a package, or whose package SAT surely served "
-        "twice. The risk is shown and must be confirmed (--yes when not in a terminal). "
-        "Nothing is sent now.",
+        "twice. For a request whose downloads this journal never counted (a month adopted into "
+        "a new journal, or rebuilt from a log without counts), one more GET of each of its "
+        "packages assumed spent. The risk is shown and must be confirmed (--yes when not in a "
+        "terminal). Nothing is sent now.",
         epilog=EPILOG,
         client=False,
     )
