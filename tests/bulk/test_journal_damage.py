@@ -584,3 +584,26 @@ def test_a_log_from_before_counts_reads_them_as_unknown(tmp_path: Path) -> None:
 def read_lines(path: Path) -> list[Any]:
     with JournalStore.open_readonly(path) as store:
         return list(store.log("2024-01"))
+
+
+def test_keep_refuses_a_month_that_does_not_need_it_and_asks_first(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with JournalStore.open(out / JOURNAL, IDENTITY) as store:
+        store.bind_download_to(out)
+        feb = attrs.evolve(store.get("2024-02"), stage=m.Stage.NEEDS_ATTENTION, reason="5008")
+        store.put(feb)
+    (out / "2024-02").mkdir(parents=True)
+    (out / "2024-02" / "A.xml").write_text("<cfdi/>")
+    (out / "2024-02" / ".A.xml.tmp").write_text("")  # our own temp files are never kept
+    assert main(["journal", "keep", str(out), "2024-01", "--yes"]) == 2
+    assert "2024-01 is done: only a month that needs attention" in capsys.readouterr().err
+    assert main(["journal", "keep", str(out), "2024-02"]) == 2  # no terminal, no --yes
+    assert "--yes" in capsys.readouterr().err
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2024-02") == feb
+    assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 0
+    assert f"the 1 file(s) in {out / '2024-02'}" in capsys.readouterr().out
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        kept = store.get("2024-02")
+    assert (kept.stage, kept.files) == (m.Stage.DONE, ("A.xml",))
