@@ -36,6 +36,10 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
   5007/5008): when the two counted are not both sure, the month says so and offers the user one
   more GET (`AllowDownload`, `journal retry-download`: SAT answers a spent package with 5008,
   which bills nothing) before a billed resend. One extra GET per confirmation, never by itself.
+- Downloads this journal never counted (a request adopted into a month it had no record of, a
+  record rebuilt from a log without counts: `uncounted`) are unknown, never zero: each package
+  of that request counts as SAT's two downloads, both unsure. A month whose folder holds files
+  it did not extract says so before any resend (`files_notice`); `KeepFiles` ends it done.
 - "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
   still unknown the month needs attention.
 - Every month ends a run `done`, `empty`, failed with a reason, or needing attention with a
