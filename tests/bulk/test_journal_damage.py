@@ -476,6 +476,7 @@ async def test_repair_keeps_what_sat_served_and_the_hints_never_bill_a_month_on_
     assert main(["journal", "resend", str(out), "2024-11"]) == 2  # no terminal, no --yes
     text = capsys.readouterr().out
     assert f"{out / '2024-11'} already holds {files} file(s)" in text
+    assert f"`gigstack-async journal keep {out} 2024-11` records the month done" in text
     if log == "with counts":
         assert "This journal has sent 1 create request(s) for 2024-11" in text
     else:

@@ -25,7 +25,7 @@ from gigstack_async import _validation
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import owner, repair
 from gigstack_async.bulk.engine import files_in
-from gigstack_async.bulk.hints import with_journal
+from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
@@ -73,8 +73,9 @@ RESEND_RISK = (
 RESEND_FILES_THERE = (
     " {key}'s folder {folder} already holds {files} file(s) that an earlier run extracted "
     "(before this journal lost the month's record{count}): if they are all of the month's "
-    "CFDIs, nothing needs to be sent; keep them. Resend only if some are missing: the new "
-    "request may be billed although those files are already on disk."
+    "CFDIs, nothing needs to be sent: `{prog} journal keep {journal} {key}` records the month "
+    "done with them instead. Resend only if some are missing: the new request may be billed "
+    "although those files are already on disk."
 )
 
 
@@ -671,7 +672,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 else ""
             )
             risk += RESEND_FILES_THERE.format(
-                key=state.key, folder=folder, files=earlier, count=count
+                key=state.key,
+                folder=folder,
+                files=earlier,
+                count=count,
+                prog=PROG,
+                journal=shell_quote(str(args.journal)),
             )
         if state.sat_code == 5005 and state.stage in (m.Stage.DUPLICATE, m.Stage.NEEDS_ATTENTION):
             risk += RESEND_DUPLICATE.format(key=state.key, prog=PROG)
