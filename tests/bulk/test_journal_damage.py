@@ -530,7 +530,8 @@ async def test_the_salvage_route_counts_spent_downloads_as_unknown_never_zero(
     capsys.readouterr()
     assert main(["journal", "show", str(out), "2024-10"]) == 0
     assert "unknown (at least 1)" in capsys.readouterr().out
-    assert main(["journal", "resend", str(out), "2024-10"]) == 2  # no terminal, no --yes
+    # --force: a month retry-download may still finish is refused without it (nothing shown).
+    assert main(["journal", "resend", str(out), "2024-10", "--force"]) == 2  # no --yes
     text = capsys.readouterr().out
     assert "How many create requests were sent for 2024-10 is unknown (at least 1)" in text
     assert "already holds" in text
