@@ -278,12 +278,18 @@ def held_month(
 ) -> m.MonthState | None:
     """`state` (a month the journal has no record of, as the plan would add it) as needing the
     user when `lines` (its log) list a create or `folder` (its files' folder) holds files;
-    None when nothing says it was ever requested."""
+    None when nothing says it was ever requested.
+
+    Its creates and package downloads are the log's last line's (`LogLine.counts`); a log that
+    kept none (an older journal), or files with no log, leave them unknown: every request id is
+    `uncounted`, so its packages count as spent (never zero), and the folder's files are
+    counted (`on_disk`) so that no hint steers to a billed resend without saying they are there.
+    """
     key = state.key
     sent = [line for line in lines if line.stage is not m.Stage.PLANNED]
     ids = tuple(dict.fromkeys(line.request_id for line in lines if line.request_id))
     creates = sum(line.stage is m.Stage.SUBMITTING for line in lines)
-    files = _files_in(folder)
+    files = files_in(folder)
     if sent:
         last = ids[-1] if ids else "<request id>"
         shown = f"request id(s) {', '.join(ids)}" if ids else "its request id was not logged"
@@ -312,10 +318,14 @@ def held_month(
         )
     else:
         return None
-    return m.unrecorded(state, known_ids=ids, creates=creates, reason=reason, hint=hint)
+    counts = lines[-1].counts if lines else None
+    held = m.unrecorded(
+        state, known_ids=ids, creates=creates, reason=reason, hint=hint, counts=counts
+    )
+    return attrs.evolve(held, on_disk=files)
 
 
-def _files_in(folder: Path | None) -> int:
+def files_in(folder: Path | None) -> int:
     """Files a run extracted into a month's folder (not our hidden temp files)."""
     if folder is None or not folder.is_dir():
         return 0
@@ -1031,7 +1041,9 @@ class _Run:
                 if before.request_id and before.stage is not m.Stage.PLANNED:
                     self.announced.add(key)
                     self.emit(Submitted(key, before.request_id, before.duplicate, resumed=True))
-                self.feed(key, m.Start(want_files=want_files))
+                folder = None if self.options.download_to is None else self.options.download_to
+                on_disk = 0 if folder is None else files_in(folder / key)
+                self.feed(key, m.Start(want_files=want_files, on_disk=on_disk))
                 if before.settled and self.store.get(key).settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()

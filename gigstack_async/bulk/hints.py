@@ -1,5 +1,5 @@
 """The machine's hints made typeable: the journal's folder (and month) put into every
-`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|split` command.
+`gigstack-async journal show|adopt|resend|retry-download|keep|rebind|rfc|split` command.
 
 The state machine (`bulk.machine`) is pure and knows neither where its journal lives nor how
 the user named it, so its texts say `gigstack-async journal adopt 2024-03 <id>`. Whatever shows
@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 _COMMAND = re.compile(
-    r"(?P<command>gigstack-async journal (?:show|adopt|resend|retry-download|split))"
+    r"(?P<command>gigstack-async journal (?:show|adopt|resend|retry-download|keep|split))"
     r"(?P<month> \d{4}-\d{2}(?![\w-]))?"
 )
 

@@ -36,6 +36,10 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
   5007/5008): when the two counted are not both sure, the month says so and offers the user one
   more GET (`AllowDownload`, `journal retry-download`: SAT answers a spent package with 5008,
   which bills nothing) before a billed resend. One extra GET per confirmation, never by itself.
+- Downloads this journal never counted (a request adopted into a month it had no record of, a
+  record rebuilt from a log without counts: `uncounted`) are unknown, never zero: each package
+  of that request counts as SAT's two downloads, both unsure. A month whose folder holds files
+  it did not extract says so before any resend (`files_notice`); `KeepFiles` ends it done.
 - "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
   still unknown the month needs attention.
 - Every month ends a run `done`, `empty`, failed with a reason, or needing attention with a
@@ -54,11 +58,13 @@ import attrs
 __all__ = [
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
+    "KEPT",
     "Adopt",
     "AllowDownload",
     "AllowResend",
     "Command",
     "ContentRejected",
+    "Counts",
     "CreateRefused",
     "CreateUnknown",
     "Created",
@@ -70,6 +76,7 @@ __all__ = [
     "FetchStatus",
     "FindStaged",
     "HistorySeen",
+    "KeepFiles",
     "KnownRequest",
     "MonthState",
     "Observation",
@@ -88,7 +95,10 @@ __all__ = [
     "Start",
     "StatusSeen",
     "Warn",
+    "allowed_packages",
     "counted_downloads",
+    "earlier_files",
+    "files_notice",
     "own_request",
     "sat_code",
     "says_duplicate",
@@ -221,10 +231,13 @@ class ReleasedRequest:
     the month's CFDIs (`ContentRejected`), or the user adopted another id for the month (one
     request per month). Another month may adopt it (`journal adopt`) without --ids-restarted.
     `downloads`: the SAT downloads this month spent on its packages, carried to the month that
-    adopts it (SAT counts per package, whichever month asked)."""
+    adopts it (SAT counts per package, whichever month asked). `unsure`: how many of those may
+    not have reached SAT (`MonthState.unsure`), carried too: a count carried as sure would stop
+    the adopting month from asking SAT once more, and send the user to a billed resend."""
 
     id: str
     downloads: tuple[tuple[str, int], ...] = ()
+    unsure: tuple[tuple[str, int], ...] = ()
 
 
 @attrs.frozen
@@ -327,6 +340,20 @@ class MonthState:
     granted: tuple[tuple[str, int], ...] = ()
     """(package id, GETs beyond SAT's two that the user allowed with `journal retry-download`,
     one per confirmation): sent only while a counted download may not have reached SAT."""
+    uncounted: tuple[str, ...] = ()
+    """Request ids whose package downloads this journal did not count: adopted into a month the
+    journal had no record of (a new journal after a damaged one, a deleted journal), or rebuilt
+    by `journal repair` from a log that kept no counts. Unknown is never zero: a package of such
+    a request that has no count yet counts as SAT's two downloads, both unsure
+    (`_with_unknown_counts`), so no GET is sent without `journal retry-download` (free: SAT
+    answers a spent package with 5008), and `creates` is only a lower bound."""
+    counts_lost: bool = False
+    """The month's record was lost with its counts (rebuilt by `journal repair` or held from a
+    log that kept none, or from files in its folder): any request adopted for it is
+    `uncounted`, and `creates` is a lower bound."""
+    on_disk: int = 0
+    """Files in the month's folder when this run started (`Start.on_disk`): files there that
+    the month did not extract (`files`) were extracted by an earlier record of it."""
     blocked_package: str | None = None
     """The package the month stopped at (needs-attention) because its count is full while a
     counted download may not have reached SAT: what `journal retry-download` allows one more
@@ -362,6 +389,11 @@ class MonthState:
         return DOWNLOAD_BUDGET + granted
 
     @property
+    def creates_known(self) -> bool:
+        """Whether `creates` counts every create sent for the month (False: a lower bound)."""
+        return not self.uncounted and not self.counts_lost
+
+    @property
     def files(self) -> tuple[str, ...]:
         return tuple(name for p in self.extracted for name in p.files)
 
@@ -369,6 +401,22 @@ class MonthState:
     def pending_packages(self) -> tuple[str, ...]:
         done = {p.package_id for p in self.extracted} | {s.package_id for s in self.staged}
         return tuple(p for p in self.package_ids or () if p not in done)
+
+
+@attrs.frozen
+class Counts:
+    """What a month has spent, as the journal's log keeps it with every transition (so that
+    `journal repair` can rebuild a lost record without taking unknown for zero)."""
+
+    creates: int = 0
+    downloads: tuple[tuple[str, int], ...] = ()
+    unsure: tuple[tuple[str, int], ...] = ()
+    granted: tuple[tuple[str, int], ...] = ()
+    uncounted: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, state: MonthState) -> Counts:
+        return cls(state.creates, state.downloads, state.unsure, state.granted, state.uncounted)
 
 
 # ------------------------------------------------------------------ observations
@@ -396,6 +444,8 @@ class Start:
     """A run begins for this month (it is in the plan the user saw)."""
 
     want_files: bool = True
+    on_disk: int = 0
+    """Files the month's folder holds now (0: none, or no download folder)."""
 
 
 @attrs.frozen
@@ -558,6 +608,11 @@ class Adopt:
     downloads: tuple[tuple[str, int], ...] = ()
     """SAT downloads other months of the journal already spent on this request's packages
     (they released it: `ReleasedRequest.downloads`); counted here too."""
+    unsure: tuple[tuple[str, int], ...] = ()
+    """How many of `downloads` may not have reached SAT (`ReleasedRequest.unsure`)."""
+    uncounted: bool = False
+    """This journal did not count the downloads of the request's packages (the month was not in
+    it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
 
 
 @attrs.frozen
@@ -602,6 +657,20 @@ class SplitElsewhere:
     again, so the parts are its only way to finish."""
 
 
+@attrs.frozen
+class KeepFiles:
+    """The user checked that the files already in the month's folder, extracted by an earlier
+    run (before the journal lost the month's record), are the month's CFDIs, and keeps them
+    (`gigstack-async journal keep`): the month is done with them, nothing is downloaded or
+    sent. `files`: their names (those the month did not extract itself)."""
+
+    files: tuple[str, ...]
+
+
+KEPT = "(kept)"
+"""`ExtractedPackage.package_id` of the files `KeepFiles` recorded (no package of its own)."""
+
+
 Observation = (
     Start
     | Send
@@ -623,6 +692,7 @@ Observation = (
     | AllowResend
     | AllowDownload
     | SplitElsewhere
+    | KeepFiles
 )
 
 # ------------------------------------------------------------------ commands
@@ -760,6 +830,8 @@ def transition(state: MonthState, obs: Observation) -> Result:
             return _allow_download(state, obs)
         case SplitElsewhere():
             return _split_elsewhere(state, obs)
+        case KeepFiles():
+            return _keep_files(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
 
 
@@ -816,18 +888,40 @@ def _attention(
 
 
 def unrecorded(
-    state: MonthState, *, known_ids: tuple[str, ...], creates: int, reason: str, hint: str
+    state: MonthState,
+    *,
+    known_ids: tuple[str, ...],
+    creates: int,
+    reason: str,
+    hint: str,
+    counts: Counts | None = None,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
     or deleted), or its folder already holds files (a deleted or new journal). It needs the
     user, never an automatic create: `journal adopt` (its request, nothing billed) or
-    `journal resend` (a new request, may be billed) go on from here."""
+    `journal resend` (a new request, may be billed) go on from here.
+
+    `counts`: the month's counts as its log kept them; None: unknown, so every id in
+    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`)."""
+    if counts is None:
+        return _evolve(
+            _attention(state, reason, hint),
+            known_ids=known_ids,
+            creates=creates,
+            resend_allowed=False,
+            uncounted=known_ids,
+            counts_lost=True,
+        )
     return _evolve(
         _attention(state, reason, hint),
         known_ids=known_ids,
-        creates=creates,
+        creates=max(creates, counts.creates),
         resend_allowed=False,
+        downloads=counts.downloads,
+        unsure=counts.unsure,
+        granted=counts.granted,
+        uncounted=counts.uncounted,
     )
 
 
@@ -847,6 +941,7 @@ def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
         state,
         want_files=obs.want_files,
+        on_disk=obs.on_disk,
         failed_this_run=(),
         poll_failures=0,
         free_failures=0,
@@ -1612,6 +1707,34 @@ def _split_hint(state: MonthState) -> str:
     )
 
 
+def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
+    if state.stage not in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) or state.staged:
+        raise TransitionError(
+            f"{state.key} is {state.stage.value}"
+            + (" with a package staged on disk (the next run extracts it)" if state.staged else "")
+            + ": only a month that needs attention or expired, with no package staged, keeps "
+            "the files already in its folder"
+        )
+    mine = set(state.files)
+    files = tuple(name for name in obs.files if name not in mine)
+    if not files:
+        raise TransitionError(
+            f"{state.key}'s folder holds no file it did not extract itself: nothing to keep"
+        )
+    kept = ExtractedPackage(KEPT, files)
+    return _evolve(
+        state,
+        stage=Stage.DONE,
+        extracted=(*[e for e in state.extracted if e.package_id != KEPT], kept),
+        unknown=False,
+        resume_to=None,
+        blocked_package=None,
+        reason=f"the user kept the {len(files)} file(s) an earlier run extracted into its "
+        "folder as the month's CFDIs (nothing was downloaded or sent for them)",
+        hint=None,
+    ), ()
+
+
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SPLIT:
         return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
@@ -1786,9 +1909,26 @@ def _expired(state: MonthState, reason: str) -> Result:
     ), ()
 
 
+def _with_unknown_counts(state: MonthState) -> MonthState:
+    """`state` with each package of an `uncounted` request that has no count yet counted as
+    SAT's two downloads, both unsure: they may have been spent by a run this journal did not
+    record, so the next GET needs the user's `journal retry-download`."""
+    if state.request_id not in state.uncounted or not state.package_ids:
+        return state
+    fresh = [p for p in state.package_ids if p not in {pid for pid, _ in state.downloads}]
+    if not fresh:
+        return state
+    downloads, unsure = state.downloads, _unsure_now(state)
+    for package_id in fresh:
+        downloads = _count(downloads, package_id, DOWNLOAD_BUDGET)
+        unsure = _count(unsure, package_id, DOWNLOAD_BUDGET)
+    return _evolve(state, downloads=downloads, unsure=unsure)
+
+
 def _next_package(state: MonthState) -> Result:
     if state.stage is not Stage.COMPLETED or not state.want_files or not state.checked:
         return state, ()  # an unchecked request's packages may be another request's CFDIs
+    state = _with_unknown_counts(state)
     ids = state.package_ids
     if not ids:
         if state.invoice_count == 0:
@@ -1884,8 +2024,11 @@ def _staged_missing(state: MonthState, obs: StagedMissing) -> Result:
         state,
         f"package {obs.package_id} was already downloaded {used} times and no complete copy is "
         "staged on disk; SAT serves a package at most twice, so a third download was not sent",
-        f"request the month again with `gigstack-async journal resend {state.key}` "
-        "(a new request may be billed)",
+        _spent_hint(
+            state,
+            f"request the month again with `gigstack-async journal resend {state.key}` "
+            "(a new request may be billed)",
+        ),
     ), ()
 
 
@@ -1936,8 +2079,11 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         return _attention(
             state,
             f"SAT 5008: package {obs.package_id} was already downloaded the maximum times",
-            f"request the month again with `gigstack-async journal resend {state.key}` "
-            "(a new request may be billed)",
+            _spent_hint(
+                state,
+                f"request the month again with `gigstack-async journal resend {state.key}` "
+                "(a new request may be billed)",
+            ),
         ), ()
     left = state.allowed_of(obs.package_id) - state.downloads_of(obs.package_id)
     if left <= 0 and _may_have_one_left(state, obs.package_id):
@@ -1953,8 +2099,11 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         f"run the same command again to download it once more ({at_least}{left} of "
         f"{DOWNLOAD_BUDGET} SAT downloads left)"
         if left > 0
-        else f"no SAT download left: `gigstack-async journal resend {state.key}` requests the "
-        "month again (a new request may be billed)"
+        else _spent_hint(
+            state,
+            f"no SAT download left: `gigstack-async journal resend {state.key}` requests the "
+            "month again (a new request may be billed)",
+        )
     )
     return _attention(
         _evolve(state, failed_this_run=_add(state.failed_this_run, obs.package_id)),
@@ -1980,14 +2129,53 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
     `journal show` and `journal retry-download` say it."""
     used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
+    why = (
+        "this journal did not count the request's downloads (the month's record was lost or "
+        "rebuilt, or it was adopted into a new journal), so SAT's two are assumed spent"
+        if state.request_id in state.uncounted
+        else "no byte of the package arrived: an error, a lost answer or a stopped run"
+    )
     return (
         f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
-        "reached SAT (no byte of the package arrived: an error, a lost answer or a stopped run)"
+        f"reached SAT ({why})"
     )
 
 
-def _retry_hint(state: MonthState, package_id: str) -> str:
+def earlier_files(state: MonthState) -> int:
+    """Files in the month's folder that this record of the month did not extract (an earlier
+    record of it did, before the journal lost it): 0 when there are none."""
+    return max(0, state.on_disk - len(state.files))
+
+
+def files_notice(state: MonthState) -> str:
+    """What a hint says first when the month's folder already holds files it did not extract
+    in this record: they may be every CFDI of the month, so a billed resend may not be needed.
+    Empty when there are none."""
+    found = earlier_files(state)
+    if not found:
+        return ""
+    count = (
+        f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
+        if state.invoice_count is not None
+        else ""
+    )
     return (
+        f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
+        f"this journal lost the month's record{count}): compare them with the request in "
+        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"keep {state.key}` records the month done with them (nothing is sent). Only if some "
+        "are missing, "
+    )
+
+
+def _spent_hint(state: MonthState, resend: str) -> str:
+    """`resend` (the way to a billed resend), after the folder's files when it holds some."""
+    notice = files_notice(state)
+    return notice + resend if notice else resend
+
+
+def _retry_hint(state: MonthState, package_id: str) -> str:
+    return files_notice(state) + (
         f"SAT may serve package {package_id} once more: first `gigstack-async journal "
         f"retry-download {state.key}` (it allows one more download, then run the same command "
         "again; if SAT already served it twice it answers 5008, which bills nothing); only if "
@@ -2125,12 +2313,20 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     # (another month may adopt it), and this id is no longer released.
     released = state.released if obs.request_id == state.request_id else _release(state)
     released = tuple(r for r in released if r.id != obs.request_id)
-    downloads = state.downloads
+    uncounted = state.uncounted
+    if obs.uncounted or state.counts_lost:
+        uncounted = _add(uncounted, obs.request_id)
+    downloads, unsure = state.downloads, state.unsure
+    carried_unsure = dict(obs.unsure)
     for package_id, spent in obs.downloads:
         # The larger count holds: SAT counts each package's downloads, whichever month asked.
         more = max(0, spent - state.downloads_of(package_id))
         if more:
             downloads = _count(downloads, package_id, more)
+            # As sure as they were where they were counted: never surer.
+            doubt = min(more, carried_unsure.get(package_id, 0))
+            if doubt:
+                unsure = _count(unsure, package_id, doubt)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
@@ -2139,6 +2335,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             records=records,
             released=released,
             downloads=downloads,
+            unsure=unsure,
+            uncounted=uncounted,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -2153,6 +2351,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         records=records,
         released=released,
         downloads=downloads,
+        unsure=unsure,
+        uncounted=uncounted,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,
@@ -2269,9 +2469,10 @@ def _release(state: MonthState) -> tuple[ReleasedRequest, ...]:
         return state.released
     packages = set(state.package_ids or ())
     spent = tuple((pid, n) for pid, n in state.downloads if pid in packages and n > 0)
+    unsure = tuple((pid, n) for pid, n in state.unsure if pid in packages and n > 0)
     return (
         *[r for r in state.released if r.id != state.request_id],
-        ReleasedRequest(state.request_id, spent),
+        ReleasedRequest(state.request_id, spent, unsure),
     )
 
 
@@ -2299,16 +2500,43 @@ def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
             "download would only be refused with SAT 5008. `gigstack-async journal resend "
             f"{state.key}` requests the month again (a new request may be billed)"
         )
+    granted = state.granted
+    for allowed in allowed_packages(state):
+        # Exactly one GET past what is counted: a count carried from another month (a released
+        # request) may already be past SAT's two.
+        granted = _count(
+            granted, allowed, state.downloads_of(allowed) + 1 - state.allowed_of(allowed)
+        )
     return _evolve(
         state,
         stage=Stage.COMPLETED,
-        granted=_count(state.granted, package_id, +1),
+        granted=granted,
         blocked_package=None,
         failed_this_run=(),
         reason=f"the user allowed one more download of package {package_id} "
         f"({counted_downloads(state, package_id)})",
         hint=None,
     ), ()
+
+
+def allowed_packages(state: MonthState) -> tuple[str, ...]:
+    """The packages one `AllowDownload` allows one more GET of: the one the month stopped at,
+    and, for a request whose downloads this journal never counted (`uncounted`), every other
+    pending package of it whose count is full and not surely spent (each was only assumed
+    spent: one confirmation covers them, one GET each, rather than one run per package)."""
+    blocked = state.blocked_package
+    if blocked is None:
+        return ()
+    if state.request_id not in state.uncounted:
+        return (blocked,)
+    others = tuple(
+        p
+        for p in state.pending_packages
+        if p != blocked
+        and state.downloads_of(p) >= state.allowed_of(p)
+        and _may_have_one_left(state, p)
+    )
+    return (blocked, *others)
 
 
 def _add_dates(

@@ -60,7 +60,10 @@ def adopt(
     """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
     removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
 
-    A month the journal does not have yet is added (`new_month`) when recorded. The user's word
+    A month the journal does not have yet is added (`new_month`) when recorded; this journal
+    never counted the downloads of its request's packages, so each counts as SAT's two, both
+    unsure (`MonthState.uncounted`): the next run sends no GET of them until `journal
+    retry-download` (free: SAT answers a spent package with 5008). The user's word
     replaces what the journal saw of `request_id` before (its record from before a restart).
 
     Raises JournalStateError when the month's state refuses it, or when another month of this
@@ -73,8 +76,13 @@ def adopt(
     that month no longer follows it (done, empty, or on another request). A month still
     following the id it never released is always refused.
     """
-    state = store.get(key) if key in store.keys() else new_month(store, key)  # noqa: SIM118
+    recorded = key in store.keys()  # noqa: SIM118
+    state = store.get(key) if recorded else new_month(store, key)
+    # A month the journal has no record of (a new journal after a damaged one, a deleted
+    # journal, a request made elsewhere): its packages' downloads were not counted here.
+    uncounted = not recorded
     carried: tuple[tuple[str, int], ...] = ()
+    doubted: tuple[tuple[str, int], ...] = ()
     for other in store.states():
         if other.key == key or request_id not in other.known_ids:
             continue
@@ -83,6 +91,8 @@ def adopt(
             # Known not to be that month's (its CFDIs were not, or the user adopted another id
             # for it): free to adopt here; the SAT downloads it spent on the packages go along.
             carried += released[0].downloads
+            doubted += released[0].unsure
+            uncounted = uncounted or request_id in other.uncounted
             continue
         following = other.request_id == request_id and other.stage not in (
             m.Stage.DONE,
@@ -92,7 +102,7 @@ def adopt(
             continue  # that month keeps its files; this id names another request now
         raise JournalStateError(_taken(request_id, key, state, other, following=following))
     try:
-        return m.transition(state, m.Adopt(request_id, carried))
+        return m.transition(state, m.Adopt(request_id, carried, doubted, uncounted=uncounted))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
 

@@ -35,7 +35,7 @@ import attrs
 import cattrs
 
 from gigstack_async.bulk.hints import shell_quote
-from gigstack_async.bulk.machine import MonthState, Stage
+from gigstack_async.bulk.machine import Counts, MonthState, Stage
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.errors import GigstackError
 
@@ -193,6 +193,9 @@ class LogLine:
     request_id: str | None = None
     """The month's request id after the transition (None: none yet, or a journal written
     before the log recorded it)."""
+    counts: Counts | None = None
+    """The month's creates and package downloads after the transition (None: a journal written
+    before the log kept them, or unreadable: unknown, never zero)."""
 
 
 @attrs.frozen
@@ -217,7 +220,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS months (key TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT, request_id TEXT
+    key TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT, request_id TEXT, counts TEXT
 );
 """
 
@@ -751,15 +754,25 @@ class JournalStore:
             self._conn.execute("DELETE FROM meta WHERE name = ?", (_HOLD + state.key,))
         # The log keeps every request id a month followed: if the month's record is ever lost
         # or damaged, its requests can still be adopted instead of billed again.
+        # Its counts too (creates, package downloads): a record rebuilt from the log must never
+        # take a spent SAT download, or a billed create, for zero.
+        counts = Counts.of(state)
         if (
             old is None
             or old.stage is not state.stage
             or old.reason != state.reason
             or old.request_id != state.request_id
+            or Counts.of(old) != counts
         ):
             self._conn.execute(
-                "INSERT INTO log (key, stage, reason, request_id) VALUES (?, ?, ?, ?)",
-                (state.key, state.stage.value, state.reason, state.request_id),
+                "INSERT INTO log (key, stage, reason, request_id, counts) VALUES (?, ?, ?, ?, ?)",
+                (
+                    state.key,
+                    state.stage.value,
+                    state.reason,
+                    state.request_id,
+                    json.dumps(_converter.unstructure(counts)),
+                ),
             )
 
 
@@ -814,25 +827,43 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    if not _has_log_ids(conn):  # a journal from before the log kept request ids
+    columns = _log_columns(conn)
+    if "request_id" not in columns:  # a journal from before the log kept request ids
         conn.execute("ALTER TABLE log ADD COLUMN request_id TEXT")
+    if "counts" not in columns:  # ... or counts: its older lines read as unknown
+        conn.execute("ALTER TABLE log ADD COLUMN counts TEXT")
 
 
-def _has_log_ids(conn: sqlite3.Connection) -> bool:
-    return any(row[1] == "request_id" for row in conn.execute("PRAGMA table_info(log)"))
+def _log_columns(conn: sqlite3.Connection) -> set[str]:
+    return {str(row[1]) for row in conn.execute("PRAGMA table_info(log)")}
+
+
+def _counts(text: object) -> Counts | None:
+    """A log line's counts; None when it has none or they cannot be read (unknown)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return _converter.structure(json.loads(text), Counts)
+    except (ValueError, TypeError, cattrs.BaseValidationError):
+        return None
 
 
 def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
     """The `log` table's lines, oldest first (of one month, or of all). Works on a journal
-    opened read-only, also one whose log predates its `request_id` column."""
-    ids = "request_id" if _has_log_ids(conn) else "NULL"
-    sql = f"SELECT seq, key, stage, reason, {ids} FROM log"
+    opened read-only, also one whose log predates its `request_id` or `counts` column."""
+    columns = _log_columns(conn)
+    ids = "request_id" if "request_id" in columns else "NULL"
+    counts = "counts" if "counts" in columns else "NULL"
+    sql = f"SELECT seq, key, stage, reason, {ids}, {counts} FROM log"
     rows = (
         conn.execute(sql + " WHERE key = ? ORDER BY seq", (key,))
         if key is not None
         else conn.execute(sql + " ORDER BY seq")
     ).fetchall()
-    return [LogLine(seq, k, Stage(stage), reason, rid) for seq, k, stage, reason, rid in rows]
+    return [
+        LogLine(seq, k, Stage(stage), reason, rid, _counts(n))
+        for seq, k, stage, reason, rid, n in rows
+    ]
 
 
 def damaged_message(

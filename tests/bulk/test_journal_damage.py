@@ -6,6 +6,7 @@ Store and CLI cases run in process; the runs go against the sandbox on 127.0.0.1
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
@@ -17,8 +18,8 @@ import attrs
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import engine, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk import repair
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.salvage import salvage
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
@@ -389,3 +390,222 @@ async def test_a_journal_kept_elsewhere_does_not_judge_the_folder_by_its_files(
         found = [e async for e in bulk if isinstance(e, MonthResult)]
     assert [(r.key, r.stage) for r in found] == [("2024-01", "done")]
     assert sandbox.state.billed_creates("2024-01", rfc_type="issued") == 1
+
+
+# ------------------------------------------------------------------ counts survive damage
+# Review 9f #2: `journal repair` and the salvage route kept each month's request but not how many
+# times SAT served its packages: the next run sent a third GET nobody confirmed (SAT 5008), then
+# the hint's `journal resend` billed the month again while its folder held every file.
+
+PACKAGE, CREATE = "downloadPackage", "createDownloadRequest"
+
+
+async def _run_two(client: GigstackClient, out: Path) -> dict[str, MonthResult]:
+    bulk = client.downloads.bulk("2024-10", "2024-11", rfc_type="received", download_to=out,
+                                 poll=FAST)  # fmt: skip
+    async with bulk:
+        events: list[BulkEvent] = [event async for event in bulk]
+    return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+def _calls(sandbox: Sandbox, operation: str) -> int:
+    """Calls the server's own log recorded (not the SDK's report)."""
+    return len(sandbox.state.calls_to(operation))
+
+
+def _xml(folder: Path) -> int:
+    return sum(1 for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+
+
+async def _served_twice(sandbox: Sandbox, client: GigstackClient, out: Path) -> None:
+    """Both months done, every package served twice by SAT (the first GET broke off)."""
+    sandbox.state.force_fault(PACKAGE, "after_truncate", times=2)
+    await _run_two(client, out)
+    done = await _run_two(client, out)
+    assert all(r.stage == "done" for r in done.values())
+    assert set(sandbox.state.downloads_per_package().values()) == {2}
+    assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (2, 4)
+
+
+@pytest.mark.parametrize("log", ["with counts", "older, without counts"])
+async def test_repair_keeps_what_sat_served_and_the_hints_never_bill_a_month_on_disk(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log: str,
+) -> None:
+    sandbox, client = world
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    out = tmp_path / "cfdi"
+    await _served_twice(sandbox, client, out)
+    if log != "with counts":
+        _sql(out / JOURNAL, "UPDATE log SET counts = NULL")  # a journal from before the counts
+    _sql(out / JOURNAL, "UPDATE months SET state = '{broken' WHERE key = '2024-11'")
+    assert main(["journal", "repair", str(out), "--yes"]) == 0
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        nov = store.get("2024-11")
+        rid = str(nov.known_ids[-1])
+        assert nov.creates_known is (log == "with counts")
+        if log == "with counts":  # restored from the log: 2 served, both sure
+            assert (nov.creates, nov.downloads, nov.uncounted) == (1, ((f"{rid}_01", 2),), ())
+            assert nov.sure_of(f"{rid}_01") == 2
+    assert main(["journal", "adopt", str(out), "2024-11", rid, "--yes"]) == 0
+    capsys.readouterr()
+    after = (await _run_two(client, out))["2024-11"]
+    # No third GET nobody confirmed, nothing billed.
+    assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (2, 4)
+    assert after.stage == "needs-attention"
+    hint = after.hint or ""
+    files = _xml(out / "2024-11")
+    assert files == after.invoice_count > 0  # every CFDI of the month is on disk
+    assert hint.startswith(f"the month's folder already holds {files} file(s)")
+    assert f"SAT reported {files} CFDIs" in hint
+    if log != "with counts":
+        # Unknown is not zero: both assumed spent, and the free retry-download comes first.
+        assert "this journal did not count the request's downloads" in (after.error or "")
+        assert hint.index("journal retry-download") < hint.index("journal resend")
+        assert main(["journal", "retry-download", str(out), "2024-11", "--yes"]) == 0
+        after = (await _run_two(client, out))["2024-11"]
+        # Exactly the one GET the user allowed: SAT says 5008 (free), nothing is billed.
+        assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (2, 5)
+        assert "SAT 5008" in (after.error or "")
+        assert (after.hint or "").startswith(f"the month's folder already holds {files} file(s)")
+    # The resend's confirmation states the files on disk before anything is allowed.
+    assert main(["journal", "resend", str(out), "2024-11"]) == 2  # no terminal, no --yes
+    text = capsys.readouterr().out
+    assert f"{out / '2024-11'} already holds {files} file(s)" in text
+    assert f"`gigstack-async journal keep {out} 2024-11` records the month done" in text
+    if log == "with counts":
+        assert "This journal has sent 1 create request(s) for 2024-11" in text
+    else:
+        assert "How many create requests were sent for 2024-11 is unknown (at least 1)" in text
+        assert "sent 0 create" not in text
+    # The way the hint offers first: keep the files; the month is done and nothing more is sent.
+    assert f"journal keep {out} 2024-11" in hint
+    assert main(["journal", "keep", str(out), "2024-11", "--yes"]) == 0
+    assert f"the {files} file(s) in {out / '2024-11'}" in capsys.readouterr().out
+    last = await _run_two(client, out)
+    assert all(r.stage == "done" for r in last.values())
+    assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (
+        2,
+        4 if log == "with counts" else 5,
+    )
+
+
+async def test_the_salvage_route_counts_spent_downloads_as_unknown_never_zero(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox, client = world
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    out = tmp_path / "cfdi"
+    await _served_twice(sandbox, client, out)
+    journal = out / JOURNAL
+    data = bytearray(journal.read_bytes())
+    data[100:4096] = b"\0" * (4096 - 100)  # its first page overwritten: SQLite cannot read it
+    journal.write_bytes(bytes(data))
+    assert main(["journal", "show", str(out)]) == 2
+    # Follow `journal show`'s numbered steps literally: move it aside, adopt each month.
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    adopts = [line.split()[2:] for line in lines if line.startswith("gigstack-async journal adopt")]
+    assert len(adopts) == 2
+    shutil.move(journal, out / f"{JOURNAL}.damaged")
+    for words in adopts:  # the first creates the new journal: it asks the server who we are
+        assert await asyncio.to_thread(main, ["journal", *words]) == 0
+    results = await _run_two(client, out)
+    # Old code: a third GET of each package (SAT 5008), then `journal resend` billed them again.
+    assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (2, 4)
+    for key in ("2024-10", "2024-11"):
+        result, files = results[key], _xml(out / key)
+        assert files == result.invoice_count > 0
+        assert result.stage == "needs-attention"
+        hint = result.hint or ""
+        assert hint.startswith(f"the month's folder already holds {files} file(s)")
+        assert hint.index("journal retry-download") < hint.index("journal resend")
+    capsys.readouterr()
+    assert main(["journal", "show", str(out), "2024-10"]) == 0
+    assert "unknown (at least 1)" in capsys.readouterr().out
+    # --force: a month retry-download may still finish is refused without it (nothing shown).
+    assert main(["journal", "resend", str(out), "2024-10", "--force"]) == 2  # no --yes
+    text = capsys.readouterr().out
+    assert "How many create requests were sent for 2024-10 is unknown (at least 1)" in text
+    assert "already holds" in text
+    assert "sent 0 create" not in text
+    for key in ("2024-10", "2024-11"):
+        assert main(["journal", "keep", str(out), key, "--yes"]) == 0
+    last = await _run_two(client, out)
+    assert all(r.stage == "done" for r in last.values())
+    assert (_calls(sandbox, CREATE), _calls(sandbox, PACKAGE)) == (2, 4)
+
+
+def test_the_log_keeps_counts_with_every_change_and_show_does_not_repeat_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / JOURNAL
+    done = _month("2024-01", 31, stage=m.Stage.COMPLETED, request_id="DM-1", known_ids=("DM-1",),
+                  creates=1, reason="SAT completed the request")  # fmt: skip
+    with JournalStore.open(path, IDENTITY) as store:
+        store.ensure([done])
+        store.put(attrs.evolve(done, downloads=(("P1", 1),), unsure=(("P1", 1),)))  # GET left
+        store.put(attrs.evolve(done, downloads=(("P1", 1),), unsure=(("P1", 0),)))  # bytes came
+    with JournalStore.open_readonly(path) as store:
+        counts = [line.counts for line in store.log("2024-01")]
+    assert counts == [
+        m.Counts(1),
+        m.Counts(1, (("P1", 1),), (("P1", 1),)),
+        m.Counts(1, (("P1", 1),), (("P1", 0),)),
+    ]
+    assert main(["journal", "show", str(path), "2024-01"]) == 0
+    history = capsys.readouterr().out.split("History:", 1)[1]
+    assert history.count("SAT completed the request") == 1
+
+
+def test_a_log_from_before_counts_reads_them_as_unknown(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL
+    JournalStore.open(path, IDENTITY).close()
+    _sql(path, "DROP TABLE log")
+    _sql(path, "CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
+               "stage TEXT NOT NULL, reason TEXT, request_id TEXT)")  # fmt: skip
+    _sql(path, "INSERT INTO log (key, stage, request_id) VALUES ('2024-01', 'done', 'DM-1')")
+    with JournalStore.open_readonly(path) as store:  # read-only: the column is not there
+        assert [line.counts for line in store.log()] == [None]
+    with JournalStore.open(path, IDENTITY) as store:  # opened to write: it gains the column
+        store.ensure([JAN])
+        assert [line.counts for line in store.log()] == [None, m.Counts()]
+    # The month rebuilt from the old line: its counts are unknown, never zero.
+    held = engine.held_month(JAN, [line for line in read_lines(path) if line.seq == 1], None)
+    assert held is not None
+    assert (held.uncounted, held.counts_lost, held.creates_known) == (("DM-1",), True, False)
+
+
+def read_lines(path: Path) -> list[Any]:
+    with JournalStore.open_readonly(path) as store:
+        return list(store.log("2024-01"))
+
+
+def test_keep_refuses_a_month_that_does_not_need_it_and_asks_first(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with JournalStore.open(out / JOURNAL, IDENTITY) as store:
+        store.bind_download_to(out)
+        feb = attrs.evolve(store.get("2024-02"), stage=m.Stage.NEEDS_ATTENTION, reason="5008")
+        store.put(feb)
+    (out / "2024-02").mkdir(parents=True)
+    (out / "2024-02" / "A.xml").write_text("<cfdi/>")
+    (out / "2024-02" / ".A.xml.tmp").write_text("")  # our own temp files are never kept
+    assert main(["journal", "keep", str(out), "2024-01", "--yes"]) == 2
+    assert "2024-01 is done: only a month that needs attention" in capsys.readouterr().err
+    assert main(["journal", "keep", str(out), "2024-02"]) == 2  # no terminal, no --yes
+    assert "--yes" in capsys.readouterr().err
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2024-02") == feb
+    assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 0
+    assert f"the 1 file(s) in {out / '2024-02'}" in capsys.readouterr().out
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        kept = store.get("2024-02")
+    assert (kept.stage, kept.files) == (m.Stage.DONE, ("A.xml",))

@@ -38,6 +38,7 @@ KEYS = (
 )
 STATUS = "getDownloadRequestStatus"
 CREATE = "createDownloadRequest"
+PACKAGE = "downloadPackage"
 
 
 async def run(
@@ -228,6 +229,10 @@ def adopt(out: Path, sandbox: Sandbox, key: str, request_id: str, *extra: str) -
     return main([*argv, "--api-key", OLD, "--base-url", sandbox.base_url])
 
 
+def allow_get(out: Path, key: str) -> int:
+    return main(["journal", "retry-download", str(out), key, "--yes"])
+
+
 def issue_months(folder: Path) -> set[str]:
     """The months (YYYY-MM) the CFDIs in `folder` were issued in (their `Fecha`)."""
     found = set()
@@ -263,6 +268,12 @@ async def test_a_swapped_adopt_is_undone_by_adopting_each_id_into_its_month(
             == 0
         )
         assert await asyncio.to_thread(adopt, out, sandbox, "2024-03", feb_id) == 0
+        # Adopted into a new journal: downloads this journal never counted are unknown (never
+        # zero), so the first run asks for the user's word before any GET (free: 5008 if spent).
+        waiting = results(await run(client, out, "2024-02", "2024-02"))
+        assert f"journal retry-download {out} 2024-02" in (waiting["2024-02"].hint or "")
+        assert not sandbox.state.calls_to(PACKAGE)
+        assert await asyncio.to_thread(allow_get, out, "2024-02") == 0
         first = results(await run(client, out, "2024-02", "2024-02"))
         assert first["2024-02"].stage == "needs-attention"
         assert "does not hold this month's CFDIs" in (first["2024-02"].error or "")
@@ -291,19 +302,28 @@ async def test_a_swapped_adopt_is_undone_by_adopting_each_id_into_its_month(
         with JournalStore.open_existing(out / JOURNAL) as store:
             march = store.get("2024-03")
             spent = dict(march.downloads)
-        # The download of March's package that February spent is counted for March.
-        assert spent == {f"{mar_id}_01": 1}
+        # The downloads of March's package that February counted go with it: the two it could
+        # not know (unsure) and the one the user allowed.
+        assert spent == {f"{mar_id}_01": 3}
 
         done = results(await run(client, out, "2024-02", "2024-03"))
+        for key in ("2024-02", "2024-03"):  # uncounted as well: the user's word, then the GET
+            if not done[key].ok:
+                assert f"journal retry-download {out} {key}" in (done[key].hint or "")
+                assert await asyncio.to_thread(allow_get, out, key) == 0
+        done = results(await run(client, out, "2024-02", "2024-03"))
         assert done["2024-02"].ok
-        assert done["2024-03"].ok
+        assert done["2024-03"].ok, done["2024-03"].error
         assert issue_months(out / "2024-02") == {"2024-02"}
         assert issue_months(out / "2024-03") == {"2024-03"}
         assert len(sandbox.state.calls_to(CREATE)) == 3  # nothing requested again
         team = sandbox.state.teams["team_sandbox"]
         assert team.package_downloads[f"{mar_id}_01".upper()] == 2
         with JournalStore.open_existing(out / JOURNAL) as store:
-            assert dict(store.get("2024-03").downloads) == {f"{mar_id}_01": 2}
+            march = store.get("2024-03")
+        # Counted: the two this journal could not know (unsure) and the two SAT served.
+        assert dict(march.downloads) == {f"{mar_id}_01": 4}
+        assert dict(march.unsure) == {f"{mar_id}_01": 2}
 
 
 async def test_a_rebind_whose_check_fails_changes_nothing(

@@ -1548,3 +1548,323 @@ def test_a_package_refused_for_its_rfc_stays_staged_and_is_extracted_by_the_next
     assert new.stage is Stage.STAGED
     assert commands == (ExtractPackage("P1", F1.path),)
     assert new.downloads == refused.downloads  # nothing downloaded again
+
+
+# ------------------------------------------------------------------ counts this journal lost
+# Review 9f #2: a month rebuilt from a log without counts, or adopted into a new journal after
+# a damaged one, took SAT's spent downloads for zero, sent an unconfirmed third GET (5008) and
+# then steered to a billed resend while its folder held every file.
+
+UNCOUNTED = evolve(ONE_PACKAGE, confirmed_id="R1", uncounted=("R1",), package_ids=("P1",))
+"""A month following R1, whose package downloads this journal never counted."""
+
+
+def uncounted_reason(used: int, unsure: int) -> str:
+    return (
+        f"{used} downloads counted, {unsure} of them may not have reached SAT (this journal did "
+        "not count the request's downloads (the month's record was lost or rebuilt, or it was "
+        "adopted into a new journal), so SAT's two are assumed spent)"
+    )
+
+
+def files_there(found: int, count: int | None) -> str:
+    said = f"; SAT reported {count} CFDIs for request R1" if count is not None else ""
+    return (
+        f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
+        f"this journal lost the month's record{said}): compare them with the request in "
+        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        "keep 2024-01` records the month done with them (nothing is sent). Only if some are "
+        "missing, "
+    )
+
+
+@pytest.mark.parametrize(
+    ("on_disk", "hint"),
+    [
+        (0, RETRY_HINT),
+        (52, files_there(52, 5) + RETRY_HINT),
+    ],
+)
+def test_unknown_downloads_count_as_two_unsure_and_no_get_leaves_without_the_user(
+    on_disk: int, hint: str
+) -> None:
+    started, commands = transition(UNCOUNTED, Start(on_disk=on_disk))
+    # Not a GET: SAT's two are assumed spent, so the engine looks for a staged copy first.
+    assert commands == (m.FindStaged("P1"),)
+    assert started == evolve(
+        UNCOUNTED, on_disk=on_disk, checked=True, downloads=(("P1", 2),), unsure=(("P1", 2),)
+    )
+    after, commands = transition(started, m.StagedMissing("P1"))
+    assert commands == ()
+    assert after == evolve(
+        started,
+        stage=Stage.NEEDS_ATTENTION,
+        reason=f"package P1: {uncounted_reason(2, 2)}, and no complete copy is staged on disk; "
+        "SAT serves a package at most twice, so no more download is sent without your word",
+        hint=hint,
+        blocked_package="P1",
+    )
+    # `journal retry-download` first (free: SAT answers 5008 if spent), never resend first.
+    assert hint.index("retry-download") < hint.index("journal resend")
+    allowed, _ = transition(after, m.AllowDownload())
+    assert transition(allowed, Start(on_disk=on_disk))[1] == (FetchPackage("P1", 3),)
+
+
+@pytest.mark.parametrize(
+    ("state", "commands"),
+    [
+        # counted by this journal: a first download as usual
+        (evolve(UNCOUNTED, uncounted=()), (FetchPackage("P1", 1),)),
+        # another request of the month was uncounted, not this one
+        (evolve(UNCOUNTED, uncounted=("R0",)), (FetchPackage("P1", 1),)),
+        # a count the journal kept after the request became uncounted holds
+        (evolve(UNCOUNTED, downloads=(("P1", 1),), unsure=()), (FetchPackage("P1", 2),)),
+        # uncounted, package ids not known yet: nothing to count, the status is asked
+        (evolve(UNCOUNTED, package_ids=None), (FetchStatus("R1"),)),
+    ],
+)
+def test_only_packages_of_an_uncounted_request_without_a_count_are_assumed_spent(
+    state: MonthState, commands: tuple[m.Command, ...]
+) -> None:
+    assert transition(state, Start())[1] == commands
+
+
+@pytest.mark.parametrize(
+    ("state", "uncounted"),
+    [
+        # a month this journal counted: a request adopted for it is counted from zero ...
+        (evolve(SUBMITTED, stage=Stage.NEEDS_ATTENTION), ()),
+        # ... one whose record was lost with its counts: not
+        (evolve(SUBMITTED, stage=Stage.NEEDS_ATTENTION, counts_lost=True), ("R9",)),
+        # an earlier uncounted request stays uncounted
+        (evolve(SUBMITTED, stage=Stage.NEEDS_ATTENTION, uncounted=("R1",)), ("R1",)),
+    ],
+)
+def test_an_adopted_request_is_uncounted_when_the_month_lost_its_counts(
+    state: MonthState, uncounted: tuple[str, ...]
+) -> None:
+    assert transition(state, Adopt("R9"))[0].uncounted == uncounted
+    # The journal did not have the month (`repair.adopt` says so): uncounted whatever the state.
+    assert transition(state, Adopt("R9", uncounted=True))[0].uncounted == (
+        *[i for i in uncounted if i != "R9"],
+        "R9",
+    )
+
+
+@pytest.mark.parametrize(
+    ("obs", "resend"),
+    [
+        (
+            PackageFailed("P1", "5008", code=5008),
+            RESEND_HINT,
+        ),
+        (
+            PackageFailed("P1", "truncated body", reached=True),
+            "no SAT download left: `gigstack-async journal resend 2024-01` requests the month "
+            "again (a new request may be billed)",
+        ),
+    ],
+)
+@pytest.mark.parametrize(("on_disk", "extracted"), [(0, 0), (3, 3), (52, 0), (52, 2)])
+def test_a_spent_package_says_the_folder_holds_files_before_any_resend(
+    obs: PackageFailed, resend: str, on_disk: int, extracted: int
+) -> None:
+    files = (ExtractedPackage("P0", tuple(f"{i}.xml" for i in range(extracted))),)
+    state = evolve(
+        ONE_PACKAGE,
+        downloads=(("P1", 2),),
+        unsure=(("P1", 1),),
+        on_disk=on_disk,
+        extracted=files if extracted else (),
+    )
+    after, _ = transition(state, obs)
+    earlier = on_disk - extracted
+    assert after.hint == (files_there(earlier, 5) + resend if earlier else resend)
+    assert m.earlier_files(after) == earlier
+
+
+def test_the_files_notice_says_nothing_of_a_count_sat_did_not_give() -> None:
+    state = evolve(ONE_PACKAGE, invoice_count=None, on_disk=7)
+    assert m.files_notice(state) == files_there(7, None)
+    assert m.files_notice(evolve(state, on_disk=0)) == ""
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        (  # the log kept them: restored exactly
+            m.Counts(2, (("P1", 2),), (("P1", 0),), (("P1", 1),)),
+            {
+                "creates": 2,
+                "downloads": (("P1", 2),),
+                "unsure": (("P1", 0),),
+                "granted": (("P1", 1),),
+                "uncounted": (),
+                "counts_lost": False,
+            },
+        ),
+        (  # an older log kept none: unknown, never zero
+            None,
+            {
+                "creates": 1,
+                "downloads": (),
+                "unsure": (),
+                "granted": (),
+                "uncounted": ("R1", "R2"),
+                "counts_lost": True,
+            },
+        ),
+    ],
+)
+def test_a_month_rebuilt_from_its_log_keeps_its_counts_or_says_they_are_unknown(
+    counts: m.Counts | None, expected: dict[str, object]
+) -> None:
+    held = m.unrecorded(
+        PLANNED, known_ids=("R1", "R2"), creates=1, reason="lost", hint="adopt", counts=counts
+    )
+    assert {name: getattr(held, name) for name in expected} == expected
+    assert (held.stage, held.known_ids, held.resend_allowed) == (
+        Stage.NEEDS_ATTENTION,
+        ("R1", "R2"),
+        False,
+    )
+    assert held.creates_known is (counts is not None)
+    assert m.Counts.of(held) == (counts or m.Counts(1, uncounted=("R1", "R2")))
+
+
+SPENT = evolve(
+    ONE_PACKAGE,
+    stage=Stage.NEEDS_ATTENTION,
+    downloads=(("P1", 2),),
+    reason="SAT 5008: package P1 was already downloaded the maximum times",
+    hint=files_there(3, 5) + RESEND_HINT,
+    blocked_package="P1",
+    resume_to=Stage.COMPLETED,
+    unknown=True,
+    on_disk=3,
+)
+
+
+@pytest.mark.parametrize("stage", [Stage.NEEDS_ATTENTION, Stage.EXPIRED])
+def test_the_user_keeps_the_files_an_earlier_run_extracted_and_the_month_is_done(
+    stage: Stage,
+) -> None:
+    mine = ExtractedPackage("P0", ("a.xml",))
+    state = evolve(SPENT, stage=stage, extracted=(mine,))
+    after, commands = transition(state, m.KeepFiles(("a.xml", "b.xml", "c.xml")))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.DONE,
+        extracted=(mine, ExtractedPackage(m.KEPT, ("b.xml", "c.xml"))),
+        unknown=False,
+        resume_to=None,
+        blocked_package=None,
+        reason="the user kept the 2 file(s) an earlier run extracted into its folder as the "
+        "month's CFDIs (nothing was downloaded or sent for them)",
+        hint=None,
+    )
+    assert after.ok
+    resumed, commands = transition(after, Start(on_disk=3))
+    assert (resumed.stage, resumed.files, commands) == (Stage.DONE, after.files, ())
+
+
+@pytest.mark.parametrize(
+    ("state", "files", "message"),
+    [
+        (evolve(SPENT, stage=Stage.COMPLETED), ("a.xml",), "2024-01 is completed: only"),
+        (evolve(SPENT, stage=Stage.DONE), ("a.xml",), "2024-01 is done: only"),
+        (
+            evolve(SPENT, staged=(F1,)),
+            ("a.xml",),
+            "2024-01 is needs-attention with a package staged on disk",
+        ),
+        (SPENT, (), "nothing to keep"),
+        (
+            evolve(SPENT, extracted=(ExtractedPackage("P1", ("a.xml",)),)),
+            ("a.xml",),
+            "holds no file it did not extract itself",
+        ),
+    ],
+)
+def test_keeping_files_is_refused_where_nothing_earlier_is_there_to_keep(
+    state: MonthState, files: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(TransitionError, match=message):
+        transition(state, m.KeepFiles(files))
+
+
+@pytest.mark.parametrize(
+    ("uncounted", "downloads", "unsure", "allowed"),
+    [
+        # a request this journal counted: only the package it stopped at
+        ((), (("P1", 2), ("P2", 2)), (("P1", 2), ("P2", 2)), ("P1",)),
+        # never counted: every package assumed spent, one GET each, in one confirmation
+        (("R1",), (("P1", 2), ("P2", 2)), (("P1", 2), ("P2", 2)), ("P1", "P2")),
+        # ... but not one SAT surely served twice, nor one with a download left
+        (("R1",), (("P1", 2), ("P2", 2)), (("P1", 2), ("P2", 0)), ("P1",)),
+        (("R1",), (("P1", 2), ("P2", 1)), (("P1", 2), ("P2", 1)), ("P1",)),
+    ],
+)
+def test_one_retry_download_covers_every_package_assumed_spent_of_an_uncounted_request(
+    uncounted: tuple[str, ...],
+    downloads: tuple[tuple[str, int], ...],
+    unsure: tuple[tuple[str, int], ...],
+    allowed: tuple[str, ...],
+) -> None:
+    state = evolve(
+        COMPLETED,
+        stage=Stage.NEEDS_ATTENTION,
+        uncounted=uncounted,
+        downloads=downloads,
+        unsure=unsure,
+        blocked_package="P1",
+    )
+    assert m.allowed_packages(state) == allowed
+    after, commands = transition(state, m.AllowDownload())
+    assert commands == ()
+    assert after.granted == tuple((p, 1) for p in allowed)
+    assert after.stage is Stage.COMPLETED
+    assert m.allowed_packages(evolve(state, blocked_package=None)) == ()
+
+
+# ------------------------------------------------------------------ counts carried past two
+
+
+def test_one_more_get_is_one_past_a_count_carried_beyond_sats_two() -> None:
+    # A released request's package came with 3 counted downloads (2 of them unsure): one word
+    # of the user allows exactly one GET past them, not a GET the count already used up.
+    carried = evolve(BLOCKED, downloads=(("P1", 3),), unsure=(("P1", 2),))
+    allowed, _ = transition(carried, m.AllowDownload())
+    assert allowed.granted == (("P1", 2),)
+    assert allowed.allowed_of("P1") == 4
+    state = evolve(allowed, confirmed_id="R1")
+    assert transition(state, Start())[1] == (FetchPackage("P1", 4),)
+    sent, _ = transition(state, PackageSending("P1"))
+    assert transition(sent, PackageSending("P1")) == (sent, ())  # still one GET per word
+
+
+def test_a_released_request_carries_how_unsure_its_downloads_are() -> None:
+    # The month leaves its request (the user adopted another): its counts go along, doubt
+    # included, so the month adopting it still asks SAT once more instead of a billed resend.
+    leaving = evolve(
+        COMPLETED,
+        package_ids=("P1", "P2"),
+        downloads=(("P0", 1), ("P1", 2), ("P2", 1)),
+        unsure=(("P0", 1), ("P1", 1)),
+    )
+    left, _ = transition(leaving, m.Adopt("R9"))
+    assert left.released == (m.ReleasedRequest("R1", (("P1", 2), ("P2", 1)), (("P1", 1),)),)
+    taker = m.MonthState(
+        key="2024-02",
+        start=date(2024, 2, 1),
+        end=date(2024, 2, 29),
+        rfc_type="received",
+        request_type="cfdi",
+        downloads=(("P2", 1),),
+    )
+    took, _ = transition(taker, m.Adopt("R1", (("P1", 2), ("P2", 1)), (("P1", 1), ("P2", 1))))
+    assert took.downloads == (("P2", 1), ("P1", 2))
+    # P1's two, one of them unsure; P2 added nothing, so none of its doubt comes along.
+    assert took.unsure == (("P1", 1),)
+    assert (took.sure_of("P1"), took.unsure_of("P2")) == (1, 0)

@@ -1,4 +1,4 @@
-"""`gigstack-async journal show|adopt|resend|retry-download|rebind|rfc|repair|split`: read and
+"""`gigstack-async journal show|adopt|resend|retry-download|keep|rebind|rfc|repair|split`: read and
 repair a bulk download's journal.
 
 These commands change only the journal file. Nothing is sent to the API, except by `rebind`:
@@ -24,8 +24,8 @@ from typing import Any
 from gigstack_async import _validation
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import owner, repair
-from gigstack_async.bulk.engine import HELD
-from gigstack_async.bulk.hints import with_journal
+from gigstack_async.bulk.engine import HELD, files_in
+from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
@@ -47,6 +47,7 @@ examples:
   {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
   {PROG} journal resend ./cfdi 2024-03
   {PROG} journal retry-download ./cfdi 2024-03
+  {PROG} journal keep ./cfdi 2024-03
   GIGSTACK_API_KEY=<new key> {PROG} journal rebind ./cfdi
   {PROG} journal rfc ./cfdi --forget
   {PROG} journal repair ./cfdi
@@ -55,13 +56,13 @@ examples:
 JOURNAL (first) is the download folder, the --out of `sat download` (its {DEFAULT_JOURNAL}),
 or the journal file itself when --journal put it elsewhere.
 exit codes: 0 ok; 2 invalid input (no journal, unknown month, a change that does not fit the
-month's state, an adopt/resend/retry-download/rebind not confirmed, or a rebind to another
+month's state, an adopt/resend/retry-download/keep/rebind not confirmed, or a rebind to another
 account), or a damaged journal: `show` then prints what is left of it (each month's request ids)
 and how to go on without billing again. `show` reads without locking: it works while `sat
 download` runs on the folder."""
 
 RESEND_RISK = (
-    "This journal has sent {creates} create request(s) for {key} so far. "
+    "{creates} "
     "A new download request for {key} will be sent by the next `sat download`, with that "
     "command's dates for the month (recorded so far: {start} to {end}). It may be billed "
     "again, and SAT accepts only 2 requests with the same dates ever. Do this only if the "
@@ -69,6 +70,40 @@ RESEND_RISK = (
     "fewer days than you need; if you can find it in `{prog} downloads history` or gigstack's "
     "dashboard, adopt it instead."
 )
+
+RESEND_FILES_THERE = (
+    " {key}'s folder {folder} already holds {files} file(s) that an earlier run extracted "
+    "(before this journal lost the month's record{count}): if they are all of the month's "
+    "CFDIs, nothing needs to be sent: `{prog} journal keep {journal} {key}` records the month "
+    "done with them instead. Resend only if some are missing: the new request may be billed "
+    "although those files are already on disk."
+)
+
+
+def creates_sent(state: m.MonthState) -> str:
+    """How many create requests the journal sent for the month, as `journal resend` and `journal
+    show` say it: unknown (a lower bound) when the month's record was lost or rebuilt."""
+    if state.creates_known:
+        return f"This journal has sent {state.creates} create request(s) for {state.key} so far."
+    return (
+        f"How many create requests were sent for {state.key} is unknown (at least "
+        f"{_at_least(state)}): the month's record was lost or rebuilt, or its request was "
+        "adopted into this journal."
+    )
+
+
+def _at_least(state: m.MonthState) -> int:
+    """Creates surely sent for a month whose count is unknown: each request it knows was one."""
+    return max(state.creates, len(state.known_ids))
+
+
+def _earlier_files(store: JournalStore, state: m.MonthState) -> tuple[int, Path | None]:
+    """Files in the month's folder now that this record of it did not extract."""
+    if store.download_to is None:
+        return 0, None
+    folder = store.download_to / state.key
+    return max(0, files_in(folder) - len(state.files)), folder
+
 
 RESEND_WHOLE_MONTH = (
     " {key} is already downloaded for {start} to {end} ({files} file(s)): SAT cannot be asked "
@@ -263,8 +298,10 @@ def register(commands: Any) -> None:
         "one GET. It bills nothing: if SAT already served the package twice it answers 5008 "
         "and the month then needs `journal resend` (a new request, may be billed). Refused for "
         "a month that did not stop at such a package, or whose package SAT surely served "
-        "twice. The risk is shown and must be confirmed (--yes when not in a terminal). "
-        "Nothing is sent now.",
+        "twice. For a request whose downloads this journal never counted (a month adopted into "
+        "a new journal, or rebuilt from a log without counts), one more GET of each of its "
+        "packages assumed spent. The risk is shown and must be confirmed (--yes when not in a "
+        "terminal). Nothing is sent now.",
         epilog=EPILOG,
         client=False,
     )
@@ -273,6 +310,26 @@ def register(commands: Any) -> None:
     _yes_arg(retry, "confirm without asking (for scripts)")
     retry.usage = f"{PROG} journal retry-download [options] JOURNAL MONTH"
     retry.set_defaults(func=run_retry_download, usage=retry.format_usage().strip())
+
+    keep = command_parser(
+        journal,
+        "keep",
+        help="record a month done with the files already in its folder (nothing is sent)",
+        description="Record MONTH done with the files an earlier run extracted into its folder "
+        "(<download folder>/MONTH) before this journal lost the month's record (a damaged, "
+        "repaired or deleted journal): for a month that needs attention or expired because "
+        "SAT's downloads of its package are spent (or unknown) while its folder already holds "
+        "its CFDIs. Compare them with the request in gigstack's dashboard first (its number of "
+        "CFDIs); a resend would request, and may bill, the month again. The files are listed "
+        "and must be confirmed (--yes when not in a terminal). Nothing is sent or downloaded.",
+        epilog=EPILOG,
+        client=False,
+    )
+    _journal_arg(keep)
+    keep.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    _yes_arg(keep, "confirm without asking (for scripts)")
+    keep.usage = f"{PROG} journal keep [options] JOURNAL MONTH"
+    keep.set_defaults(func=run_keep, usage=keep.format_usage().strip())
 
     rebind = command_parser(
         journal,
@@ -469,7 +526,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
-            ["create requests sent", str(state.creates)],
+            [
+                "create requests sent",
+                str(state.creates)
+                if state.creates_known
+                else f"unknown (at least {_at_least(state)})",
+            ],
             ["request ids known", ", ".join(state.known_ids)],
             # Known not to be the month's: another month may `journal adopt` them.
             ["released (not this month's)", ", ".join(state.released_ids())],
@@ -483,7 +545,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         # months), not a timestamp; `downloads history` has the server's times.
         ctx.ui.out("History: # is the journal's transition number, oldest first (no time is kept)")
         ctx.ui.out(f"  {'#':>5}  {'state':<16} why")
+        shown: tuple[object, ...] = ()
         for line in store.log(state.key):
+            # A line written only because a count moved (a package GET) repeats the one before.
+            if (line.stage, line.reason, line.request_id) == shown:
+                continue
+            shown = (line.stage, line.reason, line.request_id)
             ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {line.reason or ''}")
     return exitcodes.OK
 
@@ -594,7 +661,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
             raise UsageError(
                 f"{key} is {state.stage.value}: it holds {len(state.files)} extracted file(s)"
                 f"{where} from request {state.request_id or '(none)'}, and this journal sent "
-                f"{state.creates} create request(s) for it. A resend asks SAT for the month again "
+                + (
+                    f"{state.creates}"
+                    if state.creates_known
+                    else f"an unknown number (at least {_at_least(state)}) of"
+                )
+                + " create request(s) for it. A resend asks SAT for the month again "
                 "and the new request may be billed; pass --force only if the month misses days "
                 "(MISSING DAYS)"
             )
@@ -627,8 +699,23 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         except m.TransitionError as error:
             raise UsageError(str(error)) from None
         risk = RESEND_RISK.format(
-            key=state.key, start=state.start, end=state.end, prog=PROG, creates=state.creates
+            key=state.key, start=state.start, end=state.end, prog=PROG, creates=creates_sent(state)
         )
+        earlier, folder = _earlier_files(store, state)
+        if earlier:
+            count = (
+                f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
+                if state.invoice_count is not None
+                else ""
+            )
+            risk += RESEND_FILES_THERE.format(
+                key=state.key,
+                folder=folder,
+                files=earlier,
+                count=count,
+                prog=PROG,
+                journal=shell_quote(str(args.journal)),
+            )
         if state.sat_code == 5005 and state.stage in (m.Stage.DUPLICATE, m.Stage.NEEDS_ATTENTION):
             risk += RESEND_DUPLICATE.format(key=state.key, prog=PROG)
         if state.ok:
@@ -669,6 +756,14 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
                 prog=PROG,
             )
         )
+        others = m.allowed_packages(state)[1:]
+        if others:
+            ctx.ui.out(
+                f"This journal never counted the downloads of request {state.request_id}'s "
+                f"packages, so this also allows one more download of each of its {len(others)} "
+                f"other package(s) assumed spent ({', '.join(others)}): each bills nothing, "
+                "SAT answers 5008 if it already served that package twice."
+            )
         if not _confirm(
             ctx,
             f"Allow one more download of {package_id} for {key}?",
@@ -678,9 +773,69 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
         repair.record(store, new, commands)
+        allowed = m.allowed_packages(state)
         ctx.ui.out(
-            f"{key} may download package {package_id} once more: run the same `sat download` again."
+            f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
+            "once more: run the same `sat download` again."
         )
+    return exitcodes.OK
+
+
+KEEP_RISK = (
+    "You confirm that the {files} file(s) in {folder}, extracted by an earlier run, are every "
+    "CFDI of {key} ({start} to {end}){count}. {key} is recorded done with them: nothing is "
+    "sent or downloaded, and later runs do not download it again. If some are missing, "
+    "`{prog} journal resend {key} --force` requests the month again (may be billed)."
+)
+
+
+def run_keep(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.ui.changing_state():  # `-y | head -1` must not lose the change
+        return _keep(args, ctx)
+
+
+def _keep(args: argparse.Namespace, ctx: Context) -> int:
+    key = _required(args, args.month, "MONTH")
+    with _open(args) as store:
+        state = _month(store, key)
+        if store.download_to is None:
+            raise UsageError(
+                f"{store.path} downloads into no folder: there are no files of {key} to keep"
+            )
+        folder = store.download_to / key
+        names = (
+            sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+            if folder.is_dir()
+            else []
+        )
+        try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
+            new, commands = m.transition(state, m.KeepFiles(tuple(names)))
+        except m.TransitionError as error:
+            raise UsageError(str(error)) from None
+        kept = new.extracted[-1].files
+        count = (
+            f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
+            if state.invoice_count is not None
+            else ""
+        )
+        ctx.ui.out(
+            KEEP_RISK.format(
+                files=len(kept),
+                folder=folder,
+                key=key,
+                start=state.start,
+                end=state.end,
+                count=count,
+                prog=PROG,
+            )
+        )
+        if not _confirm(
+            ctx, f"Record {key} done with these files?", yes=args.yes, what="journal keep"
+        ):
+            ctx.ui.err("Nothing changed.")
+            return exitcodes.USAGE
+        repair.record(store, new, commands)
+        ctx.ui.out(f"{key} is done with the {len(kept)} file(s) in {folder}.")
     return exitcodes.OK
 
 

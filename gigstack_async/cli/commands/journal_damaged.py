@@ -110,8 +110,10 @@ def _steps(args: argparse.Namespace, found: Salvage, error: JournalDamagedError)
         )
     lines += [
         "  3. run the same `sat download` again. A month never sent, or one with no request "
-        "found, is requested by it (may be billed). A month that was done downloads its "
-        "package again: one of SAT's 2 downloads per package, not a new request.",
+        "found, is requested by it (may be billed). This new journal cannot know how many "
+        "times SAT served each package, so it sends no download without your `journal "
+        "retry-download` (free); a month whose folder already holds its files is told so, and "
+        "`journal keep` records it done with them (nothing sent).",
         f"Keep {shell_quote(aside)} until every month is done.",
     ]
     return lines
