@@ -377,8 +377,8 @@ class _Run:
         self.created_ids: set[str] = set()
         self.created_seq: dict[str, int] = {}
         self.create_seq = 0
-        # A package GET that failed before it was spent (never sent, or 429): how many times
-        # in this run, and the last error (its Retry-After paces the next GET).
+        # A package GET that never left, or was answered 429: how many times in this run, and
+        # the last error (a 429's Retry-After paces the next GET).
         self.package_failures: dict[str, tuple[int, GigstackError]] = {}
         self.notes: dict[str, str] = {}
         self.tasks: asyncio.TaskGroup | None = None
@@ -676,13 +676,14 @@ class _Run:
         error = task.exception()
         if isinstance(error, GigstackError):
             # Free only when the GET never left (a connect failure the pipeline retried to
-            # exhaustion), or gigstack's rate limiter refused it (429: not processed). A 5xx may
-            # come from a gateway after SAT served the package: spent (review finding 6).
+            # exhaustion). A 5xx may come from a gateway after SAT served the package, and a
+            # 429 from a limiter behind the API (GUESS): counted, unsure (review 9g finding 2).
             never_sent = isinstance(error, APIConnectionError) and not isinstance(
                 error, DownloadInterruptedError | OutcomeUnknownError | IncompleteResponseError
             )
-            spent = not (never_sent or isinstance(error, RateLimitError))
-            if not spent:
+            rate_limited = isinstance(error, RateLimitError)
+            spent = not never_sent
+            if never_sent or rate_limited:
                 failures = self.package_failures.get(package_id, (0, error))[0]
                 self.package_failures[package_id] = (failures + 1, error)
             self.feed(
@@ -692,6 +693,7 @@ class _Run:
                     str(error),
                     error_sat_code(error),
                     sent=spent,
+                    rate_limited=rate_limited,
                     reached=package_served(error),
                 ),
             )

@@ -548,11 +548,14 @@ class PackageFailed:
     message: str
     code: int | None = None
     sent: bool = True
-    """False only when the GET never left (a connect failure) or gigstack's rate limiter
-    refused it (429). Any other answer, a 5xx included, may come after SAT served the package
-    (a gateway error in front of a served download): it is spent. That a 429 spent nothing is
-    a GUESS; if it is wrong, SAT answers the extra GET with 5008 (free), which ends the month
-    where counting the 429 would have: needs attention, `journal resend`."""
+    """False only when the GET never left (a connect failure): given back. Any answer, a 5xx or
+    a 429 included, may come after SAT served the package (a gateway error, or a limiter
+    behind the API, in front of a served download): counted, unsure (`reached` False)."""
+    rate_limited: bool = False
+    """The answer was a 429. Whether gigstack's limiter answers before or after SAT is not
+    documented (GUESS), so the GET counts as an unsure download like a 5xx; the next GET (the
+    engine waits the 429's Retry-After first) goes in this run only while SAT's budget has
+    room for it: never a third GET without `journal retry-download`."""
     reached: bool = False
     """The GET surely reached SAT: package bytes were served (a 2xx, even truncated or not a
     valid package). False: its outcome is unknown (a 5xx, a connection lost or a timeout
@@ -2057,8 +2060,8 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if state.stage is not Stage.COMPLETED:
         return state, ()
     if not obs.sent and obs.code not in (5007, 5008):
-        # No package was delivered and SAT's budget was not spent (see PackageFailed.sent):
-        # give the download back and try again, a few times per run.
+        # The GET never left (see PackageFailed.sent): give the download back and try again,
+        # a few times per run.
         state = _evolve(
             state,
             downloads=_count(state.downloads, obs.package_id, -1),
@@ -2093,6 +2096,16 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
             f"downloading package {obs.package_id} failed: {obs.message}; "
             f"{counted_downloads(state, obs.package_id)}",
         ), ()
+    if (
+        obs.rate_limited
+        and obs.sent
+        and left > 0
+        and obs.code is None
+        and state.free_failures < FREE_RETRIES_PER_RUN
+    ):
+        # A 429 asks for "not now": the next GET (after its Retry-After) is still within
+        # SAT's two, so it goes in this run; the 429 stays counted, unsure.
+        return _next_package(_evolve(state, free_failures=state.free_failures + 1))
     # "At least": a download whose outcome is unknown may have left SAT's budget untouched.
     at_least = "at least " if state.unsure_of(obs.package_id) else ""
     hint = (

@@ -165,12 +165,10 @@ async def test_chaos_year(
             for pid, n in per.items()
         )
         package_gets = sandbox.state.calls_to(PACKAGE)
-        refunded = sum(1 for c in package_gets if c.status == 429)
         if not resent:  # a resend starts its new request's count at 0
-            # Each GET that left was counted (429s given back): the journal never counts less.
-            assert sum(n for per in counts.values() for n in per.values()) >= len(package_gets) - (
-                refunded
-            )
+            # Each GET that left was counted, a 429 too (it may come after SAT served the
+            # package, review 9g #2): the journal never counts less.
+            assert sum(n for per in counts.values() for n in per.values()) >= len(package_gets)
 
         # Each month was created exactly once, and no create request that the server handled
         # was ever sent again (a blind retry would show up here even when the server answers
