@@ -80,6 +80,7 @@ __all__ = [
     "KnownRequest",
     "MonthState",
     "Observation",
+    "OwnPart",
     "PackageFailed",
     "PackageSending",
     "PackageStaged",
@@ -206,6 +207,18 @@ class StagedFile:
 class ExtractedPackage:
     package_id: str
     files: tuple[str, ...]
+
+
+@attrs.frozen
+class OwnPart:
+    """Dates an earlier request of the month downloaded into its folder (the month was done or
+    empty for them), kept when `journal resend --force` asked for the plan's wider dates
+    (MISSING DAYS): if SAT refuses those with 5002, these days are already here and count as a
+    part for `journal split` (review 9g #4). `files`: the names extracted for them."""
+
+    start: date
+    end: date
+    files: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -358,6 +371,10 @@ class MonthState:
     """The package the month stopped at (needs-attention) because its count is full while a
     counted download may not have reached SAT: what `journal retry-download` allows one more
     GET of. Cleared by every other way into needs-attention, and by that allowance."""
+    own_part: OwnPart | None = None
+    """Set by a resend of a month done (or empty) for fewer days than the new request's: those
+    days are already in the folder (`OwnPart`). Used only once SAT refuses the new dates with
+    5002: the hint then names only the missing days, and `journal split` counts it."""
 
     @property
     def settled(self) -> bool:
@@ -672,6 +689,8 @@ class KeepFiles:
 
 KEPT = "(kept)"
 """`ExtractedPackage.package_id` of the files `KeepFiles` recorded (no package of its own)."""
+OWN_PART = "(own part)"
+"""`ExtractedPackage.package_id` of an `OwnPart`'s files once `journal split` counted it."""
 
 
 Observation = (
@@ -1046,7 +1065,7 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             exhausted=_add_dates(state.exhausted, state.start, state.end),
             unknown=False,
             reason=f"SAT 5002: the limit of requests for these dates is exhausted ({obs.message})",
-            hint=limit_5002_hint(state.key, state.start, state.end),
+            hint=_5002_hint(state, state.start, state.end),
         ), ()
     if obs.code == 5003:
         return _evolve(
@@ -1681,7 +1700,7 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     if code == 5003:
         hint = _split_hint(state)
     elif code == 5002:
-        hint = limit_5002_hint(state.key, state.start, state.end)
+        hint = _5002_hint(state, state.start, state.end)
         state = _evolve(state, exhausted=_add_dates(state.exhausted, state.start, state.end))
     elif code == 5011:
         hint = "SAT's daily download limit was reached: `gigstack-async journal resend` tomorrow"
@@ -1774,6 +1793,19 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         # Held for another folder's identical request SAT refused with 5003: never sent from
         # here (nothing in flight), and sending it would only be refused again.
         return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+    own = own_part_of(state, state.start, state.end)
+    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and own is not None:
+        # A resend of a month done for fewer days ended in 5002: its own days count as a part.
+        reason = (
+            f"SAT 5002 (its limit of requests for these dates) for {state.start}..{state.end}: "
+            f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
+            f"file(s)), the other days in parts elsewhere: {obs.where}"
+        )
+        extracted = (
+            *[e for e in state.extracted if e.package_id != OWN_PART],
+            ExtractedPackage(OWN_PART, own.files),
+        )
+        return _evolve(state, stage=Stage.SPLIT, extracted=extracted, reason=reason, hint=None), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
@@ -1825,6 +1857,36 @@ def limit_5002_hint(key: str, start: date, end: date) -> str:
         f"{key} <folder a> <folder b>` records where its CFDIs are (runs of this folder then end "
         "ok). Other dates run into this folder download only those days: the month then says "
         "MISSING DAYS"
+    )
+
+
+def own_part_of(state: MonthState, start: date, end: date) -> OwnPart | None:
+    """The month's `own_part` when it lies within `start..end` and misses some of its days."""
+    own = state.own_part
+    if (
+        own is None
+        or not start <= own.start <= own.end <= end
+        or (own.start, own.end)
+        == (
+            start,
+            end,
+        )
+    ):
+        return None
+    return own
+
+
+def _5002_hint(state: MonthState, start: date, end: date) -> str:
+    """`limit_5002_hint`, or, when the month's folder already holds some of those days
+    (`own_part`), the way to the missing days only (review 9g #4)."""
+    own = own_part_of(state, start, end)
+    if own is None:
+        return limit_5002_hint(state.key, start, end)
+    return (
+        f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
+        f"again. The month's folder already holds {own.start}..{own.end} ({len(own.files)} "
+        "file(s), from its earlier request), which counts as a part; "
+        + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
     )
 
 
@@ -1883,7 +1945,7 @@ def exhausted_again(state: MonthState, start: date, end: date) -> MonthState:
         unknown=False,
         reason=f"SAT 5002 refused {start}..{end} earlier (its limit of requests for these "
         "dates is exhausted): nothing was sent again",
-        hint=limit_5002_hint(state.key, start, end),
+        hint=_5002_hint(state, start, end),
     )
 
 
@@ -2157,7 +2219,8 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
 def earlier_files(state: MonthState) -> int:
     """Files in the month's folder that this record of the month did not extract (an earlier
     record of it did, before the journal lost it): 0 when there are none."""
-    return max(0, state.on_disk - len(state.files))
+    own = 0 if state.own_part is None or state.stage is Stage.SPLIT else len(state.own_part.files)
+    return max(0, state.on_disk - len(state.files) - own)
 
 
 def files_notice(state: MonthState) -> str:
@@ -2408,6 +2471,10 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         )
     start, end = obs.start or state.start, obs.end or state.end
     redated = (start, end) != (state.start, state.end)
+    own_part = state.own_part
+    if state.stage in (Stage.DONE, Stage.EMPTY):
+        # Its days are in the folder: a 5002 for the wider dates must not ask for them again.
+        own_part = OwnPart(state.start, state.end, state.files)
     if (start, end) in state.exhausted or (
         state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated
     ):
@@ -2434,6 +2501,7 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         staged=(),
         extracted=(),
         sat_code=None,
+        own_part=own_part,
         reason=f"the plan asks for new dates {start}..{end}: a new request"
         if redated
         else "the user allowed a new create request",

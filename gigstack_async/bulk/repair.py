@@ -224,16 +224,17 @@ def split(
     Not recorded: pass the state to `record`. Nothing is sent.
 
     Checked first, else JournalStateError: the month is SAT 5003 (too many CFDIs for one
-    request) or 5002 (its limit of requests for those dates), `sat-failed`, in this journal
-    (or already split: the parts are named again), or done (or empty) for fewer days than the
-    plan's whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a
-    part, and the month takes the whole month's), or it is planned and `refused_elsewhere`
-    names another folder's identical request SAT refused with 5003 (what held it;
-    `m.SplitElsewhere`); each part is another journal of the same kind of request (rfc_type,
-    request_type), team, base URL and RFC (when both know it); its month `key` is finished
-    there with its files extracted (`done`), `empty`, or itself split (a month `completed` by a
-    run without a download folder holds no file); together they cover every day of the month's
-    dates.
+    request) or 5002 (its limit of requests for those dates), `sat-failed`, in this journal (or
+    already split: the parts are named again), or done (or empty) for fewer days than the plan's
+    whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a part, and
+    the month takes the whole month's; so do the dates it had been done for when a `journal
+    resend --force` of it was refused with 5002, `MonthState.own_part`), or it is planned and
+    `refused_elsewhere` names another folder's identical request SAT refused with 5003 (what
+    held it; `m.SplitElsewhere`); each part is another journal of the same kind of request
+    (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
+    finished there with its files extracted (`done`), `empty`, or itself split (a month
+    `completed` by a run without a download folder holds no file); together they cover every day
+    of the month's dates.
     """
     state = store.get(key)
     start, end, own = state.start, state.end, []
@@ -241,6 +242,10 @@ def split(
         # MISSING DAYS after SAT 5002: the month's own request covers part of the plan's dates.
         whole = new_month(store, key)
         start, end, own = whole.start, whole.end, [(state.start, state.end)]
+    elif state.stage is m.Stage.SAT_FAILED and state.sat_code == 5002:
+        # A resend of such a month refused with 5002: the days it had still count as a part.
+        kept = m.own_part_of(state, state.start, state.end)
+        own = [] if kept is None else [(kept.start, kept.end)]
     try:  # the month's own state first: its refusal says more than any part's
         m.transition(state, m.SplitElsewhere("", start, end, refused_elsewhere))
     except m.TransitionError as error:

@@ -3071,3 +3071,132 @@ def test_dates_sat_refused_with_5002_are_never_sent_however_the_month_got_there(
         0,
         LIMIT_HINT,
     )
+
+
+# ------------------------------------------------------------------ MISSING DAYS, resent, 5002
+# Review 9g #4: a month done for 2024-01-16..31 only (MISSING DAYS) was resent for the whole
+# month (`journal resend --force`, as its error says); SAT refused the whole month with 5002.
+# The month forgot the days it had: the hint asked for 01..16 and 17..31 again (billed, the
+# second an identical request), and `journal split` refused a part with 01..15 alone.
+
+LATE_HALF = (date(2024, 1, 16), date(2024, 1, 31))
+LATE_FILES = ("A.xml", "B.xml", "C.xml")
+DONE_LATE = month(
+    start=LATE_HALF[0],
+    end=LATE_HALF[1],
+    stage=Stage.DONE,
+    request_id="r1",
+    known_ids=("r1",),
+    package_ids=("p1",),
+    extracted=(m.ExtractedPackage("p1", LATE_FILES),),
+    on_disk=3,
+)
+OWN = m.OwnPart(LATE_HALF[0], LATE_HALF[1], LATE_FILES)
+HINT_MISSING_ONLY = (
+    "SAT's limit of requests for 2024-01-01..2024-01-31 is exhausted: these dates are never "
+    "sent again. The month's folder already holds 2024-01-16..2024-01-31 (3 file(s), from its "
+    "earlier request), which counts as a part; missing here: 2024-01-01..2024-01-15. Download "
+    "that range into its own --out folder (`gigstack-async sat download --from 2024-01-01 --to "
+    "2024-01-15 --out <folder a>`, with this run's --rfc-type and --type; other dates for SAT: "
+    "a new request, possibly billed); once done, `gigstack-async journal split 2024-01 <folder "
+    "a>` records the month as complete (runs of this folder then end ok)"
+)
+
+
+def resent_whole_month(state: m.MonthState) -> m.MonthState:
+    resent, _ = m.transition(state, m.AllowResend(start=JAN[0], end=JAN[1], force=True))
+    return resent
+
+
+@pytest.mark.parametrize(
+    ("before", "own"),
+    [
+        (DONE_LATE, OWN),  # its days and files are kept as a part
+        (attrs.evolve(DONE_LATE, stage=Stage.EMPTY, extracted=()), m.OwnPart(*LATE_HALF)),
+        (  # a month that was never done keeps no part
+            attrs.evolve(DONE_LATE, stage=Stage.EXPIRED, extracted=()),
+            None,
+        ),
+        (  # resent again after the first resend failed: the part it had is carried
+            attrs.evolve(DONE_LATE, stage=Stage.EXPIRED, start=JAN[0], own_part=OWN),
+            OWN,
+        ),
+    ],
+)
+def test_a_resend_keeps_the_days_the_month_was_done_for_as_its_own_part(
+    before: m.MonthState, own: m.OwnPart | None
+) -> None:
+    resent = resent_whole_month(before)
+    assert (resent.stage, resent.start, resent.end) == (Stage.PLANNED, *JAN)
+    assert resent.own_part == own
+    assert decode_state(encode_state(resent)) == resent  # journaled as it is
+    assert resent.files == ()  # the new request's files are its own
+    # The kept part's files are not "extracted by an earlier run before the journal lost
+    # the month's record" (that would steer to `journal keep`).
+    assert m.earlier_files(attrs.evolve(resent, on_disk=len(own.files) if own else 0)) == 0
+
+
+def sent(state: m.MonthState) -> m.MonthState:
+    submitting, commands = m.transition(state, m.Send(("h1",)))
+    assert commands == (m.SendCreate(KEY),)
+    return submitting
+
+
+@pytest.mark.parametrize(
+    ("before", "hint"),
+    [
+        (DONE_LATE, HINT_MISSING_ONLY),
+        (  # no part: the whole month in two halves, as before
+            attrs.evolve(DONE_LATE, stage=Stage.EXPIRED, extracted=()),
+            m.limit_5002_hint(KEY, *JAN),
+        ),
+        (  # a part as wide as the refused dates leaves nothing to split: the plain hint
+            attrs.evolve(DONE_LATE, own_part=m.OwnPart(*JAN), stage=Stage.EXPIRED, start=JAN[0]),
+            m.limit_5002_hint(KEY, *JAN),
+        ),
+    ],
+)
+def test_a_resend_refused_with_5002_names_only_the_missing_days(
+    before: m.MonthState, hint: str
+) -> None:
+    refused, commands = m.transition(sent(resent_whole_month(before)), m.CreateRefused("x", 5002))
+    assert commands == ()
+    assert (refused.stage, refused.sat_code, refused.exhausted) == (Stage.SAT_FAILED, 5002, (JAN,))
+    assert refused.hint == hint
+
+
+def test_a_5002_status_after_the_resend_names_only_the_missing_days_too() -> None:
+    submitted = attrs.evolve(
+        resent_whole_month(DONE_LATE),
+        stage=Stage.PROCESSING,
+        request_id="r2",
+        known_ids=("r2",),
+        checked=True,
+    )
+    failed = run(
+        submitted, m.HistorySeen((ours("r2", status="failed", message="5002: agotadas"),))
+    )[0]
+    assert (failed.stage, failed.sat_code) == (Stage.SAT_FAILED, 5002)
+    assert failed.hint == HINT_MISSING_ONLY
+
+
+def test_a_resend_refused_with_5002_is_split_with_its_own_days_as_a_part() -> None:
+    refused = m.transition(sent(resent_whole_month(DONE_LATE)), m.CreateRefused("x", 5002))[0]
+    where = "/b/2024-01 (2024-01-01..2024-01-15, 2 file(s))"
+    split, commands = m.transition(refused, m.SplitElsewhere(where))
+    assert commands == ()
+    assert (split.stage, split.ok, split.hint, split.start, split.end) == (
+        Stage.SPLIT,
+        True,
+        None,
+        *JAN,
+    )
+    assert split.files == LATE_FILES  # the folder's own CFDIs are the month's again
+    assert split.reason == (
+        "SAT 5002 (its limit of requests for these dates) for 2024-01-01..2024-01-31: "
+        "2024-01-16..2024-01-31 downloaded here by an earlier request (3 file(s)), the other "
+        f"days in parts elsewhere: {where}"
+    )
+    assert split.exhausted == (JAN,)  # still never sent again
+    # Named again: the same, never the own files twice.
+    assert m.transition(split, m.SplitElsewhere(where))[0].files == LATE_FILES

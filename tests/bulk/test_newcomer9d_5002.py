@@ -185,3 +185,58 @@ async def test_the_5002_hint_leads_to_the_whole_month(
     again = await run(client, out, "2024-08", "2024-08")
     assert (again["2024-08"].stage, again["2024-08"].ok) == ("split", True)
     assert creates(sandbox) == sent
+
+
+async def test_a_missing_days_resend_refused_with_5002_keeps_the_days_on_disk_as_a_part(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    """Review 9g #4 (b7_missing_days.py): August was done for 08-15..08-31 only (MISSING DAYS);
+    the printed `journal resend --force` asked for the whole month, SAT refused it with 5002,
+    and the month forgot the 22 files it had: the hint asked for 08-01..16 and 08-17..31 (billed
+    again, the days on disk included) and `journal split` refused a part with 08-01..08-14."""
+    sandbox, client = world
+    out, part = tmp_path / "A", tmp_path / "B"
+    first = await run(client, out, "2024-08-15", "2024-09-15")
+    assert first["2024-08"].ok
+    on_disk = sorted(p.name for p in (out / "2024-08").iterdir())
+    assert on_disk
+
+    missing = (await run(client, out, "2024-08", "2024-09"))["2024-08"]
+    assert "MISSING DAYS" in (missing.error or "")
+    assert f"journal resend {out} 2024-08 --force" in (missing.error or "")
+    assert (
+        await asyncio.to_thread(
+            cli, sandbox, "journal", "resend", out, "2024-08", "--force", "--yes"
+        )
+        == 0
+    )
+
+    refused = (await run(client, out, "2024-08", "2024-09"))["2024-08"]
+    assert (refused.stage, refused.error and "5002" in refused.error) == ("sat-failed", True)
+    hint = refused.hint or ""
+    assert f"already holds 2024-08-15..2024-08-31 ({len(on_disk)} file(s)" in hint
+    assert "--from 2024-08-01 --to 2024-08-14 --out <folder a>" in hint
+    assert "--from 2024-08-17" not in hint  # the days on disk are never asked again
+    assert "--to 2024-08-16" not in hint
+    assert f"`gigstack-async journal split {out} 2024-08 <folder a>`" in hint
+    assert sorted(p.name for p in (out / "2024-08").iterdir()) == on_disk
+
+    # Following the hint: only the missing days, into their own folder, then split.
+    assert (await run(client, part, "2024-08-01", "2024-08-14"))["2024-08"].ok
+    assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", part) == 0
+    final = await run(client, out, "2024-08", "2024-09")
+    assert final["2024-08"].ok, final  # (September still says MISSING DAYS: not resent)
+    assert final["2024-08"].stage == "split"
+    assert len(final["2024-08"].files) == len(on_disk)
+    # Every August create the server saw: the first part, the refused whole month, the
+    # missing days. Never the days on disk again.
+    asked = [
+        c.criteria
+        for c in sandbox.state.calls_to("createDownloadRequest")
+        if "2024-08-" in (c.criteria or "")
+    ]
+    assert asked == [
+        "received cfdi 2024-08-15..2024-08-31",
+        "received cfdi 2024-08-01..2024-08-31",
+        "received cfdi 2024-08-01..2024-08-14",
+    ]
