@@ -609,3 +609,69 @@ def test_keep_refuses_a_month_that_does_not_need_it_and_asks_first(
     with JournalStore.open_readonly(out / JOURNAL) as store:
         kept = store.get("2024-02")
     assert (kept.stage, kept.files) == (m.Stage.DONE, ("A.xml",))
+
+
+# ------------------------------------------ a journal emptied after a submit-only run (9g #1)
+
+
+async def test_a_zero_byte_journal_after_a_submit_only_run_bills_nothing_again(
+    tmp_path: Path,
+) -> None:
+    # Review 9g #1: a run submitted every month and stopped on its timeout before any package,
+    # so the folder held only the journal and its lock. Emptied to 0 bytes, the journal was
+    # taken for one "left half-created, which sent nothing", and with a short history the
+    # months were created (billed) again.
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=5, history_limit=2)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        out = tmp_path / "cfdi"
+        bulk = client.downloads.bulk("2024-01", "2024-04", rfc_type="received",
+                                     download_to=out, poll=FAST, timeout=0.03)  # fmt: skip
+        async with bulk:
+            [event async for event in bulk]
+        billed = _creates(sandbox)
+        assert billed  # it did submit
+        assert sorted(p.name for p in out.iterdir()) == [JOURNAL, f"{JOURNAL}.lock"]
+        (out / JOURNAL).write_bytes(b"")
+        again = client.downloads.bulk("2024-01", "2024-04", rfc_type="received",
+                                      download_to=out, poll=FAST, timeout=3)  # fmt: skip
+        with pytest.raises(JournalDamagedError) as caught:
+            async with again:
+                [event async for event in again]
+        assert _creates(sandbox) == billed  # nothing billed again
+        assert "emptied or truncated" in str(caught.value)
+        assert f"journal adopt {out}" in str(caught.value)
+        assert (out / JOURNAL).read_bytes() == b""  # left as found
+
+
+def test_a_journal_is_created_complete_under_a_temporary_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A kill before the rename leaves no file at the journal's path (never a half-created
+    # one), and the temporary file it leaves is removed by the next create.
+    import os
+
+    folder = tmp_path / "cfdi"
+    folder.mkdir()
+    journal = folder / JOURNAL
+    real_replace = os.replace
+
+    def killed(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        JournalStore.open(journal, IDENTITY)
+    assert not journal.exists()
+    monkeypatch.setattr(os, "replace", real_replace)
+    stale = folder / f".{JOURNAL}.creating"
+    stale.write_bytes(b"")  # as a kill of the process itself would leave it
+    (folder / f".{JOURNAL}.creating-wal").write_bytes(b"\0" * 32)
+    with JournalStore.open(journal, IDENTITY) as store:
+        assert store.identity == IDENTITY
+        store.ensure([JAN])
+    assert not stale.exists()
+    assert not (folder / f".{JOURNAL}.creating-wal").exists()
+    with JournalStore.open_readonly(journal) as store:
+        assert store.keys() == ["2024-01"]
