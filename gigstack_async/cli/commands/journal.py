@@ -321,7 +321,11 @@ def register(commands: Any) -> None:
         "SAT's downloads of its package are spent (or unknown) while its folder already holds "
         "its CFDIs. Compare them with the request in gigstack's dashboard first (its number of "
         "CFDIs); a resend would request, and may bill, the month again. The files are listed "
-        "and must be confirmed (--yes when not in a terminal). Nothing is sent or downloaded.",
+        "and must be confirmed (--yes when not in a terminal). Refused, nothing changed, when "
+        "the folder holds fewer files than SAT reported for the request or files another "
+        "request's (the check a run makes of a package: issue dates within the month ± 1 day, "
+        "the kind of file, one taxpayer on the request's side), unless --force. Nothing is "
+        "sent or downloaded.",
         epilog=EPILOG,
         client=False,
     )
