@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -40,9 +40,10 @@ import attrs
 from gigstack_async.cfdi import metadata_kind
 from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, stream_staged
 
-__all__ = ["PackageScan", "package_mismatch", "scan_package"]
+__all__ = ["PackageScan", "package_mismatch", "scan_files", "scan_package"]
 
 _SLACK = timedelta(days=1)
+_CHUNK = 64 * 1024
 _CFDI_NS = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
 _DAY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
 _UUID_START = re.compile(
@@ -134,10 +135,66 @@ def scan_package(
     Raises `PackageError` (a `GigstackError`: a bomb, a corrupt or unsafe package) or `OSError`
     for a package that cannot be read; extraction reports those.
     """
+    return _scan(
+        stream_staged(path, limits),
+        request_type=request_type,
+        start=start,
+        end=end,
+        rfc_type=rfc_type,
+        journal_rfc=journal_rfc,
+    )
+
+
+def scan_files(
+    paths: Iterable[Path],
+    *,
+    request_type: str,
+    start: date | None,
+    end: date | None,
+    rfc_type: str = "received",
+    journal_rfc: str | None = None,
+) -> PackageScan:
+    """The same check as `scan_package`, on files already extracted (`journal keep`): each
+    file is read in 64 KiB pieces (an XML only until its Emisor and Receptor), so memory stays
+    flat. Raises `OSError` for a file that cannot be read."""
+    return _scan(
+        _files(paths),
+        request_type=request_type,
+        start=start,
+        end=end,
+        rfc_type=rfc_type,
+        journal_rfc=journal_rfc,
+    )
+
+
+def _files(paths: Iterable[Path]) -> Iterator[tuple[str, Generator[bytes]]]:
+    for path in paths:
+        chunks = _read_chunks(path)
+        try:
+            yield path.name, chunks
+        finally:
+            chunks.close()  # the XML reader stops early: the file is closed now, not at GC
+
+
+def _read_chunks(path: Path) -> Generator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+
+
+def _scan(
+    members: Iterable[tuple[str, Iterator[bytes]]],
+    *,
+    request_type: str,
+    start: date | None,
+    end: date | None,
+    rfc_type: str,
+    journal_rfc: str | None,
+) -> PackageScan:
     own_side, other_side = _SIDE.get(rfc_type, (None, None))
     window = None if start is None or end is None else (start - _SLACK, end + _SLACK)
     seen = _Seen(window)
-    for name, chunks in stream_staged(path, limits):
+    for name, chunks in members:
         first = next(chunks, b"")
         kind = metadata_kind(first)
         if kind == "metadata":

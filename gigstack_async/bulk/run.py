@@ -157,15 +157,13 @@ class BulkDownload:
                 store.bind_download_to(self._options.download_to, record=False)
 
     def _has_journal(self) -> bool:
-        """Whether `journal_path` holds a journal to read. A file left half-created by a run
-        stopped while creating it holds none yet (the run completes it; reading it here would
-        complete it before the plan can say so); one emptied after a run raises
-        JournalDamagedError (see `store.refuse_emptied`)."""
+        """Whether `journal_path` holds a journal to read. A file there without the journal's
+        tables (0 bytes, say) was emptied after a run created it (journals are renamed into
+        place complete): it raises JournalDamagedError (see `store.refuse_emptied`)."""
         if self.journal_path is None or not self.journal_path.exists():
             return False
         if holds_no_journal(self.journal_path):
             refuse_emptied(self.journal_path, self.identity, self._options.download_to)
-            return False
         return True
 
     def may_create(self) -> list[str]:

@@ -4,6 +4,10 @@
   together, so the file always holds the state before or after a transition, never half.
   Transitions that guard money or packages are fsynced (`synchronous=FULL`); the rest survive
   a killed process and are made durable by the next fsynced one (see `put`).
+- Never half-created: a new journal is created complete (tables and identity, committed and
+  fsynced) under a temporary name in its folder, then renamed into place (`os.replace`). A
+  file at the journal's path without its tables (0 bytes, say) was therefore emptied or
+  truncated after a run created it, and is refused as damaged, never completed as new.
 - Locked across processes: an exclusive lock on `<path>.lock`, symlinks resolved
   (`fcntl.flock` on Linux and macOS, `msvcrt.locking` on Windows) held while the store is
   open; the OS drops it when the process dies, so a killed run never leaves a stale lock.
@@ -28,12 +32,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any, NoReturn, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import cattrs
 
+from gigstack_async._atomic import fsync_dir
 from gigstack_async.bulk.hints import shell_quote
 from gigstack_async.bulk.machine import Counts, MonthState, Stage
 from gigstack_async.bulk.taxpayer import RfcSource
@@ -312,11 +317,11 @@ class JournalStore:
         listed in `damaged` instead of raising (for `gigstack-async journal repair` only: a
         run must never go on without them).
 
-        An existing file without the journal's tables (0 bytes, say) is completed only when
-        nothing else of a run is there (see `run_traces`; `download_to` is the run's download
-        folder, also checked): a run killed while creating the journal leaves exactly that.
-        Otherwise it was emptied or truncated after months were sent, and it raises
-        JournalDamagedError: completing it would request, and may bill, them again.
+        A new journal is created complete under a temporary name and renamed into place, so
+        an existing file without the journal's tables (0 bytes, say) was emptied or truncated
+        after a run created it (which may have sent, and billed, requests): it raises
+        JournalDamagedError with the way on that bills nothing, and is left as found.
+        `download_to` (the run's download folder) is only named in that message's evidence.
 
         Raises JournalLockedError (in use by another process), JournalCorruptError (not a
         journal, or the old JSON journal format; JournalDamagedError: damaged),
@@ -334,7 +339,9 @@ class JournalStore:
         try:
             # Under the lock (no other run is creating it now), before SQLite writes a byte:
             # an emptied journal is left exactly as found, for `journal show` to read.
-            if holds_no_journal(real):
+            if not real.exists():
+                _create_complete(real, identity)
+            elif holds_no_journal(real):
                 refuse_emptied(target, identity, download_to)
             conn = sqlite3.connect(real, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -391,7 +398,7 @@ class JournalStore:
             conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
             try:
                 if not _has_tables(conn):
-                    raise JournalError(_half_created(target))
+                    refuse_emptied(target, None, None)
                 stored = _read_identity(target, conn)
             finally:
                 conn.close()
@@ -422,8 +429,7 @@ class JournalStore:
         conn = sqlite3.connect(f"{real.as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:
             if not _has_tables(conn):
-                conn.close()
-                raise JournalError(_half_created(target))
+                refuse_emptied(target, None, None)
             stored = _read_identity(target, conn)
             if stored is None:
                 raise JournalCorruptError(f"{target} has no identity: not a bulk journal")
@@ -943,8 +949,8 @@ def _read_identity(path: Path, conn: sqlite3.Connection) -> StoreIdentity | None
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:
-    """Whether the journal's tables exist. They are created, with its identity, in the first
-    transaction of `open`, before any month is recorded (and so before any request is sent)."""
+    """Whether the journal's tables exist. A journal is created with them and its identity
+    before it is renamed into place (`_create_complete`), so a journal without them is damaged."""
     row = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
     return bool(row[0])
 
@@ -956,10 +962,9 @@ _STAGING = ".gigstack-staging"  # bulk.engine.STAGING_DIR (engine imports store)
 def run_traces(path: Path, download_to: Path | None = None) -> list[str]:
     """What a run leaves next to its journal, found at `path`'s folder and in `download_to`:
     a `-wal` file holding commits, the staging folder of packages, month folders (YYYY-MM)
-    holding anything. A run killed while creating its journal leaves none of them (it sent
-    nothing yet); a journal emptied after months were sent leaves some. Only looked at, never
-    changed. Month folders of another journal sharing `download_to` count too: when in doubt
-    a journal is damaged, never new (that could bill months again)."""
+    holding anything. Evidence for the message of an emptied journal (`refuse_emptied`), never
+    what decides it: a run that only submitted months leaves none of them. Only looked at,
+    never changed."""
     found: list[str] = []
     wal = path.with_name(path.name + "-wal")
     with contextlib.suppress(OSError):
@@ -985,8 +990,9 @@ def run_traces(path: Path, download_to: Path | None = None) -> list[str]:
 
 def holds_no_journal(path: Path) -> bool:
     """Whether the file at `path` exists but holds no journal yet (0 bytes, or SQLite without
-    the journal's tables): left half-created by a stopped run, or emptied (see `run_traces`).
-    False for a missing file, a journal, and a file SQLite cannot read (damaged)."""
+    the journal's tables): emptied or truncated after a run created it (a journal is renamed
+    into place complete), so damaged (see `refuse_emptied`). False for a missing file, a
+    journal, and a file SQLite cannot read (damaged)."""
     if not path.is_file():
         return False
     if path.stat().st_size == 0:
@@ -1003,47 +1009,80 @@ def holds_no_journal(path: Path) -> bool:
         conn.close()
 
 
-def refuse_emptied(path: Path, identity: StoreIdentity | None, download_to: Path | None) -> None:
-    """Raise JournalDamagedError when `path` (an existing file without the journal's tables)
-    sits among what a run leaves (`run_traces`): it was emptied or truncated, not left
-    half-created, and completing it as new would request, and may bill, months again."""
+def refuse_emptied(
+    path: Path, identity: StoreIdentity | None, download_to: Path | None
+) -> NoReturn:
+    """Raise JournalDamagedError for `path`, an existing file without the journal's tables.
+
+    A journal is created complete under a temporary name and renamed into place
+    (`_create_complete`), so such a file was emptied or truncated after a run created it. That
+    run may have sent, and been billed for, requests (one that only submitted months and
+    stopped leaves nothing else behind): completing it as new could bill them again. What else
+    of a run is found (`run_traces`) is named as evidence."""
     traces = run_traces(path, download_to)
-    if not traces:
-        return
     size = path.stat().st_size if path.exists() else 0
-    what = (
-        f"it holds no journal ({size} bytes, no tables), yet a run has used it: "
-        f"{'; '.join(traces)}. It was emptied or truncated, not left half-created by a run "
-        "stopped while creating it"
+    what = f"it holds no journal ({size} bytes, no tables)"
+    if traces:
+        what += f", yet a run has used it: {'; '.join(traces)}"
+    what += (
+        ". A journal is created complete and renamed into place, so this one was emptied or "
+        "truncated after a run created it, and that run may have sent requests"
     )
     raise JournalDamagedError(damaged_message(path, what, identity), path=path)
 
 
 def _refuse_unfinished(path: Path) -> None:
-    """For reading an existing journal: one that holds no journal yet is damaged (emptied
-    after a run) or half-created, said before SQLite opens it (SQLite drops the `-wal` of an
-    empty file, whose bytes `journal show` may still read request ids from)."""
+    """For reading an existing journal: one that holds no journal is damaged (emptied after a
+    run created it), said before SQLite opens it (SQLite drops the `-wal` of an empty file,
+    whose bytes `journal show` may still read request ids from)."""
     if holds_no_journal(path):
         refuse_emptied(path, None, None)
-        raise JournalError(_half_created(path))
 
 
-def _half_created(path: Path) -> str:
-    text = (
-        f"{path} was left half-created by a run that stopped while creating it: it records no "
-        "month yet, so that run sent no download request from it. Run the same `sat download` "
-        "command again: it completes the journal and starts the months (or, if its download "
-        "folder shows that a run used this journal, refuses it as damaged, sending nothing)"
-    )
-    if path.name != _DEFAULT_NAME:
-        # A journal kept elsewhere (--journal): its download folder is not known here.
-        text += (
-            ". If `sat download` called it damaged (emptied: its --out folder holds months), "
-            "nothing can be read from it: move it aside and `gigstack-async journal adopt` "
-            "each month's request, found by its dates in `gigstack-async downloads history` "
-            "or gigstack's dashboard"
-        )
-    return text
+def _creating_name(real: Path) -> Path:
+    """The temporary name a new journal is created under, in its own folder (so the rename
+    cannot cross filesystems). Hidden, and never read as a journal."""
+    return real.with_name(f".{real.name}.creating")
+
+
+def _remove_creating(tmp: Path) -> None:
+    """Remove what a run stopped while creating a journal left under its temporary name: it
+    never held a month (it had not been renamed into place), so nothing is lost."""
+    for name in (tmp.name, tmp.name + "-wal", tmp.name + "-shm", tmp.name + "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            (tmp.parent / name).unlink()
+
+
+def _create_complete(real: Path, identity: StoreIdentity) -> None:
+    """Create the journal at `real` (which does not exist; the caller holds its lock) complete:
+    tables and identity committed under a temporary name, checkpointed into the main file,
+    fsynced, then renamed into place and the folder fsynced. A kill at any point leaves
+    either no file at `real` or a complete journal, never a half-created one."""
+    tmp = _creating_name(real)
+    _remove_creating(tmp)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            with _transaction(conn):
+                _create_schema(conn)
+                _write_meta(conn, identity)
+            # Into the main file: its -wal is not renamed with it.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, real)
+    except BaseException:
+        _remove_creating(tmp)
+        raise
+    _remove_creating(tmp)  # an empty -wal/-shm SQLite may leave under the temporary name
+    fsync_dir(real.parent)
 
 
 def _refuse_foreign_file(path: Path, identity: StoreIdentity | None = None) -> None:

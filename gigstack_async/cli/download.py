@@ -14,7 +14,6 @@ from pathlib import Path
 
 from gigstack_async.bulk.duplicates import PriorRequest
 from gigstack_async.bulk.run import BulkDownload
-from gigstack_async.bulk.store import holds_no_journal
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.exitcodes import UsageError
@@ -116,12 +115,7 @@ def show_plan(
     fresh = "" if job.out.is_dir() else " (new folder)"
     ui.out(f"Output folder: {job.out.resolve()}{fresh}")
     if job.journal is not None:
-        if holds_no_journal(job.journal):  # an emptied one was refused by check_journal
-            resuming = (
-                " (left half-created by a run stopped while creating it, which sent nothing: "
-                "this run completes it)"
-            )
-        elif job.journal.exists():
+        if job.journal.exists():  # an emptied one was refused by check_journal
             resuming = " (exists: resuming where it stopped)"
         else:
             resuming = " (new: no month of this plan was requested from this folder yet)"

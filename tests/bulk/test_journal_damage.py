@@ -609,3 +609,162 @@ def test_keep_refuses_a_month_that_does_not_need_it_and_asks_first(
     with JournalStore.open_readonly(out / JOURNAL) as store:
         kept = store.get("2024-02")
     assert (kept.stage, kept.files) == (m.Stage.DONE, ("A.xml",))
+
+
+# ------------------------------------------ a journal emptied after a submit-only run (9g #1)
+
+
+async def test_a_zero_byte_journal_after_a_submit_only_run_bills_nothing_again(
+    tmp_path: Path,
+) -> None:
+    # Review 9g #1: a run submitted every month and stopped on its timeout before any package,
+    # so the folder held only the journal and its lock. Emptied to 0 bytes, the journal was
+    # taken for one "left half-created, which sent nothing", and with a short history the
+    # months were created (billed) again.
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=5, history_limit=2)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        out = tmp_path / "cfdi"
+        bulk = client.downloads.bulk("2024-01", "2024-04", rfc_type="received",
+                                     download_to=out, poll=FAST, timeout=0.03)  # fmt: skip
+        async with bulk:
+            [event async for event in bulk]
+        billed = _creates(sandbox)
+        assert billed  # it did submit
+        assert sorted(p.name for p in out.iterdir()) == [JOURNAL, f"{JOURNAL}.lock"]
+        (out / JOURNAL).write_bytes(b"")
+        again = client.downloads.bulk("2024-01", "2024-04", rfc_type="received",
+                                      download_to=out, poll=FAST, timeout=3)  # fmt: skip
+        with pytest.raises(JournalDamagedError) as caught:
+            async with again:
+                [event async for event in again]
+        assert _creates(sandbox) == billed  # nothing billed again
+        assert "emptied or truncated" in str(caught.value)
+        assert f"journal adopt {out}" in str(caught.value)
+        assert (out / JOURNAL).read_bytes() == b""  # left as found
+
+
+def test_a_journal_is_created_complete_under_a_temporary_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A kill before the rename leaves no file at the journal's path (never a half-created
+    # one), and the temporary file it leaves is removed by the next create.
+    import os
+
+    folder = tmp_path / "cfdi"
+    folder.mkdir()
+    journal = folder / JOURNAL
+    real_replace = os.replace
+
+    def killed(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        JournalStore.open(journal, IDENTITY)
+    assert not journal.exists()
+    monkeypatch.setattr(os, "replace", real_replace)
+    stale = folder / f".{JOURNAL}.creating"
+    stale.write_bytes(b"")  # as a kill of the process itself would leave it
+    (folder / f".{JOURNAL}.creating-wal").write_bytes(b"\0" * 32)
+    with JournalStore.open(journal, IDENTITY) as store:
+        assert store.identity == IDENTITY
+        store.ensure([JAN])
+    assert not stale.exists()
+    assert not (folder / f".{JOURNAL}.creating-wal").exists()
+    with JournalStore.open_readonly(journal) as store:
+        assert store.keys() == ["2024-01"]
+
+
+# --------------------------------- journal keep of files that are not the month's (9g #3)
+
+
+@pytest.mark.parametrize("damage", ["partial", "wrong"])
+async def test_keep_refuses_missing_or_another_months_files_and_leaves_the_free_route(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    damage: str,
+) -> None:
+    # Review 9g #3: keep recorded January done with half its files, or with February's 41
+    # files; then `journal show` said done, retry-download was refused, and the printed
+    # commands lacked the folder.
+    sandbox, client = world
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    out = tmp_path / "cfdi"
+    first = await _run(client, out)
+    jan = sorted((out / "2024-01").glob("*.xml"))
+    reported = first["2024-01"].invoice_count
+    assert reported == len(jan) > 2
+    if damage == "partial":
+        for file in jan[: len(jan) // 2]:
+            file.unlink()
+    else:
+        for file in jan:
+            file.unlink()
+        for file in sorted((out / "2024-02").glob("*.xml"))[: len(jan)]:
+            (out / "2024-01" / file.name).write_bytes(file.read_bytes())
+    for name in (JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm"):
+        (out / name).unlink(missing_ok=True)
+    await _run(client, out)  # a new journal: January needs its request adopted
+    rid = str(first["2024-01"].request_id)
+    assert main(["journal", "adopt", str(out), "2024-01", rid, "--yes"]) == 0
+    jan_after = (await _run(client, out))["2024-01"]
+    assert f"journal keep {out} 2024-01" in (jan_after.hint or "")
+    capsys.readouterr()
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        before = store.get("2024-01")
+    assert main(["journal", "keep", str(out), "2024-01", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "2024-01 is not kept, nothing changed" in err
+    if damage == "partial":
+        assert f"it holds {len(jan) - len(jan) // 2} file(s), but SAT reported {reported}" in err
+    else:
+        assert "outside 2024-01-01..2024-01-31" in err
+    # Every command it prints runs as printed: the folder is in each.
+    assert f"journal retry-download {out} 2024-01`" in err
+    assert f"journal resend {out} 2024-01 --force`" in err
+    assert f"journal show {out} 2024-01`" in err
+    assert f"journal keep {out} 2024-01 --force`" in err
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2024-01") == before
+    # The free route stays open: one more GET of the package SAT served only once.
+    gets = _calls(sandbox, PACKAGE)
+    assert main(["journal", "retry-download", str(out), "2024-01", "--yes"]) == 0
+    again = (await _run(client, out))["2024-01"]
+    assert _calls(sandbox, PACKAGE) == gets + 1
+    assert again.stage == "done", again.error
+    assert len(list((out / "2024-01").glob("*.xml"))) >= reported
+
+
+async def test_keep_with_force_restates_the_facts_and_lists_the_files(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox, client = world
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    out = tmp_path / "cfdi"
+    first = await _run(client, out)
+    jan = sorted((out / "2024-01").glob("*.xml"))
+    jan[0].unlink()
+    for name in (JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm"):
+        (out / name).unlink(missing_ok=True)
+    await _run(client, out)  # a new journal: January needs its request adopted
+    rid = str(first["2024-01"].request_id)
+    assert main(["journal", "adopt", str(out), "2024-01", rid, "--yes"]) == 0
+    await _run(client, out)
+    capsys.readouterr()
+    assert main(["journal", "keep", str(out), "2024-01", "--force", "--yes"]) == 0
+    text = capsys.readouterr().out
+    assert f"Kept with --force although it holds {len(jan) - 1} file(s)" in text
+    assert f"{jan[1].name}, " in text
+    assert f"and {len(jan) - 1 - 5} more" in text
+    assert f"journal resend {out} 2024-01 --force" in text
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2024-01").stage == m.Stage.DONE

@@ -1,5 +1,5 @@
 """Newcomer walk 9c (items 3, 10, 11): what a user reads of the sandbox log, `downloads status`,
-the run summary, the confirmation, a truncated reply and a half-created journal."""
+the run summary, the confirmation, a truncated reply and a journal without tables."""
 
 from __future__ import annotations
 
@@ -206,7 +206,7 @@ async def test_a_truncated_pre_flight_read_does_not_end_the_run(
     assert " done " in result.stdout.split("Summary", 1)[1]
 
 
-async def test_journal_show_of_a_half_created_journal_says_what_happened(
+async def test_journal_show_of_a_table_less_journal_says_what_happened(
     sandbox: Sandbox, cli, tmp_path: Path
 ) -> None:
     # Item 11c: a kill while the journal was being created left a SQLite file without tables,
@@ -222,13 +222,15 @@ async def test_journal_show_of_a_half_created_journal_says_what_happened(
     for _ in range(2):  # also once emptied to 0 bytes (killed before SQLite wrote a page)
         shown = await cli("journal", "show", str(out))
         assert shown.code == 2, shown.stderr
-        assert "half-created by a run that stopped while creating it" in shown.stderr
+        # Review 9g #1: journals are renamed into place complete, so this is damage.
+        assert "DAMAGED" in shown.stdout + shown.stderr
         assert "no such table" not in shown.stderr
         journal.write_bytes(b"")
-    # What the message says works: the same command completes the journal.
+    # The run refuses it too, sending nothing: it never "completes" a journal.
     rerun = await cli(*_download(out, "--yes", last="2025-01"))
-    assert rerun.code == 0, rerun.stderr
-    assert (await cli("journal", "show", str(out))).code == 0
+    assert rerun.code == 2, rerun.stdout + rerun.stderr
+    assert "it is damaged" in rerun.stderr
+    assert not sandbox.state.calls_to("createDownloadRequest")
 
 
 def test_a_command_line_sat_code_matches_only_whole_month_requests() -> None:

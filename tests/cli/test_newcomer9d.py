@@ -80,24 +80,27 @@ async def test_a_journal_elsewhere_emptied_is_damaged_by_its_download_folder(
     # `journal show` of that file cannot see --out: it says both cases, and the way on.
     shown = await cli("journal", "show", str(journal))
     assert shown.code == 2, shown.stderr
-    assert "If `sat download` called it damaged" in shown.stderr
-    assert "journal adopt" in shown.stderr
+    assert "DAMAGED" in shown.stdout + shown.stderr
+    assert "journal adopt" in shown.stdout + shown.stderr
 
 
-async def test_a_half_created_journal_in_an_empty_folder_is_completed(
+async def test_a_zero_byte_journal_in_an_otherwise_empty_folder_is_damaged_too(
     sandbox: Sandbox, cli, tmp_path: Path
 ) -> None:
-    # The other side of item 1: a run killed while creating its journal left a 0-byte file and
-    # nothing else (it sent nothing): the same command completes it, and says so.
+    # Review 9g #1 (was: "completed as half-created"): a run that only submitted months and
+    # stopped on its timeout leaves just the journal and its lock. Journals are now renamed
+    # into place complete, so a 0-byte one is damage, whatever else is in the folder.
     out = tmp_path / "cfdi"
     out.mkdir()
     (out / JOURNAL).write_bytes(b"")
-    (out / (JOURNAL + ".lock")).write_bytes(b"")  # the lock file that run took
+    (out / (JOURNAL + ".lock")).write_bytes(b"")
     again = await cli(*_download(out, "--yes"))
-    assert again.code == 0, again.stderr
-    assert "left half-created by a run stopped while creating it" in again.stdout
-    assert "resuming where it stopped" not in again.stdout
-    assert _creates(sandbox) == 2
+    assert again.code == 2, again.stdout + again.stderr
+    assert "it is damaged" in again.stderr
+    assert "half-created" not in again.stdout + again.stderr
+    assert "journal adopt" in again.stderr
+    assert _creates(sandbox) == 0
+    assert (out / JOURNAL).read_bytes() == b""
 
 
 _IDENTITY = StoreIdentity(
@@ -142,9 +145,9 @@ def test_any_trace_of_a_run_makes_a_table_less_journal_damaged(tmp_path: Path, t
             JournalStore.open_readonly(journal)
 
 
-def test_what_a_killed_creation_leaves_is_not_a_trace(tmp_path: Path) -> None:
-    # The lock file, an empty -wal, the -shm, an empty month folder and unrelated files are
-    # what a run killed while creating its journal (or the user) may leave: still half-created.
+def test_a_table_less_journal_without_any_trace_is_still_damaged(tmp_path: Path) -> None:
+    # Review 9g #1: the lock file, an empty -wal/-shm, an empty month folder are also all a
+    # submit-only run leaves; journals are created complete, so this is damage, never new.
     folder = tmp_path / "cfdi"
     folder.mkdir()
     journal = folder / JOURNAL
@@ -153,10 +156,12 @@ def test_what_a_killed_creation_leaves_is_not_a_trace(tmp_path: Path) -> None:
         (folder / (JOURNAL + name)).write_bytes(b"")
     (folder / "2024-03").mkdir()
     (folder / "notes.txt").write_text("mine")
-    with JournalStore.open(journal, _IDENTITY, download_to=folder) as store:
-        assert store.keys() == []
-    with JournalStore.open(journal, _IDENTITY, download_to=folder) as store:
-        assert store.identity == _IDENTITY  # completed: a journal now
+    with pytest.raises(JournalDamagedError) as caught:
+        JournalStore.open(journal, _IDENTITY, download_to=folder)
+    assert "may have sent requests" in str(caught.value)
+    assert journal.read_bytes() == b""
+    with pytest.raises(JournalDamagedError):
+        JournalStore.open_readonly(journal)
 
 
 # ------------------------------------------------------------ item 5: no terminal, no --yes
@@ -385,7 +390,7 @@ def test_the_readme_and_journal_help_list_every_journal_command(
 
     commands = _journal_commands()
     assert set(commands) == {
-        "show", "adopt", "resend", "retry-download", "rebind", "rfc", "repair", "split",
+        "show", "adopt", "resend", "retry-download", "keep", "rebind", "rfc", "repair", "split",
     }  # fmt: skip
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### When a month needs attention", 1)[1]

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async import _validation
+from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk import owner, repair
 from gigstack_async.bulk.engine import HELD, files_in
 from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
-from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStore
+from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.commands.journal_damaged import show_damaged
@@ -321,12 +321,24 @@ def register(commands: Any) -> None:
         "SAT's downloads of its package are spent (or unknown) while its folder already holds "
         "its CFDIs. Compare them with the request in gigstack's dashboard first (its number of "
         "CFDIs); a resend would request, and may bill, the month again. The files are listed "
-        "and must be confirmed (--yes when not in a terminal). Nothing is sent or downloaded.",
+        "and must be confirmed (--yes when not in a terminal). Refused, nothing changed, when "
+        "the folder holds fewer files than SAT reported for the request or files another "
+        "request's (the check a run makes of a package: issue dates within the month ± 1 day, "
+        "the kind of file, one taxpayer on the request's side), unless --force. Nothing is "
+        "sent or downloaded.",
         epilog=EPILOG,
         client=False,
     )
     _journal_arg(keep)
     keep.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    keep.add_argument(
+        "--force",
+        action="store_true",
+        help="keep them although the folder holds fewer files than SAT reported for the "
+        "request, or files the content check finds are not the month's (issue dates within the "
+        "month ± 1 day, the kind of file, one taxpayer on the request's side); those facts are "
+        "restated before the confirmation",
+    )
     _yes_arg(keep, "confirm without asking (for scripts)")
     keep.usage = f"{PROG} journal keep [options] JOURNAL MONTH"
     keep.set_defaults(func=run_keep, usage=keep.format_usage().strip())
@@ -745,7 +757,12 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
     with _open(args) as store:
         state = _month(store, key)
         # Refused (not stopped at such a package, or surely spent) before any text is shown.
-        new, commands = repair.allow_download(store, key)
+        try:
+            new, commands = repair.allow_download(store, key)
+        except JournalStateError as error:  # its hints name the folder, to run as printed
+            raise JournalStateError(
+                with_journal(str(error), key, str(args.journal)) or str(error)
+            ) from None
         package_id = state.blocked_package
         assert package_id is not None  # allow_download refuses a month without one
         ctx.ui.out(
@@ -783,10 +800,61 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
 
 KEEP_RISK = (
     "You confirm that the {files} file(s) in {folder}, extracted by an earlier run, are every "
-    "CFDI of {key} ({start} to {end}){count}. {key} is recorded done with them: nothing is "
-    "sent or downloaded, and later runs do not download it again. If some are missing, "
-    "`{prog} journal resend {key} --force` requests the month again (may be billed)."
+    "CFDI of {key} ({start} to {end}){count}: {listed}. {key} is recorded done with them: "
+    "nothing is sent or downloaded, and later runs do not download it again. If some are "
+    "missing, `{prog} journal resend {key} --force` requests the month again (may be billed)."
 )
+KEEP_SHOWN = 5
+"""How many file names `journal keep` lists (then how many more there are)."""
+
+
+def _keep_doubts(
+    store: JournalStore, state: m.MonthState, folder: Path, names: list[str]
+) -> list[str]:
+    """Why the files in `folder` may not be `state`'s CFDIs: fewer files than SAT reported for
+    the request, or the check a run makes of a package before extracting it (`bulk.content`:
+    issue dates within the month ± 1 day, the kind of file, one taxpayer on the request's
+    side), made on the files. Empty when nothing speaks against them."""
+    doubts = []
+    if state.invoice_count is not None and len(names) < state.invoice_count:
+        doubts.append(
+            f"it holds {len(names)} file(s), but SAT reported {state.invoice_count} "
+            f"{'CFDIs' if state.request_type == 'cfdi' else 'rows'} for request "
+            f"{state.request_id}: some are missing"
+        )
+    try:
+        scan = content.scan_files(
+            (folder / name for name in names),
+            request_type=state.request_type,
+            start=state.start,
+            end=state.end,
+            rfc_type=state.rfc_type,
+            journal_rfc=store.identity.rfc,
+        )
+    except OSError as exc:
+        doubts.append(f"a file cannot be read ({exc})")
+    else:
+        if scan.mismatch is not None:
+            doubts.append(f"they are not {state.key}'s request: {scan.mismatch}")
+    return doubts
+
+
+def _keep_way_on(store: JournalStore, key: str) -> str:
+    """The way on after a refused keep, the free one first: one more SAT download of the
+    package when SAT may still serve it (`journal retry-download`), else a new request."""
+    try:
+        repair.allow_download(store, key)
+    except JournalStateError:
+        free = ""
+    else:
+        free = (
+            f"`{PROG} journal retry-download {key}` allows one more download of its package "
+            "(bills nothing; SAT answers 5008 if it already served it twice); "
+        )
+    return (
+        f"{free}`{PROG} journal resend {key} --force` requests the month again (may be "
+        f"billed); `{PROG} journal show {key}` shows the month"
+    )
 
 
 def run_keep(args: argparse.Namespace, ctx: Context) -> int:
@@ -796,6 +864,7 @@ def run_keep(args: argparse.Namespace, ctx: Context) -> int:
 
 def _keep(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
+    journal = str(args.journal)
     with _open(args) as store:
         state = _month(store, key)
         if store.download_to is None:
@@ -811,24 +880,38 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
             new, commands = m.transition(state, m.KeepFiles(tuple(names)))
         except m.TransitionError as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(with_journal(str(error), key, journal) or "") from None
+        doubts = _keep_doubts(store, state, folder, names)
+        if doubts and not args.force:
+            raise UsageError(
+                f"{key} is not kept, nothing changed: the files in {folder} do not look like "
+                f"every CFDI of {key}'s request: {'; '.join(doubts)}. "
+                + (with_journal(_keep_way_on(store, key), key, journal) or "")
+                + ". If you checked them against the request in gigstack's dashboard anyway, "
+                f"`{PROG} journal keep {shell_quote(journal)} {key} --force` keeps them."
+            )
         kept = new.extracted[-1].files
         count = (
             f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
             if state.invoice_count is not None
             else ""
         )
-        ctx.ui.out(
-            KEEP_RISK.format(
-                files=len(kept),
-                folder=folder,
-                key=key,
-                start=state.start,
-                end=state.end,
-                count=count,
-                prog=PROG,
-            )
+        listed = ", ".join(kept[:KEEP_SHOWN]) + (
+            f" and {len(kept) - KEEP_SHOWN} more" if len(kept) > KEEP_SHOWN else ""
         )
+        text = KEEP_RISK.format(
+            files=len(kept),
+            folder=folder,
+            key=key,
+            start=state.start,
+            end=state.end,
+            count=count,
+            listed=listed,
+            prog=PROG,
+        )
+        ctx.ui.out(with_journal(text, key, journal) or text)
+        if doubts:  # --force: the facts against them, restated before the confirmation
+            ctx.ui.out(f"Kept with --force although {'; '.join(doubts)}.")
         if not _confirm(
             ctx, f"Record {key} done with these files?", yes=args.yes, what="journal keep"
         ):
