@@ -106,8 +106,17 @@ async def test_an_adopted_request_of_the_other_direction_does_not_set_the_journa
     creates = len(sandbox.state.calls_to(CREATE))
 
     done = results(await run(client, out, rfc_type))
+    # Adopted into a new journal: its downloads were never counted here, so January waits for
+    # the user's word (free) before a GET; then it is extracted.
+    assert f"journal retry-download {out} 2024-01" in (done["2024-01"].hint or "")
+    allow = ["journal", "retry-download", str(out), "2024-01", "--yes"]
+    assert await asyncio.to_thread(main, allow) == 0
+    january = results(await run(client, out, rfc_type))["2024-01"]
 
-    assert done["2024-01"].ok  # the documented limit: a part-month request on the user's word
+    # By now February's server-vouched package taught the journal its RFC: the wrong request's
+    # CFDIs (another taxpayer on the request's side) are refused, not extracted.
+    assert january.stage == "needs-attention"
+    assert not list((out / "2024-01").glob("*.xml"))
     assert done["2024-02"].ok, done["2024-02"].error
     assert done["2024-03"].ok, done["2024-03"].error
     assert len(sandbox.state.calls_to(CREATE)) == creates + 2  # February and March, once each

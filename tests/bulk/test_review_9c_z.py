@@ -144,6 +144,14 @@ async def test_the_old_json_journals_advice_runs_and_bills_nothing(
     with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.get("2024-01").request_id == old.request_id
 
+    # The old version may have downloaded its package: this journal cannot know, so the
+    # month asks for the user's word before a GET that could be SAT's third (free either way).
+    waiting = results(await run(client, out))["2024-01"]
+    assert waiting.stage == "needs-attention"
+    assert "assumed spent" in (waiting.error or "")
+    retry = f"gigstack-async journal retry-download {shlex.quote(str(out))} 2024-01"
+    assert retry in (waiting.hint or "")
+    assert await asyncio.to_thread(main, [*shlex.split(retry)[1:], "--yes"]) == 0
     done = results(await run(client, out))["2024-01"]
     assert done.ok, done.error
     assert done.files
@@ -232,7 +240,17 @@ async def test_a_damaged_staged_zip_nothing_refers_to_is_removed(
 
     stuck = results(await run(client, out))["2024-01"]
     assert stuck.stage == "needs-attention"  # no download left, no usable copy
-    assert await asyncio.to_thread(main, ["journal", "resend", str(out), "2024-01", "--yes"]) == 0
+    # The 2nd GET's run died: it may not have reached SAT, so the free way comes first and a
+    # billed resend is refused until it was tried.
+    resend = ["journal", "resend", str(out), "2024-01", "--yes"]
+    assert await asyncio.to_thread(main, resend) == 2
+    allow = ["journal", "retry-download", str(out), "2024-01", "--yes"]
+    assert await asyncio.to_thread(main, allow) == 0
+    spent = results(await run(client, out))["2024-01"]  # SAT served it twice: 5008, free
+    assert spent.stage == "needs-attention"
+    assert "SAT 5008" in (spent.error or "")
+    assert len(sandbox.state.calls_to(CREATE)) == 1
+    assert await asyncio.to_thread(main, resend) == 0
 
     done = results(await run(client, out))["2024-01"]  # a new request
 
