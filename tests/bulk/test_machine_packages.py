@@ -1050,8 +1050,12 @@ def test_adopt_of_the_months_own_request_confirms_it_and_keeps_its_progress(
 
 
 def resent(state: MonthState) -> MonthState:
+    # A month done (or empty) for its dates keeps them as its own part: a 5002 for wider dates
+    # must not ask for them again.
+    kept = state.stage in (Stage.DONE, Stage.EMPTY)
     return evolve(
         state,
+        own_part=m.OwnPart(state.start, state.end, state.files) if kept else state.own_part,
         stage=Stage.PLANNED,
         request_id=None,
         duplicate=False,
