@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from gigstack_async import GigstackClient
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.watch import PollSchedule
@@ -72,6 +74,12 @@ async def world_of(config: SandboxConfig) -> AsyncIterator[tuple[Sandbox, Gigsta
 def keyed_cli(sandbox: Sandbox, *argv: object) -> int:
     """The CLI with the sandbox's API key and base URL, then `argv`: its exit code."""
     return main(["--api-key", sandbox.api_key, "--base-url", sandbox.base_url, *map(str, argv)])
+
+
+def sandbox_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    """GIGSTACK_API_KEY and GIGSTACK_BASE_URL name the sandbox (for a CLI run without flags)."""
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
 
 
 def calls(sandbox: Sandbox, operation: str) -> int:

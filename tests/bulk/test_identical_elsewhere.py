@@ -38,7 +38,7 @@ from gigstack_async.cli import main
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import PROFILES, ServerProfile
-from tests.bulk._support import FAST, results, world_of
+from tests.bulk._support import FAST, results, sandbox_env, world_of
 from tests.bulk._support import run as bulk_run
 
 COMMAND = re.compile(r"`(gigstack-async journal adopt [^`]+)`")
@@ -327,6 +327,20 @@ def cli(sandbox: Sandbox, *argv: str) -> list[str]:
     ]
 
 
+async def cfdi_then_cfdi_b(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[int, int]:
+    """`sat download` into ./cfdi, then the same months into ./cfdi-b: both exit codes (the
+    second run's output is left in `capsys`)."""
+    monkeypatch.chdir(tmp_path)
+    first = await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi"))
+    capsys.readouterr()
+    return first, await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b"))
+
+
 async def test_the_cli_names_the_requests_in_the_plan_and_holds_them(
     world: tuple[Sandbox, GigstackClient],
     tmp_path: Path,
@@ -334,10 +348,7 @@ async def test_the_cli_names_the_requests_in_the_plan_and_holds_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox, _client = world
-    monkeypatch.chdir(tmp_path)
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi")) == 0
-    capsys.readouterr()
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b")) == 1
+    assert await cfdi_then_cfdi_b(sandbox, tmp_path, capsys, monkeypatch) == (0, 1)
     out = capsys.readouterr().out
     assert f"Output folder: {tmp_path / 'cfdi-b'} (new folder)" in out
     assert "The account already has an identical request for 2 months" in out
@@ -440,10 +451,7 @@ async def test_the_cli_plan_shows_untyped_look_alikes_without_holding_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox, _client = world
-    monkeypatch.chdir(tmp_path)
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi")) == 0
-    capsys.readouterr()
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b")) == 0
+    assert await cfdi_then_cfdi_b(sandbox, tmp_path, capsys, monkeypatch) == (0, 0)
     out = capsys.readouterr().out
     assert "without saying their type (cfdi or metadata)" in out
     assert "If one is a cfdi request, it is this month's: answer no, and adopt it" in out
@@ -524,8 +532,7 @@ def test_the_plan_offers_to_adopt_only_a_request_that_can_still_be_downloaded(
 
 
 def journal_cli(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     return main(["journal", *argv])
 
 

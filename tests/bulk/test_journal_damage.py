@@ -25,7 +25,7 @@ from gigstack_async.bulk.salvage import salvage
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
-from tests.bulk._support import CREATE, FAST, JOURNAL, PACKAGE, month_results, world_of
+from tests.bulk._support import CREATE, FAST, JOURNAL, PACKAGE, month_results, sandbox_env, world_of
 from tests.bulk._support import calls as _calls
 
 IDENTITY = StoreIdentity(
@@ -417,8 +417,7 @@ async def test_repair_keeps_what_sat_served_and_the_hints_never_bill_a_month_on_
     log: str,
 ) -> None:
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     await _served_twice(sandbox, client, out)
     if log != "with counts":
@@ -482,8 +481,7 @@ async def test_the_salvage_route_counts_spent_downloads_as_unknown_never_zero(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     await _served_twice(sandbox, client, out)
     journal = out / JOURNAL
@@ -673,8 +671,7 @@ async def test_keep_refuses_missing_or_another_months_files_and_leaves_the_free_
     # files; then `journal show` said done, retry-download was refused, and the printed
     # commands lacked the folder.
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     first = await _run(client, out)
     jan = sorted((out / "2024-01").glob("*.xml"))
@@ -728,8 +725,7 @@ async def test_keep_with_force_restates_the_facts_and_lists_the_files(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     first = await _run(client, out)
     jan = sorted((out / "2024-01").glob("*.xml"))
