@@ -67,6 +67,14 @@ async def sandbox() -> AsyncIterator[Sandbox]:
         yield running
 
 
+async def january(sandbox: Sandbox, out: Path) -> StoreIdentity:
+    """January downloaded into `out` with the OLD key: the journal's identity then."""
+    async with GigstackClient(OLD, base_url=sandbox.base_url) as client:
+        await run(client, out, end="2024-01")
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        return store.identity
+
+
 # Item 2: rebind to another company's key ---------------------------------------------------
 
 
@@ -75,11 +83,8 @@ async def test_rebind_to_another_companys_key_is_refused_after_a_free_read(
 ) -> None:
     # The newcomer's case: interrupted before anything was extracted (RFC not known yet).
     out = tmp_path / "cfdi"
-    async with GigstackClient(OLD, base_url=sandbox.base_url) as client:
-        await run(client, out, end="2024-01")
-        with JournalStore.open_existing(out / JOURNAL) as store:
-            before = store.identity
-        creates = calls(sandbox, CREATE)
+    before = await january(sandbox, out)
+    creates = calls(sandbox, CREATE)
 
     assert await asyncio.to_thread(cli, out, sandbox, FOREIGN, "--yes") == 2
     err = " ".join(capsys.readouterr().err.split())
@@ -320,10 +325,7 @@ async def test_a_rebind_whose_check_fails_changes_nothing(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cfdi"
-    async with GigstackClient(OLD, base_url=sandbox.base_url) as client:
-        await run(client, out, end="2024-01")
-    with JournalStore.open_existing(out / JOURNAL) as store:
-        before = store.identity
+    before = await january(sandbox, out)
     # A key the server does not know: 401, not "not found": nothing can be concluded.
     assert await asyncio.to_thread(cli, out, sandbox, "sk_test_unknown_9999", "--yes") == 3
     assert "sk_test_unknown_9999" not in capsys.readouterr().err
