@@ -12,6 +12,8 @@ from gigstack_async.cli.commands.sandbox import _request_line
 from gigstack_async.sandbox import Sandbox
 from gigstack_async.sandbox.profiles import PROFILES, ServerProfile
 
+from ._support import creates as _creates
+from ._support import download_argv as _download
 from .conftest import SECRET_KEY
 
 BODY = {
@@ -145,13 +147,6 @@ def test_the_total_names_the_months_whose_count_is_unknown() -> None:
     assert _invoices(board, board.totals()[2]) == "189 invoices"
 
 
-def _download(out: Path, *extra: str, first: str = "2025-01", last: str = "2025-02") -> list[str]:
-    return [
-        "sat", "download", "--from", first, "--to", last, "--rfc-type", "received",
-        "--out", str(out), "--poll-interval", "0.02", *extra,
-    ]  # fmt: skip
-
-
 async def test_a_resumed_run_with_nothing_to_send_asks_nothing(
     sandbox: Sandbox, cli, tmp_path: Path
 ) -> None:
@@ -159,11 +154,11 @@ async def test_a_resumed_run_with_nothing_to_send_asks_nothing(
     # be sent; without a terminal it even refused to go on without --yes.
     out = tmp_path / "cfdi"
     assert (await cli(*_download(out, "--yes"))).code == 0
-    creates = len(sandbox.state.calls_to("createDownloadRequest"))
+    creates = _creates(sandbox)
     again = await cli(*_download(out))  # no --yes, stdin is not a terminal
     assert again.code == 0, again.stderr
     assert "No new download request to submit" in again.stdout
-    assert len(sandbox.state.calls_to("createDownloadRequest")) == creates
+    assert _creates(sandbox) == creates
 
 
 async def test_the_prompt_counts_only_the_months_that_may_be_sent(
