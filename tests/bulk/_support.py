@@ -12,12 +12,17 @@ import os
 import socket
 import sys
 import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.watch import PollSchedule
-from gigstack_async.sandbox import Sandbox
+from gigstack_async.cli import main
+from gigstack_async.sandbox import Sandbox, SandboxConfig
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 CREATE = "createDownloadRequest"
@@ -36,21 +41,50 @@ def free_port() -> int:
 async def run(
     client: GigstackClient, out: Path, start: str = "2024-01", end: str = "2024-01", **kw: object
 ) -> list[BulkEvent]:
-    """Every event of one `downloads.bulk` run of received CFDIs into `out` (poll: `FAST`)."""
+    """Every event of one `downloads.bulk` run into `out` (received CFDIs and poll `FAST` unless
+    `rfc_type=` / `poll=` say otherwise)."""
     kw.setdefault("poll", FAST)
-    bulk = client.downloads.bulk(
-        start,
-        end,
-        rfc_type="received",
-        download_to=out,
-        **kw,  # type: ignore[arg-type]
-    )
+    kw.setdefault("rfc_type", "received")
+    bulk = client.downloads.bulk(start, end, download_to=out, **kw)  # type: ignore[arg-type]
     async with bulk:
         return [event async for event in bulk]
 
 
 def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
     return {e.key: e for e in events if isinstance(e, MonthResult)}
+
+
+async def month_results(
+    client: GigstackClient, out: Path, start: str, end: str, **kw: object
+) -> dict[str, MonthResult]:
+    """`results` of one `run`: each month's outcome by its key."""
+    return results(await run(client, out, start, end, **kw))
+
+
+@asynccontextmanager
+async def world_of(config: SandboxConfig) -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    """A running sandbox with `config` and a client of it on 127.0.0.1 (the `world` fixtures)."""
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        yield sandbox, client
+
+
+def keyed_cli(sandbox: Sandbox, *argv: object) -> int:
+    """The CLI with the sandbox's API key and base URL, then `argv`: its exit code."""
+    return main(["--api-key", sandbox.api_key, "--base-url", sandbox.base_url, *map(str, argv)])
+
+
+def sandbox_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    """GIGSTACK_API_KEY and GIGSTACK_BASE_URL name the sandbox (for a CLI run without flags)."""
+    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+
+
+def calls(sandbox: Sandbox, operation: str) -> int:
+    """Calls of `operation` the server's own log recorded (not the SDK's report)."""
+    return len(sandbox.state.calls_to(operation))
 
 
 def xml_names(folder: Path) -> set[str]:

@@ -30,17 +30,17 @@ from gigstack_async.bulk.duplicates import (
     prior_requests,
 )
 from gigstack_async.bulk.engine import initial_state
-from gigstack_async.bulk.events import BulkEvent, MonthResult, Submitted
+from gigstack_async.bulk.events import BulkEvent, Submitted
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.run import journal_identity
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import PROFILES, ServerProfile
+from tests.bulk._support import FAST, results, sandbox_env, world_of
+from tests.bulk._support import run as bulk_run
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 COMMAND = re.compile(r"`(gigstack-async journal adopt [^`]+)`")
 
 MONTH = m.MonthState(
@@ -182,23 +182,12 @@ def test_only_the_months_own_request_as_recorded_is_exempt(
 @pytest.fixture
 async def world(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
     profile: ServerProfile = getattr(request, "param", ServerProfile())
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=5, profile=profile)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(SandboxConfig(speed=3000, seed=5, profile=profile)) as both:
+        yield both
 
 
 async def run(client: GigstackClient, out: Path, **kw: object) -> list[BulkEvent]:
-    bulk = client.downloads.bulk(
-        "2024-01", "2024-02", rfc_type="received", download_to=out, poll=FAST, **kw
-    )  # type: ignore[arg-type]
-    async with bulk:
-        return [event async for event in bulk]
-
-
-def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
+    return await bulk_run(client, out, "2024-01", "2024-02", **kw)
 
 
 def billed(sandbox: Sandbox) -> int:
@@ -338,6 +327,20 @@ def cli(sandbox: Sandbox, *argv: str) -> list[str]:
     ]
 
 
+async def cfdi_then_cfdi_b(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[int, int]:
+    """`sat download` into ./cfdi, then the same months into ./cfdi-b: both exit codes (the
+    second run's output is left in `capsys`)."""
+    monkeypatch.chdir(tmp_path)
+    first = await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi"))
+    capsys.readouterr()
+    return first, await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b"))
+
+
 async def test_the_cli_names_the_requests_in_the_plan_and_holds_them(
     world: tuple[Sandbox, GigstackClient],
     tmp_path: Path,
@@ -345,10 +348,7 @@ async def test_the_cli_names_the_requests_in_the_plan_and_holds_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox, _client = world
-    monkeypatch.chdir(tmp_path)
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi")) == 0
-    capsys.readouterr()
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b")) == 1
+    assert await cfdi_then_cfdi_b(sandbox, tmp_path, capsys, monkeypatch) == (0, 1)
     out = capsys.readouterr().out
     assert f"Output folder: {tmp_path / 'cfdi-b'} (new folder)" in out
     assert "The account already has an identical request for 2 months" in out
@@ -451,10 +451,7 @@ async def test_the_cli_plan_shows_untyped_look_alikes_without_holding_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox, _client = world
-    monkeypatch.chdir(tmp_path)
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi")) == 0
-    capsys.readouterr()
-    assert await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b")) == 0
+    assert await cfdi_then_cfdi_b(sandbox, tmp_path, capsys, monkeypatch) == (0, 0)
     out = capsys.readouterr().out
     assert "without saying their type (cfdi or metadata)" in out
     assert "If one is a cfdi request, it is this month's: answer no, and adopt it" in out
@@ -535,8 +532,7 @@ def test_the_plan_offers_to_adopt_only_a_request_that_can_still_be_downloaded(
 
 
 def journal_cli(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     return main(["journal", *argv])
 
 
@@ -607,15 +603,15 @@ async def test_another_folders_request_under_an_id_this_journal_reused_holds_the
     # "known" and created February again.
     sandbox, client = world
     a, b = tmp_path / "A", tmp_path / "B"
-    first = results(await run_months(client, a, "2024-01", "2024-01"))
+    first = results(await bulk_run(client, a, "2024-01", "2024-01"))
     sandbox.state.restart_request_ids()
-    other = results(await run_months(client, b, "2024-02", "2024-02"))
+    other = results(await bulk_run(client, b, "2024-02", "2024-02"))
     assert first["2024-01"].request_id == other["2024-02"].request_id == "DM-000001"
 
     bulk = client.downloads.bulk("2024-01", "2024-02", rfc_type="received", download_to=a)
     found = await bulk.identical_requests()
     assert {k: [p.request_id for p in v] for k, v in found.items()} == {"2024-02": ["DM-000001"]}
-    again = results(await run_months(client, a, "2024-01", "2024-02"))
+    again = results(await bulk_run(client, a, "2024-01", "2024-02"))
     assert again["2024-01"].stage == "done"
     assert again["2024-02"].stage == "held"
     assert sandbox.state.billed_creates("2024-01") == 1
@@ -635,15 +631,9 @@ async def test_a_months_own_request_resent_on_purpose_is_not_held_by_its_old_id(
     # never holds a resend the user asked for (`journal resend`).
     sandbox, client = world
     out = tmp_path / "A"
-    assert results(await run_months(client, out, "2024-01", "2024-01"))["2024-01"].ok
+    assert results(await bulk_run(client, out, "2024-01", "2024-01"))["2024-01"].ok
     args = ("resend", str(out), "2024-01", "--force", "--yes")
     assert await asyncio.to_thread(journal_cli, sandbox, monkeypatch, *args) == 0
-    again = results(await run_months(client, out, "2024-01", "2024-01"))
+    again = results(await bulk_run(client, out, "2024-01", "2024-01"))
     assert again["2024-01"].stage == "done"
     assert sandbox.state.billed_creates("2024-01") == 2
-
-
-async def run_months(client: GigstackClient, out: Path, start: str, end: str) -> list[BulkEvent]:
-    bulk = client.downloads.bulk(start, end, rfc_type="received", download_to=out, poll=FAST)
-    async with bulk:
-        return [event async for event in bulk]

@@ -20,18 +20,17 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import engine, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.salvage import salvage
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
+from tests.bulk._support import CREATE, FAST, JOURNAL, PACKAGE, month_results, sandbox_env, world_of
+from tests.bulk._support import calls as _calls
 
 IDENTITY = StoreIdentity(
     None, "http://127.0.0.1:9/v2", "1234abcd1234abcd", None, "received", "cfdi"
 )
-JOURNAL = ".gigstack-journal.sqlite3"
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 
 
 def _month(key: str, last: int, **changes: object) -> m.MonthState:
@@ -233,19 +232,12 @@ def test_show_works_while_a_run_holds_the_journal(
 
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=4)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(SandboxConfig(speed=3000, seed=4)) as both:
+        yield both
 
 
 async def _run(client: GigstackClient, out: Path) -> dict[str, MonthResult]:
-    bulk = client.downloads.bulk("2024-01", "2024-03", rfc_type="received", download_to=out,
-                                 poll=FAST)  # fmt: skip
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
+    return await month_results(client, out, "2024-01", "2024-03")
 
 
 def _creates(sandbox: Sandbox) -> dict[str, int]:
@@ -397,20 +389,9 @@ async def test_a_journal_kept_elsewhere_does_not_judge_the_folder_by_its_files(
 # times SAT served its packages: the next run sent a third GET nobody confirmed (SAT 5008), then
 # the hint's `journal resend` billed the month again while its folder held every file.
 
-PACKAGE, CREATE = "downloadPackage", "createDownloadRequest"
-
 
 async def _run_two(client: GigstackClient, out: Path) -> dict[str, MonthResult]:
-    bulk = client.downloads.bulk("2024-10", "2024-11", rfc_type="received", download_to=out,
-                                 poll=FAST)  # fmt: skip
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
-def _calls(sandbox: Sandbox, operation: str) -> int:
-    """Calls the server's own log recorded (not the SDK's report)."""
-    return len(sandbox.state.calls_to(operation))
+    return await month_results(client, out, "2024-10", "2024-11")
 
 
 def _xml(folder: Path) -> int:
@@ -436,8 +417,7 @@ async def test_repair_keeps_what_sat_served_and_the_hints_never_bill_a_month_on_
     log: str,
 ) -> None:
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     await _served_twice(sandbox, client, out)
     if log != "with counts":
@@ -501,8 +481,7 @@ async def test_the_salvage_route_counts_spent_downloads_as_unknown_never_zero(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     await _served_twice(sandbox, client, out)
     journal = out / JOURNAL
@@ -692,8 +671,7 @@ async def test_keep_refuses_missing_or_another_months_files_and_leaves_the_free_
     # files; then `journal show` said done, retry-download was refused, and the printed
     # commands lacked the folder.
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     first = await _run(client, out)
     jan = sorted((out / "2024-01").glob("*.xml"))
@@ -747,8 +725,7 @@ async def test_keep_with_force_restates_the_facts_and_lists_the_files(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox, client = world
-    monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+    sandbox_env(monkeypatch, sandbox)
     out = tmp_path / "cfdi"
     first = await _run(client, out)
     jan = sorted((out / "2024-01").glob("*.xml"))

@@ -20,25 +20,21 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import owner
-from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.events import BulkEvent
 from gigstack_async.bulk.run import journal_identity
 from gigstack_async.bulk.store import JournalMismatchError, JournalStore, StoreIdentity
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.config import ApiKeyConfig
+from tests.bulk._support import CREATE, JOURNAL, PACKAGE, STATUS, calls, results
+from tests.bulk._support import run as bulk_run
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-JOURNAL = ".gigstack-journal.sqlite3"
 OLD, NEW, FOREIGN = "sk_test_old_key_1111", "sk_test_new_key_2222", "sk_test_other_co_3333"
 KEYS = (
     ApiKeyConfig(OLD, "team_sandbox"),
     ApiKeyConfig(NEW, "team_sandbox"),
     ApiKeyConfig(FOREIGN, "team_foreign"),  # another company (RFC XIA190128J61)
 )
-STATUS = "getDownloadRequestStatus"
-CREATE = "createDownloadRequest"
-PACKAGE = "downloadPackage"
 
 
 async def run(
@@ -48,13 +44,7 @@ async def run(
     end: str = "2024-02",
     rfc_type: str = "received",
 ) -> list[BulkEvent]:
-    bulk = client.downloads.bulk(start, end, rfc_type=rfc_type, download_to=out, poll=FAST)
-    async with bulk:
-        return [event async for event in bulk]
-
-
-def results(events: list[BulkEvent]) -> dict[str, MonthResult]:
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
+    return await bulk_run(client, out, start, end, rfc_type=rfc_type)
 
 
 def cli(out: Path, sandbox: Sandbox, key: str, *extra: str) -> int:
@@ -77,6 +67,14 @@ async def sandbox() -> AsyncIterator[Sandbox]:
         yield running
 
 
+async def january(sandbox: Sandbox, out: Path) -> StoreIdentity:
+    """January downloaded into `out` with the OLD key: the journal's identity then."""
+    async with GigstackClient(OLD, base_url=sandbox.base_url) as client:
+        await run(client, out, end="2024-01")
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        return store.identity
+
+
 # Item 2: rebind to another company's key ---------------------------------------------------
 
 
@@ -85,11 +83,8 @@ async def test_rebind_to_another_companys_key_is_refused_after_a_free_read(
 ) -> None:
     # The newcomer's case: interrupted before anything was extracted (RFC not known yet).
     out = tmp_path / "cfdi"
-    async with GigstackClient(OLD, base_url=sandbox.base_url) as client:
-        await run(client, out, end="2024-01")
-        with JournalStore.open_existing(out / JOURNAL) as store:
-            before = store.identity
-        creates = len(sandbox.state.calls_to(CREATE))
+    before = await january(sandbox, out)
+    creates = calls(sandbox, CREATE)
 
     assert await asyncio.to_thread(cli, out, sandbox, FOREIGN, "--yes") == 2
     err = " ".join(capsys.readouterr().err.split())
@@ -99,7 +94,7 @@ async def test_rebind_to_another_companys_key_is_refused_after_a_free_read(
     with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.identity == before  # nothing changed
     # Only GETs of a request's status were sent: nothing created, nothing billed.
-    assert len(sandbox.state.calls_to(CREATE)) == creates
+    assert calls(sandbox, CREATE) == creates
     assert 1 <= len(sandbox.state.calls_to(STATUS)) <= 3
     async with GigstackClient(FOREIGN, base_url=sandbox.base_url) as foreign:
         with pytest.raises(JournalMismatchError):
@@ -316,7 +311,7 @@ async def test_a_swapped_adopt_is_undone_by_adopting_each_id_into_its_month(
         assert done["2024-03"].ok, done["2024-03"].error
         assert issue_months(out / "2024-02") == {"2024-02"}
         assert issue_months(out / "2024-03") == {"2024-03"}
-        assert len(sandbox.state.calls_to(CREATE)) == 3  # nothing requested again
+        assert calls(sandbox, CREATE) == 3  # nothing requested again
         team = sandbox.state.teams["team_sandbox"]
         assert team.package_downloads[f"{mar_id}_01".upper()] == 2
         with JournalStore.open_existing(out / JOURNAL) as store:
@@ -330,10 +325,7 @@ async def test_a_rebind_whose_check_fails_changes_nothing(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cfdi"
-    async with GigstackClient(OLD, base_url=sandbox.base_url) as client:
-        await run(client, out, end="2024-01")
-    with JournalStore.open_existing(out / JOURNAL) as store:
-        before = store.identity
+    before = await january(sandbox, out)
     # A key the server does not know: 401, not "not found": nothing can be concluded.
     assert await asyncio.to_thread(cli, out, sandbox, "sk_test_unknown_9999", "--yes") == 3
     assert "sk_test_unknown_9999" not in capsys.readouterr().err

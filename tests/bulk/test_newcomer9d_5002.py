@@ -19,47 +19,33 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.repair import record
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.bulk.watch import PollSchedule
-from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
-
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-CREATE = "POST /invoices/download/request"
-JOURNAL = ".gigstack-journal.sqlite3"
+from tests.bulk._support import CREATE, JOURNAL, calls, month_results, world_of
+from tests.bulk._support import keyed_cli as cli
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
     # As `--sat-code 2024-08:5002`: SAT refuses August's whole-month request, other dates pass.
     rule = SatCodeRule(5002, month="2024-08", whole_month=True)
-    profile = ServerProfile(sat_codes=(rule,))
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=9, profile=profile)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(
+        SandboxConfig(speed=3000, seed=9, profile=ServerProfile(sat_codes=(rule,)))
+    ) as both:
+        yield both
 
 
 async def run(
     client: GigstackClient, out: Path, start: str = "2024-07", end: str = "2024-08"
 ) -> dict[str, MonthResult]:
-    bulk = client.downloads.bulk(start, end, rfc_type="received", download_to=out, poll=FAST)
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
-
-
-def cli(sandbox: Sandbox, *argv: object) -> int:
-    head = ["--api-key", sandbox.api_key, "--base-url", sandbox.base_url]
-    return main([*head, *(str(a) for a in argv)])
+    return await month_results(client, out, start, end)
 
 
 def creates(sandbox: Sandbox) -> int:
-    return len(sandbox.state.calls_to(CREATE))
+    return calls(sandbox, CREATE)
 
 
 async def test_other_dates_into_the_same_folder_never_end_ok_without_the_missing_days(

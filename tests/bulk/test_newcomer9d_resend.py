@@ -15,23 +15,16 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
-
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-JOURNAL = ".gigstack-journal.sqlite3"
+from tests.bulk._support import JOURNAL, month_results, world_of
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=4)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(SandboxConfig(speed=3000, seed=4)) as both:
+        yield both
 
 
 async def test_resend_names_the_free_rerun_and_needs_force(
@@ -39,12 +32,7 @@ async def test_resend_names_the_free_rerun_and_needs_force(
 ) -> None:
     _sandbox, client = world
     out = tmp_path / "fBi"
-    bulk = client.downloads.bulk(
-        "2024-03", "2024-03", rfc_type="issued", download_to=out, poll=FAST
-    )
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    (done,) = [e for e in events if isinstance(e, MonthResult)]
+    (done,) = (await month_results(client, out, "2024-03", "2024-03", rfc_type="issued")).values()
     assert done.ok
     # As the newcomer's month stood: its package's first download failed, one left.
     with JournalStore.open_existing(out / JOURNAL) as store:

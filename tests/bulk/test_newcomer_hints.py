@@ -22,36 +22,19 @@ from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult, MonthWarning
 from gigstack_async.bulk.hints import with_journal
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+from tests.bulk._support import FAST, run, world_of
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 COMMAND = re.compile(r"`(gigstack-async journal [^`]+)`")
 
 
 @pytest.fixture
 async def world(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
     server_profile: ServerProfile = getattr(request, "param", ServerProfile())
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11, profile=server_profile)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
-
-
-async def run(client: GigstackClient, out: Path, **kw: object) -> list[BulkEvent]:
-    bulk = client.downloads.bulk(
-        "2024-01",
-        "2024-01",
-        rfc_type="received",
-        download_to=out,
-        poll=FAST,
-        **kw,  # type: ignore[arg-type]
-    )
-    async with bulk:
-        return [event async for event in bulk]
+    async with world_of(SandboxConfig(speed=3000, seed=11, profile=server_profile)) as both:
+        yield both
 
 
 def result(events: list[BulkEvent]) -> MonthResult:

@@ -23,37 +23,25 @@ from pathlib import Path
 import pytest
 
 from gigstack_async import GigstackClient
-from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.store import JournalStore, decode_state, encode_state
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
+from tests.bulk._support import CREATE, JOURNAL, PACKAGE, month_results, world_of
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-PACKAGE = "downloadPackage"
-CREATE = "createDownloadRequest"
-JOURNAL = ".gigstack-journal.sqlite3"
 COMMAND = re.compile(r"`(gigstack-async journal [^`]+)`")
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(SandboxConfig(speed=3000, seed=11)) as both:
+        yield both
 
 
 async def run(
     client: GigstackClient, out: Path, start: str = "2024-11", end: str = "2024-11"
 ) -> dict[str, MonthResult]:
-    bulk = client.downloads.bulk(
-        start, end, rfc_type="received", download_to=out, poll=FAST, concurrency=2, timeout=30
-    )
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
+    return await month_results(client, out, start, end, concurrency=2, timeout=30)
 
 
 def creates_in_the_log(sandbox: Sandbox) -> Counter[str]:

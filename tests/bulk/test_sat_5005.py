@@ -20,24 +20,20 @@ from pathlib import Path
 import pytest
 
 from gigstack_async import GigstackClient
-from gigstack_async.bulk.events import BulkEvent, MonthResult
-from gigstack_async.bulk.watch import PollSchedule
+from gigstack_async.bulk.events import MonthResult
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import GUESS_HISTORY_FIELDS, SatCodeRule, ServerProfile
+from tests.bulk._support import CREATE, calls, month_results, world_of
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 COMMAND = re.compile(r"`(gigstack-async journal (?:adopt|resend) [^`]+)`")
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=5, preloaded_months=0)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(SandboxConfig(speed=3000, seed=5, preloaded_months=0)) as both:
+        yield both
 
 
 def play(sandbox: Sandbox, how: str, *, times: int | None = 1, **knobs: object) -> None:
@@ -47,23 +43,14 @@ def play(sandbox: Sandbox, how: str, *, times: int | None = 1, **knobs: object) 
 
 
 async def run(client: GigstackClient, out: Path, *, allow_duplicates: bool = False) -> MonthResult:
-    bulk = client.downloads.bulk(
-        "2024-01",
-        "2024-01",
-        rfc_type="received",
-        download_to=out,
-        poll=FAST,
-        timeout=30,
-        allow_duplicates=allow_duplicates,
-    )
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return next(e for e in events if isinstance(e, MonthResult))
+    found = await month_results(client, out, "2024-01", "2024-01", timeout=30,
+                                allow_duplicates=allow_duplicates)  # fmt: skip
+    return found["2024-01"]
 
 
 def creates(sandbox: Sandbox) -> int:
     """Create requests the client sent (the request log: refused ones too)."""
-    return len(sandbox.state.calls_to("createDownloadRequest"))
+    return calls(sandbox, CREATE)
 
 
 async def elsewhere(client: GigstackClient) -> str:

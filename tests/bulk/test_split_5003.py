@@ -22,36 +22,28 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.events import BulkEvent, MonthResult
+from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.repair import _uncovered
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+from tests.bulk._support import CREATE, FAST, JOURNAL, calls, keyed_cli, month_results, world_of
 
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 SPLIT = re.compile(r"`(gigstack-async journal split [^`]+)`")
-CREATE = "createDownloadRequest"  # an operation id: `calls_to` matches those
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
     profile = ServerProfile(sat_codes=(SatCodeRule(5003, month="2024-03", times=1),))
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=7, profile=profile)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(SandboxConfig(speed=3000, seed=7, profile=profile)) as both:
+        yield both
 
 
 async def run(
     client: GigstackClient, out: Path, start: str = "2024-02", end: str = "2024-03"
 ) -> dict[str, MonthResult]:
-    bulk = client.downloads.bulk(start, end, rfc_type="received", download_to=out, poll=FAST)
-    async with bulk:
-        events: list[BulkEvent] = [event async for event in bulk]
-    return {e.key: e for e in events if isinstance(e, MonthResult)}
+    return await month_results(client, out, start, end)
 
 
 def cli(*argv: object) -> int:
@@ -116,11 +108,11 @@ async def test_a_5003_month_downloaded_in_parts_finishes_the_folder(
     assert f"{part_a.absolute() / '2024-03'} (2024-03-01..2024-03-15" in said
     assert "cp -n -R" in said
 
-    creates = len(sandbox.state.calls_to(CREATE))
+    creates = calls(sandbox, CREATE)
     again = await run(client, out)
     assert again["2024-03"].stage == "split"
     assert all(r.ok for r in again.values())  # every rerun of the year exits 0 now
-    assert len(sandbox.state.calls_to(CREATE)) == creates  # nothing sent, nothing billed
+    assert calls(sandbox, CREATE) == creates  # nothing sent, nothing billed
 
     capsys.readouterr()
     assert await asyncio.to_thread(cli, "journal", "show", out) == 0
@@ -130,7 +122,7 @@ async def test_a_5003_month_downloaded_in_parts_finishes_the_folder(
     # The refused dates are never requested again: resend refuses a split month, even --force.
     code = await asyncio.to_thread(cli, "journal", "resend", out, "2024-03", "--force", "--yes")
     assert code == 2
-    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+    with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.get("2024-03").stage.value == "split"
 
 
@@ -155,22 +147,15 @@ async def test_a_part_of_another_kind_or_unfinished_is_refused(
     assert "its journal has rfc_type 'issued', this journal has 'received'" in err
     assert await asyncio.to_thread(cli, "journal", "split", out, "2024-03", out) == 2
     assert "is this journal" in capsys.readouterr().err
-    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+    with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.get("2024-03").stage.value == "sat-failed"
 
 
 @pytest.fixture
 async def whole_month_5003() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
     profile = ServerProfile(sat_codes=(SatCodeRule(5003, month="2024-03", whole_month=True),))
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11, profile=profile)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
-
-
-def keyed(sandbox: Sandbox, *argv: object) -> int:
-    return cli("--api-key", sandbox.api_key, "--base-url", sandbox.base_url, *argv)
+    async with world_of(SandboxConfig(speed=3000, seed=11, profile=profile)) as both:
+        yield both
 
 
 async def test_a_month_held_by_another_folders_5003_follows_the_split_advice_to_the_end(
@@ -191,11 +176,11 @@ async def test_a_month_held_by_another_folders_5003_follows_the_split_advice_to_
 
     assert (await run(client, part_a, "2024-03-01", "2024-03-15"))["2024-03"].stage == "done"
     assert (await run(client, part_b, "2024-03-16", "2024-03-31"))["2024-03"].stage == "done"
-    creates = len(sandbox.state.calls_to(CREATE))
+    creates = calls(sandbox, CREATE)
 
     capsys.readouterr()
     argv = shlex.split(printed.group(1).replace("<part folder> <part folder>", ""))[1:]
-    code = await asyncio.to_thread(keyed, sandbox, *argv, part_a, part_b)
+    code = await asyncio.to_thread(keyed_cli, sandbox, *argv, part_a, part_b)
     assert code == 0, capsys.readouterr().err
     said = capsys.readouterr().out
     assert "2024-03 is now split" in said
@@ -204,9 +189,9 @@ async def test_a_month_held_by_another_folders_5003_follows_the_split_advice_to_
     again = await run(client, b, "2024-03", "2024-03")
     assert again["2024-03"].stage == "split"
     assert again["2024-03"].ok
-    assert len(sandbox.state.calls_to(CREATE)) == creates  # nothing sent, nothing billed
+    assert calls(sandbox, CREATE) == creates  # nothing sent, nothing billed
     assert sandbox.state.billed_creates("2024-03") == 3  # A's refused one and the two parts
-    with JournalStore.open_existing(b / ".gigstack-journal.sqlite3") as store:
+    with JournalStore.open_existing(b / JOURNAL) as store:
         reason = store.get("2024-03").reason or ""
     first = sandbox.state.calls_to(CREATE)[0].created
     assert f"request {first}: SAT 5003" in reason
@@ -229,7 +214,7 @@ async def test_a_planned_month_no_5003_refused_is_not_split(
     )
     async with bulk:
         [event async for event in bulk]  # the month is planned in the journal
-    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+    with JournalStore.open_existing(out / JOURNAL) as store:
         if store.get("2024-02").stage.value != "planned":
             pytest.skip("the run sent the month before its deadline")
     # No API key: the history cannot be read, and the message says why it is needed.
@@ -239,7 +224,7 @@ async def test_a_planned_month_no_5003_refused_is_not_split(
     assert code == 2
     assert "read from the download history, which needs an API key" in capsys.readouterr().err
     code = await asyncio.to_thread(
-        keyed, sandbox, "journal", "split", out, "2024-02", part_a, part_b
+        keyed_cli, sandbox, "journal", "split", out, "2024-02", part_a, part_b
     )
     assert code == 2
     err = capsys.readouterr().err
@@ -272,7 +257,7 @@ async def test_a_part_completed_without_its_files_is_refused(
     err = capsys.readouterr().err
     assert f"2024-03 is completed in {journal_b} but its CFDIs were never downloaded" in err
     assert "Nothing changed." in err
-    with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
+    with JournalStore.open_existing(out / JOURNAL) as store:
         assert store.get("2024-03").stage.value == "sat-failed"
 
 

@@ -4,6 +4,7 @@ the run summary, the confirmation, a truncated reply and a journal without table
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -11,6 +12,8 @@ from gigstack_async.cli.commands.sandbox import _request_line
 from gigstack_async.sandbox import Sandbox
 from gigstack_async.sandbox.profiles import PROFILES, ServerProfile
 
+from ._support import creates as _creates
+from ._support import download_argv as _download
 from .conftest import SECRET_KEY
 
 BODY = {
@@ -28,6 +31,20 @@ async def _create(sandbox: Sandbox, body: dict[str, str] = BODY) -> int:
         session.post(f"{sandbox.base_url}/invoices/download/request", json=body) as reply,
     ):
         return reply.status
+
+
+async def _new_request(sandbox: Sandbox, body: dict[str, str] = BODY) -> str:
+    """One download request the sandbox accepted: its id."""
+    assert await _create(sandbox, body) == 200
+    return sandbox.state.download_requests[-1].request_id
+
+
+async def _status(raw_cli: Any, sandbox: Sandbox, request_id: str, cwd: Path) -> str:
+    """What `downloads status REQUEST_ID` printed (it must exit 0)."""
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    shown = await raw_cli("downloads", "status", request_id, env=env, cwd=cwd)
+    assert shown.code == 0, shown.stderr
+    return str(shown.stdout)
 
 
 async def test_the_log_line_of_a_lost_create_names_its_dates_and_types(sandbox: Sandbox) -> None:
@@ -67,16 +84,13 @@ async def test_downloads_status_shows_the_requests_dates_and_type(
     # Item 3: `downloads status ID` showed no dates, so a request could not be matched to a
     # month by its dates and type.
     sandbox: Sandbox = await make_sandbox()
-    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
-    assert await _create(sandbox, {**BODY, "request_type": "metadata"}) == 200
-    request_id = sandbox.state.download_requests[-1].request_id
-    shown = await raw_cli("downloads", "status", request_id, env=env, cwd=tmp_path)
-    assert shown.code == 0, shown.stderr
-    assert _field(shown.stdout, "rfc type") == "received"
-    assert _field(shown.stdout, "type") == "metadata"
-    assert _field(shown.stdout, "from") == "2025-02-01"
-    assert _field(shown.stdout, "to") == "2025-02-28"
-    assert "criteria" not in shown.stdout  # all from the status answer
+    request_id = await _new_request(sandbox, {**BODY, "request_type": "metadata"})
+    shown = await _status(raw_cli, sandbox, request_id, tmp_path)
+    assert _field(shown, "rfc type") == "received"
+    assert _field(shown, "type") == "metadata"
+    assert _field(shown, "from") == "2025-02-01"
+    assert _field(shown, "to") == "2025-02-28"
+    assert "criteria" not in shown  # all from the status answer
 
 
 async def test_downloads_status_without_criteria_reads_the_history_or_says_unknown(
@@ -86,24 +100,20 @@ async def test_downloads_status_without_criteria_reads_the_history_or_says_unkno
     # (documented: dates and rfcType; requestType left out here), and what neither names is
     # "unknown", never a guess.
     sandbox: Sandbox = await make_sandbox(profile=PROFILES["documented-fields"])
-    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
-    assert await _create(sandbox) == 200
-    request_id = sandbox.state.download_requests[-1].request_id
-    listed = await raw_cli("downloads", "status", request_id, env=env, cwd=tmp_path)
-    assert listed.code == 0, listed.stderr
-    assert _field(listed.stdout, "rfc type") == "received"
-    assert _field(listed.stdout, "type") == "unknown"
-    assert _field(listed.stdout, "from") == "2025-02-01"
-    assert _field(listed.stdout, "to") == "2025-02-28"
-    assert "partly from the history" in listed.stdout
+    request_id = await _new_request(sandbox)
+    listed = await _status(raw_cli, sandbox, request_id, tmp_path)
+    assert _field(listed, "rfc type") == "received"
+    assert _field(listed, "type") == "unknown"
+    assert _field(listed, "from") == "2025-02-01"
+    assert _field(listed, "to") == "2025-02-28"
+    assert "partly from the history" in listed
     # Once the request is not listed (a history of metadata requests only), nothing is known.
     sandbox.state.profile = sandbox.state.profile.combine(
         ServerProfile(history_request_types=frozenset({"metadata"}))
     )
-    unlisted = await raw_cli("downloads", "status", request_id, env=env, cwd=tmp_path)
-    assert unlisted.code == 0, unlisted.stderr
+    unlisted = await _status(raw_cli, sandbox, request_id, tmp_path)
     for name in ("rfc type", "type", "from", "to"):
-        assert _field(unlisted.stdout, name) == "unknown", name
+        assert _field(unlisted, name) == "unknown", name
 
 
 async def test_the_summary_total_does_not_count_unknown_invoice_counts_as_zero(
@@ -137,13 +147,6 @@ def test_the_total_names_the_months_whose_count_is_unknown() -> None:
     assert _invoices(board, board.totals()[2]) == "189 invoices"
 
 
-def _download(out: Path, *extra: str, first: str = "2025-01", last: str = "2025-02") -> list[str]:
-    return [
-        "sat", "download", "--from", first, "--to", last, "--rfc-type", "received",
-        "--out", str(out), "--poll-interval", "0.02", *extra,
-    ]  # fmt: skip
-
-
 async def test_a_resumed_run_with_nothing_to_send_asks_nothing(
     sandbox: Sandbox, cli, tmp_path: Path
 ) -> None:
@@ -151,11 +154,11 @@ async def test_a_resumed_run_with_nothing_to_send_asks_nothing(
     # be sent; without a terminal it even refused to go on without --yes.
     out = tmp_path / "cfdi"
     assert (await cli(*_download(out, "--yes"))).code == 0
-    creates = len(sandbox.state.calls_to("createDownloadRequest"))
+    creates = _creates(sandbox)
     again = await cli(*_download(out))  # no --yes, stdin is not a terminal
     assert again.code == 0, again.stderr
     assert "No new download request to submit" in again.stdout
-    assert len(sandbox.state.calls_to("createDownloadRequest")) == creates
+    assert _creates(sandbox) == creates
 
 
 async def test_the_prompt_counts_only_the_months_that_may_be_sent(

@@ -16,20 +16,11 @@ from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreId
 from gigstack_async.sandbox import Sandbox
 from gigstack_async.sandbox.profiles import RefuseCreates, SatCodeRule, ServerProfile
 
+from ._support import creates as _creates
+from ._support import download_argv as _download
 from .conftest import SECRET_KEY
 
 JOURNAL = ".gigstack-journal.sqlite3"
-
-
-def _download(out: Path, *extra: str, first: str = "2025-01", last: str = "2025-02") -> list[str]:
-    return [
-        "sat", "download", "--from", first, "--to", last, "--rfc-type", "received",
-        "--out", str(out), "--poll-interval", "0.02", *extra,
-    ]  # fmt: skip
-
-
-def _creates(sandbox: Sandbox) -> int:
-    return len(sandbox.state.calls_to("createDownloadRequest"))
 
 
 # ------------------------------------------------------------ item 1: an emptied journal

@@ -18,8 +18,6 @@ import attrs
 import pytest
 
 from gigstack_async import GigstackClient
-from gigstack_async.bulk.events import MonthResult
-from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
 from gigstack_async.cli.app import build_parser
 from gigstack_async.cli.commands.sandbox import (
@@ -32,9 +30,7 @@ from gigstack_async.cli.commands.sandbox import (
 from gigstack_async.errors import APIConnectionError, APIStatusError, BadRequestError
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.config import DEFAULT_API_KEY
-
-FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
-CREATE = "createDownloadRequest"
+from tests.bulk._support import CREATE, month_results, world_of
 
 
 def sandbox_config(*argv: str) -> SandboxConfig:
@@ -44,11 +40,8 @@ def sandbox_config(*argv: str) -> SandboxConfig:
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
     config = sandbox_config("--extra-keys", "--sat-code", "2024-05:5005", "--seed", "3")
-    async with (
-        Sandbox(attrs.evolve(config, speed=3000)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        yield sandbox, client
+    async with world_of(attrs.evolve(config, speed=3000)) as both:
+        yield both
 
 
 # ------------------------------------------------------------------ item 9: --sat-5005 match
@@ -121,12 +114,8 @@ async def test_journal_rebind_can_be_tried_with_the_extra_keys(
 ) -> None:
     sandbox, client = world
     out = tmp_path / "cfdi"
-    bulk = client.downloads.bulk(
-        "2024-01", "2024-01", rfc_type="received", download_to=out, poll=FAST
-    )
-    async with bulk:
-        done = [e async for e in bulk if isinstance(e, MonthResult)]
-    assert [r.ok for r in done] == [True]
+    done = await month_results(client, out, "2024-01", "2024-01")
+    assert [r.ok for r in done.values()] == [True]
 
     def rebind(key: str) -> int:
         base = ["--api-key", key, "--base-url", sandbox.base_url]

@@ -16,7 +16,7 @@ import contextlib
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -257,8 +257,7 @@ def register(commands: Any) -> None:
         help="the server's request ids restarted: adopt an id another month of the journal "
         "had before (that month keeps its files; one still following the id is refused)",
     )
-    adopt.usage = f"{PROG} journal adopt [options] JOURNAL MONTH REQUEST_ID"
-    adopt.set_defaults(func=run_adopt, usage=adopt.format_usage().strip())
+    _finish(adopt, "adopt", run_adopt, "JOURNAL MONTH REQUEST_ID")
 
     resend = command_parser(
         journal,
@@ -275,17 +274,14 @@ def register(commands: Any) -> None:
         epilog=EPILOG,
         client=False,
     )
-    _journal_arg(resend)
-    resend.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
-    _yes_arg(resend, "confirm the risk without asking (for scripts)")
+    _month_args(resend, "confirm the risk without asking (for scripts)")
     resend.add_argument(
         "--force",
         action="store_true",
         help="also for a month that is done or empty, or that a re-run could still finish "
         "(a new request for it may be billed)",
     )
-    resend.usage = f"{PROG} journal resend [options] JOURNAL MONTH"
-    resend.set_defaults(func=run_resend, usage=resend.format_usage().strip())
+    _finish(resend, "resend", run_resend)
 
     retry = command_parser(
         journal,
@@ -305,11 +301,8 @@ def register(commands: Any) -> None:
         epilog=EPILOG,
         client=False,
     )
-    _journal_arg(retry)
-    retry.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
-    _yes_arg(retry, "confirm without asking (for scripts)")
-    retry.usage = f"{PROG} journal retry-download [options] JOURNAL MONTH"
-    retry.set_defaults(func=run_retry_download, usage=retry.format_usage().strip())
+    _month_args(retry, "confirm without asking (for scripts)")
+    _finish(retry, "retry-download", run_retry_download)
 
     keep = command_parser(
         journal,
@@ -329,8 +322,7 @@ def register(commands: Any) -> None:
         epilog=EPILOG,
         client=False,
     )
-    _journal_arg(keep)
-    keep.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    _month_args(keep)
     keep.add_argument(
         "--force",
         action="store_true",
@@ -340,8 +332,7 @@ def register(commands: Any) -> None:
         "restated before the confirmation",
     )
     _yes_arg(keep, "confirm without asking (for scripts)")
-    keep.usage = f"{PROG} journal keep [options] JOURNAL MONTH"
-    keep.set_defaults(func=run_keep, usage=keep.format_usage().strip())
+    _finish(keep, "keep", run_keep)
 
     rebind = command_parser(
         journal,
@@ -386,6 +377,26 @@ def _journal_arg(parser: argparse.ArgumentParser) -> None:
 
 def _yes_arg(parser: argparse.ArgumentParser, text: str) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help=text)
+
+
+def _month_args(parser: argparse.ArgumentParser, yes: str | None = None) -> None:
+    """JOURNAL, then MONTH (optional to argparse: the command says what is missing), then
+    --yes with help `yes` (none when None: the command adds its own later)."""
+    _journal_arg(parser)
+    parser.add_argument("month", metavar="MONTH", nargs="?", help="the month, YYYY-MM")
+    if yes is not None:
+        _yes_arg(parser, yes)
+
+
+def _finish(
+    parser: argparse.ArgumentParser,
+    name: str,
+    func: Callable[[argparse.Namespace, Context], int],
+    operands: str = "JOURNAL MONTH",
+) -> None:
+    """The usage line `gigstack journal NAME [options] OPERANDS`, and the command's runner."""
+    parser.usage = f"{PROG} journal {name} [options] {operands}"
+    parser.set_defaults(func=func, usage=parser.format_usage().strip())
 
 
 def _folder_first(args: argparse.Namespace) -> UsageError:
