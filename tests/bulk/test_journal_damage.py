@@ -185,6 +185,37 @@ def test_show_on_a_damaged_journal_lists_the_ids_and_the_commands(
     assert f"mv {out / JOURNAL} {out / JOURNAL}.damaged" in text
 
 
+def test_show_of_the_moved_aside_journal_adopts_into_the_folder_without_another_mv(
+    out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Newcomer 9e #3: after step 1's mv, `journal show <folder>/<journal>.damaged` printed
+    # adopts into the .damaged file and a step "mv ….damaged ….damaged.damaged".
+    monkeypatch.setenv("GIGSTACK_API_KEY", "sk_test_route")
+    monkeypatch.setenv("GIGSTACK_BASE_URL", "http://127.0.0.1:9/v2")
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    assert main(["journal", "show", str(out)]) == 2
+    before = capsys.readouterr().out
+    assert f"journal show {out / JOURNAL}.damaged` lists them again" in before
+    shutil.move(out / JOURNAL, out / f"{JOURNAL}.damaged")
+    assert main(["journal", "show", str(out / f"{JOURNAL}.damaged")]) == 2
+    text = capsys.readouterr().out
+    assert "mv " not in text
+    assert ".damaged.damaged" not in text
+    commands = [
+        line.split()[2:] for line in text.splitlines()
+        if line.strip().startswith("gigstack-async journal adopt")
+    ]  # fmt: skip
+    assert [words[1] for words in commands] == [str(out), str(out)]
+    for words in commands:
+        assert main(["journal", *words]) == 0
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert {s.key: s.request_id for s in store.states()} == {
+            "2024-01": "DM-1",
+            "2024-02": "DM-2",
+        }
+
+
 def test_the_printed_route_carries_every_request_over_without_sending(
     out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
