@@ -18,7 +18,7 @@ import attrs
 import pytest
 
 from gigstack_async import GigstackClient
-from gigstack_async.bulk import engine, repair
+from gigstack_async.bulk import content, engine, repair
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.salvage import salvage
@@ -840,3 +840,21 @@ async def test_keep_with_force_restates_the_facts_and_lists_the_files(
     assert f"journal resend {out} 2024-01 --force" in text
     with JournalStore.open_readonly(out / JOURNAL) as store:
         assert store.get("2024-01").stage == m.Stage.DONE
+
+
+def test_metadata_rows_count_each_file_once_and_skip_what_is_not_metadata(tmp_path: Path) -> None:
+    # `journal keep` of a metadata month compares rows, not files, with SAT's count: a copy of
+    # a TXT adds no rows, a PDF or CFDI beside it none, a name continued on a new line none.
+    header = "Uuid~RfcEmisor~NombreEmisor~RfcReceptor~FechaEmision\r\n"
+    row = "{}~AAA010101AAA~Uno~XAXX010101000~2024-02-0{} 10:00:00\r\n"
+    one = tmp_path / "a.txt"
+    one.write_text(header + row.format(UUID_A, 1) + row.format(UUID_A[:-1] + "B", 2) + "más\r\n")
+    (tmp_path / "a copy.txt").write_bytes(one.read_bytes())
+    other = tmp_path / "b.txt"
+    other.write_text(header + row.format(UUID_A[:-1] + "C", 3))
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n" + row.format(UUID_A, 1).encode())
+    names = ["a.txt", "a copy.txt", "b.txt", "a.pdf"]
+    assert content.metadata_rows(tmp_path / name for name in names) == 3
+    assert content.cfdi_uuids([f"{UUID_A}.xml", f"{UUID_A.lower()}.XML", "x copy.xml"]) == {
+        UUID_A.lower()
+    }
