@@ -844,7 +844,7 @@ def _keep_doubts(
         if state.invoice_count is None:
             # Unknown is not "enough": nothing can tell that these are all of the month's.
             why = (
-                f"no request is recorded for {state.key} (adopt its request first)"
+                f"no request is recorded for {state.key}: adopt its request first"
                 if state.request_id is None
                 else f"SAT never reported it for request {state.request_id}"
             )
