@@ -29,6 +29,7 @@ metadata TXT line by line.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Generator, Iterable, Iterator
@@ -40,7 +41,14 @@ import attrs
 from gigstack_async.cfdi import metadata_kind
 from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, stream_staged
 
-__all__ = ["PackageScan", "package_mismatch", "scan_files", "scan_package"]
+__all__ = [
+    "PackageScan",
+    "cfdi_uuids",
+    "metadata_rows",
+    "package_mismatch",
+    "scan_files",
+    "scan_package",
+]
 
 _SLACK = timedelta(days=1)
 _CHUNK = 64 * 1024
@@ -48,6 +56,9 @@ _CFDI_NS = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
 _DAY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
 _UUID_START = re.compile(
     r"^\s*[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\s*~", re.IGNORECASE
+)
+_UUID_NAME = re.compile(
+    r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.xml$", re.IGNORECASE
 )
 _MAX_LINE = 1024 * 1024
 """A metadata line longer than this is not read (not evidence): bounds the line buffer."""
@@ -165,6 +176,40 @@ def scan_files(
         rfc_type=rfc_type,
         journal_rfc=journal_rfc,
     )
+
+
+def cfdi_uuids(names: Iterable[str]) -> set[str]:
+    """The CFDI UUIDs (lowercase) among extracted file names: SAT's package names each CFDI
+    `<UUID>.xml` (its TimbreFiscalDigital UUID), matched case-insensitively, so a copy under
+    another name (`… copy.xml`), a PDF beside it or a name differing only in case adds none.
+    Only names are read (`journal keep` counts what it keeps against SAT's count)."""
+    return {found.group(1).lower() for name in names if (found := _UUID_NAME.match(name))}
+
+
+def metadata_rows(paths: Iterable[Path]) -> int:
+    """The rows (lines starting `<UUID>~`) of the SAT metadata TXT files at `paths`; a file
+    whose bytes repeat an earlier one's (a copy) is counted once, a file that is not metadata
+    not at all. Each file is read in 64 KiB pieces: memory holds one SHA-256 per file, never
+    the rows. Raises `OSError` for a file that cannot be read."""
+    digests: set[bytes] = set()
+    total = 0
+    for _name, chunks in _files(paths):
+        digest = hashlib.sha256()
+        hashed = _hashing(chunks, digest)
+        first = next(hashed, b"")
+        if metadata_kind(first) != "metadata":
+            continue
+        rows = sum(1 for line in _lines(first, hashed) if _UUID_START.match(line))
+        if digest.digest() not in digests:
+            digests.add(digest.digest())
+            total += rows
+    return total
+
+
+def _hashing(chunks: Iterator[bytes], digest: hashlib._Hash) -> Iterator[bytes]:
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
 
 
 def _files(paths: Iterable[Path]) -> Iterator[tuple[str, Generator[bytes]]]:

@@ -18,7 +18,7 @@ import attrs
 import pytest
 
 from gigstack_async import GigstackClient
-from gigstack_async.bulk import engine, repair
+from gigstack_async.bulk import content, engine, repair
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.salvage import salvage
@@ -183,6 +183,37 @@ def test_show_on_a_damaged_journal_lists_the_ids_and_the_commands(
     # 2024-03 was resent: it follows no request, so nothing is offered to adopt for it.
     assert not any("journal adopt" in line and " 2024-03 " in line for line in text.splitlines())
     assert f"mv {out / JOURNAL} {out / JOURNAL}.damaged" in text
+
+
+def test_show_of_the_moved_aside_journal_adopts_into_the_folder_without_another_mv(
+    out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Newcomer 9e #3: after step 1's mv, `journal show <folder>/<journal>.damaged` printed
+    # adopts into the .damaged file and a step "mv ….damaged ….damaged.damaged".
+    monkeypatch.setenv("GIGSTACK_API_KEY", "sk_test_route")
+    monkeypatch.setenv("GIGSTACK_BASE_URL", "http://127.0.0.1:9/v2")
+    with open(out / JOURNAL, "r+b") as handle:
+        handle.write(b"GARBAGEGARBAGEGARBAGE")
+    assert main(["journal", "show", str(out)]) == 2
+    before = capsys.readouterr().out
+    assert f"journal show {out / JOURNAL}.damaged` lists them again" in before
+    shutil.move(out / JOURNAL, out / f"{JOURNAL}.damaged")
+    assert main(["journal", "show", str(out / f"{JOURNAL}.damaged")]) == 2
+    text = capsys.readouterr().out
+    assert "mv " not in text
+    assert ".damaged.damaged" not in text
+    commands = [
+        line.split()[2:] for line in text.splitlines()
+        if line.strip().startswith("gigstack-async journal adopt")
+    ]  # fmt: skip
+    assert [words[1] for words in commands] == [str(out), str(out)]
+    for words in commands:
+        assert main(["journal", *words]) == 0
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert {s.key: s.request_id for s in store.states()} == {
+            "2024-01": "DM-1",
+            "2024-02": "DM-2",
+        }
 
 
 def test_the_printed_route_carries_every_request_over_without_sending(
@@ -572,10 +603,12 @@ def test_keep_refuses_a_month_that_does_not_need_it_and_asks_first(
 ) -> None:
     with JournalStore.open(out / JOURNAL, IDENTITY) as store:
         store.bind_download_to(out)
-        feb = attrs.evolve(store.get("2024-02"), stage=m.Stage.NEEDS_ATTENTION, reason="5008")
+        feb = attrs.evolve(
+            store.get("2024-02"), stage=m.Stage.NEEDS_ATTENTION, reason="5008", invoice_count=1
+        )
         store.put(feb)
     (out / "2024-02").mkdir(parents=True)
-    (out / "2024-02" / "A.xml").write_text("<cfdi/>")
+    (out / "2024-02" / f"{UUID_A}.xml").write_text("<cfdi/>")
     (out / "2024-02" / ".A.xml.tmp").write_text("")  # our own temp files are never kept
     assert main(["journal", "keep", str(out), "2024-01", "--yes"]) == 2
     assert "2024-01 is done: only a month that needs attention" in capsys.readouterr().err
@@ -587,7 +620,68 @@ def test_keep_refuses_a_month_that_does_not_need_it_and_asks_first(
     assert f"the 1 file(s) in {out / '2024-02'}" in capsys.readouterr().out
     with JournalStore.open_readonly(out / JOURNAL) as store:
         kept = store.get("2024-02")
-    assert (kept.stage, kept.files) == (m.Stage.DONE, ("A.xml",))
+    assert (kept.stage, kept.files) == (m.Stage.DONE, (f"{UUID_A}.xml",))
+
+
+UUID_A = "6F1E2D3C-0000-4000-8000-00000000000A"
+
+
+@pytest.mark.parametrize("extra", ["pdf", "copy", "case"])
+def test_keep_counts_distinct_cfdis_not_files(
+    out: Path, capsys: pytest.CaptureFixture[str], extra: str
+) -> None:
+    # Review 9h #2: a PDF beside each XML, or a "… copy.xml" of each, made up SAT's count,
+    # so keep of half the month's CFDIs passed without --force.
+    with JournalStore.open(out / JOURNAL, IDENTITY) as store:
+        store.bind_download_to(out)
+        feb = attrs.evolve(
+            store.get("2024-02"), stage=m.Stage.NEEDS_ATTENTION, reason="5008", invoice_count=2
+        )
+        store.put(feb)
+    folder = out / "2024-02"
+    folder.mkdir(parents=True)
+    (folder / f"{UUID_A}.xml").write_text("<cfdi/>")
+    twin = {"pdf": f"{UUID_A}.pdf", "copy": f"{UUID_A} copy.xml", "case": f"{UUID_A.lower()}.XML"}
+    (folder / twin[extra]).write_text("<cfdi/>")
+    assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "it holds 1 distinct CFDI(s) (files named <UUID>.xml), but SAT reported 2 CFDIs" in err
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2024-02") == feb
+    (folder / "6f1e2d3c-0000-4000-8000-00000000000b.xml").write_text("<cfdi/>")
+    assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 0
+
+
+@pytest.mark.parametrize("request_id", [None, "DM-2"])
+def test_keep_with_sat_count_unknown_says_so_and_needs_force(
+    out: Path, capsys: pytest.CaptureFixture[str], request_id: str | None
+) -> None:
+    # Review 9h #3: with no request (journal deleted, keep before adopt) or no count reported,
+    # nothing checked the number of files, and the confirmation did not say so.
+    with JournalStore.open(out / JOURNAL, IDENTITY) as store:
+        store.bind_download_to(out)
+        feb = attrs.evolve(
+            store.get("2024-02"),
+            stage=m.Stage.NEEDS_ATTENTION,
+            reason="5008",
+            request_id=request_id,
+            invoice_count=None,
+        )
+        store.put(feb)
+    (out / "2024-02").mkdir(parents=True)
+    (out / "2024-02" / f"{UUID_A}.xml").write_text("<cfdi/>")
+    assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "2024-02 is not kept, nothing changed" in err
+    assert "SAT's count of CFDIs is unknown" in err
+    assert "cannot be checked against it" in err
+    assert ("no request is recorded" in err) == (request_id is None)
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2024-02") == feb
+    assert main(["journal", "keep", str(out), "2024-02", "--force", "--yes"]) == 0
+    assert "Kept with --force although SAT's count of CFDIs is unknown" in capsys.readouterr().out
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2024-02").stage == m.Stage.DONE
 
 
 # ------------------------------------------ a journal emptied after a submit-only run (9g #1)
@@ -699,7 +793,8 @@ async def test_keep_refuses_missing_or_another_months_files_and_leaves_the_free_
     err = capsys.readouterr().err
     assert "2024-01 is not kept, nothing changed" in err
     if damage == "partial":
-        assert f"it holds {len(jan) - len(jan) // 2} file(s), but SAT reported {reported}" in err
+        held = f"it holds {len(jan) - len(jan) // 2} distinct CFDI(s) (files named <UUID>.xml)"
+        assert f"{held}, but SAT reported {reported}" in err
     else:
         assert "outside 2024-01-01..2024-01-31" in err
     # Every command it prints runs as printed: the folder is in each.
@@ -739,9 +834,27 @@ async def test_keep_with_force_restates_the_facts_and_lists_the_files(
     capsys.readouterr()
     assert main(["journal", "keep", str(out), "2024-01", "--force", "--yes"]) == 0
     text = capsys.readouterr().out
-    assert f"Kept with --force although it holds {len(jan) - 1} file(s)" in text
+    assert f"Kept with --force although it holds {len(jan) - 1} distinct CFDI(s)" in text
     assert f"{jan[1].name}, " in text
     assert f"and {len(jan) - 1 - 5} more" in text
     assert f"journal resend {out} 2024-01 --force" in text
     with JournalStore.open_readonly(out / JOURNAL) as store:
         assert store.get("2024-01").stage == m.Stage.DONE
+
+
+def test_metadata_rows_count_each_file_once_and_skip_what_is_not_metadata(tmp_path: Path) -> None:
+    # `journal keep` of a metadata month compares rows, not files, with SAT's count: a copy of
+    # a TXT adds no rows, a PDF or CFDI beside it none, a name continued on a new line none.
+    header = "Uuid~RfcEmisor~NombreEmisor~RfcReceptor~FechaEmision\r\n"
+    row = "{}~AAA010101AAA~Uno~XAXX010101000~2024-02-0{} 10:00:00\r\n"
+    one = tmp_path / "a.txt"
+    one.write_text(header + row.format(UUID_A, 1) + row.format(UUID_A[:-1] + "B", 2) + "más\r\n")
+    (tmp_path / "a copy.txt").write_bytes(one.read_bytes())
+    other = tmp_path / "b.txt"
+    other.write_text(header + row.format(UUID_A[:-1] + "C", 3))
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n" + row.format(UUID_A, 1).encode())
+    names = ["a.txt", "a copy.txt", "b.txt", "a.pdf"]
+    assert content.metadata_rows(tmp_path / name for name in names) == 3
+    assert content.cfdi_uuids([f"{UUID_A}.xml", f"{UUID_A.lower()}.XML", "x copy.xml"]) == {
+        UUID_A.lower()
+    }

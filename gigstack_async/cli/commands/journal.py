@@ -315,7 +315,9 @@ def register(commands: Any) -> None:
         "its CFDIs. Compare them with the request in gigstack's dashboard first (its number of "
         "CFDIs); a resend would request, and may bill, the month again. The files are listed "
         "and must be confirmed (--yes when not in a terminal). Refused, nothing changed, when "
-        "the folder holds fewer files than SAT reported for the request or files another "
+        "the folder holds fewer CFDIs (distinct <UUID>.xml files; metadata: rows) than SAT "
+        "reported for the request, SAT's count is unknown (no request adopted, or none "
+        "reported), or it holds files another "
         "request's (the check a run makes of a package: issue dates within the month ± 1 day, "
         "the kind of file, one taxpayer on the request's side), unless --force. Nothing is "
         "sent or downloaded.",
@@ -326,10 +328,10 @@ def register(commands: Any) -> None:
     keep.add_argument(
         "--force",
         action="store_true",
-        help="keep them although the folder holds fewer files than SAT reported for the "
-        "request, or files the content check finds are not the month's (issue dates within the "
-        "month ± 1 day, the kind of file, one taxpayer on the request's side); those facts are "
-        "restated before the confirmation",
+        help="keep them although the folder holds fewer CFDIs than SAT reported for the "
+        "request, SAT's count is unknown, or files the content check finds are not the "
+        "month's (issue dates within the month ± 1 day, the kind of file, one taxpayer on the "
+        "request's side); those facts are restated before the confirmation",
     )
     _yes_arg(keep, "confirm without asking (for scripts)")
     _finish(keep, "keep", run_keep)
@@ -822,17 +824,39 @@ KEEP_SHOWN = 5
 def _keep_doubts(
     store: JournalStore, state: m.MonthState, folder: Path, names: list[str]
 ) -> list[str]:
-    """Why the files in `folder` may not be `state`'s CFDIs: fewer files than SAT reported for
-    the request, or the check a run makes of a package before extracting it (`bulk.content`:
-    issue dates within the month ± 1 day, the kind of file, one taxpayer on the request's
-    side), made on the files. Empty when nothing speaks against them."""
+    """Why the files in `folder` may not be `state`'s CFDIs: fewer distinct CFDIs (`<UUID>.xml`
+    names; metadata: rows of distinct files) than SAT reported for the request, SAT's count
+    unknown (nothing to check them against), or the check a run makes of a package before
+    extracting it (`bulk.content`: issue dates within the month ± 1 day, the kind of file, one
+    taxpayer on the request's side), made on the files. Empty when nothing speaks against them."""
     doubts = []
-    if state.invoice_count is not None and len(names) < state.invoice_count:
-        doubts.append(
-            f"it holds {len(names)} file(s), but SAT reported {state.invoice_count} "
-            f"{'CFDIs' if state.request_type == 'cfdi' else 'rows'} for request "
-            f"{state.request_id}: some are missing"
-        )
+    unit = "CFDIs" if state.request_type == "cfdi" else "rows"
+    try:
+        if state.request_type == "cfdi":
+            found = len(content.cfdi_uuids(names))
+            held = f"{found} distinct CFDI(s) (files named <UUID>.xml)"
+        else:
+            found = content.metadata_rows(folder / name for name in names)
+            held = f"{found} metadata row(s) (a copied file counted once)"
+    except OSError as exc:
+        doubts.append(f"a file cannot be read ({exc})")
+    else:
+        if state.invoice_count is None:
+            # Unknown is not "enough": nothing can tell that these are all of the month's.
+            why = (
+                f"no request is recorded for {state.key}: adopt its request first"
+                if state.request_id is None
+                else f"SAT never reported it for request {state.request_id}"
+            )
+            doubts.append(
+                f"SAT's count of {unit} is unknown ({why}), so the folder's {held} cannot be "
+                "checked against it"
+            )
+        elif found < state.invoice_count:
+            doubts.append(
+                f"it holds {held}, but SAT reported {state.invoice_count} {unit} for request "
+                f"{state.request_id}: some are missing"
+            )
     try:
         scan = content.scan_files(
             (folder / name for name in names),

@@ -71,28 +71,40 @@ def _row(month: SalvagedMonth) -> list[str]:
 
 def _steps(args: argparse.Namespace, found: Salvage, error: JournalDamagedError) -> list[str]:
     path = error.path
-    folder = path.parent if path.name == DEFAULT_JOURNAL else path
-    journal = shell_quote(str(folder))
+    # A file at another name (the `.damaged` one after step 1) is already moved aside: the
+    # adopts go to the folder's default journal, the new one, never into the damaged file.
+    moved = path.name != DEFAULT_JOURNAL
+    journal = shell_quote(str(path.parent))
     kind = (
         f"--rfc-type {found.kind[0]} --type {found.kind[1]}"
         if found.kind is not None
         else "--rfc-type <issued|received> --type <cfdi|metadata>"
     )
-    aside = f"{path}.damaged"
+    aside = path if moved else path.with_name(f"{path.name}.damaged")
     lines = [""]
     if error.months:
+        damaged = shell_quote(str(path)) if moved else journal
         lines += [
             "Only month records are damaged: the simplest way on, keeping every other month, is "
-            f"`{PROG} journal repair {journal}` (it rewrites {', '.join(error.months)} from the "
+            f"`{PROG} journal repair {damaged}` (it rewrites {', '.join(error.months)} from the "
             "journal's log; nothing is sent). Or carry every month over to a new journal:",
         ]
-    lines += [
+    lines.append(
         "To go on without billing anything again (deleting the journal would request, and may "
-        "bill, every month again):",
-        f"  1. move it aside: mv {shell_quote(str(path))} {shell_quote(aside)}",
-        "  2. attach each month's request to a new journal (nothing is sent; check each id's "
-        f"dates and type in `{PROG} downloads history` or gigstack's dashboard first):",
-    ]
+        "bill, every month again):"
+    )
+    step = 1
+    if not moved:
+        lines.append(
+            f"  1. keep the adopt commands below (`{PROG} journal show "
+            f"{shell_quote(str(aside))}` lists them again), then move it aside: "
+            f"mv {shell_quote(str(path))} {shell_quote(str(aside))}"
+        )
+        step = 2
+    lines.append(
+        f"  {step}. attach each month's request to a new journal (nothing is sent; check each "
+        f"id's dates and type in `{PROG} downloads history` or gigstack's dashboard first):"
+    )
     if found.kind is None:
         lines.append("     (the kind of request cannot be read: give the one its runs used)")
     adoptable = [m for m in found.months if m.request_id is not None]
@@ -109,11 +121,11 @@ def _steps(args: argparse.Namespace, found: Salvage, error: JournalDamagedError)
             f"REQUEST_ID {kind} --yes`"
         )
     lines += [
-        "  3. run the same `sat download` again. A month never sent, or one with no request "
-        "found, is requested by it (may be billed). This new journal cannot know how many "
+        f"  {step + 1}. run the same `sat download` again. A month never sent, or one with no "
+        "request found, is requested by it (may be billed). This new journal cannot know how many "
         "times SAT served each package, so it sends no download without your `journal "
         "retry-download` (free); a month whose folder already holds its files is told so, and "
         "`journal keep` records it done with them (nothing sent).",
-        f"Keep {shell_quote(aside)} until every month is done.",
+        f"Keep {shell_quote(str(aside))} until every month is done.",
     ]
     return lines
