@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: help install test test-floor lint typecheck codegen codegen-check pytest mutate mutate-sample demo bench clean
+.PHONY: help install test test-floor lint typecheck codegen codegen-check pytest fuzz mutate mutate-sample demo bench clean
 
 help:
 	@echo "make demo       download a year of CFDIs from the local sandbox, with live progress"
 	@echo "make test       lint, type-check, codegen drift check, the whole suite, a mutant sample"
 	@echo "                (newest aiohttp/attrs/cattrs, then the declared floors: test-floor)"
 	@echo "make codegen    regenerate _generated/, catalogs.py and docs/coverage.md from openapi/"
+	@echo "make fuzz       a larger random Hypothesis search (CI runs the suite derandomized)"
 	@echo "make bench      benchmarks against raw aiohttp and other clients (writes BENCHMARKS.md)"
 	@echo "make mutate     mutation testing of the safety core (writes docs/mutation.md; slow)"
 
@@ -40,6 +41,16 @@ codegen-check: $(STAMP)
 
 pytest: $(STAMP)
 	$(PY) -m pytest
+
+# A fresh random Hypothesis search, larger than the suite's (which CI derandomizes): run it
+# after changing bulk/machine.py; a counterexample prints a @reproduce_failure blob to replay.
+FUZZ_ROUNDS ?= 3
+fuzz: $(STAMP)
+	for round in $$(seq $(FUZZ_ROUNDS)); do \
+		HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -x -p no:cacheprovider \
+			tests/bulk/test_machine_model.py tests/test_money.py tests/test_fiscal.py \
+			tests/test_package_staging.py tests/test_convert_fast_path.py || exit 1; \
+	done
 
 # A bounded, random sample of mutants, so the mutation habit cannot rot (make mutate runs all).
 MUTATION_SAMPLE ?= 25

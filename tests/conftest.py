@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import subprocess
 import traceback
@@ -23,6 +24,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from hypothesis import settings
 from yarl import URL
 
 from gigstack_async import GigstackClient
@@ -31,6 +33,16 @@ from gigstack_async import client as _client_module
 from gigstack_async.errors import GigstackError
 from gigstack_async.sandbox import DEFAULT_API_KEY
 from gigstack_async.transports import MockTransport, Request, Response
+
+# Hypothesis profiles. `ci` (CI=true, as `.ci/run` sets it): derandomized, so one commit gets
+# one verdict and a CI failure replays locally with `CI=true make pytest`. `fuzz` (`make fuzz`):
+# a fresh random search, several times larger, where new counterexamples are looked for.
+# Anywhere else: Hypothesis's default random search.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=1000, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+)
 
 FAKE_API_KEY = "sk_test_Zq7SECRETvalue4Kp9x"
 
