@@ -319,10 +319,15 @@ def held_month(
     else:
         return None
     counts = lines[-1].counts if lines else None
-    held = m.unrecorded(
-        state, known_ids=ids, creates=creates, reason=reason, hint=hint, counts=counts
+    return m.unrecorded(
+        state,
+        known_ids=ids,
+        creates=creates,
+        reason=reason,
+        hint=hint,
+        counts=counts,
+        on_disk=files,
     )
-    return attrs.evolve(held, on_disk=files)
 
 
 def files_in(folder: Path | None) -> int:

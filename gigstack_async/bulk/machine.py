@@ -917,18 +917,25 @@ def unrecorded(
     reason: str,
     hint: str,
     counts: Counts | None = None,
+    on_disk: int = 0,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
     or deleted), or its folder already holds files (a deleted or new journal). It needs the
-    user, never an automatic create: `journal adopt` (its request, nothing billed) or
-    `journal resend` (a new request, may be billed) go on from here.
+    user, never an automatic create: `journal keep` (the files already in its folder, nothing
+    sent), `journal adopt` (its request, nothing billed, but its packages are downloaded again)
+    or `journal resend` (a new request, may be billed) go on from here.
 
     `counts`: the month's counts as its log kept them; None: unknown, so every id in
-    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`)."""
+    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`).
+    `on_disk`: files in the month's folder now; when there are some, `hint` follows the
+    notice that they are there and `journal keep` (`files_notice`), so that no one spends the
+    package's last SAT download to extract files already on disk (newcomer 9e #1)."""
+    held = _evolve(state, on_disk=on_disk)
+    hint = _spent_hint(held, hint)
     if counts is None:
         return _evolve(
-            _attention(state, reason, hint),
+            _attention(held, reason, hint),
             known_ids=known_ids,
             creates=creates,
             resend_allowed=False,
@@ -936,7 +943,7 @@ def unrecorded(
             counts_lost=True,
         )
     return _evolve(
-        _attention(state, reason, hint),
+        _attention(held, reason, hint),
         known_ids=known_ids,
         creates=max(creates, counts.creates),
         resend_allowed=False,
@@ -2235,12 +2242,19 @@ def files_notice(state: MonthState) -> str:
         if state.invoice_count is not None
         else ""
     )
+    # Without SAT's count `journal keep` cannot check the files itself: the user's comparison
+    # is the check, and the command must run as printed.
+    keep = (
+        f"keep {state.key}` records the month done with them (nothing is sent)"
+        if state.invoice_count is not None
+        else f"keep {state.key} --force` records the month done with them (nothing is sent; "
+        "--force: this journal has no count from SAT to check them against)"
+    )
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{count}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"keep {state.key}` records the month done with them (nothing is sent). Only if some "
-        "are missing, "
+        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"{keep}. Only if some are missing, "
     )
 
 

@@ -1573,12 +1573,17 @@ def uncounted_reason(used: int, unsure: int) -> str:
 
 def files_there(found: int, count: int | None) -> str:
     said = f"; SAT reported {count} CFDIs for request R1" if count is not None else ""
+    keep = (
+        "keep 2024-01` records the month done with them (nothing is sent)"
+        if count is not None
+        else "keep 2024-01 --force` records the month done with them (nothing is sent; --force: "
+        "this journal has no count from SAT to check them against)"
+    )
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{said}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        "keep 2024-01` records the month done with them (nothing is sent). Only if some are "
-        "missing, "
+        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"{keep}. Only if some are missing, "
     )
 
 

@@ -844,7 +844,11 @@ def _keep_doubts(
         if state.invoice_count is None:
             # Unknown is not "enough": nothing can tell that these are all of the month's.
             why = (
-                f"no request is recorded for {state.key}: adopt its request first"
+                f"no request is recorded for {state.key}"
+                + (
+                    # Adopting it first would download its packages again (newcomer 9e #1).
+                    " since its record was lost" if state.known_ids else ": adopt its request first"
+                )
                 if state.request_id is None
                 else f"SAT never reported it for request {state.request_id}"
             )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.engine import held_month
+from gigstack_async.bulk.engine import files_in, held_month
 from gigstack_async.bulk.repair import new_month
 from gigstack_async.bulk.run import DEFAULT_JOURNAL
 from gigstack_async.bulk.store import JournalStore
@@ -99,6 +99,7 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
                     hint=f"find its request in `{PROG} downloads history` or gigstack's "
                     f"dashboard by its dates and `{PROG} journal adopt {key} <request id>`; if "
                     f"there is none, `{PROG} journal resend {key}` (may be billed)",
+                    on_disk=files_in(None if folder is None else folder / key),
                 )
             state = state or base
             rebuilt.append(state)

@@ -1,0 +1,79 @@
+"""Newcomer 9e: what a user who read only the README and the CLI's hints ran into.
+
+#1: after `journal repair`, a month whose log shows it done and whose folder holds its files was
+told to `journal adopt` its request, never that the files are there and `journal keep` records
+them: following the hint spent each package's last SAT download to extract files already on
+disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk.store import JournalStore
+from gigstack_async.cli import main
+from gigstack_async.sandbox import Sandbox
+from tests.bulk._support import CREATE, JOURNAL, PACKAGE, calls, month_results, sandbox_env
+
+
+def _damage(journal: Path, key: str) -> None:
+    conn = sqlite3.connect(journal)
+    with conn:
+        conn.execute("UPDATE months SET state = '{broken' WHERE key = ?", (key,))
+    conn.close()
+
+
+def _files(folder: Path) -> int:
+    return sum(1 for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+
+
+@pytest.mark.parametrize("log", ["with counts", "older, without counts"])
+async def test_a_repaired_month_with_its_files_on_disk_leads_with_journal_keep(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log: str,
+) -> None:
+    sandbox, client = world
+    sandbox_env(monkeypatch, sandbox)
+    out = tmp_path / "cfdi"
+    first = await month_results(client, out, "2024-10", "2024-11")
+    assert [r.stage for r in first.values()] == ["done", "done"]
+    spent = (calls(sandbox, CREATE), calls(sandbox, PACKAGE))
+    files = _files(out / "2024-11")
+    assert files > 0
+    if log != "with counts":
+        conn = sqlite3.connect(out / JOURNAL)
+        with conn:
+            conn.execute("UPDATE log SET counts = NULL")  # a journal from before the counts
+        conn.close()
+    _damage(out / JOURNAL, "2024-11")
+    assert main(["journal", "repair", str(out), "--yes"]) == 0
+    notice = f"the month's folder already holds {files} file(s) extracted by an earlier run"
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        hint = store.get("2024-11").hint or ""
+    # The files and `journal keep` first; adopting (which downloads the packages again) after.
+    assert hint.startswith(notice), hint
+    assert hint.index("journal keep 2024-11") < hint.index("journal adopt 2024-11")
+    capsys.readouterr()
+    assert main(["journal", "show", str(out)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"already holds {files} file(s)" in shown
+    # The next run says the same, and sends nothing for the month.
+    after = (await month_results(client, out, "2024-10", "2024-11"))["2024-11"]
+    assert after.stage == "needs-attention"
+    assert (after.hint or "").startswith(notice)
+    # SAT's count is unknown to the repaired month: the command runs as printed only with --force.
+    assert f"gigstack-async journal keep {out} 2024-11 --force`" in (after.hint or "")
+    assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == spent
+    # Followed as printed, the month is done with its files and nothing is downloaded again.
+    assert main(["journal", "keep", str(out), "2024-11", "--force", "--yes"]) == 0
+    last = await month_results(client, out, "2024-10", "2024-11")
+    assert [r.stage for r in last.values()] == ["done", "done"]
+    assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == spent
+    assert _files(out / "2024-11") == files
