@@ -1727,12 +1727,49 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     )
 
 
+OUT = "<out>"
+"""Stands for the run's download folder (`--out`) in a hint's part folders (`<out>-2024-03a`):
+the machine knows no folder; `bulk.hints.with_journal` writes the folder in."""
+
+
+def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
+    """The month's dates in two halves, each with the part folder a hint names for it
+    (`<out>-2024-03a`, `<out>-2024-03b`: siblings of the run's folder); one part when the
+    month is a single day (nothing shorter to ask for)."""
+    days = (state.end - state.start).days + 1
+    if days < 2:
+        return ((state.start, state.end, f"{OUT}-{state.key}a"),)
+    middle = state.start + timedelta(days=days // 2 - 1)
+    return (
+        (state.start, middle, f"{OUT}-{state.key}a"),
+        (middle + timedelta(days=1), state.end, f"{OUT}-{state.key}b"),
+    )
+
+
+def split_commands(state: MonthState) -> str:
+    """The `sat download` of each half of the month (`split_halves`), each into its own folder,
+    then the `journal split` that records them: commands to copy once rendered with the folder
+    (`bulk.hints.with_journal`)."""
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    parts = split_halves(state)
+    runs = " and ".join(
+        f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
+        for a, b, folder in parts
+    )
+    return (
+        f"{runs} (with the other options you ran with, e.g. --team); once each is done, "
+        f"`gigstack-async journal split {state.key} {' '.join(f for _, _, f in parts)}` checks "
+        "that they cover the month and records where its CFDIs are"
+    )
+
+
 def _split_hint(state: MonthState) -> str:
     return (
         f"split the period: run {state.start}..{state.end} as shorter ranges, each into its own "
-        "--out folder (a journal holds one request per month); once every part is done, "
-        f"`gigstack-async journal split {state.key} <part folder> <part folder>` checks that "
-        "they cover the month and records where its CFDIs are (runs of this folder then end ok)"
+        "--out folder (a journal holds one request per month), e.g. in two halves: "
+        f"{split_commands(state)} (runs of this folder then end ok)"
     )
 
 

@@ -14,7 +14,6 @@ import asyncio
 import calendar
 import contextlib
 import re
-import shlex
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -468,7 +467,12 @@ def _partial(state: m.MonthState) -> bool:
 
 
 def _row(
-    state: m.MonthState, journal: str, *, running: bool = False, hold: Hold | None = None
+    state: m.MonthState,
+    journal: str,
+    *,
+    running: bool = False,
+    hold: Hold | None = None,
+    out: str | None = None,
 ) -> list[str]:
     count = "" if state.invoice_count is None else str(state.invoice_count)
     why = state.reason or ""
@@ -495,8 +499,8 @@ def _row(
         state.request_id or "",
         count,
         str(len(state.files)),
-        with_journal(why, state.key, journal) or "",
-        with_journal(step, state.key, journal) or "",
+        with_journal(why, state.key, journal, out=out) or "",
+        with_journal(step, state.key, journal, out=out) or "",
     ]
 
 
@@ -539,16 +543,19 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             + f", RFC {rfc}"
         )
         holds = store.holds()
+        # Part folders a hint names go beside the download folder (`<out>-2024-03a`).
+        where = store.download_to
+        out = journal if Path(journal).is_dir() or where is None else str(where)
         if args.month is None:
             rows = [
-                _row(state, journal, running=running, hold=holds.get(state.key))
+                _row(state, journal, running=running, hold=holds.get(state.key), out=out)
                 for state in store.states()
             ]
             print_table(ctx.ui, COLUMNS, rows)
             return exitcodes.OK
         state = _month(store, args.month)
         hold = holds.get(state.key)
-        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold)])
+        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold, out=out)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
             [
@@ -696,14 +703,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 "(MISSING DAYS)"
             )
         if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
+            way = with_journal(m.split_commands(state), key, str(args.journal))
             raise UsageError(
                 f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end}: the same request would be billed and refused "
-                "again. Split the period instead, each part into its own --out folder (for "
-                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`), "
-                f"then `{PROG} journal split {shlex.quote(str(args.journal))} {key} <part folder> "
-                "<part folder>` finishes the month here; pass --force only if SAT's answer has "
-                "changed"
+                "again. Split the period instead, each part into its own --out folder, e.g. in "
+                f"two halves: {way}; pass --force only if SAT's answer has changed"
             )
         try:
             whole = repair.new_month(store, key)
