@@ -961,6 +961,7 @@ class _Run:
     async def send_planned(self) -> None:
         if self.stopping or self.history_ids is None:
             return
+        held = []
         for key in self.keys:
             state = self.store.get(key)
             if key in self.reported or self.busy[key] or state.stage is not m.Stage.PLANNED:
@@ -968,6 +969,7 @@ class _Run:
             if not state.resend_allowed:
                 continue
             if self.hold_identical(state):
+                held.append(key)
                 continue
             if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:
                 self.finish(
@@ -977,6 +979,16 @@ class _Run:
                 )
                 continue
             self.spawn(key, self._send(key))
+        if held:
+            # One line for them all: each month's `MonthResult` carries its request and the
+            # ways forward (newcomer 9e #5: a held year logged 12 long warnings).
+            logger.warning(
+                "%d month(s) held, not sent: %s (the account's history already lists their "
+                "exact requests under ids this journal did not send; each month's result says "
+                "which request and how to adopt it)",
+                len(held),
+                ", ".join(held),
+            )
 
     def hold_identical(self, state: m.MonthState) -> bool:
         """Hold (do not send) a month whose exact request the account's latest history lists
@@ -993,7 +1005,6 @@ class _Run:
             return False
         folder = self.options.download_to
         reason = held_reason(state, priors, None if folder is None else folder.absolute())
-        logger.warning("%s: %s", state.key, reason)
         # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
         # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
         hint = held_hint(state, priors)

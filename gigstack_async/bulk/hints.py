@@ -37,6 +37,10 @@ def shell_quote(argument: str, platform: str | None = None) -> str:
     return shlex.quote(argument)
 
 
+RUN_AGAIN = "run the same download again (the `sat download` command, or the `bulk()` call)"
+"""What the journal commands say to do next: the folder may have been made by either."""
+RUN_AGAIN_SENTENCE = "R" + RUN_AGAIN[1:] + "."
+
 # A part folder a hint names beside the run's download folder (`bulk.machine.OUT`).
 _PART = re.compile(re.escape(OUT) + r"(?P<suffix>-\d{4}-\d{2}[a-z])")
 

@@ -4,10 +4,14 @@
 told to `journal adopt` its request, never that the files are there and `journal keep` records
 them: following the hint spent each package's last SAT download to extract files already on
 disk.
+#5: held months' warnings and journal texts that assumed `sat download` (see below).
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -77,3 +81,40 @@ async def test_a_repaired_month_with_its_files_on_disk_leads_with_journal_keep(
     assert [r.stage for r in last.values()] == ["done", "done"]
     assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == spent
     assert _files(out / "2024-11") == files
+
+
+# #5: a Python `bulk()` into a second folder logged every held month's long error as a WARNING
+# (12 lines for a year, repeating `MonthResult.error`), and `journal adopt` on that folder said
+# "Run the same `sat download` again", a command that folder was never made with.
+
+
+async def test_held_months_log_one_short_warning_and_adopt_speaks_to_bulk_too(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox, client = world
+    sandbox_env(monkeypatch, sandbox)
+    first = await month_results(client, tmp_path / "cfdi", "2024-01", "2024-03")
+    assert {r.stage for r in first.values()} == {"done"}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gigstack_async"):
+        held = await month_results(client, tmp_path / "cfdi-py", "2024-01", "2024-03")
+    assert {r.stage for r in held.values()} == {"held"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("3 month(s) held, not sent: 2024-01, 2024-02, 2024-03 (")
+    assert all((r.error or "")[:60] not in warnings[0] for r in held.values())
+    # The result still carries the whole story.
+    jan = held["2024-01"]
+    assert "journal adopt" in (jan.hint or "")
+    adopt = re.search(r"`gigstack-async (journal adopt [^`]+)`", jan.hint or "")
+    assert adopt is not None
+    capsys.readouterr()
+    assert main([*shlex.split(adopt.group(1)), "--yes"]) == 0
+    said = capsys.readouterr().out
+    assert "Run the same download again (the `sat download` command, or the `bulk()` call)." in said
+    assert "Run the same `sat download` again" not in said
+    assert "The next run (`sat download` or `bulk()`)" in said

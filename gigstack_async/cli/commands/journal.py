@@ -24,7 +24,7 @@ from gigstack_async import _validation
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import HELD, files_in
-from gigstack_async.bulk.hints import shell_quote, with_journal
+from gigstack_async.bulk.hints import RUN_AGAIN, RUN_AGAIN_SENTENCE, shell_quote, with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
@@ -61,13 +61,12 @@ and how to go on without billing again. `show` reads without locking: it works w
 download` runs on the folder."""
 
 RESEND_RISK = (
-    "{creates} "
-    "A new download request for {key} will be sent by the next `sat download`, with that "
-    "command's dates for the month (recorded so far: {start} to {end}). It may be billed "
-    "again, and SAT accepts only 2 requests with the same dates ever. Do this only if the "
-    "earlier request was never created, expired (SAT keeps packages 72 h), failed or covered "
-    "fewer days than you need; if you can find it in `{prog} downloads history` or gigstack's "
-    "dashboard, adopt it instead."
+    "{creates} A new download request for {key} will be sent by the next run (`sat download` "
+    "or `bulk()`), with that run's dates for the month (recorded so far: {start} to {end}). "
+    "It may be billed again, and SAT accepts only 2 requests with the same dates ever. Do "
+    "this only if the earlier request was never created, expired (SAT keeps packages 72 h), "
+    "failed or covered fewer days than you need; if you can find it in `{prog} downloads "
+    "history` or gigstack's dashboard, adopt it instead."
 )
 
 RESEND_FILES_THERE = (
@@ -140,15 +139,15 @@ RETRY_RISK = (
     "{key} stopped at package {package_id}: {counted}. SAT serves a package at most twice, "
     "and a download that failed before any byte of it arrived may never have reached SAT, so "
     "SAT may serve it once more. This allows exactly one more download of {package_id}, sent "
-    "by the next `sat download` with this folder; nothing else is sent again. It bills "
-    "nothing: if SAT already served the package twice, it answers 5008 and the month then "
-    "needs `{prog} journal resend` (a new request, may be billed). The risk: if this download "
-    "fails too after SAT served it, it may be the package's last one."
+    "by the next run (`sat download` or `bulk()`) with this folder; nothing else is sent "
+    "again. It bills nothing: if SAT already served the package twice, it answers 5008 and "
+    "the month then needs `{prog} journal resend` (a new request, may be billed). The risk: "
+    "if this download fails too after SAT served it, it may be the package's last one."
 )
 
 ADOPT_TRUST = (
     "You confirm that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
-    "{start} to {end}. The next `sat download` {action}"
+    "{start} to {end}. The next run (`sat download` or `bulk()`) {action}"
 )
 # What bulk.machine and the engine do with an adopted id: the history checks it when it lists
 # it; otherwise its package is checked by content (bulk.content) before anything is extracted.
@@ -626,9 +625,7 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
             return exitcodes.USAGE
         for path in repair.record(store, new, commands):
             ctx.ui.out(f"Removed {path}: the left request's staged package, not extracted.")
-        ctx.ui.out(
-            f"{state.key} now follows request {request_id}. Run the same `sat download` again."
-        )
+        ctx.ui.out(f"{state.key} now follows request {request_id}. {RUN_AGAIN_SENTENCE}")
     return exitcodes.OK
 
 
@@ -761,7 +758,9 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         removed = repair.record(store, new, commands)
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
-        ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
+        ctx.ui.out(
+            f"{state.key} will be requested again by the next run (`sat download` or `bulk()`)."
+        )
     return exitcodes.OK
 
 
@@ -811,7 +810,7 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
         allowed = m.allowed_packages(state)
         ctx.ui.out(
             f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
-            "once more: run the same `sat download` again."
+            f"once more: {RUN_AGAIN}."
         )
     return exitcodes.OK
 
@@ -1009,7 +1008,8 @@ def _rebind(args: argparse.Namespace, ctx: Context) -> int:
         store.rebind(new)
         ctx.ui.out(
             f"{store.path} now belongs to this API key, team and base URL. Run the same "
-            "`sat download` again with them: it resumes where the journal stopped."
+            "download again with them (the `sat download` command, or the `bulk()` call): it "
+            "resumes where the journal stopped."
         )
     return exitcodes.OK
 
@@ -1104,7 +1104,7 @@ def _rfc(args: argparse.Namespace, ctx: Context) -> int:
         ctx.ui.out(
             f"{store.path} now records "
             + ("no RFC" if new is None else f"RFC {new}")
-            + ". Run the same `sat download` again."
+            + f". {RUN_AGAIN_SENTENCE}"
         )
     return exitcodes.OK
 

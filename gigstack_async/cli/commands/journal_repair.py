@@ -20,6 +20,7 @@ from typing import Any
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import files_in, held_month
+from gigstack_async.bulk.hints import RUN_AGAIN
 from gigstack_async.bulk.repair import new_month
 from gigstack_async.bulk.run import DEFAULT_JOURNAL
 from gigstack_async.bulk.store import JournalStore
@@ -115,7 +116,7 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
             store.put(state)
         ctx.ui.out(
             f"Rewrote {', '.join(s.key for s in rebuilt)}. `{PROG} journal show {args.journal}` "
-            "says what each needs; then run the same `sat download` again."
+            f"says what each needs; then {RUN_AGAIN}."
         )
     return exitcodes.OK
 
