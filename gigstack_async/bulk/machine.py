@@ -2246,17 +2246,25 @@ def _may_have_one_left(state: MonthState, package_id: str) -> bool:
 
 def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
-    `journal show` and `journal retry-download` say it."""
+    `journal show` and `journal retry-download` say it; for a request this journal never
+    counted (`MonthState.uncounted`), "both of SAT's downloads assumed spent: …" and the free
+    command that checks it."""
     used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
-    why = (
-        "this journal did not count the request's downloads (the month's record was lost or "
-        "rebuilt, or it was adopted into a new journal), so SAT's two are assumed spent"
-        if state.request_id in state.uncounted
-        else "no byte of the package arrived: an error, a lost answer or a stopped run"
-    )
+    if state.request_id in state.uncounted:
+        # Not "2 counted, 2 may not have reached SAT": this journal sent none of them (newcomer
+        # 9e #6). It just cannot know, and the way to know costs nothing.
+        extra = used - DOWNLOAD_BUDGET
+        more = f", and {extra} more sent after `journal retry-download`" if extra > 0 else ""
+        return (
+            f"both of SAT's downloads assumed spent{more}: this journal did not count the "
+            "request's downloads (the month's record was lost or rebuilt, or the request was "
+            "adopted into a new journal), so it cannot tell how many SAT served; `gigstack-async "
+            f"journal retry-download {state.key}` checks it for free (one more download: if SAT "
+            "already served the package twice it answers 5008, which bills nothing)"
+        )
     return (
         f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
-        f"reached SAT ({why})"
+        "reached SAT (no byte of the package arrived: an error, a lost answer or a stopped run)"
     )
 
 

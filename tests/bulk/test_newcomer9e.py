@@ -9,6 +9,7 @@ disk.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shlex
@@ -118,3 +119,36 @@ async def test_held_months_log_one_short_warning_and_adopt_speaks_to_bulk_too(
     assert "Run the same download again (the `sat download` command, or the `bulk()` call)." in said
     assert "Run the same `sat download` again" not in said
     assert "The next run (`sat download` or `bulk()`)" in said
+
+
+# #6: after adopting into a new journal, "2 downloads counted, 2 of them may not have reached SAT
+# (this journal did not count ...)": this journal sent none of them.
+
+
+async def test_a_request_adopted_into_a_new_journal_says_plainly_its_downloads_were_not_counted(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox, client = world
+    sandbox_env(monkeypatch, sandbox)
+    out = tmp_path / "cfdi"
+    first = (await month_results(client, out, "2024-10", "2024-10"))["2024-10"]
+    assert first.stage == "done"
+    rid = str(first.request_id)
+    (out / JOURNAL).rename(tmp_path / "old-journal")  # the journal is gone: a new one
+    argv = ["journal", "adopt", str(out), "2024-10", rid, "--rfc-type", "received", "--yes"]
+    assert await asyncio.to_thread(main, argv) == 0  # a new journal: it reads the team
+    spent = calls(sandbox, PACKAGE)
+    after = (await month_results(client, out, "2024-10", "2024-10"))["2024-10"]
+    assert after.stage == "needs-attention"
+    error = after.error or ""
+    assert "both of SAT's downloads assumed spent: this journal did not count" in error
+    assert f"`gigstack-async journal retry-download {out} 2024-10` checks it for free" in error
+    assert "may not have reached SAT" not in error
+    assert calls(sandbox, PACKAGE) == spent  # nothing sent on the assumption
+    capsys.readouterr()
+    assert main(["journal", "show", str(out), "2024-10"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "2 of 2 (SAT's 2 assumed spent: this journal did not count them)" in shown

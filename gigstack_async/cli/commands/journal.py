@@ -507,10 +507,13 @@ def _downloads_used(state: m.MonthState) -> list[str]:
     """Per package: downloads counted of those the machine sends (SAT's 2, plus one per
     `journal retry-download`), and how many of them may not have reached SAT."""
     shown = []
+    uncounted = state.request_id in state.uncounted
     for pid, used in state.downloads:
         text = f"{pid}: {used} of {state.allowed_of(pid)}"
         unsure = state.unsure_of(pid)
-        if unsure:
+        if uncounted and unsure >= min(used, m.DOWNLOAD_BUDGET):
+            text += " (SAT's 2 assumed spent: this journal did not count them)"
+        elif unsure:
             text += f" ({unsure} may not have reached SAT)"
         shown.append(text)
     return shown
