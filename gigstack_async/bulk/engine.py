@@ -495,6 +495,17 @@ class _Run:
             self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
         files = tuple(folder / name for name in state.files) if folder is not None else ()
+        if state.stage is m.Stage.SPLIT and folder is not None and folder.is_dir():
+            # Downloaded in parts elsewhere: what `journal split`'s printed `cp` put here is the
+            # month's files in this folder too (newcomer 9e #7: the totals left them out).
+            mine = set(files)
+            files += tuple(
+                sorted(
+                    f
+                    for f in folder.iterdir()
+                    if f.is_file() and not f.name.startswith(".") and f not in mine
+                )
+            )
         sat_state = state.sat_state
         if state.ok:
             sat_state = "completed"

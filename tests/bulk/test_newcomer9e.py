@@ -21,8 +21,17 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cli import main
-from gigstack_async.sandbox import Sandbox
-from tests.bulk._support import CREATE, JOURNAL, PACKAGE, calls, month_results, sandbox_env
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+from tests.bulk._support import (
+    CREATE,
+    JOURNAL,
+    PACKAGE,
+    calls,
+    month_results,
+    sandbox_env,
+    world_of,
+)
 
 
 def _damage(journal: Path, key: str) -> None:
@@ -152,3 +161,35 @@ async def test_a_request_adopted_into_a_new_journal_says_plainly_its_downloads_w
     assert main(["journal", "show", str(out), "2024-10"]) == 0
     shown = " ".join(capsys.readouterr().out.split())
     assert "2 of 2 (SAT's 2 assumed spent: this journal did not count them)" in shown
+
+
+# #7: after `journal split` and the `cp` it prints, the folder's summary left the copied files out
+# of the month's files and the totals.
+
+
+async def test_a_split_month_counts_the_files_the_printed_cp_put_in_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = ServerProfile(sat_codes=(SatCodeRule(5003, month="2024-03", times=1),))
+    async with world_of(SandboxConfig(speed=3000, seed=7, profile=profile)) as (sandbox, client):
+        out, part_a, part_b = (tmp_path / n for n in ("cfdi", "cfdi-2024-03a", "cfdi-2024-03b"))
+        assert (await month_results(client, out, "2024-03", "2024-03"))["2024-03"].stage == (
+            "sat-failed"
+        )
+        halves = (("2024-03-01", "2024-03-15", part_a), ("2024-03-16", "2024-03-31", part_b))
+        for start, end, part in halves:
+            assert (await month_results(client, part, start, end))["2024-03"].stage == "done"
+        capsys.readouterr()
+        split = ["journal", "split", str(out), "2024-03", str(part_a), str(part_b)]
+        assert main(split) == 0
+        copy = re.search(r"(mkdir -p .+ && cp -n -R .+)$", capsys.readouterr().out, re.M)
+        assert copy is not None
+        done = await asyncio.create_subprocess_shell(copy.group(1))
+        assert await done.wait() == 0
+        copied = _files(out / "2024-03")
+        assert copied == _files(part_a / "2024-03") + _files(part_b / "2024-03") > 0
+        again = (await month_results(client, out, "2024-03", "2024-03"))["2024-03"]
+        assert again.stage == "split"
+        assert len(again.files) == copied
+        assert {f.parent for f in again.files} == {out / "2024-03"}
+        assert calls(sandbox, PACKAGE) == 2  # counting them downloads nothing
