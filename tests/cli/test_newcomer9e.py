@@ -54,3 +54,40 @@ async def test_the_5003_hint_prints_the_part_downloads_and_the_split_to_copy(
     again = await raw_cli(*argv, env=env, cwd=tmp_path)
     assert again.code == 0, again.stdout
     assert len(sandbox.state.calls_to("createDownloadRequest")) == creates
+
+
+# #7: the held and adopt hints print commands without --yes (the confirmation is the point), and
+# without a terminal `journal adopt` refused with "adopt trusts your word: pass --yes (-y)"
+# after its whole paragraph: now the refusal prints the command to run again, --yes added.
+
+ADOPT = re.compile(r"`(gigstack-async journal adopt [^`]+)`")
+
+
+async def test_a_printed_adopt_refused_without_a_terminal_prints_itself_with_yes(
+    sandbox: Sandbox, raw_cli, tmp_path: Path
+) -> None:
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    first = await raw_cli(*_download(Path("cfdi"), "--yes", last="2025-01"), env=env, cwd=tmp_path)
+    assert first.code == 0, first.stdout
+    held = await raw_cli(*_download(Path("cfdi-b"), "--yes", last="2025-01"), env=env, cwd=tmp_path)
+    printed = ADOPT.search(" ".join(held.stdout.split()))
+    assert printed is not None, held.stdout
+    assert "--yes" not in printed.group(1)
+    refused = await raw_cli(*shlex.split(printed.group(1))[1:], env=env, cwd=tmp_path)
+    assert refused.code == 2
+    again = re.search(r"pass --yes \(-y\) to confirm: `([^`]+)`", refused.stderr)
+    assert again is not None, refused.stderr
+    assert again.group(1) == f"{printed.group(1)} --yes"
+    adopted = await raw_cli(*shlex.split(again.group(1))[1:], env=env, cwd=tmp_path)
+    assert adopted.code == 0, adopted.stderr
+    assert "now follows request" in adopted.stdout
+
+
+def test_the_command_to_run_again_never_carries_the_api_key() -> None:
+    from gigstack_async.cli.context import Context
+    from gigstack_async.cli.redact import Redactor
+    from gigstack_async.cli.ui import Ui
+
+    argv = ("--api-key", "sk_live_x", "journal", "adopt", "my dir", "2025-01", "--api-key=sk_y")
+    ctx = Context(Ui(Redactor()), Redactor(), arguments=argv)
+    assert ctx.command_with("--yes") == "gigstack-async journal adopt 'my dir' 2025-01 --yes"

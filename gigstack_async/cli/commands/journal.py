@@ -437,7 +437,12 @@ def _confirm(ctx: Context, question: str, *, yes: bool, what: str) -> bool:
             f"{what}: stdout was closed before the risk could be shown; nothing changed"
         )
     if not sys.stdin.isatty():
-        raise UsageError(f"{what}: pass --yes (-y) to confirm without a terminal")
+        # Hints print these commands without --yes (the confirmation is the point): say how
+        # to run this one again once the text above was read (newcomer 9e #7).
+        raise UsageError(
+            f"{what}: without a terminal nothing can be confirmed, so nothing changed. Having "
+            f"read the above, pass --yes (-y) to confirm: `{ctx.command_with('--yes')}`"
+        )
     try:
         answer = input(f"{question} [y/N] ")
     except EOFError:

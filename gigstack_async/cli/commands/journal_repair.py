@@ -109,7 +109,7 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
         if not rebuilt:
             return exitcodes.USAGE
         ctx.ui.out(REPAIR_RISK)
-        if not _confirm(args.yes, f"Rewrite {len(rebuilt)} month record(s)?"):
+        if not _confirm(ctx, args.yes, f"Rewrite {len(rebuilt)} month record(s)?"):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
         for state in rebuilt:
@@ -137,11 +137,14 @@ def _fresh(store: JournalStore, key: str) -> m.MonthState:
         )
 
 
-def _confirm(yes: bool, question: str) -> bool:
+def _confirm(ctx: Context, yes: bool, question: str) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise UsageError("journal repair: pass --yes (-y) to confirm without a terminal")
+        raise UsageError(
+            "journal repair: without a terminal nothing can be confirmed, so nothing changed. "
+            f"Having read the above, pass --yes (-y) to confirm: `{ctx.command_with('--yes')}`"
+        )
     try:
         answer = input(f"{question} [y/N] ")
     except EOFError:
