@@ -85,6 +85,15 @@ async def test_a_repaired_month_with_its_files_on_disk_leads_with_journal_keep(
     # SAT's count is unknown to the repaired month: the command runs as printed only with --force.
     assert f"gigstack-async journal keep {out} 2024-11 --force`" in (after.hint or "")
     assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == spent
+    # Adopting instead (what the hint used to say) first says what it would spend.
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        rid = store.get("2024-11").known_ids[-1]
+    capsys.readouterr()
+    assert main(["journal", "adopt", str(out), "2024-11", rid]) == 2  # no terminal, no --yes
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"{out / '2024-11'} already holds {files} file(s)" in said
+    assert "adopting downloads the request's packages again" in said
+    assert f"`gigstack-async journal keep {out} 2024-11 --force` records the month done" in said
     # Followed as printed, the month is done with its files and nothing is downloaded again.
     assert main(["journal", "keep", str(out), "2024-11", "--force", "--yes"]) == 0
     last = await month_results(client, out, "2024-10", "2024-11")

@@ -167,6 +167,13 @@ ADOPT_COMPLETED = (
     "for its dates."
 )
 
+ADOPT_FILES_THERE = (
+    "{key}'s folder {folder} already holds {files} file(s) that an earlier run extracted: "
+    "adopting downloads the request's packages again, and each download spends one of SAT's 2 "
+    "per package (maybe its last). If they are all of the month's CFDIs, `{prog} journal keep "
+    "{journal} {key}{force}` records the month done with them instead (nothing is sent)."
+)
+
 ADOPT_DROPS = (
     "{key} holds packages of the request it leaves, staged but not extracted: {paths}. "
     "Adopting removes them (each spent one of SAT's 2 downloads of its package)."
@@ -622,6 +629,21 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 action=action,
             )
         )
+        earlier, folder = _earlier_files(store, state)
+        if earlier:
+            # Newcomer 9e #1: adopting a month whose files are on disk spent each package's
+            # last SAT download to extract them again.
+            ctx.ui.out(
+                ADOPT_FILES_THERE.format(
+                    key=state.key,
+                    folder=folder,
+                    files=earlier,
+                    prog=PROG,
+                    journal=shell_quote(str(args.journal)),
+                    # Without SAT's count keep cannot check them: the user's comparison does.
+                    force=" --force" if state.invoice_count is None else "",
+                )
+            )
         dropped = [c.path for c in commands if isinstance(c, m.DeleteStaged)]
         if dropped:
             # Each staged package spent one of SAT's 2 downloads: say so before the yes.
