@@ -14,11 +14,14 @@ import logging
 import re
 import shlex
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.hints import with_journal
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
@@ -202,3 +205,79 @@ async def test_a_split_month_counts_the_files_the_printed_cp_put_in_the_folder(
         assert len(again.files) == copied
         assert {f.parent for f in again.files} == {out / "2024-03"}
         assert calls(sandbox, PACKAGE) == 2  # counting them downloads nothing
+
+
+# ------------------------------------------------------------------ the pure pieces
+
+
+def _state(start: date, end: date, request_type: str = "cfdi") -> m.MonthState:
+    return m.MonthState(start.strftime("%Y-%m"), start, end, "issued", request_type)
+
+
+def test_a_month_splits_in_two_halves_and_a_single_day_does_not() -> None:
+    feb = _state(date(2024, 2, 1), date(2024, 2, 29))
+    assert m.split_halves(feb) == (
+        (date(2024, 2, 1), date(2024, 2, 14), "<out>-2024-02a"),
+        (date(2024, 2, 15), date(2024, 2, 29), "<out>-2024-02b"),
+    )
+    two = _state(date(2024, 2, 1), date(2024, 2, 2))
+    assert [(a.day, b.day) for a, b, _ in m.split_halves(two)] == [(1, 1), (2, 2)]
+    one = _state(date(2024, 2, 1), date(2024, 2, 1))
+    assert m.split_halves(one) == ((date(2024, 2, 1), date(2024, 2, 1), "<out>-2024-02a"),)
+    meta = m.split_commands(_state(date(2024, 2, 1), date(2024, 2, 29), "metadata"))
+    assert meta.startswith(
+        "`gigstack-async sat download --from 2024-02-01 --to 2024-02-14 --rfc-type issued "
+        "--type metadata --out <out>-2024-02a` and "
+    )
+    assert meta.endswith(
+        "`gigstack-async journal split 2024-02 <out>-2024-02a <out>-2024-02b` checks that they "
+        "cover the month and records where its CFDIs are"
+    )
+
+
+@pytest.mark.parametrize(
+    ("journal", "out", "platform", "expected"),
+    [
+        ("cfdi", None, "linux", "--out cfdi-2024-02a; journal split cfdi 2024-02 cfdi-2024-02a"),
+        ("cfdi/", None, "linux", "--out cfdi-2024-02a; journal split cfdi/ 2024-02 cfdi-2024-02a"),
+        (
+            "j.sqlite3",
+            "my dir",
+            "linux",
+            "--out 'my dir-2024-02a'; journal split j.sqlite3 2024-02 'my dir-2024-02a'",
+        ),
+        (
+            None,
+            "C:\\cfdi\\",
+            "win32",
+            "--out C:\\cfdi-2024-02a; journal split 2024-02 C:\\cfdi-2024-02a",
+        ),
+        (None, None, "linux", "--out <out>-2024-02a; journal split 2024-02 <out>-2024-02a"),
+    ],
+)
+def test_part_folders_are_written_beside_the_download_folder(
+    journal: str | None, out: str | None, platform: str, expected: str
+) -> None:
+    text = "--out <out>-2024-02a; gigstack-async journal split 2024-02 <out>-2024-02a"
+    shown = with_journal(text, "2024-02", journal, platform=platform, out=out) or ""
+    assert shown == expected.replace("journal split", "gigstack-async journal split")
+
+
+def test_an_unrecorded_month_with_files_on_disk_leads_with_them() -> None:
+    base = _state(date(2024, 2, 1), date(2024, 2, 29))
+    kw: dict[str, object] = {"known_ids": ("R1",), "creates": 1, "reason": "why", "hint": "way"}
+    plain = m.unrecorded(base, **kw)  # type: ignore[arg-type]
+    assert (plain.stage, plain.reason, plain.hint, plain.on_disk) == (
+        m.Stage.NEEDS_ATTENTION,
+        "why",
+        "way",
+        0,
+    )
+    held = m.unrecorded(base, **kw, on_disk=4)  # type: ignore[arg-type]
+    assert held.on_disk == 4
+    assert held.reason == "why"
+    assert held.hint == m.files_notice(held) + "way"
+    assert held.hint.startswith("the month's folder already holds 4 file(s)")
+    assert "journal keep 2024-02 --force`" in held.hint
+    counted = m.unrecorded(base, **kw, counts=m.Counts(1), on_disk=4)  # type: ignore[arg-type]
+    assert (counted.hint, counted.reason, counted.on_disk) == (held.hint, "why", 4)
