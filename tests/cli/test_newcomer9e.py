@@ -40,6 +40,10 @@ async def test_the_5003_hint_prints_the_part_downloads_and_the_split_to_copy(
         "--out cfdi-2025-03b",
         "gigstack-async journal split cfdi 2025-03 cfdi-2025-03a cfdi-2025-03b",
     ], summary
+    # `journal show` writes the same commands for the folder it is given.
+    shown = await raw_cli("journal", "show", "cfdi", env=env, cwd=tmp_path)
+    assert shown.code == 0, shown.stderr
+    assert printed[0] in " ".join(shown.stdout.split())
     # Copied as printed (plus --yes and a fast poll, as without a terminal), each part is done
     # and the split records the month: the folder's run then ends ok, nothing sent again.
     for command in printed[:2]:
