@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import attrs
@@ -303,20 +303,4 @@ def split(
     return new, tuple(found)
 
 
-def _uncovered(
-    start: date, end: date, ranges: Sequence[tuple[date, date]]
-) -> list[tuple[date, date]]:
-    """The days of `start..end` (inclusive) that no range covers, as inclusive ranges."""
-    gaps = []
-    day = start
-    for first, last in sorted(ranges):
-        if last < day:
-            continue
-        if first > day:
-            gaps.append((day, min(first - timedelta(days=1), end)))
-        day = max(day, last + timedelta(days=1))
-        if day > end:
-            break
-    if day <= end:
-        gaps.append((day, end))
-    return [(a, b) for a, b in gaps if a <= b]
+_uncovered = m.uncovered  # kept under its old name for callers
