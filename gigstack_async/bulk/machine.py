@@ -1783,13 +1783,28 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
                 "month done for fewer days than dates SAT refused with 5002 "
                 f"({obs.start}..{obs.end}) is completed by parts downloaded elsewhere"
             )
+        own = own_part_of(state, obs.start, obs.end)
+        extracted = state.extracted
+        also = ""
+        if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
+            extracted = (
+                *[e for e in extracted if e.package_id != OWN_PART],
+                ExtractedPackage(OWN_PART, own.files),
+            )
+            also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
         reason = (
-            f"requested here for {state.start}..{state.end} (SAT 5002 refused "
+            f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
             f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
             f"{obs.where}"
         )
         return _evolve(
-            state, stage=Stage.SPLIT, start=obs.start, end=obs.end, reason=reason, hint=None
+            state,
+            stage=Stage.SPLIT,
+            start=obs.start,
+            end=obs.end,
+            extracted=extracted,
+            reason=reason,
+            hint=None,
         ), ()
     held = state.stage is Stage.PLANNED and state.resend_allowed
     if held and obs.refused_elsewhere is not None:

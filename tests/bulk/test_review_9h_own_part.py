@@ -182,3 +182,98 @@ def test_a_replan_of_days_the_own_part_holds_is_not_planned(start: int, end: int
     assert (held.stage, held.start, held.end, held.creates) == (m.Stage.SAT_FAILED, *AUG, 2)
     assert "nothing was sent" in (held.reason or "")
     assert "missing here: 2024-08-01..2024-08-14" in (held.hint or "")
+
+
+# ------------------------------------------------------------------ review 9h #4: split checks disk
+
+
+async def split_after_5002(
+    sandbox: Sandbox, client: GigstackClient, tmp_path: Path
+) -> tuple[Path, Path, list[str]]:
+    """A refused with 5002 holding 08-15..31 (its own part), B done for 08-01..14."""
+    out, part = tmp_path / "A", tmp_path / "B"
+    own = await refused_with_own_part(sandbox, client, out)
+    assert (await run(client, part, "2024-08-01", "2024-08-14"))["2024-08"].ok
+    return out, part, own
+
+
+async def test_split_names_the_own_part_and_checks_its_files(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, client = world
+    out, part, own = await split_after_5002(sandbox, client, tmp_path)
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", part) == 0
+    said = capsys.readouterr().out
+    # Before: only B was listed; the user was never told A/2024-08 must keep its files.
+    assert (
+        f"{out.absolute()}/2024-08 (2024-08-15..2024-08-31, {len(own)} file(s), this folder's "
+        "own request)"
+    ) in said
+    assert f"{part.absolute()}/2024-08 (2024-08-01..2024-08-14, " in said
+    assert f"Keep the files in {out}/2024-08" in said
+    assert f"cp -n -R {part.absolute()}/2024-08/." in said  # the copy names only the other part
+
+
+@pytest.mark.parametrize("tamper", ["own gone", "own half", "own swapped", "part gone"])
+async def test_split_refuses_a_folder_that_no_longer_holds_its_files(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tamper: str,
+) -> None:
+    sandbox, client = world
+    out, part, own = await split_after_5002(sandbox, client, tmp_path)
+    mine, theirs = out / "2024-08", part / "2024-08"
+    if tamper == "part gone":
+        for f in theirs.iterdir():
+            f.unlink()
+    else:
+        for name in own if tamper != "own half" else own[: len(own) // 2]:
+            (mine / name).unlink()
+    if tamper == "own swapped":  # as many files, but September's CFDIs
+        for f in (out / "2024-09").iterdir():
+            (mine / f.name).write_bytes(f.read_bytes())
+    capsys.readouterr()
+    split = ("journal", "split", out, "2024-08", part)
+    assert await asyncio.to_thread(cli, sandbox, *split) == 2
+    err = capsys.readouterr().err
+    folder = theirs if tamper == "part gone" else mine
+    assert f"{folder.absolute()} no longer holds" in err
+    assert ("this folder's own request" in err) is (tamper != "part gone")
+    assert "Nothing changed" in err
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-08").stage is m.Stage.SAT_FAILED  # before: split, runs "ok"
+    assert await asyncio.to_thread(cli, sandbox, *split, "--force") == 0
+    assert "missing there: --force" in capsys.readouterr().out
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-08").stage is m.Stage.SPLIT
+
+
+async def test_split_of_a_replan_counts_the_own_part_and_its_files(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Review 9h #1, partly: A re-planned for 08-01..09 after the 5002 (own part 08-15..31 kept);
+    # only 08-10..14 is missing, and a part with just those days completes the month.
+    sandbox, client = world
+    out, rest = tmp_path / "A", tmp_path / "C"
+    own = await refused_with_own_part(sandbox, client, out)
+    assert (await run(client, out, "2024-08-01", "2024-08-09"))["2024-08"].ok
+    full = (await run(client, out, "2024-08", "2024-08"))["2024-08"]
+    assert "missing here: 2024-08-10..2024-08-14." in (full.error or "")
+    assert "--from 2024-08-10 --to 2024-08-14 --out <folder a>" in (full.error or "")
+    assert (await run(client, rest, "2024-08-10", "2024-08-14"))["2024-08"].ok
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", rest) == 0
+    said = capsys.readouterr().out
+    assert f"(2024-08-15..2024-08-31, {len(own)} file(s), this folder's own request)" in said
+    assert "(2024-08-01..2024-08-09, " in said
+    done = (await run(client, out, "2024-08", "2024-08"))["2024-08"]
+    assert (done.stage, done.ok) == ("split", True)
+    assert {p.name for p in done.files} == {p.name for p in (out / "2024-08").iterdir()}
+    assert august_creates(sandbox) == [
+        "received cfdi 2024-08-15..2024-08-31",
+        "received cfdi 2024-08-01..2024-08-31",
+        "received cfdi 2024-08-01..2024-08-09",
+        "received cfdi 2024-08-10..2024-08-14",
+    ]
