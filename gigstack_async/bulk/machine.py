@@ -1953,6 +1953,12 @@ def missing_days_way(state: MonthState, start: date, end: date) -> str:
     month's request and its own part miss (a resend cannot ask for the plan's dates again):
     each missing range into its own folder, then `journal split` completes the month."""
     ranges = uncovered(start, end, held_here(state, start, end))
+    if not ranges:  # its own part holds the rest: a run of the plan records it complete
+        return (
+            f"nothing is missing here: the month's folder holds every day of {start}..{end} "
+            "(an earlier request's days included); a `sat download` of the whole month records "
+            "it complete and sends nothing"
+        )
     folders = [f"<folder {chr(ord('a') + i)}>" for i in range(len(ranges))]
     runs = " and ".join(
         f"`gigstack-async sat download --from {a} --to {b} --out {folder}`"

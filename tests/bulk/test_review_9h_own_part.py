@@ -152,6 +152,7 @@ def test_a_replan_after_5002_keeps_the_own_part() -> None:
         extracted=(m.ExtractedPackage("p", ("c.xml",)),),
     )
     assert m.missing_days(done, *AUG) == ""
+    assert m.missing_days_way(done, *AUG).startswith("nothing is missing here")
     complete = m.own_part_completes(done, *AUG)
     assert complete is not None
     assert (complete.stage, complete.start, complete.end, complete.ok) == (
