@@ -215,6 +215,11 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
                 # the refused ones: neither is sent (only the plan shown may be billed).
                 store.put(m.exhausted_again(state, slot.start_date, slot.end_date))
                 continue
+            complete = m.own_part_completes(state, slot.start_date, slot.end_date)
+            if complete is not None:
+                # Its request and its own part (both in its folder) hold every day: complete.
+                store.put(complete)
+                continue
             missing = slot.start_date < state.start or slot.end_date > state.end
             way = m.missing_days_way(state, slot.start_date, slot.end_date)
             notes[slot.key] = (
@@ -228,8 +233,8 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
         if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
             # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates
             # are new criteria, and the plan the user saw asks for them.
-            state, _ = m.transition(state, m.AllowResend(slot.start_date, slot.end_date))
-            store.put(state)
+            # Not when they ask again for days its folder already holds (`m.replanned`).
+            store.put(m.replanned(state, slot.start_date, slot.end_date))
             continue
         if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
             # Nothing billed for the recorded dates (never sent, proven absent, or refused):

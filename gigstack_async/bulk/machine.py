@@ -49,7 +49,7 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -374,7 +374,10 @@ class MonthState:
     own_part: OwnPart | None = None
     """Set by a resend of a month done (or empty) for fewer days than the new request's: those
     days are already in the folder (`OwnPart`). Used only once SAT refuses the new dates with
-    5002: the hint then names only the missing days, and `journal split` counts it."""
+    5002: the hint then names only the missing days, and `journal split` counts it. Kept when
+    a plan then asks for other dates (`replanned`, which refuses dates overlapping it): once
+    that request is done, its days and these cover the plan's together (`own_part_completes`,
+    `missing_days`; review 9h #1)."""
 
     @property
     def settled(self) -> bool:
@@ -1824,13 +1827,28 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
                 "month done for fewer days than dates SAT refused with 5002 "
                 f"({obs.start}..{obs.end}) is completed by parts downloaded elsewhere"
             )
+        own = own_part_of(state, obs.start, obs.end)
+        extracted = state.extracted
+        also = ""
+        if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
+            extracted = (
+                *[e for e in extracted if e.package_id != OWN_PART],
+                ExtractedPackage(OWN_PART, own.files),
+            )
+            also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
         reason = (
-            f"requested here for {state.start}..{state.end} (SAT 5002 refused "
+            f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
             f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
             f"{obs.where}"
         )
         return _evolve(
-            state, stage=Stage.SPLIT, start=obs.start, end=obs.end, reason=reason, hint=None
+            state,
+            stage=Stage.SPLIT,
+            start=obs.start,
+            end=obs.end,
+            extracted=extracted,
+            reason=reason,
+            hint=None,
         ), ()
     held = state.stage is Stage.PLANNED and state.resend_allowed
     if held and obs.refused_elsewhere is not None:
@@ -1934,39 +1952,127 @@ def _5002_hint(state: MonthState, start: date, end: date) -> str:
     )
 
 
+def uncovered(
+    start: date, end: date, ranges: Sequence[tuple[date, date]]
+) -> list[tuple[date, date]]:
+    """The days of `start..end` (inclusive) that no range covers, as inclusive ranges."""
+    gaps = []
+    day = start
+    for first, last in sorted(ranges):
+        if last < day:
+            continue
+        if first > day:
+            gaps.append((day, min(first - timedelta(days=1), end)))
+        day = max(day, last + timedelta(days=1))
+        if day > end:
+            break
+    if day <= end:
+        gaps.append((day, end))
+    return [(a, b) for a, b in gaps if a <= b]
+
+
+def held_here(state: MonthState, start: date, end: date) -> list[tuple[date, date]]:
+    """The dates of `start..end` the month's folder holds: its request's (`state.start..
+    state.end`) and, when it lies within them, its own part (`own_part`: the days an earlier
+    request of the month downloaded there before a 5002; review 9h #1)."""
+    held = [(state.start, state.end)]
+    own = own_part_of(state, start, end)
+    if own is not None:
+        held.append((own.start, own.end))
+    return held
+
+
+def _days(ranges: Sequence[tuple[date, date]]) -> str:
+    return " and ".join(f"{a}..{b}" if a != b else str(a) for a, b in ranges)
+
+
 def missing_days(state: MonthState, start: date, end: date) -> str:
-    """The days of `start..end` that the month's request (`state.start..state.end`) misses,
-    e.g. "2024-08-31" or "2024-08-01..2024-08-09 and 2024-08-31"."""
-    days = []
-    if start < state.start:
-        last = state.start - timedelta(days=1)
-        days.append(f"{start}..{last}" if last != start else str(start))
-    if end > state.end:
-        first = state.end + timedelta(days=1)
-        days.append(f"{first}..{end}" if first != end else str(end))
-    return " and ".join(days)
+    """The days of `start..end` that neither the month's request (`state.start..state.end`)
+    nor its own part covers, e.g. "2024-08-31" or "2024-08-01..2024-08-09 and 2024-08-31"."""
+    return _days(uncovered(start, end, held_here(state, start, end)))
 
 
 def missing_days_way(state: MonthState, start: date, end: date) -> str:
     """The way to the days of the plan's `start..end`, which SAT refused with 5002, that the
-    month's request misses (a resend cannot ask for the plan's dates again): each missing range
-    into its own folder, then `journal split` completes the month."""
-    ranges = []
-    if start < state.start:
-        ranges.append((start, state.start - timedelta(days=1)))
-    if end > state.end:
-        ranges.append((state.end + timedelta(days=1), end))
-    folders = [f"<folder {'ab'[i]}>" for i in range(len(ranges))]
+    month's request and its own part miss (a resend cannot ask for the plan's dates again):
+    each missing range into its own folder, then `journal split` completes the month."""
+    ranges = uncovered(start, end, held_here(state, start, end))
+    if not ranges:  # its own part holds the rest: a run of the plan records it complete
+        return (
+            f"nothing is missing here: the month's folder holds every day of {start}..{end} "
+            "(an earlier request's days included); a `sat download` of the whole month records "
+            "it complete and sends nothing"
+        )
+    folders = [f"<folder {chr(ord('a') + i)}>" for i in range(len(ranges))]
     runs = " and ".join(
         f"`gigstack-async sat download --from {a} --to {b} --out {folder}`"
         for (a, b), folder in zip(ranges, folders, strict=True)
     )
     return (
-        f"missing here: {missing_days(state, start, end)}. Download "
+        f"missing here: {_days(ranges)}. Download "
         f"{'that range' if len(ranges) == 1 else 'each range'} into its own --out folder "
         f"({runs}, with this run's --rfc-type and --type; other dates for SAT: a new request, "
         f"possibly billed); once done, `gigstack-async journal split {state.key} "
         f"{' '.join(folders)}` records the month as complete (runs of this folder then end ok)"
+    )
+
+
+def own_part_overlap(state: MonthState, start: date, end: date) -> OwnPart | None:
+    """The month's own part (days an earlier request downloaded into its folder, kept through
+    a 5002) when the dates `start..end` ask for some of those days again: a new request for
+    them would bill them twice (review 9h #1). None otherwise."""
+    own = state.own_part
+    if own is None or state.stage is Stage.SPLIT or end < own.start or own.end < start:
+        return None
+    return own
+
+
+def replanned(state: MonthState, start: date, end: date) -> MonthState:
+    """Month `state`, which SAT refused with 5003 or 5002, once a plan asks for other dates
+    `start..end` (new criteria for SAT): planned for them, its own part kept (those days stay
+    in its folder and count with the new request's), or, when they ask again for days its own
+    part already holds, not planned: the state says so and nothing is sent (review 9h #1)."""
+    own = own_part_overlap(state, start, end)
+    if own is None:
+        return transition(state, AllowResend(start, end))[0]
+    overlap = (max(start, own.start), min(end, own.end))
+    return _evolve(
+        state,
+        reason=f"the plan's {start}..{end} asks again for {_days([overlap])}, which the "
+        f"month's folder already holds ({len(own.files)} file(s) from its earlier request): "
+        "nothing was sent (those CFDIs would be billed twice)",
+        hint=missing_days_way(_evolve(state, start=own.start, end=own.end), state.start, state.end),
+    )
+
+
+def own_part_completes(state: MonthState, start: date, end: date) -> MonthState | None:
+    """Month `state`, done (or empty) for other dates after SAT refused the plan's `start..end`
+    with 5002, when its request and its own part (in the same folder) cover every day of them:
+    the month is complete, in two parts both here (`split`, as `journal split` would record
+    it, and its own part's files counted). None otherwise (review 9h #1)."""
+    own = own_part_of(state, start, end)
+    if (
+        state.stage not in (Stage.DONE, Stage.EMPTY)
+        or (start, end) not in state.exhausted
+        or own is None
+        or uncovered(start, end, held_here(state, start, end))
+    ):
+        return None
+    extracted = (
+        *[e for e in state.extracted if e.package_id != OWN_PART],
+        ExtractedPackage(OWN_PART, own.files),
+    )
+    return _evolve(
+        state,
+        stage=Stage.SPLIT,
+        start=start,
+        end=end,
+        extracted=extracted,
+        reason=f"SAT 5002 (its limit of requests for these dates) for {start}..{end}: "
+        f"{state.start}..{state.end} downloaded here by request {state.request_id} "
+        f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "
+        f"({len(own.files)} file(s))",
+        hint=None,
     )
 
 
@@ -2539,9 +2645,8 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     ):
         raise TransitionError(
             f"{state.key}: SAT 5002 says its limit of requests for {start}..{end} "
-            "is exhausted, so a resend with these dates would be refused. Run `sat download` "
-            "for this month with other dates instead: a plan with different dates is a new "
-            "request for SAT (it may be billed)"
+            "is exhausted, so a resend with these dates would be refused. "
+            + _other_dates_way(state, start, end)
         )
     return _evolve(
         state,
@@ -2566,6 +2671,26 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         else "the user allowed a new create request",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the old request's: never extracted
+
+
+def _other_dates_way(state: MonthState, start: date, end: date) -> str:
+    """After a 5002 for `start..end`: the month's other dates, each into another --out folder
+    (this folder's journal holds one request per month), then `journal split` (review 9h #1)."""
+    own = own_part_of(state, start, end)
+    if own is not None:
+        return (
+            f"The month's folder already holds {own.start}..{own.end} ({len(own.files)} "
+            "file(s), from its earlier request); "
+            + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
+        )
+    middle = start + (end - start) // 2
+    return (
+        "Run `sat download` for this month with other dates instead, each range into another "
+        f"--out folder (e.g. `gigstack-async sat download --from {start} --to {middle} --out "
+        f"<folder a>` and `--from {middle + timedelta(days=1)} --to {end} --out <folder b>`), "
+        f"then `gigstack-async journal split {state.key} <folder a> <folder b>`: a plan with "
+        "different dates is a new request for SAT (it may be billed)"
+    )
 
 
 def free_way(state: MonthState) -> str | None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import attrs
 
+from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR, initial_state
 from gigstack_async.bulk.plan import plan_months
@@ -206,10 +207,36 @@ class SplitPart:
     folder: Path | None
     """Where the part's CFDIs of the month are (`<download folder>/<YYYY-MM>`), None when its
     journal downloaded nothing (no download folder)."""
+    own: bool = False
+    """The month's own part: days this journal's own requests downloaded into its folder."""
+    lost: tuple[str, ...] = ()
+    """Files its journal records for the month that its folder no longer holds (`journal
+    split --force` records the split anyway)."""
 
     def describe(self) -> str:
         where = self.folder if self.folder is not None else f"the journal {self.journal}"
-        return f"{where} ({self.start}..{self.end}, {self.files} file(s))"
+        mine = ", this folder's own request" if self.own else ""
+        return f"{where} ({self.start}..{self.end}, {self.files} file(s){mine})"
+
+
+def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
+    """The files `names` (a month's recorded extraction) that `folder` no longer holds. CFDIs
+    (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`content.cfdi_uuids`:
+    a copy under another name or a PDF beside it holds no CFDI); other files by name."""
+    if folder is None or not names:
+        return ()
+    held = (
+        {f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")}
+        if folder.is_dir()
+        else set()
+    )
+    uuids = content.cfdi_uuids(held)
+    return tuple(
+        name
+        for name in names
+        if name not in held
+        and not (content.cfdi_uuids([name]) and content.cfdi_uuids([name]) <= uuids)
+    )
 
 
 def split(
@@ -218,6 +245,7 @@ def split(
     parts: Sequence[str | Path],
     *,
     refused_elsewhere: str | None = None,
+    force: bool = False,
 ) -> tuple[m.MonthState, tuple[SplitPart, ...]]:
     """Month `key`'s state once it is recorded as downloaded in `parts` (download folders or
     journal files of `sat download` runs over shorter ranges), with what was found in each.
@@ -235,17 +263,30 @@ def split(
     finished there with its files extracted (`done`), `empty`, or itself split (a month
     `completed` by a run without a download folder holds no file); together they cover every day
     of the month's dates.
+
+    Each part's files, and the month's own part's, are checked on disk (`lost_files`): a part
+    whose folder no longer holds the files its journal records is refused unless `force`
+    (review 9h #4). The parts returned name the month's own part(s) first (`SplitPart.own`).
     """
     state = store.get(key)
-    start, end, own = state.start, state.end, []
+    start, end = state.start, state.end
+    here = None if store.download_to is None else store.download_to.absolute() / key
+    own: list[SplitPart] = []
     if state.stage in (m.Stage.DONE, m.Stage.EMPTY):
-        # MISSING DAYS after SAT 5002: the month's own request covers part of the plan's dates.
+        # MISSING DAYS after SAT 5002: the month's own request covers part of the plan's dates,
+        # and so does its own part (an earlier request's days, kept through the 5002).
         whole = new_month(store, key)
-        start, end, own = whole.start, whole.end, [(state.start, state.end)]
+        start, end = whole.start, whole.end
+        kept = m.own_part_of(state, start, end)
+        if kept is not None:
+            own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
+        own.append(SplitPart(store.path, state.start, state.end, len(state.files), here, True))
     elif state.stage is m.Stage.SAT_FAILED and state.sat_code == 5002:
         # A resend of such a month refused with 5002: the days it had still count as a part.
         kept = m.own_part_of(state, state.start, state.end)
-        own = [] if kept is None else [(kept.start, kept.end)]
+        if kept is not None:
+            own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
+    own = [attrs.evolve(p, lost=lost_files(here, _own_files(state, p))) for p in own]
     try:  # the month's own state first: its refusal says more than any part's
         m.transition(state, m.SplitElsewhere("", start, end, refused_elsewhere))
     except m.TransitionError as error:
@@ -286,8 +327,11 @@ def split(
                     "`sat download` command again until it is done, then split"
                 )
             folder = None if other.download_to is None else other.download_to.absolute() / key
-            found.append(SplitPart(target, theirs.start, theirs.end, len(theirs.files), folder))
-    missing = _uncovered(start, end, [*own, *((p.start, p.end) for p in found)])
+            lost = lost_files(folder, theirs.files)
+            found.append(
+                SplitPart(target, theirs.start, theirs.end, len(theirs.files), folder, lost=lost)
+            )
+    missing = m.uncovered(start, end, [(p.start, p.end) for p in [*own, *found]])
     if missing:
         gaps = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in missing)
         raise JournalStateError(
@@ -295,28 +339,34 @@ def split(
             "missing. Download those days too (another `sat download` with its own --out "
             "folder), then split with every part"
         )
+    gone = [p for p in [*own, *found] if p.lost]
+    if gone and not force:
+        raise JournalStateError(
+            "; ".join(
+                f"{p.folder} no longer holds {len(p.lost)} of the {p.files} file(s) its "
+                f"journal records for {key} ({p.start}..{p.end}"
+                + (", this folder's own request" if p.own else "")
+                + f"), e.g. {p.lost[0]}"
+                for p in gone
+            )
+            + ". Put them back and split again. If they are gone, download those days into "
+            "another --out folder and split with that folder too, with --force (it records the "
+            "split although these files are missing)"
+        )
     where = ", ".join(p.describe() for p in found)
     try:
         new, _ = m.transition(state, m.SplitElsewhere(where, start, end, refused_elsewhere))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
-    return new, tuple(found)
+    return new, (*own, *found)
 
 
-def _uncovered(
-    start: date, end: date, ranges: Sequence[tuple[date, date]]
-) -> list[tuple[date, date]]:
-    """The days of `start..end` (inclusive) that no range covers, as inclusive ranges."""
-    gaps = []
-    day = start
-    for first, last in sorted(ranges):
-        if last < day:
-            continue
-        if first > day:
-            gaps.append((day, min(first - timedelta(days=1), end)))
-        day = max(day, last + timedelta(days=1))
-        if day > end:
-            break
-    if day <= end:
-        gaps.append((day, end))
-    return [(a, b) for a, b in gaps if a <= b]
+def _own_files(state: m.MonthState, part: SplitPart) -> tuple[str, ...]:
+    """The files the month's own `part` extracted into its folder (as its record says)."""
+    kept = state.own_part
+    if kept is not None and (kept.start, kept.end) == (part.start, part.end):
+        return kept.files
+    return tuple(name for e in state.extracted if e.package_id != m.OWN_PART for name in e.files)
+
+
+_uncovered = m.uncovered  # kept under its old name for callers

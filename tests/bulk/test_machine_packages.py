@@ -1133,8 +1133,11 @@ def test_resend_refuses_a_month_whose_sat_limit_is_exhausted() -> None:
     assert str(raised.value) == (
         "2024-01: SAT 5002 says its limit of requests for 2024-01-01..2024-01-31 is exhausted, "
         "so a resend with these dates would be refused. Run `sat download` for this month with "
-        "other dates instead: a plan with different dates is a new request for SAT (it may be "
-        "billed)"
+        "other dates instead, each range into another --out folder (e.g. `gigstack-async sat "
+        "download --from 2024-01-01 --to 2024-01-16 --out <folder a>` and `--from 2024-01-17 "
+        "--to 2024-01-31 --out <folder b>`), then `gigstack-async journal split 2024-01 "
+        "<folder a> <folder b>`: a plan with different dates is a new request for SAT (it may "
+        "be billed)"
     )
 
 
@@ -1357,11 +1360,10 @@ def test_dates_sat_refused_with_5002_are_never_resent_whatever_the_stage() -> No
     for dates in (a, b):
         with pytest.raises(TransitionError) as raised:
             transition(state, AllowResend(*dates))
-        assert str(raised.value) == (
+        assert str(raised.value).startswith(
             f"2024-01: SAT 5002 says its limit of requests for {dates[0]}..{dates[1]} is "
             "exhausted, so a resend with these dates would be refused. Run `sat download` for "
-            "this month with other dates instead: a plan with different dates is a new request "
-            "for SAT (it may be billed)"
+            "this month with other dates instead, each range into another --out folder"
         )
     other = transition(state, AllowResend(date(2024, 1, 1), date(2024, 1, 20)))[0]
     assert (other.stage, other.start, other.end, other.exhausted) == (

@@ -754,7 +754,8 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         try:  # refused (SAT 5002 for these dates) before any warning is printed
             new, commands = m.transition(state, m.AllowResend(force=args.force))
         except m.TransitionError as error:
-            raise UsageError(str(error)) from None
+            # Its way on (5002: `journal split`) names this folder, as every hint does.
+            raise UsageError(with_journal(str(error), key, str(args.journal)) or "") from None
         risk = RESEND_RISK.format(
             key=state.key, start=state.start, end=state.end, prog=PROG, creates=creates_sent(state)
         )

@@ -43,6 +43,9 @@ A month held (not sent) because another folder's identical request was refused w
 split too: the download history (one free GET, with --api-key/--team/--base-url or their
 environment variables) must still list that request; a month SAT refused for this journal
 needs no API key.
+Each part's files (and the month's own days' files in JOURNAL's folder) are checked on disk
+(CFDIs by UUID): a folder that no longer holds the files its journal records is refused unless
+--force.
 exit codes: 0 recorded; 2 invalid input (no journal, a month that is not SAT 5003/5002, a part of
 another kind or team, a part not finished or without its files, or days no part covers)."""
 
@@ -74,6 +77,12 @@ def register(journal: Any) -> None:
         nargs="*",
         help="download folder (or journal file) of a run over part of the month",
     )
+    split.add_argument(
+        "--force",
+        action="store_true",
+        help="record the split although a part's folder (or this one's, for the month's own "
+        "days) no longer holds files its journal records; without it such a split is refused",
+    )
     split.usage = f"{PROG} journal split [options] JOURNAL MONTH PART [PART ...]"
     split.set_defaults(func=run_split, usage=split.format_usage().strip())
 
@@ -90,19 +99,24 @@ def run_split(args: argparse.Namespace, ctx: Context) -> int:
         if state.stage is m.Stage.PLANNED:
             refused = _refused_elsewhere(ctx, args, state)
         try:
-            new, parts = repair.split(store, key, args.parts, refused_elsewhere=refused)
+            new, parts = repair.split(
+                store, key, args.parts, refused_elsewhere=refused, force=args.force
+            )
         except GigstackError as error:
             raise UsageError(f"{error}. Nothing changed.") from None
         repair.record(store, new, ())
         ctx.ui.out(f"{key} is now split: its CFDIs are in")
         for part in parts:
-            ctx.ui.out(f"  {part.describe()}")
+            lost = f" ({len(part.lost)} of them missing there: --force)" if part.lost else ""
+            ctx.ui.out(f"  {part.describe()}{lost}")
+        if any(part.own for part in parts):
+            ctx.ui.out(f"Keep the files in {store.download_to}/{key}: they are part of {key} too.")
         ctx.ui.out(
             f"Runs of {args.journal} now end ok for {key}; `{PROG} journal show "
             f"{shlex.quote(str(args.journal))} {key}` says where its CFDIs are."
         )
         folder = store.download_to
-        sources = [p.folder for p in parts if p.folder is not None]
+        sources = [p.folder for p in parts if p.folder is not None and not p.own]
         if folder is not None and sources:
             # File names are the CFDIs' UUIDs (metadata: package ids): parts never clash.
             copy = " ".join(shlex.quote(str(s)) + "/." for s in sources)
