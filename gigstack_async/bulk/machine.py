@@ -920,18 +920,25 @@ def unrecorded(
     reason: str,
     hint: str,
     counts: Counts | None = None,
+    on_disk: int = 0,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
     or deleted), or its folder already holds files (a deleted or new journal). It needs the
-    user, never an automatic create: `journal adopt` (its request, nothing billed) or
-    `journal resend` (a new request, may be billed) go on from here.
+    user, never an automatic create: `journal keep` (the files already in its folder, nothing
+    sent), `journal adopt` (its request, nothing billed, but its packages are downloaded again)
+    or `journal resend` (a new request, may be billed) go on from here.
 
     `counts`: the month's counts as its log kept them; None: unknown, so every id in
-    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`)."""
+    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`).
+    `on_disk`: files in the month's folder now; when there are some, `hint` follows the
+    notice that they are there and `journal keep` (`files_notice`), so that no one spends the
+    package's last SAT download to extract files already on disk (newcomer 9e #1)."""
+    held = _evolve(state, on_disk=on_disk)
+    hint = _spent_hint(held, hint)
     if counts is None:
         return _evolve(
-            _attention(state, reason, hint),
+            _attention(held, reason, hint),
             known_ids=known_ids,
             creates=creates,
             resend_allowed=False,
@@ -939,7 +946,7 @@ def unrecorded(
             counts_lost=True,
         )
     return _evolve(
-        _attention(state, reason, hint),
+        _attention(held, reason, hint),
         known_ids=known_ids,
         creates=max(creates, counts.creates),
         resend_allowed=False,
@@ -1723,12 +1730,49 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     )
 
 
+OUT = "<out>"
+"""Stands for the run's download folder (`--out`) in a hint's part folders (`<out>-2024-03a`):
+the machine knows no folder; `bulk.hints.with_journal` writes the folder in."""
+
+
+def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
+    """The month's dates in two halves, each with the part folder a hint names for it
+    (`<out>-2024-03a`, `<out>-2024-03b`: siblings of the run's folder); one part when the
+    month is a single day (nothing shorter to ask for)."""
+    days = (state.end - state.start).days + 1
+    if days < 2:
+        return ((state.start, state.end, f"{OUT}-{state.key}a"),)
+    middle = state.start + timedelta(days=days // 2 - 1)
+    return (
+        (state.start, middle, f"{OUT}-{state.key}a"),
+        (middle + timedelta(days=1), state.end, f"{OUT}-{state.key}b"),
+    )
+
+
+def split_commands(state: MonthState) -> str:
+    """The `sat download` of each half of the month (`split_halves`), each into its own folder,
+    then the `journal split` that records them: commands to copy once rendered with the folder
+    (`bulk.hints.with_journal`)."""
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    parts = split_halves(state)
+    runs = " and ".join(
+        f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
+        for a, b, folder in parts
+    )
+    return (
+        f"{runs} (with the other options you ran with, e.g. --team); once each is done, "
+        f"`gigstack-async journal split {state.key} {' '.join(f for _, _, f in parts)}` checks "
+        "that they cover the month and records where its CFDIs are"
+    )
+
+
 def _split_hint(state: MonthState) -> str:
     return (
         f"split the period: run {state.start}..{state.end} as shorter ranges, each into its own "
-        "--out folder (a journal holds one request per month); once every part is done, "
-        f"`gigstack-async journal split {state.key} <part folder> <part folder>` checks that "
-        "they cover the month and records where its CFDIs are (runs of this folder then end ok)"
+        "--out folder (a journal holds one request per month), e.g. in two halves: "
+        f"{split_commands(state)} (runs of this folder then end ok)"
     )
 
 
@@ -2308,17 +2352,25 @@ def _may_have_one_left(state: MonthState, package_id: str) -> bool:
 
 def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
-    `journal show` and `journal retry-download` say it."""
+    `journal show` and `journal retry-download` say it; for a request this journal never
+    counted (`MonthState.uncounted`), "both of SAT's downloads assumed spent: …" and the free
+    command that checks it."""
     used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
-    why = (
-        "this journal did not count the request's downloads (the month's record was lost or "
-        "rebuilt, or it was adopted into a new journal), so SAT's two are assumed spent"
-        if state.request_id in state.uncounted
-        else "no byte of the package arrived: an error, a lost answer or a stopped run"
-    )
+    if state.request_id in state.uncounted:
+        # Not "2 counted, 2 may not have reached SAT": this journal sent none of them (newcomer
+        # 9e #6). It just cannot know, and the way to know costs nothing.
+        extra = used - DOWNLOAD_BUDGET
+        more = f", and {extra} more sent after `journal retry-download`" if extra > 0 else ""
+        return (
+            f"both of SAT's downloads assumed spent{more}: this journal did not count the "
+            "request's downloads (the month's record was lost or rebuilt, or the request was "
+            "adopted into a new journal), so it cannot tell how many SAT served; `gigstack-async "
+            f"journal retry-download {state.key}` checks it for free (one more download: if SAT "
+            "already served the package twice it answers 5008, which bills nothing)"
+        )
     return (
         f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
-        f"reached SAT ({why})"
+        "reached SAT (no byte of the package arrived: an error, a lost answer or a stopped run)"
     )
 
 
@@ -2341,12 +2393,19 @@ def files_notice(state: MonthState) -> str:
         if state.invoice_count is not None
         else ""
     )
+    # Without SAT's count `journal keep` cannot check the files itself: the user's comparison
+    # is the check, and the command must run as printed.
+    keep = (
+        f"keep {state.key}` records the month done with them (nothing is sent)"
+        if state.invoice_count is not None
+        else f"keep {state.key} --force` records the month done with them (nothing is sent; "
+        "--force: this journal has no count from SAT to check them against)"
+    )
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{count}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"keep {state.key}` records the month done with them (nothing is sent). Only if some "
-        "are missing, "
+        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"{keep}. Only if some are missing, "
     )
 
 

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The CLI shows the SDK's warnings as events (MonthWarning lines, table notes); without
         # a handler Python's last-resort handler would print each one a second time.
         logging.getLogger("gigstack_async").addHandler(logging.NullHandler())
-    ctx = Context(ui, redactor)
+    ctx = Context(ui, redactor, arguments=tuple(arguments))
     try:
         code: int = args.func(args, ctx)
     except KeyboardInterrupt:

@@ -22,6 +22,24 @@ class Context:
     base_url: str | None = None
     # The missing-/v2 warning is printed once, however many clients a command makes.
     warned_version: bool = False
+    # The command line as given (after the program name): a refusal can print it to run again.
+    arguments: tuple[str, ...] = ()
+
+    def command_with(self, *extra: str) -> str:
+        """The command line as typed, `extra` added, quoted for this platform's shell, without
+        an --api-key value (never printed: it comes from the environment)."""
+        from gigstack_async.bulk.hints import shell_quote
+
+        kept: list[str] = []
+        skip = False
+        for argument in self.arguments:
+            if skip:
+                skip = False
+            elif argument == "--api-key":
+                skip = True
+            elif not argument.startswith("--api-key="):
+                kept.append(argument)
+        return " ".join(["gigstack-async", *(shell_quote(a) for a in [*kept, *extra])])
 
     def client(self, args: argparse.Namespace) -> GigstackClient:
         """A client from --api-key/--base-url/--team/--request-timeout (the first two falling back

@@ -1565,22 +1565,46 @@ UNCOUNTED = evolve(ONE_PACKAGE, confirmed_id="R1", uncounted=("R1",), package_id
 """A month following R1, whose package downloads this journal never counted."""
 
 
-def uncounted_reason(used: int, unsure: int) -> str:
+def uncounted_reason(more: str = "") -> str:
+    # Newcomer 9e #6: was "2 downloads counted, 2 of them may not have reached SAT (this journal
+    # did not count ...)", although this journal sent none of them.
     return (
-        f"{used} downloads counted, {unsure} of them may not have reached SAT (this journal did "
-        "not count the request's downloads (the month's record was lost or rebuilt, or it was "
-        "adopted into a new journal), so SAT's two are assumed spent)"
+        f"both of SAT's downloads assumed spent{more}: this journal did not count the request's "
+        "downloads (the month's record was lost or rebuilt, or the request was adopted into a "
+        "new journal), so it cannot tell how many SAT served; `gigstack-async journal "
+        "retry-download 2024-01` checks it for free (one more download: if SAT already served "
+        "the package twice it answers 5008, which bills nothing)"
+    )
+
+
+def test_an_uncounted_package_says_this_journal_sent_none_and_the_free_check() -> None:
+    state = evolve(UNCOUNTED, downloads=(("P1", 2),), unsure=(("P1", 2),))
+    assert m.counted_downloads(state, "P1") == uncounted_reason()
+    assert "may not have reached SAT" not in m.counted_downloads(state, "P1")
+    after = evolve(state, downloads=(("P1", 3),), unsure=(("P1", 3),))
+    assert m.counted_downloads(after, "P1") == uncounted_reason(
+        ", and 1 more sent after `journal retry-download`"
+    )
+    counted = evolve(state, uncounted=())
+    assert m.counted_downloads(counted, "P1") == (
+        "2 downloads counted, 2 of them may not have reached SAT (no byte of the package "
+        "arrived: an error, a lost answer or a stopped run)"
     )
 
 
 def files_there(found: int, count: int | None) -> str:
     said = f"; SAT reported {count} CFDIs for request R1" if count is not None else ""
+    keep = (
+        "keep 2024-01` records the month done with them (nothing is sent)"
+        if count is not None
+        else "keep 2024-01 --force` records the month done with them (nothing is sent; --force: "
+        "this journal has no count from SAT to check them against)"
+    )
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{said}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        "keep 2024-01` records the month done with them (nothing is sent). Only if some are "
-        "missing, "
+        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"{keep}. Only if some are missing, "
     )
 
 
@@ -1605,7 +1629,7 @@ def test_unknown_downloads_count_as_two_unsure_and_no_get_leaves_without_the_use
     assert after == evolve(
         started,
         stage=Stage.NEEDS_ATTENTION,
-        reason=f"package P1: {uncounted_reason(2, 2)}, and no complete copy is staged on disk; "
+        reason=f"package P1: {uncounted_reason()}, and no complete copy is staged on disk; "
         "SAT serves a package at most twice, so no more download is sent without your word",
         hint=hint,
         blocked_package="P1",

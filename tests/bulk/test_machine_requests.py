@@ -103,9 +103,12 @@ def run(state: m.MonthState, *observations: m.Observation) -> m.Result:
 
 SPLIT_HINT = (
     "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own --out "
-    "folder (a journal holds one request per month); once every part is done, "
-    "`gigstack-async journal split 2024-01 <part folder> <part folder>` checks that they cover "
-    "the month and records where its CFDIs are (runs of this folder then end ok)"
+    "folder (a journal holds one request per month), e.g. in two halves: `gigstack-async sat "
+    "download --from 2024-01-01 --to 2024-01-15 --rfc-type received --out <out>-2024-01a` and "
+    "`gigstack-async sat download --from 2024-01-16 --to 2024-01-31 --rfc-type received --out "
+    "<out>-2024-01b` (with the other options you ran with, e.g. --team); once each is done, "
+    "`gigstack-async journal split 2024-01 <out>-2024-01a <out>-2024-01b` checks that they "
+    "cover the month and records where its CFDIs are (runs of this folder then end ok)"
 )
 
 # ------------------------------------------------------------------ sat_code
