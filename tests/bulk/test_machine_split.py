@@ -98,6 +98,8 @@ DONE_FIRST_HALF = attrs.evolve(
         (*AUG, ((d(1), d(30)), (d(31), d(31))), []),  # the last day alone
         (*AUG, ((d(1), d(30)), (d(31), d(31)), (d(31), d(31))), []),
         (d(31), d(31), (), [(d(31), d(31))]),
+        (*AUG, ((d(1, 7), d(31, 7)), AUG), []),  # a range before the dates, then the rest
+        (*AUG, ((d(1), d(20)), (d(5), d(10)), (d(21), d(31))), []),  # one inside, then the rest
     ],
 )
 def test_uncovered_names_every_day_no_range_holds(
@@ -701,3 +703,63 @@ def test_a_done_month_split_again_says_partly_here() -> None:
     assert again == attrs.evolve(
         split, reason="2024-08-01..2024-08-31 downloaded partly here, partly elsewhere: /c/2024-08"
     )
+
+
+# ------------------------------------------------------------------ an own part at the front
+# The month was done for 08-01..08-14 only (a clipped "today"), resent for the whole month and
+# refused with 5002: its own part is the first half, the missing days the second.
+
+FRONT = OwnPart(*FIRST_HALF, OWN_FILES)
+FRONT_HOLDS = (
+    "The month's folder already holds 2024-08-01..2024-08-14 (2 file(s), from its earlier request)"
+)
+
+
+def test_an_own_part_at_the_front_leaves_the_second_half_missing() -> None:
+    state = attrs.evolve(REFUSED_5002, own_part=FRONT)
+    assert m._5002_hint(state, *AUG) == (
+        "SAT's limit of requests for 2024-08-01..2024-08-31 is exhausted: these dates are never "
+        f"sent again. {FRONT_HOLDS}, which counts as a part; {WAY_ONE}"
+    )
+    assert m._other_dates_way(state, *AUG) == f"{FRONT_HOLDS}; {WAY_ONE}"
+    replanned = m.replanned(state, d(10), d(20))
+    assert (replanned.stage, replanned.start, replanned.end) == (Stage.SAT_FAILED, *AUG)
+    assert replanned.reason == (
+        "the plan's 2024-08-10..2024-08-20 asks again for 2024-08-10..2024-08-14, which the "
+        "month's folder already holds (2 file(s) from its earlier request): nothing was sent "
+        "(those CFDIs would be billed twice)"
+    )
+    assert replanned.hint == WAY_ONE
+
+
+def test_a_replan_for_other_dates_sends_those_dates() -> None:
+    new = m.replanned(REFUSED_5003, d(5), d(20))
+    assert (new.stage, new.start, new.end) == (Stage.PLANNED, d(5), d(20))
+    assert new.reason == "the plan asks for new dates 2024-08-05..2024-08-20: a new request"
+
+
+def test_a_month_planned_for_later_days_takes_the_refused_dates_it_fails_for() -> None:
+    state = attrs.evolve(PLANNED, start=d(2), end=d(14), exhausted=(AUG,))
+    new = m.exhausted_again(state, *AUG)
+    assert (new.stage, new.start, new.end, new.sat_code) == (Stage.SAT_FAILED, *AUG, 5002)
+    assert new.hint == LIMIT_AUG
+
+
+def test_a_month_done_for_later_days_completed_by_its_front_part_takes_the_whole_dates() -> None:
+    state = attrs.evolve(DONE_FIRST_HALF, start=d(15), end=d(31), own_part=FRONT, hint="stale")
+    new = m.own_part_completes(state, *AUG)
+    assert new is not None
+    assert (new.stage, new.start, new.end, new.hint) == (Stage.SPLIT, *AUG, None)
+    assert new.reason == (
+        "SAT 5002 (its limit of requests for these dates) for 2024-08-01..2024-08-31: "
+        "2024-08-15..2024-08-31 downloaded here by request r3 (3 file(s)), "
+        "2024-08-01..2024-08-14 here by an earlier request (2 file(s))"
+    )
+
+
+def test_a_done_month_completed_by_parts_shows_no_way_forward() -> None:
+    # Its record may hold a hint from before it was done (`journal show` prints it): split, the
+    # month needs nothing more.
+    state = attrs.evolve(DONE_FIRST_HALF, hint="stale: run it again")
+    new, _ = transition(state, SplitElsewhere(WHERE, *AUG))
+    assert (new.stage, new.hint) == (Stage.SPLIT, None)
