@@ -2029,6 +2029,24 @@ def test_a_released_request_carries_how_unsure_its_downloads_are() -> None:
     assert (took.sure_of("P1"), took.unsure_of("P2")) == (1, 0)
 
 
+def test_a_request_two_months_released_is_counted_once_and_as_unsure_as_either_said() -> None:
+    # `journal adopt` carries what every month that released the request spent (bulk.repair
+    # joins their lists): the same package twice is the same SAT downloads, not twice as many,
+    # and the doubt does not depend on which month the journal lists first.
+    for order in (1, -1):
+        downloads = ((("P1", 2), ("P2", 1)), (("P1", 2),))[::order]
+        unsure = ((("P1", 0),), (("P1", 2),))[::order]
+        took, _ = transition(
+            PLANNED,
+            m.Adopt("R1", downloads[0] + downloads[1], unsure[0] + unsure[1]),
+        )
+        assert took.downloads_of("P1") == 2
+        assert took.unsure_of("P1") == 2  # never surer than one of them said
+        assert m.counted_downloads(took, "P1").startswith(
+            "2 downloads counted, 2 of them may not have reached SAT"
+        )
+
+
 # ------------------------------------------------------------------ a 429 to a package GET
 # Review 9g #2: a package GET answered 429 was given back as if it had spent nothing (a GUESS
 # that gigstack's limiter answers before SAT). With a limiter behind the API (the sandbox's
