@@ -2400,9 +2400,9 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     carried: dict[str, int] = {}
     carried_unsure: dict[str, int] = {}
     for package_id, spent in obs.downloads:
-        carried[package_id] = max(carried.get(package_id, 0), spent)
+        carried[package_id] = max(spent, carried.get(package_id, spent))
     for package_id, doubted in obs.unsure:
-        carried_unsure[package_id] = max(carried_unsure.get(package_id, 0), doubted)
+        carried_unsure[package_id] = max(doubted, carried_unsure.get(package_id, doubted))
     for package_id, spent in carried.items():
         # The larger count holds: SAT counts each package's downloads, whichever month asked.
         more = max(0, spent - state.downloads_of(package_id))
