@@ -2034,8 +2034,9 @@ def test_a_request_two_months_released_is_counted_once_and_as_unsure_as_either_s
     # joins their lists): the same package twice is the same SAT downloads, not twice as many,
     # and the doubt does not depend on which month the journal lists first.
     for order in (1, -1):
-        downloads = ((("P1", 2), ("P2", 1)), (("P1", 2),))[::order]
-        unsure = ((("P1", 0),), (("P1", 2),))[::order]
+        # One month spent both of P1's downloads, both unsure; the other counted one of them.
+        downloads = ((("P1", 2), ("P2", 1)), (("P1", 1),))[::order]
+        unsure = ((("P1", 2),), (("P1", 1),))[::order]
         took, _ = transition(
             PLANNED,
             m.Adopt("R1", downloads[0] + downloads[1], unsure[0] + unsure[1]),
