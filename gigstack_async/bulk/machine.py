@@ -630,9 +630,11 @@ class Adopt:
     request_id: str
     downloads: tuple[tuple[str, int], ...] = ()
     """SAT downloads other months of the journal already spent on this request's packages
-    (they released it: `ReleasedRequest.downloads`); counted here too."""
+    (they released it: `ReleasedRequest.downloads`); counted here too. A package listed more
+    than once (several months released the request) counts its largest count, once."""
     unsure: tuple[tuple[str, int], ...] = ()
-    """How many of `downloads` may not have reached SAT (`ReleasedRequest.unsure`)."""
+    """How many of `downloads` may not have reached SAT (`ReleasedRequest.unsure`); the largest
+    doubt listed for a package holds."""
     uncounted: bool = False
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
@@ -2558,8 +2560,15 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     if obs.uncounted or state.counts_lost:
         uncounted = _add(uncounted, obs.request_id)
     downloads, unsure = state.downloads, state.unsure
-    carried_unsure = dict(obs.unsure)
+    # One entry per month that released the request (`bulk.repair` joins their lists): the
+    # same package listed twice is the same SAT downloads, and the larger doubt holds.
+    carried: dict[str, int] = {}
+    carried_unsure: dict[str, int] = {}
     for package_id, spent in obs.downloads:
+        carried[package_id] = max(spent, carried.get(package_id, spent))
+    for package_id, doubted in obs.unsure:
+        carried_unsure[package_id] = max(doubted, carried_unsure.get(package_id, doubted))
+    for package_id, spent in carried.items():
         # The larger count holds: SAT counts each package's downloads, whichever month asked.
         more = max(0, spent - state.downloads_of(package_id))
         if more:
