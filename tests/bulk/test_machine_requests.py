@@ -2725,9 +2725,16 @@ def test_a_sat_failure_for_the_fiel_sends_the_user_to_fix_it_at_gigstack(message
         f"SAT request failed: {message}",
     )
     # Only the user can fix it (upload a FIEL, register the business), not a plain resend.
-    assert new.hint is not None
-    assert "FIEL (e.firma)" in new.hint
+    assert new.hint == FAILED_FIEL_HINT
     assert new.hint != SAT_RESEND_HINT
+
+
+FAILED_FIEL_HINT = (
+    "SAT refused the taxpayer's FIEL (e.firma) or its registration with SAT: upload a "
+    "valid FIEL and register the business in gigstack (its dashboard, or the SDK's "
+    "`client.downloads.upload_fiel()` / `register()`); then `gigstack-async journal "
+    "resend` and run the same command again (a new request, which may be billed)"
+)
 
 
 REFUSED_FIEL_HINT = (
