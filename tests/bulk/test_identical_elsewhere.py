@@ -502,7 +502,9 @@ async def test_the_question_counts_the_held_months_and_no_terminal_sends_nothing
     assert await asyncio.to_thread(main, three) == 0
     assert asked == [
         "Submit up to 1 download request? Each new one may be billed. 2 months are held (not "
-        "sent): the account already has identical requests, see above. [y/N] "
+        "sent): the account already has identical requests, see above. 1 month could not be "
+        "checked for an earlier identical request (the history does not reach back to them, "
+        "see above). [y/N] "
     ]
     assert "Nothing was sent." in capsys.readouterr().out
     assert billed(sandbox) == 2
