@@ -15,7 +15,9 @@ What the engine owns is scheduling:
   and every month gets its `MonthResult`;
 - the run ends as soon as every month is settled, without waiting for another poll interval;
 - a planned month whose exact request the latest history lists under an id the journal never
-  saw (another folder's run) is held, not sent, unless `allow_duplicates` (`bulk.duplicates`).
+  saw (another folder's run) is held, not sent, unless `allow_duplicates` (`bulk.duplicates`);
+  the months sent that the history does not reach back to are named once, before the first
+  create (a WARNING; `bulk.reach`).
 """
 
 from __future__ import annotations
