@@ -221,3 +221,32 @@ async def test_the_plan_names_months_the_short_history_cannot_reach_and_still_ho
         # Warned, not blocked: the SDK cannot tell those months apart from never-requested ones.
         assert results["2024-01"].stage == "done"
         assert sum(sandbox.state.billed_creates(k) for k in ("2024-01", "2024-02")) == 4
+
+
+async def test_with_yes_the_plan_still_names_them_before_sending(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A history of 1: 2024-01 (folder A) is pushed out by 2024-02 (folder C).
+    config = SandboxConfig(speed=3000, seed=4, history_limit=1)
+    async with world_of(config) as (sandbox, client):
+        assert (await month_results(client, tmp_path / "A", "2024-01", "2024-01"))["2024-01"].ok
+        assert (await month_results(client, tmp_path / "C", "2024-02", "2024-02"))["2024-02"].ok
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+        argv = [
+            "sat", "download", "--from", "2024-01", "--to", "2024-02", "--rfc-type",
+            "received", "--out", "B", "--poll-interval", "0.05", "--yes",
+        ]  # fmt: skip
+        capsys.readouterr()
+        code = await asyncio.to_thread(keyed_cli, sandbox, *argv)
+        out = capsys.readouterr().out
+        assert code == 1  # 2024-02 held
+        plan, _, run = out.partition("Not checked: ")
+        assert run, out
+        assert "2024-01 (1 month of this plan) could not be checked" in run
+        assert "2024-02" not in run.split("\n")[0]  # inside the window: checked, and held
+        assert "The account already has an identical request for 1 month" in plan
+        assert sandbox.state.billed_creates("2024-01") == 2  # warned, then sent (--yes)
+        assert sandbox.state.billed_creates("2024-02") == 1
