@@ -4,6 +4,9 @@ and in the sandbox banner."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import signal
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -13,13 +16,19 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.events import MonthResult, Submitted
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.cli import main
 from gigstack_async.cli.app import build_parser
 from gigstack_async.cli.commands.sandbox import _profile_label
 from gigstack_async.cli.confirm import confirmed
+from gigstack_async.cli.progress import Board
 from gigstack_async.cli.redact import Redactor
+from gigstack_async.cli.summary import print_summary
 from gigstack_async.cli.ui import Ui
+from gigstack_async.sandbox import Sandbox
+
+from ._support import creates, download_argv
 
 JOURNAL = ".gigstack-journal.sqlite3"
 IDENTITY = StoreIdentity(
@@ -50,6 +59,175 @@ def _journal(folder: Path) -> None:
                 invoice_count=None,
             )
         )
+
+
+# ------------------------------------------------------- item 2: the summary in a narrow terminal
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+IDS = {
+    "2022-01": "B31C1984-9FB5-4D55-B26E-37549682B97A",
+    "2022-02": "C42D2095-0AC6-4E66-B37F-48650793C08B",
+    "2022-03": "D53E31A6-1BD7-4F77-A480-59761804D19C",
+}
+RESEND = "`gigstack-async journal resend ./r22-meta 2022-01`"
+
+
+def _board() -> Board:
+    board = Board(IDS, clock=lambda: 0.0)
+    board.apply(
+        MonthResult(
+            "2022-01", request_id=IDS["2022-01"], state="completed", invoice_count=59,
+            stage="needs-attention", error="SAT served its package twice (5008)",
+            hint=f"{RESEND} (a new request, may be billed), then run the same command again",
+        )
+    )  # fmt: skip
+    board.apply(
+        MonthResult("2022-02", request_id=IDS["2022-02"], state="completed", invoice_count=1200,
+                    stage="done")
+    )  # fmt: skip
+    board.apply(Submitted("2022-03", request_id=IDS["2022-03"]))
+    return board
+
+
+@pytest.mark.parametrize("width", [80, 60])
+@pytest.mark.parametrize("drawn", ["rich", "plain"])
+def test_a_narrow_terminal_never_cuts_a_month_a_request_id_or_a_state(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], width: int, drawn: str
+) -> None:
+    # The newcomer's 80-column terminal showed "2022-0", an id without its last character and
+    # "needs-attentio"; the plain fallback printed lines the terminal folded mid-id.
+    monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("TTY_INTERACTIVE", "1")
+    if drawn == "plain":  # rich not installed: the fallback, still in a terminal
+        monkeypatch.setattr("gigstack_async.cli.ui.rich_installed", lambda: False)
+    ui = Ui(Redactor())
+    assert ui.fancy == (drawn == "rich")
+    assert ui.width == width
+
+    print_summary(ui, _board(), Path("out"))
+
+    text = ANSI.sub("", capsys.readouterr().out)
+    table = text.split("Summary", 1)[1].split("2022-01: ", 1)[0]
+    words = table.split()
+    for key, request_id in IDS.items():
+        assert key in words, table
+        assert request_id in words, table
+    for stage in ("needs-attention", "done", "submitted"):
+        assert stage in words, table
+    assert all(len(line) <= width for line in table.splitlines()), table
+    # The hint's command is not broken by line breaks of rich's own: it copies whole.
+    assert RESEND in text
+
+
+def test_a_pipe_keeps_one_self_contained_line_per_month(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ui = Ui(Redactor())
+    assert ui.width is None  # captured stdout: no terminal, no COLUMNS (scrubbed by conftest?)
+    print_summary(ui, _board(), Path("out"))
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("2022-01"))
+    assert IDS["2022-01"] in row
+    assert "needs-attention" in row
+    assert RESEND in row
+
+
+async def test_a_narrow_rich_terminal_end_to_end(sandbox: Sandbox, cli, tmp_path: Path) -> None:
+    terminal = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "60"}
+    result = await cli(*download_argv(tmp_path / "cfdi", "--yes"), env=terminal)
+    assert result.code == 0, result.stderr
+    summary = ANSI.sub("", result.stdout).split("Summary", 1)[1]
+    ids = [request.request_id for request in sandbox.state.download_requests][-2:]
+    assert len(ids) == 2
+    for request_id in ids:
+        assert request_id in summary.split(), summary
+    assert summary.split().count("done") == 2, summary
+
+
+# ------------------------------------------------------------- item 5: Ctrl-C ends summarised
+
+
+async def test_ctrl_c_prints_the_journal_s_months_then_how_to_resume(
+    sandbox: Sandbox, spawn_cli, cli, tmp_path: Path
+) -> None:
+    sandbox.clock.speed = 0  # every month stays pending
+    out = tmp_path / "cfdi"
+    keys = ("2025-01", "2025-02")
+    process = await spawn_cli(*download_argv(out, "--yes"))
+    submitted = 0
+    while submitted < len(keys):
+        line = (await process.stdout.readline()).decode()
+        assert line, "the CLI ended before submitting every month"
+        submitted += " submitted " in line
+    sent = creates(sandbox)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+
+    assert process.returncode == 130
+    summary = stdout.decode().split("Summary", 1)[1]
+    ids = {r.request_id for r in sandbox.state.download_requests[-2:]}
+    for key in keys:
+        row = next(line for line in summary.splitlines() if line.startswith(key)).split()
+        assert row[2] == "submitted", summary  # the journal's word, as `journal show` says it
+        assert row[1] in ids
+    assert "Total: 2 months, 0 ok, 2 not ok" in summary
+    assert "interrupted: progress is saved in" in stderr.decode()
+    assert creates(sandbox) == sent  # the summary sent nothing
+    sandbox.clock.speed = 3000
+    again = await cli(*download_argv(out, "--yes"))
+    assert again.code == 0, again.stderr
+    assert creates(sandbox) == sent
+
+
+async def test_a_second_ctrl_c_still_exits_130_and_the_journal_resumes(
+    sandbox: Sandbox, spawn_cli, cli, tmp_path: Path
+) -> None:
+    sandbox.clock.speed = 0
+    out = tmp_path / "cfdi"
+    process = await spawn_cli(*download_argv(out, "--yes"))
+    submitted = 0
+    while submitted < 2:
+        line = (await process.stdout.readline()).decode()
+        assert line, "the CLI ended before submitting every month"
+        submitted += " submitted " in line
+    process.send_signal(signal.SIGINT)
+    await asyncio.sleep(0.05)
+    if process.returncode is None:
+        process.send_signal(signal.SIGINT)
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 130, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    sent = creates(sandbox)
+    sandbox.clock.speed = 3000
+    again = await cli(*download_argv(out, "--yes"))
+    assert again.code == 0, again.stderr
+    assert creates(sandbox) == sent  # the journal kept both requests: nothing sent twice
+
+
+def test_a_second_ctrl_c_during_the_summary_still_exits_130(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gigstack_async.cli.app import interrupted
+    from gigstack_async.cli.context import Context
+
+    ctx = Context(Ui(Redactor()), Redactor(), interrupt_hint="progress is saved in J")
+
+    def summary() -> None:
+        ctx.ui.out("Summary")
+        raise KeyboardInterrupt  # the second Ctrl-C, while it prints
+
+    ctx.on_interrupt = summary
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        assert interrupted(ctx) == 130
+        # A third Ctrl-C on the way out cannot turn 130 into a kill by SIGINT.
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    said = capsys.readouterr()
+    assert said.out.strip() == "Summary"
+    assert said.err.strip() == "interrupted: progress is saved in J"
 
 
 # ---------------------------------------------------------------- item 6: previews

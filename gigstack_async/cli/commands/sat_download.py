@@ -22,11 +22,13 @@ from gigstack_async.cli.download import (
     held_months,
     plan_run,
     preflight,
+    print_stopped_summary,
     show_plan,
 )
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.cli.progress import Board
 from gigstack_async.client import GigstackClient
 
 DESCRIPTION = """\
@@ -211,8 +213,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         f"progress is saved in {job.journal}; run the same command again to resume "
         "(months already submitted are not requested again)"
     )
+    # Ctrl-C ends with the summary of the journal's months (README: "an in-progress stage
+    # such as `submitted`"), printed by `main` before the line above.
+    board = Board(slot.key for slot in bulk.plan)
+    ctx.on_interrupt = lambda: print_stopped_summary(ctx.ui, board, job)
     ctx.ui.suggest_rich()
-    return asyncio.run(_run(client, bulk, job, ctx))
+    return asyncio.run(_run(client, bulk, job, ctx, board))
 
 
 async def _preflight(
@@ -222,6 +228,8 @@ async def _preflight(
         return await preflight(plan_run(client, job), ctx.ui)
 
 
-async def _run(client: GigstackClient, bulk: BulkDownload, job: DownloadJob, ctx: Context) -> int:
+async def _run(
+    client: GigstackClient, bulk: BulkDownload, job: DownloadJob, ctx: Context, board: Board
+) -> int:
     async with client:
-        return await execute(client, bulk, job, ctx.ui, checked=True)
+        return await execute(client, bulk, job, ctx.ui, checked=True, board=board)
