@@ -80,13 +80,29 @@ def rich_table(
             col.header,
             justify=col.align,
             width=col.width,
-            no_wrap=col.no_wrap or col.width is not None,
+            # A number folded in two ("CFDI / s", "12 / 00") reads as two: right-aligned
+            # columns are counts.
+            no_wrap=col.no_wrap or col.width is not None or col.align == "right",
             overflow="ellipsis" if col.width is not None else "fold",
             style=col.style,
         )
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def least_width(cols: Sequence[Col], rows: Sequence[Row], *, header: bool = True) -> int:
+    """The narrowest `rich_table` of these rows that cuts no cell and breaks no word: a cell
+    that may not wrap (ids, months, states, counts) whole, another at its longest word, two
+    spaces between columns."""
+    total = 2 * (len(cols) - 1)
+    for i, col in enumerate(cols):
+        cells = [row[i] for row in rows] + ([col.header] if header else [])
+        if col.no_wrap or col.width is not None or col.align == "right":
+            total += max(len(cell) for cell in cells)
+        else:
+            total += max((len(word) for cell in cells for word in cell.split()), default=0)
+    return total
 
 
 def stacked_lines(
@@ -125,10 +141,7 @@ def print_table(
     keep = width is None or any(col.width is not None for col in cols)
     if ui.fancy:
         table = rich_table(cols, rows, title=title, header=header)
-        # The least width rich can draw it in without cutting a no_wrap cell (foldable cells
-        # fold down to their longest word), measured unclamped by the terminal's width.
-        options = ui.console.options.update_width(1_000_000)
-        if keep or ui.console.measure(table, options=options).minimum <= (width or 0):
+        if keep or least_width(cols, rows, header=header) <= (width or 0):
             ui.render(table)
             return
     else:

@@ -133,6 +133,48 @@ def test_a_pipe_keeps_one_self_contained_line_per_month(
     assert RESEND in row
 
 
+@pytest.mark.parametrize("width", [80, 60, 45])
+def test_the_live_table_drops_columns_before_it_cuts_a_month_or_a_state(width: int) -> None:
+    from rich.console import Console
+
+    from gigstack_async.cli.live_progress import render
+
+    board = Board(IDS, clock=lambda: 0.0)
+    board.apply(Submitted("2022-01", request_id=IDS["2022-01"]))
+    board.apply(
+        MonthResult(
+            "2022-02", request_id=IDS["2022-02"], state="completed", stage="needs-attention"
+        )
+    )
+    console = Console(width=width, force_terminal=False, color_system=None)
+    with console.capture() as captured:
+        console.print(render(board, width))
+    words = captured.get().replace("│", " ").split()
+    for key in IDS:
+        assert key in words, captured.get()
+    for stage in ("submitted", "needs-attention", "planned"):
+        assert stage in words, captured.get()
+    assert "B31C1984" in words  # the short id the live table shows, whole
+    assert "…" not in captured.get().split("\n", 3)[1]  # no header cut either
+
+
+@pytest.mark.parametrize("drawn", ["rich", "plain"])
+def test_journal_show_in_60_columns_keeps_each_state_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], drawn: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("TTY_INTERACTIVE", "1")
+    if drawn == "plain":
+        monkeypatch.setattr("gigstack_async.cli.ui.rich_installed", lambda: False)
+    out = tmp_path / "cfdi"
+    _journal(out)
+    assert main(["journal", "show", str(out)]) == 0
+    words = ANSI.sub("", capsys.readouterr().out).split()
+    assert "needs-attention" in words
+    assert "DM-2" in words
+
+
 async def test_a_narrow_rich_terminal_end_to_end(sandbox: Sandbox, cli, tmp_path: Path) -> None:
     terminal = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "60"}
     result = await cli(*download_argv(tmp_path / "cfdi", "--yes"), env=terminal)

@@ -183,7 +183,7 @@ MONTH_ARG = re.compile(r"\d{4}-\d{2}")
 
 COLUMNS = (
     Col("month", no_wrap=True),
-    Col("state"),
+    Col("state", no_wrap=True),  # "needs-at / tention" is no word the README explains
     Col("request id", no_wrap=True),
     Col("CFDIs", "right"),
     Col("files", "right"),
