@@ -41,7 +41,9 @@ planned → submitted → pending/accepted/processing → completed → download
 split, sat-failed, expired, refused, needs-attention (the names `journal show` uses); held when
 the account already has the month's exact request; a month this run did not finish keeps its
 stage (e.g. submitted, processing) and a re-run continues it.
-Without rich, or when output is not a terminal, one line is printed per event instead.
+Without rich, or when output is not a terminal, one line is printed per event instead. In a
+terminal too narrow for a table, the summary lists each month instead: a month, request id or
+state is never cut.
 
 Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
 again after a crash, Ctrl-C or --timeout and it continues where it stopped: months already
@@ -78,7 +80,8 @@ whose journal holds every month's request sends none and asks nothing.
 
 exit codes: 0 every month downloaded; 1 some month failed or did not finish (see the
 summary; re-run to resume); 2 invalid input (nothing sent); 3 key refused; 4 API error;
-5 API unreachable; 130 interrupted (the journal keeps the progress)."""
+5 API unreachable; 130 interrupted (Ctrl-C: the summary shows each month's stage, nothing more
+is sent; the journal keeps the progress)."""
 
 
 def register(subparsers: Any) -> None:
