@@ -76,13 +76,11 @@ class Ui:
 
     @property
     def width(self) -> int | None:
-        """The columns output is drawn for: the terminal's (or COLUMNS, as rich reads it); None
-        for a pipe or a file, whose lines are as long as they need to be."""
+        """The columns output is drawn for: the terminal's (COLUMNS first, as rich and
+        `shutil.get_terminal_size` read it); None for a pipe or a file, whatever COLUMNS says:
+        logs keep one self-contained line per row."""
         if self.fancy:
             return self.console.width
-        columns = os.environ.get("COLUMNS", "")
-        if columns.isdigit() and int(columns) > 0:
-            return int(columns)
         try:
             interactive = sys.stdout.isatty()
         except ValueError:  # closed

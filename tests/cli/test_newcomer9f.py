@@ -8,6 +8,7 @@ import asyncio
 import re
 import signal
 import sqlite3
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -101,6 +102,7 @@ def test_a_narrow_terminal_never_cuts_a_month_a_request_id_or_a_state(
     monkeypatch.setenv("TTY_INTERACTIVE", "1")
     if drawn == "plain":  # rich not installed: the fallback, still in a terminal
         monkeypatch.setattr("gigstack_async.cli.ui.rich_installed", lambda: False)
+        monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     ui = Ui(Redactor())
     assert ui.fancy == (drawn == "rich")
     assert ui.width == width
@@ -121,10 +123,11 @@ def test_a_narrow_terminal_never_cuts_a_month_a_request_id_or_a_state(
 
 
 def test_a_pipe_keeps_one_self_contained_line_per_month(
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "60")  # exported by a shell: not the pipe's width
     ui = Ui(Redactor())
-    assert ui.width is None  # captured stdout: no terminal, no COLUMNS (scrubbed by conftest?)
+    assert ui.width is None  # captured stdout: a pipe
     print_summary(ui, _board(), Path("out"))
     lines = capsys.readouterr().out.splitlines()
     row = next(line for line in lines if line.startswith("2022-01"))
@@ -167,6 +170,7 @@ def test_journal_show_in_60_columns_keeps_each_state_whole(
     monkeypatch.setenv("TTY_INTERACTIVE", "1")
     if drawn == "plain":
         monkeypatch.setattr("gigstack_async.cli.ui.rich_installed", lambda: False)
+        monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     out = tmp_path / "cfdi"
     _journal(out)
     assert main(["journal", "show", str(out)]) == 0
