@@ -219,6 +219,8 @@ class OwnPart:
     start: date
     end: date
     files: tuple[str, ...] = ()
+    invoice_count: int | None = None
+    """The CFDIs SAT reported for those dates (None: unknown, e.g. a journal written before)."""
 
 
 @attrs.frozen
@@ -680,6 +682,16 @@ class SplitElsewhere:
     journal did not send (another folder's, seen in the history by `journal split`): a month
     held for it (`planned`, nothing in flight) is split too. Sending it would be refused
     again, so the parts are its only way to finish."""
+    invoice_count: int | None = None
+    """The CFDIs of the month's days in the parts elsewhere, together (each part's journal's
+    count); None when a part's is unknown. The split month's count adds its own parts' to it:
+    unknown stays unknown, never 0."""
+
+
+def _total(*counts: int | None) -> int | None:
+    """The sum of CFDI counts, None (unknown) when one of them is."""
+    known = [n for n in counts if n is not None]
+    return sum(known) if len(known) == len(counts) else None
 
 
 @attrs.frozen
@@ -1737,22 +1749,36 @@ OUT = "<out>"
 the machine knows no folder; `bulk.hints.with_journal` writes the folder in."""
 
 
-def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
-    """The month's dates in two halves, each with the part folder a hint names for it
-    (`<out>-2024-03a`, `<out>-2024-03b`: siblings of the run's folder); one part when the
-    month is a single day (nothing shorter to ask for)."""
-    days = (state.end - state.start).days + 1
+def _halves(start: date, end: date) -> list[tuple[date, date]]:
+    """`start..end` in two halves (the second the longer one), or itself when one day."""
+    days = (end - start).days + 1
     if days < 2:
-        return ((state.start, state.end, f"{OUT}-{state.key}a"),)
-    middle = state.start + timedelta(days=days // 2 - 1)
-    return (
-        (state.start, middle, f"{OUT}-{state.key}a"),
-        (middle + timedelta(days=1), state.end, f"{OUT}-{state.key}b"),
-    )
+        return [(start, end)]
+    middle = start + timedelta(days=days // 2 - 1)
+    return [(start, middle), (middle + timedelta(days=1), end)]
+
+
+def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
+    """The parts of the month's dates to download elsewhere after SAT 5003, each with the part
+    folder a hint names for it (`<out>-2024-03a`, `<out>-2024-03b`, ...: siblings of the run's
+    folder): the month in two halves (one part when it is a single day), or, when its folder
+    already holds some of its days (`own_part`, kept through a `journal resend --force`), only
+    the days it misses: a range no longer than half the refused dates as it is, a longer one in
+    two halves (review 9i #1: asking for the folder's days again bills them twice)."""
+    own = own_part_of(state, state.start, state.end)
+    if own is None:
+        ranges = _halves(state.start, state.end)
+    else:
+        days = (state.end - state.start).days + 1
+        ranges = []
+        for a, b in uncovered(state.start, state.end, [(own.start, own.end)]):
+            short = (b - a).days + 1 <= days - days // 2
+            ranges.extend([(a, b)] if short else _halves(a, b))
+    return tuple((a, b, f"{OUT}-{state.key}{chr(ord('a') + i)}") for i, (a, b) in enumerate(ranges))
 
 
 def split_commands(state: MonthState) -> str:
-    """The `sat download` of each half of the month (`split_halves`), each into its own folder,
+    """The `sat download` of each part of the month (`split_halves`), each into its own folder,
     then the `journal split` that records them: commands to copy once rendered with the folder
     (`bulk.hints.with_journal`)."""
     kind = f"--rfc-type {state.rfc_type}" + (
@@ -1763,18 +1789,30 @@ def split_commands(state: MonthState) -> str:
         f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
         for a, b, folder in parts
     )
+    each = "each is" if len(parts) > 1 else "it is"
+    own = "" if own_part_of(state, state.start, state.end) is None else ", with this folder's,"
     return (
-        f"{runs} (with the other options you ran with, e.g. --team); once each is done, "
+        f"{runs} (with the other options you ran with, e.g. --team); once {each} done, "
         f"`gigstack-async journal split {state.key} {' '.join(f for _, _, f in parts)}` checks "
-        "that they cover the month and records where its CFDIs are"
+        f"that they{own} cover the month and records where its CFDIs are"
     )
 
 
 def _split_hint(state: MonthState) -> str:
+    own = own_part_of(state, state.start, state.end)
+    if own is None:
+        return (
+            f"split the period: run {state.start}..{state.end} as shorter ranges, each into its "
+            "own --out folder (a journal holds one request per month), e.g. in two halves: "
+            f"{split_commands(state)} (runs of this folder then end ok)"
+        )
+    missing = uncovered(state.start, state.end, [(own.start, own.end)])
     return (
-        f"split the period: run {state.start}..{state.end} as shorter ranges, each into its own "
-        "--out folder (a journal holds one request per month), e.g. in two halves: "
-        f"{split_commands(state)} (runs of this folder then end ok)"
+        f"split the period: the month's folder already holds {own.start}..{own.end} "
+        f"({len(own.files)} file(s), from its earlier request), which counts as a part: never "
+        f"request those days again (billed twice). Download only {_days(missing)}, into other "
+        "--out folders (a journal holds one request per month; a range longer than half the "
+        f"month in two halves): {split_commands(state)} (runs of this folder then end ok)"
     )
 
 
@@ -1832,12 +1870,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         own = own_part_of(state, obs.start, obs.end)
         extracted = state.extracted
         also = ""
+        count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
             extracted = (
                 *[e for e in extracted if e.package_id != OWN_PART],
                 ExtractedPackage(OWN_PART, own.files),
             )
             also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
+            count = _total(count, own.invoice_count)
         reason = (
             f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
             f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
@@ -1849,6 +1889,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             start=obs.start,
             end=obs.end,
             extracted=extracted,
+            invoice_count=count,
             reason=reason,
             hint=None,
         ), ()
@@ -1856,12 +1897,24 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if held and obs.refused_elsewhere is not None:
         # Held for another folder's identical request SAT refused with 5003: never sent from
         # here (nothing in flight), and sending it would only be refused again.
-        return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            invoice_count=obs.invoice_count,
+            reason=_split_reason(state, obs),
+            hint=None,
+        ), ()
     own = own_part_of(state, state.start, state.end)
-    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and own is not None:
-        # A resend of a month done for fewer days ended in 5002: its own days count as a part.
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
+        # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
+        # a part (review 9i #1: the 5003 hint asks only for the others).
+        why = (
+            "its limit of requests for these dates"
+            if state.sat_code == 5002
+            else "too many CFDIs for one request"
+        )
         reason = (
-            f"SAT 5002 (its limit of requests for these dates) for {state.start}..{state.end}: "
+            f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
             f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
             f"file(s)), the other days in parts elsewhere: {obs.where}"
         )
@@ -1869,7 +1922,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             *[e for e in state.extracted if e.package_id != OWN_PART],
             ExtractedPackage(OWN_PART, own.files),
         )
-        return _evolve(state, stage=Stage.SPLIT, extracted=extracted, reason=reason, hint=None), ()
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            extracted=extracted,
+            invoice_count=_total(own.invoice_count, obs.invoice_count),
+            reason=reason,
+            hint=None,
+        ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
@@ -1884,7 +1944,13 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
                 else ""
             )
         )
-    return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+    return _evolve(
+        state,
+        stage=Stage.SPLIT,
+        invoice_count=obs.invoice_count,
+        reason=_split_reason(state, obs),
+        hint=None,
+    ), ()
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
@@ -2070,6 +2136,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         start=start,
         end=end,
         extracted=extracted,
+        invoice_count=_total(state.invoice_count, own.invoice_count),
         reason=f"SAT 5002 (its limit of requests for these dates) for {start}..{end}: "
         f"{state.start}..{state.end} downloaded here by request {state.request_id} "
         f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "
@@ -2648,7 +2715,7 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     own_part = state.own_part
     if state.stage in (Stage.DONE, Stage.EMPTY):
         # Its days are in the folder: a 5002 for the wider dates must not ask for them again.
-        own_part = OwnPart(state.start, state.end, state.files)
+        own_part = OwnPart(state.start, state.end, state.files, state.invoice_count)
     if (start, end) in state.exhausted or (
         state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated
     ):

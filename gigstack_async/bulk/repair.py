@@ -212,6 +212,8 @@ class SplitPart:
     lost: tuple[str, ...] = ()
     """Files its journal records for the month that its folder no longer holds (`journal
     split --force` records the split anyway)."""
+    invoice_count: int | None = None
+    """The CFDIs its journal's request reported for the month (None: unknown)."""
 
     def describe(self) -> str:
         where = self.folder if self.folder is not None else f"the journal {self.journal}"
@@ -262,7 +264,8 @@ def split(
     (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
     finished there with its files extracted (`done`), `empty`, or itself split (a month
     `completed` by a run without a download folder holds no file); together they cover every day
-    of the month's dates.
+    of the month's dates. The month's CFDI count becomes the parts' together (unknown when
+    one part's is).
 
     Each part's files, and the month's own part's, are checked on disk (`lost_files`): a part
     whose folder no longer holds the files its journal records is refused unless `force`
@@ -281,8 +284,9 @@ def split(
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
         own.append(SplitPart(store.path, state.start, state.end, len(state.files), here, True))
-    elif state.stage is m.Stage.SAT_FAILED and state.sat_code == 5002:
-        # A resend of such a month refused with 5002: the days it had still count as a part.
+    elif state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        # A resend of such a month refused with 5002 or 5003: the days it had still count as a
+        # part (the 5003 hint asks only for the others: review 9i #1).
         kept = m.own_part_of(state, state.start, state.end)
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
@@ -329,7 +333,15 @@ def split(
             folder = None if other.download_to is None else other.download_to.absolute() / key
             lost = lost_files(folder, theirs.files)
             found.append(
-                SplitPart(target, theirs.start, theirs.end, len(theirs.files), folder, lost=lost)
+                SplitPart(
+                    target,
+                    theirs.start,
+                    theirs.end,
+                    len(theirs.files),
+                    folder,
+                    lost=lost,
+                    invoice_count=theirs.invoice_count,
+                )
             )
     missing = m.uncovered(start, end, [(p.start, p.end) for p in [*own, *found]])
     if missing:
@@ -354,8 +366,12 @@ def split(
             "split although these files are missing)"
         )
     where = ", ".join(p.describe() for p in found)
+    counts = [p.invoice_count for p in found]
+    count = None if None in counts else sum(n for n in counts if n is not None)
     try:
-        new, _ = m.transition(state, m.SplitElsewhere(where, start, end, refused_elsewhere))
+        new, _ = m.transition(
+            state, m.SplitElsewhere(where, start, end, refused_elsewhere, invoice_count=count)
+        )
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     return new, (*own, *found)

@@ -731,11 +731,17 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
             )
         if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
             way = with_journal(m.split_commands(state), key, str(args.journal))
+            own = m.own_part_of(state, state.start, state.end)
+            parts = (
+                "e.g. in two halves"
+                if own is None
+                else f"only the days its folder does not hold ({own.start}..{own.end} is there)"
+            )
             raise UsageError(
                 f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end}: the same request would be billed and refused "
-                "again. Split the period instead, each part into its own --out folder, e.g. in "
-                f"two halves: {way}; pass --force only if SAT's answer has changed"
+                f"again. Split the period instead, each part into its own --out folder, {parts}: "
+                f"{way}; pass --force only if SAT's answer has changed"
             )
         try:
             whole = repair.new_month(store, key)
