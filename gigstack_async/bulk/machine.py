@@ -1777,18 +1777,31 @@ def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
     return tuple((a, b, f"{OUT}-{state.key}{chr(ord('a') + i)}") for i, (a, b) in enumerate(ranges))
 
 
+def part_commands(
+    state: MonthState, ranges: Sequence[tuple[date, date]]
+) -> tuple[str, tuple[str, ...]]:
+    """The `sat download` of each range of month `state`'s, complete as the user types it
+    (its --rfc-type and --type), each into its own part folder (`<out>-2024-03a`, ...: siblings
+    of the run's folder, written in by `bulk.hints.with_journal`; a `bulk()` caller reads them
+    as `bulk()` calls), and those folders (newcomer 9f #3: `<folder a>` and no --rfc-type could
+    not be pasted)."""
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    folders = tuple(f"{OUT}-{state.key}{chr(ord('a') + i)}" for i in range(len(ranges)))
+    runs = " and ".join(
+        f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
+        for (a, b), folder in zip(ranges, folders, strict=True)
+    )
+    return runs, folders
+
+
 def split_commands(state: MonthState) -> str:
     """The `sat download` of each part of the month (`split_halves`), each into its own folder,
     then the `journal split` that records them: commands to copy once rendered with the folder
     (`bulk.hints.with_journal`)."""
-    kind = f"--rfc-type {state.rfc_type}" + (
-        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
-    )
     parts = split_halves(state)
-    runs = " and ".join(
-        f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
-        for a, b, folder in parts
-    )
+    runs, _ = part_commands(state, [(a, b) for a, b, _ in parts])
     each = "each is" if len(parts) > 1 else "it is"
     own = "" if own_part_of(state, state.start, state.end) is None else ", with this folder's,"
     return (
@@ -1973,20 +1986,24 @@ def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
     )
 
 
-def limit_5002_hint(key: str, start: date, end: date) -> str:
-    """What to do once SAT refused month `key`'s `start..end` with 5002 (its limit of requests
-    for those dates is exhausted, for good)."""
+def _two_ranges(state: MonthState, start: date, end: date) -> tuple[str, tuple[str, ...]]:
+    """`start..end` as two ranges (the first ends in its middle), as `part_commands`."""
     middle = start + (end - start) // 2
+    return part_commands(state, [(start, middle), (middle + timedelta(days=1), end)])
+
+
+def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
+    """What to do once SAT refused month `state`'s `start..end` with 5002 (its limit of requests
+    for those dates is exhausted, for good)."""
+    runs, folders = _two_ranges(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
         "again. To download the month anyway, run it as shorter ranges (other dates are new "
         "criteria for SAT: new requests, possibly billed), each into its own --out folder, "
-        f"e.g. `gigstack-async sat download --from {start} --to {middle} --out <folder a>` and "
-        f"`--from {middle + timedelta(days=1)} --to {end} --out <folder b>` (with this run's "
-        "--rfc-type and --type); once both are done, `gigstack-async journal split "
-        f"{key} <folder a> <folder b>` records where its CFDIs are (runs of this folder then end "
-        "ok). Other dates run into this folder download only those days: the month then says "
-        "MISSING DAYS"
+        f"e.g. {runs} (with the other options you ran with, e.g. --team); once both are done, "
+        f"`gigstack-async journal split {state.key} {' '.join(folders)}` records where its "
+        "CFDIs are (runs of this folder then end ok). Other dates run into this folder download "
+        "only those days: the month then says MISSING DAYS"
     )
 
 
@@ -2011,7 +2028,7 @@ def _5002_hint(state: MonthState, start: date, end: date) -> str:
     (`own_part`), the way to the missing days only (review 9g #4)."""
     own = own_part_of(state, start, end)
     if own is None:
-        return limit_5002_hint(state.key, start, end)
+        return limit_5002_hint(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
         f"again. The month's folder already holds {own.start}..{own.end} ({len(own.files)} "
@@ -2071,16 +2088,12 @@ def missing_days_way(state: MonthState, start: date, end: date) -> str:
             "(an earlier request's days included); a `sat download` of the whole month records "
             "it complete and sends nothing"
         )
-    folders = [f"<folder {chr(ord('a') + i)}>" for i in range(len(ranges))]
-    runs = " and ".join(
-        f"`gigstack-async sat download --from {a} --to {b} --out {folder}`"
-        for (a, b), folder in zip(ranges, folders, strict=True)
-    )
+    runs, folders = part_commands(state, ranges)
     return (
         f"missing here: {_days(ranges)}. Download "
         f"{'that range' if len(ranges) == 1 else 'each range'} into its own --out folder "
-        f"({runs}, with this run's --rfc-type and --type; other dates for SAT: a new request, "
-        f"possibly billed); once done, `gigstack-async journal split {state.key} "
+        f"({runs}, with the other options you ran with, e.g. --team; other dates for SAT: a new "
+        f"request, possibly billed); once done, `gigstack-async journal split {state.key} "
         f"{' '.join(folders)}` records the month as complete (runs of this folder then end ok)"
     )
 
@@ -2759,12 +2772,11 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
             "file(s), from its earlier request); "
             + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
         )
-    middle = start + (end - start) // 2
+    runs, folders = _two_ranges(state, start, end)
     return (
         "Run `sat download` for this month with other dates instead, each range into another "
-        f"--out folder (e.g. `gigstack-async sat download --from {start} --to {middle} --out "
-        f"<folder a>` and `--from {middle + timedelta(days=1)} --to {end} --out <folder b>`), "
-        f"then `gigstack-async journal split {state.key} <folder a> <folder b>`: a plan with "
+        f"--out folder (e.g. {runs}, with the other options you ran with, e.g. --team), then "
+        f"`gigstack-async journal split {state.key} {' '.join(folders)}`: a plan with "
         "different dates is a new request for SAT (it may be billed)"
     )
 

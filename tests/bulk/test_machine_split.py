@@ -163,18 +163,19 @@ def test_missing_days_are_those_neither_the_request_nor_the_own_part_holds(
 
 WAY_ONE = (
     "missing here: 2024-08-15..2024-08-31. Download that range into its own --out folder "
-    "(`gigstack-async sat download --from 2024-08-15 --to 2024-08-31 --out <folder a>`, with "
-    "this run's --rfc-type and --type; other dates for SAT: a new request, possibly billed); "
-    "once done, `gigstack-async journal split 2024-08 <folder a>` records the month as complete "
-    "(runs of this folder then end ok)"
+    "(`gigstack-async sat download --from 2024-08-15 --to 2024-08-31 --rfc-type received --out "
+    "<out>-2024-08a`, with the other options you ran with, e.g. --team; other dates for SAT: a new "
+    "request, possibly billed); once done, `gigstack-async journal split 2024-08 <out>-2024-08a` "
+    "records the month as complete (runs of this folder then end ok)"
 )
 WAY_TWO = (
-    "missing here: 2024-08-01 and 2024-08-15..2024-08-31. Download each range into its own "
-    "--out folder (`gigstack-async sat download --from 2024-08-01 --to 2024-08-01 --out <folder "
-    "a>` and `gigstack-async sat download --from 2024-08-15 --to 2024-08-31 --out <folder b>`, "
-    "with this run's --rfc-type and --type; other dates for SAT: a new request, possibly "
-    "billed); once done, `gigstack-async journal split 2024-08 <folder a> <folder b>` records "
-    "the month as complete (runs of this folder then end ok)"
+    "missing here: 2024-08-01 and 2024-08-15..2024-08-31. Download each range into its own --out "
+    "folder (`gigstack-async sat download --from 2024-08-01 --to 2024-08-01 --rfc-type received "
+    "--out <out>-2024-08a` and `gigstack-async sat download --from 2024-08-15 --to 2024-08-31 "
+    "--rfc-type received --out <out>-2024-08b`, with the other options you ran with, e.g. --team; "
+    "other dates for SAT: a new request, possibly billed); once done, `gigstack-async journal "
+    "split 2024-08 <out>-2024-08a <out>-2024-08b` records the month as complete (runs of this "
+    "folder then end ok)"
 )
 WAY_NONE = (
     "nothing is missing here: the month's folder holds every day of 2024-08-01..2024-08-31 (an "
@@ -199,30 +200,32 @@ def test_missing_days_way_names_each_missing_range_its_folder_and_the_split(
 LIMIT_AUG = (
     "SAT's limit of requests for 2024-08-01..2024-08-31 is exhausted: these dates are never sent "
     "again. To download the month anyway, run it as shorter ranges (other dates are new criteria "
-    "for SAT: new requests, possibly billed), each into its own --out folder, e.g. "
-    "`gigstack-async sat download --from 2024-08-01 --to 2024-08-16 --out <folder a>` and "
-    "`--from 2024-08-17 --to 2024-08-31 --out <folder b>` (with this run's --rfc-type and "
-    "--type); once both are done, `gigstack-async journal split 2024-08 <folder a> <folder b>` "
-    "records where its CFDIs are (runs of this folder then end ok). Other dates run into this "
-    "folder download only those days: the month then says MISSING DAYS"
+    "for SAT: new requests, possibly billed), each into its own --out folder, e.g. `gigstack-async "
+    "sat download --from 2024-08-01 --to 2024-08-16 --rfc-type received --out <out>-2024-08a` and "
+    "`gigstack-async sat download --from 2024-08-17 --to 2024-08-31 --rfc-type received --out "
+    "<out>-2024-08b` (with the other options you ran with, e.g. --team); once both are done, "
+    "`gigstack-async journal split 2024-08 <out>-2024-08a <out>-2024-08b` records where its CFDIs "
+    "are (runs of this folder then end ok). Other dates run into this folder download only those "
+    "days: the month then says MISSING DAYS"
 )
 HINT_OWN = (
     "SAT's limit of requests for 2024-08-01..2024-08-31 is exhausted: these dates are never sent "
     "again. The month's folder already holds 2024-08-15..2024-08-31 (2 file(s), from its earlier "
     "request), which counts as a part; missing here: 2024-08-01..2024-08-14. Download that range "
     "into its own --out folder (`gigstack-async sat download --from 2024-08-01 --to 2024-08-14 "
-    "--out <folder a>`, with this run's --rfc-type and --type; other dates for SAT: a new "
-    "request, possibly billed); once done, `gigstack-async journal split 2024-08 <folder a>` "
-    "records the month as complete (runs of this folder then end ok)"
+    "--rfc-type received --out <out>-2024-08a`, with the other options you ran with, e.g. --team; "
+    "other dates for SAT: a new request, possibly billed); once done, `gigstack-async journal "
+    "split 2024-08 <out>-2024-08a` records the month as complete (runs of this folder then end ok)"
 )
 
 
 def test_limit_5002_hint_splits_the_dates_in_two_halves() -> None:
-    assert m.limit_5002_hint(KEY, *AUG) == LIMIT_AUG
+    assert m.limit_5002_hint(PLANNED, *AUG) == LIMIT_AUG
     # A one-day range: the first half is that day, the second starts after it.
-    assert "--from 2024-08-31 --to 2024-08-31 --out <folder a>` and `--from 2024-09-01 --to " in (
-        m.limit_5002_hint(KEY, d(31), d(31))
-    )
+    assert (
+        "--from 2024-08-31 --to 2024-08-31 --rfc-type received --out <out>-2024-08a` and "
+        "`gigstack-async sat download --from 2024-09-01 --to "
+    ) in m.limit_5002_hint(PLANNED, d(31), d(31))
 
 
 def split_5003_hint(period: str, first: str, second: str) -> str:
@@ -510,11 +513,13 @@ def test_a_month_complete_in_its_folder_counts_the_own_part_once() -> None:
 
 OTHER_WAY_NO_PART = (
     "2024-08: SAT 5002 says its limit of requests for 2024-08-01..2024-08-31 is exhausted, so a "
-    "resend with these dates would be refused. Run `sat download` for this month with other "
-    "dates instead, each range into another --out folder (e.g. `gigstack-async sat download "
-    "--from 2024-08-01 --to 2024-08-16 --out <folder a>` and `--from 2024-08-17 --to 2024-08-31 "
-    "--out <folder b>`), then `gigstack-async journal split 2024-08 <folder a> <folder b>`: a "
-    "plan with different dates is a new request for SAT (it may be billed)"
+    "resend with these dates would be refused. Run `sat download` for this month with other dates "
+    "instead, each range into another --out folder (e.g. `gigstack-async sat download --from "
+    "2024-08-01 --to 2024-08-16 --rfc-type received --out <out>-2024-08a` and `gigstack-async sat "
+    "download --from 2024-08-17 --to 2024-08-31 --rfc-type received --out <out>-2024-08b`, with "
+    "the other options you ran with, e.g. --team), then `gigstack-async journal split 2024-08 "
+    "<out>-2024-08a <out>-2024-08b`: a plan with different dates is a new request for SAT (it may "
+    "be billed)"
 )
 OTHER_WAY_OWN = (
     "2024-08: SAT 5002 says its limit of requests for 2024-08-01..2024-08-31 is exhausted, so a "

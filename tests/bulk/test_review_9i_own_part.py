@@ -20,6 +20,7 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk.events import MonthResult
+from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 from tests.bulk._support import keyed_cli, month_results, world_of, xml_names
@@ -120,3 +121,54 @@ async def test_the_5003_commands_copied_exactly_never_ask_for_the_folders_days_a
     delivered = [c.created for c in sandbox.state.calls_to("createDownloadRequest")]
     truth = set().union(*(sandbox.state.ground_truth.get(rid or "", ()) for rid in delivered))
     assert {u.upper() for u in truth} == own | part
+
+
+# ------------------------------------------------------------------ SAT 5002: commands to paste
+
+
+async def test_the_5002_commands_copied_exactly_download_the_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Newcomer 9f #3: the 5002 hint printed `--out <folder a>` with no --rfc-type ("(with this
+    run's --rfc-type and --type)"): pasted, argparse refused it. Now each command is complete,
+    into a sibling of the run's folder, as the 5003 hint's."""
+    rule = SatCodeRule(5002, month="2024-08", whole_month=True)
+    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(sat_codes=(rule,)))
+    monkeypatch.chdir(tmp_path)
+    async with world_of(config) as (sandbox, client):
+        month = ("--from", "2024-08", "--to", "2024-08", "--rfc-type", "issued", "--type")
+        fast = ("--poll-interval", "0.02", "--yes")
+        assert await cli(sandbox, "sat", "download", *month, "metadata", "--out", "m", *fast) == 1
+        commands = list(dict.fromkeys(COMMAND.findall(capsys.readouterr().out)))
+        assert commands == [
+            "sat download --from 2024-08-01 --to 2024-08-16 --rfc-type issued --type metadata "
+            "--out m-2024-08a",
+            "sat download --from 2024-08-17 --to 2024-08-31 --rfc-type issued --type metadata "
+            "--out m-2024-08b",
+            "journal split m 2024-08 m-2024-08a m-2024-08b",
+        ]
+        for command in commands:
+            extra = fast if command.startswith("sat") else ()
+            assert await cli(sandbox, *shlex.split(command), *extra) == 0
+        kind = {"rfc_type": "issued", "request_type": "metadata"}
+        again = (await month_results(client, Path("m"), "2024-08", "2024-08", **kind))["2024-08"]
+        assert (again.stage, again.ok) == ("split", True)
+
+
+def test_part_folders_of_out_dot_are_visible_siblings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 9i #6 (d1_5003_cli.py OUT .): `--out .` named the parts `.-2024-03a`, hidden
+    folders inside the download folder. Now they are siblings named after the folder."""
+    (tmp_path / "cfdi" / "sub").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "cfdi")
+    text = "`gigstack-async sat download --out <out>-2024-03a`"
+    sibling = str(tmp_path / "cfdi-2024-03a")
+    for out in (".", "./", "sub/..", "../cfdi/."):
+        assert with_journal(text, "2024-03", out, out=out) == (
+            f"`gigstack-async sat download --out {shell_quote(sibling)}`"
+        )
+    # A folder named as such keeps the name the user gave it.
+    assert with_journal(text, "2024-03", "dl/", out="dl/") == (
+        "`gigstack-async sat download --out dl-2024-03a`"
+    )

@@ -750,11 +750,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         if state.ok and (whole.start, whole.end) in state.exhausted:
             # The next run would plan the whole month, which SAT refused with 5002: a resend
             # could only ask for the recorded, already downloaded dates again (billed again).
+            way = m.missing_days_way(state, whole.start, whole.end)
             raise UsageError(
                 f"{key}: SAT 5002 says its limit of requests for {whole.start}..{whole.end} is "
                 f"exhausted, so a resend cannot ask for the whole month; {key} covers "
                 f"{state.start}..{state.end}. "
-                + m.missing_days_way(state, whole.start, whole.end)
+                + (with_journal(way, key, str(args.journal)) or way)
                 + ". Nothing changed"
             )
         try:  # refused (SAT 5002 for these dates) before any warning is printed
