@@ -117,6 +117,17 @@ async def test_the_5003_commands_copied_exactly_never_ask_for_the_folders_days_a
         "received cfdi 2024-08-01..2024-08-31",  # refused: 5003
         "received cfdi 2024-08-01..2024-08-14",
     ]
+    # A resend of the split month is refused the same way with --force or without (before:
+    # "pass --force only if ...", then --force refused with "only expired, failed ...").
+    capsys.readouterr()
+    for force in ((), ("--force",)):
+        assert await cli(sandbox, "journal", "resend", out, "2024-08", *force, "--yes") == 2
+        refusal = capsys.readouterr().err
+        assert "2024-08 is split: SAT 5003 (too many CFDIs for one request)" in refusal
+        assert "never requested again, with --force or not" in refusal
+        assert "pass --force" not in refusal
+    assert len(august_creates(sandbox)) == 3
+
     # Files equal the server's ground truth: every CFDI of the requests that delivered.
     delivered = [c.created for c in sandbox.state.calls_to("createDownloadRequest")]
     truth = set().union(*(sandbox.state.ground_truth.get(rid or "", ()) for rid in delivered))

@@ -715,6 +715,14 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
+        if state.stage is m.Stage.SPLIT:
+            # Never sent again, --force or not: it said "pass --force only if ..." and then
+            # refused --force (review 9i #6).
+            raise UsageError(
+                f"{key} is split: {state.reason or 'downloaded in parts'}. A split month is "
+                "never requested again, with --force or not (its days are downloaded in its "
+                "parts, and SAT refused the whole month's request). Nothing changed"
+            )
         if state.ok and not args.force:
             where = f" in {args.journal / key}" if args.journal.is_dir() else ""
             raise UsageError(
