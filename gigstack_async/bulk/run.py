@@ -169,8 +169,9 @@ class BulkDownload:
         every month without a journal, else those the journal has sent nothing for yet,
         refused before billing, allowed a resend, whose last create's outcome is still unknown
         (sent again only if the history proves it absent), or that SAT refused with 5002/5003
-        and the plan now asks with other dates. Reads the journal (raises its JournalError like
-        `check_journal`); sends nothing."""
+        and the plan now asks with other dates; never dates SAT refused with 5002, nor days
+        the month's folder already holds (`machine.plan_decision`, the rule the run follows).
+        Reads the journal (raises its JournalError like `check_journal`); sends nothing."""
         keys = [slot.key for slot in self.plan]
         if self.journal_path is None or not self._has_journal():
             return keys
