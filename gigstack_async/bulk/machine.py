@@ -59,6 +59,7 @@ __all__ = [
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
+    "MISSING_FILES",
     "Adopt",
     "AllowDownload",
     "AllowResend",
@@ -2124,8 +2125,29 @@ def replanned(state: MonthState, start: date, end: date) -> MonthState:
         state,
         reason=f"the plan's {start}..{end} asks again for {_days([overlap])}, which the "
         f"month's folder already holds ({len(own.files)} file(s) from its earlier request): "
-        "nothing was sent (those CFDIs would be billed twice)",
+        f"{_BILLED_TWICE}",
         hint=missing_days_way(_evolve(state, start=own.start, end=own.end), state.start, state.end),
+    )
+
+
+_BILLED_TWICE = "nothing was sent (those CFDIs would be billed twice)"
+"""How `replanned`'s refusal of a plan ends: that reason is the plan's, not the month's own."""
+
+
+def _own_reason_again(state: MonthState) -> MonthState | None:
+    """Month `state`, SAT-failed, planned again for its own dates after `replanned` refused
+    another plan: its own SAT reason and hint back (review 9i #6: the refused plan's reason
+    stayed). None when its reason is its own already."""
+    if state.stage is not Stage.SAT_FAILED or not (state.reason or "").endswith(_BILLED_TWICE):
+        return None
+    if state.sat_code == 5003:
+        return _evolve(
+            state, reason="SAT 5003: too many CFDIs for one request", hint=_split_hint(state)
+        )
+    return _evolve(
+        state,
+        reason="SAT 5002: the limit of requests for these dates is exhausted",
+        hint=_5002_hint(state, state.start, state.end),
     )
 
 
@@ -2158,6 +2180,24 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "
         f"({len(own.files)} file(s))",
         hint=None,
+    )
+
+
+MISSING_FILES = "MISSING FILES"
+"""How a plan's note starts when the month's folder lost files it is counted complete with."""
+
+
+def _files_lost_note(state: MonthState, start: date, end: date, lost: Sequence[str]) -> str:
+    own = state.own_part
+    assert own is not None  # only a month its own part completes gets here
+    return (
+        f"{MISSING_FILES}: {start}..{end} would be complete with {state.start}..{state.end} "
+        f"(request {state.request_id}) and {own.start}..{own.end} (an earlier request), both "
+        f"in the month's folder, but it no longer holds {len(lost)} of their "
+        f"{len(own.files) + len(state.files)} file(s), e.g. {lost[0]}: not recorded complete. "
+        "Put them back and run the same command again; if they are gone, download the days "
+        "they were for into another --out folder, then `gigstack-async journal split "
+        f"{state.key} <that folder> --force` records the month with them"
     )
 
 
@@ -2208,7 +2248,9 @@ class PlanDecision:
     create: PlanCreate
 
 
-def plan_decision(state: MonthState, start: date, end: date) -> PlanDecision:
+def plan_decision(
+    state: MonthState, start: date, end: date, *, lost: Sequence[str] = ()
+) -> PlanDecision:
     """What a run of a plan asking month `state` for `start..end` does with it: the one rule
     the run (`engine.merge_plan`), its plan preview (`BulkDownload.identical_requests`) and
     the confirmation's count (`BulkDownload.may_create`) read, so they never disagree.
@@ -2223,10 +2265,17 @@ def plan_decision(state: MonthState, start: date, end: date) -> PlanDecision:
     keeps the dates it was requested with (the request exists and may have been billed):
     "run the same command again" resumes it even when its end was clipped to an earlier
     "today". When those dates miss days of the plan's, the note says so and the month's result
-    is not ok (`gigstack-async journal resend` asks for the plan's dates).
+    is not ok (`gigstack-async journal resend` asks for the plan's dates); days its own part
+    holds in its folder are not missing (review 9i #6).
+
+    `lost`: the files of the month's own part and request that its folder no longer holds (the
+    run looks, `content.lost_files`; the machine does no I/O): a month missing some is never
+    recorded complete by its own part (as `journal split` refuses it without --force); the
+    note says which (review 9i #5). The preview and the count pass none: the create decided
+    is the same either way (none).
 
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
-    decided, note = _plan_step(state, start, end)
+    decided, note = _plan_step(state, start, end, lost)
     begun = transition(decided or state, Start())[0]
     if (begun.start, begun.end) in begun.exhausted:
         create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
@@ -2239,9 +2288,11 @@ def plan_decision(state: MonthState, start: date, end: date) -> PlanDecision:
     return PlanDecision(decided, note, create)
 
 
-def _plan_step(state: MonthState, start: date, end: date) -> tuple[MonthState | None, str | None]:
+def _plan_step(
+    state: MonthState, start: date, end: date, lost: Sequence[str]
+) -> tuple[MonthState | None, str | None]:
     if (state.start, state.end) == (start, end):
-        return None, None
+        return _own_reason_again(state), None
     if (start, end) in state.exhausted:
         # SAT 5002 refused these very dates before (the month was tried with others since).
         if state.stage in (Stage.PLANNED, Stage.REFUSED):
@@ -2249,6 +2300,8 @@ def _plan_step(state: MonthState, start: date, end: date) -> tuple[MonthState | 
             # refused ones: neither is sent (only the plan shown may be billed).
             return exhausted_again(state, start, end), None
         complete = own_part_completes(state, start, end)
+        if complete is not None and lost:
+            return None, _files_lost_note(state, start, end, lost)
         if complete is not None:
             # Its request and its own part (both in its folder) hold every day: complete.
             return complete, None
@@ -2276,11 +2329,21 @@ def _plan_step(state: MonthState, start: date, end: date) -> tuple[MonthState | 
         transition(state, AllowResend())
     except TransitionError:
         resend = f"once it has finished, {resend}"
-    if start < state.start or end > state.end:
+    own = state.own_part if state.stage in (Stage.DONE, Stage.EMPTY) else None
+    held = [(state.start, state.end)] + ([] if own is None else [(own.start, own.end)])
+    if uncovered(start, end, held):
         return None, (
             f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
             f"says {start}..{end}, and the other days' CFDIs were not "
             f"requested. {resend} (a new request, possibly billed)"
+        )
+    if own is not None and (start < state.start or end > state.end):
+        # The other days are its own part's, in the same folder (review 9i #6: MISSING DAYS
+        # and a `--force` that `journal resend` then refused).
+        return None, (
+            f"the plan's {start}..{end} are all in the month's folder: requested earlier for "
+            f"{state.start}..{state.end}, and {own.start}..{own.end} by an earlier request "
+            f"({len(own.files)} file(s)); nothing was sent"
         )
     return None, (
         f"requested earlier for {state.start}..{state.end}; kept (the plan now says "

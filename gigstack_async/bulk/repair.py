@@ -222,23 +222,9 @@ class SplitPart:
 
 
 def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
-    """The files `names` (a month's recorded extraction) that `folder` no longer holds. CFDIs
-    (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`content.cfdi_uuids`:
-    a copy under another name or a PDF beside it holds no CFDI); other files by name."""
-    if folder is None or not names:
-        return ()
-    held = (
-        {f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")}
-        if folder.is_dir()
-        else set()
-    )
-    uuids = content.cfdi_uuids(held)
-    return tuple(
-        name
-        for name in names
-        if name not in held
-        and not (content.cfdi_uuids([name]) and content.cfdi_uuids([name]) <= uuids)
-    )
+    """The files `names` (a month's recorded extraction) that `folder` no longer holds
+    (`content.lost_files`: CFDIs by UUID, other files by name; a run checks the same)."""
+    return content.lost_files(folder, names)
 
 
 def split(

@@ -14,11 +14,14 @@ import asyncio
 import re
 import shlex
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.sandbox import Sandbox, SandboxConfig
@@ -183,3 +186,116 @@ def test_part_folders_of_out_dot_are_visible_siblings(
     assert with_journal(text, "2024-03", "dl/", out="dl/") == (
         "`gigstack-async sat download --out dl-2024-03a`"
     )
+
+
+# ------------------------------------------------------------------ a plan and the own part
+
+AUG = (date(2024, 8, 1), date(2024, 8, 31))
+OWN = m.OwnPart(date(2024, 8, 15), date(2024, 8, 31), ("a.xml", "b.xml"), 2)
+# Done for 08-01..14 in its folder after SAT 5002 refused the whole month; 08-15..31 are its
+# own part (an earlier request's, in the same folder).
+DONE_EARLY = attrs.evolve(
+    m.MonthState("2024-08", date(2024, 8, 1), date(2024, 8, 14), "received", "cfdi"),
+    stage=m.Stage.DONE,
+    request_id="r3",
+    invoice_count=3,
+    exhausted=(AUG,),
+    own_part=OWN,
+    extracted=(m.ExtractedPackage("p3", ("c.xml", "d.xml", "e.xml")),),
+)
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        (date(2024, 8, 15), date(2024, 8, 31)),  # the own part's days alone
+        (date(2024, 8, 10), date(2024, 8, 31)),  # some of the request's, all the own part's
+        (date(2024, 8, 2), date(2024, 8, 20)),
+    ],
+)
+def test_a_plan_whose_days_the_own_part_holds_misses_none(dates: tuple[date, date]) -> None:
+    # Review 9i #6 (d2_replan.py partial|partres): MISSING DAYS "were not requested" and a
+    # printed `journal resend --force` that was then refused ("nothing is missing here").
+    decision = m.plan_decision(DONE_EARLY, *dates)
+    assert decision == m.PlanDecision(
+        None,
+        f"the plan's {dates[0]}..{dates[1]} are all in the month's folder: requested earlier "
+        "for 2024-08-01..2024-08-14, and 2024-08-15..2024-08-31 by an earlier request (2 "
+        "file(s)); nothing was sent",
+        m.PlanCreate.NO,
+    )
+    assert not decision.note.startswith("MISSING DAYS")  # type: ignore[union-attr]
+    # Without the own part the same plan does miss days.
+    bare = m.plan_decision(attrs.evolve(DONE_EARLY, own_part=None), *dates)
+    assert (bare.note or "").startswith("MISSING DAYS")
+
+
+def test_the_own_part_completes_the_month_only_with_its_files_on_disk() -> None:
+    # Review 9i #5 (d2_replan.py delA / delA2): recorded `split`, ok, with 12 of 34 on disk.
+    complete = m.plan_decision(DONE_EARLY, *AUG)
+    assert complete.state is not None
+    assert (complete.state.stage, complete.state.invoice_count) == (m.Stage.SPLIT, 5)
+    lost = m.plan_decision(DONE_EARLY, *AUG, lost=("b.xml", "d.xml"))
+    assert lost == m.PlanDecision(
+        None,
+        "MISSING FILES: 2024-08-01..2024-08-31 would be complete with 2024-08-01..2024-08-14 "
+        "(request r3) and 2024-08-15..2024-08-31 (an earlier request), both in the month's "
+        "folder, but it no longer holds 2 of their 5 file(s), e.g. b.xml: not recorded "
+        "complete. Put them back and run the same command again; if they are gone, download "
+        "the days they were for into another --out folder, then `gigstack-async journal split "
+        "2024-08 <that folder> --force` records the month with them",
+        m.PlanCreate.NO,
+    )
+
+
+def test_a_refused_replan_leaves_no_stale_reason_for_the_months_own_dates() -> None:
+    # Review 9i #6 (d2_replan.py overlap): the full-month run still said "the plan's
+    # 2024-08-01..2024-08-20 asks again for ...".
+    refused = attrs.evolve(
+        DONE_EARLY,
+        start=AUG[0],
+        end=AUG[1],
+        stage=m.Stage.SAT_FAILED,
+        sat_code=5002,
+        request_id=None,
+        extracted=(),
+        reason="SAT 5002: the limit of requests for these dates is exhausted (agotadas)",
+    )
+    held = m.replanned(refused, date(2024, 8, 1), date(2024, 8, 20))
+    assert (held.reason or "").startswith("the plan's 2024-08-01..2024-08-20 asks again")
+    again = m.plan_decision(held, *AUG)
+    assert again.state == attrs.evolve(
+        held,
+        reason="SAT 5002: the limit of requests for these dates is exhausted",
+        hint=m._5002_hint(held, *AUG),
+    )
+    assert (again.note, again.create) == (None, m.PlanCreate.NO)
+    assert m.plan_decision(refused, *AUG).state is None  # its own reason: kept as it is
+
+
+async def test_a_run_never_counts_the_month_complete_with_its_own_parts_files_gone(
+    tmp_path: Path,
+) -> None:
+    rule = SatCodeRule(5002, month="2024-08", whole_month=True)
+    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(sat_codes=(rule,)))
+    async with world_of(config) as (sandbox, client):
+        out = tmp_path / "A"
+        assert (await month_results(client, out, "2024-08-15", "2024-08-31"))["2024-08"].ok
+        await month_results(client, out, "2024-08", "2024-08")  # MISSING DAYS
+        assert await cli(sandbox, "journal", "resend", out, "2024-08", "--force", "--yes") == 0
+        assert (await month_results(client, out, "2024-08", "2024-08"))["2024-08"].stage == (
+            "sat-failed"  # 5002: 08-15..31 stay as its own part
+        )
+        assert (await month_results(client, out, "2024-08-01", "2024-08-14"))["2024-08"].ok
+        own = sorted((out / "2024-08").glob("*.xml"))[:5]
+        for path in own:
+            path.unlink()
+
+        full = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
+        assert (full.stage, full.ok) == ("done", False)  # before: split, ok
+        assert (full.error or "").startswith("MISSING FILES: 2024-08-01..2024-08-31 would be")
+        assert "no longer holds 5 of their 34 file(s)" in (full.error or "")
+        for path in own:  # put back: complete
+            path.write_text("<cfdi/>")
+        again = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
+        assert (again.stage, again.ok, again.invoice_count) == ("split", True, 34)
