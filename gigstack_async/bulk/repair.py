@@ -244,10 +244,10 @@ def split(
     already split: the parts are named again), or done (or empty) for fewer days than the plan's
     whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a part, and
     the month takes the whole month's; so do the dates it had been done for when a `journal
-    resend --force` of it was refused with 5002, `MonthState.own_part`), or it is planned and
-    `refused_elsewhere` names another folder's identical request SAT refused with 5003 (what
-    held it; `m.SplitElsewhere`); each part is another journal of the same kind of request
-    (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
+    resend --force` of it was refused with 5002 or 5003, `MonthState.own_part`), or it is
+    planned and `refused_elsewhere` names another folder's identical request SAT refused with
+    5003 (what held it; `m.SplitElsewhere`); each part is another journal of the same kind of
+    request (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
     finished there with its files extracted (`done`), `empty`, or itself split (a month
     `completed` by a run without a download folder holds no file); together they cover every day
     of the month's dates. The month's CFDI count becomes the parts' together (unknown when
