@@ -904,7 +904,10 @@ class _Run:
                 continue
             if not state.resend_allowed:
                 continue
-            if self.hold_identical(state):
+            # Only a month a create goes for is held (the rule the plan preview reads): dates
+            # SAT refused with 5002 go on to `Send`, which fails them again and sends nothing.
+            going = m.plan_decision(state, state.start, state.end).create is m.PlanCreate.YES
+            if going and self.hold_identical(state):
                 continue
             if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:
                 self.finish(

@@ -145,3 +145,22 @@ async def test_a_month_the_plan_sends_is_held_and_counted_as_before(
     result = (await month_results(client, out, "2024-08-01", "2024-08-14"))["2024-08"]
     assert result.stage == "held"
     assert creates(sandbox) == 1
+
+
+async def test_a_planned_month_of_exhausted_dates_is_neither_held_nor_counted(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Planned for the plan's own dates, which SAT refused with 5002 (however it got there):
+    # `Send` fails it again and sends nothing, so the run no longer holds it either.
+    sandbox, client = world
+    out = tmp_path / "A"
+    record(client, out, attrs.evolve(AUGUST, exhausted=(AUG,), creates=2))
+    await elsewhere(client, AUG)
+    bulk = client.downloads.bulk("2024-08", "2024-08", rfc_type="received", download_to=out)
+    # Was: (["2024-08"], {"2024-08": (the other folder's,)}).
+    assert (bulk.may_create(), await bulk.identical_requests()) == ([], {})
+    result = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
+    # Was held ("... run it again with --allow-duplicates", which could only fail again).
+    assert (result.stage, result.ok) == ("sat-failed", False)
+    assert "nothing was sent again" in (result.error or "")
+    assert creates(sandbox) == 1
