@@ -42,12 +42,14 @@ from gigstack_async.errors import (
     BadRequestError,
     BilledResponseValidationError,
     DownloadInterruptedError,
+    IncompleteResponseError,
     InternalServerError,
     InvalidParameterError,
     OutcomeUnknownError,
     RateLimitError,
 )
 from gigstack_async.transports import (
+    BodyReadError,
     ConnectError,
     ConnectTimeout,
     MockTransport,
@@ -362,6 +364,24 @@ async def test_connection_errors_stop_after_max_retries(sleeps: list[float]) -> 
     assert str(info.value) == "GET /things/{thingId}: refused (after 3 attempts)"
     assert info.value.method == "GET"
     assert info.value.path == "/things/{thingId}"
+
+
+# A reply that broke off mid-body reached the API (its status line came): the user is told so
+# (`IncompleteResponseError`, not a bad base URL or network); a reset before any answer is not.
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [(BodyReadError("body cut short"), IncompleteResponseError), (ReadError("reset"), None)],
+    ids=["body-broke-off", "no-answer"],
+)
+async def test_a_read_whose_body_broke_off_every_time_is_an_incomplete_response(
+    sleeps: list[float], error: Exception, raised: type[Exception] | None
+) -> None:
+    pipeline, transport = make([error] * 3, retry=RetryPolicy(max_retries=2))
+    with pytest.raises(APIConnectionError) as info:
+        await call(pipeline)
+    assert type(info.value) is (raised or APIConnectionError)
+    assert str(info.value) == f"GET /things/{{thingId}}: {error} (after 3 attempts)"
+    assert len(transport.requests) == 3  # a read: retried, then reported
 
 
 async def test_one_attempt_is_singular(sleeps: list[float]) -> None:
@@ -1077,6 +1097,25 @@ async def test_a_body_that_breaks_off_is_reported_with_bytes_received(
     assert transport.closed == 1
     # A 2xx answer had begun: SAT served the package (a sure download, bulk.machine).
     assert getattr(info.value, "served", True) is True
+
+
+class CutShortStream(BreakingStream):
+    """A streamed body whose answer had begun (status and headers came), then broke off."""
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self._good
+        raise BodyReadError("body cut short")
+
+
+async def test_a_streamed_read_whose_body_broke_off_is_an_incomplete_response() -> None:
+    pipeline = streaming(StreamingOnly(CutShortStream(b"abcd")))
+    with pytest.raises(APIConnectionError) as info:
+        await read_all(pipeline)
+    assert type(info.value) is IncompleteResponseError
+    assert str(info.value) == (
+        "GET /things/{thingId}: body cut short (the body broke off after 4 bytes)"
+    )
+    assert (info.value.method, info.value.path) == ("GET", "/things/{thingId}")
 
 
 async def test_a_streaming_transport_is_opened_once_and_closed() -> None:

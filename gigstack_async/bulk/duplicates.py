@@ -143,11 +143,9 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         return (
             "SAT answered 5003 (too many CFDIs for one request) for these dates: do not request "
             f"them again; split the period: run {state.start}..{state.end} as shorter ranges, "
-            "each into its own --out folder (another folder may have done so already); once "
-            f"every part is done, `gigstack-async journal split {state.key} <part folder> "
-            "<part folder>` checks that they cover the month and records where its CFDIs are "
-            "(it reads the history, which must still list that request; runs of this folder "
-            "then end ok)"
+            "each into its own --out folder (another folder may have done so already: name its "
+            f"part folders instead), e.g. in two halves: {m.split_commands(state)} (it reads "
+            "the history, which must still list that request; runs of this folder then end ok)"
         )
     if usable:
         first = usable[0].request_id

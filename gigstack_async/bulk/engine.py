@@ -270,10 +270,15 @@ def held_month(
     else:
         return None
     counts = lines[-1].counts if lines else None
-    held = m.unrecorded(
-        state, known_ids=ids, creates=creates, reason=reason, hint=hint, counts=counts
+    return m.unrecorded(
+        state,
+        known_ids=ids,
+        creates=creates,
+        reason=reason,
+        hint=hint,
+        counts=counts,
+        on_disk=files,
     )
-    return attrs.evolve(held, on_disk=files)
 
 
 def files_in(folder: Path | None) -> int:
@@ -432,6 +437,17 @@ class _Run:
             self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
         files = tuple(folder / name for name in state.files) if folder is not None else ()
+        if state.stage is m.Stage.SPLIT and folder is not None and folder.is_dir():
+            # Downloaded in parts elsewhere: what `journal split`'s printed `cp` put here is the
+            # month's files in this folder too (newcomer 9e #7: the totals left them out).
+            mine = set(files)
+            files += tuple(
+                sorted(
+                    f
+                    for f in folder.iterdir()
+                    if f.is_file() and not f.name.startswith(".") and f not in mine
+                )
+            )
         sat_state = state.sat_state
         if state.ok:
             sat_state = "completed"
@@ -898,6 +914,7 @@ class _Run:
     async def send_planned(self) -> None:
         if self.stopping or self.history_ids is None:
             return
+        held = []
         for key in self.keys:
             state = self.store.get(key)
             if key in self.reported or self.busy[key] or state.stage is not m.Stage.PLANNED:
@@ -908,6 +925,7 @@ class _Run:
             # SAT refused with 5002 go on to `Send`, which fails them again and sends nothing.
             going = m.plan_decision(state, state.start, state.end).create is m.PlanCreate.YES
             if going and self.hold_identical(state):
+                held.append(key)
                 continue
             if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:
                 self.finish(
@@ -917,6 +935,16 @@ class _Run:
                 )
                 continue
             self.spawn(key, self._send(key))
+        if held:
+            # One line for them all: each month's `MonthResult` carries its request and the
+            # ways forward (newcomer 9e #5: a held year logged 12 long warnings).
+            logger.warning(
+                "%d month(s) held, not sent: %s (the account's history already lists their "
+                "exact requests under ids this journal did not send; each month's result says "
+                "which request and how to adopt it)",
+                len(held),
+                ", ".join(held),
+            )
 
     def hold_identical(self, state: m.MonthState) -> bool:
         """Hold (do not send) a month whose exact request the account's latest history lists
@@ -933,7 +961,6 @@ class _Run:
             return False
         folder = self.options.download_to
         reason = held_reason(state, priors, None if folder is None else folder.absolute())
-        logger.warning("%s: %s", state.key, reason)
         # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
         # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
         hint = held_hint(state, priors)

@@ -74,6 +74,8 @@ class MonthResult(BulkEvent):
     state: str | None
     invoice_count: int | None = None
     files: tuple[Path, ...] = ()
+    """The month's files in `download_to`; for a `split` month, whatever its folder holds (the
+    parts' files once copied there, e.g. with the `cp` that `journal split` prints)."""
     error: str | None = None
     duplicate: bool = False
     resumed: bool = False

@@ -16,6 +16,8 @@ import shlex
 import subprocess
 import sys
 
+from gigstack_async.bulk.machine import OUT
+
 _COMMAND = re.compile(
     r"(?P<command>gigstack-async journal (?:show|adopt|resend|retry-download|keep|split))"
     r"(?P<month> \d{4}-\d{2}(?![\w-]))?"
@@ -35,14 +37,35 @@ def shell_quote(argument: str, platform: str | None = None) -> str:
     return shlex.quote(argument)
 
 
+RUN_AGAIN = "run the same download again (the `sat download` command, or the `bulk()` call)"
+"""What the journal commands say to do next: the folder may have been made by either."""
+RUN_AGAIN_SENTENCE = "R" + RUN_AGAIN[1:] + "."
+
+# A part folder a hint names beside the run's download folder (`bulk.machine.OUT`).
+_PART = re.compile(re.escape(OUT) + r"(?P<suffix>-\d{4}-\d{2}[a-z])")
+
+
 def with_journal(
-    text: str | None, month: str, journal: str | None, *, platform: str | None = None
+    text: str | None,
+    month: str,
+    journal: str | None,
+    *,
+    platform: str | None = None,
+    out: str | None = None,
 ) -> str | None:
     """`text` with `journal` (a folder or file, as the user gave it) inserted into each journal
-    command, and `month` where a command names none. Unchanged when `journal` is None (a run
-    without a journal file has nothing these commands could open). The folder is quoted for
-    `platform`'s shell (`shell_quote`)."""
-    if text is None or journal is None:
+    command, and `month` where a command names none; each part folder a hint names beside the
+    download folder (`<out>-2024-03a`) written beside `out` (the download folder as the user
+    gave it; default: `journal`, which is the folder unless the journal lives elsewhere). Journal
+    commands are unchanged when `journal` is None (a run without a journal file has nothing
+    these commands could open). Paths are quoted for `platform`'s shell (`shell_quote`)."""
+    if text is None:
+        return text
+    beside = out if out is not None else journal
+    if beside is not None:
+        base = beside.rstrip("/\\") or beside
+        text = _PART.sub(lambda found: shell_quote(base + found.group("suffix"), platform), text)
+    if journal is None:
         return text
     folder = shell_quote(journal, platform)
 

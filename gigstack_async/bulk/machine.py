@@ -633,9 +633,11 @@ class Adopt:
     request_id: str
     downloads: tuple[tuple[str, int], ...] = ()
     """SAT downloads other months of the journal already spent on this request's packages
-    (they released it: `ReleasedRequest.downloads`); counted here too."""
+    (they released it: `ReleasedRequest.downloads`); counted here too. A package listed more
+    than once (several months released the request) counts its largest count, once."""
     unsure: tuple[tuple[str, int], ...] = ()
-    """How many of `downloads` may not have reached SAT (`ReleasedRequest.unsure`)."""
+    """How many of `downloads` may not have reached SAT (`ReleasedRequest.unsure`); the largest
+    doubt listed for a package holds."""
     uncounted: bool = False
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
@@ -923,18 +925,25 @@ def unrecorded(
     reason: str,
     hint: str,
     counts: Counts | None = None,
+    on_disk: int = 0,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
     or deleted), or its folder already holds files (a deleted or new journal). It needs the
-    user, never an automatic create: `journal adopt` (its request, nothing billed) or
-    `journal resend` (a new request, may be billed) go on from here.
+    user, never an automatic create: `journal keep` (the files already in its folder, nothing
+    sent), `journal adopt` (its request, nothing billed, but its packages are downloaded again)
+    or `journal resend` (a new request, may be billed) go on from here.
 
     `counts`: the month's counts as its log kept them; None: unknown, so every id in
-    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`)."""
+    `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`).
+    `on_disk`: files in the month's folder now; when there are some, `hint` follows the
+    notice that they are there and `journal keep` (`files_notice`), so that no one spends the
+    package's last SAT download to extract files already on disk (newcomer 9e #1)."""
+    held = _evolve(state, on_disk=on_disk)
+    hint = _spent_hint(held, hint)
     if counts is None:
         return _evolve(
-            _attention(state, reason, hint),
+            _attention(held, reason, hint),
             known_ids=known_ids,
             creates=creates,
             resend_allowed=False,
@@ -942,7 +951,7 @@ def unrecorded(
             counts_lost=True,
         )
     return _evolve(
-        _attention(state, reason, hint),
+        _attention(held, reason, hint),
         known_ids=known_ids,
         creates=max(creates, counts.creates),
         resend_allowed=False,
@@ -1726,12 +1735,49 @@ def _sat_failed(state: MonthState, message: str | None) -> MonthState:
     )
 
 
+OUT = "<out>"
+"""Stands for the run's download folder (`--out`) in a hint's part folders (`<out>-2024-03a`):
+the machine knows no folder; `bulk.hints.with_journal` writes the folder in."""
+
+
+def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
+    """The month's dates in two halves, each with the part folder a hint names for it
+    (`<out>-2024-03a`, `<out>-2024-03b`: siblings of the run's folder); one part when the
+    month is a single day (nothing shorter to ask for)."""
+    days = (state.end - state.start).days + 1
+    if days < 2:
+        return ((state.start, state.end, f"{OUT}-{state.key}a"),)
+    middle = state.start + timedelta(days=days // 2 - 1)
+    return (
+        (state.start, middle, f"{OUT}-{state.key}a"),
+        (middle + timedelta(days=1), state.end, f"{OUT}-{state.key}b"),
+    )
+
+
+def split_commands(state: MonthState) -> str:
+    """The `sat download` of each half of the month (`split_halves`), each into its own folder,
+    then the `journal split` that records them: commands to copy once rendered with the folder
+    (`bulk.hints.with_journal`)."""
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    parts = split_halves(state)
+    runs = " and ".join(
+        f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
+        for a, b, folder in parts
+    )
+    return (
+        f"{runs} (with the other options you ran with, e.g. --team); once each is done, "
+        f"`gigstack-async journal split {state.key} {' '.join(f for _, _, f in parts)}` checks "
+        "that they cover the month and records where its CFDIs are"
+    )
+
+
 def _split_hint(state: MonthState) -> str:
     return (
         f"split the period: run {state.start}..{state.end} as shorter ranges, each into its own "
-        "--out folder (a journal holds one request per month); once every part is done, "
-        f"`gigstack-async journal split {state.key} <part folder> <part folder>` checks that "
-        "they cover the month and records where its CFDIs are (runs of this folder then end ok)"
+        "--out folder (a journal holds one request per month), e.g. in two halves: "
+        f"{split_commands(state)} (runs of this folder then end ok)"
     )
 
 
@@ -2415,17 +2461,25 @@ def _may_have_one_left(state: MonthState, package_id: str) -> bool:
 
 def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
-    `journal show` and `journal retry-download` say it."""
+    `journal show` and `journal retry-download` say it; for a request this journal never
+    counted (`MonthState.uncounted`), "both of SAT's downloads assumed spent: …" and the free
+    command that checks it."""
     used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
-    why = (
-        "this journal did not count the request's downloads (the month's record was lost or "
-        "rebuilt, or it was adopted into a new journal), so SAT's two are assumed spent"
-        if state.request_id in state.uncounted
-        else "no byte of the package arrived: an error, a lost answer or a stopped run"
-    )
+    if state.request_id in state.uncounted:
+        # Not "2 counted, 2 may not have reached SAT": this journal sent none of them (newcomer
+        # 9e #6). It just cannot know, and the way to know costs nothing.
+        extra = used - DOWNLOAD_BUDGET
+        more = f", and {extra} more sent after `journal retry-download`" if extra > 0 else ""
+        return (
+            f"both of SAT's downloads assumed spent{more}: this journal did not count the "
+            "request's downloads (the month's record was lost or rebuilt, or the request was "
+            "adopted into a new journal), so it cannot tell how many SAT served; `gigstack-async "
+            f"journal retry-download {state.key}` checks it for free (one more download: if SAT "
+            "already served the package twice it answers 5008, which bills nothing)"
+        )
     return (
         f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
-        f"reached SAT ({why})"
+        "reached SAT (no byte of the package arrived: an error, a lost answer or a stopped run)"
     )
 
 
@@ -2448,12 +2502,19 @@ def files_notice(state: MonthState) -> str:
         if state.invoice_count is not None
         else ""
     )
+    # Without SAT's count `journal keep` cannot check the files itself: the user's comparison
+    # is the check, and the command must run as printed.
+    keep = (
+        f"keep {state.key}` records the month done with them (nothing is sent)"
+        if state.invoice_count is not None
+        else f"keep {state.key} --force` records the month done with them (nothing is sent; "
+        "--force: this journal has no count from SAT to check them against)"
+    )
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{count}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"keep {state.key}` records the month done with them (nothing is sent). Only if some "
-        "are missing, "
+        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"{keep}. Only if some are missing, "
     )
 
 
@@ -2606,8 +2667,15 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     if obs.uncounted or state.counts_lost:
         uncounted = _add(uncounted, obs.request_id)
     downloads, unsure = state.downloads, state.unsure
-    carried_unsure = dict(obs.unsure)
+    # One entry per month that released the request (`bulk.repair` joins their lists): the
+    # same package listed twice is the same SAT downloads, and the larger doubt holds.
+    carried: dict[str, int] = {}
+    carried_unsure: dict[str, int] = {}
     for package_id, spent in obs.downloads:
+        carried[package_id] = max(spent, carried.get(package_id, spent))
+    for package_id, doubted in obs.unsure:
+        carried_unsure[package_id] = max(doubted, carried_unsure.get(package_id, doubted))
+    for package_id, spent in carried.items():
         # The larger count holds: SAT counts each package's downloads, whichever month asked.
         more = max(0, spent - state.downloads_of(package_id))
         if more:

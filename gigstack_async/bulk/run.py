@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import tempfile
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -119,9 +120,11 @@ class BulkDownload:
     def _rendered(self, event: BulkEvent) -> BulkEvent:
         # The machine's hints name no folder; the user types what is shown (see bulk.hints).
         journal = self.journal_argument
+        folder = self._options.download_to
+        out = None if folder is None else str(folder)
 
         def render(text: str | None) -> str | None:
-            shown = with_journal(text, event.key, journal)
+            shown = with_journal(text, event.key, journal, out=out)
             return shown if self.texts_for == "cli" else _for_python(shown)
 
         if isinstance(event, MonthResult):
@@ -309,6 +312,24 @@ class BulkDownload:
 
 
 _SAME_COMMAND = re.compile(r"\b([Rr])un the same command again")
+# A part of a month to download (`machine.split_commands`), as the CLI writes it.
+_SAT_DOWNLOAD = re.compile(
+    r"`gigstack-async sat download --from (?P<start>\S+) --to (?P<end>\S+) --rfc-type "
+    r"(?P<rfc>\S+)(?: --type (?P<type>\S+))? --out (?P<out>[^`]+)`"
+)
+
+
+def _as_bulk_call(found: re.Match[str]) -> str:
+    """A `sat download` of a hint as the `bulk()` call that does the same."""
+    try:  # the folder as the shell would read it (`hints.shell_quote` quoted it)
+        (folder,) = shlex.split(found.group("out"))
+    except ValueError:
+        folder = found.group("out")
+    kind = f", request_type={found.group('type')!r}" if found.group("type") else ""
+    return (
+        f"`client.downloads.bulk({found.group('start')!r}, {found.group('end')!r}, "
+        f"rfc_type={found.group('rfc')!r}{kind}, download_to={folder!r})`"
+    )
 
 
 def _for_python(text: str | None) -> str | None:
@@ -316,6 +337,11 @@ def _for_python(text: str | None) -> str | None:
     if text is None:
         return None
     text = text.replace("its own --out folder", "its own download_to= folder")
+    text = _SAT_DOWNLOAD.sub(_as_bulk_call, text)
+    text = text.replace(
+        "(with the other options you ran with, e.g. --team)",
+        "(with the other arguments of your bulk() call)",
+    )
     text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
     return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
 

@@ -4,6 +4,7 @@ that reads the global options."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gigstack_async._config import missing_version
@@ -18,10 +19,31 @@ class Context:
     redactor: Redactor
     # Told to the user on Ctrl-C (a command sets it once it has something worth resuming).
     interrupt_hint: str | None = None
+    # Run on Ctrl-C before that hint (a command sets it once it has something to summarise):
+    # prints what is known without sending anything.
+    on_interrupt: Callable[[], None] | None = None
     # For connection errors: where we were trying to go.
     base_url: str | None = None
     # The missing-/v2 warning is printed once, however many clients a command makes.
     warned_version: bool = False
+    # The command line as given (after the program name): a refusal can print it to run again.
+    arguments: tuple[str, ...] = ()
+
+    def command_with(self, *extra: str) -> str:
+        """The command line as typed, `extra` added, quoted for this platform's shell, without
+        an --api-key value (never printed: it comes from the environment)."""
+        from gigstack_async.bulk.hints import shell_quote
+
+        kept: list[str] = []
+        skip = False
+        for argument in self.arguments:
+            if skip:
+                skip = False
+            elif argument == "--api-key":
+                skip = True
+            elif not argument.startswith("--api-key="):
+                kept.append(argument)
+        return " ".join(["gigstack-async", *(shell_quote(a) for a in [*kept, *extra])])
 
     def client(self, args: argparse.Namespace) -> GigstackClient:
         """A client from --api-key/--base-url/--team/--request-timeout (the first two falling back

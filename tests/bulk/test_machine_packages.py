@@ -1565,22 +1565,46 @@ UNCOUNTED = evolve(ONE_PACKAGE, confirmed_id="R1", uncounted=("R1",), package_id
 """A month following R1, whose package downloads this journal never counted."""
 
 
-def uncounted_reason(used: int, unsure: int) -> str:
+def uncounted_reason(more: str = "") -> str:
+    # Newcomer 9e #6: was "2 downloads counted, 2 of them may not have reached SAT (this journal
+    # did not count ...)", although this journal sent none of them.
     return (
-        f"{used} downloads counted, {unsure} of them may not have reached SAT (this journal did "
-        "not count the request's downloads (the month's record was lost or rebuilt, or it was "
-        "adopted into a new journal), so SAT's two are assumed spent)"
+        f"both of SAT's downloads assumed spent{more}: this journal did not count the request's "
+        "downloads (the month's record was lost or rebuilt, or the request was adopted into a "
+        "new journal), so it cannot tell how many SAT served; `gigstack-async journal "
+        "retry-download 2024-01` checks it for free (one more download: if SAT already served "
+        "the package twice it answers 5008, which bills nothing)"
+    )
+
+
+def test_an_uncounted_package_says_this_journal_sent_none_and_the_free_check() -> None:
+    state = evolve(UNCOUNTED, downloads=(("P1", 2),), unsure=(("P1", 2),))
+    assert m.counted_downloads(state, "P1") == uncounted_reason()
+    assert "may not have reached SAT" not in m.counted_downloads(state, "P1")
+    after = evolve(state, downloads=(("P1", 3),), unsure=(("P1", 3),))
+    assert m.counted_downloads(after, "P1") == uncounted_reason(
+        ", and 1 more sent after `journal retry-download`"
+    )
+    counted = evolve(state, uncounted=())
+    assert m.counted_downloads(counted, "P1") == (
+        "2 downloads counted, 2 of them may not have reached SAT (no byte of the package "
+        "arrived: an error, a lost answer or a stopped run)"
     )
 
 
 def files_there(found: int, count: int | None) -> str:
     said = f"; SAT reported {count} CFDIs for request R1" if count is not None else ""
+    keep = (
+        "keep 2024-01` records the month done with them (nothing is sent)"
+        if count is not None
+        else "keep 2024-01 --force` records the month done with them (nothing is sent; --force: "
+        "this journal has no count from SAT to check them against)"
+    )
     return (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
         f"this journal lost the month's record{said}): compare them with the request in "
-        "gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        "keep 2024-01` records the month done with them (nothing is sent). Only if some are "
-        "missing, "
+        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
+        f"{keep}. Only if some are missing, "
     )
 
 
@@ -1605,7 +1629,7 @@ def test_unknown_downloads_count_as_two_unsure_and_no_get_leaves_without_the_use
     assert after == evolve(
         started,
         stage=Stage.NEEDS_ATTENTION,
-        reason=f"package P1: {uncounted_reason(2, 2)}, and no complete copy is staged on disk; "
+        reason=f"package P1: {uncounted_reason()}, and no complete copy is staged on disk; "
         "SAT serves a package at most twice, so no more download is sent without your word",
         hint=hint,
         blocked_package="P1",
@@ -1709,6 +1733,17 @@ def test_the_files_notice_says_nothing_of_a_count_sat_did_not_give() -> None:
                 "counts_lost": False,
             },
         ),
+        (  # the log kept a request whose downloads it never counted: still not counted
+            m.Counts(1, uncounted=("R1",)),
+            {
+                "creates": 1,
+                "downloads": (),
+                "unsure": (),
+                "granted": (),
+                "uncounted": ("R1",),
+                "counts_lost": False,
+            },
+        ),
         (  # an older log kept none: unknown, never zero
             None,
             {
@@ -1734,8 +1769,38 @@ def test_a_month_rebuilt_from_its_log_keeps_its_counts_or_says_they_are_unknown(
         ("R1", "R2"),
         False,
     )
-    assert held.creates_known is (counts is not None)
+    assert (held.reason, held.hint) == ("lost", "adopt")  # what `journal show` prints
+    assert held.creates_known is (counts is not None and not counts.uncounted)
     assert m.Counts.of(held) == (counts or m.Counts(1, uncounted=("R1", "R2")))
+
+
+@pytest.mark.parametrize("counts", [None, m.Counts(1)])
+@pytest.mark.parametrize(
+    ("on_disk", "hint"),
+    [
+        (0, "adopt"),
+        # newcomer 9e #1: files already there come first, before any way that spends downloads
+        (4, files_there(4, None) + "adopt"),
+    ],
+)
+def test_a_rebuilt_month_whose_folder_holds_files_leads_with_journal_keep(
+    counts: m.Counts | None, on_disk: int, hint: str
+) -> None:
+    held = m.unrecorded(
+        PLANNED,
+        known_ids=("R1",),
+        creates=1,
+        reason="lost",
+        hint="adopt",
+        counts=counts,
+        on_disk=on_disk,
+    )
+    assert (held.stage, held.reason, held.hint, held.on_disk) == (
+        Stage.NEEDS_ATTENTION,
+        "lost",
+        hint,
+        on_disk,
+    )
 
 
 SPENT = evolve(
@@ -1834,6 +1899,149 @@ def test_one_retry_download_covers_every_package_assumed_spent_of_an_uncounted_r
     assert m.allowed_packages(evolve(state, blocked_package=None)) == ()
 
 
+# ------------------------------------------------------ words given twice, counts carried
+
+
+def test_keeping_files_of_a_month_that_is_not_stuck_says_which_months_may() -> None:
+    with pytest.raises(TransitionError) as info:
+        transition(evolve(SPENT, stage=Stage.COMPLETED), m.KeepFiles(("a.xml",)))
+    assert str(info.value) == (
+        "2024-01 is completed: only a month that needs attention or expired, with no package "
+        "staged, keeps the files already in its folder"
+    )
+
+
+def test_a_second_retry_download_allows_exactly_one_get_past_the_first() -> None:
+    # The GET the first word allowed failed before any byte: one more word, one more GET.
+    again = evolve(BLOCKED, downloads=(("P1", 3),), unsure=(("P1", 2),), granted=(("P1", 1),))
+    allowed, _ = transition(again, m.AllowDownload())
+    assert allowed.granted == (("P1", 2),)
+    state = evolve(allowed, confirmed_id="R1")
+    assert transition(state, Start())[1] == (FetchPackage("P1", 4),)
+    sent, _ = transition(state, PackageSending("P1"))
+    assert sent.downloads == (("P1", 4),)
+    assert transition(sent, PackageSending("P1")) == (sent, ())  # no fifth
+
+
+def test_a_package_whose_allowed_get_is_still_to_go_is_not_allowed_another() -> None:
+    # P2's earlier word (one GET) was not used yet: one `retry-download` at P1 adds none to it.
+    state = evolve(
+        COMPLETED,
+        stage=Stage.NEEDS_ATTENTION,
+        uncounted=("R1",),
+        downloads=(("P1", 2), ("P2", 2)),
+        unsure=(("P1", 2), ("P2", 2)),
+        granted=(("P2", 1),),
+        blocked_package="P1",
+    )
+    assert m.allowed_packages(state) == ("P1",)
+    after, _ = transition(state, m.AllowDownload())
+    assert after.granted == (("P2", 1), ("P1", 1))
+
+
+def test_no_staged_copy_of_a_package_with_an_allowed_get_left_changes_nothing() -> None:
+    # The user's word left P1 a third GET: it is sent as usual, the month is not stopped.
+    state = evolve(ONE_PACKAGE, downloads=(("P1", 2),), unsure=(("P1", 1),), granted=(("P1", 1),))
+    assert transition(state, m.StagedMissing("P1")) == (state, ())
+
+
+def test_a_get_that_never_left_is_given_back_within_what_the_user_allowed() -> None:
+    # The third GET (allowed by `retry-download`) never left, and this run's free retries are
+    # used up: it is given back, and one GET is still left for the next run.
+    state = evolve(
+        ONE_PACKAGE,
+        downloads=(("P1", 3),),
+        unsure=(("P1", 3),),
+        granted=(("P1", 1),),
+        free_failures=m.FREE_RETRIES_PER_RUN,
+    )
+    after, commands = transition(state, PackageFailed("P1", "connection refused", sent=False))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        downloads=(("P1", 2),),
+        unsure=(("P1", 2),),
+        stage=Stage.NEEDS_ATTENTION,
+        failed_this_run=("P1",),
+        reason="downloading package P1 failed: connection refused",
+        hint="run the same command again to download it once more (at least 1 of 2 SAT "
+        "downloads left)",
+        resume_to=Stage.COMPLETED,
+    )
+
+
+# `journal adopt` of the month's own request (it needed the user, and resumes): the SAT
+# downloads other months of the journal spent on its packages come along, as sure as they were.
+STUCK = evolve(
+    ONE_PACKAGE,
+    stage=Stage.NEEDS_ATTENTION,
+    resume_to=Stage.COMPLETED,
+    checked=False,
+    reason="request R1 is not in the server's history",
+    hint="adopt it",
+)
+
+
+@pytest.mark.parametrize(
+    ("obs", "downloads", "unsure", "commands", "retry"),
+    [
+        # two spent elsewhere, one of them unsure: SAT may serve it once more, for free
+        (Adopt("R1", (("P1", 2),), (("P1", 1),)), (("P1", 2),), (("P1", 1),), "P1", "P1"),
+        # two surely spent elsewhere: only a resend is left
+        (Adopt("R1", (("P1", 2),)), (("P1", 2),), (), "P1", None),
+        # one spent elsewhere: its second download is sent as SAT's second
+        (Adopt("R1", (("P1", 1),)), (("P1", 1),), (), FetchPackage("P1", 2), None),
+        # never counted by this journal: SAT's two assumed spent, both unsure
+        (Adopt("R1", uncounted=True), (("P1", 2),), (("P1", 2),), "P1", "P1"),
+    ],
+)
+def test_confirming_the_months_request_counts_the_downloads_spent_elsewhere(
+    obs: Adopt,
+    downloads: tuple[tuple[str, int], ...],
+    unsure: tuple[tuple[str, int], ...],
+    commands: m.Command | str,
+    retry: str | None,
+) -> None:
+    confirmed, _ = transition(STUCK, obs)
+    assert (confirmed.stage, confirmed.reason) == (
+        Stage.COMPLETED,
+        "request R1 confirmed by the user",
+    )
+    started, sent = transition(confirmed, Start())
+    assert (started.downloads, started.unsure) == (downloads, unsure)
+    if isinstance(commands, str):  # its count is full: looked for on disk, then stopped
+        assert sent == (m.FindStaged(commands),)
+        stopped, _ = transition(started, m.StagedMissing(commands))
+        assert (stopped.stage, stopped.blocked_package) == (Stage.NEEDS_ATTENTION, retry)
+    else:
+        assert sent == (commands,)
+
+
+def test_a_rejected_package_offers_no_retry_download_of_a_package_it_stopped_at_before() -> None:
+    # The month stopped at P1 (its count full, not surely spent), the user adopted its request
+    # again, and its packages were staged; P1 then held another month's CFDIs. The month needs
+    # a resend: SAT's spare GET of P1 is no way forward for a request that is not the month's.
+    stopped, _ = transition(
+        evolve(COMPLETED, downloads=(("P1", 2),), unsure=(("P1", 2),)), m.StagedMissing("P1")
+    )
+    assert stopped.blocked_package == "P1"
+    state, _ = transition(stopped, Adopt("R1"))
+    state, _ = transition(state, Start())
+    completed = m.Seen("R1", "completed", package_ids=("P1", "P2"))
+    state, commands = transition(state, StatusSeen(completed))
+    assert commands == (m.FindStaged("P1"),)
+    state, commands = transition(state, PackageStaged(F1))
+    assert commands == (FetchPackage("P2", 1),)
+    state, _ = transition(state, PackageSending("P2"))
+    state, commands = transition(state, PackageStaged(F2))
+    assert commands == (ExtractPackage("P1", F1.path),)
+    rejected, _ = transition(state, m.ContentRejected("P1", "CFDIs of March"))
+    assert (rejected.stage, rejected.blocked_package) == (Stage.NEEDS_ATTENTION, None)
+    assert m.free_way(rejected) is None
+    with pytest.raises(TransitionError, match="it did not stop at a package"):
+        transition(rejected, m.AllowDownload())
+
+
 # ------------------------------------------------------------------ counts carried past two
 
 
@@ -1874,6 +2082,25 @@ def test_a_released_request_carries_how_unsure_its_downloads_are() -> None:
     # P1's two, one of them unsure; P2 added nothing, so none of its doubt comes along.
     assert took.unsure == (("P1", 1),)
     assert (took.sure_of("P1"), took.unsure_of("P2")) == (1, 0)
+
+
+def test_a_request_two_months_released_is_counted_once_and_as_unsure_as_either_said() -> None:
+    # `journal adopt` carries what every month that released the request spent (bulk.repair
+    # joins their lists): the same package twice is the same SAT downloads, not twice as many,
+    # and the doubt does not depend on which month the journal lists first.
+    for order in (1, -1):
+        # One month spent both of P1's downloads, both unsure; the other counted one of them.
+        downloads = ((("P1", 2), ("P2", 1)), (("P1", 1),))[::order]
+        unsure = ((("P1", 2),), (("P1", 1),))[::order]
+        took, _ = transition(
+            PLANNED,
+            m.Adopt("R1", downloads[0] + downloads[1], unsure[0] + unsure[1]),
+        )
+        assert took.downloads_of("P1") == 2
+        assert took.unsure_of("P1") == 2  # never surer than one of them said
+        assert m.counted_downloads(took, "P1").startswith(
+            "2 downloads counted, 2 of them may not have reached SAT"
+        )
 
 
 # ------------------------------------------------------------------ a 429 to a package GET

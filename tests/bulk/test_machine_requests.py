@@ -103,9 +103,12 @@ def run(state: m.MonthState, *observations: m.Observation) -> m.Result:
 
 SPLIT_HINT = (
     "split the period: run 2024-01-01..2024-01-31 as shorter ranges, each into its own --out "
-    "folder (a journal holds one request per month); once every part is done, "
-    "`gigstack-async journal split 2024-01 <part folder> <part folder>` checks that they cover "
-    "the month and records where its CFDIs are (runs of this folder then end ok)"
+    "folder (a journal holds one request per month), e.g. in two halves: `gigstack-async sat "
+    "download --from 2024-01-01 --to 2024-01-15 --rfc-type received --out <out>-2024-01a` and "
+    "`gigstack-async sat download --from 2024-01-16 --to 2024-01-31 --rfc-type received --out "
+    "<out>-2024-01b` (with the other options you ran with, e.g. --team); once each is done, "
+    "`gigstack-async journal split 2024-01 <out>-2024-01a <out>-2024-01b` checks that they "
+    "cover the month and records where its CFDIs are (runs of this folder then end ok)"
 )
 
 # ------------------------------------------------------------------ sat_code
@@ -1222,6 +1225,23 @@ SAT_RESEND_HINT = (
             None,
         ),
         (None, Stage.SAT_FAILED, None, "SAT request failed: no reason given", SAT_RESEND_HINT),
+        (
+            # SAT's code alone, without its words, is SAT 5005 too.
+            "SAT 5005",
+            Stage.DUPLICATE,
+            5005,
+            "SAT 5005 (Solicitud duplicada): an identical request is already active, so SAT "
+            "made no new one (SAT 5005); looking for it in the history",
+            None,
+        ),
+        (
+            # A SAT code other than the FIEL's: its own way, not the FIEL hint.
+            "5010: certificado revocado",
+            Stage.SAT_FAILED,
+            5010,
+            "SAT request failed: 5010: certificado revocado",
+            SAT_RESEND_HINT,
+        ),
     ],
 )
 def test_a_failed_sat_request(
@@ -2428,6 +2448,13 @@ def test_a_failed_requests_counts_are_not_the_duplicates() -> None:
             {"expected": ("d1",)},
             "d1 matches it, but it is another month's in this journal",
         ),
+        # Several findings: each is named.
+        (
+            (ours("d1"), ours("d2", start=None)),
+            {"known_ids": ("d1",)},
+            "d1 matches it, but this month had it before and left it; d2 may (listed without "
+            "its dates, rfcType or requestType, which never counts as a match)",
+        ),
         # Several live ones: SAT has one active duplicate, the history cannot say which.
         ((ours("d1"), ours("d2", status="processing")), {}, "d1, d2 all match it"),
         (
@@ -2630,6 +2657,13 @@ _ADOPTED = waiting(confirmed_id="r1", vouched=True, typed=True)  # `journal adop
             m.HistorySeen((ours("r1", created_at="2"),)),
             None,
         ),
+        # The id listed twice (the server's ids restarted): once without dates, once with the
+        # month's dates but another createdAt than recorded. Neither vouches for it.
+        (
+            waiting(records=(m.KnownRequest("r1", JAN[0], JAN[1], "received", created_at="1"),)),
+            m.HistorySeen((m.Seen("r1", "pending", created_at="1"), ours("r1", created_at="2"))),
+            None,
+        ),
         (
             month(stage=Stage.DONE, request_id="r1", checked=True),
             m.HistorySeen((ours("r1"),)),
@@ -2673,6 +2707,142 @@ def test_what_the_server_vouched_for_survives_a_new_run_and_the_journal() -> Non
     old = encode_state(waiting()).replace(', "server_vouched": null', "")
     assert "server_vouched" not in old  # a journal written before the field existed
     assert decode_state(old).server_vouched is None
+
+
+# ------------------------------------------------------------------ the FIEL, refusals, SAT 5005
+
+
+@pytest.mark.parametrize(
+    "message", ["SAT 305: certificado revocado", "la empresa no registrada ante el SAT"]
+)
+def test_a_sat_failure_for_the_fiel_sends_the_user_to_fix_it_at_gigstack(message: str) -> None:
+    state = waiting(stage=Stage.PROCESSING)
+    new, commands = m.transition(state, m.StatusSeen(ours("r1", status="failed", message=message)))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.reason) == (
+        Stage.SAT_FAILED,
+        None,
+        f"SAT request failed: {message}",
+    )
+    # Only the user can fix it (upload a FIEL, register the business), not a plain resend.
+    assert new.hint == FAILED_FIEL_HINT
+    assert new.hint != SAT_RESEND_HINT
+
+
+FAILED_FIEL_HINT = (
+    "SAT refused the taxpayer's FIEL (e.firma) or its registration with SAT: upload a "
+    "valid FIEL and register the business in gigstack (its dashboard, or the SDK's "
+    "`client.downloads.upload_fiel()` / `register()`); then `gigstack-async journal "
+    "resend` and run the same command again (a new request, which may be billed)"
+)
+
+
+REFUSED_FIEL_HINT = (
+    "gigstack needs the taxpayer's FIEL (e.firma) and its registration with SAT: upload a valid "
+    "FIEL and register the business in gigstack (its dashboard, or the SDK's "
+    "`client.downloads.upload_fiel()` / `register()`), then run the same command again: "
+    "refused months are sent again"
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "hint"),
+    [
+        ("HTTP 400: the FIEL is missing", REFUSED_FIEL_HINT),
+        ("HTTP 400: el contribuyente no registrado", REFUSED_FIEL_HINT),
+        ("HTTP 400: Descarga Masiva is not active", REFUSED_HINT),
+    ],
+)
+def test_a_create_refused_for_the_fiel_says_how_to_give_it_one(message: str, hint: str) -> None:
+    new, commands = m.transition(month(stage=Stage.SUBMITTING), m.CreateRefused(message, 400))
+    assert (new.stage, new.hint, commands) == (Stage.REFUSED, hint, ())
+    assert new.reason == f"the server refused the create, nothing was billed: {message}"
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "stage"),
+    [
+        (5005, "HTTP 400", Stage.DUPLICATE),  # SAT's code without its words
+        (5005, MESSAGE, Stage.DUPLICATE),
+        (None, MESSAGE, Stage.DUPLICATE),  # its words without the code
+        (400, MESSAGE, Stage.REFUSED),  # another code: its words are only quoted
+    ],
+)
+def test_a_refused_create_is_sat_5005_by_its_code_or_else_by_its_words(
+    code: int | None, message: str, stage: Stage
+) -> None:
+    state = month(stage=Stage.SUBMITTING, creates=1, resend_allowed=False)
+    new, commands = m.transition(state, m.CreateRefused(message, code))
+    assert (new.stage, commands) == (stage, ())
+    # Only a plain refusal is sent again by the next run; a duplicate waits for the history.
+    assert m.transition(new, m.Start())[0].stage is (
+        Stage.PLANNED if stage is Stage.REFUSED else Stage.DUPLICATE
+    )
+
+
+# ------------------------------------------------------------------ the month's own requests
+# `own_request` decides which identical requests count against SAT's two per criteria (a month
+# is held rather than sent when the account already has them: bulk.duplicates): the month's own
+# request never counts, any other request does.
+
+_JAN_RECORD = m.KnownRequest("r1", JAN[0], JAN[1], "received", "cfdi", created_at="1")
+
+
+@pytest.mark.parametrize(
+    ("state", "seen", "own"),
+    [
+        # an id the month had, nothing recorded of it: its own
+        (month(known_ids=("r1",)), ours("r1"), True),
+        # ... a record of another id says nothing of it
+        (
+            month(known_ids=("r1",), records=(m.KnownRequest("r2", FEB[0], FEB[1]),)),
+            ours("r1"),
+            True,
+        ),
+        # listed as recorded: its own (a known id, or a candidate it showed the user)
+        (month(known_ids=("r1",), records=(_JAN_RECORD,)), ours("r1", created_at="1"), True),
+        (month(records=(_JAN_RECORD,)), ours("r1", created_at="1"), True),
+        # listed with other attributes: another request under a reused id
+        (month(known_ids=("r1",), records=(_JAN_RECORD,)), ours("r1", created_at="2"), False),
+        (
+            month(known_ids=("r1",), records=(_JAN_RECORD,)),
+            ours("r1", start=date(2024, 1, 2)),
+            False,
+        ),
+        # an id it never had, or one it released (its package held other CFDIs)
+        (month(known_ids=("r1",)), ours("r2"), False),
+        (
+            month(known_ids=("r1",), records=(_JAN_RECORD,), released=(m.ReleasedRequest("r1"),)),
+            ours("r1", created_at="1"),
+            False,
+        ),
+    ],
+)
+def test_only_the_months_own_request_listed_as_recorded_is_its_own(
+    state: m.MonthState, seen: m.Seen, own: bool
+) -> None:
+    assert m.own_request(state, seen) is own
+
+
+# ------------------------------------------------------------------ an issued metadata month
+
+
+def test_an_unsettled_create_of_an_issued_metadata_month_names_its_kind() -> None:
+    """The dashboard search is for "an issued metadata request", checked by its metadata."""
+    state = unknown(rfc_type="issued", request_type="metadata")
+    new, commands = m.transition(state, m.HistorySeen((), generation=2))
+    kind = "issued metadata request for 2024-01-01..2024-01-31"
+    assert commands == ()
+    assert (new.stage, new.unknown) == (Stage.NEEDS_ATTENTION, True)
+    assert new.reason == unproven_reason(SHORT_OR_FILTERED)
+    assert new.hint == (
+        "open gigstack's dashboard (Descarga Masiva) and look for an " + kind + ", by its dates "
+        "and type, not its id: after the server's request ids restarted it may carry an id this "
+        "journal already knows (`gigstack-async journal show 2024-01`). If there is one, "
+        "`gigstack-async journal adopt 2024-01 <request id>` (add --ids-restarted if another "
+        "month had that id; it is checked against the history, or by its metadata before "
+        "anything is extracted)" + RESEND_TAIL
+    )
 
 
 # ------------------------------------------------------------------ newcomer 9c: rebind, swaps

@@ -76,13 +76,22 @@ async def test_a_5003_month_downloaded_in_parts_finishes_the_folder(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox, client = world
-    out, part_a, part_b = tmp_path / "cfdi", tmp_path / "cfdi-03a", tmp_path / "cfdi-03b"
+    out = tmp_path / "cfdi"
+    # The part folders the hint names (newcomer 9e #4: it printed `<part folder>`).
+    part_a, part_b = tmp_path / "cfdi-2024-03a", tmp_path / "cfdi-2024-03b"
     first = await run(client, out)
     assert first["2024-03"].stage == "sat-failed"
     hint = first["2024-03"].hint or ""
     printed = SPLIT.search(hint)
     assert printed is not None
-    assert printed.group(1).startswith(f"gigstack-async journal split {out} 2024-03 ")
+    assert printed.group(1) == f"gigstack-async journal split {out} 2024-03 {part_a} {part_b}"
+    # A Python caller is shown the bulk() calls that download the parts.
+    assert (
+        f"`client.downloads.bulk('2024-03-01', '2024-03-15', rfc_type='received', "
+        f"download_to={str(part_a)!r})` and `client.downloads.bulk('2024-03-16', '2024-03-31', "
+        f"rfc_type='received', download_to={str(part_b)!r})` (with the other arguments of your "
+        "bulk() call)"
+    ) in hint
 
     # The advice: shorter ranges, each into its own folder (new dates: not held, not 5002).
     a = await run(client, part_a, "2024-03-01", "2024-03-15")
@@ -101,8 +110,8 @@ async def test_a_5003_month_downloaded_in_parts_finishes_the_folder(
     assert await asyncio.to_thread(cli, "journal", "split", out, "2024-02", part_a, part_b) == 2
     assert "only a month SAT refused with 5003" in capsys.readouterr().err
 
-    argv = shlex.split(printed.group(1).replace("<part folder> <part folder>", ""))[1:]
-    assert await asyncio.to_thread(cli, *argv, part_a, part_b) == 0
+    argv = shlex.split(printed.group(1))[1:]
+    assert await asyncio.to_thread(cli, *argv) == 0
     said = capsys.readouterr().out
     assert "2024-03 is now split" in said
     assert f"{part_a.absolute() / '2024-03'} (2024-03-01..2024-03-15" in said
@@ -118,7 +127,7 @@ async def test_a_5003_month_downloaded_in_parts_finishes_the_folder(
     assert await asyncio.to_thread(cli, "journal", "show", out) == 0
     shown = capsys.readouterr().out
     assert "split" in shown
-    assert "cfdi-03b" in shown  # where its CFDIs are (the table may wrap the path)
+    assert "cfdi-2024-03b" in shown  # where its CFDIs are (the table may wrap the path)
     # The refused dates are never requested again: resend refuses a split month, even --force.
     code = await asyncio.to_thread(cli, "journal", "resend", out, "2024-03", "--force", "--yes")
     assert code == 2
@@ -166,21 +175,24 @@ async def test_a_month_held_by_another_folders_5003_follows_the_split_advice_to_
     # Review 9f #3: folder A's March ends 5003; folder B's March is held with the split advice.
     # Was: `journal split B 2024-03 Ba Bb` refused "2024-03 is planned", and B stayed held.
     sandbox, client = whole_month_5003
-    a, b, part_a, part_b = (tmp_path / n for n in ("A", "B", "Ba", "Bb"))
+    a, b, part_a, part_b = (tmp_path / n for n in ("A", "B", "B-2024-03a", "B-2024-03b"))
     assert (await run(client, a, "2024-03", "2024-03"))["2024-03"].stage == "sat-failed"
     held = (await run(client, b, "2024-03", "2024-03"))["2024-03"]
     assert held.stage == "held"
     printed = SPLIT.search(held.hint or "")
     assert printed is not None, held.hint
-    assert printed.group(1).startswith(f"gigstack-async journal split {b} 2024-03 ")
+    assert printed.group(1) == f"gigstack-async journal split {b} 2024-03 {part_a} {part_b}"
+    assert f"('2024-03-16', '2024-03-31', rfc_type='received', download_to={str(part_b)!r})`" in (
+        held.hint or ""
+    )
 
     assert (await run(client, part_a, "2024-03-01", "2024-03-15"))["2024-03"].stage == "done"
     assert (await run(client, part_b, "2024-03-16", "2024-03-31"))["2024-03"].stage == "done"
     creates = calls(sandbox, CREATE)
 
     capsys.readouterr()
-    argv = shlex.split(printed.group(1).replace("<part folder> <part folder>", ""))[1:]
-    code = await asyncio.to_thread(keyed_cli, sandbox, *argv, part_a, part_b)
+    argv = shlex.split(printed.group(1))[1:]
+    code = await asyncio.to_thread(keyed_cli, sandbox, *argv)
     assert code == 0, capsys.readouterr().err
     said = capsys.readouterr().out
     assert "2024-03 is now split" in said

@@ -14,7 +14,6 @@ import asyncio
 import calendar
 import contextlib
 import re
-import shlex
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -25,7 +24,7 @@ from gigstack_async import _validation
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import HELD, files_in
-from gigstack_async.bulk.hints import shell_quote, with_journal
+from gigstack_async.bulk.hints import RUN_AGAIN, RUN_AGAIN_SENTENCE, shell_quote, with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
@@ -62,13 +61,12 @@ and how to go on without billing again. `show` reads without locking: it works w
 download` runs on the folder."""
 
 RESEND_RISK = (
-    "{creates} "
-    "A new download request for {key} will be sent by the next `sat download`, with that "
-    "command's dates for the month (recorded so far: {start} to {end}). It may be billed "
-    "again, and SAT accepts only 2 requests with the same dates ever. Do this only if the "
-    "earlier request was never created, expired (SAT keeps packages 72 h), failed or covered "
-    "fewer days than you need; if you can find it in `{prog} downloads history` or gigstack's "
-    "dashboard, adopt it instead."
+    "{creates} A new download request for {key} will be sent by the next run (`sat download` "
+    "or `bulk()`), with that run's dates for the month (recorded so far: {start} to {end}). "
+    "It may be billed again, and SAT accepts only 2 requests with the same dates ever. Do "
+    "this only if the earlier request was never created, expired (SAT keeps packages 72 h), "
+    "failed or covered fewer days than you need; if you can find it in `{prog} downloads "
+    "history` or gigstack's dashboard, adopt it instead."
 )
 
 RESEND_FILES_THERE = (
@@ -141,15 +139,15 @@ RETRY_RISK = (
     "{key} stopped at package {package_id}: {counted}. SAT serves a package at most twice, "
     "and a download that failed before any byte of it arrived may never have reached SAT, so "
     "SAT may serve it once more. This allows exactly one more download of {package_id}, sent "
-    "by the next `sat download` with this folder; nothing else is sent again. It bills "
-    "nothing: if SAT already served the package twice, it answers 5008 and the month then "
-    "needs `{prog} journal resend` (a new request, may be billed). The risk: if this download "
-    "fails too after SAT served it, it may be the package's last one."
+    "by the next run (`sat download` or `bulk()`) with this folder; nothing else is sent "
+    "again. It bills nothing: if SAT already served the package twice, it answers 5008 and "
+    "the month then needs `{prog} journal resend` (a new request, may be billed). The risk: "
+    "if this download fails too after SAT served it, it may be the package's last one."
 )
 
 ADOPT_TRUST = (
-    "You confirm that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
-    "{start} to {end}. The next `sat download` {action}"
+    "Confirming says that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
+    "{start} to {end}. Once confirmed, the next run (`sat download` or `bulk()`) {action}"
 )
 # What bulk.machine and the engine do with an adopted id: the history checks it when it lists
 # it; otherwise its package is checked by content (bulk.content) before anything is extracted.
@@ -169,6 +167,13 @@ ADOPT_COMPLETED = (
     "for its dates."
 )
 
+ADOPT_FILES_THERE = (
+    "{key}'s folder {folder} already holds {files} file(s) that an earlier run extracted: "
+    "adopting downloads the request's packages again, and each download spends one of SAT's 2 "
+    "per package (maybe its last). If they are all of the month's CFDIs, `{prog} journal keep "
+    "{journal} {key}{force}` records the month done with them instead (nothing is sent)."
+)
+
 ADOPT_DROPS = (
     "{key} holds packages of the request it leaves, staged but not extracted: {paths}. "
     "Adopting removes them (each spent one of SAT's 2 downloads of its package)."
@@ -178,7 +183,7 @@ MONTH_ARG = re.compile(r"\d{4}-\d{2}")
 
 COLUMNS = (
     Col("month", no_wrap=True),
-    Col("state"),
+    Col("state", no_wrap=True),  # "needs-at / tention" is no word the README explains
     Col("request id", no_wrap=True),
     Col("CFDIs", "right"),
     Col("files", "right"),
@@ -439,7 +444,12 @@ def _confirm(ctx: Context, question: str, *, yes: bool, what: str) -> bool:
             f"{what}: stdout was closed before the risk could be shown; nothing changed"
         )
     if not sys.stdin.isatty():
-        raise UsageError(f"{what}: pass --yes (-y) to confirm without a terminal")
+        # Hints print these commands without --yes (the confirmation is the point): say how
+        # to run this one again once the text above was read (newcomer 9e #7).
+        raise UsageError(
+            f"{what}: without a terminal nothing can be confirmed, so nothing changed. Having "
+            f"read the above, pass --yes (-y) to confirm: `{ctx.command_with('--yes')}`"
+        )
     try:
         answer = input(f"{question} [y/N] ")
     except EOFError:
@@ -468,7 +478,12 @@ def _partial(state: m.MonthState) -> bool:
 
 
 def _row(
-    state: m.MonthState, journal: str, *, running: bool = False, hold: Hold | None = None
+    state: m.MonthState,
+    journal: str,
+    *,
+    running: bool = False,
+    hold: Hold | None = None,
+    out: str | None = None,
 ) -> list[str]:
     count = "" if state.invoice_count is None else str(state.invoice_count)
     why = state.reason or ""
@@ -495,8 +510,8 @@ def _row(
         state.request_id or "",
         count,
         str(len(state.files)),
-        with_journal(why, state.key, journal) or "",
-        with_journal(step, state.key, journal) or "",
+        with_journal(why, state.key, journal, out=out) or "",
+        with_journal(step, state.key, journal, out=out) or "",
     ]
 
 
@@ -504,10 +519,13 @@ def _downloads_used(state: m.MonthState) -> list[str]:
     """Per package: downloads counted of those the machine sends (SAT's 2, plus one per
     `journal retry-download`), and how many of them may not have reached SAT."""
     shown = []
+    uncounted = state.request_id in state.uncounted
     for pid, used in state.downloads:
         text = f"{pid}: {used} of {state.allowed_of(pid)}"
         unsure = state.unsure_of(pid)
-        if unsure:
+        if uncounted and unsure >= min(used, m.DOWNLOAD_BUDGET):
+            text += " (SAT's 2 assumed spent: this journal did not count them)"
+        elif unsure:
             text += f" ({unsure} may not have reached SAT)"
         shown.append(text)
     return shown
@@ -539,16 +557,19 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             + f", RFC {rfc}"
         )
         holds = store.holds()
+        # Part folders a hint names go beside the download folder (`<out>-2024-03a`).
+        where = store.download_to
+        out = journal if Path(journal).is_dir() or where is None else str(where)
         if args.month is None:
             rows = [
-                _row(state, journal, running=running, hold=holds.get(state.key))
+                _row(state, journal, running=running, hold=holds.get(state.key), out=out)
                 for state in store.states()
             ]
             print_table(ctx.ui, COLUMNS, rows)
             return exitcodes.OK
         state = _month(store, args.month)
         hold = holds.get(state.key)
-        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold)])
+        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold, out=out)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
             [
@@ -608,6 +629,21 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 action=action,
             )
         )
+        earlier, folder = _earlier_files(store, state)
+        if earlier:
+            # Newcomer 9e #1: adopting a month whose files are on disk spent each package's
+            # last SAT download to extract them again.
+            ctx.ui.out(
+                ADOPT_FILES_THERE.format(
+                    key=state.key,
+                    folder=folder,
+                    files=earlier,
+                    prog=PROG,
+                    journal=shell_quote(str(args.journal)),
+                    # Without SAT's count keep cannot check them: the user's comparison does.
+                    force=" --force" if state.invoice_count is None else "",
+                )
+            )
         dropped = [c.path for c in commands if isinstance(c, m.DeleteStaged)]
         if dropped:
             # Each staged package spent one of SAT's 2 downloads: say so before the yes.
@@ -619,9 +655,7 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
             return exitcodes.USAGE
         for path in repair.record(store, new, commands):
             ctx.ui.out(f"Removed {path}: the left request's staged package, not extracted.")
-        ctx.ui.out(
-            f"{state.key} now follows request {request_id}. Run the same `sat download` again."
-        )
+        ctx.ui.out(f"{state.key} now follows request {request_id}. {RUN_AGAIN_SENTENCE}")
     return exitcodes.OK
 
 
@@ -696,14 +730,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 "(MISSING DAYS)"
             )
         if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
+            way = with_journal(m.split_commands(state), key, str(args.journal))
             raise UsageError(
                 f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end}: the same request would be billed and refused "
-                "again. Split the period instead, each part into its own --out folder (for "
-                f"example `{PROG} sat download --from {state.start} --to <a day> --out <folder>`), "
-                f"then `{PROG} journal split {shlex.quote(str(args.journal))} {key} <part folder> "
-                "<part folder>` finishes the month here; pass --force only if SAT's answer has "
-                "changed"
+                "again. Split the period instead, each part into its own --out folder, e.g. in "
+                f"two halves: {way}; pass --force only if SAT's answer has changed"
             )
         try:
             whole = repair.new_month(store, key)
@@ -757,7 +789,9 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         removed = repair.record(store, new, commands)
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
-        ctx.ui.out(f"{state.key} will be requested again by the next `sat download`.")
+        ctx.ui.out(
+            f"{state.key} will be requested again by the next run (`sat download` or `bulk()`)."
+        )
     return exitcodes.OK
 
 
@@ -807,16 +841,17 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
         allowed = m.allowed_packages(state)
         ctx.ui.out(
             f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
-            "once more: run the same `sat download` again."
+            f"once more: {RUN_AGAIN}."
         )
     return exitcodes.OK
 
 
 KEEP_RISK = (
-    "You confirm that the {files} file(s) in {folder}, extracted by an earlier run, are every "
-    "CFDI of {key} ({start} to {end}){count}: {listed}. {key} is recorded done with them: "
-    "nothing is sent or downloaded, and later runs do not download it again. If some are "
-    "missing, `{prog} journal resend {key} --force` requests the month again (may be billed)."
+    "Confirming says that the {files} file(s) in {folder}, extracted by an earlier run, are "
+    "every CFDI of {key} ({start} to {end}){count}: {listed}. {key} would then be recorded done "
+    "with them: nothing would be sent or downloaded, and later runs would not download it "
+    "again. If some are missing, `{prog} journal resend {key} --force` requests the month "
+    "again (may be billed)."
 )
 KEEP_SHOWN = 5
 """How many file names `journal keep` lists (then how many more there are)."""
@@ -845,7 +880,11 @@ def _keep_doubts(
         if state.invoice_count is None:
             # Unknown is not "enough": nothing can tell that these are all of the month's.
             why = (
-                f"no request is recorded for {state.key}: adopt its request first"
+                f"no request is recorded for {state.key}"
+                + (
+                    # Adopting it first would download its packages again (newcomer 9e #1).
+                    " since its record was lost" if state.known_ids else ": adopt its request first"
+                )
                 if state.request_id is None
                 else f"SAT never reported it for request {state.request_id}"
             )
@@ -947,7 +986,8 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         )
         ctx.ui.out(with_journal(text, key, journal) or text)
         if doubts:  # --force: the facts against them, restated before the confirmation
-            ctx.ui.out(f"Kept with --force although {'; '.join(doubts)}.")
+            # A preview: nothing is kept until the confirmation (newcomer 9f #6).
+            ctx.ui.out(f"With --force it would be kept although {'; '.join(doubts)}.")
         if not _confirm(
             ctx, f"Record {key} done with these files?", yes=args.yes, what="journal keep"
         ):
@@ -1001,7 +1041,8 @@ def _rebind(args: argparse.Namespace, ctx: Context) -> int:
         store.rebind(new)
         ctx.ui.out(
             f"{store.path} now belongs to this API key, team and base URL. Run the same "
-            "`sat download` again with them: it resumes where the journal stopped."
+            "download again with them (the `sat download` command, or the `bulk()` call): it "
+            "resumes where the journal stopped."
         )
     return exitcodes.OK
 
@@ -1096,7 +1137,7 @@ def _rfc(args: argparse.Namespace, ctx: Context) -> int:
         ctx.ui.out(
             f"{store.path} now records "
             + ("no RFC" if new is None else f"RFC {new}")
-            + ". Run the same `sat download` again."
+            + f". {RUN_AGAIN_SENTENCE}"
         )
     return exitcodes.OK
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from gigstack_async.bulk.hints import shell_quote
+from gigstack_async.bulk.hints import RUN_AGAIN, shell_quote
 from gigstack_async.bulk.run import DEFAULT_JOURNAL
 from gigstack_async.bulk.salvage import Salvage, SalvagedMonth, salvage
 from gigstack_async.bulk.store import JournalDamagedError
@@ -121,7 +121,7 @@ def _steps(args: argparse.Namespace, found: Salvage, error: JournalDamagedError)
             f"REQUEST_ID {kind} --yes`"
         )
     lines += [
-        f"  {step + 1}. run the same `sat download` again. A month never sent, or one with no "
+        f"  {step + 1}. {RUN_AGAIN}. A month never sent, or one with no "
         "request found, is requested by it (may be billed). This new journal cannot know how many "
         "times SAT served each package, so it sends no download without your `journal "
         "retry-download` (free); a month whose folder already holds its files is told so, and "

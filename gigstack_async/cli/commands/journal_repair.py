@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.engine import held_month
+from gigstack_async.bulk.engine import files_in, held_month
+from gigstack_async.bulk.hints import RUN_AGAIN
 from gigstack_async.bulk.repair import new_month
 from gigstack_async.bulk.run import DEFAULT_JOURNAL
 from gigstack_async.bulk.store import JournalStore
@@ -34,11 +35,12 @@ MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 REPAIR_RISK = (
     "Their records cannot be read by anything, so they are replaced; every other month is kept "
     "as it is. A month the log lists as sent needs you: the next run sends nothing for it "
-    "until you `journal adopt` its request (the logged id; nothing billed) or `journal resend` "
-    "it (may be billed). Its creates and package downloads are restored from the log; a log "
-    "written before it kept them leaves them unknown, so no package is downloaded again "
-    "without `journal retry-download` (free). A month whose log shows no create was never "
-    "sent: the next run requests it. Nothing is sent now."
+    "until you `journal keep` the files its folder already holds (nothing sent), `journal "
+    "adopt` its request (the logged id; nothing billed, its packages downloaded again) or "
+    "`journal resend` it (may be billed). Its creates and package downloads are restored "
+    "from the log; a log written before it kept them leaves them unknown, so no package is "
+    "downloaded again without `journal retry-download` (free). A month whose log shows no "
+    "create was never sent: the next run requests it. Nothing is sent now."
 )
 
 
@@ -51,7 +53,8 @@ def register_repair(journal: Any, epilog: str) -> None:
         description="Rewrite the month records of JOURNAL that cannot be read (a run and "
         "`journal show` name them) from the journal's log of transitions, keeping every other "
         "month: a month the log lists as sent becomes needs-attention with its logged request "
-        "ids (adopt one, or resend) and the creates and package downloads the log kept (unknown, "
+        "ids (adopt one, or resend; when its folder already holds files, its hint offers "
+        "`journal keep` first) and the creates and package downloads the log kept (unknown, "
         "never zero, when it kept none), one never sent is planned again. Asks for confirmation "
         "(--yes when not in a terminal). Nothing is sent. A file SQLite cannot read is not "
         "repaired: `journal show` lists what is left of it and how to go on.",
@@ -99,22 +102,27 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
                     hint=f"find its request in `{PROG} downloads history` or gigstack's "
                     f"dashboard by its dates and `{PROG} journal adopt {key} <request id>`; if "
                     f"there is none, `{PROG} journal resend {key}` (may be billed)",
+                    on_disk=files_in(None if folder is None else folder / key),
                 )
             state = state or base
             rebuilt.append(state)
             now = state.reason or "never sent: the next run requests it"
-            ctx.ui.out(f"{key}: record unreadable ({why}); becomes {state.stage.value}: {now}")
+            # A preview: nothing is rewritten until the confirmation (newcomer 9f #6).
+            ctx.ui.out(
+                f"{key}: record unreadable ({why}); would become {state.stage.value} once you "
+                f"confirm: {now}"
+            )
         if not rebuilt:
             return exitcodes.USAGE
         ctx.ui.out(REPAIR_RISK)
-        if not _confirm(args.yes, f"Rewrite {len(rebuilt)} month record(s)?"):
+        if not _confirm(ctx, args.yes, f"Rewrite {len(rebuilt)} month record(s)?"):
             ctx.ui.err("Nothing changed.")
             return exitcodes.USAGE
         for state in rebuilt:
             store.put(state)
         ctx.ui.out(
             f"Rewrote {', '.join(s.key for s in rebuilt)}. `{PROG} journal show {args.journal}` "
-            "says what each needs; then run the same `sat download` again."
+            f"says what each needs; then {RUN_AGAIN}."
         )
     return exitcodes.OK
 
@@ -135,11 +143,14 @@ def _fresh(store: JournalStore, key: str) -> m.MonthState:
         )
 
 
-def _confirm(yes: bool, question: str) -> bool:
+def _confirm(ctx: Context, yes: bool, question: str) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise UsageError("journal repair: pass --yes (-y) to confirm without a terminal")
+        raise UsageError(
+            "journal repair: without a terminal nothing can be confirmed, so nothing changed. "
+            f"Having read the above, pass --yes (-y) to confirm: `{ctx.command_with('--yes')}`"
+        )
     try:
         answer = input(f"{question} [y/N] ")
     except EOFError:
