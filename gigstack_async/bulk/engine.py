@@ -586,19 +586,22 @@ class _Run:
     def _queue_orphan_staged(self) -> None:
         """Queue for deletion this journal's staged ZIPs that no month refers to any more: a
         damaged or unrecorded copy left by a killed run whose month was since resent, adopted
-        elsewhere or finished. Kept: every recorded staged file, and the staging name of every
-        package of a month not extracted yet (a run killed after staging, before the journal
-        heard, left it there for `FindStaged`). Only names this journal's downloads produced
-        are touched: the staging folder may be shared with another journal's run."""
+        elsewhere or finished. Kept: every ZIP the month may still need (`m.may_need_staged`):
+        a recorded staged file, a package of a month not extracted yet (a run killed after
+        staging, before the journal heard, left it there for `FindStaged`), and any package of
+        an unfinished month whose packages are unknown (rebuilt by `journal repair`). Only
+        names this journal's downloads produced are touched: the staging folder may be shared
+        with another journal's run."""
         assert self.staging is not None
         ours: set[str] = set()
         wanted: set[str] = set()
         for state in self.store.states():
-            ours.update(f"{state.key}-{_safe(pid)}.zip" for pid, _ in state.downloads)
+            for pid, _ in state.downloads:
+                name = f"{state.key}-{_safe(pid)}.zip"
+                ours.add(name)
+                if m.may_need_staged(state, pid):
+                    wanted.add(name)
             wanted.update(Path(f.path).name for f in state.staged)
-            done = {p.package_id for p in state.extracted}
-            pending = [pid for pid in state.package_ids or () if pid not in done]
-            wanted.update(f"{state.key}-{_safe(pid)}.zip" for pid in pending)
         for name in sorted(ours - wanted):
             path = self.staging / name
             if path.is_file() and path not in self.deletable:

@@ -2265,6 +2265,21 @@ def _staged_lost(state: MonthState, obs: StagedLost) -> Result:
     return new, (DeleteStaged(lost[0].path), *commands)
 
 
+def may_need_staged(state: MonthState, package_id: str) -> bool:
+    """Whether a staged copy of `package_id` under the month's name may still be the month's
+    (a run keeps it; `False`: an orphan it may delete). Kept: a recorded staged file, a package
+    of the month's request not extracted yet, and any package of a month not finished whose
+    request's packages are unknown (`package_ids` None): a month rebuilt by `journal repair`,
+    held without a record, or adopted and not asked yet. Its ZIP may be the only copy of the
+    package, whose next GET would spend SAT's second download (review 9i #2)."""
+    if any(s.package_id == package_id for s in state.staged):
+        return True
+    if state.package_ids is None:
+        return state.stage not in (Stage.DONE, Stage.EMPTY, Stage.SPLIT)
+    done = {p.package_id for p in state.extracted}
+    return package_id in state.package_ids and package_id not in done
+
+
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:
     # One at a time: extractions into the same folder clear each other's temp files.
     return tuple(ExtractPackage(s.package_id, s.path) for s in state.staged[:1])
