@@ -36,6 +36,7 @@ import attrs
 from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
+from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.content import PackageScan, scan_package
 from gigstack_async.bulk.duplicates import held_hint, held_reason, prior_requests
@@ -332,7 +333,34 @@ def held_month(
         hint=hint,
         counts=counts,
         on_disk=files,
+        asked=lines[-1].asked if lines else None,
+        unextracted=m.staged_not_extracted([line.stage for line in lines]),
+        staged_copies=staged_copies(None if folder is None else folder.parent, key),
     )
+
+
+def staged_copies(download_to: Path | None, key: str) -> int:
+    """Staged ZIPs named for month `key` in `download_to`'s staging folder (complete ones:
+    a download in progress has a hidden temporary name)."""
+    if download_to is None:
+        return 0
+    staging = download_to / STAGING_DIR
+    return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file()) if staging.is_dir() else 0
+
+
+def held_cfdis(folder: Path | None, request_type: str) -> int:
+    """Distinct CFDIs in a month's folder as `journal keep` counts them: `<UUID>.xml` names
+    (a copy under another name counts once); metadata: rows of distinct files. 0 when it
+    cannot be read."""
+    if folder is None or not folder.is_dir():
+        return 0
+    names = [f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")]
+    try:
+        if request_type == "cfdi":
+            return len(content.cfdi_uuids(names))
+        return content.metadata_rows(folder / name for name in names)
+    except OSError:
+        return 0
 
 
 def files_in(folder: Path | None) -> int:
@@ -1080,7 +1108,15 @@ class _Run:
                     self.emit(Submitted(key, before.request_id, before.duplicate, resumed=True))
                 folder = None if self.options.download_to is None else self.options.download_to
                 on_disk = 0 if folder is None else files_in(folder / key)
-                self.feed(key, m.Start(want_files=want_files, on_disk=on_disk))
+                start = m.Start(want_files=want_files, on_disk=on_disk)
+                if folder is not None and on_disk:
+                    kind = before.request_type
+                    start = attrs.evolve(
+                        start,
+                        cfdis=await asyncio.to_thread(held_cfdis, folder / key, kind),
+                        staged_copies=staged_copies(folder, key),
+                    )
+                self.feed(key, start)
                 if before.settled and self.store.get(key).settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()

@@ -1593,18 +1593,22 @@ def test_an_uncounted_package_says_this_journal_sent_none_and_the_free_check() -
 
 
 def files_there(found: int, count: int | None) -> str:
-    said = f"; SAT reported {count} CFDIs for request R1" if count is not None else ""
-    keep = (
-        "keep 2024-01` records the month done with them (nothing is sent)"
-        if count is not None
-        else "keep 2024-01 --force` records the month done with them (nothing is sent; --force: "
-        "this journal has no count from SAT to check them against)"
-    )
-    return (
+    """`files_notice` of request R1's month: the checked `journal keep` (never --force ready-made:
+    review 9i #3) when SAT's count is known, else the dashboard and what keep cannot check."""
+    held = (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
-        f"this journal lost the month's record{said}): compare them with the request in "
-        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"{keep}. Only if some are missing, "
+        "this journal lost the month's record"
+    )
+    if count is not None:
+        return (
+            f"{held}; SAT reported {count} CFDIs for request R1): if they are all there, "
+            "`gigstack-async journal keep 2024-01` records the month done with them (it checks "
+            "them against that count first; nothing is sent). Only if some are missing, "
+        )
+    return (
+        f"{held}; SAT reported no count for request R1, so nothing can check them): compare "
+        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
+        "journal keep 2024-01` says what it cannot check. Only if some are missing, "
     )
 
 
