@@ -2399,11 +2399,22 @@ def may_need_staged(state: MonthState, package_id: str) -> bool:
     of the month's request not extracted yet, and any package of a month not finished whose
     request's packages are unknown (`package_ids` None): a month rebuilt by `journal repair`,
     held without a record, or adopted and not asked yet. Its ZIP may be the only copy of the
-    package, whose next GET would spend SAT's second download (review 9i #2)."""
+    package, whose next GET would spend SAT's second download (review 9i #2). Not kept for a
+    month that is to send a new create (planned, submitting, refused): its packages will be a
+    new request's."""
     if any(s.package_id == package_id for s in state.staged):
         return True
     if state.package_ids is None:
-        return state.stage not in (Stage.DONE, Stage.EMPTY, Stage.SPLIT)
+        # Not once finished, nor for a new create (planned, submitting: a resend gave up the
+        # request whose package it was).
+        return state.stage not in (
+            Stage.DONE,
+            Stage.EMPTY,
+            Stage.SPLIT,
+            Stage.PLANNED,
+            Stage.SUBMITTING,
+            Stage.REFUSED,
+        )
     done = {p.package_id for p in state.extracted}
     return package_id in state.package_ids and package_id not in done
 

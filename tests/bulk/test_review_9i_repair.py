@@ -91,6 +91,9 @@ def test_a_staged_copy_is_kept_while_the_months_packages_are_unknown() -> None:
         _month(stage=m.Stage.DONE, package_ids=("R_01",), extracted=extracted), "R_01"
     )
     assert not m.may_need_staged(_month(stage=m.Stage.DONE), "R_01")  # finished: an orphan
+    assert m.may_need_staged(_month(stage=m.Stage.SUBMITTED, downloads=(("R_01", 1),)), "R_01")
+    for stage in (m.Stage.PLANNED, m.Stage.SUBMITTING):  # resent: a new request's packages
+        assert not m.may_need_staged(_month(stage=stage, downloads=(("R_01", 1),)), "R_01")
     waiting = _month(stage=m.Stage.COMPLETED, package_ids=("S_01",), downloads=(("R_01", 1),))
     assert m.may_need_staged(waiting, "S_01")
     assert not m.may_need_staged(waiting, "R_01")  # a package of a request it left
