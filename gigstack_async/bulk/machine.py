@@ -2580,7 +2580,7 @@ def files_notice(state: MonthState) -> str:
             f"{held}; SAT's count of its CFDIs is unknown here, so nothing can check them yet): "
             "adopting its request downloads nothing while they are all there: the next run asks "
             "the request's status first (free) and, if the folder holds at least the CFDIs SAT "
-            f"reports, stops and offers `gigstack-async journal keep {key}` instead. First, "
+            "reports, stops and offers the checked `journal keep` instead. First, "
         )
     return (
         f"{held}; SAT reported no count for request {rid}, so nothing can check them): compare "

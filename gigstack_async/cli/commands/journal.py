@@ -933,6 +933,16 @@ def _keep_doubts(
 def _keep_way_on(store: JournalStore, key: str) -> str:
     """The way on after a refused keep, the free one first: one more SAT download of the
     package when SAT may still serve it (`journal retry-download`), else a new request."""
+    state = store.get(key)
+    if state.invoice_count is None and state.request_id is None and state.known_ids:
+        # Its record was lost: adopting the logged request costs nothing while the folder
+        # holds its CFDIs, and its run offers this keep checked (review 9i #3).
+        return (
+            f"`{PROG} journal adopt {key} {state.known_ids[-1]}` first (nothing billed): the "
+            "next run asks the request's status (free) and, if the folder holds every CFDI SAT "
+            f"reports, stops before downloading and this keep can check them; `{PROG} journal "
+            f"show {key}` shows the month"
+        )
     try:
         repair.allow_download(store, key)
     except JournalStateError:
