@@ -142,6 +142,7 @@ async def test_an_older_repaired_log_adopting_a_request_for_some_days_says_missi
     august: tuple[Sandbox, GigstackClient],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox, client = august
     sandbox_env(monkeypatch, sandbox)
@@ -156,6 +157,10 @@ async def test_an_older_repaired_log_adopting_a_request_for_some_days_says_missi
     assert "--force" not in (held.hint or "")
     # No count to check keep against: adopt first; its run offers keep only once checked.
     assert "stops and offers the checked `journal keep` instead" in (held.hint or "")
+    capsys.readouterr()
+    assert main(["journal", "keep", str(out), "2024-08", "--yes"]) == 2  # nothing to check
+    refused = " ".join(capsys.readouterr().err.split())
+    assert f"`gigstack-async journal adopt {out} 2024-08 {part.request_id}` first" in refused
     assert main(["journal", "adopt", str(out), "2024-08", str(part.request_id), "--yes"]) == 0
     after = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
     assert after.stage == "needs-attention"
