@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -62,9 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args, ctx)
     except KeyboardInterrupt:
-        hint = f": {ctx.interrupt_hint}" if ctx.interrupt_hint else ""
-        ui.err(f"interrupted{hint}")
-        return exitcodes.INTERRUPTED
+        return interrupted(ctx)
     except BrokenPipeError:
         # The reader went away (`... | head`): nothing more to say to it, and not an error.
         silence_stdout()
@@ -76,3 +76,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         ui.error(message)
         return code
     return code
+
+
+def interrupted(ctx: Context) -> int:
+    """After Ctrl-C: the command's summary (`ctx.on_interrupt`), then the line that says how to
+    resume; exit 130 whatever happens meanwhile. A second Ctrl-C only cuts the summary short
+    (nothing is written then: the summary reads the journal, it never changes it)."""
+    try:
+        if ctx.on_interrupt is not None:
+            ctx.on_interrupt()
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:  # a courtesy: never let it hide how to resume
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            ctx.ui.err(f"(no summary: {error})")
+    # From here on a Ctrl-C has nothing left to stop: it must not turn exit 130 into a kill
+    # by SIGINT (or a traceback) on the way out.
+    with contextlib.suppress(ValueError, KeyboardInterrupt):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hint = f": {ctx.interrupt_hint}" if ctx.interrupt_hint else ""
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+        ctx.ui.err(f"interrupted{hint}")
+    return exitcodes.INTERRUPTED

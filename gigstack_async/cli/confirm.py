@@ -38,15 +38,12 @@ def confirmed(run: BulkDownload, *, yes: bool, held: int = 0, ui: Ui | None = No
         return True
     may = len(run.may_create())
     count = max(may - held, 0)
+    resumed = len(run.plan) - may
     if count == 0:
         if ui is not None:
-            ui.out(
-                "No new download request to submit: the journal has every month's request"
-                + (" (the others are held, see above)." if held else ".")
-            )
+            ui.out(f"No new download request to submit: {_nothing_new(held, resumed)}.")
         return True
     check_can_confirm(run, yes=yes)
-    resumed = len(run.plan) - may
     already = (
         f" ({resumed} month{'s' if resumed != 1 else ''} already in the journal: not sent again)"
         if resumed
@@ -66,3 +63,21 @@ def confirmed(run: BulkDownload, *, yes: bool, held: int = 0, ui: Ui | None = No
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def _nothing_new(held: int, resumed: int) -> str:
+    """Why no month is sent, truthfully: held months are the account's, not the journal's
+    (newcomer 9f #7a: a new folder whose months were all held was told "the journal has every
+    month's request")."""
+    reasons = []
+    if held:
+        reasons.append(
+            f"{held} month{'s' if held != 1 else ''} held (the account already has "
+            f"{'their' if held != 1 else 'its'} request, not sent from this folder; see above)"
+        )
+    if resumed:
+        reasons.append(
+            f"{resumed} month{'s' if resumed != 1 else ''} already requested from this "
+            "folder's journal (not sent again)"
+        )
+    return ", ".join(reasons) or "every month of the plan is already requested"

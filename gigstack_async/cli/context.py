@@ -4,6 +4,7 @@ that reads the global options."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gigstack_async._config import missing_version
@@ -18,6 +19,9 @@ class Context:
     redactor: Redactor
     # Told to the user on Ctrl-C (a command sets it once it has something worth resuming).
     interrupt_hint: str | None = None
+    # Run on Ctrl-C before that hint (a command sets it once it has something to summarise):
+    # prints what is known without sending anything.
+    on_interrupt: Callable[[], None] | None = None
     # For connection errors: where we were trying to go.
     base_url: str | None = None
     # The missing-/v2 warning is printed once, however many clients a command makes.

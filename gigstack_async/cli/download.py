@@ -7,13 +7,17 @@ billed request is attempted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from gigstack_async.bulk.duplicates import PriorRequest
+from gigstack_async.bulk.machine import MonthState
 from gigstack_async.bulk.run import BulkDownload
+from gigstack_async.bulk.store import JournalError, JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.exitcodes import UsageError
@@ -222,16 +226,42 @@ async def preflight(run: BulkDownload, ui: Ui) -> dict[str, tuple[PriorRequest, 
 
 
 async def execute(
-    client: GigstackClient, run: BulkDownload, job: DownloadJob, ui: Ui, *, checked: bool = False
+    client: GigstackClient,
+    run: BulkDownload,
+    job: DownloadJob,
+    ui: Ui,
+    *,
+    checked: bool = False,
+    board: Board | None = None,
 ) -> int:
     """Drive the run to the end; print the summary; the exit code says whether every month
-    finished. `checked`: the caller already ran `preflight`."""
+    finished. `checked`: the caller already ran `preflight`. `board`: the months' rows to fill
+    (the caller's, to summarise them after Ctrl-C: `print_stopped_summary`)."""
     if not checked:
         await preflight(run, ui)
     ui.out()
-    board = Board(slot.key for slot in run.plan)
+    if board is None:
+        board = Board(slot.key for slot in run.plan)
     async with run, _progress(ui, board) as progress:
         async for event in run:
             progress.show(event)
     print_summary(ui, board, job.out)
     return exitcodes.OK if board.all_ok else exitcodes.MONTHS_FAILED
+
+
+def print_stopped_summary(ui: Ui, board: Board, job: DownloadJob) -> None:
+    """The summary of a run stopped by Ctrl-C: each month this run did not finish shows the
+    stage its journal recorded (`journal show`'s word, e.g. `submitted`, which a re-run
+    continues), not the SAT state last polled. Reads the journal only: nothing is sent, and
+    nothing written."""
+    states: dict[str, MonthState] = {}
+    if job.journal is not None and job.journal.is_file():
+        # An unreadable journal leaves the rows as the run last saw them: `journal show` says
+        # the rest.
+        with (
+            contextlib.suppress(JournalError, OSError, sqlite3.Error),
+            JournalStore.open_readonly(job.journal) as store,
+        ):
+            states = {state.key: state for state in store.states()}
+    board.settle(states)
+    print_summary(ui, board, job.out)

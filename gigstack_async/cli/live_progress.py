@@ -45,27 +45,57 @@ FIXED_COLUMNS: tuple[tuple[str, JustifyMethod, int], ...] = (
     ("Files", "right", 5),
     ("Elapsed", "right", 7),
 )
-# Borders and padding around the fixed columns and the note.
-_CHROME = 3 * (len(FIXED_COLUMNS) + 1) + 1
+# The note gets what is left, at least this much, or it is left out.
+_NOTE_MIN = 10
+# What a narrow terminal loses first (the status line below keeps the totals and the time);
+# month, request and state are never cut.
+_DROP_ORDER = ("Elapsed", "Files", "Note", "Invoices")
+
+
+def _chrome(columns: int) -> int:
+    """Borders and padding of a table of `columns` columns."""
+    return 3 * columns + 1
+
+
+def _layout(width: int) -> tuple[list[tuple[str, JustifyMethod, int]], int]:
+    """The fixed columns that fit `width` and the note's width (0: no note column)."""
+    shown = list(FIXED_COLUMNS)
+    note = True
+    for dropped in (None, *_DROP_ORDER):
+        if dropped == "Note":
+            note = False
+        elif dropped is not None:
+            shown = [col for col in shown if col[0] != dropped]
+        used = _chrome(len(shown) + note) + sum(size for _, _, size in shown)
+        if used + (_NOTE_MIN if note else 0) <= width:
+            break
+    return shown, max(_NOTE_MIN, width - used) if note else 0
 
 
 def render(board: Board, width: int) -> Group:
     table = Table(title_justify="left", expand=False)
-    for header, justify, size in FIXED_COLUMNS:
+    shown, note = _layout(width)
+    for header, justify, size in shown:
         table.add_column(header, justify=justify, width=size, no_wrap=True)
-    # What is left of the terminal, on one line per month: the summary shows errors in full.
-    note = max(10, width - _CHROME - sum(size for _, _, size in FIXED_COLUMNS))
-    table.add_column("Note", width=note, no_wrap=True, overflow="ellipsis")
+    if note:
+        # What is left of the terminal, on one line per month: the summary shows errors in full.
+        table.add_column("Note", width=note, no_wrap=True, overflow="ellipsis")
+    names = [header for header, _, _ in shown]
     for row in list(board.rows.values()):
-        table.add_row(
-            row.key,
-            row.short_id,
-            Text(row.state, style=STATE_STYLES.get(row.state, "")),
-            "" if row.invoices is None else str(row.invoices),
-            str(row.files) if row.files else "",
-            format_seconds(board.elapsed(row)),
-            Text(row.error, style="red") if row.error else Text(row.note, style="dim"),
+        cells: dict[str, str | Text] = {
+            "Month": row.key,
+            "Request": row.short_id,
+            "State": Text(row.state, style=STATE_STYLES.get(row.state, "")),
+            "Invoices": "" if row.invoices is None else str(row.invoices),
+            "Files": str(row.files) if row.files else "",
+            "Elapsed": format_seconds(board.elapsed(row)),
+        }
+        extra = (
+            [Text(row.error, style="red") if row.error else Text(row.note, style="dim")]
+            if note
+            else []
         )
+        table.add_row(*(cells[name] for name in names), *extra)
     ok, _, invoices, files = board.totals()
     status = Text(
         f"{board.finished_count}/{len(board.rows)} done · {ok} ok · "

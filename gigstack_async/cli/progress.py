@@ -12,7 +12,7 @@ plain lines and the summary all read the same rows.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -26,6 +26,7 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
+from gigstack_async.bulk.machine import MonthState
 
 FINAL_STAGES = frozenset(
     (
@@ -125,6 +126,24 @@ class Board:
         row.state = result.stage or row.state
         if result.resumed and not row.note:
             row.note = "resumed"
+
+    def settle(self, journal: Mapping[str, MonthState]) -> None:
+        """After Ctrl-C: each month the run did not finish takes the stage its journal record
+        says (a re-run continues it from there), with the request id, count and files the
+        journal knows; a month without a record was never sent: `planned`."""
+        for row in self.rows.values():
+            if row.done:
+                continue
+            state = journal.get(row.key)
+            if state is None:
+                if row.request_id is None:
+                    row.state = "planned"
+                continue
+            row.state = state.stage.value
+            row.request_id = state.request_id or row.request_id
+            if state.invoice_count is not None:
+                row.invoices = state.invoice_count
+            row.files = max(row.files, len(state.files))
 
     def elapsed(self, row: MonthRow) -> float | None:
         if row.started is None:

@@ -55,15 +55,21 @@ def _invoices(board: Board, invoices: int) -> str:
 def print_summary(ui: Ui, board: Board, out: Path) -> None:
     ui.out()
     rows = [_cells(board, row) for row in board.rows.values()]
-    if ui.fancy:
-        # A terminal is narrow: a full request id leaves no room for errors, which go below.
+    if ui.width is None:
+        # Plain text for pipes and logs: one self-contained line per month.
+        print_table(ui, COLUMNS, rows, title="Summary")
+    else:
+        # A terminal is narrow: a full request id leaves no room for errors, which go below;
+        # narrower still, the table becomes a list (`print_table`): never a cut id or month.
         print_table(ui, COLUMNS[:5], [cells[:5] for cells in rows], title="Summary")
         for row in board.rows.values():
-            if row.message:
-                ui.render(_error_line(row))
-    else:
-        # Plain text is for pipes and logs: one self-contained line per month.
-        print_table(ui, COLUMNS, rows, title="Summary")
+            if not row.message:
+                continue
+            # Unwrapped by rich: a hint's command, wrapped by the terminal, copies whole.
+            if ui.fancy:
+                ui.render(_error_line(row), soft_wrap=True)
+            else:
+                ui.out(f"{row.key}: {row.message}")
     ok, bad, invoices, files = board.totals()
     ui.out(
         f"Total: {plural(len(board.rows), 'month')}, {ok} ok, {bad} not ok; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,19 @@ class Ui:
         assert self._console is not None
         return self._console
 
+    @property
+    def width(self) -> int | None:
+        """The columns output is drawn for: the terminal's (COLUMNS first, as rich and
+        `shutil.get_terminal_size` read it); None for a pipe or a file, whatever COLUMNS says:
+        logs keep one self-contained line per row."""
+        if self.fancy:
+            return self.console.width
+        try:
+            interactive = sys.stdout.isatty()
+        except ValueError:  # closed
+            return None
+        return shutil.get_terminal_size().columns if interactive else None
+
     def out(self, text: str = "") -> None:
         """A line on stdout, flushed at once so that a pipe sees progress as it happens."""
         if self.stdout_closed:
@@ -91,12 +105,13 @@ class Ui:
     def error(self, message: str) -> None:
         self.err(f"error: {message}")
 
-    def render(self, renderable: Any) -> None:
-        """Print a rich renderable (fancy mode only)."""
+    def render(self, renderable: Any, *, soft_wrap: bool = False) -> None:
+        """Print a rich renderable (fancy mode only). `soft_wrap`: no line breaks of rich's own
+        in a long text (a command in a hint): the terminal wraps it, and it copies whole."""
         if self.stdout_closed:
             return
         try:
-            self.console.print(renderable)
+            self.console.print(renderable, soft_wrap=soft_wrap)
         except BrokenPipeError:
             if not self._changing:
                 raise

@@ -1778,6 +1778,35 @@ def test_a_month_rebuilt_from_its_log_keeps_its_counts_or_says_they_are_unknown(
     assert m.Counts.of(held) == (counts or m.Counts(1, uncounted=("R1", "R2")))
 
 
+@pytest.mark.parametrize("counts", [None, m.Counts(1)])
+@pytest.mark.parametrize(
+    ("on_disk", "hint"),
+    [
+        (0, "adopt"),
+        # newcomer 9e #1: files already there come first, before any way that spends downloads
+        (4, files_there(4, None) + "adopt"),
+    ],
+)
+def test_a_rebuilt_month_whose_folder_holds_files_leads_with_journal_keep(
+    counts: m.Counts | None, on_disk: int, hint: str
+) -> None:
+    held = m.unrecorded(
+        PLANNED,
+        known_ids=("R1",),
+        creates=1,
+        reason="lost",
+        hint="adopt",
+        counts=counts,
+        on_disk=on_disk,
+    )
+    assert (held.stage, held.reason, held.hint, held.on_disk) == (
+        Stage.NEEDS_ATTENTION,
+        "lost",
+        hint,
+        on_disk,
+    )
+
+
 SPENT = evolve(
     ONE_PACKAGE,
     stage=Stage.NEEDS_ATTENTION,

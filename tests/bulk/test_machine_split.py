@@ -225,6 +225,59 @@ def test_limit_5002_hint_splits_the_dates_in_two_halves() -> None:
     )
 
 
+def split_5003_hint(period: str, first: str, second: str) -> str:
+    """The 5003 hint for August's `period`: `first` and `second` are its two `sat download`s."""
+    return (
+        f"split the period: run {period} as shorter ranges, each into its own --out folder (a "
+        "journal holds one request per month), e.g. in two halves: `gigstack-async sat download "
+        f"{first} --out <out>-2024-08a` and `gigstack-async sat download {second} --out "
+        "<out>-2024-08b` (with the other options you ran with, e.g. --team); once each is done, "
+        "`gigstack-async journal split 2024-08 <out>-2024-08a <out>-2024-08b` checks that they "
+        "cover the month and records where its CFDIs are (runs of this folder then end ok)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "rfc_type", "request_type", "hint"),
+    [
+        (  # two days: a day each, and the run's --type kept (metadata is not the default)
+            d(30),
+            d(31),
+            "received",
+            "metadata",
+            split_5003_hint(
+                "2024-08-30..2024-08-31",
+                "--from 2024-08-30 --to 2024-08-30 --rfc-type received --type metadata",
+                "--from 2024-08-31 --to 2024-08-31 --rfc-type received --type metadata",
+            ),
+        ),
+        (  # an odd count: the second half is the longer one; cfdi is the default --type
+            d(1),
+            d(3),
+            "issued",
+            "cfdi",
+            split_5003_hint(
+                "2024-08-01..2024-08-03",
+                "--from 2024-08-01 --to 2024-08-01 --rfc-type issued",
+                "--from 2024-08-02 --to 2024-08-03 --rfc-type issued",
+            ),
+        ),
+    ],
+)
+def test_a_5003_hint_prints_the_two_halves_to_run_as_they_must_be_typed(
+    start: date, end: date, rfc_type: str, request_type: str, hint: str
+) -> None:
+    sending = attrs.evolve(
+        MonthState(KEY, start, end, rfc_type, request_type),
+        stage=Stage.SUBMITTING,
+        unknown=True,
+        resend_allowed=False,
+    )
+    new, commands = transition(sending, m.CreateRefused("Tope máximo", 5003))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.hint) == (Stage.SAT_FAILED, 5003, hint)
+
+
 @pytest.mark.parametrize(
     ("state", "hint"),
     [

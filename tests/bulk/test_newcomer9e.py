@@ -152,7 +152,7 @@ async def test_held_months_log_one_short_warning_and_adopt_speaks_to_bulk_too(
     said = capsys.readouterr().out
     assert "Run the same download again (the `sat download` command, or the `bulk()` call)." in said
     assert "Run the same `sat download` again" not in said
-    assert "The next run (`sat download` or `bulk()`)" in said
+    assert "the next run (`sat download` or `bulk()`)" in said
 
 
 # #6: after adopting into a new journal, "2 downloads counted, 2 of them may not have reached SAT

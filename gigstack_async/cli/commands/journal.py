@@ -155,8 +155,8 @@ RETRY_RISK = (
 )
 
 ADOPT_TRUST = (
-    "You confirm that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
-    "{start} to {end}. The next run (`sat download` or `bulk()`) {action}"
+    "Confirming says that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
+    "{start} to {end}. Once confirmed, the next run (`sat download` or `bulk()`) {action}"
 )
 # What bulk.machine and the engine do with an adopted id: the history checks it when it lists
 # it; otherwise its package is checked by content (bulk.content) before anything is extracted.
@@ -199,7 +199,7 @@ MONTH_ARG = re.compile(r"\d{4}-\d{2}")
 
 COLUMNS = (
     Col("month", no_wrap=True),
-    Col("state"),
+    Col("state", no_wrap=True),  # "needs-at / tention" is no word the README explains
     Col("request id", no_wrap=True),
     Col("CFDIs", "right"),
     Col("files", "right"),
@@ -864,10 +864,11 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
 
 
 KEEP_RISK = (
-    "You confirm that the {files} file(s) in {folder}, extracted by an earlier run, are every "
-    "CFDI of {key} ({start} to {end}){count}: {listed}. {key} is recorded done with them: "
-    "nothing is sent or downloaded, and later runs do not download it again. If some are "
-    "missing, `{prog} journal resend {key} --force` requests the month again (may be billed)."
+    "Confirming says that the {files} file(s) in {folder}, extracted by an earlier run, are "
+    "every CFDI of {key} ({start} to {end}){count}: {listed}. {key} would then be recorded done "
+    "with them: nothing would be sent or downloaded, and later runs would not download it "
+    "again. If some are missing, `{prog} journal resend {key} --force` requests the month "
+    "again (may be billed)."
 )
 KEEP_SHOWN = 5
 """How many file names `journal keep` lists (then how many more there are)."""
@@ -1012,7 +1013,8 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         )
         ctx.ui.out(with_journal(text, key, journal) or text)
         if doubts:  # --force: the facts against them, restated before the confirmation
-            ctx.ui.out(f"Kept with --force although {'; '.join(doubts)}.")
+            # A preview: nothing is kept until the confirmation (newcomer 9f #6).
+            ctx.ui.out(f"With --force it would be kept although {'; '.join(doubts)}.")
         if not _confirm(
             ctx, f"Record {key} done with these files?", yes=args.yes, what="journal keep"
         ):

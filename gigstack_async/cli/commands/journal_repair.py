@@ -111,7 +111,11 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
             state = state or base
             rebuilt.append(state)
             now = state.reason or "never sent: the next run requests it"
-            ctx.ui.out(f"{key}: record unreadable ({why}); becomes {state.stage.value}: {now}")
+            # A preview: nothing is rewritten until the confirmation (newcomer 9f #6).
+            ctx.ui.out(
+                f"{key}: record unreadable ({why}); would become {state.stage.value} once you "
+                f"confirm: {now}"
+            )
         if not rebuilt:
             return exitcodes.USAGE
         ctx.ui.out(REPAIR_RISK)

@@ -290,6 +290,13 @@ def _profile_label(args: argparse.Namespace) -> str:
             parts[-1] += f", as {args.sat_5005}"
     if args.history_limit != 20:
         parts.append(f"history of {args.history_limit}")
+    # Injected faults change what a run meets: a banner without them misleads a reader of logs.
+    if args.failure_rate:
+        parts.append(f"--failure-rate {args.failure_rate:g}")
+    if args.fault_rate:
+        parts.append(f"--fault-rate {args.fault_rate:g}")
+    if args.after_fault_rate:
+        parts.append(f"--after-fault-rate {args.after_fault_rate:g}")
     return ", ".join(parts)
 
 

@@ -22,11 +22,13 @@ from gigstack_async.cli.download import (
     held_months,
     plan_run,
     preflight,
+    print_stopped_summary,
     show_plan,
 )
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.cli.progress import Board
 from gigstack_async.client import GigstackClient
 
 DESCRIPTION = """\
@@ -39,7 +41,9 @@ planned → submitted → pending/accepted/processing → completed → download
 split, sat-failed, expired, refused, needs-attention (the names `journal show` uses); held when
 the account already has the month's exact request; a month this run did not finish keeps its
 stage (e.g. submitted, processing) and a re-run continues it.
-Without rich, or when output is not a terminal, one line is printed per event instead.
+Without rich, or when output is not a terminal, one line is printed per event instead. In a
+terminal too narrow for a table, the summary lists each month instead: a month, request id or
+state is never cut.
 
 Resuming: progress is journaled (default OUT/.gigstack-journal.sqlite3). Run the same command
 again after a crash, Ctrl-C or --timeout and it continues where it stopped: months already
@@ -76,7 +80,8 @@ whose journal holds every month's request sends none and asks nothing.
 
 exit codes: 0 every month downloaded; 1 some month failed or did not finish (see the
 summary; re-run to resume); 2 invalid input (nothing sent); 3 key refused; 4 API error;
-5 API unreachable; 130 interrupted (the journal keeps the progress)."""
+5 API unreachable; 130 interrupted (Ctrl-C: the summary shows each month's stage, nothing more
+is sent; the journal keeps the progress)."""
 
 
 def register(subparsers: Any) -> None:
@@ -211,8 +216,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         f"progress is saved in {job.journal}; run the same command again to resume "
         "(months already submitted are not requested again)"
     )
+    # Ctrl-C ends with the summary of the journal's months (README: "an in-progress stage
+    # such as `submitted`"), printed by `main` before the line above.
+    board = Board(slot.key for slot in bulk.plan)
+    ctx.on_interrupt = lambda: print_stopped_summary(ctx.ui, board, job)
     ctx.ui.suggest_rich()
-    return asyncio.run(_run(client, bulk, job, ctx))
+    return asyncio.run(_run(client, bulk, job, ctx, board))
 
 
 async def _preflight(
@@ -222,6 +231,8 @@ async def _preflight(
         return await preflight(plan_run(client, job), ctx.ui)
 
 
-async def _run(client: GigstackClient, bulk: BulkDownload, job: DownloadJob, ctx: Context) -> int:
+async def _run(
+    client: GigstackClient, bulk: BulkDownload, job: DownloadJob, ctx: Context, board: Board
+) -> int:
     async with client:
-        return await execute(client, bulk, job, ctx.ui, checked=True)
+        return await execute(client, bulk, job, ctx.ui, checked=True, board=board)
