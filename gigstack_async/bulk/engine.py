@@ -188,17 +188,9 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
 
 
 def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
-    """Add the plan's new months; returns notes for months whose recorded dates are kept.
-
-    A month with no billed request (never sent, proven absent, allowed a resend, or refused
-    by gigstack) takes the plan's dates: a resend asks for what the plan shows. A month SAT
-    refused with 5003 ("split the period") or 5002 (the limit for these criteria) takes the
-    plan's new, different dates: new criteria, and the plan the user saw is the new request.
-    A month already sent keeps the dates it was requested with (the request exists and may
-    have been billed): "run the same command again" resumes it even when its end was clipped
-    to an earlier "today". When those dates miss days of the plan's, the note says so and the
-    month's result is not ok (`gigstack-async journal resend` asks for the plan's dates).
-    """
+    """Add the plan's new months and take up the recorded ones as `machine.plan_decision`
+    says (the rule the plan preview and `BulkDownload.may_create` read too); returns its
+    notes, for months whose recorded dates are kept."""
     notes: dict[str, str] = {}
     fresh = []
     for slot in plan.slots:
@@ -207,57 +199,11 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
         except KeyError:
             fresh.append(initial_state(slot))
             continue
-        if (state.start, state.end) == (slot.start_date, slot.end_date):
-            continue
-        if (slot.start_date, slot.end_date) in state.exhausted:
-            # SAT 5002 refused these very dates before (the month was tried with others since).
-            if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
-                # Nothing sent for the recorded dates yet, and the plan the user saw asks for
-                # the refused ones: neither is sent (only the plan shown may be billed).
-                store.put(m.exhausted_again(state, slot.start_date, slot.end_date))
-                continue
-            complete = m.own_part_completes(state, slot.start_date, slot.end_date)
-            if complete is not None:
-                # Its request and its own part (both in its folder) hold every day: complete.
-                store.put(complete)
-                continue
-            missing = slot.start_date < state.start or slot.end_date > state.end
-            way = m.missing_days_way(state, slot.start_date, slot.end_date)
-            notes[slot.key] = (
-                ("MISSING DAYS: " if missing else "")
-                + f"requested earlier for {state.start}..{state.end}; SAT 5002 refused "
-                f"the plan's {slot.start_date}..{slot.end_date} earlier (its limit of requests "
-                "for these dates is exhausted): they are never sent again"
-                + (f". {way}" if missing else "")
-            )
-            continue
-        if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
-            # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates
-            # are new criteria, and the plan the user saw asks for them.
-            # Not when they ask again for days its folder already holds (`m.replanned`).
-            store.put(m.replanned(state, slot.start_date, slot.end_date))
-            continue
-        if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
-            # Nothing billed for the recorded dates (never sent, proven absent, or refused):
-            # the request to come is the one the plan shows.
-            store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
-            continue
-        # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
-        resend = f"`gigstack-async journal resend {slot.key} --force` asks for the plan's dates"
-        if not _resend_possible(state):
-            resend = f"once it has finished, {resend}"
-        missing = slot.start_date < state.start or slot.end_date > state.end
-        if missing:
-            notes[slot.key] = (
-                f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
-                f"says {slot.start_date}..{slot.end_date}, and the other days' CFDIs were not "
-                f"requested. {resend} (a new request, possibly billed)"
-            )
-        else:
-            notes[slot.key] = (
-                f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
-                f"{slot.start_date}..{slot.end_date}: {resend}, possibly billed)"
-            )
+        decision = m.plan_decision(state, slot.start_date, slot.end_date)
+        if decision.state is not None:
+            store.put(decision.state)
+        if decision.note is not None:
+            notes[slot.key] = decision.note
     store.ensure(fresh)
     return notes
 
@@ -368,15 +314,6 @@ def files_in(folder: Path | None) -> int:
     if folder is None or not folder.is_dir():
         return 0
     return sum(1 for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
-
-
-def _resend_possible(state: m.MonthState) -> bool:
-    """Whether `gigstack-async journal resend` would accept the month now (the machine says)."""
-    try:
-        m.transition(state, m.AllowResend())
-    except m.TransitionError:
-        return False
-    return True
 
 
 # ------------------------------------------------------------------ one run
@@ -1015,7 +952,10 @@ class _Run:
                 continue
             if not state.resend_allowed:
                 continue
-            if self.hold_identical(state):
+            # Only a month a create goes for is held (the rule the plan preview reads): dates
+            # SAT refused with 5002 go on to `Send`, which fails them again and sends nothing.
+            going = m.plan_decision(state, state.start, state.end).create is m.PlanCreate.YES
+            if going and self.hold_identical(state):
                 held.append(key)
                 continue
             if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:

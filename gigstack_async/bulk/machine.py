@@ -84,6 +84,8 @@ __all__ = [
     "PackageFailed",
     "PackageSending",
     "PackageStaged",
+    "PlanCreate",
+    "PlanDecision",
     "PollFailed",
     "ReleasedRequest",
     "Seen",
@@ -101,6 +103,7 @@ __all__ = [
     "earlier_files",
     "files_notice",
     "own_request",
+    "plan_decision",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
@@ -2193,6 +2196,110 @@ def exhausted_again(state: MonthState, start: date, end: date) -> MonthState:
         reason=f"SAT 5002 refused {start}..{end} earlier (its limit of requests for these "
         "dates is exhausted): nothing was sent again",
         hint=_5002_hint(state, start, end),
+    )
+
+
+class PlanCreate(StrEnum):
+    """Whether a run of a plan sends a create request (possibly billed) for a recorded month."""
+
+    NO = "no"
+    YES = "yes"
+    """A create goes (unless the account's history lists the month's exact request under
+    another id: the run holds it, `bulk.duplicates`)."""
+    IF_ABSENT = "if-absent"
+    """The last create's outcome is unknown: a create goes only once a history proves it
+    absent (the history may list it: never called another folder's request)."""
+
+
+@attrs.frozen
+class PlanDecision:
+    """What a run of a plan does with a month the journal recorded (`plan_decision`)."""
+
+    state: MonthState | None
+    """The month as the run takes it up; None: the recorded state, unchanged."""
+    note: str | None
+    """Why the recorded dates are kept although the plan asks for others (its result says
+    so); None: nothing to say."""
+    create: PlanCreate
+
+
+def plan_decision(state: MonthState, start: date, end: date) -> PlanDecision:
+    """What a run of a plan asking month `state` for `start..end` does with it: the one rule
+    the run (`engine.merge_plan`), its plan preview (`BulkDownload.identical_requests`) and
+    the confirmation's count (`BulkDownload.may_create`) read, so they never disagree.
+
+    A month with no billed request (never sent, proven absent, allowed a resend, or refused by
+    gigstack) takes the plan's dates: a resend asks for what the plan shows. A month SAT
+    refused with 5003 ("split the period") or 5002 (the limit for these criteria) takes the
+    plan's new, different dates (new criteria, and the plan the user saw is the new request),
+    unless they ask again for days its own part holds (`replanned`: nothing sent). Dates SAT
+    refused with 5002 are never sent again (`exhausted_again`; a month done for other dates
+    whose own part holds the rest is complete: `own_part_completes`). A month already sent
+    keeps the dates it was requested with (the request exists and may have been billed):
+    "run the same command again" resumes it even when its end was clipped to an earlier
+    "today". When those dates miss days of the plan's, the note says so and the month's result
+    is not ok (`gigstack-async journal resend` asks for the plan's dates).
+
+    `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
+    decided, note = _plan_step(state, start, end)
+    begun = transition(decided or state, Start())[0]
+    if (begun.start, begun.end) in begun.exhausted:
+        create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
+    elif begun.stage is Stage.PLANNED and begun.resend_allowed:
+        create = PlanCreate.YES
+    elif begun.unknown and begun.stage in (Stage.SUBMITTING, Stage.NEEDS_ATTENTION):
+        create = PlanCreate.IF_ABSENT
+    else:
+        create = PlanCreate.NO
+    return PlanDecision(decided, note, create)
+
+
+def _plan_step(state: MonthState, start: date, end: date) -> tuple[MonthState | None, str | None]:
+    if (state.start, state.end) == (start, end):
+        return None, None
+    if (start, end) in state.exhausted:
+        # SAT 5002 refused these very dates before (the month was tried with others since).
+        if state.stage in (Stage.PLANNED, Stage.REFUSED):
+            # Nothing sent for the recorded dates yet, and the plan the user saw asks for the
+            # refused ones: neither is sent (only the plan shown may be billed).
+            return exhausted_again(state, start, end), None
+        complete = own_part_completes(state, start, end)
+        if complete is not None:
+            # Its request and its own part (both in its folder) hold every day: complete.
+            return complete, None
+        missing = start < state.start or end > state.end
+        way = missing_days_way(state, start, end)
+        return None, (
+            ("MISSING DAYS: " if missing else "")
+            + f"requested earlier for {state.start}..{state.end}; SAT 5002 refused "
+            f"the plan's {start}..{end} earlier (its limit of requests "
+            "for these dates is exhausted): they are never sent again"
+            + (f". {way}" if missing else "")
+        )
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates are
+        # new criteria, and the plan the user saw asks for them.
+        # Not when they ask again for days its folder already holds (`replanned`).
+        return replanned(state, start, end), None
+    if state.stage in (Stage.PLANNED, Stage.REFUSED):
+        # Nothing billed for the recorded dates (never sent, proven absent, or refused): the
+        # request to come is the one the plan shows.
+        return _evolve(state, start=start, end=end), None
+    # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
+    resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
+    try:
+        transition(state, AllowResend())
+    except TransitionError:
+        resend = f"once it has finished, {resend}"
+    if start < state.start or end > state.end:
+        return None, (
+            f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
+            f"says {start}..{end}, and the other days' CFDIs were not "
+            f"requested. {resend} (a new request, possibly billed)"
+        )
+    return None, (
+        f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
+        f"{start}..{end}: {resend}, possibly billed)"
     )
 
 
