@@ -288,7 +288,34 @@ def held_month(
         hint=hint,
         counts=counts,
         on_disk=files,
+        asked=lines[-1].asked if lines else None,
+        unextracted=m.staged_not_extracted([line.stage for line in lines]),
+        staged_copies=staged_copies(None if folder is None else folder.parent, key),
     )
+
+
+def staged_copies(download_to: Path | None, key: str) -> int:
+    """Staged ZIPs named for month `key` in `download_to`'s staging folder (complete ones:
+    a download in progress has a hidden temporary name)."""
+    if download_to is None:
+        return 0
+    staging = download_to / STAGING_DIR
+    return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file()) if staging.is_dir() else 0
+
+
+def held_cfdis(folder: Path | None, request_type: str) -> int:
+    """Distinct CFDIs in a month's folder as `journal keep` counts them: `<UUID>.xml` names
+    (a copy under another name counts once); metadata: rows of distinct files. 0 when it
+    cannot be read."""
+    if folder is None or not folder.is_dir():
+        return 0
+    names = [f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")]
+    try:
+        if request_type == "cfdi":
+            return len(content.cfdi_uuids(names))
+        return content.metadata_rows(folder / name for name in names)
+    except OSError:
+        return 0
 
 
 def files_in(folder: Path | None) -> int:
@@ -538,19 +565,22 @@ class _Run:
     def _queue_orphan_staged(self) -> None:
         """Queue for deletion this journal's staged ZIPs that no month refers to any more: a
         damaged or unrecorded copy left by a killed run whose month was since resent, adopted
-        elsewhere or finished. Kept: every recorded staged file, and the staging name of every
-        package of a month not extracted yet (a run killed after staging, before the journal
-        heard, left it there for `FindStaged`). Only names this journal's downloads produced
-        are touched: the staging folder may be shared with another journal's run."""
+        elsewhere or finished. Kept: every ZIP the month may still need (`m.may_need_staged`):
+        a recorded staged file, a package of a month not extracted yet (a run killed after
+        staging, before the journal heard, left it there for `FindStaged`), and any package of
+        an unfinished month whose packages are unknown (rebuilt by `journal repair`). Only
+        names this journal's downloads produced are touched: the staging folder may be shared
+        with another journal's run."""
         assert self.staging is not None
         ours: set[str] = set()
         wanted: set[str] = set()
         for state in self.store.states():
-            ours.update(f"{state.key}-{_safe(pid)}.zip" for pid, _ in state.downloads)
+            for pid, _ in state.downloads:
+                name = f"{state.key}-{_safe(pid)}.zip"
+                ours.add(name)
+                if m.may_need_staged(state, pid):
+                    wanted.add(name)
             wanted.update(Path(f.path).name for f in state.staged)
-            done = {p.package_id for p in state.extracted}
-            pending = [pid for pid in state.package_ids or () if pid not in done]
-            wanted.update(f"{state.key}-{_safe(pid)}.zip" for pid in pending)
         for name in sorted(ours - wanted):
             path = self.staging / name
             if path.is_file() and path not in self.deletable:
@@ -936,7 +966,10 @@ class _Run:
                 continue
             if not state.resend_allowed:
                 continue
-            if self.hold_identical(state):
+            # Only a month a create goes for is held (the rule the plan preview reads): dates
+            # SAT refused with 5002 go on to `Send`, which fails them again and sends nothing.
+            going = m.plan_decision(state, state.start, state.end).create is m.PlanCreate.YES
+            if going and self.hold_identical(state):
                 held.append(key)
                 continue
             if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:
@@ -1029,7 +1062,15 @@ class _Run:
                     self.emit(Submitted(key, before.request_id, before.duplicate, resumed=True))
                 folder = None if self.options.download_to is None else self.options.download_to
                 on_disk = 0 if folder is None else files_in(folder / key)
-                self.feed(key, m.Start(want_files=want_files, on_disk=on_disk))
+                start = m.Start(want_files=want_files, on_disk=on_disk)
+                if folder is not None and on_disk:
+                    kind = before.request_type
+                    start = attrs.evolve(
+                        start,
+                        cfdis=await asyncio.to_thread(held_cfdis, folder / key, kind),
+                        staged_copies=staged_copies(folder, key),
+                    )
+                self.feed(key, start)
                 if before.settled and self.store.get(key).settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()

@@ -373,6 +373,15 @@ class MonthState:
     on_disk: int = 0
     """Files in the month's folder when this run started (`Start.on_disk`): files there that
     the month did not extract (`files`) were extracted by an earlier record of it."""
+    cfdis_on_disk: int = 0
+    """Distinct CFDIs among them (`Start.cfdis`)."""
+    staged_copies: int = 0
+    """Staged ZIPs named for the month on disk when this run started (`Start.staged_copies`):
+    an earlier record's package may be there, extracted again at no cost (review 9i #4)."""
+    unextracted: bool = False
+    """An earlier record of the month staged a package that was never recorded extracted (its
+    log says so, or a staged copy was on disk when the record was rebuilt): the files in its
+    folder may be only part of its CFDIs, so `journal keep` is not offered for them."""
     blocked_package: str | None = None
     """The package the month stopped at (needs-attention) because its count is full while a
     counted download may not have reached SAT: what `journal retry-download` allows one more
@@ -445,6 +454,22 @@ class Counts:
         return cls(state.creates, state.downloads, state.unsure, state.granted, state.uncounted)
 
 
+@attrs.frozen
+class Asked:
+    """The month's dates and SAT's count of its request's CFDIs, as the journal's log keeps
+    them with every transition (beside `Counts`), so that `journal repair` rebuilds a lost
+    record with the dates it was requested for and a count `journal keep` can check the
+    folder against (review 9i #3). None: unknown (a log written before it kept them)."""
+
+    start: date | None = None
+    end: date | None = None
+    invoice_count: int | None = None
+
+    @classmethod
+    def of(cls, state: MonthState) -> Asked:
+        return cls(state.start, state.end, state.invoice_count)
+
+
 # ------------------------------------------------------------------ observations
 
 
@@ -472,6 +497,10 @@ class Start:
     want_files: bool = True
     on_disk: int = 0
     """Files the month's folder holds now (0: none, or no download folder)."""
+    cfdis: int = 0
+    """Distinct CFDIs (`<UUID>.xml`; metadata: rows) among them, as `journal keep` counts."""
+    staged_copies: int = 0
+    """Staged ZIPs named for the month in the staging folder now (`<YYYY-MM>-*.zip`)."""
 
 
 @attrs.frozen
@@ -939,6 +968,9 @@ def unrecorded(
     hint: str,
     counts: Counts | None = None,
     on_disk: int = 0,
+    asked: Asked | None = None,
+    unextracted: bool = False,
+    staged_copies: int = 0,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
@@ -951,8 +983,22 @@ def unrecorded(
     `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`).
     `on_disk`: files in the month's folder now; when there are some, `hint` follows the
     notice that they are there and `journal keep` (`files_notice`), so that no one spends the
-    package's last SAT download to extract files already on disk (newcomer 9e #1)."""
-    held = _evolve(state, on_disk=on_disk)
+    package's last SAT download to extract files already on disk (newcomer 9e #1).
+    `asked`: the month's dates and SAT's count as its log kept them (None: unknown): the month
+    takes those dates (a request for part of the plan's shows MISSING DAYS, never "done" for
+    the whole month) and the count, which `journal keep` checks the folder against.
+    `unextracted`: its log shows a package staged and never extracted; `staged_copies`: staged
+    ZIPs named for the month on disk. Either way its folder may hold only part of its CFDIs:
+    `journal keep` is not offered (review 9i #4)."""
+    if asked is not None and asked.start is not None and asked.end is not None:
+        state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
+    held = _evolve(
+        state,
+        on_disk=on_disk,
+        unextracted=unextracted or staged_copies > 0,
+        staged_copies=staged_copies,
+        known_ids=known_ids,
+    )
     hint = _spent_hint(held, hint)
     if counts is None:
         return _evolve(
@@ -975,6 +1021,26 @@ def unrecorded(
     )
 
 
+def staged_not_extracted(stages: Sequence[Stage]) -> bool:
+    """Whether a month's logged stages (oldest first) end with a package staged and never
+    recorded extracted: a run killed while extracting, or before it (review 9i #4). A new
+    request (planned, submitting, submitted) or a finished month ends it."""
+    pending = False
+    for stage in stages:
+        if stage is Stage.STAGED:
+            pending = True
+        elif stage in (
+            Stage.DONE,
+            Stage.EMPTY,
+            Stage.SPLIT,
+            Stage.PLANNED,
+            Stage.SUBMITTING,
+            Stage.SUBMITTED,
+        ):
+            pending = False
+    return pending
+
+
 def _seen_as_candidate(state: MonthState) -> bool:
     """The adopted request is a candidate the journal saw in a history, with its `createdAt`
     (`_reconcile`): the user's word is about that request. If the server's ids restart before
@@ -992,6 +1058,8 @@ def _start(state: MonthState, obs: Start) -> Result:
         state,
         want_files=obs.want_files,
         on_disk=obs.on_disk,
+        cfdis_on_disk=obs.cfdis,
+        staged_copies=obs.staged_copies,
         failed_this_run=(),
         poll_failures=0,
         free_failures=0,
@@ -1339,6 +1407,9 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                 kept = seen if typed else attrs.evolve(seen, created_at=None)
                 state = _evolve(state, records=_remember(state.records, kept), typed=typed)
             if _fits(state, seen) is False:
+                part = _part_of_month(state, seen)
+                if part is not None:
+                    return _attention(state, *part), ()
                 return _attention(
                     state,
                     f"the server's request {seen.id} is for {seen.rfc_type} "
@@ -1380,6 +1451,30 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
     request_id = state.request_id
     assert request_id is not None
     return state, (FetchStatus(request_id),)  # fell out of the 20-entry window
+
+
+def _part_of_month(state: MonthState, seen: Seen) -> tuple[str, str] | None:
+    """(reason, hint) when `seen`, listed under the month's request id, is the month's kind of
+    request for only some of its days (adopted after its record was lost, review 9i #3):
+    MISSING DAYS, not a reused id. None otherwise."""
+    if (
+        seen.start is None
+        or seen.end is None
+        or seen.rfc_type != state.rfc_type
+        or (seen.request_type is not None and seen.request_type != state.request_type)
+        or seen.start < state.start
+        or seen.end > state.end
+    ):
+        return None
+    days = _days(uncovered(state.start, state.end, [(seen.start, seen.end)]))
+    return (
+        f"MISSING DAYS: request {seen.id} is {state.key}'s {state.rfc_type} "
+        f"{state.request_type} request for {seen.start}..{seen.end} only; the month is "
+        f"{state.start}..{state.end}, so it leaves out {days}. Nothing was downloaded",
+        f"its days' CFDIs may already be in the month's folder; the month's other days need a "
+        f"new request: `gigstack-async journal resend {state.key}` asks for "
+        f"{state.start}..{state.end} (a new request, may be billed)",
+    )
 
 
 def _checks(state: MonthState, seen: Seen) -> bool:
@@ -2413,6 +2508,20 @@ def _next_package(state: MonthState) -> Result:
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
+    if _on_disk_already(state):
+        # Newcomer 9e #1 checked (review 9i #3): downloading would spend a SAT download of each
+        # package to extract CFDIs already on disk; `journal keep` checks them against the count.
+        return _attention(
+            state,
+            f"the month's folder already holds {state.cfdis_on_disk} distinct CFDI(s), at least "
+            f"the {state.invoice_count} SAT reports for request {state.request_id}: nothing was "
+            f"downloaded (that would spend one of SAT's {DOWNLOAD_BUDGET} downloads of each of "
+            "its packages to extract them again)",
+            f"`gigstack-async journal keep {state.key}` records the month done with them (it "
+            "checks them first: their number and their content; nothing is sent); if it refuses "
+            f"them, it says the way on",
+            resume_to=Stage.COMPLETED,
+        ), ()
     if not pending:
         if state.staged:
             return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
@@ -2428,6 +2537,25 @@ def _next_package(state: MonthState) -> Result:
     # Counted only by `PackageSending`, right before the GET leaves: a run killed while the
     # download waits for a free slot has not spent anything.
     return state, (FetchPackage(package_id, used + 1),)
+
+
+def _on_disk_already(state: MonthState) -> bool:
+    """The user adopted the month's request (`journal adopt`) into a folder that already holds
+    at least as many distinct CFDIs as SAT reports for it, none of them extracted by this
+    record and no staged copy of the month on disk (that one is extracted for free)."""
+    count = state.invoice_count
+    return (
+        state.request_id is not None
+        and state.request_id == state.confirmed_id
+        and not state.extracted
+        and not state.staged
+        and state.own_part is None
+        and state.staged_copies == 0
+        and earlier_files(state) > 0
+        and count is not None
+        and count > 0
+        and state.cfdis_on_disk >= count
+    )
 
 
 def _sending(state: MonthState, obs: PackageSending) -> Result:
@@ -2513,6 +2641,32 @@ def _staged_lost(state: MonthState, obs: StagedLost) -> Result:
     )
     new, commands = _next_package(state)
     return new, (DeleteStaged(lost[0].path), *commands)
+
+
+def may_need_staged(state: MonthState, package_id: str) -> bool:
+    """Whether a staged copy of `package_id` under the month's name may still be the month's
+    (a run keeps it; `False`: an orphan it may delete). Kept: a recorded staged file, a package
+    of the month's request not extracted yet, and any package of a month not finished whose
+    request's packages are unknown (`package_ids` None): a month rebuilt by `journal repair`,
+    held without a record, or adopted and not asked yet. Its ZIP may be the only copy of the
+    package, whose next GET would spend SAT's second download (review 9i #2). Not kept for a
+    month that is to send a new create (planned, submitting, refused): its packages will be a
+    new request's."""
+    if any(s.package_id == package_id for s in state.staged):
+        return True
+    if state.package_ids is None:
+        # Not once finished, nor for a new create (planned, submitting: a resend gave up the
+        # request whose package it was).
+        return state.stage not in (
+            Stage.DONE,
+            Stage.EMPTY,
+            Stage.SPLIT,
+            Stage.PLANNED,
+            Stage.SUBMITTING,
+            Stage.REFUSED,
+        )
+    done = {p.package_id for p in state.extracted}
+    return package_id in state.package_ids and package_id not in done
 
 
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:
@@ -2636,28 +2790,52 @@ def earlier_files(state: MonthState) -> int:
 def files_notice(state: MonthState) -> str:
     """What a hint says first when the month's folder already holds files it did not extract
     in this record: they may be every CFDI of the month, so a billed resend may not be needed.
-    Empty when there are none."""
+    Empty when there are none.
+
+    `journal keep` is offered only as the checked command (never with --force: the user's
+    comparison is no check, review 9i #3), and only when SAT's count is known to check it
+    against; never when an earlier record staged the month's package and did not finish
+    extracting it (`unextracted`, `staged_copies`: the folder may hold part of it, and a staged
+    copy is extracted again for free, review 9i #4). Without SAT's count, the way to a checked
+    keep is `journal adopt`: its run asks the request's status first (free) and stops with
+    `journal keep` when the folder already holds that many CFDIs (`_on_disk_already`)."""
     found = earlier_files(state)
     if not found:
         return ""
-    count = (
-        f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
-        if state.invoice_count is not None
-        else ""
-    )
-    # Without SAT's count `journal keep` cannot check the files itself: the user's comparison
-    # is the check, and the command must run as printed.
-    keep = (
-        f"keep {state.key}` records the month done with them (nothing is sent)"
-        if state.invoice_count is not None
-        else f"keep {state.key} --force` records the month done with them (nothing is sent; "
-        "--force: this journal has no count from SAT to check them against)"
-    )
-    return (
+    key = state.key
+    held = (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
-        f"this journal lost the month's record{count}): compare them with the request in "
-        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"{keep}. Only if some are missing, "
+        "this journal lost the month's record"
+    )
+    if state.unextracted or state.staged_copies:
+        copy = (
+            "; its staged copy is still on disk and is extracted again without downloading"
+            if state.staged_copies
+            else ""
+        )
+        return (
+            f"{held}), but that run staged the month's package and never recorded it extracted"
+            f"{copy}: they may be only part of its CFDIs, so do not keep them; "
+        )
+    rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
+    if state.invoice_count is not None:
+        return (
+            f"{held}; SAT reported {state.invoice_count} CFDIs for request {rid}): if they are "
+            f"all there, `gigstack-async journal keep {key}` records the month done with them "
+            "(it checks them against that count first; nothing is sent). Only if some are "
+            "missing, "
+        )
+    if state.request_id is None:
+        return (
+            f"{held}; SAT's count of its CFDIs is unknown here, so nothing can check them yet): "
+            "adopting its request downloads nothing while they are all there: the next run asks "
+            "the request's status first (free) and, if the folder holds at least the CFDIs SAT "
+            "reports, stops and offers the checked `journal keep` instead. First, "
+        )
+    return (
+        f"{held}; SAT reported no count for request {rid}, so nothing can check them): compare "
+        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
+        f"journal keep {key}` says what it cannot check. Only if some are missing, "
     )
 
 

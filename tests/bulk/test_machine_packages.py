@@ -1595,19 +1595,30 @@ def test_an_uncounted_package_says_this_journal_sent_none_and_the_free_check() -
     )
 
 
-def files_there(found: int, count: int | None) -> str:
-    said = f"; SAT reported {count} CFDIs for request R1" if count is not None else ""
-    keep = (
-        "keep 2024-01` records the month done with them (nothing is sent)"
-        if count is not None
-        else "keep 2024-01 --force` records the month done with them (nothing is sent; --force: "
-        "this journal has no count from SAT to check them against)"
-    )
-    return (
+def files_there(found: int, count: int | None, *, request: bool = True) -> str:
+    """`files_notice` of request R1's month: the checked `journal keep` (never --force ready-made:
+    review 9i #3) when SAT's count is known, else the dashboard and what keep cannot check."""
+    held = (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
-        f"this journal lost the month's record{said}): compare them with the request in "
-        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"{keep}. Only if some are missing, "
+        "this journal lost the month's record"
+    )
+    if count is not None:
+        return (
+            f"{held}; SAT reported {count} CFDIs for request R1): if they are all there, "
+            "`gigstack-async journal keep 2024-01` records the month done with them (it checks "
+            "them against that count first; nothing is sent). Only if some are missing, "
+        )
+    if not request:  # a month rebuilt without its request: adopt leads to a checked keep
+        return (
+            f"{held}; SAT's count of its CFDIs is unknown here, so nothing can check them yet): "
+            "adopting its request downloads nothing while they are all there: the next run asks "
+            "the request's status first (free) and, if the folder holds at least the CFDIs SAT "
+            "reports, stops and offers the checked `journal keep` instead. First, "
+        )
+    return (
+        f"{held}; SAT reported no count for request R1, so nothing can check them): compare "
+        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
+        "journal keep 2024-01` says what it cannot check. Only if some are missing, "
     )
 
 
@@ -1783,7 +1794,7 @@ def test_a_month_rebuilt_from_its_log_keeps_its_counts_or_says_they_are_unknown(
     [
         (0, "adopt"),
         # newcomer 9e #1: files already there come first, before any way that spends downloads
-        (4, files_there(4, None) + "adopt"),
+        (4, files_there(4, None, request=False) + "adopt"),
     ],
 )
 def test_a_rebuilt_month_whose_folder_holds_files_leads_with_journal_keep(

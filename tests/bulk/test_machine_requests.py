@@ -1741,9 +1741,42 @@ def test_a_known_request_listed_with_other_attributes_is_another_request(
 
 
 NOT_THIS_MONTH = (
-    "the server's request r1 is for received cfdi 2024-01-02..2024-01-31, not this month "
-    "(request ids may have been reused)"
+    "MISSING DAYS: request r1 is 2024-01's received cfdi request for 2024-01-02..2024-01-31 "
+    "only; the month is 2024-01-01..2024-01-31, so it leaves out 2024-01-01. Nothing was "
+    "downloaded"
 )
+
+
+@pytest.mark.parametrize(
+    ("fields", "left_out"),
+    [
+        ({"start": date(2024, 1, 15)}, "2024-01-01..2024-01-14"),
+        (
+            {"start": date(2024, 1, 10), "end": date(2024, 1, 20)},
+            "2024-01-01..2024-01-09 and 2024-01-21..2024-01-31",
+        ),
+        ({"request_type": None, "end": date(2024, 1, 30)}, "2024-01-31"),
+    ],
+)
+def test_the_months_own_kind_of_request_for_part_of_its_days_says_missing_days(
+    fields: dict[str, object], left_out: str
+) -> None:
+    # Review 9i #3: a request for some of the month's days (adopted after its record was lost)
+    # is not a reused id: the month lacks days, and only a new request brings them.
+    seen = ours("r1", status="completed", package_ids=("p1",), **fields)
+    new, commands = m.transition(waiting(checked=True), m.HistorySeen((seen,)))
+    assert (new.stage, commands) == (Stage.NEEDS_ATTENTION, ())
+    start, end = seen.start, seen.end
+    assert new.reason == (
+        f"MISSING DAYS: request r1 is 2024-01's received cfdi request for {start}..{end} only; "
+        f"the month is 2024-01-01..2024-01-31, so it leaves out {left_out}. Nothing was "
+        "downloaded"
+    )
+    assert new.hint == (
+        "its days' CFDIs may already be in the month's folder; the month's other days need a "
+        "new request: `gigstack-async journal resend 2024-01` asks for 2024-01-01..2024-01-31 "
+        "(a new request, may be billed)"
+    )
 
 
 @pytest.mark.parametrize(

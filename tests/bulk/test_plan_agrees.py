@@ -12,6 +12,7 @@ identical request ... These months are held") and the count included them. Now a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,7 @@ from gigstack_async.bulk.run import journal_identity
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from tests.bulk._support import JOURNAL, month_results, world_of
+from tests.bulk._support import keyed_cli as cli
 
 AUG = (date(2024, 8, 1), date(2024, 8, 31))
 EARLY = (date(2024, 8, 1), date(2024, 8, 14))
@@ -88,6 +90,30 @@ async def test_a_replan_of_days_the_own_part_holds_is_neither_held_nor_counted(
     assert creates(sandbox) == 1  # only the other folder's
 
 
+async def test_the_cli_neither_shows_nor_asks_about_a_month_it_will_not_send(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same 5002 month, from `sat download` in a script (no terminal, no --yes).
+    sandbox, client = world
+    out = tmp_path / "A"
+    own = m.OwnPart(*LATE, ("a.xml", "b.xml"))
+    refused = attrs.evolve(
+        AUGUST, stage=m.Stage.SAT_FAILED, sat_code=5002, exhausted=(AUG,), own_part=own
+    )
+    record(client, out, refused)
+    await elsewhere(client, (date(2024, 8, 10), date(2024, 8, 20)))
+    argv = ["sat", "download", "--from", "2024-08-10", "--to", "2024-08-20"]
+    code = await asyncio.to_thread(cli, sandbox, *argv, "--rfc-type", "received", "--out", out)
+    printed = capsys.readouterr()
+    # Was: exit 2, "sat download may submit up to 1 download request that may be billed ...
+    # pass --yes", after a plan saying the month is held. Nothing can be billed: it runs.
+    assert "may submit" not in printed.err
+    assert "identical request" not in printed.out
+    assert "asks again for 2024-08-15..2024-08-20" in printed.out
+    assert code == 1  # the month is not ok (sat-failed), and says why
+    assert creates(sandbox) == 1
+
+
 async def test_a_month_not_sent_yet_asked_for_exhausted_dates_is_neither_held_nor_counted(
     world: tuple[Sandbox, GigstackClient], tmp_path: Path
 ) -> None:
@@ -144,4 +170,23 @@ async def test_a_month_the_plan_sends_is_held_and_counted_as_before(
     assert {k: [p.request_id for p in v] for k, v in found.items()} == {"2024-08": [other]}
     result = (await month_results(client, out, "2024-08-01", "2024-08-14"))["2024-08"]
     assert result.stage == "held"
+    assert creates(sandbox) == 1
+
+
+async def test_a_planned_month_of_exhausted_dates_is_neither_held_nor_counted(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    # Planned for the plan's own dates, which SAT refused with 5002 (however it got there):
+    # `Send` fails it again and sends nothing, so the run no longer holds it either.
+    sandbox, client = world
+    out = tmp_path / "A"
+    record(client, out, attrs.evolve(AUGUST, exhausted=(AUG,), creates=2))
+    await elsewhere(client, AUG)
+    bulk = client.downloads.bulk("2024-08", "2024-08", rfc_type="received", download_to=out)
+    # Was: (["2024-08"], {"2024-08": (the other folder's,)}).
+    assert (bulk.may_create(), await bulk.identical_requests()) == ([], {})
+    result = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
+    # Was held ("... run it again with --allow-duplicates", which could only fail again).
+    assert (result.stage, result.ok) == ("sat-failed", False)
+    assert "nothing was sent again" in (result.error or "")
     assert creates(sandbox) == 1
