@@ -187,10 +187,15 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
     )
 
 
-def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
+def merge_plan(
+    store: JournalStore, plan: DownloadPlan, download_to: Path | None = None
+) -> dict[str, str]:
     """Add the plan's new months and take up the recorded ones as `machine.plan_decision`
     says (the rule the plan preview and `BulkDownload.may_create` read too); returns its
-    notes, for months whose recorded dates are kept."""
+    notes, for months whose recorded dates are kept. A month with an own part (days an earlier
+    request downloaded into its folder) is told which of its files the folder in
+    `download_to` no longer holds (None: not checked), so it is never counted complete
+    with files that are gone (review 9i #5)."""
     notes: dict[str, str] = {}
     fresh = []
     for slot in plan.slots:
@@ -199,7 +204,11 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
         except KeyError:
             fresh.append(initial_state(slot))
             continue
-        decision = m.plan_decision(state, slot.start_date, slot.end_date)
+        lost: tuple[str, ...] = ()
+        if state.own_part is not None and download_to is not None:
+            names = (*state.own_part.files, *state.files)
+            lost = content.lost_files(download_to / slot.key, names)
+        decision = m.plan_decision(state, slot.start_date, slot.end_date, lost=lost)
         if decision.state is not None:
             store.put(decision.state)
         if decision.note is not None:
@@ -452,7 +461,12 @@ class _Run:
             return
         self.reported.add(state.key)
         note = self.notes.get(state.key)
-        if error is None and state.ok and note and note.startswith("MISSING DAYS"):
+        if (
+            error is None
+            and state.ok
+            and note
+            and note.startswith(("MISSING DAYS", m.MISSING_FILES))
+        ):
             error = note  # never "ok" with days of the plan missing
             note = None
         if error is None and not state.ok:
@@ -1257,7 +1271,7 @@ async def run_bulk(
 ) -> AsyncGenerator[BulkEvent, None]:
     """Drive every month of `plan` (and only those); yield events as they happen."""
     run = _Run(downloads, store, plan, options)
-    run.notes = merge_plan(store, plan)
+    run.notes = merge_plan(store, plan, options.download_to)
     driver = asyncio.create_task(run.drive())
     try:
         while (event := await run.events.get()) is not None:

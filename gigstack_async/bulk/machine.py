@@ -59,6 +59,7 @@ __all__ = [
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
+    "MISSING_FILES",
     "Adopt",
     "AllowDownload",
     "AllowResend",
@@ -222,6 +223,8 @@ class OwnPart:
     start: date
     end: date
     files: tuple[str, ...] = ()
+    invoice_count: int | None = None
+    """The CFDIs SAT reported for those dates (None: unknown, e.g. a journal written before)."""
 
 
 @attrs.frozen
@@ -712,6 +715,16 @@ class SplitElsewhere:
     journal did not send (another folder's, seen in the history by `journal split`): a month
     held for it (`planned`, nothing in flight) is split too. Sending it would be refused
     again, so the parts are its only way to finish."""
+    invoice_count: int | None = None
+    """The CFDIs of the month's days in the parts elsewhere, together (each part's journal's
+    count); None when a part's is unknown. The split month's count adds its own parts' to it:
+    unknown stays unknown, never 0."""
+
+
+def _total(*counts: int | None) -> int | None:
+    """The sum of CFDI counts, None (unknown) when one of them is."""
+    known = [n for n in counts if n is not None]
+    return sum(known) if len(known) == len(counts) else None
 
 
 @attrs.frozen
@@ -1835,44 +1848,83 @@ OUT = "<out>"
 the machine knows no folder; `bulk.hints.with_journal` writes the folder in."""
 
 
-def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
-    """The month's dates in two halves, each with the part folder a hint names for it
-    (`<out>-2024-03a`, `<out>-2024-03b`: siblings of the run's folder); one part when the
-    month is a single day (nothing shorter to ask for)."""
-    days = (state.end - state.start).days + 1
+def _halves(start: date, end: date) -> list[tuple[date, date]]:
+    """`start..end` in two halves (the second the longer one), or itself when one day."""
+    days = (end - start).days + 1
     if days < 2:
-        return ((state.start, state.end, f"{OUT}-{state.key}a"),)
-    middle = state.start + timedelta(days=days // 2 - 1)
-    return (
-        (state.start, middle, f"{OUT}-{state.key}a"),
-        (middle + timedelta(days=1), state.end, f"{OUT}-{state.key}b"),
-    )
+        return [(start, end)]
+    middle = start + timedelta(days=days // 2 - 1)
+    return [(start, middle), (middle + timedelta(days=1), end)]
 
 
-def split_commands(state: MonthState) -> str:
-    """The `sat download` of each half of the month (`split_halves`), each into its own folder,
-    then the `journal split` that records them: commands to copy once rendered with the folder
-    (`bulk.hints.with_journal`)."""
+def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
+    """The parts of the month's dates to download elsewhere after SAT 5003, each with the part
+    folder a hint names for it (`<out>-2024-03a`, `<out>-2024-03b`, ...: siblings of the run's
+    folder): the month in two halves (one part when it is a single day), or, when its folder
+    already holds some of its days (`own_part`, kept through a `journal resend --force`), only
+    the days it misses: a range no longer than half the refused dates as it is, a longer one in
+    two halves (review 9i #1: asking for the folder's days again bills them twice)."""
+    own = own_part_of(state, state.start, state.end)
+    if own is None:
+        ranges = _halves(state.start, state.end)
+    else:
+        days = (state.end - state.start).days + 1
+        ranges = []
+        for a, b in uncovered(state.start, state.end, [(own.start, own.end)]):
+            short = (b - a).days + 1 <= days - days // 2
+            ranges.extend([(a, b)] if short else _halves(a, b))
+    return tuple((a, b, f"{OUT}-{state.key}{chr(ord('a') + i)}") for i, (a, b) in enumerate(ranges))
+
+
+def part_commands(
+    state: MonthState, ranges: Sequence[tuple[date, date]]
+) -> tuple[str, tuple[str, ...]]:
+    """The `sat download` of each range of month `state`'s, complete as the user types it
+    (its --rfc-type and --type), each into its own part folder (`<out>-2024-03a`, ...: siblings
+    of the run's folder, written in by `bulk.hints.with_journal`; a `bulk()` caller reads them
+    as `bulk()` calls), and those folders (newcomer 9f #3: `<folder a>` and no --rfc-type could
+    not be pasted)."""
     kind = f"--rfc-type {state.rfc_type}" + (
         f" --type {state.request_type}" if state.request_type != "cfdi" else ""
     )
-    parts = split_halves(state)
+    folders = tuple(f"{OUT}-{state.key}{chr(ord('a') + i)}" for i in range(len(ranges)))
     runs = " and ".join(
         f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
-        for a, b, folder in parts
+        for (a, b), folder in zip(ranges, folders, strict=True)
     )
+    return runs, folders
+
+
+def split_commands(state: MonthState) -> str:
+    """The `sat download` of each part of the month (`split_halves`), each into its own folder,
+    then the `journal split` that records them: commands to copy once rendered with the folder
+    (`bulk.hints.with_journal`)."""
+    parts = split_halves(state)
+    runs, _ = part_commands(state, [(a, b) for a, b, _ in parts])
+    each = "each is" if len(parts) > 1 else "it is"
+    own = "" if own_part_of(state, state.start, state.end) is None else ", with this folder's,"
     return (
-        f"{runs} (with the other options you ran with, e.g. --team); once each is done, "
+        f"{runs} (with the other options you ran with, e.g. --team); once {each} done, "
         f"`gigstack-async journal split {state.key} {' '.join(f for _, _, f in parts)}` checks "
-        "that they cover the month and records where its CFDIs are"
+        f"that they{own} cover the month and records where its CFDIs are"
     )
 
 
 def _split_hint(state: MonthState) -> str:
+    own = own_part_of(state, state.start, state.end)
+    if own is None:
+        return (
+            f"split the period: run {state.start}..{state.end} as shorter ranges, each into its "
+            "own --out folder (a journal holds one request per month), e.g. in two halves: "
+            f"{split_commands(state)} (runs of this folder then end ok)"
+        )
+    missing = uncovered(state.start, state.end, [(own.start, own.end)])
     return (
-        f"split the period: run {state.start}..{state.end} as shorter ranges, each into its own "
-        "--out folder (a journal holds one request per month), e.g. in two halves: "
-        f"{split_commands(state)} (runs of this folder then end ok)"
+        f"split the period: the month's folder already holds {own.start}..{own.end} "
+        f"({len(own.files)} file(s), from its earlier request), which counts as a part: never "
+        f"request those days again (billed twice). Download only {_days(missing)}, into other "
+        "--out folders (a journal holds one request per month; a range longer than half the "
+        f"month in two halves): {split_commands(state)} (runs of this folder then end ok)"
     )
 
 
@@ -1930,12 +1982,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         own = own_part_of(state, obs.start, obs.end)
         extracted = state.extracted
         also = ""
+        count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
             extracted = (
                 *[e for e in extracted if e.package_id != OWN_PART],
                 ExtractedPackage(OWN_PART, own.files),
             )
             also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
+            count = _total(count, own.invoice_count)
         reason = (
             f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
             f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
@@ -1947,6 +2001,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             start=obs.start,
             end=obs.end,
             extracted=extracted,
+            invoice_count=count,
             reason=reason,
             hint=None,
         ), ()
@@ -1954,12 +2009,24 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if held and obs.refused_elsewhere is not None:
         # Held for another folder's identical request SAT refused with 5003: never sent from
         # here (nothing in flight), and sending it would only be refused again.
-        return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            invoice_count=obs.invoice_count,
+            reason=_split_reason(state, obs),
+            hint=None,
+        ), ()
     own = own_part_of(state, state.start, state.end)
-    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and own is not None:
-        # A resend of a month done for fewer days ended in 5002: its own days count as a part.
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
+        # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
+        # a part (review 9i #1: the 5003 hint asks only for the others).
+        why = (
+            "its limit of requests for these dates"
+            if state.sat_code == 5002
+            else "too many CFDIs for one request"
+        )
         reason = (
-            f"SAT 5002 (its limit of requests for these dates) for {state.start}..{state.end}: "
+            f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
             f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
             f"file(s)), the other days in parts elsewhere: {obs.where}"
         )
@@ -1967,7 +2034,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             *[e for e in state.extracted if e.package_id != OWN_PART],
             ExtractedPackage(OWN_PART, own.files),
         )
-        return _evolve(state, stage=Stage.SPLIT, extracted=extracted, reason=reason, hint=None), ()
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            extracted=extracted,
+            invoice_count=_total(own.invoice_count, obs.invoice_count),
+            reason=reason,
+            hint=None,
+        ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
@@ -1982,7 +2056,13 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
                 else ""
             )
         )
-    return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+    return _evolve(
+        state,
+        stage=Stage.SPLIT,
+        invoice_count=obs.invoice_count,
+        reason=_split_reason(state, obs),
+        hint=None,
+    ), ()
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
@@ -2005,20 +2085,24 @@ def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
     )
 
 
-def limit_5002_hint(key: str, start: date, end: date) -> str:
-    """What to do once SAT refused month `key`'s `start..end` with 5002 (its limit of requests
-    for those dates is exhausted, for good)."""
+def _two_ranges(state: MonthState, start: date, end: date) -> tuple[str, tuple[str, ...]]:
+    """`start..end` as two ranges (the first ends in its middle), as `part_commands`."""
     middle = start + (end - start) // 2
+    return part_commands(state, [(start, middle), (middle + timedelta(days=1), end)])
+
+
+def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
+    """What to do once SAT refused month `state`'s `start..end` with 5002 (its limit of requests
+    for those dates is exhausted, for good)."""
+    runs, folders = _two_ranges(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
         "again. To download the month anyway, run it as shorter ranges (other dates are new "
         "criteria for SAT: new requests, possibly billed), each into its own --out folder, "
-        f"e.g. `gigstack-async sat download --from {start} --to {middle} --out <folder a>` and "
-        f"`--from {middle + timedelta(days=1)} --to {end} --out <folder b>` (with this run's "
-        "--rfc-type and --type); once both are done, `gigstack-async journal split "
-        f"{key} <folder a> <folder b>` records where its CFDIs are (runs of this folder then end "
-        "ok). Other dates run into this folder download only those days: the month then says "
-        "MISSING DAYS"
+        f"e.g. {runs} (with the other options you ran with, e.g. --team); once both are done, "
+        f"`gigstack-async journal split {state.key} {' '.join(folders)}` records where its "
+        "CFDIs are (runs of this folder then end ok). Other dates run into this folder download "
+        "only those days: the month then says MISSING DAYS"
     )
 
 
@@ -2043,7 +2127,7 @@ def _5002_hint(state: MonthState, start: date, end: date) -> str:
     (`own_part`), the way to the missing days only (review 9g #4)."""
     own = own_part_of(state, start, end)
     if own is None:
-        return limit_5002_hint(state.key, start, end)
+        return limit_5002_hint(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
         f"again. The month's folder already holds {own.start}..{own.end} ({len(own.files)} "
@@ -2103,16 +2187,12 @@ def missing_days_way(state: MonthState, start: date, end: date) -> str:
             "(an earlier request's days included); a `sat download` of the whole month records "
             "it complete and sends nothing"
         )
-    folders = [f"<folder {chr(ord('a') + i)}>" for i in range(len(ranges))]
-    runs = " and ".join(
-        f"`gigstack-async sat download --from {a} --to {b} --out {folder}`"
-        for (a, b), folder in zip(ranges, folders, strict=True)
-    )
+    runs, folders = part_commands(state, ranges)
     return (
         f"missing here: {_days(ranges)}. Download "
         f"{'that range' if len(ranges) == 1 else 'each range'} into its own --out folder "
-        f"({runs}, with this run's --rfc-type and --type; other dates for SAT: a new request, "
-        f"possibly billed); once done, `gigstack-async journal split {state.key} "
+        f"({runs}, with the other options you ran with, e.g. --team; other dates for SAT: a new "
+        f"request, possibly billed); once done, `gigstack-async journal split {state.key} "
         f"{' '.join(folders)}` records the month as complete (runs of this folder then end ok)"
     )
 
@@ -2140,8 +2220,29 @@ def replanned(state: MonthState, start: date, end: date) -> MonthState:
         state,
         reason=f"the plan's {start}..{end} asks again for {_days([overlap])}, which the "
         f"month's folder already holds ({len(own.files)} file(s) from its earlier request): "
-        "nothing was sent (those CFDIs would be billed twice)",
+        f"{_BILLED_TWICE}",
         hint=missing_days_way(_evolve(state, start=own.start, end=own.end), state.start, state.end),
+    )
+
+
+_BILLED_TWICE = "nothing was sent (those CFDIs would be billed twice)"
+"""How `replanned`'s refusal of a plan ends: that reason is the plan's, not the month's own."""
+
+
+def _own_reason_again(state: MonthState) -> MonthState | None:
+    """Month `state`, SAT-failed, planned again for its own dates after `replanned` refused
+    another plan: its own SAT reason and hint back (review 9i #6: the refused plan's reason
+    stayed). None when its reason is its own already."""
+    if state.stage is not Stage.SAT_FAILED or not (state.reason or "").endswith(_BILLED_TWICE):
+        return None
+    if state.sat_code == 5003:
+        return _evolve(
+            state, reason="SAT 5003: too many CFDIs for one request", hint=_split_hint(state)
+        )
+    return _evolve(
+        state,
+        reason="SAT 5002: the limit of requests for these dates is exhausted",
+        hint=_5002_hint(state, state.start, state.end),
     )
 
 
@@ -2168,11 +2269,30 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         start=start,
         end=end,
         extracted=extracted,
+        invoice_count=_total(state.invoice_count, own.invoice_count),
         reason=f"SAT 5002 (its limit of requests for these dates) for {start}..{end}: "
         f"{state.start}..{state.end} downloaded here by request {state.request_id} "
         f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "
         f"({len(own.files)} file(s))",
         hint=None,
+    )
+
+
+MISSING_FILES = "MISSING FILES"
+"""How a plan's note starts when the month's folder lost files it is counted complete with."""
+
+
+def _files_lost_note(state: MonthState, start: date, end: date, lost: Sequence[str]) -> str:
+    own = state.own_part
+    assert own is not None  # only a month its own part completes gets here
+    return (
+        f"{MISSING_FILES}: {start}..{end} would be complete with {state.start}..{state.end} "
+        f"(request {state.request_id}) and {own.start}..{own.end} (an earlier request), both "
+        f"in the month's folder, but it no longer holds {len(lost)} of their "
+        f"{len(own.files) + len(state.files)} file(s), e.g. {lost[0]}: not recorded complete. "
+        "Put them back and run the same command again; if they are gone, download the days "
+        "they were for into another --out folder, then `gigstack-async journal split "
+        f"{state.key} <that folder> --force` records the month with them"
     )
 
 
@@ -2223,7 +2343,9 @@ class PlanDecision:
     create: PlanCreate
 
 
-def plan_decision(state: MonthState, start: date, end: date) -> PlanDecision:
+def plan_decision(
+    state: MonthState, start: date, end: date, *, lost: Sequence[str] = ()
+) -> PlanDecision:
     """What a run of a plan asking month `state` for `start..end` does with it: the one rule
     the run (`engine.merge_plan`), its plan preview (`BulkDownload.identical_requests`) and
     the confirmation's count (`BulkDownload.may_create`) read, so they never disagree.
@@ -2238,10 +2360,17 @@ def plan_decision(state: MonthState, start: date, end: date) -> PlanDecision:
     keeps the dates it was requested with (the request exists and may have been billed):
     "run the same command again" resumes it even when its end was clipped to an earlier
     "today". When those dates miss days of the plan's, the note says so and the month's result
-    is not ok (`gigstack-async journal resend` asks for the plan's dates).
+    is not ok (`gigstack-async journal resend` asks for the plan's dates); days its own part
+    holds in its folder are not missing (review 9i #6).
+
+    `lost`: the files of the month's own part and request that its folder no longer holds (the
+    run looks, `content.lost_files`; the machine does no I/O): a month missing some is never
+    recorded complete by its own part (as `journal split` refuses it without --force); the
+    note says which (review 9i #5). The preview and the count pass none: the create decided
+    is the same either way (none).
 
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
-    decided, note = _plan_step(state, start, end)
+    decided, note = _plan_step(state, start, end, lost)
     begun = transition(decided or state, Start())[0]
     if (begun.start, begun.end) in begun.exhausted:
         create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
@@ -2254,9 +2383,11 @@ def plan_decision(state: MonthState, start: date, end: date) -> PlanDecision:
     return PlanDecision(decided, note, create)
 
 
-def _plan_step(state: MonthState, start: date, end: date) -> tuple[MonthState | None, str | None]:
+def _plan_step(
+    state: MonthState, start: date, end: date, lost: Sequence[str]
+) -> tuple[MonthState | None, str | None]:
     if (state.start, state.end) == (start, end):
-        return None, None
+        return _own_reason_again(state), None
     if (start, end) in state.exhausted:
         # SAT 5002 refused these very dates before (the month was tried with others since).
         if state.stage in (Stage.PLANNED, Stage.REFUSED):
@@ -2264,6 +2395,8 @@ def _plan_step(state: MonthState, start: date, end: date) -> tuple[MonthState | 
             # refused ones: neither is sent (only the plan shown may be billed).
             return exhausted_again(state, start, end), None
         complete = own_part_completes(state, start, end)
+        if complete is not None and lost:
+            return None, _files_lost_note(state, start, end, lost)
         if complete is not None:
             # Its request and its own part (both in its folder) hold every day: complete.
             return complete, None
@@ -2291,11 +2424,21 @@ def _plan_step(state: MonthState, start: date, end: date) -> tuple[MonthState | 
         transition(state, AllowResend())
     except TransitionError:
         resend = f"once it has finished, {resend}"
-    if start < state.start or end > state.end:
+    own = state.own_part if state.stage in (Stage.DONE, Stage.EMPTY) else None
+    held = [(state.start, state.end)] + ([] if own is None else [(own.start, own.end)])
+    if uncovered(start, end, held):
         return None, (
             f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
             f"says {start}..{end}, and the other days' CFDIs were not "
             f"requested. {resend} (a new request, possibly billed)"
+        )
+    if own is not None and (start < state.start or end > state.end):
+        # The other days are its own part's, in the same folder (review 9i #6: MISSING DAYS
+        # and a `--force` that `journal resend` then refused).
+        return None, (
+            f"the plan's {start}..{end} are all in the month's folder: requested earlier for "
+            f"{state.start}..{state.end}, and {own.start}..{own.end} by an earlier request "
+            f"({len(own.files)} file(s)); nothing was sent"
         )
     return None, (
         f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
@@ -2933,7 +3076,7 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     own_part = state.own_part
     if state.stage in (Stage.DONE, Stage.EMPTY):
         # Its days are in the folder: a 5002 for the wider dates must not ask for them again.
-        own_part = OwnPart(state.start, state.end, state.files)
+        own_part = OwnPart(state.start, state.end, state.files, state.invoice_count)
     if (start, end) in state.exhausted or (
         state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated
     ):
@@ -2977,12 +3120,11 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
             "file(s), from its earlier request); "
             + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
         )
-    middle = start + (end - start) // 2
+    runs, folders = _two_ranges(state, start, end)
     return (
         "Run `sat download` for this month with other dates instead, each range into another "
-        f"--out folder (e.g. `gigstack-async sat download --from {start} --to {middle} --out "
-        f"<folder a>` and `--from {middle + timedelta(days=1)} --to {end} --out <folder b>`), "
-        f"then `gigstack-async journal split {state.key} <folder a> <folder b>`: a plan with "
+        f"--out folder (e.g. {runs}, with the other options you ran with, e.g. --team), then "
+        f"`gigstack-async journal split {state.key} {' '.join(folders)}`: a plan with "
         "different dates is a new request for SAT (it may be billed)"
     )
 

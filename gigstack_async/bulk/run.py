@@ -339,8 +339,8 @@ def _for_python(text: str | None) -> str | None:
     text = text.replace("its own --out folder", "its own download_to= folder")
     text = _SAT_DOWNLOAD.sub(_as_bulk_call, text)
     text = text.replace(
-        "(with the other options you ran with, e.g. --team)",
-        "(with the other arguments of your bulk() call)",
+        "with the other options you ran with, e.g. --team",
+        "with the other arguments of your bulk() call",
     )
     text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
     return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)

@@ -1055,7 +1055,9 @@ def resent(state: MonthState) -> MonthState:
     kept = state.stage in (Stage.DONE, Stage.EMPTY)
     return evolve(
         state,
-        own_part=m.OwnPart(state.start, state.end, state.files) if kept else state.own_part,
+        own_part=m.OwnPart(state.start, state.end, state.files, state.invoice_count)
+        if kept
+        else state.own_part,
         stage=Stage.PLANNED,
         request_id=None,
         duplicate=False,
@@ -1131,13 +1133,14 @@ def test_resend_refuses_a_month_whose_sat_limit_is_exhausted() -> None:
     with pytest.raises(TransitionError) as raised:
         transition(state, AllowResend())
     assert str(raised.value) == (
-        "2024-01: SAT 5002 says its limit of requests for 2024-01-01..2024-01-31 is exhausted, "
-        "so a resend with these dates would be refused. Run `sat download` for this month with "
-        "other dates instead, each range into another --out folder (e.g. `gigstack-async sat "
-        "download --from 2024-01-01 --to 2024-01-16 --out <folder a>` and `--from 2024-01-17 "
-        "--to 2024-01-31 --out <folder b>`), then `gigstack-async journal split 2024-01 "
-        "<folder a> <folder b>`: a plan with different dates is a new request for SAT (it may "
-        "be billed)"
+        "2024-01: SAT 5002 says its limit of requests for 2024-01-01..2024-01-31 is exhausted, so "
+        "a resend with these dates would be refused. Run `sat download` for this month with other "
+        "dates instead, each range into another --out folder (e.g. `gigstack-async sat download "
+        "--from 2024-01-01 --to 2024-01-16 --rfc-type received --out <out>-2024-01a` and "
+        "`gigstack-async sat download --from 2024-01-17 --to 2024-01-31 --rfc-type received --out "
+        "<out>-2024-01b`, with the other options you ran with, e.g. --team), then `gigstack-async "
+        "journal split 2024-01 <out>-2024-01a <out>-2024-01b`: a plan with different dates is a "
+        "new request for SAT (it may be billed)"
     )
 
 

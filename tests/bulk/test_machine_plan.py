@@ -122,13 +122,13 @@ def test_a_month_done_for_fewer_days_than_exhausted_dates_says_which_days_are_mi
     done = month(LATE, stage=Stage.DONE, request_id="B", exhausted=(AUG,))
     assert decide(done, AUG) == m.PlanDecision(
         None,
-        "MISSING DAYS: requested earlier for 2024-08-15..2024-08-31; SAT 5002 refused the "
-        "plan's 2024-08-01..2024-08-31 earlier (its limit of requests for these dates is "
-        "exhausted): they are never sent again. missing here: 2024-08-01..2024-08-14. "
-        "Download that range into its own --out folder (`gigstack-async sat download --from "
-        "2024-08-01 --to 2024-08-14 --out <folder a>`, with this run's --rfc-type and --type; "
-        "other dates for SAT: a new request, possibly billed); once done, `gigstack-async "
-        "journal split 2024-08 <folder a>` records the month as complete (runs of this folder "
+        "MISSING DAYS: requested earlier for 2024-08-15..2024-08-31; SAT 5002 refused the plan's "
+        "2024-08-01..2024-08-31 earlier (its limit of requests for these dates is exhausted): they "
+        "are never sent again. missing here: 2024-08-01..2024-08-14. Download that range into its "
+        "own --out folder (`gigstack-async sat download --from 2024-08-01 --to 2024-08-14 "
+        "--rfc-type received --out <out>-2024-08a`, with the other options you ran with, e.g. "
+        "--team; other dates for SAT: a new request, possibly billed); once done, `gigstack-async "
+        "journal split 2024-08 <out>-2024-08a` records the month as complete (runs of this folder "
         "then end ok)",
         PlanCreate.NO,
     )

@@ -731,6 +731,14 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
+        if state.stage is m.Stage.SPLIT:
+            # Never sent again, --force or not: it said "pass --force only if ..." and then
+            # refused --force (review 9i #6).
+            raise UsageError(
+                f"{key} is split: {state.reason or 'downloaded in parts'}. A split month is "
+                "never requested again, with --force or not (its days are downloaded in its "
+                "parts, and SAT refused the whole month's request). Nothing changed"
+            )
         if state.ok and not args.force:
             where = f" in {args.journal / key}" if args.journal.is_dir() else ""
             raise UsageError(
@@ -747,11 +755,17 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
             )
         if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
             way = with_journal(m.split_commands(state), key, str(args.journal))
+            own = m.own_part_of(state, state.start, state.end)
+            parts = (
+                "e.g. in two halves"
+                if own is None
+                else f"only the days its folder does not hold ({own.start}..{own.end} is there)"
+            )
             raise UsageError(
                 f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end}: the same request would be billed and refused "
-                "again. Split the period instead, each part into its own --out folder, e.g. in "
-                f"two halves: {way}; pass --force only if SAT's answer has changed"
+                f"again. Split the period instead, each part into its own --out folder, {parts}: "
+                f"{way}; pass --force only if SAT's answer has changed"
             )
         try:
             whole = repair.new_month(store, key)
@@ -760,11 +774,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         if state.ok and (whole.start, whole.end) in state.exhausted:
             # The next run would plan the whole month, which SAT refused with 5002: a resend
             # could only ask for the recorded, already downloaded dates again (billed again).
+            way = m.missing_days_way(state, whole.start, whole.end)
             raise UsageError(
                 f"{key}: SAT 5002 says its limit of requests for {whole.start}..{whole.end} is "
                 f"exhausted, so a resend cannot ask for the whole month; {key} covers "
                 f"{state.start}..{state.end}. "
-                + m.missing_days_way(state, whole.start, whole.end)
+                + (with_journal(way, key, str(args.journal)) or way)
                 + ". Nothing changed"
             )
         try:  # refused (SAT 5002 for these dates) before any warning is printed
