@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -184,6 +184,25 @@ def cfdi_uuids(names: Iterable[str]) -> set[str]:
     another name (`… copy.xml`), a PDF beside it or a name differing only in case adds none.
     Only names are read (`journal keep` counts what it keeps against SAT's count)."""
     return {found.group(1).lower() for name in names if (found := _UUID_NAME.match(name))}
+
+
+def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
+    """The files `names` (a month's recorded extraction) that `folder` no longer holds. CFDIs
+    (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`cfdi_uuids`: a copy
+    under another name or a PDF beside it holds no CFDI); other files by name."""
+    if folder is None or not names:
+        return ()
+    held = (
+        {f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")}
+        if folder.is_dir()
+        else set()
+    )
+    uuids = cfdi_uuids(held)
+    return tuple(
+        name
+        for name in names
+        if name not in held and not (cfdi_uuids([name]) and cfdi_uuids([name]) <= uuids)
+    )
 
 
 def metadata_rows(paths: Iterable[Path]) -> int:

@@ -39,6 +39,7 @@ import attrs
 from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import parse_date
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
+from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.content import PackageScan, scan_package
 from gigstack_async.bulk.duplicates import held_hint, held_reason, prior_requests
@@ -190,18 +191,15 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
     )
 
 
-def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
-    """Add the plan's new months; returns notes for months whose recorded dates are kept.
-
-    A month with no billed request (never sent, proven absent, allowed a resend, or refused
-    by gigstack) takes the plan's dates: a resend asks for what the plan shows. A month SAT
-    refused with 5003 ("split the period") or 5002 (the limit for these criteria) takes the
-    plan's new, different dates: new criteria, and the plan the user saw is the new request.
-    A month already sent keeps the dates it was requested with (the request exists and may
-    have been billed): "run the same command again" resumes it even when its end was clipped
-    to an earlier "today". When those dates miss days of the plan's, the note says so and the
-    month's result is not ok (`gigstack-async journal resend` asks for the plan's dates).
-    """
+def merge_plan(
+    store: JournalStore, plan: DownloadPlan, download_to: Path | None = None
+) -> dict[str, str]:
+    """Add the plan's new months and take up the recorded ones as `machine.plan_decision`
+    says (the rule the plan preview and `BulkDownload.may_create` read too); returns its
+    notes, for months whose recorded dates are kept. A month with an own part (days an earlier
+    request downloaded into its folder) is told which of its files the folder in
+    `download_to` no longer holds (None: not checked), so it is never counted complete
+    with files that are gone (review 9i #5)."""
     notes: dict[str, str] = {}
     fresh = []
     for slot in plan.slots:
@@ -210,57 +208,15 @@ def merge_plan(store: JournalStore, plan: DownloadPlan) -> dict[str, str]:
         except KeyError:
             fresh.append(initial_state(slot))
             continue
-        if (state.start, state.end) == (slot.start_date, slot.end_date):
-            continue
-        if (slot.start_date, slot.end_date) in state.exhausted:
-            # SAT 5002 refused these very dates before (the month was tried with others since).
-            if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
-                # Nothing sent for the recorded dates yet, and the plan the user saw asks for
-                # the refused ones: neither is sent (only the plan shown may be billed).
-                store.put(m.exhausted_again(state, slot.start_date, slot.end_date))
-                continue
-            complete = m.own_part_completes(state, slot.start_date, slot.end_date)
-            if complete is not None:
-                # Its request and its own part (both in its folder) hold every day: complete.
-                store.put(complete)
-                continue
-            missing = slot.start_date < state.start or slot.end_date > state.end
-            way = m.missing_days_way(state, slot.start_date, slot.end_date)
-            notes[slot.key] = (
-                ("MISSING DAYS: " if missing else "")
-                + f"requested earlier for {state.start}..{state.end}; SAT 5002 refused "
-                f"the plan's {slot.start_date}..{slot.end_date} earlier (its limit of requests "
-                "for these dates is exhausted): they are never sent again"
-                + (f". {way}" if missing else "")
-            )
-            continue
-        if state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
-            # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates
-            # are new criteria, and the plan the user saw asks for them.
-            # Not when they ask again for days its folder already holds (`m.replanned`).
-            store.put(m.replanned(state, slot.start_date, slot.end_date))
-            continue
-        if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
-            # Nothing billed for the recorded dates (never sent, proven absent, or refused):
-            # the request to come is the one the plan shows.
-            store.put(attrs.evolve(state, start=slot.start_date, end=slot.end_date))
-            continue
-        # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
-        resend = f"`gigstack-async journal resend {slot.key} --force` asks for the plan's dates"
-        if not _resend_possible(state):
-            resend = f"once it has finished, {resend}"
-        missing = slot.start_date < state.start or slot.end_date > state.end
-        if missing:
-            notes[slot.key] = (
-                f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
-                f"says {slot.start_date}..{slot.end_date}, and the other days' CFDIs were not "
-                f"requested. {resend} (a new request, possibly billed)"
-            )
-        else:
-            notes[slot.key] = (
-                f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
-                f"{slot.start_date}..{slot.end_date}: {resend}, possibly billed)"
-            )
+        lost: tuple[str, ...] = ()
+        if state.own_part is not None and download_to is not None:
+            names = (*state.own_part.files, *state.files)
+            lost = content.lost_files(download_to / slot.key, names)
+        decision = m.plan_decision(state, slot.start_date, slot.end_date, lost=lost)
+        if decision.state is not None:
+            store.put(decision.state)
+        if decision.note is not None:
+            notes[slot.key] = decision.note
     store.ensure(fresh)
     return notes
 
@@ -336,7 +292,34 @@ def held_month(
         hint=hint,
         counts=counts,
         on_disk=files,
+        asked=lines[-1].asked if lines else None,
+        unextracted=m.staged_not_extracted([line.stage for line in lines]),
+        staged_copies=staged_copies(None if folder is None else folder.parent, key),
     )
+
+
+def staged_copies(download_to: Path | None, key: str) -> int:
+    """Staged ZIPs named for month `key` in `download_to`'s staging folder (complete ones:
+    a download in progress has a hidden temporary name)."""
+    if download_to is None:
+        return 0
+    staging = download_to / STAGING_DIR
+    return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file()) if staging.is_dir() else 0
+
+
+def held_cfdis(folder: Path | None, request_type: str) -> int:
+    """Distinct CFDIs in a month's folder as `journal keep` counts them: `<UUID>.xml` names
+    (a copy under another name counts once); metadata: rows of distinct files. 0 when it
+    cannot be read."""
+    if folder is None or not folder.is_dir():
+        return 0
+    names = [f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")]
+    try:
+        if request_type == "cfdi":
+            return len(content.cfdi_uuids(names))
+        return content.metadata_rows(folder / name for name in names)
+    except OSError:
+        return 0
 
 
 def files_in(folder: Path | None) -> int:
@@ -344,15 +327,6 @@ def files_in(folder: Path | None) -> int:
     if folder is None or not folder.is_dir():
         return 0
     return sum(1 for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
-
-
-def _resend_possible(state: m.MonthState) -> bool:
-    """Whether `gigstack-async journal resend` would accept the month now (the machine says)."""
-    try:
-        m.transition(state, m.AllowResend())
-    except m.TransitionError:
-        return False
-    return True
 
 
 # ------------------------------------------------------------------ one run
@@ -493,7 +467,12 @@ class _Run:
             return
         self.reported.add(state.key)
         note = self.notes.get(state.key)
-        if error is None and state.ok and note and note.startswith("MISSING DAYS"):
+        if (
+            error is None
+            and state.ok
+            and note
+            and note.startswith(("MISSING DAYS", m.MISSING_FILES))
+        ):
             error = note  # never "ok" with days of the plan missing
             note = None
         if error is None and not state.ok:
@@ -592,19 +571,22 @@ class _Run:
     def _queue_orphan_staged(self) -> None:
         """Queue for deletion this journal's staged ZIPs that no month refers to any more: a
         damaged or unrecorded copy left by a killed run whose month was since resent, adopted
-        elsewhere or finished. Kept: every recorded staged file, and the staging name of every
-        package of a month not extracted yet (a run killed after staging, before the journal
-        heard, left it there for `FindStaged`). Only names this journal's downloads produced
-        are touched: the staging folder may be shared with another journal's run."""
+        elsewhere or finished. Kept: every ZIP the month may still need (`m.may_need_staged`):
+        a recorded staged file, a package of a month not extracted yet (a run killed after
+        staging, before the journal heard, left it there for `FindStaged`), and any package of
+        an unfinished month whose packages are unknown (rebuilt by `journal repair`). Only
+        names this journal's downloads produced are touched: the staging folder may be shared
+        with another journal's run."""
         assert self.staging is not None
         ours: set[str] = set()
         wanted: set[str] = set()
         for state in self.store.states():
-            ours.update(f"{state.key}-{_safe(pid)}.zip" for pid, _ in state.downloads)
+            for pid, _ in state.downloads:
+                name = f"{state.key}-{_safe(pid)}.zip"
+                ours.add(name)
+                if m.may_need_staged(state, pid):
+                    wanted.add(name)
             wanted.update(Path(f.path).name for f in state.staged)
-            done = {p.package_id for p in state.extracted}
-            pending = [pid for pid in state.package_ids or () if pid not in done]
-            wanted.update(f"{state.key}-{_safe(pid)}.zip" for pid in pending)
         for name in sorted(ours - wanted):
             path = self.staging / name
             if path.is_file() and path not in self.deletable:
@@ -991,7 +973,10 @@ class _Run:
                 continue
             if not state.resend_allowed:
                 continue
-            if self.hold_identical(state):
+            # Only a month a create goes for is held (the rule the plan preview reads): dates
+            # SAT refused with 5002 go on to `Send`, which fails them again and sends nothing.
+            going = m.plan_decision(state, state.start, state.end).create is m.PlanCreate.YES
+            if going and self.hold_identical(state):
                 held.append(key)
                 continue
             if self.sent_this_run[key] >= MAX_SUBMISSIONS_PER_RUN:
@@ -1001,7 +986,7 @@ class _Run:
                     "command again to try again",
                 )
                 continue
-            if not self.reach_checked:
+            if going and not self.reach_checked:
                 sending.append((key, state.start))
             self.spawn(key, self._send(key))
         if sending:
@@ -1101,7 +1086,15 @@ class _Run:
                     self.emit(Submitted(key, before.request_id, before.duplicate, resumed=True))
                 folder = None if self.options.download_to is None else self.options.download_to
                 on_disk = 0 if folder is None else files_in(folder / key)
-                self.feed(key, m.Start(want_files=want_files, on_disk=on_disk))
+                start = m.Start(want_files=want_files, on_disk=on_disk)
+                if folder is not None and on_disk:
+                    kind = before.request_type
+                    start = attrs.evolve(
+                        start,
+                        cfdis=await asyncio.to_thread(held_cfdis, folder / key, kind),
+                        staged_copies=staged_copies(folder, key),
+                    )
+                self.feed(key, start)
                 if before.settled and self.store.get(key).settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()
@@ -1308,7 +1301,7 @@ async def run_bulk(
     hears how far back the history reached before the run's first create (`bulk.reach`)."""
     run = _Run(downloads, store, plan, options)
     run.on_reach = on_reach
-    run.notes = merge_plan(store, plan)
+    run.notes = merge_plan(store, plan, options.download_to)
     driver = asyncio.create_task(run.drive())
     try:
         while (event := await run.events.get()) is not None:

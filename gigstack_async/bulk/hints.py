@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 from gigstack_async.bulk.machine import OUT
 
@@ -45,6 +46,17 @@ RUN_AGAIN_SENTENCE = "R" + RUN_AGAIN[1:] + "."
 _PART = re.compile(re.escape(OUT) + r"(?P<suffix>-\d{4}-\d{2}[a-z])")
 
 
+def _sibling_base(folder: str) -> str:
+    """`folder` (as the user gave it) as the start of a sibling folder's name: as given, less a
+    trailing separator, or, when its last part names no folder (`.`, `..`, `/`, `A/.`), the
+    folder's resolved path: `--out .` gave the hidden `.-2024-03a` inside it (review 9i #6)."""
+    base = folder.rstrip("/\\") or folder
+    last = base.replace("\\", "/").rsplit("/", 1)[-1]
+    if last in ("", ".", ".."):
+        return str(Path(base).resolve())
+    return base
+
+
 def with_journal(
     text: str | None,
     month: str,
@@ -63,7 +75,7 @@ def with_journal(
         return text
     beside = out if out is not None else journal
     if beside is not None:
-        base = beside.rstrip("/\\") or beside
+        base = _sibling_base(beside)
         text = _PART.sub(lambda found: shell_quote(base + found.group("suffix"), platform), text)
     if journal is None:
         return text

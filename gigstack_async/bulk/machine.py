@@ -59,6 +59,7 @@ __all__ = [
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
+    "MISSING_FILES",
     "Adopt",
     "AllowDownload",
     "AllowResend",
@@ -84,6 +85,8 @@ __all__ = [
     "PackageFailed",
     "PackageSending",
     "PackageStaged",
+    "PlanCreate",
+    "PlanDecision",
     "PollFailed",
     "ReleasedRequest",
     "Seen",
@@ -102,6 +105,7 @@ __all__ = [
     "files_notice",
     "made_elsewhere",
     "own_request",
+    "plan_decision",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
@@ -220,6 +224,8 @@ class OwnPart:
     start: date
     end: date
     files: tuple[str, ...] = ()
+    invoice_count: int | None = None
+    """The CFDIs SAT reported for those dates (None: unknown, e.g. a journal written before)."""
 
 
 @attrs.frozen
@@ -368,6 +374,15 @@ class MonthState:
     on_disk: int = 0
     """Files in the month's folder when this run started (`Start.on_disk`): files there that
     the month did not extract (`files`) were extracted by an earlier record of it."""
+    cfdis_on_disk: int = 0
+    """Distinct CFDIs among them (`Start.cfdis`)."""
+    staged_copies: int = 0
+    """Staged ZIPs named for the month on disk when this run started (`Start.staged_copies`):
+    an earlier record's package may be there, extracted again at no cost (review 9i #4)."""
+    unextracted: bool = False
+    """An earlier record of the month staged a package that was never recorded extracted (its
+    log says so, or a staged copy was on disk when the record was rebuilt): the files in its
+    folder may be only part of its CFDIs, so `journal keep` is not offered for them."""
     blocked_package: str | None = None
     """The package the month stopped at (needs-attention) because its count is full while a
     counted download may not have reached SAT: what `journal retry-download` allows one more
@@ -440,6 +455,22 @@ class Counts:
         return cls(state.creates, state.downloads, state.unsure, state.granted, state.uncounted)
 
 
+@attrs.frozen
+class Asked:
+    """The month's dates and SAT's count of its request's CFDIs, as the journal's log keeps
+    them with every transition (beside `Counts`), so that `journal repair` rebuilds a lost
+    record with the dates it was requested for and a count `journal keep` can check the
+    folder against (review 9i #3). None: unknown (a log written before it kept them)."""
+
+    start: date | None = None
+    end: date | None = None
+    invoice_count: int | None = None
+
+    @classmethod
+    def of(cls, state: MonthState) -> Asked:
+        return cls(state.start, state.end, state.invoice_count)
+
+
 # ------------------------------------------------------------------ observations
 
 
@@ -467,6 +498,10 @@ class Start:
     want_files: bool = True
     on_disk: int = 0
     """Files the month's folder holds now (0: none, or no download folder)."""
+    cfdis: int = 0
+    """Distinct CFDIs (`<UUID>.xml`; metadata: rows) among them, as `journal keep` counts."""
+    staged_copies: int = 0
+    """Staged ZIPs named for the month in the staging folder now (`<YYYY-MM>-*.zip`)."""
 
 
 @attrs.frozen
@@ -681,6 +716,16 @@ class SplitElsewhere:
     journal did not send (another folder's, seen in the history by `journal split`): a month
     held for it (`planned`, nothing in flight) is split too. Sending it would be refused
     again, so the parts are its only way to finish."""
+    invoice_count: int | None = None
+    """The CFDIs of the month's days in the parts elsewhere, together (each part's journal's
+    count); None when a part's is unknown. The split month's count adds its own parts' to it:
+    unknown stays unknown, never 0."""
+
+
+def _total(*counts: int | None) -> int | None:
+    """The sum of CFDI counts, None (unknown) when one of them is."""
+    known = [n for n in counts if n is not None]
+    return sum(known) if len(known) == len(counts) else None
 
 
 @attrs.frozen
@@ -924,6 +969,9 @@ def unrecorded(
     hint: str,
     counts: Counts | None = None,
     on_disk: int = 0,
+    asked: Asked | None = None,
+    unextracted: bool = False,
+    staged_copies: int = 0,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
@@ -936,8 +984,22 @@ def unrecorded(
     `known_ids` is `uncounted` and so is any request adopted for it (`counts_lost`).
     `on_disk`: files in the month's folder now; when there are some, `hint` follows the
     notice that they are there and `journal keep` (`files_notice`), so that no one spends the
-    package's last SAT download to extract files already on disk (newcomer 9e #1)."""
-    held = _evolve(state, on_disk=on_disk)
+    package's last SAT download to extract files already on disk (newcomer 9e #1).
+    `asked`: the month's dates and SAT's count as its log kept them (None: unknown): the month
+    takes those dates (a request for part of the plan's shows MISSING DAYS, never "done" for
+    the whole month) and the count, which `journal keep` checks the folder against.
+    `unextracted`: its log shows a package staged and never extracted; `staged_copies`: staged
+    ZIPs named for the month on disk. Either way its folder may hold only part of its CFDIs:
+    `journal keep` is not offered (review 9i #4)."""
+    if asked is not None and asked.start is not None and asked.end is not None:
+        state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
+    held = _evolve(
+        state,
+        on_disk=on_disk,
+        unextracted=unextracted or staged_copies > 0,
+        staged_copies=staged_copies,
+        known_ids=known_ids,
+    )
     hint = _spent_hint(held, hint)
     if counts is None:
         return _evolve(
@@ -960,6 +1022,26 @@ def unrecorded(
     )
 
 
+def staged_not_extracted(stages: Sequence[Stage]) -> bool:
+    """Whether a month's logged stages (oldest first) end with a package staged and never
+    recorded extracted: a run killed while extracting, or before it (review 9i #4). A new
+    request (planned, submitting, submitted) or a finished month ends it."""
+    pending = False
+    for stage in stages:
+        if stage is Stage.STAGED:
+            pending = True
+        elif stage in (
+            Stage.DONE,
+            Stage.EMPTY,
+            Stage.SPLIT,
+            Stage.PLANNED,
+            Stage.SUBMITTING,
+            Stage.SUBMITTED,
+        ):
+            pending = False
+    return pending
+
+
 def _seen_as_candidate(state: MonthState) -> bool:
     """The adopted request is a candidate the journal saw in a history, with its `createdAt`
     (`_reconcile`): the user's word is about that request. If the server's ids restart before
@@ -977,6 +1059,8 @@ def _start(state: MonthState, obs: Start) -> Result:
         state,
         want_files=obs.want_files,
         on_disk=obs.on_disk,
+        cfdis_on_disk=obs.cfdis,
+        staged_copies=obs.staged_copies,
         failed_this_run=(),
         poll_failures=0,
         free_failures=0,
@@ -1324,6 +1408,9 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                 kept = seen if typed else attrs.evolve(seen, created_at=None)
                 state = _evolve(state, records=_remember(state.records, kept), typed=typed)
             if _fits(state, seen) is False:
+                part = _part_of_month(state, seen)
+                if part is not None:
+                    return _attention(state, *part), ()
                 return _attention(
                     state,
                     f"the server's request {seen.id} is for {seen.rfc_type} "
@@ -1365,6 +1452,30 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
     request_id = state.request_id
     assert request_id is not None
     return state, (FetchStatus(request_id),)  # fell out of the 20-entry window
+
+
+def _part_of_month(state: MonthState, seen: Seen) -> tuple[str, str] | None:
+    """(reason, hint) when `seen`, listed under the month's request id, is the month's kind of
+    request for only some of its days (adopted after its record was lost, review 9i #3):
+    MISSING DAYS, not a reused id. None otherwise."""
+    if (
+        seen.start is None
+        or seen.end is None
+        or seen.rfc_type != state.rfc_type
+        or (seen.request_type is not None and seen.request_type != state.request_type)
+        or seen.start < state.start
+        or seen.end > state.end
+    ):
+        return None
+    days = _days(uncovered(state.start, state.end, [(seen.start, seen.end)]))
+    return (
+        f"MISSING DAYS: request {seen.id} is {state.key}'s {state.rfc_type} "
+        f"{state.request_type} request for {seen.start}..{seen.end} only; the month is "
+        f"{state.start}..{state.end}, so it leaves out {days}. Nothing was downloaded",
+        f"its days' CFDIs may already be in the month's folder; the month's other days need a "
+        f"new request: `gigstack-async journal resend {state.key}` asks for "
+        f"{state.start}..{state.end} (a new request, may be billed)",
+    )
 
 
 def _checks(state: MonthState, seen: Seen) -> bool:
@@ -1738,44 +1849,83 @@ OUT = "<out>"
 the machine knows no folder; `bulk.hints.with_journal` writes the folder in."""
 
 
-def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
-    """The month's dates in two halves, each with the part folder a hint names for it
-    (`<out>-2024-03a`, `<out>-2024-03b`: siblings of the run's folder); one part when the
-    month is a single day (nothing shorter to ask for)."""
-    days = (state.end - state.start).days + 1
+def _halves(start: date, end: date) -> list[tuple[date, date]]:
+    """`start..end` in two halves (the second the longer one), or itself when one day."""
+    days = (end - start).days + 1
     if days < 2:
-        return ((state.start, state.end, f"{OUT}-{state.key}a"),)
-    middle = state.start + timedelta(days=days // 2 - 1)
-    return (
-        (state.start, middle, f"{OUT}-{state.key}a"),
-        (middle + timedelta(days=1), state.end, f"{OUT}-{state.key}b"),
-    )
+        return [(start, end)]
+    middle = start + timedelta(days=days // 2 - 1)
+    return [(start, middle), (middle + timedelta(days=1), end)]
 
 
-def split_commands(state: MonthState) -> str:
-    """The `sat download` of each half of the month (`split_halves`), each into its own folder,
-    then the `journal split` that records them: commands to copy once rendered with the folder
-    (`bulk.hints.with_journal`)."""
+def split_halves(state: MonthState) -> tuple[tuple[date, date, str], ...]:
+    """The parts of the month's dates to download elsewhere after SAT 5003, each with the part
+    folder a hint names for it (`<out>-2024-03a`, `<out>-2024-03b`, ...: siblings of the run's
+    folder): the month in two halves (one part when it is a single day), or, when its folder
+    already holds some of its days (`own_part`, kept through a `journal resend --force`), only
+    the days it misses: a range no longer than half the refused dates as it is, a longer one in
+    two halves (review 9i #1: asking for the folder's days again bills them twice)."""
+    own = own_part_of(state, state.start, state.end)
+    if own is None:
+        ranges = _halves(state.start, state.end)
+    else:
+        days = (state.end - state.start).days + 1
+        ranges = []
+        for a, b in uncovered(state.start, state.end, [(own.start, own.end)]):
+            short = (b - a).days + 1 <= days - days // 2
+            ranges.extend([(a, b)] if short else _halves(a, b))
+    return tuple((a, b, f"{OUT}-{state.key}{chr(ord('a') + i)}") for i, (a, b) in enumerate(ranges))
+
+
+def part_commands(
+    state: MonthState, ranges: Sequence[tuple[date, date]]
+) -> tuple[str, tuple[str, ...]]:
+    """The `sat download` of each range of month `state`'s, complete as the user types it
+    (its --rfc-type and --type), each into its own part folder (`<out>-2024-03a`, ...: siblings
+    of the run's folder, written in by `bulk.hints.with_journal`; a `bulk()` caller reads them
+    as `bulk()` calls), and those folders (newcomer 9f #3: `<folder a>` and no --rfc-type could
+    not be pasted)."""
     kind = f"--rfc-type {state.rfc_type}" + (
         f" --type {state.request_type}" if state.request_type != "cfdi" else ""
     )
-    parts = split_halves(state)
+    folders = tuple(f"{OUT}-{state.key}{chr(ord('a') + i)}" for i in range(len(ranges)))
     runs = " and ".join(
         f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
-        for a, b, folder in parts
+        for (a, b), folder in zip(ranges, folders, strict=True)
     )
+    return runs, folders
+
+
+def split_commands(state: MonthState) -> str:
+    """The `sat download` of each part of the month (`split_halves`), each into its own folder,
+    then the `journal split` that records them: commands to copy once rendered with the folder
+    (`bulk.hints.with_journal`)."""
+    parts = split_halves(state)
+    runs, _ = part_commands(state, [(a, b) for a, b, _ in parts])
+    each = "each is" if len(parts) > 1 else "it is"
+    own = "" if own_part_of(state, state.start, state.end) is None else ", with this folder's,"
     return (
-        f"{runs} (with the other options you ran with, e.g. --team); once each is done, "
+        f"{runs} (with the other options you ran with, e.g. --team); once {each} done, "
         f"`gigstack-async journal split {state.key} {' '.join(f for _, _, f in parts)}` checks "
-        "that they cover the month and records where its CFDIs are"
+        f"that they{own} cover the month and records where its CFDIs are"
     )
 
 
 def _split_hint(state: MonthState) -> str:
+    own = own_part_of(state, state.start, state.end)
+    if own is None:
+        return (
+            f"split the period: run {state.start}..{state.end} as shorter ranges, each into its "
+            "own --out folder (a journal holds one request per month), e.g. in two halves: "
+            f"{split_commands(state)} (runs of this folder then end ok)"
+        )
+    missing = uncovered(state.start, state.end, [(own.start, own.end)])
     return (
-        f"split the period: run {state.start}..{state.end} as shorter ranges, each into its own "
-        "--out folder (a journal holds one request per month), e.g. in two halves: "
-        f"{split_commands(state)} (runs of this folder then end ok)"
+        f"split the period: the month's folder already holds {own.start}..{own.end} "
+        f"({len(own.files)} file(s), from its earlier request), which counts as a part: never "
+        f"request those days again (billed twice). Download only {_days(missing)}, into other "
+        "--out folders (a journal holds one request per month; a range longer than half the "
+        f"month in two halves): {split_commands(state)} (runs of this folder then end ok)"
     )
 
 
@@ -1833,12 +1983,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         own = own_part_of(state, obs.start, obs.end)
         extracted = state.extracted
         also = ""
+        count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
             extracted = (
                 *[e for e in extracted if e.package_id != OWN_PART],
                 ExtractedPackage(OWN_PART, own.files),
             )
             also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
+            count = _total(count, own.invoice_count)
         reason = (
             f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
             f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
@@ -1850,6 +2002,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             start=obs.start,
             end=obs.end,
             extracted=extracted,
+            invoice_count=count,
             reason=reason,
             hint=None,
         ), ()
@@ -1857,12 +2010,24 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if held and obs.refused_elsewhere is not None:
         # Held for another folder's identical request SAT refused with 5003: never sent from
         # here (nothing in flight), and sending it would only be refused again.
-        return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            invoice_count=obs.invoice_count,
+            reason=_split_reason(state, obs),
+            hint=None,
+        ), ()
     own = own_part_of(state, state.start, state.end)
-    if state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and own is not None:
-        # A resend of a month done for fewer days ended in 5002: its own days count as a part.
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
+        # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
+        # a part (review 9i #1: the 5003 hint asks only for the others).
+        why = (
+            "its limit of requests for these dates"
+            if state.sat_code == 5002
+            else "too many CFDIs for one request"
+        )
         reason = (
-            f"SAT 5002 (its limit of requests for these dates) for {state.start}..{state.end}: "
+            f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
             f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
             f"file(s)), the other days in parts elsewhere: {obs.where}"
         )
@@ -1870,7 +2035,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             *[e for e in state.extracted if e.package_id != OWN_PART],
             ExtractedPackage(OWN_PART, own.files),
         )
-        return _evolve(state, stage=Stage.SPLIT, extracted=extracted, reason=reason, hint=None), ()
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            extracted=extracted,
+            invoice_count=_total(own.invoice_count, obs.invoice_count),
+            reason=reason,
+            hint=None,
+        ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
@@ -1885,7 +2057,13 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
                 else ""
             )
         )
-    return _evolve(state, stage=Stage.SPLIT, reason=_split_reason(state, obs), hint=None), ()
+    return _evolve(
+        state,
+        stage=Stage.SPLIT,
+        invoice_count=obs.invoice_count,
+        reason=_split_reason(state, obs),
+        hint=None,
+    ), ()
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
@@ -1908,20 +2086,24 @@ def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
     )
 
 
-def limit_5002_hint(key: str, start: date, end: date) -> str:
-    """What to do once SAT refused month `key`'s `start..end` with 5002 (its limit of requests
-    for those dates is exhausted, for good)."""
+def _two_ranges(state: MonthState, start: date, end: date) -> tuple[str, tuple[str, ...]]:
+    """`start..end` as two ranges (the first ends in its middle), as `part_commands`."""
     middle = start + (end - start) // 2
+    return part_commands(state, [(start, middle), (middle + timedelta(days=1), end)])
+
+
+def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
+    """What to do once SAT refused month `state`'s `start..end` with 5002 (its limit of requests
+    for those dates is exhausted, for good)."""
+    runs, folders = _two_ranges(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
         "again. To download the month anyway, run it as shorter ranges (other dates are new "
         "criteria for SAT: new requests, possibly billed), each into its own --out folder, "
-        f"e.g. `gigstack-async sat download --from {start} --to {middle} --out <folder a>` and "
-        f"`--from {middle + timedelta(days=1)} --to {end} --out <folder b>` (with this run's "
-        "--rfc-type and --type); once both are done, `gigstack-async journal split "
-        f"{key} <folder a> <folder b>` records where its CFDIs are (runs of this folder then end "
-        "ok). Other dates run into this folder download only those days: the month then says "
-        "MISSING DAYS"
+        f"e.g. {runs} (with the other options you ran with, e.g. --team); once both are done, "
+        f"`gigstack-async journal split {state.key} {' '.join(folders)}` records where its "
+        "CFDIs are (runs of this folder then end ok). Other dates run into this folder download "
+        "only those days: the month then says MISSING DAYS"
     )
 
 
@@ -1946,7 +2128,7 @@ def _5002_hint(state: MonthState, start: date, end: date) -> str:
     (`own_part`), the way to the missing days only (review 9g #4)."""
     own = own_part_of(state, start, end)
     if own is None:
-        return limit_5002_hint(state.key, start, end)
+        return limit_5002_hint(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
         f"again. The month's folder already holds {own.start}..{own.end} ({len(own.files)} "
@@ -2006,16 +2188,12 @@ def missing_days_way(state: MonthState, start: date, end: date) -> str:
             "(an earlier request's days included); a `sat download` of the whole month records "
             "it complete and sends nothing"
         )
-    folders = [f"<folder {chr(ord('a') + i)}>" for i in range(len(ranges))]
-    runs = " and ".join(
-        f"`gigstack-async sat download --from {a} --to {b} --out {folder}`"
-        for (a, b), folder in zip(ranges, folders, strict=True)
-    )
+    runs, folders = part_commands(state, ranges)
     return (
         f"missing here: {_days(ranges)}. Download "
         f"{'that range' if len(ranges) == 1 else 'each range'} into its own --out folder "
-        f"({runs}, with this run's --rfc-type and --type; other dates for SAT: a new request, "
-        f"possibly billed); once done, `gigstack-async journal split {state.key} "
+        f"({runs}, with the other options you ran with, e.g. --team; other dates for SAT: a new "
+        f"request, possibly billed); once done, `gigstack-async journal split {state.key} "
         f"{' '.join(folders)}` records the month as complete (runs of this folder then end ok)"
     )
 
@@ -2043,8 +2221,29 @@ def replanned(state: MonthState, start: date, end: date) -> MonthState:
         state,
         reason=f"the plan's {start}..{end} asks again for {_days([overlap])}, which the "
         f"month's folder already holds ({len(own.files)} file(s) from its earlier request): "
-        "nothing was sent (those CFDIs would be billed twice)",
+        f"{_BILLED_TWICE}",
         hint=missing_days_way(_evolve(state, start=own.start, end=own.end), state.start, state.end),
+    )
+
+
+_BILLED_TWICE = "nothing was sent (those CFDIs would be billed twice)"
+"""How `replanned`'s refusal of a plan ends: that reason is the plan's, not the month's own."""
+
+
+def _own_reason_again(state: MonthState) -> MonthState | None:
+    """Month `state`, SAT-failed, planned again for its own dates after `replanned` refused
+    another plan: its own SAT reason and hint back (review 9i #6: the refused plan's reason
+    stayed). None when its reason is its own already."""
+    if state.stage is not Stage.SAT_FAILED or not (state.reason or "").endswith(_BILLED_TWICE):
+        return None
+    if state.sat_code == 5003:
+        return _evolve(
+            state, reason="SAT 5003: too many CFDIs for one request", hint=_split_hint(state)
+        )
+    return _evolve(
+        state,
+        reason="SAT 5002: the limit of requests for these dates is exhausted",
+        hint=_5002_hint(state, state.start, state.end),
     )
 
 
@@ -2071,11 +2270,30 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         start=start,
         end=end,
         extracted=extracted,
+        invoice_count=_total(state.invoice_count, own.invoice_count),
         reason=f"SAT 5002 (its limit of requests for these dates) for {start}..{end}: "
         f"{state.start}..{state.end} downloaded here by request {state.request_id} "
         f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "
         f"({len(own.files)} file(s))",
         hint=None,
+    )
+
+
+MISSING_FILES = "MISSING FILES"
+"""How a plan's note starts when the month's folder lost files it is counted complete with."""
+
+
+def _files_lost_note(state: MonthState, start: date, end: date, lost: Sequence[str]) -> str:
+    own = state.own_part
+    assert own is not None  # only a month its own part completes gets here
+    return (
+        f"{MISSING_FILES}: {start}..{end} would be complete with {state.start}..{state.end} "
+        f"(request {state.request_id}) and {own.start}..{own.end} (an earlier request), both "
+        f"in the month's folder, but it no longer holds {len(lost)} of their "
+        f"{len(own.files) + len(state.files)} file(s), e.g. {lost[0]}: not recorded complete. "
+        "Put them back and run the same command again; if they are gone, download the days "
+        "they were for into another --out folder, then `gigstack-async journal split "
+        f"{state.key} <that folder> --force` records the month with them"
     )
 
 
@@ -2099,6 +2317,133 @@ def exhausted_again(state: MonthState, start: date, end: date) -> MonthState:
         reason=f"SAT 5002 refused {start}..{end} earlier (its limit of requests for these "
         "dates is exhausted): nothing was sent again",
         hint=_5002_hint(state, start, end),
+    )
+
+
+class PlanCreate(StrEnum):
+    """Whether a run of a plan sends a create request (possibly billed) for a recorded month."""
+
+    NO = "no"
+    YES = "yes"
+    """A create goes (unless the account's history lists the month's exact request under
+    another id: the run holds it, `bulk.duplicates`)."""
+    IF_ABSENT = "if-absent"
+    """The last create's outcome is unknown: a create goes only once a history proves it
+    absent (the history may list it: never called another folder's request)."""
+
+
+@attrs.frozen
+class PlanDecision:
+    """What a run of a plan does with a month the journal recorded (`plan_decision`)."""
+
+    state: MonthState | None
+    """The month as the run takes it up; None: the recorded state, unchanged."""
+    note: str | None
+    """Why the recorded dates are kept although the plan asks for others (its result says
+    so); None: nothing to say."""
+    create: PlanCreate
+
+
+def plan_decision(
+    state: MonthState, start: date, end: date, *, lost: Sequence[str] = ()
+) -> PlanDecision:
+    """What a run of a plan asking month `state` for `start..end` does with it: the one rule
+    the run (`engine.merge_plan`), its plan preview (`BulkDownload.identical_requests`) and
+    the confirmation's count (`BulkDownload.may_create`) read, so they never disagree.
+
+    A month with no billed request (never sent, proven absent, allowed a resend, or refused by
+    gigstack) takes the plan's dates: a resend asks for what the plan shows. A month SAT
+    refused with 5003 ("split the period") or 5002 (the limit for these criteria) takes the
+    plan's new, different dates (new criteria, and the plan the user saw is the new request),
+    unless they ask again for days its own part holds (`replanned`: nothing sent). Dates SAT
+    refused with 5002 are never sent again (`exhausted_again`; a month done for other dates
+    whose own part holds the rest is complete: `own_part_completes`). A month already sent
+    keeps the dates it was requested with (the request exists and may have been billed):
+    "run the same command again" resumes it even when its end was clipped to an earlier
+    "today". When those dates miss days of the plan's, the note says so and the month's result
+    is not ok (`gigstack-async journal resend` asks for the plan's dates); days its own part
+    holds in its folder are not missing (review 9i #6).
+
+    `lost`: the files of the month's own part and request that its folder no longer holds (the
+    run looks, `content.lost_files`; the machine does no I/O): a month missing some is never
+    recorded complete by its own part (as `journal split` refuses it without --force); the
+    note says which (review 9i #5). The preview and the count pass none: the create decided
+    is the same either way (none).
+
+    `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
+    decided, note = _plan_step(state, start, end, lost)
+    begun = transition(decided or state, Start())[0]
+    if (begun.start, begun.end) in begun.exhausted:
+        create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
+    elif begun.stage is Stage.PLANNED and begun.resend_allowed:
+        create = PlanCreate.YES
+    elif begun.unknown and begun.stage in (Stage.SUBMITTING, Stage.NEEDS_ATTENTION):
+        create = PlanCreate.IF_ABSENT
+    else:
+        create = PlanCreate.NO
+    return PlanDecision(decided, note, create)
+
+
+def _plan_step(
+    state: MonthState, start: date, end: date, lost: Sequence[str]
+) -> tuple[MonthState | None, str | None]:
+    if (state.start, state.end) == (start, end):
+        return _own_reason_again(state), None
+    if (start, end) in state.exhausted:
+        # SAT 5002 refused these very dates before (the month was tried with others since).
+        if state.stage in (Stage.PLANNED, Stage.REFUSED):
+            # Nothing sent for the recorded dates yet, and the plan the user saw asks for the
+            # refused ones: neither is sent (only the plan shown may be billed).
+            return exhausted_again(state, start, end), None
+        complete = own_part_completes(state, start, end)
+        if complete is not None and lost:
+            return None, _files_lost_note(state, start, end, lost)
+        if complete is not None:
+            # Its request and its own part (both in its folder) hold every day: complete.
+            return complete, None
+        missing = start < state.start or end > state.end
+        way = missing_days_way(state, start, end)
+        return None, (
+            ("MISSING DAYS: " if missing else "")
+            + f"requested earlier for {state.start}..{state.end}; SAT 5002 refused "
+            f"the plan's {start}..{end} earlier (its limit of requests "
+            "for these dates is exhausted): they are never sent again"
+            + (f". {way}" if missing else "")
+        )
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        # SAT refused these criteria (5002: their limit; 5003: too many CFDIs): other dates are
+        # new criteria, and the plan the user saw asks for them.
+        # Not when they ask again for days its folder already holds (`replanned`).
+        return replanned(state, start, end), None
+    if state.stage in (Stage.PLANNED, Stage.REFUSED):
+        # Nothing billed for the recorded dates (never sent, proven absent, or refused): the
+        # request to come is the one the plan shows.
+        return _evolve(state, start=start, end=end), None
+    # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
+    resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
+    try:
+        transition(state, AllowResend())
+    except TransitionError:
+        resend = f"once it has finished, {resend}"
+    own = state.own_part if state.stage in (Stage.DONE, Stage.EMPTY) else None
+    held = [(state.start, state.end)] + ([] if own is None else [(own.start, own.end)])
+    if uncovered(start, end, held):
+        return None, (
+            f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
+            f"says {start}..{end}, and the other days' CFDIs were not "
+            f"requested. {resend} (a new request, possibly billed)"
+        )
+    if own is not None and (start < state.start or end > state.end):
+        # The other days are its own part's, in the same folder (review 9i #6: MISSING DAYS
+        # and a `--force` that `journal resend` then refused).
+        return None, (
+            f"the plan's {start}..{end} are all in the month's folder: requested earlier for "
+            f"{state.start}..{state.end}, and {own.start}..{own.end} by an earlier request "
+            f"({len(own.files)} file(s)); nothing was sent"
+        )
+    return None, (
+        f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
+        f"{start}..{end}: {resend}, possibly billed)"
     )
 
 
@@ -2164,6 +2509,20 @@ def _next_package(state: MonthState) -> Result:
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
+    if _on_disk_already(state):
+        # Newcomer 9e #1 checked (review 9i #3): downloading would spend a SAT download of each
+        # package to extract CFDIs already on disk; `journal keep` checks them against the count.
+        return _attention(
+            state,
+            f"the month's folder already holds {state.cfdis_on_disk} distinct CFDI(s), at least "
+            f"the {state.invoice_count} SAT reports for request {state.request_id}: nothing was "
+            f"downloaded (that would spend one of SAT's {DOWNLOAD_BUDGET} downloads of each of "
+            "its packages to extract them again)",
+            f"`gigstack-async journal keep {state.key}` records the month done with them (it "
+            "checks them first: their number and their content; nothing is sent); if it refuses "
+            f"them, it says the way on",
+            resume_to=Stage.COMPLETED,
+        ), ()
     if not pending:
         if state.staged:
             return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
@@ -2179,6 +2538,25 @@ def _next_package(state: MonthState) -> Result:
     # Counted only by `PackageSending`, right before the GET leaves: a run killed while the
     # download waits for a free slot has not spent anything.
     return state, (FetchPackage(package_id, used + 1),)
+
+
+def _on_disk_already(state: MonthState) -> bool:
+    """The user adopted the month's request (`journal adopt`) into a folder that already holds
+    at least as many distinct CFDIs as SAT reports for it, none of them extracted by this
+    record and no staged copy of the month on disk (that one is extracted for free)."""
+    count = state.invoice_count
+    return (
+        state.request_id is not None
+        and state.request_id == state.confirmed_id
+        and not state.extracted
+        and not state.staged
+        and state.own_part is None
+        and state.staged_copies == 0
+        and earlier_files(state) > 0
+        and count is not None
+        and count > 0
+        and state.cfdis_on_disk >= count
+    )
 
 
 def _sending(state: MonthState, obs: PackageSending) -> Result:
@@ -2264,6 +2642,32 @@ def _staged_lost(state: MonthState, obs: StagedLost) -> Result:
     )
     new, commands = _next_package(state)
     return new, (DeleteStaged(lost[0].path), *commands)
+
+
+def may_need_staged(state: MonthState, package_id: str) -> bool:
+    """Whether a staged copy of `package_id` under the month's name may still be the month's
+    (a run keeps it; `False`: an orphan it may delete). Kept: a recorded staged file, a package
+    of the month's request not extracted yet, and any package of a month not finished whose
+    request's packages are unknown (`package_ids` None): a month rebuilt by `journal repair`,
+    held without a record, or adopted and not asked yet. Its ZIP may be the only copy of the
+    package, whose next GET would spend SAT's second download (review 9i #2). Not kept for a
+    month that is to send a new create (planned, submitting, refused): its packages will be a
+    new request's."""
+    if any(s.package_id == package_id for s in state.staged):
+        return True
+    if state.package_ids is None:
+        # Not once finished, nor for a new create (planned, submitting: a resend gave up the
+        # request whose package it was).
+        return state.stage not in (
+            Stage.DONE,
+            Stage.EMPTY,
+            Stage.SPLIT,
+            Stage.PLANNED,
+            Stage.SUBMITTING,
+            Stage.REFUSED,
+        )
+    done = {p.package_id for p in state.extracted}
+    return package_id in state.package_ids and package_id not in done
 
 
 def _extract_commands(state: MonthState) -> tuple[Command, ...]:
@@ -2388,28 +2792,52 @@ def earlier_files(state: MonthState) -> int:
 def files_notice(state: MonthState) -> str:
     """What a hint says first when the month's folder already holds files it did not extract
     in this record: they may be every CFDI of the month, so a billed resend may not be needed.
-    Empty when there are none."""
+    Empty when there are none.
+
+    `journal keep` is offered only as the checked command (never with --force: the user's
+    comparison is no check, review 9i #3), and only when SAT's count is known to check it
+    against; never when an earlier record staged the month's package and did not finish
+    extracting it (`unextracted`, `staged_copies`: the folder may hold part of it, and a staged
+    copy is extracted again for free, review 9i #4). Without SAT's count, the way to a checked
+    keep is `journal adopt`: its run asks the request's status first (free) and stops with
+    `journal keep` when the folder already holds that many CFDIs (`_on_disk_already`)."""
     found = earlier_files(state)
     if not found:
         return ""
-    count = (
-        f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
-        if state.invoice_count is not None
-        else ""
-    )
-    # Without SAT's count `journal keep` cannot check the files itself: the user's comparison
-    # is the check, and the command must run as printed.
-    keep = (
-        f"keep {state.key}` records the month done with them (nothing is sent)"
-        if state.invoice_count is not None
-        else f"keep {state.key} --force` records the month done with them (nothing is sent; "
-        "--force: this journal has no count from SAT to check them against)"
-    )
-    return (
+    key = state.key
+    held = (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
-        f"this journal lost the month's record{count}): compare them with the request in "
-        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"{keep}. Only if some are missing, "
+        "this journal lost the month's record"
+    )
+    if state.unextracted or state.staged_copies:
+        copy = (
+            "; its staged copy is still on disk and is extracted again without downloading"
+            if state.staged_copies
+            else ""
+        )
+        return (
+            f"{held}), but that run staged the month's package and never recorded it extracted"
+            f"{copy}: they may be only part of its CFDIs, so do not keep them; "
+        )
+    rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
+    if state.invoice_count is not None:
+        return (
+            f"{held}; SAT reported {state.invoice_count} CFDIs for request {rid}): if they are "
+            f"all there, `gigstack-async journal keep {key}` records the month done with them "
+            "(it checks them against that count first; nothing is sent). Only if some are "
+            "missing, "
+        )
+    if state.request_id is None:
+        return (
+            f"{held}; SAT's count of its CFDIs is unknown here, so nothing can check them yet): "
+            "adopting its request downloads nothing while they are all there: the next run asks "
+            "the request's status first (free) and, if the folder holds at least the CFDIs SAT "
+            "reports, stops and offers the checked `journal keep` instead. First, "
+        )
+    return (
+        f"{held}; SAT reported no count for request {rid}, so nothing can check them): compare "
+        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
+        f"journal keep {key}` says what it cannot check. Only if some are missing, "
     )
 
 
@@ -2661,7 +3089,7 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     own_part = state.own_part
     if state.stage in (Stage.DONE, Stage.EMPTY):
         # Its days are in the folder: a 5002 for the wider dates must not ask for them again.
-        own_part = OwnPart(state.start, state.end, state.files)
+        own_part = OwnPart(state.start, state.end, state.files, state.invoice_count)
     if (start, end) in state.exhausted or (
         state.stage is Stage.SAT_FAILED and state.sat_code == 5002 and not redated
     ):
@@ -2705,12 +3133,11 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
             "file(s), from its earlier request); "
             + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
         )
-    middle = start + (end - start) // 2
+    runs, folders = _two_ranges(state, start, end)
     return (
         "Run `sat download` for this month with other dates instead, each range into another "
-        f"--out folder (e.g. `gigstack-async sat download --from {start} --to {middle} --out "
-        f"<folder a>` and `--from {middle + timedelta(days=1)} --to {end} --out <folder b>`), "
-        f"then `gigstack-async journal split {state.key} <folder a> <folder b>`: a plan with "
+        f"--out folder (e.g. {runs}, with the other options you ran with, e.g. --team), then "
+        f"`gigstack-async journal split {state.key} {' '.join(folders)}`: a plan with "
         "different dates is a new request for SAT (it may be billed)"
     )
 

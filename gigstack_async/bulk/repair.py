@@ -218,6 +218,8 @@ class SplitPart:
     lost: tuple[str, ...] = ()
     """Files its journal records for the month that its folder no longer holds (`journal
     split --force` records the split anyway)."""
+    invoice_count: int | None = None
+    """The CFDIs its journal's request reported for the month (None: unknown)."""
 
     def describe(self) -> str:
         where = self.folder if self.folder is not None else f"the journal {self.journal}"
@@ -226,23 +228,9 @@ class SplitPart:
 
 
 def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
-    """The files `names` (a month's recorded extraction) that `folder` no longer holds. CFDIs
-    (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`content.cfdi_uuids`:
-    a copy under another name or a PDF beside it holds no CFDI); other files by name."""
-    if folder is None or not names:
-        return ()
-    held = (
-        {f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")}
-        if folder.is_dir()
-        else set()
-    )
-    uuids = content.cfdi_uuids(held)
-    return tuple(
-        name
-        for name in names
-        if name not in held
-        and not (content.cfdi_uuids([name]) and content.cfdi_uuids([name]) <= uuids)
-    )
+    """The files `names` (a month's recorded extraction) that `folder` no longer holds
+    (`content.lost_files`: CFDIs by UUID, other files by name; a run checks the same)."""
+    return content.lost_files(folder, names)
 
 
 def split(
@@ -262,13 +250,14 @@ def split(
     already split: the parts are named again), or done (or empty) for fewer days than the plan's
     whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a part, and
     the month takes the whole month's; so do the dates it had been done for when a `journal
-    resend --force` of it was refused with 5002, `MonthState.own_part`), or it is planned and
-    `refused_elsewhere` names another folder's identical request SAT refused with 5003 (what
-    held it; `m.SplitElsewhere`); each part is another journal of the same kind of request
-    (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
+    resend --force` of it was refused with 5002 or 5003, `MonthState.own_part`), or it is
+    planned and `refused_elsewhere` names another folder's identical request SAT refused with
+    5003 (what held it; `m.SplitElsewhere`); each part is another journal of the same kind of
+    request (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
     finished there with its files extracted (`done`), `empty`, or itself split (a month
     `completed` by a run without a download folder holds no file); together they cover every day
-    of the month's dates.
+    of the month's dates. The month's CFDI count becomes the parts' together (unknown when
+    one part's is).
 
     Each part's files, and the month's own part's, are checked on disk (`lost_files`): a part
     whose folder no longer holds the files its journal records is refused unless `force`
@@ -287,8 +276,9 @@ def split(
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
         own.append(SplitPart(store.path, state.start, state.end, len(state.files), here, True))
-    elif state.stage is m.Stage.SAT_FAILED and state.sat_code == 5002:
-        # A resend of such a month refused with 5002: the days it had still count as a part.
+    elif state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        # A resend of such a month refused with 5002 or 5003: the days it had still count as a
+        # part (the 5003 hint asks only for the others: review 9i #1).
         kept = m.own_part_of(state, state.start, state.end)
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
@@ -335,7 +325,15 @@ def split(
             folder = None if other.download_to is None else other.download_to.absolute() / key
             lost = lost_files(folder, theirs.files)
             found.append(
-                SplitPart(target, theirs.start, theirs.end, len(theirs.files), folder, lost=lost)
+                SplitPart(
+                    target,
+                    theirs.start,
+                    theirs.end,
+                    len(theirs.files),
+                    folder,
+                    lost=lost,
+                    invoice_count=theirs.invoice_count,
+                )
             )
     missing = m.uncovered(start, end, [(p.start, p.end) for p in [*own, *found]])
     if missing:
@@ -360,8 +358,12 @@ def split(
             "split although these files are missing)"
         )
     where = ", ".join(p.describe() for p in found)
+    counts = [p.invoice_count for p in found]
+    count = None if None in counts else sum(n for n in counts if n is not None)
     try:
-        new, _ = m.transition(state, m.SplitElsewhere(where, start, end, refused_elsewhere))
+        new, _ = m.transition(
+            state, m.SplitElsewhere(where, start, end, refused_elsewhere, invoice_count=count)
+        )
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     return new, (*own, *found)

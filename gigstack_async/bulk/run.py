@@ -28,7 +28,6 @@ from gigstack_async.bulk.engine import (
 )
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
-from gigstack_async.bulk.machine import MonthState, Stage
 from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.store import (
@@ -180,8 +179,9 @@ class BulkDownload:
         every month without a journal, else those the journal has sent nothing for yet,
         refused before billing, allowed a resend, whose last create's outcome is still unknown
         (sent again only if the history proves it absent), or that SAT refused with 5002/5003
-        and the plan now asks with other dates. Reads the journal (raises its JournalError like
-        `check_journal`); sends nothing."""
+        and the plan now asks with other dates; never dates SAT refused with 5002, nor days
+        the month's folder already holds (`machine.plan_decision`, the rule the run follows).
+        Reads the journal (raises its JournalError like `check_journal`); sends nothing."""
         keys = [slot.key for slot in self.plan]
         if self.journal_path is None or not self._has_journal():
             return keys
@@ -193,7 +193,8 @@ class BulkDownload:
                 slot.key
                 for slot in self.plan
                 if slot.key not in known
-                or _may_create(store.get(slot.key), (slot.start_date, slot.end_date))
+                or m.plan_decision(store.get(slot.key), slot.start_date, slot.end_date).create
+                is not m.PlanCreate.NO
             ]
 
     async def identical_requests(
@@ -227,7 +228,13 @@ class BulkDownload:
         to_send: list[tuple[str, date]] = []
         for slot in self.plan:
             state = recorded.get(slot.key)
-            if state is not None and not _to_send(state, slot.start_date, slot.end_date):
+            if (
+                state is not None
+                and m.plan_decision(state, slot.start_date, slot.end_date).create
+                is not m.PlanCreate.YES
+            ):
+                # Not sent by this plan, or only once the history proves its last create
+                # absent (the history may list that very create: not another folder's).
                 continue
             # The plan's dates (a month to send takes them), and what the journal recorded of
             # the month's own requests: only those are not counted (`own_request`).
@@ -351,38 +358,11 @@ def _for_python(text: str | None) -> str | None:
     text = text.replace("its own --out folder", "its own download_to= folder")
     text = _SAT_DOWNLOAD.sub(_as_bulk_call, text)
     text = text.replace(
-        "(with the other options you ran with, e.g. --team)",
-        "(with the other arguments of your bulk() call)",
+        "with the other options you ran with, e.g. --team",
+        "with the other arguments of your bulk() call",
     )
     text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
     return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
-
-
-def _may_create(state: MonthState, dates: tuple[date, date]) -> bool:
-    # Mirrors engine.merge_plan and machine._start/_send: the stages from which a create can go.
-    if state.stage in (Stage.PLANNED, Stage.REFUSED, Stage.SUBMITTING):
-        return True
-    if state.stage is Stage.NEEDS_ATTENTION and state.unknown:
-        return True
-    return (
-        state.stage is Stage.SAT_FAILED
-        and state.sat_code in (5002, 5003)
-        and (state.start, state.end) != dates
-        and dates not in state.exhausted
-    )
-
-
-def _to_send(state: m.MonthState, start: object, end: object) -> bool:
-    """Whether a run of this plan would send a create for the recorded month (see
-    `engine.merge_plan`): never sent or refused, or SAT refused it (5002/5003) and the plan
-    asks for other dates."""
-    if state.stage in (m.Stage.PLANNED, m.Stage.REFUSED):
-        return state.resend_allowed or state.stage is m.Stage.REFUSED
-    return (
-        state.stage is m.Stage.SAT_FAILED
-        and state.sat_code in (5002, 5003)
-        and (state.start, state.end) != (start, end)
-    )
 
 
 class _Held:

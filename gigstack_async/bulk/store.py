@@ -40,7 +40,7 @@ import cattrs
 
 from gigstack_async._atomic import fsync_dir
 from gigstack_async.bulk.hints import shell_quote
-from gigstack_async.bulk.machine import Counts, MonthState, Stage
+from gigstack_async.bulk.machine import Asked, Counts, MonthState, Stage
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.errors import GigstackError
 
@@ -201,6 +201,9 @@ class LogLine:
     counts: Counts | None = None
     """The month's creates and package downloads after the transition (None: a journal written
     before the log kept them, or unreadable: unknown, never zero)."""
+    asked: Asked | None = None
+    """The month's dates and SAT's count for its request after the transition (None: a
+    journal written before the log kept them, or unreadable: unknown)."""
 
 
 @attrs.frozen
@@ -769,6 +772,7 @@ class JournalStore:
             or old.reason != state.reason
             or old.request_id != state.request_id
             or Counts.of(old) != counts
+            or Asked.of(old) != Asked.of(state)
         ):
             self._conn.execute(
                 "INSERT INTO log (key, stage, reason, request_id, counts) VALUES (?, ?, ?, ?, ?)",
@@ -777,7 +781,10 @@ class JournalStore:
                     state.stage.value,
                     state.reason,
                     state.request_id,
-                    json.dumps(_converter.unstructure(counts)),
+                    # Beside the counts, in the same column (older readers ignore them).
+                    json.dumps(
+                        _converter.unstructure(counts) | _converter.unstructure(Asked.of(state))
+                    ),
                 ),
             )
 
@@ -854,6 +861,18 @@ def _counts(text: object) -> Counts | None:
         return None
 
 
+def _asked(text: object) -> Asked | None:
+    """A log line's dates and count; None when it has none (an older line) or they cannot be
+    read."""
+    if not isinstance(text, str):
+        return None
+    try:
+        asked = _converter.structure(json.loads(text), Asked)
+    except (ValueError, TypeError, cattrs.BaseValidationError):
+        return None
+    return None if asked.start is None or asked.end is None else asked
+
+
 def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
     """The `log` table's lines, oldest first (of one month, or of all). Works on a journal
     opened read-only, also one whose log predates its `request_id` or `counts` column."""
@@ -867,7 +886,7 @@ def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
         else conn.execute(sql + " ORDER BY seq")
     ).fetchall()
     return [
-        LogLine(seq, k, Stage(stage), reason, rid, _counts(n))
+        LogLine(seq, k, Stage(stage), reason, rid, _counts(n), _asked(n))
         for seq, k, stage, reason, rid, n in rows
     ]
 

@@ -1055,7 +1055,9 @@ def resent(state: MonthState) -> MonthState:
     kept = state.stage in (Stage.DONE, Stage.EMPTY)
     return evolve(
         state,
-        own_part=m.OwnPart(state.start, state.end, state.files) if kept else state.own_part,
+        own_part=m.OwnPart(state.start, state.end, state.files, state.invoice_count)
+        if kept
+        else state.own_part,
         stage=Stage.PLANNED,
         request_id=None,
         duplicate=False,
@@ -1131,13 +1133,14 @@ def test_resend_refuses_a_month_whose_sat_limit_is_exhausted() -> None:
     with pytest.raises(TransitionError) as raised:
         transition(state, AllowResend())
     assert str(raised.value) == (
-        "2024-01: SAT 5002 says its limit of requests for 2024-01-01..2024-01-31 is exhausted, "
-        "so a resend with these dates would be refused. Run `sat download` for this month with "
-        "other dates instead, each range into another --out folder (e.g. `gigstack-async sat "
-        "download --from 2024-01-01 --to 2024-01-16 --out <folder a>` and `--from 2024-01-17 "
-        "--to 2024-01-31 --out <folder b>`), then `gigstack-async journal split 2024-01 "
-        "<folder a> <folder b>`: a plan with different dates is a new request for SAT (it may "
-        "be billed)"
+        "2024-01: SAT 5002 says its limit of requests for 2024-01-01..2024-01-31 is exhausted, so "
+        "a resend with these dates would be refused. Run `sat download` for this month with other "
+        "dates instead, each range into another --out folder (e.g. `gigstack-async sat download "
+        "--from 2024-01-01 --to 2024-01-16 --rfc-type received --out <out>-2024-01a` and "
+        "`gigstack-async sat download --from 2024-01-17 --to 2024-01-31 --rfc-type received --out "
+        "<out>-2024-01b`, with the other options you ran with, e.g. --team), then `gigstack-async "
+        "journal split 2024-01 <out>-2024-01a <out>-2024-01b`: a plan with different dates is a "
+        "new request for SAT (it may be billed)"
     )
 
 
@@ -1593,19 +1596,30 @@ def test_an_uncounted_package_says_this_journal_sent_none_and_the_free_check() -
     )
 
 
-def files_there(found: int, count: int | None) -> str:
-    said = f"; SAT reported {count} CFDIs for request R1" if count is not None else ""
-    keep = (
-        "keep 2024-01` records the month done with them (nothing is sent)"
-        if count is not None
-        else "keep 2024-01 --force` records the month done with them (nothing is sent; --force: "
-        "this journal has no count from SAT to check them against)"
-    )
-    return (
+def files_there(found: int, count: int | None, *, request: bool = True) -> str:
+    """`files_notice` of request R1's month: the checked `journal keep` (never --force ready-made:
+    review 9i #3) when SAT's count is known, else the dashboard and what keep cannot check."""
+    held = (
         f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
-        f"this journal lost the month's record{said}): compare them with the request in "
-        f"gigstack's dashboard (Descarga Masiva); if they are all there, `gigstack-async journal "
-        f"{keep}. Only if some are missing, "
+        "this journal lost the month's record"
+    )
+    if count is not None:
+        return (
+            f"{held}; SAT reported {count} CFDIs for request R1): if they are all there, "
+            "`gigstack-async journal keep 2024-01` records the month done with them (it checks "
+            "them against that count first; nothing is sent). Only if some are missing, "
+        )
+    if not request:  # a month rebuilt without its request: adopt leads to a checked keep
+        return (
+            f"{held}; SAT's count of its CFDIs is unknown here, so nothing can check them yet): "
+            "adopting its request downloads nothing while they are all there: the next run asks "
+            "the request's status first (free) and, if the folder holds at least the CFDIs SAT "
+            "reports, stops and offers the checked `journal keep` instead. First, "
+        )
+    return (
+        f"{held}; SAT reported no count for request R1, so nothing can check them): compare "
+        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
+        "journal keep 2024-01` says what it cannot check. Only if some are missing, "
     )
 
 
@@ -1781,7 +1795,7 @@ def test_a_month_rebuilt_from_its_log_keeps_its_counts_or_says_they_are_unknown(
     [
         (0, "adopt"),
         # newcomer 9e #1: files already there come first, before any way that spends downloads
-        (4, files_there(4, None) + "adopt"),
+        (4, files_there(4, None, request=False) + "adopt"),
     ],
 )
 def test_a_rebuilt_month_whose_folder_holds_files_leads_with_journal_keep(

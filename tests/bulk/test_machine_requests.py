@@ -713,14 +713,15 @@ REFUSED_HINT = (
 # its own folder, then `journal split` (newcomer 9d, item 2: "other dates" into the same folder
 # lost a day silently).
 LIMIT_HINT = (
-    "SAT's limit of requests for 2024-01-01..2024-01-31 is exhausted: these dates are never "
-    "sent again. To download the month anyway, run it as shorter ranges (other dates are new "
-    "criteria for SAT: new requests, possibly billed), each into its own --out folder, e.g. "
-    "`gigstack-async sat download --from 2024-01-01 --to 2024-01-16 --out <folder a>` and "
-    "`--from 2024-01-17 --to 2024-01-31 --out <folder b>` (with this run's --rfc-type and "
-    "--type); once both are done, `gigstack-async journal split 2024-01 <folder a> <folder b>` "
-    "records where its CFDIs are (runs of this folder then end ok). Other dates run into this "
-    "folder download only those days: the month then says MISSING DAYS"
+    "SAT's limit of requests for 2024-01-01..2024-01-31 is exhausted: these dates are never sent "
+    "again. To download the month anyway, run it as shorter ranges (other dates are new criteria "
+    "for SAT: new requests, possibly billed), each into its own --out folder, e.g. `gigstack-async "
+    "sat download --from 2024-01-01 --to 2024-01-16 --rfc-type received --out <out>-2024-01a` and "
+    "`gigstack-async sat download --from 2024-01-17 --to 2024-01-31 --rfc-type received --out "
+    "<out>-2024-01b` (with the other options you ran with, e.g. --team); once both are done, "
+    "`gigstack-async journal split 2024-01 <out>-2024-01a <out>-2024-01b` records where its CFDIs "
+    "are (runs of this folder then end ok). Other dates run into this folder download only those "
+    "days: the month then says MISSING DAYS"
 )
 
 
@@ -1740,9 +1741,42 @@ def test_a_known_request_listed_with_other_attributes_is_another_request(
 
 
 NOT_THIS_MONTH = (
-    "the server's request r1 is for received cfdi 2024-01-02..2024-01-31, not this month "
-    "(request ids may have been reused)"
+    "MISSING DAYS: request r1 is 2024-01's received cfdi request for 2024-01-02..2024-01-31 "
+    "only; the month is 2024-01-01..2024-01-31, so it leaves out 2024-01-01. Nothing was "
+    "downloaded"
 )
+
+
+@pytest.mark.parametrize(
+    ("fields", "left_out"),
+    [
+        ({"start": date(2024, 1, 15)}, "2024-01-01..2024-01-14"),
+        (
+            {"start": date(2024, 1, 10), "end": date(2024, 1, 20)},
+            "2024-01-01..2024-01-09 and 2024-01-21..2024-01-31",
+        ),
+        ({"request_type": None, "end": date(2024, 1, 30)}, "2024-01-31"),
+    ],
+)
+def test_the_months_own_kind_of_request_for_part_of_its_days_says_missing_days(
+    fields: dict[str, object], left_out: str
+) -> None:
+    # Review 9i #3: a request for some of the month's days (adopted after its record was lost)
+    # is not a reused id: the month lacks days, and only a new request brings them.
+    seen = ours("r1", status="completed", package_ids=("p1",), **fields)
+    new, commands = m.transition(waiting(checked=True), m.HistorySeen((seen,)))
+    assert (new.stage, commands) == (Stage.NEEDS_ATTENTION, ())
+    start, end = seen.start, seen.end
+    assert new.reason == (
+        f"MISSING DAYS: request r1 is 2024-01's received cfdi request for {start}..{end} only; "
+        f"the month is 2024-01-01..2024-01-31, so it leaves out {left_out}. Nothing was "
+        "downloaded"
+    )
+    assert new.hint == (
+        "its days' CFDIs may already be in the month's folder; the month's other days need a "
+        "new request: `gigstack-async journal resend 2024-01` asks for 2024-01-01..2024-01-31 "
+        "(a new request, may be billed)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -3178,12 +3212,13 @@ def test_missing_days_names_the_plans_days_the_request_misses(
 def test_missing_days_way_names_each_range_and_the_split_that_completes_the_month() -> None:
     state = month(stage=Stage.DONE, start=date(2024, 1, 10), end=date(2024, 1, 20))
     assert m.missing_days_way(state, *JAN) == (
-        "missing here: 2024-01-01..2024-01-09 and 2024-01-21..2024-01-31. Download each range "
-        "into its own --out folder (`gigstack-async sat download --from 2024-01-01 --to "
-        "2024-01-09 --out <folder a>` and `gigstack-async sat download --from 2024-01-21 --to "
-        "2024-01-31 --out <folder b>`, with this run's --rfc-type and --type; other dates for "
-        "SAT: a new request, possibly billed); once done, `gigstack-async journal split 2024-01 "
-        "<folder a> <folder b>` records the month as complete (runs of this folder then end ok)"
+        "missing here: 2024-01-01..2024-01-09 and 2024-01-21..2024-01-31. Download each range into "
+        "its own --out folder (`gigstack-async sat download --from 2024-01-01 --to 2024-01-09 "
+        "--rfc-type received --out <out>-2024-01a` and `gigstack-async sat download --from "
+        "2024-01-21 --to 2024-01-31 --rfc-type received --out <out>-2024-01b`, with the other "
+        "options you ran with, e.g. --team; other dates for SAT: a new request, possibly billed); "
+        "once done, `gigstack-async journal split 2024-01 <out>-2024-01a <out>-2024-01b` records "
+        "the month as complete (runs of this folder then end ok)"
     )
 
 
@@ -3263,13 +3298,13 @@ DONE_LATE = month(
 )
 OWN = m.OwnPart(LATE_HALF[0], LATE_HALF[1], LATE_FILES)
 HINT_MISSING_ONLY = (
-    "SAT's limit of requests for 2024-01-01..2024-01-31 is exhausted: these dates are never "
-    "sent again. The month's folder already holds 2024-01-16..2024-01-31 (3 file(s), from its "
-    "earlier request), which counts as a part; missing here: 2024-01-01..2024-01-15. Download "
-    "that range into its own --out folder (`gigstack-async sat download --from 2024-01-01 --to "
-    "2024-01-15 --out <folder a>`, with this run's --rfc-type and --type; other dates for SAT: "
-    "a new request, possibly billed); once done, `gigstack-async journal split 2024-01 <folder "
-    "a>` records the month as complete (runs of this folder then end ok)"
+    "SAT's limit of requests for 2024-01-01..2024-01-31 is exhausted: these dates are never sent "
+    "again. The month's folder already holds 2024-01-16..2024-01-31 (3 file(s), from its earlier "
+    "request), which counts as a part; missing here: 2024-01-01..2024-01-15. Download that range "
+    "into its own --out folder (`gigstack-async sat download --from 2024-01-01 --to 2024-01-15 "
+    "--rfc-type received --out <out>-2024-01a`, with the other options you ran with, e.g. --team; "
+    "other dates for SAT: a new request, possibly billed); once done, `gigstack-async journal "
+    "split 2024-01 <out>-2024-01a` records the month as complete (runs of this folder then end ok)"
 )
 
 
@@ -3318,11 +3353,11 @@ def sent(state: m.MonthState) -> m.MonthState:
         (DONE_LATE, HINT_MISSING_ONLY),
         (  # no part: the whole month in two halves, as before
             attrs.evolve(DONE_LATE, stage=Stage.EXPIRED, extracted=()),
-            m.limit_5002_hint(KEY, *JAN),
+            m.limit_5002_hint(month(), *JAN),
         ),
         (  # a part as wide as the refused dates leaves nothing to split: the plain hint
             attrs.evolve(DONE_LATE, own_part=m.OwnPart(*JAN), stage=Stage.EXPIRED, start=JAN[0]),
-            m.limit_5002_hint(KEY, *JAN),
+            m.limit_5002_hint(month(), *JAN),
         ),
     ],
 )

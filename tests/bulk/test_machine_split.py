@@ -163,18 +163,19 @@ def test_missing_days_are_those_neither_the_request_nor_the_own_part_holds(
 
 WAY_ONE = (
     "missing here: 2024-08-15..2024-08-31. Download that range into its own --out folder "
-    "(`gigstack-async sat download --from 2024-08-15 --to 2024-08-31 --out <folder a>`, with "
-    "this run's --rfc-type and --type; other dates for SAT: a new request, possibly billed); "
-    "once done, `gigstack-async journal split 2024-08 <folder a>` records the month as complete "
-    "(runs of this folder then end ok)"
+    "(`gigstack-async sat download --from 2024-08-15 --to 2024-08-31 --rfc-type received --out "
+    "<out>-2024-08a`, with the other options you ran with, e.g. --team; other dates for SAT: a new "
+    "request, possibly billed); once done, `gigstack-async journal split 2024-08 <out>-2024-08a` "
+    "records the month as complete (runs of this folder then end ok)"
 )
 WAY_TWO = (
-    "missing here: 2024-08-01 and 2024-08-15..2024-08-31. Download each range into its own "
-    "--out folder (`gigstack-async sat download --from 2024-08-01 --to 2024-08-01 --out <folder "
-    "a>` and `gigstack-async sat download --from 2024-08-15 --to 2024-08-31 --out <folder b>`, "
-    "with this run's --rfc-type and --type; other dates for SAT: a new request, possibly "
-    "billed); once done, `gigstack-async journal split 2024-08 <folder a> <folder b>` records "
-    "the month as complete (runs of this folder then end ok)"
+    "missing here: 2024-08-01 and 2024-08-15..2024-08-31. Download each range into its own --out "
+    "folder (`gigstack-async sat download --from 2024-08-01 --to 2024-08-01 --rfc-type received "
+    "--out <out>-2024-08a` and `gigstack-async sat download --from 2024-08-15 --to 2024-08-31 "
+    "--rfc-type received --out <out>-2024-08b`, with the other options you ran with, e.g. --team; "
+    "other dates for SAT: a new request, possibly billed); once done, `gigstack-async journal "
+    "split 2024-08 <out>-2024-08a <out>-2024-08b` records the month as complete (runs of this "
+    "folder then end ok)"
 )
 WAY_NONE = (
     "nothing is missing here: the month's folder holds every day of 2024-08-01..2024-08-31 (an "
@@ -199,30 +200,32 @@ def test_missing_days_way_names_each_missing_range_its_folder_and_the_split(
 LIMIT_AUG = (
     "SAT's limit of requests for 2024-08-01..2024-08-31 is exhausted: these dates are never sent "
     "again. To download the month anyway, run it as shorter ranges (other dates are new criteria "
-    "for SAT: new requests, possibly billed), each into its own --out folder, e.g. "
-    "`gigstack-async sat download --from 2024-08-01 --to 2024-08-16 --out <folder a>` and "
-    "`--from 2024-08-17 --to 2024-08-31 --out <folder b>` (with this run's --rfc-type and "
-    "--type); once both are done, `gigstack-async journal split 2024-08 <folder a> <folder b>` "
-    "records where its CFDIs are (runs of this folder then end ok). Other dates run into this "
-    "folder download only those days: the month then says MISSING DAYS"
+    "for SAT: new requests, possibly billed), each into its own --out folder, e.g. `gigstack-async "
+    "sat download --from 2024-08-01 --to 2024-08-16 --rfc-type received --out <out>-2024-08a` and "
+    "`gigstack-async sat download --from 2024-08-17 --to 2024-08-31 --rfc-type received --out "
+    "<out>-2024-08b` (with the other options you ran with, e.g. --team); once both are done, "
+    "`gigstack-async journal split 2024-08 <out>-2024-08a <out>-2024-08b` records where its CFDIs "
+    "are (runs of this folder then end ok). Other dates run into this folder download only those "
+    "days: the month then says MISSING DAYS"
 )
 HINT_OWN = (
     "SAT's limit of requests for 2024-08-01..2024-08-31 is exhausted: these dates are never sent "
     "again. The month's folder already holds 2024-08-15..2024-08-31 (2 file(s), from its earlier "
     "request), which counts as a part; missing here: 2024-08-01..2024-08-14. Download that range "
     "into its own --out folder (`gigstack-async sat download --from 2024-08-01 --to 2024-08-14 "
-    "--out <folder a>`, with this run's --rfc-type and --type; other dates for SAT: a new "
-    "request, possibly billed); once done, `gigstack-async journal split 2024-08 <folder a>` "
-    "records the month as complete (runs of this folder then end ok)"
+    "--rfc-type received --out <out>-2024-08a`, with the other options you ran with, e.g. --team; "
+    "other dates for SAT: a new request, possibly billed); once done, `gigstack-async journal "
+    "split 2024-08 <out>-2024-08a` records the month as complete (runs of this folder then end ok)"
 )
 
 
 def test_limit_5002_hint_splits_the_dates_in_two_halves() -> None:
-    assert m.limit_5002_hint(KEY, *AUG) == LIMIT_AUG
+    assert m.limit_5002_hint(PLANNED, *AUG) == LIMIT_AUG
     # A one-day range: the first half is that day, the second starts after it.
-    assert "--from 2024-08-31 --to 2024-08-31 --out <folder a>` and `--from 2024-09-01 --to " in (
-        m.limit_5002_hint(KEY, d(31), d(31))
-    )
+    assert (
+        "--from 2024-08-31 --to 2024-08-31 --rfc-type received --out <out>-2024-08a` and "
+        "`gigstack-async sat download --from 2024-09-01 --to "
+    ) in m.limit_5002_hint(PLANNED, d(31), d(31))
 
 
 def split_5003_hint(period: str, first: str, second: str) -> str:
@@ -276,6 +279,54 @@ def test_a_5003_hint_prints_the_two_halves_to_run_as_they_must_be_typed(
     new, commands = transition(sending, m.CreateRefused("Tope máximo", 5003))
     assert commands == ()
     assert (new.stage, new.sat_code, new.hint) == (Stage.SAT_FAILED, 5003, hint)
+
+
+HINT_5003_OWN = (
+    "split the period: the month's folder already holds 2024-08-15..2024-08-31 (2 file(s), from "
+    "its earlier request), which counts as a part: never request those days again (billed "
+    "twice). Download only 2024-08-01..2024-08-14, into other --out folders (a journal holds "
+    "one request per month; a range longer than half the month in two halves): "
+    "`gigstack-async sat download --from 2024-08-01 --to 2024-08-14 --rfc-type received --out "
+    "<out>-2024-08a` (with the other options you ran with, e.g. --team); once it is done, "
+    "`gigstack-async journal split 2024-08 <out>-2024-08a` checks that they, with this "
+    "folder's, cover the month and records where its CFDIs are (runs of this folder then end ok)"
+)
+
+
+def test_a_5003_hint_asks_only_for_the_days_the_folder_misses() -> None:
+    # Review 9i #1 (d9_5003_ownpart.py): a resend --force of a month done for 08-15..31 was
+    # refused with 5003; the hint asked for 08-01..15 and 08-16..31: 22 CFDIs billed twice.
+    sending = attrs.evolve(
+        REFUSED_5003, stage=Stage.SUBMITTING, own_part=OWN, sat_code=None, hint=None
+    )
+    new, commands = transition(sending, m.CreateRefused("Tope máximo", 5003))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.hint) == (Stage.SAT_FAILED, 5003, HINT_5003_OWN)
+    # SAT's 5003 as a failed request's message (the status or history) says the same.
+    assert m._sat_failed(sending, "SAT 5003: Tope máximo").hint == HINT_5003_OWN
+
+
+@pytest.mark.parametrize(
+    ("own", "parts"),
+    [
+        (OWN, [(d(1), d(14), "a")]),  # 14 days: no longer than a half (16), asked as they are
+        (OwnPart(d(1), d(5)), [(d(6), d(18), "a"), (d(19), d(31), "b")]),  # 26 days: halved
+        (  # days on both sides: each range its own part, letters go on
+            OwnPart(d(10), d(20)),
+            [(d(1), d(9), "a"), (d(21), d(31), "b")],
+        ),
+        (OwnPart(d(1), d(30)), [(d(31), d(31), "a")]),  # one day left
+        (OwnPart(*AUG), [(d(1), d(15), "a"), (d(16), d(31), "b")]),  # as wide: no part
+        (OwnPart(d(1, 7), d(31, 7)), [(d(1), d(15), "a"), (d(16), d(31), "b")]),  # another month
+    ],
+)
+def test_5003_parts_leave_out_the_folders_own_days(
+    own: OwnPart, parts: list[tuple[date, date, str]]
+) -> None:
+    state = attrs.evolve(REFUSED_5003, own_part=own)
+    assert m.split_halves(state) == tuple((a, b, f"<out>-2024-08{x}") for a, b, x in parts)
+    folders = " ".join(f"<out>-2024-08{x}" for *_, x in parts)
+    assert f"`gigstack-async journal split 2024-08 {folders}`" in m.split_commands(state)
 
 
 @pytest.mark.parametrize(
@@ -462,11 +513,13 @@ def test_a_month_complete_in_its_folder_counts_the_own_part_once() -> None:
 
 OTHER_WAY_NO_PART = (
     "2024-08: SAT 5002 says its limit of requests for 2024-08-01..2024-08-31 is exhausted, so a "
-    "resend with these dates would be refused. Run `sat download` for this month with other "
-    "dates instead, each range into another --out folder (e.g. `gigstack-async sat download "
-    "--from 2024-08-01 --to 2024-08-16 --out <folder a>` and `--from 2024-08-17 --to 2024-08-31 "
-    "--out <folder b>`), then `gigstack-async journal split 2024-08 <folder a> <folder b>`: a "
-    "plan with different dates is a new request for SAT (it may be billed)"
+    "resend with these dates would be refused. Run `sat download` for this month with other dates "
+    "instead, each range into another --out folder (e.g. `gigstack-async sat download --from "
+    "2024-08-01 --to 2024-08-16 --rfc-type received --out <out>-2024-08a` and `gigstack-async sat "
+    "download --from 2024-08-17 --to 2024-08-31 --rfc-type received --out <out>-2024-08b`, with "
+    "the other options you ran with, e.g. --team), then `gigstack-async journal split 2024-08 "
+    "<out>-2024-08a <out>-2024-08b`: a plan with different dates is a new request for SAT (it may "
+    "be billed)"
 )
 OTHER_WAY_OWN = (
     "2024-08: SAT 5002 says its limit of requests for 2024-08-01..2024-08-31 is exhausted, so a "
@@ -520,6 +573,29 @@ def test_a_5002_month_with_its_own_part_is_split_and_counts_its_files() -> None:
     assert (new.ok, new.files) == (True, ("Z.xml", "A.xml", "B.xml"))
 
 
+def test_a_5003_month_with_its_own_part_is_split_and_counts_its_files_and_cfdis() -> None:
+    # Review 9i #1: the 5003 hint asks only for the days the folder misses, so the split counts
+    # the days it holds (before: refused, "the parts do not cover 2024-08-15..2024-08-31").
+    before = attrs.evolve(REFUSED_5003, own_part=attrs.evolve(OWN, invoice_count=2))
+    new, commands = transition(before, SplitElsewhere(WHERE, invoice_count=3))
+    assert commands == ()
+    assert new == attrs.evolve(
+        before,
+        stage=Stage.SPLIT,
+        extracted=(ExtractedPackage(OWN_PART, OWN_FILES),),
+        invoice_count=5,
+        reason="SAT 5003 (too many CFDIs for one request) for 2024-08-01..2024-08-31: "
+        "2024-08-15..2024-08-31 downloaded here by an earlier request (2 file(s)), the other "
+        f"days in parts elsewhere: {WHERE}",
+        hint=None,
+    )
+    # Unknown is never zero: a part (or the own part) whose count is unknown leaves it unknown.
+    assert transition(before, SplitElsewhere(WHERE))[0].invoice_count is None
+    assert transition(REFUSED_5003, SplitElsewhere(WHERE, invoice_count=3))[0].invoice_count == 3
+    unknown_own = attrs.evolve(REFUSED_5003, own_part=OWN)
+    assert transition(unknown_own, SplitElsewhere(WHERE, invoice_count=3))[0].invoice_count is None
+
+
 @pytest.mark.parametrize(
     ("state", "reason"),
     [
@@ -532,11 +608,6 @@ def test_a_5002_month_with_its_own_part_is_split_and_counts_its_files() -> None:
             attrs.evolve(REFUSED_5002, own_part=OwnPart(*AUG, OWN_FILES)),
             "SAT 5002 (its limit of requests for these dates) for 2024-08-01..2024-08-31: "
             f"downloaded in parts elsewhere; its CFDIs are in {WHERE}",
-        ),
-        (  # 5003: its own part does not make it a 5002 split
-            attrs.evolve(REFUSED_5003, own_part=OWN),
-            "SAT 5003 (too many CFDIs for one request) for 2024-08-01..2024-08-31: downloaded "
-            f"in parts elsewhere; its CFDIs are in {WHERE}",
         ),
         (  # refused here, even if the history shows it refused elsewhere too
             REFUSED_5003,

@@ -59,7 +59,14 @@ async def test_other_dates_into_the_same_folder_never_end_ok_without_the_missing
     assert (first["2024-08"].stage, first["2024-07"].stage) == ("sat-failed", "done")
     hint = first["2024-08"].hint or ""
     assert "each into its own download_to= folder" in hint  # Python's words for --out
-    assert f"`gigstack-async journal split {out} 2024-08 <folder a> <folder b>`" in hint
+    assert f"`gigstack-async journal split {out} 2024-08 {out}-2024-08a {out}-2024-08b`" in hint
+    # bulk()'s hint in bulk() terms, complete (newcomer 9f #3: CLI syntax with `<folder a>`).
+    assert (
+        "e.g. `client.downloads.bulk('2024-08-01', '2024-08-16', rfc_type='received', "
+        f"download_to='{out}-2024-08a')` and `client.downloads.bulk('2024-08-17', '2024-08-31', "
+        f"rfc_type='received', download_to='{out}-2024-08b')` (with the other arguments of your "
+        "bulk() call)"
+    ) in hint
     assert "the month then says MISSING DAYS" in hint  # the same folder is not the way
 
     # What the newcomer did: other dates, the same folder.
@@ -75,11 +82,11 @@ async def test_other_dates_into_the_same_folder_never_end_ok_without_the_missing
         "MISSING DAYS: requested earlier for 2024-08-01..2024-08-30; SAT 5002 refused the "
         "plan's 2024-08-01..2024-08-31 earlier (its limit of requests for these dates is "
         "exhausted): they are never sent again. missing here: 2024-08-31. Download that range "
-        "into its own download_to= folder (`gigstack-async sat download --from 2024-08-31 --to "
-        "2024-08-31 --out <folder a>`, with this run's --rfc-type and --type; other dates for "
-        "SAT: a new request, possibly billed); once done, `gigstack-async journal split "
-        f"{out} 2024-08 <folder a>` records the month as complete (runs of this folder then "
-        "end ok)"
+        "into its own download_to= folder (`client.downloads.bulk('2024-08-31', '2024-08-31', "
+        f"rfc_type='received', download_to='{out}-2024-08a')`, with the other arguments of your "
+        "bulk() call; other dates for SAT: a new request, possibly billed); once done, "
+        f"`gigstack-async journal split {out} 2024-08 {out}-2024-08a` records the month as "
+        "complete (runs of this folder then end ok)"
     )
     assert again["2024-07"].ok
 
@@ -158,8 +165,14 @@ async def test_the_5002_hint_leads_to_the_whole_month(
     first = await run(client, out, "2024-08", "2024-08")
     hint = first["2024-08"].hint or ""
     # The hint's own example ranges, each into its own folder.
-    assert "--from 2024-08-01 --to 2024-08-16 --out <folder a>" in hint
-    assert "--from 2024-08-17 --to 2024-08-31 --out <folder b>" in hint
+    assert (
+        f"bulk('2024-08-01', '2024-08-16', rfc_type='received', download_to='{out}-2024-08a')"
+        in hint
+    )
+    assert (
+        f"bulk('2024-08-17', '2024-08-31', rfc_type='received', download_to='{out}-2024-08b')"
+        in hint
+    )
     a = await run(client, part_a, "2024-08-01", "2024-08-16")
     b = await run(client, part_b, "2024-08-17", "2024-08-31")
     assert a["2024-08"].stage == b["2024-08"].stage == "done"
@@ -201,10 +214,13 @@ async def test_a_missing_days_resend_refused_with_5002_keeps_the_days_on_disk_as
     assert (refused.stage, refused.error and "5002" in refused.error) == ("sat-failed", True)
     hint = refused.hint or ""
     assert f"already holds 2024-08-15..2024-08-31 ({len(on_disk)} file(s)" in hint
-    assert "--from 2024-08-01 --to 2024-08-14 --out <folder a>" in hint
-    assert "--from 2024-08-17" not in hint  # the days on disk are never asked again
-    assert "--to 2024-08-16" not in hint
-    assert f"`gigstack-async journal split {out} 2024-08 <folder a>`" in hint
+    assert (
+        f"bulk('2024-08-01', '2024-08-14', rfc_type='received', download_to='{out}-2024-08a')"
+        in hint
+    )
+    assert "'2024-08-17'" not in hint  # the days on disk are never asked again
+    assert "'2024-08-16'" not in hint
+    assert f"`gigstack-async journal split {out} 2024-08 {out}-2024-08a`" in hint
     assert sorted(p.name for p in (out / "2024-08").iterdir()) == on_disk
 
     # Following the hint: only the missing days, into their own folder, then split.

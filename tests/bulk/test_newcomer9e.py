@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 import shlex
+import shutil
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -76,7 +77,7 @@ async def test_a_repaired_month_with_its_files_on_disk_leads_with_journal_keep(
         hint = store.get("2024-11").hint or ""
     # The files and `journal keep` first; adopting (which downloads the packages again) after.
     assert hint.startswith(notice), hint
-    assert hint.index("journal keep 2024-11") < hint.index("journal adopt 2024-11")
+    assert hint.index("journal keep") < hint.index("journal adopt 2024-11")
     capsys.readouterr()
     assert main(["journal", "show", str(out)]) == 0
     shown = " ".join(capsys.readouterr().out.split())
@@ -85,20 +86,32 @@ async def test_a_repaired_month_with_its_files_on_disk_leads_with_journal_keep(
     after = (await month_results(client, out, "2024-10", "2024-11"))["2024-11"]
     assert after.stage == "needs-attention"
     assert (after.hint or "").startswith(notice)
-    # SAT's count is unknown to the repaired month: the command runs as printed only with --force.
-    assert f"gigstack-async journal keep {out} 2024-11 --force`" in (after.hint or "")
+    # Never `keep --force` ready-made (review 9i #3): with the log's count keep is checked; an
+    # older log kept none, and the way to a checked keep is adopt (the run asks the status).
+    assert "--force" not in (after.hint or "")
+    if log == "with counts":
+        assert f"`gigstack-async journal keep {out} 2024-11` records the month done" in (
+            after.hint or ""
+        )
+    else:
+        assert "stops and offers the checked `journal keep` instead" in (after.hint or "")
     assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == spent
-    # Adopting instead (what the hint used to say) first says what it would spend.
     with JournalStore.open_existing(out / JOURNAL) as store:
         rid = store.get("2024-11").known_ids[-1]
     capsys.readouterr()
     assert main(["journal", "adopt", str(out), "2024-11", rid]) == 2  # no terminal, no --yes
     said = " ".join(capsys.readouterr().out.split())
     assert f"{out / '2024-11'} already holds {files} file(s)" in said
-    assert "adopting downloads the request's packages again" in said
-    assert f"`gigstack-async journal keep {out} 2024-11 --force` records the month done" in said
-    # Followed as printed, the month is done with its files and nothing is downloaded again.
-    assert main(["journal", "keep", str(out), "2024-11", "--force", "--yes"]) == 0
+    assert "The next run asks the request's status first (free)" in said
+    assert "--force" not in said
+    if log != "with counts":
+        # Followed: the run reads the status and stops with the checked keep, no GET.
+        assert main(["journal", "adopt", str(out), "2024-11", rid, "--yes"]) == 0
+        stopped = (await month_results(client, out, "2024-10", "2024-11"))["2024-11"]
+        assert (stopped.hint or "").startswith(f"`gigstack-async journal keep {out} 2024-11`")
+        assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == spent
+    # Followed as printed (checked: no --force), the month is done with its files.
+    assert main(["journal", "keep", str(out), "2024-11", "--yes"]) == 0
     last = await month_results(client, out, "2024-10", "2024-11")
     assert [r.stage for r in last.values()] == ["done", "done"]
     assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == spent
@@ -159,6 +172,9 @@ async def test_a_request_adopted_into_a_new_journal_says_plainly_its_downloads_w
     assert first.stage == "done"
     rid = str(first.request_id)
     (out / JOURNAL).rename(tmp_path / "old-journal")  # the journal is gone: a new one
+    # Its files gone too: with them on disk the run stops with the checked `journal keep`
+    # before any package is counted (review 9i #3, tests/bulk/test_review_9i_repair.py).
+    shutil.rmtree(out / "2024-10")
     argv = ["journal", "adopt", str(out), "2024-10", rid, "--rfc-type", "received", "--yes"]
     assert await asyncio.to_thread(main, argv) == 0  # a new journal: it reads the team
     spent = calls(sandbox, PACKAGE)
@@ -278,6 +294,8 @@ def test_an_unrecorded_month_with_files_on_disk_leads_with_them() -> None:
     assert held.reason == "why"
     assert held.hint == m.files_notice(held) + "way"
     assert held.hint.startswith("the month's folder already holds 4 file(s)")
-    assert "journal keep 2024-02 --force`" in held.hint
+    # Review 9i #3: never --force ready-made; without SAT's count, adopt leads to a checked keep.
+    assert "--force" not in held.hint
+    assert "stops and offers the checked `journal keep` instead. First, way" in held.hint
     counted = m.unrecorded(base, **kw, counts=m.Counts(1), on_disk=4)  # type: ignore[arg-type]
     assert (counted.hint, counted.reason, counted.on_disk) == (held.hint, "why", 4)

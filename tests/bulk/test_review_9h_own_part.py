@@ -81,8 +81,8 @@ async def test_missing_days_downloaded_into_the_own_folder_complete_the_month(
     assert await asyncio.to_thread(cli, sandbox, *resend) == 2
     err = capsys.readouterr().err
     assert f"already holds 2024-08-15..2024-08-31 ({len(own)} file(s)" in err
-    assert "--from 2024-08-01 --to 2024-08-14 --out <folder a>" in err
-    assert f"journal split {out} 2024-08 <folder a>" in err
+    assert f"--from 2024-08-01 --to 2024-08-14 --rfc-type received --out {out}-2024-08a" in err
+    assert f"journal split {out} 2024-08 {out}-2024-08a" in err
 
     # What the user did anyway: the missing days into the month's own folder (accepted).
     part = (await run(client, out, "2024-08-01", "2024-08-14"))["2024-08"]
@@ -171,7 +171,10 @@ def test_a_replan_that_misses_days_names_only_those() -> None:
     )
     assert m.own_part_completes(done, *AUG) is None
     assert m.missing_days(done, *AUG) == "2024-08-10..2024-08-14"
-    assert "--from 2024-08-10 --to 2024-08-14 --out <folder a>" in m.missing_days_way(done, *AUG)
+    assert (
+        "--from 2024-08-10 --to 2024-08-14 --rfc-type received --out <out>-2024-08a"
+        in m.missing_days_way(done, *AUG)
+    )
 
 
 @pytest.mark.parametrize(
@@ -262,7 +265,11 @@ async def test_split_of_a_replan_counts_the_own_part_and_its_files(
     assert (await run(client, out, "2024-08-01", "2024-08-09"))["2024-08"].ok
     full = (await run(client, out, "2024-08", "2024-08"))["2024-08"]
     assert "missing here: 2024-08-10..2024-08-14." in (full.error or "")
-    assert "--from 2024-08-10 --to 2024-08-14 --out <folder a>" in (full.error or "")
+    # bulk()'s texts in bulk() terms (newcomer 9f #3), into a sibling of its folder.
+    assert (
+        "`client.downloads.bulk('2024-08-10', '2024-08-14', rfc_type='received', "
+        f"download_to='{out}-2024-08a')`"
+    ) in (full.error or "")
     assert (await run(client, rest, "2024-08-10", "2024-08-14"))["2024-08"].ok
     capsys.readouterr()
     assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", rest) == 0

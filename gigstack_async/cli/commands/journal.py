@@ -23,7 +23,7 @@ from typing import Any
 from gigstack_async import _validation
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.engine import HELD, files_in
+from gigstack_async.bulk.engine import HELD, files_in, staged_copies
 from gigstack_async.bulk.hints import RUN_AGAIN, RUN_AGAIN_SENTENCE, shell_quote, with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
@@ -103,6 +103,15 @@ def _earlier_files(store: JournalStore, state: m.MonthState) -> tuple[int, Path 
     return max(0, files_in(folder) - len(state.files)), folder
 
 
+RESEND_PARTIAL_THERE = (
+    " {key}'s folder {folder} already holds {files} file(s) that an earlier run extracted "
+    "(before this journal lost the month's record{count}), but that run staged the month's "
+    "package and never recorded it extracted: they may be only part of its CFDIs. If its "
+    "request is in `{prog} downloads history` or gigstack's dashboard, `{prog} journal adopt "
+    "{journal} {key} <request id>` instead bills nothing (a staged copy on disk is extracted "
+    "again without downloading)."
+)
+
 RESEND_WHOLE_MONTH = (
     " {key} is already downloaded for {start} to {end} ({files} file(s)): SAT cannot be asked "
     "for the missing days alone in this journal (one request per month), so the new request "
@@ -168,10 +177,17 @@ ADOPT_COMPLETED = (
 )
 
 ADOPT_FILES_THERE = (
-    "{key}'s folder {folder} already holds {files} file(s) that an earlier run extracted: "
-    "adopting downloads the request's packages again, and each download spends one of SAT's 2 "
-    "per package (maybe its last). If they are all of the month's CFDIs, `{prog} journal keep "
-    "{journal} {key}{force}` records the month done with them instead (nothing is sent)."
+    "{key}'s folder {folder} already holds {files} file(s) that an earlier run extracted. The "
+    "next run asks the request's status first (free): if the folder already holds at least "
+    "the CFDIs SAT reports for it, it downloads nothing and offers `{prog} journal keep "
+    "{journal} {key}` (which checks them); otherwise it downloads the request's packages "
+    "again, each download spending one of SAT's 2 per package (maybe its last)."
+)
+
+ADOPT_STAGED_THERE = (
+    "{key}'s folder {folder} already holds {files} file(s) that an earlier run extracted, and "
+    "a staged copy of a package of {key} is on disk: the next run extracts it again without "
+    "downloading it when it is the request's."
 )
 
 ADOPT_DROPS = (
@@ -643,16 +659,16 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         earlier, folder = _earlier_files(store, state)
         if earlier:
             # Newcomer 9e #1: adopting a month whose files are on disk spent each package's
-            # last SAT download to extract them again.
+            # last SAT download to extract them again. Never `keep --force` ready-made: the
+            # run checks the folder against SAT's count first (review 9i #3).
+            copies = staged_copies(store.download_to, state.key)
             ctx.ui.out(
-                ADOPT_FILES_THERE.format(
+                (ADOPT_STAGED_THERE if copies else ADOPT_FILES_THERE).format(
                     key=state.key,
                     folder=folder,
                     files=earlier,
                     prog=PROG,
                     journal=shell_quote(str(args.journal)),
-                    # Without SAT's count keep cannot check them: the user's comparison does.
-                    force=" --force" if state.invoice_count is None else "",
                 )
             )
         dropped = [c.path for c in commands if isinstance(c, m.DeleteStaged)]
@@ -726,6 +742,14 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
+        if state.stage is m.Stage.SPLIT:
+            # Never sent again, --force or not: it said "pass --force only if ..." and then
+            # refused --force (review 9i #6).
+            raise UsageError(
+                f"{key} is split: {state.reason or 'downloaded in parts'}. A split month is "
+                "never requested again, with --force or not (its days are downloaded in its "
+                "parts, and SAT refused the whole month's request). Nothing changed"
+            )
         if state.ok and not args.force:
             where = f" in {args.journal / key}" if args.journal.is_dir() else ""
             raise UsageError(
@@ -742,11 +766,17 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
             )
         if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
             way = with_journal(m.split_commands(state), key, str(args.journal))
+            own = m.own_part_of(state, state.start, state.end)
+            parts = (
+                "e.g. in two halves"
+                if own is None
+                else f"only the days its folder does not hold ({own.start}..{own.end} is there)"
+            )
             raise UsageError(
                 f"{key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end}: the same request would be billed and refused "
-                "again. Split the period instead, each part into its own --out folder, e.g. in "
-                f"two halves: {way}; pass --force only if SAT's answer has changed"
+                f"again. Split the period instead, each part into its own --out folder, {parts}: "
+                f"{way}; pass --force only if SAT's answer has changed"
             )
         try:
             whole = repair.new_month(store, key)
@@ -755,11 +785,12 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         if state.ok and (whole.start, whole.end) in state.exhausted:
             # The next run would plan the whole month, which SAT refused with 5002: a resend
             # could only ask for the recorded, already downloaded dates again (billed again).
+            way = m.missing_days_way(state, whole.start, whole.end)
             raise UsageError(
                 f"{key}: SAT 5002 says its limit of requests for {whole.start}..{whole.end} is "
                 f"exhausted, so a resend cannot ask for the whole month; {key} covers "
                 f"{state.start}..{state.end}. "
-                + m.missing_days_way(state, whole.start, whole.end)
+                + (with_journal(way, key, str(args.journal)) or way)
                 + ". Nothing changed"
             )
         try:  # refused (SAT 5002 for these dates) before any warning is printed
@@ -777,7 +808,8 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 if state.invoice_count is not None
                 else ""
             )
-            risk += RESEND_FILES_THERE.format(
+            partial = state.unextracted or staged_copies(store.download_to, state.key)
+            risk += (RESEND_PARTIAL_THERE if partial else RESEND_FILES_THERE).format(
                 key=state.key,
                 folder=folder,
                 files=earlier,
@@ -928,6 +960,16 @@ def _keep_doubts(
 def _keep_way_on(store: JournalStore, key: str) -> str:
     """The way on after a refused keep, the free one first: one more SAT download of the
     package when SAT may still serve it (`journal retry-download`), else a new request."""
+    state = store.get(key)
+    if state.invoice_count is None and state.request_id is None and state.known_ids:
+        # Its record was lost: adopting the logged request costs nothing while the folder
+        # holds its CFDIs, and its run offers this keep checked (review 9i #3).
+        return (
+            f"`{PROG} journal adopt {key} {state.known_ids[-1]}` first (nothing billed): the "
+            "next run asks the request's status (free) and, if the folder holds every CFDI SAT "
+            f"reports, stops before downloading and this keep can check them; `{PROG} journal "
+            f"show {key}` shows the month"
+        )
     try:
         repair.allow_download(store, key)
     except JournalStateError:

@@ -37,8 +37,10 @@ REPAIR_RISK = (
     "as it is. A month the log lists as sent needs you: the next run sends nothing for it "
     "until you `journal keep` the files its folder already holds (nothing sent), `journal "
     "adopt` its request (the logged id; nothing billed, its packages downloaded again) or "
-    "`journal resend` it (may be billed). Its creates and package downloads are restored "
-    "from the log; a log written before it kept them leaves them unknown, so no package is "
+    "`journal resend` it (may be billed). Its creates and package downloads, its dates and "
+    "SAT's count for its request are restored from the log (a staged package of the month "
+    "stays on disk and is extracted again after the adopt, without downloading it); a log "
+    "written before it kept them leaves them unknown, so no package is "
     "downloaded again without `journal retry-download` (free). A month whose log shows no "
     "create was never sent: the next run requests it. Nothing is sent now."
 )
@@ -54,8 +56,10 @@ def register_repair(journal: Any, epilog: str) -> None:
         "`journal show` name them) from the journal's log of transitions, keeping every other "
         "month: a month the log lists as sent becomes needs-attention with its logged request "
         "ids (adopt one, or resend; when its folder already holds files, its hint offers "
-        "`journal keep` first) and the creates and package downloads the log kept (unknown, "
-        "never zero, when it kept none), one never sent is planned again. Asks for confirmation "
+        "`journal keep` first, checked against SAT's count, never when its package was staged "
+        "and never extracted) and the creates, package downloads, dates and SAT's count the log "
+        "kept (unknown, never zero, when it kept none), one never sent is planned again. Asks "
+        "for confirmation "
         "(--yes when not in a terminal). Nothing is sent. A file SQLite cannot read is not "
         "repaired: `journal show` lists what is left of it and how to go on.",
         epilog=epilog,

@@ -66,7 +66,8 @@ def register(journal: Any) -> None:
         "it, and `journal show` says where its CFDIs are. Nothing is sent and nothing is "
         "requested again: the parts' dates are other criteria for SAT than the refused request. "
         "Also for a month done for fewer days than its whole month, which SAT refused with "
-        "5002 (MISSING DAYS): its own dates count as a part.",
+        "5002 (MISSING DAYS): its own dates count as a part; so do the days its folder already "
+        "held when a `journal resend --force` of such a month was refused with 5002 or 5003.",
         epilog=EPILOG,
     )
     _journal_arg(split)
