@@ -15,7 +15,9 @@ What the engine owns is scheduling:
   and every month gets its `MonthResult`;
 - the run ends as soon as every month is settled, without waiting for another poll interval;
 - a planned month whose exact request the latest history lists under an id the journal never
-  saw (another folder's run) is held, not sent, unless `allow_duplicates` (`bulk.duplicates`).
+  saw (another folder's run) is held, not sent, unless `allow_duplicates` (`bulk.duplicates`);
+  the months sent that the history does not reach back to are named once, before the first
+  create (a WARNING; `bulk.reach`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import logging
 import random
 import sqlite3
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -50,6 +53,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
+from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.store import Hold, JournalStore, LogLine
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
@@ -372,6 +376,8 @@ class _Run:
         )
         self.deletable: list[Path] = []
         self.extracting = asyncio.Semaphore(EXTRACTIONS_AT_ONCE)
+        self.reach_checked = False
+        self.on_reach: Callable[[HistoryReach], None] | None = None
 
     # ---------------------------------------------------------------- the machine
 
@@ -960,6 +966,7 @@ class _Run:
         if self.stopping or self.history_ids is None:
             return
         held = []
+        sending: list[tuple[str, date]] = []
         for key in self.keys:
             state = self.store.get(key)
             if key in self.reported or self.busy[key] or state.stage is not m.Stage.PLANNED:
@@ -979,7 +986,11 @@ class _Run:
                     "command again to try again",
                 )
                 continue
+            if going and not self.reach_checked:
+                sending.append((key, state.start))
             self.spawn(key, self._send(key))
+        if sending:
+            self.check_reach(sending)
         if held:
             # One line for them all: each month's `MonthResult` carries its request and the
             # ways forward (newcomer 9e #5: a held year logged 12 long warnings).
@@ -990,6 +1001,19 @@ class _Run:
                 len(held),
                 ", ".join(held),
             )
+
+    def check_reach(self, sending: list[tuple[str, date]]) -> None:
+        """Once per run, as its first creates leave: name the months being sent that the
+        history just read could not be checked for an identical request made before its reach
+        (`bulk.reach`; newcomer 9f #1: a month whose earlier request had left the 20-entry
+        history was billed again in silence). A WARNING; `on_reach` hears it all."""
+        self.reach_checked = True
+        journal_ids = (i for s in self.store.states() for i in s.known_ids)
+        reach = history_reach(self.history_entries, sending, journal_ids=journal_ids)
+        if reach.warning is not None:
+            logger.warning("%s", reach.warning)
+        if self.on_reach is not None:
+            self.on_reach(reach)
 
     def hold_identical(self, state: m.MonthState) -> bool:
         """Hold (do not send) a month whose exact request the account's latest history lists
@@ -1267,10 +1291,16 @@ async def _finish_even_if_cancelled(work: Awaitable[T]) -> T:
 
 
 async def run_bulk(
-    downloads: Downloads, store: JournalStore, plan: DownloadPlan, options: BulkOptions
+    downloads: Downloads,
+    store: JournalStore,
+    plan: DownloadPlan,
+    options: BulkOptions,
+    on_reach: Callable[[HistoryReach], None] | None = None,
 ) -> AsyncGenerator[BulkEvent, None]:
-    """Drive every month of `plan` (and only those); yield events as they happen."""
+    """Drive every month of `plan` (and only those); yield events as they happen. `on_reach`
+    hears how far back the history reached before the run's first create (`bulk.reach`)."""
     run = _Run(downloads, store, plan, options)
+    run.on_reach = on_reach
     run.notes = merge_plan(store, plan, options.download_to)
     driver = asyncio.create_task(run.drive())
     try:

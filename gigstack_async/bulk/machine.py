@@ -103,6 +103,7 @@ __all__ = [
     "counted_downloads",
     "earlier_files",
     "files_notice",
+    "made_elsewhere",
     "own_request",
     "plan_decision",
     "sat_code",
@@ -2770,7 +2771,8 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
         return (
             f"both of SAT's downloads assumed spent{more}: this journal did not count the "
             "request's downloads (the month's record was lost or rebuilt, or the request was "
-            "adopted into a new journal), so it cannot tell how many SAT served; `gigstack-async "
+            "made elsewhere and adopted: into a new journal, or a held month), so it cannot tell "
+            "how many SAT served; `gigstack-async "
             f"journal retry-download {state.key}` checks it for free (one more download: if SAT "
             "already served the package twice it answers 5008, which bills nothing)"
         )
@@ -2963,6 +2965,17 @@ def _poll_failed(state: MonthState, obs: PollFailed) -> Result:
 
 
 # ------------------------------------------------------------------ user actions
+
+
+def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: str) -> bool:
+    """Whether `request_id`, adopted for `state`, was made outside this journal: the month
+    never sent a create and never had a request id (a `held` month, a month new to the
+    journal), and no month of the journal knows the id (`journal_ids`: every month's
+    `known_ids`; one another month released carries its counts along). Its package downloads
+    were counted elsewhere, if at all (another folder's run, another tool): unknown, never
+    zero, so the adopt is `Adopt.uncounted` (both of SAT's downloads assumed spent until the
+    free `journal retry-download`), as for a month the journal had no record of."""
+    return state.creates == 0 and not state.known_ids and request_id not in set(journal_ids)
 
 
 def _adopt(state: MonthState, obs: Adopt) -> Result:

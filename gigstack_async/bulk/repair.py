@@ -61,8 +61,10 @@ def adopt(
     """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
     removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
 
-    A month the journal does not have yet is added (`new_month`) when recorded; this journal
-    never counted the downloads of its request's packages, so each counts as SAT's two, both
+    A month the journal does not have yet is added (`new_month`) when recorded; for it, and
+    for a month that never sent anything (`held`: `machine.made_elsewhere`) adopting an id no
+    month of the journal knows, this journal never counted the downloads of its request's
+    packages, so each counts as SAT's two, both
     unsure (`MonthState.uncounted`): the next run sends no GET of them until `journal
     retry-download` (free: SAT answers a spent package with 5008). The user's word
     replaces what the journal saw of `request_id` before (its record from before a restart).
@@ -102,6 +104,10 @@ def adopt(
         if ids_restarted and not following:
             continue  # that month keeps its files; this id names another request now
         raise JournalStateError(_taken(request_id, key, state, other, following=following))
+    # Newcomer 9f #1: a held month (recorded, never sent) adopting another folder's request
+    # downloaded its packages at once, spending SAT's last download: uncounted as well.
+    journal_ids = (i for other in store.states() if other.key != key for i in other.known_ids)
+    uncounted = uncounted or m.made_elsewhere(state, journal_ids, request_id)
     try:
         return m.transition(state, m.Adopt(request_id, carried, doubted, uncounted=uncounted))
     except m.TransitionError as error:

@@ -10,6 +10,7 @@ import shlex
 import tempfile
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from gigstack_async.bulk.engine import (
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
 from gigstack_async.bulk.plan import DownloadPlan
+from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.store import (
     JournalCorruptError,
     JournalStore,
@@ -92,6 +94,11 @@ class BulkDownload:
         self._iterated = False
         self._iterator: weakref.ref[_Events] | None = None
         self._held: _Held | None = None
+        self.history_reach: HistoryReach | None = None
+        """How far back the account's history reached when last read (by
+        `identical_requests()`, or by the run before its first create): `unchecked` names the
+        months to send that an identical request made before that could still exist for (a
+        WARNING is logged when the run sends one); None until read. See `bulk.reach`."""
         self.texts_for = "python"
         """Who reads the errors and hints: "python" (`download_to=` and "the same `bulk()`
         call") or "cli" (the CLI sets it: `--out` and "the same command")."""
@@ -202,9 +209,11 @@ class BulkDownload:
         Returns {month: requests}, only months with at least one. Unless the run was made with
         `allow_duplicates=True`, these months are held when the run reaches them (their
         `MonthResult.stage` is `held`). Only the requests the history lists are seen (the
-        newest 20, per the docs). `untyped`: also list entries with the month's dates and
-        `rfc_type` that do not report their `requestType` (`PriorRequest.typed` False: perhaps
-        another kind of request; never held for). Raises what `downloads.history()` raises,
+        newest 20, per the docs): `history_reach` is set to what this read could check, its
+        `unchecked` the months to send an earlier request of may have left the history.
+        `untyped`: also list entries with the month's dates and `rfc_type` that do not report
+        their `requestType` (`PriorRequest.typed` False: perhaps another kind of request;
+        never held for). Raises what `downloads.history()` raises,
         and the journal's `JournalError`s.
         """
         history = await self._downloads.history()
@@ -216,6 +225,7 @@ class BulkDownload:
             ) as store:
                 recorded = {state.key: state for state in store.states()}
         found: dict[str, tuple[PriorRequest, ...]] = {}
+        to_send: list[tuple[str, date]] = []
         for slot in self.plan:
             state = recorded.get(slot.key)
             if (
@@ -239,6 +249,10 @@ class BulkDownload:
             priors = prior_requests(probe, entries, untyped=untyped)
             if priors:
                 found[slot.key] = priors
+            if not any(p.typed for p in priors):  # a held month is not sent
+                to_send.append((slot.key, slot.start_date))
+        journal_ids = (i for state in recorded.values() for i in state.known_ids)
+        self.history_reach = history_reach(entries, to_send, journal_ids=journal_ids)
         return found
 
     def __aiter__(self) -> AsyncIterator[BulkEvent]:
@@ -280,7 +294,9 @@ class BulkDownload:
                     _HELD[held.path] = held
                 try:
                     # aclosing: the engine must finish cancelling before the journal closes.
-                    events = run_bulk(self._downloads, store, self.plan, self._options)
+                    events = run_bulk(
+                        self._downloads, store, self.plan, self._options, self._heard_reach
+                    )
                     async with contextlib.aclosing(events):
                         async for event in events:
                             yield self._rendered(event)
@@ -290,6 +306,9 @@ class BulkDownload:
                         held.released.set()
                         if _HELD.get(held.path) is held:
                             del _HELD[held.path]
+
+    def _heard_reach(self, reach: HistoryReach) -> None:
+        self.history_reach = reach
 
     async def aclose(self) -> None:
         """Stop the run: cancel in-flight work, release the journal. Safe to call twice."""

@@ -29,11 +29,14 @@ def check_can_confirm(run: BulkDownload, *, yes: bool) -> None:
         )
 
 
-def confirmed(run: BulkDownload, *, yes: bool, held: int = 0, ui: Ui | None = None) -> bool:
+def confirmed(
+    run: BulkDownload, *, yes: bool, held: int = 0, unchecked: int = 0, ui: Ui | None = None
+) -> bool:
     """True to go ahead. Without a terminal to ask on, only --yes goes ahead. Nothing to ask
     when the journal says no month of the plan can be sent (a resumed run only polls and
     downloads). `held`: months the plan showed as held (the account already has their exact
-    request): not sent, so not counted."""
+    request): not sent, so not counted. `unchecked`: months to send the plan showed the
+    history could not be checked for (`HistoryReach.unchecked`): named in the question."""
     if yes:
         return True
     may = len(run.may_create())
@@ -55,6 +58,11 @@ def confirmed(run: BulkDownload, *, yes: bool, held: int = 0, ui: Ui | None = No
         if held
         else ""
     )
+    if unchecked:
+        also += (
+            f" {unchecked} month{'s' if unchecked != 1 else ''} could not be checked for an "
+            "earlier identical request (the history does not reach back to them, see above)."
+        )
     try:
         answer = input(
             f"Submit up to {count} download request{'s' if count != 1 else ''}{already}? Each "

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gigstack_async.bulk.duplicates import PriorRequest
 from gigstack_async.bulk.machine import MonthState
+from gigstack_async.bulk.reach import HistoryReach
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.store import JournalError, JournalStore
 from gigstack_async.bulk.watch import PollSchedule
@@ -112,9 +113,11 @@ def show_plan(
     run: BulkDownload,
     job: DownloadJob,
     identical: dict[str, tuple[PriorRequest, ...]] | None = None,
+    reach: HistoryReach | None = None,
 ) -> None:
-    """The plan, the absolute folders, and (`identical`, from `run.identical_requests()`) the
-    months the account already has an identical request for."""
+    """The plan, the absolute folders, (`identical`, from `run.identical_requests()`) the
+    months the account already has an identical request for, and (`reach`, its
+    `history_reach`) the months to send that the history could not be checked for."""
     ui.out(run.plan.describe())
     fresh = "" if job.out.is_dir() else " (new folder)"
     ui.out(f"Output folder: {job.out.resolve()}{fresh}")
@@ -131,6 +134,20 @@ def show_plan(
             show_identical(ui, run, job, held)
         if maybe:
             show_untyped(ui, job, maybe)
+    if reach is not None and reach.warning is not None:
+        show_unchecked(ui, job, reach.warning)
+
+
+def show_unchecked(ui: Ui, job: DownloadJob, warning: str) -> None:
+    """Months the history does not reach back far enough to check (newcomer 9f #1: a month
+    whose earlier request had left the 20-entry history was billed again, the plan silent)."""
+    folder = shlex.quote(str(job.journal_argument))
+    kind = f"--rfc-type {job.rfc_type} --type {job.request_type}"
+    ui.out(
+        f"Not checked: {warning[0].upper()}{warning[1:]}, e.g. `{PROG} journal adopt {folder} "
+        f"<month> <request id> {kind}` (the request ids are in that folder's `{PROG} journal "
+        "show` or gigstack's dashboard)."
+    )
 
 
 def held_months(identical: dict[str, tuple[PriorRequest, ...]] | None) -> int:
@@ -181,8 +198,9 @@ def show_identical(
     # expired); each month's own result says what to do with the others.
     usable = [p for priors in identical.values() for p in priors if p.adoptable]
     adopt = (
-        "or attach a request to this folder without sending anything (its packages are "
-        f"downloaded again, and SAT serves each package twice), e.g. `{PROG} journal adopt "
+        "or attach a request to this folder without sending anything (its packages' 2 SAT "
+        "downloads are then assumed spent: the run stops before them, and `journal "
+        f"retry-download` allows one more GET, free), e.g. `{PROG} journal adopt "
         f"{folder} {usable[0].key} {usable[0].request_id} {kind}`, then run this command "
         "again; "
         if usable

@@ -566,7 +566,9 @@ class Downloads(GeneratedDownloads):
           is not sent, and its `MonthResult` (stage `held`) names the request and the ways
           forward (`journal adopt`, the other folder). A new request may be billed, and SAT
           accepts only 2 with identical criteria. `await run.identical_requests()` lists them
-          before anything is sent.
+          before anything is sent. The history lists only the newest requests (20): the months
+          it does not reach back to cannot be held, and are named in `run.history_reach`
+          (`.unchecked`, `.warning`) and one WARNING log line before they are sent.
         """
         if not isinstance(allow_duplicates, bool):
             raise InvalidParameterError(

@@ -226,6 +226,19 @@ async def test_a_second_folder_holds_the_months_the_account_already_has(
         assert command is not None
         argv = shlex.split(command.group(1))[1:]
         assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
+    # Newcomer 9f #1: another folder downloaded those packages (twice, perhaps): this journal
+    # never counted them, so both of SAT's downloads are assumed spent (as when adopting into
+    # a new journal) and no GET leaves until the free `journal retry-download` (was: the run
+    # downloaded each package at once, SAT's 2nd and last download of it).
+    spent = sandbox.state.downloads_per_package()
+    waiting = results(await run(client, second))
+    assert sandbox.state.downloads_per_package() == spent
+    for key, result in waiting.items():
+        assert result.stage == "needs-attention"
+        assert "both of SAT's downloads assumed spent" in (result.error or "")
+        assert f"journal retry-download {shlex.quote(str(second))} {key}" in (result.hint or "")
+        retry = ["journal", "retry-download", str(second), key, "--yes"]
+        assert await asyncio.to_thread(main, retry) == 0
     adopted = results(await run(client, second))
     assert all(r.stage == "done" for r in adopted.values())
     assert {k: r.request_id for k, r in adopted.items()} == {
@@ -489,7 +502,9 @@ async def test_the_question_counts_the_held_months_and_no_terminal_sends_nothing
     assert await asyncio.to_thread(main, three) == 0
     assert asked == [
         "Submit up to 1 download request? Each new one may be billed. 2 months are held (not "
-        "sent): the account already has identical requests, see above. [y/N] "
+        "sent): the account already has identical requests, see above. 1 month could not be "
+        "checked for an earlier identical request (the history does not reach back to them, "
+        "see above). [y/N] "
     ]
     assert "Nothing was sent." in capsys.readouterr().out
     assert billed(sandbox) == 2

@@ -1573,8 +1573,9 @@ def uncounted_reason(more: str = "") -> str:
     # did not count ...)", although this journal sent none of them.
     return (
         f"both of SAT's downloads assumed spent{more}: this journal did not count the request's "
-        "downloads (the month's record was lost or rebuilt, or the request was adopted into a "
-        "new journal), so it cannot tell how many SAT served; `gigstack-async journal "
+        "downloads (the month's record was lost or rebuilt, or the request was made elsewhere "
+        "and adopted: into a new journal, or a held month), so it cannot tell how many SAT "
+        "served; `gigstack-async journal "
         "retry-download 2024-01` checks it for free (one more download: if SAT already served "
         "the package twice it answers 5008, which bills nothing)"
     )

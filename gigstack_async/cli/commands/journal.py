@@ -645,6 +645,17 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 action=action,
             )
         )
+        if request_id in new.uncounted:
+            # Newcomer 9f #1: made elsewhere (a held month, a new journal): its downloads were
+            # counted there, if at all; said before the yes, as the run will act on it.
+            ctx.ui.out(
+                f"This journal did not count the downloads of {request_id}'s packages (made "
+                "elsewhere: another folder or tool), so both of SAT's 2 are assumed spent: the "
+                "next run stops before downloading any of them; then `"
+                f"{PROG} journal retry-download {shell_quote(str(args.journal))} {state.key}` "
+                "allows one more GET of each (it bills nothing: SAT answers 5008 for a package "
+                "already served twice)."
+            )
         earlier, folder = _earlier_files(store, state)
         if earlier:
             # Newcomer 9e #1: adopting a month whose files are on disk spent each package's

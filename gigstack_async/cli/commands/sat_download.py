@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async.bulk.duplicates import PriorRequest
+from gigstack_async.bulk.reach import HistoryReach
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.argtypes import positive_float
@@ -60,7 +61,10 @@ Another folder: before asking, the plan reads the account's history. A month who
 (same dates, rfc type and type, each reported by the history) is listed under an id this
 folder's journal did not send (another folder's run?) is held: not sent, since a new request
 may be billed and SAT accepts only 2 with identical criteria. Adopt that request here with the
-printed `journal adopt` command, use the folder that has it, or pass --allow-duplicates.
+printed `journal adopt` command, use the folder that has it, or pass --allow-duplicates. The
+history lists only the newest requests (20): the plan names, under "Not checked:", the months
+that began before its oldest entry, for which an earlier request cannot be seen (and the
+question counts them).
 
 SAT 5003 (too many CFDIs for one request): download the month in shorter ranges, each into its
 own --out folder, then `journal split OUT MONTH PART...` records where its CFDIs are."""
@@ -206,10 +210,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # The pre-flight read comes before the plan: it names the months the account already has
     # an identical request for (another folder's run?), before the question. Its own client
     # and event loop: the question is asked outside any loop (Ctrl-C stops it at once).
-    identical = asyncio.run(_preflight(ctx.client(args), job, ctx))
-    show_plan(ctx.ui, bulk, job, identical)
+    identical, reach = asyncio.run(_preflight(ctx.client(args), job, ctx))
+    show_plan(ctx.ui, bulk, job, identical, reach)
     held = 0 if job.allow_duplicates else held_months(identical)
-    if not confirmed(bulk, yes=args.yes, held=held, ui=ctx.ui):
+    unchecked = 0 if reach is None else len(reach.unchecked)
+    if not confirmed(bulk, yes=args.yes, held=held, unchecked=unchecked, ui=ctx.ui):
         ctx.ui.out("Nothing was sent.")
         return exitcodes.OK
     ctx.interrupt_hint = (
@@ -226,9 +231,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _preflight(
     client: GigstackClient, job: DownloadJob, ctx: Context
-) -> dict[str, tuple[PriorRequest, ...]] | None:
+) -> tuple[dict[str, tuple[PriorRequest, ...]] | None, HistoryReach | None]:
     async with client:
-        return await preflight(plan_run(client, job), ctx.ui)
+        run = plan_run(client, job)
+        identical = await preflight(run, ctx.ui)
+        return identical, run.history_reach
 
 
 async def _run(

@@ -1,0 +1,167 @@
+"""How far back the account's download history reaches: the months of a plan that could not be
+checked for an identical request made before it.
+
+Before a month is created, the run looks in the history for a request with the month's exact
+criteria (`bulk.duplicates`): one found holds the month. But the history lists only the newest
+requests (20, FACT-docs; "not paginated": no documented way to read further back, so none is
+tried), and a shorter or type-filtered history is a disagreement the sandbox plays
+(`SandboxConfig.history_limit`, `ServerProfile.history_request_types`). A month whose earlier
+request has left the history would be sent, and may be billed, again: such months are named
+before anything is sent, never silently passed as "no identical request".
+
+What is known, and what is not:
+
+- Whatever its length, a history of the newest N requests lists every request made after the
+  oldest one it lists. So it covers the time since its oldest `createdAt`, and nothing before.
+- Whether it lists every request the account ever made is proven only by an empty history
+  with no request of this journal missing (any window lists the newest request there is). A
+  non-empty one never proves it: per the docs fewer than 20 entries are all there are, but a
+  shorter window is not ruled out (unknown never means none); the text says which case it is.
+- `createdAt`'s unit is a GUESS (`bulk.created_at`): epoch s or ms, ISO with an offset, or a
+  wall time without one (read as its latest possible instant, UTC-12). One that cannot be read
+  gives no reach; when none can, how far back the history reaches is unknown, and every month
+  is unchecked. The oldest readable one bounds the reach conservatively (the true oldest entry
+  is no newer).
+- A request for a month cannot have been made before the month began (SAT and this SDK refuse
+  a period that starts in the future, and a request made earlier could hold none of its CFDIs):
+  a month that began after the reach (with 14 hours' margin for time zones) is checked.
+
+Pure: no I/O, no clock. `BulkDownload.identical_requests()` (the CLI's plan) and the engine
+(before its first create) read the same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+import attrs
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.created_at import created_at_instant, created_at_text
+
+__all__ = ["HistoryReach", "history_reach", "month_ranges"]
+
+_TIME_ZONE_MARGIN = timedelta(hours=14)
+"""The widest UTC offset: a month's first day begins no earlier than this before its UTC day."""
+_NAIVE_LATEST = timedelta(hours=12)
+"""A wall time without an offset is at most this after the same digits read as UTC (UTC-12)."""
+
+
+@attrs.frozen
+class HistoryReach:
+    """What one read of the history could check: the months to send that an identical request
+    made before the history's reach could still exist for (`unchecked`), and why."""
+
+    listed: int
+    """Entries the history listed."""
+    window: int
+    """The documented number of entries the history keeps (20)."""
+    since: str | None
+    """The oldest `createdAt` it listed that could be read, as the history wrote it; None: none
+    could be read (or it listed nothing)."""
+    complete: bool
+    """Proven to list every request the account has made (an empty history, nothing of this
+    journal missing): no month is unchecked."""
+    why: str
+    """Why requests made before `since` may be missing from it ("" when `complete`)."""
+    unchecked: tuple[str, ...] = ()
+    """The months (`YYYY-MM`, of those asked about) an identical request of which may have
+    been made before the history's reach: sending one may bill it again."""
+
+    @property
+    def warning(self) -> str | None:
+        """The text to show before anything is sent; None when every month was checked."""
+        if not self.unchecked:
+            return None
+        if self.since is None:
+            reach = "how far back it reaches is unknown (no `createdAt` it lists can be read)"
+            before = "for a request made before the history's oldest entry"
+        else:
+            reach = f"made since {created_at_text(self.since)}"
+            before = "for an identical request made before then"
+        count = len(self.unchecked)
+        return (
+            f"{self.why}, {reach}: {month_ranges(self.unchecked)} ({count} month"
+            f"{'s' if count != 1 else ''} of this plan) could not be checked {before}, and "
+            "may be requested, and billed, again. If you downloaded them elsewhere (another "
+            "folder or tool), do not send them: `gigstack-async journal adopt` their requests "
+            "instead (nothing is billed), or use the folder that has them"
+        )
+
+
+def history_reach(
+    entries: Sequence[m.Seen],
+    months: Iterable[tuple[str, date]],
+    *,
+    journal_ids: Iterable[str] = (),
+    window: int = m.HISTORY_WINDOW,
+) -> HistoryReach:
+    """Which of `months` ((key, first day) of the months a run may send) an identical request
+    made before the reach of `entries` (one read of the history) could exist for.
+    `journal_ids`: request ids this journal knows; one the history omits shows it is short or
+    filtered."""
+    listed = {seen.id for seen in entries}
+    missing = any(i not in listed for i in journal_ids)
+    count = len(entries)
+    if count == 0 and not missing:
+        return HistoryReach(0, window, None, complete=True, why="")
+    raw: str | None = None
+    bound: datetime | None = None
+    for seen in entries:
+        latest = _latest_instant(seen.created_at)
+        if latest is not None and (bound is None or latest < bound):
+            bound, raw = latest, seen.created_at
+    if missing:
+        why = (
+            f"the account's history lists {count} request{'s' if count != 1 else ''} but "
+            "omits some this journal made: it is short or filtered"
+        )
+    elif count >= window:
+        why = f"the account's history lists only its {count} newest requests"
+    else:
+        why = (
+            f"the account's history lists {count} request{'s' if count != 1 else ''} (the "
+            f"docs say it keeps the newest {window}, so these may be all there are; a shorter "
+            "history is not ruled out)"
+        )
+    unchecked = tuple(
+        key
+        for key, first in months
+        if bound is None or datetime.combine(first, time(), UTC) - _TIME_ZONE_MARGIN <= bound
+    )
+    return HistoryReach(count, window, raw, complete=False, why=why, unchecked=unchecked)
+
+
+def _latest_instant(created_at: str | None) -> datetime | None:
+    """The latest UTC instant `created_at` may name; None when it cannot be read."""
+    instant = created_at_instant(created_at)
+    if instant is not None or created_at is None:
+        return instant
+    try:
+        wall = datetime.fromisoformat(created_at.strip())
+    except ValueError:
+        return None
+    if wall.tzinfo is not None:
+        return None  # created_at_instant reads every ISO time with an offset
+    return wall.replace(tzinfo=UTC) + _NAIVE_LATEST
+
+
+def month_ranges(keys: Iterable[str]) -> str:
+    """`YYYY-MM` months as consecutive runs: "2023-01..2023-10, 2023-12".
+
+    >>> month_ranges(["2023-03", "2023-01", "2023-02", "2023-05"])
+    '2023-01..2023-03, 2023-05'
+    """
+    ordinals = sorted({int(k[:4]) * 12 + int(k[5:7]) - 1 for k in keys})
+    runs: list[tuple[int, int]] = []
+    for n in ordinals:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+
+    def text(n: int) -> str:
+        return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+    return ", ".join(text(a) if a == b else f"{text(a)}..{text(b)}" for a, b in runs)
