@@ -284,7 +284,7 @@ def held_month(
     else:
         return None
     counts = lines[-1].counts if lines else None
-    return m.unrecorded(
+    held = m.unrecorded(
         state,
         known_ids=ids,
         creates=creates,
@@ -295,6 +295,17 @@ def held_month(
         asked=lines[-1].asked if lines else None,
         unextracted=m.staged_not_extracted([line.stage for line in lines]),
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
+    )
+    logged = [m.Logged(line.stage, line.reason, line.request_id, line.asked) for line in lines]
+    return m.refused_from_log(held, logged, file_names(folder)) or held
+
+
+def file_names(folder: Path | None) -> tuple[str, ...]:
+    """The names of the files in a month's folder (not our hidden temp files), sorted."""
+    if folder is None or not folder.is_dir():
+        return ()
+    return tuple(
+        sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
     )
 
 

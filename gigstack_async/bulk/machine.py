@@ -1022,6 +1022,116 @@ def unrecorded(
     )
 
 
+@attrs.frozen
+class Logged:
+    """One line of a month's log as `journal repair` reads it (`store.LogLine`, without the
+    store): the stage it moved to, why, its request id and its dates and count (None:
+    unknown, a log written before it kept them)."""
+
+    stage: Stage
+    reason: str | None = None
+    request_id: str | None = None
+    asked: Asked | None = None
+
+
+_SAT_REFUSAL = re.compile(r"SAT (500[23])\b")
+
+
+def _refusal_code(line: Logged) -> int | None:
+    if line.stage is not Stage.SAT_FAILED or line.reason is None:
+        return None
+    found = _SAT_REFUSAL.search(line.reason)
+    return None if found is None else int(found.group(1))
+
+
+def refused_from_log(
+    held: MonthState, lines: Sequence[Logged], files: tuple[str, ...]
+) -> MonthState | None:
+    """`held` (a month rebuilt by `unrecorded` from its log) as its log proves it ended: SAT
+    refused its request with 5002 or 5003 (or it was then split), so adopting that request,
+    resending those dates or keeping the folder's files would lead the user to bill days again
+    (review 9j #1). None when the log's last state (after any needs-attention line) is not
+    such a refusal or a split.
+
+    The month becomes `sat-failed` with SAT's code, the refused request's dates, every date
+    range the log shows refused with 5002 (`exhausted`) and, when the log shows a request done
+    (or empty) for fewer days before it, that request's days as the month's own part (`files`:
+    the names its folder holds now; the count its log kept). A split is not restored (its parts
+    are not logged): `journal split` with the part folders records it again. A log that kept no
+    dates for the refused request cannot prove which days the folder holds: the month stops
+    there, with a hint naming `journal split`, and nothing is sent for it."""
+    tail = [line for line in lines if line.stage is not Stage.NEEDS_ATTENTION]
+    if not tail or tail[-1].stage not in (Stage.SAT_FAILED, Stage.SPLIT):
+        return None
+    split_reason = tail[-1].reason if tail[-1].stage is Stage.SPLIT else None
+    at = next((i for i in range(len(tail) - 1, -1, -1) if _refusal_code(tail[i]) is not None), None)
+    if at is None:
+        return None
+    refusal = tail[at]
+    code = _refusal_code(refusal)
+    exhausted: tuple[tuple[date, date], ...] = held.exhausted
+    for line in tail:
+        was = line.asked
+        if _refusal_code(line) == 5002 and was and was.start is not None and was.end is not None:
+            exhausted = _add_dates(exhausted, was.start, was.end)
+    key = held.key
+    redo = (
+        f" It had been split (the log says: {split_reason}); `gigstack-async journal split "
+        f"{key} <part folders>` records that again, with the part folders named there."
+        if split_reason
+        else ""
+    )
+    asked = refusal.asked
+    if asked is None or asked.start is None or asked.end is None:
+        return _evolve(
+            held,
+            stage=Stage.SAT_FAILED,
+            sat_code=code,
+            exhausted=exhausted,
+            reason=f"its record was rebuilt from its log: SAT refused its request with {code} "
+            "(the log kept no dates, so which days its folder holds cannot be proven)",
+            hint=f"nothing is sent for {key}: never adopt, resend or keep it (its days would be "
+            "billed again). Download the days its folder does not hold into other --out "
+            f"folders, then `gigstack-async journal split {key} <part folders>`." + redo,
+            resume_to=None,
+        )
+    own: OwnPart | None = None
+    for line in reversed(tail[:at]):
+        if line.stage in (Stage.DONE, Stage.EMPTY) and line.asked is not None:
+            a, b = line.asked.start, line.asked.end
+            if (
+                a is not None
+                and b is not None
+                and asked.start <= a <= b <= asked.end
+                and (a, b) != (asked.start, asked.end)
+            ):
+                own = OwnPart(a, b, files, line.asked.invoice_count)
+            break
+    state = _evolve(
+        held,
+        stage=Stage.SAT_FAILED,
+        sat_code=code,
+        request_id=refusal.request_id,
+        start=asked.start,
+        end=asked.end,
+        invoice_count=None,
+        exhausted=exhausted,
+        own_part=own,
+        resume_to=None,
+    )
+    why = (
+        "SAT 5002: the limit of requests for these dates is exhausted"
+        if code == 5002
+        else "SAT 5003: too many CFDIs for one request"
+    )
+    hint = _5002_hint(state, state.start, state.end) if code == 5002 else _split_hint(state)
+    return _evolve(
+        state,
+        reason=f"{why} (its record was rebuilt from its log; nothing is sent for it)",
+        hint=hint + redo,
+    )
+
+
 def staged_not_extracted(stages: Sequence[Stage]) -> bool:
     """Whether a month's logged stages (oldest first) end with a package staged and never
     recorded extracted: a run killed while extracting, or before it (review 9i #4). A new

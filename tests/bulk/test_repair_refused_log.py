@@ -1,0 +1,106 @@
+"""`journal repair` of a month whose log ends in SAT 5002/5003 (or the split after it) must not
+lead the user to bill days twice (review 9j #1): the rebuilt month is sat-failed with the refused
+request's dates, its exhausted dates and the folder's own part, never adopt/keep/resend."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import held_month
+from gigstack_async.bulk.store import LogLine
+
+KEY = "2024-08"
+OWN = m.Asked(date(2024, 8, 15), date(2024, 8, 31), 22)
+WHOLE = m.Asked(date(2024, 8, 1), date(2024, 8, 31), None)
+R1, R2 = "12EEACA0", "1F7BDF3A"
+
+
+def _base() -> m.MonthState:
+    return m.MonthState(KEY, date(2024, 8, 1), date(2024, 8, 31), "received", "cfdi")
+
+
+def _log(code: int, *, split: bool, asked: bool = True) -> list[LogLine]:
+    c1 = m.Counts(1, ((R1 + "_01", 1),))
+    c2 = m.Counts(2, ((R1 + "_01", 1),))
+    own = OWN if asked else None
+    whole = WHOLE if asked else None
+    lines = [
+        LogLine(1, KEY, m.Stage.PLANNED, None, None, m.Counts(), own),
+        LogLine(2, KEY, m.Stage.SUBMITTING, None, None, c1, own),
+        LogLine(3, KEY, m.Stage.SUBMITTED, "created", R1, c1, own),
+        LogLine(4, KEY, m.Stage.DONE, "every package extracted", R1, c1, own),
+        LogLine(5, KEY, m.Stage.PLANNED, "the user allowed a new create request", None, c1, whole),
+        LogLine(6, KEY, m.Stage.SUBMITTING, None, None, c2, whole),
+        LogLine(7, KEY, m.Stage.SUBMITTED, "created", R2, c2, whole),
+        LogLine(8, KEY, m.Stage.SAT_FAILED, f"SAT request failed: SAT {code}: no", R2, c2, whole),
+    ]
+    if split:
+        lines.append(
+            LogLine(9, KEY, m.Stage.SPLIT, "the other days in parts elsewhere: /x/A-2024-08a", R2)
+        )
+    return lines
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "A" / KEY
+    folder.mkdir(parents=True)
+    for i in range(22):
+        (folder / f"{i:08d}-0000-0000-0000-000000000000.xml").write_text("<x/>")
+    return folder
+
+
+def _offers_billing(text: str) -> bool:
+    return any(f"journal {cmd} " in text for cmd in ("adopt", "keep", "resend"))
+
+
+def test_split_5003_month_is_restored_with_its_own_part(tmp_path: Path) -> None:
+    state = held_month(_base(), _log(5003, split=True), _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.SAT_FAILED
+    assert state.sat_code == 5003
+    assert (state.start, state.end) == (WHOLE.start, WHOLE.end)
+    assert state.request_id == R2
+    assert state.own_part is not None
+    assert (state.own_part.start, state.own_part.end) == (OWN.start, OWN.end)
+    assert state.own_part.invoice_count == 22
+    assert len(state.own_part.files) == 22
+    text = f"{state.reason} {state.hint}"
+    assert not _offers_billing(text)
+    assert "--from 2024-08-01 --to 2024-08-14" in text  # only the days the folder lacks
+    assert "2024-08-15" not in text.split("Download only", 1)[1].split("never")[0]
+    assert f"journal split {KEY}" in text
+    assert "A-2024-08a" in text
+
+
+def test_5002_month_keeps_its_exhausted_dates_and_own_part(tmp_path: Path) -> None:
+    state = held_month(_base(), _log(5002, split=False), _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.SAT_FAILED
+    assert state.sat_code == 5002
+    assert (WHOLE.start, WHOLE.end) in state.exhausted
+    assert state.own_part is not None
+    assert state.own_part.start == OWN.start
+    text = f"{state.reason} {state.hint}"
+    assert not _offers_billing(text)
+    assert "missing here: 2024-08-01..2024-08-14" in text
+
+
+def test_old_log_without_dates_stops_with_the_split_way(tmp_path: Path) -> None:
+    state = held_month(_base(), _log(5003, split=True, asked=False), _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.SAT_FAILED
+    assert state.own_part is None
+    text = f"{state.reason} {state.hint}"
+    assert not _offers_billing(text)
+    assert f"journal split {KEY} <part folders>" in text
+    assert "nothing is sent" in text
+
+
+def test_a_month_done_after_the_refusal_is_not_taken_for_refused(tmp_path: Path) -> None:
+    lines = _log(5002, split=False)
+    lines.append(LogLine(9, KEY, m.Stage.DONE, "every package extracted", R1, None, OWN))
+    state = held_month(_base(), lines, _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.NEEDS_ATTENTION
