@@ -104,3 +104,15 @@ def test_a_month_done_after_the_refusal_is_not_taken_for_refused(tmp_path: Path)
     state = held_month(_base(), lines, _folder(tmp_path))
     assert state is not None
     assert state.stage is m.Stage.NEEDS_ATTENTION
+
+
+def test_the_adopted_request_s_own_dates_not_the_last_line_s(tmp_path: Path) -> None:
+    """Review 9j #2: the log's last line is a resend of the whole month (planned, then its
+    create's outcome unknown); the hint offers to adopt R1, which asked for 08-15..31 only."""
+    lines = _log(5002, split=False)[:6]
+    state = held_month(_base(), lines, _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert f"journal adopt {KEY} {R1}" in (state.hint or "")
+    assert (state.start, state.end) == (OWN.start, OWN.end)
+    assert state.invoice_count == 22
