@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import attrs
+import pytest
+
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import held_month
 from gigstack_async.bulk.store import LogLine
@@ -116,3 +119,57 @@ def test_the_adopted_request_s_own_dates_not_the_last_line_s(tmp_path: Path) -> 
     assert f"journal adopt {KEY} {R1}" in (state.hint or "")
     assert (state.start, state.end) == (OWN.start, OWN.end)
     assert state.invoice_count == 22
+
+
+def _adopted_unproven(asked: m.Asked | None) -> m.MonthState:
+    """A month rebuilt from a log (`asked`: what it kept of the dates), its request R1 adopted
+    and completed with a count of 22, the folder holding 22 CFDIs, no history listing R1."""
+    held = m.unrecorded(
+        _base(),
+        known_ids=(R1,),
+        creates=1,
+        reason="lost",
+        hint="adopt it",
+        counts=None,
+        on_disk=22,
+        asked=asked,
+    )
+    return attrs.evolve(
+        held,
+        stage=m.Stage.COMPLETED,
+        request_id=R1,
+        confirmed_id=R1,
+        checked=True,
+        invoice_count=22,
+        package_ids=(R1 + "_01",),
+        resume_to=None,
+    )
+
+
+def test_unproven_dates_never_record_the_whole_month_from_the_adopt_stop() -> None:
+    """Review 9j #2 (old log, short history): the adopt stop offered `journal keep`, which
+    recorded 08-01..31 done with the 22 files of a request for 08-15..31."""
+    state, commands = m.transition(_adopted_unproven(None), m.Start(on_disk=22, cfdis=22))
+    assert commands == ()
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert "journal keep" not in (state.hint or "")
+    assert "cannot be checked" in (state.reason or "")
+    with pytest.raises(m.TransitionError, match="cannot be checked"):
+        m.transition(state, m.KeepFiles(tuple(f"{i}.xml" for i in range(22))))
+
+
+def test_dates_kept_by_the_log_still_offer_the_checked_keep() -> None:
+    state, _ = m.transition(_adopted_unproven(OWN), m.Start(on_disk=22, cfdis=22))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert f"journal keep {KEY}" in (state.hint or "")
+    kept, _ = m.transition(state, m.KeepFiles(tuple(f"{i}.xml" for i in range(22))))
+    assert kept.stage is m.Stage.DONE
+    assert (kept.start, kept.end) == (OWN.start, OWN.end)
+
+
+def test_adopt_text_without_a_count_never_promises_no_download() -> None:
+    held = m.unrecorded(
+        _base(), known_ids=(R1,), creates=1, reason="lost", hint="adopt it", on_disk=22
+    )
+    assert "downloads nothing" not in (held.hint or "")
+    assert "may download its packages again" in (held.hint or "")
