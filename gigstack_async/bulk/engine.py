@@ -245,6 +245,9 @@ def held_month(
     user when `lines` (its log) list a create or `folder` (its files' folder) holds files;
     None when nothing says it was ever requested.
 
+    Its dates and SAT's count are those the log kept for the request its hint offers to adopt
+    (`_asked_of`); a log ending in SAT 5002/5003, or the split after it, rebuilds that refusal
+    with the folder's own part (`m.refused_from_log`).
     Its creates and package downloads are the log's last line's (`LogLine.counts`); a log that
     kept none (an older journal), or files with no log, leave them unknown: every request id is
     `uncounted`, so its packages count as spent (never zero), and the folder's files are
@@ -284,7 +287,7 @@ def held_month(
     else:
         return None
     counts = lines[-1].counts if lines else None
-    return m.unrecorded(
+    held = m.unrecorded(
         state,
         known_ids=ids,
         creates=creates,
@@ -292,9 +295,33 @@ def held_month(
         hint=hint,
         counts=counts,
         on_disk=files,
-        asked=lines[-1].asked if lines else None,
+        asked=_asked_of(lines, ids[-1] if ids else None),
         unextracted=m.staged_not_extracted([line.stage for line in lines]),
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
+    )
+    logged = [m.Logged(line.stage, line.reason, line.request_id, line.asked) for line in lines]
+    return m.refused_from_log(held, logged, file_names(folder)) or held
+
+
+def _asked_of(lines: list[LogLine], request_id: str | None) -> m.Asked | None:
+    """The dates and count the log kept for `request_id` (the request a rebuilt month's hint
+    offers to adopt), from that request's own lines: a later line (a resend planned, or its
+    create refused) has other dates, and adopting the request then must show MISSING DAYS,
+    never the later line's whole month (review 9j #2). No request id: the last line's."""
+    if request_id is None:
+        return lines[-1].asked if lines else None
+    return next(
+        (line.asked for line in reversed(lines) if line.request_id == request_id and line.asked),
+        None,
+    )
+
+
+def file_names(folder: Path | None) -> tuple[str, ...]:
+    """The names of the files in a month's folder (not our hidden temp files), sorted."""
+    if folder is None or not folder.is_dir():
+        return ()
+    return tuple(
+        sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
     )
 
 

@@ -383,6 +383,12 @@ class MonthState:
     """An earlier record of the month staged a package that was never recorded extracted (its
     log says so, or a staged copy was on disk when the record was rebuilt): the files in its
     folder may be only part of its CFDIs, so `journal keep` is not offered for them."""
+    dates_unproven: bool = False
+    """The month was rebuilt (`unrecorded`) from a log that kept no dates for its request (an
+    older journal): its dates are the plan's, not proven to be its request's. Until a history
+    lists the adopted request with its dates (`records`), the adopt stop never offers `journal
+    keep` and keep refuses: it would record the whole month with files that may cover only part
+    of it (review 9j #2)."""
     blocked_package: str | None = None
     """The package the month stopped at (needs-attention) because its count is full while a
     counted download may not have reached SAT: what `journal retry-download` allows one more
@@ -991,6 +997,7 @@ def unrecorded(
     `unextracted`: its log shows a package staged and never extracted; `staged_copies`: staged
     ZIPs named for the month on disk. Either way its folder may hold only part of its CFDIs:
     `journal keep` is not offered (review 9i #4)."""
+    proven = asked is not None and asked.start is not None and asked.end is not None
     if asked is not None and asked.start is not None and asked.end is not None:
         state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
     held = _evolve(
@@ -999,6 +1006,7 @@ def unrecorded(
         unextracted=unextracted or staged_copies > 0,
         staged_copies=staged_copies,
         known_ids=known_ids,
+        dates_unproven=not proven,
     )
     hint = _spent_hint(held, hint)
     if counts is None:
@@ -1019,6 +1027,116 @@ def unrecorded(
         unsure=counts.unsure,
         granted=counts.granted,
         uncounted=counts.uncounted,
+    )
+
+
+@attrs.frozen
+class Logged:
+    """One line of a month's log as `journal repair` reads it (`store.LogLine`, without the
+    store): the stage it moved to, why, its request id and its dates and count (None:
+    unknown, a log written before it kept them)."""
+
+    stage: Stage
+    reason: str | None = None
+    request_id: str | None = None
+    asked: Asked | None = None
+
+
+_SAT_REFUSAL = re.compile(r"SAT (500[23])\b")
+
+
+def _refusal_code(line: Logged) -> int | None:
+    if line.stage is not Stage.SAT_FAILED or line.reason is None:
+        return None
+    found = _SAT_REFUSAL.search(line.reason)
+    return None if found is None else int(found.group(1))
+
+
+def refused_from_log(
+    held: MonthState, lines: Sequence[Logged], files: tuple[str, ...]
+) -> MonthState | None:
+    """`held` (a month rebuilt by `unrecorded` from its log) as its log proves it ended: SAT
+    refused its request with 5002 or 5003 (or it was then split), so adopting that request,
+    resending those dates or keeping the folder's files would lead the user to bill days again
+    (review 9j #1). None when the log's last state (after any needs-attention line) is not
+    such a refusal or a split.
+
+    The month becomes `sat-failed` with SAT's code, the refused request's dates, every date
+    range the log shows refused with 5002 (`exhausted`) and, when the log shows a request done
+    (or empty) for fewer days before it, that request's days as the month's own part (`files`:
+    the names its folder holds now; the count its log kept). A split is not restored (its parts
+    are not logged): `journal split` with the part folders records it again. A log that kept no
+    dates for the refused request cannot prove which days the folder holds: the month stops
+    there, with a hint naming `journal split`, and nothing is sent for it."""
+    tail = [line for line in lines if line.stage is not Stage.NEEDS_ATTENTION]
+    if not tail or tail[-1].stage not in (Stage.SAT_FAILED, Stage.SPLIT):
+        return None
+    split_reason = tail[-1].reason if tail[-1].stage is Stage.SPLIT else None
+    at = next((i for i in range(len(tail) - 1, -1, -1) if _refusal_code(tail[i]) is not None), None)
+    if at is None:
+        return None
+    refusal = tail[at]
+    code = _refusal_code(refusal)
+    exhausted: tuple[tuple[date, date], ...] = held.exhausted
+    for line in tail:
+        was = line.asked
+        if _refusal_code(line) == 5002 and was and was.start is not None and was.end is not None:
+            exhausted = _add_dates(exhausted, was.start, was.end)
+    key = held.key
+    redo = (
+        f" It had been split (the log says: {split_reason}); `gigstack-async journal split "
+        f"{key} <part folders>` records that again, with the part folders named there."
+        if split_reason
+        else ""
+    )
+    asked = refusal.asked
+    if asked is None or asked.start is None or asked.end is None:
+        return _evolve(
+            held,
+            stage=Stage.SAT_FAILED,
+            sat_code=code,
+            exhausted=exhausted,
+            reason=f"its record was rebuilt from its log: SAT refused its request with {code} "
+            "(the log kept no dates, so which days its folder holds cannot be proven)",
+            hint=f"nothing is sent for {key}: never adopt, resend or keep it (its days would be "
+            "billed again). Download the days its folder does not hold into other --out "
+            f"folders, then `gigstack-async journal split {key} <part folders>`." + redo,
+            resume_to=None,
+        )
+    own: OwnPart | None = None
+    for line in reversed(tail[:at]):
+        if line.stage in (Stage.DONE, Stage.EMPTY) and line.asked is not None:
+            a, b = line.asked.start, line.asked.end
+            if (
+                a is not None
+                and b is not None
+                and asked.start <= a <= b <= asked.end
+                and (a, b) != (asked.start, asked.end)
+            ):
+                own = OwnPart(a, b, files, line.asked.invoice_count)
+            break
+    state = _evolve(
+        held,
+        stage=Stage.SAT_FAILED,
+        sat_code=code,
+        request_id=refusal.request_id,
+        start=asked.start,
+        end=asked.end,
+        invoice_count=None,
+        exhausted=exhausted,
+        own_part=own,
+        resume_to=None,
+    )
+    why = (
+        "SAT 5002: the limit of requests for these dates is exhausted"
+        if code == 5002
+        else "SAT 5003: too many CFDIs for one request"
+    )
+    hint = _5002_hint(state, state.start, state.end) if code == 5002 else _split_hint(state)
+    return _evolve(
+        state,
+        reason=f"{why} (its record was rebuilt from its log; nothing is sent for it)",
+        hint=hint + redo,
     )
 
 
@@ -1929,7 +2047,35 @@ def _split_hint(state: MonthState) -> str:
     )
 
 
+def dates_unchecked(state: MonthState) -> bool:
+    """Whether the month's dates are the plan's guess for a request whose own dates nothing has
+    shown (`dates_unproven`, a request adopted, and no history listed it with its dates)."""
+    rid = state.request_id
+    return (
+        rid is not None
+        and state.dates_unproven
+        and not any(
+            r.id == rid and r.start is not None and r.end is not None for r in state.records
+        )
+    )
+
+
+def _unchecked_dates_note(state: MonthState) -> str:
+    return (
+        f"the dates of request {state.request_id} cannot be checked (the account's history "
+        "does not list it and the journal's log kept none): the folder's files may cover only "
+        f"part of {state.start}..{state.end}, so `journal keep` cannot record the month with "
+        "them"
+    )
+
+
 def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
+    if dates_unchecked(state):
+        raise TransitionError(
+            f"{state.key}: {_unchecked_dates_note(state)}. Nothing changed. Check the request's "
+            "dates in gigstack's dashboard (Descarga Masiva); a run that finds it in the "
+            "account's history checks them itself (a request for fewer days shows MISSING DAYS)"
+        )
     if state.stage not in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) or state.staged:
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
@@ -2509,6 +2655,17 @@ def _next_package(state: MonthState) -> Result:
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
+    if _on_disk_already(state) and dates_unchecked(state):
+        return _attention(
+            state,
+            f"the month's folder already holds {state.cfdis_on_disk} distinct CFDI(s), at least "
+            f"the {state.invoice_count} SAT reports for request {state.request_id}: nothing was "
+            f"downloaded; but {_unchecked_dates_note(state)}",
+            "check the request's dates in gigstack's dashboard (Descarga Masiva) and run the same "
+            "command again later: a run that finds the request in the account's history checks "
+            "its dates itself (a request for fewer days shows MISSING DAYS)",
+            resume_to=Stage.COMPLETED,
+        ), ()
     if _on_disk_already(state):
         # Newcomer 9e #1 checked (review 9i #3): downloading would spend a SAT download of each
         # package to extract CFDIs already on disk; `journal keep` checks them against the count.
@@ -2830,9 +2987,10 @@ def files_notice(state: MonthState) -> str:
     if state.request_id is None:
         return (
             f"{held}; SAT's count of its CFDIs is unknown here, so nothing can check them yet): "
-            "adopting its request downloads nothing while they are all there: the next run asks "
-            "the request's status first (free) and, if the folder holds at least the CFDIs SAT "
-            "reports, stops and offers the checked `journal keep` instead. First, "
+            "adopting its request may download its packages again (each download spends one of "
+            "SAT's 2): the next run asks the request's status first (free) and, only if SAT "
+            "reports a count and the folder holds at least that many CFDIs, stops and offers the "
+            "checked `journal keep` instead. First, "
         )
     return (
         f"{held}; SAT reported no count for request {rid}, so nothing can check them): compare "

@@ -1612,9 +1612,10 @@ def files_there(found: int, count: int | None, *, request: bool = True) -> str:
     if not request:  # a month rebuilt without its request: adopt leads to a checked keep
         return (
             f"{held}; SAT's count of its CFDIs is unknown here, so nothing can check them yet): "
-            "adopting its request downloads nothing while they are all there: the next run asks "
-            "the request's status first (free) and, if the folder holds at least the CFDIs SAT "
-            "reports, stops and offers the checked `journal keep` instead. First, "
+            "adopting its request may download its packages again (each download spends one of "
+            "SAT's 2): the next run asks the request's status first (free) and, only if SAT "
+            "reports a count and the folder holds at least that many CFDIs, stops and offers the "
+            "checked `journal keep` instead. First, "
         )
     return (
         f"{held}; SAT reported no count for request R1, so nothing can check them): compare "

@@ -1,0 +1,175 @@
+"""`journal repair` of a month whose log ends in SAT 5002/5003 (or the split after it) must not
+lead the user to bill days twice (review 9j #1): the rebuilt month is sat-failed with the refused
+request's dates, its exhausted dates and the folder's own part, never adopt/keep/resend."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import attrs
+import pytest
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import held_month
+from gigstack_async.bulk.store import LogLine
+
+KEY = "2024-08"
+OWN = m.Asked(date(2024, 8, 15), date(2024, 8, 31), 22)
+WHOLE = m.Asked(date(2024, 8, 1), date(2024, 8, 31), None)
+R1, R2 = "12EEACA0", "1F7BDF3A"
+
+
+def _base() -> m.MonthState:
+    return m.MonthState(KEY, date(2024, 8, 1), date(2024, 8, 31), "received", "cfdi")
+
+
+def _log(code: int, *, split: bool, asked: bool = True) -> list[LogLine]:
+    c1 = m.Counts(1, ((R1 + "_01", 1),))
+    c2 = m.Counts(2, ((R1 + "_01", 1),))
+    own = OWN if asked else None
+    whole = WHOLE if asked else None
+    lines = [
+        LogLine(1, KEY, m.Stage.PLANNED, None, None, m.Counts(), own),
+        LogLine(2, KEY, m.Stage.SUBMITTING, None, None, c1, own),
+        LogLine(3, KEY, m.Stage.SUBMITTED, "created", R1, c1, own),
+        LogLine(4, KEY, m.Stage.DONE, "every package extracted", R1, c1, own),
+        LogLine(5, KEY, m.Stage.PLANNED, "the user allowed a new create request", None, c1, whole),
+        LogLine(6, KEY, m.Stage.SUBMITTING, None, None, c2, whole),
+        LogLine(7, KEY, m.Stage.SUBMITTED, "created", R2, c2, whole),
+        LogLine(8, KEY, m.Stage.SAT_FAILED, f"SAT request failed: SAT {code}: no", R2, c2, whole),
+    ]
+    if split:
+        lines.append(
+            LogLine(9, KEY, m.Stage.SPLIT, "the other days in parts elsewhere: /x/A-2024-08a", R2)
+        )
+    return lines
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "A" / KEY
+    folder.mkdir(parents=True)
+    for i in range(22):
+        (folder / f"{i:08d}-0000-0000-0000-000000000000.xml").write_text("<x/>")
+    return folder
+
+
+def _offers_billing(text: str) -> bool:
+    return any(f"journal {cmd} " in text for cmd in ("adopt", "keep", "resend"))
+
+
+def test_split_5003_month_is_restored_with_its_own_part(tmp_path: Path) -> None:
+    state = held_month(_base(), _log(5003, split=True), _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.SAT_FAILED
+    assert state.sat_code == 5003
+    assert (state.start, state.end) == (WHOLE.start, WHOLE.end)
+    assert state.request_id == R2
+    assert state.own_part is not None
+    assert (state.own_part.start, state.own_part.end) == (OWN.start, OWN.end)
+    assert state.own_part.invoice_count == 22
+    assert len(state.own_part.files) == 22
+    text = f"{state.reason} {state.hint}"
+    assert not _offers_billing(text)
+    assert "--from 2024-08-01 --to 2024-08-14" in text  # only the days the folder lacks
+    assert "2024-08-15" not in text.split("Download only", 1)[1].split("never")[0]
+    assert f"journal split {KEY}" in text
+    assert "A-2024-08a" in text
+
+
+def test_5002_month_keeps_its_exhausted_dates_and_own_part(tmp_path: Path) -> None:
+    state = held_month(_base(), _log(5002, split=False), _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.SAT_FAILED
+    assert state.sat_code == 5002
+    assert (WHOLE.start, WHOLE.end) in state.exhausted
+    assert state.own_part is not None
+    assert state.own_part.start == OWN.start
+    text = f"{state.reason} {state.hint}"
+    assert not _offers_billing(text)
+    assert "missing here: 2024-08-01..2024-08-14" in text
+
+
+def test_old_log_without_dates_stops_with_the_split_way(tmp_path: Path) -> None:
+    state = held_month(_base(), _log(5003, split=True, asked=False), _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.SAT_FAILED
+    assert state.own_part is None
+    text = f"{state.reason} {state.hint}"
+    assert not _offers_billing(text)
+    assert f"journal split {KEY} <part folders>" in text
+    assert "nothing is sent" in text
+
+
+def test_a_month_done_after_the_refusal_is_not_taken_for_refused(tmp_path: Path) -> None:
+    lines = _log(5002, split=False)
+    lines.append(LogLine(9, KEY, m.Stage.DONE, "every package extracted", R1, None, OWN))
+    state = held_month(_base(), lines, _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+
+
+def test_the_adopted_request_s_own_dates_not_the_last_line_s(tmp_path: Path) -> None:
+    """Review 9j #2: the log's last line is a resend of the whole month (planned, then its
+    create's outcome unknown); the hint offers to adopt R1, which asked for 08-15..31 only."""
+    lines = _log(5002, split=False)[:6]
+    state = held_month(_base(), lines, _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert f"journal adopt {KEY} {R1}" in (state.hint or "")
+    assert (state.start, state.end) == (OWN.start, OWN.end)
+    assert state.invoice_count == 22
+
+
+def _adopted_unproven(asked: m.Asked | None) -> m.MonthState:
+    """A month rebuilt from a log (`asked`: what it kept of the dates), its request R1 adopted
+    and completed with a count of 22, the folder holding 22 CFDIs, no history listing R1."""
+    held = m.unrecorded(
+        _base(),
+        known_ids=(R1,),
+        creates=1,
+        reason="lost",
+        hint="adopt it",
+        counts=None,
+        on_disk=22,
+        asked=asked,
+    )
+    return attrs.evolve(
+        held,
+        stage=m.Stage.COMPLETED,
+        request_id=R1,
+        confirmed_id=R1,
+        checked=True,
+        invoice_count=22,
+        package_ids=(R1 + "_01",),
+        resume_to=None,
+    )
+
+
+def test_unproven_dates_never_record_the_whole_month_from_the_adopt_stop() -> None:
+    """Review 9j #2 (old log, short history): the adopt stop offered `journal keep`, which
+    recorded 08-01..31 done with the 22 files of a request for 08-15..31."""
+    state, commands = m.transition(_adopted_unproven(None), m.Start(on_disk=22, cfdis=22))
+    assert commands == ()
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert "journal keep" not in (state.hint or "")
+    assert "cannot be checked" in (state.reason or "")
+    with pytest.raises(m.TransitionError, match="cannot be checked"):
+        m.transition(state, m.KeepFiles(tuple(f"{i}.xml" for i in range(22))))
+
+
+def test_dates_kept_by_the_log_still_offer_the_checked_keep() -> None:
+    state, _ = m.transition(_adopted_unproven(OWN), m.Start(on_disk=22, cfdis=22))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert f"journal keep {KEY}" in (state.hint or "")
+    kept, _ = m.transition(state, m.KeepFiles(tuple(f"{i}.xml" for i in range(22))))
+    assert kept.stage is m.Stage.DONE
+    assert (kept.start, kept.end) == (OWN.start, OWN.end)
+
+
+def test_adopt_text_without_a_count_never_promises_no_download() -> None:
+    held = m.unrecorded(
+        _base(), known_ids=(R1,), creates=1, reason="lost", hint="adopt it", on_disk=22
+    )
+    assert "downloads nothing" not in (held.hint or "")
+    assert "may download its packages again" in (held.hint or "")
