@@ -100,6 +100,7 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "allowed_packages",
+    "count_source",
     "counted_downloads",
     "earlier_files",
     "files_notice",
@@ -2880,7 +2881,7 @@ def files_notice(state: MonthState) -> str:
     rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
     if state.invoice_count is not None:
         return (
-            f"{held}; SAT reported {state.invoice_count} CFDIs for request {rid}): if they are "
+            f"{held}; {count_source(state)}): if they are "
             f"all there, `gigstack-async journal keep {key}` records the month done with them "
             "(it checks them against that count first; nothing is sent). Only if some are "
             "missing, "
@@ -2897,6 +2898,24 @@ def files_notice(state: MonthState) -> str:
         "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
         f"journal keep {key}` says what it cannot check. Only if some are missing, "
     )
+
+
+def count_source(state: MonthState, unit: str = "CFDIs") -> str:
+    """The month's count (`invoice_count`, known) with where it comes from, as texts name it:
+    SAT's report for its request, the total of its split parts, or, with no request recorded
+    (a record rebuilt from its log), the count its log kept, which no request is named for
+    (review 9j #3: "SAT reported 34 CFDIs for request None", and a request SAT refused with
+    5003 named for its parts' total)."""
+    count = state.invoice_count
+    if state.stage is Stage.SPLIT:
+        return f"SAT's counts of the month's split parts add up to {count} {unit}"
+    if state.request_id is None:
+        return (
+            f"the journal's log last recorded {count} {unit} for {state.key} (SAT's count for "
+            "the month, or the total of its split parts; no request of it is recorded now, so "
+            "it is not one request's count)"
+        )
+    return f"SAT reported {count} {unit} for request {state.request_id}"
 
 
 def _spent_hint(state: MonthState, resend: str) -> str:
