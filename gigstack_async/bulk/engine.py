@@ -192,14 +192,18 @@ def initial_state(slot: MonthSlot) -> m.MonthState:
 
 
 def merge_plan(
-    store: JournalStore, plan: DownloadPlan, download_to: Path | None = None
+    store: JournalStore,
+    plan: DownloadPlan,
+    download_to: Path | None = None,
+    shown: dict[str, m.MonthState] | None = None,
 ) -> dict[str, str]:
     """Add the plan's new months and take up the recorded ones as `machine.plan_decision`
     says (the rule the plan preview and `BulkDownload.may_create` read too); returns its
     notes, for months whose recorded dates are kept. A month with an own part (days an earlier
     request downloaded into its folder) is told which of its files the folder in
     `download_to` no longer holds (None: not checked), so it is never counted complete
-    with files that are gone (review 9i #5)."""
+    with files that are gone (review 9i #5). `shown` receives the months this run reports
+    other than recorded (`PlanDecision.shown`: the plan's days all in the folder)."""
     notes: dict[str, str] = {}
     fresh = []
     for slot in plan.slots:
@@ -217,6 +221,8 @@ def merge_plan(
             store.put(decision.state)
         if decision.note is not None:
             notes[slot.key] = decision.note
+        if decision.shown is not None and shown is not None:
+            shown[slot.key] = decision.shown
     store.ensure(fresh)
     return notes
 
@@ -396,6 +402,9 @@ class _Run:
         # the last error (a 429's Retry-After paces the next GET).
         self.package_failures: dict[str, tuple[int, GigstackError]] = {}
         self.notes: dict[str, str] = {}
+        # Months whose plan's days are all in the folder while the record is not ok: reported
+        # as `machine.plan_decision` shows them (their record, unchanged, stays the journal's).
+        self.shown: dict[str, m.MonthState] = {}
         self.tasks: asyncio.TaskGroup | None = None
         # Absolute: `journal resend` (maybe run from another folder) finds what it must delete.
         self.staging = (
@@ -493,6 +502,9 @@ class _Run:
         if state.key in self.reported:
             return
         self.reported.add(state.key)
+        view = self.shown.get(state.key)
+        if view is not None and error is None and state.stage is m.Stage.SAT_FAILED:
+            state = view  # the record is SAT-failed for other dates: this plan's are here
         note = self.notes.get(state.key)
         if (
             error is None
@@ -1328,7 +1340,7 @@ async def run_bulk(
     hears how far back the history reached before the run's first create (`bulk.reach`)."""
     run = _Run(downloads, store, plan, options)
     run.on_reach = on_reach
-    run.notes = merge_plan(store, plan, options.download_to)
+    run.notes = merge_plan(store, plan, options.download_to, run.shown)
     driver = asyncio.create_task(run.drive())
     try:
         while (event := await run.events.get()) is not None:

@@ -100,10 +100,12 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "allowed_packages",
+    "count_source",
     "counted_downloads",
     "earlier_files",
     "files_notice",
     "made_elsewhere",
+    "own_part_holds",
     "own_request",
     "plan_decision",
     "sat_code",
@@ -2443,6 +2445,15 @@ def _files_lost_note(state: MonthState, start: date, end: date, lost: Sequence[s
     )
 
 
+def _own_files_lost_note(shown: MonthState, lost: Sequence[str]) -> str:
+    return (
+        f"{MISSING_FILES}: the plan's {shown.start}..{shown.end} are all days an earlier "
+        "request downloaded into the month's folder, but it no longer holds "
+        f"{len(lost)} of their {len(shown.files)} file(s), e.g. {lost[0]}: not reported "
+        "complete. Put them back and run the same command again"
+    )
+
+
 def exhausted_again(state: MonthState, start: date, end: date) -> MonthState:
     """`state` (planned or refused: nothing sent for its dates) once a plan asks for `start..
     end`, dates SAT refused with 5002 before: SAT-failed for them again, and nothing is sent
@@ -2488,6 +2499,42 @@ class PlanDecision:
     """Why the recorded dates are kept although the plan asks for others (its result says
     so); None: nothing to say."""
     create: PlanCreate
+    shown: MonthState | None = None
+    """The month as this run's result reports it when that differs from its record: the plan
+    asks only for days an earlier request downloaded into its folder (`own_part_holds`); not
+    recorded (a run of the recorded dates still says what they need). None: as recorded."""
+
+
+def own_part_holds(state: MonthState, start: date, end: date) -> MonthState | None:
+    """Month `state`, SAT-failed (5002 or 5003) for other dates with an own part (days an
+    earlier request downloaded into its folder), as a run of a plan asking only for days of
+    that own part reports it: done, its own part's files, nothing sent (review 9j #4: the
+    original partial command failed on every run). Its count only when the plan asks for
+    exactly the own part's dates. None otherwise."""
+    own = state.own_part
+    if (
+        state.stage is not Stage.SAT_FAILED
+        or state.sat_code not in (5002, 5003)
+        or own is None
+        or not own.start <= start <= end <= own.end
+        or (start, end) == (state.start, state.end)
+    ):
+        return None
+    return _evolve(
+        state,
+        stage=Stage.DONE,
+        start=start,
+        end=end,
+        request_id=None,
+        sat_code=None,
+        invoice_count=own.invoice_count if (start, end) == (own.start, own.end) else None,
+        extracted=(ExtractedPackage(OWN_PART, own.files),),
+        reason=f"the plan's {start}..{end} are all in the month's folder: {own.start}..{own.end} "
+        f"downloaded there by an earlier request ({len(own.files)} file(s)); nothing was sent "
+        f"(SAT {state.sat_code} refused this journal's later request for {state.start}.."
+        f"{state.end}: a run of those dates says what they need)",
+        hint=None,
+    )
 
 
 def plan_decision(
@@ -2516,7 +2563,19 @@ def plan_decision(
     note says which (review 9i #5). The preview and the count pass none: the create decided
     is the same either way (none).
 
+    A month SAT refused for other dates whose own part holds every day of the plan's is
+    `shown` done by this run (`own_part_holds`), its record kept; unless its folder lost some
+    of those files (`lost`: the note says which, and the run is not ok).
+
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
+    shown = own_part_holds(state, start, end)
+    if shown is not None:
+        gone = [name for name in shown.files if name in lost]
+        if gone:
+            return PlanDecision(
+                _own_reason_again(state), _own_files_lost_note(shown, gone), PlanCreate.NO
+            )
+        return PlanDecision(_own_reason_again(state), shown.reason, PlanCreate.NO, shown)
     decided, note = _plan_step(state, start, end, lost)
     begun = transition(decided or state, Start())[0]
     if (begun.start, begun.end) in begun.exhausted:
@@ -2979,7 +3038,7 @@ def files_notice(state: MonthState) -> str:
     rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
     if state.invoice_count is not None:
         return (
-            f"{held}; SAT reported {state.invoice_count} CFDIs for request {rid}): if they are "
+            f"{held}; {count_source(state)}): if they are "
             f"all there, `gigstack-async journal keep {key}` records the month done with them "
             "(it checks them against that count first; nothing is sent). Only if some are "
             "missing, "
@@ -2997,6 +3056,24 @@ def files_notice(state: MonthState) -> str:
         "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
         f"journal keep {key}` says what it cannot check. Only if some are missing, "
     )
+
+
+def count_source(state: MonthState, unit: str = "CFDIs") -> str:
+    """The month's count (`invoice_count`, known) with where it comes from, as texts name it:
+    SAT's report for its request, the total of its split parts, or, with no request recorded
+    (a record rebuilt from its log), the count its log kept, which no request is named for
+    (review 9j #3: "SAT reported 34 CFDIs for request None", and a request SAT refused with
+    5003 named for its parts' total)."""
+    count = state.invoice_count
+    if state.stage is Stage.SPLIT:
+        return f"SAT's counts of the month's split parts add up to {count} {unit}"
+    if state.request_id is None:
+        return (
+            f"the journal's log last recorded {count} {unit} for {state.key} (SAT's count for "
+            "the month, or the total of its split parts; no request of it is recorded now, so "
+            "it is not one request's count)"
+        )
+    return f"SAT reported {count} {unit} for request {state.request_id}"
 
 
 def _spent_hint(state: MonthState, resend: str) -> str:

@@ -798,7 +798,9 @@ async def test_keep_refuses_missing_or_another_months_files_and_leaves_the_free_
     assert f"journal retry-download {out} 2024-01`" in err
     assert f"journal resend {out} 2024-01 --force`" in err
     assert f"journal show {out} 2024-01`" in err
-    assert f"journal keep {out} 2024-01 --force`" in err
+    # Never a ready-made `keep --force` (review 9j #3): what it would do, once checked.
+    assert f"journal keep {out} 2024-01 --force`" not in err
+    assert "--force would record the month done with these files anyway" in err
     with JournalStore.open_readonly(out / JOURNAL) as store:
         assert store.get("2024-01") == before
     # The free route stays open: one more GET of the package SAT served only once.

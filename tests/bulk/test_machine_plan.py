@@ -195,7 +195,9 @@ def test_sat_refused_dates_take_the_plans_new_dates_and_send_them(code: int) -> 
     assert planned == m.replanned(refused, *EARLY)
 
 
-@pytest.mark.parametrize("dates", [MIDDLE, LATE, (date(2024, 8, 31), date(2024, 8, 31))])
+@pytest.mark.parametrize(
+    "dates", [MIDDLE, (date(2024, 8, 14), date(2024, 8, 31)), (date(2024, 8, 1), date(2024, 8, 15))]
+)
 def test_a_replan_asking_again_for_days_the_own_part_holds_sends_nothing(
     dates: tuple[date, date],
 ) -> None:
@@ -208,14 +210,100 @@ def test_a_replan_asking_again_for_days_the_own_part_holds_sends_nothing(
     held = decision.state
     assert held is not None
     assert (held.stage, held.start, held.end, held.creates) == (Stage.SAT_FAILED, *AUG, 2)
-    first = max(dates[0], LATE[0])
-    overlap = f"{first}..{dates[1]}" if first != dates[1] else str(first)
+    first, last = max(dates[0], LATE[0]), min(dates[1], LATE[1])
+    overlap = f"{first}..{last}" if first != last else str(first)
     assert held.reason == (
         f"the plan's {dates[0]}..{dates[1]} asks again for {overlap}, which the month's folder "
         "already holds (2 file(s) from its earlier request): nothing was sent (those CFDIs "
         "would be billed twice)"
     )
     assert held == m.replanned(refused, *dates)
+
+
+@pytest.mark.parametrize("code", [5002, 5003])
+@pytest.mark.parametrize(
+    ("dates", "count"),
+    [
+        (LATE, 2),  # the own part's own dates: its count
+        ((date(2024, 8, 16), date(2024, 8, 31)), None),  # fewer days: not counted
+        ((date(2024, 8, 31), date(2024, 8, 31)), None),
+    ],
+)
+def test_a_plan_of_only_days_the_own_part_holds_is_shown_done_and_sends_nothing(
+    code: int, dates: tuple[date, date], count: int | None
+) -> None:
+    # Review 9j #4: was sat-failed ("asks again for ..., which the month's folder already
+    # holds") on every run of the user's original partial command.
+    own = attrs.evolve(OWN, invoice_count=2)
+    refused = month(
+        stage=Stage.SAT_FAILED,
+        sat_code=code,
+        exhausted=((AUG,) if code == 5002 else ()),
+        own_part=own,
+        creates=2,
+        reason=f"SAT {code}: its own reason",
+    )
+    decision = decide(refused, dates)
+    assert (decision.state, decision.create) == (None, PlanCreate.NO)  # the record is kept
+    shown = decision.shown
+    assert shown is not None
+    assert shown.ok
+    assert (shown.stage, shown.start, shown.end, shown.request_id, shown.sat_code) == (
+        Stage.DONE,
+        *dates,
+        None,
+        None,
+    )
+    assert (shown.files, shown.invoice_count, shown.creates, shown.hint) == (
+        ("a.xml", "b.xml"),
+        count,
+        2,
+        None,
+    )
+    assert (
+        shown.reason
+        == decision.note
+        == (
+            f"the plan's {dates[0]}..{dates[1]} are all in the month's folder: 2024-08-15.."
+            "2024-08-31 downloaded there by an earlier request (2 file(s)); nothing was sent "
+            f"(SAT {code} refused this journal's later request for 2024-08-01..2024-08-31: a run "
+            "of those dates says what they need)"
+        )
+    )
+    assert shown == m.own_part_holds(refused, *dates)
+    # A run of the month's own dates still says what it needs.
+    assert m.own_part_holds(refused, *AUG) is None
+    assert decide(refused, AUG).shown is None
+
+
+def test_a_plan_of_own_part_days_whose_files_are_gone_is_not_shown_done() -> None:
+    refused = month(stage=Stage.SAT_FAILED, sat_code=5002, exhausted=(AUG,), own_part=OWN)
+    decision = m.plan_decision(refused, *LATE, lost=("b.xml",))
+    assert (decision.state, decision.shown, decision.create) == (None, None, PlanCreate.NO)
+    assert decision.note == (
+        "MISSING FILES: the plan's 2024-08-15..2024-08-31 are all days an earlier request "
+        "downloaded into the month's folder, but it no longer holds 1 of their 2 file(s), "
+        "e.g. b.xml: not reported complete. Put them back and run the same command again"
+    )
+
+
+def test_a_plan_of_own_part_days_restores_a_refused_replans_stale_reason() -> None:
+    stale = m.replanned(
+        month(stage=Stage.SAT_FAILED, sat_code=5003, own_part=OWN), date(2024, 8, 10), AUG[1]
+    )
+    assert (stale.reason or "").endswith("nothing was sent (those CFDIs would be billed twice)")
+    decision = decide(stale, LATE)
+    assert decision.shown is not None
+    assert decision.state is not None
+    assert decision.state.reason == "SAT 5003: too many CFDIs for one request"
+
+
+@pytest.mark.parametrize("stage", [Stage.DONE, Stage.PLANNED, Stage.NEEDS_ATTENTION])
+def test_only_a_sat_refused_month_is_shown_done_by_its_own_part(stage: Stage) -> None:
+    assert m.own_part_holds(month(stage=stage, sat_code=5002, own_part=OWN), *LATE) is None
+    other = month(stage=Stage.SAT_FAILED, sat_code=5004, own_part=OWN)
+    assert m.own_part_holds(other, *LATE) is None
+    assert m.own_part_holds(month(stage=Stage.SAT_FAILED, sat_code=5002), *LATE) is None
 
 
 def test_a_replan_of_only_the_days_the_own_part_misses_is_sent() -> None:

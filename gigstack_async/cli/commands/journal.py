@@ -803,11 +803,7 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         )
         earlier, folder = _earlier_files(store, state)
         if earlier:
-            count = (
-                f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
-                if state.invoice_count is not None
-                else ""
-            )
+            count = f"; {m.count_source(state)}" if state.invoice_count is not None else ""
             partial = state.unextracted or staged_copies(store.download_to, state.key)
             risk += (RESEND_PARTIAL_THERE if partial else RESEND_FILES_THERE).format(
                 key=state.key,
@@ -936,10 +932,7 @@ def _keep_doubts(
                 "checked against it"
             )
         elif found < state.invoice_count:
-            doubts.append(
-                f"it holds {held}, but SAT reported {state.invoice_count} {unit} for request "
-                f"{state.request_id}: some are missing"
-            )
+            doubts.append(f"it holds {held}, but {m.count_source(state, unit)}: some are missing")
     try:
         scan = content.scan_files(
             (folder / name for name in names),
@@ -1015,15 +1008,13 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
                 f"{key} is not kept, nothing changed: the files in {folder} do not look like "
                 f"every CFDI of {key}'s request: {'; '.join(doubts)}. "
                 + (with_journal(_keep_way_on(store, key), key, journal) or "")
-                + ". If you checked them against the request in gigstack's dashboard anyway, "
-                f"`{PROG} journal keep {shell_quote(journal)} {key} --force` keeps them."
+                + ". --force would record the month done with these files anyway (nothing "
+                "downloaded again: any CFDI missing from them stays missing): use it only after "
+                f"you have checked, in gigstack's dashboard (Descarga Masiva), that they are "
+                f"every CFDI of {key} for {state.start}..{state.end}."
             )
         kept = new.extracted[-1].files
-        count = (
-            f"; SAT reported {state.invoice_count} CFDIs for request {state.request_id}"
-            if state.invoice_count is not None
-            else ""
-        )
+        count = f"; {m.count_source(state)}" if state.invoice_count is not None else ""
         listed = ", ".join(kept[:KEEP_SHOWN]) + (
             f" and {len(kept) - KEEP_SHOWN} more" if len(kept) > KEEP_SHOWN else ""
         )
