@@ -990,7 +990,6 @@ def unrecorded(
     if counts is None:
         return _evolve(
             _attention(held, reason, hint),
-            known_ids=known_ids,
             creates=creates,
             resend_allowed=False,
             uncounted=known_ids,
@@ -998,7 +997,6 @@ def unrecorded(
         )
     return _evolve(
         _attention(held, reason, hint),
-        known_ids=known_ids,
         creates=max(creates, counts.creates),
         resend_allowed=False,
         downloads=counts.downloads,
