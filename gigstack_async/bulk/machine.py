@@ -2673,9 +2673,10 @@ def files_notice(state: MonthState) -> str:
             f"{copy}: they may be only part of its CFDIs, so do not keep them; "
         )
     rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
+    request = f"request {rid}" if rid is not None else "its request"  # its id not logged
     if state.invoice_count is not None:
         return (
-            f"{held}; SAT reported {state.invoice_count} CFDIs for request {rid}): if they are "
+            f"{held}; SAT reported {state.invoice_count} CFDIs for {request}): if they are "
             f"all there, `gigstack-async journal keep {key}` records the month done with them "
             "(it checks them against that count first; nothing is sent). Only if some are "
             "missing, "

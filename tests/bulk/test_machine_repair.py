@@ -292,3 +292,20 @@ def test_a_rebuilt_month_that_may_hold_part_of_a_package_never_offers_keep(
     began, _ = m.transition(held, Start(on_disk=4, cfdis=4))
     assert (began.unextracted, began.staged_copies) == (True, 0)
     assert m.files_notice(began) == NOT_EXTRACTED.format(copy="").removesuffix("adopt")
+
+
+def test_a_rebuilt_month_whose_log_kept_no_request_id_never_names_request_none() -> None:
+    held = m.unrecorded(
+        JAN,
+        known_ids=(),
+        creates=1,
+        reason="lost",
+        hint="adopt",
+        on_disk=4,
+        asked=m.Asked(JAN.start, JAN.end, 4),
+    )
+    assert held.hint == (
+        HELD + "; SAT reported 4 CFDIs for its request): if they are all there, `gigstack-async "
+        "journal keep 2024-01` records the month done with them (it checks them against that "
+        "count first; nothing is sent). Only if some are missing, adopt"
+    )
