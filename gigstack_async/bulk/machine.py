@@ -1014,7 +1014,6 @@ def unrecorded(
     if counts is None:
         return _evolve(
             _attention(held, reason, hint),
-            known_ids=known_ids,
             creates=creates,
             resend_allowed=False,
             uncounted=known_ids,
@@ -1022,7 +1021,6 @@ def unrecorded(
         )
     return _evolve(
         _attention(held, reason, hint),
-        known_ids=known_ids,
         creates=max(creates, counts.creates),
         resend_allowed=False,
         downloads=counts.downloads,

@@ -345,6 +345,15 @@ def test_a_month_with_nothing_billed_takes_the_plans_dates(
     assert decision == m.PlanDecision(attrs.evolve(state, start=AUG[0], end=AUG[1]), None, create)
 
 
+@pytest.mark.parametrize("plan", [AUG, MIDDLE, LATE])
+def test_a_month_not_sent_yet_takes_both_of_the_plans_dates(plan: tuple[date, date]) -> None:
+    # The create to come asks SAT for what the plan showed: its first and its last day.
+    decision = decide(month(EARLY), plan)
+    assert decision.state is not None
+    assert (decision.state.start, decision.state.end) == plan
+    assert decision.create is PlanCreate.YES
+
+
 # ------------------------------------------------------------------ a request sent: dates kept
 
 KEPT = (
