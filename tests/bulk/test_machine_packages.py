@@ -2215,9 +2215,9 @@ def test_a_429_carrying_a_sat_code_is_read_by_the_code() -> None:
     assert after.unsure == ()
 
 
-def test_a_429_when_both_sat_downloads_surely_reached_sat_sends_no_third_get() -> None:
-    # A journal whose package has SAT's two downloads counted and sure: a 429 then is never
-    # answered with another GET in this run (that would be a third download), only the hint.
+def test_a_429_with_no_sat_download_left_needs_attention_at_once() -> None:
+    # A journal whose package has SAT's two downloads counted and sure: a 429 then is not a
+    # "try again in this run" (no download is left for it); the month stops with the resend hint.
     state = evolve(COMPLETED, confirmed_id="R1", downloads=(("P1", 2),))
     after, commands = transition(state, PackageFailed("P1", "HTTP 429", rate_limited=True))
     assert commands == ()
