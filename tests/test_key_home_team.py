@@ -63,3 +63,11 @@ def test_the_pipeline_answers_for_its_own_key_without_showing_it() -> None:
     assert client._pipeline.key_home_team() == "team_home"
     other = GigstackClient("sk_test_plainkey0000", base_url="http://127.0.0.1:9/v2")
     assert other._pipeline.key_home_team() is None
+
+
+def test_a_key_with_a_character_outside_base64url_has_no_known_home_team() -> None:
+    # The decoder drops the '!' but the padding is counted on the 19 characters as given: the
+    # payload does not decode, so the key's team is unknown, never read from the rest of it.
+    payload = base64.urlsafe_b64encode(b'{"team":"xy"}').decode().rstrip("=")
+    assert home_team_of(f"h.{payload}.s") == "xy"
+    assert home_team_of(f"h.{payload}!.s") is None

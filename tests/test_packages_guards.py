@@ -847,3 +847,12 @@ def test_output_zlib_still_holds_after_the_last_input_is_drained_in_bounded_step
     chunks = list(packages_module._inflate(iter([raw]), "a.xml"))
     assert b"".join(chunks) == content
     assert max(len(c) for c in chunks) <= bound
+
+
+def test_a_trailing_no_break_space_is_part_of_the_name() -> None:
+    # Only the folder slash is stripped before names are compared: 'f.xml\xa0' is another file
+    # than 'f.xml', and a file 'd\xa0' is not the folder 'd'.
+    names = [m.name for m in verify_package(stored(("f.xml", XML), ("f.xml\xa0", XML))).members]
+    assert names == ["f.xml", "f.xml\xa0"]
+    names = [m.name for m in verify_package(stored(("d\xa0", XML), ("d/x", XML))).members]
+    assert names == ["d\xa0", "d/x"]

@@ -1606,3 +1606,25 @@ async def test_the_api_origin_uses_default_ports_and_ignores_host_case(
     pipeline, transport = make(lambda r: Response(200, {}, b"x"), base_url=base)
     await _download(pipeline, url)
     assert ("Authorization" in transport.requests[0].headers) is sent
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["apı.gigstack.io", "api.gigſtack.io"],  # dotless ı and long ſ upper-case to I and S
+)
+async def test_the_key_never_goes_to_a_host_that_only_upper_cases_to_the_api(
+    sleeps: list[float], host: str
+) -> None:
+    def handler(request: Request) -> Response:
+        if request.url == "https://api.gigstack.io/v2/files/a.pdf":
+            return Response(302, {"Location": f"https://{host}/v2/files/b.pdf"}, b"")
+        return Response(200, {}, b"pdf")
+
+    pipeline, transport = make(handler, base_url="https://api.gigstack.io/v2")
+    await _download(pipeline, f"https://{host}/v2/files/a.pdf")  # asked directly
+    await _download(pipeline, "https://api.gigstack.io/v2/files/a.pdf")  # redirected there
+    assert [(r.url, r.headers.get("Authorization")) for r in transport.requests] == [
+        (f"https://{host}/v2/files/a.pdf", None),
+        ("https://api.gigstack.io/v2/files/a.pdf", f"Bearer {KEY}"),
+        (f"https://{host}/v2/files/b.pdf", None),
+    ]

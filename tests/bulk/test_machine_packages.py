@@ -2213,3 +2213,21 @@ def test_a_429_carrying_a_sat_code_is_read_by_the_code() -> None:
     assert commands == ()
     assert after.stage is Stage.NEEDS_ATTENTION
     assert after.unsure == ()
+
+
+def test_a_429_with_no_sat_download_left_needs_attention_at_once() -> None:
+    # A journal whose package has SAT's two downloads counted and sure: a 429 then is not a
+    # "try again in this run" (no download is left for it); the month stops with the resend hint.
+    state = evolve(COMPLETED, confirmed_id="R1", downloads=(("P1", 2),))
+    after, commands = transition(state, PackageFailed("P1", "HTTP 429", rate_limited=True))
+    assert commands == ()
+    assert after == evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        failed_this_run=("P1",),
+        reason="downloading package P1 failed: HTTP 429",
+        hint=(
+            "no SAT download left: `gigstack-async journal resend 2024-01` requests the month "
+            "again (a new request may be billed)"
+        ),
+    )

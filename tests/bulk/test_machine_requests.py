@@ -3408,3 +3408,15 @@ def test_a_resend_refused_with_5002_is_split_with_its_own_days_as_a_part() -> No
     assert split.exhausted == (JAN,)  # still never sent again
     # Named again: the same, never the own files twice.
     assert m.transition(split, m.SplitElsewhere(where))[0].files == LATE_FILES
+
+
+def test_a_duplicate_is_looked_for_only_in_a_history_started_after_the_create() -> None:
+    # A history of the create's own generation may have been read before SAT answered 5005: the
+    # request it lists may predate the create, so the month keeps looking instead of adopting it.
+    state, _ = m.transition(month(), m.Send(history_ids=(), generation=2, seq=1))
+    state, _ = m.transition(state, m.CreateRefused("Solicitud duplicada", code=5005))
+    assert state.stage is Stage.DUPLICATE
+    assert str(state.reason).endswith("looking for it in the history")
+    assert m.transition(state, m.HistorySeen((ours("R-old"),), generation=2)) == (state, ())
+    adopted, _ = m.transition(state, m.HistorySeen((ours("R-old"),), generation=3))
+    assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "R-old")
