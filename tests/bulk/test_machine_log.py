@@ -70,7 +70,8 @@ NO_DATES_HINT = (
 
 def test_5002_after_a_shorter_request_keeps_its_days_as_the_own_part() -> None:
     lines = [Logged(Stage.DONE, "done", "r1", FIRST_HALF), refused("SAT 5002: limit")]
-    state = m.refused_from_log(held(), lines, ("a.xml", "b.xml"))
+    # The held count is the earlier request's: the refused one has none.
+    state = m.refused_from_log(held(invoice_count=7), lines, ("a.xml", "b.xml"))
     assert state is not None
     assert state.stage is Stage.SAT_FAILED
     assert state.sat_code == 5002
@@ -106,7 +107,11 @@ def test_a_refusal_logged_without_dates_stops_the_month_with_a_split_hint(
     asked: Asked | None,
 ) -> None:
     base = held(resume_to=Stage.COMPLETED, request_id="r0")
-    lines = [refused("SAT 5002 limit", asked), Logged(Stage.SPLIT, "parts A and B")]
+    lines = [
+        Logged(Stage.SUBMITTED, "sent", "r1"),
+        refused("SAT 5002 limit", asked),
+        Logged(Stage.SPLIT, "parts A and B"),
+    ]
     state = m.refused_from_log(base, lines, ("a.xml",))
     assert state is not None
     assert (state.stage, state.sat_code) == (Stage.SAT_FAILED, 5002)
@@ -166,6 +171,7 @@ def test_a_log_that_does_not_end_refused_restores_nothing(lines: list[Logged]) -
 
 
 DONE_FIRST = (D(2024, 3, 1), D(2024, 3, 15))
+FULL_LATE = Asked(D(2024, 3, 16), D(2024, 3, 31))  # a later request's dates, not done
 
 
 @pytest.mark.parametrize(
@@ -189,7 +195,13 @@ DONE_FIRST = (D(2024, 3, 1), D(2024, 3, 15))
         ),
         # A done line without dates is skipped, the older one counts.
         ([Logged(Stage.DONE, "d", "r1", FIRST_HALF), Logged(Stage.DONE, "d")], DONE_FIRST),
-        ([Logged(Stage.DONE, "d", "r1", FIRST_HALF), Logged(Stage.SUBMITTED, "s")], DONE_FIRST),
+        (
+            [
+                Logged(Stage.DONE, "d", "r1", FIRST_HALF),
+                Logged(Stage.SUBMITTED, "s", "r2", FULL_LATE),
+            ],
+            DONE_FIRST,
+        ),
     ],
 )
 def test_the_own_part_is_the_last_shorter_request_inside_the_refused_dates(
