@@ -280,3 +280,21 @@ def test_keep_once_a_history_showed_the_dates() -> None:
     state = held(request_id="r9", dates_unproven=True, records=(record,))
     kept, commands = m.transition(state, KeepFiles(("a.xml",)))
     assert (kept.stage, kept.files, commands) == (Stage.DONE, ("a.xml",), ())
+
+
+def test_a_refusal_of_other_dates_restores_those_dates() -> None:
+    # `journal resend` with other dates: the refused request asked for part of the month.
+    late = Asked(D(2024, 3, 10), D(2024, 3, 31))
+    state = m.refused_from_log(held(invoice_count=3), [refused("SAT 5003 x", late)], ())
+    assert state is not None
+    assert (state.start, state.end) == (D(2024, 3, 10), D(2024, 3, 31))
+    assert state.invoice_count is None  # SAT counted nothing for the refused request
+
+
+def test_a_refusal_without_dates_keeps_the_ranges_refused_before() -> None:
+    early = Asked(D(2024, 3, 1), D(2024, 3, 10))
+    lines = [refused("SAT 5002 limit", early, "r1"), refused("SAT 5002 limit", None, "r2")]
+    state = m.refused_from_log(held(), lines, ())
+    assert state is not None
+    assert state.reason == NO_DATES_REASON.format(code=5002)
+    assert state.exhausted == ((early.start, early.end),)
