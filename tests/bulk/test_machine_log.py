@@ -284,10 +284,10 @@ def test_keep_once_a_history_showed_the_dates() -> None:
 
 def test_a_refusal_of_other_dates_restores_those_dates() -> None:
     # `journal resend` with other dates: the refused request asked for part of the month.
-    late = Asked(D(2024, 3, 10), D(2024, 3, 31))
+    late = Asked(D(2024, 3, 10), D(2024, 3, 20))
     state = m.refused_from_log(held(invoice_count=3), [refused("SAT 5003 x", late)], ())
     assert state is not None
-    assert (state.start, state.end) == (D(2024, 3, 10), D(2024, 3, 31))
+    assert (state.start, state.end) == (D(2024, 3, 10), D(2024, 3, 20))
     assert state.invoice_count is None  # SAT counted nothing for the refused request
 
 
