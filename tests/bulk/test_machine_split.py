@@ -884,3 +884,115 @@ def test_a_done_month_completed_by_parts_shows_no_way_forward() -> None:
     state = attrs.evolve(DONE_FIRST_HALF, hint="stale: run it again")
     new, _ = transition(state, SplitElsewhere(WHERE, *AUG))
     assert (new.stage, new.hint) == (Stage.SPLIT, None)
+
+
+# ------------------------------------------------------------------ issue #13: plan notes, exact
+
+COUNTED = attrs.evolve(
+    DONE_FIRST_HALF, invoice_count=3, own_part=attrs.evolve(OWN, invoice_count=2)
+)
+FILES_LOST = (
+    "MISSING FILES: 2024-08-01..2024-08-31 would be complete with 2024-08-01..2024-08-14 "
+    "(request r3) and 2024-08-15..2024-08-31 (an earlier request), both in the month's folder, "
+    "but it no longer holds 2 of their 5 file(s), e.g. A.xml: not recorded complete. Put them "
+    "back and run the same command again; if they are gone, download the days they were for "
+    "into another --out folder, then `gigstack-async journal split 2024-08 <that folder> "
+    "--force` records the month with them"
+)
+
+
+def test_a_month_complete_but_for_lost_files_is_not_recorded_and_names_them() -> None:
+    decided = m.plan_decision(COUNTED, *AUG, lost=("A.xml", "D.xml"))
+    assert decided.state is None
+    assert decided.note == FILES_LOST
+    assert decided.create is m.PlanCreate.NO
+
+
+def test_a_month_complete_in_its_folder_counts_both_requests_cfdis() -> None:
+    complete = m.own_part_completes(COUNTED, *AUG)
+    assert complete is not None
+    assert complete.invoice_count == 5
+    assert m.plan_decision(COUNTED, *AUG).state == complete
+    unknown = attrs.evolve(COUNTED, own_part=OWN)  # the own part's count is unknown
+    assert m.own_part_completes(unknown, *AUG).invoice_count is None  # type: ignore[union-attr]
+
+
+def own_note(dates: str) -> str:
+    return (
+        f"the plan's {dates} are all in the month's folder: requested earlier for "
+        "2024-08-01..2024-08-14, and 2024-08-15..2024-08-31 by an earlier request (2 file(s)); "
+        "nothing was sent"
+    )
+
+
+def kept_note(dates: str) -> str:
+    return (
+        f"requested earlier for 2024-08-01..2024-08-14; kept (the plan now says {dates}: "
+        "`gigstack-async journal resend 2024-08 --force` asks for the plan's dates, possibly "
+        "billed)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "dates", "note"),
+    [
+        (attrs.evolve(COUNTED, exhausted=()), AUG, own_note("2024-08-01..2024-08-31")),
+        (attrs.evolve(COUNTED, exhausted=()), (d(1), d(20)), own_note("2024-08-01..2024-08-20")),
+        (attrs.evolve(COUNTED, exhausted=()), (d(1), d(10)), kept_note("2024-08-01..2024-08-10")),
+        (attrs.evolve(COUNTED, exhausted=()), (d(5), d(14)), kept_note("2024-08-05..2024-08-14")),
+        (
+            attrs.evolve(COUNTED, exhausted=(), own_part=None),
+            (d(5), d(10)),
+            kept_note("2024-08-05..2024-08-10"),
+        ),
+        (
+            # Only a done or empty month's own part holds days: a month still waiting says
+            # MISSING DAYS.
+            attrs.evolve(COUNTED, exhausted=(), stage=Stage.SUBMITTED),
+            AUG,
+            "MISSING DAYS: requested earlier for 2024-08-01..2024-08-14 only; the plan says "
+            "2024-08-01..2024-08-31, and the other days' CFDIs were not requested. once it has "
+            "finished, `gigstack-async journal resend 2024-08 --force` asks for the plan's "
+            "dates (a new request, possibly billed)",
+        ),
+    ],
+)
+def test_a_plan_for_other_dates_of_a_sent_month_says_what_its_folder_holds(
+    state: MonthState, dates: tuple[date, date], note: str
+) -> None:
+    decided = m.plan_decision(state, *dates)
+    assert (decided.state, decided.note, decided.create) == (None, note, m.PlanCreate.NO)
+
+
+REFUSED_AGAIN = attrs.evolve(REFUSED_5002, end=d(14), reason="x " + m._BILLED_TWICE)
+
+
+def test_a_sat_failed_month_planned_again_for_its_dates_gets_its_own_reason_back() -> None:
+    again = m.plan_decision(REFUSED_AGAIN, d(1), d(14)).state
+    assert again == attrs.evolve(
+        REFUSED_AGAIN,
+        reason="SAT 5002: the limit of requests for these dates is exhausted",
+        hint="SAT's limit of requests for 2024-08-01..2024-08-14 is exhausted: these dates are "
+        "never sent again. To download the month anyway, run it as shorter ranges (other dates "
+        "are new criteria for SAT: new requests, possibly billed), each into its own --out "
+        "folder, e.g. `gigstack-async sat download --from 2024-08-01 --to 2024-08-07 --rfc-type "
+        "received --out <out>-2024-08a` and `gigstack-async sat download --from 2024-08-08 --to "
+        "2024-08-14 --rfc-type received --out <out>-2024-08b` (with the other options you ran "
+        "with, e.g. --team); once both are done, `gigstack-async journal split 2024-08 "
+        "<out>-2024-08a <out>-2024-08b` records where its CFDIs are (runs of this folder then "
+        "end ok). Other dates run into this folder download only those days: the month then "
+        "says MISSING DAYS",
+    )
+    split = attrs.evolve(REFUSED_AGAIN, sat_code=5003)
+    assert m.plan_decision(split, d(1), d(14)).state == attrs.evolve(
+        split,
+        reason="SAT 5003: too many CFDIs for one request",
+        hint="split the period: run 2024-08-01..2024-08-14 as shorter ranges, each into its own "
+        "--out folder (a journal holds one request per month), e.g. in two halves: "
+        "`gigstack-async sat download --from 2024-08-01 --to 2024-08-07 --rfc-type received "
+        "--out <out>-2024-08a` and `gigstack-async sat download --from 2024-08-08 --to "
+        "2024-08-14 --rfc-type received --out <out>-2024-08b` (with the other options you ran "
+        "with, e.g. --team); once each is done, `gigstack-async journal split 2024-08 "
+        "<out>-2024-08a <out>-2024-08b` checks that they cover the month and records where its "
+        "CFDIs are (runs of this folder then end ok)",
+    )
