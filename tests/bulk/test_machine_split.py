@@ -996,3 +996,28 @@ def test_a_sat_failed_month_planned_again_for_its_dates_gets_its_own_reason_back
         "<out>-2024-08a <out>-2024-08b` checks that they cover the month and records where its "
         "CFDIs are (runs of this folder then end ok)",
     )
+
+
+@pytest.mark.parametrize(
+    ("state", "parts", "count"),
+    [
+        (COUNTED, 4, 9),  # the request's 3, its own part's 2 and the parts' 4
+        (attrs.evolve(COUNTED, own_part=None), 4, 7),
+        (COUNTED, None, None),  # the parts' count unknown: the month's too
+        (attrs.evolve(COUNTED, invoice_count=None), 4, None),
+        (attrs.evolve(COUNTED, own_part=OWN), 4, None),  # its own part's count unknown
+    ],
+)
+def test_a_month_completed_by_parts_counts_every_cfdi_once(
+    state: MonthState, parts: int | None, count: int | None
+) -> None:
+    new, _ = transition(state, SplitElsewhere(WHERE, *AUG, invoice_count=parts))
+    assert new.stage is Stage.SPLIT
+    assert new.invoice_count == count
+
+
+@pytest.mark.parametrize("count", [4, None])
+def test_a_held_month_split_elsewhere_takes_the_parts_count(count: int | None) -> None:
+    held = attrs.evolve(PLANNED, invoice_count=11)
+    new, _ = transition(held, SplitElsewhere(WHERE, refused_elsewhere="req-x", invoice_count=count))
+    assert (new.stage, new.invoice_count) == (Stage.SPLIT, count)
