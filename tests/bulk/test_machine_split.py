@@ -1021,3 +1021,75 @@ def test_a_held_month_split_elsewhere_takes_the_parts_count(count: int | None) -
     held = attrs.evolve(PLANNED, invoice_count=11)
     new, _ = transition(held, SplitElsewhere(WHERE, refused_elsewhere="req-x", invoice_count=count))
     assert (new.stage, new.invoice_count) == (Stage.SPLIT, count)
+
+
+@pytest.mark.parametrize(
+    ("dates", "own", "parts"),
+    [
+        # 31 days refused: a missing range of up to 16 days (31 - 31 // 2) is asked as it is.
+        (AUG, OwnPart(d(17), d(31)), [(d(1), d(16), "a")]),
+        (AUG, OwnPart(d(18), d(31)), [(d(1), d(8), "a"), (d(9), d(17), "b")]),
+        # 30 days refused: up to 15 days.
+        ((d(1), d(30)), OwnPart(d(16), d(30)), [(d(1), d(15), "a")]),
+        ((d(1), d(30)), OwnPart(d(17), d(30)), [(d(1), d(8), "a"), (d(9), d(16), "b")]),
+    ],
+)
+def test_5003_parts_are_no_longer_than_half_the_refused_dates(
+    dates: tuple[date, date], own: OwnPart, parts: list[tuple[date, date, str]]
+) -> None:
+    state = attrs.evolve(REFUSED_5003, start=dates[0], end=dates[1], own_part=own)
+    assert m.split_halves(state) == tuple((a, b, f"<out>-2024-08{x}") for a, b, x in parts)
+
+
+HELD_BY_OWN = attrs.evolve(
+    REFUSED_5002, reason="x " + m._BILLED_TWICE, own_part=attrs.evolve(OWN, invoice_count=2)
+)
+
+
+def own_holds_reason(dates: str) -> str:
+    return (
+        f"the plan's {dates} are all in the month's folder: 2024-08-15..2024-08-31 downloaded "
+        "there by an earlier request (2 file(s)); nothing was sent (SAT 5002 refused this "
+        "journal's later request for 2024-08-01..2024-08-31: a run of those dates says what "
+        "they need)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("dates", "count"),
+    [(LATE, 2), ((d(16), d(20)), None)],  # its count only for exactly the own part's dates
+)
+def test_a_plan_for_days_the_own_part_holds_is_shown_done_and_sends_nothing(
+    dates: tuple[date, date], count: int | None
+) -> None:
+    text = f"{dates[0]}..{dates[1]}"
+    shown = attrs.evolve(
+        HELD_BY_OWN,
+        stage=Stage.DONE,
+        start=dates[0],
+        end=dates[1],
+        request_id=None,
+        sat_code=None,
+        invoice_count=count,
+        extracted=(ExtractedPackage(OWN_PART, OWN_FILES),),
+        reason=own_holds_reason(text),
+        hint=None,
+    )
+    assert m.own_part_holds(HELD_BY_OWN, *dates) == shown
+    decided = m.plan_decision(HELD_BY_OWN, *dates)
+    assert (decided.shown, decided.note, decided.create) == (shown, shown.reason, m.PlanCreate.NO)
+    assert decided.state is not None  # its own SAT reason back
+    assert decided.state.reason == "SAT 5002: the limit of requests for these dates is exhausted"
+
+
+def test_a_plan_for_days_of_an_own_part_that_lost_files_names_them() -> None:
+    decided = m.plan_decision(HELD_BY_OWN, *LATE, lost=("B.xml",))
+    assert decided.note == (
+        "MISSING FILES: the plan's 2024-08-15..2024-08-31 are all days an earlier request "
+        "downloaded into the month's folder, but it no longer holds 1 of their 2 file(s), e.g. "
+        "B.xml: not reported complete. Put them back and run the same command again"
+    )
+    assert (decided.shown, decided.create) == (None, m.PlanCreate.NO)
+    # The month's own SAT reason back (not the refused plan's).
+    assert decided.state is not None
+    assert decided.state.reason == "SAT 5002: the limit of requests for these dates is exhausted"
