@@ -247,6 +247,7 @@ def test_a_rebuilt_month_takes_the_dates_and_count_its_log_kept() -> None:
     asked = m.Asked(date(2024, 1, 15), date(2024, 1, 30), 4)
     held = rebuilt(asked=asked, on_disk=4)
     assert (held.start, held.end, held.invoice_count) == (asked.start, asked.end, 4)
+    assert not held.dates_unproven  # its log proves them
     assert (held.stage, held.known_ids, held.unextracted) == (
         S.NEEDS_ATTENTION,
         ("R1", "R2"),
@@ -274,6 +275,7 @@ def test_a_rebuilt_month_takes_the_dates_and_count_its_log_kept() -> None:
 def test_a_rebuilt_month_without_both_logged_dates_keeps_the_plans(asked: m.Asked | None) -> None:
     held = rebuilt(asked=asked)
     assert (held.start, held.end, held.invoice_count) == (JAN.start, JAN.end, None)
+    assert held.dates_unproven  # the plan's dates are a guess: `journal keep` checks them
 
 
 @pytest.mark.parametrize(
