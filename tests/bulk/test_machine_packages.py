@@ -1735,6 +1735,14 @@ def test_the_files_notice_says_nothing_of_a_count_sat_did_not_give() -> None:
     assert m.files_notice(evolve(state, on_disk=0)) == ""
 
 
+@pytest.mark.parametrize("known_ids", [(), ("R0",), ("R1", "R0")])
+def test_the_files_notice_names_the_months_own_request_whatever_the_log_listed(
+    known_ids: tuple[str, ...],
+) -> None:
+    state = evolve(ONE_PACKAGE, invoice_count=None, on_disk=7, known_ids=known_ids)
+    assert m.files_notice(state) == files_there(7, None)
+
+
 @pytest.mark.parametrize(
     ("counts", "expected"),
     [

@@ -247,6 +247,7 @@ def test_a_rebuilt_month_takes_the_dates_and_count_its_log_kept() -> None:
     asked = m.Asked(date(2024, 1, 15), date(2024, 1, 30), 4)
     held = rebuilt(asked=asked, on_disk=4)
     assert (held.start, held.end, held.invoice_count) == (asked.start, asked.end, 4)
+    assert not held.dates_unproven  # its log proves them
     assert (held.stage, held.known_ids, held.unextracted) == (
         S.NEEDS_ATTENTION,
         ("R1", "R2"),
@@ -274,6 +275,7 @@ def test_a_rebuilt_month_takes_the_dates_and_count_its_log_kept() -> None:
 def test_a_rebuilt_month_without_both_logged_dates_keeps_the_plans(asked: m.Asked | None) -> None:
     held = rebuilt(asked=asked)
     assert (held.start, held.end, held.invoice_count) == (JAN.start, JAN.end, None)
+    assert held.dates_unproven  # the plan's dates are a guess: `journal keep` checks them
 
 
 @pytest.mark.parametrize(
@@ -313,3 +315,25 @@ def test_a_rebuilt_month_whose_log_kept_no_request_id_never_names_request_none()
         "journal keep 2024-01` records the month done with them (it checks them against that "
         "count first; nothing is sent). Only if some are missing, adopt"
     )
+
+
+UNCHECKED_REASON = (
+    "the month's folder already holds 3 distinct CFDI(s), at least the 3 SAT reports for request "
+    "R1: nothing was downloaded; but the dates of request R1 cannot be checked (the account's "
+    "history does not list it and the journal's log kept none): the folder's files may cover "
+    "only part of 2024-01-01..2024-01-31, so `journal keep` cannot record the month with them"
+)
+UNCHECKED_HINT = (
+    "check the request's dates in gigstack's dashboard (Descarga Masiva) and run the same "
+    "command again later: a run that finds the request in the account's history checks its "
+    "dates itself (a request for fewer days shows MISSING DAYS)"
+)
+
+
+def test_an_adopted_request_of_unchecked_dates_on_disk_offers_no_keep_and_sends_no_get() -> None:
+    state = attrs.evolve(ADOPTED, dates_unproven=True)
+    new, commands = m.transition(state, Start(on_disk=3, cfdis=3))
+    assert commands == ()  # no FetchPackage: no SAT download spent
+    assert (new.stage, new.resume_to) == (S.NEEDS_ATTENTION, S.COMPLETED)
+    assert new.reason == UNCHECKED_REASON
+    assert new.hint == UNCHECKED_HINT

@@ -884,3 +884,212 @@ def test_a_done_month_completed_by_parts_shows_no_way_forward() -> None:
     state = attrs.evolve(DONE_FIRST_HALF, hint="stale: run it again")
     new, _ = transition(state, SplitElsewhere(WHERE, *AUG))
     assert (new.stage, new.hint) == (Stage.SPLIT, None)
+
+
+# ------------------------------------------------------------------ issue #13: plan notes, exact
+
+COUNTED = attrs.evolve(
+    DONE_FIRST_HALF, invoice_count=3, own_part=attrs.evolve(OWN, invoice_count=2)
+)
+FILES_LOST = (
+    "MISSING FILES: 2024-08-01..2024-08-31 would be complete with 2024-08-01..2024-08-14 "
+    "(request r3) and 2024-08-15..2024-08-31 (an earlier request), both in the month's folder, "
+    "but it no longer holds 2 of their 5 file(s), e.g. A.xml: not recorded complete. Put them "
+    "back and run the same command again; if they are gone, download the days they were for "
+    "into another --out folder, then `gigstack-async journal split 2024-08 <that folder> "
+    "--force` records the month with them"
+)
+
+
+def test_a_month_complete_but_for_lost_files_is_not_recorded_and_names_them() -> None:
+    decided = m.plan_decision(COUNTED, *AUG, lost=("A.xml", "D.xml"))
+    assert decided.state is None
+    assert decided.note == FILES_LOST
+    assert decided.create is m.PlanCreate.NO
+
+
+def test_a_month_complete_in_its_folder_counts_both_requests_cfdis() -> None:
+    complete = m.own_part_completes(COUNTED, *AUG)
+    assert complete is not None
+    assert complete.invoice_count == 5
+    assert m.plan_decision(COUNTED, *AUG).state == complete
+    unknown = attrs.evolve(COUNTED, own_part=OWN)  # the own part's count is unknown
+    assert m.own_part_completes(unknown, *AUG).invoice_count is None  # type: ignore[union-attr]
+
+
+def own_note(dates: str) -> str:
+    return (
+        f"the plan's {dates} are all in the month's folder: requested earlier for "
+        "2024-08-01..2024-08-14, and 2024-08-15..2024-08-31 by an earlier request (2 file(s)); "
+        "nothing was sent"
+    )
+
+
+def kept_note(dates: str) -> str:
+    return (
+        f"requested earlier for 2024-08-01..2024-08-14; kept (the plan now says {dates}: "
+        "`gigstack-async journal resend 2024-08 --force` asks for the plan's dates, possibly "
+        "billed)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "dates", "note"),
+    [
+        (attrs.evolve(COUNTED, exhausted=()), AUG, own_note("2024-08-01..2024-08-31")),
+        (attrs.evolve(COUNTED, exhausted=()), (d(1), d(20)), own_note("2024-08-01..2024-08-20")),
+        (attrs.evolve(COUNTED, exhausted=()), (d(1), d(10)), kept_note("2024-08-01..2024-08-10")),
+        (attrs.evolve(COUNTED, exhausted=()), (d(5), d(14)), kept_note("2024-08-05..2024-08-14")),
+        (
+            attrs.evolve(COUNTED, exhausted=(), own_part=None),
+            (d(5), d(10)),
+            kept_note("2024-08-05..2024-08-10"),
+        ),
+        (
+            # Only a done or empty month's own part holds days: a month still waiting says
+            # MISSING DAYS.
+            attrs.evolve(COUNTED, exhausted=(), stage=Stage.SUBMITTED),
+            AUG,
+            "MISSING DAYS: requested earlier for 2024-08-01..2024-08-14 only; the plan says "
+            "2024-08-01..2024-08-31, and the other days' CFDIs were not requested. once it has "
+            "finished, `gigstack-async journal resend 2024-08 --force` asks for the plan's "
+            "dates (a new request, possibly billed)",
+        ),
+    ],
+)
+def test_a_plan_for_other_dates_of_a_sent_month_says_what_its_folder_holds(
+    state: MonthState, dates: tuple[date, date], note: str
+) -> None:
+    decided = m.plan_decision(state, *dates)
+    assert (decided.state, decided.note, decided.create) == (None, note, m.PlanCreate.NO)
+
+
+REFUSED_AGAIN = attrs.evolve(REFUSED_5002, end=d(14), reason="x " + m._BILLED_TWICE)
+
+
+def test_a_sat_failed_month_planned_again_for_its_dates_gets_its_own_reason_back() -> None:
+    again = m.plan_decision(REFUSED_AGAIN, d(1), d(14)).state
+    assert again == attrs.evolve(
+        REFUSED_AGAIN,
+        reason="SAT 5002: the limit of requests for these dates is exhausted",
+        hint="SAT's limit of requests for 2024-08-01..2024-08-14 is exhausted: these dates are "
+        "never sent again. To download the month anyway, run it as shorter ranges (other dates "
+        "are new criteria for SAT: new requests, possibly billed), each into its own --out "
+        "folder, e.g. `gigstack-async sat download --from 2024-08-01 --to 2024-08-07 --rfc-type "
+        "received --out <out>-2024-08a` and `gigstack-async sat download --from 2024-08-08 --to "
+        "2024-08-14 --rfc-type received --out <out>-2024-08b` (with the other options you ran "
+        "with, e.g. --team); once both are done, `gigstack-async journal split 2024-08 "
+        "<out>-2024-08a <out>-2024-08b` records where its CFDIs are (runs of this folder then "
+        "end ok). Other dates run into this folder download only those days: the month then "
+        "says MISSING DAYS",
+    )
+    split = attrs.evolve(REFUSED_AGAIN, sat_code=5003)
+    assert m.plan_decision(split, d(1), d(14)).state == attrs.evolve(
+        split,
+        reason="SAT 5003: too many CFDIs for one request",
+        hint="split the period: run 2024-08-01..2024-08-14 as shorter ranges, each into its own "
+        "--out folder (a journal holds one request per month), e.g. in two halves: "
+        "`gigstack-async sat download --from 2024-08-01 --to 2024-08-07 --rfc-type received "
+        "--out <out>-2024-08a` and `gigstack-async sat download --from 2024-08-08 --to "
+        "2024-08-14 --rfc-type received --out <out>-2024-08b` (with the other options you ran "
+        "with, e.g. --team); once each is done, `gigstack-async journal split 2024-08 "
+        "<out>-2024-08a <out>-2024-08b` checks that they cover the month and records where its "
+        "CFDIs are (runs of this folder then end ok)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "parts", "count"),
+    [
+        (COUNTED, 4, 9),  # the request's 3, its own part's 2 and the parts' 4
+        (attrs.evolve(COUNTED, own_part=None), 4, 7),
+        (COUNTED, None, None),  # the parts' count unknown: the month's too
+        (attrs.evolve(COUNTED, invoice_count=None), 4, None),
+        (attrs.evolve(COUNTED, own_part=OWN), 4, None),  # its own part's count unknown
+    ],
+)
+def test_a_month_completed_by_parts_counts_every_cfdi_once(
+    state: MonthState, parts: int | None, count: int | None
+) -> None:
+    new, _ = transition(state, SplitElsewhere(WHERE, *AUG, invoice_count=parts))
+    assert new.stage is Stage.SPLIT
+    assert new.invoice_count == count
+
+
+@pytest.mark.parametrize("count", [4, None])
+def test_a_held_month_split_elsewhere_takes_the_parts_count(count: int | None) -> None:
+    held = attrs.evolve(PLANNED, invoice_count=11)
+    new, _ = transition(held, SplitElsewhere(WHERE, refused_elsewhere="req-x", invoice_count=count))
+    assert (new.stage, new.invoice_count) == (Stage.SPLIT, count)
+
+
+@pytest.mark.parametrize(
+    ("dates", "own", "parts"),
+    [
+        # 31 days refused: a missing range of up to 16 days (31 - 31 // 2) is asked as it is.
+        (AUG, OwnPart(d(17), d(31)), [(d(1), d(16), "a")]),
+        (AUG, OwnPart(d(18), d(31)), [(d(1), d(8), "a"), (d(9), d(17), "b")]),
+        # 30 days refused: up to 15 days.
+        ((d(1), d(30)), OwnPart(d(16), d(30)), [(d(1), d(15), "a")]),
+        ((d(1), d(30)), OwnPart(d(17), d(30)), [(d(1), d(8), "a"), (d(9), d(16), "b")]),
+    ],
+)
+def test_5003_parts_are_no_longer_than_half_the_refused_dates(
+    dates: tuple[date, date], own: OwnPart, parts: list[tuple[date, date, str]]
+) -> None:
+    state = attrs.evolve(REFUSED_5003, start=dates[0], end=dates[1], own_part=own)
+    assert m.split_halves(state) == tuple((a, b, f"<out>-2024-08{x}") for a, b, x in parts)
+
+
+HELD_BY_OWN = attrs.evolve(
+    REFUSED_5002, reason="x " + m._BILLED_TWICE, own_part=attrs.evolve(OWN, invoice_count=2)
+)
+
+
+def own_holds_reason(dates: str) -> str:
+    return (
+        f"the plan's {dates} are all in the month's folder: 2024-08-15..2024-08-31 downloaded "
+        "there by an earlier request (2 file(s)); nothing was sent (SAT 5002 refused this "
+        "journal's later request for 2024-08-01..2024-08-31: a run of those dates says what "
+        "they need)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("dates", "count"),
+    [(LATE, 2), ((d(16), d(20)), None)],  # its count only for exactly the own part's dates
+)
+def test_a_plan_for_days_the_own_part_holds_is_shown_done_and_sends_nothing(
+    dates: tuple[date, date], count: int | None
+) -> None:
+    text = f"{dates[0]}..{dates[1]}"
+    shown = attrs.evolve(
+        HELD_BY_OWN,
+        stage=Stage.DONE,
+        start=dates[0],
+        end=dates[1],
+        request_id=None,
+        sat_code=None,
+        invoice_count=count,
+        extracted=(ExtractedPackage(OWN_PART, OWN_FILES),),
+        reason=own_holds_reason(text),
+        hint=None,
+    )
+    assert m.own_part_holds(HELD_BY_OWN, *dates) == shown
+    decided = m.plan_decision(HELD_BY_OWN, *dates)
+    assert (decided.shown, decided.note, decided.create) == (shown, shown.reason, m.PlanCreate.NO)
+    assert decided.state is not None  # its own SAT reason back
+    assert decided.state.reason == "SAT 5002: the limit of requests for these dates is exhausted"
+
+
+def test_a_plan_for_days_of_an_own_part_that_lost_files_names_them() -> None:
+    decided = m.plan_decision(HELD_BY_OWN, *LATE, lost=("B.xml",))
+    assert decided.note == (
+        "MISSING FILES: the plan's 2024-08-15..2024-08-31 are all days an earlier request "
+        "downloaded into the month's folder, but it no longer holds 1 of their 2 file(s), e.g. "
+        "B.xml: not reported complete. Put them back and run the same command again"
+    )
+    assert (decided.shown, decided.create) == (None, m.PlanCreate.NO)
+    # The month's own SAT reason back (not the refused plan's).
+    assert decided.state is not None
+    assert decided.state.reason == "SAT 5002: the limit of requests for these dates is exhausted"
