@@ -44,10 +44,12 @@ from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, stream_staged
 __all__ = [
     "PackageScan",
     "cfdi_uuids",
+    "lost_files",
     "metadata_rows",
     "package_mismatch",
     "scan_files",
     "scan_package",
+    "visible_files",
 ]
 
 _SLACK = timedelta(days=1)
@@ -186,22 +188,28 @@ def cfdi_uuids(names: Iterable[str]) -> set[str]:
     return {found.group(1).lower() for name in names if (found := _UUID_NAME.match(name))}
 
 
+def visible_files(folder: Path | None) -> tuple[str, ...]:
+    """The names of the files in a month's folder, sorted: not our hidden temporary files,
+    not subfolders; () when there is no such folder."""
+    if folder is None or not folder.is_dir():
+        return ()
+    return tuple(
+        sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    )
+
+
 def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
     """The files `names` (a month's recorded extraction) that `folder` no longer holds. CFDIs
     (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`cfdi_uuids`: a copy
     under another name or a PDF beside it holds no CFDI); other files by name."""
     if folder is None or not names:
         return ()
-    held = (
-        {f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")}
-        if folder.is_dir()
-        else set()
-    )
+    held = set(visible_files(folder))
     uuids = cfdi_uuids(held)
     return tuple(
         name
         for name in names
-        if name not in held and not (cfdi_uuids([name]) and cfdi_uuids([name]) <= uuids)
+        if name not in held and not ((mine := cfdi_uuids([name])) and mine <= uuids)
     )
 
 

@@ -324,11 +324,7 @@ def _asked_of(lines: list[LogLine], request_id: str | None) -> m.Asked | None:
 
 def file_names(folder: Path | None) -> tuple[str, ...]:
     """The names of the files in a month's folder (not our hidden temp files), sorted."""
-    if folder is None or not folder.is_dir():
-        return ()
-    return tuple(
-        sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
-    )
+    return content.visible_files(folder)
 
 
 def staged_copies(download_to: Path | None, key: str) -> int:
@@ -344,9 +340,9 @@ def held_cfdis(folder: Path | None, request_type: str) -> int:
     """Distinct CFDIs in a month's folder as `journal keep` counts them: `<UUID>.xml` names
     (a copy under another name counts once); metadata: rows of distinct files. 0 when it
     cannot be read."""
-    if folder is None or not folder.is_dir():
+    names = file_names(folder)
+    if folder is None or not names:
         return 0
-    names = [f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")]
     try:
         if request_type == "cfdi":
             return len(content.cfdi_uuids(names))
@@ -357,9 +353,7 @@ def held_cfdis(folder: Path | None, request_type: str) -> int:
 
 def files_in(folder: Path | None) -> int:
     """Files a run extracted into a month's folder (not our hidden temp files)."""
-    if folder is None or not folder.is_dir():
-        return 0
-    return sum(1 for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    return len(file_names(folder))
 
 
 # ------------------------------------------------------------------ one run

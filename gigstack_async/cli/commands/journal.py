@@ -23,7 +23,7 @@ from typing import Any
 from gigstack_async import _validation
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.engine import HELD, files_in, staged_copies
+from gigstack_async.bulk.engine import HELD, file_names, files_in, staged_copies
 from gigstack_async.bulk.hints import RUN_AGAIN, RUN_AGAIN_SENTENCE, shell_quote, with_journal
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
@@ -993,11 +993,7 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
                 f"{store.path} downloads into no folder: there are no files of {key} to keep"
             )
         folder = store.download_to / key
-        names = (
-            sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
-            if folder.is_dir()
-            else []
-        )
+        names = list(file_names(folder))
         try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
             new, commands = m.transition(state, m.KeepFiles(tuple(names)))
         except m.TransitionError as error:
