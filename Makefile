@@ -10,8 +10,10 @@ help:
 	@echo "make demo       download a year of CFDIs from the local sandbox, with live progress"
 	@echo "make test       lint, type-check, codegen drift check, the whole suite, a mutant sample"
 	@echo "                (newest aiohttp/attrs/cattrs, then the declared floors: test-floor)"
+	@echo "make test-floor the suite on the oldest aiohttp/attrs/cattrs allowed (.venv-floor)"
+	@echo "make lint       ruff check and ruff format --check"
 	@echo "make codegen    regenerate _generated/, catalogs.py and docs/coverage.md from openapi/"
-	@echo "make fuzz       a larger random Hypothesis search (CI runs the suite derandomized)"
+	@echo "make fuzz       a larger random Hypothesis search (FUZZ_ROUNDS=3; CI=true derandomizes)"
 	@echo "make bench      benchmarks against raw aiohttp and other clients (writes BENCHMARKS.md)"
 	@echo "make mutate     mutation testing of the safety core (writes docs/mutation.md; slow)"
 
