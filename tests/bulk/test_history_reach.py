@@ -250,3 +250,28 @@ async def test_with_yes_the_plan_still_names_them_before_sending(
         assert "The account already has an identical request for 1 month" in plan
         assert sandbox.state.billed_creates("2024-01") == 2  # warned, then sent (--yes)
         assert sandbox.state.billed_creates("2024-02") == 1
+
+
+@pytest.mark.parametrize(
+    ("created_at", "checked"),
+    [
+        # March 1st may begin 14 h before its UTC midnight (UTC+14), so a request for March
+        # may exist from 2023-02-28 10:00 UTC on: only a history reaching back before that
+        # instant covers every request for March.
+        ("2023-02-28T09:59:59+00:00", True),
+        ("2023-02-28T10:00:00+00:00", False),
+        ("2023-03-01T13:00:00+00:00", False),
+        # A time without an offset is read as its latest possible moment (12 h later in UTC).
+        ("2023-02-27T21:59:59", True),
+        ("2023-02-27T22:00:00", False),
+    ],
+)
+def test_a_month_counts_as_checked_only_past_its_time_zone_margin(
+    created_at: str, checked: bool
+) -> None:
+    """The oldest createdAt bounds the history's reach: March counts as checked only when that
+    bound lies before March 1st 00:00 UTC minus 14 h, in the latest reading of the time (a
+    review of #13 removed either margin with no test failing; a month wrongly counted as
+    checked gets no "not checked" warning before a create that may be billed again)."""
+    reach = history_reach((seen(0, created_at),), [("2023-03", date(2023, 3, 1))], window=1)
+    assert reach.unchecked == (() if checked else ("2023-03",))

@@ -94,3 +94,16 @@ def test_debug_log_lines_are_scrubbed(
     err = capsys.readouterr().err
     assert "sending with ***" in err
     assert KEY not in err
+
+
+def test_a_key_given_with_whitespace_around_it_is_masked_where_it_appears_bare(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The client strips a pasted key before using it, so the bare key is what may show up
+    in output: the redactor must mask it too (a review of #13 deleted the strip with no test
+    failing: `GIGSTACK_API_KEY="KEY "` then printed `invalid choice: 'KEY'`)."""
+    assert Redactor([f"  {KEY}\n"]).scrub(f"a {KEY} b") == f"a {MASK} b"
+    monkeypatch.setenv("GIGSTACK_API_KEY", f"{KEY} ")
+    err = _usage_error([KEY], capsys)
+    assert KEY not in err
+    assert f"invalid choice: '{MASK}'" in err
