@@ -2587,9 +2587,32 @@ def plan_decision(
     return PlanDecision(decided, note, create)
 
 
+def _not_allowed(state: MonthState) -> MonthState:
+    """Month `state`, planned but not allowed to send a create (`resend_allowed` False: no
+    transition leaves a month there; a hand-edited or damaged journal does), as a run takes it
+    up: needs-attention, nothing sent. Left planned, `Send` refuses it and no other observation
+    moves it: the run waited for it forever. A create may have gone before (the record cannot
+    say), so sending on a guess could bill the month twice: the user decides."""
+    return _attention(
+        state,
+        f"the journal records {state.key} as planned for {state.start}..{state.end} but not "
+        "allowed to send a create request (its record says one may have gone already, which "
+        "no run leaves a planned month saying: a hand-edited or damaged journal?): nothing "
+        "was sent",
+        "look for the month's request in the account's history (`gigstack-async downloads "
+        "history`, or the dashboard): if it is there, `gigstack-async journal adopt "
+        f"{state.key} <request id>` attaches it without sending anything; if it is not, "
+        f"`gigstack-async journal resend {state.key}` allows one new create request (it may "
+        "be billed)",
+    )
+
+
 def _plan_step(
     state: MonthState, start: date, end: date, lost: Sequence[str]
 ) -> tuple[MonthState | None, str | None]:
+    if state.stage is Stage.PLANNED and not state.resend_allowed:
+        # The rule below would keep it planned, and no create goes: the run would wait for it.
+        return _not_allowed(state), None
     if (state.start, state.end) == (start, end):
         return _own_reason_again(state), None
     if (start, end) in state.exhausted:
