@@ -2029,7 +2029,40 @@ def split_commands(state: MonthState) -> str:
     )
 
 
+def one_day_5003(state: MonthState) -> str | None:
+    """What to do once SAT refused month `state`'s period with 5003 (too many CFDIs for one
+    request) when that period is one day (a month clipped to one day, or a part `--from D --to
+    D`), or None when it is longer: dates cannot split one day (the API asks for whole days),
+    so no split is offered: it would repeat the very request SAT refused (billed, refused
+    again). The ways that exist: a metadata request for that day (SAT's cap for metadata is
+    higher: reported as 1,000,000 rows against 200,000 XML, sourced outside SAT's documents),
+    into its own folder (a journal holds one kind of request), and gigstack's support or SAT.
+    A metadata month's 5003 has only the last."""
+    if state.start != state.end:
+        return None
+    day = state.start
+    refused = (
+        f"SAT refuses {day} as too large for one request (5003: too many CFDIs for one "
+        "request), and one day cannot be split by dates (a request asks for whole days): do "
+        "not request it again (it would be billed and refused again)"
+    )
+    if state.request_type == "metadata":
+        return f"{refused}. Ask gigstack's support (or SAT) how to get that day's metadata"
+    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
+    return (
+        f"{refused}. What can be done: {run} (with the other options you ran with, e.g. "
+        "--team; its own --out folder, as a journal holds one kind of request) lists that "
+        "day's CFDIs without their XML (SAT's metadata: UUID, RFCs, dates, total, status), "
+        "which SAT caps higher per request (reported as 1,000,000 rows against 200,000 XML); "
+        "it is a new request and may be billed. For that day's XML, ask gigstack's support "
+        "(or SAT)"
+    )
+
+
 def _split_hint(state: MonthState) -> str:
+    one_day = one_day_5003(state)
+    if one_day is not None:
+        return one_day
     own = own_part_of(state, state.start, state.end)
     if own is None:
         return (

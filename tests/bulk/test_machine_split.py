@@ -281,6 +281,49 @@ def test_a_5003_hint_prints_the_two_halves_to_run_as_they_must_be_typed(
     assert (new.stage, new.sat_code, new.hint) == (Stage.SAT_FAILED, 5003, hint)
 
 
+ONE_DAY_5003 = (
+    "SAT refuses 2024-08-31 as too large for one request (5003: too many CFDIs for one "
+    "request), and one day cannot be split by dates (a request asks for whole days): do not "
+    "request it again (it would be billed and refused again)"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_type", "hint"),
+    [
+        (
+            "cfdi",
+            ONE_DAY_5003 + ". What can be done: `gigstack-async sat download --from 2024-08-31 "
+            "--to 2024-08-31 --rfc-type received --type metadata --out <out>-2024-08a` (with the "
+            "other options you ran with, e.g. --team; its own --out folder, as a journal holds "
+            "one kind of request) lists that day's CFDIs without their XML (SAT's metadata: "
+            "UUID, RFCs, dates, total, status), which SAT caps higher per request (reported as "
+            "1,000,000 rows against 200,000 XML); it is a new request and may be billed. For "
+            "that day's XML, ask gigstack's support (or SAT)",
+        ),
+        (  # a metadata request refused: no other kind to offer
+            "metadata",
+            ONE_DAY_5003 + ". Ask gigstack's support (or SAT) how to get that day's metadata",
+        ),
+    ],
+)
+def test_a_one_day_5003_hint_offers_no_split_that_repeats_the_refused_request(
+    request_type: str, hint: str
+) -> None:
+    # Was: "split the period: run 2024-08-31..2024-08-31 as shorter ranges ... in two halves:
+    # `sat download --from 2024-08-31 --to 2024-08-31 ...`", the very request SAT refused.
+    one_day = MonthState(KEY, d(31), d(31), "received", request_type)
+    sending = attrs.evolve(one_day, stage=Stage.SUBMITTING, unknown=True, resend_allowed=False)
+    new, commands = transition(sending, m.CreateRefused("Tope máximo", 5003))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.hint) == (Stage.SAT_FAILED, 5003, hint)
+    assert m.one_day_5003(new) == hint
+    # SAT's 5003 as a failed request's message (the status or history) says the same.
+    assert m._sat_failed(sending, "SAT 5003: Tope máximo").hint == hint
+    # Two days still split, a day each.
+    assert m.one_day_5003(attrs.evolve(one_day, start=d(30))) is None
+
+
 HINT_5003_OWN = (
     "split the period: the month's folder already holds 2024-08-15..2024-08-31 (2 file(s), from "
     "its earlier request), which counts as a part: never request those days again (billed "
