@@ -402,6 +402,12 @@ class MonthState:
     a plan then asks for other dates (`replanned`, which refuses dates overlapping it): once
     that request is done, its days and these cover the plan's together (`own_part_completes`,
     `missing_days`; review 9h #1)."""
+    split_own: tuple[OwnPart, ...] = ()
+    """Set when the month is recorded `split` with days its own folder holds: each range of
+    them (its own part, and the dates its request was done for when a split or a run completed
+    the wider dates SAT refused with 5002), with the files extracted for it. `journal split`
+    named again with the same parts counts them again: the same split, nothing changed. Empty
+    in a journal written before (loaded as is; a split of it names its own part when kept)."""
 
     @property
     def settled(self) -> bool:
@@ -2137,8 +2143,18 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
 
 
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
-    if state.stage is Stage.SPLIT:
-        return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
+    if state.stage is Stage.SPLIT:  # parts named again: its own days as recorded
+        requested = [p for p in state.split_own if p != state.own_part]
+        # A journal written before `split_own` kept the own part of a 5002/5003 split.
+        kept = own_part_of(state, state.start, state.end)
+        if requested:
+            kept = state.own_part if state.own_part in state.split_own else None
+            reason = _wider_reason(requested[0], kept, state.start, state.end, obs.where)
+        elif kept is not None and state.sat_code in (5002, 5003):
+            reason = _own_split_reason(state, kept, obs.where)
+        else:
+            reason = _split_reason(state, obs)
+        return _evolve(state, reason=reason), ()
     wider = (
         obs.start is not None
         and obs.end is not None
@@ -2161,20 +2177,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             )
         own = own_part_of(state, obs.start, obs.end)
         extracted = state.extracted
-        also = ""
         count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
             extracted = (
                 *[e for e in extracted if e.package_id != OWN_PART],
                 ExtractedPackage(OWN_PART, own.files),
             )
-            also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
             count = _total(count, own.invoice_count)
-        reason = (
-            f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
-            f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
-            f"{obs.where}"
-        )
+        asked = _request_part(state)
         return _evolve(
             state,
             stage=Stage.SPLIT,
@@ -2182,7 +2192,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             end=obs.end,
             extracted=extracted,
             invoice_count=count,
-            reason=reason,
+            split_own=(asked,) if own is None else (own, asked),
+            reason=_wider_reason(asked, own, obs.start, obs.end, obs.where),
             hint=None,
         ), ()
     held = state.stage is Stage.PLANNED and state.resend_allowed
@@ -2200,16 +2211,6 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
         # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
         # a part (review 9i #1: the 5003 hint asks only for the others).
-        why = (
-            "its limit of requests for these dates"
-            if state.sat_code == 5002
-            else "too many CFDIs for one request"
-        )
-        reason = (
-            f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
-            f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
-            f"file(s)), the other days in parts elsewhere: {obs.where}"
-        )
         extracted = (
             *[e for e in state.extracted if e.package_id != OWN_PART],
             ExtractedPackage(OWN_PART, own.files),
@@ -2219,7 +2220,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             stage=Stage.SPLIT,
             extracted=extracted,
             invoice_count=_total(own.invoice_count, obs.invoice_count),
-            reason=reason,
+            split_own=(own,),
+            reason=_own_split_reason(state, own, obs.where),
             hint=None,
         ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
@@ -2243,6 +2245,41 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         reason=_split_reason(state, obs),
         hint=None,
     ), ()
+
+
+def _request_part(state: MonthState) -> OwnPart:
+    """The days month `state`'s request downloaded into its folder (done or empty), as a part
+    of a split: its dates, the files it extracted (not its own part's) and SAT's count."""
+    files = tuple(n for e in state.extracted if e.package_id != OWN_PART for n in e.files)
+    return OwnPart(state.start, state.end, files, state.invoice_count)
+
+
+def _wider_reason(asked: OwnPart, own: OwnPart | None, start: date, end: date, where: str) -> str:
+    """A month done for `asked`'s days (and `own`'s, an earlier request's), split for the
+    wider `start..end` SAT refused with 5002."""
+    also = (
+        ""
+        if own is None
+        else (f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))")
+    )
+    return (
+        f"requested here for {asked.start}..{asked.end}{also} (SAT 5002 refused "
+        f"{start}..{end}); the other days downloaded in parts elsewhere: {where}"
+    )
+
+
+def _own_split_reason(state: MonthState, own: OwnPart, where: str) -> str:
+    """A month SAT refused with 5002 or 5003 whose folder holds `own`'s days, split."""
+    why = (
+        "its limit of requests for these dates"
+        if state.sat_code == 5002
+        else "too many CFDIs for one request"
+    )
+    return (
+        f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
+        f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
+        f"file(s)), the other days in parts elsewhere: {where}"
+    )
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
@@ -2450,6 +2487,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         end=end,
         extracted=extracted,
         invoice_count=_total(state.invoice_count, own.invoice_count),
+        split_own=(own, _request_part(state)),
         reason=f"SAT 5002 (its limit of requests for these dates) for {start}..{end}: "
         f"{state.start}..{state.end} downloaded here by request {state.request_id} "
         f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "

@@ -526,6 +526,8 @@ def test_the_request_and_the_own_part_complete_the_month_in_its_folder(stage: St
         extracted=(*DONE_FIRST_HALF.extracted, ExtractedPackage(OWN_PART, OWN_FILES)),
         reason=COMPLETE_REASON.replace("(3 file(s))", "(4 file(s))"),
         hint=None,
+        # Both ranges its folder holds, each with its files (for `journal split` again).
+        split_own=(OWN, OwnPart(*FIRST_HALF, ("C.xml", "D.xml", "E.xml"))),
     )
     assert new.ok
     assert new.files == ("C.xml", "D.xml", "E.xml", "A.xml", "B.xml")
@@ -612,6 +614,7 @@ def test_a_5002_month_with_its_own_part_is_split_and_counts_its_files() -> None:
         extracted=(ExtractedPackage("p9", ("Z.xml",)), ExtractedPackage(OWN_PART, OWN_FILES)),
         reason=SPLIT_OWN_REASON,
         hint=None,
+        split_own=(OWN,),
     )
     assert (new.ok, new.files) == (True, ("Z.xml", "A.xml", "B.xml"))
 
@@ -631,7 +634,10 @@ def test_a_5003_month_with_its_own_part_is_split_and_counts_its_files_and_cfdis(
         "2024-08-15..2024-08-31 downloaded here by an earlier request (2 file(s)), the other "
         f"days in parts elsewhere: {WHERE}",
         hint=None,
+        split_own=(attrs.evolve(OWN, invoice_count=2),),
     )
+    # The same parts named again: the same record (its own part still named in the reason).
+    assert transition(new, SplitElsewhere(WHERE, invoice_count=3)) == (new, ())
     # Unknown is never zero: a part (or the own part) whose count is unknown leaves it unknown.
     assert transition(before, SplitElsewhere(WHERE))[0].invoice_count is None
     assert transition(REFUSED_5003, SplitElsewhere(WHERE, invoice_count=3))[0].invoice_count == 3
@@ -772,6 +778,7 @@ def test_a_month_done_for_fewer_days_than_refused_dates_is_completed_by_parts(
     obs = SplitElsewhere(WHERE, *AUG)
     new, commands = transition(state, obs)
     assert commands == ()
+    asked = OwnPart(*FIRST_HALF, ("C.xml", "D.xml", "E.xml"))
     assert new == attrs.evolve(
         state,
         stage=Stage.SPLIT,
@@ -780,6 +787,7 @@ def test_a_month_done_for_fewer_days_than_refused_dates_is_completed_by_parts(
         extracted=extracted,
         reason=reason,
         hint=None,
+        split_own=(asked,) if state.own_part is None else (OWN, asked),
     )
     assert new.ok
 
@@ -860,13 +868,16 @@ def test_the_months_own_dates_given_again_are_a_plain_split() -> None:
     )
 
 
-def test_a_done_month_split_again_says_partly_here() -> None:
-    split, _ = transition(attrs.evolve(DONE_FIRST_HALF, own_part=None), SplitElsewhere(WHERE, *AUG))
+@pytest.mark.parametrize("own", [None, OWN])
+def test_a_done_month_split_again_keeps_its_own_days_and_says_where(own: OwnPart | None) -> None:
+    # Was "2024-08-01..2024-08-31 downloaded partly here, partly elsewhere": the days it holds
+    # were no longer named (and `journal split` again was refused: the parts miss them).
+    split, _ = transition(attrs.evolve(DONE_FIRST_HALF, own_part=own), SplitElsewhere(WHERE, *AUG))
+    same, commands = transition(split, SplitElsewhere(WHERE, *AUG))
+    assert (same, commands) == (split, ())  # the same parts again: the same record
     again, commands = transition(split, SplitElsewhere("/c/2024-08", *AUG))
     assert commands == ()
-    assert again == attrs.evolve(
-        split, reason="2024-08-01..2024-08-31 downloaded partly here, partly elsewhere: /c/2024-08"
-    )
+    assert again == attrs.evolve(split, reason=split.reason.replace(WHERE, "/c/2024-08"))
 
 
 # ------------------------------------------------------------------ an own part at the front
