@@ -2308,9 +2308,33 @@ def _two_ranges(state: MonthState, start: date, end: date) -> tuple[str, tuple[s
     return part_commands(state, [(start, middle), (middle + timedelta(days=1), end)])
 
 
+def _one_day_5002(state: MonthState, day: date) -> str:
+    """The ways on once SAT refused one day with 5002: no other dates exist within it (the
+    halves were that day again and a range ending before it starts)."""
+    head = (
+        f"one day cannot be split by dates (a request asks for whole days), so no other dates "
+        f"of {day} exist"
+    )
+    if state.request_type == "metadata":
+        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
+    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
+    return (
+        f"{head}. What can be done: {run} (with the other options you ran with, e.g. --team; "
+        "its own --out folder, as a journal holds one kind of request) lists that day's CFDIs "
+        "without their XML (another kind of request: whether SAT's limit counts it with this "
+        "one is not documented; a new request, may be billed); for that day's XML, ask "
+        "gigstack's support (or SAT)"
+    )
+
+
 def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
     """What to do once SAT refused month `state`'s `start..end` with 5002 (its limit of requests
     for those dates is exhausted, for good)."""
+    if start == end:
+        return (
+            f"SAT's limit of requests for {start} is exhausted: that day is never sent again, "
+            "and " + _one_day_5002(state, start)
+        )
     runs, folders = _two_ranges(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
@@ -3460,6 +3484,9 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
             "file(s), from its earlier request); "
             + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
         )
+    if start == end:
+        way = _one_day_5002(state, start)
+        return way[0].upper() + way[1:]
     runs, folders = _two_ranges(state, start, end)
     return (
         "Run `sat download` for this month with other dates instead, each range into another "

@@ -221,11 +221,38 @@ HINT_OWN = (
 
 def test_limit_5002_hint_splits_the_dates_in_two_halves() -> None:
     assert m.limit_5002_hint(PLANNED, *AUG) == LIMIT_AUG
-    # A one-day range: the first half is that day, the second starts after it.
-    assert (
-        "--from 2024-08-31 --to 2024-08-31 --rfc-type received --out <out>-2024-08a` and "
-        "`gigstack-async sat download --from 2024-09-01 --to "
-    ) in m.limit_5002_hint(PLANNED, d(31), d(31))
+
+
+ONE_DAY_5002_WAY = (
+    "one day cannot be split by dates (a request asks for whole days), so no other dates of "
+    "2024-08-31 exist. What can be done: `gigstack-async sat download --from 2024-08-31 --to "
+    "2024-08-31 --rfc-type received --type metadata --out <out>-2024-08a` (with the other "
+    "options you ran with, e.g. --team; its own --out folder, as a journal holds one kind of "
+    "request) lists that day's CFDIs without their XML (another kind of request: whether SAT's "
+    "limit counts it with this one is not documented; a new request, may be billed); for that "
+    "day's XML, ask gigstack's support (or SAT)"
+)
+
+
+def test_a_one_day_5002_offers_no_halves() -> None:
+    # Was "e.g. `sat download --from 2024-08-31 --to 2024-08-31 ...` and `sat download --from
+    # 2024-09-01 --to 2024-08-31 ...`": the refused day again, and a range ending before it
+    # starts.
+    one_day = attrs.evolve(PLANNED, start=d(31), end=d(31))
+    assert m.limit_5002_hint(one_day, d(31), d(31)) == (
+        "SAT's limit of requests for 2024-08-31 is exhausted: that day is never sent again, "
+        "and " + ONE_DAY_5002_WAY
+    )
+    refused = attrs.evolve(one_day, stage=Stage.SAT_FAILED, sat_code=5002, exhausted=())
+    with pytest.raises(TransitionError) as resend:
+        transition(refused, AllowResend(force=True))
+    assert str(resend.value).endswith(
+        "a resend with these dates would be refused. O" + ONE_DAY_5002_WAY[1:]
+    )
+    metadata = m.limit_5002_hint(attrs.evolve(one_day, request_type="metadata"), d(31), d(31))
+    assert metadata.endswith(
+        "exist: ask gigstack's support (or SAT) how to get that day's metadata"
+    )
 
 
 def split_5003_hint(period: str, first: str, second: str) -> str:
