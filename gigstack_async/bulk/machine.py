@@ -408,6 +408,10 @@ class MonthState:
     the wider dates SAT refused with 5002), with the files extracted for it. `journal split`
     named again with the same parts counts them again: the same split, nothing changed. Empty
     in a journal written before (loaded as is; a split of it names its own part when kept)."""
+    split_for: str | None = None
+    """Set when a month held for another folder's identical request SAT refused with 5003 is
+    recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
+    it): the same split named again says so again without reading the history."""
 
     @property
     def settled(self) -> bool:
@@ -2152,6 +2156,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             reason = _wider_reason(requested[0], kept, state.start, state.end, obs.where)
         elif kept is not None and state.sat_code in (5002, 5003):
             reason = _own_split_reason(state, kept, obs.where)
+        elif obs.refused_elsewhere is None and state.split_for is not None:
+            reason = _split_reason(state, attrs.evolve(obs, refused_elsewhere=state.split_for))
         else:
             reason = _split_reason(state, obs)
         return _evolve(state, reason=reason), ()
@@ -2204,6 +2210,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             state,
             stage=Stage.SPLIT,
             invoice_count=obs.invoice_count,
+            split_for=obs.refused_elsewhere,
             reason=_split_reason(state, obs),
             hint=None,
         ), ()

@@ -710,7 +710,12 @@ def test_a_month_held_for_another_folders_5003_is_split_and_names_that_request()
     held = attrs.evolve(PLANNED, reason="held", hint="split it")
     new, commands = transition(held, SplitElsewhere(WHERE, refused_elsewhere="req-x"))
     assert commands == ()
-    assert new == attrs.evolve(held, stage=Stage.SPLIT, reason=HELD_REASON, hint=None)
+    assert new == attrs.evolve(
+        held, stage=Stage.SPLIT, reason=HELD_REASON, hint=None, split_for="req-x"
+    )
+    # The same parts named again (the CLI reads no history for a split month): the same
+    # record. Was "2024-08-01..2024-08-31 downloaded partly here, partly elsewhere".
+    assert transition(new, SplitElsewhere(WHERE)) == (new, ())
     again, _ = transition(new, SplitElsewhere("/c", refused_elsewhere="req-y"))
     assert again.reason == HELD_REASON.replace("req-x", "req-y").replace(WHERE, "/c")
 
