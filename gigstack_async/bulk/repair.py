@@ -249,8 +249,8 @@ def split(
     request) or 5002 (its limit of requests for those dates), `sat-failed`, in this journal (or
     already split: the parts are named again, and the days its own folder holds count as the
     split recorded them, `MonthState.split_own`: the same parts give the same state), or done
-    (or empty) for fewer days than the plan's
-    whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a part, and
+    (or empty) for fewer days than the plan's whole month, which SAT refused with 5002
+    (MISSING DAYS: its own dates count as a part, and
     the month takes the whole month's; so do the dates it had been done for when a `journal
     resend --force` of it was refused with 5002 or 5003, `MonthState.own_part`), or it is
     planned and `refused_elsewhere` names another folder's identical request SAT refused with
