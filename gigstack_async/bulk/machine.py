@@ -402,6 +402,16 @@ class MonthState:
     a plan then asks for other dates (`replanned`, which refuses dates overlapping it): once
     that request is done, its days and these cover the plan's together (`own_part_completes`,
     `missing_days`; review 9h #1)."""
+    split_own: tuple[OwnPart, ...] = ()
+    """Set when the month is recorded `split` with days its own folder holds: each range of
+    them (its own part, and the dates its request was done for when a split or a run completed
+    the wider dates SAT refused with 5002), with the files extracted for it. `journal split`
+    named again with the same parts counts them again: the same split, nothing changed. Empty
+    in a journal written before (loaded as is; a split of it names its own part when kept)."""
+    split_for: str | None = None
+    """Set when a month held for another folder's identical request SAT refused with 5003 is
+    recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
+    it): the same split named again says so again without reading the history."""
 
     @property
     def settled(self) -> bool:
@@ -2029,7 +2039,40 @@ def split_commands(state: MonthState) -> str:
     )
 
 
+def one_day_5003(state: MonthState) -> str | None:
+    """What to do once SAT refused month `state`'s period with 5003 (too many CFDIs for one
+    request) when that period is one day (a month clipped to one day, or a part `--from D --to
+    D`), or None when it is longer: dates cannot split one day (the API asks for whole days),
+    so no split is offered: it would repeat the very request SAT refused (billed, refused
+    again). The ways that exist: a metadata request for that day (SAT's cap for metadata is
+    higher: reported as 1,000,000 rows against 200,000 XML, sourced outside SAT's documents),
+    into its own folder (a journal holds one kind of request), and gigstack's support or SAT.
+    A metadata month's 5003 has only the last."""
+    if state.start != state.end:
+        return None
+    day = state.start
+    refused = (
+        f"SAT refuses {day} as too large for one request (5003: too many CFDIs for one "
+        "request), and one day cannot be split by dates (a request asks for whole days): do "
+        "not request it again (it would be billed and refused again)"
+    )
+    if state.request_type == "metadata":
+        return f"{refused}. Ask gigstack's support (or SAT) how to get that day's metadata"
+    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
+    return (
+        f"{refused}. What can be done: {run} (with the other options you ran with, e.g. "
+        "--team; its own --out folder, as a journal holds one kind of request) lists that "
+        "day's CFDIs without their XML (SAT's metadata: UUID, RFCs, dates, total, status), "
+        "which SAT caps higher per request (reported as 1,000,000 rows against 200,000 XML); "
+        "it is a new request and may be billed. For that day's XML, ask gigstack's support "
+        "(or SAT)"
+    )
+
+
 def _split_hint(state: MonthState) -> str:
+    one_day = one_day_5003(state)
+    if one_day is not None:
+        return one_day
     own = own_part_of(state, state.start, state.end)
     if own is None:
         return (
@@ -2104,8 +2147,20 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
 
 
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
-    if state.stage is Stage.SPLIT:
-        return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
+    if state.stage is Stage.SPLIT:  # parts named again: its own days as recorded
+        requested = [p for p in state.split_own if p != state.own_part]
+        # A journal written before `split_own` kept the own part of a 5002/5003 split.
+        kept = own_part_of(state, state.start, state.end)
+        if requested:
+            kept = state.own_part if state.own_part in state.split_own else None
+            reason = _wider_reason(requested[0], kept, state.start, state.end, obs.where)
+        elif kept is not None and state.sat_code in (5002, 5003):
+            reason = _own_split_reason(state, kept, obs.where)
+        elif obs.refused_elsewhere is None and state.split_for is not None:
+            reason = _split_reason(state, attrs.evolve(obs, refused_elsewhere=state.split_for))
+        else:
+            reason = _split_reason(state, obs)
+        return _evolve(state, reason=reason), ()
     wider = (
         obs.start is not None
         and obs.end is not None
@@ -2128,20 +2183,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             )
         own = own_part_of(state, obs.start, obs.end)
         extracted = state.extracted
-        also = ""
         count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
             extracted = (
                 *[e for e in extracted if e.package_id != OWN_PART],
                 ExtractedPackage(OWN_PART, own.files),
             )
-            also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
             count = _total(count, own.invoice_count)
-        reason = (
-            f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
-            f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
-            f"{obs.where}"
-        )
+        asked = _request_part(state)
         return _evolve(
             state,
             stage=Stage.SPLIT,
@@ -2149,7 +2198,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             end=obs.end,
             extracted=extracted,
             invoice_count=count,
-            reason=reason,
+            split_own=(asked,) if own is None else (own, asked),
+            reason=_wider_reason(asked, own, obs.start, obs.end, obs.where),
             hint=None,
         ), ()
     held = state.stage is Stage.PLANNED and state.resend_allowed
@@ -2160,6 +2210,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             state,
             stage=Stage.SPLIT,
             invoice_count=obs.invoice_count,
+            split_for=obs.refused_elsewhere,
             reason=_split_reason(state, obs),
             hint=None,
         ), ()
@@ -2167,16 +2218,6 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
         # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
         # a part (review 9i #1: the 5003 hint asks only for the others).
-        why = (
-            "its limit of requests for these dates"
-            if state.sat_code == 5002
-            else "too many CFDIs for one request"
-        )
-        reason = (
-            f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
-            f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
-            f"file(s)), the other days in parts elsewhere: {obs.where}"
-        )
         extracted = (
             *[e for e in state.extracted if e.package_id != OWN_PART],
             ExtractedPackage(OWN_PART, own.files),
@@ -2186,7 +2227,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             stage=Stage.SPLIT,
             extracted=extracted,
             invoice_count=_total(own.invoice_count, obs.invoice_count),
-            reason=reason,
+            split_own=(own,),
+            reason=_own_split_reason(state, own, obs.where),
             hint=None,
         ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
@@ -2210,6 +2252,41 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         reason=_split_reason(state, obs),
         hint=None,
     ), ()
+
+
+def _request_part(state: MonthState) -> OwnPart:
+    """The days month `state`'s request downloaded into its folder (done or empty), as a part
+    of a split: its dates, the files it extracted (not its own part's) and SAT's count."""
+    files = tuple(n for e in state.extracted if e.package_id != OWN_PART for n in e.files)
+    return OwnPart(state.start, state.end, files, state.invoice_count)
+
+
+def _wider_reason(asked: OwnPart, own: OwnPart | None, start: date, end: date, where: str) -> str:
+    """A month done for `asked`'s days (and `own`'s, an earlier request's), split for the
+    wider `start..end` SAT refused with 5002."""
+    also = (
+        ""
+        if own is None
+        else (f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))")
+    )
+    return (
+        f"requested here for {asked.start}..{asked.end}{also} (SAT 5002 refused "
+        f"{start}..{end}); the other days downloaded in parts elsewhere: {where}"
+    )
+
+
+def _own_split_reason(state: MonthState, own: OwnPart, where: str) -> str:
+    """A month SAT refused with 5002 or 5003 whose folder holds `own`'s days, split."""
+    why = (
+        "its limit of requests for these dates"
+        if state.sat_code == 5002
+        else "too many CFDIs for one request"
+    )
+    return (
+        f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
+        f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
+        f"file(s)), the other days in parts elsewhere: {where}"
+    )
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
@@ -2238,9 +2315,33 @@ def _two_ranges(state: MonthState, start: date, end: date) -> tuple[str, tuple[s
     return part_commands(state, [(start, middle), (middle + timedelta(days=1), end)])
 
 
+def _one_day_5002(state: MonthState, day: date) -> str:
+    """The ways on once SAT refused one day with 5002: no other dates exist within it (the
+    halves were that day again and a range ending before it starts)."""
+    head = (
+        f"one day cannot be split by dates (a request asks for whole days), so no other dates "
+        f"of {day} exist"
+    )
+    if state.request_type == "metadata":
+        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
+    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
+    return (
+        f"{head}. What can be done: {run} (with the other options you ran with, e.g. --team; "
+        "its own --out folder, as a journal holds one kind of request) lists that day's CFDIs "
+        "without their XML (another kind of request: whether SAT's limit counts it with this "
+        "one is not documented; a new request, may be billed); for that day's XML, ask "
+        "gigstack's support (or SAT)"
+    )
+
+
 def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
     """What to do once SAT refused month `state`'s `start..end` with 5002 (its limit of requests
     for those dates is exhausted, for good)."""
+    if start == end:
+        return (
+            f"SAT's limit of requests for {start} is exhausted: that day is never sent again, "
+            "and " + _one_day_5002(state, start)
+        )
     runs, folders = _two_ranges(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
@@ -2417,6 +2518,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         end=end,
         extracted=extracted,
         invoice_count=_total(state.invoice_count, own.invoice_count),
+        split_own=(own, _request_part(state)),
         reason=f"SAT 5002 (its limit of requests for these dates) for {start}..{end}: "
         f"{state.start}..{state.end} downloaded here by request {state.request_id} "
         f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "
@@ -2587,9 +2689,32 @@ def plan_decision(
     return PlanDecision(decided, note, create)
 
 
+def _not_allowed(state: MonthState) -> MonthState:
+    """Month `state`, planned but not allowed to send a create (`resend_allowed` False: no
+    transition leaves a month there; a hand-edited or damaged journal does), as a run takes it
+    up: needs-attention, nothing sent. Left planned, `Send` refuses it and no other observation
+    moves it: the run waited for it forever. A create may have gone before (the record cannot
+    say), so sending on a guess could bill the month twice: the user decides."""
+    return _attention(
+        state,
+        f"the journal records {state.key} as planned for {state.start}..{state.end} but not "
+        "allowed to send a create request (its record says one may have gone already, which "
+        "no run leaves a planned month saying: a hand-edited or damaged journal?): nothing "
+        "was sent",
+        "look for the month's request in the account's history (`gigstack-async downloads "
+        "history`, or the dashboard): if it is there, `gigstack-async journal adopt "
+        f"{state.key} <request id>` attaches it without sending anything; if it is not, "
+        f"`gigstack-async journal resend {state.key}` allows one new create request (it may "
+        "be billed)",
+    )
+
+
 def _plan_step(
     state: MonthState, start: date, end: date, lost: Sequence[str]
 ) -> tuple[MonthState | None, str | None]:
+    if state.stage is Stage.PLANNED and not state.resend_allowed:
+        # The rule below would keep it planned, and no create goes: the run would wait for it.
+        return _not_allowed(state), None
     if (state.start, state.end) == (start, end):
         return _own_reason_again(state), None
     if (start, end) in state.exhausted:
@@ -3366,6 +3491,9 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
             "file(s), from its earlier request); "
             + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
         )
+    if start == end:
+        way = _one_day_5002(state, start)
+        return way[0].upper() + way[1:]
     runs, folders = _two_ranges(state, start, end)
     return (
         "Run `sat download` for this month with other dates instead, each range into another "
