@@ -3260,10 +3260,16 @@ def test_a_done_month_missing_days_sat_refused_is_completed_by_parts_elsewhere(
         "the other days downloaded in parts elsewhere: /b/2024-01 (2024-01-31..2024-01-31, 1 "
         "file(s))"
     )
-    again, _ = m.transition(new, m.SplitElsewhere("/c/2024-01", *JAN))  # parts named again
-    assert (
-        again.reason
-        == "2024-01-01..2024-01-31 downloaded partly here, partly elsewhere: /c/2024-01"
+    # Parts named again: the same split, its own request's days still named (split_own).
+    again, _ = m.transition(new, m.SplitElsewhere("/c/2024-01", *JAN))
+    assert (again.stage, again.start, again.end, again.split_own) == (
+        Stage.SPLIT,
+        *JAN,
+        new.split_own,
+    )
+    assert again.reason == (
+        "requested here for 2024-01-01..2024-01-30 (SAT 5002 refused 2024-01-01..2024-01-31); "
+        "the other days downloaded in parts elsewhere: /c/2024-01"
     )
 
 
