@@ -107,3 +107,60 @@ async def test_a_window_by_period_that_looks_like_creation_hides_the_create_and_
         assert done["2024-02"].ok
         assert creates_of(sandbox, "2024-01") == 1  # made once, never sent again
         assert sandbox.state.billed_creates("2024-01") == 1
+
+
+ATTENTION = {
+    # (profile, fault): why the month needs the user (nothing resent, nothing billed twice)
+    ("documented-fields", "502"): "the history lists no received cfdi request older than the "
+    "create (it lists 20)",  # no requestType: a request made elsewhere is no anchor
+    ("documented-fields", "after_502"): "candidates: ",  # a missing field never matches
+    ("short-history-5", "502"): "it is short or filtered",  # 5 < 20: not full, and short
+}
+
+
+@pytest.mark.parametrize("fault", ["502", "after_502"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "agree",
+        "clock-ahead",
+        "clock-behind",
+        "created-at-seconds",
+        "created-at-iso",
+        "created-at-naive-mx",
+        "documented-fields",
+        "cfdi-only-history",
+        "ids-restart",
+        "history-by-period",
+        "history-by-update",
+        "short-history-5",
+        "created-at-seconds+history-by-update",
+        "clock-behind+created-at-naive-mx+cfdi-only-history+history-by-period",
+    ],
+)
+async def test_every_profile_bills_a_lost_create_at_most_once(
+    tmp_path: Path, name: str, fault: str
+) -> None:
+    """With 20 earlier requests (made elsewhere), a create dropped before the server acted
+    (502) or made and answered 502 (after_502), under each server the sandbox plays: January
+    is billed once at most, and either finishes in the same run or needs the user for a
+    reason that is not a full history."""
+    if name == "short-history-5":
+        config = SandboxConfig(speed=3000, seed=11, history_limit=5)
+    else:
+        config = SandboxConfig(speed=3000, seed=11, profile=profile(*name.split("+")))
+    async with world_of(config) as (sandbox, client):
+        await made_before(sandbox, client, twenty_months_of_2023())
+        sandbox.state.force_fault(CREATE, fault, times=1)
+        done = results(await run(client, tmp_path / "cfdi", *MONTHS, concurrency=1))
+
+        january = done["2024-01"]
+        assert done["2024-02"].ok
+        why = ATTENTION.get((name, fault))
+        if why is None:
+            assert (january.ok, january.stage) == (True, "done"), january.error
+        else:
+            assert january.stage == "needs-attention"
+            assert why in (january.error or "")
+        made = 0 if fault == "502" and why is not None else 1
+        assert [sandbox.state.billed_creates(k) for k in MONTHS] == [made, 1]
