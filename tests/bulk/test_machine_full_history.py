@@ -11,6 +11,7 @@ window by creation that reaches back past the attempt, AND the create would be l
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import attrs
@@ -18,6 +19,7 @@ import pytest
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
+from gigstack_async.bulk.store import decode_state, encode_state
 
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 FEB = (date(2024, 2, 1), date(2024, 2, 29))
@@ -328,3 +330,32 @@ def test_candidates_and_restarts_still_come_first() -> None:
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason is not None
     assert "candidates: c1" in new.reason
+
+
+def test_send_journals_the_snapshots_finished_requests() -> None:
+    state = attrs.evolve(lost(), stage=Stage.PLANNED, unknown=False, resend_allowed=True)
+    final = (("p0", "completed"), ("p1", "failed"))
+    new, commands = m.transition(state, m.Send(("p0", "p1"), generation=1, seq=1, final=final))
+    assert commands == (m.SendCreate("2024-01"),)
+    assert new.before_final == final
+    # journaled: a later run proves it from the journal (below)
+    assert decode_state(encode_state(new)) == new
+    # a journal written before `before_final` existed reads as none recorded: no full proof
+    older = json.loads(encode_state(lost()))
+    del older["before_final"]
+    assert decode_state(json.dumps(older)).before_final == ()
+
+
+def test_a_create_lost_by_an_earlier_run_is_proven_absent_by_this_runs_history() -> None:
+    # The run that sent January died; this run's creates (any seq) came after it.
+    state, _ = m.transition(lost(), m.Start())
+    assert (state.attempt_seq, state.unknown) == (-1, True)
+    assert gap_of(state, full(later=(("r9", 1),))) is None
+    # with nothing of this run listed, the history may be an older picture
+    assert gap_of(state, full(*PRIORS[:20], later=(), expected=())) == LAGGING
+
+
+def test_the_create_is_proven_absent_only_by_a_history_read_after_it() -> None:
+    # the machine's generation rule holds for a full history too
+    new, _ = m.transition(lost(need_generation=2), full())
+    assert (new.stage, new.unknown) == (Stage.SUBMITTING, True)
