@@ -1824,6 +1824,8 @@ def _full_window_gap(state: MonthState, obs: HistorySeen, journal: set[str]) -> 
     - every entry, now and in the snapshot before the create, has a `createdAt` of one unit
       (`created_at_order`; the server's values are compared with each other, never with a
       clock), and the list is newest first by it: its order is creation;
+    - every entry the snapshot did not list is no older than everything it listed (a server
+      clock that went backwards shows here, at least for the requests made after it did);
     - a request of the month's kind listed before the create is still listed with the same
       `createdAt` (an anchor: the window still reaches back past the attempt), and every
       request of the snapshot that left it is no newer than every anchor (pushed out from the
@@ -1892,6 +1894,14 @@ def _full_window_gap(state: MonthState, obs: HistorySeen, journal: set[str]) -> 
         return (
             f"{full} and a request it listed before the create has left it while an older "
             "one stays, so it does not keep the newest by creation"
+        )
+    # Every request made since the snapshot ranks above everything the snapshot listed: a
+    # server whose createdAt went backwards could also have put the create below the window.
+    newest_before = max(snap.values())
+    if any(k < newest_before for s, k in zip(entries, order, strict=True) if s.id not in snap):
+        return (
+            f"{full} and lists a request made since the history read before the create below "
+            "one that history listed, so its createdAt does not only grow"
         )
     if not order[-1] < high:
         return (

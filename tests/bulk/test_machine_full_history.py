@@ -268,6 +268,19 @@ def test_a_full_history_proves_nothing_when(
     assert gap_of(state, history) == gap
 
 
+def test_a_request_made_since_the_snapshot_listed_below_it_proves_nothing() -> None:
+    # r9 was created after the attempt, yet its createdAt is older than p0's (read before it):
+    # the server's createdAt went backwards, and the create may sit anywhere.
+    back = attrs.evolve(LATER, created_at=str(T0 + 19 * MINUTE - 1))
+    assert gap_of(lost(), full(PRIORS[0], back, *PRIORS[1:19])) == (
+        f"{FULL} and lists a request made since the history read before the create below one "
+        "that history listed, so its createdAt does not only grow"
+    )
+    # a tie with the newest snapshot entry is no sign of it (seconds, one second)
+    tie = attrs.evolve(LATER, created_at=str(T0 + 19 * MINUTE))
+    assert gap_of(lost(), full(tie, *PRIORS[:19])) is None
+
+
 def test_equal_createdAt_values_prove_nothing_the_create_may_tie_with_the_last_entry() -> None:
     # Seconds-resolution createdAt: everything before the attempt was created in one second.
     # A newest-N window breaking ties by id may keep a prior and drop a create of that second.
