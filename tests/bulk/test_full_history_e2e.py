@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient
@@ -164,3 +166,54 @@ async def test_every_profile_bills_a_lost_create_at_most_once(
             assert why in (january.error or "")
         made = 0 if fault == "502" and why is not None else 1
         assert [sandbox.state.billed_creates(k) for k in MONTHS] == [made, 1]
+
+
+async def test_a_window_by_last_change_that_looks_like_creation_hides_the_create(
+    tmp_path: Path,
+) -> None:
+    # history-by-update: 20 earlier requests still pending when January's create is sent
+    # (the snapshot), finishing right after it, in the order they were made. January's own
+    # request stays pending (its last change: its creation), so the 20 rank above it and it is
+    # hidden; February's tops the list. Sorted by createdAt, anchors kept, the oldest pushed
+    # out from the bottom, a later create listed: only "an anchor that had finished before the
+    # create, unchanged" tells this window from one by creation.
+    config = SandboxConfig(speed=3000, seed=11, profile=profile("history-by-update"))
+    never = 10**15
+    async with world_of(config) as (sandbox, client):
+        await made_before(sandbox, client, [])
+        for start, end, rfc_type in twenty_months_of_2023():
+            await client.downloads.create_request(start_date=start, end_date=end, rfc_type=rfc_type)
+            sandbox.clock.advance(60)
+        priors = list(sandbox.state.download_requests)
+        for prior in priors:  # pending until January's create
+            prior.timeline = attrs.evolve(
+                prior.timeline, accepted_ms=never, processing_ms=never, finished_ms=never
+            )
+        original = sandbox.state.create_download_request
+
+        def create(*args: Any, **kwargs: Any) -> Any:
+            request, duplicate = original(*args, **kwargs)
+            if request.criteria.start_date == date(2024, 1, 1):
+                now = sandbox.clock.now_ms()
+                request.timeline = attrs.evolve(
+                    request.timeline, accepted_ms=never, processing_ms=never, finished_ms=never
+                )
+                for i, prior in enumerate(priors):
+                    prior.timeline = attrs.evolve(
+                        prior.timeline,
+                        accepted_ms=now + 3 * i + 1,
+                        processing_ms=now + 3 * i + 2,
+                        finished_ms=now + 3 * i + 3,
+                    )
+            return request, duplicate
+
+        sandbox.state.create_download_request = create  # type: ignore[method-assign]
+        sandbox.state.force_fault(CREATE, "after_502", times=1)
+        done = results(await run(client, tmp_path / "cfdi", *MONTHS, concurrency=1, timeout=20))
+
+        history = await client.downloads.history()
+        assert date(2024, 1, 1) not in {entry.start_date for entry in history}  # hidden
+        january = done["2024-01"]
+        assert january.stage == "needs-attention"
+        assert "unchanged since" in (january.error or "")
+        assert creates_of(sandbox, "2024-01") == 1  # made once, never sent again

@@ -139,7 +139,9 @@ FULL_HISTORY = (
     "`documented-fields` (no `requestType`: a request made elsewhere anchors nothing) and a "
     "5-entry history (`--history-limit 5`: short, not full) need the user, billed at most once. "
     "Under `history-by-period`, 20 requests made in period order look kept by creation; the "
-    "create they hide is not sent again. The model test (`tests/bulk/test_machine_model.py`) "
+    "create they hide is not sent again; under `history-by-update`, 20 requests still "
+    "pending at the create and finishing right after it hide it the same way, and it is not "
+    "sent again either. The model test (`tests/bulk/test_machine_model.py`) "
     "plays the three orders with full histories.",
 )
 
