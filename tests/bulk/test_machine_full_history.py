@@ -372,3 +372,29 @@ def test_the_create_is_proven_absent_only_by_a_history_read_after_it() -> None:
     # the machine's generation rule holds for a full history too
     new, _ = m.transition(lost(need_generation=2), full())
     assert (new.stage, new.unknown) == (Stage.SUBMITTING, True)
+
+
+def test_one_older_entry_at_the_bottom_is_enough_for_the_creation_order() -> None:
+    # Everything else listed before the create was made in the same instant; p18, at the
+    # bottom, is older: a create made after them all ranks above p18 even on a tie with them.
+    tied = [attrs.evolve(s, created_at=str(T0)) for s in PRIORS[:18]]
+    older = [
+        attrs.evolve(PRIORS[18], created_at=str(T0 - MINUTE)),
+        attrs.evolve(PRIORS[19], created_at=str(T0 - 2 * MINUTE)),
+    ]
+    snapshot = (*tied, *older)
+    state = lost(before_created=tuple((s.id, str(s.created_at)) for s in snapshot))
+    assert gap_of(state, full(LATER, *tied, older[0])) is None
+    # (when the bottom entry ties too: test_equal_createdAt_values_prove_nothing...)
+
+
+def test_without_request_types_only_a_request_of_this_journal_anchors_a_full_history() -> None:
+    # documented fields: no requestType. A request made elsewhere may be another kind (a
+    # metadata request a cfdi-only window never lists); one of this journal is the month's kind.
+    untyped = tuple(attrs.evolve(s, request_type=None) for s in (LATER, *PRIORS[:19]))
+    assert gap_of(lost(), full(*untyped)) == (
+        "the history lists no received cfdi request older than the create (it lists 20), so a "
+        "short history may have pushed it out"
+    )
+    assert gap_of(lost(), full(*untyped, expected=("r9", "p4"))) is None
+    assert gap_of(lost(known_ids=("p4",)), full(*untyped)) is None
