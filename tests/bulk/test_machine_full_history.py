@@ -398,3 +398,46 @@ def test_without_request_types_only_a_request_of_this_journal_anchors_a_full_his
     )
     assert gap_of(lost(), full(*untyped, expected=("r9", "p4"))) is None
     assert gap_of(lost(known_ids=("p4",)), full(*untyped)) is None
+
+
+NO_DATES = (
+    f"{FULL} and does not show every entry's dates, so it cannot show that it would list the "
+    "create if it kept the newest requests by period"
+)
+
+
+@pytest.mark.parametrize("missing", [{"start": None}, {"end": None}, {"start": None, "end": None}])
+def test_an_entry_without_its_dates_proves_nothing(missing: dict[str, object]) -> None:
+    undated = attrs.evolve(PRIORS[7], **missing)  # type: ignore[arg-type]
+    assert gap_of(lost(), full(LATER, *PRIORS[:7], undated, *PRIORS[8:19])) == NO_DATES
+
+
+@pytest.mark.parametrize(
+    ("period", "proven"),
+    [
+        pytest.param((date(2023, 1, 2), date(2023, 2, 1)), True, id="both dates later"),
+        pytest.param((date(2023, 1, 1), date(2023, 2, 1)), False, id="the oldest start"),
+        pytest.param((date(2023, 1, 2), date(2023, 1, 31)), False, id="the oldest end"),
+    ],
+)
+def test_both_dates_must_be_later_than_the_oldest_listed(
+    period: tuple[date, date], proven: bool
+) -> None:
+    # p18 (2023-01-01..2023-01-31) is the oldest listed period: kept by startDate or by
+    # endDate, the create ranks above it only when the matching date is strictly later.
+    gap = gap_of(lost(start=period[0], end=period[1]), full())
+    assert gap == (None if proven else BY_PERIOD.format(f"{period[0]}..{period[1]}"))
+
+
+def test_a_later_start_with_an_early_end_proves_nothing() -> None:
+    # every listed request ends after January 2024 (a window kept by endDate would rank
+    # January's create below them all), though some start before it
+    late_ends = tuple(attrs.evolve(s, end=date(2024, 12, 31)) for s in (LATER, *PRIORS[:19]))
+    assert gap_of(lost(), full(*late_ends)) == BY_PERIOD.format("2024-01-01..2024-01-31")
+
+
+def test_a_journal_request_exactly_as_old_as_the_oldest_anchor_may_be_missing() -> None:
+    # p18, the oldest anchor, was made at T0 + 1 min; a journal request made in that instant
+    # may have left a newest-N window on a tie
+    tie = m.KnownRequest("old", created_at=str(T0 + MINUTE))
+    assert gap_of(lost(), full(expected=("r9", "old"), records=(tie,))) is None
