@@ -371,7 +371,8 @@ def profile(*names: str) -> ServerProfile:
 
 
 def random_profile(seed: int) -> ServerProfile:
-    """A seeded draw over the knobs that need no scenario (no SAT codes, no refusals).
+    """A seeded draw over the knobs that need no scenario (no SAT codes, no refusals), the
+    history's order included.
 
     Equal seeds give equal profiles, so a failing chaos run names the profile that broke it.
     """
@@ -387,4 +388,5 @@ def random_profile(seed: int) -> ServerProfile:
         omit_fields=omit,
         request_ids=rng.choice(("uuid", "sequential")),
         history_request_types=rng.choice((None, frozenset({"cfdi"}))),
+        history_order=rng.choice(HISTORY_ORDERS),  # drawn last: earlier seeds' other knobs stay
     )

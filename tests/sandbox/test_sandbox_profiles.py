@@ -591,6 +591,7 @@ def test_random_profile_is_seeded() -> None:
     assert drawn == [random_profile(seed) for seed in range(40)]
     assert len({p.created_at_format for p in drawn}) == 4
     assert len({p.request_ids for p in drawn}) == 2
+    assert {p.history_order for p in drawn} == {"created", "period", "updated"}
     assert any(p.clock_offset_seconds < 0 for p in drawn)
     assert any(p.clock_offset_seconds > 0 for p in drawn)
 
