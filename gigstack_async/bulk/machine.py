@@ -1898,7 +1898,7 @@ def _full_window_gap(state: MonthState, obs: HistorySeen, journal: set[str]) -> 
     # Every request made since the snapshot ranks above everything the snapshot listed: a
     # server whose createdAt went backwards could also have put the create below the window.
     newest_before = max(snap.values())
-    if any(k < newest_before for s, k in zip(entries, order, strict=True) if s.id not in snap):
+    if any(order[i] < newest_before for i, s in enumerate(entries) if s.id not in snap):
         return (
             f"{full} and lists a request made since the history read before the create below "
             "one that history listed, so its createdAt does not only grow"
