@@ -104,6 +104,7 @@ __all__ = [
     "counted_downloads",
     "earlier_files",
     "files_notice",
+    "hold",
     "made_elsewhere",
     "own_part_holds",
     "own_request",
@@ -412,6 +413,16 @@ class MonthState:
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
     it): the same split named again says so again without reading the history."""
+    held_for: tuple[str, ...] = ()
+    """The identical requests (ids, as the history listed them) a run held this `planned` month
+    for (`duplicates.prior_requests`; `hold`): the month stays held for them even once they
+    leave the history's newest-20 window (newcomer 9g #1: a plain re-run then sent, and billed,
+    it). Cleared when a create is sent (`--allow-duplicates`, or a `journal resend`), or when
+    the plan asks for other dates (other criteria)."""
+    identical_allowed: bool = False
+    """The user allowed a create for this held month although the account has an identical
+    request (`journal resend` of a held month, `AllowResend`): the next run sends it, as
+    `--allow-duplicates` does for every month. Cleared once the create is sent."""
 
     @property
     def settled(self) -> bool:
@@ -1246,6 +1257,8 @@ def _send(state: MonthState, obs: Send) -> Result:
         need_generation=obs.generation,
         reason=None,
         hint=None,
+        held_for=(),
+        identical_allowed=False,
     ), (SendCreate(state.key),)
 
 
@@ -2745,8 +2758,9 @@ def _plan_step(
         return replanned(state, start, end), None
     if state.stage in (Stage.PLANNED, Stage.REFUSED):
         # Nothing billed for the recorded dates (never sent, proven absent, or refused): the
-        # request to come is the one the plan shows.
-        return _evolve(state, start=start, end=end), None
+        # request to come is the one the plan shows. Other dates are other criteria: the
+        # requests it was held for are not identical to it (nor is an allowance for them).
+        return _evolve(state, start=start, end=end, held_for=(), identical_allowed=False), None
     # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
     resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
     try:
@@ -3422,7 +3436,31 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
 
 
+def hold(state: MonthState, request_ids: Sequence[str]) -> MonthState:
+    """Month `state` (`planned`) held, not sent, for the identical requests `request_ids` the
+    account already has: recorded (`MonthState.held_for`, added to those it already had), so
+    every later run holds it for them too, listed in the history or not, until the user adopts
+    one, allows a resend (`journal resend`) or passes --allow-duplicates. Any other stage, or
+    a month the user allowed to be sent anyway, is returned as is. Pure."""
+    if state.stage is not Stage.PLANNED or state.identical_allowed:
+        return state
+    ids = state.held_for
+    for request_id in request_ids:
+        ids = _add(ids, request_id)
+    return _evolve(state, held_for=ids)
+
+
 def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
+    if state.stage is Stage.PLANNED and state.held_for and obs.start is None:
+        # A held month (never sent from this journal): the user's word that a new request
+        # for the same dates may be sent although the account has an identical one.
+        return _evolve(
+            state,
+            identical_allowed=True,
+            reason="the user allowed a new create request although the account has an "
+            f"identical one ({', '.join(state.held_for)})",
+            hint=None,
+        ), ()
     # done/empty too: a month requested for fewer days than the plan's (a clipped "today")
     # is asked again for the plan's dates only on the user's explicit word.
     resendable = (
