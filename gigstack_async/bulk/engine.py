@@ -1042,7 +1042,10 @@ class _Run:
         history was billed again in silence). A WARNING; `on_reach` hears it all."""
         self.reach_checked = True
         journal_ids = (i for s in self.store.states() for i in s.known_ids)
-        reach = history_reach(self.history_entries, sending, journal_ids=journal_ids)
+        recorded = {key: self.store.get(key).known_ids for key, _ in sending}
+        reach = history_reach(
+            self.history_entries, sending, journal_ids=journal_ids, recorded=recorded
+        )
         if reach.warning is not None:
             logger.warning("%s", reach.warning)
         if self.on_reach is not None:

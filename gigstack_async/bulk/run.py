@@ -261,7 +261,10 @@ class BulkDownload:
             if not held:
                 to_send.append((slot.key, slot.start_date))
         journal_ids = (i for state in recorded.values() for i in state.known_ids)
-        self.history_reach = history_reach(entries, to_send, journal_ids=journal_ids)
+        known = {key: state.known_ids for key, state in recorded.items()}
+        self.history_reach = history_reach(
+            entries, to_send, journal_ids=journal_ids, recorded=known
+        )
         return found
 
     def __aiter__(self) -> AsyncIterator[BulkEvent]:

@@ -21,6 +21,7 @@ import attrs
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.duplicates import held_hint, holding, prior_requests
+from gigstack_async.bulk.reach import history_reach
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
 from tests.bulk._support import CREATE, calls, keyed_cli, month_results, world_of
@@ -146,3 +147,29 @@ async def test_held_months_are_not_sent_once_their_requests_leave_the_history(
         assert last["2024-01"].ok
         assert last["2024-02"].stage == "held"
         assert keyed_cli(sandbox, "journal", "show", str(out)) == 0
+
+
+# ------------------------------------------------------------------ the plan's "Not checked"
+
+
+def test_a_full_history_is_not_called_short_and_the_journals_ids_are_named() -> None:
+    """The note said "it is short or filtered" when the history was simply full (20 entries),
+    and did not name the requests the journal itself recorded for the months it lists."""
+    full = tuple(
+        m.Seen(f"N{i}", "completed", "issued", "cfdi", created_at="2024-06-01T00:00:00+00:00")
+        for i in range(20)
+    )
+    months = [("2024-01", date(2024, 1, 1)), ("2024-02", date(2024, 2, 1))]
+    reach = history_reach(full, months, journal_ids=("J1",), recorded={"2024-02": ("J1",)})
+    assert reach.unchecked == ("2024-01", "2024-02")
+    assert "short or filtered" not in reach.why  # was: "... it is short or filtered"
+    assert "lists only its 20 newest requests" in reach.why
+    assert "some this journal made among them, have left it" in reach.why
+    assert reach.recorded == (("2024-02", ("J1",)),)
+    assert "This journal already recorded request(s) for 1 of them (2024-02: J1)" in (
+        reach.warning or ""
+    )
+    # A history shorter than the window that omits the journal's request: short or filtered.
+    short = history_reach(full[:3], months, journal_ids=("J1",))
+    assert "short or filtered" in short.why
+    assert "already recorded" not in (short.warning or "")
