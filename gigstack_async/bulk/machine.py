@@ -105,6 +105,7 @@ __all__ = [
     "earlier_files",
     "files_notice",
     "hold",
+    "identical_sent",
     "made_elsewhere",
     "own_part_holds",
     "own_request",
@@ -112,6 +113,7 @@ __all__ = [
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
+    "third_identical",
     "transition",
 ]
 
@@ -861,6 +863,67 @@ class TransitionError(ValueError):
 
 def transition(state: MonthState, obs: Observation) -> Result:
     """The month's next state and the commands to perform. Pure: no I/O, no clock."""
+    new, commands = _transition(state, obs)
+    return _no_third_identical(new), commands
+
+
+def identical_sent(state: MonthState) -> tuple[str, ...]:
+    """The requests month `state` had (its `known_ids`: created by this journal, or adopted)
+    recorded with exactly its dates, `rfc_type` and `request_type`, each known: SAT accepts
+    only 2 requests with the same dates ever, and answers a third with 5002, for good
+    (sat-domain.md). An answer gigstack marked `duplicate` is not recorded (no new request);
+    a record missing a field never counts."""
+    ours = (state.start, state.end, state.rfc_type, state.request_type)
+    return tuple(
+        r.id
+        for r in state.records
+        if r.id in state.known_ids and (r.start, r.end, r.rfc_type, r.request_type) == ours
+    )
+
+
+_SAT_IDENTICAL_LIMIT = 2
+"""Requests SAT accepts with the same criteria, ever (the third: 5002)."""
+
+
+def third_identical(state: MonthState) -> str | None:
+    """Why a new request for month `state`'s recorded dates would be SAT's third identical one
+    (refused with 5002, for good), and the way on (other dates, each range into its own
+    folder: `_other_dates_way`); None while this journal knows of fewer than 2."""
+    sent = identical_sent(state)
+    if len(sent) < _SAT_IDENTICAL_LIMIT:
+        return None
+    return (
+        f"this journal already sent {len(sent)} requests for exactly {state.start}..{state.end} "
+        f"({', '.join(sent)}), and SAT accepts only {_SAT_IDENTICAL_LIMIT} requests with the "
+        "same dates ever: a third (`journal resend`) would be refused with SAT 5002, for good "
+        "(and may be billed). " + _other_dates_way(state, state.start, state.end)
+    )
+
+
+_RESEND_HINT = re.compile(r"gigstack-async journal resend(?: \d{4}-\d{2})?(?![\w -]*--force)")
+
+
+def _no_third_identical(state: MonthState) -> MonthState:
+    """A month whose hint offers `journal resend` after this journal already sent 2 requests
+    for exactly its dates (newcomer 9g #5: expired twice, or 5008 twice, and the hint still
+    said resend; the resend's create came back 5002): the hint points to other dates instead,
+    split into parts (`third_identical`)."""
+    if state.stage not in (Stage.EXPIRED, Stage.SAT_FAILED, Stage.NEEDS_ATTENTION):
+        return state
+    if state.hint is None or not _RESEND_HINT.search(state.hint):
+        return state
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        return state  # their own hints split the period already
+    third = third_identical(state)
+    if third is None or third in state.hint:
+        return state
+    if state.stage is Stage.NEEDS_ATTENTION:
+        # Its other ways (adopt, retry-download) still hold: the resend is the one that fails.
+        return _evolve(state, hint=f"{state.hint}. But {third}")
+    return _evolve(state, hint=third[0].upper() + third[1:])
+
+
+def _transition(state: MonthState, obs: Observation) -> Result:
     match obs:
         case Start():
             return _start(state, obs)
@@ -3454,6 +3517,15 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     if state.stage is Stage.PLANNED and state.held_for and obs.start is None:
         # A held month (never sent from this journal): the user's word that a new request
         # for the same dates may be sent although the account has an identical one.
+        if len(state.held_for) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+            raise TransitionError(
+                f"{state.key}: the account already has {len(state.held_for)} requests for "
+                f"exactly {state.start}..{state.end} ({', '.join(state.held_for)}), and SAT "
+                f"accepts only {_SAT_IDENTICAL_LIMIT} with the same dates ever: a third would "
+                "be refused with SAT 5002, for good (and may be billed). "
+                + _other_dates_way(state, state.start, state.end)
+                + ". Pass --force only if you know SAT would accept it"
+            )
         return _evolve(
             state,
             identical_allowed=True,
@@ -3472,6 +3544,15 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         raise TransitionError(
             f"{state.key} is {state.stage.value}: only expired, failed, refused or "
             "needs-attention months can be sent again"
+        )
+    third = None
+    if not obs.force and obs.start is None and state.stage not in (Stage.DONE, Stage.EMPTY):
+        third = third_identical(state)
+    if third is not None:
+        # Never a blind third identical create (newcomer 9g #5): SAT refuses it with 5002.
+        raise TransitionError(
+            f"{state.key}: {third}. Pass --force only if you know SAT would accept a third "
+            "request for these dates (it may be billed, and SAT's answer 5002 is for good)"
         )
     way = None if obs.force else free_way(state)
     if way is not None:
