@@ -198,6 +198,13 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
             "that request can no longer be downloaded (failed or expired); run in the folder "
             "that has its files, if any"
         )
+    if sum(p.typed for p in priors) >= 2:
+        # SAT's limit for these dates is spent: a new one (resend, --allow-duplicates) would be
+        # refused with 5002, for good (newcomer 9g #5).
+        return (
+            f"{safe}. A new request for these dates would be SAT's third identical one, "
+            f"refused with SAT 5002 for good (and may be billed). {m.other_dates_way(state)}"
+        )
     return (
         f"{safe}. To send a new request for these dates anyway (it may be billed, and uses one "
         f"of SAT's 2), `gigstack-async journal resend {state.key}` allows it for this month "

@@ -107,6 +107,7 @@ __all__ = [
     "hold",
     "identical_sent",
     "made_elsewhere",
+    "other_dates_way",
     "own_part_holds",
     "own_request",
     "plan_decision",
@@ -3620,6 +3621,12 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
         f"`gigstack-async journal split {state.key} {' '.join(folders)}`: a plan with "
         "different dates is a new request for SAT (it may be billed)"
     )
+
+
+def other_dates_way(state: MonthState) -> str:
+    """How to download month `state` once SAT accepts no more requests for its recorded dates:
+    other dates, each range into another folder, then `journal split` (`_other_dates_way`)."""
+    return _other_dates_way(state, state.start, state.end)
 
 
 def free_way(state: MonthState) -> str | None:

@@ -129,3 +129,18 @@ async def test_a_forced_third_resend_spells_out_the_risk(
     assert f"journal split {out} 2022-04" in printed  # complete, with the folder
     with JournalStore.open_readonly(out / JOURNAL) as store:
         assert store.get("2022-04").stage is m.Stage.PLANNED
+
+
+def test_a_month_held_for_two_identical_requests_is_not_told_to_resend() -> None:
+    from gigstack_async.bulk.duplicates import held_hint, holding
+
+    held = m.hold(MONTH, ["R1", "R2"])
+    hint = held_hint(held, holding(held, ()))
+    assert "journal resend" not in hint
+    assert "--allow-duplicates" not in hint
+    assert "refused with SAT 5002" in hint
+    assert "gigstack-async journal split 2022-04" in hint
+    with pytest.raises(m.TransitionError, match="SAT 5002"):
+        m.transition(held, m.AllowResend())
+    allowed, _ = m.transition(held, m.AllowResend(force=True))
+    assert allowed.identical_allowed

@@ -291,7 +291,10 @@ def register(commands: Any) -> None:
         "and a new request may be billed (use it when the month misses days, MISSING DAYS); "
         "the next run asks for its plan's dates, and dates SAT refused with 5002 are never "
         "asked again. So is a month a plain re-run can still finish for free (its package "
-        "staged, or SAT downloads left, or `journal retry-download` possible).",
+        "staged, or SAT downloads left, or `journal retry-download` possible), and one this "
+        "journal already sent 2 requests for with exactly its dates (SAT refuses a third with "
+        "5002, for good: the refusal gives other dates to split it into). A `held` month (the "
+        "account already has its exact request) is allowed to be sent by the next run.",
         epilog=EPILOG,
         client=False,
     )
