@@ -13,11 +13,13 @@ resend (`journal resend`) or passes --allow-duplicates.
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 from datetime import date
 from pathlib import Path
 
 import attrs
+import pytest
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.duplicates import held_hint, holding, prior_requests
@@ -98,7 +100,7 @@ def test_the_plan_rule_keeps_the_hold_for_the_same_dates_only() -> None:
 
 
 async def test_held_months_are_not_sent_once_their_requests_leave_the_history(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The newcomer's sequence: another folder's requests hold two months; more than 20 other
     requests push those out of the history; the same run again sends nothing."""
@@ -140,8 +142,16 @@ async def test_held_months_are_not_sent_once_their_requests_leave_the_history(
             assert f"journal resend {shlex.quote(str(out))} {key}" in (result.hint or "")
 
         # `journal resend` lets one month go (it may be billed): the next run sends only it.
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["journal", "show", str(out)]) == 0
+        shown = capsys.readouterr().out
+        assert "stays held for that request" in shown
         code = await asyncio.to_thread(main, ["journal", "resend", str(out), "2024-01", "--yes"])
         assert code == 0
+        assert "was held, not sent" in capsys.readouterr().out  # the risk names the request
+        assert await asyncio.to_thread(main, ["journal", "show", str(out), "2024-01"]) == 0
+        one = capsys.readouterr().out
+        assert re.search(r"^2024-01\s+planned\s", one, re.MULTILINE)  # no longer `held`
         last = await month_results(client, out, "2024-01", "2024-02")
         assert calls(sandbox, CREATE) == creates + 1
         assert last["2024-01"].ok

@@ -512,7 +512,11 @@ def _row(
     if hold is not None:
         # Still planned: the last run held it (the account already has its exact request).
         stage, step = HELD, hold.hint
-        why = f"{hold.reason} (found by the last run; the next one checks the history again)"
+        why = (
+            f"{hold.reason} (found by the last run; the month stays held for that request, "
+            "listed in the history or not, until it is adopted, allowed a resend or sent with "
+            "--allow-duplicates)"
+        )
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
