@@ -872,8 +872,10 @@ def identical_sent(state: MonthState) -> tuple[str, ...]:
     """The requests month `state` had (its `known_ids`: created by this journal, or adopted)
     recorded with exactly its dates, `rfc_type` and `request_type`, each known: SAT accepts
     only 2 requests with the same dates ever, and answers a third with 5002, for good
-    (sat-domain.md). An answer gigstack marked `duplicate` is not recorded (no new request);
-    a record missing a field never counts."""
+    (sat-domain.md: reported by third-party SAT clients, not in SAT's own documents; whether
+    another request type for the same dates counts too is unsettled, so only the same type is
+    counted: a lower bound). An answer gigstack marked `duplicate` is not recorded (no new
+    request); a record missing a field never counts."""
     ours = (state.start, state.end, state.rfc_type, state.request_type)
     return tuple(
         r.id
