@@ -898,7 +898,8 @@ def third_identical(state: MonthState) -> str | None:
     return (
         f"this journal already sent {len(sent)} requests for exactly {state.start}..{state.end} "
         f"({', '.join(sent)}), and SAT accepts only {_SAT_IDENTICAL_LIMIT} requests with the "
-        "same dates ever: a third (`journal resend`) would be refused with SAT 5002, for good "
+        "same dates ever: a third (as a resend would send) would be refused with SAT 5002, "
+        "for good "
         "(and may be billed). " + _other_dates_way(state, state.start, state.end)
     )
 
