@@ -904,6 +904,7 @@ def third_identical(state: MonthState) -> str | None:
     )
 
 
+_OTHER_WAYS = re.compile(r"gigstack-async journal (?:adopt|retry-download|keep)\b")
 _RESEND_HINT = re.compile(r"gigstack-async journal resend(?: \d{4}-\d{2})?(?![\w -]*--force)")
 
 
@@ -921,8 +922,9 @@ def _no_third_identical(state: MonthState) -> MonthState:
     third = third_identical(state)
     if third is None or third in state.hint:
         return state
-    if state.stage is Stage.NEEDS_ATTENTION:
-        # Its other ways (adopt, retry-download) still hold: the resend is the one that fails.
+    if state.stage is Stage.NEEDS_ATTENTION and _OTHER_WAYS.search(state.hint):
+        # Its other ways (adopt, retry-download, keep) still hold: the resend is the one
+        # that fails.
         return _evolve(state, hint=f"{state.hint}. But {third}")
     return _evolve(state, hint=third[0].upper() + third[1:])
 
