@@ -26,6 +26,7 @@ __all__ = [
     "PriorRequest",
     "held_hint",
     "held_reason",
+    "holding",
     "identical",
     "prior_requests",
     "untyped_match",
@@ -51,6 +52,10 @@ class PriorRequest:
     typed: bool = True
     """False: the history did not report its `requestType` (the docs do not list it), so it
     may be another kind of request for the same dates; never held for, only shown."""
+    recorded: bool = False
+    """True: not listed by this read of the history, but recorded in the journal when an
+    earlier run held the month for it (`MonthState.held_for`): the history keeps only its
+    newest 20 requests, so it may have left them. The month stays held for it."""
 
     @property
     def adoptable(self) -> bool:
@@ -58,6 +63,12 @@ class PriorRequest:
         return self.status not in _DEAD
 
     def describe(self) -> str:
+        if self.recorded:
+            return (
+                f"request {self.request_id} (recorded by this journal when an earlier run held "
+                "the month for it; no longer among the history's newest entries, so its status "
+                "is not known here)"
+            )
         details = [self.status or "status not reported"]
         if self.created_at:
             details.append(f"created {created_at_text(self.created_at)}")
@@ -111,7 +122,25 @@ def prior_requests(
         found.append(
             PriorRequest(state.key, seen.id, seen.status, seen.created_at, seen.message, typed)
         )
+    # The requests an earlier run held the month for: it stays held for them once the history
+    # no longer lists them (newcomer 9g #1). Not one the month took as its own since (adopted).
+    listed = {p.request_id for p in found}
+    for request_id in state.held_for:
+        if request_id in listed or request_id in state.known_ids:
+            continue
+        found.append(PriorRequest(state.key, request_id, recorded=True))
     return tuple(found)
+
+
+def holding(state: m.MonthState, entries: Iterable[m.Seen]) -> tuple[PriorRequest, ...]:
+    """The identical requests that hold month `state` (not sent) when a run reaches it: those
+    of `prior_requests` with every field reported, listed by `entries` or recorded by an
+    earlier hold; none when the user allowed it anyway (`MonthState.identical_allowed`). The
+    one rule the engine (before a create) and the plan preview read; `--allow-duplicates`
+    lets every month go on top of it."""
+    if state.identical_allowed:
+        return ()
+    return tuple(p for p in prior_requests(state, entries) if p.typed)
 
 
 def held_reason(state: m.MonthState, priors: tuple[PriorRequest, ...], folder: Path | None) -> str:
@@ -169,7 +198,17 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
             "that request can no longer be downloaded (failed or expired); run in the folder "
             "that has its files, if any"
         )
+    if sum(p.typed for p in priors) >= 2:
+        # SAT's limit for these dates is spent: a new one (resend, --allow-duplicates) would be
+        # refused with 5002, for good (newcomer 9g #5).
+        return (
+            f"{safe}. A new request for these dates would be SAT's third identical one, "
+            f"refused with SAT 5002 for good (and may be billed). {m.other_dates_way(state)}"
+        )
     return (
         f"{safe}. To send a new request for these dates anyway (it may be billed, and uses one "
-        "of SAT's 2), run the same command again with --allow-duplicates"
+        f"of SAT's 2), `gigstack-async journal resend {state.key}` allows it for this month "
+        "only, or run the same command again with --allow-duplicates (every held month). Until "
+        "then the month stays held for that request, even once the account's history (its "
+        "newest 20 requests) no longer lists it"
     )

@@ -42,7 +42,7 @@ from gigstack_async._generated.models import DownloadRequest, DownloadRequestSta
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.content import PackageScan, scan_package
-from gigstack_async.bulk.duplicates import held_hint, held_reason, prior_requests
+from gigstack_async.bulk.duplicates import held_hint, held_reason, holding
 from gigstack_async.bulk.events import (
     BulkEvent,
     MonthFailed,
@@ -1048,7 +1048,10 @@ class _Run:
         history was billed again in silence). A WARNING; `on_reach` hears it all."""
         self.reach_checked = True
         journal_ids = (i for s in self.store.states() for i in s.known_ids)
-        reach = history_reach(self.history_entries, sending, journal_ids=journal_ids)
+        recorded = {key: self.store.get(key).known_ids for key, _ in sending}
+        reach = history_reach(
+            self.history_entries, sending, journal_ids=journal_ids, recorded=recorded
+        )
         if reach.warning is not None:
             logger.warning("%s", reach.warning)
         if self.on_reach is not None:
@@ -1064,7 +1067,10 @@ class _Run:
             return False  # a month this run sent already: the history now lists its own create
         # Only the month's own requests are exempt: an identical entry under any other id the
         # journal knows (another month's, one this month released, a reused id) is held for.
-        priors = prior_requests(state, self.history_entries)
+        # The one rule the plan preview reads too (`duplicates.holding`): the history's
+        # identical entries, and those an earlier run held the month for (the history keeps
+        # only its newest 20: newcomer 9g #1, a held month was sent once they left it).
+        priors = holding(state, self.history_entries)
         if not priors:
             return False
         folder = self.options.download_to
@@ -1072,8 +1078,10 @@ class _Run:
         # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
         # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
         hint = held_hint(state, priors)
+        held = m.hold(state, [p.request_id for p in priors])
+        self.store.put(held)  # held for them by every later run, listed or not
         self.store.record_hold(state.key, Hold(reason, hint))  # for `journal show`
-        self.finish(state, error=reason, hint=hint, stage=HELD)
+        self.finish(held, error=reason, hint=hint, stage=HELD)
         return True
 
     async def _send(self, key: str) -> None:

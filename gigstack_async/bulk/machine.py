@@ -108,13 +108,17 @@ __all__ = [
     "counted_downloads",
     "earlier_files",
     "files_notice",
+    "hold",
+    "identical_sent",
     "made_elsewhere",
+    "other_dates_way",
     "own_part_holds",
     "own_request",
     "plan_decision",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
+    "third_identical",
     "transition",
 ]
 
@@ -420,6 +424,16 @@ class MonthState:
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
     it): the same split named again says so again without reading the history."""
+    held_for: tuple[str, ...] = ()
+    """The identical requests (ids, as the history listed them) a run held this `planned` month
+    for (`duplicates.prior_requests`; `hold`): the month stays held for them even once they
+    leave the history's newest-20 window (newcomer 9g #1: a plain re-run then sent, and billed,
+    it). Cleared when a create is sent (`--allow-duplicates`, or a `journal resend`), or when
+    the plan asks for other dates (other criteria)."""
+    identical_allowed: bool = False
+    """The user allowed a create for this held month although the account has an identical
+    request (`journal resend` of a held month, `AllowResend`): the next run sends it, as
+    `--allow-duplicates` does for every month. Cleared once the create is sent."""
 
     @property
     def settled(self) -> bool:
@@ -860,6 +874,72 @@ class TransitionError(ValueError):
 
 def transition(state: MonthState, obs: Observation) -> Result:
     """The month's next state and the commands to perform. Pure: no I/O, no clock."""
+    new, commands = _transition(state, obs)
+    return _no_third_identical(new), commands
+
+
+def identical_sent(state: MonthState) -> tuple[str, ...]:
+    """The requests month `state` had (its `known_ids`: created by this journal, or adopted)
+    recorded with exactly its dates, `rfc_type` and `request_type`, each known: SAT accepts
+    only 2 requests with the same dates ever, and answers a third with 5002, for good
+    (sat-domain.md: reported by third-party SAT clients, not in SAT's own documents; whether
+    another request type for the same dates counts too is unsettled, so only the same type is
+    counted: a lower bound). An answer gigstack marked `duplicate` is not recorded (no new
+    request); a record missing a field never counts."""
+    ours = (state.start, state.end, state.rfc_type, state.request_type)
+    return tuple(
+        r.id
+        for r in state.records
+        if r.id in state.known_ids and (r.start, r.end, r.rfc_type, r.request_type) == ours
+    )
+
+
+_SAT_IDENTICAL_LIMIT = 2
+"""Requests SAT accepts with the same criteria, ever (the third: 5002)."""
+
+
+def third_identical(state: MonthState) -> str | None:
+    """Why a new request for month `state`'s recorded dates would be SAT's third identical one
+    (refused with 5002, for good), and the way on (other dates, each range into its own
+    folder: `_other_dates_way`); None while this journal knows of fewer than 2."""
+    sent = identical_sent(state)
+    if len(sent) < _SAT_IDENTICAL_LIMIT:
+        return None
+    return (
+        f"this journal already sent {len(sent)} requests for exactly {state.start}..{state.end} "
+        f"({', '.join(sent)}), and SAT accepts only {_SAT_IDENTICAL_LIMIT} requests with the "
+        "same dates ever: a third (as a resend would send) would be refused with SAT 5002, "
+        "for good "
+        "(and may be billed). " + _other_dates_way(state, state.start, state.end)
+    )
+
+
+_OTHER_WAYS = re.compile(r"gigstack-async journal (?:adopt|retry-download|keep)\b")
+_RESEND_HINT = re.compile(r"gigstack-async journal resend(?: \d{4}-\d{2})?(?![\w -]*--force)")
+
+
+def _no_third_identical(state: MonthState) -> MonthState:
+    """A month whose hint offers `journal resend` after this journal already sent 2 requests
+    for exactly its dates (newcomer 9g #5: expired twice, or 5008 twice, and the hint still
+    said resend; the resend's create came back 5002): the hint points to other dates instead,
+    split into parts (`third_identical`)."""
+    if state.stage not in (Stage.EXPIRED, Stage.SAT_FAILED, Stage.NEEDS_ATTENTION):
+        return state
+    if state.hint is None or not _RESEND_HINT.search(state.hint):
+        return state
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        return state  # their own hints split the period already
+    third = third_identical(state)
+    if third is None or third in state.hint:
+        return state
+    if state.stage is Stage.NEEDS_ATTENTION and _OTHER_WAYS.search(state.hint):
+        # Its other ways (adopt, retry-download, keep) still hold: the resend is the one
+        # that fails.
+        return _evolve(state, hint=f"{state.hint}. But {third}")
+    return _evolve(state, hint=third[0].upper() + third[1:])
+
+
+def _transition(state: MonthState, obs: Observation) -> Result:
     match obs:
         case Start():
             return _start(state, obs)
@@ -1257,6 +1337,8 @@ def _send(state: MonthState, obs: Send) -> Result:
         need_generation=obs.generation,
         reason=None,
         hint=None,
+        held_for=(),
+        identical_allowed=False,
     ), (SendCreate(state.key),)
 
 
@@ -2894,8 +2976,9 @@ def _plan_step(
         return replanned(state, start, end), None
     if state.stage in (Stage.PLANNED, Stage.REFUSED):
         # Nothing billed for the recorded dates (never sent, proven absent, or refused): the
-        # request to come is the one the plan shows.
-        return _evolve(state, start=start, end=end), None
+        # request to come is the one the plan shows. Other dates are other criteria: the
+        # requests it was held for are not identical to it (nor is an allowance for them).
+        return _evolve(state, start=start, end=end, held_for=(), identical_allowed=False), None
     # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
     resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
     try:
@@ -3571,7 +3654,40 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
 
 
+def hold(state: MonthState, request_ids: Sequence[str]) -> MonthState:
+    """Month `state` (`planned`) held, not sent, for the identical requests `request_ids` the
+    account already has: recorded (`MonthState.held_for`, added to those it already had), so
+    every later run holds it for them too, listed in the history or not, until the user adopts
+    one, allows a resend (`journal resend`) or passes --allow-duplicates. Any other stage, or
+    a month the user allowed to be sent anyway, is returned as is. Pure."""
+    if state.stage is not Stage.PLANNED or state.identical_allowed:
+        return state
+    ids = state.held_for
+    for request_id in request_ids:
+        ids = _add(ids, request_id)
+    return _evolve(state, held_for=ids)
+
+
 def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
+    if state.stage is Stage.PLANNED and state.held_for and obs.start is None:
+        # A held month (never sent from this journal): the user's word that a new request
+        # for the same dates may be sent although the account has an identical one.
+        if len(state.held_for) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+            raise TransitionError(
+                f"{state.key}: the account already has {len(state.held_for)} requests for "
+                f"exactly {state.start}..{state.end} ({', '.join(state.held_for)}), and SAT "
+                f"accepts only {_SAT_IDENTICAL_LIMIT} with the same dates ever: a third would "
+                "be refused with SAT 5002, for good (and may be billed). "
+                + _other_dates_way(state, state.start, state.end)
+                + ". Pass --force only if you know SAT would accept it"
+            )
+        return _evolve(
+            state,
+            identical_allowed=True,
+            reason="the user allowed a new create request although the account has an "
+            f"identical one ({', '.join(state.held_for)})",
+            hint=None,
+        ), ()
     # done/empty too: a month requested for fewer days than the plan's (a clipped "today")
     # is asked again for the plan's dates only on the user's explicit word.
     resendable = (
@@ -3583,6 +3699,15 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         raise TransitionError(
             f"{state.key} is {state.stage.value}: only expired, failed, refused or "
             "needs-attention months can be sent again"
+        )
+    third = None
+    if not obs.force and obs.start is None and state.stage not in (Stage.DONE, Stage.EMPTY):
+        third = third_identical(state)
+    if third is not None:
+        # Never a blind third identical create (newcomer 9g #5): SAT refuses it with 5002.
+        raise TransitionError(
+            f"{state.key}: {third}. Pass --force only if you know SAT would accept a third "
+            "request for these dates (it may be billed, and SAT's answer 5002 is for good)"
         )
     way = None if obs.force else free_way(state)
     if way is not None:
@@ -3650,6 +3775,12 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
         f"`gigstack-async journal split {state.key} {' '.join(folders)}`: a plan with "
         "different dates is a new request for SAT (it may be billed)"
     )
+
+
+def other_dates_way(state: MonthState) -> str:
+    """How to download month `state` once SAT accepts no more requests for its recorded dates:
+    other dates, each range into another folder, then `journal split` (`_other_dates_way`)."""
+    return _other_dates_way(state, state.start, state.end)
 
 
 def free_way(state: MonthState) -> str | None:

@@ -32,7 +32,7 @@ Pure: no I/O, no clock. `BulkDownload.identical_requests()` (the CLI's plan) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
@@ -68,6 +68,10 @@ class HistoryReach:
     unchecked: tuple[str, ...] = ()
     """The months (`YYYY-MM`, of those asked about) an identical request of which may have
     been made before the history's reach: sending one may bill it again."""
+    recorded: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Of `unchecked`, the months this journal already recorded request ids for (its own
+    earlier requests of the month: refused, released, or allowed a resend), with those ids:
+    named in the warning, so the user need not look them up."""
 
     @property
     def warning(self) -> str | None:
@@ -81,12 +85,20 @@ class HistoryReach:
             reach = f"made since {created_at_text(self.since)}"
             before = "for an identical request made before then"
         count = len(self.unchecked)
+        known = ""
+        if self.recorded:
+            listed = "; ".join(f"{key}: {', '.join(ids)}" for key, ids in self.recorded)
+            known = (
+                f". This journal already recorded request(s) for {len(self.recorded)} of them "
+                f"({listed}): its own earlier requests of those months, none of which it sends "
+                "again (`gigstack-async journal show` says what became of each)"
+            )
         return (
             f"{self.why}, {reach}: {month_ranges(self.unchecked)} ({count} month"
             f"{'s' if count != 1 else ''} of this plan) could not be checked {before}, and "
             "may be requested, and billed, again. If you downloaded them elsewhere (another "
             "folder or tool), do not send them: `gigstack-async journal adopt` their requests "
-            "instead (nothing is billed), or use the folder that has them"
+            f"instead (nothing is billed), or use the folder that has them{known}"
         )
 
 
@@ -95,12 +107,15 @@ def history_reach(
     months: Iterable[tuple[str, date]],
     *,
     journal_ids: Iterable[str] = (),
+    recorded: Mapping[str, Sequence[str]] | None = None,
     window: int = m.HISTORY_WINDOW,
 ) -> HistoryReach:
     """Which of `months` ((key, first day) of the months a run may send) an identical request
     made before the reach of `entries` (one read of the history) could exist for.
-    `journal_ids`: request ids this journal knows; one the history omits shows it is short or
-    filtered."""
+    `journal_ids`: request ids this journal knows; one a history shorter than `window` omits
+    shows it is short or filtered (a full one simply lists only its newest). `recorded`: the
+    request ids this journal recorded for each month (`MonthState.known_ids`), named for the
+    unchecked months that have some."""
     listed = {seen.id for seen in entries}
     missing = any(i not in listed for i in journal_ids)
     count = len(entries)
@@ -112,13 +127,17 @@ def history_reach(
         latest = _latest_instant(seen.created_at)
         if latest is not None and (bound is None or latest < bound):
             bound, raw = latest, seen.created_at
-    if missing:
+    if count >= window:
+        # Full: requests this journal made before its newest `window` have simply left it
+        # (newcomer 9g #1: it was called "short or filtered").
+        why = f"the account's history lists only its {count} newest requests" + (
+            " (older ones, some this journal made among them, have left it)" if missing else ""
+        )
+    elif missing:
         why = (
             f"the account's history lists {count} request{'s' if count != 1 else ''} but "
             "omits some this journal made: it is short or filtered"
         )
-    elif count >= window:
-        why = f"the account's history lists only its {count} newest requests"
     else:
         why = (
             f"the account's history lists {count} request{'s' if count != 1 else ''} (the "
@@ -130,7 +149,11 @@ def history_reach(
         for key, first in months
         if bound is None or datetime.combine(first, time(), UTC) - _TIME_ZONE_MARGIN <= bound
     )
-    return HistoryReach(count, window, raw, complete=False, why=why, unchecked=unchecked)
+    ids = recorded or {}
+    named = tuple((key, tuple(ids[key])) for key in unchecked if ids.get(key))
+    return HistoryReach(
+        count, window, raw, complete=False, why=why, unchecked=unchecked, recorded=named
+    )
 
 
 def _latest_instant(created_at: str | None) -> datetime | None:

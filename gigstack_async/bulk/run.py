@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.duplicates import PriorRequest, prior_requests
+from gigstack_async.bulk.duplicates import PriorRequest, holding, prior_requests
 from gigstack_async.bulk.engine import (
     BulkOptions,
     hold_unrecorded,
@@ -240,19 +240,31 @@ class BulkDownload:
             # the month's own requests: only those are not counted (`own_request`).
             probe = initial_state(slot)
             if state is not None:
+                # Its holds too (`held_for`), for the dates they were recorded with: an
+                # earlier run held it for them, listed in this history or not (newcomer 9g #1).
+                same = (state.start, state.end) == (slot.start_date, slot.end_date)
                 probe = attrs.evolve(
                     probe,
                     known_ids=state.known_ids,
                     records=state.records,
                     released=state.released,
+                    held_for=state.held_for if same else (),
+                    identical_allowed=state.identical_allowed and same,
                 )
+            # The engine's rule (`holding`): a month it holds is not sent.
+            held = holding(probe, entries)
             priors = prior_requests(probe, entries, untyped=untyped)
+            if probe.identical_allowed:
+                priors = tuple(p for p in priors if not p.typed)  # the user allowed it
             if priors:
                 found[slot.key] = priors
-            if not any(p.typed for p in priors):  # a held month is not sent
+            if not held:
                 to_send.append((slot.key, slot.start_date))
         journal_ids = (i for state in recorded.values() for i in state.known_ids)
-        self.history_reach = history_reach(entries, to_send, journal_ids=journal_ids)
+        known = {key: state.known_ids for key, state in recorded.items()}
+        self.history_reach = history_reach(
+            entries, to_send, journal_ids=journal_ids, recorded=known
+        )
         return found
 
     def __aiter__(self) -> AsyncIterator[BulkEvent]:

@@ -638,8 +638,8 @@ class JournalStore:
         for name, value in rows:
             key = str(name)[len(_HOLD) :]
             state = self._cache.get(key)
-            if state is None or state.stage is not Stage.PLANNED:
-                continue
+            if state is None or state.stage is not Stage.PLANNED or state.identical_allowed:
+                continue  # sent, adopted, or allowed a resend (`journal resend`): not held
             with contextlib.suppress(ValueError, TypeError, cattrs.BaseValidationError):
                 found[key] = _converter.structure(json.loads(value), Hold)
         return found

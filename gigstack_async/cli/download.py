@@ -206,10 +206,12 @@ def show_identical(
         if usable
         else ""
     )
+    first = next(iter(identical))
     ui.out(
-        "These months are held (not sent). Safe routes: use the folder that already has them; "
-        f"{adopt}each month's result says what to do. To request them again anyway, add "
-        "--allow-duplicates."
+        "These months are held (not sent), by this run and every later one until you choose. "
+        f"Safe routes: use the folder that already has them; {adopt}each month's result says "
+        "what to do. To request them again anyway (may be billed): one month with "
+        f"`{PROG} journal resend {folder} {first}`, or all of them with --allow-duplicates."
     )
 
 

@@ -369,6 +369,7 @@ async def test_the_cli_names_the_requests_in_the_plan_and_holds_them(
     assert "2024-02: request " in out
     assert "journal adopt cfdi-b 2024-01 " in out
     assert "These months are held (not sent)" in out
+    assert "one month with `gigstack-async journal resend cfdi-b 2024-01`" in out  # newcomer 9g #1
     assert billed(sandbox) == 2
     code = await asyncio.to_thread(main, cli(sandbox, "--out", "cfdi-b", "--allow-duplicates"))
     assert code == 0

@@ -124,7 +124,7 @@ RESEND_DUPLICATE = (
     " SAT answered 5005 (Solicitud duplicada) for {key}: an identical request was active. "
     "While it is, SAT refuses the new one the same way (or gigstack may bill a request that "
     "fails with 5005), so resend only once it has finished; if you find it, `{prog} journal "
-    "adopt` it instead and nothing new is sent."
+    "adopt {journal} {key} <request id>` instead and nothing new is sent."
 )
 
 REBIND_RISK = (
@@ -291,7 +291,10 @@ def register(commands: Any) -> None:
         "and a new request may be billed (use it when the month misses days, MISSING DAYS); "
         "the next run asks for its plan's dates, and dates SAT refused with 5002 are never "
         "asked again. So is a month a plain re-run can still finish for free (its package "
-        "staged, or SAT downloads left, or `journal retry-download` possible).",
+        "staged, or SAT downloads left, or `journal retry-download` possible), and one this "
+        "journal already sent 2 requests for with exactly its dates (SAT refuses a third with "
+        "5002, for good: the refusal gives other dates to split it into). A `held` month (the "
+        "account already has its exact request) is allowed to be sent by the next run.",
         epilog=EPILOG,
         client=False,
     )
@@ -509,7 +512,11 @@ def _row(
     if hold is not None:
         # Still planned: the last run held it (the account already has its exact request).
         stage, step = HELD, hold.hint
-        why = f"{hold.reason} (found by the last run; the next one checks the history again)"
+        why = (
+            f"{hold.reason} (found by the last run; the month stays held for that request, "
+            "listed in the history or not, until it is adopted, allowed a resend or sent with "
+            "--allow-duplicates)"
+        )
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
@@ -823,7 +830,22 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 journal=shell_quote(str(args.journal)),
             )
         if state.sat_code == 5005 and state.stage in (m.Stage.DUPLICATE, m.Stage.NEEDS_ATTENTION):
-            risk += RESEND_DUPLICATE.format(key=state.key, prog=PROG)
+            risk += RESEND_DUPLICATE.format(
+                key=state.key, prog=PROG, journal=shell_quote(str(args.journal))
+            )
+        third = m.third_identical(state)
+        if third is not None and not state.ok:
+            # Only --force gets here (`AllowResend` refuses it otherwise): the risk by name.
+            said = with_journal(third, key, str(args.journal)) or third
+            risk += f" --force: {said[0].upper()}{said[1:]}."
+        if state.stage is m.Stage.PLANNED and state.held_for:
+            # A held month: the account already has its exact request (another folder's).
+            risk += (
+                f" {state.key} was held, not sent, because the account already has "
+                f"{len(state.held_for)} identical request(s) ({', '.join(state.held_for)}), "
+                "which this journal did not send: this new request counts against SAT's 2 "
+                "with them."
+            )
         if state.ok:
             risk += RESEND_WHOLE_MONTH.format(
                 key=state.key, start=state.start, end=state.end, files=len(state.files)
@@ -861,14 +883,15 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             ) from None
         package_id = state.blocked_package
         assert package_id is not None  # allow_download refuses a month without one
-        ctx.ui.out(
-            RETRY_RISK.format(
-                key=key,
-                package_id=package_id,
-                counted=m.counted_downloads(state, package_id),
-                prog=PROG,
-            )
+        risk = RETRY_RISK.format(
+            key=key,
+            package_id=package_id,
+            counted=m.counted_downloads(state, package_id),
+            prog=PROG,
         )
+        # The machine's texts name no folder: every command printed runs as shown (newcomer
+        # 9g #8: `journal retry-download 2025-01` would have read the month as the folder).
+        ctx.ui.out(with_journal(risk, key, str(args.journal)) or risk)
         others = m.allowed_packages(state)[1:]
         if others:
             ctx.ui.out(
