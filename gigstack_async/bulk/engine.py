@@ -171,10 +171,16 @@ def seen_from_history(entry: DownloadRequest) -> m.Seen:
 
 
 def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
-    # The status answer names no dates or types: it is only ever matched by request id.
+    # The status body is NOT FOUND; its criteria (GUESS names) are read when present. The
+    # machine checks a request by them only when all four are there and equal the month's
+    # (`machine._status`); a missing or unreadable one is None, which never counts as a match.
     return m.Seen(
         id=request_id,
         status=None if status.status is None else status.status.value,
+        rfc_type=status.rfc_type or None,
+        request_type=status.request_type or None,
+        start=_day(status.start_date),  # type: ignore[arg-type]
+        end=_day(status.end_date),  # type: ignore[arg-type]
         invoice_count=status.invoice_count,
         package_ids=None if status.package_ids is None else tuple(status.package_ids),
         message=status.status_message,

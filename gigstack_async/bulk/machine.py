@@ -881,9 +881,9 @@ def transition(state: MonthState, obs: Observation) -> Result:
         case HistorySeen():
             return _server_vouch(_history(state, obs), obs.entries)
         case StatusSeen():
-            if state.stage in _WAITING and obs.seen.id == state.request_id and state.checked:
-                return _observe_request(_evolve(state, poll_failures=0), obs.seen, asked=True)
-            return state, ()
+            result = _status(state, obs.seen)
+            fits = _fits(state, obs.seen) is True
+            return _server_vouch(result, (obs.seen,) if fits else ())
         case PollFailed():
             if state.stage is Stage.DUPLICATE:
                 return _duplicate_poll_failed(state, obs)
@@ -1514,15 +1514,7 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
             record = next((r for r in state.records if r.id == seen.id), None)
             differs = None if record is None else _differs(record, seen)
             if differs is not None:
-                return _attention(
-                    state,
-                    f"the server's request {seen.id} is listed with {differs}: it is another "
-                    "request under the same id (the server's request ids restarted)",
-                    "nothing was downloaded; find the month's request in gigstack's dashboard, "
-                    f"then `gigstack-async journal adopt {state.key} <id>`, or `gigstack-async "
-                    f"journal resend {state.key}` if it is not there (a new request may be "
-                    "billed)",
-                ), (Warn(f"{state.key}: request {seen.id} now names another request"),)
+                return _another_request(state, seen, f"is listed with {differs}")
             if _fits(state, seen) is not False and (state.checked or _checks(state, seen)):
                 same = (
                     record is not None
@@ -1536,19 +1528,7 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                 kept = seen if typed else attrs.evolve(seen, created_at=None)
                 state = _evolve(state, records=_remember(state.records, kept), typed=typed)
             if _fits(state, seen) is False:
-                part = _part_of_month(state, seen)
-                if part is not None:
-                    return _attention(state, *part), ()
-                return _attention(
-                    state,
-                    f"the server's request {seen.id} is for {seen.rfc_type} "
-                    f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
-                    "(request ids may have been reused)",
-                    "nothing was downloaded; find the right request with `gigstack-async "
-                    "downloads history` or gigstack's dashboard, then `gigstack-async journal "
-                    f"adopt {state.key} <id>` or "
-                    f"`gigstack-async journal resend {state.key}`",
-                ), ()
+                return _not_this_month(state, seen)
             if not state.checked:
                 if not _checks(state, seen):
                     return _unchecked(
@@ -1561,12 +1541,17 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     state, _ = _observe_request(state, seen, asked=False)
                     return _next_package(state)
             return _observe_request(state, seen, asked=False)
+    request_id = state.request_id
+    assert request_id is not None
     if not state.checked:
         # A journaled id the history does not list: it may be out of the window, or the
-        # server's ids may have restarted. Its status would carry no dates: never trust it.
+        # server's ids may have restarted. Its status is asked once per run: an answer that
+        # carries the month's dates and both types checks it (`_status`); one that leaves any
+        # of them out proves nothing, and the month waits for the history as before.
         misses = state.misses + 1
+        ask = (FetchStatus(request_id),) if misses == 1 else ()
         if misses < CHECK_MISSES:
-            return _evolve(state, misses=misses), ()
+            return _evolve(state, misses=misses), ask
         return _unchecked(
             _evolve(state, misses=misses),
             f"request {state.request_id} is not in the server's history (it lists only the "
@@ -1577,9 +1562,71 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
         )
     if state.stage is Stage.COMPLETED:
         return state, ()
-    request_id = state.request_id
-    assert request_id is not None
     return state, (FetchStatus(request_id),)  # fell out of the 20-entry window
+
+
+def _another_request(state: MonthState, seen: Seen, how: str) -> Result:
+    """The month's request id names another request now (the server's ids restarted)."""
+    return _attention(
+        state,
+        f"the server's request {seen.id} {how}: it is another request under the same id (the "
+        "server's request ids restarted)",
+        "nothing was downloaded; find the month's request in gigstack's dashboard, then "
+        f"`gigstack-async journal adopt {state.key} <id>`, or `gigstack-async journal resend "
+        f"{state.key}` if it is not there (a new request may be billed)",
+    ), (Warn(f"{state.key}: request {seen.id} now names another request"),)
+
+
+def _not_this_month(state: MonthState, seen: Seen) -> Result:
+    """The month's request id is reported with criteria that are not the month's (`_fits`
+    False): only some of its days (MISSING DAYS), or another request under a reused id."""
+    part = _part_of_month(state, seen)
+    if part is not None:
+        return _attention(state, *part), ()
+    return _attention(
+        state,
+        f"the server's request {seen.id} is for {seen.rfc_type} "
+        f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
+        "(request ids may have been reused)",
+        "nothing was downloaded; find the right request with `gigstack-async "
+        "downloads history` or gigstack's dashboard, then `gigstack-async journal "
+        f"adopt {state.key} <id>` or "
+        f"`gigstack-async journal resend {state.key}`",
+    ), ()
+
+
+def _status(state: MonthState, seen: Seen) -> Result:
+    """The status answer for the month's request (asked when the history does not list it).
+
+    The status body is NOT FOUND in the docs; the criteria it may carry (dates, rfc_type,
+    request_type: GUESS names) are used as a history entry's would be, with one rule stricter:
+    only an answer carrying ALL of them, each equal to the month's, checks an unchecked request
+    (a history entry may omit requestType, a status answer may not). A present field that
+    differs shows another request under the same id (ids restarted): nothing is downloaded.
+    A missing one proves nothing: an unchecked month waits for the history as before (and
+    needs the user once `CHECK_MISSES` histories omitted it)."""
+    if state.stage not in _WAITING or seen.id != state.request_id:
+        return state, ()
+    fit = _fits(state, seen)
+    if fit is False:
+        other, _ = _not_this_month(state, seen)
+        return other, (Warn(f"{state.key}: {other.reason}"),)
+    if fit is True:
+        record = next((r for r in state.records if r.id == seen.id), None)
+        criteria = attrs.evolve(seen, status=None)  # a status answer shows no createdAt
+        differs = None if record is None else _differs(record, criteria)
+        if differs is not None:
+            return _another_request(state, seen, f"is reported with {differs}")
+        state = _evolve(
+            state,
+            records=_remember(state.records, criteria),
+            typed=True,
+            checked=True,
+            misses=0 if not state.checked else state.misses,
+        )
+    elif not state.checked:
+        return state, ()  # unknown is no match: the history may still check it this run
+    return _observe_request(_evolve(state, poll_failures=0), seen, asked=True)
 
 
 def _part_of_month(state: MonthState, seen: Seen) -> tuple[str, str] | None:
@@ -2837,6 +2884,10 @@ def _next_package(state: MonthState) -> Result:
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
+    if _on_disk_already(state) and dates_unchecked(state) and not state.status_asked:
+        # Its status may carry its dates (`_status` records them): asked once per run.
+        assert state.request_id is not None
+        return _evolve(state, status_asked=True), (FetchStatus(state.request_id),)
     if _on_disk_already(state) and dates_unchecked(state):
         return _attention(
             state,
