@@ -48,6 +48,7 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -1307,8 +1308,46 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
         unknown=False,
         resend_allowed=True,
         reason=f"the server refused the create, nothing was billed: {obs.message}",
-        hint=_REFUSED_FIEL if fiel_reason(obs.message) else _REFUSED,
+        hint=_REFUSED_FIEL
+        if fiel_reason(obs.message)
+        else _future_hint(state, obs.message)
+        if _FUTURE.search(obs.message)
+        else _REFUSED,
     ), ()
+
+
+# How gigstack words a date it counts as future is NOT FOUND: English or Spanish, any of them.
+_FUTURE = re.compile(r"\bin the future\b|\bfutur[oa]s?\b|\bfuture date\b", re.IGNORECASE)
+_SERVER_TODAY = re.compile(r"\btoday is (\d{4}-\d{2}-\d{2})\b")
+
+
+def _future_hint(state: MonthState, message: str) -> str:
+    """The way on when the server refused the month's dates as future ones (newcomer 9g #6):
+    the plan stops at this computer's "today" in Mexico City, so the server's date is behind
+    (its clock, or its idea of the time zone). Re-sending now is refused again; activating
+    anything is beside the point. The days up to the server's today (its message says which,
+    else yesterday) can be asked for now; the rest after the server's midnight."""
+    said = _SERVER_TODAY.search(message)
+    last = state.end - timedelta(days=1)
+    if said is not None:
+        with contextlib.suppress(ValueError):
+            last = min(last, date.fromisoformat(said.group(1)))
+    later = (
+        f"run the same command again after the server's midnight (Mexico City): {state.end} "
+        "is then a past day for it too"
+    )
+    if last < state.start:
+        return f"the server's date is behind this computer's (nothing was billed): {later}"
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    return (
+        f"the server's date is behind this computer's, so it counts {state.end} as a future "
+        "day (nothing was billed). End the range yesterday: `gigstack-async sat download "
+        f"--from {state.start} --to {last} {kind} --out {OUT}` (with the other options you ran "
+        "with, e.g. --team; the month is then requested for those days, and a later run of the "
+        f"whole month names the days left out as MISSING DAYS); or {later}"
+    )
 
 
 _REFUSED = (
