@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 
 from gigstack_async._atomic import remove_stale_temp_files
-from gigstack_async._dates import parse_date
+from gigstack_async._dates import parse_date, today_mx
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
@@ -222,7 +222,9 @@ def merge_plan(
         if state.own_part is not None and download_to is not None:
             names = (*state.own_part.files, *state.files)
             lost = content.lost_files(download_to / slot.key, names)
-        decision = m.plan_decision(state, slot.start_date, slot.end_date, lost=lost)
+        decision = m.plan_decision(
+            state, slot.start_date, slot.end_date, lost=lost, today=plan.today
+        )
         if decision.state is not None:
             store.put(decision.state)
         if decision.note is not None:
@@ -554,6 +556,7 @@ class _Run:
                 resumed=state.key in self.resumed,
                 stage=stage or state.stage.value,
                 hint=hint or state.hint,
+                open_day=state.open_day,
             )
         )
 
@@ -1094,6 +1097,7 @@ class _Run:
                 self.generation,
                 seq=self.create_seq,
                 created=self.history_created,
+                today=today_mx(),  # a month ending today is requested before its day is over
             )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent

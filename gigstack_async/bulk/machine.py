@@ -409,6 +409,11 @@ class MonthState:
     the wider dates SAT refused with 5002), with the files extracted for it. `journal split`
     named again with the same parts counts them again: the same split, nothing changed. Empty
     in a journal written before (loaded as is; a split of it names its own part when kept)."""
+    open_day: date | None = None
+    """The day (Mexico City) the month's last create was sent on, when its dates end that day
+    (`Send.today`): the day was not over, so CFDIs stamped later that day, or certified late at
+    SAT, may be missing from its package (newcomer 9g #4). A run on a later day of the same
+    dates names that day MISSING DAYS (`plan_decision`); a new create clears it."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
@@ -535,6 +540,9 @@ class Send:
     """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
     before the attempt anchors an absence proof only if a later history lists it with the same
     `createdAt` (after the server's ids restarted, its id may name a newer request)."""
+    today: date | None = None
+    """Today in Mexico City as the create leaves (None: not known). A month whose dates end on
+    it is requested before its last day is over (`MonthState.open_day`)."""
 
 
 @attrs.frozen
@@ -1247,6 +1255,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         need_generation=obs.generation,
         reason=None,
         hint=None,
+        open_day=obs.today if obs.today is not None and state.end >= obs.today else None,
     ), (SendCreate(state.key),)
 
 
@@ -2724,7 +2733,12 @@ def own_part_holds(state: MonthState, start: date, end: date) -> MonthState | No
 
 
 def plan_decision(
-    state: MonthState, start: date, end: date, *, lost: Sequence[str] = ()
+    state: MonthState,
+    start: date,
+    end: date,
+    *,
+    lost: Sequence[str] = (),
+    today: date | None = None,
 ) -> PlanDecision:
     """What a run of a plan asking month `state` for `start..end` does with it: the one rule
     the run (`engine.merge_plan`), its plan preview (`BulkDownload.identical_requests`) and
@@ -2753,6 +2767,11 @@ def plan_decision(
     `shown` done by this run (`own_part_holds`), its record kept; unless its folder lost some
     of those files (`lost`: the note says which, and the run is not ok).
 
+    `today` (the plan's, Mexico City; None: not checked, as the preview and the count pass):
+    a month requested on the day its dates end (`MonthState.open_day`) and planned again for
+    the same dates on a later day says that day is MISSING DAYS (newcomer 9g #4): CFDIs stamped
+    later that day may not be in its package. Nothing is sent for it by itself.
+
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
     shown = own_part_holds(state, start, end)
     if shown is not None:
@@ -2763,6 +2782,8 @@ def plan_decision(
             )
         return PlanDecision(_own_reason_again(state), shown.reason, PlanCreate.NO, shown)
     decided, note = _plan_step(state, start, end, lost)
+    if note is None and decided is None and today is not None:
+        note = _open_day_note(state, start, end, today)
     begun = transition(decided or state, Start())[0]
     if (begun.start, begun.end) in begun.exhausted:
         create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
@@ -2773,6 +2794,31 @@ def plan_decision(
     else:
         create = PlanCreate.NO
     return PlanDecision(decided, note, create)
+
+
+def _open_day_note(state: MonthState, start: date, end: date, today: date) -> str | None:
+    """MISSING DAYS for a month sent on the day its dates end (`open_day`), once that day is
+    over (`today` later) and the plan asks for the same dates: the way is the one a month
+    clipped to an earlier day has (a resend of the plan's dates, the user's choice)."""
+    day = state.open_day
+    if (
+        day is None
+        or today <= day
+        or (state.start, state.end) != (start, end)
+        or state.stage in (Stage.PLANNED, Stage.REFUSED, Stage.SUBMITTING)
+    ):
+        return None
+    resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
+    try:
+        transition(state, AllowResend())
+    except TransitionError:
+        resend = f"once it has finished, {resend}"
+    return (
+        f"MISSING DAYS: requested for {state.start}..{state.end} on {day}, before that day was "
+        f"over: CFDIs stamped later on {day}, or certified late at SAT, are not in its "
+        f"download. {resend} again (a new request with the same dates, possibly billed; SAT "
+        "accepts two identical requests, ever)"
+    )
 
 
 def _not_allowed(state: MonthState) -> MonthState:
