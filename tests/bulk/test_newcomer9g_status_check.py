@@ -244,3 +244,41 @@ async def test_24_months_stopped_by_the_timeout_then_pushed_out_all_finish_bille
         assert max(v for k, v in creates(sandbox).items() if k.startswith("received")) == 1
         assert len(sandbox.state.calls_to(CREATE)) == 24 + 20
         assert all(xml_names(out / key) for key in again)
+
+
+async def test_a_deleted_journal_adopted_out_of_the_history_keeps_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Newcomer 9g #3 end to end: the month done, the journal deleted, its request out of the
+    history; adopted as the hint says, the next run reads the request's dates from its status
+    and offers `journal keep`, which keeps the files (before: refused forever, "its dates
+    cannot be checked"). Nothing is downloaded or created again."""
+    import asyncio
+
+    from gigstack_async.cli import main
+    from tests.bulk._support import JOURNAL, sandbox_env
+
+    out = tmp_path / "cfdi"
+    async with world_of(SandboxConfig(speed=3000, seed=31)) as (sandbox, client):
+        done = results(await run(client, out))["2024-01"]
+        assert done.ok
+        request_id = done.request_id
+        await push_out(client, 20)
+        for path in out.glob(JOURNAL + "*"):
+            path.unlink()
+        held = results(await run(client, out, timeout=10))["2024-01"]
+        assert held.stage == "needs-attention"
+        sandbox_env(monkeypatch, sandbox)
+        argv = ["journal", "adopt", str(out), "2024-01", str(request_id), "--rfc-type", "received"]
+        assert await asyncio.to_thread(main, [*argv, "--yes"]) == 0
+        packages = len(sandbox.state.calls_to(PACKAGE))
+        adopted = results(await run(client, out, timeout=10))["2024-01"]
+        assert adopted.stage == "needs-attention"
+        assert "cannot be checked" not in (adopted.error or "")
+        assert f"journal keep {out} 2024-01" in (adopted.hint or "")
+        keep = ["journal", "keep", str(out), "2024-01", "--yes"]
+        assert await asyncio.to_thread(main, keep) == 0
+        final = results(await run(client, out, timeout=10))["2024-01"]
+        assert final.ok, final.error
+        assert len(sandbox.state.calls_to(PACKAGE)) == packages  # no SAT download spent
+        assert creates(sandbox)["received:2024-01"] == 1
