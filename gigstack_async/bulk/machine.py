@@ -2796,6 +2796,13 @@ def plan_decision(
     return PlanDecision(decided, note, create)
 
 
+_OPEN_DAY_STAGES = frozenset(
+    {Stage.SUBMITTED, Stage.PROCESSING, Stage.COMPLETED, Stage.STAGED, Stage.DONE, Stage.EMPTY}
+)
+"""Stages whose request may end with the month's files (or none): the ones a later day's run
+tells about the open day. A failed, expired or split month has its own way already."""
+
+
 def _open_day_note(state: MonthState, start: date, end: date, today: date) -> str | None:
     """MISSING DAYS for a month sent on the day its dates end (`open_day`), once that day is
     over (`today` later) and the plan asks for the same dates: the way is the one a month
@@ -2805,7 +2812,7 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
         day is None
         or today <= day
         or (state.start, state.end) != (start, end)
-        or state.stage in (Stage.PLANNED, Stage.REFUSED, Stage.SUBMITTING)
+        or state.stage not in _OPEN_DAY_STAGES
     ):
         return None
     resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"

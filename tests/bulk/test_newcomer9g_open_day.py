@@ -112,3 +112,19 @@ def test_the_cli_says_the_day_was_not_over() -> None:
     )
     whole = MonthResult("2026-10", request_id="r0", state="completed")
     assert describe(whole, row) == "3 invoices, 3 files"
+
+
+def test_only_a_month_with_its_request_going_or_done_names_the_open_day() -> None:
+    base = done_on(LAST)
+    for stage in (m.Stage.SUBMITTED, m.Stage.COMPLETED, m.Stage.EMPTY):
+        note = m.plan_decision(attrs.evolve(base, stage=stage), NOV.start, NOV.end, today=NEXT)
+        assert (note.note or "").startswith("MISSING DAYS"), stage
+    for stage in (m.Stage.SAT_FAILED, m.Stage.EXPIRED, m.Stage.SPLIT):
+        state = attrs.evolve(base, stage=stage)
+        assert m.plan_decision(state, NOV.start, NOV.end, today=NEXT).note is None, stage
+    # in progress: the resend waits until it has finished
+    going = m.plan_decision(attrs.evolve(base, stage=m.Stage.SUBMITTED), *NOV_DATES, today=NEXT)
+    assert "once it has finished, `gigstack-async journal resend" in (going.note or "")
+
+
+NOV_DATES = (NOV.start, NOV.end)
