@@ -1095,9 +1095,9 @@ class _Run:
             send = m.Send(
                 self.history_ids,
                 self.generation,
+                today=today_mx(),  # a month ending today is requested before its day is over
                 seq=self.create_seq,
                 created=self.history_created,
-                today=today_mx(),  # a month ending today is requested before its day is over
             )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent

@@ -48,7 +48,6 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -536,13 +535,13 @@ class Send:
     generation: int = 0
     seq: int = 0
     """This create's place among the creates of the run (see `HistorySeen.later`)."""
+    today: date | None = None
+    """Today in Mexico City as the create leaves (None: not known). A month whose dates end on
+    it is requested before its last day is over (`MonthState.open_day`)."""
     created: tuple[tuple[str, str], ...] = ()
     """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
     before the attempt anchors an absence proof only if a later history lists it with the same
     `createdAt` (after the server's ids restarted, its id may name a newer request)."""
-    today: date | None = None
-    """Today in Mexico City as the create leaves (None: not known). A month whose dates end on
-    it is requested before its last day is over (`MonthState.open_day`)."""
 
 
 @attrs.frozen
@@ -1244,6 +1243,7 @@ def _send(state: MonthState, obs: Send) -> Result:
     return _evolve(
         state,
         stage=Stage.SUBMITTING,
+        open_day=obs.today if obs.today is not None and state.end >= obs.today else None,
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
@@ -1255,7 +1255,6 @@ def _send(state: MonthState, obs: Send) -> Result:
         need_generation=obs.generation,
         reason=None,
         hint=None,
-        open_day=obs.today if obs.today is not None and state.end >= obs.today else None,
     ), (SendCreate(state.key),)
 
 
@@ -1330,17 +1329,23 @@ _FUTURE = re.compile(r"\bin the future\b|\bfutur[oa]s?\b|\bfuture date\b", re.IG
 _SERVER_TODAY = re.compile(r"\btoday is (\d{4}-\d{2}-\d{2})\b")
 
 
+def _server_today(message: str) -> date | None:
+    """The server's "today" when its refusal names it (the sandbox's words; gigstack's are NOT
+    FOUND), else None."""
+    said = _SERVER_TODAY.search(message)
+    try:
+        return None if said is None else date.fromisoformat(said.group(1))
+    except ValueError:
+        return None
+
+
 def _future_hint(state: MonthState, message: str) -> str:
     """The way on when the server refused the month's dates as future ones (newcomer 9g #6):
     the plan stops at this computer's "today" in Mexico City, so the server's date is behind
     (its clock, or its idea of the time zone). Re-sending now is refused again; activating
     anything is beside the point. The days up to the server's today (its message says which,
     else yesterday) can be asked for now; the rest after the server's midnight."""
-    said = _SERVER_TODAY.search(message)
-    last = state.end - timedelta(days=1)
-    if said is not None:
-        with contextlib.suppress(ValueError):
-            last = min(last, date.fromisoformat(said.group(1)))
+    last = min(state.end - timedelta(days=1), _server_today(message) or state.end)
     later = (
         f"run the same command again after the server's midnight (Mexico City): {state.end} "
         "is then a past day for it too"
@@ -2773,6 +2778,9 @@ def plan_decision(
     later that day may not be in its package. Nothing is sent for it by itself.
 
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
+    opened = None if today is None else _open_day_note(state, start, end, today)
+    if opened is not None:  # sent for these very dates: kept as recorded, nothing sent
+        return PlanDecision(None, opened, PlanCreate.NO)
     shown = own_part_holds(state, start, end)
     if shown is not None:
         gone = [name for name in shown.files if name in lost]
@@ -2782,8 +2790,6 @@ def plan_decision(
             )
         return PlanDecision(_own_reason_again(state), shown.reason, PlanCreate.NO, shown)
     decided, note = _plan_step(state, start, end, lost)
-    if note is None and decided is None and today is not None:
-        note = _open_day_note(state, start, end, today)
     begun = transition(decided or state, Start())[0]
     if (begun.start, begun.end) in begun.exhausted:
         create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
