@@ -460,7 +460,7 @@ class HistoryEnvelope:
 
 @attrs.define(kw_only=True)
 class DownloadRequestStatus:
-    """NOT FOUND: the status response is undocumented. Every field is optional; `package_ids` (GUESS, after SAT's IdsPaquetes) is where the SDK looks for package ids. The request's criteria (`start_date`, `end_date`, `rfc_type`, `request_type`: GUESS, the create body's names) are read when present and shown as unknown when absent; the SDK never matches a request to a month by them."""
+    """NOT FOUND: the status response is undocumented. Every field is optional; `package_ids` (GUESS, after SAT's IdsPaquetes) is where the SDK looks for package ids. The request's criteria (`start_date`, `end_date`, `rfc_type`, `request_type`: GUESS, the create body's names) are read when present and shown as unknown when absent. `bulk()` checks a journaled request the 20-entry history no longer lists by them: only an answer carrying all four, each equal to the month's, counts as a match; one that differs means another request under the same id (nothing is downloaded); a missing one never counts as a match."""
 
     request_id: str | None = None
     start_date: str | None = None

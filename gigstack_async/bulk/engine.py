@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 
 from gigstack_async._atomic import remove_stale_temp_files
-from gigstack_async._dates import parse_date
+from gigstack_async._dates import parse_date, today_mx
 from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
@@ -171,10 +171,16 @@ def seen_from_history(entry: DownloadRequest) -> m.Seen:
 
 
 def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
-    # The status answer names no dates or types: it is only ever matched by request id.
+    # The status body is NOT FOUND; its criteria (GUESS names) are read when present. The
+    # machine checks a request by them only when all four are there and equal the month's
+    # (`machine._status`); a missing or unreadable one is None, which never counts as a match.
     return m.Seen(
         id=request_id,
         status=None if status.status is None else status.status.value,
+        rfc_type=status.rfc_type or None,
+        request_type=status.request_type or None,
+        start=_day(status.start_date),  # type: ignore[arg-type]
+        end=_day(status.end_date),  # type: ignore[arg-type]
         invoice_count=status.invoice_count,
         package_ids=None if status.package_ids is None else tuple(status.package_ids),
         message=status.status_message,
@@ -216,7 +222,9 @@ def merge_plan(
         if state.own_part is not None and download_to is not None:
             names = (*state.own_part.files, *state.files)
             lost = content.lost_files(download_to / slot.key, names)
-        decision = m.plan_decision(state, slot.start_date, slot.end_date, lost=lost)
+        decision = m.plan_decision(
+            state, slot.start_date, slot.end_date, lost=lost, today=plan.today
+        )
         if decision.state is not None:
             store.put(decision.state)
         if decision.note is not None:
@@ -549,6 +557,7 @@ class _Run:
                 resumed=state.key in self.resumed,
                 stage=stage or state.stage.value,
                 hint=hint or state.hint,
+                open_day=state.open_day,
             )
         )
 
@@ -1100,6 +1109,7 @@ class _Run:
             send = m.Send(
                 self.history_ids,
                 self.generation,
+                today=today_mx(),  # a month ending today is requested before its day is over
                 seq=self.create_seq,
                 created=self.history_created,
                 final=self.history_final,

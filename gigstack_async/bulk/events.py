@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import attrs
@@ -93,6 +94,11 @@ class MonthResult(BulkEvent):
     """What to do next when the month needs you (also in `gigstack-async journal show`). Its
     `gigstack-async journal ...` commands name the journal's folder (or file) and the month:
     they run as printed."""
+    open_day: date | None = None
+    """Set when the month's request was sent on the day its dates end (Mexico City), before
+    that day was over: CFDIs stamped later that day, or certified late at SAT, are not in its
+    files. A run of the same command on a later day reports that day as MISSING DAYS, with the
+    way to request it again (newcomer 9g #4)."""
 
     @property
     def ok(self) -> bool:

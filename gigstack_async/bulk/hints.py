@@ -43,7 +43,7 @@ RUN_AGAIN = "run the same download again (the `sat download` command, or the `bu
 RUN_AGAIN_SENTENCE = "R" + RUN_AGAIN[1:] + "."
 
 # A part folder a hint names beside the run's download folder (`bulk.machine.OUT`).
-_PART = re.compile(re.escape(OUT) + r"(?P<suffix>-\d{4}-\d{2}[a-z])")
+_PART = re.compile(re.escape(OUT) + r"(?P<suffix>(?:-\d{4}-\d{2}[a-z])?)")
 
 
 def _sibling_base(folder: str) -> str:

@@ -420,6 +420,11 @@ class MonthState:
     the wider dates SAT refused with 5002), with the files extracted for it. `journal split`
     named again with the same parts counts them again: the same split, nothing changed. Empty
     in a journal written before (loaded as is; a split of it names its own part when kept)."""
+    open_day: date | None = None
+    """The day (Mexico City) the month's last create was sent on, when its dates end that day
+    (`Send.today`): the day was not over, so CFDIs stamped later that day, or certified late at
+    SAT, may be missing from its package (newcomer 9g #4). A run on a later day of the same
+    dates names that day MISSING DAYS (`plan_decision`); a new create clears it."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
@@ -552,6 +557,9 @@ class Send:
     generation: int = 0
     seq: int = 0
     """This create's place among the creates of the run (see `HistorySeen.later`)."""
+    today: date | None = None
+    """Today in Mexico City as the create leaves (None: not known). A month whose dates end on
+    it is requested before its last day is over (`MonthState.open_day`)."""
     created: tuple[tuple[str, str], ...] = ()
     """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
     before the attempt anchors an absence proof only if a later history lists it with the same
@@ -971,9 +979,9 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case HistorySeen():
             return _server_vouch(_history(state, obs), obs.entries)
         case StatusSeen():
-            if state.stage in _WAITING and obs.seen.id == state.request_id and state.checked:
-                return _observe_request(_evolve(state, poll_failures=0), obs.seen, asked=True)
-            return state, ()
+            result = _status(state, obs.seen)
+            fits = _fits(state, obs.seen) is True
+            return _server_vouch(result, (obs.seen,) if fits else ())
         case PollFailed():
             if state.stage is Stage.DUPLICATE:
                 return _duplicate_poll_failed(state, obs)
@@ -1325,6 +1333,7 @@ def _send(state: MonthState, obs: Send) -> Result:
     return _evolve(
         state,
         stage=Stage.SUBMITTING,
+        open_day=obs.today if obs.today is not None and state.end >= obs.today else None,
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
@@ -1400,8 +1409,52 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
         unknown=False,
         resend_allowed=True,
         reason=f"the server refused the create, nothing was billed: {obs.message}",
-        hint=_REFUSED_FIEL if fiel_reason(obs.message) else _REFUSED,
+        hint=_REFUSED_FIEL
+        if fiel_reason(obs.message)
+        else _future_hint(state, obs.message)
+        if _FUTURE.search(obs.message)
+        else _REFUSED,
     ), ()
+
+
+# How gigstack words a date it counts as future is NOT FOUND: English or Spanish, any of them.
+_FUTURE = re.compile(r"\bin the future\b|\bfutur[oa]s?\b|\bfuture date\b", re.IGNORECASE)
+_SERVER_TODAY = re.compile(r"\btoday is (\d{4}-\d{2}-\d{2})\b")
+
+
+def _server_today(message: str) -> date | None:
+    """The server's "today" when its refusal names it (the sandbox's words; gigstack's are NOT
+    FOUND), else None."""
+    said = _SERVER_TODAY.search(message)
+    try:
+        return None if said is None else date.fromisoformat(said.group(1))
+    except ValueError:
+        return None
+
+
+def _future_hint(state: MonthState, message: str) -> str:
+    """The way on when the server refused the month's dates as future ones (newcomer 9g #6):
+    the plan stops at this computer's "today" in Mexico City, so the server's date is behind
+    (its clock, or its idea of the time zone). Re-sending now is refused again; activating
+    anything is beside the point. The days up to the server's today (its message says which,
+    else yesterday) can be asked for now; the rest after the server's midnight."""
+    last = min(state.end - timedelta(days=1), _server_today(message) or state.end)
+    later = (
+        f"run the same command again after the server's midnight (Mexico City): {state.end} "
+        "is then a past day for it too"
+    )
+    if last < state.start:
+        return f"the server's date is behind this computer's (nothing was billed): {later}"
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    return (
+        f"the server's date is behind this computer's, so it counts {state.end} as a future "
+        "day (nothing was billed). End the range yesterday: `gigstack-async sat download "
+        f"--from {state.start} --to {last} {kind} --out {OUT}` (with the other options you ran "
+        "with, e.g. --team; the month is then requested for those days, and a later run of the "
+        f"whole month names the days left out as MISSING DAYS); or {later}"
+    )
 
 
 _REFUSED = (
@@ -1607,15 +1660,7 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
             record = next((r for r in state.records if r.id == seen.id), None)
             differs = None if record is None else _differs(record, seen)
             if differs is not None:
-                return _attention(
-                    state,
-                    f"the server's request {seen.id} is listed with {differs}: it is another "
-                    "request under the same id (the server's request ids restarted)",
-                    "nothing was downloaded; find the month's request in gigstack's dashboard, "
-                    f"then `gigstack-async journal adopt {state.key} <id>`, or `gigstack-async "
-                    f"journal resend {state.key}` if it is not there (a new request may be "
-                    "billed)",
-                ), (Warn(f"{state.key}: request {seen.id} now names another request"),)
+                return _another_request(state, seen, f"is listed with {differs}")
             if _fits(state, seen) is not False and (state.checked or _checks(state, seen)):
                 same = (
                     record is not None
@@ -1629,19 +1674,7 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                 kept = seen if typed else attrs.evolve(seen, created_at=None)
                 state = _evolve(state, records=_remember(state.records, kept), typed=typed)
             if _fits(state, seen) is False:
-                part = _part_of_month(state, seen)
-                if part is not None:
-                    return _attention(state, *part), ()
-                return _attention(
-                    state,
-                    f"the server's request {seen.id} is for {seen.rfc_type} "
-                    f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
-                    "(request ids may have been reused)",
-                    "nothing was downloaded; find the right request with `gigstack-async "
-                    "downloads history` or gigstack's dashboard, then `gigstack-async journal "
-                    f"adopt {state.key} <id>` or "
-                    f"`gigstack-async journal resend {state.key}`",
-                ), ()
+                return _not_this_month(state, seen)
             if not state.checked:
                 if not _checks(state, seen):
                     return _unchecked(
@@ -1654,12 +1687,17 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                     state, _ = _observe_request(state, seen, asked=False)
                     return _next_package(state)
             return _observe_request(state, seen, asked=False)
+    request_id = state.request_id
+    assert request_id is not None
     if not state.checked:
         # A journaled id the history does not list: it may be out of the window, or the
-        # server's ids may have restarted. Its status would carry no dates: never trust it.
+        # server's ids may have restarted. Its status is asked once per run: an answer that
+        # carries the month's dates and both types checks it (`_status`); one that leaves any
+        # of them out proves nothing, and the month waits for the history as before.
         misses = state.misses + 1
+        ask = (FetchStatus(request_id),) if misses == 1 else ()
         if misses < CHECK_MISSES:
-            return _evolve(state, misses=misses), ()
+            return _evolve(state, misses=misses), ask
         return _unchecked(
             _evolve(state, misses=misses),
             f"request {state.request_id} is not in the server's history (it lists only the "
@@ -1670,9 +1708,71 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
         )
     if state.stage is Stage.COMPLETED:
         return state, ()
-    request_id = state.request_id
-    assert request_id is not None
     return state, (FetchStatus(request_id),)  # fell out of the 20-entry window
+
+
+def _another_request(state: MonthState, seen: Seen, how: str) -> Result:
+    """The month's request id names another request now (the server's ids restarted)."""
+    return _attention(
+        state,
+        f"the server's request {seen.id} {how}: it is another request under the same id (the "
+        "server's request ids restarted)",
+        "nothing was downloaded; find the month's request in gigstack's dashboard, then "
+        f"`gigstack-async journal adopt {state.key} <id>`, or `gigstack-async journal resend "
+        f"{state.key}` if it is not there (a new request may be billed)",
+    ), (Warn(f"{state.key}: request {seen.id} now names another request"),)
+
+
+def _not_this_month(state: MonthState, seen: Seen) -> Result:
+    """The month's request id is reported with criteria that are not the month's (`_fits`
+    False): only some of its days (MISSING DAYS), or another request under a reused id."""
+    part = _part_of_month(state, seen)
+    if part is not None:
+        return _attention(state, *part), ()
+    return _attention(
+        state,
+        f"the server's request {seen.id} is for {seen.rfc_type} "
+        f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
+        "(request ids may have been reused)",
+        "nothing was downloaded; find the right request with `gigstack-async "
+        "downloads history` or gigstack's dashboard, then `gigstack-async journal "
+        f"adopt {state.key} <id>` or "
+        f"`gigstack-async journal resend {state.key}`",
+    ), ()
+
+
+def _status(state: MonthState, seen: Seen) -> Result:
+    """The status answer for the month's request (asked when the history does not list it).
+
+    The status body is NOT FOUND in the docs; the criteria it may carry (dates, rfc_type,
+    request_type: GUESS names) are used as a history entry's would be, with one rule stricter:
+    only an answer carrying ALL of them, each equal to the month's, checks an unchecked request
+    (a history entry may omit requestType, a status answer may not). A present field that
+    differs shows another request under the same id (ids restarted): nothing is downloaded.
+    A missing one proves nothing: an unchecked month waits for the history as before (and
+    needs the user once `CHECK_MISSES` histories omitted it)."""
+    if state.stage not in _WAITING or seen.id != state.request_id:
+        return state, ()
+    fit = _fits(state, seen)
+    if fit is False:
+        other, _ = _not_this_month(state, seen)
+        return other, (Warn(f"{state.key}: {other.reason}"),)
+    if fit is True:
+        record = next((r for r in state.records if r.id == seen.id), None)
+        criteria = attrs.evolve(seen, status=None)  # a status answer shows no createdAt
+        differs = None if record is None else _differs(record, criteria)
+        if differs is not None:
+            return _another_request(state, seen, f"is reported with {differs}")
+        state = _evolve(
+            state,
+            records=_remember(state.records, criteria),
+            typed=True,
+            checked=True,
+            misses=0 if not state.checked else state.misses,
+        )
+    elif not state.checked:
+        return state, ()  # unknown is no match: the history may still check it this run
+    return _observe_request(_evolve(state, poll_failures=0), seen, asked=True)
 
 
 def _part_of_month(state: MonthState, seen: Seen) -> tuple[str, str] | None:
@@ -2869,7 +2969,12 @@ def own_part_holds(state: MonthState, start: date, end: date) -> MonthState | No
 
 
 def plan_decision(
-    state: MonthState, start: date, end: date, *, lost: Sequence[str] = ()
+    state: MonthState,
+    start: date,
+    end: date,
+    *,
+    lost: Sequence[str] = (),
+    today: date | None = None,
 ) -> PlanDecision:
     """What a run of a plan asking month `state` for `start..end` does with it: the one rule
     the run (`engine.merge_plan`), its plan preview (`BulkDownload.identical_requests`) and
@@ -2898,7 +3003,15 @@ def plan_decision(
     `shown` done by this run (`own_part_holds`), its record kept; unless its folder lost some
     of those files (`lost`: the note says which, and the run is not ok).
 
+    `today` (the plan's, Mexico City; None: not checked, as the preview and the count pass):
+    a month requested on the day its dates end (`MonthState.open_day`) and planned again for
+    the same dates on a later day says that day is MISSING DAYS (newcomer 9g #4): CFDIs stamped
+    later that day may not be in its package. Nothing is sent for it by itself.
+
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
+    opened = None if today is None else _open_day_note(state, start, end, today)
+    if opened is not None:  # sent for these very dates: kept as recorded, nothing sent
+        return PlanDecision(None, opened, PlanCreate.NO)
     shown = own_part_holds(state, start, end)
     if shown is not None:
         gone = [name for name in shown.files if name in lost]
@@ -2918,6 +3031,38 @@ def plan_decision(
     else:
         create = PlanCreate.NO
     return PlanDecision(decided, note, create)
+
+
+_OPEN_DAY_STAGES = frozenset(
+    {Stage.SUBMITTED, Stage.PROCESSING, Stage.COMPLETED, Stage.STAGED, Stage.DONE, Stage.EMPTY}
+)
+"""Stages whose request may end with the month's files (or none): the ones a later day's run
+tells about the open day. A failed, expired or split month has its own way already."""
+
+
+def _open_day_note(state: MonthState, start: date, end: date, today: date) -> str | None:
+    """MISSING DAYS for a month sent on the day its dates end (`open_day`), once that day is
+    over (`today` later) and the plan asks for the same dates: the way is the one a month
+    clipped to an earlier day has (a resend of the plan's dates, the user's choice)."""
+    day = state.open_day
+    if (
+        day is None
+        or today <= day
+        or (state.start, state.end) != (start, end)
+        or state.stage not in _OPEN_DAY_STAGES
+    ):
+        return None
+    resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
+    try:
+        transition(state, AllowResend())
+    except TransitionError:
+        resend = f"once it has finished, {resend}"
+    return (
+        f"MISSING DAYS: requested for {state.start}..{state.end} on {day}, before that day was "
+        f"over: CFDIs stamped later on {day}, or certified late at SAT, are not in its "
+        f"download. {resend} again (a new request with the same dates, possibly billed; SAT "
+        "accepts two identical requests, ever)"
+    )
 
 
 def _not_allowed(state: MonthState) -> MonthState:
@@ -3069,6 +3214,10 @@ def _next_package(state: MonthState) -> Result:
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
+    if _on_disk_already(state) and dates_unchecked(state) and not state.status_asked:
+        # Its status may carry its dates (`_status` records them): asked once per run.
+        assert state.request_id is not None
+        return _evolve(state, status_asked=True), (FetchStatus(state.request_id),)
     if _on_disk_already(state) and dates_unchecked(state):
         return _attention(
             state,

@@ -128,6 +128,12 @@ class DownloadPlan:
                 return slot
         raise KeyError(key)
 
+    def ends_today(self, slot: MonthSlot) -> bool:
+        """Whether `slot` ends on the plan's `today` (Mexico City): that day is not over, so
+        CFDIs stamped later today, or certified late at SAT, are not in its request. A run of
+        the same plan on a later day reports the day as MISSING DAYS (newcomer 9g #4)."""
+        return slot.end_date >= self.today
+
     def describe(self) -> str:
         """A human-readable plan, one line per month, to show before submitting.
 
@@ -144,7 +150,13 @@ class DownloadPlan:
             f"{self.start_date.isoformat()} to {self.end_date.isoformat()}:"
         ]
         for slot in self.slots:
-            note = "" if slot.is_full_month else "  (partial month)"
+            marks = [] if slot.is_full_month else ["partial month"]
+            if self.ends_today(slot):
+                marks.append(
+                    f"ends today: CFDIs stamped later on {self.today.isoformat()} are "
+                    "fetched by running the same command again tomorrow"
+                )
+            note = f"  ({'; '.join(marks)})" if marks else ""
             lines.append(
                 f"  {slot.key}  {slot.start_date.isoformat()} to {slot.end_date.isoformat()}{note}"
             )

@@ -39,7 +39,13 @@ def describe(event: BulkEvent, row: MonthRow) -> str:
         return next_step(event.error, event.hint) or ""
     if isinstance(event, MonthResult):
         invoices = "?" if row.invoices is None else str(row.invoices)
-        return f"{invoices} invoices, {row.files} files"
+        open_day = (
+            f"; requested before {event.open_day} was over: run the same command again "
+            "tomorrow for CFDIs stamped later that day"
+            if event.ok and event.open_day is not None
+            else ""
+        )
+        return f"{invoices} invoices, {row.files} files{open_day}"
     return ""
 
 

@@ -126,6 +126,9 @@ class Board:
         row.state = result.stage or row.state
         if result.resumed and not row.note:
             row.note = "resumed"
+        if result.ok and result.open_day is not None:
+            # Requested on its last day (newcomer 9g #4): tomorrow's run names what is missing.
+            row.note = f"{result.open_day} not over"
 
     def settle(self, journal: Mapping[str, MonthState]) -> None:
         """After Ctrl-C: each month the run did not finish takes the stage its journal record

@@ -289,10 +289,11 @@ def test_a_status_answer_is_used_only_for_the_months_own_checked_request() -> No
     assert state.poll_failures == 0  # an answer ends a run of polling failures
     assert state.status_asked is True
     assert state.sat_state == "processing"
-    # another request's status, an unchecked request, or a month not waiting: ignored
+    # another request's status, an unchecked request's answer without its criteria (missing
+    # never counts as a match: `test_a_status_answer_checks_*`), or a month not waiting: ignored
     for ignored, seen in [
         (waiting, ours("r2", status="completed", package_ids=("p1",))),
-        (attrs.evolve(waiting, checked=False), ours("r1", status="completed")),
+        (attrs.evolve(waiting, checked=False), m.Seen("r1", status="completed")),
         (attrs.evolve(waiting, stage=Stage.PLANNED), ours("r1", status="completed")),
         (attrs.evolve(waiting, stage=Stage.NEEDS_ATTENTION), ours("r1", status="completed")),
     ]:
@@ -1358,7 +1359,10 @@ def test_an_unlisted_unchecked_request_needs_attention_after_three_histories() -
     history = m.HistorySeen((other("r9"),))
     for misses in range(1, m.CHECK_MISSES):
         state, commands = m.transition(state, history)
-        assert (state.stage, state.misses, commands) == (Stage.SUBMITTED, misses, ())
+        # its status is asked once (newcomer 9g #2): an answer without criteria changes nothing
+        asked = (m.FetchStatus("r1"),) if misses == 1 else ()
+        assert (state.stage, state.misses, commands) == (Stage.SUBMITTED, misses, asked)
+        assert m.transition(state, m.StatusSeen(m.Seen("r1", status="completed"))) == (state, ())
     state, commands = m.transition(state, history)
     reason = (
         "request r1 is not in the server's history (it lists only the newest requests: an "
@@ -1555,7 +1559,7 @@ def test_a_new_run_asks_the_status_again() -> None:
 def test_a_new_run_gives_an_unlisted_request_its_own_histories() -> None:
     state = run(waiting(checked=False, misses=2), m.Start())[0]
     new, commands = m.transition(state, m.HistorySeen((other("r9"),)))
-    assert (new.stage, commands) == (Stage.SUBMITTED, ())
+    assert (new.stage, new.misses, commands) == (Stage.SUBMITTED, 1, (m.FetchStatus("r1"),))
 
 
 def test_our_own_create_answer_lets_the_status_start_the_download() -> None:
@@ -2038,7 +2042,8 @@ def test_the_recorded_created_at_confirms_the_kind(
 
 def test_only_the_users_word_survives_a_new_run_as_the_kind() -> None:
     # typed is per run (ids may restart between runs); `journal adopt` vouches for the next run
-    failed = m.StatusSeen(ours("r1", status="failed", message="5004"))
+    # (a status answer without requestType: one carrying the month's criteria is typed itself)
+    failed = m.StatusSeen(ours("r1", status="failed", message="5004", request_type=None))
     state = waiting(typed=True, confirmed_id="r1")
     new = run(state, m.Start(), failed)[0]
     assert new.stage is Stage.NEEDS_ATTENTION

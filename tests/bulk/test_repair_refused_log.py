@@ -150,6 +150,9 @@ def test_unproven_dates_never_record_the_whole_month_from_the_adopt_stop() -> No
     """Review 9j #2 (old log, short history): the adopt stop offered `journal keep`, which
     recorded 08-01..31 done with the 22 files of a request for 08-15..31."""
     state, commands = m.transition(_adopted_unproven(None), m.Start(on_disk=22, cfdis=22))
+    assert commands == (m.FetchStatus(R1),)  # its dates may be in its status (newcomer 9g #3)
+    # ... a status answer without them (documented-fields): nothing proven, nothing fetched
+    state, commands = m.transition(state, m.StatusSeen(m.Seen(R1, status="completed")))
     assert commands == ()
     assert state.stage is m.Stage.NEEDS_ATTENTION
     assert "journal keep" not in (state.hint or "")

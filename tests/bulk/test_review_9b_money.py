@@ -363,8 +363,11 @@ async def test_an_adopted_id_out_of_the_history_is_checked_by_its_cfdis(tmp_path
         again = results(await run(client, out, timeout=20))["2024-01"]
         assert not again.ok
         assert again.stage == "needs-attention"
-        assert "outside 2024-01-01..2024-01-31" in (again.error or "")
+        # Its status answer names the issued May 2023 request (newcomer 9g #2): nothing is
+        # downloaded at all (before: its package was, and then its CFDIs refused it).
+        assert "issued cfdi 2023-05-01..2023-05-31, not this month" in (again.error or "")
         assert other.request_id in (again.error or "")
+        assert not s2.state.calls_to(PACKAGE)
         assert not xml_names(out / "2024-01")
         # The month does not trust that id again: the next run downloads nothing more.
         calls = len(s2.state.calls_to(PACKAGE))

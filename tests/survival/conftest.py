@@ -48,7 +48,14 @@ GROUPS: dict[int, tuple[str, str, str]] = {
         "the resends the user confirmed; "
         "the UUIDs written are exactly the sandbox's ground truth, each once, each in its "
         "month's folder and each file a parseable CFDI carrying that UUID; no temp or partial "
-        "file remains.",
+        "file remains. A journaled request the 20-entry history no longer lists is checked by "
+        "its status answer only when that answer carries all four criteria (dates, rfc_type, "
+        "request_type) equal to the month's; one that differs is another request under a "
+        "restarted id, and one that is missing proves nothing (the month needs the user): "
+        "`tests/bulk/test_newcomer9g_status_check.py` plays all three against the sandbox "
+        "(profiles agree, ids-restart, documented-fields), and a 24-month run stopped by its "
+        "timeout, pushed out of the history and run again ends every month done, each "
+        "created once.",
     ),
     2: (
         "Crash and resume",
