@@ -305,8 +305,18 @@ def held_month(
         unextracted=m.staged_not_extracted([line.stage for line in lines]),
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
     )
-    logged = [m.Logged(line.stage, line.reason, line.request_id, line.asked) for line in lines]
-    return m.refused_from_log(held, logged, file_names(folder)) or held
+    logged = [
+        m.Logged(line.stage, line.reason, line.request_id, line.asked, line.sat_code)
+        for line in lines
+    ]
+    names = file_names(folder)
+    days = None
+    if folder is not None and any(m.refusal_code(line) is not None for line in logged):
+        # Which request's days each file is of (its CFDI's issue date): read only for a log
+        # that shows a 5002/5003, where the folder may hold several requests' days.
+        heads = content.cfdi_heads([folder / n for n in names], rfc_type=state.rfc_type)
+        days = {h.name: h.day for h in heads}
+    return m.refused_from_log(held, logged, names, days) or held
 
 
 def _asked_of(lines: list[LogLine], request_id: str | None) -> m.Asked | None:

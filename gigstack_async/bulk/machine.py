@@ -49,7 +49,7 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -228,6 +228,11 @@ class OwnPart:
     files: tuple[str, ...] = ()
     invoice_count: int | None = None
     """The CFDIs SAT reported for those dates (None: unknown, e.g. a journal written before)."""
+    missing: int = 0
+    """CFDIs SAT reported for those dates that the folder no longer held when `journal repair`
+    rebuilt the part from its log (`files` are then the folder's files, not the extraction's):
+    a part missing some never completes the month (`own_part_completes`, `journal split`
+    without --force; review 9k #2)."""
 
 
 @attrs.frozen
@@ -1033,55 +1038,154 @@ def unrecorded(
 @attrs.frozen
 class Logged:
     """One line of a month's log as `journal repair` reads it (`store.LogLine`, without the
-    store): the stage it moved to, why, its request id and its dates and count (None:
-    unknown, a log written before it kept them)."""
+    store): the stage it moved to, why, its request id, its dates and count (None: unknown, a
+    log written before it kept them) and its SAT code (None: none, or not kept)."""
 
     stage: Stage
     reason: str | None = None
     request_id: str | None = None
     asked: Asked | None = None
+    sat_code: int | None = None
 
 
-_SAT_REFUSAL = re.compile(r"SAT (500[23])\b")
+REFUSAL_CODES = frozenset({5002, 5003})
+"""SAT's answers that refuse a request's dates for good (5002: their limit of requests; 5003:
+too many CFDIs for one request): a month rebuilt from a log that shows one never asks for
+those dates again."""
 
 
-def _refusal_code(line: Logged) -> int | None:
-    if line.stage is not Stage.SAT_FAILED or line.reason is None:
+def refusal_code(line: Logged) -> int | None:
+    """5002 or 5003 when `line` records SAT refusing the month's request so, else None: read
+    from the line's SAT code (`MonthState.sat_code`, kept by the log since review 9k), or, for
+    a line written before that, from its reason by `sat_code`, the very parser that derived the
+    code when the line was written (`_sat_failed` reads SAT's message with it, and `_refused`
+    writes "SAT 5002: ..."/"SAT 5003: ...")."""
+    if line.stage is not Stage.SAT_FAILED:
         return None
-    found = _SAT_REFUSAL.search(line.reason)
-    return None if found is None else int(found.group(1))
+    code = line.sat_code if line.sat_code is not None else sat_code(line.reason)
+    return code if code in REFUSAL_CODES else None
+
+
+def _dates(line: Logged) -> tuple[date, date] | None:
+    a = line.asked
+    return None if a is None or a.start is None or a.end is None else (a.start, a.end)
+
+
+def _merged(ranges: Sequence[tuple[date, date]]) -> list[tuple[date, date]]:
+    """`ranges` merged where they overlap or touch, sorted."""
+    out: list[tuple[date, date]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _files_of(
+    files: Sequence[str], days: Mapping[str, date | None] | None, a: date, b: date, *, rest: bool
+) -> tuple[str, ...]:
+    """The names among `files` whose CFDI is dated `a..b` (`days`), with the undated ones when
+    `rest`; every name when `days` is None (not read)."""
+    if days is None:
+        return tuple(files)
+    return tuple(
+        n for n in files if ((d := days.get(n)) is not None and a <= d <= b) or (d is None and rest)
+    )
+
+
+def _short(state: MonthState, names: Sequence[str], count: int | None) -> int:
+    """How many CFDIs fewer than SAT's `count` the names hold (0: unknown, metadata, or not)."""
+    if count is None or state.request_type != "cfdi":
+        return 0
+    return max(0, count - sum(1 for n in names if n.lower().endswith(".xml")))
+
+
+def _own_from_log(
+    state: MonthState,
+    done: Sequence[Logged],
+    refused: tuple[date, date],
+    files: Sequence[str],
+    days: Mapping[str, date | None] | None,
+    *,
+    avoid: tuple[date, date] | None = None,
+    rest: bool,
+) -> OwnPart | None:
+    """The folder's own part as the log proves it: the union of the days `done` requests (done
+    or empty lines) downloaded for fewer days than `refused`, within them and clear of `avoid`
+    (a later request's own days), as one range (the latest logged one's, when they do not join
+    up); its files (those dated in it, `days`) and the count the log kept for it."""
+    ranges: list[tuple[tuple[date, date], int | None]] = []
+    for line in done:
+        got = _dates(line)
+        if (
+            got is None
+            or not refused[0] <= got[0] <= got[1] <= refused[1]
+            or got == refused
+            or (avoid is not None and not (got[1] < avoid[0] or avoid[1] < got[0]))
+        ):
+            continue
+        ranges.append((got, None if line.asked is None else line.asked.invoice_count))
+    if not ranges:
+        return None
+    groups = _merged([r for r, _ in ranges])
+    last = ranges[-1][0]
+    a, b = next(g for g in groups if g[0] <= last[0] <= g[1])
+    inside = {r: n for r, n in ranges if a <= r[0] <= r[1] <= b}  # the latest count of each
+    counts = list(inside.values())
+    count = None if None in counts else sum(n for n in counts if n is not None)
+    names = _files_of(files, days, a, b, rest=rest)
+    return OwnPart(a, b, names, count, _short(state, names, count))
 
 
 def refused_from_log(
-    held: MonthState, lines: Sequence[Logged], files: tuple[str, ...]
+    held: MonthState,
+    lines: Sequence[Logged],
+    files: tuple[str, ...],
+    days: Mapping[str, date | None] | None = None,
 ) -> MonthState | None:
-    """`held` (a month rebuilt by `unrecorded` from its log) as its log proves it ended: SAT
-    refused its request with 5002 or 5003 (or it was then split), so adopting that request,
-    resending those dates or keeping the folder's files would lead the user to bill days again
-    (review 9j #1). None when the log's last state (after any needs-attention line) is not
-    such a refusal or a split.
+    """`held` (a month rebuilt by `unrecorded` from its log) as its WHOLE log proves it stands
+    once SAT refused a request of it with 5002 or 5003 anywhere in it (`refusal_code`), so that
+    adopting, resending or keeping never leads the user to bill days again (review 9j #1, 9k
+    #1). None when the log shows no such refusal.
 
-    The month becomes `sat-failed` with SAT's code, the refused request's dates, every date
-    range the log shows refused with 5002 (`exhausted`) and, when the log shows a request done
-    (or empty) for fewer days before it, that request's days as the month's own part (`files`:
-    the names its folder holds now; the count its log kept). A split is not restored (its parts
-    are not logged): `journal split` with the part folders records it again. A log that kept no
-    dates for the refused request cannot prove which days the folder holds: the month stops
-    there, with a hint naming `journal split`, and nothing is sent for it."""
+    Every range refused with 5002 is `exhausted`. The folder's own part is the union of the
+    requests logged done (or empty) for fewer days than the refused ones, before or after the
+    refusal (`_own_from_log`): its files are those of the folder's files (`files`) whose CFDI is
+    dated in it (`days`, name -> issue date; None: not read, every file), its count the log's,
+    and what the folder lacks of that count (`OwnPart.missing`: files lost before the repair
+    are never taken for the part's; review 9k #2).
+
+    - The log ends with the refusal (or its split, or a plan not sent yet): the month is
+      `sat-failed` with SAT's code, the refused dates and that own part. A split is not
+      restored (its parts are not logged): `journal split` records it again.
+    - A request for fewer days was done after it (a re-plan of the missing days into the same
+      folder, which the 5002/5003 hints allow): the month is done for it, with the days logged
+      done before as its own part, as the run that did it left it; with 5002, when both cover
+      the refused dates and the folder holds their counts, `split` at once (`own_part_completes`,
+      as a run of the whole month records it without a repair).
+    - Another request is under way after it: `held` (adopt its request) with the exhausted
+      dates and the own part, so that nothing later asks for those days again.
+
+    A log that kept no dates for the refused request cannot prove which days the folder holds:
+    the month stops there, with a hint naming `journal split`, and nothing is sent for it."""
     tail = [line for line in lines if line.stage is not Stage.NEEDS_ATTENTION]
-    if not tail or tail[-1].stage not in (Stage.SAT_FAILED, Stage.SPLIT):
-        return None
-    split_reason = tail[-1].reason if tail[-1].stage is Stage.SPLIT else None
-    at = next((i for i in range(len(tail) - 1, -1, -1) if _refusal_code(tail[i]) is not None), None)
+    at = next((i for i in range(len(tail) - 1, -1, -1) if refusal_code(tail[i]) is not None), None)
     if at is None:
         return None
     refusal = tail[at]
-    code = _refusal_code(refusal)
+    code = refusal_code(refusal)
     exhausted: tuple[tuple[date, date], ...] = held.exhausted
     for line in tail:
-        was = line.asked
-        if _refusal_code(line) == 5002 and was and was.start is not None and was.end is not None:
-            exhausted = _add_dates(exhausted, was.start, was.end)
+        got = _dates(line)
+        if refusal_code(line) == 5002 and got is not None:
+            exhausted = _add_dates(exhausted, *got)
+    after = tail[at + 1 :]
+    later = [line for line in after if line.stage not in (Stage.PLANNED, Stage.SPLIT)]
+    refused = _dates(refusal)
+    if later:
+        return _after_refusal(held, tail[:at], later, refused, exhausted, files, days)
+    split_reason = next((line.reason for line in after if line.stage is Stage.SPLIT), None)
     key = held.key
     redo = (
         f" It had been split (the log says: {split_reason}); `gigstack-async journal split "
@@ -1089,8 +1193,7 @@ def refused_from_log(
         if split_reason
         else ""
     )
-    asked = refusal.asked
-    if asked is None or asked.start is None or asked.end is None:
+    if refused is None:
         return _evolve(
             held,
             stage=Stage.SAT_FAILED,
@@ -1103,25 +1206,15 @@ def refused_from_log(
             f"folders, then `gigstack-async journal split {key} <part folders>`." + redo,
             resume_to=None,
         )
-    own: OwnPart | None = None
-    for line in reversed(tail[:at]):
-        if line.stage in (Stage.DONE, Stage.EMPTY) and line.asked is not None:
-            a, b = line.asked.start, line.asked.end
-            if (
-                a is not None
-                and b is not None
-                and asked.start <= a <= b <= asked.end
-                and (a, b) != (asked.start, asked.end)
-            ):
-                own = OwnPart(a, b, files, line.asked.invoice_count)
-            break
+    done = [line for line in tail[:at] if line.stage in (Stage.DONE, Stage.EMPTY)]
+    own = _own_from_log(held, done, refused, files, days, rest=True)
     state = _evolve(
         held,
         stage=Stage.SAT_FAILED,
         sat_code=code,
         request_id=refusal.request_id,
-        start=asked.start,
-        end=asked.end,
+        start=refused[0],
+        end=refused[1],
         invoice_count=None,
         exhausted=exhausted,
         own_part=own,
@@ -1135,9 +1228,71 @@ def refused_from_log(
     hint = _5002_hint(state, state.start, state.end) if code == 5002 else _split_hint(state)
     return _evolve(
         state,
-        reason=f"{why} (its record was rebuilt from its log; nothing is sent for it)",
+        reason=f"{why} (its record was rebuilt from its log; nothing is sent for it)"
+        + _missing_note(own),
         hint=hint + redo,
     )
+
+
+def _missing_note(own: OwnPart | None) -> str:
+    if own is None or not own.missing:
+        return ""
+    return (
+        f". Its folder no longer holds {own.missing} of the {own.invoice_count} CFDIs its log "
+        f"kept for {own.start}..{own.end} (an earlier request's): put them back; `journal "
+        "split` refuses the month without them (--force records it anyway)"
+    )
+
+
+def _after_refusal(
+    held: MonthState,
+    before: Sequence[Logged],
+    later: Sequence[Logged],
+    refused: tuple[date, date] | None,
+    exhausted: tuple[tuple[date, date], ...],
+    files: tuple[str, ...],
+    days: Mapping[str, date | None] | None,
+) -> MonthState:
+    """`refused_from_log` for a log whose refusal was followed by another request."""
+    held = _evolve(held, exhausted=exhausted)
+    last = later[-1]
+    got = _dates(last)
+    done_before = [line for line in before if line.stage in (Stage.DONE, Stage.EMPTY)]
+    partial = (
+        refused is not None
+        and got is not None
+        and refused[0] <= got[0] <= got[1] <= refused[1]
+        and got != refused
+    )
+    if refused is None or got is None or not partial:
+        return held  # its request's own log lines decide (adopt it); nothing refused is lost
+    own = _own_from_log(held, done_before, refused, files, days, avoid=got, rest=False)
+    if last.stage not in (Stage.DONE, Stage.EMPTY):
+        # Its request is under way: adopt it (`held`), the days logged done kept as own part.
+        return _evolve(held, own_part=own)
+    mine = _files_of(files, days, got[0], got[1], rest=True)
+    count = None if last.asked is None else last.asked.invoice_count
+    if _short(held, mine, count):
+        return _evolve(held, own_part=own)  # files of its request are gone: `held` says so
+    state = _evolve(
+        held,
+        stage=last.stage,
+        request_id=last.request_id,
+        start=got[0],
+        end=got[1],
+        invoice_count=count,
+        extracted=(ExtractedPackage(KEPT, mine),) if mine else (),
+        own_part=own,
+        sat_code=None,
+        resume_to=None,
+        dates_unproven=False,
+        reason=f"its record was rebuilt from its log: {got[0]}..{got[1]} downloaded here by "
+        f"request {last.request_id} ({len(mine)} file(s)) after SAT refused {refused[0]}.."
+        f"{refused[1]}; nothing is sent for it" + _missing_note(own),
+        hint=None,
+    )
+    complete = own_part_completes(state, *refused)
+    return complete if complete is not None else state
 
 
 def staged_not_extracted(stages: Sequence[Stage]) -> bool:
@@ -2403,6 +2558,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         state.stage not in (Stage.DONE, Stage.EMPTY)
         or (start, end) not in state.exhausted
         or own is None
+        or own.missing
         or uncovered(start, end, held_here(state, start, end))
     ):
         return None
@@ -2514,6 +2670,7 @@ def own_part_holds(state: MonthState, start: date, end: date) -> MonthState | No
         state.stage is not Stage.SAT_FAILED
         or state.sat_code not in (5002, 5003)
         or own is None
+        or own.missing
         or not own.start <= start <= end <= own.end
         or (start, end) == (state.start, state.end)
     ):

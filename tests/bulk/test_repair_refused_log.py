@@ -106,7 +106,12 @@ def test_a_month_done_after_the_refusal_is_not_taken_for_refused(tmp_path: Path)
     lines.append(LogLine(9, KEY, m.Stage.DONE, "every package extracted", R1, None, OWN))
     state = held_month(_base(), lines, _folder(tmp_path))
     assert state is not None
-    assert state.stage is m.Stage.NEEDS_ATTENTION
+    # Review 9k #1: the whole log counts, not its end: done for the days its log shows done,
+    # the refused dates kept exhausted (never sent again), nothing refused about it.
+    assert state.stage is m.Stage.DONE
+    assert state.sat_code is None
+    assert (state.start, state.end) == (OWN.start, OWN.end)
+    assert (WHOLE.start, WHOLE.end) in state.exhausted
 
 
 def test_the_adopted_request_s_own_dates_not_the_last_line_s(tmp_path: Path) -> None:
