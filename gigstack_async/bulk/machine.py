@@ -749,6 +749,15 @@ class KeepFiles:
     sent. `files`: their names (those the month did not extract itself)."""
 
     files: tuple[str, ...]
+    dated: tuple[date, date] | None = None
+    """(earliest, latest) issue date of the files' CFDIs, when `journal keep` read every one
+    of them as a CFDI of the month's dates, of its kind (the taxpayer on the request's side)
+    and at least as many as SAT reported (`content.cfdi_heads`); None: not checked or not so.
+    A request whose dates nothing else shows (`dates_unchecked`) is proven to be the whole
+    month's when they are its first and last day (review 9k #3)."""
+    vouched: bool = False
+    """`journal keep --force`: the user checked the request's dates in gigstack's dashboard
+    (after a confirmation that spells out the risk)."""
 
 
 KEPT = "(kept)"
@@ -2219,17 +2228,36 @@ def _unchecked_dates_note(state: MonthState) -> str:
     return (
         f"the dates of request {state.request_id} cannot be checked (the account's history "
         "does not list it and the journal's log kept none): the folder's files may cover only "
-        f"part of {state.start}..{state.end}, so `journal keep` cannot record the month with "
-        "them"
+        f"part of {state.start}..{state.end}, so `journal keep` records the month with them "
+        "only once their CFDIs' own dates prove the request's (some issued on its first and "
+        "on its last day), or on your word (--force)"
     )
 
 
+def dates_from_files(state: MonthState, dated: tuple[date, date] | None) -> bool:
+    """Whether the files' CFDIs (`KeepFiles.dated`) prove the month's request was for its whole
+    dates: issued on its first and on its last day (a request's dates are one range)."""
+    return dated is not None and dated == (state.start, state.end)
+
+
 def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
-    if dates_unchecked(state):
+    unchecked = dates_unchecked(state)
+    proven = unchecked and dates_from_files(state, obs.dated)
+    if unchecked and not proven and not obs.vouched:
+        seen = (
+            f"its files' CFDIs were issued {obs.dated[0]}..{obs.dated[1]}, not on both the "
+            "first and the last day"
+            if obs.dated is not None
+            else "its files do not prove them (each a CFDI of the month and of its kind, at "
+            "least as many as SAT reported)"
+        )
         raise TransitionError(
-            f"{state.key}: {_unchecked_dates_note(state)}. Nothing changed. Check the request's "
-            "dates in gigstack's dashboard (Descarga Masiva); a run that finds it in the "
-            "account's history checks them itself (a request for fewer days shows MISSING DAYS)"
+            f"{state.key}: {_unchecked_dates_note(state)}, and {seen}. Nothing changed. Check "
+            f"request {state.request_id}'s dates in gigstack's dashboard (Descarga Masiva): if "
+            f"they are {state.start}..{state.end}, `gigstack-async journal keep {state.key} "
+            "--force` records the month with these files (it asks you to confirm; nothing is "
+            "sent or downloaded). If they are fewer days, keep --force is wrong: the other "
+            "days' CFDIs were never requested"
         )
     if state.stage not in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) or state.staged:
         raise TransitionError(
@@ -2245,6 +2273,17 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
             f"{state.key}'s folder holds no file it did not extract itself: nothing to keep"
         )
     kept = ExtractedPackage(KEPT, files)
+    how = ""
+    if proven:
+        how = (
+            f"; request {state.request_id}'s dates were checked from the files (their CFDIs "
+            f"were issued {state.start}..{state.end}), not from the account's history"
+        )
+    elif unchecked:
+        how = (
+            f"; the user vouched (--force) that request {state.request_id} was for "
+            f"{state.start}..{state.end}: neither the history nor the files could show it"
+        )
     return _evolve(
         state,
         stage=Stage.DONE,
@@ -2252,8 +2291,9 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
         unknown=False,
         resume_to=None,
         blocked_package=None,
+        dates_unproven=state.dates_unproven and not unchecked,
         reason=f"the user kept the {len(files)} file(s) an earlier run extracted into its "
-        "folder as the month's CFDIs (nothing was downloaded or sent for them)",
+        "folder as the month's CFDIs (nothing was downloaded or sent for them)" + how,
         hint=None,
     ), ()
 
@@ -2875,9 +2915,12 @@ def _next_package(state: MonthState) -> Result:
             f"the month's folder already holds {state.cfdis_on_disk} distinct CFDI(s), at least "
             f"the {state.invoice_count} SAT reports for request {state.request_id}: nothing was "
             f"downloaded; but {_unchecked_dates_note(state)}",
-            "check the request's dates in gigstack's dashboard (Descarga Masiva) and run the same "
-            "command again later: a run that finds the request in the account's history checks "
-            "its dates itself (a request for fewer days shows MISSING DAYS)",
+            f"`gigstack-async journal keep {state.key}` checks the request's dates from the "
+            "files themselves (their CFDIs' issue dates, their kind and number) and records the "
+            "month with them if they prove it (nothing is sent or downloaded); if they cannot, "
+            "it says how to record them once you have checked the dates in gigstack's dashboard "
+            "(Descarga Masiva). A run that finds the request in the account's history checks "
+            "its dates itself",
             resume_to=Stage.COMPLETED,
         ), ()
     if _on_disk_already(state):
@@ -3543,6 +3586,13 @@ def free_way(state: MonthState) -> str | None:
     again = "run the same command again"
     if state.resume_to is Stage.STAGED:
         return f"{again}: its package is staged on disk and is extracted without downloading it"
+    if state.resume_to is Stage.COMPLETED and _on_disk_already(state):
+        # Runs stop before downloading (review 9k #3: "it downloads the package again" was
+        # false): the folder holds the request's CFDIs; keep records them, sending nothing.
+        return (
+            f"`gigstack-async journal keep {state.key}` records it with the CFDIs its folder "
+            "already holds (checked first; nothing is sent or downloaded)"
+        )
     if state.resume_to is Stage.COMPLETED:
         pending = state.pending_packages
         lefts = [state.allowed_of(p) - state.downloads_of(p) for p in pending]

@@ -157,10 +157,36 @@ def test_unproven_dates_never_record_the_whole_month_from_the_adopt_stop() -> No
     state, commands = m.transition(_adopted_unproven(None), m.Start(on_disk=22, cfdis=22))
     assert commands == ()
     assert state.stage is m.Stage.NEEDS_ATTENTION
-    assert "journal keep" not in (state.hint or "")
     assert "cannot be checked" in (state.reason or "")
+    names = tuple(f"{i}.xml" for i in range(22))
     with pytest.raises(m.TransitionError, match="cannot be checked"):
-        m.transition(state, m.KeepFiles(tuple(f"{i}.xml" for i in range(22))))
+        m.transition(state, m.KeepFiles(names))
+    # Review 9k #3: the files' own dates of a request for 08-15..31 prove nothing of 08-01..14:
+    # still refused, and the refusal names the way that bills nothing (--force, on the user's
+    # word after checking the dashboard), never a resend.
+    with pytest.raises(m.TransitionError, match=r"2024-08-15\.\.2024-08-31") as refused:
+        m.transition(state, m.KeepFiles(names, dated=(date(2024, 8, 15), date(2024, 8, 31))))
+    assert f"journal keep {KEY} --force" in str(refused.value)
+    assert "resend" not in str(refused.value)
+
+
+def test_unproven_dates_are_proven_by_cfdis_issued_on_the_month_s_first_and_last_day() -> None:
+    """Review 9k #3: the history no longer lists the adopted request and no log kept its
+    dates; its CFDIs, issued on 08-01 and on 08-31, prove it was for the whole month."""
+    state, _ = m.transition(_adopted_unproven(None), m.Start(on_disk=22, cfdis=22))
+    assert f"journal keep {KEY}" in (state.hint or "")
+    assert "resend" not in (m.free_way(state) or "resend")
+    assert "downloads the request's package again" not in (m.free_way(state) or "")
+    names = tuple(f"{i}.xml" for i in range(22))
+    kept, commands = m.transition(
+        state, m.KeepFiles(names, dated=(date(2024, 8, 1), date(2024, 8, 31)))
+    )
+    assert commands == ()
+    assert kept.stage is m.Stage.DONE
+    assert "checked from the files" in (kept.reason or "")
+    vouched, _ = m.transition(state, m.KeepFiles(names, vouched=True))
+    assert vouched.stage is m.Stage.DONE
+    assert "vouched (--force)" in (vouched.reason or "")
 
 
 def test_dates_kept_by_the_log_still_offer_the_checked_keep() -> None:
