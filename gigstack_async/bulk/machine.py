@@ -2257,7 +2257,8 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
             f"they are {state.start}..{state.end}, `gigstack-async journal keep {state.key} "
             "--force` records the month with these files (it asks you to confirm; nothing is "
             "sent or downloaded). If they are fewer days, keep --force is wrong: the other "
-            "days' CFDIs were never requested"
+            f"days' CFDIs were never requested, and `gigstack-async journal resend {state.key} "
+            "--force` requests the month again (a new request, possibly billed)"
         )
     if state.stage not in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) or state.staged:
         raise TransitionError(

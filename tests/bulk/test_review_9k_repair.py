@@ -10,13 +10,21 @@ read by the very parser that wrote it."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from datetime import date
 from pathlib import Path
 
+import pytest
+
+from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import held_month
 from gigstack_async.bulk.store import LogLine
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+from tests.bulk._support import calls, keyed_cli, month_results, world_of
 
 KEY = "2024-08"
 LATE = m.Asked(date(2024, 8, 15), date(2024, 8, 31), 22)
@@ -181,3 +189,111 @@ def test_an_own_part_that_lost_files_before_the_repair_never_completes_the_month
         own_part=state.own_part,
     )
     assert m.own_part_completes(done, date(2024, 8, 1), date(2024, 8, 31)) is None
+
+
+# ---------------------------------------------------------------- end to end, against the sandbox
+
+FAST = ("--rfc-type", "received", "--poll-interval", "0.02")
+
+
+def _damage(out: Path) -> None:
+    """August's record unreadable (the log stays): what `journal repair` rewrites."""
+    db = sqlite3.connect(out / ".gigstack-journal.sqlite3")
+    db.execute("UPDATE months SET state = '{\"garbage' WHERE key = ?", (KEY,))
+    db.commit()
+    db.close()
+
+
+async def _refused_with_own_part(sandbox: Sandbox, client: GigstackClient, out: Path) -> None:
+    """08-15..31 done into `out`, then the whole month (`journal resend --force`) refused."""
+    assert (await month_results(client, out, "2024-08-15", "2024-08-31"))[KEY].ok
+    assert not (await month_results(client, out, "2024-08", "2024-08"))[KEY].ok
+    resend = ("journal", "resend", out, KEY, "--force", "--yes")
+    assert await asyncio.to_thread(keyed_cli, sandbox, *resend) == 0
+    assert (await month_results(client, out, "2024-08", "2024-08"))[KEY].stage == "sat-failed"
+
+
+def _spent(sandbox: Sandbox) -> tuple[int, int]:
+    return calls(sandbox, "createDownloadRequest"), calls(sandbox, "downloadPackage")
+
+
+async def test_a_replanned_5002_month_split_before_the_damage_is_split_after_the_repair(
+    tmp_path: Path,
+) -> None:
+    """Review 9k #1 (d20_replan_repair.py, d26): the repaired month printed a download of
+    08-01..14, which the folder held from the re-plan: followed, billed a second time."""
+    rule = SatCodeRule(5002, month=KEY, whole_month=True)
+    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(sat_codes=(rule,)))
+    out = tmp_path / "A"
+    async with world_of(config) as (sandbox, client):
+        await _refused_with_own_part(sandbox, client, out)
+        assert (await month_results(client, out, "2024-08-01", "2024-08-14"))[KEY].ok
+        split = (await month_results(client, out, "2024-08", "2024-08"))[KEY]
+        assert (split.stage, split.ok) == ("split", True)
+        spent = _spent(sandbox)
+        _damage(out)
+        assert await asyncio.to_thread(keyed_cli, sandbox, "journal", "repair", out, "--yes") == 0
+        again = (await month_results(client, out, "2024-08", "2024-08"))[KEY]
+        assert (again.stage, again.ok, again.invoice_count) == ("split", True, 34)
+        assert _spent(sandbox) == spent  # nothing billed, no SAT download spent
+
+
+async def test_an_own_part_that_lost_files_before_the_repair_is_refused_by_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 9k #2 (d22_repair_lost_own.py): 10 of the own part's 22 CFDIs deleted before the
+    repair; `journal split` accepted the 12 left and the month ended ok with 10 CFDIs lost."""
+    rule = SatCodeRule(5003, month=KEY, whole_month=True)
+    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(sat_codes=(rule,)))
+    out, part = tmp_path / "A", tmp_path / "A-2024-08a"
+    async with world_of(config) as (sandbox, client):
+        await _refused_with_own_part(sandbox, client, out)
+        for name in sorted((out / KEY).glob("*.xml"))[:10]:
+            name.unlink()
+        _damage(out)
+        assert await asyncio.to_thread(keyed_cli, sandbox, "journal", "repair", out, "--yes") == 0
+        assert (await month_results(client, part, "2024-08-01", "2024-08-14"))[KEY].ok
+        capsys.readouterr()
+        split = ("journal", "split", out, KEY, part)
+        assert await asyncio.to_thread(keyed_cli, sandbox, *split) != 0
+        assert "10 fewer than the CFDIs SAT reported" in capsys.readouterr().err
+        whole = (await month_results(client, out, "2024-08", "2024-08"))[KEY]
+        assert not whole.ok
+
+
+async def test_a_month_whose_request_left_the_history_is_kept_from_its_files_own_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 9k #3 (d23_nojournal_unlisted.py): journal deleted, request adopted, the history
+    no longer lists it: keep and keep --force were refused for ever, and the only printed way
+    out, `journal resend`, billed August again."""
+    config = SandboxConfig(speed=3000, seed=5, history_limit=1)
+    out = tmp_path / "A"
+    async with world_of(config) as (sandbox, client):
+        assert (await month_results(client, out, "2024-08", "2024-08"))[KEY].ok
+        first = sandbox.state.calls_to("createDownloadRequest")[0].created
+        assert first is not None
+        assert (await month_results(client, tmp_path / "C", "2024-09", "2024-09"))["2024-09"].ok
+        for journal in out.glob(".gigstack-journal*"):
+            journal.unlink()
+        assert not (await month_results(client, out, "2024-08", "2024-08"))[KEY].ok
+        adopt = ("journal", "adopt", out, KEY, first, "--yes")
+        assert await asyncio.to_thread(keyed_cli, sandbox, *adopt) == 0
+        stopped = (await month_results(client, out, "2024-08", "2024-08"))[KEY]
+        assert (stopped.stage, stopped.ok) == ("needs-attention", False)
+        assert f"journal keep {out} {KEY}" in (stopped.hint or "")
+        assert "resend" not in (stopped.hint or "")
+        spent = _spent(sandbox)
+        capsys.readouterr()
+        resend = ("journal", "resend", out, KEY, "--yes")  # refused: a free way is there
+        assert await asyncio.to_thread(keyed_cli, sandbox, *resend) != 0
+        refused = capsys.readouterr().err
+        assert "journal keep" in refused
+        assert "downloads the request's package again" not in refused
+        assert (
+            await asyncio.to_thread(keyed_cli, sandbox, "journal", "keep", out, KEY, "--yes") == 0
+        )
+        assert "checked from the files" in capsys.readouterr().out
+        done = (await month_results(client, out, "2024-08", "2024-08"))[KEY]
+        assert (done.ok, done.invoice_count) == (True, 34)
+        assert _spent(sandbox) == spent  # nothing billed, no SAT download spent
