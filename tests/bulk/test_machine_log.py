@@ -277,10 +277,16 @@ def test_keep_is_refused_while_the_requests_dates_are_unchecked() -> None:
     assert str(caught.value) == (
         "2024-03: the dates of request r9 cannot be checked (the account's history does not "
         "list it and the journal's log kept none): the folder's files may cover only part of "
-        "2024-03-01..2024-03-31, so `journal keep` cannot record the month with them. Nothing "
-        "changed. Check the request's dates in gigstack's dashboard (Descarga Masiva); a run "
-        "that finds it in the account's history checks them itself (a request for fewer days "
-        "shows MISSING DAYS)"
+        "2024-03-01..2024-03-31, so `journal keep` records the month with them only once their "
+        "CFDIs' own dates prove the request's (some issued on its first and on its last day), "
+        "or on your word (--force), and its files do not prove them (each a CFDI of the month "
+        "and of its kind, at least as many as SAT reported). Nothing changed. Check request "
+        "r9's dates in gigstack's dashboard (Descarga Masiva): if they are "
+        "2024-03-01..2024-03-31, `gigstack-async journal keep 2024-03 --force` records the "
+        "month with these files (it asks you to confirm; nothing is sent or downloaded). If "
+        "they are fewer days, keep --force is wrong: the other days' CFDIs were never "
+        "requested, and `gigstack-async journal resend 2024-03 --force` requests the month "
+        "again (a new request, possibly billed)"
     )
 
 

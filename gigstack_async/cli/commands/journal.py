@@ -340,8 +340,11 @@ def register(commands: Any) -> None:
         "reported for the request, SAT's count is unknown (no request adopted, or none "
         "reported), or it holds files another "
         "request's (the check a run makes of a package: issue dates within the month ± 1 day, "
-        "the kind of file, one taxpayer on the request's side), unless --force. Nothing is "
-        "sent or downloaded.",
+        "the kind of file, one taxpayer on the request's side), unless --force. When nothing "
+        "shows the dates of the month's request (it left the history and the journal kept "
+        "none), they are proven from the files: CFDIs of the month issued on its first and on "
+        "its last day; otherwise --force records it on your word. Nothing is sent or "
+        "downloaded.",
         epilog=EPILOG,
         client=False,
     )
@@ -350,9 +353,10 @@ def register(commands: Any) -> None:
         "--force",
         action="store_true",
         help="keep them although the folder holds fewer CFDIs than SAT reported for the "
-        "request, SAT's count is unknown, or files the content check finds are not the "
+        "request, SAT's count is unknown, files the content check finds are not the "
         "month's (issue dates within the month ± 1 day, the kind of file, one taxpayer on the "
-        "request's side); those facts are restated before the confirmation",
+        "request's side), or the request's dates cannot be proven (check them in gigstack's "
+        "dashboard first); those facts are restated before the confirmation",
     )
     _yes_arg(keep, "confirm without asking (for scripts)")
     _finish(keep, "keep", run_keep)
