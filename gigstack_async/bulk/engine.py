@@ -252,8 +252,8 @@ def held_month(
     None when nothing says it was ever requested.
 
     Its dates and SAT's count are those the log kept for the request its hint offers to adopt
-    (`_asked_of`); a log ending in SAT 5002/5003, or the split after it, rebuilds that refusal
-    with the folder's own part (`m.refused_from_log`).
+    (`_asked_of`); a log showing SAT 5002/5003 anywhere is rebuilt from the whole of it, the
+    folder's files told apart by their CFDIs' issue dates (`m.refused_from_log`).
     Its creates and package downloads are the log's last line's (`LogLine.counts`); a log that
     kept none (an older journal), or files with no log, leave them unknown: every request id is
     `uncounted`, so its packages count as spent (never zero), and the folder's files are
