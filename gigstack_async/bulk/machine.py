@@ -1216,6 +1216,20 @@ def refused_from_log(
             resume_to=None,
         )
     done = [line for line in tail[:at] if line.stage in (Stage.DONE, Stage.EMPTY)]
+    inside = [
+        i
+        for i, line in enumerate(tail[:at])
+        if line in done
+        and (got := _dates(line)) is not None
+        and refused[0] <= got[0] <= got[1] <= refused[1]
+        and got != refused
+    ]
+    ranges = [d for i in inside if (d := _dates(tail[i])) is not None]
+    if inside and not uncovered(*refused, ranges):
+        # Requests logged done for fewer days hold every refused day (a re-plan, then the
+        # whole month asked again and refused): the folder holds the month, as after one.
+        last = inside[-1]
+        return _after_refusal(held, tail[:last], [tail[last]], refused, exhausted, files, days)
     own = _own_from_log(held, done, refused, files, days, rest=True)
     state = _evolve(
         held,
@@ -1296,8 +1310,8 @@ def _after_refusal(
         resume_to=None,
         dates_unproven=False,
         reason=f"its record was rebuilt from its log: {got[0]}..{got[1]} downloaded here by "
-        f"request {last.request_id} ({len(mine)} file(s)) after SAT refused {refused[0]}.."
-        f"{refused[1]}; nothing is sent for it" + _missing_note(own),
+        f"request {last.request_id} ({len(mine)} file(s)); SAT refused {refused[0]}.."
+        f"{refused[1]}: nothing is sent for it" + _missing_note(own),
         hint=None,
     )
     complete = own_part_completes(state, *refused)

@@ -297,3 +297,28 @@ async def test_a_month_whose_request_left_the_history_is_kept_from_its_files_own
         done = (await month_results(client, out, "2024-08", "2024-08"))[KEY]
         assert (done.ok, done.invoice_count) == (True, 34)
         assert _spent(sandbox) == spent  # nothing billed, no SAT download spent
+
+
+def test_done_requests_covering_the_refused_dates_before_the_refusal_send_nothing(
+    tmp_path: Path,
+) -> None:
+    """08-15..31 done, 5003, 08-01..14 re-planned and done, then the whole month asked again
+    (`journal resend --force`) and refused once more: the log's last line is the refusal, but
+    its done requests hold every day; the rebuilt month never asks for any of them again."""
+    c4 = m.Counts(4, ((R1 + "_01", 1), (R3 + "_01", 1)))
+    lines = [
+        *_replanned(5003, split=False),
+        LogLine(13, KEY, m.Stage.PLANNED, "the user allowed a new create request", None, c4, WHOLE),
+        LogLine(14, KEY, m.Stage.SUBMITTING, None, None, c4, WHOLE),
+        LogLine(15, KEY, m.Stage.SAT_FAILED, "SAT request failed: SAT 5003", "9", c4, WHOLE, 5003),
+    ]
+    state = held_month(_base(), lines, _folder(tmp_path))
+    assert state is not None
+    assert state.stage is m.Stage.DONE
+    assert (state.start, state.end) == (EARLY.start, EARLY.end)
+    assert state.own_part is not None
+    assert (state.own_part.start, state.own_part.end) == (LATE.start, LATE.end)
+    assert not _prints_billing(state)
+    decision = m.plan_decision(state, WHOLE.start, WHOLE.end)  # type: ignore[arg-type]
+    assert decision.create is m.PlanCreate.NO
+    assert "MISSING DAYS" not in (decision.note or "")
