@@ -507,8 +507,10 @@ class _Run:
             return
         self.reported.add(state.key)
         view = self.shown.get(state.key)
-        if view is not None and error is None and state.stage is m.Stage.SAT_FAILED:
-            state = view  # the record is SAT-failed for other dates: this plan's are here
+        if view is not None and error is None and (state.stage is m.Stage.SAT_FAILED or state.ok):
+            # The record is SAT-failed, or done for part of the plan's days with its own part
+            # holding the rest (`m.PlanDecision.shown`): this plan's days are all here.
+            state = view
         note = self.notes.get(state.key)
         if (
             error is None

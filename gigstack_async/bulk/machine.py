@@ -2787,6 +2787,7 @@ def plan_decision(
             )
         return PlanDecision(_own_reason_again(state), shown.reason, PlanCreate.NO, shown)
     decided, note = _plan_step(state, start, end, lost)
+    whole = None if decided is not None else _own_part_shown(state, start, end, lost, note)
     begun = transition(decided or state, Start())[0]
     if (begun.start, begun.end) in begun.exhausted:
         create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
@@ -2796,7 +2797,39 @@ def plan_decision(
         create = PlanCreate.IF_ABSENT
     else:
         create = PlanCreate.NO
-    return PlanDecision(decided, note, create)
+    return PlanDecision(decided, note, create, whole)
+
+
+def _own_part_shown(
+    state: MonthState, start: date, end: date, lost: Sequence[str], note: str | None
+) -> MonthState | None:
+    """Month `state`, done (or empty) for part of the plan's `start..end` while its own part
+    (an earlier request's days, same folder) holds the rest, as this run reports it: the plan's
+    dates with both requests' files and counts (review 9k #4: "done, 12 invoices, 12 files"
+    for a folder holding all 34). Not recorded. None unless the plan's dates are exactly both
+    ranges together, and when its folder lost some of those files or the own part is short."""
+    own = state.own_part if state.stage in (Stage.DONE, Stage.EMPTY) else None
+    if (
+        own is None
+        or own.missing
+        or (start, end) == (state.start, state.end)
+        or min(state.start, own.start) != start
+        or max(state.end, own.end) != end
+        or uncovered(start, end, [(state.start, state.end), (own.start, own.end)])
+        or any(name in lost for name in (*own.files, *state.files))
+    ):
+        return None
+    return _evolve(
+        state,
+        start=start,
+        end=end,
+        extracted=(
+            *[e for e in state.extracted if e.package_id != OWN_PART],
+            ExtractedPackage(OWN_PART, own.files),
+        ),
+        invoice_count=_total(state.invoice_count, own.invoice_count),
+        reason=note,
+    )
 
 
 def _plan_step(

@@ -322,3 +322,34 @@ def test_done_requests_covering_the_refused_dates_before_the_refusal_send_nothin
     decision = m.plan_decision(state, WHOLE.start, WHOLE.end)  # type: ignore[arg-type]
     assert decision.create is m.PlanCreate.NO
     assert "MISSING DAYS" not in (decision.note or "")
+
+
+def test_a_whole_month_run_over_a_request_and_its_own_part_reports_both() -> None:
+    """Review 9k #4 (d20c before the repair): done for 08-01..14 (12 CFDIs) with 08-15..31 (22)
+    as its own part, both in its folder: a whole-month run said "done, 12 invoices, 12 files"."""
+    own = m.OwnPart(LATE.start, LATE.end, tuple(f"l{i}.xml" for i in range(22)), 22)  # type: ignore[arg-type]
+    state = m.MonthState(
+        KEY,
+        EARLY.start,  # type: ignore[arg-type]
+        EARLY.end,  # type: ignore[arg-type]
+        "received",
+        "cfdi",
+        stage=m.Stage.DONE,
+        request_id=R3,
+        invoice_count=12,
+        extracted=(m.ExtractedPackage(R3 + "_01", tuple(f"e{i}.xml" for i in range(12))),),
+        own_part=own,
+    )
+    decision = m.plan_decision(state, WHOLE.start, WHOLE.end)  # type: ignore[arg-type]
+    assert decision.create is m.PlanCreate.NO
+    assert decision.state is None  # the record is kept
+    assert decision.shown is not None
+    assert (decision.shown.start, decision.shown.end) == (WHOLE.start, WHOLE.end)
+    assert (decision.shown.invoice_count, len(decision.shown.files)) == (34, 34)
+    assert decision.shown.ok
+    # A file of either part gone: not shown complete.
+    lost = m.plan_decision(state, WHOLE.start, WHOLE.end, lost=("l3.xml",))  # type: ignore[arg-type]
+    assert lost.shown is None
+    # A plan of other dates than both parts together: the record as it is.
+    other = m.plan_decision(state, date(2024, 8, 5), WHOLE.end)  # type: ignore[arg-type]
+    assert other.shown is None
