@@ -222,9 +222,41 @@ def merge_plan(
         if decision.note is not None:
             notes[slot.key] = decision.note
         if decision.shown is not None and shown is not None:
-            shown[slot.key] = decision.shown
+            shown[slot.key] = _of_the_plan(decision.shown, state, download_to)
     store.ensure(fresh)
     return notes
+
+
+def _of_the_plan(
+    shown: m.MonthState, state: m.MonthState, download_to: Path | None
+) -> m.MonthState:
+    """`shown` (a plan's days all in the month's folder, `m.PlanDecision.shown`) with only the
+    files of the plan's days when it asks for fewer than its own part's (review 9k #4: a plan
+    of 08-16..31 counted 08-15's CFDIs): each CFDI told by its issue date; a file that is not a
+    readable CFDI stays (not evidence either way)."""
+    own = state.own_part
+    if (
+        own is None
+        or download_to is None
+        or (shown.start, shown.end) == (own.start, own.end)
+        or shown.stage not in (m.Stage.DONE, m.Stage.EMPTY)
+    ):
+        return shown
+    folder = download_to / state.key
+    try:
+        heads = content.cfdi_heads(
+            [folder / n for n in shown.files if (folder / n).is_file()], rfc_type=state.rfc_type
+        )
+    except OSError:
+        return shown
+    outside = {h.name for h in heads if h.day is not None and not shown.start <= h.day <= shown.end}
+    if not outside:
+        return shown
+    extracted = tuple(
+        m.ExtractedPackage(e.package_id, tuple(n for n in e.files if n not in outside))
+        for e in shown.extracted
+    )
+    return attrs.evolve(shown, extracted=extracted)
 
 
 def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path | None) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import held_month
 from gigstack_async.bulk.store import LogLine
@@ -353,3 +354,25 @@ def test_a_whole_month_run_over_a_request_and_its_own_part_reports_both() -> Non
     # A plan of other dates than both parts together: the record as it is.
     other = m.plan_decision(state, date(2024, 8, 5), WHOLE.end)  # type: ignore[arg-type]
     assert other.shown is None
+
+
+async def test_a_plan_of_fewer_days_than_the_own_part_counts_only_its_days_cfdis(
+    tmp_path: Path,
+) -> None:
+    """Review 9k #4 (d14_plan_noyes.py): a plan of 08-16..31 over an own part of 08-15..31
+    reported "ok, 22 files", counting 08-15's CFDIs as the plan's."""
+    rule = SatCodeRule(5002, month=KEY, whole_month=True)
+    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(sat_codes=(rule,)))
+    out = tmp_path / "A"
+    async with world_of(config) as (sandbox, client):
+        await _refused_with_own_part(sandbox, client, out)
+        heads = content.cfdi_heads(sorted((out / KEY).iterdir()))
+        plan = {h.name for h in heads if h.day is not None and h.day >= date(2024, 8, 16)}
+        assert 0 < len(plan) < 22  # the seed's 08-15 has CFDIs: the case is shown
+        spent = _spent(sandbox)
+        result = (await month_results(client, out, "2024-08-16", "2024-08-31"))[KEY]
+        assert (result.ok, result.stage) == (True, "done")
+        assert {p.name for p in result.files} == plan
+        whole = (await month_results(client, out, "2024-08-15", "2024-08-31"))[KEY]
+        assert len(whole.files) == 22
+        assert _spent(sandbox) == spent
