@@ -1175,6 +1175,8 @@ def refused_from_log(
       as a run of the whole month records it without a repair).
     - Another request is under way after it: `held` (adopt its request) with the exhausted
       dates and the own part, so that nothing later asks for those days again.
+    - The requests logged done before it hold every refused day (a re-plan, then the whole
+      month asked again and refused): as a request done after it (the latest of them).
 
     A log that kept no dates for the refused request cannot prove which days the folder holds:
     the month stops there, with a hint naming `journal split`, and nothing is sent for it."""
