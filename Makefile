@@ -49,10 +49,16 @@ pytest: $(STAMP)
 FUZZ_ROUNDS ?= 3
 fuzz: $(STAMP)
 	for round in $$(seq $(FUZZ_ROUNDS)); do \
+		echo "make fuzz: round $$round of $(FUZZ_ROUNDS) (fresh random examples)"; \
+		log=$$(mktemp); \
 		HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -x -p no:cacheprovider \
+			--hypothesis-show-statistics -rN \
 			tests/bulk/test_machine_model.py tests/test_money.py tests/test_fiscal.py \
-			tests/test_package_staging.py tests/test_convert_fast_path.py || exit 1; \
-	done
+			tests/test_package_staging.py tests/test_convert_fast_path.py > $$log 2>&1; \
+		status=$$?; \
+		if [ $$status -ne 0 ]; then cat $$log; rm -f $$log; exit $$status; fi; \
+		grep -E '^(tests/|  - Stopped|[0-9]+ passed)' $$log; rm -f $$log; \
+	done; echo "make fuzz: $(FUZZ_ROUNDS) round(s) passed"
 
 # A bounded, random sample of mutants, so the mutation habit cannot rot (make mutate runs all).
 MUTATION_SAMPLE ?= 25

@@ -33,7 +33,7 @@ class Sizes:
     concurrency_delay_ms: float = 10.0
     concurrency_rounds: int = 9
     fanout_latency: float = 2.0
-    fanout_rounds: int = 3
+    fanout_rounds: int = 5
     fanout_months: tuple[int, ...] = (12, 3)
     profile_pages: int = 50
     package_mb: int = 32

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -69,6 +70,23 @@ def test_every_field_of_a_month_survives_a_reopen(path: Path) -> None:
         assert store.get("2024-02") == FEB
         assert store.keys() == ["2024-01", "2024-02"]
     assert path.read_bytes()[:16] == b"SQLite format 3\0"
+
+
+def test_a_split_record_written_before_split_own_still_loads(path: Path) -> None:
+    own = m.OwnPart(date(2024, 1, 16), date(2024, 1, 31), ("A.xml",), 1)
+    split = attrs.evolve(JAN, stage=m.Stage.SPLIT, sat_code=5003, own_part=own, split_own=(own,))
+    with JournalStore.open(path, IDENTITY) as store:
+        store.put(split)
+    with JournalStore.open(path, IDENTITY) as store:
+        assert store.get("2024-01") == split  # the split's own days survive a reopen
+    with sqlite3.connect(path) as conn:  # as an older version wrote it: no split_own
+        (text,) = conn.execute("SELECT state FROM months").fetchone()
+        older = json.loads(text)
+        del older["split_own"]
+        conn.execute("UPDATE months SET state = ?", (json.dumps(older),))
+    conn.close()
+    with JournalStore.open(path, IDENTITY) as store:
+        assert store.get("2024-01") == attrs.evolve(split, split_own=())
 
 
 def test_ensure_keeps_recorded_months(path: Path) -> None:

@@ -197,6 +197,15 @@ async def test_page_style_without_announcements_stops_on_a_short_or_empty_page()
     assert asked == [1]
 
 
+async def test_page_style_without_announcements_measures_short_against_the_first_page() -> None:
+    # A server whose later pages grow (it changed its page size mid-walk) must not make a page
+    # the size of the first one look short: that would silently drop every page after it.
+    pages = [Numbered([1, 2]), Numbered([3, 4, 5]), Numbered([6, 7]), Numbered([8])]
+    walker, asked = numbered(pages)
+    assert [i async for i in walker] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert asked == [1, 2, 3, 4]
+
+
 async def test_a_repeated_page_raises_naming_the_parameter() -> None:
     walker, _ = numbered(
         [Numbered([1, 2], more=True), Numbered([1, 2], more=True)], has_more_field="more"

@@ -138,6 +138,12 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
     folder by `bulk.hints.with_journal`)."""
     kind = f"--rfc-type {state.rfc_type} --type {state.request_type}"
     usable = [p for p in priors if p.adoptable]
+    one_day = m.one_day_5003(state)
+    if one_day is not None and any(m.sat_code(p.message) == 5003 for p in priors):
+        return (
+            f"SAT answered 5003 (too many CFDIs for one request) for {state.start} to the "
+            f"request already in the account. {one_day}"
+        )
     if any(m.sat_code(p.message) == 5003 for p in priors):
         # The same dates again would be billed and refused again.
         return (

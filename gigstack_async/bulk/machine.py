@@ -48,6 +48,7 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
@@ -55,8 +56,11 @@ from enum import StrEnum
 
 import attrs
 
+from .created_at import created_at_order
+
 __all__ = [
     "DOWNLOAD_BUDGET",
+    "FINISHED",
     "HISTORY_WINDOW",
     "KEPT",
     "MISSING_FILES",
@@ -295,6 +299,10 @@ class MonthState:
     """Request ids the history listed before the last create was sent."""
     before_created: tuple[tuple[str, str], ...] = ()
     """(id, `createdAt` as text) of the requests in `history_before` that showed one."""
+    before_final: tuple[tuple[str, str], ...] = ()
+    """(id, status) of the requests in `history_before` that had already finished (completed,
+    failed, expired): a full history proves an absence only if one of them is still listed,
+    unchanged (`_full_window_gap`). Journals written before it existed have none: no proof."""
     unknown: bool = False
     """The last create's outcome is unknown and must be reconciled with a later history."""
     need_generation: int = 0
@@ -407,6 +415,16 @@ class MonthState:
     a plan then asks for other dates (`replanned`, which refuses dates overlapping it): once
     that request is done, its days and these cover the plan's together (`own_part_completes`,
     `missing_days`; review 9h #1)."""
+    split_own: tuple[OwnPart, ...] = ()
+    """Set when the month is recorded `split` with days its own folder holds: each range of
+    them (its own part, and the dates its request was done for when a split or a run completed
+    the wider dates SAT refused with 5002), with the files extracted for it. `journal split`
+    named again with the same parts counts them again: the same split, nothing changed. Empty
+    in a journal written before (loaded as is; a split of it names its own part when kept)."""
+    split_for: str | None = None
+    """Set when a month held for another folder's identical request SAT refused with 5003 is
+    recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
+    it): the same split named again says so again without reading the history."""
 
     @property
     def settled(self) -> bool:
@@ -529,6 +547,8 @@ class Send:
     """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
     before the attempt anchors an absence proof only if a later history lists it with the same
     `createdAt` (after the server's ids restarted, its id may name a newer request)."""
+    final: tuple[tuple[str, str], ...] = ()
+    """(id, status) of the snapshot's entries that had finished (`MonthState.before_final`)."""
 
 
 @attrs.frozen
@@ -1409,6 +1429,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         resend_allowed=False,
         history_before=obs.history_ids,
         before_created=obs.created,
+        before_final=obs.final,
         attempt_seq=obs.seq,
         exists=False,
         unknown=False,
@@ -1929,7 +1950,9 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     of this kind that existed before the attempt (so a short history has not pushed the attempt
     out) and one this run created after it (so a lagging or filtered history is not showing an
     older picture), lists everything it listed before and every request this journal created,
-    shows no sign of reused ids, and shows nothing that could be the attempt. Never a clock."""
+    shows no sign of reused ids, and shows nothing that could be the attempt. A full history
+    (as many entries as its window) has its own, stricter rule (`_full_window_gap`). Never a
+    clock."""
     listed = {s.id for s in obs.entries}
     before = set(state.history_before or ())
     restarted = _restart_evidence(state, obs)
@@ -1940,15 +1963,14 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         return "each could be the create"
     if restarted is not None:
         return f"the server's request ids restarted ({restarted}), so the history proves nothing"
-    if state.history_before is None or not before <= listed:
-        return (
-            "the history no longer lists every request it listed before the create: it is "
-            "short or filtered"
-        )
-    if not set(obs.expected) <= listed:
-        return "the history omits requests this journal created: it is short or filtered"
+    if state.history_before is None:
+        return _SHORT_OR_FILTERED
     if len(obs.entries) >= obs.window:
-        return f"the history is full ({len(obs.entries)} entries)"
+        return _full_window_gap(state, obs, journal)
+    if not before <= listed:
+        return _SHORT_OR_FILTERED
+    if not set(obs.expected) <= listed:
+        return _OMITS
     # A request this run created after the attempt cannot have existed before it, whatever the
     # snapshot says: the server may have reused an id the snapshot listed.
     newer = {i for i, seq in obs.later if seq > state.attempt_seq}
@@ -1965,11 +1987,146 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         and (s.id not in created or s.created_at == created[s.id])
     ]
     if not any(_same_kind(state, s, journal) for s in older):
-        return (
-            f"the history lists no {state.rfc_type} {state.request_type} request older than the "
-            f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
-        )
+        return _no_older(state, obs)
     if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
+        return _LAGGING
+    return None
+
+
+_SHORT_OR_FILTERED = (
+    "the history no longer lists every request it listed before the create: it is short or filtered"
+)
+_OMITS = "the history omits requests this journal created: it is short or filtered"
+
+
+def _no_older(state: MonthState, obs: HistorySeen) -> str:
+    return (
+        f"the history lists no {state.rfc_type} {state.request_type} request older than the "
+        f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
+    )
+
+
+def _full_window_gap(state: MonthState, obs: HistorySeen, journal: set[str]) -> str | None:
+    """`_absence_gap` for a full history: it lists as many requests as it keeps, so the create
+    may have been pushed out. It proves the create absent only if, whatever it keeps the
+    newest of, the create would be listed:
+
+    - every entry, now and in the snapshot before the create, has a `createdAt` of one unit
+      (`created_at_order`; the server's values are compared with each other, never with a
+      clock), and the list is newest first by it: its order is creation;
+    - every entry the snapshot did not list is no older than everything it listed (a server
+      clock that went backwards shows here, at least for the requests made after it did);
+    - a request of the month's kind listed before the create is still listed with the same
+      `createdAt` (an anchor: the window still reaches back past the attempt), and every
+      request of the snapshot that left it is no newer than every anchor (pushed out from the
+      bottom, as a newest-N window does);
+    - by creation: some entry is older than an anchor, so the create (made after every anchor)
+      would rank above it (not merely tie with the last entry);
+    - by period (a server keeping the newest by `startDate`/`endDate`, whose order may look
+      like creation when months were asked in order): the month's dates are later than the
+      oldest listed dates, so the create would rank above that entry;
+    - by last update (a server keeping the most recently changed): an anchor that had already
+      finished before the create is listed with the same status, so it has not changed since
+      and the create (changed no earlier than its creation) would rank above it;
+    - every request this run created is listed (or was in the snapshot and left it as above),
+      and every request the journal knows that is not listed is known, by its recorded
+      `createdAt`, to be no newer than every anchor;
+    - a request this run created after the attempt is listed (not a lagging picture).
+
+    Sorting is shown; what the server keeps the newest of is NOT stated in the docs, so each
+    witness is required, not one of them. When in doubt: no proof."""
+    entries = obs.entries
+    full = f"the history is full ({len(entries)} entries)"
+    keys = [created_at_order(s.created_at) for s in entries]
+    kinds = {k[0] for k in keys if k is not None}
+    if any(k is None for k in keys) or len(kinds) != 1:
+        return (
+            f"{full} and does not show every entry's createdAt in one unit, so it cannot show "
+            "that it keeps the newest requests by creation"
+        )
+    (kind,) = kinds
+    order = [k[1] for k in keys if k is not None]
+    if any(a < b for a, b in itertools.pairwise(order)):
+        return (
+            f"{full} and is not ordered newest first by createdAt, so it may keep the newest "
+            "by another order (period, status, last change)"
+        )
+    before = state.history_before or ()
+    snapshot = dict(state.before_created)
+    snap: dict[str, int] = {}
+    for request_id in before:
+        key = created_at_order(snapshot.get(request_id))
+        if key is None or key[0] != kind:
+            return (
+                f"{full} and the history read before the create did not show every entry's "
+                "createdAt in the same unit, so what left it cannot be told"
+            )
+        snap[request_id] = key[1]
+    newer = {i for i, seq in obs.later if seq > state.attempt_seq}
+    by_id = {s.id: s for s in entries}
+    anchors = [
+        by_id[i]
+        for i in before
+        if i in by_id and i not in newer and by_id[i].created_at == snapshot[i]
+    ]
+    renamed = [i for i in before if i in by_id and by_id[i] not in anchors]
+    if renamed:
+        return (
+            f"{full} and lists request {renamed[0]}, listed before the create, as another "
+            "request (another createdAt, or created by this run since): ids may be reused"
+        )
+    if not any(_same_kind(state, s, journal) for s in anchors):
+        return _no_older(state, obs)
+    low = min(snap[s.id] for s in anchors)
+    high = max(snap[s.id] for s in anchors)
+    gone = [i for i in before if i not in by_id]
+    if any(snap[i] > low for i in gone):
+        return (
+            f"{full} and a request it listed before the create has left it while an older "
+            "one stays, so it does not keep the newest by creation"
+        )
+    # Every request made since the snapshot ranks above everything the snapshot listed: a
+    # server whose createdAt went backwards could also have put the create below the window.
+    newest_before = max(snap.values())
+    if any(order[i] < newest_before for i, s in enumerate(entries) if s.id not in snap):
+        return (
+            f"{full} and lists a request made since the history read before the create below "
+            "one that history listed, so its createdAt does not only grow"
+        )
+    if not order[-1] < high:
+        return (
+            f"{full} and lists nothing created before its newest request from before the "
+            "create, so the create could sit just below its last entry"
+        )
+    starts = [s.start for s in entries if s.start is not None]
+    ends = [s.end for s in entries if s.end is not None]
+    if len(starts) < len(entries) or len(ends) < len(entries):
+        return (
+            f"{full} and does not show every entry's dates, so it cannot show that it would "
+            "list the create if it kept the newest requests by period"
+        )
+    if not (state.start > min(starts) and state.end > min(ends)):
+        return (
+            f"{full} and lists no request for a period before {state.start}..{state.end}: "
+            "if it kept the newest requests by period, not by creation, the create would not "
+            "be listed"
+        )
+    finished = dict(state.before_final)
+    if not any(finished.get(s.id) in _FINAL and s.status == finished[s.id] for s in anchors):
+        return (
+            f"{full} and lists no request that had finished before the create, unchanged "
+            "since: if it kept the most recently changed requests, the create might not be "
+            "listed"
+        )
+    recorded = {
+        r.id: r.created_at for r in (*obs.records, *state.records) if r.created_at is not None
+    }
+    created = {i for i, _ in obs.later}
+    for request_id in sorted((set(obs.expected) | created) - set(by_id) - set(before)):
+        key = created_at_order(recorded.get(request_id))
+        if request_id in created or key is None or key[0] != kind or key[1] > low:
+            return f"{full} and omits request {request_id}, which this journal created"
+    if not any(i in by_id and seq > state.attempt_seq for i, seq in obs.later):
         return _LAGGING
     return None
 
@@ -2007,6 +2164,8 @@ def _differs(record: KnownRequest, seen: Seen) -> str | None:
 
 
 _FINAL = frozenset({"completed", "failed", "expired"})
+FINISHED = _FINAL
+"""History statuses after which a request changes no more (bar completed -> expired)."""
 
 
 def own_request(state: MonthState, seen: Seen) -> bool:
@@ -2209,7 +2368,40 @@ def split_commands(state: MonthState) -> str:
     )
 
 
+def one_day_5003(state: MonthState) -> str | None:
+    """What to do once SAT refused month `state`'s period with 5003 (too many CFDIs for one
+    request) when that period is one day (a month clipped to one day, or a part `--from D --to
+    D`), or None when it is longer: dates cannot split one day (the API asks for whole days),
+    so no split is offered: it would repeat the very request SAT refused (billed, refused
+    again). The ways that exist: a metadata request for that day (SAT's cap for metadata is
+    higher: reported as 1,000,000 rows against 200,000 XML, sourced outside SAT's documents),
+    into its own folder (a journal holds one kind of request), and gigstack's support or SAT.
+    A metadata month's 5003 has only the last."""
+    if state.start != state.end:
+        return None
+    day = state.start
+    refused = (
+        f"SAT refuses {day} as too large for one request (5003: too many CFDIs for one "
+        "request), and one day cannot be split by dates (a request asks for whole days): do "
+        "not request it again (it would be billed and refused again)"
+    )
+    if state.request_type == "metadata":
+        return f"{refused}. Ask gigstack's support (or SAT) how to get that day's metadata"
+    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
+    return (
+        f"{refused}. What can be done: {run} (with the other options you ran with, e.g. "
+        "--team; its own --out folder, as a journal holds one kind of request) lists that "
+        "day's CFDIs without their XML (SAT's metadata: UUID, RFCs, dates, total, status), "
+        "which SAT caps higher per request (reported as 1,000,000 rows against 200,000 XML); "
+        "it is a new request and may be billed. For that day's XML, ask gigstack's support "
+        "(or SAT)"
+    )
+
+
 def _split_hint(state: MonthState) -> str:
+    one_day = one_day_5003(state)
+    if one_day is not None:
+        return one_day
     own = own_part_of(state, state.start, state.end)
     if own is None:
         return (
@@ -2316,8 +2508,20 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
 
 
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
-    if state.stage is Stage.SPLIT:
-        return _evolve(state, reason=_split_reason(state, obs)), ()  # parts named again
+    if state.stage is Stage.SPLIT:  # parts named again: its own days as recorded
+        requested = [p for p in state.split_own if p != state.own_part]
+        # A journal written before `split_own` kept the own part of a 5002/5003 split.
+        kept = own_part_of(state, state.start, state.end)
+        if requested:
+            kept = state.own_part if state.own_part in state.split_own else None
+            reason = _wider_reason(requested[0], kept, state.start, state.end, obs.where)
+        elif kept is not None and state.sat_code in (5002, 5003):
+            reason = _own_split_reason(state, kept, obs.where)
+        elif obs.refused_elsewhere is None and state.split_for is not None:
+            reason = _split_reason(state, attrs.evolve(obs, refused_elsewhere=state.split_for))
+        else:
+            reason = _split_reason(state, obs)
+        return _evolve(state, reason=reason), ()
     wider = (
         obs.start is not None
         and obs.end is not None
@@ -2340,20 +2544,14 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             )
         own = own_part_of(state, obs.start, obs.end)
         extracted = state.extracted
-        also = ""
         count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
             extracted = (
                 *[e for e in extracted if e.package_id != OWN_PART],
                 ExtractedPackage(OWN_PART, own.files),
             )
-            also = f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))"
             count = _total(count, own.invoice_count)
-        reason = (
-            f"requested here for {state.start}..{state.end}{also} (SAT 5002 refused "
-            f"{obs.start}..{obs.end}); the other days downloaded in parts elsewhere: "
-            f"{obs.where}"
-        )
+        asked = _request_part(state)
         return _evolve(
             state,
             stage=Stage.SPLIT,
@@ -2361,7 +2559,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             end=obs.end,
             extracted=extracted,
             invoice_count=count,
-            reason=reason,
+            split_own=(asked,) if own is None else (own, asked),
+            reason=_wider_reason(asked, own, obs.start, obs.end, obs.where),
             hint=None,
         ), ()
     held = state.stage is Stage.PLANNED and state.resend_allowed
@@ -2372,6 +2571,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             state,
             stage=Stage.SPLIT,
             invoice_count=obs.invoice_count,
+            split_for=obs.refused_elsewhere,
             reason=_split_reason(state, obs),
             hint=None,
         ), ()
@@ -2379,16 +2579,6 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
         # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
         # a part (review 9i #1: the 5003 hint asks only for the others).
-        why = (
-            "its limit of requests for these dates"
-            if state.sat_code == 5002
-            else "too many CFDIs for one request"
-        )
-        reason = (
-            f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
-            f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
-            f"file(s)), the other days in parts elsewhere: {obs.where}"
-        )
         extracted = (
             *[e for e in state.extracted if e.package_id != OWN_PART],
             ExtractedPackage(OWN_PART, own.files),
@@ -2398,7 +2588,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             stage=Stage.SPLIT,
             extracted=extracted,
             invoice_count=_total(own.invoice_count, obs.invoice_count),
-            reason=reason,
+            split_own=(own,),
+            reason=_own_split_reason(state, own, obs.where),
             hint=None,
         ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
@@ -2422,6 +2613,41 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         reason=_split_reason(state, obs),
         hint=None,
     ), ()
+
+
+def _request_part(state: MonthState) -> OwnPart:
+    """The days month `state`'s request downloaded into its folder (done or empty), as a part
+    of a split: its dates, the files it extracted (not its own part's) and SAT's count."""
+    files = tuple(n for e in state.extracted if e.package_id != OWN_PART for n in e.files)
+    return OwnPart(state.start, state.end, files, state.invoice_count)
+
+
+def _wider_reason(asked: OwnPart, own: OwnPart | None, start: date, end: date, where: str) -> str:
+    """A month done for `asked`'s days (and `own`'s, an earlier request's), split for the
+    wider `start..end` SAT refused with 5002."""
+    also = (
+        ""
+        if own is None
+        else (f" and {own.start}..{own.end} by an earlier request ({len(own.files)} file(s))")
+    )
+    return (
+        f"requested here for {asked.start}..{asked.end}{also} (SAT 5002 refused "
+        f"{start}..{end}); the other days downloaded in parts elsewhere: {where}"
+    )
+
+
+def _own_split_reason(state: MonthState, own: OwnPart, where: str) -> str:
+    """A month SAT refused with 5002 or 5003 whose folder holds `own`'s days, split."""
+    why = (
+        "its limit of requests for these dates"
+        if state.sat_code == 5002
+        else "too many CFDIs for one request"
+    )
+    return (
+        f"SAT {state.sat_code} ({why}) for {state.start}..{state.end}: "
+        f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
+        f"file(s)), the other days in parts elsewhere: {where}"
+    )
 
 
 def _split_reason(state: MonthState, obs: SplitElsewhere) -> str:
@@ -2450,9 +2676,33 @@ def _two_ranges(state: MonthState, start: date, end: date) -> tuple[str, tuple[s
     return part_commands(state, [(start, middle), (middle + timedelta(days=1), end)])
 
 
+def _one_day_5002(state: MonthState, day: date) -> str:
+    """The ways on once SAT refused one day with 5002: no other dates exist within it (the
+    halves were that day again and a range ending before it starts)."""
+    head = (
+        f"one day cannot be split by dates (a request asks for whole days), so no other dates "
+        f"of {day} exist"
+    )
+    if state.request_type == "metadata":
+        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
+    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
+    return (
+        f"{head}. What can be done: {run} (with the other options you ran with, e.g. --team; "
+        "its own --out folder, as a journal holds one kind of request) lists that day's CFDIs "
+        "without their XML (another kind of request: whether SAT's limit counts it with this "
+        "one is not documented; a new request, may be billed); for that day's XML, ask "
+        "gigstack's support (or SAT)"
+    )
+
+
 def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
     """What to do once SAT refused month `state`'s `start..end` with 5002 (its limit of requests
     for those dates is exhausted, for good)."""
+    if start == end:
+        return (
+            f"SAT's limit of requests for {start} is exhausted: that day is never sent again, "
+            "and " + _one_day_5002(state, start)
+        )
     runs, folders = _two_ranges(state, start, end)
     return (
         f"SAT's limit of requests for {start}..{end} is exhausted: these dates are never sent "
@@ -2630,6 +2880,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         end=end,
         extracted=extracted,
         invoice_count=_total(state.invoice_count, own.invoice_count),
+        split_own=(own, _request_part(state)),
         reason=f"SAT 5002 (its limit of requests for these dates) for {start}..{end}: "
         f"{state.start}..{state.end} downloaded here by request {state.request_id} "
         f"({len(state.files)} file(s)), {own.start}..{own.end} here by an earlier request "
@@ -2834,9 +3085,32 @@ def _own_part_shown(
     )
 
 
+def _not_allowed(state: MonthState) -> MonthState:
+    """Month `state`, planned but not allowed to send a create (`resend_allowed` False: no
+    transition leaves a month there; a hand-edited or damaged journal does), as a run takes it
+    up: needs-attention, nothing sent. Left planned, `Send` refuses it and no other observation
+    moves it: the run waited for it forever. A create may have gone before (the record cannot
+    say), so sending on a guess could bill the month twice: the user decides."""
+    return _attention(
+        state,
+        f"the journal records {state.key} as planned for {state.start}..{state.end} but not "
+        "allowed to send a create request (its record says one may have gone already, which "
+        "no run leaves a planned month saying: a hand-edited or damaged journal?): nothing "
+        "was sent",
+        "look for the month's request in the account's history (`gigstack-async downloads "
+        "history`, or the dashboard): if it is there, `gigstack-async journal adopt "
+        f"{state.key} <request id>` attaches it without sending anything; if it is not, "
+        f"`gigstack-async journal resend {state.key}` allows one new create request (it may "
+        "be billed)",
+    )
+
+
 def _plan_step(
     state: MonthState, start: date, end: date, lost: Sequence[str]
 ) -> tuple[MonthState | None, str | None]:
+    if state.stage is Stage.PLANNED and not state.resend_allowed:
+        # The rule below would keep it planned, and no create goes: the run would wait for it.
+        return _not_allowed(state), None
     if (state.start, state.end) == (start, end):
         return _own_reason_again(state), None
     if (start, end) in state.exhausted:
@@ -3616,6 +3890,9 @@ def _other_dates_way(state: MonthState, start: date, end: date) -> str:
             "file(s), from its earlier request); "
             + missing_days_way(_evolve(state, start=own.start, end=own.end), start, end)
         )
+    if start == end:
+        way = _one_day_5002(state, start)
+        return way[0].upper() + way[1:]
     runs, folders = _two_ranges(state, start, end)
     return (
         "Run `sat download` for this month with other dates instead, each range into another "

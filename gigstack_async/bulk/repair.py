@@ -250,8 +250,10 @@ def split(
 
     Checked first, else JournalStateError: the month is SAT 5003 (too many CFDIs for one
     request) or 5002 (its limit of requests for those dates), `sat-failed`, in this journal (or
-    already split: the parts are named again), or done (or empty) for fewer days than the plan's
-    whole month, which SAT refused with 5002 (MISSING DAYS: its own dates count as a part, and
+    already split: the parts are named again, and the days its own folder holds count as the
+    split recorded them, `MonthState.split_own`: the same parts give the same state), or done
+    (or empty) for fewer days than the plan's whole month, which SAT refused with 5002
+    (MISSING DAYS: its own dates count as a part, and
     the month takes the whole month's; so do the dates it had been done for when a `journal
     resend --force` of it was refused with 5002 or 5003, `MonthState.own_part`), or it is
     planned and `refused_elsewhere` names another folder's identical request SAT refused with
@@ -285,6 +287,14 @@ def split(
         kept = m.own_part_of(state, state.start, state.end)
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
+    elif state.stage is m.Stage.SPLIT:
+        # Named again: the days its folder holds count as they did (a journal written before
+        # `split_own` names its own part when it kept one).
+        kept = m.own_part_of(state, start, end)
+        parts_here = state.split_own or (() if kept is None else (kept,))
+        own.extend(
+            SplitPart(store.path, p.start, p.end, len(p.files), here, True) for p in parts_here
+        )
     own = [
         attrs.evolve(p, lost=lost_files(here, _own_files(state, p)), short=_short(state, p))
         for p in own

@@ -66,6 +66,13 @@ class Timeline:
             message = _REJECTED if rejected else _ERRORED
         return cls(created_ms, accepted, processing, finished, expires, failed_ms, message)
 
+    def changed_at(self, now_ms: int) -> int:
+        """When the status `status_at(now_ms)` reports began: the last status change."""
+        if self.failed_ms is not None and now_ms >= self.failed_ms:
+            return self.failed_ms
+        instants = (self.accepted_ms, self.processing_ms, self.finished_ms, self.expires_ms)
+        return max((i for i in instants if i <= now_ms), default=self.created_ms)
+
     def status_at(self, now_ms: int) -> str:
         """The gigstack history status at `now_ms`."""
         if self.failed_ms is not None and now_ms >= self.failed_ms:

@@ -17,6 +17,10 @@ how SAT's error codes surface. A test double that agrees with every guess proves
   every new server state, whatever the seed: a fresh sandbox reuses the ids of an old one).
 - `history_request_types` / `history_rfc_types`: when set, the history lists only requests of
   those types (a filtered history); `SandboxConfig.history_limit` makes it short.
+- `history_order`: what the history keeps the newest `history_limit` of, and lists newest first
+  by. The docs say "last 20, newest first" without saying newest by what: `created` (creation,
+  the default), `period` (the request's `startDate`, then `endDate`) or `updated` (its last
+  status change). Ties keep the most recently created first.
 - `sat_codes`: `SatCodeRule`s making SAT answer 305/5002/5003/5004/5005/5007/5008/5011 for chosen
   months (see `SatCodeRule`).
 - `refuse_creates`: the first N creates (optionally only for some months) are refused with a 4xx
@@ -46,6 +50,8 @@ whether or not it lists the active request (nothing billed). `failed`: gigstack 
 request, which ends `failed` with "SAT 5005" in its `statusMessage` (billed, as the verify
 codes)."""
 RequestIdStyle = Literal["uuid", "sequential"]
+HistoryOrder = Literal["created", "period", "updated"]
+HISTORY_ORDERS: tuple[HistoryOrder, ...] = ("created", "period", "updated")
 
 CREATED_AT_FORMATS: tuple[CreatedAtFormat, ...] = ("ms", "s", "iso_offset", "iso_mexico_naive")
 
@@ -240,8 +246,13 @@ class ServerProfile:
     history_rfc_types: frozenset[str] | None = attrs.field(default=None, converter=_types)
     sat_codes: tuple[SatCodeRule, ...] = ()
     refuse_creates: RefuseCreates | None = None
+    history_order: HistoryOrder = "created"
 
     def __attrs_post_init__(self) -> None:
+        if self.history_order not in HISTORY_ORDERS:
+            raise ValueError(
+                f"history_order must be one of {HISTORY_ORDERS}, got {self.history_order!r}"
+            )
         if self.created_at_format not in CREATED_AT_FORMATS:
             raise ValueError(
                 f"created_at_format must be one of {CREATED_AT_FORMATS}, "
@@ -272,6 +283,7 @@ class ServerProfile:
             history_rfc_types=cast("frozenset[str] | None", pick("history_rfc_types")),
             sat_codes=self.sat_codes + other.sat_codes,
             refuse_creates=cast("RefuseCreates | None", pick("refuse_creates")),
+            history_order=cast(HistoryOrder, pick("history_order")),
         )
 
     def describe(self) -> str:
@@ -296,6 +308,9 @@ class ServerProfile:
         ]
         if self.refuse_creates is not None:
             parts.append(f"first {self.refuse_creates.times} create(s) refused")
+        if self.history_order != "created":
+            by = {"period": "period (startDate)", "updated": "last status change"}
+            parts.append(f"history keeps the newest by {by[self.history_order]}")
         return ", ".join(parts) or "agrees"
 
     def sat_rules(self, phase: str) -> tuple[SatCodeRule, ...]:
@@ -332,6 +347,9 @@ PROFILES: dict[str, ServerProfile] = {
     "ids-restart": ServerProfile(request_ids="sequential"),
     "cfdi-only-history": ServerProfile(history_request_types={"cfdi"}),
     "refused-create": ServerProfile(refuse_creates=RefuseCreates(times=1)),
+    # "Newest" by something other than creation (the docs do not say by what).
+    "history-by-period": ServerProfile(history_order="period"),
+    "history-by-update": ServerProfile(history_order="updated"),
 }
 """Named profiles for `SandboxConfig(profile=profile(...))`, `--profile` and the pytest marker.
 
@@ -353,7 +371,8 @@ def profile(*names: str) -> ServerProfile:
 
 
 def random_profile(seed: int) -> ServerProfile:
-    """A seeded draw over the knobs that need no scenario (no SAT codes, no refusals).
+    """A seeded draw over the knobs that need no scenario (no SAT codes, no refusals), the
+    history's order included.
 
     Equal seeds give equal profiles, so a failing chaos run names the profile that broke it.
     """
@@ -369,4 +388,5 @@ def random_profile(seed: int) -> ServerProfile:
         omit_fields=omit,
         request_ids=rng.choice(("uuid", "sequential")),
         history_request_types=rng.choice((None, frozenset({"cfdi"}))),
+        history_order=rng.choice(HISTORY_ORDERS),  # drawn last: earlier seeds' other knobs stay
     )

@@ -83,12 +83,17 @@ async def create_request(request: web.Request) -> web.StreamResponse:
 
 
 async def history(request: web.Request) -> web.StreamResponse:
-    """The most recent requests (20 by default), newest first; the profile may filter them."""
+    """The newest requests (20 by default), newest first; the profile may filter them and say
+    newest by what (`ServerProfile.history_order`)."""
     state, team = state_of(request), team_of(request)
     now = state.clock.now_ms()
     profile = state.profile
     listed = team.history(
-        state.config.history_limit, profile.history_request_types, profile.history_rfc_types
+        state.config.history_limit,
+        profile.history_request_types,
+        profile.history_rfc_types,
+        profile.history_order,
+        now,
     )
     items = [history_item(r, now, state) for r in listed]
     return success({"history": items})

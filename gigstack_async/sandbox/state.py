@@ -23,7 +23,7 @@ from gigstack_async.sandbox.envelopes import ApiError
 from gigstack_async.sandbox.events import EventHook, SandboxEvent
 from gigstack_async.sandbox.invoices import Invoice, InvoiceGenerator
 from gigstack_async.sandbox.lifecycle import Criteria, DownloadRequest, Timeline
-from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+from gigstack_async.sandbox.profiles import HistoryOrder, SatCodeRule, ServerProfile
 from gigstack_async.sandbox.webhook_registry import WebhookRegistry
 
 FAULT_KINDS = frozenset(
@@ -256,15 +256,23 @@ class TeamState:
         limit: int,
         request_types: frozenset[str] | None = None,
         rfc_types: frozenset[str] | None = None,
+        order: HistoryOrder = "created",
+        now_ms: int = 0,
     ) -> list[DownloadRequest]:
-        """The most recent `limit` requests, newest first, of the given types (None = all)."""
+        """The newest `limit` requests, newest first, of the given types (None = all). Newest by
+        `order` (`ServerProfile.history_order`): creation, period (`startDate`, `endDate`) or
+        last status change at `now_ms`; ties keep the most recently created first."""
         listed = [
             request
             for request in self.requests
             if (request_types is None or request.criteria.request_type in request_types)
             and (rfc_types is None or request.criteria.rfc_type in rfc_types)
-        ]
-        return listed[-limit:][::-1]
+        ][::-1]
+        if order == "period":
+            listed.sort(key=lambda r: (r.criteria.start_date, r.criteria.end_date), reverse=True)
+        elif order == "updated":
+            listed.sort(key=lambda r: r.timeline.changed_at(now_ms), reverse=True)
+        return listed[:limit]
 
     def find_request(self, request_id: str) -> DownloadRequest | None:
         """A request of this team by id (case-insensitive)."""

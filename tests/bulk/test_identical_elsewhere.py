@@ -409,6 +409,23 @@ def test_the_held_hint_offers_the_route_that_can_work(
     assert never not in hint
 
 
+def test_a_one_day_month_held_for_a_5003_is_not_told_to_split_it() -> None:
+    # Was: "split the period: run 2024-01-31..2024-01-31 as shorter ranges ... in two halves:
+    # `sat download --from 2024-01-31 --to 2024-01-31 ...`": the very request SAT refused.
+    day = date(2024, 1, 31)
+    one_day = attrs.evolve(MONTH, start=day, end=day)
+    prior = PriorRequest("2024-01", "X1", "failed", message="SAT 5003: Tope máximo")
+    hint = held_hint(one_day, (prior,))
+    assert hint.startswith(
+        "SAT answered 5003 (too many CFDIs for one request) for 2024-01-31 to the request "
+        "already in the account. SAT refuses 2024-01-31 as too large for one request"
+    )
+    assert "one day cannot be split by dates" in hint
+    assert "--from 2024-01-31 --to 2024-01-31 --rfc-type received --type metadata" in hint
+    assert "split" not in hint.replace("cannot be split", "")
+    assert "--allow-duplicates" not in hint
+
+
 def test_the_held_reason_counts_against_sats_limit() -> None:
     one = held_reason(MONTH, (PriorRequest("2024-01", "X1", "completed"),), Path("/abs/cfdi-b"))
     assert one.startswith(

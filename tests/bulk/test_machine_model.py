@@ -5,7 +5,9 @@ creates that are lost before or after the server acted, refused creates, history
 lag, crashes that drop everything in flight and restart from the persisted state (at any
 transition), truncated package downloads, a full disk, SAT 5004/5003/5002/5007/5008, noise
 requests from other tools, and server profiles (documented fields only, a history of 20, 3, 2
-or 1 entries, duplicate detection on or off), and a server whose request ids restart onto ids
+or 1 entries, which fill up: full histories, kept newest by creation, by period or by last
+status change, which the docs leave open; duplicate detection on or off), and a server whose
+request ids restart onto ids
 the journal knows (review 9b #2: its old requests are gone; packages, named by SAT, are not
 reused; a package of another request is refused by its content before extraction).
 Invariants, checked after every step:
@@ -25,7 +27,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import attrs
@@ -72,6 +74,8 @@ class Req:
     message: str | None = None
     fails_with: str | None = None
     """SAT's answer that fails the request once it is processed (5005 reported as a failure)."""
+    changed: int = 0
+    """The server's instant of its last status change (a history kept by `updated`)."""
 
 
 class FakeServer:
@@ -91,9 +95,22 @@ class FakeServer:
         self.expired: set[str] = set()
 
     def history(self) -> tuple[m.Seen, ...]:
+        """The newest `history_window` requests, newest first: by creation, period or last
+        status change (`history_order`; ties: the most recently created first)."""
         window = int(self.profile["history_window"])  # type: ignore[call-overload]
-        newest = list(reversed(self.requests))[:window]
-        return tuple(self.seen(r, history=True) for r in newest)
+        newest = list(reversed(self.requests))
+        order = self.profile.get("history_order", "created")
+        if order == "period":
+            newest.sort(key=lambda r: (r.start, r.end), reverse=True)
+        elif order == "updated":
+            newest.sort(key=lambda r: r.changed, reverse=True)
+        return tuple(self.seen(r, history=True) for r in newest[:window])
+
+    def new_req(self, start: date, end: date, request_type: str, *, ours: bool) -> Req:
+        now = next(self.clock)
+        return Req(
+            str(next(self.ids)), "received", request_type, start, end, ours, str(now), changed=now
+        )
 
     def seen(self, req: Req, *, history: bool) -> m.Seen:
         documented = bool(self.profile["documented_only"])
@@ -122,17 +139,31 @@ class FakeServer:
                 same = (req.start, req.end, req.request_type) == (start, end, request_type)
                 if same and req.status not in ("failed", "expired"):
                     return req.id, True
-        req = Req(
-            str(next(self.ids)), "received", request_type, start, end, ours, str(next(self.clock))
-        )
+        req = self.new_req(start, end, request_type, ours=ours)
         self.requests.append(req)
         return req.id, False
+
+    def made_before(self, count: int, periods: str) -> None:
+        """`count` finished requests of other periods, oldest first: before the months
+        (`older`), after them (`newer`: a history kept by period then never lists the months),
+        both, alternating (`mixed`), or growing parts of February, 2024-02-01..02-01+i
+        (`february-parts`: kept by period, they rank between January and February, in the
+        order they were made, so such a history looks like one kept by creation)."""
+        for i in range(count):
+            newer = periods == "newer" or (periods == "mixed" and i % 2 == 1)
+            start = date(2024, 4 + i % 9, 1) if newer else date(2023, 1 + i % 12, 1)
+            end = date(start.year + start.month // 12, start.month % 12 + 1, 1) - timedelta(days=1)
+            if periods == "february-parts":
+                start, end = date(2024, 2, 1), date(2024, 2, 1) + timedelta(days=i % 28)
+            req = self.new_req(start, end, "cfdi", ours=False)
+            req.status, req.changed = "completed", next(self.clock)
+            self.requests.append(req)
 
     def create_failing(self, key: str, message: str) -> str:
         """A request of ours that SAT fails with `message` (no deduplication: gigstack passed
         it on to SAT)."""
         start, end = MONTHS[key]
-        req = Req(str(next(self.ids)), "received", "cfdi", start, end, True, str(next(self.clock)))
+        req = self.new_req(start, end, "cfdi", ours=True)
         req.fails_with = message
         self.requests.append(req)
         return req.id
@@ -149,6 +180,12 @@ class FakeServer:
         ]
 
     def advance(self, req: Req) -> None:
+        before = req.status
+        self._advance(req)
+        if req.status != before:
+            req.changed = next(self.clock)
+
+    def _advance(self, req: Req) -> None:
         if req.status == "pending":
             req.status = "processing"
         elif req.status == "processing" and req.fails_with is not None:
@@ -236,6 +273,7 @@ class MonthMachineModel(RuleBasedStateMachine):
     @initialize(
         documented_only=st.booleans(),
         history_window=st.sampled_from([2, m.HISTORY_WINDOW, 3, 1]),
+        history_order=st.sampled_from(["created", "period", "updated"]),
         dedupe=st.booleans(),
         sat_5004=st.booleans(),
         sizes=st.lists(st.integers(0, 3), min_size=3, max_size=3),
@@ -246,6 +284,8 @@ class MonthMachineModel(RuleBasedStateMachine):
             max_size=3,
         ),
         made_elsewhere=st.sampled_from([None, None, *MONTHS]),
+        prior=st.sampled_from([0, 19, 20, 23]),
+        prior_periods=st.sampled_from(["older", "newer", "mixed", "february-parts"]),
     )
     def setup(
         self,
@@ -257,6 +297,9 @@ class MonthMachineModel(RuleBasedStateMachine):
         fan: bool,
         outcomes: list[str],
         made_elsewhere: str | None = None,
+        history_order: str = "created",
+        prior: int = 0,
+        prior_periods: str = "older",
     ) -> None:
         truth = {
             key: frozenset(f"{key}-{i}" for i in range(n))
@@ -265,6 +308,7 @@ class MonthMachineModel(RuleBasedStateMachine):
         profile: dict[str, object] = {
             "documented_only": documented_only,
             "history_window": history_window,
+            "history_order": history_order,
             "dedupe": dedupe,
             "sat_5004": sat_5004,
         }
@@ -273,6 +317,9 @@ class MonthMachineModel(RuleBasedStateMachine):
         self.store.ensure(
             [m.MonthState(key, s, e, "received", "cfdi") for key, (s, e) in MONTHS.items()]
         )
+        # Requests the account made before (finished, received cfdi, other periods): with 19 or
+        # more the history is full, or fills up with the run's first creates.
+        self.server.made_before(prior, prior_periods)
         if made_elsewhere is not None:
             # That month's cfdi request was made from the dashboard: SAT may answer 5005.
             self.server.create(made_elsewhere, ours=False)
@@ -350,8 +397,13 @@ class MonthMachineModel(RuleBasedStateMachine):
             self.stale = (self.server.history(), self.generation)
             ids = tuple(s.id for s in self.stale[0])
             created = tuple((s.id, s.created_at) for s in self.stale[0] if s.created_at)
+            final = tuple(
+                (s.id, s.status)
+                for s in self.stale[0]
+                if s.status is not None and s.status in m.FINISHED
+            )
             self.seq += 1
-            self.feed(key, m.Send(ids, self.generation, seq=self.seq, created=created))
+            self.feed(key, m.Send(ids, self.generation, seq=self.seq, created=created, final=final))
 
     @rule()
     def late_history(self) -> None:
@@ -807,6 +859,57 @@ def test_replay_a_short_history_behind_the_fan_out(window: int, outcomes: list[s
     model.tick(0)
     model.never_billed_twice()
     model.teardown()  # runs until every month settles, checking the invariants
+
+
+@pytest.mark.parametrize("order", ["created", "period", "updated"])
+@pytest.mark.parametrize("prior_periods", ["older", "newer", "mixed", "february-parts"])
+@pytest.mark.parametrize(
+    "outcomes",
+    [["lost_before", "ok", "ok"], ["lost_after", "ok", "ok"], ["ok", "lost_before", "lost_after"]],
+)
+@pytest.mark.parametrize("documented_only", [False, True])
+def test_replay_a_lost_create_behind_a_full_history(
+    order: str, prior_periods: str, outcomes: list[str], documented_only: bool
+) -> None:
+    """20 earlier requests keep the history full (issue #9, full-history absence): whatever
+    the history keeps the newest of, a lost create is billed at most once plus the resends
+    the user allowed, and every month settles."""
+    model = MonthMachineModel()
+    model.setup(
+        documented_only=documented_only,
+        history_window=m.HISTORY_WINDOW,
+        dedupe=False,
+        sat_5004=False,
+        sizes=[1, 1, 1],
+        fan=True,
+        outcomes=outcomes,
+        history_order=order,
+        prior=20,
+        prior_periods=prior_periods,
+    )
+    model.tick(0)
+    model.never_billed_twice()
+    if (order, prior_periods, outcomes[0], documented_only) == (
+        "created",
+        "older",
+        "lost_before",
+        False,
+    ):
+        # a window by creation, older periods, finished anchors: proven in the same run
+        state = model.state("2024-01")
+        assert (state.stage, state.reason) == (
+            m.Stage.PLANNED,
+            "the history proved the last create never arrived",
+        )
+    model.teardown()  # runs until every month settles, checking the invariants
+    if (outcomes[0], documented_only, order, prior_periods) == (
+        "lost_before",
+        False,
+        "created",
+        "older",
+    ):
+        assert model.allowed["2024-01"] == 0  # proven by the history, not by the user
+    assert model.server.billed_for("2024-01") <= 1 + model.allowed["2024-01"]
 
 
 @pytest.mark.parametrize("documented_only", [False, True])

@@ -42,7 +42,6 @@ def decide(state: m.MonthState, dates: tuple[date, date]) -> m.PlanDecision:
     ("changes", "create"),
     [
         ({}, PlanCreate.YES),  # never sent
-        ({"resend_allowed": False}, PlanCreate.NO),  # `_send` sends nothing from it
         ({"stage": Stage.REFUSED, "resend_allowed": False}, PlanCreate.YES),  # refused: resendable
         ({"exhausted": (AUG,)}, PlanCreate.NO),  # SAT 5002 refused these dates: never again
         ({"stage": Stage.REFUSED, "exhausted": (AUG,)}, PlanCreate.NO),
@@ -334,7 +333,6 @@ def test_a_month_sat_failed_for_another_reason_keeps_its_dates(code: int | None)
     [
         ({}, PlanCreate.YES),
         ({"stage": Stage.REFUSED, "resend_allowed": False}, PlanCreate.YES),
-        ({"resend_allowed": False}, PlanCreate.NO),
     ],
 )
 def test_a_month_with_nothing_billed_takes_the_plans_dates(
@@ -343,6 +341,41 @@ def test_a_month_with_nothing_billed_takes_the_plans_dates(
     state = month(LATE, creates=1, **changes)
     decision = decide(state, AUG)
     assert decision == m.PlanDecision(attrs.evolve(state, start=AUG[0], end=AUG[1]), None, create)
+
+
+NOT_ALLOWED = (
+    "the journal records 2024-08 as planned for {dates} but not allowed to send a create "
+    "request (its record says one may have gone already, which no run leaves a planned month "
+    "saying: a hand-edited or damaged journal?): nothing was sent"
+)
+NOT_ALLOWED_HINT = (
+    "look for the month's request in the account's history (`gigstack-async downloads "
+    "history`, or the dashboard): if it is there, `gigstack-async journal adopt 2024-08 "
+    "<request id>` attaches it without sending anything; if it is not, `gigstack-async journal "
+    "resend 2024-08` allows one new create request (it may be billed)"
+)
+
+
+@pytest.mark.parametrize(("recorded", "plan"), [(AUG, AUG), (LATE, AUG), (AUG, EARLY)])
+def test_a_planned_month_its_record_forbids_sending_needs_attention(
+    recorded: tuple[date, date], plan: tuple[date, date]
+) -> None:
+    # Was PlanDecision(None or the plan's dates, None, NO): planned, and `Send` sends nothing
+    # from it, so the run waited for it forever. Its recorded dates are kept (a create for them
+    # may be out), and `journal resend` (which a planned month refuses) now takes it.
+    state = month(recorded, resend_allowed=False, creates=1)
+    decision = decide(state, plan)
+    dates = f"{recorded[0]}..{recorded[1]}"
+    attention = attrs.evolve(
+        state,
+        stage=Stage.NEEDS_ATTENTION,
+        reason=NOT_ALLOWED.format(dates=dates),
+        hint=NOT_ALLOWED_HINT,
+    )
+    assert decision == m.PlanDecision(attention, None, PlanCreate.NO)
+    assert attention.settled
+    resend, commands = m.transition(attention, m.AllowResend())
+    assert (resend.stage, resend.resend_allowed, commands) == (Stage.PLANNED, True, ())
 
 
 @pytest.mark.parametrize("plan", [AUG, MIDDLE, LATE])

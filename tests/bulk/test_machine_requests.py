@@ -961,13 +961,15 @@ def test_a_complete_history_proves_the_create_absent() -> None:
                 ),
                 expected=("r9", *(f"x{i}" for i in range(m.HISTORY_WINDOW - 2))),
             ),
-            "the history is full (20 entries)",
+            "the history is full (20 entries) and does not show every entry's createdAt in one "
+            "unit, so it cannot show that it keeps the newest requests by creation",
             id="a full 20-entry history may have pushed ours out",
         ),
         pytest.param(
             unknown(),
             complete_history(window=2),
-            "the history is full (2 entries)",
+            "the history is full (2 entries) and does not show every entry's createdAt in one "
+            "unit, so it cannot show that it keeps the newest requests by creation",
             id="a short window that is full",
         ),
         pytest.param(
@@ -3260,10 +3262,16 @@ def test_a_done_month_missing_days_sat_refused_is_completed_by_parts_elsewhere(
         "the other days downloaded in parts elsewhere: /b/2024-01 (2024-01-31..2024-01-31, 1 "
         "file(s))"
     )
-    again, _ = m.transition(new, m.SplitElsewhere("/c/2024-01", *JAN))  # parts named again
-    assert (
-        again.reason
-        == "2024-01-01..2024-01-31 downloaded partly here, partly elsewhere: /c/2024-01"
+    # Parts named again: the same split, its own request's days still named (split_own).
+    again, _ = m.transition(new, m.SplitElsewhere("/c/2024-01", *JAN))
+    assert (again.stage, again.start, again.end, again.split_own) == (
+        Stage.SPLIT,
+        *JAN,
+        new.split_own,
+    )
+    assert again.reason == (
+        "requested here for 2024-01-01..2024-01-30 (SAT 5002 refused 2024-01-01..2024-01-31); "
+        "the other days downloaded in parts elsewhere: /c/2024-01"
     )
 
 

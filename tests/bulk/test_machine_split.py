@@ -221,11 +221,38 @@ HINT_OWN = (
 
 def test_limit_5002_hint_splits_the_dates_in_two_halves() -> None:
     assert m.limit_5002_hint(PLANNED, *AUG) == LIMIT_AUG
-    # A one-day range: the first half is that day, the second starts after it.
-    assert (
-        "--from 2024-08-31 --to 2024-08-31 --rfc-type received --out <out>-2024-08a` and "
-        "`gigstack-async sat download --from 2024-09-01 --to "
-    ) in m.limit_5002_hint(PLANNED, d(31), d(31))
+
+
+ONE_DAY_5002_WAY = (
+    "one day cannot be split by dates (a request asks for whole days), so no other dates of "
+    "2024-08-31 exist. What can be done: `gigstack-async sat download --from 2024-08-31 --to "
+    "2024-08-31 --rfc-type received --type metadata --out <out>-2024-08a` (with the other "
+    "options you ran with, e.g. --team; its own --out folder, as a journal holds one kind of "
+    "request) lists that day's CFDIs without their XML (another kind of request: whether SAT's "
+    "limit counts it with this one is not documented; a new request, may be billed); for that "
+    "day's XML, ask gigstack's support (or SAT)"
+)
+
+
+def test_a_one_day_5002_offers_no_halves() -> None:
+    # Was "e.g. `sat download --from 2024-08-31 --to 2024-08-31 ...` and `sat download --from
+    # 2024-09-01 --to 2024-08-31 ...`": the refused day again, and a range ending before it
+    # starts.
+    one_day = attrs.evolve(PLANNED, start=d(31), end=d(31))
+    assert m.limit_5002_hint(one_day, d(31), d(31)) == (
+        "SAT's limit of requests for 2024-08-31 is exhausted: that day is never sent again, "
+        "and " + ONE_DAY_5002_WAY
+    )
+    refused = attrs.evolve(one_day, stage=Stage.SAT_FAILED, sat_code=5002, exhausted=())
+    with pytest.raises(TransitionError) as resend:
+        transition(refused, AllowResend(force=True))
+    assert str(resend.value).endswith(
+        "a resend with these dates would be refused. O" + ONE_DAY_5002_WAY[1:]
+    )
+    metadata = m.limit_5002_hint(attrs.evolve(one_day, request_type="metadata"), d(31), d(31))
+    assert metadata.endswith(
+        "exist: ask gigstack's support (or SAT) how to get that day's metadata"
+    )
 
 
 def split_5003_hint(period: str, first: str, second: str) -> str:
@@ -279,6 +306,49 @@ def test_a_5003_hint_prints_the_two_halves_to_run_as_they_must_be_typed(
     new, commands = transition(sending, m.CreateRefused("Tope máximo", 5003))
     assert commands == ()
     assert (new.stage, new.sat_code, new.hint) == (Stage.SAT_FAILED, 5003, hint)
+
+
+ONE_DAY_5003 = (
+    "SAT refuses 2024-08-31 as too large for one request (5003: too many CFDIs for one "
+    "request), and one day cannot be split by dates (a request asks for whole days): do not "
+    "request it again (it would be billed and refused again)"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_type", "hint"),
+    [
+        (
+            "cfdi",
+            ONE_DAY_5003 + ". What can be done: `gigstack-async sat download --from 2024-08-31 "
+            "--to 2024-08-31 --rfc-type received --type metadata --out <out>-2024-08a` (with the "
+            "other options you ran with, e.g. --team; its own --out folder, as a journal holds "
+            "one kind of request) lists that day's CFDIs without their XML (SAT's metadata: "
+            "UUID, RFCs, dates, total, status), which SAT caps higher per request (reported as "
+            "1,000,000 rows against 200,000 XML); it is a new request and may be billed. For "
+            "that day's XML, ask gigstack's support (or SAT)",
+        ),
+        (  # a metadata request refused: no other kind to offer
+            "metadata",
+            ONE_DAY_5003 + ". Ask gigstack's support (or SAT) how to get that day's metadata",
+        ),
+    ],
+)
+def test_a_one_day_5003_hint_offers_no_split_that_repeats_the_refused_request(
+    request_type: str, hint: str
+) -> None:
+    # Was: "split the period: run 2024-08-31..2024-08-31 as shorter ranges ... in two halves:
+    # `sat download --from 2024-08-31 --to 2024-08-31 ...`", the very request SAT refused.
+    one_day = MonthState(KEY, d(31), d(31), "received", request_type)
+    sending = attrs.evolve(one_day, stage=Stage.SUBMITTING, unknown=True, resend_allowed=False)
+    new, commands = transition(sending, m.CreateRefused("Tope máximo", 5003))
+    assert commands == ()
+    assert (new.stage, new.sat_code, new.hint) == (Stage.SAT_FAILED, 5003, hint)
+    assert m.one_day_5003(new) == hint
+    # SAT's 5003 as a failed request's message (the status or history) says the same.
+    assert m._sat_failed(sending, "SAT 5003: Tope máximo").hint == hint
+    # Two days still split, a day each.
+    assert m.one_day_5003(attrs.evolve(one_day, start=d(30))) is None
 
 
 HINT_5003_OWN = (
@@ -483,6 +553,8 @@ def test_the_request_and_the_own_part_complete_the_month_in_its_folder(stage: St
         extracted=(*DONE_FIRST_HALF.extracted, ExtractedPackage(OWN_PART, OWN_FILES)),
         reason=COMPLETE_REASON.replace("(3 file(s))", "(4 file(s))"),
         hint=None,
+        # Both ranges its folder holds, each with its files (for `journal split` again).
+        split_own=(OWN, OwnPart(*FIRST_HALF, ("C.xml", "D.xml", "E.xml"))),
     )
     assert new.ok
     assert new.files == ("C.xml", "D.xml", "E.xml", "A.xml", "B.xml")
@@ -569,6 +641,7 @@ def test_a_5002_month_with_its_own_part_is_split_and_counts_its_files() -> None:
         extracted=(ExtractedPackage("p9", ("Z.xml",)), ExtractedPackage(OWN_PART, OWN_FILES)),
         reason=SPLIT_OWN_REASON,
         hint=None,
+        split_own=(OWN,),
     )
     assert (new.ok, new.files) == (True, ("Z.xml", "A.xml", "B.xml"))
 
@@ -588,7 +661,10 @@ def test_a_5003_month_with_its_own_part_is_split_and_counts_its_files_and_cfdis(
         "2024-08-15..2024-08-31 downloaded here by an earlier request (2 file(s)), the other "
         f"days in parts elsewhere: {WHERE}",
         hint=None,
+        split_own=(attrs.evolve(OWN, invoice_count=2),),
     )
+    # The same parts named again: the same record (its own part still named in the reason).
+    assert transition(new, SplitElsewhere(WHERE, invoice_count=3)) == (new, ())
     # Unknown is never zero: a part (or the own part) whose count is unknown leaves it unknown.
     assert transition(before, SplitElsewhere(WHERE))[0].invoice_count is None
     assert transition(REFUSED_5003, SplitElsewhere(WHERE, invoice_count=3))[0].invoice_count == 3
@@ -634,7 +710,12 @@ def test_a_month_held_for_another_folders_5003_is_split_and_names_that_request()
     held = attrs.evolve(PLANNED, reason="held", hint="split it")
     new, commands = transition(held, SplitElsewhere(WHERE, refused_elsewhere="req-x"))
     assert commands == ()
-    assert new == attrs.evolve(held, stage=Stage.SPLIT, reason=HELD_REASON, hint=None)
+    assert new == attrs.evolve(
+        held, stage=Stage.SPLIT, reason=HELD_REASON, hint=None, split_for="req-x"
+    )
+    # The same parts named again (the CLI reads no history for a split month): the same
+    # record. Was "2024-08-01..2024-08-31 downloaded partly here, partly elsewhere".
+    assert transition(new, SplitElsewhere(WHERE)) == (new, ())
     again, _ = transition(new, SplitElsewhere("/c", refused_elsewhere="req-y"))
     assert again.reason == HELD_REASON.replace("req-x", "req-y").replace(WHERE, "/c")
 
@@ -729,6 +810,7 @@ def test_a_month_done_for_fewer_days_than_refused_dates_is_completed_by_parts(
     obs = SplitElsewhere(WHERE, *AUG)
     new, commands = transition(state, obs)
     assert commands == ()
+    asked = OwnPart(*FIRST_HALF, ("C.xml", "D.xml", "E.xml"))
     assert new == attrs.evolve(
         state,
         stage=Stage.SPLIT,
@@ -737,6 +819,7 @@ def test_a_month_done_for_fewer_days_than_refused_dates_is_completed_by_parts(
         extracted=extracted,
         reason=reason,
         hint=None,
+        split_own=(asked,) if state.own_part is None else (OWN, asked),
     )
     assert new.ok
 
@@ -817,13 +900,16 @@ def test_the_months_own_dates_given_again_are_a_plain_split() -> None:
     )
 
 
-def test_a_done_month_split_again_says_partly_here() -> None:
-    split, _ = transition(attrs.evolve(DONE_FIRST_HALF, own_part=None), SplitElsewhere(WHERE, *AUG))
+@pytest.mark.parametrize("own", [None, OWN])
+def test_a_done_month_split_again_keeps_its_own_days_and_says_where(own: OwnPart | None) -> None:
+    # Was "2024-08-01..2024-08-31 downloaded partly here, partly elsewhere": the days it holds
+    # were no longer named (and `journal split` again was refused: the parts miss them).
+    split, _ = transition(attrs.evolve(DONE_FIRST_HALF, own_part=own), SplitElsewhere(WHERE, *AUG))
+    same, commands = transition(split, SplitElsewhere(WHERE, *AUG))
+    assert (same, commands) == (split, ())  # the same parts again: the same record
     again, commands = transition(split, SplitElsewhere("/c/2024-08", *AUG))
     assert commands == ()
-    assert again == attrs.evolve(
-        split, reason="2024-08-01..2024-08-31 downloaded partly here, partly elsewhere: /c/2024-08"
-    )
+    assert again == attrs.evolve(split, reason=split.reason.replace(WHERE, "/c/2024-08"))
 
 
 # ------------------------------------------------------------------ an own part at the front

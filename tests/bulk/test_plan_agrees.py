@@ -190,3 +190,33 @@ async def test_a_planned_month_of_exhausted_dates_is_neither_held_nor_counted(
     assert (result.stage, result.ok) == ("sat-failed", False)
     assert "nothing was sent again" in (result.error or "")
     assert creates(sandbox) == 1
+
+
+@pytest.mark.parametrize("dates", [AUG, EARLY])
+async def test_a_planned_month_its_record_forbids_sending_ends_needing_attention(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    dates: tuple[date, date],
+) -> None:
+    # Planned, but its record says no create may be sent (`resend_allowed` False: a hand-edited
+    # journal, or any state where the plan would send and the machine would not). The run
+    # waited for the month to act, which it never did: it hung until killed.
+    sandbox, client = world
+    out = tmp_path / "A"
+    record(client, out, attrs.evolve(AUGUST, resend_allowed=False, creates=1))
+    bulk = client.downloads.bulk(f"{dates[0]}", f"{dates[1]}", rfc_type="received", download_to=out)
+    assert bulk.may_create() == []
+    run = month_results(client, out, f"{dates[0]}", f"{dates[1]}")
+    result = (await asyncio.wait_for(run, timeout=20))["2024-08"]
+    assert (result.stage, result.ok) == ("needs-attention", False)
+    assert "not allowed to send a create request" in (result.error or "")
+    assert f"journal resend {out} 2024-08" in (result.hint or "")
+    assert creates(sandbox) == 0
+    # The way forward it names works: the month is sent once the user allows it.
+    resend = ("journal", "resend", out, "2024-08", "--yes")
+    assert await asyncio.to_thread(cli, sandbox, *resend) == 0
+    capsys.readouterr()
+    again = await month_results(client, out, f"{dates[0]}", f"{dates[1]}")
+    assert again["2024-08"].ok
+    assert creates(sandbox) == 1

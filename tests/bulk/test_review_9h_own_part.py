@@ -285,3 +285,29 @@ async def test_split_of_a_replan_counts_the_own_part_and_its_files(
         "received cfdi 2024-08-01..2024-08-09",
         "received cfdi 2024-08-10..2024-08-14",
     ]
+
+    # The same split command again (a script run twice): was refused, "the parts do not cover
+    # 2024-08's dates 2024-08-01..2024-08-31: 2024-08-01..2024-08-09, 2024-08-15..2024-08-31
+    # missing" (the split record had forgotten the days its own folder holds).
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        recorded = store.get("2024-08")
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", rest) == 0
+    said = capsys.readouterr().out
+    assert "2024-08 is already split with these parts: nothing changed, nothing was sent" in said
+    assert f"(2024-08-15..2024-08-31, {len(own)} file(s), this folder's own request)" in said
+    assert "(2024-08-01..2024-08-09, " in said
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-08") == recorded
+        assert [(p.start, p.end) for p in recorded.split_own] == [
+            (date(2024, 8, 15), date(2024, 8, 31)),
+            (date(2024, 8, 1), date(2024, 8, 9)),
+        ]
+    # Another split that misses days is refused as before, naming only the days nothing holds.
+    fewer = tmp_path / "D"
+    assert (await run(client, fewer, "2024-08-10", "2024-08-12"))["2024-08"].ok
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", fewer) == 2
+    assert "2024-08-13..2024-08-14 missing" in capsys.readouterr().err
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        assert store.get("2024-08") == recorded

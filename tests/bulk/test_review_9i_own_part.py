@@ -24,9 +24,10 @@ from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
-from tests.bulk._support import keyed_cli, month_results, world_of, xml_names
+from tests.bulk._support import JOURNAL, keyed_cli, month_results, world_of, xml_names
 
 COMMAND = re.compile(r"`gigstack-async ((?:sat download|journal split) [^`]*)`")
 
@@ -130,6 +131,22 @@ async def test_the_5003_commands_copied_exactly_never_ask_for_the_folders_days_a
         assert "never requested again, with --force or not" in refusal
         assert "pass --force" not in refusal
     assert len(august_creates(sandbox)) == 3
+
+    # The printed split again (run twice): was refused, "the parts do not cover ...
+    # 2024-08-15..2024-08-31 missing"; now the same split, nothing changed.
+    assert await cli(sandbox, *shlex.split(commands[1])) == 0
+    said = capsys.readouterr().out
+    assert "2024-08 is already split with these parts: nothing changed" in said
+    assert "(2024-08-15..2024-08-31, 22 file(s), this folder's own request)" in said
+    same = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
+    assert (same.stage, same.ok, same.invoice_count) == ("split", True, len(own | part))
+    assert len(august_creates(sandbox)) == 3
+    # A split recorded before `split_own` existed (its record lacks it) is the same split too.
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        recorded = store.get("2024-08")
+        store.put(attrs.evolve(recorded, split_own=()))
+    assert await cli(sandbox, *shlex.split(commands[1])) == 0
+    assert "already split with these parts: nothing changed" in capsys.readouterr().out
 
     # Files equal the server's ground truth: every CFDI of the requests that delivered.
     delivered = [c.created for c in sandbox.state.calls_to("createDownloadRequest")]

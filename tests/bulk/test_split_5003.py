@@ -208,6 +208,14 @@ async def test_a_month_held_by_another_folders_5003_follows_the_split_advice_to_
     first = sandbox.state.calls_to(CREATE)[0].created
     assert f"request {first}: SAT 5003" in reason
     assert "which this journal did not send" in reason
+    # The same split again: was recorded anew as "downloaded partly here, partly elsewhere"
+    # (nothing is here; the request that held it no longer named).
+    capsys.readouterr()
+    assert await asyncio.to_thread(keyed_cli, sandbox, *argv) == 0
+    assert "2024-03 is already split with these parts: nothing changed" in capsys.readouterr().out
+    with JournalStore.open_existing(b / JOURNAL) as store:
+        assert store.get("2024-03").reason == reason
+    assert calls(sandbox, CREATE) == creates
 
 
 async def test_a_planned_month_no_5003_refused_is_not_split(

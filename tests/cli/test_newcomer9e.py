@@ -60,6 +60,35 @@ async def test_the_5003_hint_prints_the_part_downloads_and_the_split_to_copy(
     assert len(sandbox.state.calls_to("createDownloadRequest")) == creates
 
 
+async def test_a_one_day_5003_hint_prints_no_split_and_its_metadata_command_runs(
+    make_sandbox, raw_cli, tmp_path: Path
+) -> None:
+    # Was "split the period ... e.g. in two halves: `sat download --from 2025-03-31 --to
+    # 2025-03-31 ... --out cfdi-2025-03a`": the very request SAT had just refused, billed again.
+    from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
+
+    rule = SatCodeRule(5003, month="2025-03", request_type="cfdi")
+    sandbox: Sandbox = await make_sandbox(profile=ServerProfile(sat_codes=(rule,)))
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    argv = _download(Path("cfdi"), "--yes", first="2025-03-31", last="2025-03-31")
+    day = await raw_cli(*argv, env=env, cwd=tmp_path)
+    assert day.code == 1
+    summary = " ".join(day.stdout.split("Summary", 1)[1].split())
+    assert "one day cannot be split by dates" in summary
+    printed = list(dict.fromkeys(COMMAND.findall(summary)))
+    assert printed == [
+        "gigstack-async sat download --from 2025-03-31 --to 2025-03-31 --rfc-type received "
+        "--type metadata --out cfdi-2025-03a",
+    ], summary
+    # Copied as printed, the metadata request for that day is done in its own folder.
+    listed = await raw_cli(
+        *shlex.split(printed[0])[1:], "--yes", "--poll-interval", "0.02", env=env, cwd=tmp_path
+    )
+    assert listed.code == 0, listed.stdout + listed.stderr
+    assert "received metadata, 2025-03-31 to 2025-03-31" in listed.stdout
+    assert "1 ok, 0 not ok" in listed.stdout
+
+
 # #7: the held and adopt hints print commands without --yes (the confirmation is the point), and
 # without a terminal `journal adopt` refused with "adopt trusts your word: pass --yes (-y)"
 # after its whole paragraph: now the refusal prints the command to run again, --yes added.

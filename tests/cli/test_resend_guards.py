@@ -49,6 +49,26 @@ def test_a_5003_month_is_not_resent_with_the_dates_sat_found_too_big(
     assert stage_of(out, "2024-03") is m.Stage.SAT_FAILED
 
 
+def test_a_one_day_5003_month_is_not_told_to_split_the_day(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Was: "Split the period instead ... e.g. in two halves: `sat download --from 2024-03-31
+    # --to 2024-03-31 ...`": the very request SAT refused, billed again.
+    day = date(2024, 3, 31)
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        store.put(attrs.evolve(store.get("2024-03"), start=day, end=day))
+    assert main(["journal", "resend", str(out), "2024-03", "--yes"]) == 2
+    said = capsys.readouterr()
+    assert said.err.count("--from 2024-03-31 --to 2024-03-31") == 1
+    assert "one day cannot be split by dates" in said.err
+    assert f"--type metadata --out {out}-2024-03a" in said.err
+    assert "journal split" not in said.err
+    assert "Pass --force only if SAT's answer has changed" in said.err
+    assert stage_of(out, "2024-03") is m.Stage.SAT_FAILED
+    assert main(["journal", "resend", str(out), "2024-03", "--yes", "--force"]) == 0
+    assert stage_of(out, "2024-03") is m.Stage.PLANNED
+
+
 def test_force_resends_a_5003_month_when_the_user_insists(out: Path) -> None:
     assert main(["journal", "resend", str(out), "2024-03", "--yes", "--force"]) == 0
     assert stage_of(out, "2024-03") is m.Stage.PLANNED

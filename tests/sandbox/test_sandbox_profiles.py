@@ -269,6 +269,61 @@ async def test_short_history(start_sandbox, config) -> None:
     assert [item["id"] for item in await history(api)] == ids[:0:-1]
 
 
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ((), ["feb", "jan"]),  # newest by creation: the last two created
+        (("history-by-period",), ["mar", "feb"]),  # newest by startDate, whenever created
+    ],
+)
+async def test_history_order_by_period(start_sandbox, config, names, expected) -> None:
+    _, api = await start_sandbox(attrs.evolve(with_profile(config, *names), history_limit=2))
+    ids = {
+        name: await created(api, f"2025-0{m}-01", f"2025-0{m}-28")
+        for name, m in (("mar", 3), ("jan", 1), ("feb", 2))
+    }
+
+    assert [item["id"] for item in await history(api)] == [ids[n] for n in expected]
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ((), ["b", "a"]),  # by creation: b (pending) was created last
+        (("history-by-update",), ["a", "b"]),  # a completed after b was created
+    ],
+)
+async def test_history_order_by_last_status_change(start_sandbox, config, names, expected) -> None:
+    sandbox, api = await start_sandbox(with_profile(config, *names))
+    ids = {"a": await created(api, *APRIL), "b": await created(api, *MAY)}
+    now = sandbox.clock.now_ms()
+    a, b = sandbox.state.download_requests
+    a.timeline = attrs.evolve(
+        a.timeline, accepted_ms=now + 1000, processing_ms=now + 2000, finished_ms=now + 3000
+    )
+    b.timeline = attrs.evolve(b.timeline, accepted_ms=now + 10**9)  # stays pending
+    sandbox.clock.advance(5)
+
+    items = await history(api)
+
+    assert [item["id"] for item in items] == [ids[n] for n in expected]
+    assert [item["status"] for item in items if item["id"] == ids["a"]] == ["completed"]
+
+
+def test_history_order_profiles_combine_and_describe() -> None:
+    both = profile("cfdi-only-history", "history-by-period")
+    assert both.history_order == "period"
+    assert both.history_request_types == frozenset({"cfdi"})
+    assert profile("history-by-update").describe() == (
+        "history keeps the newest by last status change"
+    )
+    assert profile("history-by-period").describe() == (
+        "history keeps the newest by period (startDate)"
+    )
+    with pytest.raises(ValueError, match="history_order must be one of"):
+        ServerProfile(history_order="id")  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- SAT codes on chosen months
 
 
@@ -536,6 +591,7 @@ def test_random_profile_is_seeded() -> None:
     assert drawn == [random_profile(seed) for seed in range(40)]
     assert len({p.created_at_format for p in drawn}) == 4
     assert len({p.request_ids for p in drawn}) == 2
+    assert {p.history_order for p in drawn} == {"created", "period", "updated"}
     assert any(p.clock_offset_seconds < 0 for p in drawn)
     assert any(p.clock_offset_seconds > 0 for p in drawn)
 

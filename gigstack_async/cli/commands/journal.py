@@ -768,7 +768,16 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 "and the new request may be billed; pass --force only if the month misses days "
                 "(MISSING DAYS)"
             )
-        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
+        one_day = m.one_day_5003(state)
+        if state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and one_day is not None:
+            if not args.force:
+                # One day: no split exists, so none is offered (it would repeat the request).
+                raise UsageError(
+                    f"{key}: "
+                    + (with_journal(one_day, key, str(args.journal)) or one_day)
+                    + ". Pass --force only if SAT's answer has changed"
+                )
+        elif state.stage is m.Stage.SAT_FAILED and state.sat_code == 5003 and not args.force:
             way = with_journal(m.split_commands(state), key, str(args.journal))
             own = m.own_part_of(state, state.start, state.end)
             parts = (

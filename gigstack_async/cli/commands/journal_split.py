@@ -105,8 +105,15 @@ def run_split(args: argparse.Namespace, ctx: Context) -> int:
             )
         except GigstackError as error:
             raise UsageError(f"{error}. Nothing changed.") from None
-        repair.record(store, new, ())
-        ctx.ui.out(f"{key} is now split: its CFDIs are in")
+        if new == state:
+            # The same split named again (a command run twice): nothing to record.
+            ctx.ui.out(
+                f"{key} is already split with these parts: nothing changed, nothing was sent. "
+                "Its CFDIs are in"
+            )
+        else:
+            repair.record(store, new, ())
+            ctx.ui.out(f"{key} is now split: its CFDIs are in")
         for part in parts:
             lost = f" ({len(part.lost)} of them missing there: --force)" if part.lost else ""
             ctx.ui.out(f"  {part.describe()}{lost}")

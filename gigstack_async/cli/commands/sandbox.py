@@ -42,6 +42,8 @@ PROFILE_NAMES = (
     "created-at-naive-mx",
     "created-at-seconds",
     "documented-fields",
+    "history-by-period",
+    "history-by-update",
     "ids-restart",
     "no-counts",
     "no-package-ids",
