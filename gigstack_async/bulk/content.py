@@ -42,7 +42,9 @@ from gigstack_async.cfdi import metadata_kind
 from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, stream_staged
 
 __all__ = [
+    "CfdiHead",
     "PackageScan",
+    "cfdi_heads",
     "cfdi_uuids",
     "lost_files",
     "metadata_rows",
@@ -178,6 +180,41 @@ def scan_files(
         rfc_type=rfc_type,
         journal_rfc=journal_rfc,
     )
+
+
+@attrs.frozen
+class CfdiHead:
+    """What one file of a month's folder says of itself: `day`, the CFDI's issue date (its
+    `Fecha`, Mexico City wall time), and `rfc`, the RFC on the request's side (`Receptor` in a
+    received request, `Emisor` in an issued one). `cfdi` False: not a readable CFDI (another
+    file, damaged XML): then neither is known."""
+
+    name: str
+    cfdi: bool
+    day: date | None = None
+    rfc: str | None = None
+
+
+def cfdi_heads(paths: Iterable[Path], *, rfc_type: str = "received") -> tuple[CfdiHead, ...]:
+    """Each file's `CfdiHead`, read as `scan_files` reads it (64 KiB pieces, an XML only until
+    its Emisor and Receptor: memory stays flat). Raises `OSError` for a file that cannot be
+    read. `journal repair` tells by them which of a folder's files are which request's days,
+    and `journal keep` proves from them which days a request's files are of."""
+    own_side = _SIDE.get(rfc_type, (None, None))[0]
+    heads = []
+    for name, chunks in _files(paths):
+        seen = _Seen(None)
+        first = next(chunks, b"")
+        if metadata_kind(first) == "metadata":
+            heads.append(CfdiHead(name, False))
+            continue
+        head = _cfdi(name, first, chunks, seen, own_side, None)
+        if head is None:
+            heads.append(CfdiHead(name, False))
+            continue
+        rfc = head.rfc.get(own_side) if own_side is not None else None
+        heads.append(CfdiHead(name, True, _day(head.fecha), rfc or None))
+    return tuple(heads)
 
 
 def cfdi_uuids(names: Iterable[str]) -> set[str]:
@@ -356,7 +393,7 @@ def _cfdi(
     seen: _Seen,
     own_side: str | None,
     other_side: str | None,
-) -> None:
+) -> _Head | None:
     head = _Head()
     parser = ET.XMLParser(target=head)
     if not first.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -369,7 +406,7 @@ def _cfdi(
     except (_Stop, ET.ParseError, ValueError):
         pass
     if head.ns is None:
-        return  # not a readable CFDI (another file, damaged XML): not evidence
+        return None  # not a readable CFDI (another file, damaged XML): not evidence
     seen.cfdi += 1
     seen.first_cfdi = seen.first_cfdi or name
     seen.day(head.fecha)
@@ -377,6 +414,7 @@ def _cfdi(
         seen.rfc("own", head.rfc[own_side])
     if other_side is not None and head.rfc.get(other_side):
         seen.rfc("other", head.rfc[other_side])
+    return head
 
 
 # --- metadata TXT -------------------------------------------------------------------------------

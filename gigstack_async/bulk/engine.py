@@ -230,9 +230,41 @@ def merge_plan(
         if decision.note is not None:
             notes[slot.key] = decision.note
         if decision.shown is not None and shown is not None:
-            shown[slot.key] = decision.shown
+            shown[slot.key] = _of_the_plan(decision.shown, state, download_to)
     store.ensure(fresh)
     return notes
+
+
+def _of_the_plan(
+    shown: m.MonthState, state: m.MonthState, download_to: Path | None
+) -> m.MonthState:
+    """`shown` (a plan's days all in the month's folder, `m.PlanDecision.shown`) with only the
+    files of the plan's days when it asks for fewer than its own part's (review 9k #4: a plan
+    of 08-16..31 counted 08-15's CFDIs): each CFDI told by its issue date; a file that is not a
+    readable CFDI stays (not evidence either way)."""
+    own = state.own_part
+    if (
+        own is None
+        or download_to is None
+        or (shown.start, shown.end) == (own.start, own.end)
+        or shown.stage not in (m.Stage.DONE, m.Stage.EMPTY)
+    ):
+        return shown
+    folder = download_to / state.key
+    try:
+        heads = content.cfdi_heads(
+            [folder / n for n in shown.files if (folder / n).is_file()], rfc_type=state.rfc_type
+        )
+    except OSError:
+        return shown
+    outside = {h.name for h in heads if h.day is not None and not shown.start <= h.day <= shown.end}
+    if not outside:
+        return shown
+    extracted = tuple(
+        m.ExtractedPackage(e.package_id, tuple(n for n in e.files if n not in outside))
+        for e in shown.extracted
+    )
+    return attrs.evolve(shown, extracted=extracted)
 
 
 def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path | None) -> None:
@@ -260,8 +292,8 @@ def held_month(
     None when nothing says it was ever requested.
 
     Its dates and SAT's count are those the log kept for the request its hint offers to adopt
-    (`_asked_of`); a log ending in SAT 5002/5003, or the split after it, rebuilds that refusal
-    with the folder's own part (`m.refused_from_log`).
+    (`_asked_of`); a log showing SAT 5002/5003 anywhere is rebuilt from the whole of it, the
+    folder's files told apart by their CFDIs' issue dates (`m.refused_from_log`).
     Its creates and package downloads are the log's last line's (`LogLine.counts`); a log that
     kept none (an older journal), or files with no log, leave them unknown: every request id is
     `uncounted`, so its packages count as spent (never zero), and the folder's files are
@@ -313,8 +345,18 @@ def held_month(
         unextracted=m.staged_not_extracted([line.stage for line in lines]),
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
     )
-    logged = [m.Logged(line.stage, line.reason, line.request_id, line.asked) for line in lines]
-    return m.refused_from_log(held, logged, file_names(folder)) or held
+    logged = [
+        m.Logged(line.stage, line.reason, line.request_id, line.asked, line.sat_code)
+        for line in lines
+    ]
+    names = file_names(folder)
+    days = None
+    if folder is not None and any(m.refusal_code(line) is not None for line in logged):
+        # Which request's days each file is of (its CFDI's issue date): read only for a log
+        # that shows a 5002/5003, where the folder may hold several requests' days.
+        heads = content.cfdi_heads([folder / n for n in names], rfc_type=state.rfc_type)
+        days = {h.name: h.day for h in heads}
+    return m.refused_from_log(held, logged, names, days) or held
 
 
 def _asked_of(lines: list[LogLine], request_id: str | None) -> m.Asked | None:
@@ -506,8 +548,10 @@ class _Run:
             return
         self.reported.add(state.key)
         view = self.shown.get(state.key)
-        if view is not None and error is None and state.stage is m.Stage.SAT_FAILED:
-            state = view  # the record is SAT-failed for other dates: this plan's are here
+        if view is not None and error is None and (state.stage is m.Stage.SAT_FAILED or state.ok):
+            # The record is SAT-failed, or done for part of the plan's days with its own part
+            # holding the rest (`m.PlanDecision.shown`): this plan's days are all here.
+            state = view
         note = self.notes.get(state.key)
         if (
             error is None

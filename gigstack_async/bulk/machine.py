@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -236,6 +236,11 @@ class OwnPart:
     files: tuple[str, ...] = ()
     invoice_count: int | None = None
     """The CFDIs SAT reported for those dates (None: unknown, e.g. a journal written before)."""
+    missing: int = 0
+    """CFDIs SAT reported for those dates that the folder no longer held when `journal repair`
+    rebuilt the part from its log (`files` are then the folder's files, not the extraction's):
+    a part missing some never completes the month (`own_part_completes`, `journal split`
+    without --force; review 9k #2)."""
 
 
 @attrs.frozen
@@ -786,6 +791,15 @@ class KeepFiles:
     sent. `files`: their names (those the month did not extract itself)."""
 
     files: tuple[str, ...]
+    dated: tuple[date, date] | None = None
+    """(earliest, latest) issue date of the files' CFDIs, when `journal keep` read every one
+    of them as a CFDI of the month's dates, of its kind (the taxpayer on the request's side)
+    and at least as many as SAT reported (`content.cfdi_heads`); None: not checked or not so.
+    A request whose dates nothing else shows (`dates_unchecked`) is proven to be the whole
+    month's when they are its first and last day (review 9k #3)."""
+    vouched: bool = False
+    """`journal keep --force`: the user checked the request's dates in gigstack's dashboard
+    (after a confirmation that spells out the risk)."""
 
 
 KEPT = "(kept)"
@@ -1141,55 +1155,156 @@ def unrecorded(
 @attrs.frozen
 class Logged:
     """One line of a month's log as `journal repair` reads it (`store.LogLine`, without the
-    store): the stage it moved to, why, its request id and its dates and count (None:
-    unknown, a log written before it kept them)."""
+    store): the stage it moved to, why, its request id, its dates and count (None: unknown, a
+    log written before it kept them) and its SAT code (None: none, or not kept)."""
 
     stage: Stage
     reason: str | None = None
     request_id: str | None = None
     asked: Asked | None = None
+    sat_code: int | None = None
 
 
-_SAT_REFUSAL = re.compile(r"SAT (500[23])\b")
+REFUSAL_CODES = frozenset({5002, 5003})
+"""SAT's answers that refuse a request's dates for good (5002: their limit of requests; 5003:
+too many CFDIs for one request): a month rebuilt from a log that shows one never asks for
+those dates again."""
 
 
-def _refusal_code(line: Logged) -> int | None:
-    if line.stage is not Stage.SAT_FAILED or line.reason is None:
+def refusal_code(line: Logged) -> int | None:
+    """5002 or 5003 when `line` records SAT refusing the month's request so, else None: read
+    from the line's SAT code (`MonthState.sat_code`, kept by the log since review 9k), or, for
+    a line written before that, from its reason by `sat_code`, the very parser that derived the
+    code when the line was written (`_sat_failed` reads SAT's message with it, and `_refused`
+    writes "SAT 5002: ..."/"SAT 5003: ...")."""
+    if line.stage is not Stage.SAT_FAILED:
         return None
-    found = _SAT_REFUSAL.search(line.reason)
-    return None if found is None else int(found.group(1))
+    code = line.sat_code if line.sat_code is not None else sat_code(line.reason)
+    return code if code in REFUSAL_CODES else None
+
+
+def _dates(line: Logged) -> tuple[date, date] | None:
+    a = line.asked
+    return None if a is None or a.start is None or a.end is None else (a.start, a.end)
+
+
+def _merged(ranges: Sequence[tuple[date, date]]) -> list[tuple[date, date]]:
+    """`ranges` merged where they overlap or touch, sorted."""
+    out: list[tuple[date, date]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _files_of(
+    files: Sequence[str], days: Mapping[str, date | None] | None, a: date, b: date, *, rest: bool
+) -> tuple[str, ...]:
+    """The names among `files` whose CFDI is dated `a..b` (`days`), with the undated ones when
+    `rest`; every name when `days` is None (not read)."""
+    if days is None:
+        return tuple(files)
+    return tuple(
+        n for n in files if ((d := days.get(n)) is not None and a <= d <= b) or (d is None and rest)
+    )
+
+
+def _short(state: MonthState, names: Sequence[str], count: int | None) -> int:
+    """How many CFDIs fewer than SAT's `count` the names hold (0: unknown, metadata, or not)."""
+    if count is None or state.request_type != "cfdi":
+        return 0
+    return max(0, count - sum(1 for n in names if n.lower().endswith(".xml")))
+
+
+def _own_from_log(
+    state: MonthState,
+    done: Sequence[Logged],
+    refused: tuple[date, date],
+    files: Sequence[str],
+    days: Mapping[str, date | None] | None,
+    *,
+    avoid: tuple[date, date] | None = None,
+    rest: bool,
+) -> OwnPart | None:
+    """The folder's own part as the log proves it: the union of the days `done` requests (done
+    or empty lines) downloaded for fewer days than `refused`, within them and clear of `avoid`
+    (a later request's own days), as one range (the latest logged one's, when they do not join
+    up); its files (those dated in it, `days`) and the count the log kept for it."""
+    ranges: list[tuple[tuple[date, date], int | None]] = []
+    for line in done:
+        got = _dates(line)
+        if (
+            got is None
+            or not refused[0] <= got[0] <= got[1] <= refused[1]
+            or got == refused
+            or (avoid is not None and not (got[1] < avoid[0] or avoid[1] < got[0]))
+        ):
+            continue
+        ranges.append((got, None if line.asked is None else line.asked.invoice_count))
+    if not ranges:
+        return None
+    groups = _merged([r for r, _ in ranges])
+    last = ranges[-1][0]
+    a, b = next(g for g in groups if g[0] <= last[0] <= g[1])
+    inside = {r: n for r, n in ranges if a <= r[0] <= r[1] <= b}  # the latest count of each
+    counts = list(inside.values())
+    count = None if None in counts else sum(n for n in counts if n is not None)
+    names = _files_of(files, days, a, b, rest=rest)
+    return OwnPart(a, b, names, count, _short(state, names, count))
 
 
 def refused_from_log(
-    held: MonthState, lines: Sequence[Logged], files: tuple[str, ...]
+    held: MonthState,
+    lines: Sequence[Logged],
+    files: tuple[str, ...],
+    days: Mapping[str, date | None] | None = None,
 ) -> MonthState | None:
-    """`held` (a month rebuilt by `unrecorded` from its log) as its log proves it ended: SAT
-    refused its request with 5002 or 5003 (or it was then split), so adopting that request,
-    resending those dates or keeping the folder's files would lead the user to bill days again
-    (review 9j #1). None when the log's last state (after any needs-attention line) is not
-    such a refusal or a split.
+    """`held` (a month rebuilt by `unrecorded` from its log) as its WHOLE log proves it stands
+    once SAT refused a request of it with 5002 or 5003 anywhere in it (`refusal_code`), so that
+    adopting, resending or keeping never leads the user to bill days again (review 9j #1, 9k
+    #1). None when the log shows no such refusal.
 
-    The month becomes `sat-failed` with SAT's code, the refused request's dates, every date
-    range the log shows refused with 5002 (`exhausted`) and, when the log shows a request done
-    (or empty) for fewer days before it, that request's days as the month's own part (`files`:
-    the names its folder holds now; the count its log kept). A split is not restored (its parts
-    are not logged): `journal split` with the part folders records it again. A log that kept no
-    dates for the refused request cannot prove which days the folder holds: the month stops
-    there, with a hint naming `journal split`, and nothing is sent for it."""
+    Every range refused with 5002 is `exhausted`. The folder's own part is the union of the
+    requests logged done (or empty) for fewer days than the refused ones, before or after the
+    refusal (`_own_from_log`): its files are those of the folder's files (`files`) whose CFDI is
+    dated in it (`days`, name -> issue date; None: not read, every file), its count the log's,
+    and what the folder lacks of that count (`OwnPart.missing`: files lost before the repair
+    are never taken for the part's; review 9k #2).
+
+    - The log ends with the refusal (or its split, or a plan not sent yet): the month is
+      `sat-failed` with SAT's code, the refused dates and that own part. A split is not
+      restored (its parts are not logged): `journal split` records it again.
+    - A request for fewer days was done after it (a re-plan of the missing days into the same
+      folder, which the 5002/5003 hints allow): the month is done for it, with the days logged
+      done before as its own part, as the run that did it left it; with 5002, when both cover
+      the refused dates and the folder holds their counts, `split` at once (`own_part_completes`,
+      as a run of the whole month records it without a repair).
+    - Another request is under way after it: `held` (adopt its request) with the exhausted
+      dates and the own part, so that nothing later asks for those days again.
+    - The requests logged done before it hold every refused day (a re-plan, then the whole
+      month asked again and refused): as a request done after it (the latest of them).
+
+    A log that kept no dates for the refused request cannot prove which days the folder holds:
+    the month stops there, with a hint naming `journal split`, and nothing is sent for it."""
     tail = [line for line in lines if line.stage is not Stage.NEEDS_ATTENTION]
-    if not tail or tail[-1].stage not in (Stage.SAT_FAILED, Stage.SPLIT):
-        return None
-    split_reason = tail[-1].reason if tail[-1].stage is Stage.SPLIT else None
-    at = next((i for i in range(len(tail) - 1, -1, -1) if _refusal_code(tail[i]) is not None), None)
+    at = next((i for i in range(len(tail) - 1, -1, -1) if refusal_code(tail[i]) is not None), None)
     if at is None:
         return None
     refusal = tail[at]
-    code = _refusal_code(refusal)
+    code = refusal_code(refusal)
     exhausted: tuple[tuple[date, date], ...] = held.exhausted
     for line in tail:
-        was = line.asked
-        if _refusal_code(line) == 5002 and was and was.start is not None and was.end is not None:
-            exhausted = _add_dates(exhausted, was.start, was.end)
+        got = _dates(line)
+        if refusal_code(line) == 5002 and got is not None:
+            exhausted = _add_dates(exhausted, *got)
+    after = tail[at + 1 :]
+    later = [line for line in after if line.stage not in (Stage.PLANNED, Stage.SPLIT)]
+    refused = _dates(refusal)
+    if later:
+        return _after_refusal(held, tail[:at], later, refused, exhausted, files, days)
+    split_reason = next((line.reason for line in after if line.stage is Stage.SPLIT), None)
     key = held.key
     redo = (
         f" It had been split (the log says: {split_reason}); `gigstack-async journal split "
@@ -1197,8 +1312,7 @@ def refused_from_log(
         if split_reason
         else ""
     )
-    asked = refusal.asked
-    if asked is None or asked.start is None or asked.end is None:
+    if refused is None:
         return _evolve(
             held,
             stage=Stage.SAT_FAILED,
@@ -1211,25 +1325,29 @@ def refused_from_log(
             f"folders, then `gigstack-async journal split {key} <part folders>`." + redo,
             resume_to=None,
         )
-    own: OwnPart | None = None
-    for line in reversed(tail[:at]):
-        if line.stage in (Stage.DONE, Stage.EMPTY) and line.asked is not None:
-            a, b = line.asked.start, line.asked.end
-            if (
-                a is not None
-                and b is not None
-                and asked.start <= a <= b <= asked.end
-                and (a, b) != (asked.start, asked.end)
-            ):
-                own = OwnPart(a, b, files, line.asked.invoice_count)
-            break
+    done = [line for line in tail[:at] if line.stage in (Stage.DONE, Stage.EMPTY)]
+    inside = [
+        i
+        for i, line in enumerate(tail[:at])
+        if line in done
+        and (got := _dates(line)) is not None
+        and refused[0] <= got[0] <= got[1] <= refused[1]
+        and got != refused
+    ]
+    ranges = [d for i in inside if (d := _dates(tail[i])) is not None]
+    if inside and not uncovered(*refused, ranges):
+        # Requests logged done for fewer days hold every refused day (a re-plan, then the
+        # whole month asked again and refused): the folder holds the month, as after one.
+        last = inside[-1]
+        return _after_refusal(held, tail[:last], [tail[last]], refused, exhausted, files, days)
+    own = _own_from_log(held, done, refused, files, days, rest=True)
     state = _evolve(
         held,
         stage=Stage.SAT_FAILED,
         sat_code=code,
         request_id=refusal.request_id,
-        start=asked.start,
-        end=asked.end,
+        start=refused[0],
+        end=refused[1],
         invoice_count=None,
         exhausted=exhausted,
         own_part=own,
@@ -1243,9 +1361,71 @@ def refused_from_log(
     hint = _5002_hint(state, state.start, state.end) if code == 5002 else _split_hint(state)
     return _evolve(
         state,
-        reason=f"{why} (its record was rebuilt from its log; nothing is sent for it)",
+        reason=f"{why} (its record was rebuilt from its log; nothing is sent for it)"
+        + _missing_note(own),
         hint=hint + redo,
     )
+
+
+def _missing_note(own: OwnPart | None) -> str:
+    if own is None or not own.missing:
+        return ""
+    return (
+        f". Its folder no longer holds {own.missing} of the {own.invoice_count} CFDIs its log "
+        f"kept for {own.start}..{own.end} (an earlier request's): put them back; `journal "
+        "split` refuses the month without them (--force records it anyway)"
+    )
+
+
+def _after_refusal(
+    held: MonthState,
+    before: Sequence[Logged],
+    later: Sequence[Logged],
+    refused: tuple[date, date] | None,
+    exhausted: tuple[tuple[date, date], ...],
+    files: tuple[str, ...],
+    days: Mapping[str, date | None] | None,
+) -> MonthState:
+    """`refused_from_log` for a log whose refusal was followed by another request."""
+    held = _evolve(held, exhausted=exhausted)
+    last = later[-1]
+    got = _dates(last)
+    done_before = [line for line in before if line.stage in (Stage.DONE, Stage.EMPTY)]
+    partial = (
+        refused is not None
+        and got is not None
+        and refused[0] <= got[0] <= got[1] <= refused[1]
+        and got != refused
+    )
+    if refused is None or got is None or not partial:
+        return held  # its request's own log lines decide (adopt it); nothing refused is lost
+    own = _own_from_log(held, done_before, refused, files, days, avoid=got, rest=False)
+    if last.stage not in (Stage.DONE, Stage.EMPTY):
+        # Its request is under way: adopt it (`held`), the days logged done kept as own part.
+        return _evolve(held, own_part=own)
+    mine = _files_of(files, days, got[0], got[1], rest=True)
+    count = None if last.asked is None else last.asked.invoice_count
+    if _short(held, mine, count):
+        return _evolve(held, own_part=own)  # files of its request are gone: `held` says so
+    state = _evolve(
+        held,
+        stage=last.stage,
+        request_id=last.request_id,
+        start=got[0],
+        end=got[1],
+        invoice_count=count,
+        extracted=(ExtractedPackage(KEPT, mine),) if mine else (),
+        own_part=own,
+        sat_code=None,
+        resume_to=None,
+        dates_unproven=False,
+        reason=f"its record was rebuilt from its log: {got[0]}..{got[1]} downloaded here by "
+        f"request {last.request_id} ({len(mine)} file(s)); SAT refused {refused[0]}.."
+        f"{refused[1]}: nothing is sent for it" + _missing_note(own),
+        hint=None,
+    )
+    complete = own_part_completes(state, *refused)
+    return complete if complete is not None else state
 
 
 def staged_not_extracted(stages: Sequence[Stage]) -> bool:
@@ -2438,17 +2618,37 @@ def _unchecked_dates_note(state: MonthState) -> str:
     return (
         f"the dates of request {state.request_id} cannot be checked (the account's history "
         "does not list it and the journal's log kept none): the folder's files may cover only "
-        f"part of {state.start}..{state.end}, so `journal keep` cannot record the month with "
-        "them"
+        f"part of {state.start}..{state.end}, so `journal keep` records the month with them "
+        "only once their CFDIs' own dates prove the request's (some issued on its first and "
+        "on its last day), or on your word (--force)"
     )
 
 
+def dates_from_files(state: MonthState, dated: tuple[date, date] | None) -> bool:
+    """Whether the files' CFDIs (`KeepFiles.dated`) prove the month's request was for its whole
+    dates: issued on its first and on its last day (a request's dates are one range)."""
+    return dated is not None and dated == (state.start, state.end)
+
+
 def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
-    if dates_unchecked(state):
+    unchecked = dates_unchecked(state)
+    proven = unchecked and dates_from_files(state, obs.dated)
+    if unchecked and not proven and not obs.vouched:
+        seen = (
+            f"its files' CFDIs were issued {obs.dated[0]}..{obs.dated[1]}, not on both the "
+            "first and the last day"
+            if obs.dated is not None
+            else "its files do not prove them (each a CFDI of the month and of its kind, at "
+            "least as many as SAT reported)"
+        )
         raise TransitionError(
-            f"{state.key}: {_unchecked_dates_note(state)}. Nothing changed. Check the request's "
-            "dates in gigstack's dashboard (Descarga Masiva); a run that finds it in the "
-            "account's history checks them itself (a request for fewer days shows MISSING DAYS)"
+            f"{state.key}: {_unchecked_dates_note(state)}, and {seen}. Nothing changed. Check "
+            f"request {state.request_id}'s dates in gigstack's dashboard (Descarga Masiva): if "
+            f"they are {state.start}..{state.end}, `gigstack-async journal keep {state.key} "
+            "--force` records the month with these files (it asks you to confirm; nothing is "
+            "sent or downloaded). If they are fewer days, keep --force is wrong: the other "
+            f"days' CFDIs were never requested, and `gigstack-async journal resend {state.key} "
+            "--force` requests the month again (a new request, possibly billed)"
         )
     if state.stage not in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) or state.staged:
         raise TransitionError(
@@ -2464,6 +2664,17 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
             f"{state.key}'s folder holds no file it did not extract itself: nothing to keep"
         )
     kept = ExtractedPackage(KEPT, files)
+    how = ""
+    if proven:
+        how = (
+            f"; request {state.request_id}'s dates were checked from the files (their CFDIs "
+            f"were issued {state.start}..{state.end}), not from the account's history"
+        )
+    elif unchecked:
+        how = (
+            f"; the user vouched (--force) that request {state.request_id} was for "
+            f"{state.start}..{state.end}: neither the history nor the files could show it"
+        )
     return _evolve(
         state,
         stage=Stage.DONE,
@@ -2471,8 +2682,9 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
         unknown=False,
         resume_to=None,
         blocked_package=None,
+        dates_unproven=state.dates_unproven and not unchecked,
         reason=f"the user kept the {len(files)} file(s) an earlier run extracted into its "
-        "folder as the month's CFDIs (nothing was downloaded or sent for them)",
+        "folder as the month's CFDIs (nothing was downloaded or sent for them)" + how,
         hint=None,
     ), ()
 
@@ -2835,6 +3047,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         state.stage not in (Stage.DONE, Stage.EMPTY)
         or (start, end) not in state.exhausted
         or own is None
+        or own.missing
         or uncovered(start, end, held_here(state, start, end))
     ):
         return None
@@ -2947,6 +3160,7 @@ def own_part_holds(state: MonthState, start: date, end: date) -> MonthState | No
         state.stage is not Stage.SAT_FAILED
         or state.sat_code not in (5002, 5003)
         or own is None
+        or own.missing
         or not own.start <= start <= end <= own.end
         or (start, end) == (state.start, state.end)
     ):
@@ -3021,6 +3235,7 @@ def plan_decision(
             )
         return PlanDecision(_own_reason_again(state), shown.reason, PlanCreate.NO, shown)
     decided, note = _plan_step(state, start, end, lost)
+    whole = None if decided is not None else _own_part_shown(state, start, end, lost, note)
     begun = transition(decided or state, Start())[0]
     if (begun.start, begun.end) in begun.exhausted:
         create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
@@ -3030,7 +3245,39 @@ def plan_decision(
         create = PlanCreate.IF_ABSENT
     else:
         create = PlanCreate.NO
-    return PlanDecision(decided, note, create)
+    return PlanDecision(decided, note, create, whole)
+
+
+def _own_part_shown(
+    state: MonthState, start: date, end: date, lost: Sequence[str], note: str | None
+) -> MonthState | None:
+    """Month `state`, done (or empty) for part of the plan's `start..end` while its own part
+    (an earlier request's days, same folder) holds the rest, as this run reports it: the plan's
+    dates with both requests' files and counts (review 9k #4: "done, 12 invoices, 12 files"
+    for a folder holding all 34). Not recorded. None unless the plan's dates are exactly both
+    ranges together, and when its folder lost some of those files or the own part is short."""
+    own = state.own_part if state.stage in (Stage.DONE, Stage.EMPTY) else None
+    if (
+        own is None
+        or own.missing
+        or (start, end) == (state.start, state.end)
+        or min(state.start, own.start) != start
+        or max(state.end, own.end) != end
+        or uncovered(start, end, [(state.start, state.end), (own.start, own.end)])
+        or any(name in lost for name in (*own.files, *state.files))
+    ):
+        return None
+    return _evolve(
+        state,
+        start=start,
+        end=end,
+        extracted=(
+            *[e for e in state.extracted if e.package_id != OWN_PART],
+            ExtractedPackage(OWN_PART, own.files),
+        ),
+        invoice_count=_total(state.invoice_count, own.invoice_count),
+        reason=note,
+    )
 
 
 _OPEN_DAY_STAGES = frozenset(
@@ -3224,9 +3471,12 @@ def _next_package(state: MonthState) -> Result:
             f"the month's folder already holds {state.cfdis_on_disk} distinct CFDI(s), at least "
             f"the {state.invoice_count} SAT reports for request {state.request_id}: nothing was "
             f"downloaded; but {_unchecked_dates_note(state)}",
-            "check the request's dates in gigstack's dashboard (Descarga Masiva) and run the same "
-            "command again later: a run that finds the request in the account's history checks "
-            "its dates itself (a request for fewer days shows MISSING DAYS)",
+            f"`gigstack-async journal keep {state.key}` checks the request's dates from the "
+            "files themselves (their CFDIs' issue dates, their kind and number) and records the "
+            "month with them if they prove it (nothing is sent or downloaded); if they cannot, "
+            "it says how to record them once you have checked the dates in gigstack's dashboard "
+            "(Descarga Masiva). A run that finds the request in the account's history checks "
+            "its dates itself",
             resume_to=Stage.COMPLETED,
         ), ()
     if _on_disk_already(state):
@@ -3943,6 +4193,13 @@ def free_way(state: MonthState) -> str | None:
     again = "run the same command again"
     if state.resume_to is Stage.STAGED:
         return f"{again}: its package is staged on disk and is extracted without downloading it"
+    if state.resume_to is Stage.COMPLETED and _on_disk_already(state):
+        # Runs stop before downloading (review 9k #3: "it downloads the package again" was
+        # false): the folder holds the request's CFDIs; keep records them, sending nothing.
+        return (
+            f"`gigstack-async journal keep {state.key}` records it with the CFDIs its folder "
+            "already holds (checked first; nothing is sent or downloaded)"
+        )
     if state.resume_to is Stage.COMPLETED:
         pending = state.pending_packages
         lefts = [state.allowed_of(p) - state.downloads_of(p) for p in pending]

@@ -220,6 +220,9 @@ class SplitPart:
     split --force` records the split anyway)."""
     invoice_count: int | None = None
     """The CFDIs its journal's request reported for the month (None: unknown)."""
+    short: int = 0
+    """CFDIs of the month's own part that its folder no longer held when `journal repair`
+    rebuilt it from the log (`OwnPart.missing`): refused as `lost` is (review 9k #2)."""
 
     def describe(self) -> str:
         where = self.folder if self.folder is not None else f"the journal {self.journal}"
@@ -292,7 +295,10 @@ def split(
         own.extend(
             SplitPart(store.path, p.start, p.end, len(p.files), here, True) for p in parts_here
         )
-    own = [attrs.evolve(p, lost=lost_files(here, _own_files(state, p))) for p in own]
+    own = [
+        attrs.evolve(p, lost=lost_files(here, _own_files(state, p)), short=_short(state, p))
+        for p in own
+    ]
     try:  # the month's own state first: its refusal says more than any part's
         m.transition(state, m.SplitElsewhere("", start, end, refused_elsewhere))
     except m.TransitionError as error:
@@ -353,14 +359,23 @@ def split(
             "missing. Download those days too (another `sat download` with its own --out "
             "folder), then split with every part"
         )
-    gone = [p for p in [*own, *found] if p.lost]
+    gone = [p for p in [*own, *found] if p.lost or p.short]
     if gone and not force:
         raise JournalStateError(
             "; ".join(
-                f"{p.folder} no longer holds {len(p.lost)} of the {p.files} file(s) its "
-                f"journal records for {key} ({p.start}..{p.end}"
-                + (", this folder's own request" if p.own else "")
-                + f"), e.g. {p.lost[0]}"
+                (
+                    f"{p.folder} no longer holds {len(p.lost)} of the {p.files} file(s) its "
+                    f"journal records for {key} ({p.start}..{p.end}"
+                    + (", this folder's own request" if p.own else "")
+                    + f"), e.g. {p.lost[0]}"
+                )
+                if p.lost
+                else (
+                    f"{p.folder} holds {p.files} file(s) of {key}'s {p.start}..{p.end} (this "
+                    f"folder's own request), {p.short} fewer than the CFDIs SAT reported for "
+                    "those days as the journal's log kept them (files lost before `journal "
+                    "repair` rebuilt the month)"
+                )
                 for p in gone
             )
             + ". Put them back and split again. If they are gone, download those days into "
@@ -377,6 +392,14 @@ def split(
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     return new, (*own, *found)
+
+
+def _short(state: m.MonthState, part: SplitPart) -> int:
+    """`OwnPart.missing` of the month's own part `part` (0 for its request's own days)."""
+    kept = state.own_part
+    if kept is not None and (kept.start, kept.end) == (part.start, part.end):
+        return kept.missing
+    return 0
 
 
 def _own_files(state: m.MonthState, part: SplitPart) -> tuple[str, ...]:

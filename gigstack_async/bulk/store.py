@@ -204,6 +204,10 @@ class LogLine:
     asked: Asked | None = None
     """The month's dates and SAT's count for its request after the transition (None: a
     journal written before the log kept them, or unreadable: unknown)."""
+    sat_code: int | None = None
+    """The month's SAT code after the transition (`MonthState.sat_code`), as a field: `journal
+    repair` tells a 5002/5003 refusal by it, not by the reason's words (None: none, or a line
+    written before the log kept it: the reason's text is read then, `machine.refusal_code`)."""
 
 
 @attrs.frozen
@@ -773,6 +777,7 @@ class JournalStore:
             or old.request_id != state.request_id
             or Counts.of(old) != counts
             or Asked.of(old) != Asked.of(state)
+            or old.sat_code != state.sat_code
         ):
             self._conn.execute(
                 "INSERT INTO log (key, stage, reason, request_id, counts) VALUES (?, ?, ?, ?, ?)",
@@ -783,7 +788,9 @@ class JournalStore:
                     state.request_id,
                     # Beside the counts, in the same column (older readers ignore them).
                     json.dumps(
-                        _converter.unstructure(counts) | _converter.unstructure(Asked.of(state))
+                        _converter.unstructure(counts)
+                        | _converter.unstructure(Asked.of(state))
+                        | {"sat_code": state.sat_code}
                     ),
                 ),
             )
@@ -873,6 +880,17 @@ def _asked(text: object) -> Asked | None:
     return None if asked.start is None or asked.end is None else asked
 
 
+def _sat_code(text: object) -> int | None:
+    """A log line's SAT code; None when it has none (an older line) or it cannot be read."""
+    if not isinstance(text, str):
+        return None
+    try:
+        code = json.loads(text).get("sat_code")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
 def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
     """The `log` table's lines, oldest first (of one month, or of all). Works on a journal
     opened read-only, also one whose log predates its `request_id` or `counts` column."""
@@ -886,7 +904,7 @@ def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
         else conn.execute(sql + " ORDER BY seq")
     ).fetchall()
     return [
-        LogLine(seq, k, Stage(stage), reason, rid, _counts(n), _asked(n))
+        LogLine(seq, k, Stage(stage), reason, rid, _counts(n), _asked(n), _sat_code(n))
         for seq, k, stage, reason, rid, n in rows
     ]
 

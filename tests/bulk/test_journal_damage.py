@@ -479,8 +479,14 @@ async def test_repair_keeps_what_sat_served_and_the_hints_never_bill_a_month_on_
     )
     assert hint.startswith(f"`gigstack-async journal keep {out} 2024-11` records the month done")
     assert "--force" not in hint
+    # Review 9k #3: a plain resend is refused while keep is free, and names it (it said "run
+    # the same command again: it downloads the package again", which runs never do here).
+    assert main(["journal", "resend", str(out), "2024-11", "--yes"]) == 2
+    refused = capsys.readouterr().err
+    assert "journal keep" in refused
+    assert "downloads the request's package again" not in refused
     # The resend's confirmation states the files on disk before anything is allowed.
-    assert main(["journal", "resend", str(out), "2024-11"]) == 2  # no terminal, no --yes
+    assert main(["journal", "resend", str(out), "2024-11", "--force"]) == 2  # no terminal
     text = capsys.readouterr().out
     assert f"{out / '2024-11'} already holds {files} file(s)" in text
     assert f"`gigstack-async journal keep {out} 2024-11` records the month done" in text

@@ -158,7 +158,6 @@ def test_only_a_refused_line_is_a_refusal() -> None:
     [
         [],
         [Logged(Stage.NEEDS_ATTENTION, "SAT 5002")],
-        [refused("SAT 5002 limit"), Logged(Stage.PLANNED, "resend allowed")],
         [refused("SAT 5004: no CFDIs")],
         [refused("SAT 50021 is not a refusal")],
         [Logged(Stage.SAT_FAILED, None, "r1", FULL)],
@@ -168,6 +167,15 @@ def test_only_a_refused_line_is_a_refusal() -> None:
 )
 def test_a_log_that_does_not_end_refused_restores_nothing(lines: list[Logged]) -> None:
     assert m.refused_from_log(held(), lines, ()) is None
+
+
+def test_a_plan_after_the_refusal_that_sent_nothing_leaves_the_refusal_standing() -> None:
+    # Review 9k #1: the whole log counts, not its last line: nothing was sent after the
+    # refusal, so the month is still refused (nothing is sent by itself).
+    lines = [refused("SAT 5002 limit"), Logged(Stage.PLANNED, "resend allowed")]
+    state = m.refused_from_log(held(), lines, ())
+    assert state is not None
+    assert (state.stage, state.sat_code) == (Stage.SAT_FAILED, 5002)
 
 
 DONE_FIRST = (D(2024, 3, 1), D(2024, 3, 15))
@@ -185,13 +193,14 @@ FULL_LATE = Asked(D(2024, 3, 16), D(2024, 3, 31))  # a later request's dates, no
         ([Logged(Stage.DONE, "d", "r1", Asked(D(2024, 3, 20), D(2024, 4, 5)))], None),
         ([Logged(Stage.DONE, "d", "r1", Asked(None, D(2024, 3, 15)))], None),
         ([Logged(Stage.DONE, "d", "r1", Asked(D(2024, 3, 1), None))], None),
-        # The newest done line with dates decides: an older one is another request's.
+        # Review 9k #1: every done line inside the refused dates counts, not only the newest
+        # (a request of other dates after it leaves its days in the folder).
         (
             [
                 Logged(Stage.DONE, "d", "r1", FIRST_HALF),
                 Logged(Stage.DONE, "d", "r2", Asked(D(2024, 2, 1), D(2024, 2, 29))),
             ],
-            None,
+            DONE_FIRST,
         ),
         # A done line without dates is skipped, the older one counts.
         ([Logged(Stage.DONE, "d", "r1", FIRST_HALF), Logged(Stage.DONE, "d")], DONE_FIRST),
@@ -268,10 +277,16 @@ def test_keep_is_refused_while_the_requests_dates_are_unchecked() -> None:
     assert str(caught.value) == (
         "2024-03: the dates of request r9 cannot be checked (the account's history does not "
         "list it and the journal's log kept none): the folder's files may cover only part of "
-        "2024-03-01..2024-03-31, so `journal keep` cannot record the month with them. Nothing "
-        "changed. Check the request's dates in gigstack's dashboard (Descarga Masiva); a run "
-        "that finds it in the account's history checks them itself (a request for fewer days "
-        "shows MISSING DAYS)"
+        "2024-03-01..2024-03-31, so `journal keep` records the month with them only once their "
+        "CFDIs' own dates prove the request's (some issued on its first and on its last day), "
+        "or on your word (--force), and its files do not prove them (each a CFDI of the month "
+        "and of its kind, at least as many as SAT reported). Nothing changed. Check request "
+        "r9's dates in gigstack's dashboard (Descarga Masiva): if they are "
+        "2024-03-01..2024-03-31, `gigstack-async journal keep 2024-03 --force` records the "
+        "month with these files (it asks you to confirm; nothing is sent or downloaded). If "
+        "they are fewer days, keep --force is wrong: the other days' CFDIs were never "
+        "requested, and `gigstack-async journal resend 2024-03 --force` requests the month "
+        "again (a new request, possibly billed)"
     )
 
 

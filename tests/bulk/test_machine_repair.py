@@ -321,16 +321,20 @@ UNCHECKED_REASON = (
     "the month's folder already holds 3 distinct CFDI(s), at least the 3 SAT reports for request "
     "R1: nothing was downloaded; but the dates of request R1 cannot be checked (the account's "
     "history does not list it and the journal's log kept none): the folder's files may cover "
-    "only part of 2024-01-01..2024-01-31, so `journal keep` cannot record the month with them"
+    "only part of 2024-01-01..2024-01-31, so `journal keep` records the month with them only "
+    "once their CFDIs' own dates prove the request's (some issued on its first and on its last "
+    "day), or on your word (--force)"
 )
 UNCHECKED_HINT = (
-    "check the request's dates in gigstack's dashboard (Descarga Masiva) and run the same "
-    "command again later: a run that finds the request in the account's history checks its "
-    "dates itself (a request for fewer days shows MISSING DAYS)"
+    "`gigstack-async journal keep 2024-01` checks the request's dates from the files themselves "
+    "(their CFDIs' issue dates, their kind and number) and records the month with them if they "
+    "prove it (nothing is sent or downloaded); if they cannot, it says how to record them once "
+    "you have checked the dates in gigstack's dashboard (Descarga Masiva). A run that finds the "
+    "request in the account's history checks its dates itself"
 )
 
 
-def test_an_adopted_request_of_unchecked_dates_on_disk_offers_no_keep_and_sends_no_get() -> None:
+def test_an_adopted_request_of_unchecked_dates_on_disk_offers_the_checked_keep_and_no_get() -> None:
     state = attrs.evolve(ADOPTED, dates_unproven=True)
     asked, commands = m.transition(state, Start(on_disk=3, cfdis=3))
     assert commands == (m.FetchStatus("R1"),)  # its dates may be in its status (newcomer 9g #3)

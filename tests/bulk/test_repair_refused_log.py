@@ -106,7 +106,12 @@ def test_a_month_done_after_the_refusal_is_not_taken_for_refused(tmp_path: Path)
     lines.append(LogLine(9, KEY, m.Stage.DONE, "every package extracted", R1, None, OWN))
     state = held_month(_base(), lines, _folder(tmp_path))
     assert state is not None
-    assert state.stage is m.Stage.NEEDS_ATTENTION
+    # Review 9k #1: the whole log counts, not its end: done for the days its log shows done,
+    # the refused dates kept exhausted (never sent again), nothing refused about it.
+    assert state.stage is m.Stage.DONE
+    assert state.sat_code is None
+    assert (state.start, state.end) == (OWN.start, OWN.end)
+    assert (WHOLE.start, WHOLE.end) in state.exhausted
 
 
 def test_the_adopted_request_s_own_dates_not_the_last_line_s(tmp_path: Path) -> None:
@@ -155,10 +160,38 @@ def test_unproven_dates_never_record_the_whole_month_from_the_adopt_stop() -> No
     state, commands = m.transition(state, m.StatusSeen(m.Seen(R1, status="completed")))
     assert commands == ()
     assert state.stage is m.Stage.NEEDS_ATTENTION
-    assert "journal keep" not in (state.hint or "")
     assert "cannot be checked" in (state.reason or "")
+    names = tuple(f"{i}.xml" for i in range(22))
     with pytest.raises(m.TransitionError, match="cannot be checked"):
-        m.transition(state, m.KeepFiles(tuple(f"{i}.xml" for i in range(22))))
+        m.transition(state, m.KeepFiles(names))
+    # Review 9k #3: the files' own dates of a request for 08-15..31 prove nothing of 08-01..14:
+    # still refused, and the refusal names the way that bills nothing (--force, on the user's
+    # word after checking the dashboard), never a resend.
+    with pytest.raises(m.TransitionError, match=r"2024-08-15\.\.2024-08-31") as refused:
+        m.transition(state, m.KeepFiles(names, dated=(date(2024, 8, 15), date(2024, 8, 31))))
+    text = str(refused.value)
+    assert f"journal keep {KEY} --force" in text
+    # A resend only for the case it is right for (the request was for fewer days), after it.
+    assert text.index("If they are fewer days") < text.index("journal resend")
+
+
+def test_unproven_dates_are_proven_by_cfdis_issued_on_the_month_s_first_and_last_day() -> None:
+    """Review 9k #3: the history no longer lists the adopted request and no log kept its
+    dates; its CFDIs, issued on 08-01 and on 08-31, prove it was for the whole month."""
+    state, _ = m.transition(_adopted_unproven(None), m.Start(on_disk=22, cfdis=22))
+    assert f"journal keep {KEY}" in (state.hint or "")
+    assert "resend" not in (m.free_way(state) or "resend")
+    assert "downloads the request's package again" not in (m.free_way(state) or "")
+    names = tuple(f"{i}.xml" for i in range(22))
+    kept, commands = m.transition(
+        state, m.KeepFiles(names, dated=(date(2024, 8, 1), date(2024, 8, 31)))
+    )
+    assert commands == ()
+    assert kept.stage is m.Stage.DONE
+    assert "checked from the files" in (kept.reason or "")
+    vouched, _ = m.transition(state, m.KeepFiles(names, vouched=True))
+    assert vouched.stage is m.Stage.DONE
+    assert "vouched (--force)" in (vouched.reason or "")
 
 
 def test_dates_kept_by_the_log_still_offer_the_checked_keep() -> None:

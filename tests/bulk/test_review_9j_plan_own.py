@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gigstack_async.bulk import content
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile
 from tests.bulk._support import keyed_cli, month_results, world_of, xml_names
@@ -40,10 +41,14 @@ async def test_the_original_partial_command_ends_ok_and_sends_nothing(
         capsys.readouterr()
 
         # bulk(): the original dates, and days within them, are all in the folder.
-        for start, count in (("2024-08-15", 22), ("2024-08-16", None)):
+        # Review 9k #4: only the plan's days' CFDIs (08-16..31 leaves 08-15's out).
+        heads = content.cfdi_heads(sorted((out / "2024-08").iterdir()))
+        late = {Path(h.name).stem.upper() for h in heads if h.day and h.day.day >= 16}
+        assert late < own
+        for start, count, files in (("2024-08-15", 22, own), ("2024-08-16", None, late)):
             again = (await month_results(client, out, start, "2024-08-31"))["2024-08"]
             assert (again.ok, again.stage, again.error) == (True, "done", None)
-            assert {p.stem.upper() for p in again.files} == own
+            assert {p.stem.upper() for p in again.files} == files
             assert again.invoice_count == count
         # The CLI: the original command exits 0 (twice: every run of it).
         plan = ("sat", "download", "--from", "2024-08-15", "--to", "2024-08-31", "--out", out)

@@ -343,8 +343,11 @@ def register(commands: Any) -> None:
         "reported for the request, SAT's count is unknown (no request adopted, or none "
         "reported), or it holds files another "
         "request's (the check a run makes of a package: issue dates within the month ± 1 day, "
-        "the kind of file, one taxpayer on the request's side), unless --force. Nothing is "
-        "sent or downloaded.",
+        "the kind of file, one taxpayer on the request's side), unless --force. When nothing "
+        "shows the dates of the month's request (it left the history and the journal kept "
+        "none), they are proven from the files: CFDIs of the month issued on its first and on "
+        "its last day; otherwise --force records it on your word. Nothing is sent or "
+        "downloaded.",
         epilog=EPILOG,
         client=False,
     )
@@ -353,9 +356,10 @@ def register(commands: Any) -> None:
         "--force",
         action="store_true",
         help="keep them although the folder holds fewer CFDIs than SAT reported for the "
-        "request, SAT's count is unknown, or files the content check finds are not the "
+        "request, SAT's count is unknown, files the content check finds are not the "
         "month's (issue dates within the month ± 1 day, the kind of file, one taxpayer on the "
-        "request's side); those facts are restated before the confirmation",
+        "request's side), or the request's dates cannot be proven (check them in gigstack's "
+        "dashboard first); those facts are restated before the confirmation",
     )
     _yes_arg(keep, "confirm without asking (for scripts)")
     _finish(keep, "keep", run_keep)
@@ -982,6 +986,39 @@ def _keep_doubts(
     return doubts
 
 
+def _dated_files(
+    store: JournalStore, state: m.MonthState, folder: Path, names: list[str]
+) -> tuple[date, date] | None:
+    """(earliest, latest) issue date of the CFDIs in `folder` (`m.KeepFiles.dated`) when they
+    are all the month's request's: every `<UUID>.xml` a readable CFDI issued within the month's
+    dates, naming one taxpayer on the request's side (the journal's RFC when it knows it), and
+    at least as many distinct CFDIs as SAT reported. None otherwise (or a metadata month, or a
+    file that cannot be read): nothing proven (review 9k #3)."""
+    count = state.invoice_count
+    uuids = content.cfdi_uuids(names)
+    if state.request_type != "cfdi" or count is None or count <= 0 or len(uuids) < count:
+        return None
+    xml = [n for n in names if content.cfdi_uuids([n])]
+    try:
+        heads = content.cfdi_heads((folder / n for n in xml), rfc_type=state.rfc_type)
+    except OSError:
+        return None
+    days = [h.day for h in heads]
+    rfcs = {h.rfc for h in heads}
+    known = store.identity.rfc
+    if (
+        not heads
+        or not all(h.cfdi for h in heads)
+        or any(d is None or not state.start <= d <= state.end for d in days)
+        or len(rfcs) != 1
+        or None in rfcs
+        or (known is not None and rfcs != {known})
+    ):
+        return None
+    dated = [d for d in days if d is not None]
+    return min(dated), max(dated)
+
+
 def _keep_way_on(store: JournalStore, key: str) -> str:
     """The way on after a refused keep, the free one first: one more SAT download of the
     package when SAT may still serve it (`journal retry-download`), else a new request."""
@@ -1026,8 +1063,12 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
             )
         folder = store.download_to / key
         names = list(file_names(folder))
+        unchecked = m.dates_unchecked(state)
+        # Nothing shows the request's dates: its files' own dates may (review 9k #3).
+        dated = _dated_files(store, state, folder, names) if unchecked else None
+        keep = m.KeepFiles(tuple(names), dated=dated, vouched=bool(args.force))
         try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
-            new, commands = m.transition(state, m.KeepFiles(tuple(names)))
+            new, commands = m.transition(state, keep)
         except m.TransitionError as error:
             raise UsageError(with_journal(str(error), key, journal) or "") from None
         doubts = _keep_doubts(store, state, folder, names)
@@ -1057,6 +1098,27 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
             prog=PROG,
         )
         ctx.ui.out(with_journal(text, key, journal) or text)
+        if unchecked and m.dates_from_files(state, dated):
+            ctx.ui.out(
+                f"The dates of request {state.request_id} were checked from the files, not "
+                f"from the account's history (which no longer lists it): its {len(kept)} "
+                f"file(s) hold CFDIs issued on {state.start} and on {state.end}, every one "
+                f"within {state.start}..{state.end}, of the month's kind, and at least the "
+                f"{state.invoice_count} SAT reported."
+            )
+        elif unchecked:
+            seen = (
+                f"its files' CFDIs were issued {dated[0]}..{dated[1]}"
+                if dated is not None
+                else "its files do not prove them"
+            )
+            ctx.ui.out(
+                f"With --force you vouch for the dates of request {state.request_id}: neither "
+                f"the account's history nor the files can show them ({seen}). Check them in "
+                f"gigstack's dashboard (Descarga Masiva) first: if that request was for fewer "
+                f"days than {state.start}..{state.end}, the other days' CFDIs were never "
+                f"requested and {key} would be recorded done without them."
+            )
         if doubts:  # --force: the facts against them, restated before the confirmation
             # A preview: nothing is kept until the confirmation (newcomer 9f #6).
             ctx.ui.out(f"With --force it would be kept although {'; '.join(doubts)}.")
