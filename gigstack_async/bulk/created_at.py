@@ -21,17 +21,14 @@ the year 30000. Anything else is printed as sent, marked unknown: never an inven
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-__all__ = ["created_at_instant", "created_at_order", "created_at_text"]
+__all__ = ["created_at_instant", "created_at_text"]
 
 _DIGITS = re.compile(r"[0-9]+")
 # Both ranges are 2001-09-09 .. 2286-11-20: where epoch seconds have 10 digits, milliseconds 13.
 _SECONDS = range(10**9, 10**10)
 _MILLISECONDS = range(10**12, 10**13)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def created_at_instant(value: int | str | None) -> datetime | None:
@@ -53,39 +50,6 @@ def created_at_instant(value: int | str | None) -> datetime | None:
     except ValueError:
         return None
     return None if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def created_at_order(value: int | str | None) -> tuple[str, int] | None:
-    """(kind, key) to compare `value` with other `createdAt` values of the same server, never
-    with a clock: kind `s` or `ms` (an epoch number of 10 or 13 digits, the number itself),
-    `iso` (ISO 8601 with an offset, its instant in microseconds) or `naive` (ISO 8601 without
-    an offset, its wall time in microseconds: comparable only with other naive times, read as
-    written in one zone; Mexico City has had no daylight-saving fold since 2022). Keys compare
-    only within one kind: callers treat mixed kinds as no order at all. None when `value` is
-    missing or none of these (no order).
-
-    >>> created_at_order("1796030128") < created_at_order("1796030129")
-    True
-    >>> created_at_order(1796030128158)[0], created_at_order(123456)
-    ('ms', None)
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        value = int(value.strip())
-    if isinstance(value, int):
-        if value in _SECONDS:
-            return ("s", value)
-        if value in _MILLISECONDS:
-            return ("ms", value)
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return ("naive", (parsed - _NAIVE_EPOCH) // _MICROSECOND)
-    return ("iso", (parsed - _EPOCH) // _MICROSECOND)
 
 
 def created_at_text(value: int | str | None, *, utc_suffix: bool = True) -> str:

@@ -432,7 +432,6 @@ class _Run:
         self.history_failures = 0  # history reads failed in a row before this run's first one
         self.history_noted: set[str] = set()
         self.history_created: tuple[tuple[str, str], ...] = ()
-        self.history_final: tuple[tuple[str, str], ...] = ()
         self.history_entries: tuple[m.Seen, ...] = ()
         self.busy: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
@@ -958,11 +957,6 @@ class _Run:
         self.history_created = tuple(
             (seen.id, seen.created_at) for seen in entries if seen.created_at is not None
         )
-        self.history_final = tuple(
-            (seen.id, seen.status)
-            for seen in entries
-            if seen.status is not None and seen.status in m.FINISHED
-        )
         # Every request this journal knows for the plan's months: a history that omits one of
         # them is short or filtered and proves no absence.
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
@@ -1156,7 +1150,6 @@ class _Run:
                 today=today_mx(),  # a month ending today is requested before its day is over
                 seq=self.create_seq,
                 created=self.history_created,
-                final=self.history_final,
             )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent

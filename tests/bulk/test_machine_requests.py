@@ -962,15 +962,15 @@ def test_a_complete_history_proves_the_create_absent() -> None:
                 ),
                 expected=("r9", *(f"x{i}" for i in range(m.HISTORY_WINDOW - 2))),
             ),
-            "the history is full (20 entries) and does not show every entry's createdAt in one "
-            "unit, so it cannot show that it keeps the newest requests by creation",
+            "the history is full (20 entries): it keeps only the newest requests and the docs "
+            "do not say newest by what, so the create may have been pushed out",
             id="a full 20-entry history may have pushed ours out",
         ),
         pytest.param(
             unknown(),
             complete_history(window=2),
-            "the history is full (2 entries) and does not show every entry's createdAt in one "
-            "unit, so it cannot show that it keeps the newest requests by creation",
+            "the history is full (2 entries): it keeps only the newest requests and the docs "
+            "do not say newest by what, so the create may have been pushed out",
             id="a short window that is full",
         ),
         pytest.param(
