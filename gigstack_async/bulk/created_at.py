@@ -16,6 +16,8 @@ the year 30000. Anything else is printed as sent, marked unknown: never an inven
 '2024-05-01T10:00:00 (time zone not stated)'
 >>> created_at_text(123456)
 '123456 (unit unknown)'
+>>> created_at_text("9999-12-31T23:59:59-14:00")
+'9999-12-31T23:59:59-14:00 (out of range)'
 """
 
 from __future__ import annotations
@@ -34,22 +36,28 @@ _MILLISECONDS = range(10**12, 10**13)
 def created_at_instant(value: int | str | None) -> datetime | None:
     """The instant `value` names, in UTC, when its unit can be told (epoch s or ms by its
     number of digits, or ISO 8601 with an offset); None when it cannot (another number, an
-    ISO time without an offset, anything else)."""
+    ISO time without an offset, one whose instant falls outside the years 1..9999, such as
+    `9999-12-31T23:59:59-14:00` (review 9l #4: it crashed a run), anything else). Never
+    raises: a server's value is unknown, never a crash.
+
+    >>> created_at_instant("9999-12-31T23:59:59-14:00") is None
+    True
+    """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         value = int(value.strip())
-    if isinstance(value, int):
-        if value in _SECONDS:
-            return datetime.fromtimestamp(value, UTC)
-        if value in _MILLISECONDS:
-            return datetime.fromtimestamp(value / 1000, UTC)
-        return None
     try:
+        if isinstance(value, int):
+            if value in _SECONDS:
+                return datetime.fromtimestamp(value, UTC)
+            if value in _MILLISECONDS:
+                return datetime.fromtimestamp(value / 1000, UTC)
+            return None
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return None if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
         return None
-    return None if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def created_at_text(value: int | str | None, *, utc_suffix: bool = True) -> str:
@@ -64,9 +72,11 @@ def created_at_text(value: int | str | None, *, utc_suffix: bool = True) -> str:
         return instant.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc_suffix else "")
     if isinstance(value, str):
         try:
-            datetime.fromisoformat(value.strip())
+            parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             pass
         else:
-            return f"{value} (time zone not stated)"
+            if parsed.tzinfo is None:
+                return f"{value} (time zone not stated)"
+            return f"{value} (out of range)"
     return f"{value} (unit unknown)"
