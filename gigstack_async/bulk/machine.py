@@ -50,12 +50,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 import attrs
 
 __all__ = [
+    "ABSENCE_GRACE",
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
@@ -116,10 +117,17 @@ __all__ = [
     "teaches_rfc",
     "third_identical",
     "transition",
+    "waiting_note",
 ]
 
 HISTORY_WINDOW = 20
 """The history lists only the most recent 20 requests (FACT-docs)."""
+ABSENCE_GRACE = 600.0
+"""Seconds (our clock) between the answer of a create whose outcome is unknown and a history
+read that may prove it absent (review 9l #1). A 502/504 or a dropped connection may come while
+gigstack is still writing the request (it likely asks SAT synchronously), so its record can
+appear in the history after a later create's: a history read sooner proves nothing. Not
+documented: a GUESS; the residual risk is a record that lags longer than this."""
 DOWNLOAD_BUDGET = 2
 """SAT serves each package at most twice (FACT: SAT 5008 after that)."""
 POLL_WARN_AFTER = 3
@@ -305,6 +313,12 @@ class MonthState:
     """Reconcile only with a history whose call started after this generation."""
     unknown_cause: str | None = None
     """Why the last create's outcome is unknown (a 5xx, a 429, a lost answer, a killed run)."""
+    unknown_at: float | None = None
+    """Our clock (epoch seconds) when the last create's unknown outcome was seen (its failed
+    answer); None: not known (a run killed while the create was in flight, or a journal
+    written before it was kept): the first history read that could prove an absence starts
+    the wait instead (later than the create, so never shorter). Absence is proven only by a
+    history read `HistorySeen.grace` seconds after it."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -586,6 +600,8 @@ class CreateUnknown:
     """The newest history generation started when the failure was seen."""
     exists: bool = False
     """A 2xx answered (its body unreadable): the request surely exists; never resent."""
+    seen_at: float | None = None
+    """Our clock (epoch seconds) when the failure was seen (`MonthState.unknown_at`)."""
 
 
 @attrs.frozen
@@ -618,6 +634,12 @@ class HistorySeen:
     waiting for a later history (that create may be listed there) instead of needing the user:
     a slow network must not make the first history read the last word (nothing is sent
     meanwhile; the proof itself is unchanged)."""
+    read_at: float | None = None
+    """Our clock (epoch seconds) when this history call was sent: never earlier than what it
+    shows. None: unknown, and such a history proves no absence."""
+    grace: float = ABSENCE_GRACE
+    """Seconds (`ABSENCE_GRACE`): an absence is proven only by a history read at least this
+    long after the unknown outcome was seen (`MonthState.unknown_at`), both on our clock."""
 
 
 @attrs.frozen
@@ -979,6 +1001,7 @@ def _transition(state: MonthState, obs: Observation) -> Result:
                 need_generation=obs.generation,
                 reason=reason,
                 unknown_cause=reason,
+                unknown_at=obs.seen_at,
             ), ()
         case HistorySeen():
             return _server_vouch(_history(state, obs), obs.entries)
@@ -1512,6 +1535,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         exists=False,
         unknown=False,
         unknown_cause=None,
+        unknown_at=None,
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -2049,10 +2073,15 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         return _observe_request(adopted, match, asked=False)
     gap = _absence_gap(state, obs, matches or maybe)
     if gap is None:
+        gap, wait = _grace_gap(state, obs)
+        if wait is not None:
+            return wait
+    if gap is None:
         return _evolve(
             state,
             stage=Stage.PLANNED,
             unknown=False,
+            unknown_at=None,
             resend_allowed=True,
             resume_to=None,
             reason="the history proved the last create never arrived",
@@ -2162,6 +2191,62 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
         return _LAGGING
     return None
+
+
+_WAIT_NOTE = "waiting until "
+
+
+def waiting_note(state: MonthState) -> str | None:
+    """Why the month waits before its lost create may be proven absent (`_grace_gap`), or
+    None when it does not wait for that."""
+    reason = state.reason
+    if state.unknown and reason is not None and reason.startswith(_WAIT_NOTE):
+        return reason
+    return None
+
+
+def _grace_gap(state: MonthState, obs: HistorySeen) -> tuple[str | None, Result | None]:
+    """For a history that would prove the unknown create absent: (why it does not, None), or
+    (None, the month waiting for a later history), or (None, None): it proves it.
+
+    The create's record may appear late, after a later create's (review 9l #1: a gateway's
+    502 while gigstack still writes it), so only a history read `obs.grace` seconds after the
+    failed answer was seen proves anything, both times on our clock (never the server's). A
+    negative elapsed time (our clock went back) proves nothing. While it waits, the month
+    stays submitting (the run keeps polling) and says until when; the time is journaled, so a
+    stopped run's successor resumes the wait."""
+    if obs.read_at is None:
+        return "the time this history was read is not known", None
+    since = state.unknown_at
+    if since is None:
+        # Not known when the create failed (a run killed while it was in flight, an older
+        # journal): it failed before this read, so waiting from this read is never shorter.
+        since = obs.read_at
+    elapsed = obs.read_at - since
+    if elapsed < 0:
+        return (
+            f"our clock went back {-elapsed:.0f} s since the create failed, so how long the "
+            "history has had to list it cannot be told"
+        ), None
+    if elapsed >= obs.grace:
+        return None, None
+    until = datetime.fromtimestamp(since + obs.grace, UTC).strftime("%H:%M:%S UTC")
+    note = (
+        f"{_WAIT_NOTE}{until} before resending: a lost create can appear late in the "
+        "history, and this one shows no sign of it yet"
+    )
+    waiting = _evolve(
+        state,
+        stage=Stage.SUBMITTING,
+        unknown_at=since,
+        resume_to=None,
+        hint=None,
+        reason=note,
+    )
+    commands: tuple[Command, ...] = ()
+    if state.reason != note:
+        commands = (Warn(f"{state.key}: {note}"),)
+    return None, (waiting, commands)
 
 
 _SHORT_OR_FILTERED = (
