@@ -145,6 +145,26 @@ FULL_HISTORY = (
     "(`tests/bulk/test_machine_model.py`) plays the three orders with full histories.",
 )
 
+LATE_RECORDS = (
+    "## A lost create listed late: the grace",
+    "",
+    "Not a survival group: no figures. A create gigstack made but whose answer was lost (a "
+    "gateway 502 while it still writes the request, a dropped connection) can be listed in the "
+    "history after a later create's record (review 9l #1). A history that lists a later create "
+    "and an older request but not this one therefore proves its absence only when read "
+    "`absence_grace` seconds (default 600, `machine.ABSENCE_GRACE`) after the failed answer, "
+    "both instants on our clock (journaled, so a stopped run's successor resumes the wait; our "
+    "clock going back proves nothing). The residual risk is a record that lags longer than "
+    "the grace: it is then proven absent and sent again, billed twice unless gigstack "
+    "deduplicates identical active requests (a GUESS). "
+    "`tests/bulk/test_lost_create_lag_e2e.py` plays it with the sandbox's `lost_create_lag` "
+    "(the lost create hidden for N simulated seconds): within the grace it is adopted, never "
+    "sent again; beyond it, sent again. The model test drives our clock (time passing, jumps "
+    "back) with per-record lags below the grace. The survival groups above run with a grace "
+    "of 0.05 s (`--absence-grace`, and `bulk(absence_grace=)` via tests/conftest.py) so that "
+    "their injected create faults finish quickly: their sandbox lists every record at once.",
+)
+
 # Figures summed across groups into the summary table, in this order.
 SUMMARY = (
     "Faults injected",
@@ -332,7 +352,7 @@ def render(figures: Figures, outcomes: _Outcomes, *, full_run: bool) -> str:
             ]
             lines += [f"- `{name}`: {reason}" for name, reason in bugs]
             lines.append("")
-    lines += [*FULL_HISTORY, ""]
+    lines += [*FULL_HISTORY, "", *LATE_RECORDS, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
