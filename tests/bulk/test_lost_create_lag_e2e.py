@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gigstack_async import MonthWarning
+from gigstack_async.errors import InvalidParameterError
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.profiles import ServerProfile
 from tests.bulk._support import CREATE, results, run, world_of
@@ -99,3 +100,13 @@ async def test_a_run_stopped_during_the_wait_says_why_and_sends_nothing(tmp_path
         assert again["2024-01"].stage == "needs-attention", again["2024-01"].error
         assert [sandbox.state.billed_creates(k) for k in MONTHS] == [0, 1]
         assert len(sandbox.state.calls_to(CREATE)) == 1 + 2  # January never sent again
+
+
+@pytest.mark.parametrize("grace", [0, -1, float("nan"), float("inf")])
+async def test_a_grace_that_is_not_a_positive_number_is_refused_before_anything_is_sent(
+    grace: float,
+) -> None:
+    async with world_of(SandboxConfig(speed=3000, seed=11)) as (sandbox, client):
+        with pytest.raises(InvalidParameterError, match="absence_grace"):
+            client.downloads.bulk("2024-01", "2024-01", rfc_type="received", absence_grace=grace)
+        assert sandbox.state.calls_to(CREATE) == []
