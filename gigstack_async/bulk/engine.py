@@ -1229,7 +1229,12 @@ class _Run:
                     if loop.time() >= next_tick:
                         await self.tick()
                         next_tick = loop.time() + next(delays)
-                    await self.send_planned()
+                    if deadline is not None and loop.time() >= deadline:
+                        # The history read outlasted the deadline: nothing new is sent.
+                        self.stopping = True
+                        self.stop.set()
+                    else:
+                        await self.send_planned()
                 self.report_settled()
                 if all(k in self.reported for k in self.keys):
                     break
