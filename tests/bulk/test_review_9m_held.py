@@ -272,6 +272,7 @@ async def test_a_held_months_5003_survives_the_request_leaving_the_history(
         assert await asyncio.to_thread(keyed_cli, sb, *_download(out, "2024-08", "2024-08")) == 1
         said = capsys.readouterr().out
         assert "do not request them again" in said  # was: "adopt R ... or journal resend"
+        assert "journal resend" not in said  # neither the result nor the plan offers it
         creates = calls(sb, CREATE)
         resend = ("journal", "resend", out, "2024-08", "--yes")
         assert await asyncio.to_thread(keyed_cli, sb, *resend) == 2
