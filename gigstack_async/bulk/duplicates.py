@@ -64,10 +64,13 @@ class PriorRequest:
 
     def describe(self) -> str:
         if self.recorded:
+            last = "its status now is not known here"
+            if self.status is not None:
+                said = f"{self.status}: {self.message}" if self.message else self.status
+                last = f"{last}; it was {said} when last listed"
             return (
                 f"request {self.request_id} (recorded by this journal when an earlier run held "
-                "the month for it; no longer among the history's newest entries, so its status "
-                "is not known here)"
+                f"the month for it; no longer among the history's newest entries, so {last})"
             )
         details = [self.status or "status not reported"]
         if self.created_at:
@@ -124,11 +127,16 @@ def prior_requests(
         )
     # The requests an earlier run held the month for: it stays held for them once the history
     # no longer lists them (newcomer 9g #1). Not one the month took as its own since (adopted).
+    # Those held for these very dates only (`machine.held_ids`: kept while the plan asked for
+    # other dates, review 9m #2), with what the history said of them last (review 9m #4: a
+    # 5003 is still known once the history no longer lists the request).
     listed = {p.request_id for p in found}
-    for request_id in state.held_for:
-        if request_id in listed or request_id in state.known_ids:
+    for held in m.held_records(state):
+        if held.id in listed or held.id in state.known_ids:
             continue
-        found.append(PriorRequest(state.key, request_id, recorded=True))
+        found.append(
+            PriorRequest(state.key, held.id, held.status, message=held.message, recorded=True)
+        )
     return tuple(found)
 
 

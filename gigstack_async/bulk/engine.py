@@ -337,6 +337,13 @@ def held_month(
             "billed)"
         )
     else:
+        # Never sent: planned again, held as its log last said (review 9m #3).
+        holds = _holds_logged(lines)
+        if holds:
+            asked = _asked_of(lines, None)
+            if asked is not None and asked.start is not None and asked.end is not None:
+                state = attrs.evolve(state, start=asked.start, end=asked.end)
+            return m.held_from_log(state, holds)
         return None
     counts = lines[-1].counts if lines else None
     held = m.unrecorded(
@@ -362,7 +369,16 @@ def held_month(
         # that shows a 5002/5003, where the folder may hold several requests' days.
         heads = content.cfdi_heads([folder / n for n in names], rfc_type=state.rfc_type)
         days = {h.name: h.day for h in heads}
-    return m.refused_from_log(held, logged, names, days) or held
+    rebuilt = m.refused_from_log(held, logged, names, days) or held
+    holds = _holds_logged(lines)
+    # What it was held for stays known (a resend of these dates is held for them again).
+    return attrs.evolve(rebuilt, holds=holds) if holds else rebuilt
+
+
+def _holds_logged(lines: list[LogLine]) -> tuple[m.HeldRequest, ...]:
+    """The holds the month's last line that kept them recorded (none: never held, or a log
+    written before it kept them)."""
+    return next((line.holds for line in reversed(lines) if line.holds is not None), ())
 
 
 def _asked_of(lines: list[LogLine], request_id: str | None) -> m.Asked | None:
@@ -1141,7 +1157,9 @@ class _Run:
         # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
         # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
         hint = held_hint(state, priors)
-        held = m.hold(state, [p.request_id for p in priors])
+        # What the history said of each (a 5003 stays known once it no longer lists it).
+        learnt = {p.request_id: (p.status, p.message) for p in priors if not p.recorded}
+        held = m.hold(state, [p.request_id for p in priors], learnt)
         self.store.put(held)  # held for them by every later run, listed or not
         self.store.record_hold(state.key, Hold(reason, hint))  # for `journal show`
         self.finish(held, error=reason, hint=hint, stage=HELD)
@@ -1220,7 +1238,12 @@ class _Run:
                     if loop.time() >= next_tick:
                         await self.tick()
                         next_tick = loop.time() + next(delays)
-                    await self.send_planned()
+                    if deadline is not None and loop.time() >= deadline:
+                        # The history read outlasted the deadline: nothing new is sent.
+                        self.stopping = True
+                        self.stop.set()
+                    else:
+                        await self.send_planned()
                 self.report_settled()
                 if all(k in self.reported for k in self.keys):
                     break

@@ -77,6 +77,7 @@ __all__ = [
     "FetchPackage",
     "FetchStatus",
     "FindStaged",
+    "HeldRequest",
     "HistorySeen",
     "KeepFiles",
     "KnownRequest",
@@ -105,6 +106,9 @@ __all__ = [
     "counted_downloads",
     "earlier_files",
     "files_notice",
+    "held_from_log",
+    "held_ids",
+    "held_records",
     "hold",
     "identical_sent",
     "made_elsewhere",
@@ -112,6 +116,7 @@ __all__ = [
     "own_part_holds",
     "own_request",
     "plan_decision",
+    "recorded_holds",
     "sat_code",
     "says_duplicate",
     "teaches_rfc",
@@ -262,6 +267,23 @@ class KnownRequest:
     """`createdAt` exactly as the server wrote it (its unit is a GUESS: compared as text)."""
     final: str | None = None
     """The last finished status seen (completed, failed, expired)."""
+
+
+@attrs.frozen
+class HeldRequest:
+    """An identical request a run held a `planned` month for (`hold`), with the dates it was
+    identical to (`start..end`: the month's dates then) and what the history said of it last
+    (`status`, and `message`: its `statusMessage`, e.g. SAT 5003; None: never reported). Kept
+    when the plan asks the month for other dates, and consulted again whenever the month's
+    dates are these again (`held_ids`: review 9m #2, a run of other dates that sent nothing
+    dropped the hold, and the next plain run billed the month again); what was learnt stays
+    once the history no longer lists it (review 9m #4: its 5003 was forgotten)."""
+
+    id: str
+    start: date
+    end: date
+    status: str | None = None
+    message: str | None = None
 
 
 @attrs.frozen
@@ -444,8 +466,14 @@ class MonthState:
     """The identical requests (ids, as the history listed them) a run held this `planned` month
     for (`duplicates.prior_requests`; `hold`): the month stays held for them even once they
     leave the history's newest-20 window (newcomer 9g #1: a plain re-run then sent, and billed,
-    it). Cleared when a create is sent (`--allow-duplicates`, or a `journal resend`), or when
-    the plan asks for other dates (other criteria)."""
+    it). Cleared when a create is sent (`--allow-duplicates`, or a `journal resend`). A plan
+    of other dates (other criteria) holds the month only for the `holds` of those dates; back
+    to these dates, it is held for these again (`held_ids`)."""
+    holds: tuple[HeldRequest, ...] = ()
+    """Every request a run held the month for, keyed to the dates it was identical to, with
+    what was learnt of it (`HeldRequest`): `held_ids` reads those of the month's dates. Only a
+    create sent for those very dates drops them (`_send`). Empty in a journal written before
+    (its `held_for` counts for the month's recorded dates)."""
     identical_allowed: bool = False
     """The user allowed a create for this held month although the account has an identical
     request (`journal resend` of a held month, `AllowResend`): the next run sends it, as
@@ -1165,6 +1193,25 @@ def unrecorded(
     )
 
 
+def held_from_log(state: MonthState, holds: Sequence[HeldRequest]) -> MonthState:
+    """`state` (a month as the plan would add it, never sent) rebuilt from a log whose last
+    holds were `holds` (`journal repair`; review 9m #3: the rebuilt month was planned and
+    sendable, and once the request left the history the next run billed it again): planned,
+    held for those of its dates (`held_ids`), the others kept for a plan that asks for theirs.
+    The next run holds it again, listed in the history or not. Pure."""
+    rebuilt = _evolve(state, holds=tuple(holds), held_for=())
+    ids = held_ids(rebuilt)
+    if not ids:
+        return rebuilt
+    return _evolve(
+        rebuilt,
+        held_for=ids,
+        reason=f"its record was rebuilt from its log: held, not sent, for the identical "
+        f"request(s) {', '.join(ids)} the account already has (another folder's?); the next "
+        "run holds it again, listed in the history or not",
+    )
+
+
 @attrs.frozen
 class Logged:
     """One line of a month's log as `journal repair` reads it (`store.LogLine`, without the
@@ -1540,6 +1587,11 @@ def _send(state: MonthState, obs: Send) -> Result:
         reason=None,
         hint=None,
         held_for=(),
+        # Sent for these dates (the user allowed it): their holds are done with; those of
+        # other dates stay for a plan that asks for them again.
+        holds=tuple(
+            h for h in recorded_holds(state) if (h.start, h.end) != (state.start, state.end)
+        ),
         identical_allowed=False,
     ), (SendCreate(state.key),)
 
@@ -3321,7 +3373,17 @@ def _plan_step(
         # Nothing billed for the recorded dates (never sent, proven absent, or refused): the
         # request to come is the one the plan shows. Other dates are other criteria: the
         # requests it was held for are not identical to it (nor is an allowance for them).
-        return _evolve(state, start=start, end=end, held_for=(), identical_allowed=False), None
+        # Those held for these dates are kept (`holds`), never dropped by a plan that sent
+        # nothing: back to them, the month is held for them again (review 9m #2).
+        records = recorded_holds(state)
+        return _evolve(
+            state,
+            start=start,
+            end=end,
+            holds=records,
+            held_for=tuple(h.id for h in records if (h.start, h.end) == (start, end)),
+            identical_allowed=False,
+        ), None
     # --force: a done or empty month needs it (`journal resend` refuses it otherwise).
     resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
     try:
@@ -4004,28 +4066,99 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
 
 
-def hold(state: MonthState, request_ids: Sequence[str]) -> MonthState:
+def hold(
+    state: MonthState,
+    request_ids: Sequence[str],
+    learnt: Mapping[str, tuple[str | None, str | None]] | None = None,
+) -> MonthState:
     """Month `state` (`planned`) held, not sent, for the identical requests `request_ids` the
-    account already has: recorded (`MonthState.held_for`, added to those it already had), so
-    every later run holds it for them too, listed in the history or not, until the user adopts
-    one, allows a resend (`journal resend`) or passes --allow-duplicates. Any other stage, or
-    a month the user allowed to be sent anyway, is returned as is. Pure."""
+    account already has: recorded (`MonthState.held_for`, added to those it already had, and
+    `MonthState.holds`, keyed to the month's dates), so every later run holds it for them too,
+    listed in the history or not, until the user adopts one, allows a resend (`journal
+    resend`) or passes --allow-duplicates. `learnt`: (status, statusMessage) of those the
+    history listed now (a None keeps what an earlier hold learnt: SAT's 5003 stays known once
+    the history no longer lists the request). Any other stage, or a month the user allowed to
+    be sent anyway, is returned as is. Pure."""
     if state.stage is not Stage.PLANNED or state.identical_allowed:
         return state
     ids = state.held_for
+    holds = list(recorded_holds(state))
     for request_id in request_ids:
         ids = _add(ids, request_id)
-    return _evolve(state, held_for=ids)
+        status, message = (learnt or {}).get(request_id, (None, None))
+        at = next(
+            (
+                i
+                for i, h in enumerate(holds)
+                if h.id == request_id and (h.start, h.end) == (state.start, state.end)
+            ),
+            None,
+        )
+        if at is None:
+            holds.append(HeldRequest(request_id, state.start, state.end, status, message))
+        else:
+            old = holds[at]
+            holds[at] = attrs.evolve(
+                old,
+                status=status if status is not None else old.status,
+                message=message if message is not None else old.message,
+            )
+    return _evolve(state, held_for=ids, holds=tuple(holds))
+
+
+def recorded_holds(state: MonthState) -> tuple[HeldRequest, ...]:
+    """Every hold of month `state`, whatever its dates: `state.holds`, with every id of
+    `held_for` that has none for the month's dates recorded for them (a journal written before
+    `holds` existed kept only the ids)."""
+    holds = state.holds
+    for request_id in state.held_for:
+        if not any(
+            h.id == request_id and (h.start, h.end) == (state.start, state.end) for h in holds
+        ):
+            holds = (*holds, HeldRequest(request_id, state.start, state.end))
+    return holds
+
+
+def held_records(state: MonthState) -> tuple[HeldRequest, ...]:
+    """What was recorded of the requests month `state` is held for at its current dates
+    (`held_ids`), in that order."""
+    return tuple(h for h in recorded_holds(state) if (h.start, h.end) == (state.start, state.end))
+
+
+def held_ids(state: MonthState) -> tuple[str, ...]:
+    """The identical requests month `state` is held for at its current dates: `held_for`, and
+    every recorded hold of exactly these dates (`MonthState.holds`), kept while the plan asked
+    the month for other dates (review 9m #2)."""
+    return tuple(h.id for h in held_records(state))
 
 
 def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
-    if state.stage is Stage.PLANNED and state.held_for and obs.start is None:
+    held = held_ids(state)
+    if state.stage is Stage.PLANNED and held and obs.start is None:
         # A held month (never sent from this journal): the user's word that a new request
         # for the same dates may be sent although the account has an identical one.
-        if len(state.held_for) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+        refused = [h.id for h in held_records(state) if sat_code(h.message) == 5003]
+        if refused and not obs.force:
+            # SAT refused these very dates (too many CFDIs): the same request would be billed
+            # and refused again, listed in the history or not (review 9m #4).
+            one_day = one_day_5003(state)
+            split_way = (
+                one_day
+                if one_day is not None
+                else "split the period instead, each part into its own --out folder, e.g. in "
+                f"two halves: {split_commands(state)}"
+            )
             raise TransitionError(
-                f"{state.key}: the account already has {len(state.held_for)} requests for "
-                f"exactly {state.start}..{state.end} ({', '.join(state.held_for)}), and SAT "
+                f"{state.key}: SAT answered 5003 (too many CFDIs for one request) for "
+                f"{state.start}..{state.end} to the request the month is held for "
+                f"({', '.join(refused)}): the same request would be billed and refused again. "
+                f"{split_way[0].upper()}{split_way[1:]}; pass --force only if SAT's answer has "
+                "changed"
+            )
+        if len(held) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+            raise TransitionError(
+                f"{state.key}: the account already has {len(held)} requests for "
+                f"exactly {state.start}..{state.end} ({', '.join(held)}), and SAT "
                 f"accepts only {_SAT_IDENTICAL_LIMIT} with the same dates ever: a third would "
                 "be refused with SAT 5002, for good (and may be billed). "
                 + _other_dates_way(state, state.start, state.end)
@@ -4035,7 +4168,7 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
             state,
             identical_allowed=True,
             reason="the user allowed a new create request although the account has an "
-            f"identical one ({', '.join(state.held_for)})",
+            f"identical one ({', '.join(held)})",
             hint=None,
         ), ()
     # done/empty too: a month requested for fewer days than the plan's (a clipped "today")

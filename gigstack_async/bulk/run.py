@@ -240,8 +240,9 @@ class BulkDownload:
             # the month's own requests: only those are not counted (`own_request`).
             probe = initial_state(slot)
             if state is not None:
-                # Its holds too (`held_for`), for the dates they were recorded with: an
-                # earlier run held it for them, listed in this history or not (newcomer 9g #1).
+                # Its holds too (`held_for`, `holds`), for the dates they were recorded with:
+                # an earlier run held it for them, listed in this history or not (newcomer 9g
+                # #1), kept while a plan asked for other dates (review 9m #2).
                 same = (state.start, state.end) == (slot.start_date, slot.end_date)
                 probe = attrs.evolve(
                     probe,
@@ -249,6 +250,7 @@ class BulkDownload:
                     records=state.records,
                     released=state.released,
                     held_for=state.held_for if same else (),
+                    holds=tuple(dict.fromkeys(m.held_records(state) + state.holds)),
                     identical_allowed=state.identical_allowed and same,
                 )
             # The engine's rule (`holding`): a month it holds is not sent.

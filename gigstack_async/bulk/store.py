@@ -40,7 +40,14 @@ import cattrs
 
 from gigstack_async._atomic import fsync_dir
 from gigstack_async.bulk.hints import shell_quote
-from gigstack_async.bulk.machine import Asked, Counts, MonthState, Stage
+from gigstack_async.bulk.machine import (
+    Asked,
+    Counts,
+    HeldRequest,
+    MonthState,
+    Stage,
+    recorded_holds,
+)
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.errors import GigstackError
 
@@ -208,6 +215,10 @@ class LogLine:
     """The month's SAT code after the transition (`MonthState.sat_code`), as a field: `journal
     repair` tells a 5002/5003 refusal by it, not by the reason's words (None: none, or a line
     written before the log kept it: the reason's text is read then, `machine.refusal_code`)."""
+    holds: tuple[HeldRequest, ...] | None = None
+    """The requests the month was held for after the transition (`MonthState.holds`, with
+    `held_for` for its dates), so that `journal repair` rebuilds a held month held (review 9m
+    #3). None: a line written before the log kept them (unknown)."""
 
 
 @attrs.frozen
@@ -648,6 +659,17 @@ class JournalStore:
                 found[key] = _converter.structure(json.loads(value), Hold)
         return found
 
+    def recorded_hold(self, key: str) -> Hold | None:
+        """The hold recorded for month `key`, whatever its record says now (None: none, or
+        unreadable): for `journal repair` of a held month whose record is damaged."""
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (_HOLD + key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return _converter.structure(json.loads(row[0]), Hold)
+        except (ValueError, TypeError, cattrs.BaseValidationError):
+            return None
+
     def record_hold(self, key: str, hold: Hold) -> None:
         """Record that this run held `key` (a planned month), replacing an older hold."""
         with self._damage_is_typed(), _transaction(self._conn):
@@ -778,6 +800,7 @@ class JournalStore:
             or Counts.of(old) != counts
             or Asked.of(old) != Asked.of(state)
             or old.sat_code != state.sat_code
+            or recorded_holds(old) != recorded_holds(state)
         ):
             self._conn.execute(
                 "INSERT INTO log (key, stage, reason, request_id, counts) VALUES (?, ?, ?, ?, ?)",
@@ -791,6 +814,7 @@ class JournalStore:
                         _converter.unstructure(counts)
                         | _converter.unstructure(Asked.of(state))
                         | {"sat_code": state.sat_code}
+                        | {"holds": _converter.unstructure(recorded_holds(state))}
                     ),
                 ),
             )
@@ -891,6 +915,19 @@ def _sat_code(text: object) -> int | None:
     return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
+def _log_holds(text: object) -> tuple[HeldRequest, ...] | None:
+    """A log line's holds; None when it has none (an older line) or they cannot be read."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text).get("holds")
+        if value is None:
+            return None
+        return _converter.structure(value, tuple[HeldRequest, ...])
+    except (ValueError, TypeError, AttributeError, cattrs.BaseValidationError):
+        return None
+
+
 def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
     """The `log` table's lines, oldest first (of one month, or of all). Works on a journal
     opened read-only, also one whose log predates its `request_id` or `counts` column."""
@@ -904,7 +941,9 @@ def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
         else conn.execute(sql + " ORDER BY seq")
     ).fetchall()
     return [
-        LogLine(seq, k, Stage(stage), reason, rid, _counts(n), _asked(n), _sat_code(n))
+        LogLine(
+            seq, k, Stage(stage), reason, rid, _counts(n), _asked(n), _sat_code(n), _log_holds(n)
+        )
         for seq, k, stage, reason, rid, n in rows
     ]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gigstack_async.bulk.duplicates import PriorRequest
-from gigstack_async.bulk.machine import MonthState
+from gigstack_async.bulk.machine import MonthState, sat_code
 from gigstack_async.bulk.reach import HistoryReach
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.store import JournalError, JournalStore
@@ -208,12 +208,26 @@ def show_identical(
         if usable
         else ""
     )
-    first = next(iter(identical))
+    # A month whose identical request SAT refused with 5003 is never offered the same dates
+    # again (its resend is refused without --force: review 9m #4); its result says split.
+    resendable = [
+        key
+        for key, priors in identical.items()
+        if not any(sat_code(p.message) == 5003 for p in priors)
+    ]
+    again = (
+        "To request them again anyway (may be billed): one month with "
+        f"`{PROG} journal resend {folder} {resendable[0]}`, or all of them with "
+        "--allow-duplicates."
+        if resendable
+        else "SAT refused their identical requests with 5003 (too many CFDIs for one "
+        "request): the same dates would be refused again; split the period as each result "
+        "says."
+    )
     ui.out(
         "These months are held (not sent), by this run and every later one until you choose. "
         f"Safe routes: use the folder that already has them; {adopt}each month's result says "
-        "what to do. To request them again anyway (may be billed): one month with "
-        f"`{PROG} journal resend {folder} {first}`, or all of them with --allow-duplicates."
+        f"what to do. {again}"
     )
 
 

@@ -48,7 +48,9 @@ REPAIR_RISK = (
     "without downloading it); a log written before it kept them leaves them unknown, so no "
     "package is "
     "downloaded again without `journal retry-download` (free). A month whose log shows no "
-    "create was never sent: the next run requests it. Nothing is sent now."
+    "create was never sent: the next run requests it, unless an earlier run held it for an "
+    "identical request the account already has (another folder's): it is held for it again "
+    "(an older log that kept no holds: it needs you). Nothing is sent now."
 )
 
 
@@ -112,6 +114,20 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
                     hint=f"find its request in `{PROG} downloads history` or gigstack's "
                     f"dashboard by its dates and `{PROG} journal adopt {key} <request id>`; if "
                     f"there is none, `{PROG} journal resend {key}` (may be billed)",
+                    on_disk=files_in(None if folder is None else folder / key),
+                )
+            recorded = store.recorded_hold(key)
+            if state is None and recorded is not None:
+                # Held, but its log kept no holds (an older journal): never sendable without
+                # the user's word (review 9m #3), the held hint says the ways.
+                state = m.unrecorded(
+                    base,
+                    known_ids=(),
+                    creates=0,
+                    reason=f"its record was damaged; the last run held it, not sent: "
+                    f"{recorded.reason}",
+                    hint=recorded.hint,
+                    counts=m.Counts(),
                     on_disk=files_in(None if folder is None else folder / key),
                 )
             state = state or base
