@@ -30,15 +30,20 @@ import random
 import sqlite3
 import zipfile
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from gigstack_async._atomic import remove_stale_temp_files
-from gigstack_async._dates import parse_date, today_mx
-from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
+from gigstack_async._dates import MEXICO_CITY, parse_date, today_mx
+from gigstack_async._generated.models import (
+    DownloadRequest,
+    DownloadRequestStatus,
+    RequestType,
+    RfcType,
+)
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.content import PackageScan, scan_package
@@ -170,21 +175,54 @@ def seen_from_history(entry: DownloadRequest) -> m.Seen:
     )
 
 
-def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
-    # The status body is NOT FOUND; its criteria (GUESS names) are read when present. The
-    # machine checks a request by them only when all four are there and equal the month's
-    # (`machine._status`); a missing or unreadable one is None, which never counts as a match.
-    return m.Seen(
+def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.StatusSeen:
+    # The status body is NOT FOUND; its criteria (GUESS names and formats) are read when
+    # present, normalised (`status_enum`, `status_days`). The machine lets them prove a match
+    # or a clear mismatch only (`machine.status_criteria`); a value that does not normalise is
+    # None (unknown), which is never a mismatch, and never a match.
+    seen = m.Seen(
         id=request_id,
         status=None if status.status is None else status.status.value,
-        rfc_type=status.rfc_type or None,
-        request_type=status.request_type or None,
-        start=_day(status.start_date),  # type: ignore[arg-type]
-        end=_day(status.end_date),  # type: ignore[arg-type]
+        rfc_type=status_enum(status.rfc_type, RfcType),
+        request_type=status_enum(status.request_type, RequestType),
         invoice_count=status.invoice_count,
         package_ids=None if status.package_ids is None else tuple(status.package_ids),
         message=status.status_message,
     )
+    return m.StatusSeen(
+        seen, starts=status_days(status.start_date), ends=status_days(status.end_date)
+    )
+
+
+def status_enum(text: object, kind: type[RfcType] | type[RequestType]) -> str | None:
+    """A status answer's rfc_type / request_type in our form ("CFDI" -> "cfdi"), or None
+    when it is not one of the values we know (unknown, never a mismatch)."""
+    if not isinstance(text, str):
+        return None
+    value = text.strip().lower()
+    return value if value in {v.value for v in kind} else None
+
+
+def status_days(text: object) -> tuple[date, ...]:
+    """The dates a status answer's date may mean (its format is a GUESS): an ISO date; a
+    datetime's date part, and for an instant with an offset ("...Z") its Mexico City date too
+    (SAT's dates are Mexico City's: 2024-09-01T05:59:59Z is 2024-08-31 there). `()`: not a
+    readable date (unknown)."""
+    if not isinstance(text, str) or not text.strip():
+        return ()
+    text = text.strip()
+    try:
+        return (parse_date(text),)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return ()
+    days = [moment.date()]
+    if moment.utcoffset() is not None:
+        days.append(moment.astimezone(MEXICO_CITY).date())
+    return tuple(dict.fromkeys(days))
 
 
 def initial_state(slot: MonthSlot) -> m.MonthState:
@@ -929,7 +967,7 @@ class _Run:
         except GigstackError as error:
             self.feed(key, m.PollFailed(str(error), not_found=isinstance(error, NotFoundError)))
             return
-        self.feed(key, m.StatusSeen(seen_from_status(request_id, answer)))
+        self.feed(key, seen_from_status(request_id, answer))
 
     # ---------------------------------------------------------------- the loop
 

@@ -117,6 +117,7 @@ __all__ = [
     "plan_decision",
     "sat_code",
     "says_duplicate",
+    "status_criteria",
     "teaches_rfc",
     "third_identical",
     "transition",
@@ -344,6 +345,10 @@ class MonthState:
     (review 9e #1). Kept across runs: its packages were fetched while it was checked."""
     misses: int = 0
     """Histories in this run that did not list the unchecked `request_id`."""
+    listed: str | None = None
+    """The request id a history entry listed in this run with the month's dates and rfcType
+    (`_checks`). The history is documented and the status body is not: a status answer never
+    overrules what that entry showed (review 9m #8). Reset by `Start`."""
     downloads: tuple[tuple[str, int], ...] = ()
     """(package id, downloads sent) — at most DOWNLOAD_BUDGET each, ever."""
     staged: tuple[StagedFile, ...] = ()
@@ -633,6 +638,12 @@ class HistorySeen:
 @attrs.frozen
 class StatusSeen:
     seen: Seen
+    starts: tuple[date, ...] | None = None
+    """The dates the answer's start date may mean (`engine.status_days`: its format is a GUESS;
+    an instant reads as its date part and its Mexico City date). `()`: not readable (unknown).
+    None: `seen.start` as given."""
+    ends: tuple[date, ...] | None = None
+    """The same for its end date."""
 
 
 @attrs.frozen
@@ -993,9 +1004,10 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case HistorySeen():
             return _server_vouch(_history(state, obs), obs.entries)
         case StatusSeen():
-            result = _status(state, obs.seen)
-            fits = _fits(state, obs.seen) is True
-            return _server_vouch(result, (obs.seen,) if fits else ())
+            seen = status_criteria(state, obs)
+            result = _status(state, seen)
+            fits = _fits(state, seen) is True
+            return _server_vouch(result, (seen,) if fits else ())
         case PollFailed():
             if state.stage is Stage.DUPLICATE:
                 return _duplicate_poll_failed(state, obs)
@@ -1472,6 +1484,7 @@ def _start(state: MonthState, obs: Start) -> Result:
         free_failures=0,
         status_asked=False,
         misses=0,
+        listed=None,
         checked=state.request_id is not None and state.request_id == state.confirmed_id,
         typed=state.vouched and not _seen_as_candidate(state),
         vouched=False,
@@ -1852,7 +1865,10 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                 # only from an entry this run knows is the month's request. Untyped, the entry
                 # may be another request under a restarted id (a metadata one, its count 0).
                 kept = seen if typed else attrs.evolve(seen, created_at=None)
-                state = _evolve(state, records=_remember(state.records, kept), typed=typed)
+                listed = seen.id if _checks(state, seen) else state.listed
+                state = _evolve(
+                    state, records=_remember(state.records, kept), typed=typed, listed=listed
+                )
             if _fits(state, seen) is False:
                 return _not_this_month(state, seen)
             if not state.checked:
@@ -1921,6 +1937,28 @@ def _not_this_month(state: MonthState, seen: Seen) -> Result:
     ), ()
 
 
+def status_criteria(state: MonthState, obs: StatusSeen) -> Seen:
+    """The status answer's criteria in the month's terms (review 9m #8: the status body is NOT
+    FOUND, so its formats are a GUESS). A date that may mean the month's own (`obs.starts`)
+    is the month's; one that can only mean another date is that date (a clear mismatch); an
+    unreadable one is None (unknown: never a mismatch). Enum values arrive normalised
+    (`engine.status_enum`: lower case, or None when not a value we know)."""
+
+    def resolve(readings: tuple[date, ...] | None, given: date | None, ours: date) -> date | None:
+        if readings is None:
+            return given
+        if ours in readings:
+            return ours
+        return readings[0] if readings else None
+
+    seen = obs.seen
+    return attrs.evolve(
+        seen,
+        start=resolve(obs.starts, seen.start, state.start),
+        end=resolve(obs.ends, seen.end, state.end),
+    )
+
+
 def _status(state: MonthState, seen: Seen) -> Result:
     """The status answer for the month's request (asked when the history does not list it).
 
@@ -1933,6 +1971,18 @@ def _status(state: MonthState, seen: Seen) -> Result:
     needs the user once `CHECK_MISSES` histories omitted it)."""
     if state.stage not in _WAITING or seen.id != state.request_id:
         return state, ()
+    listed = next((r for r in state.records if r.id == seen.id), None)
+    if listed is not None and state.listed == seen.id:
+        # The (documented) history listed this request with the month's criteria in this run:
+        # a GUESS body never overrules what that entry showed (review 9m #8); a criterion the
+        # entry left out (requestType) is still the status answer's to tell.
+        seen = attrs.evolve(
+            seen,
+            rfc_type=None if listed.rfc_type is not None else seen.rfc_type,
+            request_type=None if listed.request_type is not None else seen.request_type,
+            start=None if listed.start is not None else seen.start,
+            end=None if listed.end is not None else seen.end,
+        )
     fit = _fits(state, seen)
     if fit is False:
         other, _ = _not_this_month(state, seen)
