@@ -424,16 +424,19 @@ def staged_copies(download_to: Path | None, key: str) -> int:
     return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file()) if staging.is_dir() else 0
 
 
-def held_cfdis(folder: Path | None, request_type: str) -> int:
+def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -> int:
     """Distinct CFDIs in a month's folder as `journal keep` counts them: `<UUID>.xml` names
     (a copy under another name counts once); metadata: rows of distinct files. 0 when it
-    cannot be read."""
+    cannot be read. `whole`: only the CFDIs read to their end (`content.damaged_cfdis`: a
+    truncated file is no CFDI, review 9m #10), for a month that may stop before downloading
+    because its folder holds them (`machine._on_disk_already`)."""
     names = file_names(folder)
     if folder is None or not names:
         return 0
     try:
         if request_type == "cfdi":
-            return len(content.cfdi_uuids(names))
+            damaged = content.damaged_cfdis(folder / n for n in names) if whole else ()
+            return len(content.cfdi_uuids(n for n in names if n not in damaged))
         return content.metadata_rows(folder / name for name in names)
     except OSError:
         return 0
@@ -1231,7 +1234,13 @@ class _Run:
                     kind = before.request_type
                     start = attrs.evolve(
                         start,
-                        cfdis=await asyncio.to_thread(held_cfdis, folder / key, kind),
+                        cfdis=await asyncio.to_thread(
+                            held_cfdis,
+                            folder / key,
+                            kind,
+                            # Read whole only where no extraction of this record vouches.
+                            whole=not before.extracted and not before.settled,
+                        ),
                         staged_copies=staged_copies(folder, key),
                     )
                 self.feed(key, start)

@@ -104,6 +104,7 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "allowed_packages",
+    "beyond_count",
     "count_source",
     "counted_downloads",
     "earlier_files",
@@ -811,6 +812,10 @@ class KeepFiles:
     vouched: bool = False
     """`journal keep --force`: the user checked the request's dates in gigstack's dashboard
     (after a confirmation that spells out the risk)."""
+    damaged: tuple[str, ...] = ()
+    """Files named `<UUID>.xml` that are not a complete CFDI (`content.damaged_cfdis`:
+    truncated, damaged, or another UUID inside): never kept, even with --force (review 9m
+    #10): a lost CFDI recorded as the month's would close its free re-download."""
 
 
 KEPT = "(kept)"
@@ -2681,6 +2686,18 @@ def dates_from_files(state: MonthState, dated: tuple[date, date] | None) -> bool
 
 
 def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
+    keepable = state.stage in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) and not state.staged
+    damaged = [name for name in obs.damaged if name not in state.files]
+    if keepable and damaged:
+        shown = ", ".join(damaged[:5]) + (
+            f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+        )
+        raise TransitionError(
+            f"{state.key} is not kept, nothing changed: {len(damaged)} file(s) in its folder "
+            f"are not complete CFDIs (truncated or damaged: {shown}); kept, they would be "
+            "recorded as the month's CFDIs and never downloaded again, so they are refused even "
+            "with --force"
+        )
     unchecked = dates_unchecked(state)
     proven = unchecked and dates_from_files(state, obs.dated)
     if unchecked and not proven and not obs.vouched:
@@ -2737,6 +2754,15 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
         "folder as the month's CFDIs (nothing was downloaded or sent for them)" + how,
         hint=None,
     ), ()
+
+
+def beyond_count(state: MonthState, cfdis: int) -> int:
+    """How many of `cfdis` distinct CFDIs in the month's folder are more than SAT reported for
+    its request (0: not more, or SAT's count unknown). SAT's count is every CFDI the request
+    matched: extra files are another request's or another taxpayer's (review 9m #9: a folder
+    restored from another company's download passed `journal keep` with twice the count)."""
+    count = state.invoice_count
+    return 0 if count is None or cfdis <= count else cfdis - count
 
 
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
