@@ -316,14 +316,14 @@ def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path |
         if slot.key in store.keys():  # noqa: SIM118 — keys() is a method, not a dict
             continue
         folder = None if download_to is None else download_to / slot.key
-        state = held_month(initial_state(slot), store.log(slot.key), folder)
+        state = held_month(initial_state(slot), store.log(slot.key), folder, today=plan.today)
         if state is not None:
             held.append(state)
     store.ensure(held)
 
 
 def held_month(
-    state: m.MonthState, lines: list[LogLine], folder: Path | None
+    state: m.MonthState, lines: list[LogLine], folder: Path | None, *, today: date | None = None
 ) -> m.MonthState | None:
     """`state` (a month the journal has no record of, as the plan would add it) as needing the
     user when `lines` (its log) list a create or `folder` (its files' folder) holds files;
@@ -371,6 +371,7 @@ def held_month(
     else:
         return None
     counts = lines[-1].counts if lines else None
+    asked = _asked_of(lines, ids[-1] if ids else None)
     held = m.unrecorded(
         state,
         known_ids=ids,
@@ -379,9 +380,10 @@ def held_month(
         hint=hint,
         counts=counts,
         on_disk=files,
-        asked=_asked_of(lines, ids[-1] if ids else None),
+        asked=asked,
         unextracted=m.staged_not_extracted([line.stage for line in lines]),
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
+        open_day=_open_day_of(lines, ids[-1] if ids else None, asked, today),
     )
     logged = [
         m.Logged(line.stage, line.reason, line.request_id, line.asked, line.sat_code)
@@ -395,6 +397,22 @@ def held_month(
         heads = content.cfdi_heads([folder / n for n in names], rfc_type=state.rfc_type)
         days = {h.name: h.day for h in heads}
     return m.refused_from_log(held, logged, names, days) or held
+
+
+def _open_day_of(
+    lines: list[LogLine], request_id: str | None, asked: m.Asked | None, today: date | None
+) -> date | None:
+    """The open day (`MonthState.open_day`) the log kept for `request_id`'s month (review 9m
+    #11). A log written before it kept one: when the logged dates end `today` or later (Mexico
+    City), the request was sent before that day was over (any request of the journal was sent
+    by today), so that end is its open day; otherwise unknown, taken as none (the log keeps no
+    create time to tell)."""
+    mine = [line for line in lines if request_id is None or line.request_id == request_id]
+    logged = next((line for line in reversed(mine) if line.open_day_logged), None)
+    if logged is not None:
+        return logged.open_day
+    end = None if asked is None else asked.end
+    return end if end is not None and today is not None and end >= today else None
 
 
 def _asked_of(lines: list[LogLine], request_id: str | None) -> m.Asked | None:

@@ -1119,6 +1119,7 @@ def unrecorded(
     asked: Asked | None = None,
     unextracted: bool = False,
     staged_copies: int = 0,
+    open_day: date | None = None,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
@@ -1137,12 +1138,15 @@ def unrecorded(
     the whole month) and the count, which `journal keep` checks the folder against.
     `unextracted`: its log shows a package staged and never extracted; `staged_copies`: staged
     ZIPs named for the month on disk. Either way its folder may hold only part of its CFDIs:
-    `journal keep` is not offered (review 9i #4)."""
+    `journal keep` is not offered (review 9i #4). `open_day`: the day its request was sent on
+    when its dates end that day (`MonthState.open_day`, as the log kept it): kept, so a later
+    run still names that day MISSING DAYS (review 9m #11)."""
     proven = asked is not None and asked.start is not None and asked.end is not None
     if asked is not None and asked.start is not None and asked.end is not None:
         state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
     held = _evolve(
         state,
+        open_day=open_day,
         on_disk=on_disk,
         unextracted=unextracted or staged_copies > 0,
         staged_copies=staged_copies,
