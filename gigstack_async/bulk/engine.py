@@ -31,15 +31,20 @@ import sqlite3
 import time
 import zipfile
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from gigstack_async._atomic import remove_stale_temp_files
-from gigstack_async._dates import parse_date, today_mx
-from gigstack_async._generated.models import DownloadRequest, DownloadRequestStatus
+from gigstack_async._dates import MEXICO_CITY, parse_date, today_mx
+from gigstack_async._generated.models import (
+    DownloadRequest,
+    DownloadRequestStatus,
+    RequestType,
+    RfcType,
+)
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.content import PackageScan, scan_package
@@ -176,21 +181,54 @@ def seen_from_history(entry: DownloadRequest) -> m.Seen:
     )
 
 
-def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.Seen:
-    # The status body is NOT FOUND; its criteria (GUESS names) are read when present. The
-    # machine checks a request by them only when all four are there and equal the month's
-    # (`machine._status`); a missing or unreadable one is None, which never counts as a match.
-    return m.Seen(
+def seen_from_status(request_id: str, status: DownloadRequestStatus) -> m.StatusSeen:
+    # The status body is NOT FOUND; its criteria (GUESS names and formats) are read when
+    # present, normalised (`status_enum`, `status_days`). The machine lets them prove a match
+    # or a clear mismatch only (`machine.status_criteria`); a value that does not normalise is
+    # None (unknown), which is never a mismatch, and never a match.
+    seen = m.Seen(
         id=request_id,
         status=None if status.status is None else status.status.value,
-        rfc_type=status.rfc_type or None,
-        request_type=status.request_type or None,
-        start=_day(status.start_date),  # type: ignore[arg-type]
-        end=_day(status.end_date),  # type: ignore[arg-type]
+        rfc_type=status_enum(status.rfc_type, RfcType),
+        request_type=status_enum(status.request_type, RequestType),
         invoice_count=status.invoice_count,
         package_ids=None if status.package_ids is None else tuple(status.package_ids),
         message=status.status_message,
     )
+    return m.StatusSeen(
+        seen, starts=status_days(status.start_date), ends=status_days(status.end_date)
+    )
+
+
+def status_enum(text: object, kind: type[RfcType] | type[RequestType]) -> str | None:
+    """A status answer's rfc_type / request_type in our form ("CFDI" -> "cfdi"), or None
+    when it is not one of the values we know (unknown, never a mismatch)."""
+    if not isinstance(text, str):
+        return None
+    value = text.strip().lower()
+    return value if value in {v.value for v in kind} else None
+
+
+def status_days(text: object) -> tuple[date, ...]:
+    """The dates a status answer's date may mean (its format is a GUESS): an ISO date; a
+    datetime's date part, and for an instant with an offset ("...Z") its Mexico City date too
+    (SAT's dates are Mexico City's: 2024-09-01T05:59:59Z is 2024-08-31 there). `()`: not a
+    readable date (unknown)."""
+    if not isinstance(text, str) or not text.strip():
+        return ()
+    text = text.strip()
+    try:
+        return (parse_date(text),)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return ()
+    days = [moment.date()]
+    if moment.utcoffset() is not None:
+        days.append(moment.astimezone(MEXICO_CITY).date())
+    return tuple(dict.fromkeys(days))
 
 
 def initial_state(slot: MonthSlot) -> m.MonthState:
@@ -284,14 +322,14 @@ def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path |
         if slot.key in store.keys():  # noqa: SIM118 — keys() is a method, not a dict
             continue
         folder = None if download_to is None else download_to / slot.key
-        state = held_month(initial_state(slot), store.log(slot.key), folder)
+        state = held_month(initial_state(slot), store.log(slot.key), folder, today=plan.today)
         if state is not None:
             held.append(state)
     store.ensure(held)
 
 
 def held_month(
-    state: m.MonthState, lines: list[LogLine], folder: Path | None
+    state: m.MonthState, lines: list[LogLine], folder: Path | None, *, today: date | None = None
 ) -> m.MonthState | None:
     """`state` (a month the journal has no record of, as the plan would add it) as needing the
     user when `lines` (its log) list a create or `folder` (its files' folder) holds files;
@@ -346,6 +384,7 @@ def held_month(
             return m.held_from_log(state, holds)
         return None
     counts = lines[-1].counts if lines else None
+    asked = _asked_of(lines, ids[-1] if ids else None)
     held = m.unrecorded(
         state,
         known_ids=ids,
@@ -354,9 +393,10 @@ def held_month(
         hint=hint,
         counts=counts,
         on_disk=files,
-        asked=_asked_of(lines, ids[-1] if ids else None),
+        asked=asked,
         unextracted=m.staged_not_extracted([line.stage for line in lines]),
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
+        open_day=_open_day_of(lines, ids[-1] if ids else None, asked, today),
     )
     logged = [
         m.Logged(line.stage, line.reason, line.request_id, line.asked, line.sat_code)
@@ -379,6 +419,22 @@ def _holds_logged(lines: list[LogLine]) -> tuple[m.HeldRequest, ...]:
     """The holds the month's last line that kept them recorded (none: never held, or a log
     written before it kept them)."""
     return next((line.holds for line in reversed(lines) if line.holds is not None), ())
+
+
+def _open_day_of(
+    lines: list[LogLine], request_id: str | None, asked: m.Asked | None, today: date | None
+) -> date | None:
+    """The open day (`MonthState.open_day`) the log kept for `request_id`'s month (review 9m
+    #11). A log written before it kept one: when the logged dates end `today` or later (Mexico
+    City), the request was sent before that day was over (any request of the journal was sent
+    by today), so that end is its open day; otherwise unknown, taken as none (the log keeps no
+    create time to tell)."""
+    mine = [line for line in lines if request_id is None or line.request_id == request_id]
+    logged = next((line for line in reversed(mine) if line.open_day_logged), None)
+    if logged is not None:
+        return logged.open_day
+    end = None if asked is None else asked.end
+    return end if end is not None and today is not None and end >= today else None
 
 
 def _asked_of(lines: list[LogLine], request_id: str | None) -> m.Asked | None:
@@ -408,16 +464,19 @@ def staged_copies(download_to: Path | None, key: str) -> int:
     return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file()) if staging.is_dir() else 0
 
 
-def held_cfdis(folder: Path | None, request_type: str) -> int:
+def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -> int:
     """Distinct CFDIs in a month's folder as `journal keep` counts them: `<UUID>.xml` names
     (a copy under another name counts once); metadata: rows of distinct files. 0 when it
-    cannot be read."""
+    cannot be read. `whole`: only the CFDIs read to their end (`content.damaged_cfdis`: a
+    truncated file is no CFDI, review 9m #10), for a month that may stop before downloading
+    because its folder holds them (`machine._on_disk_already`)."""
     names = file_names(folder)
     if folder is None or not names:
         return 0
     try:
         if request_type == "cfdi":
-            return len(content.cfdi_uuids(names))
+            damaged = content.damaged_cfdis(folder / n for n in names) if whole else ()
+            return len(content.cfdi_uuids(n for n in names if n not in damaged))
         return content.metadata_rows(folder / name for name in names)
     except OSError:
         return 0
@@ -957,7 +1016,7 @@ class _Run:
         except GigstackError as error:
             self.feed(key, m.PollFailed(str(error), not_found=isinstance(error, NotFoundError)))
             return
-        self.feed(key, m.StatusSeen(seen_from_status(request_id, answer)))
+        self.feed(key, seen_from_status(request_id, answer))
 
     # ---------------------------------------------------------------- the loop
 
@@ -1220,7 +1279,13 @@ class _Run:
                     kind = before.request_type
                     start = attrs.evolve(
                         start,
-                        cfdis=await asyncio.to_thread(held_cfdis, folder / key, kind),
+                        cfdis=await asyncio.to_thread(
+                            held_cfdis,
+                            folder / key,
+                            kind,
+                            # Read whole only where no extraction of this record vouches.
+                            whole=not before.extracted and not before.settled,
+                        ),
                         staged_copies=staged_copies(folder, key),
                     )
                 self.feed(key, start)

@@ -102,6 +102,7 @@ __all__ = [
     "StatusSeen",
     "Warn",
     "allowed_packages",
+    "beyond_count",
     "count_source",
     "counted_downloads",
     "earlier_files",
@@ -119,6 +120,7 @@ __all__ = [
     "recorded_holds",
     "sat_code",
     "says_duplicate",
+    "status_criteria",
     "teaches_rfc",
     "third_identical",
     "transition",
@@ -372,6 +374,10 @@ class MonthState:
     (review 9e #1). Kept across runs: its packages were fetched while it was checked."""
     misses: int = 0
     """Histories in this run that did not list the unchecked `request_id`."""
+    listed: str | None = None
+    """The request id a history entry listed in this run with the month's dates and rfcType
+    (`_checks`). The history is documented and the status body is not: a status answer never
+    overrules what that entry showed (review 9m #8). Reset by `Start`."""
     downloads: tuple[tuple[str, int], ...] = ()
     """(package id, downloads sent) — at most DOWNLOAD_BUDGET each, ever."""
     staged: tuple[StagedFile, ...] = ()
@@ -673,6 +679,12 @@ class HistorySeen:
 @attrs.frozen
 class StatusSeen:
     seen: Seen
+    starts: tuple[date, ...] | None = None
+    """The dates the answer's start date may mean (`engine.status_days`: its format is a GUESS;
+    an instant reads as its date part and its Mexico City date). `()`: not readable (unknown).
+    None: `seen.start` as given."""
+    ends: tuple[date, ...] | None = None
+    """The same for its end date."""
 
 
 @attrs.frozen
@@ -840,6 +852,10 @@ class KeepFiles:
     vouched: bool = False
     """`journal keep --force`: the user checked the request's dates in gigstack's dashboard
     (after a confirmation that spells out the risk)."""
+    damaged: tuple[str, ...] = ()
+    """Files named `<UUID>.xml` that are not a complete CFDI (`content.damaged_cfdis`:
+    truncated, damaged, or another UUID inside): never kept, even with --force (review 9m
+    #10): a lost CFDI recorded as the month's would close its free re-download."""
 
 
 KEPT = "(kept)"
@@ -1034,9 +1050,10 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case HistorySeen():
             return _server_vouch(_history(state, obs), obs.entries)
         case StatusSeen():
-            result = _status(state, obs.seen)
-            fits = _fits(state, obs.seen) is True
-            return _server_vouch(result, (obs.seen,) if fits else ())
+            seen = status_criteria(state, obs)
+            result = _status(state, seen)
+            fits = _fits(state, seen) is True
+            return _server_vouch(result, (seen,) if fits else ())
         case PollFailed():
             if state.stage is Stage.DUPLICATE:
                 return _duplicate_poll_failed(state, obs)
@@ -1143,6 +1160,7 @@ def unrecorded(
     asked: Asked | None = None,
     unextracted: bool = False,
     staged_copies: int = 0,
+    open_day: date | None = None,
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
@@ -1161,12 +1179,15 @@ def unrecorded(
     the whole month) and the count, which `journal keep` checks the folder against.
     `unextracted`: its log shows a package staged and never extracted; `staged_copies`: staged
     ZIPs named for the month on disk. Either way its folder may hold only part of its CFDIs:
-    `journal keep` is not offered (review 9i #4)."""
+    `journal keep` is not offered (review 9i #4). `open_day`: the day its request was sent on
+    when its dates end that day (`MonthState.open_day`, as the log kept it): kept, so a later
+    run still names that day MISSING DAYS (review 9m #11)."""
     proven = asked is not None and asked.start is not None and asked.end is not None
     if asked is not None and asked.start is not None and asked.end is not None:
         state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
     held = _evolve(
         state,
+        open_day=open_day,
         on_disk=on_disk,
         unextracted=unextracted or staged_copies > 0,
         staged_copies=staged_copies,
@@ -1532,6 +1553,7 @@ def _start(state: MonthState, obs: Start) -> Result:
         free_failures=0,
         status_asked=False,
         misses=0,
+        listed=None,
         checked=state.request_id is not None and state.request_id == state.confirmed_id,
         typed=state.vouched and not _seen_as_candidate(state),
         vouched=False,
@@ -1917,7 +1939,10 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
                 # only from an entry this run knows is the month's request. Untyped, the entry
                 # may be another request under a restarted id (a metadata one, its count 0).
                 kept = seen if typed else attrs.evolve(seen, created_at=None)
-                state = _evolve(state, records=_remember(state.records, kept), typed=typed)
+                listed = seen.id if _checks(state, seen) else state.listed
+                state = _evolve(
+                    state, records=_remember(state.records, kept), typed=typed, listed=listed
+                )
             if _fits(state, seen) is False:
                 return _not_this_month(state, seen)
             if not state.checked:
@@ -1986,6 +2011,28 @@ def _not_this_month(state: MonthState, seen: Seen) -> Result:
     ), ()
 
 
+def status_criteria(state: MonthState, obs: StatusSeen) -> Seen:
+    """The status answer's criteria in the month's terms (review 9m #8: the status body is NOT
+    FOUND, so its formats are a GUESS). A date that may mean the month's own (`obs.starts`)
+    is the month's; one that can only mean another date is that date (a clear mismatch); an
+    unreadable one is None (unknown: never a mismatch). Enum values arrive normalised
+    (`engine.status_enum`: lower case, or None when not a value we know)."""
+
+    def resolve(readings: tuple[date, ...] | None, given: date | None, ours: date) -> date | None:
+        if readings is None:
+            return given
+        if ours in readings:
+            return ours
+        return readings[0] if readings else None
+
+    seen = obs.seen
+    return attrs.evolve(
+        seen,
+        start=resolve(obs.starts, seen.start, state.start),
+        end=resolve(obs.ends, seen.end, state.end),
+    )
+
+
 def _status(state: MonthState, seen: Seen) -> Result:
     """The status answer for the month's request (asked when the history does not list it).
 
@@ -1998,6 +2045,18 @@ def _status(state: MonthState, seen: Seen) -> Result:
     needs the user once `CHECK_MISSES` histories omitted it)."""
     if state.stage not in _WAITING or seen.id != state.request_id:
         return state, ()
+    listed = next((r for r in state.records if r.id == seen.id), None)
+    if listed is not None and state.listed == seen.id:
+        # The (documented) history listed this request with the month's criteria in this run:
+        # a GUESS body never overrules what that entry showed (review 9m #8); a criterion the
+        # entry left out (requestType) is still the status answer's to tell.
+        seen = attrs.evolve(
+            seen,
+            rfc_type=None if listed.rfc_type is not None else seen.rfc_type,
+            request_type=None if listed.request_type is not None else seen.request_type,
+            start=None if listed.start is not None else seen.start,
+            end=None if listed.end is not None else seen.end,
+        )
     fit = _fits(state, seen)
     if fit is False:
         other, _ = _not_this_month(state, seen)
@@ -2634,6 +2693,18 @@ def dates_from_files(state: MonthState, dated: tuple[date, date] | None) -> bool
 
 
 def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
+    keepable = state.stage in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) and not state.staged
+    damaged = [name for name in obs.damaged if name not in state.files]
+    if keepable and damaged:
+        shown = ", ".join(damaged[:5]) + (
+            f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+        )
+        raise TransitionError(
+            f"{state.key} is not kept, nothing changed: {len(damaged)} file(s) in its folder "
+            f"are not complete CFDIs (truncated or damaged: {shown}); kept, they would be "
+            "recorded as the month's CFDIs and never downloaded again, so they are refused even "
+            "with --force"
+        )
     unchecked = dates_unchecked(state)
     proven = unchecked and dates_from_files(state, obs.dated)
     if unchecked and not proven and not obs.vouched:
@@ -2690,6 +2761,15 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
         "folder as the month's CFDIs (nothing was downloaded or sent for them)" + how,
         hint=None,
     ), ()
+
+
+def beyond_count(state: MonthState, cfdis: int) -> int:
+    """How many of `cfdis` distinct CFDIs in the month's folder are more than SAT reported for
+    its request (0: not more, or SAT's count unknown). SAT's count is every CFDI the request
+    matched: extra files are another request's or another taxpayer's (review 9m #9: a folder
+    restored from another company's download passed `journal keep` with twice the count)."""
+    count = state.invoice_count
+    return 0 if count is None or cfdis <= count else cfdis - count
 
 
 def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:

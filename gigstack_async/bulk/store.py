@@ -219,6 +219,12 @@ class LogLine:
     """The requests the month was held for after the transition (`MonthState.holds`, with
     `held_for` for its dates), so that `journal repair` rebuilds a held month held (review 9m
     #3). None: a line written before the log kept them (unknown)."""
+    open_day: date | None = None
+    """The month's `MonthState.open_day` after the transition: the day its request was sent
+    on, when its dates end that day (review 9m #11: `journal repair` restores it, so a kept
+    month still names the day MISSING DAYS). None: not open, or not logged (`open_day_logged`)."""
+    open_day_logged: bool = False
+    """The line kept `open_day` (False: a line written before the log kept it: unknown)."""
 
 
 @attrs.frozen
@@ -815,6 +821,7 @@ class JournalStore:
                         | _converter.unstructure(Asked.of(state))
                         | {"sat_code": state.sat_code}
                         | {"holds": _converter.unstructure(recorded_holds(state))}
+                        | {"open_day": None if state.open_day is None else str(state.open_day)}
                     ),
                 ),
             )
@@ -942,10 +949,38 @@ def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
     ).fetchall()
     return [
         LogLine(
-            seq, k, Stage(stage), reason, rid, _counts(n), _asked(n), _sat_code(n), _log_holds(n)
+            seq,
+            k,
+            Stage(stage),
+            reason,
+            rid,
+            _counts(n),
+            _asked(n),
+            _sat_code(n),
+            _log_holds(n),
+            *_open(n),
         )
         for seq, k, stage, reason, rid, n in rows
     ]
+
+
+def _open(text: object) -> tuple[date | None, bool]:
+    """A log line's open day and whether it kept one (a line written before: unknown)."""
+    if not isinstance(text, str):
+        return None, False
+    try:
+        kept = json.loads(text)
+    except ValueError:
+        return None, False
+    if not isinstance(kept, dict) or "open_day" not in kept:
+        return None, False
+    day = kept["open_day"]
+    if day is None:
+        return None, True
+    try:
+        return date.fromisoformat(str(day)), True
+    except ValueError:
+        return None, False
 
 
 def damaged_message(

@@ -155,3 +155,17 @@ def read_late(*args: Any, **fields: Any) -> m.HistorySeen:
     fields.setdefault("read_at", 0.0)
     fields.setdefault("grace", 0.0)
     return m.HistorySeen(*args, **fields)
+
+
+def cfdi_text(uuid: str, day: str = "2024-02-10", receptor: str = "EKU9003173C9") -> str:
+    """A complete CFDI 4.0 stamped with `uuid`, issued on `day` to `receptor` (what `journal
+    keep` reads to its end: a file that is not one is refused, review 9m #10)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/4" '
+        'xmlns:tfd="http://www.sat.gob.mx/TimbreFiscalDigital" Version="4.0" '
+        f'Fecha="{day}T10:00:00"><cfdi:Emisor Rfc="CPX940417KBC"/>'
+        f'<cfdi:Receptor Rfc="{receptor}"/><cfdi:Complemento>'
+        f'<tfd:TimbreFiscalDigital Version="1.1" UUID="{uuid}"/>'
+        "</cfdi:Complemento></cfdi:Comprobante>"
+    )

@@ -25,7 +25,16 @@ from gigstack_async.bulk.salvage import salvage
 from gigstack_async.bulk.store import JournalDamagedError, JournalStore, StoreIdentity
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
-from tests.bulk._support import CREATE, FAST, JOURNAL, PACKAGE, month_results, sandbox_env, world_of
+from tests.bulk._support import (
+    CREATE,
+    FAST,
+    JOURNAL,
+    PACKAGE,
+    cfdi_text,
+    month_results,
+    sandbox_env,
+    world_of,
+)
 from tests.bulk._support import calls as _calls
 
 IDENTITY = StoreIdentity(
@@ -608,7 +617,7 @@ def test_keep_refuses_a_month_that_does_not_need_it_and_asks_first(
         )
         store.put(feb)
     (out / "2024-02").mkdir(parents=True)
-    (out / "2024-02" / f"{UUID_A}.xml").write_text("<cfdi/>")
+    (out / "2024-02" / f"{UUID_A}.xml").write_text(cfdi_text(UUID_A))
     (out / "2024-02" / ".A.xml.tmp").write_text("")  # our own temp files are never kept
     assert main(["journal", "keep", str(out), "2024-01", "--yes"]) == 2
     assert "2024-01 is done: only a month that needs attention" in capsys.readouterr().err
@@ -640,15 +649,17 @@ def test_keep_counts_distinct_cfdis_not_files(
         store.put(feb)
     folder = out / "2024-02"
     folder.mkdir(parents=True)
-    (folder / f"{UUID_A}.xml").write_text("<cfdi/>")
+    (folder / f"{UUID_A}.xml").write_text(cfdi_text(UUID_A))
     twin = {"pdf": f"{UUID_A}.pdf", "copy": f"{UUID_A} copy.xml", "case": f"{UUID_A.lower()}.XML"}
-    (folder / twin[extra]).write_text("<cfdi/>")
+    (folder / twin[extra]).write_text(cfdi_text(UUID_A))
     assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 2
     err = capsys.readouterr().err
     assert "it holds 1 distinct CFDI(s) (files named <UUID>.xml), but SAT reported 2 CFDIs" in err
     with JournalStore.open_readonly(out / JOURNAL) as store:
         assert store.get("2024-02") == feb
-    (folder / "6f1e2d3c-0000-4000-8000-00000000000b.xml").write_text("<cfdi/>")
+    (folder / "6f1e2d3c-0000-4000-8000-00000000000b.xml").write_text(
+        cfdi_text("6f1e2d3c-0000-4000-8000-00000000000b")
+    )
     assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 0
 
 
@@ -669,7 +680,7 @@ def test_keep_with_sat_count_unknown_says_so_and_needs_force(
         )
         store.put(feb)
     (out / "2024-02").mkdir(parents=True)
-    (out / "2024-02" / f"{UUID_A}.xml").write_text("<cfdi/>")
+    (out / "2024-02" / f"{UUID_A}.xml").write_text(cfdi_text(UUID_A))
     assert main(["journal", "keep", str(out), "2024-02", "--yes"]) == 2
     err = capsys.readouterr().err
     assert "2024-02 is not kept, nothing changed" in err

@@ -28,6 +28,7 @@ from gigstack_async.cli.redact import Redactor
 from gigstack_async.cli.summary import print_summary
 from gigstack_async.cli.ui import Ui
 from gigstack_async.sandbox import Sandbox
+from tests.bulk._support import cfdi_text
 
 from ._support import creates, download_argv
 
@@ -287,7 +288,7 @@ def test_keep_force_preview_without_a_terminal_does_not_read_as_done(
     out = tmp_path / "cfdi"
     _journal(out)
     (out / "2024-02").mkdir(parents=True)
-    (out / "2024-02" / f"{UUID_A}.xml").write_text("<cfdi/>")
+    (out / "2024-02" / f"{UUID_A}.xml").write_text(cfdi_text(UUID_A))
     with JournalStore.open_readonly(out / JOURNAL) as store:
         before = store.get("2024-02")
 

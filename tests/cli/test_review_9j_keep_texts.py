@@ -17,6 +17,7 @@ import pytest
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.cli import main
+from tests.bulk._support import cfdi_text
 
 JOURNAL = ".gigstack-journal.sqlite3"
 IDENTITY = StoreIdentity(
@@ -52,7 +53,7 @@ def _journal(folder: Path, state: m.MonthState) -> None:
         store.put(state)
     (folder / state.key).mkdir(parents=True)
     for uuid in UUIDS:
-        (folder / state.key / f"{uuid}.xml").write_text("<cfdi/>")
+        (folder / state.key / f"{uuid}.xml").write_text(cfdi_text(uuid, f"{state.key}-10"))
 
 
 def test_the_keep_refusal_prints_no_ready_made_force_and_no_request_none(

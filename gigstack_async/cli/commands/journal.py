@@ -340,14 +340,17 @@ def register(commands: Any) -> None:
         "CFDIs); a resend would request, and may bill, the month again. The files are listed "
         "and must be confirmed (--yes when not in a terminal). Refused, nothing changed, when "
         "the folder holds fewer CFDIs (distinct <UUID>.xml files; metadata: rows) than SAT "
-        "reported for the request, SAT's count is unknown (no request adopted, or none "
+        "reported for the request, more (the others are another request's or another "
+        "taxpayer's: move them out), SAT's count is unknown (no request adopted, or none "
         "reported), or it holds files another "
         "request's (the check a run makes of a package: issue dates within the month ± 1 day, "
         "the kind of file, one taxpayer on the request's side), unless --force. When nothing "
         "shows the dates of the month's request (it left the history and the journal kept "
         "none), they are proven from the files: CFDIs of the month issued on its first and on "
-        "its last day; otherwise --force records it on your word. Nothing is sent or "
-        "downloaded.",
+        "its last day; otherwise --force records it on your word. A <UUID>.xml file that is "
+        "not a complete CFDI (truncated or damaged: each is read to its stamp's UUID) is "
+        "refused even with --force; the refusal names the free `journal retry-download` when "
+        "SAT may still serve the package. Nothing is sent or downloaded.",
         epilog=EPILOG,
         client=False,
     )
@@ -355,8 +358,8 @@ def register(commands: Any) -> None:
     keep.add_argument(
         "--force",
         action="store_true",
-        help="keep them although the folder holds fewer CFDIs than SAT reported for the "
-        "request, SAT's count is unknown, files the content check finds are not the "
+        help="keep them although the folder holds fewer (or more) CFDIs than SAT reported "
+        "for the request, SAT's count is unknown, files the content check finds are not the "
         "month's (issue dates within the month ± 1 day, the kind of file, one taxpayer on the "
         "request's side), or the request's dates cannot be proven (check them in gigstack's "
         "dashboard first); those facts are restated before the confirmation",
@@ -932,9 +935,20 @@ KEEP_SHOWN = 5
 """How many file names `journal keep` lists (then how many more there are)."""
 
 
+def _damaged(state: m.MonthState, folder: Path, names: list[str]) -> tuple[str, ...]:
+    """The `<UUID>.xml` files in `folder` that are not complete CFDIs (`content.damaged_cfdis`);
+    () for a metadata month, or when a file cannot be read (`_keep_doubts` says so)."""
+    if state.request_type != "cfdi":
+        return ()
+    try:
+        return content.damaged_cfdis(folder / name for name in names)
+    except OSError:
+        return ()
+
+
 def _keep_doubts(
     store: JournalStore, state: m.MonthState, folder: Path, names: list[str]
-) -> list[str]:
+) -> tuple[list[str], str | None]:
     """Why the files in `folder` may not be `state`'s CFDIs: fewer distinct CFDIs (`<UUID>.xml`
     names; metadata: rows of distinct files) than SAT reported for the request, SAT's count
     unknown (nothing to check them against), or the check a run makes of a package before
@@ -969,6 +983,15 @@ def _keep_doubts(
             )
         elif found < state.invoice_count:
             doubts.append(f"it holds {held}, but {m.count_source(state, unit)}: some are missing")
+        elif extra := m.beyond_count(state, found):
+            doubts.append(
+                f"it holds {held}, {extra} more than {m.count_source(state, unit)}: SAT's count "
+                f"is every CFDI of the request, so at least {extra} of them are another "
+                "request's or another taxpayer's (a folder restored or copied from another "
+                f"download?). Move the files that are not {state.key}'s out of {folder} "
+                "(their issue dates and RFCs tell them apart) and keep again; with --force all "
+                f"{found} would be recorded as {state.key}'s CFDIs, the foreign ones included"
+            )
     try:
         scan = content.scan_files(
             (folder / name for name in names),
@@ -980,10 +1003,10 @@ def _keep_doubts(
         )
     except OSError as exc:
         doubts.append(f"a file cannot be read ({exc})")
-    else:
-        if scan.mismatch is not None:
-            doubts.append(f"they are not {state.key}'s request: {scan.mismatch}")
-    return doubts
+        return doubts, None
+    if scan.mismatch is not None:
+        doubts.append(f"they are not {state.key}'s request: {scan.mismatch}")
+    return doubts, scan.rfc
 
 
 def _dated_files(
@@ -1066,12 +1089,20 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         unchecked = m.dates_unchecked(state)
         # Nothing shows the request's dates: its files' own dates may (review 9k #3).
         dated = _dated_files(store, state, folder, names) if unchecked else None
-        keep = m.KeepFiles(tuple(names), dated=dated, vouched=bool(args.force))
+        damaged = _damaged(state, folder, names)
+        keep = m.KeepFiles(tuple(names), dated=dated, vouched=bool(args.force), damaged=damaged)
         try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
             new, commands = m.transition(state, keep)
         except m.TransitionError as error:
-            raise UsageError(with_journal(str(error), key, journal) or "") from None
-        doubts = _keep_doubts(store, state, folder, names)
+            text = str(error)
+            if damaged and text.startswith(f"{key} is not kept"):
+                # The free way first: SAT's remaining download extracts them again (9m #10).
+                text += (
+                    ". Restore them from a copy of the folder, or have the next run extract "
+                    "the month's package again over them: " + _keep_way_on(store, key)
+                )
+            raise UsageError(with_journal(text, key, journal) or "") from None
+        doubts, rfc = _keep_doubts(store, state, folder, names)
         if doubts and not args.force:
             raise UsageError(
                 f"{key} is not kept, nothing changed: the files in {folder} do not look like "
@@ -1118,6 +1149,14 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
                 f"gigstack's dashboard (Descarga Masiva) first: if that request was for fewer "
                 f"days than {state.start}..{state.end}, the other days' CFDIs were never "
                 f"requested and {key} would be recorded done without them."
+            )
+        if rfc is not None and store.identity.rfc is None:
+            # No call tells the team's RFC (`bulk.taxpayer`): the user is the only check.
+            side = "received by" if state.rfc_type == "received" else "issued by"
+            ctx.ui.out(
+                f"Their CFDIs were {side} RFC {rfc}. This journal does not know its taxpayer's "
+                f"RFC yet, so nothing can check that {rfc} is the team's: if it is not, these "
+                "are another company's CFDIs, do not keep them."
             )
         if doubts:  # --force: the facts against them, restated before the confirmation
             # A preview: nothing is kept until the confirmation (newcomer 9f #6).

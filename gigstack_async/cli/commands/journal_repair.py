@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gigstack_async._dates import today_mx
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import files_in, held_month
 from gigstack_async.bulk.hints import RUN_AGAIN
@@ -104,7 +105,8 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
                 continue
             base = _fresh(store, key)
             lines = store.log(key)
-            state = held_month(base, lines, None if folder is None else folder / key)
+            month_folder = None if folder is None else folder / key
+            state = held_month(base, lines, month_folder, today=today_mx())
             if state is None and not lines:  # nothing logged at all: never guess "unsent"
                 state = m.unrecorded(
                     base,
@@ -138,6 +140,11 @@ def _repair(args: argparse.Namespace, ctx: Context) -> int:
                 f"{key}: record unreadable ({why}); would become {state.stage.value} once you "
                 f"confirm: {now}"
             )
+            if state.open_day is not None:  # review 9m #11: the open day survives the repair
+                ctx.ui.out(
+                    f"{key}: its request was sent on {state.open_day}, before that day (the "
+                    "last of its dates) was over: later runs still name it MISSING DAYS."
+                )
         if not rebuilt:
             return exitcodes.USAGE
         ctx.ui.out(REPAIR_RISK)
