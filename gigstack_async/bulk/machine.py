@@ -109,7 +109,11 @@ __all__ = [
     "earlier_files",
     "files_notice",
     "hold",
+    "identical_limit_reached",
+    "identical_requests",
     "identical_sent",
+    "limit_split",
+    "logged_creates",
     "made_elsewhere",
     "other_dates_way",
     "own_part_holds",
@@ -920,16 +924,45 @@ _SAT_IDENTICAL_LIMIT = 2
 """Requests SAT accepts with the same criteria, ever (the third: 5002)."""
 
 
+def identical_requests(state: MonthState) -> tuple[str, ...]:
+    """The identical requests the account is known to have for month `state`'s recorded dates:
+    this journal's (`identical_sent`) and the other folders' it was held for (`held_for`,
+    recorded for these dates: review 9m #5, a held month resent once already had 2)."""
+    ids = identical_sent(state)
+    for request_id in state.held_for:
+        ids = _add(ids, request_id)
+    return ids
+
+
+def identical_limit_reached(state: MonthState) -> bool:
+    """Whether the account already has SAT's 2 identical requests for month `state`'s recorded
+    dates (`identical_requests`): a third would be refused with 5002, so the month is only
+    downloaded with other dates, in parts (`journal split` accepts it: review 9m #1)."""
+    return len(identical_requests(state)) >= _SAT_IDENTICAL_LIMIT
+
+
 def third_identical(state: MonthState) -> str | None:
     """Why a new request for month `state`'s recorded dates would be SAT's third identical one
     (refused with 5002, for good), and the way on (other dates, each range into its own
-    folder: `_other_dates_way`); None while this journal knows of fewer than 2."""
-    sent = identical_sent(state)
-    if len(sent) < _SAT_IDENTICAL_LIMIT:
+    folder: `_other_dates_way`); None while this journal knows of fewer than 2 (its own and
+    those the month was held for)."""
+    known = identical_requests(state)
+    if len(known) < _SAT_IDENTICAL_LIMIT:
         return None
+    sent = identical_sent(state)
+    held = [r for r in known if r not in sent]
+    if not held:
+        who = f"this journal already sent {len(sent)} requests"
+    elif not sent:
+        who = f"the account already has {len(held)} requests (another folder's)"
+    else:
+        who = (
+            f"the account already has {len(known)} requests ({len(sent)} sent by this journal, "
+            f"{len(held)} another folder's it was held for)"
+        )
     return (
-        f"this journal already sent {len(sent)} requests for exactly {state.start}..{state.end} "
-        f"({', '.join(sent)}), and SAT accepts only {_SAT_IDENTICAL_LIMIT} requests with the "
+        f"{who} for exactly {state.start}..{state.end} "
+        f"({', '.join(known)}), and SAT accepts only {_SAT_IDENTICAL_LIMIT} requests with the "
         "same dates ever: a third (as a resend would send) would be refused with SAT 5002, "
         "for good "
         "(and may be billed). " + _other_dates_way(state, state.start, state.end)
@@ -1253,6 +1286,36 @@ def _own_from_log(
     count = None if None in counts else sum(n for n in counts if n is not None)
     names = _files_of(files, days, a, b, rest=rest)
     return OwnPart(a, b, names, count, _short(state, names, count))
+
+
+def logged_creates(held: MonthState, lines: Sequence[Logged]) -> MonthState:
+    """`held` (a month rebuilt from its log: `unrecorded`, `refused_from_log`) with a record of
+    each request its log shows this journal created (an id first logged right after a
+    `submitting` line), with the dates that line sent and the journal's kind of request, so
+    that SAT's 2 identical requests are still counted (`identical_sent`) once `journal repair`
+    rebuilt the month (review 9m #6: the third went out, refused with 5002 for good). An id
+    adopted, or found only later, is not recorded (its dates may be the plan's guess): a lower
+    bound, as `identical_sent` is. Its hint then drops a resend that would be the third."""
+    records = held.records
+    first: set[str] = set()
+    before: Logged | None = None
+    for line in lines:
+        rid = line.request_id
+        if rid is not None and rid not in first:
+            first.add(rid)
+            dates = None if before is None else (_dates(before) or _dates(line))
+            if (
+                before is not None
+                and before.stage is Stage.SUBMITTING
+                and dates is not None
+                and rid in held.known_ids
+                and all(r.id != rid for r in records)
+            ):
+                records = (*records, KnownRequest(rid, *dates, held.rfc_type, held.request_type))
+        before = line
+    if records == held.records:
+        return held
+    return _no_third_identical(_evolve(held, records=records))
 
 
 def refused_from_log(
@@ -2701,6 +2764,8 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             reason = _own_split_reason(state, kept, obs.where)
         elif obs.refused_elsewhere is None and state.split_for is not None:
             reason = _split_reason(state, attrs.evolve(obs, refused_elsewhere=state.split_for))
+        elif state.sat_code not in (5002, 5003) and identical_limit_reached(state):
+            reason = _limit_split_reason(state, kept, obs.where)
         else:
             reason = _split_reason(state, obs)
         return _evolve(state, reason=reason), ()
@@ -2774,12 +2839,33 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             reason=_own_split_reason(state, own, obs.where),
             hint=None,
         ), ()
+    if limit_split(state):
+        # SAT's 2 identical requests for these dates are spent (this journal's, or those it
+        # was held for): the other-dates route its hint printed ends here (review 9m #1).
+        extracted = state.extracted
+        count = obs.invoice_count
+        if own is not None:
+            extracted = (
+                *[e for e in extracted if e.package_id != OWN_PART],
+                ExtractedPackage(OWN_PART, own.files),
+            )
+            count = _total(own.invoice_count, count)
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            extracted=extracted,
+            invoice_count=count,
+            split_own=() if own is None else (own,),
+            reason=_limit_split_reason(state, own, obs.where),
+            hint=None,
+        ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
             + (f" (SAT {state.sat_code})" if state.sat_code else "")
             + ": only a month SAT refused with 5003 (too many CFDIs for one request) or 5002 "
-            "(its limit of requests for these dates) is downloaded in parts elsewhere"
+            "(its limit of requests for these dates), or whose 2 identical requests SAT "
+            "accepts are spent, is downloaded in parts elsewhere"
             + (
                 ", or a month not sent yet whose identical request (another folder's) the "
                 "history shows refused with 5003; the history shows none for "
@@ -2795,6 +2881,38 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         reason=_split_reason(state, obs),
         hint=None,
     ), ()
+
+
+_LIMIT_SPLIT_STAGES = frozenset(
+    {Stage.PLANNED, Stage.EXPIRED, Stage.SAT_FAILED, Stage.NEEDS_ATTENTION, Stage.REFUSED}
+)
+
+
+def limit_split(state: MonthState) -> bool:
+    """Whether `journal split` takes month `state` because the account already has SAT's 2
+    identical requests for its dates (`identical_limit_reached`) and none of them is the
+    month's live request (it is planned, expired, failed, refused or needs attention): its
+    hint prints other dates in parts, then the split (review 9m #1). Its folder's own days
+    (`own_part_of`) count as a part."""
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        return False  # split as SAT's refusal, with its own reason
+    return state.stage in _LIMIT_SPLIT_STAGES and identical_limit_reached(state)
+
+
+def _limit_split_reason(state: MonthState, own: OwnPart | None, where: str) -> str:
+    here = (
+        ""
+        if own is None
+        else (
+            f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
+            "file(s)), the other days "
+        )
+    )
+    return (
+        f"SAT accepts only {_SAT_IDENTICAL_LIMIT} requests for exactly {state.start}..{state.end} "
+        f"and the account has them ({', '.join(identical_requests(state))}): {here}downloaded "
+        f"in parts elsewhere; its CFDIs are in {where}"
+    )
 
 
 def _request_part(state: MonthState) -> OwnPart:
@@ -4071,10 +4189,12 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     if state.stage is Stage.PLANNED and state.held_for and obs.start is None:
         # A held month (never sent from this journal): the user's word that a new request
         # for the same dates may be sent although the account has an identical one.
-        if len(state.held_for) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+        # Its own earlier creates for these dates count with them (review 9m #5).
+        known = identical_requests(state)
+        if len(known) >= _SAT_IDENTICAL_LIMIT and not obs.force:
             raise TransitionError(
-                f"{state.key}: the account already has {len(state.held_for)} requests for "
-                f"exactly {state.start}..{state.end} ({', '.join(state.held_for)}), and SAT "
+                f"{state.key}: the account already has {len(known)} requests for "
+                f"exactly {state.start}..{state.end} ({', '.join(known)}), and SAT "
                 f"accepts only {_SAT_IDENTICAL_LIMIT} with the same dates ever: a third would "
                 "be refused with SAT 5002, for good (and may be billed). "
                 + _other_dates_way(state, state.start, state.end)

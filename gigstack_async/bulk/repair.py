@@ -257,7 +257,9 @@ def split(
     the month takes the whole month's; so do the dates it had been done for when a `journal
     resend --force` of it was refused with 5002 or 5003, `MonthState.own_part`), or it is
     planned and `refused_elsewhere` names another folder's identical request SAT refused with
-    5003 (what held it; `m.SplitElsewhere`); each part is another journal of the same kind of
+    5003 (what held it; `m.SplitElsewhere`), or the account already has SAT's 2 identical
+    requests for its dates (`m.limit_split`: its own creates, or those it was held for); each
+    part is another journal of the same kind of
     request (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
     finished there with its files extracted (`done`), `empty`, or itself split (a month
     `completed` by a run without a download folder holds no file); together they cover every day
@@ -284,6 +286,12 @@ def split(
     elif state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
         # A resend of such a month refused with 5002 or 5003: the days it had still count as a
         # part (the 5003 hint asks only for the others: review 9i #1).
+        kept = m.own_part_of(state, state.start, state.end)
+        if kept is not None:
+            own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
+    elif m.limit_split(state):
+        # SAT's 2 identical requests for its dates are spent (review 9m #1): the days its
+        # folder already holds from an earlier request count as a part, as after a 5002.
         kept = m.own_part_of(state, state.start, state.end)
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
