@@ -115,6 +115,8 @@ __all__ = [
     "limit_split",
     "logged_creates",
     "made_elsewhere",
+    "open_day_own",
+    "open_day_split",
     "other_dates_way",
     "own_part_holds",
     "own_request",
@@ -2757,7 +2759,9 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         requested = [p for p in state.split_own if p != state.own_part]
         # A journal written before `split_own` kept the own part of a 5002/5003 split.
         kept = own_part_of(state, state.start, state.end)
-        if requested:
+        if requested and open_day_split(state):
+            reason = _open_day_split_reason(state, obs.where)
+        elif requested:
             kept = state.own_part if state.own_part in state.split_own else None
             reason = _wider_reason(requested[0], kept, state.start, state.end, obs.where)
         elif kept is not None and state.sat_code in (5002, 5003):
@@ -2808,6 +2812,19 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             invoice_count=count,
             split_own=(asked,) if own is None else (own, asked),
             reason=_wider_reason(asked, own, obs.start, obs.end, obs.where),
+            hint=None,
+        ), ()
+    if state.stage in (Stage.DONE, Stage.EMPTY) and open_day_split(state):
+        # Requested before its last day was over: the parts hold that day again, complete
+        # (review 9m #7). Its own request's days are a part; the open day's CFDIs may be in
+        # both, so the count is unknown (never a sum counting them twice).
+        asked = _request_part(state)
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            invoice_count=None,
+            split_own=(asked,),
+            reason=_open_day_split_reason(state, obs.where),
             hint=None,
         ), ()
     held = state.stage is Stage.PLANNED and state.resend_allowed
@@ -2881,6 +2898,31 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         reason=_split_reason(state, obs),
         hint=None,
     ), ()
+
+
+def open_day_split(state: MonthState) -> bool:
+    """Whether month `state` was requested on the day its dates end (`open_day`, MISSING DAYS
+    on a later day) for its recorded dates: `journal split` then takes parts covering the open
+    day(s) (`open_day`..`end`), its own request's earlier days counting as a part."""
+    day = state.open_day
+    return day is not None and state.start <= day <= state.end
+
+
+def open_day_own(state: MonthState) -> tuple[date, date] | None:
+    """The days month `state`'s own request surely holds complete when it was requested on
+    its last day (`open_day_split`): its dates before the open day; None when it has none."""
+    day = state.open_day
+    if day is None or day <= state.start:
+        return None
+    return state.start, day - timedelta(days=1)
+
+
+def _open_day_split_reason(state: MonthState, where: str) -> str:
+    return (
+        f"requested here for {state.start}..{state.end} on {state.open_day}, before that day "
+        f"was over; {_days([(state.open_day or state.end, state.end)])} downloaded again in "
+        f"parts elsewhere, complete: {where}"
+    )
 
 
 _LIMIT_SPLIT_STAGES = frozenset(
@@ -3417,16 +3459,19 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
         or state.stage not in _OPEN_DAY_STAGES
     ):
         return None
-    resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
-    try:
-        transition(state, AllowResend())
-    except TransitionError:
-        resend = f"once it has finished, {resend}"
+    # Only the open day(s), into their own folder, then `journal split`: other criteria for
+    # SAT than the month's, so never its 2nd (or a 5002 third) identical request, and never
+    # the days already downloaded again (review 9m #7).
+    runs, folders = part_commands(state, [(day, state.end)])
+    done = state.stage in (Stage.DONE, Stage.EMPTY)
     return (
         f"MISSING DAYS: requested for {state.start}..{state.end} on {day}, before that day was "
         f"over: CFDIs stamped later on {day}, or certified late at SAT, are not in its "
-        f"download. {resend} again (a new request with the same dates, possibly billed; SAT "
-        "accepts two identical requests, ever)"
+        f"download. {'Download' if done else 'Once it has finished, download'} "
+        f"{_days([(day, state.end)])} again into its own --out folder ({runs}, with the other "
+        "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
+        f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "
+        f"{' '.join(folders)}` records the month with them (runs of this folder then end ok)"
     )
 
 
@@ -4220,7 +4265,8 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
             "needs-attention months can be sent again"
         )
     third = None
-    if not obs.force and obs.start is None and state.stage not in (Stage.DONE, Stage.EMPTY):
+    if not obs.force and obs.start is None:
+        # A done month too (review 9m #7: the open day's resend of the same dates).
         third = third_identical(state)
     if third is not None:
         # Never a blind third identical create (newcomer 9g #5): SAT refuses it with 5002.

@@ -274,10 +274,17 @@ def split(
     start, end = state.start, state.end
     here = None if store.download_to is None else store.download_to.absolute() / key
     own: list[SplitPart] = []
-    if state.stage in (m.Stage.DONE, m.Stage.EMPTY):
+    done = state.stage in (m.Stage.DONE, m.Stage.EMPTY)
+    whole = new_month(store, key) if done else state
+    if done and m.open_day_split(state) and (whole.start, whole.end) == (start, end):
+        opened = m.open_day_own(state)
+        # Requested on its last day (MISSING DAYS): its request holds the days before that
+        # one complete; the parts must cover the rest (review 9m #7).
+        if opened is not None:
+            own.append(SplitPart(store.path, *opened, len(state.files), here, True))
+    elif done:
         # MISSING DAYS after SAT 5002: the month's own request covers part of the plan's dates,
         # and so does its own part (an earlier request's days, kept through the 5002).
-        whole = new_month(store, key)
         start, end = whole.start, whole.end
         kept = m.own_part_of(state, start, end)
         if kept is not None:

@@ -258,3 +258,95 @@ async def test_a_repaired_month_is_not_resent_a_third_time(tmp_path: Path) -> No
             assert await asyncio.to_thread(main, resend) != 0  # was: 0, then the third create
         await month_results(client, out, "2022-04", "2022-04")
         assert calls(sandbox, CREATE) == 2
+
+
+# -- #7: the open day's MISSING DAYS asks for that day only, in parts -------------------------
+
+NOV = m.MonthState("2026-11", date(2026, 11, 1), date(2026, 11, 30), "received", "cfdi")
+
+
+def _done_twice_on_the_open_day() -> m.MonthState:
+    records = tuple(m.KnownRequest(i, NOV.start, NOV.end, "received", "cfdi") for i in "AB")
+    return attrs.evolve(
+        NOV,
+        stage=m.Stage.DONE,
+        request_id="B",
+        known_ids=("A", "B"),
+        records=records,
+        creates=2,
+        open_day=NOV.end,
+        invoice_count=56,
+        extracted=(m.ExtractedPackage("B_01", ("x.xml",)),),
+    )
+
+
+def test_the_open_day_note_asks_for_that_day_into_its_own_folder() -> None:
+    state = _done_twice_on_the_open_day()
+    note = m.plan_decision(state, NOV.start, NOV.end, today=date(2026, 12, 1)).note or ""
+    assert "journal resend" not in note  # was: `journal resend 2026-11 --force`: a third
+    assert "--from 2026-11-30 --to 2026-11-30 --rfc-type received --out <out>-2026-11a" in note
+    assert "`gigstack-async journal split 2026-11 <out>-2026-11a`" in note
+    # A resend of a done month's same dates is the third identical one: refused unless forced.
+    with pytest.raises(m.TransitionError, match="SAT 5002"):
+        m.transition(state, m.AllowResend())
+    # The split takes the month: its own request holds the days before the open day.
+    assert m.open_day_own(state) == (NOV.start, date(2026, 11, 29))
+    split, _ = m.transition(state, m.SplitElsewhere("/p (2026-11-30)"))
+    assert split.stage is m.Stage.SPLIT
+    assert split.invoice_count is None  # the open day's CFDIs may be in both: never summed
+    assert "on 2026-11-30, before that day was over" in (split.reason or "")
+    again, _ = m.transition(split, m.SplitElsewhere("/p (2026-11-30)"))
+    assert again.reason == split.reason
+    # A done month sent after its last day was over is not split so.
+    with pytest.raises(m.TransitionError):
+        m.transition(attrs.evolve(state, open_day=None), m.SplitElsewhere("/p"))
+
+
+async def test_the_open_day_route_ends_split_without_a_third_identical_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The review's m8: November requested on 11-30, expired once, resent the same day (2
+    identical creates), done. On 12-01 the printed way was `journal resend --force` for the
+    whole month: the third identical create (5002). Now: the open day into its own folder,
+    then `journal split`; the month ends split, 3 creates (the third for other dates)."""
+    import gigstack_async._validation as validation
+    import gigstack_async.bulk.engine as engine
+    import gigstack_async.bulk.plan as plan
+
+    def today(day: date) -> None:
+        for module in (plan, validation, engine):
+            monkeypatch.setattr(module, "today_mx", lambda now=None: day)
+
+    rule = SatCodeRule(5007, "2026-11", times=1)
+    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(sat_codes=(rule,)))
+    out = tmp_path / "A"
+    part = tmp_path / "A-2026-11a"
+    async with world_of(config) as (sandbox, client):
+        today(date(2026, 11, 30))
+        await month_results(client, out, "2026-11", "2026-11")
+        resend = ["journal", "resend", str(out), "2026-11", "--yes"]
+        assert await asyncio.to_thread(main, resend) == 0
+        done = (await month_results(client, out, "2026-11", "2026-11"))["2026-11"]
+        assert done.ok
+        assert calls(sandbox, CREATE) == 2
+        today(date(2026, 12, 1))
+        missing = (await month_results(client, out, "2026-11", "2026-11"))["2026-11"]
+        text = missing.error or ""
+        assert "MISSING DAYS" in text
+        assert "journal resend" not in text
+        assert f"download_to='{part}'" in text
+        assert f"journal split {out} 2026-11 {part}`" in text
+        # --force says the 5002 risk in its confirmation (it was silent for a done month).
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, resend) == 2  # refused: the third identical
+        assert await asyncio.to_thread(main, [*resend[:-1], "--force"]) == 2  # not confirmed
+        assert "--force: This journal already sent 2 requests" in capsys.readouterr().out
+        day = (await month_results(client, part, "2026-11-30", "2026-11-30"))["2026-11"]
+        assert day.ok
+        assert calls(sandbox, CREATE) == 3  # for 11-30 only: other criteria
+        argv = ["journal", "split", str(out), "2026-11", str(part)]
+        assert await asyncio.to_thread(main, argv) == 0
+        final = (await month_results(client, out, "2026-11", "2026-11"))["2026-11"]
+        assert final.ok, final.error
+        assert final.stage == "split"
+        assert calls(sandbox, CREATE) == 3
