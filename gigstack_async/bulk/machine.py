@@ -444,8 +444,10 @@ class MonthState:
     """The identical requests (ids, as the history listed them) a run held this `planned` month
     for (`duplicates.prior_requests`; `hold`): the month stays held for them even once they
     leave the history's newest-20 window (newcomer 9g #1: a plain re-run then sent, and billed,
-    it). Cleared when a create is sent (`--allow-duplicates`, or a `journal resend`), or when
-    the plan asks for other dates (other criteria)."""
+    it). Kept once a create is sent (`--allow-duplicates`, or a `journal resend`): they still
+    count against SAT's 2 identical requests with the month's own (`identical_requests`,
+    review 9m #5), and a month planned again for the same dates is held for them again.
+    Cleared when the plan asks for other dates (other criteria)."""
     identical_allowed: bool = False
     """The user allowed a create for this held month although the account has an identical
     request (`journal resend` of a held month, `AllowResend`): the next run sends it, as
@@ -1591,7 +1593,6 @@ def _send(state: MonthState, obs: Send) -> Result:
         need_generation=obs.generation,
         reason=None,
         hint=None,
-        held_for=(),
         identical_allowed=False,
     ), (SendCreate(state.key),)
 

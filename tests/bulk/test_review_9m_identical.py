@@ -350,3 +350,25 @@ async def test_the_open_day_route_ends_split_without_a_third_identical_create(
         assert final.ok, final.error
         assert final.stage == "split"
         assert calls(sandbox, CREATE) == 3
+
+
+def test_the_requests_a_month_was_held_for_still_count_once_it_is_sent() -> None:
+    """A held month resent: R stays counted after the send, so once its own create expires the
+    two identical requests (R and its own) are known, listed in the history or not."""
+    held = m.hold(attrs.evolve(MONTH, resend_allowed=True), ["R"])
+    allowed, _ = m.transition(held, m.AllowResend())
+    sending, _ = m.transition(allowed, m.Send((), today=date(2026, 1, 1)))
+    assert sending.held_for == ("R",)  # was: () at the send
+    assert not sending.identical_allowed  # the user's word was for that one create
+    created, _ = m.transition(sending, m.Created("A"))
+    expired = attrs.evolve(
+        created,
+        stage=m.Stage.EXPIRED,
+        hint="SAT keeps packages 72 h; `gigstack-async journal resend 2022-04`",
+    )
+    assert m.identical_requests(expired) == ("A", "R")
+    with pytest.raises(m.TransitionError, match="SAT 5002"):
+        m.transition(expired, m.AllowResend())
+    settled, _ = m.transition(expired, m.Start())
+    assert "journal resend 2022-04`" not in (settled.hint or "")
+    assert "1 sent by this journal, 1 another folder's" in (settled.hint or "")
