@@ -372,3 +372,32 @@ def test_the_requests_a_month_was_held_for_still_count_once_it_is_sent() -> None
     settled, _ = m.transition(expired, m.Start())
     assert "journal resend 2022-04`" not in (settled.hint or "")
     assert "1 sent by this journal, 1 another folder's" in (settled.hint or "")
+
+
+async def test_a_month_held_for_two_identical_requests_ends_split_by_its_printed_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's m13: the account has 2 identical requests (another folder's); the held
+    hint prints the parts and the split; the split refused a `planned` month (after both parts
+    were billed). Now it is recorded, with no history read (no API key needed)."""
+    config = SandboxConfig(speed=3000, seed=5)
+    out = tmp_path / "A"
+    async with world_of(config) as (sandbox, client):
+        for _ in range(2):
+            await client.downloads.create_request(
+                start_date="2022-04-01", end_date="2022-04-30", rfc_type="received"
+            )
+            await asyncio.sleep(1)  # the sandbox dedupes a quick identical create
+        held = (await month_results(client, out, "2022-04", "2022-04"))["2022-04"]
+        assert held.stage == "held"
+        hint = held.hint or held.error or ""
+        assert f"journal split {out} 2022-04 {out}-2022-04a {out}-2022-04b" in hint
+        await _parts(client, out)
+        assert calls(sandbox, CREATE) == 4
+        monkeypatch.delenv("GIGSTACK_API_KEY", raising=False)
+        argv = ["journal", "split", str(out), "2022-04", f"{out}-2022-04a", f"{out}-2022-04b"]
+        assert await asyncio.to_thread(main, argv) == 0  # was: 2, "2022-04 is planned"
+        final = (await month_results(client, out, "2022-04", "2022-04"))["2022-04"]
+        assert final.ok, final.error
+        assert final.stage == "split"
+        assert calls(sandbox, CREATE) == 4
