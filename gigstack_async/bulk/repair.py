@@ -276,7 +276,8 @@ def split(
     own: list[SplitPart] = []
     done = state.stage in (m.Stage.DONE, m.Stage.EMPTY)
     whole = new_month(store, key) if done else state
-    if done and m.open_day_split(state) and (whole.start, whole.end) == (start, end):
+    open_day = done and m.open_day_split(state) and (whole.start, whole.end) == (start, end)
+    if open_day:
         opened = m.open_day_own(state)
         # Requested on its last day (MISSING DAYS): its request holds the days before that
         # one complete; the parts must cover the rest (review 9m #7).
@@ -352,6 +353,13 @@ def split(
                 raise JournalStateError(
                     f"{key} is {theirs.stage.value} in {part}, not finished: run its "
                     "`sat download` command again until it is done, then split"
+                )
+            if open_day and theirs.open_day is not None and theirs.open_day >= theirs.end:
+                # Requested before its own last day was over: it misses the same CFDIs.
+                raise JournalStateError(
+                    f"{key} in {part} was requested on {theirs.open_day}, before that day was "
+                    f"over, as {key} here was: it may miss the same CFDIs. Once that day is "
+                    "over, download it into a new --out folder and split with that folder"
                 )
             folder = None if other.download_to is None else other.download_to.absolute() / key
             lost = lost_files(folder, theirs.files)

@@ -401,3 +401,24 @@ async def test_a_month_held_for_two_identical_requests_ends_split_by_its_printed
         assert final.ok, final.error
         assert final.stage == "split"
         assert calls(sandbox, CREATE) == 4
+
+
+async def test_an_open_day_part_requested_before_its_day_was_over_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open day's part must hold that day complete: a part requested on that same day
+    (before it was over) may miss the same CFDIs, so the split refuses it."""
+    import gigstack_async._validation as validation
+    import gigstack_async.bulk.engine as engine
+    import gigstack_async.bulk.plan as plan
+
+    for module in (plan, validation, engine):
+        monkeypatch.setattr(module, "today_mx", lambda now=None: date(2026, 11, 30))
+    out, part = tmp_path / "A", tmp_path / "A-2026-11a"
+    async with world_of(SandboxConfig(speed=3000, seed=5)) as (_sandbox, client):
+        assert (await month_results(client, out, "2026-11", "2026-11"))["2026-11"].ok
+        assert (await month_results(client, part, "2026-11-30", "2026-11-30"))["2026-11"].ok
+    argv = ["journal", "split", str(out), "2026-11", str(part)]
+    assert await asyncio.to_thread(main, argv) == 2
+    with JournalStore.open_readonly(out / JOURNAL) as store:
+        assert store.get("2026-11").stage is m.Stage.DONE
