@@ -206,9 +206,11 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
             "that request can no longer be downloaded (failed or expired); run in the folder "
             "that has its files, if any"
         )
-    if sum(p.typed for p in priors) >= 2:
+    known = {p.request_id for p in priors if p.typed} | set(m.identical_requests(state))
+    if len(known) >= 2:
         # SAT's limit for these dates is spent: a new one (resend, --allow-duplicates) would be
-        # refused with 5002, for good (newcomer 9g #5).
+        # refused with 5002, for good (newcomer 9g #5); the month's own earlier creates for
+        # them count too (review 9m #5).
         return (
             f"{safe}. A new request for these dates would be SAT's third identical one, "
             f"refused with SAT 5002 for good (and may be billed). {m.other_dates_way(state)}"

@@ -409,7 +409,8 @@ def held_month(
         # that shows a 5002/5003, where the folder may hold several requests' days.
         heads = content.cfdi_heads([folder / n for n in names], rfc_type=state.rfc_type)
         days = {h.name: h.day for h in heads}
-    rebuilt = m.refused_from_log(held, logged, names, days) or held
+    # Its own creates keep counting against SAT's 2 identical requests (review 9m #6).
+    rebuilt = m.logged_creates(m.refused_from_log(held, logged, names, days) or held, logged)
     holds = _holds_logged(lines)
     # What it was held for stays known (a resend of these dates is held for them again).
     return attrs.evolve(rebuilt, holds=holds) if holds else rebuilt

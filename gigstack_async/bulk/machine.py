@@ -111,8 +111,14 @@ __all__ = [
     "held_ids",
     "held_records",
     "hold",
+    "identical_limit_reached",
+    "identical_requests",
     "identical_sent",
+    "limit_split",
+    "logged_creates",
     "made_elsewhere",
+    "open_day_own",
+    "open_day_split",
     "other_dates_way",
     "own_part_holds",
     "own_request",
@@ -472,14 +478,16 @@ class MonthState:
     """The identical requests (ids, as the history listed them) a run held this `planned` month
     for (`duplicates.prior_requests`; `hold`): the month stays held for them even once they
     leave the history's newest-20 window (newcomer 9g #1: a plain re-run then sent, and billed,
-    it). Cleared when a create is sent (`--allow-duplicates`, or a `journal resend`). A plan
+    it). Kept once a create is sent (`--allow-duplicates`, or a `journal resend`): they still
+    count against SAT's 2 identical requests with the month's own (`identical_requests`,
+    review 9m #5), and a month planned again for the same dates is held for them again. A plan
     of other dates (other criteria) holds the month only for the `holds` of those dates; back
     to these dates, it is held for these again (`held_ids`)."""
     holds: tuple[HeldRequest, ...] = ()
     """Every request a run held the month for, keyed to the dates it was identical to, with
-    what was learnt of it (`HeldRequest`): `held_ids` reads those of the month's dates. Only a
-    create sent for those very dates drops them (`_send`). Empty in a journal written before
-    (its `held_for` counts for the month's recorded dates)."""
+    what was learnt of it (`HeldRequest`): `held_ids` reads those of the month's dates. A
+    create sent keeps them: they count against SAT's 2 identical requests (review 9m #5).
+    Empty in a journal written before (its `held_for` counts for the month's recorded dates)."""
     identical_allowed: bool = False
     """The user allowed a create for this held month although the account has an identical
     request (`journal resend` of a held month, `AllowResend`): the next run sends it, as
@@ -976,16 +984,45 @@ _SAT_IDENTICAL_LIMIT = 2
 """Requests SAT accepts with the same criteria, ever (the third: 5002)."""
 
 
+def identical_requests(state: MonthState) -> tuple[str, ...]:
+    """The identical requests the account is known to have for month `state`'s recorded dates:
+    this journal's (`identical_sent`) and the other folders' it was held for (`held_for`,
+    recorded for these dates: review 9m #5, a held month resent once already had 2)."""
+    ids = identical_sent(state)
+    for request_id in held_ids(state):
+        ids = _add(ids, request_id)
+    return ids
+
+
+def identical_limit_reached(state: MonthState) -> bool:
+    """Whether the account already has SAT's 2 identical requests for month `state`'s recorded
+    dates (`identical_requests`): a third would be refused with 5002, so the month is only
+    downloaded with other dates, in parts (`journal split` accepts it: review 9m #1)."""
+    return len(identical_requests(state)) >= _SAT_IDENTICAL_LIMIT
+
+
 def third_identical(state: MonthState) -> str | None:
     """Why a new request for month `state`'s recorded dates would be SAT's third identical one
     (refused with 5002, for good), and the way on (other dates, each range into its own
-    folder: `_other_dates_way`); None while this journal knows of fewer than 2."""
-    sent = identical_sent(state)
-    if len(sent) < _SAT_IDENTICAL_LIMIT:
+    folder: `_other_dates_way`); None while this journal knows of fewer than 2 (its own and
+    those the month was held for)."""
+    known = identical_requests(state)
+    if len(known) < _SAT_IDENTICAL_LIMIT:
         return None
+    sent = identical_sent(state)
+    held = [r for r in known if r not in sent]
+    if not held:
+        who = f"this journal already sent {len(sent)} requests"
+    elif not sent:
+        who = f"the account already has {len(held)} requests (another folder's)"
+    else:
+        who = (
+            f"the account already has {len(known)} requests ({len(sent)} sent by this journal, "
+            f"{len(held)} another folder's it was held for)"
+        )
     return (
-        f"this journal already sent {len(sent)} requests for exactly {state.start}..{state.end} "
-        f"({', '.join(sent)}), and SAT accepts only {_SAT_IDENTICAL_LIMIT} requests with the "
+        f"{who} for exactly {state.start}..{state.end} "
+        f"({', '.join(known)}), and SAT accepts only {_SAT_IDENTICAL_LIMIT} requests with the "
         "same dates ever: a third (as a resend would send) would be refused with SAT 5002, "
         "for good "
         "(and may be billed). " + _other_dates_way(state, state.start, state.end)
@@ -1336,6 +1373,36 @@ def _own_from_log(
     return OwnPart(a, b, names, count, _short(state, names, count))
 
 
+def logged_creates(held: MonthState, lines: Sequence[Logged]) -> MonthState:
+    """`held` (a month rebuilt from its log: `unrecorded`, `refused_from_log`) with a record of
+    each request its log shows this journal created (an id first logged right after a
+    `submitting` line), with the dates that line sent and the journal's kind of request, so
+    that SAT's 2 identical requests are still counted (`identical_sent`) once `journal repair`
+    rebuilt the month (review 9m #6: the third went out, refused with 5002 for good). An id
+    adopted, or found only later, is not recorded (its dates may be the plan's guess): a lower
+    bound, as `identical_sent` is. Its hint then drops a resend that would be the third."""
+    records = held.records
+    first: set[str] = set()
+    before: Logged | None = None
+    for line in lines:
+        rid = line.request_id
+        if rid is not None and rid not in first:
+            first.add(rid)
+            dates = None if before is None else (_dates(before) or _dates(line))
+            if (
+                before is not None
+                and before.stage is Stage.SUBMITTING
+                and dates is not None
+                and rid in held.known_ids
+                and all(r.id != rid for r in records)
+            ):
+                records = (*records, KnownRequest(rid, *dates, held.rfc_type, held.request_type))
+        before = line
+    if records == held.records:
+        return held
+    return _no_third_identical(_evolve(held, records=records))
+
+
 def refused_from_log(
     held: MonthState,
     lines: Sequence[Logged],
@@ -1608,12 +1675,6 @@ def _send(state: MonthState, obs: Send) -> Result:
         need_generation=obs.generation,
         reason=None,
         hint=None,
-        held_for=(),
-        # Sent for these dates (the user allowed it): their holds are done with; those of
-        # other dates stay for a plan that asks for them again.
-        holds=tuple(
-            h for h in recorded_holds(state) if (h.start, h.end) != (state.start, state.end)
-        ),
         identical_allowed=False,
     ), (SendCreate(state.key),)
 
@@ -2777,13 +2838,17 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         requested = [p for p in state.split_own if p != state.own_part]
         # A journal written before `split_own` kept the own part of a 5002/5003 split.
         kept = own_part_of(state, state.start, state.end)
-        if requested:
+        if requested and open_day_split(state):
+            reason = _open_day_split_reason(state, obs.where)
+        elif requested:
             kept = state.own_part if state.own_part in state.split_own else None
             reason = _wider_reason(requested[0], kept, state.start, state.end, obs.where)
         elif kept is not None and state.sat_code in (5002, 5003):
             reason = _own_split_reason(state, kept, obs.where)
         elif obs.refused_elsewhere is None and state.split_for is not None:
             reason = _split_reason(state, attrs.evolve(obs, refused_elsewhere=state.split_for))
+        elif state.sat_code not in (5002, 5003) and identical_limit_reached(state):
+            reason = _limit_split_reason(state, kept, obs.where)
         else:
             reason = _split_reason(state, obs)
         return _evolve(state, reason=reason), ()
@@ -2828,6 +2893,19 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             reason=_wider_reason(asked, own, obs.start, obs.end, obs.where),
             hint=None,
         ), ()
+    if state.stage in (Stage.DONE, Stage.EMPTY) and open_day_split(state):
+        # Requested before its last day was over: the parts hold that day again, complete
+        # (review 9m #7). Its own request's days are a part; the open day's CFDIs may be in
+        # both, so the count is unknown (never a sum counting them twice).
+        asked = _request_part(state)
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            invoice_count=None,
+            split_own=(asked,),
+            reason=_open_day_split_reason(state, obs.where),
+            hint=None,
+        ), ()
     held = state.stage is Stage.PLANNED and state.resend_allowed
     if held and obs.refused_elsewhere is not None:
         # Held for another folder's identical request SAT refused with 5003: never sent from
@@ -2857,12 +2935,33 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             reason=_own_split_reason(state, own, obs.where),
             hint=None,
         ), ()
+    if limit_split(state):
+        # SAT's 2 identical requests for these dates are spent (this journal's, or those it
+        # was held for): the other-dates route its hint printed ends here (review 9m #1).
+        extracted = state.extracted
+        count = obs.invoice_count
+        if own is not None:
+            extracted = (
+                *[e for e in extracted if e.package_id != OWN_PART],
+                ExtractedPackage(OWN_PART, own.files),
+            )
+            count = _total(own.invoice_count, count)
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            extracted=extracted,
+            invoice_count=count,
+            split_own=() if own is None else (own,),
+            reason=_limit_split_reason(state, own, obs.where),
+            hint=None,
+        ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
             + (f" (SAT {state.sat_code})" if state.sat_code else "")
             + ": only a month SAT refused with 5003 (too many CFDIs for one request) or 5002 "
-            "(its limit of requests for these dates) is downloaded in parts elsewhere"
+            "(its limit of requests for these dates), or whose 2 identical requests SAT "
+            "accepts are spent, is downloaded in parts elsewhere"
             + (
                 ", or a month not sent yet whose identical request (another folder's) the "
                 "history shows refused with 5003; the history shows none for "
@@ -2878,6 +2977,63 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         reason=_split_reason(state, obs),
         hint=None,
     ), ()
+
+
+def open_day_split(state: MonthState) -> bool:
+    """Whether month `state` was requested on the day its dates end (`open_day`, MISSING DAYS
+    on a later day) for its recorded dates: `journal split` then takes parts covering the open
+    day(s) (`open_day`..`end`), its own request's earlier days counting as a part."""
+    day = state.open_day
+    return day is not None and state.start <= day <= state.end
+
+
+def open_day_own(state: MonthState) -> tuple[date, date] | None:
+    """The days month `state`'s own request surely holds complete when it was requested on
+    its last day (`open_day_split`): its dates before the open day; None when it has none."""
+    day = state.open_day
+    if day is None or day <= state.start:
+        return None
+    return state.start, day - timedelta(days=1)
+
+
+def _open_day_split_reason(state: MonthState, where: str) -> str:
+    return (
+        f"requested here for {state.start}..{state.end} on {state.open_day}, before that day "
+        f"was over; {_days([(state.open_day or state.end, state.end)])} downloaded again in "
+        f"parts elsewhere, complete: {where}"
+    )
+
+
+_LIMIT_SPLIT_STAGES = frozenset(
+    {Stage.PLANNED, Stage.EXPIRED, Stage.SAT_FAILED, Stage.NEEDS_ATTENTION, Stage.REFUSED}
+)
+
+
+def limit_split(state: MonthState) -> bool:
+    """Whether `journal split` takes month `state` because the account already has SAT's 2
+    identical requests for its dates (`identical_limit_reached`) and none of them is the
+    month's live request (it is planned, expired, failed, refused or needs attention): its
+    hint prints other dates in parts, then the split (review 9m #1). Its folder's own days
+    (`own_part_of`) count as a part."""
+    if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003):
+        return False  # split as SAT's refusal, with its own reason
+    return state.stage in _LIMIT_SPLIT_STAGES and identical_limit_reached(state)
+
+
+def _limit_split_reason(state: MonthState, own: OwnPart | None, where: str) -> str:
+    here = (
+        ""
+        if own is None
+        else (
+            f"{own.start}..{own.end} downloaded here by an earlier request ({len(own.files)} "
+            "file(s)), the other days "
+        )
+    )
+    return (
+        f"SAT accepts only {_SAT_IDENTICAL_LIMIT} requests for exactly {state.start}..{state.end} "
+        f"and the account has them ({', '.join(identical_requests(state))}): {here}downloaded "
+        f"in parts elsewhere; its CFDIs are in {where}"
+    )
 
 
 def _request_part(state: MonthState) -> OwnPart:
@@ -3382,16 +3538,19 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
         or state.stage not in _OPEN_DAY_STAGES
     ):
         return None
-    resend = f"`gigstack-async journal resend {state.key} --force` asks for the plan's dates"
-    try:
-        transition(state, AllowResend())
-    except TransitionError:
-        resend = f"once it has finished, {resend}"
+    # Only the open day(s), into their own folder, then `journal split`: other criteria for
+    # SAT than the month's, so never its 2nd (or a 5002 third) identical request, and never
+    # the days already downloaded again (review 9m #7).
+    runs, folders = part_commands(state, [(day, state.end)])
+    done = state.stage in (Stage.DONE, Stage.EMPTY)
     return (
         f"MISSING DAYS: requested for {state.start}..{state.end} on {day}, before that day was "
         f"over: CFDIs stamped later on {day}, or certified late at SAT, are not in its "
-        f"download. {resend} again (a new request with the same dates, possibly billed; SAT "
-        "accepts two identical requests, ever)"
+        f"download. {'Download' if done else 'Once it has finished, download'} "
+        f"{_days([(day, state.end)])} again into its own --out folder ({runs}, with the other "
+        "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
+        f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "
+        f"{' '.join(folders)}` records the month with them (runs of this folder then end ok)"
     )
 
 
@@ -4235,10 +4394,12 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
                 f"{split_way[0].upper()}{split_way[1:]}; pass --force only if SAT's answer has "
                 "changed"
             )
-        if len(held) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+        # Its own earlier creates for these dates count with them (review 9m #5).
+        known = identical_requests(state)
+        if len(known) >= _SAT_IDENTICAL_LIMIT and not obs.force:
             raise TransitionError(
-                f"{state.key}: the account already has {len(held)} requests for "
-                f"exactly {state.start}..{state.end} ({', '.join(held)}), and SAT "
+                f"{state.key}: the account already has {len(known)} requests for "
+                f"exactly {state.start}..{state.end} ({', '.join(known)}), and SAT "
                 f"accepts only {_SAT_IDENTICAL_LIMIT} with the same dates ever: a third would "
                 "be refused with SAT 5002, for good (and may be billed). "
                 + _other_dates_way(state, state.start, state.end)
@@ -4264,7 +4425,8 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
             "needs-attention months can be sent again"
         )
     third = None
-    if not obs.force and obs.start is None and state.stage not in (Stage.DONE, Stage.EMPTY):
+    if not obs.force and obs.start is None:
+        # A done month too (review 9m #7: the open day's resend of the same dates).
         third = third_identical(state)
     if third is not None:
         # Never a blind third identical create (newcomer 9g #5): SAT refuses it with 5002.

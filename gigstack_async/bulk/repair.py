@@ -257,7 +257,9 @@ def split(
     the month takes the whole month's; so do the dates it had been done for when a `journal
     resend --force` of it was refused with 5002 or 5003, `MonthState.own_part`), or it is
     planned and `refused_elsewhere` names another folder's identical request SAT refused with
-    5003 (what held it; `m.SplitElsewhere`); each part is another journal of the same kind of
+    5003 (what held it; `m.SplitElsewhere`), or the account already has SAT's 2 identical
+    requests for its dates (`m.limit_split`: its own creates, or those it was held for); each
+    part is another journal of the same kind of
     request (rfc_type, request_type), team, base URL and RFC (when both know it); its month `key` is
     finished there with its files extracted (`done`), `empty`, or itself split (a month
     `completed` by a run without a download folder holds no file); together they cover every day
@@ -272,10 +274,18 @@ def split(
     start, end = state.start, state.end
     here = None if store.download_to is None else store.download_to.absolute() / key
     own: list[SplitPart] = []
-    if state.stage in (m.Stage.DONE, m.Stage.EMPTY):
+    done = state.stage in (m.Stage.DONE, m.Stage.EMPTY)
+    whole = new_month(store, key) if done else state
+    open_day = done and m.open_day_split(state) and (whole.start, whole.end) == (start, end)
+    if open_day:
+        opened = m.open_day_own(state)
+        # Requested on its last day (MISSING DAYS): its request holds the days before that
+        # one complete; the parts must cover the rest (review 9m #7).
+        if opened is not None:
+            own.append(SplitPart(store.path, *opened, len(state.files), here, True))
+    elif done:
         # MISSING DAYS after SAT 5002: the month's own request covers part of the plan's dates,
         # and so does its own part (an earlier request's days, kept through the 5002).
-        whole = new_month(store, key)
         start, end = whole.start, whole.end
         kept = m.own_part_of(state, start, end)
         if kept is not None:
@@ -284,6 +294,12 @@ def split(
     elif state.stage is m.Stage.SAT_FAILED and state.sat_code in (5002, 5003):
         # A resend of such a month refused with 5002 or 5003: the days it had still count as a
         # part (the 5003 hint asks only for the others: review 9i #1).
+        kept = m.own_part_of(state, state.start, state.end)
+        if kept is not None:
+            own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
+    elif m.limit_split(state):
+        # SAT's 2 identical requests for its dates are spent (review 9m #1): the days its
+        # folder already holds from an earlier request count as a part, as after a 5002.
         kept = m.own_part_of(state, state.start, state.end)
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
@@ -337,6 +353,13 @@ def split(
                 raise JournalStateError(
                     f"{key} is {theirs.stage.value} in {part}, not finished: run its "
                     "`sat download` command again until it is done, then split"
+                )
+            if open_day and theirs.open_day is not None and theirs.open_day >= theirs.end:
+                # Requested before its own last day was over: it misses the same CFDIs.
+                raise JournalStateError(
+                    f"{key} in {part} was requested on {theirs.open_day}, before that day was "
+                    f"over, as {key} here was: it may miss the same CFDIs. Once that day is "
+                    "over, download it into a new --out folder and split with that folder"
                 )
             folder = None if other.download_to is None else other.download_to.absolute() / key
             lost = lost_files(folder, theirs.files)

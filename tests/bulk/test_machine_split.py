@@ -722,7 +722,8 @@ def test_a_month_held_for_another_folders_5003_is_split_and_names_that_request()
 
 NOT_SPLIT_TAIL = (
     ": only a month SAT refused with 5003 (too many CFDIs for one request) or 5002 (its limit "
-    "of requests for these dates) is downloaded in parts elsewhere"
+    "of requests for these dates), or whose 2 identical requests SAT accepts are spent, is "
+    "downloaded in parts elsewhere"
 )
 HELD_TAIL = (
     ", or a month not sent yet whose identical request (another folder's) the history shows "

@@ -13,6 +13,7 @@ import attrs
 import pytest
 
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk import repair
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import SandboxConfig
@@ -56,8 +57,12 @@ def test_a_later_day_reports_the_open_day_missing_and_sends_nothing() -> None:
     assert (later.note or "").startswith(
         "MISSING DAYS: requested for 2026-11-01..2026-11-30 on 2026-11-30, before that day was "
         "over: CFDIs stamped later on 2026-11-30, or certified late at SAT, are not in its "
-        "download. `gigstack-async journal resend 2026-11 --force` asks for the plan's dates"
+        "download. Download 2026-11-30 again into its own --out folder (`gigstack-async sat "
+        "download --from 2026-11-30 --to 2026-11-30 --rfc-type received --out "
+        "<out>-2026-11a`"
     )
+    assert "`gigstack-async journal split 2026-11 <out>-2026-11a`" in (later.note or "")
+    assert "journal resend" not in (later.note or "")  # review 9m #7: never the same dates
     # A month sent after its last day was over has nothing missing.
     assert m.plan_decision(done_on(NEXT), NOV.start, NOV.end, today=NEXT).note is None
 
@@ -88,14 +93,23 @@ async def test_the_same_command_the_next_day_names_the_open_day(
         june = again["2025-06"]
         assert not june.ok  # before: ok, and the rest of 06-30 never fetched
         assert "MISSING DAYS" in (june.error or "")
-        assert f"journal resend {out} 2025-06 --force" in (june.error or "")
+        part = tmp_path / "cfdi-2025-06a"
+        assert f"bulk('2025-06-30', '2025-06-30', rfc_type='received', download_to='{part}')" in (
+            june.error or ""
+        )
+        assert f"journal split {out} 2025-06 {part}" in (june.error or "")
         assert len(sandbox.state.calls_to(CREATE)) == 2  # nothing sent by itself
-        # The way it names: a resend of the plan's dates, then the same command.
+        # The way it names: the open day into its own folder (other dates: not identical),
+        # then `journal split` (review 9m #7: was a resend of the whole month's dates).
+        day = results(await run(client, part, "2025-06-30", "2025-06-30"))["2025-06"]
+        assert day.ok
+        assert day.open_day is None  # requested once 06-30 was over: complete
         with JournalStore.open_existing(out / JOURNAL) as store:
-            store.put(m.transition(store.get("2025-06"), m.AllowResend(force=True))[0])
+            new, _ = repair.split(store, "2025-06", [part])
+            repair.record(store, new, ())
         third = results(await run(client, out, "2025-05", "2025-06"))["2025-06"]
         assert third.ok, third.error
-        assert third.open_day is None  # requested once 06-30 was over: complete
+        assert third.stage == "split"
         assert len(sandbox.state.calls_to(CREATE)) == 3
 
 
@@ -124,7 +138,7 @@ def test_only_a_month_with_its_request_going_or_done_names_the_open_day() -> Non
         assert m.plan_decision(state, NOV.start, NOV.end, today=NEXT).note is None, stage
     # in progress: the resend waits until it has finished
     going = m.plan_decision(attrs.evolve(base, stage=m.Stage.SUBMITTED), *NOV_DATES, today=NEXT)
-    assert "once it has finished, `gigstack-async journal resend" in (going.note or "")
+    assert "Once it has finished, download 2026-11-30 again" in (going.note or "")
 
 
 NOV_DATES = (NOV.start, NOV.end)

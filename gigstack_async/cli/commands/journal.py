@@ -841,8 +841,9 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 key=state.key, prog=PROG, journal=shell_quote(str(args.journal))
             )
         third = m.third_identical(state)
-        if third is not None and not state.ok:
-            # Only --force gets here (`AllowResend` refuses it otherwise): the risk by name.
+        if third is not None:
+            # Only --force gets here (`AllowResend` refuses it otherwise, a done month's too:
+            # review 9m #7): the risk by name, in the confirmation.
             said = with_journal(third, key, str(args.journal)) or third
             risk += f" --force: {said[0].upper()}{said[1:]}."
         if state.stage is m.Stage.PLANNED and state.held_for:

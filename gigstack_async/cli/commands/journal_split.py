@@ -46,7 +46,11 @@ needs no API key.
 Each part's files (and the month's own days' files in JOURNAL's folder) are checked on disk
 (CFDIs by UUID): a folder that no longer holds the files its journal records is refused unless
 --force.
-exit codes: 0 recorded; 2 invalid input (no journal, a month that is not SAT 5003/5002, a part of
+A month whose 2 identical requests SAT accepts are spent (this journal sent 2 for its exact
+dates, or it is held for requests that make 2 with its own) is split the same way, and so is a
+month requested on the day its dates end (MISSING DAYS on a later day), with parts that cover
+that day: its own request holds the days before it.
+exit codes: 0 recorded; 2 invalid input (no journal, a month that is none of these, a part of
 another kind or team, a part not finished or without its files, or days no part covers)."""
 
 
@@ -67,7 +71,10 @@ def register(journal: Any) -> None:
         "requested again: the parts' dates are other criteria for SAT than the refused request. "
         "Also for a month done for fewer days than its whole month, which SAT refused with "
         "5002 (MISSING DAYS): its own dates count as a part; so do the days its folder already "
-        "held when a `journal resend --force` of such a month was refused with 5002 or 5003.",
+        "held when a `journal resend --force` of such a month was refused with 5002 or 5003. "
+        "Also for a month whose 2 identical requests SAT accepts are spent (the hint after "
+        "2 identical creates, or a month held for them), and for a month requested on its "
+        "last day (MISSING DAYS): parts covering that day complete it.",
         epilog=EPILOG,
     )
     _journal_arg(split)
@@ -97,7 +104,8 @@ def run_split(args: argparse.Namespace, ctx: Context) -> int:
     with _open(args) as store:
         state = _month(store, key)
         refused = None
-        if state.stage is m.Stage.PLANNED:
+        if state.stage is m.Stage.PLANNED and not m.limit_split(state):
+            # Held with SAT's 2 identical requests already spent needs no history (9m #1).
             refused = _refused_elsewhere(ctx, args, state)
         try:
             new, parts = repair.split(
