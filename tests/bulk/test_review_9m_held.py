@@ -68,7 +68,9 @@ def test_a_refused_create_for_other_dates_keeps_the_hold() -> None:
     assert [p.request_id for p in holding(back.state, ())] == ["R"]
 
 
-def test_a_create_sent_for_the_held_dates_drops_only_their_holds() -> None:
+def test_a_create_sent_for_the_held_dates_keeps_their_holds_counted() -> None:
+    # Review 9m #5 (merged with #2): once the user allows a create for held dates, the
+    # requests it was held for still count against SAT's 2 identical requests for them.
     held = m.hold(m.hold(MONTH, ["R"]), ["R"])
     part = m.plan_decision(held, *PART).state
     assert part is not None
@@ -76,7 +78,12 @@ def test_a_create_sent_for_the_held_dates_drops_only_their_holds() -> None:
     allowed, _ = m.transition(part, m.AllowResend())
     begun, _ = m.transition(allowed, m.Start())
     sent, _ = m.transition(begun, m.Send(history_ids=()))
-    assert [(h.id, h.start, h.end) for h in sent.holds] == [("R", MONTH.start, MONTH.end)]
+    assert [(h.id, h.start, h.end) for h in sent.holds] == [
+        ("R", MONTH.start, MONTH.end),
+        ("P", *PART),
+    ]
+    assert "P" in m.identical_requests(sent)
+    assert "R" not in m.identical_requests(sent)  # R is for other dates (the whole month)
 
 
 # ------------------------------------------------------------------ #3, the machine and log
