@@ -589,12 +589,19 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         out = journal if Path(journal).is_dir() or where is None else str(where)
         if args.month is None:
             rows = [
-                _row(state, journal, running=running, hold=holds.get(state.key), out=out)
+                _row(
+                    repair.missing_now(store, state.key),
+                    journal,
+                    running=running,
+                    hold=holds.get(state.key),
+                    out=out,
+                )
                 for state in store.states()
             ]
             print_table(ctx.ui, COLUMNS, rows)
             return exitcodes.OK
         state = _month(store, args.month)
+        state = repair.missing_now(store, state.key)  # a folder that lost files says so
         hold = holds.get(state.key)
         print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold, out=out)])
         details = [
@@ -753,6 +760,7 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
+        state = repair.missing_now(store, key)  # never "holds N file(s)" that are gone
         if state.stage is m.Stage.SPLIT:
             # Never sent again, --force or not: it said "pass --force only if ..." and then
             # refused --force (review 9i #6).
@@ -878,6 +886,7 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
+        state = repair.missing_now(store, key)  # MISSING FILES: the folder lost some
         # Refused (not stopped at such a package, or surely spent) before any text is shown.
         try:
             new, commands = repair.allow_download(store, key)
@@ -885,6 +894,8 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             raise JournalStateError(
                 with_journal(str(error), key, str(args.journal)) or str(error)
             ) from None
+        if new.refill:
+            return _refill(args, ctx, store, state, new, commands)
         package_id = state.blocked_package
         assert package_id is not None  # allow_download refuses a month without one
         risk = RETRY_RISK.format(
@@ -918,6 +929,53 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
             f"once more: {RUN_AGAIN}."
         )
+    return exitcodes.OK
+
+
+REFILL_RISK = (
+    "{key} is missing {lost} of the {files} file(s) extracted for it (MISSING FILES). This "
+    "allows downloading package {packages} once more ({counted}), sent by the next run (`sat "
+    "download` or `bulk()`) with this folder: it extracts the package again and writes only the "
+    "files the folder no longer holds (a file still there is never overwritten). Nothing is "
+    "requested again and nothing is billed. SAT keeps a package 72 h and serves it at most "
+    "twice: if it answers 5007 (expired) or 5008 (served twice), the month then needs `{prog} "
+    "journal resend {key} --force` (a new request, may be billed)."
+)
+
+
+def _refill(
+    args: argparse.Namespace,
+    ctx: Context,
+    store: JournalStore,
+    state: m.MonthState,
+    new: m.MonthState,
+    commands: tuple[m.Command, ...],
+) -> int:
+    """`journal retry-download` of a done month whose folder lost files (newcomer 9h #1)."""
+    key = state.key
+    packages = m.refill_packages(state)
+    risk = REFILL_RISK.format(
+        key=key,
+        lost=len(state.lost_files),
+        files=len(state.files),
+        packages=", ".join(packages),
+        counted="; ".join(m.counted_downloads(state, p) for p in packages),
+        prog=PROG,
+    )
+    ctx.ui.out(with_journal(risk, key, str(args.journal)) or risk)
+    if not _confirm(
+        ctx,
+        f"Allow downloading {', '.join(packages)} once more for {key}?",
+        yes=args.yes,
+        what="retry-download uses one of SAT's downloads",
+    ):
+        ctx.ui.err("Nothing changed.")
+        return exitcodes.USAGE
+    repair.record(store, new, commands)
+    ctx.ui.out(
+        f"{key} may download package{'s' if len(packages) > 1 else ''} {', '.join(packages)} "
+        f"once more for its missing files: {RUN_AGAIN}."
+    )
     return exitcodes.OK
 
 
