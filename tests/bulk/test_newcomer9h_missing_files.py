@@ -27,7 +27,15 @@ import pytest
 from gigstack_async.bulk import machine as m
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, PACKAGE, calls, month_results, world_of
+from tests.bulk._support import (
+    CREATE,
+    JOURNAL,
+    PACKAGE,
+    calls,
+    keyed_cli,
+    month_results,
+    world_of,
+)
 
 FILES = tuple(f"{n:08X}-0000-4000-8000-000000000000.xml" for n in range(5))
 DONE = m.MonthState(
@@ -214,3 +222,45 @@ async def test_deleted_files_of_done_months_are_reported_and_brought_back_for_fr
         assert code != 0
         assert "5008" in capsys.readouterr().err
         assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == (creates, gets + 2)
+
+
+async def test_after_a_deleted_journal_with_files_missing_the_hint_leads_with_retry_download(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Newcomer 9h #11: journal deleted, 3 of the month's files deleted, its request adopted
+    into a new journal, the same run. Was: "if they are all there, `journal keep`", which then
+    refused ("some are missing"); `journal retry-download` is what works."""
+    async with world_of(SandboxConfig(speed=3000, seed=7)) as (sandbox, client):
+        out = tmp_path / "dclk"
+        first = await month_results(client, out, "2024-07", "2024-07")
+        result = first["2024-07"]
+        assert result.ok
+        assert result.request_id is not None
+        total = len(result.files)
+        assert total > 3
+        for path in out.glob(f"{JOURNAL}*"):
+            path.unlink()
+        for path in sorted((out / "2024-07").iterdir())[:3]:
+            path.unlink()
+        creates, gets = calls(sandbox, CREATE), calls(sandbox, PACKAGE)
+        adopt = ["journal", "adopt", str(out), "2024-07", result.request_id]
+        argv = [*adopt, "--rfc-type", "received", "--type", "cfdi", "--yes"]
+        assert await asyncio.to_thread(keyed_cli, sandbox, *argv) == 0
+
+        stopped = (await month_results(client, out, "2024-07", "2024-07"))["2024-07"]
+        assert stopped.stage == "needs-attention"
+        hint = stopped.hint or ""
+        assert "if they are all there" not in hint  # was: keep first, then keep refused
+        assert "3 are missing" in hint
+        assert hint.index(f"journal retry-download {out} 2024-07") < hint.index("journal resend")
+        assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == (creates, gets)
+
+        code = await asyncio.to_thread(
+            main, ["journal", "retry-download", str(out), "2024-07", "--yes"]
+        )
+        assert code == 0
+        done = (await month_results(client, out, "2024-07", "2024-07"))["2024-07"]
+        assert done.ok
+        assert len(done.files) == total
+        assert calls(sandbox, CREATE) == creates  # no create
+        assert calls(sandbox, PACKAGE) == gets + 1  # SAT's second download, no third
