@@ -1205,9 +1205,11 @@ class _Run:
                 folder = None if self.options.download_to is None else self.options.download_to
                 on_disk = 0 if folder is None else files_in(folder / key)
                 start = m.Start(want_files=want_files, on_disk=on_disk)
-                if folder is not None and _done_with_files(before):
+                noted = self.notes.get(key, "").startswith(m.MISSING_FILES)
+                if folder is not None and _done_with_files(before) and not noted:
                     # Names only (newcomer 9h #1: a done month whose files were deleted was
-                    # reported done with them): the machine says MISSING FILES.
+                    # reported done with them): the machine says MISSING FILES. Not when the
+                    # plan's note says so already (its own part's way, review 9i #5).
                     lost = await asyncio.to_thread(content.lost_files, folder / key, before.files)
                     start = attrs.evolve(start, lost=lost)
                 if folder is not None and on_disk:

@@ -3898,8 +3898,9 @@ def files_notice(state: MonthState) -> str:
         )
     rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
     count = state.invoice_count
-    if count is not None and state.cfdis_on_disk < count:
-        # Newcomer 9h #11: "if they are all there, keep" with 53 of 56, and keep refused.
+    if count is not None and 0 < state.cfdis_on_disk < count:
+        # Newcomer 9h #11: "if they are all there, keep" with 53 of 56, and keep refused. (0:
+        # not counted, e.g. a record rebuilt without a run: the files may all be there.)
         return (
             f"{held}; {count_source(state)}, and it holds {state.cfdis_on_disk} distinct of "
             f"them: {count - state.cfdis_on_disk} are missing, so `gigstack-async journal keep "
