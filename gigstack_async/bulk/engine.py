@@ -579,7 +579,11 @@ class _Run:
             shown = None if state.ok else hint or state.hint
             self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
-        files = tuple(folder / name for name in state.files) if folder is not None else ()
+        gone = set(state.lost_files) if state.resume_to is m.Stage.DONE else set()
+        # A month with MISSING FILES lists only the files its folder still holds (newcomer 9h
+        # #1: "59 files" for a folder that was gone).
+        names = [name for name in state.files if name not in gone]
+        files = tuple(folder / name for name in names) if folder is not None else ()
         if state.stage is m.Stage.SPLIT and folder is not None and folder.is_dir():
             # Downloaded in parts elsewhere: what `journal split`'s printed `cp` put here is the
             # month's files in this folder too (newcomer 9e #7: the totals left them out).

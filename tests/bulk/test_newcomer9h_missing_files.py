@@ -177,6 +177,7 @@ async def test_deleted_files_of_done_months_are_reported_and_brought_back_for_fr
             assert result.stage == "needs-attention"
             assert (result.error or "").startswith(f"{m.MISSING_FILES}: ")
             assert f"{lost} of the {held[key]} file(s)" in (result.error or "")
+            assert len(result.files) == held[key] - lost  # was: every recorded file counted
             hint = result.hint or ""
             assert f"journal retry-download {out} {key}" in hint
             assert "1 of SAT's 2 downloads left" in hint

@@ -536,7 +536,8 @@ def _row(
         stage,
         state.request_id or "",
         count,
-        str(len(state.files)),
+        # MISSING FILES: only the files its folder still holds (newcomer 9h #1).
+        str(len(set(state.files) - set(state.lost_files))),
         with_journal(why, state.key, journal, out=out) or "",
         with_journal(step, state.key, journal, out=out) or "",
     ]
@@ -943,6 +944,13 @@ REFILL_RISK = (
 )
 
 
+def _used(state: m.MonthState, package_id: str) -> str:
+    used = state.downloads_of(package_id)
+    if used < m.DOWNLOAD_BUDGET:
+        return f"{used} of SAT's {m.DOWNLOAD_BUDGET} downloads of it used"
+    return m.counted_downloads(state, package_id)
+
+
 def _refill(
     args: argparse.Namespace,
     ctx: Context,
@@ -959,7 +967,7 @@ def _refill(
         lost=len(state.lost_files),
         files=len(state.files),
         packages=", ".join(packages),
-        counted="; ".join(m.counted_downloads(state, p) for p in packages),
+        counted="; ".join(_used(state, p) for p in packages),
         prog=PROG,
     )
     ctx.ui.out(with_journal(risk, key, str(args.journal)) or risk)
