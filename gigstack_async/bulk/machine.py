@@ -912,7 +912,17 @@ class TransitionError(ValueError):
 def transition(state: MonthState, obs: Observation) -> Result:
     """The month's next state and the commands to perform. Pure: no I/O, no clock."""
     new, commands = _transition(state, obs)
-    return _no_third_identical(new), commands
+    return _refill_ends(_no_third_identical(new)), commands
+
+
+def _refill_ends(state: MonthState) -> MonthState:
+    """`refill` (fetch without checking the request) holds only while the month downloads its
+    own packages again: any other way out of completed or staged (expired, SAT 5008, another
+    request adopted or resent) ends it, so a later request's packages are never fetched
+    unchecked."""
+    if state.refill and state.stage not in (Stage.COMPLETED, Stage.STAGED):
+        return _evolve(state, refill=False)
+    return state
 
 
 def identical_sent(state: MonthState) -> tuple[str, ...]:

@@ -103,6 +103,17 @@ def test_retry_download_of_a_month_missing_files_fetches_its_package_once_more()
     )
 
 
+def test_a_refill_that_expired_leaves_no_unchecked_fetch_behind() -> None:
+    missing = m.transition(DONE, m.Start(on_disk=0, lost=FILES))[0]
+    allowed = m.transition(missing, m.AllowDownload())[0]
+    begun = m.transition(allowed, m.Start(on_disk=0))[0]
+    sending = m.transition(begun, m.PackageSending("P1"))[0]
+    expired = m.transition(sending, m.PackageFailed("P1", "SAT 5007", code=5007, reached=True))[0]
+    assert expired.stage is m.Stage.EXPIRED
+    assert "journal resend 2024-03" in (expired.hint or "")  # the billed way, named
+    assert not expired.refill  # a later request's packages are checked before any GET
+
+
 def test_a_package_sat_served_twice_is_never_asked_a_third_time() -> None:
     spent = attrs.evolve(DONE, downloads=(("P1", 2),))
     state = m.transition(spent, m.Start(on_disk=4, lost=FILES[:1]))[0]
