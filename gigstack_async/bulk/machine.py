@@ -1578,7 +1578,7 @@ def _missing_files_hint(state: MonthState) -> str:
     key = state.key
     back = "put them back (from a backup) and run the same command again"
     resend = (
-        f"`gigstack-async journal resend {key} --force` requests the month again (a new "
+        f"`gigstack-async journal resend {key}` requests the month again (a new "
         "request, possibly billed; SAT accepts two identical requests, ever)"
     )
     packages = refill_packages(state)
@@ -4436,7 +4436,7 @@ def _allow_refill(state: MonthState, obs: AllowDownload) -> Result:
     key = state.key
     packages = refill_packages(state)
     resend = (
-        f"`gigstack-async journal resend {key} --force` requests the month again (a new "
+        f"`gigstack-async journal resend {key}` requests the month again (a new "
         "request, possibly billed)"
     )
     if not packages or state.request_id is None:
@@ -4452,8 +4452,8 @@ def _allow_refill(state: MonthState, obs: AllowDownload) -> Result:
     spent = [p for p in packages if _spent(state, p)]
     if spent:
         raise TransitionError(
-            f"{key}: SAT already served package {', '.join(spent)} twice ("
-            f"{counted_downloads(state, spent[0])}), so one more download would only be refused "
+            f"{key}: SAT already served package {', '.join(spent)} twice (its counted "
+            "downloads all surely reached SAT), so one more download would only be refused "
             f"with SAT 5008: put the missing files back and run the same command again; if "
             f"they are gone, {resend}"
         )

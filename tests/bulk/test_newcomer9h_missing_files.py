@@ -69,7 +69,7 @@ def test_a_done_month_whose_folder_lost_files_needs_attention_with_the_free_way_
     hint = state.hint or ""
     assert hint.startswith("free first: `gigstack-async journal retry-download 2024-03`")
     assert "1 of SAT's 2 downloads left" in hint
-    assert "journal resend 2024-03 --force" in hint  # the billed way, last, with its cost
+    assert "journal resend 2024-03`" in hint  # the billed way, last, with its cost
     assert "possibly billed" in hint
     # A resend is refused without --force while the free way exists.
     assert m.free_way(state) is not None
@@ -121,8 +121,8 @@ def test_a_package_sat_served_twice_is_never_asked_a_third_time() -> None:
     hint = state.hint or ""
     assert "retry-download" not in hint
     assert "both its downloads are spent" in hint
-    assert "journal resend 2024-03 --force" in hint
-    assert m.free_way(state) is None  # the resend is the way (with --force as done months)
+    assert "journal resend 2024-03`" in hint
+    assert m.free_way(state) is None  # the resend is the way
     with pytest.raises(m.TransitionError, match="5008"):
         m.transition(state, m.AllowDownload())
     # One counted download that may not have reached SAT: one more, allowed by the user only.
@@ -227,7 +227,7 @@ async def test_deleted_files_of_done_months_are_reported_and_brought_back_for_fr
         spent = await month_results(client, out, "2024-04", "2024-04")
         hint = spent["2024-04"].hint or ""
         assert "both its downloads are spent" in hint
-        assert f"journal resend {out} 2024-04 --force" in hint
+        assert f"journal resend {out} 2024-04`" in hint
         code = await asyncio.to_thread(
             main, ["journal", "retry-download", str(out), "2024-04", "--yes"]
         )

@@ -940,7 +940,7 @@ REFILL_RISK = (
     "files the folder no longer holds (a file still there is never overwritten). Nothing is "
     "requested again and nothing is billed. SAT keeps a package 72 h and serves it at most "
     "twice: if it answers 5007 (expired) or 5008 (served twice), the month then needs `{prog} "
-    "journal resend {key} --force` (a new request, may be billed)."
+    "journal resend {key}` (a new request, may be billed)."
 )
 
 
