@@ -24,6 +24,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
@@ -276,3 +277,10 @@ async def test_after_a_deleted_journal_with_files_missing_the_hint_leads_with_re
         assert len(done.files) == total
         assert calls(sandbox, CREATE) == creates  # no create
         assert calls(sandbox, PACKAGE) == gets + 1  # SAT's second download, no third
+
+
+def test_lost_files_finds_a_member_kept_in_a_subfolder(tmp_path: Path) -> None:
+    # A package member in a folder is extracted there: it is not lost (no false MISSING FILES).
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("x")
+    assert content.lost_files(tmp_path, ["sub/a.txt", "sub/b.txt"]) == ("sub/b.txt",)
