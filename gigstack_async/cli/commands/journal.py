@@ -310,7 +310,8 @@ def register(commands: Any) -> None:
     retry = command_parser(
         journal,
         "retry-download",
-        help="allow one more download of a package that may not have reached SAT (no cost)",
+        help="allow one more download of a package that may not have reached SAT, or that "
+        "held a done month's missing files (no cost)",
         description="Allow exactly one more GET of the package MONTH stopped at: its counted "
         "downloads are full (SAT serves a package at most twice) but at least one of them "
         "failed before any byte arrived (a 5xx, a lost connection, a timeout, a killed run), "
@@ -320,7 +321,10 @@ def register(commands: Any) -> None:
         "a month that did not stop at such a package, or whose package SAT surely served "
         "twice. For a request whose downloads this journal never counted (a month adopted into "
         "a new journal, or rebuilt from a log without counts), one more GET of each of its "
-        "packages assumed spent. The risk is shown and must be confirmed (--yes when not in a "
+        "packages assumed spent. For a done month whose folder lost files (MISSING FILES), one "
+        "more GET of each package that held them, within SAT's two downloads: the next run "
+        "extracts it again and writes only the missing files (never overwriting one still "
+        "there). The risk is shown and must be confirmed (--yes when not in a "
         "terminal). Nothing is sent now.",
         epilog=EPILOG,
         client=False,
