@@ -315,7 +315,10 @@ def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(
         name
         for name in names
-        if name not in held and not ((mine := cfdi_uuids([name])) and mine <= uuids)
+        if name not in held
+        and not ((mine := cfdi_uuids([name])) and mine <= uuids)
+        # A member in a subfolder of the package (not listed above): looked up by its path.
+        and not ("/" in name and (folder / name).is_file())
     )
 
 

@@ -483,6 +483,15 @@ def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -
         return 0
 
 
+def _done_with_files(state: m.MonthState) -> bool:
+    """A month recorded done (or stopped at MISSING FILES) with files extracted for it: each
+    run checks its folder still holds them."""
+    done = state.stage is m.Stage.DONE or (
+        state.stage is m.Stage.NEEDS_ATTENTION and state.resume_to is m.Stage.DONE
+    )
+    return done and bool(state.files)
+
+
 def files_in(folder: Path | None) -> int:
     """Files a run extracted into a month's folder (not our hidden temp files)."""
     return len(file_names(folder))
@@ -651,7 +660,11 @@ class _Run:
             shown = None if state.ok else hint or state.hint
             self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
-        files = tuple(folder / name for name in state.files) if folder is not None else ()
+        gone = set(state.lost_files) if state.resume_to is m.Stage.DONE else set()
+        # A month with MISSING FILES lists only the files its folder still holds (newcomer 9h
+        # #1: "59 files" for a folder that was gone).
+        names = [name for name in state.files if name not in gone]
+        files = tuple(folder / name for name in names) if folder is not None else ()
         if state.stage is m.Stage.SPLIT and folder is not None and folder.is_dir():
             # Downloaded in parts elsewhere: what `journal split`'s printed `cp` put here is the
             # month's files in this folder too (newcomer 9e #7: the totals left them out).
@@ -948,6 +961,8 @@ class _Run:
                         folder,
                         limits=self.options.package_limits,
                         expected_sha256=recorded[0].sha256 if recorded else None,
+                        # A refill never replaces a file the folder still holds (newcomer 9h #1).
+                        overwrite=not state.refill,
                     )
                 )
         except (FileNotFoundError, CorruptPackageError, PackageDecodeError) as error:
@@ -1132,7 +1147,12 @@ class _Run:
         state = self.store.get(key)
         if state.stage in (m.Stage.SUBMITTED, m.Stage.PROCESSING):
             return self.busy[key] == 0  # a status call in flight answers for it
-        if state.stage is m.Stage.COMPLETED and not state.checked and state.want_files:
+        if (
+            state.stage is m.Stage.COMPLETED
+            and not state.checked
+            and not state.refill
+            and state.want_files
+        ):
             return self.busy[key] == 0  # its request must be checked before any download
         if state.stage is m.Stage.DUPLICATE:
             return True  # SAT 5005: the history shows which request is the active duplicate
@@ -1276,6 +1296,13 @@ class _Run:
                 folder = None if self.options.download_to is None else self.options.download_to
                 on_disk = 0 if folder is None else files_in(folder / key)
                 start = m.Start(want_files=want_files, on_disk=on_disk)
+                noted = self.notes.get(key, "").startswith(m.MISSING_FILES)
+                if folder is not None and _done_with_files(before) and not noted:
+                    # Names only (newcomer 9h #1: a done month whose files were deleted was
+                    # reported done with them): the machine says MISSING FILES. Not when the
+                    # plan's note says so already (its own part's way, review 9i #5).
+                    lost = await asyncio.to_thread(content.lost_files, folder / key, before.files)
+                    start = attrs.evolve(start, lost=lost)
                 if folder is not None and on_disk:
                     kind = before.request_type
                     start = attrs.evolve(

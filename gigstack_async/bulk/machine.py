@@ -106,6 +106,7 @@ __all__ = [
     "count_source",
     "counted_downloads",
     "earlier_files",
+    "files_missing",
     "files_notice",
     "held_from_log",
     "held_ids",
@@ -124,6 +125,7 @@ __all__ = [
     "own_request",
     "plan_decision",
     "recorded_holds",
+    "refill_packages",
     "sat_code",
     "says_duplicate",
     "status_criteria",
@@ -493,6 +495,16 @@ class MonthState:
     request (`journal resend` of a held month, `AllowResend`): the next run sends it, as
     `--allow-duplicates` does for every month. Cleared once the create is sent."""
 
+    lost_files: tuple[str, ...] = ()
+    """Files of a done month's recorded extraction that its folder no longer held when this
+    run started (`Start.lost`: names only, as `content.lost_files` compares them): the month
+    then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
+    refill: bool = False
+    """The user allowed downloading again the packages that held a done month's missing files
+    (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
+    before, so they are fetched without checking the request again, and extracted without
+    overwriting a file the folder still holds. Cleared when the month is done again."""
+
     @property
     def settled(self) -> bool:
         if self.stage is Stage.COMPLETED and not self.want_files:
@@ -600,6 +612,9 @@ class Start:
     """Distinct CFDIs (`<UUID>.xml`; metadata: rows) among them, as `journal keep` counts."""
     staged_copies: int = 0
     """Staged ZIPs named for the month in the staging folder now (`<YYYY-MM>-*.zip`)."""
+    lost: tuple[str, ...] = ()
+    """Files of a done month's recorded extraction (`MonthState.files`) the folder no longer
+    holds (`content.lost_files`): names only, no file is read."""
 
 
 @attrs.frozen
@@ -961,7 +976,17 @@ class TransitionError(ValueError):
 def transition(state: MonthState, obs: Observation) -> Result:
     """The month's next state and the commands to perform. Pure: no I/O, no clock."""
     new, commands = _transition(state, obs)
-    return _no_third_identical(new), commands
+    return _refill_ends(_no_third_identical(new)), commands
+
+
+def _refill_ends(state: MonthState) -> MonthState:
+    """`refill` (fetch without checking the request) holds only while the month downloads its
+    own packages again: any other way out of completed or staged (expired, SAT 5008, another
+    request adopted or resent) ends it, so a later request's packages are never fetched
+    unchecked."""
+    if state.refill and state.stage not in (Stage.COMPLETED, Stage.STAGED):
+        return _evolve(state, refill=False)
+    return state
 
 
 def identical_sent(state: MonthState) -> tuple[str, ...]:
@@ -1648,7 +1673,92 @@ def _start(state: MonthState, obs: Start) -> Result:
         return _next_package(state)
     if stage is Stage.STAGED:
         return state, _extract_commands(state)
+    if stage is Stage.DONE and obs.lost and state.want_files:
+        return _files_missing(state, obs.lost), ()
+    if stage is Stage.DONE and state.lost_files:
+        # The user put them back: done as it was.
+        return _evolve(
+            state, lost_files=(), reason="every file extracted for it is in its folder again"
+        ), ()
     return state, ()
+
+
+def refill_packages(state: MonthState) -> tuple[str, ...]:
+    """The packages of the month's request that held files its folder lost (`lost_files`):
+    the ones `journal retry-download` downloads again. Files `journal keep` recorded came from
+    the request's packages without saying which: all of them."""
+    lost = set(state.lost_files)
+    found: list[str] = []
+    for e in state.extracted:
+        if not lost & set(e.files):
+            continue
+        ids: tuple[str, ...] = (e.package_id,) if e.package_id not in (KEPT, OWN_PART) else ()
+        if e.package_id == KEPT:
+            ids = state.package_ids or ()
+        found.extend(p for p in ids if p not in found)
+    return tuple(found)
+
+
+def files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
+    """Month `state` as a run that finds its folder without `lost` takes it up (`Start.lost`):
+    MISSING FILES when it is done and some are gone; `state` otherwise. `journal show` and
+    `journal retry-download` read the folder now, before any run (they tell the same)."""
+    if state.stage is not Stage.DONE or not lost:
+        return state
+    return _files_missing(state, lost)
+
+
+def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
+    """Month `state`, done, once its folder no longer holds `lost` of the files extracted for
+    it: needs attention, MISSING FILES, never reported done with files that are not there
+    (newcomer 9h #1). Nothing is sent: the way back is the user's (`_missing_files_hint`)."""
+    state = _evolve(state, lost_files=tuple(lost))
+    return _attention(
+        state,
+        f"{MISSING_FILES}: its folder ({state.key}/ in the download folder) no longer holds "
+        f"{len(lost)} of the {len(state.files)} file(s) extracted for it (e.g. {lost[0]}): not "
+        "reported done",
+        _missing_files_hint(state),
+        resume_to=Stage.DONE,
+    )
+
+
+def _missing_files_hint(state: MonthState) -> str:
+    key = state.key
+    back = "put them back (from a backup) and run the same command again"
+    resend = (
+        f"`gigstack-async journal resend {key}` requests the month again (a new "
+        "request, possibly billed; SAT accepts two identical requests, ever)"
+    )
+    packages = refill_packages(state)
+    if not packages or state.request_id is None:
+        return f"{back}; if they are gone, {resend}"
+    spent = [p for p in packages if _spent(state, p)]
+    if spent:
+        return (
+            f"SAT already served package {', '.join(spent)} twice (both its downloads are "
+            f"spent), so it cannot be downloaded again: {back}; if they are gone, {resend}"
+        )
+    left = min(state.allowed_of(p) - state.downloads_of(p) for p in packages)
+    budget = (
+        f"{left} of SAT's {DOWNLOAD_BUDGET} downloads left"
+        if left > 0
+        else "a counted download may not have reached SAT, so SAT may serve it once more"
+    )
+    return (
+        f"free first: `gigstack-async journal retry-download {key}` allows downloading package "
+        f"{', '.join(packages)} once more ({budget}; nothing is requested again), and the next "
+        "run extracts the missing files again (files still in the folder are never "
+        f"overwritten); or {back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
+        f"5008 (served twice), only {resend}"
+    )
+
+
+def _spent(state: MonthState, package_id: str) -> bool:
+    """SAT surely served the package as often as the machine may ask for it."""
+    return state.downloads_of(package_id) >= state.allowed_of(
+        package_id
+    ) and not _may_have_one_left(state, package_id)
 
 
 def _send(state: MonthState, obs: Send) -> Result:
@@ -3693,8 +3803,12 @@ def _with_unknown_counts(state: MonthState) -> MonthState:
 
 
 def _next_package(state: MonthState) -> Result:
-    if state.stage is not Stage.COMPLETED or not state.want_files or not state.checked:
-        return state, ()  # an unchecked request's packages may be another request's CFDIs
+    if state.stage is not Stage.COMPLETED or not state.want_files:
+        return state, ()
+    if not state.checked and not state.refill:
+        # An unchecked request's packages may be another request's CFDIs; a refill's are the
+        # journal's own package ids, extracted for this month before.
+        return state, ()
     state = _with_unknown_counts(state)
     ids = state.package_ids
     if not ids:
@@ -3748,7 +3862,9 @@ def _next_package(state: MonthState) -> Result:
     if not pending:
         if state.staged:
             return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
-        return _evolve(state, stage=Stage.DONE, reason="every package extracted"), ()
+        return _evolve(
+            state, stage=Stage.DONE, reason="every package extracted", refill=False, lost_files=()
+        ), ()
     package_id = pending[0]
     if package_id in state.failed_this_run:
         return state, ()
@@ -3768,7 +3884,8 @@ def _on_disk_already(state: MonthState) -> bool:
     record and no staged copy of the month on disk (that one is extracted for free)."""
     count = state.invoice_count
     return (
-        state.request_id is not None
+        not state.refill
+        and state.request_id is not None
         and state.request_id == state.confirmed_id
         and not state.extracted
         and not state.staged
@@ -4042,7 +4159,16 @@ def files_notice(state: MonthState) -> str:
             f"{copy}: they may be only part of its CFDIs, so do not keep them; "
         )
     rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
-    if state.invoice_count is not None:
+    count = state.invoice_count
+    if count is not None and 0 < state.cfdis_on_disk < count:
+        # Newcomer 9h #11: "if they are all there, keep" with 53 of 56, and keep refused. (0:
+        # not counted, e.g. a record rebuilt without a run: the files may all be there.)
+        return (
+            f"{held}; {count_source(state)}, and it holds {state.cfdis_on_disk} distinct of "
+            f"them: {count - state.cfdis_on_disk} are missing, so `gigstack-async journal keep "
+            f"{key}` would refuse them). "
+        )
+    if count is not None:
         return (
             f"{held}; {count_source(state)}): if they are "
             f"all there, `gigstack-async journal keep {key}` records the month done with them "
@@ -4114,7 +4240,14 @@ def _extracted(state: MonthState, obs: Extracted) -> Result:
     if rest:
         commands += _extract_commands(state)
     else:
-        state = _evolve(state, stage=Stage.DONE, reason="every package extracted", hint=None)
+        state = _evolve(
+            state,
+            stage=Stage.DONE,
+            reason="every package extracted",
+            hint=None,
+            refill=False,
+            lost_files=(),
+        )
     return state, commands
 
 
@@ -4517,6 +4650,19 @@ def free_way(state: MonthState) -> str | None:
     if state.stage is not Stage.NEEDS_ATTENTION:
         return None
     again = "run the same command again"
+    if state.resume_to is Stage.DONE and state.lost_files:
+        packages = refill_packages(state)
+        if (
+            packages
+            and state.request_id is not None
+            and not any(_spent(state, p) for p in packages)
+        ):
+            return (
+                f"`gigstack-async journal retry-download {state.key}` downloads package "
+                f"{', '.join(packages)} once more for the files missing from its folder (free: "
+                f"nothing is requested again), then {again}"
+            )
+        return None
     if state.resume_to is Stage.STAGED:
         return f"{again}: its package is staged on disk and is extracted without downloading it"
     if state.resume_to is Stage.COMPLETED and _on_disk_already(state):
@@ -4564,6 +4710,8 @@ def _release(state: MonthState) -> tuple[ReleasedRequest, ...]:
 
 
 def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
+    if state.stage is Stage.NEEDS_ATTENTION and state.resume_to is Stage.DONE and state.lost_files:
+        return _allow_refill(state, obs)
     package_id = state.blocked_package
     # Only a month that stopped at that package: one that needs attention for another reason
     # (its request in doubt, its content not the month's) gets no GET.
@@ -4602,6 +4750,60 @@ def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
         failed_this_run=(),
         reason=f"the user allowed one more download of package {package_id} "
         f"({counted_downloads(state, package_id)})",
+        hint=None,
+    ), ()
+
+
+def _allow_refill(state: MonthState, obs: AllowDownload) -> Result:
+    """A done month whose folder lost files (MISSING FILES): its packages that held them are
+    downloaded once more by the next run and extracted again (newcomer 9h #1). Within SAT's
+    two downloads each, or one more when a counted one may not have reached SAT; never a
+    package SAT surely served twice (a third download is only refused, 5008)."""
+    key = state.key
+    packages = refill_packages(state)
+    resend = (
+        f"`gigstack-async journal resend {key}` requests the month again (a new "
+        "request, possibly billed)"
+    )
+    if not packages or state.request_id is None:
+        raise TransitionError(
+            f"{key}: its missing files were not extracted from a package this journal knows, "
+            f"so there is no download to allow: put them back and run the same command again; "
+            f"if they are gone, {resend}"
+        )
+    if obs.package_id not in (None, *packages):
+        raise TransitionError(
+            f"{key}: its missing files are in package {', '.join(packages)}, not {obs.package_id}"
+        )
+    spent = [p for p in packages if _spent(state, p)]
+    if spent:
+        raise TransitionError(
+            f"{key}: SAT already served package {', '.join(spent)} twice (its counted "
+            "downloads all surely reached SAT), so one more download would only be refused "
+            f"with SAT 5008: put the missing files back and run the same command again; if "
+            f"they are gone, {resend}"
+        )
+    granted = state.granted
+    for p in packages:
+        if state.downloads_of(p) >= state.allowed_of(p):
+            granted = _count(granted, p, state.downloads_of(p) + 1 - state.allowed_of(p))
+    again = set(packages)
+    drop_kept = bool(state.package_ids) and again >= set(state.package_ids or ())
+    return _evolve(
+        state,
+        stage=Stage.COMPLETED,
+        resume_to=None,
+        refill=True,
+        extracted=tuple(
+            e
+            for e in state.extracted
+            if e.package_id not in again and not (drop_kept and e.package_id == KEPT)
+        ),
+        granted=granted,
+        blocked_package=None,
+        failed_this_run=(),
+        reason=f"the user allowed downloading package {', '.join(packages)} once more for the "
+        f"{len(state.lost_files)} file(s) missing from its folder",
         hint=None,
     ), ()
 

@@ -162,9 +162,20 @@ def allow_download(
             f"{key} is not in the journal (it has {', '.join(store.keys()) or 'no months'})"
         )
     try:
-        return m.transition(store.get(key), m.AllowDownload(package_id))
+        return m.transition(missing_now(store, key), m.AllowDownload(package_id))
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
+
+
+def missing_now(store: JournalStore, key: str) -> m.MonthState:
+    """Month `key` as recorded, or, when it is done and its folder no longer holds some of
+    the files extracted for it, as the next run takes it up: MISSING FILES (names only, no
+    file read; newcomer 9h #1). Not recorded."""
+    state = store.get(key)
+    where = store.download_to
+    if state.stage is not m.Stage.DONE or where is None or not state.files:
+        return state
+    return m.files_missing(state, content.lost_files(where / key, state.files))
 
 
 def record(store: JournalStore, new: m.MonthState, commands: tuple[m.Command, ...]) -> list[Path]:

@@ -107,4 +107,8 @@ def test_the_runs_hint_never_names_a_request_for_a_count_not_its_own() -> None:
     # the parts' total, from the log).
     notice = m.files_notice(attrs.evolve(AUGUST, on_disk=22, cfdis_on_disk=22))
     assert REFUSED_5003 not in notice
-    assert f"; {LOGGED}): if they are all there" in notice
+    # 22 of 34: keep would refuse them, and the notice says so (newcomer 9h #11).
+    assert f"; {LOGGED}, and it holds 22 distinct of them: 12 are missing" in notice
+    full = m.files_notice(attrs.evolve(AUGUST, on_disk=34, cfdis_on_disk=34))
+    assert REFUSED_5003 not in full
+    assert f"; {LOGGED}): if they are all there" in full

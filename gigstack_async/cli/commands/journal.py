@@ -310,7 +310,8 @@ def register(commands: Any) -> None:
     retry = command_parser(
         journal,
         "retry-download",
-        help="allow one more download of a package that may not have reached SAT (no cost)",
+        help="allow one more download of a package that may not have reached SAT, or that "
+        "held a done month's missing files (no cost)",
         description="Allow exactly one more GET of the package MONTH stopped at: its counted "
         "downloads are full (SAT serves a package at most twice) but at least one of them "
         "failed before any byte arrived (a 5xx, a lost connection, a timeout, a killed run), "
@@ -320,7 +321,10 @@ def register(commands: Any) -> None:
         "a month that did not stop at such a package, or whose package SAT surely served "
         "twice. For a request whose downloads this journal never counted (a month adopted into "
         "a new journal, or rebuilt from a log without counts), one more GET of each of its "
-        "packages assumed spent. The risk is shown and must be confirmed (--yes when not in a "
+        "packages assumed spent. For a done month whose folder lost files (MISSING FILES), one "
+        "more GET of each package that held them, within SAT's two downloads: the next run "
+        "extracts it again and writes only the missing files (never overwriting one still "
+        "there). The risk is shown and must be confirmed (--yes when not in a "
         "terminal). Nothing is sent now.",
         epilog=EPILOG,
         client=False,
@@ -539,7 +543,8 @@ def _row(
         stage,
         state.request_id or "",
         count,
-        str(len(state.files)),
+        # MISSING FILES: only the files its folder still holds (newcomer 9h #1).
+        str(len(set(state.files) - set(state.lost_files))),
         with_journal(why, state.key, journal, out=out) or "",
         with_journal(step, state.key, journal, out=out) or "",
     ]
@@ -592,12 +597,19 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         out = journal if Path(journal).is_dir() or where is None else str(where)
         if args.month is None:
             rows = [
-                _row(state, journal, running=running, hold=holds.get(state.key), out=out)
+                _row(
+                    repair.missing_now(store, state.key),
+                    journal,
+                    running=running,
+                    hold=holds.get(state.key),
+                    out=out,
+                )
                 for state in store.states()
             ]
             print_table(ctx.ui, COLUMNS, rows)
             return exitcodes.OK
         state = _month(store, args.month)
+        state = repair.missing_now(store, state.key)  # a folder that lost files says so
         hold = holds.get(state.key)
         print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold, out=out)])
         details = [
@@ -756,6 +768,7 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
+        state = repair.missing_now(store, key)  # never "holds N file(s)" that are gone
         if state.stage is m.Stage.SPLIT:
             # Never sent again, --force or not: it said "pass --force only if ..." and then
             # refused --force (review 9i #6).
@@ -882,6 +895,7 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
     key = _required(args, args.month, "MONTH")
     with _open(args) as store:
         state = _month(store, key)
+        state = repair.missing_now(store, key)  # MISSING FILES: the folder lost some
         # Refused (not stopped at such a package, or surely spent) before any text is shown.
         try:
             new, commands = repair.allow_download(store, key)
@@ -889,6 +903,8 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             raise JournalStateError(
                 with_journal(str(error), key, str(args.journal)) or str(error)
             ) from None
+        if new.refill:
+            return _refill(args, ctx, store, state, new, commands)
         package_id = state.blocked_package
         assert package_id is not None  # allow_download refuses a month without one
         risk = RETRY_RISK.format(
@@ -922,6 +938,60 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
             f"once more: {RUN_AGAIN}."
         )
+    return exitcodes.OK
+
+
+REFILL_RISK = (
+    "{key} is missing {lost} of the {files} file(s) extracted for it (MISSING FILES). This "
+    "allows downloading package {packages} once more ({counted}), sent by the next run (`sat "
+    "download` or `bulk()`) with this folder: it extracts the package again and writes only the "
+    "files the folder no longer holds (a file still there is never overwritten). Nothing is "
+    "requested again and nothing is billed. SAT keeps a package 72 h and serves it at most "
+    "twice: if it answers 5007 (expired) or 5008 (served twice), the month then needs `{prog} "
+    "journal resend {key}` (a new request, may be billed)."
+)
+
+
+def _used(state: m.MonthState, package_id: str) -> str:
+    used = state.downloads_of(package_id)
+    if used < m.DOWNLOAD_BUDGET:
+        return f"{used} of SAT's {m.DOWNLOAD_BUDGET} downloads of it used"
+    return m.counted_downloads(state, package_id)
+
+
+def _refill(
+    args: argparse.Namespace,
+    ctx: Context,
+    store: JournalStore,
+    state: m.MonthState,
+    new: m.MonthState,
+    commands: tuple[m.Command, ...],
+) -> int:
+    """`journal retry-download` of a done month whose folder lost files (newcomer 9h #1)."""
+    key = state.key
+    packages = m.refill_packages(state)
+    risk = REFILL_RISK.format(
+        key=key,
+        lost=len(state.lost_files),
+        files=len(state.files),
+        packages=", ".join(packages),
+        counted="; ".join(_used(state, p) for p in packages),
+        prog=PROG,
+    )
+    ctx.ui.out(with_journal(risk, key, str(args.journal)) or risk)
+    if not _confirm(
+        ctx,
+        f"Allow downloading {', '.join(packages)} once more for {key}?",
+        yes=args.yes,
+        what="retry-download uses one of SAT's downloads",
+    ):
+        ctx.ui.err("Nothing changed.")
+        return exitcodes.USAGE
+    repair.record(store, new, commands)
+    ctx.ui.out(
+        f"{key} may download package{'s' if len(packages) > 1 else ''} {', '.join(packages)} "
+        f"once more for its missing files: {RUN_AGAIN}."
+    )
     return exitcodes.OK
 
 
