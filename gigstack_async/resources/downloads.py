@@ -569,6 +569,19 @@ class Downloads(GeneratedDownloads):
           before anything is sent. The history lists only the newest requests (20): the months
           it does not reach back to cannot be held, and are named in `run.history_reach`
           (`.unchecked`, `.warning`) and one WARNING log line before they are sent.
+
+        Raises (from the iterator, or from `async with run:`), the rule in `bulk.stops`:
+        `AuthenticationError` / `PermissionDeniedError` as soon as any call of the run is
+        answered 401 / 403 (a wrong, revoked or rotated key, or a `team` it may not act on):
+        nothing more is sent, what the months reached is journaled, and the same call with the
+        right key resumes them (a journal this run created with nothing recorded in it is
+        deleted, so it does not bind the folder to the wrong key). `APIConnectionError`
+        (`APITimeoutError`) when the server never answered any call of the run, after the
+        client's own retries (`max_retries`): a wrong base URL, most often; nothing was
+        requested. Once the server has answered, failures are transient: the months keep
+        their state, `MonthWarning` events say what keeps failing, and a re-run resumes. Also
+        `JournalError` subclasses (locked, damaged, another identity) before anything is sent.
+        The API key never appears in an error's text.
         """
         if not isinstance(allow_duplicates, bool):
             raise InvalidParameterError(
