@@ -1593,6 +1593,8 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
         if fiel_reason(obs.message)
         else _future_hint(state, obs.message)
         if _FUTURE.search(obs.message)
+        else _window_hint(state, obs.message)
+        if _WINDOW.search(obs.message)
         else _REFUSED,
     ), ()
 
@@ -1634,6 +1636,57 @@ def _future_hint(state: MonthState, message: str) -> str:
         f"--from {state.start} --to {last} {kind} --out {OUT}` (with the other options you ran "
         "with, e.g. --team; the month is then requested for those days, and a later run of the "
         f"whole month names the days left out as MISSING DAYS); or {later}"
+    )
+
+
+# How gigstack words a start older than its 71-month window is NOT FOUND (the sandbox says
+# "is older than the 71-month window (oldest 2021-01-02)"): English or Spanish, read permissively.
+_WINDOW = re.compile(
+    r"\b71[- ]?(?:month|mes)|\b(?:month|download) window\b|\bventana\b", re.IGNORECASE
+)
+_OLDEST = re.compile(r"\boldest (\d{4}-\d{2}-\d{2})\b")
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _window_hint(state: MonthState, message: str) -> str:
+    """The way on when the server refused the month's start as older than its 71-month window
+    (newcomer 9h #10): the plan checked the window with this computer's date, so the server's
+    date is ahead (or the month left the window since). Sending the same dates again is refused
+    again, and activating anything is beside the point: only a later start can be asked for."""
+    said = _OLDEST.search(message)
+    try:
+        oldest = None if said is None else date.fromisoformat(said.group(1))
+    except ValueError:
+        oldest = None
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    later = _next_month(state.start).strftime("%Y-%m")
+    drop = (
+        f"leave {state.key} out: start the range at the next month (`--from {later}` in the "
+        "same command)"
+    )
+    if oldest is None:
+        return (
+            f"the server counts {state.start} as outside gigstack's 71-month window (its date "
+            "is ahead of this computer's, or the month has just left the window); nothing was "
+            f"billed, and the same dates are refused again: {drop}"
+        )
+    if oldest > state.end:
+        return (
+            f"the server's 71-month window starts at {oldest}, after this whole month (nothing "
+            f"was billed; the same dates are refused again): {drop}"
+        )
+    return (
+        f"the server's 71-month window starts at {oldest} (its date is ahead of this "
+        f"computer's, or the month has just left the window), so it refuses {state.start}: "
+        "nothing was billed, and the same dates are refused again. Ask for the days still in "
+        f"the window: `gigstack-async sat download --from {oldest} --to {state.end} {kind} "
+        f"--out {OUT}` (with the other options you ran with, e.g. --team); or {drop}. The "
+        f"days before {oldest} can no longer be downloaded"
     )
 
 
