@@ -52,6 +52,7 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
+from gigstack_async.bulk.hints import open_day_hint
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.stops import ends_run, server_answered
@@ -585,6 +586,8 @@ class _Run:
             note = None
         if error is None and not state.ok:
             error = _explain(state)
+        if error is None and state.ok and state.open_day is not None and hint is None:
+            hint = open_day_hint(state.open_day)  # complete only once that day is over
         if error is not None:
             if note:
                 error = f"{error} ({note})"
