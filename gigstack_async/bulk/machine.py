@@ -1938,6 +1938,7 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
             "dates and type cannot be checked against this month, as every new run does "
             "before downloading",
             stranger=not obs.lists_journal,
+            rolled=len(obs.entries) >= obs.window,
         )
     if state.stage is Stage.COMPLETED:
         return state, ()
@@ -2052,15 +2053,38 @@ _STRANGER = (
 )
 
 
-def _unchecked(state: MonthState, reason: str, *, stranger: bool = False) -> Result:
+_ROLLED = (
+    "the server's history lists none of this journal's requests: most often they have simply "
+    "left its newest-{window} window (other downloads since). "
+)
+_ROLLED_TAIL = (
+    ". Less often, the API key, team or base URL changed since they were made (a new key, a "
+    "`gigstack-async journal rebind`): then this may be another account, and a resend would "
+    "bill it and download its CFDIs here; check the journal's team and server (`gigstack-async "
+    "journal show`) before any resend"
+)
+
+
+def _unchecked(
+    state: MonthState, reason: str, *, stranger: bool = False, rolled: bool = False
+) -> Result:
+    """`stranger`: the history lists none of the journal's requests. `rolled`: it is full (as
+    long as its window), so they most likely left it (newcomer 9h #6: a routine rollover led
+    with "this may be another account"); a shorter one is less explained by a rollover, and
+    the other-account warning leads."""
+    lead, tail = "", ""
+    if stranger and rolled:
+        lead, tail = _ROLLED.format(window=HISTORY_WINDOW), _ROLLED_TAIL
+    elif stranger:
+        lead = _STRANGER
     attention = _attention(
         state,
         f"{reason}; nothing was downloaded",
-        (_STRANGER if stranger else "")
-        + f"open the request {state.request_id} in gigstack's dashboard: if it is for "
+        lead + f"open the request {state.request_id} in gigstack's dashboard: if it is for "
         f"{state.rfc_type} {state.request_type} {state.start}..{state.end}, confirm it with "
         f"`gigstack-async journal adopt {state.key} {state.request_id}` and run the same command "
-        f"again; if not, `gigstack-async journal resend {state.key}` (a new request may be billed)",
+        f"again; if not, `gigstack-async journal resend {state.key}` (a new request may be billed)"
+        + tail,
         resume_to=state.stage,
     )
     return attention, (Warn(f"{state.key}: {reason}"),)
