@@ -269,9 +269,15 @@ async def execute(
     ui.out()
     if board is None:
         board = Board(slot.key for slot in run.plan)
-    async with run, _progress(ui, board) as progress:
-        async for event in run:
-            progress.show(event)
+    try:
+        async with run, _progress(ui, board) as progress:
+            async for event in run:
+                progress.show(event)
+    except GigstackError:
+        # The run stopped (a 401/403 mid-run: `bulk.stops`): each month's journaled stage,
+        # then the error (exit 3) from `main`.
+        print_stopped_summary(ui, board, job)
+        raise
     print_summary(ui, board, job.out)
     return exitcodes.OK if board.all_ok else exitcodes.MONTHS_FAILED
 

@@ -14,6 +14,7 @@ import pytest
 
 from gigstack_async import GigstackClient
 from gigstack_async.bulk.stops import ends_run, server_answered
+from gigstack_async.cli import main
 from gigstack_async.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -23,6 +24,7 @@ from gigstack_async.errors import (
     OutcomeUnknownError,
     PermissionDeniedError,
 )
+from gigstack_async.resources.downloads import Downloads
 from gigstack_async.sandbox import Sandbox
 from tests.bulk._support import CREATE, HISTORY, calls, free_port, results, run
 
@@ -113,3 +115,36 @@ def test_the_rule() -> None:
         assert server_answered(answer)
         assert not ends_run(answer, answered=False)
     assert not server_answered(OutcomeUnknownError("lost"))
+
+
+async def test_the_cli_stopped_by_a_401_mid_run_prints_the_summary_and_exits_3(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox, _client = world
+    original = Downloads.create_request
+    sent = 0
+
+    async def create(self: Downloads, **kw: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        if sent > 1:  # the key is revoked after the first create
+            raise AuthenticationError("Invalid API key", status=401, code="unauthorized")
+        return await original(self, **kw)
+
+    monkeypatch.setattr(Downloads, "create_request", create)
+    out = tmp_path / "cfdi"
+    argv = [
+        "--api-key", sandbox.api_key, "--base-url", sandbox.base_url,
+        "sat", "download", "--from", "2024-01", "--to", "2024-03", "--concurrency", "1",
+        "--rfc-type", "received", "--out", str(out), "--poll-interval", "0.05", "--yes",
+    ]  # fmt: skip
+    code = await asyncio.wait_for(asyncio.to_thread(main, argv), LIMIT)
+    captured = capsys.readouterr()
+    assert code == 3
+    assert "Summary" in captured.out
+    assert "error: HTTP 401" in captured.err
+    assert sandbox.api_key not in captured.out + captured.err
+    assert calls(sandbox, CREATE) == 1
