@@ -148,3 +148,28 @@ async def test_the_cli_stopped_by_a_401_mid_run_prints_the_summary_and_exits_3(
     assert "error: HTTP 401" in captured.err
     assert sandbox.api_key not in captured.out + captured.err
     assert calls(sandbox, CREATE) == 1
+
+
+async def test_a_lost_connection_after_an_answer_stays_transient(
+    world: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the server has answered, a connection failure is what it was before: the run goes
+    on (here until its timeout), every month gets its result, and nothing raises."""
+    sandbox, client = world
+    downloads = client.downloads
+    original = downloads.history
+    answered = 0
+
+    async def history(*args: Any, **kw: Any) -> Any:
+        nonlocal answered
+        if answered:
+            raise APIConnectionError("connection refused")
+        answered += 1
+        return await original(*args, **kw)
+
+    monkeypatch.setattr(downloads, "history", history)
+    months = results(await asyncio.wait_for(run(client, tmp_path / "c", timeout=1.0), LIMIT))
+    assert set(months) == {"2024-01"}
+    assert calls(sandbox, CREATE) == 1
