@@ -360,6 +360,8 @@ class BulkDownload:
         await self.aclose()
 
 
+# A later start for the range (`machine._window_hint`), as the CLI writes it.
+_NEXT_START = re.compile(r"\(`--from (\d{4}-\d{2})` in the same command\)")
 _SAME_COMMAND = re.compile(r"\b([Rr])un the same command again")
 # A part of a month to download (`machine.split_commands`), as the CLI writes it.
 _SAT_DOWNLOAD = re.compile(
@@ -392,6 +394,7 @@ def _for_python(text: str | None) -> str | None:
         "with the other arguments of your bulk() call",
     )
     text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
+    text = _NEXT_START.sub(r'(start="\1" in the same bulk() call)', text)
     return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
 
 

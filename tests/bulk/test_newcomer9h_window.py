@@ -66,4 +66,6 @@ async def test_a_server_two_days_ahead_gets_the_window_hint(tmp_path: Path) -> N
         assert "71-month window" in (month.error or "")
         assert "71-month window starts at" in (month.hint or "")
         assert "activate" not in (month.hint or "")
+        later = f'(start="{add_months(oldest.replace(day=1), 1):%Y-%m}" in the same bulk() call)'
+        assert later in (month.hint or "")  # Python's words, not --from
         assert not sandbox.state.download_requests  # nothing billed
