@@ -16,76 +16,48 @@ the year 30000. Anything else is printed as sent, marked unknown: never an inven
 '2024-05-01T10:00:00 (time zone not stated)'
 >>> created_at_text(123456)
 '123456 (unit unknown)'
+>>> created_at_text("9999-12-31T23:59:59-14:00")
+'9999-12-31T23:59:59-14:00 (out of range)'
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-__all__ = ["created_at_instant", "created_at_order", "created_at_text"]
+__all__ = ["created_at_instant", "created_at_text"]
 
 _DIGITS = re.compile(r"[0-9]+")
 # Both ranges are 2001-09-09 .. 2286-11-20: where epoch seconds have 10 digits, milliseconds 13.
 _SECONDS = range(10**9, 10**10)
 _MILLISECONDS = range(10**12, 10**13)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def created_at_instant(value: int | str | None) -> datetime | None:
     """The instant `value` names, in UTC, when its unit can be told (epoch s or ms by its
     number of digits, or ISO 8601 with an offset); None when it cannot (another number, an
-    ISO time without an offset, anything else)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        value = int(value.strip())
-    if isinstance(value, int):
-        if value in _SECONDS:
-            return datetime.fromtimestamp(value, UTC)
-        if value in _MILLISECONDS:
-            return datetime.fromtimestamp(value / 1000, UTC)
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return None if parsed.tzinfo is None else parsed.astimezone(UTC)
+    ISO time without an offset, one whose instant falls outside the years 1..9999, such as
+    `9999-12-31T23:59:59-14:00` (review 9l #4: it crashed a run), anything else). Never
+    raises: a server's value is unknown, never a crash.
 
-
-def created_at_order(value: int | str | None) -> tuple[str, int] | None:
-    """(kind, key) to compare `value` with other `createdAt` values of the same server, never
-    with a clock: kind `s` or `ms` (an epoch number of 10 or 13 digits, the number itself),
-    `iso` (ISO 8601 with an offset, its instant in microseconds) or `naive` (ISO 8601 without
-    an offset, its wall time in microseconds: comparable only with other naive times, read as
-    written in one zone; Mexico City has had no daylight-saving fold since 2022). Keys compare
-    only within one kind: callers treat mixed kinds as no order at all. None when `value` is
-    missing or none of these (no order).
-
-    >>> created_at_order("1796030128") < created_at_order("1796030129")
+    >>> created_at_instant("9999-12-31T23:59:59-14:00") is None
     True
-    >>> created_at_order(1796030128158)[0], created_at_order(123456)
-    ('ms', None)
     """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         value = int(value.strip())
-    if isinstance(value, int):
-        if value in _SECONDS:
-            return ("s", value)
-        if value in _MILLISECONDS:
-            return ("ms", value)
-        return None
     try:
+        if isinstance(value, int):
+            if value in _SECONDS:
+                return datetime.fromtimestamp(value, UTC)
+            if value in _MILLISECONDS:
+                return datetime.fromtimestamp(value / 1000, UTC)
+            return None
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return None if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
         return None
-    if parsed.tzinfo is None:
-        return ("naive", (parsed - _NAIVE_EPOCH) // _MICROSECOND)
-    return ("iso", (parsed - _EPOCH) // _MICROSECOND)
 
 
 def created_at_text(value: int | str | None, *, utc_suffix: bool = True) -> str:
@@ -100,9 +72,11 @@ def created_at_text(value: int | str | None, *, utc_suffix: bool = True) -> str:
         return instant.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc_suffix else "")
     if isinstance(value, str):
         try:
-            datetime.fromisoformat(value.strip())
+            parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             pass
         else:
-            return f"{value} (time zone not stated)"
+            if parsed.tzinfo is None:
+                return f"{value} (time zone not stated)"
+            return f"{value} (out of range)"
     return f"{value} (unit unknown)"

@@ -28,6 +28,7 @@ import hashlib
 import logging
 import random
 import sqlite3
+import time
 import zipfile
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import date
@@ -124,6 +125,11 @@ class BulkOptions:
     allow_duplicates: bool = False
     """Send a month even when the account's history shows an identical request that this
     journal did not send (see `bulk.duplicates`); by default such a month is held."""
+    absence_grace: float = m.ABSENCE_GRACE
+    """Seconds after a create's unknown outcome before a history may prove it never arrived
+    (`machine.ABSENCE_GRACE`); tests use a small value."""
+    clock: Callable[[], float] = time.time
+    """Our clock in epoch seconds (the grace is measured on it, journaled across runs)."""
 
 
 def definitely_not_created(error: GigstackError) -> bool:
@@ -434,7 +440,6 @@ class _Run:
         self.history_failures = 0  # history reads failed in a row before this run's first one
         self.history_noted: set[str] = set()
         self.history_created: tuple[tuple[str, str], ...] = ()
-        self.history_final: tuple[tuple[str, str], ...] = ()
         self.history_entries: tuple[m.Seen, ...] = ()
         self.busy: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
@@ -661,7 +666,12 @@ class _Run:
             else:
                 # A 2xx without a readable id: the request exists. Never resent; adopted only
                 # by an exact history match, else the month needs attention.
-                self.feed(key, m.CreateUnknown(str(error), self.generation, exists=True))
+                self.feed(
+                    key,
+                    m.CreateUnknown(
+                        str(error), self.generation, exists=True, seen_at=self.options.clock()
+                    ),
+                )
             return
         except GigstackError as error:
             self.heard(error)
@@ -675,7 +685,9 @@ class _Run:
                     # Not read as "refused": a wrong guess bills twice (a package GET is
                     # different: SAT's own 5008 stops a third download at no cost).
                     message = f"429 rate limited, but gigstack may still have processed it: {error}"
-                self.feed(key, m.CreateUnknown(message, self.generation))
+                self.feed(
+                    key, m.CreateUnknown(message, self.generation, seen_at=self.options.clock())
+                )
             return
         self.heard(None)
         if not created.duplicate:
@@ -972,6 +984,7 @@ class _Run:
             return
         self.generation += 1
         generation = self.generation
+        read_at = self.options.clock()  # before the call: never later than what it shows
         try:
             history = await self.downloads.history()
         except GigstackError as error:
@@ -991,11 +1004,6 @@ class _Run:
         self.history_entries = entries
         self.history_created = tuple(
             (seen.id, seen.created_at) for seen in entries if seen.created_at is not None
-        )
-        self.history_final = tuple(
-            (seen.id, seen.status)
-            for seen in entries
-            if seen.status is not None and seen.status in m.FINISHED
         )
         # Every request this journal knows for the plan's months: a history that omits one of
         # them is short or filtered and proves no absence.
@@ -1030,6 +1038,8 @@ class _Run:
                     lists_journal=any(seen.id in known for seen in entries),
                     journal_ids=journal_ids,
                     ahead=ahead,
+                    read_at=read_at,
+                    grace=self.options.absence_grace,
                 ),
             )
 
@@ -1190,7 +1200,6 @@ class _Run:
                 today=today_mx(),  # a month ending today is requested before its day is over
                 seq=self.create_seq,
                 created=self.history_created,
-                final=self.history_final,
             )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent
@@ -1277,10 +1286,13 @@ class _Run:
             state = self.store.get(key)
             if key not in self.reported:
                 shown = state.sat_state or state.stage.value
+                waiting = m.waiting_note(state)
+                # a wait for a late record is journaled: the next run goes on from its time
+                why = f" ({waiting})" if waiting else ""
                 self.finish(
                     state,
-                    error=f"still {shown} after {timeout} s; re-run with the same journal to "
-                    "keep watching (run the same command again: nothing is sent twice)",
+                    error=f"still {shown} after {timeout} s{why}; re-run with the same journal "
+                    "to keep watching (run the same command again: nothing is sent twice)",
                 )
 
     def _delete_staged(self, *, synced: bool) -> None:

@@ -48,19 +48,16 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 import attrs
 
-from .created_at import created_at_order
-
 __all__ = [
+    "ABSENCE_GRACE",
     "DOWNLOAD_BUDGET",
-    "FINISHED",
     "HISTORY_WINDOW",
     "KEPT",
     "MISSING_FILES",
@@ -120,10 +117,17 @@ __all__ = [
     "teaches_rfc",
     "third_identical",
     "transition",
+    "waiting_note",
 ]
 
 HISTORY_WINDOW = 20
 """The history lists only the most recent 20 requests (FACT-docs)."""
+ABSENCE_GRACE = 600.0
+"""Seconds (our clock) between the answer of a create whose outcome is unknown and a history
+read that may prove it absent (review 9l #1). A 502/504 or a dropped connection may come while
+gigstack is still writing the request (it likely asks SAT synchronously), so its record can
+appear in the history after a later create's: a history read sooner proves nothing. Not
+documented: a GUESS; the residual risk is a record that lags longer than this."""
 DOWNLOAD_BUDGET = 2
 """SAT serves each package at most twice (FACT: SAT 5008 after that)."""
 POLL_WARN_AFTER = 3
@@ -303,16 +307,18 @@ class MonthState:
     """Request ids the history listed before the last create was sent."""
     before_created: tuple[tuple[str, str], ...] = ()
     """(id, `createdAt` as text) of the requests in `history_before` that showed one."""
-    before_final: tuple[tuple[str, str], ...] = ()
-    """(id, status) of the requests in `history_before` that had already finished (completed,
-    failed, expired): a full history proves an absence only if one of them is still listed,
-    unchanged (`_full_window_gap`). Journals written before it existed have none: no proof."""
     unknown: bool = False
     """The last create's outcome is unknown and must be reconciled with a later history."""
     need_generation: int = 0
     """Reconcile only with a history whose call started after this generation."""
     unknown_cause: str | None = None
     """Why the last create's outcome is unknown (a 5xx, a 429, a lost answer, a killed run)."""
+    unknown_at: float | None = None
+    """Our clock (epoch seconds) when the last create's unknown outcome was seen (its failed
+    answer); None: not known (a run killed while the create was in flight, or a journal
+    written before it was kept): the first history read that could prove an absence starts
+    the wait instead (later than the create, so never shorter). Absence is proven only by a
+    history read `HistorySeen.grace` seconds after it."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -569,8 +575,6 @@ class Send:
     """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
     before the attempt anchors an absence proof only if a later history lists it with the same
     `createdAt` (after the server's ids restarted, its id may name a newer request)."""
-    final: tuple[tuple[str, str], ...] = ()
-    """(id, status) of the snapshot's entries that had finished (`MonthState.before_final`)."""
 
 
 @attrs.frozen
@@ -596,6 +600,8 @@ class CreateUnknown:
     """The newest history generation started when the failure was seen."""
     exists: bool = False
     """A 2xx answered (its body unreadable): the request surely exists; never resent."""
+    seen_at: float | None = None
+    """Our clock (epoch seconds) when the failure was seen (`MonthState.unknown_at`)."""
 
 
 @attrs.frozen
@@ -628,6 +634,12 @@ class HistorySeen:
     waiting for a later history (that create may be listed there) instead of needing the user:
     a slow network must not make the first history read the last word (nothing is sent
     meanwhile; the proof itself is unchanged)."""
+    read_at: float | None = None
+    """Our clock (epoch seconds) when this history call was sent: never earlier than what it
+    shows. None: unknown, and such a history proves no absence."""
+    grace: float = ABSENCE_GRACE
+    """Seconds (`ABSENCE_GRACE`): an absence is proven only by a history read at least this
+    long after the unknown outcome was seen (`MonthState.unknown_at`), both on our clock."""
 
 
 @attrs.frozen
@@ -989,6 +1001,7 @@ def _transition(state: MonthState, obs: Observation) -> Result:
                 need_generation=obs.generation,
                 reason=reason,
                 unknown_cause=reason,
+                unknown_at=obs.seen_at,
             ), ()
         case HistorySeen():
             return _server_vouch(_history(state, obs), obs.entries)
@@ -1518,11 +1531,11 @@ def _send(state: MonthState, obs: Send) -> Result:
         resend_allowed=False,
         history_before=obs.history_ids,
         before_created=obs.created,
-        before_final=obs.final,
         attempt_seq=obs.seq,
         exists=False,
         unknown=False,
         unknown_cause=None,
+        unknown_at=None,
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -2137,10 +2150,15 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         return _observe_request(adopted, match, asked=False)
     gap = _absence_gap(state, obs, matches or maybe)
     if gap is None:
+        gap, wait = _grace_gap(state, obs)
+        if wait is not None:
+            return wait
+    if gap is None:
         return _evolve(
             state,
             stage=Stage.PLANNED,
             unknown=False,
+            unknown_at=None,
             resend_allowed=True,
             resume_to=None,
             reason="the history proved the last create never arrived",
@@ -2209,9 +2227,11 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     of this kind that existed before the attempt (so a short history has not pushed the attempt
     out) and one this run created after it (so a lagging or filtered history is not showing an
     older picture), lists everything it listed before and every request this journal created,
-    shows no sign of reused ids, and shows nothing that could be the attempt. A full history
-    (as many entries as its window) has its own, stricter rule (`_full_window_gap`). Never a
-    clock."""
+    shows no sign of reused ids, shows nothing that could be the attempt, and is not full. A
+    full history (as many entries as its window: always so once the account has made 20
+    requests) proves nothing: it keeps only the newest requests, and the docs say "last 20,
+    newest first" without saying newest by what (creation, period, last change: a GUESS), so
+    no reading of its order can show that the create would be listed. Never a clock."""
     listed = {s.id for s in obs.entries}
     before = set(state.history_before or ())
     restarted = _restart_evidence(state, obs)
@@ -2222,11 +2242,9 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         return "each could be the create"
     if restarted is not None:
         return f"the server's request ids restarted ({restarted}), so the history proves nothing"
-    if state.history_before is None:
-        return _SHORT_OR_FILTERED
     if len(obs.entries) >= obs.window:
-        return _full_window_gap(state, obs, journal)
-    if not before <= listed:
+        return _FULL.format(count=len(obs.entries))
+    if state.history_before is None or not before <= listed:
         return _SHORT_OR_FILTERED
     if not set(obs.expected) <= listed:
         return _OMITS
@@ -2252,10 +2270,70 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     return None
 
 
+_WAIT_NOTE = "waiting until "
+
+
+def waiting_note(state: MonthState) -> str | None:
+    """Why the month waits before its lost create may be proven absent (`_grace_gap`), or
+    None when it does not wait for that."""
+    reason = state.reason
+    if state.unknown and reason is not None and reason.startswith(_WAIT_NOTE):
+        return reason
+    return None
+
+
+def _grace_gap(state: MonthState, obs: HistorySeen) -> tuple[str | None, Result | None]:
+    """For a history that would prove the unknown create absent: (why it does not, None), or
+    (None, the month waiting for a later history), or (None, None): it proves it.
+
+    The create's record may appear late, after a later create's (review 9l #1: a gateway's
+    502 while gigstack still writes it), so only a history read `obs.grace` seconds after the
+    failed answer was seen proves anything, both times on our clock (never the server's). A
+    negative elapsed time (our clock went back) proves nothing. While it waits, the month
+    stays submitting (the run keeps polling) and says until when; the time is journaled, so a
+    stopped run's successor resumes the wait."""
+    if obs.read_at is None:
+        return "the time this history was read is not known", None
+    since = state.unknown_at
+    if since is None:
+        # Not known when the create failed (a run killed while it was in flight, an older
+        # journal): it failed before this read, so waiting from this read is never shorter.
+        since = obs.read_at
+    elapsed = obs.read_at - since
+    if elapsed < 0:
+        return (
+            f"our clock went back {-elapsed:.0f} s since the create failed, so how long the "
+            "history has had to list it cannot be told"
+        ), None
+    if elapsed >= obs.grace:
+        return None, None
+    until = datetime.fromtimestamp(since + obs.grace, UTC).strftime("%H:%M:%S UTC")
+    note = (
+        f"{_WAIT_NOTE}{until} before resending: a lost create can appear late in the "
+        "history, and this one shows no sign of it yet"
+    )
+    waiting = _evolve(
+        state,
+        stage=Stage.SUBMITTING,
+        unknown_at=since,
+        resume_to=None,
+        hint=None,
+        reason=note,
+    )
+    commands: tuple[Command, ...] = ()
+    if state.reason != note:
+        commands = (Warn(f"{state.key}: {note}"),)
+    return None, (waiting, commands)
+
+
 _SHORT_OR_FILTERED = (
     "the history no longer lists every request it listed before the create: it is short or filtered"
 )
 _OMITS = "the history omits requests this journal created: it is short or filtered"
+_FULL = (
+    "the history is full ({count} entries): it keeps only the newest requests and the docs do "
+    "not say newest by what, so the create may have been pushed out"
+)
 
 
 def _no_older(state: MonthState, obs: HistorySeen) -> str:
@@ -2263,131 +2341,6 @@ def _no_older(state: MonthState, obs: HistorySeen) -> str:
         f"the history lists no {state.rfc_type} {state.request_type} request older than the "
         f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
     )
-
-
-def _full_window_gap(state: MonthState, obs: HistorySeen, journal: set[str]) -> str | None:
-    """`_absence_gap` for a full history: it lists as many requests as it keeps, so the create
-    may have been pushed out. It proves the create absent only if, whatever it keeps the
-    newest of, the create would be listed:
-
-    - every entry, now and in the snapshot before the create, has a `createdAt` of one unit
-      (`created_at_order`; the server's values are compared with each other, never with a
-      clock), and the list is newest first by it: its order is creation;
-    - every entry the snapshot did not list is no older than everything it listed (a server
-      clock that went backwards shows here, at least for the requests made after it did);
-    - a request of the month's kind listed before the create is still listed with the same
-      `createdAt` (an anchor: the window still reaches back past the attempt), and every
-      request of the snapshot that left it is no newer than every anchor (pushed out from the
-      bottom, as a newest-N window does);
-    - by creation: some entry is older than an anchor, so the create (made after every anchor)
-      would rank above it (not merely tie with the last entry);
-    - by period (a server keeping the newest by `startDate`/`endDate`, whose order may look
-      like creation when months were asked in order): the month's dates are later than the
-      oldest listed dates, so the create would rank above that entry;
-    - by last update (a server keeping the most recently changed): an anchor that had already
-      finished before the create is listed with the same status, so it has not changed since
-      and the create (changed no earlier than its creation) would rank above it;
-    - every request this run created is listed (or was in the snapshot and left it as above),
-      and every request the journal knows that is not listed is known, by its recorded
-      `createdAt`, to be no newer than every anchor;
-    - a request this run created after the attempt is listed (not a lagging picture).
-
-    Sorting is shown; what the server keeps the newest of is NOT stated in the docs, so each
-    witness is required, not one of them. When in doubt: no proof."""
-    entries = obs.entries
-    full = f"the history is full ({len(entries)} entries)"
-    keys = [created_at_order(s.created_at) for s in entries]
-    kinds = {k[0] for k in keys if k is not None}
-    if any(k is None for k in keys) or len(kinds) != 1:
-        return (
-            f"{full} and does not show every entry's createdAt in one unit, so it cannot show "
-            "that it keeps the newest requests by creation"
-        )
-    (kind,) = kinds
-    order = [k[1] for k in keys if k is not None]
-    if any(a < b for a, b in itertools.pairwise(order)):
-        return (
-            f"{full} and is not ordered newest first by createdAt, so it may keep the newest "
-            "by another order (period, status, last change)"
-        )
-    before = state.history_before or ()
-    snapshot = dict(state.before_created)
-    snap: dict[str, int] = {}
-    for request_id in before:
-        key = created_at_order(snapshot.get(request_id))
-        if key is None or key[0] != kind:
-            return (
-                f"{full} and the history read before the create did not show every entry's "
-                "createdAt in the same unit, so what left it cannot be told"
-            )
-        snap[request_id] = key[1]
-    newer = {i for i, seq in obs.later if seq > state.attempt_seq}
-    by_id = {s.id: s for s in entries}
-    anchors = [
-        by_id[i]
-        for i in before
-        if i in by_id and i not in newer and by_id[i].created_at == snapshot[i]
-    ]
-    renamed = [i for i in before if i in by_id and by_id[i] not in anchors]
-    if renamed:
-        return (
-            f"{full} and lists request {renamed[0]}, listed before the create, as another "
-            "request (another createdAt, or created by this run since): ids may be reused"
-        )
-    if not any(_same_kind(state, s, journal) for s in anchors):
-        return _no_older(state, obs)
-    low = min(snap[s.id] for s in anchors)
-    high = max(snap[s.id] for s in anchors)
-    gone = [i for i in before if i not in by_id]
-    if any(snap[i] > low for i in gone):
-        return (
-            f"{full} and a request it listed before the create has left it while an older "
-            "one stays, so it does not keep the newest by creation"
-        )
-    # Every request made since the snapshot ranks above everything the snapshot listed: a
-    # server whose createdAt went backwards could also have put the create below the window.
-    newest_before = max(snap.values())
-    if any(order[i] < newest_before for i, s in enumerate(entries) if s.id not in snap):
-        return (
-            f"{full} and lists a request made since the history read before the create below "
-            "one that history listed, so its createdAt does not only grow"
-        )
-    if not order[-1] < high:
-        return (
-            f"{full} and lists nothing created before its newest request from before the "
-            "create, so the create could sit just below its last entry"
-        )
-    starts = [s.start for s in entries if s.start is not None]
-    ends = [s.end for s in entries if s.end is not None]
-    if len(starts) < len(entries) or len(ends) < len(entries):
-        return (
-            f"{full} and does not show every entry's dates, so it cannot show that it would "
-            "list the create if it kept the newest requests by period"
-        )
-    if not (state.start > min(starts) and state.end > min(ends)):
-        return (
-            f"{full} and lists no request for a period before {state.start}..{state.end}: "
-            "if it kept the newest requests by period, not by creation, the create would not "
-            "be listed"
-        )
-    finished = dict(state.before_final)
-    if not any(finished.get(s.id) in _FINAL and s.status == finished[s.id] for s in anchors):
-        return (
-            f"{full} and lists no request that had finished before the create, unchanged "
-            "since: if it kept the most recently changed requests, the create might not be "
-            "listed"
-        )
-    recorded = {
-        r.id: r.created_at for r in (*obs.records, *state.records) if r.created_at is not None
-    }
-    created = {i for i, _ in obs.later}
-    for request_id in sorted((set(obs.expected) | created) - set(by_id) - set(before)):
-        key = created_at_order(recorded.get(request_id))
-        if request_id in created or key is None or key[0] != kind or key[1] > low:
-            return f"{full} and omits request {request_id}, which this journal created"
-    if not any(i in by_id and seq > state.attempt_seq for i, seq in obs.later):
-        return _LAGGING
-    return None
 
 
 _LAGGING = "the history lists no request created after it, so it may be lagging"
@@ -2423,8 +2376,6 @@ def _differs(record: KnownRequest, seen: Seen) -> str | None:
 
 
 _FINAL = frozenset({"completed", "failed", "expired"})
-FINISHED = _FINAL
-"""History statuses after which a request changes no more (bar completed -> expired)."""
 
 
 def own_request(state: MonthState, seen: Seen) -> bool:

@@ -166,8 +166,11 @@ def _latest_instant(created_at: str | None) -> datetime | None:
     except ValueError:
         return None
     if wall.tzinfo is not None:
-        return None  # created_at_instant reads every ISO time with an offset
-    return wall.replace(tzinfo=UTC) + _NAIVE_LATEST
+        return None  # created_at_instant reads every ISO time with an offset in range
+    try:
+        return wall.replace(tzinfo=UTC) + _NAIVE_LATEST
+    except OverflowError:  # a naive time in 9999's last hours: unreadable, never a crash
+        return None
 
 
 def month_ranges(keys: Iterable[str]) -> str:

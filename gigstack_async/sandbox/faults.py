@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 from collections import Counter
 
@@ -110,10 +111,28 @@ def fault_middleware(injector: FaultInjector) -> Middleware:
         response = await handler(request)
         if decision.after is not None:
             _record(request, route.operation_id, decision.after, "after")
+            if route.operation_id == "createDownloadRequest":
+                _listed_late(request, response)
             return await _after(request, response, decision.after, injector.retry_after_seconds)
         return response
 
     return middleware
+
+
+def _listed_late(request: web.Request, response: web.StreamResponse) -> None:
+    """A create made, then its answer lost: with `ServerProfile.lost_create_lag` the history
+    lists it only that many simulated seconds later (gigstack still writing it when the
+    gateway gave up), after any create made meanwhile (review 9l #1)."""
+    state = state_of(request)
+    lag_ms = round(state.profile.lost_create_lag * 1000)
+    body = response.body if isinstance(response, web.Response) else None
+    if lag_ms <= 0 or not isinstance(body, bytes):
+        return
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+        request_id = json.loads(body)["data"]["request_id"]
+        for created in state.download_requests:
+            if created.request_id == request_id:
+                created.listed_from_ms = state.clock.now_ms() + lag_ms
 
 
 async def _note_criteria(request: web.Request) -> None:

@@ -101,6 +101,9 @@ class DownloadRequest:
     """Whether its CFDIs were already added to the team's SAT invoice list."""
     announced: bool = False
     """Whether `sat.invoice.synced` was emitted for it (sandbox/webhook_delivery.py)."""
+    listed_from_ms: int = 0
+    """The simulated instant from which the history lists it (`ServerProfile.lost_create_lag`:
+    a create whose answer was lost is still being written, so it shows up late)."""
     archives: dict[str, bytes] = attrs.field(factory=dict, eq=False, repr=False)
     """Package id → its ZIP, once generated (sandbox/packaging.py): every download of a
     package serves the same file."""

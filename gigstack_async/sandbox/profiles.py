@@ -26,6 +26,10 @@ how SAT's error codes surface. A test double that agrees with every guess proves
 - `refuse_creates`: the first N creates (optionally only for some months) are refused with a 4xx
   before anything is billed, as when Descarga Masiva is deactivated; later ones succeed, as after
   re-activation.
+- `lost_create_lag`: a create the server made but whose answer was lost (an `after_*` fault)
+  is listed in the history only this many simulated seconds later, after creates made
+  meanwhile: a gateway's 502 while gigstack was still writing it (per-record lag, review 9l #1;
+  not documented either way).
 
 Profiles combine (`ServerProfile.combine`, or `profile("a", "b")` by name) and a seed can draw one
 (`random_profile(seed)`), so a chaos run can sweep the whole space reproducibly.
@@ -247,8 +251,11 @@ class ServerProfile:
     sat_codes: tuple[SatCodeRule, ...] = ()
     refuse_creates: RefuseCreates | None = None
     history_order: HistoryOrder = "created"
+    lost_create_lag: float = 0.0
 
     def __attrs_post_init__(self) -> None:
+        if not self.lost_create_lag >= 0:
+            raise ValueError(f"lost_create_lag must be >= 0 seconds, got {self.lost_create_lag}")
         if self.history_order not in HISTORY_ORDERS:
             raise ValueError(
                 f"history_order must be one of {HISTORY_ORDERS}, got {self.history_order!r}"
@@ -284,6 +291,7 @@ class ServerProfile:
             sat_codes=self.sat_codes + other.sat_codes,
             refuse_creates=cast("RefuseCreates | None", pick("refuse_creates")),
             history_order=cast(HistoryOrder, pick("history_order")),
+            lost_create_lag=cast(float, pick("lost_create_lag")),
         )
 
     def describe(self) -> str:
@@ -311,6 +319,8 @@ class ServerProfile:
         if self.history_order != "created":
             by = {"period": "period (startDate)", "updated": "last status change"}
             parts.append(f"history keeps the newest by {by[self.history_order]}")
+        if self.lost_create_lag:
+            parts.append(f"a lost create listed {self.lost_create_lag:g} s late")
         return ", ".join(parts) or "agrees"
 
     def sat_rules(self, phase: str) -> tuple[SatCodeRule, ...]:

@@ -267,6 +267,7 @@ class TeamState:
             for request in self.requests
             if (request_types is None or request.criteria.request_type in request_types)
             and (rfc_types is None or request.criteria.rfc_type in rfc_types)
+            and request.listed_from_ms <= now_ms
         ][::-1]
         if order == "period":
             listed.sort(key=lambda r: (r.criteria.start_date, r.criteria.end_date), reverse=True)

@@ -15,10 +15,12 @@ import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
@@ -145,3 +147,11 @@ async def run_child(tmp_path: Path, sandbox: Sandbox, out: Path, mode: str) -> i
     if mode == "normal":
         assert process.returncode == 0, output.decode()
     return process.returncode
+
+
+def read_late(*args: Any, **fields: Any) -> m.HistorySeen:
+    """A `HistorySeen` read once the grace after a failed create has passed (`read_at`,
+    `grace`: tests/bulk/test_absence_grace.py tests the wait), for tests about what it lists."""
+    fields.setdefault("read_at", 0.0)
+    fields.setdefault("grace", 0.0)
+    return m.HistorySeen(*args, **fields)

@@ -18,8 +18,10 @@ import pytest
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 from gigstack_async.bulk.store import decode_state, encode_state
+from tests.bulk._support import read_late
 
 KEY = "2024-01"
+
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 FEB = (date(2024, 2, 1), date(2024, 2, 29))
 
@@ -196,7 +198,7 @@ def test_every_observation_reaches_its_transition() -> None:
         (month(), m.Send(("h1",)), Stage.SUBMITTING, (m.SendCreate(KEY),)),
         (month(stage=Stage.SUBMITTING), m.Created("r1"), Stage.SUBMITTED, ()),
         (month(stage=Stage.SUBMITTING), m.CreateRefused("no"), Stage.REFUSED, ()),
-        (submitted, m.HistorySeen((ours("r1", status="processing"),)), Stage.PROCESSING, ()),
+        (submitted, read_late((ours("r1", status="processing"),)), Stage.PROCESSING, ()),
         (submitted, m.StatusSeen(ours("r1", status="processing")), Stage.PROCESSING, ()),
         (completed, m.PackageSending("p1"), Stage.COMPLETED, ()),
         (
@@ -249,8 +251,8 @@ def test_create_unknown_records_the_unknown_outcome() -> None:
     assert state.need_generation == 4
     assert state.reason == "outcome of the create request is unknown (HTTP 502)"
     # only a history started after the failure may settle it
-    assert m.transition(state, m.HistorySeen((ours("r5"),), generation=4)) == (state, ())
-    adopted, _ = m.transition(state, m.HistorySeen((ours("r5"),), generation=5))
+    assert m.transition(state, read_late((ours("r5"),), generation=4)) == (state, ())
+    adopted, _ = m.transition(state, read_late((ours("r5"),), generation=5))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
 
 
@@ -268,7 +270,7 @@ def test_create_answered_2xx_but_unreadable_exists_and_is_never_proven_absent() 
     # a history that would otherwise prove absence cannot: the create surely exists
     after, _ = m.transition(
         state,
-        m.HistorySeen((m.Seen("h1"), other("r9")), generation=3, later=(("r9", 5),)),
+        read_late((m.Seen("h1"), other("r9")), generation=3, later=(("r9", 5),)),
     )
     assert after.stage is Stage.NEEDS_ATTENTION
 
@@ -309,7 +311,7 @@ def test_an_asked_status_of_a_completed_month_fetches_its_package() -> None:
     assert state.package_ids == ("p1",)
     assert commands == (m.FetchPackage("p1", 1),)
     polled, commands = m.transition(
-        completed, m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)),))
+        completed, read_late((ours("r1", status="completed", package_ids=("p1",)),))
     )
     assert polled.package_ids == ("p1",)
     assert commands == ()
@@ -374,12 +376,12 @@ def test_start_after_a_crash_in_submitting_reconciles_with_this_runs_history() -
     assert (state.stage, commands) == (Stage.SUBMITTING, ())
     assert state.unknown is True
     # the first history of the new run (generation 1) may settle it ...
-    adopted, _ = m.transition(state, m.HistorySeen((other("h1"), ours("r5")), generation=1))
+    adopted, _ = m.transition(state, read_late((other("h1"), ours("r5")), generation=1))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
     # ... and a create of this run (seq 0) came after the lost one: absence can be proven
     absent, commands = m.transition(
         state,
-        m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),)),
+        read_late((other("h1"), other("r9")), generation=1, later=(("r9", 0),)),
     )
     assert (absent.stage, commands) == (Stage.PLANNED, ())
     assert absent.resend_allowed is True
@@ -401,10 +403,10 @@ def test_start_after_an_unknown_outcome_needing_attention_reconciles_again() -> 
         "a create request may have been billed",
         "adopt or resend",
     )
-    adopted, _ = m.transition(state, m.HistorySeen((ours("r5"),), generation=1))
+    adopted, _ = m.transition(state, read_late((ours("r5"),), generation=1))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "r5")
     absent, _ = m.transition(
-        state, m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
+        state, read_late((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
     )
     assert absent.stage is Stage.PLANNED
 
@@ -524,7 +526,7 @@ def test_send_without_a_history_snapshot_waits() -> None:
 def test_an_in_flight_create_is_not_reconciled_by_a_history() -> None:
     # the create has not answered yet: a history listing a fitting request proves nothing
     state, _ = m.transition(month(unknown=True), m.Send(("h1",), generation=1))
-    assert m.transition(state, m.HistorySeen((ours("r5"),), generation=5)) == (state, ())
+    assert m.transition(state, read_late((ours("r5"),), generation=5)) == (state, ())
 
 
 def test_the_history_before_the_create_is_never_adopted() -> None:
@@ -532,7 +534,7 @@ def test_the_history_before_the_create_is_never_adopted() -> None:
     state = run(month(), m.Send(("h1",), generation=1), m.CreateUnknown("HTTP 502", generation=1))[
         0
     ]
-    new, commands = m.transition(state, m.HistorySeen((ours("h1"),), generation=2))
+    new, commands = m.transition(state, read_late((ours("h1"),), generation=2))
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.request_id is None
@@ -547,7 +549,7 @@ def test_a_stale_exists_flag_does_not_survive_a_new_send() -> None:
     # lost by a crash: a later history can still prove it absent
     state = run(month(exists=True), m.Send(("h1",), seq=0), m.Start())[0]
     absent, _ = m.transition(
-        state, m.HistorySeen((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
+        state, read_late((other("h1"), other("r9")), generation=1, later=(("r9", 0),))
     )
     assert absent.stage is Stage.PLANNED
 
@@ -559,7 +561,7 @@ def test_absence_needs_a_create_sent_after_the_lost_one(later_seq: int, proven: 
     )[0]
     after, _ = m.transition(
         state,
-        m.HistorySeen((other("h1"), other("r9")), generation=2, later=(("r9", later_seq),)),
+        read_late((other("h1"), other("r9")), generation=2, later=(("r9", later_seq),)),
     )
     assert after.stage is (Stage.PLANNED if proven else Stage.NEEDS_ATTENTION)
     if not proven:
@@ -613,7 +615,7 @@ def test_a_lagging_history_waits_for_a_create_still_to_come(
 ) -> None:
     # review 9b money: concurrency 1 on a slow network, January's create answered 429 and a
     # history landed before February's create; January needed the user for the whole run
-    new, commands = m.transition(state, m.HistorySeen(entries, generation=2, ahead=ahead))
+    new, commands = m.transition(state, read_late(entries, generation=2, ahead=ahead))
     assert commands == ()
     if reason is None:
         assert new == state  # still submitting, still unknown: nothing is sent meanwhile
@@ -625,18 +627,16 @@ def test_a_lagging_history_waits_for_a_create_still_to_come(
 
 def test_a_waiting_unknown_create_is_proven_absent_by_the_create_after_it() -> None:
     waiting_state, _ = m.transition(
-        rate_limited(), m.HistorySeen((other("h1"),), generation=2, ahead=3)
+        rate_limited(), read_late((other("h1"),), generation=2, ahead=3)
     )
     assert waiting_state.stage is Stage.SUBMITTING
     listed = (other("r9"), other("h1"))
-    new, commands = m.transition(
-        waiting_state, m.HistorySeen(listed, generation=3, later=(("r9", 3),))
-    )
+    new, commands = m.transition(waiting_state, read_late(listed, generation=3, later=(("r9", 3),)))
     assert commands == ()
     assert (new.stage, new.resend_allowed, new.unknown) == (Stage.PLANNED, True, False)
     assert new.reason == "the history proved the last create never arrived"
     # ... and a later create listed as pending proves nothing if it came before it
-    new, _ = m.transition(waiting_state, m.HistorySeen(listed, generation=3, later=(("r9", 2),)))
+    new, _ = m.transition(waiting_state, read_late(listed, generation=3, later=(("r9", 2),)))
     assert (new.stage, new.reason) == (
         Stage.NEEDS_ATTENTION,
         unproven_reason(LAGGING, CAUSE_429),
@@ -823,7 +823,7 @@ def candidates_reason(candidates: str, cause: str = "") -> str:
 def test_a_new_history_entry_is_ours_not_ours_or_maybe(
     fields: dict[str, object], verdict: str
 ) -> None:
-    history = m.HistorySeen(
+    history = read_late(
         (other("h1"), other("r9"), ours("r5", **fields)), generation=2, later=(("r9", 1),)
     )
     state, commands = m.transition(unknown(), history)
@@ -849,9 +849,7 @@ def test_the_one_new_fitting_request_is_adopted() -> None:
     )
     new, commands = m.transition(
         state,
-        m.HistorySeen(
-            (m.Seen("h1"), ours("r5", status="processing", invoice_count=12)), generation=2
-        ),
+        read_late((m.Seen("h1"), ours("r5", status="processing", invoice_count=12)), generation=2),
     )
     assert commands == ()
     assert new.stage is Stage.PROCESSING  # the entry's own status is taken at once
@@ -868,7 +866,7 @@ def test_the_one_new_fitting_request_is_adopted() -> None:
 def test_an_adopted_completed_request_downloads_its_package() -> None:
     new, commands = m.transition(
         unknown(),
-        m.HistorySeen((ours("r5", status="completed", package_ids=("p1",)),), generation=2),
+        read_late((ours("r5", status="completed", package_ids=("p1",)),), generation=2),
     )
     assert new.stage is Stage.COMPLETED
     assert commands == (m.FetchPackage("p1", 1),)
@@ -879,7 +877,7 @@ def test_a_known_request_id_is_never_adopted_silently() -> None:
     # in the snapshot before the attempt and nothing recorded shows it is the old request: it
     # may be the lost create under a reused id, so the user decides (never adopted silently).
     state = unknown(known_ids=("r0",))
-    new, commands = m.transition(state, m.HistorySeen((m.Seen("h1"), ours("r0")), generation=2))
+    new, commands = m.transition(state, read_late((m.Seen("h1"), ours("r0")), generation=2))
     assert commands == ()
     assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
     assert new.reason == candidates_reason("r0")
@@ -887,7 +885,7 @@ def test_a_known_request_id_is_never_adopted_silently() -> None:
     # Listed in the snapshot before the attempt, r0 is the old request: no candidate.
     new, _ = m.transition(
         attrs.evolve(state, history_before=("h1", "r0")),
-        m.HistorySeen((m.Seen("h1"), ours("r0")), generation=2),
+        read_late((m.Seen("h1"), ours("r0")), generation=2),
     )
     assert new.reason == unproven_reason(LAGGING)
     assert new.hint == DASHBOARD_HINT
@@ -897,7 +895,7 @@ def test_two_candidates_need_the_user() -> None:
     state = unknown(unknown_cause="outcome of the create request is unknown (HTTP 502)")
     new, commands = m.transition(
         state,
-        m.HistorySeen((m.Seen("h1"), ours("r5"), ours("r6", start=None), ours("r7")), generation=2),
+        read_late((m.Seen("h1"), ours("r5"), ours("r6", start=None), ours("r7")), generation=2),
     )
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
@@ -913,7 +911,7 @@ def test_two_candidates_need_the_user() -> None:
 
 def test_one_match_and_one_maybe_need_the_user() -> None:
     new, _ = m.transition(
-        unknown(), m.HistorySeen((ours("r5"), ours("r6", request_type=None)), generation=2)
+        unknown(), read_late((ours("r5"), ours("r6", request_type=None)), generation=2)
     )
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == candidates_reason("r5, r6")
@@ -923,7 +921,7 @@ def test_one_match_and_one_maybe_need_the_user() -> None:
 def complete_history(**changes: object) -> m.HistorySeen:
     """A history that proves January's create absent: not full, still lists "h1" (listed before
     the create) and February's r9 (created by this run after January's attempt)."""
-    history = m.HistorySeen(
+    history = read_late(
         (other("h1"), other("r9")), generation=2, expected=("r9",), later=(("r9", 1),)
     )
     return attrs.evolve(history, **changes)  # type: ignore[arg-type]
@@ -962,15 +960,15 @@ def test_a_complete_history_proves_the_create_absent() -> None:
                 ),
                 expected=("r9", *(f"x{i}" for i in range(m.HISTORY_WINDOW - 2))),
             ),
-            "the history is full (20 entries) and does not show every entry's createdAt in one "
-            "unit, so it cannot show that it keeps the newest requests by creation",
+            "the history is full (20 entries): it keeps only the newest requests and the docs "
+            "do not say newest by what, so the create may have been pushed out",
             id="a full 20-entry history may have pushed ours out",
         ),
         pytest.param(
             unknown(),
             complete_history(window=2),
-            "the history is full (2 entries) and does not show every entry's createdAt in one "
-            "unit, so it cannot show that it keeps the newest requests by creation",
+            "the history is full (2 entries): it keeps only the newest requests and the docs "
+            "do not say newest by what, so the create may have been pushed out",
             id="a short window that is full",
         ),
         pytest.param(
@@ -1089,21 +1087,21 @@ def waiting(**changes: object) -> m.MonthState:
 )
 def test_the_history_moves_a_waiting_month(status: str | None, stage: Stage) -> None:
     state = waiting(stage=Stage.PROCESSING, sat_state="processing")
-    new, commands = m.transition(state, m.HistorySeen((other("r9"), ours("r1", status=status))))
+    new, commands = m.transition(state, read_late((other("r9"), ours("r1", status=status))))
     assert (new.stage, commands) == (stage, ())
     assert new.sat_state == (status or "processing")
     assert new.status_asked is False  # a history poll is not the status call
 
 
 def test_pending_takes_a_processing_month_back_to_submitted() -> None:
-    new, _ = m.transition(waiting(stage=Stage.PROCESSING), m.HistorySeen((ours("r1"),)))
+    new, _ = m.transition(waiting(stage=Stage.PROCESSING), read_late((ours("r1"),)))
     assert new.stage is Stage.SUBMITTED
 
 
 def test_completed_in_the_history_starts_the_download() -> None:
     new, commands = m.transition(
         waiting(),
-        m.HistorySeen((ours("r1", status="completed", invoice_count=3, package_ids=("p1", "p2")),)),
+        read_late((ours("r1", status="completed", invoice_count=3, package_ids=("p1", "p2")),)),
     )
     assert new.stage is Stage.COMPLETED
     assert new.reason == "SAT completed the request"
@@ -1113,7 +1111,7 @@ def test_completed_in_the_history_starts_the_download() -> None:
 
 def test_completed_without_package_ids_asks_the_status() -> None:
     new, commands = m.transition(
-        waiting(), m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+        waiting(), read_late((ours("r1", status="completed", invoice_count=3),))
     )
     assert new.stage is Stage.COMPLETED
     assert new.status_asked is True
@@ -1123,28 +1121,28 @@ def test_completed_without_package_ids_asks_the_status() -> None:
 def test_what_the_server_did_not_say_is_kept() -> None:
     state = waiting(stage=Stage.PROCESSING, invoice_count=4, package_ids=("p1",), sat_state="x")
     new, _ = m.transition(
-        state, m.HistorySeen((ours("r1", status=None, invoice_count=None, package_ids=None),))
+        state, read_late((ours("r1", status=None, invoice_count=None, package_ids=None),))
     )
     assert (new.invoice_count, new.package_ids, new.sat_state) == (4, ("p1",), "x")
     # an empty list does not erase ids the server gave before ...
-    new, _ = m.transition(state, m.HistorySeen((ours("r1", status=None, package_ids=()),)))
+    new, _ = m.transition(state, read_late((ours("r1", status=None, package_ids=()),)))
     assert new.package_ids == ("p1",)
     # ... but is recorded when nothing was known (an explicit empty list is not "unknown")
     new, _ = m.transition(
-        waiting(stage=Stage.PROCESSING), m.HistorySeen((ours("r1", status=None, package_ids=()),))
+        waiting(stage=Stage.PROCESSING), read_late((ours("r1", status=None, package_ids=()),))
     )
     assert new.package_ids == ()
     # a new list and a count of 0 are recorded
     new, _ = m.transition(
         state,
-        m.HistorySeen((ours("r1", status=None, invoice_count=0, package_ids=("p2",)),)),
+        read_late((ours("r1", status=None, invoice_count=0, package_ids=("p2",)),)),
     )
     assert (new.invoice_count, new.package_ids) == (0, ("p2",))
 
 
 def test_status_asked_stays_set_through_a_history_poll() -> None:
     state = waiting(status_asked=True)
-    new, _ = m.transition(state, m.HistorySeen((ours("r1", status="processing"),)))
+    new, _ = m.transition(state, read_late((ours("r1", status="processing"),)))
     assert new.status_asked is True
 
 
@@ -1152,7 +1150,7 @@ def test_a_completed_month_ignores_routine_polls() -> None:
     # a second download of the same package must never start from a poll
     state = waiting(stage=Stage.COMPLETED, package_ids=("p1",), downloads=(("p1", 1),))
     for status in ("completed", None, "processing"):
-        new, commands = m.transition(state, m.HistorySeen((ours("r1", status=status),)))
+        new, commands = m.transition(state, read_late((ours("r1", status=status),)))
         assert (new.stage, commands) == (Stage.COMPLETED, ())
 
 
@@ -1170,12 +1168,12 @@ def test_a_completed_month_acts_on_the_status_it_asked(status: str | None, fetch
 
 def test_expired_in_the_history() -> None:
     new, commands = m.transition(
-        waiting(), m.HistorySeen((ours("r1", status="expired", message="vencida"),))
+        waiting(), read_late((ours("r1", status="expired", message="vencida"),))
     )
     assert commands == ()
     assert new.stage is Stage.EXPIRED
     assert new.reason == "SAT reports the request expired (vencida)"
-    new, _ = m.transition(waiting(), m.HistorySeen((ours("r1", status="expired"),)))
+    new, _ = m.transition(waiting(), read_late((ours("r1", status="expired"),)))
     assert new.reason == "SAT reports the request expired (no reason)"
     assert new.hint == (
         "SAT keeps packages 72 h; request the month again with `gigstack-async journal resend "
@@ -1252,18 +1250,16 @@ def test_a_failed_sat_request(
     message: str | None, stage: Stage, code: int | None, reason: str, hint: str | None
 ) -> None:
     state = waiting(stage=Stage.PROCESSING, hint="old hint", invoice_count=None)
-    new, commands = m.transition(
-        state, m.HistorySeen((ours("r1", status="failed", message=message),))
-    )
+    new, commands = m.transition(state, read_late((ours("r1", status="failed", message=message),)))
     assert commands == ()
     assert (new.stage, new.sat_code, new.reason, new.hint) == (stage, code, reason, hint)
     assert new.invoice_count == (0 if stage is Stage.EMPTY else None)
 
 
 def test_a_listed_request_ends_a_run_of_polling_failures() -> None:
-    new, _ = m.transition(waiting(poll_failures=2), m.HistorySeen((ours("r1"),)))
+    new, _ = m.transition(waiting(poll_failures=2), read_late((ours("r1"),)))
     assert new.poll_failures == 0
-    new, _ = m.transition(waiting(poll_failures=0), m.HistorySeen((ours("r1"),)))
+    new, _ = m.transition(waiting(poll_failures=0), read_late((ours("r1"),)))
     assert new.poll_failures == 0
 
 
@@ -1287,7 +1283,7 @@ def test_a_reused_request_id_for_another_period_is_not_trusted(
     for checked in (True, False):
         state = waiting(checked=checked)
         seen = ours("r1", status="completed", package_ids=("p1",), **fields)
-        new, commands = m.transition(state, m.HistorySeen((seen,)))
+        new, commands = m.transition(state, read_late((seen,)))
         assert commands == ()
         assert new.stage is Stage.NEEDS_ATTENTION
         assert new.reason == (
@@ -1324,7 +1320,7 @@ def test_a_journaled_request_is_checked_against_the_month(
     fields: dict[str, object], checks: bool
 ) -> None:
     state = waiting(checked=False, misses=2)
-    new, commands = m.transition(state, m.HistorySeen((ours("r1", status="processing", **fields),)))
+    new, commands = m.transition(state, read_late((ours("r1", status="processing", **fields),)))
     if checks:
         assert (new.stage, new.checked, commands) == (Stage.PROCESSING, True, ())
         return
@@ -1343,20 +1339,20 @@ def test_a_journaled_request_is_checked_against_the_month(
 def test_a_checked_completed_month_downloads_at_once() -> None:
     # resumed from the journal as completed: once the history checks the id, download
     state = waiting(stage=Stage.COMPLETED, checked=False, package_ids=("p1",), misses=1)
-    new, commands = m.transition(state, m.HistorySeen((ours("r1", status="completed"),)))
+    new, commands = m.transition(state, read_late((ours("r1", status="completed"),)))
     assert (new.stage, new.checked) == (Stage.COMPLETED, True)
     assert commands == (m.FetchPackage("p1", 1),)
     # the ids it lists now are used
     new, commands = m.transition(
         attrs.evolve(state, package_ids=None),
-        m.HistorySeen((ours("r1", status="completed", package_ids=("p7",)),)),
+        read_late((ours("r1", status="completed", package_ids=("p7",)),)),
     )
     assert commands == (m.FetchPackage("p7", 1),)
 
 
 def test_an_unlisted_unchecked_request_needs_attention_after_three_histories() -> None:
     state = waiting(checked=False)
-    history = m.HistorySeen((other("r9"),))
+    history = read_late((other("r9"),))
     for misses in range(1, m.CHECK_MISSES):
         state, commands = m.transition(state, history)
         # its status is asked once (newcomer 9g #2): an answer without criteria changes nothing
@@ -1380,12 +1376,12 @@ def test_an_unlisted_unchecked_request_needs_attention_after_three_histories() -
 def test_a_checked_request_out_of_the_window_is_asked_by_status() -> None:
     for stage in (Stage.SUBMITTED, Stage.PROCESSING):
         state = waiting(stage=stage)
-        assert m.transition(state, m.HistorySeen((other("r9"),))) == (
+        assert m.transition(state, read_late((other("r9"),))) == (
             state,
             (m.FetchStatus("r1"),),
         )
     completed = waiting(stage=Stage.COMPLETED)
-    assert m.transition(completed, m.HistorySeen((other("r9"),))) == (completed, ())
+    assert m.transition(completed, read_late((other("r9"),))) == (completed, ())
 
 
 @pytest.mark.parametrize(
@@ -1400,7 +1396,7 @@ def test_a_checked_request_out_of_the_window_is_asked_by_status() -> None:
     ],
 )
 def test_the_history_is_ignored_by_months_not_waiting(state: m.MonthState) -> None:
-    history = m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)), other("r9")))
+    history = read_late((ours("r1", status="completed", package_ids=("p1",)), other("r9")))
     assert m.transition(state, history) == (state, ())
 
 
@@ -1408,13 +1404,13 @@ def test_a_history_check_of_a_completed_month_without_package_ids_asks_the_statu
     # the history poll is not the status call: the status is still asked once
     state = waiting(stage=Stage.COMPLETED, checked=False, package_ids=None)
     new, commands = m.transition(
-        state, m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+        state, read_late((ours("r1", status="completed", invoice_count=3),))
     )
     assert (new.stage, new.checked) == (Stage.COMPLETED, True)
     assert commands == (m.FetchStatus("r1"),)
     # with package ids the download starts, and the status counts as not asked
     new, commands = m.transition(
-        state, m.HistorySeen((ours("r1", status="completed", package_ids=("p1",)),))
+        state, read_late((ours("r1", status="completed", package_ids=("p1",)),))
     )
     assert commands == (m.FetchPackage("p1", 1),)
     assert new.status_asked is False
@@ -1422,7 +1418,7 @@ def test_a_history_check_of_a_completed_month_without_package_ids_asks_the_statu
 
 def test_an_adopted_completed_request_without_package_ids_asks_the_status() -> None:
     new, commands = m.transition(
-        unknown(), m.HistorySeen((ours("r5", status="completed", invoice_count=3),), generation=2)
+        unknown(), read_late((ours("r5", status="completed", invoice_count=3),), generation=2)
     )
     assert (new.stage, new.request_id) == (Stage.COMPLETED, "r5")
     assert commands == (m.FetchStatus("r5"),)
@@ -1434,7 +1430,7 @@ def test_an_adopted_request_without_a_known_status_is_submitted(
     stage: Stage, status: str | None
 ) -> None:
     new, commands = m.transition(
-        unknown(stage=stage), m.HistorySeen((ours("r5", status=status),), generation=2)
+        unknown(stage=stage), read_late((ours("r5", status=status),), generation=2)
     )
     assert (new.stage, new.request_id, commands) == (Stage.SUBMITTED, "r5", ())
     assert new.status_asked is False
@@ -1513,7 +1509,7 @@ def test_a_listed_request_restarts_the_count_of_polling_failures() -> None:
         waiting(),
         m.PollFailed("HTTP 503"),
         m.PollFailed("HTTP 503"),
-        m.HistorySeen((ours("r1", status="processing"),)),
+        read_late((ours("r1", status="processing"),)),
         m.PollFailed("HTTP 503"),
     )[0]
     state, commands = m.transition(state, m.PollFailed("HTTP 503"))
@@ -1558,7 +1554,7 @@ def test_a_new_run_asks_the_status_again() -> None:
 
 def test_a_new_run_gives_an_unlisted_request_its_own_histories() -> None:
     state = run(waiting(checked=False, misses=2), m.Start())[0]
-    new, commands = m.transition(state, m.HistorySeen((other("r9"),)))
+    new, commands = m.transition(state, read_late((other("r9"),)))
     assert (new.stage, new.misses, commands) == (Stage.SUBMITTED, 1, (m.FetchStatus("r1"),))
 
 
@@ -1574,10 +1570,10 @@ def test_a_history_poll_does_not_forget_that_the_status_was_asked() -> None:
     # completed without package ids: the status is asked once; a poll in between must not make
     # the status answer ask it again for ever
     state, commands = m.transition(
-        waiting(), m.HistorySeen((ours("r1", status="completed", invoice_count=3),))
+        waiting(), read_late((ours("r1", status="completed", invoice_count=3),))
     )
     assert commands == (m.FetchStatus("r1"),)
-    state = run(state, m.HistorySeen((ours("r1", status="completed", invoice_count=3),)))[0]
+    state = run(state, read_late((ours("r1", status="completed", invoice_count=3),)))[0]
     new, commands = m.transition(state, m.StatusSeen(ours("r1", status="completed")))
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
@@ -1597,13 +1593,13 @@ def reloaded(state: m.MonthState) -> m.MonthState:
         (month(), [m.Send(("h1",), generation=2, seq=1), m.Created("r1"), m.Start()]),
         (month(), [m.Send(("h1",)), m.CreateRefused("deactivated"), m.Start()]),
         (month(), [m.Send(("h1",)), m.CreateRefused("SAT 5002", 5002)]),
-        (month(), [m.Send(("h1",)), m.Created("r1"), m.HistorySeen((ours("r1"),))]),
+        (month(), [m.Send(("h1",)), m.Created("r1"), read_late((ours("r1"),))]),
         (
             month(),
             [
                 m.Send(("h1",), generation=1, seq=1),
                 m.CreateUnknown("HTTP 502", generation=1),
-                m.HistorySeen((other("h1"), ours("r5", status="processing")), generation=2),
+                read_late((other("h1"), ours("r5", status="processing")), generation=2),
                 m.StatusSeen(ours("r5", status="completed", package_ids=("p1",))),
             ],
         ),
@@ -1617,13 +1613,16 @@ def reloaded(state: m.MonthState) -> m.MonthState:
         ),
         (
             waiting(checked=False),
-            [m.HistorySeen((other("r9"),)) for _ in range(m.CHECK_MISSES)],
+            [read_late((other("r9"),)) for _ in range(m.CHECK_MISSES)],
         ),
         (
             waiting(stage=Stage.COMPLETED, checked=False, package_ids=("p1",)),
-            [m.HistorySeen((ours("r1", status="completed"),))],
+            [read_late((ours("r1", status="completed"),))],
         ),
-        (waiting(poll_failures=2), [m.HistorySeen((ours("r1", status="failed", message="5003"),))]),
+        (
+            waiting(poll_failures=2),
+            [read_late((ours("r1", status="failed", message="5003"),))],
+        ),
     ],
 )
 def test_every_state_reloads_from_the_journal_as_it_was(
@@ -1735,7 +1734,7 @@ def test_a_known_request_listed_with_other_attributes_is_another_request(
     assert m._differs(jan_record("r1", **record), seen) == text
     # the month that knows r1 says so, and downloads nothing
     state = waiting(records=(jan_record("r1", **record),))
-    new, commands = m.transition(state, m.HistorySeen((seen,)))
+    new, commands = m.transition(state, read_late((seen,)))
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == (
         f"the server's request r1 is listed with {text}: it is another request under the same "
@@ -1773,7 +1772,7 @@ def test_the_months_own_kind_of_request_for_part_of_its_days_says_missing_days(
     # Review 9i #3: a request for some of the month's days (adopted after its record was lost)
     # is not a reused id: the month lacks days, and only a new request brings them.
     seen = ours("r1", status="completed", package_ids=("p1",), **fields)
-    new, commands = m.transition(waiting(checked=True), m.HistorySeen((seen,)))
+    new, commands = m.transition(waiting(checked=True), read_late((seen,)))
     assert (new.stage, commands) == (Stage.NEEDS_ATTENTION, ())
     start, end = seen.start, seen.end
     assert new.reason == (
@@ -1838,7 +1837,7 @@ def test_a_known_request_listed_with_nothing_contradicting_is_still_ours(
     seen = ours("r1", **{"status": None, **fields})
     assert m._differs(jan_record("r1", **record), seen) is None
     state = waiting(records=(jan_record("r1", **record),))
-    new, commands = m.transition(state, m.HistorySeen((seen,)))
+    new, commands = m.transition(state, read_late((seen,)))
     assert new.stage is stage
     assert new.reason == reason
     assert commands == ()  # no warning of another request, and nothing to download yet
@@ -1950,7 +1949,7 @@ def test_our_create_answer_and_the_history_are_remembered() -> None:
     assert state.records == (jan_record("r1"),)
     assert (state.typed, state.checked) == (True, True)
     listed = ours("r1", status="completed", created_at="1704067200000", package_ids=("p1",))
-    state = run(state, m.HistorySeen((listed,)))[0]
+    state = run(state, read_late((listed,)))[0]
     assert state.records == (jan_record("r1", created_at="1704067200000", final="completed"),)
     # a duplicate answer names a request created earlier: nothing is recorded of it
     dup = run(month(), m.Send(("h1",)), m.Created("r1", duplicate=True))[0]
@@ -1959,7 +1958,7 @@ def test_our_create_answer_and_the_history_are_remembered() -> None:
 
 def test_an_adopted_request_is_remembered() -> None:
     new, _ = m.transition(
-        unknown(), m.HistorySeen((other("h1"), ours("r5", created_at="c5")), generation=2)
+        unknown(), read_late((other("h1"), ours("r5", created_at="c5")), generation=2)
     )
     assert new.records == (jan_record("r5", created_at="c5"),)
     assert new.typed is True
@@ -1968,13 +1967,13 @@ def test_an_adopted_request_is_remembered() -> None:
 def test_a_request_listed_for_another_month_is_not_remembered() -> None:
     # r1 is known, before an older request of the month (resent after it expired)
     state = waiting(records=(jan_record("r1"), jan_record("r0", final="expired")), typed=True)
-    new, _ = m.transition(state, m.HistorySeen((ours("r1", status=None, rfc_type=None),)))
+    new, _ = m.transition(state, read_late((ours("r1", status=None, rfc_type=None),)))
     # Nothing new is learnt: the records keep their order, so the month's state is unchanged
     # and the journal (which writes only a state that differs) has nothing to write.
     assert new.records == (jan_record("r1"), jan_record("r0", final="expired"))
     assert new == state
     unchecked = waiting(checked=False)
-    new, _ = m.transition(unchecked, m.HistorySeen((ours("r1", rfc_type=None),)))
+    new, _ = m.transition(unchecked, read_late((ours("r1", rfc_type=None),)))
     assert new.records == ()  # it could not be checked: not the month's request
 
 
@@ -1996,7 +1995,7 @@ def test_sat_5004_for_a_request_of_unconfirmed_kind_needs_the_user() -> None:
     # review 9b #4: a documented history omits requestType; the id may name a metadata request
     state = waiting(stage=Stage.PROCESSING, typed=False)
     failed = ours("r1", status="failed", message="5004: sin información", request_type=None)
-    new, commands = m.transition(state, m.HistorySeen((failed,)))
+    new, commands = m.transition(state, read_late((failed,)))
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == UNTYPED_REASON.format(what="SAT 5004 (5004: sin información)")
@@ -2004,14 +2003,14 @@ def test_sat_5004_for_a_request_of_unconfirmed_kind_needs_the_user() -> None:
     assert new.resume_to is Stage.SUBMITTED
     assert (new.sat_code, new.invoice_count) == (None, None)  # unknown is not zero
     # the same answer for a request listed with its requestType is an empty month
-    new, _ = m.transition(state, m.HistorySeen((attrs.evolve(failed, request_type="cfdi"),)))
+    new, _ = m.transition(state, read_late((attrs.evolve(failed, request_type="cfdi"),)))
     assert (new.stage, new.sat_code, new.invoice_count) == (Stage.EMPTY, 5004, 0)
 
 
 def test_a_count_of_zero_for_a_request_of_unconfirmed_kind_needs_the_user() -> None:
     state = waiting(typed=False)
     done = ours("r1", status="completed", invoice_count=0, request_type=None)
-    new, commands = m.transition(state, m.HistorySeen((done,)))
+    new, commands = m.transition(state, read_late((done,)))
     assert commands == ()
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == UNTYPED_REASON.format(what="no CFDIs")
@@ -2033,7 +2032,7 @@ def test_the_recorded_created_at_confirms_the_kind(
 ) -> None:
     state = waiting(stage=Stage.PROCESSING, records=(jan_record("r1", created_at=record),))
     seen = ours("r1", status="failed", message="5004", request_type=None, created_at=created_at)
-    new, _ = m.transition(state, m.HistorySeen((seen,)))
+    new, _ = m.transition(state, read_late((seen,)))
     if typed is None:
         assert "another request under the same id" in (new.reason or "")
     else:
@@ -2090,7 +2089,7 @@ def test_an_adopted_candidate_is_empty_only_if_its_created_at_is_seen_again(
     )
     if history is not None:
         listed = ours("r1", status="processing", request_type=None, created_at=history)
-        state = m.transition(state, m.HistorySeen((listed,), generation=1))[0]
+        state = m.transition(state, read_late((listed,), generation=1))[0]
         assert state.typed is True
     new, commands = m.transition(state, m.StatusSeen(answer))
     assert commands == ()
@@ -2117,7 +2116,7 @@ def test_an_adopted_candidate_is_empty_only_if_its_created_at_is_seen_again(
 def test_an_adopted_candidate_listed_with_another_created_at_is_another_request() -> None:
     state = waiting(records=(CANDIDATE,), confirmed_id="r1", vouched=True, typed=True)
     listed = ours("r1", status="completed", request_type=None, created_at="c2", invoice_count=0)
-    new, commands = run(state, m.Start(), m.HistorySeen((listed,), generation=1))
+    new, commands = run(state, m.Start(), read_late((listed,), generation=1))
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == (
         "the server's request r1 is listed with createdAt c2, not c1: it is another request "
@@ -2138,7 +2137,7 @@ def test_the_cause_of_an_unknown_outcome_is_kept_until_the_next_create() -> None
         "the create request was accepted but its answer is unreadable (bad JSON)"
     )
     # a new run keeps it and says it in the reason
-    new = run(state, m.Start(), m.HistorySeen((other("h1"),), generation=1))[0]
+    new = run(state, m.Start(), read_late((other("h1"),), generation=1))[0]
     assert new.reason == unproven_reason(LAGGING, cause)
     # a run that died in flight says so
     crashed = month(stage=Stage.SUBMITTING, history_before=("h1",))
@@ -2155,13 +2154,13 @@ def test_a_request_checked_by_the_history_in_this_run_is_of_the_months_kind() ->
     # which both checks it and confirms its kind, so SAT's 5004 is an empty month
     state = waiting(stage=Stage.PROCESSING, checked=False, typed=False)
     failed = ours("r1", status="failed", message="5004: sin información")
-    new, _ = m.transition(state, m.HistorySeen((failed,)))
+    new, _ = m.transition(state, read_late((failed,)))
     assert (new.stage, new.checked, new.typed) == (Stage.EMPTY, True, True)
     assert new.records == (jan_record("r1", final="failed"),)
 
 
 def test_sat_5002_from_the_status_is_never_asked_again_with_those_dates() -> None:
-    failed = m.HistorySeen((ours("r1", status="failed", message="5002: agotadas"),))
+    failed = read_late((ours("r1", status="failed", message="5002: agotadas"),))
     state = run(waiting(stage=Stage.PROCESSING), failed)[0]
     assert state.exhausted == (JAN,)
     # other dates are a new request for SAT; refused later, the month may not go back to them
@@ -2202,7 +2201,7 @@ def test_a_lost_resend_under_the_months_own_reused_id_is_never_proven_absent() -
         other("r9"),
     )
     s, commands = m.transition(
-        s, m.HistorySeen(listed, generation=2, expected=("r9",), later=(("r9", 2),))
+        s, read_late(listed, generation=2, expected=("r9",), later=(("r9", 2),))
     )
     assert commands == ()
     assert s.stage is Stage.NEEDS_ATTENTION
@@ -2277,7 +2276,7 @@ def test_an_older_request_listed_with_another_created_at_is_no_anchor() -> None:
 
 def test_candidates_are_remembered_with_what_they_showed() -> None:
     seen = attrs.evolve(ours("r5"), created_at="1732950000000")
-    new, _ = m.transition(unknown(), m.HistorySeen((m.Seen("h1"), seen, ours("r6")), 2))
+    new, _ = m.transition(unknown(), read_late((m.Seen("h1"), seen, ours("r6")), 2))
     assert new.stage is Stage.NEEDS_ATTENTION
     recorded = {r.id: r.created_at for r in new.records}
     assert recorded == {"r5": "1732950000000", "r6": None}
@@ -2288,10 +2287,10 @@ def test_an_untyped_listing_records_no_created_at() -> None:
     # was the month's request; an entry without requestType is recorded without it.
     state = month(stage=Stage.SUBMITTED, request_id="r1", known_ids=("r1",), checked=False)
     untyped = attrs.evolve(ours("r1", request_type=None), created_at="1732950000000")
-    new, _ = m.transition(state, m.HistorySeen((untyped,), 1))
+    new, _ = m.transition(state, read_late((untyped,), 1))
     assert [r.created_at for r in new.records if r.id == "r1"] == [None]
     typed = attrs.evolve(ours("r1"), created_at="1732950000000")
-    new, _ = m.transition(state, m.HistorySeen((typed,), 1))
+    new, _ = m.transition(state, read_late((typed,), 1))
     assert [r.created_at for r in new.records if r.id == "r1"] == ["1732950000000"]
 
 
@@ -2352,7 +2351,7 @@ MESSAGE = "HTTP 400: SAT 5005: Solicitud duplicada"
         # how gigstack reports it is a GUESS, so both count.
         (
             waiting(stage=Stage.PROCESSING, need_generation=4),
-            m.HistorySeen((ours("r1", status="failed", message=MESSAGE),), 5),
+            read_late((ours("r1", status="failed", message=MESSAGE),), 5),
             0,
         ),
         (
@@ -2408,12 +2407,12 @@ def test_a_duplicate_month_is_never_sent_again_by_itself(state: m.MonthState) ->
 
 def test_a_history_older_than_the_refused_create_is_waited_out() -> None:
     state = duplicate(need_generation=3)
-    assert m.transition(state, m.HistorySeen((ours("d1"),), 3)) == (state, ())
-    assert m.transition(state, m.HistorySeen((ours("d1"),), 4))[0].stage is Stage.SUBMITTED
+    assert m.transition(state, read_late((ours("d1"),), 3)) == (state, ())
+    assert m.transition(state, read_late((ours("d1"),), 4))[0].stage is Stage.SUBMITTED
 
 
 def test_the_active_identical_request_is_followed() -> None:
-    new, commands = m.transition(duplicate(), m.HistorySeen((other("f1"), ours("d1")), 2))
+    new, commands = m.transition(duplicate(), read_late((other("f1"), ours("d1")), 2))
     assert commands == ()
     assert (new.stage, new.request_id, new.duplicate, new.known_ids) == (
         Stage.SUBMITTED,
@@ -2429,7 +2428,7 @@ def test_the_active_identical_request_is_followed() -> None:
 
 def test_a_completed_duplicate_is_downloaded_without_a_new_request() -> None:
     done = ours("d1", status="completed", invoice_count=3, package_ids=("d1_01",))
-    new, commands = m.transition(duplicate(), m.HistorySeen((done,), 2))
+    new, commands = m.transition(duplicate(), read_late((done,), 2))
     assert (new.stage, new.request_id, new.invoice_count) == (Stage.COMPLETED, "d1", 3)
     assert commands == (m.FetchPackage("d1_01", 1),)
 
@@ -2438,10 +2437,8 @@ def test_a_failed_requests_counts_are_not_the_duplicates() -> None:
     # The month's own request failed with 5005 and reported 0 CFDIs: the request it follows
     # then says nothing of its count, which stays unknown (never zero: never "empty").
     failed = waiting(stage=Stage.PROCESSING, invoice_count=0, package_ids=())
-    looking, _ = m.transition(
-        failed, m.HistorySeen((ours("r1", status="failed", message=MESSAGE),), 1)
-    )
-    new, commands = m.transition(looking, m.HistorySeen((ours("d1", status="completed"),), 2))
+    looking, _ = m.transition(failed, read_late((ours("r1", status="failed", message=MESSAGE),), 1))
+    new, commands = m.transition(looking, read_late((ours("d1", status="completed"),), 2))
     assert (new.stage, new.request_id, new.invoice_count, new.package_ids) == (
         Stage.COMPLETED,
         "d1",
@@ -2514,7 +2511,7 @@ def test_the_user_is_needed_when_the_history_does_not_show_it(
     changes = dict(changes)  # the parameter is shared by every run in this process (mutmut)
     known = changes.pop("known_ids", ())
     state = duplicate(known_ids=known)
-    history = attrs.evolve(m.HistorySeen(entries, 2), **changes)  # type: ignore[arg-type]
+    history = attrs.evolve(read_late(entries, 2), **changes)  # type: ignore[arg-type]
     new, commands = m.transition(state, history)
     assert (new.stage, new.resume_to, new.request_id) == (
         Stage.NEEDS_ATTENTION,
@@ -2548,7 +2545,7 @@ def test_the_user_is_needed_when_the_history_does_not_show_it(
 def test_the_one_exact_live_match_is_followed(
     entries: tuple[m.Seen, ...], others: tuple[tuple[str, str], ...], adopted: str, stage: Stage
 ) -> None:
-    new, _ = m.transition(duplicate(), m.HistorySeen(entries, 2, journal_ids=others))
+    new, _ = m.transition(duplicate(), read_late(entries, 2, journal_ids=others))
     assert (new.stage, new.request_id, new.known_ids) == (stage, adopted, (adopted,))
 
 
@@ -2641,7 +2638,7 @@ def test_sat_5005_in_words_only_is_still_a_duplicate() -> None:
     refused, _ = m.transition(state, m.CreateRefused("HTTP 409: Solicitud duplicada", None))
     assert (refused.stage, refused.sat_code) == (Stage.DUPLICATE, 5005)
     failed, _ = m.transition(
-        waiting(), m.HistorySeen((ours("r1", status="failed", message="Solicitud duplicada"),))
+        waiting(), read_late((ours("r1", status="failed", message="Solicitud duplicada"),))
     )
     assert (failed.stage, failed.sat_code) == (Stage.DUPLICATE, 5005)
 
@@ -2658,7 +2655,7 @@ def test_following_the_duplicate_starts_afresh() -> None:
         resume_to=Stage.COMPLETED,
         hint="old hint",
     )
-    new, _ = m.transition(state, m.HistorySeen((ours("d1", status=None),), 2))
+    new, _ = m.transition(state, read_late((ours("d1", status=None),), 2))
     assert (new.stage, new.request_id, new.known_ids) == (Stage.SUBMITTED, "d1", ("r1", "d1"))
     assert (new.misses, new.poll_failures, new.status_asked, new.sat_state) == (0, 0, False, None)
     assert (new.resume_to, new.hint) == (None, None)
@@ -2683,39 +2680,39 @@ _ADOPTED = waiting(confirmed_id="r1", vouched=True, typed=True)  # `journal adop
         (month(stage=Stage.SUBMITTING, known_ids=("r0",)), m.Created("r0"), None),
         (waiting(request_id="r0", known_ids=("r0",)), m.Created("r1"), None),
         # The history lists the month's request with its dates and rfcType.
-        (waiting(), m.HistorySeen((ours("r1"),)), "r1"),
-        (waiting(), m.HistorySeen((ours("r1", request_type=None),)), "r1"),  # documented fields
-        (waiting(checked=False), m.HistorySeen((ours("r1"),)), "r1"),  # checked by that entry
-        (_ADOPTED, m.HistorySeen((ours("r1", status="processing"),)), "r1"),  # adopted, listed
-        (unknown(), m.HistorySeen((m.Seen("h1"), ours("r5")), generation=2), "r5"),  # reconciled
+        (waiting(), read_late((ours("r1"),)), "r1"),
+        (waiting(), read_late((ours("r1", request_type=None),)), "r1"),  # documented fields
+        (waiting(checked=False), read_late((ours("r1"),)), "r1"),  # checked by that entry
+        (_ADOPTED, read_late((ours("r1", status="processing"),)), "r1"),  # adopted, listed
+        (unknown(), read_late((m.Seen("h1"), ours("r5")), generation=2), "r5"),  # reconciled
         # Not vouched: the user's word alone, an entry without dates or with other ones, an
         # entry that contradicts what was seen of the id, a month not waiting for it.
-        (_ADOPTED, m.HistorySeen((other("r9"),)), None),
-        (waiting(checked=False), m.HistorySeen((m.Seen("r1", status="pending"),)), None),
-        (waiting(), m.HistorySeen((ours("r1", start=date(2024, 1, 2)),)), None),
-        (waiting(), m.HistorySeen((ours("r1", rfc_type="issued"),)), None),
-        (waiting(), m.HistorySeen((ours("r1", rfc_type=None),)), None),
-        (waiting(), m.HistorySeen((ours("r1", request_type="metadata"),)), None),
+        (_ADOPTED, read_late((other("r9"),)), None),
+        (waiting(checked=False), read_late((m.Seen("r1", status="pending"),)), None),
+        (waiting(), read_late((ours("r1", start=date(2024, 1, 2)),)), None),
+        (waiting(), read_late((ours("r1", rfc_type="issued"),)), None),
+        (waiting(), read_late((ours("r1", rfc_type=None),)), None),
+        (waiting(), read_late((ours("r1", request_type="metadata"),)), None),
         (
             waiting(records=(m.KnownRequest("r1", created_at="1"),)),
-            m.HistorySeen((ours("r1", created_at="2"),)),
+            read_late((ours("r1", created_at="2"),)),
             None,
         ),
         # The id listed twice (the server's ids restarted): once without dates, once with the
         # month's dates but another createdAt than recorded. Neither vouches for it.
         (
             waiting(records=(m.KnownRequest("r1", JAN[0], JAN[1], "received", created_at="1"),)),
-            m.HistorySeen((m.Seen("r1", "pending", created_at="1"), ours("r1", created_at="2"))),
+            read_late((m.Seen("r1", "pending", created_at="1"), ours("r1", created_at="2"))),
             None,
         ),
         (
             month(stage=Stage.DONE, request_id="r1", checked=True),
-            m.HistorySeen((ours("r1"),)),
+            read_late((ours("r1"),)),
             None,
         ),
         (
             month(stage=Stage.PLANNED, request_id="r1", checked=True),
-            m.HistorySeen((ours("r1"),)),
+            read_late((ours("r1"),)),
             None,
         ),
     ],
@@ -2874,7 +2871,7 @@ def test_only_the_months_own_request_listed_as_recorded_is_its_own(
 def test_an_unsettled_create_of_an_issued_metadata_month_names_its_kind() -> None:
     """The dashboard search is for "an issued metadata request", checked by its metadata."""
     state = unknown(rfc_type="issued", request_type="metadata")
-    new, commands = m.transition(state, m.HistorySeen((), generation=2))
+    new, commands = m.transition(state, read_late((), generation=2))
     kind = "issued metadata request for 2024-01-01..2024-01-31"
     assert commands == ()
     assert (new.stage, new.unknown) == (Stage.NEEDS_ATTENTION, True)
@@ -2916,7 +2913,7 @@ def test_an_unlisted_request_warns_of_another_account_before_any_resend(
     lists_journal: bool, prefix: str
 ) -> None:
     state = waiting(checked=False, misses=m.CHECK_MISSES - 1)
-    history = m.HistorySeen((other("r9"),), lists_journal=lists_journal)
+    history = read_late((other("r9"),), lists_journal=lists_journal)
     new, commands = m.transition(state, history)
     assert (new.stage, new.resume_to) == (Stage.NEEDS_ATTENTION, Stage.SUBMITTED)
     assert new.reason == f"{UNCHECKED_REASON}; nothing was downloaded"
@@ -2925,7 +2922,7 @@ def test_an_unlisted_request_warns_of_another_account_before_any_resend(
 
 
 def test_a_history_lists_the_journal_unless_told_otherwise() -> None:
-    assert m.HistorySeen(()).lists_journal is True
+    assert read_late(()).lists_journal is True
 
 
 R1_GONE = m.ReleasedRequest("r1", (("p1", 1), ("p2", 2)))
@@ -3061,7 +3058,7 @@ def test_only_a_5003_or_5002_month_is_split_elsewhere(
     [
         m.Start(),
         m.Send(("h1",)),
-        m.HistorySeen((ours("r1", status="failed"),), 3),
+        read_late((ours("r1", status="failed"),), 3),
         m.StatusSeen(ours("r1", status="completed")),
         m.CreateRefused("no", 5003),
     ],
@@ -3394,9 +3391,7 @@ def test_a_5002_status_after_the_resend_names_only_the_missing_days_too() -> Non
         known_ids=("r2",),
         checked=True,
     )
-    failed = run(
-        submitted, m.HistorySeen((ours("r2", status="failed", message="5002: agotadas"),))
-    )[0]
+    failed = run(submitted, read_late((ours("r2", status="failed", message="5002: agotadas"),)))[0]
     assert (failed.stage, failed.sat_code) == (Stage.SAT_FAILED, 5002)
     assert failed.hint == HINT_MISSING_ONLY
 
@@ -3430,6 +3425,6 @@ def test_a_duplicate_is_looked_for_only_in_a_history_started_after_the_create() 
     state, _ = m.transition(state, m.CreateRefused("Solicitud duplicada", code=5005))
     assert state.stage is Stage.DUPLICATE
     assert str(state.reason).endswith("looking for it in the history")
-    assert m.transition(state, m.HistorySeen((ours("R-old"),), generation=2)) == (state, ())
-    adopted, _ = m.transition(state, m.HistorySeen((ours("R-old"),), generation=3))
+    assert m.transition(state, read_late((ours("R-old"),), generation=2)) == (state, ())
+    adopted, _ = m.transition(state, read_late((ours("R-old"),), generation=3))
     assert (adopted.stage, adopted.request_id) == (Stage.SUBMITTED, "R-old")

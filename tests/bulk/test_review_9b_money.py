@@ -22,7 +22,15 @@ from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, profile
-from tests.bulk._support import CREATE, PACKAGE, free_port, results, run, xml_names
+from tests.bulk._support import (
+    CREATE,
+    PACKAGE,
+    free_port,
+    read_late,
+    results,
+    run,
+    xml_names,
+)
 
 MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
 JAN = m.MonthState("2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi")
@@ -122,19 +130,19 @@ def test_absence_needs_a_listed_request_of_this_kind_older_than_the_attempt() ->
     # lost create out (review 9b #1). Needs attention, never a resend.
     state = lost_create(JAN, before=())
     history: tuple[m.Seen, ...] = (seen("feb", **FEB),)
-    after, commands = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    after, commands = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     assert "short history" in (after.reason or "")
     assert commands == ()
     # An older request of another kind does not span the slot either (a filtered history).
     state = lost_create(JAN, before=("meta",))
     history = (seen("feb", **FEB), seen("meta", request_type="metadata", **DEC))
-    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    after, _ = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     # One of this kind that existed before the attempt and one created after it: proven.
     state = lost_create(JAN, before=("dec",))
     history = (seen("feb", **FEB), seen("dec", **DEC))
-    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    after, _ = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
     assert after.stage is m.Stage.PLANNED
     assert after.resend_allowed
 
@@ -143,10 +151,10 @@ def test_without_request_type_only_a_request_of_this_journal_spans_the_slot() ->
     # Documented fields only: an older entry without requestType may be a metadata request.
     state = lost_create(JAN, before=("dec",))
     history = (seen("feb", request_type=None, **FEB), seen("dec", request_type=None, **DEC))
-    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("feb", 2),)))
+    after, _ = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     after, _ = m.transition(
-        state, m.HistorySeen(history, 2, expected=("dec", "feb"), later=(("feb", 2),))
+        state, read_late(history, 2, expected=("dec", "feb"), later=(("feb", 2),))
     )
     assert after.stage is m.Stage.PLANNED
 
@@ -212,7 +220,7 @@ def test_a_known_id_listed_as_another_request_is_a_candidate_and_proves_nothing(
         seen("DM-2", created_at="2000"),  # the lost create, under the old request's id
         seen("DM-1", created_at="1500", **DEC),
     )
-    after, _ = m.transition(state, m.HistorySeen(history, 2, later=(("DM-3", 2),)))
+    after, _ = m.transition(state, read_late(history, 2, later=(("DM-3", 2),)))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     assert "DM-2" in (after.reason or "")
     assert after.request_id is None  # a reused id is never adopted without the user
@@ -222,7 +230,7 @@ def test_a_known_id_listed_as_another_request_is_a_candidate_and_proves_nothing(
         seen("DM-2", created_at="1000", status="failed"),
         seen("DM-1", **DEC),
     )
-    after, _ = m.transition(state, m.HistorySeen(same, 2, later=(("DM-3", 2),)))
+    after, _ = m.transition(state, read_late(same, 2, later=(("DM-3", 2),)))
     assert after.stage is m.Stage.PLANNED
 
 
@@ -234,7 +242,7 @@ def test_another_months_reused_id_makes_the_history_prove_nothing() -> None:
         seen("DM-9", created_at="2500", **DEC),  # February's old id, now another request
         seen("DM-1", **DEC),
     )
-    proof = m.HistorySeen(history, 2, later=(("DM-3", 2),))
+    proof = read_late(history, 2, later=(("DM-3", 2),))
     assert m.transition(state, proof)[0].stage is m.Stage.PLANNED  # without the records
     after, _ = m.transition(state, attrs.evolve(proof, records=(feb,)))
     assert after.stage is m.Stage.NEEDS_ATTENTION
@@ -251,7 +259,7 @@ def test_a_watched_request_listed_with_another_created_at_is_not_followed() -> N
         records=(m.KnownRequest("DM-1", JAN.start, JAN.end, "received", "cfdi", "1000"),),
     )
     reused = seen("DM-1", status="completed", created_at="9000", package_ids=("P",))
-    after, commands = m.transition(watching, m.HistorySeen((reused,), 2))
+    after, commands = m.transition(watching, read_late((reused,), 2))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     assert "restarted" in (after.reason or "")
     assert not any(isinstance(c, m.FetchPackage) for c in commands)
@@ -520,16 +528,16 @@ def test_a_month_is_never_empty_on_a_request_this_run_could_not_type() -> None:
     state, _ = m.transition(resumed, m.Start())
     listed = seen("DM-1", status="completed", request_type=None, created_at="77",
                   invoice_count=0, package_ids=())  # fmt: skip
-    state, _ = m.transition(state, m.HistorySeen((listed,), 2))
+    state, _ = m.transition(state, read_late((listed,), 2))
     assert state.stage is m.Stage.NEEDS_ATTENTION
     assert "never reported empty on a guess" in (state.reason or "")
     assert "journal adopt 2024-01 DM-1" in (state.hint or "")
     # The user confirms it in the dashboard: the next run takes their word.
     state, _ = m.transition(state, m.Adopt("DM-1"))
     state, _ = m.transition(state, m.Start())
-    state, _ = m.transition(state, m.HistorySeen((listed,), 2))
+    state, _ = m.transition(state, read_late((listed,), 2))
     assert state.stage is m.Stage.EMPTY
     # With requestType listed as ours, no confirmation is needed.
     state, _ = m.transition(resumed, m.Start())
-    state, _ = m.transition(state, m.HistorySeen((attrs.evolve(listed, request_type="cfdi"),), 2))
+    state, _ = m.transition(state, read_late((attrs.evolve(listed, request_type="cfdi"),), 2))
     assert state.stage is m.Stage.EMPTY

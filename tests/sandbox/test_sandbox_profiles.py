@@ -656,3 +656,12 @@ def test_a_profile_describes_how_it_disagrees_for_the_reliability_report() -> No
         "sequential ids restarting, history lists only cfdi, first 1 create(s) refused"
     )
     assert profile("no-package-ids").describe() == "no history.packageIds, no status.package_ids"
+
+
+def test_lost_create_lag_is_a_knob_that_combines_and_describes_itself() -> None:
+    lagging = ServerProfile(lost_create_lag=30)
+    assert lagging.describe() == "a lost create listed 30 s late"
+    assert profile("agree").combine(lagging).lost_create_lag == 30
+    assert lagging.combine(profile("history-by-update")).lost_create_lag == 30
+    with pytest.raises(ValueError, match="lost_create_lag"):
+        ServerProfile(lost_create_lag=-1)

@@ -127,30 +127,42 @@ FULL_HISTORY = (
     "## What a full download history proves",
     "",
     "Not a survival group: no figures. Once an account has made 20 download requests its "
-    "history (documented: the last 20, newest first) is always full, and a create whose outcome "
-    "is unknown (a 5xx, a 429, a lost answer) is proven absent only by "
-    "`machine._full_window_gap`. It relies on: the server's `createdAt` values not going "
-    "backwards (they are compared with each other in whatever one unit they come, never with "
-    "our clock; mixed or unreadable units prove nothing); the history being the newest N of "
-    "the account (or of a request-type filter) by creation, by period or by last status change, "
-    "with ties broken either way (a create is taken as listed only if it would rank strictly "
-    "above a listed entry under each of the three). Not covered: a history kept by a last "
-    "change that moves a finished request for anything but a new status (a package download, "
-    'say). Not relied on: which of the three "newest" means (NOT '
-    "stated in the docs), the unit of `createdAt` (a GUESS), the clocks agreeing. "
-    "`tests/bulk/test_full_history_e2e.py` runs a create dropped before the server acted and one "
-    "made then answered 502 behind 20 earlier requests under each sandbox profile: `agree`, "
+    "history (documented: the last 20, newest first) is always full, and a full history "
+    "proves nothing about a create whose outcome is unknown (a 5xx, a 429, a lost answer): "
+    "the docs do not say newest by what (creation, period, last change), so the create may "
+    "have been pushed out of it. A rule that read the order of its `createdAt` values to show "
+    "the create would be listed was removed after review 9l: a server keeping the most "
+    "recently changed requests that touches finished ones without a status change listed a "
+    "history that looked kept by creation while hiding the create, and it was sent again. "
+    "Such a month needs the user (`journal adopt` or `journal resend`, see the README). "
+    "`tests/bulk/test_full_history_e2e.py` runs a create dropped before the server acted and "
+    "one made then answered 502 behind 20 earlier requests under each sandbox profile (`agree`, "
     "`clock-ahead`, `clock-behind`, `created-at-seconds`, `created-at-iso`, "
-    "`created-at-naive-mx`, `cfdi-only-history`, `ids-restart`, `history-by-period`, "
-    "`history-by-update` and two combinations finish in the same run, billed once; "
-    "`documented-fields` (no `requestType`: a request made elsewhere anchors nothing) and a "
-    "5-entry history (`--history-limit 5`: short, not full; also kept by period or by last "
-    "change) need the user, billed at most once. "
-    "Under `history-by-period`, 20 requests made in period order look kept by creation; the "
-    "create they hide is not sent again; under `history-by-update`, 20 requests still "
-    "pending at the create and finishing right after it hide it the same way, and it is not "
-    "sent again either. The model test (`tests/bulk/test_machine_model.py`) "
-    "plays the three orders with full histories.",
+    "`created-at-naive-mx`, `documented-fields`, `cfdi-only-history`, `ids-restart`, "
+    "`history-by-period`, `history-by-update`, a 5-entry history and combinations): the "
+    "dropped create needs the user and is never sent again, the made one is adopted or needs "
+    "the user, and January is billed at most once. The model test "
+    "(`tests/bulk/test_machine_model.py`) plays the three orders with full histories.",
+)
+
+LATE_RECORDS = (
+    "## A lost create listed late: the grace",
+    "",
+    "Not a survival group: no figures. A create gigstack made but whose answer was lost (a "
+    "gateway 502 while it still writes the request, a dropped connection) can be listed in the "
+    "history after a later create's record (review 9l #1). A history that lists a later create "
+    "and an older request but not this one therefore proves its absence only when read "
+    "`absence_grace` seconds (default 600, `machine.ABSENCE_GRACE`) after the failed answer, "
+    "both instants on our clock (journaled, so a stopped run's successor resumes the wait; our "
+    "clock going back proves nothing). The residual risk is a record that lags longer than "
+    "the grace: it is then proven absent and sent again, billed twice unless gigstack "
+    "deduplicates identical active requests (a GUESS). "
+    "`tests/bulk/test_lost_create_lag_e2e.py` plays it with the sandbox's `lost_create_lag` "
+    "(the lost create hidden for N simulated seconds): within the grace it is adopted, never "
+    "sent again; beyond it, sent again. The model test drives our clock (time passing, jumps "
+    "back) with per-record lags below the grace. The survival groups above run with a grace "
+    "of 0.05 s (`--absence-grace`, and `bulk(absence_grace=)` via tests/conftest.py) so that "
+    "their injected create faults finish quickly: their sandbox lists every record at once.",
 )
 
 # Figures summed across groups into the summary table, in this order.
@@ -340,7 +352,7 @@ def render(figures: Figures, outcomes: _Outcomes, *, full_run: bool) -> str:
             ]
             lines += [f"- `{name}`: {reason}" for name, reason in bugs]
             lines.append("")
-    lines += [*FULL_HISTORY, ""]
+    lines += [*FULL_HISTORY, "", *LATE_RECORDS, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
