@@ -1334,7 +1334,9 @@ class _Run:
         """Sleep until the next tick, or until a task settles something (no idle wait at the
         end of a run)."""
         self.changed.clear()
-        if any(
+        # Stopped by a fatal error the settled months are not reported: waiting on them would
+        # never yield to the calls in flight.
+        if self.fatal is None and any(
             self.store.get(k).settled and k not in self.reported and not self.busy[k]
             for k in self.keys
         ):

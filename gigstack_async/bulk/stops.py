@@ -43,4 +43,8 @@ def ends_run(error: BaseException, *, answered: bool) -> bool:
         return True
     if answered or server_answered(error):
         return False
+    # A package GET or create that may have reached the server (no answer seen) proves
+    # nothing about the base URL: only a call that surely never got an answer does.
+    if isinstance(error, DownloadInterruptedError | OutcomeUnknownError):
+        return False
     return isinstance(error, APIConnectionError)

@@ -19,6 +19,7 @@ from gigstack_async.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    DownloadInterruptedError,
     IncompleteResponseError,
     InternalServerError,
     OutcomeUnknownError,
@@ -115,6 +116,10 @@ def test_the_rule() -> None:
         assert server_answered(answer)
         assert not ends_run(answer, answered=False)
     assert not server_answered(OutcomeUnknownError("lost"))
+    # A GET or create that may have reached the server says nothing of the base URL (a chaos
+    # run's dropped package GET stopped it, then spun).
+    assert not ends_run(DownloadInterruptedError("dropped"), answered=False)
+    assert not ends_run(OutcomeUnknownError("lost"), answered=False)
 
 
 async def test_the_cli_stopped_by_a_401_mid_run_prints_the_summary_and_exits_3(
