@@ -58,8 +58,10 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
+from gigstack_async.bulk.hints import open_day_hint
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
+from gigstack_async.bulk.stops import ends_run, server_answered
 from gigstack_async.bulk.store import Hold, JournalStore, LogLine
 from gigstack_async.bulk.taxpayer import RfcSource
 from gigstack_async.bulk.taxpayer import mismatch as taxpayer_mismatch
@@ -549,6 +551,12 @@ class _Run:
         self.extracting = asyncio.Semaphore(EXTRACTIONS_AT_ONCE)
         self.reach_checked = False
         self.on_reach: Callable[[HistoryReach], None] | None = None
+        # The server has answered a call of this run (an HTTP status, any): from then on a
+        # connection failure is transient (`bulk.stops`).
+        self.answered = False
+        # What stops the run and is raised from it once in-flight calls are recorded: a 401/403,
+        # or no answer at all from the server (`bulk.stops.ends_run`).
+        self.fatal: GigstackError | None = None
 
     # ---------------------------------------------------------------- the machine
 
@@ -613,6 +621,21 @@ class _Run:
 
         self.tasks.create_task(tracked())
 
+    def heard(self, error: GigstackError | None) -> None:
+        """Note how a call of the run ended (None: answered); a failure that ends the whole run
+        (`bulk.stops.ends_run`: a 401/403, or a server that never answered) stops it: nothing
+        new is sent, and the run raises it once the calls in flight are journaled."""
+        if error is None:
+            self.answered = True
+            return
+        if self.fatal is None and ends_run(error, answered=self.answered):
+            logger.error("the bulk run stops: %s", error)
+            self.fatal = error
+            self.stopping = True
+            self.stop.set()
+        if server_answered(error):
+            self.answered = True
+
     # ---------------------------------------------------------------- events
 
     def emit(self, event: BulkEvent) -> None:
@@ -653,6 +676,8 @@ class _Run:
             note = None
         if error is None and not state.ok:
             error = _explain(state)
+        if error is None and state.ok and state.open_day is not None and hint is None:
+            hint = open_day_hint(state.open_day)  # complete only once that day is over
         if error is not None:
             if note:
                 error = f"{error} ({note})"
@@ -718,6 +743,7 @@ class _Run:
                 request_type=state.request_type,
             )
         except BilledResponseValidationError as error:
+            self.heard(None)
             # A 2xx: it went through. Its id, when readable, is as good as a clean answer.
             request_id = (error.data or {}).get("request_id")
             if isinstance(request_id, str) and request_id.strip():
@@ -737,6 +763,7 @@ class _Run:
                 )
             return
         except GigstackError as error:
+            self.heard(error)
             self.last_error[key] = error
             if definitely_not_created(error):
                 self.feed(key, m.CreateRefused(str(error), error_sat_code(error)))
@@ -751,6 +778,7 @@ class _Run:
                     key, m.CreateUnknown(message, self.generation, seen_at=self.options.clock())
                 )
             return
+        self.heard(None)
         if not created.duplicate:
             self.created_ids.add(created.request_id)
             self.created_seq[created.request_id] = seq
@@ -872,6 +900,7 @@ class _Run:
             return
         error = task.exception()
         if isinstance(error, GigstackError):
+            self.heard(error)
             # Free only when the GET never left (a connect failure the pipeline retried to
             # exhaustion). A 5xx may come from a gateway after SAT served the package, and a
             # 429 from a limiter behind the API (GUESS): counted, unsure (review 9g finding 2).
@@ -899,6 +928,7 @@ class _Run:
         elif error is not None:
             raise error
         else:
+            self.heard(None)
             staged = task.result()
             self.feed(
                 key,
@@ -1030,8 +1060,10 @@ class _Run:
         try:
             answer = await self.downloads.status(request_id)
         except GigstackError as error:
+            self.heard(error)
             self.feed(key, m.PollFailed(str(error), not_found=isinstance(error, NotFoundError)))
             return
+        self.heard(None)
         self.feed(key, seen_from_status(request_id, answer))
 
     # ---------------------------------------------------------------- the loop
@@ -1047,12 +1079,14 @@ class _Run:
         try:
             history = await self.downloads.history()
         except GigstackError as error:
+            self.heard(error)
             logger.info("polling the history failed, will retry: %s", error)
             for key in watched:
                 self.feed(key, m.PollFailed(f"history: {error}"))
             if self.history_ids is None:
                 self._history_unread(error)
             return
+        self.heard(None)
         for key in self.history_noted:
             self.notes.pop(key, None)
         self.history_noted.clear()
@@ -1337,7 +1371,8 @@ class _Run:
                         self.stop.set()
                     else:
                         await self.send_planned()
-                self.report_settled()
+                if self.fatal is None:  # a refusal by a 401 is no month's result
+                    self.report_settled()
                 if all(k in self.reported for k in self.keys):
                     break
                 if self.stopping:
@@ -1359,6 +1394,10 @@ class _Run:
         if self.staging is not None:
             with contextlib.suppress(OSError):
                 self.staging.rmdir()  # only when empty: staged packages wait for the next run
+        if self.fatal is not None:
+            # Every month is journaled as it stands: the same run with the right key (or base
+            # URL) resumes it.
+            raise self.fatal
         for key in self.keys:
             state = self.store.get(key)
             if key not in self.reported:
@@ -1411,7 +1450,9 @@ class _Run:
         """Sleep until the next tick, or until a task settles something (no idle wait at the
         end of a run)."""
         self.changed.clear()
-        if any(
+        # Stopped by a fatal error the settled months are not reported: waiting on them would
+        # never yield to the calls in flight.
+        if self.fatal is None and any(
             self.store.get(k).settled and k not in self.reported and not self.busy[k]
             for k in self.keys
         ):

@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from gigstack_async.bulk.machine import OUT
@@ -41,6 +42,19 @@ def shell_quote(argument: str, platform: str | None = None) -> str:
 RUN_AGAIN = "run the same download again (the `sat download` command, or the `bulk()` call)"
 """What the journal commands say to do next: the folder may have been made by either."""
 RUN_AGAIN_SENTENCE = "R" + RUN_AGAIN[1:] + "."
+
+
+def open_day_hint(day: date) -> str:
+    """The hint of a finished month whose request was sent on `day`, the day its dates end,
+    before that day was over (`MonthState.open_day`; newcomer 9h #3: only `open_day` said so,
+    and the summary and `journal show` read as complete)."""
+    return (
+        f"requested on {day} before that day was over (Mexico City): CFDIs stamped later that "
+        "day, or certified late at SAT, are not in it. Run the same command again after "
+        f"{day} (tomorrow or later): it names that day's missing CFDIs as MISSING DAYS, with "
+        "the way to request them"
+    )
+
 
 # A part folder a hint names beside the run's download folder (`bulk.machine.OUT`).
 _PART = re.compile(re.escape(OUT) + r"(?P<suffix>(?:-\d{4}-\d{2}[a-z])?)")

@@ -1851,6 +1851,8 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
         if fiel_reason(obs.message)
         else _future_hint(state, obs.message)
         if _FUTURE.search(obs.message)
+        else _window_hint(state, obs.message)
+        if _WINDOW.search(obs.message)
         else _REFUSED,
     ), ()
 
@@ -1892,6 +1894,57 @@ def _future_hint(state: MonthState, message: str) -> str:
         f"--from {state.start} --to {last} {kind} --out {OUT}` (with the other options you ran "
         "with, e.g. --team; the month is then requested for those days, and a later run of the "
         f"whole month names the days left out as MISSING DAYS); or {later}"
+    )
+
+
+# How gigstack words a start older than its 71-month window is NOT FOUND (the sandbox says
+# "is older than the 71-month window (oldest 2021-01-02)"): English or Spanish, read permissively.
+_WINDOW = re.compile(
+    r"\b71[- ]?(?:month|mes)|\b(?:month|download) window\b|\bventana\b", re.IGNORECASE
+)
+_OLDEST = re.compile(r"\boldest (\d{4}-\d{2}-\d{2})\b")
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _window_hint(state: MonthState, message: str) -> str:
+    """The way on when the server refused the month's start as older than its 71-month window
+    (newcomer 9h #10): the plan checked the window with this computer's date, so the server's
+    date is ahead (or the month left the window since). Sending the same dates again is refused
+    again, and activating anything is beside the point: only a later start can be asked for."""
+    said = _OLDEST.search(message)
+    try:
+        oldest = None if said is None else date.fromisoformat(said.group(1))
+    except ValueError:
+        oldest = None
+    kind = f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+    later = _next_month(state.start).strftime("%Y-%m")
+    drop = (
+        f"leave {state.key} out: start the range at the next month (`--from {later}` in the "
+        "same command)"
+    )
+    if oldest is None:
+        return (
+            f"the server counts {state.start} as outside gigstack's 71-month window (its date "
+            "is ahead of this computer's, or the month has just left the window); nothing was "
+            f"billed, and the same dates are refused again: {drop}"
+        )
+    if oldest > state.end:
+        return (
+            f"the server's 71-month window starts at {oldest}, after this whole month (nothing "
+            f"was billed; the same dates are refused again): {drop}"
+        )
+    return (
+        f"the server's 71-month window starts at {oldest} (its date is ahead of this "
+        f"computer's, or the month has just left the window), so it refuses {state.start}: "
+        "nothing was billed, and the same dates are refused again. Ask for the days still in "
+        f"the window: `gigstack-async sat download --from {oldest} --to {state.end} {kind} "
+        f"--out {OUT}` (with the other options you ran with, e.g. --team); or {drop}. The "
+        f"days before {oldest} can no longer be downloaded"
     )
 
 
@@ -2146,6 +2199,7 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
             "dates and type cannot be checked against this month, as every new run does "
             "before downloading",
             stranger=not obs.lists_journal,
+            rolled=len(obs.entries) >= obs.window,
         )
     if state.stage is Stage.COMPLETED:
         return state, ()
@@ -2294,15 +2348,38 @@ _STRANGER = (
 )
 
 
-def _unchecked(state: MonthState, reason: str, *, stranger: bool = False) -> Result:
+_ROLLED = (
+    "the server's history lists none of this journal's requests: most often they have simply "
+    "left its newest-{window} window (other downloads since). "
+)
+_ROLLED_TAIL = (
+    ". Less often, the API key, team or base URL changed since they were made (a new key, a "
+    "`gigstack-async journal rebind`): then this may be another account, and a resend would "
+    "bill it and download its CFDIs here; check the journal's team and server (`gigstack-async "
+    "journal show`) before any resend"
+)
+
+
+def _unchecked(
+    state: MonthState, reason: str, *, stranger: bool = False, rolled: bool = False
+) -> Result:
+    """`stranger`: the history lists none of the journal's requests. `rolled`: it is full (as
+    long as its window), so they most likely left it (newcomer 9h #6: a routine rollover led
+    with "this may be another account"); a shorter one is less explained by a rollover, and
+    the other-account warning leads."""
+    lead, tail = "", ""
+    if stranger and rolled:
+        lead, tail = _ROLLED.format(window=HISTORY_WINDOW), _ROLLED_TAIL
+    elif stranger:
+        lead = _STRANGER
     attention = _attention(
         state,
         f"{reason}; nothing was downloaded",
-        (_STRANGER if stranger else "")
-        + f"open the request {state.request_id} in gigstack's dashboard: if it is for "
+        lead + f"open the request {state.request_id} in gigstack's dashboard: if it is for "
         f"{state.rfc_type} {state.request_type} {state.start}..{state.end}, confirm it with "
         f"`gigstack-async journal adopt {state.key} {state.request_id}` and run the same command "
-        f"again; if not, `gigstack-async journal resend {state.key}` (a new request may be billed)",
+        f"again; if not, `gigstack-async journal resend {state.key}` (a new request may be billed)"
+        + tail,
         resume_to=state.stage,
     )
     return attention, (Warn(f"{state.key}: {reason}"),)

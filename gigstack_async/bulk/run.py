@@ -38,6 +38,7 @@ from gigstack_async.bulk.store import (
     holds_no_journal,
     refuse_emptied,
 )
+from gigstack_async.errors import GigstackError
 
 DEFAULT_JOURNAL = ".gigstack-journal.sqlite3"
 LEGACY_JOURNAL = ".gigstack-journal.json"
@@ -45,6 +46,15 @@ LEGACY_JOURNAL = ".gigstack-journal.json"
 if TYPE_CHECKING:
     from gigstack_async._pipeline import Pipeline
     from gigstack_async.resources.downloads import Downloads
+
+
+def _untouched(store: JournalStore) -> bool:
+    """Every month of the journal still planned, with no request id and no hold: nothing a
+    later run could miss if the journal were gone."""
+    return all(
+        state.stage is m.Stage.PLANNED and not state.known_ids and not state.held_for
+        for state in store.states()
+    )
 
 
 def journal_identity(pipeline: Pipeline, rfc_type: str, request_type: str) -> StoreIdentity:
@@ -293,6 +303,7 @@ class BulkDownload:
             # Without a journal file the run still keeps one, in a scratch folder, so that both
             # paths share one well-tested implementation.
             path = self.journal_path or Path(scratch) / DEFAULT_JOURNAL
+            fresh = not path.exists()
             with JournalStore.open(
                 path, self.identity, download_to=self._options.download_to
             ) as store:
@@ -314,6 +325,13 @@ class BulkDownload:
                     async with contextlib.aclosing(events):
                         async for event in events:
                             yield self._rendered(event)
+                except GigstackError:
+                    # Stopped by a refused key or an unreachable server (`bulk.stops`) before
+                    # anything was recorded: a journal this run created keeps nothing of value,
+                    # and kept, it would bind the folder to the wrong key.
+                    if fresh and _untouched(store):
+                        store.forget()
+                    raise
                 finally:
                     if held is not None:
                         store.close()
@@ -344,6 +362,8 @@ class BulkDownload:
         await self.aclose()
 
 
+# A later start for the range (`machine._window_hint`), as the CLI writes it.
+_NEXT_START = re.compile(r"\(`--from (\d{4}-\d{2})` in the same command\)")
 _SAME_COMMAND = re.compile(r"\b([Rr])un the same command again")
 # A part of a month to download (`machine.split_commands`), as the CLI writes it.
 _SAT_DOWNLOAD = re.compile(
@@ -376,6 +396,7 @@ def _for_python(text: str | None) -> str | None:
         "with the other arguments of your bulk() call",
     )
     text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
+    text = _NEXT_START.sub(r'(start="\1" in the same bulk() call)', text)
     return _SAME_COMMAND.sub(r"\1un the same bulk() call again", text)
 
 

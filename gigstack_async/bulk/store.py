@@ -601,6 +601,18 @@ class JournalStore:
 
     # ------------------------------------------------------------ lifecycle
 
+    def forget(self) -> None:
+        """Delete this journal's file (its `-wal` and `-shm` too), the lock still held: for a
+        journal a run created and left with nothing (every month planned, no request id), that
+        stopped on a refused key or a server that never answered: the next run, with the right
+        key, then starts it afresh instead of meeting the wrong key's identity (newcomer 9h
+        #2). `close` still follows."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()  # closing it again (`close`) does nothing
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.with_name(self.path.name + suffix).unlink()
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):

@@ -18,6 +18,7 @@ from gigstack_async.bulk.duplicates import PriorRequest
 from gigstack_async.bulk.machine import MonthState, sat_code
 from gigstack_async.bulk.reach import HistoryReach
 from gigstack_async.bulk.run import BulkDownload
+from gigstack_async.bulk.stops import ends_run
 from gigstack_async.bulk.store import JournalError, JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import exitcodes
@@ -31,6 +32,7 @@ from gigstack_async.client import GigstackClient
 from gigstack_async.errors import (
     APIConnectionError,
     APITimeoutError,
+    GigstackError,
     IncompleteResponseError,
     InternalServerError,
     RateLimitError,
@@ -248,17 +250,22 @@ async def preflight(run: BulkDownload, ui: Ui) -> dict[str, tuple[PriorRequest, 
     that answers 5xx or 429 (after the pipeline's retries) does not stop the run (None: not
     known; the run checks the history again before each create): its own polling retries, and
     one failed read never keeps the months from their results. A connection failure still
-    stops here: most often the base URL is wrong."""
+    stops here: most often the base URL is wrong. Which failure stops is the rule the run itself
+    follows (`bulk.stops.ends_run`): this is the run's first call."""
     # A journal that cannot be used must cost nothing: check it before any request.
     run.check_journal()
     try:
         return await run.identical_requests(untyped=True)
-    except (InternalServerError, RateLimitError, IncompleteResponseError) as error:
+    except GigstackError as error:
+        if isinstance(error, APIConnectionError) and ends_run(error, answered=False):
+            kind = APITimeoutError if isinstance(error, APITimeoutError) else APIConnectionError
+            raise kind(f"{error}; {NOTHING_SENT}", method=error.method, path=error.path) from error
+        if ends_run(error, answered=False) or not isinstance(
+            error, InternalServerError | RateLimitError | IncompleteResponseError
+        ):
+            raise
         ui.err(f"warning: the pre-flight read of the history failed ({error}); going on")
         return None
-    except APIConnectionError as error:
-        kind = APITimeoutError if isinstance(error, APITimeoutError) else APIConnectionError
-        raise kind(f"{error}; {NOTHING_SENT}", method=error.method, path=error.path) from error
 
 
 async def execute(
@@ -278,9 +285,15 @@ async def execute(
     ui.out()
     if board is None:
         board = Board(slot.key for slot in run.plan)
-    async with run, _progress(ui, board) as progress:
-        async for event in run:
-            progress.show(event)
+    try:
+        async with run, _progress(ui, board) as progress:
+            async for event in run:
+                progress.show(event)
+    except GigstackError:
+        # The run stopped (a 401/403 mid-run: `bulk.stops`): each month's journaled stage,
+        # then the error (exit 3) from `main`.
+        print_stopped_summary(ui, board, job)
+        raise
     print_summary(ui, board, job.out)
     return exitcodes.OK if board.all_ok else exitcodes.MONTHS_FAILED
 

@@ -119,7 +119,9 @@ class Board:
         # The result lists every file of the month, including those of an earlier run.
         row.files = max(row.files, len(result.files))
         row.error = result.error
-        row.hint = None if result.ok else result.hint
+        # A finished month's hint is kept only for its open day (newcomer 9h #3): the rest of
+        # a finished month's hints are not steps to take.
+        row.hint = None if result.ok and result.open_day is None else result.hint
         # One word per state, the journal's, in the summary, `journal show` and the README; a
         # month this run did not finish (--timeout) keeps its in-progress stage, and its error
         # says that a re-run continues it.

@@ -576,6 +576,19 @@ class Downloads(GeneratedDownloads):
           connection) before the history may prove gigstack never made it and the month is
           sent again: its record may appear in the history late. Meanwhile the month waits
           and says until when; a stopped run's successor resumes the wait.
+
+        Raises (from the iterator, or from `async with run:`), the rule in `bulk.stops`:
+        `AuthenticationError` / `PermissionDeniedError` as soon as any call of the run is
+        answered 401 / 403 (a wrong, revoked or rotated key, or a `team` it may not act on):
+        nothing more is sent, what the months reached is journaled, and the same call with the
+        right key resumes them (a journal this run created with nothing recorded in it is
+        deleted, so it does not bind the folder to the wrong key). `APIConnectionError`
+        (`APITimeoutError`) when the server never answered any call of the run, after the
+        client's own retries (`max_retries`): a wrong base URL, most often; nothing was
+        requested. Once the server has answered, failures are transient: the months keep
+        their state, `MonthWarning` events say what keeps failing, and a re-run resumes. Also
+        `JournalError` subclasses (locked, damaged, another identity) before anything is sent.
+        The API key never appears in an error's text.
         """
         if not isinstance(allow_duplicates, bool):
             raise InvalidParameterError(

@@ -23,6 +23,7 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult, MonthWarning
 from gigstack_async.bulk.hints import with_journal
 from gigstack_async.cli import main
+from gigstack_async.errors import APIConnectionError
 from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import STATUS_CRITERIA_FIELDS, SatCodeRule, ServerProfile
 from tests.bulk._support import FAST, run, world_of
@@ -372,7 +373,9 @@ async def test_a_run_that_cannot_read_the_history_creates_nothing_and_says_why(
     # Below the CLI (no pre-flight): the run reads the history before any create. While it
     # cannot, nothing is created (the history is what proves a month was not created by an
     # earlier run), a warning says so, and the results name the cause instead of a silent wait.
-    faults = FaultConfig(operations=frozenset({"getDownloadHistory"}), drop_rate=1.0)
+    # A server that answers (here 502s) keeps the run polling; one that never answers ends it
+    # (`test_a_server_that_never_answers_ends_the_run`, newcomer 9h #2).
+    faults = FaultConfig(operations=frozenset({"getDownloadHistory"}), error_502_rate=1.0)
     async with (
         Sandbox(SandboxConfig(speed=3000, seed=11, faults=faults)) as sandbox,
         GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
@@ -385,3 +388,16 @@ async def test_a_run_that_cannot_read_the_history_creates_nothing_and_says_why(
     month = result(events)
     assert month.stage == "planned"
     assert "the download history could not be read" in (month.error or "")
+
+
+async def test_a_server_that_never_answers_ends_the_run(tmp_path: Path) -> None:
+    # Newcomer 9h #2: dropped connections before any answer used to poll forever ("still
+    # trying"); the run raises the client's APIConnectionError instead, nothing created.
+    faults = FaultConfig(operations=frozenset({"getDownloadHistory"}), drop_rate=1.0)
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11, faults=faults)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        with pytest.raises(APIConnectionError):
+            await asyncio.wait_for(run(client, tmp_path / "cfdi"), 20)
+        assert not sandbox.state.download_requests

@@ -24,7 +24,13 @@ from gigstack_async import _validation
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import HELD, file_names, files_in, staged_copies
-from gigstack_async.bulk.hints import RUN_AGAIN, RUN_AGAIN_SENTENCE, shell_quote, with_journal
+from gigstack_async.bulk.hints import (
+    RUN_AGAIN,
+    RUN_AGAIN_SENTENCE,
+    open_day_hint,
+    shell_quote,
+    with_journal,
+)
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
@@ -528,6 +534,10 @@ def _row(
             "listed in the history or not, until it is adopted, allowed a resend or sent with "
             "--allow-duplicates)"
         )
+    if state.ok and state.open_day is not None and not state.hint:
+        # Sent on the day its dates end (newcomer 9h #3): complete only once that day is over.
+        why = f"{why}; requested on {state.open_day}, before that day was over"
+        step = open_day_hint(state.open_day)
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
