@@ -621,14 +621,15 @@ class _Run:
 
         self.tasks.create_task(tracked())
 
-    def heard(self, error: GigstackError | None) -> None:
+    def heard(self, error: GigstackError | None, *, one_request: bool = False) -> None:
         """Note how a call of the run ended (None: answered); a failure that ends the whole run
-        (`bulk.stops.ends_run`: a 401/403, or a server that never answered) stops it: nothing
-        new is sent, and the run raises it once the calls in flight are journaled."""
+        (`bulk.stops.ends_run`: a 401, a 403 on a call about the account, or a server that never
+        answered) stops it: nothing new is sent, and the run raises it once the calls in flight
+        are journaled. `one_request`: the call was about one request (status, package)."""
         if error is None:
             self.answered = True
             return
-        if self.fatal is None and ends_run(error, answered=self.answered):
+        if self.fatal is None and ends_run(error, answered=self.answered, one_request=one_request):
             logger.error("the bulk run stops: %s", error)
             self.fatal = error
             self.stopping = True
@@ -900,7 +901,7 @@ class _Run:
             return
         error = task.exception()
         if isinstance(error, GigstackError):
-            self.heard(error)
+            self.heard(error, one_request=True)
             # Free only when the GET never left (a connect failure the pipeline retried to
             # exhaustion). A 5xx may come from a gateway after SAT served the package, and a
             # 429 from a limiter behind the API (GUESS): counted, unsure (review 9g finding 2).
@@ -1060,7 +1061,7 @@ class _Run:
         try:
             answer = await self.downloads.status(request_id)
         except GigstackError as error:
-            self.heard(error)
+            self.heard(error, one_request=True)
             self.feed(key, m.PollFailed(str(error), not_found=isinstance(error, NotFoundError)))
             return
         self.heard(None)

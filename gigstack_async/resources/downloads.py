@@ -579,7 +579,8 @@ class Downloads(GeneratedDownloads):
 
         Raises (from the iterator, or from `async with run:`), the rule in `bulk.stops`:
         `AuthenticationError` / `PermissionDeniedError` as soon as any call of the run is
-        answered 401 / 403 (a wrong, revoked or rotated key, or a `team` it may not act on):
+        answered 401, or the history or a create 403 (a wrong, revoked or rotated key, or a
+        `team` it may not act on; a 403 on one request's status or package fails that month):
         nothing more is sent, what the months reached is journaled, and the same call with the
         right key resumes them (a journal this run created with nothing recorded in it is
         deleted, so it does not bind the folder to the wrong key). `APIConnectionError`

@@ -104,6 +104,10 @@ def test_the_rule() -> None:
     down = APIConnectionError("refused")
     assert ends_run(refused, answered=True)
     assert ends_run(forbidden, answered=True)
+    # Review 9n #1: a 403 about one request (its status, a package) fails only that month; a
+    # 401 is the key's, whatever the call.
+    assert not ends_run(forbidden, answered=True, one_request=True)
+    assert ends_run(refused, answered=True, one_request=True)
     assert ends_run(down, answered=False)
     assert ends_run(APITimeoutError("slow"), answered=False)
     # Once the server has answered, a lost connection is transient: resumable, warned about.
@@ -178,3 +182,35 @@ async def test_a_lost_connection_after_an_answer_stays_transient(
     months = results(await asyncio.wait_for(run(client, tmp_path / "c", timeout=1.0), LIMIT))
     assert set(months) == {"2024-01"}
     assert calls(sandbox, CREATE) == 1
+
+
+async def test_a_403_about_one_request_fails_only_its_month(tmp_path: Path) -> None:
+    """Review 9n #1: the status call of one journaled request answered 403 (another team's id,
+    say: a GUESS, as is 404) and every run raised "check --api-key / --team"; the other months,
+    completed at SAT, were never downloaded."""
+    from gigstack_async.sandbox import SandboxConfig
+    from gigstack_async.sandbox.profiles import profile
+    from tests.bulk._support import world_of
+
+    config = SandboxConfig(speed=3000, seed=5, profile=profile("documented-fields"))
+    async with world_of(config) as (_sandbox, client):
+        downloads = client.downloads
+        original = downloads.status
+        forbidden: set[str] = set()
+
+        async def status(request_id: str, *args: Any, **kwargs: Any) -> Any:
+            if not forbidden:
+                forbidden.add(request_id)  # the first request whose status is asked
+            if request_id in forbidden:
+                raise PermissionDeniedError("Forbidden", status=403, code="forbidden")
+            return await original(request_id, *args, **kwargs)
+
+        downloads.status = status  # type: ignore[method-assign]
+        done = results(
+            await asyncio.wait_for(run(client, tmp_path / "A", "2024-01", "2024-03"), LIMIT)
+        )
+    assert forbidden, "the documented-fields history makes the run ask each request's status"
+    assert sum(result.ok for result in done.values()) == 2
+    assert [key for key, result in done.items() if not result.ok] == [
+        key for key, result in done.items() if result.request_id in forbidden
+    ]
