@@ -330,6 +330,20 @@ def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path |
     store.ensure(held)
 
 
+def _duplicate_refused(held: m.MonthState) -> str | None:
+    """Why SAT itself would refuse a new request for held month `held`'s dates whatever the
+    user allows: a request it was held for got SAT 5003 (too many CFDIs), or the account
+    already has SAT's 2 identical requests (`machine.identical_limit_reached`); None: neither."""
+    if any(m.sat_code(h.message) == 5003 for h in m.held_records(held)):
+        return "SAT answered 5003 (too many CFDIs for one request) for these dates"
+    if m.identical_limit_reached(held):
+        return (
+            "the account already has SAT's 2 identical requests for these dates (a third is "
+            "refused with 5002)"
+        )
+    return None
+
+
 def held_month(
     state: m.MonthState, lines: list[LogLine], folder: Path | None, *, today: date | None = None
 ) -> m.MonthState | None:
@@ -1257,7 +1271,7 @@ class _Run:
         result says which request and the safe ways forward. The month stays `planned`, so
         the next run checks again (an adopt or `allow_duplicates` lets it go); the hold is
         recorded beside it for `journal show` (`JournalStore.record_hold`)."""
-        if self.options.allow_duplicates or self.sent_this_run[state.key]:
+        if self.sent_this_run[state.key]:
             return False  # a month this run sent already: the history now lists its own create
         # Only the month's own requests are exempt: an identical entry under any other id the
         # journal knows (another month's, one this month released, a reused id) is held for.
@@ -1267,14 +1281,21 @@ class _Run:
         priors = holding(state, self.history_entries)
         if not priors:
             return False
-        folder = self.options.download_to
-        reason = held_reason(state, priors, None if folder is None else folder.absolute())
-        # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
-        # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
-        hint = held_hint(state, priors)
         # What the history said of each (a 5003 stays known once it no longer lists it).
         learnt = {p.request_id: (p.status, p.message) for p in priors if not p.recorded}
         held = m.hold(state, [p.request_id for p in priors], learnt)
+        refused = _duplicate_refused(held)
+        if self.options.allow_duplicates and refused is None:
+            return False
+        folder = self.options.download_to
+        reason = held_reason(state, priors, None if folder is None else folder.absolute())
+        if self.options.allow_duplicates:
+            # --allow-duplicates lifts the identical-request guard, never SAT's own refusals
+            # (review 9n #2: a third identical request, or the dates SAT refused with 5003).
+            reason = f"{reason}; not sent despite allow_duplicates: {refused}"
+        # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
+        # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
+        hint = held_hint(state, priors)
         self.store.put(held)  # held for them by every later run, listed or not
         self.store.record_hold(state.key, Hold(reason, hint))  # for `journal show`
         self.finish(held, error=reason, hint=hint, stage=HELD)

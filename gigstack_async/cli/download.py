@@ -194,7 +194,11 @@ def show_identical(
         "identical criteria (a third is refused with SAT 5002)."
     )
     if job.allow_duplicates:
-        ui.out("--allow-duplicates: they are requested again.")
+        ui.out(
+            "--allow-duplicates: they are requested again, except a month SAT would refuse "
+            "anyway (its identical request got 5003, or the account already has SAT's 2 "
+            "identical requests): its result says why."
+        )
         return
     folder = shlex.quote(str(job.journal_argument))
     kind = f"--rfc-type {job.rfc_type} --type {job.request_type}"
@@ -212,19 +216,19 @@ def show_identical(
     )
     # A month whose identical request SAT refused with 5003 is never offered the same dates
     # again (its resend is refused without --force: review 9m #4); its result says split.
+    # Nor one the account already has SAT's 2 identical requests for (review 9n #2).
     resendable = [
         key
         for key, priors in identical.items()
-        if not any(sat_code(p.message) == 5003 for p in priors)
+        if not any(sat_code(p.message) == 5003 for p in priors) and len(priors) < 2
     ]
     again = (
         "To request them again anyway (may be billed): one month with "
         f"`{PROG} journal resend {folder} {resendable[0]}`, or all of them with "
         "--allow-duplicates."
         if resendable
-        else "SAT refused their identical requests with 5003 (too many CFDIs for one "
-        "request): the same dates would be refused again; split the period as each result "
-        "says."
+        else "SAT would refuse the same dates again (5003: too many CFDIs for one request, "
+        "or a third identical request: 5002): request other dates as each result says."
     )
     ui.out(
         "These months are held (not sent), by this run and every later one until you choose. "

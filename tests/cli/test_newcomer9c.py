@@ -303,14 +303,15 @@ async def test_python_gets_error_and_hint_apart_and_in_its_own_terms(
     assert (failed.error, failed.hint) == (result.error, result.hint)
     assert "each into its own download_to= folder" in (result.hint or "")
     assert "--out" not in (result.hint or "")
-    # The CLI prints both, the hint once, in its own terms.
-    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    # The CLI prints both, the hint once, in its own terms. Its own sandbox: in the first, the
+    # Python run's request got 5003 and holds the month even with --allow-duplicates (review
+    # 9n #2: SAT would refuse the same dates again).
+    fresh: Sandbox = await make_sandbox(profile=ServerProfile(sat_codes=(rule,)))
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": fresh.base_url}
     cli_run = await raw_cli(
-        *_download(
-            tmp_path / "cli", "--yes", "--allow-duplicates", first="2025-01", last="2025-01"
-        ),
+        *_download(tmp_path / "cli", "--yes", first="2025-01", last="2025-01"),
         env=env, cwd=tmp_path,
-    )  # fmt: skip  # the Python run's request is in the history: sent anyway, on purpose
+    )  # fmt: skip
     summary = " ".join(cli_run.stdout.split("Summary", 1)[1].split())
     assert summary.count("split the period") == 1
     assert "SAT 5003: Tope máximo de resultados excedido" in summary
