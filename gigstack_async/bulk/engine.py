@@ -766,7 +766,7 @@ class _Run:
                 if not duplicate:
                     self.created_ids.add(request_id)
                     self.created_seq[request_id] = seq
-                self.feed(key, m.Created(request_id, duplicate))
+                self.feed(key, self._created(request_id, duplicate=duplicate))
             else:
                 # A 2xx without a readable id: the request exists. Never resent; adopted only
                 # by an exact history match, else the month needs attention.
@@ -797,7 +797,16 @@ class _Run:
         if not created.duplicate:
             self.created_ids.add(created.request_id)
             self.created_seq[created.request_id] = seq
-        self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
+        self.feed(key, self._created(created.request_id, duplicate=bool(created.duplicate)))
+
+    def _created(self, request_id: str, *, duplicate: bool) -> m.Created:
+        """The create's answer as the machine takes it: a `duplicate` (gigstack's identical
+        request, not this create's) with today and its `createdAt` as the latest history
+        listed it, so its open day is derived as for an adopt (review 9n #4)."""
+        if not duplicate:
+            return m.Created(request_id)
+        created = dict(self.history_created).get(request_id)
+        return m.Created(request_id, True, today=today_mx(), created_at=created)
 
     def _queue_orphan_staged(self) -> None:
         """Queue for deletion this journal's staged ZIPs that no month refers to any more: a

@@ -55,6 +55,9 @@ from enum import StrEnum
 
 import attrs
 
+from gigstack_async._dates import MEXICO_CITY
+from gigstack_async.bulk.created_at import created_at_instant
+
 __all__ = [
     "ABSENCE_GRACE",
     "DOWNLOAD_BUDGET",
@@ -129,6 +132,7 @@ __all__ = [
     "sat_code",
     "says_duplicate",
     "status_criteria",
+    "taken_open_day",
     "teaches_rfc",
     "third_identical",
     "transition",
@@ -471,7 +475,17 @@ class MonthState:
     """The day (Mexico City) the month's last create was sent on, when its dates end that day
     (`Send.today`): the day was not over, so CFDIs stamped later that day, or certified late at
     SAT, may be missing from its package (newcomer 9g #4). A run on a later day of the same
-    dates names that day MISSING DAYS (`plan_decision`); a new create clears it."""
+    dates names that day MISSING DAYS (`plan_decision`); a new create clears it.
+
+    A month that takes a request its own create did not make (`journal adopt`, gigstack's
+    duplicate match, SAT 5005's active request, `journal keep` of an adopted month) gets the
+    day that request may have been made on (`taken_open_day`, review 9n #4): its `createdAt`,
+    or the day it was taken when that is no later than the month's last day."""
+    open_day_unproven: bool = False
+    """`open_day` is the month's last day only because the taken request's `createdAt` was
+    unknown (`taken_open_day`): unknown never means "after" the day was over. The first
+    history or status that lists the request with a readable `createdAt` sets the day from it
+    (cleared when it was surely made after the last day)."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
@@ -638,6 +652,11 @@ class Send:
 class Created:
     request_id: str
     duplicate: bool = False
+    today: date | None = None
+    """Today in Mexico City as the answer came (None: not known): a `duplicate` request (not
+    this create's) may have been made on any day up to it (`taken_open_day`)."""
+    created_at: str | None = None
+    """A `duplicate` request's `createdAt` as the latest history listed it (None: unknown)."""
 
 
 @attrs.frozen
@@ -804,6 +823,12 @@ class Adopt:
     uncounted: bool = False
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
+    today: date | None = None
+    """Today in Mexico City as the user adopts (None: not known): the request was made on or
+    before it, so a month whose dates end no earlier may have been requested before its last
+    day was over (`taken_open_day`)."""
+    created_at: str | None = None
+    """The request's `createdAt` as the journal saw it (None: unknown, never "after")."""
 
 
 @attrs.frozen
@@ -875,6 +900,9 @@ class KeepFiles:
     vouched: bool = False
     """`journal keep --force`: the user checked the request's dates in gigstack's dashboard
     (after a confirmation that spells out the risk)."""
+    today: date | None = None
+    """Today in Mexico City as the user keeps them (None: not known): for a month whose
+    request was taken, not sent by its own create (`taken_open_day`)."""
     damaged: tuple[str, ...] = ()
     """Files named `<UUID>.xml` that are not a complete CFDI (`content.damaged_cfdis`:
     truncated, damaged, or another UUID inside): never kept, even with --force (review 9m
@@ -1773,6 +1801,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         state,
         stage=Stage.SUBMITTING,
         open_day=obs.today if obs.today is not None and state.end >= obs.today else None,
+        open_day_unproven=False,
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
@@ -1803,6 +1832,9 @@ def _created(state: MonthState, obs: Created) -> Result:
             f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
         ), ()
     ours = Seen(obs.request_id, None, state.rfc_type, state.request_type, state.start, state.end)
+    if obs.duplicate:
+        # gigstack's identical request, not this create: made on some day up to now.
+        state = _with_taken_open_day(state, obs.created_at, obs.today)
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
@@ -2028,7 +2060,9 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
     if len(free) == 1:
         match = free[0]
         adopted = _evolve(
-            state,
+            # SAT's active identical request existed when this month's create was refused:
+            # made no later than that create (its open day), maybe before the last day.
+            _with_taken_open_day(state, match.created_at, None),
             stage=Stage.SUBMITTED,
             request_id=match.id,
             duplicate=True,
@@ -2710,6 +2744,7 @@ def _remember(records: tuple[KnownRequest, ...], seen: Seen) -> tuple[KnownReque
 
 
 def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
+    state = _proven_open_day(state, seen)
     changes: dict[str, object] = {"status_asked": state.status_asked or asked}
     if seen.invoice_count is not None:
         changes["invoice_count"] = seen.invoice_count
@@ -2997,6 +3032,11 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
             f"; the user vouched (--force) that request {state.request_id} was for "
             f"{state.start}..{state.end}: neither the history nor the files could show it"
         )
+    if state.request_id is not None and taken(state):
+        # The files are a taken request's (an adopt made before this journal derived its
+        # open day, or one kept the day its dates end): the same open day as an adopt.
+        created = next((r.created_at for r in state.records if r.id == state.request_id), None)
+        state = _with_taken_open_day(state, created, obs.today)
     return _evolve(
         state,
         stage=Stage.DONE,
@@ -3181,6 +3221,80 @@ def open_day_own(state: MonthState) -> tuple[date, date] | None:
     if day is None or day <= state.start:
         return None
     return state.start, day - timedelta(days=1)
+
+
+def created_day(created_at: str | int | None) -> date | None:
+    """The earliest day (Mexico City) a request whose `createdAt` is `created_at` may have been
+    made on; None when it cannot be told (its unit is a GUESS: `created_at_instant`). An ISO
+    time without an offset may be Mexico City's wall time or UTC: the earlier of both days."""
+    instant = created_at_instant(created_at)
+    if instant is not None:
+        return instant.astimezone(MEXICO_CITY).date()
+    if not isinstance(created_at, str):
+        return None
+    try:
+        naive = datetime.fromisoformat(created_at.strip())
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return None  # out of range (`created_at_instant`)
+    try:
+        as_utc = naive.replace(tzinfo=UTC).astimezone(MEXICO_CITY).date()
+    except (OverflowError, ValueError):
+        return naive.date()
+    return min(naive.date(), as_utc)
+
+
+def taken_open_day(
+    start: date, end: date, created_at: str | int | None, today: date | None
+) -> tuple[date | None, bool]:
+    """(`MonthState.open_day`, `open_day_unproven`) for a month of `start..end` that takes a
+    request its own create did not make (review 9n #4): it may have been requested before the
+    last day was over when its `createdAt` falls on or before `end` (Mexico City, as `Send`
+    reads today), when it is taken `today` on or before `end` (it was made no later), or when
+    neither is known: unknown never means "after". The day is the earliest of those, no earlier
+    than `start`; with nothing known, `end` and unproven (`MonthState.open_day_unproven`).
+    (None, False): surely made after `end` was over. Pure."""
+    made = created_day(created_at)
+    if made is None and (today is None or today > end):
+        return end, True
+    days = [d for d in (made, today) if d is not None and d <= end]
+    return (max(start, min(days)), False) if days else (None, False)
+
+
+def taken(state: MonthState) -> bool:
+    """Whether month `state` follows a request its own create did not make: adopted by the
+    user (`confirmed_id`), or gigstack's or SAT's identical one (`duplicate`)."""
+    return state.request_id is not None and (
+        state.confirmed_id == state.request_id or state.duplicate
+    )
+
+
+def _with_taken_open_day(
+    state: MonthState, created_at: str | int | None, today: date | None
+) -> MonthState:
+    """Month `state` once it takes a request its create did not make, which it follows along
+    with its own create's open day (`Send`): the earlier of both days. A proven day (the
+    month's own, sent on or before its last day) bounds an unproven one: the taken request
+    was made no later than it."""
+    day, unproven = taken_open_day(state.start, state.end, created_at, today)
+    own = state.open_day
+    if own is not None and not state.open_day_unproven:
+        day = own if day is None or unproven else min(own, day)
+        unproven = False
+    return _evolve(state, open_day=day, open_day_unproven=unproven)
+
+
+def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
+    """Month `state`, whose open day was unknown (`open_day_unproven`), once a listing of its
+    request shows a readable `createdAt`: the day from it (None when made after the last
+    day). Anything else is returned as is."""
+    if not state.open_day_unproven or seen.id != state.request_id:
+        return state
+    day, unproven = taken_open_day(state.start, state.end, seen.created_at, None)
+    if unproven:
+        return state
+    return _evolve(state, open_day=day, open_day_unproven=False)
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:
@@ -4488,8 +4602,13 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             reason=f"request {obs.request_id} confirmed by the user",
             hint=None,
         ), ()
+    # Another request than the month's own create: its open day is that request's, whatever
+    # the month's left request had (review 9n #4).
+    day, unproven = taken_open_day(state.start, state.end, obs.created_at, obs.today)
     return _evolve(
         state,
+        open_day=day,
+        open_day_unproven=unproven,
         records=records,
         released=released,
         downloads=downloads,

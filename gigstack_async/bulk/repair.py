@@ -56,7 +56,12 @@ def new_month(store: JournalStore, key: str) -> m.MonthState:
 
 
 def adopt(
-    store: JournalStore, key: str, request_id: str, *, ids_restarted: bool = False
+    store: JournalStore,
+    key: str,
+    request_id: str,
+    *,
+    ids_restarted: bool = False,
+    today: date | None = None,
 ) -> tuple[m.MonthState, tuple[m.Command, ...]]:
     """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
     removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
@@ -78,6 +83,10 @@ def adopt(
     dashboard that the server's ids restarted and the id now names this month's request) and
     that month no longer follows it (done, empty, or on another request). A month still
     following the id it never released is always refused.
+
+    `today` (Mexico City; None: unknown): the month may have been requested before its last
+    day was over when adopted on or before it, or when the request's `createdAt` (as a history
+    showed it to the journal; unknown until a run lists it) is (`machine.taken_open_day`).
     """
     recorded = key in store.keys()  # noqa: SIM118
     state = store.get(key) if recorded else new_month(store, key)
@@ -109,7 +118,16 @@ def adopt(
     journal_ids = (i for other in store.states() if other.key != key for i in other.known_ids)
     uncounted = uncounted or m.made_elsewhere(state, journal_ids, request_id)
     try:
-        return m.transition(state, m.Adopt(request_id, carried, doubted, uncounted=uncounted))
+        created = next((r.created_at for r in state.records if r.id == request_id), None)
+        observed = m.Adopt(
+            request_id,
+            carried,
+            doubted,
+            uncounted=uncounted,
+            today=today,
+            created_at=created,
+        )
+        return m.transition(state, observed)
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
 

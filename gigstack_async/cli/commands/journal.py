@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async import _validation
+from gigstack_async._dates import today_mx
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import HELD, file_names, files_in, staged_copies
@@ -666,7 +667,7 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"MONTH must be YYYY-MM, got {args.month!r}. {args.usage.strip()}")
     with _open_or_create(args, ctx) as store:
         new, commands = repair.adopt(
-            store, args.month, request_id, ids_restarted=args.ids_restarted
+            store, args.month, request_id, ids_restarted=args.ids_restarted, today=today_mx()
         )
         state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
@@ -1171,7 +1172,13 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         # Nothing shows the request's dates: its files' own dates may (review 9k #3).
         dated = _dated_files(store, state, folder, names) if unchecked else None
         damaged = _damaged(state, folder, names)
-        keep = m.KeepFiles(tuple(names), dated=dated, vouched=bool(args.force), damaged=damaged)
+        keep = m.KeepFiles(
+            tuple(names),
+            dated=dated,
+            vouched=bool(args.force),
+            today=today_mx(),
+            damaged=damaged,
+        )
         try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
             new, commands = m.transition(state, keep)
         except m.TransitionError as error:
