@@ -3844,10 +3844,16 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
     # the days already downloaded again (review 9m #7).
     runs, folders = part_commands(state, [(day, state.end)])
     done = state.stage in (Stage.DONE, Stage.EMPTY)
+    when = (
+        f"requested for {state.start}..{state.end} by request {state.request_id}, made "
+        "elsewhere, whose createdAt was never shown: it may have been made on "
+        f"{day}, before that day was over (unknown never counts as after)"
+        if state.open_day_unproven
+        else f"requested for {state.start}..{state.end} on {day}, before that day was over"
+    )
     return (
-        f"MISSING DAYS: requested for {state.start}..{state.end} on {day}, before that day was "
-        f"over: CFDIs stamped later on {day}, or certified late at SAT, are not in its "
-        f"download. {'Download' if done else 'Once it has finished, download'} "
+        f"MISSING DAYS: {when}: CFDIs stamped later on {day}, or certified late at SAT, are not "
+        f"in its download. {'Download' if done else 'Once it has finished, download'} "
         f"{_days([(day, state.end)])} again into its own --out folder ({runs}, with the other "
         "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
         f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "

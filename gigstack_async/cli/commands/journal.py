@@ -537,7 +537,12 @@ def _row(
         )
     if state.ok and state.open_day is not None and not state.hint:
         # Sent on the day its dates end (newcomer 9h #3): complete only once that day is over.
-        why = f"{why}; requested on {state.open_day}, before that day was over"
+        why = (
+            f"{why}; its request (made elsewhere, createdAt never shown) may have been made "
+            f"on {state.open_day}, before that day was over"
+            if state.open_day_unproven
+            else f"{why}; requested on {state.open_day}, before that day was over"
+        )
         step = open_day_hint(state.open_day)
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
