@@ -133,7 +133,7 @@ def _today(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
     import gigstack_async.cli.commands.journal_repair as journal_repair
 
     for module in (plan, validation, engine, journal, journal_repair):
-        monkeypatch.setattr(module, "today_mx", lambda now=None: day)
+        monkeypatch.setattr(module, "today_mx", lambda now=None: day, raising=False)
 
 
 def _cli(sandbox: object, capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
@@ -150,7 +150,7 @@ async def test_the_printed_adopt_route_keeps_the_open_day(
         _today(monkeypatch, LAST)
 
         def download(folder: str) -> tuple[int, str]:
-            argv = ["sat", "download", "--from", "2026-11", "--to", "2026-11"]
+            argv: list[object] = ["sat", "download", "--from", "2026-11", "--to", "2026-11"]
             argv += ["--rfc-type", "received", "--out", tmp_path / folder]
             return _cli(sandbox, capsys, *argv, "--poll-interval", "0.05", "--yes")
 
