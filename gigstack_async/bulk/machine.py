@@ -3288,8 +3288,9 @@ def _with_taken_open_day(
 def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
     """Month `state`, whose open day was unknown (`open_day_unproven`), once a listing of its
     request shows a readable `createdAt`: the day from it (None when made after the last
-    day). Anything else is returned as is."""
-    if not state.open_day_unproven or seen.id != state.request_id:
+    day). Anything else is returned as is, and so is a month not `typed`: its entry may be
+    another request under a restarted id (as `_history` keeps no `createdAt` from it)."""
+    if not state.open_day_unproven or seen.id != state.request_id or not state.typed:
         return state
     day, unproven = taken_open_day(state.start, state.end, seen.created_at, None)
     if unproven:

@@ -85,6 +85,13 @@ def test_an_adopt_the_next_day_is_open_until_the_history_shows_createdat() -> No
     made_later = listed(NEXT_NOON_MS)
     assert (made_later.open_day, made_later.open_day_unproven) == (None, False)
     assert not _missing(_done(made_later))
+    # The history's entry (where createdAt really comes from) does the same.
+    entry = m.Seen("B1", "processing", "received", "cfdi", NOV.start, NOV.end)
+    for created_at, day in ((EVENING_MS, LAST), (NEXT_NOON_MS, None)):
+        history = m.HistorySeen((attrs.evolve(entry, created_at=created_at),))
+        assert m.transition(adopted, history)[0].open_day == day
+    unlisted = m.transition(adopted, m.HistorySeen((attrs.evolve(entry, id="X9"),)))[0]
+    assert (unlisted.open_day, unlisted.open_day_unproven) == (LAST, True)
 
 
 def test_adopting_another_request_drops_the_left_requests_open_day() -> None:
