@@ -4609,9 +4609,13 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             reason=f"request {obs.request_id} confirmed by the user",
             hint=None,
         ), ()
-    # Another request than the month's own create: its open day is that request's, whatever
-    # the month's left request had (review 9n #4).
-    day, unproven = taken_open_day(state.start, state.end, obs.created_at, obs.today)
+    # Another request than the month's own: its open day is that request's, whatever the
+    # month's left request had (review 9n #4). The month's last request (a record rebuilt
+    # from its log, adopted back for free) keeps the open day the journal or its log kept.
+    if state.known_ids and state.known_ids[-1] == obs.request_id:
+        day, unproven = state.open_day, state.open_day_unproven
+    else:
+        day, unproven = taken_open_day(state.start, state.end, obs.created_at, obs.today)
     return _evolve(
         state,
         open_day=day,

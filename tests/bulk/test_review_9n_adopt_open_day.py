@@ -100,6 +100,11 @@ def test_adopting_another_request_drops_the_left_requests_open_day() -> None:
     assert own.open_day == LAST
     other = m.Adopt("r2", created_at=NEXT_NOON_MS, today=NEXT)
     assert m.transition(own, other)[0].open_day is None
+    # Its own last request adopted back (a record rebuilt from its log): the day it kept.
+    for kept in (LAST, None):
+        rebuilt = attrs.evolve(own, stage=m.Stage.NEEDS_ATTENTION, request_id=None, open_day=kept)
+        back, _ = m.transition(rebuilt, m.Adopt("r1", today=NEXT))
+        assert (back.open_day, back.open_day_unproven) == (kept, False)
 
 
 def test_gigstacks_duplicate_match_takes_the_matched_requests_open_day() -> None:
