@@ -258,8 +258,11 @@ def register(commands: Any) -> None:
         "month the journal does not have yet is added (the dates `sat download` would plan for "
         "it); with no journal in the folder yet, --rfc-type (and --type) start one for this API "
         "key, team and base URL (for example to carry over the requests of an older "
-        "gigstack-async's JSON journal without creating them again). Asks for confirmation "
-        "(--yes when not in a terminal). Nothing is sent.",
+        "gigstack-async's JSON journal without creating them again). A request that may have "
+        "been made before the month's last day was over (its createdAt that day or earlier, "
+        "adopted by then, or its createdAt never shown: unknown never counts as after) leaves "
+        "that day MISSING DAYS once it is over, as the month's own request would. Asks for "
+        "confirmation (--yes when not in a terminal). Nothing is sent.",
         epilog=EPILOG,
     )
     _journal_arg(adopt)
