@@ -908,9 +908,19 @@ def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> M
 
     Asserted as the whole journal record. `checked`, `status_asked` and `resume_to` written
     here are recomputed or ignored by the next run's `Start` today, so the record, not a
-    behaviour, is what pins them."""
+    behaviour, is what pins them. The open day: the month's last request's own when it adopts
+    that one back, else another request's whose createdAt is unknown, so the month's last day,
+    unproven (review 9n #4: unknown never means "after")."""
+    back = bool(state.known_ids) and state.known_ids[-1] == request_id
+    day, unproven = (
+        (state.open_day, state.open_day_unproven)
+        if back
+        else m.taken_open_day(state.start, state.end, None, None)
+    )
     return evolve(
         state,
+        open_day=day,
+        open_day_unproven=unproven,
         stage=Stage.SUBMITTED,
         confirmed_id=request_id,
         checked=True,
