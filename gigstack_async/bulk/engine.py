@@ -70,6 +70,7 @@ from gigstack_async.errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
+    AuthenticationError,
     BilledResponseValidationError,
     DownloadInterruptedError,
     GigstackError,
@@ -917,10 +918,15 @@ class _Run:
         if isinstance(error, GigstackError):
             self.heard(error, one_request=True)
             # Free only when the GET never left (a connect failure the pipeline retried to
-            # exhaustion). A 5xx may come from a gateway after SAT served the package, and a
-            # 429 from a limiter behind the API (GUESS): counted, unsure (review 9g finding 2).
-            never_sent = isinstance(error, APIConnectionError) and not isinstance(
-                error, DownloadInterruptedError | OutcomeUnknownError | IncompleteResponseError
+            # exhaustion) or was refused before anything was served: a 401 is gigstack refusing
+            # the key, never an answer after SAT acted. A 5xx may come from a gateway after SAT
+            # served the package, and a 429 or 403 from a limiter or a signed link behind the
+            # API (GUESS): counted, unsure (review 9g finding 2).
+            never_sent = isinstance(error, AuthenticationError) or (
+                isinstance(error, APIConnectionError)
+                and not isinstance(
+                    error, DownloadInterruptedError | OutcomeUnknownError | IncompleteResponseError
+                )
             )
             rate_limited = isinstance(error, RateLimitError)
             spent = not never_sent

@@ -734,7 +734,8 @@ class PackageFailed:
     message: str
     code: int | None = None
     sent: bool = True
-    """False only when the GET never left (a connect failure): given back. Any answer, a 5xx or
+    """False only when the GET never left (a connect failure) or was refused before anything
+    was served (a 401: the key refused): given back. Any other answer, a 5xx or
     a 429 included, may come after SAT served the package (a gateway error, or a limiter
     behind the API, in front of a served download): counted, unsure (`reached` False)."""
     rate_limited: bool = False
