@@ -351,6 +351,12 @@ class MonthState:
     written before it was kept): the first history read that could prove an absence starts
     the wait instead (later than the create, so never shorter). Absence is proven only by a
     history read `HistorySeen.grace` seconds after it."""
+    later_ids: tuple[str, ...] = ()
+    """Requests this journal created after the last create (its outcome unknown), as a history
+    that proved its absence but for the grace listed them (`_grace_gap`). Kept across runs:
+    the "a request created after it is listed" witness of `_absence_gap` (a run knows the order
+    of its own creates only), so a run that sends nothing can finish a wait a stopped run
+    began. Cleared by the next create."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -1783,6 +1789,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         unknown=False,
         unknown_cause=None,
         unknown_at=None,
+        later_ids=(),
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -2442,6 +2449,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             stage=Stage.PLANNED,
             unknown=False,
             unknown_at=None,
+            later_ids=(),
             resend_allowed=True,
             resume_to=None,
             reason="the history proved the last create never arrived",
@@ -2533,7 +2541,7 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         return _OMITS
     # A request this run created after the attempt cannot have existed before it, whatever the
     # snapshot says: the server may have reused an id the snapshot listed.
-    newer = {i for i, seq in obs.later if seq > state.attempt_seq}
+    newer = {i for i, seq in obs.later if seq > state.attempt_seq} | set(state.later_ids)
     # ... and one listed before it is that same request only if it shows the `createdAt` the
     # snapshot showed (the server's ids may have restarted in between; missing now is no
     # match). A snapshot entry without one cannot show a restart (a server that never reports
@@ -2548,7 +2556,9 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     ]
     if not any(_same_kind(state, s, journal) for s in older):
         return _no_older(state, obs)
-    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
+    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later) and not any(
+        i in listed for i in state.later_ids
+    ):
         return _LAGGING
     return None
 
@@ -2595,10 +2605,15 @@ def _grace_gap(state: MonthState, obs: HistorySeen) -> tuple[str | None, Result 
         f"{_WAIT_NOTE}{until} before resending: a lost create can appear late in the "
         "history, and this one shows no sign of it yet"
     )
+    listed = {s.id for s in obs.entries}
+    witnesses = set(state.later_ids) | {
+        i for i, seq in obs.later if seq > state.attempt_seq and i in listed
+    }
     waiting = _evolve(
         state,
         stage=Stage.SUBMITTING,
         unknown_at=since,
+        later_ids=tuple(sorted(witnesses)),
         resume_to=None,
         hint=None,
         reason=note,
