@@ -3916,7 +3916,9 @@ def _next_package(state: MonthState) -> Result:
             state,
             f"SAT completed the request with {count} CFDIs but the server gave no package ids",
             "run the same command again later; if it persists, contact gigstack support with "
-            f"request {state.request_id}",
+            f"request {state.request_id} for its package ids, then `gigstack-async downloads "
+            "package <package id> --out <this month's folder>` fetches each (one of SAT's 2 "
+            "downloads of it; the journal does not record it)",
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
