@@ -119,3 +119,10 @@ async def test_a_bad_package_id_is_refused_before_anything_is_sent(
         code = await cli(sandbox, "downloads", "package", bad, "--out", tmp_path, "--yes")
         assert code == 2
         assert calls(sandbox, PACKAGE) == 0
+
+
+def test_two_ids_never_share_a_staged_copy(tmp_path: Path) -> None:
+    # the file name replaces characters it cannot hold: "a/b" and "a_b" must not collide
+    assert staged_path(tmp_path, "a/b") != staged_path(tmp_path, "a_b")
+    assert staged_path(tmp_path, "a_b").name == "package-a_b.zip"
+    assert staged_path(tmp_path, "a/b").parent == tmp_path / STAGING_DIR

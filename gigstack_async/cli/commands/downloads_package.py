@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -103,8 +104,12 @@ def _safe(package_id: str) -> str:
 
 def staged_path(folder: Path, package_id: str) -> Path:
     """Where the package is staged: in the folder's staging directory (as `sat download`
-    stages), under a name no month of a bulk journal uses (theirs start with YYYY-MM)."""
-    return folder / STAGING_DIR / f"package-{_safe(package_id)}.zip"
+    stages), under a name no month of a bulk journal uses (theirs start with YYYY-MM). An id
+    the name cannot hold as is gets a digest too: two ids never share a staged copy."""
+    name = _safe(package_id)
+    if name != package_id:
+        name += "-" + hashlib.sha256(package_id.encode()).hexdigest()[:16]
+    return folder / STAGING_DIR / f"package-{name}.zip"
 
 
 def _usable(path: Path) -> bool:
