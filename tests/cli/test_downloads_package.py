@@ -126,3 +126,29 @@ def test_two_ids_never_share_a_staged_copy(tmp_path: Path) -> None:
     assert staged_path(tmp_path, "a/b") != staged_path(tmp_path, "a_b")
     assert staged_path(tmp_path, "a_b").name == "package-a_b.zip"
     assert staged_path(tmp_path, "a/b").parent == tmp_path / STAGING_DIR
+
+
+async def test_each_run_spends_one_download_and_a_third_is_refused_by_sat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with world_of(SandboxConfig(speed=3000, seed=11)) as (sandbox, client):
+        created = await client.downloads.create_request(
+            start_date="2024-01-01", end_date="2024-01-31", rfc_type="received"
+        )
+        await client.downloads.wait(created.request_id, timeout=LIMIT)
+        package_id, expected = package_of(sandbox)
+        for n in (1, 2):
+            folder = tmp_path / f"copy{n}"
+            assert (
+                await cli(sandbox, "downloads", "package", package_id, "--out", folder, "-y") == 0
+            )
+            assert uuids(folder) == expected
+            assert sandbox.state.downloads_per_package()[package_id] == n
+        capsys.readouterr()
+        third = tmp_path / "copy3"
+        assert await cli(sandbox, "downloads", "package", package_id, "--out", third, "-y") == 4
+        said = capsys.readouterr()
+        assert "5008" in said.err
+        assert "no download of it is left" in said.err
+        assert uuids(third) == set()
+        assert not staged_path(third, package_id).exists()  # no temp file left behind

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async._atomic import fsync_dir
-from gigstack_async.bulk.engine import STAGING_DIR
+from gigstack_async.bulk.engine import STAGING_DIR, error_sat_code
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
@@ -184,7 +184,22 @@ def run_package(args: argparse.Namespace, ctx: Context) -> int:
         if not _confirm(ctx, f"Download package {package_id}?", yes=args.yes):
             ctx.ui.out("Not confirmed: nothing was sent.")
             return exitcodes.USAGE
-        _download(ctx, args, package_id, staged)
+        # A closed stdout (`... -y | head -1`) must not stop it once the GET may leave: a
+        # spent download is staged and extracted.
+        with ctx.ui.changing_state():
+            _download(ctx, args, package_id, staged)
+    with ctx.ui.changing_state():
+        result = _extract(ctx, staged, folder)
+    new = sum(f.written for f in result.files)
+    ctx.ui.out(
+        f"Package {package_id}: {len(result.files)} file{'s' if len(result.files) != 1 else ''}"
+        f" in {result.dest_dir} ({new} new, {len(result.files) - new} already there)."
+    )
+    return exitcodes.OK
+
+
+def _extract(ctx: Context, staged: Path, folder: Path) -> ExtractResult:
+    """Extract the staged copy into `folder`, make the files durable, then delete the copy."""
     try:
         result = extract_staged(staged, folder, overwrite=False)
         _make_durable(result)
@@ -198,12 +213,7 @@ def run_package(args: argparse.Namespace, ctx: Context) -> int:
         staged.unlink()
     with contextlib.suppress(OSError):
         staged.parent.rmdir()  # only when empty (a `sat download` may stage there too)
-    new = sum(f.written for f in result.files)
-    ctx.ui.out(
-        f"Package {package_id}: {len(result.files)} file{'s' if len(result.files) != 1 else ''}"
-        f" in {result.dest_dir} ({new} new, {len(result.files) - new} already there)."
-    )
-    return exitcodes.OK
+    return result
 
 
 def _download(ctx: Context, args: argparse.Namespace, package_id: str, staged: Path) -> None:
@@ -211,14 +221,24 @@ def _download(ctx: Context, args: argparse.Namespace, package_id: str, staged: P
         async with ctx.client(args) as client:
             await client.downloads.fetch_package_to(package_id, staged)
 
-    with ctx.ui.changing_state():  # a closed pipe must not stop it once the GET left
-        try:
-            asyncio.run(fetch())
-        except GigstackError as error:
-            if _may_have_spent(error):
-                ctx.ui.err(
-                    f"This download of package {package_id} may have counted as one of SAT's "
-                    "2 (the request may have reached SAT); a second attempt spends the last "
-                    "one."
-                )
-            raise
+    try:
+        asyncio.run(fetch())
+    except GigstackError as error:
+        code = error_sat_code(error)
+        if code == 5008:
+            ctx.ui.err(
+                f"SAT 5008: package {package_id} was already downloaded twice (SAT's limit): "
+                "no download of it is left. A new request for the period gives new packages "
+                "(may be billed)."
+            )
+        elif code == 5007:
+            ctx.ui.err(
+                f"SAT 5007: package {package_id} no longer exists (SAT keeps packages 72 h). A "
+                "new request for the period gives new packages (may be billed)."
+            )
+        elif _may_have_spent(error):
+            ctx.ui.err(
+                f"This download of package {package_id} may have counted as one of SAT's 2 "
+                "(the request may have reached SAT); a second attempt may spend the last one."
+            )
+        raise
