@@ -2271,7 +2271,8 @@ def _status(state: MonthState, seen: Seen) -> Result:
 
     The status body is NOT FOUND in the docs; the criteria it may carry (dates, rfc_type,
     request_type: GUESS names) are used as a history entry's would be, with one rule stricter:
-    only an answer carrying ALL of them, each equal to the month's, checks an unchecked request
+    only an answer carrying ALL of them, each able to mean the month's (`status_criteria`: its
+    formats are a GUESS, read permissively), checks an unchecked request
     (a history entry may omit requestType, a status answer may not). A present field that
     differs shows another request under the same id (ids restarted): nothing is downloaded.
     A missing one proves nothing: an unchecked month waits for the history as before (and
