@@ -30,7 +30,7 @@ import random
 import sqlite3
 import time
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -497,6 +497,24 @@ def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -
         return content.metadata_rows(folder / name for name in names)
     except OSError:
         return 0
+
+
+def set_aside_damaged(folder: Path, names: Sequence[str]) -> list[Path]:
+    """Move the damaged CFDIs among `names` in `folder` (`content.damaged_files`) to its
+    `machine.DAMAGED_DIR` subfolder, under their own name (`<name>.1`, `.2`, ... when that
+    is taken): nothing is deleted. Returns where they went. Raises `OSError`."""
+    moved = []
+    for name in content.damaged_files(folder, names):
+        aside = folder / m.DAMAGED_DIR
+        aside.mkdir(exist_ok=True)
+        target = aside / name
+        n = 0
+        while target.exists():
+            n += 1
+            target = aside / f"{name}.{n}"
+        (folder / name).rename(target)
+        moved.append(target)
+    return moved
 
 
 def _done_with_files(state: m.MonthState) -> bool:
@@ -998,6 +1016,12 @@ class _Run:
             self.feed(key, refused)
             return
         try:
+            if state.refill and state.lost_files:
+                # A damaged CFDI (review 9n #3) is moved aside, never deleted, so the package's
+                # copy can take its place; an intact file is never overwritten.
+                await _finish_even_if_cancelled(
+                    asyncio.to_thread(set_aside_damaged, folder, state.lost_files)
+                )
             async with self.extracting:
                 result = await _finish_even_if_cancelled(
                     asyncio.to_thread(
@@ -1354,8 +1378,9 @@ class _Run:
                 start = m.Start(want_files=want_files, on_disk=on_disk)
                 noted = self.notes.get(key, "").startswith(m.MISSING_FILES)
                 if folder is not None and _done_with_files(before) and not noted:
-                    # Names only (newcomer 9h #1: a done month whose files were deleted was
-                    # reported done with them): the machine says MISSING FILES. Not when the
+                    # Gone, or a CFDI damaged (newcomer 9h #1: a done month whose files were
+                    # deleted was reported done with them; review 9n #3: one cut short was
+                    # too): the machine says MISSING FILES. Not when the
                     # plan's note says so already (its own part's way, review 9i #5).
                     lost = await asyncio.to_thread(content.lost_files, folder / key, before.files)
                     start = attrs.evolve(start, lost=lost)

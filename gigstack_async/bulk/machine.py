@@ -57,6 +57,7 @@ import attrs
 
 __all__ = [
     "ABSENCE_GRACE",
+    "DAMAGED_DIR",
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
@@ -496,9 +497,9 @@ class MonthState:
     `--allow-duplicates` does for every month. Cleared once the create is sent."""
 
     lost_files: tuple[str, ...] = ()
-    """Files of a done month's recorded extraction that its folder no longer held when this
-    run started (`Start.lost`: names only, as `content.lost_files` compares them): the month
-    then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
+    """Files of a done month's recorded extraction that its folder no longer held intact when
+    this run started (`Start.lost`: gone, or a CFDI damaged, as `content.lost_files` finds
+    them): the month then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
     refill: bool = False
     """The user allowed downloading again the packages that held a done month's missing files
     (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
@@ -614,7 +615,7 @@ class Start:
     """Staged ZIPs named for the month in the staging folder now (`<YYYY-MM>-*.zip`)."""
     lost: tuple[str, ...] = ()
     """Files of a done month's recorded extraction (`MonthState.files`) the folder no longer
-    holds (`content.lost_files`): names only, no file is read."""
+    holds intact (`content.lost_files`: gone, or a CFDI damaged on disk)."""
 
 
 @attrs.frozen
@@ -1716,8 +1717,8 @@ def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     return _attention(
         state,
         f"{MISSING_FILES}: its folder ({state.key}/ in the download folder) no longer holds "
-        f"{len(lost)} of the {len(state.files)} file(s) extracted for it (e.g. {lost[0]}): not "
-        "reported done",
+        f"{len(lost)} of the {len(state.files)} file(s) extracted for it intact (gone, or a CFDI "
+        f"damaged on disk, e.g. cut short; e.g. {lost[0]}): not reported done",
         _missing_files_hint(state),
         resume_to=Stage.DONE,
     )
@@ -1748,8 +1749,9 @@ def _missing_files_hint(state: MonthState) -> str:
     return (
         f"free first: `gigstack-async journal retry-download {key}` allows downloading package "
         f"{', '.join(packages)} once more ({budget}; nothing is requested again), and the next "
-        "run extracts the missing files again (files still in the folder are never "
-        f"overwritten); or {back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
+        "run extracts the missing files again (a damaged one is first moved to the month's "
+        f"`{DAMAGED_DIR}/` subfolder; an intact file still there is never overwritten); or "
+        f"{back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
         f"5008 (served twice), only {resend}"
     )
 
@@ -3498,6 +3500,9 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
 
 
 MISSING_FILES = "MISSING FILES"
+DAMAGED_DIR = "damaged"
+"""The subfolder of a month's folder where a refill (`journal retry-download`) moves a damaged
+CFDI before it extracts the package's copy (review 9n #3): kept, never deleted."""
 """How a plan's note starts when the month's folder lost files it is counted complete with."""
 
 

@@ -169,8 +169,8 @@ def allow_download(
 
 def missing_now(store: JournalStore, key: str) -> m.MonthState:
     """Month `key` as recorded, or, when it is done and its folder no longer holds some of
-    the files extracted for it, as the next run takes it up: MISSING FILES (names only, no
-    file read; newcomer 9h #1). Not recorded."""
+    the files extracted for it intact, as the next run takes it up: MISSING FILES (gone, or a
+    CFDI damaged; newcomer 9h #1, review 9n #3). Not recorded."""
     state = store.get(key)
     where = store.download_to
     if state.stage is not m.Stage.DONE or where is None or not state.files:
