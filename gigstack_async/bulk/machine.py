@@ -4247,8 +4247,8 @@ def files_notice(state: MonthState) -> str:
         # not counted, e.g. a record rebuilt without a run: the files may all be there.)
         return (
             f"{held}; {count_source(state)}, and it holds {state.cfdis_on_disk} distinct of "
-            f"them: {count - state.cfdis_on_disk} are missing, so `gigstack-async journal keep "
-            f"{key}` would refuse them). "
+            f"them: {count - state.cfdis_on_disk} are missing or damaged, so `gigstack-async "
+            f"journal keep {key}` would refuse them). "
         )
     if count is not None:
         return (

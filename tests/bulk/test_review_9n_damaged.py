@@ -22,7 +22,16 @@ from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, PACKAGE, calls, cfdi_text, month_results, world_of
+from tests.bulk._support import (
+    CREATE,
+    JOURNAL,
+    PACKAGE,
+    calls,
+    cfdi_text,
+    keyed_cli,
+    month_results,
+    world_of,
+)
 
 UUIDS = tuple(f"{0xABCDEF00 + n:08x}-aaaa-4bbb-8ccc-dddddddddddd" for n in range(4))
 
@@ -139,3 +148,46 @@ async def test_a_truncated_cfdi_of_a_done_month_is_found_and_brought_back_for_fr
         later = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
         assert later.ok
         assert len(later.files) == total
+
+
+async def test_after_a_deleted_journal_a_damaged_cfdi_leads_to_retry_download_not_keep(
+    tmp_path: Path,
+) -> None:
+    """Newcomer 9h #11 with a damaged file instead of a deleted one: the folder holds as many
+    files as SAT's count, one cut short. The hint says it is missing or damaged (keep would
+    refuse it) and leads with `journal retry-download`, which then brings it back for free."""
+    async with world_of(SandboxConfig(speed=3000, seed=7)) as (sandbox, client):
+        out = tmp_path / "dclk"
+        result = (await month_results(client, out, "2024-07", "2024-07"))["2024-07"]
+        assert result.ok
+        assert result.request_id is not None
+        total = len(result.files)
+        for path in out.glob(f"{JOURNAL}*"):
+            path.unlink()
+        cut = sorted((out / "2024-07").glob("*.xml"))[0]
+        good = cut.read_bytes()
+        cut.write_bytes(good[:100])
+        creates, gets = calls(sandbox, CREATE), calls(sandbox, PACKAGE)
+        adopt = ["journal", "adopt", out, "2024-07", result.request_id]
+        assert (
+            await asyncio.to_thread(
+                keyed_cli, sandbox, *adopt, "--rfc-type", "received", "--type", "cfdi", "--yes"
+            )
+            == 0
+        )
+
+        stopped = (await month_results(client, out, "2024-07", "2024-07"))["2024-07"]
+        hint = stopped.hint or ""
+        assert "if they are all there" not in hint
+        assert f"holds {total - 1} distinct of them: 1 are missing or damaged" in hint
+        assert hint.index(f"journal retry-download {out} 2024-07") < hint.index("journal resend")
+
+        code = await asyncio.to_thread(
+            main, ["journal", "retry-download", str(out), "2024-07", "--yes"]
+        )
+        assert code == 0
+        done = (await month_results(client, out, "2024-07", "2024-07"))["2024-07"]
+        assert done.ok
+        assert len(done.files) == total
+        assert cut.read_bytes() == good
+        assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == (creates, gets + 1)
