@@ -1718,7 +1718,7 @@ def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
         state,
         f"{MISSING_FILES}: its folder ({state.key}/ in the download folder) no longer holds "
         f"{len(lost)} of the {len(state.files)} file(s) extracted for it intact (gone, or a CFDI "
-        f"damaged on disk, e.g. cut short; e.g. {lost[0]}): not reported done",
+        f"damaged on disk such as one cut short; e.g. {lost[0]}): not reported done",
         _missing_files_hint(state),
         resume_to=Stage.DONE,
     )
