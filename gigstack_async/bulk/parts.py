@@ -45,8 +45,8 @@ def _trouble(state: m.MonthState, recorded: str) -> m.PartTrouble | None:
         gone = "is gone" if not part.exists() else f"no longer holds its journal ({journal.name})"
         return m.PartTrouble(
             f"the part folder {part} {gone}",
-            f"put the part folder back (from a backup) and run the same command again; if it is "
-            f"gone, {again}",
+            f"put the part folder back (from a backup) and run this folder's download again; if it "
+            f"is gone, {again}",
         )
     try:
         with JournalStore.open_readonly(journal) as other:
@@ -68,7 +68,7 @@ def _trouble(state: m.MonthState, recorded: str) -> m.PartTrouble | None:
         return m.PartTrouble(
             f"{key} is {theirs.stage.value} in the part folder {part}, no longer finished",
             f"{show} and how to finish it; run that part's `sat download` again (`--out "
-            f"{typed}`) until it is done, then run this command again",
+            f"{typed}`) until it is done, then run this folder's download again",
         )
     folder = None if where is None else where.absolute() / key
     # The check a run of the part makes of its own done month (`Start.lost`), so a part's
@@ -93,9 +93,9 @@ def _trouble(state: m.MonthState, recorded: str) -> m.PartTrouble | None:
     way = (
         f"`gigstack-async journal retry-download {typed} {key}` downloads the part's package "
         f"once more (free: nothing is requested again), then run that part's `sat download` "
-        f"again (`--out {typed}`), then this command"
+        f"again (`--out {typed}`), then this folder's download again"
         if free
         else f"the part's own journal says how to get them back: {show}; then run this "
-        "command again"
+        "folder's download again"
     )
     return m.PartTrouble(what, way)

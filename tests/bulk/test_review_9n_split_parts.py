@@ -117,6 +117,11 @@ async def test_a_part_folder_that_lost_its_files_is_not_reported_complete(
 
     # The printed route: the part's own retry-download, the part's run, then this one.
     assert await asyncio.to_thread(cli, *shlex.split(printed.group(1))[1:], "--yes") == 0
+    # Allowed but not downloaded yet: the part's month is no longer finished, and says so.
+    waiting = (await run(client, out))["2024-03"]
+    assert not waiting.ok
+    assert f"2024-03 is completed in the part folder {part_a.absolute()}" in (waiting.error or "")
+    assert f"--out {part_a.absolute()}" in (waiting.hint or "")
     packages = calls(sandbox, PACKAGE)
     assert (await run(client, part_a, "2024-03-01", "2024-03-15"))["2024-03"].ok
     assert calls(sandbox, PACKAGE) == packages + 1  # one GET of the part's package, again
