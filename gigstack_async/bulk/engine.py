@@ -59,6 +59,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.hints import open_day_hint
+from gigstack_async.bulk.parts import part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.stops import ends_run, server_answered
@@ -696,7 +697,8 @@ class _Run:
         view = self.shown.get(state.key)
         if view is not None and error is None and (state.stage is m.Stage.SAT_FAILED or state.ok):
             # The record is SAT-failed, or done for part of the plan's days with its own part
-            # holding the rest (`m.PlanDecision.shown`): this plan's days are all here.
+            # holding the rest (`m.PlanDecision.shown`): this plan's days are all here. Or
+            # split with a part elsewhere that lost files (`m.parts_missing`): not complete.
             state = view
         note = self.notes.get(state.key)
         if (
@@ -1384,6 +1386,12 @@ class _Run:
                     # plan's note says so already (its own part's way, review 9i #5).
                     lost = await asyncio.to_thread(content.lost_files, folder / key, before.files)
                     start = attrs.evolve(start, lost=lost)
+                if before.stage is m.Stage.SPLIT and before.split_parts:
+                    # Its parts elsewhere, read-only (review 9n #5): one that lost its files
+                    # makes this run report the month MISSING FILES; the split stays recorded.
+                    troubles = await asyncio.to_thread(part_troubles, before)
+                    if troubles:
+                        self.shown[key] = m.parts_missing(before, troubles)
                 if folder is not None and on_disk:
                     kind = before.request_type
                     start = attrs.evolve(

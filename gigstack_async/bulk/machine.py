@@ -88,6 +88,7 @@ __all__ = [
     "PackageFailed",
     "PackageSending",
     "PackageStaged",
+    "PartTrouble",
     "PlanCreate",
     "PlanDecision",
     "PollFailed",
@@ -124,6 +125,7 @@ __all__ = [
     "other_dates_way",
     "own_part_holds",
     "own_request",
+    "parts_missing",
     "plan_decision",
     "recorded_holds",
     "refill_packages",
@@ -473,6 +475,11 @@ class MonthState:
     (`Send.today`): the day was not over, so CFDIs stamped later that day, or certified late at
     SAT, may be missing from its package (newcomer 9g #4). A run on a later day of the same
     dates names that day MISSING DAYS (`plan_decision`); a new create clears it."""
+    split_parts: tuple[str, ...] = ()
+    """The journals (absolute paths) of the parts elsewhere that `journal split` recorded the
+    month with (`SplitElsewhere.parts`): each run and `journal show` read them (never write
+    them) to check the parts still hold the files they record (`parts_missing`; review 9n #5).
+    Empty in a journal written before (nothing to check)."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
@@ -851,6 +858,9 @@ class SplitElsewhere:
     """The CFDIs of the month's days in the parts elsewhere, together (each part's journal's
     count); None when a part's is unknown. The split month's count adds its own parts' to it:
     unknown stays unknown, never 0."""
+    parts: tuple[str, ...] = ()
+    """The parts' journals (absolute paths): recorded as `MonthState.split_parts` (kept as
+    they were when none are given)."""
 
 
 def _total(*counts: int | None) -> int | None:
@@ -1153,7 +1163,10 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case AllowDownload():
             return _allow_download(state, obs)
         case SplitElsewhere():
-            return _split_elsewhere(state, obs)
+            split, commands = _split_elsewhere(state, obs)
+            if obs.parts and split.stage is Stage.SPLIT:
+                split = _evolve(split, split_parts=obs.parts)
+            return split, commands
         case KeepFiles():
             return _keep_files(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
@@ -1707,6 +1720,36 @@ def files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     if state.stage is not Stage.DONE or not lost:
         return state
     return _files_missing(state, lost)
+
+
+@attrs.frozen
+class PartTrouble:
+    """A part elsewhere of a split month that no longer holds what its journal recorded, as
+    `bulk.parts.part_troubles` found it (reading the part's journal, never writing it)."""
+
+    problem: str
+    """What is wrong, naming the part folder (its month folder gone, files missing, its
+    journal gone or unreadable, or the month no longer finished there)."""
+    way: str
+    """How to get the part back: its own journal's commands, with the part folder in them."""
+
+
+def parts_missing(state: MonthState, troubles: Sequence[PartTrouble]) -> MonthState:
+    """Month `state`, recorded `split`, as a run (or `journal show`) reports it once its parts
+    elsewhere are checked: needs attention, MISSING FILES, when `troubles` names any (review 9n
+    #5: "split, 34 invoices" with a part folder gone); `state` otherwise. Not recorded: the
+    split stays the journal's, so a fixed part, or a `journal split` naming another folder
+    for it, makes the month complete again. Pure."""
+    if state.stage is not Stage.SPLIT or not troubles:
+        return state
+    return _attention(
+        state,
+        f"{MISSING_FILES}: downloaded in parts elsewhere, but "
+        + "; ".join(t.problem for t in troubles)
+        + ": not reported complete",
+        "; ".join(t.way for t in troubles),
+        resume_to=Stage.SPLIT,
+    )
 
 
 def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
