@@ -57,6 +57,7 @@ import attrs
 
 __all__ = [
     "ABSENCE_GRACE",
+    "DAMAGED_DIR",
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
@@ -87,6 +88,7 @@ __all__ = [
     "PackageFailed",
     "PackageSending",
     "PackageStaged",
+    "PartTrouble",
     "PlanCreate",
     "PlanDecision",
     "PollFailed",
@@ -123,6 +125,7 @@ __all__ = [
     "other_dates_way",
     "own_part_holds",
     "own_request",
+    "parts_missing",
     "plan_decision",
     "recorded_holds",
     "refill_packages",
@@ -478,6 +481,11 @@ class MonthState:
     (`Send.today`): the day was not over, so CFDIs stamped later that day, or certified late at
     SAT, may be missing from its package (newcomer 9g #4). A run on a later day of the same
     dates names that day MISSING DAYS (`plan_decision`); a new create clears it."""
+    split_parts: tuple[str, ...] = ()
+    """The journals (absolute paths) of the parts elsewhere that `journal split` recorded the
+    month with (`SplitElsewhere.parts`): each run and `journal show` read them (never write
+    them) to check the parts still hold the files they record (`parts_missing`; review 9n #5).
+    Empty in a journal written before (nothing to check)."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
@@ -502,9 +510,9 @@ class MonthState:
     `--allow-duplicates` does for every month. Cleared once the create is sent."""
 
     lost_files: tuple[str, ...] = ()
-    """Files of a done month's recorded extraction that its folder no longer held when this
-    run started (`Start.lost`: names only, as `content.lost_files` compares them): the month
-    then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
+    """Files of a done month's recorded extraction that its folder no longer held intact when
+    this run started (`Start.lost`: gone, or a CFDI damaged, as `content.lost_files` finds
+    them): the month then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
     refill: bool = False
     """The user allowed downloading again the packages that held a done month's missing files
     (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
@@ -620,7 +628,7 @@ class Start:
     """Staged ZIPs named for the month in the staging folder now (`<YYYY-MM>-*.zip`)."""
     lost: tuple[str, ...] = ()
     """Files of a done month's recorded extraction (`MonthState.files`) the folder no longer
-    holds (`content.lost_files`): names only, no file is read."""
+    holds intact (`content.lost_files`: gone, or a CFDI damaged on disk)."""
 
 
 @attrs.frozen
@@ -857,6 +865,9 @@ class SplitElsewhere:
     """The CFDIs of the month's days in the parts elsewhere, together (each part's journal's
     count); None when a part's is unknown. The split month's count adds its own parts' to it:
     unknown stays unknown, never 0."""
+    parts: tuple[str, ...] = ()
+    """The parts' journals (absolute paths): recorded as `MonthState.split_parts` (kept as
+    they were when none are given)."""
 
 
 def _total(*counts: int | None) -> int | None:
@@ -1159,7 +1170,10 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case AllowDownload():
             return _allow_download(state, obs)
         case SplitElsewhere():
-            return _split_elsewhere(state, obs)
+            split, commands = _split_elsewhere(state, obs)
+            if obs.parts and split.stage is Stage.SPLIT:
+                split = _evolve(split, split_parts=obs.parts)
+            return split, commands
         case KeepFiles():
             return _keep_files(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
@@ -1715,6 +1729,36 @@ def files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     return _files_missing(state, lost)
 
 
+@attrs.frozen
+class PartTrouble:
+    """A part elsewhere of a split month that no longer holds what its journal recorded, as
+    `bulk.parts.part_troubles` found it (reading the part's journal, never writing it)."""
+
+    problem: str
+    """What is wrong, naming the part folder (its month folder gone, files missing, its
+    journal gone or unreadable, or the month no longer finished there)."""
+    way: str
+    """How to get the part back: its own journal's commands, with the part folder in them."""
+
+
+def parts_missing(state: MonthState, troubles: Sequence[PartTrouble]) -> MonthState:
+    """Month `state`, recorded `split`, as a run (or `journal show`) reports it once its parts
+    elsewhere are checked: needs attention, MISSING FILES, when `troubles` names any (review 9n
+    #5: "split, 34 invoices" with a part folder gone); `state` otherwise. Not recorded: the
+    split stays the journal's, so a fixed part, or a `journal split` naming another folder
+    for it, makes the month complete again. Pure."""
+    if state.stage is not Stage.SPLIT or not troubles:
+        return state
+    return _attention(
+        state,
+        f"{MISSING_FILES}: downloaded in parts elsewhere, but "
+        + "; ".join(t.problem for t in troubles)
+        + ": not reported complete",
+        "; ".join(t.way for t in troubles),
+        resume_to=Stage.SPLIT,
+    )
+
+
 def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     """Month `state`, done, once its folder no longer holds `lost` of the files extracted for
     it: needs attention, MISSING FILES, never reported done with files that are not there
@@ -1723,8 +1767,8 @@ def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     return _attention(
         state,
         f"{MISSING_FILES}: its folder ({state.key}/ in the download folder) no longer holds "
-        f"{len(lost)} of the {len(state.files)} file(s) extracted for it (e.g. {lost[0]}): not "
-        "reported done",
+        f"{len(lost)} of the {len(state.files)} file(s) extracted for it intact (gone, or a CFDI "
+        f"damaged on disk such as one cut short; e.g. {lost[0]}): not reported done",
         _missing_files_hint(state),
         resume_to=Stage.DONE,
     )
@@ -1755,8 +1799,9 @@ def _missing_files_hint(state: MonthState) -> str:
     return (
         f"free first: `gigstack-async journal retry-download {key}` allows downloading package "
         f"{', '.join(packages)} once more ({budget}; nothing is requested again), and the next "
-        "run extracts the missing files again (files still in the folder are never "
-        f"overwritten); or {back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
+        "run extracts the missing files again (a damaged one is first moved to the month's "
+        f"`{DAMAGED_DIR}/` subfolder; an intact file still there is never overwritten); or "
+        f"{back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
         f"5008 (served twice), only {resend}"
     )
 
@@ -3515,6 +3560,9 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
 
 
 MISSING_FILES = "MISSING FILES"
+DAMAGED_DIR = "damaged"
+"""The subfolder of a month's folder where a refill (`journal retry-download`) moves a damaged
+CFDI before it extracts the package's copy (review 9n #3): kept, never deleted."""
 """How a plan's note starts when the month's folder lost files it is counted complete with."""
 
 
@@ -4261,8 +4309,8 @@ def files_notice(state: MonthState) -> str:
         # not counted, e.g. a record rebuilt without a run: the files may all be there.)
         return (
             f"{held}; {count_source(state)}, and it holds {state.cfdis_on_disk} distinct of "
-            f"them: {count - state.cfdis_on_disk} are missing, so `gigstack-async journal keep "
-            f"{key}` would refuse them). "
+            f"them: {count - state.cfdis_on_disk} are missing or damaged, so `gigstack-async "
+            f"journal keep {key}` would refuse them). "
         )
     if count is not None:
         return (

@@ -329,8 +329,9 @@ def register(commands: Any) -> None:
         "a new journal, or rebuilt from a log without counts), one more GET of each of its "
         "packages assumed spent. For a done month whose folder lost files (MISSING FILES), one "
         "more GET of each package that held them, within SAT's two downloads: the next run "
-        "extracts it again and writes only the missing files (never overwriting one still "
-        "there). The risk is shown and must be confirmed (--yes when not in a "
+        "extracts it again and writes only the missing files (a damaged CFDI is first moved to "
+        "the month's damaged/ subfolder, kept; a file still there intact is never "
+        "overwritten). The risk is shown and must be confirmed (--yes when not in a "
         "terminal). Nothing is sent now.",
         epilog=EPILOG,
         client=False,
@@ -955,7 +956,8 @@ REFILL_RISK = (
     "{key} is missing {lost} of the {files} file(s) extracted for it (MISSING FILES). This "
     "allows downloading package {packages} once more ({counted}), sent by the next run (`sat "
     "download` or `bulk()`) with this folder: it extracts the package again and writes only the "
-    "files the folder no longer holds (a file still there is never overwritten). Nothing is "
+    "files the folder no longer holds intact (a damaged CFDI is first moved to {key}/damaged/, "
+    "kept; an intact file still there is never overwritten). Nothing is "
     "requested again and nothing is billed. SAT keeps a package 72 h and serves it at most "
     "twice: if it answers 5007 (expired) or 5008 (served twice), the month then needs `{prog} "
     "journal resend {key}` (a new request, may be billed)."
