@@ -2773,7 +2773,10 @@ def _remember(records: tuple[KnownRequest, ...], seen: Seen) -> tuple[KnownReque
 
 def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
     changes: dict[str, object] = {"status_asked": state.status_asked or asked}
-    if seen.invoice_count is not None:
+    counting = seen.status in ("pending", "accepted", "processing")
+    if seen.invoice_count is not None and (seen.invoice_count or not counting):
+        # While SAT is still counting, a 0 is "not counted yet" (newcomer 9h #7: a history
+        # read while processing left a done month with "0 invoices" beside its 29 files).
         changes["invoice_count"] = seen.invoice_count
     if seen.package_ids is not None and (seen.package_ids or state.package_ids is None):
         changes["package_ids"] = seen.package_ids

@@ -522,7 +522,10 @@ def _row(
     hold: Hold | None = None,
     out: str | None = None,
 ) -> list[str]:
-    count = "" if state.invoice_count is None else str(state.invoice_count)
+    # Unknown is "-", as in the `sat download` summary; never blank or 0 (newcomer 9h #7).
+    count = "-" if state.invoice_count is None else str(state.invoice_count)
+    if state.invoice_count == 0 and not (state.ok or state.sat_state == "completed"):
+        count = "-"  # an older journal's 0, kept while SAT was still counting
     why = state.reason or ""
     again = "the running `sat download` drives it" if running else "run the same command again"
     step = state.hint or (again if not state.settled else "")
@@ -687,11 +690,15 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
             # counted there, if at all; said before the yes, as the run will act on it.
             ctx.ui.out(
                 f"This journal did not count the downloads of {request_id}'s packages (made "
-                "elsewhere: another folder or tool), so both of SAT's 2 are assumed spent: the "
-                "next run stops before downloading any of them; then `"
-                f"{PROG} journal retry-download {shell_quote(str(args.journal))} {state.key}` "
-                "allows one more GET of each (it bills nothing: SAT answers 5008 for a package "
-                "already served twice)."
+                "elsewhere: another folder or tool), so both of SAT's 2 are assumed spent. "
+                "Next: run the download once (the same `sat download` for this folder): it "
+                "reads the request's packages (free) and stops before downloading any of them. "
+                f"Only then does `{PROG} journal retry-download "
+                f"{shell_quote(str(args.journal))} {state.key}` allow one more GET of each (it "
+                "bills nothing: SAT answers 5008 for a package already served twice; before "
+                "that run it is refused: the month has not stopped at a package yet), and one "
+                "more run "
+                "downloads them."
             )
         earlier, folder = _earlier_files(store, state)
         if earlier:
