@@ -60,6 +60,7 @@ from gigstack_async.bulk.created_at import created_at_instant
 
 __all__ = [
     "ABSENCE_GRACE",
+    "DAMAGED_DIR",
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
@@ -90,6 +91,7 @@ __all__ = [
     "PackageFailed",
     "PackageSending",
     "PackageStaged",
+    "PartTrouble",
     "PlanCreate",
     "PlanDecision",
     "PollFailed",
@@ -126,6 +128,7 @@ __all__ = [
     "other_dates_way",
     "own_part_holds",
     "own_request",
+    "parts_missing",
     "plan_decision",
     "recorded_holds",
     "refill_packages",
@@ -355,6 +358,12 @@ class MonthState:
     written before it was kept): the first history read that could prove an absence starts
     the wait instead (later than the create, so never shorter). Absence is proven only by a
     history read `HistorySeen.grace` seconds after it."""
+    later_ids: tuple[str, ...] = ()
+    """Requests this journal created after the last create (its outcome unknown), as a history
+    that proved its absence but for the grace listed them (`_grace_gap`). Kept across runs:
+    the "a request created after it is listed" witness of `_absence_gap` (a run knows the order
+    of its own creates only), so a run that sends nothing can finish a wait a stopped run
+    began. Cleared by the next create."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -486,6 +495,11 @@ class MonthState:
     unknown (`taken_open_day`): unknown never means "after" the day was over. The first
     history or status that lists the request with a readable `createdAt` sets the day from it
     (cleared when it was surely made after the last day)."""
+    split_parts: tuple[str, ...] = ()
+    """The journals (absolute paths) of the parts elsewhere that `journal split` recorded the
+    month with (`SplitElsewhere.parts`): each run and `journal show` read them (never write
+    them) to check the parts still hold the files they record (`parts_missing`; review 9n #5).
+    Empty in a journal written before (nothing to check)."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
@@ -510,9 +524,9 @@ class MonthState:
     `--allow-duplicates` does for every month. Cleared once the create is sent."""
 
     lost_files: tuple[str, ...] = ()
-    """Files of a done month's recorded extraction that its folder no longer held when this
-    run started (`Start.lost`: names only, as `content.lost_files` compares them): the month
-    then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
+    """Files of a done month's recorded extraction that its folder no longer held intact when
+    this run started (`Start.lost`: gone, or a CFDI damaged, as `content.lost_files` finds
+    them): the month then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
     refill: bool = False
     """The user allowed downloading again the packages that held a done month's missing files
     (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
@@ -628,7 +642,7 @@ class Start:
     """Staged ZIPs named for the month in the staging folder now (`<YYYY-MM>-*.zip`)."""
     lost: tuple[str, ...] = ()
     """Files of a done month's recorded extraction (`MonthState.files`) the folder no longer
-    holds (`content.lost_files`): names only, no file is read."""
+    holds intact (`content.lost_files`: gone, or a CFDI damaged on disk)."""
 
 
 @attrs.frozen
@@ -753,7 +767,8 @@ class PackageFailed:
     message: str
     code: int | None = None
     sent: bool = True
-    """False only when the GET never left (a connect failure): given back. Any answer, a 5xx or
+    """False only when the GET never left (a connect failure) or was refused before anything
+    was served (a 401: the key refused): given back. Any other answer, a 5xx or
     a 429 included, may come after SAT served the package (a gateway error, or a limiter
     behind the API, in front of a served download): counted, unsure (`reached` False)."""
     rate_limited: bool = False
@@ -875,6 +890,9 @@ class SplitElsewhere:
     """The CFDIs of the month's days in the parts elsewhere, together (each part's journal's
     count); None when a part's is unknown. The split month's count adds its own parts' to it:
     unknown stays unknown, never 0."""
+    parts: tuple[str, ...] = ()
+    """The parts' journals (absolute paths): recorded as `MonthState.split_parts` (kept as
+    they were when none are given)."""
 
 
 def _total(*counts: int | None) -> int | None:
@@ -1180,7 +1198,10 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case AllowDownload():
             return _allow_download(state, obs)
         case SplitElsewhere():
-            return _split_elsewhere(state, obs)
+            split, commands = _split_elsewhere(state, obs)
+            if obs.parts and split.stage is Stage.SPLIT:
+                split = _evolve(split, split_parts=obs.parts)
+            return split, commands
         case KeepFiles():
             return _keep_files(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
@@ -1736,6 +1757,36 @@ def files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     return _files_missing(state, lost)
 
 
+@attrs.frozen
+class PartTrouble:
+    """A part elsewhere of a split month that no longer holds what its journal recorded, as
+    `bulk.parts.part_troubles` found it (reading the part's journal, never writing it)."""
+
+    problem: str
+    """What is wrong, naming the part folder (its month folder gone, files missing, its
+    journal gone or unreadable, or the month no longer finished there)."""
+    way: str
+    """How to get the part back: its own journal's commands, with the part folder in them."""
+
+
+def parts_missing(state: MonthState, troubles: Sequence[PartTrouble]) -> MonthState:
+    """Month `state`, recorded `split`, as a run (or `journal show`) reports it once its parts
+    elsewhere are checked: needs attention, MISSING FILES, when `troubles` names any (review 9n
+    #5: "split, 34 invoices" with a part folder gone); `state` otherwise. Not recorded: the
+    split stays the journal's, so a fixed part, or a `journal split` naming another folder
+    for it, makes the month complete again. Pure."""
+    if state.stage is not Stage.SPLIT or not troubles:
+        return state
+    return _attention(
+        state,
+        f"{MISSING_FILES}: downloaded in parts elsewhere, but "
+        + "; ".join(t.problem for t in troubles)
+        + ": not reported complete",
+        "; ".join(t.way for t in troubles),
+        resume_to=Stage.SPLIT,
+    )
+
+
 def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     """Month `state`, done, once its folder no longer holds `lost` of the files extracted for
     it: needs attention, MISSING FILES, never reported done with files that are not there
@@ -1744,8 +1795,8 @@ def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     return _attention(
         state,
         f"{MISSING_FILES}: its folder ({state.key}/ in the download folder) no longer holds "
-        f"{len(lost)} of the {len(state.files)} file(s) extracted for it (e.g. {lost[0]}): not "
-        "reported done",
+        f"{len(lost)} of the {len(state.files)} file(s) extracted for it intact (gone, or a CFDI "
+        f"damaged on disk such as one cut short; e.g. {lost[0]}): not reported done",
         _missing_files_hint(state),
         resume_to=Stage.DONE,
     )
@@ -1776,8 +1827,9 @@ def _missing_files_hint(state: MonthState) -> str:
     return (
         f"free first: `gigstack-async journal retry-download {key}` allows downloading package "
         f"{', '.join(packages)} once more ({budget}; nothing is requested again), and the next "
-        "run extracts the missing files again (files still in the folder are never "
-        f"overwritten); or {back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
+        "run extracts the missing files again (a damaged one is first moved to the month's "
+        f"`{DAMAGED_DIR}/` subfolder; an intact file still there is never overwritten); or "
+        f"{back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
         f"5008 (served twice), only {resend}"
     )
 
@@ -1811,6 +1863,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         unknown=False,
         unknown_cause=None,
         unknown_at=None,
+        later_ids=(),
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -2297,7 +2350,8 @@ def _status(state: MonthState, seen: Seen) -> Result:
 
     The status body is NOT FOUND in the docs; the criteria it may carry (dates, rfc_type,
     request_type: GUESS names) are used as a history entry's would be, with one rule stricter:
-    only an answer carrying ALL of them, each equal to the month's, checks an unchecked request
+    only an answer carrying ALL of them, each able to mean the month's (`status_criteria`: its
+    formats are a GUESS, read permissively), checks an unchecked request
     (a history entry may omit requestType, a status answer may not). A present field that
     differs shows another request under the same id (ids restarted): nothing is downloaded.
     A missing one proves nothing: an unchecked month waits for the history as before (and
@@ -2475,6 +2529,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             stage=Stage.PLANNED,
             unknown=False,
             unknown_at=None,
+            later_ids=(),
             resend_allowed=True,
             resume_to=None,
             reason="the history proved the last create never arrived",
@@ -2566,7 +2621,7 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         return _OMITS
     # A request this run created after the attempt cannot have existed before it, whatever the
     # snapshot says: the server may have reused an id the snapshot listed.
-    newer = {i for i, seq in obs.later if seq > state.attempt_seq}
+    newer = {i for i, seq in obs.later if seq > state.attempt_seq} | set(state.later_ids)
     # ... and one listed before it is that same request only if it shows the `createdAt` the
     # snapshot showed (the server's ids may have restarted in between; missing now is no
     # match). A snapshot entry without one cannot show a restart (a server that never reports
@@ -2581,7 +2636,9 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     ]
     if not any(_same_kind(state, s, journal) for s in older):
         return _no_older(state, obs)
-    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
+    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later) and not any(
+        i in listed for i in state.later_ids
+    ):
         return _LAGGING
     return None
 
@@ -2628,10 +2685,15 @@ def _grace_gap(state: MonthState, obs: HistorySeen) -> tuple[str | None, Result 
         f"{_WAIT_NOTE}{until} before resending: a lost create can appear late in the "
         "history, and this one shows no sign of it yet"
     )
+    listed = {s.id for s in obs.entries}
+    witnesses = set(state.later_ids) | {
+        i for i, seq in obs.later if seq > state.attempt_seq and i in listed
+    }
     waiting = _evolve(
         state,
         stage=Stage.SUBMITTING,
         unknown_at=since,
+        later_ids=tuple(sorted(witnesses)),
         resume_to=None,
         hint=None,
         reason=note,
@@ -2746,7 +2808,10 @@ def _remember(records: tuple[KnownRequest, ...], seen: Seen) -> tuple[KnownReque
 def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
     state = _proven_open_day(state, seen)
     changes: dict[str, object] = {"status_asked": state.status_asked or asked}
-    if seen.invoice_count is not None:
+    counting = seen.status in ("pending", "accepted", "processing")
+    if seen.invoice_count is not None and (seen.invoice_count or not counting):
+        # While SAT is still counting, a 0 is "not counted yet" (newcomer 9h #7: a history
+        # read while processing left a done month with "0 invoices" beside its 29 files).
         changes["invoice_count"] = seen.invoice_count
     if seen.package_ids is not None and (seen.package_ids or state.package_ids is None):
         changes["package_ids"] = seen.package_ids
@@ -3613,6 +3678,9 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
 
 
 MISSING_FILES = "MISSING FILES"
+DAMAGED_DIR = "damaged"
+"""The subfolder of a month's folder where a refill (`journal retry-download`) moves a damaged
+CFDI before it extracts the package's copy (review 9n #3): kept, never deleted."""
 """How a plan's note starts when the month's folder lost files it is counted complete with."""
 
 
@@ -4021,7 +4089,9 @@ def _next_package(state: MonthState) -> Result:
             state,
             f"SAT completed the request with {count} CFDIs but the server gave no package ids",
             "run the same command again later; if it persists, contact gigstack support with "
-            f"request {state.request_id}",
+            f"request {state.request_id} for its package ids, then `gigstack-async downloads "
+            "package <package id> --out <this month's folder>` fetches each (one of SAT's 2 "
+            "downloads of it; the journal does not record it)",
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
@@ -4363,8 +4433,8 @@ def files_notice(state: MonthState) -> str:
         # not counted, e.g. a record rebuilt without a run: the files may all be there.)
         return (
             f"{held}; {count_source(state)}, and it holds {state.cfdis_on_disk} distinct of "
-            f"them: {count - state.cfdis_on_disk} are missing, so `gigstack-async journal keep "
-            f"{key}` would refuse them). "
+            f"them: {count - state.cfdis_on_disk} are missing or damaged, so `gigstack-async "
+            f"journal keep {key}` would refuse them). "
         )
     if count is not None:
         return (

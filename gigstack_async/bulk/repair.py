@@ -24,6 +24,7 @@ import attrs
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR, initial_state
+from gigstack_async.bulk.parts import part_troubles
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 
@@ -187,9 +188,13 @@ def allow_download(
 
 def missing_now(store: JournalStore, key: str) -> m.MonthState:
     """Month `key` as recorded, or, when it is done and its folder no longer holds some of
-    the files extracted for it, as the next run takes it up: MISSING FILES (names only, no
-    file read; newcomer 9h #1). Not recorded."""
+    the files extracted for it intact, as the next run takes it up: MISSING FILES (gone, or a
+    CFDI damaged; newcomer 9h #1, review 9n #3); so too a split month whose parts elsewhere
+    lost files their journals record (`bulk.parts`, read-only; review 9n #5). Not recorded."""
     state = store.get(key)
+    if state.stage is m.Stage.SPLIT:
+        # Its parts elsewhere, checked as a run checks them (review 9n #5).
+        return m.parts_missing(state, part_troubles(state))
     where = store.download_to
     if state.stage is not m.Stage.DONE or where is None or not state.files:
         return state
@@ -439,7 +444,16 @@ def split(
     count = None if None in counts else sum(n for n in counts if n is not None)
     try:
         new, _ = m.transition(
-            state, m.SplitElsewhere(where, start, end, refused_elsewhere, invoice_count=count)
+            state,
+            m.SplitElsewhere(
+                where,
+                start,
+                end,
+                refused_elsewhere,
+                invoice_count=count,
+                # Each run checks them again, read-only (`bulk.parts`; review 9n #5).
+                parts=tuple(str(p.journal.absolute()) for p in found),
+            ),
         )
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None

@@ -205,7 +205,9 @@ async def test_another_rfc_type_into_the_same_folder_says_use_another_folder_not
             await run(client, out, end="2024-01", rfc_type="issued")
     text = " ".join(str(caught.value).split())
     assert "It holds received cfdi requests, and this run asks for issued cfdi" in text
-    assert "Use another --out folder (download_to) for it: that bills nothing twice" in text
+    # A Python caller reads its own argument (newcomer 9h #9); the CLI's reads --out, below.
+    assert "Use another download_to= folder for it: that bills nothing twice" in text
+    assert "--out" not in text
     assert "journal rebind` cannot change a journal's kind" in text
     assert f"journal rebind {out}`" not in text  # no command sends the user there
     assert "This journal was left untouched." in text

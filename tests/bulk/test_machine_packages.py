@@ -240,7 +240,9 @@ def test_no_package_ids_after_the_status_answer_needs_attention_never_zero(
         stage=Stage.NEEDS_ATTENTION,
         reason=f"SAT completed the request with {said} CFDIs but the server gave no package ids",
         hint="run the same command again later; if it persists, contact gigstack support "
-        "with request R1",
+        "with request R1 for its package ids, then `gigstack-async downloads package <package "
+        "id> --out <this month's folder>` fetches each (one of SAT's 2 downloads of it; the "
+        "journal does not record it)",
         resume_to=Stage.COMPLETED,
     )
 

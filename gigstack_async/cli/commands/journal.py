@@ -333,8 +333,9 @@ def register(commands: Any) -> None:
         "a new journal, or rebuilt from a log without counts), one more GET of each of its "
         "packages assumed spent. For a done month whose folder lost files (MISSING FILES), one "
         "more GET of each package that held them, within SAT's two downloads: the next run "
-        "extracts it again and writes only the missing files (never overwriting one still "
-        "there). The risk is shown and must be confirmed (--yes when not in a "
+        "extracts it again and writes only the missing files (a damaged CFDI is first moved to "
+        "the month's damaged/ subfolder, kept; a file still there intact is never "
+        "overwritten). The risk is shown and must be confirmed (--yes when not in a "
         "terminal). Nothing is sent now.",
         epilog=EPILOG,
         client=False,
@@ -525,7 +526,10 @@ def _row(
     hold: Hold | None = None,
     out: str | None = None,
 ) -> list[str]:
-    count = "" if state.invoice_count is None else str(state.invoice_count)
+    # Unknown is "-", as in the `sat download` summary; never blank or 0 (newcomer 9h #7).
+    count = "-" if state.invoice_count is None else str(state.invoice_count)
+    if state.invoice_count == 0 and not (state.ok or state.sat_state == "completed"):
+        count = "-"  # an older journal's 0, kept while SAT was still counting
     why = state.reason or ""
     again = "the running `sat download` drives it" if running else "run the same command again"
     step = state.hint or (again if not state.settled else "")
@@ -695,11 +699,15 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
             # counted there, if at all; said before the yes, as the run will act on it.
             ctx.ui.out(
                 f"This journal did not count the downloads of {request_id}'s packages (made "
-                "elsewhere: another folder or tool), so both of SAT's 2 are assumed spent: the "
-                "next run stops before downloading any of them; then `"
-                f"{PROG} journal retry-download {shell_quote(str(args.journal))} {state.key}` "
-                "allows one more GET of each (it bills nothing: SAT answers 5008 for a package "
-                "already served twice)."
+                "elsewhere: another folder or tool), so both of SAT's 2 are assumed spent. "
+                "Next: run the download once (the same `sat download` for this folder): it "
+                "reads the request's packages (free) and stops before downloading any of them. "
+                f"Only then does `{PROG} journal retry-download "
+                f"{shell_quote(str(args.journal))} {state.key}` allow one more GET of each (it "
+                "bills nothing: SAT answers 5008 for a package already served twice; before "
+                "that run it is refused: the month has not stopped at a package yet), and one "
+                "more run "
+                "downloads them."
             )
         earlier, folder = _earlier_files(store, state)
         if earlier:
@@ -964,7 +972,8 @@ REFILL_RISK = (
     "{key} is missing {lost} of the {files} file(s) extracted for it (MISSING FILES). This "
     "allows downloading package {packages} once more ({counted}), sent by the next run (`sat "
     "download` or `bulk()`) with this folder: it extracts the package again and writes only the "
-    "files the folder no longer holds (a file still there is never overwritten). Nothing is "
+    "files the folder no longer holds intact (a damaged CFDI is first moved to {key}/damaged/, "
+    "kept; an intact file still there is never overwritten). Nothing is "
     "requested again and nothing is billed. SAT keeps a package 72 h and serves it at most "
     "twice: if it answers 5007 (expired) or 5008 (served twice), the month then needs `{prog} "
     "journal resend {key}` (a new request, may be billed)."
