@@ -96,6 +96,15 @@ def test_a_held_month_sat_refused_with_5003_is_never_sent_the_same_request() -> 
     )
 
 
+def test_every_held_request_sat_refused_with_5003_is_named() -> None:
+    refused = ("failed", "SAT 5003: demasiadas")
+    held = m.hold(month(), ["r1", "r2"], {"r1": refused, "r2": refused})
+    assert refusal(held, m.AllowResend()).startswith(
+        "2024-01: SAT answered 5003 (too many CFDIs for one request) for 2024-01-01..2024-01-31 "
+        "to the request the month is held for (r1, r2): the same request would be billed"
+    )
+
+
 def test_a_held_one_day_month_refused_with_5003_is_offered_metadata_not_a_split() -> None:
     held = m.hold(month(end=JAN[0]), ["r1"], {"r1": ("failed", "5003 demasiadas")})
     assert refusal(held, m.AllowResend()) == (
