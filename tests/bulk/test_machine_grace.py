@@ -6,6 +6,8 @@ fast; the end-to-end boundary is in tests/bulk/test_absence_grace.py.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import date
 
 import attrs
@@ -73,4 +75,26 @@ def test_a_create_failed_at_an_unknown_time_waits_the_grace_from_this_read() -> 
             reason=note,
         ),
         (m.Warn(f"2024-01: {note}"),),
+    )
+
+
+@pytest.fixture
+def mexico_city_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone set to Mexico City (UTC-6), as on a user's machine."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    monkeypatch.setenv("TZ", "America/Mexico_City")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("mexico_city_clock")
+def test_the_wait_is_said_in_utc_whatever_the_local_time_zone() -> None:
+    _, result = m._grace_gap(lost(), read(FAILED_AT + 5))
+    assert result is not None
+    assert result[0].reason == (
+        "waiting until 08:10:00 UTC before resending: a lost create can appear late in the "
+        "history, and this one shows no sign of it yet"
     )
