@@ -30,11 +30,13 @@ metadata TXT line by line.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -43,14 +45,17 @@ from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, stream_staged
 
 __all__ = [
     "CfdiHead",
+    "Extraction",
     "PackageScan",
     "cfdi_heads",
     "cfdi_uuids",
     "damaged_cfdis",
     "damaged_files",
+    "extraction_of",
     "lost_files",
     "metadata_rows",
     "package_mismatch",
+    "recorded_extractions",
     "scan_files",
     "scan_package",
     "visible_files",
@@ -300,21 +305,89 @@ def visible_files(folder: Path | None) -> tuple[str, ...]:
     not subfolders; () when there is no such folder."""
     if folder is None or not folder.is_dir():
         return ()
-    return tuple(
-        sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
-    )
+    # `scandir` knows a file from a folder without a `stat` of each (review 9o: every run
+    # lists each done month's folder).
+    with os.scandir(folder) as entries:
+        return tuple(sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file()))
 
 
-def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
+@attrs.frozen
+class Extraction:
+    """What a month's journal recorded of one extracted file (review 9o #5, #6): its size
+    (bytes) and mtime (ns) right after extraction, and, for a CFDI the package itself held in
+    a form `damaged_cfdis` calls damaged, the SHA-256 (hex) of those bytes."""
+
+    size: int
+    mtime_ns: int
+    served_sha256: str | None = None
+
+
+class _Extracted(Protocol):
+    """`machine.ExtractedPackage`, as far as `recorded_extractions` reads it."""
+
+    @property
+    def files(self) -> tuple[str, ...]: ...
+    @property
+    def stamps(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def served_damaged(self) -> tuple[tuple[str, str], ...]: ...
+
+
+def recorded_extractions(extracted: Iterable[_Extracted]) -> dict[str, Extraction]:
+    """Each file's `Extraction` as a journal recorded it (`MonthState.extracted`): the files
+    of a package recorded without one stamp each (a journal written before) are left out, so
+    `lost_files` looks at their bytes as before."""
+    found: dict[str, Extraction] = {}
+    for e in extracted:
+        if len(e.stamps) != len(e.files):
+            continue
+        served = dict(e.served_damaged)
+        for name, (size, mtime_ns) in zip(e.files, e.stamps, strict=True):
+            found[name] = Extraction(size, mtime_ns, served.get(name))
+    return found
+
+
+def extraction_of(path: Path) -> Extraction:
+    """`Extraction` of the file at `path` as extraction left it: its size and mtime, and its
+    SHA-256 when it is a `<UUID>.xml` whose bytes `damaged_cfdis` calls damaged (SAT's own
+    form of it: never counted as damage later). Raises `OSError`."""
+    stat = path.stat()
+    found = _UUID_NAME.match(path.name)
+    served = None
+    if found is not None and not _intact(path, found.group(1).lower()):
+        served = _sha256(path)
+    return Extraction(stat.st_size, stat.st_mtime_ns, served)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    chunks = _read_chunks(path)
+    try:
+        for chunk in chunks:
+            digest.update(chunk)
+    finally:
+        chunks.close()
+    return digest.hexdigest()
+
+
+def lost_files(
+    folder: Path | None,
+    names: Sequence[str],
+    recorded: Mapping[str, Extraction] | None = None,
+) -> tuple[str, ...]:
     """The files `names` (a month's recorded extraction) that `folder` no longer holds intact.
     CFDIs (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`cfdi_uuids`: a
     copy under another name or a PDF beside it holds no CFDI); other files by name. A CFDI
-    whose every copy in the folder is damaged (`damaged_cfdis`, the check `journal keep`
-    makes: a file cut short, review 9n #3) is lost too.
+    whose every copy in the folder is damaged is lost too.
 
-    Cheap on a done month checked by every run: a copy is read whole only when its bytes do
-    not end with the closing `Comprobante` tag or do not hold its UUID (`_looks_whole`;
-    3,000 CFDIs of 4 KB: 0.07 s against 0.2 s parsing each; of 36 KB: 0.11 s against 1.4 s)."""
+    Damaged: a copy `recorded` (its `Extraction`) whose size and mtime are unchanged is intact
+    as extracted, without being read (the package's own bytes, whatever they are: review 9o
+    #5); one that changed is read whole (`damaged_cfdis`, the check `journal keep` makes: a
+    file cut short, zeroed, cut at the head, a flipped byte; review 9o #6), and its bytes
+    being the package's own (`Extraction.served_sha256`) are not damage. A copy not recorded (a
+    journal written before sizes were, `journal keep`'s files) gets the cheap look: read whole
+    only when its bytes do not end with the closing `Comprobante` tag or do not hold its UUID
+    (`_looks_whole`: catches a file cut short, review 9n #3, not one changed inside)."""
     if folder is None or not names:
         return ()
     held = set(visible_files(folder))
@@ -327,11 +400,15 @@ def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
         # A member in a subfolder of the package (not listed above): looked up by its path.
         and not ("/" in name and (folder / name).is_file())
     }
-    broken = _broken_uuids(folder, held, cfdi_uuids(n for n in names if n not in gone))
+    broken = _broken_uuids(
+        folder, held, cfdi_uuids(n for n in names if n not in gone), recorded or {}
+    )
     return tuple(name for name in names if name in gone or cfdi_uuids([name]) & broken)
 
 
-def _broken_uuids(folder: Path, held: Iterable[str], wanted: set[str]) -> set[str]:
+def _broken_uuids(
+    folder: Path, held: Iterable[str], wanted: set[str], recorded: Mapping[str, Extraction]
+) -> set[str]:
     """The UUIDs of `wanted` whose every copy among the `held` names is damaged."""
     copies: dict[str, list[str]] = {}
     for name in held:
@@ -341,31 +418,43 @@ def _broken_uuids(folder: Path, held: Iterable[str], wanted: set[str]) -> set[st
     return {
         uuid
         for uuid, found in copies.items()
-        if not any(_intact(folder / name, uuid) for name in found)
+        if not any(_intact(folder / name, uuid, recorded.get(name)) for name in found)
     }
 
 
-def damaged_files(folder: Path, names: Iterable[str]) -> tuple[str, ...]:
+def damaged_files(
+    folder: Path, names: Iterable[str], recorded: Mapping[str, Extraction] | None = None
+) -> tuple[str, ...]:
     """The `<UUID>.xml` files among `names` in `folder` that are there but damaged (the
-    check of `lost_files`); an unreadable file is damaged, a missing one is not listed."""
+    check of `lost_files`, with the same `recorded`); an unreadable file is damaged, a missing
+    one is not listed."""
+    known = recorded or {}
     return tuple(
         name
         for name in names
         if (found := _UUID_NAME.match(name)) is not None
         and (folder / name).is_file()
-        and not _intact(folder / name, found.group(1).lower())
+        and not _intact(folder / name, found.group(1).lower(), known.get(name))
     )
 
 
 _END = re.compile(rb"</(?:[A-Za-z_][\w.\-]*:)?Comprobante\s*>\s*$")
 
 
-def _intact(path: Path, uuid: str) -> bool:
-    """Whether the file at `path` is a complete CFDI stamped `uuid`: `_looks_whole`, else the
-    full check of `damaged_cfdis` (a CFDI written otherwise, e.g. UTF-16, is not refused by
-    the cheap look alone)."""
+def _intact(path: Path, uuid: str, recorded: Extraction | None = None) -> bool:
+    """Whether the file at `path` is a complete CFDI stamped `uuid`. With its `recorded`
+    extraction: unchanged size and mtime, else the full check of `damaged_cfdis`, else bytes
+    that are the package's own. Without: `_looks_whole`, else the full check (a CFDI written
+    otherwise, e.g. UTF-16, is not refused by the cheap look alone)."""
     try:
-        return _looks_whole(path, uuid) or not damaged_cfdis([path])
+        if recorded is None:
+            return _looks_whole(path, uuid) or not damaged_cfdis([path])
+        stat = path.stat()
+        if (stat.st_size, stat.st_mtime_ns) == (recorded.size, recorded.mtime_ns):
+            return True
+        if not damaged_cfdis([path]):
+            return True
+        return recorded.served_sha256 is not None and _sha256(path) == recorded.served_sha256
     except OSError:
         return False  # unreadable: no CFDI the folder can be said to hold
 

@@ -30,7 +30,7 @@ import random
 import sqlite3
 import time
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -269,7 +269,9 @@ def merge_plan(
         lost: tuple[str, ...] = ()
         if state.own_part is not None and download_to is not None:
             names = (*state.own_part.files, *state.files)
-            lost = content.lost_files(download_to / slot.key, names)
+            lost = content.lost_files(
+                download_to / slot.key, names, content.recorded_extractions(state.extracted)
+            )
         decision = m.plan_decision(
             state, slot.start_date, slot.end_date, lost=lost, today=plan.today
         )
@@ -501,12 +503,17 @@ def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -
         return 0
 
 
-def set_aside_damaged(folder: Path, names: Sequence[str]) -> list[Path]:
-    """Move the damaged CFDIs among `names` in `folder` (`content.damaged_files`) to its
+def set_aside_damaged(
+    folder: Path,
+    names: Sequence[str],
+    recorded: Mapping[str, content.Extraction] | None = None,
+) -> list[Path]:
+    """Move the damaged CFDIs among `names` in `folder` (`content.damaged_files`, with the
+    month's `recorded` extractions: a file as the package served it stays) to its
     `machine.DAMAGED_DIR` subfolder, under their own name (`<name>.1`, `.2`, ... when that
     is taken): nothing is deleted. Returns where they went. Raises `OSError`."""
     moved = []
-    for name in content.damaged_files(folder, names):
+    for name in content.damaged_files(folder, names, recorded):
         aside = folder / m.DAMAGED_DIR
         aside.mkdir(exist_ok=True)
         target = aside / name
@@ -517,6 +524,10 @@ def set_aside_damaged(folder: Path, names: Sequence[str]) -> list[Path]:
         (folder / name).rename(target)
         moved.append(target)
     return moved
+
+
+def _extractions(paths: Sequence[Path]) -> list[content.Extraction]:
+    return [content.extraction_of(path) for path in paths]
 
 
 def _done_with_files(state: m.MonthState) -> bool:
@@ -1037,7 +1048,12 @@ class _Run:
                 # A damaged CFDI (review 9n #3) is moved aside, never deleted, so the package's
                 # copy can take its place; an intact file is never overwritten.
                 await _finish_even_if_cancelled(
-                    asyncio.to_thread(set_aside_damaged, folder, state.lost_files)
+                    asyncio.to_thread(
+                        set_aside_damaged,
+                        folder,
+                        state.lost_files,
+                        content.recorded_extractions(state.extracted),
+                    )
                 )
             async with self.extracting:
                 result = await _finish_even_if_cancelled(
@@ -1060,9 +1076,21 @@ class _Run:
             self.feed(key, m.ExtractFailed(package_id, str(error)))
             return
         names = tuple(f.name for f in result.files)
+        try:
+            # Each file as extraction left it (review 9o #5, #6): later runs read only the
+            # ones that changed since; a file the package itself holds damaged is its own.
+            seen = await asyncio.to_thread(_extractions, [f.path for f in result.files])
+        except OSError:
+            seen = []  # not recorded: each run looks at the bytes, as for an older journal
+        stamps = tuple((e.size, e.mtime_ns) for e in seen)
+        served = tuple(
+            (name, e.served_sha256)
+            for name, e in zip(names, seen, strict=False)
+            if e.served_sha256 is not None
+        )
         staged = [f for f in self.store.get(key).staged if f.package_id == package_id]
         size = staged[0].size if staged else 0
-        self.feed(key, m.Extracted(package_id, names))
+        self.feed(key, m.Extracted(package_id, names, stamps, served))
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
 
     async def _check_taxpayer(
@@ -1399,7 +1427,12 @@ class _Run:
                     # deleted was reported done with them; review 9n #3: one cut short was
                     # too): the machine says MISSING FILES. Not when the
                     # plan's note says so already (its own part's way, review 9i #5).
-                    lost = await asyncio.to_thread(content.lost_files, folder / key, before.files)
+                    lost = await asyncio.to_thread(
+                        content.lost_files,
+                        folder / key,
+                        before.files,
+                        content.recorded_extractions(before.extracted),
+                    )
                     start = attrs.evolve(start, lost=lost)
                 if before.stage is m.Stage.SPLIT and before.split_parts:
                     # Its parts elsewhere, read-only (review 9n #5): one that lost its files

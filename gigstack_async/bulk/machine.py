@@ -248,6 +248,15 @@ class StagedFile:
 class ExtractedPackage:
     package_id: str
     files: tuple[str, ...]
+    stamps: tuple[tuple[int, int], ...] = ()
+    """Each of `files`' size (bytes) and mtime (ns) right after extraction, in order (review
+    9o #5, #6): a run takes a CFDI whose size and mtime are unchanged as intact without reading
+    it, and reads one that changed whole. Empty (a journal written before, files `journal keep`
+    recorded, an own part), or not one per file: each run looks at the bytes as before."""
+    served_damaged: tuple[tuple[str, str], ...] = ()
+    """(name, SHA-256 hex) of the CFDIs among `files` that the package itself held in a form
+    the content check calls damaged (e.g. a NUL after the closing tag, review 9o #5): a copy
+    with those very bytes is the package's own, never counted as damaged."""
 
 
 @attrs.frozen
@@ -803,6 +812,10 @@ class StagedLost:
 class Extracted:
     package_id: str
     files: tuple[str, ...]
+    stamps: tuple[tuple[int, int], ...] = ()
+    """`ExtractedPackage.stamps`, as the engine read them right after extracting."""
+    served_damaged: tuple[tuple[str, str], ...] = ()
+    """`ExtractedPackage.served_damaged`."""
 
 
 @attrs.frozen
@@ -1029,8 +1042,11 @@ def _refill_ends(state: MonthState) -> MonthState:
     """`refill` (fetch without checking the request) holds only while the month downloads its
     own packages again: any other way out of completed or staged (expired, SAT 5008, another
     request adopted or resent) ends it, so a later request's packages are never fetched
-    unchecked."""
-    if state.refill and state.stage not in (Stage.COMPLETED, Stage.STAGED):
+    unchecked. An extraction of a staged package that failed (a file named `damaged` in the
+    folder, disk full) keeps it, so the retry of that package still moves the damaged copies
+    aside and never overwrites them (review 9o #7)."""
+    failed = state.stage is Stage.NEEDS_ATTENTION and state.resume_to is Stage.STAGED
+    if state.refill and state.stage not in (Stage.COMPLETED, Stage.STAGED) and not failed:
         return _evolve(state, refill=False)
     return state
 
@@ -1796,7 +1812,8 @@ def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
         state,
         f"{MISSING_FILES}: its folder ({state.key}/ in the download folder) no longer holds "
         f"{len(lost)} of the {len(state.files)} file(s) extracted for it intact (gone, or a CFDI "
-        f"damaged on disk such as one cut short; e.g. {lost[0]}): not reported done",
+        "damaged on disk: changed since it was extracted and no longer a complete CFDI, e.g. "
+        f"cut short or overwritten; e.g. {lost[0]}): not reported done",
         _missing_files_hint(state),
         resume_to=Stage.DONE,
     )
@@ -4500,7 +4517,7 @@ def _extracted(state: MonthState, obs: Extracted) -> Result:
         return state, ()
     extracted = (
         *[e for e in state.extracted if e.package_id != obs.package_id],
-        ExtractedPackage(obs.package_id, obs.files),
+        ExtractedPackage(obs.package_id, obs.files, obs.stamps, obs.served_damaged),
     )
     rest = tuple(s for s in state.staged if s.package_id != obs.package_id)
     state = _evolve(state, extracted=extracted, staged=rest)

@@ -73,7 +73,7 @@ def _trouble(state: m.MonthState, recorded: str) -> m.PartTrouble | None:
     folder = None if where is None else where.absolute() / key
     # The check a run of the part makes of its own done month (`Start.lost`), so a part's
     # files count as a done month's do.
-    lost = content.lost_files(folder, theirs.files)
+    lost = content.lost_files(folder, theirs.files, content.recorded_extractions(theirs.extracted))
     if not lost:
         return None
     what = (

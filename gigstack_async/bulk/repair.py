@@ -198,7 +198,8 @@ def missing_now(store: JournalStore, key: str) -> m.MonthState:
     where = store.download_to
     if state.stage is not m.Stage.DONE or where is None or not state.files:
         return state
-    return m.files_missing(state, content.lost_files(where / key, state.files))
+    recorded = content.recorded_extractions(state.extracted)
+    return m.files_missing(state, content.lost_files(where / key, state.files, recorded))
 
 
 def record(store: JournalStore, new: m.MonthState, commands: tuple[m.Command, ...]) -> list[Path]:
