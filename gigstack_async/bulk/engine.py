@@ -515,6 +515,12 @@ def set_aside_damaged(
     moved = []
     for name in content.damaged_files(folder, names, recorded):
         aside = folder / m.DAMAGED_DIR
+        if aside.exists() and not aside.is_dir():
+            # Review 9o #7: said plainly; the month keeps `refill`, nothing is written.
+            raise NotADirectoryError(
+                f"{aside} is a file, not a folder: a damaged CFDI is moved to that subfolder "
+                "before the package's copy is extracted; rename or move that file"
+            )
         aside.mkdir(exist_ok=True)
         target = aside / name
         n = 0

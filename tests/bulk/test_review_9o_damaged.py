@@ -217,6 +217,7 @@ async def test_a_refill_that_cannot_set_damaged_files_aside_loses_none_of_them(
         failed = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
         assert not failed.ok
         assert "cannot extract package" in (failed.error or "")
+        assert f"{folder / m.DAMAGED_DIR} is a file, not a folder" in (failed.error or "")
         for name, data in cut.items():
             assert (folder / name).read_bytes() == data  # nothing written over them yet
         notes = folder / m.DAMAGED_DIR
