@@ -153,7 +153,7 @@ def _nul_after_the_first_cfdi(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_cfdi_sat_serves_with_a_trailing_nul_never_asks_for_a_refill(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The review's steps: two runs of August whose package holds one CFDI with a trailing NUL.
     Was: the second run said MISSING FILES and offered `journal retry-download`, which spent
@@ -172,6 +172,9 @@ async def test_a_cfdi_sat_serves_with_a_trailing_nul_never_asks_for_a_refill(
             assert again.ok, again.error  # was: MISSING FILES, retry-download offered
             assert len(again.files) == len(first.files)
         assert calls(sandbox, PACKAGE) == gets  # SAT's second download kept
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["journal", "show", str(out), "2024-08"]) == 0
+        assert m.MISSING_FILES not in capsys.readouterr().out  # `journal show` reads the same
 
 
 async def test_a_byte_flipped_in_a_done_months_cfdi_is_missing_files(tmp_path: Path) -> None:
