@@ -425,17 +425,28 @@ def _broken_uuids(
 def damaged_files(
     folder: Path, names: Iterable[str], recorded: Mapping[str, Extraction] | None = None
 ) -> tuple[str, ...]:
-    """The `<UUID>.xml` files among `names` in `folder` that are there but damaged (the
-    check of `lost_files`, with the same `recorded`); an unreadable file is damaged, a missing
-    one is not listed."""
+    """The `<UUID>.xml` files among `names` in `folder` that are there but damaged: a copy
+    `recorded` (its `Extraction`) as `lost_files` checks it; any other read in full
+    (`damaged_cfdis`, never the cheap look alone: a refill sets these aside before it extracts
+    without overwriting, and a byte changed inside passes the cheap look, review 9o #6). An
+    unreadable file is damaged, a missing one is not listed."""
     known = recorded or {}
-    return tuple(
-        name
-        for name in names
-        if (found := _UUID_NAME.match(name)) is not None
-        and (folder / name).is_file()
-        and not _intact(folder / name, found.group(1).lower(), known.get(name))
-    )
+    found = []
+    for name in names:
+        named = _UUID_NAME.match(name)
+        path = folder / name
+        if named is None or not path.is_file():
+            continue
+        mine = known.get(name)
+        try:
+            whole = (
+                _intact(path, named.group(1).lower(), mine) if mine else not damaged_cfdis([path])
+            )
+        except OSError:
+            whole = False
+        if not whole:
+            found.append(name)
+    return tuple(found)
 
 
 _END = re.compile(rb"</(?:[A-Za-z_][\w.\-]*:)?Comprobante\s*>\s*$")

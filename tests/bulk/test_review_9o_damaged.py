@@ -66,6 +66,9 @@ def test_a_cfdi_changed_inside_is_lost_when_its_extraction_was_recorded(tmp_path
     # ... the recorded size and mtime send each to the full check, which refuses them all.
     assert content.lost_files(tmp_path, names, recorded) == tuple(names[1:5])
     assert content.damaged_files(tmp_path, names, recorded) == tuple(names[1:5])
+    # What a refill sets aside is read in full even without a record (its package's record
+    # is dropped while it downloads again): else it could not extract over them.
+    assert content.damaged_files(tmp_path, names) == tuple(names[1:5])
     # Touched but the same complete CFDI (e.g. put back from a backup): intact.
     os.utime(tmp_path / names[0], ns=(1, 1))
     assert content.lost_files(tmp_path, names[:1], recorded) == ()
@@ -192,6 +195,17 @@ async def test_a_byte_flipped_in_a_done_months_cfdi_is_missing_files(tmp_path: P
         assert (again.error or "").startswith(f"{m.MISSING_FILES}: ")
         assert flipped.name in (again.error or "")
         assert calls(sandbox, CREATE) == 1
+        # The free way brings it back: the changed copy is set aside (the cheap look alone
+        # would have passed it, and the refill would have refused to write over it).
+        code = await asyncio.to_thread(
+            main, ["journal", "retry-download", str(out), "2024-08", "--yes"]
+        )
+        assert code == 0
+        back = (await month_results(client, out, "2024-08", "2024-08"))["2024-08"]
+        assert back.ok, back.error
+        assert flipped.read_bytes() == data
+        changed = data.replace(b"Fecha=", b"Fexha=", 1)
+        assert (out / "2024-08" / m.DAMAGED_DIR / flipped.name).read_bytes() == changed
 
 
 async def test_a_refill_that_cannot_set_damaged_files_aside_loses_none_of_them(
