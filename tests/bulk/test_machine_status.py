@@ -101,7 +101,7 @@ def test_a_checked_status_with_no_cfdis_ends_the_month_empty() -> None:
 
 @pytest.mark.parametrize("missing", ["rfc_type", "request_type", "start", "end"])
 def test_a_status_missing_a_criterion_proves_nothing(missing: str) -> None:
-    seen = attrs.evolve(FULL, **{missing: None})
+    seen = attrs.evolve(FULL, **{missing: None})  # type: ignore[arg-type]
     state, commands = m.transition(month(), StatusSeen(seen))
     assert (state, commands) == (month(), ())  # the history may still check it this run
 
@@ -179,7 +179,7 @@ def test_a_status_never_overrules_the_criteria_a_history_entry_showed() -> None:
 @pytest.mark.parametrize("field", ["rfc_type", "start", "end"])
 def test_each_criterion_the_history_showed_overrules_the_status(field: str) -> None:
     wrong = {"rfc_type": "issued", "start": FEB1, "end": FEB29}[field]
-    seen = attrs.evolve(FULL, **{field: wrong})
+    seen = attrs.evolve(FULL, **{field: wrong})  # type: ignore[arg-type]
     _, commands = m.transition(listed_in_this_run(), StatusSeen(seen))
     assert commands == (FetchPackage("P1", 1),)
 
