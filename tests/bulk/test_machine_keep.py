@@ -218,3 +218,24 @@ def test_dates_a_history_showed_need_no_proof_from_the_files() -> None:
     shown = attrs.evolve(UNPROVEN, records=STOPPED.records)
     state = keep(shown, KeepFiles(FILES, dated=(date(2024, 1, 2), date(2024, 1, 30))))
     assert state.reason == KEPT_REASON
+    # Still unproven by the log: a later `journal adopt` that drops the history's record of
+    # the request must not read its dates as proven.
+    assert state.dates_unproven is True
+
+
+def test_a_month_adopted_into_a_folder_holding_its_cfdis_is_offered_keep() -> None:
+    adopted = attrs.evolve(
+        STOPPED,
+        stage=Stage.COMPLETED,
+        resume_to=None,
+        confirmed_id="R1",
+        invoice_count=2,
+    )
+    stopped, commands = m.transition(adopted, m.Start(on_disk=2, cfdis=2))
+    assert commands == ()  # nothing downloaded: the folder holds SAT's count already
+    assert (stopped.stage, stopped.resume_to) == (Stage.NEEDS_ATTENTION, Stage.COMPLETED)
+    assert m.free_way(stopped) == (
+        "`gigstack-async journal keep 2024-01` records it with the CFDIs its folder already "
+        "holds (checked first; nothing is sent or downloaded)"
+    )
+    assert keep(stopped, KeepFiles(FILES)).stage is Stage.DONE

@@ -149,3 +149,13 @@ def test_a_month_whose_own_part_holds_the_rest_is_shown_done_for_the_plans_dates
 def test_a_month_whose_own_part_lost_files_is_not_shown_done() -> None:
     decision = m.plan_decision(SECOND_HALF, JAN1, JAN31, lost=("o1.xml",))
     assert decision.shown is None
+
+
+def test_a_month_completed_by_its_own_part_is_recorded_not_only_shown() -> None:
+    # SAT refused the plan's dates with 5002 earlier: the month's request and its own part
+    # hold them all, so the run records the month with the plan's dates.
+    refused = attrs.evolve(SECOND_HALF, exhausted=((JAN1, JAN31),))
+    decision = m.plan_decision(refused, JAN1, JAN31, today=FEB1)
+    assert decision.state is not None
+    assert (decision.state.start, decision.state.end) == (JAN1, JAN31)
+    assert (decision.note, decision.create, decision.shown) == (None, PlanCreate.NO, None)

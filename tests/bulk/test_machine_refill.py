@@ -305,6 +305,10 @@ def test_a_blocked_month_with_files_lost_earlier_gets_its_blocked_package_not_a_
         lost_files=("a.xml",),
         reason="downloading package P9 failed: timeout",
     )
+    assert m.free_way(blocked) == (
+        "`gigstack-async journal retry-download 2024-01` allows one more download of package P9 "
+        "(free: SAT answers 5008 if it served it twice), then run the same command again"
+    )
     allowed, commands = m.transition(blocked, AllowDownload())
     assert commands == ()
     assert allowed.stage is Stage.COMPLETED
