@@ -232,6 +232,11 @@ def test_retry_download_refetches_only_the_package_that_held_the_lost_files() ->
 
 def test_retry_download_names_every_package_and_the_count_of_lost_files() -> None:
     state = missing(DONE, "a.xml", "b.xml", "c.xml")
+    assert m.free_way(state) == (
+        "`gigstack-async journal retry-download 2024-01` downloads package P1, P2 once more for "
+        "the files missing from its folder (free: nothing is requested again), then run the "
+        "same command again"
+    )
     allowed, _ = m.transition(state, AllowDownload())
     assert allowed.extracted == ()
     assert allowed.reason == (

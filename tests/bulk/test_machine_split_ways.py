@@ -103,12 +103,18 @@ def test_a_month_refused_5002_whose_folder_holds_some_days_says_so_when_named_ag
     assert split(state, SplitElsewhere(AGAIN)).reason == reason + AGAIN
 
 
-def test_a_month_refused_5003_twice_is_split_for_sats_refusal_not_the_limit() -> None:
-    failed = attrs.evolve(SPENT, stage=Stage.SAT_FAILED, sat_code=5003)
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [(5003, "too many CFDIs for one request"), (5002, "its limit of requests for these dates")],
+)
+def test_a_month_sat_refused_twice_is_split_for_sats_refusal_not_the_limit(
+    code: int, why: str
+) -> None:
+    failed = attrs.evolve(SPENT, stage=Stage.SAT_FAILED, sat_code=code)
     state = split(failed, SplitElsewhere(WHERE, invoice_count=5))
     reason = (
-        "SAT 5003 (too many CFDIs for one request) for 2024-01-01..2024-01-31: downloaded in "
-        "parts elsewhere; its CFDIs are in "
+        f"SAT {code} ({why}) for 2024-01-01..2024-01-31: downloaded in parts elsewhere; its "
+        "CFDIs are in "
     )
     assert (state.stage, state.reason) == (Stage.SPLIT, reason + WHERE)
     assert split(state, SplitElsewhere(AGAIN)).reason == reason + AGAIN

@@ -193,3 +193,13 @@ def test_the_request_type_the_history_left_out_is_the_status_answers_to_tell() -
         "month (request ids may have been reused)"
     )
     assert commands == (Warn(f"2024-01: {state.reason}"),)
+
+
+def test_a_status_never_overrules_the_request_type_a_history_entry_showed() -> None:
+    state, _ = m.transition(month(stage=Stage.SUBMITTED), Start())
+    entry = Seen("R1", "processing", "received", "cfdi", JAN1, JAN31)
+    state, _ = m.transition(state, HistorySeen((entry,)))
+    seen = attrs.evolve(FULL, request_type="metadata")  # a GUESS body, misread
+    state, commands = m.transition(state, StatusSeen(seen))
+    assert commands == (FetchPackage("P1", 1),)
+    assert state.stage is Stage.COMPLETED
