@@ -2359,6 +2359,7 @@ def _status(state: MonthState, seen: Seen) -> Result:
     if state.stage not in _WAITING or seen.id != state.request_id:
         return state, ()
     listed = next((r for r in state.records if r.id == seen.id), None)
+    shown = seen
     if listed is not None and state.listed == seen.id:
         # The (documented) history listed this request with the month's criteria in this run:
         # a GUESS body never overrules what that entry showed (review 9m #8); a criterion the
@@ -2370,9 +2371,16 @@ def _status(state: MonthState, seen: Seen) -> Result:
             start=None if listed.start is not None else seen.start,
             end=None if listed.end is not None else seen.end,
         )
+        # The user reads the request as the entry showed it, never "None..None".
+        shown = attrs.evolve(
+            seen,
+            rfc_type=listed.rfc_type or seen.rfc_type,
+            start=listed.start or seen.start,
+            end=listed.end or seen.end,
+        )
     fit = _fits(state, seen)
     if fit is False:
-        other, _ = _not_this_month(state, seen)
+        other, _ = _not_this_month(state, shown)
         return other, (Warn(f"{state.key}: {other.reason}"),)
     if fit is True:
         record = next((r for r in state.records if r.id == seen.id), None)
