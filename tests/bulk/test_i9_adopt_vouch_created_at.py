@@ -7,6 +7,7 @@ of the request with a readable createdAt says otherwise (the server is the bette
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
 from gigstack_async.bulk.store import JournalStateError, JournalStore, StoreIdentity
 from gigstack_async.errors import InvalidParameterError
+from gigstack_async.sandbox import SandboxConfig
+from tests.bulk._support import CREATE, PACKAGE, calls, world_of, xml_names
+from tests.bulk.test_review_9n_adopt_open_day import _cli, _today
 
 NOV = m.MonthState("2026-11", date(2026, 11, 1), date(2026, 11, 30), "received", "cfdi")
 LAST, NEXT = date(2026, 11, 30), date(2026, 12, 1)
@@ -211,3 +215,82 @@ def test_the_python_adopt_vouches_logs_it_and_refuses_before_writing(tmp_path: P
         # Logged, so `journal repair` (which rebuilds from the log) keeps the day.
         last = store.log("2026-11")[-1]
         assert (last.open_day_logged, last.open_day) == (True, None)
+
+
+async def test_the_cli_vouch_ends_a_month_adopted_out_of_the_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 9n #4's two folders, B's request out of a one-entry history when A adopts it the
+    next day: A ends done, not ok, its last day "may have been made" and the vouch named first;
+    `journal adopt ... --created-at` (nonsense refused, nothing written) ends it ok with nothing
+    downloaded or created again, and a vouch on the last day names that day MISSING DAYS."""
+    config = SandboxConfig(
+        speed=3000, seed=5, start=datetime(2026, 11, 30, 16, tzinfo=UTC), history_limit=1
+    )
+    async with world_of(config) as (sandbox, client):
+        _today(monkeypatch, LAST)
+
+        def cli(*argv: object) -> tuple[int, str]:
+            return _cli(sandbox, capsys, *argv)
+
+        def download(folder: str) -> tuple[int, str]:
+            argv: list[object] = ["sat", "download", "--from", "2026-11", "--to", "2026-11"]
+            argv += ["--rfc-type", "received", "--out", tmp_path / folder]
+            return cli(*argv, "--poll-interval", "0.05", "--yes")
+
+        ran = asyncio.to_thread
+        assert (await ran(download, "B"))[0] == 0
+        (request,) = sandbox.state.download_requests
+        rid = request.request_id
+        _today(monkeypatch, NEXT)
+        await client.downloads.create_request(
+            start_date="2026-10-01", end_date="2026-10-28", rfc_type="issued",
+            request_type="metadata",
+        )  # fmt: skip
+        adopt = ("journal", "adopt", tmp_path / "A", "2026-11", rid)
+        assert (await ran(cli, *adopt, "--rfc-type", "received", "--yes"))[0] == 0
+        await ran(download, "A")  # stops: the adopted request's downloads were not counted
+        retry = ("journal", "retry-download", tmp_path / "A", "2026-11", "--yes")
+        assert (await ran(cli, *retry))[0] == 0
+        code, open_ = await ran(download, "A")
+        assert code != 0
+        assert "may have been made on 2026-11-30" in open_
+        route = f"journal adopt {tmp_path / 'A'} 2026-11 {rid} --created-at <time shown in the"
+        assert route in open_  # before: only the billed one-day download and `journal split`
+        assert open_.index(route) < open_.index("--from 2026-11-30 --to 2026-11-30")
+        files = xml_names(tmp_path / "A" / "2026-11")
+        packages, creates = calls(sandbox, PACKAGE), calls(sandbox, CREATE)
+        assert files
+        assert creates == 2  # B's and the push-out
+
+        def month() -> tuple[m.MonthState, int]:
+            with JournalStore.open_existing(tmp_path / "A" / JOURNAL) as store:
+                return store.get("2026-11"), len(store.log("2026-11"))
+
+        before = month()
+        for nonsense in ("soon", "2026-10-31T23:00", "2026-12-05T10:00"):
+            assert (await ran(cli, *adopt, "--created-at", nonsense, "--yes"))[0] != 0
+        assert month() == before  # refused before anything was written
+
+        code, said = await ran(cli, *adopt, "--created-at", "2026-12-01T09:00", "--yes")
+        assert code == 0, said
+        assert "only its createdAt was recorded" in said
+        state, _ = month()
+        assert (state.stage, state.extracted, state.downloads) == (
+            m.Stage.DONE,
+            before[0].extracted,
+            before[0].downloads,
+        )
+        code, complete = await ran(download, "A")
+        assert code == 0, complete
+        assert "MISSING DAYS" not in complete
+        assert xml_names(tmp_path / "A" / "2026-11") == files
+        assert (calls(sandbox, PACKAGE), calls(sandbox, CREATE)) == (packages, creates)
+
+        # Vouched again, on the last day (Mexico City's 11-30, 12-01 in UTC): named, proven.
+        assert (await ran(cli, *adopt, "--created-at", "2026-11-30T20:00", "--yes"))[0] == 0
+        code, named = await ran(download, "A")
+        assert code != 0
+        assert "MISSING DAYS: requested for 2026-11-01..2026-11-30 on 2026-11-30" in named
+        assert "--created-at" not in named
+        assert (calls(sandbox, PACKAGE), calls(sandbox, CREATE)) == (packages, creates)
