@@ -51,6 +51,7 @@ examples:
   {PROG} journal show ./cfdi 2024-03
   {PROG} journal adopt ./cfdi 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B
   {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
+  {PROG} journal adopt ./cfdi 2024-03 <request id> --created-at 2024-04-01T09:30
   {PROG} journal resend ./cfdi 2024-03
   {PROG} journal retry-download ./cfdi 2024-03
   {PROG} journal keep ./cfdi 2024-03
