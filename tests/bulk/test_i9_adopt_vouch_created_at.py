@@ -121,6 +121,24 @@ def test_the_done_months_request_adopted_again_with_created_at_keeps_everything_
     assert "--created-at" not in _note(again)
 
 
+@pytest.mark.parametrize("stage", [m.Stage.STAGED, m.Stage.COMPLETED, m.Stage.PROCESSING])
+def test_a_month_still_following_the_request_keeps_its_packages(stage: m.Stage) -> None:
+    """The MISSING DAYS note is shown from these stages on too: the vouch keeps what the
+    month has (staged copy, package ids, downloads counted, files)."""
+    following = attrs.evolve(
+        _unproven_done(),
+        stage=stage,
+        package_ids=("P1", "P2"),
+        staged=(m.StagedFile("P2", "/tmp/x.zip", "ab" * 32, 10),),
+    )
+    after = m.vouch_created_at("2026-12-01T09:00")
+    vouched, commands = m.transition(following, m.Adopt("B1", today=NEXT, vouched_created_at=after))
+    assert commands == ()
+    assert (vouched.open_day, vouched.open_day_unproven) == (None, False)
+    kept = ("stage", "package_ids", "staged", "extracted", "downloads", "unsure", "uncounted")
+    assert [getattr(vouched, name) for name in kept] == [getattr(following, name) for name in kept]
+
+
 @pytest.mark.parametrize(
     ("vouched", "why"),
     [
@@ -212,6 +230,7 @@ def test_the_python_adopt_vouches_logs_it_and_refuses_before_writing(tmp_path: P
             before.extracted,
         )
         assert (after.downloads, after.uncounted) == (before.downloads, before.uncounted)
+        assert after.created_vouched == ("B1", "2026-12-01T15:00:00+00:00")  # stored as is
         # Logged, so `journal repair` (which rebuilds from the log) keeps the day.
         last = store.log("2026-11")[-1]
         assert (last.open_day_logged, last.open_day) == (True, None)
