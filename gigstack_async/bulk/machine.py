@@ -4659,6 +4659,12 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         if obs.request_id == state.request_id and state.stage in _VOUCH_ONLY:
             # Only the vouch: the month keeps its files, counts and stage.
             return _vouched(state, vouched), ()
+        if state.stage in _VOUCH_ONLY:
+            raise TransitionError(
+                f"{state.key} is {state.stage.value} with request {state.request_id or '(none)'}"
+                f", not {obs.request_id}: --created-at vouches only for the request a finished "
+                "month follows (`journal show` names it). Nothing changed"
+            )
     if state.stage in (Stage.DONE, Stage.EMPTY, Stage.STAGED):
         raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
     if state.stage is Stage.SUBMITTING and not state.unknown:
@@ -4829,12 +4835,15 @@ def _vouched(state: MonthState, vouched: str) -> MonthState:
     or an earlier vouch's. Nothing else changes.
 
     Raises TransitionError when the open day is already proven (the month's own create sent
-    it, or a listing showed its `createdAt`): the better witness stands."""
+    it, a listing showed its `createdAt`, it was adopted by its last day, or a repair rebuilt
+    it from the log, which keeps the day but not the vouch): the better witness stands."""
     if not (state.open_day_unproven or vouched_created_at(state) is not None):
         raise TransitionError(
-            f"the journal already knows when {state.key}'s request {state.request_id} was made "
-            "(its own create sent it, or the account's history showed its createdAt): "
-            "--created-at cannot change that. Nothing changed"
+            f"the journal already goes by a proven day for when {state.key}'s request "
+            f"{state.request_id} was made (its own create sent it, the account's history "
+            "showed its createdAt, it was adopted on or before the month's last day, or "
+            "`journal repair` rebuilt the month from its log): --created-at cannot change "
+            "that. Nothing changed"
         )
     day, unproven = taken_open_day(state.start, state.end, vouched, None)
     return _evolve(

@@ -8,6 +8,7 @@ of the request with a readable createdAt says otherwise (the server is the bette
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from gigstack_async.bulk import repair
 from gigstack_async.bulk.store import JournalStateError, JournalStore, StoreIdentity
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, PACKAGE, calls, world_of, xml_names
-from tests.bulk.test_review_9n_adopt_open_day import _cli, _today
+from tests.bulk._support import CREATE, PACKAGE, calls, keyed_cli, world_of, xml_names
+from tests.bulk.test_review_9n_adopt_open_day import _today
 
 NOV = m.MonthState("2026-11", date(2026, 11, 1), date(2026, 11, 30), "received", "cfdi")
 LAST, NEXT = date(2026, 11, 30), date(2026, 12, 1)
@@ -104,6 +105,8 @@ def test_the_done_months_request_adopted_again_with_created_at_keeps_everything_
     with pytest.raises(m.TransitionError, match="nothing to adopt"):
         m.transition(done, m.Adopt("B1", today=NEXT))  # without --created-at: as before
     after = m.vouch_created_at("2026-12-01T09:00")
+    with pytest.raises(m.TransitionError, match="vouches only for the request"):
+        m.transition(done, m.Adopt("X9", today=NEXT, vouched_created_at=after))
     vouched, commands = m.transition(done, m.Adopt("B1", today=NEXT, vouched_created_at=after))
     assert commands == ()
     assert (vouched.open_day, vouched.open_day_unproven) == (None, False)
@@ -189,7 +192,7 @@ def test_a_proven_open_day_is_not_vouched_over() -> None:
     sent, _ = m.transition(NOV, m.Send((), today=LAST))
     own, _ = m.transition(sent, m.Created("r1"))
     after = m.vouch_created_at("2026-12-01T09:00")
-    with pytest.raises(m.TransitionError, match="already knows when"):
+    with pytest.raises(m.TransitionError, match="already goes by a proven day"):
         m.transition(_done(own), m.Adopt("r1", today=NEXT, vouched_created_at=after))
 
 
@@ -250,7 +253,10 @@ async def test_the_cli_vouch_ends_a_month_adopted_out_of_the_history(
         _today(monkeypatch, LAST)
 
         def cli(*argv: object) -> tuple[int, str]:
-            return _cli(sandbox, capsys, *argv)
+            capsys.readouterr()
+            code = keyed_cli(sandbox, *argv)
+            said = capsys.readouterr()
+            return code, " ".join((said.out + said.err).split())
 
         def download(folder: str) -> tuple[int, str]:
             argv: list[object] = ["sat", "download", "--from", "2026-11", "--to", "2026-11"]
@@ -312,4 +318,30 @@ async def test_the_cli_vouch_ends_a_month_adopted_out_of_the_history(
         assert code != 0
         assert "MISSING DAYS: requested for 2026-11-01..2026-11-30 on 2026-11-30" in named
         assert "--created-at" not in named
+        assert (calls(sandbox, PACKAGE), calls(sandbox, CREATE)) == (packages, creates)
+
+        # Vouched again, after the last day (a typo fixed): complete again.
+        assert (await ran(cli, *adopt, "--created-at", "2026-12-01T09:00", "--yes"))[0] == 0
+        code, complete = await ran(download, "A")
+        assert code == 0, complete
+        assert "MISSING DAYS" not in complete
+
+        # `journal repair` of a damaged record keeps the vouched day (the log kept it).
+        db = sqlite3.connect(tmp_path / "A" / JOURNAL)
+        db.execute("UPDATE months SET state = '{\"garbage' WHERE key = '2026-11'")
+        db.commit()
+        db.close()
+        assert (await ran(cli, "journal", "repair", tmp_path / "A", "--yes"))[0] == 0
+        await ran(download, "A")  # the rebuilt month stops: keep its files
+        keep = ("journal", "keep", tmp_path / "A", "2026-11", "--yes")
+        assert (await ran(cli, *keep))[0] == 0
+        code, repaired = await ran(download, "A")
+        assert code == 0, repaired
+        assert "MISSING DAYS" not in repaired
+        # A repair keeps the day, not the vouch: no later vouch changes it.
+        before = month()
+        code, refused = await ran(cli, *adopt, "--created-at", "2026-11-30T20:00", "--yes")
+        assert code != 0
+        assert "Nothing changed" in refused
+        assert month() == before
         assert (calls(sandbox, PACKAGE), calls(sandbox, CREATE)) == (packages, creates)
