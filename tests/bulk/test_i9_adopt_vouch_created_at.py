@@ -300,6 +300,8 @@ async def test_the_cli_vouch_ends_a_month_adopted_out_of_the_history(
         code, said = await ran(cli, *adopt, "--created-at", "2026-12-01T09:00", "--yes")
         assert code == 0, said
         assert "only its createdAt was recorded" in said
+        shown = (await ran(cli, "journal", "show", tmp_path / "A", "2026-11"))[1]
+        assert "createdAt 2026-12-01T09:00:00-06:00 is your word" in shown
         state, _ = month()
         assert (state.stage, state.extracted, state.downloads) == (
             m.Stage.DONE,

@@ -568,6 +568,12 @@ def _row(
             else f"{why}; requested on {state.open_day}, before that day was over"
         )
         step = open_day_hint(state.open_day)
+    vouched = m.vouched_created_at(state)
+    if vouched is not None:
+        why = (
+            f"{why}; its request's createdAt {vouched} is your word (`journal adopt "
+            "--created-at`): a listing of it with another createdAt wins"
+        )
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
