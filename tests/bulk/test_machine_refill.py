@@ -100,13 +100,15 @@ def test_a_done_month_missing_files_needs_attention_and_says_which_and_how_many(
     assert state.lost_files == ("b.xml", "c.xml")
     assert state.reason == (
         "MISSING FILES: its folder (2024-01/ in the download folder) no longer holds 2 of the 3 "
-        "file(s) extracted for it (e.g. b.xml): not reported done"
+        "file(s) extracted for it intact (gone, or a CFDI damaged on disk such as one cut short; "
+        "e.g. b.xml): not reported done"
     )
     assert state.hint == (
         "free first: `gigstack-async journal retry-download 2024-01` allows downloading package "
         "P1, P2 once more (1 of SAT's 2 downloads left; nothing is requested again), and the "
-        "next run extracts the missing files again (files still in the folder are never "
-        f"overwritten); or {BACK}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
+        "next run extracts the missing files again (a damaged one is first moved to the month's "
+        "`damaged/` subfolder; an intact file still there is never overwritten); "
+        f"or {BACK}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
         f"5008 (served twice), only {RESEND}"
     )
     assert m.files_missing(DONE, ("b.xml", "c.xml")) == state
@@ -149,7 +151,8 @@ def test_the_missing_files_hint_offers_the_free_download_with_what_is_left(
     assert state.hint == (
         "free first: `gigstack-async journal retry-download 2024-01` allows downloading package "
         f"{packages} once more ({budget}; nothing is requested again), and the next run "
-        "extracts the missing files again (files still in the folder are never overwritten); "
+        "extracts the missing files again (a damaged one is first moved to the month's "
+        "`damaged/` subfolder; an intact file still there is never overwritten); "
         f"or {BACK}. SAT keeps a package 72 h: if it answers 5007 (expired), or 5008 (served "
         f"twice), only {RESEND}"
     )
