@@ -2877,16 +2877,29 @@ def one_day_5003(state: MonthState) -> str | None:
         "request), and one day cannot be split by dates (a request asks for whole days): do "
         "not request it again (it would be billed and refused again)"
     )
-    if state.request_type == "metadata":
+    way = _metadata_day_way(state, day, "SAT's metadata: UUID, RFCs, dates, total, status")
+    if way is None:
         return f"{refused}. Ask gigstack's support (or SAT) how to get that day's metadata"
+    return (
+        f"{refused}. {way}, which SAT caps higher per request (reported as 1,000,000 rows "
+        "against 200,000 XML); it is a new request and may be billed. For that day's XML, ask "
+        "gigstack's support (or SAT)"
+    )
+
+
+def _metadata_day_way(state: MonthState, day: date, about: str) -> str | None:
+    """The way on for one `day` SAT refused that dates cannot split (a request asks for whole
+    days): a metadata request for that day, the command to copy (its own --out folder, as a
+    journal holds one kind of request), `about` it in brackets. None for a metadata month
+    (only gigstack's support or SAT are left). One text for `one_day_5003` and the one-day
+    5002 (`_one_day_5002`)."""
+    if state.request_type == "metadata":
+        return None
     run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
     return (
-        f"{refused}. What can be done: {run} (with the other options you ran with, e.g. "
-        "--team; its own --out folder, as a journal holds one kind of request) lists that "
-        "day's CFDIs without their XML (SAT's metadata: UUID, RFCs, dates, total, status), "
-        "which SAT caps higher per request (reported as 1,000,000 rows against 200,000 XML); "
-        "it is a new request and may be billed. For that day's XML, ask gigstack's support "
-        "(or SAT)"
+        f"What can be done: {run} (with the other options you ran with, e.g. --team; its own "
+        "--out folder, as a journal holds one kind of request) lists that day's CFDIs without "
+        f"their XML ({about})"
     )
 
 
@@ -3291,16 +3304,15 @@ def _one_day_5002(state: MonthState, day: date) -> str:
         f"one day cannot be split by dates (a request asks for whole days), so no other dates "
         f"of {day} exist"
     )
-    if state.request_type == "metadata":
-        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
-    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
-    return (
-        f"{head}. What can be done: {run} (with the other options you ran with, e.g. --team; "
-        "its own --out folder, as a journal holds one kind of request) lists that day's CFDIs "
-        "without their XML (another kind of request: whether SAT's limit counts it with this "
-        "one is not documented; a new request, may be billed); for that day's XML, ask "
-        "gigstack's support (or SAT)"
+    way = _metadata_day_way(
+        state,
+        day,
+        "another kind of request: whether SAT's limit counts it with this one is not "
+        "documented; a new request, may be billed",
     )
+    if way is None:
+        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
+    return f"{head}. {way}; for that day's XML, ask gigstack's support (or SAT)"
 
 
 def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
