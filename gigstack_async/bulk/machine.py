@@ -91,6 +91,7 @@ __all__ = [
     "PlanDecision",
     "PollFailed",
     "ReleasedRequest",
+    "SatRefuses",
     "Seen",
     "Send",
     "SendCreate",
@@ -127,6 +128,7 @@ __all__ = [
     "recorded_holds",
     "refill_packages",
     "sat_code",
+    "sat_refuses",
     "says_duplicate",
     "status_criteria",
     "teaches_rfc",
@@ -1024,6 +1026,33 @@ def identical_limit_reached(state: MonthState) -> bool:
     dates (`identical_requests`): a third would be refused with 5002, so the month is only
     downloaded with other dates, in parts (`journal split` accepts it: review 9m #1)."""
     return len(identical_requests(state)) >= _SAT_IDENTICAL_LIMIT
+
+
+@attrs.frozen
+class SatRefuses:
+    """Why SAT itself would refuse a new request for a held month's dates (`sat_refuses`)."""
+
+    code: int
+    """5003: a request the month is held for got it (too many CFDIs for one request); 5002:
+    the account already has SAT's 2 identical requests (a third is refused with 5002)."""
+    request_ids: tuple[str, ...]
+    """The requests that say so: those SAT answered 5003, or the identical ones."""
+
+
+def sat_refuses(state: MonthState) -> SatRefuses | None:
+    """Why SAT would refuse a new request for month `state`'s recorded dates whatever the user
+    allows (`journal resend` of a held month without --force, and `allow_duplicates`, which
+    lifts the identical-request guard only: review 9n #2): a request it is held for at these
+    dates got SAT 5003 (the same request is billed and refused again, listed in the history
+    or not: review 9m #4), else the account already has SAT's 2 identical requests
+    (`identical_limit_reached`, its own creates counted: review 9m #5). None: neither."""
+    refused = tuple(h.id for h in held_records(state) if sat_code(h.message) == 5003)
+    if refused:
+        return SatRefuses(5003, refused)
+    known = identical_requests(state)
+    if len(known) >= _SAT_IDENTICAL_LIMIT:
+        return SatRefuses(5002, known)
+    return None
 
 
 def third_identical(state: MonthState) -> str | None:
@@ -4598,8 +4627,8 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     if state.stage is Stage.PLANNED and held and obs.start is None:
         # A held month (never sent from this journal): the user's word that a new request
         # for the same dates may be sent although the account has an identical one.
-        refused = [h.id for h in held_records(state) if sat_code(h.message) == 5003]
-        if refused and not obs.force:
+        refuses = None if obs.force else sat_refuses(state)
+        if refuses is not None and refuses.code == 5003:
             # SAT refused these very dates (too many CFDIs): the same request would be billed
             # and refused again, listed in the history or not (review 9m #4).
             one_day = one_day_5003(state)
@@ -4612,13 +4641,13 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
             raise TransitionError(
                 f"{state.key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end} to the request the month is held for "
-                f"({', '.join(refused)}): the same request would be billed and refused again. "
+                f"({', '.join(refuses.request_ids)}): the same request would be billed and "
+                "refused again. "
                 f"{split_way[0].upper()}{split_way[1:]}; pass --force only if SAT's answer has "
                 "changed"
             )
-        # Its own earlier creates for these dates count with them (review 9m #5).
-        known = identical_requests(state)
-        if len(known) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+        if refuses is not None:  # SAT's 2 identical requests, its own earlier creates counted
+            known = refuses.request_ids
             raise TransitionError(
                 f"{state.key}: the account already has {len(known)} requests for "
                 f"exactly {state.start}..{state.end} ({', '.join(known)}), and SAT "
