@@ -3105,10 +3105,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         extracted = state.extracted
         count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
-            extracted = (
-                *[e for e in extracted if e.package_id != OWN_PART],
-                ExtractedPackage(OWN_PART, own.files),
-            )
+            extracted = _with_own_part(state, own)
             count = _total(count, own.invoice_count)
         asked = _request_part(state)
         return _evolve(
@@ -3151,10 +3148,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
         # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
         # a part (review 9i #1: the 5003 hint asks only for the others).
-        extracted = (
-            *[e for e in state.extracted if e.package_id != OWN_PART],
-            ExtractedPackage(OWN_PART, own.files),
-        )
+        extracted = _with_own_part(state, own)
         return _evolve(
             state,
             stage=Stage.SPLIT,
@@ -3170,10 +3164,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         extracted = state.extracted
         count = obs.invoice_count
         if own is not None:
-            extracted = (
-                *[e for e in extracted if e.package_id != OWN_PART],
-                ExtractedPackage(OWN_PART, own.files),
-            )
+            extracted = _with_own_part(state, own)
             count = _total(own.invoice_count, count)
         return _evolve(
             state,
@@ -3364,6 +3355,16 @@ def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
     )
 
 
+def _with_own_part(state: MonthState, own: OwnPart) -> tuple[ExtractedPackage, ...]:
+    """Month `state`'s extracted packages with `own` (its own part: days an earlier request
+    downloaded into its folder) as the one `OWN_PART` entry, replacing any it had: its files
+    are then the month's as a split or as done for those days."""
+    return (
+        *[e for e in state.extracted if e.package_id != OWN_PART],
+        ExtractedPackage(OWN_PART, own.files),
+    )
+
+
 def own_part_of(state: MonthState, start: date, end: date) -> OwnPart | None:
     """The month's `own_part` when it lies within `start..end` and misses some of its days."""
     own = state.own_part
@@ -3518,10 +3519,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         or uncovered(start, end, held_here(state, start, end))
     ):
         return None
-    extracted = (
-        *[e for e in state.extracted if e.package_id != OWN_PART],
-        ExtractedPackage(OWN_PART, own.files),
-    )
+    extracted = _with_own_part(state, own)
     return _evolve(
         state,
         stage=Stage.SPLIT,
@@ -3738,10 +3736,7 @@ def _own_part_shown(
         state,
         start=start,
         end=end,
-        extracted=(
-            *[e for e in state.extracted if e.package_id != OWN_PART],
-            ExtractedPackage(OWN_PART, own.files),
-        ),
+        extracted=_with_own_part(state, own),
         invoice_count=_total(state.invoice_count, own.invoice_count),
         reason=note,
     )
@@ -4276,7 +4271,6 @@ def files_notice(state: MonthState) -> str:
             f"{held}), but that run staged the month's package and never recorded it extracted"
             f"{copy}: they may be only part of its CFDIs, so do not keep them; "
         )
-    rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
     count = state.invoice_count
     if count is not None and 0 < state.cfdis_on_disk < count:
         # Newcomer 9h #11: "if they are all there, keep" with 53 of 56, and keep refused. (0:
@@ -4302,9 +4296,10 @@ def files_notice(state: MonthState) -> str:
             "checked `journal keep` instead. First, "
         )
     return (
-        f"{held}; SAT reported no count for request {rid}, so nothing can check them): compare "
-        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
-        f"journal keep {key}` says what it cannot check. Only if some are missing, "
+        f"{held}; SAT reported no count for request {state.request_id}, so nothing can check "
+        "them): compare them with the request in gigstack's dashboard (Descarga Masiva); "
+        f"`gigstack-async journal keep {key}` says what it cannot check. Only if some are "
+        "missing, "
     )
 
 
