@@ -5,27 +5,19 @@ identical request that `journal resend` refused)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import _duplicate_refused
+from tests.bulk._support import SAT_5003, received_month
 
-MONTH = m.MonthState(
-    key="2024-08",
-    start=date(2024, 8, 1),
-    end=date(2024, 8, 31),
-    rfc_type="received",
-    request_type="cfdi",
-)
-REFUSED_5003 = "SAT 5003: Tope máximo de resultados excedido; divide el periodo"
+MONTH = received_month("2024-08")
 
 HELD = {
     "one identical request": (m.hold(MONTH, ["R"]), None),
     "SAT's 2 identical requests": (m.hold(MONTH, ["R", "S"]), (5002, ("R", "S"))),
     "a request SAT answered 5003": (
-        m.hold(MONTH, ["R", "S"], {"S": ("failed", REFUSED_5003)}),
+        m.hold(MONTH, ["R", "S"], {"S": ("failed", SAT_5003)}),
         (5003, ("S",)),
     ),
 }
