@@ -460,7 +460,7 @@ class HistoryEnvelope:
 
 @attrs.define(kw_only=True)
 class DownloadRequestStatus:
-    """NOT FOUND: the status response is undocumented. Every field is optional; `package_ids` (GUESS, after SAT's IdsPaquetes) is where the SDK looks for package ids. The request's criteria (`start_date`, `end_date`, `rfc_type`, `request_type`: GUESS, the create body's names) are read when present and shown as unknown when absent. `bulk()` checks a journaled request the 20-entry history no longer lists by them: only an answer carrying all four, each equal to the month's, counts as a match; one that differs means another request under the same id (nothing is downloaded); a missing one never counts as a match."""
+    """NOT FOUND: the status response is undocumented. Every field is optional; `package_ids` (GUESS, after SAT's IdsPaquetes) is where the SDK looks for package ids. The request's criteria (`start_date`, `end_date`, `rfc_type`, `request_type`: GUESS, the create body's names) are read when present and shown as unknown when absent. `bulk()` checks a journaled request the 20-entry history no longer lists by them, read permissively since their formats are a GUESS too: rfc_type and request_type in any letter case, a date as YYYY-MM-DD or as a datetime (its date part, and for one with an offset also its Mexico City date). Only an answer carrying all four, each of which can mean the month's, counts as a match; one that can only mean another value shows another request under the same id (nothing is downloaded); a missing or unreadable one is unknown, never a match and never a mismatch. A criterion a history entry of the same run showed is taken from that entry, not from this answer."""
 
     request_id: str | None = None
     start_date: str | None = None

@@ -47,6 +47,7 @@ __all__ = [
     "cfdi_heads",
     "cfdi_uuids",
     "damaged_cfdis",
+    "damaged_files",
     "lost_files",
     "metadata_rows",
     "package_mismatch",
@@ -305,21 +306,85 @@ def visible_files(folder: Path | None) -> tuple[str, ...]:
 
 
 def lost_files(folder: Path | None, names: Sequence[str]) -> tuple[str, ...]:
-    """The files `names` (a month's recorded extraction) that `folder` no longer holds. CFDIs
-    (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`cfdi_uuids`: a copy
-    under another name or a PDF beside it holds no CFDI); other files by name."""
+    """The files `names` (a month's recorded extraction) that `folder` no longer holds intact.
+    CFDIs (`<UUID>.xml`) are compared by UUID, as `journal keep` counts them (`cfdi_uuids`: a
+    copy under another name or a PDF beside it holds no CFDI); other files by name. A CFDI
+    whose every copy in the folder is damaged (`damaged_cfdis`, the check `journal keep`
+    makes: a file cut short, review 9n #3) is lost too.
+
+    Cheap on a done month checked by every run: a copy is read whole only when its bytes do
+    not end with the closing `Comprobante` tag or do not hold its UUID (`_looks_whole`;
+    3,000 CFDIs of 4 KB: 0.07 s against 0.2 s parsing each; of 36 KB: 0.11 s against 1.4 s)."""
     if folder is None or not names:
         return ()
     held = set(visible_files(folder))
     uuids = cfdi_uuids(held)
-    return tuple(
+    gone = {
         name
         for name in names
         if name not in held
         and not ((mine := cfdi_uuids([name])) and mine <= uuids)
         # A member in a subfolder of the package (not listed above): looked up by its path.
         and not ("/" in name and (folder / name).is_file())
+    }
+    broken = _broken_uuids(folder, held, cfdi_uuids(n for n in names if n not in gone))
+    return tuple(name for name in names if name in gone or cfdi_uuids([name]) & broken)
+
+
+def _broken_uuids(folder: Path, held: Iterable[str], wanted: set[str]) -> set[str]:
+    """The UUIDs of `wanted` whose every copy among the `held` names is damaged."""
+    copies: dict[str, list[str]] = {}
+    for name in held:
+        found = _UUID_NAME.match(name)
+        if found is not None and found.group(1).lower() in wanted:
+            copies.setdefault(found.group(1).lower(), []).append(name)
+    return {
+        uuid
+        for uuid, found in copies.items()
+        if not any(_intact(folder / name, uuid) for name in found)
+    }
+
+
+def damaged_files(folder: Path, names: Iterable[str]) -> tuple[str, ...]:
+    """The `<UUID>.xml` files among `names` in `folder` that are there but damaged (the
+    check of `lost_files`); an unreadable file is damaged, a missing one is not listed."""
+    return tuple(
+        name
+        for name in names
+        if (found := _UUID_NAME.match(name)) is not None
+        and (folder / name).is_file()
+        and not _intact(folder / name, found.group(1).lower())
     )
+
+
+_END = re.compile(rb"</(?:[A-Za-z_][\w.\-]*:)?Comprobante\s*>\s*$")
+
+
+def _intact(path: Path, uuid: str) -> bool:
+    """Whether the file at `path` is a complete CFDI stamped `uuid`: `_looks_whole`, else the
+    full check of `damaged_cfdis` (a CFDI written otherwise, e.g. UTF-16, is not refused by
+    the cheap look alone)."""
+    try:
+        return _looks_whole(path, uuid) or not damaged_cfdis([path])
+    except OSError:
+        return False  # unreadable: no CFDI the folder can be said to hold
+
+
+def _looks_whole(path: Path, uuid: str) -> bool:
+    """The cheap check: the bytes end with a closing `Comprobante` tag and hold `uuid` (any
+    case). Read in 64 KiB pieces; no XML is parsed."""
+    needle = uuid.encode("ascii")
+    tail = b""
+    seen = False
+    chunks = _read_chunks(path)
+    try:
+        for chunk in chunks:
+            window = tail + chunk
+            seen = seen or needle in window.lower()
+            tail = window[-256:]
+    finally:
+        chunks.close()
+    return seen and _END.search(tail) is not None
 
 
 def metadata_rows(paths: Iterable[Path]) -> int:

@@ -30,7 +30,7 @@ import random
 import sqlite3
 import time
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -59,6 +59,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.hints import open_day_hint
+from gigstack_async.bulk.parts import part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.stops import ends_run, server_answered
@@ -70,6 +71,7 @@ from gigstack_async.errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
+    AuthenticationError,
     BilledResponseValidationError,
     DownloadInterruptedError,
     GigstackError,
@@ -501,6 +503,24 @@ def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -
         return 0
 
 
+def set_aside_damaged(folder: Path, names: Sequence[str]) -> list[Path]:
+    """Move the damaged CFDIs among `names` in `folder` (`content.damaged_files`) to its
+    `machine.DAMAGED_DIR` subfolder, under their own name (`<name>.1`, `.2`, ... when that
+    is taken): nothing is deleted. Returns where they went. Raises `OSError`."""
+    moved = []
+    for name in content.damaged_files(folder, names):
+        aside = folder / m.DAMAGED_DIR
+        aside.mkdir(exist_ok=True)
+        target = aside / name
+        n = 0
+        while target.exists():
+            n += 1
+            target = aside / f"{name}.{n}"
+        (folder / name).rename(target)
+        moved.append(target)
+    return moved
+
+
 def _done_with_files(state: m.MonthState) -> bool:
     """A month recorded done (or stopped at MISSING FILES) with files extracted for it: each
     run checks its folder still holds them."""
@@ -680,7 +700,8 @@ class _Run:
         view = self.shown.get(state.key)
         if view is not None and error is None and (state.stage is m.Stage.SAT_FAILED or state.ok):
             # The record is SAT-failed, or done for part of the plan's days with its own part
-            # holding the rest (`m.PlanDecision.shown`): this plan's days are all here.
+            # holding the rest (`m.PlanDecision.shown`): this plan's days are all here. Or
+            # split with a part elsewhere that lost files (`m.parts_missing`): not complete.
             state = view
         note = self.notes.get(state.key)
         if (
@@ -768,7 +789,7 @@ class _Run:
                 if not duplicate:
                     self.created_ids.add(request_id)
                     self.created_seq[request_id] = seq
-                self.feed(key, m.Created(request_id, duplicate))
+                self.feed(key, self._created(request_id, duplicate=duplicate))
             else:
                 # A 2xx without a readable id: the request exists. Never resent; adopted only
                 # by an exact history match, else the month needs attention.
@@ -799,7 +820,16 @@ class _Run:
         if not created.duplicate:
             self.created_ids.add(created.request_id)
             self.created_seq[created.request_id] = seq
-        self.feed(key, m.Created(created.request_id, bool(created.duplicate)))
+        self.feed(key, self._created(created.request_id, duplicate=bool(created.duplicate)))
+
+    def _created(self, request_id: str, *, duplicate: bool) -> m.Created:
+        """The create's answer as the machine takes it: a `duplicate` (gigstack's identical
+        request, not this create's) with today and its `createdAt` as the latest history
+        listed it, so its open day is derived as for an adopt (review 9n #4)."""
+        if not duplicate:
+            return m.Created(request_id)
+        created = dict(self.history_created).get(request_id)
+        return m.Created(request_id, True, today=today_mx(), created_at=created)
 
     def _queue_orphan_staged(self) -> None:
         """Queue for deletion this journal's staged ZIPs that no month refers to any more: a
@@ -919,10 +949,15 @@ class _Run:
         if isinstance(error, GigstackError):
             self.heard(error, one_request=True)
             # Free only when the GET never left (a connect failure the pipeline retried to
-            # exhaustion). A 5xx may come from a gateway after SAT served the package, and a
-            # 429 from a limiter behind the API (GUESS): counted, unsure (review 9g finding 2).
-            never_sent = isinstance(error, APIConnectionError) and not isinstance(
-                error, DownloadInterruptedError | OutcomeUnknownError | IncompleteResponseError
+            # exhaustion) or was refused before anything was served: a 401 is gigstack refusing
+            # the key, never an answer after SAT acted. A 5xx may come from a gateway after SAT
+            # served the package, and a 429 or 403 from a limiter or a signed link behind the
+            # API (GUESS): counted, unsure (review 9g finding 2).
+            never_sent = isinstance(error, AuthenticationError) or (
+                isinstance(error, APIConnectionError)
+                and not isinstance(
+                    error, DownloadInterruptedError | OutcomeUnknownError | IncompleteResponseError
+                )
             )
             rate_limited = isinstance(error, RateLimitError)
             spent = not never_sent
@@ -1000,6 +1035,12 @@ class _Run:
             self.feed(key, refused)
             return
         try:
+            if state.refill and state.lost_files:
+                # A damaged CFDI (review 9n #3) is moved aside, never deleted, so the package's
+                # copy can take its place; an intact file is never overwritten.
+                await _finish_even_if_cancelled(
+                    asyncio.to_thread(set_aside_damaged, folder, state.lost_files)
+                )
             async with self.extracting:
                 result = await _finish_even_if_cancelled(
                     asyncio.to_thread(
@@ -1356,11 +1397,18 @@ class _Run:
                 start = m.Start(want_files=want_files, on_disk=on_disk)
                 noted = self.notes.get(key, "").startswith(m.MISSING_FILES)
                 if folder is not None and _done_with_files(before) and not noted:
-                    # Names only (newcomer 9h #1: a done month whose files were deleted was
-                    # reported done with them): the machine says MISSING FILES. Not when the
+                    # Gone, or a CFDI damaged (newcomer 9h #1: a done month whose files were
+                    # deleted was reported done with them; review 9n #3: one cut short was
+                    # too): the machine says MISSING FILES. Not when the
                     # plan's note says so already (its own part's way, review 9i #5).
                     lost = await asyncio.to_thread(content.lost_files, folder / key, before.files)
                     start = attrs.evolve(start, lost=lost)
+                if before.stage is m.Stage.SPLIT and before.split_parts:
+                    # Its parts elsewhere, read-only (review 9n #5): one that lost its files
+                    # makes this run report the month MISSING FILES; the split stays recorded.
+                    troubles = await asyncio.to_thread(part_troubles, before)
+                    if troubles:
+                        self.shown[key] = m.parts_missing(before, troubles)
                 if folder is not None and on_disk:
                     kind = before.request_type
                     start = attrs.evolve(

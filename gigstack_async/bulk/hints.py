@@ -22,6 +22,9 @@ from gigstack_async.bulk.machine import OUT
 
 _COMMAND = re.compile(
     r"(?P<command>gigstack-async journal (?:show|adopt|resend|retry-download|keep|split))"
+    # Not a command naming its folder already (a split month's part, `bulk.parts`: an
+    # absolute path, maybe quoted).
+    r"(?! ['\"/\\]| [A-Za-z]:[\\/])"
     r"(?P<month> \d{4}-\d{2}(?![\w-]))?"
 )
 

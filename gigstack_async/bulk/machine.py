@@ -55,8 +55,12 @@ from enum import StrEnum
 
 import attrs
 
+from gigstack_async._dates import MEXICO_CITY
+from gigstack_async.bulk.created_at import created_at_instant
+
 __all__ = [
     "ABSENCE_GRACE",
+    "DAMAGED_DIR",
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
     "KEPT",
@@ -87,6 +91,7 @@ __all__ = [
     "PackageFailed",
     "PackageSending",
     "PackageStaged",
+    "PartTrouble",
     "PlanCreate",
     "PlanDecision",
     "PollFailed",
@@ -124,6 +129,7 @@ __all__ = [
     "other_dates_way",
     "own_part_holds",
     "own_request",
+    "parts_missing",
     "plan_decision",
     "recorded_holds",
     "refill_packages",
@@ -131,6 +137,7 @@ __all__ = [
     "sat_refuses",
     "says_duplicate",
     "status_criteria",
+    "taken_open_day",
     "teaches_rfc",
     "third_identical",
     "transition",
@@ -353,6 +360,12 @@ class MonthState:
     written before it was kept): the first history read that could prove an absence starts
     the wait instead (later than the create, so never shorter). Absence is proven only by a
     history read `HistorySeen.grace` seconds after it."""
+    later_ids: tuple[str, ...] = ()
+    """Requests this journal created after the last create (its outcome unknown), as a history
+    that proved its absence but for the grace listed them (`_grace_gap`). Kept across runs:
+    the "a request created after it is listed" witness of `_absence_gap` (a run knows the order
+    of its own creates only), so a run that sends nothing can finish a wait a stopped run
+    began. Cleared by the next create."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -473,7 +486,22 @@ class MonthState:
     """The day (Mexico City) the month's last create was sent on, when its dates end that day
     (`Send.today`): the day was not over, so CFDIs stamped later that day, or certified late at
     SAT, may be missing from its package (newcomer 9g #4). A run on a later day of the same
-    dates names that day MISSING DAYS (`plan_decision`); a new create clears it."""
+    dates names that day MISSING DAYS (`plan_decision`); a new create clears it.
+
+    A month that takes a request its own create did not make (`journal adopt`, gigstack's
+    duplicate match, SAT 5005's active request, `journal keep` of an adopted month) gets the
+    day that request may have been made on (`taken_open_day`, review 9n #4): its `createdAt`,
+    or the day it was taken when that is no later than the month's last day."""
+    open_day_unproven: bool = False
+    """`open_day` is the month's last day only because the taken request's `createdAt` was
+    unknown (`taken_open_day`): unknown never means "after" the day was over. The first
+    history or status that lists the request with a readable `createdAt` sets the day from it
+    (cleared when it was surely made after the last day)."""
+    split_parts: tuple[str, ...] = ()
+    """The journals (absolute paths) of the parts elsewhere that `journal split` recorded the
+    month with (`SplitElsewhere.parts`): each run and `journal show` read them (never write
+    them) to check the parts still hold the files they record (`parts_missing`; review 9n #5).
+    Empty in a journal written before (nothing to check)."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
     recorded `split` (`SplitElsewhere.refused_elsewhere`: that request, as the history listed
@@ -498,9 +526,9 @@ class MonthState:
     `--allow-duplicates` does for every month. Cleared once the create is sent."""
 
     lost_files: tuple[str, ...] = ()
-    """Files of a done month's recorded extraction that its folder no longer held when this
-    run started (`Start.lost`: names only, as `content.lost_files` compares them): the month
-    then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
+    """Files of a done month's recorded extraction that its folder no longer held intact when
+    this run started (`Start.lost`: gone, or a CFDI damaged, as `content.lost_files` finds
+    them): the month then needs attention, MISSING FILES (`_files_missing`; newcomer 9h #1)."""
     refill: bool = False
     """The user allowed downloading again the packages that held a done month's missing files
     (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
@@ -616,7 +644,7 @@ class Start:
     """Staged ZIPs named for the month in the staging folder now (`<YYYY-MM>-*.zip`)."""
     lost: tuple[str, ...] = ()
     """Files of a done month's recorded extraction (`MonthState.files`) the folder no longer
-    holds (`content.lost_files`): names only, no file is read."""
+    holds intact (`content.lost_files`: gone, or a CFDI damaged on disk)."""
 
 
 @attrs.frozen
@@ -640,6 +668,11 @@ class Send:
 class Created:
     request_id: str
     duplicate: bool = False
+    today: date | None = None
+    """Today in Mexico City as the answer came (None: not known): a `duplicate` request (not
+    this create's) may have been made on any day up to it (`taken_open_day`)."""
+    created_at: str | None = None
+    """A `duplicate` request's `createdAt` as the latest history listed it (None: unknown)."""
 
 
 @attrs.frozen
@@ -736,7 +769,8 @@ class PackageFailed:
     message: str
     code: int | None = None
     sent: bool = True
-    """False only when the GET never left (a connect failure): given back. Any answer, a 5xx or
+    """False only when the GET never left (a connect failure) or was refused before anything
+    was served (a 401: the key refused): given back. Any other answer, a 5xx or
     a 429 included, may come after SAT served the package (a gateway error, or a limiter
     behind the API, in front of a served download): counted, unsure (`reached` False)."""
     rate_limited: bool = False
@@ -806,6 +840,12 @@ class Adopt:
     uncounted: bool = False
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
+    today: date | None = None
+    """Today in Mexico City as the user adopts (None: not known): the request was made on or
+    before it, so a month whose dates end no earlier may have been requested before its last
+    day was over (`taken_open_day`)."""
+    created_at: str | None = None
+    """The request's `createdAt` as the journal saw it (None: unknown, never "after")."""
 
 
 @attrs.frozen
@@ -852,6 +892,9 @@ class SplitElsewhere:
     """The CFDIs of the month's days in the parts elsewhere, together (each part's journal's
     count); None when a part's is unknown. The split month's count adds its own parts' to it:
     unknown stays unknown, never 0."""
+    parts: tuple[str, ...] = ()
+    """The parts' journals (absolute paths): recorded as `MonthState.split_parts` (kept as
+    they were when none are given)."""
 
 
 def _total(*counts: int | None) -> int | None:
@@ -877,6 +920,9 @@ class KeepFiles:
     vouched: bool = False
     """`journal keep --force`: the user checked the request's dates in gigstack's dashboard
     (after a confirmation that spells out the risk)."""
+    today: date | None = None
+    """Today in Mexico City as the user keeps them (None: not known): for a month whose
+    request was taken, not sent by its own create (`taken_open_day`)."""
     damaged: tuple[str, ...] = ()
     """Files named `<UUID>.xml` that are not a complete CFDI (`content.damaged_cfdis`:
     truncated, damaged, or another UUID inside): never kept, even with --force (review 9m
@@ -1181,7 +1227,10 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case AllowDownload():
             return _allow_download(state, obs)
         case SplitElsewhere():
-            return _split_elsewhere(state, obs)
+            split, commands = _split_elsewhere(state, obs)
+            if obs.parts and split.stage is Stage.SPLIT:
+                split = _evolve(split, split_parts=obs.parts)
+            return split, commands
         case KeepFiles():
             return _keep_files(state, obs)
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
@@ -1737,6 +1786,36 @@ def files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     return _files_missing(state, lost)
 
 
+@attrs.frozen
+class PartTrouble:
+    """A part elsewhere of a split month that no longer holds what its journal recorded, as
+    `bulk.parts.part_troubles` found it (reading the part's journal, never writing it)."""
+
+    problem: str
+    """What is wrong, naming the part folder (its month folder gone, files missing, its
+    journal gone or unreadable, or the month no longer finished there)."""
+    way: str
+    """How to get the part back: its own journal's commands, with the part folder in them."""
+
+
+def parts_missing(state: MonthState, troubles: Sequence[PartTrouble]) -> MonthState:
+    """Month `state`, recorded `split`, as a run (or `journal show`) reports it once its parts
+    elsewhere are checked: needs attention, MISSING FILES, when `troubles` names any (review 9n
+    #5: "split, 34 invoices" with a part folder gone); `state` otherwise. Not recorded: the
+    split stays the journal's, so a fixed part, or a `journal split` naming another folder
+    for it, makes the month complete again. Pure."""
+    if state.stage is not Stage.SPLIT or not troubles:
+        return state
+    return _attention(
+        state,
+        f"{MISSING_FILES}: downloaded in parts elsewhere, but "
+        + "; ".join(t.problem for t in troubles)
+        + ": not reported complete",
+        "; ".join(t.way for t in troubles),
+        resume_to=Stage.SPLIT,
+    )
+
+
 def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     """Month `state`, done, once its folder no longer holds `lost` of the files extracted for
     it: needs attention, MISSING FILES, never reported done with files that are not there
@@ -1745,8 +1824,8 @@ def _files_missing(state: MonthState, lost: Sequence[str]) -> MonthState:
     return _attention(
         state,
         f"{MISSING_FILES}: its folder ({state.key}/ in the download folder) no longer holds "
-        f"{len(lost)} of the {len(state.files)} file(s) extracted for it (e.g. {lost[0]}): not "
-        "reported done",
+        f"{len(lost)} of the {len(state.files)} file(s) extracted for it intact (gone, or a CFDI "
+        f"damaged on disk such as one cut short; e.g. {lost[0]}): not reported done",
         _missing_files_hint(state),
         resume_to=Stage.DONE,
     )
@@ -1777,8 +1856,9 @@ def _missing_files_hint(state: MonthState) -> str:
     return (
         f"free first: `gigstack-async journal retry-download {key}` allows downloading package "
         f"{', '.join(packages)} once more ({budget}; nothing is requested again), and the next "
-        "run extracts the missing files again (files still in the folder are never "
-        f"overwritten); or {back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
+        "run extracts the missing files again (a damaged one is first moved to the month's "
+        f"`{DAMAGED_DIR}/` subfolder; an intact file still there is never overwritten); or "
+        f"{back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
         f"5008 (served twice), only {resend}"
     )
 
@@ -1802,6 +1882,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         state,
         stage=Stage.SUBMITTING,
         open_day=obs.today if obs.today is not None and state.end >= obs.today else None,
+        open_day_unproven=False,
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
@@ -1811,6 +1892,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         unknown=False,
         unknown_cause=None,
         unknown_at=None,
+        later_ids=(),
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -1832,6 +1914,9 @@ def _created(state: MonthState, obs: Created) -> Result:
             f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
         ), ()
     ours = Seen(obs.request_id, None, state.rfc_type, state.request_type, state.start, state.end)
+    if obs.duplicate:
+        # gigstack's identical request, not this create: made on some day up to now.
+        state = _with_taken_open_day(state, obs.created_at, obs.today)
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
@@ -2057,7 +2142,9 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
     if len(free) == 1:
         match = free[0]
         adopted = _evolve(
-            state,
+            # SAT's active identical request existed when this month's create was refused:
+            # made no later than that create (its open day), maybe before the last day.
+            _with_taken_open_day(state, match.created_at, None),
             stage=Stage.SUBMITTED,
             request_id=match.id,
             duplicate=True,
@@ -2292,7 +2379,8 @@ def _status(state: MonthState, seen: Seen) -> Result:
 
     The status body is NOT FOUND in the docs; the criteria it may carry (dates, rfc_type,
     request_type: GUESS names) are used as a history entry's would be, with one rule stricter:
-    only an answer carrying ALL of them, each equal to the month's, checks an unchecked request
+    only an answer carrying ALL of them, each able to mean the month's (`status_criteria`: its
+    formats are a GUESS, read permissively), checks an unchecked request
     (a history entry may omit requestType, a status answer may not). A present field that
     differs shows another request under the same id (ids restarted): nothing is downloaded.
     A missing one proves nothing: an unchecked month waits for the history as before (and
@@ -2300,6 +2388,7 @@ def _status(state: MonthState, seen: Seen) -> Result:
     if state.stage not in _WAITING or seen.id != state.request_id:
         return state, ()
     listed = next((r for r in state.records if r.id == seen.id), None)
+    shown = seen
     if listed is not None and state.listed == seen.id:
         # The (documented) history listed this request with the month's criteria in this run:
         # a GUESS body never overrules what that entry showed (review 9m #8); a criterion the
@@ -2311,9 +2400,16 @@ def _status(state: MonthState, seen: Seen) -> Result:
             start=None if listed.start is not None else seen.start,
             end=None if listed.end is not None else seen.end,
         )
+        # The user reads the request as the entry showed it, never "None..None".
+        shown = attrs.evolve(
+            seen,
+            rfc_type=listed.rfc_type or seen.rfc_type,
+            start=listed.start or seen.start,
+            end=listed.end or seen.end,
+        )
     fit = _fits(state, seen)
     if fit is False:
-        other, _ = _not_this_month(state, seen)
+        other, _ = _not_this_month(state, shown)
         return other, (Warn(f"{state.key}: {other.reason}"),)
     if fit is True:
         record = next((r for r in state.records if r.id == seen.id), None)
@@ -2470,6 +2566,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             stage=Stage.PLANNED,
             unknown=False,
             unknown_at=None,
+            later_ids=(),
             resend_allowed=True,
             resume_to=None,
             reason="the history proved the last create never arrived",
@@ -2561,7 +2658,7 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         return _OMITS
     # A request this run created after the attempt cannot have existed before it, whatever the
     # snapshot says: the server may have reused an id the snapshot listed.
-    newer = {i for i, seq in obs.later if seq > state.attempt_seq}
+    newer = {i for i, seq in obs.later if seq > state.attempt_seq} | set(state.later_ids)
     # ... and one listed before it is that same request only if it shows the `createdAt` the
     # snapshot showed (the server's ids may have restarted in between; missing now is no
     # match). A snapshot entry without one cannot show a restart (a server that never reports
@@ -2576,7 +2673,9 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     ]
     if not any(_same_kind(state, s, journal) for s in older):
         return _no_older(state, obs)
-    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later):
+    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later) and not any(
+        i in listed for i in state.later_ids
+    ):
         return _LAGGING
     return None
 
@@ -2623,10 +2722,15 @@ def _grace_gap(state: MonthState, obs: HistorySeen) -> tuple[str | None, Result 
         f"{_WAIT_NOTE}{until} before resending: a lost create can appear late in the "
         "history, and this one shows no sign of it yet"
     )
+    listed = {s.id for s in obs.entries}
+    witnesses = set(state.later_ids) | {
+        i for i, seq in obs.later if seq > state.attempt_seq and i in listed
+    }
     waiting = _evolve(
         state,
         stage=Stage.SUBMITTING,
         unknown_at=since,
+        later_ids=tuple(sorted(witnesses)),
         resume_to=None,
         hint=None,
         reason=note,
@@ -2739,8 +2843,12 @@ def _remember(records: tuple[KnownRequest, ...], seen: Seen) -> tuple[KnownReque
 
 
 def _observe_request(state: MonthState, seen: Seen, *, asked: bool) -> Result:
+    state = _proven_open_day(state, seen)
     changes: dict[str, object] = {"status_asked": state.status_asked or asked}
-    if seen.invoice_count is not None:
+    counting = seen.status in ("pending", "accepted", "processing")
+    if seen.invoice_count is not None and (seen.invoice_count or not counting):
+        # While SAT is still counting, a 0 is "not counted yet" (newcomer 9h #7: a history
+        # read while processing left a done month with "0 invoices" beside its 29 files).
         changes["invoice_count"] = seen.invoice_count
     if seen.package_ids is not None and (seen.package_ids or state.package_ids is None):
         changes["package_ids"] = seen.package_ids
@@ -3039,6 +3147,11 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
             f"; the user vouched (--force) that request {state.request_id} was for "
             f"{state.start}..{state.end}: neither the history nor the files could show it"
         )
+    if state.request_id is not None and taken(state):
+        # The files are a taken request's (an adopt made before this journal derived its
+        # open day, or one kept the day its dates end): the same open day as an adopt.
+        created = next((r.created_at for r in state.records if r.id == state.request_id), None)
+        state = _with_taken_open_day(state, created, obs.today)
     return _evolve(
         state,
         stage=Stage.DONE,
@@ -3214,6 +3327,81 @@ def open_day_own(state: MonthState) -> tuple[date, date] | None:
     if day is None or day <= state.start:
         return None
     return state.start, day - timedelta(days=1)
+
+
+def created_day(created_at: str | int | None) -> date | None:
+    """The earliest day (Mexico City) a request whose `createdAt` is `created_at` may have been
+    made on; None when it cannot be told (its unit is a GUESS: `created_at_instant`). An ISO
+    time without an offset may be Mexico City's wall time or UTC: the earlier of both days."""
+    instant = created_at_instant(created_at)
+    if instant is not None:
+        return instant.astimezone(MEXICO_CITY).date()
+    if not isinstance(created_at, str):
+        return None
+    try:
+        naive = datetime.fromisoformat(created_at.strip())
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return None  # out of range (`created_at_instant`)
+    try:
+        as_utc = naive.replace(tzinfo=UTC).astimezone(MEXICO_CITY).date()
+    except (OverflowError, ValueError):
+        return naive.date()
+    return min(naive.date(), as_utc)
+
+
+def taken_open_day(
+    start: date, end: date, created_at: str | int | None, today: date | None
+) -> tuple[date | None, bool]:
+    """(`MonthState.open_day`, `open_day_unproven`) for a month of `start..end` that takes a
+    request its own create did not make (review 9n #4): it may have been requested before the
+    last day was over when its `createdAt` falls on or before `end` (Mexico City, as `Send`
+    reads today), when it is taken `today` on or before `end` (it was made no later), or when
+    neither is known: unknown never means "after". The day is the earliest of those, no earlier
+    than `start`; with nothing known, `end` and unproven (`MonthState.open_day_unproven`).
+    (None, False): surely made after `end` was over. Pure."""
+    made = created_day(created_at)
+    if made is None and (today is None or today > end):
+        return end, True
+    days = [d for d in (made, today) if d is not None and d <= end]
+    return (max(start, min(days)), False) if days else (None, False)
+
+
+def taken(state: MonthState) -> bool:
+    """Whether month `state` follows a request its own create did not make: adopted by the
+    user (`confirmed_id`), or gigstack's or SAT's identical one (`duplicate`)."""
+    return state.request_id is not None and (
+        state.confirmed_id == state.request_id or state.duplicate
+    )
+
+
+def _with_taken_open_day(
+    state: MonthState, created_at: str | int | None, today: date | None
+) -> MonthState:
+    """Month `state` once it takes a request its create did not make, which it follows along
+    with its own create's open day (`Send`): the earlier of both days. A proven day (the
+    month's own, sent on or before its last day) bounds an unproven one: the taken request
+    was made no later than it."""
+    day, unproven = taken_open_day(state.start, state.end, created_at, today)
+    own = state.open_day
+    if own is not None and not state.open_day_unproven:
+        day = own if day is None or unproven else min(own, day)
+        unproven = False
+    return _evolve(state, open_day=day, open_day_unproven=unproven)
+
+
+def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
+    """Month `state`, whose open day was unknown (`open_day_unproven`), once a listing of its
+    request shows a readable `createdAt`: the day from it (None when made after the last
+    day). Anything else is returned as is, and so is a month not `typed`: its entry may be
+    another request under a restarted id (as `_history` keeps no `createdAt` from it)."""
+    if not state.open_day_unproven or seen.id != state.request_id or not state.typed:
+        return state
+    day, unproven = taken_open_day(state.start, state.end, seen.created_at, None)
+    if unproven:
+        return state
+    return _evolve(state, open_day=day, open_day_unproven=False)
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:
@@ -3537,6 +3725,9 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
 
 
 MISSING_FILES = "MISSING FILES"
+DAMAGED_DIR = "damaged"
+"""The subfolder of a month's folder where a refill (`journal retry-download`) moves a damaged
+CFDI before it extracts the package's copy (review 9n #3): kept, never deleted."""
 """How a plan's note starts when the month's folder lost files it is counted complete with."""
 
 
@@ -3766,10 +3957,16 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
     # the days already downloaded again (review 9m #7).
     runs, folders = part_commands(state, [(day, state.end)])
     done = state.stage in (Stage.DONE, Stage.EMPTY)
+    when = (
+        f"requested for {state.start}..{state.end} by request {state.request_id}, made "
+        "elsewhere, whose createdAt was never shown: it may have been made on "
+        f"{day}, before that day was over (unknown never counts as after)"
+        if state.open_day_unproven
+        else f"requested for {state.start}..{state.end} on {day}, before that day was over"
+    )
     return (
-        f"MISSING DAYS: requested for {state.start}..{state.end} on {day}, before that day was "
-        f"over: CFDIs stamped later on {day}, or certified late at SAT, are not in its "
-        f"download. {'Download' if done else 'Once it has finished, download'} "
+        f"MISSING DAYS: {when}: CFDIs stamped later on {day}, or certified late at SAT, are not "
+        f"in its download. {'Download' if done else 'Once it has finished, download'} "
         f"{_days([(day, state.end)])} again into its own --out folder ({runs}, with the other "
         "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
         f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "
@@ -3936,7 +4133,9 @@ def _next_package(state: MonthState) -> Result:
             state,
             f"SAT completed the request with {count} CFDIs but the server gave no package ids",
             "run the same command again later; if it persists, contact gigstack support with "
-            f"request {state.request_id}",
+            f"request {state.request_id} for its package ids, then `gigstack-async downloads "
+            "package <package id> --out <this month's folder>` fetches each (one of SAT's 2 "
+            "downloads of it; the journal does not record it)",
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
@@ -4277,8 +4476,8 @@ def files_notice(state: MonthState) -> str:
         # not counted, e.g. a record rebuilt without a run: the files may all be there.)
         return (
             f"{held}; {count_source(state)}, and it holds {state.cfdis_on_disk} distinct of "
-            f"them: {count - state.cfdis_on_disk} are missing, so `gigstack-async journal keep "
-            f"{key}` would refuse them). "
+            f"them: {count - state.cfdis_on_disk} are missing or damaged, so `gigstack-async "
+            f"journal keep {key}` would refuse them). "
         )
     if count is not None:
         return (
@@ -4524,8 +4723,17 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             reason=f"request {obs.request_id} confirmed by the user",
             hint=None,
         ), ()
+    # Another request than the month's own: its open day is that request's, whatever the
+    # month's left request had (review 9n #4). The month's last request (a record rebuilt
+    # from its log, adopted back for free) keeps the open day the journal or its log kept.
+    if state.known_ids and state.known_ids[-1] == obs.request_id:
+        day, unproven = state.open_day, state.open_day_unproven
+    else:
+        day, unproven = taken_open_day(state.start, state.end, obs.created_at, obs.today)
     return _evolve(
         state,
+        open_day=day,
+        open_day_unproven=unproven,
         records=records,
         released=released,
         downloads=downloads,

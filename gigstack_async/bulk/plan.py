@@ -22,10 +22,12 @@ import attrs
 from gigstack_async._dates import month_end, parse_date, parse_month, today_mx
 from gigstack_async._generated.models import DownloadRequest, RequestType, RfcType
 from gigstack_async._validation import (
+    SYNC_WINDOW_MONTHS,
     check_not_future,
     check_sync_window,
     date_value,
     download_request,
+    earliest_start,
     enum_value,
 )
 from gigstack_async.errors import InvalidParameterError
@@ -186,6 +188,28 @@ def _bound(field: str, value: object, *, is_end: bool) -> date:
     return date_value(field, value)
 
 
+def _check_window(first: date, start: object, today: date) -> None:
+    """Refuse a start older than gigstack's window, naming the first whole month it accepts
+    (newcomer 9h #10/#9: "on or after 2020-12-30" left `2020-12` to be tried and refused)."""
+    floor = earliest_start(today)
+    if first >= floor:
+        return
+    whole = floor if floor.day == 1 else month_end(floor) + timedelta(days=1)
+    partial = (
+        ""
+        if floor.day == 1
+        else f", or start on {floor.isoformat()} for the {(month_end(floor) - floor).days + 1} "
+        f"day(s) of {floor:%Y-%m} still in reach (a partial month)"
+    )
+    raise InvalidParameterError(
+        "start",
+        f"must be on or after {floor.isoformat()}: gigstack reaches at most "
+        f"{SYNC_WINDOW_MONTHS} months back; the first whole month it accepts is "
+        f"{whole:%Y-%m}{partial}",
+        start,
+    )
+
+
 def plan_months(
     start: date | str,
     end: date | str,
@@ -218,6 +242,7 @@ def plan_months(
     else:
         now = today
     check_not_future("start", first, now)
+    _check_window(first, start, now)
     check_sync_window("start", first, now)
     if first > requested_end:
         raise InvalidParameterError("end", f"must be on or after start ({first.isoformat()})", end)

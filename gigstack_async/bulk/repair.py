@@ -24,6 +24,7 @@ import attrs
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR, initial_state
+from gigstack_async.bulk.parts import part_troubles
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 
@@ -56,7 +57,12 @@ def new_month(store: JournalStore, key: str) -> m.MonthState:
 
 
 def adopt(
-    store: JournalStore, key: str, request_id: str, *, ids_restarted: bool = False
+    store: JournalStore,
+    key: str,
+    request_id: str,
+    *,
+    ids_restarted: bool = False,
+    today: date | None = None,
 ) -> tuple[m.MonthState, tuple[m.Command, ...]]:
     """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
     removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
@@ -78,6 +84,10 @@ def adopt(
     dashboard that the server's ids restarted and the id now names this month's request) and
     that month no longer follows it (done, empty, or on another request). A month still
     following the id it never released is always refused.
+
+    `today` (Mexico City; None: unknown): the month may have been requested before its last
+    day was over when adopted on or before it, or when the request's `createdAt` (as a history
+    showed it to the journal; unknown until a run lists it) is (`machine.taken_open_day`).
     """
     recorded = key in store.keys()  # noqa: SIM118
     state = store.get(key) if recorded else new_month(store, key)
@@ -109,7 +119,16 @@ def adopt(
     journal_ids = (i for other in store.states() if other.key != key for i in other.known_ids)
     uncounted = uncounted or m.made_elsewhere(state, journal_ids, request_id)
     try:
-        return m.transition(state, m.Adopt(request_id, carried, doubted, uncounted=uncounted))
+        created = next((r.created_at for r in state.records if r.id == request_id), None)
+        observed = m.Adopt(
+            request_id,
+            carried,
+            doubted,
+            uncounted=uncounted,
+            today=today,
+            created_at=created,
+        )
+        return m.transition(state, observed)
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
 
@@ -169,9 +188,13 @@ def allow_download(
 
 def missing_now(store: JournalStore, key: str) -> m.MonthState:
     """Month `key` as recorded, or, when it is done and its folder no longer holds some of
-    the files extracted for it, as the next run takes it up: MISSING FILES (names only, no
-    file read; newcomer 9h #1). Not recorded."""
+    the files extracted for it intact, as the next run takes it up: MISSING FILES (gone, or a
+    CFDI damaged; newcomer 9h #1, review 9n #3); so too a split month whose parts elsewhere
+    lost files their journals record (`bulk.parts`, read-only; review 9n #5). Not recorded."""
     state = store.get(key)
+    if state.stage is m.Stage.SPLIT:
+        # Its parts elsewhere, checked as a run checks them (review 9n #5).
+        return m.parts_missing(state, part_troubles(state))
     where = store.download_to
     if state.stage is not m.Stage.DONE or where is None or not state.files:
         return state
@@ -421,7 +444,16 @@ def split(
     count = None if None in counts else sum(n for n in counts if n is not None)
     try:
         new, _ = m.transition(
-            state, m.SplitElsewhere(where, start, end, refused_elsewhere, invoice_count=count)
+            state,
+            m.SplitElsewhere(
+                where,
+                start,
+                end,
+                refused_elsewhere,
+                invoice_count=count,
+                # Each run checks them again, read-only (`bulk.parts`; review 9n #5).
+                parts=tuple(str(p.journal.absolute()) for p in found),
+            ),
         )
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None

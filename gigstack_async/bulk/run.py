@@ -9,7 +9,7 @@ import re
 import shlex
 import tempfile
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,7 @@ from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.store import (
     JournalCorruptError,
+    JournalMismatchError,
     JournalStore,
     StoreIdentity,
     canonical_base_url,
@@ -150,9 +151,26 @@ class BulkDownload:
             return attrs.evolve(event, error=render(event.error) or "", hint=render(event.hint))
         return event
 
+    @contextlib.contextmanager
+    def _error_texts(self) -> Iterator[None]:
+        """A JournalMismatchError's text names `download_to=` for a Python caller, `--out` for
+        the CLI's (newcomer 9h #9: Python read "Use another --out folder")."""
+        try:
+            yield
+        except JournalMismatchError as error:
+            if self.texts_for != "cli":
+                error.args = tuple(
+                    _journal_for_python(a) if isinstance(a, str) else a for a in error.args
+                )
+            raise
+
     def check_journal(self) -> None:
         """Open the journal now and release it: a corrupt file, another run's journal or one in
         use by another process raises its JournalError here, before anything is sent."""
+        with self._error_texts():
+            self._check_journal()
+
+    def _check_journal(self) -> None:
         if self.journal_path is None:
             return
         legacy = self.journal_path.with_name(LEGACY_JOURNAL)
@@ -195,9 +213,12 @@ class BulkDownload:
         keys = [slot.key for slot in self.plan]
         if self.journal_path is None or not self._has_journal():
             return keys
-        with JournalStore.open(
-            self.journal_path, self.identity, download_to=self._options.download_to
-        ) as store:
+        with (
+            self._error_texts(),
+            JournalStore.open(
+                self.journal_path, self.identity, download_to=self._options.download_to
+            ) as store,
+        ):
             known = set(store.keys())
             return [
                 slot.key
@@ -230,9 +251,12 @@ class BulkDownload:
         entries = tuple(seen_from_history(entry) for entry in history)
         recorded: dict[str, m.MonthState] = {}
         if self.journal_path is not None and self._has_journal():
-            with JournalStore.open(
-                self.journal_path, self.identity, download_to=self._options.download_to
-            ) as store:
+            with (
+                self._error_texts(),
+                JournalStore.open(
+                    self.journal_path, self.identity, download_to=self._options.download_to
+                ) as store,
+            ):
                 recorded = {state.key: state for state in store.states()}
         found: dict[str, tuple[PriorRequest, ...]] = {}
         to_send: list[tuple[str, date]] = []
@@ -383,6 +407,19 @@ def _as_bulk_call(found: re.Match[str]) -> str:
         f"`client.downloads.bulk({found.group('start')!r}, {found.group('end')!r}, "
         f"rfc_type={found.group('rfc')!r}{kind}, download_to={folder!r})`"
     )
+
+
+def _journal_for_python(text: str) -> str:
+    """A journal error's text (`store.mismatch_message`, which speaks to both) for a Python
+    caller: the `bulk()` arguments, not the CLI options."""
+    for cli, python in (
+        ("another --out folder (download_to)", "another download_to= folder"),
+        ("Run with download_to (--out)", "Run with download_to="),
+        ("(another --journal file)", "(another journal= file)"),
+        ("(or --journal file)", "(or journal= file)"),
+    ):
+        text = text.replace(cli, python)
+    return text
 
 
 def _for_python(text: str | None) -> str | None:

@@ -819,6 +819,7 @@ class JournalStore:
             or Asked.of(old) != Asked.of(state)
             or old.sat_code != state.sat_code
             or recorded_holds(old) != recorded_holds(state)
+            or old.open_day != state.open_day
         ):
             self._conn.execute(
                 "INSERT INTO log (key, stage, reason, request_id, counts) VALUES (?, ?, ?, ?, ?)",

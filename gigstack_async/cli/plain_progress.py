@@ -45,7 +45,8 @@ def describe(event: BulkEvent, row: MonthRow) -> str:
             if event.ok and event.open_day is not None
             else ""
         )
-        return f"{invoices} invoices, {row.files} files{open_day}"
+        resumed = ", resumed from the journal" if event.resumed else ""
+        return f"{invoices} invoices, {row.files} files{open_day}{resumed}"
     return ""
 
 
@@ -53,6 +54,11 @@ class PlainProgress:
     def __init__(self, ui: Ui, board: Board) -> None:
         self._ui = ui
         self._board = board
+        # A month resumed from the journal: its "submitted" line waits for its next event, and
+        # is dropped if that is its result (newcomer 9h #8: every finished month of a resumed
+        # run printed "submitted", hundreds of lines for nothing that happened).
+        # Its failure line (before its result) waits with it, in order.
+        self._resumed: dict[str, list[str]] = {}
 
     async def __aenter__(self) -> PlainProgress:
         return self
@@ -63,10 +69,26 @@ class PlainProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        # Interrupted before their next event: the months are still being driven.
+        for lines in self._resumed.values():
+            for line in lines:
+                self._ui.out(line)
+        self._resumed.clear()
 
     def show(self, event: BulkEvent) -> None:
         row = self._board.apply(event)
+        waiting = self._resumed.pop(event.key, None)
+        if waiting is not None and not (isinstance(event, MonthResult) and event.resumed):
+            # The month goes on in this run: its request first (the result that follows a
+            # failure says whether it matters, so a failure waits too).
+            if isinstance(event, MonthFailed):
+                self._resumed[event.key] = waiting
+            else:
+                for line in waiting:
+                    self._ui.out(line)
+        elif waiting is not None:
+            for line in waiting[1:]:  # finished before this run: only what it reports now
+                self._ui.out(line)
         # MonthFailed and MonthResult both name the month's outcome; label the failure itself.
         state = (
             "warning"
@@ -78,4 +100,11 @@ class PlainProgress:
             else row.state
         )
         stamp = format_seconds(self._board.total_elapsed())
-        self._ui.out(f"[{stamp:>6}] {event.key}  {state:<11} {describe(event, row)}".rstrip())
+        line = f"[{stamp:>6}] {event.key}  {state:<11} {describe(event, row)}".rstrip()
+        if isinstance(event, Submitted) and event.resumed:
+            self._resumed[event.key] = [line]
+            return
+        if isinstance(event, MonthFailed) and event.key in self._resumed:
+            self._resumed[event.key].append(line)
+            return
+        self._ui.out(line)

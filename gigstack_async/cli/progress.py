@@ -146,7 +146,9 @@ class Board:
                 continue
             row.state = state.stage.value
             row.request_id = state.request_id or row.request_id
-            if state.invoice_count is not None:
+            # A 0 an older journal kept while SAT was still counting is "not known yet"
+            # (newcomer 9h #7: "0 invoices in 44 months" of processing months after Ctrl-C).
+            if state.invoice_count or state.ok or state.sat_state == "completed":
                 row.invoices = state.invoice_count
             row.files = max(row.files, len(state.files))
 

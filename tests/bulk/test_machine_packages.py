@@ -240,7 +240,9 @@ def test_no_package_ids_after_the_status_answer_needs_attention_never_zero(
         stage=Stage.NEEDS_ATTENTION,
         reason=f"SAT completed the request with {said} CFDIs but the server gave no package ids",
         hint="run the same command again later; if it persists, contact gigstack support "
-        "with request R1",
+        "with request R1 for its package ids, then `gigstack-async downloads package <package "
+        "id> --out <this month's folder>` fetches each (one of SAT's 2 downloads of it; the "
+        "journal does not record it)",
         resume_to=Stage.COMPLETED,
     )
 
@@ -908,9 +910,19 @@ def adopted(state: MonthState, request_id: str, known_ids: tuple[str, ...]) -> M
 
     Asserted as the whole journal record. `checked`, `status_asked` and `resume_to` written
     here are recomputed or ignored by the next run's `Start` today, so the record, not a
-    behaviour, is what pins them."""
+    behaviour, is what pins them. The open day: the month's last request's own when it adopts
+    that one back, else another request's whose createdAt is unknown, so the month's last day,
+    unproven (review 9n #4: unknown never means "after")."""
+    back = bool(state.known_ids) and state.known_ids[-1] == request_id
+    day, unproven = (
+        (state.open_day, state.open_day_unproven)
+        if back
+        else m.taken_open_day(state.start, state.end, None, None)
+    )
     return evolve(
         state,
+        open_day=day,
+        open_day_unproven=unproven,
         stage=Stage.SUBMITTED,
         confirmed_id=request_id,
         checked=True,

@@ -26,6 +26,7 @@ COMMANDS = [
     ["downloads"],
     ["downloads", "status"],
     ["downloads", "history"],
+    ["downloads", "package"],
     ["journal"],
     ["journal", "show"],
     ["journal", "adopt"],

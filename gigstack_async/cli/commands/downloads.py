@@ -1,5 +1,5 @@
-"""`gigstack-async downloads status|history|activate`: inspect SAT download requests, and turn
-Descarga Masiva on."""
+"""`gigstack-async downloads status|history|activate|package`: inspect SAT download requests,
+turn Descarga Masiva on, fetch one package by its id (`downloads_package`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gigstack_async._generated.models import (
 )
 from gigstack_async.bulk.created_at import created_at_text
 from gigstack_async.cli import exitcodes
+from gigstack_async.cli.commands import downloads_package
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.formats import write_jsonl
@@ -27,6 +28,7 @@ examples:
   {PROG} downloads history --format jsonl
   {PROG} downloads status 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B
   {PROG} downloads activate
+  {PROG} downloads package 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B_01 --out ./cfdi/2024-03
 
 exit codes: 0 ok; 2 invalid input; 3 key refused; 4 API error (e.g. 404 unknown request);
 5 unreachable."""
@@ -99,6 +101,7 @@ def register(commands: Any) -> None:
         help="activate also when it may add a charge (status other than needs_activation)",
     )
     activate.set_defaults(func=run_activate)
+    downloads_package.register(downloads)
 
 
 def _text(value: object) -> str:

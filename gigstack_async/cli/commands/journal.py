@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async import _validation
+from gigstack_async._dates import today_mx
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import HELD, file_names, files_in, staged_copies
@@ -257,8 +258,11 @@ def register(commands: Any) -> None:
         "month the journal does not have yet is added (the dates `sat download` would plan for "
         "it); with no journal in the folder yet, --rfc-type (and --type) start one for this API "
         "key, team and base URL (for example to carry over the requests of an older "
-        "gigstack-async's JSON journal without creating them again). Asks for confirmation "
-        "(--yes when not in a terminal). Nothing is sent.",
+        "gigstack-async's JSON journal without creating them again). A request that may have "
+        "been made before the month's last day was over (its createdAt that day or earlier, "
+        "adopted by then, or its createdAt never shown: unknown never counts as after) leaves "
+        "that day MISSING DAYS once it is over, as the month's own request would. Asks for "
+        "confirmation (--yes when not in a terminal). Nothing is sent.",
         epilog=EPILOG,
     )
     _journal_arg(adopt)
@@ -329,8 +333,9 @@ def register(commands: Any) -> None:
         "a new journal, or rebuilt from a log without counts), one more GET of each of its "
         "packages assumed spent. For a done month whose folder lost files (MISSING FILES), one "
         "more GET of each package that held them, within SAT's two downloads: the next run "
-        "extracts it again and writes only the missing files (never overwriting one still "
-        "there). The risk is shown and must be confirmed (--yes when not in a "
+        "extracts it again and writes only the missing files (a damaged CFDI is first moved to "
+        "the month's damaged/ subfolder, kept; a file still there intact is never "
+        "overwritten). The risk is shown and must be confirmed (--yes when not in a "
         "terminal). Nothing is sent now.",
         epilog=EPILOG,
         client=False,
@@ -540,7 +545,10 @@ def _row(
     hold: Hold | None = None,
     out: str | None = None,
 ) -> list[str]:
-    count = "" if state.invoice_count is None else str(state.invoice_count)
+    # Unknown is "-", as in the `sat download` summary; never blank or 0 (newcomer 9h #7).
+    count = "-" if state.invoice_count is None else str(state.invoice_count)
+    if state.invoice_count == 0 and not (state.ok or state.sat_state == "completed"):
+        count = "-"  # an older journal's 0, kept while SAT was still counting
     why = state.reason or ""
     again = "the running `sat download` drives it" if running else "run the same command again"
     step = state.hint or (again if not state.settled else "")
@@ -555,7 +563,12 @@ def _row(
         )
     if state.ok and state.open_day is not None and not state.hint:
         # Sent on the day its dates end (newcomer 9h #3): complete only once that day is over.
-        why = f"{why}; requested on {state.open_day}, before that day was over"
+        why = (
+            f"{why}; its request (made elsewhere, createdAt never shown) may have been made "
+            f"on {state.open_day}, before that day was over"
+            if state.open_day_unproven
+            else f"{why}; requested on {state.open_day}, before that day was over"
+        )
         step = open_day_hint(state.open_day)
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
@@ -685,7 +698,7 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"MONTH must be YYYY-MM, got {args.month!r}. {args.usage.strip()}")
     with _open_or_create(args, ctx) as store:
         new, commands = repair.adopt(
-            store, args.month, request_id, ids_restarted=args.ids_restarted
+            store, args.month, request_id, ids_restarted=args.ids_restarted, today=today_mx()
         )
         state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
@@ -705,11 +718,15 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
             # counted there, if at all; said before the yes, as the run will act on it.
             ctx.ui.out(
                 f"This journal did not count the downloads of {request_id}'s packages (made "
-                "elsewhere: another folder or tool), so both of SAT's 2 are assumed spent: the "
-                "next run stops before downloading any of them; then `"
-                f"{PROG} journal retry-download {shell_quote(str(args.journal))} {state.key}` "
-                "allows one more GET of each (it bills nothing: SAT answers 5008 for a package "
-                "already served twice)."
+                "elsewhere: another folder or tool), so both of SAT's 2 are assumed spent. "
+                "Next: run the download once (the same `sat download` for this folder): it "
+                "reads the request's packages (free) and stops before downloading any of them. "
+                f"Only then does `{PROG} journal retry-download "
+                f"{shell_quote(str(args.journal))} {state.key}` allow one more GET of each (it "
+                "bills nothing: SAT answers 5008 for a package already served twice; before "
+                "that run it is refused: the month has not stopped at a package yet), and one "
+                "more run "
+                "downloads them."
             )
         earlier, folder = _earlier_files(store, state)
         if earlier:
@@ -980,7 +997,8 @@ REFILL_RISK = (
     "{key} is missing {lost} of the {files} file(s) extracted for it (MISSING FILES). This "
     "allows downloading package {packages} once more ({counted}), sent by the next run (`sat "
     "download` or `bulk()`) with this folder: it extracts the package again and writes only the "
-    "files the folder no longer holds (a file still there is never overwritten). Nothing is "
+    "files the folder no longer holds intact (a damaged CFDI is first moved to {key}/damaged/, "
+    "kept; an intact file still there is never overwritten). Nothing is "
     "requested again and nothing is billed. SAT keeps a package 72 h and serves it at most "
     "twice: if it answers 5007 (expired) or 5008 (served twice), the month then needs `{prog} "
     "journal resend {key}` (a new request, may be billed)."
@@ -1191,7 +1209,13 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         # Nothing shows the request's dates: its files' own dates may (review 9k #3).
         dated = _dated_files(store, state, folder, names) if unchecked else None
         damaged = _damaged(state, folder, names)
-        keep = m.KeepFiles(tuple(names), dated=dated, vouched=bool(args.force), damaged=damaged)
+        keep = m.KeepFiles(
+            tuple(names),
+            dated=dated,
+            vouched=bool(args.force),
+            today=today_mx(),
+            damaged=damaged,
+        )
         try:  # refused (wrong stage, nothing of its own to keep) before any text is shown
             new, commands = m.transition(state, keep)
         except m.TransitionError as error:

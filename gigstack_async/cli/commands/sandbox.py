@@ -171,6 +171,16 @@ def register(commands: Any) -> None:
         help="the server's clock runs this many seconds ahead (negative: behind)",
     )
     parser.add_argument(
+        "--lost-create-lag",
+        type=non_negative_float,
+        default=None,
+        metavar="SECONDS",
+        help="a create the server made but whose answer was lost (--after-fault-rate) is "
+        "listed in the history only SECONDS simulated seconds later, after creates made "
+        "meanwhile (default: 0, at once); `sat download --absence-grace` must outlast it, or "
+        "the create is sent again",
+    )
+    parser.add_argument(
         "--history-limit",
         type=int,
         default=20,
@@ -205,12 +215,16 @@ def register(commands: Any) -> None:
 
 
 def profile_from_args(args: argparse.Namespace) -> ServerProfile:
-    """The ServerProfile of `--profile`, `--clock-offset` and `--sat-code` (ValueError if bad)."""
+    """The ServerProfile of `--profile`, `--clock-offset`, `--lost-create-lag` and `--sat-code`
+    (ValueError if bad)."""
     from gigstack_async.sandbox.profiles import DuplicateAs, SatCodeRule, ServerProfile, profile
 
     chosen = profile(*args.profile)
     if args.clock_offset is not None:
         chosen = chosen.combine(ServerProfile(clock_offset_seconds=args.clock_offset))
+    lag = getattr(args, "lost_create_lag", None)
+    if lag is not None:
+        chosen = chosen.combine(ServerProfile(lost_create_lag=lag))
     how = cast("DuplicateAs", getattr(args, "sat_5005", "match"))
     rules = [
         SatCodeRule(
@@ -284,6 +298,8 @@ def _profile_label(args: argparse.Namespace) -> str:
     parts = list(args.profile)
     if args.clock_offset is not None:
         parts.append(f"clock offset {args.clock_offset:+g} s")
+    if getattr(args, "lost_create_lag", None):
+        parts.append(f"a lost create listed {args.lost_create_lag:g} s late")
     for spec in args.sat_code:
         month, code, times = _sat_code(spec)
         often = "" if times is None else f", {times}x"
