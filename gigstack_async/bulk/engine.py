@@ -335,15 +335,17 @@ def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path |
 def _duplicate_refused(held: m.MonthState) -> str | None:
     """Why SAT itself would refuse a new request for held month `held`'s dates whatever the
     user allows: a request it was held for got SAT 5003 (too many CFDIs), or the account
-    already has SAT's 2 identical requests (`machine.identical_limit_reached`); None: neither."""
-    if any(m.sat_code(h.message) == 5003 for h in m.held_records(held)):
+    already has SAT's 2 identical requests (`machine.sat_refuses`, as `journal resend`);
+    None: neither."""
+    refuses = m.sat_refuses(held)
+    if refuses is None:
+        return None
+    if refuses.code == 5003:
         return "SAT answered 5003 (too many CFDIs for one request) for these dates"
-    if m.identical_limit_reached(held):
-        return (
-            "the account already has SAT's 2 identical requests for these dates (a third is "
-            "refused with 5002)"
-        )
-    return None
+    return (
+        "the account already has SAT's 2 identical requests for these dates (a third is "
+        "refused with 5002)"
+    )
 
 
 def held_month(

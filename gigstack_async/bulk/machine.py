@@ -96,6 +96,7 @@ __all__ = [
     "PlanDecision",
     "PollFailed",
     "ReleasedRequest",
+    "SatRefuses",
     "Seen",
     "Send",
     "SendCreate",
@@ -133,6 +134,7 @@ __all__ = [
     "recorded_holds",
     "refill_packages",
     "sat_code",
+    "sat_refuses",
     "says_duplicate",
     "status_criteria",
     "taken_open_day",
@@ -1086,6 +1088,33 @@ def identical_limit_reached(state: MonthState) -> bool:
     dates (`identical_requests`): a third would be refused with 5002, so the month is only
     downloaded with other dates, in parts (`journal split` accepts it: review 9m #1)."""
     return len(identical_requests(state)) >= _SAT_IDENTICAL_LIMIT
+
+
+@attrs.frozen
+class SatRefuses:
+    """Why SAT itself would refuse a new request for a held month's dates (`sat_refuses`)."""
+
+    code: int
+    """5003: a request the month is held for got it (too many CFDIs for one request); 5002:
+    the account already has SAT's 2 identical requests (a third is refused with 5002)."""
+    request_ids: tuple[str, ...]
+    """The requests that say so: those SAT answered 5003, or the identical ones."""
+
+
+def sat_refuses(state: MonthState) -> SatRefuses | None:
+    """Why SAT would refuse a new request for month `state`'s recorded dates whatever the user
+    allows (`journal resend` of a held month without --force, and `allow_duplicates`, which
+    lifts the identical-request guard only: review 9n #2): a request it is held for at these
+    dates got SAT 5003 (the same request is billed and refused again, listed in the history
+    or not: review 9m #4), else the account already has SAT's 2 identical requests
+    (`identical_limit_reached`, its own creates counted: review 9m #5). None: neither."""
+    refused = tuple(h.id for h in held_records(state) if sat_code(h.message) == 5003)
+    if refused:
+        return SatRefuses(5003, refused)
+    known = identical_requests(state)
+    if len(known) >= _SAT_IDENTICAL_LIMIT:
+        return SatRefuses(5002, known)
+    return None
 
 
 def third_identical(state: MonthState) -> str | None:
@@ -3001,16 +3030,29 @@ def one_day_5003(state: MonthState) -> str | None:
         "request), and one day cannot be split by dates (a request asks for whole days): do "
         "not request it again (it would be billed and refused again)"
     )
-    if state.request_type == "metadata":
+    way = _metadata_day_way(state, day, "SAT's metadata: UUID, RFCs, dates, total, status")
+    if way is None:
         return f"{refused}. Ask gigstack's support (or SAT) how to get that day's metadata"
+    return (
+        f"{refused}. {way}, which SAT caps higher per request (reported as 1,000,000 rows "
+        "against 200,000 XML); it is a new request and may be billed. For that day's XML, ask "
+        "gigstack's support (or SAT)"
+    )
+
+
+def _metadata_day_way(state: MonthState, day: date, about: str) -> str | None:
+    """The way on for one `day` SAT refused that dates cannot split (a request asks for whole
+    days): a metadata request for that day, the command to copy (its own --out folder, as a
+    journal holds one kind of request), `about` it in brackets. None for a metadata month
+    (only gigstack's support or SAT are left). One text for `one_day_5003` and the one-day
+    5002 (`_one_day_5002`)."""
+    if state.request_type == "metadata":
+        return None
     run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
     return (
-        f"{refused}. What can be done: {run} (with the other options you ran with, e.g. "
-        "--team; its own --out folder, as a journal holds one kind of request) lists that "
-        "day's CFDIs without their XML (SAT's metadata: UUID, RFCs, dates, total, status), "
-        "which SAT caps higher per request (reported as 1,000,000 rows against 200,000 XML); "
-        "it is a new request and may be billed. For that day's XML, ask gigstack's support "
-        "(or SAT)"
+        f"What can be done: {run} (with the other options you ran with, e.g. --team; its own "
+        "--out folder, as a journal holds one kind of request) lists that day's CFDIs without "
+        f"their XML ({about})"
     )
 
 
@@ -3194,10 +3236,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         extracted = state.extracted
         count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
-            extracted = (
-                *[e for e in extracted if e.package_id != OWN_PART],
-                ExtractedPackage(OWN_PART, own.files),
-            )
+            extracted = _with_own_part(state, own)
             count = _total(count, own.invoice_count)
         asked = _request_part(state)
         return _evolve(
@@ -3240,10 +3279,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
         # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
         # a part (review 9i #1: the 5003 hint asks only for the others).
-        extracted = (
-            *[e for e in state.extracted if e.package_id != OWN_PART],
-            ExtractedPackage(OWN_PART, own.files),
-        )
+        extracted = _with_own_part(state, own)
         return _evolve(
             state,
             stage=Stage.SPLIT,
@@ -3259,10 +3295,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         extracted = state.extracted
         count = obs.invoice_count
         if own is not None:
-            extracted = (
-                *[e for e in extracted if e.package_id != OWN_PART],
-                ExtractedPackage(OWN_PART, own.files),
-            )
+            extracted = _with_own_part(state, own)
             count = _total(own.invoice_count, count)
         return _evolve(
             state,
@@ -3502,16 +3535,15 @@ def _one_day_5002(state: MonthState, day: date) -> str:
         f"one day cannot be split by dates (a request asks for whole days), so no other dates "
         f"of {day} exist"
     )
-    if state.request_type == "metadata":
-        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
-    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
-    return (
-        f"{head}. What can be done: {run} (with the other options you ran with, e.g. --team; "
-        "its own --out folder, as a journal holds one kind of request) lists that day's CFDIs "
-        "without their XML (another kind of request: whether SAT's limit counts it with this "
-        "one is not documented; a new request, may be billed); for that day's XML, ask "
-        "gigstack's support (or SAT)"
+    way = _metadata_day_way(
+        state,
+        day,
+        "another kind of request: whether SAT's limit counts it with this one is not "
+        "documented; a new request, may be billed",
     )
+    if way is None:
+        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
+    return f"{head}. {way}; for that day's XML, ask gigstack's support (or SAT)"
 
 
 def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
@@ -3531,6 +3563,16 @@ def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
         f"`gigstack-async journal split {state.key} {' '.join(folders)}` records where its "
         "CFDIs are (runs of this folder then end ok). Other dates run into this folder download "
         "only those days: the month then says MISSING DAYS"
+    )
+
+
+def _with_own_part(state: MonthState, own: OwnPart) -> tuple[ExtractedPackage, ...]:
+    """Month `state`'s extracted packages with `own` (its own part: days an earlier request
+    downloaded into its folder) as the one `OWN_PART` entry, replacing any it had: its files
+    are then the month's as a split or as done for those days."""
+    return (
+        *[e for e in state.extracted if e.package_id != OWN_PART],
+        ExtractedPackage(OWN_PART, own.files),
     )
 
 
@@ -3688,10 +3730,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         or uncovered(start, end, held_here(state, start, end))
     ):
         return None
-    extracted = (
-        *[e for e in state.extracted if e.package_id != OWN_PART],
-        ExtractedPackage(OWN_PART, own.files),
-    )
+    extracted = _with_own_part(state, own)
     return _evolve(
         state,
         stage=Stage.SPLIT,
@@ -3911,10 +3950,7 @@ def _own_part_shown(
         state,
         start=start,
         end=end,
-        extracted=(
-            *[e for e in state.extracted if e.package_id != OWN_PART],
-            ExtractedPackage(OWN_PART, own.files),
-        ),
+        extracted=_with_own_part(state, own),
         invoice_count=_total(state.invoice_count, own.invoice_count),
         reason=note,
     )
@@ -4466,7 +4502,6 @@ def files_notice(state: MonthState) -> str:
             f"{held}), but that run staged the month's package and never recorded it extracted"
             f"{copy}: they may be only part of its CFDIs, so do not keep them; "
         )
-    rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
     count = state.invoice_count
     if count is not None and 0 < state.cfdis_on_disk < count:
         # Newcomer 9h #11: "if they are all there, keep" with 53 of 56, and keep refused. (0:
@@ -4492,9 +4527,10 @@ def files_notice(state: MonthState) -> str:
             "checked `journal keep` instead. First, "
         )
     return (
-        f"{held}; SAT reported no count for request {rid}, so nothing can check them): compare "
-        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
-        f"journal keep {key}` says what it cannot check. Only if some are missing, "
+        f"{held}; SAT reported no count for request {state.request_id}, so nothing can check "
+        "them): compare them with the request in gigstack's dashboard (Descarga Masiva); "
+        f"`gigstack-async journal keep {key}` says what it cannot check. Only if some are "
+        "missing, "
     )
 
 
@@ -4933,8 +4969,8 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     if state.stage is Stage.PLANNED and held and obs.start is None:
         # A held month (never sent from this journal): the user's word that a new request
         # for the same dates may be sent although the account has an identical one.
-        refused = [h.id for h in held_records(state) if sat_code(h.message) == 5003]
-        if refused and not obs.force:
+        refuses = None if obs.force else sat_refuses(state)
+        if refuses is not None and refuses.code == 5003:
             # SAT refused these very dates (too many CFDIs): the same request would be billed
             # and refused again, listed in the history or not (review 9m #4).
             one_day = one_day_5003(state)
@@ -4947,13 +4983,13 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
             raise TransitionError(
                 f"{state.key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end} to the request the month is held for "
-                f"({', '.join(refused)}): the same request would be billed and refused again. "
+                f"({', '.join(refuses.request_ids)}): the same request would be billed and "
+                "refused again. "
                 f"{split_way[0].upper()}{split_way[1:]}; pass --force only if SAT's answer has "
                 "changed"
             )
-        # Its own earlier creates for these dates count with them (review 9m #5).
-        known = identical_requests(state)
-        if len(known) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+        if refuses is not None:  # SAT's 2 identical requests, its own earlier creates counted
+            known = refuses.request_ids
             raise TransitionError(
                 f"{state.key}: the account already has {len(known)} requests for "
                 f"exactly {state.start}..{state.end} ({', '.join(known)}), and SAT "

@@ -515,6 +515,25 @@ def _confirm(ctx: Context, question: str, *, yes: bool, what: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _record_confirmed(
+    ctx: Context,
+    store: JournalStore,
+    new: m.MonthState,
+    commands: tuple[m.Command, ...],
+    question: str,
+    *,
+    yes: bool,
+    what: str,
+) -> list[Path] | None:
+    """Once the user confirms `question` (`_confirm`: --yes, or y at a terminal), records `new`
+    and runs its `commands` (`repair.record`): the staged files removed. None when declined:
+    "Nothing changed." is said and nothing is recorded."""
+    if not _confirm(ctx, question, yes=yes, what=what):
+        ctx.ui.err("Nothing changed.")
+        return None
+    return repair.record(store, new, commands)
+
+
 def _month(store: JournalStore, key: str) -> m.MonthState:
     try:
         return store.get(key)
@@ -785,12 +804,18 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         if dropped:
             # Each staged package spent one of SAT's 2 downloads: say so before the yes.
             ctx.ui.out(ADOPT_DROPS.format(key=state.key, paths=", ".join(dropped)))
-        if not _confirm(
-            ctx, f"Adopt {request_id} for {state.key}?", yes=args.yes, what="adopt trusts your word"
-        ):
-            ctx.ui.err("Nothing changed.")
+        removed = _record_confirmed(
+            ctx,
+            store,
+            new,
+            commands,
+            f"Adopt {request_id} for {state.key}?",
+            yes=args.yes,
+            what="adopt trusts your word",
+        )
+        if removed is None:
             return exitcodes.USAGE
-        for path in repair.record(store, new, commands):
+        for path in removed:
             ctx.ui.out(f"Removed {path}: the left request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} now follows request {request_id}. {RUN_AGAIN_SENTENCE}")
     return exitcodes.OK
@@ -978,12 +1003,17 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 key=state.key, start=state.start, end=state.end, files=len(state.files)
             )
         ctx.ui.out(risk)
-        if not _confirm(
-            ctx, f"Allow a new request for {state.key}?", yes=args.yes, what="resend may be billed"
-        ):
-            ctx.ui.err("Nothing changed.")
+        removed = _record_confirmed(
+            ctx,
+            store,
+            new,
+            commands,
+            f"Allow a new request for {state.key}?",
+            yes=args.yes,
+            what="resend may be billed",
+        )
+        if removed is None:
             return exitcodes.USAGE
-        removed = repair.record(store, new, commands)
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(
@@ -1030,15 +1060,10 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
                 f"other package(s) assumed spent ({', '.join(others)}): each bills nothing, "
                 "SAT answers 5008 if it already served that package twice."
             )
-        if not _confirm(
-            ctx,
-            f"Allow one more download of {package_id} for {key}?",
-            yes=args.yes,
-            what="retry-download uses one more SAT download",
-        ):
-            ctx.ui.err("Nothing changed.")
+        question = f"Allow one more download of {package_id} for {key}?"
+        what = "retry-download uses one more SAT download"
+        if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
             return exitcodes.USAGE
-        repair.record(store, new, commands)
         allowed = m.allowed_packages(state)
         ctx.ui.out(
             f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
@@ -1086,15 +1111,10 @@ def _refill(
         prog=PROG,
     )
     ctx.ui.out(with_journal(risk, key, str(args.journal)) or risk)
-    if not _confirm(
-        ctx,
-        f"Allow downloading {', '.join(packages)} once more for {key}?",
-        yes=args.yes,
-        what="retry-download uses one of SAT's downloads",
-    ):
-        ctx.ui.err("Nothing changed.")
+    question = f"Allow downloading {', '.join(packages)} once more for {key}?"
+    what = "retry-download uses one of SAT's downloads"
+    if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
         return exitcodes.USAGE
-    repair.record(store, new, commands)
     ctx.ui.out(
         f"{key} may download package{'s' if len(packages) > 1 else ''} {', '.join(packages)} "
         f"once more for its missing files: {RUN_AGAIN}."
@@ -1345,12 +1365,9 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         if doubts:  # --force: the facts against them, restated before the confirmation
             # A preview: nothing is kept until the confirmation (newcomer 9f #6).
             ctx.ui.out(f"With --force it would be kept although {'; '.join(doubts)}.")
-        if not _confirm(
-            ctx, f"Record {key} done with these files?", yes=args.yes, what="journal keep"
-        ):
-            ctx.ui.err("Nothing changed.")
+        question, what = f"Record {key} done with these files?", "journal keep"
+        if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
             return exitcodes.USAGE
-        repair.record(store, new, commands)
         ctx.ui.out(f"{key} is done with the {len(kept)} file(s) in {folder}.")
     return exitcodes.OK
 
