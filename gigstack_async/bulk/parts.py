@@ -156,7 +156,9 @@ def _own_trouble(
         f"put them back (from a backup) and run the same command again; if they are gone, "
         f"download those days again into a new --out folder (`gigstack-async sat download "
         f"--from {first} --to {last} --rfc-type {state.rfc_type} --type {state.request_type} "
-        "--out <new folder>`: a new request, possibly billed), then `gigstack-async journal "
+        "--out <new folder> --allow-duplicates`: a new request, possibly billed; it is "
+        "identical to a request this folder's journal made for those days, and SAT accepts 2 "
+        "identical requests, ever), then `gigstack-async journal "
         f"split {shell_quote(str(home.folder))} {key} <new folder>"
         + (f" {others}" if others else "")
         + " --force` records the month with it (nothing is sent)"
