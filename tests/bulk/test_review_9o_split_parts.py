@@ -96,7 +96,8 @@ async def test_a_split_months_own_days_lost_from_its_folder_are_missing_files(
     assert "journal split" in hint
     assert "--force" in hint
     again = tmp_path / "C"
-    assert "--allow-duplicates" in hint  # the same days as this folder's request
+    # The same days as this folder's request (held as identical without it).
+    assert "download_to='<new folder>', allow_duplicates=True)`" in hint
     new = await month_results(client, again, "2024-08-15", "2024-08-31", allow_duplicates=True)
     assert new["2024-08"].ok
     split = ("journal", "split", out, "2024-08", again, part, "--force")
