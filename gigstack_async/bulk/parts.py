@@ -182,7 +182,7 @@ def _moved_way(state: m.MonthState, home: Home) -> str:
         for j in _recorded_journals(state, home)
     )
     return (
-        f"if a part folder was moved or renamed, `gigstack-async journal split "
+        f"if a part folder (or this one) was moved or renamed, `gigstack-async journal split "
         f"{shell_quote(str(home.folder))} {state.key} {named}` records the parts where they are "
         "now (free: nothing is sent)"
     )

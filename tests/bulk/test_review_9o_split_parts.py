@@ -194,7 +194,7 @@ async def test_a_moved_tree_stays_split_and_an_old_absolute_record_names_the_fre
         f"`gigstack-async journal split {out.absolute()} 2024-03 <new path of {part_a.name}> "
         f"<new path of {part_b.name}>`"
     )
-    assert hint.startswith(f"if a part folder was moved or renamed, {free}")
+    assert hint.startswith(f"if a part folder (or this one) was moved or renamed, {free}")
     assert hint.count("moved or renamed") == 1
     assert hint.count("put the part folder back") == 1
     code = await asyncio.to_thread(cli, "journal", "split", out, "2024-03", part_a, part_b)
