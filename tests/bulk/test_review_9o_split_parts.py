@@ -201,3 +201,18 @@ async def test_a_moved_tree_stays_split_and_an_old_absolute_record_names_the_fre
     assert code == 0
     assert (await run(client, out))["2024-03"].ok
     assert calls(sandbox, CREATE) == creates  # nothing requested again
+
+
+async def test_parts_that_lead_back_to_the_month_are_named_not_read_forever(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    out, part_a, _ = await split_month(sandbox, client, tmp_path)
+    # A part whose month is recorded split with this folder as its part: a cycle.
+    with JournalStore.open_existing(part_a / JOURNAL) as store:
+        state = store.get("2024-03")
+        back = (str((out / JOURNAL).absolute()),)
+        store.put(attrs.evolve(state, stage=m.Stage.SPLIT, split_parts=back))
+    result = (await run(client, out))["2024-03"]
+    assert not result.ok
+    assert "lead back to this download" in (result.error or "")
