@@ -40,6 +40,8 @@ class Home:
     journal: Path
     download_to: Path | None = None
     identity: StoreIdentity | None = None
+    own_days: bool = True
+    """Whether the month's own days are checked (False: no journal named, its folder unknown)."""
 
     @property
     def folder(self) -> Path:
@@ -83,7 +85,7 @@ def part_troubles(state: m.MonthState, home: Home | None = None) -> tuple[m.Part
     journals and folders only (names, no file is read); raises nothing."""
     if state.stage is not m.Stage.SPLIT:
         return ()
-    return _troubles(state, home or Home(Path(_DEFAULT_NAME)), frozenset(), 0)
+    return _troubles(state, home or Home(Path(_DEFAULT_NAME), own_days=False), frozenset(), 0)
 
 
 def _troubles(
@@ -129,10 +131,12 @@ def _own_trouble(
     """The month's own days whose files its folder no longer holds (review 9o #1), as
     `journal split` checked them; not when parts elsewhere now hold those days (a split named
     again with a new folder for them)."""
-    if home.download_to is None or not own:
+    # A journal that recorded no folder (older versions) belongs to the folder it sits in.
+    where = home.download_to or (home.folder if home.journal.name == _DEFAULT_NAME else None)
+    if where is None or not own or not home.own_days:
         return None
     key = state.key
-    folder = home.download_to.absolute() / key
+    folder = where.absolute() / key
     short: list[tuple[m.OwnPart, tuple[str, ...]]] = []
     for part in own:
         lost = content.lost_files(folder, part.files)
