@@ -139,6 +139,8 @@ __all__ = [
     "teaches_rfc",
     "third_identical",
     "transition",
+    "vouch_created_at",
+    "vouched_created_at",
     "waiting_note",
 ]
 
@@ -495,6 +497,12 @@ class MonthState:
     unknown (`taken_open_day`): unknown never means "after" the day was over. The first
     history or status that lists the request with a readable `createdAt` sets the day from it
     (cleared when it was surely made after the last day)."""
+    created_vouched: tuple[str, str] | None = None
+    """(request id, `createdAt`) the user vouched for with `journal adopt --created-at` (ISO
+    8601 with its offset), read from gigstack's dashboard: the open day comes from it
+    (`taken_open_day`) while the month follows that request (`vouched_created_at`). The first
+    history or status that lists the request with a readable `createdAt` wins over it (the
+    server is the better witness; `_proven_open_day`). None: nothing vouched."""
     split_parts: tuple[str, ...] = ()
     """The journals of the parts elsewhere that `journal split` recorded the month with
     (`SplitElsewhere.parts`; relative to this journal's folder when possible, absolute in older
@@ -845,6 +853,14 @@ class Adopt:
     day was over (`taken_open_day`)."""
     created_at: str | None = None
     """The request's `createdAt` as the journal saw it (None: unknown, never "after")."""
+    vouched_created_at: str | None = None
+    """`journal adopt --created-at`: the request's creation time as the user read it in
+    gigstack's dashboard, ISO 8601 with an offset (`vouch_created_at` makes one). The open day
+    comes from it; refused when the server's `createdAt` (`created_at`, or the month's record)
+    is readable and says otherwise, when on a Mexico City day before the month's first, or
+    after `today` + 1 (clock skew), or when the month's own request already has a proven open
+    day. The month's own request adopted again with it, even once done, only records it:
+    nothing else changes (no download counted again, no file forgotten)."""
 
 
 @attrs.frozen
@@ -2360,6 +2376,7 @@ def _status(state: MonthState, seen: Seen) -> Result:
     if state.stage not in _WAITING or seen.id != state.request_id:
         return state, ()
     listed = next((r for r in state.records if r.id == seen.id), None)
+    shown = seen
     if listed is not None and state.listed == seen.id:
         # The (documented) history listed this request with the month's criteria in this run:
         # a GUESS body never overrules what that entry showed (review 9m #8); a criterion the
@@ -2371,9 +2388,16 @@ def _status(state: MonthState, seen: Seen) -> Result:
             start=None if listed.start is not None else seen.start,
             end=None if listed.end is not None else seen.end,
         )
+        # The user reads the request as the entry showed it, never "None..None".
+        shown = attrs.evolve(
+            seen,
+            rfc_type=listed.rfc_type or seen.rfc_type,
+            start=listed.start or seen.start,
+            end=listed.end or seen.end,
+        )
     fit = _fits(state, seen)
     if fit is False:
-        other, _ = _not_this_month(state, seen)
+        other, _ = _not_this_month(state, shown)
         return other, (Warn(f"{state.key}: {other.reason}"),)
     if fit is True:
         record = next((r for r in state.records if r.id == seen.id), None)
@@ -3102,6 +3126,8 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
         # The files are a taken request's (an adopt made before this journal derived its
         # open day, or one kept the day its dates end): the same open day as an adopt.
         created = next((r.created_at for r in state.records if r.id == state.request_id), None)
+        if created_day(created) is None:
+            created = vouched_created_at(state) or created
         state = _with_taken_open_day(state, created, obs.today)
     return _evolve(
         state,
@@ -3355,13 +3381,18 @@ def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
     """Month `state`, whose open day was unknown (`open_day_unproven`), once a listing of its
     request shows a readable `createdAt`: the day from it (None when made after the last
     day). Anything else is returned as is, and so is a month not `typed`: its entry may be
-    another request under a restarted id (as `_history` keeps no `createdAt` from it)."""
-    if not state.open_day_unproven or seen.id != state.request_id or not state.typed:
+    another request under a restarted id (as `_history` keeps no `createdAt` from it). A day
+    the user vouched for (`MonthState.created_vouched`) gives way to it the same way: the
+    server is the better witness."""
+    vouched = vouched_created_at(state) is not None
+    if not (state.open_day_unproven or vouched) or seen.id != state.request_id:
+        return state
+    if not state.typed:
         return state
     day, unproven = taken_open_day(state.start, state.end, seen.created_at, None)
     if unproven:
         return state
-    return _evolve(state, open_day=day, open_day_unproven=False)
+    return _evolve(state, open_day=day, open_day_unproven=False, created_vouched=None)
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:
@@ -3914,6 +3945,15 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
     # the days already downloaded again (review 9m #7).
     runs, folders = part_commands(state, [(day, state.end)])
     done = state.stage in (Stage.DONE, Stage.EMPTY)
+    vouch = (
+        "If gigstack's dashboard shows when that request was made, `gigstack-async journal "
+        f"adopt {state.key} {state.request_id} --created-at <time shown in the dashboard>` "
+        "records it (nothing sent or billed; made after that day: the month is complete). "
+        "Otherwise: "
+        if state.open_day_unproven
+        else ""
+    )
+    go = "download" if done else "once it has finished, download"
     when = (
         f"requested for {state.start}..{state.end} by request {state.request_id}, made "
         "elsewhere, whose createdAt was never shown: it may have been made on "
@@ -3923,7 +3963,7 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
     )
     return (
         f"MISSING DAYS: {when}: CFDIs stamped later on {day}, or certified late at SAT, are not "
-        f"in its download. {'Download' if done else 'Once it has finished, download'} "
+        f"in its download. {vouch}{go if vouch else go[:1].upper() + go[1:]} "
         f"{_days([(day, state.end)])} again into its own --out folder ({runs}, with the other "
         "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
         f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "
@@ -4622,6 +4662,18 @@ def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: st
 
 
 def _adopt(state: MonthState, obs: Adopt) -> Result:
+    vouched = obs.vouched_created_at
+    if vouched is not None:
+        _check_vouch(state, obs, vouched)
+        if obs.request_id == state.request_id and state.stage in _VOUCH_ONLY:
+            # Only the vouch: the month keeps its files, counts and stage.
+            return _vouched(state, vouched), ()
+        if state.stage in _VOUCH_ONLY:
+            raise TransitionError(
+                f"{state.key} is {state.stage.value} with request {state.request_id or '(none)'}"
+                f", not {obs.request_id}: --created-at vouches only for the request a finished "
+                "month follows (`journal show` names it). Nothing changed"
+            )
     if state.stage in (Stage.DONE, Stage.EMPTY, Stage.STAGED):
         raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
     if state.stage is Stage.SUBMITTING and not state.unknown:
@@ -4665,7 +4717,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
         return _evolve(
-            state,
+            state if vouched is None else _vouched(state, vouched),
             records=records,
             released=released,
             downloads=downloads,
@@ -4683,7 +4735,10 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     # Another request than the month's own: its open day is that request's, whatever the
     # month's left request had (review 9n #4). The month's last request (a record rebuilt
     # from its log, adopted back for free) keeps the open day the journal or its log kept.
-    if state.known_ids and state.known_ids[-1] == obs.request_id:
+    if vouched is not None:
+        created = obs.created_at if created_day(obs.created_at) is not None else vouched
+        day, unproven = taken_open_day(state.start, state.end, created, obs.today)
+    elif state.known_ids and state.known_ids[-1] == obs.request_id:
         day, unproven = state.open_day, state.open_day_unproven
     else:
         day, unproven = taken_open_day(state.start, state.end, obs.created_at, obs.today)
@@ -4691,6 +4746,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         state,
         open_day=day,
         open_day_unproven=unproven,
+        created_vouched=None if vouched is None else (obs.request_id, vouched),
         records=records,
         released=released,
         downloads=downloads,
@@ -4714,6 +4770,97 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         reason=f"request {obs.request_id} adopted by the user",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
+
+
+_VOUCH_ONLY = frozenset({Stage.DONE, Stage.EMPTY, Stage.STAGED})
+"""Stages a month's own request is adopted again in only to vouch for its `createdAt`."""
+
+
+def vouched_created_at(state: MonthState) -> str | None:
+    """The `createdAt` the user vouched for the month's current request (`journal adopt
+    --created-at`; `MonthState.created_vouched`), None when none was or it names another."""
+    vouched = state.created_vouched
+    return vouched[1] if vouched is not None and vouched[0] == state.request_id else None
+
+
+def vouch_created_at(text: str) -> str:
+    """`text`, a request's creation time as read in gigstack's dashboard (ISO 8601 date, or
+    date and time; without an offset, Mexico City's wall time; with one, honoured), as the
+    ISO 8601 time with its offset that `Adopt.vouched_created_at` takes. A date alone is its
+    first minute. Pure.
+
+    Raises ValueError for anything else, or an instant outside the years 1..9999.
+
+    >>> vouch_created_at("2024-09-02T10:15")
+    '2024-09-02T10:15:00-06:00'
+    >>> vouch_created_at("2024-09-02 16:15Z")
+    '2024-09-02T16:15:00+00:00'
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date or time: {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=MEXICO_CITY)
+    if created_at_instant(parsed.isoformat()) is None:
+        raise ValueError(f"out of range: {text!r}")
+    return parsed.isoformat()
+
+
+def _check_vouch(state: MonthState, obs: Adopt, vouched: str) -> None:
+    """Refuse a vouched `createdAt` (`Adopt.vouched_created_at`) that cannot be the request's,
+    before anything changes."""
+    made = created_day(vouched) if created_at_instant(vouched) is not None else None
+    if made is None:
+        raise TransitionError(f"--created-at {vouched!r} is not an ISO 8601 time with an offset")
+    if obs.today is not None and made > obs.today + timedelta(days=1):
+        raise TransitionError(
+            f"--created-at {vouched} is in the future (today is {obs.today} in Mexico City). "
+            "Nothing changed"
+        )
+    if made < state.start:
+        raise TransitionError(
+            f"--created-at {vouched} is before {state.key}'s first day, {state.start}: no "
+            "request for its dates was made then. Nothing changed"
+        )
+    listed = obs.created_at
+    if created_day(listed) is None:
+        listed = next((r.created_at for r in state.records if r.id == obs.request_id), None)
+    if created_day(listed) is None:
+        return
+    if taken_open_day(state.start, state.end, listed, None) != taken_open_day(
+        state.start, state.end, vouched, None
+    ):
+        raise TransitionError(
+            f"the account's history listed request {obs.request_id} with createdAt {listed}, "
+            f"which --created-at {vouched} contradicts: the server is the better witness, the "
+            "journal goes by its createdAt. Nothing changed"
+        )
+
+
+def _vouched(state: MonthState, vouched: str) -> MonthState:
+    """Month `state`, following the request the user vouched `createdAt` `vouched` for (it is
+    already its request): that request's open day (`taken_open_day`) replaces an unproven one
+    or an earlier vouch's. Nothing else changes.
+
+    Raises TransitionError when the open day is already proven (the month's own create sent
+    it, a listing showed its `createdAt`, it was adopted by its last day, or a repair rebuilt
+    it from the log, which keeps the day but not the vouch): the better witness stands."""
+    if not (state.open_day_unproven or vouched_created_at(state) is not None):
+        raise TransitionError(
+            f"the journal already goes by a proven day for when {state.key}'s request "
+            f"{state.request_id} was made (its own create sent it, the account's history "
+            "showed its createdAt, it was adopted on or before the month's last day, or "
+            "`journal repair` rebuilt the month from its log): --created-at cannot change "
+            "that. Nothing changed"
+        )
+    day, unproven = taken_open_day(state.start, state.end, vouched, None)
+    return _evolve(
+        state,
+        open_day=day,
+        open_day_unproven=unproven,
+        created_vouched=(state.request_id or "", vouched),
+    )
 
 
 def hold(
