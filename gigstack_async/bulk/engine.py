@@ -59,7 +59,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.hints import open_day_hint
-from gigstack_async.bulk.parts import part_troubles
+from gigstack_async.bulk.parts import home_of, part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.stops import ends_run, server_answered
@@ -1403,10 +1403,12 @@ class _Run:
                     # plan's note says so already (its own part's way, review 9i #5).
                     lost = await asyncio.to_thread(content.lost_files, folder / key, before.files)
                     start = attrs.evolve(start, lost=lost)
-                if before.stage is m.Stage.SPLIT and before.split_parts:
-                    # Its parts elsewhere, read-only (review 9n #5): one that lost its files
-                    # makes this run report the month MISSING FILES; the split stays recorded.
-                    troubles = await asyncio.to_thread(part_troubles, before)
+                if before.stage is m.Stage.SPLIT:
+                    # Its own days' files and its parts elsewhere, read-only (review 9n #5, 9o
+                    # #1-#3): one that lost its files, or no longer this download's, makes this
+                    # run report the month MISSING FILES; the split stays recorded.
+                    home = home_of(self.store)
+                    troubles = await asyncio.to_thread(part_troubles, before, home)
                     if troubles:
                         self.shown[key] = m.parts_missing(before, troubles)
                 if folder is not None and on_disk:

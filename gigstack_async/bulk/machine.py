@@ -506,9 +506,10 @@ class MonthState:
     history or status that lists the request with a readable `createdAt` wins over it (the
     server is the better witness; `_proven_open_day`). None: nothing vouched."""
     split_parts: tuple[str, ...] = ()
-    """The journals (absolute paths) of the parts elsewhere that `journal split` recorded the
-    month with (`SplitElsewhere.parts`): each run and `journal show` read them (never write
-    them) to check the parts still hold the files they record (`parts_missing`; review 9n #5).
+    """The journals of the parts elsewhere that `journal split` recorded the month with
+    (`SplitElsewhere.parts`; relative to this journal's folder when possible, absolute in older
+    journals: review 9o #4): each run and `journal show` read them (never write them) to check
+    the parts still hold the files they record (`parts_missing`; review 9n #5).
     Empty in a journal written before (nothing to check)."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
@@ -909,8 +910,8 @@ class SplitElsewhere:
     count); None when a part's is unknown. The split month's count adds its own parts' to it:
     unknown stays unknown, never 0."""
     parts: tuple[str, ...] = ()
-    """The parts' journals (absolute paths): recorded as `MonthState.split_parts` (kept as
-    they were when none are given)."""
+    """The parts' journals (relative to this journal's folder when possible, else absolute):
+    recorded as `MonthState.split_parts` (kept as they were when none are given)."""
 
 
 def _total(*counts: int | None) -> int | None:
@@ -1827,7 +1828,7 @@ def parts_missing(state: MonthState, troubles: Sequence[PartTrouble]) -> MonthSt
         f"{MISSING_FILES}: downloaded in parts elsewhere, but "
         + "; ".join(t.problem for t in troubles)
         + ": not reported complete",
-        "; ".join(t.way for t in troubles),
+        "; ".join(dict.fromkeys(t.way for t in troubles)),  # each way once (review 9o #4)
         resume_to=Stage.SPLIT,
     )
 

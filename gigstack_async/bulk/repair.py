@@ -24,7 +24,7 @@ import attrs
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR, initial_state
-from gigstack_async.bulk.parts import part_troubles
+from gigstack_async.bulk.parts import home_of, part_troubles, recorded_path
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 from gigstack_async.errors import InvalidParameterError
@@ -228,7 +228,7 @@ def missing_now(store: JournalStore, key: str) -> m.MonthState:
     state = store.get(key)
     if state.stage is m.Stage.SPLIT:
         # Its parts elsewhere, checked as a run checks them (review 9n #5).
-        return m.parts_missing(state, part_troubles(state))
+        return m.parts_missing(state, part_troubles(state, home_of(store)))
     where = store.download_to
     if state.stage is not m.Stage.DONE or where is None or not state.files:
         return state
@@ -485,8 +485,9 @@ def split(
                 end,
                 refused_elsewhere,
                 invoice_count=count,
-                # Each run checks them again, read-only (`bulk.parts`; review 9n #5).
-                parts=tuple(str(p.journal.absolute()) for p in found),
+                # Each run checks them again, read-only (`bulk.parts`; review 9n #5), found from
+                # this journal's folder (relative when possible: review 9o #4).
+                parts=tuple(recorded_path(p.journal, store.path) for p in found),
             ),
         )
     except m.TransitionError as error:
