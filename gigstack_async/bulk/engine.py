@@ -940,6 +940,11 @@ class _Run:
 
     def _sync_now(self, waiter: asyncio.Future[None]) -> None:
         self.sync_waiter = None
+        # Retrieved even when every fetch waiting on it was cancelled (no "never retrieved").
+        waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
+        if self.tasks is None:  # the run is over: its fetches were cancelled, none waits
+            waiter.cancel()
+            return
         try:
             self.store.sync()
         except Exception as error:  # the GETs waiting on it do not leave

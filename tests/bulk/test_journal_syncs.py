@@ -6,9 +6,12 @@ on a busy one), so the fan-out's package tail pays for every unneeded one. Count
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter
+from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from gigstack_async.bulk.store import JournalStore
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.resources.downloads import Downloads
 from gigstack_async.sandbox import Sandbox, SandboxConfig
+from tests.bulk._support import JOURNAL, PACKAGE
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 
@@ -200,3 +204,43 @@ async def test_at_most_two_packages_are_extracted_at_once(
     assert [r.ok for r in results] == [True] * 5
     assert engine.EXTRACTIONS_AT_ONCE == 2
     assert 1 <= most[0] <= 2
+
+
+async def test_a_run_stopped_while_a_count_waits_for_its_fsync_sends_nothing_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "cfdi"
+    waiting = asyncio.Event()
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        with monkeypatch.context() as patch:
+            # The fsync the package GET waits for never comes: the run is stopped meanwhile.
+            patch.setattr(engine._Run, "_sync_now", lambda run, waiter: waiting.set())
+            run = client.downloads.bulk(
+                "2024-01", "2024-01", rfc_type="received", download_to=out, poll=FAST
+            )
+            async with run:
+                consumer = asyncio.create_task(_drain(run))
+                await asyncio.wait_for(waiting.wait(), 30)
+                consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer
+        # Not sent, and not counted: SAT's budget of the package is whole.
+        assert sandbox.state.calls_to(PACKAGE) == []
+        with JournalStore.open_readonly(out / JOURNAL) as store:
+            counts = store.get("2024-01").downloads
+        assert counts
+        assert all(n == 0 for _package, n in counts)
+
+        again = await bulk(client, out, end="2024-01")
+        served = sandbox.state.downloads_per_package()
+
+    assert [r.ok for r in again] == [True]
+    assert list(served.values()) == [1]
+
+
+async def _drain(run: AsyncIterable[object]) -> None:
+    async for _event in run:
+        pass
