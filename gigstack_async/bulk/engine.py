@@ -59,7 +59,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.hints import open_day_hint
-from gigstack_async.bulk.parts import part_troubles
+from gigstack_async.bulk.parts import home_of, part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.stops import ends_run, server_answered
@@ -337,15 +337,17 @@ def hold_unrecorded(store: JournalStore, plan: DownloadPlan, download_to: Path |
 def _duplicate_refused(held: m.MonthState) -> str | None:
     """Why SAT itself would refuse a new request for held month `held`'s dates whatever the
     user allows: a request it was held for got SAT 5003 (too many CFDIs), or the account
-    already has SAT's 2 identical requests (`machine.identical_limit_reached`); None: neither."""
-    if any(m.sat_code(h.message) == 5003 for h in m.held_records(held)):
+    already has SAT's 2 identical requests (`machine.sat_refuses`, as `journal resend`);
+    None: neither."""
+    refuses = m.sat_refuses(held)
+    if refuses is None:
+        return None
+    if refuses.code == 5003:
         return "SAT answered 5003 (too many CFDIs for one request) for these dates"
-    if m.identical_limit_reached(held):
-        return (
-            "the account already has SAT's 2 identical requests for these dates (a third is "
-            "refused with 5002)"
-        )
-    return None
+    return (
+        "the account already has SAT's 2 identical requests for these dates (a third is "
+        "refused with 5002)"
+    )
 
 
 def held_month(
@@ -600,6 +602,8 @@ class _Run:
         )
         self.deletable: list[Path] = []
         self.extracting = asyncio.Semaphore(EXTRACTIONS_AT_ONCE)
+        # The fsynced commit the package GETs made ready together wait for (`_durable`).
+        self.sync_waiter: asyncio.Future[None] | None = None
         self.reach_checked = False
         self.on_reach: Callable[[HistoryReach], None] | None = None
         # The server has answered a call of this run (an HTTP status, any): from then on a
@@ -618,17 +622,16 @@ class _Run:
         # Durable (fsynced) before anything that may bill, spend SAT's budget or delete a
         # staged package; the rest survives a killed process, and recovery after a power cut
         # goes through the history and the staging folder. A `FetchPackage` spends nothing by
-        # itself: its GET leaves only after `PackageSending`, fsynced (and the WAL is
-        # sequential, so that commit makes this one durable too).
+        # itself: its GET leaves only after `PackageSending` is durable (the WAL is sequential,
+        # so that commit makes this one durable too). `PackageSending` is committed here and
+        # made durable by `fetch` (`_durable`): the GETs made ready together share one fsync.
         # A staged package whose extraction is recorded is deleted only once that record is
         # durable, but the record need not be fsynced on its own: deletions wait for the next
         # fsynced commit (the next package GET's, or `_delete_staged` at the end of the run).
         # Nor need `PackageStaged`: a record lost to a power cut costs no download, because
         # the staged file is found by name on disk first (`fetch`, and `FindStaged` when the
         # budget is spent).
-        guarded = isinstance(obs, m.Send | m.PackageSending) or any(
-            isinstance(c, m.SendCreate) for c in commands
-        )
+        guarded = isinstance(obs, m.Send) or any(isinstance(c, m.SendCreate) for c in commands)
         self.store.put(new, fsync=guarded)
         if guarded:
             self._delete_staged(synced=True)
@@ -936,6 +939,16 @@ class _Run:
             self.feed(key, m.PackageSending(package_id))  # counted before the GET leaves
             if self.store.get(key).downloads_of(package_id) <= before:
                 return  # the machine refused it (SAT's budget, or the month moved on)
+            try:
+                await self._durable()  # the count is on disk before the GET leaves
+            except asyncio.CancelledError:
+                # Not sent: the download is given back (the next run may GET it).
+                self.cancelled = True
+                self.feed(
+                    key,
+                    m.PackageFailed(package_id, "cancelled before it was sent", sent=False),
+                )
+                raise
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
                     package_id, dest, limits=self.options.package_limits, on_received=release
@@ -955,6 +968,43 @@ class _Run:
             self._record_fetch(key, package_id, task)
         finally:
             release()
+
+    async def _durable(self) -> None:
+        """Return once every journal commit made so far is on disk, power loss included.
+
+        The package GETs made ready together (the months one history call saw complete, or
+        slots freed by answers that arrived together) share one fsynced commit, instead of each
+        blocking the event loop for its own fsync, in turn, before the first GET may leave
+        (tens of ms each on a busy disk). The fsync runs two turns of the loop after the first
+        caller asks, so the fetches woken with it have recorded their counts by then.
+        """
+        waiter = self.sync_waiter
+        if waiter is None:
+            loop = asyncio.get_running_loop()
+            waiter = self.sync_waiter = loop.create_future()
+            loop.call_soon(loop.call_soon, self._sync_now, waiter)
+        await asyncio.shield(waiter)  # one waiter cancelled does not cancel the others
+
+    def _sync_now(self, waiter: asyncio.Future[None]) -> None:
+        self.sync_waiter = None
+        # Retrieved even when every fetch waiting on it was cancelled (no "never retrieved").
+        waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
+        if self.tasks is None:  # the run is over: its fetches were cancelled, none waits
+            waiter.cancel()
+            return
+        try:
+            self.store.sync()
+        except Exception as error:  # the GETs waiting on it do not leave
+            if not waiter.done():
+                waiter.set_exception(error)
+            return
+        if not waiter.done():
+            waiter.set_result(None)
+        try:
+            self._delete_staged(synced=True)
+        except OSError as error:
+            # Kept, not lost: the next run deletes them (`_sweep_staged`).
+            logger.warning("staged packages kept until the next run: %s", error)
 
     def _record_fetch(self, key: str, package_id: str, task: asyncio.Future[StagedPackage]) -> None:
         if task.cancelled():
@@ -1440,10 +1490,12 @@ class _Run:
                         content.recorded_extractions(before.extracted),
                     )
                     start = attrs.evolve(start, lost=lost)
-                if before.stage is m.Stage.SPLIT and before.split_parts:
-                    # Its parts elsewhere, read-only (review 9n #5): one that lost its files
-                    # makes this run report the month MISSING FILES; the split stays recorded.
-                    troubles = await asyncio.to_thread(part_troubles, before)
+                if before.stage is m.Stage.SPLIT:
+                    # Its own days' files and its parts elsewhere, read-only (review 9n #5, 9o
+                    # #1-#3): one that lost its files, or no longer this download's, makes this
+                    # run report the month MISSING FILES; the split stays recorded.
+                    home = home_of(self.store)
+                    troubles = await asyncio.to_thread(part_troubles, before, home)
                     if troubles:
                         self.shown[key] = m.parts_missing(before, troubles)
                 if folder is not None and on_disk:

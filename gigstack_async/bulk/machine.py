@@ -96,6 +96,7 @@ __all__ = [
     "PlanDecision",
     "PollFailed",
     "ReleasedRequest",
+    "SatRefuses",
     "Seen",
     "Send",
     "SendCreate",
@@ -133,12 +134,15 @@ __all__ = [
     "recorded_holds",
     "refill_packages",
     "sat_code",
+    "sat_refuses",
     "says_duplicate",
     "status_criteria",
     "taken_open_day",
     "teaches_rfc",
     "third_identical",
     "transition",
+    "vouch_created_at",
+    "vouched_created_at",
     "waiting_note",
 ]
 
@@ -504,10 +508,17 @@ class MonthState:
     unknown (`taken_open_day`): unknown never means "after" the day was over. The first
     history or status that lists the request with a readable `createdAt` sets the day from it
     (cleared when it was surely made after the last day)."""
+    created_vouched: tuple[str, str] | None = None
+    """(request id, `createdAt`) the user vouched for with `journal adopt --created-at` (ISO
+    8601 with its offset), read from gigstack's dashboard: the open day comes from it
+    (`taken_open_day`) while the month follows that request (`vouched_created_at`). The first
+    history or status that lists the request with a readable `createdAt` wins over it (the
+    server is the better witness; `_proven_open_day`). None: nothing vouched."""
     split_parts: tuple[str, ...] = ()
-    """The journals (absolute paths) of the parts elsewhere that `journal split` recorded the
-    month with (`SplitElsewhere.parts`): each run and `journal show` read them (never write
-    them) to check the parts still hold the files they record (`parts_missing`; review 9n #5).
+    """The journals of the parts elsewhere that `journal split` recorded the month with
+    (`SplitElsewhere.parts`; relative to this journal's folder when possible, absolute in older
+    journals: review 9o #4): each run and `journal show` read them (never write them) to check
+    the parts still hold the files they record (`parts_missing`; review 9n #5).
     Empty in a journal written before (nothing to check)."""
     split_for: str | None = None
     """Set when a month held for another folder's identical request SAT refused with 5003 is
@@ -857,6 +868,14 @@ class Adopt:
     day was over (`taken_open_day`)."""
     created_at: str | None = None
     """The request's `createdAt` as the journal saw it (None: unknown, never "after")."""
+    vouched_created_at: str | None = None
+    """`journal adopt --created-at`: the request's creation time as the user read it in
+    gigstack's dashboard, ISO 8601 with an offset (`vouch_created_at` makes one). The open day
+    comes from it; refused when the server's `createdAt` (`created_at`, or the month's record)
+    is readable and says otherwise, when on a Mexico City day before the month's first, or
+    after `today` + 1 (clock skew), or when the month's own request already has a proven open
+    day. The month's own request adopted again with it, even once done, only records it:
+    nothing else changes (no download counted again, no file forgotten)."""
 
 
 @attrs.frozen
@@ -904,8 +923,8 @@ class SplitElsewhere:
     count); None when a part's is unknown. The split month's count adds its own parts' to it:
     unknown stays unknown, never 0."""
     parts: tuple[str, ...] = ()
-    """The parts' journals (absolute paths): recorded as `MonthState.split_parts` (kept as
-    they were when none are given)."""
+    """The parts' journals (relative to this journal's folder when possible, else absolute):
+    recorded as `MonthState.split_parts` (kept as they were when none are given)."""
 
 
 def _total(*counts: int | None) -> int | None:
@@ -1086,6 +1105,33 @@ def identical_limit_reached(state: MonthState) -> bool:
     dates (`identical_requests`): a third would be refused with 5002, so the month is only
     downloaded with other dates, in parts (`journal split` accepts it: review 9m #1)."""
     return len(identical_requests(state)) >= _SAT_IDENTICAL_LIMIT
+
+
+@attrs.frozen
+class SatRefuses:
+    """Why SAT itself would refuse a new request for a held month's dates (`sat_refuses`)."""
+
+    code: int
+    """5003: a request the month is held for got it (too many CFDIs for one request); 5002:
+    the account already has SAT's 2 identical requests (a third is refused with 5002)."""
+    request_ids: tuple[str, ...]
+    """The requests that say so: those SAT answered 5003, or the identical ones."""
+
+
+def sat_refuses(state: MonthState) -> SatRefuses | None:
+    """Why SAT would refuse a new request for month `state`'s recorded dates whatever the user
+    allows (`journal resend` of a held month without --force, and `allow_duplicates`, which
+    lifts the identical-request guard only: review 9n #2): a request it is held for at these
+    dates got SAT 5003 (the same request is billed and refused again, listed in the history
+    or not: review 9m #4), else the account already has SAT's 2 identical requests
+    (`identical_limit_reached`, its own creates counted: review 9m #5). None: neither."""
+    refused = tuple(h.id for h in held_records(state) if sat_code(h.message) == 5003)
+    if refused:
+        return SatRefuses(5003, refused)
+    known = identical_requests(state)
+    if len(known) >= _SAT_IDENTICAL_LIMIT:
+        return SatRefuses(5002, known)
+    return None
 
 
 def third_identical(state: MonthState) -> str | None:
@@ -1798,7 +1844,7 @@ def parts_missing(state: MonthState, troubles: Sequence[PartTrouble]) -> MonthSt
         f"{MISSING_FILES}: downloaded in parts elsewhere, but "
         + "; ".join(t.problem for t in troubles)
         + ": not reported complete",
-        "; ".join(t.way for t in troubles),
+        "; ".join(dict.fromkeys(t.way for t in troubles)),  # each way once (review 9o #4)
         resume_to=Stage.SPLIT,
     )
 
@@ -2376,6 +2422,7 @@ def _status(state: MonthState, seen: Seen) -> Result:
     if state.stage not in _WAITING or seen.id != state.request_id:
         return state, ()
     listed = next((r for r in state.records if r.id == seen.id), None)
+    shown = seen
     if listed is not None and state.listed == seen.id:
         # The (documented) history listed this request with the month's criteria in this run:
         # a GUESS body never overrules what that entry showed (review 9m #8); a criterion the
@@ -2387,9 +2434,16 @@ def _status(state: MonthState, seen: Seen) -> Result:
             start=None if listed.start is not None else seen.start,
             end=None if listed.end is not None else seen.end,
         )
+        # The user reads the request as the entry showed it, never "None..None".
+        shown = attrs.evolve(
+            seen,
+            rfc_type=listed.rfc_type or seen.rfc_type,
+            start=listed.start or seen.start,
+            end=listed.end or seen.end,
+        )
     fit = _fits(state, seen)
     if fit is False:
-        other, _ = _not_this_month(state, seen)
+        other, _ = _not_this_month(state, shown)
         return other, (Warn(f"{state.key}: {other.reason}"),)
     if fit is True:
         record = next((r for r in state.records if r.id == seen.id), None)
@@ -2994,16 +3048,29 @@ def one_day_5003(state: MonthState) -> str | None:
         "request), and one day cannot be split by dates (a request asks for whole days): do "
         "not request it again (it would be billed and refused again)"
     )
-    if state.request_type == "metadata":
+    way = _metadata_day_way(state, day, "SAT's metadata: UUID, RFCs, dates, total, status")
+    if way is None:
         return f"{refused}. Ask gigstack's support (or SAT) how to get that day's metadata"
+    return (
+        f"{refused}. {way}, which SAT caps higher per request (reported as 1,000,000 rows "
+        "against 200,000 XML); it is a new request and may be billed. For that day's XML, ask "
+        "gigstack's support (or SAT)"
+    )
+
+
+def _metadata_day_way(state: MonthState, day: date, about: str) -> str | None:
+    """The way on for one `day` SAT refused that dates cannot split (a request asks for whole
+    days): a metadata request for that day, the command to copy (its own --out folder, as a
+    journal holds one kind of request), `about` it in brackets. None for a metadata month
+    (only gigstack's support or SAT are left). One text for `one_day_5003` and the one-day
+    5002 (`_one_day_5002`)."""
+    if state.request_type == "metadata":
+        return None
     run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
     return (
-        f"{refused}. What can be done: {run} (with the other options you ran with, e.g. "
-        "--team; its own --out folder, as a journal holds one kind of request) lists that "
-        "day's CFDIs without their XML (SAT's metadata: UUID, RFCs, dates, total, status), "
-        "which SAT caps higher per request (reported as 1,000,000 rows against 200,000 XML); "
-        "it is a new request and may be billed. For that day's XML, ask gigstack's support "
-        "(or SAT)"
+        f"What can be done: {run} (with the other options you ran with, e.g. --team; its own "
+        "--out folder, as a journal holds one kind of request) lists that day's CFDIs without "
+        f"their XML ({about})"
     )
 
 
@@ -3118,6 +3185,8 @@ def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
         # The files are a taken request's (an adopt made before this journal derived its
         # open day, or one kept the day its dates end): the same open day as an adopt.
         created = next((r.created_at for r in state.records if r.id == state.request_id), None)
+        if created_day(created) is None:
+            created = vouched_created_at(state) or created
         state = _with_taken_open_day(state, created, obs.today)
     return _evolve(
         state,
@@ -3185,10 +3254,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         extracted = state.extracted
         count = _total(state.invoice_count, obs.invoice_count)
         if own is not None:  # an earlier request's days, kept through the 5002 (review 9h #1)
-            extracted = (
-                *[e for e in extracted if e.package_id != OWN_PART],
-                ExtractedPackage(OWN_PART, own.files),
-            )
+            extracted = _with_own_part(state, own)
             count = _total(count, own.invoice_count)
         asked = _request_part(state)
         return _evolve(
@@ -3231,10 +3297,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage is Stage.SAT_FAILED and state.sat_code in (5002, 5003) and own is not None:
         # A resend of a month done for fewer days ended in 5002 or 5003: its own days count as
         # a part (review 9i #1: the 5003 hint asks only for the others).
-        extracted = (
-            *[e for e in state.extracted if e.package_id != OWN_PART],
-            ExtractedPackage(OWN_PART, own.files),
-        )
+        extracted = _with_own_part(state, own)
         return _evolve(
             state,
             stage=Stage.SPLIT,
@@ -3250,10 +3313,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
         extracted = state.extracted
         count = obs.invoice_count
         if own is not None:
-            extracted = (
-                *[e for e in extracted if e.package_id != OWN_PART],
-                ExtractedPackage(OWN_PART, own.files),
-            )
+            extracted = _with_own_part(state, own)
             count = _total(own.invoice_count, count)
         return _evolve(
             state,
@@ -3371,13 +3431,18 @@ def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
     """Month `state`, whose open day was unknown (`open_day_unproven`), once a listing of its
     request shows a readable `createdAt`: the day from it (None when made after the last
     day). Anything else is returned as is, and so is a month not `typed`: its entry may be
-    another request under a restarted id (as `_history` keeps no `createdAt` from it)."""
-    if not state.open_day_unproven or seen.id != state.request_id or not state.typed:
+    another request under a restarted id (as `_history` keeps no `createdAt` from it). A day
+    the user vouched for (`MonthState.created_vouched`) gives way to it the same way: the
+    server is the better witness."""
+    vouched = vouched_created_at(state) is not None
+    if not (state.open_day_unproven or vouched) or seen.id != state.request_id:
+        return state
+    if not state.typed:
         return state
     day, unproven = taken_open_day(state.start, state.end, seen.created_at, None)
     if unproven:
         return state
-    return _evolve(state, open_day=day, open_day_unproven=False)
+    return _evolve(state, open_day=day, open_day_unproven=False, created_vouched=None)
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:
@@ -3488,16 +3553,15 @@ def _one_day_5002(state: MonthState, day: date) -> str:
         f"one day cannot be split by dates (a request asks for whole days), so no other dates "
         f"of {day} exist"
     )
-    if state.request_type == "metadata":
-        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
-    run, _ = part_commands(_evolve(state, request_type="metadata"), [(day, day)])
-    return (
-        f"{head}. What can be done: {run} (with the other options you ran with, e.g. --team; "
-        "its own --out folder, as a journal holds one kind of request) lists that day's CFDIs "
-        "without their XML (another kind of request: whether SAT's limit counts it with this "
-        "one is not documented; a new request, may be billed); for that day's XML, ask "
-        "gigstack's support (or SAT)"
+    way = _metadata_day_way(
+        state,
+        day,
+        "another kind of request: whether SAT's limit counts it with this one is not "
+        "documented; a new request, may be billed",
     )
+    if way is None:
+        return f"{head}: ask gigstack's support (or SAT) how to get that day's metadata"
+    return f"{head}. {way}; for that day's XML, ask gigstack's support (or SAT)"
 
 
 def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
@@ -3517,6 +3581,16 @@ def limit_5002_hint(state: MonthState, start: date, end: date) -> str:
         f"`gigstack-async journal split {state.key} {' '.join(folders)}` records where its "
         "CFDIs are (runs of this folder then end ok). Other dates run into this folder download "
         "only those days: the month then says MISSING DAYS"
+    )
+
+
+def _with_own_part(state: MonthState, own: OwnPart) -> tuple[ExtractedPackage, ...]:
+    """Month `state`'s extracted packages with `own` (its own part: days an earlier request
+    downloaded into its folder) as the one `OWN_PART` entry, replacing any it had: its files
+    are then the month's as a split or as done for those days."""
+    return (
+        *[e for e in state.extracted if e.package_id != OWN_PART],
+        ExtractedPackage(OWN_PART, own.files),
     )
 
 
@@ -3674,10 +3748,7 @@ def own_part_completes(state: MonthState, start: date, end: date) -> MonthState 
         or uncovered(start, end, held_here(state, start, end))
     ):
         return None
-    extracted = (
-        *[e for e in state.extracted if e.package_id != OWN_PART],
-        ExtractedPackage(OWN_PART, own.files),
-    )
+    extracted = _with_own_part(state, own)
     return _evolve(
         state,
         stage=Stage.SPLIT,
@@ -3897,10 +3968,7 @@ def _own_part_shown(
         state,
         start=start,
         end=end,
-        extracted=(
-            *[e for e in state.extracted if e.package_id != OWN_PART],
-            ExtractedPackage(OWN_PART, own.files),
-        ),
+        extracted=_with_own_part(state, own),
         invoice_count=_total(state.invoice_count, own.invoice_count),
         reason=note,
     )
@@ -3930,6 +3998,15 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
     # the days already downloaded again (review 9m #7).
     runs, folders = part_commands(state, [(day, state.end)])
     done = state.stage in (Stage.DONE, Stage.EMPTY)
+    vouch = (
+        "If gigstack's dashboard shows when that request was made, `gigstack-async journal "
+        f"adopt {state.key} {state.request_id} --created-at <time shown in the dashboard>` "
+        "records it (nothing sent or billed; made after that day: the month is complete). "
+        "Otherwise: "
+        if state.open_day_unproven
+        else ""
+    )
+    go = "download" if done else "once it has finished, download"
     when = (
         f"requested for {state.start}..{state.end} by request {state.request_id}, made "
         "elsewhere, whose createdAt was never shown: it may have been made on "
@@ -3939,7 +4016,7 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
     )
     return (
         f"MISSING DAYS: {when}: CFDIs stamped later on {day}, or certified late at SAT, are not "
-        f"in its download. {'Download' if done else 'Once it has finished, download'} "
+        f"in its download. {vouch}{go if vouch else go[:1].upper() + go[1:]} "
         f"{_days([(day, state.end)])} again into its own --out folder ({runs}, with the other "
         "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
         f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "
@@ -4443,7 +4520,6 @@ def files_notice(state: MonthState) -> str:
             f"{held}), but that run staged the month's package and never recorded it extracted"
             f"{copy}: they may be only part of its CFDIs, so do not keep them; "
         )
-    rid = state.request_id or (state.known_ids[-1] if state.known_ids else None)
     count = state.invoice_count
     if count is not None and 0 < state.cfdis_on_disk < count:
         # Newcomer 9h #11: "if they are all there, keep" with 53 of 56, and keep refused. (0:
@@ -4469,9 +4545,10 @@ def files_notice(state: MonthState) -> str:
             "checked `journal keep` instead. First, "
         )
     return (
-        f"{held}; SAT reported no count for request {rid}, so nothing can check them): compare "
-        "them with the request in gigstack's dashboard (Descarga Masiva); `gigstack-async "
-        f"journal keep {key}` says what it cannot check. Only if some are missing, "
+        f"{held}; SAT reported no count for request {state.request_id}, so nothing can check "
+        "them): compare them with the request in gigstack's dashboard (Descarga Masiva); "
+        f"`gigstack-async journal keep {key}` says what it cannot check. Only if some are "
+        "missing, "
     )
 
 
@@ -4638,6 +4715,18 @@ def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: st
 
 
 def _adopt(state: MonthState, obs: Adopt) -> Result:
+    vouched = obs.vouched_created_at
+    if vouched is not None:
+        _check_vouch(state, obs, vouched)
+        if obs.request_id == state.request_id and state.stage in _VOUCH_ONLY:
+            # Only the vouch: the month keeps its files, counts and stage.
+            return _vouched(state, vouched), ()
+        if state.stage in _VOUCH_ONLY:
+            raise TransitionError(
+                f"{state.key} is {state.stage.value} with request {state.request_id or '(none)'}"
+                f", not {obs.request_id}: --created-at vouches only for the request a finished "
+                "month follows (`journal show` names it). Nothing changed"
+            )
     if state.stage in (Stage.DONE, Stage.EMPTY, Stage.STAGED):
         raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
     if state.stage is Stage.SUBMITTING and not state.unknown:
@@ -4681,7 +4770,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None
         return _evolve(
-            state,
+            state if vouched is None else _vouched(state, vouched),
             records=records,
             released=released,
             downloads=downloads,
@@ -4699,7 +4788,10 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     # Another request than the month's own: its open day is that request's, whatever the
     # month's left request had (review 9n #4). The month's last request (a record rebuilt
     # from its log, adopted back for free) keeps the open day the journal or its log kept.
-    if state.known_ids and state.known_ids[-1] == obs.request_id:
+    if vouched is not None:
+        created = obs.created_at if created_day(obs.created_at) is not None else vouched
+        day, unproven = taken_open_day(state.start, state.end, created, obs.today)
+    elif state.known_ids and state.known_ids[-1] == obs.request_id:
         day, unproven = state.open_day, state.open_day_unproven
     else:
         day, unproven = taken_open_day(state.start, state.end, obs.created_at, obs.today)
@@ -4707,6 +4799,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         state,
         open_day=day,
         open_day_unproven=unproven,
+        created_vouched=None if vouched is None else (obs.request_id, vouched),
         records=records,
         released=released,
         downloads=downloads,
@@ -4730,6 +4823,97 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         reason=f"request {obs.request_id} adopted by the user",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
+
+
+_VOUCH_ONLY = frozenset({Stage.DONE, Stage.EMPTY, Stage.STAGED})
+"""Stages a month's own request is adopted again in only to vouch for its `createdAt`."""
+
+
+def vouched_created_at(state: MonthState) -> str | None:
+    """The `createdAt` the user vouched for the month's current request (`journal adopt
+    --created-at`; `MonthState.created_vouched`), None when none was or it names another."""
+    vouched = state.created_vouched
+    return vouched[1] if vouched is not None and vouched[0] == state.request_id else None
+
+
+def vouch_created_at(text: str) -> str:
+    """`text`, a request's creation time as read in gigstack's dashboard (ISO 8601 date, or
+    date and time; without an offset, Mexico City's wall time; with one, honoured), as the
+    ISO 8601 time with its offset that `Adopt.vouched_created_at` takes. A date alone is its
+    first minute. Pure.
+
+    Raises ValueError for anything else, or an instant outside the years 1..9999.
+
+    >>> vouch_created_at("2024-09-02T10:15")
+    '2024-09-02T10:15:00-06:00'
+    >>> vouch_created_at("2024-09-02 16:15Z")
+    '2024-09-02T16:15:00+00:00'
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date or time: {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=MEXICO_CITY)
+    if created_at_instant(parsed.isoformat()) is None:
+        raise ValueError(f"out of range: {text!r}")
+    return parsed.isoformat()
+
+
+def _check_vouch(state: MonthState, obs: Adopt, vouched: str) -> None:
+    """Refuse a vouched `createdAt` (`Adopt.vouched_created_at`) that cannot be the request's,
+    before anything changes."""
+    made = created_day(vouched) if created_at_instant(vouched) is not None else None
+    if made is None:
+        raise TransitionError(f"--created-at {vouched!r} is not an ISO 8601 time with an offset")
+    if obs.today is not None and made > obs.today + timedelta(days=1):
+        raise TransitionError(
+            f"--created-at {vouched} is in the future (today is {obs.today} in Mexico City). "
+            "Nothing changed"
+        )
+    if made < state.start:
+        raise TransitionError(
+            f"--created-at {vouched} is before {state.key}'s first day, {state.start}: no "
+            "request for its dates was made then. Nothing changed"
+        )
+    listed = obs.created_at
+    if created_day(listed) is None:
+        listed = next((r.created_at for r in state.records if r.id == obs.request_id), None)
+    if created_day(listed) is None:
+        return
+    if taken_open_day(state.start, state.end, listed, None) != taken_open_day(
+        state.start, state.end, vouched, None
+    ):
+        raise TransitionError(
+            f"the account's history listed request {obs.request_id} with createdAt {listed}, "
+            f"which --created-at {vouched} contradicts: the server is the better witness, the "
+            "journal goes by its createdAt. Nothing changed"
+        )
+
+
+def _vouched(state: MonthState, vouched: str) -> MonthState:
+    """Month `state`, following the request the user vouched `createdAt` `vouched` for (it is
+    already its request): that request's open day (`taken_open_day`) replaces an unproven one
+    or an earlier vouch's. Nothing else changes.
+
+    Raises TransitionError when the open day is already proven (the month's own create sent
+    it, a listing showed its `createdAt`, it was adopted by its last day, or a repair rebuilt
+    it from the log, which keeps the day but not the vouch): the better witness stands."""
+    if not (state.open_day_unproven or vouched_created_at(state) is not None):
+        raise TransitionError(
+            f"the journal already goes by a proven day for when {state.key}'s request "
+            f"{state.request_id} was made (its own create sent it, the account's history "
+            "showed its createdAt, it was adopted on or before the month's last day, or "
+            "`journal repair` rebuilt the month from its log): --created-at cannot change "
+            "that. Nothing changed"
+        )
+    day, unproven = taken_open_day(state.start, state.end, vouched, None)
+    return _evolve(
+        state,
+        open_day=day,
+        open_day_unproven=unproven,
+        created_vouched=(state.request_id or "", vouched),
+    )
 
 
 def hold(
@@ -4803,8 +4987,8 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
     if state.stage is Stage.PLANNED and held and obs.start is None:
         # A held month (never sent from this journal): the user's word that a new request
         # for the same dates may be sent although the account has an identical one.
-        refused = [h.id for h in held_records(state) if sat_code(h.message) == 5003]
-        if refused and not obs.force:
+        refuses = None if obs.force else sat_refuses(state)
+        if refuses is not None and refuses.code == 5003:
             # SAT refused these very dates (too many CFDIs): the same request would be billed
             # and refused again, listed in the history or not (review 9m #4).
             one_day = one_day_5003(state)
@@ -4817,13 +5001,13 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
             raise TransitionError(
                 f"{state.key}: SAT answered 5003 (too many CFDIs for one request) for "
                 f"{state.start}..{state.end} to the request the month is held for "
-                f"({', '.join(refused)}): the same request would be billed and refused again. "
+                f"({', '.join(refuses.request_ids)}): the same request would be billed and "
+                "refused again. "
                 f"{split_way[0].upper()}{split_way[1:]}; pass --force only if SAT's answer has "
                 "changed"
             )
-        # Its own earlier creates for these dates count with them (review 9m #5).
-        known = identical_requests(state)
-        if len(known) >= _SAT_IDENTICAL_LIMIT and not obs.force:
+        if refuses is not None:  # SAT's 2 identical requests, its own earlier creates counted
+            known = refuses.request_ids
             raise TransitionError(
                 f"{state.key}: the account already has {len(known)} requests for "
                 f"exactly {state.start}..{state.end} ({', '.join(known)}), and SAT "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import attrs
@@ -24,9 +24,10 @@ import attrs
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR, initial_state
-from gigstack_async.bulk.parts import part_troubles
+from gigstack_async.bulk.parts import home_of, part_troubles, recorded_path
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStateError, JournalStore
+from gigstack_async.errors import InvalidParameterError
 
 _DEFAULT_NAME = ".gigstack-journal.sqlite3"  # bulk.run.DEFAULT_JOURNAL (run imports engine)
 
@@ -63,6 +64,7 @@ def adopt(
     *,
     ids_restarted: bool = False,
     today: date | None = None,
+    created_at: str | datetime | None = None,
 ) -> tuple[m.MonthState, tuple[m.Command, ...]]:
     """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
     removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
@@ -88,6 +90,18 @@ def adopt(
     `today` (Mexico City; None: unknown): the month may have been requested before its last
     day was over when adopted on or before it, or when the request's `createdAt` (as a history
     showed it to the journal; unknown until a run lists it) is (`machine.taken_open_day`).
+
+    `created_at`: the request's creation time as gigstack's dashboard shows it, which the
+    user vouches for (`journal adopt --created-at`): an ISO 8601 date or date and time (or a
+    `datetime`); without an offset, Mexico City's wall time. The open day then comes from it
+    (made after the month's last day: none), and it is logged, so `journal repair` keeps that
+    day. The month's own request adopted again with it, even once done, only records it (no
+    download counted again, no file forgotten). A listing of the request with a readable
+    `createdAt` that disagrees wins over it (the server is the better witness): one already
+    seen refuses it, a later one replaces it. Raises InvalidParameterError when it cannot be
+    read; JournalStateError when it is after `today` + 1 day, before the month's first day,
+    contradicted by a `createdAt` the journal saw, or the open day is already proven (the
+    month's own create). Nothing is recorded then.
     """
     recorded = key in store.keys()  # noqa: SIM118
     state = store.get(key) if recorded else new_month(store, key)
@@ -118,6 +132,7 @@ def adopt(
     # downloaded its packages at once, spending SAT's last download: uncounted as well.
     journal_ids = (i for other in store.states() if other.key != key for i in other.known_ids)
     uncounted = uncounted or m.made_elsewhere(state, journal_ids, request_id)
+    vouched = _vouched_text(created_at)
     try:
         created = next((r.created_at for r in state.records if r.id == request_id), None)
         observed = m.Adopt(
@@ -127,10 +142,29 @@ def adopt(
             uncounted=uncounted,
             today=today,
             created_at=created,
+            vouched_created_at=vouched,
         )
         return m.transition(state, observed)
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
+
+
+def _vouched_text(created_at: str | datetime | None) -> str | None:
+    """`adopt`'s `created_at` as `machine.Adopt.vouched_created_at` takes it (ISO 8601 with an
+    offset; a naive time is Mexico City's)."""
+    if created_at is None:
+        return None
+    if isinstance(created_at, datetime):
+        created_at = created_at.isoformat()
+    try:
+        return m.vouch_created_at(created_at)
+    except ValueError:
+        raise InvalidParameterError(
+            "created_at",
+            "an ISO 8601 date or date and time, e.g. 2024-09-02T10:15 (Mexico City) or "
+            "2024-09-02T16:15Z",
+            created_at,
+        ) from None
 
 
 def _taken(
@@ -194,7 +228,7 @@ def missing_now(store: JournalStore, key: str) -> m.MonthState:
     state = store.get(key)
     if state.stage is m.Stage.SPLIT:
         # Its parts elsewhere, checked as a run checks them (review 9n #5).
-        return m.parts_missing(state, part_troubles(state))
+        return m.parts_missing(state, part_troubles(state, home_of(store)))
     where = store.download_to
     if state.stage is not m.Stage.DONE or where is None or not state.files:
         return state
@@ -452,8 +486,9 @@ def split(
                 end,
                 refused_elsewhere,
                 invoice_count=count,
-                # Each run checks them again, read-only (`bulk.parts`; review 9n #5).
-                parts=tuple(str(p.journal.absolute()) for p in found),
+                # Each run checks them again, read-only (`bulk.parts`; review 9n #5), found from
+                # this journal's folder (relative when possible: review 9o #4).
+                parts=tuple(recorded_path(p.journal, store.path) for p in found),
             ),
         )
     except m.TransitionError as error:

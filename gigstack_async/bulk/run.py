@@ -392,7 +392,7 @@ _SAME_COMMAND = re.compile(r"\b([Rr])un the same command again")
 # A part of a month to download (`machine.split_commands`), as the CLI writes it.
 _SAT_DOWNLOAD = re.compile(
     r"`gigstack-async sat download --from (?P<start>\S+) --to (?P<end>\S+) --rfc-type "
-    r"(?P<rfc>\S+)(?: --type (?P<type>\S+))? --out (?P<out>[^`]+)`"
+    r"(?P<rfc>\S+)(?: --type (?P<type>\S+))? --out (?P<out>[^`]+?)(?P<dup> --allow-duplicates)?`"
 )
 
 
@@ -405,7 +405,9 @@ def _as_bulk_call(found: re.Match[str]) -> str:
     kind = f", request_type={found.group('type')!r}" if found.group("type") else ""
     return (
         f"`client.downloads.bulk({found.group('start')!r}, {found.group('end')!r}, "
-        f"rfc_type={found.group('rfc')!r}{kind}, download_to={folder!r})`"
+        f"rfc_type={found.group('rfc')!r}{kind}, download_to={folder!r}"
+        + (", allow_duplicates=True" if found.group("dup") else "")
+        + ")`"
     )
 
 

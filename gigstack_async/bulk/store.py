@@ -820,6 +820,7 @@ class JournalStore:
             or old.sat_code != state.sat_code
             or recorded_holds(old) != recorded_holds(state)
             or old.open_day != state.open_day
+            or old.created_vouched != state.created_vouched
         ):
             self._conn.execute(
                 "INSERT INTO log (key, stage, reason, request_id, counts) VALUES (?, ?, ?, ?, ?)",

@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,14 @@ def cfdi_text(uuid: str, day: str = "2024-02-10", receptor: str = "EKU9003173C9"
         f'<tfd:TimbreFiscalDigital Version="1.1" UUID="{uuid}"/>'
         "</cfdi:Complemento></cfdi:Comprobante>"
     )
+
+
+SAT_5003 = "SAT 5003: Tope máximo de resultados excedido; divide el periodo"
+"""How a history entry or a refused create reports SAT's 5003 (too many CFDIs for one request)."""
+
+
+def received_month(key: str) -> m.MonthState:
+    """Month `key` ("2024-08") of received CFDIs, planned for its whole dates (nothing sent)."""
+    first = date.fromisoformat(f"{key}-01")
+    end = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+    return m.MonthState(key=key, start=first, end=end, rfc_type="received", request_type="cfdi")

@@ -51,6 +51,7 @@ examples:
   {PROG} journal show ./cfdi 2024-03
   {PROG} journal adopt ./cfdi 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B
   {PROG} journal adopt ./new 2024-03 3F2A9C1B-0C4D-4E8F-9A1B-2C3D4E5F6A7B --rfc-type received
+  {PROG} journal adopt ./cfdi 2024-03 <request id> --created-at 2024-04-01T09:30
   {PROG} journal resend ./cfdi 2024-03
   {PROG} journal retry-download ./cfdi 2024-03
   {PROG} journal keep ./cfdi 2024-03
@@ -261,8 +262,10 @@ def register(commands: Any) -> None:
         "gigstack-async's JSON journal without creating them again). A request that may have "
         "been made before the month's last day was over (its createdAt that day or earlier, "
         "adopted by then, or its createdAt never shown: unknown never counts as after) leaves "
-        "that day MISSING DAYS once it is over, as the month's own request would. Asks for "
-        "confirmation (--yes when not in a terminal). Nothing is sent.",
+        "that day MISSING DAYS once it is over, as the month's own request would; when "
+        "gigstack's dashboard shows when the request was made, --created-at vouches for it "
+        "(also for the month's request adopted again, even once done: only that is "
+        "recorded). Asks for confirmation (--yes when not in a terminal). Nothing is sent.",
         epilog=EPILOG,
     )
     _journal_arg(adopt)
@@ -287,6 +290,20 @@ def register(commands: Any) -> None:
         action="store_true",
         help="the server's request ids restarted: adopt an id another month of the journal "
         "had before (that month keeps its files; one still following the id is refused)",
+    )
+    adopt.add_argument(
+        "--created-at",
+        metavar="TIME",
+        help="when the request was made, as gigstack's dashboard shows it: an ISO date or "
+        "date and time (2024-09-02T10:15 is Mexico City time; an offset such as -06:00 or Z "
+        "is honoured). Made after the month's last day: that day is not MISSING DAYS; on or "
+        "before it: that day is. You vouch for it: a later history or status that lists the "
+        "request (while a run still follows it) with a readable createdAt which disagrees "
+        "wins over it (the server is the "
+        "better witness). Refused when unreadable, in the future, before the month's first "
+        "day, or when the journal already knows when the request was made. Logged, so "
+        "`journal repair` keeps the day. Adopting the month's request again with it changes "
+        "nothing else (no download counted again, no file forgotten)",
     )
     _finish(adopt, "adopt", run_adopt, "JOURNAL MONTH REQUEST_ID")
 
@@ -498,6 +515,25 @@ def _confirm(ctx: Context, question: str, *, yes: bool, what: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _record_confirmed(
+    ctx: Context,
+    store: JournalStore,
+    new: m.MonthState,
+    commands: tuple[m.Command, ...],
+    question: str,
+    *,
+    yes: bool,
+    what: str,
+) -> list[Path] | None:
+    """Once the user confirms `question` (`_confirm`: --yes, or y at a terminal), records `new`
+    and runs its `commands` (`repair.record`): the staged files removed. None when declined:
+    "Nothing changed." is said and nothing is recorded."""
+    if not _confirm(ctx, question, yes=yes, what=what):
+        ctx.ui.err("Nothing changed.")
+        return None
+    return repair.record(store, new, commands)
+
+
 def _month(store: JournalStore, key: str) -> m.MonthState:
     try:
         return store.get(key)
@@ -551,6 +587,12 @@ def _row(
             else f"{why}; requested on {state.open_day}, before that day was over"
         )
         step = open_day_hint(state.open_day)
+    vouched = m.vouched_created_at(state)
+    if vouched is not None:
+        why = (
+            f"{why}; its request's createdAt {vouched} is your word (`journal adopt "
+            "--created-at`): a listing of it with another createdAt wins"
+        )
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
@@ -677,12 +719,46 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("REQUEST_ID must not be empty")
     if not MONTH_ARG.fullmatch(args.month):
         raise UsageError(f"MONTH must be YYYY-MM, got {args.month!r}. {args.usage.strip()}")
+    vouched = None
+    if args.created_at is not None:
+        try:
+            vouched = m.vouch_created_at(args.created_at)
+        except ValueError:
+            raise UsageError(
+                f"--created-at must be an ISO date or date and time, e.g. 2024-09-02T10:15 "
+                f"(Mexico City time) or 2024-09-02T16:15Z, got {args.created_at!r}. "
+                f"{args.usage.strip()}"
+            ) from None
     with _open_or_create(args, ctx) as store:
         new, commands = repair.adopt(
-            store, args.month, request_id, ids_restarted=args.ids_restarted, today=today_mx()
+            store,
+            args.month,
+            request_id,
+            ids_restarted=args.ids_restarted,
+            today=today_mx(),
+            created_at=vouched,
         )
         state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
+        # Its own request adopted again once finished: only the vouched createdAt changes.
+        only_vouch = vouched is not None and state.stage in _FINISHED
+        if vouched is not None:
+            ctx.ui.out(_vouch_effect(new, request_id, vouched))
+        if only_vouch:
+            if not _confirm(
+                ctx,
+                f"Record that {request_id} was made at {vouched}?",
+                yes=args.yes,
+                what="--created-at trusts your word",
+            ):
+                ctx.ui.err("Nothing changed.")
+                return exitcodes.USAGE
+            repair.record(store, new, commands)
+            ctx.ui.out(
+                f"{state.key} keeps request {request_id}, its files and its counts; only its "
+                f"createdAt was recorded. {RUN_AGAIN_SENTENCE}"
+            )
+            return exitcodes.OK
         ctx.ui.out(
             ADOPT_TRUST.format(
                 request_id=request_id,
@@ -728,15 +804,43 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         if dropped:
             # Each staged package spent one of SAT's 2 downloads: say so before the yes.
             ctx.ui.out(ADOPT_DROPS.format(key=state.key, paths=", ".join(dropped)))
-        if not _confirm(
-            ctx, f"Adopt {request_id} for {state.key}?", yes=args.yes, what="adopt trusts your word"
-        ):
-            ctx.ui.err("Nothing changed.")
+        removed = _record_confirmed(
+            ctx,
+            store,
+            new,
+            commands,
+            f"Adopt {request_id} for {state.key}?",
+            yes=args.yes,
+            what="adopt trusts your word",
+        )
+        if removed is None:
             return exitcodes.USAGE
-        for path in repair.record(store, new, commands):
+        for path in removed:
             ctx.ui.out(f"Removed {path}: the left request's staged package, not extracted.")
         ctx.ui.out(f"{state.key} now follows request {request_id}. {RUN_AGAIN_SENTENCE}")
     return exitcodes.OK
+
+
+_FINISHED = frozenset({m.Stage.DONE, m.Stage.EMPTY, m.Stage.STAGED})
+"""Stages `journal adopt` refuses, but for the month's own request with --created-at."""
+
+
+def _vouch_effect(new: m.MonthState, request_id: str, vouched: str) -> str:
+    """What --created-at `vouched` does to month `new` (the adopt's outcome), said before the
+    confirmation."""
+    made = m.created_day(vouched)
+    if new.open_day is None:
+        effect = f"made after {new.end} was over: that day is not MISSING DAYS"
+    else:
+        effect = (
+            f"made on {made}, on or before {new.end}: {new.open_day}..{new.end} may miss CFDIs "
+            "stamped later, and are named MISSING DAYS once over"
+        )
+    return (
+        f"--created-at: you vouch that request {request_id} was made at {vouched} ({made} in "
+        f"Mexico City), {effect}. A history or status that lists it with a readable createdAt "
+        "which disagrees wins over your word."
+    )
 
 
 @contextlib.contextmanager
@@ -899,12 +1003,17 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
                 key=state.key, start=state.start, end=state.end, files=len(state.files)
             )
         ctx.ui.out(risk)
-        if not _confirm(
-            ctx, f"Allow a new request for {state.key}?", yes=args.yes, what="resend may be billed"
-        ):
-            ctx.ui.err("Nothing changed.")
+        removed = _record_confirmed(
+            ctx,
+            store,
+            new,
+            commands,
+            f"Allow a new request for {state.key}?",
+            yes=args.yes,
+            what="resend may be billed",
+        )
+        if removed is None:
             return exitcodes.USAGE
-        removed = repair.record(store, new, commands)
         for path in removed:
             ctx.ui.out(f"Removed {path}: the earlier request's staged package, not extracted.")
         ctx.ui.out(
@@ -951,15 +1060,10 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
                 f"other package(s) assumed spent ({', '.join(others)}): each bills nothing, "
                 "SAT answers 5008 if it already served that package twice."
             )
-        if not _confirm(
-            ctx,
-            f"Allow one more download of {package_id} for {key}?",
-            yes=args.yes,
-            what="retry-download uses one more SAT download",
-        ):
-            ctx.ui.err("Nothing changed.")
+        question = f"Allow one more download of {package_id} for {key}?"
+        what = "retry-download uses one more SAT download"
+        if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
             return exitcodes.USAGE
-        repair.record(store, new, commands)
         allowed = m.allowed_packages(state)
         ctx.ui.out(
             f"{key} may download package{'s' if len(allowed) > 1 else ''} {', '.join(allowed)} "
@@ -1007,15 +1111,10 @@ def _refill(
         prog=PROG,
     )
     ctx.ui.out(with_journal(risk, key, str(args.journal)) or risk)
-    if not _confirm(
-        ctx,
-        f"Allow downloading {', '.join(packages)} once more for {key}?",
-        yes=args.yes,
-        what="retry-download uses one of SAT's downloads",
-    ):
-        ctx.ui.err("Nothing changed.")
+    question = f"Allow downloading {', '.join(packages)} once more for {key}?"
+    what = "retry-download uses one of SAT's downloads"
+    if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
         return exitcodes.USAGE
-    repair.record(store, new, commands)
     ctx.ui.out(
         f"{key} may download package{'s' if len(packages) > 1 else ''} {', '.join(packages)} "
         f"once more for its missing files: {RUN_AGAIN}."
@@ -1266,12 +1365,9 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         if doubts:  # --force: the facts against them, restated before the confirmation
             # A preview: nothing is kept until the confirmation (newcomer 9f #6).
             ctx.ui.out(f"With --force it would be kept although {'; '.join(doubts)}.")
-        if not _confirm(
-            ctx, f"Record {key} done with these files?", yes=args.yes, what="journal keep"
-        ):
-            ctx.ui.err("Nothing changed.")
+        question, what = f"Record {key} done with these files?", "journal keep"
+        if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
             return exitcodes.USAGE
-        repair.record(store, new, commands)
         ctx.ui.out(f"{key} is done with the {len(kept)} file(s) in {folder}.")
     return exitcodes.OK
 
