@@ -100,8 +100,9 @@ def test_a_done_month_missing_files_needs_attention_and_says_which_and_how_many(
     assert state.lost_files == ("b.xml", "c.xml")
     assert state.reason == (
         "MISSING FILES: its folder (2024-01/ in the download folder) no longer holds 2 of the 3 "
-        "file(s) extracted for it intact (gone, or a CFDI damaged on disk such as one cut short; "
-        "e.g. b.xml): not reported done"
+        "file(s) extracted for it intact (gone, or a CFDI damaged on disk: changed since it was "
+        "extracted and no longer a complete CFDI, e.g. cut short or overwritten; e.g. b.xml): "
+        "not reported done"
     )
     assert state.hint == (
         "free first: `gigstack-async journal retry-download 2024-01` allows downloading package "
