@@ -552,6 +552,14 @@ class MonthState:
     (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
     before, so they are fetched without checking the request again, and extracted without
     overwriting a file the folder still holds. Cleared when the month is done again."""
+    server_future: date | None = None
+    """The first day the server refused as "in the future" for this month (its date behind
+    this computer's; `_refused`): a MISSING DAYS from there on waits for the server's
+    midnight, never a resend (newcomer 9i F0). None: never refused so."""
+    server_oldest: date | None = None
+    """The first day of the server's 71-month window when it refused this month's start as
+    older (`_refused`): days before it can no longer be downloaded, so MISSING DAYS never
+    offers a (billed) route to them (newcomer 9i F0b). None: never refused so."""
 
     @property
     def settled(self) -> bool:
@@ -1904,11 +1912,47 @@ def _spent(state: MonthState, package_id: str) -> bool:
     ) and not _may_have_one_left(state, package_id)
 
 
+def own_done_covers(state: MonthState, start: date, end: date) -> OwnPart | None:
+    """The month's own part when it holds every day of `start..end`: days this journal's own
+    earlier request downloaded into the month's folder (done, its files recorded). A create
+    for them would bill them again and spend SAT's 2nd identical request, whatever resend
+    (--force) was allowed since: that allowance is for the dates the user was shown (the
+    plan's wider ones), never for an already downloaded range (newcomer 9i F0, F0b). The one
+    rule `_send` and the plan (`_plan_step`) read. None otherwise."""
+    own = state.own_part
+    if own is None or own.missing or state.stage is Stage.SPLIT:
+        return None
+    return own if own.start <= start <= end <= own.end else None
+
+
+def _own_done_again(state: MonthState, own: OwnPart) -> MonthState:
+    """Month `state`, asked for dates its own part holds (`own_done_covers`): done for that
+    part's dates with its files, as it was before the resend; nothing sent."""
+    return _evolve(
+        state,
+        stage=Stage.DONE,
+        start=own.start,
+        end=own.end,
+        request_id=None,
+        resend_allowed=False,
+        identical_allowed=False,
+        sat_code=None,
+        invoice_count=own.invoice_count,
+        extracted=(ExtractedPackage(OWN_PART, own.files),),
+        reason=f"{own.start}..{own.end} were downloaded into the month's folder by this "
+        f"journal's own earlier request ({len(own.files)} file(s)): {_BILLED_TWICE}",
+        hint=None,
+    )
+
+
 def _send(state: MonthState, obs: Send) -> Result:
     if state.stage is not Stage.PLANNED or not state.resend_allowed:
         return state, ()
     if obs.history_ids is None:
         return state, ()  # without a "before" snapshot an unknown outcome could not be settled
+    own = own_done_covers(state, state.start, state.end)
+    if own is not None:  # never billed twice for days this journal already downloaded
+        return _own_done_again(state, own), ()
     if (state.start, state.end) in state.exhausted:
         # SAT 5002 refused these dates for good: never sent again, however the month got here.
         return exhausted_again(state, state.start, state.end), ()
@@ -4078,6 +4122,11 @@ def _plan_step(
         # new criteria, and the plan the user saw asks for them.
         # Not when they ask again for days its folder already holds (`replanned`).
         return replanned(state, start, end), None
+    own = own_done_covers(state, start, end)
+    if state.stage in (Stage.PLANNED, Stage.REFUSED) and own is not None:
+        # The plan asks only for days this journal's own request already downloaded here (a
+        # refusal's sub-range hint after a resend --force, newcomer 9i F0): nothing is sent.
+        return _own_done_again(state, own), None
     if state.stage in (Stage.PLANNED, Stage.REFUSED):
         # Nothing billed for the recorded dates (never sent, proven absent, or refused): the
         # request to come is the one the plan shows. Other dates are other criteria: the

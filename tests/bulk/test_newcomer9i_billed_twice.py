@@ -1,0 +1,77 @@
+"""Newcomer 9i F0: following the printed hints (server clock one day behind), the same dates
+were requested, and billed, twice in one folder: the "in the future" refusal's sub-range, the
+MISSING DAYS resend --force, the refusal again, the same sub-range again. A create is never
+sent for days this journal's own earlier request already downloaded (`own_done_covers`)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from gigstack_async._dates import today_mx
+from gigstack_async.bulk import machine as m
+from gigstack_async.sandbox import SandboxConfig
+from gigstack_async.sandbox.profiles import ServerProfile
+from tests.bulk._support import keyed_cli, world_of
+
+NOV = m.MonthState("2026-11", date(2026, 11, 1), date(2026, 11, 30), "issued", "cfdi")
+FUTURE = "end_date: 2026-11-30 is in the future (today is 2026-11-29 in Mexico City)"
+
+
+def test_a_resend_never_bills_the_own_parts_days_again() -> None:
+    own = m.OwnPart(date(2026, 11, 1), date(2026, 11, 29), ("A.xml", "B.xml"), 2)
+    refused = m.attrs.evolve(
+        NOV, stage=m.Stage.REFUSED, resend_allowed=True, own_part=own, creates=1
+    )
+    # the refusal's sub-range hint, run again: nothing planned, the month done as it was
+    decision = m.plan_decision(refused, date(2026, 11, 1), date(2026, 11, 29))
+    assert decision.create is m.PlanCreate.NO
+    assert decision.state is not None
+    assert decision.state.stage is m.Stage.DONE
+    assert (decision.state.start, decision.state.end) == (own.start, own.end)
+    assert decision.state.files == own.files
+    # however the month got planned for them, `Send` sends nothing
+    planned = m.attrs.evolve(
+        refused, stage=m.Stage.PLANNED, start=own.start, end=own.end, resend_allowed=True
+    )
+    new, commands = m.transition(planned, m.Send(()))
+    assert commands == ()
+    assert new.stage is m.Stage.DONE
+    assert new.creates == 1
+    # the plan's whole month (the dates the resend was allowed for) still goes
+    assert m.plan_decision(refused, NOV.start, NOV.end).create is m.PlanCreate.YES
+    # an own part the folder lost CFDIs of (`missing`) never stops a create
+    short = m.attrs.evolve(planned, own_part=m.attrs.evolve(own, missing=1))
+    assert m.transition(short, m.Send(()))[1] == (m.SendCreate("2026-11"),)
+
+
+async def test_f0_following_the_hints_bills_the_dates_once(tmp_path: Path) -> None:
+    today = today_mx()
+    if today.day == 1:
+        pytest.skip("the server's today is last month's: no sub-range to offer")
+    behind = ServerProfile(clock_offset_seconds=-86400)
+    key = f"{today:%Y-%m}"
+    first, last = today.replace(day=1), today - timedelta(days=1)
+    out = tmp_path / "cfdi"
+    async with world_of(SandboxConfig(speed=3000, seed=5, profile=behind)) as (sandbox, _):
+
+        async def cli(*argv: object) -> int:
+            return await asyncio.to_thread(keyed_cli, sandbox, *argv)
+
+        whole = ("sat", "download", "--from", key, "--to", key, "--rfc-type", "issued")
+        part = ("sat", "download", "--from", first, "--to", last, "--rfc-type", "issued")
+        await cli(*whole, "--out", out, "--yes")  # refused: today is a future day for it
+        assert await cli(*part, "--out", out, "--yes") == 0
+        await cli(*whole, "--out", out, "--yes")  # MISSING DAYS
+        await cli("journal", "resend", out, key, "--force", "--yes")
+        await cli(*whole, "--out", out, "--yes")  # refused again
+        await cli(*part, "--out", out, "--yes")  # the same sub-range hint, followed
+        same = [
+            r
+            for r in sandbox.state.download_requests
+            if (r.criteria.start_date, r.criteria.end_date) == (first, last)
+        ]
+        assert len(same) == 1
