@@ -9,6 +9,7 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async._dates import today_mx
@@ -23,9 +24,7 @@ FUTURE = "end_date: 2026-11-30 is in the future (today is 2026-11-29 in Mexico C
 
 def test_a_resend_never_bills_the_own_parts_days_again() -> None:
     own = m.OwnPart(date(2026, 11, 1), date(2026, 11, 29), ("A.xml", "B.xml"), 2)
-    refused = m.attrs.evolve(
-        NOV, stage=m.Stage.REFUSED, resend_allowed=True, own_part=own, creates=1
-    )
+    refused = attrs.evolve(NOV, stage=m.Stage.REFUSED, resend_allowed=True, own_part=own, creates=1)
     # the refusal's sub-range hint, run again: nothing planned, the month done as it was
     decision = m.plan_decision(refused, date(2026, 11, 1), date(2026, 11, 29))
     assert decision.create is m.PlanCreate.NO
@@ -34,7 +33,7 @@ def test_a_resend_never_bills_the_own_parts_days_again() -> None:
     assert (decision.state.start, decision.state.end) == (own.start, own.end)
     assert decision.state.files == own.files
     # however the month got planned for them, `Send` sends nothing
-    planned = m.attrs.evolve(
+    planned = attrs.evolve(
         refused, stage=m.Stage.PLANNED, start=own.start, end=own.end, resend_allowed=True
     )
     new, commands = m.transition(planned, m.Send(()))
@@ -44,7 +43,7 @@ def test_a_resend_never_bills_the_own_parts_days_again() -> None:
     # the plan's whole month (the dates the resend was allowed for) still goes
     assert m.plan_decision(refused, NOV.start, NOV.end).create is m.PlanCreate.YES
     # an own part the folder lost CFDIs of (`missing`) never stops a create
-    short = m.attrs.evolve(planned, own_part=m.attrs.evolve(own, missing=1))
+    short = attrs.evolve(planned, own_part=attrs.evolve(own, missing=1))
     assert m.transition(short, m.Send(()))[1] == (m.SendCreate("2026-11"),)
 
 
