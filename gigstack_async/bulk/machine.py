@@ -2033,11 +2033,19 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             reason=f"SAT 5003: too many CFDIs for one request ({obs.message})",
             hint=_split_hint(state),
         ), ()
+    future, oldest = state.server_future, state.server_oldest
+    if _FUTURE.search(obs.message):
+        said = _server_today(obs.message)
+        future = max(state.start, said + timedelta(days=1)) if said is not None else state.end
+    elif _WINDOW.search(obs.message):
+        oldest = _window_oldest(obs.message) or oldest
     return _evolve(
         state,
         stage=Stage.REFUSED,
         unknown=False,
         resend_allowed=True,
+        server_future=future,
+        server_oldest=oldest,
         reason=f"the server refused the create, nothing was billed: {obs.message}",
         hint=_REFUSED_FIEL
         if fiel_reason(obs.message)
@@ -2077,6 +2085,14 @@ def _future_hint(state: MonthState, message: str) -> str:
     )
     if last < state.start:
         return f"the server's date is behind this computer's (nothing was billed): {later}"
+    if own_done_covers(state, state.start, last) is not None:
+        # Those days are already in the folder (newcomer 9i F0): never offered again.
+        return (
+            f"the server's date is behind this computer's, so it counts {state.end} as a "
+            f"future day (nothing was billed); {state.start}..{last} are already in the "
+            f"month's folder (downloaded by this journal's own earlier request), which keeps "
+            f"them: nothing to do now; {later}"
+        )
     kind = f"--rfc-type {state.rfc_type}" + (
         f" --type {state.request_type}" if state.request_type != "cfdi" else ""
     )
@@ -2099,6 +2115,14 @@ _OLDEST = re.compile(r"\boldest (\d{4}-\d{2}-\d{2})\b")
 
 def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _window_oldest(message: str) -> date | None:
+    said = _OLDEST.search(message)
+    try:
+        return None if said is None else date.fromisoformat(said.group(1))
+    except ValueError:
+        return None
 
 
 def _window_hint(state: MonthState, message: str) -> str:
@@ -2124,6 +2148,14 @@ def _window_hint(state: MonthState, message: str) -> str:
             f"the server counts {state.start} as outside gigstack's 71-month window (its date "
             "is ahead of this computer's, or the month has just left the window); nothing was "
             f"billed, and the same dates are refused again: {drop}"
+        )
+    if oldest <= state.end and own_done_covers(state, oldest, state.end) is not None:
+        # The days still in the window are already in the folder (newcomer 9i F0b).
+        return (
+            f"the server's 71-month window starts at {oldest}, so it refuses {state.start} "
+            f"(nothing was billed); {oldest}..{state.end} are already in the month's folder "
+            "(downloaded by this journal's own earlier request), which keeps them. The days "
+            f"before {oldest} can no longer be downloaded: {drop}, or accept the month as it is"
         )
     if oldest > state.end:
         return (
@@ -4150,7 +4182,14 @@ def _plan_step(
         resend = f"once it has finished, {resend}"
     own = state.own_part if state.stage in (Stage.DONE, Stage.EMPTY) else None
     held = [(state.start, state.end)] + ([] if own is None else [(own.start, own.end)])
-    if uncovered(start, end, held):
+    gaps = uncovered(start, end, held)
+    refused = _server_refused_way(state, gaps)
+    if refused is not None:
+        return (
+            None,
+            f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; {refused}",
+        )
+    if gaps:
         return None, (
             f"MISSING DAYS: requested earlier for {state.start}..{state.end} only; the plan "
             f"says {start}..{end}, and the other days' CFDIs were not "
@@ -4168,6 +4207,33 @@ def _plan_step(
         f"requested earlier for {state.start}..{state.end}; kept (the plan now says "
         f"{start}..{end}: {resend}, possibly billed)"
     )
+
+
+def _server_refused_way(state: MonthState, gaps: Sequence[tuple[date, date]]) -> str | None:
+    """The way to a month's missing days `gaps` when the server itself refused them (`_refused`
+    recorded it): never a resend (it would be refused again, and its refusal's sub-range hint
+    led to the same dates billed twice: newcomer 9i F0, F0b). None: not all refused so."""
+    if not gaps:
+        return None
+    days = _days(gaps)
+    future, oldest = state.server_future, state.server_oldest
+    if oldest is not None and all(b < oldest for _, b in gaps):
+        later = _next_month(state.start).strftime("%Y-%m")
+        return (
+            f"the server refused {days} as outside its 71-month window (it starts at "
+            f"{oldest}): those days can no longer be downloaded. End the month with `--from "
+            f"{later}` in the same command, or accept it as it is (nothing to send or bill)"
+        )
+    if future is not None and all(a >= future for a, _ in gaps):
+        return (
+            f"the server refused {days} as future days (its date is behind this computer's): "
+            "run the same command again after the server's midnight (Mexico City), tomorrow; "
+            "the month's folder keeps what it has. Then download those days into their own "
+            f"--out folder ({part_commands(state, gaps)[0]}) and `gigstack-async journal split "
+            f"{state.key} {' '.join(part_commands(state, gaps)[1])}` (a new request, possibly "
+            "billed; never the days already here)"
+        )
+    return None
 
 
 def _untyped_empty(state: MonthState, what: str, resume_to: Stage) -> MonthState:

@@ -74,3 +74,29 @@ async def test_f0_following_the_hints_bills_the_dates_once(tmp_path: Path) -> No
             if (r.criteria.start_date, r.criteria.end_date) == (first, last)
         ]
         assert len(same) == 1
+
+
+def test_missing_days_the_server_refused_never_offer_a_resend() -> None:
+    sending = m.transition(NOV, m.Send(()))[0]
+    refused = m.transition(sending, m.CreateRefused(FUTURE, 400))[0]
+    assert refused.server_future == date(2026, 11, 30)
+    done = attrs.evolve(refused, stage=m.Stage.DONE, end=date(2026, 11, 29))
+    note = m.plan_decision(done, NOV.start, NOV.end).note or ""
+    assert note.startswith("MISSING DAYS")
+    assert "journal resend" not in note
+    assert "after the server's midnight" in note
+    feb = m.MonthState("2021-02", date(2021, 2, 1), date(2021, 2, 28), "received", "cfdi")
+    window = "start_date: 2021-02-01 is older than the 71-month window (oldest 2021-02-28)"
+    gone = m.transition(m.transition(feb, m.Send(()))[0], m.CreateRefused(window, 400))[0]
+    assert gone.server_oldest == date(2021, 2, 28)
+    done = attrs.evolve(gone, stage=m.Stage.DONE, start=date(2021, 2, 28))
+    note = m.plan_decision(done, feb.start, feb.end).note or ""
+    assert "journal resend" not in note
+    assert "can no longer be downloaded" in note
+    assert "`--from 2021-03`" in note
+    # the refusal after a resend --force offers no range the folder already has
+    own = m.OwnPart(date(2021, 2, 28), date(2021, 2, 28), ("A.xml",), 1)
+    again = attrs.evolve(feb, own_part=own, resend_allowed=True, stage=m.Stage.PLANNED)
+    hint = m.transition(m.transition(again, m.Send(()))[0], m.CreateRefused(window, 400))[0].hint
+    assert "--from 2021-02-28" not in (hint or "")
+    assert "already in the month's folder" in (hint or "")
