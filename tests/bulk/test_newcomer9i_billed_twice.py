@@ -6,13 +6,14 @@ sent for days this journal's own earlier request already downloaded (`own_done_c
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import attrs
 import pytest
 
-from gigstack_async._dates import today_mx
+from gigstack_async._dates import add_months, today_mx
 from gigstack_async.bulk import machine as m
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.profiles import ServerProfile
@@ -100,3 +101,40 @@ def test_missing_days_the_server_refused_never_offer_a_resend() -> None:
     hint = m.transition(m.transition(again, m.Send(()))[0], m.CreateRefused(window, 400))[0].hint
     assert "--from 2021-02-28" not in (hint or "")
     assert "already in the month's folder" in (hint or "")
+
+
+async def test_f0b_following_the_window_hints_bills_the_day_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ahead = ServerProfile(clock_offset_seconds=5184000)  # 60 days ahead
+    first = add_months(add_months(today_mx(), -71).replace(day=1), 1)
+    span = ("--from", f"{first:%Y-%m}", "--to", f"{add_months(first, 2):%Y-%m}")
+    out = tmp_path / "cfdi"
+    async with world_of(SandboxConfig(speed=3000, seed=5, profile=ahead)) as (sandbox, _):
+
+        async def cli(*argv: object) -> str:
+            capsys.readouterr()
+            await asyncio.to_thread(keyed_cli, sandbox, *argv)
+            captured = capsys.readouterr()
+            return captured.out + captured.err
+
+        told = await cli("sat", "download", *span, "--rfc-type", "received", "--out", out, "--yes")
+        offered = re.search(r"--from (\d{4}-\d{2}-\d{2}) --to (\d{4}-\d{2}-\d{2})", told)
+        if offered is None:
+            pytest.skip("the server's window starts on a month's first day: no part to offer")
+        part = ("--from", offered[1], "--to", offered[2])
+        key = offered[1][:7]
+        await cli("sat", "download", *part, "--rfc-type", "received", "--out", out, "--yes")
+        told = await cli("sat", "download", *span, "--rfc-type", "received", "--out", out, "--yes")
+        assert f"journal resend {out} {key}" not in told
+        assert "can no longer be downloaded" in told
+        await cli("journal", "resend", out, key, "--force", "--yes")
+        await cli("sat", "download", *span, "--rfc-type", "received", "--out", out, "--yes")
+        await cli("sat", "download", *part, "--rfc-type", "received", "--out", out, "--yes")
+        days = (date.fromisoformat(offered[1]), date.fromisoformat(offered[2]))
+        same = [
+            r
+            for r in sandbox.state.download_requests
+            if (r.criteria.start_date, r.criteria.end_date) == days
+        ]
+        assert len(same) == 1
