@@ -2670,7 +2670,8 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     of this kind that existed before the attempt (so a short history has not pushed the attempt
     out) and one this run created after it (so a lagging or filtered history is not showing an
     older picture), lists everything it listed before and every request this journal created,
-    shows no sign of reused ids, shows nothing that could be the attempt, and is not full. A
+    shows no sign of reused ids, shows nothing that could be the attempt, is not full, and
+    lists them in an order that shows creation between the two (`_order_gap`). A
     full history (as many entries as its window: always so once the account has made 20
     requests) proves nothing: it keeps only the newest requests, and the docs say "last 20,
     newest first" without saying newest by what (creation, period, last change: a GUESS), so
