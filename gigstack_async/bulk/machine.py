@@ -52,6 +52,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 import attrs
 
@@ -2669,7 +2670,8 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     of this kind that existed before the attempt (so a short history has not pushed the attempt
     out) and one this run created after it (so a lagging or filtered history is not showing an
     older picture), lists everything it listed before and every request this journal created,
-    shows no sign of reused ids, shows nothing that could be the attempt, and is not full. A
+    shows no sign of reused ids, shows nothing that could be the attempt, is not full, and
+    lists them in an order that shows creation between the two (`_order_gap`). A
     full history (as many entries as its window: always so once the account has made 20
     requests) proves nothing: it keeps only the newest requests, and the docs say "last 20,
     newest first" without saying newest by what (creation, period, last change: a GUESS), so
@@ -2705,13 +2707,45 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         and s.id not in newer
         and (s.id not in created or s.created_at == created[s.id])
     ]
-    if not any(_same_kind(state, s, journal) for s in older):
+    anchors = [s for s in older if _same_kind(state, s, journal)]
+    if not anchors:
         return _no_older(state, obs)
     if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later) and not any(
         i in listed for i in state.later_ids
     ):
         return _LAGGING
-    return None
+    return _order_gap(state, obs, newer, anchors)
+
+
+def _order_gap(
+    state: MonthState, obs: HistorySeen, newer: set[str], anchors: list[Seen]
+) -> str | None:
+    """Why `obs`'s order does not show that it lists by creation where the unknown create
+    would be; None: it shows it (review 9p #1).
+
+    The sandwich (a request created after the create is listed, one created before it is
+    listed, so the create would be listed between them) holds only for a history kept newest
+    by creation; the docs say "last 20, newest first" without saying newest by what (a
+    GUESS: a history kept by period or by last change hides an older period's create below
+    later periods made earlier, while a short history drops it). So it needs a witness listed
+    above an older anchor with every entry from the one down to the other showing a readable
+    `createdAt` (`created_at_instant`; unreadable: no proof), non-increasing, and this run's
+    listed creates in reverse order of sending."""
+    position = {s.id: n for n, s in enumerate(obs.entries)}
+    mine = sorted((position[i], seq) for i, seq in obs.later if i in position)
+    if any(a[1] <= b[1] for a, b in pairwise(mine)):
+        return _UNORDERED
+    instants = [created_at_instant(s.created_at) for s in obs.entries]
+    witnesses = [position[i] for i in newer if i in position]
+    for anchor in anchors:
+        bottom = position[anchor.id]
+        for top in witnesses:
+            span = [t for t in instants[top : bottom + 1] if t is not None]
+            if top >= bottom or len(span) != bottom + 1 - top:
+                continue
+            if all(a >= b for a, b in pairwise(span)):
+                return None
+    return _UNORDERED
 
 
 _WAIT_NOTE = "waiting until "
@@ -2793,6 +2827,11 @@ def _no_older(state: MonthState, obs: HistorySeen) -> str:
 
 
 _LAGGING = "the history lists no request created after it, so it may be lagging"
+_UNORDERED = (
+    "the history's order does not show it lists requests by creation between one made after "
+    "the create and one made before it (the docs do not say newest by what), so the create "
+    "may be listed below them or pushed out"
+)
 
 
 def _same_kind(state: MonthState, seen: Seen, journal: set[str]) -> bool:
