@@ -382,7 +382,9 @@ def register(commands: Any) -> None:
         "its last day; otherwise --force records it on your word. A <UUID>.xml file that is "
         "not a complete CFDI (truncated or damaged: each is read to its stamp's UUID) is "
         "refused even with --force; the refusal names the free `journal retry-download` when "
-        "SAT may still serve the package. Nothing is sent or downloaded.",
+        "SAT may still serve the package. Nothing is sent or downloaded. --empty records the "
+        "month empty instead, for a completed request the server gave no package ids and no "
+        "count for, once gigstack's dashboard or support says it found no CFDIs.",
         epilog=EPILOG,
         client=False,
     )
