@@ -58,6 +58,9 @@ async def test_an_empty_month_without_counts_is_recorded_empty_once_the_user_con
         billed = creates(sandbox)
         capsys.readouterr()
 
+        # Plain keep still refuses (nothing to keep) but names the way on.
+        assert await cli(sandbox, "journal", "keep", out, MONTH, "--yes") == 2
+        assert f"journal keep {out} {MONTH} --empty" in " ".join(capsys.readouterr().err.split())
         # Without --yes and no terminal: nothing is recorded.
         assert await cli(sandbox, "journal", "keep", out, MONTH, "--empty") == 2
         with JournalStore.open_readonly(out / JOURNAL) as store:

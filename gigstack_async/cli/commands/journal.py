@@ -1317,6 +1317,12 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
                     ". Restore them from a copy of the folder, or have the next run extract "
                     "the month's package again over them: " + _keep_way_on(store, key)
                 )
+            elif text.endswith("nothing to keep") and _may_be_empty(state):
+                text += (
+                    f". If gigstack's dashboard (Descarga Masiva) or support says request "
+                    f"{state.request_id} found no CFDIs, `{PROG} journal keep {journal} {key} "
+                    "--empty` records the month empty (nothing is sent)"
+                )
             raise UsageError(with_journal(text, key, journal) or "") from None
         doubts, rfc = _keep_doubts(store, state, folder, names)
         if doubts and not args.force:
@@ -1382,6 +1388,15 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
             return exitcodes.USAGE
         ctx.ui.out(f"{key} is done with the {len(kept)} file(s) in {folder}.")
     return exitcodes.OK
+
+
+def _may_be_empty(state: m.MonthState) -> bool:
+    """A month `journal keep --empty` may record (review 9p #3): its transition accepts it."""
+    try:
+        m.transition(state, m.KeepFiles((), empty=True))
+    except m.TransitionError:
+        return False
+    return True
 
 
 def _keep_empty(
