@@ -958,6 +958,11 @@ class KeepFiles:
     """Files named `<UUID>.xml` that are not a complete CFDI (`content.damaged_cfdis`:
     truncated, damaged, or another UUID inside): never kept, even with --force (review 9m
     #10): a lost CFDI recorded as the month's would close its free re-download."""
+    empty: bool = False
+    """`journal keep --empty`: the user checked in gigstack's dashboard (or with support) that
+    the month's completed request found no CFDIs, where the server gave no package ids and
+    SAT's count is unknown (review 9p #3): the month ends empty. Refused when its folder holds
+    any file, SAT's count is known and > 0, or the server named a package."""
 
 
 KEPT = "(kept)"
@@ -3163,7 +3168,53 @@ def dates_from_files(state: MonthState, dated: tuple[date, date] | None) -> bool
     return dated is not None and dated == (state.start, state.end)
 
 
+def _keep_empty(state: MonthState, obs: KeepFiles) -> Result:
+    """`KeepFiles(empty=True)`: the user's word that a completed request with no package ids
+    and no known count found no CFDIs (review 9p #3); every fact against it refuses."""
+    if (
+        state.stage is not Stage.NEEDS_ATTENTION
+        or state.staged
+        or state.resume_to is not Stage.COMPLETED
+        or state.request_id is None
+    ):
+        raise TransitionError(
+            f"{state.key} is {state.stage.value}: only a month whose completed request needs "
+            "attention (no package ids, no package staged) can be recorded empty; nothing changed"
+        )
+    if state.invoice_count:
+        raise TransitionError(
+            f"{state.key} is not recorded empty, nothing changed: SAT reported "
+            f"{state.invoice_count} CFDI(s) for request {state.request_id}"
+        )
+    if state.package_ids or state.extracted:
+        raise TransitionError(
+            f"{state.key} is not recorded empty, nothing changed: the server named package(s) "
+            f"of request {state.request_id} ({', '.join(state.package_ids or ())})"
+        )
+    files = sorted({*obs.files, *state.files})
+    if files:
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        raise TransitionError(
+            f"{state.key} is not recorded empty, nothing changed: its folder holds "
+            f"{len(files)} file(s) ({shown}); `gigstack-async journal keep {state.key}` keeps "
+            "files that are the month's CFDIs"
+        )
+    return _evolve(
+        state,
+        stage=Stage.EMPTY,
+        unknown=False,
+        resume_to=None,
+        blocked_package=None,
+        reason=f"the user confirmed (journal keep --empty) that request {state.request_id} "
+        "found no CFDIs: the server gave no package ids and no count (nothing was sent or "
+        "downloaded)",
+        hint=None,
+    ), ()
+
+
 def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
+    if obs.empty:
+        return _keep_empty(state, obs)
     keepable = state.stage in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) and not state.staged
     damaged = [name for name in obs.damaged if name not in state.files]
     if keepable and damaged:
@@ -4224,7 +4275,14 @@ def _next_package(state: MonthState) -> Result:
             "run the same command again later; if it persists, contact gigstack support with "
             f"request {state.request_id} for its package ids, then `gigstack-async downloads "
             "package <package id> --out <this month's folder>` fetches each (one of SAT's 2 "
-            "downloads of it; the journal does not record it)",
+            "downloads of it; the journal does not record it)"
+            + (
+                ". If gigstack's dashboard (Descarga Masiva) or support says the request found "
+                f"no CFDIs, `gigstack-async journal keep {state.key} --empty` records the month "
+                "empty (nothing is sent)"
+                if state.invoice_count is None
+                else ""
+            ),
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages
