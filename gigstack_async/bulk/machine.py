@@ -52,6 +52,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 import attrs
 
@@ -965,6 +966,11 @@ class KeepFiles:
     """Files named `<UUID>.xml` that are not a complete CFDI (`content.damaged_cfdis`:
     truncated, damaged, or another UUID inside): never kept, even with --force (review 9m
     #10): a lost CFDI recorded as the month's would close its free re-download."""
+    empty: bool = False
+    """`journal keep --empty`: the user checked in gigstack's dashboard (or with support) that
+    the month's completed request found no CFDIs, where the server gave no package ids and
+    SAT's count is unknown (review 9p #3): the month ends empty. Refused when its folder holds
+    any file, SAT's count is known and > 0, or the server named a package."""
 
 
 KEPT = "(kept)"
@@ -2745,7 +2751,8 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
     of this kind that existed before the attempt (so a short history has not pushed the attempt
     out) and one this run created after it (so a lagging or filtered history is not showing an
     older picture), lists everything it listed before and every request this journal created,
-    shows no sign of reused ids, shows nothing that could be the attempt, and is not full. A
+    shows no sign of reused ids, shows nothing that could be the attempt, is not full, and
+    lists them in an order that shows creation between the two (`_order_gap`). A
     full history (as many entries as its window: always so once the account has made 20
     requests) proves nothing: it keeps only the newest requests, and the docs say "last 20,
     newest first" without saying newest by what (creation, period, last change: a GUESS), so
@@ -2781,13 +2788,45 @@ def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) ->
         and s.id not in newer
         and (s.id not in created or s.created_at == created[s.id])
     ]
-    if not any(_same_kind(state, s, journal) for s in older):
+    anchors = [s for s in older if _same_kind(state, s, journal)]
+    if not anchors:
         return _no_older(state, obs)
     if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later) and not any(
         i in listed for i in state.later_ids
     ):
         return _LAGGING
-    return None
+    return _order_gap(state, obs, newer, anchors)
+
+
+def _order_gap(
+    state: MonthState, obs: HistorySeen, newer: set[str], anchors: list[Seen]
+) -> str | None:
+    """Why `obs`'s order does not show that it lists by creation where the unknown create
+    would be; None: it shows it (review 9p #1).
+
+    The sandwich (a request created after the create is listed, one created before it is
+    listed, so the create would be listed between them) holds only for a history kept newest
+    by creation; the docs say "last 20, newest first" without saying newest by what (a
+    GUESS: a history kept by period or by last change hides an older period's create below
+    later periods made earlier, while a short history drops it). So it needs a witness listed
+    above an older anchor with every entry from the one down to the other showing a readable
+    `createdAt` (`created_at_instant`; unreadable: no proof), non-increasing, and this run's
+    listed creates in reverse order of sending."""
+    position = {s.id: n for n, s in enumerate(obs.entries)}
+    mine = sorted((position[i], seq) for i, seq in obs.later if i in position)
+    if any(a[1] <= b[1] for a, b in pairwise(mine)):
+        return _UNORDERED
+    instants = [created_at_instant(s.created_at) for s in obs.entries]
+    witnesses = [position[i] for i in newer if i in position]
+    for anchor in anchors:
+        bottom = position[anchor.id]
+        for top in witnesses:
+            span = [t for t in instants[top : bottom + 1] if t is not None]
+            if top >= bottom or len(span) != bottom + 1 - top:
+                continue
+            if all(a >= b for a, b in pairwise(span)):
+                return None
+    return _UNORDERED
 
 
 _WAIT_NOTE = "waiting until "
@@ -2869,6 +2908,11 @@ def _no_older(state: MonthState, obs: HistorySeen) -> str:
 
 
 _LAGGING = "the history lists no request created after it, so it may be lagging"
+_UNORDERED = (
+    "the history's order does not show it lists requests by creation between one made after "
+    "the create and one made before it (the docs do not say newest by what), so the create "
+    "may be listed below them or pushed out"
+)
 
 
 def _same_kind(state: MonthState, seen: Seen, journal: set[str]) -> bool:
@@ -3200,7 +3244,53 @@ def dates_from_files(state: MonthState, dated: tuple[date, date] | None) -> bool
     return dated is not None and dated == (state.start, state.end)
 
 
+def _keep_empty(state: MonthState, obs: KeepFiles) -> Result:
+    """`KeepFiles(empty=True)`: the user's word that a completed request with no package ids
+    and no known count found no CFDIs (review 9p #3); every fact against it refuses."""
+    if (
+        state.stage is not Stage.NEEDS_ATTENTION
+        or state.staged
+        or state.resume_to is not Stage.COMPLETED
+        or state.request_id is None
+    ):
+        raise TransitionError(
+            f"{state.key} is {state.stage.value}: only a month whose completed request needs "
+            "attention (no package ids, no package staged) can be recorded empty; nothing changed"
+        )
+    if state.invoice_count:
+        raise TransitionError(
+            f"{state.key} is not recorded empty, nothing changed: SAT reported "
+            f"{state.invoice_count} CFDI(s) for request {state.request_id}"
+        )
+    if state.package_ids or state.extracted:
+        raise TransitionError(
+            f"{state.key} is not recorded empty, nothing changed: the server named package(s) "
+            f"of request {state.request_id} ({', '.join(state.package_ids or ())})"
+        )
+    files = sorted({*obs.files, *state.files})
+    if files:
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        raise TransitionError(
+            f"{state.key} is not recorded empty, nothing changed: its folder holds "
+            f"{len(files)} file(s) ({shown}); `gigstack-async journal keep {state.key}` keeps "
+            "files that are the month's CFDIs"
+        )
+    return _evolve(
+        state,
+        stage=Stage.EMPTY,
+        unknown=False,
+        resume_to=None,
+        blocked_package=None,
+        reason=f"the user confirmed (journal keep --empty) that request {state.request_id} "
+        "found no CFDIs: the server gave no package ids and no count (nothing was sent or "
+        "downloaded)",
+        hint=None,
+    ), ()
+
+
 def _keep_files(state: MonthState, obs: KeepFiles) -> Result:
+    if obs.empty:
+        return _keep_empty(state, obs)
     keepable = state.stage in (Stage.NEEDS_ATTENTION, Stage.EXPIRED) and not state.staged
     damaged = [name for name in obs.damaged if name not in state.files]
     if keepable and damaged:
@@ -4300,7 +4390,14 @@ def _next_package(state: MonthState) -> Result:
             "run the same command again later; if it persists, contact gigstack support with "
             f"request {state.request_id} for its package ids, then `gigstack-async downloads "
             "package <package id> --out <this month's folder>` fetches each (one of SAT's 2 "
-            "downloads of it; the journal does not record it)",
+            "downloads of it; the journal does not record it)"
+            + (
+                ". If gigstack's dashboard (Descarga Masiva) or support says the request found "
+                f"no CFDIs, `gigstack-async journal keep {state.key} --empty` records the month "
+                "empty (nothing is sent)"
+                if state.invoice_count is None
+                else ""
+            ),
             resume_to=Stage.COMPLETED,
         ), ()
     pending = state.pending_packages

@@ -14,6 +14,7 @@ import pytest
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 from gigstack_async.bulk.store import decode_state, encode_state
+from tests.bulk._support import by_creation
 
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 FEB = (date(2024, 2, 1), date(2024, 2, 29))
@@ -46,7 +47,7 @@ def history(read_at: float | None) -> m.HistorySeen:
     """A history that proves January absent but for the grace: h1 (listed before the create)
     and February's r9 (created after it) listed, nothing that could be January's."""
     return m.HistorySeen(
-        (feb("r9"), feb("h1")),
+        by_creation((feb("r9"), feb("h1")), (("r9", 1),)),
         generation=2,
         expected=("r9",),
         later=(("r9", 1),),

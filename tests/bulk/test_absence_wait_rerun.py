@@ -16,7 +16,7 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 from gigstack_async.bulk.store import decode_state, encode_state
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, results, run, world_of
+from tests.bulk._support import CREATE, by_creation, results, run, world_of
 from tests.bulk.test_absence_grace import FAILED_AT, GRACE, PROVEN, feb, history, lost
 from tests.bulk.test_full_history_e2e import MONTHS, made_before
 from tests.bulk.test_lost_create_lag_e2e import older
@@ -36,7 +36,10 @@ def waiting_then_restarted() -> m.MonthState:
 def rerun_history(read_at: float, *entries: m.Seen) -> m.HistorySeen:
     """A history of a run that sent no create of its own (`later` empty)."""
     return attrs.evolve(
-        history(read_at), entries=entries or (feb("r9"), feb("h1")), generation=1, later=()
+        history(read_at),
+        entries=by_creation(entries or (feb("r9"), feb("h1"))),
+        generation=1,
+        later=(),
     )
 
 

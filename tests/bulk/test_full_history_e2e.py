@@ -224,3 +224,60 @@ async def test_a_window_by_last_change_that_looks_like_creation_hides_the_create
         assert january.stage == "needs-attention"
         full_reason(january.error)
         assert creates_of(sandbox, "2024-01") == 1  # made once, never sent again
+
+
+@pytest.mark.parametrize("order", ["history-by-period", "history-by-update"])
+@pytest.mark.parametrize(("limit", "later"), [(4, 3), (5, 4), (5, 3), (10, 8)])
+async def test_a_short_history_not_kept_by_creation_never_resends_a_made_create(
+    tmp_path: Path, order: str, limit: int, later: int
+) -> None:
+    """Review 9p #1: a short history (under the SDK's 20, so not "full"), `later` requests for
+    periods after the plan made before the run (another folder), January's create made then
+    answered 502. By period, January ranks below them all and falls off the end, while every
+    other absence check passes (the snapshot's entries, February's create, an older request of
+    January's kind all listed, the grace over): it was sent again. Its order now shows no
+    creation order between February's create and the older requests: never resent."""
+    config = SandboxConfig(speed=3000, seed=11, history_limit=limit, profile=profile(order))
+    async with world_of(config) as (sandbox, client):
+        periods = []
+        for k in range(later):
+            start = date(2024, 12 - k, 1)
+            end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            periods.append((start, end, "received"))
+        await made_before(sandbox, client, periods)
+        sandbox.state.force_fault(CREATE, "after_502", times=1)
+        done = results(
+            await run(client, tmp_path / "cfdi", *MONTHS, concurrency=1, absence_grace=0.5)
+        )
+
+        january = done["2024-01"]
+        assert january.stage in ("done", "needs-attention"), january.error
+        if january.stage == "needs-attention":
+            assert "cannot tell" in (january.error or ""), january.error
+        assert done["2024-02"].ok
+        assert creates_of(sandbox, "2024-01") == 1  # made once, never sent again
+        assert [sandbox.state.billed_creates(k) for k in MONTHS] == [1, 1]
+
+
+@pytest.mark.parametrize("order", ["history-by-period", "history-by-update"])
+async def test_a_rerun_from_journaled_witnesses_never_resends_a_made_create(
+    tmp_path: Path, order: str
+) -> None:
+    """Review 9p #1 through the re-run path: the first run stops inside the grace (its
+    witness, February's create, journaled as `later_ids`); the same command again sends
+    nothing of its own and must not finish the wait into a resend."""
+    config = SandboxConfig(speed=3000, seed=11, history_limit=4, profile=profile(order))
+    async with world_of(config) as (sandbox, client):
+        await made_before(
+            sandbox,
+            client,
+            [(date(2024, 12 - k, 1), date(2024, 12 - k, 28), "received") for k in range(3)],
+        )
+        sandbox.state.force_fault(CREATE, "after_502", times=1)
+        out = tmp_path / "cfdi"
+        await run(client, out, *MONTHS, concurrency=1, absence_grace=1.5, timeout=0.5)
+        again = results(await run(client, out, *MONTHS, concurrency=1, absence_grace=1.5))
+
+        assert again["2024-01"].stage in ("done", "needs-attention"), again["2024-01"].error
+        assert creates_of(sandbox, "2024-01") == 1  # made once, never sent again
+        assert sandbox.state.billed_creates("2024-01") == 1

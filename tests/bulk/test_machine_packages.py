@@ -242,7 +242,15 @@ def test_no_package_ids_after_the_status_answer_needs_attention_never_zero(
         hint="run the same command again later; if it persists, contact gigstack support "
         "with request R1 for its package ids, then `gigstack-async downloads package <package "
         "id> --out <this month's folder>` fetches each (one of SAT's 2 downloads of it; the "
-        "journal does not record it)",
+        "journal does not record it)"
+        # Review 9p #3: an unknown count may be an empty month; the user's confirmed way out.
+        + (
+            ". If gigstack's dashboard (Descarga Masiva) or support says the request found no "
+            f"CFDIs, `gigstack-async journal keep {state.key} --empty` records the month empty "
+            "(nothing is sent)"
+            if count is None
+            else ""
+        ),
         resume_to=Stage.COMPLETED,
     )
 

@@ -18,7 +18,7 @@ import pytest
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 from gigstack_async.bulk.store import decode_state, encode_state
-from tests.bulk._support import read_late
+from tests.bulk._support import by_creation, read_late
 
 KEY = "2024-01"
 
@@ -924,6 +924,9 @@ def complete_history(**changes: object) -> m.HistorySeen:
     history = read_late(
         (other("h1"), other("r9")), generation=2, expected=("r9",), later=(("r9", 1),)
     )
+    if "entries" in changes:  # listed as a history kept by creation would list them
+        later = changes.get("later", history.later)
+        changes["entries"] = by_creation(changes["entries"], later)  # type: ignore[arg-type]
     return attrs.evolve(history, **changes)  # type: ignore[arg-type]
 
 

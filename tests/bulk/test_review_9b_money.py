@@ -217,24 +217,29 @@ def test_a_known_id_listed_as_another_request_is_a_candidate_and_proves_nothing(
         stage=m.Stage.SAT_FAILED,
         request_id="DM-2",
         known_ids=("DM-2",),
-        records=(m.KnownRequest("DM-2", JAN.start, JAN.end, "received", "cfdi", "1000", "failed"),),
+        records=(
+            m.KnownRequest(
+                "DM-2", JAN.start, JAN.end, "received", "cfdi", "1700001000000", "failed"
+            ),
+        ),
     )
     state, _ = m.transition(old, m.AllowResend())
     state = lost_create(state, before=("DM-1",))
     history = (
-        seen("DM-3", created_at="3000", **FEB),
-        seen("DM-2", created_at="2000"),  # the lost create, under the old request's id
-        seen("DM-1", created_at="1500", **DEC),
+        seen("DM-3", created_at="1700003000000", **FEB),
+        seen("DM-2", created_at="1700002000000"),  # the lost create, under the old request's id
+        seen("DM-1", created_at="1700001500000", **DEC),
     )
     after, _ = m.transition(state, read_late(history, 2, later=(("DM-3", 2),)))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     assert "DM-2" in (after.reason or "")
     assert after.request_id is None  # a reused id is never adopted without the user
     # The same id listed exactly as recorded is the old request: excluded, and proof holds.
+    # (listed as by creation: the old request below DM-1, every createdAt readable)
     same = (
         seen("DM-3", **FEB),
-        seen("DM-2", created_at="1000", status="failed"),
-        seen("DM-1", **DEC),
+        seen("DM-1", created_at="1700001500000", **DEC),
+        seen("DM-2", created_at="1700001000000", status="failed"),
     )
     after, _ = m.transition(state, read_late(same, 2, later=(("DM-3", 2),)))
     assert after.stage is m.Stage.PLANNED
@@ -242,11 +247,11 @@ def test_a_known_id_listed_as_another_request_is_a_candidate_and_proves_nothing(
 
 def test_another_months_reused_id_makes_the_history_prove_nothing() -> None:
     state = lost_create(JAN, before=("DM-1",))
-    feb = m.KnownRequest("DM-9", FEB["start"], FEB["end"], "received", "cfdi", "500")
+    feb = m.KnownRequest("DM-9", FEB["start"], FEB["end"], "received", "cfdi", "1700000500000")
     history = (
         seen("DM-3", **FEB),
-        seen("DM-9", created_at="2500", **DEC),  # February's old id, now another request
-        seen("DM-1", **DEC),
+        seen("DM-9", created_at="1700002500000", **DEC),  # February's old id, now another request
+        seen("DM-1", created_at="1700001500000", **DEC),
     )
     proof = read_late(history, 2, later=(("DM-3", 2),))
     assert m.transition(state, proof)[0].stage is m.Stage.PLANNED  # without the records

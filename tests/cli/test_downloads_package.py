@@ -13,7 +13,7 @@ import pytest
 
 from gigstack_async.bulk.engine import STAGING_DIR
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.cli.commands.downloads_package import staged_path
+from gigstack_async.cli.commands.downloads_package import PACKAGE_STAGING_DIR, staged_path
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import profile
 from tests.bulk._support import JOURNAL, PACKAGE, calls, keyed_cli, world_of
@@ -71,7 +71,7 @@ async def test_a_month_without_package_ids_is_fetched_by_the_id_support_gives(
         assert uuids(folder) == expected
         assert expected
         assert f"{len(expected)} new" in said.out
-        assert not (folder / STAGING_DIR).exists()  # the staged copy is gone once extracted
+        assert not (folder / PACKAGE_STAGING_DIR).exists()  # the staged copy is gone
         assert sandbox.api_key not in said.out + said.err
         # The journal is not touched: the month still says what it said.
         with JournalStore.open_readonly(out / JOURNAL) as store:
@@ -108,7 +108,7 @@ async def test_a_staged_copy_is_extracted_without_downloading_again(
         assert "nothing is downloaded" in said.out  # no --yes needed: nothing is spent
         assert calls(sandbox, PACKAGE) == 1
         assert uuids(folder) == expected
-        assert not (folder / STAGING_DIR).exists()
+        assert not (folder / PACKAGE_STAGING_DIR).exists()
 
 
 @pytest.mark.parametrize("bad", ["", "..", "."])
@@ -125,7 +125,7 @@ def test_two_ids_never_share_a_staged_copy(tmp_path: Path) -> None:
     # the file name replaces characters it cannot hold: "a/b" and "a_b" must not collide
     assert staged_path(tmp_path, "a/b") != staged_path(tmp_path, "a_b")
     assert staged_path(tmp_path, "a_b").name == "package-a_b.zip"
-    assert staged_path(tmp_path, "a/b").parent == tmp_path / STAGING_DIR
+    assert staged_path(tmp_path, "a/b").parent == tmp_path / PACKAGE_STAGING_DIR
 
 
 async def test_each_run_spends_one_download_and_a_third_is_refused_by_sat(

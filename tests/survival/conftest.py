@@ -141,7 +141,19 @@ FULL_HISTORY = (
     "`created-at-naive-mx`, `documented-fields`, `cfdi-only-history`, `ids-restart`, "
     "`history-by-period`, `history-by-update`, a 5-entry history and combinations): the "
     "dropped create needs the user and is never sent again, the made one is adopted or needs "
-    "the user, and January is billed at most once. The model test "
+    "the user, and January is billed at most once. A history that is not full proves an "
+    "absence only where its order shows creation between a create made after the lost one and"
+    " an older request of its kind: the later create listed above the older one, every entry "
+    "between them with a readable `createdAt` never increasing, and the run's listed creates "
+    "in reverse order of sending. Before review 9p a 4- or 5-entry history kept by period, "
+    "behind requests for later periods made earlier, hid a made-then-lost January create "
+    "while every other check passed, and January was billed twice; the same file now plays "
+    "4-, 5- and 10-entry histories kept by period and by last change behind such requests, "
+    "through a single run and through a re-run that resumes the wait from journaled "
+    "witnesses: January's create is never sent again. The order rule is an inference, not a "
+    "fact: a server kept by last change whose order happens to match creation between those "
+    "two entries is not told apart (the sandbox's `history-by-update` shapes tried so far "
+    "adopt or leave the month to the user). The model test "
     "(`tests/bulk/test_machine_model.py`) plays the three orders with full histories.",
 )
 

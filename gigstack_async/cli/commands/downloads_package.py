@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gigstack_async._atomic import fsync_dir
-from gigstack_async.bulk.engine import STAGING_DIR, error_sat_code
+from gigstack_async.bulk.engine import error_sat_code
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
@@ -29,9 +29,15 @@ from gigstack_async.errors import (
     DownloadInterruptedError,
     GigstackError,
     IncompleteResponseError,
+    NotFoundError,
     OutcomeUnknownError,
 )
 from gigstack_async.packages import ExtractResult, PackageError, extract_staged, verify_staged
+
+# Its own staging folder, never the bulk's (`STAGING_DIR`): a `sat download --out DIR` starting
+# while this command streams clears stale temp files in its staging folder, and would delete
+# this in-flight download (review 9p finding 2). No bulk run reads or clears this folder.
+PACKAGE_STAGING_DIR = ".gigstack-package"
 
 EPILOG = f"""\
 examples:
@@ -46,7 +52,8 @@ request id.
 SAT serves each package at most twice (then SAT 5008), and only for 72 h after the request
 completed (then 5007). Each download this command sends spends one of those two, also those of
 a package `sat download` already fetched (`{PROG} journal show DIR MONTH` says how many it
-counted). A run that stops after the package arrived keeps it staged in DIR/{STAGING_DIR}:
+counted). A run that stops after the package arrived keeps it staged in
+DIR/{PACKAGE_STAGING_DIR} (its own folder, never that of a `sat download`):
 the same command then extracts it again without downloading.
 
 exit codes: 0 ok; 2 invalid input or not confirmed (nothing sent); 3 key refused; 4 API error
@@ -70,11 +77,12 @@ def register(downloads: Any) -> None:
         description="Download one package of a completed request by its id and extract its "
         "files into --out: for a request whose package ids `sat download` cannot learn (the "
         "server gave none) or that was made elsewhere. The package is streamed to a staging "
-        f"file in DIR/{STAGING_DIR}, verified (names, sizes, every CRC), then extracted (each "
-        "file written under a temporary name and renamed, so no partial file is ever seen), "
-        "then the staged copy is deleted. Each run that sends the GET spends one of SAT's 2 "
-        "downloads of the package, so it asks first (--yes: do not ask; required without a "
-        "terminal). A staged copy left by an earlier run is extracted without downloading. "
+        f"file in DIR/{PACKAGE_STAGING_DIR}, verified (names, sizes, every CRC), then "
+        "extracted (each file written under a temporary name and renamed, so no partial file "
+        "is ever seen), then the staged copy is deleted. Each run that sends the GET spends "
+        "one of SAT's 2 downloads of the package, so it asks first (--yes: do not ask; "
+        "required without a terminal); a failure once the GET left says the download may "
+        "have been spent. A staged copy left by an earlier run is extracted without downloading. "
         "A file already in --out with other content is never replaced: the command stops "
         "before writing anything and keeps the package staged. The bulk journal is not "
         "changed.",
@@ -103,13 +111,13 @@ def _safe(package_id: str) -> str:
 
 
 def staged_path(folder: Path, package_id: str) -> Path:
-    """Where the package is staged: in the folder's staging directory (as `sat download`
-    stages), under a name no month of a bulk journal uses (theirs start with YYYY-MM). An id
-    the name cannot hold as is gets a digest too: two ids never share a staged copy."""
+    """Where the package is staged: in DIR/.gigstack-package, a folder no `sat download` uses
+    or clears (its start clears stale temp files in its own staging folder). An id the name
+    cannot hold as is gets a digest too: two ids never share a staged copy."""
     name = _safe(package_id)
     if name != package_id:
         name += "-" + hashlib.sha256(package_id.encode()).hexdigest()[:16]
-    return folder / STAGING_DIR / f"package-{name}.zip"
+    return folder / PACKAGE_STAGING_DIR / f"package-{name}.zip"
 
 
 def _usable(path: Path) -> bool:
@@ -212,7 +220,7 @@ def _extract(ctx: Context, staged: Path, folder: Path) -> ExtractResult:
     with contextlib.suppress(FileNotFoundError):
         staged.unlink()
     with contextlib.suppress(OSError):
-        staged.parent.rmdir()  # only when empty (a `sat download` may stage there too)
+        staged.parent.rmdir()  # only when empty (another package may be staged there)
     return result
 
 
@@ -221,6 +229,8 @@ def _download(ctx: Context, args: argparse.Namespace, package_id: str, staged: P
         async with ctx.client(args) as client:
             await client.downloads.fetch_package_to(package_id, staged)
 
+    # Made before the GET: a folder that cannot be made fails here, with nothing sent.
+    staged.parent.mkdir(parents=True, exist_ok=True)
     try:
         asyncio.run(fetch())
     except GigstackError as error:
@@ -236,9 +246,26 @@ def _download(ctx: Context, args: argparse.Namespace, package_id: str, staged: P
                 f"SAT 5007: package {package_id} no longer exists (SAT keeps packages 72 h). A "
                 "new request for the period gives new packages (may be billed)."
             )
-        elif _may_have_spent(error):
+        elif isinstance(error, NotFoundError):
+            # An answer that no such package exists: nothing was served.
             ctx.ui.err(
-                f"This download of package {package_id} may have counted as one of SAT's 2 "
-                "(the request may have reached SAT); a second attempt may spend the last one."
+                f"No package {package_id} is known to gigstack (404): check the id (`{PROG} "
+                "downloads status REQUEST_ID` lists a request's package ids)."
             )
+        elif _may_have_spent(error):
+            ctx.ui.err(_SPENT.format(package=package_id))
         raise
+    except OSError:
+        # The folder was made above: the failure came once the GET may have left (a disk
+        # full while streaming, a temp file deleted by someone else).
+        ctx.ui.err(_SPENT.format(package=package_id))
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            staged.parent.rmdir()  # only when empty: a failed GET leaves no empty folder
+
+
+_SPENT = (
+    "The download of package {package} may have been spent (it may have counted as one of "
+    "SAT's 2: the request may have reached SAT); a second attempt may spend the last one."
+)

@@ -382,7 +382,9 @@ def register(commands: Any) -> None:
         "its last day; otherwise --force records it on your word. A <UUID>.xml file that is "
         "not a complete CFDI (truncated or damaged: each is read to its stamp's UUID) is "
         "refused even with --force; the refusal names the free `journal retry-download` when "
-        "SAT may still serve the package. Nothing is sent or downloaded.",
+        "SAT may still serve the package. Nothing is sent or downloaded. --empty records the "
+        "month empty instead, for a completed request the server gave no package ids and no "
+        "count for, once gigstack's dashboard or support says it found no CFDIs.",
         epilog=EPILOG,
         client=False,
     )
@@ -395,6 +397,14 @@ def register(commands: Any) -> None:
         "month's (issue dates within the month ± 1 day, the kind of file, one taxpayer on the "
         "request's side), or the request's dates cannot be proven (check them in gigstack's "
         "dashboard first); those facts are restated before the confirmation",
+    )
+    keep.add_argument(
+        "--empty",
+        action="store_true",
+        help="record the month empty instead: its request completed but the server gave no "
+        "package ids and no count, and gigstack's dashboard (Descarga Masiva) or support says "
+        "it found no CFDIs. Refused when its folder holds any file, SAT's count is known and "
+        "above 0, or the server named a package",
     )
     _yes_arg(keep, "confirm without asking (for scripts)")
     _finish(keep, "keep", run_keep)
@@ -1284,6 +1294,8 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
             )
         folder = store.download_to / key
         names = list(file_names(folder))
+        if args.empty:
+            return _keep_empty(args, ctx, store, state, names)
         unchecked = m.dates_unchecked(state)
         # Nothing shows the request's dates: its files' own dates may (review 9k #3).
         dated = _dated_files(store, state, folder, names) if unchecked else None
@@ -1304,6 +1316,12 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
                 text += (
                     ". Restore them from a copy of the folder, or have the next run extract "
                     "the month's package again over them: " + _keep_way_on(store, key)
+                )
+            elif text.endswith("nothing to keep") and _may_be_empty(state):
+                text += (
+                    f". If gigstack's dashboard (Descarga Masiva) or support says request "
+                    f"{state.request_id} found no CFDIs, `{PROG} journal keep {journal} {key} "
+                    "--empty` records the month empty (nothing is sent)"
                 )
             raise UsageError(with_journal(text, key, journal) or "") from None
         doubts, rfc = _keep_doubts(store, state, folder, names)
@@ -1369,6 +1387,43 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
         if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
             return exitcodes.USAGE
         ctx.ui.out(f"{key} is done with the {len(kept)} file(s) in {folder}.")
+    return exitcodes.OK
+
+
+def _may_be_empty(state: m.MonthState) -> bool:
+    """A month `journal keep --empty` may record (review 9p #3): its transition accepts it."""
+    try:
+        m.transition(state, m.KeepFiles((), empty=True))
+    except m.TransitionError:
+        return False
+    return True
+
+
+def _keep_empty(
+    args: argparse.Namespace,
+    ctx: Context,
+    store: JournalStore,
+    state: m.MonthState,
+    names: list[str],
+) -> int:
+    """`journal keep MONTH --empty` (review 9p #3): the user's word, once confirmed, that the
+    month's completed request found no CFDIs (the server gave no package ids nor a count)."""
+    key = state.key
+    keep = m.KeepFiles(tuple(names), today=today_mx(), empty=True)
+    try:
+        new, commands = m.transition(state, keep)
+    except m.TransitionError as error:
+        raise UsageError(with_journal(str(error), key, str(args.journal)) or "") from None
+    ctx.ui.out(
+        f"{key} would be recorded empty: request {state.request_id} found no CFDIs, on your "
+        "word (the server gave no package ids and no count). Check it first in gigstack's "
+        "dashboard (Descarga Masiva) or with gigstack support: if the request did find CFDIs, "
+        f"they are never downloaded for {key}. Nothing is sent or downloaded."
+    )
+    question, what = f"Record {key} empty?", "journal keep --empty"
+    if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
+        return exitcodes.USAGE
+    ctx.ui.out(f"{key} is empty: no CFDIs, as you confirmed.")
     return exitcodes.OK
 
 
