@@ -1,10 +1,21 @@
-"""Newcomer walk 9i (F10): a resumed run without a terminal whose only unsent months the
-journal records `held` is not asked to confirm billing it never does."""
+"""Newcomer walk 9i (F10, F1, F2): a resumed run without a terminal whose only unsent months
+the journal records `held` is not asked to confirm billing it never does; the Ctrl-C summary's
+Total counts the rows it shows; the "no package ids" hint names the month's folder and
+`journal keep`."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+import pytest
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.events import MonthResult
+from gigstack_async.cli.progress import Board
+from gigstack_async.cli.redact import Redactor
+from gigstack_async.cli.summary import print_summary
+from gigstack_async.cli.ui import Ui
 from gigstack_async.sandbox import Sandbox
 
 from ._support import creates as _creates
@@ -36,3 +47,44 @@ async def test_months_the_journal_holds_are_not_counted_as_may_be_billed(
     assert allowed.code == 2, allowed.stdout + allowed.stderr
     assert "may submit up to 2 download requests" in allowed.stderr
     assert _creates(sandbox) == creates
+
+
+# ---------------------------------------------------------------------- F1: Ctrl-C totals
+
+
+def _month(key: str, stage: m.Stage) -> m.MonthState:
+    first = date.fromisoformat(f"{key}-01")
+    return m.MonthState(
+        key=key,
+        start=first,
+        end=first.replace(day=28),
+        rfc_type="issued",
+        request_type="cfdi",
+        request_id=f"R-{key}",
+        stage=stage,
+    )
+
+
+def test_after_ctrl_c_the_total_counts_the_months_its_rows_show_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # F1: the interrupted summary listed 4 months `done` (from the journal) but its Total said
+    # "36 months, 2 ok, 34 not ok": ok counted only the results delivered before Ctrl-C.
+    board = Board(("2021-01", "2021-02", "2021-03", "2021-04"), clock=lambda: 0.0)
+    board.apply(MonthResult("2021-01", "R-2021-01", "completed", 29, stage="done"))
+    journal = {
+        "2021-01": _month("2021-01", m.Stage.DONE),
+        "2021-02": _month("2021-02", m.Stage.DONE),  # finished as Ctrl-C came: no event seen
+        "2021-03": _month("2021-03", m.Stage.SUBMITTED),
+    }
+    board.settle(journal)
+    print_summary(Ui(Redactor()), board, tmp_path / "I")
+    said = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in said.splitlines() if line[:4].isdigit()}
+    assert [rows[k][2] for k in ("2021-01", "2021-02", "2021-03", "2021-04")] == [
+        "done",
+        "done",
+        "submitted",
+        "planned",
+    ]
+    assert "Total: 4 months, 2 ok, 2 not ok" in said  # was "1 ok, 3 not ok"
