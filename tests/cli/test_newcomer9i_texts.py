@@ -17,9 +17,11 @@ from gigstack_async.cli.redact import Redactor
 from gigstack_async.cli.summary import print_summary
 from gigstack_async.cli.ui import Ui
 from gigstack_async.sandbox import Sandbox
+from gigstack_async.sandbox.profiles import profile
 
 from ._support import creates as _creates
 from ._support import download_argv as _download
+from .conftest import SECRET_KEY, MakeSandbox, RunCli
 
 
 async def test_months_the_journal_holds_are_not_counted_as_may_be_billed(
@@ -88,3 +90,34 @@ def test_after_ctrl_c_the_total_counts_the_months_its_rows_show_done(
         "planned",
     ]
     assert "Total: 4 months, 2 ok, 2 not ok" in said  # was "1 ok, 3 not ok"
+
+
+# ---------------------------------------------------------------------- F2: no package ids
+
+
+async def test_the_no_package_ids_hint_names_the_folder_and_then_journal_keep(
+    make_sandbox: MakeSandbox, raw_cli: RunCli, tmp_path: Path
+) -> None:
+    # F2: the hint wrote `--out <this month's folder>` and never said that, once the package
+    # was fetched, `journal keep cfdi 2025-01` ends the month: the next run repeated the hint.
+    sandbox = await make_sandbox(profile=profile("no-package-ids"))
+    env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+    argv = _download(Path("cfdi"), "--yes", last="2025-01")
+    first = await raw_cli(*argv, env=env, cwd=tmp_path)
+    assert first.code == 1, first.stdout + first.stderr  # needs attention
+    said = " ".join(first.stdout.split())
+    assert "<this month's folder>" not in said
+    assert "`gigstack-async downloads package <package id> --out cfdi/2025-01`" in said
+    assert "`gigstack-async journal keep cfdi 2025-01` checks them against SAT's count" in said
+    # Doing what it says ends the month done, with nothing created again.
+    ((package_id, _invoices),) = sandbox.state.download_requests[0].packages()
+    fetched = await raw_cli(
+        "downloads", "package", package_id, "--out", "cfdi/2025-01", "--yes", env=env, cwd=tmp_path
+    )
+    assert fetched.code == 0, fetched.stdout + fetched.stderr
+    kept = await raw_cli("journal", "keep", "cfdi", "2025-01", "--yes", env=env, cwd=tmp_path)
+    assert kept.code == 0, kept.stdout + kept.stderr
+    creates = _creates(sandbox)
+    again = await raw_cli(*argv, env=env, cwd=tmp_path)
+    assert again.code == 0, again.stdout + again.stderr
+    assert _creates(sandbox) == creates
