@@ -553,6 +553,12 @@ class MonthState:
     (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
     before, so they are fetched without checking the request again, and extracted without
     overwriting a file the folder still holds. Cleared when the month is done again."""
+    resend_for: tuple[date, date] | None = None
+    """The dates `journal resend` allowed a new create for (`_allow_resend`): the user's
+    explicit word to ask exactly them again (a done or empty month refreshed), so
+    `own_done_covers` never blocks a create for these dates, only for another range the
+    month's own part holds (a create proven absent and sent again is the same word). None:
+    no resend was allowed."""
     server_future: date | None = None
     """The first day the server refused as "in the future" for this month (its date behind
     this computer's; `_refused`): a MISSING DAYS from there on waits for the server's
@@ -1928,6 +1934,8 @@ def own_done_covers(state: MonthState, start: date, end: date) -> OwnPart | None
     own = state.own_part
     if own is None or own.missing or state.stage is Stage.SPLIT:
         return None
+    if state.resend_for == (start, end):
+        return None  # exactly the dates the user's `journal resend` allowed (a refresh)
     return own if own.start <= start <= end <= own.end else None
 
 
@@ -4260,6 +4268,9 @@ def _plan_step(
             state,
             start=start,
             end=end,
+            # A plan of other dates is not the user's resend: it ends that word (newcomer 9i
+            # F0: resend, the whole month refused, then the sub-range its own part holds).
+            resend_for=state.resend_for if state.resend_for == (start, end) else None,
             holds=records,
             held_for=tuple(h.id for h in records if (h.start, h.end) == (start, end)),
             identical_allowed=False,
@@ -5294,6 +5305,7 @@ def _allow_resend(state: MonthState, obs: AllowResend) -> Result:
         request_id=None,
         duplicate=False,
         resend_allowed=True,
+        resend_for=(start, end),
         unknown=False,
         resume_to=None,
         sat_state=None,

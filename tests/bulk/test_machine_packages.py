@@ -1089,6 +1089,7 @@ def resent(state: MonthState) -> MonthState:
         request_id=None,
         duplicate=False,
         resend_allowed=True,
+        resend_for=(state.start, state.end),
         unknown=False,
         resume_to=None,
         sat_state=None,
@@ -1423,6 +1424,7 @@ def test_resend_of_a_staged_month_that_needs_the_user_deletes_the_old_requests_z
     assert after == evolve(
         resent(state),
         start=date(2024, 1, 2),
+        resend_for=(date(2024, 1, 2), date(2024, 1, 31)),
         reason="the plan asks for new dates 2024-01-02..2024-01-31: a new request",
     )
 

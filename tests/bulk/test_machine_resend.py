@@ -230,6 +230,7 @@ def resent(state: m.MonthState, **changes: object) -> m.MonthState:
         "request_id": None,
         "duplicate": False,
         "resend_allowed": True,
+        "resend_for": (changes.get("start", state.start), changes.get("end", state.end)),
         "unknown": False,
         "resume_to": None,
         "sat_state": None,
