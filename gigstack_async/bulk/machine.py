@@ -4400,8 +4400,16 @@ def _next_package(state: MonthState) -> Result:
             f"SAT completed the request with {count} CFDIs but the server gave no package ids",
             "run the same command again later; if it persists, contact gigstack support with "
             f"request {state.request_id} for its package ids, then `gigstack-async downloads "
-            "package <package id> --out <this month's folder>` fetches each (one of SAT's 2 "
-            "downloads of it; the journal does not record it)"
+            f"package <package id> --out {OUT}/{state.key}` fetches each into the month's "
+            "folder (one of SAT's 2 downloads of it; the journal does not record it)"
+            # Newcomer 9i F2: the way out after that was never printed.
+            + (
+                f"; once that folder holds all {count} CFDIs, `gigstack-async journal keep "
+                f"{state.key}` checks them against SAT's count and records the month done "
+                "(nothing is sent)"
+                if state.invoice_count is not None
+                else ""
+            )
             + (
                 ". If gigstack's dashboard (Descarga Masiva) or support says the request found "
                 f"no CFDIs, `gigstack-async journal keep {state.key} --empty` records the month "

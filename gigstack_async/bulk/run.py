@@ -28,7 +28,7 @@ from gigstack_async.bulk.engine import (
 )
 from gigstack_async.bulk.events import BulkEvent, MonthFailed, MonthResult
 from gigstack_async.bulk.hints import shell_quote, with_journal
-from gigstack_async.bulk.plan import DownloadPlan
+from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.store import (
     JournalCorruptError,
@@ -228,6 +228,34 @@ class BulkDownload:
                 is not m.PlanCreate.NO
             ]
 
+    def journal_holds(self) -> list[str]:
+        """The months of `may_create` the journal records held for an identical request the
+        account already has (`machine.hold`): a run without `allow_duplicates` never sends
+        them, listed in the history or not (`duplicates.holding`, the engine's rule), so they
+        are never billed by it (newcomer 9i F10: a cron run whose only unsent months were held
+        was refused "may submit up to 3 ... billed"). Empty with `allow_duplicates=True` (it
+        may send them). Reads the journal only; sends nothing."""
+        if self._options.allow_duplicates:
+            return []
+        if self.journal_path is None or not self._has_journal():
+            return []
+        with (
+            self._error_texts(),
+            JournalStore.open(
+                self.journal_path, self.identity, download_to=self._options.download_to
+            ) as store,
+        ):
+            known = set(store.keys())
+            found = []
+            for slot in self.plan:
+                if slot.key not in known:
+                    continue
+                state = store.get(slot.key)
+                decided = m.plan_decision(state, slot.start_date, slot.end_date).create
+                if decided is m.PlanCreate.YES and holding(_probe(slot, state), ()):
+                    found.append(slot.key)
+            return found
+
     async def identical_requests(
         self, *, untyped: bool = False
     ) -> dict[str, tuple[PriorRequest, ...]]:
@@ -270,23 +298,7 @@ class BulkDownload:
                 # Not sent by this plan, or only once the history proves its last create
                 # absent (the history may list that very create: not another folder's).
                 continue
-            # The plan's dates (a month to send takes them), and what the journal recorded of
-            # the month's own requests: only those are not counted (`own_request`).
-            probe = initial_state(slot)
-            if state is not None:
-                # Its holds too (`held_for`, `holds`), for the dates they were recorded with:
-                # an earlier run held it for them, listed in this history or not (newcomer 9g
-                # #1), kept while a plan asked for other dates (review 9m #2).
-                same = (state.start, state.end) == (slot.start_date, slot.end_date)
-                probe = attrs.evolve(
-                    probe,
-                    known_ids=state.known_ids,
-                    records=state.records,
-                    released=state.released,
-                    held_for=state.held_for if same else (),
-                    holds=tuple(dict.fromkeys(m.held_records(state) + state.holds)),
-                    identical_allowed=state.identical_allowed and same,
-                )
+            probe = initial_state(slot) if state is None else _probe(slot, state)
             # The engine's rule (`holding`): a month it holds is not sent.
             held = holding(probe, entries)
             priors = prior_requests(probe, entries, untyped=untyped)
@@ -394,6 +406,25 @@ _SAT_DOWNLOAD = re.compile(
     r"`gigstack-async sat download --from (?P<start>\S+) --to (?P<end>\S+) --rfc-type "
     r"(?P<rfc>\S+)(?: --type (?P<type>\S+))? --out (?P<out>[^`]+?)(?P<dup> --allow-duplicates)?`"
 )
+
+
+def _probe(slot: MonthSlot, state: m.MonthState) -> m.MonthState:
+    """Month `slot` as a plan sending it takes it up, for the identical-request rule
+    (`duplicates.holding`): the plan's dates (a month to send takes them), what the journal
+    recorded of the month's own requests (only those are not counted, `own_request`) and its
+    holds (`held_for`, `holds`) for the dates they were recorded with: an earlier run held it
+    for them, listed in this history or not (newcomer 9g #1), kept while a plan asked for other
+    dates (review 9m #2)."""
+    same = (state.start, state.end) == (slot.start_date, slot.end_date)
+    return attrs.evolve(
+        initial_state(slot),
+        known_ids=state.known_ids,
+        records=state.records,
+        released=state.released,
+        held_for=state.held_for if same else (),
+        holds=tuple(dict.fromkeys(m.held_records(state) + state.holds)),
+        identical_allowed=state.identical_allowed and same,
+    )
 
 
 def _as_bulk_call(found: re.Match[str]) -> str:

@@ -12,11 +12,15 @@ from gigstack_async.cli.ui import Ui
 def check_can_confirm(run: BulkDownload, *, yes: bool) -> None:
     """Raise `UsageError` when nobody can be asked (no terminal), --yes was not given and the
     journal says a month of the plan may be sent: a script must not spend money because nobody
-    was there to say no. Reads the journal only: checked before anything, even the free
-    pre-flight read, is sent."""
+    was there to say no; months the journal records held (`BulkDownload.journal_holds`) are
+    not counted. Reads the journal only: checked before anything, even the free pre-flight
+    read, is sent."""
     if yes or sys.stdin.isatty():
         return
-    count = len(run.may_create())
+    # Months the journal records held are never sent by this run (newcomer 9i F10: a cron
+    # job's resumed run whose only unsent months were held was refused "may submit up to 3").
+    held = set(run.journal_holds())
+    count = sum(key not in held for key in run.may_create())
     if count:
         # Only the journal was read: the account's history (which holds months whose exact
         # request it already has) is not, so the count is an upper bound, said as one.

@@ -135,7 +135,8 @@ class Board:
     def settle(self, journal: Mapping[str, MonthState]) -> None:
         """After Ctrl-C: each month the run did not finish takes the stage its journal record
         says (a re-run continues it from there), with the request id, count and files the
-        journal knows; a month without a record was never sent: `planned`."""
+        journal knows, and whether it is ok (the Total counts the rows it shows); a month
+        without a record was never sent: `planned`."""
         for row in self.rows.values():
             if row.done:
                 continue
@@ -145,6 +146,9 @@ class Board:
                     row.state = "planned"
                 continue
             row.state = state.stage.value
+            # The Total counts the rows as shown (newcomer 9i F1: 4 months `done` from the
+            # journal, "2 ok" from the results delivered before Ctrl-C).
+            row.ok = state.ok
             row.request_id = state.request_id or row.request_id
             # A 0 an older journal kept while SAT was still counting is "not known yet"
             # (newcomer 9h #7: "0 invoices in 44 months" of processing months after Ctrl-C).

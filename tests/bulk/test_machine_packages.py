@@ -241,8 +241,15 @@ def test_no_package_ids_after_the_status_answer_needs_attention_never_zero(
         reason=f"SAT completed the request with {said} CFDIs but the server gave no package ids",
         hint="run the same command again later; if it persists, contact gigstack support "
         "with request R1 for its package ids, then `gigstack-async downloads package <package "
-        "id> --out <this month's folder>` fetches each (one of SAT's 2 downloads of it; the "
-        "journal does not record it)"
+        f"id> --out <out>/{state.key}` fetches each into the month's folder (one of SAT's 2 "
+        "downloads of it; the journal does not record it)"
+        # Newcomer 9i F2: the way out once the folder holds them (SAT's count known).
+        + (
+            f"; once that folder holds all 7 CFDIs, `gigstack-async journal keep {state.key}` "
+            "checks them against SAT's count and records the month done (nothing is sent)"
+            if count is not None
+            else ""
+        )
         # Review 9p #3: an unknown count may be an empty month; the user's confirmed way out.
         + (
             ". If gigstack's dashboard (Descarga Masiva) or support says the request found no "
