@@ -153,7 +153,11 @@ FULL_HISTORY = (
     "witnesses: January's create is never sent again. The order rule is an inference, not a "
     "fact: a server kept by last change whose order happens to match creation between those "
     "two entries is not told apart (the sandbox's `history-by-update` shapes tried so far "
-    "adopt or leave the month to the user). The model test "
+    "adopt or leave the month to the user), and NEITHER IS ONE KEPT BY PERIOD where the older "
+    "request is for a later part of the same month (review 9q #1, OPEN: a 2-, 3- or 5-entry "
+    "history kept by period with an earlier request for 2024-01-15..2024-01-31 lists it above "
+    "the whole month's create, cuts that create off, and January is billed twice). The model "
+    "test "
     "(`tests/bulk/test_machine_model.py`) plays the three orders with full histories.",
 )
 
