@@ -1512,7 +1512,13 @@ class _Run:
                         staged_copies=staged_copies(folder, key),
                     )
                 self.feed(key, start)
-                if before.settled and self.store.get(key).settled:
+                after = self.store.get(key)
+                waiting = m.waiting_note(after)
+                if waiting is not None and after.reason == before.reason:
+                    # A wait resumed from the journal: the machine warns only when the reason
+                    # changes, so this run would say nothing of it until it ends (review 9q #4).
+                    self.perform(key, m.Warn(f"{key}: {waiting}"))
+                if before.settled and after.settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()
             next_tick = loop.time()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gigstack_async import MonthWarning
+from gigstack_async import MonthResult, MonthWarning
 from gigstack_async.errors import InvalidParameterError
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.profiles import ServerProfile
@@ -96,9 +96,20 @@ async def test_a_run_stopped_during_the_wait_says_why_and_sends_nothing(tmp_path
         assert first["2024-02"].ok
         assert len(sandbox.state.calls_to(CREATE)) == 1 + 2
 
-        again = results(
-            await run(client, out, *MONTHS, concurrency=1, absence_grace=30.0, timeout=0.5)
-        )
+        events = await run(client, out, *MONTHS, concurrency=1, absence_grace=30.0, timeout=0.5)
+        again = results(events)
+        # The resumed wait is said as the run starts, not only in its result (review 9q #4: a
+        # re-run without --timeout printed nothing about the month for the whole wait).
+        said = [
+            n
+            for n, e in enumerate(events)
+            if isinstance(e, MonthWarning) and e.key == "2024-01" and "waiting until " in e.message
+        ]
+        ended = [
+            n for n, e in enumerate(events) if isinstance(e, MonthResult) and e.key == "2024-01"
+        ]
+        assert said, events
+        assert said[0] < ended[0], events
         assert again["2024-01"].stage == "submitting", again["2024-01"].error
         assert "(waiting until " in (again["2024-01"].error or "")
         assert [sandbox.state.billed_creates(k) for k in MONTHS] == [0, 1]
