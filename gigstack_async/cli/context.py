@@ -45,6 +45,19 @@ class Context:
                 kept.append(argument)
         return " ".join(["gigstack-async", *(shell_quote(a) for a in [*kept, *extra])])
 
+    def again_with(self, *extra: str) -> str:
+        """`command_with(*extra)` in backticks, and, when an --api-key was typed (never
+        printed), that the command needs the same key again (newcomer 9j F6: copied as shown,
+        `journal rebind` then failed with "no API key", or read the old key from the
+        environment and changed nothing)."""
+        command = f"`{self.command_with(*extra)}`"
+        if any(a == "--api-key" or a.startswith("--api-key=") for a in self.arguments):
+            command += (
+                " with the same API key (the --api-key value is never printed: pass it again, "
+                "or set GIGSTACK_API_KEY to it)"
+            )
+        return command
+
     def client(self, args: argparse.Namespace) -> GigstackClient:
         """A client from --api-key/--base-url/--team/--request-timeout (the first two falling back
         to the environment). A base URL without `/v2` gets a warning that suggests it.

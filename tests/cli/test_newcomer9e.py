@@ -124,3 +124,22 @@ def test_the_command_to_run_again_never_carries_the_api_key() -> None:
     argv = ("--api-key", "sk_live_x", "journal", "adopt", "my dir", "2025-01", "--api-key=sk_y")
     ctx = Context(Ui(Redactor()), Redactor(), arguments=argv)
     assert ctx.command_with("--yes") == "gigstack-async journal adopt 'my dir' 2025-01 --yes"
+
+
+def test_the_command_to_run_again_says_it_needs_the_api_key_it_dropped() -> None:
+    # newcomer 9j F6: `journal rebind DIR --api-key NEW` without a terminal printed
+    # `gigstack-async journal rebind DIR --yes`; copied as shown it had no key, or the old one.
+    from gigstack_async.cli.context import Context
+    from gigstack_async.cli.redact import Redactor
+    from gigstack_async.cli.ui import Ui
+
+    keyed = ("journal", "rebind", "./cfdiA", "--api-key", "sk_live_rotated")
+    ctx = Context(Ui(Redactor()), Redactor(), arguments=keyed)
+    again = ctx.again_with("--yes")
+    assert again == (
+        "`gigstack-async journal rebind ./cfdiA --yes` with the same API key (the --api-key "
+        "value is never printed: pass it again, or set GIGSTACK_API_KEY to it)"
+    )
+    assert "sk_live_rotated" not in again
+    plain = Context(Ui(Redactor()), Redactor(), arguments=("journal", "rebind", "./cfdiA"))
+    assert plain.again_with("--yes") == "`gigstack-async journal rebind ./cfdiA --yes`"

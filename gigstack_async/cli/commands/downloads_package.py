@@ -139,7 +139,7 @@ def _confirm(ctx: Context, question: str, *, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(
             "without a terminal nothing can be confirmed, so nothing was sent. Having read the "
-            f"above, pass --yes (-y) to confirm: `{ctx.command_with('--yes')}`"
+            f"above, pass --yes (-y) to confirm: {ctx.again_with('--yes')}"
         )
     try:
         answer = input(f"{question} [y/N] ")

@@ -516,7 +516,7 @@ def _confirm(ctx: Context, question: str, *, yes: bool, what: str) -> bool:
         # to run this one again once the text above was read (newcomer 9e #7).
         raise UsageError(
             f"{what}: without a terminal nothing can be confirmed, so nothing changed. Having "
-            f"read the above, pass --yes (-y) to confirm: `{ctx.command_with('--yes')}`"
+            f"read the above, pass --yes (-y) to confirm: {ctx.again_with('--yes')}"
         )
     try:
         answer = input(f"{question} [y/N] ")

@@ -182,7 +182,7 @@ def _confirm(ctx: Context, yes: bool, question: str) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(
             "journal repair: without a terminal nothing can be confirmed, so nothing changed. "
-            f"Having read the above, pass --yes (-y) to confirm: `{ctx.command_with('--yes')}`"
+            f"Having read the above, pass --yes (-y) to confirm: {ctx.again_with('--yes')}"
         )
     try:
         answer = input(f"{question} [y/N] ")
