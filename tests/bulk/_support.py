@@ -207,3 +207,19 @@ def received_month(key: str) -> m.MonthState:
     first = date.fromisoformat(f"{key}-01")
     end = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
     return m.MonthState(key=key, start=first, end=end, rfc_type="received", request_type="cfdi")
+
+
+def done_month(key: str, files: tuple[str, ...]) -> m.MonthState:
+    """Month `key` done by request R1 with package P1 (downloaded once) extracted as `files`,
+    one CFDI per file (SAT's count)."""
+    return attrs.evolve(
+        received_month(key),
+        stage=m.Stage.DONE,
+        request_id="R1",
+        known_ids=("R1",),
+        invoice_count=len(files),
+        package_ids=("P1",),
+        downloads=(("P1", 1),),
+        extracted=(m.ExtractedPackage("P1", files),),
+        reason="every package extracted",
+    )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import date
 from pathlib import Path
 
 import attrs
@@ -33,27 +32,14 @@ from tests.bulk._support import (
     JOURNAL,
     PACKAGE,
     calls,
+    done_month,
     keyed_cli,
     month_results,
     world_of,
 )
 
 FILES = tuple(f"{n:08X}-0000-4000-8000-000000000000.xml" for n in range(5))
-DONE = m.MonthState(
-    key="2024-03",
-    start=date(2024, 3, 1),
-    end=date(2024, 3, 31),
-    rfc_type="received",
-    request_type="cfdi",
-    stage=m.Stage.DONE,
-    request_id="R1",
-    known_ids=("R1",),
-    invoice_count=5,
-    package_ids=("P1",),
-    downloads=(("P1", 1),),
-    extracted=(m.ExtractedPackage("P1", FILES),),
-    reason="every package extracted",
-)
+DONE = done_month("2024-03", FILES)
 
 
 # ------------------------------------------------------------------ the machine

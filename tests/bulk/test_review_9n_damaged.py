@@ -13,7 +13,6 @@ rewritten.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from tests.bulk._support import (
     PACKAGE,
     calls,
     cfdi_text,
+    done_month,
     keyed_cli,
     month_results,
     world_of,
@@ -72,21 +72,7 @@ def test_an_intact_copy_under_another_case_or_a_cheap_look_miss_is_not_damaged(
 
 def test_a_done_month_with_a_damaged_cfdi_says_missing_files_with_the_free_way() -> None:
     files = tuple(f"{u.upper()}.xml" for u in UUIDS)
-    done = m.MonthState(
-        key="2024-08",
-        start=date(2024, 8, 1),
-        end=date(2024, 8, 31),
-        rfc_type="received",
-        request_type="cfdi",
-        stage=m.Stage.DONE,
-        request_id="R1",
-        known_ids=("R1",),
-        invoice_count=4,
-        package_ids=("P1",),
-        downloads=(("P1", 1),),
-        extracted=(m.ExtractedPackage("P1", files),),
-        reason="every package extracted",
-    )
+    done = done_month("2024-08", files)
     state = m.transition(done, m.Start(on_disk=4, cfdis=4, lost=files[:1]))[0]
     assert (state.reason or "").startswith(f"{m.MISSING_FILES}: ")
     assert "damaged" in (state.reason or "")
