@@ -28,7 +28,6 @@ import hashlib
 import logging
 import random
 import sqlite3
-import time
 import zipfile
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -99,7 +98,7 @@ logger = logging.getLogger("gigstack_async")
 T = TypeVar("T")
 
 HISTORY_WINDOW = m.HISTORY_WINDOW
-# Creates for one month in one run, each only after the history proved the previous one absent.
+# Creates for one month in one run (a create gigstack refused before billing may go again).
 MAX_SUBMISSIONS_PER_RUN = 8
 RESUBMIT_BACKOFF_CAP = 30.0
 STAGING_DIR = ".gigstack-staging"
@@ -113,7 +112,7 @@ EXTRACTIONS_AT_ONCE = 2
 
 
 def resubmit_delay(attempt: int, error: GigstackError | None) -> float:
-    """Seconds to wait before sending a create request the history proved never arrived.
+    """Seconds to wait before sending a month's create again in the same run.
 
     The server's Retry-After wins (a 429 means: not now); else capped, jittered exponential.
     """
@@ -132,11 +131,6 @@ class BulkOptions:
     allow_duplicates: bool = False
     """Send a month even when the account's history shows an identical request that this
     journal did not send (see `bulk.duplicates`); by default such a month is held."""
-    absence_grace: float = m.ABSENCE_GRACE
-    """Seconds after a create's unknown outcome before a history may prove it never arrived
-    (`machine.ABSENCE_GRACE`); tests use a small value."""
-    clock: Callable[[], float] = time.time
-    """Our clock in epoch seconds (the grace is measured on it, journaled across runs)."""
 
 
 def definitely_not_created(error: GigstackError) -> bool:
@@ -586,8 +580,6 @@ class _Run:
         self.stop = asyncio.Event()
         self.cancelled = False
         self.created_ids: set[str] = set()
-        self.created_seq: dict[str, int] = {}
-        self.create_seq = 0
         # A package GET that never left, or was answered 429: how many times in this run, and
         # the last error (a 429's Retry-After paces the next GET).
         self.package_failures: dict[str, tuple[int, GigstackError]] = {}
@@ -790,7 +782,6 @@ class _Run:
 
     async def create(self, key: str) -> None:
         state = self.store.get(key)
-        seq = state.attempt_seq
         try:
             created = await self.downloads.create_request(
                 start_date=state.start,
@@ -806,17 +797,11 @@ class _Run:
                 duplicate = (error.data or {}).get("duplicate") is True
                 if not duplicate:
                     self.created_ids.add(request_id)
-                    self.created_seq[request_id] = seq
                 self.feed(key, self._created(request_id, duplicate=duplicate))
             else:
                 # A 2xx without a readable id: the request exists. Never resent; adopted only
                 # by an exact history match, else the month needs attention.
-                self.feed(
-                    key,
-                    m.CreateUnknown(
-                        str(error), self.generation, exists=True, seen_at=self.options.clock()
-                    ),
-                )
+                self.feed(key, m.CreateUnknown(str(error), self.generation, exists=True))
             return
         except GigstackError as error:
             self.heard(error)
@@ -830,14 +815,11 @@ class _Run:
                     # Not read as "refused": a wrong guess bills twice (a package GET is
                     # different: SAT's own 5008 stops a third download at no cost).
                     message = f"429 rate limited, but gigstack may still have processed it: {error}"
-                self.feed(
-                    key, m.CreateUnknown(message, self.generation, seen_at=self.options.clock())
-                )
+                self.feed(key, m.CreateUnknown(message, self.generation))
             return
         self.heard(None)
         if not created.duplicate:
             self.created_ids.add(created.request_id)
-            self.created_seq[created.request_id] = seq
         self.feed(key, self._created(created.request_id, duplicate=bool(created.duplicate)))
 
     def _created(self, request_id: str, *, duplicate: bool) -> m.Created:
@@ -1215,7 +1197,6 @@ class _Run:
             return
         self.generation += 1
         generation = self.generation
-        read_at = self.options.clock()  # before the call: never later than what it shows
         try:
             history = await self.downloads.history()
         except GigstackError as error:
@@ -1237,7 +1218,7 @@ class _Run:
             (seen.id, seen.created_at) for seen in entries if seen.created_at is not None
         )
         # Every request this journal knows for the plan's months: a history that omits one of
-        # them is short or filtered and proves no absence.
+        # them is short or filtered.
         known = {i for k in self.keys for i in self.store.get(k).known_ids} | self.created_ids
         expected = tuple(sorted(known))
         # What was seen of those requests: one listed with other attributes shows reused ids.
@@ -1256,7 +1237,6 @@ class _Run:
             for i in s.known_ids
             if i not in s.released_ids()
         )
-        ahead = self._creates_ahead()
         for key in watched:
             self.feed(
                 key,
@@ -1264,32 +1244,11 @@ class _Run:
                     entries,
                     generation,
                     expected=expected,
-                    later=tuple(self.created_seq.items()),
                     records=records,
                     lists_journal=any(seen.id in known for seen in entries),
                     journal_ids=journal_ids,
-                    ahead=ahead,
-                    read_at=read_at,
-                    grace=self.options.absence_grace,
                 ),
             )
-
-    def _creates_ahead(self) -> int | None:
-        """`HistorySeen.ahead`: the highest seq of a create this run has in flight (sent, not
-        answered) or may still send (a month waiting to be sent; the deadline sends nothing)."""
-        if self.stopping:
-            return None
-        ahead: int | None = None
-        for key in self.keys:
-            if key in self.reported:
-                continue
-            state = self.store.get(key)
-            if state.stage is m.Stage.PLANNED and state.resend_allowed:
-                if self.sent_this_run[key] < MAX_SUBMISSIONS_PER_RUN:
-                    return self.create_seq + 1
-            elif state.stage is m.Stage.SUBMITTING and not state.unknown and self.busy[key]:
-                ahead = max(ahead if ahead is not None else state.attempt_seq, state.attempt_seq)
-        return ahead
 
     def _history_unread(self, error: GigstackError) -> None:
         """This run has read no history yet (each read already retried by the client's retry
@@ -1429,7 +1388,7 @@ class _Run:
     async def _send(self, key: str) -> None:
         attempt = self.sent_this_run[key]
         if attempt:
-            # The history proved the previous create absent: wait before sending again.
+            # This run sent the month before (that create was refused): wait before the next.
             await self._pause(resubmit_delay(attempt - 1, self.last_error.get(key)))
         async with self.limit:
             if self.stopping or self.history_ids is None:
@@ -1438,13 +1397,10 @@ class _Run:
             if state.stage is not m.Stage.PLANNED:
                 return
             self.sent_this_run[key] += 1
-            self.create_seq += 1
             send = m.Send(
                 self.history_ids,
                 self.generation,
                 today=today_mx(),  # a month ending today is requested before its day is over
-                seq=self.create_seq,
-                created=self.history_created,
             )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent
@@ -1513,11 +1469,6 @@ class _Run:
                     )
                 self.feed(key, start)
                 after = self.store.get(key)
-                waiting = m.waiting_note(after)
-                if waiting is not None and after.reason == before.reason:
-                    # A wait resumed from the journal: the machine warns only when the reason
-                    # changes, so this run would say nothing of it until it ends (review 9q #4).
-                    self.perform(key, m.Warn(f"{key}: {waiting}"))
                 if before.settled and after.settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()
@@ -1569,12 +1520,9 @@ class _Run:
             state = self.store.get(key)
             if key not in self.reported:
                 shown = state.sat_state or state.stage.value
-                waiting = m.waiting_note(state)
-                # a wait for a late record is journaled: the next run goes on from its time
-                why = f" ({waiting})" if waiting else ""
                 self.finish(
                     state,
-                    error=f"still {shown} after {timeout} s{why}; re-run with the same journal "
+                    error=f"still {shown} after {timeout} s; re-run with the same journal "
                     "to keep watching (run the same command again: nothing is sent twice)",
                 )
 

@@ -11,7 +11,7 @@ each package download is counted before the GET.
    planned ───────────▶ submitting ─────────▶ submitted ──▶ processing ──▶ completed
      ▲  ▲                 │   │ CreateUnknown                                  │ FetchPackage
      │  │ Start           │   └──▶ (outcome unknown: reconcile with history)   ▼
-     │  └──── refused ◀───┘ 4xx      adopt ─▶ submitted · absent ─▶ planned   staged
+     │  └──── refused ◀───┘ 4xx      adopt ─▶ submitted                       staged
      │                                  · ambiguous ─▶ needs-attention          │ Extracted
      │                                                                          ▼
      └── AllowResend (user) ── expired · sat-failed · needs-attention          done
@@ -20,9 +20,10 @@ each package download is counted before the GET.
 
 Rules the machine enforces (tests/bulk/test_machine_model.py checks them on random runs):
 
-- A month is created at most once, unless the server proved the first create absent (a
-  consistent history that spans its slot: a request of its kind older than it and one of this
-  run newer, no sign of restarted ids, no candidate) or the user explicitly allowed a resend.
+- A month is created at most once unless the user explicitly allowed a resend. A create whose
+  outcome is unknown is adopted when the history lists exactly one request that fits it, and
+  otherwise needs the user: a history that does not list a request never proves it absent
+  (the docs do not say which requests it keeps, nor in what order: reviews 9l, 9p, 9q).
 - A known request id listed with other attributes (`MonthState.records`) is another request
   under a restarted id: never dropped as "known", never followed, and no proof of absence.
 - A staged package whose files are not the month's (kind, issue dates) is never extracted.
@@ -52,7 +53,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from itertools import pairwise
 
 import attrs
 
@@ -60,7 +60,6 @@ from gigstack_async._dates import MEXICO_CITY
 from gigstack_async.bulk.created_at import created_at_instant
 
 __all__ = [
-    "ABSENCE_GRACE",
     "DAMAGED_DIR",
     "DOWNLOAD_BUDGET",
     "HISTORY_WINDOW",
@@ -144,17 +143,10 @@ __all__ = [
     "transition",
     "vouch_created_at",
     "vouched_created_at",
-    "waiting_note",
 ]
 
 HISTORY_WINDOW = 20
 """The history lists only the most recent 20 requests (FACT-docs)."""
-ABSENCE_GRACE = 600.0
-"""Seconds (our clock) between the answer of a create whose outcome is unknown and a history
-read that may prove it absent (review 9l #1). A 502/504 or a dropped connection may come while
-gigstack is still writing the request (it likely asks SAT synchronously), so its record can
-appear in the history after a later create's: a history read sooner proves nothing. Not
-documented: a GUESS; the residual risk is a record that lags longer than this."""
 DOWNLOAD_BUDGET = 2
 """SAT serves each package at most twice (FACT: SAT 5008 after that)."""
 POLL_WARN_AFTER = 3
@@ -351,33 +343,17 @@ class MonthState:
     creates: int = 0
     """Create requests sent (or about to be) for this month, over all runs."""
     resend_allowed: bool = True
-    """A create may be sent from `planned`; False only until absence is proven or allowed."""
-    attempt_seq: int = -1
-    """`Send.seq` of the last create in this run; -1 when it was sent by an earlier run."""
+    """A create may be sent from `planned`; False until the user allows it (`journal resend`)."""
     exists: bool = False
     """The last create surely reached the server (a 2xx whose body was unreadable)."""
     history_before: tuple[str, ...] | None = None
     """Request ids the history listed before the last create was sent."""
-    before_created: tuple[tuple[str, str], ...] = ()
-    """(id, `createdAt` as text) of the requests in `history_before` that showed one."""
     unknown: bool = False
     """The last create's outcome is unknown and must be reconciled with a later history."""
     need_generation: int = 0
     """Reconcile only with a history whose call started after this generation."""
     unknown_cause: str | None = None
     """Why the last create's outcome is unknown (a 5xx, a 429, a lost answer, a killed run)."""
-    unknown_at: float | None = None
-    """Our clock (epoch seconds) when the last create's unknown outcome was seen (its failed
-    answer); None: not known (a run killed while the create was in flight, or a journal
-    written before it was kept): the first history read that could prove an absence starts
-    the wait instead (later than the create, so never shorter). Absence is proven only by a
-    history read `HistorySeen.grace` seconds after it."""
-    later_ids: tuple[str, ...] = ()
-    """Requests this journal created after the last create (its outcome unknown), as a history
-    that proved its absence but for the grace listed them (`_grace_gap`). Kept across runs:
-    the "a request created after it is listed" witness of `_absence_gap` (a run knows the order
-    of its own creates only), so a run that sends nothing can finish a wait a stopped run
-    began. Cleared by the next create."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -557,7 +533,7 @@ class MonthState:
     """The dates `journal resend` allowed a new create for (`_allow_resend`): the user's
     explicit word to ask exactly them again (a done or empty month refreshed), so
     `own_done_covers` never blocks a create for these dates, only for another range the
-    month's own part holds (a create proven absent and sent again is the same word). None:
+    month's own part holds. None:
     no resend was allowed."""
     server_future: date | None = None
     """The first day the server refused as "in the future" for this month (its date behind
@@ -686,15 +662,9 @@ class Send:
 
     history_ids: tuple[str, ...] | None
     generation: int = 0
-    seq: int = 0
-    """This create's place among the creates of the run (see `HistorySeen.later`)."""
     today: date | None = None
     """Today in Mexico City as the create leaves (None: not known). A month whose dates end on
     it is requested before its last day is over (`MonthState.open_day`)."""
-    created: tuple[tuple[str, str], ...] = ()
-    """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
-    before the attempt anchors an absence proof only if a later history lists it with the same
-    `createdAt` (after the server's ids restarted, its id may name a newer request)."""
 
 
 @attrs.frozen
@@ -725,8 +695,6 @@ class CreateUnknown:
     """The newest history generation started when the failure was seen."""
     exists: bool = False
     """A 2xx answered (its body unreadable): the request surely exists; never resent."""
-    seen_at: float | None = None
-    """Our clock (epoch seconds) when the failure was seen (`MonthState.unknown_at`)."""
 
 
 @attrs.frozen
@@ -737,10 +705,6 @@ class HistorySeen:
     expected: tuple[str, ...] = ()
     """Request ids known to exist and recent (created in this run): a history that does not
     list them all is short or filtered, and proves no absence."""
-    later: tuple[tuple[str, int], ...] = ()
-    """(request id, `Send.seq`) of the requests this run created. Absence is proven only by a
-    history that lists one created after the unknown attempt: a lagging history, or one that
-    filters request types, shows nothing newer and proves nothing."""
     records: tuple[KnownRequest, ...] = ()
     """What the journal saw of the requests of every month of the plan: an entry listed with
     other attributes under one of those ids shows that the server's ids restarted, and such a
@@ -752,19 +716,6 @@ class HistorySeen:
     journal_ids: tuple[tuple[str, str], ...] = ()
     """(month key, request id) of every request id every month of the journal knows (not only
     the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
-    ahead: int | None = None
-    """The highest `Send.seq` of a create this run still has in flight or may still send (a
-    month waiting to be sent: the next seq); None: none. An unknown create with a lower seq that
-    this history cannot prove absent only because it lists no request created after it keeps
-    waiting for a later history (that create may be listed there) instead of needing the user:
-    a slow network must not make the first history read the last word (nothing is sent
-    meanwhile; the proof itself is unchanged)."""
-    read_at: float | None = None
-    """Our clock (epoch seconds) when this history call was sent: never earlier than what it
-    shows. None: unknown, and such a history proves no absence."""
-    grace: float = ABSENCE_GRACE
-    """Seconds (`ABSENCE_GRACE`): an absence is proven only by a history read at least this
-    long after the unknown outcome was seen (`MonthState.unknown_at`), both on our clock."""
 
 
 @attrs.frozen
@@ -1235,7 +1186,6 @@ def _transition(state: MonthState, obs: Observation) -> Result:
                 need_generation=obs.generation,
                 reason=reason,
                 unknown_cause=reason,
-                unknown_at=obs.seen_at,
             ), ()
         case HistorySeen():
             return _server_vouch(_history(state, obs), obs.entries)
@@ -1785,15 +1735,13 @@ def _start(state: MonthState, obs: Start) -> Result:
     if stage is Stage.SUBMITTING:
         # A create may have been sent by a run that died: only a later history can tell.
         cause = state.unknown_cause or "a run stopped while the create request was in flight"
-        return _evolve(
-            state, unknown=True, need_generation=0, attempt_seq=-1, unknown_cause=cause
-        ), ()
+        return _evolve(state, unknown=True, need_generation=0, unknown_cause=cause), ()
     if stage is Stage.REFUSED:
         return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
     if stage is Stage.NEEDS_ATTENTION and state.unknown:
         # Generations and create numbers restart with each run: any history of this run
         # started after that create, and any create of this run came after it.
-        return _evolve(state, need_generation=0, attempt_seq=-1), ()
+        return _evolve(state, need_generation=0), ()
     if stage is Stage.NEEDS_ATTENTION and state.resume_to is not None:
         state = _evolve(state, stage=state.resume_to, resume_to=None, hint=None)
         stage = state.stage
@@ -1978,13 +1926,9 @@ def _send(state: MonthState, obs: Send) -> Result:
         creates=state.creates + 1,
         resend_allowed=False,
         history_before=obs.history_ids,
-        before_created=obs.created,
-        attempt_seq=obs.seq,
         exists=False,
         unknown=False,
         unknown_cause=None,
-        unknown_at=None,
-        later_ids=(),
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -2679,31 +2623,8 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             resume_to=None,
         )
         return _observe_request(adopted, match, asked=False)
-    gap = _absence_gap(state, obs, matches or maybe)
-    if gap is None:
-        gap, wait = _grace_gap(state, obs)
-        if wait is not None:
-            return wait
-    if gap is None:
-        return _evolve(
-            state,
-            stage=Stage.PLANNED,
-            unknown=False,
-            unknown_at=None,
-            later_ids=(),
-            resend_allowed=True,
-            resume_to=None,
-            reason="the history proved the last create never arrived",
-            hint=None,
-        ), ()
-    if (
-        gap == _LAGGING
-        and state.stage is Stage.SUBMITTING
-        and obs.ahead is not None
-        and obs.ahead > state.attempt_seq
-    ):
-        return state, ()  # a create of this run still to come may show it never arrived
     candidates = [*matches, *maybe]
+    gap = _unproven(state, obs, candidates)
     # What each candidate looks like now: the user may adopt one, and if the server's ids
     # restart before the next run, its id listed with another `createdAt` shows it.
     records = state.records
@@ -2752,187 +2673,34 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     ), ()
 
 
-def _absence_gap(state: MonthState, obs: HistorySeen, candidates: list[Seen]) -> str | None:
-    """Why `obs` cannot prove that the unknown create never arrived; None: it proves it.
+def _unproven(state: MonthState, obs: HistorySeen, candidates: list[Seen]) -> str:
+    """Why the history leaves the unknown create's fate to the user (always: a history that
+    does not list a request never proves it absent).
 
-    The proof needs a history that provably spans the attempt's slot: it still lists a request
-    of this kind that existed before the attempt (so a short history has not pushed the attempt
-    out) and one this run created after it (so a lagging or filtered history is not showing an
-    older picture), lists everything it listed before and every request this journal created,
-    shows no sign of reused ids, shows nothing that could be the attempt, is not full, and
-    lists them in an order that shows creation between the two (`_order_gap`). A
-    full history (as many entries as its window: always so once the account has made 20
-    requests) proves nothing: it keeps only the newest requests, and the docs say "last 20,
-    newest first" without saying newest by what (creation, period, last change: a GUESS), so
-    no reading of its order can show that the create would be listed. Never a clock."""
-    listed = {s.id for s in obs.entries}
-    before = set(state.history_before or ())
-    restarted = _restart_evidence(state, obs)
-    journal = set(obs.expected) | set(state.known_ids) | {i for i, _ in obs.later}
+    Earlier versions proved a lost create absent when it "would have been listed" between a
+    request made after it and one made before it. Each hostile review found a history that
+    breaks that reading (reviews 9l #1, 9p #1, 9q #1): the docs say "last 20, newest first"
+    without saying newest by what (creation, period or last change: a GUESS), how soon a new
+    request is listed, or whether the list is filtered, so a short history kept by period, or
+    one that lists a 502'd create late, hid a request that existed and the month was billed
+    twice. Unknown is not absent: the user looks in gigstack's dashboard (free) and either
+    adopts the request or resends with the risk spelled out."""
     if state.exists:
         return "the create was answered 2xx, so it exists"
     if candidates:
         return "each could be the create"
+    restarted = _restart_evidence(state, obs)
     if restarted is not None:
         return f"the server's request ids restarted ({restarted}), so the history proves nothing"
-    if len(obs.entries) >= obs.window:
-        return _FULL.format(count=len(obs.entries))
-    if state.history_before is None or not before <= listed:
-        return _SHORT_OR_FILTERED
-    if not set(obs.expected) <= listed:
-        return _OMITS
-    # A request this run created after the attempt cannot have existed before it, whatever the
-    # snapshot says: the server may have reused an id the snapshot listed.
-    newer = {i for i, seq in obs.later if seq > state.attempt_seq} | set(state.later_ids)
-    # ... and one listed before it is that same request only if it shows the `createdAt` the
-    # snapshot showed (the server's ids may have restarted in between; missing now is no
-    # match). A snapshot entry without one cannot show a restart (a server that never reports
-    # `createdAt`: the other restart signs still apply).
-    created = dict(state.before_created)
-    older = [
-        s
-        for s in obs.entries
-        if s.id in before
-        and s.id not in newer
-        and (s.id not in created or s.created_at == created[s.id])
-    ]
-    anchors = [s for s in older if _same_kind(state, s, journal)]
-    if not anchors:
-        return _no_older(state, obs)
-    if not any(i in listed and seq > state.attempt_seq for i, seq in obs.later) and not any(
-        i in listed for i in state.later_ids
-    ):
-        return _LAGGING
-    return _order_gap(state, obs, newer, anchors)
+    return _NOT_LISTED.format(count=len(obs.entries))
 
 
-def _order_gap(
-    state: MonthState, obs: HistorySeen, newer: set[str], anchors: list[Seen]
-) -> str | None:
-    """Why `obs`'s order does not show that it lists by creation where the unknown create
-    would be; None: it shows it (review 9p #1).
-
-    The sandwich (a request created after the create is listed, one created before it is
-    listed, so the create would be listed between them) holds only for a history kept newest
-    by creation; the docs say "last 20, newest first" without saying newest by what (a
-    GUESS: a history kept by period or by last change hides an older period's create below
-    later periods made earlier, while a short history drops it). So it needs a witness listed
-    above an older anchor with every entry from the one down to the other showing a readable
-    `createdAt` (`created_at_instant`; unreadable: no proof), non-increasing, and this run's
-    listed creates in reverse order of sending."""
-    position = {s.id: n for n, s in enumerate(obs.entries)}
-    mine = sorted((position[i], seq) for i, seq in obs.later if i in position)
-    if any(a[1] <= b[1] for a, b in pairwise(mine)):
-        return _UNORDERED
-    instants = [created_at_instant(s.created_at) for s in obs.entries]
-    witnesses = [position[i] for i in newer if i in position]
-    for anchor in anchors:
-        bottom = position[anchor.id]
-        for top in witnesses:
-            span = [t for t in instants[top : bottom + 1] if t is not None]
-            if top >= bottom or len(span) != bottom + 1 - top:
-                continue
-            if all(a >= b for a, b in pairwise(span)):
-                return None
-    return _UNORDERED
-
-
-_WAIT_NOTE = "waiting until "
-
-
-def waiting_note(state: MonthState) -> str | None:
-    """Why the month waits before its lost create may be proven absent (`_grace_gap`), or
-    None when it does not wait for that."""
-    reason = state.reason
-    if state.unknown and reason is not None and reason.startswith(_WAIT_NOTE):
-        return reason
-    return None
-
-
-def _grace_gap(state: MonthState, obs: HistorySeen) -> tuple[str | None, Result | None]:
-    """For a history that would prove the unknown create absent: (why it does not, None), or
-    (None, the month waiting for a later history), or (None, None): it proves it.
-
-    The create's record may appear late, after a later create's (review 9l #1: a gateway's
-    502 while gigstack still writes it), so only a history read `obs.grace` seconds after the
-    failed answer was seen proves anything, both times on our clock (never the server's). A
-    negative elapsed time (our clock went back) proves nothing. While it waits, the month
-    stays submitting (the run keeps polling) and says until when; the time is journaled, so a
-    stopped run's successor resumes the wait."""
-    if obs.read_at is None:
-        return "the time this history was read is not known", None
-    since = state.unknown_at
-    if since is None:
-        # Not known when the create failed (a run killed while it was in flight, an older
-        # journal): it failed before this read, so waiting from this read is never shorter.
-        since = obs.read_at
-    elapsed = obs.read_at - since
-    if elapsed < 0:
-        return (
-            f"our clock went back {-elapsed:.0f} s since the create failed, so how long the "
-            "history has had to list it cannot be told"
-        ), None
-    if elapsed >= obs.grace:
-        return None, None
-    until = datetime.fromtimestamp(since + obs.grace, UTC).strftime("%H:%M:%S UTC")
-    note = (
-        f"{_WAIT_NOTE}{until} before resending: a lost create can appear late in the "
-        "history, and this one shows no sign of it yet"
-    )
-    listed = {s.id for s in obs.entries}
-    witnesses = set(state.later_ids) | {
-        i for i, seq in obs.later if seq > state.attempt_seq and i in listed
-    }
-    waiting = _evolve(
-        state,
-        stage=Stage.SUBMITTING,
-        unknown_at=since,
-        later_ids=tuple(sorted(witnesses)),
-        resume_to=None,
-        hint=None,
-        reason=note,
-    )
-    commands: tuple[Command, ...] = ()
-    if state.reason != note:
-        commands = (Warn(f"{state.key}: {note}"),)
-    return None, (waiting, commands)
-
-
-_SHORT_OR_FILTERED = (
-    "the history no longer lists every request it listed before the create: it is short or filtered"
+_NOT_LISTED = (
+    "the history ({count} entries) does not list it, and that proves nothing: gigstack may "
+    'still be writing it, and the docs do not say which requests the history keeps ("last 20, '
+    'newest first", newest by what is not said), so it may be listed late, below others, or '
+    "not at all"
 )
-_OMITS = "the history omits requests this journal created: it is short or filtered"
-_FULL = (
-    "the history is full ({count} entries): it keeps only the newest requests and the docs do "
-    "not say newest by what, so the create may have been pushed out"
-)
-
-
-def _no_older(state: MonthState, obs: HistorySeen) -> str:
-    return (
-        f"the history lists no {state.rfc_type} {state.request_type} request older than the "
-        f"create (it lists {len(obs.entries)}), so a short history may have pushed it out"
-    )
-
-
-_LAGGING = "the history lists no request created after it, so it may be lagging"
-_UNORDERED = (
-    "the history's order does not show it lists requests by creation between one made after "
-    "the create and one made before it (the docs do not say newest by what), so the create "
-    "may be listed below them or pushed out"
-)
-
-
-def _same_kind(state: MonthState, seen: Seen, journal: set[str]) -> bool:
-    """`seen` is of the kinds the month's request would be listed among: its rfcType and
-    requestType say so, or (a field not reported) it is a request this journal created."""
-    if seen.rfc_type is not None and seen.request_type is not None:
-        return (seen.rfc_type, seen.request_type) == (state.rfc_type, state.request_type)
-    return (
-        seen.id in journal
-        and seen.rfc_type in (None, state.rfc_type)
-        and seen.request_type in (None, state.request_type)
-    )
 
 
 def _differs(record: KnownRequest, seen: Seen) -> str | None:
@@ -3999,9 +3767,6 @@ class PlanCreate(StrEnum):
     YES = "yes"
     """A create goes (unless the account's history lists the month's exact request under
     another id: the run holds it, `bulk.duplicates`)."""
-    IF_ABSENT = "if-absent"
-    """The last create's outcome is unknown: a create goes only once a history proves it
-    absent (the history may list it: never called another folder's request)."""
 
 
 @attrs.frozen
@@ -4065,7 +3830,7 @@ def plan_decision(
     the run (`engine.merge_plan`), its plan preview (`BulkDownload.identical_requests`) and
     the confirmation's count (`BulkDownload.may_create`) read, so they never disagree.
 
-    A month with no billed request (never sent, proven absent, allowed a resend, or refused by
+    A month with no billed request (never sent, allowed a resend, or refused by
     gigstack) takes the plan's dates: a resend asks for what the plan shows. A month SAT
     refused with 5003 ("split the period") or 5002 (the limit for these criteria) takes the
     plan's new, different dates (new criteria, and the plan the user saw is the new request),
@@ -4112,8 +3877,6 @@ def plan_decision(
         create = PlanCreate.NO  # `_send` refuses dates SAT refused with 5002, however reached
     elif begun.stage is Stage.PLANNED and begun.resend_allowed:
         create = PlanCreate.YES
-    elif begun.unknown and begun.stage in (Stage.SUBMITTING, Stage.NEEDS_ATTENTION):
-        create = PlanCreate.IF_ABSENT
     else:
         create = PlanCreate.NO
     return PlanDecision(decided, note, create, whole)
@@ -4258,9 +4021,10 @@ def _plan_step(
         # refusal's sub-range hint after a resend --force, newcomer 9i F0): nothing is sent.
         return _own_done_again(state, own), None
     if state.stage in (Stage.PLANNED, Stage.REFUSED):
-        # Nothing billed for the recorded dates (never sent, proven absent, or refused): the
-        # request to come is the one the plan shows. Other dates are other criteria: the
-        # requests it was held for are not identical to it (nor is an allowance for them).
+        # Nothing billed for the recorded dates (never sent, or refused), or a resend the user
+        # allowed: the request to come is the one the plan shows. Other dates are other
+        # criteria: the requests it was held for are not identical to it (nor is an allowance
+        # for them).
         # Those held for these dates are kept (`holds`), never dropped by a plan that sent
         # nothing: back to them, the month is held for them again (review 9m #2).
         records = recorded_holds(state)

@@ -205,8 +205,8 @@ class BulkDownload:
     def may_create(self) -> list[str]:
         """The months of `plan` this run may send a create request for (each may be billed):
         every month without a journal, else those the journal has sent nothing for yet,
-        refused before billing, allowed a resend, whose last create's outcome is still unknown
-        (sent again only if the history proves it absent), or that SAT refused with 5002/5003
+        refused before billing, allowed a resend (never one whose last create's outcome is
+        unknown: the user decides, `journal resend`), or that SAT refused with 5002/5003
         and the plan now asks with other dates; never dates SAT refused with 5002, nor days
         the month's folder already holds (`machine.plan_decision`, the rule the run follows).
         Reads the journal (raises its JournalError like `check_journal`); sends nothing."""
@@ -295,8 +295,8 @@ class BulkDownload:
                 and m.plan_decision(state, slot.start_date, slot.end_date).create
                 is not m.PlanCreate.YES
             ):
-                # Not sent by this plan, or only once the history proves its last create
-                # absent (the history may list that very create: not another folder's).
+                # Not sent by this plan (an unknown create's month waits for the user: the
+                # history may list that very create, never called another folder's request).
                 continue
             probe = initial_state(slot) if state is None else _probe(slot, state)
             # The engine's rule (`holding`): a month it holds is not sent.

@@ -61,7 +61,6 @@ class DownloadJob:
     poll_interval: float | None = None
     timeout: float | None = None
     allow_duplicates: bool = False
-    absence_grace: float | None = None
 
     @property
     def journal_argument(self) -> Path:
@@ -106,7 +105,6 @@ def plan_run(client: GigstackClient, job: DownloadJob) -> BulkDownload:
         poll=job.poll,
         timeout=job.timeout,
         allow_duplicates=job.allow_duplicates,
-        absence_grace=job.absence_grace,
     )
     run.texts_for = "cli"  # hints name --out and "the same command"
     return run

@@ -46,7 +46,6 @@ from gigstack_async._package_stream import EnvelopeError, EnvelopeScanner
 from gigstack_async._pipeline import MAX_RESPONSE_BYTES, Pipeline
 from gigstack_async.bulk import watch as _watch
 from gigstack_async.bulk.engine import BulkOptions
-from gigstack_async.bulk.machine import ABSENCE_GRACE
 from gigstack_async.bulk.plan import DownloadPlan, plan_months
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.watch import PollSchedule
@@ -550,7 +549,6 @@ class Downloads(GeneratedDownloads):
         timeout: float | None = None,
         package_limits: PackageLimits | None = None,
         allow_duplicates: bool = False,
-        absence_grace: float | None = None,
     ) -> BulkDownload:
         """Download a long period as concurrent monthly requests; see `BulkDownload`.
 
@@ -571,11 +569,12 @@ class Downloads(GeneratedDownloads):
           before anything is sent. The history lists only the newest requests (20): the months
           it does not reach back to cannot be held, and are named in `run.history_reach`
           (`.unchecked`, `.warning`) and one WARNING log line before they are sent.
-        - `absence_grace`: seconds (default 600, `machine.ABSENCE_GRACE`) that must pass on
-          this machine's clock after a create's outcome was lost (a 5xx, a 429, a dropped
-          connection) before the history may prove gigstack never made it and the month is
-          sent again: its record may appear in the history late. Meanwhile the month waits
-          and says until when; a stopped run's successor resumes the wait.
+
+        A create whose answer was lost (a 5xx, a 429, a dropped connection) is never sent
+        again on the SDK's own judgement: it is adopted when the history lists it, and
+        otherwise the month needs attention (look it up in gigstack's dashboard, then
+        `journal adopt`, or `journal resend`). A history that does not list a request never
+        proves it absent.
 
         Raises (from the iterator, or from `async with run:`), the rule in `bulk.stops`:
         `AuthenticationError` / `PermissionDeniedError` as soon as any call of the run is
@@ -599,11 +598,6 @@ class Downloads(GeneratedDownloads):
         check.limit("concurrency", concurrency, 1, 64)
         if timeout is not None:
             timeout = check.positive_seconds("timeout", timeout)
-        grace = (
-            ABSENCE_GRACE
-            if absence_grace is None
-            else check.positive_seconds("absence_grace", absence_grace)
-        )
         options = BulkOptions(
             concurrency=concurrency,
             poll=poll or PollSchedule(),
@@ -611,7 +605,6 @@ class Downloads(GeneratedDownloads):
             download_to=None if download_to is None else Path(download_to),
             package_limits=package_limits or DEFAULT_LIMITS,
             allow_duplicates=allow_duplicates,
-            absence_grace=grace,
         )
         if journal is None and download_to is not None:
             journal_path: str | os.PathLike[str] | None = Path(download_to) / DEFAULT_JOURNAL

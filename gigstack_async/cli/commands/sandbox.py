@@ -177,8 +177,8 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="a create the server made but whose answer was lost (--after-fault-rate) is "
         "listed in the history only SECONDS simulated seconds later, after creates made "
-        "meanwhile (default: 0, at once); `sat download --absence-grace` must outlast it, or "
-        "the create is sent again",
+        "meanwhile (default: 0, at once); until then the month needs attention, and a later "
+        "run adopts it",
     )
     parser.add_argument(
         "--history-limit",

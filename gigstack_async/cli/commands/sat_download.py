@@ -158,14 +158,6 @@ def register(subparsers: Any) -> None:
         "their stage and resume later",
     )
     parser.add_argument(
-        "--absence-grace",
-        type=positive_float,
-        metavar="SECONDS",
-        help="after a create request's answer was lost (a 5xx, a 429, a dropped connection), "
-        "wait SECONDS on this machine's clock before the history may prove gigstack never "
-        "made it and the month is sent again: its record can appear late (default: 600)",
-    )
-    parser.add_argument(
         "--allow-duplicates",
         action="store_true",
         help="also request months whose exact request (same dates and type) the account's "
@@ -194,7 +186,6 @@ def job_from_args(args: argparse.Namespace) -> DownloadJob:
         poll_interval=args.poll_interval,
         timeout=args.timeout,
         allow_duplicates=args.allow_duplicates,
-        absence_grace=args.absence_grace,
     )
 
 
