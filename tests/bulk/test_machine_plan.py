@@ -45,9 +45,9 @@ def decide(state: m.MonthState, dates: tuple[date, date]) -> m.PlanDecision:
         ({"stage": Stage.REFUSED, "resend_allowed": False}, PlanCreate.YES),  # refused: resendable
         ({"exhausted": (AUG,)}, PlanCreate.NO),  # SAT 5002 refused these dates: never again
         ({"stage": Stage.REFUSED, "exhausted": (AUG,)}, PlanCreate.NO),
-        ({"stage": Stage.SUBMITTING, "creates": 1}, PlanCreate.IF_ABSENT),  # a run died
-        ({"stage": Stage.SUBMITTING, "unknown": True}, PlanCreate.IF_ABSENT),
-        ({"stage": Stage.NEEDS_ATTENTION, "unknown": True}, PlanCreate.IF_ABSENT),
+        ({"stage": Stage.SUBMITTING, "creates": 1}, PlanCreate.NO),  # a run died: the user decides
+        ({"stage": Stage.SUBMITTING, "unknown": True}, PlanCreate.NO),
+        ({"stage": Stage.NEEDS_ATTENTION, "unknown": True}, PlanCreate.NO),
         ({"stage": Stage.NEEDS_ATTENTION, "resume_to": Stage.COMPLETED}, PlanCreate.NO),
         ({"stage": Stage.NEEDS_ATTENTION}, PlanCreate.NO),  # needs the user
         ({"stage": Stage.SAT_FAILED, "sat_code": 5002}, PlanCreate.NO),
@@ -150,7 +150,7 @@ def test_exhausted_dates_starting_or_ending_beyond_the_request_miss_days(
         ({"stage": Stage.SAT_FAILED, "sat_code": 5003}, PlanCreate.NO),
         ({"stage": Stage.SAT_FAILED, "sat_code": 5002}, PlanCreate.NO),
         ({"stage": Stage.SUBMITTED, "request_id": "R"}, PlanCreate.NO),
-        ({"stage": Stage.SUBMITTING}, PlanCreate.IF_ABSENT),  # its own dates are not exhausted
+        ({"stage": Stage.SUBMITTING}, PlanCreate.NO),  # its own dates are not exhausted
     ],
 )
 def test_exhausted_dates_within_the_request_are_never_sent_again(
@@ -412,9 +412,9 @@ LATER = "once it has finished, " + RESEND
         ({"stage": Stage.PROCESSING}, LATER, PlanCreate.NO),
         ({"stage": Stage.COMPLETED}, LATER, PlanCreate.NO),
         ({"stage": Stage.SPLIT}, LATER, PlanCreate.NO),
-        ({"stage": Stage.SUBMITTING}, LATER, PlanCreate.IF_ABSENT),
-        ({"stage": Stage.SUBMITTING, "unknown": True}, RESEND, PlanCreate.IF_ABSENT),
-        ({"stage": Stage.NEEDS_ATTENTION, "unknown": True}, RESEND, PlanCreate.IF_ABSENT),
+        ({"stage": Stage.SUBMITTING}, LATER, PlanCreate.NO),
+        ({"stage": Stage.SUBMITTING, "unknown": True}, RESEND, PlanCreate.NO),
+        ({"stage": Stage.NEEDS_ATTENTION, "unknown": True}, RESEND, PlanCreate.NO),
         # A re-run finishes it for free (`journal resend` refuses it without --force).
         (
             {"stage": Stage.NEEDS_ATTENTION, "resume_to": Stage.STAGED},
