@@ -25,7 +25,7 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
   otherwise needs the user: a history that does not list a request never proves it absent
   (the docs do not say which requests it keeps, nor in what order: reviews 9l, 9p, 9q).
 - A known request id listed with other attributes (`MonthState.records`) is another request
-  under a restarted id: never dropped as "known", never followed, and no proof of absence.
+  under a restarted id: never dropped as "known", never followed.
 - A staged package whose files are not the month's (kind, issue dates) is never extracted.
 - Reconciling an unknown outcome never compares our clock with the server's: only request ids
   seen before the create, dates, `rfcType` and `requestType` count, and a missing field never
@@ -703,12 +703,12 @@ class HistorySeen:
     generation: int = 1
     window: int = HISTORY_WINDOW
     expected: tuple[str, ...] = ()
-    """Request ids known to exist and recent (created in this run): a history that does not
-    list them all is short or filtered, and proves no absence."""
+    """Request ids the journal knows or this run created: a month looking for SAT's active
+    duplicate (5005) never takes one of them (another month's request)."""
     records: tuple[KnownRequest, ...] = ()
     """What the journal saw of the requests of every month of the plan: an entry listed with
-    other attributes under one of those ids shows that the server's ids restarted, and such a
-    history proves no absence."""
+    other attributes under one of those ids shows that the server's ids restarted (named in
+    the reason of a month whose create was lost)."""
     lists_journal: bool = True
     """The history lists at least one request id the journal knows (of any month of the plan)
     or this run created. False: none at all, so the API key, team or base URL may be another
@@ -2597,7 +2597,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     # A known id the "before" snapshot did not list, listed now, with nothing recorded that
     # shows it is the old request (a createdAt or a finished status to compare): our old
     # request would have been in the snapshot, so this may be the lost create under a reused
-    # id (ids restarted). It is never adopted silently, and it proves nothing absent.
+    # id (ids restarted). It is never adopted silently.
     maybe += [
         s
         for s in obs.entries
