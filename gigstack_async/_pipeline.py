@@ -323,6 +323,7 @@ class Pipeline:
         log_path = op.path
         attempt = 0
         maybe_served = False  # some attempt may have reached the server (idempotent calls)
+        reached = False  # some attempt got as far as a connection (answered or sent)
         while True:
             attempt += 1
             started = loop.time()
@@ -353,6 +354,7 @@ class Pipeline:
                 if op.no_resend and exc.request_sent:
                     raise self._unsafe_failure(op, f"{op.method} {log_path}: {exc}") from exc
                 maybe_served = maybe_served or exc.request_sent
+                reached = reached or exc.request_sent
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
                     logger.info(
@@ -378,6 +380,7 @@ class Pipeline:
                     f"{op.method} {log_path}: {exc} (after {attempts})",
                     method=op.method,
                     path=log_path,
+                    request_sent=reached,
                 ) from exc
 
             elapsed = loop.time() - started
@@ -387,6 +390,7 @@ class Pipeline:
                 if acted:
                     raise self._acted_failure(op, response, idempotency_key)
                 return CallResult(response=response, attempts=attempt)
+            reached = True
             maybe_served = maybe_served or acted
             retry_after = parse_retry_after(response)
             delay = retry_after if retry_after is not None else self._backoff(attempt)
@@ -563,6 +567,7 @@ class Pipeline:
     ) -> StreamedResponse:
         loop = asyncio.get_running_loop()
         attempt = 0
+        reached = False  # some attempt got as far as a connection (answered or sent)
         while True:
             attempt += 1
             started = loop.time()
@@ -584,6 +589,7 @@ class Pipeline:
                 self._log_attempt(op, op.path, type(exc).__name__, attempt, loop.time() - started)
                 if op.no_resend and exc.request_sent:
                     raise self._unsafe_failure(op, f"{op.method} {op.path}: {exc}") from exc
+                reached = reached or exc.request_sent
                 delay = self._backoff(attempt)
                 if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
                     await asyncio.sleep(delay)
@@ -592,11 +598,13 @@ class Pipeline:
                     f"{op.method} {op.path}: {exc} (after {attempt} attempts)",
                     method=op.method,
                     path=op.path,
+                    request_sent=reached,
                 ) from exc
             except BaseException:
                 await attempt_stack.aclose()
                 raise
             self._log_attempt(op, op.path, response.status, attempt, loop.time() - started)
+            reached = True
             if response.status < 400:
                 stack.push_async_exit(attempt_stack)
                 return response

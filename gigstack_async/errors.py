@@ -44,11 +44,19 @@ class InvalidParameterError(GigstackError, ValueError):
 
 
 class APIConnectionError(GigstackError):
-    """The request did not produce a usable HTTP response (DNS, refused, reset, TLS…)."""
+    """The request did not produce a usable HTTP response (DNS, refused, reset, TLS…).
 
-    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+    `request_sent`: False only when no attempt of the call got as far as a connection (every
+    attempt failed to connect: DNS, connection refused, a connect timeout, TLS setup), so the
+    server cannot have seen it; True when one may have (the default: unknown counts as sent).
+    The bulk download sends a month's create again by itself only after such a False."""
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", request_sent: bool = True
+    ) -> None:
         self.method = method
         self.path = path
+        self.request_sent = request_sent
         super().__init__(message)
 
 

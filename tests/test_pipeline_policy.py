@@ -364,6 +364,43 @@ async def test_connection_errors_stop_after_max_retries(sleeps: list[float]) -> 
     assert str(info.value) == "GET /things/{thingId}: refused (after 3 attempts)"
     assert info.value.method == "GET"
     assert info.value.path == "/things/{thingId}"
+    assert info.value.request_sent is False  # no attempt connected: the server never saw it
+
+
+@pytest.mark.parametrize("operation", [GET, BILLED], ids=["get", "billed"])
+async def test_a_call_that_never_connected_says_it_was_never_sent(
+    sleeps: list[float], operation: Operation
+) -> None:
+    """The bulk download sends a create again by itself only after `request_sent` False."""
+    pipeline, _ = make([ConnectTimeout("a"), ConnectError("b")], retry=RetryPolicy(max_retries=1))
+    with pytest.raises(APIConnectionError) as info:
+        await call(pipeline, operation)
+    assert info.value.request_sent is False
+    assert not isinstance(info.value, OutcomeUnknownError)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [[ReadError("reset"), ConnectError("b")], [fail(503), ConnectError("b")]],
+    ids=["sent-then-refused", "answered-then-refused"],
+)
+async def test_a_call_one_attempt_of_which_reached_the_server_says_it_may_have_been_sent(
+    sleeps: list[float], script: list[Any]
+) -> None:
+    pipeline, _ = make(script, retry=RetryPolicy(max_retries=1))
+    with pytest.raises(APIConnectionError) as info:
+        await call(pipeline)
+    assert info.value.request_sent is True
+
+
+async def test_a_billed_call_that_may_have_been_sent_is_never_called_unsent(
+    sleeps: list[float],
+) -> None:
+    pipeline, transport = make([ReadError("reset")], retry=RetryPolicy(max_retries=2))
+    with pytest.raises(OutcomeUnknownError) as info:
+        await call(pipeline, BILLED)
+    assert info.value.request_sent is True
+    assert len(transport.requests) == 1
 
 
 # A reply that broke off mid-body reached the API (its status line came): the user is told so
@@ -984,8 +1021,13 @@ async def test_stream_connection_errors_are_retried_then_reported(sleeps: list[f
         await read_all(pipeline)
     assert str(info.value) == "GET /things/{thingId}: r (after 3 attempts)"
     assert info.value.path == "/things/{thingId}"
+    assert info.value.request_sent is False
     assert len(transport.requests) == 3
     assert len(sleeps) == 2
+    pipeline, transport = make([ReadError("r"), ConnectError("r"), ConnectError("r")])
+    with pytest.raises(APIConnectionError) as info:
+        await read_all(pipeline)
+    assert info.value.request_sent is True  # the first attempt may have reached the server
     pipeline, transport = make([ReadError("r"), ok()])
     assert (await read_all(pipeline))[1] == 200
     assert len(transport.requests) == 2

@@ -808,6 +808,10 @@ class _Run:
             self.last_error[key] = error
             if definitely_not_created(error):
                 self.feed(key, m.CreateRefused(str(error), error_sat_code(error)))
+            elif isinstance(error, APIConnectionError) and not error.request_sent:
+                # Every attempt failed to connect: the server never saw it, nothing billed.
+                logger.info("create request for %s never reached the server (%s)", key, error)
+                self.feed(key, m.CreateNotSent(str(error)))
             else:
                 logger.info("create request for %s: outcome unknown (%s)", key, error)
                 message = str(error)

@@ -71,6 +71,7 @@ __all__ = [
     "Command",
     "ContentRejected",
     "Counts",
+    "CreateNotSent",
     "CreateRefused",
     "CreateUnknown",
     "Created",
@@ -687,6 +688,15 @@ class CreateRefused:
 
 
 @attrs.frozen
+class CreateNotSent:
+    """No attempt of the create got as far as a connection (DNS, connection refused, a connect
+    timeout: `APIConnectionError.request_sent` False): the server cannot have seen it, so
+    nothing was billed and the month may be sent again without the user."""
+
+    message: str
+
+
+@attrs.frozen
 class CreateUnknown:
     """The create may or may not have reached the server (5xx, timeout, lost connection)."""
 
@@ -941,6 +951,7 @@ Observation = (
     | Send
     | Created
     | CreateRefused
+    | CreateNotSent
     | CreateUnknown
     | HistorySeen
     | StatusSeen
@@ -1171,6 +1182,17 @@ def _transition(state: MonthState, obs: Observation) -> Result:
             if state.stage is Stage.SUBMITTING and says_duplicate(obs.code, obs.message):
                 return _duplicate(state, obs.message, state.need_generation), ()
             return _refused(state, obs)
+        case CreateNotSent():
+            if state.stage is not Stage.SUBMITTING:
+                return state, ()
+            return _evolve(
+                state,
+                stage=Stage.PLANNED,
+                resend_allowed=True,
+                reason=f"the create request never reached the server ({obs.message}); nothing "
+                "was billed, so it is sent again",
+                hint=None,
+            ), ()
         case CreateUnknown():
             if state.stage is not Stage.SUBMITTING:
                 return state, ()

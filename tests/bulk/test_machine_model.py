@@ -442,6 +442,7 @@ class MonthMachineModel(RuleBasedStateMachine):
                 "lost_after",
                 "lost_before",
                 "unreadable",
+                "not_sent",
                 "refused",
                 "5003",
                 "5005",
@@ -458,7 +459,9 @@ class MonthMachineModel(RuleBasedStateMachine):
 
     @rule(
         outcomes=st.lists(
-            st.sampled_from(["lost_after", "ok", "ok", "lost_before"]), min_size=3, max_size=3
+            st.sampled_from(["lost_after", "ok", "ok", "lost_before", "not_sent"]),
+            min_size=3,
+            max_size=3,
         )
     )
     def fan_out(self, outcomes: list[str]) -> None:
@@ -491,6 +494,8 @@ class MonthMachineModel(RuleBasedStateMachine):
         elif outcome == "unreadable":  # a 2xx whose body cannot be read: it exists
             self.server.create(key)
             self.feed(key, m.CreateUnknown("2xx, body unreadable", self.generation, exists=True))
+        elif outcome == "not_sent":  # every attempt failed to connect: the server saw nothing
+            self.feed(key, m.CreateNotSent("cannot connect"))
         elif outcome == "lost_before":
             self.feed(key, m.CreateUnknown("connection reset", self.generation))
         elif outcome.startswith("5005") and not self.server.live_identical(key):

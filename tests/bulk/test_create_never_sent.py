@@ -1,0 +1,73 @@
+"""A create that never reached the server is sent again without the user; one that may have
+reached it never is (the history cannot prove it absent).
+
+Every attempt of the first create fails to connect (DNS, connection refused: `ConnectError`,
+`request_sent` False), so gigstack cannot have seen it and nothing was billed: the run sends it
+again by itself and the month ends done with one create on the server's own log. A read error
+after the request left (`request_sent` True) may have been served: the month needs the user and
+nothing is sent again, whatever the history shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gigstack_async import GigstackClient
+from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.transports import AiohttpTransport, ConnectError, ReadError
+from gigstack_async.transports.base import Request, Response
+from tests.bulk._support import CREATE, calls, results, run
+
+CREATE_PATH = "/invoices/download/request"
+
+
+class FailingCreates:
+    """The real transport, except that the first `times` create attempts raise `error`."""
+
+    def __init__(self, inner: AiohttpTransport, error: type[Exception], times: int) -> None:
+        self.inner = inner
+        self.error = error
+        self.left = times
+
+    async def send(self, request: Request) -> Response:
+        creating = request.method == "POST" and request.url.rstrip("/").endswith(CREATE_PATH)
+        if creating and self.left > 0:
+            self.left -= 1
+            raise self.error("simulated")
+        return await self.inner.send(request)
+
+    def stream(self, request: Request):  # type: ignore[no-untyped-def]
+        return self.inner.stream(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def _one_month(
+    tmp_path: Path, error: type[Exception], times: int
+) -> tuple[str | None, int, str]:
+    async with Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox:
+        transport = FailingCreates(AiohttpTransport(), error, times)
+        try:
+            async with GigstackClient(
+                sandbox.api_key, base_url=sandbox.base_url, transport=transport, max_retries=1
+            ) as client:
+                events = await run(client, tmp_path / "out")
+        finally:
+            await transport.aclose()  # a transport passed in belongs to the caller
+        result = results(events)["2024-01"]
+        return result.stage, calls(sandbox, CREATE), result.error or ""
+
+
+async def test_a_create_that_never_connected_is_sent_again_by_the_run(tmp_path: Path) -> None:
+    # 2 attempts per call (max_retries=1): the first call fails whole, the second is answered.
+    stage, creates, error = await _one_month(tmp_path, ConnectError, times=2)
+    assert stage == "done", error
+    assert creates == 1  # the server saw one create: nothing billed twice
+
+
+async def test_a_create_that_may_have_been_sent_is_never_sent_again(tmp_path: Path) -> None:
+    stage, creates, error = await _one_month(tmp_path, ReadError, times=1)
+    assert stage == "needs-attention", error
+    assert "cannot tell whether it arrived" in error
+    assert creates == 0  # the sandbox never saw it, yet a history proves nothing: not resent

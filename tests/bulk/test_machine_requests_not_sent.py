@@ -1,0 +1,45 @@
+"""`CreateNotSent`: a create that never got as far as a connection goes back to `planned`,
+resendable without the user (nothing billed), unlike an unknown outcome."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.machine import Stage
+
+JAN = m.MonthState("2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi")
+
+
+def _submitting() -> m.MonthState:
+    state, commands = m.transition(JAN, m.Send(("h1",), generation=1))
+    assert commands == (m.SendCreate("2024-01"),)
+    return state
+
+
+def test_a_create_never_sent_is_planned_again_and_resendable() -> None:
+    state, commands = m.transition(_submitting(), m.CreateNotSent("cannot connect: refused"))
+    assert commands == ()
+    assert state.stage is Stage.PLANNED
+    assert state.resend_allowed is True
+    assert state.unknown is False
+    assert state.reason is not None
+    assert "never reached the server (cannot connect: refused)" in state.reason
+    assert "nothing was billed" in state.reason
+    # the run's next Send goes out at once, with no user step
+    _, commands = m.transition(state, m.Send(("h1",), generation=2))
+    assert commands == (m.SendCreate("2024-01"),)
+
+
+def test_an_unknown_outcome_is_not_resendable_by_the_run() -> None:
+    state, _ = m.transition(_submitting(), m.CreateUnknown("HTTP 502", generation=1))
+    assert state.unknown is True
+    assert m.transition(state, m.Send(("h1",), generation=2)) == (state, ())
+
+
+def test_never_sent_is_ignored_outside_submitting() -> None:
+    for stage in (Stage.PLANNED, Stage.SUBMITTED, Stage.NEEDS_ATTENTION, Stage.DONE):
+        state = m.MonthState(
+            "2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi", stage=stage
+        )
+        assert m.transition(state, m.CreateNotSent("x")) == (state, ())
