@@ -732,8 +732,13 @@ class _Run:
             note = None
         if error is None and not state.ok:
             error = _explain(state)
-        if error is None and state.ok and state.open_day is not None and hint is None:
-            hint = open_day_hint(state.open_day)  # complete only once that day is over
+        if (
+            error is None
+            and state.stage in (m.Stage.DONE, m.Stage.EMPTY)  # split: its parts hold the day
+            and state.open_day is not None
+            and hint is None
+        ):
+            hint = open_day_hint(state.open_day, today_mx())  # complete once that day is over
         if error is not None:
             if note:
                 error = f"{error} ({note})"
@@ -1445,6 +1450,7 @@ class _Run:
                 today=today_mx(),  # a month ending today is requested before its day is over
                 seq=self.create_seq,
                 created=self.history_created,
+                sent_at=self.options.clock(),  # kept while its answer never comes
             )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent

@@ -372,6 +372,13 @@ class MonthState:
     written before it was kept): the first history read that could prove an absence starts
     the wait instead (later than the create, so never shorter). Absence is proven only by a
     history read `HistorySeen.grace` seconds after it."""
+    create_sent_at: float | None = None
+    """Our clock (epoch seconds) when the month's last create was sent (`Send.sent_at`), kept
+    only while no answer to it came: its outcome unknown (a 5xx, a lost or unreadable answer, a
+    killed run), also once the user adopted a request for the month. None once the server
+    answered it (`Created`, `CreateRefused`), or when not known. Never a proof of anything: the
+    adopted request may have been made elsewhere. The open-day note offers it as the time to
+    vouch for when the adopted request is that create (`_open_day_note`, newcomer 9j F1)."""
     later_ids: tuple[str, ...] = ()
     """Requests this journal created after the last create (its outcome unknown), as a history
     that proved its absence but for the grace listed them (`_grace_gap`). Kept across runs:
@@ -695,6 +702,9 @@ class Send:
     """(id, `createdAt` as text) of the snapshot's entries that showed one: a request listed
     before the attempt anchors an absence proof only if a later history lists it with the same
     `createdAt` (after the server's ids restarted, its id may name a newer request)."""
+    sent_at: float | None = None
+    """Our clock (epoch seconds) as the create leaves (`MonthState.create_sent_at`); None: not
+    known."""
 
 
 @attrs.frozen
@@ -1215,8 +1225,12 @@ def _transition(state: MonthState, obs: Observation) -> Result:
             return _send(state, obs)
         case Created():
             created = state.stage is Stage.SUBMITTING
+            if created:  # answered: the month's request is not a lost create
+                state = _evolve(state, create_sent_at=None)
             return _server_vouch(_created(state, obs), (Seen(obs.request_id),), created=created)
         case CreateRefused():
+            if state.stage is Stage.SUBMITTING:
+                state = _evolve(state, create_sent_at=None)  # answered: nothing was created
             if state.stage is Stage.SUBMITTING and says_duplicate(obs.code, obs.message):
                 return _duplicate(state, obs.message, state.need_generation), ()
             return _refused(state, obs)
@@ -1984,6 +1998,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         unknown=False,
         unknown_cause=None,
         unknown_at=None,
+        create_sent_at=obs.sent_at,
         later_ids=(),
         need_generation=obs.generation,
         reason=None,
@@ -4180,10 +4195,21 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
         if state.open_day_unproven
         else ""
     )
+    own = own_send_vouch(state)
+    if own is not None:
+        # This journal's own create lost its answer (newcomer 9j F1): its send time, on our
+        # clock, is what the user may vouch for if the adopted request is that create.
+        vouch = f"{own} Otherwise: "
     go = "download" if done else "once it has finished, download"
+    made = (
+        "adopted after this journal's own create for these dates lost its answer (it may "
+        "be that create or one made elsewhere)"
+        if state.create_sent_at is not None
+        else "made elsewhere"
+    )
     when = (
-        f"requested for {state.start}..{state.end} by request {state.request_id}, made "
-        "elsewhere, whose createdAt was never shown: it may have been made on "
+        f"requested for {state.start}..{state.end} by request {state.request_id}, {made}, "
+        "whose createdAt was never shown: it may have been made on "
         f"{day}, before that day was over (unknown never counts as after)"
         if state.open_day_unproven
         else f"requested for {state.start}..{state.end} on {day}, before that day was over"
@@ -4195,6 +4221,54 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
         "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
         f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "
         f"{' '.join(folders)}` records the month with them (runs of this folder then end ok)"
+    )
+
+
+def sent_at_text(sent_at: float) -> str:
+    """`sent_at` (epoch seconds, our clock) as `journal adopt --created-at` takes it as is: ISO
+    8601 in UTC with its offset, cut to the second (never later than the instant itself).
+
+    >>> sent_at_text(1796067436.9)
+    '2026-11-30T19:37:16+00:00'
+    """
+    return datetime.fromtimestamp(int(sent_at), UTC).isoformat()
+
+
+def own_send_vouch(state: MonthState) -> str | None:
+    """What month `state` says of its own lost create's send time (`create_sent_at`) while its
+    open day is unproven (`open_day_unproven`: the request it follows, adopted once that
+    create's answer was lost, never showed a `createdAt`): that time, and the `journal adopt
+    --created-at` that vouches for it, runnable as printed (`vouch_created_at` reads it as is),
+    and what it then does. Only the user's word: the adopted request may have been made
+    elsewhere, so the send time is never taken as its `createdAt` by itself (newcomer 9j F1).
+    None when there is no such time, the open day is proven, or the request was listed before
+    that create was sent (`history_before`: surely not it)."""
+    sent = state.create_sent_at
+    rid = state.request_id
+    if sent is None or rid is None or not state.open_day_unproven:
+        return None
+    if rid in (state.history_before or ()):
+        return None
+    try:
+        at = sent_at_text(sent)
+    except (OverflowError, OSError, ValueError):
+        return None
+    made = created_day(at)
+    if made is None or made < state.start:
+        return None  # `journal adopt` would refuse it (`_check_vouch`)
+    if made > state.end:
+        then = f"made after {state.end} was over: the month is complete"
+    else:
+        then = (
+            f"made on {made}, before {state.end} was over: "
+            f"{_days([(max(made, state.start), state.end)])} are then the MISSING DAYS"
+        )
+    return (
+        f"This journal sent its own create for {state.key} at {at} (our clock) and its answer "
+        f"was lost: if the request you adopted is that one, `gigstack-async journal adopt "
+        f"{state.key} {rid} --created-at {at}` records that time (nothing sent or billed; "
+        f"{then}). Do not if it may have been made elsewhere (then only the time gigstack's "
+        "dashboard shows, `--created-at <time shown in the dashboard>`)."
     )
 
 
