@@ -294,7 +294,9 @@ def register(commands: Any) -> None:
     adopt.add_argument(
         "--created-at",
         metavar="TIME",
-        help="when the request was made, as gigstack's dashboard shows it: an ISO date or "
+        help="when the request was made, as gigstack's dashboard shows it (or, when the "
+        "request you adopted is this folder's own create whose answer was lost, the time "
+        "that create was sent, which the MISSING DAYS error prints): an ISO date or "
         "date and time (2024-09-02T10:15 is Mexico City time; an offset such as -06:00 or Z "
         "is honoured). Made after the month's last day: that day is not MISSING DAYS; on or "
         "before it: that day is. You vouch for it: a later history or status that lists the "
