@@ -24,8 +24,19 @@ import pytest
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.hints import open_day_hint
+from gigstack_async.bulk.store import JournalStore, StoreIdentity
+from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig, ServerProfile
-from tests.bulk._support import CREATE, PACKAGE, calls, keyed_cli, world_of, xml_names
+from tests.bulk._support import (
+    CREATE,
+    JOURNAL,
+    PACKAGE,
+    calls,
+    done_month,
+    keyed_cli,
+    world_of,
+    xml_names,
+)
 
 FEB = m.MonthState("2024-02", date(2024, 2, 1), date(2024, 2, 29), "received", "cfdi")
 LATER = date(2026, 11, 30)
@@ -182,3 +193,27 @@ async def test_following_the_printed_created_at_ends_the_month_without_missing_d
         code, shown = await ran(cli, "journal", "show", out, "2024-02")
         assert "MISSING DAYS" not in shown
         assert "before that day was over" not in shown
+
+
+@pytest.mark.parametrize("stage", [m.Stage.SPLIT, m.Stage.DONE])
+def test_journal_show_names_the_open_day_for_a_done_month_only(
+    tmp_path: Path, stage: m.Stage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F1's last step: after `journal split` recorded the month with the open day's part, its
+    Next column still said "requested on 2024-02-29 before that day was over … Run the same
+    command again after 2024-02-29 (tomorrow or later)". A split month's parts hold the day;
+    a done one names it, as over, with the run's MISSING DAYS ways."""
+    folder = tmp_path / "cfdi"
+    identity = StoreIdentity(
+        None, "http://127.0.0.1:9/v2", "1234abcd1234abcd", None, "received", "cfdi"
+    )
+    month = attrs.evolve(done_month("2024-02", ("a.xml",)), stage=stage, open_day=FEB.end)
+    with JournalStore.open(folder / JOURNAL, identity) as store:
+        store.ensure([month])
+    capsys.readouterr()
+    assert main(["journal", "show", str(folder)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "tomorrow or later" not in shown
+    assert ("before that day was over" in shown) is (stage is m.Stage.DONE)
+    if stage is m.Stage.DONE:
+        assert "MISSING DAYS: requested for 2024-02-01..2024-02-29 on 2024-02-29" in shown
