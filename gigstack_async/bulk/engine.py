@@ -28,6 +28,7 @@ import hashlib
 import logging
 import random
 import sqlite3
+import time
 import zipfile
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -131,6 +132,9 @@ class BulkOptions:
     allow_duplicates: bool = False
     """Send a month even when the account's history shows an identical request that this
     journal did not send (see `bulk.duplicates`); by default such a month is held."""
+    clock: Callable[[], float] = time.time
+    """Our clock in epoch seconds: only to record when a create leaves, which a hint may offer
+    the user to vouch for (`MonthState.create_sent_at`); never compared with the server's."""
 
 
 def definitely_not_created(error: GigstackError) -> bool:
@@ -724,8 +728,13 @@ class _Run:
             note = None
         if error is None and not state.ok:
             error = _explain(state)
-        if error is None and state.ok and state.open_day is not None and hint is None:
-            hint = open_day_hint(state.open_day)  # complete only once that day is over
+        if (
+            error is None
+            and state.stage in (m.Stage.DONE, m.Stage.EMPTY)  # split: its parts hold the day
+            and state.open_day is not None
+            and hint is None
+        ):
+            hint = open_day_hint(state.open_day, today_mx())  # complete once that day is over
         if error is not None:
             if note:
                 error = f"{error} ({note})"
@@ -1405,6 +1414,7 @@ class _Run:
                 self.history_ids,
                 self.generation,
                 today=today_mx(),  # a month ending today is requested before its day is over
+                sent_at=self.options.clock(),  # kept while its answer never comes
             )
             new, commands = m.transition(state, send)
             self.store.put(new)  # the intent is durable before the create is sent

@@ -47,15 +47,25 @@ RUN_AGAIN = "run the same download again (the `sat download` command, or the `bu
 RUN_AGAIN_SENTENCE = "R" + RUN_AGAIN[1:] + "."
 
 
-def open_day_hint(day: date) -> str:
+def open_day_hint(day: date, today: date | None = None) -> str:
     """The hint of a finished month whose request was sent on `day`, the day its dates end,
     before that day was over (`MonthState.open_day`; newcomer 9h #3: only `open_day` said so,
-    and the summary and `journal show` read as complete)."""
-    return (
+    and the summary and `journal show` read as complete). `today`: Mexico City's date as the
+    plan reads it (`today_mx`); "tomorrow or later" only while `day` is today (or `today` is
+    not known): on a later day it is over (newcomer 9j F1: "after 2024-02-29 (tomorrow or
+    later)" on 2026-11-30)."""
+    head = (
         f"requested on {day} before that day was over (Mexico City): CFDIs stamped later that "
-        "day, or certified late at SAT, are not in it. Run the same command again after "
-        f"{day} (tomorrow or later): it names that day's missing CFDIs as MISSING DAYS, with "
-        "the way to request them"
+        "day, or certified late at SAT, are not in it. "
+    )
+    if today is not None and today > day:
+        return (
+            f"{head}{day} is over: run the same command again: it names that day's missing "
+            "CFDIs as MISSING DAYS, with the way to request them"
+        )
+    return (
+        f"{head}Run the same command again after {day} (tomorrow or later): it names that "
+        "day's missing CFDIs as MISSING DAYS, with the way to request them"
     )
 
 

@@ -355,6 +355,13 @@ class MonthState:
     """Reconcile only with a history whose call started after this generation."""
     unknown_cause: str | None = None
     """Why the last create's outcome is unknown (a 5xx, a 429, a lost answer, a killed run)."""
+    create_sent_at: float | None = None
+    """Our clock (epoch seconds) when the month's last create was sent (`Send.sent_at`), kept
+    only while no answer to it came: its outcome unknown (a 5xx, a lost or unreadable answer, a
+    killed run), also once the user adopted a request for the month. None once the server
+    answered it (`Created`, `CreateRefused`), or when not known. Never a proof of anything: the
+    adopted request may have been made elsewhere. The open-day note offers it as the time to
+    vouch for when the adopted request is that create (`_open_day_note`, newcomer 9j F1)."""
     sat_state: str | None = None
     invoice_count: int | None = None
     package_ids: tuple[str, ...] | None = None
@@ -666,6 +673,9 @@ class Send:
     today: date | None = None
     """Today in Mexico City as the create leaves (None: not known). A month whose dates end on
     it is requested before its last day is over (`MonthState.open_day`)."""
+    sent_at: float | None = None
+    """Our clock (epoch seconds) as the create leaves (`MonthState.create_sent_at`); None: not
+    known."""
 
 
 @attrs.frozen
@@ -1177,8 +1187,12 @@ def _transition(state: MonthState, obs: Observation) -> Result:
             return _send(state, obs)
         case Created():
             created = state.stage is Stage.SUBMITTING
+            if created:  # answered: the month's request is not a lost create
+                state = _evolve(state, create_sent_at=None)
             return _server_vouch(_created(state, obs), (Seen(obs.request_id),), created=created)
         case CreateRefused():
+            if state.stage is Stage.SUBMITTING:
+                state = _evolve(state, create_sent_at=None)  # answered: nothing was created
             if state.stage is Stage.SUBMITTING and says_duplicate(obs.code, obs.message):
                 return _duplicate(state, obs.message, state.need_generation), ()
             return _refused(state, obs)
@@ -1951,6 +1965,7 @@ def _send(state: MonthState, obs: Send) -> Result:
         exists=False,
         unknown=False,
         unknown_cause=None,
+        create_sent_at=obs.sent_at,
         need_generation=obs.generation,
         reason=None,
         hint=None,
@@ -3965,10 +3980,21 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
         if state.open_day_unproven
         else ""
     )
+    own = own_send_vouch(state)
+    if own is not None:
+        # This journal's own create lost its answer (newcomer 9j F1): its send time, on our
+        # clock, is what the user may vouch for if the adopted request is that create.
+        vouch = f"{own} Otherwise: "
     go = "download" if done else "once it has finished, download"
+    made = (
+        "adopted after this journal's own create for these dates lost its answer (it may "
+        "be that create or one made elsewhere)"
+        if state.create_sent_at is not None
+        else "made elsewhere"
+    )
     when = (
-        f"requested for {state.start}..{state.end} by request {state.request_id}, made "
-        "elsewhere, whose createdAt was never shown: it may have been made on "
+        f"requested for {state.start}..{state.end} by request {state.request_id}, {made}, "
+        "whose createdAt was never shown: it may have been made on "
         f"{day}, before that day was over (unknown never counts as after)"
         if state.open_day_unproven
         else f"requested for {state.start}..{state.end} on {day}, before that day was over"
@@ -3980,6 +4006,54 @@ def _open_day_note(state: MonthState, start: date, end: date, today: date) -> st
         "options you ran with, e.g. --team; other dates for SAT than the month's request: a "
         f"new request, possibly billed); once done, `gigstack-async journal split {state.key} "
         f"{' '.join(folders)}` records the month with them (runs of this folder then end ok)"
+    )
+
+
+def sent_at_text(sent_at: float) -> str:
+    """`sent_at` (epoch seconds, our clock) as `journal adopt --created-at` takes it as is: ISO
+    8601 in UTC with its offset, cut to the second (never later than the instant itself).
+
+    >>> sent_at_text(1796067436.9)
+    '2026-11-30T19:37:16+00:00'
+    """
+    return datetime.fromtimestamp(int(sent_at), UTC).isoformat()
+
+
+def own_send_vouch(state: MonthState) -> str | None:
+    """What month `state` says of its own lost create's send time (`create_sent_at`) while its
+    open day is unproven (`open_day_unproven`: the request it follows, adopted once that
+    create's answer was lost, never showed a `createdAt`): that time, and the `journal adopt
+    --created-at` that vouches for it, runnable as printed (`vouch_created_at` reads it as is),
+    and what it then does. Only the user's word: the adopted request may have been made
+    elsewhere, so the send time is never taken as its `createdAt` by itself (newcomer 9j F1).
+    None when there is no such time, the open day is proven, or the request was listed before
+    that create was sent (`history_before`: surely not it)."""
+    sent = state.create_sent_at
+    rid = state.request_id
+    if sent is None or rid is None or not state.open_day_unproven:
+        return None
+    if rid in (state.history_before or ()):
+        return None
+    try:
+        at = sent_at_text(sent)
+    except (OverflowError, OSError, ValueError):
+        return None
+    made = created_day(at)
+    if made is None or made < state.start:
+        return None  # `journal adopt` would refuse it (`_check_vouch`)
+    if made > state.end:
+        then = f"made after {state.end} was over: the month is complete"
+    else:
+        then = (
+            f"made on {made}, before {state.end} was over: "
+            f"{_days([(max(made, state.start), state.end)])} are then the MISSING DAYS"
+        )
+    return (
+        f"This journal sent its own create for {state.key} at {at} (our clock) and its answer "
+        f"was lost: if the request you adopted is that one, `gigstack-async journal adopt "
+        f"{state.key} {rid} --created-at {at}` records that time (nothing sent or billed; "
+        f"{then}). Do not if it may have been made elsewhere (then only the time gigstack's "
+        "dashboard shows, `--created-at <time shown in the dashboard>`)."
     )
 
 

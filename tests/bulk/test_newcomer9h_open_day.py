@@ -46,6 +46,10 @@ async def test_a_month_ending_today_says_so_in_its_result_summary_and_journal(
     summary = " ".join(capsys.readouterr().out.split())
     assert f"Next: {SAID}" in summary
 
+    # `journal show` on the same day (its clock, as the run's): "tomorrow or later" is true.
+    import gigstack_async.cli.commands.journal as journal
+
+    monkeypatch.setattr(journal, "today_mx", lambda now=None: date(2025, 6, 30))
     assert main(["journal", "show", str(out)]) == 0
     shown = " ".join(capsys.readouterr().out.split())
     assert "requested on 2025-06-30, before that day was over" in shown

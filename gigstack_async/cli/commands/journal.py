@@ -294,7 +294,9 @@ def register(commands: Any) -> None:
     adopt.add_argument(
         "--created-at",
         metavar="TIME",
-        help="when the request was made, as gigstack's dashboard shows it: an ISO date or "
+        help="when the request was made, as gigstack's dashboard shows it (or, when the "
+        "request you adopted is this folder's own create whose answer was lost, the time "
+        "that create was sent, which the MISSING DAYS error prints): an ISO date or "
         "date and time (2024-09-02T10:15 is Mexico City time; an offset such as -06:00 or Z "
         "is honoured). Made after the month's last day: that day is not MISSING DAYS; on or "
         "before it: that day is. You vouch for it: a later history or status that lists the "
@@ -588,15 +590,27 @@ def _row(
             "listed in the history or not, until it is adopted, allowed a resend or sent with "
             "--allow-duplicates)"
         )
-    if state.ok and state.open_day is not None and not state.hint:
+    done = state.stage in (m.Stage.DONE, m.Stage.EMPTY)
+    if done and state.open_day is not None and not state.hint:
         # Sent on the day its dates end (newcomer 9h #3): complete only once that day is over.
+        # Not a split month: its parts hold the day (newcomer 9j F1: said after the split).
+        made = (
+            "adopted after this journal's own create lost its answer"
+            if state.create_sent_at is not None
+            else "made elsewhere"
+        )
         why = (
-            f"{why}; its request (made elsewhere, createdAt never shown) may have been made "
+            f"{why}; its request ({made}, createdAt never shown) may have been made "
             f"on {state.open_day}, before that day was over"
             if state.open_day_unproven
             else f"{why}; requested on {state.open_day}, before that day was over"
         )
-        step = open_day_hint(state.open_day)
+        today = today_mx()
+        # Once the day is over, the run's own MISSING DAYS text: its ways, the free
+        # `--created-at` first (newcomer 9j F1: "after 2024-02-29 (tomorrow or later)" on
+        # 2026-11-30, and no way named).
+        note = m.plan_decision(state, state.start, state.end, today=today).note or ""
+        step = note if note.startswith("MISSING DAYS") else open_day_hint(state.open_day, today)
     vouched = m.vouched_created_at(state)
     if vouched is not None:
         why = (
