@@ -48,7 +48,7 @@ VOUCH = re.compile(r"`gigstack-async (journal adopt [^`]* --created-at [^`<]*)`"
 def _lost(state: m.MonthState = FEB, sent_at: float | None = SENT, **send: object) -> m.MonthState:
     """`state` sent (its send time on our clock `sent_at`), then its create's answer lost."""
     sent, _ = m.transition(state, m.Send((), sent_at=sent_at, **send))  # type: ignore[arg-type]
-    lost, _ = m.transition(sent, m.CreateUnknown("HTTP 502", exists=False, seen_at=SENT + 1))
+    lost, _ = m.transition(sent, m.CreateUnknown("HTTP 502", exists=False))
     return lost
 
 
