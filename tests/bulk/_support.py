@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -149,39 +148,6 @@ async def run_child(tmp_path: Path, sandbox: Sandbox, out: Path, mode: str) -> i
     if mode == "normal":
         assert process.returncode == 0, output.decode()
     return process.returncode
-
-
-def by_creation(
-    entries: tuple[m.Seen, ...] | list[m.Seen], later: tuple[tuple[str, int], ...] = ()
-) -> tuple[m.Seen, ...]:
-    """`entries` as a history kept newest by creation lists them: this run's creates (`later`,
-    by `Send.seq`) on top, newest first, then the others in the order given, and each entry
-    that reports no `createdAt` gets one (epoch ms, a minute apart, newest first by its place).
-    An absence is proven only where the list shows its creation order (review 9p #1;
-    tests/bulk/test_machine_history_order.py tests that rule itself)."""
-    seqs = dict(later)
-    ours = sorted((s for s in entries if s.id in seqs), key=lambda s: -seqs[s.id])
-    listed = [*ours, *(s for s in entries if s.id not in seqs)]
-    top = 1_717_200_000_000  # 2024-06-01 UTC
-    return tuple(
-        s if s.created_at is not None else attrs.evolve(s, created_at=str(top - 60_000 * n))
-        for n, s in enumerate(listed)
-    )
-
-
-def read_late(*args: Any, **fields: Any) -> m.HistorySeen:
-    """A `HistorySeen` read once the grace after a failed create has passed (`read_at`,
-    `grace`: tests/bulk/test_absence_grace.py tests the wait), for tests about what it lists;
-    one with a witness (`later`) is listed by creation (`by_creation`)."""
-    fields.setdefault("read_at", 0.0)
-    fields.setdefault("grace", 0.0)
-    if not fields.get("later"):  # no witness: nothing to prove, nothing to stamp
-        return m.HistorySeen(*args, **fields)
-    if args:
-        args = (by_creation(args[0], fields["later"]), *args[1:])
-    elif "entries" in fields:
-        fields["entries"] = by_creation(fields["entries"], fields["later"])
-    return m.HistorySeen(*args, **fields)
 
 
 def cfdi_text(uuid: str, day: str = "2024-02-10", receptor: str = "EKU9003173C9") -> str:

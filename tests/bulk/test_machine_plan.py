@@ -45,7 +45,9 @@ def decide(state: m.MonthState, dates: tuple[date, date]) -> m.PlanDecision:
         ({"stage": Stage.REFUSED, "resend_allowed": False}, PlanCreate.YES),  # refused: resendable
         ({"exhausted": (AUG,)}, PlanCreate.NO),  # SAT 5002 refused these dates: never again
         ({"stage": Stage.REFUSED, "exhausted": (AUG,)}, PlanCreate.NO),
-        ({"stage": Stage.SUBMITTING, "creates": 1}, PlanCreate.NO),  # a run died: the user decides
+        # A create whose outcome is unknown (a run died, an answer lost): never sent again by
+        # the run, whatever its history shows; only `journal resend` (review 9q #1).
+        ({"stage": Stage.SUBMITTING, "creates": 1}, PlanCreate.NO),  # a run died
         ({"stage": Stage.SUBMITTING, "unknown": True}, PlanCreate.NO),
         ({"stage": Stage.NEEDS_ATTENTION, "unknown": True}, PlanCreate.NO),
         ({"stage": Stage.NEEDS_ATTENTION, "resume_to": Stage.COMPLETED}, PlanCreate.NO),
@@ -66,6 +68,18 @@ def test_the_same_dates_keep_the_state_and_create_as_start_then_send_would(
 ) -> None:
     state = month(**changes)
     assert decide(state, AUG) == m.PlanDecision(None, None, create)
+
+
+def test_an_unknown_create_is_planned_again_only_after_the_users_resend() -> None:
+    # Formerly PlanCreate.IF_ABSENT: sent again once a history "proved" it absent (billed
+    # twice, reviews 9p #1, 9q #1). Now the run never sends it; `journal resend` does, once.
+    lost = month(stage=Stage.NEEDS_ATTENTION, unknown=True, creates=1, resend_allowed=False)
+    assert decide(lost, AUG).create is PlanCreate.NO
+    allowed, _ = m.transition(lost, m.AllowResend())
+    assert decide(allowed, AUG).create is PlanCreate.YES
+    sent, commands = m.transition(allowed, m.Send(()))
+    assert commands == (m.SendCreate(lost.key),)
+    assert decide(sent, AUG).create is PlanCreate.NO
 
 
 def test_the_same_dates_of_a_month_with_other_exhausted_dates_are_sent() -> None:
@@ -150,7 +164,7 @@ def test_exhausted_dates_starting_or_ending_beyond_the_request_miss_days(
         ({"stage": Stage.SAT_FAILED, "sat_code": 5003}, PlanCreate.NO),
         ({"stage": Stage.SAT_FAILED, "sat_code": 5002}, PlanCreate.NO),
         ({"stage": Stage.SUBMITTED, "request_id": "R"}, PlanCreate.NO),
-        ({"stage": Stage.SUBMITTING}, PlanCreate.NO),  # its own dates are not exhausted
+        ({"stage": Stage.SUBMITTING}, PlanCreate.NO),  # its create may have been billed
     ],
 )
 def test_exhausted_dates_within_the_request_are_never_sent_again(

@@ -26,7 +26,6 @@ from tests.bulk._support import (
     CREATE,
     PACKAGE,
     free_port,
-    read_late,
     results,
     run,
     xml_names,
@@ -69,8 +68,8 @@ FEB = {"start": date(2024, 2, 1), "end": date(2024, 2, 29)}
 DEC = {"start": date(2023, 12, 1), "end": date(2023, 12, 31)}
 
 
-def lost_create(state: m.MonthState, before: tuple[str, ...], seq: int = 1) -> m.MonthState:
-    state, commands = m.transition(state, m.Send(before, generation=1, seq=seq))
+def lost_create(state: m.MonthState, before: tuple[str, ...]) -> m.MonthState:
+    state, commands = m.transition(state, m.Send(before, generation=1))
     assert commands == (m.SendCreate(state.key),)
     state, _ = m.transition(state, m.CreateUnknown("502 Bad Gateway", generation=1))
     return state
@@ -131,38 +130,56 @@ async def test_a_short_history_never_bills_a_lost_create_twice(
         assert xml_names(out / lost) == sandbox.state.ground_truth[request.request_id]
 
 
-def test_absence_needs_a_listed_request_of_this_kind_older_than_the_attempt() -> None:
+def unproven(state: m.MonthState) -> bool:
+    """`state` needs the user for its lost create, sends nothing, and says the history cannot
+    tell (it never proves a create absent)."""
+    return (
+        state.stage is m.Stage.NEEDS_ATTENTION
+        and state.unknown
+        and not state.resend_allowed
+        and "the history cannot tell whether it arrived" in (state.reason or "")
+        and m.transition(state, m.Send(("h",), generation=3))[1] == ()
+    )
+
+
+def test_no_listing_proves_a_lost_create_absent() -> None:
     # Later creates of the run are listed, nothing older: a short history may have pushed the
     # lost create out (review 9b #1). Needs attention, never a resend.
     state = lost_create(JAN, before=())
     history: tuple[m.Seen, ...] = (seen("feb", **FEB),)
-    after, commands = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
-    assert after.stage is m.Stage.NEEDS_ATTENTION
-    assert "short history" in (after.reason or "")
+    after, commands = m.transition(state, m.HistorySeen(history, 2))
+    assert unproven(after)
     assert commands == ()
     # An older request of another kind does not span the slot either (a filtered history).
     state = lost_create(JAN, before=("meta",))
     history = (seen("feb", **FEB), seen("meta", request_type="metadata", **DEC))
-    after, _ = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
-    assert after.stage is m.Stage.NEEDS_ATTENTION
-    # One of this kind that existed before the attempt and one created after it: proven.
+    after, _ = m.transition(state, m.HistorySeen(history, 2))
+    assert unproven(after)
+    # One of this kind that existed before the attempt and one created after it: this once
+    # "proved" it absent and sent it again (billed twice when the history was kept by period
+    # or listed it late: reviews 9l #1, 9p #1, 9q #1). It proves nothing.
     state = lost_create(JAN, before=("dec",))
     history = (seen("feb", **FEB), seen("dec", **DEC))
-    after, _ = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
-    assert after.stage is m.Stage.PLANNED
-    assert after.resend_allowed
+    after, commands = m.transition(state, m.HistorySeen(history, 2, expected=("feb",)))
+    assert unproven(after)
+    assert commands == ()
+    # `journal resend` sends it once more; a history listing it adopts it instead.
+    allowed, _ = m.transition(after, m.AllowResend())
+    _, commands = m.transition(allowed, m.Send(("feb", "dec"), generation=3))
+    assert commands == (m.SendCreate(JAN.key),)
+    adopted, _ = m.transition(after, m.HistorySeen((seen("jan"), *history), 3))
+    assert (adopted.stage, adopted.request_id) == (m.Stage.SUBMITTED, "jan")
 
 
-def test_without_request_type_only_a_request_of_this_journal_spans_the_slot() -> None:
-    # Documented fields only: an older entry without requestType may be a metadata request.
+def test_without_request_type_no_request_spans_the_slot() -> None:
+    # Documented fields only: an older entry without requestType may be a metadata request;
+    # one this journal created (formerly an anchor of the proof) proves nothing either.
     state = lost_create(JAN, before=("dec",))
     history = (seen("feb", request_type=None, **FEB), seen("dec", request_type=None, **DEC))
-    after, _ = m.transition(state, read_late(history, 2, later=(("feb", 2),)))
-    assert after.stage is m.Stage.NEEDS_ATTENTION
-    after, _ = m.transition(
-        state, read_late(history, 2, expected=("dec", "feb"), later=(("feb", 2),))
-    )
-    assert after.stage is m.Stage.PLANNED
+    after, _ = m.transition(state, m.HistorySeen(history, 2))
+    assert unproven(after)
+    after, _ = m.transition(state, m.HistorySeen(history, 2, expected=("dec", "feb")))
+    assert unproven(after)
 
 
 # 2: a reused id is another request, and no proof ---------------------------------------------
@@ -230,19 +247,20 @@ def test_a_known_id_listed_as_another_request_is_a_candidate_and_proves_nothing(
         seen("DM-2", created_at="1700002000000"),  # the lost create, under the old request's id
         seen("DM-1", created_at="1700001500000", **DEC),
     )
-    after, _ = m.transition(state, read_late(history, 2, later=(("DM-3", 2),)))
+    after, _ = m.transition(state, m.HistorySeen(history, 2))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     assert "DM-2" in (after.reason or "")
     assert after.request_id is None  # a reused id is never adopted without the user
-    # The same id listed exactly as recorded is the old request: excluded, and proof holds.
-    # (listed as by creation: the old request below DM-1, every createdAt readable)
+    # The same id listed exactly as recorded is the old request: excluded, no candidate; the
+    # create is simply not listed, which proves nothing (formerly: proven absent, sent again).
     same = (
         seen("DM-3", **FEB),
         seen("DM-1", created_at="1700001500000", **DEC),
         seen("DM-2", created_at="1700001000000", status="failed"),
     )
-    after, _ = m.transition(state, read_late(same, 2, later=(("DM-3", 2),)))
-    assert after.stage is m.Stage.PLANNED
+    after, _ = m.transition(state, m.HistorySeen(same, 2))
+    assert unproven(after)
+    assert "candidates" not in (after.reason or "")
 
 
 def test_another_months_reused_id_makes_the_history_prove_nothing() -> None:
@@ -253,10 +271,12 @@ def test_another_months_reused_id_makes_the_history_prove_nothing() -> None:
         seen("DM-9", created_at="1700002500000", **DEC),  # February's old id, now another request
         seen("DM-1", created_at="1700001500000", **DEC),
     )
-    proof = read_late(history, 2, later=(("DM-3", 2),))
-    assert m.transition(state, proof)[0].stage is m.Stage.PLANNED  # without the records
-    after, _ = m.transition(state, attrs.evolve(proof, records=(feb,)))
-    assert after.stage is m.Stage.NEEDS_ATTENTION
+    listing = m.HistorySeen(history, 2)
+    without = m.transition(state, listing)[0]  # without the records: not listed, no proof
+    assert unproven(without)
+    assert "restarted" not in (without.reason or "")
+    after, _ = m.transition(state, attrs.evolve(listing, records=(feb,)))
+    assert unproven(after)
     assert "restarted" in (after.reason or "")
 
 
@@ -270,7 +290,7 @@ def test_a_watched_request_listed_with_another_created_at_is_not_followed() -> N
         records=(m.KnownRequest("DM-1", JAN.start, JAN.end, "received", "cfdi", "1000"),),
     )
     reused = seen("DM-1", status="completed", created_at="9000", package_ids=("P",))
-    after, commands = m.transition(watching, read_late((reused,), 2))
+    after, commands = m.transition(watching, m.HistorySeen((reused,), 2))
     assert after.stage is m.Stage.NEEDS_ATTENTION
     assert "restarted" in (after.reason or "")
     assert not any(isinstance(c, m.FetchPackage) for c in commands)
@@ -464,7 +484,41 @@ async def test_rate_limited_creates_the_history_cannot_settle_say_exactly_what_t
         }
 
 
-async def test_rate_limited_creates_the_history_proves_absent_are_sent_again_by_themselves(
+async def _rate_limited_then_resent(
+    client: GigstackClient, sandbox: Sandbox, out: Path
+) -> dict[str, MonthResult]:
+    """A request of the months' kind listed before their creates, January's and February's
+    creates answered 429 (concurrency 1): the run that once proved them absent (a request
+    older and one newer listed) and sent them again by itself. Now they need the user, are
+    never sent by a re-run, and `journal resend` sends each once: the final run's results."""
+    await client.downloads.create_request(
+        start_date="2023-12-01", end_date="2023-12-31", rfc_type="received"
+    )
+    sandbox.state.force_fault(CREATE, "429", times=2)
+    months = ("2024-01", "2024-02", "2024-03")
+    for _ in range(2):  # the run, then the same command again: nothing more is sent
+        done = results(await run(client, out, "2024-01", "2024-03", concurrency=1, timeout=30))
+        assert {k: r.stage for k, r in done.items()} == {
+            "2024-01": "needs-attention",
+            "2024-02": "needs-attention",
+            "2024-03": "done",
+        }
+        for key in ("2024-01", "2024-02"):
+            assert "cannot tell whether it arrived" in (done[key].error or "")
+            assert says(done[key].hint, f"journal resend {key}")
+        assert billed(sandbox, *months) == {"2024-01": 0, "2024-02": 0, "2024-03": 1}
+        assert len(sandbox.state.calls_to(CREATE)) == 1 + 2 + 1
+    with journal_of(out) as store:  # `gigstack-async journal resend 2024-01 / 2024-02 --yes`
+        for key in ("2024-01", "2024-02"):
+            state, _ = m.transition(store.get(key), m.AllowResend())
+            store.put(state)
+    final = results(await run(client, out, "2024-01", "2024-03", concurrency=1, timeout=30))
+    assert billed(sandbox, *months) == dict.fromkeys(months, 1)
+    assert len(sandbox.state.calls_to(CREATE)) == 1 + 2 + 1 + 2  # each resent exactly once
+    return final
+
+
+async def test_rate_limited_creates_the_history_does_not_list_are_sent_only_when_resent(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "cfdi"
@@ -472,38 +526,23 @@ async def test_rate_limited_creates_the_history_proves_absent_are_sent_again_by_
         Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
         GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
     ):
-        await client.downloads.create_request(
-            start_date="2023-12-01", end_date="2023-12-31", rfc_type="received"
-        )  # listed before the attempts, of their kind: the history spans their slot
-        sandbox.state.force_fault(CREATE, "429", times=2)
-        done = results(await run(client, out, "2024-01", "2024-03", concurrency=1, timeout=20))
-        assert all(r.ok for r in done.values()), {k: r.error for k, r in done.items()}
-        assert billed(sandbox, "2024-01", "2024-02", "2024-03") == {
-            "2024-01": 1,
-            "2024-02": 1,
-            "2024-03": 1,
-        }
-        assert len(sandbox.state.calls_to(CREATE)) == 1 + 3 + 2
+        final = await _rate_limited_then_resent(client, sandbox, out)
+        assert all(r.ok for r in final.values()), {k: r.error for k, r in final.items()}
 
 
 @pytest.mark.parametrize("create_seconds", [0.3, 1.0])
-async def test_rate_limited_creates_on_a_slow_network_wait_for_the_next_create(
+async def test_rate_limited_creates_on_a_slow_network_are_sent_only_when_resent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, create_seconds: float
 ) -> None:
-    """The same run with every create taking `create_seconds` (a slow network): history reads
-    (every 20-100 ms) land between the 429 and the next create, so the first history after a
-    429 lists no request created after it. That month used to need the user for the whole run
-    (unknown outcome), although the next create of the same run proves it absent. It waits for
-    that create, then is sent again by itself; each month billed once."""
+    """The same runs with every create taking `create_seconds` (a slow network): history reads
+    (every 20-100 ms) land between the 429 and the next create. The month needs the user, and
+    the run still ends by itself (it once waited for the next create to prove it absent, then
+    sent it again); each month billed once."""
     out = tmp_path / "cfdi"
     async with (
         Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
         GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
     ):
-        await client.downloads.create_request(
-            start_date="2023-12-01", end_date="2023-12-31", rfc_type="received"
-        )  # listed before the attempts, of their kind: the history spans their slot
-        sandbox.state.force_fault(CREATE, "429", times=2)
         create = client.downloads.create_request
 
         async def slow_create(**kw: Any) -> Any:
@@ -511,17 +550,12 @@ async def test_rate_limited_creates_on_a_slow_network_wait_for_the_next_create(
             return await create(**kw)
 
         monkeypatch.setattr(client.downloads, "create_request", slow_create)
-        done = results(await run(client, out, "2024-01", "2024-03", concurrency=1, timeout=30))
-        months = ("2024-01", "2024-02", "2024-03")
-        assert {k: (r.stage, r.error) for k, r in done.items()} == dict.fromkeys(
-            months, ("done", None)
-        )
-        assert billed(sandbox, "2024-01", "2024-02", "2024-03") == {
-            "2024-01": 1,
-            "2024-02": 1,
-            "2024-03": 1,
+        final = await _rate_limited_then_resent(client, sandbox, out)
+        assert {k: (r.stage, r.error) for k, r in final.items()} == {
+            "2024-01": ("done", None),
+            "2024-02": ("done", None),
+            "2024-03": ("done", None),
         }
-        assert len(sandbox.state.calls_to(CREATE)) == 1 + 3 + 2
 
 
 def test_a_month_is_never_empty_on_a_request_this_run_could_not_type() -> None:
@@ -539,16 +573,16 @@ def test_a_month_is_never_empty_on_a_request_this_run_could_not_type() -> None:
     state, _ = m.transition(resumed, m.Start())
     listed = seen("DM-1", status="completed", request_type=None, created_at="77",
                   invoice_count=0, package_ids=())  # fmt: skip
-    state, _ = m.transition(state, read_late((listed,), 2))
+    state, _ = m.transition(state, m.HistorySeen((listed,), 2))
     assert state.stage is m.Stage.NEEDS_ATTENTION
     assert "never reported empty on a guess" in (state.reason or "")
     assert "journal adopt 2024-01 DM-1" in (state.hint or "")
     # The user confirms it in the dashboard: the next run takes their word.
     state, _ = m.transition(state, m.Adopt("DM-1"))
     state, _ = m.transition(state, m.Start())
-    state, _ = m.transition(state, read_late((listed,), 2))
+    state, _ = m.transition(state, m.HistorySeen((listed,), 2))
     assert state.stage is m.Stage.EMPTY
     # With requestType listed as ours, no confirmation is needed.
     state, _ = m.transition(resumed, m.Start())
-    state, _ = m.transition(state, read_late((attrs.evolve(listed, request_type="cfdi"),), 2))
+    state, _ = m.transition(state, m.HistorySeen((attrs.evolve(listed, request_type="cfdi"),), 2))
     assert state.stage is m.Stage.EMPTY
