@@ -1750,6 +1750,9 @@ def _seen_as_candidate(state: MonthState) -> bool:
     return rid is not None and any(r.id == rid and r.created_at for r in state.records)
 
 
+_PROVEN_BY_OLD_RULE = "the history proved the last create never arrived"
+
+
 def _start(state: MonthState, obs: Start) -> Result:
     state = _evolve(
         state,
@@ -1774,6 +1777,18 @@ def _start(state: MonthState, obs: Start) -> Result:
         return _evolve(state, unknown=True, need_generation=0, unknown_cause=cause), ()
     if stage is Stage.REFUSED:
         return _evolve(state, stage=Stage.PLANNED, resend_allowed=True), ()
+    if stage is Stage.PLANNED and state.resend_allowed and state.reason == _PROVEN_BY_OLD_RULE:
+        # Journaled by a version that read a history as proof that the last create never
+        # arrived (reviews 9p #1, 9q #1 billed twice on such proofs): it may exist after all.
+        return _evolve(
+            state,
+            stage=Stage.SUBMITTING,
+            resend_allowed=False,
+            unknown=True,
+            need_generation=0,
+            unknown_cause="an earlier version of this SDK took a history that did not list the "
+            "last create as proof that it never arrived; no history proves that",
+        ), ()
     if stage is Stage.NEEDS_ATTENTION and state.unknown:
         # Generations and create numbers restart with each run: any history of this run
         # started after that create, and any create of this run came after it.

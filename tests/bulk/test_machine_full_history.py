@@ -175,3 +175,30 @@ def test_a_journal_written_with_the_removed_absence_proof_fields_still_loads() -
     loaded = decode_state(json.dumps(written))
     assert loaded == lost()
     assert gap_of(loaded, full()) == FULL
+
+
+def test_an_old_journals_proof_of_absence_is_not_trusted() -> None:
+    """A journal written by a version that proved a lost create absent (then stopped before
+    the resend) would send it on the next run: the proof is not trusted now (reviews 9p #1,
+    9q #1). The month reconciles again: adopted if listed, else it needs the user."""
+    proven = m.MonthState(
+        "2024-01",
+        date(2024, 1, 1),
+        date(2024, 1, 31),
+        "received",
+        "cfdi",
+        creates=1,
+        resend_allowed=True,
+        reason="the history proved the last create never arrived",
+    )
+    assert m.plan_decision(proven, proven.start, proven.end).create is m.PlanCreate.NO
+    started, commands = m.transition(proven, m.Start())
+    assert commands == ()
+    assert started.stage is Stage.SUBMITTING
+    assert started.unknown
+    assert m.transition(started, m.Send(("h1",), generation=1)) == (started, ())
+    needs, commands = m.transition(started, m.HistorySeen((m.Seen("h1"),), generation=1))
+    assert commands == ()
+    assert needs.stage is Stage.NEEDS_ATTENTION
+    assert needs.reason is not None
+    assert "no history proves that" in needs.reason
