@@ -2466,14 +2466,26 @@ def _not_this_month(state: MonthState, seen: Seen) -> Result:
         return _attention(state, *part), ()
     return _attention(
         state,
-        f"the server's request {seen.id} is for {seen.rfc_type} "
-        f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
+        f"the server's request {seen.id} is for {_seen_criteria(seen)}, not this month "
         "(request ids may have been reused)",
         "nothing was downloaded; find the right request with `gigstack-async "
         "downloads history` or gigstack's dashboard, then `gigstack-async journal "
         f"adopt {state.key} <id>` or "
         f"`gigstack-async journal resend {state.key}`",
     ), ()
+
+
+def _seen_criteria(seen: Seen) -> str:
+    """What `seen` reports of its criteria, for a text: `received cfdi 2024-08-01..2024-08-31`,
+    each field the server did not report said so (newcomer 9j F6: a missing request type left
+    "received  2024-08-01..2024-08-31", a double space)."""
+    rfc = seen.rfc_type or "(rfc type not reported)"
+    kind = seen.request_type or "(request type not reported)"
+    if seen.start is None and seen.end is None:
+        dates = "(dates not reported)"
+    else:
+        dates = f"{seen.start or '(start not reported)'}..{seen.end or '(end not reported)'}"
+    return f"{rfc} {kind} {dates}"
 
 
 def status_criteria(state: MonthState, obs: StatusSeen) -> Seen:

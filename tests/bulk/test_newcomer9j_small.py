@@ -1,0 +1,221 @@
+"""Newcomer 9j's smaller findings (F2, F3, F5, F6): what a backend running several `bulk()` calls
+in one process sees in its logs, `repr`s, errors and texts.
+
+- F2: the bulk run's WARNINGs ("could not be checked", ...) did not say which run logged them:
+  three concurrent runs logged three identical-looking lines. Each names its download folder now,
+  in the text and as `extra=` fields (`download_to`, `journal`).
+- F3: `run.history_reach.since` was raw epoch-ms text; it is a UTC `datetime` (raw kept in
+  `since_raw`). It stays None on a run that sends nothing (README says so).
+- F5: `repr(run)` was the default `<... object at 0x...>`.
+- F6: two `bulk()` tasks of one process on one folder were told "another process"; a history
+  entry without a request type printed "received  2024-08-01..." (a double space).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import attrs
+import pytest
+
+from gigstack_async import GigstackClient
+from gigstack_async.bulk import JournalLockedError
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.created_at import created_at_instant
+from gigstack_async.bulk.events import MonthResult
+from gigstack_async.bulk.reach import history_reach
+from gigstack_async.bulk.run import BulkDownload
+from gigstack_async.bulk.store import JournalStore, StoreIdentity
+from gigstack_async.sandbox import Sandbox
+from tests.bulk._support import CREATE, FAST, calls, month_results, received_month
+
+# ------------------------------------------------------------------ F2, F3: concurrent runs
+
+
+async def test_concurrent_runs_log_their_own_folder_and_a_datetime_reach(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox, client = world
+    # A request made today: the history reaches back to today only, so the months below (which
+    # began long before) cannot be checked for an earlier identical request: each run warns.
+    first = await month_results(client, tmp_path / "A", "2024-01", "2024-01")
+    assert first["2024-01"].ok
+    x, y = tmp_path / "X", tmp_path / "Y"
+    runs = {
+        x: client.downloads.bulk(
+            "2024-02", "2024-02", rfc_type="received", download_to=x, poll=FAST
+        ),
+        y: client.downloads.bulk(
+            "2024-03", "2024-03", rfc_type="received", download_to=y, poll=FAST
+        ),
+    }
+
+    async def drive(folder: Path) -> None:
+        async with runs[folder] as run:
+            assert all(e.ok for e in [e async for e in run] if isinstance(e, MonthResult))
+
+    caplog.set_level(logging.WARNING, logger="gigstack_async")
+    caplog.clear()
+    await asyncio.gather(drive(x), drive(y))
+    warned = [r for r in caplog.records if "could not be checked" in r.getMessage()]
+    assert len(warned) == 2
+    by_folder = {getattr(r, "download_to", None): r.getMessage() for r in warned}
+    assert set(by_folder) == {str(x), str(y)}  # was: no `download_to` on the record
+    for folder, text in by_folder.items():
+        # was: both began "the account's history lists ..."
+        assert text.startswith(f"bulk download to {folder}: the account's history lists ")
+    assert {getattr(r, "journal", None) for r in warned} == {
+        str(f / ".gigstack-journal.sqlite3") for f in (x, y)
+    }
+
+    # F3: how far back the history reached, as an instant (was: '1796059025007', epoch-ms text).
+    reach = runs[x].history_reach
+    assert reach is not None
+    assert reach.unchecked == ("2024-02",)
+    assert isinstance(reach.since, datetime)
+    assert reach.since.tzinfo is not None
+    assert reach.since.utcoffset() == UTC.utcoffset(None)
+    assert reach.since_raw is not None
+    assert created_at_instant(reach.since_raw) == reach.since
+    assert abs(reach.since - datetime.now(UTC)).total_seconds() < 24 * 3600
+
+    # A resumed run with nothing to send never reads the reach: None, as the README says.
+    sent = calls(sandbox, CREATE)
+    again = client.downloads.bulk(
+        "2024-02", "2024-02", rfc_type="received", download_to=x, poll=FAST
+    )
+    async with again:
+        assert [e.stage for e in [e async for e in again] if isinstance(e, MonthResult)] == ["done"]
+    assert again.history_reach is None
+    assert calls(sandbox, CREATE) == sent
+
+
+def test_the_reach_of_a_wall_time_is_its_latest_instant_and_the_text_as_sent() -> None:
+    # A createdAt without an offset: `since` is the latest instant it may name (UTC-12); the
+    # warning still shows what the server wrote.
+    entry = m.Seen("R1", "completed", "received", "cfdi", created_at="2023-11-30T20:00:00")
+    reach = history_reach((entry,), [("2023-10", date(2023, 10, 1))])
+    assert reach.since == datetime(2023, 12, 1, 8, tzinfo=UTC)
+    assert reach.since_raw == "2023-11-30T20:00:00"
+    assert "made since 2023-11-30T20:00:00 (time zone not stated)" in (reach.warning or "")
+    unreadable = history_reach((attrs.evolve(entry, created_at="12345"),), [])
+    assert (unreadable.since, unreadable.since_raw) == (None, None)
+
+
+# ------------------------------------------------------------------ F5: repr
+
+
+async def test_repr_of_a_bulk_run_says_what_it_downloads_and_never_the_key(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    sandbox, client = world
+    run = client.downloads.bulk(
+        "2024-01", "2024-03", rfc_type="issued", request_type="metadata", download_to=tmp_path / "d"
+    )
+    shown = repr(run)
+    assert shown == (
+        "<BulkDownload 2024-01-01..2024-03-31 rfc_type='issued' request_type='metadata' months=3 "
+        f"download_to={str(tmp_path / 'd')!r} journal="
+        f"{str(tmp_path / 'd' / '.gigstack-journal.sqlite3')!r}>"
+    )
+    assert sandbox.api_key not in shown
+    assert sandbox.api_key[-8:] not in shown
+    bare = client.downloads.bulk("2024-01", "2024-01", rfc_type="received", journal=None)
+    assert "download_to=None journal=None>" in repr(bare)
+
+
+# ------------------------------------------------------------------ F6: the lock's text
+
+
+async def test_two_runs_of_one_process_on_one_folder_say_so(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path
+) -> None:
+    _, client = world
+    folder = tmp_path / "same"
+    first = client.downloads.bulk("2024-01", "2024-01", rfc_type="received", download_to=folder)
+    second = client.downloads.bulk("2024-01", "2024-01", rfc_type="received", download_to=folder)
+    async with first:
+        events = aiter(first)
+        await anext(events)  # running: it holds the journal
+        with pytest.raises(JournalLockedError) as caught:
+            await drain(second)
+    text = str(caught.value)
+    assert "another task of this process" in text  # was: "another process"
+    assert "another process" not in text
+
+
+async def drain(run: BulkDownload) -> None:
+    async with run:
+        async for _ in run:
+            pass
+
+
+IDENTITY = StoreIdentity(
+    None, "http://127.0.0.1:9/v2", "1234abcd1234abcd", None, "received", "cfdi"
+)
+
+
+def test_another_process_holding_the_journal_is_still_called_another_process(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    code = (
+        "import sys; from gigstack_async.bulk.store import JournalStore, StoreIdentity;"
+        "i = StoreIdentity(None, 'http://127.0.0.1:9/v2', '1234abcd1234abcd', None, "
+        "'received', 'cfdi');"
+        f"s = JournalStore.open({str(path)!r}, i); print('held', flush=True); sys.stdin.read()"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(JournalLockedError, match="another process is driving") as caught:
+            JournalStore.open(path, IDENTITY)
+        assert "this process" not in str(caught.value)
+    finally:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
+    JournalStore.open(path, IDENTITY).close()  # released with the process
+
+
+# ------------------------------------------------------------------ F6: no double space
+
+
+@pytest.mark.parametrize(
+    ("missing", "shown"),
+    [
+        ({"request_type": None}, "received (request type not reported) 2024-08-01..2024-08-31"),
+        ({"rfc_type": None}, "(rfc type not reported) cfdi 2024-08-01..2024-08-31"),
+        ({"end": None}, "received cfdi 2024-08-01..(end not reported)"),
+    ],
+)
+def test_a_request_of_another_month_names_what_was_not_reported(
+    missing: dict[str, object], shown: str
+) -> None:
+    # 2024-09's request id is listed for 2024-08 (the documented-fields profile reports no
+    # requestType): the month needs attention; the text said "is for received  2024-08-01".
+    month = attrs.evolve(
+        received_month("2024-09"),
+        stage=m.Stage.PROCESSING,
+        request_id="7A1A31F9",
+        known_ids=("7A1A31F9",),
+    )
+    listed = attrs.evolve(
+        m.Seen("7A1A31F9", "completed", "received", "cfdi", date(2024, 8, 1), date(2024, 8, 31)),
+        **missing,  # type: ignore[arg-type]
+    )
+    state, _ = m.transition(month, m.HistorySeen((listed,), generation=1))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert state.reason is not None
+    assert f"the server's request 7A1A31F9 is for {shown}, not this month" in state.reason
+    assert "  " not in state.reason
