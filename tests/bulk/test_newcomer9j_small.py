@@ -31,8 +31,9 @@ from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.reach import history_reach
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
+from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox
-from tests.bulk._support import CREATE, FAST, calls, month_results, received_month
+from tests.bulk._support import CREATE, FAST, calls, done_month, month_results, received_month
 
 # ------------------------------------------------------------------ F2, F3: concurrent runs
 
@@ -219,3 +220,70 @@ def test_a_request_of_another_month_names_what_was_not_reported(
     assert state.reason is not None
     assert f"the server's request 7A1A31F9 is for {shown}, not this month" in state.reason
     assert "  " not in state.reason
+
+
+# ------------------------------------------------------------------ F6: after a retry-download
+
+
+def test_after_a_retry_download_failed_too_the_texts_say_a_third_get_may_be_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The newcomer's 2024-04: GET 502, GET dropped, `journal retry-download` as hinted, 3rd GET
+    # dropped. Was: "3 downloads counted, 3 of them may not have reached SAT" and "SAT may serve
+    # package ... once more", read as if the SDK believed nothing had reached SAT.
+    month = attrs.evolve(
+        received_month("2024-04"),
+        stage=m.Stage.COMPLETED,
+        request_id="R1",
+        known_ids=("R1",),
+        creates=1,
+        checked=True,
+        confirmed_id="R1",
+        package_ids=("P1",),
+        downloads=(("P1", 2),),
+        unsure=(("P1", 2),),  # the 502 and the dropped GET: no byte of either arrived
+    )
+    blocked = m.transition(month, m.PackageFailed("P1", "connection dropped"))[0]
+    allowed = m.transition(blocked, m.AllowDownload())[0]
+    sent = m.transition(allowed, m.PackageSending("P1"))[0]
+    again = m.transition(sent, m.PackageFailed("P1", "connection dropped"))[0]
+    assert (again.stage, again.blocked_package) == (m.Stage.NEEDS_ATTENTION, "P1")
+    reason, hint = again.reason or "", again.hint or ""
+    assert "may not have reached SAT" not in reason
+    assert "SAT may already have served it twice" in reason
+    assert "none surely reached SAT" in reason
+    assert "SAT may serve package P1 once more" not in hint
+    assert "may be SAT's third, which SAT refuses with 5008" in hint
+    assert "the way on is a new request: `gigstack-async journal resend 2024-04`" in hint
+    # Still free to try (text only: what the machine allows is unchanged).
+    assert hint.index("journal retry-download") < hint.index("journal resend")
+
+    folder = tmp_path / "cfdi"
+    with JournalStore.open(folder / ".gigstack-journal.sqlite3", IDENTITY) as store:
+        store.ensure([again])
+    capsys.readouterr()
+    assert main(["journal", "show", str(folder), "2024-04"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "P1: 3 of 3 (3 unconfirmed: SAT may already have served it twice)" in shown
+    assert "3 may not have reached SAT" not in shown
+    assert main(["journal", "retry-download", str(folder), "2024-04"]) == 2  # no --yes
+    said = " ".join(capsys.readouterr().out.split())
+    assert "this download may be its third, which SAT refuses with 5008 (it bills nothing)" in said
+    assert "so SAT may serve it once more" not in said
+    assert "journal resend" in said
+
+
+def test_missing_files_after_a_third_get_say_the_next_may_be_refused() -> None:
+    # A done month whose package took a `journal retry-download` (3 GETs) lost a file: the
+    # free refill is still offered, but not as "SAT may serve it once more".
+    done = attrs.evolve(
+        done_month("2024-04", ("A.xml", "B.xml")),
+        downloads=(("P1", 3),),
+        granted=(("P1", 1),),
+        unsure=(("P1", 2),),
+    )
+    state, _ = m.transition(done, m.Start(on_disk=1, cfdis=1, lost=("B.xml",)))
+    hint = state.hint or ""
+    assert "journal retry-download 2024-04" in hint
+    assert "SAT may serve it once more" not in hint
+    assert "this one may be its third, refused with 5008" in hint
