@@ -32,8 +32,19 @@ from gigstack_async.bulk.reach import history_reach
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.cli import main
-from gigstack_async.sandbox import Sandbox
-from tests.bulk._support import CREATE, FAST, calls, done_month, month_results, received_month
+from gigstack_async.cli.summary import concise_reason
+from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
+from gigstack_async.sandbox.profiles import ServerProfile
+from tests.bulk._support import (
+    CREATE,
+    FAST,
+    calls,
+    done_month,
+    keyed_cli,
+    month_results,
+    received_month,
+    world_of,
+)
 
 # ------------------------------------------------------------------ F2, F3: concurrent runs
 
@@ -287,3 +298,55 @@ def test_missing_files_after_a_third_get_say_the_next_may_be_refused() -> None:
     assert "journal retry-download 2024-04" in hint
     assert "SAT may serve it once more" not in hint
     assert "this one may be its third, refused with 5008" in hint
+
+
+# ------------------------------------------------------------------ F4: long reasons
+
+
+async def test_the_summary_shortens_a_long_reason_and_journal_show_keeps_it_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every create's answer is cut short after the server made it, and the history never lists
+    # it: each month needs attention with the whole OutcomeUnknownError (aiohttp's
+    # `<ContentLengthError: 400, ...>` included) in its reason, 1,300 characters a summary row.
+    faults = FaultConfig(operations=frozenset({CREATE}), after_truncate_rate=1.0, seed=3)
+    config = SandboxConfig(
+        speed=3000, seed=11, faults=faults, profile=ServerProfile(lost_create_lag=1e6)
+    )
+    out = tmp_path / "cfdi"
+    async with world_of(config) as (sandbox, client):
+        argv = (
+            "sat", "download", "--from", "2024-01", "--to", "2024-01", "--rfc-type", "received",
+            "--out", out, "--yes", "--timeout", "5", "--poll-interval", "0.05",
+        )  # fmt: skip
+        capsys.readouterr()
+        assert await asyncio.to_thread(keyed_cli, sandbox, *argv) == 1
+        progress, summary = capsys.readouterr().out.split("Summary", 1)
+        # The Python object keeps every word.
+        python = await month_results(client, tmp_path / "py", "2024-01", "2024-01", timeout=5)
+    full = python["2024-01"].error or ""
+    assert "ContentLengthError" in full
+    assert len(full) > 400
+    assert "ContentLengthError" in progress  # the run's own line, as it happened
+    row = next(line for line in summary.splitlines() if line.startswith("2024-01"))
+    assert "ContentLengthError" not in row  # was: the whole error, 1,334 characters
+    assert "outcome of the create request is unknown (…); a create request may have been " in row
+    assert "history cannot tell whether it arrived (…). Next: " in row
+    # The hint (what to do) stays whole: its commands run as printed.
+    assert f"`gigstack-async journal adopt {out} 2024-01 <request id>`" in row
+    assert f"`gigstack-async journal resend {out} 2024-01`" in row
+    assert len(row.split(". Next: ", 1)[0]) < 250  # the month's columns and its reason
+    assert (
+        "Reasons shortened for 2024-01 ((…) marks details left out): `gigstack-async journal "
+        f"show {out} <month>` prints each in full."
+    ) in summary
+    assert main(["journal", "show", str(out), "2024-01"]) == 0
+    assert "ContentLengthError" in capsys.readouterr().out
+
+
+def test_a_short_reason_and_backticked_commands_are_never_shortened() -> None:
+    short = "downloading package P1 failed: HTTP 502 (a gateway error, perhaps after SAT acted)"
+    assert concise_reason(short) == short
+    command = "`gigstack-async journal adopt ./cfdi 2024-01 (" + "x" * 60 + ")`"
+    long = "it failed (" + "y" * 300 + "); " + command
+    assert concise_reason(long) == "it failed (…); " + command
