@@ -162,7 +162,7 @@ def test_the_rfc_is_learnt_once_and_then_enforced(path: Path) -> None:
 
 def test_a_second_opener_is_locked_out_until_the_first_closes(path: Path) -> None:
     first = JournalStore.open(path, IDENTITY)
-    with pytest.raises(JournalLockedError, match="another process"):
+    with pytest.raises(JournalLockedError, match="another task of this process"):
         JournalStore.open(path, IDENTITY)
     first.close()
     JournalStore.open(path, IDENTITY).close()

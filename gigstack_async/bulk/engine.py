@@ -608,6 +608,20 @@ class _Run:
         # What stops the run and is raised from it once in-flight calls are recorded: a 401/403,
         # or no answer at all from the server (`bulk.stops.ends_run`).
         self.fatal: GigstackError | None = None
+        # Every log line of this run names its folder (newcomer 9j F2: several `bulk()` runs in
+        # one process logged identical-looking WARNINGs), in the text and as `extra=` fields.
+        folder = options.download_to
+        self.log_name = f"bulk download to {folder}" if folder else f"bulk journal {store.path}"
+        self.log_extra = {
+            "download_to": None if folder is None else str(folder),
+            "journal": str(store.path),
+        }
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        """Log `message` (%-style with `args`) on the `gigstack_async` logger, led by this run's
+        folder (`bulk download to <download_to>: ...`, or its journal without one) and with
+        `extra` fields `download_to` (None without one) and `journal` (the journal's path)."""
+        logger.log(level, "%s: " + message, self.log_name, *args, extra=self.log_extra)
 
     # ---------------------------------------------------------------- the machine
 
@@ -651,7 +665,7 @@ class _Run:
             case m.DeleteStaged(path=path):
                 self.deletable.append(self._staged_file(path))  # once the journal is synced
             case m.Warn(message=message):
-                logger.warning("%s", message)
+                self.log(logging.WARNING, "%s", message)
                 self.emit(MonthWarning(key, message))
 
     def spawn(self, key: str, work: Awaitable[None]) -> None:
@@ -680,7 +694,7 @@ class _Run:
             self.answered = True
             return
         if self.fatal is None and ends_run(error, answered=self.answered, one_request=one_request):
-            logger.error("the bulk run stops: %s", error)
+            self.log(logging.ERROR, "the bulk run stops: %s", error)
             self.fatal = error
             self.stopping = True
             self.stop.set()
@@ -822,7 +836,7 @@ class _Run:
                 logger.info("create request for %s never reached the server (%s)", key, error)
                 self.feed(key, m.CreateNotSent(str(error)))
             else:
-                logger.info("create request for %s: outcome unknown (%s)", key, error)
+                self.log(logging.INFO, "create request for %s: outcome unknown (%s)", key, error)
                 message = str(error)
                 if isinstance(error, RateLimitError):
                     # Not read as "refused": a wrong guess bills twice (a package GET is
@@ -999,7 +1013,7 @@ class _Run:
             self._delete_staged(synced=True)
         except OSError as error:
             # Kept, not lost: the next run deletes them (`_sweep_staged`).
-            logger.warning("staged packages kept until the next run: %s", error)
+            self.log(logging.WARNING, "staged packages kept until the next run: %s", error)
 
     def _record_fetch(self, key: str, package_id: str, task: asyncio.Future[StagedPackage]) -> None:
         if task.cancelled():
@@ -1214,7 +1228,7 @@ class _Run:
             history = await self.downloads.history()
         except GigstackError as error:
             self.heard(error)
-            logger.info("polling the history failed, will retry: %s", error)
+            self.log(logging.INFO, "polling the history failed, will retry: %s", error)
             for key in watched:
                 self.feed(key, m.PollFailed(f"history: {error}"))
             if self.history_ids is None:
@@ -1285,7 +1299,7 @@ class _Run:
                 f"({error}); no download request is sent until it can be read (it is what keeps "
                 "a month from being billed twice); still trying"
             )
-            logger.warning("%s", text)
+            self.log(logging.WARNING, "%s", text)
             for key in waiting:
                 self.emit(MonthWarning(key, text))
 
@@ -1338,7 +1352,8 @@ class _Run:
         if held:
             # One line for them all: each month's `MonthResult` carries its request and the
             # ways forward (newcomer 9e #5: a held year logged 12 long warnings).
-            logger.warning(
+            self.log(
+                logging.WARNING,
                 "%d month(s) held, not sent: %s (the account's history already lists their "
                 "exact requests under ids this journal did not send; each month's result says "
                 "which request and how to adopt it)",
@@ -1358,7 +1373,7 @@ class _Run:
             self.history_entries, sending, journal_ids=journal_ids, recorded=recorded
         )
         if reach.warning is not None:
-            logger.warning("%s", reach.warning)
+            self.log(logging.WARNING, "%s", reach.warning)
         if self.on_reach is not None:
             self.on_reach(reach)
 
@@ -1522,7 +1537,7 @@ class _Run:
         except (sqlite3.Error, OSError) as error:
             # Kept, not lost: the next run syncs and deletes them first. The months' results
             # (below) matter more than tidying up.
-            logger.warning("staged packages kept until the next run: %s", error)
+            self.log(logging.WARNING, "staged packages kept until the next run: %s", error)
         if self.staging is not None:
             with contextlib.suppress(OSError):
                 self.staging.rmdir()  # only when empty: staged packages wait for the next run

@@ -1901,11 +1901,16 @@ def _missing_files_hint(state: MonthState) -> str:
             f"spent), so it cannot be downloaded again: {back}; if they are gone, {resend}"
         )
     left = min(state.allowed_of(p) - state.downloads_of(p) for p in packages)
-    budget = (
-        f"{left} of SAT's {DOWNLOAD_BUDGET} downloads left"
-        if left > 0
-        else "a counted download may not have reached SAT, so SAT may serve it once more"
-    )
+    if left > 0:
+        budget = f"{left} of SAT's {DOWNLOAD_BUDGET} downloads left"
+    elif any(state.downloads_of(p) > DOWNLOAD_BUDGET for p in packages):
+        # Newcomer 9j F6: a retry-download already sent told nothing; the next may be a third.
+        budget = (
+            "a counted download may not have reached SAT, but after more than SAT's "
+            f"{DOWNLOAD_BUDGET} downloads this one may be its third, refused with 5008"
+        )
+    else:
+        budget = "a counted download may not have reached SAT, so SAT may serve it once more"
     return (
         f"free first: `gigstack-async journal retry-download {key}` allows downloading package "
         f"{', '.join(packages)} once more ({budget}; nothing is requested again), and the next "
@@ -2462,14 +2467,26 @@ def _not_this_month(state: MonthState, seen: Seen) -> Result:
         return _attention(state, *part), ()
     return _attention(
         state,
-        f"the server's request {seen.id} is for {seen.rfc_type} "
-        f"{seen.request_type or ''} {seen.start}..{seen.end}, not this month "
+        f"the server's request {seen.id} is for {_seen_criteria(seen)}, not this month "
         "(request ids may have been reused)",
         "nothing was downloaded; find the right request with `gigstack-async "
         "downloads history` or gigstack's dashboard, then `gigstack-async journal "
         f"adopt {state.key} <id>` or "
         f"`gigstack-async journal resend {state.key}`",
     ), ()
+
+
+def _seen_criteria(seen: Seen) -> str:
+    """What `seen` reports of its criteria, for a text: `received cfdi 2024-08-01..2024-08-31`,
+    each field the server did not report said so (newcomer 9j F6: a missing request type left
+    "received  2024-08-01..2024-08-31", a double space)."""
+    rfc = seen.rfc_type or "(rfc type not reported)"
+    kind = seen.request_type or "(request type not reported)"
+    if seen.start is None and seen.end is None:
+        dates = "(dates not reported)"
+    else:
+        dates = f"{seen.start or '(start not reported)'}..{seen.end or '(end not reported)'}"
+    return f"{rfc} {kind} {dates}"
 
 
 def status_criteria(state: MonthState, obs: StatusSeen) -> Seen:
@@ -4570,18 +4587,39 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
     counted (`MonthState.uncounted`), "both of SAT's downloads assumed spent: …" and the free
     command that checks it."""
     used, unsure = state.downloads_of(package_id), state.unsure_of(package_id)
+    extra = used - DOWNLOAD_BUDGET
     if state.request_id in state.uncounted:
         # Not "2 counted, 2 may not have reached SAT": this journal sent none of them (newcomer
         # 9e #6). It just cannot know, and the way to know costs nothing.
-        extra = used - DOWNLOAD_BUDGET
-        more = f", and {extra} more sent after `journal retry-download`" if extra > 0 else ""
+        if extra > 0:
+            # Newcomer 9j F6: not "checks it for free" again once that check told nothing.
+            return (
+                f"both of SAT's downloads assumed spent, and {extra} more sent after `journal "
+                "retry-download`: this journal did not count the request's downloads (the "
+                "month's record was lost or rebuilt, or the request was made elsewhere and "
+                "adopted), and no byte of the package arrived since (an error, a lost answer or "
+                "a stopped run, which may come before SAT serves a package or after it), so "
+                "whether SAT already served it twice is still unknown"
+            )
         return (
-            f"both of SAT's downloads assumed spent{more}: this journal did not count the "
+            "both of SAT's downloads assumed spent: this journal did not count the "
             "request's downloads (the month's record was lost or rebuilt, or the request was "
             "made elsewhere and adopted: into a new journal, or a held month), so it cannot tell "
             "how many SAT served; `gigstack-async "
             f"journal retry-download {state.key}` checks it for free (one more download: if SAT "
             "already served the package twice it answers 5008, which bills nothing)"
+        )
+    if extra > 0:
+        # Newcomer 9j F6: "3 downloads counted, 3 of them may not have reached SAT" read as if
+        # none had, after the user's extra GET failed too. An error without a byte of the
+        # package (a gateway's 5xx, a dropped answer) also comes after SAT served it.
+        sure = used - unsure
+        confirmed = "none surely reached SAT" if sure == 0 else f"{sure} surely reached SAT"
+        return (
+            f"{used} downloads counted ({extra} more than SAT's {DOWNLOAD_BUDGET}, allowed with "
+            f"`journal retry-download`), {confirmed}: for {unsure} no byte of the package "
+            "arrived (an error, a lost answer or a stopped run), which may come before SAT "
+            "serves a package or after it, so SAT may already have served it twice"
         )
     return (
         f"{used} download{'s' if used != 1 else ''} counted, {unsure} of them may not have "
@@ -4683,6 +4721,17 @@ def _spent_hint(state: MonthState, resend: str) -> str:
 
 
 def _retry_hint(state: MonthState, package_id: str) -> str:
+    if state.downloads_of(package_id) > DOWNLOAD_BUDGET:
+        # Newcomer 9j F6: after the user's extra GET failed too, "SAT may serve it once more"
+        # was offered again as if likely. Still free to try (the machine allows it), but each
+        # further GET may be SAT's third, refused for good; then only a new request helps.
+        return files_notice(state) + (
+            f"one more download of package {package_id} bills nothing but may be SAT's third, "
+            "which SAT refuses with 5008: `gigstack-async journal retry-download "
+            f"{state.key}` allows it (then run the same command again); once SAT answers 5008, "
+            "or to stop trying, the way on is a new request: `gigstack-async journal resend "
+            f"{state.key}` requests the month again (it may be billed)"
+        )
     return files_notice(state) + (
         f"SAT may serve package {package_id} once more: first `gigstack-async journal "
         f"retry-download {state.key}` (it allows one more download, then run the same command "

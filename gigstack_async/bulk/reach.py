@@ -57,9 +57,12 @@ class HistoryReach:
     """Entries the history listed."""
     window: int
     """The documented number of entries the history keeps (20)."""
-    since: str | None
-    """The oldest `createdAt` it listed that could be read, as the history wrote it; None: none
-    could be read (or it listed nothing)."""
+    since: datetime | None
+    """How far back the history reaches, in UTC (timezone-aware): every request made after this
+    instant is in it. The instant the oldest readable `createdAt` it listed names (one without
+    an offset: its latest possible instant, UTC-12; see `bulk.created_at`). None: no `createdAt`
+    it listed could be read (or it listed nothing). `since_raw` is that `createdAt` as sent
+    (newcomer 9j F3: this was raw epoch-ms text, whose unit a caller had to guess)."""
     complete: bool
     """Proven to list every request the account has made (an empty history, nothing of this
     journal missing): no month is unchecked."""
@@ -72,6 +75,9 @@ class HistoryReach:
     """Of `unchecked`, the months this journal already recorded request ids for (its own
     earlier requests of the month: refused, released, or allowed a resend), with those ids:
     named in the warning, so the user need not look them up."""
+    since_raw: str | None = None
+    """The `createdAt` `since` was read from, exactly as the history wrote it (its unit is a
+    GUESS: epoch ms or s, ISO 8601 with or without an offset); None with `since`."""
 
     @property
     def warning(self) -> str | None:
@@ -82,7 +88,7 @@ class HistoryReach:
             reach = "how far back it reaches is unknown (no `createdAt` it lists can be read)"
             before = "for a request made before the history's oldest entry"
         else:
-            reach = f"made since {created_at_text(self.since)}"
+            reach = f"made since {created_at_text(self.since_raw or self.since.isoformat())}"
             before = "for an identical request made before then"
         count = len(self.unchecked)
         known = ""
@@ -152,7 +158,14 @@ def history_reach(
     ids = recorded or {}
     named = tuple((key, tuple(ids[key])) for key in unchecked if ids.get(key))
     return HistoryReach(
-        count, window, raw, complete=False, why=why, unchecked=unchecked, recorded=named
+        count,
+        window,
+        bound,
+        complete=False,
+        why=why,
+        unchecked=unchecked,
+        recorded=named,
+        since_raw=raw,
     )
 
 

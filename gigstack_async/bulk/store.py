@@ -262,6 +262,11 @@ def decode_state(text: str) -> MonthState:
     return _converter.structure(json.loads(text), MonthState)
 
 
+_HELD_HERE: set[Path] = set()
+"""The lock files this process holds (`_FileLock`): a lock refused while one of them is held
+here is held by another run of this very process, not by another process (newcomer 9j F6)."""
+
+
 class _FileLock:
     """An exclusive, non-blocking lock on a file, on POSIX and Windows."""
 
@@ -283,11 +288,18 @@ class _FileLock:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
+            if self.path in _HELD_HERE:
+                raise JournalLockedError(
+                    f"{self.path} is locked: another task of this process (another `bulk()` "
+                    "run, or a thread) is driving this journal. Wait for that run to finish, or "
+                    "stop it (`await run.aclose()`); the lock is released when it ends."
+                ) from None
             raise JournalLockedError(
                 f"{self.path} is locked: another process is driving this journal. Wait for it "
                 "to finish, or stop it; the lock is released when that process exits."
             ) from None
         self.handle = handle
+        _HELD_HERE.add(self.path)
 
     def held_elsewhere(self) -> bool:
         """Whether another process holds the lock now. It is taken and dropped at once to tell:
@@ -305,6 +317,7 @@ class _FileLock:
         if self.handle is not None:
             self.handle.close()  # closing drops flock / msvcrt locks
             self.handle = None
+            _HELD_HERE.discard(self.path)
 
 
 class JournalStore:

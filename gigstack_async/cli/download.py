@@ -296,7 +296,7 @@ async def execute(
         # then the error (exit 3) from `main`.
         print_stopped_summary(ui, board, job)
         raise
-    print_summary(ui, board, job.out)
+    print_summary(ui, board, job.out, job.journal_argument)
     return exitcodes.OK if board.all_ok else exitcodes.MONTHS_FAILED
 
 
@@ -315,4 +315,4 @@ def print_stopped_summary(ui: Ui, board: Board, job: DownloadJob) -> None:
         ):
             states = {state.key: state for state in store.states()}
     board.settle(states)
-    print_summary(ui, board, job.out)
+    print_summary(ui, board, job.out, job.journal_argument)

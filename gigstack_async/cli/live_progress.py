@@ -78,7 +78,8 @@ def render(board: Board, width: int) -> Group:
     for header, justify, size in shown:
         table.add_column(header, justify=justify, width=size, no_wrap=True)
     if note:
-        # What is left of the terminal, on one line per month: the summary shows errors in full.
+        # What is left of the terminal, on one line per month: the summary shows errors (a long
+        # reason shortened: `journal show` has it in full).
         table.add_column("Note", width=note, no_wrap=True, overflow="ellipsis")
     names = [header for header, _, _ in shown]
     for row in list(board.rows.values()):

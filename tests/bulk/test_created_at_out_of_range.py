@@ -8,7 +8,7 @@ shown as sent, never a match.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,8 @@ def test_history_reach_reads_the_others_around_it() -> None:
         m.Seen("p1", created_at="2024-03-01T00:00:00+00:00"),
     ]
     reach = history_reach(entries, [("2024-01", date(2024, 1, 1)), ("2024-06", date(2024, 6, 1))])
-    assert reach.since == "2024-03-01T00:00:00+00:00"
+    assert reach.since == datetime(2024, 3, 1, tzinfo=UTC)
+    assert reach.since_raw == "2024-03-01T00:00:00+00:00"
     assert reach.unchecked == ("2024-01",)
 
 

@@ -524,6 +524,26 @@ RETRY_HINT = (
     "`gigstack-async journal resend 2024-01` requests the month again (a new request may be "
     "billed)"
 )
+# Newcomer 9j F6: once a GET beyond SAT's two was sent and failed too, the texts say that
+# another may be SAT's third (5008, unbilled) and that a new request is then the way on.
+RETRY_AGAIN_HINT = (
+    "one more download of package P1 bills nothing but may be SAT's third, which SAT refuses "
+    "with 5008: `gigstack-async journal retry-download 2024-01` allows it (then run the same "
+    "command again); once SAT answers 5008, or to stop trying, the way on is a new request: "
+    "`gigstack-async journal resend 2024-01` requests the month again (it may be billed)"
+)
+
+
+def counted_again(used: int, unsure: int) -> str:
+    sure = "none surely reached SAT" if used == unsure else f"{used - unsure} surely reached SAT"
+    return (
+        f"{used} downloads counted ({used - 2} more than SAT's 2, allowed with `journal "
+        f"retry-download`), {sure}: for {unsure} no byte of the package arrived (an error, a "
+        "lost answer or a stopped run), which may come before SAT serves a package or after "
+        "it, so SAT may already have served it twice"
+    )
+
+
 ONE_PACKAGE = evolve(COMPLETED, package_ids=("P1",))
 IN_FLIGHT = evolve(ONE_PACKAGE, downloads=(("P1", 1),), unsure=(("P1", 1),))
 """SAT's first download of P1 has left; nothing is known of it yet."""
@@ -731,9 +751,11 @@ def test_the_user_allows_exactly_one_more_get_of_the_package_it_stopped_at() -> 
     assert (again.stage, again.blocked_package, again.hint) == (
         Stage.NEEDS_ATTENTION,
         "P1",
-        RETRY_HINT,
+        RETRY_AGAIN_HINT,  # was: "SAT may serve package P1 once more", as before the 3rd GET
     )
-    assert again.reason == f"downloading package P1 failed: HTTP 500; {counted(3, 2)}"
+    # was: "3 downloads counted, 2 of them may not have reached SAT"
+    assert again.reason == f"downloading package P1 failed: HTTP 500; {counted_again(3, 2)}"
+    assert "may be SAT's third" in (again.hint or "")
 
 
 NOT_STOPPED = (
@@ -1615,8 +1637,13 @@ def test_an_uncounted_package_says_this_journal_sent_none_and_the_free_check() -
     assert m.counted_downloads(state, "P1") == uncounted_reason()
     assert "may not have reached SAT" not in m.counted_downloads(state, "P1")
     after = evolve(state, downloads=(("P1", 3),), unsure=(("P1", 3),))
-    assert m.counted_downloads(after, "P1") == uncounted_reason(
-        ", and 1 more sent after `journal retry-download`"
+    # Newcomer 9j F6: not "checks it for free" again once that check told nothing.
+    assert m.counted_downloads(after, "P1") == (
+        "both of SAT's downloads assumed spent, and 1 more sent after `journal retry-download`: "
+        "this journal did not count the request's downloads (the month's record was lost or "
+        "rebuilt, or the request was made elsewhere and adopted), and no byte of the package "
+        "arrived since (an error, a lost answer or a stopped run, which may come before SAT "
+        "serves a package or after it), so whether SAT already served it twice is still unknown"
     )
     counted = evolve(state, uncounted=())
     assert m.counted_downloads(counted, "P1") == (
@@ -2206,10 +2233,8 @@ def blocked_by_429(state: MonthState, unsure: int) -> MonthState:
                 granted=(("P1", 1),),
                 stage=Stage.NEEDS_ATTENTION,
                 failed_this_run=("P1",),
-                reason=f"downloading package P1 failed: {LIMITED}; 3 downloads counted, 2 of "
-                "them may not have reached SAT (no byte of the package arrived: an error, a "
-                "lost answer or a stopped run)",
-                hint=RETRY_HINT,
+                reason=f"downloading package P1 failed: {LIMITED}; {counted_again(3, 2)}",
+                hint=RETRY_AGAIN_HINT,
                 resume_to=None,
                 blocked_package="P1",
             ),

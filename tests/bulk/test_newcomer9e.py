@@ -140,7 +140,10 @@ async def test_held_months_log_one_short_warning_and_adopt_speaks_to_bulk_too(
     assert {r.stage for r in held.values()} == {"held"}
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("3 month(s) held, not sent: 2024-01, 2024-02, 2024-03 (")
+    assert warnings[0].startswith(
+        f"bulk download to {tmp_path / 'cfdi-py'}: 3 month(s) held, not sent: 2024-01, 2024-02, "
+        "2024-03 ("
+    )
     assert all((r.error or "")[:60] not in warnings[0] for r in held.values())
     # The result still carries the whole story.
     jan = held["2024-01"]

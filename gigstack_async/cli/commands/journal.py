@@ -161,6 +161,15 @@ RETRY_RISK = (
     "the month then needs `{prog} journal resend` (a new request, may be billed). The risk: "
     "if this download fails too after SAT served it, it may be the package's last one."
 )
+RETRY_AGAIN_RISK = (
+    "{key} stopped at package {package_id}: {counted}. SAT serves a package at most twice, so "
+    "this download may be its third, which SAT refuses with 5008 (it bills nothing); the month "
+    "then needs `{prog} journal resend` (a new request, may be billed). This allows exactly "
+    "one more download of {package_id}, sent by the next run (`sat download` or `bulk()`) with "
+    "this folder; nothing else is sent again."
+)
+"""`RETRY_RISK` once a download beyond SAT's two was already sent (newcomer 9j F6: "SAT may
+serve it once more" was said again after that one failed too)."""
 
 ADOPT_TRUST = (
     "Confirming says that request {request_id} is {key}'s: {rfc_type} {request_type} CFDIs, "
@@ -649,6 +658,9 @@ def _downloads_used(state: m.MonthState) -> list[str]:
         unsure = state.unsure_of(pid)
         if uncounted and unsure >= min(used, m.DOWNLOAD_BUDGET):
             text += " (SAT's 2 assumed spent: this journal did not count them)"
+        elif unsure and used > m.DOWNLOAD_BUDGET:
+            # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
+            text += f" ({unsure} unconfirmed: SAT may already have served it twice)"
         elif unsure:
             text += f" ({unsure} may not have reached SAT)"
         shown.append(text)
@@ -1067,7 +1079,8 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             return _refill(args, ctx, store, state, new, commands)
         package_id = state.blocked_package
         assert package_id is not None  # allow_download refuses a month without one
-        risk = RETRY_RISK.format(
+        again = state.downloads_of(package_id) > m.DOWNLOAD_BUDGET
+        risk = (RETRY_AGAIN_RISK if again else RETRY_RISK).format(
             key=key,
             package_id=package_id,
             counted=m.counted_downloads(state, package_id),
