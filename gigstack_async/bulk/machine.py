@@ -2465,14 +2465,22 @@ def _not_this_month(state: MonthState, seen: Seen) -> Result:
     part = _part_of_month(state, seen)
     if part is not None:
         return _attention(state, *part), ()
-    return _attention(
-        state,
-        f"the server's request {seen.id} is for {_seen_criteria(seen)}, not this month "
-        "(request ids may have been reused)",
-        "nothing was downloaded; find the right request with `gigstack-async "
-        "downloads history` or gigstack's dashboard, then `gigstack-async journal "
-        f"adopt {state.key} <id>` or "
-        f"`gigstack-async journal resend {state.key}`",
+    # Other dates or another type: the id is known not to be the month's request, so the month
+    # releases it (newcomer 9j F0: a swapped adopt is undone by adopting each id into its own
+    # month, free and in either order; before, each was refused while the other month held it).
+    return _evolve(
+        _attention(
+            state,
+            f"the server's request {seen.id} is for {_seen_criteria(seen)}, not this month "
+            "(request ids may have been reused)",
+            "nothing was downloaded; find the right request with `gigstack-async "
+            "downloads history` or gigstack's dashboard, then `gigstack-async journal "
+            f"adopt {state.key} <id>` or "
+            f"`gigstack-async journal resend {state.key}`. Request {seen.id} is released "
+            f"from {state.key}: if it is another month's of this journal, adopt it there "
+            f"(`journal adopt` with that month and {seen.id})",
+        ),
+        released=_release(state),
     ), ()
 
 
