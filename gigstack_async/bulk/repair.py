@@ -179,6 +179,14 @@ def _taken(
             f"request for {other.key} first: a month releases the id it leaves that way, and "
             f"one whose CFDIs proved it is not its own releases it too"
         )
+        # A swap half proven (newcomer 9j F0): the id this month released may be the other's.
+        mine = [i for i in state.released_ids() if i != request_id]
+        if mine:
+            way += (
+                f" ({key} released request {mine[-1]}, known not to be its own: if it is "
+                f"{other.key}'s, `journal adopt` it for {other.key} first, then adopt "
+                f"{request_id} for {key} again)"
+            )
     else:
         held = f"{other.key} is {other.stage.value} with it" if current else f"{other.key} had it"
         way = (

@@ -297,6 +297,11 @@ async def test_a_swapped_adopt_is_undone_by_adopting_each_id_into_its_month(
         err = " ".join(capsys.readouterr().err.split())
         assert f"request {feb_id} is 2024-03's in this journal (its current request;" in err
         assert "adopt 2024-03's own request for 2024-03 first" in err
+        # Newcomer 9j F0: it names the id February released, the one to adopt for March.
+        assert (
+            f"(2024-02 released request {mar_id}, known not to be its own: if it is 2024-03's, "
+            f"`journal adopt` it for 2024-03 first, then adopt {feb_id} for 2024-02 again)"
+        ) in err
 
         # March takes its own request, which February's CFDIs proved is not February's (it
         # was refused as "2024-02's ... would download 2024-02's CFDIs into 2024-03").
