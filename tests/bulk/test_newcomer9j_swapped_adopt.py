@@ -7,6 +7,12 @@ into its own month") was circular: each adopt was refused with "adopt <the other
 request first". A month whose request the history (or its status, or its package) proved is
 not its own releases it, so each undo adopt is accepted at once, in either order, with no
 package downloaded in between.
+
+(b) When nothing showed it before (a status answer without the request's dates, a history
+that does not list it), each month downloads the other's package whole and its content check
+proves it is not its own. That package is kept: once the swap is undone, each month extracts
+it from the kept copy, with no third GET (SAT 5008) and no new, billed request; its download
+counts go along with it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.config import FaultConfig
-from gigstack_async.sandbox.profiles import ServerProfile
-from tests.bulk._support import CREATE, PACKAGE, calls, keyed_cli
+from gigstack_async.sandbox.profiles import STATUS_CRITERIA_FIELDS, ServerProfile
+from tests.bulk._support import CREATE, JOURNAL, PACKAGE, calls, keyed_cli
 
 AUGUST, SEPTEMBER = "2024-08", "2024-09"
 
@@ -57,13 +64,12 @@ async def _swapped(sandbox: Sandbox, out: Path) -> dict[str, str]:
     return ids
 
 
-def _world() -> SandboxConfig:
+def _world(*omit: str) -> SandboxConfig:
     # Every create's answer is cut short after the server made it, and the history lists it
     # only much later: each month needs attention and the user adopts from the dashboard.
     faults = FaultConfig(operations=frozenset({CREATE}), after_truncate_rate=1.0, seed=3)
-    return SandboxConfig(
-        speed=3000, seed=11, faults=faults, profile=ServerProfile(lost_create_lag=1e6)
-    )
+    profile = ServerProfile(lost_create_lag=1e6, omit_fields=frozenset(omit))
+    return SandboxConfig(speed=3000, seed=11, faults=faults, profile=profile)
 
 
 @pytest.mark.parametrize("first", [AUGUST, SEPTEMBER])
@@ -97,3 +103,42 @@ async def test_a_swap_the_history_proved_is_undone_in_either_order_without_a_dow
     for key in (AUGUST, SEPTEMBER):
         assert f"{key}  {ids[key]}  done" in summary
         assert any((out / key).glob("*.xml"))
+
+
+@pytest.mark.parametrize("first", [AUGUST, SEPTEMBER])
+async def test_a_package_proven_another_months_is_kept_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: str
+) -> None:
+    out = tmp_path / "cli2"
+    # The status answer leaves the request's dates out (a GUESS), and the history never lists
+    # the lost creates: only the packages' CFDIs can tell.
+    async with Sandbox(_world(*STATUS_CRITERIA_FIELDS)) as sandbox:
+        ids = await _swapped(sandbox, out)
+        capsys.readouterr()
+        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(out)) == 1
+        text = " ".join(capsys.readouterr().out.split())
+        assert calls(sandbox, PACKAGE) == 2  # each month downloaded the other's package
+        for key in (AUGUST, SEPTEMBER):
+            other = ids[SEPTEMBER if key == AUGUST else AUGUST]
+            assert f"package {other}_01 of request {other} does not hold this month's" in text
+            assert not any((out / key).glob("*.xml"))  # nothing extracted into the wrong month
+        second = SEPTEMBER if first == AUGUST else AUGUST
+        assert _adopt(out, first, ids[first]) == 0, capsys.readouterr()
+        assert _adopt(out, second, ids[second]) == 0, capsys.readouterr()
+        with JournalStore.open_existing(out / JOURNAL) as store:
+            for key in (AUGUST, SEPTEMBER):
+                # The download the other month spent on this month's package came along.
+                assert dict(store.get(key).downloads)[f"{ids[key]}_01"] == 1
+        capsys.readouterr()
+        await asyncio.to_thread(keyed_cli, sandbox, *_download(out))
+        summary = capsys.readouterr().out.split("Summary", 1)[1]
+        # Was: each kept package deleted, fetched again (SAT's 2nd download of each) or, after
+        # one failed GET, a third (5008) and a billed resend.
+        assert calls(sandbox, PACKAGE) == 2
+        assert calls(sandbox, CREATE) == 2
+        served = sandbox.state.teams["team_sandbox"].package_downloads
+        assert {served[f"{ids[key]}_01".upper()] for key in ids} == {1}
+    for key in (AUGUST, SEPTEMBER):
+        assert f"{key}  {ids[key]}  done" in summary
+        assert any((out / key).glob("*.xml"))
+    assert not list((out / ".gigstack-staging").glob("*.zip"))  # extracted, then removed
