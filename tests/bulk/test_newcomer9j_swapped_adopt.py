@@ -20,14 +20,17 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import attrs
 import pytest
 
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import staged_copies
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.config import FaultConfig
 from gigstack_async.sandbox.profiles import STATUS_CRITERIA_FIELDS, ServerProfile
-from tests.bulk._support import CREATE, JOURNAL, PACKAGE, calls, keyed_cli
+from tests.bulk._support import CREATE, JOURNAL, PACKAGE, calls, keyed_cli, received_month
 
 AUGUST, SEPTEMBER = "2024-08", "2024-09"
 
@@ -118,6 +121,7 @@ async def test_a_package_proven_another_months_is_kept_for_it(
         assert await asyncio.to_thread(keyed_cli, sandbox, *_download(out)) == 1
         text = " ".join(capsys.readouterr().out.split())
         assert calls(sandbox, PACKAGE) == 2  # each month downloaded the other's package
+        assert "its downloaded package is kept in the staging folder" in text
         for key in (AUGUST, SEPTEMBER):
             other = ids[SEPTEMBER if key == AUGUST else AUGUST]
             assert f"package {other}_01 of request {other} does not hold this month's" in text
@@ -142,3 +146,17 @@ async def test_a_package_proven_another_months_is_kept_for_it(
         assert f"{key}  {ids[key]}  done" in summary
         assert any((out / key).glob("*.xml"))
     assert not list((out / ".gigstack-staging").glob("*.zip"))  # extracted, then removed
+
+
+def test_a_kept_package_is_no_staged_copy_of_the_month_that_released_it(tmp_path: Path) -> None:
+    # It is kept for the month that adopts its request: it never makes the releasing month
+    # count a staged copy of its own (which would call its folder's files partial).
+    staging = tmp_path / ".gigstack-staging"
+    staging.mkdir()
+    (staging / "2024-08-R9_01.zip").write_bytes(b"kept")
+    (staging / "2024-08-R1_01.zip").write_bytes(b"its own")
+    released = attrs.evolve(
+        received_month(AUGUST), released=(m.ReleasedRequest("R9", (("R9_01", 1),)),)
+    )
+    assert staged_copies(tmp_path, AUGUST) == 2
+    assert staged_copies(tmp_path, AUGUST, released) == 1
