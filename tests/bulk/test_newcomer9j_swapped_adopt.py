@@ -160,3 +160,37 @@ def test_a_kept_package_is_no_staged_copy_of_the_month_that_released_it(tmp_path
     )
     assert staged_copies(tmp_path, AUGUST) == 2
     assert staged_copies(tmp_path, AUGUST, released) == 1
+
+
+@pytest.mark.parametrize("first", [AUGUST, SEPTEMBER])
+async def test_the_newcomers_swap_costs_one_download_per_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: str
+) -> None:
+    # F0 as found: the history lists only August's request (so September's run proves its
+    # adopted id is August's), the status answer has no dates, so August downloads September's
+    # package whole and its CFDIs prove it. Was: that package deleted, fetched again for
+    # September (SAT's 2nd download; after a failed GET, a 3rd: 5008, then a billed resend).
+    out = tmp_path / "cli2"
+    async with Sandbox(_world(*STATUS_CRITERIA_FIELDS)) as sandbox:
+        ids = await _swapped(sandbox, out)
+        for request in sandbox.state.download_requests:
+            if request.request_id == ids[AUGUST]:
+                request.listed_from_ms = 0
+        capsys.readouterr()
+        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(out)) == 1
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"request {ids[AUGUST]} is for received cfdi 2024-08-01..2024-08-31" in text
+        assert f"package {ids[SEPTEMBER]}_01 of request {ids[SEPTEMBER]} does not hold" in text
+        assert calls(sandbox, PACKAGE) == 1
+        second = SEPTEMBER if first == AUGUST else AUGUST
+        assert _adopt(out, first, ids[first]) == 0, capsys.readouterr()
+        assert _adopt(out, second, ids[second]) == 0, capsys.readouterr()
+        capsys.readouterr()
+        await asyncio.to_thread(keyed_cli, sandbox, *_download(out))
+        summary = capsys.readouterr().out.split("Summary", 1)[1]
+        served = sandbox.state.teams["team_sandbox"].package_downloads
+        assert served[f"{ids[SEPTEMBER]}_01".upper()] == 1  # was 2 (or 3, then 5008)
+        assert served[f"{ids[AUGUST]}_01".upper()] == 1
+        assert calls(sandbox, CREATE) == 2  # no new, billed request
+    for key in (AUGUST, SEPTEMBER):
+        assert f"{key}  {ids[key]}  done" in summary
