@@ -46,19 +46,6 @@ settings.load_profile(
 
 FAKE_API_KEY = "sk_test_Zq7SECRETvalue4Kp9x"
 
-TEST_ABSENCE_GRACE = 0.05
-"""`bulk(absence_grace=)` when a test does not pass one: the real default (600 s after a lost
-create's answer before the history may prove it absent) would hold every in-process test with
-a lost create for 10 minutes. Tests of the grace pass their own; CLI subprocesses get
-`--absence-grace` (tests/cli/_support.py)."""
-
-
-@pytest.fixture(autouse=True)
-def _short_absence_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gigstack_async.resources import downloads
-
-    monkeypatch.setattr(downloads, "ABSENCE_GRACE", TEST_ABSENCE_GRACE)
-
 
 @pytest.fixture
 def api_key() -> str:
