@@ -26,7 +26,7 @@ from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.store import JournalMismatchError, JournalStore
 from gigstack_async.errors import InvalidParameterError
-from tests.bulk._support import JOURNAL, read_late
+from tests.bulk._support import JOURNAL
 
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 
@@ -63,7 +63,7 @@ def submitted() -> m.MonthState:
 
 def test_a_zero_count_read_while_sat_is_processing_is_not_the_months_count() -> None:
     processing, _ = m.transition(
-        submitted(), read_late((ours(status="processing", invoice_count=0),))
+        submitted(), m.HistorySeen((ours(status="processing", invoice_count=0),))
     )
     assert processing.stage is m.Stage.PROCESSING
     assert processing.invoice_count is None  # was 0: "0 invoices" for a month not counted yet
@@ -86,7 +86,7 @@ def test_a_zero_count_read_while_sat_is_processing_is_not_the_months_count() -> 
 
 def test_a_count_read_while_processing_never_replaces_a_known_one_with_zero() -> None:
     known = attrs.evolve(submitted(), stage=m.Stage.PROCESSING, invoice_count=12)
-    again, _ = m.transition(known, read_late((ours(status="processing", invoice_count=0),)))
+    again, _ = m.transition(known, m.HistorySeen((ours(status="processing", invoice_count=0),)))
     assert again.invoice_count == 12
 
 
