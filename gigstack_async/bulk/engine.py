@@ -777,6 +777,7 @@ class _Run:
                 stage=stage or state.stage.value,
                 hint=hint or state.hint,
                 open_day=state.open_day,
+                window_cut=m.cut_days(state, state.start),
             )
         )
 
@@ -822,7 +823,11 @@ class _Run:
             self.heard(error)
             self.last_error[key] = error
             if definitely_not_created(error):
-                self.feed(key, m.CreateRefused(str(error), error_sat_code(error)))
+                # The window start other months' refusals named: this month's hint never
+                # offers a start the server already refused (newcomer 9j F1c).
+                known = [s.server_oldest for s in self.store.states() if s.server_oldest]
+                window = max(known, default=None)
+                self.feed(key, m.CreateRefused(str(error), error_sat_code(error), window))
             else:
                 logger.info("create request for %s: outcome unknown (%s)", key, error)
                 message = str(error)
