@@ -19,6 +19,7 @@ import pytest
 from gigstack_async._dates import add_months, today_mx
 from gigstack_async.bulk import machine as m
 from gigstack_async.sandbox import SandboxConfig
+from gigstack_async.sandbox.config import LifecycleConfig
 from gigstack_async.sandbox.profiles import ServerProfile
 from tests.bulk._support import keyed_cli, world_of
 
@@ -113,7 +114,10 @@ async def test_following_the_printed_commands_ends_ok_without_a_refused_resend(
     edge = f"{window:%Y-%m}"
     out = tmp_path / "g6"
     kind = ("--rfc-type", "received", "--out", out)
-    async with world_of(SandboxConfig(speed=3000, seed=5, profile=ahead)) as (sandbox, _):
+    # Real time (a fast clock would move the window a day in seconds): SAT is quick instead.
+    quick = LifecycleConfig(pending_seconds=0.1, accepted_seconds=0.1, processing_seconds=0.2)
+    config = SandboxConfig(speed=1, seed=5, profile=ahead, lifecycle=quick)
+    async with world_of(config) as (sandbox, _):
 
         async def cli(*argv: object) -> tuple[int, str]:
             capsys.readouterr()
