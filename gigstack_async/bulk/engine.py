@@ -825,9 +825,16 @@ class _Run:
             if definitely_not_created(error):
                 # The window start other months' refusals named: this month's hint never
                 # offers a start the server already refused (newcomer 9j F1c).
-                known = [s.server_oldest for s in self.store.states() if s.server_oldest]
-                window = max(known, default=None)
-                self.feed(key, m.CreateRefused(str(error), error_sat_code(error), window))
+                states = self.store.states()
+                known = [s.server_oldest for s in states if s.server_oldest]
+                before = [s.window_refused for s in states if s.window_refused]
+                refused = m.CreateRefused(
+                    str(error),
+                    error_sat_code(error),
+                    window_start=max(known, default=None),
+                    window_refused=max(before, default=None),
+                )
+                self.feed(key, refused)
             else:
                 logger.info("create request for %s: outcome unknown (%s)", key, error)
                 message = str(error)

@@ -567,6 +567,11 @@ class MonthState:
     """The first day of the server's 71-month window when it refused this month's start as
     older (`_refused`): days before it can no longer be downloaded, so MISSING DAYS never
     offers a (billed) route to them (newcomer 9i F0b). None: never refused so."""
+    window_refused: date | None = None
+    """The latest start of this month the server refused as older than its 71-month window
+    (`_refused`), whether or not its refusal named the window's first day: every day up to it
+    is known to be outside the window, so no hint of the journal offers a start up to it
+    (newcomer 9j F1c). None: never refused so."""
     window_cut: date | None = None
     """The user's word, once the server refused the month's first days as outside its 71-month
     window (`server_oldest`), that its days before this one are gone (`journal keep
@@ -724,6 +729,10 @@ class CreateRefused:
     """The first day of the server's 71-month window as earlier refusals of this journal named
     it (the latest `MonthState.server_oldest` of its months; None: none did): a window hint
     whose own refusal names no day never offers a start already known to be refused."""
+    window_refused: date | None = None
+    """The latest start earlier refusals of this journal refused as outside the window (the
+    latest `MonthState.window_refused` of its months; None: none): a hint knowing no window
+    start offers a month after it, never one the server already refused."""
 
 
 @attrs.frozen
@@ -2070,11 +2079,13 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             hint=_split_hint(state),
         ), ()
     future, oldest = state.server_future, state.server_oldest
+    refused_start = state.window_refused
     if _FUTURE.search(obs.message):
         said = _server_today(obs.message)
         future = max(state.start, said + timedelta(days=1)) if said is not None else state.end
     elif _WINDOW.search(obs.message):
         oldest = _window_oldest(obs.message) or _known_oldest(state, obs.window_start) or oldest
+        refused_start = max(state.start, refused_start or state.start)
     return _evolve(
         state,
         stage=Stage.REFUSED,
@@ -2082,12 +2093,13 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
         resend_allowed=True,
         server_future=future,
         server_oldest=oldest,
+        window_refused=refused_start,
         reason=f"the server refused the create, nothing was billed: {obs.message}",
         hint=_REFUSED_FIEL
         if fiel_reason(obs.message)
         else _future_hint(state, obs.message)
         if _FUTURE.search(obs.message)
-        else _window_hint(state, obs.message, obs.window_start)
+        else _window_hint(state, obs.message, obs.window_start, obs.window_refused)
         if _WINDOW.search(obs.message)
         else _REFUSED,
     ), ()
@@ -2181,7 +2193,9 @@ def _window_start_option(oldest: date) -> str:
     return f"{oldest:%Y-%m}" if oldest.day == 1 else str(oldest)
 
 
-def _window_hint(state: MonthState, message: str, known: date | None = None) -> str:
+def _window_hint(
+    state: MonthState, message: str, known: date | None = None, refused: date | None = None
+) -> str:
     """The way on when the server refused the month's start as older than its 71-month window
     (newcomer 9h #10): the plan checked the window with this computer's date, so the server's
     date is ahead (or the month left the window since). Sending the same dates again is refused
@@ -2190,8 +2204,9 @@ def _window_hint(state: MonthState, message: str, known: date | None = None) -> 
     The window's first day is the refusal's own (`_window_oldest`), else the one an earlier
     refusal of the journal named (`known`, when later than this month's start): a month wholly
     before it is left out by starting the range there, never at the next month, which the
-    server then refuses as well, month by month (newcomer 9j F1c). Neither known: the next
-    month (the refusal says nothing more)."""
+    server then refuses as well, month by month (newcomer 9j F1c). Neither known: the month
+    after the latest start the journal's refusals put outside the window (`refused`: this
+    month's or a later one's; the refusal says nothing more)."""
     oldest = _window_oldest(message) or _known_oldest(state, known)
     kind = _kind_options(state)
     later = _next_month(state.start).strftime("%Y-%m")
@@ -2200,6 +2215,13 @@ def _window_hint(state: MonthState, message: str, known: date | None = None) -> 
         "same command)"
     )
     if oldest is None:
+        after = _next_month(max(state.start, refused or state.start)).strftime("%Y-%m")
+        if after != later:
+            drop = (
+                f"leave {state.key} out: start the range at {after} (`--from {after}` in the "
+                "same command; this journal's earlier refusals put the months before it "
+                "outside the window too)"
+            )
         return (
             f"the server counts {state.start} as outside gigstack's 71-month window (its date "
             "is ahead of this computer's, or the month has just left the window); nothing was "

@@ -20,7 +20,7 @@ from gigstack_async._dates import add_months, today_mx
 from gigstack_async.bulk import machine as m
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.config import LifecycleConfig
-from gigstack_async.sandbox.profiles import ServerProfile
+from gigstack_async.sandbox.profiles import RefuseCreates, ServerProfile
 from tests.bulk._support import keyed_cli, world_of
 
 DEC = m.MonthState("2020-12", date(2020, 12, 30), date(2020, 12, 31), "received", "cfdi")
@@ -163,3 +163,45 @@ async def test_following_the_printed_commands_ends_ok_without_a_refused_resend(
         assert len(sandbox.state.download_requests) == creates  # nothing billed
         code, shown = await cli("journal", "show", out)
         assert f"{window.replace(day=1)}..{window - timedelta(days=1)} are outside" in shown
+
+
+def test_a_refusal_naming_no_day_never_offers_a_month_the_journal_saw_refused() -> None:
+    dateless = "fuera de la ventana de 71 meses"
+    hint = refused(DEC, dateless).hint or ""
+    assert "(`--from 2021-01` in the same command)" in hint  # nothing more is known
+    told = m.CreateRefused(dateless, 400, window_refused=date(2021, 1, 1))
+    hint = m.transition(m.transition(DEC, m.Send(()))[0], told)[0].hint or ""
+    assert "(`--from 2021-02` in the same command" in hint
+    assert "--from 2021-01" not in hint
+    gone = refused(FEB, dateless)
+    assert gone.window_refused == FEB.start
+    assert gone.server_oldest is None  # a start refused is no window start
+
+
+async def test_a_window_refusal_naming_no_day_is_not_followed_into_another(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A server whose window refusal names no day (gigstack's wording is NOT FOUND).
+    words = RefuseCreates(
+        times=100,
+        months=frozenset({"2024-01", "2024-02"}),
+        code="validation_failed",
+        message="start_date is outside the 71-month download window",
+    )
+    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(refuse_creates=words))
+    out = tmp_path / "cfdi"
+    async with world_of(config) as (sandbox, _):
+
+        async def cli(*argv: object) -> str:
+            capsys.readouterr()
+            await asyncio.to_thread(keyed_cli, sandbox, *argv)
+            captured = capsys.readouterr()
+            return captured.out + captured.err
+
+        span = ("--from", "2024-01", "--to", "2024-03", "--rfc-type", "received")
+        await cli("sat", "download", *span, "--out", out, "--yes")
+        told = await cli("sat", "download", *span, "--out", out, "--yes")
+        first = re.search(r"\[ *[\d.]+s\] 2024-01 +error +(.*)", told)
+        assert first is not None
+        assert "(`--from 2024-03` in the same command" in first[1]  # 2024-02 was refused too
+        assert "--from 2024-02" not in first[1]
