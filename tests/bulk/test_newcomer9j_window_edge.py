@@ -149,6 +149,8 @@ async def test_following_the_printed_commands_ends_ok_without_a_refused_resend(
         assert keep is not None
         argv = shlex.split(keep[1])[1:]
         assert argv == ["journal", "keep", str(out), edge, "--outside-window"]
+        code, shown = await cli("journal", "show", out)
+        assert keep[1] in shown  # its next step too
         code, told = await cli(*argv)  # no terminal: it asks for --yes, nothing changed
         assert code != 0
         assert "--yes" in told
@@ -205,3 +207,19 @@ async def test_a_window_refusal_naming_no_day_is_not_followed_into_another(
         assert first is not None
         assert "(`--from 2024-03` in the same command" in first[1]  # 2024-02 was refused too
         assert "--from 2024-02" not in first[1]
+
+
+def test_a_resend_refused_for_the_window_offers_the_cut_of_its_own_part() -> None:
+    own = m.OwnPart(date(2021, 2, 9), date(2021, 2, 28), ("A.xml",), 1)
+    again = attrs.evolve(FEB, own_part=own, resend_allowed=True, stage=m.Stage.PLANNED)
+    gone = refused(again, OLDEST.format(FEB.start))
+    assert gone.stage is m.Stage.REFUSED
+    assert "`gigstack-async journal keep 2021-02 --outside-window`" in (gone.hint or "")
+    cut = m.transition(gone, m.CutOutsideWindow())[0]
+    assert cut.stage is m.Stage.DONE
+    assert cut.files == ("A.xml",)
+    assert cut.invoice_count == 1
+    shown = m.plan_decision(cut, FEB.start, FEB.end).shown
+    assert shown is not None
+    assert shown.invoice_count == 1  # its own part counted once
+    assert m.cut_days(shown, shown.start) == (FEB.start, date(2021, 2, 8))
