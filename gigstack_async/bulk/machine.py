@@ -4431,6 +4431,13 @@ def _cut_outside_window(state: MonthState) -> MonthState:
     missing, or when days within the window are missing too (they can still be downloaded)."""
     oldest = state.server_oldest
     first, last = _month_bounds(state)
+    if oldest is None and state.window_refused is not None:
+        raise TransitionError(
+            f"{state.key} is not recorded, nothing changed: the server refused "
+            f"{state.window_refused} as outside its 71-month window without naming the "
+            "window's first day, so nothing shows that every day the month misses is outside "
+            "it (some may still be downloadable)"
+        )
     if oldest is None:
         raise TransitionError(
             f"{state.key} is not recorded, nothing changed: the server never refused its days "

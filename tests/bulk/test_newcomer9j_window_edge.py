@@ -87,7 +87,7 @@ def test_the_days_before_the_window_are_recorded_gone_and_the_month_ends_ok() ->
 
 def test_the_cut_is_refused_unless_the_server_refused_those_days() -> None:
     done = _edge_done()
-    never = attrs.evolve(done, server_oldest=None)
+    never = attrs.evolve(done, server_oldest=None, window_refused=None)
     with pytest.raises(m.TransitionError, match="never refused"):
         m.transition(never, m.CutOutsideWindow())
     inside = attrs.evolve(done, start=date(2021, 2, 12))  # 02-09..02-11 are in the window
@@ -178,6 +178,9 @@ def test_a_refusal_naming_no_day_never_offers_a_month_the_journal_saw_refused() 
     gone = refused(FEB, dateless)
     assert gone.window_refused == FEB.start
     assert gone.server_oldest is None  # a start refused is no window start
+    done = attrs.evolve(gone, stage=m.Stage.DONE, start=date(2021, 2, 9))
+    with pytest.raises(m.TransitionError, match="without naming the window's first day"):
+        m.transition(done, m.CutOutsideWindow())
 
 
 async def test_a_window_refusal_naming_no_day_is_not_followed_into_another(
