@@ -2020,6 +2020,11 @@ def _send(state: MonthState, obs: Send) -> Result:
         reason=None,
         hint=None,
         identical_allowed=False,
+        # A create asking for days recorded gone from SAT's window again ends that word: its
+        # answer says whether they are (`journal keep --outside-window` records it anew).
+        window_cut=None
+        if state.window_cut is not None and state.start < state.window_cut
+        else state.window_cut,
     ), (SendCreate(state.key),)
 
 

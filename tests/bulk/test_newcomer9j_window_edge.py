@@ -80,6 +80,9 @@ def test_the_days_before_the_window_are_recorded_gone_and_the_month_ends_ok() ->
     assert (decision.shown.start, decision.shown.end) == (FEB.start, FEB.end)
     assert decision.shown.files == ("A.xml", "B.xml")
     assert m.cut_days(decision.shown, decision.shown.start) == (FEB.start, date(2021, 2, 8))
+    # a create for those days again (a resend) ends the word: its answer says whether
+    planned = attrs.evolve(cut, stage=m.Stage.PLANNED, start=FEB.start, resend_allowed=True)
+    assert m.transition(planned, m.Send(()))[0].window_cut is None
     # days the window still has stay missing: never hidden by the cut
     later = m.plan_decision(cut, FEB.start, date(2021, 3, 5))
     assert later.shown is None
