@@ -2234,13 +2234,22 @@ def _window_hint(
         )
     if oldest <= state.end and own_done_covers(state, oldest, state.end) is not None:
         # The days still in the window are already in the folder (newcomer 9i F0b).
+        gone = _evolve(state, stage=Stage.REFUSED, server_oldest=oldest)
+        try:
+            transition(gone, CutOutsideWindow())
+        except TransitionError:
+            accept = "accept the month as it is"
+        else:
+            accept = (
+                f"record that they are gone: `gigstack-async journal keep {state.key} "
+                "--outside-window` (nothing is sent or billed; runs of the whole month then "
+                "end ok and say the days cut)"
+            )
         return (
             f"the server's 71-month window starts at {oldest}, so it refuses {state.start} "
             f"(nothing was billed); {oldest}..{state.end} are already in the month's folder "
             "(downloaded by this journal's own earlier request), which keeps them. The days "
-            f"before {oldest} can no longer be downloaded: {drop}, or record that they are "
-            f"gone: `gigstack-async journal keep {state.key} --outside-window` (nothing is "
-            "sent or billed; runs of the whole month then end ok and say the days cut)"
+            f"before {oldest} can no longer be downloaded: {drop}, or {accept}"
         )
     if oldest > state.end:
         return (
@@ -4397,7 +4406,11 @@ def _server_refused_way(state: MonthState, gaps: Sequence[tuple[date, date]]) ->
         try:
             transition(state, CutOutsideWindow())
         except TransitionError:
-            accept = "accept it as it is (nothing to send or bill)"
+            accept = (
+                "accept it as it is (nothing to send or bill): once the month is done for "
+                f"every day from {oldest}, `gigstack-async journal keep {state.key} "
+                "--outside-window` records that they are gone"
+            )
         else:  # newcomer 9j F1c: "accept it" had no command, and the month was never ok
             accept = (
                 f"record that they are gone: `gigstack-async journal keep {state.key} "
