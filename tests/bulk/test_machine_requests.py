@@ -1296,11 +1296,14 @@ def test_a_listed_request_ends_a_run_of_polling_failures() -> None:
         ({"request_type": "metadata"}, "received metadata 2024-01-01..2024-01-31"),
         (
             {"request_type": None, "start": FEB[0], "end": FEB[1]},
-            "received  2024-02-01..2024-02-29",
+            "received (request type not reported) 2024-02-01..2024-02-29",
         ),
         # one date not reported: no part of the month can be shown, the id is not trusted
-        ({"start": None, "end": date(2024, 1, 20)}, "received cfdi None..2024-01-20"),
-        ({"start": date(2024, 1, 5), "end": None}, "received cfdi 2024-01-05..None"),
+        (
+            {"start": None, "end": date(2024, 1, 20)},
+            "received cfdi (start not reported)..2024-01-20",
+        ),
+        ({"start": date(2024, 1, 5), "end": None}, "received cfdi 2024-01-05..(end not reported)"),
     ],
 )
 def test_a_reused_request_id_for_another_period_is_not_trusted(
