@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.watch import DownloadWatchTimeout, PollSchedule, snapshot
+from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
@@ -174,18 +176,34 @@ async def test_a_lost_create_response_is_adopted_not_paid_twice(
     assert any(isinstance(e, Submitted) and e.resumed for e in events)
 
 
-async def test_a_refused_create_is_proven_absent_then_sent_again(
+async def test_a_refused_create_needs_the_user_then_journal_resend_sends_it_once(
     sandbox: Sandbox, client: GigstackClient, tmp_path: Path
 ) -> None:
-    # A 500 before the handler: nothing was created, and the history proves it: it lists a
-    # request of this kind older than the attempt and the run's later creates, not the attempt
-    # (without the older one a short history could have pushed it out: review 9b #1).
+    # A 500 before the handler: nothing was created. The history lists a request of this kind
+    # older than the attempt and the run's later creates, not the attempt: before, that proved
+    # it absent and the run sent it again. A history that does not list a create proves
+    # nothing (it may be listed late, or kept by another order: reviews 9l, 9p, 9q), so the
+    # month needs the user; the others finish. The user finds nothing in the dashboard and
+    # resends: the next run sends that month once.
     await _an_older_request(client)
     sandbox.state.force_fault("createDownloadRequest", "500")
     events = await _run(client, tmp_path)
 
+    results = [r for r in events if isinstance(r, MonthResult)]
+    left = [r for r in results if not r.ok]
+    assert [r.stage for r in left] == ["needs-attention"], [(r.key, r.error) for r in left]
+    assert "cannot tell whether it arrived" in (left[0].error or "")
+    assert len(results) == 12
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 1 + 12
+    assert len(_creations(sandbox)) == 1 + 11
+    assert set(_creations(sandbox).values()) == {1}
+
+    argv = ["journal", "resend", str(tmp_path / "journal.json"), left[0].key, "--yes"]
+    assert await asyncio.to_thread(main, argv) == 0
+    events = await _run(client, tmp_path)
+
     assert all(r.ok for r in events if isinstance(r, MonthResult))
-    assert len(sandbox.state.calls_to("createDownloadRequest")) == 14
+    assert len(sandbox.state.calls_to("createDownloadRequest")) == 1 + 13
     assert len(_creations(sandbox)) == 13
     assert set(_creations(sandbox).values()) == {1}
 
@@ -343,19 +361,23 @@ async def test_duplicate_requests_are_reported_not_raised(
     assert len(sandbox.state.download_requests) == 1
 
 
-async def test_a_rate_limited_create_waits_then_goes_through_once(
+async def test_a_rate_limited_create_is_never_sent_again_by_the_run(
     sandbox: Sandbox, client: GigstackClient, tmp_path: Path
 ) -> None:
-    # A 429 to a create stays "maybe processed": sent again only once the history proved it
-    # absent (see _an_older_request), else the month needs the user (tests/bulk/
-    # test_review_9b_money.py).
+    # A 429 to a create stays "maybe processed" (tests/bulk/test_review_9b_money.py): before,
+    # it was sent again once the history "proved" it absent (see _an_older_request). Now a
+    # history that does not list it proves nothing: the month needs the user, and the same
+    # call again sends nothing for it.
     await _an_older_request(client)
     sandbox.state.force_fault("createDownloadRequest", "429")
-    events = await _run(client, tmp_path)
-
-    assert all(r.ok for r in events if isinstance(r, MonthResult))
-    assert len(sandbox.state.calls_to("createDownloadRequest")) == 14
-    assert set(_creations(sandbox).values()) == {1}
+    for _ in range(2):
+        events = await _run(client, tmp_path)
+        left = [r for r in events if isinstance(r, MonthResult) and not r.ok]
+        assert [r.stage for r in left] == ["needs-attention"], [(r.key, r.error) for r in left]
+        assert "429" in (left[0].error or "")
+        assert "journal resend" in (left[0].hint or "")
+        assert len(sandbox.state.calls_to("createDownloadRequest")) == 1 + 12
+        assert set(_creations(sandbox).values()) == {1}
 
 
 def test_resubmission_waits_for_retry_after_else_backs_off() -> None:

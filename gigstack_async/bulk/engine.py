@@ -801,6 +801,7 @@ class _Run:
                 stage=stage or state.stage.value,
                 hint=hint or state.hint,
                 open_day=state.open_day,
+                window_cut=m.cut_days(state, state.start),
             )
         )
 
@@ -839,10 +840,23 @@ class _Run:
             self.heard(error)
             self.last_error[key] = error
             if definitely_not_created(error):
-                self.feed(key, m.CreateRefused(str(error), error_sat_code(error)))
+                # The window start other months' refusals named: this month's hint never
+                # offers a start the server already refused (newcomer 9j F1c).
+                states = self.store.states()
+                known = [s.server_oldest for s in states if s.server_oldest]
+                before = [s.window_refused for s in states if s.window_refused]
+                refused = m.CreateRefused(
+                    str(error),
+                    error_sat_code(error),
+                    window_start=max(known, default=None),
+                    window_refused=max(before, default=None),
+                )
+                self.feed(key, refused)
             elif isinstance(error, APIConnectionError) and not error.request_sent:
                 # Every attempt failed to connect: the server never saw it, nothing billed.
-                logger.info("create request for %s never reached the server (%s)", key, error)
+                self.log(
+                    logging.INFO, "create request for %s never reached the server (%s)", key, error
+                )
                 self.feed(key, m.CreateNotSent(str(error)))
             else:
                 self.log(logging.INFO, "create request for %s: outcome unknown (%s)", key, error)

@@ -99,6 +99,10 @@ class MonthResult(BulkEvent):
     that day was over: CFDIs stamped later that day, or certified late at SAT, are not in its
     files. A run of the same command on a later day reports that day as MISSING DAYS, with the
     way to request it again (newcomer 9g #4)."""
+    window_cut: tuple[date, date] | None = None
+    """(first, last): days of the month this run asked for that it is complete without: the
+    server refused them as outside its 71-month window, and `gigstack-async journal keep
+    MONTH --outside-window` recorded that they are gone (newcomer 9j F1c). None: none cut."""
 
     @property
     def ok(self) -> bool:

@@ -551,6 +551,17 @@ class MonthState:
     """The first day of the server's 71-month window when it refused this month's start as
     older (`_refused`): days before it can no longer be downloaded, so MISSING DAYS never
     offers a (billed) route to them (newcomer 9i F0b). None: never refused so."""
+    window_refused: date | None = None
+    """The latest start of this month the server refused as older than its 71-month window
+    (`_refused`), whether or not its refusal named the window's first day: every day up to it
+    is known to be outside the window, so no hint of the journal offers a start up to it
+    (newcomer 9j F1c). None: never refused so."""
+    window_cut: date | None = None
+    """The user's word, once the server refused the month's first days as outside its 71-month
+    window (`server_oldest`), that its days before this one are gone (`journal keep
+    --outside-window`, `CutOutsideWindow`): a plan asking for them finds the month complete
+    without them, and its result says which days were cut (`cut_days`; newcomer 9j F1c: the
+    month was MISSING DAYS, not ok, on every run). None: not accepted."""
 
     @property
     def settled(self) -> bool:
@@ -695,6 +706,14 @@ class CreateRefused:
 
     message: str
     code: int | None = None
+    window_start: date | None = None
+    """The first day of the server's 71-month window as earlier refusals of this journal named
+    it (the latest `MonthState.server_oldest` of its months; None: none did): a window hint
+    whose own refusal names no day never offers a start already known to be refused."""
+    window_refused: date | None = None
+    """The latest start earlier refusals of this journal refused as outside the window (the
+    latest `MonthState.window_refused` of its months; None: none): a hint knowing no window
+    start offers a month after it, never one the server already refused."""
 
 
 @attrs.frozen
@@ -963,6 +982,15 @@ OWN_PART = "(own part)"
 """`ExtractedPackage.package_id` of an `OwnPart`'s files once `journal split` counted it."""
 
 
+@attrs.frozen
+class CutOutsideWindow:
+    """The user accepts that the month's days before the server's 71-month window, which the
+    server refused (`MonthState.server_oldest`), are gone: the month, done for the days still
+    in the window, ends ok without them (`gigstack-async journal keep --outside-window`).
+    Nothing is sent or downloaded; refused unless its missing first days are all before that
+    window start (`_cut_outside_window`)."""
+
+
 Observation = (
     Start
     | Send
@@ -986,6 +1014,7 @@ Observation = (
     | AllowDownload
     | SplitElsewhere
     | KeepFiles
+    | CutOutsideWindow
 )
 
 # ------------------------------------------------------------------ commands
@@ -1279,6 +1308,8 @@ def _transition(state: MonthState, obs: Observation) -> Result:
             return split, commands
         case KeepFiles():
             return _keep_files(state, obs)
+        case CutOutsideWindow():
+            return _cut_outside_window(state), ()
     raise TypeError(f"unknown observation {obs!r}")  # pragma: no cover
 
 
@@ -1997,6 +2028,11 @@ def _send(state: MonthState, obs: Send) -> Result:
         reason=None,
         hint=None,
         identical_allowed=False,
+        # A create asking for days recorded gone from SAT's window again ends that word: its
+        # answer says whether they are (`journal keep --outside-window` records it anew).
+        window_cut=None
+        if state.window_cut is not None and state.start < state.window_cut
+        else state.window_cut,
     ), (SendCreate(state.key),)
 
 
@@ -2056,11 +2092,13 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
             hint=_split_hint(state),
         ), ()
     future, oldest = state.server_future, state.server_oldest
+    refused_start = state.window_refused
     if _FUTURE.search(obs.message):
         said = _server_today(obs.message)
         future = max(state.start, said + timedelta(days=1)) if said is not None else state.end
     elif _WINDOW.search(obs.message):
-        oldest = _window_oldest(obs.message) or oldest
+        oldest = _window_oldest(obs.message) or _known_oldest(state, obs.window_start) or oldest
+        refused_start = max(state.start, refused_start or state.start)
     return _evolve(
         state,
         stage=Stage.REFUSED,
@@ -2068,12 +2106,13 @@ def _refused(state: MonthState, obs: CreateRefused) -> Result:
         resend_allowed=True,
         server_future=future,
         server_oldest=oldest,
+        window_refused=refused_start,
         reason=f"the server refused the create, nothing was billed: {obs.message}",
         hint=_REFUSED_FIEL
         if fiel_reason(obs.message)
         else _future_hint(state, obs.message)
         if _FUTURE.search(obs.message)
-        else _window_hint(state, obs.message)
+        else _window_hint(state, obs.message, obs.window_start, obs.window_refused)
         if _WINDOW.search(obs.message)
         else _REFUSED,
     ), ()
@@ -2084,14 +2123,27 @@ _FUTURE = re.compile(r"\bin the future\b|\bfutur[oa]s?\b|\bfuture date\b", re.IG
 _SERVER_TODAY = re.compile(r"\btoday is (\d{4}-\d{2}-\d{2})\b")
 
 
-def _server_today(message: str) -> date | None:
-    """The server's "today" when its refusal names it (the sandbox's words; gigstack's are NOT
-    FOUND), else None."""
-    said = _SERVER_TODAY.search(message)
+def _kind_options(state: MonthState) -> str:
+    """Month `state`'s `--rfc-type X [--type Y]`, as a printed `sat download` needs them."""
+    return f"--rfc-type {state.rfc_type}" + (
+        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
+    )
+
+
+def _said_date(pattern: re.Pattern[str], message: str) -> date | None:
+    """The ISO date `pattern`'s first group finds in a server's `message`, else None (also
+    for one that is no date, e.g. 2021-02-30)."""
+    said = pattern.search(message)
     try:
         return None if said is None else date.fromisoformat(said.group(1))
     except ValueError:
         return None
+
+
+def _server_today(message: str) -> date | None:
+    """The server's "today" when its refusal names it (the sandbox's words; gigstack's are NOT
+    FOUND), else None."""
+    return _said_date(_SERVER_TODAY, message)
 
 
 def _future_hint(state: MonthState, message: str) -> str:
@@ -2115,9 +2167,7 @@ def _future_hint(state: MonthState, message: str) -> str:
             f"month's folder (downloaded by this journal's own earlier request), which keeps "
             f"them: nothing to do now; {later}"
         )
-    kind = f"--rfc-type {state.rfc_type}" + (
-        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
-    )
+    kind = _kind_options(state)
     return (
         f"the server's date is behind this computer's, so it counts {state.end} as a future "
         "day (nothing was billed). End the range yesterday: `gigstack-async sat download "
@@ -2140,32 +2190,51 @@ def _next_month(day: date) -> date:
 
 
 def _window_oldest(message: str) -> date | None:
-    said = _OLDEST.search(message)
-    try:
-        return None if said is None else date.fromisoformat(said.group(1))
-    except ValueError:
-        return None
+    """The first day of the server's window when its refusal names it, else None."""
+    return _said_date(_OLDEST, message)
 
 
-def _window_hint(state: MonthState, message: str) -> str:
+def _known_oldest(state: MonthState, known: date | None) -> date | None:
+    """`known` (the window start an earlier refusal of the journal named) when it says month
+    `state`'s start, just refused, is outside the window; None when it does not (a stale or
+    contradicting day is never offered)."""
+    return known if known is not None and known > state.start else None
+
+
+def _window_start_option(oldest: date) -> str:
+    """`--from` for the window's first day: the month alone when that is its first day."""
+    return f"{oldest:%Y-%m}" if oldest.day == 1 else str(oldest)
+
+
+def _window_hint(
+    state: MonthState, message: str, known: date | None = None, refused: date | None = None
+) -> str:
     """The way on when the server refused the month's start as older than its 71-month window
     (newcomer 9h #10): the plan checked the window with this computer's date, so the server's
     date is ahead (or the month left the window since). Sending the same dates again is refused
-    again, and activating anything is beside the point: only a later start can be asked for."""
-    said = _OLDEST.search(message)
-    try:
-        oldest = None if said is None else date.fromisoformat(said.group(1))
-    except ValueError:
-        oldest = None
-    kind = f"--rfc-type {state.rfc_type}" + (
-        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
-    )
+    again, and activating anything is beside the point: only a later start can be asked for.
+
+    The window's first day is the refusal's own (`_window_oldest`), else the one an earlier
+    refusal of the journal named (`known`, when later than this month's start): a month wholly
+    before it is left out by starting the range there, never at the next month, which the
+    server then refuses as well, month by month (newcomer 9j F1c). Neither known: the month
+    after the latest start the journal's refusals put outside the window (`refused`: this
+    month's or a later one's; the refusal says nothing more)."""
+    oldest = _window_oldest(message) or _known_oldest(state, known)
+    kind = _kind_options(state)
     later = _next_month(state.start).strftime("%Y-%m")
     drop = (
         f"leave {state.key} out: start the range at the next month (`--from {later}` in the "
         "same command)"
     )
     if oldest is None:
+        after = _next_month(max(state.start, refused or state.start)).strftime("%Y-%m")
+        if after != later:
+            drop = (
+                f"leave {state.key} out: start the range at {after} (`--from {after}` in the "
+                "same command; this journal's earlier refusals put the months before it "
+                "outside the window too)"
+            )
         return (
             f"the server counts {state.start} as outside gigstack's 71-month window (its date "
             "is ahead of this computer's, or the month has just left the window); nothing was "
@@ -2173,16 +2242,29 @@ def _window_hint(state: MonthState, message: str) -> str:
         )
     if oldest <= state.end and own_done_covers(state, oldest, state.end) is not None:
         # The days still in the window are already in the folder (newcomer 9i F0b).
+        gone = _evolve(state, stage=Stage.REFUSED, server_oldest=oldest)
+        try:
+            transition(gone, CutOutsideWindow())
+        except TransitionError:
+            accept = "accept the month as it is"
+        else:
+            accept = (
+                f"record that they are gone: `gigstack-async journal keep {state.key} "
+                "--outside-window` (nothing is sent or billed; runs of the whole month then "
+                "end ok and say the days cut)"
+            )
         return (
             f"the server's 71-month window starts at {oldest}, so it refuses {state.start} "
             f"(nothing was billed); {oldest}..{state.end} are already in the month's folder "
             "(downloaded by this journal's own earlier request), which keeps them. The days "
-            f"before {oldest} can no longer be downloaded: {drop}, or accept the month as it is"
+            f"before {oldest} can no longer be downloaded: {drop}, or {accept}"
         )
     if oldest > state.end:
         return (
             f"the server's 71-month window starts at {oldest}, after this whole month (nothing "
-            f"was billed; the same dates are refused again): {drop}"
+            f"was billed; the same dates are refused again, and so is every day before "
+            f"{oldest}): leave {state.key} out: start the range at the window's first day "
+            f"(`--from {_window_start_option(oldest)}` in the same command)"
         )
     return (
         f"the server's 71-month window starts at {oldest} (its date is ahead of this "
@@ -2985,9 +3067,7 @@ def part_commands(
     of the run's folder, written in by `bulk.hints.with_journal`; a `bulk()` caller reads them
     as `bulk()` calls), and those folders (newcomer 9f #3: `<folder a>` and no --rfc-type could
     not be pasted)."""
-    kind = f"--rfc-type {state.rfc_type}" + (
-        f" --type {state.request_type}" if state.request_type != "cfdi" else ""
-    )
+    kind = _kind_options(state)
     folders = tuple(f"{OUT}-{state.key}{chr(ord('a') + i)}" for i in range(len(ranges)))
     runs = " and ".join(
         f"`gigstack-async sat download --from {a} --to {b} {kind} --out {folder}`"
@@ -3954,6 +4034,9 @@ def plan_decision(
                 _own_reason_again(state), _own_files_lost_note(shown, gone), PlanCreate.NO
             )
         return PlanDecision(_own_reason_again(state), shown.reason, PlanCreate.NO, shown)
+    cut = window_cut_holds(state, start, end)
+    if cut is not None:  # its missing days are gone from SAT's window, as the user accepted
+        return PlanDecision(None, None, PlanCreate.NO, cut)
     decided, note = _plan_step(state, start, end, lost)
     whole = None if decided is not None else _own_part_shown(state, start, end, lost, note)
     begun = transition(decided or state, Start())[0]
@@ -4227,10 +4310,24 @@ def _server_refused_way(state: MonthState, gaps: Sequence[tuple[date, date]]) ->
     future, oldest = state.server_future, state.server_oldest
     if oldest is not None and all(b < oldest for _, b in gaps):
         later = _next_month(state.start).strftime("%Y-%m")
+        try:
+            transition(state, CutOutsideWindow())
+        except TransitionError:
+            accept = (
+                "accept it as it is (nothing to send or bill): once the month is done for "
+                f"every day from {oldest}, `gigstack-async journal keep {state.key} "
+                "--outside-window` records that they are gone"
+            )
+        else:  # newcomer 9j F1c: "accept it" had no command, and the month was never ok
+            accept = (
+                f"record that they are gone: `gigstack-async journal keep {state.key} "
+                "--outside-window` (nothing is sent or billed; runs of the whole month then "
+                "end ok and say the days cut)"
+            )
         return (
             f"the server refused {days} as outside its 71-month window (it starts at "
             f"{oldest}): those days can no longer be downloaded. End the month with `--from "
-            f"{later}` in the same command, or accept it as it is (nothing to send or bill)"
+            f"{later}` in the same command, or {accept}"
         )
     if future is not None and all(a >= future for a, _ in gaps):
         return (
@@ -4242,6 +4339,102 @@ def _server_refused_way(state: MonthState, gaps: Sequence[tuple[date, date]]) ->
             "billed; never the days already here)"
         )
     return None
+
+
+def _month_bounds(state: MonthState) -> tuple[date, date]:
+    """The first and last day of month `state`'s calendar month (its key)."""
+    year, month = (int(part) for part in state.key.split("-"))
+    return date(year, month, 1), _next_month(date(year, month, 1)) - timedelta(days=1)
+
+
+def _cut_outside_window(state: MonthState) -> MonthState:
+    """`CutOutsideWindow`: month `state` done (or empty) for the days of its month still in the
+    server's 71-month window, with the days before it accepted as gone (`window_cut`). A month
+    refused after a resend whose own part holds those days is done with them again (as the
+    plan of those days makes it, `_own_done_again`). Refused (TransitionError) when the server
+    never refused the month as outside its window, when no day before the window's start is
+    missing, or when days within the window are missing too (they can still be downloaded)."""
+    oldest = state.server_oldest
+    first, last = _month_bounds(state)
+    if oldest is None and state.window_refused is not None:
+        raise TransitionError(
+            f"{state.key} is not recorded, nothing changed: the server refused "
+            f"{state.window_refused} as outside its 71-month window without naming the "
+            "window's first day, so nothing shows that every day the month misses is outside "
+            "it (some may still be downloadable)"
+        )
+    if oldest is None:
+        raise TransitionError(
+            f"{state.key} is not recorded, nothing changed: the server never refused its days "
+            "as outside its 71-month window (this journal holds no such refusal for it), so "
+            "the days it misses may still be downloadable"
+        )
+    own = own_done_covers(state, min(oldest, last), last) if oldest <= last else None
+    shown = state
+    if state.stage is Stage.REFUSED and own is not None:
+        shown = _own_done_again(state, own)
+    if shown.stage not in (Stage.DONE, Stage.EMPTY):
+        raise TransitionError(
+            f"{state.key} is not recorded, nothing changed: it is {state.stage.value}, not "
+            "done: download the days still in the server's window first (its refusal's "
+            "hint says how, `gigstack-async journal show`)"
+        )
+    held = held_here(shown, first, last)
+    gone = uncovered(first, min(oldest - timedelta(days=1), last), held)
+    if not gone:
+        raise TransitionError(
+            f"{state.key} is not recorded, nothing changed: no day of it before {oldest} (the "
+            "first day of the server's 71-month window, as its refusal said) is missing here: "
+            "nothing to accept"
+        )
+    inside = uncovered(max(first, oldest), shown.start - timedelta(days=1), held)
+    if inside:
+        raise TransitionError(
+            f"{state.key} is not recorded, nothing changed: {_days(inside)} are missing too, "
+            f"and the server's window starts at {oldest}: those days can still be downloaded "
+            f"(`gigstack-async journal show {state.key}` says how)"
+        )
+    return _evolve(shown, window_cut=oldest)
+
+
+def cut_days(state: MonthState, start: date | None = None) -> tuple[date, date] | None:
+    """The days of month `state` from `start` (default: its month's first day) that it is
+    complete without, accepted as outside the server's 71-month window (`window_cut`); None:
+    none, or the month is not ok."""
+    if state.window_cut is None or not state.ok:
+        return None
+    first = _month_bounds(state)[0] if start is None else start
+    if first >= state.window_cut:
+        return None
+    return first, state.window_cut - timedelta(days=1)
+
+
+def window_cut_holds(state: MonthState, start: date, end: date) -> MonthState | None:
+    """Month `state`, done for the days still in the server's window with the days before it
+    accepted as gone (`window_cut`), as a run of a plan asking for `start..end` reports it: done
+    for the plan's dates, its files and count, nothing sent (newcomer 9j F1c: MISSING DAYS, not
+    ok, on every run). None unless every day of the plan's its folder lacks is before the cut."""
+    cut = state.window_cut
+    if cut is None or state.stage not in (Stage.DONE, Stage.EMPTY):
+        return None
+    held = held_here(state, start, end)
+    gaps = uncovered(start, end, held)
+    if not gaps or any(b >= cut for _, b in gaps):
+        return None
+    own = own_part_of(state, start, end)
+    if own is not None and own.missing:
+        return None
+    if own is not None and (own.start, own.end) == (state.start, state.end):
+        own = None  # done with its own part's days (`_own_done_again`): counted already
+    return _evolve(
+        state,
+        start=start,
+        end=end,
+        extracted=state.extracted if own is None else _with_own_part(state, own),
+        invoice_count=state.invoice_count
+        if own is None
+        else _total(state.invoice_count, own.invoice_count),
+    )
 
 
 def _untyped_empty(state: MonthState, what: str, resume_to: Stage) -> MonthState:

@@ -410,7 +410,7 @@ class BulkDownload:
 
 
 # A later start for the range (`machine._window_hint`), as the CLI writes it.
-_NEXT_START = re.compile(r"\(`--from (\d{4}-\d{2})` in the same command\)")
+_NEXT_START = re.compile(r"\(`--from (\d{4}-\d{2}(?:-\d{2})?)` in the same command\)")
 _SAME_COMMAND = re.compile(r"\b([Rr])un the same command again")
 # A part of a month to download (`machine.split_commands`), as the CLI writes it.
 _SAT_DOWNLOAD = re.compile(

@@ -45,8 +45,14 @@ def describe(event: BulkEvent, row: MonthRow) -> str:
             if event.ok and event.open_day is not None
             else ""
         )
+        cut = (
+            f"; without {event.window_cut[0]}..{event.window_cut[1]}: outside SAT's 71-month "
+            "window (recorded with `journal keep --outside-window`)"
+            if event.ok and event.window_cut is not None
+            else ""
+        )
         resumed = ", resumed from the journal" if event.resumed else ""
-        return f"{invoices} invoices, {row.files} files{open_day}{resumed}"
+        return f"{invoices} invoices, {row.files} files{open_day}{cut}{resumed}"
     return ""
 
 

@@ -131,6 +131,9 @@ class Board:
         if result.ok and result.open_day is not None:
             # Requested on its last day (newcomer 9g #4): tomorrow's run names what is missing.
             row.note = f"{result.open_day} not over"
+        elif result.ok and result.window_cut is not None:
+            # Days SAT's window no longer has, accepted with `journal keep --outside-window`.
+            row.note = f"{result.window_cut[0]}..{result.window_cut[1]} outside SAT's window"
 
     def settle(self, journal: Mapping[str, MonthState]) -> None:
         """After Ctrl-C: each month the run did not finish takes the stage its journal record

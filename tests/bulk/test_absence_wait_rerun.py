@@ -1,13 +1,16 @@
-"""A run stopped while a lost create waits out its absence grace (`machine.ABSENCE_GRACE`) told
-the user to "re-run with the same journal to keep watching", but a re-run that sends nothing
-could never finish the wait: its proof needs a request created after the lost create listed in
-the history, and a run knew the order of its own creates only, so the month ended
-needs-attention (dashboard, `journal resend`) however long the user waited (closing note 5).
-The witnesses a waiting history listed are now journaled (`MonthState.later_ids`): the re-run
-waits until the grace ends (bounded by its timeout), reads the history, and resends."""
+"""A re-run never turns a lost create into a second create on its own.
+
+Before, a run stopped while a lost create waited out its absence grace journaled the requests
+it saw created after it (`MonthState.later_ids`), so that the same command again, which sent
+nothing of its own, could finish the wait and "prove" the create absent: January was sent again
+(closing note 5). A history that does not list a request proves nothing (reviews 9l, 9p, 9q),
+so now the first run already leaves the month to the user, the same command again sends
+nothing for it (it still adopts the create if the history lists it by then), and only
+`journal resend` makes the next run send it, exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import attrs
@@ -16,80 +19,75 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 from gigstack_async.bulk.store import decode_state, encode_state
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, by_creation, results, run, world_of
-from tests.bulk.test_absence_grace import FAILED_AT, GRACE, PROVEN, feb, history, lost
+from tests.bulk._support import CREATE, keyed_cli, results, run, world_of
+from tests.bulk.test_absence_grace import CANNOT_TELL, feb, history, lost, needs_the_user
 from tests.bulk.test_full_history_e2e import MONTHS, made_before
 from tests.bulk.test_lost_create_lag_e2e import older
 
 
-def waiting_then_restarted() -> m.MonthState:
-    """January waiting out the grace (February's r9, created after it, listed), then the run
-    stopped and a later run started from the journal."""
-    waiting, _ = m.transition(lost(), history(FAILED_AT + 5))
-    assert waiting.stage is Stage.SUBMITTING
-    assert waiting.later_ids == ("r9",)
-    resumed, _ = m.transition(decode_state(encode_state(waiting)), m.Start())
-    assert resumed.later_ids == ("r9",)
+def left_then_restarted() -> m.MonthState:
+    """January left to the user by a history that used to prove it absent (February's r9,
+    created after it, listed), then a later run started from the journal."""
+    left, _ = m.transition(lost(), history())
+    assert left.stage is Stage.NEEDS_ATTENTION
+    resumed, _ = m.transition(decode_state(encode_state(left)), m.Start())
+    assert (resumed.unknown, resumed.resend_allowed) == (True, False)
     return resumed
 
 
-def rerun_history(read_at: float, *entries: m.Seen) -> m.HistorySeen:
-    """A history of a run that sent no create of its own (`later` empty)."""
-    return attrs.evolve(
-        history(read_at),
-        entries=by_creation(entries or (feb("r9"), feb("h1"))),
-        generation=1,
-        later=(),
+def test_a_rerun_that_sends_nothing_leaves_it_to_the_user() -> None:
+    resumed = left_then_restarted()
+    # the re-run's histories (it made no create of its own), read however late
+    for generation in (1, 2):
+        new, commands = m.transition(resumed, attrs.evolve(history(), generation=generation))
+        needs_the_user(new, commands)
+        resumed = new
+    _, commands = m.transition(resumed, m.Send(("h1", "r9"), generation=3))
+    assert commands == ()
+
+
+def test_a_rerun_whose_history_lists_only_the_older_request_still_needs_the_user() -> None:
+    # Before: "may be lagging" (February's witness gone); the verdict is the same as for any
+    # history that does not list the create.
+    new, commands = m.transition(
+        left_then_restarted(), attrs.evolve(history(feb("h1")), generation=1)
     )
+    needs_the_user(new, commands)
 
 
-def test_a_rerun_that_sends_nothing_finishes_the_wait() -> None:
-    resumed = waiting_then_restarted()
-    early, commands = m.transition(resumed, rerun_history(FAILED_AT + GRACE - 1))
-    assert (early.stage, early.unknown, early.resend_allowed) == (Stage.SUBMITTING, True, False)
-    assert early.reason is not None
-    assert early.reason.startswith("waiting until ")
-    assert all(not isinstance(c, m.SendCreate) for c in commands)
-    proven, _ = m.transition(early, rerun_history(FAILED_AT + GRACE))
-    assert (proven.stage, proven.reason, proven.resend_allowed) == (Stage.PLANNED, PROVEN, True)
-    assert proven.later_ids == ()
-    _, commands = m.transition(proven, m.Send(("h1", "r9"), generation=2, seq=1))
-    assert commands == (m.SendCreate("2024-01"),)
-
-
-def test_a_witness_the_history_no_longer_lists_proves_nothing() -> None:
-    new, _ = m.transition(waiting_then_restarted(), rerun_history(FAILED_AT + GRACE, feb("h1")))
-    assert new.stage is Stage.NEEDS_ATTENTION
-    assert "may be lagging" in (new.reason or "") or "omits" in (new.reason or "")
-
-
-def test_the_next_create_forgets_the_witnesses() -> None:
-    proven, _ = m.transition(waiting_then_restarted(), rerun_history(FAILED_AT + GRACE))
-    # a journal that still had them (written by a run killed between the two) is not trusted
-    stale = attrs.evolve(proven, later_ids=("r9",))
-    sent, _ = m.transition(stale, m.Send(("h1", "r9"), generation=2, seq=1))
-    assert (sent.stage, sent.later_ids) == (Stage.SUBMITTING, ())
-
-
-async def test_the_same_command_again_waits_out_the_grace_and_resends(tmp_path: Path) -> None:
+async def test_the_same_command_again_sends_nothing_until_journal_resend(tmp_path: Path) -> None:
     # January's create failed with a 502 before gigstack acted (nothing made); February's was
-    # made after it. The first run stops (timeout) inside the grace.
-    grace = 1.5
+    # made after it, then listed above the older request: the history that used to prove
+    # January absent.
     async with world_of(SandboxConfig(speed=3000, seed=11)) as (sandbox, client):
         await made_before(sandbox, client, older(1))
         sandbox.state.force_fault(CREATE, "502", times=1)
         out = tmp_path / "cfdi"
-        first = results(
-            await run(client, out, *MONTHS, concurrency=1, absence_grace=grace, timeout=0.5)
-        )
-        assert first["2024-01"].stage == "submitting"
-        assert "(waiting until " in (first["2024-01"].error or "")
-        assert "re-run with the same journal" in (first["2024-01"].error or "")
+        first = results(await run(client, out, *MONTHS, concurrency=1, timeout=30))
+        assert first["2024-01"].stage == "needs-attention", first["2024-01"].error
+        assert CANNOT_TELL in (first["2024-01"].error or "")
+        assert "journal resend" in (first["2024-01"].hint or "")
         assert first["2024-02"].ok
+        assert len(sandbox.state.calls_to(CREATE)) == 1 + 2
 
-        # The same command, which has nothing else to send: it waits, then resends January.
-        again = results(await run(client, out, *MONTHS, concurrency=1, absence_grace=grace))
-        assert again["2024-01"].ok, again["2024-01"].error
+        # The same command again, which has nothing else to send: January is not sent.
+        again = results(await run(client, out, *MONTHS, concurrency=1, timeout=30))
+        assert again["2024-01"].stage == "needs-attention", again["2024-01"].error
+        assert CANNOT_TELL in (again["2024-01"].error or "")
         assert again["2024-02"].ok
+        assert [sandbox.state.billed_creates(k) for k in MONTHS] == [0, 1]
+        assert len(sandbox.state.calls_to(CREATE)) == 1 + 2
+
+        # The user looked in the dashboard, found nothing, and allowed the resend.
+        code = await asyncio.to_thread(
+            keyed_cli, sandbox, "journal", "resend", out, "2024-01", "--yes"
+        )
+        assert code == 0
+        resent = results(await run(client, out, *MONTHS, concurrency=1, timeout=30))
+        assert resent["2024-01"].ok, resent["2024-01"].error
         assert [sandbox.state.billed_creates(k) for k in MONTHS] == [1, 1]
+        assert len(sandbox.state.calls_to(CREATE)) == 1 + 3  # January sent again once
+
+        # ... and only once: the same command after that sends nothing more.
+        await run(client, out, *MONTHS, concurrency=1, timeout=30)
         assert len(sandbox.state.calls_to(CREATE)) == 1 + 3

@@ -6,7 +6,7 @@ to leave the month out (as the "in the future" refusal does, `test_newcomer9g_cl
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from gigstack_async._dates import add_months, today_mx
@@ -45,7 +45,8 @@ def test_a_window_start_after_the_month_only_says_to_leave_it_out() -> None:
     hint = refused(JAN, message).hint or ""
     assert hint.startswith("the server's 71-month window starts at 2021-02-03, after this whole")
     assert "sat download --from" not in hint
-    assert "`--from 2021-02`" in hint
+    # the window's first day, never the next month (refused too: newcomer 9j F1c)
+    assert "`--from 2021-02-03`" in hint
 
 
 def test_a_window_refusal_without_its_date_still_is_no_activation() -> None:
@@ -66,6 +67,11 @@ async def test_a_server_two_days_ahead_gets_the_window_hint(tmp_path: Path) -> N
         assert "71-month window" in (month.error or "")
         assert "71-month window starts at" in (month.hint or "")
         assert "activate" not in (month.hint or "")
-        later = f'(start="{add_months(oldest.replace(day=1), 1):%Y-%m}" in the same bulk() call)'
+        window = add_months(today_mx() + timedelta(days=2), -71)  # the server's first day
+        after = window if window.day != 1 else f"{window:%Y-%m}"
+        first = add_months(oldest.replace(day=1), 1) if window <= date.fromisoformat(end) else None
+        # the window's first day when the month is wholly before it (newcomer 9j F1c)
+        start_at = after if first is None else f"{first:%Y-%m}"
+        later = f'(start="{start_at}" in the same bulk() call)'
         assert later in (month.hint or "")  # Python's words, not --from
         assert not sandbox.state.download_requests  # nothing billed

@@ -425,7 +425,7 @@ async def test_sat_5003_can_be_followed_by_splitting_the_period_in_the_same_fold
 
 def test_an_unknown_month_that_needs_attention_is_reconciled_by_the_next_run() -> None:
     state = m.MonthState("2024-01", *_month(1), "received", "cfdi")
-    state, _ = m.transition(state, m.Send((), generation=7, seq=1))
+    state, _ = m.transition(state, m.Send((), generation=7))
     state, _ = m.transition(state, m.CreateUnknown("502", generation=7))
     state, _ = m.transition(state, m.HistorySeen((), generation=8))  # lagging: nothing listed
     assert state.stage is m.Stage.NEEDS_ATTENTION

@@ -11,11 +11,10 @@ from gigstack_async.sandbox import Sandbox
 def download_argv(
     out: Path, *extra: str, first: str = "2025-01", last: str = "2025-02"
 ) -> list[str]:
-    """`sat download` of received CFDIs FIRST..LAST into OUT (poll 0.02 s, a lost create
-    proven absent after 0.05 s: `--absence-grace`), then `extra`."""
+    """`sat download` of received CFDIs FIRST..LAST into OUT (poll 0.02 s), then `extra`."""
     return [
         "sat", "download", "--from", first, "--to", last, "--rfc-type", "received",
-        "--out", str(out), "--poll-interval", "0.02", "--absence-grace", "0.05", *extra,
+        "--out", str(out), "--poll-interval", "0.02", *extra,
     ]  # fmt: skip
 
 

@@ -108,7 +108,8 @@ DOWNLOAD = ["sat", "download", "--from", "2025-01", "--to", "2025-03", "--rfc-ty
         ([*DOWNLOAD, "--concurrency", "0", "--yes"], "--concurrency"),
         ([*DOWNLOAD, "--poll-interval", "-1", "--yes"], "--poll-interval"),
         ([*DOWNLOAD, "--timeout", "0", "--yes"], "--timeout"),
-        ([*DOWNLOAD, "--absence-grace", "0", "--yes"], "--absence-grace"),
+        # removed with the absence proof: a script still passing it is refused, not ignored
+        ([*DOWNLOAD, "--absence-grace", "600", "--yes"], "--absence-grace"),
         ([*DOWNLOAD, "--type", "pdf", "--yes"], "--type"),
         (DOWNLOAD, "--yes"),  # stdin is not a terminal, so only --yes may confirm
         (["sat", "invoices", "list", "--issuer-rfc", "NOT-AN-RFC"], "--issuer-rfc"),

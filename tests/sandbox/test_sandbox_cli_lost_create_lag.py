@@ -42,4 +42,6 @@ def test_the_help_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "--lost-create-lag SECONDS" in text
     assert "listed in the history only SECONDS simulated seconds later" in text
-    assert "--absence-grace" in text
+    # what the SDK does with it: no grace to outlast (there is none now), never a second create
+    assert "until then the month needs attention, and a later run adopts it" in text
+    assert "--absence-grace" not in text

@@ -124,61 +124,52 @@ GROUPS: dict[int, tuple[str, str, str]] = {
 }
 
 FULL_HISTORY = (
-    "## What a full download history proves",
+    "## What a download history proves",
     "",
-    "Not a survival group: no figures. Once an account has made 20 download requests its "
-    "history (documented: the last 20, newest first) is always full, and a full history "
-    "proves nothing about a create whose outcome is unknown (a 5xx, a 429, a lost answer): "
-    "the docs do not say newest by what (creation, period, last change), so the create may "
-    "have been pushed out of it. A rule that read the order of its `createdAt` values to show "
-    "the create would be listed was removed after review 9l: a server keeping the most "
-    "recently changed requests that touches finished ones without a status change listed a "
-    "history that looked kept by creation while hiding the create, and it was sent again. "
-    "Such a month needs the user (`journal adopt` or `journal resend`, see the README). "
+    "Not a survival group: no figures. A history that does not list a create whose outcome is "
+    "unknown (a 5xx, a 429, a lost answer, a run killed while it was in flight) proves nothing, "
+    'full or not: the docs say "last 20, newest first" without saying newest by what '
+    "(creation, period, last change), how soon a new request is listed, or whether the list is "
+    "filtered. Such a create is adopted when the history lists exactly one request that fits "
+    "it; otherwise the month needs the user (`journal adopt` after a look at gigstack's "
+    "dashboard, or `journal resend`, see the README), and nothing is sent for it until then. "
+    "Earlier versions proved an absence from the history's order (a create made after the lost "
+    "one listed above an older request of its kind, read after a grace on our clock); each "
+    "hostile review found a server that breaks that reading, and the month was billed twice: "
+    "review 9l (a full history kept by last change that looked kept by creation), review 9p #1 "
+    "(a 4- or 5-entry history kept by period behind requests for later periods made earlier) "
+    "and review 9q #1 (a 2-entry history kept by period with an earlier request for "
+    "2024-01-15..2024-01-31 listed above the whole month's create, which it cut off). "
     "`tests/bulk/test_full_history_e2e.py` runs a create dropped before the server acted and "
     "one made then answered 502 behind 20 earlier requests under each sandbox profile (`agree`, "
     "`clock-ahead`, `clock-behind`, `created-at-seconds`, `created-at-iso`, "
     "`created-at-naive-mx`, `documented-fields`, `cfdi-only-history`, `ids-restart`, "
     "`history-by-period`, `history-by-update`, a 5-entry history and combinations): the "
     "dropped create needs the user and is never sent again, the made one is adopted or needs "
-    "the user, and January is billed at most once. A history that is not full proves an "
-    "absence only where its order shows creation between a create made after the lost one and"
-    " an older request of its kind: the later create listed above the older one, every entry "
-    "between them with a readable `createdAt` never increasing, and the run's listed creates "
-    "in reverse order of sending. Before review 9p a 4- or 5-entry history kept by period, "
-    "behind requests for later periods made earlier, hid a made-then-lost January create "
-    "while every other check passed, and January was billed twice; the same file now plays "
-    "4-, 5- and 10-entry histories kept by period and by last change behind such requests, "
-    "through a single run and through a re-run that resumes the wait from journaled "
-    "witnesses: January's create is never sent again. The order rule is an inference, not a "
-    "fact: a server kept by last change whose order happens to match creation between those "
-    "two entries is not told apart (the sandbox's `history-by-update` shapes tried so far "
-    "adopt or leave the month to the user), and NEITHER IS ONE KEPT BY PERIOD where the older "
-    "request is for a later part of the same month (review 9q #1, OPEN: a 2-, 3- or 5-entry "
-    "history kept by period with an earlier request for 2024-01-15..2024-01-31 lists it above "
-    "the whole month's create, cuts that create off, and January is billed twice). The model "
-    "test "
+    "the user, and January is billed at most once. The same file plays 4-, 5- and 10-entry "
+    "histories kept by period and by last change behind such requests, through a single run "
+    "and through a re-run, and `tests/bulk/test_review_9q_period_anchor.py` replays review 9q "
+    "#1: January's create is never sent again. The model test "
     "(`tests/bulk/test_machine_model.py`) plays the three orders with full histories.",
 )
 
 LATE_RECORDS = (
-    "## A lost create listed late: the grace",
+    "## A lost create listed late",
     "",
     "Not a survival group: no figures. A create gigstack made but whose answer was lost (a "
     "gateway 502 while it still writes the request, a dropped connection) can be listed in the "
-    "history after a later create's record (review 9l #1). A history that lists a later create "
-    "and an older request but not this one therefore proves its absence only when read "
-    "`absence_grace` seconds (default 600, `machine.ABSENCE_GRACE`) after the failed answer, "
-    "both instants on our clock (journaled, so a stopped run's successor resumes the wait; our "
-    "clock going back proves nothing). The residual risk is a record that lags longer than "
-    "the grace: it is then proven absent and sent again, billed twice unless gigstack "
-    "deduplicates identical active requests (a GUESS). "
+    "history late, after a later create's record (review 9l #1). No wait on our clock makes a "
+    "history that does not list it a proof: the 600 s grace that used to (`absence_grace`) is "
+    "gone, since a record later than it was sent again and billed twice unless gigstack "
+    "deduplicates identical active requests (a GUESS). While the record lags, the month needs "
+    "the user and each run sends nothing for it; a run once the history lists it adopts it. "
     "`tests/bulk/test_lost_create_lag_e2e.py` plays it with the sandbox's `lost_create_lag` "
-    "(the lost create hidden for N simulated seconds): within the grace it is adopted, never "
-    "sent again; beyond it, sent again. The model test drives our clock (time passing, jumps "
-    "back) with per-record lags below the grace. The survival groups above run with a grace "
-    "of 0.05 s (`--absence-grace`, and `bulk(absence_grace=)` via tests/conftest.py) so that "
-    "their injected create faults finish quickly: their sandbox lists every record at once.",
+    "(the lost create hidden for an hour of simulated time): it needs the user while hidden, "
+    "the same command again sends nothing, a re-run once it is listed adopts it, and `journal "
+    "adopt` of the id the dashboard shows works while it is still hidden. The survival groups "
+    "above inject create faults against a sandbox that lists every record at once: a month "
+    "whose create's outcome was unknown is adopted or needs the user, and is created once "
+    "(plus the resends the user confirmed when nothing had been made).",
 )
 
 # Figures summed across groups into the summary table, in this order.

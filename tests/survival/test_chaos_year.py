@@ -177,7 +177,8 @@ async def test_chaos_year(
         created = Counter(f"{r.criteria.start_date:%Y-%m}" for r in state.download_requests)
         assert sorted(created) == MONTHS
         # A month is created once, plus at most once per resend the user confirmed (a resend
-        # SAT refuses with 5002, or one the history proved had not arrived, creates nothing).
+        # SAT refuses with 5002 creates nothing). A lost create is never resent by the run:
+        # the month needs the user, who resends only when the dashboard shows nothing.
         assert all(created[k] <= 1 + resent[k] for k in MONTHS), (created, resent)
         # (Creates that reached the handler also include resends SAT refused with 5002.)
         assert [c.subject for c in state.charges] == [r.request_id for r in state.download_requests]
@@ -290,8 +291,8 @@ async def test_transient_create_refusals_never_bill_twice(
         )
         async with run:
             results = [e async for e in run if isinstance(e, MonthResult)]
-        # Nothing newer than the attempt shows in the history, so it cannot prove the create
-        # absent (it may lag): the month waits for the user, who finds nothing and resends.
+        # A history that does not list the create never proves it absent (it may lag, or be
+        # kept by another order): the month waits for the user, who finds nothing and resends.
         assert len(sandbox.state.download_requests) == 0
         assert [r.stage for r in results] == ["needs-attention"], [r.error for r in results]
         assert f"journal resend {tmp_path / 'journal.json'} 2024-01" in (results[0].hint or "")

@@ -160,7 +160,7 @@ async def test_sigkilled_cli_resumes_without_resubmitting(
     args = [
         "sat", "download", "--from", "2024-01", "--to", "2024-12", "--rfc-type", "received",
         "--type", "cfdi", "--out", str(out), "--journal", str(journal),
-        "--concurrency", "4", "--poll-interval", "0.02", "--absence-grace", "0.05", "--yes",
+        "--concurrency", "4", "--poll-interval", "0.02", "--yes",
     ]  # fmt: skip
     async with sandbox:
         modes: Counter[str] = Counter()

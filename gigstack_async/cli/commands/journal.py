@@ -397,7 +397,11 @@ def register(commands: Any) -> None:
         "refused even with --force; the refusal names the free `journal retry-download` when "
         "SAT may still serve the package. Nothing is sent or downloaded. --empty records the "
         "month empty instead, for a completed request the server gave no package ids and no "
-        "count for, once gigstack's dashboard or support says it found no CFDIs.",
+        "count for, once gigstack's dashboard or support says it found no CFDIs. "
+        "--outside-window records instead that the month's first days are gone: the server "
+        "refused them as older than its 71-month window (its refusal names the window's first "
+        "day) and the days still in the window are done; runs of the whole month then end ok "
+        "and say the days cut.",
         epilog=EPILOG,
         client=False,
     )
@@ -418,6 +422,15 @@ def register(commands: Any) -> None:
         "package ids and no count, and gigstack's dashboard (Descarga Masiva) or support says "
         "it found no CFDIs. Refused when its folder holds any file, SAT's count is known and "
         "above 0, or the server named a package",
+    )
+    keep.add_argument(
+        "--outside-window",
+        action="store_true",
+        help="record instead that the month's days before the server's 71-month window are "
+        "gone (SAT no longer has them): for a month done for the days still in the window "
+        "whose earlier days the server refused as too old. Refused when the server never "
+        "refused them so, when days inside the window are missing too, or when the month "
+        "is not done",
     )
     _yes_arg(keep, "confirm without asking (for scripts)")
     _finish(keep, "keep", run_keep)
@@ -638,6 +651,9 @@ def _row(
         )
         if _whole_month(state) in state.exhausted:
             step = m.missing_days_way(state, *_whole_month(state))
+        gone = _window_gone(state)
+        if gone is not None:
+            why, step = why + gone[0], gone[1]
     return [
         state.key,
         stage,
@@ -1323,8 +1339,12 @@ def _keep(args: argparse.Namespace, ctx: Context) -> int:
             )
         folder = store.download_to / key
         names = list(file_names(folder))
+        if args.empty and args.outside_window:
+            raise UsageError("--empty and --outside-window record different things: pick one")
         if args.empty:
             return _keep_empty(args, ctx, store, state, names)
+        if args.outside_window:
+            return _keep_outside_window(args, ctx, store, state)
         unchecked = m.dates_unchecked(state)
         # Nothing shows the request's dates: its files' own dates may (review 9k #3).
         dated = _dated_files(store, state, folder, names) if unchecked else None
@@ -1454,6 +1474,62 @@ def _keep_empty(
         return exitcodes.USAGE
     ctx.ui.out(f"{key} is empty: no CFDIs, as you confirmed.")
     return exitcodes.OK
+
+
+def _keep_outside_window(
+    args: argparse.Namespace, ctx: Context, store: JournalStore, state: m.MonthState
+) -> int:
+    """`journal keep MONTH --outside-window` (newcomer 9j F1c): the user's word, once
+    confirmed, that the month's days before the server's 71-month window are gone; only when
+    the server's refusal showed they are (`machine.CutOutsideWindow`). Nothing is sent."""
+    key = state.key
+    try:
+        new, commands = m.transition(state, m.CutOutsideWindow())
+    except m.TransitionError as error:
+        raise UsageError(with_journal(str(error), key, str(args.journal)) or "") from None
+    first, last = m.cut_days(new) or (new.start, new.start)
+    ctx.ui.out(
+        f"{key} would be recorded done without {first}..{last}: the server refused them as "
+        f"older than its 71-month window (its refusal said the window starts at "
+        f"{new.server_oldest}), so SAT can no longer give their CFDIs. The month keeps its "
+        f"{len(new.files)} file(s) for {new.start}..{new.end}; runs asking for the whole month "
+        "then end ok and say the days cut. If the server's clock was wrong when it refused "
+        "them, those days may still exist at SAT: they are then never downloaded into this "
+        "folder. Nothing is sent or downloaded."
+    )
+    question, what = f"Record {key} done without {first}..{last}?", "journal keep --outside-window"
+    if _record_confirmed(ctx, store, new, commands, question, yes=args.yes, what=what) is None:
+        return exitcodes.USAGE
+    ctx.ui.out(f"{key} is done without {first}..{last} (outside SAT's 71-month window).")
+    return exitcodes.OK
+
+
+def _window_gone(state: m.MonthState) -> tuple[str, str] | None:
+    """(why, step) for a month done for fewer days than its month when those missing are before
+    the server's 71-month window (newcomer 9j F1c): recorded gone, or the command that records
+    it. None otherwise."""
+    first, last = _whole_month(state)
+    gaps = m.uncovered(first, last, m.held_here(state, first, last))
+    cut = m.cut_days(state)
+    if gaps and cut is not None and all(b <= cut[1] for _, b in gaps):
+        why = (
+            f"; {cut[0]}..{cut[1]} are outside SAT's 71-month window (the server refused "
+            "them): recorded gone with `journal keep --outside-window`"
+        )
+        return why, ""
+    oldest = state.server_oldest
+    if not gaps or oldest is None or any(b >= oldest for _, b in gaps):
+        return None
+    try:
+        m.transition(state, m.CutOutsideWindow())
+    except m.TransitionError:
+        return None
+    step = (
+        f"the days before {oldest} are outside SAT's 71-month window (the server refused them) "
+        f"and can no longer be downloaded: `gigstack-async journal keep {state.key} "
+        "--outside-window` records that they are gone (nothing is sent or billed)"
+    )
+    return "", step
 
 
 def run_rebind(args: argparse.Namespace, ctx: Context) -> int:
