@@ -102,6 +102,8 @@ T = TypeVar("T")
 HISTORY_WINDOW = m.HISTORY_WINDOW
 # Creates for one month in one run (a create gigstack refused before billing may go again).
 MAX_SUBMISSIONS_PER_RUN = 8
+# Creates of one month in one run that never got as far as a connection before it ends.
+NEVER_SENT_PER_RUN = 3
 RESUBMIT_BACKOFF_CAP = 30.0
 STAGING_DIR = ".gigstack-staging"
 HELD = "held"
@@ -606,6 +608,7 @@ class _Run:
         self.history_entries: tuple[m.Seen, ...] = ()
         self.busy: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.sent_this_run: dict[str, int] = dict.fromkeys(self.keys, 0)
+        self.never_sent: dict[str, int] = dict.fromkeys(self.keys, 0)
         self.last_error: dict[str, GigstackError] = {}
         self.stopping = False
         self.stop = asyncio.Event()
@@ -876,6 +879,19 @@ class _Run:
                     logging.INFO, "create request for %s never reached the server (%s)", key, error
                 )
                 self.feed(key, m.CreateNotSent(str(error)))
+                self.never_sent[key] += 1
+                if self.never_sent[key] >= NEVER_SENT_PER_RUN:
+                    # The server cannot be reached for creates (it went down, or a proxy only
+                    # the caller's session knows): end the month now, nothing billed, rather
+                    # than retry silently until MAX_SUBMISSIONS_PER_RUN.
+                    self.finish(
+                        self.store.get(key),
+                        error=f"the create request never reached the server in "
+                        f"{self.never_sent[key]} tries ({error}); nothing was billed",
+                        hint="run the same command again once the API can be reached (billed "
+                        "calls use their own connection, not a session= passed to the client: "
+                        "a proxy only that session knows is not used)",
+                    )
             else:
                 self.log(logging.INFO, "create request for %s: outcome unknown (%s)", key, error)
                 message = str(error)

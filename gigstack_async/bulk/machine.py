@@ -1235,14 +1235,14 @@ def _transition(state: MonthState, obs: Observation) -> Result:
         case CreateNotSent():
             if state.stage is not Stage.SUBMITTING:
                 return state, ()
-            return _evolve(
-                state,
-                stage=Stage.PLANNED,
-                resend_allowed=True,
-                reason=f"the create request never reached the server ({obs.message}); nothing "
-                "was billed, so it is sent again",
-                hint=None,
-            ), ()
+            reason = (
+                f"the create request never reached the server ({obs.message}); nothing was "
+                "billed, so it is sent again"
+            )
+            planned = _evolve(
+                state, stage=Stage.PLANNED, resend_allowed=True, reason=reason, hint=None
+            )
+            return planned, (Warn(f"{state.key}: {reason}"),)
         case CreateUnknown():
             if state.stage is not Stage.SUBMITTING:
                 return state, ()

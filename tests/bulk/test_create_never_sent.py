@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gigstack_async import GigstackClient
+from gigstack_async.bulk.events import MonthWarning
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.transports import AiohttpTransport, ConnectError, ReadError
 from gigstack_async.transports.base import Request, Response
@@ -71,3 +72,30 @@ async def test_a_create_that_may_have_been_sent_is_never_sent_again(tmp_path: Pa
     assert stage == "needs-attention", error
     assert "cannot tell whether it arrived" in error
     assert creates == 0  # the sandbox never saw it, yet a history proves nothing: not resent
+
+
+async def test_a_create_that_never_connects_ends_the_month_and_says_so(tmp_path: Path) -> None:
+    """Review 9r #1: every create refused at connect (the API down after the plan, a proxy only
+    the caller's session knows) was sent again silently for minutes. Now each try warns, and
+    after 3 the month ends, nothing billed, with the way on."""
+    async with Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox:
+        transport = FailingCreates(AiohttpTransport(), ConnectError, times=10_000)
+        try:
+            async with GigstackClient(
+                sandbox.api_key, base_url=sandbox.base_url, transport=transport, max_retries=1
+            ) as client:
+                events = await run(client, tmp_path / "out", "2024-01", "2024-02")
+        finally:
+            await transport.aclose()
+        assert calls(sandbox, CREATE) == 0
+    warnings = [e for e in events if isinstance(e, MonthWarning)]
+    assert {w.key for w in warnings} == {"2024-01", "2024-02"}
+    assert all("never reached the server" in w.message for w in warnings)
+    for result in results(events).values():
+        assert not result.ok
+        assert result.error is not None
+        assert "never reached the server in 3 tries" in result.error
+        assert "nothing was billed" in result.error
+        assert result.hint is not None
+        assert "run the same bulk() call again once the API can be reached" in result.hint
+    assert transport.left == 10_000 - 2 * 3 * 2  # 2 months x 3 tries x 2 attempts each

@@ -19,7 +19,7 @@ def _submitting() -> m.MonthState:
 
 def test_a_create_never_sent_is_planned_again_and_resendable() -> None:
     state, commands = m.transition(_submitting(), m.CreateNotSent("cannot connect: refused"))
-    assert commands == ()
+    assert commands == (m.Warn(f"2024-01: {state.reason}"),)  # said at once (review 9r #1)
     assert state.stage is Stage.PLANNED
     assert state.resend_allowed is True
     assert state.unknown is False
