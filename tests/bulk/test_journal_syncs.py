@@ -130,25 +130,33 @@ async def test_package_gets_made_ready_together_share_one_fsync(
 ) -> None:
     # Four months complete in one history call, four GET slots (the default concurrency): their
     # counts are fsynced together, not one fsynced commit each, in turn, blocking the event
-    # loop before the first GET may leave (the fan-out's package tail).
-    recorder = Recorder(monkeypatch)
-    async with (
-        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
-        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
-    ):
-        results = await bulk(client, tmp_path / "cfdi", end="2024-04")
+    # loop before the first GET may leave (the fan-out's package tail). On a loaded machine the
+    # months may complete in different history calls: the run is repeated (a fresh folder)
+    # until two packages are made ready together, which is what is checked.
+    for attempt in range(6):
+        recorder = Recorder(monkeypatch)
+        async with (
+            Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+            GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+        ):
+            results = await bulk(client, tmp_path / f"cfdi{attempt}", end="2024-04")
+        monkeypatch.undo()
 
-    assert [r.ok for r in results] == [True] * 4
-    steps = recorder.steps
-    first_get = next(i for i, (kind, _) in enumerate(steps) if kind == "get")
-    first_count = next(i for i, (kind, _) in enumerate(steps) if kind == "counted")
-    window = steps[first_count:first_get]
-    assert sum(1 for kind, _ in window if kind == "counted") >= 2  # ready together
-    assert [s for s in window if s[0] == "durable"] == [("durable", "sync")]
-    # Each GET still leaves only after a durable commit that follows its own count.
-    for index in (i for i, (kind, _) in enumerate(steps) if kind == "get"):
-        counted = max(i for i, s in enumerate(steps[:index]) if s == ("counted", steps[index][1]))
-        assert any(kind == "durable" for kind, _ in steps[counted + 1 : index])
+        assert [r.ok for r in results] == [True] * 4
+        steps = recorder.steps
+        first_get = next(i for i, (kind, _) in enumerate(steps) if kind == "get")
+        first_count = next(i for i, (kind, _) in enumerate(steps) if kind == "counted")
+        window = steps[first_count:first_get]
+        # Each GET leaves only after a durable commit that follows its own count.
+        for index in (i for i, (kind, _) in enumerate(steps) if kind == "get"):
+            counted = max(
+                i for i, s in enumerate(steps[:index]) if s == ("counted", steps[index][1])
+            )
+            assert any(kind == "durable" for kind, _ in steps[counted + 1 : index])
+        if sum(1 for kind, _ in window if kind == "counted") >= 2:  # ready together
+            assert [s for s in window if s[0] == "durable"] == [("durable", "sync")]
+            return
+    pytest.fail("no run made two package downloads ready together (machine too loaded?)")
 
 
 async def test_a_staged_zip_left_after_its_extraction_was_recorded_is_deleted_by_the_next_run(
