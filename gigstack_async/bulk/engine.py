@@ -1409,7 +1409,10 @@ class _Run:
             return False
         # What the history said of each (a 5003 stays known once it no longer lists it).
         learnt = {p.request_id: (p.status, p.message) for p in priors if not p.recorded}
-        held = m.hold(state, [p.request_id for p in priors], learnt)
+        # And its createdAt: the server's word on when it was made, which an adopt of it
+        # takes its open day from once the history no longer lists it (newcomer 9k #1).
+        created = {p.request_id: p.created_at for p in priors if not p.recorded}
+        held = m.hold(state, [p.request_id for p in priors], learnt, created)
         refused = _duplicate_refused(held)
         if self.options.allow_duplicates and refused is None:
             return False

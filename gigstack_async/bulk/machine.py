@@ -115,6 +115,7 @@ __all__ = [
     "earlier_files",
     "files_missing",
     "files_notice",
+    "held_created_at",
     "held_from_log",
     "held_ids",
     "held_records",
@@ -308,6 +309,12 @@ class HeldRequest:
     end: date
     status: str | None = None
     message: str | None = None
+    created_at: str | None = None
+    """Its `createdAt` exactly as the history wrote it when a run held the month for it (None:
+    not reported, or a journal written before). The server's word, kept once the history's
+    newest 20 no longer list it: a month that adopts the request takes its open day from it
+    (`held_created_at`; newcomer 9k #1: "createdAt was never shown", a MISSING DAYS and a
+    billed one-day request for a request made months after the month was over)."""
 
 
 @attrs.frozen
@@ -5268,6 +5275,7 @@ def hold(
     state: MonthState,
     request_ids: Sequence[str],
     learnt: Mapping[str, tuple[str | None, str | None]] | None = None,
+    created: Mapping[str, str | None] | None = None,
 ) -> MonthState:
     """Month `state` (`planned`) held, not sent, for the identical requests `request_ids` the
     account already has: recorded (`MonthState.held_for`, added to those it already had, and
@@ -5275,8 +5283,9 @@ def hold(
     listed in the history or not, until the user adopts one, allows a resend (`journal
     resend`) or passes --allow-duplicates. `learnt`: (status, statusMessage) of those the
     history listed now (a None keeps what an earlier hold learnt: SAT's 5003 stays known once
-    the history no longer lists the request). Any other stage, or a month the user allowed to
-    be sent anyway, is returned as is. Pure."""
+    the history no longer lists the request). `created`: their `createdAt` as the history
+    wrote it (a None keeps what an earlier hold recorded: `HeldRequest.created_at`). Any other
+    stage, or a month the user allowed to be sent anyway, is returned as is. Pure."""
     if state.stage is not Stage.PLANNED or state.identical_allowed:
         return state
     ids = state.held_for
@@ -5284,6 +5293,7 @@ def hold(
     for request_id in request_ids:
         ids = _add(ids, request_id)
         status, message = (learnt or {}).get(request_id, (None, None))
+        created_at = (created or {}).get(request_id)
         at = next(
             (
                 i
@@ -5293,13 +5303,16 @@ def hold(
             None,
         )
         if at is None:
-            holds.append(HeldRequest(request_id, state.start, state.end, status, message))
+            holds.append(
+                HeldRequest(request_id, state.start, state.end, status, message, created_at)
+            )
         else:
             old = holds[at]
             holds[at] = attrs.evolve(
                 old,
                 status=status if status is not None else old.status,
                 message=message if message is not None else old.message,
+                created_at=created_at if created_at is not None else old.created_at,
             )
     return _evolve(state, held_for=ids, holds=tuple(holds))
 
@@ -5315,6 +5328,16 @@ def recorded_holds(state: MonthState) -> tuple[HeldRequest, ...]:
         ):
             holds = (*holds, HeldRequest(request_id, state.start, state.end))
     return holds
+
+
+def held_created_at(state: MonthState, request_id: str) -> str | None:
+    """The `createdAt` a history showed of `request_id` when a run held month `state` for it
+    (`HeldRequest.created_at`, whatever dates it was held at: the same request); None when no
+    hold recorded one."""
+    return next(
+        (h.created_at for h in recorded_holds(state) if h.id == request_id and h.created_at),
+        None,
+    )
 
 
 def held_records(state: MonthState) -> tuple[HeldRequest, ...]:

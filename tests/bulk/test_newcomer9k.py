@@ -1,0 +1,117 @@
+"""Newcomer 9k: a held month adopted once the history forgot its request, and the Python texts.
+
+#1: a month held for another folder's identical request (the plan printed its createdAt) that
+the user adopted as the hint says ended done, not ok, with MISSING DAYS "whose createdAt was
+never shown: it may have been made on <last day>", once the request had left the history's
+newest 20, and its "Otherwise" route billed a one-day request. The hold now records the
+createdAt the history showed (`HeldRequest.created_at`), and the adopt takes the open day from
+it, as from a history listing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk import repair
+from gigstack_async.bulk.store import JournalStore, StoreIdentity
+from gigstack_async.sandbox import SandboxConfig
+from tests.bulk._support import CREATE, JOURNAL, calls, keyed_cli, world_of, xml_names
+
+OCT = m.MonthState("2026-10", date(2026, 10, 1), date(2026, 10, 31), "received", "cfdi")
+IDENTITY = StoreIdentity(
+    None, "http://127.0.0.1:9/v2", "1234abcd1234abcd", None, "received", "cfdi"
+)
+
+
+def test_a_hold_records_the_created_at_the_history_showed_and_keeps_it() -> None:
+    held = m.hold(OCT, ["R1"], {"R1": ("completed", None)}, {"R1": "2026-11-30T18:59:17Z"})
+    assert m.held_created_at(held, "R1") == "2026-11-30T18:59:17Z"
+    # Held again by a run whose history no longer lists it (no createdAt): kept.
+    again = m.hold(held, ["R1"], {}, {})
+    assert m.held_created_at(again, "R1") == "2026-11-30T18:59:17Z"
+    assert m.held_created_at(again, "R2") is None
+
+
+@pytest.mark.parametrize(
+    ("created", "open_day", "unproven"),
+    [
+        ("2026-11-30T18:59:17Z", None, False),  # made after the month was over: complete
+        ("2026-10-31T12:00:00-06:00", date(2026, 10, 31), False),  # on its last day: proven
+        (None, date(2026, 10, 31), True),  # never shown: unknown never counts as after
+    ],
+)
+def test_adopting_a_held_request_takes_its_open_day_from_the_hold(
+    tmp_path: Path, created: str | None, open_day: date | None, unproven: bool
+) -> None:
+    with JournalStore.open(tmp_path / JOURNAL, IDENTITY) as store:
+        store.put(m.hold(OCT, ["R1"], {"R1": ("completed", None)}, {"R1": created}))
+        state, _ = repair.adopt(store, "2026-10", "R1", today=date(2026, 11, 30))
+    assert (state.request_id, state.open_day, state.open_day_unproven) == (
+        "R1",
+        open_day,
+        unproven,
+    )
+
+
+async def test_a_held_month_adopted_after_its_request_left_the_history_ends_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The newcomer's run end to end: folder B downloads 2026-10; folder A is held for B's
+    request (the plan shows its createdAt); other requests push it out of a 2-entry history;
+    the printed `journal adopt`, the run that stops, `journal retry-download`, the run again:
+    done and ok, no MISSING DAYS, no create sent (was: MISSING DAYS for 2026-10-31, and a
+    billed one-day request offered)."""
+    config = SandboxConfig(
+        speed=3000, seed=5, start=datetime(2026, 11, 30, 16, tzinfo=UTC), history_limit=2
+    )
+    async with world_of(config) as (sandbox, client):
+
+        def cli(*argv: object) -> tuple[int, str]:
+            capsys.readouterr()
+            code = keyed_cli(sandbox, *argv)
+            said = capsys.readouterr()
+            return code, " ".join((said.out + said.err).split())
+
+        def download(folder: str) -> tuple[int, str]:
+            argv: list[object] = ["sat", "download", "--from", "2026-10", "--to", "2026-10"]
+            argv += ["--rfc-type", "received", "--type", "cfdi", "--out", tmp_path / folder]
+            return cli(*argv, "--poll-interval", "0.05", "--yes")
+
+        ran = asyncio.to_thread
+        assert (await ran(download, "B"))[0] == 0
+        (request,) = sandbox.state.download_requests
+        rid = request.request_id
+        code, held = await ran(download, "A")
+        assert code != 0
+        assert "held" in held
+        assert "created 2026-11-30" in held  # the plan shows when it was made
+        creates = calls(sandbox, CREATE)
+        assert creates == 1
+
+        for day in (1, 2):  # another job's requests: B's leaves the 2-entry history
+            await client.downloads.create_request(
+                start_date=f"2026-09-0{day}", end_date=f"2026-09-0{day}", rfc_type="issued"
+            )
+        assert rid not in {r.id for r in await client.downloads.history()}
+        creates = calls(sandbox, CREATE)
+
+        adopt = ("journal", "adopt", tmp_path / "A", "2026-10", rid)
+        code, said = await ran(cli, *adopt, "--rfc-type", "received", "--type", "cfdi", "--yes")
+        assert code == 0, said
+        await ran(download, "A")  # stops: B's downloads of the package were not counted here
+        retry = ("journal", "retry-download", tmp_path / "A", "2026-10", "--yes")
+        assert (await ran(cli, *retry))[0] == 0
+        code, done = await ran(download, "A")
+        assert code == 0, done  # was: not ok, MISSING DAYS for 2026-10-31
+        assert "MISSING DAYS" not in done
+        assert "never shown" not in done
+        assert xml_names(tmp_path / "A" / "2026-10") == xml_names(tmp_path / "B" / "2026-10")
+        assert calls(sandbox, CREATE) == creates  # nothing sent, nothing billed
+        with JournalStore.open_existing(tmp_path / "A" / JOURNAL) as store:
+            state = store.get("2026-10")
+        assert (state.stage, state.request_id, state.open_day) == (m.Stage.DONE, rid, None)
