@@ -14,10 +14,13 @@ import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 
+from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
+from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.sandbox import SandboxConfig
 from tests.bulk._support import CREATE, JOURNAL, calls, keyed_cli, world_of, xml_names
@@ -115,3 +118,51 @@ async def test_a_held_month_adopted_after_its_request_left_the_history_ends_ok(
         with JournalStore.open_existing(tmp_path / "A" / JOURNAL) as store:
             state = store.get("2026-10")
         assert (state.stage, state.request_id, state.open_day) == (m.Stage.DONE, rid, None)
+
+
+# ------------------------------------------------------------------ #2: the Python part call
+
+
+def _missing_days_note() -> str:
+    """The MISSING DAYS text of a done month whose adopted request's createdAt is unknown."""
+    adopted, _ = m.transition(
+        m.hold(OCT, ["R1"]), m.Adopt("R1", uncounted=True, today=date(2026, 11, 30))
+    )
+    done = attrs.evolve(adopted, stage=m.Stage.DONE, reason="every package extracted")
+    return m.plan_decision(done, OCT.start, OCT.end, today=date(2026, 12, 1)).note or ""
+
+
+@pytest.mark.parametrize(
+    ("team", "client", "same"),
+    [
+        (
+            "team_connected",
+            "`client.with_options(team='team_connected').downloads.bulk('2026-10-31', ",
+            "on a client with team='team_connected', as this run's",
+        ),
+        (
+            None,
+            "`client.downloads.bulk('2026-10-31', ",
+            "on a client with no team= set, as this run's (the API key's own team)",
+        ),
+    ],
+)
+async def test_the_python_part_call_runs_on_the_same_team(
+    tmp_path: Path, team: str | None, client: str, same: str
+) -> None:
+    """Newcomer 9k #2: "with the other arguments of your bulk() call" sent a `with_options(
+    team=)` user's one-day part to the key's home team (billed); the call printed now names the
+    run's team, and the text says it must run on a client of that team."""
+    note = _missing_days_note()
+    assert "e.g. --team" in note  # the CLI's own wording
+    async with GigstackClient("sk_test_x", base_url="http://127.0.0.1:9/v2") as base:
+        owner = base if team is None else base.with_options(team=team)
+        bulk = owner.downloads.bulk(
+            "2026-10", "2026-10", rfc_type="received", download_to=tmp_path / "cfdi"
+        )
+        shown = bulk._rendered(MonthResult("2026-10", "R1", "completed", error=note))
+    assert isinstance(shown, MonthResult)
+    text = shown.error or ""
+    assert client in text
+    assert same in text
+    assert "--team" not in text
