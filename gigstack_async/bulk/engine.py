@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import logging
 import random
+import re
 import sqlite3
 import time
 import zipfile
@@ -752,8 +753,12 @@ class _Run:
         if error is not None:
             if note:
                 error = f"{error} ({note})"
+            if not (hint or state.hint):
+                # Never a month that is not ok without its next step in `hint` (newcomer 9k
+                # #3: a done month's MISSING DAYS had its whole way forward in `error`).
+                error, hint = next_step(error, state.key)
             # The same hint as the MonthResult's (a held month's is not the state's own).
-            shown = None if state.ok else hint or state.hint
+            shown = hint or state.hint
             self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
         gone = set(state.lost_files) if state.resume_to is m.Stage.DONE else set()
@@ -1686,6 +1691,24 @@ def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:
     with contextlib.suppress(OSError):
         path.unlink()
     return lost
+
+
+_STEP = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z`])")
+"""Where a text's first sentence ends (`next_step`): a full stop, then a capital or a command."""
+
+
+def next_step(error: str, key: str) -> tuple[str, str]:
+    """(what happened, what to do) of `error`, the text of a month that is not ok and has no
+    hint of its own: a MISSING DAYS (or MISSING FILES) note names what is missing in its first
+    sentence, then the ways forward. Any other text is kept whole, and the way forward is
+    `journal show` (`bulk.hints` names the journal in it), which prints the month's record
+    and why it is not ok."""
+    found = _STEP.search(error) if error.startswith(("MISSING DAYS", m.MISSING_FILES)) else None
+    if found is not None and error[found.end() :].strip():
+        return error[: found.start()], error[found.end() :]
+    return error, (
+        f"`gigstack-async journal show {key}` prints the month's record and why it is not complete"
+    )
 
 
 def _explain(state: m.MonthState) -> str:

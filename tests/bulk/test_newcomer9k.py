@@ -20,10 +20,19 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
+from gigstack_async.bulk.engine import next_step
 from gigstack_async.bulk.events import MonthResult
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, JOURNAL, calls, keyed_cli, world_of, xml_names
+from tests.bulk._support import (
+    CREATE,
+    JOURNAL,
+    calls,
+    keyed_cli,
+    month_results,
+    world_of,
+    xml_names,
+)
 
 OCT = m.MonthState("2026-10", date(2026, 10, 1), date(2026, 10, 31), "received", "cfdi")
 IDENTITY = StoreIdentity(
@@ -166,3 +175,65 @@ async def test_the_python_part_call_runs_on_the_same_team(
     assert client in text
     assert same in text
     assert "--team" not in text
+
+
+# ------------------------------------------------------------------ #3: every not-ok hint
+
+
+def test_a_missing_days_note_splits_into_what_happened_and_the_next_step() -> None:
+    note = _missing_days_note()
+    error, hint = next_step(note, "2026-10")
+    assert error.startswith("MISSING DAYS: requested for 2026-10-01..2026-10-31 by request R1")
+    assert error.endswith("are not in its download")
+    assert hint.startswith("If gigstack's dashboard shows when that request was made")
+    assert "journal split 2026-10" in hint
+    assert f"{error}. {hint}" == note  # nothing lost, nothing said twice
+    # Any other text stays whole; its next step is the month's record.
+    error, hint = next_step("it broke. Odd", "2026-10")
+    assert (error, hint.split("`")[1]) == ("it broke. Odd", "gigstack-async journal show 2026-10")
+
+
+async def test_a_done_month_with_missing_days_carries_its_next_step_in_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Newcomer 9k #3: a done month whose adopted request's createdAt was never shown ended
+    with its whole way forward in `error` and `hint` empty (the CLI summary had no `Next:`)."""
+    config = SandboxConfig(
+        speed=3000, seed=5, start=datetime(2026, 11, 30, 16, tzinfo=UTC), history_limit=1
+    )
+    async with world_of(config) as (sandbox, client):
+
+        def cli(*argv: object) -> tuple[int, str]:
+            capsys.readouterr()
+            code = keyed_cli(sandbox, *argv)
+            said = capsys.readouterr()
+            return code, " ".join((said.out + said.err).split())
+
+        ran = asyncio.to_thread
+        first = await month_results(client, tmp_path / "B", "2026-10", "2026-10")
+        rid = first["2026-10"].request_id
+        assert rid is not None
+        await client.downloads.create_request(
+            start_date="2026-09-01", end_date="2026-09-02", rfc_type="issued"
+        )  # B's request leaves the 1-entry history: its createdAt is never shown to A
+        out = tmp_path / "A"
+        adopt = ("journal", "adopt", out, "2026-10", rid, "--rfc-type", "received", "--yes")
+        assert (await ran(cli, *adopt))[0] == 0
+        await month_results(client, out, "2026-10", "2026-10")  # stops: downloads uncounted
+        assert (await ran(cli, "journal", "retry-download", out, "2026-10", "--yes"))[0] == 0
+        creates = calls(sandbox, CREATE)
+        done = (await month_results(client, out, "2026-10", "2026-10"))["2026-10"]
+        assert done.stage == "done"
+        assert not done.ok
+        assert (done.error or "").startswith("MISSING DAYS")
+        assert "--created-at" not in (done.error or "")  # the way forward is the hint's
+        hint = done.hint or ""  # was: empty
+        assert hint.startswith("If gigstack's dashboard shows when that request was made")
+        assert f"journal adopt {out} 2026-10 {rid} --created-at" in hint
+        assert calls(sandbox, CREATE) == creates
+        # The CLI summary shows it as the month's next step.
+        argv: list[object] = ["sat", "download", "--from", "2026-10", "--to", "2026-10"]
+        argv += ["--rfc-type", "received", "--out", out, "--poll-interval", "0.05", "--yes"]
+        code, said = await ran(cli, *argv)
+        assert code != 0
+        assert "Next: If gigstack's dashboard shows when that request was made" in said
