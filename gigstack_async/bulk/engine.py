@@ -710,7 +710,14 @@ class _Run:
     def announce(self, old: m.MonthState, new: m.MonthState) -> None:
         if new.request_id and new.request_id != old.request_id and new.key not in self.announced:
             self.announced.add(new.key)
-            resumed = old.stage is m.Stage.SUBMITTING and old.unknown
+            # Resumed: an earlier run's create whose answer was lost. One this run sent and
+            # found in the history is this run's (newcomer 9k #5: "resumed from the journal"
+            # on a first run).
+            resumed = (
+                old.stage is m.Stage.SUBMITTING
+                and old.unknown
+                and not self.sent_this_run.get(new.key, 0)
+            )
             self.emit(Submitted(new.key, new.request_id, new.duplicate, resumed=resumed))
         if new.sat_state != old.sat_state and new.sat_state and new.request_id:
             self.emit(StateChanged(new.key, new.request_id, new.sat_state, new.invoice_count))

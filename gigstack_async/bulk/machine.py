@@ -3369,12 +3369,13 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage in (Stage.DONE, Stage.EMPTY) and open_day_split(state):
         # Requested before its last day was over: the parts hold that day again, complete
         # (review 9m #7). Its own request's days are a part; the open day's CFDIs may be in
-        # both, so the count is unknown (never a sum counting them twice).
+        # both, so the count is unknown (never a sum counting them twice), unless the parts
+        # found none: then it is its own request's (newcomer 9k #5: `-` with 6 and 0 known).
         asked = _request_part(state)
         return _evolve(
             state,
             stage=Stage.SPLIT,
-            invoice_count=None,
+            invoice_count=state.invoice_count if obs.invoice_count == 0 else None,
             split_own=(asked,),
             reason=_open_day_split_reason(state, obs.where),
             hint=None,
@@ -3544,9 +3545,16 @@ def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:
+    # An unproven day is only "may have been" (newcomer 9k #5: stated as fact after a split).
+    when = (
+        f"possibly on {state.open_day} (its request's createdAt was never shown: unknown "
+        "never counts as after)"
+        if state.open_day_unproven
+        else f"on {state.open_day}, before that day was over"
+    )
     return (
-        f"requested here for {state.start}..{state.end} on {state.open_day}, before that day "
-        f"was over; {_days([(state.open_day or state.end, state.end)])} downloaded again in "
+        f"requested here for {state.start}..{state.end} {when}; "
+        f"{_days([(state.open_day or state.end, state.end)])} downloaded again in "
         f"parts elsewhere, complete: {where}"
     )
 

@@ -21,15 +21,18 @@ from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
 from gigstack_async.bulk.engine import next_step
-from gigstack_async.bulk.events import MonthResult
+from gigstack_async.bulk.events import MonthResult, Submitted
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.sandbox import SandboxConfig
+from gigstack_async.sandbox.config import FaultConfig
 from tests.bulk._support import (
     CREATE,
     JOURNAL,
     calls,
     keyed_cli,
     month_results,
+    results,
+    run,
     world_of,
     xml_names,
 )
@@ -237,3 +240,56 @@ async def test_a_done_month_with_missing_days_carries_its_next_step_in_hint(
         code, said = await ran(cli, *argv)
         assert code != 0
         assert "Next: If gigstack's dashboard shows when that request was made" in said
+
+
+# ------------------------------------------------------------------ #5: wording
+
+
+async def test_a_lost_create_found_in_the_same_run_is_not_resumed_from_the_journal(
+    tmp_path: Path,
+) -> None:
+    """Newcomer 9k #5: a first run whose create lost its answer, then found it in the history,
+    printed "submitted …, resumed from the journal" (the journal had nothing before)."""
+    faults = FaultConfig(after_502_rate=1.0, operations=frozenset({CREATE}))
+    async with world_of(SandboxConfig(speed=3000, seed=5, faults=faults)) as (sandbox, client):
+        events = await run(client, tmp_path / "cfdi", "2024-01", "2024-01")
+        submitted = [e for e in events if isinstance(e, Submitted)]
+        assert [e.resumed for e in submitted] == [False]  # was: True
+        assert results(events)["2024-01"].ok
+        assert calls(sandbox, CREATE) == 1
+
+
+def _open_day_done(unproven: bool) -> m.MonthState:
+    return attrs.evolve(
+        OCT,
+        stage=m.Stage.DONE,
+        request_id="R1",
+        known_ids=("R1",),
+        package_ids=("P1",),
+        extracted=(m.ExtractedPackage("P1", ("a.xml", "b.xml")),),
+        invoice_count=6,
+        open_day=OCT.end,
+        open_day_unproven=unproven,
+        reason="every package extracted",
+    )
+
+
+@pytest.mark.parametrize(("part", "count"), [(0, 6), (3, None), (None, None)])
+def test_an_open_day_split_whose_part_is_empty_counts_its_own_request(
+    part: int | None, count: int | None
+) -> None:
+    """Newcomer 9k #5: `CFDIs -` for a split month whose request reported 6 and whose part
+    found none; a part with CFDIs may repeat the open day's, so that sum stays unknown."""
+    split, _ = m.transition(_open_day_done(False), m.SplitElsewhere("P", invoice_count=part))
+    assert (split.stage, split.invoice_count) == (m.Stage.SPLIT, count)
+
+
+def test_an_open_day_split_says_an_unproven_day_only_may_have_been() -> None:
+    """Newcomer 9k #5: after the split, `journal show` stated "requested … on 2026-10-31,
+    before that day was over" as fact, for a request whose createdAt was never shown."""
+    split, _ = m.transition(_open_day_done(True), m.SplitElsewhere("P", invoice_count=0))
+    assert split.reason is not None
+    assert "possibly on 2026-10-31 (its request's createdAt was never shown" in split.reason
+    assert "before that day was over" not in split.reason
+    proven, _ = m.transition(_open_day_done(False), m.SplitElsewhere("P", invoice_count=0))
+    assert "on 2026-10-31, before that day was over" in (proven.reason or "")
