@@ -118,6 +118,10 @@ async def test_a_held_month_adopted_after_its_request_left_the_history_ends_ok(
         adopt = ("journal", "adopt", tmp_path / "A", "2026-10", rid)
         code, said = await ran(cli, *adopt, "--rfc-type", "received", "--type", "cfdi", "--yes")
         assert code == 0, said
+        # Its last words name the whole way (newcomer 9k #5: only "run again").
+        last = said[said.index(f"2026-10 now follows request {rid}.") :]
+        assert "it stops before the packages" in last
+        assert f"journal retry-download {tmp_path / 'A'} 2026-10` (refused before that run)" in last
         await ran(download, "A")  # stops: B's downloads of the package were not counted here
         retry = ("journal", "retry-download", tmp_path / "A", "2026-10", "--yes")
         assert (await ran(cli, *retry))[0] == 0
