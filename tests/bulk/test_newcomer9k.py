@@ -115,6 +115,13 @@ async def test_a_held_month_adopted_after_its_request_left_the_history_ends_ok(
         assert rid not in {r.id for r in await client.downloads.history()}
         creates = calls(sandbox, CREATE)
 
+        # The run's hold text still says when it was made, from the journal's record of it.
+        code, again = await ran(download, "A")
+        assert code != 0
+        assert (
+            "recorded by this journal when an earlier run held the month for it, created " in again
+        )
+        assert calls(sandbox, CREATE) == creates
         adopt = ("journal", "adopt", tmp_path / "A", "2026-10", rid)
         code, said = await ran(cli, *adopt, "--rfc-type", "received", "--type", "cfdi", "--yes")
         assert code == 0, said
