@@ -68,9 +68,11 @@ class PriorRequest:
             if self.status is not None:
                 said = f"{self.status}: {self.message}" if self.message else self.status
                 last = f"{last}; it was {said} when last listed"
+            made = f", created {created_at_text(self.created_at)}" if self.created_at else ""
             return (
                 f"request {self.request_id} (recorded by this journal when an earlier run held "
-                f"the month for it; no longer among the history's newest entries, so {last})"
+                f"the month for it{made}; no longer among the history's newest entries, so "
+                f"{last})"
             )
         details = [self.status or "status not reported"]
         if self.created_at:
@@ -135,7 +137,14 @@ def prior_requests(
         if held.id in listed or held.id in state.known_ids:
             continue
         found.append(
-            PriorRequest(state.key, held.id, held.status, message=held.message, recorded=True)
+            PriorRequest(
+                state.key,
+                held.id,
+                held.status,
+                held.created_at,  # as the history showed it then (newcomer 9k #1)
+                held.message,
+                recorded=True,
+            )
         )
     return tuple(found)
 

@@ -28,6 +28,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import sqlite3
 import time
 import zipfile
@@ -739,7 +740,14 @@ class _Run:
     def announce(self, old: m.MonthState, new: m.MonthState) -> None:
         if new.request_id and new.request_id != old.request_id and new.key not in self.announced:
             self.announced.add(new.key)
-            resumed = old.stage is m.Stage.SUBMITTING and old.unknown
+            # Resumed: an earlier run's create whose answer was lost. One this run sent and
+            # found in the history is this run's (newcomer 9k #5: "resumed from the journal"
+            # on a first run).
+            resumed = (
+                old.stage is m.Stage.SUBMITTING
+                and old.unknown
+                and not self.sent_this_run.get(new.key, 0)
+            )
             self.emit(Submitted(new.key, new.request_id, new.duplicate, resumed=resumed))
         if new.sat_state != old.sat_state and new.sat_state and new.request_id:
             self.emit(StateChanged(new.key, new.request_id, new.sat_state, new.invoice_count))
@@ -782,8 +790,12 @@ class _Run:
         if error is not None:
             if note:
                 error = f"{error} ({note})"
+            if not (hint or state.hint):
+                # Never a month that is not ok without its next step in `hint` (newcomer 9k
+                # #3: a done month's MISSING DAYS had its whole way forward in `error`).
+                error, hint = next_step(error, state.key)
             # The same hint as the MonthResult's (a held month's is not the state's own).
-            shown = None if state.ok else hint or state.hint
+            shown = hint or state.hint
             self.emit(MonthFailed(state.key, error, hint=shown))
         folder = None if self.options.download_to is None else self.options.download_to / state.key
         gone = set(state.lost_files) if state.resume_to is m.Stage.DONE else set()
@@ -1485,7 +1497,10 @@ class _Run:
             return False
         # What the history said of each (a 5003 stays known once it no longer lists it).
         learnt = {p.request_id: (p.status, p.message) for p in priors if not p.recorded}
-        held = m.hold(state, [p.request_id for p in priors], learnt)
+        # And its createdAt: the server's word on when it was made, which an adopt of it
+        # takes its open day from once the history no longer lists it (newcomer 9k #1).
+        created = {p.request_id: p.created_at for p in priors if not p.recorded}
+        held = m.hold(state, [p.request_id for p in priors], learnt, created)
         refused = _duplicate_refused(held)
         if self.options.allow_duplicates and refused is None:
             return False
@@ -1759,6 +1774,24 @@ def _discard(path: Path, lost: m.StagedLost) -> m.StagedLost:
     with contextlib.suppress(OSError):
         path.unlink()
     return lost
+
+
+_STEP = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z`])")
+"""Where a text's first sentence ends (`next_step`): a full stop, then a capital or a command."""
+
+
+def next_step(error: str, key: str) -> tuple[str, str]:
+    """(what happened, what to do) of `error`, the text of a month that is not ok and has no
+    hint of its own: a MISSING DAYS (or MISSING FILES) note names what is missing in its first
+    sentence, then the ways forward. Any other text is kept whole, and the way forward is
+    `journal show` (`bulk.hints` names the journal in it), which prints the month's record
+    and why it is not ok."""
+    found = _STEP.search(error) if error.startswith(("MISSING DAYS", m.MISSING_FILES)) else None
+    if found is not None and error[found.end() :].strip():
+        return error[: found.start()], error[found.end() :]
+    return error, (
+        f"`gigstack-async journal show {key}` prints the month's record and why it is not complete"
+    )
 
 
 def _explain(state: m.MonthState) -> str:

@@ -115,6 +115,7 @@ __all__ = [
     "earlier_files",
     "files_missing",
     "files_notice",
+    "held_created_at",
     "held_from_log",
     "held_ids",
     "held_records",
@@ -308,6 +309,12 @@ class HeldRequest:
     end: date
     status: str | None = None
     message: str | None = None
+    created_at: str | None = None
+    """Its `createdAt` exactly as the history wrote it when a run held the month for it (None:
+    not reported, or a journal written before). The server's word, kept once the history's
+    newest 20 no longer list it: a month that adopts the request takes its open day from it
+    (`held_created_at`; newcomer 9k #1: "createdAt was never shown", a MISSING DAYS and a
+    billed one-day request for a request made months after the month was over)."""
 
 
 @attrs.frozen
@@ -3377,12 +3384,13 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
     if state.stage in (Stage.DONE, Stage.EMPTY) and open_day_split(state):
         # Requested before its last day was over: the parts hold that day again, complete
         # (review 9m #7). Its own request's days are a part; the open day's CFDIs may be in
-        # both, so the count is unknown (never a sum counting them twice).
+        # both, so the count is unknown (never a sum counting them twice), unless the parts
+        # found none: then it is its own request's (newcomer 9k #5: `-` with 6 and 0 known).
         asked = _request_part(state)
         return _evolve(
             state,
             stage=Stage.SPLIT,
-            invoice_count=None,
+            invoice_count=state.invoice_count if obs.invoice_count == 0 else None,
             split_own=(asked,),
             reason=_open_day_split_reason(state, obs.where),
             hint=None,
@@ -3552,9 +3560,16 @@ def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:
+    # An unproven day is only "may have been" (newcomer 9k #5: stated as fact after a split).
+    when = (
+        f"possibly on {state.open_day} (its request's createdAt was never shown: unknown "
+        "never counts as after)"
+        if state.open_day_unproven
+        else f"on {state.open_day}, before that day was over"
+    )
     return (
-        f"requested here for {state.start}..{state.end} on {state.open_day}, before that day "
-        f"was over; {_days([(state.open_day or state.end, state.end)])} downloaded again in "
+        f"requested here for {state.start}..{state.end} {when}; "
+        f"{_days([(state.open_day or state.end, state.end)])} downloaded again in "
         f"parts elsewhere, complete: {where}"
     )
 
@@ -5292,6 +5307,7 @@ def hold(
     state: MonthState,
     request_ids: Sequence[str],
     learnt: Mapping[str, tuple[str | None, str | None]] | None = None,
+    created: Mapping[str, str | None] | None = None,
 ) -> MonthState:
     """Month `state` (`planned`) held, not sent, for the identical requests `request_ids` the
     account already has: recorded (`MonthState.held_for`, added to those it already had, and
@@ -5299,8 +5315,9 @@ def hold(
     listed in the history or not, until the user adopts one, allows a resend (`journal
     resend`) or passes --allow-duplicates. `learnt`: (status, statusMessage) of those the
     history listed now (a None keeps what an earlier hold learnt: SAT's 5003 stays known once
-    the history no longer lists the request). Any other stage, or a month the user allowed to
-    be sent anyway, is returned as is. Pure."""
+    the history no longer lists the request). `created`: their `createdAt` as the history
+    wrote it (a None keeps what an earlier hold recorded: `HeldRequest.created_at`). Any other
+    stage, or a month the user allowed to be sent anyway, is returned as is. Pure."""
     if state.stage is not Stage.PLANNED or state.identical_allowed:
         return state
     ids = state.held_for
@@ -5308,6 +5325,7 @@ def hold(
     for request_id in request_ids:
         ids = _add(ids, request_id)
         status, message = (learnt or {}).get(request_id, (None, None))
+        created_at = (created or {}).get(request_id)
         at = next(
             (
                 i
@@ -5317,13 +5335,16 @@ def hold(
             None,
         )
         if at is None:
-            holds.append(HeldRequest(request_id, state.start, state.end, status, message))
+            holds.append(
+                HeldRequest(request_id, state.start, state.end, status, message, created_at)
+            )
         else:
             old = holds[at]
             holds[at] = attrs.evolve(
                 old,
                 status=status if status is not None else old.status,
                 message=message if message is not None else old.message,
+                created_at=created_at if created_at is not None else old.created_at,
             )
     return _evolve(state, held_for=ids, holds=tuple(holds))
 
@@ -5339,6 +5360,16 @@ def recorded_holds(state: MonthState) -> tuple[HeldRequest, ...]:
         ):
             holds = (*holds, HeldRequest(request_id, state.start, state.end))
     return holds
+
+
+def held_created_at(state: MonthState, request_id: str) -> str | None:
+    """The `createdAt` a history showed of `request_id` when a run held month `state` for it
+    (`HeldRequest.created_at`, whatever dates it was held at: the same request); None when no
+    hold recorded one."""
+    return next(
+        (h.created_at for h in recorded_holds(state) if h.id == request_id and h.created_at),
+        None,
+    )
 
 
 def held_records(state: MonthState) -> tuple[HeldRequest, ...]:

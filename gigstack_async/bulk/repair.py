@@ -134,7 +134,7 @@ def adopt(
     uncounted = uncounted or m.made_elsewhere(state, journal_ids, request_id)
     vouched = _vouched_text(created_at)
     try:
-        created = next((r.created_at for r in state.records if r.id == request_id), None)
+        created = _server_created_at(store, state, request_id, ids_restarted=ids_restarted)
         observed = m.Adopt(
             request_id,
             carried,
@@ -147,6 +147,33 @@ def adopt(
         return m.transition(state, observed)
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
+
+
+def _server_created_at(
+    store: JournalStore, state: m.MonthState, request_id: str, *, ids_restarted: bool
+) -> str | None:
+    """The `createdAt` the server showed this journal of `request_id` (never the user's vouch,
+    never our clock): month `state`'s record of it, or the hold a run recorded when the history
+    listed it as the month's identical request (`machine.held_created_at`; newcomer 9k #1: a
+    held month adopted once the history's newest 20 no longer listed it read "createdAt was
+    never shown"); else another month's record or hold of it, unless the server's ids
+    restarted (`ids_restarted`: the id may name another request there). None: never shown."""
+    mine = next((r.created_at for r in state.records if r.id == request_id and r.created_at), None)
+    if mine is not None:
+        return mine
+    held = m.held_created_at(state, request_id)
+    if held is not None or ids_restarted:
+        return held
+    for other in store.states():
+        if other.key == state.key:
+            continue
+        seen = next(
+            (r.created_at for r in other.records if r.id == request_id and r.created_at), None
+        )
+        seen = seen or m.held_created_at(other, request_id)
+        if seen is not None:
+            return seen
+    return None
 
 
 def _vouched_text(created_at: str | datetime | None) -> str | None:

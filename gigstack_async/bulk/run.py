@@ -154,7 +154,9 @@ class BulkDownload:
 
         def render(text: str | None) -> str | None:
             shown = with_journal(text, event.key, journal, out=out)
-            return shown if self.texts_for == "cli" else _for_python(shown)
+            if self.texts_for == "cli":
+                return shown
+            return _for_python(shown, self._downloads._pipeline.team)
 
         if isinstance(event, MonthResult):
             return attrs.evolve(event, error=render(event.error), hint=render(event.hint))
@@ -442,15 +444,17 @@ def _probe(slot: MonthSlot, state: m.MonthState) -> m.MonthState:
     )
 
 
-def _as_bulk_call(found: re.Match[str]) -> str:
-    """A `sat download` of a hint as the `bulk()` call that does the same."""
+def _as_bulk_call(found: re.Match[str], team: str | None = None) -> str:
+    """A `sat download` of a hint as the `bulk()` call that does the same, on a client of the
+    run's `team` (newcomer 9k #2: the team is the client's, never a `bulk()` argument)."""
     try:  # the folder as the shell would read it (`hints.shell_quote` quoted it)
         (folder,) = shlex.split(found.group("out"))
     except ValueError:
         folder = found.group("out")
     kind = f", request_type={found.group('type')!r}" if found.group("type") else ""
+    client = "client" if team is None else f"client.with_options(team={team!r})"
     return (
-        f"`client.downloads.bulk({found.group('start')!r}, {found.group('end')!r}, "
+        f"`{client}.downloads.bulk({found.group('start')!r}, {found.group('end')!r}, "
         f"rfc_type={found.group('rfc')!r}{kind}, download_to={folder!r}"
         + (", allow_duplicates=True" if found.group("dup") else "")
         + ")`"
@@ -470,15 +474,25 @@ def _journal_for_python(text: str) -> str:
     return text
 
 
-def _for_python(text: str | None) -> str | None:
-    """A text of the machine or engine, which speak to the CLI user, for a Python caller."""
+def _same_client(team: str | None) -> str:
+    """Which client a printed `bulk()` call runs on: the run's team is the client's
+    (`GigstackClient(team=)`, `with_options(team=)`), never an argument of `bulk()` (newcomer
+    9k #2: a part copied onto the base client billed the key's home team)."""
+    if team is None:
+        return "on a client with no team= set, as this run's (the API key's own team)"
+    return f"on a client with team={team!r}, as this run's"
+
+
+def _for_python(text: str | None, team: str | None = None) -> str | None:
+    """A text of the machine or engine, which speak to the CLI user, for a Python caller whose
+    run is for `team` (the client's; None: the API key's own)."""
     if text is None:
         return None
     text = text.replace("its own --out folder", "its own download_to= folder")
-    text = _SAT_DOWNLOAD.sub(_as_bulk_call, text)
+    text = _SAT_DOWNLOAD.sub(lambda found: _as_bulk_call(found, team), text)
     text = text.replace(
         "with the other options you ran with, e.g. --team",
-        "with the other arguments of your bulk() call",
+        f"{_same_client(team)}, with the other arguments of your bulk() call",
     )
     text = text.replace("with --allow-duplicates", "with allow_duplicates=True")
     text = _NEXT_START.sub(r'(start="\1" in the same bulk() call)', text)

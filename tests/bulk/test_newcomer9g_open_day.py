@@ -94,10 +94,11 @@ async def test_the_same_command_the_next_day_names_the_open_day(
         assert not june.ok  # before: ok, and the rest of 06-30 never fetched
         assert "MISSING DAYS" in (june.error or "")
         part = tmp_path / "cfdi-2025-06a"
+        # The way is the hint's (newcomer 9k #3: it was only in `error`, `hint` empty).
         assert f"bulk('2025-06-30', '2025-06-30', rfc_type='received', download_to='{part}')" in (
-            june.error or ""
+            june.hint or ""
         )
-        assert f"journal split {out} 2025-06 {part}" in (june.error or "")
+        assert f"journal split {out} 2025-06 {part}" in (june.hint or "")
         assert len(sandbox.state.calls_to(CREATE)) == 2  # nothing sent by itself
         # The way it names: the open day into its own folder (other dates: not identical),
         # then `journal split` (review 9m #7: was a resend of the whole month's dates).

@@ -264,12 +264,13 @@ async def test_split_of_a_replan_counts_the_own_part_and_its_files(
     own = await refused_with_own_part(sandbox, client, out)
     assert (await run(client, out, "2024-08-01", "2024-08-09"))["2024-08"].ok
     full = (await run(client, out, "2024-08", "2024-08"))["2024-08"]
-    assert "missing here: 2024-08-10..2024-08-14." in (full.error or "")
-    # bulk()'s texts in bulk() terms (newcomer 9f #3), into a sibling of its folder.
+    assert (full.error or "").endswith("missing here: 2024-08-10..2024-08-14")
+    # bulk()'s texts in bulk() terms (newcomer 9f #3), into a sibling of its folder; the way
+    # is the hint's (newcomer 9k #3).
     assert (
         "`client.downloads.bulk('2024-08-10', '2024-08-14', rfc_type='received', "
         f"download_to='{out}-2024-08a')`"
-    ) in (full.error or "")
+    ) in (full.hint or "")
     assert (await run(client, rest, "2024-08-10", "2024-08-14"))["2024-08"].ok
     capsys.readouterr()
     assert await asyncio.to_thread(cli, sandbox, "journal", "split", out, "2024-08", rest) == 0

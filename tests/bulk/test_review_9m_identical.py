@@ -331,8 +331,9 @@ async def test_the_open_day_route_ends_split_without_a_third_identical_create(
         assert calls(sandbox, CREATE) == 2
         today(date(2026, 12, 1))
         missing = (await month_results(client, out, "2026-11", "2026-11"))["2026-11"]
-        text = missing.error or ""
-        assert "MISSING DAYS" in text
+        # What is missing in `error`, the way in `hint` (newcomer 9k #3).
+        text = f"{missing.error} {missing.hint}"
+        assert "MISSING DAYS" in (missing.error or "")
         assert "journal resend" not in text
         assert f"download_to='{part}'" in text
         assert f"journal split {out} 2026-11 {part}`" in text

@@ -383,7 +383,7 @@ async def test_next_day_resume_never_reports_a_clipped_month_ok(
         june = again["2025-06"]
         assert not june.ok  # 06-11..06-20 were never requested
         assert "2025-06-01..2025-06-10" in (june.error or "")
-        assert f"journal resend {out} 2025-06" in (june.error or "")
+        assert f"journal resend {out} 2025-06" in (june.hint or "")  # newcomer 9k #3
         # Following the advice requests the plan's dates.
         with JournalStore.open_existing(out / ".gigstack-journal.sqlite3") as store:
             store.put(m.transition(store.get("2025-06"), m.AllowResend())[0])

@@ -89,8 +89,8 @@ async def test_a_5003_month_downloaded_in_parts_finishes_the_folder(
     assert (
         f"`client.downloads.bulk('2024-03-01', '2024-03-15', rfc_type='received', "
         f"download_to={str(part_a)!r})` and `client.downloads.bulk('2024-03-16', '2024-03-31', "
-        f"rfc_type='received', download_to={str(part_b)!r})` (with the other arguments of your "
-        "bulk() call)"
+        f"rfc_type='received', download_to={str(part_b)!r})` (on a client with no team= set, as "
+        "this run's (the API key's own team), with the other arguments of your bulk() call)"
     ) in hint
 
     # The advice: shorter ranges, each into its own folder (new dates: not held, not 5002).

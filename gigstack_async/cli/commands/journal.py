@@ -892,7 +892,15 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
             return exitcodes.USAGE
         for path in removed:
             ctx.ui.out(f"Removed {path}: the left request's staged package, not extracted.")
-        ctx.ui.out(f"{state.key} now follows request {request_id}. {RUN_AGAIN_SENTENCE}")
+        then = RUN_AGAIN_SENTENCE
+        if request_id in new.uncounted:
+            # Newcomer 9k #5: "run again" alone, and `retry-download` refused until then.
+            then = (
+                f"{then[:-1]}: it stops before the packages (both SAT downloads assumed spent); "
+                f"then `{PROG} journal retry-download {shell_quote(str(args.journal))} "
+                f"{state.key}` (refused before that run), then run once more."
+            )
+        ctx.ui.out(f"{state.key} now follows request {request_id}. {then}")
     return exitcodes.OK
 
 
