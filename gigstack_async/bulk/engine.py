@@ -32,7 +32,7 @@ import re
 import sqlite3
 import time
 import zipfile
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -495,24 +495,6 @@ def staged_copies(download_to: Path | None, key: str, state: m.MonthState | None
         else {f"{key}-{_safe(p)}.zip" for r in state.released for p, _ in r.downloads}
     )
     return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file() and f.name not in kept)
-
-
-def kept_copies(
-    staging: Path, states: Iterable[m.MonthState], key: str, request_id: str
-) -> list[tuple[str, Path]]:
-    """(package id, path) of the staged packages of `request_id` that months other than `key`
-    (`states`) downloaded and kept when they released it (newcomer 9j F0b): month `key`, once
-    it follows `request_id`, extracts them from there instead of downloading them."""
-    found = []
-    for other in states:
-        for released in other.released:
-            if other.key == key or released.id != request_id:
-                continue
-            for pid, _ in released.downloads:
-                path = staging / f"{other.key}-{_safe(pid)}.zip"
-                if path.is_file():
-                    found.append((pid, path))
-    return found
 
 
 def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -> int:
@@ -1011,8 +993,13 @@ class _Run:
         request_id = self.store.get(key).request_id
         if request_id is None:
             return None
-        kept = kept_copies(self.staging, self.store.states(), key, request_id)
-        return next((path for pid, path in kept if pid == package_id), None)
+        for other in self.store.states():
+            if other.key == key or request_id not in other.released_ids():
+                continue
+            path = self.staging / f"{other.key}-{_safe(package_id)}.zip"
+            if path.is_file():
+                return path
+        return None
 
     async def find_staged(self, key: str, package_id: str) -> None:
         found = await self._staged_on_disk(key, package_id)

@@ -24,14 +24,7 @@ from gigstack_async import _validation
 from gigstack_async._dates import today_mx
 from gigstack_async.bulk import content, owner, repair
 from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.engine import (
-    HELD,
-    STAGING_DIR,
-    file_names,
-    files_in,
-    kept_copies,
-    staged_copies,
-)
+from gigstack_async.bulk.engine import HELD, file_names, files_in, staged_copies
 from gigstack_async.bulk.hints import (
     RUN_AGAIN,
     RUN_AGAIN_SENTENCE,
@@ -831,8 +824,7 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 action=action,
             )
         )
-        uncounted = request_id in new.uncounted
-        if uncounted:
+        if request_id in new.uncounted:
             # Newcomer 9f #1: made elsewhere (a held month, a new journal): its downloads were
             # counted there, if at all; said before the yes, as the run will act on it.
             ctx.ui.out(
@@ -847,19 +839,6 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 "more run "
                 "downloads them."
             )
-        if store.download_to is not None:
-            staging = store.download_to / STAGING_DIR
-            kept = kept_copies(staging, store.states(), state.key, request_id)
-            if kept:
-                # Newcomer 9j F0b: said before the yes, so no one downloads it again by hand.
-                ctx.ui.out(
-                    f"Package(s) {', '.join(pid for pid, _ in kept)} of {request_id}, "
-                    "downloaded by a month it proved not to be for and kept in "
-                    f"{staging}: the next run extracts them for {state.key} from there, "
-                    "without downloading them (their CFDIs are checked first"
-                    + ("; no `journal retry-download` is needed for them" if uncounted else "")
-                    + ")."
-                )
         earlier, folder = _earlier_files(store, state)
         if earlier:
             # Newcomer 9e #1: adopting a month whose files are on disk spent each package's
