@@ -480,21 +480,13 @@ def file_names(folder: Path | None) -> tuple[str, ...]:
     return content.visible_files(folder)
 
 
-def staged_copies(download_to: Path | None, key: str, state: m.MonthState | None = None) -> int:
+def staged_copies(download_to: Path | None, key: str) -> int:
     """Staged ZIPs named for month `key` in `download_to`'s staging folder (complete ones:
-    a download in progress has a hidden temporary name). With the month's `state`, not those
-    of requests it released (kept for the month that adopts them: newcomer 9j F0b)."""
+    a download in progress has a hidden temporary name)."""
     if download_to is None:
         return 0
     staging = download_to / STAGING_DIR
-    if not staging.is_dir():
-        return 0
-    kept = (
-        set()
-        if state is None
-        else {f"{key}-{_safe(p)}.zip" for r in state.released for p, _ in r.downloads}
-    )
-    return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file() and f.name not in kept)
+    return sum(1 for f in staging.glob(f"{key}-*.zip") if f.is_file()) if staging.is_dir() else 0
 
 
 def held_cfdis(folder: Path | None, request_type: str, *, whole: bool = False) -> int:
@@ -1586,7 +1578,7 @@ class _Run:
                             # Read whole only where no extraction of this record vouches.
                             whole=not before.extracted and not before.settled,
                         ),
-                        staged_copies=staged_copies(folder, key, before),
+                        staged_copies=staged_copies(folder, key),
                     )
                 self.feed(key, start)
                 after = self.store.get(key)

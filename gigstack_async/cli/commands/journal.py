@@ -844,7 +844,7 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
             # Newcomer 9e #1: adopting a month whose files are on disk spent each package's
             # last SAT download to extract them again. Never `keep --force` ready-made: the
             # run checks the folder against SAT's count first (review 9i #3).
-            copies = staged_copies(store.download_to, state.key, state)
+            copies = staged_copies(store.download_to, state.key)
             ctx.ui.out(
                 (ADOPT_STAGED_THERE if copies else ADOPT_FILES_THERE).format(
                     key=state.key,
@@ -1033,7 +1033,7 @@ def _resend(args: argparse.Namespace, ctx: Context) -> int:
         earlier, folder = _earlier_files(store, state)
         if earlier:
             count = f"; {m.count_source(state)}" if state.invoice_count is not None else ""
-            partial = state.unextracted or staged_copies(store.download_to, state.key, state)
+            partial = state.unextracted or staged_copies(store.download_to, state.key)
             risk += (RESEND_PARTIAL_THERE if partial else RESEND_FILES_THERE).format(
                 key=state.key,
                 folder=folder,
