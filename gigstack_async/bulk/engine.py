@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import re
 import sqlite3
@@ -914,14 +913,10 @@ class _Run:
         ours: set[str] = set()
         wanted: set[str] = set()
         for state in self.store.states():
-            # A package of a request the month released is kept while another month may adopt
-            # it (newcomer 9j F0b): that month's run moves it under its own name.
-            kept = {p for r in state.released for p, _ in r.downloads}
-            adoptable = bool(kept) and self._may_adopt(state.key)
             for pid, _ in state.downloads:
                 name = f"{state.key}-{_safe(pid)}.zip"
                 ours.add(name)
-                if m.may_need_staged(state, pid) or (adoptable and pid in kept):
+                if m.may_need_staged(state, pid):
                     wanted.add(name)
             wanted.update(Path(f.path).name for f in state.staged)
         for name in sorted(ours - wanted):
@@ -943,68 +938,34 @@ class _Run:
         assert self.staging is not None
         return self.staging / f"{key}-{_safe(package_id)}.zip"
 
-    async def _staged_on_disk(self, key: str, package_id: str) -> m.PackageStaged | None:
+    async def _staged_on_disk(self, key: str, package_id: str) -> m.StagedFile | None:
         """A complete, verified staged file of the package, else None.
 
         A run killed after the package was staged but before the journal said so leaves it:
         the staged file is renamed into place only once complete.
         """
         dest = self._staged_path(key, package_id)
-        kept = None
         if not await asyncio.to_thread(dest.is_file):
-            kept = self._released_copy(key, package_id)
-            if kept is None:
-                return None
-            try:
-                await asyncio.to_thread(os.replace, kept, dest)
-            except OSError:
-                return None
-            self.log(logging.INFO, "%s: package %s taken from %s", key, package_id, kept.name)
+            return None
         try:
             manifest = await asyncio.to_thread(verify_staged, dest, self.options.package_limits)
             size = (await asyncio.to_thread(dest.stat)).st_size
         except (GigstackError, OSError):
             return None  # not usable: as if it were not there
-        staged = m.StagedFile(package_id, str(dest), manifest.sha256, size)
-        return m.PackageStaged(staged, kept=kept is not None)
-
-    def _may_adopt(self, key: str) -> bool:
-        """Whether a month of the journal other than `key` may still adopt a request (one not
-        finished: `journal adopt` refuses a done, empty or split month)."""
-        finished = (m.Stage.DONE, m.Stage.EMPTY, m.Stage.SPLIT)
-        return any(s.key != key and s.stage not in finished for s in self.store.states())
-
-    def _released_copy(self, key: str, package_id: str) -> Path | None:
-        """A staged copy of `package_id` another month of this journal kept when it released
-        the request month `key` now follows (its package held `key`'s CFDIs, not its own:
-        `machine._content_rejected`), else None. Newcomer 9j F0b: downloading it again would
-        spend SAT's last download of it, or a third GET (5008) and a billed resend. Its
-        downloads came with the adopt (`ReleasedRequest.downloads`); it is checked again before
-        anything is extracted."""
-        assert self.staging is not None
-        request_id = self.store.get(key).request_id
-        if request_id is None:
-            return None
-        for other in self.store.states():
-            if other.key == key or request_id not in other.released_ids():
-                continue
-            path = self.staging / f"{other.key}-{_safe(package_id)}.zip"
-            if path.is_file():
-                return path
-        return None
+        return m.StagedFile(package_id, str(dest), manifest.sha256, size)
 
     async def find_staged(self, key: str, package_id: str) -> None:
         found = await self._staged_on_disk(key, package_id)
         if found is None:
             self.feed(key, m.StagedMissing(package_id))
         else:
-            self.feed(key, found)
+            self.feed(key, m.PackageStaged(found))
 
     async def fetch(self, key: str, package_id: str) -> None:
         dest = self._staged_path(key, package_id)
         found = await self._staged_on_disk(key, package_id)
         if found is not None:
-            self.feed(key, found)
+            self.feed(key, m.PackageStaged(found))
             return
         failed = self.package_failures.get(package_id)
         if failed is not None:
@@ -1183,7 +1144,7 @@ class _Run:
         except (zipfile.BadZipFile, OSError, ValueError, GigstackError):
             scan = None  # unreadable: extraction below says why, nothing is written
         if scan is not None and scan.mismatch is not None:
-            self.feed(key, m.ContentRejected(package_id, scan.mismatch, self._may_adopt(key)))
+            self.feed(key, m.ContentRejected(package_id, scan.mismatch))
             return
         refused = await self._check_taxpayer(key, package_id, path, scan)
         if refused is not None:

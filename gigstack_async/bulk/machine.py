@@ -791,10 +791,6 @@ class PackageSending:
 @attrs.frozen
 class PackageStaged:
     file: StagedFile
-    kept: bool = False
-    """A copy another month of this journal downloaded and kept when it released the request
-    (newcomer 9j F0b): it tells nothing of this month's own counted downloads (their doubt,
-    `unsure`, stays as carried), unlike a copy a GET of this month staged."""
 
 
 @attrs.frozen
@@ -853,9 +849,6 @@ class ContentRejected:
 
     package_id: str
     found: str
-    keep: bool = False
-    """Keep the month's staged packages of the request (the engine's word: another month of
-    the journal may still adopt it, newcomer 9j F0b); False: they are deleted."""
 
 
 @attrs.frozen
@@ -4645,8 +4638,7 @@ def _staged(state: MonthState, obs: PackageStaged) -> Result:
     if state.stage is not Stage.COMPLETED:
         return state, ()
     staged = (*[s for s in state.staged if s.package_id != obs.file.package_id], obs.file)
-    reached = state if obs.kept else _surely_reached(state, obs.file.package_id)
-    state = _evolve(reached, staged=staged)
+    state = _evolve(_surely_reached(state, obs.file.package_id), staged=staged)
     if state.pending_packages:
         return _next_package(state)
     return _evolve(state, stage=Stage.STAGED), _extract_commands(state)
@@ -5029,11 +5021,6 @@ def _content_rejected(state: MonthState, obs: ContentRejected) -> Result:
         "month's of this journal, adopt it there (`journal adopt` with that month and "
         f"{state.request_id})"
     )
-    if obs.keep:
-        hint += (
-            "; its downloaded package is kept in the staging folder, so that month's next run "
-            "extracts it from there (no download)"
-        )
     return _evolve(
         _attention(state, reason, hint),
         staged=(),
@@ -5041,10 +5028,7 @@ def _content_rejected(state: MonthState, obs: ContentRejected) -> Result:
         confirmed_id=None,
         released=_release(state),
     ), (
-        # Kept (newcomer 9j F0b) while another month may adopt the request: that month extracts
-        # them from there (`engine`'s staged-copy lookup) instead of spending SAT's last
-        # download of them, or a third GET (5008) and a billed resend.
-        *(() if obs.keep else (DeleteStaged(s.path) for s in state.staged)),
+        *(DeleteStaged(s.path) for s in state.staged),
         Warn(f"{state.key}: {reason}"),
     )
 

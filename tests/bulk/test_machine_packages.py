@@ -1348,30 +1348,6 @@ def test_a_package_of_another_request_is_not_extracted_and_the_month_needs_the_u
     assert transition(after, Start()) == (evolve(after, typed=False), ())
 
 
-def test_a_package_another_month_may_adopt_is_kept() -> None:
-    # Newcomer 9j F0b: the engine says another month of the journal may still adopt the
-    # request (`keep`): its staged packages stay for it (no DeleteStaged), and the hint says so.
-    state = evolve(
-        COMPLETED,
-        stage=Stage.STAGED,
-        staged=(F1, F2),
-        downloads=(("P1", 1), ("P2", 1)),
-        confirmed_id="R1",
-        typed=True,
-    )
-    found = "3 CFDIs issued 2023-05-02..2023-05-30"
-    kept, commands = transition(state, m.ContentRejected("P1", found, keep=True))
-    dropped, _ = transition(state, m.ContentRejected("P1", found))
-    assert commands == (Warn(f"2024-01: {CONTENT_REASON}"),)
-    assert kept.hint == (dropped.hint or "") + (
-        "; its downloaded package is kept in the staging folder, so that month's next run "
-        "extracts it from there (no download)"
-    )
-    assert evolve(kept, hint=dropped.hint) == dropped
-    assert kept.released == (m.ReleasedRequest("R1", (("P1", 1), ("P2", 1))),)
-    assert kept.staged == ()  # not this month's any more
-
-
 def test_a_rejected_package_names_the_files_its_request_already_put_in_the_folder() -> None:
     # P0 and P1 passed their check and were extracted; P2 of the same request does not hold
     # the month's CFDIs. The reason must not say "nothing was extracted", and the user learns
