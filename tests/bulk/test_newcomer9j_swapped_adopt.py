@@ -10,9 +10,8 @@ package downloaded in between.
 
 (b) When nothing showed it before (a status answer without the request's dates, a history
 that does not list it), each month downloads the other's package whole and its content check
-proves it is not its own. That package is kept: once the swap is undone, each month extracts
-it from the kept copy, with no third GET (SAT 5008) and no new, billed request; its download
-counts go along with it.
+proves it is not its own; that package is still dropped (keeping it by request id was
+withdrawn after review 9s: after an ids restart it was taken for another request).
 """
 
 from __future__ import annotations
@@ -20,17 +19,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import attrs
 import pytest
 
-from gigstack_async.bulk import machine as m
-from gigstack_async.bulk.engine import staged_copies
-from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.config import FaultConfig
-from gigstack_async.sandbox.profiles import STATUS_CRITERIA_FIELDS, ServerProfile
-from tests.bulk._support import CREATE, JOURNAL, PACKAGE, calls, keyed_cli, received_month
+from gigstack_async.sandbox.profiles import ServerProfile
+from tests.bulk._support import CREATE, PACKAGE, calls, keyed_cli
 
 AUGUST, SEPTEMBER = "2024-08", "2024-09"
 
@@ -106,91 +101,3 @@ async def test_a_swap_the_history_proved_is_undone_in_either_order_without_a_dow
     for key in (AUGUST, SEPTEMBER):
         assert f"{key}  {ids[key]}  done" in summary
         assert any((out / key).glob("*.xml"))
-
-
-@pytest.mark.parametrize("first", [AUGUST, SEPTEMBER])
-async def test_a_package_proven_another_months_is_kept_for_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: str
-) -> None:
-    out = tmp_path / "cli2"
-    # The status answer leaves the request's dates out (a GUESS), and the history never lists
-    # the lost creates: only the packages' CFDIs can tell.
-    async with Sandbox(_world(*STATUS_CRITERIA_FIELDS)) as sandbox:
-        ids = await _swapped(sandbox, out)
-        capsys.readouterr()
-        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(out)) == 1
-        text = " ".join(capsys.readouterr().out.split())
-        assert calls(sandbox, PACKAGE) == 2  # each month downloaded the other's package
-        assert "its downloaded package is kept in the staging folder" in text
-        for key in (AUGUST, SEPTEMBER):
-            other = ids[SEPTEMBER if key == AUGUST else AUGUST]
-            assert f"package {other}_01 of request {other} does not hold this month's" in text
-            assert not any((out / key).glob("*.xml"))  # nothing extracted into the wrong month
-        second = SEPTEMBER if first == AUGUST else AUGUST
-        assert _adopt(out, first, ids[first]) == 0, capsys.readouterr()
-        assert _adopt(out, second, ids[second]) == 0, capsys.readouterr()
-        with JournalStore.open_existing(out / JOURNAL) as store:
-            for key in (AUGUST, SEPTEMBER):
-                # The download the other month spent on this month's package came along.
-                assert dict(store.get(key).downloads)[f"{ids[key]}_01"] == 1
-        capsys.readouterr()
-        await asyncio.to_thread(keyed_cli, sandbox, *_download(out))
-        summary = capsys.readouterr().out.split("Summary", 1)[1]
-        # Was: each kept package deleted, fetched again (SAT's 2nd download of each) or, after
-        # one failed GET, a third (5008) and a billed resend.
-        assert calls(sandbox, PACKAGE) == 2
-        assert calls(sandbox, CREATE) == 2
-        served = sandbox.state.teams["team_sandbox"].package_downloads
-        assert {served[f"{ids[key]}_01".upper()] for key in ids} == {1}
-    for key in (AUGUST, SEPTEMBER):
-        assert f"{key}  {ids[key]}  done" in summary
-        assert any((out / key).glob("*.xml"))
-    assert not list((out / ".gigstack-staging").glob("*.zip"))  # extracted, then removed
-
-
-def test_a_kept_package_is_no_staged_copy_of_the_month_that_released_it(tmp_path: Path) -> None:
-    # It is kept for the month that adopts its request: it never makes the releasing month
-    # count a staged copy of its own (which would call its folder's files partial).
-    staging = tmp_path / ".gigstack-staging"
-    staging.mkdir()
-    (staging / "2024-08-R9_01.zip").write_bytes(b"kept")
-    (staging / "2024-08-R1_01.zip").write_bytes(b"its own")
-    released = attrs.evolve(
-        received_month(AUGUST), released=(m.ReleasedRequest("R9", (("R9_01", 1),)),)
-    )
-    assert staged_copies(tmp_path, AUGUST) == 2
-    assert staged_copies(tmp_path, AUGUST, released) == 1
-
-
-@pytest.mark.parametrize("first", [AUGUST, SEPTEMBER])
-async def test_the_newcomers_swap_costs_one_download_per_package(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: str
-) -> None:
-    # F0 as found: the history lists only August's request (so September's run proves its
-    # adopted id is August's), the status answer has no dates, so August downloads September's
-    # package whole and its CFDIs prove it. Was: that package deleted, fetched again for
-    # September (SAT's 2nd download; after a failed GET, a 3rd: 5008, then a billed resend).
-    out = tmp_path / "cli2"
-    async with Sandbox(_world(*STATUS_CRITERIA_FIELDS)) as sandbox:
-        ids = await _swapped(sandbox, out)
-        for request in sandbox.state.download_requests:
-            if request.request_id == ids[AUGUST]:
-                request.listed_from_ms = 0
-        capsys.readouterr()
-        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(out)) == 1
-        text = " ".join(capsys.readouterr().out.split())
-        assert f"request {ids[AUGUST]} is for received cfdi 2024-08-01..2024-08-31" in text
-        assert f"package {ids[SEPTEMBER]}_01 of request {ids[SEPTEMBER]} does not hold" in text
-        assert calls(sandbox, PACKAGE) == 1
-        second = SEPTEMBER if first == AUGUST else AUGUST
-        assert _adopt(out, first, ids[first]) == 0, capsys.readouterr()
-        assert _adopt(out, second, ids[second]) == 0, capsys.readouterr()
-        capsys.readouterr()
-        await asyncio.to_thread(keyed_cli, sandbox, *_download(out))
-        summary = capsys.readouterr().out.split("Summary", 1)[1]
-        served = sandbox.state.teams["team_sandbox"].package_downloads
-        assert served[f"{ids[SEPTEMBER]}_01".upper()] == 1  # was 2 (or 3, then 5008)
-        assert served[f"{ids[AUGUST]}_01".upper()] == 1
-        assert calls(sandbox, CREATE) == 2  # no new, billed request
-    for key in (AUGUST, SEPTEMBER):
-        assert f"{key}  {ids[key]}  done" in summary
