@@ -1306,6 +1306,7 @@ class _Run:
             for i in s.known_ids
             if i not in s.released_ids()
         )
+        released = tuple(r for s in self.store.states() for r in s.released)
         for key in watched:
             self.feed(
                 key,
@@ -1316,6 +1317,7 @@ class _Run:
                     records=records,
                     lists_journal=any(seen.id in known for seen in entries),
                     journal_ids=journal_ids,
+                    released=released,
                 ),
             )
 

@@ -760,6 +760,11 @@ class HistorySeen:
     or this run created. False: none at all, so the API key, team or base URL may be another
     account's (after a `journal rebind` to a wrong key): the hint says so before any resend."""
     journal_ids: tuple[tuple[str, str], ...] = ()
+    released: tuple[ReleasedRequest, ...] = ()
+    """Every request some month of the journal released, with the SAT downloads it spent on
+    its packages: a month that takes one of them from the history (its lost create found, SAT
+    5005's active request) counts them too, as `journal adopt` does (`Adopt.downloads`;
+    review 9s B: it counted only its own and sent SAT's 3rd GET)."""
     """(month key, request id) of every request id every month of the journal knows (not only
     the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
 
@@ -2358,7 +2363,7 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
         adopted = _evolve(
             # SAT's active identical request existed when this month's create was refused:
             # made no later than that create (its open day), maybe before the last day.
-            _with_taken_open_day(state, match.created_at, None),
+            _with_taken_open_day(_taking_released(state, match.id, obs), match.created_at, None),
             stage=Stage.SUBMITTED,
             request_id=match.id,
             duplicate=True,
@@ -2775,7 +2780,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     if len(matches) == 1 and not maybe:
         match = matches[0]
         adopted = _evolve(
-            state,
+            _taking_released(state, match.id, obs),
             stage=Stage.SUBMITTED,
             request_id=match.id,
             known_ids=_add(state.known_ids, match.id),
@@ -5085,6 +5090,45 @@ def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: st
     return state.creates == 0 and not state.known_ids and request_id not in set(journal_ids)
 
 
+def _carried(
+    state: MonthState,
+    spent: Sequence[tuple[str, int]],
+    doubted: Sequence[tuple[str, int]],
+) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+    """`state`'s (downloads, unsure) counting too the SAT downloads other months spent on the
+    packages of a request it now takes (`spent`, `doubted`: one entry per month that released
+    it; `bulk.repair` joins their lists). The same package listed twice is the same SAT
+    downloads, and the larger doubt holds."""
+    downloads, unsure = state.downloads, state.unsure
+    carried: dict[str, int] = {}
+    carried_unsure: dict[str, int] = {}
+    for package_id, count in spent:
+        carried[package_id] = max(count, carried.get(package_id, count))
+    for package_id, count in doubted:
+        carried_unsure[package_id] = max(count, carried_unsure.get(package_id, count))
+    for package_id, count in carried.items():
+        # The larger count holds: SAT counts each package's downloads, whichever month asked.
+        more = max(0, count - state.downloads_of(package_id))
+        if more:
+            downloads = _count(downloads, package_id, more)
+            # As sure as they were where they were counted: never surer.
+            doubt = min(more, carried_unsure.get(package_id, 0))
+            if doubt:
+                unsure = _count(unsure, package_id, doubt)
+    return downloads, unsure
+
+
+def _taking_released(state: MonthState, request_id: str, obs: HistorySeen) -> MonthState:
+    """`state` counting the SAT downloads other months spent on `request_id`'s packages, when
+    some month released it (`HistorySeen.released`)."""
+    spent = [c for r in obs.released if r.id == request_id for c in r.downloads]
+    doubted = [c for r in obs.released if r.id == request_id for c in r.unsure]
+    if not spent:
+        return state
+    downloads, unsure = _carried(state, spent, doubted)
+    return _evolve(state, downloads=downloads, unsure=unsure)
+
+
 def _adopt(state: MonthState, obs: Adopt) -> Result:
     vouched = obs.vouched_created_at
     if vouched is not None:
@@ -5119,24 +5163,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     uncounted = state.uncounted
     if obs.uncounted or state.counts_lost:
         uncounted = _add(uncounted, obs.request_id)
-    downloads, unsure = state.downloads, state.unsure
-    # One entry per month that released the request (`bulk.repair` joins their lists): the
-    # same package listed twice is the same SAT downloads, and the larger doubt holds.
-    carried: dict[str, int] = {}
-    carried_unsure: dict[str, int] = {}
-    for package_id, spent in obs.downloads:
-        carried[package_id] = max(spent, carried.get(package_id, spent))
-    for package_id, doubted in obs.unsure:
-        carried_unsure[package_id] = max(doubted, carried_unsure.get(package_id, doubted))
-    for package_id, spent in carried.items():
-        # The larger count holds: SAT counts each package's downloads, whichever month asked.
-        more = max(0, spent - state.downloads_of(package_id))
-        if more:
-            downloads = _count(downloads, package_id, more)
-            # As sure as they were where they were counted: never surer.
-            doubt = min(more, carried_unsure.get(package_id, 0))
-            if doubt:
-                unsure = _count(unsure, package_id, doubt)
+    downloads, unsure = _carried(state, obs.downloads, obs.unsure)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
         resumed = state.resume_to if state.stage is Stage.NEEDS_ATTENTION else None

@@ -1,0 +1,65 @@
+"""A month that takes from the history a request another month released counts the SAT
+downloads that month spent on its packages (review 9s B).
+
+August adopted September's request X by mistake, downloaded X_01 (SAT's 1st download) and its
+content check released X. September's lost create is then found in the history as X: before,
+September counted only its own downloads of X_01, so after one failed GET of its own it sent
+SAT's 3rd (5008) and then needed a billed resend. `journal adopt` already carried the count
+(`Adopt.downloads`); now every way of taking a released request does.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.machine import Stage
+
+SEP = ("2024-09", date(2024, 9, 1), date(2024, 9, 30))
+RELEASED = m.ReleasedRequest("X", (("X_01", 1),), (("X_01", 0),))
+
+
+def _x(status: str = "completed") -> m.Seen:
+    return m.Seen(
+        id="X",
+        status=status,
+        rfc_type="received",
+        request_type="cfdi",
+        start=SEP[1],
+        end=SEP[2],
+        package_ids=("X_01",) if status == "completed" else None,
+        invoice_count=3 if status == "completed" else None,
+    )
+
+
+def _lost() -> m.MonthState:
+    return m.MonthState(
+        *SEP,
+        "received",
+        "cfdi",
+        stage=Stage.SUBMITTING,
+        unknown=True,
+        history_before=("h1",),
+        need_generation=1,
+        creates=1,
+        resend_allowed=False,
+    )
+
+
+def test_a_lost_create_found_as_a_released_request_counts_its_downloads() -> None:
+    history = m.HistorySeen((_x(), m.Seen("h1")), generation=2, released=(RELEASED,))
+    state, _ = m.transition(_lost(), history)
+    assert state.request_id == "X"
+    assert state.downloads_of("X_01") == 1  # August's GET: SAT counts it for X_01
+    alone, _ = m.transition(_lost(), m.HistorySeen((_x(), m.Seen("h1")), generation=2))
+    assert alone.downloads_of("X_01") == 0  # nothing released: nothing to carry
+
+
+def test_sat_5005s_active_request_released_by_another_month_counts_its_downloads() -> None:
+    duplicate = m.MonthState(
+        *SEP, "received", "cfdi", stage=Stage.DUPLICATE, need_generation=1, creates=1
+    )
+    history = m.HistorySeen((_x("processing"),), generation=2, released=(RELEASED,))
+    state, _ = m.transition(duplicate, history)
+    assert state.request_id == "X"
+    assert state.downloads_of("X_01") == 1
