@@ -126,6 +126,7 @@ __all__ = [
     "limit_split",
     "logged_creates",
     "made_elsewhere",
+    "open_day_note",
     "open_day_own",
     "open_day_split",
     "other_dates_way",
@@ -3962,6 +3963,18 @@ class PlanDecision:
     """The month as this run's result reports it when that differs from its record: the plan
     asks only for days an earlier request downloaded into its folder (`own_part_holds`); not
     recorded (a run of the recorded dates still says what they need). None: as recorded."""
+    opened: date | None = None
+    """Set (to the plan's today) when `note` is the open-day MISSING DAYS note
+    (`open_day_note`): read from the record before the run's history, it is read again from
+    the month's state when the run reports it, since that history may list the request's
+    `createdAt` and settle the day (review 9r #3). None: any other note, or none."""
+
+
+def open_day_note(state: MonthState, today: date) -> str | None:
+    """The MISSING DAYS note of month `state` for its own dates, as `plan_decision` gives it
+    on `today` (Mexico City): None when its open day is settled (its request listed with a
+    `createdAt` after its last day, `_proven_open_day`) or it has none. Pure."""
+    return _open_day_note(state, state.start, state.end, today)
 
 
 def own_part_holds(state: MonthState, start: date, end: date) -> MonthState | None:
@@ -4040,7 +4053,7 @@ def plan_decision(
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
     opened = None if today is None else _open_day_note(state, start, end, today)
     if opened is not None:  # sent for these very dates: kept as recorded, nothing sent
-        return PlanDecision(None, opened, PlanCreate.NO)
+        return PlanDecision(None, opened, PlanCreate.NO, opened=today)
     shown = own_part_holds(state, start, end)
     if shown is not None:
         gone = [name for name in shown.files if name in lost]
