@@ -124,6 +124,7 @@ __all__ = [
     "identical_requests",
     "identical_sent",
     "limit_split",
+    "listed_before_create",
     "logged_creates",
     "made_elsewhere",
     "open_day_note",
@@ -2835,16 +2836,41 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             f"{cause}a create request may have been billed but the history cannot tell "
             f"whether it arrived ({gap})"
         )
+    # Requests that fit, listed before the create was sent: surely not it (review 9r #2: the
+    # dashboard showed only another folder's, and adopting it spent its package's last
+    # SAT download).
+    others = [
+        s.id
+        for s in obs.entries
+        if s.id in before and s.id not in state.known_ids and _fits(state, s) is not False
+    ]
+    if others:
+        them = "it" if len(others) == 1 else "any of them"
+        found = (
+            f"{found}. Not {', '.join(others)}: listed before this create was sent, so "
+            f"{'it is' if len(others) == 1 else 'each is'} another request (another folder's "
+            f"or tool's), not that create; adopting {them} downloads that request's "
+            "package(s) and spends SAT's downloads of them (2 per package, shared with whoever "
+            "made it)"
+        )
+    none = "no other" if others else "none"
     return _evolve(
         _attention(
             state,
             reason,
-            f"{found}; if there is none, `gigstack-async journal resend {state.key}` sends it "
-            "again (billed again only if the dashboard missed it). Until then nothing is sent "
-            "for this month",
+            f"{found}; if there is {none}, `gigstack-async journal resend {state.key}` sends "
+            "it again (billed again only if the dashboard missed it). Until then nothing is "
+            "sent for this month",
         ),
         unknown=True,
     ), ()
+
+
+def listed_before_create(state: MonthState, request_id: str) -> bool:
+    """Whether `request_id` was listed by the history before month `state`'s last create was
+    sent while that create's outcome is unknown (`history_before`): it cannot be that create,
+    so adopting it takes another request (another folder's or tool's; review 9r #2). Pure."""
+    return state.unknown and request_id in (state.history_before or ())
 
 
 def _unproven(state: MonthState, obs: HistorySeen, candidates: list[Seen]) -> str:
