@@ -2842,7 +2842,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     others = [
         s.id
         for s in obs.entries
-        if s.id in before and s.id not in state.known_ids and _fits(state, s) is not False
+        if s.id in before and s.id not in state.known_ids and _fits(state, s) is True
     ]
     if others:
         them = "it" if len(others) == 1 else "any of them"
