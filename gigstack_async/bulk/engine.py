@@ -251,6 +251,7 @@ def merge_plan(
     plan: DownloadPlan,
     download_to: Path | None = None,
     shown: dict[str, m.MonthState] | None = None,
+    opened: dict[str, date] | None = None,
 ) -> dict[str, str]:
     """Add the plan's new months and take up the recorded ones as `machine.plan_decision`
     says (the rule the plan preview and `BulkDownload.may_create` read too); returns its
@@ -258,7 +259,8 @@ def merge_plan(
     request downloaded into its folder) is told which of its files the folder in
     `download_to` no longer holds (None: not checked), so it is never counted complete
     with files that are gone (review 9i #5). `shown` receives the months this run reports
-    other than recorded (`PlanDecision.shown`: the plan's days all in the folder)."""
+    other than recorded (`PlanDecision.shown`: the plan's days all in the folder); `opened`
+    the months whose note is the open-day one, with the plan's today (`PlanDecision.opened`)."""
     notes: dict[str, str] = {}
     fresh = []
     for slot in plan.slots:
@@ -280,6 +282,8 @@ def merge_plan(
             store.put(decision.state)
         if decision.note is not None:
             notes[slot.key] = decision.note
+        if decision.opened is not None and opened is not None:
+            opened[slot.key] = decision.opened
         if decision.shown is not None and shown is not None:
             shown[slot.key] = _of_the_plan(decision.shown, state, download_to)
     store.ensure(fresh)
@@ -595,6 +599,9 @@ class _Run:
         # Months whose plan's days are all in the folder while the record is not ok: reported
         # as `machine.plan_decision` shows them (their record, unchanged, stays the journal's).
         self.shown: dict[str, m.MonthState] = {}
+        # Months whose note is the open-day MISSING DAYS one, with the plan's today: read again
+        # from the month's state when reported (this run's history may have settled the day).
+        self.opened: dict[str, date] = {}
         self.tasks: asyncio.TaskGroup | None = None
         # Absolute: `journal resend` (maybe run from another folder) finds what it must delete.
         self.staging = (
@@ -743,6 +750,11 @@ class _Run:
             # split with a part elsewhere that lost files (`m.parts_missing`): not complete.
             state = view
         note = self.notes.get(state.key)
+        today = self.opened.get(state.key)
+        if note is not None and today is not None:
+            # Written from the record before this run's history: that history may have listed
+            # the adopted request's `createdAt` after the month was over (review 9r #3).
+            note = m.open_day_note(state, today)
         if (
             error is None
             and state.ok
@@ -1781,7 +1793,7 @@ async def run_bulk(
     hears how far back the history reached before the run's first create (`bulk.reach`)."""
     run = _Run(downloads, store, plan, options)
     run.on_reach = on_reach
-    run.notes = merge_plan(store, plan, options.download_to, run.shown)
+    run.notes = merge_plan(store, plan, options.download_to, run.shown, run.opened)
     driver = asyncio.create_task(run.drive())
     try:
         while (event := await run.events.get()) is not None:

@@ -124,8 +124,10 @@ __all__ = [
     "identical_requests",
     "identical_sent",
     "limit_split",
+    "listed_before_create",
     "logged_creates",
     "made_elsewhere",
+    "open_day_note",
     "open_day_own",
     "open_day_split",
     "other_dates_way",
@@ -2832,16 +2834,41 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             f"{cause}a create request may have been billed but the history cannot tell "
             f"whether it arrived ({gap})"
         )
+    # Requests that fit, listed before the create was sent: surely not it (review 9r #2: the
+    # dashboard showed only another folder's, and adopting it spent its package's last
+    # SAT download).
+    others = [
+        s.id
+        for s in obs.entries
+        if s.id in before and s.id not in state.known_ids and _fits(state, s) is True
+    ]
+    if others:
+        them = "it" if len(others) == 1 else "any of them"
+        found = (
+            f"{found}. Not {', '.join(others)}: listed before this create was sent, so "
+            f"{'it is' if len(others) == 1 else 'each is'} another request (another folder's "
+            f"or tool's), not that create; adopting {them} downloads that request's "
+            "package(s) and spends SAT's downloads of them (2 per package, shared with whoever "
+            "made it)"
+        )
+    none = "no other" if others else "none"
     return _evolve(
         _attention(
             state,
             reason,
-            f"{found}; if there is none, `gigstack-async journal resend {state.key}` sends it "
-            "again (billed again only if the dashboard missed it). Until then nothing is sent "
-            "for this month",
+            f"{found}; if there is {none}, `gigstack-async journal resend {state.key}` sends "
+            "it again (billed again only if the dashboard missed it). Until then nothing is "
+            "sent for this month",
         ),
         unknown=True,
     ), ()
+
+
+def listed_before_create(state: MonthState, request_id: str) -> bool:
+    """Whether `request_id` was listed by the history before month `state`'s last create was
+    sent while that create's outcome is unknown (`history_before`): it cannot be that create,
+    so adopting it takes another request (another folder's or tool's; review 9r #2). Pure."""
+    return state.unknown and request_id in (state.history_before or ())
 
 
 def _unproven(state: MonthState, obs: HistorySeen, candidates: list[Seen]) -> str:
@@ -3960,6 +3987,18 @@ class PlanDecision:
     """The month as this run's result reports it when that differs from its record: the plan
     asks only for days an earlier request downloaded into its folder (`own_part_holds`); not
     recorded (a run of the recorded dates still says what they need). None: as recorded."""
+    opened: date | None = None
+    """Set (to the plan's today) when `note` is the open-day MISSING DAYS note
+    (`open_day_note`): read from the record before the run's history, it is read again from
+    the month's state when the run reports it, since that history may list the request's
+    `createdAt` and settle the day (review 9r #3). None: any other note, or none."""
+
+
+def open_day_note(state: MonthState, today: date) -> str | None:
+    """The MISSING DAYS note of month `state` for its own dates, as `plan_decision` gives it
+    on `today` (Mexico City): None when its open day is settled (its request listed with a
+    `createdAt` after its last day, `_proven_open_day`) or it has none. Pure."""
+    return _open_day_note(state, state.start, state.end, today)
 
 
 def own_part_holds(state: MonthState, start: date, end: date) -> MonthState | None:
@@ -4038,7 +4077,7 @@ def plan_decision(
     `create` follows what `Start` and then `Send` do with the month's new state. Pure."""
     opened = None if today is None else _open_day_note(state, start, end, today)
     if opened is not None:  # sent for these very dates: kept as recorded, nothing sent
-        return PlanDecision(None, opened, PlanCreate.NO)
+        return PlanDecision(None, opened, PlanCreate.NO, opened=today)
     shown = own_part_holds(state, start, end)
     if shown is not None:
         gone = [name for name in shown.files if name in lost]

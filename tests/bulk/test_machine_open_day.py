@@ -48,7 +48,7 @@ def month(**changes: object) -> m.MonthState:
 @pytest.mark.parametrize("stage", [Stage.DONE, Stage.EMPTY])
 def test_a_later_days_run_names_the_open_day_missing_and_sends_nothing(stage: Stage) -> None:
     decision = m.plan_decision(month(stage=stage), JAN1, JAN31, today=FEB1)
-    assert decision == PlanDecision(None, DONE_NOTE, PlanCreate.NO)
+    assert decision == PlanDecision(None, DONE_NOTE, PlanCreate.NO, opened=FEB1)
 
 
 @pytest.mark.parametrize(

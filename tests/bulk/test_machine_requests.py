@@ -556,7 +556,14 @@ def test_the_history_before_the_create_is_never_adopted() -> None:
     assert new.reason == unproven_reason(
         NOT_LISTED.format(n=1), "outcome of the create request is unknown (HTTP 502)"
     )
-    assert new.hint == DASHBOARD_HINT
+    # The dashboard shows h1 with the month's dates: named as not the create (review 9r #2).
+    assert new.hint == DASHBOARD_HINT.replace(
+        "extracted); if there is none,",
+        "extracted). Not h1: listed before this create was sent, so it is another request "
+        "(another folder's or tool's), not that create; adopting it downloads that request's "
+        "package(s) and spends SAT's downloads of them (2 per package, shared with whoever "
+        "made it); if there is no other,",
+    )
 
 
 def test_a_stale_exists_flag_does_not_survive_a_new_send() -> None:

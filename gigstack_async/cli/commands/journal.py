@@ -185,6 +185,15 @@ ADOPT_WAITING = (
     "side): one that fails is not extracted. A request for part of the month passes that "
     "check: when the history does not list it, you vouch for its dates."
 )
+ADOPT_LISTED_BEFORE = (
+    "Warning: request {request_id} was listed in the history before this journal sent "
+    "{key}'s create, whose outcome is unknown, so it cannot be that create: it is another "
+    "request (another folder's or tool's). Adopting it downloads its package(s) into this "
+    "folder and spends SAT's downloads of them (2 per package, shared with whoever made it). "
+    "If the dashboard shows no other request for {key}'s dates and type, `{prog} journal "
+    "resend {journal} {key}` sends it again instead (a new request, may be billed)."
+)
+"""Said before the yes of `journal adopt` of an id `machine.listed_before_create` names."""
 ADOPT_COMPLETED = (
     "downloads its remaining packages: SAT already completed it, so the history is not asked "
     "again, but each package is checked before anything is extracted (the kind of file, every "
@@ -824,6 +833,17 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 action=action,
             )
         )
+        if m.listed_before_create(state, request_id):
+            # Review 9r #2: the only request the dashboard showed was another folder's; adopting
+            # it spent its package's last SAT download. Allowed (the user may want it).
+            ctx.ui.out(
+                ADOPT_LISTED_BEFORE.format(
+                    request_id=request_id,
+                    key=state.key,
+                    prog=PROG,
+                    journal=shell_quote(str(args.journal)),
+                )
+            )
         if request_id in new.uncounted:
             # Newcomer 9f #1: made elsewhere (a held month, a new journal): its downloads were
             # counted there, if at all; said before the yes, as the run will act on it.
