@@ -910,7 +910,8 @@ class _Run:
         if not duplicate:
             return m.Created(request_id)
         created = dict(self.history_created).get(request_id)
-        return m.Created(request_id, True, today=today_mx(), created_at=created)
+        released = tuple(r for s in self.store.states() for r in s.released if r.id == request_id)
+        return m.Created(request_id, True, today=today_mx(), created_at=created, released=released)
 
     def _queue_orphan_staged(self) -> None:
         """Queue for deletion this journal's staged ZIPs that no month refers to any more: a

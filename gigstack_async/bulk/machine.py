@@ -707,6 +707,9 @@ class Created:
     this create's) may have been made on any day up to it (`taken_open_day`)."""
     created_at: str | None = None
     """A `duplicate` request's `createdAt` as the latest history listed it (None: unknown)."""
+    released: tuple[ReleasedRequest, ...] = ()
+    """As `HistorySeen.released`: a `duplicate` answer naming a request another month released
+    takes its SAT downloads too (review 9t #1: it was the one way that did not)."""
 
 
 @attrs.frozen
@@ -762,13 +765,13 @@ class HistorySeen:
     or this run created. False: none at all, so the API key, team or base URL may be another
     account's (after a `journal rebind` to a wrong key): the hint says so before any resend."""
     journal_ids: tuple[tuple[str, str], ...] = ()
+    """(month key, request id) of every request id every month of the journal knows (not only
+    the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
     released: tuple[ReleasedRequest, ...] = ()
     """Every request some month of the journal released, with the SAT downloads it spent on
     its packages: a month that takes one of them from the history (its lost create found, SAT
     5005's active request) counts them too, as `journal adopt` does (`Adopt.downloads`;
     review 9s B: it counted only its own and sent SAT's 3rd GET)."""
-    """(month key, request id) of every request id every month of the journal knows (not only
-    the plan's): a month looking for SAT's active duplicate (5005) never takes another's."""
 
 
 @attrs.frozen
@@ -2058,8 +2061,10 @@ def _created(state: MonthState, obs: Created) -> Result:
         ), ()
     ours = Seen(obs.request_id, None, state.rfc_type, state.request_type, state.start, state.end)
     if obs.duplicate:
-        # gigstack's identical request, not this create: made on some day up to now.
+        # gigstack's identical request, not this create: made on some day up to now, and
+        # maybe one another month of the journal released after downloading its packages.
         state = _with_taken_open_day(state, obs.created_at, obs.today)
+        state = _taking_released(state, obs.request_id, obs.released)
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
@@ -2365,7 +2370,9 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
         adopted = _evolve(
             # SAT's active identical request existed when this month's create was refused:
             # made no later than that create (its open day), maybe before the last day.
-            _with_taken_open_day(_taking_released(state, match.id, obs), match.created_at, None),
+            _with_taken_open_day(
+                _taking_released(state, match.id, obs.released), match.created_at, None
+            ),
             stage=Stage.SUBMITTED,
             request_id=match.id,
             duplicate=True,
@@ -2782,7 +2789,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     if len(matches) == 1 and not maybe:
         match = matches[0]
         adopted = _evolve(
-            _taking_released(state, match.id, obs),
+            _taking_released(state, match.id, obs.released),
             stage=Stage.SUBMITTED,
             request_id=match.id,
             known_ids=_add(state.known_ids, match.id),
@@ -5157,11 +5164,13 @@ def _carried(
     return downloads, unsure
 
 
-def _taking_released(state: MonthState, request_id: str, obs: HistorySeen) -> MonthState:
+def _taking_released(
+    state: MonthState, request_id: str, released: Sequence[ReleasedRequest]
+) -> MonthState:
     """`state` counting the SAT downloads other months spent on `request_id`'s packages, when
-    some month released it (`HistorySeen.released`)."""
-    spent = [c for r in obs.released if r.id == request_id for c in r.downloads]
-    doubted = [c for r in obs.released if r.id == request_id for c in r.unsure]
+    some month released it (`HistorySeen.released`, `Created.released`)."""
+    spent = [c for r in released if r.id == request_id for c in r.downloads]
+    doubted = [c for r in released if r.id == request_id for c in r.unsure]
     if not spent:
         return state
     downloads, unsure = _carried(state, spent, doubted)

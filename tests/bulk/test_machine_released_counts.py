@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import attrs
+
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 
@@ -63,3 +65,19 @@ def test_sat_5005s_active_request_released_by_another_month_counts_its_downloads
     state, _ = m.transition(duplicate, history)
     assert state.request_id == "X"
     assert state.downloads_of("X_01") == 1
+
+
+def test_gigstacks_duplicate_answer_naming_a_released_request_counts_its_downloads() -> None:
+    """Review 9t #1: the fourth way of taking a released request (the create answered
+    `duplicate: true` with its id) counted nothing, and after one GET of its own the month
+    sent SAT's 3rd once the user re-adopted it."""
+    sending, _ = m.transition(m.MonthState(*SEP, "received", "cfdi"), m.Send(("h1",), generation=1))
+    state, _ = m.transition(sending, m.Created("X", True, released=(RELEASED,)))
+    assert state.request_id == "X"
+    assert state.downloads_of("X_01") == 1
+    fresh, _ = m.transition(sending, m.Created("X", True))
+    assert fresh.downloads_of("X_01") == 0
+    # ... and its own GET after that makes 2: a re-adopt carrying August's 1 keeps 2
+    counted = attrs.evolve(state, downloads=(("X_01", 2),))
+    again, _ = m.transition(counted, m.Adopt("X", downloads=(("X_01", 1),)))
+    assert again.downloads_of("X_01") == 2
