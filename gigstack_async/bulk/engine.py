@@ -910,8 +910,21 @@ class _Run:
         if not duplicate:
             return m.Created(request_id)
         created = dict(self.history_created).get(request_id)
-        released = tuple(r for s in self.store.states() for r in s.released if r.id == request_id)
-        return m.Created(request_id, True, today=today_mx(), created_at=created, released=released)
+        states = self.store.states()
+        released = tuple(r for s in states for r in s.released if r.id == request_id)
+        followed_by = tuple(
+            s.key
+            for s in states
+            if s.request_id == request_id and request_id not in s.released_ids()
+        )
+        return m.Created(
+            request_id,
+            True,
+            today=today_mx(),
+            created_at=created,
+            released=released,
+            followed_by=followed_by,
+        )
 
     def _queue_orphan_staged(self) -> None:
         """Queue for deletion this journal's staged ZIPs that no month refers to any more: a

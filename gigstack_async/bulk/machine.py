@@ -710,6 +710,10 @@ class Created:
     released: tuple[ReleasedRequest, ...] = ()
     """As `HistorySeen.released`: a `duplicate` answer naming a request another month released
     takes its SAT downloads too (review 9t #1: it was the one way that did not)."""
+    followed_by: tuple[str, ...] = ()
+    """Months of the journal that follow the `duplicate` request now (not released): one
+    request is downloaded for one month, so this month needs the user (review 9u #2: both
+    downloaded it, SAT's 3rd GET)."""
 
 
 @attrs.frozen
@@ -2060,9 +2064,24 @@ def _created(state: MonthState, obs: Created) -> Result:
             f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
         ), ()
     ours = Seen(obs.request_id, None, state.rfc_type, state.request_type, state.start, state.end)
+    if obs.duplicate and obs.followed_by:
+        others = ", ".join(obs.followed_by)
+        return _attention(
+            state,
+            f"gigstack answered that an identical request exists, {obs.request_id}, and "
+            f"{others} of this journal follows it: a request is downloaded for one month, so "
+            "nothing was downloaded for this one (nothing new was created)",
+            f"if {obs.request_id} is this month's (its dates and type are {state.start}.."
+            f"{state.end}), give {others} its own request first (`gigstack-async journal "
+            f"adopt {obs.followed_by[0]} <its request id>`), then `gigstack-async journal adopt "
+            f"{state.key} {obs.request_id}`",
+        ), ()
     if obs.duplicate:
         # gigstack's identical request, not this create: made on some day up to now, and
         # maybe one another month of the journal released after downloading its packages.
+        # Another folder's or tool's request is taken with no count of its downloads (review
+        # 9u #3, open: taking them as spent, as `journal adopt` does, would make every 5005 or
+        # duplicate month wait for a `journal retry-download`; SAT answers a 3rd GET 5008).
         state = _with_taken_open_day(state, obs.created_at, obs.today)
         state = _taking_released(state, obs.request_id, obs.released)
     return _evolve(

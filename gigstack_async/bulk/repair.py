@@ -126,7 +126,15 @@ def adopt(
             m.Stage.EMPTY,
         )
         if ids_restarted and not following:
-            continue  # that month keeps its files; this id names another request now
+            # That month keeps its files. The id may name another request now, or the same
+            # one (a release a `journal repair` forgot): the journal cannot tell, so the SAT
+            # downloads that month counted of its packages (`<id>_NN`) go along, unknown never
+            # zero (review 9u #1: skipped, the month sent SAT's 3rd GET); at worst its first
+            # GET waits for the free `journal retry-download`.
+            prefix = f"{request_id}_"
+            carried += tuple((p, n) for p, n in other.downloads if p.startswith(prefix))
+            doubted += tuple((p, n) for p, n in other.unsure if p.startswith(prefix))
+            continue
         raise JournalStateError(_taken(request_id, key, state, other, following=following))
     # Newcomer 9f #1: a held month (recorded, never sent) adopting another folder's request
     # downloaded its packages at once, spending SAT's last download: uncounted as well.
