@@ -778,7 +778,9 @@ class _Run:
             and state.open_day is not None
             and hint is None
         ):
-            hint = open_day_hint(state.open_day, today_mx())  # complete once that day is over
+            hint = open_day_hint(  # complete once that day is over
+                state.open_day, today_mx(), unproven=state.open_day_unproven
+            )
         if error is not None:
             if note:
                 error = f"{error} ({note})"

@@ -18,6 +18,7 @@ import attrs
 import pytest
 
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.hints import open_day_hint
 from gigstack_async.sandbox import SandboxConfig, ServerProfile
 from tests.bulk._support import CREATE, PACKAGE, calls, keyed_cli, world_of
 
@@ -80,3 +81,12 @@ def test_the_open_day_note_of_a_month_done_with_a_day_long_over_is_missing_days(
     assert note.startswith("MISSING DAYS")
     assert note == m.plan_decision(done, MAY.start, MAY.end, today=later).note
     assert m.open_day_note(done, MAY.end) is None  # the day is today: not over yet
+
+
+def test_the_open_day_hint_never_says_requested_on_a_day_it_does_not_know() -> None:
+    day = MAY.end
+    unproven = open_day_hint(day, day, unproven=True)
+    assert "requested on" not in unproven  # before: "requested on 2024-05-31" as a fact
+    assert "createdAt was never shown: it may have been made on 2024-05-31" in unproven
+    assert "after 2024-05-31 (tomorrow or later)" in unproven  # still today: run again after
+    assert open_day_hint(day, day).startswith("requested on 2024-05-31 before that day")
