@@ -572,6 +572,7 @@ class _Run:
         self.store = store
         self.options = options
         self.keys = [slot.key for slot in plan.slots]
+        self.today = plan.today  # Mexico City's date the plan read (`open_day_note`)
         self.events: asyncio.Queue[BulkEvent | None] = asyncio.Queue()
         self.limit = asyncio.Semaphore(options.concurrency)
         self.changed = asyncio.Event()
@@ -755,6 +756,12 @@ class _Run:
             # Written from the record before this run's history: that history may have listed
             # the adopted request's `createdAt` after the month was over (review 9r #3).
             note = m.open_day_note(state, today)
+        elif note is None and state.open_day is not None:
+            # Finished in this run from a stage the plan had no open-day note for (newcomer
+            # 9l #1: needs-attention after a broken package download): the note the next run's
+            # plan gives the same state, so one state has one verdict (done and ok here, then
+            # MISSING DAYS with nothing sent, before).
+            note = m.open_day_note(state, self.today)
         if (
             error is None
             and state.ok
@@ -771,7 +778,9 @@ class _Run:
             and state.open_day is not None
             and hint is None
         ):
-            hint = open_day_hint(state.open_day, today_mx())  # complete once that day is over
+            hint = open_day_hint(  # complete once that day is over
+                state.open_day, today_mx(), unproven=state.open_day_unproven
+            )
         if error is not None:
             if note:
                 error = f"{error} ({note})"

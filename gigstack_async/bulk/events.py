@@ -7,6 +7,8 @@ from pathlib import Path
 
 import attrs
 
+from gigstack_async._convert import converter
+
 
 @attrs.frozen
 class BulkEvent:
@@ -106,4 +108,16 @@ class MonthResult(BulkEvent):
 
     @property
     def ok(self) -> bool:
+        """Whether the month is complete for this run's dates (SAT finished and nothing is
+        wrong): what tells a finished month, not `stage == "done"` (a `done` month may still
+        have MISSING DAYS in `error`); when False, `hint` is the next step. Also in
+        `to_dict(result)` as `ok`."""
         return self.error is None and self.state == "completed"
+
+
+_fields = converter.get_unstructure_hook(MonthResult)
+# `ok` is a property, not a field: `to_dict` left it out, and a JSON client then had to
+# rebuild it from `stage` (newcomer 9l #4: `stage == "done"` is not enough).
+converter.register_unstructure_hook(
+    MonthResult, lambda result: {**_fields(result), "ok": result.ok}
+)

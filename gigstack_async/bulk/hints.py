@@ -47,16 +47,22 @@ RUN_AGAIN = "run the same download again (the `sat download` command, or the `bu
 RUN_AGAIN_SENTENCE = "R" + RUN_AGAIN[1:] + "."
 
 
-def open_day_hint(day: date, today: date | None = None) -> str:
+def open_day_hint(day: date, today: date | None = None, *, unproven: bool = False) -> str:
     """The hint of a finished month whose request was sent on `day`, the day its dates end,
     before that day was over (`MonthState.open_day`; newcomer 9h #3: only `open_day` said so,
     and the summary and `journal show` read as complete). `today`: Mexico City's date as the
     plan reads it (`today_mx`); "tomorrow or later" only while `day` is today (or `today` is
     not known): on a later day it is over (newcomer 9j F1: "after 2024-02-29 (tomorrow or
-    later)" on 2026-11-30)."""
+    later)" on 2026-11-30). `unproven`: the request's createdAt was never shown
+    (`MonthState.open_day_unproven`): it only may have been made that day (newcomer 9l #1:
+    "requested on 2024-05-31" for a request this journal sent years later)."""
     head = (
-        f"requested on {day} before that day was over (Mexico City): CFDIs stamped later that "
-        "day, or certified late at SAT, are not in it. "
+        f"its request's createdAt was never shown: it may have been made on {day}, before "
+        "that day was over (Mexico City): CFDIs stamped later that day, or certified late at "
+        "SAT, may not be in it. "
+        if unproven
+        else f"requested on {day} before that day was over (Mexico City): CFDIs stamped later "
+        "that day, or certified late at SAT, are not in it. "
     )
     if today is not None and today > day:
         return (

@@ -2848,13 +2848,22 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             f"request it is (candidates: {listed}; {gap})"
         )
     else:
+        # Only when something seen says the server's ids restarted does the hint lead with it
+        # (newcomer 9l #6a: the rare case led every lost create's hint); `journal adopt`
+        # itself names --ids-restarted when the id is another month's.
+        restarted = (
+            ", by its dates and type, not its id: after the server's request ids restarted it "
+            "may carry an id this journal already knows (`gigstack-async journal show "
+            f"{state.key}`)"
+            if _restart_evidence(state, obs) is not None
+            else ""
+        )
+        flag = "add --ids-restarted if another month had that id; " if restarted else ""
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for {article} {kind}, by its "
-            "dates and type, not its id: after the server's request ids restarted it may carry an "
-            f"id this journal already knows (`gigstack-async journal show {state.key}`). If "
-            f"there is one, `gigstack-async journal adopt {state.key} <request id>` (add "
-            "--ids-restarted if another month had that id; it is checked against the history, "
-            f"or by its {contents} before anything is extracted)"
+            f"open gigstack's dashboard (Descarga Masiva) and look for {article} {kind}"
+            f"{restarted}. If there is one, `gigstack-async journal adopt {state.key} "
+            f"<request id>` ({flag}it is checked against the history, or by its {contents} "
+            "before anything is extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell "

@@ -35,6 +35,13 @@ CANDIDATES_HINT = (
     "checked against the history, or by its CFDIs before anything is extracted)" + RESEND_TAIL
 )
 DASHBOARD_HINT = (
+    "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ". If there is one, "
+    "`gigstack-async journal adopt 2024-01 <request id>` (it is checked against the history, "
+    "or by its CFDIs before anything is extracted)" + RESEND_TAIL
+)
+"""Newcomer 9l #6a: nothing seen says the server's ids restarted, so the hint says nothing of
+it (before: every lost create's hint led with the rare restart and --ids-restarted)."""
+RESTARTED_HINT = (
     "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ", by its dates "
     "and type, not its id: after the server's request ids restarted it may carry an id this "
     "journal already knows (`gigstack-async journal show 2024-01`). If there is one, "
@@ -42,6 +49,7 @@ DASHBOARD_HINT = (
     "had that id; it is checked against the history, or by its CFDIs before anything is "
     "extracted)" + RESEND_TAIL
 )
+"""The same once a request of the journal was listed with other attributes (ids restarted)."""
 NOT_LISTED = (
     "the history ({n} entries) does not list it, and that proves nothing: gigstack may still "
     'be writing it, and the docs do not say which requests the history keeps ("last 20, newest '
@@ -1872,6 +1880,7 @@ def test_a_restarted_id_in_the_history_proves_no_absence(where: str) -> None:
         "the server's request ids restarted (request r9 is listed with start 2024-02-01, not "
         "2023-05-01), so the history proves nothing"
     )
+    assert new.hint == RESTARTED_HINT  # the restart seen: the dashboard search says why
 
 
 def test_a_record_of_a_request_not_listed_or_not_contradicted_is_no_restart() -> None:
@@ -1886,6 +1895,8 @@ def test_a_record_of_a_request_not_listed_or_not_contradicted_is_no_restart() ->
         Stage.NEEDS_ATTENTION,
         unproven_reason(NOT_LISTED.format(n=2)),
     )
+    assert new.hint == DASHBOARD_HINT  # newcomer 9l #6a: no --ids-restarted, no restart text
+    assert "restarted" not in (new.hint or "")
 
 
 def test_a_known_id_reused_by_the_lost_create_is_a_candidate() -> None:
@@ -2868,12 +2879,9 @@ def test_an_unsettled_create_of_an_issued_metadata_month_names_its_kind() -> Non
     assert (new.stage, new.unknown) == (Stage.NEEDS_ATTENTION, True)
     assert new.reason == unproven_reason(NOT_LISTED.format(n=0))
     assert new.hint == (
-        "open gigstack's dashboard (Descarga Masiva) and look for an " + kind + ", by its dates "
-        "and type, not its id: after the server's request ids restarted it may carry an id this "
-        "journal already knows (`gigstack-async journal show 2024-01`). If there is one, "
-        "`gigstack-async journal adopt 2024-01 <request id>` (add --ids-restarted if another "
-        "month had that id; it is checked against the history, or by its metadata before "
-        "anything is extracted)" + RESEND_TAIL
+        "open gigstack's dashboard (Descarga Masiva) and look for an " + kind + ". If there is "
+        "one, `gigstack-async journal adopt 2024-01 <request id>` (it is checked against the "
+        "history, or by its metadata before anything is extracted)" + RESEND_TAIL
     )
 
 

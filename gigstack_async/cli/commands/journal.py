@@ -643,7 +643,11 @@ def _row(
         # `--created-at` first (newcomer 9j F1: "after 2024-02-29 (tomorrow or later)" on
         # 2026-11-30, and no way named).
         note = m.plan_decision(state, state.start, state.end, today=today).note or ""
-        step = note if note.startswith("MISSING DAYS") else open_day_hint(state.open_day, today)
+        step = (
+            note
+            if note.startswith("MISSING DAYS")
+            else open_day_hint(state.open_day, today, unproven=state.open_day_unproven)
+        )
     vouched = m.vouched_created_at(state)
     if vouched is not None:
         why = (
