@@ -81,3 +81,27 @@ def test_gigstacks_duplicate_answer_naming_a_released_request_counts_its_downloa
     counted = attrs.evolve(state, downloads=(("X_01", 2),))
     again, _ = m.transition(counted, m.Adopt("X", downloads=(("X_01", 1),)))
     assert again.downloads_of("X_01") == 2
+
+
+def test_a_duplicate_answer_naming_a_request_another_month_follows_needs_the_user() -> None:
+    """Review 9u #2: one request is downloaded for one month."""
+    sending, _ = m.transition(
+        m.MonthState(*SEP, "received", "cfdi", creates=1), m.Send(("h1",), generation=1)
+    )
+    state, commands = m.transition(sending, m.Created("X", True, followed_by=("2024-08",)))
+    assert commands == ()
+    assert state.stage is Stage.NEEDS_ATTENTION
+    assert state.request_id is None
+    assert "X" not in state.known_ids
+    assert state.downloads == ()
+    assert state.reason == (
+        "gigstack answered that an identical request exists, X, and 2024-08 of this journal "
+        "follows it: a request is downloaded for one month, so nothing was downloaded for this "
+        "one (nothing new was created)"
+    )
+    assert state.hint == (
+        "if X is this month's (its dates and type are 2024-09-01..2024-09-30), give 2024-08 its "
+        "own request first (`gigstack-async journal adopt 2024-08 <its request id>`), then "
+        "`gigstack-async journal adopt 2024-09 X`"
+    )
+    assert m.transition(state, m.Send(("h1",), generation=2)) == (state, ())
