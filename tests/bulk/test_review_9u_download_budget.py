@@ -93,3 +93,21 @@ async def test_a_duplicate_answer_naming_a_request_another_month_follows_needs_t
         text = " ".join(capsys.readouterr().out.split())
         assert calls(sandbox, PACKAGE) <= 2  # was 3: both months downloaded S_01
     assert f"identical request exists, {ids[SEP]}, and {AUG} of this journal follows it" in text
+
+
+async def test_a_lost_create_is_not_taken_from_the_history_while_another_month_follows_it(
+    tmp_path: Path,
+) -> None:
+    """Review 9v #1: August follows September's request S (a mistaken adopt; its GET of S_01
+    broke off, SAT's 1st). Once the history lists S, September's lost create took it from
+    there and both months downloaded S_01: SAT's 3rd GET. Now September needs the user."""
+    out = tmp_path / "cli"
+    async with Sandbox(SandboxConfig(speed=3000, seed=11, profile=LOST)) as sandbox:
+        ids = await _swapped(sandbox, out)
+        sandbox.state.force_fault(PACKAGE, "after_truncate", 1)
+        await _runs(sandbox, out, 1)
+        for request in sandbox.state.download_requests:
+            if request.request_id == ids[SEP]:
+                request.listed_from_ms = 0
+        await _runs(sandbox, out)
+        assert calls(sandbox, PACKAGE) <= 2  # was 3
