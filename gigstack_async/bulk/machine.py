@@ -2805,7 +2805,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         and not (s.id in mine and (mine[s.id].created_at or mine[s.id].final))
         and _fits(state, s) is not False
     ]
-    if len(matches) == 1 and not maybe:
+    # A request another month of the journal follows (not released) is never taken here: one
+    # request is downloaded for one month (review 9v #1: both months downloaded it, SAT's 3rd
+    # GET). It stays a candidate the user may sort out.
+    owners = {rid: key for key, rid in obs.journal_ids if key != state.key}
+    theirs = [s for s in [*matches, *maybe] if s.id in owners]
+    if len(matches) == 1 and not maybe and not theirs:
         match = matches[0]
         adopted = _evolve(
             _taking_released(state, match.id, obs.released),
@@ -2824,6 +2829,12 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         return _observe_request(adopted, match, asked=False)
     candidates = [*matches, *maybe]
     gap = _unproven(state, obs, candidates)
+    if theirs:
+        gap += "; " + "; ".join(
+            f"{s.id} is followed by {owners[s.id]} of this journal: if it is this month's, "
+            f"adopt another request for {owners[s.id]} first"
+            for s in theirs
+        )
     # What each candidate looks like now: the user may adopt one, and if the server's ids
     # restart before the next run, its id listed with another `createdAt` shows it.
     records = state.records

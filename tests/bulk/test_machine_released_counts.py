@@ -105,3 +105,19 @@ def test_a_duplicate_answer_naming_a_request_another_month_follows_needs_the_use
         "`gigstack-async journal adopt 2024-09 X`"
     )
     assert m.transition(state, m.Send(("h1",), generation=2)) == (state, ())
+
+
+def test_a_lost_create_is_never_taken_as_a_request_another_month_follows() -> None:
+    """Review 9v #1: August follows September's request X (a mistaken adopt); September's
+    lost create found X in the history and took it, both downloaded X_01: SAT's 3rd GET."""
+    history = m.HistorySeen((_x(), m.Seen("h1")), generation=2, journal_ids=(("2024-08", "X"),))
+    state, commands = m.transition(_lost(), history)
+    assert commands == ()
+    assert state.stage is Stage.NEEDS_ATTENTION
+    assert state.request_id is None
+    assert state.reason is not None
+    assert "candidates: X" in state.reason
+    assert "X is followed by 2024-08 of this journal" in state.reason
+    # released, it is free to take (with its counts)
+    free, _ = m.transition(_lost(), m.HistorySeen((_x(), m.Seen("h1")), generation=2))
+    assert free.request_id == "X"

@@ -93,3 +93,47 @@ async def test_a_duplicate_answer_naming_a_request_another_month_follows_needs_t
         text = " ".join(capsys.readouterr().out.split())
         assert calls(sandbox, PACKAGE) <= 2  # was 3: both months downloaded S_01
     assert f"identical request exists, {ids[SEP]}, and {AUG} of this journal follows it" in text
+
+
+async def test_a_lost_create_is_not_taken_from_the_history_while_another_month_follows_it(
+    tmp_path: Path,
+) -> None:
+    """Review 9v #1: August follows September's request S (a mistaken adopt; its GET of S_01
+    broke off, SAT's 1st). Once the history lists S, September's lost create took it from
+    there and both months downloaded S_01: SAT's 3rd GET. Now September needs the user."""
+    out = tmp_path / "cli"
+    async with Sandbox(SandboxConfig(speed=3000, seed=11, profile=LOST)) as sandbox:
+        ids = await _swapped(sandbox, out)
+        sandbox.state.force_fault(PACKAGE, "after_truncate", 1)
+        await _runs(sandbox, out, 1)
+        for request in sandbox.state.download_requests:
+            if request.request_id == ids[SEP]:
+                request.listed_from_ms = 0
+        await _runs(sandbox, out)
+        assert calls(sandbox, PACKAGE) <= 2  # was 3
+
+
+async def test_a_duplicate_answer_naming_a_request_a_repaired_month_knows_needs_the_user(
+    tmp_path: Path,
+) -> None:
+    """Review 9v #2a: August released September's request S after its GET (SAT's 1st), then a
+    `journal repair` rebuilt August without the release. September's resend was answered
+    `duplicate: true` with S and taken with a count of 0: SAT's 3rd GET later. A month that
+    knows the id without having released it counts as one that may download it."""
+    out = tmp_path / "cli"
+    async with Sandbox(SandboxConfig(speed=3000, seed=11, profile=LOST)) as sandbox:
+        await _swapped(sandbox, out)
+        await _runs(sandbox, out, 1)  # August GETs S_01 and releases S
+        with sqlite3.connect(out / JOURNAL) as db:
+            db.execute("UPDATE months SET state = '{\"garbage' WHERE key = ?", (AUG,))
+        db.close()
+        assert main(["journal", "repair", str(out), "--yes"]) == 0
+        sandbox.state.profile = attrs.evolve(sandbox.state.profile, sat_codes=MATCH_SEP)
+        assert main(["journal", "resend", str(out), SEP, "--yes"]) == 0
+        sandbox.state.force_fault(PACKAGE, "after_truncate", 1)
+        await _runs(sandbox, out, 1)
+        sandbox.state.profile = attrs.evolve(sandbox.state.profile, lost_create_lag=0.0)
+        for request in sandbox.state.download_requests:
+            request.listed_from_ms = 0
+        await _runs(sandbox, out, 2)
+        assert calls(sandbox, PACKAGE) <= 2  # was 3
