@@ -205,6 +205,19 @@ class BulkDownload:
             ) as store:
                 store.bind_download_to(self._options.download_to, record=False)
 
+    def _recorded(self) -> dict[str, m.MonthState]:
+        """Every month the journal records, by key (empty without a journal); reads only.
+        Raises the journal's `JournalError`s, worded for this caller (`_error_texts`)."""
+        if self.journal_path is None or not self._has_journal():
+            return {}
+        with (
+            self._error_texts(),
+            JournalStore.open(
+                self.journal_path, self.identity, download_to=self._options.download_to
+            ) as store,
+        ):
+            return {state.key: state for state in store.states()}
+
     def _has_journal(self) -> bool:
         """Whether `journal_path` holds a journal to read. A file there without the journal's
         tables (0 bytes, say) was emptied after a run created it (journals are renamed into
@@ -223,23 +236,14 @@ class BulkDownload:
         and the plan now asks with other dates; never dates SAT refused with 5002, nor days
         the month's folder already holds (`machine.plan_decision`, the rule the run follows).
         Reads the journal (raises its JournalError like `check_journal`); sends nothing."""
-        keys = [slot.key for slot in self.plan]
-        if self.journal_path is None or not self._has_journal():
-            return keys
-        with (
-            self._error_texts(),
-            JournalStore.open(
-                self.journal_path, self.identity, download_to=self._options.download_to
-            ) as store,
-        ):
-            known = set(store.keys())
-            return [
-                slot.key
-                for slot in self.plan
-                if slot.key not in known
-                or m.plan_decision(store.get(slot.key), slot.start_date, slot.end_date).create
-                is not m.PlanCreate.NO
-            ]
+        recorded = self._recorded()
+        return [
+            slot.key
+            for slot in self.plan
+            if slot.key not in recorded
+            or m.plan_decision(recorded[slot.key], slot.start_date, slot.end_date).create
+            is not m.PlanCreate.NO
+        ]
 
     def journal_holds(self) -> list[str]:
         """The months of `may_create` the journal records held for an identical request the
@@ -250,24 +254,16 @@ class BulkDownload:
         may send them). Reads the journal only; sends nothing."""
         if self._options.allow_duplicates:
             return []
-        if self.journal_path is None or not self._has_journal():
-            return []
-        with (
-            self._error_texts(),
-            JournalStore.open(
-                self.journal_path, self.identity, download_to=self._options.download_to
-            ) as store,
-        ):
-            known = set(store.keys())
-            found = []
-            for slot in self.plan:
-                if slot.key not in known:
-                    continue
-                state = store.get(slot.key)
-                decided = m.plan_decision(state, slot.start_date, slot.end_date).create
-                if decided is m.PlanCreate.YES and holding(_probe(slot, state), ()):
-                    found.append(slot.key)
-            return found
+        recorded = self._recorded()
+        found = []
+        for slot in self.plan:
+            state = recorded.get(slot.key)
+            if state is None:
+                continue
+            decided = m.plan_decision(state, slot.start_date, slot.end_date).create
+            if decided is m.PlanCreate.YES and holding(_probe(slot, state), ()):
+                found.append(slot.key)
+        return found
 
     async def identical_requests(
         self, *, untyped: bool = False
@@ -290,15 +286,7 @@ class BulkDownload:
         """
         history = await self._downloads.history()
         entries = tuple(seen_from_history(entry) for entry in history)
-        recorded: dict[str, m.MonthState] = {}
-        if self.journal_path is not None and self._has_journal():
-            with (
-                self._error_texts(),
-                JournalStore.open(
-                    self.journal_path, self.identity, download_to=self._options.download_to
-                ) as store,
-            ):
-                recorded = {state.key: state for state in store.states()}
+        recorded = self._recorded()
         found: dict[str, tuple[PriorRequest, ...]] = {}
         to_send: list[tuple[str, date]] = []
         for slot in self.plan:
