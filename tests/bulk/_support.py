@@ -12,10 +12,11 @@ import os
 import socket
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import attrs
 import pytest
@@ -25,7 +26,7 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import BulkEvent, MonthResult
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import main
-from gigstack_async.sandbox import Sandbox, SandboxConfig
+from gigstack_async.sandbox import Sandbox, SandboxConfig, ServerProfile
 
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 CREATE = "createDownloadRequest"
@@ -79,10 +80,69 @@ def keyed_cli(sandbox: Sandbox, *argv: object) -> int:
     return main(["--api-key", sandbox.api_key, "--base-url", sandbox.base_url, *map(str, argv)])
 
 
+Cli = Callable[..., tuple[int, str]]
+"""`said_cli`'s CLI: argv in, (exit code, what it printed) out."""
+
+
+def said_cli(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`keyed_cli` that also returns what that one call printed: stdout then stderr, white space
+    folded to single spaces (a wrapped line reads as one)."""
+
+    def cli(*argv: object) -> tuple[int, str]:
+        capsys.readouterr()
+        code = keyed_cli(sandbox, *argv)
+        said = capsys.readouterr()
+        return code, " ".join((said.out + said.err).split())
+
+    return cli
+
+
+def download_argv(key: str, out: Path, rfc_type: str = "received", *extra: object) -> list[object]:
+    """The CLI's `sat download` of month `key` ("2024-02") into `out`, polling every 0.05 s,
+    with `extra` options, and --yes (tests are not a terminal)."""
+    argv: list[object] = ["sat", "download", "--from", key, "--to", key, "--rfc-type", rfc_type]
+    return [*argv, "--out", out, "--poll-interval", "0.05", *extra, "--yes"]
+
+
 def sandbox_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
     """GIGSTACK_API_KEY and GIGSTACK_BASE_URL name the sandbox (for a CLI run without flags)."""
     monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
     monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+
+
+NEVER_LISTED = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(lost_create_lag=1e9))
+"""A sandbox whose history never lists a request whose create's answer was lost."""
+
+
+class LostCreateAdopted(NamedTuple):
+    """What `adopt_lost_create` leaves: the CLI, the month's download, what its failed run
+    printed and the adopted request's id."""
+
+    cli: Cli
+    download: Callable[[], tuple[int, str]]
+    said: str
+    request_id: str
+
+
+async def adopt_lost_create(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], out: Path, key: str, rfc_type: str
+) -> LostCreateAdopted:
+    """Newcomers 9j and 9l: `sat download` of month `key` into `out` (a 60 s timeout) gets its
+    create answered 502 after the server made it, so the run fails; the user then adopts the
+    server's only request (the dashboard's stand-in) with `journal adopt`. The CLI runs in a
+    thread (it has its own event loop); `download` runs the same command again."""
+    cli = said_cli(sandbox, capsys)
+
+    def download() -> tuple[int, str]:
+        return cli(*download_argv(key, out, rfc_type, "--timeout", "60"))
+
+    sandbox.state.force_fault(CREATE, "after_502", times=1)
+    code, said = await asyncio.to_thread(download)
+    assert code != 0
+    (request,) = sandbox.state.download_requests
+    rid = request.request_id
+    assert (await asyncio.to_thread(cli, "journal", "adopt", out, key, rid, "--yes"))[0] == 0
+    return LostCreateAdopted(cli, download, said, rid)
 
 
 def calls(sandbox: Sandbox, operation: str) -> int:

@@ -26,14 +26,14 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.hints import open_day_hint
 from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.cli import main
-from gigstack_async.sandbox import SandboxConfig, ServerProfile
 from tests.bulk._support import (
     CREATE,
     JOURNAL,
+    NEVER_LISTED,
     PACKAGE,
+    adopt_lost_create,
     calls,
     done_month,
-    keyed_cli,
     world_of,
     xml_names,
 )
@@ -143,29 +143,13 @@ async def test_following_the_printed_created_at_ends_the_month_without_missing_d
     way (not "tomorrow or later" for a day long over); the printed command, run as printed
     (plus --yes, not a terminal), and the next run ends the month ok: nothing created or
     downloaded again."""
-    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(lost_create_lag=1e9))
     out = tmp_path / "cfdi"
-    async with world_of(config) as (sandbox, _client):
-
-        def cli(*argv: object) -> tuple[int, str]:
-            capsys.readouterr()
-            code = keyed_cli(sandbox, *argv)
-            said = capsys.readouterr()
-            return code, " ".join((said.out + said.err).split())
-
-        def download() -> tuple[int, str]:
-            argv: list[object] = ["sat", "download", "--from", "2024-02", "--to", "2024-02"]
-            argv += ["--rfc-type", "received", "--out", out, "--poll-interval", "0.05"]
-            return cli(*argv, "--yes", "--timeout", "60")
-
-        ran = asyncio.to_thread
-        sandbox.state.force_fault(CREATE, "after_502", times=1)
-        code, said = await ran(download)
-        assert code != 0
+    async with world_of(NEVER_LISTED) as (sandbox, _client):
+        cli, download, said, rid = await adopt_lost_create(
+            sandbox, capsys, out, "2024-02", "received"
+        )
         assert "journal adopt" in said
-        (request,) = sandbox.state.download_requests  # the dashboard's stand-in
-        rid = request.request_id
-        assert (await ran(cli, "journal", "adopt", out, "2024-02", rid, "--yes"))[0] == 0
+        ran = asyncio.to_thread
         code, said = await ran(download)
         assert code != 0
         assert "MISSING DAYS" in said

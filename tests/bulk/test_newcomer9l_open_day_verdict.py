@@ -19,35 +19,23 @@ import pytest
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.hints import open_day_hint
-from gigstack_async.sandbox import SandboxConfig, ServerProfile
-from tests.bulk._support import CREATE, PACKAGE, calls, keyed_cli, world_of
+from tests.bulk._support import (
+    CREATE,
+    NEVER_LISTED,
+    PACKAGE,
+    adopt_lost_create,
+    calls,
+    world_of,
+)
 
 
 async def test_a_month_finished_in_the_run_after_a_retry_gets_the_same_verdict_every_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(lost_create_lag=1e9))
     out = tmp_path / "cfdi"
-    async with world_of(config) as (sandbox, _client):
-
-        def cli(*argv: object) -> tuple[int, str]:
-            capsys.readouterr()
-            code = keyed_cli(sandbox, *argv)
-            said = capsys.readouterr()
-            return code, " ".join((said.out + said.err).split())
-
-        def download() -> tuple[int, str]:
-            argv: list[object] = ["sat", "download", "--from", "2024-05", "--to", "2024-05"]
-            argv += ["--rfc-type", "issued", "--out", out, "--poll-interval", "0.05"]
-            return cli(*argv, "--yes", "--timeout", "60")
-
+    async with world_of(NEVER_LISTED) as (sandbox, _client):
+        download = (await adopt_lost_create(sandbox, capsys, out, "2024-05", "issued")).download
         ran = asyncio.to_thread
-        sandbox.state.force_fault(CREATE, "after_502", times=1)
-        code, said = await ran(download)
-        assert code != 0
-        (request,) = sandbox.state.download_requests  # the dashboard's stand-in
-        rid = request.request_id
-        assert (await ran(cli, "journal", "adopt", out, "2024-05", rid, "--yes"))[0] == 0
         sandbox.state.force_fault(PACKAGE, "after_truncate", times=1)
         code, said = await ran(download)
         assert code != 0
