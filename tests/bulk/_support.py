@@ -145,6 +145,21 @@ async def adopt_lost_create(
     return LostCreateAdopted(cli, download, said, rid)
 
 
+async def lost_create_beside(
+    client: GigstackClient, sandbox: Sandbox, tmp_path: Path, key: str = "2023-01"
+) -> tuple[str, Path, MonthResult]:
+    """Review 9r: folder A (`tmp_path / "A"`) downloads month `key`; then folder B's create for
+    the same dates gets a 503 before the server made it (`allow_duplicates`: A's request does
+    not hold B). A's request id, folder B and B's result of that run."""
+    a = results(await run(client, tmp_path / "A", key, key, timeout=20))
+    rid = a[key].request_id
+    assert rid is not None
+    sandbox.state.force_fault(CREATE, "503", times=1)
+    b = tmp_path / "B"
+    stopped = results(await run(client, b, key, key, timeout=20, allow_duplicates=True))
+    return rid, b, stopped[key]
+
+
 def calls(sandbox: Sandbox, operation: str) -> int:
     """Calls of `operation` the server's own log recorded (not the SDK's report)."""
     return len(sandbox.state.calls_to(operation))

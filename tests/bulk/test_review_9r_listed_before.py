@@ -17,7 +17,7 @@ import pytest
 from gigstack_async.bulk import machine as m
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, PACKAGE, calls, results, run, world_of
+from tests.bulk._support import CREATE, PACKAGE, calls, lost_create_beside, world_of
 
 JAN = m.MonthState("2023-01", date(2023, 1, 1), date(2023, 1, 31), "received", "cfdi")
 ENTRY = m.Seen("A1", "completed", "received", "cfdi", JAN.start, JAN.end, 3, ("A1_01",))
@@ -60,14 +60,7 @@ async def test_adopting_another_folders_request_after_a_lost_create_warns_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with world_of(SandboxConfig(speed=3000, seed=5, preloaded_months=0)) as (sb, client):
-        a = results(await run(client, tmp_path / "A", "2023-01", "2023-01", timeout=20))
-        rid = a["2023-01"].request_id
-        assert rid is not None
-        sb.state.force_fault(CREATE, "503", times=1)
-        b = tmp_path / "B"
-        stopped = results(
-            await run(client, b, "2023-01", "2023-01", timeout=20, allow_duplicates=True)
-        )["2023-01"]
+        rid, b, stopped = await lost_create_beside(client, sb, tmp_path)
         assert stopped.stage == "needs-attention"
         assert f"Not {rid}: listed before this create was sent" in (stopped.hint or "")
         capsys.readouterr()

@@ -16,7 +16,15 @@ import attrs
 from gigstack_async.bulk import machine as m
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, PACKAGE, calls, results, run, world_of
+from tests.bulk._support import (
+    CREATE,
+    PACKAGE,
+    calls,
+    lost_create_beside,
+    results,
+    run,
+    world_of,
+)
 
 JAN = m.MonthState("2023-01", date(2023, 1, 1), date(2023, 1, 31), "received", "cfdi")
 LATER = date(2026, 11, 30)
@@ -67,15 +75,8 @@ async def test_a_listed_createdat_after_the_month_ends_the_lost_create_month_ok(
     tmp_path: Path,
 ) -> None:
     async with world_of(SandboxConfig(speed=3000, seed=5, preloaded_months=0)) as (sb, client):
-        a = results(await run(client, tmp_path / "A", "2023-01", "2023-01", timeout=20))
-        rid = a["2023-01"].request_id
-        assert rid is not None
-        sb.state.force_fault(CREATE, "503", times=1)
-        b = tmp_path / "B"
-        first = results(
-            await run(client, b, "2023-01", "2023-01", timeout=20, allow_duplicates=True)
-        )
-        assert first["2023-01"].stage == "needs-attention"
+        rid, b, first = await lost_create_beside(client, sb, tmp_path)
+        assert first.stage == "needs-attention"
         # The CLI as the user runs it (its own event loop: in a thread).
         assert (
             await asyncio.to_thread(main, ["journal", "adopt", str(b), "2023-01", rid, "--yes"])
