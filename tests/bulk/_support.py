@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -108,6 +108,14 @@ def sandbox_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
     """GIGSTACK_API_KEY and GIGSTACK_BASE_URL name the sandbox (for a CLI run without flags)."""
     monkeypatch.setenv("GIGSTACK_API_KEY", sandbox.api_key)
     monkeypatch.setenv("GIGSTACK_BASE_URL", sandbox.base_url)
+
+
+def short_history(limit: int) -> SandboxConfig:
+    """A sandbox whose clock starts on 2026-11-30 at 16:00 UTC and whose history lists only
+    its newest `limit` requests: a request leaves it as soon as `limit` others are made
+    (newcomer 9k, review 9n #4)."""
+    start = datetime(2026, 11, 30, 16, tzinfo=UTC)
+    return SandboxConfig(speed=3000, seed=5, start=start, history_limit=limit)
 
 
 NEVER_LISTED = SandboxConfig(speed=3000, seed=5, profile=ServerProfile(lost_create_lag=1e9))

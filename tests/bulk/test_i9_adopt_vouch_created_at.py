@@ -19,8 +19,16 @@ from gigstack_async.bulk import machine as m
 from gigstack_async.bulk import repair
 from gigstack_async.bulk.store import JournalStateError, JournalStore, StoreIdentity
 from gigstack_async.errors import InvalidParameterError
-from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import CREATE, PACKAGE, calls, keyed_cli, world_of, xml_names
+from tests.bulk._support import (
+    CREATE,
+    PACKAGE,
+    calls,
+    download_argv,
+    said_cli,
+    short_history,
+    world_of,
+    xml_names,
+)
 from tests.bulk.test_review_9n_adopt_open_day import _today
 
 NOV = m.MonthState("2026-11", date(2026, 11, 1), date(2026, 11, 30), "received", "cfdi")
@@ -246,22 +254,12 @@ async def test_the_cli_vouch_ends_a_month_adopted_out_of_the_history(
     next day: A ends done, not ok, its last day "may have been made" and the vouch named first;
     `journal adopt ... --created-at` (nonsense refused, nothing written) ends it ok with nothing
     downloaded or created again, and a vouch on the last day names that day MISSING DAYS."""
-    config = SandboxConfig(
-        speed=3000, seed=5, start=datetime(2026, 11, 30, 16, tzinfo=UTC), history_limit=1
-    )
-    async with world_of(config) as (sandbox, client):
+    async with world_of(short_history(1)) as (sandbox, client):
         _today(monkeypatch, LAST)
-
-        def cli(*argv: object) -> tuple[int, str]:
-            capsys.readouterr()
-            code = keyed_cli(sandbox, *argv)
-            said = capsys.readouterr()
-            return code, " ".join((said.out + said.err).split())
+        cli = said_cli(sandbox, capsys)
 
         def download(folder: str) -> tuple[int, str]:
-            argv: list[object] = ["sat", "download", "--from", "2026-11", "--to", "2026-11"]
-            argv += ["--rfc-type", "received", "--out", tmp_path / folder]
-            return cli(*argv, "--poll-interval", "0.05", "--yes")
+            return cli(*download_argv("2026-11", tmp_path / folder))
 
         ran = asyncio.to_thread
         assert (await ran(download, "B"))[0] == 0

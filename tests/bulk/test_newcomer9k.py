@@ -11,7 +11,7 @@ it, as from a history listing it.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import attrs
@@ -29,10 +29,12 @@ from tests.bulk._support import (
     CREATE,
     JOURNAL,
     calls,
-    keyed_cli,
+    download_argv,
     month_results,
     results,
     run,
+    said_cli,
+    short_history,
     world_of,
     xml_names,
 )
@@ -81,21 +83,11 @@ async def test_a_held_month_adopted_after_its_request_left_the_history_ends_ok(
     the printed `journal adopt`, the run that stops, `journal retry-download`, the run again:
     done and ok, no MISSING DAYS, no create sent (was: MISSING DAYS for 2026-10-31, and a
     billed one-day request offered)."""
-    config = SandboxConfig(
-        speed=3000, seed=5, start=datetime(2026, 11, 30, 16, tzinfo=UTC), history_limit=2
-    )
-    async with world_of(config) as (sandbox, client):
-
-        def cli(*argv: object) -> tuple[int, str]:
-            capsys.readouterr()
-            code = keyed_cli(sandbox, *argv)
-            said = capsys.readouterr()
-            return code, " ".join((said.out + said.err).split())
+    async with world_of(short_history(2)) as (sandbox, client):
+        cli = said_cli(sandbox, capsys)
 
         def download(folder: str) -> tuple[int, str]:
-            argv: list[object] = ["sat", "download", "--from", "2026-10", "--to", "2026-10"]
-            argv += ["--rfc-type", "received", "--type", "cfdi", "--out", tmp_path / folder]
-            return cli(*argv, "--poll-interval", "0.05", "--yes")
+            return cli(*download_argv("2026-10", tmp_path / folder, "received", "--type", "cfdi"))
 
         ran = asyncio.to_thread
         assert (await ran(download, "B"))[0] == 0
@@ -212,17 +204,8 @@ async def test_a_done_month_with_missing_days_carries_its_next_step_in_hint(
 ) -> None:
     """Newcomer 9k #3: a done month whose adopted request's createdAt was never shown ended
     with its whole way forward in `error` and `hint` empty (the CLI summary had no `Next:`)."""
-    config = SandboxConfig(
-        speed=3000, seed=5, start=datetime(2026, 11, 30, 16, tzinfo=UTC), history_limit=1
-    )
-    async with world_of(config) as (sandbox, client):
-
-        def cli(*argv: object) -> tuple[int, str]:
-            capsys.readouterr()
-            code = keyed_cli(sandbox, *argv)
-            said = capsys.readouterr()
-            return code, " ".join((said.out + said.err).split())
-
+    async with world_of(short_history(1)) as (sandbox, client):
+        cli = said_cli(sandbox, capsys)
         ran = asyncio.to_thread
         first = await month_results(client, tmp_path / "B", "2026-10", "2026-10")
         rid = first["2026-10"].request_id
@@ -246,9 +229,7 @@ async def test_a_done_month_with_missing_days_carries_its_next_step_in_hint(
         assert f"journal adopt {out} 2026-10 {rid} --created-at" in hint
         assert calls(sandbox, CREATE) == creates
         # The CLI summary shows it as the month's next step.
-        argv: list[object] = ["sat", "download", "--from", "2026-10", "--to", "2026-10"]
-        argv += ["--rfc-type", "received", "--out", out, "--poll-interval", "0.05", "--yes"]
-        code, said = await ran(cli, *argv)
+        code, said = await ran(cli, *download_argv("2026-10", out))
         assert code != 0
         assert "Next: If gigstack's dashboard shows when that request was made" in said
 
