@@ -1,6 +1,9 @@
 """What the end-to-end bulk tests share: a fast poll schedule, one bulk run collected into its
 events, the months' results, a free loopback port, and a child process that runs one month and
-can be killed at the moment a review named (`run_child`).
+can be killed at the moment a review named (`run_child`). The CLI with what it printed
+(`said_cli`, `download_argv`), and the setups several tests start from: a lost create adopted
+from the dashboard (`adopt_lost_create`), another folder's request beside a lost create
+(`lost_create_beside`), a short history (`short_history`).
 
 The `world` fixture (a sandbox and a client on 127.0.0.1) is in tests/bulk/conftest.py.
 """
