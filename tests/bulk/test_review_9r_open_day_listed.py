@@ -16,15 +16,7 @@ import attrs
 from gigstack_async.bulk import machine as m
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
-from tests.bulk._support import (
-    CREATE,
-    PACKAGE,
-    calls,
-    lost_create_beside,
-    results,
-    run,
-    world_of,
-)
+from tests.bulk._support import CREATE, PACKAGE, calls, lost_create_beside, results, run, world_of
 
 JAN = m.MonthState("2023-01", date(2023, 1, 1), date(2023, 1, 31), "received", "cfdi")
 LATER = date(2026, 11, 30)
