@@ -1392,6 +1392,7 @@ def unrecorded(
     unextracted: bool = False,
     staged_copies: int = 0,
     open_day: date | None = None,
+    released: tuple[ReleasedRequest, ...] = (),
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
@@ -1412,7 +1413,10 @@ def unrecorded(
     ZIPs named for the month on disk. Either way its folder may hold only part of its CFDIs:
     `journal keep` is not offered (review 9i #4). `open_day`: the day its request was sent on
     when its dates end that day (`MonthState.open_day`, as the log kept it): kept, so a later
-    run still names that day MISSING DAYS (review 9m #11)."""
+    run still names that day MISSING DAYS (review 9m #11). `released`: the requests its log
+    shows it released (`ReleasedRequest`, with the SAT downloads it spent on their packages):
+    kept, so that the month never takes one back by itself and the month that adopts one
+    counts those downloads (review 9u #1, 9v #3)."""
     proven = asked is not None and asked.start is not None and asked.end is not None
     if asked is not None and asked.start is not None and asked.end is not None:
         state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
@@ -1424,6 +1428,7 @@ def unrecorded(
         staged_copies=staged_copies,
         known_ids=known_ids,
         dates_unproven=not proven,
+        released=released,
     )
     hint = _spent_hint(held, hint)
     if counts is None:
