@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.salvage import salvage
 from gigstack_async.bulk.store import JournalStore, read_log
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
@@ -138,3 +139,26 @@ async def test_an_old_log_without_releases_repairs_as_before(
         assert aug.released == ()
         assert aug.stage is m.Stage.NEEDS_ATTENTION
         assert f"journal adopt {AUG} {ids[SEP]}" in (aug.hint or "")
+
+
+async def test_salvage_never_offers_a_released_id(tmp_path: Path) -> None:
+    """9v #3, the salvage route (a journal SQLite cannot use as one): August's record and its
+    log both say it released S, so the printed adopt commands never attach S to August."""
+    out = tmp_path / "cli"
+    async with Sandbox(SandboxConfig(speed=3000, seed=11, profile=LOST)) as sandbox:
+        sandbox.state.force_fault(CREATE, "after_truncate", 2)
+        await asyncio.to_thread(keyed_cli, sandbox, *_download(out))
+        ids = {
+            f"{r.criteria.start_date:%Y-%m}": r.request_id for r in sandbox.state.download_requests
+        }
+        assert main(["journal", "adopt", str(out), AUG, ids[SEP], "--yes"]) == 0
+        await asyncio.to_thread(keyed_cli, sandbox, *_download(out))
+    aug = next(month for month in salvage(out / JOURNAL).months if month.key == AUG)
+    assert aug.request_ids == (ids[SEP],)
+    assert aug.request_id is None  # was S: "journal adopt ... 2024-08 S"
+    with sqlite3.connect(out / JOURNAL) as db:
+        db.execute("UPDATE months SET state = '{\"garbage' WHERE key = ?", (AUG,))
+    db.close()
+    aug = next(month for month in salvage(out / JOURNAL).months if month.key == AUG)
+    assert aug.request_id is None  # from the log alone
+    assert aug.sent

@@ -1331,11 +1331,13 @@ def _keep_way_on(store: JournalStore, key: str) -> str:
     """The way on after a refused keep, the free one first: one more SAT download of the
     package when SAT may still serve it (`journal retry-download`), else a new request."""
     state = store.get(key)
-    if state.invoice_count is None and state.request_id is None and state.known_ids:
+    logged = [i for i in state.known_ids if i not in state.released_ids()]
+    if state.invoice_count is None and state.request_id is None and logged:
         # Its record was lost: adopting the logged request costs nothing while the folder
-        # holds its CFDIs, and its run offers this keep checked (review 9i #3).
+        # holds its CFDIs, and its run offers this keep checked (review 9i #3); never one it
+        # released (review 9v #3: another month's package).
         return (
-            f"`{PROG} journal adopt {key} {state.known_ids[-1]}` first (nothing billed): the "
+            f"`{PROG} journal adopt {key} {logged[-1]}` first (nothing billed): the "
             "next run asks the request's status (free) and, if the folder holds every CFDI SAT "
             f"reports, stops before downloading and this keep can check them; `{PROG} journal "
             f"show {key}` shows the month"
