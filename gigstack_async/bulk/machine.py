@@ -1239,6 +1239,9 @@ def _transition(state: MonthState, obs: Observation) -> Result:
             created = state.stage is Stage.SUBMITTING
             if created:  # answered: the month's request is not a lost create
                 state = _evolve(state, create_sent_at=None)
+            spent = _spent_duplicate(state, obs)
+            if spent is not None:
+                return spent, ()
             return _server_vouch(_created(state, obs), (Seen(obs.request_id),), created=created)
         case CreateRefused():
             if state.stage is Stage.SUBMITTING:
@@ -2327,6 +2330,90 @@ _REFUSED_FIEL = (
 # ------------------------------------------------------------------ SAT 5005
 
 
+def spent_packages(state: MonthState, request_id: str) -> tuple[str, ...]:
+    """Packages of `request_id` (`<id>_NN`, SAT's documented form) that SAT surely served to
+    this month twice, its limit (`MonthState.sure_of`): no GET of them is sent again, and no
+    `journal retry-download` is offered for them. Pure."""
+    prefix = f"{request_id}_"
+    return tuple(
+        pid
+        for pid, _n in state.downloads
+        if pid.startswith(prefix) and state.sure_of(pid) >= DOWNLOAD_BUDGET
+    )
+
+
+def spent_requests(state: MonthState) -> tuple[str, ...]:
+    """The month's own earlier requests that cannot finish it, when it waits for the user with
+    no request (`_spent_duplicate`, `_spent_5005`: the server gave one of them back for its
+    dates): each has a package SAT surely served it twice. `journal split` takes such a month
+    (its hint printed other dates in parts). Empty: not such a month. Pure."""
+    if state.stage is not Stage.NEEDS_ATTENTION or state.request_id is not None or state.unknown:
+        return ()
+    return tuple(
+        i for i in state.known_ids if i not in state.released_ids() and spent_packages(state, i)
+    )
+
+
+def _spent_way(state: MonthState) -> str:
+    """The way on for a month whose own earlier, finished request is all the server gives for
+    its dates: other dates (a new request for SAT and gigstack), never that request again."""
+    return _spent_hint(state, _other_dates_way(state, state.start, state.end))
+
+
+def _spent_duplicate(state: MonthState, obs: Created) -> MonthState | None:
+    """A new create answered `duplicate: true` with a request this month already had and left,
+    one of whose packages SAT already served it twice (review 9v #4): adopting it again
+    downloads nothing, and a resend of the same dates gets the same answer, so the month
+    looped (resend, duplicate, adopt, spent, resend). It needs the user with the way that
+    works: other dates. None: not that case (`_created` decides)."""
+    if state.stage is not Stage.SUBMITTING or not obs.duplicate:
+        return None
+    if obs.request_id not in state.known_ids or obs.request_id == state.request_id:
+        return None
+    spent = spent_packages(state, obs.request_id)
+    if not spent:
+        return None
+    return _evolve(
+        _attention(
+            state,
+            f"gigstack answered the new create request with {obs.request_id} (`duplicate`: an "
+            "identical request exists, nothing new was made), this month's own earlier "
+            f"request, and SAT already served its package(s) {', '.join(spent)} twice, its "
+            f"limit: {obs.request_id} cannot finish the month (adopting it again downloads "
+            "nothing), and a resend of the same dates is answered with it again",
+            _spent_way(state),
+        ),
+        unknown=False,
+    )
+
+
+def _spent_5005(old: MonthState, obs: HistorySeen, result: Result) -> Result:
+    """`result` (`_find_duplicate`'s) when SAT 5005's active request is not found and every
+    request the history lists with the month's exact dates and type is one this month already
+    had, finished, with a package SAT already served it twice (review 9v #4): by SAT's docs
+    5005 means an *active* identical request, so either one gigstack does not list is active
+    (a later run looks again), or SAT counts the finished one; a resend of the same dates may
+    then be answered 5005 for ever. The way that works either way: other dates."""
+    state, commands = result
+    if state.stage is not Stage.NEEDS_ATTENTION or state.resume_to is not Stage.DUPLICATE:
+        return result
+    exact = [s for s in obs.entries if _fits(old, s) is True]
+    if not exact or any(s.id not in old.known_ids or s.status in _LIVE for s in exact):
+        return result
+    spent = [s.id for s in exact if spent_packages(old, s.id)]
+    if len(spent) != len(exact):
+        return result
+    ids = ", ".join(dict.fromkeys(spent))
+    return _evolve(
+        state,
+        reason=f"{state.reason}. The only identical request the history lists, {ids}, is this "
+        "month's own, finished, and SAT already served its package(s) twice, its limit: it "
+        "cannot finish the month, and a resend of the same dates may be answered 5005 again",
+        hint=_spent_way(state) + ". Meanwhile each run looks for the active request again and "
+        "sends nothing",
+    ), commands
+
+
 _DEAD = frozenset({"failed", "expired"})
 """Statuses of a request that cannot be SAT's active duplicate any more."""
 _LIVE = frozenset({"pending", "accepted", "processing"})
@@ -2506,7 +2593,7 @@ def _fits(state: MonthState, seen: Seen) -> bool | None:
 
 def _history(state: MonthState, obs: HistorySeen) -> Result:
     if state.stage is Stage.DUPLICATE:
-        return _find_duplicate(state, obs)
+        return _spent_5005(state, obs, _find_duplicate(state, obs))
     if state.unknown and state.stage in (Stage.SUBMITTING, Stage.NEEDS_ATTENTION):
         if obs.generation <= state.need_generation:
             return state, ()  # this history may predate the create: wait for a later one
@@ -3512,6 +3599,27 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             invoice_count=count,
             split_own=() if own is None else (own,),
             reason=_limit_split_reason(state, own, obs.where),
+            hint=None,
+        ), ()
+    spent = spent_requests(state)
+    if spent:
+        # Its own finished request, its packages spent, is all the server gives for its dates
+        # (review 9v #4): the other-dates route its hint printed ends here.
+        extracted = state.extracted
+        count = obs.invoice_count
+        if own is not None:
+            extracted = _with_own_part(state, own)
+            count = _total(own.invoice_count, count)
+        return _evolve(
+            state,
+            stage=Stage.SPLIT,
+            extracted=extracted,
+            invoice_count=count,
+            split_own=() if own is None else (own,),
+            resume_to=None,
+            reason=f"its own request {', '.join(spent)} is finished with its package(s) "
+            "spent (SAT serves each twice), and the server answers its dates with it again: "
+            f"downloaded in parts elsewhere; its CFDIs are in {obs.where}",
             hint=None,
         ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
