@@ -99,6 +99,11 @@ async def test_repaired_hint_never_offers_a_released_id(
         shown = " ".join(capsys.readouterr().out.split())
         assert not re.search(rf"journal adopt \S+ {AUG} {s}", shown), shown
         assert f"Released from {AUG} (known not to be its own): {s}" in shown
+        # Adopting it back anyway (not the hint's way) is said to spend its downloads again.
+        assert main(["journal", "adopt", str(out), AUG, s]) != 0  # no terminal: not confirmed
+        said = " ".join(capsys.readouterr().out.split())
+        assert f"Warning: {AUG} released request {s}, known not to be its own" in said
+        assert f"{s}_01: 1 of 2" in said
         assert main(["journal", "adopt", str(out), SEP, s, "--yes"]) == 0
         await asyncio.to_thread(keyed_cli, sandbox, *_download(out))
         with JournalStore.open_readonly(out / JOURNAL) as store:

@@ -848,6 +848,21 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                     journal=shell_quote(str(args.journal)),
                 )
             )
+        released = next((r for r in state.released if r.id == request_id), None)
+        if released is not None:
+            # Review 9v #3: the month released it (its package held other CFDIs, or the history
+            # or a status showed other dates or type): taking it back spends SAT's downloads of
+            # its package(s) again, for CFDIs known not to be this month's.
+            spent = ", ".join(f"{p}: {n} of 2" for p, n in released.downloads) or "none yet"
+            ctx.ui.out(
+                f"Warning: {state.key} released request {request_id}, known not to be its own "
+                "(its package held another month's CFDIs, or the server showed other dates or "
+                f"type; SAT downloads this month spent on it: {spent}). Adopting it back "
+                "downloads its package(s) again, spending SAT's downloads (2 per package, "
+                "shared with the month whose request it is). If its CFDIs are another month's "
+                f"of this journal, adopt it there instead: `{PROG} journal adopt "
+                f"{shell_quote(str(args.journal))} <that month> {request_id}`."
+            )
         if request_id in new.uncounted:
             # Newcomer 9f #1: made elsewhere (a held month, a new journal): its downloads were
             # counted there, if at all; said before the yes, as the run will act on it.
