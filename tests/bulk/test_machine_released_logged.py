@@ -1,10 +1,15 @@
 """`machine.unrecorded` keeps the releases a month's log recorded (`journal repair`; review
 9u #1, 9v #3): the rebuilt month still has them, with the SAT downloads it spent, so the
-month that adopts one of them counts those downloads (`_carried`). Pure."""
+month that adopts one of them counts those downloads (`_carried`); `engine.held_month` never
+offers a released id in the rebuilt hint (review 9v #3). Pure (logged lines built here)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from gigstack_async.bulk import machine as m
+from gigstack_async.bulk.engine import held_month
+from gigstack_async.bulk.store import LogLine
 from tests.bulk._support import received_month
 
 S = "S-REQUEST"
@@ -48,3 +53,41 @@ def test_the_month_that_adopts_a_rebuilt_release_counts_its_downloads() -> None:
     assert sep.request_id == S
     assert sep.downloads_of(f"{S}_01") == 1
     assert dict(sep.unsure) == {f"{S}_01": 1}
+
+
+def _line(seq: int, rid: str, released: tuple[m.ReleasedRequest, ...] | None) -> LogLine:
+    return LogLine(
+        seq,
+        "2024-08",
+        m.Stage.NEEDS_ATTENTION,
+        "why",
+        rid,
+        m.Counts(1, ((f"{S}_01", 1),)),
+        m.Asked(date(2024, 8, 1), date(2024, 8, 31), 63),
+        released=released,
+    )
+
+
+def test_the_repaired_hint_offers_the_last_id_not_released() -> None:
+    lines = [_line(1, "OWN", ()), _line(2, S, ()), _line(3, S, RELEASED)]
+    state = held_month(received_month("2024-08"), lines, None)
+    assert state is not None
+    assert state.released == RELEASED
+    assert "journal adopt 2024-08 OWN" in (state.hint or "")
+    assert f"journal adopt 2024-08 {S}" not in (state.hint or "")
+
+
+def test_a_repaired_month_whose_every_id_is_released_offers_none() -> None:
+    state = held_month(received_month("2024-08"), [_line(1, S, RELEASED)], None)
+    assert state is not None
+    assert "journal adopt 2024-08 <request id>" in (state.hint or "")
+    assert f"Released from 2024-08 (known not to be its own): {S}" in (state.hint or "")
+    assert state.invoice_count is None  # S's count is another request's
+
+
+def test_an_old_log_offers_its_last_id_as_before() -> None:
+    state = held_month(received_month("2024-08"), [_line(1, S, None)], None)
+    assert state is not None
+    assert state.released == ()
+    assert f"journal adopt 2024-08 {S}" in (state.hint or "")
+    assert state.invoice_count == 63
