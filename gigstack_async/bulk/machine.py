@@ -2370,6 +2370,8 @@ def _spent_duplicate(state: MonthState, obs: Created) -> MonthState | None:
         return None
     if obs.request_id not in state.known_ids or obs.request_id == state.request_id:
         return None
+    if obs.request_id in state.released_ids():
+        return None  # known not to be its own: another month's (`_created` names who has it)
     spent = spent_packages(state, obs.request_id)
     if not spent:
         return None
@@ -2398,7 +2400,9 @@ def _spent_5005(old: MonthState, obs: HistorySeen, result: Result) -> Result:
     if state.stage is not Stage.NEEDS_ATTENTION or state.resume_to is not Stage.DUPLICATE:
         return result
     exact = [s for s in obs.entries if _fits(old, s) is True]
-    if not exact or any(s.id not in old.known_ids or s.status in _LIVE for s in exact):
+    own = set(old.known_ids) - set(old.released_ids())
+    # Finished as the history says: an unreported status may be SAT's active request.
+    if not exact or any(s.id not in own or s.status not in _FINAL for s in exact):
         return result
     spent = [s.id for s in exact if spent_packages(old, s.id)]
     if len(spent) != len(exact):

@@ -31,7 +31,7 @@ def _resent(**changes: object) -> m.MonthState:
     return attrs.evolve(base, **changes)  # type: ignore[arg-type]
 
 
-def _listed(status: str = "completed", rid: str = S, **changes: object) -> m.Seen:
+def _listed(status: str | None = "completed", rid: str = S, **changes: object) -> m.Seen:
     seen = m.Seen(rid, status, "received", "cfdi", date(2024, 8, 1), date(2024, 8, 31))
     return attrs.evolve(seen, **changes)  # type: ignore[arg-type]
 
@@ -74,6 +74,7 @@ def test_a_duplicate_answer_with_the_spent_own_request_needs_other_dates() -> No
         {"unsure": ((f"{S}_01", 1),)},  # one download may not have reached SAT: retry-download
         {"downloads": ((f"{S}_01", 1),)},  # SAT may serve it once more
         {"known_ids": ()},  # not the month's own request
+        {"released": (m.ReleasedRequest(S),)},  # known not to be its own
     ],
 )
 def test_a_duplicate_answer_the_month_may_still_use_goes_on_as_before(
@@ -116,6 +117,8 @@ def test_sat_5005_with_only_the_spent_own_request_listed_needs_other_dates() -> 
         ((_listed(),), {"unsure": ((f"{S}_01", 1),)}),
         ((_listed(), _listed("completed", "OLD")), {"known_ids": (S, "OLD")}),  # OLD not spent
         ((_listed(status="completed", end=date(2024, 8, 30)),), {}),  # not the month's dates
+        ((_listed(None),), {}),  # its status unreported: it may be the active one
+        ((_listed(),), {"released": (m.ReleasedRequest(S),)}),  # known not to be its own
     ],
 )
 def test_sat_5005_otherwise_is_as_before(
