@@ -157,3 +157,38 @@ def test_spent_requests_only_for_a_month_waiting_with_no_request() -> None:
     assert m.spent_requests(released) == ()
     with pytest.raises(m.TransitionError):
         m.transition(released, m.SplitElsewhere("elsewhere"))
+
+
+def test_the_duplicate_reason_says_what_was_answered_and_why_it_cannot_help() -> None:
+    old = _resent(downloads=((f"{S}_01", 2), (f"{S}_02", 2)), unknown=True)
+    state, _ = m.transition(old, m.Created(S, duplicate=True))
+    assert not state.unknown
+    assert state.reason == (
+        f"gigstack answered the new create request with {S} (`duplicate`: an identical request "
+        "exists, nothing new was made), this month's own earlier request, and SAT already "
+        f"served its package(s) {S}_01, {S}_02 twice, its limit: {S} cannot finish the month "
+        "(adopting it again downloads nothing), and a resend of the same dates is answered "
+        "with it again"
+    )
+    assert state.hint == m._spent_way(state)
+
+
+def test_the_5005_reason_and_hint_name_the_spent_request_and_the_wait() -> None:
+    state, _ = m.transition(_looking(), m.HistorySeen((_listed(),), generation=1))
+    assert (state.reason or "").endswith(
+        f"nothing was sent again. The only identical request the history lists, {S}, is this "
+        "month's own, finished, and SAT already served its package(s) twice, its limit: it "
+        "cannot finish the month, and a resend of the same dates may be answered 5005 again"
+    )
+    assert state.hint == (
+        m._spent_way(state) + ". Meanwhile each run looks for the active request again and "
+        "sends nothing"
+    )
+
+
+def test_only_a_5005_month_left_waiting_for_the_user_is_rewritten() -> None:
+    found = m._evolve(_looking(), stage=m.Stage.NEEDS_ATTENTION, resume_to=None, reason="r")
+    obs = m.HistorySeen((_listed(),), generation=1)
+    assert m._spent_5005(_looking(), obs, (found, ())) == (found, ())
+    waiting = m._evolve(_looking(), resume_to=m.Stage.DUPLICATE, reason="r")
+    assert m._spent_5005(_looking(), obs, (waiting, ())) == (waiting, ())
