@@ -3588,27 +3588,12 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             reason=_own_split_reason(state, own, obs.where),
             hint=None,
         ), ()
-    if limit_split(state):
+    limited = limit_split(state)
+    if limited or spent_requests(state):
         # SAT's 2 identical requests for these dates are spent (this journal's, or those it
-        # was held for): the other-dates route its hint printed ends here (review 9m #1).
-        extracted = state.extracted
-        count = obs.invoice_count
-        if own is not None:
-            extracted = _with_own_part(state, own)
-            count = _total(own.invoice_count, count)
-        return _evolve(
-            state,
-            stage=Stage.SPLIT,
-            extracted=extracted,
-            invoice_count=count,
-            split_own=() if own is None else (own,),
-            reason=_limit_split_reason(state, own, obs.where),
-            hint=None,
-        ), ()
-    spent = spent_requests(state)
-    if spent:
-        # Its own finished request, its packages spent, is all the server gives for its dates
-        # (review 9v #4): the other-dates route its hint printed ends here.
+        # was held for), or its own finished request, its packages spent, is all the server
+        # gives for them (review 9v #4): the other-dates route its hint printed ends here
+        # (review 9m #1).
         extracted = state.extracted
         count = obs.invoice_count
         if own is not None:
@@ -3621,9 +3606,11 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             invoice_count=count,
             split_own=() if own is None else (own,),
             resume_to=None,
-            reason=f"its own request {', '.join(spent)} is finished with its package(s) "
-            "spent (SAT serves each twice), and the server answers its dates with it again: "
-            f"downloaded in parts elsewhere; its CFDIs are in {obs.where}",
+            reason=_limit_split_reason(state, own, obs.where)
+            if limited
+            else f"its own request {', '.join(spent_requests(state))} is finished with its "
+            "package(s) spent (SAT serves each twice), and the server answers its dates with it "
+            f"again: downloaded in parts elsewhere; its CFDIs are in {obs.where}",
             hint=None,
         ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):

@@ -144,8 +144,15 @@ def test_journal_split_takes_the_month_whose_own_request_is_spent() -> None:
         split, _ = m.transition(attention, m.SplitElsewhere("cli-2024-08a, cli-2024-08b"))
         assert split.stage is m.Stage.SPLIT
         assert split.resume_to is None
-        assert f"its own request {S} is finished" in (split.reason or "")
-        assert "cli-2024-08a" in (split.reason or "")
+        assert split.reason == (
+            f"its own request {S} is finished with its package(s) spent (SAT serves each "
+            "twice), and the server answers its dates with it again: downloaded in parts "
+            "elsewhere; its CFDIs are in cli-2024-08a, cli-2024-08b"
+        )
+        assert split.split_own == ()
+        assert split.extracted == attention.extracted
+        counted, _ = m.transition(attention, m.SplitElsewhere("a", invoice_count=61))
+        assert counted.invoice_count == 61
 
 
 def test_spent_requests_only_for_a_month_waiting_with_no_request() -> None:
