@@ -169,7 +169,7 @@ def test_spent_requests_only_for_a_month_waiting_with_no_request() -> None:
 def test_the_duplicate_reason_says_what_was_answered_and_why_it_cannot_help() -> None:
     old = _resent(downloads=((f"{S}_01", 2), (f"{S}_02", 2)), unknown=True)
     state, _ = m.transition(old, m.Created(S, duplicate=True))
-    assert not state.unknown
+    assert state.unknown is False
     assert state.reason == (
         f"gigstack answered the new create request with {S} (`duplicate`: an identical request "
         "exists, nothing new was made), this month's own earlier request, and SAT already "
@@ -199,3 +199,16 @@ def test_only_a_5005_month_left_waiting_for_the_user_is_rewritten() -> None:
     assert m._spent_5005(_looking(), obs, (found, ())) == (found, ())
     waiting = m._evolve(_looking(), resume_to=m.Stage.DUPLICATE, reason="r")
     assert m._spent_5005(_looking(), obs, (waiting, ())) == (waiting, ())
+
+
+def test_two_spent_own_requests_are_both_named() -> None:
+    """Its two requests for these dates, both finished and spent (SAT's 2 identical requests
+    made, so the split is the limit's; the 5005 reason names both)."""
+    old = _looking(known_ids=(S, "T"), downloads=(SPENT, ("T_01", 2)))
+    entries = (_listed(), _listed("completed", "T"))
+    state, _ = m.transition(old, m.HistorySeen(entries, generation=1))
+    assert f"the history lists, {S}, T, is this month's own" in (state.reason or "")
+    assert m.spent_requests(state) == (S, "T")
+    split, _ = m.transition(m._evolve(state, creates=1), m.SplitElsewhere("a"))
+    assert split.reason is not None
+    assert split.reason.startswith(f"its own request {S}, T is finished")
