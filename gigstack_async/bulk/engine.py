@@ -375,20 +375,42 @@ def held_month(
     ids = tuple(dict.fromkeys(line.request_id for line in lines if line.request_id))
     creates = sum(line.stage is m.Stage.SUBMITTING for line in lines)
     files = files_in(folder)
+    released = _released_logged(lines)
+    gone = {r.id for r in released}
+    # The id its hint offers to adopt: never one its log shows it released (review 9v #3: the
+    # hint named the request whose package proved another month's, and following it spent
+    # that package's last SAT download on the wrong month).
+    candidate = next((i for i in reversed(ids) if i not in gone), None)
     if sent:
-        last = ids[-1] if ids else "<request id>"
         shown = f"request id(s) {', '.join(ids)}" if ids else "its request id was not logged"
+        if gone:
+            shown += f"; released, not its own: {', '.join(r.id for r in released)}"
         reason = (
             f"this journal has no record of {key}, but its log shows it was sent before "
             f"({shown}; last logged state {sent[-1].stage.value}): the record was lost, and a "
             "new create could bill the month again"
         )
-        hint = (
-            "check the request in `gigstack-async downloads history` or gigstack's dashboard "
-            f"(the month's dates and type), then `gigstack-async journal adopt {key} {last}` "
-            f"(nothing billed); if it is not there, `gigstack-async journal resend {key}` (a "
-            "new request, may be billed)"
-        )
+        if candidate is not None:
+            hint = (
+                "check the request in `gigstack-async downloads history` or gigstack's "
+                f"dashboard (the month's dates and type), then `gigstack-async journal adopt "
+                f"{key} {candidate}` (nothing billed); if it is not there, `gigstack-async "
+                f"journal resend {key}` (a new request, may be billed)"
+            )
+        else:
+            hint = (
+                "find the month's request in `gigstack-async downloads history` or gigstack's "
+                f"dashboard (its dates and type) and `gigstack-async journal adopt {key} "
+                f"<request id>` (nothing billed); if it is not there, `gigstack-async journal "
+                f"resend {key}` (a new request, may be billed)"
+            )
+        if gone:
+            # No "gigstack-async" before `journal adopt`: `bulk.hints` would put this month in it.
+            hint += (
+                f". Released from {key} (known not to be its own): "
+                f"{', '.join(sorted(gone))}; if one holds another month's CFDIs of this "
+                "journal, adopt it there (`journal adopt` with that month and the id)"
+            )
     elif files:
         reason = (
             f"{folder} already holds {files} file(s), but this journal has no record of {key} "
@@ -411,7 +433,10 @@ def held_month(
             return m.held_from_log(state, holds)
         return None
     counts = lines[-1].counts if lines else None
-    asked = _asked_of(lines, ids[-1] if ids else None)
+    asked = _asked_of(lines, candidate)
+    if candidate is None and gone and asked is not None:
+        # Every id it had is released: their count is another request's, never the month's.
+        asked = attrs.evolve(asked, invoice_count=None)
     held = m.unrecorded(
         state,
         known_ids=ids,
@@ -423,7 +448,8 @@ def held_month(
         asked=asked,
         unextracted=m.staged_not_extracted([line.stage for line in lines]),
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
-        open_day=_open_day_of(lines, ids[-1] if ids else None, asked, today),
+        open_day=_open_day_of(lines, candidate, asked, today),
+        released=released,
     )
     logged = [
         m.Logged(line.stage, line.reason, line.request_id, line.asked, line.sat_code)
@@ -441,6 +467,12 @@ def held_month(
     holds = _holds_logged(lines)
     # What it was held for stays known (a resend of these dates is held for them again).
     return attrs.evolve(rebuilt, holds=holds) if holds else rebuilt
+
+
+def _released_logged(lines: list[LogLine]) -> tuple[m.ReleasedRequest, ...]:
+    """The releases the month's last line that kept them recorded (none: nothing released, or
+    a log written before it kept them: repaired as before)."""
+    return next((line.released for line in reversed(lines) if line.released is not None), ())
 
 
 def _holds_logged(lines: list[LogLine]) -> tuple[m.HeldRequest, ...]:

@@ -1239,6 +1239,9 @@ def _transition(state: MonthState, obs: Observation) -> Result:
             created = state.stage is Stage.SUBMITTING
             if created:  # answered: the month's request is not a lost create
                 state = _evolve(state, create_sent_at=None)
+            spent = _spent_duplicate(state, obs)
+            if spent is not None:
+                return spent, ()
             return _server_vouch(_created(state, obs), (Seen(obs.request_id),), created=created)
         case CreateRefused():
             if state.stage is Stage.SUBMITTING:
@@ -1392,6 +1395,7 @@ def unrecorded(
     unextracted: bool = False,
     staged_copies: int = 0,
     open_day: date | None = None,
+    released: tuple[ReleasedRequest, ...] = (),
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
@@ -1412,7 +1416,10 @@ def unrecorded(
     ZIPs named for the month on disk. Either way its folder may hold only part of its CFDIs:
     `journal keep` is not offered (review 9i #4). `open_day`: the day its request was sent on
     when its dates end that day (`MonthState.open_day`, as the log kept it): kept, so a later
-    run still names that day MISSING DAYS (review 9m #11)."""
+    run still names that day MISSING DAYS (review 9m #11). `released`: the requests its log
+    shows it released (`ReleasedRequest`, with the SAT downloads it spent on their packages):
+    kept, so that the month never takes one back by itself and the month that adopts one
+    counts those downloads (review 9u #1, 9v #3)."""
     proven = asked is not None and asked.start is not None and asked.end is not None
     if asked is not None and asked.start is not None and asked.end is not None:
         state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
@@ -1424,6 +1431,7 @@ def unrecorded(
         staged_copies=staged_copies,
         known_ids=known_ids,
         dates_unproven=not proven,
+        released=released,
     )
     hint = _spent_hint(held, hint)
     if counts is None:
@@ -2322,6 +2330,94 @@ _REFUSED_FIEL = (
 # ------------------------------------------------------------------ SAT 5005
 
 
+def spent_packages(state: MonthState, request_id: str) -> tuple[str, ...]:
+    """Packages of `request_id` (`<id>_NN`, SAT's documented form) that SAT surely served to
+    this month twice, its limit (`MonthState.sure_of`): no GET of them is sent again, and no
+    `journal retry-download` is offered for them. Pure."""
+    prefix = f"{request_id}_"
+    return tuple(
+        pid
+        for pid, _n in state.downloads
+        if pid.startswith(prefix) and state.sure_of(pid) >= DOWNLOAD_BUDGET
+    )
+
+
+def spent_requests(state: MonthState) -> tuple[str, ...]:
+    """The month's own earlier requests that cannot finish it, when it waits for the user with
+    no request (`_spent_duplicate`, `_spent_5005`: the server gave one of them back for its
+    dates): each has a package SAT surely served it twice. `journal split` takes such a month
+    (its hint printed other dates in parts). Empty: not such a month. Pure."""
+    if state.stage is not Stage.NEEDS_ATTENTION or state.request_id is not None or state.unknown:
+        return ()
+    return tuple(
+        i for i in state.known_ids if i not in state.released_ids() and spent_packages(state, i)
+    )
+
+
+def _spent_way(state: MonthState) -> str:
+    """The way on for a month whose own earlier, finished request is all the server gives for
+    its dates: other dates (a new request for SAT and gigstack), never that request again."""
+    return _spent_hint(state, _other_dates_way(state, state.start, state.end))
+
+
+def _spent_duplicate(state: MonthState, obs: Created) -> MonthState | None:
+    """A new create answered `duplicate: true` with a request this month already had and left,
+    one of whose packages SAT already served it twice (review 9v #4): adopting it again
+    downloads nothing, and a resend of the same dates gets the same answer, so the month
+    looped (resend, duplicate, adopt, spent, resend). It needs the user with the way that
+    works: other dates. None: not that case (`_created` decides)."""
+    if state.stage is not Stage.SUBMITTING or not obs.duplicate:
+        return None
+    if obs.request_id not in state.known_ids or obs.request_id == state.request_id:
+        return None
+    if obs.request_id in state.released_ids():
+        return None  # known not to be its own: another month's (`_created` names who has it)
+    spent = spent_packages(state, obs.request_id)
+    if not spent:
+        return None
+    return _evolve(
+        _attention(
+            state,
+            f"gigstack answered the new create request with {obs.request_id} (`duplicate`: an "
+            "identical request exists, nothing new was made), this month's own earlier "
+            f"request, and SAT already served its package(s) {', '.join(spent)} twice, its "
+            f"limit: {obs.request_id} cannot finish the month (adopting it again downloads "
+            "nothing), and a resend of the same dates is answered with it again",
+            _spent_way(state),
+        ),
+        unknown=False,
+    )
+
+
+def _spent_5005(old: MonthState, obs: HistorySeen, result: Result) -> Result:
+    """`result` (`_find_duplicate`'s) when SAT 5005's active request is not found and every
+    request the history lists with the month's exact dates and type is one this month already
+    had, finished, with a package SAT already served it twice (review 9v #4): by SAT's docs
+    5005 means an *active* identical request, so either one gigstack does not list is active
+    (a later run looks again), or SAT counts the finished one; a resend of the same dates may
+    then be answered 5005 for ever. The way that works either way: other dates."""
+    state, commands = result
+    if state.stage is not Stage.NEEDS_ATTENTION or state.resume_to is not Stage.DUPLICATE:
+        return result
+    exact = [s for s in obs.entries if _fits(old, s) is True]
+    own = set(old.known_ids) - set(old.released_ids())
+    # Finished as the history says: an unreported status may be SAT's active request.
+    if not exact or any(s.id not in own or s.status not in _FINAL for s in exact):
+        return result
+    spent = [s.id for s in exact if spent_packages(old, s.id)]
+    if len(spent) != len(exact):
+        return result
+    ids = ", ".join(dict.fromkeys(spent))
+    return _evolve(
+        state,
+        reason=f"{state.reason}. The only identical request the history lists, {ids}, is this "
+        "month's own, finished, and SAT already served its package(s) twice, its limit: it "
+        "cannot finish the month, and a resend of the same dates may be answered 5005 again",
+        hint=_spent_way(state) + ". Meanwhile each run looks for the active request again and "
+        "sends nothing",
+    ), commands
+
+
 _DEAD = frozenset({"failed", "expired"})
 """Statuses of a request that cannot be SAT's active duplicate any more."""
 _LIVE = frozenset({"pending", "accepted", "processing"})
@@ -2501,7 +2597,7 @@ def _fits(state: MonthState, seen: Seen) -> bool | None:
 
 def _history(state: MonthState, obs: HistorySeen) -> Result:
     if state.stage is Stage.DUPLICATE:
-        return _find_duplicate(state, obs)
+        return _spent_5005(state, obs, _find_duplicate(state, obs))
     if state.unknown and state.stage in (Stage.SUBMITTING, Stage.NEEDS_ATTENTION):
         if obs.generation <= state.need_generation:
             return state, ()  # this history may predate the create: wait for a later one
@@ -3492,9 +3588,12 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             reason=_own_split_reason(state, own, obs.where),
             hint=None,
         ), ()
-    if limit_split(state):
+    limited = limit_split(state)
+    if limited or spent_requests(state):
         # SAT's 2 identical requests for these dates are spent (this journal's, or those it
-        # was held for): the other-dates route its hint printed ends here (review 9m #1).
+        # was held for), or its own finished request, its packages spent, is all the server
+        # gives for them (review 9v #4): the other-dates route its hint printed ends here
+        # (review 9m #1).
         extracted = state.extracted
         count = obs.invoice_count
         if own is not None:
@@ -3506,7 +3605,12 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             extracted=extracted,
             invoice_count=count,
             split_own=() if own is None else (own,),
-            reason=_limit_split_reason(state, own, obs.where),
+            resume_to=None,
+            reason=_limit_split_reason(state, own, obs.where)
+            if limited
+            else f"its own request {', '.join(spent_requests(state))} is finished with its "
+            "package(s) spent (SAT serves each twice), and the server answers its dates with it "
+            f"again: downloaded in parts elsewhere; its CFDIs are in {obs.where}",
             hint=None,
         ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):

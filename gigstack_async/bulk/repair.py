@@ -409,7 +409,7 @@ def split(
         kept = m.own_part_of(state, state.start, state.end)
         if kept is not None:
             own.append(SplitPart(store.path, kept.start, kept.end, len(kept.files), here, True))
-    elif m.limit_split(state):
+    elif m.limit_split(state) or m.spent_requests(state):
         # SAT's 2 identical requests for its dates are spent (review 9m #1): the days its
         # folder already holds from an earlier request count as a part, as after a 5002.
         kept = m.own_part_of(state, state.start, state.end)

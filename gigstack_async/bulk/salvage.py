@@ -150,7 +150,10 @@ def _read_months(conn: sqlite3.Connection, found: dict[str, _Month], problems: l
                 _scan(text.encode("utf-8", "replace"), found, only=key)
             continue
         month = found.setdefault(key, _Month())
-        month.add(RECORD, list(state.known_ids), state.request_id)
+        # A request the month released (its package proved another month's) is never offered
+        # for the month's adopt (review 9v #3): the month needs its own request found.
+        current = None if state.request_id in state.released_ids() else state.request_id
+        month.add(RECORD, list(state.known_ids), current)
         month.record_stage = state.stage.value
         month.sent = month.sent or state.creates > 0 or state.stage is not Stage.PLANNED
     return True
@@ -164,7 +167,9 @@ def _read_log(conn: sqlite3.Connection, found: dict[str, _Month], problems: list
         return
     for line in lines:
         month = found.setdefault(line.key, _Month())
-        month.add(LOG, [line.request_id] if line.request_id else [], line.request_id)
+        released = {r.id for r in line.released or ()}
+        current = None if line.request_id in released else line.request_id
+        month.add(LOG, [line.request_id] if line.request_id else [], current)
         month.log_stage = line.stage.value
         month.sent = month.sent or line.stage is not Stage.PLANNED
 

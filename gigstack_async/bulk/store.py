@@ -45,6 +45,7 @@ from gigstack_async.bulk.machine import (
     Counts,
     HeldRequest,
     MonthState,
+    ReleasedRequest,
     Stage,
     recorded_holds,
 )
@@ -225,6 +226,12 @@ class LogLine:
     month still names the day MISSING DAYS). None: not open, or not logged (`open_day_logged`)."""
     open_day_logged: bool = False
     """The line kept `open_day` (False: a line written before the log kept it: unknown)."""
+    released: tuple[ReleasedRequest, ...] | None = None
+    """The requests the month had released after the transition (`MonthState.released`, with
+    the SAT downloads it spent on their packages), so that `journal repair` rebuilds the
+    release: its hint never offers a released id for the month, and the month that adopts it
+    counts those downloads (`machine._carried`). None: a line written before the log kept
+    them (unknown: repaired as before)."""
 
 
 @attrs.frozen
@@ -834,6 +841,7 @@ class JournalStore:
             or recorded_holds(old) != recorded_holds(state)
             or old.open_day != state.open_day
             or old.created_vouched != state.created_vouched
+            or old.released != state.released
         ):
             self._conn.execute(
                 "INSERT INTO log (key, stage, reason, request_id, counts) VALUES (?, ?, ?, ?, ?)",
@@ -849,6 +857,9 @@ class JournalStore:
                         | {"sat_code": state.sat_code}
                         | {"holds": _converter.unstructure(recorded_holds(state))}
                         | {"open_day": None if state.open_day is None else str(state.open_day)}
+                        # The release, in the same line as the transition that made it: a
+                        # record rebuilt from the log keeps it (review 9u #1, 9v #3).
+                        | {"released": _converter.unstructure(state.released)}
                     ),
                 ),
             )
@@ -962,6 +973,20 @@ def _log_holds(text: object) -> tuple[HeldRequest, ...] | None:
         return None
 
 
+def _log_released(text: object) -> tuple[ReleasedRequest, ...] | None:
+    """A log line's released requests; None when it has none (an older line) or they cannot
+    be read (unknown)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text).get("released")
+        if value is None:
+            return None
+        return _converter.structure(value, tuple[ReleasedRequest, ...])
+    except (ValueError, TypeError, AttributeError, cattrs.BaseValidationError):
+        return None
+
+
 def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
     """The `log` table's lines, oldest first (of one month, or of all). Works on a journal
     opened read-only, also one whose log predates its `request_id` or `counts` column."""
@@ -986,6 +1011,7 @@ def read_log(conn: sqlite3.Connection, key: str | None = None) -> list[LogLine]:
             _sat_code(n),
             _log_holds(n),
             *_open(n),
+            _log_released(n),
         )
         for seq, k, stage, reason, rid, n in rows
     ]

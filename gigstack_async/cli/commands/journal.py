@@ -848,6 +848,21 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                     journal=shell_quote(str(args.journal)),
                 )
             )
+        released = next((r for r in state.released if r.id == request_id), None)
+        if released is not None:
+            # Review 9v #3: the month released it (its package held other CFDIs, or the history
+            # or a status showed other dates or type): taking it back spends SAT's downloads of
+            # its package(s) again, for CFDIs known not to be this month's.
+            spent = ", ".join(f"{p}: {n} of 2" for p, n in released.downloads) or "none yet"
+            ctx.ui.out(
+                f"Warning: {state.key} released request {request_id}, known not to be its own "
+                "(its package held another month's CFDIs, or the server showed other dates or "
+                f"type; SAT downloads this month spent on it: {spent}). Adopting it back "
+                "downloads its package(s) again, spending SAT's downloads (2 per package, "
+                "shared with the month whose request it is). If its CFDIs are another month's "
+                f"of this journal, adopt it there instead: `{PROG} journal adopt "
+                f"{shell_quote(str(args.journal))} <that month> {request_id}`."
+            )
         if request_id in new.uncounted:
             # Newcomer 9f #1: made elsewhere (a held month, a new journal): its downloads were
             # counted there, if at all; said before the yes, as the run will act on it.
@@ -1331,11 +1346,13 @@ def _keep_way_on(store: JournalStore, key: str) -> str:
     """The way on after a refused keep, the free one first: one more SAT download of the
     package when SAT may still serve it (`journal retry-download`), else a new request."""
     state = store.get(key)
-    if state.invoice_count is None and state.request_id is None and state.known_ids:
+    logged = [i for i in state.known_ids if i not in state.released_ids()]
+    if state.invoice_count is None and state.request_id is None and logged:
         # Its record was lost: adopting the logged request costs nothing while the folder
-        # holds its CFDIs, and its run offers this keep checked (review 9i #3).
+        # holds its CFDIs, and its run offers this keep checked (review 9i #3); never one it
+        # released (review 9v #3: another month's package).
         return (
-            f"`{PROG} journal adopt {key} {state.known_ids[-1]}` first (nothing billed): the "
+            f"`{PROG} journal adopt {key} {logged[-1]}` first (nothing billed): the "
             "next run asks the request's status (free) and, if the folder holds every CFDI SAT "
             f"reports, stops before downloading and this keep can check them; `{PROG} journal "
             f"show {key}` shows the month"

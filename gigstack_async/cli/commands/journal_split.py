@@ -74,7 +74,9 @@ def register(journal: Any) -> None:
         "held when a `journal resend --force` of such a month was refused with 5002 or 5003. "
         "Also for a month whose 2 identical requests SAT accepts are spent (the hint after "
         "2 identical creates, or a month held for them), and for a month requested on its "
-        "last day (MISSING DAYS): parts covering that day complete it.",
+        "last day (MISSING DAYS): parts covering that day complete it. Also for a month "
+        "whose own finished request, its packages spent (SAT serves each twice), the server "
+        "gave back to a resend (gigstack's duplicate answer, or SAT 5005).",
         epilog=EPILOG,
     )
     _journal_arg(split)
