@@ -351,7 +351,9 @@ class MonthState:
     records: tuple[KnownRequest, ...] = ()
     """What was seen of `known_ids` (to tell a request from another one under a reused id)."""
     creates: int = 0
-    """Create requests sent (or about to be) for this month, over all runs."""
+    """Create requests sent (or about to be) for this month, over all runs, that may have
+    reached the server: counted by `Send` before the create leaves, and given back by
+    `CreateNotSent` (no attempt connected, nothing billed)."""
     resend_allowed: bool = True
     """A create may be sent from `planned`; False until the user allows it (`journal resend`)."""
     exists: bool = False
@@ -1253,8 +1255,14 @@ def _transition(state: MonthState, obs: Observation) -> Result:
                 f"the create request never reached the server ({obs.message}); nothing was "
                 "billed, so it is sent again"
             )
+            # Not one of the creates sent: the server never saw it (`journal show` counted it).
             planned = _evolve(
-                state, stage=Stage.PLANNED, resend_allowed=True, reason=reason, hint=None
+                state,
+                stage=Stage.PLANNED,
+                creates=max(0, state.creates - 1),
+                resend_allowed=True,
+                reason=reason,
+                hint=None,
             )
             return planned, (Warn(f"{state.key}: {reason}"),)
         case CreateUnknown():
