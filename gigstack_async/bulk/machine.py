@@ -712,10 +712,11 @@ class Created:
     released: tuple[ReleasedRequest, ...] = ()
     """As `HistorySeen.released`: a `duplicate` answer naming a request another month released
     takes its SAT downloads too (review 9t #1: it was the one way that did not)."""
-    followed_by: tuple[str, ...] = ()
-    """Months of the journal that follow the `duplicate` request now (not released): one
-    request is downloaded for one month, so this month needs the user (review 9u #2: both
-    downloaded it, SAT's 3rd GET)."""
+    journal_ids: tuple[tuple[str, str], ...] = ()
+    """As `HistorySeen.journal_ids` (month key, request id; released ids left out): a month
+    that has the `duplicate` request now makes this one need the user (`_owners`; review 9u
+    #2: both downloaded it, SAT's 3rd GET), and a request no month of the journal knows is
+    taken from outside it (`_taken`)."""
 
 
 @attrs.frozen
@@ -2072,8 +2073,9 @@ def _created(state: MonthState, obs: Created) -> Result:
             f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
         ), ()
     ours = Seen(obs.request_id, None, state.rfc_type, state.request_type, state.start, state.end)
-    if obs.duplicate and obs.followed_by:
-        others = ", ".join(obs.followed_by)
+    followed_by = _owners(state, obs.journal_ids).get(obs.request_id, ())
+    if obs.duplicate and followed_by:
+        others = ", ".join(followed_by)
         return _attention(
             state,
             f"gigstack answered that an identical request exists, {obs.request_id}, and "
@@ -2081,7 +2083,7 @@ def _created(state: MonthState, obs: Created) -> Result:
             "nothing was downloaded for this one (nothing new was created)",
             f"if {obs.request_id} is this month's (its dates and type are {state.start}.."
             f"{state.end}), give {others} its own request first (`gigstack-async journal "
-            f"adopt {obs.followed_by[0]} <its request id>`), then `gigstack-async journal adopt "
+            f"adopt {followed_by[0]} <its request id>`), then `gigstack-async journal adopt "
             f"{state.key} {obs.request_id}`",
         ), ()
     if obs.duplicate:
@@ -2381,9 +2383,9 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
     processing, if exactly one is. Anything else needs the user, with what was seen."""
     if obs.generation <= state.need_generation:
         return state, ()  # this history may predate the create SAT refused
-    owners = {rid: key for key, rid in obs.journal_ids if key != state.key}
+    owners = _owners(state, obs.journal_ids)
     for rid in obs.expected:
-        owners.setdefault(rid, "another month")
+        owners.setdefault(rid, ("another month",))
     live = [s for s in obs.entries if s.status not in _DEAD]
     exact = [s for s in live if _fits(state, s) is True]
     mine = [s for s in exact if s.id in state.known_ids]
@@ -2425,7 +2427,10 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
     if free:
         seen.append(f"{', '.join(s.id for s in free)} all match it")
     seen += [f"{s.id} matches it, but this month had it before and left it" for s in mine]
-    seen += [f"{s.id} matches it, but it is {owners[s.id]}'s in this journal" for s in theirs]
+    seen += [
+        f"{s.id} matches it, but it is {' and '.join(owners[s.id])}'s in this journal"
+        for s in theirs
+    ]
     if maybe:
         seen.append(
             f"{', '.join(s.id for s in maybe)} may (listed without its dates, rfcType or "
@@ -2816,7 +2821,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     # A request another month of the journal follows (not released) is never taken here: one
     # request is downloaded for one month (review 9v #1: both months downloaded it, SAT's 3rd
     # GET). It stays a candidate the user may sort out.
-    owners = {rid: key for key, rid in obs.journal_ids if key != state.key}
+    owners = {rid: " and ".join(keys) for rid, keys in _owners(state, obs.journal_ids).items()}
     theirs = [s for s in [*matches, *maybe] if s.id in owners]
     if len(matches) == 1 and not maybe and not theirs:
         match = matches[0]
@@ -5181,6 +5186,19 @@ def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: st
     zero, so the adopt is `Adopt.uncounted` (both of SAT's downloads assumed spent until the
     free `journal retry-download`), as for a month the journal had no record of."""
     return state.creates == 0 and not state.known_ids and request_id not in set(journal_ids)
+
+
+def _owners(
+    state: MonthState, journal_ids: Iterable[tuple[str, str]]
+) -> dict[str, tuple[str, ...]]:
+    """Request id -> the other months of the journal that have it and did not release it
+    (`HistorySeen.journal_ids`, `Created.journal_ids`). One request is downloaded for one
+    month: this month never takes one of them by itself (reviews 9u #2, 9v #1)."""
+    owners: dict[str, tuple[str, ...]] = {}
+    for key, request_id in journal_ids:
+        if key != state.key:
+            owners[request_id] = _add(owners.get(request_id, ()), key)
+    return owners
 
 
 def _carried(
