@@ -39,7 +39,11 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
   which bills nothing) before a billed resend. One extra GET per confirmation, never by itself.
 - Downloads this journal never counted (a request adopted into a month it had no record of, a
   record rebuilt from a log without counts: `uncounted`) are unknown, never zero: each package
-  of that request counts as SAT's two downloads, both unsure. A month whose folder holds files
+  of that request counts as SAT's two downloads, both unsure. A request taken from outside the
+  journal (`foreign`: gigstack's duplicate answer, SAT 5005's active request or an adopt into a
+  month that never sent anything, naming an id no month knows) was maybe downloaded where it was
+  made: each package counts one download, unsure, so the month sends at most one GET of it by
+  itself, never retried (`_taken`). A month whose folder holds files
   it did not extract says so before any resend (`files_notice`); `KeepFiles` ends it done.
 - "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
   still unknown the month needs attention.
@@ -450,6 +454,15 @@ class MonthState:
     a request that has no count yet counts as SAT's two downloads, both unsure
     (`_with_unknown_counts`), so no GET is sent without `journal retry-download` (free: SAT
     answers a spent package with 5008), and `creates` is only a lower bound."""
+    foreign: tuple[str, ...] = ()
+    """Request ids taken from outside this journal (`_taken`, `made_elsewhere`): made by another
+    folder, another machine or gigstack's dashboard, named by gigstack's `duplicate: true`
+    answer, SAT 5005's active request or `journal adopt` into a month that never sent a create.
+    How many of SAT's 2 downloads of their packages were spent there is unknown, never zero:
+    each package with no count yet counts one, unsure (`_with_unknown_counts`), so the month
+    sends at most one GET of it by itself and never retries it; the next needs `journal
+    retry-download` (free: SAT answers 5008 for a package served twice; review 9u #3). The log
+    keeps them as `uncounted` (`Counts.of`): a record rebuilt from it assumes both spent."""
     counts_lost: bool = False
     """The month's record was lost with its counts (rebuilt by `journal repair` or held from a
     log that kept none, or from files in its folder): any request adopted for it is
@@ -631,7 +644,9 @@ class Counts:
 
     @classmethod
     def of(cls, state: MonthState) -> Counts:
-        return cls(state.creates, state.downloads, state.unsure, state.granted, state.uncounted)
+        # A foreign request's single allowed GET is not in the log: rebuilt, it is uncounted.
+        uncounted = (*state.uncounted, *(i for i in state.foreign if i not in state.uncounted))
+        return cls(state.creates, state.downloads, state.unsure, state.granted, uncounted)
 
 
 @attrs.frozen
@@ -891,6 +906,10 @@ class Adopt:
     uncounted: bool = False
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
+    foreign: bool = False
+    """The request was made outside this journal (`made_elsewhere`: the month never sent a
+    create, no month knows the id): one GET of each package, as `MonthState.foreign` says.
+    `uncounted` (or a month whose counts were lost) wins: both assumed spent."""
     today: date | None = None
     """Today in Mexico City as the user adopts (None: not known): the request was made on or
     before it, so a month whose dates end no earlier may have been requested before its last
@@ -2087,13 +2106,11 @@ def _created(state: MonthState, obs: Created) -> Result:
             f"{state.key} {obs.request_id}`",
         ), ()
     if obs.duplicate:
-        # gigstack's identical request, not this create: made on some day up to now, and
-        # maybe one another month of the journal released after downloading its packages.
-        # Another folder's or tool's request is taken with no count of its downloads (review
-        # 9u #3, open: taking them as spent, as `journal adopt` does, would make every 5005 or
-        # duplicate month wait for a `journal retry-download`; SAT answers a 3rd GET 5008).
+        # gigstack's identical request, not this create: made on some day up to now, maybe
+        # one another month of the journal released after downloading its packages, or one
+        # made outside the journal (one GET of each package: review 9u #3).
         state = _with_taken_open_day(state, obs.created_at, obs.today)
-        state = _taking_released(state, obs.request_id, obs.released)
+        state = _taken(state, obs.request_id, obs.journal_ids, obs.released)
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
@@ -2400,7 +2417,7 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
             # SAT's active identical request existed when this month's create was refused:
             # made no later than that create (its open day), maybe before the last day.
             _with_taken_open_day(
-                _taking_released(state, match.id, obs.released), match.created_at, None
+                _taken(state, match.id, obs.journal_ids, obs.released), match.created_at, None
             ),
             stage=Stage.SUBMITTED,
             request_id=match.id,
@@ -4576,16 +4593,23 @@ def _expired(state: MonthState, reason: str) -> Result:
 def _with_unknown_counts(state: MonthState) -> MonthState:
     """`state` with each package of an `uncounted` request that has no count yet counted as
     SAT's two downloads, both unsure: they may have been spent by a run this journal did not
-    record, so the next GET needs the user's `journal retry-download`."""
-    if state.request_id not in state.uncounted or not state.package_ids:
+    record, so the next GET needs the user's `journal retry-download`. A `foreign` request's
+    (made outside the journal) counts one, unsure: one GET by itself, then the same."""
+    if state.request_id in state.uncounted:
+        assumed = DOWNLOAD_BUDGET
+    elif state.request_id in state.foreign:
+        assumed = DOWNLOAD_BUDGET - 1
+    else:
+        return state
+    if not state.package_ids:
         return state
     fresh = [p for p in state.package_ids if p not in {pid for pid, _ in state.downloads}]
     if not fresh:
         return state
     downloads, unsure = state.downloads, _unsure_now(state)
     for package_id in fresh:
-        downloads = _count(downloads, package_id, DOWNLOAD_BUDGET)
-        unsure = _count(unsure, package_id, DOWNLOAD_BUDGET)
+        downloads = _count(downloads, package_id, assumed)
+        unsure = _count(unsure, package_id, assumed)
     return _evolve(state, downloads=downloads, unsure=unsure)
 
 
@@ -4841,9 +4865,16 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if obs.code == 5007:
         return _expired(state, f"SAT 5007: package {obs.package_id} no longer exists")
     if obs.code == 5008:
+        elsewhere = (
+            f" ({_MADE_OUTSIDE.format(request_id=state.request_id)}: there it was downloaded "
+            "twice, and its files may be in that folder)"
+            if state.request_id in state.foreign
+            else ""
+        )
         return _attention(
             state,
-            f"SAT 5008: package {obs.package_id} was already downloaded the maximum times",
+            f"SAT 5008: package {obs.package_id} was already downloaded the maximum times"
+            + elsewhere,
             _spent_hint(
                 state,
                 f"request the month again with `gigstack-async journal resend {state.key}` "
@@ -4900,6 +4931,13 @@ def _may_have_one_left(state: MonthState, package_id: str) -> bool:
     return state.sure_of(package_id) < DOWNLOAD_BUDGET
 
 
+_MADE_OUTSIDE = (
+    "request {request_id} was made outside this journal (by another folder, another machine or "
+    "gigstack's dashboard), which may already have downloaded its packages: how many of SAT's "
+    "2 downloads it spent is unknown"
+)
+
+
 def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
     `journal show` and `journal retry-download` say it; for a request this journal never
@@ -4927,6 +4965,19 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
             "how many SAT served; `gigstack-async "
             f"journal retry-download {state.key}` checks it for free (one more download: if SAT "
             "already served the package twice it answers 5008, which bills nothing)"
+        )
+    if state.request_id in state.foreign and extra <= 0:
+        # Review 9u #3: not "1 counted, 1 may not have reached SAT": it was never sent here.
+        ours = max(0, used - (DOWNLOAD_BUDGET - 1))
+        return (
+            f"one of SAT's {DOWNLOAD_BUDGET} downloads assumed spent and {ours} sent here: "
+            f"{_MADE_OUTSIDE.format(request_id=state.request_id)}, so this journal sends at "
+            "most one GET of each of its packages by itself"
+            + (
+                "; that GET brought no complete package, so SAT may already have served it twice"
+                if ours
+                else ""
+            )
         )
     if extra > 0:
         # Newcomer 9j F6: "3 downloads counted, 3 of them may not have reached SAT" read as if
@@ -5242,6 +5293,27 @@ def _taking_released(
     return _evolve(state, downloads=downloads, unsure=unsure)
 
 
+def _taken(
+    state: MonthState,
+    request_id: str,
+    journal_ids: Iterable[tuple[str, str]],
+    released: Sequence[ReleasedRequest],
+) -> MonthState:
+    """`state` taking `request_id`, which its own create did not make (gigstack's duplicate
+    answer, SAT 5005's active request), with what the journal knows of its downloads: those
+    other months spent when one released it (`_taking_released`); none when this month or
+    another knows it (each counts its own); and, for a request no month of the journal knows
+    (made by another folder, another machine or the dashboard), unknown: `foreign`, one GET of
+    each package (`_with_unknown_counts`; review 9u #3: counted 0, it sent SAT's 3rd GET).
+    `journal adopt` follows the same rule (`made_elsewhere`, `Adopt.foreign`)."""
+    if any(r.id == request_id for r in released):
+        return _taking_released(state, request_id, released)
+    known = request_id in state.known_ids or request_id in _owners(state, journal_ids)
+    if known or request_id in state.uncounted:
+        return state
+    return _evolve(state, foreign=_add(state.foreign, request_id))
+
+
 def _adopt(state: MonthState, obs: Adopt) -> Result:
     vouched = obs.vouched_created_at
     if vouched is not None:
@@ -5276,6 +5348,9 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     uncounted = state.uncounted
     if obs.uncounted or state.counts_lost:
         uncounted = _add(uncounted, obs.request_id)
+    foreign = state.foreign
+    if obs.foreign and obs.request_id not in uncounted:
+        foreign = _add(foreign, obs.request_id)
     downloads, unsure = _carried(state, obs.downloads, obs.unsure)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
@@ -5287,6 +5362,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             downloads=downloads,
             unsure=unsure,
             uncounted=uncounted,
+            foreign=foreign,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -5316,6 +5392,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         downloads=downloads,
         unsure=unsure,
         uncounted=uncounted,
+        foreign=foreign,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,

@@ -689,6 +689,12 @@ def _downloads_used(state: m.MonthState) -> list[str]:
         unsure = state.unsure_of(pid)
         if uncounted and unsure >= min(used, m.DOWNLOAD_BUDGET):
             text += " (SAT's 2 assumed spent: this journal did not count them)"
+        elif state.request_id in state.foreign and used <= m.DOWNLOAD_BUDGET:
+            # Review 9u #3: made outside the journal, one of SAT's 2 is assumed spent there.
+            text += (
+                " (1 assumed spent where the request was made, outside this journal; "
+                f"{used - 1} sent here)"
+            )
         elif unsure and used > m.DOWNLOAD_BUDGET:
             # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
             text += f" ({unsure} unconfirmed: SAT may already have served it twice)"
@@ -862,6 +868,17 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 "that run it is refused: the month has not stopped at a package yet), and one "
                 "more run "
                 "downloads them."
+            )
+        elif request_id in new.foreign:
+            # Review 9u #3: made outside the journal, as gigstack's duplicate answer can name.
+            ctx.ui.out(
+                f"This journal did not count the downloads of {request_id}'s packages (made "
+                "elsewhere: another folder, another machine or gigstack's dashboard, which may "
+                "have downloaded them already), so one of SAT's 2 is assumed spent: the next "
+                "run sends at most one GET of each package and never retries it. If that GET "
+                f"fails, `{PROG} journal retry-download {shell_quote(str(args.journal))} "
+                f"{state.key}` allows one more (it bills nothing: SAT answers 5008 for a "
+                "package already served twice)."
             )
         earlier, folder = _earlier_files(store, state)
         if earlier:
