@@ -5234,8 +5234,10 @@ def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: st
     journal), and no month of the journal knows the id (`journal_ids`: every month's
     `known_ids`; one another month released carries its counts along). Its package downloads
     were counted elsewhere, if at all (another folder's run, another tool): unknown, never
-    zero, so the adopt is `Adopt.uncounted` (both of SAT's downloads assumed spent until the
-    free `journal retry-download`), as for a month the journal had no record of."""
+    zero, so the adopt is `Adopt.foreign`: one GET of each package, never retried, then the
+    free `journal retry-download`, as for gigstack's duplicate answer or SAT 5005's active
+    request naming such an id (`_taken`; review 9u #3). A month the journal had no record of
+    is `Adopt.uncounted` instead (its own earlier record may have spent both)."""
     return state.creates == 0 and not state.known_ids and request_id not in set(journal_ids)
 
 
