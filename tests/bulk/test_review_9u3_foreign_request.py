@@ -122,3 +122,28 @@ async def test_journal_adopt_of_a_request_made_in_another_folder_gets_one_get(
     assert (state.stage, state.foreign) == (m.Stage.DONE, (request_id,))
     assert "one of SAT's 2 is assumed spent" in said
     assert "at most one GET of each package" in said
+
+
+async def test_a_request_another_folder_downloaded_twice_costs_one_refused_get(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """X spent both of SAT's downloads: Y's single GET is SAT's 3rd, refused with 5008 (it
+    bills nothing), and nothing more is sent; the month says where the request was made."""
+    x, y = tmp_path / "x", tmp_path / "y"
+    async with Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox:
+        await _made_in_x(sandbox, x)
+        sandbox.state.force_fault(PACKAGE, "after_truncate", 1)
+        await asyncio.to_thread(keyed_cli, sandbox, *_download(x))
+        assert calls(sandbox, PACKAGE) == 2  # X spent both
+        rule = SatCodeRule(5005, month=SEP, whole_month=True, duplicate_as="match")
+        sandbox.state.profile = attrs.evolve(sandbox.state.profile, sat_codes=(rule,))
+        await asyncio.to_thread(keyed_cli, sandbox, *_download(y))
+        assert main(["journal", "resend", str(y), SEP, "--yes"]) == 0
+        for _ in range(3):
+            await asyncio.to_thread(keyed_cli, sandbox, *_download(y))
+        assert calls(sandbox, PACKAGE) == 3  # Y's one GET, refused: never a 4th
+    state = _month(y)
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert state.reason is not None
+    assert "SAT 5008" in state.reason
+    assert "made outside this journal" in state.reason
