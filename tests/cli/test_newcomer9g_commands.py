@@ -52,6 +52,8 @@ async def test_retry_download_prints_its_commands_with_the_folder(
     printed = capsys.readouterr().out
     found = journal_commands(printed)
     assert any(name == "resend" for name, _ in found), printed
+    # Made outside this journal: the GET allowed may be SAT's third (review 9u #3).
+    assert "this download may be its third, which SAT refuses with 5008" in printed
     for name, words in found:
         # Was: `gigstack-async journal retry-download 2025-01` (no folder).
         assert words[:2] == [str(out), "2025-01"], (name, words)
