@@ -5307,7 +5307,11 @@ def _taken(
     another knows it (each counts its own); and, for a request no month of the journal knows
     (made by another folder, another machine or the dashboard), unknown: `foreign`, one GET of
     each package (`_with_unknown_counts`; review 9u #3: counted 0, it sent SAT's 3rd GET).
-    `journal adopt` follows the same rule (`made_elsewhere`, `Adopt.foreign`)."""
+    `journal adopt` follows the same rule (`made_elsewhere`, `Adopt.foreign`), and as there a
+    month whose own counts were lost (`counts_lost`) takes any request `uncounted`: its lost
+    record may have spent both downloads."""
+    if state.counts_lost:
+        state = _evolve(state, uncounted=_add(state.uncounted, request_id))
     if any(r.id == request_id for r in released):
         return _taking_released(state, request_id, released)
     known = request_id in state.known_ids or request_id in _owners(state, journal_ids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import attrs
 import pytest
 
 from gigstack_async.bulk import machine as m
@@ -140,5 +141,15 @@ def test_a_held_month_adopting_a_request_no_month_knows_is_foreign() -> None:
     lost = m.MonthState(*SEP, "received", "cfdi", counts_lost=True)
     state, _ = m.transition(lost, m.Adopt("X", foreign=True))
     assert state.uncounted == ("X",)
+    _, commands = _completed(state)
+    assert not any(isinstance(c, m.FetchPackage) for c in commands)
+
+
+def test_a_month_whose_counts_were_lost_takes_a_duplicate_uncounted() -> None:
+    """As `journal adopt` does: its lost record may have spent both of SAT's downloads of a
+    request it had (before, the duplicate answer counted 0)."""
+    lost = attrs.evolve(_sending(), counts_lost=True)
+    state, _ = m.transition(lost, m.Created("X", True))
+    assert (state.uncounted, state.foreign) == (("X",), ())
     _, commands = _completed(state)
     assert not any(isinstance(c, m.FetchPackage) for c in commands)
