@@ -153,3 +153,15 @@ def test_a_month_whose_counts_were_lost_takes_a_duplicate_uncounted() -> None:
     assert (state.uncounted, state.foreign) == (("X",), ())
     _, commands = _completed(state)
     assert not any(isinstance(c, m.FetchPackage) for c in commands)
+
+
+def test_a_duplicate_naming_the_months_own_request_is_not_foreign() -> None:
+    """gigstack's duplicate answer to a resend naming the month's own earlier request: this
+    journal counted every download of it, so it keeps its count (no GET assumed spent)."""
+    own = m.MonthState(
+        *SEP, "received", "cfdi", request_id="X", known_ids=("X",), downloads=(("X_01", 1),)
+    )
+    sending, _ = m.transition(own, m.Send(("h1",), generation=1))
+    state, _ = m.transition(sending, m.Created("X", True))
+    assert (state.request_id, state.foreign, state.uncounted) == ("X", (), ())
+    assert state.downloads_of("X_01") == 1
