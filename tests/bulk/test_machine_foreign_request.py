@@ -165,3 +165,33 @@ def test_a_duplicate_naming_the_months_own_request_is_not_foreign() -> None:
     state, _ = m.transition(sending, m.Created("X", True))
     assert (state.request_id, state.foreign, state.uncounted) == ("X", (), ())
     assert state.downloads_of("X_01") == 1
+
+
+MADE_OUTSIDE = (
+    "request X was made outside this journal (by another folder, another machine or "
+    "gigstack's dashboard), which may already have downloaded its packages: how many of SAT's "
+    "2 downloads it spent is unknown"
+)
+
+
+def test_the_counts_of_a_request_made_elsewhere_say_what_is_known() -> None:
+    """`journal show`, the blocked reason and `journal retry-download` read these words."""
+    before, _ = _completed(_duplicate())
+    assert m.counted_downloads(before, "X_01") == (
+        f"one of SAT's 2 downloads assumed spent and 0 sent here: {MADE_OUTSIDE}, so this "
+        "journal sends at most one GET of each of its packages by itself"
+    )
+    sent, _ = m.transition(before, m.PackageSending("X_01"))
+    assert m.counted_downloads(sent, "X_01") == (
+        f"one of SAT's 2 downloads assumed spent and 1 sent here: {MADE_OUTSIDE}, so this "
+        "journal sends at most one GET of each of its packages by itself; that GET brought no "
+        "complete package, so SAT may already have served it twice"
+    )
+    # Past SAT's 2 (the user's retry-download sent one more): the plain count of an extra GET.
+    extra = attrs.evolve(sent, downloads=(("X_01", 3),), unsure=(("X_01", 2),))
+    assert m.counted_downloads(extra, "X_01").startswith("3 downloads counted (1 more than")
+    spent, _ = m.transition(sent, m.PackageFailed("X_01", "SAT 5008", code=5008))
+    assert spent.reason == (
+        f"SAT 5008: package X_01 was already downloaded the maximum times ({MADE_OUTSIDE}: "
+        "there it was downloaded twice, and its files may be in that folder)"
+    )
