@@ -204,11 +204,11 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         safe = (
             f"if that request is the one you want here, `gigstack-async journal adopt "
             f"{state.key} {first} {kind}` attaches it to this folder without sending anything "
-            "(this journal did not count its package downloads, so both of SAT's 2 are "
-            "assumed spent: the run stops before downloading them, and `gigstack-async journal "
-            f"retry-download {state.key}` then allows one more GET of each, which bills nothing; "
-            "SAT answers 5008 for one another folder already downloaded twice); or run in the "
-            "folder that already has it"
+            "(this journal did not count its package downloads, so one of SAT's 2 is assumed "
+            "spent: the run sends at most one GET of each package and never retries it; if "
+            f"that GET fails, `gigstack-async journal retry-download {state.key}` allows one "
+            "more, which bills nothing: SAT answers 5008 for one another folder already "
+            "downloaded twice); or run in the folder that already has it"
         )
     else:
         safe = (

@@ -955,20 +955,25 @@ class _Run:
         released = tuple(r for s in states for r in s.released if r.id == request_id)
         # Another month that follows it, or knows it without having released it (a release a
         # `journal repair` forgot: review 9v #2a), may download it: never taken here too.
-        followed_by = tuple(
-            s.key
-            for s in states
-            if s.key != key
-            and request_id not in s.released_ids()
-            and (s.request_id == request_id or request_id in s.known_ids)
-        )
         return m.Created(
             request_id,
             True,
             today=today_mx(),
             created_at=created,
             released=released,
-            followed_by=followed_by,
+            journal_ids=self._journal_ids(),
+        )
+
+    def _journal_ids(self) -> tuple[tuple[str, str], ...]:
+        """(month key, request id) of every id every month of the journal knows, the plan's
+        or not, except those it released (known not to be its request): the machine's
+        `_owners` reads from them who else has a request, and `_taken` whether it was made
+        outside this journal."""
+        return tuple(
+            (s.key, i)
+            for s in self.store.states()
+            for i in s.known_ids
+            if i not in s.released_ids()
         )
 
     def _queue_orphan_staged(self) -> None:
@@ -1371,12 +1376,7 @@ class _Run:
         )
         # Every month's ids, the plan's or not: SAT's active duplicate (5005) is never another's
         # (an id a month released is known not to be its request: not counted).
-        journal_ids = tuple(
-            (s.key, i)
-            for s in self.store.states()
-            for i in s.known_ids
-            if i not in s.released_ids()
-        )
+        journal_ids = self._journal_ids()
         released = tuple(r for s in self.store.states() for r in s.released)
         for key in watched:
             self.feed(

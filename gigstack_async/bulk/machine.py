@@ -39,7 +39,11 @@ Rules the machine enforces (tests/bulk/test_machine_model.py checks them on rand
   which bills nothing) before a billed resend. One extra GET per confirmation, never by itself.
 - Downloads this journal never counted (a request adopted into a month it had no record of, a
   record rebuilt from a log without counts: `uncounted`) are unknown, never zero: each package
-  of that request counts as SAT's two downloads, both unsure. A month whose folder holds files
+  of that request counts as SAT's two downloads, both unsure. A request taken from outside the
+  journal (`foreign`: gigstack's duplicate answer, SAT 5005's active request or an adopt into a
+  month that never sent anything, naming an id no month knows) was maybe downloaded where it was
+  made: each package counts one download, unsure, so the month sends at most one GET of it by
+  itself, never retried (`_taken`). A month whose folder holds files
   it did not extract says so before any resend (`files_notice`); `KeepFiles` ends it done.
 - "Completed" with no count and no package ids is unknown, never zero: the status is asked; if
   still unknown the month needs attention.
@@ -351,7 +355,9 @@ class MonthState:
     records: tuple[KnownRequest, ...] = ()
     """What was seen of `known_ids` (to tell a request from another one under a reused id)."""
     creates: int = 0
-    """Create requests sent (or about to be) for this month, over all runs."""
+    """Create requests sent (or about to be) for this month, over all runs, that may have
+    reached the server: counted by `Send` before the create leaves, and given back by
+    `CreateNotSent` (no attempt connected, nothing billed)."""
     resend_allowed: bool = True
     """A create may be sent from `planned`; False until the user allows it (`journal resend`)."""
     exists: bool = False
@@ -448,6 +454,15 @@ class MonthState:
     a request that has no count yet counts as SAT's two downloads, both unsure
     (`_with_unknown_counts`), so no GET is sent without `journal retry-download` (free: SAT
     answers a spent package with 5008), and `creates` is only a lower bound."""
+    foreign: tuple[str, ...] = ()
+    """Request ids taken from outside this journal (`_taken`, `made_elsewhere`): made by another
+    folder, another machine or gigstack's dashboard, named by gigstack's `duplicate: true`
+    answer, SAT 5005's active request or `journal adopt` into a month that never sent a create.
+    How many of SAT's 2 downloads of their packages were spent there is unknown, never zero:
+    each package with no count yet counts one, unsure (`_with_unknown_counts`), so the month
+    sends at most one GET of it by itself and never retries it; the next needs `journal
+    retry-download` (free: SAT answers 5008 for a package served twice; review 9u #3). The log
+    keeps them as `uncounted` (`Counts.of`): a record rebuilt from it assumes both spent."""
     counts_lost: bool = False
     """The month's record was lost with its counts (rebuilt by `journal repair` or held from a
     log that kept none, or from files in its folder): any request adopted for it is
@@ -629,7 +644,9 @@ class Counts:
 
     @classmethod
     def of(cls, state: MonthState) -> Counts:
-        return cls(state.creates, state.downloads, state.unsure, state.granted, state.uncounted)
+        # A foreign request's single allowed GET is not in the log: rebuilt, it is uncounted.
+        uncounted = (*state.uncounted, *(i for i in state.foreign if i not in state.uncounted))
+        return cls(state.creates, state.downloads, state.unsure, state.granted, uncounted)
 
 
 @attrs.frozen
@@ -710,10 +727,11 @@ class Created:
     released: tuple[ReleasedRequest, ...] = ()
     """As `HistorySeen.released`: a `duplicate` answer naming a request another month released
     takes its SAT downloads too (review 9t #1: it was the one way that did not)."""
-    followed_by: tuple[str, ...] = ()
-    """Months of the journal that follow the `duplicate` request now (not released): one
-    request is downloaded for one month, so this month needs the user (review 9u #2: both
-    downloaded it, SAT's 3rd GET)."""
+    journal_ids: tuple[tuple[str, str], ...] = ()
+    """As `HistorySeen.journal_ids` (month key, request id; released ids left out): a month
+    that has the `duplicate` request now makes this one need the user (`_owners`; review 9u
+    #2: both downloaded it, SAT's 3rd GET), and a request no month of the journal knows is
+    taken from outside it (`_taken`)."""
 
 
 @attrs.frozen
@@ -888,6 +906,10 @@ class Adopt:
     uncounted: bool = False
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
+    foreign: bool = False
+    """The request was made outside this journal (`made_elsewhere`: the month never sent a
+    create, no month knows the id): one GET of each package, as `MonthState.foreign` says.
+    `uncounted` (or a month whose counts were lost) wins: both assumed spent."""
     today: date | None = None
     """Today in Mexico City as the user adopts (None: not known): the request was made on or
     before it, so a month whose dates end no earlier may have been requested before its last
@@ -1256,8 +1278,14 @@ def _transition(state: MonthState, obs: Observation) -> Result:
                 f"the create request never reached the server ({obs.message}); nothing was "
                 "billed, so it is sent again"
             )
+            # Not one of the creates sent: the server never saw it (`journal show` counted it).
             planned = _evolve(
-                state, stage=Stage.PLANNED, resend_allowed=True, reason=reason, hint=None
+                state,
+                stage=Stage.PLANNED,
+                creates=max(0, state.creates - 1),
+                resend_allowed=True,
+                reason=reason,
+                hint=None,
             )
             return planned, (Warn(f"{state.key}: {reason}"),)
         case CreateUnknown():
@@ -2072,8 +2100,9 @@ def _created(state: MonthState, obs: Created) -> Result:
             f"`gigstack-async journal adopt {state.key} {obs.request_id}` if it is right",
         ), ()
     ours = Seen(obs.request_id, None, state.rfc_type, state.request_type, state.start, state.end)
-    if obs.duplicate and obs.followed_by:
-        others = ", ".join(obs.followed_by)
+    followed_by = _owners(state, obs.journal_ids).get(obs.request_id, ())
+    if obs.duplicate and followed_by:
+        others = ", ".join(followed_by)
         return _attention(
             state,
             f"gigstack answered that an identical request exists, {obs.request_id}, and "
@@ -2081,17 +2110,15 @@ def _created(state: MonthState, obs: Created) -> Result:
             "nothing was downloaded for this one (nothing new was created)",
             f"if {obs.request_id} is this month's (its dates and type are {state.start}.."
             f"{state.end}), give {others} its own request first (`gigstack-async journal "
-            f"adopt {obs.followed_by[0]} <its request id>`), then `gigstack-async journal adopt "
+            f"adopt {followed_by[0]} <its request id>`), then `gigstack-async journal adopt "
             f"{state.key} {obs.request_id}`",
         ), ()
     if obs.duplicate:
-        # gigstack's identical request, not this create: made on some day up to now, and
-        # maybe one another month of the journal released after downloading its packages.
-        # Another folder's or tool's request is taken with no count of its downloads (review
-        # 9u #3, open: taking them as spent, as `journal adopt` does, would make every 5005 or
-        # duplicate month wait for a `journal retry-download`; SAT answers a 3rd GET 5008).
+        # gigstack's identical request, not this create: made on some day up to now, maybe
+        # one another month of the journal released after downloading its packages, or one
+        # made outside the journal (one GET of each package: review 9u #3).
         state = _with_taken_open_day(state, obs.created_at, obs.today)
-        state = _taking_released(state, obs.request_id, obs.released)
+        state = _taken(state, obs.request_id, obs.journal_ids, obs.released)
     return _evolve(
         state,
         stage=Stage.SUBMITTED,
@@ -2469,9 +2496,9 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
     processing, if exactly one is. Anything else needs the user, with what was seen."""
     if obs.generation <= state.need_generation:
         return state, ()  # this history may predate the create SAT refused
-    owners = {rid: key for key, rid in obs.journal_ids if key != state.key}
+    owners = _owners(state, obs.journal_ids)
     for rid in obs.expected:
-        owners.setdefault(rid, "another month")
+        owners.setdefault(rid, ("another month",))
     live = [s for s in obs.entries if s.status not in _DEAD]
     exact = [s for s in live if _fits(state, s) is True]
     mine = [s for s in exact if s.id in state.known_ids]
@@ -2486,7 +2513,7 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
             # SAT's active identical request existed when this month's create was refused:
             # made no later than that create (its open day), maybe before the last day.
             _with_taken_open_day(
-                _taking_released(state, match.id, obs.released), match.created_at, None
+                _taken(state, match.id, obs.journal_ids, obs.released), match.created_at, None
             ),
             stage=Stage.SUBMITTED,
             request_id=match.id,
@@ -2513,7 +2540,10 @@ def _find_duplicate(state: MonthState, obs: HistorySeen) -> Result:
     if free:
         seen.append(f"{', '.join(s.id for s in free)} all match it")
     seen += [f"{s.id} matches it, but this month had it before and left it" for s in mine]
-    seen += [f"{s.id} matches it, but it is {owners[s.id]}'s in this journal" for s in theirs]
+    seen += [
+        f"{s.id} matches it, but it is {' and '.join(owners[s.id])}'s in this journal"
+        for s in theirs
+    ]
     if maybe:
         seen.append(
             f"{', '.join(s.id for s in maybe)} may (listed without its dates, rfcType or "
@@ -2904,7 +2934,7 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     # A request another month of the journal follows (not released) is never taken here: one
     # request is downloaded for one month (review 9v #1: both months downloaded it, SAT's 3rd
     # GET). It stays a candidate the user may sort out.
-    owners = {rid: key for key, rid in obs.journal_ids if key != state.key}
+    owners = {rid: " and ".join(keys) for rid, keys in _owners(state, obs.journal_ids).items()}
     theirs = [s for s in [*matches, *maybe] if s.id in owners]
     if len(matches) == 1 and not maybe and not theirs:
         match = matches[0]
@@ -4667,16 +4697,23 @@ def _expired(state: MonthState, reason: str) -> Result:
 def _with_unknown_counts(state: MonthState) -> MonthState:
     """`state` with each package of an `uncounted` request that has no count yet counted as
     SAT's two downloads, both unsure: they may have been spent by a run this journal did not
-    record, so the next GET needs the user's `journal retry-download`."""
-    if state.request_id not in state.uncounted or not state.package_ids:
+    record, so the next GET needs the user's `journal retry-download`. A `foreign` request's
+    (made outside the journal) counts one, unsure: one GET by itself, then the same."""
+    if state.request_id in state.uncounted:
+        assumed = DOWNLOAD_BUDGET
+    elif state.request_id in state.foreign:
+        assumed = DOWNLOAD_BUDGET - 1
+    else:
+        return state
+    if not state.package_ids:
         return state
     fresh = [p for p in state.package_ids if p not in {pid for pid, _ in state.downloads}]
     if not fresh:
         return state
     downloads, unsure = state.downloads, _unsure_now(state)
     for package_id in fresh:
-        downloads = _count(downloads, package_id, DOWNLOAD_BUDGET)
-        unsure = _count(unsure, package_id, DOWNLOAD_BUDGET)
+        downloads = _count(downloads, package_id, assumed)
+        unsure = _count(unsure, package_id, assumed)
     return _evolve(state, downloads=downloads, unsure=unsure)
 
 
@@ -4932,9 +4969,16 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if obs.code == 5007:
         return _expired(state, f"SAT 5007: package {obs.package_id} no longer exists")
     if obs.code == 5008:
+        elsewhere = (
+            f" ({_MADE_OUTSIDE.format(request_id=state.request_id)}: there it was downloaded "
+            "twice, and its files may be in that folder)"
+            if state.request_id in state.foreign
+            else ""
+        )
         return _attention(
             state,
-            f"SAT 5008: package {obs.package_id} was already downloaded the maximum times",
+            f"SAT 5008: package {obs.package_id} was already downloaded the maximum times"
+            + elsewhere,
             _spent_hint(
                 state,
                 f"request the month again with `gigstack-async journal resend {state.key}` "
@@ -4991,6 +5035,13 @@ def _may_have_one_left(state: MonthState, package_id: str) -> bool:
     return state.sure_of(package_id) < DOWNLOAD_BUDGET
 
 
+_MADE_OUTSIDE = (
+    "request {request_id} was made outside this journal (by another folder, another machine or "
+    "gigstack's dashboard), which may already have downloaded its packages: how many of SAT's "
+    "2 downloads it spent is unknown"
+)
+
+
 def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
     `journal show` and `journal retry-download` say it; for a request this journal never
@@ -5018,6 +5069,19 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
             "how many SAT served; `gigstack-async "
             f"journal retry-download {state.key}` checks it for free (one more download: if SAT "
             "already served the package twice it answers 5008, which bills nothing)"
+        )
+    if state.request_id in state.foreign and extra <= 0:
+        # Review 9u #3: not "1 counted, 1 may not have reached SAT": it was never sent here.
+        ours = max(0, used - (DOWNLOAD_BUDGET - 1))
+        return (
+            f"one of SAT's {DOWNLOAD_BUDGET} downloads assumed spent and {ours} sent here: "
+            f"{_MADE_OUTSIDE.format(request_id=state.request_id)}, so this journal sends at "
+            "most one GET of each of its packages by itself"
+            + (
+                "; that GET brought no complete package, so SAT may already have served it twice"
+                if ours
+                else ""
+            )
         )
     if extra > 0:
         # Newcomer 9j F6: "3 downloads counted, 3 of them may not have reached SAT" read as if
@@ -5274,9 +5338,24 @@ def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: st
     journal), and no month of the journal knows the id (`journal_ids`: every month's
     `known_ids`; one another month released carries its counts along). Its package downloads
     were counted elsewhere, if at all (another folder's run, another tool): unknown, never
-    zero, so the adopt is `Adopt.uncounted` (both of SAT's downloads assumed spent until the
-    free `journal retry-download`), as for a month the journal had no record of."""
+    zero, so the adopt is `Adopt.foreign`: one GET of each package, never retried, then the
+    free `journal retry-download`, as for gigstack's duplicate answer or SAT 5005's active
+    request naming such an id (`_taken`; review 9u #3). A month the journal had no record of
+    is `Adopt.uncounted` instead (its own earlier record may have spent both)."""
     return state.creates == 0 and not state.known_ids and request_id not in set(journal_ids)
+
+
+def _owners(
+    state: MonthState, journal_ids: Iterable[tuple[str, str]]
+) -> dict[str, tuple[str, ...]]:
+    """Request id -> the other months of the journal that have it and did not release it
+    (`HistorySeen.journal_ids`, `Created.journal_ids`). One request is downloaded for one
+    month: this month never takes one of them by itself (reviews 9u #2, 9v #1)."""
+    owners: dict[str, tuple[str, ...]] = {}
+    for key, request_id in journal_ids:
+        if key != state.key:
+            owners[request_id] = _add(owners.get(request_id, ()), key)
+    return owners
 
 
 def _carried(
@@ -5320,6 +5399,31 @@ def _taking_released(
     return _evolve(state, downloads=downloads, unsure=unsure)
 
 
+def _taken(
+    state: MonthState,
+    request_id: str,
+    journal_ids: Iterable[tuple[str, str]],
+    released: Sequence[ReleasedRequest],
+) -> MonthState:
+    """`state` taking `request_id`, which its own create did not make (gigstack's duplicate
+    answer, SAT 5005's active request), with what the journal knows of its downloads: those
+    other months spent when one released it (`_taking_released`); none when this month or
+    another knows it (each counts its own); and, for a request no month of the journal knows
+    (made by another folder, another machine or the dashboard), unknown: `foreign`, one GET of
+    each package (`_with_unknown_counts`; review 9u #3: counted 0, it sent SAT's 3rd GET).
+    `journal adopt` follows the same rule (`made_elsewhere`, `Adopt.foreign`), and as there a
+    month whose own counts were lost (`counts_lost`) takes any request `uncounted`: its lost
+    record may have spent both downloads."""
+    if state.counts_lost:
+        state = _evolve(state, uncounted=_add(state.uncounted, request_id))
+    if any(r.id == request_id for r in released):
+        return _taking_released(state, request_id, released)
+    known = request_id in state.known_ids or request_id in _owners(state, journal_ids)
+    if known or request_id in state.uncounted:
+        return state
+    return _evolve(state, foreign=_add(state.foreign, request_id))
+
+
 def _adopt(state: MonthState, obs: Adopt) -> Result:
     vouched = obs.vouched_created_at
     if vouched is not None:
@@ -5354,6 +5458,9 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     uncounted = state.uncounted
     if obs.uncounted or state.counts_lost:
         uncounted = _add(uncounted, obs.request_id)
+    foreign = state.foreign
+    if obs.foreign and obs.request_id not in uncounted:
+        foreign = _add(foreign, obs.request_id)
     downloads, unsure = _carried(state, obs.downloads, obs.unsure)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
@@ -5365,6 +5472,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             downloads=downloads,
             unsure=unsure,
             uncounted=uncounted,
+            foreign=foreign,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -5394,6 +5502,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         downloads=downloads,
         unsure=unsure,
         uncounted=uncounted,
+        foreign=foreign,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,

@@ -69,12 +69,15 @@ def adopt(
     """Month `key`'s state once it follows `request_id`, and the commands that go with it (the
     removal of a staged package of the request it leaves). Not recorded: pass both to `record`.
 
-    A month the journal does not have yet is added (`new_month`) when recorded; for it, and
-    for a month that never sent anything (`held`: `machine.made_elsewhere`) adopting an id no
-    month of the journal knows, this journal never counted the downloads of its request's
-    packages, so each counts as SAT's two, both
-    unsure (`MonthState.uncounted`): the next run sends no GET of them until `journal
-    retry-download` (free: SAT answers a spent package with 5008). The user's word
+    A month the journal does not have yet is added (`new_month`) when recorded; for it, this
+    journal never counted the downloads of its request's packages, so each counts as SAT's
+    two, both unsure (`MonthState.uncounted`): the next run sends no GET of them until
+    `journal retry-download` (free: SAT answers a spent package with 5008). A month that never
+    sent anything (`held`: `machine.made_elsewhere`) adopting an id no month of the journal
+    knows takes a request made outside the journal (`MonthState.foreign`): how many downloads
+    were spent where it was made is unknown, so the run sends at most one GET of each package
+    and never retries it (the next needs `journal retry-download`), as for gigstack's
+    duplicate answer or SAT 5005's active request naming such an id. The user's word
     replaces what the journal saw of `request_id` before (its record from before a restart).
 
     Raises JournalStateError when the month's state refuses it, or when another month of this
@@ -137,9 +140,10 @@ def adopt(
             continue
         raise JournalStateError(_taken(request_id, key, state, other, following=following))
     # Newcomer 9f #1: a held month (recorded, never sent) adopting another folder's request
-    # downloaded its packages at once, spending SAT's last download: uncounted as well.
+    # downloaded its packages at once, spending SAT's last download. Made outside the journal:
+    # one GET of each package, as for gigstack's duplicate answer (`MonthState.foreign`).
     journal_ids = (i for other in store.states() if other.key != key for i in other.known_ids)
-    uncounted = uncounted or m.made_elsewhere(state, journal_ids, request_id)
+    foreign = m.made_elsewhere(state, journal_ids, request_id)
     vouched = _vouched_text(created_at)
     try:
         created = _server_created_at(store, state, request_id, ids_restarted=ids_restarted)
@@ -148,6 +152,7 @@ def adopt(
             carried,
             doubted,
             uncounted=uncounted,
+            foreign=foreign,
             today=today,
             created_at=created,
             vouched_created_at=vouched,

@@ -204,9 +204,9 @@ def show_identical(
     # expired); each month's own result says what to do with the others.
     usable = [p for priors in identical.values() for p in priors if p.adoptable]
     adopt = (
-        "or attach a request to this folder without sending anything (its packages' 2 SAT "
-        "downloads are then assumed spent: the run stops before them, and `journal "
-        f"retry-download` allows one more GET, free), e.g. `{PROG} journal adopt "
+        "or attach a request to this folder without sending anything (one of its packages' 2 "
+        "SAT downloads is then assumed spent: the run sends one GET of each, never retried, "
+        f"then `journal retry-download` allows one more, free), e.g. `{PROG} journal adopt "
         f"{folder} {usable[0].key} {usable[0].request_id} {kind}`, then run this command "
         "again; "
         if usable

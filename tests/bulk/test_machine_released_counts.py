@@ -88,7 +88,7 @@ def test_a_duplicate_answer_naming_a_request_another_month_follows_needs_the_use
     sending, _ = m.transition(
         m.MonthState(*SEP, "received", "cfdi", creates=1), m.Send(("h1",), generation=1)
     )
-    state, commands = m.transition(sending, m.Created("X", True, followed_by=("2024-08",)))
+    state, commands = m.transition(sending, m.Created("X", True, journal_ids=(("2024-08", "X"),)))
     assert commands == ()
     assert state.stage is Stage.NEEDS_ATTENTION
     assert state.request_id is None
@@ -121,3 +121,29 @@ def test_a_lost_create_is_never_taken_as_a_request_another_month_follows() -> No
     # released, it is free to take (with its counts)
     free, _ = m.transition(_lost(), m.HistorySeen((_x(), m.Seen("h1")), generation=2))
     assert free.request_id == "X"
+
+
+def test_who_else_has_a_request_is_one_rule_for_the_three_ways_of_taking_it() -> None:
+    """A duplicate answer, SAT 5005's active request and a lost create found in the history all
+    read the other months that have a request from the same (month key, request id) pairs
+    (`Created.journal_ids`, `HistorySeen.journal_ids`): every such month is named, and the
+    month's own pair is no other month's."""
+    others = (("2024-07", "X"), ("2024-08", "X"), ("2024-09", "Y"))
+    sending, _ = m.transition(m.MonthState(*SEP, "received", "cfdi"), m.Send(("h1",), generation=1))
+    dup, _ = m.transition(sending, m.Created("X", True, journal_ids=others))
+    assert dup.stage is Stage.NEEDS_ATTENTION
+    assert dup.reason is not None
+    assert "X, and 2024-07, 2024-08 of this journal follows it" in dup.reason
+    own, _ = m.transition(sending, m.Created("Y", True, journal_ids=others))
+    assert own.request_id == "Y"  # the month's own pair: not another month's
+    duplicate = m.MonthState(
+        *SEP, "received", "cfdi", stage=Stage.DUPLICATE, need_generation=1, creates=1
+    )
+    seen, _ = m.transition(duplicate, m.HistorySeen((_x("processing"),), 2, journal_ids=others))
+    assert seen.stage is Stage.NEEDS_ATTENTION
+    assert seen.reason is not None
+    assert "X matches it, but it is 2024-07 and 2024-08's in this journal" in seen.reason
+    lost, _ = m.transition(_lost(), m.HistorySeen((_x(), m.Seen("h1")), 2, journal_ids=others))
+    assert lost.request_id is None
+    assert lost.reason is not None
+    assert "followed by 2024-07 and 2024-08 of this journal" in lost.reason

@@ -43,3 +43,21 @@ def test_never_sent_is_ignored_outside_submitting() -> None:
             "2024-01", date(2024, 1, 1), date(2024, 1, 31), "received", "cfdi", stage=stage
         )
         assert m.transition(state, m.CreateNotSent("x")) == (state, ())
+
+
+def test_a_create_never_sent_is_not_counted_sent() -> None:
+    """`journal show`'s "create requests sent" counts only creates that may have reached the
+    server: a try that never connected (`CreateNotSent`) billed nothing and is not one of them
+    (closing note 7: it over-counted by those tries)."""
+    state, _ = m.transition(_submitting(), m.CreateNotSent("cannot connect: refused"))
+    assert state.creates == 0
+    assert state.creates_known
+    state, _ = m.transition(state, m.Send(("h1",), generation=2))
+    assert state.creates == 1  # the try in flight may reach the server: counted before it leaves
+    state, _ = m.transition(state, m.CreateNotSent("cannot connect: refused"))
+    state, _ = m.transition(state, m.Send(("h1",), generation=3))
+    state, _ = m.transition(state, m.Created("R1"))
+    assert state.creates == 1  # two tries never connected, one answered
+    # A create whose outcome is unknown may have reached the server: it stays counted.
+    lost, _ = m.transition(_submitting(), m.CreateUnknown("HTTP 502", generation=1))
+    assert lost.creates == 1

@@ -153,11 +153,10 @@ async def test_held_months_log_one_short_warning_and_adopt_speaks_to_bulk_too(
     capsys.readouterr()
     assert main([*shlex.split(adopt.group(1)), "--yes"]) == 0
     said = capsys.readouterr().out
-    # Then the retry-download the run makes possible (newcomer 9k #5).
-    assert (
-        "Run the same download again (the `sat download` command, or the `bulk()` call): " in said
-    )
-    assert "then run once more." in said
+    # Made in another folder: one GET of each package by itself, then retry-download if it
+    # fails (review 9u #3; before, none until retry-download: newcomer 9k #5's two steps).
+    assert "the next run sends at most one GET of each package and never retries it" in said
+    assert "Run the same download again (the `sat download` command, or the `bulk()` call)." in said
     assert "Run the same `sat download` again" not in said
     assert "the next run (`sat download` or `bulk()`)" in said
 

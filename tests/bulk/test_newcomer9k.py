@@ -119,11 +119,11 @@ async def test_a_held_month_adopted_after_its_request_left_the_history_ends_ok(
         assert code == 0, said
         # Its last words name the whole way (newcomer 9k #5: only "run again").
         last = said[said.index(f"2026-10 now follows request {rid}.") :]
-        assert "it stops before the packages" in last
-        assert f"journal retry-download {tmp_path / 'A'} 2026-10` (refused before that run)" in last
-        await ran(download, "A")  # stops: B's downloads of the package were not counted here
-        retry = ("journal", "retry-download", tmp_path / "A", "2026-10", "--yes")
-        assert (await ran(cli, *retry))[0] == 0
+        assert "Run the same download again" in last
+        # Made in folder B: one GET of its package by itself, SAT's 2nd (review 9u #3; was:
+        # none until `journal retry-download`), and the way on if it fails, said before.
+        assert "at most one GET of each package and never retries it" in said
+        assert f"journal retry-download {tmp_path / 'A'} 2026-10`" in said
         code, done = await ran(download, "A")
         assert code == 0, done  # was: not ok, MISSING DAYS for 2026-10-31
         assert "MISSING DAYS" not in done

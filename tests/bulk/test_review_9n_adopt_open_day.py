@@ -172,9 +172,7 @@ async def test_the_printed_adopt_route_keeps_the_open_day(
         adopt = re.findall(r"`gigstack-async (journal adopt [^`]*)`", held)
         assert adopt, held
         assert (await ran(_cli, sandbox, capsys, *shlex.split(adopt[0]), "--yes"))[0] == 0
-        await ran(download, "A")  # stops: the adopted request's downloads were not counted
-        retry = ("journal", "retry-download", tmp_path / "A", "2026-11", "--yes")
-        assert (await ran(_cli, sandbox, capsys, *retry))[0] == 0
+        # Made in folder B: one GET of its package by itself (review 9u #3), SAT's 2nd.
         code, done = await ran(download, "A")
         assert code == 0
         assert "requested before 2026-11-30 was over" in done  # before: plain "done"

@@ -370,7 +370,10 @@ def register(commands: Any) -> None:
         "a month that did not stop at such a package, or whose package SAT surely served "
         "twice. For a request whose downloads this journal never counted (a month adopted into "
         "a new journal, or rebuilt from a log without counts), one more GET of each of its "
-        "packages assumed spent. For a done month whose folder lost files (MISSING FILES), one "
+        "packages assumed spent. For a request made outside this journal (another folder's, "
+        "taken through gigstack's duplicate answer, SAT 5005 or an adopt into a month that "
+        "never sent one), whose single GET of a package failed, one more GET of it. For a "
+        "done month whose folder lost files (MISSING FILES), one "
         "more GET of each package that held them, within SAT's two downloads: the next run "
         "extracts it again and writes only the missing files (a damaged CFDI is first moved to "
         "the month's damaged/ subfolder, kept; a file still there intact is never "
@@ -689,6 +692,12 @@ def _downloads_used(state: m.MonthState) -> list[str]:
         unsure = state.unsure_of(pid)
         if uncounted and unsure >= min(used, m.DOWNLOAD_BUDGET):
             text += " (SAT's 2 assumed spent: this journal did not count them)"
+        elif state.request_id in state.foreign and used <= m.DOWNLOAD_BUDGET:
+            # Review 9u #3: made outside the journal, one of SAT's 2 is assumed spent there.
+            text += (
+                " (1 assumed spent where the request was made, outside this journal; "
+                f"{used - 1} sent here)"
+            )
         elif unsure and used > m.DOWNLOAD_BUDGET:
             # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
             text += f" ({unsure} unconfirmed: SAT may already have served it twice)"
@@ -877,6 +886,17 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 "that run it is refused: the month has not stopped at a package yet), and one "
                 "more run "
                 "downloads them."
+            )
+        elif request_id in new.foreign:
+            # Review 9u #3: made outside the journal, as gigstack's duplicate answer can name.
+            ctx.ui.out(
+                f"This journal did not count the downloads of {request_id}'s packages (made "
+                "elsewhere: another folder, another machine or gigstack's dashboard, which may "
+                "have downloaded them already), so one of SAT's 2 is assumed spent: the next "
+                "run sends at most one GET of each package and never retries it. If that GET "
+                f"fails, `{PROG} journal retry-download {shell_quote(str(args.journal))} "
+                f"{state.key}` allows one more (it bills nothing: SAT answers 5008 for a "
+                "package already served twice)."
             )
         earlier, folder = _earlier_files(store, state)
         if earlier:
@@ -1144,7 +1164,11 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             return _refill(args, ctx, store, state, new, commands)
         package_id = state.blocked_package
         assert package_id is not None  # allow_download refuses a month without one
-        again = state.downloads_of(package_id) > m.DOWNLOAD_BUDGET
+        # A request made outside this journal (review 9u #3): where it was made, SAT's 2 may
+        # have been spent, so this one more GET may be its third, as after an extra GET.
+        again = (
+            state.downloads_of(package_id) > m.DOWNLOAD_BUDGET or state.request_id in state.foreign
+        )
         risk = (RETRY_AGAIN_RISK if again else RETRY_RISK).format(
             key=key,
             package_id=package_id,
