@@ -523,9 +523,15 @@ def _files(paths: Iterable[Path]) -> Iterator[tuple[str, Generator[bytes]]]:
 
 
 def _read_chunks(path: Path) -> Generator[bytes]:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
+    # The descriptor itself, not a buffered file: `open()` would also fstat, seek and ask
+    # whether it is a terminal, and each system call lets another thread take the GIL (a run
+    # reads every extracted CFDI once, beside the event loop and other extractions).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        while chunk := os.read(fd, _CHUNK):
             yield chunk
+    finally:
+        os.close(fd)
 
 
 def _scan(
