@@ -9,6 +9,8 @@ the fan-out's last packages wait on the GIL far longer than it worked.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
 import os
 import zipfile
@@ -19,10 +21,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigstack_async import _atomic, packages
+from gigstack_async import GigstackClient, PollSchedule, _atomic, packages
 from gigstack_async._atomic import write_atomic
 from gigstack_async.bulk import content
 from gigstack_async.packages import extract_staged, stream_staged, verify_staged
+from gigstack_async.sandbox import Sandbox, SandboxConfig
 
 
 def package(count: int, size: int = 300) -> bytes:
@@ -228,3 +231,34 @@ def test_reading_an_extracted_file_uses_the_descriptor_and_closes_it(tmp_path: P
         assert len(os.listdir("/proc/self/fd")) == fd_count - 1
     with pytest.raises(IsADirectoryError):
         list(content._read_chunks(tmp_path))
+
+
+async def test_a_package_download_makes_two_trips_to_worker_threads_besides_its_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One trip to create the temp file, one to fsync, verify and rename it (plus one per
+    piece of the body written): each trip waits for a free worker, then for the event loop."""
+    async with (
+        Sandbox(SandboxConfig(speed=3000, seed=11)) as sandbox,
+        GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
+    ):
+        created = await client.downloads.create_request(
+            start_date="2025-05-01", end_date="2025-05-31", rfc_type="issued"
+        )
+        await client.downloads.wait(created.request_id, poll=PollSchedule(initial=0.02))
+        (package_id, *_) = (await client.downloads.status(created.request_id)).package_ids
+        trips: list[str] = []
+        real_to_thread = asyncio.to_thread
+
+        async def counted(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+            trips.append(getattr(func, "__name__", repr(func)))
+            return await real_to_thread(func, *args, **kwargs)
+
+        monkeypatch.setattr(asyncio, "to_thread", counted)
+        dest = tmp_path / "stage" / f"{package_id}.zip"
+
+        staged = await client.downloads.fetch_package_to(package_id, dest)
+
+    assert staged.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert [trip for trip in trips if trip != "writelines"] == ["_open_staging", "_seal"]
+    assert [p.name for p in dest.parent.iterdir()] == [dest.name]  # no temp file left
