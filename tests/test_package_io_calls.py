@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import zipfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +263,47 @@ async def test_a_package_download_makes_two_trips_to_worker_threads_besides_its_
     assert staged.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
     assert [trip for trip in trips if trip != "writelines"] == ["_open_staging", "_seal"]
     assert [p.name for p in dest.parent.iterdir()] == [dest.name]  # no temp file left
+
+
+def _cfdi_xml(receptor: str, fecha: str, sello: int) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/4" Version="4.0" '
+        f'Fecha="{fecha}" Sello="{"A" * sello}">'
+        '<cfdi:Emisor Rfc="EKU9003173C9" Nombre="E"/>'
+        f'<cfdi:Receptor Rfc="{receptor}" Nombre="R"/>'
+        "<cfdi:Conceptos/></cfdi:Comprobante>"
+    )
+
+
+@pytest.mark.parametrize("sello", [0, 1000, 1023, 5000, 70000])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_the_scan_reads_a_cfdi_head_that_spans_several_parser_pieces(
+    tmp_path: Path, sello: int, encoding: str
+) -> None:
+    """The scan feeds the XML parser a kilobyte at a time: a head longer than that (a long
+    Sello, UTF-16, a head past the first 64 KiB read) is still read whole."""
+    xml = _cfdi_xml("XAXX010101000", "2024-03-05T10:00:00", sello)
+    if encoding == "utf-16":
+        data = xml.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+    else:
+        data = xml.encode()
+    other = _cfdi_xml("XEXX010101000", "2024-03-06T10:00:00", 10).encode()
+    staged = tmp_path / "p.zip"
+    with zipfile.ZipFile(staged, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("A.xml", data)
+        archive.writestr("B.xml", other)
+
+    scan = content.scan_package(
+        staged, request_type="cfdi", start=date(2024, 3, 1), end=date(2024, 3, 31)
+    )
+
+    # Two receivers on the received side: only seen if both heads were read to the Receptor.
+    assert scan.mismatch is not None
+    assert "XAXX010101000" in scan.mismatch
+    assert "XEXX010101000" in scan.mismatch
+    one = content.scan_package(
+        staged, request_type="cfdi", start=date(2024, 4, 1), end=date(2024, 4, 30)
+    )
+    assert one.mismatch is not None
+    assert "2024-03-05..2024-03-06" in one.mismatch

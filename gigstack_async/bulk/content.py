@@ -63,6 +63,7 @@ __all__ = [
 
 _SLACK = timedelta(days=1)
 _CHUNK = 64 * 1024
+_XML_PIECE = 1024  # what `_cfdi` feeds the XML parser at a time
 _CFDI_NS = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
 _DAY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
 _UUID_START = re.compile(
@@ -643,7 +644,10 @@ def _cfdi(
         at = first.find(b"<")  # a CRLF or BOM before the declaration: not part of the document
         first = first[at:] if at >= 0 else first
     try:
-        parser.feed(first)
+        # In small pieces: expat tokenizes all it is fed, even after the Receptor stopped
+        # `_Head`, and a CFDI's head is its first kilobyte or two (a package holds thousands).
+        for at in range(0, len(first), _XML_PIECE):
+            parser.feed(first[at : at + _XML_PIECE])
         for chunk in chunks:
             parser.feed(chunk)
     except (_Stop, ET.ParseError, ValueError):
