@@ -55,16 +55,18 @@ def write_atomic(
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)
     try:
-        with open(fd, "wb") as fh:
-            if isinstance(data, bytes | bytearray | memoryview):
-                fh.write(data)
-            else:
-                for chunk in data:
-                    fh.write(chunk)
-            fh.flush()
+        # Plain os.write on the descriptor, not a buffered file object: that one would fstat
+        # and seek it first, two more system calls per file, and each lets another thread take
+        # the GIL (an extraction writes thousands of small files beside the event loop).
+        try:
+            chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else data
+            for chunk in chunks:
+                _write_all(fd, chunk)
             # Without this, a crash soon after the rename can leave an empty file (ext4, xfs).
             if durable:
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -72,6 +74,13 @@ def write_atomic(
         raise
     if sync_dir:
         fsync_dir(target.parent)
+
+
+def _write_all(fd: int, chunk: bytes | bytearray | memoryview) -> None:
+    """Write all of `chunk` to `fd` (os.write may write less than asked: a signal, a pipe)."""
+    view = memoryview(chunk).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:

@@ -62,12 +62,13 @@ __all__ = [
 
 _MIB = 1024 * 1024
 _CHUNK = 64 * 1024  # the most one read or inflate step produces: bounds memory per step
+_WINDOW = 256 * 1024  # what one read of a staged package's file holds (`_Blob.read`)
 
 
 class _Blob:
     """The ZIP's bytes, in memory or in a staged file: read by offset, never all at once.
 
-    A file-backed blob keeps memory bounded by `_CHUNK` whatever the package's size, which is
+    A file-backed blob keeps memory bounded by `_WINDOW` whatever the package's size, which is
     what lets a package be verified and extracted straight from its staged copy.
     """
 
@@ -79,6 +80,10 @@ class _Blob:
             self.size = os.fstat(self._file.fileno()).st_size
         else:
             self.size = len(data or b"")
+        # The bytes of the file from `_window_at`: one read serves the many small reads of a
+        # pass over the members (a local header, then each member's data, in ZIP order).
+        self._window = b""
+        self._window_at = 0
 
     def read(self, offset: int, size: int) -> bytes:
         """Up to `size` bytes from `offset` (fewer at the end)."""
@@ -87,8 +92,20 @@ class _Blob:
         if self._data is not None:
             return bytes(self._data[offset : offset + size])
         assert self._file is not None
-        self._file.seek(offset)
-        return self._file.read(size)
+        start = offset - self._window_at
+        end = start + size
+        to_end = self._window_at + len(self._window) >= self.size  # the window holds the rest
+        if start < 0 or (end > len(self._window) and not to_end):
+            # Not in the window: read `_WINDOW` bytes from `offset` (or `size`, if more). A
+            # package's members are small and read in order, so a pass over a SAT package
+            # costs one read per `_WINDOW` bytes instead of a seek and a read per member:
+            # each system call lets another thread take the GIL, and an extraction running
+            # beside the event loop waited for it after every one of them.
+            self._file.seek(offset)
+            self._window = self._file.read(max(size, _WINDOW))
+            self._window_at = offset
+            start, end = 0, size
+        return self._window[start:end]
 
     def chunks(self, offset: int, size: int) -> Iterator[bytes]:
         """`size` bytes from `offset`, in pieces of at most `_CHUNK`."""
@@ -292,7 +309,7 @@ def verify_package(data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> Packa
 def verify_staged(
     path: str | os.PathLike[str], limits: PackageLimits = DEFAULT_LIMITS
 ) -> PackageManifest:
-    """`verify_package` for a ZIP on disk (a staged package), reading it in 64 KiB pieces.
+    """`verify_package` for a ZIP on disk (a staged package), reading it 256 KiB at a time.
 
     Memory stays bounded whatever the package's size. Raises the same `PackageError`s.
     """
@@ -375,7 +392,7 @@ def extract_staged(
     bytes changed since is refused with `CorruptPackageError` before anything is written.
 
     The same checks as `extract_package`, all before anything is written, reading the ZIP from
-    disk in 64 KiB pieces (memory does not grow with the package). Each member is written to a
+    disk 256 KiB at a time (memory does not grow with the package). Each member is written to a
     hidden temp name and renamed, so no partial file is ever visible under its real name.
 
     Durability comes from the staged ZIP, not from the extracted files: they are **not**

@@ -63,6 +63,7 @@ __all__ = [
 
 _SLACK = timedelta(days=1)
 _CHUNK = 64 * 1024
+_XML_PIECE = 1024  # what `_cfdi` feeds the XML parser at a time
 _CFDI_NS = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
 _DAY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
 _UUID_START = re.compile(
@@ -523,9 +524,15 @@ def _files(paths: Iterable[Path]) -> Iterator[tuple[str, Generator[bytes]]]:
 
 
 def _read_chunks(path: Path) -> Generator[bytes]:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
+    # The descriptor itself, not a buffered file: `open()` would also fstat, seek and ask
+    # whether it is a terminal, and each system call lets another thread take the GIL (a run
+    # reads every extracted CFDI once, beside the event loop and other extractions).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        while chunk := os.read(fd, _CHUNK):
             yield chunk
+    finally:
+        os.close(fd)
 
 
 def _scan(
@@ -637,7 +644,10 @@ def _cfdi(
         at = first.find(b"<")  # a CRLF or BOM before the declaration: not part of the document
         first = first[at:] if at >= 0 else first
     try:
-        parser.feed(first)
+        # In small pieces: expat tokenizes all it is fed, even after the Receptor stopped
+        # `_Head`, and a CFDI's head is its first kilobyte or two (a package holds thousands).
+        for at in range(0, len(first), _XML_PIECE):
+            parser.feed(first[at : at + _XML_PIECE])
         for chunk in chunks:
             parser.feed(chunk)
     except (_Stop, ET.ParseError, ValueError):

@@ -237,6 +237,8 @@ def metadata_kind(content: bytes | str) -> Literal["metadata", "terceros"] | Non
     """
     if isinstance(content, bytes):
         head = content.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x00")[:300]
+        if head.startswith(b"<"):
+            return None  # XML (a CFDI): a header starts with its first column's name
         first_line = _decode_line(head.partition(b"\n")[0])[0]
     else:
         first_line = content.lstrip(_BLANK).partition("\n")[0]

@@ -60,6 +60,7 @@ from gigstack_async.packages import (
     ExtractResult,
     PackageDecodeError,
     PackageLimits,
+    PackageManifest,
     StagedPackage,
     decode_package,
     extract_package,
@@ -117,22 +118,26 @@ def _current(field: str, value: T | None) -> T:
     return value
 
 
-def _prepare_staging(target: Path) -> Path:
-    """Check `target` can take a file and make its folder; the temp name beside it."""
+def _open_staging(target: Path) -> tuple[Path, BinaryIO]:
+    """Check `target` can take a file and make its folder; create the temp file beside it
+    (its path, open for writing)."""
     if target.is_dir():
         raise InvalidParameterError("dest", f"{target} is a folder; give the ZIP's file path")
     target.parent.mkdir(parents=True, exist_ok=True)
-    return target.with_name(f".{target.name[:64]}.{secrets.token_hex(8)}.tmp")
+    tmp = target.with_name(f".{target.name[:64]}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    return tmp, open(fd, "wb")
 
 
-def _create_exclusive(path: Path) -> BinaryIO:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    return open(fd, "wb")
-
-
-def _flush_and_sync(fh: BinaryIO) -> None:
-    fh.flush()
-    os.fsync(fh.fileno())
+def _seal(
+    fh: BinaryIO, tmp: Path, target: Path, limits: PackageLimits
+) -> tuple[PackageManifest, int]:
+    """Make the streamed ZIP durable, verify it and rename it to `target` (durably): its
+    manifest and size. Raises what `verify_staged` raises; the caller removes `tmp`."""
+    with fh:
+        fh.flush()
+        os.fsync(fh.fileno())
+    return verify_staged(tmp, limits), _promote(tmp, target)
 
 
 def _promote(tmp: Path, target: Path) -> int:
@@ -425,11 +430,16 @@ class Downloads(GeneratedDownloads):
         checked_id = check.non_empty_str("package_id", package_id)
         target = Path(dest)
         # Checked before anything is sent: a folder we cannot use must not cost a download.
-        tmp = await asyncio.to_thread(_prepare_staging, target)
+        tmp, fh = await asyncio.to_thread(_open_staging, target)
         try:
-            await self._stream_package(checked_id, tmp, on_received)
-            manifest = await asyncio.to_thread(verify_staged, tmp, limits or DEFAULT_LIMITS)
-            size = await asyncio.to_thread(_promote, tmp, target)
+            with fh:  # closed here if the body fails; `_seal` closes it once it is on disk
+                await self._stream_package(checked_id, fh, on_received)
+                # One trip to a worker thread for the fsync, the verification and the rename,
+                # not one each: each trip waits for a free worker and then for the event loop,
+                # behind the extractions of the packages that arrived first.
+                manifest, size = await asyncio.to_thread(
+                    _seal, fh, tmp, target, limits or DEFAULT_LIMITS
+                )
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -437,32 +447,29 @@ class Downloads(GeneratedDownloads):
         return StagedPackage(target, size, manifest.sha256)
 
     async def _stream_package(
-        self, package_id: str, tmp: Path, on_received: Callable[[], object] | None = None
+        self, package_id: str, fh: BinaryIO, on_received: Callable[[], object] | None = None
     ) -> None:
         op = ops.DOWNLOAD_PACKAGE
-        fh = await asyncio.to_thread(_create_exclusive, tmp)
-        with fh:
-            decoded: list[bytes] = []
-            scanner = EnvelopeScanner(decoded.append)
-            async with self._pipeline.stream(op, path_params={"packageId": package_id}) as body:
-                received = 0
-                async for chunk in body.chunks():
-                    received += len(chunk)
-                    if received > MAX_RESPONSE_BYTES:
-                        raise APIResponseValidationError(
-                            f"{op.method} {op.path}: the package response exceeds "
-                            f"{MAX_RESPONSE_BYTES} bytes",
-                            status=body.status,
-                        )
-                    scanner.feed(chunk)
-                    if decoded:  # one chunk's worth at a time: memory stays bounded
-                        await asyncio.to_thread(fh.writelines, decoded)
-                        decoded.clear()
-                envelope = _finish(scanner, op.path, body.status, received)
-            _check_envelope(envelope, scanner, op.path, body.status)
-            if on_received is not None:
-                on_received()
-            await asyncio.to_thread(_flush_and_sync, fh)
+        decoded: list[bytes] = []
+        scanner = EnvelopeScanner(decoded.append)
+        async with self._pipeline.stream(op, path_params={"packageId": package_id}) as body:
+            received = 0
+            async for chunk in body.chunks():
+                received += len(chunk)
+                if received > MAX_RESPONSE_BYTES:
+                    raise APIResponseValidationError(
+                        f"{op.method} {op.path}: the package response exceeds "
+                        f"{MAX_RESPONSE_BYTES} bytes",
+                        status=body.status,
+                    )
+                scanner.feed(chunk)
+                if decoded:  # one chunk's worth at a time: memory stays bounded
+                    await asyncio.to_thread(fh.writelines, decoded)
+                    decoded.clear()
+            envelope = _finish(scanner, op.path, body.status, received)
+        _check_envelope(envelope, scanner, op.path, body.status)
+        if on_received is not None:
+            on_received()
 
     async def extract_package(
         self,
