@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import attrs
+
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 
@@ -61,3 +63,14 @@ def test_a_create_never_sent_is_not_counted_sent() -> None:
     # A create whose outcome is unknown may have reached the server: it stays counted.
     lost, _ = m.transition(_submitting(), m.CreateUnknown("HTTP 502", generation=1))
     assert lost.creates == 1
+
+
+def test_a_create_never_sent_takes_back_only_its_own_count() -> None:
+    """A month whose earlier create reached the server keeps that one counted when a later try
+    never connects: `journal show` says 1 create sent, not 0 (and `journal resend`'s count of
+    identical requests, SAT's limit of 2, still sees it)."""
+    state, _ = m.transition(_submitting(), m.Created("R1"))
+    assert state.creates == 1
+    again = attrs.evolve(state, stage=Stage.SUBMITTING, creates=2)
+    state, _ = m.transition(again, m.CreateNotSent("cannot connect: refused"))
+    assert state.creates == 1
