@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -51,17 +51,17 @@ async def test_a_sat_download_starting_mid_stream_does_not_delete_the_package(
         )  # fmt: skip
         assert await cli(sandbox, *bulk) == 0
         package_id, expected = await january_package(sandbox, client)
-        original = downloads_module._flush_and_sync
+        original = downloads_module._seal
         raced: list[int] = []
 
-        def racing(fh: BinaryIO) -> None:
+        def racing(fh: BinaryIO, tmp: Path, target: Path, limits: Any) -> Any:
             # The body has arrived, not yet fsynced or renamed: a `sat download --out A` starts
             # now (cron, another terminal) and clears stale temp files in its staging folder.
             if not raced:
                 raced.append(keyed_cli(sandbox, *bulk))
-            original(fh)
+            return original(fh, tmp, target, limits)
 
-        monkeypatch.setattr(downloads_module, "_flush_and_sync", racing)
+        monkeypatch.setattr(downloads_module, "_seal", racing)
         capsys.readouterr()
         code = await cli(sandbox, "downloads", "package", package_id, "--out", out, "-y")
         said = capsys.readouterr()
@@ -79,10 +79,10 @@ async def test_a_failure_after_the_get_left_says_the_download_may_have_been_spen
     async with world_of(SandboxConfig(speed=3000, seed=5)) as (sandbox, client):
         package_id, _ = await january_package(sandbox, client)
 
-        def disk_full(fh: BinaryIO) -> None:
+        def disk_full(fh: BinaryIO, tmp: Path, target: Path, limits: Any) -> Any:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(downloads_module, "_flush_and_sync", disk_full)
+        monkeypatch.setattr(downloads_module, "_seal", disk_full)
         capsys.readouterr()
         folder = tmp_path / "x"
         assert await cli(sandbox, "downloads", "package", package_id, "--out", folder, "-y") == 4
