@@ -50,3 +50,29 @@ async def test_a_lost_create_found_in_the_same_run_stays_not_resumed(tmp_path: P
         assert result.ok
         assert not result.resumed
         assert calls(sandbox, CREATE) == 1
+
+
+# ------------------------------------------------------------------ #4: journal errors
+
+
+def test_the_journal_errors_are_importable_from_the_top_level_and_in_the_readme_tree() -> None:
+    import gigstack_async
+    from gigstack_async.bulk import store
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    tree = readme.split("## Errors", 1)[1].split("```", 2)[1]
+    names = (
+        "JournalError",
+        "JournalMismatchError",
+        "JournalLockedError",
+        "JournalStateError",
+        "JournalCorruptError",
+        "JournalDamagedError",
+    )
+    for name in names:
+        cls = getattr(gigstack_async, name, None)  # was: None
+        assert cls is getattr(store, name)
+        assert name in gigstack_async.__all__
+        assert issubclass(cls, gigstack_async.JournalError)
+        assert issubclass(cls, gigstack_async.GigstackError)
+        assert f"── {name} " in tree, name
