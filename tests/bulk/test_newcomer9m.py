@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from gigstack_async import GigstackClient, InvalidParameterError
 from gigstack_async.bulk.events import Submitted
+from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.config import FaultConfig
 from tests.bulk._support import CREATE, FAST, calls, results, run, world_of
@@ -76,3 +80,44 @@ def test_the_journal_errors_are_importable_from_the_top_level_and_in_the_readme_
         assert issubclass(cls, gigstack_async.JournalError)
         assert issubclass(cls, gigstack_async.GigstackError)
         assert f"── {name} " in tree, name
+
+
+# ------------------------------------------------------------------ #9: a day that does not exist
+
+
+@pytest.mark.parametrize(
+    ("start", "said"),
+    [
+        ("2025-02-30", "day 30 does not exist in 2025-02, which has 28 days"),
+        ("2024-02-30", "day 30 does not exist in 2024-02, which has 29 days"),
+        ("2025-13", "month 13 does not exist"),
+        ("2025-13-01", "month 13 does not exist"),
+        ("2025/02/01", "must be a date written YYYY-MM-DD"),
+    ],
+)
+async def test_a_date_that_does_not_exist_says_so_and_python_quotes_what_it_got(
+    start: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with GigstackClient("sk_test_x", base_url="http://127.0.0.1:9/v2") as client:
+        with pytest.raises(InvalidParameterError) as caught:
+            client.downloads.bulk(start, "2025-03", rfc_type="received")
+    # was: "start: must be a date written YYYY-MM-DD, or YYYY-MM for a whole month"
+    text = str(caught.value)
+    assert text.startswith(f"start: {said}")
+    assert text.endswith(f" (got {start!r})")
+    code = main(["--api-key", "sk_test_x", "--base-url", "http://127.0.0.1:9/v2", "sat",
+                 "download", "--from", start, "--to", "2025-03", "--rfc-type", "received",
+                 "--out", "unused", "--yes"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert said in err
+    assert f"(got {start!r})" in err
+    assert err.count("(got ") == 1
+
+
+def test_python_errors_never_quote_a_secret() -> None:
+    assert "(got" not in str(InvalidParameterError("api_key", "bad", "sk_live_x", quote=True))
+    assert "(got" not in str(InvalidParameterError("secret", "bad", "whsec_x", quote=True))
+    assert str(
+        InvalidParameterError("end", "must be on or after start", "2024-01", quote=True)
+    ) == ("end: must be on or after start (got '2024-01')")
