@@ -121,3 +121,24 @@ def test_python_errors_never_quote_a_secret() -> None:
     assert str(
         InvalidParameterError("end", "must be on or after start", "2024-01", quote=True)
     ) == ("end: must be on or after start (got '2024-01')")
+
+
+# ------------------------------------------------------------------ #10: shortened at a word
+
+
+@pytest.mark.parametrize("limit", [30, 47, 60, 75, 90, 120])
+def test_a_shortened_summary_reason_ends_at_a_whole_word(limit: int) -> None:
+    from gigstack_async.cli.summary import concise_reason
+
+    text = (
+        "done but the request's createdAt was never shown and unknown never counts as "
+        "after the month, so `gigstack-async journal adopt att1 2025-01 R1` may help "
+        "(it was made " + "very " * 20
+    )
+    short = concise_reason(text, limit)
+    assert short.endswith(" …")
+    kept = short.removesuffix(" …")
+    assert len(kept) <= limit
+    assert text.startswith(kept)
+    assert text[len(kept)] in " ;.,:("  # was: "... unknown never counts as aft …"
+    assert kept.count("`") % 2 == 0  # a command goes whole or not at all
