@@ -7,6 +7,7 @@ printed "resumed from the journal" for the same month.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,16 @@ from gigstack_async.bulk.events import Submitted
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.config import FaultConfig
-from tests.bulk._support import CREATE, FAST, calls, results, run, world_of
+from tests.bulk._support import (
+    CREATE,
+    FAST,
+    calls,
+    download_argv,
+    keyed_cli,
+    results,
+    run,
+    world_of,
+)
 
 # ------------------------------------------------------------------ #2: resumed
 
@@ -142,3 +152,27 @@ def test_a_shortened_summary_reason_ends_at_a_whole_word(limit: int) -> None:
     assert text.startswith(kept)
     assert text[len(kept)] in " ;.,:("  # was: "... unknown never counts as aft …"
     assert kept.count("`") % 2 == 0  # a command goes whole or not at all
+
+
+# ------------------------------------------------------------------ #5: a mistyped API key
+
+
+async def test_a_mistyped_api_key_on_an_existing_folder_says_check_the_key_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cfdi"
+    async with world_of(SandboxConfig(speed=3000, seed=3)) as (sandbox, _client):
+        argv = download_argv("2024-01", out)
+        assert await asyncio.to_thread(keyed_cli, sandbox, *argv) == 0
+        capsys.readouterr()
+        wrong = ["--api-key", "sk_test_typo", "--base-url", sandbox.base_url, *map(str, argv)]
+        code = await asyncio.to_thread(main, wrong)
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2
+        assert calls(sandbox, CREATE) == 1
+        # First the likely cause, then the rebind (was: "belongs to another run" first).
+        check = err.index("The API key differs from the one")
+        assert "mistyped" in err
+        assert "check --api-key / GIGSTACK_API_KEY" in err
+        assert check < err.index("journal rebind")
+        assert "sk_test_typo" not in err
