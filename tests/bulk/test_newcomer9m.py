@@ -8,18 +8,23 @@ printed "resumed from the journal" for the same month.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gigstack_async import GigstackClient, InvalidParameterError
+from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import Submitted
+from gigstack_async.bulk.store import JournalStore, StoreIdentity
 from gigstack_async.cli import main
 from gigstack_async.sandbox import SandboxConfig
 from gigstack_async.sandbox.config import FaultConfig
 from tests.bulk._support import (
     CREATE,
     FAST,
+    JOURNAL,
     calls,
     download_argv,
     keyed_cli,
@@ -176,3 +181,43 @@ async def test_a_mistyped_api_key_on_an_existing_folder_says_check_the_key_first
         assert "check --api-key / GIGSTACK_API_KEY" in err
         assert check < err.index("journal rebind")
         assert "sk_test_typo" not in err
+
+
+# ------------------------------------------------------------------ #3: journal show
+
+
+def test_journal_show_prints_each_command_whole_on_its_own_line_and_pads_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "att1"
+    rid = "08830481-A946-4DD0-B9D6-AF4A2811DA96"
+    adopt = f"gigstack-async journal adopt {out} 2025-01 {rid} --created-at 2025-02-01T09:30"
+    identity = StoreIdentity(
+        None, "http://127.0.0.1:9/v2", "1234abcd1234abcd", None, "received", "cfdi"
+    )
+    jan = m.MonthState("2025-01", date(2025, 1, 1), date(2025, 1, 31), "received", "cfdi")
+    feb = m.MonthState("2025-02", date(2025, 2, 1), date(2025, 2, 28), "received", "cfdi")
+    with JournalStore.open(out / JOURNAL, identity) as store:
+        store.ensure(
+            [
+                attrs.evolve(
+                    jan,
+                    stage=m.Stage.NEEDS_ATTENTION,
+                    unknown=True,
+                    creates=1,
+                    reason="a create request may have been billed; " + "the history " * 60 + "says",
+                    hint=f"Find it in gigstack's dashboard, then `{adopt}` (free).",
+                ),
+                attrs.evolve(feb, stage=m.Stage.DONE, reason="every package extracted"),
+            ]
+        )
+    for argv in (["journal", "show", str(out)], ["journal", "show", str(out), "2025-01"]):
+        assert main(argv) == 0
+        lines = capsys.readouterr().out.splitlines()
+        # The command, whole, on a line of its own (was: folded into a 45-character column).
+        assert adopt in [line.strip() for line in lines]
+        # The table's rows are short: no row padded to the longest reason (was: ~900 wide).
+        rows = [line for line in lines if line.startswith(("2025-01 ", "2025-02 "))]
+        assert rows
+        assert all(len(line) < 100 for line in rows), rows
+        assert not any(line != line.rstrip() for line in lines)

@@ -42,6 +42,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
 from gigstack_async.cli.tables import Col, print_table
+from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
 from gigstack_async.errors import InvalidParameterError
 
@@ -232,6 +233,30 @@ COLUMNS = (
     Col("why"),
     Col("next step"),
 )
+TABLE = 5
+"""`journal show` draws the short cells (`COLUMNS[:TABLE]`) as a table; each month's why and
+next step go below it, whole, with the commands to copy on lines of their own (newcomer 9m
+#3: a ~45-character "next step" column folded them over 4 lines, and without a terminal every
+row was padded to the longest reason, ~900 characters)."""
+
+_COMMAND = re.compile(r"`((?:gigstack-async|cp|mv) [^`]+)`")
+
+
+def show_rows(ui: Ui, rows: list[list[str]]) -> None:
+    """`rows` (`_row`'s cells) as `journal show` prints them: see `TABLE`."""
+    print_table(ui, COLUMNS[:TABLE], [row[:TABLE] for row in rows])
+    for row in rows:
+        why, step = row[TABLE], row[TABLE + 1]
+        if not why and not step:
+            continue
+        ui.out()
+        ui.out(f"{row[0]} ({row[1]}):")
+        if why:
+            ui.out(f"  why: {why}")
+        if step:
+            ui.out(f"  next step: {step}")
+            for command in dict.fromkeys(_COMMAND.findall(step)):
+                ui.out(f"    {command}")
 
 
 def register(commands: Any) -> None:
@@ -747,12 +772,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 )
                 for state in store.states()
             ]
-            print_table(ctx.ui, COLUMNS, rows)
+            show_rows(ctx.ui, rows)
             return exitcodes.OK
         state = _month(store, args.month)
         state = repair.missing_now(store, state.key)  # a folder that lost files says so
         hold = holds.get(state.key)
-        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold, out=out)])
+        show_rows(ctx.ui, [_row(state, journal, running=running, hold=hold, out=out)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
             [
