@@ -8,7 +8,7 @@ printed "resumed from the journal" for the same month.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import attrs
@@ -25,11 +25,13 @@ from tests.bulk._support import (
     CREATE,
     FAST,
     JOURNAL,
+    NEVER_LISTED,
     calls,
     download_argv,
     keyed_cli,
     results,
     run,
+    said_cli,
     world_of,
 )
 
@@ -221,3 +223,35 @@ def test_journal_show_prints_each_command_whole_on_its_own_line_and_pads_nothing
         assert rows
         assert all(len(line) < 100 for line in rows), rows
         assert not any(line != line.rstrip() for line in lines)
+
+
+# ------------------------------------------------------------------ #1: --created-at up front
+
+
+async def test_a_lost_creates_first_hint_offers_created_at_and_following_it_ends_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cfdi"
+    async with world_of(NEVER_LISTED) as (sandbox, _client):
+        cli = said_cli(sandbox, capsys)
+
+        def download() -> tuple[int, str]:
+            return cli(*download_argv("2024-02", out, "received", "--timeout", "60"))
+
+        sandbox.state.force_fault(CREATE, "after_502", times=1)
+        code, said = await asyncio.to_thread(download)
+        assert code != 0
+        assert "cannot tell whether it arrived" in said
+        # was: only `journal adopt <folder> 2024-02 <request id>`, and MISSING DAYS after it
+        offered = f"gigstack-async journal adopt {out} 2024-02 <request id> --created-at <"
+        assert offered in said
+        (request,) = sandbox.state.download_requests
+        # What the dashboard shows: the server's own instant it made the request.
+        made = datetime.fromtimestamp(request.timeline.created_ms / 1000, tz=UTC)
+        adopt = ("journal", "adopt", out, "2024-02", request.request_id)
+        vouch = ("--created-at", made.isoformat(timespec="seconds"))
+        assert (await asyncio.to_thread(cli, *adopt, *vouch, "--yes"))[0] == 0
+        code, said = await asyncio.to_thread(download)
+        assert code == 0, said  # one adopt, one run: ok
+        assert "MISSING DAYS" not in said
+        assert calls(sandbox, CREATE) == 1
