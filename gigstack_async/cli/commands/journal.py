@@ -268,7 +268,8 @@ def register(commands: Any) -> None:
         "show",
         help="each month's state and why",
         description="Show each month of a bulk download: its state, request id, CFDIs, files "
-        "written, why it is in that state and what to do next. With MONTH, also its history. "
+        "written, why it is in that state and what to do next (below the table, in full, each "
+        "command to copy on a line of its own). With MONTH, also its history. "
         "Read-only: it works while a `sat download` runs on the folder (it says so). On a "
         "damaged journal it shows what is left (each month's request ids, from its records, "
         "its log and the file's bytes) and the commands that go on without billing again.",
