@@ -245,18 +245,24 @@ _COMMAND = re.compile(r"`((?:gigstack-async|cp|mv) [^`]+)`")
 def show_rows(ui: Ui, rows: list[list[str]]) -> None:
     """`rows` (`_row`'s cells) as `journal show` prints them: see `TABLE`."""
     print_table(ui, COLUMNS[:TABLE], [row[:TABLE] for row in rows])
+    blank = True
     for row in rows:
         why, step = row[TABLE], row[TABLE + 1]
-        if not why and not step:
+        if not step:
+            if why:  # nothing to do: one line
+                if blank:
+                    ui.out()
+                ui.out(f"{row[0]}: {row[1]}, {why}")
+                blank = False
             continue
         ui.out()
-        ui.out(f"{row[0]} ({row[1]}):")
+        ui.out(f"{row[0]}: {row[1]}")
         if why:
             ui.out(f"  why: {why}")
-        if step:
-            ui.out(f"  next step: {step}")
-            for command in dict.fromkeys(_COMMAND.findall(step)):
-                ui.out(f"    {command}")
+        ui.out(f"  next step: {step}")
+        for command in dict.fromkeys(_COMMAND.findall(step)):
+            ui.out(f"    {command}")
+        blank = True
 
 
 def register(commands: Any) -> None:
