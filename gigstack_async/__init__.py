@@ -36,6 +36,14 @@ from gigstack_async.bulk.events import (
 )
 from gigstack_async.bulk.plan import DownloadPlan
 from gigstack_async.bulk.run import BulkDownload
+from gigstack_async.bulk.store import (
+    JournalCorruptError,
+    JournalDamagedError,
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalStateError,
+)
 from gigstack_async.bulk.watch import DownloadWatchTimeout, PollSchedule
 from gigstack_async.client import GigstackClient
 from gigstack_async.errors import (
@@ -89,6 +97,12 @@ __all__ = [
     "InvalidAmountError",
     "InvalidParameterError",
     "InvoiceType",
+    "JournalCorruptError",
+    "JournalDamagedError",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMismatchError",
+    "JournalStateError",
     "MonthFailed",
     "MonthResult",
     "MonthWarning",

@@ -19,6 +19,7 @@ GigstackError
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from gigstack_async._generated.models import ApiErrorCode
@@ -36,11 +37,29 @@ class InvalidParameterError(GigstackError, ValueError):
     `field` names the argument, `rule` says what it must satisfy.
     """
 
-    def __init__(self, field: str, rule: str, value: object = None) -> None:
+    def __init__(self, field: str, rule: str, value: object = None, *, quote: bool = False) -> None:
         self.field = field
         self.rule = rule
         self.value = value
-        super().__init__(f"{field}: {rule}")
+        # `quote`: the message ends with the value given, `(got '2025-02-30')`, as the CLI
+        # shows it (newcomer 9m #9); never a secret's.
+        shown = shown_value(field, value) if quote else None
+        super().__init__(f"{field}: {rule}" + (f" (got {shown})" if shown else ""))
+
+
+_SECRET_FIELDS = ("key", "secret", "password", "token", "signature", "verifier", "cer")
+
+
+def shown_value(field: str, value: object) -> str | None:
+    """`value` as an error message quotes it (`'2025-02-30'`), or None when it is not shown:
+    none given, bytes, or a field that may hold a secret (`api_key`, `secret`, ...)."""
+    if value is None or isinstance(value, bytes | bytearray | memoryview):
+        return None
+    if any(word in field.lower() for word in _SECRET_FIELDS):
+        return None
+    # '2015-01-01', not datetime.date(2015, 1, 1)
+    text = repr(value.isoformat()) if isinstance(value, date) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class APIConnectionError(GigstackError):

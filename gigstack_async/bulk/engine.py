@@ -611,6 +611,10 @@ class _Run:
         self.reported: set[str] = set()
         self.announced: set[str] = set()
         self.resumed: set[str] = set()
+        # Month -> the request an earlier run made that this run continues (newcomer 9m #2:
+        # `MonthResult.resumed` said False for one an interrupted run created and this one
+        # finished, while the CLI printed "resumed from the journal" for it).
+        self.continued: dict[str, str] = {}
         self.generation = 0
         self.history_ids: tuple[str, ...] | None = None
         self.history_failures = 0  # history reads failed in a row before this run's first one
@@ -761,6 +765,8 @@ class _Run:
                 and old.unknown
                 and not self.sent_this_run.get(new.key, 0)
             )
+            if resumed:
+                self.continued[new.key] = new.request_id
             self.emit(Submitted(new.key, new.request_id, new.duplicate, resumed=resumed))
         if new.sat_state != old.sat_state and new.sat_state and new.request_id:
             self.emit(StateChanged(new.key, new.request_id, new.sat_state, new.invoice_count))
@@ -856,7 +862,11 @@ class _Run:
                 files=files,
                 error=error,
                 duplicate=state.duplicate,
-                resumed=state.key in self.resumed,
+                resumed=state.key in self.resumed
+                or (
+                    state.request_id is not None
+                    and self.continued.get(state.key) == state.request_id
+                ),
                 stage=stage or state.stage.value,
                 hint=hint or state.hint,
                 open_day=state.open_day,
@@ -1576,6 +1586,7 @@ class _Run:
                 before = self.store.get(key)
                 if before.request_id and before.stage is not m.Stage.PLANNED:
                     self.announced.add(key)
+                    self.continued[key] = before.request_id
                     self.emit(Submitted(key, before.request_id, before.duplicate, resumed=True))
                 folder = None if self.options.download_to is None else self.options.download_to
                 on_disk = 0 if folder is None else files_in(folder / key)

@@ -2996,11 +2996,16 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             else ""
         )
         flag = "add --ids-restarted if another month had that id; " if restarted else ""
+        # With the createdAt the dashboard shows, as optional, in the same step (newcomer 9m
+        # #1: adopted without it, a request the history never listed ended MISSING DAYS and
+        # cost a second adopt); never this journal's own send time, which is not its createdAt.
         found = (
             f"open gigstack's dashboard (Descarga Masiva) and look for {article} {kind}"
             f"{restarted}. If there is one, `gigstack-async journal adopt {state.key} "
-            f"<request id>` ({flag}it is checked against the history, or by its {contents} "
-            "before anything is extracted)"
+            f"<request id> --created-at <time the dashboard shows it was made>` ({flag}it is "
+            f"checked against the history, or by its {contents} before anything is extracted; "
+            "--created-at is optional: without it, a request the history never lists may "
+            "leave the month's last day in doubt, MISSING DAYS)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell "

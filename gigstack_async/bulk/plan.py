@@ -183,9 +183,30 @@ def _bound(field: str, value: object, *, is_end: bool) -> date:
             return parse_date(value)
         except ValueError:
             raise InvalidParameterError(
-                field, "must be a date written YYYY-MM-DD, or YYYY-MM for a whole month", value
+                field, _not_a_day(value.strip()), value, quote=True
             ) from None
     return date_value(field, value)
+
+
+def _not_a_day(text: str) -> str:
+    # Written right but not a real day (newcomer 9m #9: `2025-02-30` was told it "must be a
+    # date written YYYY-MM-DD", which it is): say which part does not exist.
+    digits = text.split("-")
+    if (
+        len(digits) in (2, 3)
+        and len(digits[0]) == 4
+        and all(len(d) == 2 for d in digits[1:])
+        and all(d.isascii() and d.isdigit() for d in digits)
+    ):
+        year, month = int(digits[0]), int(digits[1])
+        if not 1 <= month <= 12:
+            return f"month {digits[1]} does not exist (YYYY-MM, months 01 to 12)"
+        if len(digits) == 3:
+            days = month_end(date(year, month, 1)).day
+            return (
+                f"day {digits[2]} does not exist in {digits[0]}-{digits[1]}, which has {days} days"
+            )
+    return "must be a date written YYYY-MM-DD, or YYYY-MM for a whole month"
 
 
 def _check_window(first: date, start: object, today: date) -> None:
@@ -207,6 +228,7 @@ def _check_window(first: date, start: object, today: date) -> None:
         f"{SYNC_WINDOW_MONTHS} months back; the first whole month it accepts is "
         f"{whole:%Y-%m}{partial}",
         start,
+        quote=True,
     )
 
 
@@ -245,7 +267,9 @@ def plan_months(
     _check_window(first, start, now)
     check_sync_window("start", first, now)
     if first > requested_end:
-        raise InvalidParameterError("end", f"must be on or after start ({first.isoformat()})", end)
+        raise InvalidParameterError(
+            "end", f"must be on or after start ({first.isoformat()})", end, quote=True
+        )
     last = min(requested_end, now)
 
     slots: list[MonthSlot] = []

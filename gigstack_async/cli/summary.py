@@ -66,7 +66,15 @@ def concise_reason(text: str, limit: int = REASON_LIMIT) -> str:
     if len(short) <= limit:
         return short
     cut = max(_top_level_breaks(short, limit), default=0)
-    return (short[:cut].rstrip(" ;.") if cut else short[:limit].rstrip()) + " …"
+    if cut:
+        return short[:cut].rstrip(" ;.") + " …"
+    # No sentence ends within `limit`: cut at its last space, never inside a word (newcomer
+    # 9m #10: "(unknown never counts as aft …") nor inside a backticked command.
+    space = short.rfind(" ", 0, limit + 1)
+    while space > 0 and short[:space].count("`") % 2:
+        space = short.rfind(" ", 0, short.rfind("`", 0, space))
+    kept = short[:space] if space > 0 else short[:limit]
+    return kept.rstrip(" ;.,:(") + " …"
 
 
 def _top_level_breaks(text: str, limit: int) -> list[int]:

@@ -29,6 +29,12 @@ RESEND_TAIL = (
     "; if there is none, `gigstack-async journal resend 2024-01` sends it again (billed again "
     "only if the dashboard missed it). Until then nothing is sent for this month"
 )
+CREATED_AT = "--created-at <time the dashboard shows it was made>"
+"""Newcomer 9m #1: the dashboard's createdAt offered in the first hint, as optional."""
+OPTIONAL = (
+    "; --created-at is optional: without it, a request the history never lists may leave the "
+    "month's last day in doubt, MISSING DAYS)"
+)
 CANDIDATES_HINT = (
     "look each of them up (`gigstack-async journal show 2024-01` lists what is known); "
     "`gigstack-async journal adopt 2024-01 <request id>` the one that is the " + KIND + " (it is "
@@ -36,8 +42,8 @@ CANDIDATES_HINT = (
 )
 DASHBOARD_HINT = (
     "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ". If there is one, "
-    "`gigstack-async journal adopt 2024-01 <request id>` (it is checked against the history, "
-    "or by its CFDIs before anything is extracted)" + RESEND_TAIL
+    "`gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (it is checked "
+    "against the history, or by its CFDIs before anything is extracted" + OPTIONAL + RESEND_TAIL
 )
 """Newcomer 9l #6a: nothing seen says the server's ids restarted, so the hint says nothing of
 it (before: every lost create's hint led with the rare restart and --ids-restarted)."""
@@ -45,9 +51,9 @@ RESTARTED_HINT = (
     "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ", by its dates "
     "and type, not its id: after the server's request ids restarted it may carry an id this "
     "journal already knows (`gigstack-async journal show 2024-01`). If there is one, "
-    "`gigstack-async journal adopt 2024-01 <request id>` (add --ids-restarted if another month "
-    "had that id; it is checked against the history, or by its CFDIs before anything is "
-    "extracted)" + RESEND_TAIL
+    "`gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (add "
+    "--ids-restarted if another month had that id; it is checked against the history, or by "
+    "its CFDIs before anything is extracted" + OPTIONAL + RESEND_TAIL
 )
 """The same once a request of the journal was listed with other attributes (ids restarted)."""
 NOT_LISTED = (
@@ -566,8 +572,8 @@ def test_the_history_before_the_create_is_never_adopted() -> None:
     )
     # The dashboard shows h1 with the month's dates: named as not the create (review 9r #2).
     assert new.hint == DASHBOARD_HINT.replace(
-        "extracted); if there is none,",
-        "extracted). Not h1: listed before this create was sent, so it is another request "
+        "MISSING DAYS); if there is none,",
+        "MISSING DAYS). Not h1: listed before this create was sent, so it is another request "
         "(another folder's or tool's), not that create; adopting it downloads that request's "
         "package(s) and spends SAT's downloads of them (2 per package, shared with whoever "
         "made it); if there is no other,",
@@ -2883,8 +2889,10 @@ def test_an_unsettled_create_of_an_issued_metadata_month_names_its_kind() -> Non
     assert new.reason == unproven_reason(NOT_LISTED.format(n=0))
     assert new.hint == (
         "open gigstack's dashboard (Descarga Masiva) and look for an " + kind + ". If there is "
-        "one, `gigstack-async journal adopt 2024-01 <request id>` (it is checked against the "
-        "history, or by its metadata before anything is extracted)" + RESEND_TAIL
+        "one, `gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (it is "
+        "checked against the history, or by its metadata before anything is extracted"
+        + OPTIONAL
+        + RESEND_TAIL
     )
 
 

@@ -333,7 +333,10 @@ async def test_the_summary_shortens_a_long_reason_and_journal_show_keeps_it_whol
     assert "outcome of the create request is unknown (…); a create request may have been " in row
     assert "history cannot tell whether it arrived (…). Next: " in row
     # The hint (what to do) stays whole: its commands run as printed.
-    assert f"`gigstack-async journal adopt {out} 2024-01 <request id>`" in row
+    assert (
+        f"`gigstack-async journal adopt {out} 2024-01 <request id> --created-at <time the "
+        "dashboard shows it was made>`"
+    ) in row
     assert f"`gigstack-async journal resend {out} 2024-01`" in row
     assert len(row.split(". Next: ", 1)[0]) < 250  # the month's columns and its reason
     assert (

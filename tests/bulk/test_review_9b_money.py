@@ -463,7 +463,11 @@ async def test_rate_limited_creates_the_history_cannot_settle_say_exactly_what_t
         assert "cannot tell whether it arrived" in (jan.error or "")
         hint = jan.hint or ""
         assert "look for a received cfdi request for 2024-01-01..2024-01-31" in hint
-        assert says(hint, "`gigstack-async journal adopt 2024-01 <request id>`")
+        assert says(
+            hint,
+            "`gigstack-async journal adopt 2024-01 <request id> --created-at <time the dashboard "
+            "shows it was made>`",
+        )
         assert says(hint, "if there is none, `gigstack-async journal resend 2024-01`")
         assert "billed again only if the dashboard missed it" in hint
         # Running again changes nothing and sends nothing.

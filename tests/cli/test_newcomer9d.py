@@ -313,9 +313,16 @@ async def test_the_plans_held_months_show_created_at_readably(
 
 
 def _show_rows(stdout: str) -> dict[str, str]:
-    return {
+    """Each month's table row, then its why and next step (printed below the table, from a
+    line "YYYY-MM: state" to the next blank line: newcomer 9m #3)."""
+    rows = {
         line.split()[0]: line for line in stdout.splitlines() if re.match(r"\d{4}-\d{2} ", line)
     }
+    for block in stdout.split("\n\n"):
+        found = re.match(r"(\d{4}-\d{2}): ", block)
+        if found and found[1] in rows:
+            rows[found[1]] += " " + " ".join(block.split())
+    return rows
 
 
 async def test_journal_show_names_a_held_month_held_with_its_request(

@@ -42,6 +42,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
 from gigstack_async.cli.tables import Col, print_table
+from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
 from gigstack_async.errors import InvalidParameterError
 
@@ -232,6 +233,36 @@ COLUMNS = (
     Col("why"),
     Col("next step"),
 )
+TABLE = 5
+"""`journal show` draws the short cells (`COLUMNS[:TABLE]`) as a table; each month's why and
+next step go below it, whole, with the commands to copy on lines of their own (newcomer 9m
+#3: a ~45-character "next step" column folded them over 4 lines, and without a terminal every
+row was padded to the longest reason, ~900 characters)."""
+
+_COMMAND = re.compile(r"`((?:gigstack-async|cp|mv) [^`]+)`")
+
+
+def show_rows(ui: Ui, rows: list[list[str]]) -> None:
+    """`rows` (`_row`'s cells) as `journal show` prints them: see `TABLE`."""
+    print_table(ui, COLUMNS[:TABLE], [row[:TABLE] for row in rows])
+    blank = True
+    for row in rows:
+        why, step = row[TABLE], row[TABLE + 1]
+        if not step:
+            if why:  # nothing to do: one line
+                if blank:
+                    ui.out()
+                ui.out(f"{row[0]}: {row[1]}, {why}")
+                blank = False
+            continue
+        ui.out()
+        ui.out(f"{row[0]}: {row[1]}")
+        if why:
+            ui.out(f"  why: {why}")
+        ui.out(f"  next step: {step}")
+        for command in dict.fromkeys(_COMMAND.findall(step)):
+            ui.out(f"    {command}")
+        blank = True
 
 
 def register(commands: Any) -> None:
@@ -243,7 +274,8 @@ def register(commands: Any) -> None:
         "show",
         help="each month's state and why",
         description="Show each month of a bulk download: its state, request id, CFDIs, files "
-        "written, why it is in that state and what to do next. With MONTH, also its history. "
+        "written, why it is in that state and what to do next (below the table, in full, each "
+        "command to copy on a line of its own). With MONTH, also its history. "
         "Read-only: it works while a `sat download` runs on the folder (it says so). On a "
         "damaged journal it shows what is left (each month's request ids, from its records, "
         "its log and the file's bytes) and the commands that go on without billing again.",
@@ -747,12 +779,12 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 )
                 for state in store.states()
             ]
-            print_table(ctx.ui, COLUMNS, rows)
+            show_rows(ctx.ui, rows)
             return exitcodes.OK
         state = _month(store, args.month)
         state = repair.missing_now(store, state.key)  # a folder that lost files says so
         hold = holds.get(state.key)
-        print_table(ctx.ui, COLUMNS, [_row(state, journal, running=running, hold=hold, out=out)])
+        show_rows(ctx.ui, [_row(state, journal, running=running, hold=hold, out=out)])
         details = [
             ["dates", f"{state.start} to {state.end}"],
             [
