@@ -627,6 +627,10 @@ class _Run:
         self.last_error: dict[str, GigstackError] = {}
         self.stopping = False
         self.stop = asyncio.Event()
+        # When `timeout=` ends the run, on the event loop's clock (`now`), the one clock every
+        # check of it reads: the main loop, and each create, package GET and status call right
+        # before it leaves (review 9w #10: a call queued for a slot went out past it).
+        self.deadline: float | None = None
         self.cancelled = False
         self.created_ids: set[str] = set()
         # A package GET that never left, or was answered 429: how many times in this run, and
@@ -748,6 +752,21 @@ class _Run:
             self.stop.set()
         if server_answered(error):
             self.answered = True
+
+    def now(self) -> float:
+        """The run's clock (the event loop's, seconds): what `deadline` is on."""
+        return asyncio.get_running_loop().time()
+
+    def past_deadline(self) -> bool:
+        """Whether the run is stopping: its deadline passed (noted here, so every task sees it
+        at once), or a failure ended it. Checked by every call that would send something new,
+        right before it leaves, not only by the main loop between ticks: a create or package
+        GET waiting for a concurrency slot while the loop sits in a slow history read must
+        not leave after the deadline (review 9w #10)."""
+        if not self.stopping and self.deadline is not None and self.now() >= self.deadline:
+            self.stopping = True
+            self.stop.set()
+        return self.stopping
 
     # ---------------------------------------------------------------- events
 
@@ -1070,7 +1089,10 @@ class _Run:
                 self.limit.release()
 
         try:
-            if self.stopping:
+            # Checked with the slot held (review 9w #10): only the count's shared fsync lies
+            # between this and the GET; giving a synced count back would cost a transition
+            # that may end the month's downloads for this run (`PackageFailed`).
+            if self.past_deadline():
                 return  # past the deadline: not sent, not counted; the next run fetches it
             before = self.store.get(key).downloads_of(package_id)
             self.feed(key, m.PackageSending(package_id))  # counted before the GET leaves
@@ -1332,7 +1354,7 @@ class _Run:
         if failures:
             # A retried status call backs off (capped, jittered): never a tight loop.
             await self._pause(resubmit_delay(failures - 1, None))
-        if self.stopping:
+        if self.past_deadline():
             return
         try:
             answer = await self.downloads.status(request_id)
@@ -1547,8 +1569,11 @@ class _Run:
             # This run sent the month before (that create was refused): wait before the next.
             await self._pause(resubmit_delay(attempt - 1, self.last_error.get(key)))
         async with self.limit:
-            if self.stopping or self.history_ids is None:
-                return  # past the deadline: nothing new is sent
+            # The deadline is checked here, with the slot held, right before the create leaves:
+            # a month not sent stays planned, and its result says it was not requested
+            # (nothing billed), as for the months the loop never reached.
+            if self.past_deadline() or self.history_ids is None:
+                return
             state = self.store.get(key)
             if state.stage is not m.Stage.PLANNED:
                 return
@@ -1566,9 +1591,8 @@ class _Run:
                 await self.create(key)
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         timeout = self.options.timeout
-        deadline = None if timeout is None else loop.time() + timeout
+        self.deadline = None if timeout is None else self.now() + timeout
         async with asyncio.TaskGroup() as tasks:
             self.tasks = tasks
             want_files = self.options.download_to is not None
@@ -1630,22 +1654,16 @@ class _Run:
                 if before.settled and after.settled:
                     self.resumed.add(key)
             delays = self.options.poll.delays()
-            next_tick = loop.time()
+            next_tick = self.now()
             while True:
-                if deadline is not None and loop.time() >= deadline:
-                    self.stopping = True
-                    self.stop.set()
-                if not self.stopping:
+                if not self.past_deadline():
                     # Ticks follow the poll schedule only: a task that wakes the loop (a
                     # status answer, a settled month) never buys an early history call.
-                    if loop.time() >= next_tick:
+                    if self.now() >= next_tick:
                         await self.tick()
-                        next_tick = loop.time() + next(delays)
-                    if deadline is not None and loop.time() >= deadline:
-                        # The history read outlasted the deadline: nothing new is sent.
-                        self.stopping = True
-                        self.stop.set()
-                    else:
+                        next_tick = self.now() + next(delays)
+                    # A history read that outlasted the deadline: nothing new is sent.
+                    if not self.past_deadline():
                         await self.send_planned()
                 if self.fatal is None:  # a refusal by a 401 is no month's result
                     self.report_settled()
@@ -1656,9 +1674,9 @@ class _Run:
                         break
                     await self._wait_change(None)  # let in-flight calls finish
                     continue
-                delay = max(0.0, next_tick - loop.time())
-                if deadline is not None:
-                    delay = max(0.0, min(delay, deadline - loop.time()))
+                delay = max(0.0, next_tick - self.now())
+                if self.deadline is not None:
+                    delay = max(0.0, min(delay, self.deadline - self.now()))
                 await self._wait_change(delay)
         self.tasks = None
         try:

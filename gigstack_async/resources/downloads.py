@@ -566,7 +566,10 @@ class Downloads(GeneratedDownloads):
           resumes); a path to put it elsewhere; False (or no `download_to`) keeps it only for
           this run.
         - `poll`: how often to poll (one history call per tick for all months).
-        - `timeout`: stop watching after this many seconds (the journal keeps the state).
+        - `timeout`: stop after this many seconds: from then on nothing new is sent (no
+          create, no package GET, even one queued for a `concurrency` slot); calls already on
+          their way are answered and journaled, and every month still gets its `MonthResult`
+          (one not requested stays `planned`: nothing billed). The journal keeps the state.
         - `allow_duplicates`: also send a month whose exact request (dates, `rfc_type`,
           `request_type`) the account's history already lists under an id this journal did not
           send (another folder's run, most likely). False (the default) holds such a month: it

@@ -154,8 +154,9 @@ def register(subparsers: Any) -> None:
         "--timeout",
         type=positive_float,
         metavar="SECONDS",
-        help="stop watching after SECONDS; months not finished by then are reported with "
-        "their stage and resume later",
+        help="stop after SECONDS: from then on nothing new is sent (no create, no package "
+        "download; calls already on their way are answered and recorded); months not finished "
+        "are reported with their stage and resume on the next run",
     )
     parser.add_argument(
         "--allow-duplicates",
