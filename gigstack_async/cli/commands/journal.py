@@ -694,10 +694,13 @@ def _downloads_used(state: m.MonthState) -> list[str]:
             text += " (SAT's 2 assumed spent: this journal did not count them)"
         elif state.request_id in state.foreign and used <= m.DOWNLOAD_BUDGET:
             # Review 9u #3: made outside the journal, one of SAT's 2 is assumed spent there.
-            text += (
-                " (1 assumed spent where the request was made, outside this journal; "
-                f"{used - 1} sent here)"
+            where = (
+                # Review 9w: taken for a lost create, or adopted: maybe made elsewhere.
+                "where the request may have been made (not proven this month's own create)"
+                if state.request_id in state.unproven
+                else "where the request was made"
             )
+            text += f" (1 assumed spent {where}, outside this journal; {used - 1} sent here)"
         elif unsure and used > m.DOWNLOAD_BUDGET:
             # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
             text += f" ({unsure} unconfirmed: SAT may already have served it twice)"
@@ -890,8 +893,14 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         elif request_id in new.foreign:
             # Review 9u #3: made outside the journal, as gigstack's duplicate answer can name.
             ctx.ui.out(
-                f"This journal did not count the downloads of {request_id}'s packages (made "
-                "elsewhere: another folder, another machine or gigstack's dashboard, which may "
+                f"This journal did not count the downloads of {request_id}'s packages ("
+                + (
+                    # Review 9w #7: after a lost create, the id may be that create or another's.
+                    "not proven to be this month's own create: it may have been made "
+                    if request_id in new.unproven
+                    else "made "
+                )
+                + "elsewhere: another folder, another machine or gigstack's dashboard, which may "
                 "have downloaded them already), so one of SAT's 2 is assumed spent: the next "
                 "run sends at most one GET of each package and never retries it. If that GET "
                 f"fails, `{PROG} journal retry-download {shell_quote(str(args.journal))} "
