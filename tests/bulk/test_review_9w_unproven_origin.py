@@ -88,7 +88,8 @@ async def test_adopting_the_dashboards_request_after_a_lost_create_gets_one_get(
         assert calls(sandbox, PACKAGE) - before == 1
         state = _month(b)
         assert state.stage is m.Stage.NEEDS_ATTENTION
-        assert state.reason is not None and "SAT 5008" in state.reason
+        assert state.reason is not None
+        assert "SAT 5008" in state.reason
         assert main(["journal", "show", str(b), JAN]) == 0
         shown = capsys.readouterr().out
     _says_where_then_resend(" ".join(shown.split()))
