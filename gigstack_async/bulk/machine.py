@@ -470,7 +470,7 @@ class MonthState:
     foreign: tuple[str, ...] = ()
     """Request ids taken from outside this journal (`_taken`, `made_elsewhere`): made by another
     folder, another machine or gigstack's dashboard, named by gigstack's `duplicate: true`
-    answer, SAT 5005's active request or `journal adopt` into a month that never sent a create.
+    answer, SAT 5005's active request or `journal adopt` of an id the month never had.
     How many of SAT's 2 downloads of their packages were spent there is unknown, never zero:
     each package with no count yet counts one, unsure (`_with_unknown_counts`), so the month
     sends at most one GET of it by itself and never retries it; the next needs `journal
@@ -927,8 +927,9 @@ class Adopt:
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
     foreign: bool = False
-    """The request was made outside this journal (`made_elsewhere`: the month never sent a
-    create, no month knows the id): one GET of each package, as `MonthState.foreign` says.
+    """The request is not proven this journal's own (`made_elsewhere`: the month never had
+    the id, no month knows it, or one that released it had taken it so): one GET of each
+    package, as `MonthState.foreign` says; after the month sent a create, also `unproven`.
     `uncounted` (or a month whose counts were lost) wins: both assumed spent."""
     today: date | None = None
     """Today in Mexico City as the user adopts (None: not known): the request was made on or
@@ -5372,9 +5373,9 @@ def _poll_failed(state: MonthState, obs: PollFailed) -> Result:
 
 
 def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: str) -> bool:
-    """Whether `request_id`, adopted for `state`, was made outside this journal: the month
-    never sent a create and never had a request id (a `held` month, a month new to the
-    journal), and no month of the journal knows the id (`journal_ids`: every month's
+    """Whether `request_id`, adopted for `state`, may have been made outside this journal: the
+    month never had it (a `held` month, a month new to the journal, or one whose create lost
+    its answer), and no month of the journal knows the id (`journal_ids`: every month's
     `known_ids`; one another month released carries its counts along). Its package downloads
     were counted elsewhere, if at all (another folder's run, another tool): unknown, never
     zero, so the adopt is `Adopt.foreign`: one GET of each package, never retried, then the
