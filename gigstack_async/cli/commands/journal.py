@@ -285,7 +285,12 @@ def register(commands: Any) -> None:
         "that day MISSING DAYS once it is over, as the month's own request would; when "
         "gigstack's dashboard shows when the request was made, --created-at vouches for it "
         "(also for the month's request adopted again, even once done: only that is "
-        "recorded). Asks for confirmation (--yes when not in a terminal). Nothing is sent.",
+        "recorded). An id the month never had (also one adopted after its create lost its "
+        "answer: it may be another folder's) has one of each package's 2 SAT downloads "
+        "assumed spent (both, in a month new to this journal): the next run sends at most "
+        "one GET of each, never retried, and `journal retry-download` allows one more "
+        "(free). Asks for confirmation (--yes when not in a "
+        "terminal). Nothing is sent.",
         epilog=EPILOG,
     )
     _journal_arg(adopt)
