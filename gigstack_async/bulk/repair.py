@@ -148,7 +148,11 @@ def adopt(
     # downloaded its packages at once, spending SAT's last download. Made outside the journal:
     # one GET of each package, as for gigstack's duplicate answer (`MonthState.foreign`).
     journal_ids = (i for other in store.states() if other.key != key for i in other.known_ids)
-    foreign = m.made_elsewhere(state, journal_ids, request_id) or released_foreign
+    # An id the month had (its create's own answer) stays proven its own: what the releasing
+    # month spent on it is carried, never its doubt about where it was made.
+    foreign = m.made_elsewhere(state, journal_ids, request_id) or (
+        released_foreign and request_id not in state.known_ids
+    )
     vouched = _vouched_text(created_at)
     try:
         created = _server_created_at(store, state, request_id, ids_restarted=ids_restarted)
