@@ -981,7 +981,7 @@ class _Run:
             return m.Created(request_id)
         created = dict(self.history_created).get(request_id)
         states = self.store.states()
-        released = tuple(r for s in states for r in s.released if r.id == request_id)
+        released = tuple(r for s in states for r in s.released_marked() if r.id == request_id)
         # Another month that follows it, or knows it without having released it (a release a
         # `journal repair` forgot: review 9v #2a), may download it: never taken here too.
         return m.Created(
@@ -1409,7 +1409,7 @@ class _Run:
         # Every month's ids, the plan's or not: SAT's active duplicate (5005) is never another's
         # (an id a month released is known not to be its request: not counted).
         journal_ids = self._journal_ids()
-        released = tuple(r for s in self.store.states() for r in s.released)
+        released = tuple(r for s in self.store.states() for r in s.released_marked())
         for key in watched:
             self.feed(
                 key,

@@ -331,11 +331,16 @@ class ReleasedRequest:
     `downloads`: the SAT downloads this month spent on its packages, carried to the month that
     adopts it (SAT counts per package, whichever month asked). `unsure`: how many of those may
     not have reached SAT (`MonthState.unsure`), carried too: a count carried as sure would stop
-    the adopting month from asking SAT once more, and send the user to a billed resend."""
+    the adopting month from asking SAT once more, and send the user to a billed resend.
+    `foreign`: the request was not proven this journal's own (`MonthState.foreign`): the month
+    that takes it counts it so too, one GET of each package not counted yet (review 9w: counted
+    0, SAT's 3rd GET). A log line written before it was kept reads True (`store`: unknown is
+    never zero)."""
 
     id: str
     downloads: tuple[tuple[str, int], ...] = ()
     unsure: tuple[tuple[str, int], ...] = ()
+    foreign: bool = False
 
 
 @attrs.frozen
@@ -436,6 +441,14 @@ class MonthState:
     """Request ids this month had that are known not to be its own (see `ReleasedRequest`):
     still in `known_ids` (never adopted again by this month automatically)."""
 
+    def released_marked(self) -> tuple[ReleasedRequest, ...]:
+        """`released`, each marked `foreign` when the month took it so (a release recorded
+        before `ReleasedRequest.foreign` was kept says it only in `foreign`)."""
+        return tuple(
+            attrs.evolve(r, foreign=True) if r.id in self.foreign and not r.foreign else r
+            for r in self.released
+        )
+
     def released_ids(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.released)
 
@@ -457,12 +470,19 @@ class MonthState:
     foreign: tuple[str, ...] = ()
     """Request ids taken from outside this journal (`_taken`, `made_elsewhere`): made by another
     folder, another machine or gigstack's dashboard, named by gigstack's `duplicate: true`
-    answer, SAT 5005's active request or `journal adopt` into a month that never sent a create.
+    answer, SAT 5005's active request or `journal adopt` of an id the month never had.
     How many of SAT's 2 downloads of their packages were spent there is unknown, never zero:
     each package with no count yet counts one, unsure (`_with_unknown_counts`), so the month
     sends at most one GET of it by itself and never retries it; the next needs `journal
     retry-download` (free: SAT answers 5008 for a package served twice; review 9u #3). The log
-    keeps them as `uncounted` (`Counts.of`): a record rebuilt from it assumes both spent."""
+    keeps them as `uncounted` (`Counts.of`): a record rebuilt from it assumes both spent.
+    Also any request whose origin is not proven to be this month's own create (review 9w):
+    one the user adopted that the month never had, and one taken from the history for a create
+    whose outcome is unknown (`_reconcile`): it may be another folder's (`unproven`)."""
+    unproven: tuple[str, ...] = ()
+    """The `foreign` ids taken for this month's own create whose answer was lost, or adopted by
+    the user after the month sent one (review 9w): it may be that create or another's; the
+    texts say so (`_made_outside`) instead of "made outside this journal"."""
     counts_lost: bool = False
     """The month's record was lost with its counts (rebuilt by `journal repair` or held from a
     log that kept none, or from files in its folder): any request adopted for it is
@@ -907,8 +927,9 @@ class Adopt:
     """This journal did not count the downloads of the request's packages (the month was not in
     it: see `MonthState.uncounted`): each counts as spent until SAT shows otherwise."""
     foreign: bool = False
-    """The request was made outside this journal (`made_elsewhere`: the month never sent a
-    create, no month knows the id): one GET of each package, as `MonthState.foreign` says.
+    """The request is not proven this journal's own (`made_elsewhere`: the month never had
+    the id, no month knows it, or one that released it had taken it so): one GET of each
+    package, as `MonthState.foreign` says; after the month sent a create, also `unproven`.
     `uncounted` (or a month whose counts were lost) wins: both assumed spent."""
     today: date | None = None
     """Today in Mexico City as the user adopts (None: not known): the request was made on or
@@ -2938,8 +2959,13 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     theirs = [s for s in [*matches, *maybe] if s.id in owners]
     if len(matches) == 1 and not maybe and not theirs:
         match = matches[0]
+        # Nothing proves it is the lost create rather than another folder's request made
+        # after it (review 9w #12: counted 0, SAT's 3rd GET): taken as from outside.
+        taken = _taken(state, match.id, obs.journal_ids, obs.released)
+        if match.id in taken.foreign:
+            taken = _evolve(taken, unproven=_add(taken.unproven, match.id))
         adopted = _evolve(
-            _taking_released(state, match.id, obs.released),
+            taken,
             stage=Stage.SUBMITTED,
             request_id=match.id,
             known_ids=_add(state.known_ids, match.id),
@@ -4975,8 +5001,8 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         return _expired(state, f"SAT 5007: package {obs.package_id} no longer exists")
     if obs.code == 5008:
         elsewhere = (
-            f" ({_MADE_OUTSIDE.format(request_id=state.request_id)}: there it was downloaded "
-            "twice, and its files may be in that folder)"
+            f" ({_made_outside(state)}: there it was downloaded twice, and its files may be "
+            "in that folder)"
             if state.request_id in state.foreign
             else ""
         )
@@ -5047,6 +5073,20 @@ _MADE_OUTSIDE = (
 )
 
 
+_NOT_PROVEN_OWN = (
+    "request {request_id} is not proven to be this month's own create (taken for a create "
+    "whose answer was lost, or adopted): it may have been made outside this journal (by "
+    "another folder, another machine or gigstack's dashboard), which may already have "
+    "downloaded its packages: how many of SAT's 2 downloads were spent is unknown"
+)
+
+
+def _made_outside(state: MonthState) -> str:
+    """Where the month's `foreign` request may have been made, as its texts say it."""
+    text = _NOT_PROVEN_OWN if state.request_id in state.unproven else _MADE_OUTSIDE
+    return text.format(request_id=state.request_id)
+
+
 def counted_downloads(state: MonthState, package_id: str) -> str:
     """ "2 downloads counted, 1 of them may not have reached SAT (…)": the package's count as
     `journal show` and `journal retry-download` say it; for a request this journal never
@@ -5080,7 +5120,7 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
         ours = max(0, used - (DOWNLOAD_BUDGET - 1))
         return (
             f"one of SAT's {DOWNLOAD_BUDGET} downloads assumed spent and {ours} sent here: "
-            f"{_MADE_OUTSIDE.format(request_id=state.request_id)}, so this journal sends at "
+            f"{_made_outside(state)}, so this journal sends at "
             "most one GET of each of its packages by itself"
             + (
                 "; that GET brought no complete package, so SAT may already have served it twice"
@@ -5338,16 +5378,21 @@ def _poll_failed(state: MonthState, obs: PollFailed) -> Result:
 
 
 def made_elsewhere(state: MonthState, journal_ids: Iterable[str], request_id: str) -> bool:
-    """Whether `request_id`, adopted for `state`, was made outside this journal: the month
-    never sent a create and never had a request id (a `held` month, a month new to the
-    journal), and no month of the journal knows the id (`journal_ids`: every month's
+    """Whether `request_id`, adopted for `state`, may have been made outside this journal: the
+    month never had it (a `held` month, a month new to the journal, or one whose create lost
+    its answer), and no month of the journal knows the id (`journal_ids`: every month's
     `known_ids`; one another month released carries its counts along). Its package downloads
     were counted elsewhere, if at all (another folder's run, another tool): unknown, never
     zero, so the adopt is `Adopt.foreign`: one GET of each package, never retried, then the
     free `journal retry-download`, as for gigstack's duplicate answer or SAT 5005's active
     request naming such an id (`_taken`; review 9u #3). A month the journal had no record of
-    is `Adopt.uncounted` instead (its own earlier record may have spent both)."""
-    return state.creates == 0 and not state.known_ids and request_id not in set(journal_ids)
+    is `Adopt.uncounted` instead (its own earlier record may have spent both).
+
+    A month that sent a create and never had this id is no different (review 9w #7): the
+    request adopted after a create lost its answer may be that create or another folder's,
+    which may have spent both downloads; only an id the month had (its create's own answer,
+    `known_ids`) is proven its own."""
+    return request_id not in state.known_ids and request_id not in set(journal_ids)
 
 
 def _owners(
@@ -5422,7 +5467,11 @@ def _taken(
     if state.counts_lost:
         state = _evolve(state, uncounted=_add(state.uncounted, request_id))
     if any(r.id == request_id for r in released):
-        return _taking_released(state, request_id, released)
+        state = _taking_released(state, request_id, released)
+        if not any(r.id == request_id and r.foreign for r in released):
+            return state
+        # The month that released it had taken it from outside: still unknown (review 9w).
+        return _evolve(state, foreign=_add(state.foreign, request_id))
     known = request_id in state.known_ids or request_id in _owners(state, journal_ids)
     if known or request_id in state.uncounted:
         return state
@@ -5463,9 +5512,12 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
     uncounted = state.uncounted
     if obs.uncounted or state.counts_lost:
         uncounted = _add(uncounted, obs.request_id)
-    foreign = state.foreign
+    foreign, not_own = state.foreign, state.unproven
     if obs.foreign and obs.request_id not in uncounted:
         foreign = _add(foreign, obs.request_id)
+        if state.creates:
+            # It may be the month's own lost create, or another's (review 9w #7).
+            not_own = _add(not_own, obs.request_id)
     downloads, unsure = _carried(state, obs.downloads, obs.unsure)
     if obs.request_id == state.request_id and confirm:
         # The user confirms the month's own request (checked in gigstack's dashboard).
@@ -5478,6 +5530,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             unsure=unsure,
             uncounted=uncounted,
             foreign=foreign,
+            unproven=not_own,
             stage=resumed or state.stage,
             resume_to=None,
             confirmed_id=obs.request_id,
@@ -5508,6 +5561,7 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         unsure=unsure,
         uncounted=uncounted,
         foreign=foreign,
+        unproven=not_own,
         stage=Stage.SUBMITTED,
         confirmed_id=obs.request_id,
         checked=True,
@@ -5903,7 +5957,7 @@ def _release(state: MonthState) -> tuple[ReleasedRequest, ...]:
     unsure = tuple((pid, n) for pid, n in state.unsure if pid in packages and n > 0)
     return (
         *[r for r in state.released if r.id != state.request_id],
-        ReleasedRequest(state.request_id, spent, unsure),
+        ReleasedRequest(state.request_id, spent, unsure, state.request_id in state.foreign),
     )
 
 

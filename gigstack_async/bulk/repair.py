@@ -72,9 +72,11 @@ def adopt(
     A month the journal does not have yet is added (`new_month`) when recorded; for it, this
     journal never counted the downloads of its request's packages, so each counts as SAT's
     two, both unsure (`MonthState.uncounted`): the next run sends no GET of them until
-    `journal retry-download` (free: SAT answers a spent package with 5008). A month that never
-    sent anything (`held`: `machine.made_elsewhere`) adopting an id no month of the journal
-    knows takes a request made outside the journal (`MonthState.foreign`): how many downloads
+    `journal retry-download` (free: SAT answers a spent package with 5008). A month that
+    never had `request_id` (`machine.made_elsewhere`: a `held` month, or one whose create
+    lost its answer: the id may be that create or another folder's) adopting an id no month
+    of the journal knows, or one a month released that it had taken so, takes a request not
+    proven its own (`MonthState.foreign`): how many downloads
     were spent where it was made is unknown, so the run sends at most one GET of each package
     and never retries it (the next needs `journal retry-download`), as for gigstack's
     duplicate answer or SAT 5005's active request naming such an id. The user's word
@@ -113,15 +115,18 @@ def adopt(
     uncounted = not recorded
     carried: tuple[tuple[str, int], ...] = ()
     doubted: tuple[tuple[str, int], ...] = ()
+    released_foreign = False
     for other in store.states():
         if other.key == key or request_id not in other.known_ids:
             continue
-        released = [r for r in other.released if r.id == request_id]
+        released = [r for r in other.released_marked() if r.id == request_id]
         if released:
             # Known not to be that month's (its CFDIs were not, or the user adopted another id
             # for it): free to adopt here; the SAT downloads it spent on the packages go along.
             carried += released[0].downloads
             doubted += released[0].unsure
+            # That month had taken it from outside: still unknown here (review 9w).
+            released_foreign = released_foreign or released[0].foreign
             uncounted = uncounted or request_id in other.uncounted
             continue
         following = other.request_id == request_id and other.stage not in (
@@ -143,7 +148,11 @@ def adopt(
     # downloaded its packages at once, spending SAT's last download. Made outside the journal:
     # one GET of each package, as for gigstack's duplicate answer (`MonthState.foreign`).
     journal_ids = (i for other in store.states() if other.key != key for i in other.known_ids)
-    foreign = m.made_elsewhere(state, journal_ids, request_id)
+    # An id the month had (its create's own answer) stays proven its own: what the releasing
+    # month spent on it is carried, never its doubt about where it was made.
+    foreign = m.made_elsewhere(state, journal_ids, request_id) or (
+        released_foreign and request_id not in state.known_ids
+    )
     vouched = _vouched_text(created_at)
     try:
         created = _server_created_at(store, state, request_id, ids_restarted=ids_restarted)

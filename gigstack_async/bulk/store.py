@@ -859,7 +859,7 @@ class JournalStore:
                         | {"open_day": None if state.open_day is None else str(state.open_day)}
                         # The release, in the same line as the transition that made it: a
                         # record rebuilt from the log keeps it (review 9u #1, 9v #3).
-                        | {"released": _converter.unstructure(state.released)}
+                        | {"released": _converter.unstructure(state.released_marked())}
                     ),
                 ),
             )
@@ -990,6 +990,13 @@ def _log_released(text: object) -> tuple[ReleasedRequest, ...] | None:
         value = json.loads(text).get("released")
         if value is None:
             return None
+        if isinstance(value, list):
+            # A line written before `foreign` was kept: whether the month had taken the request
+            # from outside is unknown, so it counts as taken so (one GET), never as zero.
+            value = [
+                {**r, "foreign": r.get("foreign", True)} if isinstance(r, dict) else r
+                for r in value
+            ]
         return _converter.structure(value, tuple[ReleasedRequest, ...])
     except (ValueError, TypeError, AttributeError, cattrs.BaseValidationError):
         return None

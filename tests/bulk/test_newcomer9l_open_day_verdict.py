@@ -34,12 +34,17 @@ async def test_a_month_finished_in_the_run_after_a_retry_gets_the_same_verdict_e
 ) -> None:
     out = tmp_path / "cfdi"
     async with world_of(NEVER_LISTED) as (sandbox, _client):
-        download = (await adopt_lost_create(sandbox, capsys, out, "2024-05", "issued")).download
+        adopted = await adopt_lost_create(sandbox, capsys, out, "2024-05", "issued")
+        download = adopted.download
         ran = asyncio.to_thread
         sandbox.state.force_fault(PACKAGE, "after_truncate", times=1)
         code, said = await ran(download)
         assert code != 0
-        assert "run the same command again to download it once more" in said
+        # Adopted after a lost create: not proven the month's own (review 9w #7), so its one
+        # GET that broke off is not retried without the user's word.
+        assert "journal retry-download" in said
+        code, _ = await ran(adopted.cli, "journal", "retry-download", out, "2024-05", "--yes")
+        assert code == 0
 
         verdicts = []
         for _ in range(2):  # the run that downloads it, then one that sends nothing

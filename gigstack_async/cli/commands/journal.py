@@ -317,7 +317,12 @@ def register(commands: Any) -> None:
         "that day MISSING DAYS once it is over, as the month's own request would; when "
         "gigstack's dashboard shows when the request was made, --created-at vouches for it "
         "(also for the month's request adopted again, even once done: only that is "
-        "recorded). Asks for confirmation (--yes when not in a terminal). Nothing is sent.",
+        "recorded). An id the month never had (also one adopted after its create lost its "
+        "answer: it may be another folder's) has one of each package's 2 SAT downloads "
+        "assumed spent (both, in a month new to this journal): the next run sends at most "
+        "one GET of each, never retried, and `journal retry-download` allows one more "
+        "(free). Asks for confirmation (--yes when not in a "
+        "terminal). Nothing is sent.",
         epilog=EPILOG,
     )
     _journal_arg(adopt)
@@ -403,8 +408,10 @@ def register(commands: Any) -> None:
         "twice. For a request whose downloads this journal never counted (a month adopted into "
         "a new journal, or rebuilt from a log without counts), one more GET of each of its "
         "packages assumed spent. For a request made outside this journal (another folder's, "
-        "taken through gigstack's duplicate answer, SAT 5005 or an adopt into a month that "
-        "never sent one), whose single GET of a package failed, one more GET of it. For a "
+        "taken through gigstack's duplicate answer, SAT 5005 or an adopt of an id the month "
+        "never had, or one not proven to be the month's own create: adopted or taken from the "
+        "history after the create lost its answer), whose single GET of a package failed, one "
+        "more GET of it. For a "
         "done month whose folder lost files (MISSING FILES), one "
         "more GET of each package that held them, within SAT's two downloads: the next run "
         "extracts it again and writes only the missing files (a damaged CFDI is first moved to "
@@ -726,10 +733,13 @@ def _downloads_used(state: m.MonthState) -> list[str]:
             text += " (SAT's 2 assumed spent: this journal did not count them)"
         elif state.request_id in state.foreign and used <= m.DOWNLOAD_BUDGET:
             # Review 9u #3: made outside the journal, one of SAT's 2 is assumed spent there.
-            text += (
-                " (1 assumed spent where the request was made, outside this journal; "
-                f"{used - 1} sent here)"
+            where = (
+                # Review 9w: taken for a lost create, or adopted: maybe made elsewhere.
+                "where the request may have been made (not proven this month's own create)"
+                if state.request_id in state.unproven
+                else "where the request was made"
             )
+            text += f" (1 assumed spent {where}, outside this journal; {used - 1} sent here)"
         elif unsure and used > m.DOWNLOAD_BUDGET:
             # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
             text += f" ({unsure} unconfirmed: SAT may already have served it twice)"
@@ -922,8 +932,14 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
         elif request_id in new.foreign:
             # Review 9u #3: made outside the journal, as gigstack's duplicate answer can name.
             ctx.ui.out(
-                f"This journal did not count the downloads of {request_id}'s packages (made "
-                "elsewhere: another folder, another machine or gigstack's dashboard, which may "
+                f"This journal did not count the downloads of {request_id}'s packages ("
+                + (
+                    # Review 9w #7: after a lost create, the id may be that create or another's.
+                    "not proven to be this month's own create: it may have been made "
+                    if request_id in new.unproven
+                    else "made "
+                )
+                + "elsewhere: another folder, another machine or gigstack's dashboard, which may "
                 "have downloaded them already), so one of SAT's 2 is assumed spent: the next "
                 "run sends at most one GET of each package and never retries it. If that GET "
                 f"fails, `{PROG} journal retry-download {shell_quote(str(args.journal))} "
