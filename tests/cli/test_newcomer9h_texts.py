@@ -51,8 +51,13 @@ def summary_states(text: str) -> dict[str, str]:
 
 
 def shown_states(text: str) -> dict[str, str]:
-    """month -> state column of `journal show`."""
-    return {line.split()[0]: line.split()[1] for line in text.splitlines() if line[:4].isdigit()}
+    """month -> state column of `journal show`'s table (its "YYYY-MM: ..." lines below the
+    table carry each month's why and next step: newcomer 9m #3)."""
+    return {
+        line.split()[0]: line.split()[1]
+        for line in text.splitlines()
+        if line[:4].isdigit() and not line.split()[0].endswith(":")
+    }
 
 
 # ------------------------------------------------- #5 and #8: a failed package, then resumed
