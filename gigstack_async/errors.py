@@ -57,9 +57,14 @@ def shown_value(field: str, value: object) -> str | None:
         return None
     if any(word in field.lower() for word in _SECRET_FIELDS):
         return None
-    # '2015-01-01', not datetime.date(2015, 1, 1)
-    text = repr(value.isoformat()) if isinstance(value, date) else repr(value)
+    text = value_repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def value_repr(value: object) -> str:
+    """`value` as messages quote it: `'2015-01-01'` for a date, not `datetime.date(2015, 1, 1)`,
+    else its repr (the CLI's `(got …)` too)."""
+    return repr(value.isoformat()) if isinstance(value, date) else repr(value)
 
 
 class APIConnectionError(GigstackError):

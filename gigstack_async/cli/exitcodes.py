@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from gigstack_async._config import missing_version
 from gigstack_async.bulk.store import JournalError
@@ -16,6 +15,7 @@ from gigstack_async.errors import (
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
+    value_repr,
 )
 
 OK = 0
@@ -71,12 +71,6 @@ _FLAGS = {
 _OTHER_PARAMETER = re.compile(r"(on or after |on or before |not be after |not be before )(\w+)")
 
 
-def _shown(value: object) -> str:
-    if isinstance(value, date):
-        return repr(value.isoformat())  # '2015-01-01', not datetime.date(2015, 1, 1)
-    return repr(value)
-
-
 def _invalid_parameter(error: InvalidParameterError) -> str:
     if error.field == "api_key" and error.rule.startswith("missing"):
         return "no API key: pass --api-key or set GIGSTACK_API_KEY"
@@ -86,7 +80,7 @@ def _invalid_parameter(error: InvalidParameterError) -> str:
     shown = ""
     # Never echo the key, not even a wrong one.
     if error.value is not None and error.field != "api_key":
-        shown = f" (got {_shown(error.value)})"
+        shown = f" (got {value_repr(error.value)})"
     return f"{flag}: {rule}{shown}"
 
 
