@@ -10,29 +10,13 @@ other folder had spent its two), while `journal adopt` assumed both spent and se
 
 from __future__ import annotations
 
-from datetime import date
-
 import attrs
 import pytest
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
-
-SEP = ("2024-09", date(2024, 9, 1), date(2024, 9, 30))
-RELEASED = m.ReleasedRequest("X", (("X_01", 1),), (("X_01", 0),))
-
-
-def _x(status: str = "completed") -> m.Seen:
-    return m.Seen(
-        id="X",
-        status=status,
-        rfc_type="received",
-        request_type="cfdi",
-        start=SEP[1],
-        end=SEP[2],
-        package_ids=("X_01",) if status == "completed" else None,
-        invoice_count=3 if status == "completed" else None,
-    )
+from tests.bulk._september import RELEASED, SEP
+from tests.bulk._september import seen as _x
 
 
 def _sending() -> m.MonthState:

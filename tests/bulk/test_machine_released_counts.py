@@ -10,42 +10,13 @@ SAT's 3rd (5008) and then needed a billed resend. `journal adopt` already carrie
 
 from __future__ import annotations
 
-from datetime import date
-
 import attrs
 
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
-
-SEP = ("2024-09", date(2024, 9, 1), date(2024, 9, 30))
-RELEASED = m.ReleasedRequest("X", (("X_01", 1),), (("X_01", 0),))
-
-
-def _x(status: str = "completed") -> m.Seen:
-    return m.Seen(
-        id="X",
-        status=status,
-        rfc_type="received",
-        request_type="cfdi",
-        start=SEP[1],
-        end=SEP[2],
-        package_ids=("X_01",) if status == "completed" else None,
-        invoice_count=3 if status == "completed" else None,
-    )
-
-
-def _lost() -> m.MonthState:
-    return m.MonthState(
-        *SEP,
-        "received",
-        "cfdi",
-        stage=Stage.SUBMITTING,
-        unknown=True,
-        history_before=("h1",),
-        need_generation=1,
-        creates=1,
-        resend_allowed=False,
-    )
+from tests.bulk._september import RELEASED, SEP
+from tests.bulk._september import lost as _lost
+from tests.bulk._september import seen as _x
 
 
 def test_a_lost_create_found_as_a_released_request_counts_its_downloads() -> None:

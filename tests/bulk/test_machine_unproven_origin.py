@@ -9,7 +9,6 @@ gave (`known_ids`). Releases carry the mark (`ReleasedRequest.foreign`), and so 
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import attrs
 import pytest
@@ -17,38 +16,9 @@ import pytest
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.machine import Stage
 from gigstack_async.bulk.store import _log_released
-
-SEP = ("2024-09", date(2024, 9, 1), date(2024, 9, 30))
-
-
-def _x(status: str = "completed", request_id: str = "X") -> m.Seen:
-    done = status == "completed"
-    return m.Seen(
-        id=request_id,
-        status=status,
-        rfc_type="received",
-        request_type="cfdi",
-        start=SEP[1],
-        end=SEP[2],
-        package_ids=(f"{request_id}_01",) if done else None,
-        invoice_count=3 if done else None,
-    )
-
-
-def _lost(**changes: object) -> m.MonthState:
-    """September after a create whose outcome is unknown; "h1" was listed before it."""
-    state = m.MonthState(
-        *SEP,
-        "received",
-        "cfdi",
-        stage=Stage.SUBMITTING,
-        unknown=True,
-        history_before=("h1",),
-        need_generation=1,
-        creates=1,
-        resend_allowed=False,
-    )
-    return attrs.evolve(state, **changes)  # type: ignore[arg-type]
+from tests.bulk._september import SEP
+from tests.bulk._september import lost as _lost
+from tests.bulk._september import seen as _x
 
 
 def _reconciled(**kwargs: object) -> m.MonthState:
