@@ -1089,9 +1089,7 @@ class _Run:
                 self.limit.release()
 
         try:
-            # Checked with the slot held (review 9w #10): only the count's shared fsync lies
-            # between this and the GET; giving a synced count back would cost a transition
-            # that may end the month's downloads for this run (`PackageFailed`).
+            # Checked with the slot held (review 9w #10), and again after the count's fsync.
             if self.past_deadline():
                 return  # past the deadline: not sent, not counted; the next run fetches it
             before = self.store.get(key).downloads_of(package_id)
@@ -1108,6 +1106,14 @@ class _Run:
                     m.PackageFailed(package_id, "cancelled before it was sent", sent=False),
                 )
                 raise
+            if self.past_deadline():
+                # The deadline passed while the count was being synced (a busy disk): the GET
+                # does not leave, and its download is given back, as for a cancellation.
+                self.feed(
+                    key,
+                    m.PackageFailed(package_id, "not sent: the run's deadline passed", sent=False),
+                )
+                return
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
                     package_id, dest, limits=self.options.package_limits, on_received=release

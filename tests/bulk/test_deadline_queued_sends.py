@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -157,5 +158,46 @@ async def test_no_package_get_leaves_a_concurrency_slot_after_the_deadline(
     # The next run downloads the rest, each package once in all.
     sandbox.clock.speed = 3000
     again = results(await run(client, out, "2024-01", "2024-03", timeout=60))
+    assert all(r.ok for r in again.values())
+    assert set(sandbox.state.downloads_per_package().values()) == {1}
+
+
+async def test_no_package_get_leaves_when_the_deadline_passes_while_its_count_is_synced(
+    world: tuple[Sandbox, GigstackClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 9w #10's last gap: a package GET checked the deadline, then waited for the fsync
+    of its count (a busy disk), then left, even when the deadline had passed meanwhile. Here
+    that fsync takes longer than the whole `timeout=`: the GET must not leave, its count is
+    given back, and the next run downloads each package once."""
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    await run(client, out, "2024-01", "2024-02", timeout=0.3)
+    sandbox.clock.advance(sandbox.config.lifecycle.longest_completion_seconds)
+    assert sum(sandbox.state.downloads_per_package().values()) == 0
+
+    sync = JournalStore.sync
+
+    def slow_sync(store: JournalStore) -> None:
+        # Slow only once a package's download is counted: the fsync before its GET leaves.
+        if any(s.downloads for s in store.states()):
+            time.sleep(TIMEOUT + 0.2)
+        sync(store)
+
+    monkeypatch.setattr(JournalStore, "sync", slow_sync)
+    events = await run(client, out, "2024-01", "2024-02", timeout=TIMEOUT)
+    monkeypatch.undo()
+
+    assert sum(sandbox.state.downloads_per_package().values()) == 0, "a GET left late"
+    done = results(events)
+    assert sorted(done) == ["2024-01", "2024-02"]
+    for result in done.values():  # a month the deadline stopped, not a failed download
+        assert (result.stage, result.ok) == ("completed", False)
+        assert f"after {TIMEOUT} s" in (result.error or ""), result.error
+    with JournalStore.open_existing(out / JOURNAL) as store:
+        counted = {pid: n for s in store.states() for pid, n in s.downloads if n}
+    assert counted == {}  # not sent, so not counted: SAT's two are still there
+
+    sandbox.clock.speed = 3000
+    again = results(await run(client, out, "2024-01", "2024-02", timeout=60))
     assert all(r.ok for r in again.values())
     assert set(sandbox.state.downloads_per_package().values()) == {1}
