@@ -65,6 +65,7 @@ from gigstack_async.errors import (
     PaginationError,
     PermissionDeniedError,
     RateLimitError,
+    SendWindowClosedError,
     UnprocessableEntityError,
 )
 from gigstack_async.money import InvalidAmountError
@@ -118,6 +119,7 @@ __all__ = [
     "RfcType",
     "SatInvoice",
     "SatInvoiceStatus",
+    "SendWindowClosedError",
     "StateChanged",
     "Submitted",
     "Timeout",

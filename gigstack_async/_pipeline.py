@@ -29,7 +29,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import attrs
 import cattrs
 
-from gigstack_async import _json
+from gigstack_async import _json, _send_window
 from gigstack_async._config import RetryPolicy, Timeout, missing_version
 from gigstack_async._convert import needs_exact, structure
 from gigstack_async._operation import Operation
@@ -45,6 +45,7 @@ from gigstack_async.errors import (
     InvalidParameterError,
     OutcomeUnknownError,
     RateLimitError,
+    SendWindowClosedError,
     excerpt,
     status_error,
 )
@@ -330,6 +331,7 @@ class Pipeline:
             try:
                 async with asyncio.timeout_at(deadline):
                     async with self.semaphore:
+                        self._check_window(op, log_path, reached, attempt)
                         response = await self.transport.send(request)
             except TimeoutError as exc:
                 # The per-call deadline, which covers every attempt.
@@ -356,7 +358,11 @@ class Pipeline:
                 maybe_served = maybe_served or exc.request_sent
                 reached = reached or exc.request_sent
                 delay = self._backoff(attempt)
-                if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
+                if (
+                    attempt <= self.retry.max_retries
+                    and loop.time() + delay < deadline
+                    and _send_window.fits(loop.time(), delay)
+                ):
                     logger.info(
                         "retrying %s %s in %.2f s after %s (attempt %d)",
                         op.method, log_path, delay, type(exc).__name__, attempt + 1,
@@ -399,6 +405,7 @@ class Pipeline:
                 or attempt > self.retry.max_retries
                 or (retry_after is not None and retry_after > self.retry.retry_after_cap)
                 or loop.time() + delay >= deadline
+                or not _send_window.fits(loop.time(), delay)
             ):
                 if acted or (op.idempotency is not None and maybe_served):
                     raise self._acted_failure(op, response, idempotency_key)
@@ -575,6 +582,7 @@ class Pipeline:
             try:
                 async with asyncio.timeout_at(deadline):
                     await attempt_stack.enter_async_context(self.semaphore)
+                    self._check_window(op, op.path, reached, attempt)
                     response = await attempt_stack.enter_async_context(
                         _open(self.transport, request)
                     )
@@ -591,7 +599,11 @@ class Pipeline:
                     raise self._unsafe_failure(op, f"{op.method} {op.path}: {exc}") from exc
                 reached = reached or exc.request_sent
                 delay = self._backoff(attempt)
-                if attempt <= self.retry.max_retries and loop.time() + delay < deadline:
+                if (
+                    attempt <= self.retry.max_retries
+                    and loop.time() + delay < deadline
+                    and _send_window.fits(loop.time(), delay)
+                ):
                     await asyncio.sleep(delay)
                     continue
                 raise APIConnectionError(
@@ -618,9 +630,25 @@ class Pipeline:
             if not retryable or op.no_resend or attempt > self.retry.max_retries:
                 raise self._status_error(whole, retry_after)
             delay = retry_after if retry_after is not None else self._backoff(attempt)
-            if delay > self.retry.retry_after_cap or loop.time() + delay >= deadline:
+            if (
+                delay > self.retry.retry_after_cap
+                or loop.time() + delay >= deadline
+                or not _send_window.fits(loop.time(), delay)
+            ):
                 raise self._status_error(whole, retry_after)
             await asyncio.sleep(delay)
+
+    def _check_window(self, op: Operation, path: str, reached: bool, attempt: int) -> None:
+        """Raise `SendWindowClosedError` if this attempt would leave past the send window of
+        the task's bulk run (`_send_window`): it waited for a slot until after the deadline."""
+        if _send_window.closed(asyncio.get_running_loop().time()):
+            self._log_attempt(op, path, "not sent: past the run's deadline", attempt, 0.0)
+            raise SendWindowClosedError(
+                f"{op.method} {path}: not sent, the run's deadline had passed",
+                method=op.method,
+                path=path,
+                request_sent=reached,
+            )
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.retry.backoff_base * 2.0 ** (attempt - 1), self.retry.backoff_cap)

@@ -5,6 +5,7 @@ GigstackError
 ├── InvalidParameterError (also a ValueError)  bad input, raised before any request is sent
 ├── APIConnectionError                         no usable HTTP response
 │   ├── APITimeoutError                        a timeout or the per-call deadline
+│   ├── SendWindowClosedError                  not sent: a bulk run's deadline had passed
 │   ├── OutcomeUnknownError                    a side effect may have happened (lost answer, 5xx)
 │   └── DownloadInterruptedError               a package download broke off (not retried)
 ├── APIResponseValidationError                 a 2xx body we cannot read
@@ -86,6 +87,15 @@ class APIConnectionError(GigstackError):
 
 class APITimeoutError(APIConnectionError):
     """A connect/read timeout, or the per-call deadline ran out (retries included)."""
+
+
+class SendWindowClosedError(APIConnectionError):
+    """Not sent: the attempt would have left after the deadline of the bulk run it belongs to
+    (`bulk(timeout=)`), having waited for the client's in-flight limit or a retry's backoff.
+
+    `request_sent` is False unless an earlier attempt of the same call may have reached the
+    server (a read retried after a 5xx): this attempt itself never left, so a create or a
+    package download stopped here billed nothing and spent none of SAT's downloads."""
 
 
 class OutcomeUnknownError(APIConnectionError):

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
+from gigstack_async import _send_window
 from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import MEXICO_CITY, parse_date, today_mx
 from gigstack_async._generated.models import (
@@ -80,6 +81,7 @@ from gigstack_async.errors import (
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
+    SendWindowClosedError,
 )
 from gigstack_async.packages import (
     DEFAULT_LIMITS,
@@ -745,6 +747,9 @@ class _Run:
         if error is None:
             self.answered = True
             return
+        if isinstance(error, SendWindowClosedError):
+            self.past_deadline()  # not sent: says nothing of the server or the key
+            return
         if self.fatal is None and ends_run(error, answered=self.answered, one_request=one_request):
             self.log(logging.ERROR, "the bulk run stops: %s", error)
             self.fatal = error
@@ -940,6 +945,10 @@ class _Run:
                     window_refused=max(before, default=None),
                 )
                 self.feed(key, refused)
+            elif isinstance(error, SendWindowClosedError) and not error.request_sent:
+                # Queued for the client's in-flight limit until after the deadline: not sent,
+                # nothing billed; the month stays planned and the next run sends it.
+                self.feed(key, m.CreateNotSent(str(error)))
             elif isinstance(error, APIConnectionError) and not error.request_sent:
                 # Every attempt failed to connect: the server never saw it, nothing billed.
                 self.log(
@@ -1364,6 +1373,9 @@ class _Run:
             return
         try:
             answer = await self.downloads.status(request_id)
+        except SendWindowClosedError as error:
+            self.heard(error)  # not sent: the deadline passed; not a polling failure
+            return
         except GigstackError as error:
             self.heard(error, one_request=True)
             self.feed(key, m.PollFailed(str(error), not_found=isinstance(error, NotFoundError)))
@@ -1382,6 +1394,9 @@ class _Run:
         generation = self.generation
         try:
             history = await self.downloads.history()
+        except SendWindowClosedError as error:
+            self.heard(error)  # not sent: the deadline passed; not a polling failure
+            return
         except GigstackError as error:
             self.heard(error)
             self.log(logging.INFO, "polling the history failed, will retry: %s", error)
@@ -1599,6 +1614,14 @@ class _Run:
     async def run(self) -> None:
         timeout = self.options.timeout
         self.deadline = None if timeout is None else self.now() + timeout
+        # The client's own queue (`max_in_flight`) and retries (a 429's Retry-After) lie
+        # between the engine's deadline checks and the wire: the pipeline checks the deadline
+        # there too, for every call of the run's tasks (review h2 #1, #2).
+        with _send_window.send_before(self.deadline):
+            await self._run_tasks()
+
+    async def _run_tasks(self) -> None:
+        timeout = self.options.timeout
         async with asyncio.TaskGroup() as tasks:
             self.tasks = tasks
             want_files = self.options.download_to is not None

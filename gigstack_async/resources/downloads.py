@@ -567,8 +567,9 @@ class Downloads(GeneratedDownloads):
           this run.
         - `poll`: how often to poll (one history call per tick for all months).
         - `timeout`: stop after this many seconds: from then on nothing new is sent (no
-          create, no package GET, even one queued for a `concurrency` slot); calls already on
-          their way are answered and journaled, and every month still gets its `MonthResult`
+          create, no package GET, even one queued for a `concurrency` slot or for the client's
+          `max_in_flight`, and no retry of any call); calls already on their way are answered
+          and journaled, and every month still gets its `MonthResult`
           (one not requested stays `planned`: nothing billed). The journal keeps the state.
         - `allow_duplicates`: also send a month whose exact request (dates, `rfc_type`,
           `request_type`) the account's history already lists under an id this journal did not
