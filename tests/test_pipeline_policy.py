@@ -33,6 +33,7 @@ from gigstack_async._pipeline import (
     encode_query_value,
     parse_retry_after,
 )
+from gigstack_async._send_window import send_before
 from gigstack_async._version import __version__
 from gigstack_async.errors import (
     APIConnectionError,
@@ -47,6 +48,7 @@ from gigstack_async.errors import (
     InvalidParameterError,
     OutcomeUnknownError,
     RateLimitError,
+    SendWindowClosedError,
 )
 from gigstack_async.transports import (
     BodyReadError,
@@ -1670,3 +1672,117 @@ async def test_the_key_never_goes_to_a_host_that_only_upper_cases_to_the_api(
         ("https://api.gigstack.io/v2/files/a.pdf", f"Bearer {KEY}"),
         (f"https://{host}/v2/files/b.pdf", None),
     ]
+
+
+# ---------------------------------------------------------------------------- a run's send window
+
+
+class SlowSlot:
+    """The client's in-flight limit, where each wait for a slot takes the next of `waits`
+    seconds on `clock` (other calls hold the slots meanwhile)."""
+
+    def __init__(self, clock: Clock, waits: list[float]) -> None:
+        self.clock = clock
+        self.waits = waits
+
+    async def __aenter__(self) -> None:
+        self.clock.now += self.waits.pop(0) if self.waits else 0.0
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+SENDS = [
+    pytest.param(lambda p, o: call(p, o), id="call"),
+    pytest.param(lambda p, o: read_all(p, o), id="stream"),
+]
+
+
+@pytest.mark.parametrize("send", SENDS)
+@pytest.mark.parametrize("operation", [GET, BILLED, LIMITED], ids=["read", "billed", "limited"])
+async def test_a_call_queued_for_a_slot_past_its_runs_window_is_not_sent(
+    monkeypatch: pytest.MonkeyPatch, send: Any, operation: Operation
+) -> None:
+    clock = Clock(monkeypatch)
+    pipeline, transport = make([ok()])
+    pipeline.semaphore = SlowSlot(clock, [1.0])  # type: ignore[assignment]
+    with send_before(clock.now + 1.0), pytest.raises(SendWindowClosedError) as info:
+        await send(pipeline, operation)
+    assert transport.requests == []
+    assert info.value.request_sent is False  # nothing billed, no download spent
+    assert "not sent, the run's deadline had passed" in str(info.value)
+
+
+@pytest.mark.parametrize("send", SENDS)
+async def test_a_call_whose_slot_comes_just_inside_the_window_is_sent(
+    monkeypatch: pytest.MonkeyPatch, send: Any
+) -> None:
+    clock = Clock(monkeypatch)
+    pipeline, transport = make([ok()])
+    pipeline.semaphore = SlowSlot(clock, [0.999])  # type: ignore[assignment]
+    with send_before(clock.now + 1.0):
+        await send(pipeline, GET)
+    assert len(transport.requests) == 1
+
+
+@pytest.mark.parametrize("send", SENDS)
+async def test_a_retry_queued_past_the_window_says_an_earlier_attempt_reached(
+    monkeypatch: pytest.MonkeyPatch, send: Any
+) -> None:
+    clock = Clock(monkeypatch)
+    pipeline, transport = make([fail(503, {"Retry-After": "0.1"}), ok()])
+    pipeline.semaphore = SlowSlot(clock, [0.0, 5.0])  # type: ignore[assignment]
+    with send_before(clock.now + 1.0), pytest.raises(SendWindowClosedError) as info:
+        await send(pipeline, GET)
+    assert len(transport.requests) == 1
+    assert info.value.request_sent is True  # the first attempt was answered
+
+
+@pytest.mark.parametrize("send", SENDS)
+async def test_a_retry_after_ending_at_the_window_is_not_waited(
+    monkeypatch: pytest.MonkeyPatch, send: Any
+) -> None:
+    clock = Clock(monkeypatch)
+    pipeline, transport = make([fail(503, {"Retry-After": "10"}), ok()])
+    with send_before(clock.now + 10.0), pytest.raises(InternalServerError):
+        await send(pipeline, GET)
+    assert clock.sleeps == []
+    assert len(transport.requests) == 1
+
+    pipeline, transport = make([fail(503, {"Retry-After": "9.5"}), ok()])
+    with send_before(clock.now + 10.0):
+        await send(pipeline, GET)
+    assert clock.sleeps == [9.5]
+    assert len(transport.requests) == 2
+
+
+@pytest.mark.parametrize("send", SENDS)
+async def test_a_connection_backoff_ending_at_the_window_is_not_waited(
+    monkeypatch: pytest.MonkeyPatch, send: Any
+) -> None:
+    monkeypatch.setattr(pipeline_module.random, "random", lambda: 0.0)  # backoff 0.5 s
+    clock = Clock(monkeypatch)
+    pipeline, transport = make([ConnectError("a"), ok()])
+    with send_before(clock.now + 0.5), pytest.raises(APIConnectionError) as info:
+        await send(pipeline, GET)
+    assert not isinstance(info.value, SendWindowClosedError)  # the connect failure itself
+    assert info.value.request_sent is False
+    assert clock.sleeps == []
+    assert len(transport.requests) == 1
+
+    pipeline, transport = make([ConnectError("a"), ok()])
+    with send_before(clock.now + 0.6):
+        await send(pipeline, GET)
+    assert clock.sleeps == [0.5]
+    assert len(transport.requests) == 2
+
+
+async def test_the_window_is_logged_as_not_sent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(monkeypatch)
+    pipeline, _ = make([ok()])
+    caplog.set_level(logging.DEBUG, logger="gigstack_async")
+    with send_before(clock.now), pytest.raises(SendWindowClosedError):
+        await call(pipeline)
+    assert "GET /things/{thingId} -> not sent: past the run's deadline (attempt 1" in caplog.text
