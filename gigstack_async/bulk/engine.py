@@ -1516,8 +1516,13 @@ class _Run:
         self.reach_checked = True
         journal_ids = (i for s in self.store.states() for i in s.known_ids)
         recorded = {key: self.store.get(key).known_ids for key, _ in sending}
+        resent = (key for key, _ in sending if self.store.get(key).resend_for is not None)
         reach = history_reach(
-            self.history_entries, sending, journal_ids=journal_ids, recorded=recorded
+            self.history_entries,
+            sending,
+            journal_ids=journal_ids,
+            recorded=recorded,
+            resent=resent,
         )
         if reach.warning is not None:
             self.log(logging.WARNING, "%s", reach.warning)
