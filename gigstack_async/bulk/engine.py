@@ -60,7 +60,7 @@ from gigstack_async.bulk.events import (
     Submitted,
 )
 from gigstack_async.bulk.hints import open_day_hint
-from gigstack_async.bulk.parts import home_of, part_troubles
+from gigstack_async.bulk.parts import home_of, part_folders, part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.stops import ends_run, server_answered
@@ -890,6 +890,7 @@ class _Run:
                 hint=hint or state.hint,
                 open_day=state.open_day,
                 window_cut=m.cut_days(state, state.start),
+                parts=part_folders(state, self.store.path),
             )
         )
 

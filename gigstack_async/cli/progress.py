@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -58,6 +59,8 @@ class MonthRow:
     finished: float | None = None
     done: bool = False
     ok: bool = False
+    parts: tuple[Path, ...] = ()
+    """A `split` month's part folders (`MonthResult.parts`): the summary names them."""
 
     @property
     def short_id(self) -> str:
@@ -126,6 +129,7 @@ class Board:
         # month this run did not finish (--timeout) keeps its in-progress stage, and its error
         # says that a re-run continues it.
         row.state = result.stage or row.state
+        row.parts = result.parts
         if result.resumed and not row.note:
             row.note = "resumed"
         if result.ok and result.open_day is not None:
