@@ -723,14 +723,25 @@ def _row(
 
 def _downloads_used(state: m.MonthState) -> list[str]:
     """Per package: downloads counted of those the machine sends (SAT's 2, plus one per
-    `journal retry-download`), and how many of them may not have reached SAT."""
+    `journal retry-download`), and how many of them may not have reached SAT. Past SAT's 2,
+    whose extra GETs the user allowed, said so (newcomer 10 F5: "4 of 4" read as SAT's own
+    limit, which the README gives as 2)."""
     shown = []
     uncounted = state.request_id in state.uncounted
     for pid, used in state.downloads:
-        text = f"{pid}: {used} of {state.allowed_of(pid)}"
+        allowed = state.allowed_of(pid)
+        notes = []
+        if allowed > m.DOWNLOAD_BUDGET:
+            count = f"{used}"
+            notes.append(
+                f"SAT allows {m.DOWNLOAD_BUDGET}; {allowed - m.DOWNLOAD_BUDGET} more allowed by "
+                "you with `gigstack-async journal retry-download`"
+            )
+        else:
+            count = f"{used} of {allowed}"
         unsure = state.unsure_of(pid)
         if uncounted and unsure >= min(used, m.DOWNLOAD_BUDGET):
-            text += " (SAT's 2 assumed spent: this journal did not count them)"
+            notes.append("SAT's 2 assumed spent: this journal did not count them")
         elif state.request_id in state.foreign and used <= m.DOWNLOAD_BUDGET:
             # Review 9u #3: made outside the journal, one of SAT's 2 is assumed spent there.
             where = (
@@ -739,13 +750,13 @@ def _downloads_used(state: m.MonthState) -> list[str]:
                 if state.request_id in state.unproven
                 else "where the request was made"
             )
-            text += f" (1 assumed spent {where}, outside this journal; {used - 1} sent here)"
+            notes.append(f"1 assumed spent {where}, outside this journal; {used - 1} sent here")
         elif unsure and used > m.DOWNLOAD_BUDGET:
             # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
-            text += f" ({unsure} unconfirmed: SAT may already have served it twice)"
+            notes.append(f"{unsure} unconfirmed: SAT may already have served it twice")
         elif unsure:
-            text += f" ({unsure} may not have reached SAT)"
-        shown.append(text)
+            notes.append(f"{unsure} may not have reached SAT")
+        shown.append(f"{pid}: {count}" + (f" ({'; '.join(notes)})" if notes else ""))
     return shown
 
 
