@@ -1702,6 +1702,22 @@ class _Run:
             state = self.store.get(key)
             if key not in self.reported:
                 shown = state.sat_state or state.stage.value
+                if state.stage is m.Stage.SUBMITTING:
+                    # Newcomer 10 F5: "nothing is sent twice" hid that a create may already
+                    # be billed (only `journal show` said so). A create that left and got no
+                    # answer is looked for in the next run's history first (`_start`).
+                    cause = state.unknown_cause or "the run stopped while it was in flight"
+                    self.finish(
+                        state,
+                        error=f"still submitting after {timeout} s: a create request may have "
+                        f"been billed, its outcome unknown ({cause})",
+                        hint="run the same command again: it looks for that create in the "
+                        "account's history first and adopts it when listed; nothing is sent "
+                        "again for this month unless you choose to (if the history cannot "
+                        f"tell, its result says what to check). `gigstack-async journal show "
+                        f"{key}` prints the month's record",
+                    )
+                    continue
                 self.finish(
                     state,
                     error=f"still {shown} after {timeout} s; re-run with the same journal "
