@@ -59,7 +59,7 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
-from gigstack_async.bulk.hints import open_day_hint
+from gigstack_async.bulk.hints import open_day_hint, submitting_texts
 from gigstack_async.bulk.parts import home_of, part_folders, part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
@@ -1706,16 +1706,9 @@ class _Run:
                     # Newcomer 10 F5: "nothing is sent twice" hid that a create may already
                     # be billed (only `journal show` said so). A create that left and got no
                     # answer is looked for in the next run's history first (`_start`).
-                    cause = state.unknown_cause or "the run stopped while it was in flight"
+                    what, step = submitting_texts(state)
                     self.finish(
-                        state,
-                        error=f"still submitting after {timeout} s: a create request may have "
-                        f"been billed, its outcome unknown ({cause})",
-                        hint="run the same command again: it looks for that create in the "
-                        "account's history first and adopts it when listed; nothing is sent "
-                        "again for this month unless you choose to (if the history cannot "
-                        f"tell, its result says what to check). `gigstack-async journal show "
-                        f"{key}` prints the month's record",
+                        state, error=f"still submitting after {timeout} s: {what}", hint=step
                     )
                     continue
                 self.finish(

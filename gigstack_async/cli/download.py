@@ -319,5 +319,5 @@ def print_stopped_summary(ui: Ui, board: Board, job: DownloadJob) -> None:
             JournalStore.open_readonly(job.journal) as store,
         ):
             states = {state.key: state for state in store.states()}
-    board.settle(states)
+    board.settle(states, str(job.journal_argument))
     print_summary(ui, board, job.out, job.journal_argument)

@@ -4,12 +4,19 @@ SAT's 2."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gigstack_async.bulk import machine as m
 from gigstack_async.cli.confirm import check_can_confirm
 from gigstack_async.cli.exitcodes import UsageError
+from gigstack_async.cli.progress import Board
+from gigstack_async.cli.redact import Redactor
+from gigstack_async.cli.summary import print_summary
+from gigstack_async.cli.ui import Ui
 
 
 class _Run:
@@ -39,3 +46,30 @@ def test_the_refusal_without_a_terminal_covers_months_allowed_again(
     assert "not yet sent, refused before billing, or allowed again with " in text
     assert "`gigstack-async journal resend`" in text
     assert "the months this journal has not sent" not in text
+
+
+def test_after_ctrl_c_a_month_in_submitting_says_a_create_may_have_been_billed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # F5: the stopped summary showed `submitting` alone; only `journal show` said the create's
+    # outcome was unknown, "this call may charge money".
+    board = Board(("2025-06",), clock=lambda: 0.0)
+    month = m.MonthState(
+        "2025-06",
+        date(2025, 6, 1),
+        date(2025, 6, 30),
+        "received",
+        "cfdi",
+        stage=m.Stage.SUBMITTING,
+        unknown=True,
+        unknown_cause="HTTP 502",
+    )
+    board.settle({"2025-06": month})
+    print_summary(Ui(Redactor()), board, tmp_path / "f2")
+    said = " ".join(capsys.readouterr().out.split())
+    assert "submitting" in said
+    assert (
+        "a create request may have been billed, its outcome unknown (HTTP 502). Next: run the "
+        "same command again: it looks for that create in the account's history first and "
+        "adopts it when listed" in said
+    )
