@@ -721,6 +721,13 @@ def _row(
     ]
 
 
+_STAGE_WHY = {
+    m.Stage.STAGED: "every package is on disk (staged); extracting them is next",
+    m.Stage.PROCESSING: "SAT is processing the request",
+}
+"""What a History line says for a stage the month entered with its previous line's reason."""
+
+
 def _downloads_used(state: m.MonthState) -> list[str]:
     """Per package: downloads counted of those the machine sends (SAT's 2, plus one per
     `journal retry-download`), and how many of them may not have reached SAT. Past SAT's 2,
@@ -825,15 +832,23 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         print_table(ctx.ui, (Col("field"), Col("value")), details, header=False)
         # The journal records no time per transition: `#` is its order (numbered across all
         # months), not a timestamp; `downloads history` has the server's times.
-        ctx.ui.out("History: # is the journal's transition number, oldest first (no time is kept)")
+        ctx.ui.out(
+            "History: # is the journal's transition number, numbered across every month of the "
+            "journal (so it skips other months' lines), oldest first (no time is kept)"
+        )
         ctx.ui.out(f"  {'#':>5}  {'state':<16} why")
         shown: tuple[object, ...] = ()
         for line in store.log(state.key):
             # A line written only because a count moved (a package GET) repeats the one before.
             if (line.stage, line.reason, line.request_id) == shown:
                 continue
+            why = line.reason or ""
+            if shown and line.reason == shown[1] and line.stage in _STAGE_WHY:
+                # The reason carried over into a new stage (newcomer 10, minor: `completed` and
+                # `staged` both read "SAT completed the request"): say what the stage means.
+                why = _STAGE_WHY[line.stage]
             shown = (line.stage, line.reason, line.request_id)
-            ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {line.reason or ''}")
+            ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {why}")
     return exitcodes.OK
 
 
