@@ -60,8 +60,8 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
-from gigstack_async.bulk.hints import open_day_hint
-from gigstack_async.bulk.parts import home_of, part_troubles
+from gigstack_async.bulk.hints import open_day_hint, submitting_texts
+from gigstack_async.bulk.parts import home_of, part_folders, part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
 from gigstack_async.bulk.stops import ends_run, server_answered
@@ -895,6 +895,7 @@ class _Run:
                 hint=hint or state.hint,
                 open_day=state.open_day,
                 window_cut=m.cut_days(state, state.start),
+                parts=part_folders(state, self.store.path),
             )
         )
 
@@ -1537,8 +1538,13 @@ class _Run:
         self.reach_checked = True
         journal_ids = (i for s in self.store.states() for i in s.known_ids)
         recorded = {key: self.store.get(key).known_ids for key, _ in sending}
+        resent = (key for key, _ in sending if self.store.get(key).resend_for is not None)
         reach = history_reach(
-            self.history_entries, sending, journal_ids=journal_ids, recorded=recorded
+            self.history_entries,
+            sending,
+            journal_ids=journal_ids,
+            recorded=recorded,
+            resent=resent,
         )
         if reach.warning is not None:
             self.log(logging.WARNING, "%s", reach.warning)
@@ -1725,6 +1731,15 @@ class _Run:
             state = self.store.get(key)
             if key not in self.reported:
                 shown = state.sat_state or state.stage.value
+                if state.stage is m.Stage.SUBMITTING:
+                    # Newcomer 10 F5: "nothing is sent twice" hid that a create may already
+                    # be billed (only `journal show` said so). A create that left and got no
+                    # answer is looked for in the next run's history first (`_start`).
+                    what, step = submitting_texts(state)
+                    self.finish(
+                        state, error=f"still submitting after {timeout} s: {what}", hint=step
+                    )
+                    continue
                 self.finish(
                     state,
                     error=f"still {shown} after {timeout} s; re-run with the same journal "

@@ -105,6 +105,10 @@ class MonthResult(BulkEvent):
     """(first, last): days of the month this run asked for that it is complete without: the
     server refused them as outside its 71-month window, and `gigstack-async journal keep
     MONTH --outside-window` recorded that they are gone (newcomer 9j F1c). None: none cut."""
+    parts: tuple[Path, ...] = ()
+    """For a `split` month: the folders (or journal files, when not a folder's default one) of
+    its parts elsewhere, as `journal split` recorded them, absolute (newcomer 10 F10: the
+    summary said "split" with no pointer to them). Empty for any other month."""
 
     @property
     def ok(self) -> bool:

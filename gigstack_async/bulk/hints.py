@@ -18,7 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from gigstack_async.bulk.machine import OUT
+from gigstack_async.bulk.machine import OUT, MonthState
 
 _COMMAND = re.compile(
     r"(?P<command>gigstack-async journal (?:show|adopt|resend|retry-download|keep|split))"
@@ -72,6 +72,22 @@ def open_day_hint(day: date, today: date | None = None, *, unproven: bool = Fals
     return (
         f"{head}Run the same command again after {day} (tomorrow or later): it names that "
         "day's missing CFDIs as MISSING DAYS, with the way to request them"
+    )
+
+
+def submitting_texts(state: MonthState) -> tuple[str, str]:
+    """(what happened, what to do) for month `state` left `submitting` by a run that stopped
+    (`--timeout`, Ctrl-C): its create left with no answer, so it may have been billed, and the
+    next run looks for it in the history before anything else (`machine._start`; newcomer 10
+    F5: the summary said only "submitting ... nothing is sent twice"). The hint's `journal
+    show` names no folder: render it (`render`) as every machine hint."""
+    cause = state.unknown_cause or "the run stopped while it was in flight"
+    return (
+        f"a create request may have been billed, its outcome unknown ({cause})",
+        "run the same command again: it looks for that create in the account's history first "
+        "and adopts it when listed; nothing is sent again for this month unless you choose to "
+        "(if the history cannot tell, its result says what to check). `gigstack-async journal "
+        f"show {state.key}` prints the month's record",
     )
 
 

@@ -75,6 +75,19 @@ def part_journal(recorded: str, journal: Path) -> Path:
     return Path(os.path.normpath(journal.absolute().parent / path))
 
 
+def part_folders(state: m.MonthState, journal: Path) -> tuple[Path, ...]:
+    """Where split month `state`'s parts elsewhere are (`split_parts`, recorded by `journal`):
+    each part's download folder when its journal is that folder's default one, else the
+    journal file itself. Absolute; () for a month that is not split. Reads nothing."""
+    if state.stage is not m.Stage.SPLIT:
+        return ()
+    found = []
+    for recorded in state.split_parts:
+        path = part_journal(recorded, journal).absolute()
+        found.append(path.parent if path.name == _DEFAULT_NAME else path)
+    return tuple(found)
+
+
 def part_troubles(state: m.MonthState, home: Home | None = None) -> tuple[m.PartTrouble, ...]:
     """What is wrong with split month `state` recorded in `home`'s journal: its own days'
     files (`split_own`) gone from `home`'s download folder, and each part elsewhere

@@ -155,8 +155,12 @@ class DownloadPlan:
             marks = [] if slot.is_full_month else ["partial month"]
             if self.ends_today(slot):
                 marks.append(
-                    f"ends today: CFDIs stamped later on {self.today.isoformat()} are "
-                    "fetched by running the same command again tomorrow"
+                    # The month's own Next says the same (newcomer 10 F6): a later run
+                    # names the day as MISSING DAYS; nothing is fetched by itself.
+                    f"ends today: CFDIs stamped later on {self.today.isoformat()} are not in "
+                    "its request; running the same command again after "
+                    f"{self.today.isoformat()} names them as MISSING DAYS, with the way to "
+                    "request them"
                 )
             note = f"  ({'; '.join(marks)})" if marks else ""
             lines.append(

@@ -78,34 +78,84 @@ class HistoryReach:
     since_raw: str | None = None
     """The `createdAt` `since` was read from, exactly as the history wrote it (its unit is a
     GUESS: epoch ms or s, ISO 8601 with or without an offset); None with `since`."""
+    resent: tuple[str, ...] = ()
+    """Of `unchecked`, the months the user allowed again with `gigstack-async journal resend`:
+    sent as the user chose, named apart ("resent by you"; newcomer 10 F3: such a month was
+    told to the user as one of "its own earlier requests ..., none of which it sends again")."""
+    omits: bool = False
+    """The history omits a request id this journal knows: it is short or filtered."""
 
     @property
     def warning(self) -> str | None:
         """The text to show before anything is sent; None when every month was checked."""
+        return self.text()
+
+    def text(self, example: str = "") -> str | None:
+        """`warning`, with `example` (e.g. the CLI's `journal adopt` command, starting ", e.g.")
+        right after the sentence that offers `journal adopt` (left out when every unchecked
+        month is one the user resent: nothing to adopt). None when every month was checked."""
         if not self.unchecked:
             return None
         if self.since is None:
             reach = "how far back it reaches is unknown (no `createdAt` it lists can be read)"
             before = "for a request made before the history's oldest entry"
+            when = "before the history's oldest entry"
         else:
             reach = f"made since {created_at_text(self.since_raw or self.since.isoformat())}"
             before = "for an identical request made before then"
-        count = len(self.unchecked)
-        known = ""
-        if self.recorded:
-            listed = "; ".join(f"{key}: {', '.join(ids)}" for key, ids in self.recorded)
-            known = (
-                f". This journal already recorded request(s) for {len(self.recorded)} of them "
-                f"({listed}): its own earlier requests of those months, none of which it sends "
-                "again (`gigstack-async journal show` says what became of each)"
+            when = "before then"
+        resent = set(self.resent)
+        others = [key for key in self.unchecked if key not in resent]
+        ids = dict(self.recorded)
+        parts = [f"{self.why}, {reach}: "]
+        if others:
+            count = len(others)
+            plural = "s" if count != 1 else ""
+            months = f"{month_ranges(others)} ({count} month{plural} of this plan)"
+            adopt = "`gigstack-async journal adopt`"
+            if self.short:
+                # Fewer entries than the documented window and none of this journal's missing:
+                # per the docs, everything there is (newcomer 10 F8: every first run of a new
+                # folder was told its whole year "may be ... billed, again", to adopt from
+                # "that folder"). The months stay named: a shorter window is not ruled out.
+                parts.append(
+                    f"{months} could not be checked {before}; per the docs there is none. Only "
+                    f"if you requested one of them elsewhere (another folder or tool) {when} "
+                    f"would sending it bill it again: then do not send it, {adopt} that request "
+                    f"instead (nothing is billed){example}, or use the folder that has it."
+                )
+            else:
+                parts.append(
+                    f"{months} could not be checked {before}, and may be requested, and billed, "
+                    "again. If you downloaded them elsewhere (another folder or tool), do not "
+                    f"send them: {adopt} their requests instead (nothing is billed){example}, "
+                    "or use the folder that has them."
+                )
+            known = [(key, ids[key]) for key in others if key in ids]
+            if known:
+                listed = "; ".join(f"{key}: {', '.join(i)}" for key, i in known)
+                parts.append(
+                    f" This journal already recorded request(s) for {len(known)} of them "
+                    f"({listed}): this run sends a new request for each instead "
+                    "(`gigstack-async journal show` says what became of the earlier ones)."
+                )
+        if resent:
+            keys = [key for key in self.unchecked if key in resent]
+            earlier = "; ".join(f"{key}: {', '.join(ids[key])}" for key in keys if key in ids)
+            was = f"; earlier request(s) {earlier}" if earlier else ""
+            parts.append(
+                f"{'' if not others else ' '}{month_ranges(keys)} (resent by you with "
+                f"`gigstack-async journal resend`{was}) could not be checked "
+                f"{'either' if others else before}: sent as you allowed (a new request, may be "
+                "billed)."
             )
-        return (
-            f"{self.why}, {reach}: {month_ranges(self.unchecked)} ({count} month"
-            f"{'s' if count != 1 else ''} of this plan) could not be checked {before}, and "
-            "may be requested, and billed, again. If you downloaded them elsewhere (another "
-            "folder or tool), do not send them: `gigstack-async journal adopt` their requests "
-            f"instead (nothing is billed), or use the folder that has them{known}"
-        )
+        return "".join(parts)
+
+    @property
+    def short(self) -> bool:
+        """Fewer entries than the documented window, none of this journal's missing: all there
+        is per the docs (a shorter window is not ruled out)."""
+        return not self.complete and self.listed < self.window and not self.omits
 
 
 def history_reach(
@@ -114,6 +164,7 @@ def history_reach(
     *,
     journal_ids: Iterable[str] = (),
     recorded: Mapping[str, Sequence[str]] | None = None,
+    resent: Iterable[str] = (),
     window: int = m.HISTORY_WINDOW,
 ) -> HistoryReach:
     """Which of `months` ((key, first day) of the months a run may send) an identical request
@@ -121,7 +172,8 @@ def history_reach(
     `journal_ids`: request ids this journal knows; one a history shorter than `window` omits
     shows it is short or filtered (a full one simply lists only its newest). `recorded`: the
     request ids this journal recorded for each month (`MonthState.known_ids`), named for the
-    unchecked months that have some."""
+    unchecked months that have some. `resent`: the months the user allowed again with
+    `journal resend` (`MonthState.resend_for`), named apart."""
     listed = {seen.id for seen in entries}
     missing = any(i not in listed for i in journal_ids)
     count = len(entries)
@@ -157,6 +209,7 @@ def history_reach(
     )
     ids = recorded or {}
     named = tuple((key, tuple(ids[key])) for key in unchecked if ids.get(key))
+    again = set(resent)
     return HistoryReach(
         count,
         window,
@@ -166,6 +219,8 @@ def history_reach(
         unchecked=unchecked,
         recorded=named,
         since_raw=raw,
+        resent=tuple(key for key in unchecked if key in again),
+        omits=missing,
     )
 
 

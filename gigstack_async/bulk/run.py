@@ -311,8 +311,9 @@ class BulkDownload:
                 to_send.append((slot.key, slot.start_date))
         journal_ids = (i for state in recorded.values() for i in state.known_ids)
         known = {key: state.known_ids for key, state in recorded.items()}
+        resent = (key for key, state in recorded.items() if state.resend_for is not None)
         self.history_reach = history_reach(
-            entries, to_send, journal_ids=journal_ids, recorded=known
+            entries, to_send, journal_ids=journal_ids, recorded=known, resent=resent
         )
         return found
 

@@ -23,13 +23,16 @@ def check_can_confirm(run: BulkDownload, *, yes: bool) -> None:
     count = sum(key not in held for key in run.may_create())
     if count:
         # Only the journal was read: the account's history (which holds months whose exact
-        # request it already has) is not, so the count is an upper bound, said as one.
+        # request it already has) is not, so the count is an upper bound, said as one. A
+        # month allowed again with `journal resend` is one (newcomer 10 F9: "the months this
+        # journal has not sent" for a resend).
         raise UsageError(
             f"sat download may submit up to {count} download "
-            f"request{'s' if count != 1 else ''} that may be billed (the months this journal "
-            "has not sent; some may be held, not sent, once the account's history is read: run "
-            "it in a terminal to see which before answering); pass --yes to confirm when not "
-            "running in a terminal"
+            f"request{'s' if count != 1 else ''} that may be billed (months not yet sent, "
+            "refused before billing, or allowed again with `gigstack-async journal resend`; "
+            "some may be held, not sent, once the account's history is read: run it in a "
+            "terminal to see which before answering); pass --yes to confirm when not running "
+            "in a terminal"
         )
 
 

@@ -137,19 +137,24 @@ def show_plan(
         if maybe:
             show_untyped(ui, job, maybe)
     if reach is not None and reach.warning is not None:
-        show_unchecked(ui, job, reach.warning)
+        show_unchecked(ui, job, reach)
 
 
-def show_unchecked(ui: Ui, job: DownloadJob, warning: str) -> None:
+def show_unchecked(ui: Ui, job: DownloadJob, reach: HistoryReach) -> None:
     """Months the history does not reach back far enough to check (newcomer 9f #1: a month
-    whose earlier request had left the 20-entry history was billed again, the plan silent)."""
+    whose earlier request had left the 20-entry history was billed again, the plan silent).
+    The adopt example follows the sentence offering `journal adopt` (newcomer 10 F3: it ended
+    the text, after the months the user resent); no other folder is known, so the request ids
+    are where the user downloaded them (newcomer 10 F8: "that folder's")."""
     folder = shlex.quote(str(job.journal_argument))
     kind = f"--rfc-type {job.rfc_type} --type {job.request_type}"
-    ui.out(
-        f"Not checked: {warning[0].upper()}{warning[1:]}, e.g. `{PROG} journal adopt {folder} "
-        f"<month> <request id> {kind}` (the request ids are in that folder's `{PROG} journal "
-        "show` or gigstack's dashboard)."
+    example = (
+        f", e.g. `{PROG} journal adopt {folder} <month> <request id> {kind}` (the request ids "
+        f"are in gigstack's dashboard, or in `{PROG} journal show` of the folder that "
+        "downloaded them)"
     )
+    text = reach.text(example) or ""
+    ui.out(f"Not checked: {text[:1].upper()}{text[1:]}")
 
 
 def held_months(identical: dict[str, tuple[PriorRequest, ...]] | None) -> int:
@@ -314,5 +319,5 @@ def print_stopped_summary(ui: Ui, board: Board, job: DownloadJob) -> None:
             JournalStore.open_readonly(job.journal) as store,
         ):
             states = {state.key: state for state in store.states()}
-    board.settle(states)
+    board.settle(states, str(job.journal_argument))
     print_summary(ui, board, job.out, job.journal_argument)

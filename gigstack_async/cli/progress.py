@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -26,7 +27,8 @@ from gigstack_async.bulk.events import (
     StateChanged,
     Submitted,
 )
-from gigstack_async.bulk.machine import MonthState
+from gigstack_async.bulk.hints import submitting_texts, with_journal
+from gigstack_async.bulk.machine import MonthState, Stage
 
 FINAL_STAGES = frozenset(
     (
@@ -58,6 +60,8 @@ class MonthRow:
     finished: float | None = None
     done: bool = False
     ok: bool = False
+    parts: tuple[Path, ...] = ()
+    """A `split` month's part folders (`MonthResult.parts`): the summary names them."""
 
     @property
     def short_id(self) -> str:
@@ -126,6 +130,7 @@ class Board:
         # month this run did not finish (--timeout) keeps its in-progress stage, and its error
         # says that a re-run continues it.
         row.state = result.stage or row.state
+        row.parts = result.parts
         if result.resumed and not row.note:
             row.note = "resumed"
         if result.ok and result.open_day is not None:
@@ -135,11 +140,13 @@ class Board:
             # Days SAT's window no longer has, accepted with `journal keep --outside-window`.
             row.note = f"{result.window_cut[0]}..{result.window_cut[1]} outside SAT's window"
 
-    def settle(self, journal: Mapping[str, MonthState]) -> None:
+    def settle(self, journal: Mapping[str, MonthState], folder: str | None = None) -> None:
         """After Ctrl-C: each month the run did not finish takes the stage its journal record
         says (a re-run continues it from there), with the request id, count and files the
         journal knows, and whether it is ok (the Total counts the rows it shows); a month
-        without a record was never sent: `planned`."""
+        without a record was never sent: `planned`. A month left `submitting` says a create
+        may have been billed, and what the next run does (`submitting_texts`; its command
+        names `folder`, what `journal` commands take for this run)."""
         for row in self.rows.values():
             if row.done:
                 continue
@@ -158,6 +165,10 @@ class Board:
             if state.invoice_count or state.ok or state.sat_state == "completed":
                 row.invoices = state.invoice_count
             row.files = max(row.files, len(state.files))
+            if state.stage is Stage.SUBMITTING:
+                # Newcomer 10 F5: `submitting` alone hid a create that may have been billed.
+                row.error, hint = submitting_texts(state)
+                row.hint = with_journal(hint, row.key, folder)
 
     def elapsed(self, row: MonthRow) -> float | None:
         if row.started is None:

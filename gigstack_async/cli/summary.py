@@ -141,6 +141,16 @@ def _invoices(board: Board, invoices: int) -> str:
     return f"{counted}, {unknown} {months} count unknown"
 
 
+def _shown_path(path: Path) -> str:
+    """`path` as the user would type it here: relative to the current folder when inside it,
+    else absolute."""
+    full = path.absolute()
+    try:
+        return str(full.relative_to(Path.cwd().absolute()))
+    except ValueError:
+        return str(full)
+
+
 def print_summary(ui: Ui, board: Board, out: Path, journal: Path | None = None) -> None:
     """The summary table, totals and output folder. `journal`: what `gigstack-async journal`
     commands take for this run (the folder, or the --journal file; default `out`), named where
@@ -162,6 +172,15 @@ def print_summary(ui: Ui, board: Board, out: Path, journal: Path | None = None) 
                 ui.render(_error_line(row), soft_wrap=True)
             else:
                 ui.out(f"{row.key}: {_message(row)}")
+    for row in board.rows.values():
+        if row.parts:
+            # Newcomer 10 F10: "split 69 0" with no pointer to where the month's CFDIs are.
+            where = shell_quote(str(journal or out))
+            ui.out(
+                f"{row.key}: split: downloaded in parts into "
+                f"{', '.join(shell_quote(_shown_path(p)) for p in row.parts)} "
+                f"(`gigstack-async journal show {where} {row.key}` says which days each holds)"
+            )
     shortened = _shortened(board)
     if shortened:
         where = shell_quote(str(journal or out))

@@ -99,7 +99,7 @@ def test_the_warning_says_how_far_back_the_history_reaches() -> None:
         "identical request made before then, and may be requested, and billed, again. If you "
         "downloaded them elsewhere (another folder or tool), do not send them: "
         "`gigstack-async journal adopt` their requests instead (nothing is billed), or use "
-        "the folder that has them"
+        "the folder that has them."
     )
     unknown = history_reach((seen(0, None),), MONTHS[:1])
     assert unknown.since is None
@@ -205,6 +205,11 @@ async def test_the_plan_names_months_the_short_history_cannot_reach_and_still_ho
         assert "Not checked: The account's history lists 3 requests" in out
         assert "2024-01..2024-02 (2 months of this plan) could not be checked" in out
         assert "journal adopt B <month> <request id> --rfc-type received --type cfdi" in out
+        # Newcomer 10 F8: fewer than 20 entries, none of this journal's missing: calm, and no
+        # "that folder" when no other folder is known.
+        assert "per the docs there is none" in out
+        assert "that folder's" not in out
+        assert "in `gigstack-async journal show` of the folder that downloaded them" in out
         assert "The account already has an identical request for 2 months" in out  # 03, 04
         assert asked == [
             "Submit up to 2 download requests? Each new one may be billed. 2 months are held "
@@ -291,3 +296,109 @@ def test_a_month_counts_as_checked_only_past_its_time_zone_margin(
     checked gets no "not checked" warning before a create that may be billed again)."""
     reach = history_reach((seen(0, created_at),), [("2023-03", date(2023, 3, 1))], window=1)
     assert reach.unchecked == (() if checked else ("2023-03",))
+
+
+# ------------------------------------------------------------------ newcomer 10 F3, F8
+
+SHORT = FULL[:3]
+
+
+def test_a_short_history_is_named_calmly_its_months_still_named() -> None:
+    """F8: every first run of a new folder was told its whole year "may be requested, and
+    billed, again ... do not send them". A history shorter than the documented 20 is all there
+    is per the docs: the months stay named (a shorter window is not ruled out), calmly."""
+    reach = history_reach(SHORT, MONTHS[:3])
+    warning = reach.warning or ""
+    assert warning.startswith(
+        "the account's history lists 3 requests (the docs say it keeps the newest 20, so "
+        "these may be all there are; a shorter history is not ruled out), made since "
+    )
+    assert "2023-01..2023-03 (3 months of this plan) could not be checked" in warning
+    assert "per the docs there is none" in warning
+    assert (
+        "Only if you requested one of them elsewhere (another folder or tool) before then "
+        "would sending it bill it again" in warning
+    )
+    assert "may be requested, and billed, again" not in warning
+    # A full window, or one that omits this journal's own requests, keeps the plain warning.
+    for alarming in (
+        history_reach(FULL, MONTHS[:3]),
+        history_reach(SHORT, MONTHS[:3], journal_ids=("J1",)),
+    ):
+        assert "may be requested, and billed, again" in (alarming.warning or "")
+
+
+def test_a_month_the_user_resent_is_named_resent_by_you() -> None:
+    """F3: a month allowed again with `journal resend` was listed among "its own earlier
+    requests of those months, none of which it sends again" (it was sent), with the adopt
+    example glued after that sentence."""
+    reach = history_reach(
+        SHORT,
+        MONTHS[:2],
+        recorded={"2023-01": ["OLD1"], "2023-02": ["OLD2"]},
+        resent=["2023-02"],
+    )
+    assert reach.resent == ("2023-02",)
+    text = reach.text(", e.g. EXAMPLE") or ""
+    assert "none of which it sends again" not in text
+    assert "2023-01 (1 month of this plan) could not be checked" in text
+    # The example follows the sentence offering adopt, not the resent month's.
+    assert (
+        "`gigstack-async journal adopt` that request instead (nothing is billed), e.g. EXAMPLE"
+        in text
+    )
+    assert text.index("EXAMPLE") < text.index("resent by you")
+    assert (
+        "This journal already recorded request(s) for 1 of them (2023-01: OLD1): this run sends "
+        "a new request for each instead" in text
+    )
+    assert text.endswith(
+        "2023-02 (resent by you with `gigstack-async journal resend`; earlier request(s) "
+        "2023-02: OLD2) could not be checked either: sent as you allowed (a new request, may "
+        "be billed)."
+    )
+    # Only resent months: nothing to adopt, no example.
+    only = history_reach(SHORT, MONTHS[1:2], recorded={"2023-02": ["OLD2"]}, resent=["2023-02"])
+    alone = only.text(", e.g. EXAMPLE") or ""
+    assert "EXAMPLE" not in alone
+    assert "journal adopt" not in alone
+    assert ": 2023-02 (resent by you with `gigstack-async journal resend`" in alone
+
+
+async def test_the_plan_names_a_month_resent_with_journal_resend(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """F3 end to end: the CLI's "Not checked:" and `bulk()`'s WARNING for a month the user
+    allowed again with `journal resend`."""
+    async with world_of(SandboxConfig(speed=3000, seed=9)) as (sandbox, client):
+        out = tmp_path / "A"
+        done = await month_results(client, out, "2024-01", "2024-02")
+        assert all(r.ok for r in done.values())
+        monkeypatch.chdir(tmp_path)
+        capsys.readouterr()
+        resend = ["journal", "resend", "A", "2024-01", "--yes", "--force"]
+        assert await asyncio.to_thread(keyed_cli, sandbox, *resend) == 0
+        argv = [
+            "sat", "download", "--from", "2024-01", "--to", "2024-01", "--rfc-type",
+            "received", "--out", "A", "--poll-interval", "0.05", "--yes",
+        ]  # fmt: skip
+        capsys.readouterr()
+        assert await asyncio.to_thread(keyed_cli, sandbox, *argv) == 0
+        said = " ".join(capsys.readouterr().out.split())
+        assert "Not checked: " in said
+        assert "2024-01 (resent by you with `gigstack-async journal resend`; earlier" in said
+        assert "none of which it sends again" not in said
+        assert "journal adopt A <month>" not in said  # nothing to adopt for a month resent
+
+        # bulk(): the same words in its WARNING (another month: SAT allows 2 identical
+        # requests).
+        resend[3] = "2024-02"
+        assert await asyncio.to_thread(keyed_cli, sandbox, *resend) == 0
+        caplog.set_level(logging.WARNING, logger="gigstack_async")
+        caplog.clear()
+        assert (await month_results(client, out, "2024-02", "2024-02"))["2024-02"].ok
+        warned = [r.getMessage() for r in caplog.records if "resent by you" in r.getMessage()]
+        assert len(warned) == 1, [r.getMessage() for r in caplog.records]

@@ -424,3 +424,25 @@ def test_a_retry_download_piped_into_head_is_still_recorded(stopped: Path) -> No
     assert done.returncode == 0, done.stderr
     assert state(stopped, "2024-01").granted == (("P1", 1),)
     assert b"BrokenPipe" not in done.stderr
+
+
+def test_show_history_names_each_stage_not_the_reason_before_it_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Newcomer 10 (minor): `completed` and then `staged` both read "SAT completed the request",
+    # and the numbers jumped (1 -> 25) with nothing saying they count every month's lines.
+    folder = tmp_path / "cfdi"
+    month = m.MonthState("2024-05", date(2024, 5, 1), date(2024, 5, 31), "received", "cfdi")
+    with JournalStore.open(folder / JOURNAL, IDENTITY) as store:
+        store.ensure([month])
+        done = attrs.evolve(month, request_id="R5", reason="SAT completed the request")
+        store.put(attrs.evolve(done, stage=m.Stage.COMPLETED))
+        store.put(attrs.evolve(done, stage=m.Stage.STAGED))
+        store.put(attrs.evolve(done, stage=m.Stage.DONE, reason="every package extracted"))
+    assert main(["journal", "show", str(folder), "2024-05"]) == 0
+    text = capsys.readouterr().out
+    history = text[text.index("History:") :]
+    assert history.count("SAT completed the request") == 1
+    staged = next(line for line in history.splitlines() if " staged " in line)
+    assert "every package is on disk" in staged
+    assert "numbered across every month of the journal" in history

@@ -28,7 +28,15 @@ def test_the_plan_marks_a_month_that_ends_today() -> None:
     lines = plan.describe().splitlines()
     assert lines[1] == "  2026-10  2026-10-01 to 2026-10-31"
     assert lines[2].startswith("  2026-11  2026-11-01 to 2026-11-30  (ends today: CFDIs stamped")
-    assert "running the same command again tomorrow" in lines[2]
+    # Newcomer 10 F6: it said the day's CFDIs "are fetched by running the same command again
+    # tomorrow", while the month's Next says a later run names them as MISSING DAYS, with the
+    # way to request them (nothing is fetched by itself).
+    assert lines[2].endswith(
+        "(ends today: CFDIs stamped later on 2026-11-30 are not in its request; running the "
+        "same command again after 2026-11-30 names them as MISSING DAYS, with the way to "
+        "request them)"
+    )
+    assert "fetched" not in lines[2]
     assert plan.ends_today(plan.slots[1])
     assert not plan.ends_today(plan.slots[0])
     clipped = plan_months("2026-11", "2026-12", rfc_type="received", request_type="cfdi",

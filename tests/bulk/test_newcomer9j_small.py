@@ -275,7 +275,11 @@ def test_after_a_retry_download_failed_too_the_texts_say_a_third_get_may_be_refu
     capsys.readouterr()
     assert main(["journal", "show", str(folder), "2024-04"]) == 0
     shown = " ".join(capsys.readouterr().out.split())
-    assert "P1: 3 of 3 (3 unconfirmed: SAT may already have served it twice)" in shown
+    # Newcomer 10 F5: "3 of 3" read as SAT's own limit (2): the extra GET is the user's.
+    assert (
+        "P1: 3 (SAT allows 2; 1 more allowed by you with `gigstack-async journal "
+        "retry-download`; 3 unconfirmed: SAT may already have served it twice)" in shown
+    )
     assert "3 may not have reached SAT" not in shown
     assert main(["journal", "retry-download", str(folder), "2024-04"]) == 2  # no --yes
     said = " ".join(capsys.readouterr().out.split())

@@ -721,16 +721,34 @@ def _row(
     ]
 
 
+_STAGE_WHY = {
+    m.Stage.STAGED: "every package is on disk (staged); extracting them is next",
+    m.Stage.PROCESSING: "SAT is processing the request",
+}
+"""What a History line says for a stage the month entered with its previous line's reason."""
+
+
 def _downloads_used(state: m.MonthState) -> list[str]:
     """Per package: downloads counted of those the machine sends (SAT's 2, plus one per
-    `journal retry-download`), and how many of them may not have reached SAT."""
+    `journal retry-download`), and how many of them may not have reached SAT. Past SAT's 2,
+    whose extra GETs the user allowed, said so (newcomer 10 F5: "4 of 4" read as SAT's own
+    limit, which the README gives as 2)."""
     shown = []
     uncounted = state.request_id in state.uncounted
     for pid, used in state.downloads:
-        text = f"{pid}: {used} of {state.allowed_of(pid)}"
+        allowed = state.allowed_of(pid)
+        notes = []
+        if allowed > m.DOWNLOAD_BUDGET:
+            count = f"{used}"
+            notes.append(
+                f"SAT allows {m.DOWNLOAD_BUDGET}; {allowed - m.DOWNLOAD_BUDGET} more allowed by "
+                "you with `gigstack-async journal retry-download`"
+            )
+        else:
+            count = f"{used} of {allowed}"
         unsure = state.unsure_of(pid)
         if uncounted and unsure >= min(used, m.DOWNLOAD_BUDGET):
-            text += " (SAT's 2 assumed spent: this journal did not count them)"
+            notes.append("SAT's 2 assumed spent: this journal did not count them")
         elif state.request_id in state.foreign and used <= m.DOWNLOAD_BUDGET:
             # Review 9u #3: made outside the journal, one of SAT's 2 is assumed spent there.
             where = (
@@ -739,13 +757,13 @@ def _downloads_used(state: m.MonthState) -> list[str]:
                 if state.request_id in state.unproven
                 else "where the request was made"
             )
-            text += f" (1 assumed spent {where}, outside this journal; {used - 1} sent here)"
+            notes.append(f"1 assumed spent {where}, outside this journal; {used - 1} sent here")
         elif unsure and used > m.DOWNLOAD_BUDGET:
             # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
-            text += f" ({unsure} unconfirmed: SAT may already have served it twice)"
+            notes.append(f"{unsure} unconfirmed: SAT may already have served it twice")
         elif unsure:
-            text += f" ({unsure} may not have reached SAT)"
-        shown.append(text)
+            notes.append(f"{unsure} may not have reached SAT")
+        shown.append(f"{pid}: {count}" + (f" ({'; '.join(notes)})" if notes else ""))
     return shown
 
 
@@ -814,15 +832,23 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
         print_table(ctx.ui, (Col("field"), Col("value")), details, header=False)
         # The journal records no time per transition: `#` is its order (numbered across all
         # months), not a timestamp; `downloads history` has the server's times.
-        ctx.ui.out("History: # is the journal's transition number, oldest first (no time is kept)")
+        ctx.ui.out(
+            "History: # is the journal's transition number, numbered across every month of the "
+            "journal (so it skips other months' lines), oldest first (no time is kept)"
+        )
         ctx.ui.out(f"  {'#':>5}  {'state':<16} why")
         shown: tuple[object, ...] = ()
         for line in store.log(state.key):
             # A line written only because a count moved (a package GET) repeats the one before.
             if (line.stage, line.reason, line.request_id) == shown:
                 continue
+            why = line.reason or ""
+            if shown and line.reason == shown[1] and line.stage in _STAGE_WHY:
+                # The reason carried over into a new stage (newcomer 10, minor: `completed` and
+                # `staged` both read "SAT completed the request"): say what the stage means.
+                why = _STAGE_WHY[line.stage]
             shown = (line.stage, line.reason, line.request_id)
-            ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {line.reason or ''}")
+            ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {why}")
     return exitcodes.OK
 
 
