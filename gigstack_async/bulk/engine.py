@@ -893,7 +893,9 @@ class _Run:
                 ),
                 stage=stage or state.stage.value,
                 hint=hint or state.hint,
-                open_day=state.open_day,
+                # Split: its parts hold that day, checked each run (`bulk.parts`; review h1
+                # #3: "run the same command again tomorrow" on a split month, ok for good).
+                open_day=None if state.stage is m.Stage.SPLIT else state.open_day,
                 window_cut=m.cut_days(state, state.start),
                 parts=part_folders(state, self.store.path),
             )

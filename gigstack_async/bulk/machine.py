@@ -1957,19 +1957,24 @@ class PartTrouble:
     journal gone or unreadable, or the month no longer finished there)."""
     way: str
     """How to get the part back: its own journal's commands, with the part folder in them."""
+    days: bool = False
+    """The part holds its files but misses days' CFDIs: requested on its own last day before
+    that day was over (`open_day_split`; review h1 #3). MISSING DAYS, not MISSING FILES."""
 
 
 def parts_missing(state: MonthState, troubles: Sequence[PartTrouble]) -> MonthState:
     """Month `state`, recorded `split`, as a run (or `journal show`) reports it once its parts
     elsewhere are checked: needs attention, MISSING FILES, when `troubles` names any (review 9n
-    #5: "split, 34 invoices" with a part folder gone); `state` otherwise. Not recorded: the
-    split stays the journal's, so a fixed part, or a `journal split` naming another folder
-    for it, makes the month complete again. Pure."""
+    #5: "split, 34 invoices" with a part folder gone), MISSING DAYS when each is a part missing
+    days (`PartTrouble.days`: requested on its own last day; review h1 #3); `state` otherwise.
+    Not recorded: the split stays the journal's, so a fixed part, or a `journal split` naming
+    another folder for it, makes the month complete again. Pure."""
     if state.stage is not Stage.SPLIT or not troubles:
         return state
+    label = "MISSING DAYS" if all(t.days for t in troubles) else MISSING_FILES
     return _attention(
         state,
-        f"{MISSING_FILES}: downloaded in parts elsewhere, but "
+        f"{label}: downloaded in parts elsewhere, but "
         + "; ".join(t.problem for t in troubles)
         + ": not reported complete",
         "; ".join(dict.fromkeys(t.way for t in troubles)),  # each way once (review 9o #4)

@@ -224,6 +224,26 @@ def _gap_trouble(
     )
 
 
+def open_day_trouble(key: str, part: Path, theirs: m.MonthState) -> m.PartTrouble:
+    """Part `part` whose month `key` (`theirs`) is done on its open day
+    (`machine.open_day_split`): its CFDIs stamped later that day are not in it."""
+    day = theirs.open_day
+    when = (
+        f"may have been requested on {day}, before that day was over (its request's createdAt "
+        "was never shown)"
+        if theirs.open_day_unproven
+        else f"was requested on {day}, before that day was over"
+    )
+    return m.PartTrouble(
+        f"{key} in the part folder {part} {when}: CFDIs stamped later that day, or certified "
+        "late at SAT, are not in it",
+        f"run that part's `sat download` again (`--out {shell_quote(str(part))}`) once {day} "
+        "is over: it then names that day's missing CFDIs as MISSING DAYS, with the way to "
+        "request them; once that part is complete, run this folder's download again",
+        days=True,
+    )
+
+
 def _trouble(
     state: m.MonthState, home: Home, journal: Path, seen: frozenset[Path], depth: int
 ) -> tuple[m.PartTrouble | None, m.MonthState | None]:
@@ -281,6 +301,11 @@ def _trouble(
     done = theirs.stage in (m.Stage.DONE, m.Stage.SPLIT) or (
         theirs.stage is m.Stage.NEEDS_ATTENTION and theirs.resume_to is m.Stage.DONE
     )
+    if theirs.stage in (m.Stage.DONE, m.Stage.EMPTY) and m.open_day_split(theirs):
+        # Requested on its own last day before it was over (review h1 #3: a split recorded
+        # with it, before `journal split` refused such a part, was ok for good): the part's
+        # own run says MISSING DAYS once that day is over, and so does this month.
+        return open_day_trouble(key, part, theirs), theirs
     if theirs.stage is m.Stage.EMPTY:
         return None, theirs
     if not done:
@@ -298,6 +323,7 @@ def _trouble(
         return m.PartTrouble(
             f"the part folder {part}, itself split: " + "; ".join(t.problem for t in nested),
             "; ".join(dict.fromkeys(t.way for t in nested)),
+            days=all(t.days for t in nested),
         ), theirs
     folder = None if where is None else where.absolute() / key
     # The check a run of the part makes of its own done month (`Start.lost`), so a part's

@@ -402,7 +402,16 @@ def split(
     own: list[SplitPart] = []
     done = state.stage in (m.Stage.DONE, m.Stage.EMPTY)
     whole = new_month(store, key) if done else state
-    open_day = done and m.open_day_split(state) and (whole.start, whole.end) == (start, end)
+    # A part of a month (fewer days than the whole month, none refused with 5002) requested on
+    # its own last day is split so too: its MISSING DAYS route names this (review h1 #3).
+    open_day = (
+        done
+        and m.open_day_split(state)
+        and (
+            (whole.start, whole.end) == (start, end)
+            or (whole.start, whole.end) not in state.exhausted
+        )
+    )
     if open_day:
         opened = m.open_day_own(state)
         # Requested on its last day (MISSING DAYS): its request holds the days before that
@@ -487,6 +496,10 @@ def split(
                     f"over, as {key} here was: it may miss the same CFDIs. Once that day is "
                     "over, download it into a new --out folder and split with that folder"
                 )
+            if theirs.stage in (m.Stage.DONE, m.Stage.EMPTY) and m.open_day_split(theirs):
+                # Requested on its own last day before it was over (review h1 #3: the split
+                # was ok for good without the CFDIs stamped later that day).
+                raise JournalStateError(open_day_part(key, part, theirs))
             folder = None if other.download_to is None else other.download_to.absolute() / key
             lost = lost_files(folder, theirs.files)
             found.append(
@@ -551,6 +564,25 @@ def split(
     except m.TransitionError as error:
         raise JournalStateError(str(error)) from None
     return new, (*own, *found)
+
+
+def open_day_part(key: str, part: str | Path, theirs: m.MonthState) -> str:
+    """Why part `part`, whose month `key` (`theirs`) is done on its open day
+    (`machine.open_day_split`), is not taken by `journal split`."""
+    day = theirs.open_day
+    when = (
+        f"may have been requested on {day}, before that day was over (its request's createdAt "
+        "was never shown)"
+        if theirs.open_day_unproven
+        else f"was requested on {day}, before that day was over"
+    )
+    return (
+        f"{key} in {part} {when} (Mexico City): CFDIs stamped later that day, or certified late "
+        f"at SAT, are not in it, so it does not hold {day} complete. Run that part's "
+        f"`sat download` again (`--out {part}`) once {day} is over (Python: the same `bulk()` "
+        "call, download_to= that folder): it then names that day's missing CFDIs as MISSING "
+        "DAYS, with the way to request them; once that part is complete, split with it again"
+    )
 
 
 def _short(state: m.MonthState, part: SplitPart) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +23,8 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.events import MonthResult
-from gigstack_async.bulk.repair import _uncovered
+from gigstack_async.bulk.parts import recorded_path
+from gigstack_async.bulk.repair import _uncovered, missing_now, record
 from gigstack_async.bulk.store import JournalStore
 from gigstack_async.cli import main
 from gigstack_async.sandbox import Sandbox, SandboxConfig
@@ -317,3 +318,127 @@ def test_which_months_may_be_split(state: m.MonthState, refused: str | None, spl
     assert commands == ()
     assert "/parts" in (new.reason or "")
     assert (REFUSED in (new.reason or "")) is (state.stage is m.Stage.PLANNED)
+
+
+# -- Review h1 #3: a part requested on its own last day (open day) ---------------------------
+
+OCT_LAST, NOV_FIRST = date(2026, 10, 31), date(2026, 11, 1)
+
+
+@pytest.fixture
+def today(monkeypatch: pytest.MonkeyPatch) -> Callable[[date], None]:
+    """Pins Mexico City's "today" for the client's plan, checks, run and hints."""
+    import gigstack_async._validation as validation
+    import gigstack_async.bulk.engine as engine
+    import gigstack_async.bulk.plan as plan
+
+    def pin(day: date) -> None:
+        for module in (plan, validation, engine):
+            monkeypatch.setattr(module, "today_mx", lambda now=None: day)
+
+    return pin
+
+
+@pytest.fixture
+async def october_5003() -> AsyncIterator[tuple[Sandbox, GigstackClient]]:
+    profile = ServerProfile(sat_codes=(SatCodeRule(5003, month="2026-10", whole_month=True),))
+    async with world_of(SandboxConfig(speed=3000, seed=3, profile=profile)) as both:
+        yield both
+
+
+async def _october_in_parts_on_its_last_day(
+    client: GigstackClient, out: Path, part_a: Path, part_b: Path
+) -> None:
+    """October refused with 5003 on 10-31, its halves run as printed that same day: the second
+    half (10-16..10-31) is requested on its own last day, before that day was over."""
+    assert (await run(client, out, "2026-10", "2026-10"))["2026-10"].stage == "sat-failed"
+    assert (await run(client, part_a, "2026-10-01", "2026-10-15"))["2026-10"].ok
+    b = (await run(client, part_b, "2026-10-16", "2026-10-31"))["2026-10"]
+    assert b.ok
+    assert b.open_day == OCT_LAST
+
+
+async def test_a_part_requested_on_its_own_last_day_is_not_split_until_it_is_complete(
+    october_5003: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    today: Callable[[date], None],
+) -> None:
+    """Was: `journal split` took the part requested on 10-31 before that day was over, and the
+    month was `split`, ok for good, without the CFDIs stamped later on 10-31. Now the split is
+    refused naming the part and the day, until that part is complete (its own MISSING DAYS
+    route); then it is taken, and the month ends ok."""
+    sandbox, client = october_5003
+    out, part_a, part_b = tmp_path / "A", tmp_path / "A-2026-10a", tmp_path / "A-2026-10b"
+    today(OCT_LAST)
+    await _october_in_parts_on_its_last_day(client, out, part_a, part_b)
+    argv = ("journal", "split", out, "2026-10", part_a, part_b)
+    for day in (OCT_LAST, NOV_FIRST):  # on that day, and once it is over
+        today(day)
+        capsys.readouterr()
+        assert await asyncio.to_thread(cli, *argv) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"2026-10 in {part_b} was requested on 2026-10-31, before that day was over" in err
+        assert f"Run that part's `sat download` again (`--out {part_b}`) once 2026-10-31" in err
+        assert "MISSING DAYS, with the way to request them" in err
+        assert "Nothing changed." in err
+        with JournalStore.open_readonly(out / JOURNAL) as store:
+            assert store.get("2026-10").stage is m.Stage.SAT_FAILED
+    # The part's own run, the next day, says MISSING DAYS and how to get them: done so.
+    b = (await run(client, part_b, "2026-10-16", "2026-10-31"))["2026-10"]
+    assert not b.ok
+    assert (b.error or "").startswith("MISSING DAYS")
+    day_folder = Path(f"{part_b}-2026-10a")
+    assert f"download_to='{day_folder}'" in (b.hint or "")
+    assert f"journal split {part_b} 2026-10 {day_folder}`" in (b.hint or "")
+    assert (await run(client, day_folder, "2026-10-31", "2026-10-31"))["2026-10"].ok
+    assert await asyncio.to_thread(cli, "journal", "split", part_b, "2026-10", day_folder) == 0
+    # The part is complete now: the month's split takes it, and its runs end ok.
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, *argv) == 0
+    assert "2026-10 is now split" in capsys.readouterr().out
+    creates = calls(sandbox, CREATE)
+    again = (await run(client, out, "2026-10", "2026-10"))["2026-10"]
+    assert again.stage == "split"
+    assert again.ok
+    assert again.open_day is None  # its parts hold that day: no "run again tomorrow"
+    assert calls(sandbox, CREATE) == creates
+
+
+async def test_a_split_recorded_with_an_open_day_part_is_not_reported_ok(
+    october_5003: tuple[Sandbox, GigstackClient],
+    tmp_path: Path,
+    today: Callable[[date], None],
+) -> None:
+    """A journal written before the fix recorded October split with a part requested on its
+    own last day: was `split`, 1 ok, on that day and every later one, while the part's own run
+    said MISSING DAYS. Now each run checks that part: MISSING DAYS, naming it and the day, with
+    the part's way; nothing is sent. Once the part is complete, the month is ok."""
+    sandbox, client = october_5003
+    out, part_a, part_b = tmp_path / "A", tmp_path / "A-2026-10a", tmp_path / "A-2026-10b"
+    today(OCT_LAST)
+    await _october_in_parts_on_its_last_day(client, out, part_a, part_b)
+    with JournalStore.open_existing(out / JOURNAL) as store:  # as the old `journal split` did
+        state = store.get("2026-10")
+        parts = tuple(recorded_path(p / JOURNAL, store.path) for p in (part_a, part_b))
+        split, _ = m.transition(state, m.SplitElsewhere(f"{part_a}, {part_b}", parts=parts))
+        record(store, split, ())
+    creates = calls(sandbox, CREATE)
+    for day in (OCT_LAST, NOV_FIRST):
+        today(day)
+        month = (await run(client, out, "2026-10", "2026-10"))["2026-10"]
+        assert not month.ok
+        error = month.error or ""
+        assert error.startswith("MISSING DAYS: downloaded in parts elsewhere, but")
+        assert f"2026-10 in the part folder {part_b} was requested on 2026-10-31" in error
+        assert f"run that part's `sat download` again (`--out {part_b}`)" in (month.hint or "")
+        with JournalStore.open_readonly(out / JOURNAL) as store:
+            shown = missing_now(store, "2026-10")  # `journal show` says the same
+            assert shown.stage is m.Stage.NEEDS_ATTENTION
+            assert store.get("2026-10").stage is m.Stage.SPLIT  # the split stays recorded
+    assert calls(sandbox, CREATE) == creates  # nothing sent, nothing billed
+    # The part's MISSING DAYS route, then the month's run: ok.
+    day_folder = Path(f"{part_b}-2026-10a")
+    assert (await run(client, day_folder, "2026-10-31", "2026-10-31"))["2026-10"].ok
+    assert await asyncio.to_thread(cli, "journal", "split", part_b, "2026-10", day_folder) == 0
+    assert (await run(client, out, "2026-10", "2026-10"))["2026-10"].ok

@@ -51,7 +51,8 @@ dates, or it is held for requests that make 2 with its own) is split the same wa
 month requested on the day its dates end (MISSING DAYS on a later day), with parts that cover
 that day: its own request holds the days before it.
 exit codes: 0 recorded; 2 invalid input (no journal, a month that is none of these, a part of
-another kind or team, a part not finished or without its files, or days no part covers)."""
+another kind or team, a part not finished or without its files, a part requested on its own
+last day before that day was over, or days no part covers)."""
 
 
 def register(journal: Any) -> None:
