@@ -383,6 +383,7 @@ def held_month(
     # hint named the request whose package proved another month's, and following it spent
     # that package's last SAT download on the wrong month).
     candidate = next((i for i in reversed(ids) if i not in gone), None)
+    note = ""
     if sent:
         shown = f"request id(s) {', '.join(ids)}" if ids else "its request id was not logged"
         if gone:
@@ -408,7 +409,7 @@ def held_month(
             )
         if gone:
             # No "gigstack-async" before `journal adopt`: `bulk.hints` would put this month in it.
-            hint += (
+            note = (
                 f". Released from {key} (known not to be its own): "
                 f"{', '.join(sorted(gone))}; if one holds another month's CFDIs of this "
                 "journal, adopt it there (`journal adopt` with that month and the id)"
@@ -452,6 +453,18 @@ def held_month(
         staged_copies=staged_copies(None if folder is None else folder.parent, key),
         open_day=_open_day_of(lines, candidate, asked, today),
         released=released,
+        # Its requests whose packages expired (SAT 5007, or reported expired: `_expired`
+        # logs the request's id with the stage), never offered again (review h1 #2).
+        expired=tuple(
+            dict.fromkeys(
+                line.request_id
+                for line in lines
+                if line.stage is m.Stage.EXPIRED and line.request_id is not None
+            )
+        ),
+        candidate=candidate,
+        given_back=_given_back(lines, candidate),
+        note=note,
     )
     logged = [
         m.Logged(line.stage, line.reason, line.request_id, line.asked, line.sat_code)
@@ -469,6 +482,16 @@ def held_month(
     holds = _holds_logged(lines)
     # What it was held for stays known (a resend of these dates is held for them again).
     return attrs.evolve(rebuilt, holds=holds) if holds else rebuilt
+
+
+def _given_back(lines: list[LogLine], request_id: str | None) -> bool:
+    """Whether the log shows a create sent after month's request `request_id` (its last line
+    with it) that brought no new request id: the server answered it with a request the month
+    had (gigstack's `duplicate`), or SAT 5005, or its answer was lost (review h1 #2)."""
+    if request_id is None:
+        return False
+    last = max((i for i, line in enumerate(lines) if line.request_id == request_id), default=-1)
+    return any(line.stage is m.Stage.SUBMITTING for line in lines[last + 1 :])
 
 
 def _released_logged(lines: list[LogLine]) -> tuple[m.ReleasedRequest, ...]:

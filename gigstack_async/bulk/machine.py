@@ -440,6 +440,13 @@ class MonthState:
     released: tuple[ReleasedRequest, ...] = ()
     """Request ids this month had that are known not to be its own (see `ReleasedRequest`):
     still in `known_ids` (never adopted again by this month automatically)."""
+    expired: tuple[str, ...] = ()
+    """Request ids of the month whose packages are gone: SAT answered a GET of one of them with
+    5007, or the server reported the request expired (`_expired`; SAT keeps packages 72 h).
+    Like a request whose package SAT served twice, such a request cannot finish the month:
+    never offered for `journal adopt` again, and a resend the server answers with it needs
+    other dates (`spent_requests`; review h1 #1). `journal repair` rebuilds it from the log's
+    expired lines (`engine.held_month`)."""
 
     def released_marked(self) -> tuple[ReleasedRequest, ...]:
         """`released`, each marked `foreign` when the month took it so (a release recorded
@@ -1445,6 +1452,10 @@ def unrecorded(
     staged_copies: int = 0,
     open_day: date | None = None,
     released: tuple[ReleasedRequest, ...] = (),
+    expired: tuple[str, ...] = (),
+    candidate: str | None = None,
+    given_back: bool = False,
+    note: str = "",
 ) -> MonthState:
     """`state` (a month as the plan would add it) for a month the journal has no record of
     although it may have been requested before: its log lists it as sent (the record was lost
@@ -1468,7 +1479,14 @@ def unrecorded(
     run still names that day MISSING DAYS (review 9m #11). `released`: the requests its log
     shows it released (`ReleasedRequest`, with the SAT downloads it spent on their packages):
     kept, so that the month never takes one back by itself and the month that adopts one
-    counts those downloads (review 9u #1, 9v #3)."""
+    counts those downloads (review 9u #1, 9v #3). `expired`: the requests its log shows expired
+    (`MonthState.expired`). `candidate`: the request `hint` offers to adopt; when it cannot
+    finish the month (`unusable`: its log counts a package SAT served twice, or it expired),
+    adopting it downloads nothing: the hint offers a resend instead, or, when `given_back`
+    (its log shows a create sent after it that brought no new request: the server answered
+    with it, or SAT 5005, the state `_spent_duplicate` and `_spent_5005` leave), the other
+    dates' way (`_spent_way`), never the same dates again (review h1 #2). `note`: said after
+    the hint either way."""
     proven = asked is not None and asked.start is not None and asked.end is not None
     if asked is not None and asked.start is not None and asked.end is not None:
         state = _evolve(state, start=asked.start, end=asked.end, invoice_count=asked.invoice_count)
@@ -1481,25 +1499,51 @@ def unrecorded(
         known_ids=known_ids,
         dates_unproven=not proven,
         released=released,
+        expired=expired,
     )
     hint = _spent_hint(held, hint)
     if counts is None:
-        return _evolve(
+        rebuilt = _evolve(
             _attention(held, reason, hint),
             creates=creates,
             resend_allowed=False,
             uncounted=known_ids,
             counts_lost=True,
         )
-    return _evolve(
-        _attention(held, reason, hint),
-        creates=max(creates, counts.creates),
-        resend_allowed=False,
-        downloads=counts.downloads,
-        unsure=counts.unsure,
-        granted=counts.granted,
-        uncounted=counts.uncounted,
-    )
+    else:
+        rebuilt = _evolve(
+            _attention(held, reason, hint),
+            creates=max(creates, counts.creates),
+            resend_allowed=False,
+            downloads=counts.downloads,
+            unsure=counts.unsure,
+            granted=counts.granted,
+            uncounted=counts.uncounted,
+        )
+    if candidate is not None and candidate in spent_requests(rebuilt):
+        why = f"{reason}. Its request {candidate} cannot finish it: " + _why_unusable(
+            rebuilt, candidate
+        )
+        if given_back:
+            rebuilt = _evolve(
+                rebuilt,
+                reason=f"{why} (adopting it again downloads nothing), and the log shows the "
+                "server answered a new create for its dates with it",
+                hint=_spent_way(rebuilt),
+            )
+        else:
+            rebuilt = _no_third_identical(
+                _evolve(
+                    rebuilt,
+                    reason=f"{why} (adopting it again downloads nothing)",
+                    hint=_spent_hint(
+                        rebuilt,
+                        f"request the month again with `gigstack-async journal resend "
+                        f"{state.key}` (a new request may be billed)",
+                    ),
+                )
+            )
+    return _evolve(rebuilt, hint=f"{rebuilt.hint}{note}") if note else rebuilt
 
 
 def held_from_log(state: MonthState, holds: Sequence[HeldRequest]) -> MonthState:
@@ -2395,15 +2439,75 @@ def spent_packages(state: MonthState, request_id: str) -> tuple[str, ...]:
     )
 
 
+def unusable(state: MonthState, request_id: str) -> bool:
+    """Whether `request_id` can no longer finish the month: SAT surely served one of its
+    packages twice (`spent_packages`), or its packages are gone (`MonthState.expired`: SAT
+    5007, or the request reported expired). Adopting it again downloads nothing. Pure."""
+    return request_id in state.expired or bool(spent_packages(state, request_id))
+
+
 def spent_requests(state: MonthState) -> tuple[str, ...]:
-    """The month's own earlier requests that cannot finish it, when it waits for the user with
-    no request (`_spent_duplicate`, `_spent_5005`: the server gave one of them back for its
-    dates): each has a package SAT surely served it twice. `journal split` takes such a month
-    (its hint printed other dates in parts). Empty: not such a month. Pure."""
+    """The month's earlier requests that cannot finish it, when it waits for the user with no
+    request (`_spent_duplicate`, `_spent_5005`: the server gave one of them back for its
+    dates): each has a package SAT surely served twice, or its packages expired (`unusable`).
+    `journal split` takes such a month (its hint printed other dates in parts). Empty: not
+    such a month. Pure."""
     if state.stage is not Stage.NEEDS_ATTENTION or state.request_id is not None or state.unknown:
         return ()
-    return tuple(
-        i for i in state.known_ids if i not in state.released_ids() and spent_packages(state, i)
+    return tuple(i for i in state.known_ids if i not in state.released_ids() and unusable(state, i))
+
+
+def _whose(state: MonthState, request_id: str) -> str:
+    """What the month's earlier request `request_id` is, as the spent texts name it: its own
+    create, or one it took from outside this journal (`foreign`; review h1 #4)."""
+    if request_id in state.unproven:
+        return (
+            "the request this month had earlier (not proven to be its own create: it may have "
+            "been made by another folder, another machine or gigstack's dashboard)"
+        )
+    if request_id in state.foreign:
+        return (
+            "a request this month took earlier from outside this journal (made by another "
+            "folder, another machine or gigstack's dashboard)"
+        )
+    if request_id == state.request_id:
+        return "this month's own request"
+    return "this month's own earlier request"
+
+
+def _why_unusable(state: MonthState, request_id: str, *, named: bool = True) -> str:
+    """Why `request_id` (`unusable`) cannot finish the month: expired, or served twice."""
+    if request_id in state.expired:
+        return (
+            "its package(s) expired (SAT answered 5007 for it, or reported it expired: SAT keeps "
+            "packages 72 h)"
+        )
+    spent = f" {', '.join(spent_packages(state, request_id))}" if named else ""
+    return f"SAT already served its package(s){spent} twice, its limit"
+
+
+def _spent_split_reason(state: MonthState, where: str) -> str:
+    """Why a month `spent_requests` names is recorded split (`journal split`)."""
+    ids = spent_requests(state)
+    gone = [i for i in ids if i in state.expired]
+    if not gone:
+        # Taken from outside this journal (review h1 #4): not called its own.
+        own = "" if any(i in state.foreign for i in ids) else " own"
+        return (
+            f"its{own} request {', '.join(ids)} is finished with its package(s) spent (SAT "
+            "serves each twice), and the server answers its dates with it again: downloaded "
+            f"in parts elsewhere; its CFDIs are in {where}"
+        )
+    spent = [i for i in ids if i not in gone]
+    also = (
+        f", and {', '.join(spent)} with its package(s) spent (SAT serves each twice)"
+        if spent
+        else ""
+    )
+    return (
+        f"its request {', '.join(gone)} is finished with its package(s) expired (SAT keeps "
+        f"them 72 h){also}, and the server answers its dates with it again: downloaded in "
+        f"parts elsewhere; its CFDIs are in {where}"
     )
 
 
@@ -2415,27 +2519,27 @@ def _spent_way(state: MonthState) -> str:
 
 def _spent_duplicate(state: MonthState, obs: Created) -> MonthState | None:
     """A new create answered `duplicate: true` with a request this month already had and left,
-    one of whose packages SAT already served it twice (review 9v #4): adopting it again
-    downloads nothing, and a resend of the same dates gets the same answer, so the month
-    looped (resend, duplicate, adopt, spent, resend). It needs the user with the way that
-    works: other dates. None: not that case (`_created` decides)."""
+    one of whose packages SAT already served it twice (review 9v #4), or whose packages expired
+    (SAT 5007; review h1 #1): adopting it again downloads nothing, and a resend of the same
+    dates gets the same answer, so the month looped (resend, duplicate, adopt, spent, resend).
+    It needs the user with the way that works: other dates. None: not that case (`_created`
+    decides)."""
     if state.stage is not Stage.SUBMITTING or not obs.duplicate:
         return None
     if obs.request_id not in state.known_ids or obs.request_id == state.request_id:
         return None
     if obs.request_id in state.released_ids():
         return None  # known not to be its own: another month's (`_created` names who has it)
-    spent = spent_packages(state, obs.request_id)
-    if not spent:
+    if not unusable(state, obs.request_id):
         return None
     return _evolve(
         _attention(
             state,
             f"gigstack answered the new create request with {obs.request_id} (`duplicate`: an "
-            "identical request exists, nothing new was made), this month's own earlier "
-            f"request, and SAT already served its package(s) {', '.join(spent)} twice, its "
-            f"limit: {obs.request_id} cannot finish the month (adopting it again downloads "
-            "nothing), and a resend of the same dates is answered with it again",
+            f"identical request exists, nothing new was made), {_whose(state, obs.request_id)}, "
+            f"and {_why_unusable(state, obs.request_id)}: {obs.request_id} cannot finish the "
+            "month (adopting it again downloads nothing), and a resend of the same dates is "
+            "answered with it again",
             _spent_way(state),
         ),
         unknown=False,
@@ -2445,10 +2549,12 @@ def _spent_duplicate(state: MonthState, obs: Created) -> MonthState | None:
 def _spent_5005(old: MonthState, obs: HistorySeen, result: Result) -> Result:
     """`result` (`_find_duplicate`'s) when SAT 5005's active request is not found and every
     request the history lists with the month's exact dates and type is one this month already
-    had, finished, with a package SAT already served it twice (review 9v #4): by SAT's docs
-    5005 means an *active* identical request, so either one gigstack does not list is active
-    (a later run looks again), or SAT counts the finished one; a resend of the same dates may
-    then be answered 5005 for ever. The way that works either way: other dates."""
+    had, finished, with a package SAT already served it twice (review 9v #4) or expired
+    (review h1 #1), or failed or expired as the history says (such as the month's own request
+    that ended failed with 5005: review h1 #4): by SAT's docs 5005 means an *active* identical
+    request, so either one gigstack does not list is active (a later run looks again), or SAT
+    counts the finished one; a resend of the same dates may then be answered 5005 again, for
+    ever. The way that works either way: other dates."""
     state, commands = result
     if state.stage is not Stage.NEEDS_ATTENTION or state.resume_to is not Stage.DUPLICATE:
         return result
@@ -2457,15 +2563,31 @@ def _spent_5005(old: MonthState, obs: HistorySeen, result: Result) -> Result:
     # Finished as the history says: an unreported status may be SAT's active request.
     if not exact or any(s.id not in own or s.status not in _FINAL for s in exact):
         return result
-    spent = [s.id for s in exact if spent_packages(old, s.id)]
-    if len(spent) != len(exact):
+    left = list(dict.fromkeys(s.id for s in exact if unusable(old, s.id)))
+    dead = list(dict.fromkeys(s.id for s in exact if s.id not in left and s.status in _DEAD))
+    if not left or len(left) + len(dead) != len({s.id for s in exact}):
         return result
-    ids = ", ".join(dict.fromkeys(spent))
+    plain = not dead and all(
+        i not in old.expired and i not in old.foreign and i != old.request_id for i in left
+    )
+    if plain:
+        said = (
+            f"The only identical request the history lists, {', '.join(left)}, is this "
+            "month's own, finished, and SAT already served its package(s) twice, its limit: it "
+            "cannot finish the month"
+        )
+    else:
+        status = {s.id: s.status for s in exact}
+        each = [f"{i}, {_whose(old, i)}, finished: {_why_unusable(old, i)}" for i in left]
+        each += [f"{i}, {_whose(old, i)}, {status[i]} as the history says" for i in dead]
+        said = (
+            "None of the identical requests the history lists can finish the month ("
+            + "; ".join(each)
+            + ")"
+        )
     return _evolve(
         state,
-        reason=f"{state.reason}. The only identical request the history lists, {ids}, is this "
-        "month's own, finished, and SAT already served its package(s) twice, its limit: it "
-        "cannot finish the month, and a resend of the same dates may be answered 5005 again",
+        reason=f"{state.reason}. {said}, and a resend of the same dates may be answered 5005 again",
         hint=_spent_way(state) + ". Meanwhile each run looks for the active request again and "
         "sends nothing",
     ), commands
@@ -3674,9 +3796,7 @@ def _split_elsewhere(state: MonthState, obs: SplitElsewhere) -> Result:
             resume_to=None,
             reason=_limit_split_reason(state, own, obs.where)
             if limited
-            else f"its own request {', '.join(spent_requests(state))} is finished with its "
-            "package(s) spent (SAT serves each twice), and the server answers its dates with it "
-            f"again: downloaded in parts elsewhere; its CFDIs are in {obs.where}",
+            else _spent_split_reason(state, obs.where),
             hint=None,
         ), ()
     if state.stage is not Stage.SAT_FAILED or state.sat_code not in (5002, 5003):
@@ -4721,9 +4841,11 @@ def _untyped_empty(state: MonthState, what: str, resume_to: Stage) -> MonthState
 
 
 def _expired(state: MonthState, reason: str) -> Result:
+    gone = state.expired if state.request_id is None else _add(state.expired, state.request_id)
     return _evolve(
         state,
         stage=Stage.EXPIRED,
+        expired=gone,
         reason=reason,
         hint="SAT keeps packages 72 h; request the month again with `gigstack-async journal "
         f"resend {state.key}` (a new request may be billed)",

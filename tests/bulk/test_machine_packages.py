@@ -440,6 +440,7 @@ def test_sat_5007_means_the_package_expired(sent: bool) -> None:
     assert after == evolve(
         state,
         stage=Stage.EXPIRED,
+        expired=("R1",),  # gone: never offered for adopt again (review h1 #1)
         reason="SAT 5007: package P1 no longer exists",
         hint="SAT keeps packages 72 h; request the month again with `gigstack-async journal "
         "resend 2024-01` (a new request may be billed)",
@@ -601,6 +602,7 @@ IN_FLIGHT = evolve(ONE_PACKAGE, downloads=(("P1", 1),), unsure=(("P1", 1),))
             evolve(
                 IN_FLIGHT,
                 stage=Stage.EXPIRED,
+                expired=("R1",),
                 unsure=(("P1", 0),),
                 reason="SAT 5007: package P1 no longer exists",
                 hint="SAT keeps packages 72 h; request the month again with `gigstack-async "

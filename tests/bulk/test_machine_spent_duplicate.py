@@ -212,3 +212,169 @@ def test_two_spent_own_requests_are_both_named() -> None:
     split, _ = m.transition(m._evolve(state, creates=1), m.SplitElsewhere("a"))
     assert split.reason is not None
     assert split.reason.startswith(f"its own request {S}, T is finished")
+
+
+# Review h1 #1: a request whose package SAT answered 5007 (gone) is as unusable as one served
+# twice: never adopted again, never "served twice" in the text.
+
+
+def _expired_resent(**changes: object) -> m.MonthState:
+    """August after S's package answered 5007 (counted once) and `journal resend`."""
+    return _resent(downloads=((f"{S}_01", 1),), expired=(S,), **changes)
+
+
+def test_sat_5007_marks_the_request_expired() -> None:
+    completed = attrs.evolve(
+        AUG, stage=m.Stage.COMPLETED, request_id=S, known_ids=(S,), package_ids=(f"{S}_01",)
+    )
+    state, _ = m.transition(completed, m.PackageFailed(f"{S}_01", "gone", code=5007))
+    assert state.stage is m.Stage.EXPIRED
+    assert state.expired == (S,)
+    assert m.unusable(state, S)
+
+
+def test_a_duplicate_answer_with_the_expired_own_request_needs_other_dates() -> None:
+    state, _ = m.transition(_expired_resent(), m.Created(S, duplicate=True))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert state.reason == (
+        f"gigstack answered the new create request with {S} (`duplicate`: an identical request "
+        "exists, nothing new was made), this month's own earlier request, and its package(s) "
+        "expired (SAT answered 5007 for it, or reported it expired: SAT keeps packages 72 h): "
+        f"{S} cannot finish the month (adopting it again downloads nothing), and a resend of "
+        "the same dates is answered with it again"
+    )
+    assert "journal adopt" not in _ways(state)
+    assert "journal resend" not in _ways(state)
+    assert "gigstack-async journal split 2024-08" in _ways(state)
+    assert m.spent_requests(state) == (S,)
+    split, _ = m.transition(state, m.SplitElsewhere("a"))
+    assert split.stage is m.Stage.SPLIT
+    assert split.reason == (
+        f"its request {S} is finished with its package(s) expired (SAT keeps them 72 h), and "
+        "the server answers its dates with it again: downloaded in parts elsewhere; its CFDIs "
+        "are in a"
+    )
+
+
+def test_sat_5005_with_only_the_expired_own_request_listed_needs_other_dates() -> None:
+    old = _looking(downloads=((f"{S}_01", 1),), expired=(S,))
+    state, _ = m.transition(old, m.HistorySeen((_listed(),), generation=1))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert state.resume_to is m.Stage.DUPLICATE
+    assert f"{S}, this month's own earlier request, finished: its package(s) expired" in (
+        state.reason or ""
+    )
+    assert "twice" not in (state.reason or "")
+    assert "journal adopt" not in _ways(state)
+    assert "journal resend" not in _ways(state)
+    assert "gigstack-async journal split 2024-08" in _ways(state)
+
+
+def test_sat_5005_beside_the_months_own_failed_request_needs_other_dates() -> None:
+    """Review h1 #4: 5005 reported as the resend's request ending `failed`: that request and
+    the spent one are all the history lists. Before: `journal adopt <request id>` (none to
+    adopt) and a resend SAT's limit refuses."""
+    old = _looking(known_ids=(S, "NEW"), request_id="NEW")
+    entries = (_listed(), _listed("failed", "NEW"))
+    state, _ = m.transition(old, m.HistorySeen(entries, generation=1))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert (state.reason or "").endswith(
+        "None of the identical requests the history lists can finish the month "
+        f"({S}, this month's own earlier request, finished: SAT already served its "
+        f"package(s) {S}_01 twice, its limit; NEW, this month's own request, failed as the "
+        "history says), and a resend of the same dates may be answered 5005 again"
+    )
+    assert "journal adopt" not in _ways(state)
+    assert "journal resend" not in _ways(state)
+    assert "gigstack-async journal split 2024-08" in _ways(state)
+
+
+def test_the_guard_names_a_request_taken_from_outside_for_what_it_is() -> None:
+    """Review h1 #4: a request the month took through `duplicate: true` (another folder's) was
+    called "this month's own earlier request"."""
+    state, _ = m.transition(_resent(foreign=(S,)), m.Created(S, duplicate=True))
+    assert "this month's own" not in (state.reason or "")
+    assert (
+        f"with {S} (`duplicate`: an identical request exists, nothing new was made), a request "
+        "this month took earlier from outside this journal (made by another folder, another "
+        "machine or gigstack's dashboard), and SAT already served"
+    ) in (state.reason or "")
+    split, _ = m.transition(state, m.SplitElsewhere("a"))
+    assert (split.reason or "").startswith(f"its request {S} is finished with its package(s) spent")
+    unproven, _ = m.transition(_resent(foreign=(S,), unproven=(S,)), m.Created(S, duplicate=True))
+    assert "not proven to be its own create" in (unproven.reason or "")
+
+
+# Review h1 #2: a month `journal repair` rebuilds from its log keeps the guard.
+
+
+def _rebuilt(**changes: object) -> m.MonthState:
+    kw: dict[str, object] = {
+        "known_ids": (S,),
+        "creates": 2,
+        "reason": "no record",
+        "hint": f"`gigstack-async journal adopt 2024-08 {S}`; or `gigstack-async journal resend "
+        "2024-08`",
+        "counts": m.Counts(2, (SPENT,)),
+        "candidate": S,
+        "given_back": True,
+    }
+    kw.update(changes)
+    return m.unrecorded(AUG, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"counts": m.Counts(2, ((f"{S}_01", 1),)), "expired": (S,)}],
+)
+def test_a_rebuilt_month_whose_request_cannot_finish_it_needs_other_dates(
+    changes: dict[str, object],
+) -> None:
+    state = _rebuilt(**changes)
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    assert (state.reason or "").startswith(f"no record. Its request {S} cannot finish it: ")
+    assert "journal adopt" not in _ways(state)
+    assert "journal resend" not in _ways(state)
+    assert "gigstack-async journal split 2024-08" in _ways(state)
+    assert m.spent_requests(state) == (S,)
+    assert m.transition(state, m.SplitElsewhere("a"))[0].stage is m.Stage.SPLIT
+    assert (state.reason or "").endswith(
+        "(adopting it again downloads nothing), and the log shows the server answered a new "
+        "create for its dates with it"
+    )
+
+
+@pytest.mark.parametrize("changes", [{}, {"expired": (S,)}])
+def test_a_rebuilt_month_never_offers_adopting_a_request_that_cannot_finish_it(
+    changes: dict[str, object],
+) -> None:
+    """No create since that request (it expired, or its downloads broke off twice): a resend
+    is the month's way, as before its record was lost; adopting it downloads nothing."""
+    state = _rebuilt(given_back=False, **changes)
+    assert (state.reason or "").startswith(f"no record. Its request {S} cannot finish it: ")
+    assert "journal adopt" not in _ways(state)
+    assert _ways(state) == (
+        "request the month again with `gigstack-async journal resend 2024-08` (a new request "
+        "may be billed)"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"counts": m.Counts(2, ((f"{S}_01", 1),))},  # SAT may serve it once more
+        {"counts": None},  # counts unknown: uncounted, as before
+        {"candidate": None},
+    ],
+)
+def test_a_rebuilt_month_whose_request_may_finish_it_is_as_before(
+    changes: dict[str, object],
+) -> None:
+    state = _rebuilt(**changes)
+    assert state.reason == "no record"
+    assert f"journal adopt 2024-08 {S}" in _ways(state)
+
+
+def test_a_rebuilt_months_note_follows_either_hint() -> None:
+    assert _ways(_rebuilt(note=". N")).endswith(". N")
+    assert _ways(_rebuilt(candidate=None, note=". N")).endswith(". N")
