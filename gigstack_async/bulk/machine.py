@@ -3025,9 +3025,13 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         # With the createdAt the dashboard shows, as optional, in the same step (newcomer 9m
         # #1: adopted without it, a request the history never listed ended MISSING DAYS and
         # cost a second adopt); never this journal's own send time, which is not its createdAt.
+        # The free step leads (newcomer 10 F1: the dashboard lags like the history, and a
+        # user who looked too early was told to resend and paid twice): a later history that
+        # lists it alone adopts it, this run's or the next one's.
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for {article} {kind}"
-            f"{restarted}. If there is one, `gigstack-async journal adopt {state.key} "
+            f"{_LISTED_LATE} If it stays unlisted, open gigstack's dashboard (Descarga Masiva) "
+            f"and look for {article} {kind}{restarted}. If there is one, `gigstack-async "
+            f"journal adopt {state.key} "
             f"<request id> --created-at <time the dashboard shows it was made>` ({flag}it is "
             f"checked against the history, or by its {contents} before anything is extracted; "
             "--created-at is optional: without it, a request the history never lists may "
@@ -3060,11 +3064,19 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             state,
             reason,
             f"{found}; if there is {none}, `gigstack-async journal resend {state.key}` sends "
-            "it again (billed again only if the dashboard missed it). Until then nothing is "
-            "sent for this month",
+            "it again: a new request, which may be billed twice if the first request "
+            "exists after all (the dashboard, like the history, may show it late). Until then "
+            "nothing is sent for this month",
         ),
         unknown=True,
     ), ()
+
+
+_LISTED_LATE = (
+    "run the same command again later: a request the history lists late is adopted by itself "
+    "(nothing is sent)."
+)
+"""The first step after a lost create no candidate fits (`_reconcile`): free."""
 
 
 def listed_before_create(state: MonthState, request_id: str) -> bool:
