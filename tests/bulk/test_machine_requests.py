@@ -47,7 +47,10 @@ CANDIDATES_HINT = (
     "checked against the history, or by its CFDIs before anything is extracted)" + RESEND_TAIL
 )
 DASHBOARD_HINT = (
-    LATE + "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ". If there is one, "
+    LATE
+    + "open gigstack's dashboard (Descarga Masiva) and look for a "
+    + KIND
+    + ". If there is one, "
     "`gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (it is checked "
     "against the history, or by its CFDIs before anything is extracted" + OPTIONAL + RESEND_TAIL
 )
@@ -2896,7 +2899,10 @@ def test_an_unsettled_create_of_an_issued_metadata_month_names_its_kind() -> Non
     assert (new.stage, new.unknown) == (Stage.NEEDS_ATTENTION, True)
     assert new.reason == unproven_reason(NOT_LISTED.format(n=0))
     assert new.hint == (
-        LATE + "open gigstack's dashboard (Descarga Masiva) and look for an " + kind + ". If there is "
+        LATE
+        + "open gigstack's dashboard (Descarga Masiva) and look for an "
+        + kind
+        + ". If there is "
         "one, `gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (it is "
         "checked against the history, or by its metadata before anything is extracted"
         + OPTIONAL

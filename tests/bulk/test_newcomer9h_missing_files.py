@@ -140,7 +140,7 @@ def test_the_hint_does_not_offer_keep_when_the_folder_holds_fewer_cfdis_than_sat
     notice = m.files_notice(rebuilt)
     assert "if they are all there" not in notice  # was: keep first, then keep refused
     assert "3 are missing" in notice
-    assert "journal keep 2024-03` would refuse them" in notice
+    assert "journal keep 2024-03` refuses them until they are back" in notice
     # All there: keep is still the way (it checks them).
     full = attrs.evolve(rebuilt, on_disk=56, cfdis_on_disk=56)
     assert "if they are all there, `gigstack-async journal keep 2024-03`" in m.files_notice(full)
