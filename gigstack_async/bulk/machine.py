@@ -2033,7 +2033,7 @@ def _missing_files_hint(state: MonthState) -> str:
         "run extracts the missing files again (a damaged one is first moved to the month's "
         f"`{DAMAGED_DIR}/` subfolder; an intact file still there is never overwritten); or "
         f"{back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
-        f"5008 (served twice), only {resend}"
+        f"5008 (served twice) and they cannot be put back, only {resend}"
     )
 
 

@@ -110,7 +110,7 @@ def test_a_done_month_missing_files_needs_attention_and_says_which_and_how_many(
         "next run extracts the missing files again (a damaged one is first moved to the month's "
         "`damaged/` subfolder; an intact file still there is never overwritten); "
         f"or {BACK}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
-        f"5008 (served twice), only {RESEND}"
+        f"5008 (served twice) and they cannot be put back, only {RESEND}"
     )
     assert m.files_missing(DONE, ("b.xml", "c.xml")) == state
 
@@ -155,7 +155,7 @@ def test_the_missing_files_hint_offers_the_free_download_with_what_is_left(
         "extracts the missing files again (a damaged one is first moved to the month's "
         "`damaged/` subfolder; an intact file still there is never overwritten); "
         f"or {BACK}. SAT keeps a package 72 h: if it answers 5007 (expired), or 5008 (served "
-        f"twice), only {RESEND}"
+        f"twice) and they cannot be put back, only {RESEND}"
     )
 
 
