@@ -5034,10 +5034,10 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
             return _refill_refused(state, refused), ()
         # Newcomer 10 F2 (c): where the files may be, before the paid resend.
         copy = (
-            "its files may still be there: copy them from the folder where request "
-            f"{state.request_id} was made (another folder or machine) into {OUT}/{state.key}/, "
-            f"then `gigstack-async journal keep {state.key}` records them (it checks them "
-            "first; nothing is sent). Only if they are not there, "
+            "copy the month's files from the folder where request "
+            f"{state.request_id} was made (another folder or machine), if it still holds them, "
+            f"into {OUT}/{state.key}/, then `gigstack-async journal keep {state.key}` records "
+            "them (it checks them first; nothing is sent). Only if they are not there, "
             if foreign
             else ""
         )
@@ -5115,7 +5115,8 @@ def _refill_refused(state: MonthState, refused: str) -> MonthState:
     )
     return _evolve(
         missing,
-        reason=f"{refused}; {missing.reason}",
+        # MISSING FILES first, as every such reason (`engine.next_step` reads it so).
+        reason=f"{missing.reason}; the download allowed for them was refused: {refused}",
         hint="put them back (from a backup) and run the same command again: it checks the "
         f"folder again and reports the month done once they are all there (nothing is sent or "
         f"downloaded){source}. Only if they are gone, `gigstack-async journal resend "

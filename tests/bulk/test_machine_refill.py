@@ -392,7 +392,7 @@ def test_files_put_back_after_a_refill_refused_with_5008_finish_the_month() -> N
     assert failed.stage is Stage.NEEDS_ATTENTION
     assert failed.refill is False  # never an unchecked GET again
     assert failed.files == ("a.xml", "b.xml")  # what was extracted for it is still recorded
-    assert m.MISSING_FILES in (failed.reason or "")
+    assert (failed.reason or "").startswith(f"{m.MISSING_FILES}: ")
     assert "SAT 5008" in (failed.reason or "")
     hint = failed.hint or ""
     assert "lost the month's record" not in hint  # the journal lost nothing
@@ -460,5 +460,5 @@ def test_a_5008_after_files_a_foreign_request_left_says_where_they_may_be_and_is
     assert "1 is missing or damaged" in hint, hint
     assert "1 are" not in hint
     assert ". request" not in hint, hint
-    assert "copy them from the folder where request R1 was made" in hint, hint
-    assert hint.index("copy them") < hint.index("journal resend 2024-01")
+    assert "Copy the month's files from the folder where request R1 was made" in hint, hint
+    assert hint.index("Copy the month's files") < hint.index("journal resend 2024-01")
