@@ -213,11 +213,10 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         )
         safe = (
             f"Free first: {which}, {commands} attaches it to this folder without sending "
-            "anything, and the next run downloads it. One of SAT's 2 downloads of each of its "
-            "packages is assumed spent where it was made: the run sends one GET of each, never "
-            f"retried; if that GET fails, `gigstack-async journal retry-download {state.key}` "
-            "allows one more, free (SAT answers 5008 if it was already served twice). Or use "
-            "the folder that already has it"
+            "anything, and the next run downloads it (one GET of each package: one of SAT's 2 "
+            "is assumed spent where it was made; if that GET fails, `gigstack-async journal "
+            f"retry-download {state.key}` allows one more, free). Or use the folder that "
+            "already has it"
         )
     else:
         safe = (
@@ -238,6 +237,6 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         f"{safe}. To send a new request for these dates anyway (it may be billed, and uses one "
         f"of SAT's 2): `gigstack-async journal resend {state.key}` for this month only, or run "
         "the same command again with --allow-duplicates (every held month). Until then the "
-        f"month stays held for {them}, even once the account's history (its newest 20 "
-        f"requests) no longer lists {'it' if len(priors) == 1 else 'them'}"
+        f"month stays held for {them}, even once the history no longer lists "
+        f"{'it' if len(priors) == 1 else 'them'}"
     )
