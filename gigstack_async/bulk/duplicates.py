@@ -161,27 +161,30 @@ def holding(state: m.MonthState, entries: Iterable[m.Seen]) -> tuple[PriorReques
 
 
 def held_reason(state: m.MonthState, priors: tuple[PriorRequest, ...], folder: Path | None) -> str:
-    """Why the month was not sent: which request(s) the account already has, and the cost."""
+    """Why the month was not sent: which request(s) the account already has, and the cost.
+    One sentence ending with a period: `bulk()` callers print it beside the hint (newcomer 10
+    F4: "...identical criteria, ever if that request is the one you want here")."""
     where = "" if folder is None else f" (this run's folder: {folder})"
-    found = "; ".join(p.describe() for p in priors)
-    count = len(priors)
+    found = " and ".join(p.describe() for p in priors)
     limit = (
-        "SAT accepts only 2 requests with identical criteria, and the account already has 2: a "
-        "third is refused with SAT 5002"
-        if count >= 2
-        else "SAT accepts only 2 requests with identical criteria, ever"
+        "SAT accepts only 2 requests with identical criteria, ever, and the account already has 2"
+        if len(priors) >= 2
+        else "A new request may be billed, and SAT accepts only 2 requests with identical "
+        "criteria, ever"
     )
     return (
         f"not sent: the account already has {found} for the same dates "
         f"({state.start}..{state.end}) and type ({state.rfc_type} {state.request_type}), which "
-        f"this journal did not send{where}: another folder's download? A new request may be "
-        f"billed, and {limit}"
+        f"this journal did not send{where}: another folder's download? {limit}."
     )
 
 
 def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
     """The safe ways forward for a held month (the journal commands are rendered with the
-    folder by `bulk.hints.with_journal`)."""
+    folder by `bulk.hints.with_journal`): the free one first, adopting the request (newcomer 10
+    F4: it came buried), each request named once, in its command; the billed ones last. The
+    CLI's words (`sat download`, --out, "the same command"): a `bulk()` run renders them as its
+    own (`run._for_python`)."""
     kind = f"--rfc-type {state.rfc_type} --type {state.request_type}"
     usable = [p for p in priors if p.adoptable]
     one_day = m.one_day_5003(state)
@@ -200,20 +203,25 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
             "the history, which must still list that request; runs of this folder then end ok)"
         )
     if usable:
-        first = usable[0].request_id
+        which = (
+            "if that request is the one you want here"
+            if len(priors) == 1
+            else "if one of them is the one you want here"
+        )
+        commands = " or ".join(
+            f"`gigstack-async journal adopt {state.key} {p.request_id} {kind}`" for p in usable
+        )
         safe = (
-            f"if that request is the one you want here, `gigstack-async journal adopt "
-            f"{state.key} {first} {kind}` attaches it to this folder without sending anything "
-            "(this journal did not count its package downloads, so one of SAT's 2 is assumed "
-            "spent: the run sends at most one GET of each package and never retries it; if "
-            f"that GET fails, `gigstack-async journal retry-download {state.key}` allows one "
-            "more, which bills nothing: SAT answers 5008 for one another folder already "
-            "downloaded twice); or run in the folder that already has it"
+            f"Free first: {which}, {commands} attaches it to this folder without sending "
+            "anything, and the next run downloads it (one GET of each package: one of SAT's 2 "
+            "is assumed spent where it was made; if that GET fails, `gigstack-async journal "
+            f"retry-download {state.key}` allows one more, free). Or use the folder that "
+            "already has it"
         )
     else:
         safe = (
-            "that request can no longer be downloaded (failed or expired); run in the folder "
-            "that has its files, if any"
+            f"{'That request' if len(priors) == 1 else 'None of them'} can no longer be "
+            "downloaded (failed or expired): use the folder that has its files, if any"
         )
     known = {p.request_id for p in priors if p.typed} | set(m.identical_requests(state))
     if len(known) >= 2:
@@ -221,13 +229,14 @@ def held_hint(state: m.MonthState, priors: tuple[PriorRequest, ...]) -> str:
         # refused with 5002, for good (newcomer 9g #5); the month's own earlier creates for
         # them count too (review 9m #5).
         return (
-            f"{safe}. A new request for these dates would be SAT's third identical one, "
-            f"refused with SAT 5002 for good (and may be billed). {m.other_dates_way(state)}"
+            f"{safe}. A new request for these dates would be refused with SAT 5002 for good "
+            f"(and may be billed). {m.other_dates_way(state)}"
         )
+    them = "that request" if len(priors) == 1 else "them"
     return (
         f"{safe}. To send a new request for these dates anyway (it may be billed, and uses one "
-        f"of SAT's 2), `gigstack-async journal resend {state.key}` allows it for this month "
-        "only, or run the same command again with --allow-duplicates (every held month). Until "
-        "then the month stays held for that request, even once the account's history (its "
-        "newest 20 requests) no longer lists it"
+        f"of SAT's 2): `gigstack-async journal resend {state.key}` for this month only, or run "
+        "the same command again with --allow-duplicates (every held month). Until then the "
+        f"month stays held for {them}, even once the history no longer lists "
+        f"{'it' if len(priors) == 1 else 'them'}"
     )

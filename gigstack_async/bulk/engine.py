@@ -1606,7 +1606,7 @@ class _Run:
         if self.options.allow_duplicates:
             # --allow-duplicates lifts the identical-request guard, never SAT's own refusals
             # (review 9n #2: a third identical request, or the dates SAT refused with 5003).
-            reason = f"{reason}; not sent despite allow_duplicates: {refused}"
+            reason = f"{reason.rstrip('.')}; not sent despite allow_duplicates: {refused}."
         # What happened in `error`, what to do in `hint`, never one inside the other: the CLI
         # joins them as "<error>. Next: <hint>" (`cli.progress.next_step`).
         hint = held_hint(state, priors)

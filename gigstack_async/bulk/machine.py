@@ -588,6 +588,11 @@ class MonthState:
     (`journal retry-download`, `_allow_refill`): the journal's own package ids, extracted
     before, so they are fetched without checking the request again, and extracted without
     overwriting a file the folder still holds. Cleared when the month is done again."""
+    refill_set_aside: tuple[ExtractedPackage, ...] = ()
+    """The extraction records `_allow_refill` set aside (those of the packages downloaded
+    again): put back when SAT refuses the refill (5008), so the month is MISSING FILES again
+    and a run that finds the files back in its folder reports it done (newcomer 10 F2).
+    Empty unless `refill`."""
     resend_for: tuple[date, date] | None = None
     """The dates `journal resend` allowed a new create for (`_allow_resend`): the user's
     explicit word to ask exactly them again (a done or empty month refreshed), so
@@ -1158,7 +1163,9 @@ def _refill_ends(state: MonthState) -> MonthState:
     aside and never overwrites them (review 9o #7)."""
     failed = state.stage is Stage.NEEDS_ATTENTION and state.resume_to is Stage.STAGED
     if state.refill and state.stage not in (Stage.COMPLETED, Stage.STAGED) and not failed:
-        return _evolve(state, refill=False)
+        return _evolve(state, refill=False, refill_set_aside=())
+    if state.refill_set_aside and not state.refill:
+        return _evolve(state, refill_set_aside=())
     return state
 
 
@@ -2075,7 +2082,7 @@ def _missing_files_hint(state: MonthState) -> str:
         "run extracts the missing files again (a damaged one is first moved to the month's "
         f"`{DAMAGED_DIR}/` subfolder; an intact file still there is never overwritten); or "
         f"{back}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
-        f"5008 (served twice), only {resend}"
+        f"5008 (served twice) and they cannot be put back, only {resend}"
     )
 
 
@@ -3152,9 +3159,13 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         # With the createdAt the dashboard shows, as optional, in the same step (newcomer 9m
         # #1: adopted without it, a request the history never listed ended MISSING DAYS and
         # cost a second adopt); never this journal's own send time, which is not its createdAt.
+        # The free step leads (newcomer 10 F1: the dashboard lags like the history, and a
+        # user who looked too early was told to resend and paid twice): a later history that
+        # lists it alone adopts it, this run's or the next one's.
         found = (
-            f"open gigstack's dashboard (Descarga Masiva) and look for {article} {kind}"
-            f"{restarted}. If there is one, `gigstack-async journal adopt {state.key} "
+            f"{_LISTED_LATE} If it stays unlisted, open gigstack's dashboard (Descarga Masiva) "
+            f"and look for {article} {kind}{restarted}. If there is one, `gigstack-async "
+            f"journal adopt {state.key} "
             f"<request id> --created-at <time the dashboard shows it was made>` ({flag}it is "
             f"checked against the history, or by its {contents} before anything is extracted; "
             "--created-at is optional: without it, a request the history never lists may "
@@ -3187,11 +3198,19 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             state,
             reason,
             f"{found}; if there is {none}, `gigstack-async journal resend {state.key}` sends "
-            "it again (billed again only if the dashboard missed it). Until then nothing is "
-            "sent for this month",
+            "it again: a new request, which may be billed twice if the first request "
+            "exists after all (the dashboard, like the history, may show it late). Until then "
+            "nothing is sent for this month",
         ),
         unknown=True,
     ), ()
+
+
+_LISTED_LATE = (
+    "run the same command again later: a request the history lists late is adopted by itself "
+    "(nothing is sent)."
+)
+"""The first step after a lost create no candidate fits (`_reconcile`): free."""
 
 
 def listed_before_create(state: MonthState, request_id: str) -> bool:
@@ -5127,20 +5146,35 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if obs.code == 5007:
         return _expired(state, f"SAT 5007: package {obs.package_id} no longer exists")
     if obs.code == 5008:
+        foreign = state.request_id in state.foreign
         elsewhere = (
             f" ({_made_outside(state)}: there it was downloaded twice, and its files may be "
             "in that folder)"
-            if state.request_id in state.foreign
+            if foreign
+            else ""
+        )
+        refused = (
+            f"SAT 5008: package {obs.package_id} was already downloaded the maximum times"
+            + elsewhere
+        )
+        if state.refill:
+            return _refill_refused(state, refused), ()
+        # Newcomer 10 F2 (c): where the files may be, before the paid resend.
+        copy = (
+            "copy the month's files from the folder where request "
+            f"{state.request_id} was made (another folder or machine), if it still holds them, "
+            f"into {OUT}/{state.key}/, then `gigstack-async journal keep {state.key}` records "
+            "them (it checks them first; nothing is sent). Only if they are not there, "
+            if foreign
             else ""
         )
         return _attention(
             state,
-            f"SAT 5008: package {obs.package_id} was already downloaded the maximum times"
-            + elsewhere,
+            refused,
             _spent_hint(
                 state,
-                f"request the month again with `gigstack-async journal resend {state.key}` "
-                "(a new request may be billed)",
+                f"{copy}request the month again with `gigstack-async journal resend "
+                f"{state.key}` (a new request may be billed)",
             ),
         ), ()
     left = state.allowed_of(obs.package_id) - state.downloads_of(obs.package_id)
@@ -5179,6 +5213,43 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
         hint,
         resume_to=Stage.COMPLETED if left > 0 else None,
     ), ()
+
+
+def _refill_refused(state: MonthState, refused: str) -> MonthState:
+    """A refill (`journal retry-download` of a month MISSING FILES) that SAT refused, `refused`
+    saying how (5008: served twice): the month is MISSING FILES again, its extraction records
+    back (`refill_set_aside`), so a run that finds the files back in its folder reports it done,
+    sending nothing (newcomer 10 F2: it stayed needs-attention after the files were put back,
+    and its hint read as if the journal had lost the month's record)."""
+    back = {e.package_id for e in state.extracted}
+    restored = _evolve(
+        state,
+        extracted=(
+            *state.extracted,
+            *(e for e in state.refill_set_aside if e.package_id not in back),
+        ),
+        refill=False,
+        refill_set_aside=(),
+        blocked_package=None,
+        failed_this_run=(),
+    )
+    missing = _files_missing(restored, restored.lost_files)
+    source = (
+        f"; copy them from the folder where request {state.request_id} was made if it "
+        "still holds them"
+        if state.request_id in state.foreign
+        else ""
+    )
+    return _evolve(
+        missing,
+        # MISSING FILES first, as every such reason (`engine.next_step` reads it so).
+        reason=f"{missing.reason}; the download allowed for them was refused: {refused}",
+        hint="put them back (from a backup) and run the same command again: it checks the "
+        f"folder again and reports the month done once they are all there (nothing is sent or "
+        f"downloaded){source}. Only if they are gone, `gigstack-async journal resend "
+        f"{state.key}` requests the month again (a new request, possibly billed; SAT accepts "
+        "two identical requests, ever)",
+    )
 
 
 def _blocked(state: MonthState, package_id: str, reason: str) -> MonthState:
@@ -5245,13 +5316,20 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
     if state.request_id in state.foreign and extra <= 0:
         # Review 9u #3: not "1 counted, 1 may not have reached SAT": it was never sent here.
         ours = max(0, used - (DOWNLOAD_BUDGET - 1))
+        # Newcomer 10 F2 (a): only while the package is still to get; not once that GET
+        # brought it (extracted, staged, or downloaded again for files gone missing since).
+        brought = (
+            package_id not in state.pending_packages
+            or state.refill
+            or any(e.package_id == package_id for e in state.refill_set_aside)
+        )
         return (
             f"one of SAT's {DOWNLOAD_BUDGET} downloads assumed spent and {ours} sent here: "
             f"{_made_outside(state)}, so this journal sends at "
             "most one GET of each of its packages by itself"
             + (
                 "; that GET brought no complete package, so SAT may already have served it twice"
-                if ours
+                if ours and not brought
                 else ""
             )
         )
@@ -5297,8 +5375,12 @@ def files_notice(state: MonthState) -> str:
         return ""
     key = state.key
     held = (
-        f"the month's folder already holds {found} file(s) extracted by an earlier run (before "
-        "this journal lost the month's record"
+        # Newcomer 10 F2 (b): a refill's files were set aside, not lost with a record.
+        f"the month's folder still holds {found} file(s) extracted for it before "
+        f"{len(state.lost_files)} went missing (MISSING FILES"
+        if state.refill
+        else f"the month's folder already holds {found} file(s) extracted by an earlier run "
+        "(before this journal lost the month's record"
     )
     if state.unextracted or state.staged_copies:
         copy = (
@@ -5314,10 +5396,12 @@ def files_notice(state: MonthState) -> str:
     if count is not None and 0 < state.cfdis_on_disk < count:
         # Newcomer 9h #11: "if they are all there, keep" with 53 of 56, and keep refused. (0:
         # not counted, e.g. a record rebuilt without a run: the files may all be there.)
+        gone = count - state.cfdis_on_disk
         return (
             f"{held}; {count_source(state)}, and it holds {state.cfdis_on_disk} distinct of "
-            f"them: {count - state.cfdis_on_disk} are missing or damaged, so `gigstack-async "
-            f"journal keep {key}` would refuse them). "
+            f"them: {gone} {'is' if gone == 1 else 'are'} missing or damaged, so `gigstack-async "
+            f"journal keep {key}` refuses them until {'it is' if gone == 1 else 'they are'} "
+            "back). "
         )
     if count is not None:
         return (
@@ -5362,8 +5446,15 @@ def count_source(state: MonthState, unit: str = "CFDIs") -> str:
 
 def _spent_hint(state: MonthState, resend: str) -> str:
     """`resend` (the way to a billed resend), after the folder's files when it holds some."""
-    notice = files_notice(state)
-    return notice + resend if notice else resend
+    return _after_notice(files_notice(state), resend)
+
+
+def _after_notice(notice: str, text: str) -> str:
+    """`text` after `files_notice`'s `notice`: a new sentence when the notice ends one
+    (newcomer 10 F2: "...would refuse them). request the month again")."""
+    if notice.endswith(". "):
+        return notice + text[:1].upper() + text[1:]
+    return notice + text
 
 
 def _retry_hint(state: MonthState, package_id: str) -> str:
@@ -5371,19 +5462,21 @@ def _retry_hint(state: MonthState, package_id: str) -> str:
         # Newcomer 9j F6: after the user's extra GET failed too, "SAT may serve it once more"
         # was offered again as if likely. Still free to try (the machine allows it), but each
         # further GET may be SAT's third, refused for good; then only a new request helps.
-        return files_notice(state) + (
+        return _after_notice(
+            files_notice(state),
             f"one more download of package {package_id} bills nothing but may be SAT's third, "
             "which SAT refuses with 5008: `gigstack-async journal retry-download "
             f"{state.key}` allows it (then run the same command again); once SAT answers 5008, "
             "or to stop trying, the way on is a new request: `gigstack-async journal resend "
-            f"{state.key}` requests the month again (it may be billed)"
+            f"{state.key}` requests the month again (it may be billed)",
         )
-    return files_notice(state) + (
+    return _after_notice(
+        files_notice(state),
         f"SAT may serve package {package_id} once more: first `gigstack-async journal "
         f"retry-download {state.key}` (it allows one more download, then run the same command "
         "again; if SAT already served it twice it answers 5008, which bills nothing); only if "
         f"that fails, `gigstack-async journal resend {state.key}` requests the month again (a "
-        "new request may be billed)"
+        "new request may be billed)",
     )
 
 
@@ -6168,16 +6261,17 @@ def _allow_refill(state: MonthState, obs: AllowDownload) -> Result:
             granted = _count(granted, p, state.downloads_of(p) + 1 - state.allowed_of(p))
     again = set(packages)
     drop_kept = bool(state.package_ids) and again >= set(state.package_ids or ())
+
+    def dropped(e: ExtractedPackage) -> bool:
+        return e.package_id in again or (drop_kept and e.package_id == KEPT)
+
     return _evolve(
         state,
         stage=Stage.COMPLETED,
         resume_to=None,
         refill=True,
-        extracted=tuple(
-            e
-            for e in state.extracted
-            if e.package_id not in again and not (drop_kept and e.package_id == KEPT)
-        ),
+        extracted=tuple(e for e in state.extracted if not dropped(e)),
+        refill_set_aside=tuple(e for e in state.extracted if dropped(e)),
         granted=granted,
         blocked_package=None,
         failed_this_run=(),

@@ -478,6 +478,14 @@ def _for_python(text: str | None, team: str | None = None) -> str | None:
     if text is None:
         return None
     text = text.replace("its own --out folder", "its own download_to= folder")
+    # Newcomer 10 F4: "Run `sat download` ... each range into another --out folder (e.g.
+    # `client.downloads.bulk(...)`" in a `bulk()` text (`machine._other_dates_way`).
+    text = text.replace(
+        "Run `sat download` for this month with other dates instead, each range into another "
+        "--out folder",
+        "Run `bulk()` for this month with other dates instead, each range into another "
+        "download_to= folder",
+    )
     text = _SAT_DOWNLOAD.sub(lambda found: _as_bulk_call(found, team), text)
     text = text.replace(
         "with the other options you ran with, e.g. --team",

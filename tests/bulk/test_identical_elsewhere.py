@@ -430,9 +430,10 @@ def test_the_held_reason_counts_against_sats_limit() -> None:
         "(2024-01-01..2024-01-31) and type (received cfdi), which this journal did not send "
         "(this run's folder: /abs/cfdi-b): another folder's download?"
     )
-    assert one.endswith("SAT accepts only 2 requests with identical criteria, ever")
+    # Newcomer 10 F4: a sentence, so `print(result.error, result.hint)` reads "ever. Free first"
+    assert one.endswith("SAT accepts only 2 requests with identical criteria, ever.")
     two = held_reason(MONTH, (PriorRequest("2024-01", "X1"), PriorRequest("2024-01", "X2")), None)
-    assert "a third is refused with SAT 5002" in two
+    assert two.endswith("identical criteria, ever, and the account already has 2.")
     assert "this run's folder" not in two
 
 

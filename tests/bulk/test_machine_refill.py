@@ -110,7 +110,7 @@ def test_a_done_month_missing_files_needs_attention_and_says_which_and_how_many(
         "next run extracts the missing files again (a damaged one is first moved to the month's "
         "`damaged/` subfolder; an intact file still there is never overwritten); "
         f"or {BACK}. SAT keeps a package 72 h: if it answers 5007 (expired), or "
-        f"5008 (served twice), only {RESEND}"
+        f"5008 (served twice) and they cannot be put back, only {RESEND}"
     )
     assert m.files_missing(DONE, ("b.xml", "c.xml")) == state
 
@@ -155,7 +155,7 @@ def test_the_missing_files_hint_offers_the_free_download_with_what_is_left(
         "extracts the missing files again (a damaged one is first moved to the month's "
         "`damaged/` subfolder; an intact file still there is never overwritten); "
         f"or {BACK}. SAT keeps a package 72 h: if it answers 5007 (expired), or 5008 (served "
-        f"twice), only {RESEND}"
+        f"twice) and they cannot be put back, only {RESEND}"
     )
 
 
@@ -362,3 +362,103 @@ def test_a_refill_holds_while_its_package_is_looked_for_on_disk() -> None:
     run, commands = m.transition(attrs.evolve(allowed, granted=()), Start())
     assert commands == (FindStaged("P1"),)
     assert run.refill is True
+
+
+# ------------------------------------------------------------------ newcomer 10 F2
+
+ONE = done(package_ids=("P1",), extracted=(P1,), downloads=(("P1", 1),), invoice_count=2)
+"""January done from request R1's one package P1 (2 CFDIs, downloaded once)."""
+
+
+def _refill_refused(state: m.MonthState, *lost: str) -> m.MonthState:
+    """`state` missing `lost`, allowed once more (`journal retry-download`), and the next
+    run's GET answered SAT 5008 (the package served twice, e.g. by the folder that made it)."""
+    allowed, _ = m.transition(missing(state, *lost), AllowDownload())
+    begun, commands = m.transition(allowed, Start(on_disk=len(state.files) - len(lost)))
+    assert commands == (FetchPackage("P1", 2),)
+    sending, _ = m.transition(begun, m.PackageSending("P1"))
+    failed, commands = m.transition(
+        sending, PackageFailed("P1", "SAT 5008", code=5008, sent=True, reached=True)
+    )
+    assert commands == ()
+    return failed
+
+
+def test_files_put_back_after_a_refill_refused_with_5008_finish_the_month() -> None:
+    # Newcomer 10 F2 (d): the month stayed needs-attention after the file was put back (the
+    # next run did not look at the folder again) and `journal show` said "files 0"; only
+    # `journal keep` finished it, although the hint said keep "would refuse them".
+    failed = _refill_refused(ONE, "a.xml")
+    assert failed.stage is Stage.NEEDS_ATTENTION
+    assert failed.refill is False  # never an unchecked GET again
+    assert failed.files == ("a.xml", "b.xml")  # what was extracted for it is still recorded
+    assert (failed.reason or "").startswith(f"{m.MISSING_FILES}: ")
+    assert "SAT 5008" in (failed.reason or "")
+    hint = failed.hint or ""
+    assert "lost the month's record" not in hint  # the journal lost nothing
+    assert "would refuse" not in hint
+    assert "retry-download" not in hint  # SAT served it twice: no free GET is left
+    assert hint.startswith("put them back (from a backup) and run the same command again"), hint
+    assert hint.index("put them back") < hint.index("journal resend 2024-01")
+    # Still missing: the same, nothing sent or downloaded.
+    again, commands = m.transition(failed, Start(on_disk=1, lost=("a.xml",)))
+    assert (again.stage, commands) == (Stage.NEEDS_ATTENTION, ())
+    assert m.MISSING_FILES in (again.reason or "")
+    # Put back: the next run finds them, done as it was, nothing sent or downloaded.
+    back, commands = m.transition(failed, Start(on_disk=2))
+    assert (back.stage, commands) == (Stage.DONE, ())
+    assert back.ok
+    assert back.files == ("a.xml", "b.xml")
+
+
+def test_a_refill_refused_with_5008_of_a_foreign_request_names_the_folder_that_made_it() -> None:
+    # Newcomer 10 F2 (c): after 5008 on a request made elsewhere, the files may be in the
+    # folder where it was made: copy them from there, before any paid resend.
+    failed = _refill_refused(attrs.evolve(ONE, foreign=("R1",)), "a.xml")
+    hint = failed.hint or ""
+    assert "copy them from the folder where request R1 was made" in hint, hint
+    assert hint.index("copy them") < hint.index("journal resend 2024-01")
+
+
+def test_the_refill_confirmation_says_no_failed_get_when_the_get_brought_the_package() -> None:
+    # Newcomer 10 F2 (a): "that GET brought no complete package, so SAT may already have served
+    # it twice" was said whenever this journal had sent one, also after it extracted the files.
+    state = done(  # one assumed spent where R1 was made (unsure), one GET sent here
+        package_ids=("P1",),
+        extracted=(P1,),
+        downloads=(("P1", 2),),
+        unsure=(("P1", 1),),
+        foreign=("R1",),
+    )
+    assert "brought no complete package" not in m.counted_downloads(state, "P1")
+    refill = m.transition(missing(state, "a.xml"), AllowDownload())[0]
+    assert "brought no complete package" not in m.counted_downloads(refill, "P1")
+    failed = attrs.evolve(state, stage=Stage.COMPLETED, extracted=())
+    assert "that GET brought no complete package" in m.counted_downloads(failed, "P1")
+
+
+def test_a_5008_after_files_a_foreign_request_left_says_where_they_may_be_and_is_readable() -> None:
+    # Newcomer 10 F2 (b, c): "...1 are missing or damaged, so `journal keep` would refuse
+    # them). request the month again with ..." (fused, lowercase, "1 are"), and the other
+    # folder named only in the error, not as the free step before the paid resend.
+    state = attrs.evolve(
+        JAN,
+        stage=Stage.COMPLETED,
+        request_id="R1",
+        confirmed_id="R1",
+        checked=True,
+        known_ids=("R1",),
+        foreign=("R1",),
+        package_ids=("P1",),
+        downloads=(("P1", 1),),
+        invoice_count=56,
+        on_disk=55,
+        cfdis_on_disk=55,
+    )
+    failed, _ = m.transition(state, PackageFailed("P1", "SAT 5008", code=5008, reached=True))
+    hint = failed.hint or ""
+    assert "1 is missing or damaged" in hint, hint
+    assert "1 are" not in hint
+    assert ". request" not in hint, hint
+    assert "Copy the month's files from the folder where request R1 was made" in hint, hint
+    assert hint.index("Copy the month's files") < hint.index("journal resend 2024-01")

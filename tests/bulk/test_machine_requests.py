@@ -26,9 +26,15 @@ FEB = (date(2024, 2, 1), date(2024, 2, 29))
 
 KIND = "received cfdi request for 2024-01-01..2024-01-31"
 RESEND_TAIL = (
-    "; if there is none, `gigstack-async journal resend 2024-01` sends it again (billed again "
-    "only if the dashboard missed it). Until then nothing is sent for this month"
+    "; if there is none, `gigstack-async journal resend 2024-01` sends it again: a new request, "
+    "which may be billed twice if the first request exists after all (the dashboard, like the "
+    "history, may show it late). Until then nothing is sent for this month"
 )
+LATE = (
+    "run the same command again later: a request the history lists late is adopted by itself "
+    "(nothing is sent). If it stays unlisted, "
+)
+"""Newcomer 10 F1: the free step leads the hint of a lost create no candidate fits."""
 CREATED_AT = "--created-at <time the dashboard shows it was made>"
 """Newcomer 9m #1: the dashboard's createdAt offered in the first hint, as optional."""
 OPTIONAL = (
@@ -41,14 +47,17 @@ CANDIDATES_HINT = (
     "checked against the history, or by its CFDIs before anything is extracted)" + RESEND_TAIL
 )
 DASHBOARD_HINT = (
-    "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ". If there is one, "
+    LATE
+    + "open gigstack's dashboard (Descarga Masiva) and look for a "
+    + KIND
+    + ". If there is one, "
     "`gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (it is checked "
     "against the history, or by its CFDIs before anything is extracted" + OPTIONAL + RESEND_TAIL
 )
 """Newcomer 9l #6a: nothing seen says the server's ids restarted, so the hint says nothing of
 it (before: every lost create's hint led with the rare restart and --ids-restarted)."""
 RESTARTED_HINT = (
-    "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ", by its dates "
+    LATE + "open gigstack's dashboard (Descarga Masiva) and look for a " + KIND + ", by its dates "
     "and type, not its id: after the server's request ids restarted it may carry an id this "
     "journal already knows (`gigstack-async journal show 2024-01`). If there is one, "
     "`gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (add "
@@ -2890,7 +2899,10 @@ def test_an_unsettled_create_of_an_issued_metadata_month_names_its_kind() -> Non
     assert (new.stage, new.unknown) == (Stage.NEEDS_ATTENTION, True)
     assert new.reason == unproven_reason(NOT_LISTED.format(n=0))
     assert new.hint == (
-        "open gigstack's dashboard (Descarga Masiva) and look for an " + kind + ". If there is "
+        LATE
+        + "open gigstack's dashboard (Descarga Masiva) and look for an "
+        + kind
+        + ". If there is "
         "one, `gigstack-async journal adopt 2024-01 <request id> " + CREATED_AT + "` (it is "
         "checked against the history, or by its metadata before anything is extracted"
         + OPTIONAL

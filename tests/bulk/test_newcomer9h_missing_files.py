@@ -140,7 +140,7 @@ def test_the_hint_does_not_offer_keep_when_the_folder_holds_fewer_cfdis_than_sat
     notice = m.files_notice(rebuilt)
     assert "if they are all there" not in notice  # was: keep first, then keep refused
     assert "3 are missing" in notice
-    assert "journal keep 2024-03` would refuse them" in notice
+    assert "journal keep 2024-03` refuses them until they are back" in notice
     # All there: keep is still the way (it checks them).
     full = attrs.evolve(rebuilt, on_disk=56, cfdis_on_disk=56)
     assert "if they are all there, `gigstack-async journal keep 2024-03`" in m.files_notice(full)
@@ -270,3 +270,47 @@ def test_lost_files_finds_a_member_kept_in_a_subfolder(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.txt").write_text("x")
     assert content.lost_files(tmp_path, ["sub/a.txt", "sub/b.txt"]) == ("sub/b.txt",)
+
+
+async def test_files_copied_back_after_a_5008_refill_finish_the_month_for_free(
+    tmp_path: Path,
+) -> None:
+    """Newcomer 10 F2: another folder's request adopted and downloaded here (SAT's 2nd GET), a
+    file deleted, `journal retry-download`, and the run's GET answered 5008 (served twice). Was:
+    a hint claiming the journal lost the month's record, keep "would refuse them" and a paid
+    resend; with the file copied back the month stayed needs-attention for good."""
+    async with world_of(SandboxConfig(speed=3000, seed=9)) as (sandbox, client):
+        there, here = tmp_path / "cfdi", tmp_path / "cfdi-py"
+        made = (await month_results(client, there, "2024-03", "2024-03"))["2024-03"]
+        assert made.ok
+        assert made.request_id is not None
+        held = (await month_results(client, here, "2024-03", "2024-03"))["2024-03"]
+        assert held.stage == "held"
+        adopt = ["journal", "adopt", str(here), "2024-03", made.request_id]
+        argv = [*adopt, "--rfc-type", "received", "--type", "cfdi", "--yes"]
+        assert await asyncio.to_thread(keyed_cli, sandbox, *argv) == 0
+        done = (await month_results(client, here, "2024-03", "2024-03"))["2024-03"]
+        assert done.ok, done.error
+        gone = sorted((here / "2024-03").iterdir())[0]
+        gone.unlink()
+        missing = (await month_results(client, here, "2024-03", "2024-03"))["2024-03"]
+        assert m.MISSING_FILES in (missing.error or "")
+        code = await asyncio.to_thread(
+            main, ["journal", "retry-download", str(here), "2024-03", "--yes"]
+        )
+        assert code == 0
+        refused = (await month_results(client, here, "2024-03", "2024-03"))["2024-03"]
+        assert refused.stage == "needs-attention"
+        assert "SAT 5008" in (refused.error or "")
+        assert m.MISSING_FILES in (refused.error or "")
+        hint = refused.hint or ""
+        assert "lost the month's record" not in hint
+        assert f"copy them from the folder where request {made.request_id} was made" in hint
+        assert hint.index("put them back") < hint.index("journal resend")
+        creates, gets = calls(sandbox, CREATE), calls(sandbox, PACKAGE)
+
+        shutil.copy2(there / "2024-03" / gone.name, gone)
+        back = (await month_results(client, here, "2024-03", "2024-03"))["2024-03"]
+        assert (back.ok, back.stage) == (True, "done"), back.error
+        assert len(back.files) == len(done.files)
+        assert (calls(sandbox, CREATE), calls(sandbox, PACKAGE)) == (creates, gets)

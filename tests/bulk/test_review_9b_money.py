@@ -469,7 +469,7 @@ async def test_rate_limited_creates_the_history_cannot_settle_say_exactly_what_t
             "shows it was made>`",
         )
         assert says(hint, "if there is none, `gigstack-async journal resend 2024-01`")
-        assert "billed again only if the dashboard missed it" in hint
+        assert "which may be billed twice if the first request exists after all" in hint
         # Running again changes nothing and sends nothing.
         again = results(await run(client, out, "2024-01", "2024-03", timeout=10))
         assert {r.stage for r in again.values()} == {"needs-attention"}

@@ -165,7 +165,7 @@ async def test_after_a_deleted_journal_a_damaged_cfdi_leads_to_retry_download_no
         stopped = (await month_results(client, out, "2024-07", "2024-07"))["2024-07"]
         hint = stopped.hint or ""
         assert "if they are all there" not in hint
-        assert f"holds {total - 1} distinct of them: 1 are missing or damaged" in hint
+        assert f"holds {total - 1} distinct of them: 1 is missing or damaged" in hint
         assert hint.index(f"journal retry-download {out} 2024-07") < hint.index("journal resend")
 
         code = await asyncio.to_thread(

@@ -1279,8 +1279,10 @@ REFILL_RISK = (
     "files the folder no longer holds intact (a damaged CFDI is first moved to {key}/damaged/, "
     "kept; an intact file still there is never overwritten). Nothing is "
     "requested again and nothing is billed. SAT keeps a package 72 h and serves it at most "
-    "twice: if it answers 5007 (expired) or 5008 (served twice), the month then needs `{prog} "
-    "journal resend {key}` (a new request, may be billed)."
+    "twice: if it answers 5008 (served twice), the month stays MISSING FILES: put the files "
+    "back (from a backup, or the folder where its request was made) and the next run finds "
+    "them; if they are gone, or it answers 5007 (expired), the month needs `{prog} journal "
+    "resend {key}` (a new request, may be billed)."
 )
 
 
