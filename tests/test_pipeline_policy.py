@@ -1710,7 +1710,10 @@ async def test_a_call_queued_for_a_slot_past_its_runs_window_is_not_sent(
         await send(pipeline, operation)
     assert transport.requests == []
     assert info.value.request_sent is False  # nothing billed, no download spent
-    assert "not sent, the run's deadline had passed" in str(info.value)
+    assert (info.value.method, info.value.path) == (operation.method, operation.path)
+    assert str(info.value) == (
+        f"{operation.method} {operation.path}: not sent, the run's deadline had passed"
+    )
 
 
 @pytest.mark.parametrize("send", SENDS)
@@ -1785,4 +1788,6 @@ async def test_the_window_is_logged_as_not_sent(
     caplog.set_level(logging.DEBUG, logger="gigstack_async")
     with send_before(clock.now), pytest.raises(SendWindowClosedError):
         await call(pipeline)
-    assert "GET /things/{thingId} -> not sent: past the run's deadline (attempt 1" in caplog.text
+    assert "GET /things/{thingId} -> not sent: past the run's deadline (attempt 1, 0.0 ms)" in (
+        caplog.text
+    )
