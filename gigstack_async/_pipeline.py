@@ -29,7 +29,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import attrs
 import cattrs
 
-from gigstack_async import _json, _send_window
+from gigstack_async import _departure, _json, _send_window
 from gigstack_async._config import RetryPolicy, Timeout, missing_version
 from gigstack_async._convert import needs_exact, structure
 from gigstack_async._operation import Operation
@@ -332,6 +332,7 @@ class Pipeline:
                 async with asyncio.timeout_at(deadline):
                     async with self.semaphore:
                         self._check_window(op, log_path, reached, attempt)
+                        _handed_over()
                         response = await self.transport.send(request)
             except TimeoutError as exc:
                 # The per-call deadline, which covers every attempt.
@@ -583,6 +584,7 @@ class Pipeline:
                 async with asyncio.timeout_at(deadline):
                     await attempt_stack.enter_async_context(self.semaphore)
                     self._check_window(op, op.path, reached, attempt)
+                    _handed_over()
                     response = await attempt_stack.enter_async_context(
                         _open(self.transport, request)
                     )
@@ -790,6 +792,13 @@ def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T
             status=status,
             body=raw,
         ) from exc
+
+
+def _handed_over() -> None:
+    """Note that this task's call is about to reach the transport (`_departure`)."""
+    departure = _departure.current()
+    if departure is not None:
+        departure.attempted = True
 
 
 @contextlib.asynccontextmanager

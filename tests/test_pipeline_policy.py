@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 
+from gigstack_async import _departure
 from gigstack_async import _pipeline as pipeline_module
 from gigstack_async._config import RetryPolicy, Timeout
 from gigstack_async._operation import Operation
@@ -1791,3 +1792,35 @@ async def test_the_window_is_logged_as_not_sent(
     assert "GET /things/{thingId} -> not sent: past the run's deadline (attempt 1, 0.0 ms)" in (
         caplog.text
     )
+
+
+# ---------------------------------------------------------------------------- departures
+
+
+@pytest.mark.parametrize("send", SENDS)
+async def test_a_call_handed_to_the_transport_counts_as_left(send: Any) -> None:
+    """A transport that cannot see its request leave (the mock) never marks `watched`: once
+    the pipeline handed the request over, it may have left."""
+    pipeline, transport = make([ok()])
+    with _departure.watch() as departure:
+        await send(pipeline, GET)
+    assert len(transport.requests) == 1
+    assert (departure.attempted, departure.watched, departure.left) == (True, False, False)
+    assert not departure.never_left
+
+
+@pytest.mark.parametrize("send", SENDS)
+async def test_a_call_stopped_before_the_transport_never_left(
+    monkeypatch: pytest.MonkeyPatch, send: Any
+) -> None:
+    clock = Clock(monkeypatch)
+    pipeline, transport = make([ok()])
+    with (
+        _departure.watch() as departure,
+        send_before(clock.now),
+        pytest.raises(SendWindowClosedError),
+    ):
+        await send(pipeline, BILLED)
+    assert transport.requests == []
+    assert not departure.attempted
+    assert departure.never_left

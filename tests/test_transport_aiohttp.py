@@ -23,6 +23,7 @@ from gigstack_async import (
     GigstackError,
     OutcomeUnknownError,
     Timeout,
+    _departure,
 )
 from gigstack_async.transports import ConnectError, ReadError, ReadTimeout
 
@@ -356,3 +357,28 @@ def test_the_floor_matches_pyproject() -> None:
     pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
     dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     assert f"aiohttp>={'.'.join(map(str, OLDEST_AIOHTTP))}" in dependencies
+
+
+# ---------------------------------------------------------------------------- departures
+
+
+async def test_a_billed_call_that_could_not_connect_never_left(sleeps, api_key) -> None:
+    """`_departure`: the transport saw the attempt start, and no byte of it leave."""
+    base = f"http://127.0.0.1:{free_port()}/v2"
+    async with GigstackClient(api_key, base_url=base, max_retries=0) as client:
+        with _departure.watch() as departure, pytest.raises(APIConnectionError):
+            await client.sat_invoices.retry_xml(UUID)
+    assert (departure.attempted, departure.watched, departure.left) == (True, True, False)
+    assert departure.never_left
+
+
+async def test_a_billed_call_that_was_answered_left(serve, api_key: str) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"success": False}, status=400)
+
+    base = await serve(app_with(f"/invoices/sat/{UUID}/retry-xml", handler, method="POST"))
+    async with GigstackClient(api_key, base_url=base + "/v2") as client:
+        with _departure.watch() as departure, contextlib.suppress(GigstackError):
+            await client.sat_invoices.retry_xml(UUID)
+    assert (departure.attempted, departure.watched, departure.left) == (True, True, True)
+    assert not departure.never_left

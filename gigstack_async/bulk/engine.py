@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from gigstack_async import _send_window
+from gigstack_async import _departure, _send_window
 from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import MEXICO_CITY, parse_date, today_mx
 from gigstack_async._generated.models import (
@@ -935,12 +935,20 @@ class _Run:
     async def create(self, key: str) -> None:
         state = self.store.get(key)
         try:
-            created = await self.downloads.create_request(
-                start_date=state.start,
-                end_date=state.end,
-                rfc_type=state.rfc_type,
-                request_type=state.request_type,
-            )
+            with _departure.watch() as departure:
+                try:
+                    created = await self.downloads.create_request(
+                        start_date=state.start,
+                        end_date=state.end,
+                        rfc_type=state.rfc_type,
+                        request_type=state.request_type,
+                    )
+                except asyncio.CancelledError:
+                    if departure.never_left:
+                        # Cancelled (Ctrl-C, break) before a byte of it left this machine:
+                        # no server saw it, nothing billed; the month is planned again.
+                        self.feed(key, m.CreateNotSent("cancelled before it left this machine"))
+                    raise
         except BilledResponseValidationError as error:
             self.heard(None)
             # A 2xx: it went through. Its id, when readable, is as good as a clean answer.

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 
+from gigstack_async import _departure
 from gigstack_async.transports.base import (
     STREAM_CHUNK,
     BodyReadError,
@@ -77,7 +78,10 @@ class AiohttpTransport:
         # such requests use a session of ours with that resend turned off. tests/test_billed_*
         # fails if an aiohttp upgrade brings the resend back.
         if self._no_resend_session is None or self._no_resend_session.closed:
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._pool_size))
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                trace_configs=[_departures()],
+            )
             if not hasattr(session, "_retry_connection"):
                 raise RuntimeError(
                     f"aiohttp {aiohttp.__version__} changed how it resends requests; "
@@ -211,6 +215,28 @@ class _AiohttpStream:
                 return
             failure = BodyReadError(f"the body ended after {received} of {declared} bytes")
         raise failure  # outside the except blocks: aiohttp's exceptions carry the headers
+
+
+def _departures() -> aiohttp.TraceConfig:
+    """aiohttp tracing that tells `_departure` when a request starts and when its first byte
+    is about to be written: aiohttp (3.11 to 3.14 at least) signals `on_request_headers_sent`
+    before it serializes and writes the headers, so until it fires nothing has left."""
+
+    async def started(*_: object) -> None:
+        departure = _departure.current()
+        if departure is not None:
+            departure.watched = True
+
+    async def leaving(*_: object) -> None:
+        departure = _departure.current()
+        if departure is not None:
+            departure.left = True
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(started)
+    trace.on_request_headers_sent.append(leaving)
+    trace.freeze()
+    return trace
 
 
 def _describe(exc: BaseException) -> str:
