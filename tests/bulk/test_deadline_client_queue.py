@@ -95,7 +95,9 @@ async def test_package_gets_queued_for_the_in_flight_limit_are_not_sent_after_th
 ) -> None:
     sandbox, client = world
     out = tmp_path / "cfdi"
-    await run(client, out, "2024-01", "2024-04", timeout=0.3)
+    await run(
+        client, out, "2024-01", "2024-04", timeout=3.0
+    )  # speed 0: the run ends at its timeout
     sandbox.clock.advance(sandbox.config.lifecycle.longest_completion_seconds)
     assert calls(sandbox, CREATE) == 4
 
@@ -125,7 +127,7 @@ async def test_a_429_near_the_deadline_is_not_retried_after_it(tmp_path: Path) -
         GigstackClient(sandbox.api_key, base_url=sandbox.base_url) as client,
     ):
         out = tmp_path / "cfdi"
-        await run(client, out, "2024-01", "2024-02", timeout=0.3)  # created, pending
+        await run(client, out, "2024-01", "2024-02", timeout=2.0)  # created, pending
         sandbox.state.force_fault("getDownloadHistory", "429", times=3)
         try:
             events = await asyncio.wait_for(
