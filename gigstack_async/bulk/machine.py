@@ -3192,7 +3192,21 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             "package(s) and spends SAT's downloads of them (2 per package, shared with whoever "
             "made it)"
         )
-    none = "no other" if others else "none"
+    # The month's own requests whose packages expired (SAT 5007; review r2 H1): the dashboard
+    # shows them, and an adopt of one only asks SAT for a package that is gone.
+    gone = [i for i in state.known_ids if i in state.expired and i not in state.released_ids()]
+    if gone:
+        found = (
+            f"{found}. Not {', '.join(gone)}: "
+            + (
+                "this month's own earlier request"
+                if len(gone) == 1
+                else "this month's own earlier requests"
+            )
+            + ", whose package(s) expired (SAT answered 5007 for it, or reported it expired: SAT "
+            "keeps packages 72 h): adopting it downloads nothing"
+        )
+    none = "no other" if others or gone else "none"
     return _evolve(
         _attention(
             state,
@@ -5713,6 +5727,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             )
     if state.stage in (Stage.DONE, Stage.EMPTY, Stage.STAGED):
         raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
+    if obs.request_id in state.expired:
+        raise TransitionError(_adopt_expired(state, obs.request_id))
     if state.stage is Stage.SUBMITTING and not state.unknown:
         raise TransitionError(f"{state.key} has a create request in flight")
     confirm = state.stage in _WAITING or (
@@ -5800,6 +5816,24 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         reason=f"request {obs.request_id} adopted by the user",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
+
+
+def _adopt_expired(state: MonthState, request_id: str) -> str:
+    """Why `journal adopt` refuses `request_id`, a request month `state` knows expired (SAT
+    5007: its package is gone; review r2 H1), and the way on instead: a resend, or, once the
+    account has SAT's 2 identical requests, other dates in parts (`journal split`)."""
+    third = third_identical(state)
+    way = (
+        f"Instead: {third[0].upper()}{third[1:]}"
+        if third is not None
+        else f"Instead, `gigstack-async journal resend {state.key}` requests the month again "
+        "(a new request, may be billed)"
+    )
+    return (
+        f"request {request_id} is {_whose(state, request_id)}, and "
+        f"{_why_unusable(state, request_id)}: adopting it downloads nothing (SAT would answer "
+        f"5007 again). Nothing changed. {way}"
+    )
 
 
 _VOUCH_ONLY = frozenset({Stage.DONE, Stage.EMPTY, Stage.STAGED})

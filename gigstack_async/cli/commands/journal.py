@@ -822,6 +822,13 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 else f"unknown (at least {_at_least(state)})",
             ],
             ["request ids known", ", ".join(state.known_ids)],
+            # The month's own requests whose package SAT answered 5007 (review r2 H1): never
+            # adopted again, and never "not this month's".
+            *(
+                [["expired (package gone, not to adopt)", ", ".join(state.expired)]]
+                if state.expired
+                else []
+            ),
             # Known not to be the month's: another month may `journal adopt` them.
             ["released (not this month's)", ", ".join(state.released_ids())],
             ["outcome unknown", "yes" if state.unknown else "no"],
@@ -874,14 +881,19 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 f"{args.usage.strip()}"
             ) from None
     with _open_or_create(args, ctx) as store:
-        new, commands = repair.adopt(
-            store,
-            args.month,
-            request_id,
-            ids_restarted=args.ids_restarted,
-            today=today_mx(),
-            created_at=vouched,
-        )
+        try:
+            new, commands = repair.adopt(
+                store,
+                args.month,
+                request_id,
+                ids_restarted=args.ids_restarted,
+                today=today_mx(),
+                created_at=vouched,
+            )
+        except JournalStateError as error:  # its way on names the folder, to run as printed
+            raise JournalStateError(
+                with_journal(str(error), args.month, str(args.journal)) or str(error)
+            ) from None
         state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
         # Its own request adopted again once finished: only the vouched createdAt changes.
