@@ -855,6 +855,8 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 # `staged` both read "SAT completed the request"): say what the stage means.
                 why = _STAGE_WHY[line.stage]
             shown = (line.stage, line.reason, line.request_id)
+            # Its commands name the folder, as the month's own why and next step (review r2 H2).
+            why = with_journal(why, state.key, journal, out=out) or ""
             ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {why}")
     return exitcodes.OK
 
