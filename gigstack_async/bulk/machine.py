@@ -6228,6 +6228,9 @@ def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
         or state.downloads_of(package_id) < state.allowed_of(package_id)
         or obs.package_id not in (None, package_id)
     ):
+        not_needed = retry_not_needed(state)
+        if not_needed is not None:
+            raise TransitionError(not_needed)
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
             + (f" ({state.reason})" if state.reason else "")
@@ -6258,6 +6261,42 @@ def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
         f"({counted_downloads(state, package_id)})",
         hint=None,
     ), ()
+
+
+def downloads_left(state: MonthState) -> tuple[str, int, bool] | None:
+    """(package, SAT downloads left, whether "at least") when a plain re-run of month `state`
+    downloads its request's next package within SAT's 2 (newcomer r2 N3): it needs attention
+    only because a package GET failed with a download left (its hint: run the same command
+    again), every pending package with one left. None: not such a month."""
+    if state.stage is not Stage.NEEDS_ATTENTION or state.resume_to is not Stage.COMPLETED:
+        return None
+    if state.unknown or state.hint is None or _OTHER_WAYS.search(state.hint):
+        return None  # in doubt for another reason: its hint names the way (adopt, keep)
+    pending = state.pending_packages
+    if state.package_ids is None or not pending:
+        return None
+    # Within SAT's 2 (and what the journal sends by itself), never a GET the user allowed.
+    lefts = [
+        (min(state.allowed_of(p), DOWNLOAD_BUDGET) - state.downloads_of(p), p) for p in pending
+    ]
+    left, package_id = min(lefts)
+    if left <= 0:
+        return None
+    return package_id, left, any(state.unsure_of(p) for p in pending)
+
+
+def retry_not_needed(state: MonthState) -> str | None:
+    """Why `journal retry-download` is not needed for month `state` (`downloads_left`): a
+    plain re-run downloads its package; None when that is not so."""
+    left = downloads_left(state)
+    if left is None:
+        return None
+    package_id, n, unsure = left
+    return (
+        f"{state.key} needs no `journal retry-download`: its package {package_id} has "
+        f"{'at least ' if unsure else ''}{n} of SAT's {DOWNLOAD_BUDGET} downloads left, so a "
+        "plain re-run downloads it: run the same command again"
+    )
 
 
 def _allow_refill(state: MonthState, obs: AllowDownload) -> Result:
