@@ -1281,7 +1281,14 @@ def _no_third_identical(state: MonthState) -> MonthState:
         return state
     if state.stage is Stage.NEEDS_ATTENTION and _OTHER_WAYS.search(state.hint):
         # Its other ways (adopt, retry-download, keep) still hold: the resend is the one
-        # that fails.
+        # that fails. Its clause gives way to other dates (newcomer r2 N5: "only if that
+        # fails, `journal resend` ... But ... a resend would be refused").
+        clause = re.compile(
+            rf"`gigstack-async journal resend {re.escape(state.key)}`[^`;.]*(?=[;.]|$)"
+        )
+        hint = clause.sub(lambda _found: f"no resend: {third}", state.hint, count=1)
+        if _RESEND_HINT.search(hint) is None:
+            return _evolve(state, hint=hint)
         return _evolve(state, hint=f"{state.hint}. But {third}")
     return _evolve(state, hint=third[0].upper() + third[1:])
 
@@ -5472,6 +5479,25 @@ def _after_notice(notice: str, text: str) -> str:
 
 
 def _retry_hint(state: MonthState, package_id: str) -> str:
+    third = third_identical(state)
+    if third is not None:
+        # Newcomer r2 N5: the account has SAT's 2 identical requests, so a resend would be
+        # refused (5002): never offered, the free retry first, then other dates in parts.
+        after = f"if that fails, no resend: {third}"
+        if state.downloads_of(package_id) > DOWNLOAD_BUDGET:
+            head = (
+                f"one more download of package {package_id} bills nothing but may be SAT's "
+                "third, which SAT refuses with 5008: `gigstack-async journal retry-download "
+                f"{state.key}` allows it (then run the same command again); "
+            )
+        else:
+            head = (
+                f"SAT may serve package {package_id} once more: first `gigstack-async journal "
+                f"retry-download {state.key}` (it allows one more download, then run the same "
+                "command again; if SAT already served it twice it answers 5008, which bills "
+                "nothing); "
+            )
+        return _after_notice(files_notice(state), head + after)
     if state.downloads_of(package_id) > DOWNLOAD_BUDGET:
         # Newcomer 9j F6: after the user's extra GET failed too, "SAT may serve it once more"
         # was offered again as if likely. Still free to try (the machine allows it), but each

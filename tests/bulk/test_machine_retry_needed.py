@@ -4,6 +4,7 @@ allow"; a held month is named held, and its copyable commands never list retry-d
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import attrs
@@ -121,3 +122,50 @@ def test_journal_retry_download_names_a_held_month_held(
     assert "is planned" not in err
     assert "journal show" not in err
     assert f"`gigstack-async journal adopt {folder} 2025-09 H1`" in err
+
+
+# Newcomer r2 N5: once the account has SAT's 2 identical requests for the month's dates, a
+# resend would be refused (5002): the hint never offers it, retry-download first, then other
+# dates and `journal split`.
+
+
+def _two_identical(**changes: object) -> m.MonthState:
+    days = (date(2025, 8, 1), date(2025, 8, 31), "received", "cfdi")
+    return attrs.evolve(
+        COMPLETED,
+        request_id="R2",
+        known_ids=("R1", "R2"),
+        confirmed_id="R2",
+        creates=2,
+        records=(m.KnownRequest("R1", *days), m.KnownRequest("R2", *days)),
+        package_ids=("R2_01",),
+        **changes,
+    )
+
+
+def _stopped(state: m.MonthState) -> m.MonthState:
+    state, _ = m.transition(state, m.PackageSending("R2_01"))
+    state, _ = m.transition(state, m.PackageFailed("R2_01", "HTTP 502"))
+    assert state.stage is m.Stage.NEEDS_ATTENTION
+    return state
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"downloads": (("R2_01", 1),), "unsure": (("R2_01", 1),)},
+        {"downloads": (("R2_01", 2),), "unsure": (("R2_01", 2),), "granted": (("R2_01", 1),)},
+    ],
+)
+def test_at_the_identical_limit_the_retry_hint_never_offers_a_resend(
+    changes: dict[str, object],
+) -> None:
+    hint = _stopped(_two_identical(**changes)).hint or ""
+    assert "journal resend" not in hint
+    assert hint.index("`gigstack-async journal retry-download 2025-08`") < hint.index(
+        "`gigstack-async journal split 2025-08"
+    )
+    assert "would be refused with SAT 5002" in hint
+    # Below the limit the resend stays the way on after the free retry.
+    below = _stopped(attrs.evolve(_two_identical(**changes), records=_two_identical().records[1:]))
+    assert "`gigstack-async journal resend 2025-08`" in (below.hint or "")
