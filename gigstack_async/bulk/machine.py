@@ -1281,7 +1281,14 @@ def _no_third_identical(state: MonthState) -> MonthState:
         return state
     if state.stage is Stage.NEEDS_ATTENTION and _OTHER_WAYS.search(state.hint):
         # Its other ways (adopt, retry-download, keep) still hold: the resend is the one
-        # that fails.
+        # that fails. Its clause gives way to other dates (newcomer r2 N5: "only if that
+        # fails, `journal resend` ... But ... a resend would be refused").
+        clause = re.compile(
+            rf"`gigstack-async journal resend {re.escape(state.key)}`[^`;.]*(?=[;.]|$)"
+        )
+        hint = clause.sub(lambda _found: f"no resend: {third}", state.hint, count=1)
+        if _RESEND_HINT.search(hint) is None:
+            return _evolve(state, hint=hint)
         return _evolve(state, hint=f"{state.hint}. But {third}")
     return _evolve(state, hint=third[0].upper() + third[1:])
 
@@ -3192,7 +3199,21 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
             "package(s) and spends SAT's downloads of them (2 per package, shared with whoever "
             "made it)"
         )
-    none = "no other" if others else "none"
+    # The month's own requests whose packages expired (SAT 5007; review r2 H1): the dashboard
+    # shows them, and an adopt of one only asks SAT for a package that is gone.
+    gone = [i for i in state.known_ids if i in state.expired and i not in state.released_ids()]
+    if gone:
+        found = (
+            f"{found}. Not {', '.join(gone)}: "
+            + (
+                "this month's own earlier request"
+                if len(gone) == 1
+                else "this month's own earlier requests"
+            )
+            + ", whose package(s) expired (SAT answered 5007 for it, or reported it expired: SAT "
+            "keeps packages 72 h): adopting it downloads nothing"
+        )
+    none = "no other" if others or gone else "none"
     return _evolve(
         _attention(
             state,
@@ -5458,6 +5479,25 @@ def _after_notice(notice: str, text: str) -> str:
 
 
 def _retry_hint(state: MonthState, package_id: str) -> str:
+    third = third_identical(state)
+    if third is not None:
+        # Newcomer r2 N5: the account has SAT's 2 identical requests, so a resend would be
+        # refused (5002): never offered, the free retry first, then other dates in parts.
+        after = f"if that fails, no resend: {third}"
+        if state.downloads_of(package_id) > DOWNLOAD_BUDGET:
+            head = (
+                f"one more download of package {package_id} bills nothing but may be SAT's "
+                "third, which SAT refuses with 5008: `gigstack-async journal retry-download "
+                f"{state.key}` allows it (then run the same command again); "
+            )
+        else:
+            head = (
+                f"SAT may serve package {package_id} once more: first `gigstack-async journal "
+                f"retry-download {state.key}` (it allows one more download, then run the same "
+                "command again; if SAT already served it twice it answers 5008, which bills "
+                "nothing); "
+            )
+        return _after_notice(files_notice(state), head + after)
     if state.downloads_of(package_id) > DOWNLOAD_BUDGET:
         # Newcomer 9j F6: after the user's extra GET failed too, "SAT may serve it once more"
         # was offered again as if likely. Still free to try (the machine allows it), but each
@@ -5713,6 +5753,8 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
             )
     if state.stage in (Stage.DONE, Stage.EMPTY, Stage.STAGED):
         raise TransitionError(f"{state.key} is {state.stage.value}: nothing to adopt")
+    if obs.request_id in state.expired:
+        raise TransitionError(_adopt_expired(state, obs.request_id))
     if state.stage is Stage.SUBMITTING and not state.unknown:
         raise TransitionError(f"{state.key} has a create request in flight")
     confirm = state.stage in _WAITING or (
@@ -5800,6 +5842,24 @@ def _adopt(state: MonthState, obs: Adopt) -> Result:
         reason=f"request {obs.request_id} adopted by the user",
         hint=None,
     ), tuple(DeleteStaged(s.path) for s in state.staged)  # the left request's: never extracted
+
+
+def _adopt_expired(state: MonthState, request_id: str) -> str:
+    """Why `journal adopt` refuses `request_id`, a request month `state` knows expired (SAT
+    5007: its package is gone; review r2 H1), and the way on instead: a resend, or, once the
+    account has SAT's 2 identical requests, other dates in parts (`journal split`)."""
+    third = third_identical(state)
+    way = (
+        f"Instead: {third[0].upper()}{third[1:]}"
+        if third is not None
+        else f"Instead, `gigstack-async journal resend {state.key}` requests the month again "
+        "(a new request, may be billed)"
+    )
+    return (
+        f"request {request_id} is {_whose(state, request_id)}, and "
+        f"{_why_unusable(state, request_id)}: adopting it downloads nothing (SAT would answer "
+        f"5007 again). Nothing changed. {way}"
+    )
 
 
 _VOUCH_ONLY = frozenset({Stage.DONE, Stage.EMPTY, Stage.STAGED})
@@ -6194,6 +6254,9 @@ def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
         or state.downloads_of(package_id) < state.allowed_of(package_id)
         or obs.package_id not in (None, package_id)
     ):
+        not_needed = retry_not_needed(state)
+        if not_needed is not None:
+            raise TransitionError(not_needed)
         raise TransitionError(
             f"{state.key} is {state.stage.value}"
             + (f" ({state.reason})" if state.reason else "")
@@ -6224,6 +6287,42 @@ def _allow_download(state: MonthState, obs: AllowDownload) -> Result:
         f"({counted_downloads(state, package_id)})",
         hint=None,
     ), ()
+
+
+def downloads_left(state: MonthState) -> tuple[str, int, bool] | None:
+    """(package, SAT downloads left, whether "at least") when a plain re-run of month `state`
+    downloads its request's next package within SAT's 2 (newcomer r2 N3): it needs attention
+    only because a package GET failed with a download left (its hint: run the same command
+    again), every pending package with one left. None: not such a month."""
+    if state.stage is not Stage.NEEDS_ATTENTION or state.resume_to is not Stage.COMPLETED:
+        return None
+    if state.unknown or state.hint is None or _OTHER_WAYS.search(state.hint):
+        return None  # in doubt for another reason: its hint names the way (adopt, keep)
+    pending = state.pending_packages
+    if state.package_ids is None or not pending:
+        return None
+    # Within SAT's 2 (and what the journal sends by itself), never a GET the user allowed.
+    lefts = [
+        (min(state.allowed_of(p), DOWNLOAD_BUDGET) - state.downloads_of(p), p) for p in pending
+    ]
+    left, package_id = min(lefts)
+    if left <= 0:
+        return None
+    return package_id, left, any(state.unsure_of(p) for p in pending)
+
+
+def retry_not_needed(state: MonthState) -> str | None:
+    """Why `journal retry-download` is not needed for month `state` (`downloads_left`): a
+    plain re-run downloads its package; None when that is not so."""
+    left = downloads_left(state)
+    if left is None:
+        return None
+    package_id, n, unsure = left
+    return (
+        f"{state.key} needs no `journal retry-download`: its package {package_id} has "
+        f"{'at least ' if unsure else ''}{n} of SAT's {DOWNLOAD_BUDGET} downloads left, so a "
+        "plain re-run downloads it: run the same command again"
+    )
 
 
 def _allow_refill(state: MonthState, obs: AllowDownload) -> Result:

@@ -446,3 +446,23 @@ def test_show_history_names_each_stage_not_the_reason_before_it_again(
     staged = next(line for line in history.splitlines() if " staged " in line)
     assert "every package is on disk" in staged
     assert "numbered across every month of the journal" in history
+
+
+def test_show_history_lines_name_the_folder_in_their_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Review r2 H2: a History line's reason (the month's reason when it was written) printed
+    # `gigstack-async journal retry-download 2024-01` with no folder: run as shown, exit 2.
+    folder = tmp_path / "cfdi"
+    reason = (
+        "package R_01: both of SAT's downloads assumed spent; `gigstack-async journal "
+        "retry-download 2024-01` checks it for free"
+    )
+    with JournalStore.open(folder / JOURNAL, IDENTITY) as store:
+        store.ensure([JAN])
+        store.put(attrs.evolve(JAN, stage=m.Stage.NEEDS_ATTENTION, reason=reason))
+        store.put(attrs.evolve(JAN, stage=m.Stage.NEEDS_ATTENTION, reason="later"))
+    assert main(["journal", "show", str(folder), "2024-01"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"`gigstack-async journal retry-download {folder} 2024-01` checks it" in text
+    assert "`gigstack-async journal retry-download 2024-01`" not in text

@@ -75,7 +75,7 @@ def test_the_months_own_creates_are_recorded_and_a_third_resend_is_dropped() -> 
     lines = [*created("A"), line(Stage.EXPIRED, "A"), *created("B"), line(Stage.EXPIRED, "B")]
     after = m.logged_creates(held, lines)
     assert after == attrs.evolve(
-        held, records=(kind("A"), kind("B")), hint=f"{ADOPT}; else {RESEND}. But {THIRD}"
+        held, records=(kind("A"), kind("B")), hint=f"{ADOPT}; else no resend: {THIRD}"
     )
     with pytest.raises(m.TransitionError, match="this journal already sent 2 requests"):
         m.transition(after, m.AllowResend())

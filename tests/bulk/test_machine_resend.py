@@ -504,10 +504,18 @@ def test_a_hint_offering_a_third_identical_resend_points_to_other_dates(stage: S
 def test_a_hint_with_other_free_ways_keeps_them_and_warns_of_the_resend() -> None:
     hint = f"`gigstack-async journal adopt 2024-01 <request id>` the right one, or {RESEND}"
     state = sent("a1", "a2", stage=Stage.NEEDS_ATTENTION, hint=hint)
-    assert m._no_third_identical(state).hint == f"{hint}. But {THIRD}"
+    # Newcomer r2 N5: the resend is not offered, then ruled out: its clause gives way.
+    assert m._no_third_identical(state).hint == (
+        f"`gigstack-async journal adopt 2024-01 <request id>` the right one, or no resend: {THIRD}"
+    )
     for way in ("retry-download 2024-01", "keep 2024-01"):
         other = attrs.evolve(state, hint=f"`gigstack-async journal {way}`, or {RESEND}")
-        assert m._no_third_identical(other).hint == f"{other.hint}. But {THIRD}"
+        assert m._no_third_identical(other).hint == (
+            f"`gigstack-async journal {way}`, or no resend: {THIRD}"
+        )
+    # A resend clause that cannot be cut cleanly keeps the warning after it.
+    tangled = attrs.evolve(state, hint=f"{RESEND} or `gigstack-async journal keep 2024-01`")
+    assert m._no_third_identical(tangled).hint == f"{tangled.hint}. But {THIRD}"
     # An expired month's hint is replaced: adopt is not a way there.
     expired = attrs.evolve(state, stage=Stage.EXPIRED)
     assert m._no_third_identical(expired).hint == THIRD[0].upper() + THIRD[1:]

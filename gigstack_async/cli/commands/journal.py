@@ -240,6 +240,8 @@ next step go below it, whole, with the commands to copy on lines of their own (n
 row was padded to the longest reason, ~900 characters)."""
 
 _COMMAND = re.compile(r"`((?:gigstack-async|cp|mv) [^`]+)`")
+NO_RETRY = "no-retry"
+"""`_row`'s last cell for a month `journal retry-download` refuses now (`show_rows`)."""
 
 
 def show_rows(ui: Ui, rows: list[list[str]]) -> None:
@@ -260,7 +262,12 @@ def show_rows(ui: Ui, rows: list[list[str]]) -> None:
         if why:
             ui.out(f"  why: {why}")
         ui.out(f"  next step: {step}")
+        # A retry-download the month refuses now is only the step after another (newcomer r2
+        # N3: a held month's "if that GET fails, ..."): not a command to copy.
+        refused = len(row) > TABLE + 2 and row[TABLE + 2] == NO_RETRY
         for command in dict.fromkeys(_COMMAND.findall(step)):
+            if refused and " journal retry-download " in command:
+                continue
             ui.out(f"    {command}")
         blank = True
 
@@ -718,7 +725,18 @@ def _row(
         str(len(set(state.files) - set(state.lost_files))),
         with_journal(why, state.key, journal, out=out) or "",
         with_journal(step, state.key, journal, out=out) or "",
+        "" if hold is None and _retry_applies(state) else NO_RETRY,
     ]
+
+
+def _retry_applies(state: m.MonthState) -> bool:
+    """Whether `journal retry-download` accepts month `state` now (as `repair.allow_download`
+    takes it: the state `repair.missing_now` gives)."""
+    try:
+        m.transition(state, m.AllowDownload())
+    except m.TransitionError:
+        return False
+    return True
 
 
 _STAGE_WHY = {
@@ -822,6 +840,13 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 else f"unknown (at least {_at_least(state)})",
             ],
             ["request ids known", ", ".join(state.known_ids)],
+            # The month's own requests whose package SAT answered 5007 (review r2 H1): never
+            # adopted again, and never "not this month's".
+            *(
+                [["expired (package gone, not to adopt)", ", ".join(state.expired)]]
+                if state.expired
+                else []
+            ),
             # Known not to be the month's: another month may `journal adopt` them.
             ["released (not this month's)", ", ".join(state.released_ids())],
             ["outcome unknown", "yes" if state.unknown else "no"],
@@ -848,6 +873,8 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 # `staged` both read "SAT completed the request"): say what the stage means.
                 why = _STAGE_WHY[line.stage]
             shown = (line.stage, line.reason, line.request_id)
+            # Its commands name the folder, as the month's own why and next step (review r2 H2).
+            why = with_journal(why, state.key, journal, out=out) or ""
             ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {why}")
     return exitcodes.OK
 
@@ -874,14 +901,19 @@ def _adopt(args: argparse.Namespace, ctx: Context) -> int:
                 f"{args.usage.strip()}"
             ) from None
     with _open_or_create(args, ctx) as store:
-        new, commands = repair.adopt(
-            store,
-            args.month,
-            request_id,
-            ids_restarted=args.ids_restarted,
-            today=today_mx(),
-            created_at=vouched,
-        )
+        try:
+            new, commands = repair.adopt(
+                store,
+                args.month,
+                request_id,
+                ids_restarted=args.ids_restarted,
+                today=today_mx(),
+                created_at=vouched,
+            )
+        except JournalStateError as error:  # its way on names the folder, to run as printed
+            raise JournalStateError(
+                with_journal(str(error), args.month, str(args.journal)) or str(error)
+            ) from None
         state = store.get(args.month) if args.month in store.keys() else new  # noqa: SIM118
         action = ADOPT_COMPLETED if new.stage is m.Stage.COMPLETED else ADOPT_WAITING
         # Its own request adopted again once finished: only the vouched createdAt changes.
@@ -1227,6 +1259,21 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
     with _open(args) as store:
         state = _month(store, key)
         state = repair.missing_now(store, key)  # MISSING FILES: the folder lost some
+        hold = store.holds().get(key)
+        if hold is not None:
+            # Newcomer r2 N3: "2026-09 is planned: ... see journal show", a loop back.
+            raise JournalStateError(_retry_held(state, str(args.journal)))
+        left = m.downloads_left(state)
+        if left is not None:
+            # Newcomer r2 N3: not "error: ... no download to allow" for a month whose hint
+            # says to run again: nothing to allow, and nothing wrong.
+            pending, n, unsure = left
+            ctx.ui.out(
+                f"Not needed: {key}'s package {pending} has {'at least ' if unsure else ''}"
+                f"{n} of SAT's {m.DOWNLOAD_BUDGET} downloads left, so a plain re-run downloads "
+                f"it: {RUN_AGAIN}. Nothing changed."
+            )
+            return exitcodes.OK
         # Refused (not stopped at such a package, or surely spent) before any text is shown.
         try:
             new, commands = repair.allow_download(store, key)
@@ -1270,6 +1317,27 @@ def _retry_download(args: argparse.Namespace, ctx: Context) -> int:
             f"once more: {RUN_AGAIN}."
         )
     return exitcodes.OK
+
+
+def _retry_held(state: m.MonthState, journal: str) -> str:
+    """Why `journal retry-download` refuses a held month (newcomer r2 N3): no request of its
+    own yet, so no package; its way on, runnable as printed."""
+    ids = m.held_ids(state)
+    adopt = (
+        f"`gigstack-async journal adopt {state.key} {ids[0]}`"
+        if len(ids) == 1
+        else f"`gigstack-async journal adopt {state.key} <request id>` (one of {', '.join(ids)})"
+        if ids
+        else f"`gigstack-async journal adopt {state.key} <request id>` (the request it is held "
+        "for, named by its next step)"
+    )
+    text = (
+        f"{state.key} is held: not sent, it has no request of its own, so there is no package "
+        f"download to allow. To use the account's request it is held for, {adopt} attaches "
+        "it (nothing is sent); retry-download applies only once a download of its package "
+        "fails. Nothing changed"
+    )
+    return with_journal(text, state.key, journal) or text
 
 
 REFILL_RISK = (
