@@ -27,6 +27,9 @@ from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile, profile
 
+# Another identity, or another API key (r2 N10: said once, "the API key differs ...").
+ANOTHER_RUN = r"belongs to another run|the API key differs"
+
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 CREATE = "createDownloadRequest"
 HISTORY = "getDownloadHistory"
@@ -259,7 +262,7 @@ async def test_07_a_journal_refuses_another_team_key_or_server(
         GigstackClient("sk_test_another_key_123456", base_url=sandbox.base_url),
     ]
     for other in others:
-        with pytest.raises(JournalMismatchError, match="belongs to another run|the API key differs"):
+        with pytest.raises(JournalMismatchError, match=ANOTHER_RUN):
             await run(other, out, "2024-01", "2024-01")
     assert len(sandbox.state.calls) == calls  # nothing was sent
     await others[1].aclose()
