@@ -3134,15 +3134,26 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     cause = f"{state.unknown_cause}; " if state.unknown_cause else ""
     if candidates:
         listed = ", ".join(s.id for s in candidates)
+        # r2 N4: the ids in the step itself, each with its own adopt command, singular or
+        # plural (was "look each of them up (`journal show` lists what is known)", which
+        # `journal show` itself printed, and "each" for one candidate).
+        adopts = " or ".join(
+            f"`gigstack-async journal adopt {state.key} {s.id}`" for s in candidates
+        )
         found = (
-            f"look each of them up (`gigstack-async journal show {state.key}` lists what is "
-            f"known); `gigstack-async journal adopt {state.key} <request id>` the one that is "
-            f"the {kind} (it is checked against the history, or by its {contents} before "
-            "anything is extracted)"
+            f"candidate {listed}: if gigstack's dashboard (Descarga Masiva) shows it as "
+            f"{article} {kind}, {adopts}"
+            if len(candidates) == 1
+            else f"candidates {listed}: if gigstack's dashboard (Descarga Masiva) shows one of "
+            f"them as {article} {kind}, adopt that one: {adopts}"
+        ) + (
+            f" (it is checked against the history, or by its {contents} before anything is "
+            "extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell which "
-            f"request it is (candidates: {listed}; {gap})"
+            f"request it is ({'candidate' if len(candidates) == 1 else 'candidates'}: "
+            f"{listed}; {gap})"
         )
     else:
         # Only when something seen says the server's ids restarted does the hint lead with it
@@ -3235,7 +3246,7 @@ def _unproven(state: MonthState, obs: HistorySeen, candidates: list[Seen]) -> st
     if state.exists:
         return "the create was answered 2xx, so it exists"
     if candidates:
-        return "each could be the create"
+        return "it could be the create" if len(candidates) == 1 else "each could be the create"
     restarted = _restart_evidence(state, obs)
     if restarted is not None:
         return f"the server's request ids restarted ({restarted}), so the history proves nothing"
