@@ -2080,8 +2080,8 @@ def _missing_files_hint(state: MonthState) -> str:
         # r2 N2: the true reason (was "a counted download may not have reached SAT" after
         # the package's one GET was a clean 200), and how many are left, as README promises.
         budget = (
-            f"{DOWNLOAD_BUDGET - sure} of SAT's {DOWNLOAD_BUDGET} downloads left unless the one "
-            f"counted as spent elsewhere was ({_assumed_elsewhere(state)}; if it was, SAT "
+            f"{DOWNLOAD_BUDGET - sure} of SAT's {DOWNLOAD_BUDGET} downloads left, unless the "
+            f"one counted as spent elsewhere was ({_assumed_elsewhere(state)}; if it was, SAT "
             "answers 5008, which bills nothing)"
         )
     elif extra:
@@ -5354,8 +5354,8 @@ def _assumed_elsewhere(state: MonthState) -> str:
     reached SAT" after a clean 200)."""
     if _lost_creates_own(state):
         return (
-            f"request {state.request_id} was taken for the create whose answer was lost, very "
-            "likely it, but to be safe one download is counted as spent elsewhere"
+            f"request {state.request_id}, taken for the create whose answer was lost, is very "
+            "likely that create, so it probably was not"
         )
     if state.request_id in state.unproven:
         return (

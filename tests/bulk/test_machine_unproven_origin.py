@@ -209,8 +209,8 @@ def test_missing_files_of_a_lost_creates_request_give_the_true_reason_and_what_i
     assert missing.hint is not None
     assert "may not have reached SAT" not in missing.hint
     assert (
-        "allows downloading package X_01 once more (1 of SAT's 2 downloads left unless the one "
-        "counted as spent elsewhere was (request X was taken for the create whose answer was "
-        "lost, very likely it, but to be safe one download is counted as spent elsewhere; if "
-        "it was, SAT answers 5008, which bills nothing); nothing is requested again)"
+        "allows downloading package X_01 once more (1 of SAT's 2 downloads left, unless the one "
+        "counted as spent elsewhere was (request X, taken for the create whose answer was lost, "
+        "is very likely that create, so it probably was not; if it was, SAT answers 5008, which "
+        "bills nothing); nothing is requested again)"
     ) in missing.hint

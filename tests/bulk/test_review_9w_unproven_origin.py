@@ -147,3 +147,28 @@ async def test_a_lost_create_that_was_the_months_own_downloads_with_no_user_step
         assert state.request_id in state.unproven
         assert state.downloads_of(f"{state.request_id}_01") == 2
     capsys.readouterr()
+
+
+async def test_a_lost_creates_own_request_is_shown_as_very_likely_its_own_with_files_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # r2 N2, end to end: one folder, its own create's answer lost; `journal show` and the
+    # MISSING FILES hint said "may have been made outside this journal (by another folder ...)"
+    # and "a counted download may not have reached SAT" after the package's clean 200.
+    b = tmp_path / "B"
+    async with Sandbox(SandboxConfig(speed=3000, seed=5)) as sandbox:
+        sandbox.state.force_fault(CREATE, "after_502", times=1)  # made, its answer lost
+        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) == 0
+        state = _month(b)
+        assert state.stage is m.Stage.DONE
+        (b / JAN / state.files[0]).unlink()
+        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) != 0
+        capsys.readouterr()
+        assert main(["journal", "show", str(b), JAN]) == 0
+        shown = " ".join(capsys.readouterr().out.split())
+    assert "MISSING FILES" in shown
+    assert "outside this journal" not in shown
+    assert "another folder" not in shown
+    assert "may not have reached SAT" not in shown
+    assert "1 of SAT's 2 downloads left, unless the one counted as spent elsewhere was" in shown
+    assert "counted as spent elsewhere to be safe" in shown
