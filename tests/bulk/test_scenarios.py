@@ -153,7 +153,9 @@ async def test_03_nothing_is_sent_after_the_timeout_and_every_month_gets_a_resul
     assert len(sent_at) < 12
     unsent = [r for r in results(events).values() if r.request_id is None]
     assert unsent
-    assert all("run the same bulk() call again" in (r.error or "") for r in unsent)
+    # r2 N7: what happened in `error`, the next step in `hint`.
+    assert all((r.error or "").startswith("still ") for r in unsent)
+    assert all("run the same bulk() call again" in (r.hint or "") for r in unsent)
 
 
 async def test_16_a_timeout_shorter_than_the_poll_interval_still_polls_and_explains(
