@@ -1773,10 +1773,12 @@ class _Run:
                         state, error=f"still submitting after {timeout} s: {what}", hint=step
                     )
                     continue
+                # r2 N7: what happened in `error`, the next step in `hint` (was both in
+                # `error`, and the hint only "journal show prints the month's record").
                 self.finish(
                     state,
-                    error=f"still {shown} after {timeout} s; re-run with the same journal "
-                    "to keep watching (run the same command again: nothing is sent twice)",
+                    error=f"still {shown} after {timeout} s",
+                    hint="run the same command again (nothing is sent twice)",
                 )
 
     def _delete_staged(self, *, synced: bool) -> None:

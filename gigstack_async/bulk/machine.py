@@ -490,6 +490,12 @@ class MonthState:
     """The `foreign` ids taken for this month's own create whose answer was lost, or adopted by
     the user after the month sent one (review 9w): it may be that create or another's; the
     texts say so (`_made_outside`) instead of "made outside this journal"."""
+    from_history: tuple[str, ...] = ()
+    """The `unproven` ids taken from the history for this month's own create whose answer was
+    lost (`_reconcile`: its one matching request, made after the create was sent), not
+    adopted by the user: very likely that create, counted as another's only to be safe; the
+    texts say so (`_made_outside`; r2 N2: "it may have been made outside this journal" read as
+    alarming to a single-folder user)."""
     counts_lost: bool = False
     """The month's record was lost with its counts (rebuilt by `journal repair` or held from a
     log that kept none, or from files in its folder): any request adopted for it is
@@ -2073,16 +2079,29 @@ def _missing_files_hint(state: MonthState) -> str:
             f"spent), so it cannot be downloaded again: {back}; if they are gone, {resend}"
         )
     left = min(state.allowed_of(p) - state.downloads_of(p) for p in packages)
+    sure = max(state.sure_of(p) for p in packages)
+    extra = any(state.downloads_of(p) > DOWNLOAD_BUDGET for p in packages)
     if left > 0:
         budget = f"{left} of SAT's {DOWNLOAD_BUDGET} downloads left"
-    elif any(state.downloads_of(p) > DOWNLOAD_BUDGET for p in packages):
+    elif state.request_id in state.foreign and not extra:
+        # r2 N2: the true reason (was "a counted download may not have reached SAT" after
+        # the package's one GET was a clean 200), and how many are left, as README promises.
+        budget = (
+            f"{DOWNLOAD_BUDGET - sure} of SAT's {DOWNLOAD_BUDGET} downloads left, unless the "
+            f"one counted as spent elsewhere was ({_assumed_elsewhere(state)}; if it was, SAT "
+            "answers 5008, which bills nothing)"
+        )
+    elif extra:
         # Newcomer 9j F6: a retry-download already sent told nothing; the next may be a third.
         budget = (
             "a counted download may not have reached SAT, but after more than SAT's "
             f"{DOWNLOAD_BUDGET} downloads this one may be its third, refused with 5008"
         )
     else:
-        budget = "a counted download may not have reached SAT, so SAT may serve it once more"
+        budget = (
+            f"at most {DOWNLOAD_BUDGET - sure} of SAT's {DOWNLOAD_BUDGET} downloads left: a "
+            "counted download may not have reached SAT, so SAT may serve it once more"
+        )
     return (
         f"free first: `gigstack-async journal retry-download {key}` allows downloading package "
         f"{', '.join(packages)} once more ({budget}; nothing is requested again), and the next "
@@ -2474,6 +2493,11 @@ def spent_requests(state: MonthState) -> tuple[str, ...]:
 def _whose(state: MonthState, request_id: str) -> str:
     """What the month's earlier request `request_id` is, as the spent texts name it: its own
     create, or one it took from outside this journal (`foreign`; review h1 #4)."""
+    if request_id in state.unproven and request_id in state.from_history:
+        return (
+            "the request this month had earlier (taken for its create, whose answer was lost: "
+            "very likely that create)"
+        )
     if request_id in state.unproven:
         return (
             "the request this month had earlier (not proven to be its own create: it may have "
@@ -3104,7 +3128,11 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
         # after it (review 9w #12: counted 0, SAT's 3rd GET): taken as from outside.
         taken = _taken(state, match.id, obs.journal_ids, obs.released)
         if match.id in taken.foreign:
-            taken = _evolve(taken, unproven=_add(taken.unproven, match.id))
+            taken = _evolve(
+                taken,
+                unproven=_add(taken.unproven, match.id),
+                from_history=_add(taken.from_history, match.id),
+            )
         adopted = _evolve(
             taken,
             stage=Stage.SUBMITTED,
@@ -3141,15 +3169,26 @@ def _reconcile(state: MonthState, obs: HistorySeen) -> Result:
     cause = f"{state.unknown_cause}; " if state.unknown_cause else ""
     if candidates:
         listed = ", ".join(s.id for s in candidates)
+        # r2 N4: the ids in the step itself, each with its own adopt command, singular or
+        # plural (was "look each of them up (`journal show` lists what is known)", which
+        # `journal show` itself printed, and "each" for one candidate).
+        adopts = " or ".join(
+            f"`gigstack-async journal adopt {state.key} {s.id}`" for s in candidates
+        )
         found = (
-            f"look each of them up (`gigstack-async journal show {state.key}` lists what is "
-            f"known); `gigstack-async journal adopt {state.key} <request id>` the one that is "
-            f"the {kind} (it is checked against the history, or by its {contents} before "
-            "anything is extracted)"
+            f"candidate {listed}: if gigstack's dashboard (Descarga Masiva) shows it as "
+            f"{article} {kind}, {adopts}"
+            if len(candidates) == 1
+            else f"candidates {listed}: if gigstack's dashboard (Descarga Masiva) shows one of "
+            f"them as {article} {kind}, adopt that one: {adopts}"
+        ) + (
+            f" (it is checked against the history, or by its {contents} before anything is "
+            "extracted)"
         )
         reason = (
             f"{cause}a create request may have been billed but the history cannot tell which "
-            f"request it is (candidates: {listed}; {gap})"
+            f"request it is ({'candidate' if len(candidates) == 1 else 'candidates'}: "
+            f"{listed}; {gap})"
         )
     else:
         # Only when something seen says the server's ids restarted does the hint lead with it
@@ -3256,7 +3295,7 @@ def _unproven(state: MonthState, obs: HistorySeen, candidates: list[Seen]) -> st
     if state.exists:
         return "the create was answered 2xx, so it exists"
     if candidates:
-        return "each could be the create"
+        return "it could be the create" if len(candidates) == 1 else "each could be the create"
     restarted = _restart_evidence(state, obs)
     if restarted is not None:
         return f"the server's request ids restarted ({restarted}), so the history proves nothing"
@@ -5169,8 +5208,14 @@ def _package_failed(state: MonthState, obs: PackageFailed) -> Result:
     if obs.code == 5008:
         foreign = state.request_id in state.foreign
         elsewhere = (
-            f" ({_made_outside(state)}: there it was downloaded twice, and its files may be "
-            "in that folder)"
+            # r2 N2: SAT's 5008 says the request taken for a lost create was not it after all.
+            f" (request {state.request_id} was taken for this month's create, whose answer was "
+            "lost, but SAT says it was downloaded twice, so it was made elsewhere after all "
+            "(another folder, another machine or gigstack's dashboard): there it was "
+            "downloaded twice, and its files may be in that folder)"
+            if foreign and _lost_creates_own(state)
+            else f" ({_made_outside(state)}: there it was downloaded twice, and its files may "
+            "be in that folder)"
             if foreign
             else ""
         )
@@ -5293,17 +5338,55 @@ _MADE_OUTSIDE = (
 
 
 _NOT_PROVEN_OWN = (
-    "request {request_id} is not proven to be this month's own create (taken for a create "
-    "whose answer was lost, or adopted): it may have been made outside this journal (by "
-    "another folder, another machine or gigstack's dashboard), which may already have "
-    "downloaded its packages: how many of SAT's 2 downloads were spent is unknown"
+    "request {request_id} is not proven to be this month's own create (adopted after a create "
+    "whose answer was lost): it may have been made outside this journal (by another folder, "
+    "another machine or gigstack's dashboard), which may already have downloaded its "
+    "packages: how many of SAT's 2 downloads were spent is unknown"
 )
+
+
+_LOST_CREATES_OWN = (
+    "the create's answer was lost; request {request_id}, the history's one matching request, "
+    "made after it was sent, is very likely it; to be safe one of SAT's 2 downloads of its "
+    "package is counted as spent elsewhere"
+)
+"""r2 N2: a single-folder user's own create, its answer lost and its request taken from the
+history, read "it may have been made outside this journal (by another folder, …)"."""
+
+
+def _lost_creates_own(state: MonthState) -> bool:
+    """Whether the month's request is the one taken from the history for its own create whose
+    answer was lost (`MonthState.from_history`): very likely that create."""
+    return state.request_id in state.unproven and state.request_id in state.from_history
 
 
 def _made_outside(state: MonthState) -> str:
     """Where the month's `foreign` request may have been made, as its texts say it."""
-    text = _NOT_PROVEN_OWN if state.request_id in state.unproven else _MADE_OUTSIDE
+    if _lost_creates_own(state):
+        text = _LOST_CREATES_OWN
+    else:
+        text = _NOT_PROVEN_OWN if state.request_id in state.unproven else _MADE_OUTSIDE
     return text.format(request_id=state.request_id)
+
+
+def _assumed_elsewhere(state: MonthState) -> str:
+    """Why one of SAT's 2 downloads of the month's `foreign` request's packages counts as spent
+    elsewhere: the reason the budget texts give (r2 N2: not "a counted download may not have
+    reached SAT" after a clean 200)."""
+    if _lost_creates_own(state):
+        return (
+            f"request {state.request_id}, taken for the create whose answer was lost, is very "
+            "likely that create, so it probably was not"
+        )
+    if state.request_id in state.unproven:
+        return (
+            f"request {state.request_id}, adopted after a create whose answer was lost, may "
+            "have been made outside this journal, which may already have downloaded its packages"
+        )
+    return (
+        f"request {state.request_id} was made outside this journal, which may already have "
+        "downloaded its packages"
+    )
 
 
 def counted_downloads(state: MonthState, package_id: str) -> str:
@@ -5344,10 +5427,16 @@ def counted_downloads(state: MonthState, package_id: str) -> str:
             or state.refill
             or any(e.package_id == package_id for e in state.refill_set_aside)
         )
+        said = (
+            # r2 N2: the counting is said once (was "one ... assumed spent ...: request X is
+            # not proven ... how many of SAT's 2 downloads were spent is unknown").
+            f"{_made_outside(state)}, and {ours} sent here"
+            if _lost_creates_own(state)
+            else f"one of SAT's {DOWNLOAD_BUDGET} downloads assumed spent and {ours} sent here: "
+            f"{_made_outside(state)}"
+        )
         return (
-            f"one of SAT's {DOWNLOAD_BUDGET} downloads assumed spent and {ours} sent here: "
-            f"{_made_outside(state)}, so this journal sends at "
-            "most one GET of each of its packages by itself"
+            f"{said}, so this journal sends at most one GET of each of its packages by itself"
             + (
                 "; that GET brought no complete package, so SAT may already have served it twice"
                 if ours and not brought

@@ -885,24 +885,27 @@ def mismatch_message(
             "journal sent. `gigstack-async journal rebind` cannot change a journal's kind. "
             "This journal was left untouched."
         )
-    key = ""
+    rebind = (
+        "This journal was left untouched. If it is the same gigstack team (for example a "
+        "rotated API key, or the same team or server written differently), `gigstack-async "
+        f"journal rebind {shell_quote(str(path.parent if path.name == _DEFAULT_NAME else path))}`"
+        " (given this run's API key, team and base URL) makes it yours without requesting "
+        "anything again. Another folder (or --journal file) starts over instead: every month is "
+        "requested, and may be billed, again."
+    )
     if "a different API key" in problems:
         # Newcomer 9m #5: a mistyped key was answered "belongs to another run ... rebind".
-        key = (
-            f"The API key differs from the one {path} was made with: a mistyped key, or the "
-            "wrong one (another team's, or a test key for a live folder), is the likely cause, "
-            "so check --api-key / GIGSTACK_API_KEY (in Python, the client's api_key) first. "
+        # r2 N10: said once, in lower case after "error: " (was "The API key differs ...
+        # belongs to another run: a different API key").
+        others = [p for p in problems if p != "a different API key"]
+        also = f" (and it differs in {'; '.join(others)})" if others else ""
+        return (
+            f"the API key differs from the one {path} was made with{also}: a mistyped key, or "
+            "the wrong one (another team's, or a test key for a live folder), is the likely "
+            "cause, so check --api-key / GIGSTACK_API_KEY (in Python, the client's api_key) "
+            f"first. {rebind}"
         )
-    return (
-        f"{key}{path} belongs to another run: {'; '.join(problems)}. This journal was left "
-        "untouched. If it is the same gigstack team (for example a rotated API key, or the "
-        "same team or server written differently), `gigstack-async journal rebind "
-        f"{shell_quote(str(path.parent if path.name == _DEFAULT_NAME else path))}` (given this "
-        "run's API key, "
-        "team and base URL) makes it yours without requesting anything again. Another folder "
-        "(or --journal file) starts over instead: every month is requested, and may be billed, "
-        "again."
-    )
+    return f"{path} belongs to another run: {'; '.join(problems)}. {rebind}"
 
 
 def _kind(identity: StoreIdentity) -> tuple[str, str]:

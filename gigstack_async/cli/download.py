@@ -157,9 +157,14 @@ def show_unchecked(ui: Ui, job: DownloadJob, reach: HistoryReach) -> None:
     ui.out(f"Not checked: {text[:1].upper()}{text[1:]}")
 
 
+def held_keys(identical: dict[str, tuple[PriorRequest, ...]] | None) -> tuple[str, ...]:
+    """The months the run will hold: an identical request with every field reported."""
+    return tuple(k for k, v in (identical or {}).items() if any(p.typed for p in v))
+
+
 def held_months(identical: dict[str, tuple[PriorRequest, ...]] | None) -> int:
     """How many months the run will hold: an identical request with every field reported."""
-    return sum(any(p.typed for p in v) for v in (identical or {}).values())
+    return len(held_keys(identical))
 
 
 def show_untyped(ui: Ui, job: DownloadJob, maybe: dict[str, tuple[PriorRequest, ...]]) -> None:

@@ -76,10 +76,19 @@ class MonthRow:
 class Board:
     """The months of one run, in plan order (a journal may add months the plan does not name)."""
 
-    def __init__(self, keys: Iterable[str], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        keys: Iterable[str],
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        held: Iterable[str] = (),
+    ) -> None:
         self._clock = clock
         self.started = clock()
         self.rows: dict[str, MonthRow] = {key: MonthRow(key) for key in keys}
+        self.held = frozenset(held)
+        """Months the plan showed held (the account already has their identical request): a
+        month of them this run did not finish is `held` after Ctrl-C, as the plan said."""
 
     def row(self, key: str) -> MonthRow:
         if key not in self.rows:
@@ -144,13 +153,18 @@ class Board:
         """After Ctrl-C: each month the run did not finish takes the stage its journal record
         says (a re-run continues it from there), with the request id, count and files the
         journal knows, and whether it is ok (the Total counts the rows it shows); a month
-        without a record was never sent: `planned`. A month left `submitting` says a create
+        without a record was never sent: `planned`, or `held` when the plan held it (r2 N8:
+        was `planned` after the plan listed it held). A month left `submitting` says a create
         may have been billed, and what the next run does (`submitting_texts`; its command
         names `folder`, what `journal` commands take for this run)."""
         for row in self.rows.values():
             if row.done:
                 continue
             state = journal.get(row.key)
+            unsent = state is None or state.stage is Stage.PLANNED
+            if unsent and row.key in self.held and row.request_id is None:
+                row.state = "held"
+                continue
             if state is None:
                 if row.request_id is None:
                     row.state = "planned"

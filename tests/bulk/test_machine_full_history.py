@@ -150,7 +150,7 @@ def test_candidates_still_come_first() -> None:
     new, _ = m.transition(lost(), full(mine, *PRIORS[:19]))
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason is not None
-    assert "candidates: c1" in new.reason
+    assert "candidate: c1" in new.reason
 
 
 def test_a_journal_written_with_the_removed_before_final_field_still_loads() -> None:

@@ -140,7 +140,8 @@ def test_files_back_in_the_folder_make_the_month_done_again() -> None:
         (
             {"downloads": (("P1", 2), ("P2", 1)), "unsure": (("P1", 1),)},
             ("a.xml",),
-            "a counted download may not have reached SAT, so SAT may serve it once more",
+            "at most 1 of SAT's 2 downloads left: a counted download may not have reached SAT, "
+            "so SAT may serve it once more",
         ),
     ],
 )

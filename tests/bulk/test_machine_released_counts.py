@@ -91,7 +91,7 @@ def test_a_lost_create_is_never_taken_as_a_request_another_month_follows() -> No
     assert state.stage is Stage.NEEDS_ATTENTION
     assert state.request_id is None
     assert state.reason is not None
-    assert "candidates: X" in state.reason
+    assert "candidate: X" in state.reason
     assert "X is followed by 2024-08 of this journal" in state.reason
     # released, it is free to take (with its counts)
     free, _ = m.transition(_lost(), m.HistorySeen((_x(), m.Seen("h1")), generation=2))

@@ -41,11 +41,25 @@ OPTIONAL = (
     "; --created-at is optional: without it, a request the history never lists may leave the "
     "month's last day in doubt, MISSING DAYS)"
 )
-CANDIDATES_HINT = (
-    "look each of them up (`gigstack-async journal show 2024-01` lists what is known); "
-    "`gigstack-async journal adopt 2024-01 <request id>` the one that is the " + KIND + " (it is "
-    "checked against the history, or by its CFDIs before anything is extracted)" + RESEND_TAIL
-)
+
+
+def candidates_hint(*ids: str) -> str:
+    """r2 N4: the step names each candidate and its own adopt command (was "look each of them
+    up (`journal show` lists what is known); `journal adopt 2024-01 <request id>` ...")."""
+    adopts = " or ".join(f"`gigstack-async journal adopt 2024-01 {i}`" for i in ids)
+    first = (
+        f"candidate {ids[0]}: if gigstack's dashboard (Descarga Masiva) shows it as a {KIND}, "
+        f"{adopts}"
+        if len(ids) == 1
+        else f"candidates {', '.join(ids)}: if gigstack's dashboard (Descarga Masiva) shows one "
+        f"of them as a {KIND}, adopt that one: {adopts}"
+    )
+    return (
+        first + " (it is checked against the history, or by its CFDIs before anything is "
+        "extracted)" + RESEND_TAIL
+    )
+
+
 DASHBOARD_HINT = (
     LATE
     + "open gigstack's dashboard (Descarga Masiva) and look for a "
@@ -851,7 +865,8 @@ def candidates_reason(candidates: str, cause: str = "") -> str:
     prefix = f"{cause}; " if cause else ""
     return (
         f"{prefix}a create request may have been billed but the history cannot tell which "
-        f"request it is (candidates: {candidates}; each could be the create)"
+        f"request it is (candidate{'s' if ',' in candidates else ''}: {candidates}; "
+        f"{'each' if ',' in candidates else 'it'} could be the create)"
     )
 
 
@@ -889,7 +904,10 @@ def test_a_new_history_entry_is_ours_not_ours_or_maybe(
     else:
         assert (state.stage, state.request_id) == (Stage.NEEDS_ATTENTION, None)
         assert state.reason == candidates_reason("r5")
-        assert state.hint == CANDIDATES_HINT
+        assert state.hint == candidates_hint("r5")
+        # r2 N4: `journal show` prints this hint as its own Next: it never says "journal show".
+        assert "journal show" not in state.hint
+        assert "`gigstack-async journal adopt 2024-01 r5`" in state.hint
 
 
 def test_the_one_new_fitting_request_is_adopted() -> None:
@@ -938,7 +956,7 @@ def test_a_known_request_id_is_never_adopted_silently() -> None:
     assert commands == ()
     assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
     assert new.reason == candidates_reason("r0")
-    assert new.hint == CANDIDATES_HINT
+    assert new.hint == candidates_hint("r0")
     # Listed in the snapshot before the attempt, r0 is the old request: no candidate.
     new, _ = m.transition(
         attrs.evolve(state, history_before=("h1", "r0")),
@@ -960,7 +978,7 @@ def test_two_candidates_need_the_user() -> None:
     assert new.reason == candidates_reason(
         "r5, r7, r6", "outcome of the create request is unknown (HTTP 502)"
     )
-    assert new.hint == CANDIDATES_HINT
+    assert new.hint == candidates_hint("r5", "r7", "r6")
     assert new.unknown is True  # the next history may still settle it
     assert new.resume_to is None
     assert new.request_id is None
@@ -972,7 +990,7 @@ def test_one_match_and_one_maybe_need_the_user() -> None:
     )
     assert new.stage is Stage.NEEDS_ATTENTION
     assert new.reason == candidates_reason("r5, r6")
-    assert new.hint == CANDIDATES_HINT
+    assert new.hint == candidates_hint("r5", "r6")
 
 
 def complete_history(**changes: object) -> m.HistorySeen:
@@ -1925,7 +1943,7 @@ def test_a_known_id_reused_by_the_lost_create_is_a_candidate() -> None:
     assert commands == ()
     assert (new.stage, new.request_id) == (Stage.NEEDS_ATTENTION, None)
     assert new.reason == candidates_reason("r0")
-    assert new.hint == CANDIDATES_HINT
+    assert new.hint == candidates_hint("r0")
     # reused for another period, it is no candidate, but the history proves nothing either
     history = complete_history(
         entries=(other("h1"), ours("r0", status="pending", start=FEB[0]), other("r9"))
@@ -2241,7 +2259,7 @@ def test_a_lost_resend_under_the_months_own_reused_id_is_never_proven_absent() -
     s, commands = m.transition(s, m.HistorySeen(listed, generation=2, expected=("r9",)))
     assert commands == ()
     assert s.stage is Stage.NEEDS_ATTENTION
-    assert "candidates: r0" in (s.reason or "")
+    assert "candidate: r0" in (s.reason or "")
     assert s.creates == 2  # nothing more will be sent without the user
 
 

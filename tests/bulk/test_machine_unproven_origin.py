@@ -46,7 +46,7 @@ def test_an_adopt_after_a_lost_create_gets_one_get_and_says_it_is_not_proven() -
     assert (state.downloads_of("X_01"), state.unsure_of("X_01")) == (1, 1)
     assert m.counted_downloads(state, "X_01").startswith(
         "one of SAT's 2 downloads assumed spent and 0 sent here: request X is not proven to be "
-        "this month's own create (taken for a create whose answer was lost, or adopted): it "
+        "this month's own create (adopted after a create whose answer was lost): it "
         "may have been made outside this journal (by another folder, another machine or "
         "gigstack's dashboard)"
     )
@@ -56,8 +56,8 @@ def test_an_adopt_after_a_lost_create_gets_one_get_and_says_it_is_not_proven() -
     assert spent.stage is Stage.NEEDS_ATTENTION
     assert spent.reason == (
         "SAT 5008: package X_01 was already downloaded the maximum times (request X is not "
-        "proven to be this month's own create (taken for a create whose answer was lost, or "
-        "adopted): it may have been made outside this journal (by another folder, another "
+        "proven to be this month's own create (adopted after a create whose answer was lost): "
+        "it may have been made outside this journal (by another folder, another "
         "machine or gigstack's dashboard), which may already have downloaded its packages: how "
         "many of SAT's 2 downloads were spent is unknown: there it was downloaded twice, and "
         "its files may be in that folder)"
@@ -171,3 +171,46 @@ def test_the_log_keeps_the_mark_and_an_old_line_reads_it_as_foreign() -> None:
         m.ReleasedRequest("X", (("X_01", 1),), foreign=True),
     )
     assert _log_released(json.dumps({"counts": {}})) is None
+
+
+def test_a_lost_create_settled_by_the_history_says_it_is_very_likely_its_own() -> None:
+    # r2 N2: a single-folder user's own create, its answer lost, read "request X is not proven
+    # to be this month's own create ... it may have been made outside this journal (by another
+    # folder, another machine or gigstack's dashboard)".
+    state = _reconciled()
+    assert state.from_history == ("X",)
+    said = m.counted_downloads(state, "X_01")
+    assert said == (
+        "the create's answer was lost; request X, the history's one matching request, made "
+        "after it was sent, is very likely it; to be safe one of SAT's 2 downloads of its "
+        "package is counted as spent elsewhere, and 0 sent here, so this journal sends at most "
+        "one GET of each of its packages by itself"
+    )
+    assert "outside this journal" not in said
+    assert "another folder" not in said
+
+
+def test_missing_files_of_a_lost_creates_request_give_the_true_reason_and_what_is_left() -> None:
+    # r2 N2: its package's one GET was a clean 200; the MISSING FILES hint said "(a counted
+    # download may not have reached SAT, so SAT may serve it once more ...)".
+    state = _reconciled()
+    state, _ = m.transition(state, m.PackageSending("X_01"))
+    state, _ = m.transition(state, m.PackageStaged(m.StagedFile("X_01", "X_01.zip", "0" * 64, 9)))
+    done = attrs.evolve(
+        state,
+        stage=Stage.DONE,
+        extracted=(m.ExtractedPackage("X_01", ("a.xml", "b.xml")),),
+        reason="every package extracted",
+        hint=None,
+    )
+    assert (done.downloads_of("X_01"), done.sure_of("X_01")) == (2, 1)
+    missing, commands = m.transition(done, m.Start(lost=("a.xml",)))
+    assert commands == ()
+    assert missing.hint is not None
+    assert "may not have reached SAT" not in missing.hint
+    assert (
+        "allows downloading package X_01 once more (1 of SAT's 2 downloads left, unless the one "
+        "counted as spent elsewhere was (request X, taken for the create whose answer was lost, "
+        "is very likely that create, so it probably was not; if it was, SAT answers 5008, which "
+        "bills nothing); nothing is requested again)"
+    ) in missing.hint

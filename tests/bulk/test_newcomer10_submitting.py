@@ -37,3 +37,17 @@ async def test_a_month_stopped_submitting_says_a_create_may_have_been_billed(
         )
         assert f"`gigstack-async journal show {out} 2024-01`" in hint
         assert len(sandbox.state.download_requests) == 1
+
+
+async def test_a_month_stopped_submitted_says_what_in_error_and_the_step_in_hint(
+    tmp_path: Path,
+) -> None:
+    # r2 N7: error "still submitted after 1.0 s; re-run with the same journal ... (run the
+    # same command again ...)" held the next step, and the hint was only "journal show
+    # prints the month's record".
+    async with world_of(NEVER_LISTED) as (sandbox, client):
+        sandbox.clock.speed = 0  # SAT never finishes
+        result = results(await run(client, tmp_path / "A", timeout=1))["2024-01"]
+        assert result.stage == "submitted"
+        assert result.error == "still pending after 1.0 s"  # SAT's state, as polled
+        assert result.hint == "run the same bulk() call again (nothing is sent twice)"

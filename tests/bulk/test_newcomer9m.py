@@ -178,7 +178,11 @@ async def test_a_mistyped_api_key_on_an_existing_folder_says_check_the_key_first
         assert code == 2
         assert calls(sandbox, CREATE) == 1
         # First the likely cause, then the rebind (was: "belongs to another run" first).
-        check = err.index("The API key differs from the one")
+        check = err.index("the API key differs from the one")
+        # r2 N10: "error: " as every other error, and the key's difference said once.
+        assert err.startswith("error: the API key differs from the one")
+        assert "a different API key" not in err
+        assert "belongs to another run" not in err
         assert "mistyped" in err
         assert "check --api-key / GIGSTACK_API_KEY" in err
         assert check < err.index("journal rebind")

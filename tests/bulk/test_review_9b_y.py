@@ -144,7 +144,7 @@ async def test_a_rotated_key_is_rebound_without_billing_again(tmp_path: Path) ->
         async with GigstackClient(old, base_url=sandbox.base_url) as client:
             assert all(r.ok for r in results(await run(client, out, "2024-01", "2024-02")).values())
         async with GigstackClient(new, base_url=sandbox.base_url) as client:
-            with pytest.raises(JournalMismatchError, match="a different API key") as caught:
+            with pytest.raises(JournalMismatchError, match="the API key differs") as caught:
                 await run(client, out, "2024-01", "2024-02")
             assert f"journal rebind {out}" in str(caught.value)
 

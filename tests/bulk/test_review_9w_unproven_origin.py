@@ -54,11 +54,13 @@ async def _a_spends_both(sandbox: Sandbox, a: Path) -> None:
     assert _month(a).stage is m.Stage.DONE
 
 
-def _says_where_then_resend(said: str) -> None:
+def _says_where_then_resend(
+    said: str, made: str = "may have been made outside this journal"
+) -> None:
     """After SAT's 5008 the month says the files may be where the request was made, and only
     then offers the (billed) resend."""
     where = said.index("its files may be in that folder")
-    assert "may have been made outside this journal" in said[:where]
+    assert made in said[:where]
     assert where < said.index("journal resend", where)
 
 
@@ -117,7 +119,13 @@ async def test_a_lost_create_is_not_settled_with_another_folders_request_at_no_c
         assert request.request_id in state.unproven
         assert state.stage is m.Stage.NEEDS_ATTENTION
         assert state.reason is not None
-        _says_where_then_resend(state.reason + " " + (state.hint or ""))
+        # r2 N2: taken from the history for B's lost create, very likely it; SAT's 5008
+        # then says it was another's after all.
+        _says_where_then_resend(
+            state.reason + " " + (state.hint or ""),
+            "was taken for this month's create, whose answer was lost, but SAT says it was "
+            "downloaded twice, so it was made elsewhere after all",
+        )
         assert sandbox.state.creates_per_month()[("team_sandbox", JAN, "received", "cfdi")] == 1
     assert "SAT 5008" in said
 
@@ -139,3 +147,28 @@ async def test_a_lost_create_that_was_the_months_own_downloads_with_no_user_step
         assert state.request_id in state.unproven
         assert state.downloads_of(f"{state.request_id}_01") == 2
     capsys.readouterr()
+
+
+async def test_a_lost_creates_own_request_is_shown_as_very_likely_its_own_with_files_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # r2 N2, end to end: one folder, its own create's answer lost; `journal show` and the
+    # MISSING FILES hint said "may have been made outside this journal (by another folder ...)"
+    # and "a counted download may not have reached SAT" after the package's clean 200.
+    b = tmp_path / "B"
+    async with Sandbox(SandboxConfig(speed=3000, seed=5)) as sandbox:
+        sandbox.state.force_fault(CREATE, "after_502", times=1)  # made, its answer lost
+        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) == 0
+        state = _month(b)
+        assert state.stage is m.Stage.DONE
+        (b / JAN / state.files[0]).unlink()
+        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) != 0
+        capsys.readouterr()
+        assert main(["journal", "show", str(b), JAN]) == 0
+        shown = " ".join(capsys.readouterr().out.split())
+    assert "MISSING FILES" in shown
+    assert "outside this journal" not in shown
+    assert "another folder" not in shown
+    assert "may not have reached SAT" not in shown
+    assert "1 of SAT's 2 downloads left, unless the one counted as spent elsewhere was" in shown
+    assert "counted as spent elsewhere to be safe" in shown

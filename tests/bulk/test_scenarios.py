@@ -27,6 +27,9 @@ from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.sandbox import Sandbox, SandboxConfig
 from gigstack_async.sandbox.profiles import SatCodeRule, ServerProfile, profile
 
+# Another identity, or another API key (r2 N10: said once, "the API key differs ...").
+ANOTHER_RUN = r"belongs to another run|the API key differs"
+
 FAST = PollSchedule(initial=0.02, factor=1.5, maximum=0.1, jitter=0.0)
 CREATE = "createDownloadRequest"
 HISTORY = "getDownloadHistory"
@@ -150,7 +153,9 @@ async def test_03_nothing_is_sent_after_the_timeout_and_every_month_gets_a_resul
     assert len(sent_at) < 12
     unsent = [r for r in results(events).values() if r.request_id is None]
     assert unsent
-    assert all("run the same bulk() call again" in (r.error or "") for r in unsent)
+    # r2 N7: what happened in `error`, the next step in `hint`.
+    assert all((r.error or "").startswith("still ") for r in unsent)
+    assert all("run the same bulk() call again" in (r.hint or "") for r in unsent)
 
 
 async def test_16_a_timeout_shorter_than_the_poll_interval_still_polls_and_explains(
@@ -259,7 +264,7 @@ async def test_07_a_journal_refuses_another_team_key_or_server(
         GigstackClient("sk_test_another_key_123456", base_url=sandbox.base_url),
     ]
     for other in others:
-        with pytest.raises(JournalMismatchError, match="belongs to another run"):
+        with pytest.raises(JournalMismatchError, match=ANOTHER_RUN):
             await run(other, out, "2024-01", "2024-01")
     assert len(sandbox.state.calls) == calls  # nothing was sent
     await others[1].aclose()

@@ -121,3 +121,23 @@ async def test_the_no_package_ids_hint_names_the_folder_and_then_journal_keep(
     again = await raw_cli(*argv, env=env, cwd=tmp_path)
     assert again.code == 0, again.stdout + again.stderr
     assert _creates(sandbox) == creates
+
+
+def test_after_ctrl_c_the_months_the_plan_held_show_held_not_planned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # r2 N8: the plan listed 2021-02 and 2021-03 held; after Ctrl-C the summary said `planned`.
+    board = Board(("2021-01", "2021-02", "2021-03"), clock=lambda: 0.0, held=("2021-02", "2021-03"))
+    journal = {
+        "2021-01": _month("2021-01", m.Stage.SUBMITTED),
+        "2021-02": _month("2021-02", m.Stage.PLANNED),  # held and recorded by this run
+    }
+    board.settle(journal)
+    print_summary(Ui(Redactor()), board, tmp_path / "I")
+    said = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in said.splitlines() if line[:4].isdigit()}
+    assert [rows[k][2] for k in ("2021-01", "2021-02", "2021-03")] == [
+        "submitted",
+        "held",
+        "held",
+    ]

@@ -161,7 +161,10 @@ async def test_timeout_reports_unfinished_months_and_exit_1(
     assert all("submitted" in row for row in rows), summary
     show = await cli("journal", "show", str(tmp_path / "cfdi"))
     assert show.stdout.count(" submitted ") == 3, show.stdout
-    assert "re-run with the same journal to keep watching" in summary
+    assert (
+        "still pending after 0.2 s. Next: run the same command again (nothing is sent twice)"
+        in (" ".join(summary.split()))
+    )
     assert "Total: 3 months, 0 ok, 3 not ok" in summary
 
 

@@ -769,13 +769,18 @@ def _downloads_used(state: m.MonthState) -> list[str]:
             notes.append("SAT's 2 assumed spent: this journal did not count them")
         elif state.request_id in state.foreign and used <= m.DOWNLOAD_BUDGET:
             # Review 9u #3: made outside the journal, one of SAT's 2 is assumed spent there.
-            where = (
-                # Review 9w: taken for a lost create, or adopted: maybe made elsewhere.
-                "where the request may have been made (not proven this month's own create)"
+            notes.append(
+                # r2 N2: a lost create's request is very likely its own: counted spent
+                # elsewhere only to be safe (was "where the request may have been made").
+                f"1 counted as spent elsewhere to be safe (the request taken for the create "
+                f"whose answer was lost, very likely it); {used - 1} sent here"
+                if state.request_id in state.unproven and state.request_id in state.from_history
+                else "1 assumed spent where the request may have been made (not proven this "
+                f"month's own create), outside this journal; {used - 1} sent here"
                 if state.request_id in state.unproven
-                else "where the request was made"
+                else f"1 assumed spent where the request was made, outside this journal; "
+                f"{used - 1} sent here"
             )
-            notes.append(f"1 assumed spent {where}, outside this journal; {used - 1} sent here")
         elif unsure and used > m.DOWNLOAD_BUDGET:
             # Newcomer 9j F6: "3 of 3 (3 may not have reached SAT)" invited yet another GET.
             notes.append(f"{unsure} unconfirmed: SAT may already have served it twice")

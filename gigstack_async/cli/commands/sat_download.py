@@ -20,6 +20,7 @@ from gigstack_async.cli.download import (
     check_out_folder,
     default_journal,
     execute,
+    held_keys,
     held_months,
     plan_run,
     preflight,
@@ -224,7 +225,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     # Ctrl-C ends with the summary of the journal's months (README: "an in-progress stage
     # such as `submitted`"), printed by `main` before the line above.
-    board = Board(slot.key for slot in bulk.plan)
+    # The months the plan showed held stay `held` in a Ctrl-C summary (r2 N8: `planned`).
+    plan_held = () if job.allow_duplicates else held_keys(identical)
+    board = Board((slot.key for slot in bulk.plan), held=plan_held)
     ctx.on_interrupt = lambda: print_stopped_summary(ctx.ui, board, job)
     ctx.ui.suggest_rich()
     return asyncio.run(_run(client, bulk, job, ctx, board))
