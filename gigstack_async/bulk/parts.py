@@ -224,16 +224,23 @@ def _gap_trouble(
     )
 
 
+def requested_on_open_day(theirs: m.MonthState) -> str:
+    """How a part done on its open day (`theirs.open_day`) was requested: on that day, or
+    maybe on it (its request's `createdAt` never shown)."""
+    day = theirs.open_day
+    if theirs.open_day_unproven:
+        return (
+            f"may have been requested on {day}, before that day was over (its request's "
+            "createdAt was never shown)"
+        )
+    return f"was requested on {day}, before that day was over"
+
+
 def open_day_trouble(key: str, part: Path, theirs: m.MonthState) -> m.PartTrouble:
     """Part `part` whose month `key` (`theirs`) is done on its open day
     (`machine.open_day_split`): its CFDIs stamped later that day are not in it."""
     day = theirs.open_day
-    when = (
-        f"may have been requested on {day}, before that day was over (its request's createdAt "
-        "was never shown)"
-        if theirs.open_day_unproven
-        else f"was requested on {day}, before that day was over"
-    )
+    when = requested_on_open_day(theirs)
     return m.PartTrouble(
         f"{key} in the part folder {part} {when}: CFDIs stamped later that day, or certified "
         "late at SAT, are not in it",

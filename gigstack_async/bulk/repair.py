@@ -24,7 +24,12 @@ import attrs
 from gigstack_async.bulk import content
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.engine import STAGING_DIR, initial_state
-from gigstack_async.bulk.parts import home_of, part_troubles, recorded_path
+from gigstack_async.bulk.parts import (
+    home_of,
+    part_troubles,
+    recorded_path,
+    requested_on_open_day,
+)
 from gigstack_async.bulk.plan import plan_months
 from gigstack_async.bulk.store import JournalStateError, JournalStore
 from gigstack_async.errors import InvalidParameterError
@@ -570,12 +575,7 @@ def open_day_part(key: str, part: str | Path, theirs: m.MonthState) -> str:
     """Why part `part`, whose month `key` (`theirs`) is done on its open day
     (`machine.open_day_split`), is not taken by `journal split`."""
     day = theirs.open_day
-    when = (
-        f"may have been requested on {day}, before that day was over (its request's createdAt "
-        "was never shown)"
-        if theirs.open_day_unproven
-        else f"was requested on {day}, before that day was over"
-    )
+    when = requested_on_open_day(theirs)
     return (
         f"{key} in {part} {when} (Mexico City): CFDIs stamped later that day, or certified late "
         f"at SAT, are not in it, so it does not hold {day} complete. Run that part's "
