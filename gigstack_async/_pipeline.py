@@ -341,6 +341,14 @@ class Pipeline:
                     f"{op.method} {log_path}: no result within the {self.timeout.total} s deadline "
                     f"({attempt} attempt{'s' if attempt > 1 else ''})"
                 )
+                if op.no_resend and _never_left():
+                    # Still queued or connecting at the deadline: no server can have seen it.
+                    raise APITimeoutError(
+                        f"{message}; it never left this machine",
+                        method=op.method,
+                        path=log_path,
+                        request_sent=False,
+                    ) from exc
                 if op.no_resend:
                     raise self._unsafe_failure(op, message) from exc
                 if op.idempotency is not None:
@@ -792,6 +800,12 @@ def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T
             status=status,
             body=raw,
         ) from exc
+
+
+def _never_left() -> bool:
+    """Whether the caller watches this task's call (`_departure`) and no byte of it left."""
+    departure = _departure.current()
+    return departure is not None and departure.never_left
 
 
 def _handed_over() -> None:

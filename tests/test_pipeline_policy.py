@@ -1824,3 +1824,56 @@ async def test_a_call_stopped_before_the_transport_never_left(
     assert transport.requests == []
     assert not departure.attempted
     assert departure.never_left
+
+
+class Stalled:
+    """A transport that sees its request start and then waits: for a connection that never
+    comes (`left` False), or for an answer after its bytes left (`left` True)."""
+
+    def __init__(self, *, left: bool) -> None:
+        self.left = left
+
+    async def send(self, request: Request) -> Response:
+        departure = _departure.current()
+        if departure is not None:
+            departure.watched = True
+            departure.left = self.left
+        await asyncio.sleep(10)
+        raise AssertionError("the deadline should have come first")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def stalled(*, left: bool) -> Pipeline:
+    return Pipeline(
+        transport=Stalled(left=left),  # type: ignore[arg-type]
+        api_key=KEY,
+        base_url="http://127.0.0.1:9/v2",
+        team=None,
+        timeout=Timeout(total=0.05),
+        retry=RetryPolicy(),
+        semaphore=asyncio.Semaphore(4),
+        max_response_bytes=1000,
+    )
+
+
+async def test_a_billed_call_still_connecting_at_its_deadline_never_left() -> None:
+    """Review r3 #1: a create whose per-call deadline came while it was still connecting (or
+    queued) was an OutcomeUnknownError, and its month needed the dashboard; nothing had left."""
+    with _departure.watch(), pytest.raises(APITimeoutError) as info:
+        await call(stalled(left=False), BILLED)
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert info.value.request_sent is False
+    assert str(info.value).endswith("deadline (1 attempt); it never left this machine")
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["left", "not-watched"])
+async def test_a_billed_call_that_may_have_left_at_its_deadline_is_outcome_unknown(
+    watched: bool,
+) -> None:
+    with contextlib.ExitStack() as stack:
+        if watched:
+            stack.enter_context(_departure.watch())
+        with pytest.raises(OutcomeUnknownError):
+            await call(stalled(left=watched), BILLED)

@@ -18,9 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gigstack_async import GigstackClient, Timeout
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.store import JournalStore
-from gigstack_async.sandbox import FaultConfig, SandboxConfig
+from gigstack_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 from tests.bulk._support import CREATE, JOURNAL, calls, results, run, world_of
 
 
@@ -96,3 +97,36 @@ async def test_a_create_cancelled_after_it_left_still_waits_for_the_history(
         state = state_of(out, "2024-01")
         assert state.stage is m.Stage.SUBMITTING  # it may have been billed
         assert state.creates == 1
+
+
+async def test_a_create_whose_deadline_came_while_connecting_is_planned_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review r3 #1: the client's own per-call deadline (`Timeout.total`) ending a create that
+    was still connecting left the month needing the dashboard, counted as a create."""
+    out = tmp_path / "cfdi"
+    connect = aiohttp.TCPConnector._create_connection
+
+    async def slow_connect(self: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
+        if req.method == "POST":
+            await asyncio.sleep(3)
+        return await connect(self, req, *args, **kwargs)
+
+    config = SandboxConfig(seed=11, speed=3000)
+    async with (
+        Sandbox(config) as sandbox,
+        GigstackClient(
+            sandbox.api_key, base_url=sandbox.base_url, timeout=Timeout(total=0.5, connect=10)
+        ) as client,
+    ):
+        monkeypatch.setattr(aiohttp.TCPConnector, "_create_connection", slow_connect)
+        done = results(await run(client, out, "2024-01", "2024-01", timeout=60))
+        monkeypatch.undo()
+        assert calls(sandbox, CREATE) == 0
+        assert not done["2024-01"].ok
+        state = state_of(out, "2024-01")
+        assert (state.stage, state.creates) == (m.Stage.PLANNED, 0)
+
+        again = results(await run(client, out, "2024-01", "2024-01", timeout=60))
+        assert again["2024-01"].ok
+        assert calls(sandbox, CREATE) == 1
