@@ -561,7 +561,9 @@ BAD_CALLS: list[tuple[str, BadCall, type[Exception], str]] = [
     ("end before start", create(start_date=D, end_date=D - timedelta(days=1)), INVALID, "end_date"),
     (
         "future end",
-        create(start_date=TODAY, end_date=TODAY + timedelta(days=1)),
+        # +2, not +1: TODAY is read when the module is imported, and a run that crosses
+        # Mexico City's midnight would make TODAY + 1 today (it failed a CI run that way).
+        create(start_date=TODAY, end_date=TODAY + timedelta(days=2)),
         INVALID,
         "end_date",
     ),
@@ -593,7 +595,7 @@ BAD_CALLS: list[tuple[str, BadCall, type[Exception], str]] = [
     ("blank password", fiel(password="  "), INVALID, "password"),
     (
         "future sync start",
-        fiel(sync_start_date=TODAY + timedelta(days=1)),
+        fiel(sync_start_date=TODAY + timedelta(days=2)),  # +2: see "future end"
         INVALID,
         "sync_start_date",
     ),
