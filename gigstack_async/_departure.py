@@ -62,3 +62,19 @@ def watch() -> Iterator[Departure]:
 def current() -> Departure | None:
     """The departure being recorded for this task's calls, or None."""
     return _CURRENT.get()
+
+
+def note(*, attempted: bool = False, watched: bool = False, left: bool = False) -> None:
+    """Mark what is now known of this task's call, if its departure is being recorded."""
+    departure = _CURRENT.get()
+    if departure is None:
+        return
+    departure.attempted |= attempted
+    departure.watched |= watched
+    departure.left |= left
+
+
+def never_left() -> bool:
+    """Whether this task's call is being recorded and no byte of it can have left."""
+    departure = _CURRENT.get()
+    return departure is not None and departure.never_left

@@ -332,7 +332,7 @@ class Pipeline:
                 async with asyncio.timeout_at(deadline):
                     async with self.semaphore:
                         self._check_window(op, log_path, reached, attempt)
-                        _handed_over()
+                        _departure.note(attempted=True)
                         response = await self.transport.send(request)
             except TimeoutError as exc:
                 # The per-call deadline, which covers every attempt.
@@ -341,7 +341,7 @@ class Pipeline:
                     f"{op.method} {log_path}: no result within the {self.timeout.total} s deadline "
                     f"({attempt} attempt{'s' if attempt > 1 else ''})"
                 )
-                if op.no_resend and _never_left():
+                if op.no_resend and _departure.never_left():
                     # Still queued or connecting at the deadline: no server can have seen it.
                     raise APITimeoutError(
                         f"{message}; it never left this machine",
@@ -592,7 +592,7 @@ class Pipeline:
                 async with asyncio.timeout_at(deadline):
                     await attempt_stack.enter_async_context(self.semaphore)
                     self._check_window(op, op.path, reached, attempt)
-                    _handed_over()
+                    _departure.note(attempted=True)
                     response = await attempt_stack.enter_async_context(
                         _open(self.transport, request)
                     )
@@ -800,19 +800,6 @@ def decode_body(op: Operation, status: int, raw: bytes, body: Any, model: type[T
             status=status,
             body=raw,
         ) from exc
-
-
-def _never_left() -> bool:
-    """Whether the caller watches this task's call (`_departure`) and no byte of it left."""
-    departure = _departure.current()
-    return departure is not None and departure.never_left
-
-
-def _handed_over() -> None:
-    """Note that this task's call is about to reach the transport (`_departure`)."""
-    departure = _departure.current()
-    if departure is not None:
-        departure.attempted = True
 
 
 @contextlib.asynccontextmanager

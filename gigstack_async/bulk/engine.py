@@ -1132,7 +1132,7 @@ class _Run:
                 self.limit.release()
 
         try:
-            # Checked with the slot held (review 9w #10), and again after the count's fsync.
+            # Checked with the slot held (review 9w #10).
             if self.past_deadline():
                 return  # past the deadline: not sent, not counted; the next run fetches it
             before = self.store.get(key).downloads_of(package_id)
@@ -1149,14 +1149,8 @@ class _Run:
                     m.PackageFailed(package_id, "cancelled before it was sent", sent=False),
                 )
                 raise
-            if self.past_deadline():
-                # The deadline passed while the count was being synced (a busy disk): the GET
-                # does not leave, and its download is given back, as for a cancellation.
-                self.feed(
-                    key,
-                    m.PackageFailed(package_id, "not sent: the run's deadline passed", sent=False),
-                )
-                return
+            # A deadline passing during that fsync is the pipeline's to check (the run's send
+            # window): the GET then never leaves and its count is given back.
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
                     package_id, dest, limits=self.options.package_limits, on_received=release

@@ -223,14 +223,10 @@ def _departures() -> aiohttp.TraceConfig:
     before it serializes and writes the headers, so until it fires nothing has left."""
 
     async def started(*_: object) -> None:
-        departure = _departure.current()
-        if departure is not None:
-            departure.watched = True
+        _departure.note(watched=True)
 
     async def leaving(*_: object) -> None:
-        departure = _departure.current()
-        if departure is not None:
-            departure.left = True
+        _departure.note(left=True)
 
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(started)
