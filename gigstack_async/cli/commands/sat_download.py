@@ -156,7 +156,8 @@ def register(subparsers: Any) -> None:
         type=positive_float,
         metavar="SECONDS",
         help="stop after SECONDS: from then on nothing new is sent (no create, no package "
-        "download; calls already on their way are answered and recorded); months not finished "
+        "download, no retry of any call; calls already on their way are answered and "
+        "recorded); months not finished "
         "are reported with their stage and resume on the next run",
     )
     parser.add_argument(
