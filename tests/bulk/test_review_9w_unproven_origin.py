@@ -130,18 +130,24 @@ async def test_a_lost_create_is_not_settled_with_another_folders_request_at_no_c
     assert "SAT 5008" in said
 
 
+async def _own_lost_create_downloaded(sandbox: Sandbox, b: Path) -> m.MonthState:
+    """January downloaded into `b` after its own create's answer was lost: the run's history
+    check finds it (the one fitting request made after the send) and the month ends done."""
+    sandbox.state.force_fault(CREATE, "after_502", times=1)  # made, its answer lost
+    assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) == 0
+    state = _month(b)
+    assert state.stage is m.Stage.DONE
+    return state
+
+
 async def test_a_lost_create_that_was_the_months_own_downloads_with_no_user_step(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     b = tmp_path / "B"
     async with Sandbox(SandboxConfig(speed=3000, seed=5)) as sandbox:
-        sandbox.state.force_fault(CREATE, "after_502", times=1)  # made, its answer lost
-        # The run's own history check finds it (the one fitting request made after the send).
-        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) == 0
+        state = await _own_lost_create_downloaded(sandbox, b)
         assert calls(sandbox, PACKAGE) == 1
         assert calls(sandbox, CREATE) == 1
-        state = _month(b)
-        assert state.stage is m.Stage.DONE
         assert state.files
         # Taken as unproven (one GET allowed), and that one GET was enough.
         assert state.request_id in state.unproven
@@ -157,10 +163,7 @@ async def test_a_lost_creates_own_request_is_shown_as_very_likely_its_own_with_f
     # and "a counted download may not have reached SAT" after the package's clean 200.
     b = tmp_path / "B"
     async with Sandbox(SandboxConfig(speed=3000, seed=5)) as sandbox:
-        sandbox.state.force_fault(CREATE, "after_502", times=1)  # made, its answer lost
-        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) == 0
-        state = _month(b)
-        assert state.stage is m.Stage.DONE
+        state = await _own_lost_create_downloaded(sandbox, b)
         (b / JAN / state.files[0]).unlink()
         assert await asyncio.to_thread(keyed_cli, sandbox, *_download(b)) != 0
         capsys.readouterr()

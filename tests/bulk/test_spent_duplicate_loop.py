@@ -77,22 +77,8 @@ async def test_a_spent_request_given_back_for_a_resend_needs_other_dates(
         assert state.stage is m.Stage.NEEDS_ATTENTION
         assert f"{first}" in (state.reason or "")
         assert "cannot finish the month" in (state.reason or "")
-        printed = _printed(out, capsys)
-        # Never the loop's way: adopting the spent request again, or the same resend.
-        assert not [c for c in printed if " journal adopt " in c or " journal resend " in c]
-        runs = [c for c in printed if c.startswith("gigstack-async sat download")]
-        (split,) = [c for c in printed if c.startswith("gigstack-async journal split")]
-        assert len(runs) == 2
-        # Following it: the month's days under other dates, then `journal split`.
-        for run in runs:
-            argv = [*shlex.split(run)[1:], "--yes", "--timeout", "5", "--poll-interval", "0.05"]
-            assert await asyncio.to_thread(keyed_cli, sandbox, *argv) == 0
-        assert main(shlex.split(split)[1:]) == 0
-        assert await asyncio.to_thread(keyed_cli, sandbox, *_download(out)) == 0
-        with JournalStore.open_readonly(out / JOURNAL) as store:
-            assert store.get(AUG).stage is m.Stage.SPLIT
-        assert calls(sandbox, CREATE) == 4  # the resend, then the two other ranges: no loop
-        assert max(sandbox.state.downloads_per_package().values()) <= 2
+        # The resend, then the two other ranges: no loop.
+        await _split_as_printed(sandbox, out, _printed(out, capsys), creates=4)
 
 
 async def _split_as_printed(
