@@ -81,11 +81,7 @@ def part_folders(state: m.MonthState, journal: Path) -> tuple[Path, ...]:
     journal file itself. Absolute; () for a month that is not split. Reads nothing."""
     if state.stage is not m.Stage.SPLIT:
         return ()
-    found = []
-    for recorded in state.split_parts:
-        path = part_journal(recorded, journal).absolute()
-        found.append(path.parent if path.name == _DEFAULT_NAME else path)
-    return tuple(found)
+    return tuple(_shown(part_journal(r, journal).absolute()) for r in state.split_parts)
 
 
 def part_troubles(state: m.MonthState, home: Home | None = None) -> tuple[m.PartTrouble, ...]:
