@@ -27,10 +27,11 @@ import os
 import re
 import stat
 import struct
+import threading
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -44,6 +45,7 @@ __all__ = [
     "ExtractConflictError",
     "ExtractResult",
     "ExtractedFile",
+    "MemberInspector",
     "PackageDecodeError",
     "PackageError",
     "PackageLimits",
@@ -306,15 +308,35 @@ def verify_package(data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> Packa
         return _manifest(blob, _entries(blob, limits), limits)
 
 
+MemberInspector = Callable[[str, Iterator[bytes]], object]
+"""Called by `verify_staged(inspect=...)` with each member's name and its bytes (pieces of at
+most 64 KiB): it may stop reading early; what it leaves is still verified."""
+
+
 def verify_staged(
-    path: str | os.PathLike[str], limits: PackageLimits = DEFAULT_LIMITS
+    path: str | os.PathLike[str],
+    limits: PackageLimits = DEFAULT_LIMITS,
+    *,
+    inspect: MemberInspector | None = None,
 ) -> PackageManifest:
     """`verify_package` for a ZIP on disk (a staged package), reading it 256 KiB at a time.
 
     Memory stays bounded whatever the package's size. Raises the same `PackageError`s.
+
+    `inspect`, if given, sees each member's bytes in the same pass (one inflate instead of
+    two): `inspect(name, chunks)`, in ZIP order. An exception it raises that is not the
+    package's own (a `PackageError` or `OSError` from reading `chunks`) is re-raised only after
+    the package is verified; the package's errors win.
+
+    A package verified here is remembered, by its SHA-256 and `limits`, until `extract_staged`
+    extracts those bytes: that extraction then skips its own verifying pass (the bytes are
+    still checked against the SHA-256, and every member's size and CRC-32 as it is written).
     """
     with _Blob(path=Path(path)) as blob:
-        return _manifest(blob, _entries(blob, limits), limits)
+        entries = _entries(blob, limits)
+        manifest = _manifest(blob, entries, limits, inspect=inspect)
+        _VERIFIED.keep(limits, entries, manifest)
+        return manifest
 
 
 def iter_package(
@@ -429,18 +451,23 @@ def _extract(
     durable: bool,
     sha256: str | None = None,
 ) -> ExtractResult:
-    entries = _entries(blob, limits)
-    manifest = _manifest(blob, entries, limits)
-    if sha256 is not None and manifest.sha256.lower() != sha256.lower():
+    digest = blob.sha256()
+    if sha256 is not None and digest != sha256.lower():
         raise CorruptPackageError(
-            f"the staged package's SHA-256 is {manifest.sha256}, not the {sha256} recorded "
+            f"the staged package's SHA-256 is {digest}, not the {sha256} recorded "
             "when it was staged: it changed on disk"
         )
+    verified = _VERIFIED.take(digest, limits)
+    if verified is None:
+        entries = _entries(blob, limits)
+        manifest = _manifest(blob, entries, limits, sha256=digest)
+    else:
+        entries, manifest = verified
     dest_dir.mkdir(parents=True, exist_ok=True)
     root = dest_dir.resolve()
     if not durable:
         # A killed earlier run may have left write_atomic temp files; they are ours to clear.
-        parents = {root.joinpath(*m.name.split("/")).parent for m in manifest.members}
+        parents = {_lexical_parent(root, m.name) for m in manifest.members}
         for parent in parents:
             remove_stale_temp_files(parent)
     folders = _Folders()
@@ -454,10 +481,18 @@ def _extract(
     for entry, chunks in _streams(blob, entries, limits):
         path, needs_write = targets[entry.name]
         if needs_write:
-            if path.parent not in made:  # made once per folder, not once per member
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made.add(path.parent)
-            write_atomic(path, chunks, sync_dir=False, durable=durable)
+            folder = root if "/" not in entry.name else path.parent
+            if folder not in made:  # made once per folder, not once per member
+                if folder is not root:  # made above
+                    folder.mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+            small = entry.info.file_size <= _ONE_PIECE
+            write_atomic(
+                path,
+                _whole_member(blob, entry) if small else chunks,
+                sync_dir=False,
+                durable=durable,
+            )
     if durable:
         for folder in sorted(made):  # once per folder, not once per file: thousands of files
             fsync_dir(folder)
@@ -521,16 +556,101 @@ def _streams(
         yield entry, _member_bytes(blob, entry, limits, budget)
 
 
-def _manifest(blob: _Blob, entries: list[_Entry], limits: PackageLimits) -> PackageManifest:
+def _manifest(
+    blob: _Blob,
+    entries: list[_Entry],
+    limits: PackageLimits,
+    *,
+    inspect: MemberInspector | None = None,
+    sha256: str | None = None,
+) -> PackageManifest:
     members = []
+    inspect_error: Exception | None = None
     for entry, chunks in _streams(blob, entries, limits):
         digest = hashlib.sha256()
-        size = 0
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-        members.append(PackageMember(entry.name, size, digest.hexdigest()))
-    return PackageManifest(tuple(members), sum(m.size for m in members), blob.sha256())
+        counted = _Counted(chunks, digest)
+        if inspect is not None and inspect_error is None:
+            try:
+                inspect(entry.name, counted)
+            except Exception as error:  # the package's own error is re-raised just below
+                inspect_error = error
+        for _chunk in counted:  # what the inspector left unread: verified all the same
+            pass
+        members.append(PackageMember(entry.name, counted.size, digest.hexdigest()))
+    if inspect_error is not None:
+        raise inspect_error
+    return PackageManifest(tuple(members), sum(m.size for m in members), sha256 or blob.sha256())
+
+
+class _Counted:
+    """A member's chunks, hashed and counted as they are read, by whoever reads them. An
+    error of the package's (from the chunks) is raised to the reader and again at the next
+    read, so an inspector that swallows it cannot hide it from the verification."""
+
+    def __init__(self, chunks: Iterator[bytes], digest: hashlib._Hash) -> None:
+        self._chunks = chunks
+        self._digest = digest
+        self.size = 0
+        self._error: BaseException | None = None
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._error is not None:
+            raise self._error
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            raise
+        except BaseException as error:
+            self._error = error
+            raise
+        self._digest.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+
+# --- packages verified in this process ----------------------------------------------------------
+
+_REMEMBERED_MEMBERS = 200_000
+"""The most entries `_VERIFIED` holds at once (about half a KB each): SAT's cap for one
+request, so any one package fits; older ones are forgotten first."""
+
+
+class _Verified:
+    """What `verify_staged` learnt of a package (its entries and manifest), by its SHA-256 and
+    limits, until `extract_staged` takes it: a staged package is verified when it arrives and
+    extracted soon after, and its second verifying pass was the larger part of a year's
+    download tail (`make bench`, fan-out)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str, PackageLimits], tuple[list[_Entry], PackageManifest]] = {}
+        self._members = 0
+
+    def keep(self, limits: PackageLimits, entries: list[_Entry], manifest: PackageManifest) -> None:
+        key = (manifest.sha256, limits)
+        with self._lock:
+            if key in self._kept or len(entries) > _REMEMBERED_MEMBERS:
+                return
+            while self._kept and self._members + len(entries) > _REMEMBERED_MEMBERS:
+                oldest = next(iter(self._kept))
+                self._members -= len(self._kept.pop(oldest)[0])
+            self._kept[key] = (entries, manifest)
+            self._members += len(entries)
+
+    def take(
+        self, sha256: str, limits: PackageLimits
+    ) -> tuple[list[_Entry], PackageManifest] | None:
+        with self._lock:
+            found = self._kept.pop((sha256, limits), None)
+            if found is not None:
+                self._members -= len(found[0])
+            return found
+
+
+_VERIFIED = _Verified()
 
 
 def _declared_member_count(source: bytes | _Blob) -> int:
@@ -780,6 +900,50 @@ def _member_bytes(
         )
 
 
+_ONE_PIECE = _MIB
+"""A verified member up to this size is written from one read and one inflate
+(`_whole_member`), not streamed: SAT's CFDIs are a few KB, and a year's thousands of them
+spent more time in the streaming generators than in inflating."""
+
+
+def _whole_member(blob: _Blob, entry: _Entry) -> bytes:
+    """The bytes of a member the package's verification already checked (`_manifest`), read
+    and inflated in one piece, checked again: the output is capped at its declared size, which
+    the caps allowed, then its size and CRC-32 must match (the file may have changed since)."""
+    info, name = entry.info, entry.name
+    raw = blob.read(entry.data_offset, info.compress_size)
+    if len(raw) != info.compress_size:
+        raise CorruptPackageError(
+            f"member {name!r} is truncated: its data runs past the end of the package",
+            member=name,
+        )
+    data = raw
+    if info.compress_type == zipfile.ZIP_DEFLATED and raw:  # empty: see `_inflate`
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(raw, info.file_size + 1)
+        except zlib.error as exc:
+            raise CorruptPackageError(
+                f"member {name!r} has bad deflate data: {exc}", member=name
+            ) from exc
+        if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+            raise CorruptPackageError(
+                f"member {name!r} does not inflate to the {info.file_size} bytes its header "
+                "declares",
+                member=name,
+            )
+    if len(data) != info.file_size:
+        raise CorruptPackageError(
+            f"member {name!r} is {len(data)} bytes but its header declares {info.file_size}",
+            member=name,
+        )
+    if zlib.crc32(data) != info.CRC:
+        raise CorruptPackageError(
+            f"member {name!r} fails its CRC-32 check (stored {info.CRC:08x})", member=name
+        )
+    return data
+
+
 def _inflate(raw: Iterator[bytes], name: str) -> Iterator[bytes]:
     """Inflate raw deflate data, never producing more than `_CHUNK` bytes per step."""
     piece = next(raw, None)
@@ -845,20 +1009,27 @@ class _Folders:
         return names is None or _fold(name) in names
 
 
+def _lexical_parent(root: Path, name: str) -> Path:
+    """The folder a member named `name` goes to under `root`, before symlinks are followed."""
+    # SAT's members sit at the top: `root` itself, with no Path built per member.
+    return root if "/" not in name else root.joinpath(*name.split("/")).parent
+
+
 def _target(
     root: Path, member: PackageMember, *, overwrite: bool, folders: _Folders
 ) -> tuple[Path, bool]:
-    """Where a member goes under `root`, and whether it must be written."""
+    """Where a member goes under `root` (resolved), and whether it must be written."""
     name = member.name
-    lexical = root.joinpath(*name.split("/"))
+    base = name.rsplit("/", 1)[-1]
     # resolve() follows symlinks already in the destination: a linked folder must not lead out.
-    folder = folders.resolve(lexical.parent)
-    if not folder.is_relative_to(root):
+    # `root` is resolved already, so a top-level member's folder is `root` itself.
+    folder = root if "/" not in name else folders.resolve(_lexical_parent(root, name))
+    if folder is not root and not folder.is_relative_to(root):
         raise UnsafePackageError(
             f"member {name!r} would be written to {folder}, outside {root}", member=name
         )
-    path = folder / lexical.name
-    if not folders.may_hold(folder, lexical.name):
+    path = folder / base
+    if not folders.may_hold(folder, base):
         return path, True  # the common case: a new file in a new or other-file folder
     try:
         found = path.lstat()

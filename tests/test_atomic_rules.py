@@ -38,8 +38,9 @@ def test_durable_false_skips_the_file_fsync_only(
 
 
 def test_a_temp_file_is_never_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # O_EXCL: if the random temp name exists (a collision, or an attacker's symlink), the write
-    # fails instead of writing through it.
+    # O_EXCL: if the random temp name exists (a collision, or an attacker's symlink), it is
+    # never written through; the second name (from `secrets`) existing too fails the write.
+    monkeypatch.setattr(_atomic.random, "getrandbits", lambda n: 0)
     monkeypatch.setattr(_atomic.secrets, "token_hex", lambda n: "0" * (2 * n))
     squatter = tmp_path / ".f.0000000000000000.tmp"
     squatter.write_bytes(b"not yours")
@@ -47,6 +48,18 @@ def test_a_temp_file_is_never_reused(tmp_path: Path, monkeypatch: pytest.MonkeyP
         write_atomic(tmp_path / "f", b"x")
     assert squatter.read_bytes() == b"not yours"
     assert not (tmp_path / "f").exists()
+
+
+def test_a_taken_temp_name_is_replaced_by_a_fresh_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_atomic.random, "getrandbits", lambda n: 0)
+    squatter = tmp_path / ".f.0000000000000000.tmp"
+    squatter.write_bytes(b"not yours")
+    write_atomic(tmp_path / "f", b"x")
+    assert (tmp_path / "f").read_bytes() == b"x"
+    assert squatter.read_bytes() == b"not yours"
+    assert sorted(os.listdir(tmp_path)) == [".f.0000000000000000.tmp", "f"]
 
 
 def test_a_failed_rename_removes_the_temp_file(
