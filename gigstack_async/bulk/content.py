@@ -46,8 +46,11 @@ from gigstack_async.packages import DEFAULT_LIMITS, PackageLimits, stream_staged
 __all__ = [
     "CfdiHead",
     "Extraction",
+    "PackageReader",
     "PackageScan",
+    "WholeLook",
     "cfdi_heads",
+    "cfdi_uuid_of",
     "cfdi_uuids",
     "damaged_cfdis",
     "damaged_files",
@@ -474,18 +477,42 @@ def _intact(path: Path, uuid: str, recorded: Extraction | None = None) -> bool:
 def _looks_whole(path: Path, uuid: str) -> bool:
     """The cheap check: the bytes end with a closing `Comprobante` tag and hold `uuid` (any
     case). Read in 64 KiB pieces; no XML is parsed."""
-    needle = uuid.encode("ascii")
-    tail = b""
-    seen = False
+    look = WholeLook(uuid)
     chunks = _read_chunks(path)
     try:
-        for chunk in chunks:
-            window = tail + chunk
-            seen = seen or needle in window.lower()
-            tail = window[-256:]
+        for _chunk in look.watch(chunks):
+            pass
     finally:
         chunks.close()
-    return seen and _END.search(tail) is not None
+    return look.whole
+
+
+class WholeLook:
+    """`_looks_whole` on bytes as they pass: `watch(chunks)` yields them unchanged; once they
+    are all through, `whole` says whether they end with a closing `Comprobante` tag and hold
+    `uuid` (any case). Memory: the last 256 bytes."""
+
+    def __init__(self, uuid: str) -> None:
+        self._needle = uuid.lower().encode("ascii")
+        self._tail = b""
+        self._seen = False
+
+    def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            window = self._tail + chunk
+            self._seen = self._seen or self._needle in window.lower()
+            self._tail = window[-256:]
+            yield chunk
+
+    @property
+    def whole(self) -> bool:
+        return self._seen and _END.search(self._tail) is not None
+
+
+def cfdi_uuid_of(name: str) -> str | None:
+    """The UUID (lowercase) a member or file named `<UUID>.xml` says it holds, else None."""
+    found = _UUID_NAME.match(name)
+    return None if found is None else found.group(1).lower()
 
 
 def metadata_rows(paths: Iterable[Path]) -> int:
@@ -544,47 +571,72 @@ def _scan(
     rfc_type: str,
     journal_rfc: str | None,
 ) -> PackageScan:
-    own_side, other_side = _SIDE.get(rfc_type, (None, None))
-    window = None if start is None or end is None else (start - _SLACK, end + _SLACK)
-    seen = _Seen(window)
+    reader = PackageReader(start=start, end=end, rfc_type=rfc_type)
     for name, chunks in members:
+        reader(name, chunks)
+    return reader.verdict(request_type=request_type, journal_rfc=journal_rfc)
+
+
+class PackageReader:
+    """`scan_package`'s reading, one member at a time: a `packages.MemberInspector`, so the
+    pass that verifies a package as it is staged (`fetch_package_to(inspect=...)`) also reads
+    it, and extraction need not inflate it again. `verdict` then says what `scan_package`
+    would (the journal's RFC is asked for then: another month may have learnt it since).
+    A member is read only until its kind and head are known (memory stays flat)."""
+
+    def __init__(self, *, start: date | None, end: date | None, rfc_type: str) -> None:
+        self.start = start
+        self.end = end
+        self.rfc_type = rfc_type
+        sides: tuple[str | None, str | None] = _SIDE.get(rfc_type, (None, None))
+        self._own_side, self._other_side = sides
+        window = None if start is None or end is None else (start - _SLACK, end + _SLACK)
+        self._seen = _Seen(window)
+
+    def __call__(self, name: str, chunks: Iterator[bytes]) -> None:
+        seen = self._seen
         first = next(chunks, b"")
         kind = metadata_kind(first)
         if kind == "metadata":
             seen.metadata.append(name)
-            _metadata(first, chunks, seen, own_side, other_side)
+            _metadata(first, chunks, seen, self._own_side, self._other_side)
         elif kind is None:
-            _cfdi(name, first, chunks, seen, own_side, other_side)
-    unit = "rows" if request_type == "metadata" else "CFDIs"
-    if request_type == "metadata" and seen.cfdi and not seen.metadata:
-        return PackageScan(
-            f"{seen.cfdi} CFDI XML files (e.g. {seen.first_cfdi}), not metadata TXT", None
-        )
-    if request_type == "cfdi" and seen.metadata and not seen.cfdi:
-        return PackageScan(f"SAT metadata TXT ({_names(seen.metadata)}), not CFDI XML", None)
-    if seen.outside:
-        return PackageScan(
-            f"{seen.outside} of {seen.dated} {unit} issued {seen.earliest}..{seen.latest}, "
-            f"outside {start}..{end}",
-            None,
-        )
-    if len(seen.own) > 1:
-        shown = ", ".join(sorted(seen.own)[:3])
-        return PackageScan(
-            f"its {unit} name {_several(seen.own)} RFCs as {own_side} ({shown}…), while every "
-            f"{'CFDI' if unit == 'CFDIs' else 'row'} of "
-            f"{'an' if rfc_type == 'issued' else 'a'} {rfc_type} request names the "
-            f"taxpayer there: it is another request's (the {_flip(rfc_type)} one?)",
-            None,
-        )
-    if journal_rfc is not None and seen.own != {journal_rfc} and seen.other == {journal_rfc}:
-        return PackageScan(
-            f"its {unit} name this journal's RFC {journal_rfc} as {other_side}: it is the "
-            f"{_flip(rfc_type)} request's package, not the {rfc_type} one",
-            None,
-        )
-    rfc = next(iter(seen.own)) if len(seen.own) == 1 else None
-    return PackageScan(None, rfc)
+            _cfdi(name, first, chunks, seen, self._own_side, self._other_side)
+
+    def verdict(self, *, request_type: str, journal_rfc: str | None) -> PackageScan:
+        """What the members read so far show of a month of `request_type`."""
+        seen, start, end, rfc_type = self._seen, self.start, self.end, self.rfc_type
+        own_side, other_side = self._own_side, self._other_side
+        unit = "rows" if request_type == "metadata" else "CFDIs"
+        if request_type == "metadata" and seen.cfdi and not seen.metadata:
+            return PackageScan(
+                f"{seen.cfdi} CFDI XML files (e.g. {seen.first_cfdi}), not metadata TXT", None
+            )
+        if request_type == "cfdi" and seen.metadata and not seen.cfdi:
+            return PackageScan(f"SAT metadata TXT ({_names(seen.metadata)}), not CFDI XML", None)
+        if seen.outside:
+            return PackageScan(
+                f"{seen.outside} of {seen.dated} {unit} issued {seen.earliest}..{seen.latest}, "
+                f"outside {start}..{end}",
+                None,
+            )
+        if len(seen.own) > 1:
+            shown = ", ".join(sorted(seen.own)[:3])
+            return PackageScan(
+                f"its {unit} name {_several(seen.own)} RFCs as {own_side} ({shown}…), while "
+                f"every {'CFDI' if unit == 'CFDIs' else 'row'} of "
+                f"{'an' if rfc_type == 'issued' else 'a'} {rfc_type} request names the "
+                f"taxpayer there: it is another request's (the {_flip(rfc_type)} one?)",
+                None,
+            )
+        if journal_rfc is not None and seen.own != {journal_rfc} and seen.other == {journal_rfc}:
+            return PackageScan(
+                f"its {unit} name this journal's RFC {journal_rfc} as {other_side}: it is the "
+                f"{_flip(rfc_type)} request's package, not the {rfc_type} one",
+                None,
+            )
+        rfc = next(iter(seen.own)) if len(seen.own) == 1 else None
+        return PackageScan(None, rfc)
 
 
 # --- CFDI XML -----------------------------------------------------------------------------------

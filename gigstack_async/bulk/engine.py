@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import re
 import sqlite3
@@ -64,6 +65,7 @@ from gigstack_async.bulk.hints import open_day_hint, submitting_texts
 from gigstack_async.bulk.parts import home_of, part_folders, part_troubles
 from gigstack_async.bulk.plan import DownloadPlan, MonthSlot
 from gigstack_async.bulk.reach import HistoryReach, history_reach
+from gigstack_async.bulk.readings import Reading, Readings
 from gigstack_async.bulk.stops import ends_run, server_answered
 from gigstack_async.bulk.store import Hold, JournalStore, LogLine
 from gigstack_async.bulk.taxpayer import RfcSource
@@ -86,6 +88,8 @@ from gigstack_async.errors import (
 from gigstack_async.packages import (
     DEFAULT_LIMITS,
     CorruptPackageError,
+    ExtractedFile,
+    ExtractResult,
     PackageDecodeError,
     PackageError,
     PackageLimits,
@@ -596,8 +600,44 @@ def set_aside_damaged(
     return moved
 
 
-def _extractions(paths: Sequence[Path]) -> list[content.Extraction]:
-    return [content.extraction_of(path) for path in paths]
+def _extractions(
+    files: Sequence[ExtractedFile], whole: Mapping[str, bool] | None = None
+) -> list[content.Extraction]:
+    """Each extracted file as it is now. `whole`: what the staging pass saw of each
+    `<UUID>.xml` member (`Reading.whole`); a file whose bytes looked whole there, or that is
+    no CFDI by its name, is only stat'ed (it holds the member's bytes: their CRC-32 was
+    checked as they were written), any other is read (`content.extraction_of`)."""
+    found = []
+    for f in files:
+        if content.cfdi_uuid_of(f.path.name) is None or (whole or {}).get(f.name, False):
+            stat = os.stat(f.path)
+            found.append(content.Extraction(stat.st_size, stat.st_mtime_ns))
+        else:
+            found.append(content.extraction_of(f.path))
+    return found
+
+
+def _extract_stamped(
+    path: Path,
+    folder: Path,
+    *,
+    limits: PackageLimits,
+    expected_sha256: str | None,
+    overwrite: bool,
+    whole: Mapping[str, bool] | None = None,
+) -> tuple[ExtractResult, list[content.Extraction]]:
+    """`extract_staged`, then each file as extraction left it (review 9o #5, #6: later runs
+    read only the ones that changed since; a file the package itself holds damaged is its
+    own), in one trip to a worker thread. No stamps ([]) when the files cannot be read: each
+    run then looks at the bytes, as for an older journal."""
+    result = extract_staged(
+        path, folder, limits=limits, expected_sha256=expected_sha256, overwrite=overwrite
+    )
+    try:
+        seen = _extractions(result.files, whole)
+    except OSError:
+        seen = []
+    return result, seen
 
 
 def _done_with_files(state: m.MonthState) -> bool:
@@ -661,6 +701,7 @@ class _Run:
         # A package GET that never left, or was answered 429: how many times in this run, and
         # the last error (a 429's Retry-After paces the next GET).
         self.package_failures: dict[str, tuple[int, GigstackError]] = {}
+        self.readings = Readings()  # what staging read of each package (bulk.readings)
         self.notes: dict[str, str] = {}
         # Months whose plan's days are all in the folder while the record is not ok: reported
         # as `machine.plan_decision` shows them (their record, unchanged, stays the journal's).
@@ -1151,9 +1192,15 @@ class _Run:
                 raise
             # A deadline passing during that fsync is the pipeline's to check (the run's send
             # window): the GET then never leaves and its count is given back.
+            state = self.store.get(key)
+            reading = self.readings.start(state.start, state.end, state.rfc_type)
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
-                    package_id, dest, limits=self.options.package_limits, on_received=release
+                    package_id,
+                    dest,
+                    limits=self.options.package_limits,
+                    on_received=release,
+                    inspect=reading,
                 )
             )
             try:
@@ -1163,11 +1210,11 @@ class _Run:
                 # it, or the next run would spend SAT's budget again.
                 self.cancelled = True
                 await asyncio.wait([task])
-                self._record_fetch(key, package_id, task)
+                self._record_fetch(key, package_id, task, reading)
                 raise
             except (GigstackError, OSError):
                 pass
-            self._record_fetch(key, package_id, task)
+            self._record_fetch(key, package_id, task, reading)
         finally:
             release()
 
@@ -1208,7 +1255,13 @@ class _Run:
             # Kept, not lost: the next run deletes them (`_sweep_staged`).
             self.log(logging.WARNING, "staged packages kept until the next run: %s", error)
 
-    def _record_fetch(self, key: str, package_id: str, task: asyncio.Future[StagedPackage]) -> None:
+    def _record_fetch(
+        self,
+        key: str,
+        package_id: str,
+        task: asyncio.Future[StagedPackage],
+        reading: Reading | None = None,
+    ) -> None:
         if task.cancelled():
             self.feed(key, m.PackageFailed(package_id, "cancelled while downloading"))
             return
@@ -1249,6 +1302,8 @@ class _Run:
         else:
             self.heard(None)
             staged = task.result()
+            if reading is not None:
+                self.readings.keep(package_id, staged.sha256, reading)
             self.feed(
                 key,
                 m.PackageStaged(
@@ -1271,29 +1326,26 @@ class _Run:
             if changed is not None:
                 self.feed(key, _discard(path, m.StagedLost(package_id, f"{path}: {changed}")))
                 return
-        try:
-            # The package says what it is: another request's CFDIs (a reused or mistyped
-            # request id) are never extracted into the month (review 9b #4, #5).
-            # Only positive evidence refuses (bulk.content); it streams under the same limits.
-            # The same pass yields the taxpayer's RFC. It is not folded into extraction's own
-            # verifying pass: that would save only its re-reading (about 0.5 s of a ~9 s
-            # month of 20k CFDIs), but would hold an extraction slot while scanning and let a
-            # damaged member further in (extraction verifies everything first) turn a
-            # content refusal into a lost copy.
-            scan = await _finish_even_if_cancelled(
-                asyncio.to_thread(
-                    scan_package,
-                    path,
-                    request_type=state.request_type,
-                    start=state.start,
-                    end=state.end,
-                    rfc_type=state.rfc_type,
-                    journal_rfc=self.store.identity.rfc,
-                    limits=self.options.package_limits,
-                )
+        # The package says what it is: another request's CFDIs (a reused or mistyped request
+        # id) are never extracted into the month (review 9b #4, #5). Only positive evidence
+        # refuses (bulk.content); the same reading yields the taxpayer's RFC. The pass that
+        # verified the package as it was staged read it (bulk.readings); a package staged by
+        # an earlier run is read here, under the same limits. Not folded into extraction's
+        # own pass: a damaged member further in (extraction verifies everything first) must
+        # not turn a content refusal into a lost copy.
+        reading = (
+            self.readings.take(
+                package_id, recorded[0].sha256, state.start, state.end, state.rfc_type
             )
-        except (zipfile.BadZipFile, OSError, ValueError, GigstackError):
-            scan = None  # unreadable: extraction below says why, nothing is written
+            if recorded
+            else None
+        )
+        if reading is not None:
+            scan: PackageScan | None = reading.verdict(
+                request_type=state.request_type, journal_rfc=self.store.identity.rfc
+            )
+        else:
+            scan = await self._scan_staged(state, path)
         if scan is not None and scan.mismatch is not None:
             self.feed(key, m.ContentRejected(package_id, scan.mismatch))
             return
@@ -1314,15 +1366,16 @@ class _Run:
                     )
                 )
             async with self.extracting:
-                result = await _finish_even_if_cancelled(
+                result, seen = await _finish_even_if_cancelled(
                     asyncio.to_thread(
-                        extract_staged,
+                        _extract_stamped,
                         path,
                         folder,
                         limits=self.options.package_limits,
                         expected_sha256=recorded[0].sha256 if recorded else None,
                         # A refill never replaces a file the folder still holds (newcomer 9h #1).
                         overwrite=not state.refill,
+                        whole=None if reading is None else reading.whole,
                     )
                 )
         except (FileNotFoundError, CorruptPackageError, PackageDecodeError) as error:
@@ -1334,12 +1387,6 @@ class _Run:
             self.feed(key, m.ExtractFailed(package_id, str(error)))
             return
         names = tuple(f.name for f in result.files)
-        try:
-            # Each file as extraction left it (review 9o #5, #6): later runs read only the
-            # ones that changed since; a file the package itself holds damaged is its own.
-            seen = await asyncio.to_thread(_extractions, [f.path for f in result.files])
-        except OSError:
-            seen = []  # not recorded: each run looks at the bytes, as for an older journal
         stamps = tuple((e.size, e.mtime_ns) for e in seen)
         served = tuple(
             (name, e.served_sha256)
@@ -1350,6 +1397,25 @@ class _Run:
         size = staged[0].size if staged else 0
         self.feed(key, m.Extracted(package_id, names, stamps, served))
         self.emit(PackageDownloaded(key, package_id, tuple(f.path for f in result.files), size))
+
+    async def _scan_staged(self, state: m.MonthState, path: Path) -> PackageScan | None:
+        """`scan_package` on the staged ZIP at `path`; None when it cannot be read (extraction
+        then says why, and writes nothing)."""
+        try:
+            return await _finish_even_if_cancelled(
+                asyncio.to_thread(
+                    scan_package,
+                    path,
+                    request_type=state.request_type,
+                    start=state.start,
+                    end=state.end,
+                    rfc_type=state.rfc_type,
+                    journal_rfc=self.store.identity.rfc,
+                    limits=self.options.package_limits,
+                )
+            )
+        except (zipfile.BadZipFile, OSError, ValueError, GigstackError):
+            return None
 
     async def _check_taxpayer(
         self, key: str, package_id: str, path: Path, scan: PackageScan | None

@@ -58,6 +58,7 @@ from gigstack_async.errors import (
 from gigstack_async.packages import (
     DEFAULT_LIMITS,
     ExtractResult,
+    MemberInspector,
     PackageDecodeError,
     PackageLimits,
     PackageManifest,
@@ -130,14 +131,18 @@ def _open_staging(target: Path) -> tuple[Path, BinaryIO]:
 
 
 def _seal(
-    fh: BinaryIO, tmp: Path, target: Path, limits: PackageLimits
+    fh: BinaryIO,
+    tmp: Path,
+    target: Path,
+    limits: PackageLimits,
+    inspect: MemberInspector | None = None,
 ) -> tuple[PackageManifest, int]:
     """Make the streamed ZIP durable, verify it and rename it to `target` (durably): its
     manifest and size. Raises what `verify_staged` raises; the caller removes `tmp`."""
     with fh:
         fh.flush()
         os.fsync(fh.fileno())
-    return verify_staged(tmp, limits), _promote(tmp, target)
+    return verify_staged(tmp, limits, inspect=inspect), _promote(tmp, target)
 
 
 def _promote(tmp: Path, target: Path) -> int:
@@ -399,6 +404,7 @@ class Downloads(GeneratedDownloads):
         *,
         limits: PackageLimits | None = None,
         on_received: Callable[[], object] | None = None,
+        inspect: MemberInspector | None = None,
     ) -> StagedPackage:
         """Stream a package's ZIP to `dest`, durably, and verify it; memory stays bounded.
 
@@ -412,6 +418,10 @@ class Downloads(GeneratedDownloads):
         `on_received`, if given, is called once the whole response has arrived, before the
         fsyncs and the verification: the HTTP exchange is over then, so a caller bounding its
         concurrent requests can let the next one start (it is not called if the body fails).
+
+        `inspect`, if given, reads each member in the verifying pass (`verify_staged`'s
+        `inspect`: `inspect(name, chunks)`): a caller that looks inside the package (as
+        `bulk()` checks the CFDIs' dates and RFCs) need not inflate it again.
 
         SAT serves a package at most twice (5008 after that) and for 72 h (5007). Each call may
         spend one of those downloads, so it is never retried automatically: a body that breaks
@@ -438,7 +448,7 @@ class Downloads(GeneratedDownloads):
                 # not one each: each trip waits for a free worker and then for the event loop,
                 # behind the extractions of the packages that arrived first.
                 manifest, size = await asyncio.to_thread(
-                    _seal, fh, tmp, target, limits or DEFAULT_LIMITS
+                    _seal, fh, tmp, target, limits or DEFAULT_LIMITS, inspect
                 )
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
