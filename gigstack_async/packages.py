@@ -613,9 +613,10 @@ class _Counted:
 
 # --- packages verified in this process ----------------------------------------------------------
 
-_REMEMBERED_MEMBERS = 200_000
-"""The most entries `_VERIFIED` holds at once (about half a KB each): SAT's cap for one
-request, so any one package fits; older ones are forgotten first."""
+_REMEMBERED_MEMBERS = 50_000
+"""The most entries `_VERIFIED` holds at once (about half a KB each: 25 MB at most, held until
+extracted or pushed out); older packages are forgotten first, and a package with more
+members is not remembered (its extraction verifies it again, a few percent of its time)."""
 
 
 class _Verified:
