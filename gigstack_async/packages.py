@@ -486,7 +486,8 @@ def _extract(
                 if folder is not root:  # made above
                     folder.mkdir(parents=True, exist_ok=True)
                 made.add(folder)
-            small = entry.info.file_size <= _ONE_PIECE
+            # Small both ways: a small member's deflate data may be padded to hundreds of MB.
+            small = entry.info.file_size <= _ONE_PIECE and entry.info.compress_size <= _ONE_PIECE
             write_atomic(
                 path,
                 _whole_member(blob, entry) if small else chunks,
@@ -613,10 +614,16 @@ class _Counted:
 
 # --- packages verified in this process ----------------------------------------------------------
 
-_REMEMBERED_MEMBERS = 50_000
-"""The most entries `_VERIFIED` holds at once (about half a KB each: 25 MB at most, held until
-extracted or pushed out); older packages are forgotten first, and a package with more
-members is not remembered (its extraction verifies it again, a few percent of its time)."""
+_REMEMBERED_BYTES = 32 * _MIB
+"""About the most memory `_VERIFIED` holds at once (`_entry_cost` per entry); older packages
+are forgotten first, and a larger package is not remembered (its extraction verifies it
+again, a few percent of its time)."""
+
+
+def _entry_cost(entry: _Entry) -> int:
+    """Roughly what remembering `entry` holds: its ZipInfo, name, extra field and comment."""
+    info = entry.info
+    return 1024 + 2 * len(entry.name) + len(info.extra) + len(info.comment)
 
 
 class _Verified:
@@ -627,28 +634,30 @@ class _Verified:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: dict[tuple[str, PackageLimits], tuple[list[_Entry], PackageManifest]] = {}
-        self._members = 0
+        self._kept: dict[tuple[str, PackageLimits], tuple[list[_Entry], PackageManifest, int]] = {}
+        self._bytes = 0
 
     def keep(self, limits: PackageLimits, entries: list[_Entry], manifest: PackageManifest) -> None:
         key = (manifest.sha256, limits)
+        cost = sum(_entry_cost(entry) for entry in entries)
         with self._lock:
-            if key in self._kept or len(entries) > _REMEMBERED_MEMBERS:
+            if key in self._kept or cost > _REMEMBERED_BYTES:
                 return
-            while self._kept and self._members + len(entries) > _REMEMBERED_MEMBERS:
+            while self._kept and self._bytes + cost > _REMEMBERED_BYTES:
                 oldest = next(iter(self._kept))
-                self._members -= len(self._kept.pop(oldest)[0])
-            self._kept[key] = (entries, manifest)
-            self._members += len(entries)
+                self._bytes -= self._kept.pop(oldest)[2]
+            self._kept[key] = (entries, manifest, cost)
+            self._bytes += cost
 
     def take(
         self, sha256: str, limits: PackageLimits
     ) -> tuple[list[_Entry], PackageManifest] | None:
         with self._lock:
             found = self._kept.pop((sha256, limits), None)
-            if found is not None:
-                self._members -= len(found[0])
-            return found
+            if found is None:
+                return None
+            self._bytes -= found[2]
+            return found[0], found[1]
 
 
 _VERIFIED = _Verified()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import re
 import zipfile
 from collections.abc import Iterator
@@ -162,7 +163,8 @@ def test_what_was_verified_under_other_limits_is_verified_again(
 
 
 def test_the_memory_of_verified_packages_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(packages, "_REMEMBERED_MEMBERS", 3)
+    monkeypatch.setattr(packages, "_REMEMBERED_BYTES", 3)
+    monkeypatch.setattr(packages, "_entry_cost", lambda entry: 1)
     memory = packages._Verified()
 
     def manifest(sha: str, count: int) -> tuple[list[packages._Entry], packages.PackageManifest]:
@@ -206,3 +208,35 @@ def _with(info: zipfile.ZipInfo, **changes: int) -> zipfile.ZipInfo:
     for name, value in changes.items():
         setattr(copy, name, value)
     return copy
+
+
+def test_remembering_is_bounded_by_what_the_entries_hold() -> None:
+    entry = packages._Entry("a.xml", zipfile.ZipInfo("a.xml"), 0)
+    entry.info.extra = b"x" * 60_000
+    entry.info.comment = b"y" * 60_000
+    assert packages._entry_cost(entry) >= 120_000  # a padded central directory counts
+
+
+def test_a_small_member_padded_to_a_large_compressed_size_is_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packages, "_ONE_PIECE", 1024)
+    whole: list[str] = []
+    real = packages._whole_member
+
+    def counted(blob: packages._Blob, entry: packages._Entry) -> bytes:
+        whole.append(entry.name)
+        return real(blob, entry)
+
+    monkeypatch.setattr(packages, "_whole_member", counted)
+    # 1 KB that deflate cannot shrink: within the bound inflated, over it compressed.
+    data = {"small.xml": b"<a/>", "noise.xml": random.Random(1).randbytes(1024)}
+    path = _staged(tmp_path, data)
+    with zipfile.ZipFile(path) as archive:
+        noise = archive.getinfo("noise.xml")
+    assert noise.file_size <= 1024 < noise.compress_size
+
+    result = extract_staged(path, tmp_path / "out")
+
+    assert whole == ["small.xml"]  # the other is over the bound compressed: streamed
+    assert {f.name: f.path.read_bytes() for f in result.files} == data

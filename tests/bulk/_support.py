@@ -192,10 +192,10 @@ CHILD = textwrap.dedent(
 
     if sys.argv[3] == "die-after-staging":
         original = engine._Run._record_fetch
-        def record(self, key, package_id, task):
+        def record(self, key, package_id, task, *rest):
             if not task.cancelled() and task.exception() is None:
                 os._exit(9)
-            return original(self, key, package_id, task)
+            return original(self, key, package_id, task, *rest)
         engine._Run._record_fetch = record
 
     async def main():

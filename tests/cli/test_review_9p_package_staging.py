@@ -54,12 +54,12 @@ async def test_a_sat_download_starting_mid_stream_does_not_delete_the_package(
         original = downloads_module._seal
         raced: list[int] = []
 
-        def racing(fh: BinaryIO, tmp: Path, target: Path, limits: Any) -> Any:
+        def racing(fh: BinaryIO, tmp: Path, target: Path, limits: Any, inspect: Any) -> Any:
             # The body has arrived, not yet fsynced or renamed: a `sat download --out A` starts
             # now (cron, another terminal) and clears stale temp files in its staging folder.
             if not raced:
                 raced.append(keyed_cli(sandbox, *bulk))
-            return original(fh, tmp, target, limits)
+            return original(fh, tmp, target, limits, inspect)
 
         monkeypatch.setattr(downloads_module, "_seal", racing)
         capsys.readouterr()
@@ -79,7 +79,7 @@ async def test_a_failure_after_the_get_left_says_the_download_may_have_been_spen
     async with world_of(SandboxConfig(speed=3000, seed=5)) as (sandbox, client):
         package_id, _ = await january_package(sandbox, client)
 
-        def disk_full(fh: BinaryIO, tmp: Path, target: Path, limits: Any) -> Any:
+        def disk_full(fh: BinaryIO, tmp: Path, target: Path, limits: Any, inspect: Any) -> Any:
             raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(downloads_module, "_seal", disk_full)
