@@ -24,6 +24,7 @@ import base64
 import hashlib
 import io
 import os
+import posixpath
 import re
 import stat
 import struct
@@ -467,9 +468,9 @@ def _extract(
     root = dest_dir.resolve()
     if not durable:
         # A killed earlier run may have left write_atomic temp files; they are ours to clear.
-        parents = {_lexical_parent(root, m.name) for m in manifest.members}
-        for parent in parents:
-            remove_stale_temp_files(parent)
+        # SAT's members sit at the top: one folder, with no Path built per member.
+        for parent in {posixpath.dirname(m.name) for m in manifest.members}:
+            remove_stale_temp_files(root.joinpath(parent))
     folders = _Folders()
     targets = {
         m.name: _target(root, m, overwrite=overwrite, folders=folders) for m in manifest.members
@@ -898,6 +899,11 @@ def _member_bytes(
         budget.charge(len(chunk))
         crc = zlib.crc32(chunk, crc)
         yield chunk
+    _check_inflated(name, info, size, crc)
+
+
+def _check_inflated(name: str, info: zipfile.ZipInfo, size: int, crc: int) -> None:
+    """Refuse a member whose inflated `size` or CRC-32 is not what its header declares."""
     if size != info.file_size:
         raise CorruptPackageError(
             f"member {name!r} is {size} bytes but its header declares {info.file_size}",
@@ -908,6 +914,10 @@ def _member_bytes(
             f"member {name!r} fails its CRC-32 check (stored {info.CRC:08x}, got {crc:08x})",
             member=name,
         )
+
+
+def _bad_deflate(name: str, exc: zlib.error) -> CorruptPackageError:
+    return CorruptPackageError(f"member {name!r} has bad deflate data: {exc}", member=name)
 
 
 _ONE_PIECE = _MIB
@@ -933,24 +943,14 @@ def _whole_member(blob: _Blob, entry: _Entry) -> bytes:
         try:
             data = inflater.decompress(raw, info.file_size + 1)
         except zlib.error as exc:
-            raise CorruptPackageError(
-                f"member {name!r} has bad deflate data: {exc}", member=name
-            ) from exc
+            raise _bad_deflate(name, exc) from exc
         if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
             raise CorruptPackageError(
                 f"member {name!r} does not inflate to the {info.file_size} bytes its header "
                 "declares",
                 member=name,
             )
-    if len(data) != info.file_size:
-        raise CorruptPackageError(
-            f"member {name!r} is {len(data)} bytes but its header declares {info.file_size}",
-            member=name,
-        )
-    if zlib.crc32(data) != info.CRC:
-        raise CorruptPackageError(
-            f"member {name!r} fails its CRC-32 check (stored {info.CRC:08x})", member=name
-        )
+    _check_inflated(name, info, len(data), zlib.crc32(data))
     return data
 
 
@@ -977,9 +977,7 @@ def _inflate(raw: Iterator[bytes], name: str) -> Iterator[bytes]:
             if chunk:
                 yield chunk
     except zlib.error as exc:
-        raise CorruptPackageError(
-            f"member {name!r} has bad deflate data: {exc}", member=name
-        ) from exc
+        raise _bad_deflate(name, exc) from exc
     if inflater.unused_data or piece is not None:
         raise CorruptPackageError(
             f"member {name!r} has bytes after the end of its deflate data", member=name
@@ -1019,21 +1017,15 @@ class _Folders:
         return names is None or _fold(name) in names
 
 
-def _lexical_parent(root: Path, name: str) -> Path:
-    """The folder a member named `name` goes to under `root`, before symlinks are followed."""
-    # SAT's members sit at the top: `root` itself, with no Path built per member.
-    return root if "/" not in name else root.joinpath(*name.split("/")).parent
-
-
 def _target(
     root: Path, member: PackageMember, *, overwrite: bool, folders: _Folders
 ) -> tuple[Path, bool]:
     """Where a member goes under `root` (resolved), and whether it must be written."""
     name = member.name
-    base = name.rsplit("/", 1)[-1]
+    parent, base = posixpath.split(name)
     # resolve() follows symlinks already in the destination: a linked folder must not lead out.
     # `root` is resolved already, so a top-level member's folder is `root` itself.
-    folder = root if "/" not in name else folders.resolve(_lexical_parent(root, name))
+    folder = folders.resolve(root.joinpath(parent)) if parent else root
     if folder is not root and not folder.is_relative_to(root):
         raise UnsafePackageError(
             f"member {name!r} would be written to {folder}, outside {root}", member=name

@@ -81,6 +81,12 @@ _SIDE = {"received": ("receptor", "emisor"), "issued": ("emisor", "receptor")}
 _NAME_COLUMNS = ("nombreemisor", "nombrereceptor", "nombreacuentaterceros")
 
 
+def cfdi_uuid_of(name: str) -> str | None:
+    """The UUID (lowercase) a member or file named `<UUID>.xml` says it holds, else None."""
+    found = _UUID_NAME.match(name)
+    return None if found is None else found.group(1).lower()
+
+
 @attrs.frozen
 class PackageScan:
     """What a staged package shows: `mismatch` (why it is another request's, in words) or
@@ -271,8 +277,8 @@ def damaged_cfdis(paths: Iterable[Path]) -> tuple[str, ...]:
     in 64 KiB pieces (memory stays flat). Raises `OSError` for a file that cannot be read."""
     damaged = []
     for path in paths:
-        named = _UUID_NAME.match(path.name)
-        if named is None:
+        uuid = cfdi_uuid_of(path.name)
+        if uuid is None:
             continue
         whole = _Whole()
         parser = ET.XMLParser(target=whole)
@@ -291,7 +297,7 @@ def damaged_cfdis(paths: Iterable[Path]) -> tuple[str, ...]:
             ok = False
         finally:
             chunks.close()
-        if not (ok and whole.comprobante and whole.uuid == named.group(1).lower()):
+        if not (ok and whole.comprobante and whole.uuid == uuid):
             damaged.append(path.name)
     return tuple(damaged)
 
@@ -301,7 +307,7 @@ def cfdi_uuids(names: Iterable[str]) -> set[str]:
     `<UUID>.xml` (its TimbreFiscalDigital UUID), matched case-insensitively, so a copy under
     another name (`… copy.xml`), a PDF beside it or a name differing only in case adds none.
     Only names are read (`journal keep` counts what it keeps against SAT's count)."""
-    return {found.group(1).lower() for name in names if (found := _UUID_NAME.match(name))}
+    return {uuid for name in names if (uuid := cfdi_uuid_of(name)) is not None}
 
 
 def visible_files(folder: Path | None) -> tuple[str, ...]:
@@ -356,9 +362,9 @@ def extraction_of(path: Path) -> Extraction:
     SHA-256 when it is a `<UUID>.xml` whose bytes `damaged_cfdis` calls damaged (SAT's own
     form of it: never counted as damage later). Raises `OSError`."""
     stat = path.stat()
-    found = _UUID_NAME.match(path.name)
+    uuid = cfdi_uuid_of(path.name)
     served = None
-    if found is not None and not _intact(path, found.group(1).lower()):
+    if uuid is not None and not _intact(path, uuid):
         served = _sha256(path)
     return Extraction(stat.st_size, stat.st_mtime_ns, served)
 
@@ -416,9 +422,9 @@ def _broken_uuids(
     """The UUIDs of `wanted` whose every copy among the `held` names is damaged."""
     copies: dict[str, list[str]] = {}
     for name in held:
-        found = _UUID_NAME.match(name)
-        if found is not None and found.group(1).lower() in wanted:
-            copies.setdefault(found.group(1).lower(), []).append(name)
+        uuid = cfdi_uuid_of(name)
+        if uuid is not None and uuid in wanted:
+            copies.setdefault(uuid, []).append(name)
     return {
         uuid
         for uuid, found in copies.items()
@@ -437,15 +443,13 @@ def damaged_files(
     known = recorded or {}
     found = []
     for name in names:
-        named = _UUID_NAME.match(name)
+        uuid = cfdi_uuid_of(name)
         path = folder / name
-        if named is None or not path.is_file():
+        if uuid is None or not path.is_file():
             continue
         mine = known.get(name)
         try:
-            whole = (
-                _intact(path, named.group(1).lower(), mine) if mine else not damaged_cfdis([path])
-            )
+            whole = _intact(path, uuid, mine) if mine else not damaged_cfdis([path])
         except OSError:
             whole = False
         if not whole:
@@ -507,12 +511,6 @@ class WholeLook:
     @property
     def whole(self) -> bool:
         return self._seen and _END.search(self._tail) is not None
-
-
-def cfdi_uuid_of(name: str) -> str | None:
-    """The UUID (lowercase) a member or file named `<UUID>.xml` says it holds, else None."""
-    found = _UUID_NAME.match(name)
-    return None if found is None else found.group(1).lower()
 
 
 def metadata_rows(paths: Iterable[Path]) -> int:

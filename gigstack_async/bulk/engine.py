@@ -1193,7 +1193,7 @@ class _Run:
             # A deadline passing during that fsync is the pipeline's to check (the run's send
             # window): the GET then never leaves and its count is given back.
             state = self.store.get(key)
-            reading = self.readings.start(state.start, state.end, state.rfc_type)
+            reading = Reading(start=state.start, end=state.end, rfc_type=state.rfc_type)
             task = asyncio.ensure_future(
                 self.downloads.fetch_package_to(
                     package_id,

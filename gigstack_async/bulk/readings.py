@@ -16,8 +16,6 @@ from datetime import date
 from gigstack_async.bulk import content
 from gigstack_async.bulk.content import PackageScan
 
-_Month = tuple[date | None, date | None, str]  # start, end, rfc_type: what a reading depends on
-
 
 class Reading:
     """A `packages.MemberInspector` that never raises: a reading that fails is `broken` and
@@ -28,9 +26,8 @@ class Reading:
     whole (`whole`: `content.WholeLook`), which extraction records of each file it writes
     (`engine._extractions`) without reading the files back."""
 
-    def __init__(self, month: _Month) -> None:
-        self.month = month
-        self.reader = content.PackageReader(start=month[0], end=month[1], rfc_type=month[2])
+    def __init__(self, *, start: date | None, end: date | None, rfc_type: str) -> None:
+        self.reader = content.PackageReader(start=start, end=end, rfc_type=rfc_type)
         self.broken = False
         self.whole: dict[str, bool] = {}
 
@@ -62,9 +59,6 @@ class Readings:
     def __init__(self) -> None:
         self._kept: dict[tuple[str, str], Reading] = {}
 
-    def start(self, start: date | None, end: date | None, rfc_type: str) -> Reading:
-        return Reading((start, end, rfc_type))
-
     def keep(self, package_id: str, sha256: str, reading: Reading) -> None:
         """The package `package_id` was staged with bytes `sha256`, read by `reading`."""
         if not reading.broken:
@@ -76,6 +70,9 @@ class Readings:
         """The reading of the staged bytes `sha256` of `package_id`, if one is kept and was
         made for a month of these dates and side; each is given once."""
         reading = self._kept.pop((package_id, sha256.lower()), None)
-        if reading is None or reading.month != (start, end, rfc_type):
+        if reading is None:
+            return None
+        reader = reading.reader
+        if (reader.start, reader.end, reader.rfc_type) != (start, end, rfc_type):
             return None
         return reading

@@ -13,7 +13,7 @@ import pytest
 from gigstack_async import GigstackClient
 from gigstack_async.bulk import content, engine
 from gigstack_async.bulk.content import scan_package
-from gigstack_async.bulk.readings import Readings
+from gigstack_async.bulk.readings import Reading, Readings
 from gigstack_async.packages import extract_staged, verify_staged
 from gigstack_async.sandbox import Sandbox
 from tests.bulk._support import PACKAGE, cfdi_text, results, run
@@ -46,7 +46,7 @@ def test_the_staging_reading_says_what_scan_package_says(
 ) -> None:
     path = package(tmp_path, PACKAGES[kind])
     readings = Readings()
-    reading = readings.start(*JAN, rfc_type)
+    reading = Reading(start=JAN[0], end=JAN[1], rfc_type=rfc_type)
     manifest = verify_staged(path, inspect=reading)
     readings.keep("P1", manifest.sha256, reading)
 
@@ -68,7 +68,7 @@ def test_the_staging_reading_says_what_scan_package_says(
 def _kept(tmp_path: Path) -> tuple[Readings, str]:
     path = package(tmp_path, PACKAGES["issued"])
     readings = Readings()
-    reading = readings.start(*JAN, "received")
+    reading = Reading(start=JAN[0], end=JAN[1], rfc_type="received")
     sha256 = verify_staged(path, inspect=reading).sha256
     readings.keep("P1", sha256, reading)
     return readings, sha256
@@ -99,7 +99,7 @@ def test_a_reading_that_failed_gives_no_verdict_and_does_not_fail_the_staging(
 ) -> None:
     path = package(tmp_path, PACKAGES["issued"])
     readings = Readings()
-    reading = readings.start(*JAN, "received")
+    reading = Reading(start=JAN[0], end=JAN[1], rfc_type="received")
 
     def broken(name: str, chunks: object) -> None:
         raise RuntimeError("a bug in the reader")
@@ -154,7 +154,7 @@ def _served(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
 
 def test_the_staging_pass_tells_which_cfdis_look_whole(tmp_path: Path) -> None:
     path, members = _served(tmp_path)
-    reading = Readings().start(*JAN, "received")
+    reading = Reading(start=JAN[0], end=JAN[1], rfc_type="received")
     verify_staged(path, inspect=reading)
     names = list(members)
 
@@ -165,7 +165,7 @@ def test_stamps_from_the_staging_pass_equal_stamps_read_from_the_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path, _members = _served(tmp_path)
-    reading = Readings().start(*JAN, "received")
+    reading = Reading(start=JAN[0], end=JAN[1], rfc_type="received")
     verify_staged(path, inspect=reading)
     files = extract_staged(path, tmp_path / "out").files
     read_back = [content.extraction_of(f.path) for f in files]

@@ -86,6 +86,40 @@ async def test_a_copy_replaced_while_it_was_scanned_is_downloaded_again_not_refu
         assert store.identity.rfc == TAXPAYER
 
 
+async def test_a_copy_replaced_after_its_reading_is_caught_by_extraction_sha256(
+    tmp_path: Path, world: tuple[Sandbox, GigstackClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The usual path: the content check is the reading made as the package was staged, of the
+    # bytes whose SHA-256 was recorded. A copy replaced after that reading (another
+    # taxpayer's ZIP) is refused by extraction's SHA-256 check: a lost copy, downloaded again.
+    sandbox, client = world
+    out = tmp_path / "cfdi"
+    extract, scan = engine._extract_stamped, engine.scan_package
+    swapped: list[Path] = []
+    scanned: list[Path] = []
+
+    def replace_then_extract(path: Path, *args: object, **kw: object) -> object:
+        if not swapped:
+            swapped.append(_foreign(path))
+        return extract(path, *args, **kw)  # type: ignore[arg-type]
+
+    def counted_scan(path: Path, **kw: object) -> object:
+        scanned.append(path)
+        return scan(path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_extract_stamped", replace_then_extract)
+    monkeypatch.setattr(engine, "scan_package", counted_scan)
+
+    done = results(await run(client, out, "2024-02", "2024-02"))["2024-02"]
+
+    assert swapped
+    assert done.ok, done.error
+    assert done.files
+    assert not (out / "2024-02" / "FOREIGN-0000.xml").exists()
+    assert len(sandbox.state.calls_to(PACKAGE)) == 2  # downloaded again (1 of 2 left)
+    assert not scanned  # both copies were judged by the reading made as they were staged
+
+
 def _staged(path: Path, sha256: str) -> m.StagedFile:
     return m.StagedFile("P1", str(path), sha256, path.stat().st_size)
 
