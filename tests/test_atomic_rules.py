@@ -56,10 +56,26 @@ def test_a_taken_temp_name_is_replaced_by_a_fresh_one(
     monkeypatch.setattr(_atomic.random, "getrandbits", lambda n: 0)
     squatter = tmp_path / ".f.0000000000000000.tmp"
     squatter.write_bytes(b"not yours")
-    write_atomic(tmp_path / "f", b"x")
+    old = os.umask(0)
+    try:
+        write_atomic(tmp_path / "f", b"x")
+    finally:
+        os.umask(old)
     assert (tmp_path / "f").read_bytes() == b"x"
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o666  # the second name's too
     assert squatter.read_bytes() == b"not yours"
     assert sorted(os.listdir(tmp_path)) == [".f.0000000000000000.tmp", "f"]
+
+
+def test_the_usual_temp_name_needs_no_second_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(n: int) -> str:
+        raise AssertionError("the fallback name was asked for")
+
+    monkeypatch.setattr(_atomic.secrets, "token_hex", refused)
+    write_atomic(tmp_path / "f", b"x")
+    assert (tmp_path / "f").read_bytes() == b"x"
 
 
 def test_a_failed_rename_removes_the_temp_file(

@@ -201,6 +201,37 @@ def test_a_member_that_no_longer_matches_its_verified_entry_is_refused(tmp_path:
             packages._whole_member(blob, cut)
 
 
+def test_a_member_read_again_in_one_piece_is_checked_as_strictly_as_streamed() -> None:
+    # What `_whole_member` refuses, by member name: the cases only a file changed after its
+    # verification can reach (the verifying pass refused them all first).
+    text = b"<a>" + b"x" * 500 + b"</a>"
+    data = make_zip(("a.xml", text), ("b.xml", b"<b/>"))
+    with packages._Blob(data) as blob:
+        entry = packages._entries(blob, DEFAULT_LIMITS)[0]
+        size = entry.info.file_size
+
+        def refused(match: str, **changes: int) -> None:
+            changed = attrs.evolve(entry, info=_with(entry.info, **changes))
+            with pytest.raises(CorruptPackageError, match=match) as caught:
+                packages._whole_member(blob, changed)
+            assert caught.value.member == "a.xml"
+
+        # Declared 2 bytes short: the inflate stops at the declared size + 1, not at the end.
+        refused(f"'a.xml' does not inflate to the {size - 2} bytes its header declares$",
+                file_size=size - 2)  # fmt: skip
+        # Bytes after the end of the deflate data (the next member's header).
+        refused("'a.xml' does not inflate", compress_size=entry.info.compress_size + 3)
+        beyond = blob.size - entry.data_offset + 1
+        refused("'a.xml' is truncated: its data runs past the end of the package$",
+                compress_size=beyond)  # fmt: skip
+    broken = bytearray(data)
+    broken[entry.data_offset : entry.data_offset + 4] = b"\xff\xff\xff\xff"
+    with packages._Blob(bytes(broken)) as blob, pytest.raises(CorruptPackageError) as caught:
+        packages._whole_member(blob, entry)
+    assert re.search(r"'a\.xml' has bad deflate data: Error -?\d", str(caught.value))
+    assert caught.value.member == "a.xml"
+
+
 def _with(info: zipfile.ZipInfo, **changes: int) -> zipfile.ZipInfo:
     copy = zipfile.ZipInfo(info.filename)
     for name in ("compress_type", "CRC", "compress_size", "file_size", "header_offset"):
