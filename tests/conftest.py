@@ -37,8 +37,11 @@ from gigstack_async.transports import MockTransport, Request, Response
 # Hypothesis profiles. `ci` (CI=true, as `.ci/run` sets it): derandomized, so one commit gets
 # one verdict and a CI failure replays locally with `CI=true make pytest`. `fuzz` (`make fuzz`):
 # a fresh random search, several times larger, where new counterexamples are looked for.
+# `floor` (`make test-floor`): derandomized and smaller, since that run proves the oldest
+# aiohttp/attrs/cattrs work, not the depth of the search (the `ci` run beside it searches).
 # Anywhere else: Hypothesis's default random search.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("floor", derandomize=True, database=None, max_examples=20)
 settings.register_profile("fuzz", max_examples=1000, print_blob=True)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")

@@ -834,15 +834,19 @@ class MonthMachineModel(RuleBasedStateMachine):
 
 
 # Under `make mutate` (mutmut sets MUTANT_UNDER_TEST) each mutant of machine.py runs this test:
-# a lighter, still derandomized search keeps the run to minutes; `make test` runs the full one
-# (derandomized under CI, random elsewhere), `make fuzz` a larger random one (tests/conftest.py).
-_UNDER_MUTATION = bool(os.environ.get("MUTANT_UNDER_TEST"))
+# a lighter, still derandomized search keeps the run to minutes, as in `make test-floor` (the
+# `floor` profile: that run checks the oldest dependencies, the main run beside it searches);
+# `make test` runs the full one (derandomized under CI, random elsewhere), `make fuzz` a larger
+# random one (tests/conftest.py).
+_LIGHT = (
+    bool(os.environ.get("MUTANT_UNDER_TEST")) or os.environ.get("HYPOTHESIS_PROFILE") == "floor"
+)
 _PROFILE = settings.default
 MonthMachineModel.TestCase.settings = settings(
-    max_examples=40 if _UNDER_MUTATION else max(300, _PROFILE.max_examples),
-    stateful_step_count=25 if _UNDER_MUTATION else 50,
-    derandomize=_UNDER_MUTATION or _PROFILE.derandomize,
-    database=None if _UNDER_MUTATION or _PROFILE.derandomize else _PROFILE.database,
+    max_examples=40 if _LIGHT else max(300, _PROFILE.max_examples),
+    stateful_step_count=25 if _LIGHT else 50,
+    derandomize=_LIGHT or _PROFILE.derandomize,
+    database=None if _LIGHT or _PROFILE.derandomize else _PROFILE.database,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
