@@ -90,11 +90,12 @@ mutate-sample: $(STAMP)
 	$(PY) -m mutation --sample $(MUTATION_SAMPLE)
 
 # Three jobs at a time on CI's two cores (the suite's parts wait on subprocesses and timers a
-# good part of the time), longest first: the floor venv's install and suite run beside the main
-# suite's parts; --output-sync prints each step's output whole when it ends.
+# good part of the time), longest first: the mutant sample (it generates every mutant before
+# it runs its 25) and the floor venv's install and suite run beside the main suite's parts;
+# --output-sync prints each step's output whole when it ends.
 test:
-	$(MAKE) -j3 --output-sync=target test-floor pytest-rest pytest-bulk pytest-survival \
-		mutate-sample typecheck lint codegen-check
+	$(MAKE) -j3 --output-sync=target mutate-sample test-floor pytest-rest pytest-bulk \
+		pytest-survival typecheck lint codegen-check
 
 # The oldest versions pyproject.toml allows (">=X" read as "==X"), in a second venv: the suite
 # runs there, so the floors stay true, minus what does not exercise those libraries any further:
