@@ -45,7 +45,26 @@ def build_parser() -> CliParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (see `gigstack-async --help`)."""
+    """Run the CLI; returns the exit code (see `gigstack-async --help`). SIGTERM (`kill`, a
+    service manager stopping it) ends a command as Ctrl-C does: summary, how to resume, 130."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _as_ctrl_c)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        return _main(argv)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _as_ctrl_c(signum: int, frame: object) -> None:
+    # Whatever handles SIGINT right now handles it: asyncio.run's cancels the command's task,
+    # so the run stops sending and records what is in flight before its summary; Python's
+    # raises KeyboardInterrupt (see `interrupted`).
+    signal.raise_signal(signal.SIGINT)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     redactor = Redactor.from_invocation(arguments)
     ui = Ui(redactor)

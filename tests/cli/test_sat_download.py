@@ -183,8 +183,9 @@ def parent_sigint(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("parent_sigint")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 async def test_ctrl_c_cancels_exits_130_and_a_rerun_resumes(
-    sandbox: Sandbox, spawn_cli, cli, tmp_path: Path
+    sandbox: Sandbox, spawn_cli, cli, tmp_path: Path, stop: signal.Signals
 ) -> None:
     sandbox.clock.speed = 0  # every month stays pending until we let time run
     out = tmp_path / "cfdi"
@@ -194,7 +195,7 @@ async def test_ctrl_c_cancels_exits_130_and_a_rerun_resumes(
         line = (await process.stdout.readline()).decode()
         assert line, "the CLI ended before submitting every month"
         submitted += " submitted " in line
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
 
     assert process.returncode == 130
