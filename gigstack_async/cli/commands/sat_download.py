@@ -85,8 +85,8 @@ whose journal holds every month's request sends none and asks nothing.
 
 exit codes: 0 every month downloaded; 1 some month failed or did not finish (see the
 summary; re-run to resume); 2 invalid input (nothing sent); 3 key refused; 4 API error;
-5 API unreachable; 130 interrupted (Ctrl-C: the summary shows each month's stage, nothing more
-is sent; the journal keeps the progress)."""
+5 API unreachable; 130 interrupted (Ctrl-C or SIGTERM: the summary shows each month's stage,
+nothing more is sent; the journal keeps the progress)."""
 
 
 def register(subparsers: Any) -> None:
