@@ -114,6 +114,12 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")
 
 
+def is_temp_name(name: str) -> bool:
+    """Whether a file named `name` looks like `write_atomic`'s temp file, which
+    `remove_stale_temp_files` deletes."""
+    return _TEMP_NAME.match(name) is not None
+
+
 def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Delete the temp files a killed `write_atomic` left in `folder`; return what was removed.
 
@@ -125,7 +131,7 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
         return []
     removed = []
     for entry in root.iterdir():
-        if _TEMP_NAME.match(entry.name) and entry.is_file():
+        if is_temp_name(entry.name) and entry.is_file():
             with contextlib.suppress(FileNotFoundError):
                 entry.unlink()
                 removed.append(entry)

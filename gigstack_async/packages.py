@@ -37,7 +37,7 @@ from pathlib import Path
 
 import attrs
 
-from gigstack_async._atomic import fsync_dir, remove_stale_temp_files, write_atomic
+from gigstack_async._atomic import fsync_dir, is_temp_name, remove_stale_temp_files, write_atomic
 from gigstack_async.errors import GigstackError
 
 __all__ = [
@@ -466,15 +466,16 @@ def _extract(
         entries, manifest = verified
     dest_dir.mkdir(parents=True, exist_ok=True)
     root = dest_dir.resolve()
-    if not durable:
-        # A killed earlier run may have left write_atomic temp files; they are ours to clear.
-        # SAT's members sit at the top: one folder, with no Path built per member.
-        for parent in {posixpath.dirname(m.name) for m in manifest.members}:
-            remove_stale_temp_files(root.joinpath(parent))
     folders = _Folders()
     targets = {
         m.name: _target(root, m, overwrite=overwrite, folders=folders) for m in manifest.members
     }
+    if not durable:
+        # A killed earlier run may have left write_atomic temp files; they are ours to clear,
+        # only in the member folders `_target` resolved inside `root` (review 11 #1: cleared
+        # before, a linked folder led the clearing out of the destination).
+        for folder in {path.parent for path, _ in targets.values()}:
+            remove_stale_temp_files(folder)
 
     made: set[Path] = set()
     # A second pass inflates again rather than holding a verified package (up to the caps) in
@@ -806,6 +807,9 @@ def _name_problem(name: str) -> str | None:
             return "has a component ending in '.' or ' ', which Windows drops"
         if part.split(".")[0].upper() in _WINDOWS_DEVICES:
             return "uses a reserved Windows device name"
+    if is_temp_name(name.rsplit("/", 1)[-1]):
+        # Review 11 #3: the next extraction into its folder would delete it as stale.
+        return "is named like an interrupted extraction's temporary file (.<name>.<hex>.tmp)"
     return None
 
 
@@ -1025,7 +1029,13 @@ def _target(
     parent, base = posixpath.split(name)
     # resolve() follows symlinks already in the destination: a linked folder must not lead out.
     # `root` is resolved already, so a top-level member's folder is `root` itself.
-    folder = folders.resolve(root.joinpath(parent)) if parent else root
+    try:
+        folder = folders.resolve(root.joinpath(parent)) if parent else root
+    except RuntimeError:  # a symlink loop (Python 3.13 raises OSError ELOOP instead)
+        raise ExtractConflictError(
+            f"a symbolic link loop in {root} is in the way of member {name!r}'s folder",
+            member=name,
+        ) from None
     if folder is not root and not folder.is_relative_to(root):
         raise UnsafePackageError(
             f"member {name!r} would be written to {folder}, outside {root}", member=name
