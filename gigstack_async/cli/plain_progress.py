@@ -38,7 +38,7 @@ def describe(event: BulkEvent, row: MonthRow) -> str:
     if isinstance(event, MonthFailed):
         return next_step(event.error, event.hint) or ""
     if isinstance(event, MonthResult):
-        invoices = "?" if row.invoices is None else str(row.invoices)
+        invoices = "-" if row.invoices is None else str(row.invoices)  # unknown, as the table
         open_day = (
             f"; requested before {event.open_day} was over: run the same command again "
             "tomorrow for CFDIs stamped later that day"

@@ -177,6 +177,12 @@ def test_a_done_month_with_fewer_days_is_not_shown_as_finished(
     text = " ".join(capsys.readouterr().out.split())
     assert "covers 2024-04-01..2024-04-15 only" in text
     assert "another --out folder" in text
+    # Newcomer 11 #7: a part kept on purpose (a split after 5003) is led to `journal split`
+    # first, and the whole-month resend says SAT refuses it again after a 5003.
+    assert text.index("`journal split` run on the month's own folder") < text.index(
+        "journal resend"
+    )
+    assert "never after a 5003 for those dates" in text
 
 
 def test_resend_of_a_done_month_needs_force_and_says_what_it_holds(

@@ -706,10 +706,15 @@ def _row(
     if _partial(state):
         # The run that planned more days said MISSING DAYS; the journal must not look finished.
         why = f"{why}; covers {state.start}..{state.end} only, not the whole month"
+        # Newcomer 11 #7: a part downloaded on purpose (after SAT's 5003 for the whole month)
+        # was told to resend the whole month, the request SAT had refused (and billed).
         step = (
-            "the month's other days are not in this journal: download them with `sat download` "
-            "into another --out folder, or `gigstack-async journal resend --force` to request "
-            "the whole month again with the next run's dates (a new request, possibly billed)"
+            "the month's other days are not in this journal. A part downloaded on purpose (the "
+            "month split after SAT's 5003, say) is finished here: `journal split` run on the "
+            "month's own folder, naming this folder and the other parts, records it there. "
+            "Otherwise download the other days with `sat download` into another --out folder; "
+            "`gigstack-async journal resend --force` asks for the whole month again (a new "
+            "request, possibly billed; never after a 5003 for those dates: SAT refuses it again)"
         )
         if _whole_month(state) in state.exhausted:
             step = m.missing_days_way(state, *_whole_month(state))
