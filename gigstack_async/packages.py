@@ -807,7 +807,7 @@ def _name_problem(name: str) -> str | None:
             return "has a component ending in '.' or ' ', which Windows drops"
         if part.split(".")[0].upper() in _WINDOWS_DEVICES:
             return "uses a reserved Windows device name"
-    if is_temp_name(name.rsplit("/", 1)[-1]):
+    if is_temp_name(posixpath.basename(name)):
         # Review 11 #3: the next extraction into its folder would delete it as stale.
         return "is named like an interrupted extraction's temporary file (.<name>.<hex>.tmp)"
     return None
