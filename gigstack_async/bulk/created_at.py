@@ -60,16 +60,16 @@ def created_at_instant(value: int | str | None) -> datetime | None:
         return None
 
 
-def created_at_text(value: int | str | None, *, utc_suffix: bool = True) -> str:
+def created_at_text(value: int | str | None, *, iso: bool = False) -> str:
     """`value` as `YYYY-MM-DD HH:MM:SS UTC` when its instant can be told
     (`created_at_instant`), else as sent with what is unknown about it: "(unit unknown)", or
-    "(time zone not stated)" for an ISO time without an offset. "" for None. `utc_suffix`:
-    False where a column header already says UTC."""
+    "(time zone not stated)" for an ISO time without an offset. "" for None. `iso`: as
+    `YYYY-MM-DDTHH:MM:SSZ` instead, which `journal adopt --created-at` reads as that instant."""
     if value is None or value == "":
         return ""
     instant = created_at_instant(value)
     if instant is not None:
-        return instant.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc_suffix else "")
+        return instant.strftime("%Y-%m-%dT%H:%M:%SZ" if iso else "%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())

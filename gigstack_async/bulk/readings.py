@@ -48,6 +48,11 @@ class Reading:
         except Exception:
             self.broken = True  # never a verdict from a partial reading
 
+    def is_for(self, start: date | None, end: date | None, rfc_type: str) -> bool:
+        """Whether it was read for a month of these dates and side."""
+        reader = self.reader
+        return (reader.start, reader.end, reader.rfc_type) == (start, end, rfc_type)
+
     def verdict(self, *, request_type: str, journal_rfc: str | None) -> PackageScan:
         """`scan_package`'s answer for a month of `request_type` (see `Readings.take`)."""
         return self.reader.verdict(request_type=request_type, journal_rfc=journal_rfc)
@@ -70,9 +75,6 @@ class Readings:
         """The reading of the staged bytes `sha256` of `package_id`, if one is kept and was
         made for a month of these dates and side; each is given once."""
         reading = self._kept.pop((package_id, sha256.lower()), None)
-        if reading is None:
-            return None
-        reader = reading.reader
-        if (reader.start, reader.end, reader.rfc_type) != (start, end, rfc_type):
+        if reading is None or not reading.is_for(start, end, rfc_type):
             return None
         return reading

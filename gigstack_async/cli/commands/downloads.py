@@ -13,7 +13,7 @@ from gigstack_async._generated.models import (
     DownloadRequest,
     DownloadRequestStatus,
 )
-from gigstack_async.bulk.created_at import created_at_instant, created_at_text
+from gigstack_async.bulk.created_at import created_at_text
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.commands import downloads_package
 from gigstack_async.cli.context import Context
@@ -114,10 +114,7 @@ def _created(value: int | str | None) -> str:
     # Its unit is a GUESS (ms, s, ISO): shown in UTC when it can be told, else as sent. The
     # "Z" keeps it that instant when copied into `journal adopt --created-at` (newcomer 11 #6:
     # without it the time was read as Mexico City's, six hours off).
-    instant = None if value is None or value == "" else created_at_instant(value)
-    if instant is None:
-        return created_at_text(value, utc_suffix=False)
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return created_at_text(value, iso=True)
 
 
 def _history_row(entry: DownloadRequest) -> list[str]:
