@@ -54,15 +54,14 @@ def write_atomic(
     # times, and building Paths cost more than the system calls (make bench, fan-out).
     target = os.fspath(path)
     folder, name = os.path.split(target)
-    # The name is capped so that a long target name cannot make the temp name too long.
     # `random` (seeded from the OS, reseeded after fork), not `secrets`: one system call fewer
     # per file, each of which lets another thread take the GIL. O_EXCL keeps names unique.
-    tmp = os.path.join(folder, f".{name[:64]}.{random.getrandbits(64):016x}.tmp")
+    tmp = os.path.join(folder, f".{temp_stem(name)}.{random.getrandbits(64):016x}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(tmp, flags, 0o666)
     except FileExistsError:  # another writer's temp file: never reused, a new name instead
-        tmp = os.path.join(folder, f".{name[:64]}.{secrets.token_hex(8)}.tmp")
+        tmp = os.path.join(folder, f".{temp_stem(name)}.{secrets.token_hex(8)}.tmp")
         fd = os.open(tmp, flags, 0o666)
     try:
         # Plain os.write on the descriptor, not a buffered file object: that one would fstat
@@ -84,6 +83,24 @@ def write_atomic(
         raise
     if sync_dir:
         fsync_dir(folder or os.curdir)
+
+
+_STEM_BYTES = 64
+
+
+def temp_stem(name: str) -> str:
+    """The start of `name` that a temp file beside it is named after: at most 64 bytes as the
+    filesystem encodes it (a name limit, 255 on most filesystems, counts bytes, not
+    characters: a long non-ASCII name must not make its temp name too long), cut at a
+    character, never inside one.
+
+    Example: `temp_stem("é" * 40)` is 32 characters (64 bytes in UTF-8)."""
+    stem = name[:_STEM_BYTES]
+    if stem.isascii():
+        return stem
+    while len(os.fsencode(stem)) > _STEM_BYTES:
+        stem = stem[:-1]
+    return stem
 
 
 def _write_all(fd: int, chunk: bytes | bytearray | memoryview) -> None:

@@ -159,6 +159,25 @@ def test_the_temp_name_is_hidden_and_capped(
     assert len(temp) == 1 + 64 + 1 + 16 + 4
 
 
+def test_a_long_non_ascii_name_gets_a_temp_name_the_filesystem_takes(tmp_path: Path) -> None:
+    # Review 11 finding 4: the stem was capped at 64 characters, so a 254-byte UTF-8 name
+    # made a temp name of over 255 bytes (ENAMETOOLONG) and the file was never written:
+    # 64 four-byte characters are 256 bytes.
+    name = "😀" * 62 + ".xml"
+    assert 250 <= len(name.encode()) <= 255
+    write_atomic(tmp_path / name, b"<a/>")
+    assert (tmp_path / name).read_bytes() == b"<a/>"
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_the_temp_stem_is_cut_by_bytes_at_a_character() -> None:
+    assert _atomic.temp_stem("x" * 100) == "x" * 64
+    assert _atomic.temp_stem("é" * 40) == "é" * 32  # 2 bytes each
+    assert _atomic.temp_stem("a" + "€" * 30) == "a" + "€" * 21  # 1 + 63 bytes
+    assert _atomic.temp_stem("😀" * 20) == "😀" * 16
+    assert _atomic.temp_stem("ab") == "ab"
+
+
 def test_stale_temp_files_are_removed_and_nothing_else(tmp_path: Path) -> None:
     stale = tmp_path / ".A1.xml.0123456789abcdef.tmp"
     stale.write_bytes(b"<?xml")

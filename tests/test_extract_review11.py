@@ -105,3 +105,18 @@ def test_a_member_merely_ending_in_tmp_is_extracted(tmp_path: Path) -> None:
     extract_package(data, tmp_path / "out")
     assert (tmp_path / "out" / ".notes.tmp").read_bytes() == b"a"
     assert (tmp_path / "out" / "x.0123456789abcdef.tmp").read_bytes() == b"b"
+
+
+def test_a_member_with_a_long_non_ascii_name_is_extracted(tmp_path: Path) -> None:
+    # Review 11 finding 4: a 254-byte UTF-8 member name hit ENAMETOOLONG on the temp file
+    # `write_atomic` names after it (its stem was capped in characters, not bytes).
+    name = "😀" * 62 + ".xml"  # 252 bytes; 64 of these characters are 256
+    assert len(name.encode()) == 252
+    package = _staged(tmp_path, make_zip((name, b"<x/>"), ("a.xml", b"<a/>")))
+    dest = tmp_path / "out"
+
+    result = extract_staged(package, dest)
+
+    assert sorted(f.name for f in result.files) == sorted([name, "a.xml"])
+    assert (dest / name).read_bytes() == b"<x/>"
+    assert sorted(p.name for p in dest.iterdir()) == sorted([name, "a.xml"])
