@@ -41,6 +41,7 @@ from gigstack_async.cli.commands.journal_repair import register_repair
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
+from gigstack_async.cli.resume_command import resume_command
 from gigstack_async.cli.tables import Col, print_table
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
@@ -282,7 +283,10 @@ def register(commands: Any) -> None:
         help="each month's state and why",
         description="Show each month of a bulk download: its state, request id, CFDIs, files "
         "written, why it is in that state and what to do next (below the table, in full, each "
-        "command to copy on a line of its own). With MONTH, also its history. "
+        "command to copy on a line of its own). While a month is not finished, the `sat "
+        "download` command that goes on with it, written out from the journal (its dates, "
+        "kind, --out, --journal, --base-url and --team; not the API key), when one command "
+        "plans exactly the journal's months. With MONTH, also its history. "
         "Read-only: it works while a `sat download` runs on the folder (it says so). On a "
         "damaged journal it shows what is left (each month's request ids, from its records, "
         "its log and the file's bytes) and the commands that go on without billing again.",
@@ -836,6 +840,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 for state in store.states()
             ]
             show_rows(ctx.ui, rows)
+            _say_resume(ctx, store, out, running=running)
             return exitcodes.OK
         state = _month(store, args.month)
         state = repair.missing_now(store, state.key)  # a folder that lost files says so
@@ -886,7 +891,23 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             # Its commands name the folder, as the month's own why and next step (review r2 H2).
             why = with_journal(why, state.key, journal, out=out) or ""
             ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {why}")
+        if not state.settled:
+            _say_resume(ctx, store, out, running=running)
     return exitcodes.OK
+
+
+def _say_resume(ctx: Context, store: JournalStore, out: str, *, running: bool) -> None:
+    """Where a month's next step is "run the same command again", that command, written out
+    from the journal (newcomer 11: days later, the user may not have it)."""
+    if running or all(state.settled for state in store.states()):
+        return
+    command = resume_command(store, store.path, Path(out))
+    if command is None:
+        return
+    ctx.ui.out(
+        f"The same command, for this journal: `{command}` (the API key from GIGSTACK_API_KEY "
+        "or --api-key; it asks before sending anything that may be billed)."
+    )
 
 
 def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
