@@ -68,3 +68,28 @@ def test_quick_bench_produces_every_scenario_peer_and_target(tmp_path: Path) -> 
     assert "MET" in text
     assert "logical CPUs" in text
     assert "openapi-python-client" in text
+
+
+def test_the_disk_floor_writes_the_same_files_again(tmp_path: Path) -> None:
+    # The fan-out's "disk floor" figure: the run's files, the same sizes and month folders,
+    # written plainly; a floor that wrote fewer or smaller files would flatter the SDK's share.
+    from gigstack_async import MonthResult
+
+    written = []
+    for month, sizes in (("2024-01", (10, 2000)), ("2024-02", (0, 5, 7))):
+        folder = tmp_path / "run" / month
+        folder.mkdir(parents=True)
+        files = []
+        for number, size in enumerate(sizes):
+            path = folder / f"{number}.xml"
+            path.write_bytes(b"a" * size)
+            files.append(path)
+        written.append(MonthResult(month, request_id="r", state="completed", files=tuple(files)))
+
+    seconds = fanout.file_creation_floor(written, tmp_path / "floor")
+
+    assert seconds >= 0
+    again = sorted(
+        (path.parent.name, path.stat().st_size) for path in (tmp_path / "floor").rglob("*.xml")
+    )
+    assert again == [("00", 10), ("00", 2000), ("01", 0), ("01", 5), ("01", 7)]
