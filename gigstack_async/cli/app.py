@@ -61,7 +61,15 @@ def _as_ctrl_c(signum: int, frame: object) -> None:
     # Whatever handles SIGINT right now handles it: asyncio.run's cancels the command's task,
     # so the run stops sending and records what is in flight before its summary; Python's
     # raises KeyboardInterrupt (see `interrupted`).
-    signal.raise_signal(signal.SIGINT)
+    if callable(signal.getsignal(signal.SIGINT)):
+        signal.raise_signal(signal.SIGINT)
+        return
+    # SIGINT ignored (a script's background job, `cmd &`: its shell ignores Ctrl-C for it, and
+    # asyncio.run then installs no handler of its own): SIGTERM must still stop the command
+    # (newcomer 12 #1: the run went on to the end, exit 0). KeyboardInterrupt ends asyncio.run,
+    # which cancels the command's tasks and lets them finish (a package GET in flight is
+    # recorded), then `interrupted` prints the summary.
+    raise KeyboardInterrupt
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -13,6 +13,8 @@ import pytest
 
 from gigstack_async.sandbox import LifecycleConfig, Sandbox
 
+from .conftest import base_env, cli_command
+
 MONTHS = ("2025-01", "2025-03")
 KEYS = ["2025-01", "2025-02", "2025-03"]
 
@@ -209,6 +211,49 @@ async def test_ctrl_c_cancels_exits_130_and_a_rerun_resumes(
     sandbox.clock.speed = 3000
     again = await cli(*download_args(out))
 
+    assert again.code == 0, again.stderr
+    assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))  # nothing submitted twice
+    assert files_on_disk(out) == expected_files(sandbox)
+
+
+async def test_sigterm_stops_a_run_whose_ctrl_c_is_ignored(
+    sandbox: Sandbox, api_env: dict[str, str], cli, tmp_path: Path
+) -> None:
+    # Newcomer 12 #1: a script's background job (`gigstack-async sat download ... &`) starts
+    # with SIGINT ignored; SIGTERM was passed on as SIGINT, ignored too, and the run went on to
+    # the end (a package GET spent, exit 0). It must stop as Ctrl-C does.
+    sandbox.clock.speed = 0  # every month stays pending until we let time run
+    out = tmp_path / "cfdi"
+    process = await asyncio.create_subprocess_exec(
+        *cli_command(),
+        *download_args(out),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=base_env(api_env),
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        submitted = 0
+        while submitted < len(KEYS):
+            line = (await process.stdout.readline()).decode()  # type: ignore[union-attr]
+            assert line, "the CLI ended before submitting every month"
+            submitted += " submitted " in line
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.returncode == 130, stderr.decode()
+    assert "run the same command again to resume" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    summary = stdout.decode().split("Summary", 1)[1]
+    assert all(f"{key}  " in summary for key in KEYS), summary
+    sandbox.clock.speed = 3000
+    again = await cli(*download_args(out))
     assert again.code == 0, again.stderr
     assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))  # nothing submitted twice
     assert files_on_disk(out) == expected_files(sandbox)
