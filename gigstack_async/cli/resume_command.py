@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import os
 from datetime import date
 from pathlib import Path
 
@@ -31,9 +32,14 @@ from gigstack_async.bulk.run import DEFAULT_JOURNAL
 from gigstack_async.bulk.store import JournalStore, canonical_base_url
 
 
-def resume_command(store: JournalStore, journal: Path, out: Path) -> str | None:
+def resume_command(
+    store: JournalStore, journal: Path, out: Path, *, environment_base_url: str | None = None
+) -> str | None:
     """`gigstack-async sat download ...` for the journal at `journal` downloading into `out`;
-    None when no single command plans exactly the journal's months (see the module)."""
+    None when no single command plans exactly the journal's months (see the module).
+
+    `--base-url` is written for any server but gigstack's own, and for gigstack's own too when
+    `environment_base_url` (the GIGSTACK_BASE_URL the command would run with) is another."""
     states = sorted(store.states(), key=lambda state: state.key)
     if not states or not _one_period(states):
         return None
@@ -50,10 +56,13 @@ def resume_command(store: JournalStore, journal: Path, out: Path) -> str | None:
     ]
     if identity.request_type != "cfdi":
         words += ["--type", identity.request_type]
-    words += ["--out", str(out)]
+    words += ["--out", _operand(out)]
     if _resolved(journal) != _resolved(out / DEFAULT_JOURNAL):
-        words += ["--journal", str(journal)]
-    if canonical_base_url(identity.base_url) != canonical_base_url(DEFAULT_BASE_URL):
+        words += ["--journal", _operand(journal)]
+    server = canonical_base_url(identity.base_url)
+    if server != canonical_base_url(DEFAULT_BASE_URL) or (
+        environment_base_url and server != canonical_base_url(environment_base_url)
+    ):
         words += ["--base-url", identity.base_url]
     if identity.team:
         words += ["--team", identity.team]
@@ -89,6 +98,12 @@ def _edge(day: date, *, first: bool) -> str:
     if day.day == (1 if first else last_day):
         return f"{day.year}-{day.month:02d}"
     return day.isoformat()
+
+
+def _operand(path: Path) -> str:
+    """`path` as an option's value: `./-x`, not `-x`, which argparse would read as an option."""
+    text = str(path)
+    return f".{os.sep}{text}" if text.startswith("-") else text
 
 
 def _resolved(path: Path) -> Path:

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import calendar
 import contextlib
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ from gigstack_async.cli.parser import PROG, command_parser, group_parser
 from gigstack_async.cli.resume_command import resume_command
 from gigstack_async.cli.tables import Col, print_table
 from gigstack_async.cli.ui import Ui
-from gigstack_async.client import GigstackClient
+from gigstack_async.client import BASE_URL_ENV, GigstackClient
 from gigstack_async.errors import InvalidParameterError
 
 EPILOG = f"""\
@@ -577,7 +578,15 @@ def _open(args: argparse.Namespace, *, read_only: bool = False) -> JournalStore:
     if not target.exists():
         if MONTH_ARG.fullmatch(str(path)):
             raise _folder_first(args)
-        raise UsageError(f"no journal at {target}")
+        # A download whose journal was put elsewhere (`--journal FILE`) keeps none in its
+        # folder (newcomer 12 #2: this said only "no journal at").
+        elsewhere = (
+            f" (if its `sat download` was given --journal FILE, give that file: `{PROG} journal "
+            f"{args.journal_command} FILE`)"
+            if target.name == DEFAULT_JOURNAL or not path.exists()
+            else ""
+        )
+        raise UsageError(f"no journal at {target}{elsewhere}")
     if read_only:  # no lock: readable while a `sat download` drives it
         return JournalStore.open_readonly(target)
     return JournalStore.open_existing(target)
@@ -840,7 +849,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
                 for state in store.states()
             ]
             show_rows(ctx.ui, rows)
-            _say_resume(ctx, store, out, running=running)
+            _say_resume(ctx, store, holds, running=running)
             return exitcodes.OK
         state = _month(store, args.month)
         state = repair.missing_now(store, state.key)  # a folder that lost files says so
@@ -891,23 +900,55 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
             # Its commands name the folder, as the month's own why and next step (review r2 H2).
             why = with_journal(why, state.key, journal, out=out) or ""
             ctx.ui.out(f"  {line.seq:>5}  {line.stage.value:<16} {why}")
-        if not state.settled:
-            _say_resume(ctx, store, out, running=running)
+        if _goes_on(state, hold):
+            _say_resume(ctx, store, holds, running=running)
     return exitcodes.OK
 
 
-def _say_resume(ctx: Context, store: JournalStore, out: str, *, running: bool) -> None:
-    """Where a month's next step is "run the same command again", that command, written out
-    from the journal (newcomer 11: days later, the user may not have it)."""
-    if running or all(state.settled for state in store.states()):
+def _say_resume(
+    ctx: Context, store: JournalStore, holds: dict[str, Hold], *, running: bool
+) -> None:
+    """Where a month's next step is running the download again, that `sat download` command,
+    written out from the journal on a line of its own (newcomer 11: days later, the user may
+    not have it); a month whose end is not its month's last day says how to ask for more."""
+    if running or not any(_goes_on(state, holds.get(state.key)) for state in store.states()):
         return
-    command = resume_command(store, store.path, Path(out))
+    folder = store.download_to
+    if folder is None:  # a `bulk()` journal that extracts nothing: no `sat download` does that
+        return
+    command = resume_command(
+        store,
+        Path(os.path.abspath(store.path)),
+        folder,
+        environment_base_url=os.environ.get(BASE_URL_ENV),
+    )
     if command is None:
         return
     ctx.ui.out(
-        f"The same command, for this journal: `{command}` (the API key from GIGSTACK_API_KEY "
-        "or --api-key; it asks before sending anything that may be billed)."
+        "The same download, for this journal (the API key from GIGSTACK_API_KEY or "
+        "--api-key; it asks before sending anything that may be billed):"
     )
+    ctx.ui.out(f"  {command}")
+    last = max(store.states(), key=lambda state: state.key)
+    if last.end != _whole_month(last)[1]:
+        ctx.ui.out(
+            f"Its --to is {last.end}, the last day this journal's requests cover. If the "
+            "download asked for more (a --to after the day it ran: the plan stops at that "
+            "day), give that --to instead: the later days are asked for then."
+        )
+
+
+_RUN_AGAIN_WORDS = ("run the same command again", "run the same download again")
+
+
+def _goes_on(state: m.MonthState, hold: Hold | None) -> bool:
+    """Whether running the download again is this month's next step (a held month's is
+    adopting or resending its request, which the command does not do)."""
+    if hold is not None:
+        return False
+    if not state.settled:
+        return True
+    return any(words in (state.hint or "") for words in _RUN_AGAIN_WORDS)
 
 
 def run_adopt(args: argparse.Namespace, ctx: Context) -> int:
