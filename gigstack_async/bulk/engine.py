@@ -421,10 +421,12 @@ def held_month(
     elif files:
         reason = (
             f"{folder} already holds {files} file(s), but this journal has no record of {key} "
-            "(a deleted or new journal?): the month may have been requested, and billed, "
-            "already"
+            "(a deleted or new journal, or the folder's journal kept elsewhere with --journal?): "
+            "the month may have been requested, and billed, already"
         )
         hint = (
+            "if this folder's download was given --journal FILE, run it with that --journal "
+            "again (this journal is then not needed); otherwise "
             "find its request in `gigstack-async downloads history` or gigstack's dashboard by "
             f"its dates and `gigstack-async journal adopt {key} <request id>` (nothing "
             f"billed); or `gigstack-async journal resend {key}` to request it again (may be "

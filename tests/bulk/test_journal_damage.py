@@ -325,6 +325,12 @@ async def test_a_deleted_journal_does_not_bill_months_the_folder_already_holds(
         assert again[key].stage == "needs-attention"
         assert "already holds" in (again[key].error or "")
         assert f"journal adopt {out} {key} <request id>" in (again[key].hint or "")
+        # Newcomer 12 #2: a journal kept elsewhere (`--journal`) looks the same from here.
+        assert "or the folder's journal kept elsewhere with --journal?" in (again[key].error or "")
+        assert (
+            "if this folder's download was given --journal FILE, run it with that --journal "
+            "again (this journal is then not needed); otherwise find its request"
+        ) in " ".join((again[key].hint or "").split())
     # Its exact request is still in the account's history: held, not billed again.
     assert again["2024-03"].stage == "held"
     assert str(first["2024-03"].request_id) in (again["2024-03"].hint or "")
