@@ -53,22 +53,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     try:
         return _main(argv)
+    except KeyboardInterrupt:
+        # Before the command began (its parser, its output), or after it ended: nothing was
+        # sent (review 12b #4: a traceback, and death by SIGINT).
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            sys.stderr.write("interrupted\n")
+        return exitcodes.INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(Exception):
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _as_ctrl_c(signum: int, frame: object) -> None:
-    # Whatever handles SIGINT right now handles it: asyncio.run's cancels the command's task,
-    # so the run stops sending and records what is in flight before its summary; Python's
-    # raises KeyboardInterrupt (see `interrupted`).
+    # Outside a command's event loop (whose own SIGTERM handler cancels its main task:
+    # `runner.run_command`): whatever handles SIGINT right now handles it, asyncio.run's (which
+    # cancels the command's task) or Python's (KeyboardInterrupt, see `interrupted`). SIGINT
+    # ignored (a script's background job, `cmd &`): KeyboardInterrupt all the same, as the
+    # synchronous commands and prompts this runs in stop at Ctrl-C (newcomer 12 #1).
     if callable(signal.getsignal(signal.SIGINT)):
         signal.raise_signal(signal.SIGINT)
         return
-    # SIGINT ignored (a script's background job, `cmd &`: its shell ignores Ctrl-C for it, and
-    # asyncio.run then installs no handler of its own): SIGTERM must still stop the command
-    # (newcomer 12 #1: the run went on to the end, exit 0). KeyboardInterrupt ends asyncio.run,
-    # which cancels the command's tasks and lets them finish (a package GET in flight is
-    # recorded), then `interrupted` prints the summary.
     raise KeyboardInterrupt
 
 
@@ -121,6 +127,7 @@ def interrupted(ctx: Context) -> int:
     # by SIGINT (or a traceback) on the way out.
     with contextlib.suppress(ValueError, KeyboardInterrupt):  # ValueError: not the main thread
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM too (review 12b #3)
     hint = f": {ctx.interrupt_hint}" if ctx.interrupt_hint else ""
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         ctx.ui.err(f"interrupted{hint}")

@@ -8,12 +8,15 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from gigstack_async.sandbox import LifecycleConfig, Sandbox
+from gigstack_async.sandbox.routing import route_of
 
-from .conftest import base_env, cli_command
+from .conftest import SECRET_KEY, base_env, cli_command, run_cli, sandbox_config
 
 MONTHS = ("2025-01", "2025-03")
 KEYS = ["2025-01", "2025-02", "2025-03"]
@@ -257,6 +260,67 @@ async def test_sigterm_stops_a_run_whose_ctrl_c_is_ignored(
     assert again.code == 0, again.stderr
     assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))  # nothing submitted twice
     assert files_on_disk(out) == expected_files(sandbox)
+
+
+async def test_sigterm_with_ctrl_c_ignored_waits_for_and_records_a_package_download(
+    tmp_path: Path,
+) -> None:
+    # Review 12b #1: SIGTERM with SIGINT ignored raised KeyboardInterrupt out of the event loop;
+    # asyncio.run then cancelled every task, the package GET in flight too: the package SAT had
+    # served was recorded as not received and downloaded again by the next run (one of SAT's 2
+    # downloads spent for nothing). It must stop as Ctrl-C does: wait for it and record it.
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    @web.middleware
+    async def hold_first_package(request: web.Request, handler: Any) -> web.StreamResponse:
+        route = route_of(request)
+        if route is not None and route.operation_id == "downloadPackage" and not held.is_set():
+            held.set()
+            await release.wait()
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    sandbox = Sandbox(sandbox_config())
+    sandbox.app.middlewares.insert(0, hold_first_package)
+    async with sandbox:
+        env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+        out = tmp_path / "cfdi"
+        process = await asyncio.create_subprocess_exec(
+            *cli_command(),
+            *download_args(out),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=base_env(env),
+            cwd=tmp_path,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        try:
+            await asyncio.wait_for(held.wait(), 60)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            process.send_signal(signal.SIGTERM)  # a second one changes nothing (review 12b #2)
+            await asyncio.sleep(0.3)
+            release.set()  # the server answers the held GET: the stopping run must record it
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+        finally:
+            release.set()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert process.returncode == 130, stderr.decode()
+        assert "Traceback" not in stderr.decode()
+        assert "run the same command again to resume" in stderr.decode()
+        assert "Summary" in stdout.decode()
+
+        again = await run_cli(*download_args(out), env=env, cwd=tmp_path)
+        assert again.code == 0, again.stderr
+        served = sandbox.state.calls_to("downloadPackage")
+        packages = {call.path for call in served}
+        assert len(served) == len(packages)  # no package downloaded twice
+        assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))
+        assert files_on_disk(out) == expected_files(sandbox)
 
 
 async def test_live_display_with_rich_on_a_terminal(sandbox: Sandbox, cli, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ change without flooding the loopback server.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from gigstack_async.cli.download import (
 )
 from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.cli.runner import run_command
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import GigstackClient
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.ui.out(f"To start over: rm -rf {args.out}   (or: {PROG} demo --out ANOTHER_FOLDER)")
         return exitcodes.OK
     ctx.ui.suggest_rich()
-    return asyncio.run(_demo(args.out, args.speed, args.seed, ctx.ui))
+    return run_command(_demo(args.out, args.speed, args.seed, ctx.ui))
 
 
 async def _demo(out: Path, speed: float, seed: int, ui: Ui) -> int:

@@ -4,7 +4,6 @@ turn Descarga Masiva on, fetch one package by its id (`downloads_package`)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from gigstack_async._generated.models import (
@@ -20,6 +19,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.formats import write_jsonl
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
+from gigstack_async.cli.runner import run_command
 from gigstack_async.cli.tables import Col, print_table
 
 EPILOG = f"""\
@@ -175,7 +175,7 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
         async with ctx.client(args) as client:
             return await client.downloads.history()
 
-    entries = asyncio.run(history())
+    entries = run_command(history())
     if args.format == "jsonl":
         write_jsonl(entries)
     elif entries:
@@ -199,7 +199,7 @@ def run_status(args: argparse.Namespace, ctx: Context) -> int:
                 listed = next((e for e in entries if e.id == args.request_id), None)
             return result, listed
 
-    result, listed = asyncio.run(status())
+    result, listed = run_command(status())
     if args.format == "jsonl":
         write_jsonl([result])
     else:
@@ -250,4 +250,4 @@ def run_activate(args: argparse.Namespace, ctx: Context) -> int:
             return exitcodes.OK
 
     with ctx.ui.changing_state():  # `activate | head -1` must not stop before activating
-        return asyncio.run(activate())
+        return run_command(activate())

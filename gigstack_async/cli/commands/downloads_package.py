@@ -9,7 +9,6 @@ is not touched: this command does not know which month, if any, the package belo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -23,6 +22,7 @@ from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.cli.runner import run_command
 from gigstack_async.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -232,7 +232,7 @@ def _download(ctx: Context, args: argparse.Namespace, package_id: str, staged: P
     # Made before the GET: a folder that cannot be made fails here, with nothing sent.
     staged.parent.mkdir(parents=True, exist_ok=True)
     try:
-        asyncio.run(fetch())
+        run_command(fetch())
     except GigstackError as error:
         code = error_sat_code(error)
         if code == 5008:

@@ -10,7 +10,6 @@ new journal belongs to. The next `sat download` with the same folder acts on wha
 from __future__ import annotations
 
 import argparse
-import asyncio
 import calendar
 import contextlib
 import os
@@ -43,6 +42,7 @@ from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
 from gigstack_async.cli.resume_command import resume_command
+from gigstack_async.cli.runner import run_command
 from gigstack_async.cli.tables import Col, print_table
 from gigstack_async.cli.ui import Ui
 from gigstack_async.client import BASE_URL_ENV, GigstackClient
@@ -1177,7 +1177,7 @@ def _open_or_create(args: argparse.Namespace, ctx: Context) -> Iterator[JournalS
     try:
         identity = journal_identity(client._pipeline, args.rfc_type, args.request_type or "cfdi")
     finally:
-        asyncio.run(client.aclose())
+        run_command(client.aclose())
     folder = target.parent if target.name == DEFAULT_JOURNAL else None
     with JournalStore.open(target, identity) as store:
         store.bind_download_to(folder)
@@ -1835,7 +1835,7 @@ def _rebind(args: argparse.Namespace, ctx: Context) -> int:
         conflict = owner.team_conflict(stored, new) if problems else None
         ids = owner.known_request_ids(store)
         # Only a GET of request statuses, and only when a changed owner could be another account.
-        check = asyncio.run(_checked(client, ids if problems and conflict is None else None))
+        check = run_command(_checked(client, ids if problems and conflict is None else None))
         if not problems:
             ctx.ui.out(f"{store.path} already belongs to this API key, team and base URL.")
             return exitcodes.OK

@@ -12,7 +12,6 @@ ok, and `journal show` says where its CFDIs are. Nothing is sent; no request is 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shlex
 from typing import Any
 
@@ -25,6 +24,7 @@ from gigstack_async.cli.commands.journal import MONTH_ARG, _journal_arg, _month,
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.cli.runner import run_command
 from gigstack_async.client import GigstackClient
 from gigstack_async.errors import GigstackError, InvalidParameterError
 
@@ -165,7 +165,7 @@ def _refused_elsewhere(ctx: Context, args: argparse.Namespace, state: m.MonthSta
             "--team/--base-url as the journal's runs). Nothing changed."
         ) from None
     try:
-        entries = asyncio.run(_history(client))
+        entries = run_command(_history(client))
     except GigstackError as error:
         raise UsageError(f"{why}, which failed ({error}). Nothing changed.") from None
     refused = [

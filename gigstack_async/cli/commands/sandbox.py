@@ -14,6 +14,7 @@ from gigstack_async.cli.argtypes import non_negative_float, non_negative_int, po
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.parser import PROG, command_parser
+from gigstack_async.cli.runner import run_command
 from gigstack_async.cli.ui import Ui
 
 if TYPE_CHECKING:
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         config = config_from_args(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return asyncio.run(
+    return run_command(
         _serve(config, args.port, ctx.ui, _profile_label(args), log_requests=args.log_requests)
     )
 

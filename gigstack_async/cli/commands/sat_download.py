@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from gigstack_async.cli.exitcodes import UsageError
 from gigstack_async.cli.outpath import check_creatable
 from gigstack_async.cli.parser import PROG, command_parser
 from gigstack_async.cli.progress import Board
+from gigstack_async.cli.runner import run_command
 from gigstack_async.client import GigstackClient
 
 DESCRIPTION = """\
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # The pre-flight read comes before the plan: it names the months the account already has
     # an identical request for (another folder's run?), before the question. Its own client
     # and event loop: the question is asked outside any loop (Ctrl-C stops it at once).
-    identical, reach = asyncio.run(_preflight(ctx.client(args), job, ctx))
+    identical, reach = run_command(_preflight(ctx.client(args), job, ctx))
     show_plan(ctx.ui, bulk, job, identical, reach)
     held = 0 if job.allow_duplicates else held_months(identical)
     unchecked = 0 if reach is None else len(reach.unchecked)
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     board = Board((slot.key for slot in bulk.plan), held=plan_held)
     ctx.on_interrupt = lambda: print_stopped_summary(ctx.ui, board, job)
     ctx.ui.suggest_rich()
-    return asyncio.run(_run(client, bulk, job, ctx, board))
+    return run_command(_run(client, bulk, job, ctx, board))
 
 
 async def _preflight(

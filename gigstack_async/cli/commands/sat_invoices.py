@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -17,6 +16,7 @@ from gigstack_async.cli import exitcodes
 from gigstack_async.cli.context import Context
 from gigstack_async.cli.formats import CsvWriter, write_jsonl
 from gigstack_async.cli.parser import PROG, command_parser, group_parser
+from gigstack_async.cli.runner import run_command
 from gigstack_async.cli.tables import Col, plain_lines, rich_table
 from gigstack_async.cli.ui import Ui
 
@@ -162,7 +162,7 @@ def _row(invoice: SatInvoice) -> list[str]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    return asyncio.run(_list(args, ctx))
+    return run_command(_list(args, ctx))
 
 
 async def _list(args: argparse.Namespace, ctx: Context) -> int:
