@@ -40,6 +40,10 @@ def run_command(main: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(_stoppable(main))
     except _Stopped:
+        # Stopping already: a second SIGTERM must not cut the summary short (a second Ctrl-C
+        # may: that is how a user at the terminal skips it).
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt from None
 
 
