@@ -167,6 +167,30 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def ignore_sigint() -> None:
+    """Run in the child before exec: Ctrl-C ignored, as for a script's background job."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def start_cli(
+    *args: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    preexec_fn: Callable[[], None] = default_sigint,
+) -> asyncio.subprocess.Process:
+    """The CLI started with `args` (stdout/stderr piped), still running; the caller ends it."""
+    return await asyncio.create_subprocess_exec(
+        *cli_command(),
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=base_env(env),
+        cwd=cwd,
+        preexec_fn=preexec_fn,
+    )
+
+
 @pytest.fixture
 async def spawn_cli(
     api_env: dict[str, str], tmp_path: Path
@@ -176,16 +200,7 @@ async def spawn_cli(
     processes: list[asyncio.subprocess.Process] = []
 
     async def spawn(*args: str) -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(
-            *cli_command(),
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=base_env(api_env),
-            cwd=tmp_path,
-            preexec_fn=default_sigint,
-        )
+        process = await start_cli(*args, env=api_env, cwd=tmp_path)
         processes.append(process)
         return process
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from gigstack_async.sandbox import LifecycleConfig, Sandbox
 from gigstack_async.sandbox.routing import route_of
 
-from .conftest import SECRET_KEY, base_env, cli_command, run_cli, sandbox_config
+from .conftest import SECRET_KEY, ignore_sigint, run_cli, sandbox_config, start_cli
 
 MONTHS = ("2025-01", "2025-03")
 KEYS = ["2025-01", "2025-02", "2025-03"]
@@ -227,15 +227,8 @@ async def test_sigterm_stops_a_run_whose_ctrl_c_is_ignored(
     # the end (a package GET spent, exit 0). It must stop as Ctrl-C does.
     sandbox.clock.speed = 0  # every month stays pending until we let time run
     out = tmp_path / "cfdi"
-    process = await asyncio.create_subprocess_exec(
-        *cli_command(),
-        *download_args(out),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=base_env(api_env),
-        cwd=tmp_path,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    process = await start_cli(
+        *download_args(out), env=api_env, cwd=tmp_path, preexec_fn=ignore_sigint
     )
     try:
         submitted = 0
@@ -286,15 +279,8 @@ async def test_sigterm_with_ctrl_c_ignored_waits_for_and_records_a_package_downl
     async with sandbox:
         env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
         out = tmp_path / "cfdi"
-        process = await asyncio.create_subprocess_exec(
-            *cli_command(),
-            *download_args(out),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=base_env(env),
-            cwd=tmp_path,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        process = await start_cli(
+            *download_args(out), env=env, cwd=tmp_path, preexec_fn=ignore_sigint
         )
         try:
             await asyncio.wait_for(held.wait(), 60)
