@@ -194,29 +194,9 @@ async def test_ctrl_c_cancels_exits_130_and_a_rerun_resumes(
 ) -> None:
     sandbox.clock.speed = 0  # every month stays pending until we let time run
     out = tmp_path / "cfdi"
-    process = await spawn_cli(*download_args(out))
-    submitted = 0
-    while submitted < len(KEYS):
-        line = (await process.stdout.readline()).decode()
-        assert line, "the CLI ended before submitting every month"
-        submitted += " submitted " in line
-    process.send_signal(stop)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-
-    assert process.returncode == 130
-    assert "interrupted" in stderr.decode()
-    assert "run the same command again to resume" in stderr.decode()
-    assert "Traceback" not in stderr.decode()
-    # README: a stopped run "ends with a summary ... an in-progress stage such as `submitted`".
-    summary = stdout.decode().split("Summary", 1)[1]
-    assert all(f"{key}  " in summary for key in KEYS), summary
-
-    sandbox.clock.speed = 3000
-    again = await cli(*download_args(out))
-
-    assert again.code == 0, again.stderr
-    assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))  # nothing submitted twice
-    assert files_on_disk(out) == expected_files(sandbox)
+    await _stop_after_the_submits_then_resume(
+        await spawn_cli(*download_args(out)), stop, sandbox, cli, out
+    )
 
 
 async def test_sigterm_stops_a_run_whose_ctrl_c_is_ignored(
@@ -231,25 +211,42 @@ async def test_sigterm_stops_a_run_whose_ctrl_c_is_ignored(
         *download_args(out), env=api_env, cwd=tmp_path, preexec_fn=ignore_sigint
     )
     try:
-        submitted = 0
-        while submitted < len(KEYS):
-            line = (await process.stdout.readline()).decode()  # type: ignore[union-attr]
-            assert line, "the CLI ended before submitting every month"
-            submitted += " submitted " in line
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+        await _stop_after_the_submits_then_resume(process, signal.SIGTERM, sandbox, cli, out)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
 
+
+async def _stop_after_the_submits_then_resume(
+    process: asyncio.subprocess.Process,
+    stop: signal.Signals,
+    sandbox: Sandbox,
+    cli: Any,
+    out: Path,
+) -> None:
+    """Send `stop` once every month is submitted: exit 130 with the summary and how to resume;
+    then a rerun finishes every month, none submitted twice."""
+    assert process.stdout is not None
+    submitted = 0
+    while submitted < len(KEYS):
+        line = (await process.stdout.readline()).decode()
+        assert line, "the CLI ended before submitting every month"
+        submitted += " submitted " in line
+    process.send_signal(stop)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+
     assert process.returncode == 130, stderr.decode()
+    assert "interrupted" in stderr.decode()
     assert "run the same command again to resume" in stderr.decode()
     assert "Traceback" not in stderr.decode()
+    # README: a stopped run "ends with a summary ... an in-progress stage such as `submitted`".
     summary = stdout.decode().split("Summary", 1)[1]
     assert all(f"{key}  " in summary for key in KEYS), summary
+
     sandbox.clock.speed = 3000
     again = await cli(*download_args(out))
+
     assert again.code == 0, again.stderr
     assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))  # nothing submitted twice
     assert files_on_disk(out) == expected_files(sandbox)
