@@ -56,12 +56,12 @@ def write_atomic(
     folder, name = os.path.split(target)
     # `random` (seeded from the OS, reseeded after fork), not `secrets`: one system call fewer
     # per file, each of which lets another thread take the GIL. O_EXCL keeps names unique.
-    tmp = os.path.join(folder, f".{temp_stem(name)}.{random.getrandbits(64):016x}.tmp")
+    tmp = os.path.join(folder, temp_name(name, f"{random.getrandbits(64):016x}"))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(tmp, flags, 0o666)
     except FileExistsError:  # another writer's temp file: never reused, a new name instead
-        tmp = os.path.join(folder, f".{temp_stem(name)}.{secrets.token_hex(8)}.tmp")
+        tmp = os.path.join(folder, temp_name(name))
         fd = os.open(tmp, flags, 0o666)
     try:
         # Plain os.write on the descriptor, not a buffered file object: that one would fstat
@@ -86,6 +86,13 @@ def write_atomic(
 
 
 _STEM_BYTES = 64
+
+
+def temp_name(name: str, token: str | None = None) -> str:
+    """The name of a temp file that becomes `name` once complete: `.<stem>.<16 hex>.tmp`
+    (hidden; `temp_stem`; `token`, 16 hex digits, random when not given), the pattern
+    `is_temp_name` and `remove_stale_temp_files` know."""
+    return f".{temp_stem(name)}.{token or secrets.token_hex(8)}.tmp"
 
 
 def temp_stem(name: str) -> str:

@@ -14,11 +14,10 @@ import base64
 import binascii
 import contextlib
 import os
-import secrets
 from pathlib import Path
 from typing import BinaryIO
 
-from gigstack_async._atomic import fsync_dir, temp_stem, write_atomic
+from gigstack_async._atomic import fsync_dir, temp_name, write_atomic
 from gigstack_async._pipeline import Pipeline
 from gigstack_async.errors import APIResponseValidationError
 
@@ -62,7 +61,7 @@ async def fetch_file(
     if not is_url:
         await asyncio.to_thread(write_atomic, target, _inline(value, what))
         return target
-    tmp = target.with_name(f".{temp_stem(target.name)}.{secrets.token_hex(8)}.tmp")
+    tmp = target.with_name(temp_name(target.name))
     handle = await asyncio.to_thread(open, tmp, "xb")
     try:
         try:

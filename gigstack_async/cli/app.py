@@ -56,14 +56,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Before the command began (its parser, its output), or after it ended: nothing was
         # sent (review 12b #4: a traceback, and death by SIGINT).
+        _stop_listening()
         with contextlib.suppress(Exception, KeyboardInterrupt):
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             sys.stderr.write("interrupted\n")
         return exitcodes.INTERRUPTED
     finally:
         with contextlib.suppress(Exception):
             signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_listening() -> None:
+    """From here on a Ctrl-C or SIGTERM has nothing left to stop: it must not turn exit 130 into
+    a kill by a signal (or a traceback) on the way out (review 12b #3)."""
+    with contextlib.suppress(ValueError, KeyboardInterrupt):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _as_ctrl_c(signum: int, frame: object) -> None:
@@ -123,11 +130,7 @@ def interrupted(ctx: Context) -> int:
     except Exception as error:  # a courtesy: never let it hide how to resume
         with contextlib.suppress(Exception, KeyboardInterrupt):
             ctx.ui.err(f"(no summary: {error})")
-    # From here on a Ctrl-C has nothing left to stop: it must not turn exit 130 into a kill
-    # by SIGINT (or a traceback) on the way out.
-    with contextlib.suppress(ValueError, KeyboardInterrupt):  # ValueError: not the main thread
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM too (review 12b #3)
+    _stop_listening()
     hint = f": {ctx.interrupt_hint}" if ctx.interrupt_hint else ""
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         ctx.ui.err(f"interrupted{hint}")

@@ -19,13 +19,13 @@ Example::
 
 from __future__ import annotations
 
-import calendar
 import itertools
 import os
 from datetime import date
 from pathlib import Path
 
 from gigstack_async._config import DEFAULT_BASE_URL
+from gigstack_async._dates import add_months, month_end, month_start
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.hints import shell_quote
 from gigstack_async.bulk.run import DEFAULT_JOURNAL
@@ -71,13 +71,12 @@ def resume_command(
 
 def _one_period(states: list[m.MonthState]) -> bool:
     """Consecutive months, whole but for the first's start and the last's end."""
-    for before, after in itertools.pairwise(states):
-        if _next_key(before.key) != after.key:
+    firsts = [date.fromisoformat(f"{state.key}-01") for state in states]
+    for before, after in itertools.pairwise(firsts):
+        if add_months(before, 1) != after:
             return False
-    for index, state in enumerate(states):
-        year, month = (int(part) for part in state.key.split("-"))
-        first = date(year, month, 1)
-        last = date(year, month, calendar.monthrange(year, month)[1])
+    for index, (state, first) in enumerate(zip(states, firsts, strict=True)):
+        last = month_end(first)
         if state.start != first and index != 0:
             return False
         if state.end != last and index != len(states) - 1:
@@ -87,15 +86,9 @@ def _one_period(states: list[m.MonthState]) -> bool:
     return True
 
 
-def _next_key(key: str) -> str:
-    year, month = (int(part) for part in key.split("-"))
-    return f"{year + month // 12}-{month % 12 + 1:02d}"
-
-
 def _edge(day: date, *, first: bool) -> str:
     """`YYYY-MM` when `day` is its month's first (`first`) or last day, else `YYYY-MM-DD`."""
-    last_day = calendar.monthrange(day.year, day.month)[1]
-    if day.day == (1 if first else last_day):
+    if day == (month_start(day) if first else month_end(day)):
         return f"{day.year}-{day.month:02d}"
     return day.isoformat()
 

@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from gigstack_async import _validation as check
-from gigstack_async._atomic import fsync_dir, temp_stem
+from gigstack_async._atomic import fsync_dir, temp_name
 from gigstack_async._convert import unstructure
 from gigstack_async._generated import operations as ops
 from gigstack_async._generated.models import (
@@ -125,7 +124,7 @@ def _open_staging(target: Path) -> tuple[Path, BinaryIO]:
     if target.is_dir():
         raise InvalidParameterError("dest", f"{target} is a folder; give the ZIP's file path")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{temp_stem(target.name)}.{secrets.token_hex(8)}.tmp")
+    tmp = target.with_name(temp_name(target.name))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     return tmp, open(fd, "wb")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from gigstack_async._dates import month_end
 from gigstack_async.bulk import machine as m
 from gigstack_async.bulk.store import Hold, JournalStore, StoreIdentity
 from gigstack_async.cli.commands import journal as journal_cli
@@ -35,10 +36,8 @@ _IDENTITY = StoreIdentity(
 
 
 def _month(key: str, start: date | None = None, end: date | None = None) -> m.MonthState:
-    year, month = (int(part) for part in key.split("-"))
-    first = date(year, month, 1)
-    last = date(year + month // 12, month % 12 + 1, 1) - (date(2024, 1, 2) - date(2024, 1, 1))
-    return m.MonthState(key, start or first, end or last, "received", "cfdi")
+    first = date.fromisoformat(f"{key}-01")
+    return m.MonthState(key, start or first, end or month_end(first), "received", "cfdi")
 
 
 def _command(tmp_path: Path, *months: m.MonthState, **identity: object) -> str | None:
@@ -180,16 +179,23 @@ def test_a_folder_named_like_an_option_is_written_as_a_path(tmp_path: Path) -> N
     assert argv[argv.index("--journal") + 1] == "./-j.sqlite3"
 
 
-def _said(tmp_path: Path, capsys: pytest.CaptureFixture[str], *months: m.MonthState) -> str:
-    """What `journal show` adds below its table for a journal of these months."""
+def _said(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    *months: m.MonthState,
+    holds: dict[str, Hold] | None = None,
+) -> str:
+    """What `journal show` adds below its table for a journal of these months (`holds`: the
+    months the last run held)."""
     out = tmp_path / "cfdi"
     out.mkdir(parents=True, exist_ok=True)
     with JournalStore.open(out / JOURNAL, _IDENTITY, download_to=out) as store:
         store.bind_download_to(out)  # as a `sat download` records it
         for month in months:
             store.put(month)
-        holds = {"2024-02": Hold("held", "adopt it")} if len(months) > 1 else {}
-        journal_cli._say_resume(Context(Ui(Redactor()), Redactor()), store, holds, running=False)
+        journal_cli._say_resume(
+            Context(Ui(Redactor()), Redactor()), store, holds or {}, running=False
+        )
     return capsys.readouterr().out
 
 
@@ -207,9 +213,10 @@ def test_the_command_is_written_only_where_running_again_is_a_months_next_step(
     assert "sat download --from 2024-01 --to 2024-01" in _said(tmp_path / "a", capsys, later)
     adopt = attrs.evolve(later, hint="`gigstack-async journal adopt 2024-01 <id>`")
     assert _said(tmp_path / "b", capsys, adopt) == ""
-    held = _month("2024-02")  # planned, held by the last run: `_said` gives it a Hold
+    held = _month("2024-02")  # planned, and held by the last run
     done = attrs.evolve(_month("2024-01"), stage=m.Stage.DONE)
-    assert _said(tmp_path / "c", capsys, done, held) == ""
+    holds = {"2024-02": Hold("held", "adopt it")}
+    assert _said(tmp_path / "c", capsys, done, held, holds=holds) == ""
     assert "The same download" in _said(tmp_path / "d", capsys, _month("2024-03"))
 
 

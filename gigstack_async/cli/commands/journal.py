@@ -284,10 +284,11 @@ def register(commands: Any) -> None:
         help="each month's state and why",
         description="Show each month of a bulk download: its state, request id, CFDIs, files "
         "written, why it is in that state and what to do next (below the table, in full, each "
-        "command to copy on a line of its own). While a month is not finished, the `sat "
-        "download` command that goes on with it, written out from the journal (its dates, "
-        "kind, --out, --journal, --base-url and --team; not the API key), when one command "
-        "plans exactly the journal's months. With MONTH, also its history. "
+        "command to copy on a line of its own). When running the download again is a "
+        "month's next step, the `sat download` command that goes on with it, written out from "
+        "the journal (its dates, kind, --out, --journal, --base-url and --team; not the API "
+        "key), when one command plans exactly the journal's months. With MONTH, also its "
+        "history. "
         "Read-only: it works while a `sat download` runs on the folder (it says so). On a "
         "damaged journal it shows what is left (each month's request ids, from its records, "
         "its log and the file's bytes) and the commands that go on without billing again.",
