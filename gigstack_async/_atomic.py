@@ -135,13 +135,15 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")
+# DOTALL and fullmatch: a stem may hold any character a name can (a newline included), and
+# `$` would also accept a name with one more newline after ".tmp", which is not ours.
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{16}\.tmp", re.DOTALL)
 
 
 def is_temp_name(name: str) -> bool:
     """Whether a file named `name` looks like `write_atomic`'s temp file, which
     `remove_stale_temp_files` deletes."""
-    return _TEMP_NAME.match(name) is not None
+    return _TEMP_NAME.fullmatch(name) is not None
 
 
 def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:

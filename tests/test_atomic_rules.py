@@ -130,8 +130,13 @@ def test_fsync_dir_does_nothing_off_posix(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_only_write_atomic_temp_files_are_removed(tmp_path: Path) -> None:
-    stale = [tmp_path / ".a.xml.0123456789abcdef.tmp", tmp_path / ".x.ffffffffffffffff.tmp"]
+    stale = [
+        tmp_path / ".a.xml.0123456789abcdef.tmp",
+        tmp_path / ".x.ffffffffffffffff.tmp",
+        tmp_path / ".a\nb.xml.0123456789abcdef.tmp",  # a newline in the stem: still ours
+    ]
     kept = [
+        tmp_path / ".a.xml.0123456789abcdef.tmp\n",  # one more newline after ".tmp"
         tmp_path / "a.xml.0123456789abcdef.tmp",  # not hidden
         tmp_path / ".a.xml.0123456789ABCDEF.tmp",  # upper-case hex
         tmp_path / ".a.xml.0123456789abcde.tmp",  # 15 hex
