@@ -131,7 +131,13 @@ def interrupted(ctx: Context) -> int:
         with contextlib.suppress(Exception, KeyboardInterrupt):
             ctx.ui.err(f"(no summary: {error})")
     _stop_listening()
-    hint = f": {ctx.interrupt_hint}" if ctx.interrupt_hint else ""
+    hint = ctx.interrupt_hint
+    if callable(hint):
+        try:
+            hint = hint()
+        except Exception:  # a courtesy, as the summary: "interrupted" is said regardless
+            hint = None
+    hint = f": {hint}" if hint else ""
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         ctx.ui.err(f"interrupted{hint}")
     return exitcodes.INTERRUPTED

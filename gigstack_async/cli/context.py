@@ -17,8 +17,9 @@ from gigstack_async.client import GigstackClient
 class Context:
     ui: Ui
     redactor: Redactor
-    # Told to the user on Ctrl-C (a command sets it once it has something worth resuming).
-    interrupt_hint: str | None = None
+    # Told to the user on Ctrl-C (a command sets it once it has something worth resuming); a
+    # function is asked then, for a hint that depends on how far the command got.
+    interrupt_hint: str | Callable[[], str] | None = None
     # Run on Ctrl-C before that hint (a command sets it once it has something to summarise):
     # prints what is known without sending anything.
     on_interrupt: Callable[[], None] | None = None

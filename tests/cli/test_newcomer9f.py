@@ -277,6 +277,34 @@ def test_a_second_ctrl_c_during_the_summary_still_exits_130(
     assert said.err.strip() == "interrupted: progress is saved in J"
 
 
+def test_ctrl_c_before_the_journal_is_made_does_not_claim_saved_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Review 12: "interrupted: progress is saved in <journal>" was printed for a run stopped
+    # after the confirmation and before its journal existed: there was no progress to resume.
+    from gigstack_async.cli.app import interrupted
+    from gigstack_async.cli.commands.sat_download import interrupt_hint
+    from gigstack_async.cli.context import Context
+
+    journal = tmp_path / "cfdi" / JOURNAL
+    ctx = Context(Ui(Redactor()), Redactor(), interrupt_hint=lambda: interrupt_hint(journal))
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        assert interrupted(ctx) == 130
+        before = capsys.readouterr().err.strip()
+        _journal(tmp_path / "cfdi")
+        assert journal.exists()
+        assert interrupted(ctx) == 130
+        after = capsys.readouterr().err.strip()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert before == (
+        "interrupted: stopped before any request was sent (no journal was made); run the "
+        "same command again to start"
+    )
+    assert after.startswith(f"interrupted: progress is saved in {journal};")
+
+
 # ---------------------------------------------------------------- item 6: previews
 
 

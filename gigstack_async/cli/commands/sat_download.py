@@ -220,10 +220,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not confirmed(bulk, yes=args.yes, held=held, unchecked=unchecked, ui=ctx.ui):
         ctx.ui.out("Nothing was sent.")
         return exitcodes.OK
-    ctx.interrupt_hint = (
-        f"progress is saved in {job.journal}; run the same command again to resume "
-        "(months already submitted are not requested again)"
-    )
+    journal = job.journal or default_journal(job.out)
+    ctx.interrupt_hint = lambda: interrupt_hint(journal)
     # Ctrl-C ends with the summary of the journal's months (README: "an in-progress stage
     # such as `submitted`"), printed by `main` before the line above.
     # The months the plan showed held stay `held` in a Ctrl-C summary (r2 N8: `planned`).
@@ -232,6 +230,20 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.on_interrupt = lambda: print_stopped_summary(ctx.ui, board, job)
     ctx.ui.suggest_rich()
     return run_command(_run(client, bulk, job, ctx, board))
+
+
+def interrupt_hint(journal: Path) -> str:
+    """What the CLI says after "interrupted": where the progress is, or, stopped before the
+    run made its journal (which it does before any create leaves), that nothing was sent."""
+    if not journal.exists():
+        return (
+            "stopped before any request was sent (no journal was made); run the same command "
+            "again to start"
+        )
+    return (
+        f"progress is saved in {journal}; run the same command again to resume "
+        "(months already submitted are not requested again)"
+    )
 
 
 async def _preflight(
