@@ -2233,7 +2233,9 @@ def _created(state: MonthState, obs: Created) -> Result:
         checked=True,
         typed=True,
         misses=0,
-        reason="created" if not obs.duplicate else "gigstack matched an identical request",
+        reason="gigstack accepted the create request"
+        if not obs.duplicate
+        else "gigstack matched an identical request",
         hint=None,
     ), ()
 

@@ -729,7 +729,7 @@ def test_created_records_the_request() -> None:
     assert new.duplicate is False
     assert new.unknown is False
     assert new.checked is True  # our own create answer fits the month
-    assert (new.reason, new.hint) == ("created", None)
+    assert (new.reason, new.hint) == ("gigstack accepted the create request", None)
 
 
 def test_created_as_a_duplicate_says_gigstack_matched_it() -> None:
