@@ -1580,6 +1580,10 @@ class _Run:
             return self.busy[key] == 0  # its request must be checked before any download
         if state.stage is m.Stage.DUPLICATE:
             return True  # SAT 5005: the history shows which request is the active duplicate
+        if state.stage in (m.Stage.DONE, m.Stage.EMPTY):
+            # Its open day unproven: the run's first history (read before any create, so no
+            # call of its own) may list its request's `createdAt` (`machine._finished_listed`).
+            return state.open_day_unproven
         # An unknown outcome is reconciled by every history; one that already needs attention
         # once per run (before it is reported): a history that lagged may show it now.
         return state.stage in (m.Stage.SUBMITTING, m.Stage.NEEDS_ATTENTION) and state.unknown

@@ -2820,6 +2820,8 @@ def _history(state: MonthState, obs: HistorySeen) -> Result:
         if obs.generation <= state.need_generation:
             return state, ()  # this history may predate the create: wait for a later one
         return _reconcile(state, obs)
+    if state.stage in (Stage.DONE, Stage.EMPTY):
+        return _finished_listed(state, obs), ()
     if state.stage not in _WAITING or state.request_id is None:
         return state, ()
     for seen in obs.entries:
@@ -3999,6 +4001,29 @@ def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
     if unproven:
         return state
     return _evolve(state, open_day=day, open_day_unproven=False, created_vouched=None)
+
+
+def _finished_listed(state: MonthState, obs: HistorySeen) -> MonthState:
+    """A done or empty month whose open day is unproven (`open_day_unproven`: the request it
+    adopted never showed a `createdAt` while the month ran), once a history lists that request
+    with the month's own dates and kinds (all four present and equal: `_fits`) and nothing a
+    record of it says otherwise: the day from its `createdAt` (`_proven_open_day`). Newcomer
+    13 #1: a month adopted by hand, completed before the history listed its request, kept its
+    MISSING DAYS on every later run although the history then showed it was made two years
+    after the month. Anything else is returned as is; nothing is sent either way. Pure."""
+    if not state.open_day_unproven or state.request_id is None:
+        return state
+    for seen in obs.entries:
+        if seen.id != state.request_id or _fits(state, seen) is not True:
+            continue
+        record = next((r for r in state.records if r.id == seen.id), None)
+        if record is not None and _differs(record, seen) is not None:
+            return state  # the id may name another request now: it proves nothing
+        # Its requestType is the month's (`_fits`): `typed` for this run, as `_history` takes
+        # such an entry of a month it waits for (`Start` reset it).
+        settled = _proven_open_day(_evolve(state, typed=True), seen)
+        return state if settled.open_day_unproven else settled
+    return state
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:
