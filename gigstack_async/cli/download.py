@@ -19,7 +19,12 @@ from gigstack_async.bulk.machine import MonthState, sat_code
 from gigstack_async.bulk.reach import HistoryReach
 from gigstack_async.bulk.run import BulkDownload
 from gigstack_async.bulk.stops import ends_run
-from gigstack_async.bulk.store import JournalError, JournalStore
+from gigstack_async.bulk.store import (
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalStore,
+)
 from gigstack_async.bulk.watch import PollSchedule
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.exitcodes import UsageError
@@ -301,6 +306,11 @@ async def execute(
         async with run, _progress(ui, board) as progress:
             async for event in run:
                 progress.show(event)
+    except (JournalLockedError, JournalMismatchError):
+        # Refused as it opened the journal (another run won the race for it since the plan's
+        # check, or it belongs to another team or key): this run did nothing, and the
+        # journal's months are the other run's (newcomer 13 #7: "Total: 3 months, 0 ok").
+        raise
     except GigstackError:
         # The run stopped (a 401/403 mid-run: `bulk.stops`): each month's journaled stage,
         # then the error (exit 3) from `main`.

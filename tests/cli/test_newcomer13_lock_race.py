@@ -1,0 +1,39 @@
+"""Newcomer 13 #7: two `sat download` runs on one folder at once. Both passed the plan's journal
+check; the one that lost the race for the journal's lock then printed a summary ("Total: 3
+months, 0 ok, 3 not ok", read from the other run's journal) before its error. Refused as it
+opens the journal, a run did nothing: it prints no summary, only the error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gigstack_async.bulk.store import JournalLockedError
+from gigstack_async.cli.download import DownloadJob, default_journal, execute, plan_run
+from gigstack_async.cli.redact import Redactor
+from gigstack_async.cli.ui import Ui
+from gigstack_async.sandbox import SandboxConfig
+from tests.bulk._support import CREATE, calls, world_of
+
+
+async def test_the_run_that_loses_the_journal_prints_no_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cfdi"
+    job = DownloadJob("2024-01", "2024-03", "received", "cfdi", out, default_journal(out))
+    async with world_of(SandboxConfig(speed=0, seed=3)) as (sandbox, client):
+        winner = plan_run(client, job)
+        loser = plan_run(client, job)
+        loser.check_journal()  # the plan's check passes: nobody holds the journal yet
+        async with winner:
+            events = aiter(winner)
+            await anext(events)  # the winner holds the journal now
+            capsys.readouterr()
+            with pytest.raises(JournalLockedError):
+                await execute(client, loser, job, Ui(Redactor()), checked=True)
+            said = capsys.readouterr()
+            creates = calls(sandbox, CREATE)
+    assert "Total:" not in said.out + said.err  # before: the winner's months, as this run's
+    assert "planned" not in said.out + said.err
+    assert creates <= 3  # the winner's own, none from the loser
