@@ -152,6 +152,26 @@ def _promote(tmp: Path, target: Path) -> int:
     return size
 
 
+def _check_creatable(field: str, path: Path, *, folder: bool) -> None:
+    """Raise `InvalidParameterError` before anything is sent when `path` can never be what
+    `field` asks for: a folder (`folder`) that is an existing file, a file path that is an
+    existing folder, or either under an existing file (newcomer 13 #9: `download_to=` a file
+    raised a bare `FileExistsError` once the run began)."""
+    if folder and path.exists() and not path.is_dir():
+        raise InvalidParameterError(
+            field, f"{path} is a file, not a folder; give a folder (created if missing)"
+        )
+    if not folder and path.is_dir():
+        raise InvalidParameterError(field, f"{path} is a folder; give a file path")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InvalidParameterError(
+                    field, f"{path} cannot be created: {parent} is a file, not a folder"
+                )
+            break  # an existing folder: everything above it is a folder too
+
+
 def _finish(scanner: EnvelopeScanner, path: str, status: int, received: int) -> Any:
     try:
         return scanner.close()
@@ -618,6 +638,10 @@ class Downloads(GeneratedDownloads):
         check.limit("concurrency", concurrency, 1, 64)
         if timeout is not None:
             timeout = check.positive_seconds("timeout", timeout)
+        if download_to is not None:
+            _check_creatable("download_to", Path(download_to), folder=True)
+        if journal is not None and not isinstance(journal, bool):
+            _check_creatable("journal", Path(journal), folder=False)
         options = BulkOptions(
             concurrency=concurrency,
             poll=poll or PollSchedule(),

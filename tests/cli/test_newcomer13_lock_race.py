@@ -37,3 +37,32 @@ async def test_the_run_that_loses_the_journal_prints_no_summary(
     assert "Total:" not in said.out + said.err  # before: the winner's months, as this run's
     assert "planned" not in said.out + said.err
     assert creates <= 3  # the winner's own, none from the loser
+
+
+# ------------------------------------------------- newcomer 13 #9: a folder that is a file
+
+
+@pytest.mark.parametrize(
+    ("field", "given", "says"),
+    [
+        ("download_to", "afile", "afile is a file, not a folder"),
+        ("download_to", "afile/cfdi", "is a file, not a folder"),
+        ("journal", "adir", "adir is a folder; give a file path"),
+        ("journal", "afile/j.sqlite3", "is a file, not a folder"),
+    ],
+)
+async def test_a_path_that_cannot_be_used_is_refused_before_anything_is_sent(
+    tmp_path: Path, field: str, given: str, says: str
+) -> None:
+    from gigstack_async import InvalidParameterError
+
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "adir").mkdir()
+    paths = {"download_to": tmp_path / "cfdi", field: tmp_path / given}
+    async with world_of(SandboxConfig(speed=0, seed=3)) as (sandbox, client):
+        with pytest.raises(InvalidParameterError) as caught:
+            client.downloads.bulk("2024-01", "2024-02", rfc_type="received", **paths)
+        assert sandbox.state.calls == []  # nothing sent: before, a bare FileExistsError later
+    assert caught.value.field == field
+    assert says in str(caught.value)
+    assert not (tmp_path / "cfdi").exists()
