@@ -33,6 +33,7 @@ from gigstack_async.bulk.hints import (
     with_journal,
 )
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
+from gigstack_async.bulk.salvage import salvage
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
 from gigstack_async.cli import exitcodes
@@ -588,9 +589,39 @@ def _open(args: argparse.Namespace, *, read_only: bool = False) -> JournalStore:
             else ""
         )
         raise UsageError(f"no journal at {target}{elsewhere}")
+    if not target.name.startswith(DEFAULT_JOURNAL) and not _journal_like(target):
+        # Newcomer 13 #3: any other file (an XML, a typo) read as a DAMAGED journal, with a
+        # recovery that would start a journal in its folder. One named as the folder's own
+        # journal (or moved aside as the damage steps say), or holding a journal's records,
+        # is still read as damaged: that is what it was.
+        raise UsageError(
+            f"{target} is not a bulk journal (not an SQLite database); give the download "
+            f"folder (the --out of `sat download`) or the journal file itself (its `--journal "
+            f"FILE`; by default {DEFAULT_JOURNAL} in the download folder)"
+        )
     if read_only:  # no lock: readable while a `sat download` drives it
         return JournalStore.open_readonly(target)
     return JournalStore.open_existing(target)
+
+
+def _journal_like(path: Path) -> bool:
+    """Whether the file at `path` may be a journal, whole or damaged: it starts as an SQLite
+    database does, is empty (a journal truncated to 0 bytes counts as damaged, not as another
+    file), or its bytes still hold a journal's month records or kind (`bulk.salvage`: a
+    journal kept with --journal FILE whose first bytes were overwritten). Unreadable: True
+    (opening it says why)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except OSError:
+        return True
+    if not head or head == _SQLITE_HEADER:
+        return True
+    found = salvage(path)
+    return bool(found.months) or found.kind is not None
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _required(args: argparse.Namespace, value: str | None, name: str) -> str:
