@@ -77,7 +77,8 @@ RESEND_RISK = (
     "or `bulk()`), with that run's dates for the month (recorded so far: {start} to {end}). "
     "It may be billed again, and SAT accepts only 2 requests with the same dates ever. Do "
     "this only if the earlier request was never created, expired (SAT keeps packages 72 h), "
-    "failed or covered fewer days than you need; if you can find it in `{prog} downloads "
+    "failed, covered fewer days than you need, or its packages can no longer be downloaded "
+    "(SAT 5008: each already downloaded twice); if you can find it in `{prog} downloads "
     "history` or gigstack's dashboard, adopt it instead."
 )
 
