@@ -120,8 +120,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def interrupted(ctx: Context) -> int:
     """After Ctrl-C: the command's summary (`ctx.on_interrupt`), then the line that says how to
-    resume; exit 130 whatever happens meanwhile. A second Ctrl-C only cuts the summary short
-    (nothing is written then: the summary reads the journal, it never changes it)."""
+    resume; exit 130 whatever happens meanwhile. A Ctrl-C now only cuts the summary short
+    (nothing is written then: the summary reads the journal, it never changes it); while the
+    command ran, the second and third ones were `runner.run_command`'s."""
     try:
         if ctx.on_interrupt is not None:
             ctx.on_interrupt()

@@ -14,6 +14,12 @@ included, so SAT downloads already served were recorded as not received and spen
 the next run (review 12b #1). Where the loop cannot handle signals (Windows, or not the main
 thread), SIGTERM keeps the process-wide handler `app` installs.
 
+Ctrl-C is handled by the same loop handler (when SIGINT is not ignored): `asyncio.run`'s own
+raised KeyboardInterrupt into the loop on the second Ctrl-C, with that same effect: a user who
+pressed it again while the run waited for its package downloads lost packages SAT had served
+(review 13 #1). Now the second Ctrl-C only says what the run is waiting for, and the third quits
+at once, as `asyncio.run`'s second did (those downloads are then lost).
+
 Example::
 
     return run_command(_download(client, job))  # instead of asyncio.run(...)
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -31,26 +38,38 @@ T = TypeVar("T")
 
 
 class _Stopped(Exception):
-    """The main task ended cancelled by SIGTERM (raised out of the loop, then as Ctrl-C's)."""
+    """The main task ended cancelled by SIGTERM or Ctrl-C (raised out of the loop, then as
+    KeyboardInterrupt)."""
 
 
 def run_command(main: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run(main)`, SIGTERM cancelling `main` as Ctrl-C does; raises KeyboardInterrupt
-    when `main` ended cancelled by it (`main` may instead catch the cancellation and return)."""
+    """`asyncio.run(main)`, SIGTERM and Ctrl-C cancelling `main` (a second Ctrl-C says what it
+    waits for, a third quits at once); raises KeyboardInterrupt when `main` ended cancelled by
+    them (`main` may instead catch the cancellation and return)."""
     try:
         return asyncio.run(_stoppable(main))
     except _Stopped:
-        # Stopping already: a second SIGTERM must not cut the summary short (a second Ctrl-C
-        # may: that is how a user at the terminal skips it).
+        # Stopping already: a SIGTERM must not cut the summary short (a Ctrl-C may: that is
+        # how a user at the terminal skips it).
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt from None
+
+
+STILL_STOPPING = (
+    "stopping: waiting for the calls already on their way to be answered and recorded (a "
+    "package SAT has served would otherwise be downloaded again, spending one of its 2 "
+    "downloads); press Ctrl-C again to quit at once"
+)
+"""Said on stderr at the second Ctrl-C (`_stoppable`)."""
 
 
 async def _stoppable(main: Coroutine[Any, Any, T]) -> T:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     stopped = False
+    pressed = 0  # Ctrl-Cs since the run began stopping
+    forced = False  # the third: `asyncio.run` ends the loop, its cleanup cancels `main` again
 
     def stop() -> None:
         nonlocal stopped
@@ -58,20 +77,39 @@ async def _stoppable(main: Coroutine[Any, Any, T]) -> T:
             stopped = True
             task.cancel()
 
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        loop.add_signal_handler(signal.SIGTERM, stop)
-        watching = True
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows; not the main thread
-        watching = False
+    def ctrl_c() -> None:
+        nonlocal pressed, forced
+        if not stopped:
+            stop()
+            return
+        pressed += 1
+        if pressed == 1:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"\n{STILL_STOPPING}\n")
+                sys.stderr.flush()
+            return
+        forced = True
+        raise KeyboardInterrupt  # out of the loop: `asyncio.run` cancels everything
+
+    handlers = [(signal.SIGTERM, stop)]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job's stays so
+        handlers.append((signal.SIGINT, ctrl_c))
+    watched = []
+    for signum, handler in handlers:
+        previous = signal.getsignal(signum)
+        try:
+            loop.add_signal_handler(signum, handler)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows; not the main thread
+            continue
+        watched.append((signum, previous))
     try:
         return await main
     except asyncio.CancelledError:
-        if stopped:
+        if stopped and not forced:  # forced: the KeyboardInterrupt is on its way already
             raise _Stopped from None
         raise
     finally:
-        if watching:
-            loop.remove_signal_handler(signal.SIGTERM)  # leaves SIG_DFL: put back the previous
+        for signum, previous in watched:
+            loop.remove_signal_handler(signum)  # leaves its default: put back the previous
             with contextlib.suppress(TypeError, ValueError):
-                signal.signal(signal.SIGTERM, previous)
+                signal.signal(signum, previous)

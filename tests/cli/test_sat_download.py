@@ -13,10 +13,18 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from gigstack_async.cli.runner import STILL_STOPPING
 from gigstack_async.sandbox import LifecycleConfig, Sandbox
 from gigstack_async.sandbox.routing import route_of
 
-from .conftest import SECRET_KEY, ignore_sigint, run_cli, sandbox_config, start_cli
+from .conftest import (
+    SECRET_KEY,
+    default_sigint,
+    ignore_sigint,
+    run_cli,
+    sandbox_config,
+    start_cli,
+)
 
 MONTHS = ("2025-01", "2025-03")
 KEYS = ["2025-01", "2025-02", "2025-03"]
@@ -252,13 +260,19 @@ async def _stop_after_the_submits_then_resume(
     assert files_on_disk(out) == expected_files(sandbox)
 
 
-async def test_sigterm_with_ctrl_c_ignored_waits_for_and_records_a_package_download(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "stop",
+    [signal.SIGTERM, signal.SIGINT],
+    ids=["SIGTERM twice, Ctrl-C ignored", "Ctrl-C twice"],
+)
+async def test_a_stopping_run_waits_for_and_records_a_package_download(
+    tmp_path: Path, stop: signal.Signals
 ) -> None:
     # Review 12b #1: SIGTERM with SIGINT ignored raised KeyboardInterrupt out of the event loop;
     # asyncio.run then cancelled every task, the package GET in flight too: the package SAT had
     # served was recorded as not received and downloaded again by the next run (one of SAT's 2
     # downloads spent for nothing). It must stop as Ctrl-C does: wait for it and record it.
+    # Review 13 #1: a second Ctrl-C did just that (asyncio.run's own handling of it).
     held = asyncio.Event()
     release = asyncio.Event()
 
@@ -276,14 +290,13 @@ async def test_sigterm_with_ctrl_c_ignored_waits_for_and_records_a_package_downl
     async with sandbox:
         env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
         out = tmp_path / "cfdi"
-        process = await start_cli(
-            *download_args(out), env=env, cwd=tmp_path, preexec_fn=ignore_sigint
-        )
+        ignored = ignore_sigint if stop is signal.SIGTERM else default_sigint
+        process = await start_cli(*download_args(out), env=env, cwd=tmp_path, preexec_fn=ignored)
         try:
             await asyncio.wait_for(held.wait(), 60)
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(stop)
             await asyncio.sleep(0.5)
-            process.send_signal(signal.SIGTERM)  # a second one changes nothing (review 12b #2)
+            process.send_signal(stop)  # a second one changes nothing (review 12b #2, 13 #1)
             await asyncio.sleep(0.3)
             release.set()  # the server answers the held GET: the stopping run must record it
             stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
@@ -304,6 +317,47 @@ async def test_sigterm_with_ctrl_c_ignored_waits_for_and_records_a_package_downl
         assert len(served) == len(packages)  # no package downloaded twice
         assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))
         assert files_on_disk(out) == expected_files(sandbox)
+        if stop is signal.SIGINT:  # what it waits for, and how to quit at once
+            assert STILL_STOPPING in " ".join(stderr.decode().split())
+
+
+async def test_a_third_ctrl_c_quits_at_once(tmp_path: Path) -> None:
+    # The way out of a run that waits too long (review 13 #1 kept one): the third Ctrl-C quits
+    # without waiting for the package download on its way, exit 130 with the summary.
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    @web.middleware
+    async def hold_packages(request: web.Request, handler: Any) -> web.StreamResponse:
+        route = route_of(request)
+        if route is not None and route.operation_id == "downloadPackage":
+            held.set()
+            await release.wait()
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    sandbox = Sandbox(sandbox_config())
+    sandbox.app.middlewares.insert(0, hold_packages)
+    async with sandbox:
+        env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
+        out = tmp_path / "cfdi"
+        process = await start_cli(*download_args(out), env=env, cwd=tmp_path)
+        try:
+            await asyncio.wait_for(held.wait(), 60)
+            for _ in range(3):
+                process.send_signal(signal.SIGINT)
+                await asyncio.sleep(0.3)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            release.set()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 130, stderr.decode()
+    assert STILL_STOPPING in " ".join(stderr.decode().split())
+    assert "interrupted" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert "Summary" in stdout.decode()
 
 
 async def test_live_display_with_rich_on_a_terminal(sandbox: Sandbox, cli, tmp_path: Path) -> None:
