@@ -244,3 +244,22 @@ def test_a_last_month_cut_short_says_how_to_ask_for_its_other_days(
         "asked for more (a --to after the day it ran: the plan stops at that day), give that "
         "--to instead" in said
     )
+
+
+def test_a_first_month_begun_late_says_how_to_ask_for_its_first_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review 13 #2: a journal whose January was requested from the 15th (an earlier run's
+    # --from), then planned whole by a later run (its first days MISSING DAYS): the printed
+    # command began at the 15th, and running it said "3 ok" with January 1-14 never asked for.
+    monkeypatch.delenv("GIGSTACK_BASE_URL", raising=False)
+    january = _month("2025-01", start=date(2025, 1, 15))
+    said = " ".join(_said(tmp_path, capsys, january, _month("2025-02")).split())
+    assert "--from 2025-01-15" in said
+    assert (
+        "Its --from is 2025-01-15, the first day this journal's requests cover. If the "
+        "download asked for 2025-01 from an earlier day, give that --from instead: the days "
+        "before are then shown as MISSING DAYS, with how to ask for them." in said
+    )
+    whole = " ".join(_said(tmp_path / "b", capsys, _month("2025-01")).split())
+    assert "Its --from" not in whole

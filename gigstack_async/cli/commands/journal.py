@@ -962,6 +962,15 @@ def _say_resume(
         "--api-key; it asks before sending anything that may be billed):"
     )
     ctx.ui.out(f"  {command}")
+    first = min(store.states(), key=lambda state: state.key)
+    if first.start != _whole_month(first)[0]:
+        # Review 13 #2: a later run that asked for the whole month showed its first days as
+        # MISSING DAYS; this command, from the journal's dates, plans only the days requested.
+        ctx.ui.out(
+            f"Its --from is {first.start}, the first day this journal's requests cover. If the "
+            f"download asked for {first.key} from an earlier day, give that --from instead: "
+            "the days before are then shown as MISSING DAYS, with how to ask for them."
+        )
     last = max(store.states(), key=lambda state: state.key)
     if last.end != _whole_month(last)[1]:
         ctx.ui.out(
