@@ -174,6 +174,24 @@ def _read_log(conn: sqlite3.Connection, found: dict[str, _Month], problems: list
         month.sent = month.sent or line.stage is not Stage.PLANNED
 
 
+def holds_journal_bytes(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at `path` holds a journal's month records or kind, as `salvage` reads
+    them from a damaged journal's bytes: read 1 MiB at a time, memory flat whatever its size.
+    Unreadable: False."""
+    overlap = _RAW_WINDOW
+    tail = b""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                window = tail + chunk
+                if _RAW_MONTH.search(window) or _RAW_KIND.search(window):
+                    return True
+                tail = window[-overlap:]
+    except OSError:
+        return False
+    return False
+
+
 def _read_bytes(target: Path) -> bytes:
     """The file's bytes, then its `-wal`'s (the newest records of a killed run may be there)."""
     data = b""

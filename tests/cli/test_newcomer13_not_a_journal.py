@@ -42,3 +42,34 @@ def test_a_journal_under_another_name_is_still_read_as_damaged(
     said = capsys.readouterr().out
     assert f"Journal {kept} is DAMAGED" in said
     assert "DM-1" in said  # what is left of it, to adopt from
+
+
+def test_a_pipe_is_refused_without_being_opened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Review 13b #2: reading the first bytes of a named pipe blocked `journal show` forever.
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(main(["journal", "show", str(fifo)])))
+    worker.daemon = True
+    worker.start()
+    worker.join(20)
+    assert codes == [2]
+    assert f"{fifo} is not a bulk journal" in capsys.readouterr().err
+
+
+def test_journal_records_are_found_across_the_read_boundary(tmp_path: Path) -> None:
+    from gigstack_async.bulk.salvage import holds_journal_bytes
+
+    kind = b'"rfc_type": "received", "request_type": "cfdi"'
+    for at in ((1 << 20) - 10, (1 << 20) - len(kind), (1 << 20), 3 << 20):
+        path = tmp_path / f"junk-{at}"
+        path.write_bytes(b"\x00" * at + kind + b"\x00" * 100)
+        assert holds_journal_bytes(path), at
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"\x00" * (2 << 20))
+    assert not holds_journal_bytes(plain)

@@ -33,7 +33,7 @@ from gigstack_async.bulk.hints import (
     with_journal,
 )
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
-from gigstack_async.bulk.salvage import salvage
+from gigstack_async.bulk.salvage import holds_journal_bytes
 from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
 from gigstack_async.cli import exitcodes
@@ -606,11 +606,14 @@ def _open(args: argparse.Namespace, *, read_only: bool = False) -> JournalStore:
 
 
 def _journal_like(path: Path) -> bool:
-    """Whether the file at `path` may be a journal, whole or damaged: it starts as an SQLite
-    database does, is empty (a journal truncated to 0 bytes counts as damaged, not as another
-    file), or its bytes still hold a journal's month records or kind (`bulk.salvage`: a
-    journal kept with --journal FILE whose first bytes were overwritten). Unreadable: True
-    (opening it says why)."""
+    """Whether the file at `path` may be a journal, whole or damaged: a regular file (never a
+    pipe or a device, which are not opened: review 13b #2, a pipe blocked here) that starts as
+    an SQLite database does, is empty (a journal truncated to 0 bytes counts as damaged, not as
+    another file), or still holds a journal's month records or kind in its bytes (a journal
+    kept with --journal FILE whose first bytes were overwritten), read with flat memory.
+    Unreadable: True (opening it says why)."""
+    if not path.is_file():
+        return False
     try:
         with path.open("rb") as handle:
             head = handle.read(len(_SQLITE_HEADER))
@@ -618,8 +621,7 @@ def _journal_like(path: Path) -> bool:
         return True
     if not head or head == _SQLITE_HEADER:
         return True
-    found = salvage(path)
-    return bool(found.months) or found.kind is not None
+    return holds_journal_bytes(path)
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
