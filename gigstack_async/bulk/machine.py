@@ -4006,24 +4006,28 @@ def _proven_open_day(state: MonthState, seen: Seen) -> MonthState:
 def _finished_listed(state: MonthState, obs: HistorySeen) -> MonthState:
     """A done or empty month whose open day is unproven (`open_day_unproven`: the request it
     adopted never showed a `createdAt` while the month ran), once a history lists that request
-    with the month's own dates and kinds (all four present and equal: `_fits`) and nothing a
-    record of it says otherwise: the day from its `createdAt` (`_proven_open_day`). Newcomer
+    once, completed, with the month's own dates and kinds (all four present and equal:
+    `_fits`) and nothing a record of it says otherwise: the day from its `createdAt`
+    (`_proven_open_day`). Left: a server whose ids restarted listing, under this id, another
+    completed request for exactly these dates and kinds (review 13b #3a). Newcomer
     13 #1: a month adopted by hand, completed before the history listed its request, kept its
     MISSING DAYS on every later run although the history then showed it was made two years
     after the month. Anything else is returned as is; nothing is sent either way. Pure."""
     if not state.open_day_unproven or state.request_id is None:
         return state
-    for seen in obs.entries:
-        if seen.id != state.request_id or _fits(state, seen) is not True:
-            continue
-        record = next((r for r in state.records if r.id == seen.id), None)
-        if record is not None and _differs(record, seen) is not None:
-            return state  # the id may name another request now: it proves nothing
-        # Its requestType is the month's (`_fits`): `typed` for this run, as `_history` takes
-        # such an entry of a month it waits for (`Start` reset it).
-        settled = _proven_open_day(_evolve(state, typed=True), seen)
-        return state if settled.open_day_unproven else settled
-    return state
+    listed = [seen for seen in obs.entries if seen.id == state.request_id]
+    if len(listed) != 1:
+        return state  # unlisted, or one id for several requests (reused ids): nothing proven
+    seen = listed[0]
+    if _fits(state, seen) is not True or seen.status != "completed":
+        return state  # not surely the request the month downloaded, finished
+    record = next((r for r in state.records if r.id == seen.id), None)
+    if record is not None and _differs(record, seen) is not None:
+        return state  # the id may name another request now: it proves nothing
+    # Its requestType is the month's (`_fits`): `typed` for this run, as `_history` takes such
+    # an entry of a month it waits for (`Start` reset it).
+    settled = _proven_open_day(_evolve(state, typed=True), seen)
+    return state if settled.open_day_unproven else settled
 
 
 def _open_day_split_reason(state: MonthState, where: str) -> str:

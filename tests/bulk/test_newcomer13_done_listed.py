@@ -63,6 +63,12 @@ def test_only_a_listing_that_is_surely_the_months_request_settles_it() -> None:
     assert _listed(done, created_at=MADE_LATER, request_type="metadata") == done  # another kind
     assert _listed(done, created_at=MADE_LATER, start=date(2023, 1, 2)) == done  # other dates
     assert _listed(done, created_at=MADE_LATER, id="R2") == done  # another request
+    assert _listed(done, created_at=MADE_LATER, status="processing") == done  # not finished
+    # One id listed twice (review 13b #3b): the ids were reused, whichever comes first.
+    entry = m.Seen("R1", "completed", "received", "cfdi", JAN.start, JAN.end, 3, ("R1_01",))
+    for order in ((MADE_LATER, MADE_IN_JAN), (MADE_IN_JAN, MADE_LATER)):
+        twice = tuple(attrs.evolve(entry, created_at=at) for at in order)
+        assert m.transition(done, m.HistorySeen(twice)) == (done, ())
     # A proven day is never moved by a listing.
     proven = attrs.evolve(done, open_day=date(2023, 1, 31), open_day_unproven=False)
     assert _listed(proven, created_at=MADE_LATER) == proven
