@@ -66,3 +66,37 @@ async def test_a_path_that_cannot_be_used_is_refused_before_anything_is_sent(
     assert caught.value.field == field
     assert says in str(caught.value)
     assert not (tmp_path / "cfdi").exists()
+
+
+# ------------------------------------------- review 13b #5: Ctrl-C at the plan's question
+
+
+async def test_ctrl_c_at_the_question_says_nothing_was_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from gigstack_async.cli.commands import sat_download
+    from tests.bulk._support import keyed_cli
+
+    def ctrl_c(*args: object, **kwargs: object) -> bool:
+        raise KeyboardInterrupt  # the user's answer to "[y/N]"
+
+    monkeypatch.setattr(sat_download, "check_can_confirm", lambda *a, **k: None)
+    monkeypatch.setattr(sat_download, "confirmed", ctrl_c)
+    out = tmp_path / "cfdi"
+    argv = ["sat", "download", "--from", "2024-01", "--to", "2024-02", "--rfc-type", "received"]
+    argv += ["--out", out]
+    async with world_of(SandboxConfig(speed=0, seed=3)) as (sandbox, _client):
+        code = await asyncio.to_thread(keyed_cli, sandbox, *argv)
+        creates = calls(sandbox, CREATE)
+    assert code == 130
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "interrupted: stopped before any request was sent (no journal was made); run the "
+            "same command again to start"
+        )
+    )  # before: a bare "interrupted"
+    assert creates == 0

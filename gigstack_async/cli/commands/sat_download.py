@@ -210,6 +210,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     except UsageError:
         show_plan(ctx.ui, bulk, job)
         raise
+    # Stopped from here on (the pre-flight read, the question, the run), it says whether
+    # anything can have been sent (review 13b #5: a bare "interrupted" before the question).
+    journal = job.journal or default_journal(job.out)
+    ctx.interrupt_hint = lambda: interrupt_hint(journal)
     # The pre-flight read comes before the plan: it names the months the account already has
     # an identical request for (another folder's run?), before the question. Its own client
     # and event loop: the question is asked outside any loop (Ctrl-C stops it at once).
@@ -220,10 +224,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not confirmed(bulk, yes=args.yes, held=held, unchecked=unchecked, ui=ctx.ui):
         ctx.ui.out("Nothing was sent.")
         return exitcodes.OK
-    journal = job.journal or default_journal(job.out)
-    ctx.interrupt_hint = lambda: interrupt_hint(journal)
     # Ctrl-C ends with the summary of the journal's months (README: "an in-progress stage
-    # such as `submitted`"), printed by `main` before the line above.
+    # such as `submitted`"), printed by `main` before the hint set above.
     # The months the plan showed held stay `held` in a Ctrl-C summary (r2 N8: `planned`).
     plan_held = () if job.allow_duplicates else held_keys(identical)
     board = Board((slot.key for slot in bulk.plan), held=plan_held)
