@@ -44,6 +44,7 @@ from gigstack_async._atomic import remove_stale_temp_files
 from gigstack_async._dates import MEXICO_CITY, parse_date, today_mx
 from gigstack_async._generated.models import (
     DownloadRequest,
+    DownloadRequestCreated,
     DownloadRequestStatus,
     RequestType,
     RfcType,
@@ -977,21 +978,59 @@ class _Run:
 
     async def create(self, key: str) -> None:
         state = self.store.get(key)
+        with _departure.watch() as departure:
+            # Its own task (the departure is in its context): a stopping run waits for the
+            # answer of a create already on its way and records it (review 13b #1: the run
+            # stopped at once, and a create gigstack made was left an unknown outcome, which a
+            # history that lags leaves to `journal resend`, a second bill).
+            task = asyncio.ensure_future(
+                self.downloads.create_request(
+                    start_date=state.start,
+                    end_date=state.end,
+                    rfc_type=state.rfc_type,
+                    request_type=state.request_type,
+                )
+            )
         try:
-            with _departure.watch() as departure:
-                try:
-                    created = await self.downloads.create_request(
-                        start_date=state.start,
-                        end_date=state.end,
-                        rfc_type=state.rfc_type,
-                        request_type=state.request_type,
-                    )
-                except asyncio.CancelledError:
-                    if departure.never_left:
-                        # Cancelled (Ctrl-C, break) before a byte of it left this machine:
-                        # no server saw it, nothing billed; the month is planned again.
-                        self.feed(key, m.CreateNotSent("cancelled before it left this machine"))
-                    raise
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # this run stops
+                await self._create_stopped(key, task, departure)
+            elif departure.never_left:  # the call itself was cancelled, before it left
+                self.feed(key, m.CreateNotSent("cancelled before it left this machine"))
+            raise
+        except Exception:  # the call's own error: `_record_create` reads it
+            pass
+        self._record_create(key, task)
+
+    async def _create_stopped(
+        self,
+        key: str,
+        task: asyncio.Future[DownloadRequestCreated],
+        departure: _departure.Departure,
+    ) -> None:
+        """The run was cancelled (Ctrl-C, `break`) while month `key`'s create was in `task`:
+        one that cannot have left this machine is cancelled (nothing billed: the month is
+        planned again); one on its way is waited for and its answer recorded. Cancelled again
+        meanwhile, it leaves the month as it is (`submitting`: the next run reconciles)."""
+        if not task.done() and departure.never_left:
+            task.cancel()  # it lands where the call waits: a slot, a connection
+        else:
+            self.cancelled = True
+        await asyncio.wait([task])
+        if task.cancelled():
+            if departure.never_left:
+                # Cancelled before a byte of it left this machine: no server saw it, nothing
+                # billed; the month is planned again.
+                self.feed(key, m.CreateNotSent("cancelled before it left this machine"))
+            return
+        self._record_create(key, task)
+
+    def _record_create(self, key: str, task: asyncio.Future[DownloadRequestCreated]) -> None:
+        """What month `key`'s finished create `task` answered, fed to the machine."""
+        try:
+            created = task.result()
         except BilledResponseValidationError as error:
             self.heard(None)
             # A 2xx: it went through. Its id, when readable, is as good as a clean answer.

@@ -5,7 +5,8 @@ month `submitting`: the next run could not tell whether gigstack saw it, so the 
 dashboard and a resend, and the journal counted a create towards SAT's two identical requests.
 Nothing had been sent. Now a create that no byte of has left (aiohttp signals the headers before
 it writes them) goes back to planned, and the next run sends it once by itself. One whose bytes
-may have left stays `submitting`, as before: only the history can tell.
+may have left is waited for, and its answer recorded (review 13b #1); cancelled again meanwhile,
+it stays `submitting`, as before: only the history can tell.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ async def test_a_create_cancelled_while_connecting_is_planned_again_and_sent_onc
         assert calls(sandbox, CREATE) == 1
 
 
-async def test_a_create_cancelled_after_it_left_still_waits_for_the_history(
+async def test_a_create_cancelled_after_it_left_is_waited_for_and_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "cfdi"
@@ -86,16 +87,23 @@ async def test_a_create_cancelled_after_it_left_still_waits_for_the_history(
         return real_session(*args, **kwargs)
 
     faults = FaultConfig(
-        latency_rate=1.0, latency_seconds=(30.0, 30.0), operations=frozenset({CREATE})
+        latency_rate=1.0, latency_seconds=(1.5, 1.5), operations=frozenset({CREATE})
     )
-    async with world_of(SandboxConfig(seed=11, speed=3000, faults=faults)) as (_sandbox, client):
+    async with world_of(SandboxConfig(seed=11, speed=3000, faults=faults)) as (sandbox, client):
         monkeypatch.setattr(aiohttp, "ClientSession", traced_session)
         task = asyncio.ensure_future(run(client, out, "2024-01", "2024-01"))
-        await cancel_when(left, task)
+        await asyncio.wait_for(left.wait(), 10)
+        task.cancel()
+        await asyncio.sleep(0.3)
+        assert not task.done()  # it may have been billed: the run waits for its answer
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         monkeypatch.undo()
 
         state = state_of(out, "2024-01")
-        assert state.stage is m.Stage.SUBMITTING  # it may have been billed
+        # Review 13b #1: recorded, not left `submitting` (an unknown outcome).
+        [made] = sandbox.state.download_requests
+        assert (state.stage, state.request_id) == (m.Stage.SUBMITTED, made.request_id)
         assert state.creates == 1
 
 
