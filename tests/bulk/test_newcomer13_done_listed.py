@@ -74,6 +74,19 @@ def test_only_a_listing_that_is_surely_the_months_request_settles_it() -> None:
     assert _listed(proven, created_at=MADE_LATER) == proven
 
 
+def test_a_listing_that_contradicts_the_months_record_of_its_request_settles_nothing() -> None:
+    own = m.KnownRequest("R1", JAN.start, JAN.end, "received", "cfdi", final="completed")
+    other = m.KnownRequest("R0", date(2023, 2, 1), date(2023, 2, 28), "received", "cfdi")
+    agreeing = attrs.evolve(_done_unproven(), records=(other, own))
+    later = _listed(agreeing, created_at=MADE_LATER)  # nothing recorded contradicts it
+    assert (later.open_day, later.open_day_unproven) == (None, False)
+    # The month saw R1 made on January 20th: a listing of R1 made years later is another
+    # request under a reused id, whatever its dates.
+    seen_before = attrs.evolve(own, created_at=MADE_IN_JAN)
+    contradicted = attrs.evolve(_done_unproven(), records=(other, seen_before))
+    assert _listed(contradicted, created_at=MADE_LATER) == contradicted
+
+
 async def test_a_done_month_adopted_by_hand_ends_ok_once_the_history_lists_it(
     tmp_path: Path,
 ) -> None:
