@@ -260,6 +260,27 @@ async def _stop_after_the_submits_then_resume(
     assert files_on_disk(out) == expected_files(sandbox)
 
 
+def holding_packages(
+    held: asyncio.Event, release: asyncio.Event, *, first_only: bool = False
+) -> Sandbox:
+    """A sandbox whose package downloads (only the first: `first_only`) wait for `release`
+    before the server serves them; `held` is set as one arrives."""
+
+    @web.middleware
+    async def hold(request: web.Request, handler: Any) -> web.StreamResponse:
+        route = route_of(request)
+        package = route is not None and route.operation_id == "downloadPackage"
+        if package and not (first_only and held.is_set()):
+            held.set()
+            await release.wait()
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    sandbox = Sandbox(sandbox_config())
+    sandbox.app.middlewares.insert(0, hold)
+    return sandbox
+
+
 @pytest.mark.parametrize(
     "stop",
     [signal.SIGTERM, signal.SIGINT],
@@ -275,19 +296,7 @@ async def test_a_stopping_run_waits_for_and_records_a_package_download(
     # Review 13 #1: a second Ctrl-C did just that (asyncio.run's own handling of it).
     held = asyncio.Event()
     release = asyncio.Event()
-
-    @web.middleware
-    async def hold_first_package(request: web.Request, handler: Any) -> web.StreamResponse:
-        route = route_of(request)
-        if route is not None and route.operation_id == "downloadPackage" and not held.is_set():
-            held.set()
-            await release.wait()
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    sandbox = Sandbox(sandbox_config())
-    sandbox.app.middlewares.insert(0, hold_first_package)
-    async with sandbox:
+    async with holding_packages(held, release, first_only=True) as sandbox:
         env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
         out = tmp_path / "cfdi"
         ignored = ignore_sigint if stop is signal.SIGTERM else default_sigint
@@ -326,19 +335,7 @@ async def test_a_third_ctrl_c_quits_at_once(tmp_path: Path) -> None:
     # without waiting for the package download on its way, exit 130 with the summary.
     held = asyncio.Event()
     release = asyncio.Event()
-
-    @web.middleware
-    async def hold_packages(request: web.Request, handler: Any) -> web.StreamResponse:
-        route = route_of(request)
-        if route is not None and route.operation_id == "downloadPackage":
-            held.set()
-            await release.wait()
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    sandbox = Sandbox(sandbox_config())
-    sandbox.app.middlewares.insert(0, hold_packages)
-    async with sandbox:
+    async with holding_packages(held, release) as sandbox:
         env = {"GIGSTACK_API_KEY": SECRET_KEY, "GIGSTACK_BASE_URL": sandbox.base_url}
         out = tmp_path / "cfdi"
         process = await start_cli(*download_args(out), env=env, cwd=tmp_path)
