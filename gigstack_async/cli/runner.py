@@ -17,8 +17,8 @@ thread), SIGTERM keeps the process-wide handler `app` installs.
 Ctrl-C is handled by the same loop handler (when SIGINT is not ignored): `asyncio.run`'s own
 raised KeyboardInterrupt into the loop on the second Ctrl-C, with that same effect: a user who
 pressed it again while the run waited for its package downloads lost packages SAT had served
-(review 13 #1). Now the second Ctrl-C only says what the run is waiting for, and the third quits
-at once, as `asyncio.run`'s second did (those downloads are then lost).
+(review 13 #1). Now the first says the run is stopping, the second what quitting costs, and
+the third quits at once, as `asyncio.run`'s second did (those downloads are then lost).
 
 Example::
 
@@ -56,10 +56,17 @@ def run_command(main: Coroutine[Any, Any, T]) -> T:
         raise KeyboardInterrupt from None
 
 
+STOPPING = (
+    "stopping: nothing new is sent; waiting for the calls already on their way to be answered "
+    "and recorded (up to the client's timeouts)"
+)
+"""Said on stderr at the first Ctrl-C or SIGTERM (`_stoppable`): the wait may be long (review
+13c #1: a create that never answered kept the run silent for 60 s)."""
+
 STILL_STOPPING = (
-    "stopping: waiting for the calls already on their way to be answered and recorded (a "
-    "package SAT has served would otherwise be downloaded again, spending one of its 2 "
-    "downloads); press Ctrl-C again to quit at once"
+    "still stopping: quitting before those answers leave a create request an unknown outcome "
+    "(it may have been billed, and its month then waits for you) and a package SAT has served "
+    "to be downloaded again (one of its 2 downloads); press Ctrl-C again to quit at once"
 )
 """Said on stderr at the second Ctrl-C (`_stoppable`)."""
 
@@ -76,6 +83,7 @@ async def _stoppable(main: Coroutine[Any, Any, T]) -> T:
         if not stopped and task is not None:  # a second SIGTERM: already stopping
             stopped = True
             task.cancel()
+            _say(STOPPING)
 
     def ctrl_c() -> None:
         nonlocal pressed, forced
@@ -84,9 +92,7 @@ async def _stoppable(main: Coroutine[Any, Any, T]) -> T:
             return
         pressed += 1
         if pressed == 1:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.write(f"\n{STILL_STOPPING}\n")
-                sys.stderr.flush()
+            _say(STILL_STOPPING)
             return
         forced = True
         raise KeyboardInterrupt  # out of the loop: `asyncio.run` cancels everything
@@ -113,3 +119,10 @@ async def _stoppable(main: Coroutine[Any, Any, T]) -> T:
             loop.remove_signal_handler(signum)  # leaves its default: put back the previous
             with contextlib.suppress(TypeError, ValueError):
                 signal.signal(signum, previous)
+
+
+def _say(text: str) -> None:
+    """`text` on stderr, on a line of its own; nothing if stderr is gone."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"\n{text}\n")
+        sys.stderr.flush()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gigstack_async.cli.runner import STILL_STOPPING
+from gigstack_async.cli.runner import STILL_STOPPING, STOPPING
 from gigstack_async.sandbox import LifecycleConfig, Sandbox
 from gigstack_async.sandbox.routing import route_of
 
@@ -326,8 +326,10 @@ async def test_a_stopping_run_waits_for_and_records_a_package_download(
         assert len(served) == len(packages)  # no package downloaded twice
         assert creations(sandbox) == Counter(dict.fromkeys(KEYS, 1))
         assert files_on_disk(out) == expected_files(sandbox)
-        if stop is signal.SIGINT:  # what it waits for, and how to quit at once
-            assert STILL_STOPPING in " ".join(stderr.decode().split())
+        said = " ".join(stderr.decode().split())
+        assert STOPPING in said  # at once, not after the wait (review 13c #1)
+        if stop is signal.SIGINT:  # what quitting costs, and how to quit at once
+            assert STILL_STOPPING in said
 
 
 async def test_a_third_ctrl_c_quits_at_once(tmp_path: Path) -> None:
@@ -351,6 +353,7 @@ async def test_a_third_ctrl_c_quits_at_once(tmp_path: Path) -> None:
                 process.kill()
                 await process.wait()
     assert process.returncode == 130, stderr.decode()
+    assert STOPPING in " ".join(stderr.decode().split())
     assert STILL_STOPPING in " ".join(stderr.decode().split())
     assert "interrupted" in stderr.decode()
     assert "Traceback" not in stderr.decode()
