@@ -998,7 +998,7 @@ class _Run:
             if current is not None and current.cancelling():  # this run stops
                 await self._create_stopped(key, task, departure)
             elif departure.never_left:  # the call itself was cancelled, before it left
-                self.feed(key, m.CreateNotSent("cancelled before it left this machine"))
+                self._create_not_sent(key)
             raise
         except Exception:  # the call's own error: `_record_create` reads it
             pass
@@ -1021,11 +1021,14 @@ class _Run:
         await asyncio.wait([task])
         if task.cancelled():
             if departure.never_left:
-                # Cancelled before a byte of it left this machine: no server saw it, nothing
-                # billed; the month is planned again.
-                self.feed(key, m.CreateNotSent("cancelled before it left this machine"))
+                self._create_not_sent(key)
             return
         self._record_create(key, task)
+
+    def _create_not_sent(self, key: str) -> None:
+        """Month `key`'s create was cancelled before a byte of it left this machine: no server
+        saw it, nothing billed; the month is planned again."""
+        self.feed(key, m.CreateNotSent("cancelled before it left this machine"))
 
     def _record_create(self, key: str, task: asyncio.Future[DownloadRequestCreated]) -> None:
         """What month `key`'s finished create `task` answered, fed to the machine."""

@@ -1267,14 +1267,26 @@ def _create_complete(real: Path, identity: StoreIdentity) -> None:
     fsync_dir(real.parent)
 
 
+def file_head(path: str | os.PathLike[str]) -> bytes:
+    """The first 16 bytes of the file at `path` (fewer if it is shorter): what
+    `sqlite_head` reads. Raises OSError."""
+    with open(path, "rb") as handle:
+        return handle.read(16)
+
+
+def sqlite_head(head: bytes) -> bool:
+    """Whether a file starting with `head` (`file_head`) may be a journal: SQLite's own
+    header, or empty (a journal truncated to 0 bytes counts as damaged, not as another file)."""
+    return not head or head.startswith(b"SQLite format 3\0")
+
+
 def _refuse_foreign_file(path: Path, identity: StoreIdentity | None = None) -> None:
     """Refuse the old JSON journal, and anything else that is not SQLite, before touching it."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(16)
+        head = file_head(path)
     except FileNotFoundError:
         return
-    if not head or head.startswith(b"SQLite format 3\0"):
+    if sqlite_head(head):
         return
     if head.lstrip().startswith(b"{"):
         raise JournalCorruptError(

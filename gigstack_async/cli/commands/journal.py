@@ -34,7 +34,14 @@ from gigstack_async.bulk.hints import (
 )
 from gigstack_async.bulk.run import DEFAULT_JOURNAL, journal_identity
 from gigstack_async.bulk.salvage import holds_journal_bytes
-from gigstack_async.bulk.store import Hold, JournalDamagedError, JournalStateError, JournalStore
+from gigstack_async.bulk.store import (
+    Hold,
+    JournalDamagedError,
+    JournalStateError,
+    JournalStore,
+    file_head,
+    sqlite_head,
+)
 from gigstack_async.bulk.taxpayer import RfcSource, describe_source
 from gigstack_async.cli import exitcodes
 from gigstack_async.cli.commands.journal_damaged import show_damaged
@@ -615,16 +622,10 @@ def _journal_like(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        with path.open("rb") as handle:
-            head = handle.read(len(_SQLITE_HEADER))
+        head = file_head(path)
     except OSError:
         return True
-    if not head or head == _SQLITE_HEADER:
-        return True
-    return holds_journal_bytes(path)
-
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
+    return sqlite_head(head) or holds_journal_bytes(path)
 
 
 def _required(args: argparse.Namespace, value: str | None, name: str) -> str:
